@@ -1,0 +1,113 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdir } from "node:fs/promises";
+import net from "node:net";
+import path from "node:path";
+import { Redis, type RedisOptions } from "ioredis";
+import type { Logger } from "../logger.js";
+
+export const NO_REDIS_MESSAGE =
+  "no Redis available: set REDIS_URL, or install redis-server (apt install redis-server | brew install redis), or run `docker compose up -d redis`";
+
+export interface RedisHandle {
+  readonly url: string;
+  /** A new connection; BullMQ wants its own, with maxRetriesPerRequest null. */
+  connect(opts?: RedisOptions): Redis;
+  /** The shared command connection (rate limits, caches, readiness). */
+  readonly client: Redis;
+  close(): Promise<void>;
+}
+
+/**
+ * Finds a Redis: REDIS_URL when set; else 127.0.0.1:6379 when it answers;
+ * else a redis-server from PATH started on a free port with its own data
+ * folder. None of these: a one-line error saying how to get one.
+ */
+export async function openRedis(opts: { url: string | undefined; dataDir: string; logger: Logger }): Promise<RedisHandle> {
+  let url = opts.url;
+  let child: ChildProcess | undefined;
+  if (!url) {
+    if (await answersPing("127.0.0.1", 6379)) {
+      url = "redis://127.0.0.1:6379";
+    } else {
+      const started = await startRedisServer(path.join(opts.dataDir, "redis"));
+      child = started.child;
+      url = started.url;
+      opts.logger.info({ port: started.port }, "started an embedded redis-server");
+    }
+  }
+  const connections = new Set<Redis>();
+  const connect = (extra: RedisOptions = {}) => {
+    const conn = new Redis(url!, { lazyConnect: false, ...extra });
+    conn.on("error", (err) => opts.logger.debug({ err: err.message }, "redis connection error"));
+    connections.add(conn);
+    conn.once("end", () => connections.delete(conn));
+    return conn;
+  };
+  const client = connect({ maxRetriesPerRequest: 3 });
+  return {
+    url,
+    client,
+    connect,
+    async close() {
+      await Promise.allSettled([...connections].map((c) => c.quit().catch(() => c.disconnect())));
+      if (child && child.exitCode === null) {
+        const exited = new Promise((resolve) => child!.once("exit", resolve));
+        child.kill("SIGTERM");
+        await exited;
+      }
+    },
+  };
+}
+
+/** True when something on host:port answers a RESP PING with PONG. */
+export function answersPing(host: string, port: number, timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    let answer = "";
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once("error", () => done(false));
+    socket.once("connect", () => socket.write("PING\r\n"));
+    socket.on("data", (chunk) => {
+      answer += chunk.toString("latin1");
+      if (answer.includes("\r\n")) done(answer.startsWith("+PONG"));
+    });
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function startRedisServer(dir: string): Promise<{ child: ChildProcess; url: string; port: number }> {
+  await mkdir(dir, { recursive: true });
+  const port = await freePort();
+  const child = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes", "--save", "", "--daemonize", "no"],
+    { stdio: "ignore" },
+  );
+  const failed = new Promise<never>((_, reject) => {
+    child.once("error", () => reject(new Error(NO_REDIS_MESSAGE)));
+    child.once("exit", (code) => reject(new Error(`redis-server exited with code ${code}; ${NO_REDIS_MESSAGE}`)));
+  });
+  failed.catch(() => {});
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const ready = await Promise.race([answersPing("127.0.0.1", port), failed]);
+    if (ready) return { child, url: `redis://127.0.0.1:${port}`, port };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill("SIGKILL");
+  throw new Error(`redis-server did not answer on port ${port}; ${NO_REDIS_MESSAGE}`);
+}

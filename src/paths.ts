@@ -1,0 +1,16 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The package root, found from this file whether it runs from src/ or dist/src/. */
+export function projectRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, "package.json"))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error("cannot find the attesto package root");
+    dir = parent;
+  }
+  return dir;
+}
+
+export const migrationsFolder = () => path.join(projectRoot(), "migrations");

@@ -1,0 +1,13 @@
+import { createContextKey, type HandlerContext } from "@connectrpc/connect";
+import { AppError } from "../errors.js";
+import type { Principal, TenantPrincipal } from "../tenancy/types.js";
+
+/** Set by the auth interceptor before any handler runs. */
+export const principalKey = createContextKey<Principal | undefined>(undefined, { description: "caller" });
+
+/** The calling tenant; handlers of tenant-scoped services use it for every query. */
+export function tenantOf(ctx: HandlerContext): TenantPrincipal {
+  const principal = ctx.values.get(principalKey);
+  if (principal?.kind !== "tenant") throw new AppError("unauthenticated", "no tenant for this call");
+  return principal;
+}

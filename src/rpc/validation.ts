@@ -1,0 +1,106 @@
+import { getOption, hasOption, type DescField, type DescMessage, type Message } from "@bufbuild/protobuf";
+import { reflect, type ReflectMessage } from "@bufbuild/protobuf/reflect";
+import { rules as rulesExt, type FieldRules } from "../../gen/ts/attesto/v1/validate_pb.js";
+import { invalidArgument } from "../errors.js";
+
+/**
+ * The one request validator. Rules are declared in the contracts with the
+ * `(attesto.v1.rules)` field option; this walks a message against them and
+ * throws invalid_argument naming the first offending field by its proto path
+ * (e.g. `page.page_size`). Compiled rules are cached per message type.
+ */
+export function validateMessage(schema: DescMessage, message: Message): void {
+  check(reflect(schema, message), "");
+}
+
+type Check = (r: ReflectMessage, prefix: string) => void;
+const compiled = new WeakMap<DescMessage, Check>();
+
+function check(r: ReflectMessage, prefix: string): void {
+  let fn = compiled.get(r.desc);
+  if (!fn) {
+    fn = compile(r.desc);
+    compiled.set(r.desc, fn);
+  }
+  fn(r, prefix);
+}
+
+function compile(desc: DescMessage): Check {
+  const checks = desc.fields.map((field) => compileField(field, hasOption(field, rulesExt) ? getOption(field, rulesExt) : undefined));
+  return (r, prefix) => {
+    for (const c of checks) c(r, prefix);
+  };
+}
+
+function compileField(field: DescField, rules: FieldRules | undefined): Check {
+  const pattern = rules?.pattern ? new RegExp(`^(?:${rules.pattern})$`, "u") : undefined;
+  return (r, prefix) => {
+    const path = prefix + field.name;
+    const set = r.isSet(field);
+    if (rules?.required && !set) {
+      throw invalidArgument(path, field.fieldKind === "enum" ? "must be set to a known value" : "is required");
+    }
+    if (!set) return;
+    switch (field.fieldKind) {
+      case "scalar": {
+        const value: unknown = r.get(field);
+        if (rules) checkScalar(path, value, rules, pattern);
+        return;
+      }
+      case "enum": {
+        const value = r.get(field) as number;
+        if (!field.enum.values.some((v) => v.number === value)) throw invalidArgument(path, "unknown enum value");
+        return;
+      }
+      case "message":
+        check(r.get(field) as ReflectMessage, path + ".");
+        return;
+      case "list": {
+        const list = r.get(field);
+        if (rules) checkLength(path, list.size, rules, "items");
+        let i = 0;
+        for (const item of list) {
+          const itemPath = `${path}[${i++}]`;
+          if (field.listKind === "message") check(item as ReflectMessage, itemPath + ".");
+          else if (rules && field.listKind === "scalar") checkScalar(itemPath, item, rules, pattern, true);
+        }
+        return;
+      }
+      case "map": {
+        const map = r.get(field);
+        if (rules) checkLength(path, map.size, rules, "entries");
+        if (field.mapKind === "message") for (const [k, v] of map) check(v as ReflectMessage, `${path}[${String(k)}].`);
+        return;
+      }
+    }
+  };
+}
+
+function checkScalar(path: string, value: unknown, rules: FieldRules, pattern: RegExp | undefined, item = false): void {
+  if (typeof value === "string") {
+    // Lengths of repeated fields count items; their items are only pattern-checked.
+    if (!item) checkLength(path, [...value].length, rules, "characters");
+    if (pattern && !pattern.test(value)) throw invalidArgument(path, `must match ${rules.pattern}`);
+    if (rules.in.length > 0 && !rules.in.includes(value)) throw invalidArgument(path, `must be one of ${rules.in.join(", ")}`);
+    if (rules.url && !isAbsoluteUrl(value)) throw invalidArgument(path, "must be an absolute URL");
+  } else if (value instanceof Uint8Array) {
+    if (!item) checkLength(path, value.length, rules, "bytes");
+  } else if (typeof value === "number" || typeof value === "bigint") {
+    const n = BigInt(value);
+    if (rules.gte !== undefined && n < rules.gte) throw invalidArgument(path, `must be at least ${rules.gte}`);
+    if (rules.lte !== undefined && n > rules.lte) throw invalidArgument(path, `must be at most ${rules.lte}`);
+  }
+}
+
+function checkLength(path: string, length: number, rules: FieldRules, unit: string): void {
+  if (rules.minLen && length < rules.minLen) throw invalidArgument(path, `must have at least ${rules.minLen} ${unit}`);
+  if (rules.maxLen && length > rules.maxLen) throw invalidArgument(path, `must have at most ${rules.maxLen} ${unit}`);
+}
+
+function isAbsoluteUrl(value: string): boolean {
+  try {
+    return Boolean(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}

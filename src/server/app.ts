@@ -1,0 +1,96 @@
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { getRequestListener } from "@hono/node-server";
+import type { Config } from "../config.js";
+import { Keyring } from "../crypto/keyring.js";
+import { loadMasterKey } from "../crypto/master-key.js";
+import type { Database } from "../db/db.js";
+import { openConfiguredDatabase } from "../db/open.js";
+import { createHttpApp } from "../http/app.js";
+import { Metrics } from "../http/metrics.js";
+import { openRedis, type RedisHandle } from "../infra/redis.js";
+import type { Logger } from "../logger.js";
+import { rpcInterceptors, rpcRoutes } from "../rpc/routes.js";
+import { Authenticator } from "../tenancy/authenticator.js";
+import { ensureDevCredentials, type DevCredentials } from "../tenancy/dev-bootstrap.js";
+import { listenDual } from "./listener.js";
+import { withEdge, type Tracker } from "./request-listener.js";
+
+/** Revocations are broadcast so every instance drops its cached credentials. */
+const AUTH_EVICT_CHANNEL = "attesto:auth:evict";
+
+export interface Attesto {
+  readonly url: string;
+  readonly port: number;
+  readonly database: Database;
+  readonly redis: RedisHandle;
+  readonly keyring: Keyring;
+  /** Set on the embedded default only. */
+  readonly devCredentials: DevCredentials | undefined;
+  stop(): Promise<void>;
+}
+
+/** Opens storage, wires the modules and serves until stop(). */
+export async function startAttesto(config: Config, logger: Logger): Promise<Attesto> {
+  const embedded = !config.databaseUrl;
+  const database = await openConfiguredDatabase(config);
+  const cleanups: Array<() => Promise<unknown>> = [() => database.close()];
+  const stopAll = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((err) => logger.warn({ err }, "shutdown step failed"));
+  };
+  try {
+    const keyring = new Keyring(await loadMasterKey({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, embedded, logger }));
+    const redis = await openRedis({ url: config.redisUrl, dataDir: config.dataDir, logger });
+    cleanups.push(() => redis.close());
+
+    const devCredentials = config.devTenant ? await ensureDevCredentials(database.db, config.dataDir) : undefined;
+    const adminToken = config.adminToken ?? devCredentials?.adminToken;
+    if (!adminToken) logger.warn("ATTESTO_ADMIN_TOKEN is not set: operator calls are refused");
+    const authenticator = new Authenticator(database.db, { adminToken, cacheMs: config.apiKeyCacheMs, logger });
+
+    const subscriber = redis.connect();
+    await subscriber.subscribe(AUTH_EVICT_CHANNEL);
+    subscriber.on("message", (_channel, keyHash: string) => authenticator.evict(keyHash || undefined));
+    const onCredentialsRevoked = (keyHash?: string) => {
+      authenticator.evict(keyHash);
+      redis.client.publish(AUTH_EVICT_CHANNEL, keyHash ?? "").catch((err) => logger.warn({ err: err.message }, "could not broadcast a revocation"));
+    };
+
+    const metrics = new Metrics();
+    const http = createHttpApp({
+      logger,
+      metrics,
+      bodyLimitBytes: config.bodyLimitBytes,
+      readiness: {
+        database: () => database.ping(),
+        redis: async () => void (await redis.client.ping()),
+      },
+    });
+    const rpcDeps = { db: database.db, keyring, authenticator, logger, onCredentialsRevoked };
+    const connect = connectNodeAdapter({
+      routes: rpcRoutes(rpcDeps),
+      interceptors: rpcInterceptors(rpcDeps),
+      readMaxBytes: config.bodyLimitBytes,
+      fallback: getRequestListener(http.fetch) as unknown as Parameters<typeof connectNodeAdapter>[0]["fallback"],
+    });
+    const tracker: Tracker = { inFlight: 0 };
+    const server = await listenDual(withEdge(connect, { logger, metrics, corsOrigins: config.corsOrigins, tracker }), config.host, config.port);
+    cleanups.push(() => server.close(config.shutdownGraceMs));
+
+    const host = server.address.family === "IPv6" ? `[${server.address.address}]` : server.address.address;
+    return {
+      url: `http://${host}:${server.address.port}`,
+      port: server.address.port,
+      database,
+      redis,
+      keyring,
+      devCredentials,
+      async stop() {
+        logger.info({ inFlight: tracker.inFlight }, "shutting down: draining requests");
+        await stopAll();
+      },
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

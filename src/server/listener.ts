@@ -1,0 +1,70 @@
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+
+export type RequestListener = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
+
+/** The first bytes of every HTTP/2 prior-knowledge (h2c) connection. */
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+
+export interface DualServer {
+  readonly address: net.AddressInfo;
+  /** Stops accepting, lets in-flight requests finish, and forces the rest after graceMs. */
+  close(graceMs: number): Promise<void>;
+}
+
+/**
+ * One port for both HTTP/1.1 (browsers, curl, Connect, gRPC-Web, webhooks)
+ * and h2c (native gRPC): each new connection is handed to the HTTP/2 server
+ * when it opens with the HTTP/2 preface, else to the HTTP/1.1 server. Node's
+ * plaintext HTTP/2 server cannot fall back to HTTP/1.1 by itself.
+ */
+export async function listenDual(handler: RequestListener, host: string, port: number): Promise<DualServer> {
+  const h1 = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 60_000 }, handler);
+  const h2 = http2.createServer({}, handler);
+  const sockets = new Set<net.Socket>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+  h2.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+
+  const server = net.createServer({ pauseOnConnect: true }, (socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    socket.once("data", (first) => {
+      socket.pause();
+      socket.unshift(first);
+      const n = Math.min(first.length, H2_PREFACE.length);
+      const isH2 = n >= 3 && first.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+      (isH2 ? h2 : h1).emit("connection", socket);
+      socket.resume();
+    });
+    socket.once("error", () => socket.destroy());
+    socket.resume();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+
+  return {
+    address: server.address() as net.AddressInfo,
+    async close(graceMs) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      h1.close();
+      h1.closeIdleConnections();
+      for (const session of sessions) session.close();
+      const deadline = setTimeout(() => {
+        for (const session of sessions) session.destroy();
+        for (const socket of sockets) socket.destroy();
+      }, graceMs);
+      await closed;
+      clearTimeout(deadline);
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import { randomUUID } from "node:crypto";
+import { cors as connectCors } from "@connectrpc/connect";
+import cors from "cors";
+import type { Logger } from "../logger.js";
+import type { Metrics } from "../http/metrics.js";
+import type { RequestListener } from "./listener.js";
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const RPC_PATH = /^\/attesto\.v1\.[A-Za-z]+\/[A-Za-z]+$/;
+const KNOWN_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
+
+export interface Tracker {
+  /** Requests that started and have not finished. */
+  inFlight: number;
+}
+
+/**
+ * What every request goes through before routing: a request id (taken from
+ * X-Request-Id when sane), CORS for browser Connect clients, one access log
+ * line and one latency observation. Never logs headers or bodies.
+ */
+export function withEdge(
+  next: RequestListener,
+  opts: { logger: Logger; metrics: Metrics; corsOrigins: string[] | "*"; tracker: Tracker },
+): RequestListener {
+  const corsHandler = cors({
+    origin: opts.corsOrigins === "*" ? true : opts.corsOrigins,
+    methods: [...connectCors.allowedMethods],
+    allowedHeaders: [...connectCors.allowedHeaders, "Authorization", "X-Request-Id"],
+    exposedHeaders: [...connectCors.exposedHeaders, "X-Request-Id"],
+    maxAge: 7200,
+  });
+  return (req, res) => {
+    const started = process.hrtime.bigint();
+    const header = req.headers["x-request-id"];
+    const requestId = typeof header === "string" && REQUEST_ID.test(header) ? header : randomUUID();
+    res.setHeader("X-Request-Id", requestId);
+    opts.tracker.inFlight++;
+    res.once("close", () => {
+      opts.tracker.inFlight--;
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const path = (req.url ?? "/").split("?")[0]!;
+      const route = RPC_PATH.test(path) || KNOWN_PATHS.has(path) ? path : "other";
+      opts.metrics.httpDuration.observe({ route, method: req.method ?? "", status: String(res.statusCode) }, seconds);
+      if (res.statusCode === 401) opts.metrics.authFailures.inc();
+      opts.logger.debug({ requestId, method: req.method, path, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 }, "request");
+    });
+    corsHandler(req as never, res as never, () => next(req, res));
+  };
+}

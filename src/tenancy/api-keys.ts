@@ -1,0 +1,77 @@
+import { createHash, randomBytes } from "node:crypto";
+import { and, asc, eq, isNull } from "drizzle-orm";
+import type { Db } from "../db/db.js";
+import { withDbErrors } from "../db/errors.js";
+import { apiKeys, tenants } from "../db/schema.js";
+import { notFound } from "../errors.js";
+import { newId } from "../ids.js";
+import { requireActiveTenant } from "./tenants.js";
+import type { ApiKey, TenantPrincipal } from "./types.js";
+
+const KEY_PREFIX = "atk_";
+/** How much of the key is kept in clear, to recognise it in lists. */
+const SHOWN_PREFIX_LENGTH = KEY_PREFIX.length + 8;
+
+export const hashApiKey = (secret: string) => createHash("sha256").update(secret, "utf8").digest("hex");
+
+/** Keys look like atk_<43 base64url chars>: 256 random bits. */
+export const looksLikeApiKey = (value: string) => /^atk_[A-Za-z0-9_-]{43}$/.test(value);
+
+const toApiKey = ({ keyHash: _hash, ...row }: typeof apiKeys.$inferSelect): ApiKey => row;
+
+export async function issueApiKey(db: Db, tenantId: string, name: string): Promise<{ apiKey: ApiKey; secret: string }> {
+  await requireActiveTenant(db, tenantId);
+  const secret = KEY_PREFIX + randomBytes(32).toString("base64url");
+  const [row] = await withDbErrors(() =>
+    db
+      .insert(apiKeys)
+      .values({ id: newId("key"), tenantId, name, keyHash: hashApiKey(secret), prefix: secret.slice(0, SHOWN_PREFIX_LENGTH) })
+      .returning(),
+  );
+  return { apiKey: toApiKey(row!), secret };
+}
+
+export async function listApiKeys(db: Db, tenantId: string, includeRevoked = false): Promise<ApiKey[]> {
+  const rows = await db
+    .select()
+    .from(apiKeys)
+    .where(and(eq(apiKeys.tenantId, tenantId), includeRevoked ? undefined : isNull(apiKeys.revokedAt)))
+    .orderBy(asc(apiKeys.id));
+  return rows.map(toApiKey);
+}
+
+export async function getApiKey(db: Db, tenantId: string, apiKeyId: string): Promise<ApiKey> {
+  const row = await db.query.apiKeys.findFirst({ where: and(eq(apiKeys.id, apiKeyId), eq(apiKeys.tenantId, tenantId)) });
+  if (!row) throw notFound("api key");
+  return toApiKey(row);
+}
+
+/**
+ * Revokes a key. With `tenantId` (a tenant acting on itself) another
+ * tenant's key reads as not found. Revoking twice returns the revoked key.
+ */
+export async function revokeApiKey(db: Db, apiKeyId: string, tenantId?: string): Promise<ApiKey & { keyHash: string }> {
+  const scope = and(eq(apiKeys.id, apiKeyId), tenantId ? eq(apiKeys.tenantId, tenantId) : undefined);
+  await db
+    .update(apiKeys)
+    .set({ revokedAt: new Date() })
+    .where(and(scope, isNull(apiKeys.revokedAt)));
+  const row = await db.query.apiKeys.findFirst({ where: scope });
+  if (!row) throw notFound("api key");
+  return { ...toApiKey(row), keyHash: row.keyHash };
+}
+
+/** The principal of a live key of an active tenant, or null. */
+export async function findPrincipalByKeyHash(db: Db, keyHash: string): Promise<TenantPrincipal | null> {
+  const [row] = await db
+    .select({ apiKeyId: apiKeys.id, tenantId: apiKeys.tenantId })
+    .from(apiKeys)
+    .innerJoin(tenants, eq(tenants.id, apiKeys.tenantId))
+    .where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt), eq(tenants.active, true)))
+    .limit(1);
+  return row ? { kind: "tenant", ...row } : null;
+}
+
+export async function touchApiKey(db: Db, apiKeyId: string, at: Date): Promise<void> {
+  await db.update(apiKeys).set({ lastUsedAt: at }).where(eq(apiKeys.id, apiKeyId));
+}

@@ -1,0 +1,99 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { Db } from "../db/db.js";
+import { AppError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import { findPrincipalByKeyHash, hashApiKey, looksLikeApiKey, touchApiKey } from "./api-keys.js";
+import type { Principal, TenantPrincipal } from "./types.js";
+
+/** last_used_at is written at most this often per key and instance. */
+const TOUCH_INTERVAL_MS = 60_000;
+const MAX_CACHED_KEYS = 10_000;
+
+/**
+ * Turns `Authorization: Bearer …` into a principal. Tenant keys are looked
+ * up by SHA-256 and cached briefly (cacheMs) so that a busy key does not cost
+ * a query per request; revocation evicts at once on this instance and, through
+ * `evict`, on others.
+ */
+export class Authenticator {
+  readonly #cache = new Map<string, { principal: TenantPrincipal | null; expires: number }>();
+  readonly #touched = new Map<string, number>();
+  readonly #adminTokenHash: Buffer | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly opts: { adminToken: string | undefined; cacheMs: number; logger: Logger },
+  ) {
+    this.#adminTokenHash = opts.adminToken ? sha256(opts.adminToken) : undefined;
+  }
+
+  /** Parses the header; throws unauthenticated when absent or malformed. */
+  static bearerToken(header: string | null | undefined): string {
+    const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+    if (!match) throw new AppError("unauthenticated", "missing or malformed Authorization: Bearer header");
+    return match[1]!;
+  }
+
+  isOperatorToken(token: string): boolean {
+    // Hash both sides so the comparison is constant-time whatever the lengths.
+    return this.#adminTokenHash !== undefined && timingSafeEqual(sha256(token), this.#adminTokenHash);
+  }
+
+  async authenticate(header: string | null | undefined): Promise<Principal> {
+    const token = Authenticator.bearerToken(header);
+    if (this.isOperatorToken(token)) return { kind: "operator" };
+    const principal = looksLikeApiKey(token) ? await this.#lookup(hashApiKey(token)) : null;
+    if (!principal) throw new AppError("unauthenticated", "invalid API key");
+    this.#touch(principal.apiKeyId);
+    return principal;
+  }
+
+  async requireTenant(header: string | null | undefined): Promise<TenantPrincipal> {
+    const principal = await this.authenticate(header);
+    if (principal.kind !== "tenant") throw new AppError("permission_denied", "this call takes a tenant API key");
+    return principal;
+  }
+
+  async requireOperator(header: string | null | undefined): Promise<void> {
+    const token = Authenticator.bearerToken(header);
+    if (this.isOperatorToken(token)) return;
+    if (this.#adminTokenHash === undefined) {
+      throw new AppError("permission_denied", "operator calls are disabled: ATTESTO_ADMIN_TOKEN is not set");
+    }
+    const isTenant = looksLikeApiKey(token) && (await this.#lookup(hashApiKey(token))) !== null;
+    throw isTenant
+      ? new AppError("permission_denied", "this call takes the operator token")
+      : new AppError("unauthenticated", "invalid operator token");
+  }
+
+  /** Forgets cached keys: one key hash, or all of them. */
+  evict(keyHash?: string): void {
+    if (keyHash) this.#cache.delete(keyHash);
+    else this.#cache.clear();
+  }
+
+  async #lookup(keyHash: string): Promise<TenantPrincipal | null> {
+    const now = Date.now();
+    const hit = this.#cache.get(keyHash);
+    if (hit && hit.expires > now) return hit.principal;
+    const principal = await findPrincipalByKeyHash(this.db, keyHash);
+    if (this.opts.cacheMs > 0) {
+      if (this.#cache.size >= MAX_CACHED_KEYS) this.#cache.clear();
+      // Unknown keys are cached too, so a flood of bad keys stays off the database.
+      this.#cache.set(keyHash, { principal, expires: now + this.opts.cacheMs });
+    }
+    return principal;
+  }
+
+  #touch(apiKeyId: string): void {
+    const now = Date.now();
+    if ((this.#touched.get(apiKeyId) ?? 0) + TOUCH_INTERVAL_MS > now) return;
+    if (this.#touched.size >= MAX_CACHED_KEYS) this.#touched.clear();
+    this.#touched.set(apiKeyId, now);
+    touchApiKey(this.db, apiKeyId, new Date(now)).catch((err) =>
+      this.opts.logger.warn({ err: (err as Error).message, apiKeyId }, "could not record api key use"),
+    );
+  }
+}
+
+const sha256 = (s: string) => createHash("sha256").update(s, "utf8").digest();

@@ -1,0 +1,53 @@
+import { and, asc, eq, gt, isNull } from "drizzle-orm";
+import type { Db } from "../db/db.js";
+import { withDbErrors } from "../db/errors.js";
+import { tenants } from "../db/schema.js";
+import { AppError, notFound } from "../errors.js";
+import { decodePageToken, encodePageToken, newId, pageSizeOf } from "../ids.js";
+import type { Tenant } from "./types.js";
+
+export async function createTenant(db: Db, name: string): Promise<Tenant> {
+  const [row] = await withDbErrors(() => db.insert(tenants).values({ id: newId("ten"), name }).returning());
+  return row!;
+}
+
+export async function getTenant(db: Db, id: string): Promise<Tenant> {
+  const row = await db.query.tenants.findFirst({ where: eq(tenants.id, id) });
+  if (!row) throw notFound("tenant");
+  return row;
+}
+
+export async function listTenants(
+  db: Db,
+  opts: { pageSize?: number; pageToken?: string; includeInactive?: boolean },
+): Promise<{ tenants: Tenant[]; nextPageToken: string }> {
+  const limit = pageSizeOf(opts.pageSize);
+  const after = decodePageToken(opts.pageToken);
+  const rows = await db
+    .select()
+    .from(tenants)
+    .where(and(after ? gt(tenants.id, after) : undefined, opts.includeInactive ? undefined : eq(tenants.active, true)))
+    .orderBy(asc(tenants.id))
+    .limit(limit + 1);
+  const page = rows.slice(0, limit);
+  return { tenants: page, nextPageToken: rows.length > limit ? encodePageToken(page[page.length - 1]!.id) : "" };
+}
+
+/** Deactivation is one-way: the tenant's keys stop resolving. */
+export async function deactivateTenant(db: Db, id: string): Promise<Tenant> {
+  const [row] = await db
+    .update(tenants)
+    .set({ active: false, deactivatedAt: new Date() })
+    .where(and(eq(tenants.id, id), isNull(tenants.deactivatedAt)))
+    .returning();
+  if (row) return row;
+  await getTenant(db, id); // not_found when it does not exist
+  throw new AppError("failed_precondition", "tenant is already deactivated");
+}
+
+/** The tenant, which must exist and be active, for operations that add to it. */
+export async function requireActiveTenant(db: Db, id: string): Promise<Tenant> {
+  const tenant = await getTenant(db, id);
+  if (!tenant.active) throw new AppError("failed_precondition", "tenant is deactivated");
+  return tenant;
+}
