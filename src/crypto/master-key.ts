@@ -8,7 +8,9 @@ export const DEV_KEY_FILE = "dev-encryption.key";
 /** Parses a 32-byte master key written as base64 or hex. */
 export function parseMasterKey(text: string): Buffer {
   const trimmed = text.trim();
-  const key = /^[0-9a-fA-F]{64}$/.test(trimmed) ? Buffer.from(trimmed, "hex") : Buffer.from(trimmed, "base64");
+  const isHex = /^[0-9a-fA-F]{64}$/.test(trimmed);
+  const isBase64 = /^[A-Za-z0-9+/_-]{43}=?$/.test(trimmed);
+  const key = isHex ? Buffer.from(trimmed, "hex") : isBase64 ? Buffer.from(trimmed, "base64") : Buffer.alloc(0);
   if (key.length !== 32) {
     throw new Error("ATTESTO_ENCRYPTION_KEY must be 32 bytes, as 64 hex characters or base64");
   }

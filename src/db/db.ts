@@ -45,16 +45,13 @@ function openPostgres(url: string, max: number): Database {
     db,
     driver: "postgres",
     async migrate() {
-      const conn = await client.reserve();
+      // A one-connection client, so the advisory lock and the migration share a session.
+      const conn = postgres(url, { max: 1, onnotice: () => {} });
       try {
         await conn`SELECT pg_advisory_lock(${MIGRATION_LOCK})`;
-        try {
-          await migratePostgres(drizzlePostgres(conn as unknown as postgres.Sql), { migrationsFolder: migrationsFolder() });
-        } finally {
-          await conn`SELECT pg_advisory_unlock(${MIGRATION_LOCK})`;
-        }
+        await migratePostgres(drizzlePostgres(conn), { migrationsFolder: migrationsFolder() });
       } finally {
-        conn.release();
+        await conn.end({ timeout: 5 });
       }
     },
     async ping() {

@@ -14,7 +14,7 @@ export async function lockEmbeddedDatabase(dataDir: string): Promise<() => Promi
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       const pid = Number((await readFile(file, "utf8").catch(() => "")).trim());
-      if (pid && pid !== process.pid && isAlive(pid)) {
+      if (pid && isAlive(pid)) {
         throw new Error(
           `the embedded database in ${dataDir} is in use by process ${pid}; stop it, use the running server's AdminService, or set DATABASE_URL`,
         );

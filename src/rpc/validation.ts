@@ -1,3 +1,4 @@
+import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
 import { getOption, hasOption, type DescField, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { reflect, type ReflectMessage } from "@bufbuild/protobuf/reflect";
 import { rules as rulesExt, type FieldRules } from "../../gen/ts/attesto/v1/validate_pb.js";
@@ -12,6 +13,8 @@ import { invalidArgument } from "../errors.js";
 export function validateMessage(schema: DescMessage, message: Message): void {
   check(reflect(schema, message), "");
 }
+
+const IMPLICIT = FeatureSet_FieldPresence.IMPLICIT;
 
 type Check = (r: ReflectMessage, prefix: string) => void;
 const compiled = new WeakMap<DescMessage, Check>();
@@ -40,7 +43,14 @@ function compileField(field: DescField, rules: FieldRules | undefined): Check {
     if (rules?.required && !set) {
       throw invalidArgument(path, field.fieldKind === "enum" ? "must be set to a known value" : "is required");
     }
-    if (!set) return;
+    if (!set) {
+      // Implicit-presence numbers are checked at their zero value too: a
+      // `gte: 1` field left at 0 is out of range, not absent.
+      if (rules && field.fieldKind === "scalar" && field.presence === IMPLICIT && typeof r.get(field) !== "string") {
+        checkScalar(path, r.get(field), rules, pattern);
+      }
+      return;
+    }
     switch (field.fieldKind) {
       case "scalar": {
         const value: unknown = r.get(field);

@@ -27,6 +27,23 @@ export async function listenDual(handler: RequestListener, host: string, port: n
   const h2 = http2.createServer({}, handler);
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();
+  // HTTP/1.1 requests in progress per connection. The HTTP/1.1 server never
+  // listens itself, so it does not track connections and its
+  // closeIdleConnections() cannot be used: idle keep-alive sockets are ended here.
+  const h1Active = new Map<net.Socket, number>();
+  let closing = false;
+  const endIfIdle = (socket: net.Socket) => {
+    if (closing && (h1Active.get(socket) ?? 0) === 0) socket.end();
+  };
+  h1.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const socket = req.socket;
+    h1Active.set(socket, (h1Active.get(socket) ?? 0) + 1);
+    if (closing) res.setHeader("Connection", "close");
+    res.once("close", () => {
+      h1Active.set(socket, (h1Active.get(socket) ?? 1) - 1);
+      endIfIdle(socket);
+    });
+  });
   h2.on("session", (session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
@@ -40,8 +57,16 @@ export async function listenDual(handler: RequestListener, host: string, port: n
       socket.unshift(first);
       const n = Math.min(first.length, H2_PREFACE.length);
       const isH2 = n >= 3 && first.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
-      (isH2 ? h2 : h1).emit("connection", socket);
-      socket.resume();
+      if (isH2) {
+        // The HTTP/2 session reads the socket's handle itself and takes over the
+        // buffered preface; resuming here would hand those bytes to nobody.
+        h2.emit("connection", socket);
+      } else {
+        h1Active.set(socket, 0);
+        socket.once("close", () => h1Active.delete(socket));
+        h1.emit("connection", socket);
+        socket.resume();
+      }
     });
     socket.once("error", () => socket.destroy());
     socket.resume();
@@ -56,8 +81,8 @@ export async function listenDual(handler: RequestListener, host: string, port: n
     address: server.address() as net.AddressInfo,
     async close(graceMs) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      h1.close();
-      h1.closeIdleConnections();
+      closing = true;
+      for (const socket of h1Active.keys()) endIfIdle(socket);
       for (const session of sessions) session.close();
       const deadline = setTimeout(() => {
         for (const session of sessions) session.destroy();

@@ -1,0 +1,290 @@
+import { create, type DescMessage, type Message } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { describe, expect, it } from "vitest";
+import {
+  CreateTenantRequestSchema,
+  DeleteStoreCredentialsRequestSchema,
+  IssueApiKeyRequestSchema,
+  ListTenantsRequestSchema,
+  PutAppleCredentialsRequestSchema,
+  Store,
+} from "../gen/ts/attesto/v1/admin_pb.js";
+import { AppleEnvironment, PageRequestSchema } from "../gen/ts/attesto/v1/common_pb.js";
+import {
+  AppendEventRequestSchema,
+  GetEventRequestSchema,
+  GetForkEvidenceRequestSchema,
+  GetInclusionProofRequestSchema,
+  GetStreamRequestSchema,
+  ListEventsRequestSchema,
+} from "../gen/ts/attesto/v1/proofstream_pb.js";
+import {
+  CreateSubscriptionRequestSchema,
+  type DeliveryStatus,
+  ListDeliveriesRequestSchema,
+  SubscriptionEventTypesSchema,
+  UpdateSubscriptionRequestSchema,
+} from "../gen/ts/attesto/v1/webhook_pb.js";
+import { AppError } from "../src/errors.js";
+import { validateMessage } from "../src/rpc/validation.js";
+
+/** A valid ULID-shaped suffix (Crockford base32, 26 characters). */
+const ULID = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
+const EVENT_TYPES = [
+  "batch.confirmed",
+  "batch.failed",
+  "event.anchored",
+  "proofstream.checkpointed",
+  "proofstream.fork_detected",
+  "proofstream.bundle_ready",
+  "apple.notification",
+  "google.notification",
+];
+
+/** Validates and returns the AppError it must throw, checking its shape. */
+function rejection<Desc extends DescMessage>(schema: Desc, message: Message, field: string): AppError {
+  let caught: unknown;
+  try {
+    validateMessage(schema, message);
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught, `expected ${schema.typeName} to be rejected on ${field}`).toBeInstanceOf(AppError);
+  const err = caught as AppError;
+  expect(err.code).toBe("invalid_argument");
+  expect(err.message.startsWith(`${field}: `), err.message).toBe(true);
+  expect(err.details.field).toBe(field);
+  return err;
+}
+
+const validSubscription = () =>
+  create(CreateSubscriptionRequestSchema, {
+    name: "orders",
+    url: "https://hooks.example.com/attesto",
+    eventTypes: ["batch.confirmed", "event.anchored"],
+    description: "",
+  });
+
+describe("validateMessage: required", () => {
+  it("a missing required string names the field: 'name: is required'", () => {
+    const err = rejection(CreateTenantRequestSchema, create(CreateTenantRequestSchema, {}), "name");
+    expect(err.message).toBe("name: is required");
+  });
+
+  it("the first offending field is reported, in declaration order", () => {
+    const err = rejection(IssueApiKeyRequestSchema, create(IssueApiKeyRequestSchema, { name: "ci" }), "tenant_id");
+    expect(err.message).toBe("tenant_id: is required");
+    rejection(IssueApiKeyRequestSchema, create(IssueApiKeyRequestSchema, { tenantId: "ten_x" }), "name");
+  });
+
+  it("a required message field that is unset is reported", () => {
+    const msg = create(AppendEventRequestSchema, {
+      streamId: `str_${ULID}`,
+      sourceRef: "order-1",
+      eventType: "source.observation",
+      payload: {},
+    });
+    expect(rejection(AppendEventRequestSchema, msg, "occurred_at").message).toBe("occurred_at: is required");
+    msg.occurredAt = timestampFromDate(new Date("2026-01-01T00:00:00Z"));
+    expect(() => validateMessage(AppendEventRequestSchema, msg)).not.toThrow();
+  });
+
+  it("a required repeated field that is empty is reported", () => {
+    const msg = validSubscription();
+    msg.eventTypes = [];
+    expect(rejection(CreateSubscriptionRequestSchema, msg, "event_types").message).toBe("event_types: is required");
+  });
+});
+
+describe("validateMessage: lengths", () => {
+  it("max_len counts characters: 200 passes, 201 fails", () => {
+    expect(() => validateMessage(CreateTenantRequestSchema, create(CreateTenantRequestSchema, { name: "a".repeat(200) }))).not.toThrow();
+    const err = rejection(CreateTenantRequestSchema, create(CreateTenantRequestSchema, { name: "a".repeat(201) }), "name");
+    expect(err.message).toBe("name: must have at most 200 characters");
+  });
+
+  it("max_len counts code points, not UTF-16 units", () => {
+    // 200 astral characters are 400 UTF-16 units but 200 characters.
+    const name = "😀".repeat(200);
+    expect(name.length).toBe(400);
+    expect(() => validateMessage(CreateTenantRequestSchema, create(CreateTenantRequestSchema, { name }))).not.toThrow();
+    rejection(CreateTenantRequestSchema, create(CreateTenantRequestSchema, { name: name + "😀" }), "name");
+  });
+
+  it("min_len and max_len on bytes count bytes", () => {
+    const base = { streamId: `str_${ULID}` };
+    const short = create(GetInclusionProofRequestSchema, { ...base, leaf: { case: "leafHash", value: new Uint8Array(31) } });
+    expect(rejection(GetInclusionProofRequestSchema, short, "leaf_hash").message).toBe("leaf_hash: must have at least 32 bytes");
+    const long = create(GetInclusionProofRequestSchema, { ...base, leaf: { case: "leafHash", value: new Uint8Array(33) } });
+    expect(rejection(GetInclusionProofRequestSchema, long, "leaf_hash").message).toBe("leaf_hash: must have at most 32 bytes");
+    const exact = create(GetInclusionProofRequestSchema, { ...base, leaf: { case: "leafHash", value: new Uint8Array(32) } });
+    expect(() => validateMessage(GetInclusionProofRequestSchema, exact)).not.toThrow();
+  });
+
+  it("max_len on a repeated field counts items", () => {
+    const msg = validSubscription();
+    msg.eventTypes = [...EVENT_TYPES];
+    expect(() => validateMessage(CreateSubscriptionRequestSchema, msg)).not.toThrow();
+    msg.eventTypes = [...EVENT_TYPES, "batch.confirmed"];
+    expect(rejection(CreateSubscriptionRequestSchema, msg, "event_types").message).toBe("event_types: must have at most 8 items");
+  });
+});
+
+describe("validateMessage: nested paths", () => {
+  it("page.page_size above 500 in ListTenantsRequest", () => {
+    const msg = create(ListTenantsRequestSchema, { page: { pageSize: 9999 } });
+    expect(rejection(ListTenantsRequestSchema, msg, "page.page_size").message).toBe("page.page_size: must be at most 500");
+  });
+
+  it("page.page_size below 0, and page.page_token too long", () => {
+    rejection(ListTenantsRequestSchema, create(ListTenantsRequestSchema, { page: { pageSize: -1 } }), "page.page_size");
+    rejection(ListTenantsRequestSchema, create(ListTenantsRequestSchema, { page: { pageToken: "t".repeat(513) } }), "page.page_token");
+  });
+
+  it("bounds are inclusive", () => {
+    for (const pageSize of [0, 1, 500]) {
+      const msg = create(ListTenantsRequestSchema, { page: create(PageRequestSchema, { pageSize, pageToken: "t".repeat(512) }) });
+      expect(() => validateMessage(ListTenantsRequestSchema, msg), `page_size ${pageSize}`).not.toThrow();
+    }
+  });
+
+  it("an unset nested message is not walked", () => {
+    expect(() => validateMessage(ListTenantsRequestSchema, create(ListTenantsRequestSchema, {}))).not.toThrow();
+  });
+
+  it("a repeated field inside a nested message reports both the message path and the index", () => {
+    const msg = create(UpdateSubscriptionRequestSchema, {
+      subscriptionId: `sub_${ULID}`,
+      eventTypes: create(SubscriptionEventTypesSchema, { values: ["batch.failed", "batch.exploded"] }),
+    });
+    const err = rejection(UpdateSubscriptionRequestSchema, msg, "event_types.values[1]");
+    expect(err.message).toContain("must be one of");
+    msg.eventTypes!.values = [];
+    rejection(UpdateSubscriptionRequestSchema, msg, "event_types.values");
+  });
+});
+
+describe("validateMessage: enums", () => {
+  it("a required enum left at zero is reported", () => {
+    const msg = create(DeleteStoreCredentialsRequestSchema, { tenantId: "ten_x" });
+    expect(rejection(DeleteStoreCredentialsRequestSchema, msg, "store").message).toBe("store: must be set to a known value");
+  });
+
+  it("an enum number the contract does not define is reported", () => {
+    const msg = create(DeleteStoreCredentialsRequestSchema, { tenantId: "ten_x", store: 99 as Store });
+    expect(rejection(DeleteStoreCredentialsRequestSchema, msg, "store").message).toBe("store: unknown enum value");
+  });
+
+  it("an unknown enum number is reported even without rules on the field", () => {
+    const msg = create(ListDeliveriesRequestSchema, { status: 42 as DeliveryStatus });
+    expect(rejection(ListDeliveriesRequestSchema, msg, "status").message).toBe("status: unknown enum value");
+  });
+
+  it("known enum values pass", () => {
+    for (const store of [Store.APPLE, Store.GOOGLE]) {
+      expect(() => validateMessage(DeleteStoreCredentialsRequestSchema, create(DeleteStoreCredentialsRequestSchema, { tenantId: "ten_x", store }))).not.toThrow();
+    }
+  });
+});
+
+describe("validateMessage: in, url, pattern", () => {
+  it("a repeated `in` rule reports the index of the bad item", () => {
+    const msg = validSubscription();
+    msg.eventTypes = ["batch.confirmed", "event.anchored", "order.created"];
+    const err = rejection(CreateSubscriptionRequestSchema, msg, "event_types[2]");
+    expect(err.message).toBe(`event_types[2]: must be one of ${EVENT_TYPES.join(", ")}`);
+  });
+
+  it("a singular optional `in` rule applies when set", () => {
+    rejection(ListDeliveriesRequestSchema, create(ListDeliveriesRequestSchema, { eventType: "nope" }), "event_type");
+    expect(() => validateMessage(ListDeliveriesRequestSchema, create(ListDeliveriesRequestSchema, { eventType: "batch.failed" }))).not.toThrow();
+  });
+
+  it("url must be an absolute URL", () => {
+    for (const url of ["not a url", "/relative/path", "hooks.example.com/x"]) {
+      const msg = validSubscription();
+      msg.url = url;
+      expect(rejection(CreateSubscriptionRequestSchema, msg, "url").message, url).toBe("url: must be an absolute URL");
+    }
+  });
+
+  it("pattern must match the whole value (stream_id)", () => {
+    expect(() => validateMessage(GetStreamRequestSchema, create(GetStreamRequestSchema, { streamId: `str_${ULID}` }))).not.toThrow();
+    for (const streamId of ["str_123", `xstr_${ULID}`, `str_${ULID}0`, `str_${ULID.toLowerCase()}`, `str_${ULID.slice(0, 25)}U`, `sub_${ULID}`]) {
+      const err = rejection(GetStreamRequestSchema, create(GetStreamRequestSchema, { streamId }), "stream_id");
+      expect(err.message, streamId).toBe("stream_id: must match ^str_[0-9A-HJKMNP-TV-Z]{26}$");
+    }
+  });
+
+  it("pattern on fork_evidence_id", () => {
+    expect(() =>
+      validateMessage(GetForkEvidenceRequestSchema, create(GetForkEvidenceRequestSchema, { forkEvidenceId: `fork_${ULID}` })),
+    ).not.toThrow();
+    rejection(GetForkEvidenceRequestSchema, create(GetForkEvidenceRequestSchema, { forkEvidenceId: `str_${ULID}` }), "fork_evidence_id");
+  });
+
+  it("pattern on a character class (source_ref: printable ASCII, no spaces)", () => {
+    const msg = create(AppendEventRequestSchema, {
+      streamId: `str_${ULID}`,
+      sourceRef: "order 1",
+      eventType: "source.observation",
+      occurredAt: timestampFromDate(new Date()),
+      payload: {},
+    });
+    rejection(AppendEventRequestSchema, msg, "source_ref");
+    msg.sourceRef = "order-1";
+    expect(() => validateMessage(AppendEventRequestSchema, msg)).not.toThrow();
+  });
+});
+
+describe("validateMessage: optional fields and valid messages", () => {
+  it("optional fields left unset pass, even with rules that an empty value would break", () => {
+    const msg = create(UpdateSubscriptionRequestSchema, { subscriptionId: `sub_${ULID}` });
+    expect(msg.name).toBeUndefined();
+    expect(() => validateMessage(UpdateSubscriptionRequestSchema, msg)).not.toThrow();
+    expect(() => validateMessage(ListEventsRequestSchema, create(ListEventsRequestSchema, { streamId: `str_${ULID}` }))).not.toThrow();
+  });
+
+  it("an optional field set to an empty string is checked (min_len 1)", () => {
+    const msg = create(UpdateSubscriptionRequestSchema, { subscriptionId: `sub_${ULID}`, name: "" });
+    expect(rejection(UpdateSubscriptionRequestSchema, msg, "name").message).toBe("name: must have at least 1 characters");
+  });
+
+  it("an optional url set to a bad value is checked", () => {
+    rejection(UpdateSubscriptionRequestSchema, create(UpdateSubscriptionRequestSchema, { subscriptionId: `sub_${ULID}`, url: "nope" }), "url");
+  });
+
+  it("a oneof member with explicit presence is checked even at zero", () => {
+    const msg = create(GetInclusionProofRequestSchema, { streamId: `str_${ULID}`, leaf: { case: "seqNo", value: 0n } });
+    expect(rejection(GetInclusionProofRequestSchema, msg, "seq_no").message).toBe("seq_no: must be at least 1");
+    msg.leaf = { case: "seqNo", value: 1n };
+    expect(() => validateMessage(GetInclusionProofRequestSchema, msg)).not.toThrow();
+  });
+
+  it("a fully valid CreateSubscriptionRequest passes", () => {
+    const msg = validSubscription();
+    msg.description = "d".repeat(1000);
+    expect(() => validateMessage(CreateSubscriptionRequestSchema, msg)).not.toThrow();
+  });
+
+  it("a fully valid PutAppleCredentialsRequest passes", () => {
+    const msg = create(PutAppleCredentialsRequestSchema, {
+      tenantId: `ten_${ULID}`,
+      bundleId: "com.example.app",
+      keyId: "ABC123DEFG",
+      issuerId: "57246542-96fe-1a63-e053-0824d011072a",
+      privateKeyPem: "-----BEGIN PRIVATE KEY-----\nMIG...\n-----END PRIVATE KEY-----\n",
+      environment: AppleEnvironment.SANDBOX,
+    });
+    expect(() => validateMessage(PutAppleCredentialsRequestSchema, msg)).not.toThrow();
+    msg.environment = AppleEnvironment.UNSPECIFIED;
+    rejection(PutAppleCredentialsRequestSchema, msg, "environment");
+  });
+});
+
+describe("validateMessage: numeric bounds at the zero value", () => {
+  it("checks gte on an implicit-presence number left at 0", () => {
+    rejection(GetEventRequestSchema, create(GetEventRequestSchema, { streamId: `str_${ULID}`, seqNo: 0n }), "seq_no");
+    expect(() => validateMessage(GetEventRequestSchema, create(GetEventRequestSchema, { streamId: `str_${ULID}`, seqNo: 1n }))).not.toThrow();
+  });
+});
