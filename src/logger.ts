@@ -39,11 +39,18 @@ export const redactPaths = [
   "*.body",
 ];
 
-export function createLogger(level: string = process.env.LOG_LEVEL ?? "info"): Logger {
-  return pino({
-    level,
-    base: { service: "attesto" },
-    redact: { paths: redactPaths, censor: "[redacted]" },
-    timestamp: pino.stdTimeFunctions.isoTime,
-  });
+/**
+ * JSON logs on stderr, so that stdout carries only what a command prints
+ * (for example `attesto --json serve`).
+ */
+export function createLogger(level: string = process.env.LOG_LEVEL ?? "info", destination = pino.destination(2)): Logger {
+  return pino(
+    {
+      level,
+      base: { service: "attesto" },
+      redact: { paths: redactPaths, censor: "[redacted]" },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    destination,
+  );
 }

@@ -89,7 +89,7 @@ function freePort(): Promise<number> {
   });
 }
 
-async function startRedisServer(dir: string): Promise<{ child: ChildProcess; url: string; port: number }> {
+export async function startRedisServer(dir: string): Promise<{ child: ChildProcess; url: string; port: number }> {
   await mkdir(dir, { recursive: true });
   const port = await freePort();
   const child = spawn(

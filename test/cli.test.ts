@@ -1,0 +1,129 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { access } from "node:fs/promises";
+import path from "node:path";
+import readline from "node:readline";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { tempDir } from "./support/server.js";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+const CLI = ["--import", "tsx", path.join(ROOT, "src/cli/main.ts")];
+
+function baseEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const { DATABASE_URL: _d, REDIS_URL: _r, ATTESTO_ENCRYPTION_KEY: _k, ATTESTO_ADMIN_TOKEN: _a, ...rest } = process.env;
+  return { ...rest, LOG_LEVEL: "warn", ...extra };
+}
+
+function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...CLI, ...args], { env, cwd: ROOT });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.once("error", reject);
+    child.once("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+async function json<T>(args: string[], env: NodeJS.ProcessEnv): Promise<T> {
+  const res = await run(["--json", ...args], env);
+  expect(res.code, res.stderr).toBe(0);
+  return JSON.parse(res.stdout) as T;
+}
+
+describe("attesto CLI on Postgres", () => {
+  const env = baseEnv({ DATABASE_URL: inject("databaseUrl"), ATTESTO_ENCRYPTION_KEY: randomBytes(32).toString("base64") });
+
+  it("manages tenants and keys with --json output", async () => {
+    expect(await json(["migrate"], env)).toEqual({ migrated: true, database: "postgres" });
+    const tenant = await json<{ id: string; name: string; active: boolean }>(["tenant", "create", "cli tenant"], env);
+    expect(tenant).toMatchObject({ name: "cli tenant", active: true });
+    expect(tenant.id).toMatch(/^ten_/);
+
+    const key = await json<{ id: string; secret: string; prefix: string }>(["apikey", "issue", tenant.id, "--name", "ci"], env);
+    expect(key.secret.startsWith(key.prefix)).toBe(true);
+    const keys = await json<Array<{ id: string; secret?: string }>>(["apikey", "list", tenant.id], env);
+    expect(keys.map((k) => k.id)).toEqual([key.id]);
+    expect(keys[0]!.secret).toBeUndefined();
+
+    const revoked = await json<{ revokedAt: string }>(["apikey", "revoke", key.id], env);
+    expect(revoked.revokedAt).toBeTruthy();
+    expect(await json<unknown[]>(["apikey", "list", tenant.id], env)).toEqual([]);
+    expect(await json<unknown[]>(["apikey", "list", tenant.id, "--all"], env)).toHaveLength(1);
+
+    expect((await json<Array<{ id: string }>>(["tenant", "list"], env)).map((t) => t.id)).toContain(tenant.id);
+    await json(["tenant", "deactivate", tenant.id], env);
+    expect((await json<Array<{ id: string }>>(["tenant", "list"], env)).map((t) => t.id)).not.toContain(tenant.id);
+    expect((await json<Array<{ id: string }>>(["tenant", "list", "--all"], env)).map((t) => t.id)).toContain(tenant.id);
+  });
+
+  it("fails with a clear one-line error and a non-zero exit", async () => {
+    const res = await run(["--json", "tenant", "deactivate", "ten_missing"], env);
+    expect(res.code).toBe(1);
+    expect(JSON.parse(res.stderr)).toEqual({ error: "tenant not found" });
+    const human = await run(["apikey", "issue", "ten_missing"], env);
+    expect(human.stderr.trim()).toBe("attesto: tenant not found");
+  });
+
+  it("refuses to run on a real database without an encryption key", async () => {
+    const res = await run(["serve", "--port", "0"], baseEnv({ DATABASE_URL: inject("databaseUrl") }));
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain("ATTESTO_ENCRYPTION_KEY is required");
+  });
+});
+
+describe("attesto serve on the embedded defaults", () => {
+  const children: ChildProcess[] = [];
+  afterAll(() => children.forEach((c) => c.exitCode === null && c.kill("SIGKILL")));
+
+  async function serve(dataDir: string) {
+    const child = spawn(process.execPath, [...CLI, "--json", "serve", "--port", "0"], { env: baseEnv({ ATTESTO_DATA_DIR: dataDir }), cwd: ROOT });
+    children.push(child);
+    let out = "";
+    const lines = readline.createInterface({ input: child.stdout! });
+    child.stderr!.on("data", () => {});
+    for await (const line of lines) {
+      out += line;
+      try {
+        return { child, info: JSON.parse(out) as { url: string; database: string; devTenant: { tenantId: string; apiKey: string; adminToken: string } } };
+      } catch {
+        // the JSON spans several lines
+      }
+    }
+    throw new Error("serve exited before printing where it listens");
+  }
+
+  it("serves with PGlite, prints a development key, keeps it across restarts, and stops cleanly on SIGTERM", async () => {
+    const dataDir = await tempDir();
+    const { child, info } = await serve(dataDir);
+    expect(info.database).toBe("pglite");
+    const res = await fetch(`${info.url}/attesto.v1.TenantService/GetCurrentTenant`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${info.devTenant.apiKey}` },
+      body: "{}",
+    });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { tenant: { id: string } }).tenant.id).toBe(info.devTenant.tenantId);
+
+    // The embedded database belongs to the running server.
+    const blocked = await run(["tenant", "list"], baseEnv({ ATTESTO_DATA_DIR: dataDir }));
+    expect(blocked.code).toBe(1);
+    expect(blocked.stderr).toContain("in use by process");
+
+    const exit = new Promise<number | null>((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    expect(await exit).toBe(0);
+    await expect(access(path.join(dataDir, "pglite.pid"))).rejects.toThrow();
+
+    const again = await serve(dataDir);
+    expect(again.info.devTenant).toEqual(info.devTenant);
+    const stopped = new Promise<number | null>((r) => again.child.once("exit", r));
+    again.child.kill("SIGTERM");
+    expect(await stopped).toBe(0);
+
+    // Now the CLI may open it, and sees the development tenant.
+    const listed = JSON.parse((await run(["--json", "tenant", "list"], baseEnv({ ATTESTO_DATA_DIR: dataDir }))).stdout) as Array<{ id: string }>;
+    expect(listed.map((t) => t.id)).toEqual([info.devTenant.tenantId]);
+  }, 60_000);
+});
