@@ -19,6 +19,8 @@ const envSchema = z.object({
   ATTESTO_SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(10_000),
   ATTESTO_API_KEY_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
   ATTESTO_DEV_TENANT: boolFromEnv.optional(),
+  ATTESTO_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]+$/).default("attesto"),
+  ATTESTO_ROLE: z.enum(["api", "worker", "all"]).default("all"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -42,7 +44,10 @@ export interface Config {
   /** Create a development tenant and key at start-up (embedded default only). */
   devTenant: boolean;
   logLevel: z.infer<typeof envSchema>["LOG_LEVEL"];
+  /** api: serve requests only; worker: process jobs only; all: both. */
   role: Role;
+  /** BullMQ key prefix. */
+  queuePrefix: string;
 }
 
 /** Reads configuration from the environment; a bad value names the variable. */
@@ -71,7 +76,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     apiKeyCacheMs: e.ATTESTO_API_KEY_CACHE_MS,
     devTenant: e.ATTESTO_DEV_TENANT ?? !e.DATABASE_URL,
     logLevel: e.LOG_LEVEL,
-    role: "all",
+    role: e.ATTESTO_ROLE,
+    queuePrefix: e.ATTESTO_QUEUE_PREFIX,
     ...overrides,
   };
   return config;

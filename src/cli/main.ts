@@ -35,8 +35,10 @@ program
   .description("serve the API (Connect, gRPC, gRPC-Web and HTTP on one port)")
   .addOption(new Option("--port <port>", "port to listen on (env PORT, default 8080)").argParser(Number))
   .addOption(new Option("--host <host>", "address to bind (env HOST, default 127.0.0.1)"))
-  .action(async (opts: { port?: number; host?: string }) => {
+  .addOption(new Option("--role <role>", "api: requests only; worker: jobs only; all: both (env ATTESTO_ROLE)").choices(["api", "worker", "all"]))
+  .action(async (opts: { port?: number; host?: string; role?: Config["role"] }) => {
     const overrides: Partial<Config> = {};
+    if (opts.role !== undefined) overrides.role = opts.role;
     if (opts.port !== undefined) overrides.port = opts.port;
     if (opts.host !== undefined) overrides.host = opts.host;
     const config = loadConfig(process.env, overrides);
@@ -44,6 +46,7 @@ program
     const app = await startAttesto(config, logger);
     const info = {
       url: app.url,
+      role: config.role,
       protocols: ["connect", "grpc-web", "grpc (h2c)", "http/1.1"],
       database: app.database.driver,
       redis: app.redis.url.replace(/\/\/[^@]*@/, "//"),

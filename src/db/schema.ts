@@ -62,3 +62,7 @@ export const googleCredentials = pgTable("google_credentials", {
   serviceAccountEnc: bytea("service_account_enc").notNull(),
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
 });
+
+// Domain tables live beside their domain and are re-exported here, so that
+// Drizzle (queries and drizzle-kit) sees one schema:
+// export * from "../<domain>/schema.js";

@@ -8,6 +8,7 @@ import { openConfiguredDatabase } from "../db/open.js";
 import { createHttpApp } from "../http/app.js";
 import { Metrics } from "../http/metrics.js";
 import { openRedis, type RedisHandle } from "../infra/redis.js";
+import { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
 import { rpcInterceptors, rpcRoutes } from "../rpc/routes.js";
 import { Authenticator } from "../tenancy/authenticator.js";
@@ -24,6 +25,7 @@ export interface Attesto {
   readonly database: Database;
   readonly redis: RedisHandle;
   readonly keyring: Keyring;
+  readonly jobs: JobRuntime;
   /** Set on the embedded default only. */
   readonly devCredentials: DevCredentials | undefined;
   stop(): Promise<void>;
@@ -41,6 +43,9 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     const keyring = new Keyring(await loadMasterKey({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, embedded, logger }));
     const redis = await openRedis({ url: config.redisUrl, dataDir: config.dataDir, logger });
     cleanups.push(() => redis.close());
+
+    const jobs = new JobRuntime({ redis, logger, role: config.role, prefix: config.queuePrefix });
+    cleanups.push(() => jobs.close());
 
     const devCredentials = config.devTenant ? await ensureDevCredentials(database.db, config.dataDir) : undefined;
     const adminToken = config.adminToken ?? devCredentials?.adminToken;
@@ -67,19 +72,23 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     });
     const rpcDeps = { db: database.db, keyring, authenticator, logger, onCredentialsRevoked };
     const connect = connectNodeAdapter({
-      routes: rpcRoutes(rpcDeps),
+      // A worker-role instance serves only the operational routes (health, readiness, metrics).
+      routes: config.role === "worker" ? () => {} : rpcRoutes(rpcDeps),
       interceptors: rpcInterceptors(rpcDeps),
       readMaxBytes: config.bodyLimitBytes,
       fallback: getRequestListener(http.fetch) as unknown as Parameters<typeof connectNodeAdapter>[0]["fallback"],
     });
     const tracker: Tracker = { inFlight: 0 };
+    // Workers also listen: health, readiness and metrics are how they are watched.
     const server = await listenDual(withEdge(connect, { logger, metrics, corsOrigins: config.corsOrigins, tracker }), config.host, config.port);
+    // Requests drain before the workers and connections they use are closed.
     cleanups.push(() => server.close(config.shutdownGraceMs));
 
     const host = server.address.family === "IPv6" ? `[${server.address.address}]` : server.address.address;
     return {
       url: `http://${host}:${server.address.port}`,
       port: server.address.port,
+      jobs,
       database,
       redis,
       keyring,

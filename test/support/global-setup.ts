@@ -15,6 +15,8 @@ export default async function setup(project: TestProject) {
   url.pathname = `/${name}`;
   project.provide("databaseUrl", url.toString());
   project.provide("redisUrl", process.env.ATTESTO_TEST_REDIS_URL ?? "redis://127.0.0.1:6379");
+  // Queues are namespaced per run, so concurrent runs on one Redis stay apart.
+  project.provide("queuePrefix", name);
   return async () => {
     await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await admin.end();
@@ -25,5 +27,6 @@ declare module "vitest" {
   export interface ProvidedContext {
     databaseUrl: string;
     redisUrl: string;
+    queuePrefix: string;
   }
 }

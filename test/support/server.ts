@@ -23,6 +23,7 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
     {
       DATABASE_URL: inject("databaseUrl"),
       REDIS_URL: inject("redisUrl"),
+      ATTESTO_QUEUE_PREFIX: inject("queuePrefix"),
       ATTESTO_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
       ATTESTO_ADMIN_TOKEN: ADMIN_TOKEN,
       ATTESTO_DATA_DIR: await tempDir(),

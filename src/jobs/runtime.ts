@@ -1,0 +1,86 @@
+import { Queue, Worker, type Job, type Processor } from "bullmq";
+import type { Role } from "../config.js";
+import type { RedisHandle } from "../infra/redis.js";
+import type { Logger } from "../logger.js";
+
+/** The queue of periodic jobs (job schedulers): checkpoint closing, audits, outbox relays. */
+export const PERIODIC_QUEUE = "periodic";
+
+export interface JobRuntimeOptions {
+  redis: RedisHandle;
+  logger: Logger;
+  role: Role;
+  /** Namespaces every BullMQ key, so that several deployments (or test runs) can share a Redis. */
+  prefix: string;
+}
+
+/**
+ * BullMQ queues and workers of one process. Every role can enqueue; only
+ * the worker roles process. Periodic jobs are BullMQ job schedulers, so that
+ * each tick runs once whatever the number of instances.
+ */
+export class JobRuntime {
+  readonly #queues = new Map<string, Queue>();
+  readonly #workers: Worker[] = [];
+  readonly #periodic = new Map<string, (job: Job) => Promise<unknown>>();
+  #periodicWorker: Worker | undefined;
+
+  constructor(private readonly opts: JobRuntimeOptions) {}
+
+  get processes(): boolean {
+    return this.opts.role !== "api";
+  }
+
+  queue(name: string): Queue {
+    let queue = this.#queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: this.#connection(), prefix: this.opts.prefix });
+      queue.on("error", (err) => this.opts.logger.warn({ queue: name, err: err.message }, "queue error"));
+      this.#queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  /** All queues of this process, for the operators' board. */
+  queues(): Queue[] {
+    return [...this.#queues.values()];
+  }
+
+  /** Processes a queue in this process when its role works jobs. */
+  process<T = unknown, R = unknown>(name: string, processor: Processor<T, R>, concurrency = 1): Worker<T, R> | undefined {
+    this.queue(name);
+    if (!this.processes) return undefined;
+    const worker = new Worker<T, R>(name, processor, { connection: this.#connection(), prefix: this.opts.prefix, concurrency });
+    worker.on("error", (err) => this.opts.logger.warn({ queue: name, err: err.message }, "worker error"));
+    worker.on("failed", (job, err) => this.opts.logger.warn({ queue: name, job: job?.name, err: err.message }, "job failed"));
+    this.#workers.push(worker);
+    return worker;
+  }
+
+  /**
+   * Runs `handler` every `everyMs` on exactly one instance. The schedule is
+   * written by every role (idempotent), the handler runs on worker roles.
+   */
+  async every(name: string, everyMs: number, handler: () => Promise<unknown>): Promise<void> {
+    this.#periodic.set(name, handler);
+    await this.queue(PERIODIC_QUEUE).upsertJobScheduler(name, { every: everyMs }, { name, opts: { removeOnComplete: 100, removeOnFail: 100 } });
+    if (!this.#periodicWorker) {
+      this.#periodicWorker = this.process(PERIODIC_QUEUE, async (job) => {
+        const run = this.#periodic.get(job.name);
+        if (!run) throw new Error(`no handler for periodic job ${job.name}`);
+        return run(job);
+      }, 2);
+    }
+  }
+
+  /** Lets active jobs finish, then closes workers and queues. */
+  async close(): Promise<void> {
+    await Promise.allSettled(this.#workers.map((w) => w.close()));
+    await Promise.allSettled([...this.#queues.values()].map((q) => q.close()));
+  }
+
+  #connection() {
+    // BullMQ needs blocking-safe connections: no per-request retry limit.
+    return this.opts.redis.connect({ maxRetriesPerRequest: null });
+  }
+}
