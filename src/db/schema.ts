@@ -66,3 +66,4 @@ export const googleCredentials = pgTable("google_credentials", {
 // Domain tables live beside their domain and are re-exported here, so that
 // Drizzle (queries and drizzle-kit) sees one schema:
 // export * from "../<domain>/schema.js";
+export * from "../webhooks/schema.js";

@@ -1,0 +1,132 @@
+import { sql } from "drizzle-orm";
+import { boolean, customType, index, integer, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { tenants } from "../db/schema.js";
+
+// Re-exported by src/db/schema.ts. `tenants` is only read lazily (in
+// references), so the import cycle with that file is harmless; bytea is
+// declared here for the same reason.
+const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
+  dataType: () => "bytea",
+  fromDriver: (v) => Buffer.from(v),
+});
+
+const tstz = (name: string) => timestamp(name, { withTimezone: true });
+
+/**
+ * Outbound webhook subscriptions. Signing secrets are sealed with the
+ * keyring (context webhook_subscriptions.secret, the tenant id as associated
+ * data). A deleted subscription keeps its row, without secrets, so that its
+ * deliveries stay readable; it reads as not found.
+ */
+export const webhookSubscriptions = pgTable(
+  "webhook_subscriptions",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    name: text("name").notNull(),
+    url: text("url").notNull(),
+    eventTypes: text("event_types").array().notNull(),
+    description: text("description").notNull().default(""),
+    enabled: boolean("enabled").notNull().default(true),
+    /** "gone" (the endpoint answered 410), "disabled_by_tenant". */
+    disabledReason: text("disabled_reason"),
+    secretEnc: bytea("secret_enc"),
+    secretRotatedAt: tstz("secret_rotated_at").notNull().defaultNow(),
+    previousSecretEnc: bytea("previous_secret_enc"),
+    previousSecretExpiresAt: tstz("previous_secret_expires_at"),
+    createdAt: tstz("created_at").notNull().defaultNow(),
+    updatedAt: tstz("updated_at").notNull().defaultNow(),
+    deletedAt: tstz("deleted_at"),
+  },
+  (t) => [index("webhook_subscriptions_tenant").on(t.tenantId, t.id)],
+);
+
+export type DeliveryStatus = "pending" | "succeeded" | "failed";
+
+/**
+ * The outbox: one row per (event, subscription), written in the transaction
+ * of the change that caused the event. The row, not Redis, is the truth: the
+ * BullMQ job (jobId = the delivery id) only says "make the next attempt", and
+ * the relay re-enqueues rows whose job was lost.
+ */
+export const webhookDeliveries = pgTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    subscriptionId: text("subscription_id")
+      .notNull()
+      .references(() => webhookSubscriptions.id),
+    eventType: text("event_type").notNull(),
+    /** The subscription's URL when the delivery was enqueued. */
+    url: text("url").notNull(),
+    /** The exact JSON body, the same bytes on every attempt. */
+    body: text("body").notNull(),
+    test: boolean("test").notNull().default(false),
+    status: text("status", { enum: ["pending", "succeeded", "failed"] }).notNull().default("pending"),
+    /** Why a delivery failed: attempts_exhausted, gone, subscription_disabled, subscription_deleted. */
+    failureReason: text("failure_reason"),
+    /** Attempts started (the number of the latest). */
+    attemptCount: integer("attempt_count").notNull().default(0),
+    /** Interrupted attempts (the worker stopped mid-attempt): they do not use up the schedule. */
+    extraAttempts: integer("extra_attempts").notNull().default(0),
+    /** Set by a redelivery: the delivery fails when this attempt fails. */
+    finalAttempt: integer("final_attempt"),
+    /** When the next attempt is due; null while one is in flight or when done. */
+    nextAttemptAt: tstz("next_attempt_at"),
+    /** The lease of the attempt in flight: past it, the attempt counts as interrupted. */
+    inFlightUntil: tstz("in_flight_until"),
+    /** When a process took the row to put its job on the queue. */
+    enqueuedAt: tstz("enqueued_at"),
+    lastAttemptAt: tstz("last_attempt_at"),
+    createdAt: tstz("created_at").notNull().defaultNow(),
+    completedAt: tstz("completed_at"),
+  },
+  (t) => [
+    index("webhook_deliveries_tenant").on(t.tenantId, t.id),
+    index("webhook_deliveries_subscription").on(t.subscriptionId, t.id),
+    // The relay's scan: pending rows by when they next need attention.
+    index("webhook_deliveries_due")
+      .on(sql`(coalesce(${t.inFlightUntil}, ${t.nextAttemptAt}))`)
+      .where(sql`${t.status} = 'pending'`),
+  ],
+);
+
+export type AttemptErrorKind =
+  | "none"
+  | "http_status"
+  | "timeout"
+  | "connection_refused"
+  | "dns"
+  | "tls"
+  | "blocked_address"
+  | "network"
+  | "interrupted";
+
+/**
+ * One row per attempt, inserted when the attempt is claimed; the primary key
+ * (delivery, number) is the database's guarantee that an attempt is made once.
+ */
+export const webhookAttempts = pgTable(
+  "webhook_attempts",
+  {
+    deliveryId: text("delivery_id")
+      .notNull()
+      .references(() => webhookDeliveries.id),
+    number: integer("number").notNull(),
+    startedAt: tstz("started_at").notNull(),
+    finishedAt: tstz("finished_at"),
+    latencyMs: integer("latency_ms"),
+    statusCode: integer("status_code"),
+    errorKind: text("error_kind", {
+      enum: ["none", "http_status", "timeout", "connection_refused", "dns", "tls", "blocked_address", "network", "interrupted"],
+    }),
+    /** The first 256 characters of the answer. */
+    responseExcerpt: text("response_excerpt").notNull().default(""),
+  },
+  (t) => [primaryKey({ columns: [t.deliveryId, t.number] })],
+);
