@@ -1,11 +1,7 @@
 import { sql } from "drizzle-orm";
-import { boolean, customType, index, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { boolean, index, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { bytea } from "./columns.js";
 
-/** Raw bytes (sealed secrets, hashes). */
-export const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
-  dataType: () => "bytea",
-  fromDriver: (v) => Buffer.from(v),
-});
 
 const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
 
@@ -67,3 +63,4 @@ export const googleCredentials = pgTable("google_credentials", {
 // Drizzle (queries and drizzle-kit) sees one schema:
 // export * from "../<domain>/schema.js";
 export * from "../webhooks/schema.js";
+export * from "../proofstream/schema.js";

@@ -1,0 +1,56 @@
+import { createHash } from "node:crypto";
+import canonicalize from "canonicalize";
+import { invalidArgument } from "../errors.js";
+import { leafHash } from "./merkle/hash.js";
+
+export type JsonObject = { [key: string]: JsonValue };
+export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
+
+/** The fields a leaf commits to (DESIGN section 5). */
+export interface LeafFields {
+  streamId: string;
+  seqNo: number;
+  sourceRef: string;
+  eventType: string;
+  occurredAt: Date;
+  receivedAt: Date;
+  payloadSha256: string;
+}
+
+/** RFC 8785 canonical JSON. Numbers must be finite (JSON has no others). */
+export function jcs(value: JsonValue, field: string): string {
+  const text = canonicalize(value);
+  if (text === undefined) throw invalidArgument(field, "cannot be canonicalized as JSON");
+  return text;
+}
+
+/** Hex SHA-256 of the payload's JCS form. */
+export const payloadSha256 = (payload: JsonObject) => createHash("sha256").update(jcs(payload, "payload"), "utf8").digest("hex");
+
+/** Times in leaves: RFC 3339, UTC, milliseconds (what the database keeps). */
+export const leafTime = (d: Date) => d.toISOString();
+
+/** The leaf bytes: JCS of {v:1, stream_id, seq_no, source_ref, event_type, occurred_at, received_at, payload_sha256}. */
+export function leafBytes(f: LeafFields): Buffer {
+  return Buffer.from(
+    jcs(
+      {
+        v: 1,
+        stream_id: f.streamId,
+        seq_no: f.seqNo,
+        source_ref: f.sourceRef,
+        event_type: f.eventType,
+        occurred_at: leafTime(f.occurredAt),
+        received_at: leafTime(f.receivedAt),
+        payload_sha256: f.payloadSha256,
+      },
+      "leaf",
+    ),
+    "utf8",
+  );
+}
+
+export function leafOf(f: LeafFields): { leaf: Buffer; leafHash: Buffer } {
+  const leaf = leafBytes(f);
+  return { leaf, leafHash: leafHash(leaf) };
+}

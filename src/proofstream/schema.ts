@@ -1,0 +1,126 @@
+import { sql } from "drizzle-orm";
+import { bigint, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { bytea } from "../db/columns.js";
+import { tenants } from "../db/schema.js";
+
+const count = (name: string) => bigint(name, { mode: "number" });
+
+export const streams = pgTable(
+  "streams",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    name: text("name").notNull(),
+    origin: text("origin").notNull(),
+    /** Events appended; the row is the append lock of the stream. */
+    treeSize: count("tree_size").notNull().default(0),
+    /** Size of the latest signed checkpoint (compare-and-swap guard of the signer). */
+    checkpointSize: count("checkpoint_size").notNull().default(0),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("streams_tenant").on(t.tenantId, t.id)],
+);
+
+/** Checkpoint signing keys; retired keys stay so old checkpoints keep verifying. */
+export const streamKeys = pgTable(
+  "stream_keys",
+  {
+    streamId: text("stream_id")
+      .notNull()
+      .references(() => streams.id),
+    keyId: integer("key_id").notNull(),
+    publicKey: bytea("public_key").notNull(),
+    /** Ed25519 seed, sealed (context stream_keys.private_key, aad stream id). */
+    privateKeyEnc: bytea("private_key_enc").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    retiredAt: timestamp("retired_at", { withTimezone: true }),
+  },
+  (t) => [
+    primaryKey({ columns: [t.streamId, t.keyId] }),
+    uniqueIndex("stream_keys_current").on(t.streamId).where(sql`${t.retiredAt} IS NULL`),
+  ],
+);
+
+export const events = pgTable(
+  "events",
+  {
+    streamId: text("stream_id")
+      .notNull()
+      .references(() => streams.id),
+    seqNo: count("seq_no").notNull(),
+    sourceRef: text("source_ref").notNull(),
+    eventType: text("event_type").notNull(),
+    occurredAt: timestamp("occurred_at", { withTimezone: true, precision: 3 }).notNull(),
+    receivedAt: timestamp("received_at", { withTimezone: true, precision: 3 }).notNull(),
+    payload: jsonb("payload").notNull(),
+    payloadSha256: text("payload_sha256").notNull(),
+    /** The exact leaf bytes (JCS) that were hashed. */
+    leaf: bytea("leaf").notNull(),
+    leafHash: bytea("leaf_hash").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.streamId, t.seqNo] }),
+    uniqueIndex("events_source_ref").on(t.streamId, t.sourceRef),
+    index("events_leaf_hash").on(t.streamId, t.leafHash),
+  ],
+);
+
+/**
+ * C2SP tlog-tiles: tile (level, idx) holds up to 256 consecutive hashes of
+ * Merkle level 8*level. Full tiles never change; the rightmost tile of each
+ * level grows in place.
+ */
+export const tiles = pgTable(
+  "tiles",
+  {
+    streamId: text("stream_id")
+      .notNull()
+      .references(() => streams.id),
+    level: smallint("level").notNull(),
+    idx: count("idx").notNull(),
+    hashes: bytea("hashes").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.streamId, t.level, t.idx] })],
+);
+
+export const checkpoints = pgTable(
+  "checkpoints",
+  {
+    streamId: text("stream_id")
+      .notNull()
+      .references(() => streams.id),
+    treeSize: count("tree_size").notNull(),
+    rootHash: bytea("root_hash").notNull(),
+    note: text("note").notNull(),
+    keyId: integer("key_id").notNull(),
+    signedAt: timestamp("signed_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.streamId, t.treeSize] })],
+);
+
+export const forkEvidence = pgTable(
+  "fork_evidence",
+  {
+    id: text("id").primaryKey(),
+    streamId: text("stream_id")
+      .notNull()
+      .references(() => streams.id),
+    tenantId: text("tenant_id").notNull(),
+    kind: text("kind", { enum: ["same_size_different_root", "inconsistent", "anchor_contradiction", "self_audit_mismatch"] }).notNull(),
+    source: text("source", { enum: ["submitted_checkpoint", "anchor", "self_audit"] }).notNull(),
+    sourceDetail: text("source_detail").notNull().default(""),
+    historyNote: text("history_note").notNull(),
+    conflictingNote: text("conflicting_note").notNull().default(""),
+    historySize: count("history_size").notNull(),
+    conflictingSize: count("conflicting_size").notNull(),
+    historyRoot: bytea("history_root").notNull(),
+    conflictingRoot: bytea("conflicting_root").notNull(),
+    proofAttempt: jsonb("proof_attempt").$type<{ fromSize: number; toSize: number; hashes: string[]; failure: string }>().notNull(),
+    /** The same conflict reported twice is stored once. */
+    dedupeKey: text("dedupe_key").notNull(),
+    detectedAt: timestamp("detected_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("fork_evidence_dedupe").on(t.streamId, t.dedupeKey), index("fork_evidence_tenant").on(t.tenantId, t.id)],
+);
