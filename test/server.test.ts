@@ -1,7 +1,7 @@
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
+import { AnchorService } from "../gen/ts/attesto/v1/anchor_pb.js";
 import { TenantService } from "../gen/ts/attesto/v1/tenant_pb.js";
 import { VerifierService } from "../gen/ts/attesto/v1/verifier_pb.js";
 import type { Attesto } from "../src/server/app.js";
@@ -68,9 +68,9 @@ describe("Connect JSON over HTTP/1.1 (curl)", () => {
   });
 
   it("answers unimplemented for contract RPCs whose issue has not landed, after auth", async () => {
-    const unauth = await connectJson("attesto.v1.ProofstreamService/ListStreams", {});
+    const unauth = await connectJson("attesto.v1.AnchorService/ListBatches", {});
     expect(unauth.status).toBe(401);
-    const res = await connectJson("attesto.v1.ProofstreamService/ListStreams", {}, tenant.key);
+    const res = await connectJson("attesto.v1.AnchorService/ListBatches", {}, tenant.key);
     expect(res.status).toBe(501);
     expect(((await res.json()) as { code: string }).code).toBe("unimplemented");
   });
@@ -106,8 +106,8 @@ describe("native gRPC (h2c) and gRPC-Web on the same port", () => {
   });
 
   it("maps errors to gRPC status codes", async () => {
-    const client = createClient(ProofstreamService, createGrpcTransport({ baseUrl: app.url, interceptors: bearer(tenant.key) as never }));
-    const err = await client.listStreams({}).catch((e: unknown) => e);
+    const client = createClient(AnchorService, createGrpcTransport({ baseUrl: app.url, interceptors: bearer(tenant.key) as never }));
+    const err = await client.listBatches({}).catch((e: unknown) => e);
     expect(ConnectError.from(err).code).toBe(Code.Unimplemented);
     const anonymous = createClient(TenantService, createGrpcTransport({ baseUrl: app.url }));
     expect(ConnectError.from(await anonymous.getCurrentTenant({}).catch((e: unknown) => e)).code).toBe(Code.Unauthenticated);

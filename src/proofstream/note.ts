@@ -48,9 +48,11 @@ export interface NoteVerifier {
 }
 
 export function parseVerifierKey(vkey: string): NoteVerifier {
-  const parts = vkey.split("+");
-  if (parts.length !== 3) throw new NoteError("malformed verifier key");
-  const [name, hex, b64] = parts as [string, string, string];
+  // The key data is base64 and may itself contain "+": split at the first two only.
+  const first = vkey.indexOf("+");
+  const second = vkey.indexOf("+", first + 1);
+  if (first < 0 || second < 0) throw new NoteError("malformed verifier key");
+  const [name, hex, b64] = [vkey.slice(0, first), vkey.slice(first + 1, second), vkey.slice(second + 1)];
   checkKeyName(name);
   const data = Buffer.from(b64, "base64");
   if (!/^[0-9a-f]{8}$/.test(hex) || data.length !== 33 || data[0] !== ALG_ED25519) throw new NoteError("malformed verifier key");

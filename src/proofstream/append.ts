@@ -1,0 +1,191 @@
+import { and, eq, inArray, sql } from "drizzle-orm";
+import type { Db } from "../db/db.js";
+import { normalizeDbError } from "../db/errors.js";
+import { events, streams, tiles } from "../db/schema.js";
+import { AppError, notFound } from "../errors.js";
+import { leafOf, payloadSha256, type JsonObject } from "./leaf.js";
+import { appendToTiles, partialTiles } from "./merkle/tiles.js";
+import { TileStore } from "./tile-store.js";
+
+export interface AppendInput {
+  tenantId: string;
+  streamId: string;
+  sourceRef: string;
+  eventType: string;
+  occurredAt: Date;
+  payload: JsonObject;
+}
+
+export interface EventRecord {
+  streamId: string;
+  seqNo: number;
+  sourceRef: string;
+  eventType: string;
+  occurredAt: Date;
+  receivedAt: Date;
+  payload: JsonObject;
+  payloadSha256: string;
+  leafHash: Buffer;
+}
+
+export interface AppendResult {
+  event: EventRecord;
+  duplicate: boolean;
+}
+
+interface Pending {
+  input: AppendInput & { payloadSha256: string };
+  resolve(result: AppendResult): void;
+  reject(err: unknown): void;
+}
+
+/** The rightmost, incomplete tile of each level, as of a tree size. */
+interface Frontier {
+  size: number;
+  partial: Map<number, Buffer>;
+}
+
+/**
+ * Appends events, grouping the concurrent appends of one stream into one
+ * transaction (group commit): while a batch commits, the next one gathers.
+ * Gapless sequence numbers come from the stream row, locked FOR UPDATE, so
+ * appends from any number of processes form one tree; streams never wait on
+ * each other. A result is returned only after its transaction committed.
+ */
+export class Appender {
+  readonly #queues = new Map<string, { pending: Pending[]; running: boolean }>();
+  readonly #frontiers = new Map<string, Frontier>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly opts: { maxBatch: number } = { maxBatch: 512 },
+  ) {}
+
+  append(input: AppendInput): Promise<AppendResult> {
+    // Canonicalizing here keeps a bad payload out of everyone else's batch.
+    const prepared = { ...input, occurredAt: new Date(input.occurredAt.getTime()), payloadSha256: payloadSha256(input.payload) };
+    return new Promise((resolve, reject) => {
+      let queue = this.#queues.get(input.streamId);
+      if (!queue) {
+        queue = { pending: [], running: false };
+        this.#queues.set(input.streamId, queue);
+      }
+      queue.pending.push({ input: prepared, resolve, reject });
+      if (!queue.running) void this.#drain(input.streamId, queue);
+    });
+  }
+
+  async #drain(streamId: string, queue: { pending: Pending[]; running: boolean }): Promise<void> {
+    queue.running = true;
+    while (queue.pending.length > 0) {
+      const batch = queue.pending.splice(0, this.opts.maxBatch);
+      try {
+        const outcomes = await this.#commit(streamId, batch);
+        batch.forEach((p, i) => {
+          const outcome = outcomes[i]!;
+          if (outcome instanceof Error) p.reject(outcome);
+          else p.resolve(outcome);
+        });
+      } catch (err) {
+        this.#frontiers.delete(streamId);
+        const error = normalizeDbError(err);
+        for (const p of batch) p.reject(error);
+      }
+    }
+    queue.running = false;
+    this.#queues.delete(streamId);
+  }
+
+  async #commit(streamId: string, batch: Pending[]): Promise<Array<AppendResult | AppError>> {
+    let frontier: Frontier | undefined;
+    const outcomes = await this.db.transaction(async (tx) => {
+      const [head] = await tx
+        .select({ tenantId: streams.tenantId, treeSize: streams.treeSize })
+        .from(streams)
+        .where(eq(streams.id, streamId))
+        .for("update");
+      if (!head) return batch.map(() => notFound("stream"));
+
+      const refs = [...new Set(batch.map((p) => p.input.sourceRef))];
+      const stored = await tx
+        .select()
+        .from(events)
+        .where(and(eq(events.streamId, streamId), inArray(events.sourceRef, refs)));
+      const known = new Map<string, EventRecord>(stored.map((row) => [row.sourceRef, toRecord(row)]));
+
+      let size = head.treeSize;
+      const receivedAt = new Date();
+      const rows: Array<typeof events.$inferInsert> = [];
+      const results = batch.map(({ input }): AppendResult | AppError => {
+        if (input.tenantId !== head.tenantId) return notFound("stream");
+        const existing = known.get(input.sourceRef);
+        if (existing) {
+          const same =
+            existing.eventType === input.eventType &&
+            existing.occurredAt.getTime() === input.occurredAt.getTime() &&
+            existing.payloadSha256 === input.payloadSha256;
+          return same
+            ? { event: existing, duplicate: true }
+            : new AppError("replay_conflict", `source_ref ${JSON.stringify(input.sourceRef)} was already committed with different content`);
+        }
+        const seqNo = ++size;
+        const { leaf, leafHash } = leafOf({ ...input, streamId, seqNo, receivedAt });
+        const record: EventRecord = { streamId, seqNo, sourceRef: input.sourceRef, eventType: input.eventType, occurredAt: input.occurredAt, receivedAt, payload: input.payload, payloadSha256: input.payloadSha256, leafHash };
+        known.set(input.sourceRef, record);
+        rows.push({ ...record, leaf });
+        return { event: record, duplicate: false };
+      });
+      if (rows.length === 0) return results;
+
+      const before = await this.#frontier(tx, streamId, head.treeSize);
+      const writes = appendToTiles(head.treeSize, rows.map((r) => r.leafHash as Buffer), (level) => before.partial.get(level) ?? Buffer.alloc(0));
+      await tx.insert(events).values(rows);
+      await TileStore.write(tx, streamId, writes);
+      await tx.update(streams).set({ treeSize: size }).where(eq(streams.id, streamId));
+
+      const partial = new Map<number, Buffer>();
+      for (const p of partialTiles(size)) {
+        const written = writes.find((w) => w.level === p.level && w.index === p.index);
+        partial.set(p.level, written?.hashes ?? before.partial.get(p.level)!);
+      }
+      frontier = { size, partial };
+      return results;
+    });
+    if (frontier) this.#frontiers.set(streamId, frontier);
+    return outcomes;
+  }
+
+  /** The incomplete tiles as of `size`: from memory when this process wrote last, else from the database. */
+  async #frontier(tx: Db, streamId: string, size: number): Promise<Frontier> {
+    const cached = this.#frontiers.get(streamId);
+    if (cached?.size === size) return cached;
+    const wanted = partialTiles(size);
+    const partial = new Map<number, Buffer>();
+    if (wanted.length > 0) {
+      const rows = await tx
+        .select({ level: tiles.level, idx: tiles.idx, hashes: tiles.hashes })
+        .from(tiles)
+        .where(and(eq(tiles.streamId, streamId), sql`(${tiles.level}, ${tiles.idx}) IN (${sql.join(wanted.map((w) => sql`(${w.level}, ${w.index})`), sql`, `)})`));
+      for (const w of wanted) {
+        const row = rows.find((r) => r.level === w.level && r.idx === w.index);
+        if (!row) throw new AppError("internal", `tile ${w.level}/${w.index} of ${streamId} is missing`);
+        partial.set(w.level, row.hashes.subarray(0, w.width * 32));
+      }
+    }
+    return { size, partial };
+  }
+}
+
+export function toRecord(row: typeof events.$inferSelect): EventRecord {
+  return {
+    streamId: row.streamId,
+    seqNo: row.seqNo,
+    sourceRef: row.sourceRef,
+    eventType: row.eventType,
+    occurredAt: row.occurredAt,
+    receivedAt: row.receivedAt,
+    payload: row.payload as JsonObject,
+    payloadSha256: row.payloadSha256,
+    leafHash: row.leafHash,
+  };
+}

@@ -1,0 +1,117 @@
+import { and, desc, eq, gt, sql } from "drizzle-orm";
+import type { Db } from "../db/db.js";
+import { checkpoints, streams } from "../db/schema.js";
+import { AppError, notFound } from "../errors.js";
+import type { DomainEventSink } from "../events.js";
+import type { Logger } from "../logger.js";
+import { unsignedKeyId, type StreamKeys } from "./keys.js";
+import { consistencyRanges, hashRanges, nodesOf } from "./merkle/ranges.js";
+import { verifyConsistency } from "./merkle/verify.js";
+import { formatCheckpoint, signNote } from "./note.js";
+import { getStreamRow, type StreamRow } from "./streams.js";
+import type { TileStore } from "./tile-store.js";
+
+export type CheckpointRecord = typeof checkpoints.$inferSelect;
+
+/** The latest signed checkpoint, or the one of an exact size, of a tenant's stream. */
+export async function getCheckpoint(db: Db, tenantId: string, streamId: string, size = 0): Promise<CheckpointRecord> {
+  const stream = await getStreamRow(db, tenantId, streamId);
+  const checkpoint = await checkpointOf(db, stream, size);
+  if (!checkpoint) throw notFound(size ? `checkpoint of size ${size}` : "checkpoint");
+  return checkpoint;
+}
+
+export async function checkpointOf(db: Db, stream: Pick<StreamRow, "id" | "checkpointSize">, size = 0): Promise<CheckpointRecord | undefined> {
+  const want = size || stream.checkpointSize;
+  if (want === 0) return undefined;
+  const [row] = await db
+    .select()
+    .from(checkpoints)
+    .where(and(eq(checkpoints.streamId, stream.id), eq(checkpoints.treeSize, want)))
+    .limit(1);
+  return row;
+}
+
+/** The consistency path between two sizes, from stored tiles. */
+export async function consistencyProof(db: Db, tileStore: TileStore, streamId: string, from: number, to: number): Promise<Buffer[]> {
+  const ranges = consistencyRanges(from, to);
+  const lookup = await tileStore.readNodes(db, streamId, nodesOf(ranges));
+  return hashRanges(ranges, lookup);
+}
+
+/**
+ * Signs checkpoints. The signer never signs a checkpoint inconsistent with
+ * one it signed before: the new root must extend the last signed one (checked
+ * with a consistency proof from storage), and the stream's checkpoint_size is
+ * advanced by compare-and-swap in the same transaction as the insert, so two
+ * instances can never sign two different trees of one size.
+ */
+export class Checkpointer {
+  constructor(
+    private readonly deps: { db: Db; tileStore: TileStore; keys: StreamKeys; events: DomainEventSink; logger: Logger },
+  ) {}
+
+  /** Signs the stream's current tree if it grew; else returns the latest checkpoint. */
+  async checkpoint(streamId: string): Promise<{ checkpoint: CheckpointRecord; created: boolean }> {
+    const { db, tileStore, keys } = this.deps;
+    const [stream] = await db.select().from(streams).where(eq(streams.id, streamId)).limit(1);
+    if (!stream) throw notFound("stream");
+    if (stream.treeSize === 0) throw new AppError("failed_precondition", "the stream is empty: nothing to checkpoint");
+    const previous = await checkpointOf(db, stream);
+    if (stream.treeSize === stream.checkpointSize && previous) return { checkpoint: previous, created: false };
+
+    const size = stream.treeSize;
+    const root = await tileStore.root(db, streamId, size);
+    if (previous) {
+      const proof = await consistencyProof(db, tileStore, streamId, previous.treeSize, size);
+      if (!verifyConsistency(previous.treeSize, size, proof, previous.rootHash, root)) {
+        throw new AppError("internal", `refusing to sign ${streamId} at ${size}: not consistent with the checkpoint at ${previous.treeSize}`);
+      }
+    }
+    const signer = await keys.signer(db, streamId, stream.origin);
+    const note = signNote(formatCheckpoint({ origin: stream.origin, size, root }), signer);
+
+    const created = await db.transaction(async (tx) => {
+      const swapped = await tx
+        .update(streams)
+        .set({ checkpointSize: size })
+        .where(and(eq(streams.id, streamId), eq(streams.checkpointSize, stream.checkpointSize)))
+        .returning({ id: streams.id });
+      if (swapped.length === 0) return undefined; // another signer moved first
+      const [row] = await tx.insert(checkpoints).values({ streamId, treeSize: size, rootHash: root, note, keyId: signer.keyId | 0 }).returning();
+      await this.deps.events.emit(tx, stream.tenantId, "proofstream.checkpointed", {
+        stream_id: streamId,
+        origin: stream.origin,
+        tree_size: size,
+        root_hash: root.toString("hex"),
+        note,
+        signed_at: row!.signedAt.toISOString(),
+      });
+      return row!;
+    });
+    if (created) return { checkpoint: created, created: true };
+    const [latest] = await db.select().from(checkpoints).where(eq(checkpoints.streamId, streamId)).orderBy(desc(checkpoints.treeSize)).limit(1);
+    return { checkpoint: latest!, created: false };
+  }
+
+  /** Closes a checkpoint for every stream that grew since its last one (the periodic job). */
+  async closeGrown(limit = 1000): Promise<number> {
+    const grown = await this.deps.db
+      .select({ id: streams.id })
+      .from(streams)
+      .where(gt(streams.treeSize, streams.checkpointSize))
+      .orderBy(sql`${streams.treeSize} - ${streams.checkpointSize} DESC`)
+      .limit(limit);
+    let signed = 0;
+    for (const { id } of grown) {
+      try {
+        if ((await this.checkpoint(id)).created) signed++;
+      } catch (err) {
+        this.deps.logger.error({ err, streamId: id }, "checkpoint failed");
+      }
+    }
+    return signed;
+  }
+}
+
+export const keyIdOf = (c: CheckpointRecord) => unsignedKeyId(c.keyId);

@@ -1,0 +1,221 @@
+import { createHash } from "node:crypto";
+import { and, asc, desc, eq, gt, lt, sql } from "drizzle-orm";
+import type { Db } from "../db/db.js";
+import { checkpoints, events, forkEvidence, streams } from "../db/schema.js";
+import { invalidArgument, notFound } from "../errors.js";
+import type { DomainEventSink } from "../events.js";
+import { decodePageToken, encodePageToken, newId, pageSizeOf } from "../ids.js";
+import type { Logger } from "../logger.js";
+import { checkpointOf, consistencyProof, type CheckpointRecord } from "./checkpoints.js";
+import { StreamKeys } from "./keys.js";
+import { RootAccumulator } from "./merkle/accumulator.js";
+import { leafHash } from "./merkle/hash.js";
+import { verifyConsistency } from "./merkle/verify.js";
+import { NoteError, openNote, parseCheckpoint } from "./note.js";
+import { getStreamRow, type StreamRow } from "./streams.js";
+import type { TileStore } from "./tile-store.js";
+
+export type ForkEvidenceRecord = typeof forkEvidence.$inferSelect;
+type NewEvidence = Omit<typeof forkEvidence.$inferInsert, "id" | "streamId" | "tenantId" | "detectedAt">;
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+
+/** Stores evidence once per dedupe key, firing proofstream.fork_detected the first time. */
+async function recordEvidence(db: Db, events: DomainEventSink, stream: StreamRow, evidence: NewEvidence): Promise<ForkEvidenceRecord> {
+  return db.transaction(async (tx) => {
+    const [inserted] = await tx
+      .insert(forkEvidence)
+      .values({ ...evidence, id: newId("fork"), streamId: stream.id, tenantId: stream.tenantId })
+      .onConflictDoNothing({ target: [forkEvidence.streamId, forkEvidence.dedupeKey] })
+      .returning();
+    if (!inserted) {
+      const [existing] = await tx
+        .select()
+        .from(forkEvidence)
+        .where(and(eq(forkEvidence.streamId, stream.id), eq(forkEvidence.dedupeKey, evidence.dedupeKey)));
+      return existing!;
+    }
+    await events.emit(tx, stream.tenantId, "proofstream.fork_detected", {
+      stream_id: stream.id,
+      fork_evidence_id: inserted.id,
+      kind: inserted.kind,
+      source: inserted.source,
+      history_size: inserted.historySize,
+      conflicting_size: inserted.conflictingSize,
+      detected_at: inserted.detectedAt.toISOString(),
+    });
+    return inserted;
+  });
+}
+
+export interface SubmitResult {
+  consistent: boolean;
+  evidence?: ForkEvidenceRecord;
+  latest?: CheckpointRecord;
+  consistencyProof?: { fromSize: number; toSize: number; hashes: Buffer[] };
+}
+
+/**
+ * Checks a checkpoint signed with this stream's key against history. A valid
+ * signature on a tree that history contradicts is fork evidence: either the
+ * key signed two trees of one size, or there is no consistency proof between
+ * it and what was signed.
+ */
+export async function submitCheckpoint(
+  deps: { db: Db; tileStore: TileStore; events: DomainEventSink },
+  input: { tenantId: string; streamId: string; note: string; submitter: string },
+): Promise<SubmitResult> {
+  const { db, tileStore } = deps;
+  const stream = await getStreamRow(db, input.tenantId, input.streamId);
+  const { verifiers } = await StreamKeys.verifierKeys(db, stream.id, stream.origin);
+  let body;
+  try {
+    const opened = openNote(input.note, verifiers);
+    if (opened.verifiedBy.length === 0) throw invalidArgument("note", "no signature verifies with this stream's checkpoint keys");
+    body = parseCheckpoint(opened.text);
+  } catch (err) {
+    if (err instanceof NoteError) throw invalidArgument("note", err.message);
+    throw err;
+  }
+  if (body.origin !== stream.origin) throw invalidArgument("note", "the checkpoint's origin is not this stream's");
+
+  const latest = await checkpointOf(db, stream);
+  const same = await checkpointOf(db, stream, body.size);
+  const fork = (kind: NewEvidence["kind"], history: CheckpointRecord | undefined, attempt: NewEvidence["proofAttempt"]) =>
+    recordEvidence(db, deps.events, stream, {
+      kind,
+      source: "submitted_checkpoint",
+      sourceDetail: input.submitter,
+      historyNote: history?.note ?? "",
+      conflictingNote: input.note,
+      historySize: history?.treeSize ?? stream.treeSize,
+      conflictingSize: body.size,
+      historyRoot: history?.rootHash ?? Buffer.alloc(0),
+      conflictingRoot: body.root,
+      proofAttempt: attempt,
+      dedupeKey: createHash("sha256").update(input.note).digest("hex"),
+    });
+
+  if (same) {
+    if (same.rootHash.equals(body.root)) return consistentWith(body.size);
+    const evidence = await fork("same_size_different_root", same, {
+      fromSize: body.size,
+      toSize: body.size,
+      hashes: [],
+      failure: `two signed roots at size ${body.size}: ${hex(same.rootHash)} and ${hex(body.root)}`,
+    });
+    return { consistent: false, evidence, latest };
+  }
+
+  if (body.size > 0 && body.size <= stream.treeSize) {
+    const ours = await tileStore.root(db, stream.id, body.size);
+    if (ours.equals(body.root)) return consistentWith(body.size);
+    // Try what a client would: prove the submitted tree is a prefix of the latest signed one.
+    const target = latest && latest.treeSize >= body.size ? latest : undefined;
+    const hashes = target ? await consistencyProof(db, tileStore, stream.id, body.size, target.treeSize) : [];
+    const verified = target ? verifyConsistency(body.size, target.treeSize, hashes, body.root, target.rootHash) : false;
+    const evidence = await fork("inconsistent", target ?? latest, {
+      fromSize: body.size,
+      toSize: target?.treeSize ?? body.size,
+      hashes: hashes.map(hex),
+      failure: verified ? "unexpected: proof verified" : `history's root at size ${body.size} is ${hex(ours)}, the note says ${hex(body.root)}`,
+    });
+    return { consistent: false, evidence, latest };
+  }
+
+  const evidence = await fork("inconsistent", latest, {
+    fromSize: latest?.treeSize ?? 0,
+    toSize: body.size,
+    hashes: [],
+    failure: `no consistency proof possible: history holds ${stream.treeSize} events, the note claims ${body.size}`,
+  });
+  return { consistent: false, evidence, latest };
+
+  async function consistentWith(size: number): Promise<SubmitResult> {
+    if (!latest || latest.treeSize <= size) return { consistent: true, latest };
+    const hashes = await consistencyProof(db, tileStore, stream.id, size, latest.treeSize);
+    return { consistent: true, latest, consistencyProof: { fromSize: size, toSize: latest.treeSize, hashes } };
+  }
+}
+
+export async function getForkEvidence(db: Db, tenantId: string, id: string): Promise<ForkEvidenceRecord> {
+  const [row] = await db
+    .select()
+    .from(forkEvidence)
+    .where(and(eq(forkEvidence.id, id), eq(forkEvidence.tenantId, tenantId)))
+    .limit(1);
+  if (!row) throw notFound("fork evidence");
+  return row;
+}
+
+/** Newest first. */
+export async function listForkEvidence(db: Db, tenantId: string, f: { streamId?: string; pageSize?: number; pageToken?: string }) {
+  if (f.streamId) await getStreamRow(db, tenantId, f.streamId);
+  const limit = pageSizeOf(f.pageSize);
+  const before = decodePageToken(f.pageToken);
+  const rows = await db
+    .select()
+    .from(forkEvidence)
+    .where(and(eq(forkEvidence.tenantId, tenantId), f.streamId ? eq(forkEvidence.streamId, f.streamId) : undefined, before ? lt(forkEvidence.id, before) : undefined))
+    .orderBy(desc(forkEvidence.id))
+    .limit(limit + 1);
+  const page = rows.slice(0, limit);
+  return { evidence: page, nextPageToken: rows.length > limit ? encodePageToken(page[page.length - 1]!.id) : "" };
+}
+
+const AUDIT_CHUNK = 5_000;
+
+/**
+ * The self-audit: recompute the roots of a sample of signed checkpoints from
+ * the stored leaf bytes (not from the tiles that proofs use) and record
+ * evidence on any mismatch. Returns how many checkpoints were audited.
+ */
+export async function selfAudit(deps: { db: Db; events: DomainEventSink; logger: Logger }, opts: { sample: number; maxLeaves: number }): Promise<number> {
+  const { db } = deps;
+  const sample = await db
+    .select()
+    .from(checkpoints)
+    .where(sql`${checkpoints.treeSize} <= ${opts.maxLeaves}`)
+    .orderBy(sql`random()`)
+    .limit(opts.sample);
+  for (const checkpoint of sample) {
+    const acc = new RootAccumulator();
+    while (acc.size < checkpoint.treeSize) {
+      const rows = await db
+        .select({ seqNo: events.seqNo, leaf: events.leaf })
+        .from(events)
+        .where(and(eq(events.streamId, checkpoint.streamId), gt(events.seqNo, acc.size)))
+        .orderBy(asc(events.seqNo))
+        .limit(Math.min(AUDIT_CHUNK, checkpoint.treeSize - acc.size));
+      if (rows.length === 0) break;
+      for (const row of rows) {
+        if (row.seqNo !== acc.size + 1) break; // a gap: the root below cannot match
+        acc.push(leafHash(row.leaf));
+      }
+      if (rows[rows.length - 1]!.seqNo !== acc.size) break;
+    }
+    const recomputed = acc.root();
+    if (acc.size === checkpoint.treeSize && recomputed.equals(checkpoint.rootHash)) continue;
+    const [stream] = await db.select().from(streams).where(eq(streams.id, checkpoint.streamId));
+    deps.logger.error({ streamId: checkpoint.streamId, treeSize: checkpoint.treeSize }, "self-audit mismatch: recording fork evidence");
+    await recordEvidence(db, deps.events, stream!, {
+      kind: "self_audit_mismatch",
+      source: "self_audit",
+      sourceDetail: "",
+      historyNote: checkpoint.note,
+      conflictingNote: "",
+      historySize: checkpoint.treeSize,
+      conflictingSize: acc.size,
+      historyRoot: checkpoint.rootHash,
+      conflictingRoot: recomputed,
+      proofAttempt: {
+        fromSize: checkpoint.treeSize,
+        toSize: checkpoint.treeSize,
+        hashes: [],
+        failure: `stored leaves 1..${acc.size} hash to ${hex(recomputed)}, the checkpoint says ${hex(checkpoint.rootHash)}`,
+      },
+      dedupeKey: `self_audit:${checkpoint.treeSize}:${hex(recomputed)}`,
+    });
+  }
+  return sample.length;
+}

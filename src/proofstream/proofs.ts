@@ -1,0 +1,62 @@
+import { and, asc, eq } from "drizzle-orm";
+import type { Db } from "../db/db.js";
+import { events } from "../db/schema.js";
+import { AppError, invalidArgument, notFound } from "../errors.js";
+import { checkpointOf, consistencyProof, type CheckpointRecord } from "./checkpoints.js";
+import { hashRanges, inclusionRanges, nodesOf } from "./merkle/ranges.js";
+import { getStreamRow } from "./streams.js";
+import type { TileStore } from "./tile-store.js";
+
+export interface InclusionProofResult {
+  leafIndex: number;
+  treeSize: number;
+  leafHash: Buffer;
+  hashes: Buffer[];
+  checkpoint: CheckpointRecord;
+}
+
+export type LeafSelector = { seqNo: number } | { leafHash: Buffer };
+
+async function signedCheckpoint(db: Db, stream: { id: string; checkpointSize: number }, size: number): Promise<CheckpointRecord> {
+  const checkpoint = await checkpointOf(db, stream, size);
+  if (!checkpoint) throw notFound(size ? `signed checkpoint of size ${size}` : "signed checkpoint");
+  return checkpoint;
+}
+
+/** RFC 9162 inclusion proof of one leaf in a signed checkpoint (0: the latest). */
+export async function inclusionProof(db: Db, tileStore: TileStore, tenantId: string, streamId: string, leaf: LeafSelector, treeSize = 0): Promise<InclusionProofResult> {
+  const stream = await getStreamRow(db, tenantId, streamId);
+  const checkpoint = await signedCheckpoint(db, stream, treeSize);
+  let seqNo: number;
+  if ("seqNo" in leaf) {
+    if (leaf.seqNo > stream.treeSize) throw notFound(`event ${leaf.seqNo}`);
+    seqNo = leaf.seqNo;
+  } else {
+    const [row] = await db
+      .select({ seqNo: events.seqNo })
+      .from(events)
+      .where(and(eq(events.streamId, streamId), eq(events.leafHash, leaf.leafHash)))
+      .orderBy(asc(events.seqNo))
+      .limit(1);
+    if (!row) throw notFound("leaf");
+    seqNo = row.seqNo;
+  }
+  const leafIndex = seqNo - 1;
+  if (leafIndex >= checkpoint.treeSize) {
+    throw new AppError("failed_precondition", `event ${seqNo} is not covered by the checkpoint of size ${checkpoint.treeSize}`);
+  }
+  const ranges = inclusionRanges(leafIndex, checkpoint.treeSize);
+  const leafNode = { level: 0, index: leafIndex };
+  const lookup = await tileStore.readNodes(db, streamId, [leafNode, ...nodesOf(ranges)]);
+  return { leafIndex, treeSize: checkpoint.treeSize, leafHash: lookup(leafNode), hashes: hashRanges(ranges, lookup), checkpoint };
+}
+
+/** RFC 9162 consistency proof from `fromSize` to a signed checkpoint (0: the latest). */
+export async function consistencyProofToCheckpoint(db: Db, tileStore: TileStore, tenantId: string, streamId: string, fromSize: number, toSize = 0) {
+  const stream = await getStreamRow(db, tenantId, streamId);
+  if (toSize && fromSize > toSize) throw invalidArgument("from_size", "must not exceed to_size");
+  const checkpoint = await signedCheckpoint(db, stream, toSize);
+  if (fromSize > checkpoint.treeSize) throw invalidArgument("from_size", `must not exceed the checkpoint's size ${checkpoint.treeSize}`);
+  const hashes = await consistencyProof(db, tileStore, streamId, fromSize, checkpoint.treeSize);
+  return { fromSize, toSize: checkpoint.treeSize, hashes, checkpoint };
+}
