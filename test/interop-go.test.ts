@@ -1,0 +1,122 @@
+import { execFile } from "node:child_process";
+import { mkdir, copyFile } from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
+import type { Attesto } from "../src/server/app.js";
+import { appendRequest } from "./support/proofstream.js";
+import { clientFor, newTenant, startTestServer, tempDir } from "./support/server.js";
+
+const run = promisify(execFile);
+const GOPATH_DEBIAN = "/usr/share/gocode";
+const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
+
+/**
+ * A second implementation checks our formats: Go's golang.org/x/mod/sumdb
+ * note and tlog packages (Debian's golang-golang-x-mod-dev), built here in
+ * GOPATH mode since the module proxy is out of reach.
+ */
+let verifier: string;
+let app: Attesto;
+
+beforeAll(async () => {
+  const gopath = await tempDir("attesto-go-");
+  const pkg = path.join(gopath, "src", "attestoverify");
+  await mkdir(pkg, { recursive: true });
+  await copyFile(path.join(import.meta.dirname, "go", "verify.go"), path.join(pkg, "main.go"));
+  verifier = path.join(gopath, "verify");
+  await run("go", ["build", "-o", verifier, "attestoverify"], {
+    env: { ...process.env, GO111MODULE: "off", GOPATH: `${gopath}:${GOPATH_DEBIAN}`, GOCACHE: path.join(gopath, "cache"), GOFLAGS: "" },
+  }).catch((err: { stderr?: string }) => {
+    throw new Error(`cannot build the Go verifier (apt install golang-go golang-golang-x-mod-dev): ${err.stderr ?? err}`);
+  });
+  app = await startTestServer();
+}, 120_000);
+afterAll(() => app?.stop());
+
+async function goVerify(request: unknown): Promise<string> {
+  const child = execFile(verifier, [], { timeout: 60_000 });
+  const out = new Promise<string>((resolve, reject) => {
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.on("data", (d) => (stdout += d));
+    child.stderr!.on("data", (d) => (stderr += d));
+    child.on("exit", (code) => (code === 0 ? resolve(stdout) : reject(new Error(stderr || `exit ${code}`))));
+  });
+  child.stdin!.end(JSON.stringify(request));
+  return out;
+}
+
+describe("golang.org/x/mod/sumdb accepts our checkpoints, proofs and tiles", () => {
+  it("verifies notes, CheckRecord and CheckTree proofs, and reads the stream as a tile log", async () => {
+    const tenant = await newTenant(app.url);
+    const client = clientFor(ProofstreamService, app.url, tenant.key);
+    const { stream } = await client.createStream({ name: "go interop" });
+    const streamId = stream!.id;
+    const sizes = [1, 256, 300, 700];
+    let appended = 0;
+    const roots = new Map<number, Uint8Array>();
+    for (const size of sizes) {
+      await Promise.all(Array.from({ length: size - appended }, (_, i) => client.appendEvent(appendRequest(streamId, `go-${appended + i}`))));
+      appended = size;
+      roots.set(size, (await client.createCheckpoint({ streamId })).checkpoint!.rootHash);
+    }
+    const { checkpoint } = await client.getCheckpoint({ streamId });
+    const inclusion = [];
+    for (const index of [0, 1, 2, 255, 256, 257, 299, 300, 511, 512, 699]) {
+      const { proof } = await client.getInclusionProof({ streamId, leaf: { case: "seqNo", value: BigInt(index + 1) } });
+      inclusion.push({ index, leafHash: b64(proof!.leafHash), hashes: proof!.hashes.map(b64) });
+    }
+    const consistency = [];
+    for (const from of sizes) {
+      const { proof } = await client.getConsistencyProof({ streamId, fromSize: BigInt(from) });
+      consistency.push({ from, rootFrom: b64(roots.get(from)!), hashes: proof!.hashes.map(b64) });
+    }
+    const output = await goVerify({
+      base: `${app.url}/proofstreams/${streamId}`,
+      token: tenant.key,
+      verifierKey: stream!.verifierKey,
+      note: checkpoint!.note,
+      inclusion,
+      consistency,
+    });
+    expect(output).toContain(`note ok: ${stream!.origin} size 700`);
+    expect(output).toContain("inclusion ok: 11");
+    expect(output).toContain("consistency ok: 4");
+    expect(output).toContain("tiles ok: 700 entries");
+  });
+
+  it("fails a tampered proof (the Go side is not a rubber stamp)", async () => {
+    const tenant = await newTenant(app.url);
+    const client = clientFor(ProofstreamService, app.url, tenant.key);
+    const { stream } = await client.createStream({ name: "go tamper" });
+    for (let i = 0; i < 5; i++) await client.appendEvent(appendRequest(stream!.id, `t-${i}`));
+    const { checkpoint } = await client.createCheckpoint({ streamId: stream!.id });
+    const { proof } = await client.getInclusionProof({ streamId: stream!.id, leaf: { case: "seqNo", value: 3n } });
+    const hashes = proof!.hashes.map((h) => Buffer.from(h));
+    hashes[0]![0]! ^= 1;
+    await expect(
+      goVerify({ verifierKey: stream!.verifierKey, note: checkpoint!.note, inclusion: [{ index: 2, leafHash: b64(proof!.leafHash), hashes: hashes.map(b64) }], consistency: [] }),
+    ).rejects.toThrow(/CheckRecord 2/);
+  });
+
+  it("serves the tile read path only to the owning tenant unless configured public", async () => {
+    const a = await newTenant(app.url);
+    const client = clientFor(ProofstreamService, app.url, a.key);
+    const { stream } = await client.createStream({ name: "private tiles" });
+    await client.appendEvent(appendRequest(stream!.id, "x"));
+    await client.createCheckpoint({ streamId: stream!.id });
+    const url = `${app.url}/proofstreams/${stream!.id}/checkpoint`;
+    expect((await fetch(url)).status).toBe(401);
+    const b = await newTenant(app.url);
+    expect((await fetch(url, { headers: { Authorization: `Bearer ${b.key}` } })).status).toBe(404);
+    const own = await fetch(url, { headers: { Authorization: `Bearer ${a.key}` } });
+    expect(own.status).toBe(200);
+    expect(await own.text()).toContain(stream!.origin);
+    const tile = await fetch(`${app.url}/proofstreams/${stream!.id}/tile/0/000.p/1`, { headers: { Authorization: `Bearer ${a.key}` } });
+    expect(Buffer.from(await tile.arrayBuffer()).length).toBe(32);
+    expect((await fetch(`${app.url}/proofstreams/${stream!.id}/tile/0/000.p/2`, { headers: { Authorization: `Bearer ${a.key}` } })).status).toBe(404);
+    expect((await fetch(`${app.url}/proofstreams/${stream!.id}/tile/0/0`, { headers: { Authorization: `Bearer ${a.key}` } })).status).toBe(404);
+  });
+});
