@@ -1,0 +1,63 @@
+import { randomBytes } from "node:crypto";
+import type { ChildProcess } from "node:child_process";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
+import { verifyInclusion } from "../src/proofstream/merkle/verify.js";
+import { spawnServe, stopProcess } from "./support/process.js";
+import { appendRequest, referenceRoot } from "./support/proofstream.js";
+import { ADMIN_TOKEN, clientFor, newTenant, tempDir } from "./support/server.js";
+
+const children: ChildProcess[] = [];
+afterAll(async () => {
+  await Promise.all(children.map(stopProcess));
+});
+
+describe("appends from several server processes", () => {
+  it("stay gapless and form one tree", async () => {
+    const env = {
+      ...process.env,
+      DATABASE_URL: inject("databaseUrl"),
+      REDIS_URL: inject("redisUrl"),
+      ATTESTO_QUEUE_PREFIX: inject("queuePrefix"),
+      ATTESTO_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+      ATTESTO_ADMIN_TOKEN: ADMIN_TOKEN,
+      ATTESTO_DATA_DIR: await tempDir(),
+      PUBLIC_BASE_URL: "https://attesto.test",
+      LOG_LEVEL: "warn",
+    };
+    const servers = await Promise.all([0, 1, 2].map(() => spawnServe(env, ["--role", "api"])));
+    children.push(...servers.map((s) => s.child));
+    const urls = servers.map((s) => s.info.url);
+    expect(new Set(urls).size).toBe(3);
+
+    const tenant = await newTenant(urls[0]!);
+    const clients = urls.map((url) => clientFor(ProofstreamService, url, tenant.key));
+    const { stream } = await clients[0]!.createStream({ name: "multi-process" });
+    const streamId = stream!.id;
+    expect(stream!.origin).toBe(`attesto.test/proofstreams/${streamId}`);
+
+    const perProcess = 200;
+    const results = await Promise.all(
+      Array.from({ length: perProcess * 3 }, (_, i) => clients[i % 3]!.appendEvent(appendRequest(streamId, `mp-${i}`))),
+    );
+    const seqs = results.map((r) => Number(r.event!.seqNo)).sort((a, b) => a - b);
+    expect(seqs).toEqual(Array.from({ length: perProcess * 3 }, (_, i) => i + 1));
+
+    // One tree: a checkpoint signed by any process covers every leaf, and proofs from another verify against it.
+    const { checkpoint } = await clients[1]!.createCheckpoint({ streamId });
+    expect(checkpoint!.treeSize).toBe(600n);
+    const leaves = [];
+    let pageToken = "";
+    do {
+      const page = await clients[2]!.listEvents({ streamId, page: { pageSize: 500, pageToken } });
+      leaves.push(...page.events.map((e) => e.leafHash));
+      pageToken = page.page?.nextPageToken ?? "";
+    } while (pageToken);
+    expect(Buffer.from(checkpoint!.rootHash).equals(referenceRoot(leaves))).toBe(true);
+    const { proof } = await clients[2]!.getInclusionProof({ streamId, leaf: { case: "seqNo", value: 317n } });
+    expect(verifyInclusion(316, 600, leaves[316]!, proof!.hashes, checkpoint!.rootHash)).toBe(true);
+
+    const codes = await Promise.all(servers.map((s) => stopProcess(s.child)));
+    expect(codes).toEqual([0, 0, 0]);
+  }, 90_000);
+});
