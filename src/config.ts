@@ -21,6 +21,15 @@ const envSchema = z.object({
   ATTESTO_DEV_TENANT: boolFromEnv.optional(),
   ATTESTO_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]+$/).default("attesto"),
   ATTESTO_ROLE: z.enum(["api", "worker", "all"]).default("all"),
+  ATTESTO_WEBHOOK_ALLOW_LOOPBACK: boolFromEnv.default(false),
+  ATTESTO_WEBHOOK_RETRY_SCHEDULE: z.string().default("0,30s,2m,10m,1h,6h,24h"),
+  ATTESTO_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  ATTESTO_WEBHOOK_RETRY_AFTER_MAX_MS: z.coerce.number().int().min(0).default(24 * 3600_000),
+  ATTESTO_WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(100),
+  ATTESTO_WEBHOOK_SECRET_OVERLAP_MS: z.coerce.number().int().min(0).max(7 * 24 * 3600_000).default(24 * 3600_000),
+  ATTESTO_WEBHOOK_RELAY_INTERVAL_MS: z.coerce.number().int().min(100).default(10_000),
+  ATTESTO_WEBHOOK_RELAY_GRACE_MS: z.coerce.number().int().min(0).default(60_000),
+  ATTESTO_WEBHOOK_JOB_LOCK_MS: z.coerce.number().int().min(1_000).default(30_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -48,6 +57,24 @@ export interface Config {
   role: Role;
   /** BullMQ key prefix. */
   queuePrefix: string;
+  /** Development and tests only: lets webhooks reach loopback receivers, over http:// too. */
+  webhookAllowLoopback: boolean;
+  /** Delay before each delivery attempt, in ms: [0, 30 s, 2 min, 10 min, 1 h, 6 h, 24 h] (7 attempts). */
+  webhookRetrySchedule: number[];
+  /** Budget of one delivery attempt (connect, send, answer). */
+  webhookTimeoutMs: number;
+  /** Longest Retry-After (on 429/503) that is honoured. */
+  webhookRetryAfterMaxMs: number;
+  /** Delivery attempts in flight per worker process. */
+  webhookConcurrency: number;
+  /** How long the previous signing secret keeps signing after a rotation, unless the request says. */
+  webhookSecretOverlapMs: number;
+  /** How often the outbox relay looks for deliveries whose queue job was lost. */
+  webhookRelayIntervalMs: number;
+  /** How overdue a delivery must be before the relay re-enqueues it. */
+  webhookRelayGraceMs: number;
+  /** BullMQ lock of a delivery job: a crashed worker's job is taken over after about this long. */
+  webhookJobLockMs: number;
 }
 
 /** Reads configuration from the environment; a bad value names the variable. */
@@ -78,7 +105,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logLevel: e.LOG_LEVEL,
     role: e.ATTESTO_ROLE,
     queuePrefix: e.ATTESTO_QUEUE_PREFIX,
+    webhookAllowLoopback: e.ATTESTO_WEBHOOK_ALLOW_LOOPBACK,
+    webhookRetrySchedule: parseSchedule("ATTESTO_WEBHOOK_RETRY_SCHEDULE", e.ATTESTO_WEBHOOK_RETRY_SCHEDULE),
+    webhookTimeoutMs: e.ATTESTO_WEBHOOK_TIMEOUT_MS,
+    webhookRetryAfterMaxMs: e.ATTESTO_WEBHOOK_RETRY_AFTER_MAX_MS,
+    webhookConcurrency: e.ATTESTO_WEBHOOK_CONCURRENCY,
+    webhookSecretOverlapMs: e.ATTESTO_WEBHOOK_SECRET_OVERLAP_MS,
+    webhookRelayIntervalMs: e.ATTESTO_WEBHOOK_RELAY_INTERVAL_MS,
+    webhookRelayGraceMs: e.ATTESTO_WEBHOOK_RELAY_GRACE_MS,
+    webhookJobLockMs: e.ATTESTO_WEBHOOK_JOB_LOCK_MS,
     ...overrides,
   };
   return config;
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3600_000, d: 86_400_000 };
+
+/** "0,30s,2m,1h": the delays before each attempt, in ms (at least one; the first is usually 0). */
+export function parseSchedule(variable: string, value: string): number[] {
+  const delays = value.split(",").map((part) => {
+    const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(part);
+    if (!match || (!match[2] && Number(match[1]) !== 0)) {
+      throw new Error(`invalid environment variable ${variable}: "${part.trim()}" is not a duration like 0, 500ms, 30s, 2m, 1h or 1d`);
+    }
+    return Math.round(Number(match[1]) * DURATION_UNITS[match[2] ?? "ms"]!);
+  });
+  if (delays.length > 50) throw new Error(`invalid environment variable ${variable}: at most 50 attempts`);
+  return delays;
 }

@@ -21,6 +21,12 @@ export interface Database {
   /** Applies pending migrations (idempotent, safe with several instances). */
   migrate(): Promise<void>;
   ping(): Promise<void>;
+  /**
+   * Calls `onPayload` for every NOTIFY on `channel` (sent with pg_notify;
+   * Postgres delivers it only once the sending transaction commits). Returns
+   * the function that stops listening.
+   */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -57,6 +63,11 @@ function openPostgres(url: string, max: number): Database {
     async ping() {
       await db.execute(sql`SELECT 1`);
     },
+    async listen(channel, onPayload) {
+      // postgres.js listens on a connection of its own and re-listens after reconnecting.
+      const meta = await client.listen(channel, onPayload);
+      return () => meta.unlisten();
+    },
     async close() {
       await client.end({ timeout: 5 });
     },
@@ -77,6 +88,10 @@ async function openPglite(dir: string): Promise<Database> {
     },
     async ping() {
       await db.execute(sql`SELECT 1`);
+    },
+    async listen(channel, onPayload) {
+      const unlisten = await client.listen(channel, onPayload);
+      return () => unlisten();
     },
     async close() {
       await client.close();

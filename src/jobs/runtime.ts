@@ -1,4 +1,4 @@
-import { Queue, Worker, type Job, type Processor } from "bullmq";
+import { Queue, Worker, type Job, type Processor, type WorkerOptions } from "bullmq";
 import type { Role } from "../config.js";
 import type { RedisHandle } from "../infra/redis.js";
 import type { Logger } from "../logger.js";
@@ -24,6 +24,8 @@ export class JobRuntime {
   readonly #workers: Worker[] = [];
   readonly #periodic = new Map<string, (job: Job) => Promise<unknown>>();
   #periodicWorker: Worker | undefined;
+  readonly #schedules = new Map<string, number>();
+  #watchingSchedules = false;
 
   constructor(private readonly opts: JobRuntimeOptions) {}
 
@@ -47,10 +49,15 @@ export class JobRuntime {
   }
 
   /** Processes a queue in this process when its role works jobs. */
-  process<T = unknown, R = unknown>(name: string, processor: Processor<T, R>, concurrency = 1): Worker<T, R> | undefined {
+  process<T = unknown, R = unknown>(
+    name: string,
+    processor: Processor<T, R>,
+    concurrency = 1,
+    options: Pick<WorkerOptions, "lockDuration" | "stalledInterval" | "maxStalledCount"> = {},
+  ): Worker<T, R> | undefined {
     this.queue(name);
     if (!this.processes) return undefined;
-    const worker = new Worker<T, R>(name, processor, { connection: this.#connection(), prefix: this.opts.prefix, concurrency });
+    const worker = new Worker<T, R>(name, processor, { ...options, connection: this.#connection(), prefix: this.opts.prefix, concurrency });
     worker.on("error", (err) => this.opts.logger.warn({ queue: name, err: err.message }, "worker error"));
     worker.on("failed", (job, err) => this.opts.logger.warn({ queue: name, job: job?.name, err: err.message }, "job failed"));
     this.#workers.push(worker);
@@ -63,7 +70,17 @@ export class JobRuntime {
    */
   async every(name: string, everyMs: number, handler: () => Promise<unknown>): Promise<void> {
     this.#periodic.set(name, handler);
-    await this.queue(PERIODIC_QUEUE).upsertJobScheduler(name, { every: everyMs }, { name, opts: { removeOnComplete: 100, removeOnFail: 100 } });
+    this.#schedules.set(name, everyMs);
+    await this.#upsertScheduler(name, everyMs);
+    if (!this.#watchingSchedules) {
+      this.#watchingSchedules = true;
+      // A Redis that restarts without its data loses the schedulers: write them again on every reconnection.
+      this.opts.redis.client.on("ready", () => {
+        for (const [n, ms] of this.#schedules) {
+          this.#upsertScheduler(n, ms).catch((err: Error) => this.opts.logger.warn({ job: n, err: err.message }, "could not restore a job scheduler"));
+        }
+      });
+    }
     if (!this.#periodicWorker) {
       this.#periodicWorker = this.process(PERIODIC_QUEUE, async (job) => {
         const run = this.#periodic.get(job.name);
@@ -71,6 +88,10 @@ export class JobRuntime {
         return run(job);
       }, 2);
     }
+  }
+
+  #upsertScheduler(name: string, everyMs: number) {
+    return this.queue(PERIODIC_QUEUE).upsertJobScheduler(name, { every: everyMs }, { name, opts: { removeOnComplete: 100, removeOnFail: 100 } });
   }
 
   /** Lets active jobs finish, then closes workers and queues. */
