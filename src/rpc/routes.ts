@@ -1,16 +1,20 @@
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { AdminService } from "../../gen/ts/attesto/v1/admin_pb.js";
 import { TenantService } from "../../gen/ts/attesto/v1/tenant_pb.js";
+import { WebhookService } from "../../gen/ts/attesto/v1/webhook_pb.js";
 import { adminService, type AdminDeps } from "./admin-service.js";
 import { unimplementedServices } from "./unimplemented.js";
 import { authInterceptor, errorInterceptor, validationInterceptor } from "./interceptors.js";
 import type { Authenticator } from "../tenancy/authenticator.js";
 import type { Logger } from "../logger.js";
 import { tenantService } from "./tenant-service.js";
+import { webhookService } from "./webhook-service.js";
+import type { WebhookEngine } from "../webhooks/engine.js";
 
 export interface RpcDeps extends AdminDeps {
   authenticator: Authenticator;
   logger: Logger;
+  webhooks: WebhookEngine;
 }
 
 /** Interceptors, outermost first: errors are mapped last, auth runs before validation. */
@@ -24,6 +28,7 @@ export function rpcRoutes(deps: RpcDeps) {
   return (router: ConnectRouter) => {
     router.service(AdminService, adminService(deps));
     router.service(TenantService, tenantService(deps));
+    router.service(WebhookService, webhookService(deps));
     // Services whose issues have not landed answer UNIMPLEMENTED (after auth).
     for (const service of unimplementedServices) router.service(service, {});
   };

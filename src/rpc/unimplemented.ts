@@ -4,7 +4,6 @@ import { ConnectorService } from "../../gen/ts/attesto/v1/connector_pb.js";
 import { ProofstreamService } from "../../gen/ts/attesto/v1/proofstream_pb.js";
 import { StoreVerificationService } from "../../gen/ts/attesto/v1/store_pb.js";
 import { VerifierService } from "../../gen/ts/attesto/v1/verifier_pb.js";
-import { WebhookService } from "../../gen/ts/attesto/v1/webhook_pb.js";
 
 /**
  * Contract services with no implementation yet: every RPC answers
@@ -13,7 +12,6 @@ import { WebhookService } from "../../gen/ts/attesto/v1/webhook_pb.js";
  */
 export const unimplementedServices: DescService[] = [
   ProofstreamService,
-  WebhookService,
   ConnectorService,
   AnchorService,
   StoreVerificationService,

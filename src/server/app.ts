@@ -6,6 +6,8 @@ import { loadMasterKey } from "../crypto/master-key.js";
 import type { Database } from "../db/db.js";
 import { openConfiguredDatabase } from "../db/open.js";
 import { createHttpApp } from "../http/app.js";
+import { mountQueueBoard } from "../http/queue-board.js";
+import { mountWebhookRoutes } from "../http/webhooks.js";
 import { Metrics } from "../http/metrics.js";
 import { openRedis, type RedisHandle } from "../infra/redis.js";
 import { JobRuntime } from "../jobs/runtime.js";
@@ -13,6 +15,7 @@ import type { Logger } from "../logger.js";
 import { rpcInterceptors, rpcRoutes } from "../rpc/routes.js";
 import { Authenticator } from "../tenancy/authenticator.js";
 import { ensureDevCredentials, type DevCredentials } from "../tenancy/dev-bootstrap.js";
+import { WebhookEngine, webhookSettings } from "../webhooks/engine.js";
 import { listenDual } from "./listener.js";
 import { withEdge, type Tracker } from "./request-listener.js";
 
@@ -26,6 +29,7 @@ export interface Attesto {
   readonly redis: RedisHandle;
   readonly keyring: Keyring;
   readonly jobs: JobRuntime;
+  readonly webhooks: WebhookEngine;
   /** Set on the embedded default only. */
   readonly devCredentials: DevCredentials | undefined;
   stop(): Promise<void>;
@@ -60,6 +64,10 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
       redis.client.publish(AUTH_EVICT_CHANNEL, keyHash ?? "").catch((err) => logger.warn({ err: err.message }, "could not broadcast a revocation"));
     };
 
+    const webhooks = new WebhookEngine({ database, keyring, jobs, logger, settings: webhookSettings(config) });
+    await webhooks.start();
+    cleanups.push(() => webhooks.close());
+
     const metrics = new Metrics();
     const http = createHttpApp({
       logger,
@@ -70,7 +78,9 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
         redis: async () => void (await redis.client.ping()),
       },
     });
-    const rpcDeps = { db: database.db, keyring, authenticator, logger, onCredentialsRevoked };
+    if (config.role !== "worker") mountWebhookRoutes(http, { db: database.db, keyring, authenticator, webhooks });
+    mountQueueBoard(http, { jobs, authenticator });
+    const rpcDeps = { db: database.db, keyring, authenticator, logger, onCredentialsRevoked, webhooks };
     const connect = connectNodeAdapter({
       // A worker-role instance serves only the operational routes (health, readiness, metrics).
       routes: config.role === "worker" ? () => {} : rpcRoutes(rpcDeps),
@@ -89,6 +99,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
       url: `http://${host}:${server.address.port}`,
       port: server.address.port,
       jobs,
+      webhooks,
       database,
       redis,
       keyring,

@@ -1,0 +1,180 @@
+import { create, type DescMessage, type Message } from "@bufbuild/protobuf";
+import type { Context, Hono } from "hono";
+import {
+  CreateSubscriptionRequestSchema,
+  GetSubscriptionRequestSchema,
+  ListSubscriptionsRequestSchema,
+  UpdateSubscriptionRequestSchema,
+} from "../../gen/ts/attesto/v1/webhook_pb.js";
+import type { Keyring } from "../crypto/keyring.js";
+import type { Db } from "../db/db.js";
+import { AppError, invalidArgument } from "../errors.js";
+import { validateMessage } from "../rpc/validation.js";
+import type { Authenticator } from "../tenancy/authenticator.js";
+import type { WebhookEngine } from "../webhooks/engine.js";
+import {
+  createSubscription,
+  deleteSubscription,
+  getSubscription,
+  listSubscriptions,
+  updateSubscription,
+  type Subscription,
+} from "../webhooks/subscriptions.js";
+
+export interface WebhookRouteDeps {
+  db: Db;
+  keyring: Keyring;
+  authenticator: Authenticator;
+  webhooks: WebhookEngine;
+}
+
+/** Contract field paths as this API names them. */
+const REST_FIELDS: Array<[string, string]> = [
+  ["event_types.values", "eventTypes"],
+  ["event_types", "eventTypes"],
+  ["subscription_id", "id"],
+  ["page.page_size", "pageSize"],
+  ["page.page_token", "pageToken"],
+];
+
+/** Runs the contract's field rules, naming fields the way this API does. */
+function validate<D extends DescMessage>(schema: D, message: Message): void {
+  try {
+    validateMessage(schema, message);
+  } catch (err) {
+    throw restError(err);
+  }
+}
+
+function restError(err: unknown): unknown {
+  if (!(err instanceof AppError) || !err.details.field) return err;
+  const field = err.details.field;
+  const mapping = REST_FIELDS.find(([from]) => field === from || field.startsWith(`${from}[`) || field.startsWith(`${from}.`));
+  if (!mapping) return err;
+  const renamed = mapping[1] + field.slice(mapping[0].length);
+  return new AppError(err.code, renamed + err.message.slice(field.length), { ...err.details, field: renamed }, { cause: err });
+}
+
+async function jsonObject(c: Context): Promise<Record<string, unknown>> {
+  let body: unknown;
+  try {
+    body = await c.req.json();
+  } catch {
+    throw invalidArgument("body", "must be a JSON object");
+  }
+  if (body === null || typeof body !== "object" || Array.isArray(body)) throw invalidArgument("body", "must be a JSON object");
+  return body as Record<string, unknown>;
+}
+
+/** Reads the allowed fields of a JSON body with their JSON types; anything else is an error naming the field. */
+function fieldsOf(body: Record<string, unknown>, spec: Record<string, "string" | "string[]" | "boolean">) {
+  const out: Record<string, string | string[] | boolean | undefined> = {};
+  for (const [key, value] of Object.entries(body)) {
+    const kind = spec[key];
+    if (!kind) throw invalidArgument(key, "unknown field");
+    if (value === null || value === undefined) continue;
+    const ok =
+      kind === "string[]" ? Array.isArray(value) && value.every((v) => typeof v === "string") : kind === "boolean" ? typeof value === "boolean" : typeof value === "string";
+    if (!ok) throw invalidArgument(key, kind === "string[]" ? "must be an array of strings" : `must be a ${kind}`);
+    out[key] = value as string | string[] | boolean;
+  }
+  return out;
+}
+
+const subscriptionJson = (s: Subscription) => ({
+  id: s.id,
+  name: s.name,
+  url: s.url,
+  eventTypes: s.eventTypes,
+  description: s.description,
+  enabled: s.enabled,
+  disabledReason: s.disabledReason,
+  createdAt: s.createdAt.toISOString(),
+  updatedAt: s.updatedAt.toISOString(),
+  secretRotatedAt: s.secretRotatedAt.toISOString(),
+  previousSecretExpiresAt: s.previousSecretExpiresAt?.toISOString() ?? null,
+});
+
+/**
+ * The seed's subscription API in its JSON shape (Bearer tenant key):
+ * POST/GET /v1/webhooks, GET/PATCH/DELETE /v1/webhooks/:id. The same rules
+ * and domain code as WebhookService; errors are the JSON errors of the plain
+ * HTTP routes, naming the request's fields.
+ */
+export function mountWebhookRoutes(app: Hono, deps: WebhookRouteDeps): void {
+  const { db, keyring, authenticator, webhooks } = deps;
+  const policy = webhooks.settings.policy;
+  const tenant = async (c: Context) => (await authenticator.requireTenant(c.req.header("authorization"))).tenantId;
+  const idOf = (c: Context) => {
+    const id = c.req.param("id") ?? "";
+    validate(GetSubscriptionRequestSchema, create(GetSubscriptionRequestSchema, { subscriptionId: id }));
+    return id;
+  };
+
+  app.post("/v1/webhooks", async (c) => {
+    const tenantId = await tenant(c);
+    const f = fieldsOf(await jsonObject(c), { name: "string", url: "string", eventTypes: "string[]", description: "string" });
+    const req = create(CreateSubscriptionRequestSchema, {
+      name: f.name as string | undefined,
+      url: f.url as string | undefined,
+      eventTypes: f.eventTypes as string[] | undefined,
+      description: f.description as string | undefined,
+    });
+    validate(CreateSubscriptionRequestSchema, req);
+    const { subscription, signingSecret } = await createSubscription(
+      db,
+      keyring,
+      policy,
+      tenantId,
+      { name: req.name, url: req.url, eventTypes: req.eventTypes, description: req.description },
+      { eventTypes: "eventTypes" },
+    );
+    return c.json({ ...subscriptionJson(subscription), signingSecret }, 201);
+  });
+
+  app.get("/v1/webhooks", async (c) => {
+    const tenantId = await tenant(c);
+    const pageSizeText = c.req.query("pageSize");
+    const pageSize = pageSizeText === undefined ? 0 : Number(pageSizeText);
+    if (!Number.isInteger(pageSize)) throw invalidArgument("pageSize", "must be an integer");
+    const req = create(ListSubscriptionsRequestSchema, { page: { pageSize, pageToken: c.req.query("pageToken") ?? "" } });
+    validate(ListSubscriptionsRequestSchema, req);
+    const page = await listSubscriptions(db, tenantId, { pageSize: req.page?.pageSize, pageToken: req.page?.pageToken });
+    return c.json({ webhooks: page.subscriptions.map(subscriptionJson), nextPageToken: page.nextPageToken });
+  });
+
+  app.get("/v1/webhooks/:id", async (c) => {
+    const tenantId = await tenant(c);
+    return c.json(subscriptionJson(await getSubscription(db, tenantId, idOf(c))));
+  });
+
+  app.patch("/v1/webhooks/:id", async (c) => {
+    const tenantId = await tenant(c);
+    const id = idOf(c);
+    const f = fieldsOf(await jsonObject(c), { name: "string", url: "string", eventTypes: "string[]", description: "string", enabled: "boolean" });
+    const req = create(UpdateSubscriptionRequestSchema, {
+      subscriptionId: id,
+      name: f.name as string | undefined,
+      url: f.url as string | undefined,
+      eventTypes: f.eventTypes ? { values: f.eventTypes as string[] } : undefined,
+      description: f.description as string | undefined,
+      enabled: f.enabled as boolean | undefined,
+    });
+    validate(UpdateSubscriptionRequestSchema, req);
+    const subscription = await updateSubscription(
+      db,
+      policy,
+      tenantId,
+      id,
+      { name: req.name, url: req.url, eventTypes: req.eventTypes?.values, description: req.description, enabled: req.enabled },
+      { eventTypes: "eventTypes" },
+    );
+    return c.json(subscriptionJson(subscription));
+  });
+
+  app.delete("/v1/webhooks/:id", async (c) => {
+    const tenantId = await tenant(c);
+    await deleteSubscription(db, tenantId, idOf(c));
+    return c.body(null, 204);
+  });
+}

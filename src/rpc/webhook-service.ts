@@ -1,0 +1,169 @@
+import { create } from "@bufbuild/protobuf";
+import type { Duration } from "@bufbuild/protobuf/wkt";
+import type { ServiceImpl } from "@connectrpc/connect";
+import {
+  AttemptErrorKind,
+  AttemptSchema,
+  DeliverySchema,
+  DeliveryStatus,
+  SubscriptionSchema,
+  type Delivery as DeliveryMsg,
+  type Subscription as SubscriptionMsg,
+  type WebhookService,
+} from "../../gen/ts/attesto/v1/webhook_pb.js";
+import type { Keyring } from "../crypto/keyring.js";
+import type { Db } from "../db/db.js";
+import { invalidArgument } from "../errors.js";
+import type { Delivery } from "../webhooks/deliveries.js";
+import { getDelivery, listDeliveries } from "../webhooks/deliveries.js";
+import type { WebhookEngine } from "../webhooks/engine.js";
+import { isWebhookEventType } from "../webhooks/events.js";
+import type { AttemptErrorKind as ErrorKind, DeliveryStatus as Status } from "../webhooks/schema.js";
+import {
+  createSubscription,
+  deleteSubscription,
+  getSubscription,
+  listSubscriptions,
+  rotateSubscriptionSecret,
+  updateSubscription,
+  type Subscription,
+} from "../webhooks/subscriptions.js";
+import { tenantOf } from "./context.js";
+import { ts } from "./convert.js";
+
+export interface WebhookDeps {
+  db: Db;
+  keyring: Keyring;
+  webhooks: WebhookEngine;
+}
+
+/** Tenant webhook subscriptions and deliveries; every query is scoped by the caller's tenant. */
+export function webhookService({ db, keyring, webhooks }: WebhookDeps): ServiceImpl<typeof WebhookService> {
+  const policy = webhooks.settings.policy;
+  return {
+    async createSubscription(req, ctx) {
+      const { subscription, signingSecret } = await createSubscription(db, keyring, policy, tenantOf(ctx).tenantId, {
+        name: req.name,
+        url: req.url,
+        eventTypes: req.eventTypes,
+        description: req.description,
+      });
+      return { subscription: subscriptionMsg(subscription), signingSecret };
+    },
+    async getSubscription(req, ctx) {
+      return { subscription: subscriptionMsg(await getSubscription(db, tenantOf(ctx).tenantId, req.subscriptionId)) };
+    },
+    async listSubscriptions(req, ctx) {
+      const page = await listSubscriptions(db, tenantOf(ctx).tenantId, { pageSize: req.page?.pageSize, pageToken: req.page?.pageToken });
+      return { subscriptions: page.subscriptions.map(subscriptionMsg), page: { nextPageToken: page.nextPageToken } };
+    },
+    async updateSubscription(req, ctx) {
+      const subscription = await updateSubscription(
+        db,
+        policy,
+        tenantOf(ctx).tenantId,
+        req.subscriptionId,
+        { name: req.name, url: req.url, eventTypes: req.eventTypes?.values, description: req.description, enabled: req.enabled },
+        { eventTypes: "event_types.values" },
+      );
+      return { subscription: subscriptionMsg(subscription) };
+    },
+    async deleteSubscription(req, ctx) {
+      await deleteSubscription(db, tenantOf(ctx).tenantId, req.subscriptionId);
+      return {};
+    },
+    async rotateSubscriptionSecret(req, ctx) {
+      const overlapMs = req.overlap ? durationMs(req.overlap) : webhooks.settings.secretOverlapMs;
+      const { subscription, signingSecret } = await rotateSubscriptionSecret(db, keyring, tenantOf(ctx).tenantId, req.subscriptionId, overlapMs);
+      return { subscription: subscriptionMsg(subscription), signingSecret };
+    },
+    async listDeliveries(req, ctx) {
+      const page = await listDeliveries(db, tenantOf(ctx).tenantId, {
+        subscriptionId: req.subscriptionId,
+        status: statusOf(req.status),
+        eventType: req.eventType,
+        pageSize: req.page?.pageSize,
+        pageToken: req.page?.pageToken,
+      });
+      return { deliveries: page.deliveries.map(deliveryMsg), page: { nextPageToken: page.nextPageToken } };
+    },
+    async getDelivery(req, ctx) {
+      return { delivery: deliveryMsg(await getDelivery(db, tenantOf(ctx).tenantId, req.deliveryId)) };
+    },
+    async redeliverDelivery(req, ctx) {
+      return { delivery: deliveryMsg(await webhooks.redeliver(tenantOf(ctx).tenantId, req.deliveryId)) };
+    },
+    async sendTestEvent(req, ctx) {
+      if (!isWebhookEventType(req.eventType)) throw invalidArgument("event_type", "unknown event type");
+      return { delivery: deliveryMsg(await webhooks.sendTestEvent(tenantOf(ctx).tenantId, req.subscriptionId, req.eventType)) };
+    },
+  };
+}
+
+function durationMs(d: Duration): number {
+  if (d.seconds < 0n || d.nanos < 0) throw invalidArgument("overlap", "must not be negative");
+  return Number(d.seconds) * 1000 + Math.floor(d.nanos / 1e6);
+}
+
+const statuses: Record<Status, DeliveryStatus> = {
+  pending: DeliveryStatus.PENDING,
+  succeeded: DeliveryStatus.SUCCEEDED,
+  failed: DeliveryStatus.FAILED,
+};
+
+function statusOf(s: DeliveryStatus): Status | undefined {
+  return (Object.entries(statuses) as Array<[Status, DeliveryStatus]>).find(([, v]) => v === s)?.[0];
+}
+
+const errorKinds: Record<ErrorKind, AttemptErrorKind> = {
+  none: AttemptErrorKind.NONE,
+  http_status: AttemptErrorKind.HTTP_STATUS,
+  timeout: AttemptErrorKind.TIMEOUT,
+  connection_refused: AttemptErrorKind.CONNECTION_REFUSED,
+  dns: AttemptErrorKind.DNS,
+  tls: AttemptErrorKind.TLS,
+  blocked_address: AttemptErrorKind.BLOCKED_ADDRESS,
+  network: AttemptErrorKind.NETWORK,
+  interrupted: AttemptErrorKind.INTERRUPTED,
+};
+
+export const subscriptionMsg = (s: Subscription): SubscriptionMsg =>
+  create(SubscriptionSchema, {
+    id: s.id,
+    name: s.name,
+    url: s.url,
+    eventTypes: s.eventTypes,
+    description: s.description,
+    enabled: s.enabled,
+    disabledReason: s.disabledReason ?? "",
+    createdAt: ts(s.createdAt),
+    updatedAt: ts(s.updatedAt),
+    secretRotatedAt: ts(s.secretRotatedAt),
+    previousSecretExpiresAt: ts(s.previousSecretExpiresAt),
+  });
+
+export const deliveryMsg = (d: Delivery): DeliveryMsg =>
+  create(DeliverySchema, {
+    id: d.id,
+    subscriptionId: d.subscriptionId,
+    eventType: d.eventType,
+    status: statuses[d.status],
+    failureReason: d.failureReason ?? "",
+    url: d.url,
+    data: d.data as DeliveryMsg["data"],
+    test: d.test,
+    attemptCount: d.attemptCount,
+    createdAt: ts(d.createdAt),
+    lastAttemptAt: ts(d.lastAttemptAt),
+    nextAttemptAt: ts(d.nextAttemptAt),
+    attempts: d.attempts.map((a) =>
+      create(AttemptSchema, {
+        number: a.number,
+        startedAt: ts(a.startedAt),
+        latencyMs: a.latencyMs ?? 0,
+        statusCode: a.statusCode ?? 0,
+        errorKind: a.errorKind ? errorKinds[a.errorKind] : AttemptErrorKind.UNSPECIFIED,
+        responseExcerpt: a.responseExcerpt,
+      }),
+    ),
+  });

@@ -1,0 +1,196 @@
+/**
+ * The event types a tenant can subscribe to, and the shape of each one's
+ * `data` (also documented in proto/attesto/v1/webhook.proto and the README).
+ * Timestamps are RFC 3339 UTC strings, hashes lowercase hex, chain values
+ * 0x-prefixed hex.
+ */
+export const WEBHOOK_EVENT_TYPES = [
+  "batch.confirmed",
+  "batch.failed",
+  "event.anchored",
+  "proofstream.checkpointed",
+  "proofstream.fork_detected",
+  "proofstream.bundle_ready",
+  "apple.notification",
+  "google.notification",
+] as const;
+
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+export const isWebhookEventType = (value: string): value is WebhookEventType => (WEBHOOK_EVENT_TYPES as readonly string[]).includes(value);
+
+export interface CheckpointRef {
+  stream_id: string;
+  tree_size: number;
+}
+
+/** `data` of each event type. */
+export interface WebhookEventData {
+  /** A Merkle batch holding checkpoints of the tenant's streams is final on chain. */
+  "batch.confirmed": {
+    batch_id: string;
+    chain_id: number;
+    tx_hash: string;
+    block_number: number;
+    block_hash: string;
+    root: string;
+    checkpoints: CheckpointRef[];
+    confirmed_at: string;
+  };
+  /** The batch was dropped, reorged out, or not confirmed in time; its checkpoints go into the next one. */
+  "batch.failed": {
+    batch_id: string;
+    chain_id: number;
+    /** "" when no transaction was sent. */
+    tx_hash: string;
+    reason: "dropped" | "reorged" | "orphan_window" | "submit_failed";
+    checkpoints: CheckpointRef[];
+    failed_at: string;
+  };
+  /** One per event newly covered by a confirmed batch. */
+  "event.anchored": {
+    stream_id: string;
+    seq_no: number;
+    source_ref: string;
+    event_type: string;
+    leaf_hash: string;
+    checkpoint_size: number;
+    batch_id: string;
+    chain_id: number;
+    tx_hash: string;
+    block_number: number;
+  };
+  /** A checkpoint was signed. */
+  "proofstream.checkpointed": {
+    stream_id: string;
+    origin: string;
+    tree_size: number;
+    root_hash: string;
+    note: string;
+    signed_at: string;
+  };
+  /** Fork evidence was stored. */
+  "proofstream.fork_detected": {
+    stream_id: string;
+    fork_evidence_id: string;
+    kind: "same_size_different_root" | "inconsistent" | "anchor_contradiction" | "self_audit_mismatch";
+    source: "submitted_checkpoint" | "anchor" | "self_audit";
+    history_size: number;
+    conflicting_size: number;
+    detected_at: string;
+  };
+  /** A verifier bundle is ready. */
+  "proofstream.bundle_ready": {
+    stream_id: string;
+    bundle_id: string;
+    from_seq_no: number;
+    to_seq_no: number;
+    verification_url: string;
+  };
+  /** A verified App Store Server Notification V2, relayed once per notificationUUID. */
+  "apple.notification": {
+    notification_uuid: string;
+    notification_type: string;
+    subtype: string;
+    environment: string;
+    bundle_id: string;
+    signed_date: string;
+    payload: Record<string, unknown>;
+    transaction_info: Record<string, unknown> | null;
+    renewal_info: Record<string, unknown> | null;
+  };
+  /** A verified Google Play RTDN, relayed once per Pub/Sub messageId. */
+  "google.notification": {
+    message_id: string;
+    publish_time: string;
+    package_name: string;
+    notification_kind: "subscription" | "one_time_product" | "voided_purchase" | "test";
+    payload: Record<string, unknown>;
+  };
+}
+
+const HASH = "0".repeat(64);
+
+/** The `data` that SendTestEvent sends: the type's shape, with ids that refer to nothing. */
+export function sampleEventData(type: WebhookEventType, now = new Date()): WebhookEventData[WebhookEventType] {
+  const at = rfc3339(now);
+  const checkpoints = [{ stream_id: "str_TEST0000000000000000000000", tree_size: 250 }];
+  const samples: { [K in WebhookEventType]: WebhookEventData[K] } = {
+    "batch.confirmed": {
+      batch_id: "bat_TEST0000000000000000000000",
+      chain_id: 1,
+      tx_hash: `0x${HASH}`,
+      block_number: 123,
+      block_hash: `0x${HASH}`,
+      root: `0x${HASH}`,
+      checkpoints,
+      confirmed_at: at,
+    },
+    "batch.failed": {
+      batch_id: "bat_TEST0000000000000000000000",
+      chain_id: 1,
+      tx_hash: "",
+      reason: "submit_failed",
+      checkpoints,
+      failed_at: at,
+    },
+    "event.anchored": {
+      stream_id: "str_TEST0000000000000000000000",
+      seq_no: 17,
+      source_ref: "test",
+      event_type: "source.observation",
+      leaf_hash: HASH,
+      checkpoint_size: 250,
+      batch_id: "bat_TEST0000000000000000000000",
+      chain_id: 1,
+      tx_hash: `0x${HASH}`,
+      block_number: 123,
+    },
+    "proofstream.checkpointed": {
+      stream_id: "str_TEST0000000000000000000000",
+      origin: "attesto.test/proofstreams/str_TEST0000000000000000000000",
+      tree_size: 250,
+      root_hash: HASH,
+      note: "",
+      signed_at: at,
+    },
+    "proofstream.fork_detected": {
+      stream_id: "str_TEST0000000000000000000000",
+      fork_evidence_id: "fork_TEST0000000000000000000000",
+      kind: "same_size_different_root",
+      source: "submitted_checkpoint",
+      history_size: 250,
+      conflicting_size: 250,
+      detected_at: at,
+    },
+    "proofstream.bundle_ready": {
+      stream_id: "str_TEST0000000000000000000000",
+      bundle_id: "bundle_TEST0000000000000000000000",
+      from_seq_no: 1,
+      to_seq_no: 250,
+      verification_url: "https://verify.attesto.eu/v2/verify",
+    },
+    "apple.notification": {
+      notification_uuid: "00000000-0000-0000-0000-000000000000",
+      notification_type: "TEST",
+      subtype: "",
+      environment: "Sandbox",
+      bundle_id: "com.example.app",
+      signed_date: at,
+      payload: { notificationType: "TEST" },
+      transaction_info: null,
+      renewal_info: null,
+    },
+    "google.notification": {
+      message_id: "0",
+      publish_time: at,
+      package_name: "com.example.app",
+      notification_kind: "test",
+      payload: { version: "1.0", packageName: "com.example.app", testNotification: { version: "1.0" } },
+    },
+  };
+  return samples[type];
+}
+
+/** RFC 3339 UTC to the second, as in the seed: 2026-06-07T12:00:00Z. */
+export const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
