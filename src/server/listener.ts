@@ -49,7 +49,9 @@ export async function listenDual(handler: RequestListener, host: string, port: n
     session.once("close", () => sessions.delete(session));
   });
 
-  const server = net.createServer({ pauseOnConnect: true }, (socket) => {
+  // noDelay: http.createServer would set it on its own sockets; without it
+  // Nagle's algorithm holds small responses back for milliseconds.
+  const server = net.createServer({ pauseOnConnect: true, noDelay: true, keepAlive: true }, (socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.once("data", (first) => {
