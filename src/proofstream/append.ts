@@ -99,18 +99,17 @@ export class Appender {
   async #commit(streamId: string, batch: Pending[]): Promise<Array<AppendResult | AppError>> {
     let frontier: Frontier | undefined;
     const outcomes = await this.db.transaction(async (tx) => {
-      const [head] = await tx
-        .select({ tenantId: streams.tenantId, treeSize: streams.treeSize })
-        .from(streams)
-        .where(eq(streams.id, streamId))
-        .for("update");
-      if (!head) return batch.map(() => notFound("stream"));
-
       const refs = [...new Set(batch.map((p) => p.input.sourceRef))];
-      const stored = await tx
-        .select()
-        .from(events)
-        .where(and(eq(events.streamId, streamId), inArray(events.sourceRef, refs)));
+      // Sent together (postgres.js pipelines them); the server runs them in
+      // order, so the lookup sees everything committed before the lock was granted.
+      const [[head], stored] = await Promise.all([
+        tx.select({ tenantId: streams.tenantId, treeSize: streams.treeSize }).from(streams).where(eq(streams.id, streamId)).for("update"),
+        tx
+          .select()
+          .from(events)
+          .where(and(eq(events.streamId, streamId), inArray(events.sourceRef, refs))),
+      ]);
+      if (!head) return batch.map(() => notFound("stream"));
       const known = new Map<string, EventRecord>(stored.map((row) => [row.sourceRef, toRecord(row)]));
 
       let size = head.treeSize;
@@ -139,9 +138,11 @@ export class Appender {
 
       const before = await this.#frontier(tx, streamId, head.treeSize);
       const writes = appendToTiles(head.treeSize, rows.map((r) => r.leafHash as Buffer), (level) => before.partial.get(level) ?? Buffer.alloc(0));
-      await tx.insert(events).values(rows);
-      await TileStore.write(tx, streamId, writes);
-      await tx.update(streams).set({ treeSize: size }).where(eq(streams.id, streamId));
+      await Promise.all([
+        tx.insert(events).values(rows),
+        TileStore.write(tx, streamId, writes),
+        tx.update(streams).set({ treeSize: size }).where(eq(streams.id, streamId)),
+      ]);
 
       const partial = new Map<number, Buffer>();
       for (const p of partialTiles(size)) {

@@ -48,7 +48,7 @@ export async function consistencyProof(db: Db, tileStore: TileStore, streamId: s
  */
 export class Checkpointer {
   constructor(
-    private readonly deps: { db: Db; tileStore: TileStore; keys: StreamKeys; events: DomainEventSink; logger: Logger },
+    private readonly deps: { db: Db; tileStore: TileStore; keys: StreamKeys; events: DomainEventSink; logger: Logger; onSigned?: (streamId: string) => void },
   ) {}
 
   /** Signs the stream's current tree if it grew; else returns the latest checkpoint. */
@@ -89,7 +89,10 @@ export class Checkpointer {
       });
       return row!;
     });
-    if (created) return { checkpoint: created, created: true };
+    if (created) {
+      this.deps.onSigned?.(streamId);
+      return { checkpoint: created, created: true };
+    }
     const [latest] = await db.select().from(checkpoints).where(eq(checkpoints.streamId, streamId)).orderBy(desc(checkpoints.treeSize)).limit(1);
     return { checkpoint: latest!, created: false };
   }

@@ -6,6 +6,7 @@ import type { Logger } from "../logger.js";
 import { Appender } from "./append.js";
 import { Checkpointer } from "./checkpoints.js";
 import { selfAudit } from "./forks.js";
+import { StreamHeads } from "./heads.js";
 import { StreamKeys } from "./keys.js";
 import { TileStore } from "./tile-store.js";
 
@@ -13,6 +14,8 @@ export interface ProofstreamOptions {
   /** Read when a stream is created: its origin is fixed then. */
   publicBaseUrl: () => string;
   tileCacheBytes: number;
+  /** How long the proof path trusts its cached "latest checkpoint" of a stream. */
+  headCacheMs: number;
   checkpointIntervalMs: number;
   selfAuditIntervalMs: number;
   selfAuditSample: number;
@@ -25,15 +28,24 @@ export class Proofstreams {
   readonly keys: StreamKeys;
   readonly appender: Appender;
   readonly checkpointer: Checkpointer;
+  readonly heads: StreamHeads;
 
   constructor(
     readonly deps: { db: Db; keyring: Keyring; events: DomainEventSink; logger: Logger },
     readonly options: ProofstreamOptions,
   ) {
     this.tileStore = new TileStore(options.tileCacheBytes);
+    this.heads = new StreamHeads(options.headCacheMs);
     this.keys = new StreamKeys(deps.keyring);
     this.appender = new Appender(deps.db);
-    this.checkpointer = new Checkpointer({ db: deps.db, tileStore: this.tileStore, keys: this.keys, events: deps.events, logger: deps.logger });
+    this.checkpointer = new Checkpointer({
+      db: deps.db,
+      tileStore: this.tileStore,
+      keys: this.keys,
+      events: deps.events,
+      logger: deps.logger,
+      onSigned: (streamId) => this.heads.forget(streamId),
+    });
   }
 
   /** Checkpoint closing and the self-audit, once per tick across all instances. */

@@ -2,9 +2,9 @@ import { and, asc, eq } from "drizzle-orm";
 import type { Db } from "../db/db.js";
 import { events } from "../db/schema.js";
 import { AppError, invalidArgument, notFound } from "../errors.js";
-import { checkpointOf, consistencyProof, type CheckpointRecord } from "./checkpoints.js";
+import { consistencyProof, type CheckpointRecord } from "./checkpoints.js";
+import type { StreamHeads } from "./heads.js";
 import { hashRanges, inclusionRanges, nodesOf } from "./merkle/ranges.js";
-import { getStreamRow } from "./streams.js";
 import type { TileStore } from "./tile-store.js";
 
 export interface InclusionProofResult {
@@ -17,19 +17,30 @@ export interface InclusionProofResult {
 
 export type LeafSelector = { seqNo: number } | { leafHash: Buffer };
 
-async function signedCheckpoint(db: Db, stream: { id: string; checkpointSize: number }, size: number): Promise<CheckpointRecord> {
-  const checkpoint = await checkpointOf(db, stream, size);
+async function signedCheckpoint(db: Db, heads: StreamHeads, tenantId: string, streamId: string, size: number) {
+  let head = await heads.head(db, tenantId, streamId);
+  let checkpoint = await heads.checkpoint(db, streamId, head, size);
+  if (!checkpoint) {
+    // Maybe signed since the head was cached: look again before answering not found.
+    head = await heads.head(db, tenantId, streamId, true);
+    checkpoint = await heads.checkpoint(db, streamId, head, size);
+  }
   if (!checkpoint) throw notFound(size ? `signed checkpoint of size ${size}` : "signed checkpoint");
-  return checkpoint;
+  return { head, checkpoint };
 }
 
 /** RFC 9162 inclusion proof of one leaf in a signed checkpoint (0: the latest). */
-export async function inclusionProof(db: Db, tileStore: TileStore, tenantId: string, streamId: string, leaf: LeafSelector, treeSize = 0): Promise<InclusionProofResult> {
-  const stream = await getStreamRow(db, tenantId, streamId);
-  const checkpoint = await signedCheckpoint(db, stream, treeSize);
+export async function inclusionProof(
+  db: Db,
+  { tileStore, heads }: { tileStore: TileStore; heads: StreamHeads },
+  tenantId: string,
+  streamId: string,
+  leaf: LeafSelector,
+  treeSize = 0,
+): Promise<InclusionProofResult> {
+  const { checkpoint } = await signedCheckpoint(db, heads, tenantId, streamId, treeSize);
   let seqNo: number;
   if ("seqNo" in leaf) {
-    if (leaf.seqNo > stream.treeSize) throw notFound(`event ${leaf.seqNo}`);
     seqNo = leaf.seqNo;
   } else {
     const [row] = await db
@@ -43,6 +54,7 @@ export async function inclusionProof(db: Db, tileStore: TileStore, tenantId: str
   }
   const leafIndex = seqNo - 1;
   if (leafIndex >= checkpoint.treeSize) {
+    if (seqNo > (await heads.head(db, tenantId, streamId, true)).treeSize) throw notFound(`event ${seqNo}`);
     throw new AppError("failed_precondition", `event ${seqNo} is not covered by the checkpoint of size ${checkpoint.treeSize}`);
   }
   const ranges = inclusionRanges(leafIndex, checkpoint.treeSize);
@@ -52,10 +64,16 @@ export async function inclusionProof(db: Db, tileStore: TileStore, tenantId: str
 }
 
 /** RFC 9162 consistency proof from `fromSize` to a signed checkpoint (0: the latest). */
-export async function consistencyProofToCheckpoint(db: Db, tileStore: TileStore, tenantId: string, streamId: string, fromSize: number, toSize = 0) {
-  const stream = await getStreamRow(db, tenantId, streamId);
+export async function consistencyProofToCheckpoint(
+  db: Db,
+  { tileStore, heads }: { tileStore: TileStore; heads: StreamHeads },
+  tenantId: string,
+  streamId: string,
+  fromSize: number,
+  toSize = 0,
+) {
   if (toSize && fromSize > toSize) throw invalidArgument("from_size", "must not exceed to_size");
-  const checkpoint = await signedCheckpoint(db, stream, toSize);
+  const { checkpoint } = await signedCheckpoint(db, heads, tenantId, streamId, toSize);
   if (fromSize > checkpoint.treeSize) throw invalidArgument("from_size", `must not exceed the checkpoint's size ${checkpoint.treeSize}`);
   const hashes = await consistencyProof(db, tileStore, streamId, fromSize, checkpoint.treeSize);
   return { fromSize, toSize: checkpoint.treeSize, hashes, checkpoint };

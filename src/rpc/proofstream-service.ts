@@ -151,7 +151,7 @@ export function proofstreamService(deps: { db: Db; proofstreams: Proofstreams })
             ? { leafHash: Buffer.from(req.leaf.value) }
             : undefined;
       if (!leaf) throw invalidArgument("leaf", "set seq_no or leaf_hash");
-      const proof = await inclusionProof(db, tileStore, tenantOf(ctx).tenantId, req.streamId, leaf, count(req.treeSize, "tree_size"));
+      const proof = await inclusionProof(db, proofstreams, tenantOf(ctx).tenantId, req.streamId, leaf, count(req.treeSize, "tree_size"));
       return {
         proof: {
           leafIndex: BigInt(proof.leafIndex),
@@ -163,7 +163,7 @@ export function proofstreamService(deps: { db: Db; proofstreams: Proofstreams })
       };
     },
     async getConsistencyProof(req, ctx) {
-      const proof = await consistencyProofToCheckpoint(db, tileStore, tenantOf(ctx).tenantId, req.streamId, count(req.fromSize, "from_size"), count(req.toSize, "to_size"));
+      const proof = await consistencyProofToCheckpoint(db, proofstreams, tenantOf(ctx).tenantId, req.streamId, count(req.fromSize, "from_size"), count(req.toSize, "to_size"));
       return { proof: { fromSize: BigInt(proof.fromSize), toSize: BigInt(proof.toSize), hashes: proof.hashes, checkpoint: checkpointMsg(proof.checkpoint) } };
     },
     async submitCheckpoint(req, ctx) {
