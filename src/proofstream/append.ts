@@ -1,4 +1,4 @@
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/db.js";
 import { normalizeDbError } from "../db/errors.js";
 import { events, streams, tiles } from "../db/schema.js";
@@ -107,14 +107,14 @@ export class Appender {
         tx
           .select()
           .from(events)
-          .where(and(eq(events.streamId, streamId), inArray(events.sourceRef, refs))),
+          .where(and(eq(events.streamId, streamId), sql`${events.sourceRef} IN (SELECT jsonb_array_elements_text(${JSON.stringify(refs)}::jsonb))`)),
       ]);
       if (!head) return batch.map(() => notFound("stream"));
       const known = new Map<string, EventRecord>(stored.map((row) => [row.sourceRef, toRecord(row)]));
 
       let size = head.treeSize;
       const receivedAt = new Date();
-      const rows: Array<typeof events.$inferInsert> = [];
+      const rows: NewEventRow[] = [];
       const results = batch.map(({ input }): AppendResult | AppError => {
         if (input.tenantId !== head.tenantId) return notFound("stream");
         const existing = known.get(input.sourceRef);
@@ -139,7 +139,7 @@ export class Appender {
       const before = await this.#frontier(tx, streamId, head.treeSize);
       const writes = appendToTiles(head.treeSize, rows.map((r) => r.leafHash as Buffer), (level) => before.partial.get(level) ?? Buffer.alloc(0));
       await Promise.all([
-        tx.insert(events).values(rows),
+        insertEvents(tx, rows),
         TileStore.write(tx, streamId, writes),
         tx.update(streams).set({ treeSize: size }).where(eq(streams.id, streamId)),
       ]);
@@ -175,6 +175,35 @@ export class Appender {
     }
     return { size, partial };
   }
+}
+
+type NewEventRow = EventRecord & { leaf: Buffer };
+
+/**
+ * One multi-row INSERT with a single JSON parameter: building a statement
+ * with ten parameters per row costs more CPU than the database spends
+ * storing the batch.
+ */
+async function insertEvents(tx: Db, rows: readonly NewEventRow[]): Promise<void> {
+  const json = JSON.stringify(
+    rows.map((r) => ({
+      stream_id: r.streamId,
+      seq_no: r.seqNo,
+      source_ref: r.sourceRef,
+      event_type: r.eventType,
+      occurred_at: r.occurredAt.toISOString(),
+      received_at: r.receivedAt.toISOString(),
+      payload: r.payload,
+      payload_sha256: r.payloadSha256,
+      leaf: r.leaf.toString("hex"),
+      leaf_hash: r.leafHash.toString("hex"),
+    })),
+  );
+  await tx.execute(sql`
+    INSERT INTO events (stream_id, seq_no, source_ref, event_type, occurred_at, received_at, payload, payload_sha256, leaf, leaf_hash)
+    SELECT stream_id, seq_no, source_ref, event_type, occurred_at, received_at, payload, payload_sha256, decode(leaf, 'hex'), decode(leaf_hash, 'hex')
+    FROM jsonb_to_recordset(${json}::jsonb) AS r(stream_id text, seq_no bigint, source_ref text, event_type text, occurred_at timestamptz,
+      received_at timestamptz, payload jsonb, payload_sha256 text, leaf text, leaf_hash text)`);
 }
 
 export function toRecord(row: typeof events.$inferSelect): EventRecord {
