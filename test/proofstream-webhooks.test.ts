@@ -1,0 +1,77 @@
+import { createHmac } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
+import { formatCheckpoint, signNote } from "../src/proofstream/note.js";
+import type { Attesto } from "../src/server/app.js";
+import { appendRequest, stolenSigner } from "./support/proofstream.js";
+import { clientFor, newTenant } from "./support/server.js";
+import { isolatedStore, Receiver, startWebhookServer, waitFor, webhookClient, type Store } from "./support/webhooks.js";
+
+let store: Store;
+let app: Attesto;
+let receiver: Receiver;
+
+beforeAll(async () => {
+  store = await isolatedStore("ps");
+  app = await startWebhookServer(store, { checkpointIntervalMs: 60_000 });
+  receiver = await Receiver.start();
+});
+afterAll(async () => {
+  await app?.stop();
+  await receiver?.close();
+  await store?.drop();
+});
+
+const bodies = (event: string) =>
+  receiver.received.filter((r) => r.headers["x-attesto-event"] === event).map((r) => JSON.parse(r.body.toString("utf8")) as { tenant_id: string; data: Record<string, unknown> });
+
+describe("Proofstream lifecycle events reach tenant webhooks", () => {
+  it("delivers proofstream.checkpointed and proofstream.fork_detected, signed, to the stream's tenant only", async () => {
+    const a = await newTenant(app.url);
+    const b = await newTenant(app.url);
+    const { signingSecret } = await webhookClient(app, a.key).createSubscription({
+      name: "ps",
+      url: receiver.url(),
+      eventTypes: ["proofstream.checkpointed", "proofstream.fork_detected"],
+    });
+    const ps = clientFor(ProofstreamService, app.url, a.key);
+    const { stream } = await ps.createStream({ name: "hooked" });
+    for (let i = 0; i < 3; i++) await ps.appendEvent(appendRequest(stream!.id, `w-${i}`));
+    const { checkpoint } = await ps.createCheckpoint({ streamId: stream!.id });
+
+    // Another tenant's checkpoint must not reach A's endpoint.
+    const psB = clientFor(ProofstreamService, app.url, b.key);
+    const { stream: other } = await psB.createStream({ name: "other" });
+    await psB.appendEvent(appendRequest(other!.id, "b-1"));
+    await psB.createCheckpoint({ streamId: other!.id });
+
+    const [delivered] = await waitFor(() => {
+      const found = bodies("proofstream.checkpointed");
+      return found.length > 0 ? found : undefined;
+    }, "a proofstream.checkpointed delivery");
+    expect(delivered!.tenant_id).toBe(a.tenantId);
+    expect(delivered!.data).toMatchObject({
+      stream_id: stream!.id,
+      origin: stream!.origin,
+      tree_size: 3,
+      root_hash: Buffer.from(checkpoint!.rootHash).toString("hex"),
+      note: checkpoint!.note,
+    });
+    const raw = receiver.received.find((r) => r.headers["x-attesto-event"] === "proofstream.checkpointed")!;
+    const expected = createHmac("sha256", signingSecret).update(`${raw.headers["x-attesto-timestamp"]}.`).update(raw.body).digest("hex");
+    expect(raw.headers["x-attesto-signature"]).toBe(expected);
+
+    const signer = await stolenSigner(app.database.db, app.keyring, stream!.id, stream!.origin);
+    const forged = signNote(formatCheckpoint({ origin: stream!.origin, size: 3, root: Buffer.alloc(32, 5) }), signer);
+    const { forkEvidenceId } = await ps.submitCheckpoint({ streamId: stream!.id, note: forged });
+    const [fork] = await waitFor(() => {
+      const found = bodies("proofstream.fork_detected");
+      return found.length > 0 ? found : undefined;
+    }, "a proofstream.fork_detected delivery");
+    expect(fork!.data).toMatchObject({ stream_id: stream!.id, fork_evidence_id: forkEvidenceId, kind: "same_size_different_root", source: "submitted_checkpoint", history_size: 3, conflicting_size: 3 });
+
+    // Give B's checkpoint time to have been (wrongly) delivered, then make sure it was not.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(bodies("proofstream.checkpointed").every((d) => d.tenant_id === a.tenantId && d.data.stream_id === stream!.id)).toBe(true);
+  });
+});
