@@ -76,11 +76,11 @@ export const webhookDeliveries = pgTable(
     extraAttempts: integer("extra_attempts").notNull().default(0),
     /** Set by a redelivery: the delivery fails when this attempt fails. */
     finalAttempt: integer("final_attempt"),
-    /** When the next attempt is due; null while one is in flight or when done. */
+    /** When the next (or the in-flight) attempt is due; null when done. */
     nextAttemptAt: tstz("next_attempt_at"),
     /** The lease of the attempt in flight: past it, the attempt counts as interrupted. */
     inFlightUntil: tstz("in_flight_until"),
-    /** When a process took the row to put its job on the queue. */
+    /** When an instance's outbox poller took the row to put its job on the queue. */
     enqueuedAt: tstz("enqueued_at"),
     lastAttemptAt: tstz("last_attempt_at"),
     createdAt: tstz("created_at").notNull().defaultNow(),
@@ -89,10 +89,11 @@ export const webhookDeliveries = pgTable(
   (t) => [
     index("webhook_deliveries_tenant").on(t.tenantId, t.id),
     index("webhook_deliveries_subscription").on(t.subscriptionId, t.id),
-    // The relay's scan: pending rows by when they next need attention.
-    index("webhook_deliveries_due")
-      .on(sql`(coalesce(${t.inFlightUntil}, ${t.nextAttemptAt}))`)
-      .where(sql`${t.status} = 'pending'`),
+    // The relay's scan: pending rows by when their next attempt is due. Claiming
+    // an attempt changes no indexed column, so that update stays on its page.
+    index("webhook_deliveries_next_attempt").on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    // The outbox poller's scan: rows whose job was never enqueued (usually none).
+    index("webhook_deliveries_unenqueued").on(t.id).where(sql`${t.enqueuedAt} IS NULL`),
   ],
 );
 
@@ -108,8 +109,10 @@ export type AttemptErrorKind =
   | "interrupted";
 
 /**
- * One row per attempt, inserted when the attempt is claimed; the primary key
- * (delivery, number) is the database's guarantee that an attempt is made once.
+ * One row per attempt, written when it ended (or, for an attempt whose
+ * worker died, as "interrupted" by the claim of the next one). Claims take
+ * attempt numbers on the delivery row, under its row lock, so an attempt
+ * number is used once; the primary key (delivery, number) backs that up.
  */
 export const webhookAttempts = pgTable(
   "webhook_attempts",
