@@ -30,6 +30,7 @@ const envSchema = z.object({
   ATTESTO_WEBHOOK_RELAY_INTERVAL_MS: z.coerce.number().int().min(100).default(10_000),
   ATTESTO_WEBHOOK_RELAY_GRACE_MS: z.coerce.number().int().min(0).default(60_000),
   ATTESTO_WEBHOOK_JOB_LOCK_MS: z.coerce.number().int().min(1_000).default(30_000),
+  ATTESTO_WEBHOOK_OUTBOX_POLL_MS: z.coerce.number().int().min(10).default(250),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -75,6 +76,8 @@ export interface Config {
   webhookRelayGraceMs: number;
   /** BullMQ lock of a delivery job: a crashed worker's job is taken over after about this long. */
   webhookJobLockMs: number;
+  /** How often each instance looks for outbox rows written by other processes. */
+  webhookOutboxPollMs: number;
 }
 
 /** Reads configuration from the environment; a bad value names the variable. */
@@ -114,6 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     webhookRelayIntervalMs: e.ATTESTO_WEBHOOK_RELAY_INTERVAL_MS,
     webhookRelayGraceMs: e.ATTESTO_WEBHOOK_RELAY_GRACE_MS,
     webhookJobLockMs: e.ATTESTO_WEBHOOK_JOB_LOCK_MS,
+    webhookOutboxPollMs: e.ATTESTO_WEBHOOK_OUTBOX_POLL_MS,
     ...overrides,
   };
   return config;

@@ -1,8 +1,8 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
-import { sql } from "drizzle-orm";
-import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { sql, type SQL } from "drizzle-orm";
+import { PgDialect, type PgDatabase, type PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
@@ -22,13 +22,17 @@ export interface Database {
   migrate(): Promise<void>;
   ping(): Promise<void>;
   /**
-   * Calls `onPayload` for every NOTIFY on `channel` (sent with pg_notify;
-   * Postgres delivers it only once the sending transaction commits). Returns
-   * the function that stops listening.
+   * Runs one raw statement outside any transaction as a prepared statement
+   * (kept per connection, so its text is parsed and planned once), for hot
+   * paths. Drizzle sends its queries unprepared, and postgres.js then asks the
+   * server to describe each parameterized one first: a second round trip.
+   * Rows come back as the driver gives them (timestamps may be strings).
    */
-  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  query<T>(statement: SQL): Promise<T[]>;
   close(): Promise<void>;
 }
+
+const dialect = new PgDialect();
 
 /** Arbitrary constant: the advisory lock that serializes migrations across instances. */
 const MIGRATION_LOCK = 0x4a77e570;
@@ -63,10 +67,9 @@ function openPostgres(url: string, max: number): Database {
     async ping() {
       await db.execute(sql`SELECT 1`);
     },
-    async listen(channel, onPayload) {
-      // postgres.js listens on a connection of its own and re-listens after reconnecting.
-      const meta = await client.listen(channel, onPayload);
-      return () => meta.unlisten();
+    async query<T>(statement: SQL) {
+      const { sql: text, params } = dialect.sqlToQuery(statement);
+      return (await client.unsafe(text, params as never[], { prepare: true })) as unknown as T[];
     },
     async close() {
       await client.end({ timeout: 5 });
@@ -89,9 +92,9 @@ async function openPglite(dir: string): Promise<Database> {
     async ping() {
       await db.execute(sql`SELECT 1`);
     },
-    async listen(channel, onPayload) {
-      const unlisten = await client.listen(channel, onPayload);
-      return () => unlisten();
+    async query<T>(statement: SQL) {
+      const { sql: text, params } = dialect.sqlToQuery(statement);
+      return (await client.query<T>(text, params)).rows;
     },
     async close() {
       await client.close();

@@ -232,7 +232,8 @@ async function readExcerpt(body: Dispatcher.ResponseData["body"], chars: number)
     }
   }
   const text = new TextDecoder("utf-8", { fatal: false }).decode(Buffer.concat(chunks).subarray(0, EXCERPT_BYTES));
-  return [...text].slice(0, chars).join("");
+  // NUL cannot be stored in Postgres text.
+  return [...text].slice(0, chars).join("").replaceAll("\u0000", "\uFFFD");
 }
 
 const DNS_CODES = new Set(["ENOTFOUND", "EAI_AGAIN", "EAI_NONAME", "EAI_NODATA", "ENODATA", "EAI_FAIL"]);

@@ -1,5 +1,5 @@
 import { DelayedError, UnrecoverableError, type Job, type JobsOptions, type Queue } from "bullmq";
-import { and, eq, inArray, isNull, sql, type SQL } from "drizzle-orm";
+import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { Config } from "../config.js";
 import type { Keyring } from "../crypto/keyring.js";
 import type { Database, Db } from "../db/db.js";
@@ -9,10 +9,10 @@ import type { Logger } from "../logger.js";
 import { OutboundHttp, type OutboundPolicy, type OutboundResult } from "../net/outbound.js";
 import { getDelivery, type Delivery } from "./deliveries.js";
 import { sampleEventData, type WebhookEventType } from "./events.js";
-import { insertDeliveries, OUTBOX_CHANNEL } from "./outbox.js";
+import { insertDeliveries, outboxWrites } from "./outbox.js";
 import { webhookDeliveries, webhookSubscriptions, type AttemptErrorKind } from "./schema.js";
 import { deliveryHeaders } from "./signing.js";
-import { failPendingDeliveries, getSubscription, openSecrets } from "./subscriptions.js";
+import { getSubscription, openSecrets } from "./subscriptions.js";
 
 export const DELIVERY_QUEUE = "webhook-deliveries";
 export const RELAY_JOB = "webhook-outbox-relay";
@@ -23,8 +23,8 @@ const MAX_FREE_INTERRUPTS = 3;
 const EARLY_SLACK_MS = 1_000;
 /** Rows the relay looks at per run. */
 const RELAY_BATCH = 1_000;
-
-const DELIVERY_ID = /^dlv_[0-9A-HJKMNP-TV-Z]{26}$/;
+/** Outbox rows taken per poll statement. */
+const POLL_BATCH = 1_000;
 
 const JOB_OPTIONS: JobsOptions = {
   // The job of a delivery that ended stays a while for the board, then goes.
@@ -46,6 +46,8 @@ export interface WebhookSettings {
   relayIntervalMs: number;
   relayGraceMs: number;
   jobLockMs: number;
+  /** How often each instance looks for new outbox rows written by other processes. */
+  outboxPollMs: number;
 }
 
 export function webhookSettings(config: Config): WebhookSettings {
@@ -59,6 +61,7 @@ export function webhookSettings(config: Config): WebhookSettings {
     relayIntervalMs: config.webhookRelayIntervalMs,
     relayGraceMs: config.webhookRelayGraceMs,
     jobLockMs: config.webhookJobLockMs,
+    outboxPollMs: config.webhookOutboxPollMs,
   };
 }
 
@@ -79,16 +82,63 @@ interface Claim {
   attempt_count: number;
   extra_attempts: number;
   final_attempt: number | null;
+  started_at: Date | string;
   secret_enc: Uint8Array | null;
   previous_secret_enc: Uint8Array | null;
   previous_secret_expires_at: Date | string | null;
 }
 
-/** Rows of a raw statement, for both drivers (postgres.js: an array; PGlite: { rows }). */
-async function rowsOf<T>(db: Db, query: SQL): Promise<T[]> {
-  const result = (await db.execute(query)) as unknown;
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
+/**
+ * Gathers the calls made within a moment (up to `max`) and runs them as one
+ * statement: with many attempts in flight, claims and results reach Postgres
+ * in batches instead of one statement (and one commit) each. A key asked for
+ * twice in one batch gets undefined the second time.
+ */
+class Batcher<I, R> {
+  #waiting = new Map<string, { input: I; resolve: (r: R | undefined) => void; reject: (e: unknown) => void }>();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly run: (inputs: Array<[string, I]>) => Promise<Map<string, R>>,
+    private readonly max = 100,
+    private readonly windowMs = 5,
+  ) {}
+
+  get(key: string, input: I): Promise<R | undefined> {
+    if (this.#waiting.has(key)) return Promise.resolve(undefined);
+    const result = new Promise<R | undefined>((resolve, reject) => this.#waiting.set(key, { input, resolve, reject }));
+    if (this.#waiting.size >= this.max) this.#flush();
+    else this.#timer ??= setTimeout(() => this.#flush(), this.windowMs);
+    return result;
+  }
+
+  #flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const batch = this.#waiting;
+    this.#waiting = new Map();
+    if (batch.size === 0) return;
+    this.run([...batch].map(([key, w]) => [key, w.input])).then(
+      (results) => batch.forEach((w, key) => w.resolve(results.get(key))),
+      (err: unknown) => batch.forEach((w) => w.reject(err)),
+    );
+  }
 }
+
+interface Finish {
+  id: string;
+  subscription_id: string;
+  number: number;
+  started_at: string;
+  latency_ms: number;
+  status_code: number | null;
+  error_kind: AttemptErrorKind;
+  excerpt: string;
+  status: "pending" | "succeeded" | "failed";
+  reason: string | null;
+  next_at: string | null;
+}
+
 
 const asDate = (v: Date | string | null): Date | null => (v === null ? null : v instanceof Date ? v : new Date(v));
 const asBuffer = (v: Uint8Array | null): Buffer | null => (v === null ? null : Buffer.from(v));
@@ -109,9 +159,16 @@ export class WebhookEngine {
   readonly http: OutboundHttp;
   readonly #db: Db;
   readonly #leaseMs: number;
-  readonly #announced = new Set<string>();
-  #flushing: Promise<void> | undefined;
-  #unlisten: (() => Promise<void>) | undefined;
+  readonly #openSecrets = new Map<
+    string,
+    { sealed: Buffer; previousSealed: Buffer | null; previousExpires: Date | null; secrets: { secret: string; previousSecret?: string } }
+  >();
+  readonly #claims = new Batcher<null, Claim>((ids) => this.#claim(ids.map(([id]) => id)));
+  readonly #finishes = new Batcher<Finish, true>((rows) => this.#finish(rows.map(([, f]) => f)));
+  #polling: Promise<void> | undefined;
+  #pollAgain = false;
+  #pollTimer: NodeJS.Timeout | undefined;
+  readonly #onWrite = () => this.#wake();
   #closed = false;
 
   constructor(
@@ -134,7 +191,9 @@ export class WebhookEngine {
     if (settings.policy.allowLoopback) {
       logger.warn("ATTESTO_WEBHOOK_ALLOW_LOOPBACK is on: webhooks may go to loopback addresses, over plain http too. For development and tests only.");
     }
-    this.#unlisten = await this.deps.database.listen(OUTBOX_CHANNEL, (payload) => this.#onAnnounced(payload));
+    outboxWrites.on("written", this.#onWrite);
+    this.#pollTimer = setInterval(() => this.#wake(), settings.outboxPollMs);
+    this.#wake();
     jobs.process<{ deliveryId: string }>(DELIVERY_QUEUE, (job, token) => this.#process(job, token), settings.concurrency, {
       lockDuration: settings.jobLockMs,
       stalledInterval: settings.jobLockMs,
@@ -144,8 +203,9 @@ export class WebhookEngine {
 
   async close(): Promise<void> {
     this.#closed = true;
-    await this.#unlisten?.().catch(() => {});
-    await this.#flushing;
+    outboxWrites.off("written", this.#onWrite);
+    clearInterval(this.#pollTimer);
+    await this.#polling;
     await this.http.close();
   }
 
@@ -226,15 +286,11 @@ export class WebhookEngine {
    */
   async attempt(deliveryId: string): Promise<AttemptOutcome> {
     const { settings, logger } = this.deps;
-    const claim = await this.#claim(deliveryId);
+    const claim = await this.#claims.get(deliveryId, null);
     if (!claim) return this.#notClaimed(deliveryId);
 
     const number = claim.attempt_count;
-    const secrets = openSecrets(this.deps.keyring, claim.tenant_id, {
-      secretEnc: asBuffer(claim.secret_enc),
-      previousSecretEnc: asBuffer(claim.previous_secret_enc),
-      previousSecretExpiresAt: asDate(claim.previous_secret_expires_at),
-    });
+    const secrets = this.#secrets(claim);
     const headers = deliveryHeaders({
       id: claim.id,
       eventType: claim.event_type,
@@ -246,20 +302,19 @@ export class WebhookEngine {
     const result = await this.http.post(claim.url, headers, claim.body, settings.timeoutMs);
 
     const decision = this.#decide(claim, result);
-    const finished = await rowsOf<{ id: string }>(
-      this.#db,
-      sql`WITH a AS (
-            UPDATE webhook_attempts SET finished_at = now(), latency_ms = ${result.latencyMs},
-              status_code = ${result.ok ? result.statusCode : null}, error_kind = ${decision.errorKind},
-              response_excerpt = ${result.ok ? result.excerpt : ""}
-            WHERE delivery_id = ${claim.id} AND number = ${number} AND finished_at IS NULL
-            RETURNING delivery_id)
-          UPDATE webhook_deliveries d SET status = ${decision.status}, failure_reason = ${decision.reason},
-            next_attempt_at = ${decision.nextAt?.toISOString() ?? null}::timestamptz, in_flight_until = NULL,
-            completed_at = ${decision.status === "pending" ? null : new Date().toISOString()}::timestamptz
-          FROM a WHERE d.id = a.delivery_id AND d.attempt_count = ${number} AND d.status = 'pending'
-          RETURNING d.id`,
-    );
+    const finished = await this.#finishes.get(`${claim.id}#${number}`, {
+      id: claim.id,
+      subscription_id: claim.subscription_id,
+      number,
+      started_at: asDate(claim.started_at)!.toISOString(),
+      latency_ms: result.latencyMs,
+      status_code: result.ok ? result.statusCode : null,
+      error_kind: decision.errorKind,
+      excerpt: result.ok ? result.excerpt : "",
+      status: decision.status,
+      reason: decision.reason,
+      next_at: decision.nextAt?.toISOString() ?? null,
+    });
     const log = {
       deliveryId: claim.id,
       subscriptionId: claim.subscription_id,
@@ -268,18 +323,44 @@ export class WebhookEngine {
       errorKind: decision.errorKind,
       latencyMs: result.latencyMs,
     };
-    if (finished.length === 0) {
+    if (!finished) {
       // The lease ran out and another worker took over, or the delivery was stopped meanwhile.
       logger.warn(log, "webhook attempt ended after its delivery moved on");
       return { kind: "done" };
     }
-    if (decision.gone) await this.#disableGone(claim.subscription_id);
+    if (decision.gone) logger.warn({ subscriptionId: claim.subscription_id }, "webhook endpoint answered 410 Gone: subscription disabled");
     if (decision.status === "succeeded") {
       logger.debug(log, "webhook delivered");
       return { kind: "done" };
     }
     logger.info({ ...log, next: decision.nextAt?.toISOString() ?? null }, "webhook attempt failed");
     return decision.status === "failed" ? { kind: "failed", reason: decision.reason! } : { kind: "later", at: decision.nextAt! };
+  }
+
+  /**
+   * The signing secrets of a claim's subscription, opened once and kept
+   * while the sealed values stay the same (a rotation changes them).
+   */
+  #secrets(claim: Claim): { secret: string; previousSecret?: string } {
+    const sealed = asBuffer(claim.secret_enc);
+    const previousSealed = asBuffer(claim.previous_secret_enc);
+    const previousExpires = asDate(claim.previous_secret_expires_at);
+    const cached = this.#openSecrets.get(claim.subscription_id);
+    const now = new Date();
+    if (
+      cached &&
+      sealed &&
+      cached.sealed.equals(sealed) &&
+      (previousSealed ? cached.previousSealed?.equals(previousSealed) : !cached.previousSealed) &&
+      cached.previousExpires?.getTime() === previousExpires?.getTime() &&
+      (!previousExpires || previousExpires > now)
+    ) {
+      return cached.secrets;
+    }
+    const secrets = openSecrets(this.deps.keyring, claim.tenant_id, { secretEnc: sealed, previousSecretEnc: previousSealed, previousSecretExpiresAt: previousExpires }, now);
+    if (this.#openSecrets.size >= 10_000) this.#openSecrets.clear();
+    if (sealed) this.#openSecrets.set(claim.subscription_id, { sealed, previousSealed, previousExpires, secrets });
+    return secrets;
   }
 
   #decide(claim: Claim, result: OutboundResult) {
@@ -302,55 +383,97 @@ export class WebhookEngine {
     return { errorKind, status: "pending" as const, reason: null, nextAt: new Date(Date.now() + delay), gone: false };
   }
 
-  /** One statement: lock, check, bump the attempt number, take the lease, insert the attempt row. */
-  async #claim(id: string): Promise<Claim | undefined> {
-    const [claim] = await rowsOf<Claim>(
-      this.#db,
-      sql`WITH cur AS (
-            SELECT d.id, d.in_flight_until AS lease
+  /**
+   * One statement for a batch of deliveries: lock each row, check it is due
+   * and not in flight, bump its attempt number, take the lease, insert the
+   * attempt row. Rows another worker holds are skipped, not waited for.
+   */
+  async #claim(ids: string[]): Promise<Map<string, Claim>> {
+    const claims = await this.deps.database.query<Claim>(sql`WITH cur AS (
+            SELECT d.id, d.in_flight_until AS lease, d.attempt_count AS previous_number, d.last_attempt_at AS previous_start
             FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id
-            WHERE d.id = ${id} AND d.status = 'pending'
+            WHERE d.id IN (${sql.join(
+              ids.map((id) => sql`${id}`),
+              sql`, `,
+            )}) AND d.status = 'pending'
               AND (d.in_flight_until IS NULL OR d.in_flight_until < now())
               AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= now() + make_interval(secs => ${EARLY_SLACK_MS / 1000}))
               AND s.deleted_at IS NULL AND (s.enabled OR d.test)
-            FOR UPDATE OF d
+            ORDER BY d.id
+            FOR UPDATE OF d SKIP LOCKED
           ), claimed AS (
+            -- Only columns outside every index change here, so the update can stay on its page (HOT).
             UPDATE webhook_deliveries d SET
               attempt_count = d.attempt_count + 1,
               extra_attempts = d.extra_attempts + (CASE WHEN cur.lease IS NOT NULL AND d.extra_attempts < ${MAX_FREE_INTERRUPTS} THEN 1 ELSE 0 END),
               final_attempt = d.final_attempt + (CASE WHEN cur.lease IS NOT NULL AND d.extra_attempts < ${MAX_FREE_INTERRUPTS} THEN 1 ELSE 0 END),
               in_flight_until = now() + make_interval(secs => ${this.#leaseMs / 1000}),
-              next_attempt_at = NULL,
               last_attempt_at = now()
             FROM cur WHERE d.id = cur.id
             RETURNING d.id, d.tenant_id, d.subscription_id, d.event_type, d.url, d.body, d.attempt_count,
-              d.extra_attempts, d.final_attempt, cur.lease
+              d.extra_attempts, d.final_attempt, d.last_attempt_at AS started_at
           ), interrupted AS (
-            UPDATE webhook_attempts a SET finished_at = now(), error_kind = 'interrupted'
-            FROM claimed c
-            WHERE c.lease IS NOT NULL AND a.delivery_id = c.id AND a.number = c.attempt_count - 1 AND a.finished_at IS NULL
-          ), attempt AS (
-            INSERT INTO webhook_attempts (delivery_id, number, started_at) SELECT id, attempt_count, now() FROM claimed
+            -- The previous attempt's worker let its lease run out: that attempt is recorded as interrupted.
+            INSERT INTO webhook_attempts (delivery_id, number, started_at, finished_at, error_kind)
+            SELECT cur.id, cur.previous_number, coalesce(cur.previous_start, now()), now(), 'interrupted'
+            FROM cur WHERE cur.lease IS NOT NULL AND cur.previous_number > 0
+            ON CONFLICT (delivery_id, number) DO NOTHING
           )
           SELECT c.id, c.tenant_id, c.subscription_id, c.event_type, c.url, c.body, c.attempt_count, c.extra_attempts,
-            c.final_attempt, s.secret_enc, s.previous_secret_enc, s.previous_secret_expires_at
+            c.final_attempt, c.started_at, s.secret_enc, s.previous_secret_enc, s.previous_secret_expires_at
           FROM claimed c JOIN webhook_subscriptions s ON s.id = c.subscription_id`,
     );
-    return claim;
+    return new Map(claims.map((c) => [c.id, c]));
+  }
+
+  /**
+   * Records a batch of attempts (one row each, written once the attempt
+   * ended) and moves each delivery on, unless it moved on without it (its
+   * lease ran out and another worker took over: the attempt's real outcome
+   * then replaces the "interrupted" placeholder). Returns the keys
+   * (id#number) whose delivery moved on.
+   */
+  async #finish(rows: Finish[]): Promise<Map<string, true>> {
+    const applied = await this.deps.database.query<{ id: string; number: number }>(sql`WITH v AS (
+            SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) AS v(id text, subscription_id text, number int,
+              started_at timestamptz, latency_ms int, status_code int, error_kind text, excerpt text, status text, reason text,
+              next_at timestamptz)
+          ), gone AS (
+            -- 410 Gone disables the subscription and stops its other pending deliveries, in the same commit.
+            UPDATE webhook_subscriptions s SET enabled = false, disabled_reason = 'gone', updated_at = now()
+            FROM (SELECT DISTINCT subscription_id FROM v WHERE reason = 'gone') g
+            WHERE s.id = g.subscription_id AND s.enabled
+            RETURNING s.id
+          ), stopped AS (
+            UPDATE webhook_deliveries o SET status = 'failed', failure_reason = 'subscription_disabled', next_attempt_at = NULL,
+              completed_at = now()
+            FROM gone WHERE o.subscription_id = gone.id AND o.status = 'pending' AND o.id NOT IN (SELECT id FROM v)
+          ), a AS (
+            INSERT INTO webhook_attempts (delivery_id, number, started_at, finished_at, latency_ms, status_code, error_kind, response_excerpt)
+            SELECT id, number, started_at, now(), latency_ms, status_code, error_kind, excerpt FROM v
+            ON CONFLICT (delivery_id, number) DO UPDATE SET finished_at = excluded.finished_at, latency_ms = excluded.latency_ms,
+              status_code = excluded.status_code, error_kind = excluded.error_kind, response_excerpt = excluded.response_excerpt
+              WHERE webhook_attempts.error_kind = 'interrupted'
+          )
+          UPDATE webhook_deliveries d SET status = v.status, failure_reason = v.reason, next_attempt_at = v.next_at,
+            in_flight_until = NULL, completed_at = CASE WHEN v.status = 'pending' THEN NULL ELSE now() END
+          FROM v
+          WHERE d.id = v.id AND d.attempt_count = v.number AND d.status = 'pending' AND d.in_flight_until IS NOT NULL
+          RETURNING d.id, v.number`,
+    );
+    return new Map(applied.map((r) => [`${r.id}#${r.number}`, true as const]));
   }
 
   /** Why no attempt could be claimed, and what the job should do. */
   async #notClaimed(id: string): Promise<AttemptOutcome> {
-    const [row] = await rowsOf<{
+    const [row] = await this.deps.database.query<{
       status: string;
       test: boolean;
       next_attempt_at: Date | string | null;
       in_flight_until: Date | string | null;
       enabled: boolean;
       deleted_at: Date | string | null;
-    }>(
-      this.#db,
-      sql`SELECT d.status, d.test, d.next_attempt_at, d.in_flight_until, s.enabled, s.deleted_at
+    }>(sql`SELECT d.status, d.test, d.next_attempt_at, d.in_flight_until, s.enabled, s.deleted_at
           FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id WHERE d.id = ${id}`,
     );
     if (!row || row.status !== "pending") return { kind: "done" };
@@ -374,48 +497,47 @@ export class WebhookEngine {
     return { kind: "later", at: new Date(Math.max(now + 100, next?.getTime() ?? 0)) };
   }
 
-  /** 410 Gone: the subscription is disabled and its other pending deliveries stop. */
-  async #disableGone(subscriptionId: string): Promise<void> {
-    await this.#db.transaction(async (tx) => {
-      const [row] = await tx
-        .update(webhookSubscriptions)
-        .set({ enabled: false, disabledReason: "gone", updatedAt: new Date() })
-        .where(and(eq(webhookSubscriptions.id, subscriptionId), eq(webhookSubscriptions.enabled, true)))
-        .returning({ id: webhookSubscriptions.id });
-      if (row) await failPendingDeliveries(tx, subscriptionId, "subscription_disabled");
-    });
-    this.deps.logger.warn({ subscriptionId }, "webhook endpoint answered 410 Gone: subscription disabled");
-  }
-
   // ---- enqueueing after commit, and the relay -------------------------------
 
-  #onAnnounced(payload: string): void {
-    for (const id of payload.split(",")) if (DELIVERY_ID.test(id)) this.#announced.add(id);
-    this.#flushing ??= this.#flush();
+  /** Runs the outbox poller now (and once more after, if it is running already). */
+  #wake(): void {
+    if (this.#closed) return;
+    if (this.#polling) {
+      this.#pollAgain = true;
+      return;
+    }
+    this.#polling = this.pollOutbox()
+      .then(
+        () => undefined,
+        (err: Error) => this.deps.logger.warn({ err: err.message }, "could not enqueue new webhook deliveries"),
+      )
+      .finally(() => {
+        this.#polling = undefined;
+        if (this.#pollAgain) {
+          this.#pollAgain = false;
+          this.#wake();
+        }
+      });
   }
 
-  /** Takes announced rows (one instance wins each) and puts their jobs on the queue. */
-  async #flush(): Promise<void> {
-    await new Promise((resolve) => setImmediate(resolve));
-    try {
-      while (this.#announced.size > 0 && !this.#closed) {
-        const ids = [...this.#announced].slice(0, 1_000);
-        for (const id of ids) this.#announced.delete(id);
-        try {
-          const taken = await this.#db
-            .update(webhookDeliveries)
-            .set({ enqueuedAt: new Date() })
-            .where(and(inArray(webhookDeliveries.id, ids), isNull(webhookDeliveries.enqueuedAt), eq(webhookDeliveries.status, "pending")))
-            .returning({ id: webhookDeliveries.id });
-          await this.enqueue(taken.map((r) => r.id));
-        } catch (err) {
-          // The relay finds these rows later.
-          this.deps.logger.warn({ err: (err as Error).message, count: ids.length }, "could not enqueue new webhook deliveries");
-        }
-      }
-    } finally {
-      this.#flushing = undefined;
-      if (this.#announced.size > 0 && !this.#closed) this.#flushing = this.#flush();
+  /**
+   * Takes committed outbox rows that have no job yet (SKIP LOCKED: each row
+   * goes to one instance) and puts their jobs on the queue. A row taken
+   * whose job could not be added (Redis down) is found again by the relay.
+   * Returns how many were enqueued.
+   */
+  async pollOutbox(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const taken = await this.deps.database.query<{ id: string }>(sql`WITH picked AS (
+              SELECT id FROM webhook_deliveries WHERE enqueued_at IS NULL AND status = 'pending'
+              ORDER BY id LIMIT ${POLL_BATCH} FOR UPDATE SKIP LOCKED)
+            UPDATE webhook_deliveries d SET enqueued_at = now() FROM picked WHERE d.id = picked.id
+            RETURNING d.id`,
+      );
+      await this.enqueue(taken.map((r) => r.id));
+      total += taken.length;
+      if (taken.length < POLL_BATCH || this.#closed) return total;
     }
   }
 
@@ -426,11 +548,9 @@ export class WebhookEngine {
    */
   async relay(): Promise<number> {
     const { settings, logger } = this.deps;
-    const due = await rowsOf<{ id: string; enqueued_at: Date | string | null }>(
-      this.#db,
-      sql`SELECT id, enqueued_at FROM webhook_deliveries
-          WHERE status = 'pending' AND coalesce(in_flight_until, next_attempt_at) < now() - make_interval(secs => ${settings.relayGraceMs / 1000})
-          ORDER BY coalesce(in_flight_until, next_attempt_at) LIMIT ${RELAY_BATCH}`,
+    const due = await this.deps.database.query<{ id: string; enqueued_at: Date | string | null }>(sql`SELECT id, enqueued_at FROM webhook_deliveries
+          WHERE status = 'pending' AND next_attempt_at < now() - make_interval(secs => ${settings.relayGraceMs / 1000})
+          ORDER BY next_attempt_at LIMIT ${RELAY_BATCH}`,
     );
     let requeued = 0;
     for (let i = 0; i < due.length; i += 50) {

@@ -1,22 +1,28 @@
-import { and, arrayContains, eq, isNull, sql } from "drizzle-orm";
+import { EventEmitter } from "node:events";
+import { sql } from "drizzle-orm";
 import type { Db } from "../db/db.js";
 import { AppError, invalidArgument } from "../errors.js";
 import { newId } from "../ids.js";
 import { isWebhookEventType, rfc3339, type WebhookEventType } from "./events.js";
-import { webhookDeliveries, webhookSubscriptions } from "./schema.js";
 
 /**
- * The Postgres channel on which new delivery ids are announced. NOTIFY is
- * transactional: listeners hear about the rows only once the transaction
- * that wrote them has committed, which is when their jobs may be enqueued.
+ * New outbox rows are put on the queue by the engine's outbox poller, which
+ * takes committed rows that have no job yet (every instance polls; each row
+ * is taken once). Rows written by this process also wake the poller at once
+ * ("written"), so their jobs follow their commit by milliseconds rather than
+ * a poll interval. (NOTIFY would announce them at commit too, but Postgres
+ * serializes the commits of notifying transactions, which would cap every
+ * producer's write rate.)
  */
-export const OUTBOX_CHANNEL = "attesto_webhook_outbox";
+export const outboxWrites = new EventEmitter();
 
 /** Largest `data` accepted, serialized. */
 export const MAX_DATA_BYTES = 256 * 1024;
 
-/** A NOTIFY payload must stay under 8000 bytes: ids are announced in chunks. */
-const IDS_PER_NOTIFY = 200;
+/** Rows per INSERT statement. */
+const ROWS_PER_STATEMENT = 200;
+/** Delivery ids made ahead for one event: enough for most tenants' subscriptions to one type. */
+const IDS_PER_ROUND = 8;
 
 export interface NewDelivery {
   tenantId: string;
@@ -51,35 +57,27 @@ function serializeData(data: Record<string, unknown>): string {
 
 /**
  * Writes outbox rows inside `tx` (the caller's transaction, or the database
- * for a single statement) and announces them for after the commit. Returns
- * the new delivery ids.
+ * for a single statement); their jobs are enqueued once they are committed.
+ * Returns the new delivery ids.
  */
 export async function insertDeliveries(tx: Db, deliveries: NewDelivery[]): Promise<string[]> {
-  if (deliveries.length === 0) return [];
   const serialized = new Map<Record<string, unknown>, string>();
-  const rows = deliveries.map((d) => {
-    const id = newId("dlv");
-    const createdAt = d.createdAt ?? new Date();
-    let dataJson = serialized.get(d.data);
-    if (dataJson === undefined) serialized.set(d.data, (dataJson = serializeData(d.data)));
-    return {
-      id,
-      tenantId: d.tenantId,
-      subscriptionId: d.subscriptionId,
-      eventType: d.eventType,
-      url: d.url,
-      body: deliveryBody(id, d.eventType, d.tenantId, createdAt, dataJson),
-      test: d.test ?? false,
-      status: "pending" as const,
-      nextAttemptAt: createdAt,
-      createdAt,
-    };
-  });
-  await tx.insert(webhookDeliveries).values(rows);
-  const ids = rows.map((r) => r.id);
-  for (let i = 0; i < ids.length; i += IDS_PER_NOTIFY) {
-    await tx.execute(sql`SELECT pg_notify(${OUTBOX_CHANNEL}, ${ids.slice(i, i + IDS_PER_NOTIFY).join(",")})`);
+  const ids: string[] = [];
+  for (let i = 0; i < deliveries.length; i += ROWS_PER_STATEMENT) {
+    const values = deliveries.slice(i, i + ROWS_PER_STATEMENT).map((d) => {
+      const id = newId("dlv");
+      ids.push(id);
+      const createdAt = d.createdAt ?? new Date();
+      let dataJson = serialized.get(d.data);
+      if (dataJson === undefined) serialized.set(d.data, (dataJson = serializeData(d.data)));
+      const body = deliveryBody(id, d.eventType, d.tenantId, createdAt, dataJson);
+      const at = createdAt.toISOString();
+      return sql`(${id}, ${d.tenantId}, ${d.subscriptionId}, ${d.eventType}, ${d.url}, ${body}, ${d.test ?? false}, ${at}::timestamptz, ${at}::timestamptz)`;
+    });
+    await tx.execute(sql`INSERT INTO webhook_deliveries (id, tenant_id, subscription_id, event_type, url, body, test, next_attempt_at, created_at)
+        VALUES ${sql.join(values, sql`, `)}`);
   }
+  if (ids.length > 0) outboxWrites.emit("written");
   return ids;
 }
 
@@ -87,7 +85,7 @@ export async function insertDeliveries(tx: Db, deliveries: NewDelivery[]): Promi
  * The producers' API: one delivery per enabled subscription of `tenantId`
  * to `type`, written in `tx`, so that the event exists exactly when the
  * change that caused it commits. The jobs are enqueued after the commit (by
- * whichever instance hears the notification, or by the outbox relay).
+ * the outbox poller of any instance: at once in this one).
  *
  * @example
  * await db.transaction(async (tx) => {
@@ -97,22 +95,38 @@ export async function insertDeliveries(tx: Db, deliveries: NewDelivery[]): Promi
  */
 export async function emitWebhookEvent(tx: Db, tenantId: string, type: WebhookEventType, data: Record<string, unknown>): Promise<void> {
   if (!isWebhookEventType(type)) throw new AppError("invalid_argument", `unknown webhook event type "${String(type).slice(0, 64)}"`);
-  serializeData(data);
-  const subscriptions = await tx
-    .select({ id: webhookSubscriptions.id, url: webhookSubscriptions.url })
-    .from(webhookSubscriptions)
-    .where(
-      and(
-        eq(webhookSubscriptions.tenantId, tenantId),
-        eq(webhookSubscriptions.enabled, true),
-        isNull(webhookSubscriptions.deletedAt),
-        arrayContains(webhookSubscriptions.eventTypes, [type]),
-      ),
-    );
-  if (subscriptions.length === 0) return;
   const createdAt = new Date();
-  await insertDeliveries(
-    tx,
-    subscriptions.map((s) => ({ tenantId, subscriptionId: s.id, url: s.url, eventType: type, data, createdAt })),
-  );
+  // The body after its id: the same bytes as deliveryBody() gives.
+  const q = JSON.stringify;
+  const tail = `,"event":${q(type)},"tenant_id":${q(tenantId)},"created_at":${q(rfc3339(createdAt))},"data":${serializeData(data)}}`;
+  const at = createdAt.toISOString();
+  // One statement finds the matching subscriptions and writes their rows, with
+  // ids made here; a tenant with more matching subscriptions than ids at hand
+  // takes another round for the rest.
+  let written = 0;
+  for (let offset = 0; ; ) {
+    const ids = Array.from({ length: IDS_PER_ROUND }, () => newId("dlv"));
+    const result = (await tx.execute(
+      sql`WITH subs AS (
+            SELECT id, url, row_number() OVER (ORDER BY id) AS n FROM webhook_subscriptions
+            WHERE tenant_id = ${tenantId} AND enabled AND deleted_at IS NULL AND event_types @> ARRAY[${type}]::text[]
+          ), ids AS (
+            SELECT id, n FROM unnest(ARRAY[${sql.join(
+              ids.map((id) => sql`${id}`),
+              sql`, `,
+            )}]::text[]) WITH ORDINALITY AS t(id, n)
+          ), ins AS (
+            INSERT INTO webhook_deliveries (id, tenant_id, subscription_id, event_type, url, body, next_attempt_at, created_at)
+            SELECT ids.id, ${tenantId}, subs.id, ${type}, subs.url, '{"id":"' || ids.id || '"' || ${tail}, ${at}::timestamptz, ${at}::timestamptz
+            FROM subs JOIN ids ON ids.n + ${offset} = subs.n
+            RETURNING 1
+          )
+          SELECT (SELECT count(*) FROM subs)::int AS matching, (SELECT count(*) FROM ins)::int AS inserted`,
+    )) as unknown;
+    const [row] = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as Array<{ matching: number; inserted: number }>;
+    written += row!.inserted;
+    offset += row!.inserted;
+    if (offset >= row!.matching || row!.inserted === 0) break;
+  }
+  if (written > 0) outboxWrites.emit("written");
 }
