@@ -1,0 +1,251 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import net from "node:net";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { AttemptErrorKind, DeliveryStatus } from "../gen/ts/attesto/v1/webhook_pb.js";
+import { answersPing } from "../src/infra/redis.js";
+import type { Attesto } from "../src/server/app.js";
+import { emitWebhookEvent } from "../src/webhooks/index.js";
+import { newTenant, tempDir } from "./support/server.js";
+import { isolatedStore, Receiver, startWebhookServer, storeEnv, waitFor, webhookClient, type Store } from "./support/webhooks.js";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+
+/** Settings shared by the in-test API server and the spawned workers. */
+const SETTINGS = {
+  ATTESTO_WEBHOOK_RETRY_SCHEDULE: "0,100ms,100ms",
+  ATTESTO_WEBHOOK_TIMEOUT_MS: "1500",
+  ATTESTO_WEBHOOK_JOB_LOCK_MS: "2000",
+  ATTESTO_WEBHOOK_RELAY_INTERVAL_MS: "500",
+  ATTESTO_WEBHOOK_RELAY_GRACE_MS: "1000",
+};
+const SERVER_SETTINGS = {
+  webhookRetrySchedule: [0, 100, 100],
+  webhookTimeoutMs: 1_500,
+  webhookJobLockMs: 2_000,
+  webhookRelayIntervalMs: 500,
+  webhookRelayGraceMs: 1_000,
+};
+
+interface Worker {
+  child: ChildProcess;
+  logs: Array<Record<string, unknown>>;
+}
+
+/** Undone in reverse order after each test: servers stop before the workers, the store and Redis go last. */
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function killOnCleanup(child: ChildProcess): ChildProcess {
+  cleanups.push(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGKILL");
+    await exited;
+  });
+  return child;
+}
+
+/** `attesto serve --role worker` in a process of its own, on the store. */
+async function spawnWorker(store: Store, extra: Record<string, string> = {}): Promise<Worker> {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "src/cli/main.ts"), "serve", "--role", "worker", "--port", "0"], {
+    cwd: ROOT,
+    env: storeEnv(store, { ...SETTINGS, ATTESTO_DATA_DIR: await tempDir(), ...extra }),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  killOnCleanup(child);
+  const logs: Array<Record<string, unknown>> = [];
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
+  child.stderr!.on("data", (d: Buffer) => {
+    stderr += d.toString("utf8");
+    let nl: number;
+    while ((nl = stderr.indexOf("\n")) >= 0) {
+      const line = stderr.slice(0, nl);
+      stderr = stderr.slice(nl + 1);
+      try {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        logs.push({ msg: line });
+      }
+    }
+  });
+  await waitFor(() => stdout.includes("listening") || child.exitCode !== null, "the worker to start", 30_000);
+  if (child.exitCode !== null) throw new Error(`worker exited: ${JSON.stringify(logs)}`);
+  return { child, logs };
+}
+
+async function withStore(label: string) {
+  const store = await isolatedStore(label);
+  cleanups.push(() => store.drop());
+  return store;
+}
+
+async function withServer(store: Store, overrides: Parameters<typeof startWebhookServer>[1] = {}) {
+  const app = await startWebhookServer(store, { ...SERVER_SETTINGS, ...overrides });
+  cleanups.push(() => app.stop());
+  return app;
+}
+
+async function withReceiver() {
+  const r = await Receiver.start();
+  cleanups.push(() => r.close());
+  return r;
+}
+
+async function subscribe(app: Attesto, url: string) {
+  const tenant = await newTenant(app.url);
+  const client = webhookClient(app, tenant.key);
+  const { subscription } = await client.createSubscription({ name: "processes", url, eventTypes: ["proofstream.checkpointed"] });
+  return { tenant, client, subscription: subscription! };
+}
+
+async function emitMany(app: Attesto, tenantId: string, n: number, from = 0) {
+  await app.database.db.transaction(async (tx) => {
+    for (let i = from; i < from + n; i++) {
+      await emitWebhookEvent(tx, tenantId, "proofstream.checkpointed", { stream_id: "str_processes", tree_size: i + 1 });
+    }
+  });
+}
+
+async function allDeliveries(client: ReturnType<typeof webhookClient>) {
+  const all = [];
+  let pageToken = "";
+  do {
+    const page = await client.listDeliveries({ page: { pageSize: 500, pageToken } });
+    all.push(...page.deliveries);
+    pageToken = page.page!.nextPageToken;
+  } while (pageToken);
+  return all;
+}
+
+async function allSucceeded(client: ReturnType<typeof webhookClient>, n: number, timeoutMs = 60_000) {
+  return waitFor(
+    async () => {
+      const all = await allDeliveries(client);
+      return all.length === n && all.every((d) => d.status === DeliveryStatus.SUCCEEDED) ? all : undefined;
+    },
+    `${n} deliveries to succeed`,
+    timeoutMs,
+    200,
+  );
+}
+
+const pairs = (r: Receiver) => r.received.map((x) => `${x.headers["x-attesto-delivery-id"]}#${x.headers["x-attesto-attempt"]}`);
+
+describe("several worker processes", () => {
+  it("never make the same attempt twice", async () => {
+    const store = await withStore("two");
+    const app = await withServer(store, { role: "api" });
+    const rec = await withReceiver();
+    // Attempts 1 and 2 fail, attempt 3 succeeds: every delivery goes through the schedule.
+    rec.respond = (r) => (r.headers["x-attesto-attempt"] === "3" ? { status: 204 } : { status: 500 });
+    const [w1, w2] = await Promise.all([spawnWorker(store, { LOG_LEVEL: "debug" }), spawnWorker(store, { LOG_LEVEL: "debug" })]);
+    const { tenant, client } = await subscribe(app, rec.url());
+    const N = 150;
+    await emitMany(app, tenant.tenantId, N);
+    const deliveries = await allSucceeded(client, N);
+
+    const seen = pairs(rec);
+    expect(seen).toHaveLength(3 * N);
+    expect(new Set(seen).size).toBe(seen.length);
+    for (const d of deliveries) {
+      expect(rec.of(d.id).map((r) => r.headers["x-attesto-attempt"]).sort()).toEqual(["1", "2", "3"]);
+      expect(d.attemptCount).toBe(3);
+    }
+    // Both processes made attempts; together exactly one per (delivery, number).
+    const made = (w: Worker) =>
+      w.logs.filter((l) => l.msg === "webhook delivered" || l.msg === "webhook attempt failed").map((l) => `${l.deliveryId as string}#${l.attempt as number}`);
+    const [m1, m2] = [made(w1), made(w2)];
+    expect(m1.length).toBeGreaterThan(0);
+    expect(m2.length).toBeGreaterThan(0);
+    expect(new Set([...m1, ...m2]).size).toBe(m1.length + m2.length);
+    expect(m1.length + m2.length).toBe(3 * N);
+  });
+
+  it("lose no delivery when a worker is killed with SIGKILL mid-delivery", async () => {
+    const store = await withStore("kill");
+    const app = await withServer(store, { role: "api" });
+    const rec = await withReceiver();
+    rec.respond = () => "hang";
+    const w1 = await spawnWorker(store);
+    const { tenant, client } = await subscribe(app, rec.url());
+    const N = 10;
+    await emitMany(app, tenant.tenantId, N);
+    await waitFor(() => rec.received.length >= 1, "an attempt in flight");
+    w1.child.kill("SIGKILL");
+    await new Promise((r) => w1.child.once("exit", r));
+    const inFlight = new Set(rec.received.map((r) => r.headers["x-attesto-delivery-id"] as string));
+    rec.respond = () => ({ status: 204 });
+
+    await spawnWorker(store);
+    const deliveries = await allSucceeded(client, N);
+    let interrupted = 0;
+    for (const d of deliveries) {
+      const kinds = (await client.getDelivery({ deliveryId: d.id })).delivery!.attempts.map((a) => a.errorKind);
+      if (kinds.length === 2) interrupted++;
+      // An attempt the dead worker had started is recorded as interrupted, and the next one delivered.
+      if (inFlight.has(d.id) || kinds.length === 2) expect(kinds).toEqual([AttemptErrorKind.INTERRUPTED, AttemptErrorKind.NONE]);
+      else expect(kinds).toEqual([AttemptErrorKind.NONE]);
+    }
+    expect(interrupted).toBeGreaterThanOrEqual(inFlight.size);
+    expect(new Set(pairs(rec)).size).toBe(rec.received.length);
+  });
+});
+
+describe("a Redis that restarts empty", () => {
+  it("loses no delivery: the outbox relay re-enqueues what Redis lost", async () => {
+    const port = await freePort();
+    const startRedis = async () => {
+      // No persistence: a restart comes back empty, as after losing the data.
+      const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+      await waitFor(() => answersPing("127.0.0.1", port), "redis-server to answer", 10_000);
+      return child;
+    };
+    let redis = await startRedis();
+    // Registered first, so it runs last: the server stops while its Redis still answers.
+    cleanups.push(async () => {
+      const exited = new Promise((r) => redis.once("exit", r));
+      redis.kill("SIGKILL");
+      await exited;
+    });
+    const store = await withStore("redis");
+    const app = await withServer(store, { redisUrl: `redis://127.0.0.1:${port}`, webhookRetrySchedule: [0, 4_000, 100] });
+    const rec = await withReceiver();
+    // Attempt 1 fails: each delivery then waits in Redis as a delayed job.
+    rec.respond = (r) => (r.headers["x-attesto-attempt"] === "1" ? { status: 503 } : { status: 204 });
+    const { tenant, client } = await subscribe(app, rec.url());
+    const N = 10;
+    await emitMany(app, tenant.tenantId, N);
+    const waiting = await waitFor(async () => {
+      const all = await allDeliveries(client);
+      return all.length === N && all.every((d) => d.attemptCount === 1 && d.nextAttemptAt) ? all : undefined;
+    }, "every delivery to wait for attempt 2");
+
+    redis.kill("SIGKILL");
+    await new Promise((r) => redis.once("exit", r));
+    // Events emitted while Redis is down are written to the outbox all the same.
+    await emitMany(app, tenant.tenantId, 5, N);
+    redis = await startRedis();
+    // Redis came back empty: the delayed jobs are gone.
+    for (const d of waiting) expect(await app.webhooks.queue.getJobState(d.id)).toBe("unknown");
+
+    const done = await allSucceeded(client, N + 5);
+    expect(new Set(pairs(rec)).size).toBe(rec.received.length);
+    for (const d of done) expect(rec.of(d.id).map((r) => r.headers["x-attesto-attempt"])).toEqual(["1", "2"]);
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
