@@ -1,9 +1,15 @@
-// Webhook delivery benchmark: deliveries per second end to end — events
-// emitted into the outbox in transactions, announced, enqueued on BullMQ,
-// claimed in Postgres, signed, POSTed to a loopback receiver that answers
-// 204, recorded — at the default concurrency, beside a baseline measured in
-// the same run against the same receiver: bare undici POSTs of the same
-// body at the same concurrency (what the network path alone allows).
+// Webhook delivery benchmark, at the default concurrency, to a loopback
+// receiver (a process of its own) that answers 204:
+//
+//   - delivery: the engine alone. An API-role instance writes N events to the
+//     outbox (one delivery each; their jobs wait in Redis), then a worker-role
+//     instance starts and the clock runs until every delivery is recorded as
+//     succeeded: claim in Postgres, sign, POST, record, per delivery.
+//   - end to end: one instance (role all) while 16 producers each emit events
+//     one per transaction: outbox row, NOTIFY, enqueue, delivery.
+//   - baseline, measured in the same run against the same receiver: bare
+//     undici POSTs of the same body with as many in flight (the network path
+//     alone, nothing recorded).
 //
 //   npm run bench:webhooks          (BENCH_DELIVERIES=20000)
 //
@@ -27,7 +33,6 @@ import { createSubscription } from "../src/webhooks/subscriptions.js";
 
 const DELIVERIES = Number(process.env.BENCH_DELIVERIES ?? 20_000);
 const WARMUP = 1_000;
-const EMIT_BATCH = 200;
 const TARGET = 2_000;
 
 const data = {
@@ -93,18 +98,22 @@ async function succeeded(app: Attesto, tenantId: string): Promise<number> {
   return row!.n;
 }
 
-/** Emits `n` events (one delivery each) in transactions, and waits until all are delivered. */
-async function deliver(app: Attesto, tenantId: string, n: number): Promise<{ seconds: number; emitSeconds: number }> {
-  const before = await succeeded(app, tenantId);
+async function until(app: Attesto, tenantId: string, n: number): Promise<void> {
+  while ((await succeeded(app, tenantId)) < n) await new Promise((r) => setTimeout(r, 20));
+}
+
+/** `producers` concurrent producers emit `n` events, each in a transaction of its own. */
+async function produce(app: Attesto, tenantId: string, n: number, producers = 16): Promise<number> {
+  let next = 0;
   const started = performance.now();
-  for (let i = 0; i < n; i += EMIT_BATCH) {
-    await app.database.db.transaction(async (tx) => {
-      for (let j = i; j < Math.min(i + EMIT_BATCH, n); j++) await emitWebhookEvent(tx, tenantId, "proofstream.checkpointed", { ...data, tree_size: j + 1 });
-    });
-  }
-  const emitSeconds = (performance.now() - started) / 1000;
-  while ((await succeeded(app, tenantId)) - before < n) await new Promise((r) => setTimeout(r, 20));
-  return { seconds: (performance.now() - started) / 1000, emitSeconds };
+  await Promise.all(
+    Array.from({ length: producers }, async () => {
+      for (let i = next++; i < n; i = next++) {
+        await app.database.db.transaction((tx) => emitWebhookEvent(tx, tenantId, "proofstream.checkpointed", { ...data, tree_size: i + 1 }));
+      }
+    }),
+  );
+  return (performance.now() - started) / 1000;
 }
 
 async function main() {
@@ -115,50 +124,78 @@ async function main() {
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   const receiver = await startReceiver();
-  let app: Attesto | undefined;
+  const env = {
+    DATABASE_URL: url.toString(),
+    REDIS_URL: process.env.ATTESTO_TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
+    ATTESTO_QUEUE_PREFIX: name,
+    ATTESTO_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+    ATTESTO_WEBHOOK_ALLOW_LOOPBACK: "true",
+    ATTESTO_DEV_TENANT: "false",
+    LOG_LEVEL: "error",
+  };
+  const apps: Attesto[] = [];
+  const start = async (role: "api" | "worker" | "all") => {
+    const app = await startAttesto(loadConfig({ ...env, ATTESTO_ROLE: role }, { port: 0 }), createLogger("error"));
+    apps.push(app);
+    return app;
+  };
   try {
-    const config = loadConfig(
-      {
-        DATABASE_URL: url.toString(),
-        REDIS_URL: process.env.ATTESTO_TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
-        ATTESTO_QUEUE_PREFIX: name,
-        ATTESTO_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
-        ATTESTO_WEBHOOK_ALLOW_LOOPBACK: "true",
-        ATTESTO_DEV_TENANT: "false",
-        LOG_LEVEL: "error",
-      },
-      { port: 0 },
-    );
-    app = await startAttesto(config, createLogger("error"));
-    const tenant = await createTenant(app.database.db, "bench");
-    await createSubscription(app.database.db, app.keyring, app.webhooks.settings.policy, tenant.id, {
+    const api = await start("api");
+    const concurrency = api.webhooks.settings.concurrency;
+    const tenant = await createTenant(api.database.db, "bench");
+    await createSubscription(api.database.db, api.keyring, api.webhooks.settings.policy, tenant.id, {
       name: "bench",
       url: `http://127.0.0.1:${receiver.port}/hook`,
       eventTypes: ["proofstream.checkpointed"],
     });
     const sample = JSON.stringify({ id: "dlv_01J0000000000000000000000", event: "proofstream.checkpointed", tenant_id: tenant.id, created_at: data.signed_at, data });
 
-    await deliver(app, tenant.id, WARMUP);
-    await baseline(receiver.port, sample, WARMUP, config.webhookConcurrency);
+    // Warm-up of every path.
+    await baseline(receiver.port, sample, WARMUP, concurrency);
+    const all = await start("all");
+    await produce(all, tenant.id, WARMUP);
+    await until(all, tenant.id, WARMUP);
+    await all.stop();
+    apps.pop();
 
-    const base = await baseline(receiver.port, sample, DELIVERIES, config.webhookConcurrency);
-    const run = await deliver(app, tenant.id, DELIVERIES);
-    const rate = DELIVERIES / run.seconds;
+    // Baseline.
+    const base = await baseline(receiver.port, sample, DELIVERIES, concurrency);
+
+    // Delivery: a backlog of N jobs, then a worker.
+    await produce(api, tenant.id, DELIVERIES);
+    while ((await api.webhooks.queue.getWaitingCount()) < DELIVERIES) await new Promise((r) => setTimeout(r, 50));
+    let started = performance.now();
+    const worker = await start("worker");
+    await until(worker, tenant.id, WARMUP + DELIVERIES);
+    const deliverySeconds = (performance.now() - started) / 1000;
+    await worker.stop();
+    apps.pop();
+    await api.stop();
+    apps.pop();
+
+    // End to end: producers and delivery at once.
+    const both = await start("all");
+    started = performance.now();
+    const emitSeconds = await produce(both, tenant.id, DELIVERIES);
+    await until(both, tenant.id, WARMUP + 2 * DELIVERIES);
+    const endToEndSeconds = (performance.now() - started) / 1000;
     const received = await receiver.count();
 
+    const delivery = DELIVERIES / deliverySeconds;
+    const endToEnd = DELIVERIES / endToEndSeconds;
     const cpu = os.cpus();
     const out = [
-      `machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? "cpu"}, node ${process.version}; Postgres, Redis, the receiver and Attesto on this machine`,
-      `concurrency: ${config.webhookConcurrency} attempts in flight (the default), one worker process`,
-      `baseline  bare undici POSTs of the same body:        ${base.toFixed(0).padStart(7)} requests/s`,
-      `attesto   deliveries end to end (${DELIVERIES} events):   ${rate.toFixed(0).padStart(7)} deliveries/s  (emitting took ${run.emitSeconds.toFixed(2)} s of ${run.seconds.toFixed(2)} s)`,
-      `ratio     attesto / baseline:                       ${(rate / base).toFixed(2)}`,
-      `target    ≥ ${TARGET} deliveries/s:                       ${rate >= TARGET ? "met" : "NOT met"}`,
-      `receiver  got ${received} requests (${WARMUP} warm-up + ${DELIVERIES} measured deliveries + ${WARMUP + DELIVERIES} baseline)`,
+      `machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? "cpu"}, node ${process.version}; Postgres, Redis, the receiver and Attesto share it`,
+      `concurrency: ${concurrency} attempts in flight (the default), one worker process; ${DELIVERIES} deliveries per figure`,
+      `baseline     bare undici POSTs, same body, same receiver:   ${base.toFixed(0).padStart(6)} requests/s`,
+      `delivery     backlog drained by a worker:                 ${delivery.toFixed(0).padStart(6)} deliveries/s   (${(delivery / base).toFixed(2)} × baseline)`,
+      `end to end   16 producers, one event per transaction:     ${endToEnd.toFixed(0).padStart(6)} deliveries/s   (${(endToEnd / base).toFixed(2)} × baseline; producing alone took ${emitSeconds.toFixed(1)} s of ${endToEndSeconds.toFixed(1)} s)`,
+      `target       ≥ ${TARGET} deliveries/s (delivery):             ${delivery >= TARGET ? "met" : "NOT met"}`,
+      `receiver     got ${received} requests (${received - (2 * WARMUP + 3 * DELIVERIES)} more than sent: duplicates would show here)`,
     ];
     process.stdout.write(out.join("\n") + "\n");
   } finally {
-    await app?.stop();
+    for (const app of apps.reverse()) await app.stop();
     receiver.stop();
     await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await admin.end();
