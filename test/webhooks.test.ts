@@ -531,6 +531,23 @@ describe("retries", () => {
     expect(rec.received).toHaveLength(1);
   });
 
+  it("stops a deleted subscription's pending deliveries and keeps them readable", async () => {
+    const { tenant, client, rec, subscription } = await setup();
+    rec.respond = () => ({ status: 500 });
+    await emit(tenant.tenantId);
+    const id = header(await waitFor(() => rec.received[0], "attempt 1"), "x-attesto-delivery-id");
+    await waitFor(async () => (await deliveryOf(client, id)).attempts.length === 1, "attempt 1 recorded");
+    await client.deleteSubscription({ subscriptionId: subscription.id });
+    const d = await settled(client, id);
+    expect(d).toMatchObject({ status: DeliveryStatus.FAILED, failureReason: "subscription_deleted", subscriptionId: subscription.id });
+    await expect(client.redeliverDelivery({ deliveryId: id })).rejects.toMatchObject({ code: Code.FailedPrecondition });
+    await expect(client.sendTestEvent({ subscriptionId: subscription.id, eventType: "batch.failed" })).rejects.toMatchObject({ code: Code.NotFound });
+    // Attempt 2 was due 300 ms after attempt 1: give it the time, then make sure it never went out.
+    await new Promise((r) => setTimeout(r, 800));
+    expect(rec.of(id)).toHaveLength(1);
+    expect((await client.listDeliveries({ subscriptionId: subscription.id })).deliveries.map((x) => x.id)).toEqual([id]);
+  });
+
   it("does not follow a redirect to a private address", async () => {
     const target = await receiver();
     const { tenant, client, rec } = await setup();

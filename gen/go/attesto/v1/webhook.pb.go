@@ -404,7 +404,9 @@ type Delivery struct {
 	// The body's `data`.
 	Data *structpb.Struct `protobuf:"bytes,6,opt,name=data,proto3" json:"data,omitempty"`
 	// True for deliveries made by SendTestEvent.
-	Test          bool                   `protobuf:"varint,7,opt,name=test,proto3" json:"test,omitempty"`
+	Test bool `protobuf:"varint,7,opt,name=test,proto3" json:"test,omitempty"`
+	// Attempts started, one in flight included (`attempts` lists those that
+	// ended).
 	AttemptCount  uint32                 `protobuf:"varint,8,opt,name=attempt_count,json=attemptCount,proto3" json:"attempt_count,omitempty"`
 	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	LastAttemptAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=last_attempt_at,json=lastAttemptAt,proto3" json:"last_attempt_at,omitempty"`

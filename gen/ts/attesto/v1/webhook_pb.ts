@@ -199,6 +199,9 @@ export type Delivery = Message<"attesto.v1.Delivery"> & {
   test: boolean;
 
   /**
+   * Attempts started, one in flight included (`attempts` lists those that
+   * ended).
+   *
    * @generated from field: uint32 attempt_count = 8;
    */
   attemptCount: number;
