@@ -1,11 +1,10 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/db.js";
-import { normalizeDbError } from "../db/errors.js";
+import { isUniqueViolation, normalizeDbError } from "../db/errors.js";
 import { events, streams, tiles } from "../db/schema.js";
 import { AppError, notFound } from "../errors.js";
 import { leafOf, payloadSha256, type JsonObject } from "./leaf.js";
-import { appendToTiles, partialTiles } from "./merkle/tiles.js";
-import { TileStore } from "./tile-store.js";
+import { appendToTiles, partialTiles, type TileWrite } from "./merkle/tiles.js";
 
 export interface AppendInput {
   tenantId: string;
@@ -39,8 +38,9 @@ interface Pending {
   reject(err: unknown): void;
 }
 
-/** The rightmost, incomplete tile of each level, as of a tree size. */
+/** What this process knows of a stream it appended to: owner, size and the rightmost, incomplete tile of each level. */
 interface Frontier {
+  tenantId: string;
   size: number;
   partial: Map<number, Buffer>;
 }
@@ -97,6 +97,48 @@ export class Appender {
   }
 
   async #commit(streamId: string, batch: Pending[]): Promise<Array<AppendResult | AppError>> {
+    return (await this.#commitOptimistic(streamId, batch)) ?? (await this.#commitLocked(streamId, batch));
+  }
+
+  /**
+   * The common case in one statement and one round trip: this process wrote
+   * the stream last, so it knows the size, owner and open tiles. The stream
+   * row's size is advanced by compare-and-swap and the inserts only happen if
+   * it succeeded. Another writer in between, or a replayed source_ref (the
+   * unique index refuses it), sends the batch to the locked path instead.
+   */
+  async #commitOptimistic(streamId: string, batch: Pending[]): Promise<Array<AppendResult | AppError> | undefined> {
+    const before = this.#frontiers.get(streamId);
+    if (!before) return undefined;
+    const plan = planBatch(streamId, batch, { tenantId: before.tenantId, treeSize: before.size }, new Map());
+    if (plan.rows.length === 0) return plan.results;
+    const writes = appendToTiles(before.size, plan.rows.map((r) => r.leafHash), (level) => before.partial.get(level) ?? Buffer.alloc(0));
+    let swapped: boolean;
+    try {
+      const result = await this.db.execute(sql`
+        WITH head AS (
+          UPDATE streams SET tree_size = ${plan.size} WHERE id = ${streamId} AND tree_size = ${before.size} RETURNING id
+        ), new_events AS (
+          ${eventsInsert(plan.rows)} WHERE EXISTS (SELECT 1 FROM head)
+        ), new_tiles AS (
+          ${tilesUpsert(streamId, writes, sql`WHERE EXISTS (SELECT 1 FROM head)`)}
+        )
+        SELECT count(*)::int AS swapped FROM head`);
+      swapped = rowsOf<{ swapped: number }>(result)[0]?.swapped === 1;
+    } catch (err) {
+      if (isUniqueViolation(err)) swapped = false;
+      else throw err;
+    }
+    if (!swapped) {
+      this.#frontiers.delete(streamId);
+      return undefined;
+    }
+    this.#frontiers.set(streamId, advance(before, plan.size, writes));
+    return plan.results;
+  }
+
+  /** The general path: lock the stream row, look up replays, then write. */
+  async #commitLocked(streamId: string, batch: Pending[]): Promise<Array<AppendResult | AppError>> {
     let frontier: Frontier | undefined;
     const outcomes = await this.db.transaction(async (tx) => {
       const refs = [...new Set(batch.map((p) => p.input.sourceRef))];
@@ -110,54 +152,27 @@ export class Appender {
           .where(and(eq(events.streamId, streamId), sql`${events.sourceRef} IN (SELECT jsonb_array_elements_text(${JSON.stringify(refs)}::jsonb))`)),
       ]);
       if (!head) return batch.map(() => notFound("stream"));
-      const known = new Map<string, EventRecord>(stored.map((row) => [row.sourceRef, toRecord(row)]));
-
-      let size = head.treeSize;
-      const receivedAt = new Date();
-      const rows: NewEventRow[] = [];
-      const results = batch.map(({ input }): AppendResult | AppError => {
-        if (input.tenantId !== head.tenantId) return notFound("stream");
-        const existing = known.get(input.sourceRef);
-        if (existing) {
-          const same =
-            existing.eventType === input.eventType &&
-            existing.occurredAt.getTime() === input.occurredAt.getTime() &&
-            existing.payloadSha256 === input.payloadSha256;
-          return same
-            ? { event: existing, duplicate: true }
-            : new AppError("replay_conflict", `source_ref ${JSON.stringify(input.sourceRef)} was already committed with different content`);
-        }
-        const seqNo = ++size;
-        const { leaf, leafHash } = leafOf({ ...input, streamId, seqNo, receivedAt });
-        const record: EventRecord = { streamId, seqNo, sourceRef: input.sourceRef, eventType: input.eventType, occurredAt: input.occurredAt, receivedAt, payload: input.payload, payloadSha256: input.payloadSha256, leafHash };
-        known.set(input.sourceRef, record);
-        rows.push({ ...record, leaf });
-        return { event: record, duplicate: false };
-      });
-      if (rows.length === 0) return results;
-
-      const before = await this.#frontier(tx, streamId, head.treeSize);
-      const writes = appendToTiles(head.treeSize, rows.map((r) => r.leafHash as Buffer), (level) => before.partial.get(level) ?? Buffer.alloc(0));
-      await Promise.all([
-        insertEvents(tx, rows),
-        TileStore.write(tx, streamId, writes),
-        tx.update(streams).set({ treeSize: size }).where(eq(streams.id, streamId)),
-      ]);
-
-      const partial = new Map<number, Buffer>();
-      for (const p of partialTiles(size)) {
-        const written = writes.find((w) => w.level === p.level && w.index === p.index);
-        partial.set(p.level, written?.hashes ?? before.partial.get(p.level)!);
+      const plan = planBatch(streamId, batch, head, new Map(stored.map((row) => [row.sourceRef, toRecord(row)])));
+      const before = await this.#frontier(tx, streamId, head);
+      if (plan.rows.length === 0) {
+        frontier = before;
+        return plan.results;
       }
-      frontier = { size, partial };
-      return results;
+      const writes = appendToTiles(head.treeSize, plan.rows.map((r) => r.leafHash), (level) => before.partial.get(level) ?? Buffer.alloc(0));
+      await Promise.all([
+        tx.execute(eventsInsert(plan.rows)),
+        tx.execute(tilesUpsert(streamId, writes)),
+        tx.update(streams).set({ treeSize: plan.size }).where(eq(streams.id, streamId)),
+      ]);
+      frontier = advance(before, plan.size, writes);
+      return plan.results;
     });
     if (frontier) this.#frontiers.set(streamId, frontier);
     return outcomes;
   }
 
   /** The incomplete tiles as of `size`: from memory when this process wrote last, else from the database. */
-  async #frontier(tx: Db, streamId: string, size: number): Promise<Frontier> {
+  async #frontier(tx: Db, streamId: string, { tenantId, treeSize: size }: { tenantId: string; treeSize: number }): Promise<Frontier> {
     const cached = this.#frontiers.get(streamId);
     if (cached?.size === size) return cached;
     const wanted = partialTiles(size);
@@ -173,18 +188,58 @@ export class Appender {
         partial.set(w.level, row.hashes.subarray(0, w.width * 32));
       }
     }
-    return { size, partial };
+    return { tenantId, size, partial };
   }
 }
 
 type NewEventRow = EventRecord & { leaf: Buffer };
 
+/** Assigns sequence numbers and leaves; replays resolve against `known` (stored events, and earlier ones of the batch). */
+function planBatch(streamId: string, batch: Pending[], head: { tenantId: string; treeSize: number }, known: Map<string, EventRecord>) {
+  let size = head.treeSize;
+  const receivedAt = new Date();
+  const rows: NewEventRow[] = [];
+  const results = batch.map(({ input }): AppendResult | AppError => {
+    if (input.tenantId !== head.tenantId) return notFound("stream");
+    const existing = known.get(input.sourceRef);
+    if (existing) {
+      const same =
+        existing.eventType === input.eventType && existing.occurredAt.getTime() === input.occurredAt.getTime() && existing.payloadSha256 === input.payloadSha256;
+      return same
+        ? { event: existing, duplicate: true }
+        : new AppError("replay_conflict", `source_ref ${JSON.stringify(input.sourceRef)} was already committed with different content`);
+    }
+    const seqNo = ++size;
+    const { leaf, leafHash } = leafOf({ ...input, streamId, seqNo, receivedAt });
+    const record: EventRecord = { streamId, seqNo, sourceRef: input.sourceRef, eventType: input.eventType, occurredAt: input.occurredAt, receivedAt, payload: input.payload, payloadSha256: input.payloadSha256, leafHash };
+    known.set(input.sourceRef, record);
+    rows.push({ ...record, leaf });
+    return { event: record, duplicate: false };
+  });
+  return { results, rows, size };
+}
+
+function advance(before: Frontier, size: number, writes: readonly TileWrite[]): Frontier {
+  const partial = new Map<number, Buffer>();
+  for (const p of partialTiles(size)) {
+    const written = writes.find((w) => w.level === p.level && w.index === p.index);
+    partial.set(p.level, written?.hashes ?? before.partial.get(p.level)!);
+  }
+  return { tenantId: before.tenantId, size, partial };
+}
+
+/** Rows of db.execute, whichever driver answered (postgres.js: an array; PGlite: { rows }). */
+function rowsOf<T>(result: unknown): T[] {
+  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
+}
+
+
 /**
- * One multi-row INSERT with a single JSON parameter: building a statement
+ * The batch as one INSERT with a single JSON parameter: building a statement
  * with ten parameters per row costs more CPU than the database spends
  * storing the batch.
  */
-async function insertEvents(tx: Db, rows: readonly NewEventRow[]): Promise<void> {
+function eventsInsert(rows: readonly NewEventRow[]) {
   const json = JSON.stringify(
     rows.map((r) => ({
       stream_id: r.streamId,
@@ -199,11 +254,20 @@ async function insertEvents(tx: Db, rows: readonly NewEventRow[]): Promise<void>
       leaf_hash: r.leafHash.toString("hex"),
     })),
   );
-  await tx.execute(sql`
+  return sql`
     INSERT INTO events (stream_id, seq_no, source_ref, event_type, occurred_at, received_at, payload, payload_sha256, leaf, leaf_hash)
     SELECT stream_id, seq_no, source_ref, event_type, occurred_at, received_at, payload, payload_sha256, decode(leaf, 'hex'), decode(leaf_hash, 'hex')
     FROM jsonb_to_recordset(${json}::jsonb) AS r(stream_id text, seq_no bigint, source_ref text, event_type text, occurred_at timestamptz,
-      received_at timestamptz, payload jsonb, payload_sha256 text, leaf text, leaf_hash text)`);
+      received_at timestamptz, payload jsonb, payload_sha256 text, leaf text, leaf_hash text)`;
+}
+
+/** Tile writes as one upsert; `guard` is an optional WHERE on the rows. */
+function tilesUpsert(streamId: string, writes: readonly TileWrite[], guard = sql``) {
+  const json = JSON.stringify(writes.map((w) => ({ level: w.level, idx: w.index, hashes: w.hashes.toString("hex") })));
+  return sql`
+    INSERT INTO tiles (stream_id, level, idx, hashes)
+    SELECT ${streamId}, level, idx, decode(hashes, 'hex') FROM jsonb_to_recordset(${json}::jsonb) AS t(level smallint, idx bigint, hashes text) ${guard}
+    ON CONFLICT (stream_id, level, idx) DO UPDATE SET hashes = excluded.hashes`;
 }
 
 export function toRecord(row: typeof events.$inferSelect): EventRecord {

@@ -51,8 +51,20 @@ export class Checkpointer {
     private readonly deps: { db: Db; tileStore: TileStore; keys: StreamKeys; events: DomainEventSink; logger: Logger; onSigned?: (streamId: string) => void },
   ) {}
 
-  /** Signs the stream's current tree if it grew; else returns the latest checkpoint. */
+  /**
+   * Signs the stream's current tree if it grew; else returns the latest
+   * checkpoint. When another signer moves first with a smaller tree, it
+   * tries again, so the answer always covers the tree as it was at the call.
+   */
   async checkpoint(streamId: string): Promise<{ checkpoint: CheckpointRecord; created: boolean }> {
+    for (let attempt = 0; ; attempt++) {
+      const outcome = await this.#trySign(streamId);
+      if (outcome.checkpoint || attempt >= 4) return { checkpoint: outcome.checkpoint ?? (await this.#latest(streamId)), created: outcome.created };
+    }
+  }
+
+  /** One compare-and-swap attempt; no checkpoint when another signer won with a tree smaller than ours. */
+  async #trySign(streamId: string): Promise<{ checkpoint?: CheckpointRecord; created: boolean }> {
     const { db, tileStore, keys } = this.deps;
     const [stream] = await db.select().from(streams).where(eq(streams.id, streamId)).limit(1);
     if (!stream) throw notFound("stream");
@@ -93,8 +105,13 @@ export class Checkpointer {
       this.deps.onSigned?.(streamId);
       return { checkpoint: created, created: true };
     }
-    const [latest] = await db.select().from(checkpoints).where(eq(checkpoints.streamId, streamId)).orderBy(desc(checkpoints.treeSize)).limit(1);
-    return { checkpoint: latest!, created: false };
+    const latest = await this.#latest(streamId);
+    return latest.treeSize >= size ? { checkpoint: latest, created: false } : { created: false };
+  }
+
+  async #latest(streamId: string): Promise<CheckpointRecord> {
+    const [latest] = await this.deps.db.select().from(checkpoints).where(eq(checkpoints.streamId, streamId)).orderBy(desc(checkpoints.treeSize)).limit(1);
+    return latest!;
   }
 
   /** Closes a checkpoint for every stream that grew since its last one (the periodic job). */

@@ -1,11 +1,11 @@
-import { and, eq, or, sql } from "drizzle-orm";
+import { and, eq, or } from "drizzle-orm";
 import { LRUCache } from "lru-cache";
 import type { Db } from "../db/db.js";
 import { tiles } from "../db/schema.js";
 import { AppError } from "../errors.js";
 import { EMPTY_ROOT, HASH_SIZE } from "./merkle/hash.js";
 import { foldRange, rangeNodes, type NodeRef } from "./merkle/ranges.js";
-import { ExpandedTile, locateNode, type TileRef, type TileWrite } from "./merkle/tiles.js";
+import { ExpandedTile, locateNode, type TileRef } from "./merkle/tiles.js";
 
 const key = (streamId: string, t: TileRef) => `${streamId}/${t.level}/${t.index}`;
 
@@ -50,15 +50,6 @@ export class TileStore {
   async tile(db: Db, streamId: string, tile: TileRef, width: number): Promise<Buffer | undefined> {
     const expanded = (await this.#tiles(db, streamId, [{ ...tile, width }])).get(key(streamId, tile));
     return expanded && expanded.width >= width ? expanded.rows[0]!.subarray(0, width * HASH_SIZE) : undefined;
-  }
-
-  /** Writes tiles inside the appending transaction. */
-  static async write(tx: Db, streamId: string, writes: readonly TileWrite[]): Promise<void> {
-    if (writes.length === 0) return;
-    await tx
-      .insert(tiles)
-      .values(writes.map((w) => ({ streamId, level: w.level, idx: w.index, hashes: w.hashes })))
-      .onConflictDoUpdate({ target: [tiles.streamId, tiles.level, tiles.idx], set: { hashes: sql`excluded.hashes` } });
   }
 
   /** The wanted tiles, from the cache when wide enough, else in one query. */
