@@ -1,8 +1,10 @@
+import { randomBytes } from "node:crypto";
 import net from "node:net";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AttemptErrorKind } from "../gen/ts/attesto/v1/webhook_pb.js";
 import { loadConfig } from "../src/config.js";
+import { Keyring } from "../src/crypto/keyring.js";
 import { createLogger } from "../src/logger.js";
 import { addressRange, checkOutboundUrl, OutboundHttp, type OutboundPolicy, type ResolveAll } from "../src/net/outbound.js";
 import type { Attesto } from "../src/server/app.js";
@@ -183,7 +185,7 @@ describe("when connecting", () => {
   });
 });
 
-describe("the delivery engine behind the guard", () => {
+describe("delivery engines built by the tests (the server has the API role: no worker of its own)", () => {
   let store: Store;
   let app: Attesto;
 
@@ -238,6 +240,37 @@ describe("the delivery engine behind the guard", () => {
     } finally {
       await engine.close();
       await t.close();
+    }
+  });
+
+  it("records an attempt it cannot sign (wrong master key) as INTERNAL and sends nothing", async () => {
+    const rec = await Receiver.start();
+    const tenant = await newTenant(app.url);
+    const dev: OutboundPolicy = { allowLoopback: true };
+    await createSubscription(app.database.db, app.keyring, dev, tenant.tenantId, { name: "sealed", url: rec.url(), eventTypes: ["batch.failed"] });
+    const engine = new WebhookEngine({
+      database: app.database,
+      keyring: new Keyring(randomBytes(32)),
+      jobs: app.jobs,
+      logger: createLogger("silent"),
+      settings: { ...app.webhooks.settings, policy: dev, retrySchedule: [0, 60_000] },
+    });
+    try {
+      await emitWebhookEvent(app.database.db, tenant.tenantId, "batch.failed", { batch_id: "bat_y" });
+      const client = webhookClient(app, tenant.key);
+      const id = await waitFor(async () => (await client.listDeliveries({})).deliveries[0]?.id, "the delivery");
+      const d = await waitFor(async () => {
+        await engine.attempt(id);
+        const x = await getDelivery(app.database.db, tenant.tenantId, id);
+        return x.attempts.length > 0 ? x : undefined;
+      }, "the attempt");
+      expect(d.attempts).toMatchObject([{ number: 1, statusCode: null, errorKind: "internal" }]);
+      expect(d.status).toBe("pending");
+      expect((await client.getDelivery({ deliveryId: id })).delivery!.attempts[0]!.errorKind).toBe(AttemptErrorKind.INTERNAL);
+      expect(rec.connections).toBe(0);
+    } finally {
+      await engine.close();
+      await rec.close();
     }
   });
 });

@@ -3,7 +3,6 @@ import { loadConfig, type Config } from "../config.js";
 import { openConfiguredDatabase } from "../db/open.js";
 import type { Database } from "../db/db.js";
 import { createLogger } from "../logger.js";
-import { startAttesto } from "../server/app.js";
 import { issueApiKey, listApiKeys, revokeApiKey } from "../tenancy/api-keys.js";
 import { createTenant, deactivateTenant, listTenants } from "../tenancy/tenants.js";
 
@@ -43,6 +42,8 @@ program
     if (opts.host !== undefined) overrides.host = opts.host;
     const config = loadConfig(process.env, overrides);
     const logger = createLogger(config.logLevel);
+    // Loaded here, so that the admin commands do not pay for the whole server's modules at start-up.
+    const { startAttesto } = await import("../server/app.js");
     const app = await startAttesto(config, logger);
     const info = {
       url: app.url,

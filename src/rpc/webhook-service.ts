@@ -125,6 +125,7 @@ const errorKinds: Record<ErrorKind, AttemptErrorKind> = {
   blocked_address: AttemptErrorKind.BLOCKED_ADDRESS,
   network: AttemptErrorKind.NETWORK,
   interrupted: AttemptErrorKind.INTERRUPTED,
+  internal: AttemptErrorKind.INTERNAL,
 };
 
 export const subscriptionMsg = (s: Subscription): SubscriptionMsg =>

@@ -139,6 +139,8 @@ interface Finish {
   next_at: string | null;
 }
 
+/** What an attempt came to: the outbound result, or a failure of our own before anything was sent. */
+type AttemptResult = OutboundResult | { ok: false; latencyMs: number; errorKind: "internal"; message: string };
 
 const asDate = (v: Date | string | null): Date | null => (v === null ? null : v instanceof Date ? v : new Date(v));
 const asBuffer = (v: Uint8Array | null): Buffer | null => (v === null ? null : Buffer.from(v));
@@ -147,12 +149,12 @@ const asBuffer = (v: Uint8Array | null): Buffer | null => (v === null ? null : B
  * The delivery engine. Each delivery row is the truth; a BullMQ job (jobId =
  * delivery id) runs its next attempt. An attempt is claimed in Postgres
  * first — one statement locks the row, checks it is due and not in flight,
- * bumps the attempt number, takes a lease and inserts the attempt row (whose
- * primary key is (delivery, number)) — so with any number of workers each
- * attempt is made once. A worker that dies mid-attempt leaves a lease that
- * expires: the next claim records that attempt as interrupted and makes a
- * new one. New rows are announced with NOTIFY and enqueued after their
- * commit; the relay, a periodic job, re-enqueues rows whose job Redis lost.
+ * takes the next attempt number and a lease — so with any number of workers
+ * each attempt is made once; its row (primary key (delivery, number)) is
+ * written when it ends. A worker that dies mid-attempt leaves a lease that
+ * runs out: the next claim records that attempt as interrupted and makes a
+ * new one. The outbox poller enqueues committed rows; the relay, a periodic
+ * job, re-enqueues rows whose job Redis lost.
  */
 export class WebhookEngine {
   readonly queue: Queue;
@@ -290,16 +292,30 @@ export class WebhookEngine {
     if (!claim) return this.#notClaimed(deliveryId);
 
     const number = claim.attempt_count;
-    const secrets = this.#secrets(claim);
-    const headers = deliveryHeaders({
-      id: claim.id,
-      eventType: claim.event_type,
-      body: claim.body,
-      attempt: number,
-      timestamp: Math.floor(Date.now() / 1000),
-      ...secrets,
-    });
-    const result = await this.http.post(claim.url, headers, claim.body, settings.timeoutMs);
+    if (number > (claim.final_attempt ?? settings.retrySchedule.length + claim.extra_attempts)) {
+      // The last scheduled attempt was interrupted (after the interruptions that do not count): no more.
+      await this.#db
+        .update(webhookDeliveries)
+        .set({ status: "failed", failureReason: "attempts_exhausted", attemptCount: number - 1, inFlightUntil: null, nextAttemptAt: null, completedAt: new Date() })
+        .where(and(eq(webhookDeliveries.id, claim.id), eq(webhookDeliveries.attemptCount, number), eq(webhookDeliveries.status, "pending")));
+      return { kind: "failed", reason: "attempts_exhausted" };
+    }
+    let result: AttemptResult;
+    try {
+      const headers = deliveryHeaders({
+        id: claim.id,
+        eventType: claim.event_type,
+        body: claim.body,
+        attempt: number,
+        timestamp: Math.floor(Date.now() / 1000),
+        ...this.#secrets(claim),
+      });
+      result = await this.http.post(claim.url, headers, claim.body, settings.timeoutMs);
+    } catch (err) {
+      // Recorded as a failed attempt, so that the schedule goes on and ends.
+      logger.error({ deliveryId: claim.id, err: (err as Error).message }, "could not make a webhook attempt");
+      result = { ok: false, latencyMs: 0, errorKind: "internal", message: "internal" };
+    }
 
     const decision = this.#decide(claim, result);
     const finished = await this.#finishes.get(`${claim.id}#${number}`, {
@@ -363,7 +379,7 @@ export class WebhookEngine {
     return secrets;
   }
 
-  #decide(claim: Claim, result: OutboundResult) {
+  #decide(claim: Claim, result: AttemptResult) {
     const { settings } = this.deps;
     const number = claim.attempt_count;
     const statusCode = result.ok ? result.statusCode : 0;
@@ -385,8 +401,9 @@ export class WebhookEngine {
 
   /**
    * One statement for a batch of deliveries: lock each row, check it is due
-   * and not in flight, bump its attempt number, take the lease, insert the
-   * attempt row. Rows another worker holds are skipped, not waited for.
+   * and not in flight, take the next attempt number and the lease, and record
+   * an interrupted predecessor. Rows locked by another statement are skipped,
+   * not waited for (their jobs look again a moment later).
    */
   async #claim(ids: string[]): Promise<Map<string, Claim>> {
     const claims = await this.deps.database.query<Claim>(sql`WITH cur AS (

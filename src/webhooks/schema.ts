@@ -106,7 +106,8 @@ export type AttemptErrorKind =
   | "tls"
   | "blocked_address"
   | "network"
-  | "interrupted";
+  | "interrupted"
+  | "internal";
 
 /**
  * One row per attempt, written when it ended (or, for an attempt whose
@@ -126,7 +127,7 @@ export const webhookAttempts = pgTable(
     latencyMs: integer("latency_ms"),
     statusCode: integer("status_code"),
     errorKind: text("error_kind", {
-      enum: ["none", "http_status", "timeout", "connection_refused", "dns", "tls", "blocked_address", "network", "interrupted"],
+      enum: ["none", "http_status", "timeout", "connection_refused", "dns", "tls", "blocked_address", "network", "interrupted", "internal"],
     }),
     /** The first 256 characters of the answer. */
     responseExcerpt: text("response_excerpt").notNull().default(""),
