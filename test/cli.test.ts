@@ -35,6 +35,8 @@ async function json<T>(args: string[], env: NodeJS.ProcessEnv): Promise<T> {
 describe("attesto CLI on Postgres", () => {
   const env = baseEnv({ DATABASE_URL: inject("databaseUrl"), ATTESTO_ENCRYPTION_KEY: randomBytes(32).toString("base64") });
 
+  // Eleven CLI processes in a row: on a loaded two-core machine (the whole suite runs beside it) they
+  // can take more than the default 30 s between them.
   it("manages tenants and keys with --json output", async () => {
     expect(await json(["migrate"], env)).toEqual({ migrated: true, database: "postgres" });
     const tenant = await json<{ id: string; name: string; active: boolean }>(["tenant", "create", "cli tenant"], env);
@@ -56,7 +58,7 @@ describe("attesto CLI on Postgres", () => {
     await json(["tenant", "deactivate", tenant.id], env);
     expect((await json<Array<{ id: string }>>(["tenant", "list"], env)).map((t) => t.id)).not.toContain(tenant.id);
     expect((await json<Array<{ id: string }>>(["tenant", "list", "--all"], env)).map((t) => t.id)).toContain(tenant.id);
-  });
+  }, 120_000);
 
   it("fails with a clear one-line error and a non-zero exit", async () => {
     const res = await run(["--json", "tenant", "deactivate", "ten_missing"], env);

@@ -591,6 +591,24 @@ describe("redelivery and test events", () => {
     expect(again.attempts.map((a) => a.number)).toEqual([1, 2, 3]);
   });
 
+  it("redelivers at once even when an old retry of the delivery is still waiting in the queue", async () => {
+    const { tenant, client, rec, subscription } = await setup();
+    rec.respond = () => ({ status: 503, headers: { "retry-after": "5" } });
+    await emit(tenant.tenantId);
+    const id = header(await waitFor(() => rec.received[0], "attempt 1"), "x-attesto-delivery-id");
+    await waitFor(async () => (await app.webhooks.queue.getJobState(id)) === "delayed", "the retry to wait in the queue");
+    // Disabling fails the delivery; its job still waits for the Retry-After.
+    await client.updateSubscription({ subscriptionId: subscription.id, enabled: false });
+    expect((await deliveryOf(client, id)).failureReason).toBe("subscription_disabled");
+    await client.updateSubscription({ subscriptionId: subscription.id, enabled: true });
+    rec.respond = () => ({ status: 204 });
+    await client.redeliverDelivery({ deliveryId: id });
+    expect(["waiting", "active", "completed"]).toContain(await app.webhooks.queue.getJobState(id));
+    const d = await settled(client, id);
+    expect(d.status).toBe(DeliveryStatus.SUCCEEDED);
+    expect(d.attempts.map((a) => a.statusCode)).toEqual([503, 204]);
+  });
+
   it("sends a sample event to a subscription whatever its types, even disabled", async () => {
     const { client, rec, subscription, secret } = await setup(["batch.failed"]);
     await client.updateSubscription({ subscriptionId: subscription.id, enabled: false });

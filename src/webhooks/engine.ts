@@ -1,4 +1,4 @@
-import { DelayedError, UnrecoverableError, type Job, type JobsOptions, type Queue } from "bullmq";
+import { DelayedError, UnrecoverableError, type Job, type JobsOptions, type Queue, type Worker } from "bullmq";
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { Config } from "../config.js";
 import type { Keyring } from "../crypto/keyring.js";
@@ -171,6 +171,7 @@ export class WebhookEngine {
   #pollAgain = false;
   #pollTimer: NodeJS.Timeout | undefined;
   readonly #onWrite = () => this.#wake();
+  #worker: Worker | undefined;
   #closed = false;
 
   constructor(
@@ -196,18 +197,20 @@ export class WebhookEngine {
     outboxWrites.on("written", this.#onWrite);
     this.#pollTimer = setInterval(() => this.#wake(), settings.outboxPollMs);
     this.#wake();
-    jobs.process<{ deliveryId: string }>(DELIVERY_QUEUE, (job, token) => this.#process(job, token), settings.concurrency, {
+    this.#worker = jobs.process<{ deliveryId: string }>(DELIVERY_QUEUE, (job, token) => this.#process(job, token), settings.concurrency, {
       lockDuration: settings.jobLockMs,
       stalledInterval: settings.jobLockMs,
     });
     await jobs.every(RELAY_JOB, settings.relayIntervalMs, () => this.relay());
   }
 
+  /** Stops polling, lets the attempts in flight end and be recorded, then closes the HTTP client. */
   async close(): Promise<void> {
     this.#closed = true;
     outboxWrites.off("written", this.#onWrite);
     clearInterval(this.#pollTimer);
     await this.#polling;
+    await this.#worker?.close();
     await this.http.close();
   }
 
@@ -218,11 +221,16 @@ export class WebhookEngine {
   }
 
   /**
-   * Makes sure a pending delivery has a live job: none (Redis lost it), or
-   * one that already ended, gets a new one. True when one was added.
+   * Makes sure a pending delivery's job runs now: none (Redis lost it), or
+   * one that already ended, gets a new one; a delayed one is promoted. True
+   * when one was added or promoted.
    */
   async ensureJob(id: string): Promise<boolean> {
     const state = await this.queue.getJobState(id);
+    if (state === "delayed") {
+      await (await this.queue.getJob(id))?.promote().catch(() => undefined);
+      return true;
+    }
     if (state !== "unknown" && state !== "completed" && state !== "failed") return false;
     if (state !== "unknown") await this.queue.remove(id).catch(() => 0);
     await this.enqueue([id]);
@@ -578,7 +586,7 @@ export class WebhookEngine {
     if (unmarked.length > 0) {
       await this.#db.update(webhookDeliveries).set({ enqueuedAt: new Date() }).where(and(inArray(webhookDeliveries.id, unmarked), isNull(webhookDeliveries.enqueuedAt)));
     }
-    if (requeued > 0) logger.info({ requeued }, "outbox relay: re-enqueued webhook deliveries whose job was missing");
+    if (requeued > 0) logger.info({ requeued }, "outbox relay: re-enqueued webhook deliveries whose job was missing or late");
     return requeued;
   }
 }
