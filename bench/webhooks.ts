@@ -21,6 +21,7 @@ import { randomBytes } from "node:crypto";
 import os from "node:os";
 import readline from "node:readline";
 import { and, count, eq } from "drizzle-orm";
+import { Redis } from "ioredis";
 import postgres from "postgres";
 import { Agent } from "undici";
 import { loadConfig } from "../src/config.js";
@@ -124,9 +125,10 @@ async function main() {
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   const receiver = await startReceiver();
+  const redisUrl = process.env.ATTESTO_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
   const env = {
     DATABASE_URL: url.toString(),
-    REDIS_URL: process.env.ATTESTO_TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
+    REDIS_URL: redisUrl,
     ATTESTO_QUEUE_PREFIX: name,
     ATTESTO_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
     ATTESTO_WEBHOOK_ALLOW_LOOPBACK: "true",
@@ -199,6 +201,15 @@ async function main() {
     receiver.stop();
     await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await admin.end();
+    // The run's queues, jobs and schedulers.
+    const redis = new Redis(redisUrl);
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${name}:*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== "0");
+    redis.disconnect();
   }
 }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { Redis } from "ioredis";
 import postgres from "postgres";
 import { inject } from "vitest";
 import { WebhookService } from "../../gen/ts/attesto/v1/webhook_pb.js";
@@ -21,18 +22,35 @@ export async function isolatedStore(label: string) {
   await admin.unsafe(`CREATE DATABASE ${name}`);
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
+  const queuePrefix = `${inject("queuePrefix")}_${name}`;
   return {
     databaseUrl: url.toString(),
-    queuePrefix: `${inject("queuePrefix")}_${name}`,
+    queuePrefix,
     encryptionKey: randomBytes(32).toString("base64"),
     async drop() {
       await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await admin.end();
+      await deleteRedisKeys(inject("redisUrl"), queuePrefix);
     },
   };
 }
 
 export type Store = Awaited<ReturnType<typeof isolatedStore>>;
+
+/** Removes a queue prefix's keys (queues, jobs, schedulers) from a Redis. */
+export async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url);
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
+  }
+}
 
 /** A server on the store; loopback receivers allowed, as in development. */
 export function startWebhookServer(store: Store, overrides: Partial<Config> = {}): Promise<Attesto> {
