@@ -21,6 +21,14 @@ const envSchema = z.object({
   ATTESTO_DEV_TENANT: boolFromEnv.optional(),
   ATTESTO_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]+$/).default("attesto"),
   ATTESTO_ROLE: z.enum(["api", "worker", "all"]).default("all"),
+  ATTESTO_DB_POOL: z.coerce.number().int().min(1).max(200).default(20),
+  ATTESTO_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(100).default(1_000),
+  ATTESTO_SELF_AUDIT_INTERVAL_MS: z.coerce.number().int().min(1_000).default(300_000),
+  ATTESTO_SELF_AUDIT_SAMPLE: z.coerce.number().int().min(0).default(3),
+  ATTESTO_SELF_AUDIT_MAX_LEAVES: z.coerce.number().int().min(1).default(100_000),
+  ATTESTO_TILE_CACHE_MB: z.coerce.number().int().min(1).default(256),
+  ATTESTO_HEAD_CACHE_MS: z.coerce.number().int().min(0).default(500),
+  ATTESTO_TILES_PUBLIC: boolFromEnv.default(false),
   ATTESTO_WEBHOOK_ALLOW_LOOPBACK: boolFromEnv.default(false),
   ATTESTO_WEBHOOK_RETRY_SCHEDULE: z.string().default("0,30s,2m,10m,1h,6h,24h"),
   ATTESTO_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
@@ -58,6 +66,20 @@ export interface Config {
   role: Role;
   /** BullMQ key prefix. */
   queuePrefix: string;
+  /** Postgres connections per process. */
+  dbPoolSize: number;
+  /** How often grown streams get a signed checkpoint. */
+  checkpointIntervalMs: number;
+  selfAuditIntervalMs: number;
+  /** Checkpoints re-verified from stored leaves per self-audit run, and the largest tree it recomputes. */
+  selfAuditSample: number;
+  selfAuditMaxLeaves: number;
+  /** Memory for expanded Merkle tiles (proof serving). */
+  tileCacheBytes: number;
+  /** How long proofs trust a cached "latest checkpoint" (other instances' signatures show up within it). */
+  headCacheMs: number;
+  /** Serve the tlog-tiles read path without authentication. */
+  tilesPublic: boolean;
   /** Development and tests only: lets webhooks reach loopback receivers, over http:// too. */
   webhookAllowLoopback: boolean;
   /** Delay before each delivery attempt, in ms: [0, 30 s, 2 min, 10 min, 1 h, 6 h, 24 h] (7 attempts). */
@@ -108,6 +130,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logLevel: e.LOG_LEVEL,
     role: e.ATTESTO_ROLE,
     queuePrefix: e.ATTESTO_QUEUE_PREFIX,
+    dbPoolSize: e.ATTESTO_DB_POOL,
+    checkpointIntervalMs: e.ATTESTO_CHECKPOINT_INTERVAL_MS,
+    selfAuditIntervalMs: e.ATTESTO_SELF_AUDIT_INTERVAL_MS,
+    selfAuditSample: e.ATTESTO_SELF_AUDIT_SAMPLE,
+    selfAuditMaxLeaves: e.ATTESTO_SELF_AUDIT_MAX_LEAVES,
+    tileCacheBytes: e.ATTESTO_TILE_CACHE_MB * 1024 * 1024,
+    tilesPublic: e.ATTESTO_TILES_PUBLIC,
+    headCacheMs: e.ATTESTO_HEAD_CACHE_MS,
     webhookAllowLoopback: e.ATTESTO_WEBHOOK_ALLOW_LOOPBACK,
     webhookRetrySchedule: parseSchedule("ATTESTO_WEBHOOK_RETRY_SCHEDULE", e.ATTESTO_WEBHOOK_RETRY_SCHEDULE),
     webhookTimeoutMs: e.ATTESTO_WEBHOOK_TIMEOUT_MS,

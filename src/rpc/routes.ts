@@ -2,6 +2,9 @@ import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { AdminService } from "../../gen/ts/attesto/v1/admin_pb.js";
 import { TenantService } from "../../gen/ts/attesto/v1/tenant_pb.js";
 import { WebhookService } from "../../gen/ts/attesto/v1/webhook_pb.js";
+import { ProofstreamService } from "../../gen/ts/attesto/v1/proofstream_pb.js";
+import type { Proofstreams } from "../proofstream/module.js";
+import { proofstreamService } from "./proofstream-service.js";
 import { adminService, type AdminDeps } from "./admin-service.js";
 import { unimplementedServices } from "./unimplemented.js";
 import { authInterceptor, errorInterceptor, validationInterceptor } from "./interceptors.js";
@@ -15,6 +18,7 @@ export interface RpcDeps extends AdminDeps {
   authenticator: Authenticator;
   logger: Logger;
   webhooks: WebhookEngine;
+  proofstreams: Proofstreams;
 }
 
 /** Interceptors, outermost first: errors are mapped last, auth runs before validation. */
@@ -29,6 +33,7 @@ export function rpcRoutes(deps: RpcDeps) {
     router.service(AdminService, adminService(deps));
     router.service(TenantService, tenantService(deps));
     router.service(WebhookService, webhookService(deps));
+    router.service(ProofstreamService, proofstreamService(deps));
     // Services whose issues have not landed answer UNIMPLEMENTED (after auth).
     for (const service of unimplementedServices) router.service(service, {});
   };

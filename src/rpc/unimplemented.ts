@@ -1,7 +1,6 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { AnchorService } from "../../gen/ts/attesto/v1/anchor_pb.js";
 import { ConnectorService } from "../../gen/ts/attesto/v1/connector_pb.js";
-import { ProofstreamService } from "../../gen/ts/attesto/v1/proofstream_pb.js";
 import { StoreVerificationService } from "../../gen/ts/attesto/v1/store_pb.js";
 import { VerifierService } from "../../gen/ts/attesto/v1/verifier_pb.js";
 
@@ -11,7 +10,6 @@ import { VerifierService } from "../../gen/ts/attesto/v1/verifier_pb.js";
  * service leaves this list when its issue lands.
  */
 export const unimplementedServices: DescService[] = [
-  ProofstreamService,
   ConnectorService,
   AnchorService,
   StoreVerificationService,

@@ -7,6 +7,10 @@ import type { Database } from "../db/db.js";
 import { openConfiguredDatabase } from "../db/open.js";
 import { createHttpApp } from "../http/app.js";
 import { mountQueueBoard } from "../http/queue-board.js";
+import { mountTileRoutes } from "../http/tiles.js";
+import { Proofstreams } from "../proofstream/module.js";
+import { emitWebhookEvent } from "../webhooks/outbox.js";
+import type { WebhookEventType } from "../webhooks/events.js";
 import { mountWebhookRoutes } from "../http/webhooks.js";
 import { Metrics } from "../http/metrics.js";
 import { openRedis, type RedisHandle } from "../infra/redis.js";
@@ -30,6 +34,7 @@ export interface Attesto {
   readonly keyring: Keyring;
   readonly jobs: JobRuntime;
   readonly webhooks: WebhookEngine;
+  readonly proofstreams: Proofstreams;
   /** Set on the embedded default only. */
   readonly devCredentials: DevCredentials | undefined;
   stop(): Promise<void>;
@@ -68,6 +73,22 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     await webhooks.start();
     cleanups.push(() => webhooks.close());
 
+    // The public base URL names checkpoint origins; with port 0 it is known only after listening.
+    let publicBaseUrl = config.publicBaseUrl;
+    const proofstreams = new Proofstreams(
+      { db: database.db, keyring, logger, events: { emit: (tx, tenantId, type, data) => emitWebhookEvent(tx, tenantId, type as WebhookEventType, data) } },
+      {
+        publicBaseUrl: () => publicBaseUrl,
+        tileCacheBytes: config.tileCacheBytes,
+        headCacheMs: config.headCacheMs,
+        checkpointIntervalMs: config.checkpointIntervalMs,
+        selfAuditIntervalMs: config.selfAuditIntervalMs,
+        selfAuditSample: config.selfAuditSample,
+        selfAuditMaxLeaves: config.selfAuditMaxLeaves,
+      },
+    );
+    await proofstreams.scheduleJobs(jobs);
+
     const metrics = new Metrics();
     const http = createHttpApp({
       logger,
@@ -80,7 +101,8 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     });
     if (config.role !== "worker") mountWebhookRoutes(http, { db: database.db, keyring, authenticator, webhooks });
     mountQueueBoard(http, { jobs, authenticator });
-    const rpcDeps = { db: database.db, keyring, authenticator, logger, onCredentialsRevoked, webhooks };
+    mountTileRoutes(http, { db: database.db, proofstreams, authenticator, public: config.tilesPublic });
+    const rpcDeps = { db: database.db, keyring, authenticator, logger, onCredentialsRevoked, webhooks, proofstreams };
     const connect = connectNodeAdapter({
       // A worker-role instance serves only the operational routes (health, readiness, metrics).
       routes: config.role === "worker" ? () => {} : rpcRoutes(rpcDeps),
@@ -95,11 +117,13 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     cleanups.push(() => server.close(config.shutdownGraceMs));
 
     const host = server.address.family === "IPv6" ? `[${server.address.address}]` : server.address.address;
+    if (!process.env.PUBLIC_BASE_URL && config.port === 0) publicBaseUrl = `http://${host}:${server.address.port}`;
     return {
       url: `http://${host}:${server.address.port}`,
       port: server.address.port,
       jobs,
       webhooks,
+      proofstreams,
       database,
       redis,
       keyring,
