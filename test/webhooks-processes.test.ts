@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import net from "node:net";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { AttemptErrorKind, DeliveryStatus } from "../gen/ts/attesto/v1/webhook_pb.js";
-import { answersPing } from "../src/infra/redis.js";
+import { answersPing, freePort } from "../src/infra/redis.js";
 import type { Attesto } from "../src/server/app.js";
 import { emitWebhookEvent } from "../src/webhooks/index.js";
 import { newTenant, tempDir } from "./support/server.js";
@@ -239,13 +238,3 @@ describe("a Redis that restarts empty", () => {
   });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}

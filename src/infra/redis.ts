@@ -78,7 +78,8 @@ export function answersPing(host: string, port: number, timeoutMs = 500): Promis
   });
 }
 
-function freePort(): Promise<number> {
+/** A port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once("error", reject);

@@ -1,14 +1,10 @@
 import { sql } from "drizzle-orm";
-import { boolean, customType, index, integer, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { boolean, index, integer, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { bytea } from "../db/columns.js";
 import { tenants } from "../db/schema.js";
 
 // Re-exported by src/db/schema.ts. `tenants` is only read lazily (in
-// references), so the import cycle with that file is harmless; bytea is
-// declared here for the same reason.
-const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
-  dataType: () => "bytea",
-  fromDriver: (v) => Buffer.from(v),
-});
+// references), so the import cycle with that file is harmless.
 
 const tstz = (name: string) => timestamp(name, { withTimezone: true });
 
