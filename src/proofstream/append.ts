@@ -1,4 +1,5 @@
 import { and, eq, sql } from "drizzle-orm";
+import { LRUCache } from "lru-cache";
 import type { Db } from "../db/db.js";
 import { isUniqueViolation, normalizeDbError } from "../db/errors.js";
 import { events, streams, tiles } from "../db/schema.js";
@@ -54,7 +55,8 @@ interface Frontier {
  */
 export class Appender {
   readonly #queues = new Map<string, { pending: Pending[]; running: boolean }>();
-  readonly #frontiers = new Map<string, Frontier>();
+  /** Bounded: a stream that falls out only costs one tile read on its next append. */
+  readonly #frontiers = new LRUCache<string, Frontier>({ max: 10_000 });
 
   constructor(
     private readonly db: Db,
