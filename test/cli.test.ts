@@ -2,12 +2,10 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { access } from "node:fs/promises";
 import path from "node:path";
-import readline from "node:readline";
 import { afterAll, describe, expect, inject, it } from "vitest";
+import { CLI, ROOT, spawnServe } from "./support/process.js";
 import { tempDir } from "./support/server.js";
 
-const ROOT = path.resolve(import.meta.dirname, "..");
-const CLI = ["--import", "tsx", path.join(ROOT, "src/cli/main.ts")];
 
 function baseEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const { DATABASE_URL: _d, REDIS_URL: _r, ATTESTO_ENCRYPTION_KEY: _k, ATTESTO_ADMIN_TOKEN: _a, ...rest } = process.env;
@@ -80,20 +78,9 @@ describe("attesto serve on the embedded defaults", () => {
   afterAll(() => children.forEach((c) => c.exitCode === null && c.kill("SIGKILL")));
 
   async function serve(dataDir: string) {
-    const child = spawn(process.execPath, [...CLI, "--json", "serve", "--port", "0"], { env: baseEnv({ ATTESTO_DATA_DIR: dataDir }), cwd: ROOT });
-    children.push(child);
-    let out = "";
-    const lines = readline.createInterface({ input: child.stdout! });
-    child.stderr!.on("data", () => {});
-    for await (const line of lines) {
-      out += line;
-      try {
-        return { child, info: JSON.parse(out) as { url: string; database: string; devTenant: { tenantId: string; apiKey: string; adminToken: string } } };
-      } catch {
-        // the JSON spans several lines
-      }
-    }
-    throw new Error("serve exited before printing where it listens");
+    const served = await spawnServe(baseEnv({ ATTESTO_DATA_DIR: dataDir }));
+    children.push(served.child);
+    return { child: served.child, info: { ...served.info, devTenant: served.info.devTenant! } };
   }
 
   it("serves with PGlite, prints a development key, keeps it across restarts, and stops cleanly on SIGTERM", async () => {

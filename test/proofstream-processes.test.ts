@@ -1,11 +1,10 @@
-import { randomBytes } from "node:crypto";
 import type { ChildProcess } from "node:child_process";
-import { afterAll, describe, expect, inject, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
 import { verifyInclusion } from "../src/proofstream/merkle/verify.js";
 import { spawnServe, stopProcess } from "./support/process.js";
 import { appendRequest, referenceRoot } from "./support/proofstream.js";
-import { ADMIN_TOKEN, clientFor, newTenant, tempDir } from "./support/server.js";
+import { clientFor, newTenant, testEnv } from "./support/server.js";
 
 const children: ChildProcess[] = [];
 afterAll(async () => {
@@ -14,17 +13,8 @@ afterAll(async () => {
 
 describe("appends from several server processes", () => {
   it("stay gapless and form one tree", async () => {
-    const env = {
-      ...process.env,
-      DATABASE_URL: inject("databaseUrl"),
-      REDIS_URL: inject("redisUrl"),
-      ATTESTO_QUEUE_PREFIX: inject("queuePrefix"),
-      ATTESTO_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
-      ATTESTO_ADMIN_TOKEN: ADMIN_TOKEN,
-      ATTESTO_DATA_DIR: await tempDir(),
-      PUBLIC_BASE_URL: "https://attesto.test",
-      LOG_LEVEL: "warn",
-    };
+    // One master key for all three: they share the streams' sealed signing keys.
+    const env = { ...process.env, ...(await testEnv({ PUBLIC_BASE_URL: "https://attesto.test", LOG_LEVEL: "warn" })) };
     const servers = await Promise.all([0, 1, 2].map(() => spawnServe(env, ["--role", "api"])));
     children.push(...servers.map((s) => s.child));
     const urls = servers.map((s) => s.info.url);

@@ -4,7 +4,7 @@ import type { Db } from "../db/db.js";
 import { isUniqueViolation, normalizeDbError } from "../db/errors.js";
 import { events, streams, tiles } from "../db/schema.js";
 import { AppError, notFound } from "../errors.js";
-import { leafOf, payloadSha256, type JsonObject } from "./leaf.js";
+import { leafOf, payloadSha256, type JsonObject, type LeafFields } from "./leaf.js";
 import { appendToTiles, partialTiles, type TileWrite } from "./merkle/tiles.js";
 
 export interface AppendInput {
@@ -16,15 +16,9 @@ export interface AppendInput {
   payload: JsonObject;
 }
 
-export interface EventRecord {
-  streamId: string;
-  seqNo: number;
-  sourceRef: string;
-  eventType: string;
-  occurredAt: Date;
-  receivedAt: Date;
+/** An event as committed: the fields its leaf commits to, the payload and the leaf hash. */
+export interface EventRecord extends LeafFields {
   payload: JsonObject;
-  payloadSha256: string;
   leafHash: Buffer;
 }
 

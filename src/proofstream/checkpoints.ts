@@ -4,7 +4,7 @@ import { checkpoints, streams } from "../db/schema.js";
 import { AppError, notFound } from "../errors.js";
 import type { DomainEventSink } from "../events.js";
 import type { Logger } from "../logger.js";
-import { unsignedKeyId, type StreamKeys } from "./keys.js";
+import type { StreamKeys } from "./keys.js";
 import { consistencyRanges, hashRanges, nodesOf } from "./merkle/ranges.js";
 import { verifyConsistency } from "./merkle/verify.js";
 import { formatCheckpoint, signNote } from "./note.js";
@@ -134,4 +134,3 @@ export class Checkpointer {
   }
 }
 
-export const keyIdOf = (c: CheckpointRecord) => unsignedKeyId(c.keyId);

@@ -17,20 +17,23 @@ export async function tempDir(prefix = "attesto-test-"): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), prefix));
 }
 
+/** The settings of a test server on the run's Postgres and Redis, with a fresh master key and data folder. */
+export async function testEnv(extra: Record<string, string> = {}): Promise<Record<string, string>> {
+  return {
+    DATABASE_URL: inject("databaseUrl"),
+    REDIS_URL: inject("redisUrl"),
+    ATTESTO_QUEUE_PREFIX: inject("queuePrefix"),
+    ATTESTO_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+    ATTESTO_ADMIN_TOKEN: ADMIN_TOKEN,
+    ATTESTO_DATA_DIR: await tempDir(),
+    LOG_LEVEL: "silent",
+    ...extra,
+  };
+}
+
 /** A real server on a free loopback port, on the run's Postgres and Redis. */
 export async function startTestServer(overrides: Partial<Config> = {}): Promise<Attesto> {
-  const config = loadConfig(
-    {
-      DATABASE_URL: inject("databaseUrl"),
-      REDIS_URL: inject("redisUrl"),
-      ATTESTO_QUEUE_PREFIX: inject("queuePrefix"),
-      ATTESTO_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
-      ATTESTO_ADMIN_TOKEN: ADMIN_TOKEN,
-      ATTESTO_DATA_DIR: await tempDir(),
-      LOG_LEVEL: "silent",
-    },
-    { port: 0, ...overrides },
-  );
+  const config = loadConfig(await testEnv(), { port: 0, ...overrides });
   return startAttesto(config, createLogger(process.env.TEST_LOG_LEVEL ?? "silent"));
 }
 
