@@ -1,10 +1,10 @@
-import { Code, ConnectError } from "@connectrpc/connect";
-
 /**
- * The one error type of the domain. Domain modules throw it with a code; the
- * transport edges map the code once, to a Connect code (src/rpc) or an HTTP
- * status (src/http). Messages are safe to show to the caller: they never
- * contain secrets, keys or payloads.
+ * The one error type of the domain, free of any transport. Domain modules
+ * throw it with a code; the edges map the code once: to a Connect code and
+ * `google.rpc.ErrorInfo` in src/rpc/errors.ts, to an HTTP status and JSON
+ * body in src/http/errors.ts. Messages are safe to show to the caller: they
+ * never contain secrets, keys or payloads. A field is named by its contract
+ * (proto) name; an edge renders it in its own vocabulary.
  */
 export type ErrorCode =
   | "invalid_argument"
@@ -20,82 +20,39 @@ export type ErrorCode =
   | "unimplemented"
   | "internal";
 
+export interface ErrorDetails {
+  /** The offending request field, by its contract path (`event_types[1]`, `page_size`). */
+  field?: string;
+  /** A stable machine-readable reason when the code alone has several causes. */
+  reason?: string;
+  /** When a retry may succeed, for rate limits and outages. */
+  retryAfterSeconds?: number;
+}
+
 export class AppError extends Error {
   override readonly name = "AppError";
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly details: { field?: string; retryAfterSeconds?: number } = {},
+    readonly details: ErrorDetails = {},
     options?: { cause?: unknown },
   ) {
     super(message, options);
   }
+
+  /** The same error about another field name (an edge renders contract paths its own way). */
+  withField(field: string): AppError {
+    const old = this.details.field;
+    const message = old && this.message.startsWith(old) ? field + this.message.slice(old.length) : this.message;
+    return new AppError(this.code, message, { ...this.details, field }, { cause: this });
+  }
 }
 
-export const invalidArgument = (field: string, problem: string) =>
-  new AppError("invalid_argument", `${field}: ${problem}`, { field });
+export const invalidArgument = (field: string, problem: string) => new AppError("invalid_argument", `${field}: ${problem}`, { field });
 
 export const notFound = (what: string) => new AppError("not_found", `${what} not found`);
 
-const connectCodes: Record<ErrorCode, Code> = {
-  invalid_argument: Code.InvalidArgument,
-  unauthenticated: Code.Unauthenticated,
-  permission_denied: Code.PermissionDenied,
-  not_found: Code.NotFound,
-  already_exists: Code.AlreadyExists,
-  replay_conflict: Code.AlreadyExists,
-  failed_precondition: Code.FailedPrecondition,
-  resource_exhausted: Code.ResourceExhausted,
-  payload_too_large: Code.ResourceExhausted,
-  unavailable: Code.Unavailable,
-  unimplemented: Code.Unimplemented,
-  internal: Code.Internal,
-};
-
-const httpStatuses: Record<ErrorCode, number> = {
-  invalid_argument: 400,
-  unauthenticated: 401,
-  permission_denied: 403,
-  not_found: 404,
-  already_exists: 409,
-  replay_conflict: 409,
-  failed_precondition: 412,
-  resource_exhausted: 429,
-  payload_too_large: 413,
-  unavailable: 503,
-  unimplemented: 501,
-  internal: 500,
-};
-
-export function connectCodeOf(code: ErrorCode): Code {
-  return connectCodes[code];
-}
-
-export function httpStatusOf(code: ErrorCode): number {
-  return httpStatuses[code];
-}
-
-const fromConnect: Partial<Record<Code, ErrorCode>> = Object.fromEntries(
-  Object.entries(connectCodes).map(([k, v]) => [v, k as ErrorCode]),
-);
-
-/** Anything thrown, as an AppError; unknown errors become `internal`. */
+/** Anything thrown, as an AppError; errors of unknown kind become `internal` (their text is never shown). */
 export function toAppError(err: unknown): AppError {
-  if (err instanceof AppError) return err;
-  if (err instanceof ConnectError) {
-    return new AppError(fromConnect[err.code] ?? "internal", err.rawMessage, {}, { cause: err });
-  }
-  return new AppError("internal", "internal error", {}, { cause: err });
-}
-
-/** The JSON error body of the plain HTTP routes. */
-export function httpErrorBody(err: AppError) {
-  return {
-    error: {
-      code: err.code,
-      message: err.message,
-      ...(err.details.field ? { field: err.details.field } : {}),
-      ...(err.details.retryAfterSeconds ? { retry_after_seconds: err.details.retryAfterSeconds } : {}),
-    },
-  };
+  return err instanceof AppError ? err : new AppError("internal", "internal error", {}, { cause: err });
 }

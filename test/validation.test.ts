@@ -26,7 +26,7 @@ import {
   UpdateSubscriptionRequestSchema,
 } from "../gen/ts/attesto/v1/webhook_pb.js";
 import { AppError } from "../src/errors.js";
-import { validateMessage } from "../src/rpc/validation.js";
+import { validateMessage } from "../src/contract/validation.js";
 
 /** A valid ULID-shaped suffix (Crockford base32, 26 characters). */
 const ULID = "01ARZ3NDEKTSV4RRFFQ69G5FAV";

@@ -1,6 +1,7 @@
-import { Hono, type Context } from "hono";
+import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { AppError, httpErrorBody, httpStatusOf, toAppError } from "../errors.js";
+import { AppError, toAppError } from "../errors.js";
+import { errorResponse } from "./errors.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "./metrics.js";
 
@@ -10,12 +11,6 @@ export interface HttpDeps {
   bodyLimitBytes: number;
   /** Named readiness checks; each throws when its dependency is unusable. */
   readiness: Record<string, () => Promise<void>>;
-}
-
-/** Answers an error the one way the plain HTTP routes do. */
-export function errorResponse(c: Context, err: AppError) {
-  if (err.details.retryAfterSeconds) c.header("Retry-After", String(err.details.retryAfterSeconds));
-  return c.json(httpErrorBody(err), httpStatusOf(err.code) as 400);
 }
 
 /**

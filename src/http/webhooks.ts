@@ -9,7 +9,7 @@ import {
 import type { Keyring } from "../crypto/keyring.js";
 import type { Db } from "../db/db.js";
 import { AppError, invalidArgument } from "../errors.js";
-import { validateMessage } from "../rpc/validation.js";
+import { validateMessage } from "../contract/validation.js";
 import type { Authenticator } from "../tenancy/authenticator.js";
 import type { WebhookEngine } from "../webhooks/engine.js";
 import {

@@ -1,9 +1,10 @@
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
-import { connectCodeOf, toAppError } from "../errors.js";
+import { toAppError } from "../errors.js";
+import { toConnectError } from "./errors.js";
 import type { Logger } from "../logger.js";
 import type { Authenticator } from "../tenancy/authenticator.js";
 import { principalKey } from "./context.js";
-import { validateMessage } from "./validation.js";
+import { validateMessage } from "../contract/validation.js";
 
 export type Access = "operator" | "tenant" | "public";
 
@@ -30,7 +31,7 @@ export function errorInterceptor(logger: Logger): Interceptor {
       if (appError.code === "internal") {
         logger.error({ err: appError.cause ?? err, rpc: req.url }, "rpc failed");
       }
-      throw new ConnectError(appError.message, connectCodeOf(appError.code), undefined, undefined, err);
+      throw toConnectError(appError);
     }
   };
 }
