@@ -1,9 +1,9 @@
 import { defineConfig } from "drizzle-kit";
 
-// `npm run db:generate` writes SQL migrations from src/db/schema.ts; both
-// drivers (postgres.js and the embedded PGlite) apply the same files.
+// `npm run db:generate` writes SQL migrations from the tables each domain
+// module declares in its own schema.ts.
 export default defineConfig({
   dialect: "postgresql",
-  schema: "./src/db/schema.ts",
+  schema: "./src/*/schema.ts",
   out: "./migrations",
 });

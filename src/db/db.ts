@@ -9,11 +9,13 @@ import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import { migrationsFolder } from "../paths.js";
-import * as schema from "./schema.js";
-
-export type Schema = typeof schema;
-/** The Drizzle handle, the same type for both drivers. */
-export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+/**
+ * The Drizzle handle, the same type for both drivers. It carries no schema:
+ * each domain module declares its tables in its own schema.ts and queries
+ * them with the SQL-like builder (no relational query API, whose per-query
+ * overhead the hot paths cannot afford).
+ */
+export type Db = PgDatabase<PgQueryResultHKT>;
 
 export interface Database {
   readonly db: Db;
@@ -50,7 +52,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
 
 function openPostgres(url: string, max: number): Database {
   const client = postgres(url, { max, onnotice: () => {}, connection: { application_name: "attesto" } });
-  const db = drizzlePostgres(client, { schema }) as unknown as Db;
+  const db = drizzlePostgres(client) as unknown as Db;
   return {
     db,
     driver: "postgres",
@@ -81,7 +83,7 @@ async function openPglite(dir: string): Promise<Database> {
   await mkdir(dir, { recursive: true });
   const client = new PGlite(dir);
   await client.waitReady;
-  const db = drizzlePglite(client, { schema }) as unknown as Db;
+  const db = drizzlePglite(client) as unknown as Db;
   return {
     db,
     driver: "pglite",

@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, lte } from "drizzle-orm";
 import type { Context, Hono } from "hono";
 import type { Db } from "../db/db.js";
-import { events, streams } from "../db/schema.js";
+import { events, streams } from "../proofstream/schema.js";
 import { notFound } from "../errors.js";
 import { checkpointOf } from "../proofstream/checkpoints.js";
 import { decodeTileIndex, hashesAtLevel, TILE_WIDTH } from "../proofstream/merkle/tiles.js";

@@ -2,7 +2,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { LRUCache } from "lru-cache";
 import type { Db } from "../db/db.js";
 import { isUniqueViolation, normalizeDbError } from "../db/errors.js";
-import { events, streams, tiles } from "../db/schema.js";
+import { events, streams, tiles } from "./schema.js";
 import { AppError, notFound } from "../errors.js";
 import { leafOf, payloadSha256, type JsonObject, type LeafFields } from "./leaf.js";
 import { appendToTiles, partialTiles, type TileWrite } from "./merkle/tiles.js";

@@ -1,6 +1,6 @@
 import { and, desc, eq, gt, sql } from "drizzle-orm";
 import type { Db } from "../db/db.js";
-import { checkpoints, streams } from "../db/schema.js";
+import { checkpoints, streams } from "./schema.js";
 import { AppError, notFound } from "../errors.js";
 import type { DomainEventSink } from "../events.js";
 import type { Logger } from "../logger.js";

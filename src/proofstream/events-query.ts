@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, gte, lt } from "drizzle-orm";
 import type { Db } from "../db/db.js";
-import { events } from "../db/schema.js";
+import { events } from "./schema.js";
 import { notFound } from "../errors.js";
 import { decodePageToken, encodePageToken, pageSizeOf } from "../ids.js";
 import { toRecord, type EventRecord } from "./append.js";

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { and, asc, desc, eq, gt, lt, sql } from "drizzle-orm";
 import type { Db } from "../db/db.js";
-import { checkpoints, events, forkEvidence, streams } from "../db/schema.js";
+import { checkpoints, events, forkEvidence, streams } from "./schema.js";
 import { invalidArgument, notFound } from "../errors.js";
 import type { DomainEventSink } from "../events.js";
 import { decodePageToken, encodePageToken, newId, pageSizeOf } from "../ids.js";

@@ -2,7 +2,7 @@ import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { asc, eq } from "drizzle-orm";
 import type { Keyring } from "../crypto/keyring.js";
 import type { Db } from "../db/db.js";
-import { streamKeys } from "../db/schema.js";
+import { streamKeys } from "./schema.js";
 import { AppError } from "../errors.js";
 import { keyId, privateKeyFromSeed, publicKeyFromRaw, rawPublicKey, verifierKeyString, type NoteVerifier } from "./note.js";
 

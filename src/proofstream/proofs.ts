@@ -1,6 +1,6 @@
 import { and, asc, eq } from "drizzle-orm";
 import type { Db } from "../db/db.js";
-import { events } from "../db/schema.js";
+import { events } from "./schema.js";
 import { AppError, invalidArgument, notFound } from "../errors.js";
 import { consistencyProof, type CheckpointRecord } from "./checkpoints.js";
 import type { StreamHeads } from "./heads.js";

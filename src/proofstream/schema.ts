@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import { bigint, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 import { bytea } from "../db/columns.js";
-import { tenants } from "../db/schema.js";
+import { tenants } from "../tenancy/schema.js";
 
 const count = (name: string) => bigint(name, { mode: "number" });
 

@@ -2,7 +2,7 @@ import { and, desc, eq, lt } from "drizzle-orm";
 import type { Keyring } from "../crypto/keyring.js";
 import type { Db } from "../db/db.js";
 import { withDbErrors } from "../db/errors.js";
-import { streamKeys, streams } from "../db/schema.js";
+import { streamKeys, streams } from "./schema.js";
 import { notFound } from "../errors.js";
 import { decodePageToken, encodePageToken, newId, pageSizeOf } from "../ids.js";
 import { requireActiveTenant } from "../tenancy/tenants.js";

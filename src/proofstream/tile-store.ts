@@ -1,7 +1,7 @@
 import { and, eq, or } from "drizzle-orm";
 import { LRUCache } from "lru-cache";
 import type { Db } from "../db/db.js";
-import { tiles } from "../db/schema.js";
+import { tiles } from "./schema.js";
 import { AppError } from "../errors.js";
 import { EMPTY_ROOT, HASH_SIZE } from "./merkle/hash.js";
 import { foldRange, rangeNodes, type NodeRef } from "./merkle/ranges.js";

@@ -3,7 +3,7 @@ import { eq } from "drizzle-orm";
 import type { Keyring } from "../crypto/keyring.js";
 import type { Db } from "../db/db.js";
 import { withDbErrors } from "../db/errors.js";
-import { appleCredentials, googleCredentials } from "../db/schema.js";
+import { appleCredentials, googleCredentials } from "./schema.js";
 import { invalidArgument, notFound } from "../errors.js";
 import { requireActiveTenant } from "../tenancy/tenants.js";
 
@@ -67,8 +67,8 @@ export async function putGoogleCredentials(db: Db, keyring: Keyring, tenantId: s
 
 export async function getStoreCredentialsInfo(db: Db, tenantId: string): Promise<{ apple?: AppleCredentialsInfo; google?: GoogleCredentialsInfo }> {
   const [apple, google] = await Promise.all([
-    db.query.appleCredentials.findFirst({ where: eq(appleCredentials.tenantId, tenantId) }),
-    db.query.googleCredentials.findFirst({ where: eq(googleCredentials.tenantId, tenantId) }),
+    db.select().from(appleCredentials).where(eq(appleCredentials.tenantId, tenantId)).limit(1).then((rows) => rows[0]),
+    db.select().from(googleCredentials).where(eq(googleCredentials.tenantId, tenantId)).limit(1).then((rows) => rows[0]),
   ]);
   return { apple: apple && appleInfo(apple), google: google && googleInfo(google) };
 }
@@ -81,7 +81,7 @@ export async function deleteStoreCredentials(db: Db, tenantId: string, store: "a
 
 /** The decrypted Apple .p8 key, for the store verification path only. */
 export async function openApplePrivateKey(db: Db, keyring: Keyring, tenantId: string): Promise<string> {
-  const row = await db.query.appleCredentials.findFirst({ where: eq(appleCredentials.tenantId, tenantId) });
+  const [row] = await db.select().from(appleCredentials).where(eq(appleCredentials.tenantId, tenantId)).limit(1);
   if (!row) throw notFound("apple credentials");
   return keyring.decryptText(APPLE_KEY_CONTEXT, row.privateKeyEnc, tenantId);
 }

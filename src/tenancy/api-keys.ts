@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { and, asc, eq, isNull } from "drizzle-orm";
 import type { Db } from "../db/db.js";
 import { withDbErrors } from "../db/errors.js";
-import { apiKeys, tenants } from "../db/schema.js";
+import { apiKeys, tenants } from "./schema.js";
 import { notFound } from "../errors.js";
 import { newId } from "../ids.js";
 import { requireActiveTenant } from "./tenants.js";
@@ -41,7 +41,7 @@ export async function listApiKeys(db: Db, tenantId: string, includeRevoked = fal
 }
 
 export async function getApiKey(db: Db, tenantId: string, apiKeyId: string): Promise<ApiKey> {
-  const row = await db.query.apiKeys.findFirst({ where: and(eq(apiKeys.id, apiKeyId), eq(apiKeys.tenantId, tenantId)) });
+  const [row] = await db.select().from(apiKeys).where(and(eq(apiKeys.id, apiKeyId), eq(apiKeys.tenantId, tenantId))).limit(1);
   if (!row) throw notFound("api key");
   return toApiKey(row);
 }
@@ -56,7 +56,7 @@ export async function revokeApiKey(db: Db, apiKeyId: string, tenantId?: string):
     .update(apiKeys)
     .set({ revokedAt: new Date() })
     .where(and(scope, isNull(apiKeys.revokedAt)));
-  const row = await db.query.apiKeys.findFirst({ where: scope });
+  const [row] = await db.select().from(apiKeys).where(scope).limit(1);
   if (!row) throw notFound("api key");
   return { ...toApiKey(row), keyHash: row.keyHash };
 }

@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, isNull } from "drizzle-orm";
 import type { Db } from "../db/db.js";
 import { withDbErrors } from "../db/errors.js";
-import { tenants } from "../db/schema.js";
+import { tenants } from "./schema.js";
 import { AppError, notFound } from "../errors.js";
 import { decodePageToken, encodePageToken, newId, pageSizeOf } from "../ids.js";
 import type { Tenant } from "./types.js";
@@ -12,7 +12,7 @@ export async function createTenant(db: Db, name: string): Promise<Tenant> {
 }
 
 export async function getTenant(db: Db, id: string): Promise<Tenant> {
-  const row = await db.query.tenants.findFirst({ where: eq(tenants.id, id) });
+  const [row] = await db.select().from(tenants).where(eq(tenants.id, id)).limit(1);
   if (!row) throw notFound("tenant");
   return row;
 }

@@ -90,7 +90,7 @@ export async function listDeliveries(db: Db, tenantId: string, filter: DeliveryF
 
 /** One delivery of the tenant, with its attempts (another tenant's reads as not found). */
 export async function getDelivery(db: Db, tenantId: string, id: string): Promise<Delivery> {
-  const row = await db.query.webhookDeliveries.findFirst({ where: and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.tenantId, tenantId)) });
+  const [row] = await db.select().from(webhookDeliveries).where(and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.tenantId, tenantId))).limit(1);
   if (!row) throw notFound("delivery");
   const attempts = await db
     .select()

@@ -1,10 +1,7 @@
 import { sql } from "drizzle-orm";
 import { boolean, index, integer, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 import { bytea } from "../db/columns.js";
-import { tenants } from "../db/schema.js";
-
-// Re-exported by src/db/schema.ts. `tenants` is only read lazily (in
-// references), so the import cycle with that file is harmless.
+import { tenants } from "../tenancy/schema.js";
 
 const tstz = (name: string) => timestamp(name, { withTimezone: true });
 

@@ -109,7 +109,7 @@ export async function createSubscription(
 }
 
 export async function getSubscription(db: Db, tenantId: string, id: string): Promise<Subscription> {
-  const row = await db.query.webhookSubscriptions.findFirst({ where: live(tenantId, id) });
+  const [row] = await db.select().from(webhookSubscriptions).where(live(tenantId, id)).limit(1);
   if (!row) throw notFound("subscription");
   return toSubscription(row);
 }
@@ -191,7 +191,7 @@ export async function rotateSubscriptionSecret(
   if (overlapMs > MAX_SECRET_OVERLAP_MS) throw invalidArgument("overlap", "must be at most 7 days");
   const signingSecret = newSigningSecret();
   return db.transaction(async (tx) => {
-    const current = await tx.query.webhookSubscriptions.findFirst({ where: live(tenantId, id) });
+    const [current] = await tx.select().from(webhookSubscriptions).where(live(tenantId, id)).limit(1);
     if (!current?.secretEnc) throw notFound("subscription");
     const now = new Date();
     const [row] = await tx

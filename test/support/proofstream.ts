@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { eq } from "drizzle-orm";
 import type { Db } from "../../src/db/db.js";
-import { streamKeys } from "../../src/db/schema.js";
+import { streamKeys } from "../../src/proofstream/schema.js";
 import type { Keyring } from "../../src/crypto/keyring.js";
 import { STREAM_KEY_CONTEXT } from "../../src/proofstream/keys.js";
 import { keyId, privateKeyFromSeed, rawPublicKey } from "../../src/proofstream/note.js";
