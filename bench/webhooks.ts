@@ -28,9 +28,7 @@ import { loadConfig } from "../src/config.js";
 import { createLogger } from "../src/logger.js";
 import { startAttesto, type Attesto } from "../src/server/app.js";
 import { createTenant } from "../src/tenancy/tenants.js";
-import { emitWebhookEvent } from "../src/webhooks/index.js";
 import { webhookDeliveries } from "../src/webhooks/schema.js";
-import { createSubscription } from "../src/webhooks/subscriptions.js";
 
 const DELIVERIES = Number(process.env.BENCH_DELIVERIES ?? 20_000);
 const WARMUP = 1_000;
@@ -110,7 +108,8 @@ async function produce(app: Attesto, tenantId: string, n: number, producers = 16
   await Promise.all(
     Array.from({ length: producers }, async () => {
       for (let i = next++; i < n; i = next++) {
-        await app.database.db.transaction((tx) => emitWebhookEvent(tx, tenantId, "proofstream.checkpointed", { ...data, tree_size: i + 1 }));
+        await app.database.db.transaction((tx) => app.webhooks.events.emit(tx, tenantId, "proofstream.checkpointed", { ...data, tree_size: i + 1 }));
+        app.webhooks.events.committed();
       }
     }),
   );
@@ -145,7 +144,7 @@ async function main() {
     const api = await start("api");
     const concurrency = api.webhooks.settings.concurrency;
     const tenant = await createTenant(api.database.db, "bench");
-    await createSubscription(api.database.db, api.keyring, api.webhooks.settings.policy, tenant.id, {
+    await api.webhooks.subscriptions.create(tenant.id, {
       name: "bench",
       url: `http://127.0.0.1:${receiver.port}/hook`,
       eventTypes: ["proofstream.checkpointed"],
@@ -165,7 +164,7 @@ async function main() {
 
     // Delivery: a backlog of N jobs, then a worker.
     await produce(api, tenant.id, DELIVERIES);
-    while ((await api.webhooks.queue.getWaitingCount()) < DELIVERIES) await new Promise((r) => setTimeout(r, 50));
+    while ((await api.webhooks.engine.queue.getWaitingCount()) < DELIVERIES) await new Promise((r) => setTimeout(r, 50));
     let started = performance.now();
     const worker = await start("worker");
     await until(worker, tenant.id, WARMUP + DELIVERIES);

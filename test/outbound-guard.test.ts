@@ -8,10 +8,7 @@ import { Keyring } from "../src/crypto/keyring.js";
 import { createLogger } from "../src/logger.js";
 import { addressRange, checkOutboundUrl, OutboundHttp, type OutboundPolicy, type ResolveAll } from "../src/net/outbound.js";
 import type { Attesto } from "../src/server/app.js";
-import { getDelivery } from "../src/webhooks/deliveries.js";
-import { WebhookEngine } from "../src/webhooks/engine.js";
-import { emitWebhookEvent } from "../src/webhooks/index.js";
-import { createSubscription } from "../src/webhooks/subscriptions.js";
+import { Webhooks } from "../src/webhooks/module.js";
 import { newTenant } from "./support/server.js";
 import { isolatedStore, Receiver, startWebhookServer, waitFor, webhookClient, type Store } from "./support/webhooks.js";
 
@@ -212,33 +209,28 @@ describe("delivery engines built by the tests (the server has the API role: no w
     const tenant = await newTenant(app.url);
     let calls = 0;
     const policy: OutboundPolicy = { allowLoopback: false, resolve: async () => [{ address: calls++ === 0 ? "93.184.215.14" : "127.0.0.1", family: 4 }] };
-    const { subscription } = await createSubscription(app.database.db, app.keyring, policy, tenant.tenantId, {
+    // A second webhooks module on the same database, with its own policy; never started: attempts are made by hand.
+    const webhooks = new Webhooks({ database: app.database, keyring: app.keyring, jobs: app.jobs, logger: createLogger("silent") }, { ...app.webhooks.settings, policy });
+    const { subscription } = await webhooks.subscriptions.create(tenant.tenantId, {
       name: "rebinding",
       url: `https://rebind.example:${t.port}/hook`,
       eventTypes: ["batch.failed"],
     });
-    const engine = new WebhookEngine({
-      database: app.database,
-      keyring: app.keyring,
-      jobs: app.jobs,
-      logger: createLogger("silent"),
-      settings: { ...app.webhooks.settings, policy },
-    });
     try {
-      await emitWebhookEvent(app.database.db, tenant.tenantId, "batch.failed", { batch_id: "bat_x" });
+      await webhooks.events.emitNow(tenant.tenantId, "batch.failed", { batch_id: "bat_x" } as never);
       const client = webhookClient(app, tenant.key);
       const id = await waitFor(async () => (await client.listDeliveries({ subscriptionId: subscription.id })).deliveries[0]?.id, "the delivery");
       // (A claim skips a row another statement holds for a moment; the job would come back, here we ask again.)
       const d = await waitFor(async () => {
-        expect(await engine.attempt(id)).toMatchObject({ kind: "later" });
-        const x = await getDelivery(app.database.db, tenant.tenantId, id);
+        expect(await webhooks.engine.attempt(id)).toMatchObject({ kind: "later" });
+        const x = await webhooks.deliveries.get(tenant.tenantId, id);
         return x.attempts.length > 0 ? x : undefined;
       }, "the attempt");
       expect(d.attempts).toMatchObject([{ number: 1, statusCode: null, errorKind: "blocked_address" }]);
       expect((await client.getDelivery({ deliveryId: id })).delivery!.attempts[0]!.errorKind).toBe(AttemptErrorKind.BLOCKED_ADDRESS);
       expect(t.connections).toBe(0);
     } finally {
-      await engine.close();
+      await webhooks.close();
       await t.close();
     }
   });
@@ -247,21 +239,21 @@ describe("delivery engines built by the tests (the server has the API role: no w
     const rec = await Receiver.start();
     const tenant = await newTenant(app.url);
     const dev: OutboundPolicy = { allowLoopback: true };
-    await createSubscription(app.database.db, app.keyring, dev, tenant.tenantId, { name: "sealed", url: rec.url(), eventTypes: ["batch.failed"] });
-    const engine = new WebhookEngine({
-      database: app.database,
-      keyring: new Keyring(randomBytes(32)),
-      jobs: app.jobs,
-      logger: createLogger("silent"),
-      settings: { ...app.webhooks.settings, policy: dev, retrySchedule: [0, 60_000] },
-    });
+    const own = new Webhooks({ database: app.database, keyring: app.keyring, jobs: app.jobs, logger: createLogger("silent") }, { ...app.webhooks.settings, policy: dev });
+    await own.subscriptions.create(tenant.tenantId, { name: "sealed", url: rec.url(), eventTypes: ["batch.failed"] });
+    await own.close();
+    // Attempts by a module whose master key is another: the sealed secret does not open.
+    const webhooks = new Webhooks(
+      { database: app.database, keyring: new Keyring(randomBytes(32)), jobs: app.jobs, logger: createLogger("silent") },
+      { ...app.webhooks.settings, policy: dev, retrySchedule: [0, 60_000] },
+    );
     try {
-      await emitWebhookEvent(app.database.db, tenant.tenantId, "batch.failed", { batch_id: "bat_y" });
+      await webhooks.events.emitNow(tenant.tenantId, "batch.failed", { batch_id: "bat_y" } as never);
       const client = webhookClient(app, tenant.key);
       const id = await waitFor(async () => (await client.listDeliveries({})).deliveries[0]?.id, "the delivery");
       const d = await waitFor(async () => {
-        await engine.attempt(id);
-        const x = await getDelivery(app.database.db, tenant.tenantId, id);
+        await webhooks.engine.attempt(id);
+        const x = await webhooks.deliveries.get(tenant.tenantId, id);
         return x.attempts.length > 0 ? x : undefined;
       }, "the attempt");
       expect(d.attempts).toMatchObject([{ number: 1, statusCode: null, errorKind: "internal" }]);
@@ -269,7 +261,7 @@ describe("delivery engines built by the tests (the server has the API role: no w
       expect((await client.getDelivery({ deliveryId: id })).delivery!.attempts[0]!.errorKind).toBe(AttemptErrorKind.INTERNAL);
       expect(rec.connections).toBe(0);
     } finally {
-      await engine.close();
+      await webhooks.close();
       await rec.close();
     }
   });

@@ -15,7 +15,7 @@ let tenant: Awaited<ReturnType<typeof newTenant>>;
 let client: ReturnType<typeof clientFor<typeof ProofstreamService>>;
 
 beforeAll(async () => {
-  app = await startTestServer({ checkpointIntervalMs: 200 });
+  app = await startTestServer({ checkpointIntervalMs: 200, selfAuditSample: 1000 });
   tenant = await newTenant(app.url);
   client = clientFor(ProofstreamService, app.url, tenant.key);
 });
@@ -242,10 +242,9 @@ describe("periodic checkpointing and self-audit", () => {
     await client.createCheckpoint({ streamId: stream!.id });
     const { sql } = await import("drizzle-orm");
     await app.database.db.execute(sql`UPDATE events SET leaf = convert_to('{"forged":true}', 'UTF8') WHERE stream_id = ${stream!.id} AND seq_no = 3`);
-    const { selfAudit } = await import("../src/proofstream/forks.js");
     await expect
       .poll(async () => {
-        await selfAudit({ db: app.database.db, events: app.proofstreams.deps.events, logger: (await import("../src/logger.js")).createLogger("silent") }, { sample: 1000, maxLeaves: 100_000 });
+        await app.proofstreams.selfAudit();
         return (await client.listForkEvidence({ streamId: stream!.id })).forkEvidence.map((f) => f.kind);
       })
       .toContain(ForkEvidenceKind.SELF_AUDIT_MISMATCH);

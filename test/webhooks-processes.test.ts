@@ -4,9 +4,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AttemptErrorKind, DeliveryStatus } from "../gen/ts/attesto/v1/webhook_pb.js";
 import { answersPing, freePort } from "../src/infra/redis.js";
 import type { Attesto } from "../src/server/app.js";
-import { emitWebhookEvent } from "../src/webhooks/index.js";
 import { newTenant, tempDir } from "./support/server.js";
-import { isolatedStore, Receiver, startWebhookServer, storeEnv, waitFor, webhookClient, type Store } from "./support/webhooks.js";
+import { emitEvents, isolatedStore, Receiver, startWebhookServer, storeEnv, waitFor, webhookClient, type Store } from "./support/webhooks.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
@@ -103,11 +102,11 @@ async function subscribe(app: Attesto, url: string) {
 }
 
 async function emitMany(app: Attesto, tenantId: string, n: number, from = 0) {
-  await app.database.db.transaction(async (tx) => {
-    for (let i = from; i < from + n; i++) {
-      await emitWebhookEvent(tx, tenantId, "proofstream.checkpointed", { stream_id: "str_processes", tree_size: i + 1 });
-    }
-  });
+  await emitEvents(
+    app,
+    tenantId,
+    Array.from({ length: n }, (_, k) => ["proofstream.checkpointed", { stream_id: "str_processes", tree_size: from + k + 1 }]),
+  );
 }
 
 async function allDeliveries(client: ReturnType<typeof webhookClient>) {
@@ -230,7 +229,7 @@ describe("a Redis that restarts empty", () => {
     await emitMany(app, tenant.tenantId, 5, N);
     redis = await startRedis();
     // Redis came back empty: the delayed jobs are gone.
-    for (const d of waiting) expect(await app.webhooks.queue.getJobState(d.id)).toBe("unknown");
+    for (const d of waiting) expect(await app.webhooks.engine.queue.getJobState(d.id)).toBe("unknown");
 
     const done = await allSucceeded(client, N + 5);
     expect(new Set(pairs(rec)).size).toBe(rec.received.length);

@@ -8,9 +8,9 @@ import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AttemptErrorKind, DeliveryStatus } from "../gen/ts/attesto/v1/webhook_pb.js";
 import type { Attesto } from "../src/server/app.js";
-import { emitWebhookEvent, WEBHOOK_EVENT_TYPES } from "../src/webhooks/index.js";
+import { WEBHOOK_EVENT_TYPES } from "../src/webhooks/event-types.js";
 import { ADMIN_TOKEN, newTenant, startTestServer, tempDir } from "./support/server.js";
-import { isolatedStore, Receiver, startWebhookServer, waitFor, webhookClient, type Received, type Store } from "./support/webhooks.js";
+import { emitEvents, isolatedStore, Receiver, startWebhookServer, waitFor, webhookClient, type Received, type Store } from "./support/webhooks.js";
 
 const run = promisify(execFile);
 
@@ -60,7 +60,7 @@ const bundleReady = {
 };
 
 async function emit(tenantId: string, data: Record<string, unknown> = bundleReady, type: (typeof WEBHOOK_EVENT_TYPES)[number] = "proofstream.bundle_ready") {
-  await app.database.db.transaction(async (tx) => emitWebhookEvent(tx, tenantId, type, data));
+  await emitEvents(app, tenantId, [[type, data]]);
 }
 
 const header = (r: Received, name: string) => r.headers[name] as string;
@@ -596,14 +596,14 @@ describe("redelivery and test events", () => {
     rec.respond = () => ({ status: 503, headers: { "retry-after": "5" } });
     await emit(tenant.tenantId);
     const id = header(await waitFor(() => rec.received[0], "attempt 1"), "x-attesto-delivery-id");
-    await waitFor(async () => (await app.webhooks.queue.getJobState(id)) === "delayed", "the retry to wait in the queue");
+    await waitFor(async () => (await app.webhooks.engine.queue.getJobState(id)) === "delayed", "the retry to wait in the queue");
     // Disabling fails the delivery; its job still waits for the Retry-After.
     await client.updateSubscription({ subscriptionId: subscription.id, enabled: false });
     expect((await deliveryOf(client, id)).failureReason).toBe("subscription_disabled");
     await client.updateSubscription({ subscriptionId: subscription.id, enabled: true });
     rec.respond = () => ({ status: 204 });
     await client.redeliverDelivery({ deliveryId: id });
-    expect(["waiting", "active", "completed"]).toContain(await app.webhooks.queue.getJobState(id));
+    expect(["waiting", "active", "completed"]).toContain(await app.webhooks.engine.queue.getJobState(id));
     const d = await settled(client, id);
     expect(d.status).toBe(DeliveryStatus.SUCCEEDED);
     expect(d.attempts.map((a) => a.statusCode)).toEqual([503, 204]);
@@ -631,19 +631,19 @@ describe("producers", () => {
     const { tenant, client, rec } = await setup(["proofstream.checkpointed"]);
     await expect(
       app.database.db.transaction(async (tx) => {
-        await emitWebhookEvent(tx, tenant.tenantId, "proofstream.checkpointed", { stream_id: "str_x", tree_size: 1 });
+        await app.webhooks.events.emit(tx, tenant.tenantId, "proofstream.checkpointed", { stream_id: "str_x", tree_size: 1 } as never);
         throw new Error("the domain change failed");
       }),
     ).rejects.toThrow("the domain change failed");
-    await emitWebhookEvent(app.database.db, tenant.tenantId, "proofstream.bundle_ready", bundleReady);
-    await emitWebhookEvent(app.database.db, (await newTenant(app.url)).tenantId, "proofstream.checkpointed", { stream_id: "str_y" });
+    await app.webhooks.events.emitNow(tenant.tenantId, "proofstream.bundle_ready", bundleReady);
+    await emitEvents(app, (await newTenant(app.url)).tenantId, [["proofstream.checkpointed", { stream_id: "str_y" }]]);
     await emit(tenant.tenantId, { stream_id: "str_z", tree_size: 3 }, "proofstream.checkpointed");
     const r = await waitFor(() => rec.received[0], "the committed event");
     expect(JSON.parse(r.body.toString("utf8")).data).toEqual({ stream_id: "str_z", tree_size: 3 });
     const all = (await client.listDeliveries({})).deliveries;
     expect(all).toHaveLength(1);
-    await expect(emitWebhookEvent(app.database.db, tenant.tenantId, "nope" as never, {})).rejects.toThrow('unknown webhook event type "nope"');
-    await expect(emitWebhookEvent(app.database.db, tenant.tenantId, "batch.failed", { n: 1n } as never)).rejects.toThrow("data: must be serializable as JSON");
+    await expect(app.webhooks.events.emitNow(tenant.tenantId, "nope" as never, {} as never)).rejects.toThrow('unknown webhook event type "nope"');
+    await expect(app.webhooks.events.emitNow(tenant.tenantId, "batch.failed", { n: 1n } as never)).rejects.toThrow("data: must be serializable as JSON");
   });
 
   it("fans one event out to every enabled subscription of its type, one delivery each", async () => {
@@ -675,7 +675,7 @@ describe("producers", () => {
     rec.respond = () => ({ status: 500 });
     await emit(tenant.tenantId);
     const id = await waitFor(async () => (await client.listDeliveries({})).deliveries[0]?.id, "the delivery");
-    const outcomes = await Promise.all(Array.from({ length: 20 }, () => app.webhooks.attempt(id)));
+    const outcomes = await Promise.all(Array.from({ length: 20 }, () => app.webhooks.engine.attempt(id)));
     const d = await settled(client, id);
     // Each attempt number went to the receiver once, whoever made it.
     const numbers = rec.of(id).map((r) => header(r, "x-attesto-attempt"));
@@ -719,7 +719,7 @@ describe("on the embedded database (PGlite)", () => {
       const rec = await receiver();
       rec.respond = (_r, i) => (i === 0 ? { status: 500, body: "first" } : { status: 204 });
       const { signingSecret } = await client.createSubscription({ name: "embedded", url: rec.url(), eventTypes: ["proofstream.bundle_ready"] });
-      await embedded.database.db.transaction((tx) => emitWebhookEvent(tx, tenant.tenantId, "proofstream.bundle_ready", bundleReady));
+      await emitEvents(embedded, tenant.tenantId, [["proofstream.bundle_ready", bundleReady]]);
       const id = header(await waitFor(() => rec.received[0], "attempt 1"), "x-attesto-delivery-id");
       const d = await settled(client, id);
       expect(embedded.database.driver).toBe("pglite");

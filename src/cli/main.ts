@@ -3,8 +3,9 @@ import { loadConfig, type Config } from "../config.js";
 import { openConfiguredDatabase } from "../db/open.js";
 import type { Database } from "../db/db.js";
 import { createLogger } from "../logger.js";
-import { issueApiKey, listApiKeys, revokeApiKey } from "../tenancy/api-keys.js";
-import { createTenant, deactivateTenant, listTenants } from "../tenancy/tenants.js";
+import { Broadcast } from "../infra/broadcast.js";
+import { answersPing, openRedis } from "../infra/redis.js";
+import { Tenancy } from "../tenancy/module.js";
 
 const program = new Command()
   .name("attesto")
@@ -27,6 +28,24 @@ async function withDatabase<T>(run: (db: Database, config: Config) => Promise<T>
   } finally {
     await database.close();
   }
+}
+
+/**
+ * The tenancy module on the local database. Revocations reach running
+ * servers at once through Redis (REDIS_URL, or the one on 127.0.0.1:6379
+ * when it answers); without one they follow within the key cache's lifetime.
+ */
+async function withTenancy<T>(run: (tenancy: Tenancy) => Promise<T>): Promise<T> {
+  return withDatabase(async ({ db }, config) => {
+    const logger = createLogger(config.logLevel === "info" ? "warn" : config.logLevel);
+    const redisUrl = config.redisUrl ?? ((await answersPing("127.0.0.1", 6379)) ? "redis://127.0.0.1:6379" : undefined);
+    const redis = redisUrl ? await openRedis({ url: redisUrl, dataDir: config.dataDir, logger }) : undefined;
+    try {
+      return await run(new Tenancy({ db, logger, broadcast: redis && new Broadcast(redis, logger) }, { adminToken: undefined, apiKeyCacheMs: 0 }));
+    } finally {
+      await redis?.close();
+    }
+  });
 }
 
 program
@@ -96,8 +115,8 @@ const tenant = program.command("tenant").description("manage tenants");
 tenant
   .command("create <name>")
   .action((name: string) =>
-    withDatabase(async ({ db }) => {
-      const t = await createTenant(db, name);
+    withTenancy(async (tenancy) => {
+      const t = await tenancy.createTenant(name);
       output(t, () => `created tenant ${t.id} (${t.name})`);
     }),
   );
@@ -105,11 +124,11 @@ tenant
   .command("list")
   .option("--all", "include deactivated tenants")
   .action((opts: { all?: boolean }) =>
-    withDatabase(async ({ db }) => {
-      const all: Awaited<ReturnType<typeof listTenants>>["tenants"] = [];
+    withTenancy(async (tenancy) => {
+      const all: Awaited<ReturnType<Tenancy["listTenants"]>>["tenants"] = [];
       let pageToken = "";
       do {
-        const page = await listTenants(db, { pageSize: 500, pageToken, includeInactive: opts.all });
+        const page = await tenancy.listTenants({ pageSize: 500, pageToken, includeInactive: opts.all });
         all.push(...page.tenants);
         pageToken = page.nextPageToken;
       } while (pageToken);
@@ -119,8 +138,8 @@ tenant
 tenant
   .command("deactivate <tenantId>")
   .action((id: string) =>
-    withDatabase(async ({ db }) => {
-      const t = await deactivateTenant(db, id);
+    withTenancy(async (tenancy) => {
+      const t = await tenancy.deactivateTenant(id);
       output(t, () => `deactivated tenant ${t.id}`);
     }),
   );
@@ -130,8 +149,8 @@ apikey
   .command("issue <tenantId>")
   .option("--name <name>", "label for the key", "cli")
   .action((tenantId: string, opts: { name: string }) =>
-    withDatabase(async ({ db }) => {
-      const { apiKey, secret } = await issueApiKey(db, tenantId, opts.name);
+    withTenancy(async (tenancy) => {
+      const { apiKey, secret } = await tenancy.issueApiKey(tenantId, opts.name);
       output({ ...apiKey, secret }, () => `issued ${apiKey.id} for ${tenantId}; the key is shown once:\n${secret}`);
     }),
   );
@@ -139,8 +158,8 @@ apikey
   .command("list <tenantId>")
   .option("--all", "include revoked keys")
   .action((tenantId: string, opts: { all?: boolean }) =>
-    withDatabase(async ({ db }) => {
-      const keys = await listApiKeys(db, tenantId, opts.all);
+    withTenancy(async (tenancy) => {
+      const keys = await tenancy.listApiKeys(tenantId, opts.all);
       output(keys, () =>
         keys.map((k) => `${k.id}\t${k.prefix}…\t${k.revokedAt ? "revoked" : "active"}\t${k.name}\tlast used ${k.lastUsedAt?.toISOString() ?? "never"}`).join("\n") ||
         "no keys",
@@ -150,8 +169,8 @@ apikey
 apikey
   .command("revoke <apiKeyId>")
   .action((id: string) =>
-    withDatabase(async ({ db }) => {
-      const { keyHash: _hash, ...key } = await revokeApiKey(db, id);
+    withTenancy(async (tenancy) => {
+      const key = await tenancy.revokeApiKey(id);
       output(key, () => `revoked ${key.id}`);
     }),
   );

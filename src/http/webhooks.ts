@@ -6,30 +6,20 @@ import {
   ListSubscriptionsRequestSchema,
   UpdateSubscriptionRequestSchema,
 } from "../../gen/ts/attesto/v1/webhook_pb.js";
-import type { Keyring } from "../crypto/keyring.js";
-import type { Db } from "../db/db.js";
-import { AppError, invalidArgument } from "../errors.js";
+import { renderField, type FieldNames } from "../contract/fields.js";
 import { validateMessage } from "../contract/validation.js";
+import { invalidArgument } from "../errors.js";
 import type { Authenticator } from "../tenancy/authenticator.js";
-import type { WebhookEngine } from "../webhooks/engine.js";
-import {
-  createSubscription,
-  deleteSubscription,
-  getSubscription,
-  listSubscriptions,
-  updateSubscription,
-  type Subscription,
-} from "../webhooks/subscriptions.js";
+import type { Webhooks } from "../webhooks/module.js";
+import type { Subscription } from "../webhooks/subscriptions.js";
 
 export interface WebhookRouteDeps {
-  db: Db;
-  keyring: Keyring;
   authenticator: Authenticator;
-  webhooks: WebhookEngine;
+  webhooks: Webhooks;
 }
 
 /** Contract field paths as this API names them. */
-const REST_FIELDS: Array<[string, string]> = [
+const REST_FIELDS: FieldNames = [
   ["event_types.values", "eventTypes"],
   ["event_types", "eventTypes"],
   ["subscription_id", "id"],
@@ -42,18 +32,12 @@ function validate<D extends DescMessage>(schema: D, message: Message): void {
   try {
     validateMessage(schema, message);
   } catch (err) {
-    throw restError(err);
+    throw renderField(err, REST_FIELDS);
   }
 }
 
-function restError(err: unknown): unknown {
-  if (!(err instanceof AppError) || !err.details.field) return err;
-  const field = err.details.field;
-  const mapping = REST_FIELDS.find(([from]) => field === from || field.startsWith(`${from}[`) || field.startsWith(`${from}.`));
-  if (!mapping) return err;
-  const renamed = mapping[1] + field.slice(mapping[0].length);
-  return new AppError(err.code, renamed + err.message.slice(field.length), { ...err.details, field: renamed }, { cause: err });
-}
+/** Runs a domain call, naming the fields of its errors the way this API does. */
+const rest = <T>(call: Promise<T>): Promise<T> => call.catch((err: unknown) => Promise.reject(renderField(err, REST_FIELDS)));
 
 async function jsonObject(c: Context): Promise<Record<string, unknown>> {
   let body: unknown;
@@ -102,8 +86,8 @@ const subscriptionJson = (s: Subscription) => ({
  * HTTP routes, naming the request's fields.
  */
 export function mountWebhookRoutes(app: Hono, deps: WebhookRouteDeps): void {
-  const { db, keyring, authenticator, webhooks } = deps;
-  const policy = webhooks.settings.policy;
+  const { authenticator } = deps;
+  const { subscriptions } = deps.webhooks;
   const tenant = async (c: Context) => (await authenticator.requireTenant(c.req.header("authorization"))).tenantId;
   const idOf = (c: Context) => {
     const id = c.req.param("id") ?? "";
@@ -121,13 +105,8 @@ export function mountWebhookRoutes(app: Hono, deps: WebhookRouteDeps): void {
       description: f.description as string | undefined,
     });
     validate(CreateSubscriptionRequestSchema, req);
-    const { subscription, signingSecret } = await createSubscription(
-      db,
-      keyring,
-      policy,
-      tenantId,
-      { name: req.name, url: req.url, eventTypes: req.eventTypes, description: req.description },
-      { eventTypes: "eventTypes" },
+    const { subscription, signingSecret } = await rest(
+      subscriptions.create(tenantId, { name: req.name, url: req.url, eventTypes: req.eventTypes, description: req.description }),
     );
     return c.json({ ...subscriptionJson(subscription), signingSecret }, 201);
   });
@@ -139,13 +118,13 @@ export function mountWebhookRoutes(app: Hono, deps: WebhookRouteDeps): void {
     if (!Number.isInteger(pageSize)) throw invalidArgument("pageSize", "must be an integer");
     const req = create(ListSubscriptionsRequestSchema, { page: { pageSize, pageToken: c.req.query("pageToken") ?? "" } });
     validate(ListSubscriptionsRequestSchema, req);
-    const page = await listSubscriptions(db, tenantId, { pageSize: req.page?.pageSize, pageToken: req.page?.pageToken });
+    const page = await subscriptions.list(tenantId, { pageSize: req.page?.pageSize, pageToken: req.page?.pageToken });
     return c.json({ webhooks: page.subscriptions.map(subscriptionJson), nextPageToken: page.nextPageToken });
   });
 
   app.get("/v1/webhooks/:id", async (c) => {
     const tenantId = await tenant(c);
-    return c.json(subscriptionJson(await getSubscription(db, tenantId, idOf(c))));
+    return c.json(subscriptionJson(await subscriptions.get(tenantId, idOf(c))));
   });
 
   app.patch("/v1/webhooks/:id", async (c) => {
@@ -161,20 +140,15 @@ export function mountWebhookRoutes(app: Hono, deps: WebhookRouteDeps): void {
       enabled: f.enabled as boolean | undefined,
     });
     validate(UpdateSubscriptionRequestSchema, req);
-    const subscription = await updateSubscription(
-      db,
-      policy,
-      tenantId,
-      id,
-      { name: req.name, url: req.url, eventTypes: req.eventTypes?.values, description: req.description, enabled: req.enabled },
-      { eventTypes: "eventTypes" },
+    const subscription = await rest(
+      subscriptions.update(tenantId, id, { name: req.name, url: req.url, eventTypes: req.eventTypes?.values, description: req.description, enabled: req.enabled }),
     );
     return c.json(subscriptionJson(subscription));
   });
 
   app.delete("/v1/webhooks/:id", async (c) => {
     const tenantId = await tenant(c);
-    await deleteSubscription(db, tenantId, idOf(c));
+    await subscriptions.delete(tenantId, idOf(c));
     return c.body(null, 204);
   });
 }

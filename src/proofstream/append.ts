@@ -2,7 +2,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { LRUCache } from "lru-cache";
 import type { Db } from "../db/db.js";
 import { isUniqueViolation, normalizeDbError } from "../db/errors.js";
-import { events, streams, tiles } from "./schema.js";
+import { streamEvents, streams, tiles } from "./schema.js";
 import { AppError, notFound } from "../errors.js";
 import { leafOf, payloadSha256, type JsonObject, type LeafFields } from "./leaf.js";
 import { appendToTiles, partialTiles, type TileWrite } from "./merkle/tiles.js";
@@ -144,8 +144,8 @@ export class Appender {
         tx.select({ tenantId: streams.tenantId, treeSize: streams.treeSize }).from(streams).where(eq(streams.id, streamId)).for("update"),
         tx
           .select()
-          .from(events)
-          .where(and(eq(events.streamId, streamId), sql`${events.sourceRef} IN (SELECT jsonb_array_elements_text(${JSON.stringify(refs)}::jsonb))`)),
+          .from(streamEvents)
+          .where(and(eq(streamEvents.streamId, streamId), sql`${streamEvents.sourceRef} IN (SELECT jsonb_array_elements_text(${JSON.stringify(refs)}::jsonb))`)),
       ]);
       if (!head) return batch.map(() => notFound("stream"));
       const plan = planBatch(streamId, batch, head, new Map(stored.map((row) => [row.sourceRef, toRecord(row)])));
@@ -266,7 +266,7 @@ function tilesUpsert(streamId: string, writes: readonly TileWrite[], guard = sql
     ON CONFLICT (stream_id, level, idx) DO UPDATE SET hashes = excluded.hashes`;
 }
 
-export function toRecord(row: typeof events.$inferSelect): EventRecord {
+export function toRecord(row: typeof streamEvents.$inferSelect): EventRecord {
   return {
     streamId: row.streamId,
     seqNo: row.seqNo,

@@ -2,8 +2,8 @@ import { and, desc, eq, gt, sql } from "drizzle-orm";
 import type { Db } from "../db/db.js";
 import { checkpoints, streams } from "./schema.js";
 import { AppError, notFound } from "../errors.js";
-import type { DomainEventSink } from "../events.js";
 import type { Logger } from "../logger.js";
+import type { WebhookEmitter } from "../webhooks/outbox.js";
 import type { StreamKeys } from "./keys.js";
 import { consistencyRanges, hashRanges, nodesOf } from "./merkle/ranges.js";
 import { verifyConsistency } from "./merkle/verify.js";
@@ -48,7 +48,7 @@ export async function consistencyProof(db: Db, tileStore: TileStore, streamId: s
  */
 export class Checkpointer {
   constructor(
-    private readonly deps: { db: Db; tileStore: TileStore; keys: StreamKeys; events: DomainEventSink; logger: Logger; onSigned?: (streamId: string) => void },
+    private readonly deps: { db: Db; tileStore: TileStore; keys: StreamKeys; events: WebhookEmitter; logger: Logger; onSigned?: (streamId: string) => void },
   ) {}
 
   /**
@@ -102,6 +102,7 @@ export class Checkpointer {
       return row!;
     });
     if (created) {
+      this.deps.events.committed();
       this.deps.onSigned?.(streamId);
       return { checkpoint: created, created: true };
     }

@@ -1,11 +1,12 @@
 import { createHash } from "node:crypto";
 import { and, asc, desc, eq, gt, lt, sql } from "drizzle-orm";
 import type { Db } from "../db/db.js";
-import { checkpoints, events, forkEvidence, streams } from "./schema.js";
+import { checkpoints, streamEvents, forkEvidence, streams } from "./schema.js";
 import { invalidArgument, notFound } from "../errors.js";
-import type { DomainEventSink } from "../events.js";
-import { decodePageToken, encodePageToken, newId, pageSizeOf } from "../ids.js";
+import { newId } from "../ids.js";
+import { pageOf, pageWindow } from "../db/pagination.js";
 import type { Logger } from "../logger.js";
+import type { WebhookEmitter } from "../webhooks/outbox.js";
 import { checkpointOf, consistencyProof, type CheckpointRecord } from "./checkpoints.js";
 import { StreamKeys } from "./keys.js";
 import { RootAccumulator } from "./merkle/accumulator.js";
@@ -21,8 +22,9 @@ type NewEvidence = Omit<typeof forkEvidence.$inferInsert, "id" | "streamId" | "t
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 /** Stores evidence once per dedupe key, firing proofstream.fork_detected the first time. */
-async function recordEvidence(db: Db, events: DomainEventSink, stream: StreamRow, evidence: NewEvidence): Promise<ForkEvidenceRecord> {
-  return db.transaction(async (tx) => {
+async function recordEvidence(db: Db, events: WebhookEmitter, stream: StreamRow, evidence: NewEvidence): Promise<ForkEvidenceRecord> {
+  let emitted = false;
+  const record = await db.transaction(async (tx) => {
     const [inserted] = await tx
       .insert(forkEvidence)
       .values({ ...evidence, id: newId("fork"), streamId: stream.id, tenantId: stream.tenantId })
@@ -44,8 +46,11 @@ async function recordEvidence(db: Db, events: DomainEventSink, stream: StreamRow
       conflicting_size: inserted.conflictingSize,
       detected_at: inserted.detectedAt.toISOString(),
     });
+    emitted = true;
     return inserted;
   });
+  if (emitted) events.committed();
+  return record;
 }
 
 export interface SubmitResult {
@@ -62,7 +67,7 @@ export interface SubmitResult {
  * it and what was signed.
  */
 export async function submitCheckpoint(
-  deps: { db: Db; tileStore: TileStore; events: DomainEventSink },
+  deps: { db: Db; tileStore: TileStore; events: WebhookEmitter },
   input: { tenantId: string; streamId: string; note: string; submitter: string },
 ): Promise<SubmitResult> {
   const { db, tileStore } = deps;
@@ -151,16 +156,15 @@ export async function getForkEvidence(db: Db, tenantId: string, id: string): Pro
 /** Newest first. */
 export async function listForkEvidence(db: Db, tenantId: string, f: { streamId?: string; pageSize?: number; pageToken?: string }) {
   if (f.streamId) await getStreamRow(db, tenantId, f.streamId);
-  const limit = pageSizeOf(f.pageSize);
-  const before = decodePageToken(f.pageToken);
+  const { fetch, limit, after: before } = pageWindow(f);
   const rows = await db
     .select()
     .from(forkEvidence)
     .where(and(eq(forkEvidence.tenantId, tenantId), f.streamId ? eq(forkEvidence.streamId, f.streamId) : undefined, before ? lt(forkEvidence.id, before) : undefined))
     .orderBy(desc(forkEvidence.id))
-    .limit(limit + 1);
-  const page = rows.slice(0, limit);
-  return { evidence: page, nextPageToken: rows.length > limit ? encodePageToken(page[page.length - 1]!.id) : "" };
+    .limit(fetch);
+  const page = pageOf(rows, limit, (r) => r.id);
+  return { evidence: page.items, nextPageToken: page.nextPageToken };
 }
 
 const AUDIT_CHUNK = 5_000;
@@ -170,7 +174,7 @@ const AUDIT_CHUNK = 5_000;
  * the stored leaf bytes (not from the tiles that proofs use) and record
  * evidence on any mismatch. Returns how many checkpoints were audited.
  */
-export async function selfAudit(deps: { db: Db; events: DomainEventSink; logger: Logger }, opts: { sample: number; maxLeaves: number }): Promise<number> {
+export async function selfAudit(deps: { db: Db; events: WebhookEmitter; logger: Logger }, opts: { sample: number; maxLeaves: number }): Promise<number> {
   const { db } = deps;
   const sample = await db
     .select()
@@ -182,10 +186,10 @@ export async function selfAudit(deps: { db: Db; events: DomainEventSink; logger:
     const acc = new RootAccumulator();
     while (acc.size < checkpoint.treeSize) {
       const rows = await db
-        .select({ seqNo: events.seqNo, leaf: events.leaf })
-        .from(events)
-        .where(and(eq(events.streamId, checkpoint.streamId), gt(events.seqNo, acc.size)))
-        .orderBy(asc(events.seqNo))
+        .select({ seqNo: streamEvents.seqNo, leaf: streamEvents.leaf })
+        .from(streamEvents)
+        .where(and(eq(streamEvents.streamId, checkpoint.streamId), gt(streamEvents.seqNo, acc.size)))
+        .orderBy(asc(streamEvents.seqNo))
         .limit(Math.min(AUDIT_CHUNK, checkpoint.treeSize - acc.size));
       if (rows.length === 0) break;
       for (const row of rows) {

@@ -1,16 +1,21 @@
 import type { Keyring } from "../crypto/keyring.js";
 import type { Db } from "../db/db.js";
-import type { DomainEventSink } from "../events.js";
+import type { PageRequest } from "../db/pagination.js";
 import type { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
-import { Appender } from "./append.js";
-import { Checkpointer } from "./checkpoints.js";
-import { selfAudit } from "./forks.js";
+import type { WebhookEmitter } from "../webhooks/outbox.js";
+import { Appender, type AppendInput, type AppendResult, type EventRecord } from "./append.js";
+import { Checkpointer, getCheckpoint, type CheckpointRecord } from "./checkpoints.js";
+import { getForkEvidence, listForkEvidence, selfAudit, submitCheckpoint, type ForkEvidenceRecord, type SubmitResult } from "./forks.js";
 import { StreamHeads } from "./heads.js";
 import { StreamKeys } from "./keys.js";
+import { consistencyProofToCheckpoint, inclusionProof, type InclusionProofResult, type LeafSelector } from "./proofs.js";
+import { getEvent, listEvents, type EventFilter } from "./stream-events.js";
+import { createStream, getStream, getStreamRow, listStreams, type Stream } from "./streams.js";
 import { TileStore } from "./tile-store.js";
+import { TlogTiles } from "./tlog-tiles.js";
 
-export interface ProofstreamOptions {
+export interface ProofstreamSettings {
   /** Read when a stream is created: its origin is fixed then. */
   publicBaseUrl: () => string;
   tileCacheBytes: number;
@@ -22,37 +27,120 @@ export interface ProofstreamOptions {
   selfAuditMaxLeaves: number;
 }
 
-/** The Proofstream domain of one process: appends, tiles, keys, checkpoints and its periodic jobs. */
+export interface ProofstreamDeps {
+  db: Db;
+  keyring: Keyring;
+  jobs: JobRuntime;
+  /** Where checkpoints and fork evidence are announced, in the same transaction. */
+  events: WebhookEmitter;
+  logger: Logger;
+}
+
+/**
+ * The Proofstream domain of one process: streams, group-committed appends,
+ * signed checkpoints, proofs, fork evidence and the tlog-tiles read path.
+ * Every call that takes a tenant is scoped by it: another tenant's stream
+ * reads as missing. `start()` schedules checkpoint closing and the
+ * self-audit (one run per tick across all instances).
+ */
 export class Proofstreams {
-  readonly tileStore: TileStore;
-  readonly keys: StreamKeys;
-  readonly appender: Appender;
-  readonly checkpointer: Checkpointer;
-  readonly heads: StreamHeads;
+  readonly tiles: TlogTiles;
+  readonly #tileStore: TileStore;
+  readonly #heads: StreamHeads;
+  readonly #appender: Appender;
+  readonly #checkpointer: Checkpointer;
 
   constructor(
-    readonly deps: { db: Db; keyring: Keyring; events: DomainEventSink; logger: Logger },
-    readonly options: ProofstreamOptions,
+    private readonly deps: ProofstreamDeps,
+    private readonly settings: ProofstreamSettings,
   ) {
-    this.tileStore = new TileStore(options.tileCacheBytes);
-    this.heads = new StreamHeads(options.headCacheMs);
-    this.keys = new StreamKeys(deps.keyring);
-    this.appender = new Appender(deps.db);
-    this.checkpointer = new Checkpointer({
+    this.#tileStore = new TileStore(settings.tileCacheBytes);
+    this.#heads = new StreamHeads(settings.headCacheMs);
+    this.#appender = new Appender(deps.db);
+    this.#checkpointer = new Checkpointer({
       db: deps.db,
-      tileStore: this.tileStore,
-      keys: this.keys,
+      tileStore: this.#tileStore,
+      keys: new StreamKeys(deps.keyring),
       events: deps.events,
       logger: deps.logger,
-      onSigned: (streamId) => this.heads.forget(streamId),
+      onSigned: (streamId) => this.#heads.forget(streamId),
     });
+    this.tiles = new TlogTiles({ db: deps.db, tileStore: this.#tileStore });
   }
 
-  /** Checkpoint closing and the self-audit, once per tick across all instances. */
-  async scheduleJobs(jobs: JobRuntime): Promise<void> {
-    await jobs.every("proofstream.checkpoint", this.options.checkpointIntervalMs, () => this.checkpointer.closeGrown());
-    await jobs.every("proofstream.self-audit", this.options.selfAuditIntervalMs, () =>
-      selfAudit(this.deps, { sample: this.options.selfAuditSample, maxLeaves: this.options.selfAuditMaxLeaves }),
-    );
+  async start(): Promise<void> {
+    const { jobs } = this.deps;
+    await jobs.every("proofstream.checkpoint", this.settings.checkpointIntervalMs, () => this.closeGrownCheckpoints());
+    await jobs.every("proofstream.self-audit", this.settings.selfAuditIntervalMs, () => this.selfAudit());
+  }
+
+  /** Nothing of its own to stop: its periodic jobs end with the job runtime. */
+  async close(): Promise<void> {}
+
+  createStream(tenantId: string, name: string): Promise<Stream> {
+    return createStream(this.deps.db, this.deps.keyring, { tenantId, name, publicBaseUrl: this.settings.publicBaseUrl() });
+  }
+
+  getStream(tenantId: string, streamId: string): Promise<Stream> {
+    return getStream(this.deps.db, tenantId, streamId);
+  }
+
+  listStreams(tenantId: string, page: PageRequest): Promise<{ streams: Stream[]; nextPageToken: string }> {
+    return listStreams(this.deps.db, tenantId, page);
+  }
+
+  /** Commits one event (gathered with concurrent ones into one transaction); resolves after the commit. */
+  append(input: AppendInput): Promise<AppendResult> {
+    return this.#appender.append(input);
+  }
+
+  getEvent(tenantId: string, streamId: string, seqNo: number): Promise<EventRecord> {
+    return getEvent(this.deps.db, tenantId, streamId, seqNo);
+  }
+
+  listEvents(tenantId: string, streamId: string, filter: EventFilter): Promise<{ events: EventRecord[]; nextPageToken: string }> {
+    return listEvents(this.deps.db, tenantId, streamId, filter);
+  }
+
+  /** The latest signed checkpoint (size 0) or the one of that size. */
+  getCheckpoint(tenantId: string, streamId: string, size = 0): Promise<CheckpointRecord> {
+    return getCheckpoint(this.deps.db, tenantId, streamId, size);
+  }
+
+  /** Signs the stream's tree now if it grew. */
+  async createCheckpoint(tenantId: string, streamId: string): Promise<{ checkpoint: CheckpointRecord; created: boolean }> {
+    await getStreamRow(this.deps.db, tenantId, streamId);
+    return this.#checkpointer.checkpoint(streamId);
+  }
+
+  inclusionProof(tenantId: string, streamId: string, leaf: LeafSelector, treeSize = 0): Promise<InclusionProofResult> {
+    return inclusionProof(this.deps.db, { tileStore: this.#tileStore, heads: this.#heads }, tenantId, streamId, leaf, treeSize);
+  }
+
+  consistencyProof(tenantId: string, streamId: string, fromSize: number, toSize = 0) {
+    return consistencyProofToCheckpoint(this.deps.db, { tileStore: this.#tileStore, heads: this.#heads }, tenantId, streamId, fromSize, toSize);
+  }
+
+  /** Checks a checkpoint signed with the stream's key against history; a contradiction is stored as fork evidence. */
+  submitCheckpoint(input: { tenantId: string; streamId: string; note: string; submitter: string }): Promise<SubmitResult> {
+    return submitCheckpoint({ db: this.deps.db, tileStore: this.#tileStore, events: this.deps.events }, input);
+  }
+
+  listForkEvidence(tenantId: string, filter: { streamId?: string } & PageRequest): Promise<{ evidence: ForkEvidenceRecord[]; nextPageToken: string }> {
+    return listForkEvidence(this.deps.db, tenantId, filter);
+  }
+
+  getForkEvidence(tenantId: string, id: string): Promise<ForkEvidenceRecord> {
+    return getForkEvidence(this.deps.db, tenantId, id);
+  }
+
+  /** Closes a checkpoint for every stream that grew since its last one (the periodic job). */
+  closeGrownCheckpoints(): Promise<number> {
+    return this.#checkpointer.closeGrown();
+  }
+
+  /** Recomputes a sample of signed checkpoints from stored leaves; a mismatch becomes fork evidence. */
+  selfAudit(): Promise<number> {
+    return selfAudit(this.deps, { sample: this.settings.selfAuditSample, maxLeaves: this.settings.selfAuditMaxLeaves });
   }
 }

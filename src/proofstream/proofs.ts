@@ -1,6 +1,6 @@
 import { and, asc, eq } from "drizzle-orm";
 import type { Db } from "../db/db.js";
-import { events } from "./schema.js";
+import { streamEvents } from "./schema.js";
 import { AppError, invalidArgument, notFound } from "../errors.js";
 import { consistencyProof, type CheckpointRecord } from "./checkpoints.js";
 import type { StreamHeads } from "./heads.js";
@@ -44,10 +44,10 @@ export async function inclusionProof(
     seqNo = leaf.seqNo;
   } else {
     const [row] = await db
-      .select({ seqNo: events.seqNo })
-      .from(events)
-      .where(and(eq(events.streamId, streamId), eq(events.leafHash, leaf.leafHash)))
-      .orderBy(asc(events.seqNo))
+      .select({ seqNo: streamEvents.seqNo })
+      .from(streamEvents)
+      .where(and(eq(streamEvents.streamId, streamId), eq(streamEvents.leafHash, leaf.leafHash)))
+      .orderBy(asc(streamEvents.seqNo))
       .limit(1);
     if (!row) throw notFound("leaf");
     seqNo = row.seqNo;

@@ -43,7 +43,7 @@ export const streamKeys = pgTable(
   ],
 );
 
-export const events = pgTable(
+export const streamEvents = pgTable(
   "events",
   {
     streamId: text("stream_id")

@@ -4,7 +4,8 @@ import type { Db } from "../db/db.js";
 import { withDbErrors } from "../db/errors.js";
 import { streamKeys, streams } from "./schema.js";
 import { notFound } from "../errors.js";
-import { decodePageToken, encodePageToken, newId, pageSizeOf } from "../ids.js";
+import { newId } from "../ids.js";
+import { pageOf, pageWindow } from "../db/pagination.js";
 import { requireActiveTenant } from "../tenancy/tenants.js";
 import { newStreamKey, StreamKeys } from "./keys.js";
 import { checkKeyName } from "./note.js";
@@ -54,19 +55,15 @@ export async function getStream(db: Db, tenantId: string, streamId: string): Pro
 
 /** Newest first. */
 export async function listStreams(db: Db, tenantId: string, page: { pageSize?: number; pageToken?: string }): Promise<{ streams: Stream[]; nextPageToken: string }> {
-  const limit = pageSizeOf(page.pageSize);
-  const before = decodePageToken(page.pageToken);
+  const { fetch, limit, after: before } = pageWindow(page);
   const rows = await db
     .select()
     .from(streams)
     .where(and(eq(streams.tenantId, tenantId), before ? lt(streams.id, before) : undefined))
     .orderBy(desc(streams.id))
-    .limit(limit + 1);
-  const pageRows = rows.slice(0, limit);
-  return {
-    streams: await Promise.all(pageRows.map((r) => withKeys(db, r))),
-    nextPageToken: rows.length > limit ? encodePageToken(pageRows[pageRows.length - 1]!.id) : "",
-  };
+    .limit(fetch);
+  const { items, nextPageToken } = pageOf(rows, limit, (r) => r.id);
+  return { streams: await Promise.all(items.map((r) => withKeys(db, r))), nextPageToken };
 }
 
 async function withKeys(db: Db, row: StreamRow): Promise<Stream> {

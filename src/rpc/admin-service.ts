@@ -12,46 +12,40 @@ import {
   type AppleCredentialsInfo,
   type GoogleCredentialsInfo,
 } from "../store/credentials.js";
-import { issueApiKey, listApiKeys, revokeApiKey } from "../tenancy/api-keys.js";
-import { createTenant, deactivateTenant, getTenant, listTenants } from "../tenancy/tenants.js";
+import type { Tenancy } from "../tenancy/module.js";
 import { apiKeyMsg, tenantMsg, ts } from "./convert.js";
 
 export interface AdminDeps {
   db: Db;
   keyring: Keyring;
-  /** Called after a key or tenant stops being valid, to drop cached credentials everywhere. */
-  onCredentialsRevoked(keyHash?: string): void;
+  tenancy: Tenancy;
 }
 
-export function adminService({ db, keyring, onCredentialsRevoked }: AdminDeps): ServiceImpl<typeof AdminService> {
+/** The operator's surface: tenants, their API keys and store credentials. */
+export function adminService({ db, keyring, tenancy }: AdminDeps): ServiceImpl<typeof AdminService> {
   return {
     async createTenant(req) {
-      return { tenant: tenantMsg(await createTenant(db, req.name)) };
+      return { tenant: tenantMsg(await tenancy.createTenant(req.name)) };
     },
     async getTenant(req) {
-      return { tenant: tenantMsg(await getTenant(db, req.tenantId)) };
+      return { tenant: tenantMsg(await tenancy.getTenant(req.tenantId)) };
     },
     async listTenants(req) {
-      const page = await listTenants(db, { pageSize: req.page?.pageSize, pageToken: req.page?.pageToken, includeInactive: req.includeInactive });
+      const page = await tenancy.listTenants({ pageSize: req.page?.pageSize, pageToken: req.page?.pageToken, includeInactive: req.includeInactive });
       return { tenants: page.tenants.map(tenantMsg), page: { nextPageToken: page.nextPageToken } };
     },
     async deactivateTenant(req) {
-      const tenant = await deactivateTenant(db, req.tenantId);
-      onCredentialsRevoked();
-      return { tenant: tenantMsg(tenant) };
+      return { tenant: tenantMsg(await tenancy.deactivateTenant(req.tenantId)) };
     },
     async issueApiKey(req) {
-      const { apiKey, secret } = await issueApiKey(db, req.tenantId, req.name);
+      const { apiKey, secret } = await tenancy.issueApiKey(req.tenantId, req.name);
       return { apiKey: apiKeyMsg(apiKey), secret };
     },
     async listApiKeys(req) {
-      await getTenant(db, req.tenantId);
-      return { apiKeys: (await listApiKeys(db, req.tenantId, req.includeRevoked)).map(apiKeyMsg) };
+      return { apiKeys: (await tenancy.listApiKeys(req.tenantId, req.includeRevoked)).map(apiKeyMsg) };
     },
     async revokeApiKey(req) {
-      const { keyHash, ...apiKey } = await revokeApiKey(db, req.apiKeyId);
-      onCredentialsRevoked(keyHash);
-      return { apiKey: apiKeyMsg(apiKey) };
+      return { apiKey: apiKeyMsg(await tenancy.revokeApiKey(req.apiKeyId)) };
     },
     async putAppleCredentials(req) {
       const environment = req.environment === AppleEnvironment.SANDBOX ? "sandbox" : "production";
@@ -73,7 +67,7 @@ export function adminService({ db, keyring, onCredentialsRevoked }: AdminDeps): 
       return { google: googleMsg(info) };
     },
     async getStoreCredentials(req) {
-      await getTenant(db, req.tenantId);
+      await tenancy.getTenant(req.tenantId);
       const { apple, google } = await getStoreCredentialsInfo(db, req.tenantId);
       return { apple: apple && appleMsg(apple), google: google && googleMsg(google) };
     },

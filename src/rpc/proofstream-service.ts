@@ -10,16 +10,13 @@ import {
   type ProofstreamService,
   StreamSchema,
 } from "../../gen/ts/attesto/v1/proofstream_pb.js";
-import type { Db } from "../db/db.js";
 import { invalidArgument } from "../errors.js";
 import type { EventRecord } from "../proofstream/append.js";
-import { getCheckpoint, type CheckpointRecord } from "../proofstream/checkpoints.js";
-import { getEvent, listEvents } from "../proofstream/events-query.js";
-import { getForkEvidence, listForkEvidence, submitCheckpoint, type ForkEvidenceRecord } from "../proofstream/forks.js";
+import type { CheckpointRecord } from "../proofstream/checkpoints.js";
+import type { ForkEvidenceRecord } from "../proofstream/forks.js";
 import type { JsonObject } from "../proofstream/leaf.js";
 import type { Proofstreams } from "../proofstream/module.js";
-import { consistencyProofToCheckpoint, inclusionProof } from "../proofstream/proofs.js";
-import { createStream, getStream, getStreamRow, listStreams, type Stream } from "../proofstream/streams.js";
+import type { Stream } from "../proofstream/streams.js";
 import { tenantOf } from "./context.js";
 import { ts } from "./convert.js";
 
@@ -92,26 +89,24 @@ const forkMsg = (f: ForkEvidenceRecord) =>
   });
 
 /**
- * ProofstreamService: thin handlers over src/proofstream. Bundles arrive
- * with their own issue and answer UNIMPLEMENTED until then.
+ * ProofstreamService: thin handlers over the Proofstreams facade. Bundles
+ * arrive with their own issue and answer UNIMPLEMENTED until then.
  */
-export function proofstreamService(deps: { db: Db; proofstreams: Proofstreams }): Partial<ServiceImpl<typeof ProofstreamService>> {
-  const { db, proofstreams } = deps;
-  const { tileStore } = proofstreams;
+export function proofstreamService({ proofstreams }: { proofstreams: Proofstreams }): Partial<ServiceImpl<typeof ProofstreamService>> {
   return {
     async createStream(req, ctx) {
-      const stream = await createStream(db, proofstreams.deps.keyring, { tenantId: tenantOf(ctx).tenantId, name: req.name, publicBaseUrl: proofstreams.options.publicBaseUrl() });
+      const stream = await proofstreams.createStream(tenantOf(ctx).tenantId, req.name);
       return { stream: streamMsg(stream) };
     },
     async getStream(req, ctx) {
-      return { stream: streamMsg(await getStream(db, tenantOf(ctx).tenantId, req.streamId)) };
+      return { stream: streamMsg(await proofstreams.getStream(tenantOf(ctx).tenantId, req.streamId)) };
     },
     async listStreams(req, ctx) {
-      const page = await listStreams(db, tenantOf(ctx).tenantId, { pageSize: req.page?.pageSize, pageToken: req.page?.pageToken });
+      const page = await proofstreams.listStreams(tenantOf(ctx).tenantId, { pageSize: req.page?.pageSize, pageToken: req.page?.pageToken });
       return { streams: page.streams.map(streamMsg), page: { nextPageToken: page.nextPageToken } };
     },
     async appendEvent(req, ctx) {
-      const result = await proofstreams.appender.append({
+      const result = await proofstreams.append({
         tenantId: tenantOf(ctx).tenantId,
         streamId: req.streamId,
         sourceRef: req.sourceRef,
@@ -122,10 +117,10 @@ export function proofstreamService(deps: { db: Db; proofstreams: Proofstreams })
       return { event: eventMsg(result.event), duplicate: result.duplicate };
     },
     async getEvent(req, ctx) {
-      return { event: eventMsg(await getEvent(db, tenantOf(ctx).tenantId, req.streamId, count(req.seqNo, "seq_no"))) };
+      return { event: eventMsg(await proofstreams.getEvent(tenantOf(ctx).tenantId, req.streamId, count(req.seqNo, "seq_no"))) };
     },
     async listEvents(req, ctx) {
-      const page = await listEvents(db, tenantOf(ctx).tenantId, req.streamId, {
+      const page = await proofstreams.listEvents(tenantOf(ctx).tenantId, req.streamId, {
         fromSeqNo: count(req.fromSeqNo, "from_seq_no"),
         eventType: req.eventType,
         occurredAfter: req.occurredAfter && timestampDate(req.occurredAfter),
@@ -136,11 +131,10 @@ export function proofstreamService(deps: { db: Db; proofstreams: Proofstreams })
       return { events: page.events.map(eventMsg), page: { nextPageToken: page.nextPageToken } };
     },
     async getCheckpoint(req, ctx) {
-      return { checkpoint: checkpointMsg(await getCheckpoint(db, tenantOf(ctx).tenantId, req.streamId, count(req.treeSize, "tree_size"))) };
+      return { checkpoint: checkpointMsg(await proofstreams.getCheckpoint(tenantOf(ctx).tenantId, req.streamId, count(req.treeSize, "tree_size"))) };
     },
     async createCheckpoint(req, ctx) {
-      await getStreamRow(db, tenantOf(ctx).tenantId, req.streamId);
-      const { checkpoint, created } = await proofstreams.checkpointer.checkpoint(req.streamId);
+      const { checkpoint, created } = await proofstreams.createCheckpoint(tenantOf(ctx).tenantId, req.streamId);
       return { checkpoint: checkpointMsg(checkpoint), created };
     },
     async getInclusionProof(req, ctx) {
@@ -151,7 +145,7 @@ export function proofstreamService(deps: { db: Db; proofstreams: Proofstreams })
             ? { leafHash: Buffer.from(req.leaf.value) }
             : undefined;
       if (!leaf) throw invalidArgument("leaf", "set seq_no or leaf_hash");
-      const proof = await inclusionProof(db, proofstreams, tenantOf(ctx).tenantId, req.streamId, leaf, count(req.treeSize, "tree_size"));
+      const proof = await proofstreams.inclusionProof(tenantOf(ctx).tenantId, req.streamId, leaf, count(req.treeSize, "tree_size"));
       return {
         proof: {
           leafIndex: BigInt(proof.leafIndex),
@@ -163,14 +157,11 @@ export function proofstreamService(deps: { db: Db; proofstreams: Proofstreams })
       };
     },
     async getConsistencyProof(req, ctx) {
-      const proof = await consistencyProofToCheckpoint(db, proofstreams, tenantOf(ctx).tenantId, req.streamId, count(req.fromSize, "from_size"), count(req.toSize, "to_size"));
+      const proof = await proofstreams.consistencyProof(tenantOf(ctx).tenantId, req.streamId, count(req.fromSize, "from_size"), count(req.toSize, "to_size"));
       return { proof: { fromSize: BigInt(proof.fromSize), toSize: BigInt(proof.toSize), hashes: proof.hashes, checkpoint: checkpointMsg(proof.checkpoint) } };
     },
     async submitCheckpoint(req, ctx) {
-      const result = await submitCheckpoint(
-        { db, tileStore, events: proofstreams.deps.events },
-        { tenantId: tenantOf(ctx).tenantId, streamId: req.streamId, note: req.note, submitter: req.submitter },
-      );
+      const result = await proofstreams.submitCheckpoint({ tenantId: tenantOf(ctx).tenantId, streamId: req.streamId, note: req.note, submitter: req.submitter });
       return {
         consistent: result.consistent,
         forkEvidenceId: result.evidence?.id ?? "",
@@ -184,11 +175,11 @@ export function proofstreamService(deps: { db: Db; proofstreams: Proofstreams })
       };
     },
     async listForkEvidence(req, ctx) {
-      const page = await listForkEvidence(db, tenantOf(ctx).tenantId, { streamId: req.streamId, pageSize: req.page?.pageSize, pageToken: req.page?.pageToken });
+      const page = await proofstreams.listForkEvidence(tenantOf(ctx).tenantId, { streamId: req.streamId, pageSize: req.page?.pageSize, pageToken: req.page?.pageToken });
       return { forkEvidence: page.evidence.map(forkMsg), page: { nextPageToken: page.nextPageToken } };
     },
     async getForkEvidence(req, ctx) {
-      return { forkEvidence: forkMsg(await getForkEvidence(db, tenantOf(ctx).tenantId, req.forkEvidenceId)) };
+      return { forkEvidence: forkMsg(await proofstreams.getForkEvidence(tenantOf(ctx).tenantId, req.forkEvidenceId)) };
     },
   };
 }

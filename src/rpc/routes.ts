@@ -8,23 +8,21 @@ import { proofstreamService } from "./proofstream-service.js";
 import { adminService, type AdminDeps } from "./admin-service.js";
 import { unimplementedServices } from "./unimplemented.js";
 import { authInterceptor, errorInterceptor, validationInterceptor } from "./interceptors.js";
-import type { Authenticator } from "../tenancy/authenticator.js";
 import type { Logger } from "../logger.js";
 import { tenantService } from "./tenant-service.js";
 import { webhookService } from "./webhook-service.js";
-import type { WebhookEngine } from "../webhooks/engine.js";
+import type { Webhooks } from "../webhooks/module.js";
 
 export interface RpcDeps extends AdminDeps {
-  authenticator: Authenticator;
   logger: Logger;
-  webhooks: WebhookEngine;
+  webhooks: Webhooks;
   proofstreams: Proofstreams;
 }
 
 /** Interceptors, outermost first: errors are mapped last, auth runs before validation. */
 export const rpcInterceptors = (deps: RpcDeps): Interceptor[] => [
   errorInterceptor(deps.logger),
-  authInterceptor(deps.authenticator),
+  authInterceptor(deps.tenancy.authenticator),
   validationInterceptor,
 ];
 

@@ -11,38 +11,25 @@ import {
   type Subscription as SubscriptionMsg,
   type WebhookService,
 } from "../../gen/ts/attesto/v1/webhook_pb.js";
-import type { Keyring } from "../crypto/keyring.js";
-import type { Db } from "../db/db.js";
+import { renderField } from "../contract/fields.js";
 import { invalidArgument } from "../errors.js";
 import type { Delivery } from "../webhooks/deliveries.js";
-import { getDelivery, listDeliveries } from "../webhooks/deliveries.js";
-import type { WebhookEngine } from "../webhooks/engine.js";
-import { isWebhookEventType } from "../webhooks/events.js";
+import { isWebhookEventType } from "../webhooks/event-types.js";
+import type { Webhooks } from "../webhooks/module.js";
 import type { AttemptErrorKind as ErrorKind, DeliveryStatus as Status } from "../webhooks/schema.js";
-import {
-  createSubscription,
-  deleteSubscription,
-  getSubscription,
-  listSubscriptions,
-  rotateSubscriptionSecret,
-  updateSubscription,
-  type Subscription,
-} from "../webhooks/subscriptions.js";
+import type { Subscription } from "../webhooks/subscriptions.js";
 import { tenantOf } from "./context.js";
 import { ts } from "./convert.js";
 
-export interface WebhookDeps {
-  db: Db;
-  keyring: Keyring;
-  webhooks: WebhookEngine;
-}
+/** UpdateSubscription wraps its event types in a message. */
+const updateFields = [["event_types", "event_types.values"]] as const;
 
 /** Tenant webhook subscriptions and deliveries; every query is scoped by the caller's tenant. */
-export function webhookService({ db, keyring, webhooks }: WebhookDeps): ServiceImpl<typeof WebhookService> {
-  const policy = webhooks.settings.policy;
+export function webhookService({ webhooks }: { webhooks: Webhooks }): ServiceImpl<typeof WebhookService> {
+  const { subscriptions, deliveries } = webhooks;
   return {
     async createSubscription(req, ctx) {
-      const { subscription, signingSecret } = await createSubscription(db, keyring, policy, tenantOf(ctx).tenantId, {
+      const { subscription, signingSecret } = await subscriptions.create(tenantOf(ctx).tenantId, {
         name: req.name,
         url: req.url,
         eventTypes: req.eventTypes,
@@ -51,34 +38,35 @@ export function webhookService({ db, keyring, webhooks }: WebhookDeps): ServiceI
       return { subscription: subscriptionMsg(subscription), signingSecret };
     },
     async getSubscription(req, ctx) {
-      return { subscription: subscriptionMsg(await getSubscription(db, tenantOf(ctx).tenantId, req.subscriptionId)) };
+      return { subscription: subscriptionMsg(await subscriptions.get(tenantOf(ctx).tenantId, req.subscriptionId)) };
     },
     async listSubscriptions(req, ctx) {
-      const page = await listSubscriptions(db, tenantOf(ctx).tenantId, { pageSize: req.page?.pageSize, pageToken: req.page?.pageToken });
+      const page = await subscriptions.list(tenantOf(ctx).tenantId, { pageSize: req.page?.pageSize, pageToken: req.page?.pageToken });
       return { subscriptions: page.subscriptions.map(subscriptionMsg), page: { nextPageToken: page.nextPageToken } };
     },
     async updateSubscription(req, ctx) {
-      const subscription = await updateSubscription(
-        db,
-        policy,
-        tenantOf(ctx).tenantId,
-        req.subscriptionId,
-        { name: req.name, url: req.url, eventTypes: req.eventTypes?.values, description: req.description, enabled: req.enabled },
-        { eventTypes: "event_types.values" },
-      );
+      const subscription = await subscriptions
+        .update(tenantOf(ctx).tenantId, req.subscriptionId, {
+          name: req.name,
+          url: req.url,
+          eventTypes: req.eventTypes?.values,
+          description: req.description,
+          enabled: req.enabled,
+        })
+        .catch((err: unknown) => Promise.reject(renderField(err, updateFields)));
       return { subscription: subscriptionMsg(subscription) };
     },
     async deleteSubscription(req, ctx) {
-      await deleteSubscription(db, tenantOf(ctx).tenantId, req.subscriptionId);
+      await subscriptions.delete(tenantOf(ctx).tenantId, req.subscriptionId);
       return {};
     },
     async rotateSubscriptionSecret(req, ctx) {
-      const overlapMs = req.overlap ? durationMs(req.overlap) : webhooks.settings.secretOverlapMs;
-      const { subscription, signingSecret } = await rotateSubscriptionSecret(db, keyring, tenantOf(ctx).tenantId, req.subscriptionId, overlapMs);
+      const overlapMs = req.overlap ? durationMs(req.overlap) : undefined;
+      const { subscription, signingSecret } = await subscriptions.rotateSecret(tenantOf(ctx).tenantId, req.subscriptionId, overlapMs);
       return { subscription: subscriptionMsg(subscription), signingSecret };
     },
     async listDeliveries(req, ctx) {
-      const page = await listDeliveries(db, tenantOf(ctx).tenantId, {
+      const page = await deliveries.list(tenantOf(ctx).tenantId, {
         subscriptionId: req.subscriptionId,
         status: statusOf(req.status),
         eventType: req.eventType,
@@ -88,14 +76,14 @@ export function webhookService({ db, keyring, webhooks }: WebhookDeps): ServiceI
       return { deliveries: page.deliveries.map(deliveryMsg), page: { nextPageToken: page.nextPageToken } };
     },
     async getDelivery(req, ctx) {
-      return { delivery: deliveryMsg(await getDelivery(db, tenantOf(ctx).tenantId, req.deliveryId)) };
+      return { delivery: deliveryMsg(await deliveries.get(tenantOf(ctx).tenantId, req.deliveryId)) };
     },
     async redeliverDelivery(req, ctx) {
-      return { delivery: deliveryMsg(await webhooks.redeliver(tenantOf(ctx).tenantId, req.deliveryId)) };
+      return { delivery: deliveryMsg(await deliveries.redeliver(tenantOf(ctx).tenantId, req.deliveryId)) };
     },
     async sendTestEvent(req, ctx) {
       if (!isWebhookEventType(req.eventType)) throw invalidArgument("event_type", "unknown event type");
-      return { delivery: deliveryMsg(await webhooks.sendTestEvent(tenantOf(ctx).tenantId, req.subscriptionId, req.eventType)) };
+      return { delivery: deliveryMsg(await deliveries.sendTestEvent(tenantOf(ctx).tenantId, req.subscriptionId, req.eventType)) };
     },
   };
 }

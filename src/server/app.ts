@@ -9,22 +9,19 @@ import { createHttpApp } from "../http/app.js";
 import { mountQueueBoard } from "../http/queue-board.js";
 import { mountTileRoutes } from "../http/tiles.js";
 import { Proofstreams } from "../proofstream/module.js";
-import { emitWebhookEvent } from "../webhooks/outbox.js";
-import type { WebhookEventType } from "../webhooks/events.js";
 import { mountWebhookRoutes } from "../http/webhooks.js";
 import { Metrics } from "../http/metrics.js";
+import { Broadcast } from "../infra/broadcast.js";
 import { openRedis, type RedisHandle } from "../infra/redis.js";
 import { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
 import { rpcInterceptors, rpcRoutes } from "../rpc/routes.js";
-import { Authenticator } from "../tenancy/authenticator.js";
-import { ensureDevCredentials, type DevCredentials } from "../tenancy/dev-bootstrap.js";
-import { WebhookEngine, webhookSettings } from "../webhooks/engine.js";
+import type { DevCredentials } from "../tenancy/dev-bootstrap.js";
+import { Tenancy } from "../tenancy/module.js";
+import { Webhooks } from "../webhooks/module.js";
+import { webhookSettings } from "../webhooks/settings.js";
 import { listenDual } from "./listener.js";
 import { withEdge, type Tracker } from "./request-listener.js";
-
-/** Revocations are broadcast so every instance drops its cached credentials. */
-const AUTH_EVICT_CHANNEL = "attesto:auth:evict";
 
 export interface Attesto {
   readonly url: string;
@@ -33,7 +30,8 @@ export interface Attesto {
   readonly redis: RedisHandle;
   readonly keyring: Keyring;
   readonly jobs: JobRuntime;
-  readonly webhooks: WebhookEngine;
+  readonly tenancy: Tenancy;
+  readonly webhooks: Webhooks;
   readonly proofstreams: Proofstreams;
   /** Set on the embedded default only. */
   readonly devCredentials: DevCredentials | undefined;
@@ -56,27 +54,22 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     const jobs = new JobRuntime({ redis, logger, role: config.role, prefix: config.queuePrefix });
     cleanups.push(() => jobs.close());
 
-    const devCredentials = config.devTenant ? await ensureDevCredentials(database.db, config.dataDir) : undefined;
+    const broadcast = new Broadcast(redis, logger);
+    cleanups.push(() => broadcast.close());
+
+    // The development tenant comes first: its operator token is the admin token when none is configured.
+    const bootstrap = new Tenancy({ db: database.db, logger }, { adminToken: undefined, apiKeyCacheMs: 0 });
+    const devCredentials = config.devTenant ? await bootstrap.ensureDevCredentials(config.dataDir) : undefined;
     const adminToken = config.adminToken ?? devCredentials?.adminToken;
     if (!adminToken) logger.warn("ATTESTO_ADMIN_TOKEN is not set: operator calls are refused");
-    const authenticator = new Authenticator(database.db, { adminToken, cacheMs: config.apiKeyCacheMs, logger });
 
-    const subscriber = redis.connect();
-    await subscriber.subscribe(AUTH_EVICT_CHANNEL);
-    subscriber.on("message", (_channel, keyHash: string) => authenticator.evict(keyHash || undefined));
-    const onCredentialsRevoked = (keyHash?: string) => {
-      authenticator.evict(keyHash);
-      redis.client.publish(AUTH_EVICT_CHANNEL, keyHash ?? "").catch((err) => logger.warn({ err: err.message }, "could not broadcast a revocation"));
-    };
-
-    const webhooks = new WebhookEngine({ database, keyring, jobs, logger, settings: webhookSettings(config) });
-    await webhooks.start();
-    cleanups.push(() => webhooks.close());
-
+    // Each domain module: built from its dependencies, started, closed in reverse order.
+    const tenancy = new Tenancy({ db: database.db, logger, broadcast }, { adminToken, apiKeyCacheMs: config.apiKeyCacheMs });
+    const webhooks = new Webhooks({ database, keyring, jobs, logger }, webhookSettings(config));
     // The public base URL names checkpoint origins; with port 0 it is known only after listening.
     let publicBaseUrl = config.publicBaseUrl;
     const proofstreams = new Proofstreams(
-      { db: database.db, keyring, logger, events: { emit: (tx, tenantId, type, data) => emitWebhookEvent(tx, tenantId, type as WebhookEventType, data) } },
+      { db: database.db, keyring, jobs, logger, events: webhooks.events },
       {
         publicBaseUrl: () => publicBaseUrl,
         tileCacheBytes: config.tileCacheBytes,
@@ -87,7 +80,10 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
         selfAuditMaxLeaves: config.selfAuditMaxLeaves,
       },
     );
-    await proofstreams.scheduleJobs(jobs);
+    for (const module of [tenancy, webhooks, proofstreams]) {
+      await module.start();
+      cleanups.push(() => module.close());
+    }
 
     const metrics = new Metrics();
     const http = createHttpApp({
@@ -99,10 +95,11 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
         redis: async () => void (await redis.client.ping()),
       },
     });
-    if (config.role !== "worker") mountWebhookRoutes(http, { db: database.db, keyring, authenticator, webhooks });
+    const { authenticator } = tenancy;
+    if (config.role !== "worker") mountWebhookRoutes(http, { authenticator, webhooks });
     mountQueueBoard(http, { jobs, authenticator });
-    mountTileRoutes(http, { db: database.db, proofstreams, authenticator, public: config.tilesPublic });
-    const rpcDeps = { db: database.db, keyring, authenticator, logger, onCredentialsRevoked, webhooks, proofstreams };
+    mountTileRoutes(http, { proofstreams, authenticator, public: config.tilesPublic });
+    const rpcDeps = { db: database.db, keyring, tenancy, logger, webhooks, proofstreams };
     const connect = connectNodeAdapter({
       // A worker-role instance serves only the operational routes (health, readiness, metrics).
       routes: config.role === "worker" ? () => {} : rpcRoutes(rpcDeps),
@@ -122,6 +119,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
       url: `http://${host}:${server.address.port}`,
       port: server.address.port,
       jobs,
+      tenancy,
       webhooks,
       proofstreams,
       database,

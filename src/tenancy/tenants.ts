@@ -3,7 +3,8 @@ import type { Db } from "../db/db.js";
 import { withDbErrors } from "../db/errors.js";
 import { tenants } from "./schema.js";
 import { AppError, notFound } from "../errors.js";
-import { decodePageToken, encodePageToken, newId, pageSizeOf } from "../ids.js";
+import { newId } from "../ids.js";
+import { pageOf, pageWindow } from "../db/pagination.js";
 import type { Tenant } from "./types.js";
 
 export async function createTenant(db: Db, name: string): Promise<Tenant> {
@@ -21,16 +22,15 @@ export async function listTenants(
   db: Db,
   opts: { pageSize?: number; pageToken?: string; includeInactive?: boolean },
 ): Promise<{ tenants: Tenant[]; nextPageToken: string }> {
-  const limit = pageSizeOf(opts.pageSize);
-  const after = decodePageToken(opts.pageToken);
+  const { fetch, limit, after } = pageWindow(opts);
   const rows = await db
     .select()
     .from(tenants)
     .where(and(after ? gt(tenants.id, after) : undefined, opts.includeInactive ? undefined : eq(tenants.active, true)))
     .orderBy(asc(tenants.id))
-    .limit(limit + 1);
-  const page = rows.slice(0, limit);
-  return { tenants: page, nextPageToken: rows.length > limit ? encodePageToken(page[page.length - 1]!.id) : "" };
+    .limit(fetch);
+  const page = pageOf(rows, limit, (r) => r.id);
+  return { tenants: page.items, nextPageToken: page.nextPageToken };
 }
 
 /** Deactivation is one-way: the tenant's keys stop resolving. */

@@ -1,9 +1,13 @@
 import { and, asc, desc, eq, lt } from "drizzle-orm";
 import type { Db } from "../db/db.js";
 import { notFound } from "../errors.js";
-import { decodePageToken, encodePageToken, pageSizeOf } from "../ids.js";
-import type { WebhookEventType } from "./events.js";
+import { pageOf, pageWindow } from "../db/pagination.js";
+import type { DeliveryStore } from "./delivery-store.js";
+import type { WebhookEngine } from "./engine.js";
+import { sampleEventData, type WebhookEventType } from "./event-types.js";
+import type { WebhookOutbox } from "./outbox.js";
 import { webhookAttempts, webhookDeliveries, type AttemptErrorKind, type DeliveryStatus } from "./schema.js";
+import type { Subscriptions } from "./subscriptions.js";
 
 export interface Attempt {
   number: number;
@@ -65,48 +69,69 @@ export interface DeliveryFilter {
   pageToken?: string;
 }
 
-/** Newest first, without attempts. */
-export async function listDeliveries(db: Db, tenantId: string, filter: DeliveryFilter = {}): Promise<{ deliveries: Delivery[]; nextPageToken: string }> {
-  const limit = pageSizeOf(filter.pageSize);
-  const before = decodePageToken(filter.pageToken);
-  const d = webhookDeliveries;
-  const rows = await db
-    .select()
-    .from(d)
-    .where(
-      and(
-        eq(d.tenantId, tenantId),
-        filter.subscriptionId ? eq(d.subscriptionId, filter.subscriptionId) : undefined,
-        filter.status ? eq(d.status, filter.status) : undefined,
-        filter.eventType ? eq(d.eventType, filter.eventType) : undefined,
-        before ? lt(d.id, before) : undefined,
-      ),
-    )
-    .orderBy(desc(d.id))
-    .limit(limit + 1);
-  const page = rows.slice(0, limit);
-  return { deliveries: page.map((r) => toDelivery(r)), nextPageToken: rows.length > limit ? encodePageToken(page[page.length - 1]!.id) : "" };
-}
+/** What a tenant sees and does with its deliveries: read them and their attempts, redeliver, send a test event. */
+export class Deliveries {
+  constructor(
+    private readonly deps: { db: Db; store: DeliveryStore; outbox: WebhookOutbox; engine: WebhookEngine; subscriptions: Subscriptions },
+  ) {}
 
-/** One delivery of the tenant, with its attempts (another tenant's reads as not found). */
-export async function getDelivery(db: Db, tenantId: string, id: string): Promise<Delivery> {
-  const [row] = await db.select().from(webhookDeliveries).where(and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.tenantId, tenantId))).limit(1);
-  if (!row) throw notFound("delivery");
-  const attempts = await db
-    .select()
-    .from(webhookAttempts)
-    .where(eq(webhookAttempts.deliveryId, id))
-    .orderBy(asc(webhookAttempts.number));
-  return toDelivery(
-    row,
-    attempts.map((a) => ({
-      number: a.number,
-      startedAt: a.startedAt,
-      finishedAt: a.finishedAt,
-      latencyMs: a.latencyMs,
-      statusCode: a.statusCode,
-      errorKind: a.errorKind,
-      responseExcerpt: a.responseExcerpt,
-    })),
-  );
+  /** Newest first, without attempts. */
+  async list(tenantId: string, filter: DeliveryFilter = {}): Promise<{ deliveries: Delivery[]; nextPageToken: string }> {
+    const { fetch, limit, after: before } = pageWindow(filter);
+    const d = webhookDeliveries;
+    const rows = await this.deps.db
+      .select()
+      .from(d)
+      .where(
+        and(
+          eq(d.tenantId, tenantId),
+          filter.subscriptionId ? eq(d.subscriptionId, filter.subscriptionId) : undefined,
+          filter.status ? eq(d.status, filter.status) : undefined,
+          filter.eventType ? eq(d.eventType, filter.eventType) : undefined,
+          before ? lt(d.id, before) : undefined,
+        ),
+      )
+      .orderBy(desc(d.id))
+      .limit(fetch);
+    const { items, nextPageToken } = pageOf(rows, limit, (r) => r.id, (r) => toDelivery(r));
+    return { deliveries: items, nextPageToken };
+  }
+
+  /** One delivery of the tenant, with its attempts (another tenant's reads as not found). */
+  async get(tenantId: string, id: string): Promise<Delivery> {
+    const { db } = this.deps;
+    const [[row], attempts] = await Promise.all([
+      db.select().from(webhookDeliveries).where(and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.tenantId, tenantId))).limit(1),
+      db.select().from(webhookAttempts).where(eq(webhookAttempts.deliveryId, id)).orderBy(asc(webhookAttempts.number)),
+    ]);
+    if (!row) throw notFound("delivery");
+    return toDelivery(
+      row,
+      attempts.map((a) => ({
+        number: a.number,
+        startedAt: a.startedAt,
+        finishedAt: a.finishedAt,
+        latencyMs: a.latencyMs,
+        statusCode: a.statusCode,
+        errorKind: a.errorKind,
+        responseExcerpt: a.responseExcerpt,
+      })),
+    );
+  }
+
+  /** A new attempt now, numbered after the others, same id and body; the delivery is pending until it ends. */
+  async redeliver(tenantId: string, deliveryId: string): Promise<Delivery> {
+    await this.deps.store.reopen(tenantId, deliveryId);
+    await this.deps.engine.ensureJob(deliveryId);
+    return this.get(tenantId, deliveryId);
+  }
+
+  /** A delivery of the type's sample event to one subscription, whatever its event types, even disabled. */
+  async sendTestEvent(tenantId: string, subscriptionId: string, eventType: WebhookEventType): Promise<Delivery> {
+    const subscription = await this.deps.subscriptions.get(tenantId, subscriptionId);
+    const [id] = await this.deps.outbox.insert([
+      { tenantId, subscriptionId, url: subscription.url, eventType, data: sampleEventData(eventType) as unknown as Record<string, unknown>, test: true },
+    ]);
+    return this.get(tenantId, id!);
+  }
 }

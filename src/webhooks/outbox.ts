@@ -1,28 +1,15 @@
-import { EventEmitter } from "node:events";
-import { sql } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import type { Db } from "../db/db.js";
 import { AppError, invalidArgument } from "../errors.js";
 import { newId } from "../ids.js";
-import { isWebhookEventType, rfc3339, type WebhookEventType } from "./events.js";
-
-/**
- * New outbox rows are put on the queue by the engine's outbox poller, which
- * takes committed rows that have no job yet (every instance polls; each row
- * is taken once). Rows written by this process also wake the poller at once
- * ("written"), so their jobs follow their commit by milliseconds rather than
- * a poll interval. (NOTIFY would announce them at commit too, but Postgres
- * serializes the commits of notifying transactions, which would cap every
- * producer's write rate.)
- */
-export const outboxWrites = new EventEmitter();
+import { isWebhookEventType, rfc3339, type WebhookEventData, type WebhookEventType } from "./event-types.js";
+import { webhookSubscriptions } from "./schema.js";
 
 /** Largest `data` accepted, serialized. */
 export const MAX_DATA_BYTES = 256 * 1024;
 
 /** Rows per INSERT statement. */
 const ROWS_PER_STATEMENT = 200;
-/** Delivery ids made ahead for one event: enough for most tenants' subscriptions to one type. */
-const IDS_PER_ROUND = 8;
 
 export interface NewDelivery {
   tenantId: string;
@@ -35,6 +22,25 @@ export interface NewDelivery {
 }
 
 /**
+ * What producers (Proofstream, store notifications, anchoring, bundles) are
+ * given: emit an event inside the transaction of the change that caused it,
+ * so that it exists exactly when that change commits; then say `committed()`
+ * once the transaction has, so its deliveries leave at once instead of at
+ * the next outbox poll.
+ *
+ * @example
+ * await db.transaction(async (tx) => {
+ *   // ... the change ...
+ *   await events.emit(tx, tenantId, "proofstream.checkpointed", { stream_id, tree_size, ... });
+ * });
+ * events.committed();
+ */
+export interface WebhookEmitter {
+  emit<T extends WebhookEventType>(tx: Db, tenantId: string, type: T, data: WebhookEventData[T]): Promise<number>;
+  committed(): void;
+}
+
+/**
  * The delivery body, `{id, event, tenant_id, created_at, data}` in that
  * order, serialized once and stored: every attempt sends the same bytes.
  */
@@ -43,7 +49,7 @@ export function deliveryBody(id: string, eventType: string, tenantId: string, cr
   return `{"id":${q(id)},"event":${q(eventType)},"tenant_id":${q(tenantId)},"created_at":${q(rfc3339(createdAt))},"data":${dataJson}}`;
 }
 
-function serializeData(data: Record<string, unknown>): string {
+function serializeData(data: unknown): string {
   if (data === null || typeof data !== "object" || Array.isArray(data)) throw invalidArgument("data", "must be a JSON object");
   let json: string;
   try {
@@ -56,77 +62,81 @@ function serializeData(data: Record<string, unknown>): string {
 }
 
 /**
- * Writes outbox rows inside `tx` (the caller's transaction, or the database
- * for a single statement); their jobs are enqueued once they are committed.
- * Returns the new delivery ids.
+ * The transactional outbox of one process: writes delivery rows (one per
+ * enabled subscription to the event's type) in the producer's transaction.
+ * The engine's poller puts committed rows on the queue; `committed()` wakes
+ * it in this process (every instance also polls, for rows written by
+ * others). NOTIFY would announce rows at commit too, but Postgres serializes
+ * the commits of notifying transactions, which would cap every producer.
  */
-export async function insertDeliveries(tx: Db, deliveries: NewDelivery[]): Promise<string[]> {
-  const serialized = new Map<Record<string, unknown>, string>();
-  const ids: string[] = [];
-  for (let i = 0; i < deliveries.length; i += ROWS_PER_STATEMENT) {
-    const values = deliveries.slice(i, i + ROWS_PER_STATEMENT).map((d) => {
-      const id = newId("dlv");
-      ids.push(id);
-      const createdAt = d.createdAt ?? new Date();
-      let dataJson = serialized.get(d.data);
-      if (dataJson === undefined) serialized.set(d.data, (dataJson = serializeData(d.data)));
-      const body = deliveryBody(id, d.eventType, d.tenantId, createdAt, dataJson);
-      const at = createdAt.toISOString();
-      return sql`(${id}, ${d.tenantId}, ${d.subscriptionId}, ${d.eventType}, ${d.url}, ${body}, ${d.test ?? false}, ${at}::timestamptz, ${at}::timestamptz)`;
-    });
-    await tx.execute(sql`INSERT INTO webhook_deliveries (id, tenant_id, subscription_id, event_type, url, body, test, next_attempt_at, created_at)
-        VALUES ${sql.join(values, sql`, `)}`);
-  }
-  if (ids.length > 0) outboxWrites.emit("written");
-  return ids;
-}
+export class WebhookOutbox implements WebhookEmitter {
+  readonly #listeners = new Set<() => void>();
 
-/**
- * The producers' API: one delivery per enabled subscription of `tenantId`
- * to `type`, written in `tx`, so that the event exists exactly when the
- * change that caused it commits. The jobs are enqueued after the commit (by
- * the outbox poller of any instance: at once in this one).
- *
- * @example
- * await db.transaction(async (tx) => {
- *   // ... the change ...
- *   await emitWebhookEvent(tx, tenantId, "proofstream.checkpointed", { stream_id, tree_size, ... });
- * });
- */
-export async function emitWebhookEvent(tx: Db, tenantId: string, type: WebhookEventType, data: Record<string, unknown>): Promise<void> {
-  if (!isWebhookEventType(type)) throw new AppError("invalid_argument", `unknown webhook event type "${String(type).slice(0, 64)}"`);
-  const createdAt = new Date();
-  // The body after its id: the same bytes as deliveryBody() gives.
-  const q = JSON.stringify;
-  const tail = `,"event":${q(type)},"tenant_id":${q(tenantId)},"created_at":${q(rfc3339(createdAt))},"data":${serializeData(data)}}`;
-  const at = createdAt.toISOString();
-  // One statement finds the matching subscriptions and writes their rows, with
-  // ids made here; a tenant with more matching subscriptions than ids at hand
-  // takes another round for the rest.
-  let written = 0;
-  for (let offset = 0; ; ) {
-    const ids = Array.from({ length: IDS_PER_ROUND }, () => newId("dlv"));
-    const result = (await tx.execute(
-      sql`WITH subs AS (
-            SELECT id, url, row_number() OVER (ORDER BY id) AS n FROM webhook_subscriptions
-            WHERE tenant_id = ${tenantId} AND enabled AND deleted_at IS NULL AND event_types @> ARRAY[${type}]::text[]
-          ), ids AS (
-            SELECT id, n FROM unnest(ARRAY[${sql.join(
-              ids.map((id) => sql`${id}`),
-              sql`, `,
-            )}]::text[]) WITH ORDINALITY AS t(id, n)
-          ), ins AS (
-            INSERT INTO webhook_deliveries (id, tenant_id, subscription_id, event_type, url, body, next_attempt_at, created_at)
-            SELECT ids.id, ${tenantId}, subs.id, ${type}, subs.url, '{"id":"' || ids.id || '"' || ${tail}, ${at}::timestamptz, ${at}::timestamptz
-            FROM subs JOIN ids ON ids.n + ${offset} = subs.n
-            RETURNING 1
-          )
-          SELECT (SELECT count(*) FROM subs)::int AS matching, (SELECT count(*) FROM ins)::int AS inserted`,
-    )) as unknown;
-    const [row] = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as Array<{ matching: number; inserted: number }>;
-    written += row!.inserted;
-    offset += row!.inserted;
-    if (offset >= row!.matching || row!.inserted === 0) break;
+  constructor(private readonly db: Db) {}
+
+  /** Called after a producer's transaction with new rows committed. */
+  onCommitted(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
-  if (written > 0) outboxWrites.emit("written");
+
+  committed(): void {
+    for (const listener of this.#listeners) listener();
+  }
+
+  /** Writes the event's deliveries in `tx`; returns how many subscriptions take it. */
+  async emit<T extends WebhookEventType>(tx: Db, tenantId: string, type: T, data: WebhookEventData[T]): Promise<number> {
+    if (!isWebhookEventType(type)) throw new AppError("invalid_argument", `unknown webhook event type "${String(type).slice(0, 64)}"`, { field: "event_type" });
+    const dataJson = serializeData(data);
+    const subscriptions = await tx
+      .select({ id: webhookSubscriptions.id, url: webhookSubscriptions.url })
+      .from(webhookSubscriptions)
+      .where(
+        and(
+          eq(webhookSubscriptions.tenantId, tenantId),
+          eq(webhookSubscriptions.enabled, true),
+          isNull(webhookSubscriptions.deletedAt),
+          sql`${webhookSubscriptions.eventTypes} @> ARRAY[${type}]::text[]`,
+        ),
+      );
+    const createdAt = new Date();
+    await this.#insert(
+      tx,
+      subscriptions.map((s) => ({ tenantId, subscriptionId: s.id, url: s.url, eventType: type, dataJson, createdAt })),
+    );
+    return subscriptions.length;
+  }
+
+  /** Emits outside any transaction of the caller, and wakes the poller. */
+  async emitNow<T extends WebhookEventType>(tenantId: string, type: T, data: WebhookEventData[T]): Promise<number> {
+    const written = await this.emit(this.db, tenantId, type, data);
+    if (written > 0) this.committed();
+    return written;
+  }
+
+  /** Writes explicit deliveries (test events) and wakes the poller; returns their ids. */
+  async insert(deliveries: NewDelivery[]): Promise<string[]> {
+    const ids = await this.#insert(
+      this.db,
+      deliveries.map((d) => ({ ...d, dataJson: serializeData(d.data), createdAt: d.createdAt ?? new Date() })),
+    );
+    if (ids.length > 0) this.committed();
+    return ids;
+  }
+
+  async #insert(tx: Db, rows: Array<Omit<NewDelivery, "data"> & { dataJson: string; createdAt: Date }>): Promise<string[]> {
+    const ids: string[] = [];
+    for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+      const values = rows.slice(i, i + ROWS_PER_STATEMENT).map((d) => {
+        const id = newId("dlv");
+        ids.push(id);
+        const body = deliveryBody(id, d.eventType, d.tenantId, d.createdAt, d.dataJson);
+        const at = d.createdAt.toISOString();
+        return sql`(${id}, ${d.tenantId}, ${d.subscriptionId}, ${d.eventType}, ${d.url}, ${body}, ${d.test ?? false}, ${at}::timestamptz, ${at}::timestamptz)`;
+      });
+      await tx.execute(sql`INSERT INTO webhook_deliveries (id, tenant_id, subscription_id, event_type, url, body, test, next_attempt_at, created_at)
+          VALUES ${sql.join(values, sql`, `)}`);
+    }
+    return ids;
+  }
 }

@@ -3,11 +3,13 @@ import type { Keyring } from "../crypto/keyring.js";
 import type { Db } from "../db/db.js";
 import { withDbErrors } from "../db/errors.js";
 import { AppError, invalidArgument, notFound } from "../errors.js";
-import { decodePageToken, encodePageToken, newId, pageSizeOf } from "../ids.js";
+import { newId } from "../ids.js";
+import { pageOf, pageWindow, type PageRequest } from "../db/pagination.js";
 import { checkOutboundUrl, type OutboundPolicy } from "../net/outbound.js";
 import { requireActiveTenant } from "../tenancy/tenants.js";
-import { isWebhookEventType, type WebhookEventType } from "./events.js";
-import { webhookDeliveries, webhookSubscriptions } from "./schema.js";
+import { isWebhookEventType, type WebhookEventType } from "./event-types.js";
+import { failSubscriptionDeliveries } from "./delivery-store.js";
+import { webhookSubscriptions } from "./schema.js";
 import { newSigningSecret } from "./signing.js";
 
 /** Encryption context (HKDF info) of the sealed signing secrets. */
@@ -66,8 +68,9 @@ export function toSubscription(row: Row, now = new Date()): Subscription {
   };
 }
 
-/** Known, de-duplicated event types (order kept); `field` names the request field in errors. */
-export function checkEventTypes(values: readonly string[], field = "event_types"): WebhookEventType[] {
+/** Known, de-duplicated event types (order kept); errors name the contract field `event_types`. */
+export function checkEventTypes(values: readonly string[]): WebhookEventType[] {
+  const field = "event_types";
   if (values.length === 0) throw invalidArgument(field, "is required");
   values.forEach((value, i) => {
     if (!isWebhookEventType(value)) throw invalidArgument(`${field}[${i}]`, `unknown event type "${value.slice(0, 64)}"`);
@@ -78,144 +81,124 @@ export function checkEventTypes(values: readonly string[], field = "event_types"
 const live = (tenantId: string, id: string) =>
   and(eq(webhookSubscriptions.id, id), eq(webhookSubscriptions.tenantId, tenantId), isNull(webhookSubscriptions.deletedAt));
 
-/** Creates a subscription; the signing secret is returned once and stored sealed. */
-export async function createSubscription(
-  db: Db,
-  keyring: Keyring,
-  policy: OutboundPolicy,
-  tenantId: string,
-  input: SubscriptionInput,
-  fields: { eventTypes?: string } = {},
-): Promise<{ subscription: Subscription; signingSecret: string }> {
-  const eventTypes = checkEventTypes(input.eventTypes, fields.eventTypes);
-  const url = (await checkOutboundUrl(input.url, policy)).href;
-  await requireActiveTenant(db, tenantId);
-  const signingSecret = newSigningSecret();
-  const [row] = await withDbErrors(() =>
-    db
-      .insert(webhookSubscriptions)
-      .values({
-        id: newId("sub"),
-        tenantId,
-        name: input.name,
-        url,
-        eventTypes,
-        description: input.description ?? "",
-        secretEnc: keyring.encrypt(SECRET_CONTEXT, signingSecret, tenantId),
-      })
-      .returning(),
-  );
-  return { subscription: toSubscription(row!), signingSecret };
-}
-
-export async function getSubscription(db: Db, tenantId: string, id: string): Promise<Subscription> {
-  const [row] = await db.select().from(webhookSubscriptions).where(live(tenantId, id)).limit(1);
-  if (!row) throw notFound("subscription");
-  return toSubscription(row);
-}
-
-/** Newest first. */
-export async function listSubscriptions(
-  db: Db,
-  tenantId: string,
-  page: { pageSize?: number; pageToken?: string } = {},
-): Promise<{ subscriptions: Subscription[]; nextPageToken: string }> {
-  const limit = pageSizeOf(page.pageSize);
-  const before = decodePageToken(page.pageToken);
-  const rows = await db
-    .select()
-    .from(webhookSubscriptions)
-    .where(and(eq(webhookSubscriptions.tenantId, tenantId), isNull(webhookSubscriptions.deletedAt), before ? lt(webhookSubscriptions.id, before) : undefined))
-    .orderBy(desc(webhookSubscriptions.id))
-    .limit(limit + 1);
-  const items = rows.slice(0, limit);
-  return { subscriptions: items.map((r) => toSubscription(r)), nextPageToken: rows.length > limit ? encodePageToken(items[items.length - 1]!.id) : "" };
-}
-
 /**
- * Changes the fields that are set. Disabling fails the subscription's
- * pending deliveries; a new URL applies to deliveries enqueued afterwards.
+ * A tenant's webhook subscriptions: URLs checked by the outbound guard on
+ * every save, signing secrets sealed at rest and shown once, rotation with
+ * an overlap during which the previous secret signs too. Every call is
+ * scoped by tenant; another tenant's subscription reads as missing.
  */
-export async function updateSubscription(
-  db: Db,
-  policy: OutboundPolicy,
-  tenantId: string,
-  id: string,
-  patch: SubscriptionPatch,
-  fields: { eventTypes?: string } = {},
-): Promise<Subscription> {
-  const set: Partial<typeof webhookSubscriptions.$inferInsert> = { updatedAt: new Date() };
-  if (patch.name !== undefined) set.name = patch.name;
-  if (patch.description !== undefined) set.description = patch.description;
-  if (patch.eventTypes !== undefined) set.eventTypes = checkEventTypes(patch.eventTypes, fields.eventTypes);
-  if (patch.url !== undefined) set.url = (await checkOutboundUrl(patch.url, policy)).href;
-  if (patch.enabled !== undefined) {
-    set.enabled = patch.enabled;
-    set.disabledReason = patch.enabled ? null : "disabled_by_tenant";
+export class Subscriptions {
+  constructor(private readonly deps: { db: Db; keyring: Keyring; policy: OutboundPolicy; secretOverlapMs: number }) {}
+
+  /** Creates a subscription; the signing secret is returned once and stored sealed. */
+  async create(tenantId: string, input: SubscriptionInput): Promise<{ subscription: Subscription; signingSecret: string }> {
+    const { db, keyring, policy } = this.deps;
+    const eventTypes = checkEventTypes(input.eventTypes);
+    const url = (await checkOutboundUrl(input.url, policy)).href;
+    await requireActiveTenant(db, tenantId);
+    const signingSecret = newSigningSecret();
+    const [row] = await withDbErrors(() =>
+      db
+        .insert(webhookSubscriptions)
+        .values({
+          id: newId("sub"),
+          tenantId,
+          name: input.name,
+          url,
+          eventTypes,
+          description: input.description ?? "",
+          secretEnc: keyring.encrypt(SECRET_CONTEXT, signingSecret, tenantId),
+        })
+        .returning(),
+    );
+    return { subscription: toSubscription(row!), signingSecret };
   }
-  return db.transaction(async (tx) => {
-    const [row] = await tx.update(webhookSubscriptions).set(set).where(live(tenantId, id)).returning();
+
+  async get(tenantId: string, id: string): Promise<Subscription> {
+    const [row] = await this.deps.db.select().from(webhookSubscriptions).where(live(tenantId, id)).limit(1);
     if (!row) throw notFound("subscription");
-    if (patch.enabled === false) await failPendingDeliveries(tx, id, "subscription_disabled");
     return toSubscription(row);
-  });
-}
+  }
 
-/** Deletes a subscription and its secrets; its pending deliveries fail, its records stay readable. */
-export async function deleteSubscription(db: Db, tenantId: string, id: string): Promise<void> {
-  await db.transaction(async (tx) => {
-    const now = new Date();
-    const [row] = await tx
-      .update(webhookSubscriptions)
-      .set({ deletedAt: now, updatedAt: now, enabled: false, secretEnc: null, previousSecretEnc: null, previousSecretExpiresAt: null })
-      .where(live(tenantId, id))
-      .returning({ id: webhookSubscriptions.id });
-    if (!row) throw notFound("subscription");
-    await failPendingDeliveries(tx, id, "subscription_deleted");
-  });
-}
+  /** Newest first. */
+  async list(tenantId: string, page: PageRequest = {}): Promise<{ subscriptions: Subscription[]; nextPageToken: string }> {
+    const { fetch, limit, after: before } = pageWindow(page);
+    const rows = await this.deps.db
+      .select()
+      .from(webhookSubscriptions)
+      .where(and(eq(webhookSubscriptions.tenantId, tenantId), isNull(webhookSubscriptions.deletedAt), before ? lt(webhookSubscriptions.id, before) : undefined))
+      .orderBy(desc(webhookSubscriptions.id))
+      .limit(fetch);
+    const { items, nextPageToken } = pageOf(rows, limit, (r) => r.id, (r) => toSubscription(r));
+    return { subscriptions: items, nextPageToken };
+  }
 
-/**
- * Replaces the signing secret; the current one keeps signing for overlapMs
- * (zero ends it at once). A second rotation during an overlap ends the
- * older overlap: only one previous secret is kept.
- */
-export async function rotateSubscriptionSecret(
-  db: Db,
-  keyring: Keyring,
-  tenantId: string,
-  id: string,
-  overlapMs: number,
-): Promise<{ subscription: Subscription; signingSecret: string }> {
-  if (overlapMs < 0) throw invalidArgument("overlap", "must not be negative");
-  if (overlapMs > MAX_SECRET_OVERLAP_MS) throw invalidArgument("overlap", "must be at most 7 days");
-  const signingSecret = newSigningSecret();
-  return db.transaction(async (tx) => {
-    const [current] = await tx.select().from(webhookSubscriptions).where(live(tenantId, id)).limit(1);
-    if (!current?.secretEnc) throw notFound("subscription");
-    const now = new Date();
-    const [row] = await tx
-      .update(webhookSubscriptions)
-      .set({
-        secretEnc: keyring.encrypt(SECRET_CONTEXT, signingSecret, tenantId),
-        secretRotatedAt: now,
-        previousSecretEnc: overlapMs > 0 ? current.secretEnc : null,
-        previousSecretExpiresAt: overlapMs > 0 ? new Date(now.getTime() + overlapMs) : null,
-        updatedAt: now,
-      })
-      .where(live(tenantId, id))
-      .returning();
-    if (!row) throw notFound("subscription");
-    return { subscription: toSubscription(row, now), signingSecret };
-  });
-}
+  /**
+   * Changes the fields that are set. Disabling fails the subscription's
+   * pending deliveries; a new URL applies to deliveries enqueued afterwards.
+   */
+  async update(tenantId: string, id: string, patch: SubscriptionPatch): Promise<Subscription> {
+    const set: Partial<typeof webhookSubscriptions.$inferInsert> = { updatedAt: new Date() };
+    if (patch.name !== undefined) set.name = patch.name;
+    if (patch.description !== undefined) set.description = patch.description;
+    if (patch.eventTypes !== undefined) set.eventTypes = checkEventTypes(patch.eventTypes);
+    if (patch.url !== undefined) set.url = (await checkOutboundUrl(patch.url, this.deps.policy)).href;
+    if (patch.enabled !== undefined) {
+      set.enabled = patch.enabled;
+      set.disabledReason = patch.enabled ? null : "disabled_by_tenant";
+    }
+    return this.deps.db.transaction(async (tx) => {
+      const [row] = await tx.update(webhookSubscriptions).set(set).where(live(tenantId, id)).returning();
+      if (!row) throw notFound("subscription");
+      if (patch.enabled === false) await failSubscriptionDeliveries(tx, id, "subscription_disabled");
+      return toSubscription(row);
+    });
+  }
 
-/** Marks a subscription's pending deliveries failed (an attempt in flight still records its result). */
-export async function failPendingDeliveries(tx: Db, subscriptionId: string, reason: string): Promise<void> {
-  await tx
-    .update(webhookDeliveries)
-    .set({ status: "failed", failureReason: reason, nextAttemptAt: null, completedAt: new Date() })
-    .where(and(eq(webhookDeliveries.subscriptionId, subscriptionId), eq(webhookDeliveries.status, "pending")));
+  /** Deletes a subscription and its secrets; its pending deliveries fail, its records stay readable. */
+  async delete(tenantId: string, id: string): Promise<void> {
+    await this.deps.db.transaction(async (tx) => {
+      const now = new Date();
+      const [row] = await tx
+        .update(webhookSubscriptions)
+        .set({ deletedAt: now, updatedAt: now, enabled: false, secretEnc: null, previousSecretEnc: null, previousSecretExpiresAt: null })
+        .where(live(tenantId, id))
+        .returning({ id: webhookSubscriptions.id });
+      if (!row) throw notFound("subscription");
+      await failSubscriptionDeliveries(tx, id, "subscription_deleted");
+    });
+  }
+
+  /**
+   * Replaces the signing secret; the current one keeps signing for
+   * `overlapMs` (the configured default when unset; zero ends it at once). A
+   * second rotation during an overlap ends the older overlap: only one
+   * previous secret is kept.
+   */
+  async rotateSecret(tenantId: string, id: string, overlapMs = this.deps.secretOverlapMs): Promise<{ subscription: Subscription; signingSecret: string }> {
+    if (overlapMs < 0) throw invalidArgument("overlap", "must not be negative");
+    if (overlapMs > MAX_SECRET_OVERLAP_MS) throw invalidArgument("overlap", "must be at most 7 days");
+    const { db, keyring } = this.deps;
+    const signingSecret = newSigningSecret();
+    return db.transaction(async (tx) => {
+      const [current] = await tx.select().from(webhookSubscriptions).where(live(tenantId, id)).limit(1);
+      if (!current?.secretEnc) throw notFound("subscription");
+      const now = new Date();
+      const [row] = await tx
+        .update(webhookSubscriptions)
+        .set({
+          secretEnc: keyring.encrypt(SECRET_CONTEXT, signingSecret, tenantId),
+          secretRotatedAt: now,
+          previousSecretEnc: overlapMs > 0 ? current.secretEnc : null,
+          previousSecretExpiresAt: overlapMs > 0 ? new Date(now.getTime() + overlapMs) : null,
+          updatedAt: now,
+        })
+        .where(live(tenantId, id))
+        .returning();
+      if (!row) throw notFound("subscription");
+      return { subscription: toSubscription(row, now), signingSecret };
+    });
+  }
 }
 
 /** The secrets that sign a delivery now: the current one and a previous one inside its overlap. */

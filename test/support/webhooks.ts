@@ -7,6 +7,7 @@ import { inject } from "vitest";
 import { WebhookService } from "../../gen/ts/attesto/v1/webhook_pb.js";
 import type { Config } from "../../src/config.js";
 import type { Attesto } from "../../src/server/app.js";
+import type { WebhookEventType } from "../../src/webhooks/event-types.js";
 import { clientFor, startTestServer } from "./server.js";
 
 /**
@@ -167,4 +168,16 @@ export async function waitFor<T>(check: () => Promise<T> | T, what: string, time
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/**
+ * Emits webhook events as a producer does: in one transaction, then tells
+ * the outbox it committed. `data` is taken as given, so tests can send
+ * shapes the typed producers never would.
+ */
+export async function emitEvents(app: Attesto, tenantId: string, events: Array<[WebhookEventType, Record<string, unknown>]>): Promise<void> {
+  await app.database.db.transaction(async (tx) => {
+    for (const [type, data] of events) await app.webhooks.events.emit(tx, tenantId, type, data as never);
+  });
+  app.webhooks.events.committed();
 }

@@ -1,8 +1,8 @@
 import { and, asc, eq, gt, gte, lt } from "drizzle-orm";
 import type { Db } from "../db/db.js";
-import { events } from "./schema.js";
+import { streamEvents } from "./schema.js";
 import { notFound } from "../errors.js";
-import { decodePageToken, encodePageToken, pageSizeOf } from "../ids.js";
+import { pageOf, pageWindow } from "../db/pagination.js";
 import { toRecord, type EventRecord } from "./append.js";
 import { getStreamRow } from "./streams.js";
 
@@ -10,8 +10,8 @@ export async function getEvent(db: Db, tenantId: string, streamId: string, seqNo
   await getStreamRow(db, tenantId, streamId);
   const [row] = await db
     .select()
-    .from(events)
-    .where(and(eq(events.streamId, streamId), eq(events.seqNo, seqNo)))
+    .from(streamEvents)
+    .where(and(eq(streamEvents.streamId, streamId), eq(streamEvents.seqNo, seqNo)))
     .limit(1);
   if (!row) throw notFound(`event ${seqNo}`);
   return toRecord(row);
@@ -29,23 +29,22 @@ export interface EventFilter {
 /** Ascending seq_no; the page token carries the last seq_no returned. */
 export async function listEvents(db: Db, tenantId: string, streamId: string, f: EventFilter): Promise<{ events: EventRecord[]; nextPageToken: string }> {
   await getStreamRow(db, tenantId, streamId);
-  const limit = pageSizeOf(f.pageSize);
-  const token = decodePageToken(f.pageToken);
+  const { fetch, limit, after: token } = pageWindow(f);
   const after = token !== undefined ? Number(token) : Math.max((f.fromSeqNo ?? 0) - 1, 0);
   const rows = await db
     .select()
-    .from(events)
+    .from(streamEvents)
     .where(
       and(
-        eq(events.streamId, streamId),
-        gt(events.seqNo, Number.isSafeInteger(after) ? after : 0),
-        f.eventType ? eq(events.eventType, f.eventType) : undefined,
-        f.occurredAfter ? gte(events.occurredAt, f.occurredAfter) : undefined,
-        f.occurredBefore ? lt(events.occurredAt, f.occurredBefore) : undefined,
+        eq(streamEvents.streamId, streamId),
+        gt(streamEvents.seqNo, Number.isSafeInteger(after) ? after : 0),
+        f.eventType ? eq(streamEvents.eventType, f.eventType) : undefined,
+        f.occurredAfter ? gte(streamEvents.occurredAt, f.occurredAfter) : undefined,
+        f.occurredBefore ? lt(streamEvents.occurredAt, f.occurredBefore) : undefined,
       ),
     )
-    .orderBy(asc(events.seqNo))
-    .limit(limit + 1);
-  const page = rows.slice(0, limit).map(toRecord);
-  return { events: page, nextPageToken: rows.length > limit ? encodePageToken(String(page[page.length - 1]!.seqNo)) : "" };
+    .orderBy(asc(streamEvents.seqNo))
+    .limit(fetch);
+  const page = pageOf(rows, limit, (r) => r.seqNo, toRecord);
+  return { events: page.items, nextPageToken: page.nextPageToken };
 }

@@ -1,0 +1,94 @@
+import type { Db } from "../db/db.js";
+import type { PageRequest } from "../db/pagination.js";
+import type { Broadcast } from "../infra/broadcast.js";
+import type { Logger } from "../logger.js";
+import { getApiKey, issueApiKey, listApiKeys, revokeApiKey } from "./api-keys.js";
+import { Authenticator } from "./authenticator.js";
+import { ensureDevCredentials, type DevCredentials } from "./dev-bootstrap.js";
+import { createTenant, deactivateTenant, getTenant, listTenants } from "./tenants.js";
+import type { ApiKey, Tenant } from "./types.js";
+
+/** Revocations are broadcast so every instance drops its cached credentials. */
+export const AUTH_EVICT_CHANNEL = "attesto:auth:evict";
+
+export interface TenancySettings {
+  /** The operator token; unset refuses operator calls. */
+  adminToken: string | undefined;
+  /** How long a looked-up API key is trusted without asking the database. */
+  apiKeyCacheMs: number;
+}
+
+/**
+ * Tenants, their API keys and who is calling. Revoking a key or
+ * deactivating a tenant evicts cached keys on every instance at once
+ * through the broadcast (when there is one: the CLI without Redis only
+ * reaches its own process, and other instances follow within the cache's
+ * lifetime).
+ */
+export class Tenancy {
+  readonly authenticator: Authenticator;
+
+  constructor(
+    private readonly deps: { db: Db; logger: Logger; broadcast?: Broadcast },
+    settings: TenancySettings,
+  ) {
+    this.authenticator = new Authenticator(deps.db, { adminToken: settings.adminToken, cacheMs: settings.apiKeyCacheMs, logger: deps.logger });
+  }
+
+  /** Listens for evictions from other instances. */
+  async start(): Promise<void> {
+    await this.deps.broadcast?.subscribe(AUTH_EVICT_CHANNEL, (keyHash) => this.authenticator.evict(keyHash || undefined));
+  }
+
+  async close(): Promise<void> {}
+
+  createTenant(name: string): Promise<Tenant> {
+    return createTenant(this.deps.db, name);
+  }
+
+  getTenant(id: string): Promise<Tenant> {
+    return getTenant(this.deps.db, id);
+  }
+
+  listTenants(opts: PageRequest & { includeInactive?: boolean }): Promise<{ tenants: Tenant[]; nextPageToken: string }> {
+    return listTenants(this.deps.db, opts);
+  }
+
+  /** One-way: the tenant's keys stop resolving, here and on every instance. */
+  async deactivateTenant(id: string): Promise<Tenant> {
+    const tenant = await deactivateTenant(this.deps.db, id);
+    this.#evict();
+    return tenant;
+  }
+
+  issueApiKey(tenantId: string, name: string): Promise<{ apiKey: ApiKey; secret: string }> {
+    return issueApiKey(this.deps.db, tenantId, name);
+  }
+
+  /** The tenant's keys (which must exist as a tenant). */
+  async listApiKeys(tenantId: string, includeRevoked = false): Promise<ApiKey[]> {
+    await getTenant(this.deps.db, tenantId);
+    return listApiKeys(this.deps.db, tenantId, includeRevoked);
+  }
+
+  getApiKey(tenantId: string, apiKeyId: string): Promise<ApiKey> {
+    return getApiKey(this.deps.db, tenantId, apiKeyId);
+  }
+
+  /** Revokes a key, evicting it everywhere; with `tenantId`, another tenant's key reads as not found. */
+  async revokeApiKey(apiKeyId: string, tenantId?: string): Promise<ApiKey> {
+    const { keyHash, ...apiKey } = await revokeApiKey(this.deps.db, apiKeyId, tenantId);
+    this.#evict(keyHash);
+    return apiKey;
+  }
+
+  /** The embedded default's development tenant, key and operator token. */
+  ensureDevCredentials(dataDir: string): Promise<DevCredentials> {
+    return ensureDevCredentials(this.deps.db, dataDir);
+  }
+
+  #evict(keyHash?: string): void {
+    this.authenticator.evict(keyHash);
+    this.deps.broadcast?.publish(AUTH_EVICT_CHANNEL, keyHash ?? "");
+  }
+}

@@ -1,0 +1,311 @@
+import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import type { Database, Db } from "../db/db.js";
+import { AppError, notFound } from "../errors.js";
+import type { AttemptErrorKind } from "./schema.js";
+import { webhookDeliveries, webhookSubscriptions } from "./schema.js";
+
+/** Interrupted attempts beyond this many use up the schedule like failed ones (no endless loop). */
+const MAX_FREE_INTERRUPTS = 3;
+/** A delivery job is early by more than this: it waits (clocks of two hosts may differ a little). */
+const EARLY_SLACK_MS = 1_000;
+
+/** A delivery whose next attempt this worker now owns, with what signing it needs. */
+export interface Claim {
+  id: string;
+  tenantId: string;
+  subscriptionId: string;
+  eventType: string;
+  url: string;
+  body: string;
+  /** This attempt's number. */
+  number: number;
+  extraAttempts: number;
+  finalAttempt: number | null;
+  startedAt: Date;
+  secretEnc: Buffer | null;
+  previousSecretEnc: Buffer | null;
+  previousSecretExpiresAt: Date | null;
+}
+
+/** An attempt's end, as recorded. */
+export interface FinishedAttempt {
+  id: string;
+  subscriptionId: string;
+  number: number;
+  startedAt: Date;
+  latencyMs: number;
+  statusCode: number | null;
+  errorKind: AttemptErrorKind;
+  excerpt: string;
+  status: "pending" | "succeeded" | "failed";
+  reason: string | null;
+  nextAt: Date | null;
+}
+
+/** Why no attempt could be claimed. */
+export interface DeliveryState {
+  status: string;
+  test: boolean;
+  nextAttemptAt: Date | null;
+  inFlightUntil: Date | null;
+  enabled: boolean;
+  deletedAt: Date | null;
+}
+
+// Raw rows of the prepared statements: the driver may give timestamps as
+// strings and bytea as Uint8Array; they are read into Date and Buffer here, once.
+const asDate = (v: Date | string | null): Date | null => (v === null ? null : v instanceof Date ? v : new Date(v));
+const asBuffer = (v: Uint8Array | null): Buffer | null => (v === null ? null : Buffer.from(v));
+
+/**
+ * The state changes of deliveries, one statement each: claiming an attempt,
+ * recording its end, failing, taking the outbox, the relay's look-up and
+ * reopening for a redelivery. The delivery row is the truth; queue jobs are
+ * only timers.
+ */
+export class DeliveryStore {
+  readonly #db: Db;
+
+  constructor(
+    private readonly database: Database,
+    /** How long a claimed attempt may take before another worker may take over. */
+    private readonly leaseMs: number,
+  ) {
+    this.#db = database.db;
+  }
+
+  /**
+   * One statement for a batch of deliveries: lock each row, check it is due
+   * and not in flight, take the next attempt number and the lease, and record
+   * an interrupted predecessor. Rows locked by another statement are skipped,
+   * not waited for (their jobs look again a moment later).
+   */
+  async claim(ids: string[]): Promise<Map<string, Claim>> {
+    const rows = await this.database.query<{
+      id: string;
+      tenant_id: string;
+      subscription_id: string;
+      event_type: string;
+      url: string;
+      body: string;
+      attempt_count: number;
+      extra_attempts: number;
+      final_attempt: number | null;
+      started_at: Date | string;
+      secret_enc: Uint8Array | null;
+      previous_secret_enc: Uint8Array | null;
+      previous_secret_expires_at: Date | string | null;
+    }>(sql`WITH cur AS (
+            SELECT d.id, d.in_flight_until AS lease, d.attempt_count AS previous_number, d.last_attempt_at AS previous_start
+            FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id
+            WHERE d.id IN (${sql.join(
+              ids.map((id) => sql`${id}`),
+              sql`, `,
+            )}) AND d.status = 'pending'
+              AND (d.in_flight_until IS NULL OR d.in_flight_until < now())
+              AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= now() + make_interval(secs => ${EARLY_SLACK_MS / 1000}))
+              AND s.deleted_at IS NULL AND (s.enabled OR d.test)
+            ORDER BY d.id
+            FOR UPDATE OF d SKIP LOCKED
+          ), claimed AS (
+            -- Only columns outside every index change here, so the update can stay on its page (HOT).
+            UPDATE webhook_deliveries d SET
+              attempt_count = d.attempt_count + 1,
+              extra_attempts = d.extra_attempts + (CASE WHEN cur.lease IS NOT NULL AND d.extra_attempts < ${MAX_FREE_INTERRUPTS} THEN 1 ELSE 0 END),
+              final_attempt = d.final_attempt + (CASE WHEN cur.lease IS NOT NULL AND d.extra_attempts < ${MAX_FREE_INTERRUPTS} THEN 1 ELSE 0 END),
+              in_flight_until = now() + make_interval(secs => ${this.leaseMs / 1000}),
+              last_attempt_at = now()
+            FROM cur WHERE d.id = cur.id
+            RETURNING d.id, d.tenant_id, d.subscription_id, d.event_type, d.url, d.body, d.attempt_count,
+              d.extra_attempts, d.final_attempt, d.last_attempt_at AS started_at
+          ), interrupted AS (
+            -- The previous attempt's worker let its lease run out: that attempt is recorded as interrupted.
+            INSERT INTO webhook_attempts (delivery_id, number, started_at, finished_at, error_kind)
+            SELECT cur.id, cur.previous_number, coalesce(cur.previous_start, now()), now(), 'interrupted'
+            FROM cur WHERE cur.lease IS NOT NULL AND cur.previous_number > 0
+            ON CONFLICT (delivery_id, number) DO NOTHING
+          )
+          SELECT c.id, c.tenant_id, c.subscription_id, c.event_type, c.url, c.body, c.attempt_count, c.extra_attempts,
+            c.final_attempt, c.started_at, s.secret_enc, s.previous_secret_enc, s.previous_secret_expires_at
+          FROM claimed c JOIN webhook_subscriptions s ON s.id = c.subscription_id`);
+    return new Map(
+      rows.map((r) => [
+        r.id,
+        {
+          id: r.id,
+          tenantId: r.tenant_id,
+          subscriptionId: r.subscription_id,
+          eventType: r.event_type,
+          url: r.url,
+          body: r.body,
+          number: r.attempt_count,
+          extraAttempts: r.extra_attempts,
+          finalAttempt: r.final_attempt,
+          startedAt: asDate(r.started_at)!,
+          secretEnc: asBuffer(r.secret_enc),
+          previousSecretEnc: asBuffer(r.previous_secret_enc),
+          previousSecretExpiresAt: asDate(r.previous_secret_expires_at),
+        },
+      ]),
+    );
+  }
+
+  /**
+   * Records a batch of attempts (one row each, written once the attempt
+   * ended) and moves each delivery on, unless it moved on without it (its
+   * lease ran out and another worker took over: the attempt's real outcome
+   * then replaces the "interrupted" placeholder). 410 Gone disables the
+   * subscription and stops its other pending deliveries in the same commit.
+   * Returns the keys (id#number) whose delivery moved on.
+   */
+  async finish(attempts: FinishedAttempt[]): Promise<Set<string>> {
+    const rows = attempts.map((a) => ({
+      id: a.id,
+      subscription_id: a.subscriptionId,
+      number: a.number,
+      started_at: a.startedAt.toISOString(),
+      latency_ms: a.latencyMs,
+      status_code: a.statusCode,
+      error_kind: a.errorKind,
+      excerpt: a.excerpt,
+      status: a.status,
+      reason: a.reason,
+      next_at: a.nextAt?.toISOString() ?? null,
+    }));
+    const applied = await this.database.query<{ id: string; number: number }>(sql`WITH v AS (
+            SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) AS v(id text, subscription_id text, number int,
+              started_at timestamptz, latency_ms int, status_code int, error_kind text, excerpt text, status text, reason text,
+              next_at timestamptz)
+          ), gone AS (
+            UPDATE webhook_subscriptions s SET enabled = false, disabled_reason = 'gone', updated_at = now()
+            FROM (SELECT DISTINCT subscription_id FROM v WHERE reason = 'gone') g
+            WHERE s.id = g.subscription_id AND s.enabled
+            RETURNING s.id
+          ), stopped AS (
+            UPDATE webhook_deliveries o SET status = 'failed', failure_reason = 'subscription_disabled', next_attempt_at = NULL,
+              completed_at = now()
+            FROM gone WHERE o.subscription_id = gone.id AND o.status = 'pending' AND o.id NOT IN (SELECT id FROM v)
+          ), a AS (
+            INSERT INTO webhook_attempts (delivery_id, number, started_at, finished_at, latency_ms, status_code, error_kind, response_excerpt)
+            SELECT id, number, started_at, now(), latency_ms, status_code, error_kind, excerpt FROM v
+            ON CONFLICT (delivery_id, number) DO UPDATE SET finished_at = excluded.finished_at, latency_ms = excluded.latency_ms,
+              status_code = excluded.status_code, error_kind = excluded.error_kind, response_excerpt = excluded.response_excerpt
+              WHERE webhook_attempts.error_kind = 'interrupted'
+          )
+          UPDATE webhook_deliveries d SET status = v.status, failure_reason = v.reason, next_attempt_at = v.next_at,
+            in_flight_until = NULL, completed_at = CASE WHEN v.status = 'pending' THEN NULL ELSE now() END
+          FROM v
+          WHERE d.id = v.id AND d.attempt_count = v.number AND d.status = 'pending' AND d.in_flight_until IS NOT NULL
+          RETURNING d.id, v.number`);
+    return new Set(applied.map((r) => `${r.id}#${r.number}`));
+  }
+
+  /** Ends a claimed delivery whose last scheduled attempt was interrupted: the claim itself does not count. */
+  async exhaust(claim: Claim): Promise<void> {
+    await this.#db
+      .update(webhookDeliveries)
+      .set({ status: "failed", failureReason: "attempts_exhausted", attemptCount: claim.number - 1, inFlightUntil: null, nextAttemptAt: null, completedAt: new Date() })
+      .where(and(eq(webhookDeliveries.id, claim.id), eq(webhookDeliveries.attemptCount, claim.number), eq(webhookDeliveries.status, "pending")));
+  }
+
+  /** Fails a delivery that is still pending (its subscription was deleted or disabled). */
+  async failPending(id: string, reason: string): Promise<void> {
+    await this.#db
+      .update(webhookDeliveries)
+      .set({ status: "failed", failureReason: reason, nextAttemptAt: null, inFlightUntil: null, completedAt: new Date() })
+      .where(and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.status, "pending")));
+  }
+
+  /** The state of a delivery and its subscription; undefined when it does not exist. */
+  async state(id: string): Promise<DeliveryState | undefined> {
+    const [row] = await this.database.query<{
+      status: string;
+      test: boolean;
+      next_attempt_at: Date | string | null;
+      in_flight_until: Date | string | null;
+      enabled: boolean;
+      deleted_at: Date | string | null;
+    }>(sql`SELECT d.status, d.test, d.next_attempt_at, d.in_flight_until, s.enabled, s.deleted_at
+          FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id WHERE d.id = ${id}`);
+    if (!row) return undefined;
+    return {
+      status: row.status,
+      test: row.test,
+      nextAttemptAt: asDate(row.next_attempt_at),
+      inFlightUntil: asDate(row.in_flight_until),
+      enabled: row.enabled,
+      deletedAt: asDate(row.deleted_at),
+    };
+  }
+
+  /**
+   * Takes up to `limit` committed outbox rows that have no job yet (SKIP
+   * LOCKED: each row goes to one instance) and marks them enqueued.
+   */
+  async takeOutbox(limit: number): Promise<string[]> {
+    const taken = await this.database.query<{ id: string }>(sql`WITH picked AS (
+          SELECT id FROM webhook_deliveries WHERE enqueued_at IS NULL AND status = 'pending'
+          ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+        UPDATE webhook_deliveries d SET enqueued_at = now() FROM picked WHERE d.id = picked.id
+        RETURNING d.id`);
+    return taken.map((r) => r.id);
+  }
+
+  /** Pending deliveries overdue by more than `graceMs`, oldest due first. */
+  async overdue(graceMs: number, limit: number): Promise<Array<{ id: string; enqueued: boolean }>> {
+    const rows = await this.database.query<{ id: string; enqueued: boolean }>(sql`SELECT id, enqueued_at IS NOT NULL AS enqueued
+        FROM webhook_deliveries
+        WHERE status = 'pending' AND next_attempt_at < now() - make_interval(secs => ${graceMs / 1000})
+        ORDER BY next_attempt_at LIMIT ${limit}`);
+    return rows;
+  }
+
+  /** Marks rows as having a job (the relay enqueued them). */
+  async markEnqueued(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.#db
+      .update(webhookDeliveries)
+      .set({ enqueuedAt: new Date() })
+      .where(and(inArray(webhookDeliveries.id, ids), isNull(webhookDeliveries.enqueuedAt)));
+  }
+
+  /**
+   * Reopens an ended delivery of the tenant for one more attempt, numbered
+   * after the others, due now. Refused while it is pending or its
+   * subscription is deleted or disabled.
+   */
+  async reopen(tenantId: string, deliveryId: string): Promise<void> {
+    await this.#db.transaction(async (tx) => {
+      const [row] = await tx
+        .select({ status: webhookDeliveries.status, enabled: webhookSubscriptions.enabled, deletedAt: webhookSubscriptions.deletedAt })
+        .from(webhookDeliveries)
+        .innerJoin(webhookSubscriptions, eq(webhookSubscriptions.id, webhookDeliveries.subscriptionId))
+        .where(and(eq(webhookDeliveries.id, deliveryId), eq(webhookDeliveries.tenantId, tenantId)))
+        .for("update", { of: webhookDeliveries });
+      if (!row) throw notFound("delivery");
+      if (row.status === "pending") throw new AppError("failed_precondition", "the delivery is pending: wait for its attempt to end", { reason: "delivery_pending" });
+      if (row.deletedAt) throw new AppError("failed_precondition", "the delivery's subscription is deleted", { reason: "subscription_deleted" });
+      if (!row.enabled) throw new AppError("failed_precondition", "the delivery's subscription is disabled", { reason: "subscription_disabled" });
+      const now = new Date();
+      await tx
+        .update(webhookDeliveries)
+        .set({
+          status: "pending",
+          failureReason: null,
+          finalAttempt: sql`${webhookDeliveries.attemptCount} + 1`,
+          nextAttemptAt: now,
+          completedAt: null,
+          enqueuedAt: now,
+        })
+        .where(eq(webhookDeliveries.id, deliveryId));
+    });
+  }
+}
+
+/** Marks a subscription's pending deliveries failed, in the caller's transaction (an attempt in flight still records its result). */
+export async function failSubscriptionDeliveries(tx: Db, subscriptionId: string, reason: string): Promise<void> {
+  await tx
+    .update(webhookDeliveries)
+    .set({ status: "failed", failureReason: reason, nextAttemptAt: null, completedAt: new Date() })
+    .where(and(eq(webhookDeliveries.subscriptionId, subscriptionId), eq(webhookDeliveries.status, "pending")));
+}

@@ -1,0 +1,33 @@
+import type { Config } from "../config.js";
+import type { OutboundPolicy } from "../net/outbound.js";
+
+/** What the webhooks module is configured with (ATTESTO_WEBHOOK_* variables). */
+export interface WebhookSettings {
+  policy: OutboundPolicy;
+  /** Delay before each attempt, ms; its length is the number of attempts. */
+  retrySchedule: number[];
+  timeoutMs: number;
+  retryAfterMaxMs: number;
+  concurrency: number;
+  secretOverlapMs: number;
+  relayIntervalMs: number;
+  relayGraceMs: number;
+  jobLockMs: number;
+  /** How often each instance looks for new outbox rows written by other processes. */
+  outboxPollMs: number;
+}
+
+export function webhookSettings(config: Config): WebhookSettings {
+  return {
+    policy: { allowLoopback: config.webhookAllowLoopback },
+    retrySchedule: config.webhookRetrySchedule,
+    timeoutMs: config.webhookTimeoutMs,
+    retryAfterMaxMs: config.webhookRetryAfterMaxMs,
+    concurrency: config.webhookConcurrency,
+    secretOverlapMs: config.webhookSecretOverlapMs,
+    relayIntervalMs: config.webhookRelayIntervalMs,
+    relayGraceMs: config.webhookRelayGraceMs,
+    jobLockMs: config.webhookJobLockMs,
+    outboxPollMs: config.webhookOutboxPollMs,
+  };
+}
