@@ -4,7 +4,8 @@ import type { Db } from "../db/db.js";
 import { isUniqueViolation, normalizeDbError } from "../db/errors.js";
 import { streamEvents, streams, tiles } from "./schema.js";
 import { AppError, notFound } from "../errors.js";
-import { leafOf, payloadSha256, type JsonObject, type LeafFields } from "./leaf.js";
+import { advance, planBatch, type Frontier, type NewEventRow } from "./batch-plan.js";
+import { payloadSha256, type JsonObject, type LeafFields } from "./leaf.js";
 import { appendToTiles, partialTiles, type TileWrite } from "./merkle/tiles.js";
 
 export interface AppendInput {
@@ -33,12 +34,6 @@ interface Pending {
   reject(err: unknown): void;
 }
 
-/** What this process knows of a stream it appended to: owner, size and the rightmost, incomplete tile of each level. */
-interface Frontier {
-  tenantId: string;
-  size: number;
-  partial: Map<number, Buffer>;
-}
 
 /**
  * Appends events, grouping the concurrent appends of one stream into one
@@ -106,7 +101,7 @@ export class Appender {
   async #commitOptimistic(streamId: string, batch: Pending[]): Promise<Array<AppendResult | AppError> | undefined> {
     const before = this.#frontiers.get(streamId);
     if (!before) return undefined;
-    const plan = planBatch(streamId, batch, { tenantId: before.tenantId, treeSize: before.size }, new Map());
+    const plan = planBatch(streamId, batch.map((p) => p.input), { tenantId: before.tenantId, treeSize: before.size }, new Map());
     if (plan.rows.length === 0) return plan.results;
     const writes = appendToTiles(before.size, plan.rows.map((r) => r.leafHash), (level) => before.partial.get(level) ?? Buffer.alloc(0));
     let swapped: boolean;
@@ -148,7 +143,7 @@ export class Appender {
           .where(and(eq(streamEvents.streamId, streamId), sql`${streamEvents.sourceRef} IN (SELECT jsonb_array_elements_text(${JSON.stringify(refs)}::jsonb))`)),
       ]);
       if (!head) return batch.map(() => notFound("stream"));
-      const plan = planBatch(streamId, batch, head, new Map(stored.map((row) => [row.sourceRef, toRecord(row)])));
+      const plan = planBatch(streamId, batch.map((p) => p.input), head, new Map(stored.map((row) => [row.sourceRef, toRecord(row)])));
       const before = await this.#frontier(tx, streamId, head);
       if (plan.rows.length === 0) {
         frontier = before;
@@ -186,42 +181,6 @@ export class Appender {
     }
     return { tenantId, size, partial };
   }
-}
-
-type NewEventRow = EventRecord & { leaf: Buffer };
-
-/** Assigns sequence numbers and leaves; replays resolve against `known` (stored events, and earlier ones of the batch). */
-function planBatch(streamId: string, batch: Pending[], head: { tenantId: string; treeSize: number }, known: Map<string, EventRecord>) {
-  let size = head.treeSize;
-  const receivedAt = new Date();
-  const rows: NewEventRow[] = [];
-  const results = batch.map(({ input }): AppendResult | AppError => {
-    if (input.tenantId !== head.tenantId) return notFound("stream");
-    const existing = known.get(input.sourceRef);
-    if (existing) {
-      const same =
-        existing.eventType === input.eventType && existing.occurredAt.getTime() === input.occurredAt.getTime() && existing.payloadSha256 === input.payloadSha256;
-      return same
-        ? { event: existing, duplicate: true }
-        : new AppError("replay_conflict", `source_ref ${JSON.stringify(input.sourceRef)} was already committed with different content`);
-    }
-    const seqNo = ++size;
-    const { leaf, leafHash } = leafOf({ ...input, streamId, seqNo, receivedAt });
-    const record: EventRecord = { streamId, seqNo, sourceRef: input.sourceRef, eventType: input.eventType, occurredAt: input.occurredAt, receivedAt, payload: input.payload, payloadSha256: input.payloadSha256, leafHash };
-    known.set(input.sourceRef, record);
-    rows.push({ ...record, leaf });
-    return { event: record, duplicate: false };
-  });
-  return { results, rows, size };
-}
-
-function advance(before: Frontier, size: number, writes: readonly TileWrite[]): Frontier {
-  const partial = new Map<number, Buffer>();
-  for (const p of partialTiles(size)) {
-    const written = writes.find((w) => w.level === p.level && w.index === p.index);
-    partial.set(p.level, written?.hashes ?? before.partial.get(p.level)!);
-  }
-  return { tenantId: before.tenantId, size, partial };
 }
 
 /** Rows of db.execute, whichever driver answered (postgres.js: an array; PGlite: { rows }). */

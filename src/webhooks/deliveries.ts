@@ -100,11 +100,11 @@ export class Deliveries {
   /** One delivery of the tenant, with its attempts (another tenant's reads as not found). */
   async get(tenantId: string, id: string): Promise<Delivery> {
     const { db } = this.deps;
-    const [[row], attempts] = await Promise.all([
-      db.select().from(webhookDeliveries).where(and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.tenantId, tenantId))).limit(1),
-      db.select().from(webhookAttempts).where(eq(webhookAttempts.deliveryId, id)).orderBy(asc(webhookAttempts.number)),
-    ]);
+    const [row] = await db.select().from(webhookDeliveries).where(and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.tenantId, tenantId))).limit(1);
     if (!row) throw notFound("delivery");
+    // Read after the row, never beside it: an attempt and the state it led to commit together, so a
+    // settled row read first is always followed by all of its attempts.
+    const attempts = await db.select().from(webhookAttempts).where(eq(webhookAttempts.deliveryId, id)).orderBy(asc(webhookAttempts.number));
     return toDelivery(
       row,
       attempts.map((a) => ({

@@ -56,11 +56,18 @@ export function decideNext(
   return { errorKind, status: "pending", reason: null, nextAt: new Date(now + delay), gone: false };
 }
 
-/** Retry-After as ms: delta-seconds or an HTTP date; undefined when absent or unreadable. */
+/**
+ * An HTTP-date (RFC 9110 5.6.7) starts with a day name in all three of its
+ * forms; without this check Date.parse would take "-5" or "1.5" as dates.
+ */
+const HTTP_DATE = /^\s*(Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? /;
+
+/** Retry-After as ms: delta-seconds or an HTTP-date; undefined when absent or unreadable. */
 export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
   const v = Array.isArray(value) ? value[0] : value;
   if (!v) return undefined;
   if (/^\s*\d+\s*$/.test(v)) return Number(v) * 1000;
+  if (!HTTP_DATE.test(v)) return undefined;
   const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
