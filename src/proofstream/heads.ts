@@ -8,7 +8,6 @@ interface Head {
   tenantId: string;
   checkpointSize: number;
   treeSize: number;
-  expires: number;
 }
 
 /**
@@ -18,17 +17,19 @@ interface Head {
  * checkpoint it proves against) and signed checkpoints (immutable).
  */
 export class StreamHeads {
-  readonly #heads = new LRUCache<string, Head>({ max: 100_000 });
+  readonly #heads: LRUCache<string, Head>;
   readonly #checkpoints = new LRUCache<string, CheckpointRecord>({ max: 100_000 });
 
-  constructor(private readonly ttlMs: number) {}
+  constructor(ttlMs: number) {
+    // A zero lifetime still keeps nothing stale: each read asks the database.
+    this.#heads = new LRUCache<string, Head>({ max: 100_000, ttl: Math.max(ttlMs, 1) });
+  }
 
   async head(db: Db, tenantId: string, streamId: string, fresh = false): Promise<Head> {
-    const now = Date.now();
-    let head = this.#heads.get(streamId);
-    if (fresh || !head || head.expires <= now) {
+    let head = fresh ? undefined : this.#heads.get(streamId);
+    if (!head) {
       const row = await getStreamRow(db, tenantId, streamId);
-      head = { tenantId: row.tenantId, checkpointSize: row.checkpointSize, treeSize: row.treeSize, expires: now + this.ttlMs };
+      head = { tenantId: row.tenantId, checkpointSize: row.checkpointSize, treeSize: row.treeSize };
       this.#heads.set(streamId, head);
     }
     // Another tenant's stream reads as missing, cached or not.

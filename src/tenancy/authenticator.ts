@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
+import { LRUCache } from "lru-cache";
 import type { Db } from "../db/db.js";
 import { AppError } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -9,6 +10,11 @@ import type { Principal, TenantPrincipal } from "./types.js";
 const TOUCH_INTERVAL_MS = 60_000;
 const MAX_CACHED_KEYS = 10_000;
 
+/** A cache entry: the key's principal, or null for a key that resolves to nothing. */
+interface Lookup {
+  principal: TenantPrincipal | null;
+}
+
 /**
  * Turns `Authorization: Bearer …` into a principal. Tenant keys are looked
  * up by SHA-256 and cached briefly (cacheMs) so that a busy key does not cost
@@ -16,8 +22,9 @@ const MAX_CACHED_KEYS = 10_000;
  * `evict`, on others.
  */
 export class Authenticator {
-  readonly #cache = new Map<string, { principal: TenantPrincipal | null; expires: number }>();
-  readonly #touched = new Map<string, number>();
+  readonly #cache: LRUCache<string, Lookup> | undefined;
+  /** When this instance last recorded each key's use. */
+  readonly #touched = new LRUCache<string, true>({ max: MAX_CACHED_KEYS, ttl: TOUCH_INTERVAL_MS });
   readonly #adminTokenHash: Buffer | undefined;
 
   constructor(
@@ -25,6 +32,7 @@ export class Authenticator {
     private readonly opts: { adminToken: string | undefined; cacheMs: number; logger: Logger },
   ) {
     this.#adminTokenHash = opts.adminToken ? sha256(opts.adminToken) : undefined;
+    this.#cache = opts.cacheMs > 0 ? new LRUCache({ max: MAX_CACHED_KEYS, ttl: opts.cacheMs }) : undefined;
   }
 
   /** Parses the header; throws unauthenticated when absent or malformed. */
@@ -68,29 +76,23 @@ export class Authenticator {
 
   /** Forgets cached keys: one key hash, or all of them. */
   evict(keyHash?: string): void {
-    if (keyHash) this.#cache.delete(keyHash);
-    else this.#cache.clear();
+    if (keyHash) this.#cache?.delete(keyHash);
+    else this.#cache?.clear();
   }
 
   async #lookup(keyHash: string): Promise<TenantPrincipal | null> {
-    const now = Date.now();
-    const hit = this.#cache.get(keyHash);
-    if (hit && hit.expires > now) return hit.principal;
+    const hit = this.#cache?.get(keyHash);
+    if (hit) return hit.principal;
     const principal = await findPrincipalByKeyHash(this.db, keyHash);
-    if (this.opts.cacheMs > 0) {
-      if (this.#cache.size >= MAX_CACHED_KEYS) this.#cache.clear();
-      // Unknown keys are cached too, so a flood of bad keys stays off the database.
-      this.#cache.set(keyHash, { principal, expires: now + this.opts.cacheMs });
-    }
+    // Unknown keys are cached too, so a flood of bad keys stays off the database.
+    this.#cache?.set(keyHash, { principal });
     return principal;
   }
 
   #touch(apiKeyId: string): void {
-    const now = Date.now();
-    if ((this.#touched.get(apiKeyId) ?? 0) + TOUCH_INTERVAL_MS > now) return;
-    if (this.#touched.size >= MAX_CACHED_KEYS) this.#touched.clear();
-    this.#touched.set(apiKeyId, now);
-    touchApiKey(this.db, apiKeyId, new Date(now)).catch((err) =>
+    if (this.#touched.has(apiKeyId)) return;
+    this.#touched.set(apiKeyId, true);
+    touchApiKey(this.db, apiKeyId, new Date()).catch((err) =>
       this.opts.logger.warn({ err: (err as Error).message, apiKeyId }, "could not record api key use"),
     );
   }
