@@ -1,5 +1,6 @@
 import path from "node:path";
 import { z } from "zod";
+import type { ConnectionLimits } from "./server/listener.js";
 
 const boolFromEnv = z
   .enum(["true", "false", "1", "0", "yes", "no", ""])
@@ -17,6 +18,10 @@ const envSchema = z.object({
   ATTESTO_CORS_ORIGINS: z.string().default("*"),
   ATTESTO_BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
   ATTESTO_SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(10_000),
+  ATTESTO_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  ATTESTO_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
+  ATTESTO_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).default(65_000),
+  ATTESTO_MAX_CONNECTIONS_PER_IP: z.coerce.number().int().min(1).default(256),
   ATTESTO_API_KEY_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
   ATTESTO_DEV_TENANT: boolFromEnv.optional(),
   ATTESTO_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]+$/).default("attesto"),
@@ -58,6 +63,8 @@ export interface Config {
   corsOrigins: string[] | "*";
   bodyLimitBytes: number;
   shutdownGraceMs: number;
+  /** Slowloris and idle-connection limits of the listener. */
+  connectionLimits: ConnectionLimits;
   apiKeyCacheMs: number;
   /** Create a development tenant and key at start-up (embedded default only). */
   devTenant: boolean;
@@ -125,6 +132,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     corsOrigins: e.ATTESTO_CORS_ORIGINS === "*" ? "*" : e.ATTESTO_CORS_ORIGINS.split(",").map((s) => s.trim()),
     bodyLimitBytes: e.ATTESTO_BODY_LIMIT_BYTES,
     shutdownGraceMs: e.ATTESTO_SHUTDOWN_GRACE_MS,
+    connectionLimits: {
+      headersTimeoutMs: e.ATTESTO_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.ATTESTO_REQUEST_TIMEOUT_MS,
+      idleTimeoutMs: e.ATTESTO_IDLE_TIMEOUT_MS,
+      maxConnectionsPerIp: e.ATTESTO_MAX_CONNECTIONS_PER_IP,
+    },
     apiKeyCacheMs: e.ATTESTO_API_KEY_CACHE_MS,
     devTenant: e.ATTESTO_DEV_TENANT ?? !e.DATABASE_URL,
     logLevel: e.LOG_LEVEL,

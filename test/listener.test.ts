@@ -68,3 +68,61 @@ describe("one port for HTTP/1.1 and h2c", () => {
     expect(await hanging).toBe("cut");
   });
 });
+
+describe("connection limits (slowloris)", () => {
+  const limits = { headersTimeoutMs: 300, requestTimeoutMs: 400, idleTimeoutMs: 500, maxConnectionsPerIp: 5 };
+  const net = () => import("node:net");
+
+  /** Opens a raw connection, optionally sends bytes, and resolves with how long until the server closed it. */
+  async function heldFor(port: number, send?: Buffer | string): Promise<number> {
+    const { connect } = await net();
+    return new Promise((resolve, reject) => {
+      const started = Date.now();
+      const socket = connect(port, "127.0.0.1", () => {
+        if (send) socket.write(send);
+      });
+      socket.on("error", () => undefined);
+      // Whatever the server answers is read, so that its close shows.
+      socket.resume();
+      socket.on("close", () => resolve(Date.now() - started));
+      setTimeout(() => reject(new Error("still open after 10 s")), 10_000).unref();
+    });
+  }
+
+  it("closes silent, half-sent-header, preface-only and body-withholding connections within their timeouts", async () => {
+    server = await listenDual((_req, res) => res.end("ok"), "127.0.0.1", 0, limits);
+    const { port } = server.address;
+    const held = await Promise.all([
+      heldFor(port),
+      heldFor(port, "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "),
+      heldFor(port, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+      heldFor(port, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc"),
+    ]);
+    // Each was dropped by the server (the test's own 10 s guard never fired), well before Node's defaults.
+    for (const ms of held) expect(ms).toBeLessThan(5_000);
+  });
+
+  it("keeps a keep-alive connection for the idle timeout after its answer, then closes it", async () => {
+    server = await listenDual((_req, res) => res.end("ok"), "127.0.0.1", 0, limits);
+    const ms = await heldFor(server.address.port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect(ms).toBeGreaterThanOrEqual(limits.idleTimeoutMs - 50);
+    expect(ms).toBeLessThan(5_000);
+  });
+
+  it("refuses connections from one address beyond the cap, and serves again once they close", async () => {
+    server = await listenDual((_req, res) => res.end("ok"), "127.0.0.1", 0, { ...limits, headersTimeoutMs: 10_000 });
+    const { port } = server.address;
+    const { connect } = await net();
+    const open = await Promise.all(
+      Array.from({ length: limits.maxConnectionsPerIp }, () => new Promise<import("node:net").Socket>((resolve) => {
+        const s = connect(port, "127.0.0.1", () => resolve(s));
+        s.on("error", () => undefined);
+      })),
+    );
+    // The sixth is closed at once, before any timeout could.
+    expect(await heldFor(port)).toBeLessThan(1_000);
+    for (const s of open) s.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe("ok");
+  });
+});

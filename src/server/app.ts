@@ -109,7 +109,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     });
     const tracker: Tracker = { inFlight: 0 };
     // Workers also listen: health, readiness and metrics are how they are watched.
-    const server = await listenDual(withEdge(connect, { logger, metrics, corsOrigins: config.corsOrigins, tracker }), config.host, config.port);
+    const server = await listenDual(withEdge(connect, { logger, metrics, corsOrigins: config.corsOrigins, tracker }), config.host, config.port, config.connectionLimits);
     // Requests drain before the workers and connections they use are closed.
     cleanups.push(() => server.close(config.shutdownGraceMs));
 

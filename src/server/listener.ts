@@ -10,6 +10,20 @@ export type RequestListener = (
 /** The first bytes of every HTTP/2 prior-knowledge (h2c) connection. */
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
+/** What a connection may take before it is dropped (slowloris and idle-connection limits). */
+export interface ConnectionLimits {
+  /** From accept (or the end of the previous response) to a complete request head. */
+  headersTimeoutMs: number;
+  /** From a request head to the end of its body and response. */
+  requestTimeoutMs: number;
+  /** A keep-alive HTTP/1.1 connection or an HTTP/2 session with nothing in flight. */
+  idleTimeoutMs: number;
+  /** Open connections from one client address; more are closed at once. */
+  maxConnectionsPerIp: number;
+}
+
+export const DEFAULT_LIMITS: ConnectionLimits = { headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, idleTimeoutMs: 65_000, maxConnectionsPerIp: 256 };
+
 export interface DualServer {
   readonly address: net.AddressInfo;
   /** Stops accepting, lets in-flight requests finish, and forces the rest after graceMs. */
@@ -22,15 +36,27 @@ export interface DualServer {
  * when it opens with the HTTP/2 preface, else to the HTTP/1.1 server. Node's
  * plaintext HTTP/2 server cannot fall back to HTTP/1.1 by itself.
  */
-export async function listenDual(handler: RequestListener, host: string, port: number): Promise<DualServer> {
-  const h1 = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 60_000 }, handler);
+export async function listenDual(handler: RequestListener, host: string, port: number, limits: ConnectionLimits = DEFAULT_LIMITS): Promise<DualServer> {
+  // keepAliveTimeout is Node's own idle timer; the head and body deadlines are armed below.
+  const h1 = http.createServer({ keepAliveTimeout: limits.idleTimeoutMs }, handler);
   const h2 = http2.createServer({}, handler);
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();
   // HTTP/1.1 requests in progress per connection. The HTTP/1.1 server never
-  // listens itself, so it does not track connections and its
-  // closeIdleConnections() cannot be used: idle keep-alive sockets are ended here.
+  // listens itself, so it does not track connections (its closeIdleConnections()
+  // cannot be used) and never arms its header and request timeouts: both are
+  // enforced here, with one deadline per connection.
   const h1Active = new Map<net.Socket, number>();
+  const deadlines = new Map<net.Socket, { timer: NodeJS.Timeout; waitsFor: "head" | "body" | "next" }>();
+  const perIp = new Map<string, number>();
+  const deadline = (socket: net.Socket, waitsFor: "head" | "body" | "next", ms: number) => {
+    clearTimeout(deadlines.get(socket)?.timer);
+    deadlines.set(socket, { timer: setTimeout(() => socket.destroy(), ms).unref(), waitsFor });
+  };
+  const clearDeadline = (socket: net.Socket) => {
+    clearTimeout(deadlines.get(socket)?.timer);
+    deadlines.delete(socket);
+  };
   let closing = false;
   const endIfIdle = (socket: net.Socket) => {
     if (closing && (h1Active.get(socket) ?? 0) === 0) socket.end();
@@ -38,28 +64,55 @@ export async function listenDual(handler: RequestListener, host: string, port: n
   h1.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
     const socket = req.socket;
     h1Active.set(socket, (h1Active.get(socket) ?? 0) + 1);
+    // The head is complete: the body must arrive within the request timeout (as Node's
+    // own requestTimeout: receiving the request, not making the answer).
+    deadline(socket, "body", limits.requestTimeoutMs);
+    // (Node reads an unread body only after the answer: by then the connection may wait for the next request.)
+    req.once("end", () => deadlines.get(socket)?.waitsFor === "body" && clearDeadline(socket));
     if (closing) res.setHeader("Connection", "close");
     res.once("close", () => {
-      h1Active.set(socket, (h1Active.get(socket) ?? 1) - 1);
+      const active = (h1Active.get(socket) ?? 1) - 1;
+      h1Active.set(socket, active);
+      // Waiting for the next request: it must come, head complete, within the idle timeout.
+      if (active === 0) deadline(socket, "next", limits.idleTimeoutMs);
       endIfIdle(socket);
     });
   });
   h2.on("session", (session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
+    // A session with no stream activity (a preface and nothing else, or idle) is closed.
+    session.setTimeout(limits.idleTimeoutMs, () => session.destroy());
   });
 
   // noDelay: http.createServer would set it on its own sockets; without it
   // Nagle's algorithm holds small responses back for milliseconds.
   const server = net.createServer({ pauseOnConnect: true, noDelay: true, keepAlive: true }, (socket) => {
+    const ip = socket.remoteAddress ?? "";
+    const open = (perIp.get(ip) ?? 0) + 1;
+    if (open > limits.maxConnectionsPerIp) {
+      socket.destroy();
+      return;
+    }
+    perIp.set(ip, open);
     sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
+    socket.once("close", () => {
+      sockets.delete(socket);
+      clearDeadline(socket);
+      const left = (perIp.get(ip) ?? 1) - 1;
+      if (left > 0) perIp.set(ip, left);
+      else perIp.delete(ip);
+    });
+    // A connection must say something (and, for HTTP/1.1, finish its first request head) in time.
+    deadline(socket, "head", limits.headersTimeoutMs);
     socket.once("data", (first) => {
       socket.pause();
       socket.unshift(first);
       const n = Math.min(first.length, H2_PREFACE.length);
       const isH2 = n >= 3 && first.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
       if (isH2) {
+        // From here the session's idle timeout governs the connection.
+        clearDeadline(socket);
         // The HTTP/2 session reads the socket's handle itself and takes over the
         // buffered preface; resuming here would hand those bytes to nobody.
         h2.emit("connection", socket);
