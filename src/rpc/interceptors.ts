@@ -1,4 +1,5 @@
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
+import { RetryInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { connectCodeOf, toAppError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Authenticator } from "../tenancy/authenticator.js";
@@ -30,7 +31,10 @@ export function errorInterceptor(logger: Logger): Interceptor {
       if (appError.code === "internal") {
         logger.error({ err: appError.cause ?? err, rpc: req.url }, "rpc failed");
       }
-      throw new ConnectError(appError.message, connectCodeOf(appError.code), undefined, undefined, err);
+      // A retry hint travels as the standard google.rpc.RetryInfo detail.
+      const retryAfter = appError.details.retryAfterSeconds;
+      const details = retryAfter ? [{ desc: RetryInfoSchema, value: { retryDelay: { seconds: BigInt(retryAfter) } } }] : undefined;
+      throw new ConnectError(appError.message, connectCodeOf(appError.code), undefined, details, err);
     }
   };
 }

@@ -13,18 +13,22 @@ import type { Logger } from "../logger.js";
 import { tenantService } from "./tenant-service.js";
 import { webhookService } from "./webhook-service.js";
 import type { WebhookEngine } from "../webhooks/engine.js";
+import type { RateLimits } from "../ratelimit/limiter.js";
+import { rateLimitInterceptor } from "./rate-limit.js";
 
 export interface RpcDeps extends AdminDeps {
   authenticator: Authenticator;
   logger: Logger;
   webhooks: WebhookEngine;
   proofstreams: Proofstreams;
+  rateLimits: RateLimits;
 }
 
-/** Interceptors, outermost first: errors are mapped last, auth runs before validation. */
+/** Interceptors, outermost first: errors are mapped last, auth runs before the rate limit, the rate limit before validation. */
 export const rpcInterceptors = (deps: RpcDeps): Interceptor[] => [
   errorInterceptor(deps.logger),
   authInterceptor(deps.authenticator),
+  rateLimitInterceptor(deps.rateLimits),
   validationInterceptor,
 ];
 

@@ -1,3 +1,4 @@
+import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { getRequestListener } from "@hono/node-server";
 import type { Config } from "../config.js";
@@ -21,6 +22,10 @@ import { Authenticator } from "../tenancy/authenticator.js";
 import { ensureDevCredentials, type DevCredentials } from "../tenancy/dev-bootstrap.js";
 import { WebhookEngine, webhookSettings } from "../webhooks/engine.js";
 import { listenDual } from "./listener.js";
+import { RateLimits } from "../ratelimit/limiter.js";
+import { mountRateLimit } from "../http/rate-limit.js";
+import { clientAddressKey } from "../rpc/context.js";
+import { ValidationAudit } from "../store/audit.js";
 import { withEdge, type Tracker } from "./request-listener.js";
 
 /** Revocations are broadcast so every instance drops its cached credentials. */
@@ -35,6 +40,9 @@ export interface Attesto {
   readonly jobs: JobRuntime;
   readonly webhooks: WebhookEngine;
   readonly proofstreams: Proofstreams;
+  readonly rateLimits: RateLimits;
+  /** The validation audit log; store verification handlers call audit.record(...) after answering. */
+  readonly audit: ValidationAudit;
   /** Set on the embedded default only. */
   readonly devCredentials: DevCredentials | undefined;
   stop(): Promise<void>;
@@ -89,7 +97,16 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     );
     await proofstreams.scheduleJobs(jobs);
 
+    const rateLimits = new RateLimits({ redis, logger }, { ...config.rateLimits, keyPrefix: config.queuePrefix });
+    await rateLimits.start();
+    cleanups.push(() => rateLimits.close());
+    const audit = new ValidationAudit({ db: database.db, keyring, logger }, config.validationAudit);
+    audit.start();
+    cleanups.push(() => audit.close());
+
     const metrics = new Metrics();
+    metrics.trackRateLimits(rateLimits);
+    metrics.trackValidationAudit(audit);
     const http = createHttpApp({
       logger,
       metrics,
@@ -99,14 +116,17 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
         redis: async () => void (await redis.client.ping()),
       },
     });
+    // Before the routes it guards: Hono runs middleware in the order it was added.
+    mountRateLimit(http, { limits: rateLimits, authenticator });
     if (config.role !== "worker") mountWebhookRoutes(http, { db: database.db, keyring, authenticator, webhooks });
     mountQueueBoard(http, { jobs, authenticator });
     mountTileRoutes(http, { db: database.db, proofstreams, authenticator, public: config.tilesPublic });
-    const rpcDeps = { db: database.db, keyring, authenticator, logger, onCredentialsRevoked, webhooks, proofstreams };
+    const rpcDeps = { db: database.db, keyring, authenticator, logger, onCredentialsRevoked, webhooks, proofstreams, rateLimits };
     const connect = connectNodeAdapter({
       // A worker-role instance serves only the operational routes (health, readiness, metrics).
       routes: config.role === "worker" ? () => {} : rpcRoutes(rpcDeps),
       interceptors: rpcInterceptors(rpcDeps),
+      contextValues: (req) => createContextValues().set(clientAddressKey, req.socket.remoteAddress ?? ""),
       readMaxBytes: config.bodyLimitBytes,
       fallback: getRequestListener(http.fetch) as unknown as Parameters<typeof connectNodeAdapter>[0]["fallback"],
     });
@@ -124,6 +144,8 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
       jobs,
       webhooks,
       proofstreams,
+      rateLimits,
+      audit,
       database,
       redis,
       keyring,
