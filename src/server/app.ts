@@ -97,7 +97,11 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     );
     await proofstreams.scheduleJobs(jobs);
 
-    const rateLimits = new RateLimits({ redis, logger }, { ...config.rateLimits, keyPrefix: config.queuePrefix });
+    // A worker serves only health, readiness and metrics, which are never limited.
+    const rateLimits = new RateLimits(
+      { redis, logger },
+      { ...config.rateLimits, enabled: config.rateLimits.enabled && config.role !== "worker", keyPrefix: config.queuePrefix },
+    );
     await rateLimits.start();
     cleanups.push(() => rateLimits.close());
     const audit = new ValidationAudit({ db: database.db, keyring, logger }, config.validationAudit);
