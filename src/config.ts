@@ -1,6 +1,7 @@
 import path from "node:path";
 import { z } from "zod";
 import type { ConnectionLimits } from "./server/listener.js";
+import { parseLimit, parseTenantLimits, type ClassLimits, type TenantLimits } from "./ratelimit/limits.js";
 
 const boolFromEnv = z
   .enum(["true", "false", "1", "0", "yes", "no", ""])
@@ -44,6 +45,16 @@ const envSchema = z.object({
   ATTESTO_WEBHOOK_RELAY_GRACE_MS: z.coerce.number().int().min(0).default(60_000),
   ATTESTO_WEBHOOK_JOB_LOCK_MS: z.coerce.number().int().min(1_000).default(30_000),
   ATTESTO_WEBHOOK_OUTBOX_POLL_MS: z.coerce.number().int().min(10).default(250),
+  ATTESTO_RATE_LIMITS: boolFromEnv.default(true),
+  ATTESTO_RATE_LIMIT_VERIFICATION: z.string().default("100/1s"),
+  ATTESTO_RATE_LIMIT_INGEST: z.string().default("20000/1s"),
+  ATTESTO_RATE_LIMIT_READS: z.string().default("20000/1s"),
+  ATTESTO_RATE_LIMIT_DEFAULT: z.string().default("1000/1s"),
+  ATTESTO_RATE_LIMIT_TENANTS: z.string().default(""),
+  ATTESTO_RATE_LIMIT_REDIS_TIMEOUT_MS: z.coerce.number().int().min(1).max(5_000).default(50),
+  ENABLE_VALIDATION_AUDIT_LOG: boolFromEnv.default(false),
+  ATTESTO_VALIDATION_AUDIT_QUEUE: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  ATTESTO_VALIDATION_AUDIT_FLUSH_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -107,6 +118,21 @@ export interface Config {
   webhookJobLockMs: number;
   /** How often each instance looks for outbox rows written by other processes. */
   webhookOutboxPollMs: number;
+  /** Per-tenant request budgets by route class, shared through Redis (src/ratelimit). */
+  rateLimits: {
+    enabled: boolean;
+    classes: ClassLimits;
+    /** Overrides by tenant id (ATTESTO_RATE_LIMIT_TENANTS). */
+    tenants: TenantLimits;
+    redisTimeoutMs: number;
+  };
+  /** The validation audit log (seed 002's validation_audit), written in the background. */
+  validationAudit: {
+    enabled: boolean;
+    /** Rows held in memory at most; past it new rows are dropped and counted. */
+    queueSize: number;
+    flushIntervalMs: number;
+  };
 }
 
 /** Reads configuration from the environment; a bad value names the variable. */
@@ -161,10 +187,36 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     webhookRelayGraceMs: e.ATTESTO_WEBHOOK_RELAY_GRACE_MS,
     webhookJobLockMs: e.ATTESTO_WEBHOOK_JOB_LOCK_MS,
     webhookOutboxPollMs: e.ATTESTO_WEBHOOK_OUTBOX_POLL_MS,
+    rateLimits: {
+      enabled: e.ATTESTO_RATE_LIMITS,
+      classes: {
+        verification: envLimit("ATTESTO_RATE_LIMIT_VERIFICATION", e.ATTESTO_RATE_LIMIT_VERIFICATION),
+        ingest: envLimit("ATTESTO_RATE_LIMIT_INGEST", e.ATTESTO_RATE_LIMIT_INGEST),
+        reads: envLimit("ATTESTO_RATE_LIMIT_READS", e.ATTESTO_RATE_LIMIT_READS),
+        default: envLimit("ATTESTO_RATE_LIMIT_DEFAULT", e.ATTESTO_RATE_LIMIT_DEFAULT),
+      },
+      tenants: envValue("ATTESTO_RATE_LIMIT_TENANTS", () => parseTenantLimits(e.ATTESTO_RATE_LIMIT_TENANTS)),
+      redisTimeoutMs: e.ATTESTO_RATE_LIMIT_REDIS_TIMEOUT_MS,
+    },
+    validationAudit: {
+      enabled: e.ENABLE_VALIDATION_AUDIT_LOG,
+      queueSize: e.ATTESTO_VALIDATION_AUDIT_QUEUE,
+      flushIntervalMs: e.ATTESTO_VALIDATION_AUDIT_FLUSH_MS,
+    },
     ...overrides,
   };
   return config;
 }
+
+function envValue<T>(variable: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw new Error(`invalid environment variable ${variable}: ${(err as Error).message}`);
+  }
+}
+
+const envLimit = (variable: string, value: string) => envValue(variable, () => parseLimit(value));
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3600_000, d: 86_400_000 };
 

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 /** Prometheus metrics of one process; served at /metrics. */
 export class Metrics {
@@ -19,4 +19,37 @@ export class Metrics {
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "attesto_" });
   }
+
+  /** Exports the validation audit writer's queue depth and row counters. */
+  trackValidationAudit(audit: { stats(): { queued: number; written: number; dropped: number } }): void {
+    new Gauge({
+      name: "attesto_validation_audit_queue_depth",
+      help: "Validation audit rows waiting in memory to be written.",
+      registers: [this.registry],
+      collect() {
+        this.set(audit.stats().queued);
+      },
+    });
+    totalFrom(this.registry, "attesto_validation_audit_dropped_total", "Validation audit rows dropped (queue full or insert failed).", () => audit.stats().dropped);
+    totalFrom(this.registry, "attesto_validation_audit_written_total", "Validation audit rows written.", () => audit.stats().written);
+  }
+
+  /** Exports the rate limiter's denials and the requests it let through unchecked while Redis was unavailable. */
+  trackRateLimits(limits: { stats(): { denied: number; unchecked: number } }): void {
+    totalFrom(this.registry, "attesto_rate_limited_total", "Requests refused by a rate limit.", () => limits.stats().denied);
+    totalFrom(this.registry, "attesto_rate_limit_unchecked_total", "Requests let through unchecked because Redis was unavailable (fail open).", () => limits.stats().unchecked);
+  }
+}
+
+/** A counter whose value is read from a module's own running total at scrape time. */
+function totalFrom(registry: Registry, name: string, help: string, read: () => number): void {
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
 }

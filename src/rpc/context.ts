@@ -11,3 +11,6 @@ export function tenantOf(ctx: HandlerContext): TenantPrincipal {
   if (principal?.kind !== "tenant") throw new AppError("unauthenticated", "no tenant for this call");
   return principal;
 }
+
+/** The peer address of the connection (set by the server's adapter); public calls are limited by it. */
+export const clientAddressKey = createContextKey<string>("", { description: "client address" });

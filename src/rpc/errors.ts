@@ -1,4 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { RetryInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import type { AppError, ErrorCode } from "../errors.js";
 
 const connectCodes: Record<ErrorCode, Code> = {
@@ -19,7 +20,13 @@ const connectCodes: Record<ErrorCode, Code> = {
 
 export const connectCodeOf = (code: ErrorCode): Code => connectCodes[code];
 
-/** A domain error as the Connect error the client sees (its message only; the cause stays on the server). */
+/**
+ * A domain error as the Connect error the client sees: its message, and a
+ * retry hint as the standard google.rpc.RetryInfo detail. The cause stays
+ * on the server.
+ */
 export function toConnectError(err: AppError): ConnectError {
-  return new ConnectError(err.message, connectCodes[err.code], undefined, undefined, err);
+  const retryAfter = err.details.retryAfterSeconds;
+  const details = retryAfter ? [{ desc: RetryInfoSchema, value: { retryDelay: { seconds: BigInt(retryAfter) } } }] : undefined;
+  return new ConnectError(err.message, connectCodes[err.code], undefined, details, err);
 }

@@ -12,17 +12,21 @@ import type { Logger } from "../logger.js";
 import { tenantService } from "./tenant-service.js";
 import { webhookService } from "./webhook-service.js";
 import type { Webhooks } from "../webhooks/module.js";
+import type { RateLimits } from "../ratelimit/limiter.js";
+import { rateLimitInterceptor } from "./rate-limit.js";
 
 export interface RpcDeps extends AdminDeps {
   logger: Logger;
   webhooks: Webhooks;
   proofstreams: Proofstreams;
+  rateLimits: RateLimits;
 }
 
-/** Interceptors, outermost first: errors are mapped last, auth runs before validation. */
+/** Interceptors, outermost first: errors are mapped last, auth runs before the rate limit, the rate limit before validation. */
 export const rpcInterceptors = (deps: RpcDeps): Interceptor[] => [
   errorInterceptor(deps.logger),
   authInterceptor(deps.tenancy.authenticator),
+  rateLimitInterceptor(deps.rateLimits),
   validationInterceptor,
 ];
 

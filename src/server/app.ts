@@ -1,3 +1,4 @@
+import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { getRequestListener } from "@hono/node-server";
 import type { Config } from "../config.js";
@@ -21,6 +22,10 @@ import { Tenancy } from "../tenancy/module.js";
 import { Webhooks } from "../webhooks/module.js";
 import { webhookSettings } from "../webhooks/settings.js";
 import { listenDual } from "./listener.js";
+import { RateLimits } from "../ratelimit/limiter.js";
+import { mountRateLimit } from "../http/rate-limit.js";
+import { clientAddressKey } from "../rpc/context.js";
+import { ValidationAudit } from "../store/audit.js";
 import { withEdge, type Tracker } from "./request-listener.js";
 
 export interface Attesto {
@@ -33,6 +38,9 @@ export interface Attesto {
   readonly tenancy: Tenancy;
   readonly webhooks: Webhooks;
   readonly proofstreams: Proofstreams;
+  readonly rateLimits: RateLimits;
+  /** The validation audit log; store verification handlers call audit.record(...) after answering. */
+  readonly audit: ValidationAudit;
   /** Set on the embedded default only. */
   readonly devCredentials: DevCredentials | undefined;
   stop(): Promise<void>;
@@ -85,7 +93,20 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
       cleanups.push(() => module.close());
     }
 
+    // A worker serves only health, readiness and metrics, which are never limited.
+    const rateLimits = new RateLimits(
+      { redis, logger },
+      { ...config.rateLimits, enabled: config.rateLimits.enabled && config.role !== "worker", keyPrefix: config.queuePrefix },
+    );
+    await rateLimits.start();
+    cleanups.push(() => rateLimits.close());
+    const audit = new ValidationAudit({ db: database.db, keyring, logger }, config.validationAudit);
+    audit.start();
+    cleanups.push(() => audit.close());
+
     const metrics = new Metrics();
+    metrics.trackRateLimits(rateLimits);
+    metrics.trackValidationAudit(audit);
     const http = createHttpApp({
       logger,
       metrics,
@@ -96,14 +117,17 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
       },
     });
     const { authenticator } = tenancy;
+    // Before the routes it guards: Hono runs middleware in the order it was added.
+    mountRateLimit(http, { limits: rateLimits, authenticator });
     if (config.role !== "worker") mountWebhookRoutes(http, { authenticator, webhooks });
     mountQueueBoard(http, { jobs, authenticator });
     mountTileRoutes(http, { proofstreams, authenticator, public: config.tilesPublic });
-    const rpcDeps = { db: database.db, keyring, tenancy, logger, webhooks, proofstreams };
+    const rpcDeps = { db: database.db, keyring, tenancy, logger, webhooks, proofstreams, rateLimits };
     const connect = connectNodeAdapter({
       // A worker-role instance serves only the operational routes (health, readiness, metrics).
       routes: config.role === "worker" ? () => {} : rpcRoutes(rpcDeps),
       interceptors: rpcInterceptors(rpcDeps),
+      contextValues: (req) => createContextValues().set(clientAddressKey, req.socket.remoteAddress ?? ""),
       readMaxBytes: config.bodyLimitBytes,
       fallback: getRequestListener(http.fetch) as unknown as Parameters<typeof connectNodeAdapter>[0]["fallback"],
     });
@@ -122,6 +146,8 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
       tenancy,
       webhooks,
       proofstreams,
+      rateLimits,
+      audit,
       database,
       redis,
       keyring,

@@ -1,0 +1,144 @@
+// Rate limiter benchmark: the cost of the per-tenant limiter (one Redis round
+// trip per request) on a cheap authenticated RPC, GetCurrentTenant, served by
+// two server processes on the same database and Redis, one with limits on (a
+// budget too large to be reached, so every request is checked and passes) and
+// one with limits off. The runs are interleaved, alternating which goes first,
+// over BENCH_ROUNDS rounds; the figure is the on/off ratio of each round.
+// Beside it, in this process: one limiter check against one Redis PING (the
+// round trip it cannot avoid), interleaved the same way.
+//
+//   npm run bench:ratelimit            (BENCH_SECONDS=3, BENCH_ROUNDS=5, BENCH_CONNECTIONS=16)
+import { randomBytes } from "node:crypto";
+import os from "node:os";
+import { pino } from "pino";
+import { openRedis } from "../src/infra/redis.js";
+import { RateLimits } from "../src/ratelimit/limiter.js";
+import { benchDatabase, fmt, load, machine, percentile, spawnNode, stop, type LoadResult } from "./lib.js";
+
+const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
+const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 5));
+const SECONDS = process.env.BENCH_SECONDS ?? "3";
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const MICRO_CALLS = 2_000;
+
+/** Sequential latency of one limiter check and of one Redis PING, interleaved in rounds. */
+async function micro(): Promise<Array<{ check: number; ping: number }>> {
+  const logger = pino({ level: "warn" });
+  const redis = await openRedis({ url: process.env.ATTESTO_TEST_REDIS_URL ?? "redis://127.0.0.1:6379", dataDir: os.tmpdir(), logger });
+  const limits = new RateLimits(
+    { redis, logger },
+    {
+      enabled: true,
+      classes: { verification: { points: 1e9, durationSeconds: 60 }, ingest: { points: 1e9, durationSeconds: 60 }, reads: { points: 1e9, durationSeconds: 60 }, default: { points: 1e9, durationSeconds: 60 } },
+      tenants: {},
+      redisTimeoutMs: 1_000,
+      keyPrefix: `bench-rl-micro-${process.pid}`,
+    },
+  );
+  await limits.start();
+  const ping = redis.connect();
+  await ping.ping();
+  const time = async (fn: () => Promise<unknown>) => {
+    const samples: number[] = [];
+    for (let i = 0; i < MICRO_CALLS; i++) {
+      const t = performance.now();
+      await fn();
+      samples.push(performance.now() - t);
+    }
+    return percentile(samples, 50);
+  };
+  const rounds: Array<{ check: number; ping: number }> = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const check = () => limits.check("reads", { tenantId: "tnt_bench" });
+    const pong = () => ping.ping();
+    if (round % 2) rounds.push({ ping: await time(pong), check: await time(check) });
+    else rounds.push({ check: await time(check), ping: await time(pong) });
+  }
+  if (limits.stats().unchecked > 0) throw new Error("the limiter failed open during the benchmark: Redis was not answering");
+  await limits.close();
+  await redis.close();
+  return rounds;
+}
+
+async function rpc<T>(base: string, method: string, body: unknown, token: string): Promise<T> {
+  const res = await fetch(`${base}/attesto.v1.${method}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`${method}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+async function main() {
+  process.env.BENCH_SECONDS = SECONDS;
+  console.log(`machine: ${machine()}; ${ROUNDS} rounds of ${SECONDS} s per side, ${CONNECTIONS} connections`);
+  const db = await benchDatabase();
+  const encryptionKey = randomBytes(32).toString("base64");
+  const serve = (extra: Record<string, string>) =>
+    spawnNode(
+      ["src/cli/main.ts", "--json", "serve", "--port", "0"],
+      {
+        DATABASE_URL: db.url,
+        ATTESTO_ENCRYPTION_KEY: encryptionKey,
+        ATTESTO_ADMIN_TOKEN: ADMIN,
+        ATTESTO_QUEUE_PREFIX: `bench-rl-${process.pid}`,
+        ATTESTO_DATA_DIR: `/tmp/attesto-bench-rl-${process.pid}`,
+        ATTESTO_DB_POOL: "10",
+        LOG_LEVEL: "warn",
+        ...extra,
+      },
+      /"url": "([^"]+)"/,
+    );
+  try {
+    // One at a time: both migrate the same database at start-up.
+    const on = await serve({ ATTESTO_RATE_LIMITS: "true", ATTESTO_RATE_LIMIT_READS: "1000000000/1s" });
+    const off = await serve({ ATTESTO_RATE_LIMITS: "false" });
+    const urls = { on: on.match[1]!, off: off.match[1]! };
+    const { tenant } = await rpc<{ tenant: { id: string } }>(urls.on, "AdminService/CreateTenant", { name: "bench" }, ADMIN);
+    const { secret: key } = await rpc<{ secret: string }>(urls.on, "AdminService/IssueApiKey", { tenantId: tenant.id, name: "bench" }, ADMIN);
+    const run = (url: string) =>
+      load({
+        connections: CONNECTIONS,
+        url: `${url}/attesto.v1.TenantService/GetCurrentTenant`,
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${key}` },
+        body: "{}",
+      });
+    // Warm both (JIT, key cache, connections) before measuring.
+    await Promise.all([rpc(urls.on, "TenantService/GetCurrentTenant", {}, key), rpc(urls.off, "TenantService/GetCurrentTenant", {}, key)]);
+
+    const rows: Array<{ round: number; on: LoadResult; off: LoadResult }> = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      const order = round % 2 ? (["on", "off"] as const) : (["off", "on"] as const);
+      const result: Partial<Record<"on" | "off", LoadResult>> = {};
+      for (const side of order) result[side] = await run(urls[side]);
+      rows.push({ round, on: result.on!, off: result.off! });
+    }
+    await Promise.all([stop(on.child), stop(off.child)]);
+
+    console.log("\n| round | limits on req/s | p50 ms | p99 ms | limits off req/s | p50 ms | p99 ms | on/off throughput | non-2xx + errors |");
+    console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (const { round, on: a, off: b } of rows) {
+      console.log(
+        `| ${round} | ${fmt(a.requestsPerSecond)} | ${fmt(a.p50Ms, 1)} | ${fmt(a.p99Ms, 1)} | ${fmt(b.requestsPerSecond)} | ${fmt(b.p50Ms, 1)} | ${fmt(b.p99Ms, 1)} | ${fmt(a.requestsPerSecond / b.requestsPerSecond, 3)} | ${a.non2xx + a.errors + b.non2xx + b.errors} |`,
+      );
+    }
+    const ratios = rows.map((r) => r.on.requestsPerSecond / r.off.requestsPerSecond).sort((x, y) => x - y);
+    const median = ratios[Math.floor(ratios.length / 2)]!;
+    console.log(`\nGetCurrentTenant throughput, limits on / limits off: median ${fmt(median, 3)} (rounds: ${ratios.map((r) => fmt(r, 3)).join(", ")})`);
+
+    const microRounds = await micro();
+    console.log(`\nin process, ${fmt(MICRO_CALLS)} sequential calls per side and round, p50 in ms:`);
+    console.log("| round | limiter check | Redis PING | check / PING |");
+    console.log("|---:|---:|---:|---:|");
+    microRounds.forEach((r, i) => console.log(`| ${i + 1} | ${fmt(r.check, 3)} | ${fmt(r.ping, 3)} | ${fmt(r.check / r.ping, 2)} |`));
+    const microRatios = microRounds.map((r) => r.check / r.ping).sort((x, y) => x - y);
+    console.log(`limiter check / Redis PING: median ${fmt(microRatios[Math.floor(microRatios.length / 2)]!, 2)}`);
+  } finally {
+    await db.drop();
+  }
+}
+
+await main();
+process.exit(0);
