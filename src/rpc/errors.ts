@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { RetryInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
+import { ErrorInfoSchema, RetryInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import type { AppError, ErrorCode } from "../errors.js";
 
 const connectCodes: Record<ErrorCode, Code> = {
@@ -20,13 +20,23 @@ const connectCodes: Record<ErrorCode, Code> = {
 
 export const connectCodeOf = (code: ErrorCode): Code => connectCodes[code];
 
+/** The domain of Attesto's error reasons (google.rpc.ErrorInfo.domain). */
+export const ERROR_DOMAIN = "attesto.eu";
+
 /**
- * A domain error as the Connect error the client sees: its message, and a
- * retry hint as the standard google.rpc.RetryInfo detail. The cause stays
- * on the server.
+ * A domain error as the Connect error the client sees: its message, a
+ * google.rpc.ErrorInfo detail (the reason — the error's own, else its code —
+ * and the offending field) and, when a retry time is known, a
+ * google.rpc.RetryInfo detail. An internal error carries neither: nothing
+ * about it reaches the caller. The cause stays on the server.
  */
 export function toConnectError(err: AppError): ConnectError {
+  const details: ConstructorParameters<typeof ConnectError>[3] = [];
+  if (err.code !== "internal") {
+    const metadata: Record<string, string> = err.details.field ? { field: err.details.field } : {};
+    details.push({ desc: ErrorInfoSchema, value: { reason: err.details.reason ?? err.code, domain: ERROR_DOMAIN, metadata } });
+  }
   const retryAfter = err.details.retryAfterSeconds;
-  const details = retryAfter ? [{ desc: RetryInfoSchema, value: { retryDelay: { seconds: BigInt(retryAfter) } } }] : undefined;
+  if (retryAfter) details.push({ desc: RetryInfoSchema, value: { retryDelay: { seconds: BigInt(retryAfter) } } });
   return new ConnectError(err.message, connectCodes[err.code], undefined, details, err);
 }
