@@ -3,8 +3,7 @@ import { getRequestListener } from "@hono/node-server";
 import type { Config } from "../config.js";
 import { Keyring } from "../crypto/keyring.js";
 import { loadMasterKey } from "../crypto/master-key.js";
-import type { Database } from "../db/db.js";
-import { openConfiguredDatabase } from "../db/open.js";
+import { openConfiguredDatabase, type ConfiguredDatabase } from "../db/open.js";
 import { createHttpApp } from "../http/app.js";
 import { mountQueueBoard } from "../http/queue-board.js";
 import { mountTileRoutes } from "../http/tiles.js";
@@ -29,7 +28,7 @@ const AUTH_EVICT_CHANNEL = "attesto:auth:evict";
 export interface Attesto {
   readonly url: string;
   readonly port: number;
-  readonly database: Database;
+  readonly database: ConfiguredDatabase;
   readonly redis: RedisHandle;
   readonly keyring: Keyring;
   readonly jobs: JobRuntime;
@@ -43,7 +42,7 @@ export interface Attesto {
 /** Opens storage, wires the modules and serves until stop(). */
 export async function startAttesto(config: Config, logger: Logger): Promise<Attesto> {
   const embedded = !config.databaseUrl;
-  const database = await openConfiguredDatabase(config);
+  const database = await openConfiguredDatabase(config, logger);
   const cleanups: Array<() => Promise<unknown>> = [() => database.close()];
   const stopAll = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch((err) => logger.warn({ err }, "shutdown step failed"));

@@ -106,7 +106,7 @@ export async function emitWebhookEvent(tx: Db, tenantId: string, type: WebhookEv
   let written = 0;
   for (let offset = 0; ; ) {
     const ids = Array.from({ length: IDS_PER_ROUND }, () => newId("dlv"));
-    const result = (await tx.execute(
+    const [row] = await tx.execute<{ matching: number; inserted: number }>(
       sql`WITH subs AS (
             SELECT id, url, row_number() OVER (ORDER BY id) AS n FROM webhook_subscriptions
             WHERE tenant_id = ${tenantId} AND enabled AND deleted_at IS NULL AND event_types @> ARRAY[${type}]::text[]
@@ -122,8 +122,7 @@ export async function emitWebhookEvent(tx: Db, tenantId: string, type: WebhookEv
             RETURNING 1
           )
           SELECT (SELECT count(*) FROM subs)::int AS matching, (SELECT count(*) FROM ins)::int AS inserted`,
-    )) as unknown;
-    const [row] = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as Array<{ matching: number; inserted: number }>;
+    );
     written += row!.inserted;
     offset += row!.inserted;
     if (offset >= row!.matching || row!.inserted === 0) break;
