@@ -1,7 +1,7 @@
 import { defineConfig } from "drizzle-kit";
 
-// `npm run db:generate` writes SQL migrations from src/db/schema.ts; both
-// drivers (postgres.js and the embedded PGlite) apply the same files.
+// `npm run db:generate` writes SQL migrations from src/db/schema.ts; they are
+// applied at start-up, on DATABASE_URL or the embedded PostgreSQL alike.
 export default defineConfig({
   dialect: "postgresql",
   schema: "./src/db/schema.ts",
