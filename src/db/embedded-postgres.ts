@@ -190,7 +190,7 @@ async function attachOrStart(dir: string, runAs: RunAs | undefined, logger: Logg
   if (running && isAlive(running.pid)) {
     const port = await waitReady(dataDir, running.pid);
     const owner = Number((await readFile(ownerFile, "utf8").catch(() => "")).trim());
-    if (owner && owner !== process.pid && isAlive(owner)) {
+    if (owner && isAlive(owner)) {
       logger?.info({ port, owner }, "using the embedded PostgreSQL started by another attesto process");
       return { port, owner: false };
     }

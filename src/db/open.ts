@@ -33,7 +33,13 @@ export async function openConfiguredDatabase(
       throw err;
     }
     if (!embedded) return { ...database, embedded };
-    return { ...database, embedded, close: () => database.close().finally(() => embedded.stop()) };
+    // Together: a fast stop ends the pool's sessions, so neither waits for the other.
+    const close = async () => {
+      const [pool, cluster] = await Promise.allSettled([database.close(), embedded.stop()]);
+      if (pool.status === "rejected") throw pool.reason;
+      if (cluster.status === "rejected") throw cluster.reason;
+    };
+    return { ...database, embedded, close };
   } catch (err) {
     await embedded?.stop();
     throw err;
