@@ -145,7 +145,7 @@ async function prepareFolder(dir: string, runAs: RunAs | undefined): Promise<voi
   }
 }
 
-/** Serializes creating and starting the cluster between processes; a lock left by a dead process is taken over. */
+/** Serializes creating and starting the cluster (between processes, and between opens in one); a lock left by a dead process is taken over. */
 async function lockStartup(dir: string): Promise<() => Promise<void>> {
   const file = path.join(dir, "startup.lock");
   const deadline = Date.now() + 60_000;
@@ -157,7 +157,7 @@ async function lockStartup(dir: string): Promise<() => Promise<void>> {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
     const pid = Number((await readFile(file, "utf8").catch(() => "")).trim());
-    if (!pid || !isAlive(pid) || pid === process.pid) {
+    if (!pid || !isAlive(pid)) {
       await unlink(file).catch(() => {});
       continue;
     }
