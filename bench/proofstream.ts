@@ -131,7 +131,7 @@ async function main() {
     // A stream of PROOF_EVENTS events, loaded through the domain appender in this process.
     const big = await newStream("bench-proofs");
     const loadStarted = Date.now();
-    const database = await openDatabase({ url: db.url, dataDir: "/tmp", poolSize: 4 });
+    const database = openDatabase({ url: db.url, poolSize: 4 });
     const appender = new Appender(database.db, { maxBatch: 4096 });
     for (let at = 0; at < PROOF_EVENTS; at += 16_384) {
       const count = Math.min(16_384, PROOF_EVENTS - at);

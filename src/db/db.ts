@@ -1,25 +1,20 @@
-import { mkdir } from "node:fs/promises";
-import path from "node:path";
-import { PGlite } from "@electric-sql/pglite";
 import { sql, type SQL } from "drizzle-orm";
-import { PgDialect, type PgDatabase, type PgQueryResultHKT } from "drizzle-orm/pg-core";
-import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
-import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
-import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
+import { PgDialect } from "drizzle-orm/pg-core";
+import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import { migrationsFolder } from "../paths.js";
+
 /**
- * The Drizzle handle, the same type for both drivers. It carries no schema:
+ * The Drizzle handle (postgres.js, the one driver). It carries no schema:
  * each domain module declares its tables in its own schema.ts and queries
  * them with the SQL-like builder (no relational query API, whose per-query
  * overhead the hot paths cannot afford).
  */
-export type Db = PgDatabase<PgQueryResultHKT>;
+export type Db = PostgresJsDatabase;
 
 export interface Database {
   readonly db: Db;
-  readonly driver: "postgres" | "pglite";
   /** Applies pending migrations (idempotent, safe with several instances). */
   migrate(): Promise<void>;
   ping(): Promise<void>;
@@ -28,7 +23,6 @@ export interface Database {
    * (kept per connection, so its text is parsed and planned once), for hot
    * paths. Drizzle sends its queries unprepared, and postgres.js then asks the
    * server to describe each parameterized one first: a second round trip.
-   * Rows come back as the driver gives them (timestamps may be strings).
    */
   query<T>(statement: SQL): Promise<T[]>;
   close(): Promise<void>;
@@ -40,28 +34,23 @@ const dialect = new PgDialect();
 const MIGRATION_LOCK = 0x4a77e570;
 
 export interface OpenDatabaseOptions {
-  /** postgres:// URL; unset opens the embedded PGlite under dataDir. */
-  url: string | undefined;
-  dataDir: string;
+  /** postgres:// URL. */
+  url: string;
   poolSize?: number;
 }
 
-export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
-  return opts.url ? openPostgres(opts.url, opts.poolSize ?? 10) : openPglite(path.join(opts.dataDir, "pglite"));
-}
-
-function openPostgres(url: string, max: number): Database {
-  const client = postgres(url, { max, onnotice: () => {}, connection: { application_name: "attesto" } });
-  const db = drizzlePostgres(client) as unknown as Db;
+export function openDatabase(opts: OpenDatabaseOptions): Database {
+  const { url } = opts;
+  const client = postgres(url, { max: opts.poolSize ?? 10, onnotice: () => {}, connection: { application_name: "attesto" } });
+  const db = drizzle(client);
   return {
     db,
-    driver: "postgres",
     async migrate() {
       // A one-connection client, so the advisory lock and the migration share a session.
       const conn = postgres(url, { max: 1, onnotice: () => {} });
       try {
         await conn`SELECT pg_advisory_lock(${MIGRATION_LOCK})`;
-        await migratePostgres(drizzlePostgres(conn), { migrationsFolder: migrationsFolder() });
+        await migratePostgres(drizzle(conn), { migrationsFolder: migrationsFolder() });
       } finally {
         await conn.end({ timeout: 5 });
       }
@@ -75,31 +64,6 @@ function openPostgres(url: string, max: number): Database {
     },
     async close() {
       await client.end({ timeout: 5 });
-    },
-  };
-}
-
-async function openPglite(dir: string): Promise<Database> {
-  await mkdir(dir, { recursive: true });
-  const client = new PGlite(dir);
-  await client.waitReady;
-  const db = drizzlePglite(client) as unknown as Db;
-  return {
-    db,
-    driver: "pglite",
-    // One process owns a PGlite folder, so no lock is needed.
-    async migrate() {
-      await migratePglite(drizzlePglite(client), { migrationsFolder: migrationsFolder() });
-    },
-    async ping() {
-      await db.execute(sql`SELECT 1`);
-    },
-    async query<T>(statement: SQL) {
-      const { sql: text, params } = dialect.sqlToQuery(statement);
-      return (await client.query<T>(text, params)).rows;
-    },
-    async close() {
-      await client.close();
     },
   };
 }

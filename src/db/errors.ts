@@ -1,6 +1,6 @@
 import { AppError } from "../errors.js";
 
-/** The SQLSTATE of a driver error, looked up through Drizzle's wrapping (both drivers set `code`). */
+/** The SQLSTATE of a postgres.js error, looked up through Drizzle's wrapping. */
 export function sqlState(err: unknown): string | undefined {
   for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     const code = (e as { code?: unknown }).code;
@@ -12,7 +12,7 @@ export function sqlState(err: unknown): string | undefined {
 export const isUniqueViolation = (err: unknown) => sqlState(err) === "23505";
 
 /**
- * Maps a database error to the domain error once, for both drivers. The
+ * Maps a database error to the domain error once. The
  * messages name the conflict, never the SQL or the row's values.
  */
 export function normalizeDbError(err: unknown, messages: { unique?: string; foreignKey?: string } = {}): AppError {

@@ -106,7 +106,7 @@ export class Appender {
     const writes = appendToTiles(before.size, plan.rows.map((r) => r.leafHash), (level) => before.partial.get(level) ?? Buffer.alloc(0));
     let swapped: boolean;
     try {
-      const result = await this.db.execute(sql`
+      const result = await this.db.execute<{ swapped: number }>(sql`
         WITH head AS (
           UPDATE streams SET tree_size = ${plan.size} WHERE id = ${streamId} AND tree_size = ${before.size} RETURNING id
         ), new_events AS (
@@ -115,7 +115,7 @@ export class Appender {
           ${tilesUpsert(streamId, writes, sql`WHERE EXISTS (SELECT 1 FROM head)`)}
         )
         SELECT count(*)::int AS swapped FROM head`);
-      swapped = rowsOf<{ swapped: number }>(result)[0]?.swapped === 1;
+      swapped = result[0]?.swapped === 1;
     } catch (err) {
       if (isUniqueViolation(err)) swapped = false;
       else throw err;
@@ -182,12 +182,6 @@ export class Appender {
     return { tenantId, size, partial };
   }
 }
-
-/** Rows of db.execute, whichever driver answered (postgres.js: an array; PGlite: { rows }). */
-function rowsOf<T>(result: unknown): T[] {
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
-}
-
 
 /**
  * The batch as one INSERT with a single JSON parameter: building a statement

@@ -4,8 +4,7 @@ import { getRequestListener } from "@hono/node-server";
 import type { Config } from "../config.js";
 import { Keyring } from "../crypto/keyring.js";
 import { loadMasterKey } from "../crypto/master-key.js";
-import type { Database } from "../db/db.js";
-import { openConfiguredDatabase } from "../db/open.js";
+import { openConfiguredDatabase, type ConfiguredDatabase } from "../db/open.js";
 import { createHttpApp } from "../http/app.js";
 import { mountQueueBoard } from "../http/queue-board.js";
 import { mountTileRoutes } from "../http/tiles.js";
@@ -31,7 +30,7 @@ import { withEdge, type Tracker } from "./request-listener.js";
 export interface Attesto {
   readonly url: string;
   readonly port: number;
-  readonly database: Database;
+  readonly database: ConfiguredDatabase;
   readonly redis: RedisHandle;
   readonly keyring: Keyring;
   readonly jobs: JobRuntime;
@@ -49,10 +48,28 @@ export interface Attesto {
 /** Opens storage, wires the modules and serves until stop(). */
 export async function startAttesto(config: Config, logger: Logger): Promise<Attesto> {
   const embedded = !config.databaseUrl;
-  const database = await openConfiguredDatabase(config);
+  const database = await openConfiguredDatabase(config, logger);
   const cleanups: Array<() => Promise<unknown>> = [() => database.close()];
+  // Shutdown ends within the grace period even when a step hangs (with the
+  // database gone first, BullMQ's worker close waits on jobs that cannot
+  // finish): a step still running at the deadline is left behind, and the
+  // remaining steps are started without waiting for them. The deadline keeps
+  // some headroom for the process to exit before the grace period is over.
   const stopAll = async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((err) => logger.warn({ err }, "shutdown step failed"));
+    const deadline = Date.now() + config.shutdownGraceMs - Math.min(500, config.shutdownGraceMs / 10);
+    let abandoned = 0;
+    for (const cleanup of cleanups.reverse()) {
+      const step = cleanup().then(
+        () => true,
+        (err) => (logger.warn({ err }, "shutdown step failed"), true),
+      );
+      let timer: NodeJS.Timeout | undefined;
+      const overdue = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()))));
+      const finished = await Promise.race([step, overdue]);
+      clearTimeout(timer);
+      if (!finished) abandoned++;
+    }
+    if (abandoned) throw new Error(`shutdown did not finish within ATTESTO_SHUTDOWN_GRACE_MS (${config.shutdownGraceMs} ms): ${abandoned} step(s) left running`);
   };
   try {
     const keyring = new Keyring(await loadMasterKey({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, embedded, logger }));
@@ -134,8 +151,9 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     const tracker: Tracker = { inFlight: 0 };
     // Workers also listen: health, readiness and metrics are how they are watched.
     const server = await listenDual(withEdge(connect, { logger, metrics, corsOrigins: config.corsOrigins, tracker }), config.host, config.port, config.connectionLimits);
-    // Requests drain before the workers and connections they use are closed.
-    cleanups.push(() => server.close(config.shutdownGraceMs));
+    // Requests drain before the workers and connections they use are closed, within the grace
+    // period less a reserve for closing those.
+    cleanups.push(() => server.close(config.shutdownGraceMs - Math.min(2_000, config.shutdownGraceMs / 4)));
 
     const host = server.address.family === "IPv6" ? `[${server.address.address}]` : server.address.address;
     if (!process.env.PUBLIC_BASE_URL && config.port === 0) publicBaseUrl = `http://${host}:${server.address.port}`;
@@ -158,7 +176,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
       },
     };
   } catch (err) {
-    await stopAll();
+    await stopAll().catch((stopErr: Error) => logger.warn({ err: stopErr.message }, "unclean stop after a failed start"));
     throw err;
   }
 }
