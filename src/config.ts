@@ -23,7 +23,7 @@ const envSchema = z.object({
   ATTESTO_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   ATTESTO_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
   ATTESTO_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).default(65_000),
-  ATTESTO_MAX_CONNECTIONS_PER_IP: z.coerce.number().int().min(1).default(256),
+  ATTESTO_MAX_CONNECTIONS_PER_IP: z.coerce.number().int().min(0).default(1024),
   ATTESTO_API_KEY_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
   ATTESTO_DEV_TENANT: boolFromEnv.optional(),
   ATTESTO_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]+$/).default("attesto"),

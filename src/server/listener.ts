@@ -18,11 +18,14 @@ export interface ConnectionLimits {
   requestTimeoutMs: number;
   /** A keep-alive HTTP/1.1 connection or an HTTP/2 session with nothing in flight. */
   idleTimeoutMs: number;
-  /** Open connections from one client address; more are closed at once. */
+  /**
+   * Open connections from one client address; more are closed at once. 0:
+   * no cap (behind a load balancer every connection comes from its address).
+   */
   maxConnectionsPerIp: number;
 }
 
-export const DEFAULT_LIMITS: ConnectionLimits = { headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, idleTimeoutMs: 65_000, maxConnectionsPerIp: 256 };
+export const DEFAULT_LIMITS: ConnectionLimits = { headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, idleTimeoutMs: 65_000, maxConnectionsPerIp: 1024 };
 
 export interface DualServer {
   readonly address: net.AddressInfo;
@@ -90,7 +93,7 @@ export async function listenDual(handler: RequestListener, host: string, port: n
   const server = net.createServer({ pauseOnConnect: true, noDelay: true, keepAlive: true }, (socket) => {
     const ip = socket.remoteAddress ?? "";
     const open = (perIp.get(ip) ?? 0) + 1;
-    if (open > limits.maxConnectionsPerIp) {
+    if (limits.maxConnectionsPerIp > 0 && open > limits.maxConnectionsPerIp) {
       socket.destroy();
       return;
     }
