@@ -1,5 +1,6 @@
 import path from "node:path";
 import { z } from "zod";
+import { projectRoot } from "./paths.js";
 
 const boolFromEnv = z
   .enum(["true", "false", "1", "0", "yes", "no", ""])
@@ -39,6 +40,10 @@ const envSchema = z.object({
   ATTESTO_WEBHOOK_RELAY_GRACE_MS: z.coerce.number().int().min(0).default(60_000),
   ATTESTO_WEBHOOK_JOB_LOCK_MS: z.coerce.number().int().min(1_000).default(30_000),
   ATTESTO_WEBHOOK_OUTBOX_POLL_MS: z.coerce.number().int().min(10).default(250),
+  ATTESTO_APPLE_ROOT_CERTS: z.string().optional(),
+  ATTESTO_APPLE_ONLINE_CHECKS: boolFromEnv.default(false),
+  ATTESTO_APPLE_OCSP_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+  ATTESTO_STORE_CREDENTIAL_CACHE_MS: z.coerce.number().int().min(0).default(60_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -100,6 +105,13 @@ export interface Config {
   webhookJobLockMs: number;
   /** How often each instance looks for outbox rows written by other processes. */
   webhookOutboxPollMs: number;
+  /** PEM files of the pinned roots of Apple-signed data (Apple Root CA G3 shipped in certs/apple by default). */
+  appleRootCertFiles: string[];
+  /** Judge Apple certificates at now with OCSP (online) instead of at the payload's signedDate (offline). */
+  appleOnlineChecks: boolean;
+  appleOcspTimeoutMs: number;
+  /** How long decrypted store credentials stay cached (changes evict at once by broadcast). */
+  storeCredentialCacheMs: number;
 }
 
 /** Reads configuration from the environment; a bad value names the variable. */
@@ -148,6 +160,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     webhookRelayGraceMs: e.ATTESTO_WEBHOOK_RELAY_GRACE_MS,
     webhookJobLockMs: e.ATTESTO_WEBHOOK_JOB_LOCK_MS,
     webhookOutboxPollMs: e.ATTESTO_WEBHOOK_OUTBOX_POLL_MS,
+    appleRootCertFiles: e.ATTESTO_APPLE_ROOT_CERTS
+      ? e.ATTESTO_APPLE_ROOT_CERTS.split(",").map((f) => path.resolve(f.trim()))
+      : [path.join(projectRoot(), "certs/apple/AppleRootCA-G3.pem")],
+    appleOnlineChecks: e.ATTESTO_APPLE_ONLINE_CHECKS,
+    appleOcspTimeoutMs: e.ATTESTO_APPLE_OCSP_TIMEOUT_MS,
+    storeCredentialCacheMs: e.ATTESTO_STORE_CREDENTIAL_CACHE_MS,
     ...overrides,
   };
   return config;

@@ -1,6 +1,6 @@
 import type { ServiceImpl } from "@connectrpc/connect";
-import { AdminService, Store } from "../../gen/ts/attesto/v1/admin_pb.js";
-import { AppleEnvironment } from "../../gen/ts/attesto/v1/common_pb.js";
+import { AdminService } from "../../gen/ts/attesto/v1/admin_pb.js";
+import { AppleEnvironment, Store } from "../../gen/ts/attesto/v1/common_pb.js";
 import type { Keyring } from "../crypto/keyring.js";
 import type { Db } from "../db/db.js";
 import { invalidArgument } from "../errors.js";
@@ -21,9 +21,11 @@ export interface AdminDeps {
   keyring: Keyring;
   /** Called after a key or tenant stops being valid, to drop cached credentials everywhere. */
   onCredentialsRevoked(keyHash?: string): void;
+  /** Called after a tenant's store credentials were put or deleted, to drop their decrypted copies everywhere. */
+  onStoreCredentialsChanged(tenantId: string): void;
 }
 
-export function adminService({ db, keyring, onCredentialsRevoked }: AdminDeps): ServiceImpl<typeof AdminService> {
+export function adminService({ db, keyring, onCredentialsRevoked, onStoreCredentialsChanged }: AdminDeps): ServiceImpl<typeof AdminService> {
   return {
     async createTenant(req) {
       return { tenant: tenantMsg(await createTenant(db, req.name)) };
@@ -54,6 +56,9 @@ export function adminService({ db, keyring, onCredentialsRevoked }: AdminDeps): 
       return { apiKey: apiKeyMsg(apiKey) };
     },
     async putAppleCredentials(req) {
+      if (req.environment !== AppleEnvironment.PRODUCTION && req.environment !== AppleEnvironment.SANDBOX) {
+        throw invalidArgument("environment", "must be APPLE_ENVIRONMENT_PRODUCTION or APPLE_ENVIRONMENT_SANDBOX");
+      }
       const environment = req.environment === AppleEnvironment.SANDBOX ? "sandbox" : "production";
       const info = await putAppleCredentials(db, keyring, req.tenantId, {
         bundleId: req.bundleId,
@@ -62,6 +67,7 @@ export function adminService({ db, keyring, onCredentialsRevoked }: AdminDeps): 
         environment,
         privateKeyPem: req.privateKeyPem,
       });
+      onStoreCredentialsChanged(req.tenantId);
       return { apple: appleMsg(info) };
     },
     async putGoogleCredentials(req) {
@@ -70,6 +76,7 @@ export function adminService({ db, keyring, onCredentialsRevoked }: AdminDeps): 
         serviceAccountJson: req.serviceAccountJson,
         pubsubAudience: req.pubsubAudience || null,
       });
+      onStoreCredentialsChanged(req.tenantId);
       return { google: googleMsg(info) };
     },
     async getStoreCredentials(req) {
@@ -80,6 +87,7 @@ export function adminService({ db, keyring, onCredentialsRevoked }: AdminDeps): 
     async deleteStoreCredentials(req) {
       if (req.store !== Store.APPLE && req.store !== Store.GOOGLE) throw invalidArgument("store", "must be STORE_APPLE or STORE_GOOGLE");
       await deleteStoreCredentials(db, req.tenantId, req.store === Store.APPLE ? "apple" : "google");
+      onStoreCredentialsChanged(req.tenantId);
       return {};
     },
   };

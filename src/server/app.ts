@@ -12,6 +12,9 @@ import { Proofstreams } from "../proofstream/module.js";
 import { emitWebhookEvent } from "../webhooks/outbox.js";
 import type { WebhookEventType } from "../webhooks/events.js";
 import { mountWebhookRoutes } from "../http/webhooks.js";
+import { mountStoreRoutes } from "../http/store.js";
+import { loadPinnedRoots } from "../store/apple/certificates.js";
+import { StoreVerification } from "../store/module.js";
 import { Metrics } from "../http/metrics.js";
 import { openRedis, type RedisHandle } from "../infra/redis.js";
 import { JobRuntime } from "../jobs/runtime.js";
@@ -35,6 +38,7 @@ export interface Attesto {
   readonly jobs: JobRuntime;
   readonly webhooks: WebhookEngine;
   readonly proofstreams: Proofstreams;
+  readonly store: StoreVerification;
   /** Set on the embedded default only. */
   readonly devCredentials: DevCredentials | undefined;
   stop(): Promise<void>;
@@ -89,6 +93,18 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     );
     await proofstreams.scheduleJobs(jobs);
 
+    const store = new StoreVerification(
+      { db: database.db, keyring, redis, logger },
+      {
+        applePinnedRoots: loadPinnedRoots(config.appleRootCertFiles),
+        appleOnlineChecks: config.appleOnlineChecks,
+        ocspTimeoutMs: config.appleOcspTimeoutMs,
+        credentialCacheMs: config.storeCredentialCacheMs,
+      },
+    );
+    await store.start();
+    cleanups.push(() => store.close());
+
     const metrics = new Metrics();
     const http = createHttpApp({
       logger,
@@ -100,9 +116,11 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
       },
     });
     if (config.role !== "worker") mountWebhookRoutes(http, { db: database.db, keyring, authenticator, webhooks });
+    if (config.role !== "worker") mountStoreRoutes(http, { store, authenticator });
     mountQueueBoard(http, { jobs, authenticator });
     mountTileRoutes(http, { db: database.db, proofstreams, authenticator, public: config.tilesPublic });
-    const rpcDeps = { db: database.db, keyring, authenticator, logger, onCredentialsRevoked, webhooks, proofstreams };
+    const onStoreCredentialsChanged = (tenantId: string) => store.credentialsChanged(tenantId);
+    const rpcDeps = { db: database.db, keyring, authenticator, logger, onCredentialsRevoked, onStoreCredentialsChanged, webhooks, proofstreams, store };
     const connect = connectNodeAdapter({
       // A worker-role instance serves only the operational routes (health, readiness, metrics).
       routes: config.role === "worker" ? () => {} : rpcRoutes(rpcDeps),
@@ -124,6 +142,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
       jobs,
       webhooks,
       proofstreams,
+      store,
       database,
       redis,
       keyring,

@@ -4,7 +4,7 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { AppleEnvironment } from "./common_pb.js";
+import type { AppleEnvironment, StoreEnvironment } from "./common_pb.js";
 import { file_attesto_v1_common } from "./common_pb.js";
 import { file_attesto_v1_validate } from "./validate_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
@@ -15,7 +15,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file attesto/v1/store.proto.
  */
 export const file_attesto_v1_store: GenFile = /*@__PURE__*/
-  fileDesc("ChZhdHRlc3RvL3YxL3N0b3JlLnByb3RvEgphdHRlc3RvLnYxIskDChBWZXJpZmllZFB1cmNoYXNlEg0KBXZhbGlkGAEgASgIEhIKCmVycm9yX2NvZGUYAiABKAkSKgoGc3RhdHVzGAMgASgOMhouYXR0ZXN0by52MS5QdXJjaGFzZVN0YXR1cxImCgRraW5kGAQgASgOMhguYXR0ZXN0by52MS5QdXJjaGFzZUtpbmQSEgoKcHJvZHVjdF9pZBgFIAEoCRIWCg50cmFuc2FjdGlvbl9pZBgGIAEoCRIfChdvcmlnaW5hbF90cmFuc2FjdGlvbl9pZBgHIAEoCRIOCgZhcHBfaWQYCCABKAkSMAoMcHVyY2hhc2VkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpyZXZva2VkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaCg1hdXRvX3JlbmV3aW5nGAwgASgISACIAQESEAoIcXVhbnRpdHkYDSABKA0SDwoHc2FuZGJveBgOIAEoCEIQCg5fYXV0b19yZW5ld2luZyJ+Ch1WZXJpZnlBcHBsZVRyYW5zYWN0aW9uUmVxdWVzdBIqCg50cmFuc2FjdGlvbl9pZBgBIAEoCUISyvMYDggBGEAiCF5bMC05XSskEjEKC2Vudmlyb25tZW50GAIgASgOMhwuYXR0ZXN0by52MS5BcHBsZUVudmlyb25tZW50InYKHlZlcmlmeUFwcGxlVHJhbnNhY3Rpb25SZXNwb25zZRIuCghwdXJjaGFzZRgBIAEoCzIcLmF0dGVzdG8udjEuVmVyaWZpZWRQdXJjaGFzZRIkCgNyYXcYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IqoCChtWZXJpZnlHb29nbGVQdXJjaGFzZVJlcXVlc3QSVQoMcGFja2FnZV9uYW1lGAEgASgJQjrK8xg2GP8BIjFeW0EtWmEtel1bQS1aYS16MC05X10qKFwuW0EtWmEtel1bQS1aYS16MC05X10qKSskSACIAQESNwoKcHJvZHVjdF9pZBgCIAEoCUIeyvMYGhiWASIVXlthLXowLTldW2EtejAtOV8uXSokSAGIAQESKwoOcHVyY2hhc2VfdG9rZW4YAyABKAlCE8rzGA8IARiAICIIXlshLX5dKyQSLgoEa2luZBgEIAEoDjIYLmF0dGVzdG8udjEuUHVyY2hhc2VLaW5kQgbK8xgCCAFCDwoNX3BhY2thZ2VfbmFtZUINCgtfcHJvZHVjdF9pZCJ0ChxWZXJpZnlHb29nbGVQdXJjaGFzZVJlc3BvbnNlEi4KCHB1cmNoYXNlGAEgASgLMhwuYXR0ZXN0by52MS5WZXJpZmllZFB1cmNoYXNlEiQKA3JhdxgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QqaAoMUHVyY2hhc2VLaW5kEh0KGVBVUkNIQVNFX0tJTkRfVU5TUEVDSUZJRUQQABIZChVQVVJDSEFTRV9LSU5EX1BST0RVQ1QQARIeChpQVVJDSEFTRV9LSU5EX1NVQlNDUklQVElPThACKoICCg5QdXJjaGFzZVN0YXR1cxIfChtQVVJDSEFTRV9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZQVVJDSEFTRV9TVEFUVVNfQUNUSVZFEAESGwoXUFVSQ0hBU0VfU1RBVFVTX0VYUElSRUQQAhIjCh9QVVJDSEFTRV9TVEFUVVNfSU5fR1JBQ0VfUEVSSU9EEAMSGwoXUFVSQ0hBU0VfU1RBVFVTX09OX0hPTEQQBBIaChZQVVJDSEFTRV9TVEFUVVNfUEFVU0VEEAUSGwoXUFVSQ0hBU0VfU1RBVFVTX1BFTkRJTkcQBhIbChdQVVJDSEFTRV9TVEFUVVNfUkVWT0tFRBAHMvYBChhTdG9yZVZlcmlmaWNhdGlvblNlcnZpY2USbwoWVmVyaWZ5QXBwbGVUcmFuc2FjdGlvbhIpLmF0dGVzdG8udjEuVmVyaWZ5QXBwbGVUcmFuc2FjdGlvblJlcXVlc3QaKi5hdHRlc3RvLnYxLlZlcmlmeUFwcGxlVHJhbnNhY3Rpb25SZXNwb25zZRJpChRWZXJpZnlHb29nbGVQdXJjaGFzZRInLmF0dGVzdG8udjEuVmVyaWZ5R29vZ2xlUHVyY2hhc2VSZXF1ZXN0GiguYXR0ZXN0by52MS5WZXJpZnlHb29nbGVQdXJjaGFzZVJlc3BvbnNlQjtaOWdpdGh1Yi5jb20vYXR0ZXN0by1ldS9hdHRlc3RvL2dlbi9nby9hdHRlc3RvL3YxO2F0dGVzdG92MWIGcHJvdG8z", [file_attesto_v1_common, file_attesto_v1_validate, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChZhdHRlc3RvL3YxL3N0b3JlLnByb3RvEgphdHRlc3RvLnYxIswEChBWZXJpZmllZFB1cmNoYXNlEg0KBXZhbGlkGAEgASgIEhIKCmVycm9yX2NvZGUYAiABKAkSKgoGc3RhdHVzGAMgASgOMhouYXR0ZXN0by52MS5QdXJjaGFzZVN0YXR1cxImCgRraW5kGAQgASgOMhguYXR0ZXN0by52MS5QdXJjaGFzZUtpbmQSEgoKcHJvZHVjdF9pZBgFIAEoCRIWCg50cmFuc2FjdGlvbl9pZBgGIAEoCRIfChdvcmlnaW5hbF90cmFuc2FjdGlvbl9pZBgHIAEoCRIOCgZhcHBfaWQYCCABKAkSMAoMcHVyY2hhc2VkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpyZXZva2VkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaCg1hdXRvX3JlbmV3aW5nGAwgASgISACIAQESEAoIcXVhbnRpdHkYDSABKA0SMQoLZW52aXJvbm1lbnQYDyABKA4yHC5hdHRlc3RvLnYxLlN0b3JlRW52aXJvbm1lbnQSGQoRYXBwX2FjY291bnRfdG9rZW4YECABKAkSHQoVb2JmdXNjYXRlZF9hY2NvdW50X2lkGBEgASgJEhYKDnB1cmNoYXNlX3Rva2VuGBIgASgJQhAKDl9hdXRvX3JlbmV3aW5nSgQIDhAPUgdzYW5kYm94In4KHVZlcmlmeUFwcGxlVHJhbnNhY3Rpb25SZXF1ZXN0EioKDnRyYW5zYWN0aW9uX2lkGAEgASgJQhLK8xgOCAEYQCIIXlswLTldKyQSMQoLZW52aXJvbm1lbnQYAiABKA4yHC5hdHRlc3RvLnYxLkFwcGxlRW52aXJvbm1lbnQicgocVmVyaWZ5QXBwbGVTaWduZWREYXRhUmVxdWVzdBIfCgtzaWduZWRfZGF0YRgBIAEoCUIKyvMYBggBGICABBIxCgtlbnZpcm9ubWVudBgCIAEoDjIcLmF0dGVzdG8udjEuQXBwbGVFbnZpcm9ubWVudCKrAgodVmVyaWZ5QXBwbGVTaWduZWREYXRhUmVzcG9uc2USLgoIcHVyY2hhc2UYASABKAsyHC5hdHRlc3RvLnYxLlZlcmlmaWVkUHVyY2hhc2USLQoEa2luZBgCIAEoDjIfLmF0dGVzdG8udjEuQXBwbGVTaWduZWREYXRhS2luZBIoCgdwYXlsb2FkGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBItCglzaWduZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhkKEW5vdGlmaWNhdGlvbl90eXBlGAUgASgJEhwKFG5vdGlmaWNhdGlvbl9zdWJ0eXBlGAYgASgJEhkKEW5vdGlmaWNhdGlvbl91dWlkGAcgASgJInYKHlZlcmlmeUFwcGxlVHJhbnNhY3Rpb25SZXNwb25zZRIuCghwdXJjaGFzZRgBIAEoCzIcLmF0dGVzdG8udjEuVmVyaWZpZWRQdXJjaGFzZRIkCgNyYXcYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IqoCChtWZXJpZnlHb29nbGVQdXJjaGFzZVJlcXVlc3QSVQoMcGFja2FnZV9uYW1lGAEgASgJQjrK8xg2GP8BIjFeW0EtWmEtel1bQS1aYS16MC05X10qKFwuW0EtWmEtel1bQS1aYS16MC05X10qKSskSACIAQESNwoKcHJvZHVjdF9pZBgCIAEoCUIeyvMYGhiWASIVXlthLXowLTldW2EtejAtOV8uXSokSAGIAQESKwoOcHVyY2hhc2VfdG9rZW4YAyABKAlCE8rzGA8IARiAICIIXlshLX5dKyQSLgoEa2luZBgEIAEoDjIYLmF0dGVzdG8udjEuUHVyY2hhc2VLaW5kQgbK8xgCCAFCDwoNX3BhY2thZ2VfbmFtZUINCgtfcHJvZHVjdF9pZCJ0ChxWZXJpZnlHb29nbGVQdXJjaGFzZVJlc3BvbnNlEi4KCHB1cmNoYXNlGAEgASgLMhwuYXR0ZXN0by52MS5WZXJpZmllZFB1cmNoYXNlEiQKA3JhdxgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QqaAoMUHVyY2hhc2VLaW5kEh0KGVBVUkNIQVNFX0tJTkRfVU5TUEVDSUZJRUQQABIZChVQVVJDSEFTRV9LSU5EX1BST0RVQ1QQARIeChpQVVJDSEFTRV9LSU5EX1NVQlNDUklQVElPThACKoICCg5QdXJjaGFzZVN0YXR1cxIfChtQVVJDSEFTRV9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZQVVJDSEFTRV9TVEFUVVNfQUNUSVZFEAESGwoXUFVSQ0hBU0VfU1RBVFVTX0VYUElSRUQQAhIjCh9QVVJDSEFTRV9TVEFUVVNfSU5fR1JBQ0VfUEVSSU9EEAMSGwoXUFVSQ0hBU0VfU1RBVFVTX09OX0hPTEQQBBIaChZQVVJDSEFTRV9TVEFUVVNfUEFVU0VEEAUSGwoXUFVSQ0hBU0VfU1RBVFVTX1BFTkRJTkcQBhIbChdQVVJDSEFTRV9TVEFUVVNfUkVWT0tFRBAHKrcBChNBcHBsZVNpZ25lZERhdGFLaW5kEiYKIkFQUExFX1NJR05FRF9EQVRBX0tJTkRfVU5TUEVDSUZJRUQQABImCiJBUFBMRV9TSUdORURfREFUQV9LSU5EX1RSQU5TQUNUSU9OEAESJwojQVBQTEVfU0lHTkVEX0RBVEFfS0lORF9SRU5FV0FMX0lORk8QAhInCiNBUFBMRV9TSUdORURfREFUQV9LSU5EX05PVElGSUNBVElPThADMvMCChhTdG9yZVZlcmlmaWNhdGlvblNlcnZpY2USdAoWVmVyaWZ5QXBwbGVUcmFuc2FjdGlvbhIpLmF0dGVzdG8udjEuVmVyaWZ5QXBwbGVUcmFuc2FjdGlvblJlcXVlc3QaKi5hdHRlc3RvLnYxLlZlcmlmeUFwcGxlVHJhbnNhY3Rpb25SZXNwb25zZSIDkAIBEnEKFVZlcmlmeUFwcGxlU2lnbmVkRGF0YRIoLmF0dGVzdG8udjEuVmVyaWZ5QXBwbGVTaWduZWREYXRhUmVxdWVzdBopLmF0dGVzdG8udjEuVmVyaWZ5QXBwbGVTaWduZWREYXRhUmVzcG9uc2UiA5ACARJuChRWZXJpZnlHb29nbGVQdXJjaGFzZRInLmF0dGVzdG8udjEuVmVyaWZ5R29vZ2xlUHVyY2hhc2VSZXF1ZXN0GiguYXR0ZXN0by52MS5WZXJpZnlHb29nbGVQdXJjaGFzZVJlc3BvbnNlIgOQAgFCO1o5Z2l0aHViLmNvbS9hdHRlc3RvLWV1L2F0dGVzdG8vZ2VuL2dvL2F0dGVzdG8vdjE7YXR0ZXN0b3YxYgZwcm90bzM", [file_attesto_v1_common, file_attesto_v1_validate, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * VerifiedPurchase is the store-independent envelope of a verification.
@@ -41,16 +41,22 @@ export type VerifiedPurchase = Message<"attesto.v1.VerifiedPurchase"> & {
   errorCode: string;
 
   /**
+   * The entitlement state.
+   *
    * @generated from field: attesto.v1.PurchaseStatus status = 3;
    */
   status: PurchaseStatus;
 
   /**
+   * One-time product or subscription.
+   *
    * @generated from field: attesto.v1.PurchaseKind kind = 4;
    */
   kind: PurchaseKind;
 
   /**
+   * The store's product id.
+   *
    * @generated from field: string product_id = 5;
    */
   productId: string;
@@ -77,6 +83,8 @@ export type VerifiedPurchase = Message<"attesto.v1.VerifiedPurchase"> & {
   appId: string;
 
   /**
+   * When it was bought (Apple purchaseDate; Google purchaseTime / startTime).
+   *
    * @generated from field: google.protobuf.Timestamp purchased_at = 9;
    */
   purchasedAt?: Timestamp | undefined;
@@ -103,16 +111,42 @@ export type VerifiedPurchase = Message<"attesto.v1.VerifiedPurchase"> & {
   autoRenewing?: boolean | undefined;
 
   /**
+   * How many were bought (1 for subscriptions).
+   *
    * @generated from field: uint32 quantity = 13;
    */
   quantity: number;
 
   /**
-   * Apple Sandbox environment, or a Google Play test purchase.
+   * Where the purchase was made: Apple's environment; SANDBOX for a Google
+   * Play test purchase.
    *
-   * @generated from field: bool sandbox = 14;
+   * @generated from field: attesto.v1.StoreEnvironment environment = 15;
    */
-  sandbox: boolean;
+  environment: StoreEnvironment;
+
+  /**
+   * Apple appAccountToken: the UUID the app set at purchase to link it to
+   * its own account; empty when unset and for Google.
+   *
+   * @generated from field: string app_account_token = 16;
+   */
+  appAccountToken: string;
+
+  /**
+   * Google obfuscatedExternalAccountId (the app's account link); empty when
+   * unset and for Apple.
+   *
+   * @generated from field: string obfuscated_account_id = 17;
+   */
+  obfuscatedAccountId: string;
+
+  /**
+   * The Google purchase token the answer is about; empty for Apple.
+   *
+   * @generated from field: string purchase_token = 18;
+   */
+  purchaseToken: string;
 };
 
 /**
@@ -136,7 +170,8 @@ export type VerifyAppleTransactionRequest = Message<"attesto.v1.VerifyAppleTrans
   transactionId: string;
 
   /**
-   * UNSPECIFIED uses the environment of the tenant's Apple credentials.
+   * UNSPECIFIED asks Production first and Sandbox when Production does not
+   * know the id; PRODUCTION or SANDBOX asks that host only.
    *
    * @generated from field: attesto.v1.AppleEnvironment environment = 2;
    */
@@ -151,12 +186,112 @@ export const VerifyAppleTransactionRequestSchema: GenMessage<VerifyAppleTransact
   messageDesc(file_attesto_v1_store, 1);
 
 /**
+ * The request of StoreVerificationService.VerifyAppleSignedData.
+ *
+ * @generated from message attesto.v1.VerifyAppleSignedDataRequest
+ */
+export type VerifyAppleSignedDataRequest = Message<"attesto.v1.VerifyAppleSignedDataRequest"> & {
+  /**
+   * The compact JWS: a StoreKit 2 transaction or renewal info, or a
+   * notification's signedPayload.
+   *
+   * @generated from field: string signed_data = 1;
+   */
+  signedData: string;
+
+  /**
+   * The environment the payload must come from. UNSPECIFIED: the
+   * environment of the tenant's Apple credentials when it has them, else
+   * any.
+   *
+   * @generated from field: attesto.v1.AppleEnvironment environment = 2;
+   */
+  environment: AppleEnvironment;
+};
+
+/**
+ * Describes the message attesto.v1.VerifyAppleSignedDataRequest.
+ * Use `create(VerifyAppleSignedDataRequestSchema)` to create a new message.
+ */
+export const VerifyAppleSignedDataRequestSchema: GenMessage<VerifyAppleSignedDataRequest> = /*@__PURE__*/
+  messageDesc(file_attesto_v1_store, 2);
+
+/**
+ * The response of StoreVerificationService.VerifyAppleSignedData.
+ *
+ * @generated from message attesto.v1.VerifyAppleSignedDataResponse
+ */
+export type VerifyAppleSignedDataResponse = Message<"attesto.v1.VerifyAppleSignedDataResponse"> & {
+  /**
+   * The normalized answer: of the transaction or renewal info itself, or of
+   * a notification's signedTransactionInfo (its signedRenewalInfo when it
+   * has no transaction). valid = false with error_code when the JWS or a
+   * nested one does not verify.
+   *
+   * @generated from field: attesto.v1.VerifiedPurchase purchase = 1;
+   */
+  purchase?: VerifiedPurchase | undefined;
+
+  /**
+   * What the payload is; UNSPECIFIED when valid is false.
+   *
+   * @generated from field: attesto.v1.AppleSignedDataKind kind = 2;
+   */
+  kind: AppleSignedDataKind;
+
+  /**
+   * The decoded payload, Apple's field names, with a notification's nested
+   * JWS replaced by their decoded payloads; unset when valid is false.
+   *
+   * @generated from field: google.protobuf.Struct payload = 3;
+   */
+  payload?: JsonObject | undefined;
+
+  /**
+   * The payload's signedDate.
+   *
+   * @generated from field: google.protobuf.Timestamp signed_at = 4;
+   */
+  signedAt?: Timestamp | undefined;
+
+  /**
+   * A notification's notificationType; empty otherwise.
+   *
+   * @generated from field: string notification_type = 5;
+   */
+  notificationType: string;
+
+  /**
+   * The notification's subtype, empty when it has none.
+   *
+   * @generated from field: string notification_subtype = 6;
+   */
+  notificationSubtype: string;
+
+  /**
+   * A notification's notificationUUID; empty otherwise.
+   *
+   * @generated from field: string notification_uuid = 7;
+   */
+  notificationUuid: string;
+};
+
+/**
+ * Describes the message attesto.v1.VerifyAppleSignedDataResponse.
+ * Use `create(VerifyAppleSignedDataResponseSchema)` to create a new message.
+ */
+export const VerifyAppleSignedDataResponseSchema: GenMessage<VerifyAppleSignedDataResponse> = /*@__PURE__*/
+  messageDesc(file_attesto_v1_store, 3);
+
+/**
  * The response of StoreVerificationService.VerifyAppleTransaction.
  *
  * @generated from message attesto.v1.VerifyAppleTransactionResponse
  */
 export type VerifyAppleTransactionResponse = Message<"attesto.v1.VerifyAppleTransactionResponse"> & {
   /**
+   * The normalized answer.
+   *
    * @generated from field: attesto.v1.VerifiedPurchase purchase = 1;
    */
   purchase?: VerifiedPurchase | undefined;
@@ -175,7 +310,7 @@ export type VerifyAppleTransactionResponse = Message<"attesto.v1.VerifyAppleTran
  * Use `create(VerifyAppleTransactionResponseSchema)` to create a new message.
  */
 export const VerifyAppleTransactionResponseSchema: GenMessage<VerifyAppleTransactionResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_store, 2);
+  messageDesc(file_attesto_v1_store, 4);
 
 /**
  * The request of StoreVerificationService.VerifyGooglePurchase.
@@ -206,6 +341,8 @@ export type VerifyGooglePurchaseRequest = Message<"attesto.v1.VerifyGooglePurcha
   purchaseToken: string;
 
   /**
+   * Which androidpublisher resource to ask.
+   *
    * @generated from field: attesto.v1.PurchaseKind kind = 4;
    */
   kind: PurchaseKind;
@@ -216,7 +353,7 @@ export type VerifyGooglePurchaseRequest = Message<"attesto.v1.VerifyGooglePurcha
  * Use `create(VerifyGooglePurchaseRequestSchema)` to create a new message.
  */
 export const VerifyGooglePurchaseRequestSchema: GenMessage<VerifyGooglePurchaseRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_store, 3);
+  messageDesc(file_attesto_v1_store, 5);
 
 /**
  * The response of StoreVerificationService.VerifyGooglePurchase.
@@ -225,6 +362,8 @@ export const VerifyGooglePurchaseRequestSchema: GenMessage<VerifyGooglePurchaseR
  */
 export type VerifyGooglePurchaseResponse = Message<"attesto.v1.VerifyGooglePurchaseResponse"> & {
   /**
+   * The normalized answer.
+   *
    * @generated from field: attesto.v1.VerifiedPurchase purchase = 1;
    */
   purchase?: VerifiedPurchase | undefined;
@@ -243,7 +382,7 @@ export type VerifyGooglePurchaseResponse = Message<"attesto.v1.VerifyGooglePurch
  * Use `create(VerifyGooglePurchaseResponseSchema)` to create a new message.
  */
 export const VerifyGooglePurchaseResponseSchema: GenMessage<VerifyGooglePurchaseResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_store, 4);
+  messageDesc(file_attesto_v1_store, 6);
 
 /**
  * PurchaseKind is what was bought.
@@ -350,18 +489,62 @@ export const PurchaseStatusSchema: GenEnum<PurchaseStatus> = /*@__PURE__*/
   enumDesc(file_attesto_v1_store, 1);
 
 /**
+ * AppleSignedDataKind is what an Apple-signed payload is.
+ *
+ * @generated from enum attesto.v1.AppleSignedDataKind
+ */
+export enum AppleSignedDataKind {
+  /**
+   * Apple-signed, but none of the kinds below.
+   *
+   * @generated from enum value: APPLE_SIGNED_DATA_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A transaction (JWSTransactionDecodedPayload).
+   *
+   * @generated from enum value: APPLE_SIGNED_DATA_KIND_TRANSACTION = 1;
+   */
+  TRANSACTION = 1,
+
+  /**
+   * Subscription renewal info (JWSRenewalInfoDecodedPayload).
+   *
+   * @generated from enum value: APPLE_SIGNED_DATA_KIND_RENEWAL_INFO = 2;
+   */
+  RENEWAL_INFO = 2,
+
+  /**
+   * An App Store Server Notification V2 (responseBodyV2DecodedPayload).
+   *
+   * @generated from enum value: APPLE_SIGNED_DATA_KIND_NOTIFICATION = 3;
+   */
+  NOTIFICATION = 3,
+}
+
+/**
+ * Describes the enum attesto.v1.AppleSignedDataKind.
+ */
+export const AppleSignedDataKindSchema: GenEnum<AppleSignedDataKind> = /*@__PURE__*/
+  enumDesc(file_attesto_v1_store, 2);
+
+/**
  * StoreVerificationService verifies App Store and Google Play purchases
  * with the tenant's own store credentials (see AdminService), statelessly:
  * nothing is written except an optional audit row. The REST forms are
- * `POST /v1/apple/verify` and `POST /v1/google/verify`.
+ * `POST /v1/apple/verify`, `POST /v1/apple/verify-signed` and
+ * `POST /v1/google/verify`.
  *
  * Every call takes `Authorization: Bearer <api key>` (UNAUTHENTICATED
  * without one). A purchase the store denies (unknown id, invalid token,
  * another app's purchase, a bad signature) is an answer with valid = false
  * and an error_code, not an error. Errors: FAILED_PRECONDITION when the
- * tenant has no credentials for the store or the store rejects them;
- * UNAVAILABLE when the store cannot be reached or fails; RESOURCE_EXHAUSTED
- * for the tenant's rate limit (with retry info).
+ * tenant has no credentials for the store or the store rejects them
+ * (reason `credentials_missing` / `credentials_rejected`); UNAVAILABLE
+ * when the store cannot be reached or fails (reason `store_unavailable`);
+ * RESOURCE_EXHAUSTED for the tenant's rate limit or the store's (with
+ * retry info).
  *
  * @generated from service attesto.v1.StoreVerificationService
  */
@@ -377,6 +560,31 @@ export const StoreVerificationService: GenService<{
     methodKind: "unary";
     input: typeof VerifyAppleTransactionRequestSchema;
     output: typeof VerifyAppleTransactionResponseSchema;
+  },
+  /**
+   * Verifies a JWS that Apple signed, without calling Apple and without an
+   * App Store Connect key: a StoreKit 2 transaction
+   * (`Transaction.jwsRepresentation`), renewal info, or an App Store Server
+   * Notification's `signedPayload` (whose nested signedTransactionInfo and
+   * signedRenewalInfo are verified too). The x5c chain must be three
+   * certificates ending at a pinned Apple root with Apple's OIDs, the
+   * signature ES256, the certificates valid at the payload's signedDate
+   * (or now, with OCSP, when the service runs with online revocation
+   * checks), and the bundle id the tenant's Apple credentials name when it
+   * has them. A payload that fails any of these is valid = false with the
+   * reason in error_code (`chain_invalid`, `signature_invalid`,
+   * `unsupported_algorithm`, `certificate_expired`, `certificate_revoked`,
+   * `app_mismatch`, `environment_mismatch`). INVALID_ARGUMENT (field
+   * `signed_data`) when the string is not a JWS with JSON header and
+   * payload; UNAVAILABLE (reason `revocation_check_failed`) when an OCSP
+   * responder cannot be reached.
+   *
+   * @generated from rpc attesto.v1.StoreVerificationService.VerifyAppleSignedData
+   */
+  verifyAppleSignedData: {
+    methodKind: "unary";
+    input: typeof VerifyAppleSignedDataRequestSchema;
+    output: typeof VerifyAppleSignedDataResponseSchema;
   },
   /**
    * Looks a purchase up with the Google Play Developer API

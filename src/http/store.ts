@@ -1,0 +1,44 @@
+import { create, fromJson, toJson, type DescMessage, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
+import type { Context, Hono } from "hono";
+import { VerifyAppleSignedDataRequestSchema, VerifyAppleSignedDataResponseSchema } from "../../gen/ts/attesto/v1/store_pb.js";
+import { invalidArgument } from "../errors.js";
+import { appleSignedDataMsg, environmentOf } from "../rpc/store-service.js";
+import { validateMessage } from "../rpc/validation.js";
+import type { StoreVerification } from "../store/module.js";
+import type { Authenticator } from "../tenancy/authenticator.js";
+
+export interface StoreRouteDeps {
+  store: StoreVerification;
+  authenticator: Authenticator;
+}
+
+/** Reads a JSON body as a contract message (protojson: camelCase or proto names, enums by name) and runs its field rules. */
+export async function contractBody<D extends DescMessage>(c: Context, schema: D): Promise<MessageShape<D>> {
+  let json: JsonValue;
+  try {
+    json = (await c.req.json()) as JsonValue;
+  } catch {
+    throw invalidArgument("body", "must be a JSON object");
+  }
+  if (json === null || typeof json !== "object" || Array.isArray(json)) throw invalidArgument("body", "must be a JSON object");
+  let message: MessageShape<D>;
+  try {
+    message = fromJson(schema, json);
+  } catch (err) {
+    throw invalidArgument("body", (err as Error).message);
+  }
+  validateMessage(schema, message);
+  return message;
+}
+
+/** The REST forms of StoreVerificationService (DESIGN section 4): the RPC's messages as JSON, Bearer tenant key. */
+export function mountStoreRoutes(http: Hono, { store, authenticator }: StoreRouteDeps): void {
+  const tenant = async (c: Context) => (await authenticator.requireTenant(c.req.header("authorization"))).tenantId;
+
+  http.post("/v1/apple/verify-signed", async (c) => {
+    const tenantId = await tenant(c);
+    const req = await contractBody(c, VerifyAppleSignedDataRequestSchema);
+    const result = await store.verifyAppleSignedData(tenantId, { signedData: req.signedData, environment: environmentOf(req.environment) });
+    return c.json(toJson(VerifyAppleSignedDataResponseSchema, create(VerifyAppleSignedDataResponseSchema, appleSignedDataMsg(result))) as object);
+  });
+}
