@@ -43,6 +43,9 @@ const envSchema = z.object({
   ATTESTO_APPLE_ROOT_CERTS: z.string().optional(),
   ATTESTO_APPLE_ONLINE_CHECKS: boolFromEnv.default(false),
   ATTESTO_APPLE_OCSP_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+  ATTESTO_APPLE_API_PRODUCTION_URL: z.string().url().default("https://api.storekit.itunes.apple.com"),
+  ATTESTO_APPLE_API_SANDBOX_URL: z.string().url().default("https://api.storekit-sandbox.itunes.apple.com"),
+  ATTESTO_STORE_UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   ATTESTO_STORE_CREDENTIAL_CACHE_MS: z.coerce.number().int().min(0).default(60_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
@@ -112,6 +115,11 @@ export interface Config {
   appleOcspTimeoutMs: number;
   /** How long decrypted store credentials stay cached (changes evict at once by broadcast). */
   storeCredentialCacheMs: number;
+  /** App Store Server API base URLs. */
+  appleApiProductionUrl: string;
+  appleApiSandboxUrl: string;
+  /** Budget of one App Store / Google Play API request. */
+  storeUpstreamTimeoutMs: number;
 }
 
 /** Reads configuration from the environment; a bad value names the variable. */
@@ -166,6 +174,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     appleOnlineChecks: e.ATTESTO_APPLE_ONLINE_CHECKS,
     appleOcspTimeoutMs: e.ATTESTO_APPLE_OCSP_TIMEOUT_MS,
     storeCredentialCacheMs: e.ATTESTO_STORE_CREDENTIAL_CACHE_MS,
+    appleApiProductionUrl: e.ATTESTO_APPLE_API_PRODUCTION_URL,
+    appleApiSandboxUrl: e.ATTESTO_APPLE_API_SANDBOX_URL,
+    storeUpstreamTimeoutMs: e.ATTESTO_STORE_UPSTREAM_TIMEOUT_MS,
     ...overrides,
   };
   return config;

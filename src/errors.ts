@@ -25,7 +25,7 @@ export class AppError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly details: { field?: string; retryAfterSeconds?: number } = {},
+    readonly details: { field?: string; retryAfterSeconds?: number; reason?: string } = {},
     options?: { cause?: unknown },
   ) {
     super(message, options);

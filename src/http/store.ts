@@ -1,8 +1,13 @@
-import { create, fromJson, toJson, type DescMessage, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
+import { create, fromJson, toJson, type DescMessage, type JsonObject, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
 import type { Context, Hono } from "hono";
-import { VerifyAppleSignedDataRequestSchema, VerifyAppleSignedDataResponseSchema } from "../../gen/ts/attesto/v1/store_pb.js";
+import {
+  VerifyAppleSignedDataRequestSchema,
+  VerifyAppleSignedDataResponseSchema,
+  VerifyAppleTransactionRequestSchema,
+  VerifyAppleTransactionResponseSchema,
+} from "../../gen/ts/attesto/v1/store_pb.js";
 import { invalidArgument } from "../errors.js";
-import { appleSignedDataMsg, environmentOf } from "../rpc/store-service.js";
+import { apiEnvironmentOf, appleSignedDataMsg, environmentOf, purchaseMsg } from "../rpc/store-service.js";
 import { validateMessage } from "../rpc/validation.js";
 import type { StoreVerification } from "../store/module.js";
 import type { Authenticator } from "../tenancy/authenticator.js";
@@ -34,6 +39,14 @@ export async function contractBody<D extends DescMessage>(c: Context, schema: D)
 /** The REST forms of StoreVerificationService (DESIGN section 4): the RPC's messages as JSON, Bearer tenant key. */
 export function mountStoreRoutes(http: Hono, { store, authenticator }: StoreRouteDeps): void {
   const tenant = async (c: Context) => (await authenticator.requireTenant(c.req.header("authorization"))).tenantId;
+
+  http.post("/v1/apple/verify", async (c) => {
+    const tenantId = await tenant(c);
+    const req = await contractBody(c, VerifyAppleTransactionRequestSchema);
+    const result = await store.verifyAppleTransaction(tenantId, { transactionId: req.transactionId, environment: apiEnvironmentOf(req.environment) });
+    const message = create(VerifyAppleTransactionResponseSchema, { purchase: purchaseMsg(result.purchase), raw: result.raw as JsonObject | undefined });
+    return c.json(toJson(VerifyAppleTransactionResponseSchema, message) as object);
+  });
 
   http.post("/v1/apple/verify-signed", async (c) => {
     const tenantId = await tenant(c);

@@ -22,6 +22,10 @@ export interface StoreServiceDeps {
 /** StoreVerificationService: thin; the store module does the work. */
 export function storeVerificationService({ store }: StoreServiceDeps): Partial<ServiceImpl<typeof StoreVerificationService>> {
   return {
+    async verifyAppleTransaction(req, ctx) {
+      const result = await store.verifyAppleTransaction(tenantOf(ctx).tenantId, { transactionId: req.transactionId, environment: apiEnvironmentOf(req.environment) });
+      return { purchase: purchaseMsg(result.purchase), raw: result.raw as JsonObject | undefined };
+    },
     async verifyAppleSignedData(req, ctx) {
       const result = await store.verifyAppleSignedData(tenantOf(ctx).tenantId, { signedData: req.signedData, environment: environmentOf(req.environment) });
       return appleSignedDataMsg(result);
@@ -45,6 +49,15 @@ export function environmentOf(env: AppleEnvironment): StoreEnvironment | undefin
     default:
       throw new AppError("invalid_argument", "environment: unknown value", { field: "environment" });
   }
+}
+
+/** The App Store Server API host a lookup asks; UNSPECIFIED is "Production, then Sandbox". */
+export function apiEnvironmentOf(env: AppleEnvironment): "production" | "sandbox" | undefined {
+  const environment = environmentOf(env);
+  if (environment === "xcode" || environment === "local_testing") {
+    throw new AppError("invalid_argument", "environment: must be PRODUCTION, SANDBOX or unset (Xcode and local testing have no App Store Server API)", { field: "environment" });
+  }
+  return environment;
 }
 
 const KINDS: Record<PurchaseKind, PurchaseKindEnum> = { product: PurchaseKindEnum.PRODUCT, subscription: PurchaseKindEnum.SUBSCRIPTION };

@@ -100,6 +100,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
         appleOnlineChecks: config.appleOnlineChecks,
         ocspTimeoutMs: config.appleOcspTimeoutMs,
         credentialCacheMs: config.storeCredentialCacheMs,
+        appleApi: { productionUrl: config.appleApiProductionUrl, sandboxUrl: config.appleApiSandboxUrl, timeoutMs: config.storeUpstreamTimeoutMs },
       },
     );
     await store.start();

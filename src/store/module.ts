@@ -6,6 +6,8 @@ import type { RedisHandle } from "../infra/redis.js";
 import type { Logger } from "../logger.js";
 import { AppleJwsRejection, AppleJwsVerifier, type AppleExpectation, type VerifiedAppleJws } from "./apple/jws-verifier.js";
 import { OcspChecker } from "./apple/ocsp.js";
+import { AppStoreServerApi, type AppleApiEnvironment, type AppleApiSettings } from "./apple/server-api.js";
+import { AppError } from "../errors.js";
 import { publishStoreCredentialsChanged, StoreCredentialCache, STORE_CREDENTIALS_EVICT_CHANNEL } from "./credential-cache.js";
 import {
   appleEnvironmentName,
@@ -35,6 +37,8 @@ export interface StoreSettings {
   ocspTimeoutMs: number;
   /** How long decrypted credentials stay cached. */
   credentialCacheMs: number;
+  /** App Store Server API hosts and upstream timeout. */
+  appleApi: AppleApiSettings;
 }
 
 /** What the validation audit (issue 8 item 9) records of one verification. */
@@ -50,6 +54,12 @@ export interface VerificationRecord {
 
 export interface VerificationObserver {
   record(record: VerificationRecord): void;
+}
+
+export interface AppleTransactionResult {
+  purchase: VerifiedPurchase;
+  /** The decoded signedTransactionInfo, Apple's field names; unset when there was none. */
+  raw: Record<string, unknown> | undefined;
 }
 
 export type AppleSignedDataKind = "transaction" | "renewal_info" | "notification";
@@ -73,6 +83,7 @@ export interface AppleSignedDataResult {
 export class StoreVerification {
   readonly credentials: StoreCredentialCache;
   readonly appleJws: AppleJwsVerifier;
+  private readonly appleApi: AppStoreServerApi;
   private subscriber: Redis | undefined;
 
   constructor(
@@ -84,6 +95,7 @@ export class StoreVerification {
       pinnedRoots: settings.applePinnedRoots,
       ocsp: settings.appleOnlineChecks ? new OcspChecker({ timeoutMs: settings.ocspTimeoutMs }) : undefined,
     });
+    this.appleApi = new AppStoreServerApi(settings.appleApi);
   }
 
   /** Listens for credential changes made by any instance or the CLI. */
@@ -97,6 +109,7 @@ export class StoreVerification {
   async close(): Promise<void> {
     await this.subscriber?.quit().catch(() => this.subscriber?.disconnect());
     this.subscriber = undefined;
+    await this.appleApi.close();
   }
 
   /** Called after a tenant's store credentials were put or deleted: drops them here at once and everywhere else by broadcast. */
@@ -118,6 +131,48 @@ export class StoreVerification {
     const result = await this.decodeAppleSignedData(input.signedData, expect);
     const identifier = result.purchase.transactionId || result.purchase.originalTransactionId || result.notificationUuid;
     this.afterAnswer({ tenantId, source: "apple", identifier, valid: result.purchase.valid, errorCode: result.purchase.errorCode, latencyMs: performance.now() - started });
+    return result;
+  }
+
+  /**
+   * Looks a transaction up with the App Store Server API and verifies the
+   * signedTransactionInfo it answers. `environment` unset: Production first,
+   * Sandbox when Production does not know the id.
+   */
+  async verifyAppleTransaction(tenantId: string, input: { transactionId: string; environment?: AppleApiEnvironment }): Promise<AppleTransactionResult> {
+    const started = performance.now();
+    const credentials = await this.credentials.apple(tenantId);
+    if (!credentials) {
+      throw new AppError("failed_precondition", "the tenant has no Apple credentials (AdminService.PutAppleCredentials)", { reason: "credentials_missing" });
+    }
+    const hosts: AppleApiEnvironment[] = input.environment ? [input.environment] : ["production", "sandbox"];
+    let result: AppleTransactionResult = { purchase: invalidPurchase("transaction_not_found"), raw: undefined };
+    for (const environment of hosts) {
+      const lookup = await this.appleApi.getTransactionInfo(credentials, environment, input.transactionId);
+      if (!lookup.found) {
+        result = { purchase: invalidPurchase(lookup.errorCode), raw: undefined };
+        if (lookup.errorCode === "transaction_not_found") continue;
+        break;
+      }
+      // Apple's own answer is checked like any signed data; a malformed one is a bad signature, not the caller's fault.
+      const decoded = await this.decodeAppleSignedData(lookup.signedTransactionInfo, {
+        bundleId: credentials.bundleId,
+        environment: appleEnvironmentName(environment),
+      }).catch((err: unknown) => {
+        if (err instanceof AppError && err.code === "invalid_argument") return rejected(new AppleJwsRejection("signature_invalid", "Apple's answer is not a JWS"));
+        throw err;
+      });
+      result = { purchase: decoded.purchase, raw: decoded.payload };
+      break;
+    }
+    this.afterAnswer({
+      tenantId,
+      source: "apple",
+      identifier: input.transactionId,
+      valid: result.purchase.valid,
+      errorCode: result.purchase.errorCode,
+      latencyMs: performance.now() - started,
+    });
     return result;
   }
 
