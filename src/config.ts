@@ -46,6 +46,8 @@ const envSchema = z.object({
   ATTESTO_APPLE_API_PRODUCTION_URL: z.string().url().default("https://api.storekit.itunes.apple.com"),
   ATTESTO_APPLE_API_SANDBOX_URL: z.string().url().default("https://api.storekit-sandbox.itunes.apple.com"),
   ATTESTO_STORE_UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  ATTESTO_GOOGLE_OIDC_JWKS_URL: z.string().url().default("https://www.googleapis.com/oauth2/v3/certs"),
+  ATTESTO_GOOGLE_OIDC_ISSUERS: z.string().default("https://accounts.google.com,accounts.google.com"),
   ATTESTO_STORE_CREDENTIAL_CACHE_MS: z.coerce.number().int().min(0).default(60_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
@@ -120,6 +122,9 @@ export interface Config {
   appleApiSandboxUrl: string;
   /** Budget of one App Store / Google Play API request. */
   storeUpstreamTimeoutMs: number;
+  /** Google's OIDC keys and issuers, for Pub/Sub push tokens (RTDN). */
+  googleOidcJwksUrl: string;
+  googleOidcIssuers: string[];
 }
 
 /** Reads configuration from the environment; a bad value names the variable. */
@@ -177,6 +182,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     appleApiProductionUrl: e.ATTESTO_APPLE_API_PRODUCTION_URL,
     appleApiSandboxUrl: e.ATTESTO_APPLE_API_SANDBOX_URL,
     storeUpstreamTimeoutMs: e.ATTESTO_STORE_UPSTREAM_TIMEOUT_MS,
+    googleOidcJwksUrl: e.ATTESTO_GOOGLE_OIDC_JWKS_URL,
+    googleOidcIssuers: e.ATTESTO_GOOGLE_OIDC_ISSUERS.split(",").map((s) => s.trim()).filter(Boolean),
     ...overrides,
   };
   return config;

@@ -17,7 +17,7 @@ const pooledRandom = () => {
 };
 
 /** Resource ids: a short type prefix and a ULID, so ids sort by creation time. */
-export const newId = (prefix: "ten" | "key" | "str" | "evt" | "con" | "sub" | "dlv" | "bat" | "bundle" | "fork") =>
+export const newId = (prefix: "ten" | "key" | "str" | "evt" | "con" | "sub" | "dlv" | "bat" | "bundle" | "fork" | "ntf") =>
   `${prefix}_${ulid(undefined, pooledRandom)}`;
 
 /** Opaque page tokens wrap the last id of the page. */

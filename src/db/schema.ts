@@ -55,6 +55,8 @@ export const googleCredentials = pgTable("google_credentials", {
   packageName: text("package_name").notNull(),
   clientEmail: text("client_email").notNull(),
   pubsubAudience: text("pubsub_audience"),
+  /** The service account whose OIDC token Pub/Sub push requests must carry (RTDN). */
+  pubsubPushEmail: text("pubsub_push_email"),
   serviceAccountEnc: bytea("service_account_enc").notNull(),
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
 });
@@ -64,3 +66,4 @@ export const googleCredentials = pgTable("google_credentials", {
 // export * from "../<domain>/schema.js";
 export * from "../webhooks/schema.js";
 export * from "../proofstream/schema.js";
+export * from "../store/schema.js";

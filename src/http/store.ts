@@ -10,10 +10,12 @@ import { invalidArgument } from "../errors.js";
 import { apiEnvironmentOf, appleSignedDataMsg, environmentOf, purchaseMsg } from "../rpc/store-service.js";
 import { validateMessage } from "../rpc/validation.js";
 import type { StoreVerification } from "../store/module.js";
+import type { ReceiveResult, StoreNotifications } from "../store/notifications.js";
 import type { Authenticator } from "../tenancy/authenticator.js";
 
 export interface StoreRouteDeps {
   store: StoreVerification;
+  storeNotifications: StoreNotifications;
   authenticator: Authenticator;
 }
 
@@ -37,7 +39,7 @@ export async function contractBody<D extends DescMessage>(c: Context, schema: D)
 }
 
 /** The REST forms of StoreVerificationService (DESIGN section 4): the RPC's messages as JSON, Bearer tenant key. */
-export function mountStoreRoutes(http: Hono, { store, authenticator }: StoreRouteDeps): void {
+export function mountStoreRoutes(http: Hono, { store, storeNotifications, authenticator }: StoreRouteDeps): void {
   const tenant = async (c: Context) => (await authenticator.requireTenant(c.req.header("authorization"))).tenantId;
 
   http.post("/v1/apple/verify", async (c) => {
@@ -47,6 +49,13 @@ export function mountStoreRoutes(http: Hono, { store, authenticator }: StoreRout
     const message = create(VerifyAppleTransactionResponseSchema, { purchase: purchaseMsg(result.purchase), raw: result.raw as JsonObject | undefined });
     return c.json(toJson(VerifyAppleTransactionResponseSchema, message) as object);
   });
+
+  // Inbound store notifications (DESIGN section 4): verified before anything is stored; a retry answers 200 and writes nothing.
+  const received = (c: Context, r: ReceiveResult) => c.json({ id: r.notification.id, duplicate: r.duplicate, stream_id: r.notification.streamId, seq_no: r.notification.seqNo });
+  http.post("/v1/webhooks/apple/:tenantId", async (c) => received(c, await storeNotifications.receiveApple(c.req.param("tenantId"), await c.req.text())));
+  http.post("/v1/webhooks/google/:tenantId", async (c) =>
+    received(c, await storeNotifications.receiveGoogle(c.req.param("tenantId"), c.req.header("authorization"), await c.req.text())),
+  );
 
   http.post("/v1/apple/verify-signed", async (c) => {
     const tenantId = await tenant(c);

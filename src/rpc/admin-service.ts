@@ -75,6 +75,7 @@ export function adminService({ db, keyring, onCredentialsRevoked, onStoreCredent
         packageName: req.packageName,
         serviceAccountJson: req.serviceAccountJson,
         pubsubAudience: req.pubsubAudience || null,
+        pubsubPushEmail: req.pubsubPushEmail || null,
       });
       onStoreCredentialsChanged(req.tenantId);
       return { google: googleMsg(info) };
@@ -105,5 +106,6 @@ const googleMsg = (i: GoogleCredentialsInfo) => ({
   packageName: i.packageName,
   clientEmail: i.clientEmail,
   pubsubAudience: i.pubsubAudience ?? "",
+  pubsubPushEmail: i.pubsubPushEmail ?? "",
   updatedAt: ts(i.updatedAt),
 });

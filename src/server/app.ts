@@ -15,6 +15,7 @@ import { mountWebhookRoutes } from "../http/webhooks.js";
 import { mountStoreRoutes } from "../http/store.js";
 import { loadPinnedRoots } from "../store/apple/certificates.js";
 import { StoreVerification } from "../store/module.js";
+import { StoreNotifications } from "../store/notifications.js";
 import { Metrics } from "../http/metrics.js";
 import { openRedis, type RedisHandle } from "../infra/redis.js";
 import { JobRuntime } from "../jobs/runtime.js";
@@ -105,6 +106,10 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     );
     await store.start();
     cleanups.push(() => store.close());
+    const storeNotifications = new StoreNotifications(
+      { db: database.db, keyring, logger, store, proofstreams },
+      { googleJwksUrl: config.googleOidcJwksUrl, googleIssuers: config.googleOidcIssuers },
+    );
 
     const metrics = new Metrics();
     const http = createHttpApp({
@@ -117,11 +122,11 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
       },
     });
     if (config.role !== "worker") mountWebhookRoutes(http, { db: database.db, keyring, authenticator, webhooks });
-    if (config.role !== "worker") mountStoreRoutes(http, { store, authenticator });
+    if (config.role !== "worker") mountStoreRoutes(http, { store, storeNotifications, authenticator });
     mountQueueBoard(http, { jobs, authenticator });
     mountTileRoutes(http, { db: database.db, proofstreams, authenticator, public: config.tilesPublic });
     const onStoreCredentialsChanged = (tenantId: string) => store.credentialsChanged(tenantId);
-    const rpcDeps = { db: database.db, keyring, authenticator, logger, onCredentialsRevoked, onStoreCredentialsChanged, webhooks, proofstreams, store };
+    const rpcDeps = { db: database.db, keyring, authenticator, logger, onCredentialsRevoked, onStoreCredentialsChanged, webhooks, proofstreams, store, storeNotifications };
     const connect = connectNodeAdapter({
       // A worker-role instance serves only the operational routes (health, readiness, metrics).
       routes: config.role === "worker" ? () => {} : rpcRoutes(rpcDeps),

@@ -24,6 +24,7 @@ export interface GoogleCredentials {
   packageName: string;
   clientEmail: string;
   pubsubAudience: string | null;
+  pubsubPushEmail: string | null;
   privateKey: KeyObject;
   privateKeyId: string | undefined;
   /** The service account's token_uri; the configured OAuth endpoint is used when it has none. */
@@ -117,6 +118,7 @@ export class StoreCredentialCache {
       packageName: row.packageName,
       clientEmail: row.clientEmail,
       pubsubAudience: row.pubsubAudience,
+      pubsubPushEmail: row.pubsubPushEmail,
       privateKey: createPrivateKey({ key: String(account.private_key), format: "pem" }),
       privateKeyId: typeof account.private_key_id === "string" ? account.private_key_id : undefined,
       tokenUri: typeof account.token_uri === "string" ? account.token_uri : undefined,

@@ -214,3 +214,129 @@ var _StoreVerificationService_serviceDesc = grpc.ServiceDesc{
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "attesto/v1/store.proto",
 }
+
+// StoreNotificationServiceClient is the client API for StoreNotificationService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+type StoreNotificationServiceClient interface {
+	// Lists notifications, newest signed date first, with optional filters.
+	// INVALID_ARGUMENT (field `page_token`) for a token this API did not give.
+	ListNotifications(ctx context.Context, in *ListNotificationsRequest, opts ...grpc.CallOption) (*ListNotificationsResponse, error)
+	// One notification; NOT_FOUND for an unknown id or another tenant's.
+	GetNotification(ctx context.Context, in *GetNotificationRequest, opts ...grpc.CallOption) (*GetNotificationResponse, error)
+}
+
+type storeNotificationServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewStoreNotificationServiceClient(cc grpc.ClientConnInterface) StoreNotificationServiceClient {
+	return &storeNotificationServiceClient{cc}
+}
+
+func (c *storeNotificationServiceClient) ListNotifications(ctx context.Context, in *ListNotificationsRequest, opts ...grpc.CallOption) (*ListNotificationsResponse, error) {
+	out := new(ListNotificationsResponse)
+	err := c.cc.Invoke(ctx, "/attesto.v1.StoreNotificationService/ListNotifications", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *storeNotificationServiceClient) GetNotification(ctx context.Context, in *GetNotificationRequest, opts ...grpc.CallOption) (*GetNotificationResponse, error) {
+	out := new(GetNotificationResponse)
+	err := c.cc.Invoke(ctx, "/attesto.v1.StoreNotificationService/GetNotification", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// StoreNotificationServiceServer is the server API for StoreNotificationService service.
+// All implementations must embed UnimplementedStoreNotificationServiceServer
+// for forward compatibility
+type StoreNotificationServiceServer interface {
+	// Lists notifications, newest signed date first, with optional filters.
+	// INVALID_ARGUMENT (field `page_token`) for a token this API did not give.
+	ListNotifications(context.Context, *ListNotificationsRequest) (*ListNotificationsResponse, error)
+	// One notification; NOT_FOUND for an unknown id or another tenant's.
+	GetNotification(context.Context, *GetNotificationRequest) (*GetNotificationResponse, error)
+	mustEmbedUnimplementedStoreNotificationServiceServer()
+}
+
+// UnimplementedStoreNotificationServiceServer must be embedded to have forward compatible implementations.
+type UnimplementedStoreNotificationServiceServer struct {
+}
+
+func (UnimplementedStoreNotificationServiceServer) ListNotifications(context.Context, *ListNotificationsRequest) (*ListNotificationsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListNotifications not implemented")
+}
+func (UnimplementedStoreNotificationServiceServer) GetNotification(context.Context, *GetNotificationRequest) (*GetNotificationResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetNotification not implemented")
+}
+func (UnimplementedStoreNotificationServiceServer) mustEmbedUnimplementedStoreNotificationServiceServer() {
+}
+
+// UnsafeStoreNotificationServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to StoreNotificationServiceServer will
+// result in compilation errors.
+type UnsafeStoreNotificationServiceServer interface {
+	mustEmbedUnimplementedStoreNotificationServiceServer()
+}
+
+func RegisterStoreNotificationServiceServer(s *grpc.Server, srv StoreNotificationServiceServer) {
+	s.RegisterService(&_StoreNotificationService_serviceDesc, srv)
+}
+
+func _StoreNotificationService_ListNotifications_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListNotificationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StoreNotificationServiceServer).ListNotifications(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/attesto.v1.StoreNotificationService/ListNotifications",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StoreNotificationServiceServer).ListNotifications(ctx, req.(*ListNotificationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _StoreNotificationService_GetNotification_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetNotificationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StoreNotificationServiceServer).GetNotification(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/attesto.v1.StoreNotificationService/GetNotification",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StoreNotificationServiceServer).GetNotification(ctx, req.(*GetNotificationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+var _StoreNotificationService_serviceDesc = grpc.ServiceDesc{
+	ServiceName: "attesto.v1.StoreNotificationService",
+	HandlerType: (*StoreNotificationServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "ListNotifications",
+			Handler:    _StoreNotificationService_ListNotifications_Handler,
+		},
+		{
+			MethodName: "GetNotification",
+			Handler:    _StoreNotificationService_GetNotification_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "attesto/v1/store.proto",
+}

@@ -4,7 +4,7 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { AppleEnvironment, StoreEnvironment } from "./common_pb.js";
+import type { AppleEnvironment, Store, StoreEnvironment } from "./common_pb.js";
 import { file_attesto_v1_common } from "./common_pb.js";
 import { file_attesto_v1_validate } from "./validate_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
@@ -15,7 +15,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file attesto/v1/store.proto.
  */
 export const file_attesto_v1_store: GenFile = /*@__PURE__*/
-  fileDesc("ChZhdHRlc3RvL3YxL3N0b3JlLnByb3RvEgphdHRlc3RvLnYxIswEChBWZXJpZmllZFB1cmNoYXNlEg0KBXZhbGlkGAEgASgIEhIKCmVycm9yX2NvZGUYAiABKAkSKgoGc3RhdHVzGAMgASgOMhouYXR0ZXN0by52MS5QdXJjaGFzZVN0YXR1cxImCgRraW5kGAQgASgOMhguYXR0ZXN0by52MS5QdXJjaGFzZUtpbmQSEgoKcHJvZHVjdF9pZBgFIAEoCRIWCg50cmFuc2FjdGlvbl9pZBgGIAEoCRIfChdvcmlnaW5hbF90cmFuc2FjdGlvbl9pZBgHIAEoCRIOCgZhcHBfaWQYCCABKAkSMAoMcHVyY2hhc2VkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpyZXZva2VkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaCg1hdXRvX3JlbmV3aW5nGAwgASgISACIAQESEAoIcXVhbnRpdHkYDSABKA0SMQoLZW52aXJvbm1lbnQYDyABKA4yHC5hdHRlc3RvLnYxLlN0b3JlRW52aXJvbm1lbnQSGQoRYXBwX2FjY291bnRfdG9rZW4YECABKAkSHQoVb2JmdXNjYXRlZF9hY2NvdW50X2lkGBEgASgJEhYKDnB1cmNoYXNlX3Rva2VuGBIgASgJQhAKDl9hdXRvX3JlbmV3aW5nSgQIDhAPUgdzYW5kYm94In4KHVZlcmlmeUFwcGxlVHJhbnNhY3Rpb25SZXF1ZXN0EioKDnRyYW5zYWN0aW9uX2lkGAEgASgJQhLK8xgOCAEYQCIIXlswLTldKyQSMQoLZW52aXJvbm1lbnQYAiABKA4yHC5hdHRlc3RvLnYxLkFwcGxlRW52aXJvbm1lbnQicgocVmVyaWZ5QXBwbGVTaWduZWREYXRhUmVxdWVzdBIfCgtzaWduZWRfZGF0YRgBIAEoCUIKyvMYBggBGICABBIxCgtlbnZpcm9ubWVudBgCIAEoDjIcLmF0dGVzdG8udjEuQXBwbGVFbnZpcm9ubWVudCKrAgodVmVyaWZ5QXBwbGVTaWduZWREYXRhUmVzcG9uc2USLgoIcHVyY2hhc2UYASABKAsyHC5hdHRlc3RvLnYxLlZlcmlmaWVkUHVyY2hhc2USLQoEa2luZBgCIAEoDjIfLmF0dGVzdG8udjEuQXBwbGVTaWduZWREYXRhS2luZBIoCgdwYXlsb2FkGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBItCglzaWduZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhkKEW5vdGlmaWNhdGlvbl90eXBlGAUgASgJEhwKFG5vdGlmaWNhdGlvbl9zdWJ0eXBlGAYgASgJEhkKEW5vdGlmaWNhdGlvbl91dWlkGAcgASgJInYKHlZlcmlmeUFwcGxlVHJhbnNhY3Rpb25SZXNwb25zZRIuCghwdXJjaGFzZRgBIAEoCzIcLmF0dGVzdG8udjEuVmVyaWZpZWRQdXJjaGFzZRIkCgNyYXcYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IqoCChtWZXJpZnlHb29nbGVQdXJjaGFzZVJlcXVlc3QSVQoMcGFja2FnZV9uYW1lGAEgASgJQjrK8xg2GP8BIjFeW0EtWmEtel1bQS1aYS16MC05X10qKFwuW0EtWmEtel1bQS1aYS16MC05X10qKSskSACIAQESNwoKcHJvZHVjdF9pZBgCIAEoCUIeyvMYGhiWASIVXlthLXowLTldW2EtejAtOV8uXSokSAGIAQESKwoOcHVyY2hhc2VfdG9rZW4YAyABKAlCE8rzGA8IARiAICIIXlshLX5dKyQSLgoEa2luZBgEIAEoDjIYLmF0dGVzdG8udjEuUHVyY2hhc2VLaW5kQgbK8xgCCAFCDwoNX3BhY2thZ2VfbmFtZUINCgtfcHJvZHVjdF9pZCJ0ChxWZXJpZnlHb29nbGVQdXJjaGFzZVJlc3BvbnNlEi4KCHB1cmNoYXNlGAEgASgLMhwuYXR0ZXN0by52MS5WZXJpZmllZFB1cmNoYXNlEiQKA3JhdxgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QqaAoMUHVyY2hhc2VLaW5kEh0KGVBVUkNIQVNFX0tJTkRfVU5TUEVDSUZJRUQQABIZChVQVVJDSEFTRV9LSU5EX1BST0RVQ1QQARIeChpQVVJDSEFTRV9LSU5EX1NVQlNDUklQVElPThACKoICCg5QdXJjaGFzZVN0YXR1cxIfChtQVVJDSEFTRV9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZQVVJDSEFTRV9TVEFUVVNfQUNUSVZFEAESGwoXUFVSQ0hBU0VfU1RBVFVTX0VYUElSRUQQAhIjCh9QVVJDSEFTRV9TVEFUVVNfSU5fR1JBQ0VfUEVSSU9EEAMSGwoXUFVSQ0hBU0VfU1RBVFVTX09OX0hPTEQQBBIaChZQVVJDSEFTRV9TVEFUVVNfUEFVU0VEEAUSGwoXUFVSQ0hBU0VfU1RBVFVTX1BFTkRJTkcQBhIbChdQVVJDSEFTRV9TVEFUVVNfUkVWT0tFRBAHKrcBChNBcHBsZVNpZ25lZERhdGFLaW5kEiYKIkFQUExFX1NJR05FRF9EQVRBX0tJTkRfVU5TUEVDSUZJRUQQABImCiJBUFBMRV9TSUdORURfREFUQV9LSU5EX1RSQU5TQUNUSU9OEAESJwojQVBQTEVfU0lHTkVEX0RBVEFfS0lORF9SRU5FV0FMX0lORk8QAhInCiNBUFBMRV9TSUdORURfREFUQV9LSU5EX05PVElGSUNBVElPThADMvMCChhTdG9yZVZlcmlmaWNhdGlvblNlcnZpY2USdAoWVmVyaWZ5QXBwbGVUcmFuc2FjdGlvbhIpLmF0dGVzdG8udjEuVmVyaWZ5QXBwbGVUcmFuc2FjdGlvblJlcXVlc3QaKi5hdHRlc3RvLnYxLlZlcmlmeUFwcGxlVHJhbnNhY3Rpb25SZXNwb25zZSIDkAIBEnEKFVZlcmlmeUFwcGxlU2lnbmVkRGF0YRIoLmF0dGVzdG8udjEuVmVyaWZ5QXBwbGVTaWduZWREYXRhUmVxdWVzdBopLmF0dGVzdG8udjEuVmVyaWZ5QXBwbGVTaWduZWREYXRhUmVzcG9uc2UiA5ACARJuChRWZXJpZnlHb29nbGVQdXJjaGFzZRInLmF0dGVzdG8udjEuVmVyaWZ5R29vZ2xlUHVyY2hhc2VSZXF1ZXN0GiguYXR0ZXN0by52MS5WZXJpZnlHb29nbGVQdXJjaGFzZVJlc3BvbnNlIgOQAgFCO1o5Z2l0aHViLmNvbS9hdHRlc3RvLWV1L2F0dGVzdG8vZ2VuL2dvL2F0dGVzdG8vdjE7YXR0ZXN0b3YxYgZwcm90bzM", [file_attesto_v1_common, file_attesto_v1_validate, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChZhdHRlc3RvL3YxL3N0b3JlLnByb3RvEgphdHRlc3RvLnYxIswEChBWZXJpZmllZFB1cmNoYXNlEg0KBXZhbGlkGAEgASgIEhIKCmVycm9yX2NvZGUYAiABKAkSKgoGc3RhdHVzGAMgASgOMhouYXR0ZXN0by52MS5QdXJjaGFzZVN0YXR1cxImCgRraW5kGAQgASgOMhguYXR0ZXN0by52MS5QdXJjaGFzZUtpbmQSEgoKcHJvZHVjdF9pZBgFIAEoCRIWCg50cmFuc2FjdGlvbl9pZBgGIAEoCRIfChdvcmlnaW5hbF90cmFuc2FjdGlvbl9pZBgHIAEoCRIOCgZhcHBfaWQYCCABKAkSMAoMcHVyY2hhc2VkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpyZXZva2VkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaCg1hdXRvX3JlbmV3aW5nGAwgASgISACIAQESEAoIcXVhbnRpdHkYDSABKA0SMQoLZW52aXJvbm1lbnQYDyABKA4yHC5hdHRlc3RvLnYxLlN0b3JlRW52aXJvbm1lbnQSGQoRYXBwX2FjY291bnRfdG9rZW4YECABKAkSHQoVb2JmdXNjYXRlZF9hY2NvdW50X2lkGBEgASgJEhYKDnB1cmNoYXNlX3Rva2VuGBIgASgJQhAKDl9hdXRvX3JlbmV3aW5nSgQIDhAPUgdzYW5kYm94In4KHVZlcmlmeUFwcGxlVHJhbnNhY3Rpb25SZXF1ZXN0EioKDnRyYW5zYWN0aW9uX2lkGAEgASgJQhLK8xgOCAEYQCIIXlswLTldKyQSMQoLZW52aXJvbm1lbnQYAiABKA4yHC5hdHRlc3RvLnYxLkFwcGxlRW52aXJvbm1lbnQicgocVmVyaWZ5QXBwbGVTaWduZWREYXRhUmVxdWVzdBIfCgtzaWduZWRfZGF0YRgBIAEoCUIKyvMYBggBGICABBIxCgtlbnZpcm9ubWVudBgCIAEoDjIcLmF0dGVzdG8udjEuQXBwbGVFbnZpcm9ubWVudCKrAgodVmVyaWZ5QXBwbGVTaWduZWREYXRhUmVzcG9uc2USLgoIcHVyY2hhc2UYASABKAsyHC5hdHRlc3RvLnYxLlZlcmlmaWVkUHVyY2hhc2USLQoEa2luZBgCIAEoDjIfLmF0dGVzdG8udjEuQXBwbGVTaWduZWREYXRhS2luZBIoCgdwYXlsb2FkGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBItCglzaWduZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhkKEW5vdGlmaWNhdGlvbl90eXBlGAUgASgJEhwKFG5vdGlmaWNhdGlvbl9zdWJ0eXBlGAYgASgJEhkKEW5vdGlmaWNhdGlvbl91dWlkGAcgASgJInYKHlZlcmlmeUFwcGxlVHJhbnNhY3Rpb25SZXNwb25zZRIuCghwdXJjaGFzZRgBIAEoCzIcLmF0dGVzdG8udjEuVmVyaWZpZWRQdXJjaGFzZRIkCgNyYXcYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IqoCChtWZXJpZnlHb29nbGVQdXJjaGFzZVJlcXVlc3QSVQoMcGFja2FnZV9uYW1lGAEgASgJQjrK8xg2GP8BIjFeW0EtWmEtel1bQS1aYS16MC05X10qKFwuW0EtWmEtel1bQS1aYS16MC05X10qKSskSACIAQESNwoKcHJvZHVjdF9pZBgCIAEoCUIeyvMYGhiWASIVXlthLXowLTldW2EtejAtOV8uXSokSAGIAQESKwoOcHVyY2hhc2VfdG9rZW4YAyABKAlCE8rzGA8IARiAICIIXlshLX5dKyQSLgoEa2luZBgEIAEoDjIYLmF0dGVzdG8udjEuUHVyY2hhc2VLaW5kQgbK8xgCCAFCDwoNX3BhY2thZ2VfbmFtZUINCgtfcHJvZHVjdF9pZCJ0ChxWZXJpZnlHb29nbGVQdXJjaGFzZVJlc3BvbnNlEi4KCHB1cmNoYXNlGAEgASgLMhwuYXR0ZXN0by52MS5WZXJpZmllZFB1cmNoYXNlEiQKA3JhdxgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3Qi1AMKEVN0b3JlTm90aWZpY2F0aW9uEgoKAmlkGAEgASgJEiEKBnNvdXJjZRgCIAEoDjIRLmF0dGVzdG8udjEuU3RvcmUSGQoRbm90aWZpY2F0aW9uX3V1aWQYAyABKAkSEgoKbWVzc2FnZV9pZBgEIAEoCRIZChFub3RpZmljYXRpb25fdHlwZRgFIAEoCRIPCgdzdWJ0eXBlGAYgASgJEhMKC2Vudmlyb25tZW50GAcgASgJEg4KBmFwcF9pZBgIIAEoCRIWCg50cmFuc2FjdGlvbl9pZBgJIAEoCRIfChdvcmlnaW5hbF90cmFuc2FjdGlvbl9pZBgKIAEoCRISCgpwcm9kdWN0X2lkGAsgASgJEhYKDnB1cmNoYXNlX3Rva2VuGAwgASgJEi0KCXNpZ25lZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLcmVjZWl2ZWRfYXQYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXN0cmVhbV9pZBgPIAEoCRIOCgZzZXFfbm8YECABKAQSKAoHcGF5bG9hZBgRIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3Qi/AEKGExpc3ROb3RpZmljYXRpb25zUmVxdWVzdBIhCgZzb3VyY2UYASABKA4yES5hdHRlc3RvLnYxLlN0b3JlEiIKEW5vdGlmaWNhdGlvbl90eXBlGAIgASgJQgfK8xgDGIABEi8KC3NpZ25lZF9mcm9tGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCglzaWduZWRfdG8YBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhwKCXBhZ2Vfc2l6ZRgFIAEoBUIJyvMYBSgAMPQDEhsKCnBhZ2VfdG9rZW4YBiABKAlCB8rzGAMYgAQiagoZTGlzdE5vdGlmaWNhdGlvbnNSZXNwb25zZRI0Cg1ub3RpZmljYXRpb25zGAEgAygLMh0uYXR0ZXN0by52MS5TdG9yZU5vdGlmaWNhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiOwoWR2V0Tm90aWZpY2F0aW9uUmVxdWVzdBIhCg9ub3RpZmljYXRpb25faWQYASABKAlCCMrzGAQIARhAIk4KF0dldE5vdGlmaWNhdGlvblJlc3BvbnNlEjMKDG5vdGlmaWNhdGlvbhgBIAEoCzIdLmF0dGVzdG8udjEuU3RvcmVOb3RpZmljYXRpb24qaAoMUHVyY2hhc2VLaW5kEh0KGVBVUkNIQVNFX0tJTkRfVU5TUEVDSUZJRUQQABIZChVQVVJDSEFTRV9LSU5EX1BST0RVQ1QQARIeChpQVVJDSEFTRV9LSU5EX1NVQlNDUklQVElPThACKoICCg5QdXJjaGFzZVN0YXR1cxIfChtQVVJDSEFTRV9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZQVVJDSEFTRV9TVEFUVVNfQUNUSVZFEAESGwoXUFVSQ0hBU0VfU1RBVFVTX0VYUElSRUQQAhIjCh9QVVJDSEFTRV9TVEFUVVNfSU5fR1JBQ0VfUEVSSU9EEAMSGwoXUFVSQ0hBU0VfU1RBVFVTX09OX0hPTEQQBBIaChZQVVJDSEFTRV9TVEFUVVNfUEFVU0VEEAUSGwoXUFVSQ0hBU0VfU1RBVFVTX1BFTkRJTkcQBhIbChdQVVJDSEFTRV9TVEFUVVNfUkVWT0tFRBAHKrcBChNBcHBsZVNpZ25lZERhdGFLaW5kEiYKIkFQUExFX1NJR05FRF9EQVRBX0tJTkRfVU5TUEVDSUZJRUQQABImCiJBUFBMRV9TSUdORURfREFUQV9LSU5EX1RSQU5TQUNUSU9OEAESJwojQVBQTEVfU0lHTkVEX0RBVEFfS0lORF9SRU5FV0FMX0lORk8QAhInCiNBUFBMRV9TSUdORURfREFUQV9LSU5EX05PVElGSUNBVElPThADMvMCChhTdG9yZVZlcmlmaWNhdGlvblNlcnZpY2USdAoWVmVyaWZ5QXBwbGVUcmFuc2FjdGlvbhIpLmF0dGVzdG8udjEuVmVyaWZ5QXBwbGVUcmFuc2FjdGlvblJlcXVlc3QaKi5hdHRlc3RvLnYxLlZlcmlmeUFwcGxlVHJhbnNhY3Rpb25SZXNwb25zZSIDkAIBEnEKFVZlcmlmeUFwcGxlU2lnbmVkRGF0YRIoLmF0dGVzdG8udjEuVmVyaWZ5QXBwbGVTaWduZWREYXRhUmVxdWVzdBopLmF0dGVzdG8udjEuVmVyaWZ5QXBwbGVTaWduZWREYXRhUmVzcG9uc2UiA5ACARJuChRWZXJpZnlHb29nbGVQdXJjaGFzZRInLmF0dGVzdG8udjEuVmVyaWZ5R29vZ2xlUHVyY2hhc2VSZXF1ZXN0GiguYXR0ZXN0by52MS5WZXJpZnlHb29nbGVQdXJjaGFzZVJlc3BvbnNlIgOQAgEy4gEKGFN0b3JlTm90aWZpY2F0aW9uU2VydmljZRJlChFMaXN0Tm90aWZpY2F0aW9ucxIkLmF0dGVzdG8udjEuTGlzdE5vdGlmaWNhdGlvbnNSZXF1ZXN0GiUuYXR0ZXN0by52MS5MaXN0Tm90aWZpY2F0aW9uc1Jlc3BvbnNlIgOQAgESXwoPR2V0Tm90aWZpY2F0aW9uEiIuYXR0ZXN0by52MS5HZXROb3RpZmljYXRpb25SZXF1ZXN0GiMuYXR0ZXN0by52MS5HZXROb3RpZmljYXRpb25SZXNwb25zZSIDkAIBQjtaOWdpdGh1Yi5jb20vYXR0ZXN0by1ldS9hdHRlc3RvL2dlbi9nby9hdHRlc3RvL3YxO2F0dGVzdG92MWIGcHJvdG8z", [file_attesto_v1_common, file_attesto_v1_validate, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * VerifiedPurchase is the store-independent envelope of a verification.
@@ -385,6 +385,269 @@ export const VerifyGooglePurchaseResponseSchema: GenMessage<VerifyGooglePurchase
   messageDesc(file_attesto_v1_store, 6);
 
 /**
+ * StoreNotification is one verified inbound store notification.
+ *
+ * @generated from message attesto.v1.StoreNotification
+ */
+export type StoreNotification = Message<"attesto.v1.StoreNotification"> & {
+  /**
+   * Attesto's id, `ntf_…`.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Which store sent it.
+   *
+   * @generated from field: attesto.v1.Store source = 2;
+   */
+  source: Store;
+
+  /**
+   * Apple's notificationUUID; empty for Google.
+   *
+   * @generated from field: string notification_uuid = 3;
+   */
+  notificationUuid: string;
+
+  /**
+   * The Pub/Sub messageId; empty for Apple.
+   *
+   * @generated from field: string message_id = 4;
+   */
+  messageId: string;
+
+  /**
+   * Apple notificationType (e.g. DID_RENEW); for Google the RTDN type by
+   * name (e.g. SUBSCRIPTION_PURCHASED, ONE_TIME_PRODUCT_PURCHASED,
+   * VOIDED_PURCHASE, TEST).
+   *
+   * @generated from field: string notification_type = 5;
+   */
+  notificationType: string;
+
+  /**
+   * Apple's subtype; empty when none and for Google.
+   *
+   * @generated from field: string subtype = 6;
+   */
+  subtype: string;
+
+  /**
+   * Apple's environment (Production, Sandbox); empty for Google.
+   *
+   * @generated from field: string environment = 7;
+   */
+  environment: string;
+
+  /**
+   * Apple bundleId; Google packageName.
+   *
+   * @generated from field: string app_id = 8;
+   */
+  appId: string;
+
+  /**
+   * Apple transactionId of the nested transaction; Google orderId (voided
+   * purchases); empty when the notification has none.
+   *
+   * @generated from field: string transaction_id = 9;
+   */
+  transactionId: string;
+
+  /**
+   * Apple originalTransactionId; empty for Google.
+   *
+   * @generated from field: string original_transaction_id = 10;
+   */
+  originalTransactionId: string;
+
+  /**
+   * Apple productId; Google subscriptionId or sku.
+   *
+   * @generated from field: string product_id = 11;
+   */
+  productId: string;
+
+  /**
+   * The Google purchase token; empty for Apple.
+   *
+   * @generated from field: string purchase_token = 12;
+   */
+  purchaseToken: string;
+
+  /**
+   * Apple signedDate; Google eventTimeMillis.
+   *
+   * @generated from field: google.protobuf.Timestamp signed_at = 13;
+   */
+  signedAt?: Timestamp | undefined;
+
+  /**
+   * When Attesto stored it.
+   *
+   * @generated from field: google.protobuf.Timestamp received_at = 14;
+   */
+  receivedAt?: Timestamp | undefined;
+
+  /**
+   * The tenant's store Proofstream.
+   *
+   * @generated from field: string stream_id = 15;
+   */
+  streamId: string;
+
+  /**
+   * The sequence number of the event committing to this notification.
+   *
+   * @generated from field: uint64 seq_no = 16;
+   */
+  seqNo: bigint;
+
+  /**
+   * The verified, decoded payload (Apple's nested JWS decoded in place; the
+   * Google DeveloperNotification), the store's field names.
+   *
+   * @generated from field: google.protobuf.Struct payload = 17;
+   */
+  payload?: JsonObject | undefined;
+};
+
+/**
+ * Describes the message attesto.v1.StoreNotification.
+ * Use `create(StoreNotificationSchema)` to create a new message.
+ */
+export const StoreNotificationSchema: GenMessage<StoreNotification> = /*@__PURE__*/
+  messageDesc(file_attesto_v1_store, 7);
+
+/**
+ * The request of StoreNotificationService.ListNotifications.
+ *
+ * @generated from message attesto.v1.ListNotificationsRequest
+ */
+export type ListNotificationsRequest = Message<"attesto.v1.ListNotificationsRequest"> & {
+  /**
+   * Only this store's; UNSPECIFIED for both.
+   *
+   * @generated from field: attesto.v1.Store source = 1;
+   */
+  source: Store;
+
+  /**
+   * Only this notification_type; empty for all.
+   *
+   * @generated from field: string notification_type = 2;
+   */
+  notificationType: string;
+
+  /**
+   * Only notifications signed at or after this time.
+   *
+   * @generated from field: google.protobuf.Timestamp signed_from = 3;
+   */
+  signedFrom?: Timestamp | undefined;
+
+  /**
+   * Only notifications signed at or before this time.
+   *
+   * @generated from field: google.protobuf.Timestamp signed_to = 4;
+   */
+  signedTo?: Timestamp | undefined;
+
+  /**
+   * Defaults to 50 when zero; at most 500.
+   *
+   * @generated from field: int32 page_size = 5;
+   */
+  pageSize: number;
+
+  /**
+   * The next_page_token of a previous response, or empty for the first page.
+   *
+   * @generated from field: string page_token = 6;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message attesto.v1.ListNotificationsRequest.
+ * Use `create(ListNotificationsRequestSchema)` to create a new message.
+ */
+export const ListNotificationsRequestSchema: GenMessage<ListNotificationsRequest> = /*@__PURE__*/
+  messageDesc(file_attesto_v1_store, 8);
+
+/**
+ * The response of StoreNotificationService.ListNotifications.
+ *
+ * @generated from message attesto.v1.ListNotificationsResponse
+ */
+export type ListNotificationsResponse = Message<"attesto.v1.ListNotificationsResponse"> & {
+  /**
+   * The page, newest signed first.
+   *
+   * @generated from field: repeated attesto.v1.StoreNotification notifications = 1;
+   */
+  notifications: StoreNotification[];
+
+  /**
+   * Empty when there are no more results.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message attesto.v1.ListNotificationsResponse.
+ * Use `create(ListNotificationsResponseSchema)` to create a new message.
+ */
+export const ListNotificationsResponseSchema: GenMessage<ListNotificationsResponse> = /*@__PURE__*/
+  messageDesc(file_attesto_v1_store, 9);
+
+/**
+ * The request of StoreNotificationService.GetNotification.
+ *
+ * @generated from message attesto.v1.GetNotificationRequest
+ */
+export type GetNotificationRequest = Message<"attesto.v1.GetNotificationRequest"> & {
+  /**
+   * The notification's id, `ntf_…`.
+   *
+   * @generated from field: string notification_id = 1;
+   */
+  notificationId: string;
+};
+
+/**
+ * Describes the message attesto.v1.GetNotificationRequest.
+ * Use `create(GetNotificationRequestSchema)` to create a new message.
+ */
+export const GetNotificationRequestSchema: GenMessage<GetNotificationRequest> = /*@__PURE__*/
+  messageDesc(file_attesto_v1_store, 10);
+
+/**
+ * The response of StoreNotificationService.GetNotification.
+ *
+ * @generated from message attesto.v1.GetNotificationResponse
+ */
+export type GetNotificationResponse = Message<"attesto.v1.GetNotificationResponse"> & {
+  /**
+   * The notification.
+   *
+   * @generated from field: attesto.v1.StoreNotification notification = 1;
+   */
+  notification?: StoreNotification | undefined;
+};
+
+/**
+ * Describes the message attesto.v1.GetNotificationResponse.
+ * Use `create(GetNotificationResponseSchema)` to create a new message.
+ */
+export const GetNotificationResponseSchema: GenMessage<GetNotificationResponse> = /*@__PURE__*/
+  messageDesc(file_attesto_v1_store, 11);
+
+/**
  * PurchaseKind is what was bought.
  *
  * @generated from enum attesto.v1.PurchaseKind
@@ -601,4 +864,41 @@ export const StoreVerificationService: GenService<{
   },
 }> = /*@__PURE__*/
   serviceDesc(file_attesto_v1_store, 0);
+
+/**
+ * StoreNotificationService reads the tenant's verified inbound store
+ * notifications: App Store Server Notifications V2 received on
+ * `POST /v1/webhooks/apple/{tenant_id}` and Google Play RTDN Pub/Sub pushes
+ * on `POST /v1/webhooks/google/{tenant_id}`. Each was verified before it was
+ * stored, is stored once per notificationUUID / messageId, and is committed
+ * (as normalized metadata, never the raw JWS) to the tenant's store
+ * Proofstream, whose event the item names. Tenant API key
+ * (UNAUTHENTICATED without one).
+ *
+ * @generated from service attesto.v1.StoreNotificationService
+ */
+export const StoreNotificationService: GenService<{
+  /**
+   * Lists notifications, newest signed date first, with optional filters.
+   * INVALID_ARGUMENT (field `page_token`) for a token this API did not give.
+   *
+   * @generated from rpc attesto.v1.StoreNotificationService.ListNotifications
+   */
+  listNotifications: {
+    methodKind: "unary";
+    input: typeof ListNotificationsRequestSchema;
+    output: typeof ListNotificationsResponseSchema;
+  },
+  /**
+   * One notification; NOT_FOUND for an unknown id or another tenant's.
+   *
+   * @generated from rpc attesto.v1.StoreNotificationService.GetNotification
+   */
+  getNotification: {
+    methodKind: "unary";
+    input: typeof GetNotificationRequestSchema;
+    output: typeof GetNotificationResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_attesto_v1_store, 1);
 
