@@ -46,6 +46,8 @@ const envSchema = z.object({
   ATTESTO_APPLE_API_PRODUCTION_URL: z.string().url().default("https://api.storekit.itunes.apple.com"),
   ATTESTO_APPLE_API_SANDBOX_URL: z.string().url().default("https://api.storekit-sandbox.itunes.apple.com"),
   ATTESTO_STORE_UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  ATTESTO_GOOGLE_TOKEN_URL: z.string().url().default("https://oauth2.googleapis.com/token"),
+  ATTESTO_GOOGLE_PLAY_API_URL: z.string().url().default("https://androidpublisher.googleapis.com"),
   ATTESTO_GOOGLE_OIDC_JWKS_URL: z.string().url().default("https://www.googleapis.com/oauth2/v3/certs"),
   ATTESTO_GOOGLE_OIDC_ISSUERS: z.string().default("https://accounts.google.com,accounts.google.com"),
   ATTESTO_STORE_CREDENTIAL_CACHE_MS: z.coerce.number().int().min(0).default(60_000),
@@ -122,6 +124,9 @@ export interface Config {
   appleApiSandboxUrl: string;
   /** Budget of one App Store / Google Play API request. */
   storeUpstreamTimeoutMs: number;
+  /** Google's OAuth token endpoint and the Play Developer API. */
+  googleTokenUrl: string;
+  googlePlayApiUrl: string;
   /** Google's OIDC keys and issuers, for Pub/Sub push tokens (RTDN). */
   googleOidcJwksUrl: string;
   googleOidcIssuers: string[];
@@ -182,6 +187,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     appleApiProductionUrl: e.ATTESTO_APPLE_API_PRODUCTION_URL,
     appleApiSandboxUrl: e.ATTESTO_APPLE_API_SANDBOX_URL,
     storeUpstreamTimeoutMs: e.ATTESTO_STORE_UPSTREAM_TIMEOUT_MS,
+    googleTokenUrl: e.ATTESTO_GOOGLE_TOKEN_URL,
+    googlePlayApiUrl: e.ATTESTO_GOOGLE_PLAY_API_URL,
     googleOidcJwksUrl: e.ATTESTO_GOOGLE_OIDC_JWKS_URL,
     googleOidcIssuers: e.ATTESTO_GOOGLE_OIDC_ISSUERS.split(",").map((s) => s.trim()).filter(Boolean),
     ...overrides,

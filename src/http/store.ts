@@ -5,9 +5,11 @@ import {
   VerifyAppleSignedDataResponseSchema,
   VerifyAppleTransactionRequestSchema,
   VerifyAppleTransactionResponseSchema,
+  VerifyGooglePurchaseRequestSchema,
+  VerifyGooglePurchaseResponseSchema,
 } from "../../gen/ts/attesto/v1/store_pb.js";
 import { invalidArgument } from "../errors.js";
-import { apiEnvironmentOf, appleSignedDataMsg, environmentOf, purchaseMsg } from "../rpc/store-service.js";
+import { apiEnvironmentOf, appleSignedDataMsg, environmentOf, googleInput, purchaseMsg } from "../rpc/store-service.js";
 import { validateMessage } from "../rpc/validation.js";
 import type { StoreVerification } from "../store/module.js";
 import type { ReceiveResult, StoreNotifications } from "../store/notifications.js";
@@ -56,6 +58,14 @@ export function mountStoreRoutes(http: Hono, { store, storeNotifications, authen
   http.post("/v1/webhooks/google/:tenantId", async (c) =>
     received(c, await storeNotifications.receiveGoogle(c.req.param("tenantId"), c.req.header("authorization"), await c.req.text())),
   );
+
+  http.post("/v1/google/verify", async (c) => {
+    const tenantId = await tenant(c);
+    const req = await contractBody(c, VerifyGooglePurchaseRequestSchema);
+    const result = await store.verifyGooglePurchase(tenantId, googleInput(req));
+    const message = create(VerifyGooglePurchaseResponseSchema, { purchase: purchaseMsg(result.purchase), raw: result.raw as JsonObject | undefined });
+    return c.json(toJson(VerifyGooglePurchaseResponseSchema, message) as object);
+  });
 
   http.post("/v1/apple/verify-signed", async (c) => {
     const tenantId = await tenant(c);

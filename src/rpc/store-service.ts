@@ -8,6 +8,7 @@ import {
   VerifiedPurchaseSchema,
   type StoreVerificationService,
   type VerifiedPurchase as VerifiedPurchaseMsg,
+  type VerifyGooglePurchaseRequest,
 } from "../../gen/ts/attesto/v1/store_pb.js";
 import { AppError } from "../errors.js";
 import type { AppleSignedDataResult, StoreVerification } from "../store/module.js";
@@ -20,16 +21,33 @@ export interface StoreServiceDeps {
 }
 
 /** StoreVerificationService: thin; the store module does the work. */
-export function storeVerificationService({ store }: StoreServiceDeps): Partial<ServiceImpl<typeof StoreVerificationService>> {
+export function storeVerificationService({ store }: StoreServiceDeps): ServiceImpl<typeof StoreVerificationService> {
   return {
     async verifyAppleTransaction(req, ctx) {
       const result = await store.verifyAppleTransaction(tenantOf(ctx).tenantId, { transactionId: req.transactionId, environment: apiEnvironmentOf(req.environment) });
+      return { purchase: purchaseMsg(result.purchase), raw: result.raw as JsonObject | undefined };
+    },
+    async verifyGooglePurchase(req, ctx) {
+      const result = await store.verifyGooglePurchase(tenantOf(ctx).tenantId, googleInput(req));
       return { purchase: purchaseMsg(result.purchase), raw: result.raw as JsonObject | undefined };
     },
     async verifyAppleSignedData(req, ctx) {
       const result = await store.verifyAppleSignedData(tenantOf(ctx).tenantId, { signedData: req.signedData, environment: environmentOf(req.environment) });
       return appleSignedDataMsg(result);
     },
+  };
+}
+
+/** The request as the domain's input. */
+export function googleInput(req: VerifyGooglePurchaseRequest) {
+  if (req.kind !== PurchaseKindEnum.PRODUCT && req.kind !== PurchaseKindEnum.SUBSCRIPTION) {
+    throw new AppError("invalid_argument", "kind: must be PURCHASE_KIND_PRODUCT or PURCHASE_KIND_SUBSCRIPTION", { field: "kind" });
+  }
+  return {
+    packageName: req.packageName,
+    productId: req.productId,
+    purchaseToken: req.purchaseToken,
+    kind: req.kind === PurchaseKindEnum.PRODUCT ? ("product" as const) : ("subscription" as const),
   };
 }
 
@@ -101,6 +119,7 @@ export function purchaseMsg(p: VerifiedPurchase): VerifiedPurchaseMsg {
     appAccountToken: p.appAccountToken,
     obfuscatedAccountId: p.obfuscatedAccountId,
     purchaseToken: p.purchaseToken,
+    acknowledged: p.acknowledged,
   });
 }
 

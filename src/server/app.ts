@@ -102,6 +102,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
         ocspTimeoutMs: config.appleOcspTimeoutMs,
         credentialCacheMs: config.storeCredentialCacheMs,
         appleApi: { productionUrl: config.appleApiProductionUrl, sandboxUrl: config.appleApiSandboxUrl, timeoutMs: config.storeUpstreamTimeoutMs },
+        googlePlay: { tokenUrl: config.googleTokenUrl, apiBaseUrl: config.googlePlayApiUrl, timeoutMs: config.storeUpstreamTimeoutMs },
       },
     );
     await store.start();

@@ -8,11 +8,14 @@ import { AppleJwsRejection, AppleJwsVerifier, type AppleExpectation, type Verifi
 import { OcspChecker } from "./apple/ocsp.js";
 import { AppStoreServerApi, type AppleApiEnvironment, type AppleApiSettings } from "./apple/server-api.js";
 import { AppError } from "../errors.js";
+import { GooglePlayApi, type GooglePlaySettings } from "./google/play-api.js";
 import { publishStoreCredentialsChanged, StoreCredentialCache, STORE_CREDENTIALS_EVICT_CHANNEL } from "./credential-cache.js";
 import {
   appleEnvironmentName,
   applePurchaseFromRenewalInfo,
   applePurchaseFromTransaction,
+  googlePurchaseFromProduct,
+  googlePurchaseFromSubscription,
   invalidPurchase,
   storeEnvironmentOfApple,
   type StoreEnvironment,
@@ -39,6 +42,8 @@ export interface StoreSettings {
   credentialCacheMs: number;
   /** App Store Server API hosts and upstream timeout. */
   appleApi: AppleApiSettings;
+  /** Google OAuth token endpoint, Play Developer API and upstream timeout. */
+  googlePlay: GooglePlaySettings;
 }
 
 /** What the validation audit (issue 8 item 9) records of one verification. */
@@ -59,6 +64,12 @@ export interface VerificationObserver {
 export interface AppleTransactionResult {
   purchase: VerifiedPurchase;
   /** The decoded signedTransactionInfo, Apple's field names; unset when there was none. */
+  raw: Record<string, unknown> | undefined;
+}
+
+export interface GooglePurchaseResult {
+  purchase: VerifiedPurchase;
+  /** The androidpublisher answer, Google's field names; unset when there was none. */
   raw: Record<string, unknown> | undefined;
 }
 
@@ -84,6 +95,8 @@ export class StoreVerification {
   readonly credentials: StoreCredentialCache;
   readonly appleJws: AppleJwsVerifier;
   private readonly appleApi: AppStoreServerApi;
+  /** The Google Play Developer API client, with its per-tenant OAuth token cache. */
+  readonly googlePlay: GooglePlayApi;
   private subscriber: Redis | undefined;
 
   constructor(
@@ -96,6 +109,7 @@ export class StoreVerification {
       ocsp: settings.appleOnlineChecks ? new OcspChecker({ timeoutMs: settings.ocspTimeoutMs }) : undefined,
     });
     this.appleApi = new AppStoreServerApi(settings.appleApi);
+    this.googlePlay = new GooglePlayApi(settings.googlePlay);
   }
 
   /** Listens for credential changes made by any instance or the CLI. */
@@ -103,18 +117,19 @@ export class StoreVerification {
     const subscriber = this.deps.redis.connect();
     this.subscriber = subscriber;
     await subscriber.subscribe(STORE_CREDENTIALS_EVICT_CHANNEL);
-    subscriber.on("message", (_channel: string, tenantId: string) => this.credentials.evict(tenantId || undefined));
+    subscriber.on("message", (_channel: string, tenantId: string) => this.evict(tenantId || undefined));
   }
 
   async close(): Promise<void> {
     await this.subscriber?.quit().catch(() => this.subscriber?.disconnect());
     this.subscriber = undefined;
     await this.appleApi.close();
+    await this.googlePlay.close();
   }
 
   /** Called after a tenant's store credentials were put or deleted: drops them here at once and everywhere else by broadcast. */
   credentialsChanged(tenantId: string): void {
-    this.credentials.evict(tenantId);
+    this.evict(tenantId);
     publishStoreCredentialsChanged(this.deps.redis.client, tenantId).catch((err: Error) =>
       this.deps.logger.warn({ err: err.message }, "could not broadcast a store credentials change"),
     );
@@ -174,6 +189,53 @@ export class StoreVerification {
       latencyMs: performance.now() - started,
     });
     return result;
+  }
+
+  /**
+   * Looks a Google Play purchase up: purchases.products.get for a one-time
+   * product, purchases.subscriptionsv2.get for a subscription. The package
+   * name defaults to the credentials'.
+   */
+  async verifyGooglePurchase(
+    tenantId: string,
+    input: { packageName?: string; productId?: string; purchaseToken: string; kind: "product" | "subscription" },
+  ): Promise<GooglePurchaseResult> {
+    const started = performance.now();
+    if (input.kind === "product" && !input.productId) throw new AppError("invalid_argument", "product_id: is required for PRODUCT", { field: "product_id" });
+    const credentials = await this.credentials.google(tenantId);
+    if (!credentials) {
+      throw new AppError("failed_precondition", "the tenant has no Google credentials (AdminService.PutGoogleCredentials)", { reason: "credentials_missing" });
+    }
+    const packageName = input.packageName ?? credentials.packageName;
+    const ids = { packageName, purchaseToken: input.purchaseToken };
+    const lookup =
+      input.kind === "product"
+        ? await this.googlePlay.getProduct(tenantId, credentials, packageName, input.productId!, input.purchaseToken)
+        : await this.googlePlay.getSubscription(tenantId, credentials, packageName, input.purchaseToken);
+    const result: GooglePurchaseResult = !lookup.found
+      ? { purchase: invalidPurchase(lookup.errorCode, { purchaseToken: input.purchaseToken, appId: packageName }), raw: undefined }
+      : {
+          purchase:
+            input.kind === "product"
+              ? googlePurchaseFromProduct(lookup.resource, { ...ids, productId: input.productId! })
+              : googlePurchaseFromSubscription(lookup.resource, { ...ids, productId: input.productId }),
+          raw: lookup.resource,
+        };
+    this.afterAnswer({
+      tenantId,
+      source: "google",
+      identifier: input.purchaseToken,
+      valid: result.purchase.valid,
+      errorCode: result.purchase.errorCode,
+      latencyMs: performance.now() - started,
+    });
+    return result;
+  }
+
+  /** Drops what is cached from a tenant's credentials (or everyone's): decrypted keys and Google access tokens. */
+  private evict(tenantId?: string): void {
+    this.credentials.evict(tenantId);
+    if (tenantId) this.googlePlay.forget(tenantId);
   }
 
   /** What a tenant's Apple-signed data must match: its credentials' bundle id and environment, unless the caller names one. */

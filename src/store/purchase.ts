@@ -23,6 +23,7 @@ export interface VerifiedPurchase {
   appAccountToken: string;
   obfuscatedAccountId: string;
   purchaseToken: string;
+  acknowledged: boolean | undefined;
 }
 
 /** The answer for a purchase that did not verify. */
@@ -45,6 +46,7 @@ export function invalidPurchase(errorCode: string, known: Partial<VerifiedPurcha
     appAccountToken: "",
     obfuscatedAccountId: "",
     purchaseToken: "",
+    acknowledged: undefined,
     ...known,
   };
 }
@@ -129,4 +131,78 @@ export function appleEnvironmentName(env: StoreEnvironment | undefined): "Produc
     default:
       return undefined;
   }
+}
+
+/**
+ * A ProductPurchase (purchases.products.get) as the envelope: purchaseState
+ * 0 is ACTIVE, 1 (canceled) REVOKED, 2 PENDING; purchaseType 0 is a test
+ * purchase (SANDBOX).
+ */
+export function googlePurchaseFromProduct(p: Record<string, unknown>, ids: { packageName: string; productId: string; purchaseToken: string }): VerifiedPurchase {
+  const state = Number(p.purchaseState ?? 0);
+  const status: PurchaseStatus = state === 1 ? "revoked" : state === 2 ? "pending" : "active";
+  return {
+    ...invalidPurchase(""),
+    valid: true,
+    status,
+    kind: "product",
+    productId: str(p.productId) || ids.productId,
+    transactionId: str(p.orderId),
+    appId: ids.packageName,
+    purchasedAt: date(Number(p.purchaseTimeMillis)),
+    quantity: typeof p.quantity === "number" ? p.quantity : 1,
+    environment: p.purchaseType === 0 ? "sandbox" : "production",
+    obfuscatedAccountId: str(p.obfuscatedExternalAccountId),
+    purchaseToken: ids.purchaseToken,
+    acknowledged: p.acknowledgementState === undefined ? undefined : Number(p.acknowledgementState) === 1,
+  };
+}
+
+const GOOGLE_SUBSCRIPTION_STATES: Record<string, PurchaseStatus> = {
+  SUBSCRIPTION_STATE_ACTIVE: "active",
+  SUBSCRIPTION_STATE_IN_GRACE_PERIOD: "in_grace_period",
+  SUBSCRIPTION_STATE_ON_HOLD: "on_hold",
+  SUBSCRIPTION_STATE_PAUSED: "paused",
+  SUBSCRIPTION_STATE_EXPIRED: "expired",
+  SUBSCRIPTION_STATE_PENDING: "pending",
+  SUBSCRIPTION_STATE_PENDING_PURCHASE_CANCELED: "revoked",
+};
+
+/**
+ * A SubscriptionPurchaseV2 as the envelope. CANCELED means "will not
+ * renew": ACTIVE until the line item's expiry, EXPIRED after. A requested
+ * product id must be one of the line items, else valid = false
+ * (product_mismatch).
+ */
+export function googlePurchaseFromSubscription(
+  s: Record<string, unknown>,
+  ids: { packageName: string; productId: string | undefined; purchaseToken: string },
+  now = Date.now(),
+): VerifiedPurchase {
+  const lineItems = (Array.isArray(s.lineItems) ? s.lineItems : []).filter((i): i is Record<string, unknown> => i !== null && typeof i === "object");
+  const item = ids.productId ? lineItems.find((i) => i.productId === ids.productId) : lineItems[0];
+  if (ids.productId && !item) return invalidPurchase("product_mismatch", { purchaseToken: ids.purchaseToken, appId: ids.packageName });
+  const expiresAt = item && typeof item.expiryTime === "string" ? new Date(item.expiryTime) : undefined;
+  const state = str(s.subscriptionState);
+  const status: PurchaseStatus =
+    state === "SUBSCRIPTION_STATE_CANCELED" ? (expiresAt && expiresAt.getTime() > now ? "active" : "expired") : (GOOGLE_SUBSCRIPTION_STATES[state] ?? "expired");
+  const plan = item?.autoRenewingPlan as Record<string, unknown> | undefined;
+  const accounts = s.externalAccountIdentifiers as Record<string, unknown> | undefined;
+  return {
+    ...invalidPurchase(""),
+    valid: true,
+    status,
+    kind: "subscription",
+    productId: str(item?.productId),
+    transactionId: str(s.latestOrderId),
+    appId: ids.packageName,
+    purchasedAt: typeof s.startTime === "string" ? new Date(s.startTime) : undefined,
+    expiresAt,
+    autoRenewing: plan ? plan.autoRenewEnabled === true : false,
+    quantity: 1,
+    environment: s.testPurchase !== undefined ? "sandbox" : "production",
+    obfuscatedAccountId: str(accounts?.obfuscatedExternalAccountId),
+    purchaseToken: ids.purchaseToken,
+    acknowledged: s.acknowledgementState === undefined ? undefined : s.acknowledgementState === "ACKNOWLEDGEMENT_STATE_ACKNOWLEDGED",
+  };
 }

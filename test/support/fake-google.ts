@@ -1,7 +1,7 @@
-import { generateKeyPairSync, type KeyObject } from "node:crypto";
+import { createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { exportJWK, SignJWT } from "jose";
+import { decodeJwt, exportJWK, jwtVerify, SignJWT } from "jose";
 
 export const GOOGLE_ISSUER = "https://accounts.google.com";
 
@@ -90,4 +90,86 @@ export function pubsubPush(messageId: string, notification: Record<string, unkno
     },
     subscription: "projects/attesto-test/subscriptions/rtdn",
   });
+}
+
+/**
+ * Google's OAuth token endpoint (`POST /token`, JWT-bearer grant) and the
+ * Play Developer API (`/androidpublisher/v3/…` products and
+ * subscriptionsv2) on loopback. The token endpoint checks the assertion
+ * against the registered service account keys (iss, aud = its own URL,
+ * scope, lifetime ≤ 1 h); the API accepts only the tokens it issued.
+ */
+export class FakeGooglePlay extends FakeGoogle {
+  private readonly accounts = new Map<string, KeyObject>();
+  private readonly issued = new Map<string, { email: string; expiresAt: number }>();
+  readonly products = new Map<string, Record<string, unknown>>();
+  readonly subscriptions = new Map<string, Record<string, unknown>>();
+  tokenRequests = 0;
+  apiRequests = 0;
+  /** Lifetime of issued tokens, seconds. */
+  tokenLifetime = 3600;
+  forced: { status: number; body?: unknown; headers?: Record<string, string> } | undefined;
+  delayMs = 0;
+
+  get tokenUrl(): string {
+    return `${this.url}/token`;
+  }
+
+  registerAccount(email: string, privateKeyPem: string): void {
+    this.accounts.set(email, createPublicKey(privateKeyPem));
+  }
+
+  /** Makes every issued token unusable (as a revoked key would). */
+  revokeTokens(): void {
+    this.issued.clear();
+  }
+
+  protected override route(req: IncomingMessage, body: string, res: ServerResponse): boolean {
+    if (req.method === "POST" && req.url === "/token") {
+      this.tokenRequests++;
+      void this.token(body).then((answer) => json(res, answer.status, answer.body));
+      return true;
+    }
+    const product = /^\/androidpublisher\/v3\/applications\/([^/]+)\/purchases\/products\/([^/]+)\/tokens\/([^/]+)$/.exec(req.url ?? "");
+    const subscription = /^\/androidpublisher\/v3\/applications\/([^/]+)\/purchases\/subscriptionsv2\/tokens\/([^/]+)$/.exec(req.url ?? "");
+    if (req.method !== "GET" || (!product && !subscription)) return false;
+    this.apiRequests++;
+    void (async () => {
+      if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+      const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1];
+      const grant = bearer ? this.issued.get(bearer) : undefined;
+      if (!grant || grant.expiresAt < Date.now()) return json(res, 401, { error: { code: 401, message: "Request had invalid authentication credentials.", status: "UNAUTHENTICATED" } });
+      if (this.forced) return json(res, this.forced.status, this.forced.body ?? {}, this.forced.headers);
+      const key = product ? `${decodeURIComponent(product[1]!)}/${decodeURIComponent(product[2]!)}/${decodeURIComponent(product[3]!)}` : `${decodeURIComponent(subscription![1]!)}/${decodeURIComponent(subscription![2]!)}`;
+      const found = (product ? this.products : this.subscriptions).get(key);
+      if (!found) return json(res, 404, { error: { code: 404, message: "The purchase token was not found.", status: "NOT_FOUND" } });
+      json(res, 200, found);
+    })();
+    return true;
+  }
+
+  private async token(body: string): Promise<{ status: number; body: unknown }> {
+    const form = new URLSearchParams(body);
+    const assertion = form.get("assertion");
+    if (form.get("grant_type") !== "urn:ietf:params:oauth:grant-type:jwt-bearer" || !assertion) return { status: 400, body: { error: "unsupported_grant_type" } };
+    try {
+      const { iss } = decodeJwt(assertion);
+      const key = typeof iss === "string" ? this.accounts.get(iss) : undefined;
+      if (!key) return { status: 400, body: { error: "invalid_grant", error_description: "Invalid JWT Signature." } };
+      const { payload } = await jwtVerify(assertion, key, { algorithms: ["RS256"], audience: this.tokenUrl, issuer: iss });
+      if (payload.scope !== "https://www.googleapis.com/auth/androidpublisher" || (payload.exp ?? 0) - (payload.iat ?? 0) > 3600) {
+        return { status: 400, body: { error: "invalid_scope" } };
+      }
+      const accessToken = `ya29.${randomBytes(24).toString("base64url")}`;
+      this.issued.set(accessToken, { email: iss as string, expiresAt: Date.now() + this.tokenLifetime * 1000 });
+      return { status: 200, body: { access_token: accessToken, expires_in: this.tokenLifetime, token_type: "Bearer" } };
+    } catch {
+      return { status: 400, body: { error: "invalid_grant", error_description: "Invalid JWT Signature." } };
+    }
+  }
+}
+
+function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers }).end(text);
 }
