@@ -5,6 +5,7 @@ import type { Database } from "../db/db.js";
 import { createLogger } from "../logger.js";
 import { issueApiKey, listApiKeys, revokeApiKey } from "../tenancy/api-keys.js";
 import { createTenant, deactivateTenant, listTenants } from "../tenancy/tenants.js";
+import { registerStoreCommands } from "./store.js";
 
 const program = new Command()
   .name("attesto")
@@ -155,6 +156,8 @@ apikey
       output(key, () => `revoked ${key.id}`);
     }),
   );
+
+registerStoreCommands(program, { withDatabase, output, logger: (config) => createLogger(config.logLevel) });
 
 program.parseAsync().catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);

@@ -226,29 +226,8 @@ export class StoreNotifications {
   }
 
   /** Newest first (signed date, then id); the page token is the last item's position. */
-  async list(
-    tenantId: string,
-    filter: { source?: NotificationSource; type?: string; from?: Date; to?: Date; pageSize?: number; pageToken?: string },
-  ): Promise<{ notifications: StoreNotification[]; nextPageToken: string }> {
-    const pageSize = Math.min(Math.max(filter.pageSize || 50, 1), 500);
-    const conditions: SQL[] = [eq(storeNotifications.tenantId, tenantId)];
-    if (filter.source) conditions.push(eq(storeNotifications.source, filter.source));
-    if (filter.type) conditions.push(eq(storeNotifications.notificationType, filter.type));
-    if (filter.from) conditions.push(gte(storeNotifications.signedAt, filter.from));
-    if (filter.to) conditions.push(lte(storeNotifications.signedAt, filter.to));
-    if (filter.pageToken) {
-      const cursor = decodeCursor(filter.pageToken);
-      conditions.push(or(lt(storeNotifications.signedAt, cursor.at), and(eq(storeNotifications.signedAt, cursor.at), lt(storeNotifications.id, cursor.id)))!);
-    }
-    const rows = await this.deps.db
-      .select()
-      .from(storeNotifications)
-      .where(and(...conditions))
-      .orderBy(desc(storeNotifications.signedAt), desc(storeNotifications.id))
-      .limit(pageSize + 1);
-    const page = rows.slice(0, pageSize).map(toNotification);
-    const last = page.at(-1);
-    return { notifications: page, nextPageToken: rows.length > pageSize && last ? encodeCursor(last.signedAt, last.id) : "" };
+  list(tenantId: string, filter: NotificationFilter): Promise<{ notifications: StoreNotification[]; nextPageToken: string }> {
+    return listStoreNotifications(this.deps.db, tenantId, filter);
   }
 
   /** The one write path: commit to the store Proofstream, then the row and the relay in one transaction. */
@@ -364,6 +343,38 @@ export class StoreNotifications {
       throw new AppError("unauthenticated", "the Pub/Sub push token is not from the tenant's push service account", { reason: "token_invalid" });
     }
   }
+}
+
+export interface NotificationFilter {
+  source?: NotificationSource;
+  type?: string;
+  from?: Date;
+  to?: Date;
+  pageSize?: number;
+  pageToken?: string;
+}
+
+/** A tenant's notifications, newest signed first, in cursor pages (also for the CLI). */
+export async function listStoreNotifications(db: Db, tenantId: string, filter: NotificationFilter): Promise<{ notifications: StoreNotification[]; nextPageToken: string }> {
+  const pageSize = Math.min(Math.max(filter.pageSize || 50, 1), 500);
+  const conditions: SQL[] = [eq(storeNotifications.tenantId, tenantId)];
+  if (filter.source) conditions.push(eq(storeNotifications.source, filter.source));
+  if (filter.type) conditions.push(eq(storeNotifications.notificationType, filter.type));
+  if (filter.from) conditions.push(gte(storeNotifications.signedAt, filter.from));
+  if (filter.to) conditions.push(lte(storeNotifications.signedAt, filter.to));
+  if (filter.pageToken) {
+    const cursor = decodeCursor(filter.pageToken);
+    conditions.push(or(lt(storeNotifications.signedAt, cursor.at), and(eq(storeNotifications.signedAt, cursor.at), lt(storeNotifications.id, cursor.id)))!);
+  }
+  const rows = await db
+    .select()
+    .from(storeNotifications)
+    .where(and(...conditions))
+    .orderBy(desc(storeNotifications.signedAt), desc(storeNotifications.id))
+    .limit(pageSize + 1);
+  const page = rows.slice(0, pageSize).map(toNotification);
+  const last = page.at(-1);
+  return { notifications: page, nextPageToken: rows.length > pageSize && last ? encodeCursor(last.signedAt, last.id) : "" };
 }
 
 /** The leaf payload: normalized metadata only, never the raw JWS or message. */
