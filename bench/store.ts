@@ -32,14 +32,17 @@ const CONCURRENCY = 64;
 const VERIFIES = Number(process.env.BENCH_VERIFIES ?? 10_000);
 const NEW_CHAINS = Number(process.env.BENCH_NEW_CHAINS ?? 400);
 const ADMIN = "bench-operator-token-0123456789";
+/** The fake's own answer delay (Apple's is tens of ms); 0 measures Attesto's CPU cost at saturation. */
+const FAKE_DELAY_MS = Number(process.env.BENCH_FAKE_DELAY_MS ?? 0);
+const SEQUENTIAL = 200;
 
-/** `total` requests, `CONCURRENCY` in flight; the latency of each, ms. */
-async function closedLoop(total: number, send: () => Promise<void>): Promise<{ latencies: number[]; perSecond: number }> {
+/** `total` requests, `concurrency` in flight; the latency of each, ms. */
+async function closedLoop(total: number, send: () => Promise<void>, concurrency = CONCURRENCY): Promise<{ latencies: number[]; perSecond: number }> {
   const latencies: number[] = [];
   let started = 0;
   const begin = performance.now();
   await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
+    Array.from({ length: concurrency }, async () => {
       while (started < total) {
         started++;
         const t = performance.now();
@@ -65,6 +68,7 @@ async function rpc<T>(pool: Pool, method: string, body: unknown, token: string):
 
 async function appleLookup(chain: TestAppleChain, dir: string) {
   const fake = await new FakeAppStore(chain).start();
+  fake.delayMs = FAKE_DELAY_MS;
   const db = await benchDatabase();
   const rootFile = path.join(dir, "root.pem");
   await writeFile(rootFile, chain.root.pem);
@@ -111,7 +115,8 @@ async function appleLookup(chain: TestAppleChain, dir: string) {
     await closedLoop(300, direct);
     await closedLoop(300, through);
 
-    const rows: Array<{ round: number; base: { p50: number; p99: number; rps: number }; attesto: { p50: number; p99: number; rps: number } }> = [];
+    type Row = { round: number | string; base: { p50: number; p99: number; rps: number }; attesto: { p50: number; p99: number; rps: number } };
+    const rows: Row[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       const base = await closedLoop(LOOKUPS, direct);
       const att = await closedLoop(LOOKUPS, through);
@@ -121,7 +126,18 @@ async function appleLookup(chain: TestAppleChain, dir: string) {
         attesto: { p50: percentile(att.latencies, 50), p99: percentile(att.latencies, 99), rps: att.perSecond },
       });
     }
-    return rows;
+    // One caller at a time: the cost of a lookup without queueing, beside the saturated figures.
+    const sequential: Row[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      const base = await closedLoop(SEQUENTIAL, direct, 1);
+      const att = await closedLoop(SEQUENTIAL, through, 1);
+      sequential.push({
+        round: `${round} (1 caller)`,
+        base: { p50: percentile(base.latencies, 50), p99: percentile(base.latencies, 99), rps: base.perSecond },
+        attesto: { p50: percentile(att.latencies, 50), p99: percentile(att.latencies, 99), rps: att.perSecond },
+      });
+    }
+    return { rows, sequential };
   } finally {
     await pool.close();
     await fakePool.close();
@@ -159,17 +175,20 @@ async function main() {
   const chain = await makeAppleChain();
   console.log(`store benchmark on ${machine()}`);
 
-  const lookups = await appleLookup(chain, dir);
-  console.log(`\nApple lookup, ${CONCURRENCY} concurrent callers, ${fmt(LOOKUPS)} lookups per round (ms; added = Attesto − fake)`);
+  const { rows: lookups, sequential } = await appleLookup(chain, dir);
+  console.log(`\nApple lookup, ${CONCURRENCY} concurrent callers, ${fmt(LOOKUPS)} lookups per round, fake delay ${FAKE_DELAY_MS} ms (ms; added = Attesto − fake)`);
   console.log("round | fake p50 | fake p99 | Attesto p50 | Attesto p99 | added p50 | added p99 | Attesto lookups/s");
-  for (const r of lookups) {
+  for (const r of [...lookups, ...sequential]) {
     console.log(
       `${r.round} | ${fmt(r.base.p50, 2)} | ${fmt(r.base.p99, 2)} | ${fmt(r.attesto.p50, 2)} | ${fmt(r.attesto.p99, 2)} | ${fmt(r.attesto.p50 - r.base.p50, 2)} | ${fmt(r.attesto.p99 - r.base.p99, 2)} | ${fmt(r.attesto.rps)}`,
     );
   }
   const median = (xs: number[]) => percentile(xs, 50);
   console.log(
-    `median added latency: p50 ${fmt(median(lookups.map((r) => r.attesto.p50 - r.base.p50)), 2)} ms, p99 ${fmt(median(lookups.map((r) => r.attesto.p99 - r.base.p99)), 2)} ms`,
+    `median added latency, 1 caller: p50 ${fmt(median(sequential.map((r) => r.attesto.p50 - r.base.p50)), 2)} ms, p99 ${fmt(median(sequential.map((r) => r.attesto.p99 - r.base.p99)), 2)} ms`,
+  );
+  console.log(
+    `median added latency, ${CONCURRENCY} callers: p50 ${fmt(median(lookups.map((r) => r.attesto.p50 - r.base.p50)), 2)} ms, p99 ${fmt(median(lookups.map((r) => r.attesto.p99 - r.base.p99)), 2)} ms`,
   );
 
   const verifies = await signedDataThroughput(chain);
