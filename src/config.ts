@@ -2,6 +2,7 @@ import path from "node:path";
 import { z } from "zod";
 import type { ConnectionLimits } from "./server/listener.js";
 import { parseLimit, parseTenantLimits, type ClassLimits, type TenantLimits } from "./ratelimit/limits.js";
+import { projectRoot } from "./paths.js";
 
 const boolFromEnv = z
   .enum(["true", "false", "1", "0", "yes", "no", ""])
@@ -56,6 +57,17 @@ const envSchema = z.object({
   ENABLE_VALIDATION_AUDIT_LOG: boolFromEnv.default(false),
   ATTESTO_VALIDATION_AUDIT_QUEUE: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   ATTESTO_VALIDATION_AUDIT_FLUSH_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
+  ATTESTO_APPLE_ROOT_CERTS: z.string().optional(),
+  ATTESTO_APPLE_ONLINE_CHECKS: boolFromEnv.default(false),
+  ATTESTO_APPLE_OCSP_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+  ATTESTO_APPLE_API_PRODUCTION_URL: z.string().url().default("https://api.storekit.itunes.apple.com"),
+  ATTESTO_APPLE_API_SANDBOX_URL: z.string().url().default("https://api.storekit-sandbox.itunes.apple.com"),
+  ATTESTO_STORE_UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  ATTESTO_GOOGLE_TOKEN_URL: z.string().url().default("https://oauth2.googleapis.com/token"),
+  ATTESTO_GOOGLE_PLAY_API_URL: z.string().url().default("https://androidpublisher.googleapis.com"),
+  ATTESTO_GOOGLE_OIDC_JWKS_URL: z.string().url().default("https://www.googleapis.com/oauth2/v3/certs"),
+  ATTESTO_GOOGLE_OIDC_ISSUERS: z.string().default("https://accounts.google.com,accounts.google.com"),
+  ATTESTO_STORE_CREDENTIAL_CACHE_MS: z.coerce.number().int().min(0).default(60_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -136,6 +148,24 @@ export interface Config {
     queueSize: number;
     flushIntervalMs: number;
   };
+  /** PEM files of the pinned roots of Apple-signed data (Apple Root CA G3 shipped in certs/apple by default). */
+  appleRootCertFiles: string[];
+  /** Judge Apple certificates at now with OCSP (online) instead of at the payload's signedDate (offline). */
+  appleOnlineChecks: boolean;
+  appleOcspTimeoutMs: number;
+  /** How long decrypted store credentials stay cached (changes evict at once by broadcast). */
+  storeCredentialCacheMs: number;
+  /** App Store Server API base URLs. */
+  appleApiProductionUrl: string;
+  appleApiSandboxUrl: string;
+  /** Budget of one App Store / Google Play API request. */
+  storeUpstreamTimeoutMs: number;
+  /** Google's OAuth token endpoint and the Play Developer API. */
+  googleTokenUrl: string;
+  googlePlayApiUrl: string;
+  /** Google's OIDC keys and issuers, for Pub/Sub push tokens (RTDN). */
+  googleOidcJwksUrl: string;
+  googleOidcIssuers: string[];
 }
 
 /** Reads configuration from the environment; a bad value names the variable. */
@@ -207,6 +237,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       queueSize: e.ATTESTO_VALIDATION_AUDIT_QUEUE,
       flushIntervalMs: e.ATTESTO_VALIDATION_AUDIT_FLUSH_MS,
     },
+    appleRootCertFiles: e.ATTESTO_APPLE_ROOT_CERTS
+      ? e.ATTESTO_APPLE_ROOT_CERTS.split(",").map((f) => path.resolve(f.trim()))
+      : [path.join(projectRoot(), "certs/apple/AppleRootCA-G3.pem")],
+    appleOnlineChecks: e.ATTESTO_APPLE_ONLINE_CHECKS,
+    appleOcspTimeoutMs: e.ATTESTO_APPLE_OCSP_TIMEOUT_MS,
+    storeCredentialCacheMs: e.ATTESTO_STORE_CREDENTIAL_CACHE_MS,
+    appleApiProductionUrl: e.ATTESTO_APPLE_API_PRODUCTION_URL,
+    appleApiSandboxUrl: e.ATTESTO_APPLE_API_SANDBOX_URL,
+    storeUpstreamTimeoutMs: e.ATTESTO_STORE_UPSTREAM_TIMEOUT_MS,
+    googleTokenUrl: e.ATTESTO_GOOGLE_TOKEN_URL,
+    googlePlayApiUrl: e.ATTESTO_GOOGLE_PLAY_API_URL,
+    googleOidcJwksUrl: e.ATTESTO_GOOGLE_OIDC_JWKS_URL,
+    googleOidcIssuers: e.ATTESTO_GOOGLE_OIDC_ISSUERS.split(",").map((s) => s.trim()).filter(Boolean),
     ...overrides,
   };
   return config;

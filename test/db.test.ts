@@ -375,7 +375,7 @@ describe.each(databases)("database on $driver", ({ driver, embedded, open }) => 
       const tenant = await createTenant(database.db, unique(`${driver}-google-bad`));
       for (const serviceAccountJson of ["{not json", "", '{"type":"authorized_user"}', "null", '{"type":"service_account","client_email":"a@b"}']) {
         const err = await rejectsWith(
-          putGoogleCredentials(database.db, keyring, tenant.id, { packageName: "com.example.app", serviceAccountJson, pubsubAudience: null }),
+          putGoogleCredentials(database.db, keyring, tenant.id, { packageName: "com.example.app", serviceAccountJson, pubsubAudience: null, pubsubPushEmail: null }),
           "invalid_argument",
         );
         expect(err.details.field, serviceAccountJson).toBe("service_account_json");
@@ -397,6 +397,7 @@ describe.each(databases)("database on $driver", ({ driver, embedded, open }) => 
         packageName: "com.example.app",
         serviceAccountJson,
         pubsubAudience: "https://attesto.example/google",
+        pubsubPushEmail: "rtdn-push@example.iam.gserviceaccount.com",
       });
       expect(info).toMatchObject({
         packageName: "com.example.app",

@@ -1,7 +1,8 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toJsonString } from "@bufbuild/protobuf";
-import { GetStoreCredentialsResponseSchema, ListApiKeysResponseSchema, Store } from "../gen/ts/attesto/v1/admin_pb.js";
+import { GetStoreCredentialsResponseSchema, ListApiKeysResponseSchema } from "../gen/ts/attesto/v1/admin_pb.js";
+import { Store } from "../gen/ts/attesto/v1/common_pb.js";
 import { TenantService } from "../gen/ts/attesto/v1/tenant_pb.js";
 import type { Attesto } from "../src/server/app.js";
 import { adminClient, clientFor, newTenant, startTestServer } from "./support/server.js";

@@ -7,9 +7,8 @@ import {
   IssueApiKeyRequestSchema,
   ListTenantsRequestSchema,
   PutAppleCredentialsRequestSchema,
-  Store,
 } from "../gen/ts/attesto/v1/admin_pb.js";
-import { AppleEnvironment, PageRequestSchema } from "../gen/ts/attesto/v1/common_pb.js";
+import { AppleEnvironment, PageRequestSchema, Store } from "../gen/ts/attesto/v1/common_pb.js";
 import {
   AppendEventRequestSchema,
   GetEventRequestSchema,

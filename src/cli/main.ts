@@ -5,6 +5,7 @@ import { createLogger } from "../logger.js";
 import { Broadcast } from "../infra/broadcast.js";
 import { answersPing, openRedis } from "../infra/redis.js";
 import { Tenancy } from "../tenancy/module.js";
+import { registerStoreCommands } from "./store.js";
 
 const program = new Command()
   .name("attesto")
@@ -176,6 +177,8 @@ apikey
       output(key, () => `revoked ${key.id}`);
     }),
   );
+
+registerStoreCommands(program, { withDatabase, output, logger: (config) => createLogger(config.logLevel) });
 
 program.parseAsync().catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);

@@ -77,8 +77,9 @@ export class Proofstreams {
   /** Nothing of its own to stop: its periodic jobs end with the job runtime. */
   async close(): Promise<void> {}
 
-  createStream(tenantId: string, name: string): Promise<Stream> {
-    return createStream(this.deps.db, this.deps.keyring, { tenantId, name, publicBaseUrl: this.settings.publicBaseUrl() });
+  /** A new stream with its own signing key; `tx` creates it inside the caller's transaction. */
+  createStream(tenantId: string, name: string, tx: Db = this.deps.db): Promise<Stream> {
+    return createStream(tx, this.deps.keyring, { tenantId, name, publicBaseUrl: this.settings.publicBaseUrl() });
   }
 
   getStream(tenantId: string, streamId: string): Promise<Stream> {

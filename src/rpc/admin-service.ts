@@ -1,6 +1,6 @@
 import type { ServiceImpl } from "@connectrpc/connect";
-import { AdminService, Store } from "../../gen/ts/attesto/v1/admin_pb.js";
-import { AppleEnvironment } from "../../gen/ts/attesto/v1/common_pb.js";
+import { AdminService } from "../../gen/ts/attesto/v1/admin_pb.js";
+import { AppleEnvironment, Store } from "../../gen/ts/attesto/v1/common_pb.js";
 import type { Keyring } from "../crypto/keyring.js";
 import type { Db } from "../db/db.js";
 import { invalidArgument } from "../errors.js";
@@ -19,10 +19,12 @@ export interface AdminDeps {
   db: Db;
   keyring: Keyring;
   tenancy: Tenancy;
+  /** Called after a tenant's store credentials were put or deleted, to drop their decrypted copies everywhere. */
+  onStoreCredentialsChanged(tenantId: string): void;
 }
 
 /** The operator's surface: tenants, their API keys and store credentials. */
-export function adminService({ db, keyring, tenancy }: AdminDeps): ServiceImpl<typeof AdminService> {
+export function adminService({ db, keyring, tenancy, onStoreCredentialsChanged }: AdminDeps): ServiceImpl<typeof AdminService> {
   return {
     async createTenant(req) {
       return { tenant: tenantMsg(await tenancy.createTenant(req.name)) };
@@ -48,6 +50,9 @@ export function adminService({ db, keyring, tenancy }: AdminDeps): ServiceImpl<t
       return { apiKey: apiKeyMsg(await tenancy.revokeApiKey(req.apiKeyId)) };
     },
     async putAppleCredentials(req) {
+      if (req.environment !== AppleEnvironment.PRODUCTION && req.environment !== AppleEnvironment.SANDBOX) {
+        throw invalidArgument("environment", "must be APPLE_ENVIRONMENT_PRODUCTION or APPLE_ENVIRONMENT_SANDBOX");
+      }
       const environment = req.environment === AppleEnvironment.SANDBOX ? "sandbox" : "production";
       const info = await putAppleCredentials(db, keyring, req.tenantId, {
         bundleId: req.bundleId,
@@ -56,6 +61,7 @@ export function adminService({ db, keyring, tenancy }: AdminDeps): ServiceImpl<t
         environment,
         privateKeyPem: req.privateKeyPem,
       });
+      onStoreCredentialsChanged(req.tenantId);
       return { apple: appleMsg(info) };
     },
     async putGoogleCredentials(req) {
@@ -63,7 +69,9 @@ export function adminService({ db, keyring, tenancy }: AdminDeps): ServiceImpl<t
         packageName: req.packageName,
         serviceAccountJson: req.serviceAccountJson,
         pubsubAudience: req.pubsubAudience || null,
+        pubsubPushEmail: req.pubsubPushEmail || null,
       });
+      onStoreCredentialsChanged(req.tenantId);
       return { google: googleMsg(info) };
     },
     async getStoreCredentials(req) {
@@ -74,6 +82,7 @@ export function adminService({ db, keyring, tenancy }: AdminDeps): ServiceImpl<t
     async deleteStoreCredentials(req) {
       if (req.store !== Store.APPLE && req.store !== Store.GOOGLE) throw invalidArgument("store", "must be STORE_APPLE or STORE_GOOGLE");
       await deleteStoreCredentials(db, req.tenantId, req.store === Store.APPLE ? "apple" : "google");
+      onStoreCredentialsChanged(req.tenantId);
       return {};
     },
   };
@@ -91,5 +100,6 @@ const googleMsg = (i: GoogleCredentialsInfo) => ({
   packageName: i.packageName,
   clientEmail: i.clientEmail,
   pubsubAudience: i.pubsubAudience ?? "",
+  pubsubPushEmail: i.pubsubPushEmail ?? "",
   updatedAt: ts(i.updatedAt),
 });

@@ -2,6 +2,11 @@ import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { AdminService } from "../../gen/ts/attesto/v1/admin_pb.js";
 import { TenantService } from "../../gen/ts/attesto/v1/tenant_pb.js";
 import { WebhookService } from "../../gen/ts/attesto/v1/webhook_pb.js";
+import { StoreNotificationService, StoreVerificationService } from "../../gen/ts/attesto/v1/store_pb.js";
+import type { StoreNotifications } from "../store/notifications.js";
+import { storeNotificationService } from "./store-notification-service.js";
+import type { StoreVerification } from "../store/module.js";
+import { storeVerificationService } from "./store-service.js";
 import { ProofstreamService } from "../../gen/ts/attesto/v1/proofstream_pb.js";
 import type { Proofstreams } from "../proofstream/module.js";
 import { proofstreamService } from "./proofstream-service.js";
@@ -20,6 +25,8 @@ export interface RpcDeps extends AdminDeps {
   webhooks: Webhooks;
   proofstreams: Proofstreams;
   rateLimits: RateLimits;
+  store: StoreVerification;
+  storeNotifications: StoreNotifications;
 }
 
 /** Interceptors, outermost first: errors are mapped last, auth runs before the rate limit, the rate limit before validation. */
@@ -36,6 +43,8 @@ export function rpcRoutes(deps: RpcDeps) {
     router.service(TenantService, tenantService(deps));
     router.service(WebhookService, webhookService(deps));
     router.service(ProofstreamService, proofstreamService(deps));
+    router.service(StoreVerificationService, storeVerificationService(deps));
+    router.service(StoreNotificationService, storeNotificationService(deps));
     // Services whose issues have not landed answer UNIMPLEMENTED (after auth).
     for (const service of unimplementedServices) router.service(service, {});
   };

@@ -1,7 +1,6 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { AnchorService } from "../../gen/ts/attesto/v1/anchor_pb.js";
 import { ConnectorService } from "../../gen/ts/attesto/v1/connector_pb.js";
-import { StoreVerificationService } from "../../gen/ts/attesto/v1/store_pb.js";
 import { VerifierService } from "../../gen/ts/attesto/v1/verifier_pb.js";
 
 /**
@@ -12,6 +11,5 @@ import { VerifierService } from "../../gen/ts/attesto/v1/verifier_pb.js";
 export const unimplementedServices: DescService[] = [
   ConnectorService,
   AnchorService,
-  StoreVerificationService,
   VerifierService,
 ];

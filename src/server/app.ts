@@ -10,6 +10,10 @@ import { mountQueueBoard } from "../http/queue-board.js";
 import { mountTileRoutes } from "../http/tiles.js";
 import { Proofstreams } from "../proofstream/module.js";
 import { mountWebhookRoutes } from "../http/webhooks.js";
+import { mountStoreRoutes } from "../http/store.js";
+import { loadPinnedRoots } from "../store/apple/certificates.js";
+import { StoreVerification } from "../store/module.js";
+import { StoreNotifications } from "../store/notifications.js";
 import { Metrics } from "../http/metrics.js";
 import { Broadcast } from "../infra/broadcast.js";
 import { openRedis, type RedisHandle } from "../infra/redis.js";
@@ -40,6 +44,7 @@ export interface Attesto {
   readonly rateLimits: RateLimits;
   /** The validation audit log; store verification handlers call audit.record(...) after answering. */
   readonly audit: ValidationAudit;
+  readonly store: StoreVerification;
   /** Set on the embedded default only. */
   readonly devCredentials: DevCredentials | undefined;
   stop(): Promise<void>;
@@ -121,6 +126,24 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     audit.start();
     cleanups.push(() => audit.close());
 
+    const store = new StoreVerification(
+      { db: database.db, keyring, redis, logger },
+      {
+        applePinnedRoots: loadPinnedRoots(config.appleRootCertFiles),
+        appleOnlineChecks: config.appleOnlineChecks,
+        ocspTimeoutMs: config.appleOcspTimeoutMs,
+        credentialCacheMs: config.storeCredentialCacheMs,
+        appleApi: { productionUrl: config.appleApiProductionUrl, sandboxUrl: config.appleApiSandboxUrl, timeoutMs: config.storeUpstreamTimeoutMs },
+        googlePlay: { tokenUrl: config.googleTokenUrl, apiBaseUrl: config.googlePlayApiUrl, timeoutMs: config.storeUpstreamTimeoutMs },
+      },
+    );
+    await store.start();
+    cleanups.push(() => store.close());
+    const storeNotifications = new StoreNotifications(
+      { db: database.db, keyring, logger, store, proofstreams, events: webhooks.events },
+      { googleJwksUrl: config.googleOidcJwksUrl, googleIssuers: config.googleOidcIssuers },
+    );
+
     const metrics = new Metrics();
     metrics.trackRateLimits(rateLimits);
     metrics.trackValidationAudit(audit);
@@ -137,9 +160,11 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     // Before the routes it guards: Hono runs middleware in the order it was added.
     mountRateLimit(http, { limits: rateLimits, authenticator });
     if (config.role !== "worker") mountWebhookRoutes(http, { authenticator, webhooks });
+    if (config.role !== "worker") mountStoreRoutes(http, { store, storeNotifications, authenticator });
     mountQueueBoard(http, { jobs, authenticator });
     mountTileRoutes(http, { proofstreams, authenticator, public: config.tilesPublic });
-    const rpcDeps = { db: database.db, keyring, tenancy, logger, webhooks, proofstreams, rateLimits };
+    const onStoreCredentialsChanged = (tenantId: string) => store.credentialsChanged(tenantId);
+    const rpcDeps = { db: database.db, keyring, tenancy, logger, webhooks, proofstreams, rateLimits, onStoreCredentialsChanged, store, storeNotifications };
     const connect = connectNodeAdapter({
       // A worker-role instance serves only the operational routes (health, readiness, metrics).
       routes: config.role === "worker" ? () => {} : rpcRoutes(rpcDeps),
@@ -166,6 +191,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
       proofstreams,
       rateLimits,
       audit,
+      store,
       database,
       redis,
       keyring,

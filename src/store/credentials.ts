@@ -23,6 +23,7 @@ export interface GoogleCredentialsInfo {
   packageName: string;
   clientEmail: string;
   pubsubAudience: string | null;
+  pubsubPushEmail: string | null;
   updatedAt: Date;
 }
 
@@ -34,6 +35,7 @@ export interface PutGoogleCredentials {
   packageName: string;
   serviceAccountJson: string;
   pubsubAudience: string | null;
+  pubsubPushEmail: string | null;
 }
 
 /** Stores (or replaces) a tenant's Apple credentials; the key is sealed to the tenant. */
@@ -56,6 +58,7 @@ export async function putGoogleCredentials(db: Db, keyring: Keyring, tenantId: s
     packageName: input.packageName,
     clientEmail,
     pubsubAudience: input.pubsubAudience,
+    pubsubPushEmail: input.pubsubPushEmail,
     serviceAccountEnc: keyring.encrypt(GOOGLE_ACCOUNT_CONTEXT, input.serviceAccountJson, tenantId),
     updatedAt: new Date(),
   };

@@ -98,6 +98,9 @@ export interface WebhookEventData {
     payload: Record<string, unknown>;
     transaction_info: Record<string, unknown> | null;
     renewal_info: Record<string, unknown> | null;
+    /** The tenant's store Proofstream and the event that commits to the notification. */
+    stream_id: string;
+    seq_no: number;
   };
   /** A verified Google Play RTDN, relayed once per Pub/Sub messageId. */
   "google.notification": {
@@ -106,6 +109,8 @@ export interface WebhookEventData {
     package_name: string;
     notification_kind: "subscription" | "one_time_product" | "voided_purchase" | "test";
     payload: Record<string, unknown>;
+    stream_id: string;
+    seq_no: number;
   };
 }
 
@@ -180,6 +185,8 @@ export function sampleEventData(type: WebhookEventType, now = new Date()): Webho
       payload: { notificationType: "TEST" },
       transaction_info: null,
       renewal_info: null,
+      stream_id: "str_TEST0000000000000000000000",
+      seq_no: 1,
     },
     "google.notification": {
       message_id: "0",
@@ -187,6 +194,8 @@ export function sampleEventData(type: WebhookEventType, now = new Date()): Webho
       package_name: "com.example.app",
       notification_kind: "test",
       payload: { version: "1.0", packageName: "com.example.app", testNotification: { version: "1.0" } },
+      stream_id: "str_TEST0000000000000000000000",
+      seq_no: 2,
     },
   };
   return samples[type];

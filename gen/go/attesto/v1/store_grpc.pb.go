@@ -21,6 +21,23 @@ type StoreVerificationServiceClient interface {
 	// Info) and verifies the signedTransactionInfo JWS: x5c chain to a pinned
 	// Apple root, Apple's certificate OIDs, and the credentials' bundle id.
 	VerifyAppleTransaction(ctx context.Context, in *VerifyAppleTransactionRequest, opts ...grpc.CallOption) (*VerifyAppleTransactionResponse, error)
+	// Verifies a JWS that Apple signed, without calling Apple and without an
+	// App Store Connect key: a StoreKit 2 transaction
+	// (`Transaction.jwsRepresentation`), renewal info, or an App Store Server
+	// Notification's `signedPayload` (whose nested signedTransactionInfo and
+	// signedRenewalInfo are verified too). The x5c chain must be three
+	// certificates ending at a pinned Apple root with Apple's OIDs, the
+	// signature ES256, the certificates valid at the payload's signedDate
+	// (or now, with OCSP, when the service runs with online revocation
+	// checks), and the bundle id the tenant's Apple credentials name when it
+	// has them. A payload that fails any of these is valid = false with the
+	// reason in error_code (`chain_invalid`, `signature_invalid`,
+	// `unsupported_algorithm`, `certificate_expired`, `certificate_revoked`,
+	// `app_mismatch`, `environment_mismatch`). INVALID_ARGUMENT (field
+	// `signed_data`) when the string is not a JWS with JSON header and
+	// payload; UNAVAILABLE (reason `revocation_check_failed`) when an OCSP
+	// responder cannot be reached.
+	VerifyAppleSignedData(ctx context.Context, in *VerifyAppleSignedDataRequest, opts ...grpc.CallOption) (*VerifyAppleSignedDataResponse, error)
 	// Looks a purchase up with the Google Play Developer API
 	// (purchases.products.get or purchases.subscriptionsv2.get).
 	// INVALID_ARGUMENT (field `product_id`) when kind is PRODUCT and
@@ -45,6 +62,15 @@ func (c *storeVerificationServiceClient) VerifyAppleTransaction(ctx context.Cont
 	return out, nil
 }
 
+func (c *storeVerificationServiceClient) VerifyAppleSignedData(ctx context.Context, in *VerifyAppleSignedDataRequest, opts ...grpc.CallOption) (*VerifyAppleSignedDataResponse, error) {
+	out := new(VerifyAppleSignedDataResponse)
+	err := c.cc.Invoke(ctx, "/attesto.v1.StoreVerificationService/VerifyAppleSignedData", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *storeVerificationServiceClient) VerifyGooglePurchase(ctx context.Context, in *VerifyGooglePurchaseRequest, opts ...grpc.CallOption) (*VerifyGooglePurchaseResponse, error) {
 	out := new(VerifyGooglePurchaseResponse)
 	err := c.cc.Invoke(ctx, "/attesto.v1.StoreVerificationService/VerifyGooglePurchase", in, out, opts...)
@@ -62,6 +88,23 @@ type StoreVerificationServiceServer interface {
 	// Info) and verifies the signedTransactionInfo JWS: x5c chain to a pinned
 	// Apple root, Apple's certificate OIDs, and the credentials' bundle id.
 	VerifyAppleTransaction(context.Context, *VerifyAppleTransactionRequest) (*VerifyAppleTransactionResponse, error)
+	// Verifies a JWS that Apple signed, without calling Apple and without an
+	// App Store Connect key: a StoreKit 2 transaction
+	// (`Transaction.jwsRepresentation`), renewal info, or an App Store Server
+	// Notification's `signedPayload` (whose nested signedTransactionInfo and
+	// signedRenewalInfo are verified too). The x5c chain must be three
+	// certificates ending at a pinned Apple root with Apple's OIDs, the
+	// signature ES256, the certificates valid at the payload's signedDate
+	// (or now, with OCSP, when the service runs with online revocation
+	// checks), and the bundle id the tenant's Apple credentials name when it
+	// has them. A payload that fails any of these is valid = false with the
+	// reason in error_code (`chain_invalid`, `signature_invalid`,
+	// `unsupported_algorithm`, `certificate_expired`, `certificate_revoked`,
+	// `app_mismatch`, `environment_mismatch`). INVALID_ARGUMENT (field
+	// `signed_data`) when the string is not a JWS with JSON header and
+	// payload; UNAVAILABLE (reason `revocation_check_failed`) when an OCSP
+	// responder cannot be reached.
+	VerifyAppleSignedData(context.Context, *VerifyAppleSignedDataRequest) (*VerifyAppleSignedDataResponse, error)
 	// Looks a purchase up with the Google Play Developer API
 	// (purchases.products.get or purchases.subscriptionsv2.get).
 	// INVALID_ARGUMENT (field `product_id`) when kind is PRODUCT and
@@ -76,6 +119,9 @@ type UnimplementedStoreVerificationServiceServer struct {
 
 func (UnimplementedStoreVerificationServiceServer) VerifyAppleTransaction(context.Context, *VerifyAppleTransactionRequest) (*VerifyAppleTransactionResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method VerifyAppleTransaction not implemented")
+}
+func (UnimplementedStoreVerificationServiceServer) VerifyAppleSignedData(context.Context, *VerifyAppleSignedDataRequest) (*VerifyAppleSignedDataResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method VerifyAppleSignedData not implemented")
 }
 func (UnimplementedStoreVerificationServiceServer) VerifyGooglePurchase(context.Context, *VerifyGooglePurchaseRequest) (*VerifyGooglePurchaseResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method VerifyGooglePurchase not implemented")
@@ -112,6 +158,24 @@ func _StoreVerificationService_VerifyAppleTransaction_Handler(srv interface{}, c
 	return interceptor(ctx, in, info, handler)
 }
 
+func _StoreVerificationService_VerifyAppleSignedData_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifyAppleSignedDataRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StoreVerificationServiceServer).VerifyAppleSignedData(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/attesto.v1.StoreVerificationService/VerifyAppleSignedData",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StoreVerificationServiceServer).VerifyAppleSignedData(ctx, req.(*VerifyAppleSignedDataRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _StoreVerificationService_VerifyGooglePurchase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(VerifyGooglePurchaseRequest)
 	if err := dec(in); err != nil {
@@ -139,8 +203,138 @@ var _StoreVerificationService_serviceDesc = grpc.ServiceDesc{
 			Handler:    _StoreVerificationService_VerifyAppleTransaction_Handler,
 		},
 		{
+			MethodName: "VerifyAppleSignedData",
+			Handler:    _StoreVerificationService_VerifyAppleSignedData_Handler,
+		},
+		{
 			MethodName: "VerifyGooglePurchase",
 			Handler:    _StoreVerificationService_VerifyGooglePurchase_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "attesto/v1/store.proto",
+}
+
+// StoreNotificationServiceClient is the client API for StoreNotificationService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+type StoreNotificationServiceClient interface {
+	// Lists notifications, newest signed date first, with optional filters.
+	// INVALID_ARGUMENT (field `page_token`) for a token this API did not give.
+	ListNotifications(ctx context.Context, in *ListNotificationsRequest, opts ...grpc.CallOption) (*ListNotificationsResponse, error)
+	// One notification; NOT_FOUND for an unknown id or another tenant's.
+	GetNotification(ctx context.Context, in *GetNotificationRequest, opts ...grpc.CallOption) (*GetNotificationResponse, error)
+}
+
+type storeNotificationServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewStoreNotificationServiceClient(cc grpc.ClientConnInterface) StoreNotificationServiceClient {
+	return &storeNotificationServiceClient{cc}
+}
+
+func (c *storeNotificationServiceClient) ListNotifications(ctx context.Context, in *ListNotificationsRequest, opts ...grpc.CallOption) (*ListNotificationsResponse, error) {
+	out := new(ListNotificationsResponse)
+	err := c.cc.Invoke(ctx, "/attesto.v1.StoreNotificationService/ListNotifications", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *storeNotificationServiceClient) GetNotification(ctx context.Context, in *GetNotificationRequest, opts ...grpc.CallOption) (*GetNotificationResponse, error) {
+	out := new(GetNotificationResponse)
+	err := c.cc.Invoke(ctx, "/attesto.v1.StoreNotificationService/GetNotification", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// StoreNotificationServiceServer is the server API for StoreNotificationService service.
+// All implementations must embed UnimplementedStoreNotificationServiceServer
+// for forward compatibility
+type StoreNotificationServiceServer interface {
+	// Lists notifications, newest signed date first, with optional filters.
+	// INVALID_ARGUMENT (field `page_token`) for a token this API did not give.
+	ListNotifications(context.Context, *ListNotificationsRequest) (*ListNotificationsResponse, error)
+	// One notification; NOT_FOUND for an unknown id or another tenant's.
+	GetNotification(context.Context, *GetNotificationRequest) (*GetNotificationResponse, error)
+	mustEmbedUnimplementedStoreNotificationServiceServer()
+}
+
+// UnimplementedStoreNotificationServiceServer must be embedded to have forward compatible implementations.
+type UnimplementedStoreNotificationServiceServer struct {
+}
+
+func (UnimplementedStoreNotificationServiceServer) ListNotifications(context.Context, *ListNotificationsRequest) (*ListNotificationsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListNotifications not implemented")
+}
+func (UnimplementedStoreNotificationServiceServer) GetNotification(context.Context, *GetNotificationRequest) (*GetNotificationResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetNotification not implemented")
+}
+func (UnimplementedStoreNotificationServiceServer) mustEmbedUnimplementedStoreNotificationServiceServer() {
+}
+
+// UnsafeStoreNotificationServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to StoreNotificationServiceServer will
+// result in compilation errors.
+type UnsafeStoreNotificationServiceServer interface {
+	mustEmbedUnimplementedStoreNotificationServiceServer()
+}
+
+func RegisterStoreNotificationServiceServer(s *grpc.Server, srv StoreNotificationServiceServer) {
+	s.RegisterService(&_StoreNotificationService_serviceDesc, srv)
+}
+
+func _StoreNotificationService_ListNotifications_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListNotificationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StoreNotificationServiceServer).ListNotifications(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/attesto.v1.StoreNotificationService/ListNotifications",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StoreNotificationServiceServer).ListNotifications(ctx, req.(*ListNotificationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _StoreNotificationService_GetNotification_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetNotificationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StoreNotificationServiceServer).GetNotification(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/attesto.v1.StoreNotificationService/GetNotification",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StoreNotificationServiceServer).GetNotification(ctx, req.(*GetNotificationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+var _StoreNotificationService_serviceDesc = grpc.ServiceDesc{
+	ServiceName: "attesto.v1.StoreNotificationService",
+	HandlerType: (*StoreNotificationServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "ListNotifications",
+			Handler:    _StoreNotificationService_ListNotifications_Handler,
+		},
+		{
+			MethodName: "GetNotification",
+			Handler:    _StoreNotificationService_GetNotification_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -11,7 +11,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file attesto/v1/common.proto.
  */
 export const file_attesto_v1_common: GenFile = /*@__PURE__*/
-  fileDesc("ChdhdHRlc3RvL3YxL2NvbW1vbi5wcm90bxIKYXR0ZXN0by52MSJICgtQYWdlUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCcrzGAUoADD0AxIbCgpwYWdlX3Rva2VuGAIgASgJQgfK8xgDGIAEIicKDFBhZ2VSZXNwb25zZRIXCg9uZXh0X3BhZ2VfdG9rZW4YASABKAkqdgoQQXBwbGVFbnZpcm9ubWVudBIhCh1BUFBMRV9FTlZJUk9OTUVOVF9VTlNQRUNJRklFRBAAEiAKHEFQUExFX0VOVklST05NRU5UX1BST0RVQ1RJT04QARIdChlBUFBMRV9FTlZJUk9OTUVOVF9TQU5EQk9YEAJCO1o5Z2l0aHViLmNvbS9hdHRlc3RvLWV1L2F0dGVzdG8vZ2VuL2dvL2F0dGVzdG8vdjE7YXR0ZXN0b3YxYgZwcm90bzM", [file_attesto_v1_validate]);
+  fileDesc("ChdhdHRlc3RvL3YxL2NvbW1vbi5wcm90bxIKYXR0ZXN0by52MSJICgtQYWdlUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCcrzGAUoADD0AxIbCgpwYWdlX3Rva2VuGAIgASgJQgfK8xgDGIAEIicKDFBhZ2VSZXNwb25zZRIXCg9uZXh0X3BhZ2VfdG9rZW4YASABKAkquAEKEEFwcGxlRW52aXJvbm1lbnQSIQodQVBQTEVfRU5WSVJPTk1FTlRfVU5TUEVDSUZJRUQQABIgChxBUFBMRV9FTlZJUk9OTUVOVF9QUk9EVUNUSU9OEAESHQoZQVBQTEVfRU5WSVJPTk1FTlRfU0FOREJPWBACEhsKF0FQUExFX0VOVklST05NRU5UX1hDT0RFEAMSIwofQVBQTEVfRU5WSVJPTk1FTlRfTE9DQUxfVEVTVElORxAEKkEKBVN0b3JlEhUKEVNUT1JFX1VOU1BFQ0lGSUVEEAASDwoLU1RPUkVfQVBQTEUQARIQCgxTVE9SRV9HT09HTEUQAiq4AQoQU3RvcmVFbnZpcm9ubWVudBIhCh1TVE9SRV9FTlZJUk9OTUVOVF9VTlNQRUNJRklFRBAAEiAKHFNUT1JFX0VOVklST05NRU5UX1BST0RVQ1RJT04QARIdChlTVE9SRV9FTlZJUk9OTUVOVF9TQU5EQk9YEAISGwoXU1RPUkVfRU5WSVJPTk1FTlRfWENPREUQAxIjCh9TVE9SRV9FTlZJUk9OTUVOVF9MT0NBTF9URVNUSU5HEARCO1o5Z2l0aHViLmNvbS9hdHRlc3RvLWV1L2F0dGVzdG8vZ2VuL2dvL2F0dGVzdG8vdjE7YXR0ZXN0b3YxYgZwcm90bzM", [file_attesto_v1_validate]);
 
 /**
  * PageRequest is embedded by every List RPC. Cursors are opaque.
@@ -61,25 +61,47 @@ export const PageResponseSchema: GenMessage<PageResponse> = /*@__PURE__*/
   messageDesc(file_attesto_v1_common, 1);
 
 /**
- * AppleEnvironment selects the App Store Server API host.
+ * AppleEnvironment is an App Store environment: the App Store Server API
+ * host of a lookup, or where a signed payload says it comes from.
  *
  * @generated from enum attesto.v1.AppleEnvironment
  */
 export enum AppleEnvironment {
   /**
+   * Not set: the call's documented default applies.
+   *
    * @generated from enum value: APPLE_ENVIRONMENT_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
 
   /**
+   * The App Store ("Production").
+   *
    * @generated from enum value: APPLE_ENVIRONMENT_PRODUCTION = 1;
    */
   PRODUCTION = 1,
 
   /**
+   * The sandbox of TestFlight and App Review ("Sandbox").
+   *
    * @generated from enum value: APPLE_ENVIRONMENT_SANDBOX = 2;
    */
   SANDBOX = 2,
+
+  /**
+   * StoreKit testing in Xcode ("Xcode"); signed by Xcode, not by Apple's
+   * chain, so such payloads do not verify here.
+   *
+   * @generated from enum value: APPLE_ENVIRONMENT_XCODE = 3;
+   */
+  XCODE = 3,
+
+  /**
+   * Local StoreKit testing ("LocalTesting"); as XCODE, not Apple-signed.
+   *
+   * @generated from enum value: APPLE_ENVIRONMENT_LOCAL_TESTING = 4;
+   */
+  LOCAL_TESTING = 4,
 }
 
 /**
@@ -87,4 +109,86 @@ export enum AppleEnvironment {
  */
 export const AppleEnvironmentSchema: GenEnum<AppleEnvironment> = /*@__PURE__*/
   enumDesc(file_attesto_v1_common, 0);
+
+/**
+ * Store selects one of the app stores.
+ *
+ * @generated from enum attesto.v1.Store
+ */
+export enum Store {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: STORE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The Apple App Store.
+   *
+   * @generated from enum value: STORE_APPLE = 1;
+   */
+  APPLE = 1,
+
+  /**
+   * Google Play.
+   *
+   * @generated from enum value: STORE_GOOGLE = 2;
+   */
+  GOOGLE = 2,
+}
+
+/**
+ * Describes the enum attesto.v1.Store.
+ */
+export const StoreSchema: GenEnum<Store> = /*@__PURE__*/
+  enumDesc(file_attesto_v1_common, 1);
+
+/**
+ * StoreEnvironment is where a verified purchase was made.
+ *
+ * @generated from enum attesto.v1.StoreEnvironment
+ */
+export enum StoreEnvironment {
+  /**
+   * Set when valid is false.
+   *
+   * @generated from enum value: STORE_ENVIRONMENT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Apple Production; a Google Play purchase that is not a test purchase.
+   *
+   * @generated from enum value: STORE_ENVIRONMENT_PRODUCTION = 1;
+   */
+  PRODUCTION = 1,
+
+  /**
+   * Apple Sandbox; a Google Play test (licence tester) purchase.
+   *
+   * @generated from enum value: STORE_ENVIRONMENT_SANDBOX = 2;
+   */
+  SANDBOX = 2,
+
+  /**
+   * Apple's Xcode StoreKit testing.
+   *
+   * @generated from enum value: STORE_ENVIRONMENT_XCODE = 3;
+   */
+  XCODE = 3,
+
+  /**
+   * Apple's local StoreKit testing.
+   *
+   * @generated from enum value: STORE_ENVIRONMENT_LOCAL_TESTING = 4;
+   */
+  LOCAL_TESTING = 4,
+}
+
+/**
+ * Describes the enum attesto.v1.StoreEnvironment.
+ */
+export const StoreEnvironmentSchema: GenEnum<StoreEnvironment> = /*@__PURE__*/
+  enumDesc(file_attesto_v1_common, 2);
 

@@ -4,7 +4,7 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { AppleEnvironment } from "./common_pb.js";
+import type { AppleEnvironment, Store, StoreEnvironment } from "./common_pb.js";
 import { file_attesto_v1_common } from "./common_pb.js";
 import { file_attesto_v1_validate } from "./validate_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
@@ -15,7 +15,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file attesto/v1/store.proto.
  */
 export const file_attesto_v1_store: GenFile = /*@__PURE__*/
-  fileDesc("ChZhdHRlc3RvL3YxL3N0b3JlLnByb3RvEgphdHRlc3RvLnYxIskDChBWZXJpZmllZFB1cmNoYXNlEg0KBXZhbGlkGAEgASgIEhIKCmVycm9yX2NvZGUYAiABKAkSKgoGc3RhdHVzGAMgASgOMhouYXR0ZXN0by52MS5QdXJjaGFzZVN0YXR1cxImCgRraW5kGAQgASgOMhguYXR0ZXN0by52MS5QdXJjaGFzZUtpbmQSEgoKcHJvZHVjdF9pZBgFIAEoCRIWCg50cmFuc2FjdGlvbl9pZBgGIAEoCRIfChdvcmlnaW5hbF90cmFuc2FjdGlvbl9pZBgHIAEoCRIOCgZhcHBfaWQYCCABKAkSMAoMcHVyY2hhc2VkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpyZXZva2VkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaCg1hdXRvX3JlbmV3aW5nGAwgASgISACIAQESEAoIcXVhbnRpdHkYDSABKA0SDwoHc2FuZGJveBgOIAEoCEIQCg5fYXV0b19yZW5ld2luZyJ+Ch1WZXJpZnlBcHBsZVRyYW5zYWN0aW9uUmVxdWVzdBIqCg50cmFuc2FjdGlvbl9pZBgBIAEoCUISyvMYDggBGEAiCF5bMC05XSskEjEKC2Vudmlyb25tZW50GAIgASgOMhwuYXR0ZXN0by52MS5BcHBsZUVudmlyb25tZW50InYKHlZlcmlmeUFwcGxlVHJhbnNhY3Rpb25SZXNwb25zZRIuCghwdXJjaGFzZRgBIAEoCzIcLmF0dGVzdG8udjEuVmVyaWZpZWRQdXJjaGFzZRIkCgNyYXcYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IqoCChtWZXJpZnlHb29nbGVQdXJjaGFzZVJlcXVlc3QSVQoMcGFja2FnZV9uYW1lGAEgASgJQjrK8xg2GP8BIjFeW0EtWmEtel1bQS1aYS16MC05X10qKFwuW0EtWmEtel1bQS1aYS16MC05X10qKSskSACIAQESNwoKcHJvZHVjdF9pZBgCIAEoCUIeyvMYGhiWASIVXlthLXowLTldW2EtejAtOV8uXSokSAGIAQESKwoOcHVyY2hhc2VfdG9rZW4YAyABKAlCE8rzGA8IARiAICIIXlshLX5dKyQSLgoEa2luZBgEIAEoDjIYLmF0dGVzdG8udjEuUHVyY2hhc2VLaW5kQgbK8xgCCAFCDwoNX3BhY2thZ2VfbmFtZUINCgtfcHJvZHVjdF9pZCJ0ChxWZXJpZnlHb29nbGVQdXJjaGFzZVJlc3BvbnNlEi4KCHB1cmNoYXNlGAEgASgLMhwuYXR0ZXN0by52MS5WZXJpZmllZFB1cmNoYXNlEiQKA3JhdxgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QqaAoMUHVyY2hhc2VLaW5kEh0KGVBVUkNIQVNFX0tJTkRfVU5TUEVDSUZJRUQQABIZChVQVVJDSEFTRV9LSU5EX1BST0RVQ1QQARIeChpQVVJDSEFTRV9LSU5EX1NVQlNDUklQVElPThACKoICCg5QdXJjaGFzZVN0YXR1cxIfChtQVVJDSEFTRV9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZQVVJDSEFTRV9TVEFUVVNfQUNUSVZFEAESGwoXUFVSQ0hBU0VfU1RBVFVTX0VYUElSRUQQAhIjCh9QVVJDSEFTRV9TVEFUVVNfSU5fR1JBQ0VfUEVSSU9EEAMSGwoXUFVSQ0hBU0VfU1RBVFVTX09OX0hPTEQQBBIaChZQVVJDSEFTRV9TVEFUVVNfUEFVU0VEEAUSGwoXUFVSQ0hBU0VfU1RBVFVTX1BFTkRJTkcQBhIbChdQVVJDSEFTRV9TVEFUVVNfUkVWT0tFRBAHMvYBChhTdG9yZVZlcmlmaWNhdGlvblNlcnZpY2USbwoWVmVyaWZ5QXBwbGVUcmFuc2FjdGlvbhIpLmF0dGVzdG8udjEuVmVyaWZ5QXBwbGVUcmFuc2FjdGlvblJlcXVlc3QaKi5hdHRlc3RvLnYxLlZlcmlmeUFwcGxlVHJhbnNhY3Rpb25SZXNwb25zZRJpChRWZXJpZnlHb29nbGVQdXJjaGFzZRInLmF0dGVzdG8udjEuVmVyaWZ5R29vZ2xlUHVyY2hhc2VSZXF1ZXN0GiguYXR0ZXN0by52MS5WZXJpZnlHb29nbGVQdXJjaGFzZVJlc3BvbnNlQjtaOWdpdGh1Yi5jb20vYXR0ZXN0by1ldS9hdHRlc3RvL2dlbi9nby9hdHRlc3RvL3YxO2F0dGVzdG92MWIGcHJvdG8z", [file_attesto_v1_common, file_attesto_v1_validate, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChZhdHRlc3RvL3YxL3N0b3JlLnByb3RvEgphdHRlc3RvLnYxIvgEChBWZXJpZmllZFB1cmNoYXNlEg0KBXZhbGlkGAEgASgIEhIKCmVycm9yX2NvZGUYAiABKAkSKgoGc3RhdHVzGAMgASgOMhouYXR0ZXN0by52MS5QdXJjaGFzZVN0YXR1cxImCgRraW5kGAQgASgOMhguYXR0ZXN0by52MS5QdXJjaGFzZUtpbmQSEgoKcHJvZHVjdF9pZBgFIAEoCRIWCg50cmFuc2FjdGlvbl9pZBgGIAEoCRIfChdvcmlnaW5hbF90cmFuc2FjdGlvbl9pZBgHIAEoCRIOCgZhcHBfaWQYCCABKAkSMAoMcHVyY2hhc2VkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpyZXZva2VkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaCg1hdXRvX3JlbmV3aW5nGAwgASgISACIAQESEAoIcXVhbnRpdHkYDSABKA0SMQoLZW52aXJvbm1lbnQYDyABKA4yHC5hdHRlc3RvLnYxLlN0b3JlRW52aXJvbm1lbnQSGQoRYXBwX2FjY291bnRfdG9rZW4YECABKAkSHQoVb2JmdXNjYXRlZF9hY2NvdW50X2lkGBEgASgJEhYKDnB1cmNoYXNlX3Rva2VuGBIgASgJEhkKDGFja25vd2xlZGdlZBgTIAEoCEgBiAEBQhAKDl9hdXRvX3JlbmV3aW5nQg8KDV9hY2tub3dsZWRnZWRKBAgOEA9SB3NhbmRib3gifgodVmVyaWZ5QXBwbGVUcmFuc2FjdGlvblJlcXVlc3QSKgoOdHJhbnNhY3Rpb25faWQYASABKAlCEsrzGA4IARhAIgheWzAtOV0rJBIxCgtlbnZpcm9ubWVudBgCIAEoDjIcLmF0dGVzdG8udjEuQXBwbGVFbnZpcm9ubWVudCJyChxWZXJpZnlBcHBsZVNpZ25lZERhdGFSZXF1ZXN0Eh8KC3NpZ25lZF9kYXRhGAEgASgJQgrK8xgGCAEYgIAEEjEKC2Vudmlyb25tZW50GAIgASgOMhwuYXR0ZXN0by52MS5BcHBsZUVudmlyb25tZW50IqsCCh1WZXJpZnlBcHBsZVNpZ25lZERhdGFSZXNwb25zZRIuCghwdXJjaGFzZRgBIAEoCzIcLmF0dGVzdG8udjEuVmVyaWZpZWRQdXJjaGFzZRItCgRraW5kGAIgASgOMh8uYXR0ZXN0by52MS5BcHBsZVNpZ25lZERhdGFLaW5kEigKB3BheWxvYWQYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei0KCXNpZ25lZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGQoRbm90aWZpY2F0aW9uX3R5cGUYBSABKAkSHAoUbm90aWZpY2F0aW9uX3N1YnR5cGUYBiABKAkSGQoRbm90aWZpY2F0aW9uX3V1aWQYByABKAkidgoeVmVyaWZ5QXBwbGVUcmFuc2FjdGlvblJlc3BvbnNlEi4KCHB1cmNoYXNlGAEgASgLMhwuYXR0ZXN0by52MS5WZXJpZmllZFB1cmNoYXNlEiQKA3JhdxgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiqgIKG1ZlcmlmeUdvb2dsZVB1cmNoYXNlUmVxdWVzdBJVCgxwYWNrYWdlX25hbWUYASABKAlCOsrzGDYY/wEiMV5bQS1aYS16XVtBLVphLXowLTlfXSooXC5bQS1aYS16XVtBLVphLXowLTlfXSopKyRIAIgBARI3Cgpwcm9kdWN0X2lkGAIgASgJQh7K8xgaGJYBIhVeW2EtejAtOV1bYS16MC05Xy5dKiRIAYgBARIrCg5wdXJjaGFzZV90b2tlbhgDIAEoCUITyvMYDwgBGIAgIgheWyEtfl0rJBIuCgRraW5kGAQgASgOMhguYXR0ZXN0by52MS5QdXJjaGFzZUtpbmRCBsrzGAIIAUIPCg1fcGFja2FnZV9uYW1lQg0KC19wcm9kdWN0X2lkInQKHFZlcmlmeUdvb2dsZVB1cmNoYXNlUmVzcG9uc2USLgoIcHVyY2hhc2UYASABKAsyHC5hdHRlc3RvLnYxLlZlcmlmaWVkUHVyY2hhc2USJAoDcmF3GAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCLUAwoRU3RvcmVOb3RpZmljYXRpb24SCgoCaWQYASABKAkSIQoGc291cmNlGAIgASgOMhEuYXR0ZXN0by52MS5TdG9yZRIZChFub3RpZmljYXRpb25fdXVpZBgDIAEoCRISCgptZXNzYWdlX2lkGAQgASgJEhkKEW5vdGlmaWNhdGlvbl90eXBlGAUgASgJEg8KB3N1YnR5cGUYBiABKAkSEwoLZW52aXJvbm1lbnQYByABKAkSDgoGYXBwX2lkGAggASgJEhYKDnRyYW5zYWN0aW9uX2lkGAkgASgJEh8KF29yaWdpbmFsX3RyYW5zYWN0aW9uX2lkGAogASgJEhIKCnByb2R1Y3RfaWQYCyABKAkSFgoOcHVyY2hhc2VfdG9rZW4YDCABKAkSLQoJc2lnbmVkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZWNlaXZlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJc3RyZWFtX2lkGA8gASgJEg4KBnNlcV9ubxgQIAEoBBIoCgdwYXlsb2FkGBEgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCL8AQoYTGlzdE5vdGlmaWNhdGlvbnNSZXF1ZXN0EiEKBnNvdXJjZRgBIAEoDjIRLmF0dGVzdG8udjEuU3RvcmUSIgoRbm90aWZpY2F0aW9uX3R5cGUYAiABKAlCB8rzGAMYgAESLwoLc2lnbmVkX2Zyb20YAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCXNpZ25lZF90bxgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHAoJcGFnZV9zaXplGAUgASgFQgnK8xgFKAAw9AMSGwoKcGFnZV90b2tlbhgGIAEoCUIHyvMYAxiABCJqChlMaXN0Tm90aWZpY2F0aW9uc1Jlc3BvbnNlEjQKDW5vdGlmaWNhdGlvbnMYASADKAsyHS5hdHRlc3RvLnYxLlN0b3JlTm90aWZpY2F0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI7ChZHZXROb3RpZmljYXRpb25SZXF1ZXN0EiEKD25vdGlmaWNhdGlvbl9pZBgBIAEoCUIIyvMYBAgBGEAiTgoXR2V0Tm90aWZpY2F0aW9uUmVzcG9uc2USMwoMbm90aWZpY2F0aW9uGAEgASgLMh0uYXR0ZXN0by52MS5TdG9yZU5vdGlmaWNhdGlvbipoCgxQdXJjaGFzZUtpbmQSHQoZUFVSQ0hBU0VfS0lORF9VTlNQRUNJRklFRBAAEhkKFVBVUkNIQVNFX0tJTkRfUFJPRFVDVBABEh4KGlBVUkNIQVNFX0tJTkRfU1VCU0NSSVBUSU9OEAIqggIKDlB1cmNoYXNlU3RhdHVzEh8KG1BVUkNIQVNFX1NUQVRVU19VTlNQRUNJRklFRBAAEhoKFlBVUkNIQVNFX1NUQVRVU19BQ1RJVkUQARIbChdQVVJDSEFTRV9TVEFUVVNfRVhQSVJFRBACEiMKH1BVUkNIQVNFX1NUQVRVU19JTl9HUkFDRV9QRVJJT0QQAxIbChdQVVJDSEFTRV9TVEFUVVNfT05fSE9MRBAEEhoKFlBVUkNIQVNFX1NUQVRVU19QQVVTRUQQBRIbChdQVVJDSEFTRV9TVEFUVVNfUEVORElORxAGEhsKF1BVUkNIQVNFX1NUQVRVU19SRVZPS0VEEAcqtwEKE0FwcGxlU2lnbmVkRGF0YUtpbmQSJgoiQVBQTEVfU0lHTkVEX0RBVEFfS0lORF9VTlNQRUNJRklFRBAAEiYKIkFQUExFX1NJR05FRF9EQVRBX0tJTkRfVFJBTlNBQ1RJT04QARInCiNBUFBMRV9TSUdORURfREFUQV9LSU5EX1JFTkVXQUxfSU5GTxACEicKI0FQUExFX1NJR05FRF9EQVRBX0tJTkRfTk9USUZJQ0FUSU9OEAMy8wIKGFN0b3JlVmVyaWZpY2F0aW9uU2VydmljZRJ0ChZWZXJpZnlBcHBsZVRyYW5zYWN0aW9uEikuYXR0ZXN0by52MS5WZXJpZnlBcHBsZVRyYW5zYWN0aW9uUmVxdWVzdBoqLmF0dGVzdG8udjEuVmVyaWZ5QXBwbGVUcmFuc2FjdGlvblJlc3BvbnNlIgOQAgEScQoVVmVyaWZ5QXBwbGVTaWduZWREYXRhEiguYXR0ZXN0by52MS5WZXJpZnlBcHBsZVNpZ25lZERhdGFSZXF1ZXN0GikuYXR0ZXN0by52MS5WZXJpZnlBcHBsZVNpZ25lZERhdGFSZXNwb25zZSIDkAIBEm4KFFZlcmlmeUdvb2dsZVB1cmNoYXNlEicuYXR0ZXN0by52MS5WZXJpZnlHb29nbGVQdXJjaGFzZVJlcXVlc3QaKC5hdHRlc3RvLnYxLlZlcmlmeUdvb2dsZVB1cmNoYXNlUmVzcG9uc2UiA5ACATLiAQoYU3RvcmVOb3RpZmljYXRpb25TZXJ2aWNlEmUKEUxpc3ROb3RpZmljYXRpb25zEiQuYXR0ZXN0by52MS5MaXN0Tm90aWZpY2F0aW9uc1JlcXVlc3QaJS5hdHRlc3RvLnYxLkxpc3ROb3RpZmljYXRpb25zUmVzcG9uc2UiA5ACARJfCg9HZXROb3RpZmljYXRpb24SIi5hdHRlc3RvLnYxLkdldE5vdGlmaWNhdGlvblJlcXVlc3QaIy5hdHRlc3RvLnYxLkdldE5vdGlmaWNhdGlvblJlc3BvbnNlIgOQAgFCO1o5Z2l0aHViLmNvbS9hdHRlc3RvLWV1L2F0dGVzdG8vZ2VuL2dvL2F0dGVzdG8vdjE7YXR0ZXN0b3YxYgZwcm90bzM", [file_attesto_v1_common, file_attesto_v1_validate, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * VerifiedPurchase is the store-independent envelope of a verification.
@@ -41,16 +41,22 @@ export type VerifiedPurchase = Message<"attesto.v1.VerifiedPurchase"> & {
   errorCode: string;
 
   /**
+   * The entitlement state.
+   *
    * @generated from field: attesto.v1.PurchaseStatus status = 3;
    */
   status: PurchaseStatus;
 
   /**
+   * One-time product or subscription.
+   *
    * @generated from field: attesto.v1.PurchaseKind kind = 4;
    */
   kind: PurchaseKind;
 
   /**
+   * The store's product id.
+   *
    * @generated from field: string product_id = 5;
    */
   productId: string;
@@ -77,6 +83,8 @@ export type VerifiedPurchase = Message<"attesto.v1.VerifiedPurchase"> & {
   appId: string;
 
   /**
+   * When it was bought (Apple purchaseDate; Google purchaseTime / startTime).
+   *
    * @generated from field: google.protobuf.Timestamp purchased_at = 9;
    */
   purchasedAt?: Timestamp | undefined;
@@ -103,16 +111,50 @@ export type VerifiedPurchase = Message<"attesto.v1.VerifiedPurchase"> & {
   autoRenewing?: boolean | undefined;
 
   /**
+   * How many were bought (1 for subscriptions).
+   *
    * @generated from field: uint32 quantity = 13;
    */
   quantity: number;
 
   /**
-   * Apple Sandbox environment, or a Google Play test purchase.
+   * Where the purchase was made: Apple's environment; SANDBOX for a Google
+   * Play test purchase.
    *
-   * @generated from field: bool sandbox = 14;
+   * @generated from field: attesto.v1.StoreEnvironment environment = 15;
    */
-  sandbox: boolean;
+  environment: StoreEnvironment;
+
+  /**
+   * Apple appAccountToken: the UUID the app set at purchase to link it to
+   * its own account; empty when unset and for Google.
+   *
+   * @generated from field: string app_account_token = 16;
+   */
+  appAccountToken: string;
+
+  /**
+   * Google obfuscatedExternalAccountId (the app's account link); empty when
+   * unset and for Apple.
+   *
+   * @generated from field: string obfuscated_account_id = 17;
+   */
+  obfuscatedAccountId: string;
+
+  /**
+   * The Google purchase token the answer is about; empty for Apple.
+   *
+   * @generated from field: string purchase_token = 18;
+   */
+  purchaseToken: string;
+
+  /**
+   * Google: whether the purchase was acknowledged (unacknowledged purchases
+   * are refunded after three days); unset for Apple.
+   *
+   * @generated from field: optional bool acknowledged = 19;
+   */
+  acknowledged?: boolean | undefined;
 };
 
 /**
@@ -136,7 +178,8 @@ export type VerifyAppleTransactionRequest = Message<"attesto.v1.VerifyAppleTrans
   transactionId: string;
 
   /**
-   * UNSPECIFIED uses the environment of the tenant's Apple credentials.
+   * UNSPECIFIED asks Production first and Sandbox when Production does not
+   * know the id; PRODUCTION or SANDBOX asks that host only.
    *
    * @generated from field: attesto.v1.AppleEnvironment environment = 2;
    */
@@ -151,12 +194,112 @@ export const VerifyAppleTransactionRequestSchema: GenMessage<VerifyAppleTransact
   messageDesc(file_attesto_v1_store, 1);
 
 /**
+ * The request of StoreVerificationService.VerifyAppleSignedData.
+ *
+ * @generated from message attesto.v1.VerifyAppleSignedDataRequest
+ */
+export type VerifyAppleSignedDataRequest = Message<"attesto.v1.VerifyAppleSignedDataRequest"> & {
+  /**
+   * The compact JWS: a StoreKit 2 transaction or renewal info, or a
+   * notification's signedPayload.
+   *
+   * @generated from field: string signed_data = 1;
+   */
+  signedData: string;
+
+  /**
+   * The environment the payload must come from. UNSPECIFIED: the
+   * environment of the tenant's Apple credentials when it has them, else
+   * any.
+   *
+   * @generated from field: attesto.v1.AppleEnvironment environment = 2;
+   */
+  environment: AppleEnvironment;
+};
+
+/**
+ * Describes the message attesto.v1.VerifyAppleSignedDataRequest.
+ * Use `create(VerifyAppleSignedDataRequestSchema)` to create a new message.
+ */
+export const VerifyAppleSignedDataRequestSchema: GenMessage<VerifyAppleSignedDataRequest> = /*@__PURE__*/
+  messageDesc(file_attesto_v1_store, 2);
+
+/**
+ * The response of StoreVerificationService.VerifyAppleSignedData.
+ *
+ * @generated from message attesto.v1.VerifyAppleSignedDataResponse
+ */
+export type VerifyAppleSignedDataResponse = Message<"attesto.v1.VerifyAppleSignedDataResponse"> & {
+  /**
+   * The normalized answer: of the transaction or renewal info itself, or of
+   * a notification's signedTransactionInfo (its signedRenewalInfo when it
+   * has no transaction). valid = false with error_code when the JWS or a
+   * nested one does not verify.
+   *
+   * @generated from field: attesto.v1.VerifiedPurchase purchase = 1;
+   */
+  purchase?: VerifiedPurchase | undefined;
+
+  /**
+   * What the payload is; UNSPECIFIED when valid is false.
+   *
+   * @generated from field: attesto.v1.AppleSignedDataKind kind = 2;
+   */
+  kind: AppleSignedDataKind;
+
+  /**
+   * The decoded payload, Apple's field names, with a notification's nested
+   * JWS replaced by their decoded payloads; unset when valid is false.
+   *
+   * @generated from field: google.protobuf.Struct payload = 3;
+   */
+  payload?: JsonObject | undefined;
+
+  /**
+   * The payload's signedDate.
+   *
+   * @generated from field: google.protobuf.Timestamp signed_at = 4;
+   */
+  signedAt?: Timestamp | undefined;
+
+  /**
+   * A notification's notificationType; empty otherwise.
+   *
+   * @generated from field: string notification_type = 5;
+   */
+  notificationType: string;
+
+  /**
+   * The notification's subtype, empty when it has none.
+   *
+   * @generated from field: string notification_subtype = 6;
+   */
+  notificationSubtype: string;
+
+  /**
+   * A notification's notificationUUID; empty otherwise.
+   *
+   * @generated from field: string notification_uuid = 7;
+   */
+  notificationUuid: string;
+};
+
+/**
+ * Describes the message attesto.v1.VerifyAppleSignedDataResponse.
+ * Use `create(VerifyAppleSignedDataResponseSchema)` to create a new message.
+ */
+export const VerifyAppleSignedDataResponseSchema: GenMessage<VerifyAppleSignedDataResponse> = /*@__PURE__*/
+  messageDesc(file_attesto_v1_store, 3);
+
+/**
  * The response of StoreVerificationService.VerifyAppleTransaction.
  *
  * @generated from message attesto.v1.VerifyAppleTransactionResponse
  */
 export type VerifyAppleTransactionResponse = Message<"attesto.v1.VerifyAppleTransactionResponse"> & {
   /**
+   * The normalized answer.
+   *
    * @generated from field: attesto.v1.VerifiedPurchase purchase = 1;
    */
   purchase?: VerifiedPurchase | undefined;
@@ -175,7 +318,7 @@ export type VerifyAppleTransactionResponse = Message<"attesto.v1.VerifyAppleTran
  * Use `create(VerifyAppleTransactionResponseSchema)` to create a new message.
  */
 export const VerifyAppleTransactionResponseSchema: GenMessage<VerifyAppleTransactionResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_store, 2);
+  messageDesc(file_attesto_v1_store, 4);
 
 /**
  * The request of StoreVerificationService.VerifyGooglePurchase.
@@ -206,6 +349,8 @@ export type VerifyGooglePurchaseRequest = Message<"attesto.v1.VerifyGooglePurcha
   purchaseToken: string;
 
   /**
+   * Which androidpublisher resource to ask.
+   *
    * @generated from field: attesto.v1.PurchaseKind kind = 4;
    */
   kind: PurchaseKind;
@@ -216,7 +361,7 @@ export type VerifyGooglePurchaseRequest = Message<"attesto.v1.VerifyGooglePurcha
  * Use `create(VerifyGooglePurchaseRequestSchema)` to create a new message.
  */
 export const VerifyGooglePurchaseRequestSchema: GenMessage<VerifyGooglePurchaseRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_store, 3);
+  messageDesc(file_attesto_v1_store, 5);
 
 /**
  * The response of StoreVerificationService.VerifyGooglePurchase.
@@ -225,6 +370,8 @@ export const VerifyGooglePurchaseRequestSchema: GenMessage<VerifyGooglePurchaseR
  */
 export type VerifyGooglePurchaseResponse = Message<"attesto.v1.VerifyGooglePurchaseResponse"> & {
   /**
+   * The normalized answer.
+   *
    * @generated from field: attesto.v1.VerifiedPurchase purchase = 1;
    */
   purchase?: VerifiedPurchase | undefined;
@@ -243,7 +390,270 @@ export type VerifyGooglePurchaseResponse = Message<"attesto.v1.VerifyGooglePurch
  * Use `create(VerifyGooglePurchaseResponseSchema)` to create a new message.
  */
 export const VerifyGooglePurchaseResponseSchema: GenMessage<VerifyGooglePurchaseResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_store, 4);
+  messageDesc(file_attesto_v1_store, 6);
+
+/**
+ * StoreNotification is one verified inbound store notification.
+ *
+ * @generated from message attesto.v1.StoreNotification
+ */
+export type StoreNotification = Message<"attesto.v1.StoreNotification"> & {
+  /**
+   * Attesto's id, `ntf_…`.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Which store sent it.
+   *
+   * @generated from field: attesto.v1.Store source = 2;
+   */
+  source: Store;
+
+  /**
+   * Apple's notificationUUID; empty for Google.
+   *
+   * @generated from field: string notification_uuid = 3;
+   */
+  notificationUuid: string;
+
+  /**
+   * The Pub/Sub messageId; empty for Apple.
+   *
+   * @generated from field: string message_id = 4;
+   */
+  messageId: string;
+
+  /**
+   * Apple notificationType (e.g. DID_RENEW); for Google the RTDN type by
+   * name (e.g. SUBSCRIPTION_PURCHASED, ONE_TIME_PRODUCT_PURCHASED,
+   * VOIDED_PURCHASE, TEST).
+   *
+   * @generated from field: string notification_type = 5;
+   */
+  notificationType: string;
+
+  /**
+   * Apple's subtype; empty when none and for Google.
+   *
+   * @generated from field: string subtype = 6;
+   */
+  subtype: string;
+
+  /**
+   * Apple's environment (Production, Sandbox); empty for Google.
+   *
+   * @generated from field: string environment = 7;
+   */
+  environment: string;
+
+  /**
+   * Apple bundleId; Google packageName.
+   *
+   * @generated from field: string app_id = 8;
+   */
+  appId: string;
+
+  /**
+   * Apple transactionId of the nested transaction; Google orderId (voided
+   * purchases); empty when the notification has none.
+   *
+   * @generated from field: string transaction_id = 9;
+   */
+  transactionId: string;
+
+  /**
+   * Apple originalTransactionId; empty for Google.
+   *
+   * @generated from field: string original_transaction_id = 10;
+   */
+  originalTransactionId: string;
+
+  /**
+   * Apple productId; Google subscriptionId or sku.
+   *
+   * @generated from field: string product_id = 11;
+   */
+  productId: string;
+
+  /**
+   * The Google purchase token; empty for Apple.
+   *
+   * @generated from field: string purchase_token = 12;
+   */
+  purchaseToken: string;
+
+  /**
+   * Apple signedDate; Google eventTimeMillis.
+   *
+   * @generated from field: google.protobuf.Timestamp signed_at = 13;
+   */
+  signedAt?: Timestamp | undefined;
+
+  /**
+   * When Attesto stored it.
+   *
+   * @generated from field: google.protobuf.Timestamp received_at = 14;
+   */
+  receivedAt?: Timestamp | undefined;
+
+  /**
+   * The tenant's store Proofstream.
+   *
+   * @generated from field: string stream_id = 15;
+   */
+  streamId: string;
+
+  /**
+   * The sequence number of the event committing to this notification.
+   *
+   * @generated from field: uint64 seq_no = 16;
+   */
+  seqNo: bigint;
+
+  /**
+   * The verified, decoded payload (Apple's nested JWS decoded in place; the
+   * Google DeveloperNotification), the store's field names.
+   *
+   * @generated from field: google.protobuf.Struct payload = 17;
+   */
+  payload?: JsonObject | undefined;
+};
+
+/**
+ * Describes the message attesto.v1.StoreNotification.
+ * Use `create(StoreNotificationSchema)` to create a new message.
+ */
+export const StoreNotificationSchema: GenMessage<StoreNotification> = /*@__PURE__*/
+  messageDesc(file_attesto_v1_store, 7);
+
+/**
+ * The request of StoreNotificationService.ListNotifications.
+ *
+ * @generated from message attesto.v1.ListNotificationsRequest
+ */
+export type ListNotificationsRequest = Message<"attesto.v1.ListNotificationsRequest"> & {
+  /**
+   * Only this store's; UNSPECIFIED for both.
+   *
+   * @generated from field: attesto.v1.Store source = 1;
+   */
+  source: Store;
+
+  /**
+   * Only this notification_type; empty for all.
+   *
+   * @generated from field: string notification_type = 2;
+   */
+  notificationType: string;
+
+  /**
+   * Only notifications signed at or after this time.
+   *
+   * @generated from field: google.protobuf.Timestamp signed_from = 3;
+   */
+  signedFrom?: Timestamp | undefined;
+
+  /**
+   * Only notifications signed at or before this time.
+   *
+   * @generated from field: google.protobuf.Timestamp signed_to = 4;
+   */
+  signedTo?: Timestamp | undefined;
+
+  /**
+   * Defaults to 50 when zero; at most 500.
+   *
+   * @generated from field: int32 page_size = 5;
+   */
+  pageSize: number;
+
+  /**
+   * The next_page_token of a previous response, or empty for the first page.
+   *
+   * @generated from field: string page_token = 6;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message attesto.v1.ListNotificationsRequest.
+ * Use `create(ListNotificationsRequestSchema)` to create a new message.
+ */
+export const ListNotificationsRequestSchema: GenMessage<ListNotificationsRequest> = /*@__PURE__*/
+  messageDesc(file_attesto_v1_store, 8);
+
+/**
+ * The response of StoreNotificationService.ListNotifications.
+ *
+ * @generated from message attesto.v1.ListNotificationsResponse
+ */
+export type ListNotificationsResponse = Message<"attesto.v1.ListNotificationsResponse"> & {
+  /**
+   * The page, newest signed first.
+   *
+   * @generated from field: repeated attesto.v1.StoreNotification notifications = 1;
+   */
+  notifications: StoreNotification[];
+
+  /**
+   * Empty when there are no more results.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message attesto.v1.ListNotificationsResponse.
+ * Use `create(ListNotificationsResponseSchema)` to create a new message.
+ */
+export const ListNotificationsResponseSchema: GenMessage<ListNotificationsResponse> = /*@__PURE__*/
+  messageDesc(file_attesto_v1_store, 9);
+
+/**
+ * The request of StoreNotificationService.GetNotification.
+ *
+ * @generated from message attesto.v1.GetNotificationRequest
+ */
+export type GetNotificationRequest = Message<"attesto.v1.GetNotificationRequest"> & {
+  /**
+   * The notification's id, `ntf_…`.
+   *
+   * @generated from field: string notification_id = 1;
+   */
+  notificationId: string;
+};
+
+/**
+ * Describes the message attesto.v1.GetNotificationRequest.
+ * Use `create(GetNotificationRequestSchema)` to create a new message.
+ */
+export const GetNotificationRequestSchema: GenMessage<GetNotificationRequest> = /*@__PURE__*/
+  messageDesc(file_attesto_v1_store, 10);
+
+/**
+ * The response of StoreNotificationService.GetNotification.
+ *
+ * @generated from message attesto.v1.GetNotificationResponse
+ */
+export type GetNotificationResponse = Message<"attesto.v1.GetNotificationResponse"> & {
+  /**
+   * The notification.
+   *
+   * @generated from field: attesto.v1.StoreNotification notification = 1;
+   */
+  notification?: StoreNotification | undefined;
+};
+
+/**
+ * Describes the message attesto.v1.GetNotificationResponse.
+ * Use `create(GetNotificationResponseSchema)` to create a new message.
+ */
+export const GetNotificationResponseSchema: GenMessage<GetNotificationResponse> = /*@__PURE__*/
+  messageDesc(file_attesto_v1_store, 11);
 
 /**
  * PurchaseKind is what was bought.
@@ -350,18 +760,62 @@ export const PurchaseStatusSchema: GenEnum<PurchaseStatus> = /*@__PURE__*/
   enumDesc(file_attesto_v1_store, 1);
 
 /**
+ * AppleSignedDataKind is what an Apple-signed payload is.
+ *
+ * @generated from enum attesto.v1.AppleSignedDataKind
+ */
+export enum AppleSignedDataKind {
+  /**
+   * Apple-signed, but none of the kinds below.
+   *
+   * @generated from enum value: APPLE_SIGNED_DATA_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A transaction (JWSTransactionDecodedPayload).
+   *
+   * @generated from enum value: APPLE_SIGNED_DATA_KIND_TRANSACTION = 1;
+   */
+  TRANSACTION = 1,
+
+  /**
+   * Subscription renewal info (JWSRenewalInfoDecodedPayload).
+   *
+   * @generated from enum value: APPLE_SIGNED_DATA_KIND_RENEWAL_INFO = 2;
+   */
+  RENEWAL_INFO = 2,
+
+  /**
+   * An App Store Server Notification V2 (responseBodyV2DecodedPayload).
+   *
+   * @generated from enum value: APPLE_SIGNED_DATA_KIND_NOTIFICATION = 3;
+   */
+  NOTIFICATION = 3,
+}
+
+/**
+ * Describes the enum attesto.v1.AppleSignedDataKind.
+ */
+export const AppleSignedDataKindSchema: GenEnum<AppleSignedDataKind> = /*@__PURE__*/
+  enumDesc(file_attesto_v1_store, 2);
+
+/**
  * StoreVerificationService verifies App Store and Google Play purchases
  * with the tenant's own store credentials (see AdminService), statelessly:
  * nothing is written except an optional audit row. The REST forms are
- * `POST /v1/apple/verify` and `POST /v1/google/verify`.
+ * `POST /v1/apple/verify`, `POST /v1/apple/verify-signed` and
+ * `POST /v1/google/verify`.
  *
  * Every call takes `Authorization: Bearer <api key>` (UNAUTHENTICATED
  * without one). A purchase the store denies (unknown id, invalid token,
  * another app's purchase, a bad signature) is an answer with valid = false
  * and an error_code, not an error. Errors: FAILED_PRECONDITION when the
- * tenant has no credentials for the store or the store rejects them;
- * UNAVAILABLE when the store cannot be reached or fails; RESOURCE_EXHAUSTED
- * for the tenant's rate limit (with retry info).
+ * tenant has no credentials for the store or the store rejects them
+ * (reason `credentials_missing` / `credentials_rejected`); UNAVAILABLE
+ * when the store cannot be reached or fails (reason `store_unavailable`);
+ * RESOURCE_EXHAUSTED for the tenant's rate limit or the store's (with
+ * retry info).
  *
  * @generated from service attesto.v1.StoreVerificationService
  */
@@ -379,6 +833,31 @@ export const StoreVerificationService: GenService<{
     output: typeof VerifyAppleTransactionResponseSchema;
   },
   /**
+   * Verifies a JWS that Apple signed, without calling Apple and without an
+   * App Store Connect key: a StoreKit 2 transaction
+   * (`Transaction.jwsRepresentation`), renewal info, or an App Store Server
+   * Notification's `signedPayload` (whose nested signedTransactionInfo and
+   * signedRenewalInfo are verified too). The x5c chain must be three
+   * certificates ending at a pinned Apple root with Apple's OIDs, the
+   * signature ES256, the certificates valid at the payload's signedDate
+   * (or now, with OCSP, when the service runs with online revocation
+   * checks), and the bundle id the tenant's Apple credentials name when it
+   * has them. A payload that fails any of these is valid = false with the
+   * reason in error_code (`chain_invalid`, `signature_invalid`,
+   * `unsupported_algorithm`, `certificate_expired`, `certificate_revoked`,
+   * `app_mismatch`, `environment_mismatch`). INVALID_ARGUMENT (field
+   * `signed_data`) when the string is not a JWS with JSON header and
+   * payload; UNAVAILABLE (reason `revocation_check_failed`) when an OCSP
+   * responder cannot be reached.
+   *
+   * @generated from rpc attesto.v1.StoreVerificationService.VerifyAppleSignedData
+   */
+  verifyAppleSignedData: {
+    methodKind: "unary";
+    input: typeof VerifyAppleSignedDataRequestSchema;
+    output: typeof VerifyAppleSignedDataResponseSchema;
+  },
+  /**
    * Looks a purchase up with the Google Play Developer API
    * (purchases.products.get or purchases.subscriptionsv2.get).
    * INVALID_ARGUMENT (field `product_id`) when kind is PRODUCT and
@@ -393,4 +872,41 @@ export const StoreVerificationService: GenService<{
   },
 }> = /*@__PURE__*/
   serviceDesc(file_attesto_v1_store, 0);
+
+/**
+ * StoreNotificationService reads the tenant's verified inbound store
+ * notifications: App Store Server Notifications V2 received on
+ * `POST /v1/webhooks/apple/{tenant_id}` and Google Play RTDN Pub/Sub pushes
+ * on `POST /v1/webhooks/google/{tenant_id}`. Each was verified before it was
+ * stored, is stored once per notificationUUID / messageId, and is committed
+ * (as normalized metadata, never the raw JWS) to the tenant's store
+ * Proofstream, whose event the item names. Tenant API key
+ * (UNAUTHENTICATED without one).
+ *
+ * @generated from service attesto.v1.StoreNotificationService
+ */
+export const StoreNotificationService: GenService<{
+  /**
+   * Lists notifications, newest signed date first, with optional filters.
+   * INVALID_ARGUMENT (field `page_token`) for a token this API did not give.
+   *
+   * @generated from rpc attesto.v1.StoreNotificationService.ListNotifications
+   */
+  listNotifications: {
+    methodKind: "unary";
+    input: typeof ListNotificationsRequestSchema;
+    output: typeof ListNotificationsResponseSchema;
+  },
+  /**
+   * One notification; NOT_FOUND for an unknown id or another tenant's.
+   *
+   * @generated from rpc attesto.v1.StoreNotificationService.GetNotification
+   */
+  getNotification: {
+    methodKind: "unary";
+    input: typeof GetNotificationRequestSchema;
+    output: typeof GetNotificationResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_attesto_v1_store, 1);
 

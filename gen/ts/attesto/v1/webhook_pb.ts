@@ -969,22 +969,24 @@ export const AttemptErrorKindSchema: GenEnum<AttemptErrorKind> = /*@__PURE__*/
  * relayed once per notificationUUID. `payload` is the decoded notification
  * JWS payload; `transaction_info` and `renewal_info` are the decoded
  * signedTransactionInfo and signedRenewalInfo, or null (Apple's field
- * names inside all three).
+ * names inside all three). `stream_id` and `seq_no` name the event of the
+ * tenant's store Proofstream that commits to it.
  *
  *     {"notification_uuid": "...", "notification_type": "DID_RENEW",
  *      "subtype": "", "environment": "Production", "bundle_id": "...",
  *      "signed_date": "2026-06-07T12:00:00Z", "payload": {...},
- *      "transaction_info": {...}, "renewal_info": {...}}
+ *      "transaction_info": {...}, "renewal_info": {...},
+ *      "stream_id": "str_...", "seq_no": 17}
  *
  * `google.notification`: a verified Google Play RTDN, relayed once per
  * Pub/Sub messageId. `payload` is the decoded DeveloperNotification
- * (Google's field names).
+ * (Google's field names); `stream_id` and `seq_no` as for Apple.
  *
  *     {"message_id": "...", "publish_time": "2026-06-07T12:00:00Z",
  *      "package_name": "com.example.app",
  *      "notification_kind": "subscription" | "one_time_product" |
  *                           "voided_purchase" | "test",
- *      "payload": {...}}
+ *      "payload": {...}, "stream_id": "str_...", "seq_no": 18}
  *
  * @generated from service attesto.v1.WebhookService
  */

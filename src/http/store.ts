@@ -1,0 +1,76 @@
+import { create, fromJson, toJson, type DescMessage, type JsonObject, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
+import type { Context, Hono } from "hono";
+import {
+  VerifyAppleSignedDataRequestSchema,
+  VerifyAppleSignedDataResponseSchema,
+  VerifyAppleTransactionRequestSchema,
+  VerifyAppleTransactionResponseSchema,
+  VerifyGooglePurchaseRequestSchema,
+  VerifyGooglePurchaseResponseSchema,
+} from "../../gen/ts/attesto/v1/store_pb.js";
+import { invalidArgument } from "../errors.js";
+import { apiEnvironmentOf, appleSignedDataMsg, environmentOf, googleInput, purchaseMsg } from "../rpc/store-service.js";
+import { validateMessage } from "../contract/validation.js";
+import type { StoreVerification } from "../store/module.js";
+import type { ReceiveResult, StoreNotifications } from "../store/notifications.js";
+import type { Authenticator } from "../tenancy/authenticator.js";
+
+export interface StoreRouteDeps {
+  store: StoreVerification;
+  storeNotifications: StoreNotifications;
+  authenticator: Authenticator;
+}
+
+/** Reads a JSON body as a contract message (protojson: camelCase or proto names, enums by name) and runs its field rules. */
+export async function contractBody<D extends DescMessage>(c: Context, schema: D): Promise<MessageShape<D>> {
+  let json: JsonValue;
+  try {
+    json = (await c.req.json()) as JsonValue;
+  } catch {
+    throw invalidArgument("body", "must be a JSON object");
+  }
+  if (json === null || typeof json !== "object" || Array.isArray(json)) throw invalidArgument("body", "must be a JSON object");
+  let message: MessageShape<D>;
+  try {
+    message = fromJson(schema, json);
+  } catch (err) {
+    throw invalidArgument("body", (err as Error).message);
+  }
+  validateMessage(schema, message);
+  return message;
+}
+
+/** The REST forms of StoreVerificationService (DESIGN section 4): the RPC's messages as JSON, Bearer tenant key. */
+export function mountStoreRoutes(http: Hono, { store, storeNotifications, authenticator }: StoreRouteDeps): void {
+  const tenant = async (c: Context) => (await authenticator.requireTenant(c.req.header("authorization"))).tenantId;
+
+  http.post("/v1/apple/verify", async (c) => {
+    const tenantId = await tenant(c);
+    const req = await contractBody(c, VerifyAppleTransactionRequestSchema);
+    const result = await store.verifyAppleTransaction(tenantId, { transactionId: req.transactionId, environment: apiEnvironmentOf(req.environment) });
+    const message = create(VerifyAppleTransactionResponseSchema, { purchase: purchaseMsg(result.purchase), raw: result.raw as JsonObject | undefined });
+    return c.json(toJson(VerifyAppleTransactionResponseSchema, message) as object);
+  });
+
+  // Inbound store notifications (DESIGN section 4): verified before anything is stored; a retry answers 200 and writes nothing.
+  const received = (c: Context, r: ReceiveResult) => c.json({ id: r.notification.id, duplicate: r.duplicate, stream_id: r.notification.streamId, seq_no: r.notification.seqNo });
+  http.post("/v1/webhooks/apple/:tenantId", async (c) => received(c, await storeNotifications.receiveApple(c.req.param("tenantId"), await c.req.text())));
+  http.post("/v1/webhooks/google/:tenantId", async (c) =>
+    received(c, await storeNotifications.receiveGoogle(c.req.param("tenantId"), c.req.header("authorization"), await c.req.text())),
+  );
+
+  http.post("/v1/google/verify", async (c) => {
+    const tenantId = await tenant(c);
+    const req = await contractBody(c, VerifyGooglePurchaseRequestSchema);
+    const result = await store.verifyGooglePurchase(tenantId, googleInput(req));
+    const message = create(VerifyGooglePurchaseResponseSchema, { purchase: purchaseMsg(result.purchase), raw: result.raw as JsonObject | undefined });
+    return c.json(toJson(VerifyGooglePurchaseResponseSchema, message) as object);
+  });
+
+  http.post("/v1/apple/verify-signed", async (c) => {
+    const tenantId = await tenant(c);
+    const req = await contractBody(c, VerifyAppleSignedDataRequestSchema);
+    const result = await store.verifyAppleSignedData(tenantId, { signedData: req.signedData, environment: environmentOf(req.environment) });
+    return c.json(toJson(VerifyAppleSignedDataResponseSchema, create(VerifyAppleSignedDataResponseSchema, appleSignedDataMsg(result))) as object);
+  });
+}
