@@ -39,6 +39,11 @@ const envSchema = z.object({
   ATTESTO_WEBHOOK_RELAY_GRACE_MS: z.coerce.number().int().min(0).default(60_000),
   ATTESTO_WEBHOOK_JOB_LOCK_MS: z.coerce.number().int().min(1_000).default(30_000),
   ATTESTO_WEBHOOK_OUTBOX_POLL_MS: z.coerce.number().int().min(10).default(250),
+  ATTESTO_CONNECTOR_SECRET_OVERLAP_MS: z.coerce.number().int().min(0).max(7 * 24 * 3600_000).default(24 * 3600_000),
+  ATTESTO_CONNECTOR_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
+  ATTESTO_CONNECTOR_STATS_FLUSH_MS: z.coerce.number().int().min(50).default(1_000),
+  ATTESTO_CONNECTOR_ALLOW_LOOPBACK: boolFromEnv.default(false),
+  ATTESTO_CONNECTOR_S3_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -100,6 +105,16 @@ export interface Config {
   webhookJobLockMs: number;
   /** How often each instance looks for outbox rows written by other processes. */
   webhookOutboxPollMs: number;
+  /** How long a connector's previous secret stays valid after a rotation, unless the request says. */
+  connectorSecretOverlapMs: number;
+  /** How long an instance trusts a connector it loaded; revocations evict at once through Redis. */
+  connectorCacheMs: number;
+  /** How often batched connector diagnostics are written. */
+  connectorStatsFlushMs: number;
+  /** Development and tests only: S3 endpoints on loopback, over http:// too. */
+  connectorAllowLoopback: boolean;
+  /** Budget of one HeadObject call (connect, send, answer). */
+  connectorS3TimeoutMs: number;
 }
 
 /** Reads configuration from the environment; a bad value names the variable. */
@@ -148,6 +163,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     webhookRelayGraceMs: e.ATTESTO_WEBHOOK_RELAY_GRACE_MS,
     webhookJobLockMs: e.ATTESTO_WEBHOOK_JOB_LOCK_MS,
     webhookOutboxPollMs: e.ATTESTO_WEBHOOK_OUTBOX_POLL_MS,
+    connectorSecretOverlapMs: e.ATTESTO_CONNECTOR_SECRET_OVERLAP_MS,
+    connectorCacheMs: e.ATTESTO_CONNECTOR_CACHE_MS,
+    connectorStatsFlushMs: e.ATTESTO_CONNECTOR_STATS_FLUSH_MS,
+    connectorAllowLoopback: e.ATTESTO_CONNECTOR_ALLOW_LOOPBACK,
+    connectorS3TimeoutMs: e.ATTESTO_CONNECTOR_S3_TIMEOUT_MS,
     ...overrides,
   };
   return config;

@@ -25,7 +25,7 @@ export class AppError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly details: { field?: string; retryAfterSeconds?: number } = {},
+    readonly details: { field?: string; retryAfterSeconds?: number; reason?: string } = {},
     options?: { cause?: unknown },
   ) {
     super(message, options);
@@ -95,6 +95,7 @@ export function httpErrorBody(err: AppError) {
       code: err.code,
       message: err.message,
       ...(err.details.field ? { field: err.details.field } : {}),
+      ...(err.details.reason ? { reason: err.details.reason } : {}),
       ...(err.details.retryAfterSeconds ? { retry_after_seconds: err.details.retryAfterSeconds } : {}),
     },
   };

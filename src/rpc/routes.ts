@@ -3,6 +3,9 @@ import { AdminService } from "../../gen/ts/attesto/v1/admin_pb.js";
 import { TenantService } from "../../gen/ts/attesto/v1/tenant_pb.js";
 import { WebhookService } from "../../gen/ts/attesto/v1/webhook_pb.js";
 import { ProofstreamService } from "../../gen/ts/attesto/v1/proofstream_pb.js";
+import { ConnectorService } from "../../gen/ts/attesto/v1/connector_pb.js";
+import type { Connectors } from "../connectors/module.js";
+import { connectorService } from "./connector-service.js";
 import type { Proofstreams } from "../proofstream/module.js";
 import { proofstreamService } from "./proofstream-service.js";
 import { adminService, type AdminDeps } from "./admin-service.js";
@@ -19,6 +22,7 @@ export interface RpcDeps extends AdminDeps {
   logger: Logger;
   webhooks: WebhookEngine;
   proofstreams: Proofstreams;
+  connectors: Connectors;
 }
 
 /** Interceptors, outermost first: errors are mapped last, auth runs before validation. */
@@ -34,6 +38,7 @@ export function rpcRoutes(deps: RpcDeps) {
     router.service(TenantService, tenantService(deps));
     router.service(WebhookService, webhookService(deps));
     router.service(ProofstreamService, proofstreamService(deps));
+    router.service(ConnectorService, connectorService(deps));
     // Services whose issues have not landed answer UNIMPLEMENTED (after auth).
     for (const service of unimplementedServices) router.service(service, {});
   };

@@ -12,8 +12,10 @@ import { Proofstreams } from "../proofstream/module.js";
 import { emitWebhookEvent } from "../webhooks/outbox.js";
 import type { WebhookEventType } from "../webhooks/events.js";
 import { mountWebhookRoutes } from "../http/webhooks.js";
+import { mountConnectorRoutes } from "../http/connectors.js";
+import { Connectors } from "../connectors/module.js";
 import { Metrics } from "../http/metrics.js";
-import { openRedis, type RedisHandle } from "../infra/redis.js";
+import { AUTH_EVICT_CHANNEL, openRedis, type RedisHandle } from "../infra/redis.js";
 import { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
 import { rpcInterceptors, rpcRoutes } from "../rpc/routes.js";
@@ -22,9 +24,6 @@ import { ensureDevCredentials, type DevCredentials } from "../tenancy/dev-bootst
 import { WebhookEngine, webhookSettings } from "../webhooks/engine.js";
 import { listenDual } from "./listener.js";
 import { withEdge, type Tracker } from "./request-listener.js";
-
-/** Revocations are broadcast so every instance drops its cached credentials. */
-const AUTH_EVICT_CHANNEL = "attesto:auth:evict";
 
 export interface Attesto {
   readonly url: string;
@@ -35,6 +34,7 @@ export interface Attesto {
   readonly jobs: JobRuntime;
   readonly webhooks: WebhookEngine;
   readonly proofstreams: Proofstreams;
+  readonly connectors: Connectors;
   /** Set on the embedded default only. */
   readonly devCredentials: DevCredentials | undefined;
   stop(): Promise<void>;
@@ -89,6 +89,20 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     );
     await proofstreams.scheduleJobs(jobs);
 
+    const connectors = new Connectors(
+      { db: database.db, keyring, appender: proofstreams.appender, redis, logger },
+      {
+        publicBaseUrl: () => publicBaseUrl,
+        secretOverlapMs: config.connectorSecretOverlapMs,
+        cacheMs: config.connectorCacheMs,
+        statsFlushMs: config.connectorStatsFlushMs,
+        s3TimeoutMs: config.connectorS3TimeoutMs,
+        policy: { allowLoopback: config.connectorAllowLoopback },
+      },
+    );
+    await connectors.start();
+    cleanups.push(() => connectors.close());
+
     const metrics = new Metrics();
     const http = createHttpApp({
       logger,
@@ -100,9 +114,10 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
       },
     });
     if (config.role !== "worker") mountWebhookRoutes(http, { db: database.db, keyring, authenticator, webhooks });
+    if (config.role !== "worker") mountConnectorRoutes(http, { connectors, authenticator });
     mountQueueBoard(http, { jobs, authenticator });
     mountTileRoutes(http, { db: database.db, proofstreams, authenticator, public: config.tilesPublic });
-    const rpcDeps = { db: database.db, keyring, authenticator, logger, onCredentialsRevoked, webhooks, proofstreams };
+    const rpcDeps = { db: database.db, keyring, authenticator, logger, onCredentialsRevoked, webhooks, proofstreams, connectors };
     const connect = connectNodeAdapter({
       // A worker-role instance serves only the operational routes (health, readiness, metrics).
       routes: config.role === "worker" ? () => {} : rpcRoutes(rpcDeps),
@@ -124,6 +139,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
       jobs,
       webhooks,
       proofstreams,
+      connectors,
       database,
       redis,
       keyring,
