@@ -59,7 +59,7 @@ export function seedBody(sourceRef = `source-system-${randomBytes(4).toString("h
 }
 
 export async function post(url: string, headers: Record<string, string>, body: string | Buffer) {
-  const res = await fetch(url, { method: "POST", headers, body });
+  const res = await fetch(url, { method: "POST", headers, body: typeof body === "string" ? body : new Uint8Array(body) });
   const text = await res.text();
   return { status: res.status, text, json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
 }
