@@ -20,7 +20,8 @@ const logSink = new Writable({
 /** A server whose logs (debug and up) are captured; small pool, loopback S3 endpoints allowed. */
 export async function startConnectorServer(overrides: Partial<Config> = {}, env: Record<string, string> = {}): Promise<Attesto> {
   const config = loadConfig(await testEnv({ ATTESTO_DB_POOL: "4", ATTESTO_CONNECTOR_ALLOW_LOOPBACK: "true", ...env }), { port: 0, ...overrides });
-  return startAttesto(config, createLogger("debug", logSink));
+  // pino writes to any writable stream; its type names SonicBoom.
+  return startAttesto(config, createLogger("debug", logSink as unknown as Parameters<typeof createLogger>[1]));
 }
 
 /** A tenant with a stream and the connector client. */
