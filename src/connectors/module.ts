@@ -16,7 +16,8 @@ import { getStreamRow } from "../proofstream/streams.js";
 import { deliveryId, gitHubPush, gitLabPush, parseJsonObject, signedWebhookEvent, type NormalizedEvent } from "./normalize.js";
 import { connectors, type ConnectorKind } from "./schema.js";
 import { SIGNING_TOKEN_PREFIX, verifyGitHub, verifyGitLabToken, verifySignedWebhook, verifyStandardWebhook, type SignatureVerdict } from "./signatures.js";
-import { ConnectorStats, type Diagnostics, type Outcome } from "./stats.js";
+import { checkKey, checkMetadata, objectEvent, ObjectStore, type ObjectReceipt } from "./s3.js";
+import { ConnectorStats, type Diagnostics } from "./stats.js";
 
 /** Encryption context (HKDF info) of sealed connector secrets and credentials. */
 export const CONNECTOR_SECRET_CONTEXT = "connectors.secret";
@@ -124,6 +125,8 @@ interface LiveConnector {
   secrets: string[];
   /** When this entry must be reloaded (cache age, or the end of an overlap). */
   validUntil: number;
+  /** S3_OBJECT: the client over the current credentials, made on first use. */
+  store?: ObjectStore;
 }
 
 const ROUTE: Record<ConnectorKind, string> = {
@@ -159,7 +162,13 @@ export class Connectors {
     readonly settings: ConnectorSettingsOptions,
   ) {
     this.stats = new ConnectorStats({ db: deps.db, logger: deps.logger });
-    this.#cache = new LRUCache({ max: 10_000 });
+    this.#cache = new LRUCache({
+      max: 10_000,
+      // Evicted, expired or replaced: its S3 connections are closed.
+      dispose: (entry) => {
+        if (entry !== "missing") entry.store?.close();
+      },
+    });
   }
 
   /** Listens for revocations of other instances and flushes diagnostics periodically. */
@@ -402,14 +411,57 @@ export class Connectors {
 
   /** A live connector of `kind`, from the cache or the database; unknown, revoked and other kinds look alike. */
   async live(id: string, kind: ConnectorKind): Promise<LiveConnector> {
+    const entry = await this.#cached(id);
+    if (entry === "missing" || entry.kind !== kind) throw connectorNotFound();
+    return entry;
+  }
+
+  async #cached(id: string): Promise<LiveConnector | "missing"> {
     const now = Date.now();
     let entry = this.#cache.get(id);
     if (entry === undefined || (entry !== "missing" && entry.validUntil <= now)) {
       entry = await this.#load(id, now);
       this.#cache.set(id, entry, { ttl: this.settings.cacheMs > 0 ? this.settings.cacheMs : 1 });
     }
-    if (entry === "missing" || entry.kind !== kind) throw connectorNotFound();
     return entry;
+  }
+
+  /**
+   * CommitS3Object: a real HeadObject with the connector's credentials, then
+   * the receipt and the caller's metadata committed through the Appender.
+   * Object content is never read.
+   */
+  async commitS3Object(
+    tenantId: string,
+    id: string,
+    input: { key: string; versionId: string; metadata: Record<string, unknown> },
+  ): Promise<{ result: AppendResult; receipt: ObjectReceipt }> {
+    const c = await this.#cached(id);
+    if (c === "missing" || c.tenantId !== tenantId) throw connectorNotFound();
+    if (c.kind !== "s3_object" || !c.settings.s3) {
+      throw new AppError("failed_precondition", "connector is not an s3_object connector", { reason: "wrong_connector_kind" });
+    }
+    const s3 = c.settings.s3;
+    let metadata: Record<string, string>;
+    try {
+      checkKey(input.key, s3.keyPrefix);
+      metadata = checkMetadata(input.metadata);
+    } catch (err) {
+      this.stats.record(c.id, { kind: "rejected", reason: (err as AppError).details.reason ?? "invalid_body" });
+      throw err;
+    }
+    c.store ??= new ObjectStore({ ...s3, ...(JSON.parse(c.secrets[0]!) as S3Credentials) }, { policy: this.settings.policy, timeoutMs: this.settings.s3TimeoutMs });
+    let receipt: ObjectReceipt;
+    try {
+      receipt = await c.store.head(input.key, input.versionId);
+    } catch (err) {
+      const reason = err instanceof AppError ? (err.details.reason ?? "store_unreachable") : "store_unreachable";
+      this.stats.record(c.id, reason === "credentials_denied" ? { kind: "auth_failed", reason } : { kind: "rejected", reason });
+      throw err;
+    }
+    const committed = await this.#commit(c, () => objectEvent(receipt, metadata));
+    if (committed.kind !== "committed") throw new AppError("internal", "object commit did not commit");
+    return { result: committed.result, receipt };
   }
 
   async #load(id: string, now: number): Promise<LiveConnector | "missing"> {
@@ -446,7 +498,10 @@ export class Connectors {
     } catch (err) {
       if (err instanceof AppError && err.code === "replay_conflict") {
         this.stats.record(c.id, { kind: "replay_conflict" });
-        throw new AppError("replay_conflict", "source_ref was already committed with different content", { field: "source_ref", reason: "replay_conflict" });
+        throw new AppError("replay_conflict", "source_ref was already committed with different content", {
+          field: c.kind === "s3_object" ? "metadata" : "source_ref",
+          reason: "replay_conflict",
+        });
       }
       throw err;
     }

@@ -1,5 +1,6 @@
 import type { Context, Hono } from "hono";
 import type { Connectors, IngressRequest, IngressResult } from "../connectors/module.js";
+import { invalidArgument } from "../errors.js";
 import type { Authenticator } from "../tenancy/authenticator.js";
 
 export interface ConnectorRouteDeps {
@@ -33,8 +34,57 @@ function answer(c: Context, outcome: IngressResult) {
  * of the plain HTTP routes (401 carries no detail, unknown and revoked
  * connectors answer the same 404).
  */
-export function mountConnectorRoutes(app: Hono, { connectors }: ConnectorRouteDeps): void {
+export function mountConnectorRoutes(app: Hono, { connectors, authenticator }: ConnectorRouteDeps): void {
   app.post("/v2/connectors/signed-webhooks/:id/events", async (c) => answer(c, await connectors.ingestSignedWebhook(c.req.param("id"), await ingressRequest(c))));
   app.post("/v2/connectors/github/:id/events", async (c) => answer(c, await connectors.ingestGitHub(c.req.param("id"), await ingressRequest(c))));
+  // Tenant API key; the seed's body {key, versionId, metadata}.
+  app.post("/v2/tenant/connectors/s3-objects/:id/commit", async (c) => {
+    const { tenantId } = await authenticator.requireTenant(c.req.header("authorization"));
+    const body = await s3CommitBody(c);
+    const { result, receipt } = await connectors.commitS3Object(tenantId, c.req.param("id"), body);
+    const { event, duplicate } = result;
+    return c.json(
+      {
+        stream_id: event.streamId,
+        seq_no: event.seqNo,
+        leaf_hash: event.leafHash.toString("hex"),
+        duplicate,
+        receipt: {
+          bucket: receipt.bucket,
+          key: receipt.key,
+          version_id: receipt.versionId,
+          etag: receipt.etag,
+          size: receipt.size,
+          last_modified: receipt.lastModified.toISOString(),
+          content_type: receipt.contentType,
+          checksum_algorithm: receipt.checksumAlgorithm,
+          checksum_value: receipt.checksumValue,
+        },
+      },
+      duplicate ? 200 : 201,
+    );
+  });
   app.post("/v2/connectors/gitlab/:id/events", async (c) => answer(c, await connectors.ingestGitLab(c.req.param("id"), await ingressRequest(c))));
+}
+
+/** {key, versionId?, metadata?}: JSON types checked here, the rules in the domain. */
+async function s3CommitBody(c: Context): Promise<{ key: string; versionId: string; metadata: Record<string, unknown> }> {
+  let body: unknown;
+  try {
+    body = await c.req.json();
+  } catch {
+    throw invalidArgument("body", "must be a JSON object");
+  }
+  if (body === null || typeof body !== "object" || Array.isArray(body)) throw invalidArgument("body", "must be a JSON object");
+  const { key, versionId, metadata, ...rest } = body as Record<string, unknown>;
+  const unknownField = Object.keys(rest)[0];
+  if (unknownField !== undefined) throw invalidArgument(unknownField, "unknown field");
+  if (typeof key !== "string" || key.length === 0 || key.length > 1024) throw invalidArgument("key", "is required: 1 to 1024 characters");
+  if (versionId !== undefined && versionId !== null && (typeof versionId !== "string" || versionId.length > 1024)) {
+    throw invalidArgument("versionId", "must be a string of at most 1024 characters");
+  }
+  if (metadata !== undefined && metadata !== null && (typeof metadata !== "object" || Array.isArray(metadata))) {
+    throw invalidArgument("metadata", "must be an object of strings");
+  }
+  return { key, versionId: (versionId as string | undefined) ?? "", metadata: (metadata as Record<string, unknown> | undefined) ?? {} };
 }

@@ -7,6 +7,7 @@ import {
   ConnectorSchema,
   ConnectorStatus,
   GitLabConfig_TokenMode,
+  ObjectReceiptSchema,
   type Connector as ConnectorMsg,
   type ConnectorService,
 } from "../../gen/ts/attesto/v1/connector_pb.js";
@@ -15,6 +16,7 @@ import type { ConnectorKind as Kind } from "../connectors/schema.js";
 import type { ConnectorStatus as Status, Diagnostics } from "../connectors/stats.js";
 import { invalidArgument } from "../errors.js";
 import { tenantOf } from "./context.js";
+import { eventMsg } from "./proofstream-service.js";
 import { ts } from "./convert.js";
 
 const kinds: Record<Kind, ConnectorKind> = {
@@ -138,6 +140,28 @@ export function connectorService({ connectors }: { connectors: Connectors }): Pa
     },
     async revokeConnector(req, ctx) {
       return { connector: connectorMsg(await connectors.revoke(tenantOf(ctx).tenantId, req.connectorId)) };
+    },
+    async commitS3Object(req, ctx) {
+      const { result, receipt } = await connectors.commitS3Object(tenantOf(ctx).tenantId, req.connectorId, {
+        key: req.key,
+        versionId: req.versionId,
+        metadata: req.metadata,
+      });
+      return {
+        event: eventMsg(result.event),
+        duplicate: result.duplicate,
+        receipt: create(ObjectReceiptSchema, {
+          bucket: receipt.bucket,
+          key: receipt.key,
+          versionId: receipt.versionId,
+          etag: receipt.etag,
+          size: BigInt(receipt.size),
+          checksumAlgorithm: receipt.checksumAlgorithm,
+          checksumValue: receipt.checksumValue,
+          lastModified: ts(receipt.lastModified),
+          contentType: receipt.contentType,
+        }),
+      };
     },
     async getConnectorDiagnostics(req, ctx) {
       return { diagnostics: diagnosticsMsg(await connectors.diagnostics(tenantOf(ctx).tenantId, req.connectorId)) };
