@@ -824,7 +824,7 @@ type ConnectorDiagnostics struct {
 	ConnectorId string `protobuf:"bytes,1,opt,name=connector_id,json=connectorId,proto3" json:"connector_id,omitempty"`
 	// From the latest outcome; REVOKED once revoked, IDLE before first use.
 	Status ConnectorStatus `protobuf:"varint,2,opt,name=status,proto3,enum=attesto.v1.ConnectorStatus" json:"status,omitempty"`
-	// The latest success (accepted, duplicate or ping).
+	// The latest success (accepted, duplicate, ping or ignored).
 	LastSuccessAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=last_success_at,json=lastSuccessAt,proto3" json:"last_success_at,omitempty"`
 	// The latest failure.
 	LastFailureAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_failure_at,json=lastFailureAt,proto3" json:"last_failure_at,omitempty"`
@@ -835,7 +835,8 @@ type ConnectorDiagnostics struct {
 	LastFailureReason string `protobuf:"bytes,5,opt,name=last_failure_reason,json=lastFailureReason,proto3" json:"last_failure_reason,omitempty"`
 	// Outcome counts.
 	Counters *ConnectorCounters `protobuf:"bytes,6,opt,name=counters,proto3" json:"counters,omitempty"`
-	// The kind of the latest success: "accepted", "duplicate" or "ping".
+	// The kind of the latest success: "accepted", "duplicate", "ping" or
+	// "ignored" (a verified provider event that commits nothing).
 	LastSuccessKind string `protobuf:"bytes,7,opt,name=last_success_kind,json=lastSuccessKind,proto3" json:"last_success_kind,omitempty"`
 }
 

@@ -415,7 +415,7 @@ export type ConnectorDiagnostics = Message<"attesto.v1.ConnectorDiagnostics"> & 
   status: ConnectorStatus;
 
   /**
-   * The latest success (accepted, duplicate or ping).
+   * The latest success (accepted, duplicate, ping or ignored).
    *
    * @generated from field: google.protobuf.Timestamp last_success_at = 3;
    */
@@ -446,7 +446,8 @@ export type ConnectorDiagnostics = Message<"attesto.v1.ConnectorDiagnostics"> & 
   counters?: ConnectorCounters | undefined;
 
   /**
-   * The kind of the latest success: "accepted", "duplicate" or "ping".
+   * The kind of the latest success: "accepted", "duplicate", "ping" or
+   * "ignored" (a verified provider event that commits nothing).
    *
    * @generated from field: string last_success_kind = 7;
    */
