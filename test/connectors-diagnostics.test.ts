@@ -28,7 +28,7 @@ beforeAll(async () => {
   // A flush interval far beyond the test: only an explicit read flushes.
   app = await startConnectorServer({ connectorStatsFlushMs: 600_000 });
   t = await tenantWithStream(app);
-  objects = await VersionedS3.start("diag-bucket", "AKIADIAG");
+  objects = await VersionedS3.start("diag-bucket", "AKIADIAG", "s3-secret-access-key-3317");
 });
 afterAll(async () => {
   await app?.stop();

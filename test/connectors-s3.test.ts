@@ -18,7 +18,7 @@ let s3rverEndpoint: string;
 beforeAll(async () => {
   app = await startConnectorServer();
   t = await tenantWithStream(app);
-  versioned = await VersionedS3.start("evidence-bucket", "AKIAREADONLY");
+  versioned = await VersionedS3.start("evidence-bucket", "AKIAREADONLY", "read-only-secret");
   s3rver = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: await tempDir("s3rver-"), configureBuckets: [{ name: "flat-bucket" }] });
   const address = await s3rver.run();
   s3rverEndpoint = `http://127.0.0.1:${address.port}`;
@@ -51,7 +51,7 @@ describe("S3/R2 object commitments", () => {
   it("versioned bucket (R2-style region auto, path-style): HeadObject receipt with checksum, committed once per version", async () => {
     const v1 = versioned.put("evidence/input.json", '{"case":1}');
     const v2 = versioned.put("evidence/input.json", '{"case":2}', "application/octet-stream");
-    const c = await s3Connector(t, { endpoint: versioned.endpoint, bucket: "evidence-bucket", accessKeyId: "AKIAREADONLY", secretAccessKey: "read-only-secret-1" });
+    const c = await s3Connector(t, { endpoint: versioned.endpoint, bucket: "evidence-bucket", accessKeyId: "AKIAREADONLY", secretAccessKey: "read-only-secret" });
     expect(c.config).toMatchObject({ case: "s3Object", value: { endpoint: versioned.endpoint, bucket: "evidence-bucket", keyPrefix: "evidence/", region: "auto" } });
 
     const first = await commit(t, c.id, { key: "evidence/input.json", versionId: v1.versionId, metadata: { source: "case-file" } });
@@ -107,7 +107,7 @@ describe("S3/R2 object commitments", () => {
   it("answers a distinct, documented error for each failure, and records them in diagnostics", async () => {
     const s = await tenantWithStream(app);
     versioned.put("evidence/other.json", "{}");
-    const c = await s3Connector(s, { endpoint: versioned.endpoint, bucket: "evidence-bucket", accessKeyId: "AKIAREADONLY", secretAccessKey: "read-only-secret-2" });
+    const c = await s3Connector(s, { endpoint: versioned.endpoint, bucket: "evidence-bucket", accessKeyId: "AKIAREADONLY", secretAccessKey: "read-only-secret" });
 
     const outside = await commit(s, c.id, { key: "private/secrets.json" });
     expect(outside.status).toBe(400);
@@ -127,7 +127,7 @@ describe("S3/R2 object commitments", () => {
     expect(errorOf(badMetadata).field).toBe("metadata");
     expect((await commit(s, c.id, { key: "evidence/other.json", metadata: { big: "x".repeat(1025) } })).status).toBe(400);
 
-    await s.connectors.rotateConnectorSecret({ connectorId: c.id, accessKeyId: "AKIAWRONG", secretAccessKey: "nope" });
+    await s.connectors.rotateConnectorSecret({ connectorId: c.id, accessKeyId: "AKIAREADONLY", secretAccessKey: "not-the-secret" });
     const denied = await commit(s, c.id, { key: "evidence/other.json" });
     expect(denied.status).toBe(412);
     expect(errorOf(denied).reason).toBe("credentials_denied");
@@ -189,7 +189,7 @@ describe("S3/R2 object commitments", () => {
     expect(again).toMatchObject({ status: 200, json: { duplicate: true, seq_no: Number(res.event!.seqNo) } });
     expect(JSON.stringify(res.event!.payload)).not.toContain("never read");
 
-    // s3rver checks the access key id (it does not verify SigV4 signatures): an unknown one is refused with 403.
+    // s3rver checks the access key id (it does not verify SigV4 signatures): an unknown one is refused with 403 (the versioned test server verifies SigV4 signatures).
     await s.connectors.rotateConnectorSecret({ connectorId: c.id, accessKeyId: "AKIAUNKNOWN", secretAccessKey: "S3RVER" });
     const denied = await commit(s, c.id, { key: "evidence/report.pdf" });
     expect(errorOf(denied).reason).toBe("credentials_denied");

@@ -264,6 +264,12 @@ export class Connectors {
       case "s3_object": {
         const s3 = input.s3;
         if (!s3) throw invalidArgument("s3_object", "is required for s3_object connectors");
+        // The contract's rules, again here: the operator CLI reaches this without the RPC validator.
+        if (!/^[a-z0-9-]{1,64}$/.test(s3.region)) throw invalidArgument("s3_object.region", "must be 1 to 64 characters of [a-z0-9-] (auto for R2)");
+        if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(s3.bucket)) throw invalidArgument("s3_object.bucket", "must be a bucket name of 3 to 63 characters");
+        if (s3.keyPrefix.length > 1024) throw invalidArgument("s3_object.key_prefix", "must be at most 1024 characters");
+        if (!s3.accessKeyId || s3.accessKeyId.length > 128) throw invalidArgument("s3_object.access_key_id", "is required: up to 128 characters");
+        if (!s3.secretAccessKey || s3.secretAccessKey.length > 256) throw invalidArgument("s3_object.secret_access_key", "is required: up to 256 characters");
         const endpoint = s3.endpoint ? (await checkOutboundUrl(s3.endpoint, this.settings.policy, "s3_object.endpoint")).href.replace(/\/$/, "") : "";
         const credentials: S3Credentials = { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey };
         return {

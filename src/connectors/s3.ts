@@ -167,8 +167,13 @@ export class ObjectStore {
 export function objectEvent(receipt: ObjectReceipt, metadata: Record<string, string>): NormalizedEvent & { occurredAt: Date } {
   const version = receipt.versionId ? `version:${receipt.versionId}` : `etag:${receipt.etag}`;
   const sourceRef = "s3:" + createHash("sha256").update(`${receipt.bucket}\n${receipt.key}\n${version}`, "utf8").digest("hex");
-  const payload: JsonObject = {
-    provider: "s3",
+  const payload: JsonObject = { provider: "s3", ...receiptJson(receipt), metadata };
+  return { sourceRef, eventType: "s3.object", occurredAt: receipt.lastModified, payload };
+}
+
+/** The receipt in the committed (snake_case) form, also the REST answer's `receipt`. */
+export function receiptJson(receipt: ObjectReceipt) {
+  return {
     bucket: receipt.bucket,
     key: receipt.key,
     version_id: receipt.versionId,
@@ -178,7 +183,5 @@ export function objectEvent(receipt: ObjectReceipt, metadata: Record<string, str
     content_type: receipt.contentType,
     checksum_algorithm: receipt.checksumAlgorithm,
     checksum_value: receipt.checksumValue,
-    metadata,
   };
-  return { sourceRef, eventType: "s3.object", occurredAt: receipt.lastModified, payload };
 }

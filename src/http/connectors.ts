@@ -1,6 +1,8 @@
 import type { Context, Hono } from "hono";
 import type { Connectors, IngressRequest, IngressResult } from "../connectors/module.js";
+import { receiptJson } from "../connectors/s3.js";
 import { invalidArgument } from "../errors.js";
+import { jsonObject } from "./webhooks.js";
 import type { Authenticator } from "../tenancy/authenticator.js";
 
 export interface ConnectorRouteDeps {
@@ -49,17 +51,7 @@ export function mountConnectorRoutes(app: Hono, { connectors, authenticator }: C
         seq_no: event.seqNo,
         leaf_hash: event.leafHash.toString("hex"),
         duplicate,
-        receipt: {
-          bucket: receipt.bucket,
-          key: receipt.key,
-          version_id: receipt.versionId,
-          etag: receipt.etag,
-          size: receipt.size,
-          last_modified: receipt.lastModified.toISOString(),
-          content_type: receipt.contentType,
-          checksum_algorithm: receipt.checksumAlgorithm,
-          checksum_value: receipt.checksumValue,
-        },
+        receipt: receiptJson(receipt),
       },
       duplicate ? 200 : 201,
     );
@@ -69,14 +61,8 @@ export function mountConnectorRoutes(app: Hono, { connectors, authenticator }: C
 
 /** {key, versionId?, metadata?}: JSON types checked here, the rules in the domain. */
 async function s3CommitBody(c: Context): Promise<{ key: string; versionId: string; metadata: Record<string, unknown> }> {
-  let body: unknown;
-  try {
-    body = await c.req.json();
-  } catch {
-    throw invalidArgument("body", "must be a JSON object");
-  }
-  if (body === null || typeof body !== "object" || Array.isArray(body)) throw invalidArgument("body", "must be a JSON object");
-  const { key, versionId, metadata, ...rest } = body as Record<string, unknown>;
+  const body = await jsonObject(c);
+  const { key, versionId, metadata, ...rest } = body;
   const unknownField = Object.keys(rest)[0];
   if (unknownField !== undefined) throw invalidArgument(unknownField, "unknown field");
   if (typeof key !== "string" || key.length === 0 || key.length > 1024) throw invalidArgument("key", "is required: 1 to 1024 characters");

@@ -55,7 +55,7 @@ function restError(err: unknown): unknown {
   return new AppError(err.code, renamed + err.message.slice(field.length), { ...err.details, field: renamed }, { cause: err });
 }
 
-async function jsonObject(c: Context): Promise<Record<string, unknown>> {
+export async function jsonObject(c: Context): Promise<Record<string, unknown>> {
   let body: unknown;
   try {
     body = await c.req.json();
