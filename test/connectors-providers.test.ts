@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConnectorKind, ConnectorStatus, GitLabConfig_TokenMode } from "../gen/ts/attesto/v1/connector_pb.js";
 import type { Attesto } from "../src/server/app.js";
 import { post, startConnectorServer, tenantWithStream, type TenantWithStream } from "./support/connectors.js";
+import { capturedLogs, leakedIntoLogs, sensitive } from "./support/connectors.js";
 
 let app: Attesto;
 let t: TenantWithStream;
@@ -26,6 +27,8 @@ const githubPush = JSON.stringify({
   pusher: { name: "octocat", email: "octocat@example.com" },
   head_commit: { message: "raw provider detail" },
 });
+
+sensitive.add("octocat@example.com").add("raw provider detail").add("dev@example.com");
 
 const treeSize = async (s: TenantWithStream) => (await s.ps.getStream({ streamId: s.streamId })).stream!.treeSize;
 
@@ -175,5 +178,10 @@ describe("GitLab connector", () => {
     expect(rotated.connector!.config.value).toMatchObject({ tokenMode: GitLabConfig_TokenMode.SIGNING_TOKEN });
     expect((await post(url, { "x-gitlab-token": created.secret, "idempotency-key": randomUUID() }, body)).status).toBe(401);
     expect((await post(url, signedGitLab(rotated.secret, body), body)).status).toBe(201);
+  });
+  it("wrote none of the secrets and payloads it used into a log line", () => {
+    expect(capturedLogs.length).toBeGreaterThan(0);
+    expect(sensitive.size).toBeGreaterThan(1);
+    expect(leakedIntoLogs()).toEqual([]);
   });
 });

@@ -6,6 +6,7 @@ import { ConnectorKind, ConnectorStatus } from "../gen/ts/attesto/v1/connector_p
 import { freePort } from "../src/infra/redis.js";
 import type { Attesto } from "../src/server/app.js";
 import { post, startConnectorServer, tenantWithStream, type TenantWithStream } from "./support/connectors.js";
+import { capturedLogs, leakedIntoLogs, sensitive } from "./support/connectors.js";
 import { VersionedS3 } from "./support/s3-versioned.js";
 import { tempDir } from "./support/server.js";
 
@@ -136,7 +137,7 @@ describe("S3/R2 object commitments", () => {
     expect(diag.lastFailureReason).toBe("credentials_denied");
 
     const closedPort = await freePort();
-    const down = await s3Connector(s, { endpoint: `http://127.0.0.1:${closedPort}`, bucket: "evidence-bucket", accessKeyId: "AKIAREADONLY", secretAccessKey: "x" });
+    const down = await s3Connector(s, { endpoint: `http://127.0.0.1:${closedPort}`, bucket: "evidence-bucket", accessKeyId: "AKIAREADONLY", secretAccessKey: "unused-secret-key-4472" });
     const started = Date.now();
     const unreachable = await commit(s, down.id, { key: "evidence/other.json" });
     expect(unreachable.status).toBe(503);
@@ -157,7 +158,7 @@ describe("S3/R2 object commitments", () => {
 
   it("refuses endpoints that are not public HTTPS at creation", async () => {
     for (const endpoint of ["https://10.0.0.1", "https://169.254.169.254", "http://example.com", "https://[fd00::1]"]) {
-      const err = await s3Connector(t, { endpoint, bucket: "evidence-bucket", accessKeyId: "a", secretAccessKey: "b" }).catch((e: unknown) => ConnectError.from(e));
+      const err = await s3Connector(t, { endpoint, bucket: "evidence-bucket", accessKeyId: "AKIAUNUSED", secretAccessKey: "unused-secret-key-4471" }).catch((e: unknown) => ConnectError.from(e));
       expect(err).toBeInstanceOf(ConnectError);
       expect((err as ConnectError).code).toBe(Code.InvalidArgument);
       expect((err as ConnectError).rawMessage).toMatch(/^s3_object\.endpoint:/);
@@ -168,7 +169,7 @@ describe("S3/R2 object commitments", () => {
     const strict = await startConnectorServer({}, { ATTESTO_CONNECTOR_ALLOW_LOOPBACK: "false" });
     try {
       const s = await tenantWithStream(strict);
-      const err = await s3Connector(s, { endpoint: versioned.endpoint, bucket: "evidence-bucket", accessKeyId: "a", secretAccessKey: "b" }).catch((e: unknown) => ConnectError.from(e));
+      const err = await s3Connector(s, { endpoint: versioned.endpoint, bucket: "evidence-bucket", accessKeyId: "AKIAUNUSED", secretAccessKey: "unused-secret-key-4471" }).catch((e: unknown) => ConnectError.from(e));
       expect((err as ConnectError).code).toBe(Code.InvalidArgument);
     } finally {
       await strict.stop();
@@ -179,6 +180,7 @@ describe("S3/R2 object commitments", () => {
     const writer = new S3Client({ region: "us-east-1", endpoint: s3rverEndpoint, forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
     await writer.send(new PutObjectCommand({ Bucket: "flat-bucket", Key: "evidence/report.pdf", Body: "object content never read", ContentType: "application/pdf" }));
     writer.destroy();
+    sensitive.add("object content never read");
     const s = await tenantWithStream(app);
     const c = await s3Connector(s, { endpoint: s3rverEndpoint, bucket: "flat-bucket", accessKeyId: "S3RVER", secretAccessKey: "S3RVER", region: "us-east-1" });
     const res = await s.connectors.commitS3Object({ connectorId: c.id, key: "evidence/report.pdf", metadata: { source: "case-file" } });
@@ -193,5 +195,10 @@ describe("S3/R2 object commitments", () => {
     await s.connectors.rotateConnectorSecret({ connectorId: c.id, accessKeyId: "AKIAUNKNOWN", secretAccessKey: "S3RVER" });
     const denied = await commit(s, c.id, { key: "evidence/report.pdf" });
     expect(errorOf(denied).reason).toBe("credentials_denied");
+  });
+  it("wrote none of the secrets and payloads it used into a log line", () => {
+    expect(capturedLogs.length).toBeGreaterThan(0);
+    expect(sensitive.size).toBeGreaterThan(1);
+    expect(leakedIntoLogs()).toEqual([]);
   });
 });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConnectorStatus } from "../gen/ts/attesto/v1/connector_pb.js";
 import type { Attesto } from "../src/server/app.js";
 import { post, seedBody, signedHeaders, signedWebhookConnector, startConnectorServer, tenantWithStream, type TenantWithStream } from "./support/connectors.js";
+import { capturedLogs, leakedIntoLogs, sensitive } from "./support/connectors.js";
 
 let app: Attesto;
 let t: TenantWithStream;
@@ -118,5 +119,10 @@ describe("signed webhook ingress (seed 000)", () => {
     );
     expect(results.every((r) => r.status === 201)).toBe(true);
     expect(results.map((r) => r.json!.seq_no as number).sort((x, y) => x - y)).toEqual(Array.from({ length: 64 }, (_, i) => i + 1));
+  });
+  it("wrote none of the secrets and payloads it used into a log line", () => {
+    expect(capturedLogs.length).toBeGreaterThan(0);
+    expect(sensitive.size).toBeGreaterThan(1);
+    expect(leakedIntoLogs()).toEqual([]);
   });
 });

@@ -6,6 +6,7 @@ import { connectors as connectorsTable } from "../src/db/schema.js";
 import type { Attesto } from "../src/server/app.js";
 import { eq } from "drizzle-orm";
 import { post, seedBody, signedHeaders, signedWebhookConnector, startConnectorServer, tenantWithStream, type TenantWithStream } from "./support/connectors.js";
+import { capturedLogs, leakedIntoLogs, sensitive } from "./support/connectors.js";
 import { CLI, ROOT } from "./support/process.js";
 import { waitFor } from "./support/webhooks.js";
 
@@ -176,4 +177,9 @@ describe("connector management", () => {
     const diag = await cli(["connector", "diagnostics", c.id]);
     expect(JSON.parse(diag.out)).toMatchObject({ connectorId: c.id, status: "revoked", counters: { accepted: 1 } });
   }, 240_000);
+  it("wrote none of the secrets and payloads it used into a log line", () => {
+    expect(capturedLogs.length).toBeGreaterThan(0);
+    expect(sensitive.size).toBeGreaterThan(1);
+    expect(leakedIntoLogs()).toEqual([]);
+  });
 });

@@ -1,5 +1,7 @@
 import { createHmac, randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
+import { createClient, type Interceptor } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import { ConnectorKind, ConnectorService } from "../../gen/ts/attesto/v1/connector_pb.js";
 import { ProofstreamService } from "../../gen/ts/attesto/v1/proofstream_pb.js";
 import { loadConfig, type Config } from "../../src/config.js";
@@ -9,6 +11,25 @@ import { clientFor, newTenant, testEnv } from "./server.js";
 
 /** Every log line the connector test servers wrote, for the leak check. */
 export const capturedLogs: string[] = [];
+
+/** Secrets and payload fragments a test file used: none may show up in a log line. */
+export const sensitive = new Set<string>();
+
+/** The registered values found in the captured log lines (expected: none). */
+export function leakedIntoLogs(): string[] {
+  return [...sensitive].filter((needle) => capturedLogs.some((line) => line.includes(needle)));
+}
+
+/** Records the secrets that pass through ConnectorService calls: returned ones and S3 keys sent. */
+const recordSecrets: Interceptor = (next) => async (req) => {
+  const sent = req.message as { config?: { case?: string; value?: { secretAccessKey?: string } }; secretAccessKey?: string };
+  if (sent.config?.case === "s3Object" && sent.config.value?.secretAccessKey) sensitive.add(sent.config.value.secretAccessKey);
+  if (sent.secretAccessKey) sensitive.add(sent.secretAccessKey);
+  const res = await next(req);
+  const secret = (res as { message?: { secret?: unknown } }).message?.secret;
+  if (typeof secret === "string" && secret) sensitive.add(secret);
+  return res;
+};
 
 const logSink = new Writable({
   write(chunk: Buffer, _enc, done) {
@@ -29,7 +50,22 @@ export async function tenantWithStream(app: Attesto) {
   const tenant = await newTenant(app.url);
   const ps = clientFor(ProofstreamService, app.url, tenant.key);
   const { stream } = await ps.createStream({ name: "connector target" });
-  return { ...tenant, streamId: stream!.id, ps, connectors: clientFor(ConnectorService, app.url, tenant.key) };
+  sensitive.add(tenant.key);
+  const connectors = createClient(
+    ConnectorService,
+    createConnectTransport({
+      baseUrl: app.url,
+      httpVersion: "1.1",
+      interceptors: [
+        recordSecrets,
+        (next) => (req) => {
+          req.header.set("Authorization", `Bearer ${tenant.key}`);
+          return next(req);
+        },
+      ],
+    }),
+  );
+  return { ...tenant, streamId: stream!.id, ps, connectors };
 }
 
 export type TenantWithStream = Awaited<ReturnType<typeof tenantWithStream>>;
@@ -51,6 +87,7 @@ export function signedHeaders(secret: string, body: string | Buffer, timestamp =
 
 /** The seed's example body, with a fresh source_ref unless given. */
 export function seedBody(sourceRef = `source-system-${randomBytes(4).toString("hex")}`, result = "passed") {
+  sensitive.add("policy-2026-01");
   return JSON.stringify({
     source_ref: sourceRef,
     event_type: "source.observation",
