@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConnectorStatus } from "../gen/ts/attesto/v1/connector_pb.js";
 import type { Attesto } from "../src/server/app.js";
+import { adminClient } from "./support/server.js";
 import { post, seedBody, signedHeaders, signedWebhookConnector, startConnectorServer, tenantWithStream, type TenantWithStream } from "./support/connectors.js";
 import { capturedLogs, leakedIntoLogs, sensitive } from "./support/connectors.js";
 
@@ -105,6 +106,16 @@ describe("signed webhook ingress (seed 000)", () => {
     expect(a.status).toBe(404);
     expect(b.text).toBe(a.text);
     expect(a.json).toEqual({ error: { code: "not_found", message: "connector not found", reason: "connector_not_found" } });
+  });
+
+  it("a deactivated tenant's connector answers 404 like an unknown one", async () => {
+    const s = await tenantWithStream(app);
+    const conn = await signedWebhookConnector(s);
+    await adminClient(app.url).deactivateTenant({ tenantId: s.tenantId });
+    const body = seedBody();
+    const res = await post(`${app.url}/v2/connectors/signed-webhooks/${conn.id}/events`, signedHeaders(conn.secret, body), body);
+    expect(res.status).toBe(404);
+    expect(res.json).toEqual({ error: { code: "not_found", message: "connector not found", reason: "connector_not_found" } });
   });
 
   it("64 concurrent deliveries commit gapless through the appender's batches", async () => {

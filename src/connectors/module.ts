@@ -5,7 +5,7 @@ import { LRUCache } from "lru-cache";
 import type { Keyring } from "../crypto/keyring.js";
 import type { Db } from "../db/db.js";
 import { isUniqueViolation, normalizeDbError } from "../db/errors.js";
-import { events } from "../db/schema.js";
+import { events, tenants } from "../db/schema.js";
 import { AppError, invalidArgument, notFound } from "../errors.js";
 import { decodePageToken, encodePageToken, newId, pageSizeOf } from "../ids.js";
 import { AUTH_EVICT_CHANNEL, type RedisHandle } from "../infra/redis.js";
@@ -186,6 +186,8 @@ export class Connectors {
 
   async close(): Promise<void> {
     clearInterval(this.#flushTimer);
+    // Disposing the entries closes their S3 connections.
+    this.#cache.clear();
     await this.stats.flush();
     await this.#subscriber?.quit().catch(() => this.#subscriber?.disconnect());
   }
@@ -474,6 +476,9 @@ export class Connectors {
     if (!/^con_[0-9A-HJKMNP-TV-Z]{26}$/.test(id)) return "missing";
     const row = await this.deps.db.query.connectors.findFirst({ where: eq(connectors.id, id) });
     if (!row || row.revokedAt || !row.secretEnc) return "missing";
+    // A deactivated tenant's connectors fail closed like its API keys.
+    const tenant = await this.deps.db.query.tenants.findFirst({ where: eq(tenants.id, row.tenantId), columns: { active: true } });
+    if (!tenant?.active) return "missing";
     const open = (sealed: Uint8Array) => this.deps.keyring.decryptText(CONNECTOR_SECRET_CONTEXT, sealed, row.tenantId);
     const previousLive = row.previousSecretEnc && row.previousSecretExpiresAt && row.previousSecretExpiresAt.getTime() > now;
     const secrets = [open(row.secretEnc), ...(previousLive ? [open(row.previousSecretEnc!)] : [])];
