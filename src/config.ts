@@ -68,6 +68,11 @@ const envSchema = z.object({
   ATTESTO_GOOGLE_OIDC_JWKS_URL: z.string().url().default("https://www.googleapis.com/oauth2/v3/certs"),
   ATTESTO_GOOGLE_OIDC_ISSUERS: z.string().default("https://accounts.google.com,accounts.google.com"),
   ATTESTO_STORE_CREDENTIAL_CACHE_MS: z.coerce.number().int().min(0).default(60_000),
+  ATTESTO_CONNECTOR_SECRET_OVERLAP_MS: z.coerce.number().int().min(0).max(7 * 24 * 3600_000).default(24 * 3600_000),
+  ATTESTO_CONNECTOR_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
+  ATTESTO_CONNECTOR_STATS_FLUSH_MS: z.coerce.number().int().min(50).default(1_000),
+  ATTESTO_CONNECTOR_ALLOW_LOOPBACK: boolFromEnv.default(false),
+  ATTESTO_CONNECTOR_S3_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -166,6 +171,16 @@ export interface Config {
   /** Google's OIDC keys and issuers, for Pub/Sub push tokens (RTDN). */
   googleOidcJwksUrl: string;
   googleOidcIssuers: string[];
+  /** How long a connector's previous secret stays valid after a rotation, unless the request says. */
+  connectorSecretOverlapMs: number;
+  /** How long an instance trusts a connector it loaded; revocations evict at once through Redis. */
+  connectorCacheMs: number;
+  /** How often batched connector diagnostics are written. */
+  connectorStatsFlushMs: number;
+  /** Development and tests only: S3 endpoints on loopback, over http:// too. */
+  connectorAllowLoopback: boolean;
+  /** Budget of one HeadObject call (connect, send, answer). */
+  connectorS3TimeoutMs: number;
 }
 
 /** Reads configuration from the environment; a bad value names the variable. */
@@ -250,6 +265,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     googlePlayApiUrl: e.ATTESTO_GOOGLE_PLAY_API_URL,
     googleOidcJwksUrl: e.ATTESTO_GOOGLE_OIDC_JWKS_URL,
     googleOidcIssuers: e.ATTESTO_GOOGLE_OIDC_ISSUERS.split(",").map((s) => s.trim()).filter(Boolean),
+    connectorSecretOverlapMs: e.ATTESTO_CONNECTOR_SECRET_OVERLAP_MS,
+    connectorCacheMs: e.ATTESTO_CONNECTOR_CACHE_MS,
+    connectorStatsFlushMs: e.ATTESTO_CONNECTOR_STATS_FLUSH_MS,
+    connectorAllowLoopback: e.ATTESTO_CONNECTOR_ALLOW_LOOPBACK,
+    connectorS3TimeoutMs: e.ATTESTO_CONNECTOR_S3_TIMEOUT_MS,
     ...overrides,
   };
   return config;

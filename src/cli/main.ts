@@ -1,11 +1,16 @@
 import { Command, Option } from "commander";
 import { loadConfig, type Config } from "../config.js";
 import { openConfiguredDatabase, type ConfiguredDatabase } from "../db/open.js";
-import { createLogger } from "../logger.js";
+import { createLogger, type Logger } from "../logger.js";
 import { Broadcast } from "../infra/broadcast.js";
 import { answersPing, openRedis } from "../infra/redis.js";
 import { Tenancy } from "../tenancy/module.js";
 import { registerStoreCommands } from "./store.js";
+import { Connectors, type Connector } from "../connectors/module.js";
+import type { ConnectorKind } from "../connectors/schema.js";
+import { Keyring } from "../crypto/keyring.js";
+import { loadMasterKey } from "../crypto/master-key.js";
+import { Appender } from "../proofstream/append.js";
 
 const program = new Command()
   .name("attesto")
@@ -18,6 +23,32 @@ const json = () => Boolean(program.opts().json);
 /** Prints a result: JSON with --json, else the human lines. */
 function output(value: unknown, human: () => string): void {
   process.stdout.write((json() ? JSON.stringify(value, null, 2) : human()) + "\n");
+}
+
+/** The connectors module over the configured database, keyring and Redis (revocations are broadcast). */
+async function withConnectors<T>(run: (connectors: Connectors) => Promise<T>): Promise<T> {
+  return withDatabase(async (database, config) => {
+    const logger = createLogger(config.logLevel);
+    const keyring = new Keyring(await loadMasterKey({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, embedded: !config.databaseUrl, logger }));
+    const { broadcast, close } = await localBroadcast(config, logger);
+    const connectors = new Connectors(
+      { db: database.db, keyring, appender: new Appender(database.db), broadcast, logger },
+      {
+        publicBaseUrl: () => config.publicBaseUrl,
+        secretOverlapMs: config.connectorSecretOverlapMs,
+        cacheMs: config.connectorCacheMs,
+        statsFlushMs: config.connectorStatsFlushMs,
+        s3TimeoutMs: config.connectorS3TimeoutMs,
+        policy: { allowLoopback: config.connectorAllowLoopback },
+      },
+    );
+    try {
+      return await run(connectors);
+    } finally {
+      await connectors.close();
+      await close();
+    }
+  });
 }
 
 /** "embedded-postgres" (the default, in the data folder) or "postgres" (DATABASE_URL). */
@@ -34,19 +65,27 @@ async function withDatabase<T>(run: (db: ConfiguredDatabase, config: Config) => 
 }
 
 /**
- * The tenancy module on the local database. Revocations reach running
- * servers at once through Redis (REDIS_URL, or the one on 127.0.0.1:6379
- * when it answers); without one they follow within the key cache's lifetime.
+ * How local commands reach running servers' caches: through Redis (REDIS_URL,
+ * or the one on 127.0.0.1:6379 when it answers) revocations evict at once;
+ * without one they follow within the caches' lifetimes. Never starts a Redis.
  */
+async function localBroadcast(config: Config, logger: Logger): Promise<{ broadcast: Broadcast | undefined; close: () => Promise<void> }> {
+  const redisUrl = config.redisUrl ?? ((await answersPing("127.0.0.1", 6379)) ? "redis://127.0.0.1:6379" : undefined);
+  if (!redisUrl) return { broadcast: undefined, close: async () => {} };
+  const redis = await openRedis({ url: redisUrl, dataDir: config.dataDir, logger });
+  const broadcast = new Broadcast(redis, logger);
+  return { broadcast, close: () => broadcast.close().then(() => redis.close()) };
+}
+
+/** The tenancy module on the local database. */
 async function withTenancy<T>(run: (tenancy: Tenancy) => Promise<T>): Promise<T> {
   return withDatabase(async ({ db }, config) => {
     const logger = createLogger(config.logLevel === "info" ? "warn" : config.logLevel);
-    const redisUrl = config.redisUrl ?? ((await answersPing("127.0.0.1", 6379)) ? "redis://127.0.0.1:6379" : undefined);
-    const redis = redisUrl ? await openRedis({ url: redisUrl, dataDir: config.dataDir, logger }) : undefined;
+    const { broadcast, close } = await localBroadcast(config, logger);
     try {
-      return await run(new Tenancy({ db, logger, broadcast: redis && new Broadcast(redis, logger) }, { adminToken: undefined, apiKeyCacheMs: 0 }));
+      return await run(new Tenancy({ db, logger, broadcast }, { adminToken: undefined, apiKeyCacheMs: 0 }));
     } finally {
-      await redis?.close();
+      await close();
     }
   });
 }
@@ -179,6 +218,109 @@ apikey
   );
 
 registerStoreCommands(program, { withDatabase, output, logger: (config) => createLogger(config.logLevel) });
+const connector = program.command("connector").description("manage connectors (operator: any tenant's)");
+connector
+  .command("create <tenantId>")
+  .requiredOption("--stream <streamId>", "the stream the connector commits to")
+  .requiredOption("--kind <kind>", "signed_webhook | github | gitlab | s3_object")
+  .option("--name <name>", "label", "cli")
+  .option("--github-events <events>", "github: comma-separated event allow-list")
+  .option("--gitlab-legacy-token", "gitlab: legacy X-Gitlab-Token mode instead of a signing token")
+  .option("--s3-endpoint <url>", "s3_object: endpoint (unset for AWS S3)")
+  .option("--s3-region <region>", "s3_object: region (auto for R2)")
+  .option("--s3-bucket <bucket>", "s3_object: bucket")
+  .option("--s3-prefix <prefix>", "s3_object: key prefix", "")
+  .option("--s3-path-style", "s3_object: path-style addressing")
+  .option("--s3-access-key-id <id>", "s3_object: read-only access key id")
+  .option("--s3-secret-access-key <key>", "s3_object: secret access key (or env ATTESTO_S3_SECRET_ACCESS_KEY)")
+  .action((tenantId: string, o: Record<string, string | boolean | undefined>) =>
+    withConnectors(async (connectors) => {
+      const kind = String(o.kind) as ConnectorKind;
+      const { connector: c, secret } = await connectors.create(tenantId, {
+        streamId: String(o.stream),
+        name: String(o.name),
+        kind,
+        github: kind === "github" && o.githubEvents ? { events: String(o.githubEvents).split(",").map((e) => e.trim()).filter(Boolean) } : undefined,
+        gitlab: kind === "gitlab" ? { tokenMode: o.gitlabLegacyToken ? "legacy_token" : "signing_token" } : undefined,
+        s3:
+          kind === "s3_object"
+            ? {
+                endpoint: o.s3Endpoint as string | undefined,
+                region: String(o.s3Region ?? ""),
+                bucket: String(o.s3Bucket ?? ""),
+                keyPrefix: String(o.s3Prefix ?? ""),
+                forcePathStyle: Boolean(o.s3PathStyle),
+                accessKeyId: String(o.s3AccessKeyId ?? ""),
+                secretAccessKey: String(o.s3SecretAccessKey ?? process.env.ATTESTO_S3_SECRET_ACCESS_KEY ?? ""),
+              }
+            : undefined,
+      });
+      output({ ...c, secret }, () => `created ${c.id} (${c.kind}) posting to ${c.ingressUrl}` + (secret ? `; the secret is shown once:\n${secret}` : ""));
+    }),
+  );
+connector
+  .command("get <connectorId>")
+  .action((id: string) =>
+    withConnectors(async (connectors) => {
+      const c = await connectors.get(await connectors.tenantOf(id), id);
+      output(c, () => `${c.id}\t${c.kind}\t${c.revokedAt ? "revoked" : "active"}\t${c.streamId}\t${c.name}\t${c.ingressUrl}`);
+    }),
+  );
+connector
+  .command("list <tenantId>")
+  .option("--all", "include revoked connectors")
+  .option("--stream <streamId>", "only this stream's connectors")
+  .action((tenantId: string, opts: { all?: boolean; stream?: string }) =>
+    withConnectors(async (connectors) => {
+      const all: Connector[] = [];
+      let pageToken = "";
+      do {
+        const page = await connectors.list(tenantId, { pageSize: 500, pageToken, streamId: opts.stream, includeRevoked: opts.all });
+        all.push(...page.connectors);
+        pageToken = page.nextPageToken;
+      } while (pageToken);
+      output(all, () => all.map((c) => `${c.id}\t${c.kind}\t${c.revokedAt ? "revoked" : "active"}\t${c.streamId}\t${c.name}`).join("\n") || "no connectors");
+    }),
+  );
+connector
+  .command("rotate <connectorId>")
+  .option("--overlap <seconds>", "how long the previous secret stays valid (default ATTESTO_CONNECTOR_SECRET_OVERLAP_MS)", Number)
+  .option("--s3-access-key-id <id>", "s3_object: new access key id")
+  .option("--s3-secret-access-key <key>", "s3_object: new secret access key (or env ATTESTO_S3_SECRET_ACCESS_KEY)")
+  .action((id: string, opts: { overlap?: number; s3AccessKeyId?: string; s3SecretAccessKey?: string }) =>
+    withConnectors(async (connectors) => {
+      const secretAccessKey = opts.s3SecretAccessKey ?? process.env.ATTESTO_S3_SECRET_ACCESS_KEY;
+      const { connector: c, secret } = await connectors.rotate(await connectors.tenantOf(id), id, {
+        overlapMs: opts.overlap === undefined ? undefined : opts.overlap * 1000,
+        credentials: opts.s3AccessKeyId !== undefined || secretAccessKey !== undefined ? { accessKeyId: opts.s3AccessKeyId, secretAccessKey } : undefined,
+      });
+      output({ ...c, secret }, () => `rotated ${c.id}` + (secret ? `; the new secret is shown once:\n${secret}` : ""));
+    }),
+  );
+connector
+  .command("revoke <connectorId>")
+  .description("revoke at once on every instance (broadcast through Redis)")
+  .action((id: string) =>
+    withConnectors(async (connectors) => {
+      const c = await connectors.revoke(await connectors.tenantOf(id), id);
+      output(c, () => `revoked ${c.id}`);
+    }),
+  );
+connector
+  .command("diagnostics <connectorId>")
+  .action((id: string) =>
+    withConnectors(async (connectors) => {
+      const d = await connectors.diagnostics(await connectors.tenantOf(id), id);
+      output(d, () =>
+        [
+          `${d.connectorId}: ${d.status}`,
+          `  last success: ${d.lastSuccessAt?.toISOString() ?? "never"}${d.lastSuccessKind ? ` (${d.lastSuccessKind})` : ""}`,
+          `  last failure: ${d.lastFailureAt?.toISOString() ?? "never"}${d.lastFailureReason ? ` (${d.lastFailureReason})` : ""}`,
+          `  counters: ${Object.entries(d.counters).map(([k, v]) => `${k}=${v}`).join(" ")}`,
+        ].join("\n"),
+      );
+    }),
+  );
 
 program.parseAsync().catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);

@@ -39,7 +39,7 @@ function validate<D extends DescMessage>(schema: D, message: Message): void {
 /** Runs a domain call, naming the fields of its errors the way this API does. */
 const rest = <T>(call: Promise<T>): Promise<T> => call.catch((err: unknown) => Promise.reject(renderField(err, REST_FIELDS)));
 
-async function jsonObject(c: Context): Promise<Record<string, unknown>> {
+export async function jsonObject(c: Context): Promise<Record<string, unknown>> {
   let body: unknown;
   try {
     body = await c.req.json();

@@ -112,7 +112,7 @@ type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | Look
  * A net/tls `lookup` that resolves once, refuses the whole answer when any
  * address is not allowed, and hands Node exactly the checked addresses.
  */
-function guardedLookup(policy: OutboundPolicy, loopbackOnly: boolean) {
+export function guardedLookup(policy: OutboundPolicy, loopbackOnly: boolean) {
   const resolve = policy.resolve ?? systemResolve;
   return (hostname: string, options: LookupOptions, callback: LookupCallback) => {
     resolve(hostname).then(

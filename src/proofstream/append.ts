@@ -87,6 +87,16 @@ export class Appender {
     this.#queues.delete(streamId);
   }
 
+  /** When the event with this source_ref happened, if the stream holds one (connectors keep redeliveries identical with it). */
+  async occurredAtOf(streamId: string, sourceRef: string): Promise<Date | undefined> {
+    const [row] = await this.db
+      .select({ occurredAt: streamEvents.occurredAt })
+      .from(streamEvents)
+      .where(and(eq(streamEvents.streamId, streamId), eq(streamEvents.sourceRef, sourceRef)))
+      .limit(1);
+    return row?.occurredAt;
+  }
+
   async #commit(streamId: string, batch: Pending[]): Promise<Array<AppendResult | AppError>> {
     return (await this.#commitOptimistic(streamId, batch)) ?? (await this.#commitLocked(streamId, batch));
   }

@@ -95,6 +95,11 @@ export class Proofstreams {
     return this.#appender.append(input);
   }
 
+  /** When the event with this source_ref happened, if the stream holds one. */
+  occurredAtOf(streamId: string, sourceRef: string): Promise<Date | undefined> {
+    return this.#appender.occurredAtOf(streamId, sourceRef);
+  }
+
   getEvent(tenantId: string, streamId: string, seqNo: number): Promise<EventRecord> {
     return getEvent(this.deps.db, tenantId, streamId, seqNo);
   }

@@ -8,6 +8,9 @@ import { storeNotificationService } from "./store-notification-service.js";
 import type { StoreVerification } from "../store/module.js";
 import { storeVerificationService } from "./store-service.js";
 import { ProofstreamService } from "../../gen/ts/attesto/v1/proofstream_pb.js";
+import { ConnectorService } from "../../gen/ts/attesto/v1/connector_pb.js";
+import type { Connectors } from "../connectors/module.js";
+import { connectorService } from "./connector-service.js";
 import type { Proofstreams } from "../proofstream/module.js";
 import { proofstreamService } from "./proofstream-service.js";
 import { adminService, type AdminDeps } from "./admin-service.js";
@@ -27,6 +30,7 @@ export interface RpcDeps extends AdminDeps {
   rateLimits: RateLimits;
   store: StoreVerification;
   storeNotifications: StoreNotifications;
+  connectors: Connectors;
 }
 
 /** Interceptors, outermost first: errors are mapped last, auth runs before the rate limit, the rate limit before validation. */
@@ -45,6 +49,7 @@ export function rpcRoutes(deps: RpcDeps) {
     router.service(ProofstreamService, proofstreamService(deps));
     router.service(StoreVerificationService, storeVerificationService(deps));
     router.service(StoreNotificationService, storeNotificationService(deps));
+    router.service(ConnectorService, connectorService(deps));
     // Services whose issues have not landed answer UNIMPLEMENTED (after auth).
     for (const service of unimplementedServices) router.service(service, {});
   };

@@ -1,6 +1,5 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { AnchorService } from "../../gen/ts/attesto/v1/anchor_pb.js";
-import { ConnectorService } from "../../gen/ts/attesto/v1/connector_pb.js";
 import { VerifierService } from "../../gen/ts/attesto/v1/verifier_pb.js";
 
 /**
@@ -9,7 +8,6 @@ import { VerifierService } from "../../gen/ts/attesto/v1/verifier_pb.js";
  * service leaves this list when its issue lands.
  */
 export const unimplementedServices: DescService[] = [
-  ConnectorService,
   AnchorService,
   VerifierService,
 ];

@@ -17,6 +17,8 @@ import { StoreNotifications } from "../store/notifications.js";
 import { Metrics } from "../http/metrics.js";
 import { Broadcast } from "../infra/broadcast.js";
 import { openRedis, type RedisHandle } from "../infra/redis.js";
+import { mountConnectorRoutes } from "../http/connectors.js";
+import { Connectors } from "../connectors/module.js";
 import { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
 import { rpcInterceptors, rpcRoutes } from "../rpc/routes.js";
@@ -45,6 +47,7 @@ export interface Attesto {
   /** The validation audit log; store verification handlers call audit.record(...) after answering. */
   readonly audit: ValidationAudit;
   readonly store: StoreVerification;
+  readonly connectors: Connectors;
   /** Set on the embedded default only. */
   readonly devCredentials: DevCredentials | undefined;
   stop(): Promise<void>;
@@ -144,6 +147,20 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
       { googleJwksUrl: config.googleOidcJwksUrl, googleIssuers: config.googleOidcIssuers },
     );
 
+    const connectors = new Connectors(
+      { db: database.db, keyring, appender: proofstreams, broadcast, logger },
+      {
+        publicBaseUrl: () => publicBaseUrl,
+        secretOverlapMs: config.connectorSecretOverlapMs,
+        cacheMs: config.connectorCacheMs,
+        statsFlushMs: config.connectorStatsFlushMs,
+        s3TimeoutMs: config.connectorS3TimeoutMs,
+        policy: { allowLoopback: config.connectorAllowLoopback },
+      },
+    );
+    await connectors.start();
+    cleanups.push(() => connectors.close());
+
     const metrics = new Metrics();
     metrics.trackRateLimits(rateLimits);
     metrics.trackValidationAudit(audit);
@@ -161,10 +178,11 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     mountRateLimit(http, { limits: rateLimits, authenticator });
     if (config.role !== "worker") mountWebhookRoutes(http, { authenticator, webhooks });
     if (config.role !== "worker") mountStoreRoutes(http, { store, storeNotifications, authenticator });
+    if (config.role !== "worker") mountConnectorRoutes(http, { connectors, authenticator });
     mountQueueBoard(http, { jobs, authenticator });
     mountTileRoutes(http, { proofstreams, authenticator, public: config.tilesPublic });
     const onStoreCredentialsChanged = (tenantId: string) => store.credentialsChanged(tenantId);
-    const rpcDeps = { db: database.db, keyring, tenancy, logger, webhooks, proofstreams, rateLimits, onStoreCredentialsChanged, store, storeNotifications };
+    const rpcDeps = { db: database.db, keyring, tenancy, logger, webhooks, proofstreams, rateLimits, onStoreCredentialsChanged, store, storeNotifications, connectors };
     const connect = connectNodeAdapter({
       // A worker-role instance serves only the operational routes (health, readiness, metrics).
       routes: config.role === "worker" ? () => {} : rpcRoutes(rpcDeps),
@@ -192,6 +210,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
       rateLimits,
       audit,
       store,
+      connectors,
       database,
       redis,
       keyring,

@@ -17,39 +17,63 @@ const _ = grpc.SupportPackageIsVersion7
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type ConnectorServiceClient interface {
-	// Creates a connector for one of the tenant's streams. NOT_FOUND when the
-	// stream does not exist. INVALID_ARGUMENT when the config does not match
-	// the kind (GITLAB takes `gitlab` or nothing, S3_OBJECT requires
-	// `s3_object`, the others take none) or an S3 endpoint is not a public
-	// HTTPS URL.
+	// Creates a connector for one of the tenant's streams and returns its
+	// secret once.
+	//
+	// Errors: NOT_FOUND when the stream does not exist (or is another
+	// tenant's); INVALID_ARGUMENT (reason field named) when the config does
+	// not match the kind (GITHUB takes `github` or nothing, GITLAB takes
+	// `gitlab` or nothing, S3_OBJECT requires `s3_object`, SIGNED_WEBHOOK takes
+	// none) or an S3 endpoint is not a public HTTPS URL.
+	//
+	// A retry with the same request_id within 10 minutes returns the first
+	// answer, secret included, as long as the secret was not rotated since.
 	CreateConnector(ctx context.Context, in *CreateConnectorRequest, opts ...grpc.CallOption) (*CreateConnectorResponse, error)
-	// Reads one connector, revoked ones included.
+	// Reads one connector, revoked ones included. NOT_FOUND when unknown.
 	GetConnector(ctx context.Context, in *GetConnectorRequest, opts ...grpc.CallOption) (*GetConnectorResponse, error)
-	// Lists connectors, newest first, revoked ones included.
+	// Lists connectors, newest first. Revoked ones only with include_revoked.
+	// A page may be shorter than page_size while next_page_token is set; the
+	// other fields must not change between pages.
 	ListConnectors(ctx context.Context, in *ListConnectorsRequest, opts ...grpc.CallOption) (*ListConnectorsResponse, error)
 	// Replaces the connector's secret (or, for S3_OBJECT, its credentials).
-	// A GITLAB connector in LEGACY_TOKEN mode moves to SIGNING_TOKEN.
-	// FAILED_PRECONDITION when the connector is revoked.
+	// The previous secret keeps working for the overlap. A GITLAB connector in
+	// LEGACY_TOKEN mode moves to SIGNING_TOKEN.
+	//
+	// Errors: NOT_FOUND when unknown; FAILED_PRECONDITION (reason
+	// `connector_revoked`) when the connector is revoked; INVALID_ARGUMENT
+	// (field `overlap`, `access_key_id` or `secret_access_key`).
 	RotateConnectorSecret(ctx context.Context, in *RotateConnectorSecretRequest, opts ...grpc.CallOption) (*RotateConnectorSecretResponse, error)
-	// Disables ingress for good and destroys the secret. Ingress then answers
-	// 404, like an unknown connector. Revoking again returns the connector
-	// unchanged.
+	// Disables ingress for good and destroys the secrets, on every instance at
+	// once. Ingress then answers 404, byte for byte like an unknown connector.
+	// Revoking again returns the connector unchanged. NOT_FOUND when unknown.
 	RevokeConnector(ctx context.Context, in *RevokeConnectorRequest, opts ...grpc.CallOption) (*RevokeConnectorResponse, error)
 	// Health and counters of one connector; never credentials, raw provider
-	// payloads or object content.
+	// payloads or object content. Counters of other instances show up within
+	// their flush interval (ATTESTO_CONNECTOR_STATS_FLUSH_MS). NOT_FOUND when
+	// unknown.
 	GetConnectorDiagnostics(ctx context.Context, in *GetConnectorDiagnosticsRequest, opts ...grpc.CallOption) (*GetConnectorDiagnosticsResponse, error)
 	// Commits an object of an S3_OBJECT connector: a real HeadObject with the
 	// connector's credentials, then an event whose payload is the receipt and
-	// the caller's metadata. Object content is never read. The event's
-	// source_ref identifies the object version (version id, or ETag when the
-	// bucket is unversioned), so committing it again returns the original
-	// event with duplicate = true.
+	// the caller's metadata. Object content is never read.
 	//
-	// NOT_FOUND when the connector is unknown or revoked, or the object does
-	// not exist; FAILED_PRECONDITION when the connector is not S3_OBJECT or
-	// the store refuses the credentials; INVALID_ARGUMENT (field `key`) when
-	// the key is outside the configured prefix; UNAVAILABLE when the store
-	// cannot be reached.
+	// The event: event_type "s3.object"; source_ref "s3:" + lowercase hex
+	// SHA-256 of bucket + "\n" + key + "\n" + ("version:" + version id, or
+	// "etag:" + ETag when the bucket is unversioned); occurred_at the object's
+	// last-modified time; payload exactly (snake_case, absent values as ""):
+	// {"provider": "s3", "bucket", "key", "version_id", "etag", "size",
+	// "last_modified" (RFC 3339), "content_type", "checksum_algorithm",
+	// "checksum_value", "metadata": {...}}. Committing the same object version
+	// again with the same metadata returns the original event with duplicate =
+	// true; with other metadata it is a replay conflict.
+	//
+	// Errors, one reason each: NOT_FOUND reason `connector_not_found` (unknown
+	// or revoked connector) or `object_not_found` (no such key, or no such
+	// version: reason `version_not_found`); FAILED_PRECONDITION reason
+	// `wrong_connector_kind` or `credentials_denied` (the store refused the
+	// credentials); INVALID_ARGUMENT field `key` reason `key_outside_prefix`,
+	// or field `metadata`; ALREADY_EXISTS reason `replay_conflict`;
+	// UNAVAILABLE reason `store_unreachable` (connection failed, timed out,
+	// address refused by the outbound guard, or the store answered 5xx).
 	CommitS3Object(ctx context.Context, in *CommitS3ObjectRequest, opts ...grpc.CallOption) (*CommitS3ObjectResponse, error)
 }
 
@@ -128,39 +152,63 @@ func (c *connectorServiceClient) CommitS3Object(ctx context.Context, in *CommitS
 // All implementations must embed UnimplementedConnectorServiceServer
 // for forward compatibility
 type ConnectorServiceServer interface {
-	// Creates a connector for one of the tenant's streams. NOT_FOUND when the
-	// stream does not exist. INVALID_ARGUMENT when the config does not match
-	// the kind (GITLAB takes `gitlab` or nothing, S3_OBJECT requires
-	// `s3_object`, the others take none) or an S3 endpoint is not a public
-	// HTTPS URL.
+	// Creates a connector for one of the tenant's streams and returns its
+	// secret once.
+	//
+	// Errors: NOT_FOUND when the stream does not exist (or is another
+	// tenant's); INVALID_ARGUMENT (reason field named) when the config does
+	// not match the kind (GITHUB takes `github` or nothing, GITLAB takes
+	// `gitlab` or nothing, S3_OBJECT requires `s3_object`, SIGNED_WEBHOOK takes
+	// none) or an S3 endpoint is not a public HTTPS URL.
+	//
+	// A retry with the same request_id within 10 minutes returns the first
+	// answer, secret included, as long as the secret was not rotated since.
 	CreateConnector(context.Context, *CreateConnectorRequest) (*CreateConnectorResponse, error)
-	// Reads one connector, revoked ones included.
+	// Reads one connector, revoked ones included. NOT_FOUND when unknown.
 	GetConnector(context.Context, *GetConnectorRequest) (*GetConnectorResponse, error)
-	// Lists connectors, newest first, revoked ones included.
+	// Lists connectors, newest first. Revoked ones only with include_revoked.
+	// A page may be shorter than page_size while next_page_token is set; the
+	// other fields must not change between pages.
 	ListConnectors(context.Context, *ListConnectorsRequest) (*ListConnectorsResponse, error)
 	// Replaces the connector's secret (or, for S3_OBJECT, its credentials).
-	// A GITLAB connector in LEGACY_TOKEN mode moves to SIGNING_TOKEN.
-	// FAILED_PRECONDITION when the connector is revoked.
+	// The previous secret keeps working for the overlap. A GITLAB connector in
+	// LEGACY_TOKEN mode moves to SIGNING_TOKEN.
+	//
+	// Errors: NOT_FOUND when unknown; FAILED_PRECONDITION (reason
+	// `connector_revoked`) when the connector is revoked; INVALID_ARGUMENT
+	// (field `overlap`, `access_key_id` or `secret_access_key`).
 	RotateConnectorSecret(context.Context, *RotateConnectorSecretRequest) (*RotateConnectorSecretResponse, error)
-	// Disables ingress for good and destroys the secret. Ingress then answers
-	// 404, like an unknown connector. Revoking again returns the connector
-	// unchanged.
+	// Disables ingress for good and destroys the secrets, on every instance at
+	// once. Ingress then answers 404, byte for byte like an unknown connector.
+	// Revoking again returns the connector unchanged. NOT_FOUND when unknown.
 	RevokeConnector(context.Context, *RevokeConnectorRequest) (*RevokeConnectorResponse, error)
 	// Health and counters of one connector; never credentials, raw provider
-	// payloads or object content.
+	// payloads or object content. Counters of other instances show up within
+	// their flush interval (ATTESTO_CONNECTOR_STATS_FLUSH_MS). NOT_FOUND when
+	// unknown.
 	GetConnectorDiagnostics(context.Context, *GetConnectorDiagnosticsRequest) (*GetConnectorDiagnosticsResponse, error)
 	// Commits an object of an S3_OBJECT connector: a real HeadObject with the
 	// connector's credentials, then an event whose payload is the receipt and
-	// the caller's metadata. Object content is never read. The event's
-	// source_ref identifies the object version (version id, or ETag when the
-	// bucket is unversioned), so committing it again returns the original
-	// event with duplicate = true.
+	// the caller's metadata. Object content is never read.
 	//
-	// NOT_FOUND when the connector is unknown or revoked, or the object does
-	// not exist; FAILED_PRECONDITION when the connector is not S3_OBJECT or
-	// the store refuses the credentials; INVALID_ARGUMENT (field `key`) when
-	// the key is outside the configured prefix; UNAVAILABLE when the store
-	// cannot be reached.
+	// The event: event_type "s3.object"; source_ref "s3:" + lowercase hex
+	// SHA-256 of bucket + "\n" + key + "\n" + ("version:" + version id, or
+	// "etag:" + ETag when the bucket is unversioned); occurred_at the object's
+	// last-modified time; payload exactly (snake_case, absent values as ""):
+	// {"provider": "s3", "bucket", "key", "version_id", "etag", "size",
+	// "last_modified" (RFC 3339), "content_type", "checksum_algorithm",
+	// "checksum_value", "metadata": {...}}. Committing the same object version
+	// again with the same metadata returns the original event with duplicate =
+	// true; with other metadata it is a replay conflict.
+	//
+	// Errors, one reason each: NOT_FOUND reason `connector_not_found` (unknown
+	// or revoked connector) or `object_not_found` (no such key, or no such
+	// version: reason `version_not_found`); FAILED_PRECONDITION reason
+	// `wrong_connector_kind` or `credentials_denied` (the store refused the
+	// credentials); INVALID_ARGUMENT field `key` reason `key_outside_prefix`,
+	// or field `metadata`; ALREADY_EXISTS reason `replay_conflict`;
+	// UNAVAILABLE reason `store_unreachable` (connection failed, timed out,
+	// address refused by the outbound guard, or the store answered 5xx).
 	CommitS3Object(context.Context, *CommitS3ObjectRequest) (*CommitS3ObjectResponse, error)
 	mustEmbedUnimplementedConnectorServiceServer()
 }

@@ -4,8 +4,6 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { PageRequest, PageResponse } from "./common_pb.js";
-import { file_attesto_v1_common } from "./common_pb.js";
 import type { Event } from "./proofstream_pb.js";
 import { file_attesto_v1_proofstream } from "./proofstream_pb.js";
 import { file_attesto_v1_validate } from "./validate_pb.js";
@@ -17,7 +15,30 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file attesto/v1/connector.proto.
  */
 export const file_attesto_v1_connector: GenFile = /*@__PURE__*/
-  fileDesc("ChphdHRlc3RvL3YxL2Nvbm5lY3Rvci5wcm90bxIKYXR0ZXN0by52MSKqAQoMR2l0TGFiQ29uZmlnEjYKCnRva2VuX21vZGUYASABKA4yIi5hdHRlc3RvLnYxLkdpdExhYkNvbmZpZy5Ub2tlbk1vZGUiYgoJVG9rZW5Nb2RlEhoKFlRPS0VOX01PREVfVU5TUEVDSUZJRUQQABIcChhUT0tFTl9NT0RFX1NJR05JTkdfVE9LRU4QARIbChdUT0tFTl9NT0RFX0xFR0FDWV9UT0tFThACIqECCg5TM09iamVjdENvbmZpZxIgCghlbmRwb2ludBgBIAEoCUIJyvMYBRiAEEABSACIAQESJgoGcmVnaW9uGAIgASgJQhbK8xgSCAEYQCIMXlthLXowLTktXSskEjkKBmJ1Y2tldBgDIAEoCUIpyvMYJQgBEAMYPyIdXlthLXowLTldW2EtejAtOS4tXSpbYS16MC05XSQSGwoKa2V5X3ByZWZpeBgEIAEoCUIHyvMYAxiACBIgCg1hY2Nlc3Nfa2V5X2lkGAUgASgJQgnK8xgFCAEYgAESJAoRc2VjcmV0X2FjY2Vzc19rZXkYBiABKAlCCcrzGAUIARiAAhIYChBmb3JjZV9wYXRoX3N0eWxlGAcgASgIQgsKCV9lbmRwb2ludCJyChBTM09iamVjdFNldHRpbmdzEhAKCGVuZHBvaW50GAEgASgJEg4KBnJlZ2lvbhgCIAEoCRIOCgZidWNrZXQYAyABKAkSEgoKa2V5X3ByZWZpeBgEIAEoCRIYChBmb3JjZV9wYXRoX3N0eWxlGAUgASgIIrYDCglDb25uZWN0b3ISCgoCaWQYASABKAkSEQoJc3RyZWFtX2lkGAIgASgJEgwKBG5hbWUYAyABKAkSJwoEa2luZBgEIAEoDjIZLmF0dGVzdG8udjEuQ29ubmVjdG9yS2luZBIqCgZnaXRsYWIYBSABKAsyGC5hdHRlc3RvLnYxLkdpdExhYkNvbmZpZ0gAEjEKCXMzX29iamVjdBgGIAEoCzIcLmF0dGVzdG8udjEuUzNPYmplY3RTZXR0aW5nc0gAEhMKC2luZ3Jlc3NfdXJsGAcgASgJEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKEXNlY3JldF9yb3RhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI+ChpwcmV2aW91c19zZWNyZXRfZXhwaXJlc19hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKcmV2b2tlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCCAoGY29uZmlnIqsBChFDb25uZWN0b3JDb3VudGVycxIWCg5hY2NlcHRlZF9jb3VudBgBIAEoBBIXCg9kdXBsaWNhdGVfY291bnQYAiABKAQSGgoSYXV0aF9mYWlsdXJlX2NvdW50GAMgASgEEh0KFXJlcGxheV9jb25mbGljdF9jb3VudBgEIAEoBBIWCg5yZWplY3RlZF9jb3VudBgFIAEoBBISCgpwaW5nX2NvdW50GAYgASgEIpECChRDb25uZWN0b3JEaWFnbm9zdGljcxIUCgxjb25uZWN0b3JfaWQYASABKAkSKwoGc3RhdHVzGAIgASgOMhsuYXR0ZXN0by52MS5Db25uZWN0b3JTdGF0dXMSMwoPbGFzdF9zdWNjZXNzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCg9sYXN0X2ZhaWx1cmVfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhsKE2xhc3RfZmFpbHVyZV9yZWFzb24YBSABKAkSLwoIY291bnRlcnMYBiABKAsyHS5hdHRlc3RvLnYxLkNvbm5lY3RvckNvdW50ZXJzIsMBCg1PYmplY3RSZWNlaXB0Eg4KBmJ1Y2tldBgBIAEoCRILCgNrZXkYAiABKAkSEgoKdmVyc2lvbl9pZBgDIAEoCRIMCgRldGFnGAQgASgJEgwKBHNpemUYBSABKAQSGgoSY2hlY2tzdW1fYWxnb3JpdGhtGAYgASgJEhYKDmNoZWNrc3VtX3ZhbHVlGAcgASgJEjEKDWxhc3RfbW9kaWZpZWQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoQCChZDcmVhdGVDb25uZWN0b3JSZXF1ZXN0EjkKCXN0cmVhbV9pZBgBIAEoCUImyvMYIggBGEAiHF5zdHJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSFwoEbmFtZRgCIAEoCUIJyvMYBQgBGMgBEi8KBGtpbmQYAyABKA4yGS5hdHRlc3RvLnYxLkNvbm5lY3RvcktpbmRCBsrzGAIIARIqCgZnaXRsYWIYBCABKAsyGC5hdHRlc3RvLnYxLkdpdExhYkNvbmZpZ0gAEi8KCXMzX29iamVjdBgFIAEoCzIaLmF0dGVzdG8udjEuUzNPYmplY3RDb25maWdIAEIICgZjb25maWciUwoXQ3JlYXRlQ29ubmVjdG9yUmVzcG9uc2USKAoJY29ubmVjdG9yGAEgASgLMhUuYXR0ZXN0by52MS5Db25uZWN0b3ISDgoGc2VjcmV0GAIgASgJIlMKE0dldENvbm5lY3RvclJlcXVlc3QSPAoMY29ubmVjdG9yX2lkGAEgASgJQibK8xgiCAEYQCIcXmNvbl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JCJAChRHZXRDb25uZWN0b3JSZXNwb25zZRIoCgljb25uZWN0b3IYASABKAsyFS5hdHRlc3RvLnYxLkNvbm5lY3RvciKfAQoVTGlzdENvbm5lY3RvcnNSZXF1ZXN0EiUKBHBhZ2UYASABKAsyFy5hdHRlc3RvLnYxLlBhZ2VSZXF1ZXN0EjwKCXN0cmVhbV9pZBgCIAEoCUIkyvMYIBhAIhxec3RyX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kSACIAQESEwoLYWN0aXZlX29ubHkYAyABKAhCDAoKX3N0cmVhbV9pZCJrChZMaXN0Q29ubmVjdG9yc1Jlc3BvbnNlEikKCmNvbm5lY3RvcnMYASADKAsyFS5hdHRlc3RvLnYxLkNvbm5lY3RvchImCgRwYWdlGAIgASgLMhguYXR0ZXN0by52MS5QYWdlUmVzcG9uc2UiggIKHFJvdGF0ZUNvbm5lY3RvclNlY3JldFJlcXVlc3QSPAoMY29ubmVjdG9yX2lkGAEgASgJQibK8xgiCAEYQCIcXmNvbl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JBIqCgdvdmVybGFwGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiUKDWFjY2Vzc19rZXlfaWQYAyABKAlCCcrzGAUQARiAAUgAiAEBEikKEXNlY3JldF9hY2Nlc3Nfa2V5GAQgASgJQgnK8xgFEAEYgAJIAYgBAUIQCg5fYWNjZXNzX2tleV9pZEIUChJfc2VjcmV0X2FjY2Vzc19rZXkiWQodUm90YXRlQ29ubmVjdG9yU2VjcmV0UmVzcG9uc2USKAoJY29ubmVjdG9yGAEgASgLMhUuYXR0ZXN0by52MS5Db25uZWN0b3ISDgoGc2VjcmV0GAIgASgJIlYKFlJldm9rZUNvbm5lY3RvclJlcXVlc3QSPAoMY29ubmVjdG9yX2lkGAEgASgJQibK8xgiCAEYQCIcXmNvbl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JCJDChdSZXZva2VDb25uZWN0b3JSZXNwb25zZRIoCgljb25uZWN0b3IYASABKAsyFS5hdHRlc3RvLnYxLkNvbm5lY3RvciJeCh5HZXRDb25uZWN0b3JEaWFnbm9zdGljc1JlcXVlc3QSPAoMY29ubmVjdG9yX2lkGAEgASgJQibK8xgiCAEYQCIcXmNvbl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JCJYCh9HZXRDb25uZWN0b3JEaWFnbm9zdGljc1Jlc3BvbnNlEjUKC2RpYWdub3N0aWNzGAEgASgLMiAuYXR0ZXN0by52MS5Db25uZWN0b3JEaWFnbm9zdGljcyKGAgoVQ29tbWl0UzNPYmplY3RSZXF1ZXN0EjwKDGNvbm5lY3Rvcl9pZBgBIAEoCUImyvMYIggBGEAiHF5jb25fWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSFgoDa2V5GAIgASgJQgnK8xgFCAEYgAgSGwoKdmVyc2lvbl9pZBgDIAEoCUIHyvMYAxiACBJJCghtZXRhZGF0YRgEIAMoCzIvLmF0dGVzdG8udjEuQ29tbWl0UzNPYmplY3RSZXF1ZXN0Lk1ldGFkYXRhRW50cnlCBsrzGAIYIBovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEieQoWQ29tbWl0UzNPYmplY3RSZXNwb25zZRIgCgVldmVudBgBIAEoCzIRLmF0dGVzdG8udjEuRXZlbnQSEQoJZHVwbGljYXRlGAIgASgIEioKB3JlY2VpcHQYAyABKAsyGS5hdHRlc3RvLnYxLk9iamVjdFJlY2VpcHQqpgEKDUNvbm5lY3RvcktpbmQSHgoaQ09OTkVDVE9SX0tJTkRfVU5TUEVDSUZJRUQQABIhCh1DT05ORUNUT1JfS0lORF9TSUdORURfV0VCSE9PSxABEhkKFUNPTk5FQ1RPUl9LSU5EX0dJVEhVQhACEhkKFUNPTk5FQ1RPUl9LSU5EX0dJVExBQhADEhwKGENPTk5FQ1RPUl9LSU5EX1MzX09CSkVDVBAEKtIBCg9Db25uZWN0b3JTdGF0dXMSIAocQ09OTkVDVE9SX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFUNPTk5FQ1RPUl9TVEFUVVNfSURMRRABEhwKGENPTk5FQ1RPUl9TVEFUVVNfSEVBTFRIWRACEiAKHENPTk5FQ1RPUl9TVEFUVVNfQVVUSF9GQUlMRUQQAxIkCiBDT05ORUNUT1JfU1RBVFVTX1JFUExBWV9DT05GTElDVBAEEhwKGENPTk5FQ1RPUl9TVEFUVVNfUkVWT0tFRBAFMrEFChBDb25uZWN0b3JTZXJ2aWNlEloKD0NyZWF0ZUNvbm5lY3RvchIiLmF0dGVzdG8udjEuQ3JlYXRlQ29ubmVjdG9yUmVxdWVzdBojLmF0dGVzdG8udjEuQ3JlYXRlQ29ubmVjdG9yUmVzcG9uc2USUQoMR2V0Q29ubmVjdG9yEh8uYXR0ZXN0by52MS5HZXRDb25uZWN0b3JSZXF1ZXN0GiAuYXR0ZXN0by52MS5HZXRDb25uZWN0b3JSZXNwb25zZRJXCg5MaXN0Q29ubmVjdG9ycxIhLmF0dGVzdG8udjEuTGlzdENvbm5lY3RvcnNSZXF1ZXN0GiIuYXR0ZXN0by52MS5MaXN0Q29ubmVjdG9yc1Jlc3BvbnNlEmwKFVJvdGF0ZUNvbm5lY3RvclNlY3JldBIoLmF0dGVzdG8udjEuUm90YXRlQ29ubmVjdG9yU2VjcmV0UmVxdWVzdBopLmF0dGVzdG8udjEuUm90YXRlQ29ubmVjdG9yU2VjcmV0UmVzcG9uc2USWgoPUmV2b2tlQ29ubmVjdG9yEiIuYXR0ZXN0by52MS5SZXZva2VDb25uZWN0b3JSZXF1ZXN0GiMuYXR0ZXN0by52MS5SZXZva2VDb25uZWN0b3JSZXNwb25zZRJyChdHZXRDb25uZWN0b3JEaWFnbm9zdGljcxIqLmF0dGVzdG8udjEuR2V0Q29ubmVjdG9yRGlhZ25vc3RpY3NSZXF1ZXN0GisuYXR0ZXN0by52MS5HZXRDb25uZWN0b3JEaWFnbm9zdGljc1Jlc3BvbnNlElcKDkNvbW1pdFMzT2JqZWN0EiEuYXR0ZXN0by52MS5Db21taXRTM09iamVjdFJlcXVlc3QaIi5hdHRlc3RvLnYxLkNvbW1pdFMzT2JqZWN0UmVzcG9uc2VCO1o5Z2l0aHViLmNvbS9hdHRlc3RvLWV1L2F0dGVzdG8vZ2VuL2dvL2F0dGVzdG8vdjE7YXR0ZXN0b3YxYgZwcm90bzM", [file_attesto_v1_common, file_attesto_v1_proofstream, file_attesto_v1_validate, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChphdHRlc3RvL3YxL2Nvbm5lY3Rvci5wcm90bxIKYXR0ZXN0by52MSI2CgxHaXRIdWJDb25maWcSJgoGZXZlbnRzGAEgAygJQhbK8xgSGCAiDl5bYS16X117MSw2NH0kIqoBCgxHaXRMYWJDb25maWcSNgoKdG9rZW5fbW9kZRgBIAEoDjIiLmF0dGVzdG8udjEuR2l0TGFiQ29uZmlnLlRva2VuTW9kZSJiCglUb2tlbk1vZGUSGgoWVE9LRU5fTU9ERV9VTlNQRUNJRklFRBAAEhwKGFRPS0VOX01PREVfU0lHTklOR19UT0tFThABEhsKF1RPS0VOX01PREVfTEVHQUNZX1RPS0VOEAIioQIKDlMzT2JqZWN0Q29uZmlnEiAKCGVuZHBvaW50GAEgASgJQgnK8xgFGIAQQAFIAIgBARImCgZyZWdpb24YAiABKAlCFsrzGBIIARhAIgxeW2EtejAtOS1dKyQSOQoGYnVja2V0GAMgASgJQinK8xglCAEQAxg/Ih1eW2EtejAtOV1bYS16MC05Li1dKlthLXowLTldJBIbCgprZXlfcHJlZml4GAQgASgJQgfK8xgDGIAIEiAKDWFjY2Vzc19rZXlfaWQYBSABKAlCCcrzGAUIARiAARIkChFzZWNyZXRfYWNjZXNzX2tleRgGIAEoCUIJyvMYBQgBGIACEhgKEGZvcmNlX3BhdGhfc3R5bGUYByABKAhCCwoJX2VuZHBvaW50InIKEFMzT2JqZWN0U2V0dGluZ3MSEAoIZW5kcG9pbnQYASABKAkSDgoGcmVnaW9uGAIgASgJEg4KBmJ1Y2tldBgDIAEoCRISCgprZXlfcHJlZml4GAQgASgJEhgKEGZvcmNlX3BhdGhfc3R5bGUYBSABKAgi4gMKCUNvbm5lY3RvchIKCgJpZBgBIAEoCRIRCglzdHJlYW1faWQYAiABKAkSDAoEbmFtZRgDIAEoCRInCgRraW5kGAQgASgOMhkuYXR0ZXN0by52MS5Db25uZWN0b3JLaW5kEioKBmdpdGxhYhgFIAEoCzIYLmF0dGVzdG8udjEuR2l0TGFiQ29uZmlnSAASMQoJczNfb2JqZWN0GAYgASgLMhwuYXR0ZXN0by52MS5TM09iamVjdFNldHRpbmdzSAASKgoGZ2l0aHViGAwgASgLMhguYXR0ZXN0by52MS5HaXRIdWJDb25maWdIABITCgtpbmdyZXNzX3VybBgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChFzZWNyZXRfcm90YXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPgoacHJldmlvdXNfc2VjcmV0X2V4cGlyZXNfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnJldm9rZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQggKBmNvbmZpZyLCAQoRQ29ubmVjdG9yQ291bnRlcnMSFgoOYWNjZXB0ZWRfY291bnQYASABKAQSFwoPZHVwbGljYXRlX2NvdW50GAIgASgEEhoKEmF1dGhfZmFpbHVyZV9jb3VudBgDIAEoBBIdChVyZXBsYXlfY29uZmxpY3RfY291bnQYBCABKAQSFgoOcmVqZWN0ZWRfY291bnQYBSABKAQSEgoKcGluZ19jb3VudBgGIAEoBBIVCg1pZ25vcmVkX2NvdW50GAcgASgEIqwCChRDb25uZWN0b3JEaWFnbm9zdGljcxIUCgxjb25uZWN0b3JfaWQYASABKAkSKwoGc3RhdHVzGAIgASgOMhsuYXR0ZXN0by52MS5Db25uZWN0b3JTdGF0dXMSMwoPbGFzdF9zdWNjZXNzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCg9sYXN0X2ZhaWx1cmVfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhsKE2xhc3RfZmFpbHVyZV9yZWFzb24YBSABKAkSLwoIY291bnRlcnMYBiABKAsyHS5hdHRlc3RvLnYxLkNvbm5lY3RvckNvdW50ZXJzEhkKEWxhc3Rfc3VjY2Vzc19raW5kGAcgASgJItkBCg1PYmplY3RSZWNlaXB0Eg4KBmJ1Y2tldBgBIAEoCRILCgNrZXkYAiABKAkSEgoKdmVyc2lvbl9pZBgDIAEoCRIMCgRldGFnGAQgASgJEgwKBHNpemUYBSABKAQSGgoSY2hlY2tzdW1fYWxnb3JpdGhtGAYgASgJEhYKDmNoZWNrc3VtX3ZhbHVlGAcgASgJEjEKDWxhc3RfbW9kaWZpZWQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDGNvbnRlbnRfdHlwZRgJIAEoCSLqAgoWQ3JlYXRlQ29ubmVjdG9yUmVxdWVzdBI5CglzdHJlYW1faWQYASABKAlCJsrzGCIIARhAIhxec3RyX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEhcKBG5hbWUYAiABKAlCCcrzGAUIARjIARIvCgRraW5kGAMgASgOMhkuYXR0ZXN0by52MS5Db25uZWN0b3JLaW5kQgbK8xgCCAESKgoGZ2l0bGFiGAQgASgLMhguYXR0ZXN0by52MS5HaXRMYWJDb25maWdIABIvCglzM19vYmplY3QYBSABKAsyGi5hdHRlc3RvLnYxLlMzT2JqZWN0Q29uZmlnSAASKgoGZ2l0aHViGAcgASgLMhguYXR0ZXN0by52MS5HaXRIdWJDb25maWdIABIpCgpyZXF1ZXN0X2lkGAYgASgJQhDK8xgMGEAiCF5bIS1+XSskSAGIAQFCCAoGY29uZmlnQg0KC19yZXF1ZXN0X2lkIlMKF0NyZWF0ZUNvbm5lY3RvclJlc3BvbnNlEigKCWNvbm5lY3RvchgBIAEoCzIVLmF0dGVzdG8udjEuQ29ubmVjdG9yEg4KBnNlY3JldBgCIAEoCSJTChNHZXRDb25uZWN0b3JSZXF1ZXN0EjwKDGNvbm5lY3Rvcl9pZBgBIAEoCUImyvMYIggBGEAiHF5jb25fWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQiQAoUR2V0Q29ubmVjdG9yUmVzcG9uc2USKAoJY29ubmVjdG9yGAEgASgLMhUuYXR0ZXN0by52MS5Db25uZWN0b3IitwEKFUxpc3RDb25uZWN0b3JzUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCcrzGAUoADD0AxIbCgpwYWdlX3Rva2VuGAIgASgJQgfK8xgDGIAEEjwKCXN0cmVhbV9pZBgDIAEoCUIkyvMYIBhAIhxec3RyX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kSACIAQESFwoPaW5jbHVkZV9yZXZva2VkGAQgASgIQgwKCl9zdHJlYW1faWQiXAoWTGlzdENvbm5lY3RvcnNSZXNwb25zZRIpCgpjb25uZWN0b3JzGAEgAygLMhUuYXR0ZXN0by52MS5Db25uZWN0b3ISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIoICChxSb3RhdGVDb25uZWN0b3JTZWNyZXRSZXF1ZXN0EjwKDGNvbm5lY3Rvcl9pZBgBIAEoCUImyvMYIggBGEAiHF5jb25fWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSKgoHb3ZlcmxhcBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIlCg1hY2Nlc3Nfa2V5X2lkGAMgASgJQgnK8xgFEAEYgAFIAIgBARIpChFzZWNyZXRfYWNjZXNzX2tleRgEIAEoCUIJyvMYBRABGIACSAGIAQFCEAoOX2FjY2Vzc19rZXlfaWRCFAoSX3NlY3JldF9hY2Nlc3Nfa2V5IlkKHVJvdGF0ZUNvbm5lY3RvclNlY3JldFJlc3BvbnNlEigKCWNvbm5lY3RvchgBIAEoCzIVLmF0dGVzdG8udjEuQ29ubmVjdG9yEg4KBnNlY3JldBgCIAEoCSJWChZSZXZva2VDb25uZWN0b3JSZXF1ZXN0EjwKDGNvbm5lY3Rvcl9pZBgBIAEoCUImyvMYIggBGEAiHF5jb25fWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQiQwoXUmV2b2tlQ29ubmVjdG9yUmVzcG9uc2USKAoJY29ubmVjdG9yGAEgASgLMhUuYXR0ZXN0by52MS5Db25uZWN0b3IiXgoeR2V0Q29ubmVjdG9yRGlhZ25vc3RpY3NSZXF1ZXN0EjwKDGNvbm5lY3Rvcl9pZBgBIAEoCUImyvMYIggBGEAiHF5jb25fWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQiWAofR2V0Q29ubmVjdG9yRGlhZ25vc3RpY3NSZXNwb25zZRI1CgtkaWFnbm9zdGljcxgBIAEoCzIgLmF0dGVzdG8udjEuQ29ubmVjdG9yRGlhZ25vc3RpY3MihgIKFUNvbW1pdFMzT2JqZWN0UmVxdWVzdBI8Cgxjb25uZWN0b3JfaWQYASABKAlCJsrzGCIIARhAIhxeY29uX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEhYKA2tleRgCIAEoCUIJyvMYBQgBGIAIEhsKCnZlcnNpb25faWQYAyABKAlCB8rzGAMYgAgSSQoIbWV0YWRhdGEYBCADKAsyLy5hdHRlc3RvLnYxLkNvbW1pdFMzT2JqZWN0UmVxdWVzdC5NZXRhZGF0YUVudHJ5QgbK8xgCGCAaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBInkKFkNvbW1pdFMzT2JqZWN0UmVzcG9uc2USIAoFZXZlbnQYASABKAsyES5hdHRlc3RvLnYxLkV2ZW50EhEKCWR1cGxpY2F0ZRgCIAEoCBIqCgdyZWNlaXB0GAMgASgLMhkuYXR0ZXN0by52MS5PYmplY3RSZWNlaXB0KqYBCg1Db25uZWN0b3JLaW5kEh4KGkNPTk5FQ1RPUl9LSU5EX1VOU1BFQ0lGSUVEEAASIQodQ09OTkVDVE9SX0tJTkRfU0lHTkVEX1dFQkhPT0sQARIZChVDT05ORUNUT1JfS0lORF9HSVRIVUIQAhIZChVDT05ORUNUT1JfS0lORF9HSVRMQUIQAxIcChhDT05ORUNUT1JfS0lORF9TM19PQkpFQ1QQBCrSAQoPQ29ubmVjdG9yU3RhdHVzEiAKHENPTk5FQ1RPUl9TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVDT05ORUNUT1JfU1RBVFVTX0lETEUQARIcChhDT05ORUNUT1JfU1RBVFVTX0hFQUxUSFkQAhIgChxDT05ORUNUT1JfU1RBVFVTX0FVVEhfRkFJTEVEEAMSJAogQ09OTkVDVE9SX1NUQVRVU19SRVBMQVlfQ09ORkxJQ1QQBBIcChhDT05ORUNUT1JfU1RBVFVTX1JFVk9LRUQQBTLKBQoQQ29ubmVjdG9yU2VydmljZRJaCg9DcmVhdGVDb25uZWN0b3ISIi5hdHRlc3RvLnYxLkNyZWF0ZUNvbm5lY3RvclJlcXVlc3QaIy5hdHRlc3RvLnYxLkNyZWF0ZUNvbm5lY3RvclJlc3BvbnNlElYKDEdldENvbm5lY3RvchIfLmF0dGVzdG8udjEuR2V0Q29ubmVjdG9yUmVxdWVzdBogLmF0dGVzdG8udjEuR2V0Q29ubmVjdG9yUmVzcG9uc2UiA5ACARJcCg5MaXN0Q29ubmVjdG9ycxIhLmF0dGVzdG8udjEuTGlzdENvbm5lY3RvcnNSZXF1ZXN0GiIuYXR0ZXN0by52MS5MaXN0Q29ubmVjdG9yc1Jlc3BvbnNlIgOQAgESbAoVUm90YXRlQ29ubmVjdG9yU2VjcmV0EiguYXR0ZXN0by52MS5Sb3RhdGVDb25uZWN0b3JTZWNyZXRSZXF1ZXN0GikuYXR0ZXN0by52MS5Sb3RhdGVDb25uZWN0b3JTZWNyZXRSZXNwb25zZRJfCg9SZXZva2VDb25uZWN0b3ISIi5hdHRlc3RvLnYxLlJldm9rZUNvbm5lY3RvclJlcXVlc3QaIy5hdHRlc3RvLnYxLlJldm9rZUNvbm5lY3RvclJlc3BvbnNlIgOQAgISdwoXR2V0Q29ubmVjdG9yRGlhZ25vc3RpY3MSKi5hdHRlc3RvLnYxLkdldENvbm5lY3RvckRpYWdub3N0aWNzUmVxdWVzdBorLmF0dGVzdG8udjEuR2V0Q29ubmVjdG9yRGlhZ25vc3RpY3NSZXNwb25zZSIDkAIBElwKDkNvbW1pdFMzT2JqZWN0EiEuYXR0ZXN0by52MS5Db21taXRTM09iamVjdFJlcXVlc3QaIi5hdHRlc3RvLnYxLkNvbW1pdFMzT2JqZWN0UmVzcG9uc2UiA5ACAkI7WjlnaXRodWIuY29tL2F0dGVzdG8tZXUvYXR0ZXN0by9nZW4vZ28vYXR0ZXN0by92MTthdHRlc3RvdjFiBnByb3RvMw", [file_attesto_v1_proofstream, file_attesto_v1_validate, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+
+/**
+ * GitHubConfig is the GitHub-specific configuration.
+ *
+ * @generated from message attesto.v1.GitHubConfig
+ */
+export type GitHubConfig = Message<"attesto.v1.GitHubConfig"> & {
+  /**
+   * GitHub event names (X-GitHub-Event) this connector handles; the others
+   * answer 202 {"ignored": "<event>"}. Empty means all; only `push` commits,
+   * `ping` is always answered.
+   *
+   * @generated from field: repeated string events = 1;
+   */
+  events: string[];
+};
+
+/**
+ * Describes the message attesto.v1.GitHubConfig.
+ * Use `create(GitHubConfigSchema)` to create a new message.
+ */
+export const GitHubConfigSchema: GenMessage<GitHubConfig> = /*@__PURE__*/
+  messageDesc(file_attesto_v1_connector, 0);
 
 /**
  * GitLabConfig is the GitLab-specific configuration.
@@ -38,7 +59,7 @@ export type GitLabConfig = Message<"attesto.v1.GitLabConfig"> & {
  * Use `create(GitLabConfigSchema)` to create a new message.
  */
 export const GitLabConfigSchema: GenMessage<GitLabConfig> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_connector, 0);
+  messageDesc(file_attesto_v1_connector, 1);
 
 /**
  * TokenMode is how a GitLab connector authenticates deliveries.
@@ -47,22 +68,26 @@ export const GitLabConfigSchema: GenMessage<GitLabConfig> = /*@__PURE__*/
  */
 export enum GitLabConfig_TokenMode {
   /**
+   * Means SIGNING_TOKEN.
+   *
    * @generated from enum value: TOKEN_MODE_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
 
   /**
-   * GitLab's signing token: deliveries are signed over the raw body. The
-   * default for new connectors.
+   * GitLab's signing token (Standard Webhooks): webhook-id,
+   * webhook-timestamp (5 minutes of skew) and webhook-signature "v1," +
+   * base64 HMAC-SHA256 over id + "." + timestamp + "." + raw body, keyed
+   * with the base64-decoded part of the "whsec_…" secret. The default.
    *
    * @generated from enum value: TOKEN_MODE_SIGNING_TOKEN = 1;
    */
   SIGNING_TOKEN = 1,
 
   /**
-   * The legacy X-Gitlab-Token header carrying the secret itself. Kept for
-   * GitLab instances without signing tokens until the connector is
-   * rotated.
+   * The legacy X-Gitlab-Token header carrying the secret itself, compared
+   * in constant time. Kept for GitLab instances without signing tokens
+   * until the connector is rotated.
    *
    * @generated from enum value: TOKEN_MODE_LEGACY_TOKEN = 2;
    */
@@ -73,7 +98,7 @@ export enum GitLabConfig_TokenMode {
  * Describes the enum attesto.v1.GitLabConfig.TokenMode.
  */
 export const GitLabConfig_TokenModeSchema: GenEnum<GitLabConfig_TokenMode> = /*@__PURE__*/
-  enumDesc(file_attesto_v1_connector, 0, 0);
+  enumDesc(file_attesto_v1_connector, 1, 0);
 
 /**
  * S3ObjectConfig is the S3/R2 configuration given at creation. Use
@@ -85,7 +110,8 @@ export type S3ObjectConfig = Message<"attesto.v1.S3ObjectConfig"> & {
   /**
    * The S3 API endpoint, e.g. "https://<account>.r2.cloudflarestorage.com".
    * Unset for AWS S3 (the regional endpoint is used). Must be HTTPS and
-   * publicly routable.
+   * publicly routable; it is checked again, and the address pinned, on
+   * every connection.
    *
    * @generated from field: optional string endpoint = 1;
    */
@@ -99,6 +125,8 @@ export type S3ObjectConfig = Message<"attesto.v1.S3ObjectConfig"> & {
   region: string;
 
   /**
+   * The bucket; objects of other buckets cannot be committed.
+   *
    * @generated from field: string bucket = 3;
    */
   bucket: string;
@@ -112,11 +140,15 @@ export type S3ObjectConfig = Message<"attesto.v1.S3ObjectConfig"> & {
   keyPrefix: string;
 
   /**
+   * The access key id of read-only credentials; sealed at rest.
+   *
    * @generated from field: string access_key_id = 5;
    */
   accessKeyId: string;
 
   /**
+   * The secret access key; sealed at rest, never returned.
+   *
    * @generated from field: string secret_access_key = 6;
    */
   secretAccessKey: string;
@@ -134,7 +166,7 @@ export type S3ObjectConfig = Message<"attesto.v1.S3ObjectConfig"> & {
  * Use `create(S3ObjectConfigSchema)` to create a new message.
  */
 export const S3ObjectConfigSchema: GenMessage<S3ObjectConfig> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_connector, 1);
+  messageDesc(file_attesto_v1_connector, 2);
 
 /**
  * S3ObjectSettings is what a Connector shows of its S3ObjectConfig: no
@@ -151,21 +183,29 @@ export type S3ObjectSettings = Message<"attesto.v1.S3ObjectSettings"> & {
   endpoint: string;
 
   /**
+   * The signing region ("auto" for R2).
+   *
    * @generated from field: string region = 2;
    */
   region: string;
 
   /**
+   * The bucket.
+   *
    * @generated from field: string bucket = 3;
    */
   bucket: string;
 
   /**
+   * The key prefix; empty for the whole bucket.
+   *
    * @generated from field: string key_prefix = 4;
    */
   keyPrefix: string;
 
   /**
+   * Path-style addressing.
+   *
    * @generated from field: bool force_path_style = 5;
    */
   forcePathStyle: boolean;
@@ -176,7 +216,7 @@ export type S3ObjectSettings = Message<"attesto.v1.S3ObjectSettings"> & {
  * Use `create(S3ObjectSettingsSchema)` to create a new message.
  */
 export const S3ObjectSettingsSchema: GenMessage<S3ObjectSettings> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_connector, 2);
+  messageDesc(file_attesto_v1_connector, 3);
 
 /**
  * A Connector commits evidence from one source into one stream.
@@ -199,11 +239,15 @@ export type Connector = Message<"attesto.v1.Connector"> & {
   streamId: string;
 
   /**
+   * A label for people.
+   *
    * @generated from field: string name = 3;
    */
   name: string;
 
   /**
+   * The kind of source.
+   *
    * @generated from field: attesto.v1.ConnectorKind kind = 4;
    */
   kind: ConnectorKind;
@@ -215,16 +259,28 @@ export type Connector = Message<"attesto.v1.Connector"> & {
    */
   config: {
     /**
+     * For GITLAB connectors.
+     *
      * @generated from field: attesto.v1.GitLabConfig gitlab = 5;
      */
     value: GitLabConfig;
     case: "gitlab";
   } | {
     /**
+     * For S3_OBJECT connectors.
+     *
      * @generated from field: attesto.v1.S3ObjectSettings s3_object = 6;
      */
     value: S3ObjectSettings;
     case: "s3Object";
+  } | {
+    /**
+     * For GITHUB connectors.
+     *
+     * @generated from field: attesto.v1.GitHubConfig github = 12;
+     */
+    value: GitHubConfig;
+    case: "github";
   } | { case: undefined; value?: undefined };
 
   /**
@@ -236,6 +292,8 @@ export type Connector = Message<"attesto.v1.Connector"> & {
   ingressUrl: string;
 
   /**
+   * When the connector was created.
+   *
    * @generated from field: google.protobuf.Timestamp created_at = 8;
    */
   createdAt?: Timestamp | undefined;
@@ -268,7 +326,7 @@ export type Connector = Message<"attesto.v1.Connector"> & {
  * Use `create(ConnectorSchema)` to create a new message.
  */
 export const ConnectorSchema: GenMessage<Connector> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_connector, 3);
+  messageDesc(file_attesto_v1_connector, 4);
 
 /**
  * ConnectorCounters count ingress outcomes since the connector was created.
@@ -291,18 +349,23 @@ export type ConnectorCounters = Message<"attesto.v1.ConnectorCounters"> & {
   duplicateCount: bigint;
 
   /**
+   * Deliveries whose signature, token or timestamp did not verify, and
+   * object commits the store refused the credentials of.
+   *
    * @generated from field: uint64 auth_failure_count = 3;
    */
   authFailureCount: bigint;
 
   /**
+   * Replays of a source reference with different content.
+   *
    * @generated from field: uint64 replay_conflict_count = 4;
    */
   replayConflictCount: bigint;
 
   /**
-   * Other refusals: bad body, stale timestamp, key outside the prefix,
-   * missing object.
+   * Other refusals: bad body, key outside the prefix, missing object,
+   * unreachable store.
    *
    * @generated from field: uint64 rejected_count = 5;
    */
@@ -314,6 +377,14 @@ export type ConnectorCounters = Message<"attesto.v1.ConnectorCounters"> & {
    * @generated from field: uint64 ping_count = 6;
    */
   pingCount: bigint;
+
+  /**
+   * Provider events answered 202 without committing (not push, or not in
+   * the allow-list).
+   *
+   * @generated from field: uint64 ignored_count = 7;
+   */
+  ignoredCount: bigint;
 };
 
 /**
@@ -321,7 +392,7 @@ export type ConnectorCounters = Message<"attesto.v1.ConnectorCounters"> & {
  * Use `create(ConnectorCountersSchema)` to create a new message.
  */
 export const ConnectorCountersSchema: GenMessage<ConnectorCounters> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_connector, 4);
+  messageDesc(file_attesto_v1_connector, 5);
 
 /**
  * ConnectorDiagnostics is the tenant-visible health of a connector.
@@ -330,38 +401,57 @@ export const ConnectorCountersSchema: GenMessage<ConnectorCounters> = /*@__PURE_
  */
 export type ConnectorDiagnostics = Message<"attesto.v1.ConnectorDiagnostics"> & {
   /**
+   * The connector.
+   *
    * @generated from field: string connector_id = 1;
    */
   connectorId: string;
 
   /**
+   * From the latest outcome; REVOKED once revoked, IDLE before first use.
+   *
    * @generated from field: attesto.v1.ConnectorStatus status = 2;
    */
   status: ConnectorStatus;
 
   /**
+   * The latest success (accepted, duplicate, ping or ignored).
+   *
    * @generated from field: google.protobuf.Timestamp last_success_at = 3;
    */
   lastSuccessAt?: Timestamp | undefined;
 
   /**
+   * The latest failure.
+   *
    * @generated from field: google.protobuf.Timestamp last_failure_at = 4;
    */
   lastFailureAt?: Timestamp | undefined;
 
   /**
-   * A short code for the latest failure, e.g. "auth_failed",
-   * "replay_conflict", "stale_timestamp", "invalid_body",
-   * "key_outside_prefix", "object_not_found". Never payload or credentials.
+   * A short code for the latest failure: "auth_failed", "stale_timestamp",
+   * "replay_conflict", "invalid_body", "key_outside_prefix",
+   * "object_not_found", "version_not_found", "credentials_denied",
+   * "store_unreachable". Never payload or credentials.
    *
    * @generated from field: string last_failure_reason = 5;
    */
   lastFailureReason: string;
 
   /**
+   * Outcome counts.
+   *
    * @generated from field: attesto.v1.ConnectorCounters counters = 6;
    */
   counters?: ConnectorCounters | undefined;
+
+  /**
+   * The kind of the latest success: "accepted", "duplicate", "ping" or
+   * "ignored" (a verified provider event that commits nothing).
+   *
+   * @generated from field: string last_success_kind = 7;
+   */
+  lastSuccessKind: string;
 };
 
 /**
@@ -369,7 +459,7 @@ export type ConnectorDiagnostics = Message<"attesto.v1.ConnectorDiagnostics"> & 
  * Use `create(ConnectorDiagnosticsSchema)` to create a new message.
  */
 export const ConnectorDiagnosticsSchema: GenMessage<ConnectorDiagnostics> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_connector, 5);
+  messageDesc(file_attesto_v1_connector, 6);
 
 /**
  * ObjectReceipt is the identity and integrity metadata of an S3/R2 object,
@@ -379,11 +469,15 @@ export const ConnectorDiagnosticsSchema: GenMessage<ConnectorDiagnostics> = /*@_
  */
 export type ObjectReceipt = Message<"attesto.v1.ObjectReceipt"> & {
   /**
+   * The bucket.
+   *
    * @generated from field: string bucket = 1;
    */
   bucket: string;
 
   /**
+   * The object key.
+   *
    * @generated from field: string key = 2;
    */
   key: string;
@@ -426,9 +520,18 @@ export type ObjectReceipt = Message<"attesto.v1.ObjectReceipt"> & {
   checksumValue: string;
 
   /**
+   * The object's last-modified time.
+   *
    * @generated from field: google.protobuf.Timestamp last_modified = 8;
    */
   lastModified?: Timestamp | undefined;
+
+  /**
+   * The object's Content-Type; empty when the store gives none.
+   *
+   * @generated from field: string content_type = 9;
+   */
+  contentType: string;
 };
 
 /**
@@ -436,7 +539,7 @@ export type ObjectReceipt = Message<"attesto.v1.ObjectReceipt"> & {
  * Use `create(ObjectReceiptSchema)` to create a new message.
  */
 export const ObjectReceiptSchema: GenMessage<ObjectReceipt> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_connector, 6);
+  messageDesc(file_attesto_v1_connector, 7);
 
 /**
  * The request of ConnectorService.CreateConnector.
@@ -459,6 +562,8 @@ export type CreateConnectorRequest = Message<"attesto.v1.CreateConnectorRequest"
   name: string;
 
   /**
+   * The kind of source.
+   *
    * @generated from field: attesto.v1.ConnectorKind kind = 3;
    */
   kind: ConnectorKind;
@@ -470,17 +575,37 @@ export type CreateConnectorRequest = Message<"attesto.v1.CreateConnectorRequest"
    */
   config: {
     /**
+     * GITLAB only.
+     *
      * @generated from field: attesto.v1.GitLabConfig gitlab = 4;
      */
     value: GitLabConfig;
     case: "gitlab";
   } | {
     /**
+     * S3_OBJECT only (required there).
+     *
      * @generated from field: attesto.v1.S3ObjectConfig s3_object = 5;
      */
     value: S3ObjectConfig;
     case: "s3Object";
+  } | {
+    /**
+     * GITHUB only.
+     *
+     * @generated from field: attesto.v1.GitHubConfig github = 7;
+     */
+    value: GitHubConfig;
+    case: "github";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * Makes the call safe to retry (AIP-155): a retry with the same id within
+   * 10 minutes returns the first answer, secret included.
+   *
+   * @generated from field: optional string request_id = 6;
+   */
+  requestId?: string | undefined;
 };
 
 /**
@@ -488,7 +613,7 @@ export type CreateConnectorRequest = Message<"attesto.v1.CreateConnectorRequest"
  * Use `create(CreateConnectorRequestSchema)` to create a new message.
  */
 export const CreateConnectorRequestSchema: GenMessage<CreateConnectorRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_connector, 7);
+  messageDesc(file_attesto_v1_connector, 8);
 
 /**
  * The response of ConnectorService.CreateConnector.
@@ -497,14 +622,17 @@ export const CreateConnectorRequestSchema: GenMessage<CreateConnectorRequest> = 
  */
 export type CreateConnectorResponse = Message<"attesto.v1.CreateConnectorResponse"> & {
   /**
+   * The new connector.
+   *
    * @generated from field: attesto.v1.Connector connector = 1;
    */
   connector?: Connector | undefined;
 
   /**
-   * The generated signing secret (or GitLab token) to configure at the
-   * source. Shown once: it cannot be read again. Empty for S3_OBJECT, whose
-   * credentials the caller supplied.
+   * The generated secret to configure at the source: hex for
+   * SIGNED_WEBHOOK and GITHUB, "whsec_…" for GITLAB in SIGNING_TOKEN mode,
+   * hex for LEGACY_TOKEN. Shown once: it cannot be read again. Empty for
+   * S3_OBJECT, whose credentials the caller supplied.
    *
    * @generated from field: string secret = 2;
    */
@@ -516,7 +644,7 @@ export type CreateConnectorResponse = Message<"attesto.v1.CreateConnectorRespons
  * Use `create(CreateConnectorResponseSchema)` to create a new message.
  */
 export const CreateConnectorResponseSchema: GenMessage<CreateConnectorResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_connector, 8);
+  messageDesc(file_attesto_v1_connector, 9);
 
 /**
  * The request of ConnectorService.GetConnector.
@@ -525,6 +653,8 @@ export const CreateConnectorResponseSchema: GenMessage<CreateConnectorResponse> 
  */
 export type GetConnectorRequest = Message<"attesto.v1.GetConnectorRequest"> & {
   /**
+   * The connector.
+   *
    * @generated from field: string connector_id = 1;
    */
   connectorId: string;
@@ -535,7 +665,7 @@ export type GetConnectorRequest = Message<"attesto.v1.GetConnectorRequest"> & {
  * Use `create(GetConnectorRequestSchema)` to create a new message.
  */
 export const GetConnectorRequestSchema: GenMessage<GetConnectorRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_connector, 9);
+  messageDesc(file_attesto_v1_connector, 10);
 
 /**
  * The response of ConnectorService.GetConnector.
@@ -544,6 +674,8 @@ export const GetConnectorRequestSchema: GenMessage<GetConnectorRequest> = /*@__P
  */
 export type GetConnectorResponse = Message<"attesto.v1.GetConnectorResponse"> & {
   /**
+   * The connector.
+   *
    * @generated from field: attesto.v1.Connector connector = 1;
    */
   connector?: Connector | undefined;
@@ -554,7 +686,7 @@ export type GetConnectorResponse = Message<"attesto.v1.GetConnectorResponse"> & 
  * Use `create(GetConnectorResponseSchema)` to create a new message.
  */
 export const GetConnectorResponseSchema: GenMessage<GetConnectorResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_connector, 10);
+  messageDesc(file_attesto_v1_connector, 11);
 
 /**
  * The request of ConnectorService.ListConnectors.
@@ -563,23 +695,32 @@ export const GetConnectorResponseSchema: GenMessage<GetConnectorResponse> = /*@_
  */
 export type ListConnectorsRequest = Message<"attesto.v1.ListConnectorsRequest"> & {
   /**
-   * @generated from field: attesto.v1.PageRequest page = 1;
+   * Defaults to 50 when zero; at most 500.
+   *
+   * @generated from field: int32 page_size = 1;
    */
-  page?: PageRequest | undefined;
+  pageSize: number;
+
+  /**
+   * The next_page_token of a previous response, or empty for the first page.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
 
   /**
    * Only connectors of this stream; all when unset.
    *
-   * @generated from field: optional string stream_id = 2;
+   * @generated from field: optional string stream_id = 3;
    */
   streamId?: string | undefined;
 
   /**
-   * Leave out revoked connectors.
+   * Include revoked connectors.
    *
-   * @generated from field: bool active_only = 3;
+   * @generated from field: bool include_revoked = 4;
    */
-  activeOnly: boolean;
+  includeRevoked: boolean;
 };
 
 /**
@@ -587,7 +728,7 @@ export type ListConnectorsRequest = Message<"attesto.v1.ListConnectorsRequest"> 
  * Use `create(ListConnectorsRequestSchema)` to create a new message.
  */
 export const ListConnectorsRequestSchema: GenMessage<ListConnectorsRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_connector, 11);
+  messageDesc(file_attesto_v1_connector, 12);
 
 /**
  * The response of ConnectorService.ListConnectors.
@@ -596,14 +737,18 @@ export const ListConnectorsRequestSchema: GenMessage<ListConnectorsRequest> = /*
  */
 export type ListConnectorsResponse = Message<"attesto.v1.ListConnectorsResponse"> & {
   /**
+   * Newest first.
+   *
    * @generated from field: repeated attesto.v1.Connector connectors = 1;
    */
   connectors: Connector[];
 
   /**
-   * @generated from field: attesto.v1.PageResponse page = 2;
+   * Empty when there are no more results.
+   *
+   * @generated from field: string next_page_token = 2;
    */
-  page?: PageResponse | undefined;
+  nextPageToken: string;
 };
 
 /**
@@ -611,7 +756,7 @@ export type ListConnectorsResponse = Message<"attesto.v1.ListConnectorsResponse"
  * Use `create(ListConnectorsResponseSchema)` to create a new message.
  */
 export const ListConnectorsResponseSchema: GenMessage<ListConnectorsResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_connector, 12);
+  messageDesc(file_attesto_v1_connector, 13);
 
 /**
  * The request of ConnectorService.RotateConnectorSecret.
@@ -620,15 +765,19 @@ export const ListConnectorsResponseSchema: GenMessage<ListConnectorsResponse> = 
  */
 export type RotateConnectorSecretRequest = Message<"attesto.v1.RotateConnectorSecretRequest"> & {
   /**
+   * The connector.
+   *
    * @generated from field: string connector_id = 1;
    */
   connectorId: string;
 
   /**
    * How long the previous secret stays valid beside the new one, so the
-   * source can be updated without losing deliveries. Unset or zero ends it
-   * at once (the right choice after a leak); at most 7 days. Not used for
-   * S3_OBJECT.
+   * source can be updated without losing deliveries. Unset: the server's
+   * default (24 hours unless ATTESTO_CONNECTOR_SECRET_OVERLAP_MS says
+   * otherwise); zero ends it at once (the right choice after a leak); at
+   * most 7 days. A GITLAB connector leaving LEGACY_TOKEN mode gets no
+   * overlap of the legacy token. Not used for S3_OBJECT.
    *
    * @generated from field: google.protobuf.Duration overlap = 2;
    */
@@ -643,6 +792,8 @@ export type RotateConnectorSecretRequest = Message<"attesto.v1.RotateConnectorSe
   accessKeyId?: string | undefined;
 
   /**
+   * New secret access key; with access_key_id.
+   *
    * @generated from field: optional string secret_access_key = 4;
    */
   secretAccessKey?: string | undefined;
@@ -653,7 +804,7 @@ export type RotateConnectorSecretRequest = Message<"attesto.v1.RotateConnectorSe
  * Use `create(RotateConnectorSecretRequestSchema)` to create a new message.
  */
 export const RotateConnectorSecretRequestSchema: GenMessage<RotateConnectorSecretRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_connector, 13);
+  messageDesc(file_attesto_v1_connector, 14);
 
 /**
  * The response of ConnectorService.RotateConnectorSecret.
@@ -662,6 +813,8 @@ export const RotateConnectorSecretRequestSchema: GenMessage<RotateConnectorSecre
  */
 export type RotateConnectorSecretResponse = Message<"attesto.v1.RotateConnectorSecretResponse"> & {
   /**
+   * The connector after the rotation.
+   *
    * @generated from field: attesto.v1.Connector connector = 1;
    */
   connector?: Connector | undefined;
@@ -680,7 +833,7 @@ export type RotateConnectorSecretResponse = Message<"attesto.v1.RotateConnectorS
  * Use `create(RotateConnectorSecretResponseSchema)` to create a new message.
  */
 export const RotateConnectorSecretResponseSchema: GenMessage<RotateConnectorSecretResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_connector, 14);
+  messageDesc(file_attesto_v1_connector, 15);
 
 /**
  * The request of ConnectorService.RevokeConnector.
@@ -689,6 +842,8 @@ export const RotateConnectorSecretResponseSchema: GenMessage<RotateConnectorSecr
  */
 export type RevokeConnectorRequest = Message<"attesto.v1.RevokeConnectorRequest"> & {
   /**
+   * The connector.
+   *
    * @generated from field: string connector_id = 1;
    */
   connectorId: string;
@@ -699,7 +854,7 @@ export type RevokeConnectorRequest = Message<"attesto.v1.RevokeConnectorRequest"
  * Use `create(RevokeConnectorRequestSchema)` to create a new message.
  */
 export const RevokeConnectorRequestSchema: GenMessage<RevokeConnectorRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_connector, 15);
+  messageDesc(file_attesto_v1_connector, 16);
 
 /**
  * The response of ConnectorService.RevokeConnector.
@@ -708,6 +863,8 @@ export const RevokeConnectorRequestSchema: GenMessage<RevokeConnectorRequest> = 
  */
 export type RevokeConnectorResponse = Message<"attesto.v1.RevokeConnectorResponse"> & {
   /**
+   * The revoked connector.
+   *
    * @generated from field: attesto.v1.Connector connector = 1;
    */
   connector?: Connector | undefined;
@@ -718,7 +875,7 @@ export type RevokeConnectorResponse = Message<"attesto.v1.RevokeConnectorRespons
  * Use `create(RevokeConnectorResponseSchema)` to create a new message.
  */
 export const RevokeConnectorResponseSchema: GenMessage<RevokeConnectorResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_connector, 16);
+  messageDesc(file_attesto_v1_connector, 17);
 
 /**
  * The request of ConnectorService.GetConnectorDiagnostics.
@@ -727,6 +884,8 @@ export const RevokeConnectorResponseSchema: GenMessage<RevokeConnectorResponse> 
  */
 export type GetConnectorDiagnosticsRequest = Message<"attesto.v1.GetConnectorDiagnosticsRequest"> & {
   /**
+   * The connector.
+   *
    * @generated from field: string connector_id = 1;
    */
   connectorId: string;
@@ -737,7 +896,7 @@ export type GetConnectorDiagnosticsRequest = Message<"attesto.v1.GetConnectorDia
  * Use `create(GetConnectorDiagnosticsRequestSchema)` to create a new message.
  */
 export const GetConnectorDiagnosticsRequestSchema: GenMessage<GetConnectorDiagnosticsRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_connector, 17);
+  messageDesc(file_attesto_v1_connector, 18);
 
 /**
  * The response of ConnectorService.GetConnectorDiagnostics.
@@ -746,6 +905,8 @@ export const GetConnectorDiagnosticsRequestSchema: GenMessage<GetConnectorDiagno
  */
 export type GetConnectorDiagnosticsResponse = Message<"attesto.v1.GetConnectorDiagnosticsResponse"> & {
   /**
+   * The connector's health.
+   *
    * @generated from field: attesto.v1.ConnectorDiagnostics diagnostics = 1;
    */
   diagnostics?: ConnectorDiagnostics | undefined;
@@ -756,7 +917,7 @@ export type GetConnectorDiagnosticsResponse = Message<"attesto.v1.GetConnectorDi
  * Use `create(GetConnectorDiagnosticsResponseSchema)` to create a new message.
  */
 export const GetConnectorDiagnosticsResponseSchema: GenMessage<GetConnectorDiagnosticsResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_connector, 18);
+  messageDesc(file_attesto_v1_connector, 19);
 
 /**
  * The request of ConnectorService.CommitS3Object.
@@ -765,6 +926,8 @@ export const GetConnectorDiagnosticsResponseSchema: GenMessage<GetConnectorDiagn
  */
 export type CommitS3ObjectRequest = Message<"attesto.v1.CommitS3ObjectRequest"> & {
   /**
+   * An S3_OBJECT connector.
+   *
    * @generated from field: string connector_id = 1;
    */
   connectorId: string;
@@ -785,8 +948,10 @@ export type CommitS3ObjectRequest = Message<"attesto.v1.CommitS3ObjectRequest"> 
 
   /**
    * Safe, non-secret labels stored in the event, e.g. {"source":
-   * "case-file"}. At most 32 entries; keys up to 128 and values up to 1024
-   * characters (INVALID_ARGUMENT otherwise).
+   * "case-file"}. At most 32 entries; keys 1 to 128 characters of
+   * [A-Za-z0-9_.:-], values up to 1024 characters, 8 KiB in all
+   * (INVALID_ARGUMENT field `metadata` otherwise). Never object content or
+   * secrets: the event is kept forever.
    *
    * @generated from field: map<string, string> metadata = 4;
    */
@@ -798,7 +963,7 @@ export type CommitS3ObjectRequest = Message<"attesto.v1.CommitS3ObjectRequest"> 
  * Use `create(CommitS3ObjectRequestSchema)` to create a new message.
  */
 export const CommitS3ObjectRequestSchema: GenMessage<CommitS3ObjectRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_connector, 19);
+  messageDesc(file_attesto_v1_connector, 20);
 
 /**
  * The response of ConnectorService.CommitS3Object.
@@ -814,11 +979,16 @@ export type CommitS3ObjectResponse = Message<"attesto.v1.CommitS3ObjectResponse"
   event?: Event | undefined;
 
   /**
+   * True when this object version was already committed with the same
+   * metadata.
+   *
    * @generated from field: bool duplicate = 2;
    */
   duplicate: boolean;
 
   /**
+   * What HeadObject returned.
+   *
    * @generated from field: attesto.v1.ObjectReceipt receipt = 3;
    */
   receipt?: ObjectReceipt | undefined;
@@ -829,7 +999,7 @@ export type CommitS3ObjectResponse = Message<"attesto.v1.CommitS3ObjectResponse"
  * Use `create(CommitS3ObjectResponseSchema)` to create a new message.
  */
 export const CommitS3ObjectResponseSchema: GenMessage<CommitS3ObjectResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_connector, 20);
+  messageDesc(file_attesto_v1_connector, 21);
 
 /**
  * ConnectorKind is the kind of source a connector accepts.
@@ -838,21 +1008,34 @@ export const CommitS3ObjectResponseSchema: GenMessage<CommitS3ObjectResponse> = 
  */
 export enum ConnectorKind {
   /**
+   * Not a kind; refused on create.
+   *
    * @generated from enum value: CONNECTOR_KIND_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
 
   /**
    * POST /v2/connectors/signed-webhooks/{id}/events, signed with
-   * X-Attesto-Connector-Timestamp and X-Attesto-Connector-Signature (hex
-   * HMAC-SHA256 over timestamp + "." + raw body).
+   * X-Attesto-Connector-Timestamp (unix seconds, 5 minutes of skew either
+   * way) and X-Attesto-Connector-Signature (hex HMAC-SHA256 keyed with the
+   * secret string over timestamp + "." + raw body). The body is
+   * {"source_ref", "event_type", "occurred_at", "payload"} with the rules of
+   * AppendEventRequest; the event is committed exactly as sent: that
+   * source_ref, event_type, occurred_at and payload.
    *
    * @generated from enum value: CONNECTOR_KIND_SIGNED_WEBHOOK = 1;
    */
   SIGNED_WEBHOOK = 1,
 
   /**
-   * POST /v2/connectors/github/{id}/events, signed with X-Hub-Signature-256.
+   * POST /v2/connectors/github/{id}/events, signed with X-Hub-Signature-256
+   * ("sha256=" + hex HMAC-SHA256 over the raw body). `ping` answers 200
+   * without committing; `push` commits event_type "github.push", source_ref
+   * "github:" + X-GitHub-Delivery, occurred_at the push time
+   * (repository.pushed_at), payload exactly {"provider": "github", "event":
+   * "push", "repository": repository.full_name, "ref", "before", "after",
+   * "delivery_id"}; other events answer 202 {"ignored": "<event>"} and
+   * commit nothing.
    *
    * @generated from enum value: CONNECTOR_KIND_GITHUB = 2;
    */
@@ -860,6 +1043,13 @@ export enum ConnectorKind {
 
   /**
    * POST /v2/connectors/gitlab/{id}/events; see GitLabConfig.TokenMode.
+   * Push hooks commit event_type "gitlab.push", source_ref "gitlab:" + the
+   * delivery id (Idempotency-Key, else webhook-id), occurred_at the
+   * timestamp of the pushed head commit (the first receipt time for pushes
+   * without commits), payload exactly {"provider": "gitlab", "event":
+   * "push", "project_path": project.path_with_namespace, "ref", "before",
+   * "after", "delivery_id"}; other hooks answer 202 {"ignored":
+   * "<object_kind>"}.
    *
    * @generated from enum value: CONNECTOR_KIND_GITLAB = 3;
    */
@@ -867,7 +1057,8 @@ export enum ConnectorKind {
 
   /**
    * Object commitments through CommitS3Object or
-   * POST /v2/tenant/connectors/s3-objects/{id}/commit.
+   * POST /v2/tenant/connectors/s3-objects/{id}/commit (see CommitS3Object
+   * for the committed event).
    *
    * @generated from enum value: CONNECTOR_KIND_S3_OBJECT = 4;
    */
@@ -887,6 +1078,8 @@ export const ConnectorKindSchema: GenEnum<ConnectorKind> = /*@__PURE__*/
  */
 export enum ConnectorStatus {
   /**
+   * Not a status.
+   *
    * @generated from enum value: CONNECTOR_STATUS_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
@@ -899,15 +1092,16 @@ export enum ConnectorStatus {
   IDLE = 1,
 
   /**
-   * The latest signed delivery or source check succeeded.
+   * The latest signed delivery or source check succeeded (an accepted
+   * commit, a duplicate, or a ping).
    *
    * @generated from enum value: CONNECTOR_STATUS_HEALTHY = 2;
    */
   HEALTHY = 2,
 
   /**
-   * The latest delivery failed its provider or HMAC signature, or the object
-   * store refused the credentials.
+   * The latest delivery failed its provider or HMAC signature (or its
+   * timestamp was stale), or the object store refused the credentials.
    *
    * @generated from enum value: CONNECTOR_STATUS_AUTH_FAILED = 3;
    */
@@ -951,11 +1145,17 @@ export const ConnectorStatusSchema: GenEnum<ConnectorStatus> = /*@__PURE__*/
  */
 export const ConnectorService: GenService<{
   /**
-   * Creates a connector for one of the tenant's streams. NOT_FOUND when the
-   * stream does not exist. INVALID_ARGUMENT when the config does not match
-   * the kind (GITLAB takes `gitlab` or nothing, S3_OBJECT requires
-   * `s3_object`, the others take none) or an S3 endpoint is not a public
-   * HTTPS URL.
+   * Creates a connector for one of the tenant's streams and returns its
+   * secret once.
+   *
+   * Errors: NOT_FOUND when the stream does not exist (or is another
+   * tenant's); INVALID_ARGUMENT (reason field named) when the config does
+   * not match the kind (GITHUB takes `github` or nothing, GITLAB takes
+   * `gitlab` or nothing, S3_OBJECT requires `s3_object`, SIGNED_WEBHOOK takes
+   * none) or an S3 endpoint is not a public HTTPS URL.
+   *
+   * A retry with the same request_id within 10 minutes returns the first
+   * answer, secret included, as long as the secret was not rotated since.
    *
    * @generated from rpc attesto.v1.ConnectorService.CreateConnector
    */
@@ -965,7 +1165,7 @@ export const ConnectorService: GenService<{
     output: typeof CreateConnectorResponseSchema;
   },
   /**
-   * Reads one connector, revoked ones included.
+   * Reads one connector, revoked ones included. NOT_FOUND when unknown.
    *
    * @generated from rpc attesto.v1.ConnectorService.GetConnector
    */
@@ -975,7 +1175,9 @@ export const ConnectorService: GenService<{
     output: typeof GetConnectorResponseSchema;
   },
   /**
-   * Lists connectors, newest first, revoked ones included.
+   * Lists connectors, newest first. Revoked ones only with include_revoked.
+   * A page may be shorter than page_size while next_page_token is set; the
+   * other fields must not change between pages.
    *
    * @generated from rpc attesto.v1.ConnectorService.ListConnectors
    */
@@ -986,8 +1188,12 @@ export const ConnectorService: GenService<{
   },
   /**
    * Replaces the connector's secret (or, for S3_OBJECT, its credentials).
-   * A GITLAB connector in LEGACY_TOKEN mode moves to SIGNING_TOKEN.
-   * FAILED_PRECONDITION when the connector is revoked.
+   * The previous secret keeps working for the overlap. A GITLAB connector in
+   * LEGACY_TOKEN mode moves to SIGNING_TOKEN.
+   *
+   * Errors: NOT_FOUND when unknown; FAILED_PRECONDITION (reason
+   * `connector_revoked`) when the connector is revoked; INVALID_ARGUMENT
+   * (field `overlap`, `access_key_id` or `secret_access_key`).
    *
    * @generated from rpc attesto.v1.ConnectorService.RotateConnectorSecret
    */
@@ -997,9 +1203,9 @@ export const ConnectorService: GenService<{
     output: typeof RotateConnectorSecretResponseSchema;
   },
   /**
-   * Disables ingress for good and destroys the secret. Ingress then answers
-   * 404, like an unknown connector. Revoking again returns the connector
-   * unchanged.
+   * Disables ingress for good and destroys the secrets, on every instance at
+   * once. Ingress then answers 404, byte for byte like an unknown connector.
+   * Revoking again returns the connector unchanged. NOT_FOUND when unknown.
    *
    * @generated from rpc attesto.v1.ConnectorService.RevokeConnector
    */
@@ -1010,7 +1216,9 @@ export const ConnectorService: GenService<{
   },
   /**
    * Health and counters of one connector; never credentials, raw provider
-   * payloads or object content.
+   * payloads or object content. Counters of other instances show up within
+   * their flush interval (ATTESTO_CONNECTOR_STATS_FLUSH_MS). NOT_FOUND when
+   * unknown.
    *
    * @generated from rpc attesto.v1.ConnectorService.GetConnectorDiagnostics
    */
@@ -1022,16 +1230,26 @@ export const ConnectorService: GenService<{
   /**
    * Commits an object of an S3_OBJECT connector: a real HeadObject with the
    * connector's credentials, then an event whose payload is the receipt and
-   * the caller's metadata. Object content is never read. The event's
-   * source_ref identifies the object version (version id, or ETag when the
-   * bucket is unversioned), so committing it again returns the original
-   * event with duplicate = true.
+   * the caller's metadata. Object content is never read.
    *
-   * NOT_FOUND when the connector is unknown or revoked, or the object does
-   * not exist; FAILED_PRECONDITION when the connector is not S3_OBJECT or
-   * the store refuses the credentials; INVALID_ARGUMENT (field `key`) when
-   * the key is outside the configured prefix; UNAVAILABLE when the store
-   * cannot be reached.
+   * The event: event_type "s3.object"; source_ref "s3:" + lowercase hex
+   * SHA-256 of bucket + "\n" + key + "\n" + ("version:" + version id, or
+   * "etag:" + ETag when the bucket is unversioned); occurred_at the object's
+   * last-modified time; payload exactly (snake_case, absent values as ""):
+   * {"provider": "s3", "bucket", "key", "version_id", "etag", "size",
+   * "last_modified" (RFC 3339), "content_type", "checksum_algorithm",
+   * "checksum_value", "metadata": {...}}. Committing the same object version
+   * again with the same metadata returns the original event with duplicate =
+   * true; with other metadata it is a replay conflict.
+   *
+   * Errors, one reason each: NOT_FOUND reason `connector_not_found` (unknown
+   * or revoked connector) or `object_not_found` (no such key, or no such
+   * version: reason `version_not_found`); FAILED_PRECONDITION reason
+   * `wrong_connector_kind` or `credentials_denied` (the store refused the
+   * credentials); INVALID_ARGUMENT field `key` reason `key_outside_prefix`,
+   * or field `metadata`; ALREADY_EXISTS reason `replay_conflict`;
+   * UNAVAILABLE reason `store_unreachable` (connection failed, timed out,
+   * address refused by the outbound guard, or the store answered 5xx).
    *
    * @generated from rpc attesto.v1.ConnectorService.CommitS3Object
    */

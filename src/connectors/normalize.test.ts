@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { AppError } from "../errors.js";
+import { gitHubPush, gitLabPush, signedWebhookEvent } from "./normalize.js";
+
+const fieldOf = (run: () => unknown) => {
+  try {
+    run();
+  } catch (err) {
+    return (err as AppError).details.field;
+  }
+  return undefined;
+};
+
+describe("connector normalization", () => {
+  it("GitHub push keeps exactly the seed's metadata", () => {
+    const body = { ref: "refs/heads/main", before: "sha-before", after: "sha-after", repository: { full_name: "owner/repository", pushed_at: 1780000000, private: true }, pusher: { email: "x@y" } };
+    const e = gitHubPush(body, "provider-delivery-id");
+    expect(e.payload).toEqual({ provider: "github", event: "push", repository: "owner/repository", ref: "refs/heads/main", before: "sha-before", after: "sha-after", delivery_id: "provider-delivery-id" });
+    expect(e.sourceRef).toBe("github:provider-delivery-id");
+    expect(e.occurredAt).toEqual(new Date(1780000000 * 1000));
+    expect(fieldOf(() => gitHubPush({ ...body, ref: 5 }, "d"))).toBe("ref");
+    expect(fieldOf(() => gitHubPush({ ...body, repository: undefined }, "d"))).toBe("repository");
+  });
+
+  it("GitLab push keeps exactly the seed's metadata, timed by the head commit", () => {
+    const body = {
+      object_kind: "push",
+      ref: "refs/heads/main",
+      before: "sha-before",
+      after: "sha-after",
+      project: { path_with_namespace: "group/project", id: 1 },
+      commits: [{ id: "sha-after", timestamp: "2026-06-07T14:00:00+02:00", message: "secret stuff" }],
+    };
+    const e = gitLabPush(body, "d-1");
+    expect(e.payload).toEqual({ provider: "gitlab", event: "push", project_path: "group/project", ref: "refs/heads/main", before: "sha-before", after: "sha-after", delivery_id: "d-1" });
+    expect(e.occurredAt).toEqual(new Date("2026-06-07T12:00:00Z"));
+    expect(gitLabPush({ ...body, commits: [] }, "d-1").occurredAt).toBeUndefined();
+    expect(fieldOf(() => gitLabPush({ ...body, project: {} }, "d"))).toBe("project.path_with_namespace");
+  });
+
+  it("signed webhook bodies name their bad field", () => {
+    const ok = { source_ref: "a", event_type: "x.y", occurred_at: "2026-06-07T12:00:00Z", payload: {} };
+    expect(signedWebhookEvent(Buffer.from(JSON.stringify(ok))).occurredAt).toEqual(new Date("2026-06-07T12:00:00Z"));
+    expect(fieldOf(() => signedWebhookEvent(Buffer.from(JSON.stringify({ ...ok, occurred_at: "2026-13-45T00:00:00Z" }))))).toBe("occurred_at");
+    expect(fieldOf(() => signedWebhookEvent(Buffer.from("\xff")))).toBe("body");
+  });
+});
