@@ -9,7 +9,7 @@ import {
   VerifyGooglePurchaseResponseSchema,
 } from "../../gen/ts/attesto/v1/store_pb.js";
 import { invalidArgument } from "../errors.js";
-import { apiEnvironmentOf, appleSignedDataMsg, environmentOf, googleInput, purchaseMsg } from "../rpc/store-service.js";
+import { apiEnvironmentOf, appleSignedDataMsg, environmentOf, googleInput, purchaseMsg } from "../contract/store-messages.js";
 import { validateMessage } from "../contract/validation.js";
 import type { StoreVerification } from "../store/module.js";
 import type { ReceiveResult, StoreNotifications } from "../store/notifications.js";

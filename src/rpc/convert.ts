@@ -1,10 +1,11 @@
 import { create } from "@bufbuild/protobuf";
-import { timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { ApiKeySchema, TenantSchema, type ApiKey as ApiKeyMsg, type Tenant as TenantMsg } from "../../gen/ts/attesto/v1/tenancy_pb.js";
 import type { ApiKey, Tenant } from "../tenancy/types.js";
 
+import { ts } from "../contract/timestamps.js";
+
 /** Domain values to contract messages, at the edge only. */
-export const ts = (d: Date | null | undefined): Timestamp | undefined => (d ? timestampFromDate(d) : undefined);
+export { ts };
 
 export const tenantMsg = (t: Tenant): TenantMsg =>
   create(TenantSchema, { id: t.id, name: t.name, active: t.active, createdAt: ts(t.createdAt), deactivatedAt: ts(t.deactivatedAt) });
