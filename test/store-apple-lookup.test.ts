@@ -1,4 +1,5 @@
-import { generateKeyPairSync } from "node:crypto";
+import { createHmac, generateKeyPairSync } from "node:crypto";
+import { sql } from "drizzle-orm";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppleEnvironment, StoreEnvironment } from "../gen/ts/attesto/v1/common_pb.js";
@@ -24,6 +25,8 @@ beforeAll(async () => {
     ATTESTO_APPLE_API_PRODUCTION_URL: fake.productionUrl,
     ATTESTO_APPLE_API_SANDBOX_URL: fake.sandboxUrl,
     ATTESTO_STORE_UPSTREAM_TIMEOUT_MS: String(TIMEOUT_MS),
+    ENABLE_VALIDATION_AUDIT_LOG: "true",
+    ATTESTO_VALIDATION_AUDIT_FLUSH_MS: "50",
   });
   app = await startAttesto(loadConfig(env, { port: 0 }), createLogger(process.env.TEST_LOG_LEVEL ?? "silent"));
 });
@@ -157,5 +160,25 @@ describe("POST /v1/apple/verify", () => {
     });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { field: string } }).error.field).toBe("transaction_id");
+  });
+});
+
+describe("the validation audit of lookups", () => {
+  it("writes one row per lookup after the answer, keyed by a tenant-salted HMAC of the transaction id, never the id itself", async () => {
+    const { tenantId, client } = await appleTenant();
+    fake.transactions.production.set("1000000000000777", transactionPayload({ transactionId: "1000000000000777", environment: "Production" }));
+    await client.verifyAppleTransaction({ transactionId: "1000000000000777" });
+    const res = await client.verifyAppleTransaction({ transactionId: "9999999999999777" });
+    expect(res.purchase?.valid).toBe(false);
+    const rows = async () =>
+      (await app.database.db.execute<{ identifier_hash: string; valid: boolean; error_code: string | null; source: string }>(
+        sql`SELECT identifier_hash, valid, error_code, source FROM validation_audit WHERE tenant_id = ${tenantId} ORDER BY id`,
+      )) as unknown as Array<{ identifier_hash: string; valid: boolean; error_code: string | null; source: string }>;
+    await expect.poll(async () => (await rows()).length, { timeout: 10_000 }).toBe(2);
+    const [found, missing] = await rows();
+    const hash = (id: string) => createHmac("sha256", app.keyring.hmacKey("validation_audit.identifier")).update(`${tenantId}:apple:${id}`).digest("hex");
+    expect(found).toMatchObject({ source: "apple", valid: true, identifier_hash: hash("1000000000000777") });
+    expect(missing).toMatchObject({ source: "apple", valid: false, identifier_hash: hash("9999999999999777") });
+    expect(JSON.stringify(await rows())).not.toContain("1000000000000777");
   });
 });

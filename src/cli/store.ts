@@ -35,19 +35,8 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
       const keyring = new Keyring(await loadMasterKey({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, embedded: !config.databaseUrl, logger }));
       const redis = await openRedis({ url: config.redisUrl, dataDir: config.dataDir, logger });
       // Loaded here, so that the other commands do not pay for the store's modules at start-up.
-      const { StoreVerification } = await import("../store/module.js");
-      const { loadPinnedRoots } = await import("../store/apple/certificates.js");
-      const store = new StoreVerification(
-        { db: database.db, keyring, redis, logger },
-        {
-          applePinnedRoots: loadPinnedRoots(config.appleRootCertFiles),
-          appleOnlineChecks: config.appleOnlineChecks,
-          ocspTimeoutMs: config.appleOcspTimeoutMs,
-          credentialCacheMs: config.storeCredentialCacheMs,
-          appleApi: { productionUrl: config.appleApiProductionUrl, sandboxUrl: config.appleApiSandboxUrl, timeoutMs: config.storeUpstreamTimeoutMs },
-          googlePlay: { tokenUrl: config.googleTokenUrl, apiBaseUrl: config.googlePlayApiUrl, timeoutMs: config.storeUpstreamTimeoutMs },
-        },
-      );
+      const { StoreVerification, storeSettings } = await import("../store/module.js");
+      const store = new StoreVerification({ db: database.db, keyring, redis, logger }, storeSettings(config));
       try {
         return await run({ database, config, keyring, redis, store });
       } finally {

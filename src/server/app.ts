@@ -11,8 +11,7 @@ import { mountTileRoutes } from "../http/tiles.js";
 import { Proofstreams } from "../proofstream/module.js";
 import { mountWebhookRoutes } from "../http/webhooks.js";
 import { mountStoreRoutes } from "../http/store.js";
-import { loadPinnedRoots } from "../store/apple/certificates.js";
-import { StoreVerification } from "../store/module.js";
+import { StoreVerification, storeSettings } from "../store/module.js";
 import { StoreNotifications } from "../store/notifications.js";
 import { Metrics } from "../http/metrics.js";
 import { Broadcast } from "../infra/broadcast.js";
@@ -129,17 +128,8 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     audit.start();
     cleanups.push(() => audit.close());
 
-    const store = new StoreVerification(
-      { db: database.db, keyring, redis, logger },
-      {
-        applePinnedRoots: loadPinnedRoots(config.appleRootCertFiles),
-        appleOnlineChecks: config.appleOnlineChecks,
-        ocspTimeoutMs: config.appleOcspTimeoutMs,
-        credentialCacheMs: config.storeCredentialCacheMs,
-        appleApi: { productionUrl: config.appleApiProductionUrl, sandboxUrl: config.appleApiSandboxUrl, timeoutMs: config.storeUpstreamTimeoutMs },
-        googlePlay: { tokenUrl: config.googleTokenUrl, apiBaseUrl: config.googlePlayApiUrl, timeoutMs: config.storeUpstreamTimeoutMs },
-      },
-    );
+    // Each verification's audit row is taken after the answer went out.
+    const store = new StoreVerification({ db: database.db, keyring, redis, logger, verificationObserver: audit }, storeSettings(config));
     await store.start();
     cleanups.push(() => store.close());
     const storeNotifications = new StoreNotifications(

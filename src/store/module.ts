@@ -1,10 +1,12 @@
 import type { X509Certificate } from "node:crypto";
 import type { Redis } from "ioredis";
+import type { Config } from "../config.js";
 import type { Keyring } from "../crypto/keyring.js";
 import type { Db } from "../db/db.js";
 import type { RedisHandle } from "../infra/redis.js";
 import type { Logger } from "../logger.js";
 import { AppleJwsRejection, AppleJwsVerifier, type AppleExpectation, type VerifiedAppleJws } from "./apple/jws-verifier.js";
+import { loadPinnedRoots } from "./apple/certificates.js";
 import { OcspChecker } from "./apple/ocsp.js";
 import { AppStoreServerApi, type AppleApiEnvironment, type AppleApiSettings } from "./apple/server-api.js";
 import { AppError } from "../errors.js";
@@ -44,6 +46,18 @@ export interface StoreSettings {
   appleApi: AppleApiSettings;
   /** Google OAuth token endpoint, Play Developer API and upstream timeout. */
   googlePlay: GooglePlaySettings;
+}
+
+/** The store module's settings from the configuration. */
+export function storeSettings(config: Config): StoreSettings {
+  return {
+    applePinnedRoots: loadPinnedRoots(config.appleRootCertFiles),
+    appleOnlineChecks: config.appleOnlineChecks,
+    ocspTimeoutMs: config.appleOcspTimeoutMs,
+    credentialCacheMs: config.storeCredentialCacheMs,
+    appleApi: { productionUrl: config.appleApiProductionUrl, sandboxUrl: config.appleApiSandboxUrl, timeoutMs: config.storeUpstreamTimeoutMs },
+    googlePlay: { tokenUrl: config.googleTokenUrl, apiBaseUrl: config.googlePlayApiUrl, timeoutMs: config.storeUpstreamTimeoutMs },
+  };
 }
 
 /** What the validation audit (issue 8 item 9) records of one verification. */
