@@ -1,3 +1,5 @@
+import { fromBinary } from "@bufbuild/protobuf";
+import { ErrorInfoSchema } from "../gen/ts/google/rpc/error_details_pb.js";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -54,7 +56,12 @@ describe("Connect JSON over HTTP/1.1 (curl)", () => {
   it("names the field of invalid input", async () => {
     const res = await connectJson("attesto.v1.TenantService/CreateApiKey", { name: "" }, tenant.key);
     expect(res.status).toBe(400);
-    expect(await res.json()).toEqual({ code: "invalid_argument", message: "name: is required" });
+    const body = (await res.json()) as { code: string; message: string; details: Array<{ type: string; value: string }> };
+    expect(body).toMatchObject({ code: "invalid_argument", message: "name: is required" });
+    // The machine-readable form: a google.rpc.ErrorInfo detail with the reason and the field.
+    expect(body.details.map((d) => d.type)).toEqual(["google.rpc.ErrorInfo"]);
+    const info = fromBinary(ErrorInfoSchema, Buffer.from(body.details[0]!.value, "base64"));
+    expect(info).toMatchObject({ reason: "invalid_argument", domain: "attesto.eu", metadata: { field: "name" } });
   });
 
   it("rejects malformed JSON as invalid_argument", async () => {
