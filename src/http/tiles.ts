@@ -2,10 +2,12 @@ import { and, asc, eq, gt, lte } from "drizzle-orm";
 import type { Context, Hono } from "hono";
 import type { Db } from "../db/db.js";
 import { events, streams } from "../db/schema.js";
-import { notFound } from "../errors.js";
+import { invalidArgument, notFound } from "../errors.js";
 import { checkpointOf } from "../proofstream/checkpoints.js";
 import { decodeTileIndex, hashesAtLevel, TILE_WIDTH } from "../proofstream/merkle/tiles.js";
 import type { Proofstreams } from "../proofstream/module.js";
+import { inclusionProof } from "../proofstream/proofs.js";
+import { tlogProofOf } from "../proofstream/tlog-proof.js";
 import type { Authenticator } from "../tenancy/authenticator.js";
 
 const STREAM_ID = /^str_[0-9A-HJKMNP-TV-Z]{26}$/;
@@ -15,7 +17,8 @@ const TILE_PATH = /^(entries|[0-9]{1,2})\/((?:x[0-9]{3}\/)*[0-9]{3})(?:\.p\/([0-
 /**
  * Each stream as a C2SP tlog-tiles log under /proofstreams/<id>/: the latest
  * checkpoint, hash tiles and entry bundles (leaf bytes, uint16 length
- * prefixed). Public, or for the owning tenant's key, as configured.
+ * prefixed), plus each event's C2SP tlog-proof at proof/<seq_no>. Public,
+ * or for the owning tenant's key, as configured.
  */
 export function mountTileRoutes(http: Hono, deps: { db: Db; proofstreams: Proofstreams; authenticator: Authenticator; public: boolean }): void {
   const { db } = deps;
@@ -39,6 +42,17 @@ export function mountTileRoutes(http: Hono, deps: { db: Db; proofstreams: Proofs
     if (!checkpoint) throw notFound("checkpoint");
     c.header("Cache-Control", "no-cache");
     return c.body(checkpoint.note, 200, { "Content-Type": "text/plain; charset=utf-8" });
+  });
+
+  // One event's C2SP tlog-proof against the latest checkpoint (DESIGN section 5), same access as the tiles.
+  http.get("/proofstreams/:streamId/proof/:seqNo", async (c) => {
+    const stream = await streamFor(c);
+    const seqNo = /^[1-9][0-9]{0,15}$/.test(c.req.param("seqNo")) ? Number(c.req.param("seqNo")) : NaN;
+    if (!Number.isSafeInteger(seqNo)) throw invalidArgument("seq_no", "must be a positive integer");
+    const proof = await inclusionProof(db, deps.proofstreams, stream.tenantId, stream.id, { seqNo });
+    c.header("Cache-Control", "no-cache");
+    c.header("Content-Disposition", `attachment; filename="${stream.id}-${seqNo}.tlog-proof"`);
+    return c.body(await tlogProofOf(db, stream.id, proof), 200, { "Content-Type": "text/plain; charset=utf-8" });
   });
 
   http.get("/proofstreams/:streamId/tile/*", async (c) => {

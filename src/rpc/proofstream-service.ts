@@ -19,6 +19,7 @@ import { getForkEvidence, listForkEvidence, submitCheckpoint, type ForkEvidenceR
 import type { JsonObject } from "../proofstream/leaf.js";
 import type { Proofstreams } from "../proofstream/module.js";
 import { consistencyProofToCheckpoint, inclusionProof } from "../proofstream/proofs.js";
+import { tlogProofOf } from "../proofstream/tlog-proof.js";
 import { createStream, getStream, getStreamRow, listStreams, type Stream } from "../proofstream/streams.js";
 import { tenantOf } from "./context.js";
 import { ts } from "./convert.js";
@@ -160,6 +161,7 @@ export function proofstreamService(deps: { db: Db; proofstreams: Proofstreams })
           hashes: proof.hashes,
           checkpoint: checkpointMsg(proof.checkpoint),
         },
+        tlogProof: await tlogProofOf(db, req.streamId, proof),
       };
     },
     async getConsistencyProof(req, ctx) {
