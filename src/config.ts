@@ -39,6 +39,11 @@ const envSchema = z.object({
   ATTESTO_WEBHOOK_RELAY_GRACE_MS: z.coerce.number().int().min(0).default(60_000),
   ATTESTO_WEBHOOK_JOB_LOCK_MS: z.coerce.number().int().min(1_000).default(30_000),
   ATTESTO_WEBHOOK_OUTBOX_POLL_MS: z.coerce.number().int().min(10).default(250),
+  ATTESTO_BUNDLE_MAX_EVENTS: z.coerce.number().int().min(1).default(10_000_000),
+  ATTESTO_BUNDLE_PAGE_SIZE: z.coerce.number().int().min(1).max(100_000).default(2_000),
+  ATTESTO_BUNDLE_CHUNK_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
+  ATTESTO_BUNDLE_INLINE_BYTES: z.coerce.number().int().min(0).default(4 * 1024 * 1024),
+  ATTESTO_VERIFY_MAX_BYTES: z.coerce.number().int().min(1024).default(16 * 1024 * 1024),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -100,6 +105,16 @@ export interface Config {
   webhookJobLockMs: number;
   /** How often each instance looks for outbox rows written by other processes. */
   webhookOutboxPollMs: number;
+  /** Largest range one verifier bundle may cover. */
+  bundleMaxEvents: number;
+  /** Events per database read while a bundle builds (memory stays flat whatever the range). */
+  bundlePageSize: number;
+  /** Size of each stored chunk of a bundle document (bundle_chunks rows). */
+  bundleChunkBytes: number;
+  /** Largest bundle GetBundle returns inline; larger ones are only downloaded. */
+  bundleInlineBytes: number;
+  /** Largest document POST /v2/verify accepts (public route). */
+  verifyMaxBytes: number;
 }
 
 /** Reads configuration from the environment; a bad value names the variable. */
@@ -148,6 +163,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     webhookRelayGraceMs: e.ATTESTO_WEBHOOK_RELAY_GRACE_MS,
     webhookJobLockMs: e.ATTESTO_WEBHOOK_JOB_LOCK_MS,
     webhookOutboxPollMs: e.ATTESTO_WEBHOOK_OUTBOX_POLL_MS,
+    bundleMaxEvents: e.ATTESTO_BUNDLE_MAX_EVENTS,
+    bundlePageSize: e.ATTESTO_BUNDLE_PAGE_SIZE,
+    bundleChunkBytes: e.ATTESTO_BUNDLE_CHUNK_BYTES,
+    bundleInlineBytes: e.ATTESTO_BUNDLE_INLINE_BYTES,
+    verifyMaxBytes: e.ATTESTO_VERIFY_MAX_BYTES,
     ...overrides,
   };
   return config;

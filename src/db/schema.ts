@@ -64,3 +64,4 @@ export const googleCredentials = pgTable("google_credentials", {
 // export * from "../<domain>/schema.js";
 export * from "../webhooks/schema.js";
 export * from "../proofstream/schema.js";
+export * from "../proofstream/bundles-schema.js";

@@ -5,6 +5,10 @@ import { WebhookService } from "../../gen/ts/attesto/v1/webhook_pb.js";
 import { ProofstreamService } from "../../gen/ts/attesto/v1/proofstream_pb.js";
 import type { Proofstreams } from "../proofstream/module.js";
 import { proofstreamService } from "./proofstream-service.js";
+import { VerifierService } from "../../gen/ts/attesto/v1/verifier_pb.js";
+import type { Bundles } from "../proofstream/bundles.js";
+import { bundleHandlers } from "./bundle-handlers.js";
+import { verifierService } from "./verifier-service.js";
 import { adminService, type AdminDeps } from "./admin-service.js";
 import { unimplementedServices } from "./unimplemented.js";
 import { authInterceptor, errorInterceptor, validationInterceptor } from "./interceptors.js";
@@ -19,6 +23,7 @@ export interface RpcDeps extends AdminDeps {
   logger: Logger;
   webhooks: WebhookEngine;
   proofstreams: Proofstreams;
+  bundles: Bundles;
 }
 
 /** Interceptors, outermost first: errors are mapped last, auth runs before validation. */
@@ -33,7 +38,8 @@ export function rpcRoutes(deps: RpcDeps) {
     router.service(AdminService, adminService(deps));
     router.service(TenantService, tenantService(deps));
     router.service(WebhookService, webhookService(deps));
-    router.service(ProofstreamService, proofstreamService(deps));
+    router.service(ProofstreamService, { ...proofstreamService(deps), ...bundleHandlers(deps) });
+    router.service(VerifierService, verifierService());
     // Services whose issues have not landed answer UNIMPLEMENTED (after auth).
     for (const service of unimplementedServices) router.service(service, {});
   };

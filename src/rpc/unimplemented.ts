@@ -2,7 +2,6 @@ import type { DescService } from "@bufbuild/protobuf";
 import { AnchorService } from "../../gen/ts/attesto/v1/anchor_pb.js";
 import { ConnectorService } from "../../gen/ts/attesto/v1/connector_pb.js";
 import { StoreVerificationService } from "../../gen/ts/attesto/v1/store_pb.js";
-import { VerifierService } from "../../gen/ts/attesto/v1/verifier_pb.js";
 
 /**
  * Contract services with no implementation yet: every RPC answers
@@ -13,5 +12,4 @@ export const unimplementedServices: DescService[] = [
   ConnectorService,
   AnchorService,
   StoreVerificationService,
-  VerifierService,
 ];

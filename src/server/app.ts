@@ -8,6 +8,8 @@ import { openConfiguredDatabase } from "../db/open.js";
 import { createHttpApp } from "../http/app.js";
 import { mountQueueBoard } from "../http/queue-board.js";
 import { mountTileRoutes } from "../http/tiles.js";
+import { mountVerifyRoutes, VERIFY_PATH } from "../http/verify.js";
+import { Bundles } from "../proofstream/bundles.js";
 import { Proofstreams } from "../proofstream/module.js";
 import { emitWebhookEvent } from "../webhooks/outbox.js";
 import type { WebhookEventType } from "../webhooks/events.js";
@@ -35,6 +37,7 @@ export interface Attesto {
   readonly jobs: JobRuntime;
   readonly webhooks: WebhookEngine;
   readonly proofstreams: Proofstreams;
+  readonly bundles: Bundles;
   /** Set on the embedded default only. */
   readonly devCredentials: DevCredentials | undefined;
   stop(): Promise<void>;
@@ -89,11 +92,26 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     );
     await proofstreams.scheduleJobs(jobs);
 
+    const bundles = new Bundles(
+      { db: database.db, jobs, logger, proofstreams, events: proofstreams.deps.events },
+      {
+        publicBaseUrl: () => publicBaseUrl,
+        maxEvents: config.bundleMaxEvents,
+        pageSize: config.bundlePageSize,
+        chunkBytes: config.bundleChunkBytes,
+        inlineBytes: config.bundleInlineBytes,
+      },
+    );
+    bundles.start();
+    cleanups.push(() => bundles.close());
+
     const metrics = new Metrics();
     const http = createHttpApp({
       logger,
       metrics,
       bodyLimitBytes: config.bodyLimitBytes,
+      // POST /v2/verify takes whole bundles and enforces its own limit (ATTESTO_VERIFY_MAX_BYTES).
+      ownBodyLimit: [VERIFY_PATH],
       readiness: {
         database: () => database.ping(),
         redis: async () => void (await redis.client.ping()),
@@ -102,7 +120,8 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     if (config.role !== "worker") mountWebhookRoutes(http, { db: database.db, keyring, authenticator, webhooks });
     mountQueueBoard(http, { jobs, authenticator });
     mountTileRoutes(http, { db: database.db, proofstreams, authenticator, public: config.tilesPublic });
-    const rpcDeps = { db: database.db, keyring, authenticator, logger, onCredentialsRevoked, webhooks, proofstreams };
+    mountVerifyRoutes(http, { bundles, authenticator, publicDownloads: config.tilesPublic, verifyMaxBytes: config.verifyMaxBytes });
+    const rpcDeps = { db: database.db, keyring, authenticator, logger, onCredentialsRevoked, webhooks, proofstreams, bundles };
     const connect = connectNodeAdapter({
       // A worker-role instance serves only the operational routes (health, readiness, metrics).
       routes: config.role === "worker" ? () => {} : rpcRoutes(rpcDeps),
@@ -124,6 +143,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
       jobs,
       webhooks,
       proofstreams,
+      bundles,
       database,
       redis,
       keyring,

@@ -1,6 +1,7 @@
 import { equalBytes, fromHex, toHex, utf8 } from "./bytes.js";
 import { leafBytesOf, payloadDigest, type LeafRecord } from "./leaf.js";
 import { leafHash, ProofError, rootFromInclusionProof, rootFromRangeProof } from "./merkle.js";
+import { parseTlogProof, TlogProofError } from "./tlog-proof.js";
 import { NoteError, openNote, parseCheckpoint, parseVerifierKey, splitNote, type CheckpointBody, type NoteVerifier } from "./note.js";
 
 /**
@@ -21,6 +22,8 @@ export interface BundleEntry {
   leaf_hash: string;
   /** Present only when the bundle discloses payloads. */
   payload?: unknown;
+  /** Optional per-entry C2SP tlog-proof against the bundle's checkpoint. */
+  tlog_proof?: string;
 }
 
 /** Proof that a checkpoint note is in an anchored Merkle batch (DESIGN section 6). */
@@ -54,7 +57,7 @@ export interface BundleDocument {
   anchors: AnchorReceipt[];
 }
 
-export type CheckName = "format" | "signature" | "leaves" | "range_proof" | "inclusion_proof" | "anchors";
+export type CheckName = "format" | "signature" | "leaves" | "range_proof" | "inclusion_proofs" | "inclusion_proof" | "anchors";
 /** `unpinned`: the signature verifies only with a key the document carries itself, which the caller did not pin. */
 export type CheckStatus = "pass" | "fail" | "unpinned" | "skipped";
 
@@ -109,6 +112,7 @@ export function readBundle(value: unknown): { bundle: BundleDocument } | { probl
     }
     if (typeof e.payload_sha256 !== "string" || !HEX64.test(e.payload_sha256)) return { problem: `entries[${i}].payload_sha256 must be 64 lowercase hex digits` };
     if (typeof e.leaf_hash !== "string" || !HEX64.test(e.leaf_hash)) return { problem: `entries[${i}].leaf_hash must be 64 lowercase hex digits` };
+    if ("tlog_proof" in e && typeof e.tlog_proof !== "string") return { problem: `entries[${i}].tlog_proof must be a string` };
   }
   const rp = b.range_proof;
   if (!isObject(rp) || !isCount(rp.tree_size, 1) || !Array.isArray(rp.hashes) || !rp.hashes.every((h) => typeof h === "string" && HEX64.test(h))) {
@@ -206,6 +210,7 @@ export function verifyBundle(value: unknown, options: VerifyOptions = {}): Verif
   report.checks.push(signatureCheck({ note: b.checkpoint, body, carriedKey: b.verifier_key }, options));
   report.checks.push(leavesCheck(b));
   report.checks.push(rangeProofCheck(b, body));
+  if (b.entries.some((e) => "tlog_proof" in e)) report.checks.push(inclusionProofsCheck(b, body));
   report.checks.push(anchorsCheck(b.checkpoint, b.anchors));
   report.valid = reportValid(report.checks);
   return report;
@@ -258,6 +263,28 @@ function rangeProofCheck(b: BundleDocument, body: CheckpointBody): Check {
     throw err;
   }
   return { name, status: "pass", detail: `events ${b.from_seq_no}..${b.to_seq_no} are in the checkpoint of size ${body.size} (${b.range_proof.hashes.length} proof hashes)` };
+}
+
+/** Per-entry tlog-proofs: each names its entry's leaf and leads to the bundle checkpoint's root. */
+function inclusionProofsCheck(b: BundleDocument, body: CheckpointBody): Check {
+  const failures: string[] = [];
+  let count = 0;
+  for (const e of b.entries) {
+    if (e.tlog_proof === undefined) continue;
+    count++;
+    try {
+      const p = parseTlogProof(e.tlog_proof);
+      if (p.index !== e.seq_no - 1) failures.push(`entry ${e.seq_no}: its proof is for index ${p.index}`);
+      else if (!p.extra || toHex(leafHash(p.extra)) !== e.leaf_hash) failures.push(`entry ${e.seq_no}: its proof's leaf is not the entry's`);
+      else if (p.checkpoint !== b.checkpoint) failures.push(`entry ${e.seq_no}: its proof names another checkpoint`);
+      else if (!equalBytes(rootFromInclusionProof(p.index, body.size, leafHash(p.extra), p.hashes), body.root)) failures.push(`entry ${e.seq_no}: its audit path does not lead to the checkpoint's root`);
+    } catch (err) {
+      if (!(err instanceof TlogProofError || err instanceof ProofError)) throw err;
+      failures.push(`entry ${e.seq_no}: ${err.message}`);
+    }
+  }
+  if (failures.length) return { name: "inclusion_proofs", status: "fail", detail: listed(failures) };
+  return { name: "inclusion_proofs", status: "pass", detail: `${count} per-entry tlog-proofs lead to the checkpoint's root` };
 }
 
 /** Offline: each receipt's path leads from the checkpoint note to the batch root it names. */
