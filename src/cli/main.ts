@@ -3,7 +3,7 @@ import { loadConfig, type Config } from "../config.js";
 import { openConfiguredDatabase } from "../db/open.js";
 import type { Database } from "../db/db.js";
 import { createLogger } from "../logger.js";
-import { registerEvidenceCommands } from "./evidence-commands.js";
+import { registerEvidenceCommands, registerVerifyCommands } from "./evidence-commands.js";
 import { issueApiKey, listApiKeys, revokeApiKey } from "../tenancy/api-keys.js";
 import { createTenant, deactivateTenant, listTenants } from "../tenancy/tenants.js";
 
@@ -158,6 +158,7 @@ apikey
   );
 
 registerEvidenceCommands(program, { json, output });
+registerVerifyCommands(program, { json, output });
 
 program.parseAsync().catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);
