@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { auditPath, buildBundle, newSigner, TAMPERS } from "../../test/support/bundles.js";
@@ -152,5 +153,24 @@ describe("attesto.bundle.v1 verification", () => {
     const body = formatCheckpoint({ origin: base.bundle.origin, size: 37, root: new Uint8Array(32) });
     const bundle = { ...base.bundle, checkpoint: signNote(body, other) };
     expect(verifyDocument(JSON.stringify(bundle), { pinnedKey: other.verifierKey }).checks.find((c) => c.name === "signature")).toMatchObject({ status: "fail" });
+  });
+});
+
+describe("the JSON Schema (schemas/attesto.bundle.v1.schema.json)", () => {
+  const schema = JSON.parse(readFileSync(new URL("../../schemas/attesto.bundle.v1.schema.json", import.meta.url), "utf8")) as {
+    required: string[];
+    properties: Record<string, unknown>;
+    $defs: { entry: { required: string[]; properties: Record<string, unknown> }; anchorReceipt: { required: string[] } };
+  };
+
+  it("names exactly the fields a bundle has, entries and anchor receipts included", () => {
+    const { bundle } = buildBundle({ size: 6, from: 2, to: 5, payloads: true, anchored: true });
+    expect(Object.keys(bundle).sort()).toEqual([...schema.required].sort());
+    expect(Object.keys(schema.properties).sort()).toEqual([...schema.required].sort());
+    for (const entry of bundle.entries) {
+      expect(schema.$defs.entry.required.every((k) => k in entry)).toBe(true);
+      expect(Object.keys(entry).every((k) => k in schema.$defs.entry.properties)).toBe(true);
+    }
+    expect(Object.keys(bundle.anchors[0]!).sort()).toEqual([...schema.$defs.anchorReceipt.required].sort());
   });
 });
