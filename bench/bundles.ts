@@ -127,9 +127,11 @@ async function main() {
     for (let round = 1; round <= ROUNDS; round++) {
       // Baseline first, then the bundle, alternating in every round.
       started = performance.now();
-      await sql`COPY (SELECT seq_no, source_ref, event_type, occurred_at, received_at, payload, payload_sha256, leaf_hash FROM events WHERE stream_id = ${stream.id} AND seq_no <= ${RANGE} ORDER BY seq_no) TO STDOUT`.readable().then(async (s) => {
-        for await (const _ of s) void _;
-      });
+      // COPY takes no parameters; the stream id is a server-made ULID id.
+      const copy = await sql
+        .unsafe(`COPY (SELECT seq_no, source_ref, event_type, occurred_at, received_at, payload, payload_sha256, leaf_hash FROM events WHERE stream_id = '${stream.id}' AND seq_no <= ${RANGE} ORDER BY seq_no) TO STDOUT`)
+        .readable();
+      for await (const _ of copy) void _;
       const read = performance.now() - started;
       const built = await buildBundle(url, key, stream.id, RANGE, true);
       const res = await fetch(`${url}${new URL(built.downloadUrl).pathname}`, { headers: { Authorization: `Bearer ${key}` } });

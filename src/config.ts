@@ -40,7 +40,7 @@ const envSchema = z.object({
   ATTESTO_WEBHOOK_JOB_LOCK_MS: z.coerce.number().int().min(1_000).default(30_000),
   ATTESTO_WEBHOOK_OUTBOX_POLL_MS: z.coerce.number().int().min(10).default(250),
   ATTESTO_BUNDLE_MAX_EVENTS: z.coerce.number().int().min(1).default(10_000_000),
-  ATTESTO_BUNDLE_PAGE_SIZE: z.coerce.number().int().min(1).max(100_000).default(2_000),
+  ATTESTO_BUNDLE_PAGE_SIZE: z.coerce.number().int().min(1).max(100_000).default(5_000),
   ATTESTO_BUNDLE_CHUNK_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
   ATTESTO_BUNDLE_INLINE_BYTES: z.coerce.number().int().min(0).default(4 * 1024 * 1024),
   ATTESTO_VERIFY_MAX_BYTES: z.coerce.number().int().min(1024).default(16 * 1024 * 1024),

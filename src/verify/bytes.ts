@@ -6,7 +6,16 @@
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-export const utf8 = (text: string): Uint8Array => encoder.encode(text);
+/** UTF-8 bytes; ASCII (every leaf, most payloads) is copied in a loop, which beats TextEncoder's per-call cost on small strings. */
+export function utf8(text: string): Uint8Array {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x7f) return encoder.encode(text);
+    out[i] = c;
+  }
+  return out;
+}
 export const fromUtf8 = (bytes: Uint8Array): string => decoder.decode(bytes);
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

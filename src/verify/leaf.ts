@@ -30,17 +30,16 @@ export function jcs(value: unknown): string {
   return text;
 }
 
+/**
+ * The leaf's JCS text. The keys are fixed, so RFC 8785 reduces to writing
+ * them in sorted order with ECMAScript string serialization (JSON.stringify,
+ * which JCS adopts) and integer seq_no; the spec checks this against the
+ * general canonicalizer. Millions of leaves make the shortcut worth it.
+ */
 export function leafText(r: LeafRecord): string {
-  return jcs({
-    v: 1,
-    stream_id: r.stream_id,
-    seq_no: r.seq_no,
-    source_ref: r.source_ref,
-    event_type: r.event_type,
-    occurred_at: r.occurred_at,
-    received_at: r.received_at,
-    payload_sha256: r.payload_sha256,
-  });
+  if (!Number.isSafeInteger(r.seq_no)) throw new CanonicalizationError("seq_no must be an integer");
+  const s = JSON.stringify;
+  return `{"event_type":${s(r.event_type)},"occurred_at":${s(r.occurred_at)},"payload_sha256":${s(r.payload_sha256)},"received_at":${s(r.received_at)},"seq_no":${r.seq_no},"source_ref":${s(r.source_ref)},"stream_id":${s(r.stream_id)},"v":1}`;
 }
 
 export const leafBytesOf = (r: LeafRecord): Uint8Array => utf8(leafText(r));

@@ -7,7 +7,7 @@ import { leafHash as nodeLeafHash, nodeHash as nodeNodeHash } from "../proofstre
 import { signNote } from "../proofstream/note.js";
 import { fromBase64, toBase64, toHex, utf8 } from "./bytes.js";
 import { verifyDocument } from "./document.js";
-import { leafBytesOf, parseLeaf, payloadDigest } from "./leaf.js";
+import { jcs, leafBytesOf, leafText, parseLeaf, payloadDigest } from "./leaf.js";
 import { leafHash, nodeHash, rangeProofRanges, rootFromRangeProof, rootOfLeafHashes } from "./merkle.js";
 import { formatCheckpoint } from "./note.js";
 import { formatTlogProof, parseTlogProof } from "./tlog-proof.js";
@@ -23,6 +23,16 @@ describe("hashing: the browser-safe library and node:crypto agree", () => {
       }),
     );
     expect(payloadDigest({ b: 1, a: "é" })).toBe(createHash("sha256").update('{"a":"é","b":1}').digest("hex"));
+  });
+
+  it("the leaf text is RFC 8785 of the leaf fields, whatever the characters", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: "grapheme" }), fc.string(), fc.nat(), (sourceRef, eventType, seqNo) => {
+        const r = { stream_id: "str_X", seq_no: seqNo, source_ref: sourceRef, event_type: eventType, occurred_at: "2026-06-07T12:00:00.000Z", received_at: "2026-06-07T12:00:00.001Z", payload_sha256: "ab".repeat(32) };
+        expect(leafText(r)).toBe(jcs({ v: 1, ...r }));
+        expect(toHex(utf8(leafText(r)))).toBe(Buffer.from(leafText(r), "utf8").toString("hex"));
+      }),
+    );
   });
 
   it("base64 is strict: canonical padding only", () => {
