@@ -9,7 +9,7 @@ import type { BundleDocument } from "../src/verify/bundle.js";
 import { verifyDocument } from "../src/verify/document.js";
 import { TAMPERS } from "./support/bundles.js";
 import { appendRequest } from "./support/proofstream.js";
-import { clientFor, newTenant } from "./support/server.js";
+import { ADMIN_TOKEN, clientFor, newTenant } from "./support/server.js";
 import { isolatedStore, Receiver, startWebhookServer, waitFor, webhookClient, type Store } from "./support/webhooks.js";
 
 let store: Store;
@@ -60,6 +60,14 @@ describe("verifier bundles", () => {
     const bundle = await ready(ps, pending!.id);
     expect(bundle).toMatchObject({ fromSeqNo: 7n, toSeqNo: 523n, eventsDone: 517n, checkpointSize: 530n, includePayloads: true, downloadUrl: `${app.url}/bundles/${bundle.id}/download` });
     expect(bundle.completedAt).toBeDefined();
+
+    // The build is a BullMQ job whose progress the queue board shows.
+    const job = await app.jobs.queue("bundles").getJob(bundle.id);
+    expect(job?.progress).toBe(100);
+    const board = await fetch(`${app.url}/admin/queues/api/queues?activeQueue=bundles&status=completed`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(board.status).toBe(200);
+    const queues = ((await board.json()) as { queues: Array<{ name: string; jobs: Array<{ id: string; progress: number }> }> }).queues;
+    expect(queues.find((q) => q.name === "bundles")?.jobs.find((j) => j.id === bundle.id)?.progress).toBe(100);
 
     const doc = JSON.parse(bundle.bundleJson) as BundleDocument;
     expect(doc).toMatchObject({ format: "attesto.bundle.v1", stream_id: stream.id, origin: stream.origin, verifier_key: stream.verifierKey, from_seq_no: 7, to_seq_no: 523, payloads_included: true, anchors: [] });

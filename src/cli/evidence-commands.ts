@@ -2,10 +2,8 @@ import { createWriteStream } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
 import type { Command } from "commander";
-import { BundleStatus, ProofstreamService, type Bundle } from "../../gen/ts/attesto/v1/proofstream_pb.js";
+import { BundleStatus, type Bundle } from "../../gen/ts/attesto/v1/proofstream_pb.js";
 import { verifyDocument } from "../verify/document.js";
 
 /**
@@ -71,7 +69,13 @@ const MARKS: Record<string, string> = { pass: "✔", fail: "✘", unpinned: "⚠
 /** Exit codes of `attesto verify`: 0 valid, 1 a check failed, 2 nothing failed but no key was pinned. */
 export const VERIFY_EXIT = { valid: 0, failed: 1, unpinned: 2 } as const;
 
-function proofstreamClient(server: { url: string; apiKey: string | undefined }) {
+/** Loaded on use: `attesto verify` stays offline and starts without the RPC client. */
+async function proofstreamClient(server: { url: string; apiKey: string | undefined }) {
+  const [{ createClient }, { createConnectTransport }, { ProofstreamService }] = await Promise.all([
+    import("@connectrpc/connect"),
+    import("@connectrpc/connect-node"),
+    import("../../gen/ts/attesto/v1/proofstream_pb.js"),
+  ]);
   const transport = createConnectTransport({
     baseUrl: server.url,
     httpVersion: "1.1",
@@ -150,7 +154,7 @@ export function registerVerifyCommands(program: Command, io: CliIo): void {
       .option("-o, --out <file>", "with --wait: write the document there"),
   ).action(async (streamId: string, from: string, to: string, opts: ServerOptions & { payloads?: boolean; inclusionProofs?: boolean; wait?: boolean; out?: string }) => {
     const server = serverOf(opts);
-    const client = proofstreamClient(server);
+    const client = await proofstreamClient(server);
     const toBig = (v: string, name: string) => {
       if (!/^[0-9]{1,16}$/.test(v)) throw new Error(`${name} must be a positive integer`);
       return BigInt(v);
@@ -185,7 +189,7 @@ export function registerVerifyCommands(program: Command, io: CliIo): void {
   });
 
   withServerOptions(bundle.command("get <bundleId>").description("show a bundle's status and progress")).action(async (bundleId: string, opts: ServerOptions) => {
-    const { bundle: b } = await proofstreamClient(serverOf(opts)).getBundle({ bundleId });
+    const { bundle: b } = await (await proofstreamClient(serverOf(opts))).getBundle({ bundleId });
     const s = bundleSummary(b!);
     io.output(s, () => `${s.id} ${s.status}: ${s.events_done}/${s.to_seq_no - s.from_seq_no + 1} events${s.status === "ready" ? `, ${s.size_bytes} bytes, ${s.download_url}` : ""}${s.failure_reason ? ` (${s.failure_reason})` : ""}`);
   });
@@ -194,7 +198,7 @@ export function registerVerifyCommands(program: Command, io: CliIo): void {
     bundle.command("download <bundleId>").description("write a ready bundle's document").option("-o, --out <file>", "where to write it (default <bundle id>.json)"),
   ).action(async (bundleId: string, opts: ServerOptions & { out?: string }) => {
     const server = serverOf(opts);
-    const { bundle: b } = await proofstreamClient(server).getBundle({ bundleId });
+    const { bundle: b } = await (await proofstreamClient(server)).getBundle({ bundleId });
     if (b!.status !== BundleStatus.READY) throw new Error(`bundle ${bundleId} is ${STATUS_NAMES[b!.status]}, not ready`);
     const out = opts.out ?? `${bundleId}.json`;
     await download(server, b!, out);
