@@ -4,7 +4,8 @@
 //
 //   - build a 100,000-event bundle (payloads included), server-side time,
 //     against a baseline: reading the same rows once (COPY ... TO STDOUT);
-//   - verify it with the CLI (`attesto verify --key`, a new process), against
+//   - verify it with the compiled CLI (`node bin/attesto.js verify --key`, a
+//     new process; the bench runs `npm run build` first), against
 //     a baseline process that only reads and JSON.parses the file;
 //   - verify it in the /verify page in headless Chromium (the time the page
 //     reports), against JSON.parse of the same text in the page;
@@ -91,6 +92,9 @@ async function buildBundle(url: string, key: string, streamId: string, to: numbe
 
 async function main() {
   console.log(`bundles bench on ${machine()}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`);
+  // The CLI is measured as users run it: compiled (bin/attesto.js), not through tsx.
+  const build = await timed("npm", ["run", "build", "--silent"]);
+  if (build.code !== 0) throw new Error(`npm run build failed: ${build.stdout}`);
   const db = await benchDatabase();
   const sql = postgres(db.url, { max: 2, onnotice: () => {} });
   const dir = path.join(os.tmpdir(), `attesto-bench-bundles-${process.pid}`);
@@ -139,7 +143,7 @@ async function main() {
       await writeFile(file, text);
 
       const parse = await timed(process.execPath, ["-e", `JSON.parse(require("node:fs").readFileSync(${JSON.stringify(file)}, "utf8"))`]);
-      const cli = await timed(process.execPath, ["--import", "tsx", "src/cli/main.ts", "verify", file, "--key", stream.verifierKey]);
+      const cli = await timed(process.execPath, ["bin/attesto.js", "verify", file, "--key", stream.verifierKey]);
       if (cli.code !== 0) throw new Error(`attesto verify exited ${cli.code}: ${cli.stdout}`);
 
       await page.goto(`${url}/verify`);

@@ -1,11 +1,11 @@
 import { Command, Option } from "commander";
 import { loadConfig, type Config } from "../config.js";
-import { openConfiguredDatabase } from "../db/open.js";
 import type { Database } from "../db/db.js";
 import { createLogger } from "../logger.js";
 import { registerEvidenceCommands, registerVerifyCommands } from "./evidence-commands.js";
-import { issueApiKey, listApiKeys, revokeApiKey } from "../tenancy/api-keys.js";
-import { createTenant, deactivateTenant, listTenants } from "../tenancy/tenants.js";
+
+// The database modules load on use: `attesto verify` is offline and starts without them.
+const tenancy = async () => ({ ...(await import("../tenancy/api-keys.js")), ...(await import("../tenancy/tenants.js")) });
 
 const program = new Command()
   .name("attesto")
@@ -22,6 +22,7 @@ function output(value: unknown, human: () => string): void {
 
 async function withDatabase<T>(run: (db: Database, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig();
+  const { openConfiguredDatabase } = await import("../db/open.js");
   const database = await openConfiguredDatabase(config);
   try {
     return await run(database, config);
@@ -98,7 +99,7 @@ tenant
   .command("create <name>")
   .action((name: string) =>
     withDatabase(async ({ db }) => {
-      const t = await createTenant(db, name);
+      const t = await (await tenancy()).createTenant(db, name);
       output(t, () => `created tenant ${t.id} (${t.name})`);
     }),
   );
@@ -107,6 +108,7 @@ tenant
   .option("--all", "include deactivated tenants")
   .action((opts: { all?: boolean }) =>
     withDatabase(async ({ db }) => {
+      const { listTenants } = await tenancy();
       const all: Awaited<ReturnType<typeof listTenants>>["tenants"] = [];
       let pageToken = "";
       do {
@@ -121,7 +123,7 @@ tenant
   .command("deactivate <tenantId>")
   .action((id: string) =>
     withDatabase(async ({ db }) => {
-      const t = await deactivateTenant(db, id);
+      const t = await (await tenancy()).deactivateTenant(db, id);
       output(t, () => `deactivated tenant ${t.id}`);
     }),
   );
@@ -132,7 +134,7 @@ apikey
   .option("--name <name>", "label for the key", "cli")
   .action((tenantId: string, opts: { name: string }) =>
     withDatabase(async ({ db }) => {
-      const { apiKey, secret } = await issueApiKey(db, tenantId, opts.name);
+      const { apiKey, secret } = await (await tenancy()).issueApiKey(db, tenantId, opts.name);
       output({ ...apiKey, secret }, () => `issued ${apiKey.id} for ${tenantId}; the key is shown once:\n${secret}`);
     }),
   );
@@ -141,7 +143,7 @@ apikey
   .option("--all", "include revoked keys")
   .action((tenantId: string, opts: { all?: boolean }) =>
     withDatabase(async ({ db }) => {
-      const keys = await listApiKeys(db, tenantId, opts.all);
+      const keys = await (await tenancy()).listApiKeys(db, tenantId, opts.all);
       output(keys, () =>
         keys.map((k) => `${k.id}\t${k.prefix}…\t${k.revokedAt ? "revoked" : "active"}\t${k.name}\tlast used ${k.lastUsedAt?.toISOString() ?? "never"}`).join("\n") ||
         "no keys",
@@ -152,7 +154,7 @@ apikey
   .command("revoke <apiKeyId>")
   .action((id: string) =>
     withDatabase(async ({ db }) => {
-      const { keyHash: _hash, ...key } = await revokeApiKey(db, id);
+      const { keyHash: _hash, ...key } = await (await tenancy()).revokeApiKey(db, id);
       output(key, () => `revoked ${key.id}`);
     }),
   );
