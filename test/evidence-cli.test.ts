@@ -80,6 +80,25 @@ describe("attesto proof, bundle and verify", () => {
     // Eleven CLI processes, each paying tsx start-up: minutes on a loaded two-core machine.
   }, 400_000);
 
+  it("draws a progress bar while it waits, on a terminal", async () => {
+    const tenant = await newTenant(app.url);
+    const ps = clientFor(ProofstreamService, app.url, tenant.key);
+    const { stream } = await ps.createStream({ name: "cli progress" });
+    for (let i = 0; i < 30; i++) await ps.appendEvent(appendRequest(stream!.id, `g-${i}`));
+    // util-linux `script` gives the command a pseudo-terminal, as a person's shell would.
+    const command = [process.execPath, ...CLI, "bundle", "create", stream!.id, "1", "30", "--wait"].map((a) => `'${a}'`).join(" ");
+    const res = await new Promise<{ code: number; out: string }>((resolve, reject) => {
+      const child = spawn("script", ["-qec", command, "/dev/null"], { env: { ...process.env, LOG_LEVEL: "warn", ATTESTO_URL: app.url, ATTESTO_API_KEY: tenant.key }, cwd: ROOT });
+      let out = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.once("error", reject);
+      child.once("exit", (code) => resolve({ code: code ?? -1, out }));
+    });
+    expect(res.code, res.out).toBe(0);
+    expect(res.out).toMatch(/\[█{30}\] 100% 30\/30 events/);
+    expect(res.out).toMatch(/bundle bundle_\w+ ready: events 1\.\.30/);
+  }, 200_000);
+
   it("fails exactly the tampered check, with exit code 1", async () => {
     const base = buildBundle({ size: 12, from: 3, to: 9, payloads: true, anchored: true });
     for (const name of ["changed event type", "reordered entries", "anchor path altered"]) {
