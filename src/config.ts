@@ -73,6 +73,11 @@ const envSchema = z.object({
   ATTESTO_CONNECTOR_STATS_FLUSH_MS: z.coerce.number().int().min(50).default(1_000),
   ATTESTO_CONNECTOR_ALLOW_LOOPBACK: boolFromEnv.default(false),
   ATTESTO_CONNECTOR_S3_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  ATTESTO_BUNDLE_MAX_EVENTS: z.coerce.number().int().min(1).default(10_000_000),
+  ATTESTO_BUNDLE_PAGE_SIZE: z.coerce.number().int().min(1).max(100_000).default(5_000),
+  ATTESTO_BUNDLE_CHUNK_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
+  ATTESTO_BUNDLE_INLINE_BYTES: z.coerce.number().int().min(0).default(4 * 1024 * 1024),
+  ATTESTO_VERIFY_MAX_BYTES: z.coerce.number().int().min(1024).default(16 * 1024 * 1024),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -181,6 +186,16 @@ export interface Config {
   connectorAllowLoopback: boolean;
   /** Budget of one HeadObject call (connect, send, answer). */
   connectorS3TimeoutMs: number;
+  /** Largest range one verifier bundle may cover. */
+  bundleMaxEvents: number;
+  /** Events per database read while a bundle builds (memory stays flat whatever the range). */
+  bundlePageSize: number;
+  /** Size of each stored chunk of a bundle document (bundle_chunks rows). */
+  bundleChunkBytes: number;
+  /** Largest bundle GetBundle returns inline; larger ones are only downloaded. */
+  bundleInlineBytes: number;
+  /** Largest document POST /v2/verify accepts (public route). */
+  verifyMaxBytes: number;
 }
 
 /** Reads configuration from the environment; a bad value names the variable. */
@@ -270,6 +285,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     connectorStatsFlushMs: e.ATTESTO_CONNECTOR_STATS_FLUSH_MS,
     connectorAllowLoopback: e.ATTESTO_CONNECTOR_ALLOW_LOOPBACK,
     connectorS3TimeoutMs: e.ATTESTO_CONNECTOR_S3_TIMEOUT_MS,
+    bundleMaxEvents: e.ATTESTO_BUNDLE_MAX_EVENTS,
+    bundlePageSize: e.ATTESTO_BUNDLE_PAGE_SIZE,
+    bundleChunkBytes: e.ATTESTO_BUNDLE_CHUNK_BYTES,
+    bundleInlineBytes: e.ATTESTO_BUNDLE_INLINE_BYTES,
+    verifyMaxBytes: e.ATTESTO_VERIFY_MAX_BYTES,
     ...overrides,
   };
   return config;

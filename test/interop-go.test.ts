@@ -73,6 +73,19 @@ describe("golang.org/x/mod/sumdb accepts our checkpoints, proofs and tiles", () 
       const { proof } = await client.getConsistencyProof({ streamId, fromSize: BigInt(from) });
       consistency.push({ from, rootFrom: b64(roots.get(from)!), hashes: proof!.hashes.map(b64) });
     }
+    // Exported C2SP tlog-proofs, from the HTTP route and from GetInclusionProof.
+    const tlogProofs: string[] = [];
+    for (const seqNo of [1, 2, 256, 257, 700]) {
+      const res = await fetch(`${app.url}/proofstreams/${streamId}/proof/${seqNo}`, { headers: { Authorization: `Bearer ${tenant.key}` } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("content-disposition")).toContain(`${streamId}-${seqNo}.tlog-proof`);
+      tlogProofs.push(await res.text());
+    }
+    const viaRpc = await client.getInclusionProof({ streamId, leaf: { case: "seqNo", value: 300n } });
+    expect(viaRpc.tlogProof.split("\n").slice(0, 2)).toEqual(["c2sp.org/tlog-proof@v1", expect.stringMatching(/^extra /)]);
+    expect(viaRpc.tlogProof).toContain(`\nindex 299\n`);
+    expect(viaRpc.tlogProof.endsWith(checkpoint!.note)).toBe(true);
+    tlogProofs.push(viaRpc.tlogProof);
     const output = await goVerify({
       base: `${app.url}/proofstreams/${streamId}`,
       token: tenant.key,
@@ -80,11 +93,31 @@ describe("golang.org/x/mod/sumdb accepts our checkpoints, proofs and tiles", () 
       note: checkpoint!.note,
       inclusion,
       consistency,
+      tlogProofs,
     });
+    expect(output).toContain("tlog-proof ok: 6");
     expect(output).toContain(`note ok: ${stream!.origin} size 700`);
     expect(output).toContain("inclusion ok: 11");
     expect(output).toContain("consistency ok: 4");
     expect(output).toContain("tiles ok: 700 entries");
+  });
+
+  it("fails a tlog-proof whose extra was changed, and the proof route answers 4xx for bad input", async () => {
+    const tenant = await newTenant(app.url);
+    const client = clientFor(ProofstreamService, app.url, tenant.key);
+    const { stream } = await client.createStream({ name: "go tlog tamper" });
+    for (let i = 0; i < 5; i++) await client.appendEvent(appendRequest(stream!.id, `t-${i}`));
+    const { checkpoint } = await client.createCheckpoint({ streamId: stream!.id });
+    const auth = { headers: { Authorization: `Bearer ${tenant.key}` } };
+    const text = await (await fetch(`${app.url}/proofstreams/${stream!.id}/proof/3`, auth)).text();
+    const lines = text.split("\n");
+    const leaf = Buffer.from(lines[1]!.slice("extra ".length), "base64").toString("utf8").replace("t-2", "t-X");
+    lines[1] = `extra ${Buffer.from(leaf).toString("base64")}`;
+    await expect(goVerify({ verifierKey: stream!.verifierKey, note: checkpoint!.note, inclusion: [], consistency: [], tlogProofs: [lines.join("\n")] })).rejects.toThrow(/CheckRecord 2/);
+    expect((await fetch(`${app.url}/proofstreams/${stream!.id}/proof/0`, auth)).status).toBe(400);
+    expect((await fetch(`${app.url}/proofstreams/${stream!.id}/proof/x1`, auth)).status).toBe(400);
+    expect((await fetch(`${app.url}/proofstreams/${stream!.id}/proof/6`, auth)).status).toBe(404);
+    expect((await fetch(`${app.url}/proofstreams/${stream!.id}/proof/1`)).status).toBe(401);
   });
 
   it("fails a tampered proof (the Go side is not a rubber stamp)", async () => {

@@ -82,9 +82,12 @@ describe("Connect JSON over HTTP/1.1 (curl)", () => {
     expect(((await res.json()) as { code: string }).code).toBe("unimplemented");
   });
 
-  it("lets anyone call the public verifier service (unimplemented until its issue)", async () => {
+  it("lets anyone call the public verifier service", async () => {
     const res = await connectJson("attesto.v1.VerifierService/VerifyBundle", { bundleJson: "{}" });
-    expect(((await res.json()) as { code: string }).code).toBe("unimplemented");
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { valid?: boolean; checks: Array<{ name: string; ok?: boolean }> };
+    expect(body.valid).toBeUndefined(); // false: the Connect JSON default is left out
+    expect(body.checks[0]).toMatchObject({ name: "format" });
   });
 
   it("refuses operator calls from tenants and anonymous callers with distinct codes", async () => {
@@ -127,8 +130,11 @@ describe("native gRPC (h2c) and gRPC-Web on the same port", () => {
 
   it("serves the Connect protocol over h2c too", async () => {
     const client = createClient(VerifierService, createGrpcTransport({ baseUrl: app.url }));
-    const err = await client.verifyBundle({ bundleJson: "{}" }).catch((e: unknown) => e);
-    expect(ConnectError.from(err).code).toBe(Code.Unimplemented);
+    const answer = await client.verifyBundle({ bundleJson: "{}" });
+    expect(answer.valid).toBe(false);
+    expect(answer.checks.map((c) => c.name)).toEqual(["format", "signature", "leaves", "range_proof", "anchors"]);
+    const err = await client.verifyBundle({}).catch((e: unknown) => e);
+    expect(ConnectError.from(err).code).toBe(Code.InvalidArgument);
   });
 });
 

@@ -1,16 +1,16 @@
 import { Command, Option } from "commander";
 import { loadConfig, type Config } from "../config.js";
-import { openConfiguredDatabase, type ConfiguredDatabase } from "../db/open.js";
+import type { ConfiguredDatabase } from "../db/open.js";
+import type { Broadcast } from "../infra/broadcast.js";
 import { createLogger, type Logger } from "../logger.js";
-import { Broadcast } from "../infra/broadcast.js";
-import { answersPing, openRedis } from "../infra/redis.js";
-import { Tenancy } from "../tenancy/module.js";
-import { registerStoreCommands } from "./store.js";
-import { Connectors, type Connector } from "../connectors/module.js";
+import type { Tenancy } from "../tenancy/module.js";
+import type { Connectors, Connector } from "../connectors/module.js";
 import type { ConnectorKind } from "../connectors/schema.js";
-import { Keyring } from "../crypto/keyring.js";
-import { loadMasterKey } from "../crypto/master-key.js";
-import { Appender } from "../proofstream/append.js";
+import { registerEvidenceCommands, registerVerifyCommands } from "./evidence-commands.js";
+import { registerStoreCommands } from "./store.js";
+
+// The database, Redis and domain modules load on use: `attesto verify` is
+// offline and starts without them.
 
 const program = new Command()
   .name("attesto")
@@ -29,6 +29,12 @@ function output(value: unknown, human: () => string): void {
 async function withConnectors<T>(run: (connectors: Connectors) => Promise<T>): Promise<T> {
   return withDatabase(async (database, config) => {
     const logger = createLogger(config.logLevel);
+    const [{ Connectors }, { Keyring }, { loadMasterKey }, { Appender }] = await Promise.all([
+      import("../connectors/module.js"),
+      import("../crypto/keyring.js"),
+      import("../crypto/master-key.js"),
+      import("../proofstream/append.js"),
+    ]);
     const keyring = new Keyring(await loadMasterKey({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, embedded: !config.databaseUrl, logger }));
     const { broadcast, close } = await localBroadcast(config, logger);
     const connectors = new Connectors(
@@ -56,6 +62,7 @@ const databaseKind = (database: ConfiguredDatabase) => (database.embedded ? "emb
 
 async function withDatabase<T>(run: (db: ConfiguredDatabase, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig();
+  const { openConfiguredDatabase } = await import("../db/open.js");
   const database = await openConfiguredDatabase(config);
   try {
     return await run(database, config);
@@ -70,6 +77,8 @@ async function withDatabase<T>(run: (db: ConfiguredDatabase, config: Config) => 
  * without one they follow within the caches' lifetimes. Never starts a Redis.
  */
 async function localBroadcast(config: Config, logger: Logger): Promise<{ broadcast: Broadcast | undefined; close: () => Promise<void> }> {
+  const { answersPing, openRedis } = await import("../infra/redis.js");
+  const { Broadcast } = await import("../infra/broadcast.js");
   const redisUrl = config.redisUrl ?? ((await answersPing("127.0.0.1", 6379)) ? "redis://127.0.0.1:6379" : undefined);
   if (!redisUrl) return { broadcast: undefined, close: async () => {} };
   const redis = await openRedis({ url: redisUrl, dataDir: config.dataDir, logger });
@@ -82,6 +91,7 @@ async function withTenancy<T>(run: (tenancy: Tenancy) => Promise<T>): Promise<T>
   return withDatabase(async ({ db }, config) => {
     const logger = createLogger(config.logLevel === "info" ? "warn" : config.logLevel);
     const { broadcast, close } = await localBroadcast(config, logger);
+    const { Tenancy } = await import("../tenancy/module.js");
     try {
       return await run(new Tenancy({ db, logger, broadcast }, { adminToken: undefined, apiKeyCacheMs: 0 }));
     } finally {
@@ -218,6 +228,8 @@ apikey
   );
 
 registerStoreCommands(program, { withDatabase, output, logger: (config) => createLogger(config.logLevel) });
+registerEvidenceCommands(program, { json, output });
+registerVerifyCommands(program, { json, output });
 const connector = program.command("connector").description("manage connectors (operator: any tenant's)");
 connector
   .command("create <tenantId>")

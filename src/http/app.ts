@@ -9,6 +9,8 @@ export interface HttpDeps {
   logger: Logger;
   metrics: Metrics;
   bodyLimitBytes: number;
+  /** Paths that enforce a body limit of their own instead of bodyLimitBytes. */
+  ownBodyLimit?: string[];
   /** Named readiness checks; each throws when its dependency is unusable. */
   readiness: Record<string, () => Promise<void>>;
 }
@@ -20,12 +22,11 @@ export interface HttpDeps {
  */
 export function createHttpApp(deps: HttpDeps): Hono {
   const app = new Hono();
-  app.use(
-    bodyLimit({
-      maxSize: deps.bodyLimitBytes,
-      onError: (c) => errorResponse(c, new AppError("payload_too_large", `request body exceeds ${deps.bodyLimitBytes} bytes`)),
-    }),
-  );
+  const limit = bodyLimit({
+    maxSize: deps.bodyLimitBytes,
+    onError: (c) => errorResponse(c, new AppError("payload_too_large", `request body exceeds ${deps.bodyLimitBytes} bytes`)),
+  });
+  app.use((c, next) => (deps.ownBodyLimit?.includes(c.req.path) ? next() : limit(c, next)));
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
 

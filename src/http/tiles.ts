@@ -1,12 +1,13 @@
 import type { Context, Hono } from "hono";
 import type { Proofstreams } from "../proofstream/module.js";
+import { invalidArgument } from "../errors.js";
 import type { Authenticator } from "../tenancy/authenticator.js";
 
 /**
- * Each stream as a C2SP tlog-tiles log under /proofstreams/<id>/ (the
- * latest checkpoint, hash tiles and entry bundles): public, or for the
- * owning tenant's key, as configured. Errors are answered by the app's one
- * error handler.
+ * Each stream as a C2SP tlog-tiles log under /proofstreams/<id>/: the latest
+ * checkpoint, hash tiles and entry bundles (leaf bytes, uint16 length
+ * prefixed), plus each event's C2SP tlog-proof at proof/<seq_no>. Public,
+ * or for the owning tenant's key, as configured.
  */
 export function mountTileRoutes(http: Hono, deps: { proofstreams: Proofstreams; authenticator: Authenticator; public: boolean }): void {
   const tenantOf = async (c: Context) => (deps.public ? undefined : (await deps.authenticator.requireTenant(c.req.header("authorization"))).tenantId);
@@ -15,6 +16,17 @@ export function mountTileRoutes(http: Hono, deps: { proofstreams: Proofstreams; 
     const note = await deps.proofstreams.tiles.checkpoint(c.req.param("streamId"), await tenantOf(c));
     c.header("Cache-Control", "no-cache");
     return c.body(note, 200, { "Content-Type": "text/plain; charset=utf-8" });
+  });
+
+  // One event's C2SP tlog-proof against the latest checkpoint, same access as the tiles.
+  http.get("/proofstreams/:streamId/proof/:seqNo", async (c) => {
+    const streamId = c.req.param("streamId");
+    const seqNo = /^[1-9][0-9]{0,15}$/.test(c.req.param("seqNo")) ? Number(c.req.param("seqNo")) : NaN;
+    if (!Number.isSafeInteger(seqNo)) throw invalidArgument("seq_no", "must be a positive integer");
+    const text = await deps.proofstreams.tlogProof(await tenantOf(c), streamId, seqNo);
+    c.header("Cache-Control", "no-cache");
+    c.header("Content-Disposition", `attachment; filename="${streamId}-${seqNo}.tlog-proof"`);
+    return c.body(text, 200, { "Content-Type": "text/plain; charset=utf-8" });
   });
 
   http.get("/proofstreams/:streamId/tile/*", async (c) => {

@@ -4,7 +4,7 @@ import type { Keyring } from "../crypto/keyring.js";
 import type { Db } from "../db/db.js";
 import { streamKeys } from "./schema.js";
 import { AppError } from "../errors.js";
-import { keyId, privateKeyFromSeed, publicKeyFromRaw, rawPublicKey, verifierKeyString, type NoteVerifier } from "./note.js";
+import { keyId, privateKeyFromSeed, rawPublicKey, verifierKeyString, type NoteVerifier } from "./note.js";
 
 export const STREAM_KEY_CONTEXT = "stream_keys.private_key";
 
@@ -60,7 +60,7 @@ export class StreamKeys {
     return {
       current: current.map(toVkey)[0] ?? "",
       previous: previous.map(toVkey),
-      verifiers: [...current, ...previous].map((r) => ({ name: origin, keyId: unsignedKeyId(r.keyId), publicKey: publicKeyFromRaw(r.publicKey) })),
+      verifiers: [...current, ...previous].map((r) => ({ name: origin, keyId: unsignedKeyId(r.keyId), publicKey: r.publicKey })),
     };
   }
 }

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import canonicalize from "canonicalize";
 import { invalidArgument } from "../errors.js";
+import { leafText } from "../verify/leaf.js";
 import { leafHash } from "./merkle/hash.js";
 
 export type JsonObject = { [key: string]: JsonValue };
@@ -30,22 +31,18 @@ export const payloadSha256 = (payload: JsonObject) => createHash("sha256").updat
 /** Times in leaves: RFC 3339, UTC, milliseconds (what the database keeps). */
 export const leafTime = (d: Date) => d.toISOString();
 
-/** The leaf bytes: JCS of {v:1, stream_id, seq_no, source_ref, event_type, occurred_at, received_at, payload_sha256}. */
+/** The leaf bytes: JCS of {v:1, stream_id, seq_no, source_ref, event_type, occurred_at, received_at, payload_sha256}, defined once in src/verify/leaf.ts. */
 export function leafBytes(f: LeafFields): Buffer {
   return Buffer.from(
-    jcs(
-      {
-        v: 1,
-        stream_id: f.streamId,
-        seq_no: f.seqNo,
-        source_ref: f.sourceRef,
-        event_type: f.eventType,
-        occurred_at: leafTime(f.occurredAt),
-        received_at: leafTime(f.receivedAt),
-        payload_sha256: f.payloadSha256,
-      },
-      "leaf",
-    ),
+    leafText({
+      stream_id: f.streamId,
+      seq_no: f.seqNo,
+      source_ref: f.sourceRef,
+      event_type: f.eventType,
+      occurred_at: leafTime(f.occurredAt),
+      received_at: leafTime(f.receivedAt),
+      payload_sha256: f.payloadSha256,
+    }),
     "utf8",
   );
 }

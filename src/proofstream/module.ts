@@ -4,6 +4,7 @@ import type { PageRequest } from "../db/pagination.js";
 import type { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
 import type { WebhookEmitter } from "../webhooks/outbox.js";
+import { Bundles, type BundleSettings } from "./bundles.js";
 import { Appender, type AppendInput, type AppendResult, type EventRecord } from "./append.js";
 import { Checkpointer, getCheckpoint, type CheckpointRecord } from "./checkpoints.js";
 import { getForkEvidence, listForkEvidence, selfAudit, submitCheckpoint, type ForkEvidenceRecord, type SubmitResult } from "./forks.js";
@@ -13,6 +14,7 @@ import { consistencyProofToCheckpoint, inclusionProof, type InclusionProofResult
 import { getEvent, listEvents, type EventFilter } from "./stream-events.js";
 import { createStream, getStream, getStreamRow, listStreams, type Stream } from "./streams.js";
 import { TileStore } from "./tile-store.js";
+import { tlogProofOf } from "./tlog-proof.js";
 import { TlogTiles } from "./tlog-tiles.js";
 
 export interface ProofstreamSettings {
@@ -25,6 +27,8 @@ export interface ProofstreamSettings {
   selfAuditIntervalMs: number;
   selfAuditSample: number;
   selfAuditMaxLeaves: number;
+  /** Verifier bundles: paging, chunking and size limits. */
+  bundles: Omit<BundleSettings, "publicBaseUrl">;
 }
 
 export interface ProofstreamDeps {
@@ -45,6 +49,8 @@ export interface ProofstreamDeps {
  */
 export class Proofstreams {
   readonly tiles: TlogTiles;
+  /** Verifier bundles, built by a job of this module. */
+  readonly bundles: Bundles;
   readonly #tileStore: TileStore;
   readonly #heads: StreamHeads;
   readonly #appender: Appender;
@@ -66,12 +72,17 @@ export class Proofstreams {
       onSigned: (streamId) => this.#heads.forget(streamId),
     });
     this.tiles = new TlogTiles({ db: deps.db, tileStore: this.#tileStore });
+    this.bundles = new Bundles(
+      { db: deps.db, jobs: deps.jobs, events: deps.events, logger: deps.logger, tileStore: this.#tileStore, checkpointer: this.#checkpointer },
+      { ...settings.bundles, publicBaseUrl: settings.publicBaseUrl },
+    );
   }
 
   async start(): Promise<void> {
     const { jobs } = this.deps;
     await jobs.every("proofstream.checkpoint", this.settings.checkpointIntervalMs, () => this.closeGrownCheckpoints());
     await jobs.every("proofstream.self-audit", this.settings.selfAuditIntervalMs, () => this.selfAudit());
+    this.bundles.start();
   }
 
   /** Nothing of its own to stop: its periodic jobs end with the job runtime. */
@@ -121,6 +132,20 @@ export class Proofstreams {
 
   inclusionProof(tenantId: string, streamId: string, leaf: LeafSelector, treeSize = 0): Promise<InclusionProofResult> {
     return inclusionProof(this.deps.db, { tileStore: this.#tileStore, heads: this.#heads }, tenantId, streamId, leaf, treeSize);
+  }
+
+  /** An inclusion proof as a C2SP tlog-proof text (the leaf bytes as `extra`, the signed checkpoint verbatim). */
+  tlogProofOf(streamId: string, proof: InclusionProofResult): Promise<string> {
+    return tlogProofOf(this.deps.db, streamId, proof);
+  }
+
+  /**
+   * One event's tlog-proof against the latest checkpoint. `tenantId`
+   * undefined reads any tenant's stream (the public read path).
+   */
+  async tlogProof(tenantId: string | undefined, streamId: string, seqNo: number): Promise<string> {
+    const owner = tenantId ?? (await this.tiles.ownerOf(streamId));
+    return this.tlogProofOf(streamId, await this.inclusionProof(owner, streamId, { seqNo }));
   }
 
   consistencyProof(tenantId: string, streamId: string, fromSize: number, toSize = 0) {

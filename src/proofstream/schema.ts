@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigint, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 import { bytea } from "../db/columns.js";
 import { tenants } from "../tenancy/schema.js";
 
@@ -123,4 +123,48 @@ export const forkEvidence = pgTable(
     detectedAt: timestamp("detected_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [uniqueIndex("fork_evidence_dedupe").on(t.streamId, t.dedupeKey), index("fork_evidence_tenant").on(t.tenantId, t.id)],
+);
+
+/** Verifier bundles (attesto.bundle.v1): one row per CreateBundle, its document in bundle_chunks. */
+export const bundles = pgTable(
+  "bundles",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    streamId: text("stream_id")
+      .notNull()
+      .references(() => streams.id),
+    fromSeqNo: count("from_seq_no").notNull(),
+    toSeqNo: count("to_seq_no").notNull(),
+    includePayloads: boolean("include_payloads").notNull(),
+    includeInclusionProofs: boolean("include_inclusion_proofs").notNull().default(false),
+    status: text("status", { enum: ["pending", "ready", "failed"] }).notNull().default("pending"),
+    /** Entries written so far: the build's progress. */
+    eventsDone: count("events_done").notNull().default(0),
+    /** Tree size of the checkpoint the bundle proves against; 0 until chosen. */
+    checkpointSize: count("checkpoint_size").notNull().default(0),
+    sizeBytes: count("size_bytes").notNull().default(0),
+    failureReason: text("failure_reason").notNull().default(""),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    completedAt: timestamp("completed_at", { withTimezone: true }),
+  },
+  (t) => [index("bundles_tenant").on(t.tenantId, t.id)],
+);
+
+/**
+ * The bundle document in order, as chunked rows of at most
+ * ATTESTO_BUNDLE_CHUNK_BYTES each: written as the build streams, read back
+ * one chunk at a time by the download route, so neither side holds a whole
+ * bundle in memory.
+ */
+export const bundleChunks = pgTable(
+  "bundle_chunks",
+  {
+    bundleId: text("bundle_id")
+      .notNull()
+      .references(() => bundles.id, { onDelete: "cascade" }),
+    idx: integer("idx").notNull(),
+    data: bytea("data").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.bundleId, t.idx] })],
 );

@@ -37,6 +37,11 @@ export class TlogTiles {
     return stream;
   }
 
+  /** The tenant a stream belongs to (not found when it does not exist). */
+  async ownerOf(streamId: string): Promise<string> {
+    return (await this.#stream(streamId, undefined)).tenantId;
+  }
+
   /** The latest signed checkpoint note. */
   async checkpoint(streamId: string, tenantId: string | undefined): Promise<string> {
     const checkpoint = await checkpointOf(this.deps.db, await this.#stream(streamId, tenantId));

@@ -154,6 +154,7 @@ export function proofstreamService({ proofstreams }: { proofstreams: Proofstream
           hashes: proof.hashes,
           checkpoint: checkpointMsg(proof.checkpoint),
         },
+        tlogProof: await proofstreams.tlogProofOf(req.streamId, proof),
       };
     },
     async getConsistencyProof(req, ctx) {

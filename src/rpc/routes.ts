@@ -13,6 +13,10 @@ import type { Connectors } from "../connectors/module.js";
 import { connectorService } from "./connector-service.js";
 import type { Proofstreams } from "../proofstream/module.js";
 import { proofstreamService } from "./proofstream-service.js";
+import { VerifierService } from "../../gen/ts/attesto/v1/verifier_pb.js";
+import type { Bundles } from "../proofstream/bundles.js";
+import { bundleHandlers } from "./bundle-handlers.js";
+import { verifierService } from "./verifier-service.js";
 import { adminService, type AdminDeps } from "./admin-service.js";
 import { unimplementedServices } from "./unimplemented.js";
 import { authInterceptor, errorInterceptor, validationInterceptor } from "./interceptors.js";
@@ -31,6 +35,7 @@ export interface RpcDeps extends AdminDeps {
   store: StoreVerification;
   storeNotifications: StoreNotifications;
   connectors: Connectors;
+  bundles: Bundles;
 }
 
 /** Interceptors, outermost first: errors are mapped last, auth runs before the rate limit, the rate limit before validation. */
@@ -46,7 +51,8 @@ export function rpcRoutes(deps: RpcDeps) {
     router.service(AdminService, adminService(deps));
     router.service(TenantService, tenantService(deps));
     router.service(WebhookService, webhookService(deps));
-    router.service(ProofstreamService, proofstreamService(deps));
+    router.service(ProofstreamService, { ...proofstreamService(deps), ...bundleHandlers(deps) });
+    router.service(VerifierService, verifierService());
     router.service(StoreVerificationService, storeVerificationService(deps));
     router.service(StoreNotificationService, storeNotificationService(deps));
     router.service(ConnectorService, connectorService(deps));

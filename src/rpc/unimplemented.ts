@@ -1,6 +1,5 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { AnchorService } from "../../gen/ts/attesto/v1/anchor_pb.js";
-import { VerifierService } from "../../gen/ts/attesto/v1/verifier_pb.js";
 
 /**
  * Contract services with no implementation yet: every RPC answers
@@ -9,5 +8,4 @@ import { VerifierService } from "../../gen/ts/attesto/v1/verifier_pb.js";
  */
 export const unimplementedServices: DescService[] = [
   AnchorService,
-  VerifierService,
 ];

@@ -8,6 +8,8 @@ import { openConfiguredDatabase, type ConfiguredDatabase } from "../db/open.js";
 import { createHttpApp } from "../http/app.js";
 import { mountQueueBoard } from "../http/queue-board.js";
 import { mountTileRoutes } from "../http/tiles.js";
+import { mountVerifyRoutes, VERIFY_PATH } from "../http/verify.js";
+import type { Bundles } from "../proofstream/bundles.js";
 import { Proofstreams } from "../proofstream/module.js";
 import { mountWebhookRoutes } from "../http/webhooks.js";
 import { mountStoreRoutes } from "../http/store.js";
@@ -47,6 +49,7 @@ export interface Attesto {
   readonly audit: ValidationAudit;
   readonly store: StoreVerification;
   readonly connectors: Connectors;
+  readonly bundles: Bundles;
   /** Set on the embedded default only. */
   readonly devCredentials: DevCredentials | undefined;
   stop(): Promise<void>;
@@ -110,6 +113,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
         selfAuditIntervalMs: config.selfAuditIntervalMs,
         selfAuditSample: config.selfAuditSample,
         selfAuditMaxLeaves: config.selfAuditMaxLeaves,
+        bundles: { maxEvents: config.bundleMaxEvents, pageSize: config.bundlePageSize, chunkBytes: config.bundleChunkBytes, inlineBytes: config.bundleInlineBytes },
       },
     );
     for (const module of [tenancy, webhooks, proofstreams]) {
@@ -151,6 +155,8 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     await connectors.start();
     cleanups.push(() => connectors.close());
 
+    const { bundles } = proofstreams;
+
     const metrics = new Metrics();
     metrics.trackRateLimits(rateLimits);
     metrics.trackValidationAudit(audit);
@@ -158,6 +164,8 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
       logger,
       metrics,
       bodyLimitBytes: config.bodyLimitBytes,
+      // POST /v2/verify takes whole bundles and enforces its own limit (ATTESTO_VERIFY_MAX_BYTES).
+      ownBodyLimit: [VERIFY_PATH],
       readiness: {
         database: () => database.ping(),
         redis: async () => void (await redis.client.ping()),
@@ -171,8 +179,9 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     if (config.role !== "worker") mountConnectorRoutes(http, { connectors, authenticator });
     mountQueueBoard(http, { jobs, authenticator });
     mountTileRoutes(http, { proofstreams, authenticator, public: config.tilesPublic });
+    mountVerifyRoutes(http, { bundles, authenticator, publicDownloads: config.tilesPublic, verifyMaxBytes: config.verifyMaxBytes });
     const onStoreCredentialsChanged = (tenantId: string) => store.credentialsChanged(tenantId);
-    const rpcDeps = { db: database.db, keyring, tenancy, logger, webhooks, proofstreams, rateLimits, onStoreCredentialsChanged, store, storeNotifications, connectors };
+    const rpcDeps = { db: database.db, keyring, tenancy, logger, webhooks, proofstreams, rateLimits, onStoreCredentialsChanged, store, storeNotifications, connectors, bundles };
     const connect = connectNodeAdapter({
       // A worker-role instance serves only the operational routes (health, readiness, metrics).
       routes: config.role === "worker" ? () => {} : rpcRoutes(rpcDeps),
@@ -201,6 +210,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
       audit,
       store,
       connectors,
+      bundles,
       database,
       redis,
       keyring,

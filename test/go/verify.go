@@ -35,6 +35,8 @@ type request struct {
 	Note        string  `json:"note"`
 	Inclusion   []proof `json:"inclusion"`
 	Consistency []proof `json:"consistency"`
+	// C2SP tlog-proof texts (c2sp.org/tlog-proof@v1) whose extra is the leaf.
+	TlogProofs []string `json:"tlogProofs"`
 }
 
 func fail(format string, args ...interface{}) {
@@ -130,6 +132,11 @@ func main() {
 	}
 	fmt.Printf("consistency ok: %d\n", len(req.Consistency))
 
+	for i, text := range req.TlogProofs {
+		checkTlogProof(i, text, verifier)
+	}
+	fmt.Printf("tlog-proof ok: %d\n", len(req.TlogProofs))
+
 	if req.Base == "" {
 		return
 	}
@@ -174,4 +181,47 @@ func main() {
 		}
 	}
 	fmt.Printf("tiles ok: %d entries\n", size)
+}
+
+// checkTlogProof reads a c2sp.org/tlog-proof@v1 text: format line, extra,
+// index, audit path, empty line, signed checkpoint; the checkpoint must
+// verify with the key and the path must lead from the record hash of extra
+// to its root.
+func checkTlogProof(i int, text string, verifier note.Verifier) {
+	head, checkpoint, ok := strings.Cut(text, "\n\n")
+	if !ok {
+		fail("tlog-proof %d: no empty line", i)
+	}
+	lines := strings.Split(head, "\n")
+	if lines[0] != "c2sp.org/tlog-proof@v1" {
+		fail("tlog-proof %d: first line %q", i, lines[0])
+	}
+	lines = lines[1:]
+	var extra []byte
+	if len(lines) > 0 && strings.HasPrefix(lines[0], "extra ") {
+		var err error
+		if extra, err = base64.StdEncoding.DecodeString(strings.TrimPrefix(lines[0], "extra ")); err != nil {
+			fail("tlog-proof %d: extra: %v", i, err)
+		}
+		lines = lines[1:]
+	}
+	if len(lines) == 0 || !strings.HasPrefix(lines[0], "index ") {
+		fail("tlog-proof %d: no index line", i)
+	}
+	index, err := strconv.ParseInt(strings.TrimPrefix(lines[0], "index "), 10, 64)
+	if err != nil {
+		fail("tlog-proof %d: index: %v", i, err)
+	}
+	n, err := note.Open([]byte(checkpoint), note.VerifierList(verifier))
+	if err != nil {
+		fail("tlog-proof %d: note.Open: %v", i, err)
+	}
+	body := strings.Split(n.Text, "\n")
+	size, err := strconv.ParseInt(body[1], 10, 64)
+	if err != nil {
+		fail("tlog-proof %d: size: %v", i, err)
+	}
+	if err := tlog.CheckRecord(hashes(lines[1:]), size, hash(body[2]), index, tlog.RecordHash(extra)); err != nil {
+		fail("tlog-proof %d: CheckRecord %d: %v", i, index, err)
+	}
 }

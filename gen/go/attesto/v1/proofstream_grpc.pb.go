@@ -68,12 +68,15 @@ type ProofstreamServiceClient interface {
 	// `proofstream.fork_detected` delivery.
 	GetForkEvidence(ctx context.Context, in *GetForkEvidenceRequest, opts ...grpc.CallOption) (*GetForkEvidenceResponse, error)
 	// Starts building a verifier bundle (`attesto.bundle.v1`) for a range of
-	// events. Returns at once with status PENDING; when the bundle is READY,
-	// `proofstream.bundle_ready` fires. INVALID_ARGUMENT when from_seq_no >
-	// to_seq_no or the range exceeds the server's bundle limit;
-	// FAILED_PRECONDITION when to_seq_no is beyond the stream's size.
+	// events, as a background job. Returns at once with status PENDING; when
+	// the bundle is READY, `proofstream.bundle_ready` fires. INVALID_ARGUMENT
+	// (field `to_seq_no`) when from_seq_no > to_seq_no or the range exceeds
+	// the server's bundle limit; FAILED_PRECONDITION when to_seq_no is beyond
+	// the stream's size; NOT_FOUND for an unknown stream.
 	CreateBundle(ctx context.Context, in *CreateBundleRequest, opts ...grpc.CallOption) (*CreateBundleResponse, error)
-	// Reads a bundle; poll it, or wait for `proofstream.bundle_ready`.
+	// Reads a bundle: status, progress, and when READY the document (small
+	// bundles) and its download URL. Poll it, or wait for
+	// `proofstream.bundle_ready`. NOT_FOUND for an unknown bundle.
 	GetBundle(ctx context.Context, in *GetBundleRequest, opts ...grpc.CallOption) (*GetBundleResponse, error)
 }
 
@@ -275,12 +278,15 @@ type ProofstreamServiceServer interface {
 	// `proofstream.fork_detected` delivery.
 	GetForkEvidence(context.Context, *GetForkEvidenceRequest) (*GetForkEvidenceResponse, error)
 	// Starts building a verifier bundle (`attesto.bundle.v1`) for a range of
-	// events. Returns at once with status PENDING; when the bundle is READY,
-	// `proofstream.bundle_ready` fires. INVALID_ARGUMENT when from_seq_no >
-	// to_seq_no or the range exceeds the server's bundle limit;
-	// FAILED_PRECONDITION when to_seq_no is beyond the stream's size.
+	// events, as a background job. Returns at once with status PENDING; when
+	// the bundle is READY, `proofstream.bundle_ready` fires. INVALID_ARGUMENT
+	// (field `to_seq_no`) when from_seq_no > to_seq_no or the range exceeds
+	// the server's bundle limit; FAILED_PRECONDITION when to_seq_no is beyond
+	// the stream's size; NOT_FOUND for an unknown stream.
 	CreateBundle(context.Context, *CreateBundleRequest) (*CreateBundleResponse, error)
-	// Reads a bundle; poll it, or wait for `proofstream.bundle_ready`.
+	// Reads a bundle: status, progress, and when READY the document (small
+	// bundles) and its download URL. Poll it, or wait for
+	// `proofstream.bundle_ready`. NOT_FOUND for an unknown bundle.
 	GetBundle(context.Context, *GetBundleRequest) (*GetBundleResponse, error)
 	mustEmbedUnimplementedProofstreamServiceServer()
 }

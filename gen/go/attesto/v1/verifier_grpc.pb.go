@@ -17,9 +17,12 @@ const _ = grpc.SupportPackageIsVersion7
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type VerifierServiceClient interface {
-	// Verifies a bundle and reports every check by name. A bundle that does
-	// not parse or fails a check is an answer (valid = false), not an error;
-	// only an empty or oversized `bundle_json` answers INVALID_ARGUMENT.
+	// Verifies a bundle or a tlog-proof and reports every check by name. A
+	// document that does not parse or fails a check is an answer (valid =
+	// false), not an error. INVALID_ARGUMENT when neither or both of
+	// `bundle_json` and `tlog_proof` are set, or one is over its size limit
+	// (requests over the server's body limit are refused by the transport
+	// with RESOURCE_EXHAUSTED).
 	VerifyBundle(ctx context.Context, in *VerifyBundleRequest, opts ...grpc.CallOption) (*VerifyBundleResponse, error)
 }
 
@@ -44,9 +47,12 @@ func (c *verifierServiceClient) VerifyBundle(ctx context.Context, in *VerifyBund
 // All implementations must embed UnimplementedVerifierServiceServer
 // for forward compatibility
 type VerifierServiceServer interface {
-	// Verifies a bundle and reports every check by name. A bundle that does
-	// not parse or fails a check is an answer (valid = false), not an error;
-	// only an empty or oversized `bundle_json` answers INVALID_ARGUMENT.
+	// Verifies a bundle or a tlog-proof and reports every check by name. A
+	// document that does not parse or fails a check is an answer (valid =
+	// false), not an error. INVALID_ARGUMENT when neither or both of
+	// `bundle_json` and `tlog_proof` are set, or one is over its size limit
+	// (requests over the server's body limit are refused by the transport
+	// with RESOURCE_EXHAUSTED).
 	VerifyBundle(context.Context, *VerifyBundleRequest) (*VerifyBundleResponse, error)
 	mustEmbedUnimplementedVerifierServiceServer()
 }

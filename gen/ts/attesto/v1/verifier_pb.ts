@@ -11,7 +11,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file attesto/v1/verifier.proto.
  */
 export const file_attesto_v1_verifier: GenFile = /*@__PURE__*/
-  fileDesc("ChlhdHRlc3RvL3YxL3ZlcmlmaWVyLnByb3RvEgphdHRlc3RvLnYxIjcKE1ZlcmlmeUJ1bmRsZVJlcXVlc3QSIAoLYnVuZGxlX2pzb24YASABKAlCC8rzGAcIARiAgIAIIjcKC0J1bmRsZUNoZWNrEgwKBG5hbWUYASABKAkSCgoCb2sYAiABKAgSDgoGZGV0YWlsGAMgASgJIqIBChRWZXJpZnlCdW5kbGVSZXNwb25zZRINCgV2YWxpZBgBIAEoCBInCgZjaGVja3MYAiADKAsyFy5hdHRlc3RvLnYxLkJ1bmRsZUNoZWNrEhEKCXN0cmVhbV9pZBgDIAEoCRITCgtmcm9tX3NlcV9ubxgEIAEoBBIRCgl0b19zZXFfbm8YBSABKAQSFwoPY2hlY2twb2ludF9zaXplGAYgASgEMmQKD1ZlcmlmaWVyU2VydmljZRJRCgxWZXJpZnlCdW5kbGUSHy5hdHRlc3RvLnYxLlZlcmlmeUJ1bmRsZVJlcXVlc3QaIC5hdHRlc3RvLnYxLlZlcmlmeUJ1bmRsZVJlc3BvbnNlQjtaOWdpdGh1Yi5jb20vYXR0ZXN0by1ldS9hdHRlc3RvL2dlbi9nby9hdHRlc3RvL3YxO2F0dGVzdG92MWIGcHJvdG8z", [file_attesto_v1_validate]);
+  fileDesc("ChlhdHRlc3RvL3YxL3ZlcmlmaWVyLnByb3RvEgphdHRlc3RvLnYxInIKE1ZlcmlmeUJ1bmRsZVJlcXVlc3QSHgoLYnVuZGxlX2pzb24YASABKAlCCcrzGAUYgICACBIcCgp0bG9nX3Byb29mGAIgASgJQgjK8xgEGICABBIdCgx2ZXJpZmllcl9rZXkYAyABKAlCB8rzGAMYgAgiRwoLQnVuZGxlQ2hlY2sSDAoEbmFtZRgBIAEoCRIKCgJvaxgCIAEoCBIOCgZkZXRhaWwYAyABKAkSDgoGc3RhdHVzGAQgASgJIuIBChRWZXJpZnlCdW5kbGVSZXNwb25zZRINCgV2YWxpZBgBIAEoCBInCgZjaGVja3MYAiADKAsyFy5hdHRlc3RvLnYxLkJ1bmRsZUNoZWNrEhEKCXN0cmVhbV9pZBgDIAEoCRITCgtmcm9tX3NlcV9ubxgEIAEoBBIRCgl0b19zZXFfbm8YBSABKAQSFwoPY2hlY2twb2ludF9zaXplGAYgASgEEg4KBm9yaWdpbhgHIAEoCRIMCgRraW5kGAggASgJEg8KB2VudHJpZXMYCSABKAQSDwoHYW5jaG9ycxgKIAEoBDJpCg9WZXJpZmllclNlcnZpY2USVgoMVmVyaWZ5QnVuZGxlEh8uYXR0ZXN0by52MS5WZXJpZnlCdW5kbGVSZXF1ZXN0GiAuYXR0ZXN0by52MS5WZXJpZnlCdW5kbGVSZXNwb25zZSIDkAIBQjtaOWdpdGh1Yi5jb20vYXR0ZXN0by1ldS9hdHRlc3RvL2dlbi9nby9hdHRlc3RvL3YxO2F0dGVzdG92MWIGcHJvdG8z", [file_attesto_v1_validate]);
 
 /**
  * The request of VerifierService.VerifyBundle.
@@ -20,11 +20,27 @@ export const file_attesto_v1_verifier: GenFile = /*@__PURE__*/
  */
 export type VerifyBundleRequest = Message<"attesto.v1.VerifyBundleRequest"> & {
   /**
-   * The bundle document, as returned in Bundle.bundle_json.
+   * The bundle document, as returned in Bundle.bundle_json or downloaded.
    *
    * @generated from field: string bundle_json = 1;
    */
   bundleJson: string;
+
+  /**
+   * Instead of a bundle: a C2SP `c2sp.org/tlog-proof@v1` text.
+   *
+   * @generated from field: string tlog_proof = 2;
+   */
+  tlogProof: string;
+
+  /**
+   * The stream's note verifier key (`<origin>+<key id>+<key>`) the caller
+   * trusts, obtained out of band. The signature check passes only with it;
+   * without it a bundle's own key makes the check "unpinned" (not valid).
+   *
+   * @generated from field: string verifier_key = 3;
+   */
+  verifierKey: string;
 };
 
 /**
@@ -41,20 +57,24 @@ export const VerifyBundleRequestSchema: GenMessage<VerifyBundleRequest> = /*@__P
  */
 export type BundleCheck = Message<"attesto.v1.BundleCheck"> & {
   /**
-   * One of "format" (the document parses as attesto.bundle.v1),
-   * "signature" (the checkpoint note verifies with the bundle's verifier key
-   * and origin), "leaves" (each entry's leaf hash, and payload_sha256 where
-   * the payload is present), "range_proof" (the entries are in the
-   * checkpoint), "inclusion_proofs" (per-entry proofs, when present) and
-   * "anchors" (each anchor receipt's path leads from the checkpoint note to
-   * the batch root). Checks that cannot run because an earlier one failed
-   * are reported with ok = false and say so in detail.
+   * One of "format" (the document parses as attesto.bundle.v1 or a
+   * tlog-proof), "signature" (the checkpoint note verifies with the pinned
+   * key), "leaves" (each entry's leaf recomputed from its fields, and its
+   * payload digest where the payload is present), "range_proof" (the
+   * entries are the whole range, in order, and lead to the checkpoint root),
+   * "inclusion_proofs" (per-entry tlog-proofs, when present),
+   * "inclusion_proof" (a tlog-proof's audit path) and "anchors" (each
+   * anchor receipt's path leads from the checkpoint note to the batch root).
+   * Checks that cannot run because the format check failed are reported
+   * with ok = false and say so in detail.
    *
    * @generated from field: string name = 1;
    */
   name: string;
 
   /**
+   * True when status is "pass" or "skipped".
+   *
    * @generated from field: bool ok = 2;
    */
   ok: boolean;
@@ -66,6 +86,15 @@ export type BundleCheck = Message<"attesto.v1.BundleCheck"> & {
    * @generated from field: string detail = 3;
    */
   detail: string;
+
+  /**
+   * "pass", "fail", "skipped" (nothing to check, e.g. no anchor receipts) or
+   * "unpinned" (the signature verifies only with the key the document
+   * carries, which the caller did not pin).
+   *
+   * @generated from field: string status = 4;
+   */
+  status: string;
 };
 
 /**
@@ -82,7 +111,7 @@ export const BundleCheckSchema: GenMessage<BundleCheck> = /*@__PURE__*/
  */
 export type VerifyBundleResponse = Message<"attesto.v1.VerifyBundleResponse"> & {
   /**
-   * True when every check is ok.
+   * True when every check passed or was skipped.
    *
    * @generated from field: bool valid = 1;
    */
@@ -96,28 +125,60 @@ export type VerifyBundleResponse = Message<"attesto.v1.VerifyBundleResponse"> & 
   checks: BundleCheck[];
 
   /**
-   * As read from the bundle, when it parses; trust them only when valid.
+   * As read from the document, when it parses; trust them only when valid.
    *
    * @generated from field: string stream_id = 3;
    */
   streamId: string;
 
   /**
+   * First event of the range.
+   *
    * @generated from field: uint64 from_seq_no = 4;
    */
   fromSeqNo: bigint;
 
   /**
+   * Last event of the range.
+   *
    * @generated from field: uint64 to_seq_no = 5;
    */
   toSeqNo: bigint;
 
   /**
-   * Tree size of the bundle's checkpoint.
+   * Tree size of the document's checkpoint.
    *
    * @generated from field: uint64 checkpoint_size = 6;
    */
   checkpointSize: bigint;
+
+  /**
+   * The checkpoint origin.
+   *
+   * @generated from field: string origin = 7;
+   */
+  origin: string;
+
+  /**
+   * "bundle" or "tlog-proof".
+   *
+   * @generated from field: string kind = 8;
+   */
+  kind: string;
+
+  /**
+   * Entries in the document (1 for a tlog-proof).
+   *
+   * @generated from field: uint64 entries = 9;
+   */
+  entries: bigint;
+
+  /**
+   * Anchor receipts in the document.
+   *
+   * @generated from field: uint64 anchors = 10;
+   */
+  anchors: bigint;
 };
 
 /**
@@ -128,18 +189,21 @@ export const VerifyBundleResponseSchema: GenMessage<VerifyBundleResponse> = /*@_
   messageDesc(file_attesto_v1_verifier, 2);
 
 /**
- * VerifierService checks verifier bundles (`attesto.bundle.v1`). It is
- * public: no API key is needed and none is used. It runs the same
- * verification library as `attesto verify`, `POST /v2/verify` and the
- * browser page, and uses only what is in the bundle (no database, no chain).
+ * VerifierService checks verifier bundles (`attesto.bundle.v1`) and C2SP
+ * tlog-proofs. It is public: no API key is needed and none is used. It runs
+ * the same verification library as `attesto verify`, `POST /v2/verify` and
+ * the browser page, and uses only what it is given (no database, no chain).
  *
  * @generated from service attesto.v1.VerifierService
  */
 export const VerifierService: GenService<{
   /**
-   * Verifies a bundle and reports every check by name. A bundle that does
-   * not parse or fails a check is an answer (valid = false), not an error;
-   * only an empty or oversized `bundle_json` answers INVALID_ARGUMENT.
+   * Verifies a bundle or a tlog-proof and reports every check by name. A
+   * document that does not parse or fails a check is an answer (valid =
+   * false), not an error. INVALID_ARGUMENT when neither or both of
+   * `bundle_json` and `tlog_proof` are set, or one is over its size limit
+   * (requests over the server's body limit are refused by the transport
+   * with RESOURCE_EXHAUSTED).
    *
    * @generated from rpc attesto.v1.VerifierService.VerifyBundle
    */

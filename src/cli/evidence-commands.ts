@@ -1,0 +1,207 @@
+import { createWriteStream } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { Command } from "commander";
+import { BundleStatus, type Bundle } from "../../gen/ts/attesto/v1/proofstream_pb.js";
+import { verifyDocument } from "../verify/document.js";
+
+/**
+ * Evidence commands. `verify` is offline (the shared verification library,
+ * no server). `proof` and `bundle` talk to a running server: `--url` (env
+ * ATTESTO_URL) with the tenant key `--api-key` (env ATTESTO_API_KEY).
+ */
+export interface CliIo {
+  json: () => boolean;
+  output: (value: unknown, human: () => string) => void;
+}
+
+export interface ServerOptions {
+  url?: string;
+  apiKey?: string;
+}
+
+export function serverOf(opts: ServerOptions): { url: string; apiKey: string | undefined } {
+  const url = (opts.url ?? process.env.ATTESTO_URL ?? "http://127.0.0.1:8080").replace(/\/+$/, "");
+  return { url, apiKey: opts.apiKey ?? process.env.ATTESTO_API_KEY };
+}
+
+/** GET with the tenant key; a non-2xx answer becomes an error carrying the server's message. */
+export async function getFromServer(server: { url: string; apiKey: string | undefined }, path: string): Promise<Response> {
+  const res = await fetch(`${server.url}${path}`, { headers: server.apiKey ? { Authorization: `Bearer ${server.apiKey}` } : {} });
+  if (!res.ok) {
+    const body = await res.text();
+    let message = body;
+    try {
+      message = (JSON.parse(body) as { error?: { message?: string }; message?: string }).error?.message ?? message;
+    } catch {
+      // not JSON: keep the text
+    }
+    throw new Error(`${path}: HTTP ${res.status}: ${message.slice(0, 300)}`);
+  }
+  return res;
+}
+
+export const withServerOptions = (cmd: Command) =>
+  cmd.option("--url <url>", "server base URL (env ATTESTO_URL, default http://127.0.0.1:8080)").option("--api-key <key>", "tenant API key (env ATTESTO_API_KEY)");
+
+export function registerEvidenceCommands(program: Command, io: CliIo): void {
+  withServerOptions(
+    program
+      .command("proof <streamId> <seqNo>")
+      .description("write one event's C2SP tlog-proof (against the latest checkpoint)")
+      .option("-o, --out <file>", "where to write it; - for stdout (default <stream id>-<seq_no>.tlog-proof)"),
+  ).action(async (streamId: string, seqNo: string, opts: ServerOptions & { out?: string }) => {
+    const server = serverOf(opts);
+    const text = await (await getFromServer(server, `/proofstreams/${encodeURIComponent(streamId)}/proof/${encodeURIComponent(seqNo)}`)).text();
+    if (opts.out === "-") {
+      process.stdout.write(text);
+      return;
+    }
+    const out = opts.out ?? `${streamId}-${seqNo}.tlog-proof`;
+    await writeFile(out, text);
+    io.output({ path: out, bytes: Buffer.byteLength(text) }, () => `wrote ${out}`);
+  });
+}
+
+const MARKS: Record<string, string> = { pass: "✔", fail: "✘", unpinned: "⚠", skipped: "–" };
+
+/** Exit codes of `attesto verify`: 0 valid, 1 a check failed, 2 nothing failed but no key was pinned. */
+export const VERIFY_EXIT = { valid: 0, failed: 1, unpinned: 2 } as const;
+
+/** Loaded on use: `attesto verify` stays offline and starts without the RPC client. */
+async function proofstreamClient(server: { url: string; apiKey: string | undefined }) {
+  const [{ createClient }, { createConnectTransport }, { ProofstreamService }] = await Promise.all([
+    import("@connectrpc/connect"),
+    import("@connectrpc/connect-node"),
+    import("../../gen/ts/attesto/v1/proofstream_pb.js"),
+  ]);
+  const transport = createConnectTransport({
+    baseUrl: server.url,
+    httpVersion: "1.1",
+    interceptors: [
+      (next) => (req) => {
+        if (server.apiKey) req.header.set("Authorization", `Bearer ${server.apiKey}`);
+        return next(req);
+      },
+    ],
+  });
+  return createClient(ProofstreamService, transport);
+}
+
+const STATUS_NAMES: Record<BundleStatus, string> = {
+  [BundleStatus.UNSPECIFIED]: "unspecified",
+  [BundleStatus.PENDING]: "pending",
+  [BundleStatus.READY]: "ready",
+  [BundleStatus.FAILED]: "failed",
+};
+
+/** The bundle for people and for --json (without the inline document, which `--out` writes). */
+const bundleSummary = (b: Bundle) => ({
+  id: b.id,
+  stream_id: b.streamId,
+  from_seq_no: Number(b.fromSeqNo),
+  to_seq_no: Number(b.toSeqNo),
+  include_payloads: b.includePayloads,
+  status: STATUS_NAMES[b.status],
+  events_done: Number(b.eventsDone),
+  checkpoint_size: Number(b.checkpointSize),
+  size_bytes: Number(b.sizeBytes),
+  verification_url: b.verificationUrl,
+  download_url: b.downloadUrl,
+  failure_reason: b.failureReason,
+});
+
+/** A one-line progress bar, redrawn in place (TTY only). */
+function drawProgress(done: number, total: number): void {
+  const width = 30;
+  const filled = Math.round((done / total) * width);
+  const pct = Math.floor((done * 100) / total);
+  process.stderr.write(`\r[${"█".repeat(filled)}${"░".repeat(width - filled)}] ${String(pct).padStart(3)}% ${done}/${total} events`);
+}
+
+async function download(server: { url: string; apiKey: string | undefined }, bundle: Bundle, out: string): Promise<void> {
+  const res = await getFromServer(server, new URL(bundle.downloadUrl).pathname);
+  await pipeline(Readable.fromWeb(res.body! as never), createWriteStream(out));
+}
+
+export function registerVerifyCommands(program: Command, io: CliIo): void {
+  program
+    .command("verify <file>")
+    .description("verify an attesto.bundle.v1 JSON bundle or a C2SP .tlog-proof offline; each check by name (exit 0 valid, 1 failed, 2 key not pinned)")
+    .option("--key <verifierKey>", "the stream's note verifier key you trust (<origin>+<key id>+<key>)")
+    .action(async (file: string, opts: { key?: string }) => {
+      const text = await readFile(file, "utf8");
+      const report = verifyDocument(text, { pinnedKey: opts.key });
+      io.output(report, () => {
+        const range = report.from_seq_no === report.to_seq_no ? `event ${report.from_seq_no}` : `events ${report.from_seq_no}..${report.to_seq_no}`;
+        const head = `${report.kind} of ${report.stream_id || "?"} (${report.origin || "?"}): ${range}, checkpoint size ${report.checkpoint_size}`;
+        const lines = report.checks.map((c) => `${MARKS[c.status]} ${c.name}: ${c.status} — ${c.detail}`);
+        const verdict = report.valid ? "VALID" : report.checks.some((c) => c.status === "fail") ? "NOT VALID" : "NOT TRUSTED (pin the stream's verifier key with --key)";
+        return [head, ...lines, verdict].join("\n");
+      });
+      process.exitCode = report.valid ? VERIFY_EXIT.valid : report.checks.some((c) => c.status === "fail") ? VERIFY_EXIT.failed : VERIFY_EXIT.unpinned;
+    });
+
+  const bundle = program.command("bundle").description("verifier bundles (attesto.bundle.v1) on a running server");
+  withServerOptions(
+    bundle
+      .command("create <streamId> <fromSeqNo> <toSeqNo>")
+      .description("start building a bundle of the inclusive range")
+      .option("--payloads", "include each event's payload (default: only its digest)")
+      .option("--inclusion-proofs", "add a C2SP tlog-proof per entry")
+      .option("--wait", "wait until it is ready (a progress bar on a terminal)")
+      .option("-o, --out <file>", "with --wait: write the document there"),
+  ).action(async (streamId: string, from: string, to: string, opts: ServerOptions & { payloads?: boolean; inclusionProofs?: boolean; wait?: boolean; out?: string }) => {
+    const server = serverOf(opts);
+    const client = await proofstreamClient(server);
+    const toBig = (v: string, name: string) => {
+      if (!/^[0-9]{1,16}$/.test(v)) throw new Error(`${name} must be a positive integer`);
+      return BigInt(v);
+    };
+    let { bundle: current } = await client.createBundle({
+      streamId,
+      fromSeqNo: toBig(from, "fromSeqNo"),
+      toSeqNo: toBig(to, "toSeqNo"),
+      includePayloads: Boolean(opts.payloads),
+      includeInclusionProofs: Boolean(opts.inclusionProofs),
+    });
+    if (opts.wait) {
+      const total = Number(current!.toSeqNo - current!.fromSeqNo) + 1;
+      const bar = process.stderr.isTTY && !io.json();
+      while (current!.status === BundleStatus.PENDING) {
+        if (bar) drawProgress(Number(current!.eventsDone), total);
+        await new Promise((r) => setTimeout(r, 250));
+        current = (await client.getBundle({ bundleId: current!.id })).bundle;
+      }
+      if (bar) {
+        drawProgress(Number(current!.eventsDone), total);
+        process.stderr.write("\n");
+      }
+      if (current!.status === BundleStatus.FAILED) throw new Error(`bundle ${current!.id} failed: ${current!.failureReason}`);
+      if (opts.out) await download(server, current!, opts.out);
+    }
+    io.output({ ...bundleSummary(current!), ...(opts.out && opts.wait ? { path: opts.out } : {}) }, () =>
+      current!.status === BundleStatus.READY
+        ? `bundle ${current!.id} ready: events ${current!.fromSeqNo}..${current!.toSeqNo}, ${current!.sizeBytes} bytes${opts.out ? `, written to ${opts.out}` : ""}\nverify: ${current!.verificationUrl}`
+        : `bundle ${current!.id} ${STATUS_NAMES[current!.status]}; follow it with: attesto bundle get ${current!.id}`,
+    );
+  });
+
+  withServerOptions(bundle.command("get <bundleId>").description("show a bundle's status and progress")).action(async (bundleId: string, opts: ServerOptions) => {
+    const { bundle: b } = await (await proofstreamClient(serverOf(opts))).getBundle({ bundleId });
+    const s = bundleSummary(b!);
+    io.output(s, () => `${s.id} ${s.status}: ${s.events_done}/${s.to_seq_no - s.from_seq_no + 1} events${s.status === "ready" ? `, ${s.size_bytes} bytes, ${s.download_url}` : ""}${s.failure_reason ? ` (${s.failure_reason})` : ""}`);
+  });
+
+  withServerOptions(
+    bundle.command("download <bundleId>").description("write a ready bundle's document").option("-o, --out <file>", "where to write it (default <bundle id>.json)"),
+  ).action(async (bundleId: string, opts: ServerOptions & { out?: string }) => {
+    const server = serverOf(opts);
+    const { bundle: b } = await (await proofstreamClient(server)).getBundle({ bundleId });
+    if (b!.status !== BundleStatus.READY) throw new Error(`bundle ${bundleId} is ${STATUS_NAMES[b!.status]}, not ready`);
+    const out = opts.out ?? `${bundleId}.json`;
+    await download(server, b!, out);
+    io.output({ path: out, bytes: Number(b!.sizeBytes) }, () => `wrote ${out}`);
+  });
+}

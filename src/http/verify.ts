@@ -1,0 +1,70 @@
+import type { Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { AppError, invalidArgument } from "../errors.js";
+import type { Bundles } from "../proofstream/bundles.js";
+import type { Authenticator } from "../tenancy/authenticator.js";
+import { verifyDocument } from "../verify/document.js";
+import { errorResponse } from "./errors.js";
+import { verifyPageHtml, verifyPageScript } from "../verify-page/assets.js";
+
+const BUNDLE_ID = /^bundle_[0-9A-HJKMNP-TV-Z]{26}$/;
+export const VERIFY_PATH = "/v2/verify";
+
+/**
+ * Public verification (DESIGN section 4): `POST /v2/verify` checks a bundle
+ * or tlog-proof sent as the request body, `GET /verify` is the page that
+ * checks one in the browser (nothing is uploaded), and
+ * `GET /bundles/<id>/download` streams a ready bundle (access as for the
+ * tile read path: the owning tenant's key, or public when tiles are).
+ */
+export function mountVerifyRoutes(http: Hono, deps: { bundles: Bundles; authenticator: Authenticator; publicDownloads: boolean; verifyMaxBytes: number }): void {
+  http.post(
+    VERIFY_PATH,
+    bodyLimit({
+      maxSize: deps.verifyMaxBytes,
+      onError: (c) => errorResponse(c, new AppError("payload_too_large", `the document exceeds ${deps.verifyMaxBytes} bytes`, { field: "body" })),
+    }),
+    async (c) => {
+      const key = c.req.query("verifier_key") ?? c.req.header("x-attesto-verifier-key");
+      if (key !== undefined && key.length > 1024) throw invalidArgument("verifier_key", "is too long");
+      const text = await c.req.text();
+      if (!text.trim()) throw invalidArgument("body", "send the bundle JSON or the tlog-proof text as the request body");
+      const report = verifyDocument(text, { pinnedKey: key || undefined });
+      return c.json({ ...report, checks: report.checks.map((check) => ({ ...check, ok: check.status === "pass" || check.status === "skipped" })) });
+    },
+  );
+
+  http.get("/verify", (c) => {
+    // The page runs only its own script and talks only to its own origin (the optional bundle download).
+    c.header("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'");
+    return c.html(verifyPageHtml);
+  });
+
+  http.get("/verify/verify.js", async (c) => {
+    c.header("Cache-Control", "no-cache");
+    return c.body(await verifyPageScript(), 200, { "Content-Type": "text/javascript; charset=utf-8" });
+  });
+
+  http.get("/bundles/:bundleId/download", async (c: Context) => {
+    const id = c.req.param("bundleId") ?? "";
+    if (!BUNDLE_ID.test(id)) throw invalidArgument("bundle_id", "is not a bundle id");
+    const tenantId = deps.publicDownloads ? undefined : (await deps.authenticator.requireTenant(c.req.header("authorization"))).tenantId;
+    const row = await deps.bundles.readyRow(tenantId, id);
+    const chunks = deps.bundles.chunks(row.id);
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const next = await chunks.next();
+        if (next.done) controller.close();
+        else controller.enqueue(next.value);
+      },
+      async cancel() {
+        await chunks.return(undefined);
+      },
+    });
+    return c.body(body, 200, {
+      "Content-Type": "application/json",
+      "Content-Length": String(row.sizeBytes),
+      "Content-Disposition": `attachment; filename="${row.id}.json"`,
+    });
+  });
+}

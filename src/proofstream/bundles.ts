@@ -1,0 +1,284 @@
+import type { Job } from "bullmq";
+import { and, asc, eq, gte, lte, sql } from "drizzle-orm";
+import type { Db } from "../db/db.js";
+import { bundleChunks, bundles, streamEvents as events, streams } from "./schema.js";
+import { AppError, invalidArgument, notFound } from "../errors.js";
+import { newId } from "../ids.js";
+import type { JobRuntime } from "../jobs/runtime.js";
+import type { Logger } from "../logger.js";
+import { BUNDLE_FORMAT } from "../verify/bundle.js";
+import { rangeProofRanges } from "../verify/merkle.js";
+import { formatTlogProof } from "../verify/tlog-proof.js";
+import { checkpointOf, type CheckpointRecord } from "./checkpoints.js";
+import { StreamKeys } from "./keys.js";
+import { leafTime } from "./leaf.js";
+import { hashRanges, inclusionRanges, nodesOf } from "./merkle/ranges.js";
+import type { Checkpointer } from "./checkpoints.js";
+import type { TileStore } from "./tile-store.js";
+import type { WebhookEmitter } from "../webhooks/outbox.js";
+import { openNote, verifierKeyString } from "./note.js";
+import { getStreamRow } from "./streams.js";
+
+export const BUNDLE_QUEUE = "bundles";
+
+export type BundleRow = typeof bundles.$inferSelect;
+
+export interface BundleSettings {
+  /** This deployment's public base URL: verification and download URLs start with it. */
+  publicBaseUrl: () => string;
+  /** Largest range one bundle may cover. */
+  maxEvents: number;
+  /** Events read from the database per query while building. */
+  pageSize: number;
+  /** Size of each stored chunk of the document. */
+  chunkBytes: number;
+  /** Largest document GetBundle returns inline (bundle_json); larger ones only download. */
+  inlineBytes: number;
+}
+
+export interface BundleView extends BundleRow {
+  verificationUrl: string;
+  downloadUrl: string;
+  /** The document, when ready and at most `inlineBytes`. */
+  bundleJson: string;
+}
+
+interface BuildJob {
+  bundleId: string;
+  includeInclusionProofs: boolean;
+}
+
+/**
+ * Verifier bundles (attesto.bundle.v1): CreateBundle enqueues a BullMQ job
+ * that streams the range from Postgres in pages (memory stays flat however
+ * long the range), writes the document as chunked rows (bundle_chunks), and
+ * fires `proofstream.bundle_ready` in the transaction that marks it ready.
+ */
+export class Bundles {
+  constructor(
+    private readonly deps: { db: Db; jobs: JobRuntime; events: WebhookEmitter; logger: Logger; tileStore: TileStore; checkpointer: Checkpointer },
+    readonly settings: BundleSettings,
+  ) {}
+
+  /** Registers the build worker (worker roles only; every role can enqueue). */
+  start(): void {
+    this.deps.jobs.process<BuildJob>(BUNDLE_QUEUE, (job) => this.#build(job), 1, { lockDuration: 60_000 });
+  }
+
+  /** Workers and queues belong to the job runtime, which closes them. */
+  async close(): Promise<void> {}
+
+  async create(tenantId: string, input: { streamId: string; fromSeqNo: number; toSeqNo: number; includePayloads: boolean; includeInclusionProofs: boolean }): Promise<BundleView> {
+    const { db } = this.deps;
+    if (input.fromSeqNo > input.toSeqNo) throw invalidArgument("to_seq_no", "must not be below from_seq_no");
+    const count = input.toSeqNo - input.fromSeqNo + 1;
+    if (count > this.settings.maxEvents) throw invalidArgument("to_seq_no", `a bundle covers at most ${this.settings.maxEvents} events; this range has ${count}`);
+    const stream = await getStreamRow(db, tenantId, input.streamId);
+    if (input.toSeqNo > stream.treeSize) throw new AppError("failed_precondition", `to_seq_no ${input.toSeqNo} is beyond the stream's ${stream.treeSize} events`, { field: "to_seq_no" });
+    const [row] = await db
+      .insert(bundles)
+      .values({ id: newId("bundle"), tenantId, streamId: stream.id, fromSeqNo: input.fromSeqNo, toSeqNo: input.toSeqNo, includePayloads: input.includePayloads, includeInclusionProofs: input.includeInclusionProofs })
+      .returning();
+    try {
+      await this.deps.jobs.queue(BUNDLE_QUEUE).add("build", { bundleId: row!.id, includeInclusionProofs: input.includeInclusionProofs } satisfies BuildJob, {
+        jobId: row!.id,
+        removeOnComplete: 1000,
+        removeOnFail: 1000,
+      });
+    } catch (err) {
+      await db.delete(bundles).where(eq(bundles.id, row!.id));
+      throw new AppError("unavailable", "the job queue is unavailable; try again", {}, { cause: err });
+    }
+    return this.#view(row!);
+  }
+
+  async get(tenantId: string, bundleId: string): Promise<BundleView> {
+    const [row] = await this.deps.db
+      .select()
+      .from(bundles)
+      .where(and(eq(bundles.id, bundleId), eq(bundles.tenantId, tenantId)))
+      .limit(1);
+    if (!row) throw notFound("bundle");
+    return this.#view(row, true);
+  }
+
+  /** A ready bundle of the tenant (any tenant when `tenantId` is undefined: public downloads). */
+  async readyRow(tenantId: string | undefined, bundleId: string): Promise<BundleRow> {
+    const [row] = await this.deps.db
+      .select()
+      .from(bundles)
+      .where(and(eq(bundles.id, bundleId), tenantId ? eq(bundles.tenantId, tenantId) : undefined))
+      .limit(1);
+    if (!row) throw notFound("bundle");
+    if (row.status !== "ready") throw new AppError("failed_precondition", `bundle ${row.id} is ${row.status}, not ready`);
+    return row;
+  }
+
+  /** The document, chunk by chunk: one chunk in memory at a time. */
+  async *chunks(bundleId: string): AsyncGenerator<Uint8Array> {
+    for (let idx = 0; ; idx++) {
+      const [chunk] = await this.deps.db
+        .select({ data: bundleChunks.data })
+        .from(bundleChunks)
+        .where(and(eq(bundleChunks.bundleId, bundleId), eq(bundleChunks.idx, idx)))
+        .limit(1);
+      if (!chunk) return;
+      yield chunk.data;
+    }
+  }
+
+  async #view(row: BundleRow, withDocument = false): Promise<BundleView> {
+    const base = this.settings.publicBaseUrl().replace(/\/+$/, "");
+    let bundleJson = "";
+    if (withDocument && row.status === "ready" && row.sizeBytes <= this.settings.inlineBytes) {
+      const parts: Uint8Array[] = [];
+      for await (const chunk of this.chunks(row.id)) parts.push(chunk);
+      bundleJson = Buffer.concat(parts).toString("utf8");
+    }
+    return {
+      ...row,
+      verificationUrl: `${base}/verify?bundle=${row.id}`,
+      downloadUrl: row.status === "ready" ? `${base}/bundles/${row.id}/download` : "",
+      bundleJson,
+    };
+  }
+
+  async #build(job: Job<BuildJob>): Promise<void> {
+    const { db, logger } = this.deps;
+    const [row] = await db.select().from(bundles).where(eq(bundles.id, job.data.bundleId)).limit(1);
+    if (!row || row.status !== "pending") return;
+    try {
+      await this.#write(job, row);
+    } catch (err) {
+      const reason = err instanceof AppError && err.code !== "internal" ? err.message : "internal error while building the bundle";
+      logger.error({ err, bundleId: row.id }, "bundle build failed");
+      await db.update(bundles).set({ status: "failed", failureReason: reason, completedAt: new Date() }).where(eq(bundles.id, row.id));
+      throw err;
+    }
+  }
+
+  async #write(job: Job<BuildJob>, row: BundleRow): Promise<void> {
+    const { db, tileStore, checkpointer } = this.deps;
+    // A retried job starts over.
+    await db.delete(bundleChunks).where(eq(bundleChunks.bundleId, row.id));
+    const [stream] = await db.select().from(streams).where(eq(streams.id, row.streamId)).limit(1);
+    if (!stream) throw notFound("stream");
+
+    // The latest checkpoint if it covers the range, else one signed now over the whole tree.
+    let checkpoint: CheckpointRecord | undefined = stream.checkpointSize >= row.toSeqNo ? await checkpointOf(db, stream) : undefined;
+    if (!checkpoint) checkpoint = (await checkpointer.checkpoint(stream.id)).checkpoint;
+    const size = checkpoint.treeSize;
+    const keys = await StreamKeys.verifierKeys(db, stream.id, stream.origin);
+    const signedBy = openNote(checkpoint.note, keys.verifiers).verifiedBy[0];
+    if (!signedBy) throw new AppError("internal", `checkpoint ${size} of ${stream.id} verifies with none of its keys`);
+
+    const ranges = rangeProofRanges(row.fromSeqNo - 1, row.toSeqNo, size);
+    const lookup = await tileStore.readNodes(db, stream.id, nodesOf(ranges));
+    const rangeProof = hashRanges(ranges, lookup).map((h) => h.toString("hex"));
+
+    const out = new ChunkWriter(db, row.id, this.settings.chunkBytes);
+    const header = {
+      format: BUNDLE_FORMAT,
+      stream_id: stream.id,
+      origin: stream.origin,
+      verifier_key: verifierKeyString(signedBy.name, signedBy.publicKey),
+      from_seq_no: row.fromSeqNo,
+      to_seq_no: row.toSeqNo,
+      payloads_included: row.includePayloads,
+      checkpoint: checkpoint.note,
+      range_proof: { tree_size: size, hashes: rangeProof },
+      // Anchor receipts join when anchoring lands (DESIGN section 6); the field is part of the format from the start.
+      anchors: [],
+    };
+    const headerJson = JSON.stringify(header);
+    await out.write(`${headerJson.slice(0, -1)},"entries":[`);
+
+    const total = row.toSeqNo - row.fromSeqNo + 1;
+    let done = 0;
+    for (let from = row.fromSeqNo; from <= row.toSeqNo; from += this.settings.pageSize) {
+      const to = Math.min(from + this.settings.pageSize - 1, row.toSeqNo);
+      const page = await db
+        .select({
+          seqNo: events.seqNo,
+          sourceRef: events.sourceRef,
+          eventType: events.eventType,
+          occurredAt: events.occurredAt,
+          receivedAt: events.receivedAt,
+          payloadSha256: events.payloadSha256,
+          leafHash: sql<string>`encode(${events.leafHash}, 'hex')`,
+          // The payload as JSON text, spliced in as is: no parse and re-serialization per event.
+          payload: row.includePayloads ? sql<string>`${events.payload}::text` : sql<null>`null`,
+          leaf: job.data.includeInclusionProofs ? events.leaf : sql<null>`null`,
+        })
+        .from(events)
+        .where(and(eq(events.streamId, stream.id), gte(events.seqNo, from), lte(events.seqNo, to)))
+        .orderBy(asc(events.seqNo));
+      if (page.length !== to - from + 1) throw new AppError("internal", `events ${from}..${to} of ${stream.id} are incomplete`);
+      let proofOf: ((seqNo: number) => Buffer[]) | undefined;
+      if (job.data.includeInclusionProofs) {
+        const perEntry = page.map((e) => inclusionRanges(e.seqNo - 1, size));
+        const nodes = await tileStore.readNodes(db, stream.id, nodesOf(perEntry.flat()));
+        proofOf = (seqNo) => hashRanges(perEntry[seqNo - from]!, nodes);
+      }
+      const s = JSON.stringify;
+      const parts = page.map((e) => {
+        // One entry of the schema, written directly (the fields are known; strings escaped by JSON.stringify).
+        let entry = `{"seq_no":${e.seqNo},"source_ref":${s(e.sourceRef)},"event_type":${s(e.eventType)},"occurred_at":"${leafTime(e.occurredAt)}","received_at":"${leafTime(e.receivedAt)}","payload_sha256":"${e.payloadSha256}","leaf_hash":"${e.leafHash}"`;
+        if (e.payload !== null) entry += `,"payload":${e.payload}`;
+        if (proofOf && e.leaf) entry += `,"tlog_proof":${s(formatTlogProof({ extra: e.leaf, index: e.seqNo - 1, hashes: proofOf(e.seqNo), checkpoint: checkpoint.note }))}`;
+        return `${entry}}`;
+      });
+      await out.write((done === 0 ? "" : ",") + parts.join(","));
+      done += page.length;
+      await db.update(bundles).set({ eventsDone: done }).where(eq(bundles.id, row.id));
+      await job.updateProgress(Math.floor((done * 100) / total));
+    }
+    await out.write("]}");
+    await out.flush();
+
+    await db.transaction(async (tx) => {
+      await tx
+        .update(bundles)
+        .set({ status: "ready", eventsDone: done, checkpointSize: size, sizeBytes: out.bytes, completedAt: new Date() })
+        .where(eq(bundles.id, row.id));
+      await this.deps.events.emit(tx, row.tenantId, "proofstream.bundle_ready", {
+        stream_id: stream.id,
+        bundle_id: row.id,
+        from_seq_no: row.fromSeqNo,
+        to_seq_no: row.toSeqNo,
+        verification_url: (await this.#view({ ...row, status: "ready" })).verificationUrl,
+      });
+    });
+    this.deps.events.committed();
+  }
+}
+
+/** Buffers the document up to one chunk, then stores it as the next bundle_chunks row. */
+class ChunkWriter {
+  #parts: string[] = [];
+  #pending = 0;
+  #idx = 0;
+  bytes = 0;
+
+  constructor(
+    private readonly db: Db,
+    private readonly bundleId: string,
+    private readonly chunkBytes: number,
+  ) {}
+
+  async write(text: string): Promise<void> {
+    this.#parts.push(text);
+    // Characters, not bytes: a chunk may exceed chunkBytes by its multi-byte characters, which is harmless.
+    this.#pending += text.length;
+    if (this.#pending >= this.chunkBytes) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.#parts.length === 0) return;
+    const data = Buffer.from(this.#parts.join(""), "utf8");
+    this.#parts = [];
+    this.#pending = 0;
+    await this.db.insert(bundleChunks).values({ bundleId: this.bundleId, idx: this.#idx++, data });
+    this.bytes += data.length;
+  }
+}

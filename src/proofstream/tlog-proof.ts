@@ -1,0 +1,21 @@
+import { and, eq } from "drizzle-orm";
+import type { Db } from "../db/db.js";
+import { streamEvents as events } from "./schema.js";
+import { AppError } from "../errors.js";
+import { formatTlogProof } from "../verify/tlog-proof.js";
+import type { InclusionProofResult } from "./proofs.js";
+
+/**
+ * The C2SP tlog-proof (c2sp.org/tlog-proof@v1) of an inclusion proof: one
+ * event's evidence as one small text file. `extra` carries the leaf bytes so
+ * that a verifier recomputes the record hash; the index is seq_no - 1.
+ */
+export async function tlogProofOf(db: Db, streamId: string, proof: InclusionProofResult): Promise<string> {
+  const [row] = await db
+    .select({ leaf: events.leaf })
+    .from(events)
+    .where(and(eq(events.streamId, streamId), eq(events.seqNo, proof.leafIndex + 1)))
+    .limit(1);
+  if (!row) throw new AppError("internal", `event ${proof.leafIndex + 1} of ${streamId} has a proof but no leaf`);
+  return formatTlogProof({ extra: row.leaf, index: proof.leafIndex, hashes: proof.hashes, checkpoint: proof.checkpoint.note });
+}

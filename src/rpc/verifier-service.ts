@@ -1,0 +1,29 @@
+import { create } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { BundleCheckSchema, type VerifierService } from "../../gen/ts/attesto/v1/verifier_pb.js";
+import { invalidArgument } from "../errors.js";
+import { verifyDocument } from "../verify/document.js";
+import { isTlogProof } from "../verify/tlog-proof.js";
+
+/** VerifierService: public, offline, the same library as every other verifier. */
+export function verifierService(): ServiceImpl<typeof VerifierService> {
+  return {
+    async verifyBundle(req) {
+      if (Boolean(req.bundleJson) === Boolean(req.tlogProof)) throw invalidArgument("bundle_json", "set exactly one of bundle_json and tlog_proof");
+      if (req.tlogProof && !isTlogProof(req.tlogProof)) throw invalidArgument("tlog_proof", "must start with the line c2sp.org/tlog-proof@v1");
+      const report = verifyDocument(req.bundleJson || req.tlogProof, { pinnedKey: req.verifierKey || undefined });
+      return {
+        valid: report.valid,
+        checks: report.checks.map((c) => create(BundleCheckSchema, { name: c.name, ok: c.status === "pass" || c.status === "skipped", detail: c.detail, status: c.status })),
+        streamId: report.stream_id,
+        fromSeqNo: BigInt(report.from_seq_no),
+        toSeqNo: BigInt(report.to_seq_no),
+        checkpointSize: BigInt(report.checkpoint_size),
+        origin: report.origin,
+        kind: report.kind,
+        entries: BigInt(report.entries),
+        anchors: BigInt(report.anchors),
+      };
+    },
+  };
+}

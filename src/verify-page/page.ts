@@ -1,0 +1,90 @@
+/**
+ * Browser entry of the /verify page (bundled by esbuild, see assets.ts). It
+ * runs the verification library on what the user drops or pastes; the only
+ * request it may make is fetching `?bundle=<id>` from this same server.
+ */
+import type { VerificationReport } from "../verify/bundle.js";
+import { verifyDocument } from "../verify/document.js";
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+let loaded: { text: string; label: string } | undefined;
+
+function show(report: VerificationReport, ms: number): void {
+  const verdict = $("verdict");
+  verdict.dataset.valid = String(report.valid);
+  verdict.textContent = report.valid ? "✔ Valid" : report.checks.some((c) => c.status === "fail") ? "✘ Not valid" : "⚠ Not trusted: pin the stream's verifier key";
+  const range = report.from_seq_no === report.to_seq_no ? `event ${report.from_seq_no}` : `events ${report.from_seq_no}–${report.to_seq_no}`;
+  const summary = $("summary");
+  summary.textContent = `${report.kind === "bundle" ? "Bundle" : "tlog-proof"} of stream ${report.stream_id || "?"} (${report.origin || "unknown origin"}): ${range}, checkpoint of size ${report.checkpoint_size}, ${report.anchors} anchor receipt${report.anchors === 1 ? "" : "s"}. Checked in ${ms.toFixed(0)} ms.`;
+  Object.assign(summary.dataset, { stream: report.stream_id, from: String(report.from_seq_no), to: String(report.to_seq_no), anchors: String(report.anchors) });
+  const list = $("checks");
+  list.replaceChildren(
+    ...report.checks.map((check) => {
+      const li = document.createElement("li");
+      li.dataset.check = check.name;
+      li.dataset.status = check.status;
+      const name = document.createElement("span");
+      name.className = "name";
+      name.textContent = `${check.name}: ${check.status}`;
+      li.append(name, ` — ${check.detail}`);
+      return li;
+    }),
+  );
+}
+
+function run(): void {
+  const text = loaded?.text ?? $<HTMLTextAreaElement>("paste").value;
+  if (!text.trim()) {
+    $("verdict").textContent = "Drop, choose or paste a bundle or tlog-proof first.";
+    return;
+  }
+  const started = performance.now();
+  const report = verifyDocument(text, { pinnedKey: $<HTMLInputElement>("key").value.trim() || undefined });
+  show(report, performance.now() - started);
+}
+
+function load(text: string, label: string): void {
+  loaded = { text, label };
+  $("source").textContent = label;
+  run();
+}
+
+async function loadFile(file: File): Promise<void> {
+  load(await file.text(), `${file.name} (${file.size} bytes)`);
+}
+
+const params = new URLSearchParams(location.search);
+$<HTMLInputElement>("key").value = params.get("key") ?? "";
+$("verify").addEventListener("click", run);
+$<HTMLTextAreaElement>("paste").addEventListener("input", () => (loaded = undefined));
+$<HTMLInputElement>("file").addEventListener("change", (e) => {
+  const file = (e.target as HTMLInputElement).files?.[0];
+  if (file) void loadFile(file);
+});
+const drop = $("drop");
+drop.addEventListener("dragover", (e) => {
+  e.preventDefault();
+  drop.classList.add("over");
+});
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (e) => {
+  e.preventDefault();
+  drop.classList.remove("over");
+  const file = e.dataTransfer?.files[0];
+  if (file) void loadFile(file);
+});
+
+// A verification_url names a bundle: fetch it from this server (a tenant's private bundle needs its key, so say how to get it).
+const bundleId = params.get("bundle");
+if (bundleId && /^bundle_[0-9A-HJKMNP-TV-Z]{26}$/.test(bundleId)) {
+  $("source").textContent = `loading ${bundleId}…`;
+  fetch(`/bundles/${bundleId}/download`).then(
+    async (res) => {
+      if (res.ok) load(await res.text(), `${bundleId} from this server`);
+      else $("source").textContent = `${bundleId} is not downloadable without the tenant's API key (HTTP ${res.status}): download it with \`attesto bundle download ${bundleId}\` and drop the file here.`;
+    },
+    () => ($("source").textContent = `could not fetch ${bundleId}`),
+  );
+}
+document.body.dataset.ready = "true";

@@ -1,0 +1,306 @@
+import { equalBytes, fromHex, toHex, utf8 } from "./bytes.js";
+import { leafBytesOf, payloadDigest, type LeafRecord } from "./leaf.js";
+import { leafHash, ProofError, rootFromInclusionProof, rootFromRangeProof } from "./merkle.js";
+import { parseTlogProof, TlogProofError } from "./tlog-proof.js";
+import { NoteError, openNote, parseCheckpoint, parseVerifierKey, splitNote, type CheckpointBody, type NoteVerifier } from "./note.js";
+
+/**
+ * The verifier bundle `attesto.bundle.v1` (schemas/attesto.bundle.v1.schema.json,
+ * docs/bundle.md): a contiguous range of one stream's events with a signed
+ * checkpoint and a range proof, checkable offline.
+ */
+export const BUNDLE_FORMAT = "attesto.bundle.v1";
+
+export interface BundleEntry {
+  seq_no: number;
+  source_ref: string;
+  event_type: string;
+  occurred_at: string;
+  received_at: string;
+  payload_sha256: string;
+  /** Lowercase hex RFC 9162 leaf hash: SHA-256(0x00 || leaf bytes). */
+  leaf_hash: string;
+  /** Present only when the bundle discloses payloads. */
+  payload?: unknown;
+  /** Optional per-entry C2SP tlog-proof against the bundle's checkpoint. */
+  tlog_proof?: string;
+}
+
+/** Proof that a checkpoint note is in an anchored Merkle batch (DESIGN section 6). */
+export interface AnchorReceipt {
+  chain_id: number;
+  tx_hash: string;
+  block_number: number;
+  block_hash: string;
+  /** 0x-prefixed hex RFC 9162 root of the batch, as written on chain. */
+  batch_root: string;
+  /** Position of this checkpoint note among the batch's leaves, and their number. */
+  leaf_index: number;
+  batch_size: number;
+  /** RFC 9162 audit path (lowercase hex) from SHA-256(0x00 || checkpoint note) to batch_root. */
+  path: string[];
+}
+
+export interface BundleDocument {
+  format: typeof BUNDLE_FORMAT;
+  stream_id: string;
+  origin: string;
+  /** The stream's note verifier key; trusted only when it equals the key the verifier pins. */
+  verifier_key: string;
+  from_seq_no: number;
+  to_seq_no: number;
+  payloads_included: boolean;
+  entries: BundleEntry[];
+  /** The signed C2SP checkpoint (a note) of a tree that contains the range. */
+  checkpoint: string;
+  range_proof: { tree_size: number; hashes: string[] };
+  anchors: AnchorReceipt[];
+}
+
+export type CheckName = "format" | "signature" | "leaves" | "range_proof" | "inclusion_proofs" | "inclusion_proof" | "anchors";
+/** `unpinned`: the signature verifies only with a key the document carries itself, which the caller did not pin. */
+export type CheckStatus = "pass" | "fail" | "unpinned" | "skipped";
+
+export interface Check {
+  name: CheckName;
+  status: CheckStatus;
+  detail: string;
+}
+
+export interface VerificationReport {
+  kind: "bundle" | "tlog-proof";
+  /** Every check passed or had nothing to check; nothing failed and the key was pinned. */
+  valid: boolean;
+  checks: Check[];
+  stream_id: string;
+  origin: string;
+  from_seq_no: number;
+  to_seq_no: number;
+  checkpoint_size: number;
+  entries: number;
+  anchors: number;
+}
+
+export interface VerifyOptions {
+  /** The verifier key the caller trusts (`<name>+<id>+<key>`), obtained out of band. */
+  pinnedKey?: string;
+}
+
+export const reportValid = (checks: readonly Check[]) => checks.every((c) => c.status === "pass" || c.status === "skipped");
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isCount = (v: unknown, min = 0): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= min;
+
+/** Structural reading of a bundle; returns the problem, or the typed document. */
+export function readBundle(value: unknown): { bundle: BundleDocument } | { problem: string } {
+  if (!isObject(value)) return { problem: "the document is not a JSON object" };
+  const b = value;
+  if (b.format !== BUNDLE_FORMAT) return { problem: `format must be "${BUNDLE_FORMAT}"` };
+  for (const field of ["stream_id", "origin", "verifier_key", "checkpoint"] as const) {
+    if (typeof b[field] !== "string" || !b[field]) return { problem: `${field} must be a non-empty string` };
+  }
+  if (!isCount(b.from_seq_no, 1) || !isCount(b.to_seq_no, 1) || b.to_seq_no < b.from_seq_no) return { problem: "from_seq_no and to_seq_no must be integers with 1 <= from_seq_no <= to_seq_no" };
+  if (typeof b.payloads_included !== "boolean") return { problem: "payloads_included must be a boolean" };
+  if (!Array.isArray(b.entries)) return { problem: "entries must be an array" };
+  for (let i = 0; i < b.entries.length; i++) {
+    const e: unknown = b.entries[i];
+    if (!isObject(e)) return { problem: `entries[${i}] must be an object` };
+    if (!isCount(e.seq_no, 1)) return { problem: `entries[${i}].seq_no must be a positive integer` };
+    for (const field of ["source_ref", "event_type", "occurred_at", "received_at"] as const) {
+      if (typeof e[field] !== "string") return { problem: `entries[${i}].${field} must be a string` };
+    }
+    if (typeof e.payload_sha256 !== "string" || !HEX64.test(e.payload_sha256)) return { problem: `entries[${i}].payload_sha256 must be 64 lowercase hex digits` };
+    if (typeof e.leaf_hash !== "string" || !HEX64.test(e.leaf_hash)) return { problem: `entries[${i}].leaf_hash must be 64 lowercase hex digits` };
+    if ("tlog_proof" in e && typeof e.tlog_proof !== "string") return { problem: `entries[${i}].tlog_proof must be a string` };
+  }
+  const rp = b.range_proof;
+  if (!isObject(rp) || !isCount(rp.tree_size, 1) || !Array.isArray(rp.hashes) || !rp.hashes.every((h) => typeof h === "string" && HEX64.test(h))) {
+    return { problem: "range_proof must hold a tree_size and hashes of 64 lowercase hex digits" };
+  }
+  if (!Array.isArray(b.anchors)) return { problem: "anchors must be an array" };
+  for (let i = 0; i < b.anchors.length; i++) {
+    const a: unknown = b.anchors[i];
+    if (
+      !isObject(a) ||
+      !isCount(a.chain_id, 1) ||
+      typeof a.tx_hash !== "string" ||
+      !isCount(a.block_number) ||
+      typeof a.block_hash !== "string" ||
+      typeof a.batch_root !== "string" ||
+      !/^0x[0-9a-f]{64}$/.test(a.batch_root) ||
+      !isCount(a.leaf_index) ||
+      !isCount(a.batch_size, 1) ||
+      !Array.isArray(a.path) ||
+      !a.path.every((h) => typeof h === "string" && HEX64.test(h))
+    ) {
+      return { problem: `anchors[${i}] is not an anchor receipt` };
+    }
+  }
+  return { bundle: b as unknown as BundleDocument };
+}
+
+type SignatureSubject = { note: string; body: CheckpointBody; carriedKey?: string };
+
+/** The signature check, with the pinning rule: a carried key counts only when it is the pinned one. */
+function signatureCheck({ note, body, carriedKey }: SignatureSubject, options: VerifyOptions): Check {
+  const name = "signature";
+  let pinned: NoteVerifier | undefined;
+  if (options.pinnedKey) {
+    try {
+      pinned = parseVerifierKey(options.pinnedKey.trim());
+    } catch (err) {
+      return { name, status: "fail", detail: `the pinned key is not a note verifier key: ${(err as Error).message}` };
+    }
+    if (pinned.name !== body.origin) return { name, status: "fail", detail: `the pinned key is for ${pinned.name}, the checkpoint is of ${body.origin}` };
+    if (openNote(note, [pinned]).verifiedBy.length === 0) return { name, status: "fail", detail: `no signature by the pinned key ${keyLabel(pinned)}` };
+    const ignored = carriedKey && carriedKey !== options.pinnedKey.trim() ? " (the key the document carries differs and was ignored)" : "";
+    return { name, status: "pass", detail: `checkpoint signed by the pinned key ${keyLabel(pinned)}${ignored}` };
+  }
+  if (!carriedKey) return { name, status: "unpinned", detail: "no verifier key pinned: the signature was not checked (pass the stream's verifier key)" };
+  let carried: NoteVerifier;
+  try {
+    carried = parseVerifierKey(carriedKey);
+  } catch (err) {
+    return { name, status: "fail", detail: `the document's verifier key does not parse: ${(err as Error).message}` };
+  }
+  if (carried.name !== body.origin || openNote(note, [carried]).verifiedBy.length === 0) {
+    return { name, status: "fail", detail: `no signature by the key the document carries (${keyLabel(carried)})` };
+  }
+  return { name, status: "unpinned", detail: `the signature verifies with the key the document carries (${keyLabel(carried)}), which is not pinned: pin the stream's verifier key to trust it` };
+}
+
+const keyLabel = (v: NoteVerifier) => `${v.name}+${v.keyId.toString(16).padStart(8, "0")}`;
+
+const notRun = (name: CheckName, why: string): Check => ({ name, status: "fail", detail: `not run: ${why}` });
+
+function openCheckpoint(note: string): { body: CheckpointBody } | { problem: string } {
+  try {
+    return { body: parseCheckpoint(splitNote(note).text) };
+  } catch (err) {
+    if (err instanceof NoteError) return { problem: `the checkpoint is not a signed tlog-checkpoint: ${err.message}` };
+    throw err;
+  }
+}
+
+/** Describes failures by the first few seq_nos, so a report stays short for a million entries. */
+function listed(failures: string[]): string {
+  return failures.slice(0, 5).join("; ") + (failures.length > 5 ? `; and ${failures.length - 5} more` : "");
+}
+
+/** Verifies a parsed attesto.bundle.v1 document; every check runs and reports on its own. */
+export function verifyBundle(value: unknown, options: VerifyOptions = {}): VerificationReport {
+  const report: VerificationReport = { kind: "bundle", valid: false, checks: [], stream_id: "", origin: "", from_seq_no: 0, to_seq_no: 0, checkpoint_size: 0, entries: 0, anchors: 0 };
+  const read = readBundle(value);
+  let checkpoint: ReturnType<typeof openCheckpoint> | undefined;
+  if ("bundle" in read) {
+    checkpoint = openCheckpoint(read.bundle.checkpoint);
+    if ("body" in checkpoint && checkpoint.body.origin !== read.bundle.origin) checkpoint = { problem: `the checkpoint origin ${checkpoint.body.origin} is not the bundle's origin ${read.bundle.origin}` };
+  }
+  const problem = "problem" in read ? read.problem : checkpoint && "problem" in checkpoint ? checkpoint.problem : undefined;
+  if (problem !== undefined || !("bundle" in read) || !checkpoint || !("body" in checkpoint)) {
+    report.checks.push({ name: "format", status: "fail", detail: problem ?? "not a bundle" });
+    for (const name of ["signature", "leaves", "range_proof", "anchors"] as const) report.checks.push(notRun(name, "the document is not a valid bundle"));
+    return report;
+  }
+  const b = read.bundle;
+  const body = checkpoint.body;
+  Object.assign(report, { stream_id: b.stream_id, origin: b.origin, from_seq_no: b.from_seq_no, to_seq_no: b.to_seq_no, checkpoint_size: body.size, entries: b.entries.length, anchors: b.anchors.length });
+  report.checks.push({ name: "format", status: "pass", detail: `${BUNDLE_FORMAT}: ${b.entries.length} entries, payloads ${b.payloads_included ? "included" : "withheld (digests only)"}` });
+  report.checks.push(signatureCheck({ note: b.checkpoint, body, carriedKey: b.verifier_key }, options));
+  report.checks.push(leavesCheck(b));
+  report.checks.push(rangeProofCheck(b, body));
+  if (b.entries.some((e) => "tlog_proof" in e)) report.checks.push(inclusionProofsCheck(b, body));
+  report.checks.push(anchorsCheck(b.checkpoint, b.anchors));
+  report.valid = reportValid(report.checks);
+  return report;
+}
+
+/** Every entry's leaf recomputed from its fields (and its payload digest, when the payload is there). */
+function leavesCheck(b: BundleDocument): Check {
+  const failures: string[] = [];
+  let payloads = 0;
+  for (const e of b.entries) {
+    const record: LeafRecord = { stream_id: b.stream_id, seq_no: e.seq_no, source_ref: e.source_ref, event_type: e.event_type, occurred_at: e.occurred_at, received_at: e.received_at, payload_sha256: e.payload_sha256 };
+    if (toHex(leafHash(leafBytesOf(record))) !== e.leaf_hash) failures.push(`entry ${e.seq_no}: its fields do not hash to its leaf_hash`);
+    if ("payload" in e) {
+      payloads++;
+      let digest: string | undefined;
+      try {
+        digest = payloadDigest(e.payload);
+      } catch {
+        digest = undefined;
+      }
+      if (digest !== e.payload_sha256) failures.push(`entry ${e.seq_no}: the payload does not match payload_sha256`);
+    } else if (b.payloads_included) {
+      failures.push(`entry ${e.seq_no}: the payload is missing though payloads_included is true`);
+    }
+  }
+  if (failures.length) return { name: "leaves", status: "fail", detail: listed(failures) };
+  return { name: "leaves", status: "pass", detail: `${b.entries.length} leaves recomputed${payloads ? `, ${payloads} payload digests checked` : ", payload digests not checkable (payloads withheld)"}` };
+}
+
+/** The entries are exactly from_seq_no..to_seq_no, in order, and with the proof lead to the checkpoint's root. */
+function rangeProofCheck(b: BundleDocument, body: CheckpointBody): Check {
+  const name = "range_proof";
+  const count = b.to_seq_no - b.from_seq_no + 1;
+  if (b.entries.length !== count) return { name, status: "fail", detail: `the range ${b.from_seq_no}..${b.to_seq_no} has ${count} events, the bundle has ${b.entries.length} entries` };
+  for (let i = 0; i < b.entries.length; i++) {
+    if (b.entries[i]!.seq_no !== b.from_seq_no + i) return { name, status: "fail", detail: `entry ${i} has seq_no ${b.entries[i]!.seq_no}, expected ${b.from_seq_no + i} (entries must be the contiguous range in order)` };
+  }
+  if (b.range_proof.tree_size !== body.size) return { name, status: "fail", detail: `the proof is for a tree of ${b.range_proof.tree_size}, the checkpoint is of ${body.size}` };
+  if (b.to_seq_no > body.size) return { name, status: "fail", detail: `the checkpoint of size ${body.size} does not cover seq_no ${b.to_seq_no}` };
+  try {
+    const root = rootFromRangeProof(
+      b.from_seq_no - 1,
+      body.size,
+      b.entries.map((e) => fromHex(e.leaf_hash)!),
+      b.range_proof.hashes.map((h) => fromHex(h)!),
+    );
+    if (!equalBytes(root, body.root)) return { name, status: "fail", detail: `the entries and the proof lead to root ${toHex(root)}, the checkpoint's root is ${toHex(body.root)}` };
+  } catch (err) {
+    if (err instanceof ProofError) return { name, status: "fail", detail: err.message };
+    throw err;
+  }
+  return { name, status: "pass", detail: `events ${b.from_seq_no}..${b.to_seq_no} are in the checkpoint of size ${body.size} (${b.range_proof.hashes.length} proof hashes)` };
+}
+
+/** Per-entry tlog-proofs: each names its entry's leaf and leads to the bundle checkpoint's root. */
+function inclusionProofsCheck(b: BundleDocument, body: CheckpointBody): Check {
+  const failures: string[] = [];
+  let count = 0;
+  for (const e of b.entries) {
+    if (e.tlog_proof === undefined) continue;
+    count++;
+    try {
+      const p = parseTlogProof(e.tlog_proof);
+      if (p.index !== e.seq_no - 1) failures.push(`entry ${e.seq_no}: its proof is for index ${p.index}`);
+      else if (!p.extra || toHex(leafHash(p.extra)) !== e.leaf_hash) failures.push(`entry ${e.seq_no}: its proof's leaf is not the entry's`);
+      else if (p.checkpoint !== b.checkpoint) failures.push(`entry ${e.seq_no}: its proof names another checkpoint`);
+      else if (!equalBytes(rootFromInclusionProof(p.index, body.size, leafHash(p.extra), p.hashes), body.root)) failures.push(`entry ${e.seq_no}: its audit path does not lead to the checkpoint's root`);
+    } catch (err) {
+      if (!(err instanceof TlogProofError || err instanceof ProofError)) throw err;
+      failures.push(`entry ${e.seq_no}: ${err.message}`);
+    }
+  }
+  if (failures.length) return { name: "inclusion_proofs", status: "fail", detail: listed(failures) };
+  return { name: "inclusion_proofs", status: "pass", detail: `${count} per-entry tlog-proofs lead to the checkpoint's root` };
+}
+
+/** Offline: each receipt's path leads from the checkpoint note to the batch root it names. */
+function anchorsCheck(note: string, anchors: readonly AnchorReceipt[]): Check {
+  if (anchors.length === 0) return { name: "anchors", status: "skipped", detail: "no anchor receipts (checkpoint not anchored yet)" };
+  const noteHash = leafHash(utf8(note));
+  const failures: string[] = [];
+  anchors.forEach((a, i) => {
+    try {
+      const root = rootFromInclusionProof(a.leaf_index, a.batch_size, noteHash, a.path.map((h) => fromHex(h)!));
+      if (`0x${toHex(root)}` !== a.batch_root) failures.push(`receipt ${i} (chain ${a.chain_id}, tx ${a.tx_hash}): the path leads to 0x${toHex(root)}, not the batch root ${a.batch_root}`);
+    } catch (err) {
+      if (!(err instanceof ProofError)) throw err;
+      failures.push(`receipt ${i}: ${err.message}`);
+    }
+  });
+  if (failures.length) return { name: "anchors", status: "fail", detail: listed(failures) };
+  return { name: "anchors", status: "pass", detail: `${anchors.length} anchor receipt${anchors.length === 1 ? "" : "s"}: the checkpoint is in each batch root (chain inclusion of the transactions is not checked offline)` };
+}

@@ -1,0 +1,67 @@
+import { sha256 } from "@noble/hashes/sha2.js";
+import canonicalize from "canonicalize";
+import { toHex, utf8 } from "./bytes.js";
+
+/**
+ * The leaf of a Proofstream event (DESIGN section 5): the RFC 8785 (JCS)
+ * canonical JSON of {v:1, stream_id, seq_no, source_ref, event_type,
+ * occurred_at, received_at, payload_sha256}. The server builds leaves with
+ * this function and verifiers rebuild them with it, so there is one
+ * definition of the bytes.
+ */
+export interface LeafRecord {
+  stream_id: string;
+  seq_no: number;
+  source_ref: string;
+  event_type: string;
+  /** RFC 3339 UTC with milliseconds, exactly as in the leaf (Date#toISOString). */
+  occurred_at: string;
+  received_at: string;
+  /** Lowercase hex SHA-256 of the payload's JCS form. */
+  payload_sha256: string;
+}
+
+export class CanonicalizationError extends Error {}
+
+/** RFC 8785 canonical JSON; throws for values JSON cannot hold (non-finite numbers, undefined). */
+export function jcs(value: unknown): string {
+  const text = canonicalize(value);
+  if (text === undefined) throw new CanonicalizationError("value cannot be canonicalized as JSON");
+  return text;
+}
+
+/**
+ * The leaf's JCS text. The keys are fixed, so RFC 8785 reduces to writing
+ * them in sorted order with ECMAScript string serialization (JSON.stringify,
+ * which JCS adopts) and integer seq_no; the spec checks this against the
+ * general canonicalizer. Millions of leaves make the shortcut worth it.
+ */
+export function leafText(r: LeafRecord): string {
+  if (!Number.isSafeInteger(r.seq_no)) throw new CanonicalizationError("seq_no must be an integer");
+  const s = JSON.stringify;
+  return `{"event_type":${s(r.event_type)},"occurred_at":${s(r.occurred_at)},"payload_sha256":${s(r.payload_sha256)},"received_at":${s(r.received_at)},"seq_no":${r.seq_no},"source_ref":${s(r.source_ref)},"stream_id":${s(r.stream_id)},"v":1}`;
+}
+
+export const leafBytesOf = (r: LeafRecord): Uint8Array => utf8(leafText(r));
+
+/** Hex SHA-256 of the payload's JCS form. */
+export const payloadDigest = (payload: unknown): string => toHex(sha256(utf8(jcs(payload))));
+
+const LEAF_KEYS = ["event_type", "occurred_at", "payload_sha256", "received_at", "seq_no", "source_ref", "stream_id", "v"];
+
+/** Reads leaf bytes back into their fields; undefined when they are not an Attesto v1 leaf in canonical form. */
+export function parseLeaf(text: string): LeafRecord | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const o = value as Record<string, unknown>;
+  if (Object.keys(o).sort().join() !== LEAF_KEYS.join() || o.v !== 1) return undefined;
+  const record = o as unknown as LeafRecord;
+  const strings = [record.stream_id, record.source_ref, record.event_type, record.occurred_at, record.received_at, record.payload_sha256];
+  if (strings.some((s) => typeof s !== "string") || !Number.isSafeInteger(record.seq_no)) return undefined;
+  return leafText(record) === text ? record : undefined;
+}

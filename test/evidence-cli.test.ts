@@ -1,0 +1,117 @@
+import { spawn } from "node:child_process";
+import { readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
+import type { Attesto } from "../src/server/app.js";
+import type { VerificationReport } from "../src/verify/bundle.js";
+import { buildBundle, TAMPERS } from "./support/bundles.js";
+import { CLI, ROOT } from "./support/process.js";
+import { appendRequest } from "./support/proofstream.js";
+import { clientFor, newTenant, startTestServer, tempDir } from "./support/server.js";
+
+let app: Attesto;
+let dir: string;
+
+beforeAll(async () => {
+  app = await startTestServer({ dbPoolSize: 4, checkpointIntervalMs: 60_000 });
+  dir = await tempDir("attesto-evidence-");
+});
+afterAll(() => app?.stop());
+
+function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...CLI, ...args], { env: { ...process.env, LOG_LEVEL: "warn", ...env }, cwd: ROOT });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.once("error", reject);
+    child.once("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+describe("attesto proof, bundle and verify", () => {
+  it("exports a tlog-proof and a bundle from a server and verifies both offline, each check by name", async () => {
+    const tenant = await newTenant(app.url);
+    const ps = clientFor(ProofstreamService, app.url, tenant.key);
+    const { stream } = await ps.createStream({ name: "cli evidence" });
+    for (let i = 0; i < 20; i++) await ps.appendEvent(appendRequest(stream!.id, `c-${i}`));
+    await ps.createCheckpoint({ streamId: stream!.id });
+    const server = { ATTESTO_URL: app.url, ATTESTO_API_KEY: tenant.key };
+
+    const proofFile = path.join(dir, `${stream!.id}-3.tlog-proof`);
+    const proof = await run(["proof", stream!.id, "3", "--out", proofFile], server);
+    expect(proof.code, proof.stderr).toBe(0);
+    expect(proof.stdout).toContain(`wrote ${proofFile}`);
+    expect((await readFile(proofFile, "utf8")).split("\n").slice(0, 1)).toEqual(["c2sp.org/tlog-proof@v1"]);
+    const checked = await run(["verify", proofFile, "--key", stream!.verifierKey]);
+    expect(checked.code, checked.stderr).toBe(0);
+    expect(checked.stdout).toContain("✔ signature: pass");
+    expect(checked.stdout).toContain("✔ inclusion_proof: pass");
+    expect(checked.stdout).toContain("VALID");
+
+    const out = path.join(dir, "range.json");
+    const created = await run(["--json", "bundle", "create", stream!.id, "2", "19", "--payloads", "--wait", "--out", out], server);
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stderr).toBe(""); // --json: no progress bar
+    const summary = JSON.parse(created.stdout) as { id: string; status: string; events_done: number; path: string };
+    expect(summary).toMatchObject({ status: "ready", events_done: 18, path: out });
+
+    const verified = await run(["--json", "verify", out, "--key", stream!.verifierKey]);
+    expect(verified.code, verified.stderr).toBe(0);
+    const report = JSON.parse(verified.stdout) as VerificationReport;
+    expect(report).toMatchObject({ valid: true, kind: "bundle", stream_id: stream!.id, from_seq_no: 2, to_seq_no: 19 });
+    expect(report.checks.map((c) => [c.name, c.status])).toEqual([["format", "pass"], ["signature", "pass"], ["leaves", "pass"], ["range_proof", "pass"], ["anchors", "skipped"]]);
+
+    const unpinned = await run(["verify", out]);
+    expect(unpinned.code).toBe(2);
+    expect(unpinned.stdout).toContain("⚠ signature: unpinned");
+
+    const fetched = await run(["--json", "bundle", "get", summary.id], server);
+    expect(JSON.parse(fetched.stdout)).toMatchObject({ id: summary.id, status: "ready" });
+    const downloaded = await run(["bundle", "download", summary.id, "--out", path.join(dir, "again.json")], server);
+    expect(downloaded.code, downloaded.stderr).toBe(0);
+    expect(await readFile(path.join(dir, "again.json"), "utf8")).toBe(await readFile(out, "utf8"));
+
+    const refused = await run(["bundle", "create", stream!.id, "5", "2"], server);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/to_seq_no/);
+    // Eleven CLI processes, each paying tsx start-up: minutes on a loaded two-core machine.
+  }, 400_000);
+
+  it("draws a progress bar while it waits, on a terminal", async () => {
+    const tenant = await newTenant(app.url);
+    const ps = clientFor(ProofstreamService, app.url, tenant.key);
+    const { stream } = await ps.createStream({ name: "cli progress" });
+    for (let i = 0; i < 30; i++) await ps.appendEvent(appendRequest(stream!.id, `g-${i}`));
+    // util-linux `script` gives the command a pseudo-terminal, as a person's shell would.
+    const command = [process.execPath, ...CLI, "bundle", "create", stream!.id, "1", "30", "--wait"].map((a) => `'${a}'`).join(" ");
+    const res = await new Promise<{ code: number; out: string }>((resolve, reject) => {
+      const child = spawn("script", ["-qec", command, "/dev/null"], { env: { ...process.env, LOG_LEVEL: "warn", ATTESTO_URL: app.url, ATTESTO_API_KEY: tenant.key }, cwd: ROOT });
+      let out = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.once("error", reject);
+      child.once("exit", (code) => resolve({ code: code ?? -1, out }));
+    });
+    expect(res.code, res.out).toBe(0);
+    expect(res.out).toMatch(/\[█{30}\] 100% 30\/30 events/);
+    expect(res.out).toMatch(/bundle bundle_\w+ ready: events 1\.\.30/);
+  }, 200_000);
+
+  it("fails exactly the tampered check, with exit code 1", async () => {
+    const base = buildBundle({ size: 12, from: 3, to: 9, payloads: true, anchored: true });
+    for (const name of ["changed event type", "reordered entries", "anchor path altered"]) {
+      const tamper = TAMPERS.find((t) => t.name === name)!;
+      const file = path.join(dir, `${name.replace(/ /g, "-")}.json`);
+      await writeFile(file, JSON.stringify(tamper.apply(base.bundle, base.signer)));
+      const res = await run(["--json", "verify", file, "--key", base.signer.verifierKey]);
+      expect(res.code, name).toBe(1);
+      const report = JSON.parse(res.stdout) as VerificationReport;
+      expect(report.checks.filter((c) => c.status === "fail").map((c) => c.name), name).toEqual([tamper.fails]);
+    }
+    const human = await run(["verify", path.join(dir, "anchor-path-altered.json"), "--key", base.signer.verifierKey]);
+    expect(human.stdout).toContain("✘ anchors: fail");
+    expect(human.stdout).toContain("✔ range_proof: pass");
+  }, 200_000);
+});

@@ -1,0 +1,106 @@
+/**
+ * The /verify page in headless Chromium (the system /usr/bin/chromium, as in
+ * test/browser.test.ts): the page's esbuild bundle of the verification
+ * library checks a bundle and a tlog-proof in the browser, shows each check,
+ * and sends nothing anywhere.
+ */
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BundleStatus, ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
+import type { Attesto } from "../src/server/app.js";
+import { buildBundle, TAMPERS } from "./support/bundles.js";
+import { appendRequest } from "./support/proofstream.js";
+import { clientFor, newTenant, startTestServer } from "./support/server.js";
+import { waitFor } from "./support/webhooks.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+let app: Attesto;
+let browser: Browser;
+let page: Page;
+const requests: string[] = [];
+
+beforeAll(async () => {
+  app = await startTestServer({ dbPoolSize: 4, checkpointIntervalMs: 60_000 });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 60_000 });
+  page = await browser.newPage();
+  page.on("request", (r) => requests.push(`${r.method()} ${new URL(r.url()).pathname}${new URL(r.url()).search}`));
+}, 120_000);
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop();
+});
+
+async function open(query = ""): Promise<void> {
+  await page.goto(`${app.url}/verify${query}`);
+  await page.waitForSelector("body[data-ready=true]", { timeout: 60_000 });
+}
+
+async function checks(): Promise<Record<string, string>> {
+  await page.waitForSelector("#verdict[data-valid]", { timeout: 60_000 });
+  return page.$$eval("#checks li", (items) => Object.fromEntries(items.map((li) => [(li as HTMLElement).dataset.check!, (li as HTMLElement).dataset.status!])));
+}
+
+describe("GET /verify checks evidence in the browser", () => {
+  it("verifies a dropped bundle and a pasted tlog-proof in the page, uploading nothing", async () => {
+    const tenant = await newTenant(app.url);
+    const ps = clientFor(ProofstreamService, app.url, tenant.key);
+    const { stream } = await ps.createStream({ name: "page" });
+    for (let i = 0; i < 40; i++) await ps.appendEvent(appendRequest(stream!.id, `p-${i}`));
+    const { bundle: pending } = await ps.createBundle({ streamId: stream!.id, fromSeqNo: 5n, toSeqNo: 33n, includePayloads: true });
+    const bundle = await waitFor(async () => {
+      const { bundle: b } = await ps.getBundle({ bundleId: pending!.id });
+      return b!.status === BundleStatus.READY ? b : undefined;
+    }, "the bundle", 60_000);
+    const { tlogProof } = await ps.getInclusionProof({ streamId: stream!.id, leaf: { case: "seqNo", value: 17n } });
+
+    requests.length = 0;
+    await open();
+    await page.fill("#key", stream!.verifierKey);
+    await page.setInputFiles("#file", { name: `${bundle.id}.json`, mimeType: "application/json", buffer: Buffer.from(bundle.bundleJson) });
+    expect(await checks()).toEqual({ format: "pass", signature: "pass", leaves: "pass", range_proof: "pass", anchors: "skipped" });
+    expect(await page.getAttribute("#verdict", "data-valid")).toBe("true");
+    expect(await page.$eval("#summary", (el) => ({ ...(el as HTMLElement).dataset }))).toEqual({ stream: stream!.id, from: "5", to: "33", anchors: "0" });
+    expect(await page.textContent("#summary")).toContain(stream!.id);
+
+    // Pasted tlog-proof; then without the pinned key the page says "not trusted", not "valid".
+    await page.evaluate(() => document.getElementById("verdict")!.removeAttribute("data-valid"));
+    await page.fill("#paste", tlogProof);
+    await page.evaluate(() => {
+      // A paste replaces the dropped file (the input event does that for a typing user).
+      document.getElementById("paste")!.dispatchEvent(new Event("input"));
+    });
+    await page.click("#verify");
+    expect(await checks()).toEqual({ format: "pass", signature: "pass", leaves: "pass", inclusion_proof: "pass" });
+    await page.fill("#key", "");
+    await page.click("#verify");
+    await page.waitForFunction(() => document.querySelector("#checks li[data-check=signature]")?.getAttribute("data-status") === "unpinned");
+    expect(await page.getAttribute("#verdict", "data-valid")).toBe("false");
+    expect(await page.textContent("#verdict")).toContain("Not trusted");
+
+    // Nothing left the page: the document and the script, both GETs of this server.
+    expect(requests).toEqual(["GET /verify", "GET /verify/verify.js"]);
+  }, 180_000);
+
+  it("fails exactly the tampered check in the page", async () => {
+    const base = buildBundle({ size: 20, from: 2, to: 15, payloads: true, anchored: true });
+    await open();
+    await page.fill("#key", base.signer.verifierKey);
+    for (const name of ["changed payload", "anchor path altered", "range proof hash altered"]) {
+      const tamper = TAMPERS.find((t) => t.name === name)!;
+      await page.evaluate(() => document.getElementById("verdict")!.removeAttribute("data-valid"));
+      await page.setInputFiles("#file", { name: "tampered.json", mimeType: "application/json", buffer: Buffer.from(JSON.stringify(tamper.apply(base.bundle, base.signer))) });
+      const result = await checks();
+      expect(Object.entries(result).filter(([, status]) => status === "fail").map(([check]) => check), name).toEqual([tamper.fails]);
+      expect(await page.getAttribute("#verdict", "data-valid")).toBe("false");
+    }
+  }, 120_000);
+
+  it("names a private bundle from a verification_url and says how to get it", async () => {
+    const id = "bundle_01J0000000000000000000000Z";
+    await open(`?bundle=${id}`);
+    await page.waitForFunction(() => /API key/.test(document.getElementById("source")!.textContent ?? ""), undefined, { timeout: 30_000 });
+    expect(await page.textContent("#source")).toContain(`attesto bundle download ${id}`);
+  }, 60_000);
+});
