@@ -7,22 +7,12 @@
 //
 //   npm run bench:connectors            (BENCH_SECONDS=5, BENCH_ROUNDS=3)
 import { createHmac, randomBytes } from "node:crypto";
-import { benchDatabase, fmt, load, machine, spawnNode, stop, type LoadResult } from "./lib.js";
+import { type LoadResult, benchDatabase, fmt, load, machine, rpc, spawnNode, stop } from "./lib.js";
 
 const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = process.env.BENCH_SECONDS ?? "5";
 const OCCURRED = "2026-06-07T12:00:00Z";
-
-async function rpc<T>(base: string, method: string, body: unknown, token: string): Promise<T> {
-  const res = await fetch(`${base}/attesto.v1.${method}`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
-    body: JSON.stringify(body),
-  });
-  if (!res.ok) throw new Error(`${method}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
 
 async function main() {
   process.env.BENCH_SECONDS = SECONDS;

@@ -12,21 +12,11 @@ import path from "node:path";
 import postgres from "postgres";
 import { openEmbeddedPostgres } from "../src/db/embedded-postgres.js";
 import { embeddedPostgresDir } from "../src/db/open.js";
-import { benchDatabase, fmt, load, machine, spawnNode, stop, type LoadResult } from "./lib.js";
+import { type LoadResult, benchDatabase, fmt, load, machine, rpc, spawnNode, stop } from "./lib.js";
 
 const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
 const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
 const OCCURRED = new Date("2026-06-07T12:00:00Z").toISOString();
-
-async function rpc<T>(base: string, method: string, body: unknown, token: string): Promise<T> {
-  const res = await fetch(`${base}/attesto.v1.${method}`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
-    body: JSON.stringify(body),
-  });
-  if (!res.ok) throw new Error(`${method}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
 
 interface Target {
   label: string;

@@ -84,3 +84,14 @@ export function percentile(values: number[], p: number): number {
 }
 
 export const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** One Connect unary call in JSON, as a client would make it; throws on any non-2xx answer. */
+export async function rpc<T>(base: string, method: string, body: unknown, token: string): Promise<T> {
+  const res = await fetch(`${base}/attesto.v1.${method}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`${method}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}

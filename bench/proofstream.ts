@@ -9,21 +9,11 @@ import { createHmac, randomBytes } from "node:crypto";
 import postgres from "postgres";
 import { openDatabase } from "../src/db/db.js";
 import { Appender } from "../src/proofstream/append.js";
-import { benchDatabase, fmt, load, machine, percentile, spawnNode, stop, type LoadResult } from "./lib.js";
+import { type LoadResult, benchDatabase, fmt, load, machine, percentile, rpc, spawnNode, stop } from "./lib.js";
 
 const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
 const PROOF_EVENTS = Number(process.env.BENCH_PROOF_EVENTS ?? 1_000_000);
 const OCCURRED = new Date("2026-06-07T12:00:00Z").toISOString();
-
-async function rpc<T>(base: string, method: string, body: unknown, token: string): Promise<T> {
-  const res = await fetch(`${base}/attesto.v1.${method}`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
-    body: JSON.stringify(body),
-  });
-  if (!res.ok) throw new Error(`${method}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
 
 /** Server-side latency of one route, from the Prometheus histogram delta between two scrapes. */
 function histogram(text: string, route: string): Map<string, number> {

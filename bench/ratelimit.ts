@@ -13,7 +13,7 @@ import os from "node:os";
 import { pino } from "pino";
 import { openRedis } from "../src/infra/redis.js";
 import { RateLimits } from "../src/ratelimit/limiter.js";
-import { benchDatabase, fmt, load, machine, percentile, spawnNode, stop, type LoadResult } from "./lib.js";
+import { type LoadResult, benchDatabase, fmt, load, machine, percentile, rpc, spawnNode, stop } from "./lib.js";
 
 const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
 const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 5));
@@ -58,16 +58,6 @@ async function micro(): Promise<Array<{ check: number; ping: number }>> {
   await limits.close();
   await redis.close();
   return rounds;
-}
-
-async function rpc<T>(base: string, method: string, body: unknown, token: string): Promise<T> {
-  const res = await fetch(`${base}/attesto.v1.${method}`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
-    body: JSON.stringify(body),
-  });
-  if (!res.ok) throw new Error(`${method}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
 }
 
 async function main() {
