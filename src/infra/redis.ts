@@ -5,12 +5,6 @@ import path from "node:path";
 import { Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "../logger.js";
 
-/**
- * Revocations are broadcast here so every instance drops what it cached:
- * an API key hash, "" for everything, or "connector:<id>".
- */
-export const AUTH_EVICT_CHANNEL = "attesto:auth:evict";
-
 export const NO_REDIS_MESSAGE =
   "no Redis available: set REDIS_URL, or install redis-server (apt install redis-server | brew install redis), or run `docker compose up -d redis`";
 

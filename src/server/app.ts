@@ -23,7 +23,7 @@ import { Connectors } from "../connectors/module.js";
 import { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
 import { rpcInterceptors, rpcRoutes } from "../rpc/routes.js";
-import type { DevCredentials } from "../tenancy/dev-bootstrap.js";
+import { ensureDevCredentials, type DevCredentials } from "../tenancy/dev-bootstrap.js";
 import { Tenancy } from "../tenancy/module.js";
 import { Webhooks } from "../webhooks/module.js";
 import { webhookSettings } from "../webhooks/settings.js";
@@ -93,8 +93,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     cleanups.push(() => broadcast.close());
 
     // The development tenant comes first: its operator token is the admin token when none is configured.
-    const bootstrap = new Tenancy({ db: database.db, logger }, { adminToken: undefined, apiKeyCacheMs: 0 });
-    const devCredentials = config.devTenant ? await bootstrap.ensureDevCredentials(config.dataDir) : undefined;
+    const devCredentials = config.devTenant ? await ensureDevCredentials(database.db, config.dataDir) : undefined;
     const adminToken = config.adminToken ?? devCredentials?.adminToken;
     if (!adminToken) logger.warn("ATTESTO_ADMIN_TOKEN is not set: operator calls are refused");
 

@@ -71,24 +71,12 @@ const GOOGLE_SUBSCRIPTION_TYPES: Record<number, string> = {
 };
 const GOOGLE_ONE_TIME_TYPES: Record<number, string> = { 1: "ONE_TIME_PRODUCT_PURCHASED", 2: "ONE_TIME_PRODUCT_CANCELED" };
 
-/** What every inbound notification becomes before it is stored. */
-interface Inbound {
+/** What every inbound notification becomes before it is stored: the stored fields, the raw bytes and the relay's data. */
+type Inbound = Omit<StoreNotification, "id" | "receivedAt" | "streamId" | "seqNo"> & {
   tenantId: string;
-  source: NotificationSource;
-  externalId: string;
-  notificationType: string;
-  subtype: string;
-  environment: string;
-  appId: string;
-  transactionId: string;
-  originalTransactionId: string;
-  productId: string;
-  purchaseToken: string;
-  signedAt: Date;
-  payload: Record<string, unknown>;
   raw: string;
   webhookData: Record<string, unknown>;
-}
+};
 
 /**
  * Inbound store notifications: verified before anything is stored, stored
@@ -246,28 +234,12 @@ export class StoreNotifications {
       payload: leafMetadata(n),
     });
     const id = newId("ntf");
+    const { webhookData: _relayed, ...columns } = n;
     const inserted = await this.deps.db.transaction(async (tx) => {
       const rows = await tx
         .insert(storeNotifications)
-        .values({
-          id,
-          tenantId: n.tenantId,
-          source: n.source,
-          externalId: n.externalId,
-          notificationType: n.notificationType,
-          subtype: n.subtype,
-          environment: n.environment,
-          appId: n.appId,
-          transactionId: n.transactionId,
-          originalTransactionId: n.originalTransactionId,
-          productId: n.productId,
-          purchaseToken: n.purchaseToken,
-          signedAt: n.signedAt,
-          payload: n.payload,
-          raw: n.raw,
-          streamId,
-          seqNo: event.seqNo,
-        })
+        // Every field of the inbound notification is a column, except the relay's data.
+        .values({ ...columns, id, streamId, seqNo: event.seqNo })
         .onConflictDoNothing()
         .returning({ id: storeNotifications.id });
       if (rows.length === 0) return false;

@@ -4,7 +4,6 @@ import type { Broadcast } from "../infra/broadcast.js";
 import type { Logger } from "../logger.js";
 import { getApiKey, issueApiKey, listApiKeys, revokeApiKey } from "./api-keys.js";
 import { Authenticator } from "./authenticator.js";
-import { ensureDevCredentials, type DevCredentials } from "./dev-bootstrap.js";
 import { createTenant, deactivateTenant, getTenant, listTenants } from "./tenants.js";
 import type { ApiKey, Tenant } from "./types.js";
 
@@ -80,11 +79,6 @@ export class Tenancy {
     const { keyHash, ...apiKey } = await revokeApiKey(this.deps.db, apiKeyId, tenantId);
     this.#evict(keyHash);
     return apiKey;
-  }
-
-  /** The embedded default's development tenant, key and operator token. */
-  ensureDevCredentials(dataDir: string): Promise<DevCredentials> {
-    return ensureDevCredentials(this.deps.db, dataDir);
   }
 
   #evict(keyHash?: string): void {
