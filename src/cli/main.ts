@@ -1,12 +1,12 @@
 import { Command, Option } from "commander";
 import { loadConfig, type Config } from "../config.js";
 import type { ConfiguredDatabase } from "../db/open.js";
-import type { Broadcast } from "../infra/broadcast.js";
 import { createLogger, type Logger } from "../logger.js";
 import type { Tenancy } from "../tenancy/module.js";
 import type { Connectors, Connector } from "../connectors/module.js";
 import type { ConnectorKind } from "../connectors/schema.js";
 import { registerEvidenceCommands, registerVerifyCommands } from "./evidence-commands.js";
+import { localBroadcast } from "./broadcast.js";
 import { registerStoreCommands } from "./store.js";
 
 // The database, Redis and domain modules load on use: `attesto verify` is
@@ -69,21 +69,6 @@ async function withDatabase<T>(run: (db: ConfiguredDatabase, config: Config) => 
   } finally {
     await database.close();
   }
-}
-
-/**
- * How local commands reach running servers' caches: through Redis (REDIS_URL,
- * or the one on 127.0.0.1:6379 when it answers) revocations evict at once;
- * without one they follow within the caches' lifetimes. Never starts a Redis.
- */
-async function localBroadcast(config: Config, logger: Logger): Promise<{ broadcast: Broadcast | undefined; close: () => Promise<void> }> {
-  const { answersPing, openRedis } = await import("../infra/redis.js");
-  const { Broadcast } = await import("../infra/broadcast.js");
-  const redisUrl = config.redisUrl ?? ((await answersPing("127.0.0.1", 6379)) ? "redis://127.0.0.1:6379" : undefined);
-  if (!redisUrl) return { broadcast: undefined, close: async () => {} };
-  const redis = await openRedis({ url: redisUrl, dataDir: config.dataDir, logger });
-  const broadcast = new Broadcast(redis, logger);
-  return { broadcast, close: () => broadcast.close().then(() => redis.close()) };
 }
 
 /** The tenancy module on the local database. */

@@ -4,7 +4,8 @@ import type { Config } from "../config.js";
 import { Keyring } from "../crypto/keyring.js";
 import { loadMasterKey } from "../crypto/master-key.js";
 import type { Database } from "../db/db.js";
-import { openRedis, type RedisHandle } from "../infra/redis.js";
+import type { Broadcast } from "../infra/broadcast.js";
+import { localBroadcast } from "./broadcast.js";
 import type { Logger } from "../logger.js";
 import type { StoreVerification } from "../store/module.js";
 import type { VerifiedPurchase } from "../store/purchase.js";
@@ -19,7 +20,7 @@ interface StoreContext {
   database: Database;
   config: Config;
   keyring: Keyring;
-  redis: RedisHandle;
+  broadcast: Broadcast | undefined;
   store: StoreVerification;
 }
 
@@ -33,18 +34,19 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
     helpers.withDatabase(async (database, config) => {
       const logger = helpers.logger(config);
       const keyring = new Keyring(await loadMasterKey({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, embedded: !config.databaseUrl, logger }));
-      const redis = await openRedis({ url: config.redisUrl, dataDir: config.dataDir, logger });
+      const { broadcast, close } = await localBroadcast(config, logger);
       // Loaded here, so that the other commands do not pay for the store's modules at start-up.
       const { StoreVerification, storeSettings } = await import("../store/module.js");
-      const store = new StoreVerification({ db: database.db, keyring, redis, logger }, storeSettings(config));
+      const store = new StoreVerification({ db: database.db, keyring, broadcast, logger }, storeSettings(config));
       try {
-        return await run({ database, config, keyring, redis, store });
+        return await run({ database, config, keyring, broadcast, store });
       } finally {
         await store.close();
-        await redis.close();
+        await close();
       }
     });
-  const changed = async (ctx: StoreContext, tenantId: string) => (await import("../store/credential-cache.js")).publishStoreCredentialsChanged(ctx.redis.client, tenantId);
+  // The CLI's own store module evicts locally and broadcasts to the running servers.
+  const changed = async (ctx: StoreContext, tenantId: string) => ctx.store.credentialsChanged(tenantId);
   const credentials = () => import("../store/credentials.js");
 
   const store = program.command("store").description("App Store and Google Play: credentials, verification, notifications");

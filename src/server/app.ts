@@ -132,7 +132,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     cleanups.push(() => audit.close());
 
     // Each verification's audit row is taken after the answer went out.
-    const store = new StoreVerification({ db: database.db, keyring, redis, logger, verificationObserver: audit }, storeSettings(config));
+    const store = new StoreVerification({ db: database.db, keyring, broadcast, logger, verificationObserver: audit }, storeSettings(config));
     await store.start();
     cleanups.push(() => store.close());
     const storeNotifications = new StoreNotifications(

@@ -1,6 +1,5 @@
 import { createPrivateKey, type KeyObject } from "node:crypto";
 import { eq } from "drizzle-orm";
-import type { Redis } from "ioredis";
 import { LRUCache } from "lru-cache";
 import type { Keyring } from "../crypto/keyring.js";
 import type { Db } from "../db/db.js";
@@ -39,7 +38,7 @@ interface Slot<T> {
  * The decrypted store credentials of the tenants, behind a TTL cache with
  * in-flight dedup: N concurrent verifies for one tenant are one DB read and
  * one decryption. A change anywhere evicts everywhere through a Redis
- * broadcast (publishStoreCredentialsChanged), as API-key revocations do.
+ * broadcast (STORE_CREDENTIALS_EVICT_CHANNEL), as API-key revocations do.
  */
 export class StoreCredentialCache {
   private readonly apples: LRUCache<string, Slot<AppleCredentials>>;
@@ -126,7 +125,3 @@ export class StoreCredentialCache {
   }
 }
 
-/** Tells every instance (this one included, through its subscription) that a tenant's store credentials changed. */
-export async function publishStoreCredentialsChanged(redis: Redis, tenantId: string): Promise<void> {
-  await redis.publish(STORE_CREDENTIALS_EVICT_CHANNEL, tenantId);
-}

@@ -1,9 +1,8 @@
 import type { X509Certificate } from "node:crypto";
-import type { Redis } from "ioredis";
 import type { Config } from "../config.js";
 import type { Keyring } from "../crypto/keyring.js";
 import type { Db } from "../db/db.js";
-import type { RedisHandle } from "../infra/redis.js";
+import type { Broadcast } from "../infra/broadcast.js";
 import type { Logger } from "../logger.js";
 import { AppleJwsRejection, AppleJwsVerifier, type AppleExpectation, type VerifiedAppleJws } from "./apple/jws-verifier.js";
 import { loadPinnedRoots } from "./apple/certificates.js";
@@ -11,7 +10,7 @@ import { OcspChecker } from "./apple/ocsp.js";
 import { AppStoreServerApi, type AppleApiEnvironment, type AppleApiSettings } from "./apple/server-api.js";
 import { AppError } from "../errors.js";
 import { GooglePlayApi, type GooglePlaySettings } from "./google/play-api.js";
-import { publishStoreCredentialsChanged, StoreCredentialCache, STORE_CREDENTIALS_EVICT_CHANNEL } from "./credential-cache.js";
+import { StoreCredentialCache, STORE_CREDENTIALS_EVICT_CHANNEL } from "./credential-cache.js";
 import {
   appleEnvironmentName,
   applePurchaseFromRenewalInfo,
@@ -27,7 +26,8 @@ import {
 export interface StoreDeps {
   db: Db;
   keyring: Keyring;
-  redis: RedisHandle;
+  /** Credential evictions to and from the other instances (none: a CLI without Redis). */
+  broadcast?: Broadcast;
   logger: Logger;
   /** Receives a record of each verification after its answer (the validation audit). */
   verificationObserver?: VerificationObserver;
@@ -111,7 +111,6 @@ export class StoreVerification {
   private readonly appleApi: AppStoreServerApi;
   /** The Google Play Developer API client, with its per-tenant OAuth token cache. */
   readonly googlePlay: GooglePlayApi;
-  private subscriber: Redis | undefined;
 
   constructor(
     private readonly deps: StoreDeps,
@@ -128,15 +127,10 @@ export class StoreVerification {
 
   /** Listens for credential changes made by any instance or the CLI. */
   async start(): Promise<void> {
-    const subscriber = this.deps.redis.connect();
-    this.subscriber = subscriber;
-    await subscriber.subscribe(STORE_CREDENTIALS_EVICT_CHANNEL);
-    subscriber.on("message", (_channel: string, tenantId: string) => this.evict(tenantId || undefined));
+    await this.deps.broadcast?.subscribe(STORE_CREDENTIALS_EVICT_CHANNEL, (tenantId) => this.evict(tenantId || undefined));
   }
 
   async close(): Promise<void> {
-    await this.subscriber?.quit().catch(() => this.subscriber?.disconnect());
-    this.subscriber = undefined;
     await this.appleApi.close();
     await this.googlePlay.close();
   }
@@ -144,9 +138,7 @@ export class StoreVerification {
   /** Called after a tenant's store credentials were put or deleted: drops them here at once and everywhere else by broadcast. */
   credentialsChanged(tenantId: string): void {
     this.evict(tenantId);
-    publishStoreCredentialsChanged(this.deps.redis.client, tenantId).catch((err: Error) =>
-      this.deps.logger.warn({ err: err.message }, "could not broadcast a store credentials change"),
-    );
+    this.deps.broadcast?.publish(STORE_CREDENTIALS_EVICT_CHANNEL, tenantId);
   }
 
   /**
