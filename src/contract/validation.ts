@@ -2,6 +2,7 @@ import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
 import { getOption, hasOption, type DescField, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { reflect, type ReflectMessage } from "@bufbuild/protobuf/reflect";
 import { rules as rulesExt, type FieldRules } from "../../gen/ts/attesto/v1/validate_pb.js";
+import { isWebhookEventType, WEBHOOK_EVENT_TYPES } from "../webhooks/event-types.js";
 import { invalidArgument } from "../errors.js";
 
 /**
@@ -93,6 +94,7 @@ function checkScalar(path: string, value: unknown, rules: FieldRules, pattern: R
     if (pattern && !pattern.test(value)) throw invalidArgument(path, `must match ${rules.pattern}`);
     if (rules.in.length > 0 && !rules.in.includes(value)) throw invalidArgument(path, `must be one of ${rules.in.join(", ")}`);
     if (rules.url && !isAbsoluteUrl(value)) throw invalidArgument(path, "must be an absolute URL");
+    if (rules.webhookEventType && !isWebhookEventType(value)) throw invalidArgument(path, `must be one of ${WEBHOOK_EVENT_TYPES.join(", ")}`);
   } else if (value instanceof Uint8Array) {
     if (!item) checkLength(path, value.length, rules, "bytes");
   } else if (typeof value === "number" || typeof value === "bigint") {

@@ -31,7 +31,7 @@ export function requireOperator(authenticator: Authenticator) {
     const token = operatorToken(c.req.header("authorization"));
     if (token && authenticator.isOperatorToken(token)) return next();
     c.header("WWW-Authenticate", 'Basic realm="Attesto operators", charset="UTF-8"');
-    return errorResponse(c, new AppError("unauthenticated", "the queue board takes the operator token (Bearer, or Basic with the token as password)"));
+    return errorResponse(c, new AppError("unauthenticated", "the queue board takes the operator token (Bearer, or Basic with the token as password)", { reason: "OPERATOR_TOKEN_INVALID" }));
   };
 }
 

@@ -105,7 +105,7 @@ export function mountWebhookRoutes(app: Hono, deps: WebhookRouteDeps): void {
       description: f.description as string | undefined,
     });
     validate(CreateSubscriptionRequestSchema, req);
-    const { subscription, signingSecret } = await rest(
+    const { subscription, secret: signingSecret } = await rest(
       subscriptions.create(tenantId, { name: req.name, url: req.url, eventTypes: req.eventTypes, description: req.description }),
     );
     return c.json({ ...subscriptionJson(subscription), signingSecret }, 201);
@@ -116,9 +116,9 @@ export function mountWebhookRoutes(app: Hono, deps: WebhookRouteDeps): void {
     const pageSizeText = c.req.query("pageSize");
     const pageSize = pageSizeText === undefined ? 0 : Number(pageSizeText);
     if (!Number.isInteger(pageSize)) throw invalidArgument("pageSize", "must be an integer");
-    const req = create(ListSubscriptionsRequestSchema, { page: { pageSize, pageToken: c.req.query("pageToken") ?? "" } });
+    const req = create(ListSubscriptionsRequestSchema, { pageSize, pageToken: c.req.query("pageToken") ?? "" });
     validate(ListSubscriptionsRequestSchema, req);
-    const page = await subscriptions.list(tenantId, { pageSize: req.page?.pageSize, pageToken: req.page?.pageToken });
+    const page = await subscriptions.list(tenantId, { pageSize: req.pageSize, pageToken: req.pageToken });
     return c.json({ webhooks: page.subscriptions.map(subscriptionJson), nextPageToken: page.nextPageToken });
   });
 
@@ -131,17 +131,26 @@ export function mountWebhookRoutes(app: Hono, deps: WebhookRouteDeps): void {
     const tenantId = await tenant(c);
     const id = idOf(c);
     const f = fieldsOf(await jsonObject(c), { name: "string", url: "string", eventTypes: "string[]", description: "string", enabled: "boolean" });
+    // PATCH changes the fields the body holds: the REST form of update_mask.
+    const paths = Object.keys(f).map((k) => (k === "eventTypes" ? "event_types" : k));
     const req = create(UpdateSubscriptionRequestSchema, {
       subscriptionId: id,
-      name: f.name as string | undefined,
-      url: f.url as string | undefined,
-      eventTypes: f.eventTypes ? { values: f.eventTypes as string[] } : undefined,
-      description: f.description as string | undefined,
-      enabled: f.enabled as boolean | undefined,
+      name: (f.name as string | undefined) ?? "",
+      url: (f.url as string | undefined) ?? "",
+      eventTypes: (f.eventTypes as string[] | undefined) ?? [],
+      description: (f.description as string | undefined) ?? "",
+      enabled: (f.enabled as boolean | undefined) ?? false,
+      updateMask: { paths },
     });
     validate(UpdateSubscriptionRequestSchema, req);
     const subscription = await rest(
-      subscriptions.update(tenantId, id, { name: req.name, url: req.url, eventTypes: req.eventTypes?.values, description: req.description, enabled: req.enabled }),
+      subscriptions.update(tenantId, id, {
+        name: f.name as string | undefined,
+        url: f.url as string | undefined,
+        eventTypes: f.eventTypes as string[] | undefined,
+        description: f.description as string | undefined,
+        enabled: f.enabled as boolean | undefined,
+      }),
     );
     return c.json(subscriptionJson(subscription));
   });

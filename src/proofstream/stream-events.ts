@@ -6,14 +6,17 @@ import { pageOf, pageWindow } from "../db/pagination.js";
 import { toRecord, type EventRecord } from "./append.js";
 import { getStreamRow } from "./streams.js";
 
-export async function getEvent(db: Db, tenantId: string, streamId: string, seqNo: number): Promise<EventRecord> {
+/** One event, by its sequence number or its source_ref. */
+export type EventRef = { seqNo: number } | { sourceRef: string };
+
+export async function getEvent(db: Db, tenantId: string, streamId: string, ref: EventRef): Promise<EventRecord> {
   await getStreamRow(db, tenantId, streamId);
   const [row] = await db
     .select()
     .from(streamEvents)
-    .where(and(eq(streamEvents.streamId, streamId), eq(streamEvents.seqNo, seqNo)))
+    .where(and(eq(streamEvents.streamId, streamId), "seqNo" in ref ? eq(streamEvents.seqNo, ref.seqNo) : eq(streamEvents.sourceRef, ref.sourceRef)))
     .limit(1);
-  if (!row) throw notFound(`event ${seqNo}`);
+  if (!row) throw notFound("seqNo" in ref ? `event ${ref.seqNo}` : "event");
   return toRecord(row);
 }
 
@@ -29,7 +32,8 @@ export interface EventFilter {
 /** Ascending seq_no; the page token carries the last seq_no returned. */
 export async function listEvents(db: Db, tenantId: string, streamId: string, f: EventFilter): Promise<{ events: EventRecord[]; nextPageToken: string }> {
   await getStreamRow(db, tenantId, streamId);
-  const { fetch, limit, after: token } = pageWindow(f);
+  const win = pageWindow(f);
+  const { fetch, after: token } = win;
   const after = token !== undefined ? Number(token) : Math.max((f.fromSeqNo ?? 0) - 1, 0);
   const rows = await db
     .select()
@@ -45,6 +49,6 @@ export async function listEvents(db: Db, tenantId: string, streamId: string, f: 
     )
     .orderBy(asc(streamEvents.seqNo))
     .limit(fetch);
-  const page = pageOf(rows, limit, (r) => r.seqNo, toRecord);
+  const page = pageOf(rows, win, (r) => r.seqNo, toRecord);
   return { events: page.items, nextPageToken: page.nextPageToken };
 }

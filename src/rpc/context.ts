@@ -8,7 +8,7 @@ export const principalKey = createContextKey<Principal | undefined>(undefined, {
 /** The calling tenant; handlers of tenant-scoped services use it for every query. */
 export function tenantOf(ctx: HandlerContext): TenantPrincipal {
   const principal = ctx.values.get(principalKey);
-  if (principal?.kind !== "tenant") throw new AppError("unauthenticated", "no tenant for this call");
+  if (principal?.kind !== "tenant") throw new AppError("unauthenticated", "no tenant for this call", { reason: "CREDENTIALS_MISSING" });
   return principal;
 }
 

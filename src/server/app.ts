@@ -32,6 +32,7 @@ import { RateLimits } from "../ratelimit/limiter.js";
 import { mountRateLimit } from "../http/rate-limit.js";
 import { clientAddressKey } from "../rpc/context.js";
 import { ValidationAudit } from "../store/audit.js";
+import { RequestIds, requestIdSettings } from "../request-ids/module.js";
 import { withEdge, type Tracker } from "./request-listener.js";
 
 export interface Attesto {
@@ -98,12 +99,13 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     if (!adminToken) logger.warn("ATTESTO_ADMIN_TOKEN is not set: operator calls are refused");
 
     // Each domain module: built from its dependencies, started, closed in reverse order.
-    const tenancy = new Tenancy({ db: database.db, logger, broadcast }, { adminToken, apiKeyCacheMs: config.apiKeyCacheMs });
-    const webhooks = new Webhooks({ database, keyring, jobs, logger }, webhookSettings(config));
+    const requestIds = new RequestIds({ db: database.db, keyring, logger }, requestIdSettings());
+    const tenancy = new Tenancy({ db: database.db, logger, broadcast, requestIds }, { adminToken, apiKeyCacheMs: config.apiKeyCacheMs });
+    const webhooks = new Webhooks({ database, keyring, jobs, logger, requestIds }, webhookSettings(config));
     // The public base URL names checkpoint origins; with port 0 it is known only after listening.
     let publicBaseUrl = config.publicBaseUrl;
     const proofstreams = new Proofstreams(
-      { db: database.db, keyring, jobs, logger, events: webhooks.events },
+      { db: database.db, keyring, jobs, logger, events: webhooks.events, requestIds },
       {
         publicBaseUrl: () => publicBaseUrl,
         tileCacheBytes: config.tileCacheBytes,
@@ -115,7 +117,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
         bundles: { maxEvents: config.bundleMaxEvents, pageSize: config.bundlePageSize, chunkBytes: config.bundleChunkBytes, inlineBytes: config.bundleInlineBytes },
       },
     );
-    for (const module of [tenancy, webhooks, proofstreams]) {
+    for (const module of [requestIds, tenancy, webhooks, proofstreams]) {
       await module.start();
       cleanups.push(() => module.close());
     }
