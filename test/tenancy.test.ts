@@ -96,8 +96,8 @@ describe("operator API", () => {
   });
 
   it("answers not found for unknown tenants", async () => {
-    expect(await codeOf(adminClient(app.url).getTenant({ tenantId: "ten_nope" }))).toBe(Code.NotFound);
-    expect(await codeOf(adminClient(app.url).createApiKey({ tenantId: "ten_nope", name: "x" }))).toBe(Code.NotFound);
+    expect(await codeOf(adminClient(app.url).getTenant({ tenantId: "ten_00000000000000000000000000" }))).toBe(Code.NotFound);
+    expect(await codeOf(adminClient(app.url).createApiKey({ tenantId: "ten_00000000000000000000000000", name: "x" }))).toBe(Code.NotFound);
   });
 
   it("keeps store credentials sealed and only describes them", async () => {

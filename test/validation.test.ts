@@ -12,6 +12,7 @@ import { AppleEnvironment, Store } from "../gen/ts/attesto/v1/common_pb.js";
 import { ConnectorKind, CreateConnectorRequestSchema } from "../gen/ts/attesto/v1/connector_pb.js";
 import {
   AppendEventRequestSchema,
+  CreateStreamRequestSchema,
   GetEventRequestSchema,
   GetForkEvidenceRequestSchema,
   GetInclusionProofRequestSchema,
@@ -73,7 +74,7 @@ describe("validateMessage: required", () => {
   it("the first offending field is reported, in declaration order", () => {
     const err = rejection(CreateApiKeyRequestSchema, create(CreateApiKeyRequestSchema, { name: "ci" }), "tenant_id");
     expect(err.message).toBe("tenant_id: is required");
-    rejection(CreateApiKeyRequestSchema, create(CreateApiKeyRequestSchema, { tenantId: "ten_x" }), "name");
+    rejection(CreateApiKeyRequestSchema, create(CreateApiKeyRequestSchema, { tenantId: `ten_${ULID}` }), "name");
   });
 
   it("a required message field that is unset is reported", () => {
@@ -177,12 +178,12 @@ describe("validateMessage: nested paths", () => {
 
 describe("validateMessage: enums", () => {
   it("a required enum left at zero is reported", () => {
-    const msg = create(DeleteStoreCredentialsRequestSchema, { tenantId: "ten_x" });
+    const msg = create(DeleteStoreCredentialsRequestSchema, { tenantId: `ten_${ULID}` });
     expect(rejection(DeleteStoreCredentialsRequestSchema, msg, "store").message).toBe("store: must be set to a known value");
   });
 
   it("an enum number the contract does not define is reported", () => {
-    const msg = create(DeleteStoreCredentialsRequestSchema, { tenantId: "ten_x", store: 99 as Store });
+    const msg = create(DeleteStoreCredentialsRequestSchema, { tenantId: `ten_${ULID}`, store: 99 as Store });
     expect(rejection(DeleteStoreCredentialsRequestSchema, msg, "store").message).toBe("store: unknown enum value");
   });
 
@@ -193,7 +194,7 @@ describe("validateMessage: enums", () => {
 
   it("known enum values pass", () => {
     for (const store of [Store.APPLE, Store.GOOGLE]) {
-      expect(() => validateMessage(DeleteStoreCredentialsRequestSchema, create(DeleteStoreCredentialsRequestSchema, { tenantId: "ten_x", store }))).not.toThrow();
+      expect(() => validateMessage(DeleteStoreCredentialsRequestSchema, create(DeleteStoreCredentialsRequestSchema, { tenantId: `ten_${ULID}`, store }))).not.toThrow();
     }
   });
 });
@@ -250,19 +251,20 @@ describe("validateMessage: in, url, pattern", () => {
 
 describe("validateMessage: optional fields and valid messages", () => {
   it("optional fields left unset pass, even with rules that an empty value would break", () => {
-    const msg = create(UpdateSubscriptionRequestSchema, { subscriptionId: `sub_${ULID}` });
-    expect(msg.name).toBeUndefined();
-    expect(() => validateMessage(UpdateSubscriptionRequestSchema, msg)).not.toThrow();
+    const msg = create(CreateStreamRequestSchema, { name: "s" });
+    expect(msg.requestId).toBeUndefined();
+    expect(() => validateMessage(CreateStreamRequestSchema, msg)).not.toThrow();
     expect(() => validateMessage(ListEventsRequestSchema, create(ListEventsRequestSchema, { streamId: `str_${ULID}` }))).not.toThrow();
   });
 
   it("an optional field set to an empty string is checked (min_len 1)", () => {
-    const msg = create(UpdateSubscriptionRequestSchema, { subscriptionId: `sub_${ULID}`, name: "" });
-    expect(rejection(UpdateSubscriptionRequestSchema, msg, "name").message).toBe("name: must have at least 1 characters");
+    const msg = create(CreateStreamRequestSchema, { name: "s", requestId: "" });
+    expect(rejection(CreateStreamRequestSchema, msg, "request_id").message).toBe("request_id: must have at least 1 characters");
   });
 
-  it("an optional url set to a bad value is checked", () => {
-    rejection(UpdateSubscriptionRequestSchema, create(UpdateSubscriptionRequestSchema, { subscriptionId: `sub_${ULID}`, url: "nope" }), "url");
+  it("a url set to a bad value is checked", () => {
+    const msg = create(UpdateSubscriptionRequestSchema, { subscriptionId: `sub_${ULID}`, url: "nope", updateMask: { paths: ["url"] } });
+    rejection(UpdateSubscriptionRequestSchema, msg, "url");
   });
 
   it("a oneof member with explicit presence is checked even at zero", () => {

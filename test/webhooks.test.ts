@@ -600,7 +600,7 @@ describe("redelivery and test events", () => {
     await waitFor(async () => (await app.webhooks.engine.queue.getJobState(id)) === "delayed", "the retry to wait in the queue");
     // Disabling fails the delivery; its job still waits for the Retry-After.
     await client.updateSubscription({ subscriptionId: subscription.id, enabled: false, updateMask: { paths: ["enabled"] } });
-    expect((await deliveryOf(client, id)).failureReason).toBe("SUBSCRIPTION_DISABLED");
+    expect((await deliveryOf(client, id)).failureReason).toBe("subscription_disabled");
     await client.updateSubscription({ subscriptionId: subscription.id, enabled: true, updateMask: { paths: ["enabled"] } });
     rec.respond = () => ({ status: 204 });
     await client.redeliverDelivery({ deliveryId: id });

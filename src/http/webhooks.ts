@@ -20,11 +20,10 @@ export interface WebhookRouteDeps {
 
 /** Contract field paths as this API names them. */
 const REST_FIELDS: FieldNames = [
-  ["event_types.values", "eventTypes"],
   ["event_types", "eventTypes"],
   ["subscription_id", "id"],
-  ["page.page_size", "pageSize"],
-  ["page.page_token", "pageToken"],
+  ["page_size", "pageSize"],
+  ["page_token", "pageToken"],
 ];
 
 /** Runs the contract's field rules, naming fields the way this API does. */
@@ -105,10 +104,10 @@ export function mountWebhookRoutes(app: Hono, deps: WebhookRouteDeps): void {
       description: f.description as string | undefined,
     });
     validate(CreateSubscriptionRequestSchema, req);
-    const { subscription, secret: signingSecret } = await rest(
+    const { subscription, secret } = await rest(
       subscriptions.create(tenantId, { name: req.name, url: req.url, eventTypes: req.eventTypes, description: req.description }),
     );
-    return c.json({ ...subscriptionJson(subscription), signingSecret }, 201);
+    return c.json({ ...subscriptionJson(subscription), secret }, 201);
   });
 
   app.get("/v1/webhooks", async (c) => {
