@@ -14,3 +14,12 @@ export function tenantOf(ctx: HandlerContext): TenantPrincipal {
 
 /** The peer address of the connection (set by the server's adapter); public calls are limited by it. */
 export const clientAddressKey = createContextKey<string>("", { description: "client address" });
+
+/**
+ * Marks an answer that can never change (an event, a checkpoint or proof at
+ * an explicit size) as cacheable when the call came as a Connect GET, so
+ * browsers and proxies keep it. Private: it was read with the caller's key.
+ */
+export function immutableOnGet(ctx: HandlerContext): void {
+  if (ctx.requestMethod === "GET") ctx.responseHeader.set("Cache-Control", "private, max-age=31536000, immutable");
+}

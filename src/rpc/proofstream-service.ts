@@ -17,7 +17,7 @@ import type { ForkEvidenceRecord } from "../proofstream/forks.js";
 import type { JsonObject } from "../proofstream/leaf.js";
 import type { Proofstreams } from "../proofstream/module.js";
 import type { Stream } from "../proofstream/streams.js";
-import { tenantOf } from "./context.js";
+import { immutableOnGet, tenantOf } from "./context.js";
 import { ts } from "./convert.js";
 
 /** uint64 from the wire, as a safe JS number (larger values cannot name anything stored). */
@@ -124,7 +124,9 @@ export function proofstreamService({ proofstreams }: { proofstreams: Proofstream
             ? { sourceRef: req.event.value }
             : undefined;
       if (!ref) throw invalidArgument("event", "set seq_no or source_ref");
-      return { event: eventMsg(await proofstreams.getEvent(tenantOf(ctx).tenantId, req.streamId, ref)) };
+      const event = await proofstreams.getEvent(tenantOf(ctx).tenantId, req.streamId, ref);
+      immutableOnGet(ctx);
+      return { event: eventMsg(event) };
     },
     async listEvents(req, ctx) {
       const page = await proofstreams.listEvents(tenantOf(ctx).tenantId, req.streamId, {
@@ -138,7 +140,9 @@ export function proofstreamService({ proofstreams }: { proofstreams: Proofstream
       return { events: page.events.map(eventMsg), nextPageToken: page.nextPageToken };
     },
     async getCheckpoint(req, ctx) {
-      return { checkpoint: checkpointMsg(await proofstreams.getCheckpoint(tenantOf(ctx).tenantId, req.streamId, count(req.treeSize, "tree_size"))) };
+      const checkpoint = await proofstreams.getCheckpoint(tenantOf(ctx).tenantId, req.streamId, count(req.treeSize, "tree_size"));
+      if (req.treeSize > 0n) immutableOnGet(ctx);
+      return { checkpoint: checkpointMsg(checkpoint) };
     },
     async createCheckpoint(req, ctx) {
       const { checkpoint, created } = await proofstreams.createCheckpoint(tenantOf(ctx).tenantId, req.streamId);
@@ -154,6 +158,7 @@ export function proofstreamService({ proofstreams }: { proofstreams: Proofstream
       if (!leaf) throw invalidArgument("leaf", "set seq_no or leaf_hash");
       const proof = await proofstreams.inclusionProof(tenantOf(ctx).tenantId, req.streamId, leaf, count(req.treeSize, "tree_size"));
       const evidence = await proofstreams.proofEvidence(req.streamId, proof);
+      if (req.treeSize > 0n) immutableOnGet(ctx);
       return {
         proof: {
           leafIndex: BigInt(proof.leafIndex),
@@ -168,6 +173,7 @@ export function proofstreamService({ proofstreams }: { proofstreams: Proofstream
     },
     async getConsistencyProof(req, ctx) {
       const proof = await proofstreams.consistencyProof(tenantOf(ctx).tenantId, req.streamId, count(req.fromSize, "from_size"), count(req.toSize, "to_size"));
+      if (req.toSize > 0n) immutableOnGet(ctx);
       return { proof: { fromSize: BigInt(proof.fromSize), toSize: BigInt(proof.toSize), consistencyPath: proof.hashes, checkpoint: checkpointMsg(proof.checkpoint) } };
     },
     async submitCheckpoint(req, ctx) {
