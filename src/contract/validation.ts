@@ -4,15 +4,18 @@ import { reflect, type ReflectMessage } from "@bufbuild/protobuf/reflect";
 import { rules as rulesExt, type FieldRules } from "../../gen/ts/attesto/v1/validate_pb.js";
 import { isWebhookEventType, WEBHOOK_EVENT_TYPES } from "../webhooks/event-types.js";
 import { invalidArgument } from "../errors.js";
+import { checkRequestRules } from "./request-rules.js";
 
 /**
  * The one request validator. Rules are declared in the contracts with the
  * `(attesto.v1.rules)` field option; this walks a message against them and
  * throws invalid_argument naming the first offending field by its proto path
- * (e.g. `page.page_size`). Compiled rules are cached per message type.
+ * (e.g. `s3_object.bucket`). Compiled rules are cached per message type.
+ * Then the rules no field option can state (request-rules.ts) run.
  */
 export function validateMessage(schema: DescMessage, message: Message): void {
   check(reflect(schema, message), "");
+  checkRequestRules(schema, message);
 }
 
 const IMPLICIT = FeatureSet_FieldPresence.IMPLICIT;
