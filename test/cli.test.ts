@@ -56,7 +56,7 @@ describe("attesto CLI on Postgres", () => {
     await json(["tenant", "deactivate", tenant.id], env);
     expect((await json<Array<{ id: string }>>(["tenant", "list"], env)).map((t) => t.id)).not.toContain(tenant.id);
     expect((await json<Array<{ id: string }>>(["tenant", "list", "--all"], env)).map((t) => t.id)).toContain(tenant.id);
-  }, 120_000);
+  }, 240_000);
 
   it("fails with a clear one-line error and a non-zero exit", async () => {
     const res = await run(["--json", "tenant", "deactivate", "ten_missing"], env);
