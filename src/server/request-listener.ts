@@ -6,7 +6,7 @@ import type { Metrics } from "../http/metrics.js";
 import type { RequestListener } from "./listener.js";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const RPC_PATH = /^\/attesto\.v1\.[A-Za-z]+\/[A-Za-z]+$/;
+const RPC_PATH = /^\/attesto\.(?:admin\.)?v1\.[A-Za-z]+\/[A-Za-z]+$/;
 const KNOWN_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
 
 export interface Tracker {
