@@ -7,8 +7,9 @@ import type { WebhookEmitter } from "../webhooks/outbox.js";
 import { Bundles, type BundleSettings } from "./bundles.js";
 import { Appender, type AppendInput, type AppendResult, type EventRecord } from "./append.js";
 import { Checkpointer, getCheckpoint, type CheckpointRecord } from "./checkpoints.js";
-import { getForkEvidence, listForkEvidence, selfAudit, submitCheckpoint, type ForkEvidenceRecord, type SubmitResult } from "./forks.js";
+import { getForkEvidence, listForkEvidence, recordAnchorContradiction, selfAudit, submitCheckpoint, type ForkEvidenceRecord, type SubmitResult } from "./forks.js";
 import { StreamHeads } from "./heads.js";
+import { latestCheckpoints, type LatestCheckpoint } from "./latest-checkpoints.js";
 import { StreamKeys } from "./keys.js";
 import { consistencyProofToCheckpoint, inclusionProof, type InclusionProofResult, type LeafSelector } from "./proofs.js";
 import { getEvent, listEvents, type EventFilter } from "./stream-events.js";
@@ -163,6 +164,16 @@ export class Proofstreams {
 
   getForkEvidence(tenantId: string, id: string): Promise<ForkEvidenceRecord> {
     return getForkEvidence(this.deps.db, tenantId, id);
+  }
+
+  /** Every stream's newest signed checkpoint, all tenants, by stream id after `afterStreamId` (the anchoring batcher). */
+  latestCheckpoints(afterStreamId: string, limit: number): Promise<LatestCheckpoint[]> {
+    return latestCheckpoints(this.deps.db, afterStreamId, limit);
+  }
+
+  /** The stream's history contradicts a root a confirmed anchor carries: fork evidence of source `anchor`. */
+  recordAnchorContradiction(input: Parameters<typeof recordAnchorContradiction>[1]): Promise<ForkEvidenceRecord> {
+    return recordAnchorContradiction({ db: this.deps.db, events: this.deps.events }, input);
   }
 
   /** Closes a checkpoint for every stream that grew since its last one (the periodic job). */

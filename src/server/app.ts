@@ -20,6 +20,7 @@ import { Broadcast } from "../infra/broadcast.js";
 import { openRedis, type RedisHandle } from "../infra/redis.js";
 import { mountConnectorRoutes } from "../http/connectors.js";
 import { Connectors } from "../connectors/module.js";
+import { Anchoring, anchoringSettings } from "../anchoring/module.js";
 import { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
 import { rpcInterceptors, rpcRoutes } from "../rpc/routes.js";
@@ -50,6 +51,7 @@ export interface Attesto {
   readonly store: StoreVerification;
   readonly connectors: Connectors;
   readonly bundles: Bundles;
+  readonly anchoring: Anchoring;
   /** Set on the embedded default only. */
   readonly devCredentials: DevCredentials | undefined;
   stop(): Promise<void>;
@@ -154,6 +156,10 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     await connectors.start();
     cleanups.push(() => connectors.close());
 
+    const anchoring = new Anchoring({ db: database.db, keyring, jobs, logger, events: webhooks.events, proofstreams }, anchoringSettings(config));
+    await anchoring.start();
+    cleanups.push(() => anchoring.close());
+
     const { bundles } = proofstreams;
 
     const metrics = new Metrics();
@@ -180,7 +186,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     mountTileRoutes(http, { proofstreams, authenticator, public: config.tilesPublic });
     mountVerifyRoutes(http, { bundles, authenticator, publicDownloads: config.tilesPublic, verifyMaxBytes: config.verifyMaxBytes });
     const onStoreCredentialsChanged = (tenantId: string) => store.credentialsChanged(tenantId);
-    const rpcDeps = { db: database.db, keyring, tenancy, logger, webhooks, proofstreams, rateLimits, onStoreCredentialsChanged, store, storeNotifications, connectors, bundles };
+    const rpcDeps = { db: database.db, keyring, tenancy, logger, webhooks, proofstreams, rateLimits, onStoreCredentialsChanged, store, storeNotifications, connectors, bundles, anchoring };
     const connect = connectNodeAdapter({
       // A worker-role instance serves only the operational routes (health, readiness, metrics).
       routes: config.role === "worker" ? () => {} : rpcRoutes(rpcDeps),
@@ -210,6 +216,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
       store,
       connectors,
       bundles,
+      anchoring,
       database,
       redis,
       keyring,
