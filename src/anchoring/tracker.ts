@@ -96,10 +96,12 @@ export class ConfirmationTracker {
       }
       // event.anchored: one delivery per stream and subscription, naming the seq_no range this batch newly covers.
       const previous = await previousConfirmedSizes(tx, batch.id);
+      // emit answers how many subscriptions took the event: a tenant with none is asked once, not once per stream.
+      const unsubscribed = new Set<string>();
       for (const m of members) {
         const from = (previous.get(m.streamId) ?? 0) + 1;
-        if (from > m.treeSize) continue;
-        await events.emit(tx, m.tenantId, "event.anchored", {
+        if (from > m.treeSize || unsubscribed.has(m.tenantId)) continue;
+        const taken = await events.emit(tx, m.tenantId, "event.anchored", {
           stream_id: m.streamId,
           from_seq_no: from,
           to_seq_no: m.treeSize,
@@ -109,6 +111,7 @@ export class ConfirmationTracker {
           tx_hash: row.txHash!,
           block_number: row.blockNumber!,
         });
+        if (taken === 0) unsubscribed.add(m.tenantId);
       }
       return true;
     });
