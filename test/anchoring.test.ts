@@ -3,12 +3,12 @@ import { Code } from "@connectrpc/connect";
 import { createPublicClient, http } from "viem";
 import { and, eq } from "drizzle-orm";
 import { AnchorService, BatchStatus, ConfirmationRule, type AnchorReceipt as AnchorReceiptMsg } from "../gen/ts/attesto/v1/anchor_pb.js";
-import { ForkEvidenceKind, ForkEvidenceSource, ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
+import { BundleStatus, ForkEvidenceKind, ForkEvidenceSource, ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
 import { checkpoints } from "../src/proofstream/schema.js";
 import { anchorBatches, anchorMembers, anchorTransactions } from "../src/anchoring/schema.js";
 import type { Attesto } from "../src/server/app.js";
 import { webhookDeliveries } from "../src/webhooks/schema.js";
-import { verifyAnchorReceipt, type AnchorReceipt } from "../src/verify/index.js";
+import { verifyAnchorReceipt, verifyBundle, type AnchorReceipt, type BundleDocument } from "../src/verify/index.js";
 import { manualDevChain } from "./support/devchain.js";
 import { appendRequest } from "./support/proofstream.js";
 import { clientFor, newTenant } from "./support/server.js";
@@ -143,6 +143,21 @@ describe("anchoring on a local EVM chain", () => {
     expect(deliveries(b.tenantId, "batch.confirmed")[0]!.data.checkpoints).toEqual([{ stream_id: streamB, tree_size: 2 }]);
     expect(deliveries(a.tenantId, "event.anchored").map((d) => d.data).find((d) => d.stream_id === streamA1)).toMatchObject({ from_seq_no: 1, to_seq_no: 5, checkpoint_size: 5, batch_id: firstBatch });
     expect(deliveries(b.tenantId, "event.anchored")).toEqual([]);
+  });
+
+  it("bundles carry the receipts of their anchored checkpoint, and they verify", async () => {
+    const ps = clientFor(ProofstreamService, app.url, a.key);
+    const { bundle: pending } = await ps.createBundle({ streamId: streamA1, fromSeqNo: 1n, toSeqNo: 5n, includePayloads: false });
+    const bundle = await waitFor(async () => {
+      const { bundle: b } = await ps.getBundle({ bundleId: pending!.id });
+      if (b!.status === BundleStatus.FAILED) throw new Error(b!.failureReason);
+      return b!.status === BundleStatus.READY ? b! : undefined;
+    }, "the bundle");
+    const doc = JSON.parse(bundle.bundleJson) as BundleDocument;
+    const { receipt } = await clientFor(AnchorService, app.url, a.key).getAnchorReceipt({ streamId: streamA1, treeSize: 5n });
+    expect(doc.anchors).toEqual([bundleReceipt(receipt!)]);
+    expect(verifyBundle(doc).checks.find((c) => c.name === "anchors")).toMatchObject({ status: "pass" });
+    expect((await verifyAnchorReceipt(doc.checkpoint, doc.anchors[0]!, viemClient())).valid).toBe(true);
   });
 
   it("shows a tenant only its own members of a batch", async () => {

@@ -4,7 +4,7 @@ import type { PageRequest } from "../db/pagination.js";
 import type { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
 import type { WebhookEmitter } from "../webhooks/outbox.js";
-import { Bundles, type BundleSettings } from "./bundles.js";
+import { Bundles, type AnchorReceiptSource, type BundleSettings } from "./bundles.js";
 import { Appender, type AppendInput, type AppendResult, type EventRecord } from "./append.js";
 import { Checkpointer, getCheckpoint, type CheckpointRecord } from "./checkpoints.js";
 import { getForkEvidence, listForkEvidence, recordAnchorContradiction, selfAudit, submitCheckpoint, type ForkEvidenceRecord, type SubmitResult } from "./forks.js";
@@ -39,6 +39,8 @@ export interface ProofstreamDeps {
   /** Where checkpoints and fork evidence are announced, in the same transaction. */
   events: WebhookEmitter;
   logger: Logger;
+  /** Where bundles get their checkpoint's anchor receipts (the anchoring module, composed after this one). */
+  anchorReceipts?: AnchorReceiptSource;
 }
 
 /**
@@ -74,7 +76,7 @@ export class Proofstreams {
     });
     this.tiles = new TlogTiles({ db: deps.db, tileStore: this.#tileStore });
     this.bundles = new Bundles(
-      { db: deps.db, jobs: deps.jobs, events: deps.events, logger: deps.logger, tileStore: this.#tileStore, checkpointer: this.#checkpointer },
+      { db: deps.db, jobs: deps.jobs, events: deps.events, logger: deps.logger, tileStore: this.#tileStore, checkpointer: this.#checkpointer, anchorReceipts: deps.anchorReceipts },
       { ...settings.bundles, publicBaseUrl: settings.publicBaseUrl },
     );
   }

@@ -104,8 +104,10 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     const webhooks = new Webhooks({ database, keyring, jobs, logger }, webhookSettings(config));
     // The public base URL names checkpoint origins; with port 0 it is known only after listening.
     let publicBaseUrl = config.publicBaseUrl;
+    let anchoringRef: Anchoring | undefined;
     const proofstreams = new Proofstreams(
-      { db: database.db, keyring, jobs, logger, events: webhooks.events },
+      // Bundles carry anchor receipts; the anchoring module is built after this one (it reads through this facade).
+      { db: database.db, keyring, jobs, logger, events: webhooks.events, anchorReceipts: (streamId, treeSize) => anchoringRef?.bundleReceipts(streamId, treeSize) ?? Promise.resolve([]) },
       {
         publicBaseUrl: () => publicBaseUrl,
         tileCacheBytes: config.tileCacheBytes,
@@ -157,6 +159,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     cleanups.push(() => connectors.close());
 
     const anchoring = new Anchoring({ db: database.db, keyring, jobs, logger, events: webhooks.events, proofstreams }, anchoringSettings(config));
+    anchoringRef = anchoring;
     await anchoring.start();
     cleanups.push(() => anchoring.close());
 

@@ -19,19 +19,19 @@ const _ = grpc.SupportPackageIsVersion7
 type AnchorServiceClient interface {
 	// Lists batches holding the tenant's checkpoints, newest first.
 	//
-	// INVALID_ARGUMENT (reason INVALID_FIELD) for a malformed `stream_id`,
+	// INVALID_ARGUMENT (naming the field) for a malformed `stream_id`,
 	// `page_size` or `page_token`; NOT_FOUND (reason STREAM_NOT_FOUND) when
 	// `stream_id` names no stream of the tenant.
 	ListBatches(ctx context.Context, in *ListBatchesRequest, opts ...grpc.CallOption) (*ListBatchesResponse, error)
 	// Reads one batch and how many of its members are the tenant's.
 	//
-	// INVALID_ARGUMENT (reason INVALID_FIELD) for a malformed `batch_id`;
+	// INVALID_ARGUMENT (naming the field) for a malformed `batch_id`;
 	// NOT_FOUND (reason BATCH_NOT_FOUND) when the batch does not exist or
 	// holds none of the tenant's checkpoints.
 	GetBatch(ctx context.Context, in *GetBatchRequest, opts ...grpc.CallOption) (*GetBatchResponse, error)
 	// Lists the tenant's members of one batch, by leaf index.
 	//
-	// INVALID_ARGUMENT (reason INVALID_FIELD) for a malformed `batch_id`,
+	// INVALID_ARGUMENT (naming the field) for a malformed `batch_id`,
 	// `page_size` or `page_token`; NOT_FOUND (reason BATCH_NOT_FOUND) as
 	// GetBatch.
 	ListBatchMembers(ctx context.Context, in *ListBatchMembersRequest, opts ...grpc.CallOption) (*ListBatchMembersResponse, error)
@@ -39,7 +39,7 @@ type AnchorServiceClient interface {
 	// needs to check it against the chain (the verification library's
 	// verifyAnchorReceipt does it with any JSON-RPC endpoint).
 	//
-	// INVALID_ARGUMENT (reason INVALID_FIELD) for a malformed `stream_id`;
+	// INVALID_ARGUMENT (naming the field) for a malformed `stream_id`;
 	// NOT_FOUND (reason STREAM_NOT_FOUND) when the tenant has no such stream,
 	// (reason RECEIPT_NOT_FOUND) when no confirmed or in-flight batch holds a
 	// checkpoint of that size (only the newest checkpoint per interval is
@@ -98,19 +98,19 @@ func (c *anchorServiceClient) GetAnchorReceipt(ctx context.Context, in *GetAncho
 type AnchorServiceServer interface {
 	// Lists batches holding the tenant's checkpoints, newest first.
 	//
-	// INVALID_ARGUMENT (reason INVALID_FIELD) for a malformed `stream_id`,
+	// INVALID_ARGUMENT (naming the field) for a malformed `stream_id`,
 	// `page_size` or `page_token`; NOT_FOUND (reason STREAM_NOT_FOUND) when
 	// `stream_id` names no stream of the tenant.
 	ListBatches(context.Context, *ListBatchesRequest) (*ListBatchesResponse, error)
 	// Reads one batch and how many of its members are the tenant's.
 	//
-	// INVALID_ARGUMENT (reason INVALID_FIELD) for a malformed `batch_id`;
+	// INVALID_ARGUMENT (naming the field) for a malformed `batch_id`;
 	// NOT_FOUND (reason BATCH_NOT_FOUND) when the batch does not exist or
 	// holds none of the tenant's checkpoints.
 	GetBatch(context.Context, *GetBatchRequest) (*GetBatchResponse, error)
 	// Lists the tenant's members of one batch, by leaf index.
 	//
-	// INVALID_ARGUMENT (reason INVALID_FIELD) for a malformed `batch_id`,
+	// INVALID_ARGUMENT (naming the field) for a malformed `batch_id`,
 	// `page_size` or `page_token`; NOT_FOUND (reason BATCH_NOT_FOUND) as
 	// GetBatch.
 	ListBatchMembers(context.Context, *ListBatchMembersRequest) (*ListBatchMembersResponse, error)
@@ -118,7 +118,7 @@ type AnchorServiceServer interface {
 	// needs to check it against the chain (the verification library's
 	// verifyAnchorReceipt does it with any JSON-RPC endpoint).
 	//
-	// INVALID_ARGUMENT (reason INVALID_FIELD) for a malformed `stream_id`;
+	// INVALID_ARGUMENT (naming the field) for a malformed `stream_id`;
 	// NOT_FOUND (reason STREAM_NOT_FOUND) when the tenant has no such stream,
 	// (reason RECEIPT_NOT_FOUND) when no confirmed or in-flight batch holds a
 	// checkpoint of that size (only the newest checkpoint per interval is

@@ -668,7 +668,7 @@ export const AnchorService: GenService<{
   /**
    * Lists batches holding the tenant's checkpoints, newest first.
    *
-   * INVALID_ARGUMENT (reason INVALID_FIELD) for a malformed `stream_id`,
+   * INVALID_ARGUMENT (naming the field) for a malformed `stream_id`,
    * `page_size` or `page_token`; NOT_FOUND (reason STREAM_NOT_FOUND) when
    * `stream_id` names no stream of the tenant.
    *
@@ -682,7 +682,7 @@ export const AnchorService: GenService<{
   /**
    * Reads one batch and how many of its members are the tenant's.
    *
-   * INVALID_ARGUMENT (reason INVALID_FIELD) for a malformed `batch_id`;
+   * INVALID_ARGUMENT (naming the field) for a malformed `batch_id`;
    * NOT_FOUND (reason BATCH_NOT_FOUND) when the batch does not exist or
    * holds none of the tenant's checkpoints.
    *
@@ -696,7 +696,7 @@ export const AnchorService: GenService<{
   /**
    * Lists the tenant's members of one batch, by leaf index.
    *
-   * INVALID_ARGUMENT (reason INVALID_FIELD) for a malformed `batch_id`,
+   * INVALID_ARGUMENT (naming the field) for a malformed `batch_id`,
    * `page_size` or `page_token`; NOT_FOUND (reason BATCH_NOT_FOUND) as
    * GetBatch.
    *
@@ -712,7 +712,7 @@ export const AnchorService: GenService<{
    * needs to check it against the chain (the verification library's
    * verifyAnchorReceipt does it with any JSON-RPC endpoint).
    *
-   * INVALID_ARGUMENT (reason INVALID_FIELD) for a malformed `stream_id`;
+   * INVALID_ARGUMENT (naming the field) for a malformed `stream_id`;
    * NOT_FOUND (reason STREAM_NOT_FOUND) when the tenant has no such stream,
    * (reason RECEIPT_NOT_FOUND) when no confirmed or in-flight batch holds a
    * checkpoint of that size (only the newest checkpoint per interval is
