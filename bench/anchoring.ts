@@ -70,6 +70,10 @@ async function main() {
         SELECT s, n, decode(r, 'hex'), note, 1 FROM jsonb_to_recordset(${rows}::jsonb) AS t(s text, n bigint, r text, note text)`);
     }
 
+    // Planner statistics for the bulk-loaded tables, as autovacuum would gather them.
+    await db.execute(sql`ANALYZE streams`);
+    await db.execute(sql`ANALYZE checkpoints`);
+
     const keyring = new Keyring(randomBytes(32));
     const events = new WebhookOutbox(db);
     // The batcher reads through the facade; its jobs are never started here.

@@ -72,6 +72,10 @@ export async function startDevChain(opts: { port?: number; timeoutMs?: number } 
   });
   // Keep draining its output (it logs every call) so the pipe never fills.
   child.stdout!.resume();
+  // The chain lives no longer than this process, however it ends.
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
+  child.once("exit", () => process.removeListener("exit", killOnExit));
   const url = `http://127.0.0.1:${port}`;
   let id = 0;
   const rpc = async <T>(method: string, params: unknown[] = []): Promise<T> => {
