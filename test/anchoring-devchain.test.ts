@@ -14,6 +14,7 @@ let app: Attesto;
 beforeAll(async () => {
   store = await isolatedStore("anchor_dev");
   app = await startWebhookServer(store, { anchorDevChain: true, anchorIntervalMs: 300, anchorPollMs: 200, checkpointIntervalMs: 200 });
+  await app.anchoring.ready(); // the server serves at once; the chain joins in the background
 }, 120_000);
 
 afterAll(async () => {

@@ -83,6 +83,7 @@ interface Running {
 export class Anchoring {
   #running: Running | undefined;
   #devChain: DevChain | undefined;
+  #starting: Promise<void> | undefined;
 
   constructor(
     private readonly deps: AnchoringDeps,
@@ -100,19 +101,34 @@ export class Anchoring {
     return r && { rpcUrl: r.chain.rpcUrl, chainId: r.chain.chainId, sender: r.account.address, rule: r.rule };
   }
 
+  /**
+   * Attaches the configured chain, or starts the dev chain in the
+   * background (serving does not wait for it: `ready()` does), or logs once
+   * that anchoring is off.
+   */
   async start(): Promise<void> {
-    const { logger, jobs, db, keyring } = this.deps;
+    const { logger, jobs } = this.deps;
     const s = this.settings;
-    let rpcUrl = s.rpcUrl;
-    if (!rpcUrl && s.devChain && jobs.processes && hardhatCli()) {
-      this.#devChain = await startDevChain();
-      rpcUrl = this.#devChain.url;
-      logger.info({ rpcUrl }, "anchoring on a local Hardhat dev chain (development only)");
-    }
-    if (!rpcUrl) {
-      logger.info("anchoring is off: no chain configured (set ATTESTO_ANCHOR_RPC_URL)");
+    if (s.rpcUrl) return this.#attach(s.rpcUrl);
+    if (s.devChain && jobs.processes && hardhatCli()) {
+      this.#starting = (async () => {
+        this.#devChain = await startDevChain();
+        logger.info({ rpcUrl: this.#devChain.url }, "anchoring on a local Hardhat dev chain (development only)");
+        await this.#attach(this.#devChain.url);
+      })().catch((err: Error) => logger.warn({ err: err.message }, "anchoring is off: the dev chain did not start"));
       return;
     }
+    logger.info("anchoring is off: no chain configured (set ATTESTO_ANCHOR_RPC_URL)");
+  }
+
+  /** Resolves once a chain started in the background is attached (or failed to). */
+  async ready(): Promise<void> {
+    await this.#starting;
+  }
+
+  async #attach(rpcUrl: string): Promise<void> {
+    const { logger, jobs, db, keyring } = this.deps;
+    const s = this.settings;
     const probe = new Chain(rpcUrl, s.chainId ?? 0, s.rpcTimeoutMs);
     let nodeChainId: number;
     try {
@@ -140,6 +156,7 @@ export class Anchoring {
   }
 
   async close(): Promise<void> {
+    await this.#starting;
     await this.#devChain?.stop();
   }
 
