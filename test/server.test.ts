@@ -117,8 +117,9 @@ describe("native gRPC (h2c) and gRPC-Web on the same port", () => {
 
   it("maps errors to gRPC status codes", async () => {
     const client = createClient(AnchorService, createGrpcTransport({ baseUrl: app.url, interceptors: bearer(tenant.key) as never }));
-    const err = await client.listBatches({}).catch((e: unknown) => e);
-    expect(ConnectError.from(err).code).toBe(Code.Unimplemented);
+    expect((await client.listBatches({})).batches).toEqual([]);
+    const err = await client.getBatch({ batchId: "bat_01ARZ3NDEKTSV4RRFFQ69G5FAV" }).catch((e: unknown) => e);
+    expect(ConnectError.from(err).code).toBe(Code.NotFound);
     const anonymous = createClient(TenantService, createGrpcTransport({ baseUrl: app.url }));
     expect(ConnectError.from(await anonymous.getCurrentTenant({}).catch((e: unknown) => e)).code).toBe(Code.Unauthenticated);
   });
