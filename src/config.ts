@@ -78,6 +78,18 @@ const envSchema = z.object({
   ATTESTO_BUNDLE_CHUNK_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
   ATTESTO_BUNDLE_INLINE_BYTES: z.coerce.number().int().min(0).default(4 * 1024 * 1024),
   ATTESTO_VERIFY_MAX_BYTES: z.coerce.number().int().min(1024).default(16 * 1024 * 1024),
+  ATTESTO_ANCHOR_RPC_URL: z.string().url().optional(),
+  ATTESTO_ANCHOR_CHAIN_ID: z.coerce.number().int().positive().optional(),
+  ATTESTO_ANCHOR_PRIVATE_KEY: z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be 0x followed by 64 hex digits").optional(),
+  ATTESTO_ANCHOR_DEV_CHAIN: boolFromEnv.optional(),
+  ATTESTO_ANCHOR_INTERVAL_MS: z.coerce.number().int().min(100).default(60_000),
+  ATTESTO_ANCHOR_POLL_MS: z.coerce.number().int().min(100).default(2_000),
+  ATTESTO_ANCHOR_FINALITY: z.enum(["auto", "finalized", "confirmations"]).default("auto"),
+  ATTESTO_ANCHOR_CONFIRMATIONS: z.coerce.number().int().min(1).max(10_000).default(12),
+  ATTESTO_ANCHOR_ORPHAN_WINDOW_MS: z.coerce.number().int().min(100).default(3_600_000),
+  ATTESTO_ANCHOR_REPLACE_AFTER_MS: z.coerce.number().int().min(100).default(180_000),
+  ATTESTO_ANCHOR_MAX_MEMBERS: z.coerce.number().int().min(1).max(1_000_000).default(100_000),
+  ATTESTO_ANCHOR_RPC_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -196,6 +208,27 @@ export interface Config {
   bundleInlineBytes: number;
   /** Largest document POST /v2/verify accepts (public route). */
   verifyMaxBytes: number;
+  /** JSON-RPC endpoint of the EVM chain batches are anchored on; unset: see anchorDevChain. */
+  anchorRpcUrl: string | undefined;
+  /** The chain id the node must report (a guard against a wrong endpoint). */
+  anchorChainId: number | undefined;
+  /** The sender's key (0x hex); unset: a key generated once and sealed in the database. */
+  anchorPrivateKey: string | undefined;
+  /** Without anchorRpcUrl: start a local Hardhat chain when it is installed (on by default without DATABASE_URL). */
+  anchorDevChain: boolean;
+  /** How often a batch of grown streams' checkpoints is built. */
+  anchorIntervalMs: number;
+  /** How often the transaction in flight is checked. */
+  anchorPollMs: number;
+  anchorFinality: "auto" | "finalized" | "confirmations";
+  /** Confirmations that make a batch final on chains without a finalized tag (or with finality "confirmations"). */
+  anchorConfirmations: number;
+  /** A batch not confirmed this long after its first broadcast fails; its checkpoints go into the next batch. */
+  anchorOrphanWindowMs: number;
+  /** A transaction not mined this long after it was sent is replaced with a higher fee (same nonce). */
+  anchorReplaceAfterMs: number;
+  anchorMaxMembers: number;
+  anchorRpcTimeoutMs: number;
 }
 
 /** Reads configuration from the environment; a bad value names the variable. */
@@ -290,6 +323,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     bundleChunkBytes: e.ATTESTO_BUNDLE_CHUNK_BYTES,
     bundleInlineBytes: e.ATTESTO_BUNDLE_INLINE_BYTES,
     verifyMaxBytes: e.ATTESTO_VERIFY_MAX_BYTES,
+    anchorRpcUrl: e.ATTESTO_ANCHOR_RPC_URL,
+    anchorChainId: e.ATTESTO_ANCHOR_CHAIN_ID,
+    anchorPrivateKey: e.ATTESTO_ANCHOR_PRIVATE_KEY,
+    anchorDevChain: e.ATTESTO_ANCHOR_DEV_CHAIN ?? !e.DATABASE_URL,
+    anchorIntervalMs: e.ATTESTO_ANCHOR_INTERVAL_MS,
+    anchorPollMs: e.ATTESTO_ANCHOR_POLL_MS,
+    anchorFinality: e.ATTESTO_ANCHOR_FINALITY,
+    anchorConfirmations: e.ATTESTO_ANCHOR_CONFIRMATIONS,
+    anchorOrphanWindowMs: e.ATTESTO_ANCHOR_ORPHAN_WINDOW_MS,
+    anchorReplaceAfterMs: e.ATTESTO_ANCHOR_REPLACE_AFTER_MS,
+    anchorMaxMembers: e.ATTESTO_ANCHOR_MAX_MEMBERS,
+    anchorRpcTimeoutMs: e.ATTESTO_ANCHOR_RPC_TIMEOUT_MS,
     ...overrides,
   };
   return config;

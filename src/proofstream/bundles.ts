@@ -14,6 +14,10 @@ import { StreamKeys } from "./keys.js";
 import { leafTime } from "./leaf.js";
 import { hashRanges, inclusionRanges, nodesOf } from "./merkle/ranges.js";
 import type { Checkpointer } from "./checkpoints.js";
+import type { AnchorReceipt } from "../verify/bundle.js";
+
+/** Confirmed anchor receipts of one checkpoint (stream, tree size), in the bundle format. */
+export type AnchorReceiptSource = (streamId: string, treeSize: number) => Promise<AnchorReceipt[]>;
 import type { TileStore } from "./tile-store.js";
 import type { WebhookEmitter } from "../webhooks/outbox.js";
 import { openNote, verifierKeyString } from "./note.js";
@@ -65,6 +69,8 @@ export class Bundles {
       tileStore: TileStore;
       checkpointer: Checkpointer;
       requestIds?: RequestIds;
+      /** Anchor receipts of a checkpoint, from the anchoring module when it is composed in. */
+      anchorReceipts?: AnchorReceiptSource;
     },
     readonly settings: BundleSettings,
   ) {}
@@ -215,8 +221,8 @@ export class Bundles {
       payloads_included: row.includePayloads,
       checkpoint: checkpoint.note,
       range_proof: { tree_size: size, hashes: rangeProof },
-      // Anchor receipts join when anchoring lands (DESIGN section 6); the field is part of the format from the start.
-      anchors: [],
+      // The checkpoint's receipts from confirmed anchor batches (none while it is not anchored yet).
+      anchors: (await this.deps.anchorReceipts?.(stream.id, size)) ?? [],
     };
     const headerJson = JSON.stringify(header);
     await out.write(`${headerJson.slice(0, -1)},"entries":[`);

@@ -22,7 +22,7 @@ type NewEvidence = Omit<typeof forkEvidence.$inferInsert, "id" | "streamId" | "t
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 /** Stores evidence once per dedupe key, firing proofstream.fork_detected the first time. */
-async function recordEvidence(db: Db, events: WebhookEmitter, stream: StreamRow, evidence: NewEvidence): Promise<ForkEvidenceRecord> {
+export async function recordEvidence(db: Db, events: WebhookEmitter, stream: StreamRow, evidence: NewEvidence): Promise<ForkEvidenceRecord> {
   let emitted = false;
   const record = await db.transaction(async (tx) => {
     const [inserted] = await tx
@@ -223,4 +223,36 @@ export async function selfAudit(deps: { db: Db; events: WebhookEmitter; logger: 
     });
   }
   return sample.length;
+}
+
+/**
+ * A stream whose history contradicts a root that a confirmed anchor batch
+ * carries (no consistency proof from it to the newest checkpoint): stored as
+ * fork evidence of source `anchor`, once per anchored root.
+ */
+export async function recordAnchorContradiction(
+  deps: { db: Db; events: WebhookEmitter },
+  input: {
+    streamId: string;
+    anchored: { treeSize: number; rootHash: Buffer; note: string; batchId: string; txHash: string };
+    current: { treeSize: number; rootHash: Buffer; note: string };
+    proof: Buffer[];
+    failure: string;
+  },
+): Promise<ForkEvidenceRecord> {
+  const [stream] = await deps.db.select().from(streams).where(eq(streams.id, input.streamId));
+  if (!stream) throw notFound("stream");
+  return recordEvidence(deps.db, deps.events, stream, {
+    kind: "anchor_contradiction",
+    source: "anchor",
+    sourceDetail: `${input.anchored.batchId} ${input.anchored.txHash}`,
+    historyNote: input.current.note,
+    conflictingNote: input.anchored.note,
+    historySize: input.current.treeSize,
+    conflictingSize: input.anchored.treeSize,
+    historyRoot: input.current.rootHash,
+    conflictingRoot: input.anchored.rootHash,
+    proofAttempt: { fromSize: input.anchored.treeSize, toSize: input.current.treeSize, hashes: input.proof.map(hex), failure: input.failure },
+    dedupeKey: `anchor:${input.anchored.treeSize}:${hex(input.anchored.rootHash)}:${input.current.treeSize}`,
+  });
 }

@@ -4,11 +4,12 @@ import type { PageRequest } from "../db/pagination.js";
 import type { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
 import type { WebhookEmitter } from "../webhooks/outbox.js";
-import { Bundles, type BundleSettings } from "./bundles.js";
+import { Bundles, type AnchorReceiptSource, type BundleSettings } from "./bundles.js";
 import { Appender, type AppendInput, type AppendResult, type EventRecord } from "./append.js";
 import { Checkpointer, getCheckpoint, type CheckpointRecord } from "./checkpoints.js";
-import { getForkEvidence, listForkEvidence, selfAudit, submitCheckpoint, type ForkEvidenceRecord, type SubmitResult } from "./forks.js";
+import { getForkEvidence, listForkEvidence, recordAnchorContradiction, selfAudit, submitCheckpoint, type ForkEvidenceRecord, type SubmitResult } from "./forks.js";
 import { StreamHeads } from "./heads.js";
+import { latestCheckpoints, type LatestCheckpoint } from "./latest-checkpoints.js";
 import { StreamKeys } from "./keys.js";
 import { consistencyProofToCheckpoint, inclusionProof, type InclusionProofResult, type LeafSelector } from "./proofs.js";
 import { getEvent, listEvents, type EventFilter, type EventRef } from "./stream-events.js";
@@ -41,6 +42,8 @@ export interface ProofstreamDeps {
   logger: Logger;
   /** Remembers CreateStream and CreateBundle request ids; without it (the CLI) every create creates. */
   requestIds?: RequestIds;
+  /** Where bundles get their checkpoint's anchor receipts (the anchoring module, composed after this one). */
+  anchorReceipts?: AnchorReceiptSource;
 }
 
 /**
@@ -84,6 +87,7 @@ export class Proofstreams {
         tileStore: this.#tileStore,
         checkpointer: this.#checkpointer,
         requestIds: deps.requestIds,
+        anchorReceipts: deps.anchorReceipts,
       },
       { ...settings.bundles, publicBaseUrl: settings.publicBaseUrl },
     );
@@ -194,6 +198,16 @@ export class Proofstreams {
 
   getForkEvidence(tenantId: string, id: string): Promise<ForkEvidenceRecord> {
     return getForkEvidence(this.deps.db, tenantId, id);
+  }
+
+  /** Every stream's newest signed checkpoint, all tenants, by stream id after `afterStreamId` (the anchoring batcher). */
+  latestCheckpoints(afterStreamId: string, limit: number): Promise<LatestCheckpoint[]> {
+    return latestCheckpoints(this.deps.db, afterStreamId, limit);
+  }
+
+  /** The stream's history contradicts a root a confirmed anchor carries: fork evidence of source `anchor`. */
+  recordAnchorContradiction(input: Parameters<typeof recordAnchorContradiction>[1]): Promise<ForkEvidenceRecord> {
+    return recordAnchorContradiction({ db: this.deps.db, events: this.deps.events }, input);
   }
 
   /** Closes a checkpoint for every stream that grew since its last one (the periodic job). */

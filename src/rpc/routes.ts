@@ -18,7 +18,9 @@ import type { Bundles } from "../proofstream/bundles.js";
 import { bundleHandlers } from "./bundle-handlers.js";
 import { verifierService } from "./verifier-service.js";
 import { adminService, type AdminDeps } from "./admin-service.js";
-import { unimplementedServices } from "./unimplemented.js";
+import { AnchorService } from "../../gen/ts/attesto/v1/anchor_pb.js";
+import type { Anchoring } from "../anchoring/module.js";
+import { anchorService } from "./anchor-service.js";
 import { authInterceptor, errorInterceptor, validationInterceptor } from "./interceptors.js";
 import type { Logger } from "../logger.js";
 import { tenantService } from "./tenant-service.js";
@@ -36,6 +38,7 @@ export interface RpcDeps extends AdminDeps {
   storeNotifications: StoreNotifications;
   connectors: Connectors;
   bundles: Bundles;
+  anchoring: Anchoring;
 }
 
 /** Interceptors, outermost first: errors are mapped last, auth runs before the rate limit, the rate limit before validation. */
@@ -56,7 +59,6 @@ export function rpcRoutes(deps: RpcDeps) {
     router.service(StoreVerificationService, storeVerificationService(deps));
     router.service(StoreNotificationService, storeNotificationService(deps));
     router.service(ConnectorService, connectorService(deps));
-    // Services whose issues have not landed answer UNIMPLEMENTED (after auth).
-    for (const service of unimplementedServices) router.service(service, {});
+    router.service(AnchorService, anchorService(deps));
   };
 }

@@ -20,6 +20,7 @@ import { Broadcast } from "../infra/broadcast.js";
 import { openRedis, type RedisHandle } from "../infra/redis.js";
 import { mountConnectorRoutes } from "../http/connectors.js";
 import { Connectors } from "../connectors/module.js";
+import { Anchoring, anchoringSettings } from "../anchoring/module.js";
 import { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
 import { rpcInterceptors, rpcRoutes } from "../rpc/routes.js";
@@ -51,6 +52,7 @@ export interface Attesto {
   readonly store: StoreVerification;
   readonly connectors: Connectors;
   readonly bundles: Bundles;
+  readonly anchoring: Anchoring;
   /** Set on the embedded default only. */
   readonly devCredentials: DevCredentials | undefined;
   stop(): Promise<void>;
@@ -104,8 +106,18 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     const webhooks = new Webhooks({ database, keyring, jobs, logger, requestIds }, webhookSettings(config));
     // The public base URL names checkpoint origins; with port 0 it is known only after listening.
     let publicBaseUrl = config.publicBaseUrl;
+    let anchoringRef: Anchoring | undefined;
     const proofstreams = new Proofstreams(
-      { db: database.db, keyring, jobs, logger, events: webhooks.events, requestIds },
+      // Bundles carry anchor receipts; the anchoring module is built after this one (it reads through this facade).
+      {
+        db: database.db,
+        keyring,
+        jobs,
+        logger,
+        events: webhooks.events,
+        requestIds,
+        anchorReceipts: (streamId, treeSize) => anchoringRef?.bundleReceipts(streamId, treeSize) ?? Promise.resolve([]),
+      },
       {
         publicBaseUrl: () => publicBaseUrl,
         tileCacheBytes: config.tileCacheBytes,
@@ -156,6 +168,11 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     await connectors.start();
     cleanups.push(() => connectors.close());
 
+    const anchoring = new Anchoring({ db: database.db, keyring, jobs, logger, events: webhooks.events, proofstreams }, anchoringSettings(config));
+    anchoringRef = anchoring;
+    await anchoring.start();
+    cleanups.push(() => anchoring.close());
+
     const { bundles } = proofstreams;
 
     const metrics = new Metrics();
@@ -182,7 +199,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     mountTileRoutes(http, { proofstreams, authenticator, public: config.tilesPublic });
     mountVerifyRoutes(http, { bundles, authenticator, publicDownloads: config.tilesPublic, verifyMaxBytes: config.verifyMaxBytes });
     const onStoreCredentialsChanged = (tenantId: string) => store.credentialsChanged(tenantId);
-    const rpcDeps = { db: database.db, keyring, tenancy, logger, webhooks, proofstreams, rateLimits, onStoreCredentialsChanged, store, storeNotifications, connectors, bundles };
+    const rpcDeps = { db: database.db, keyring, tenancy, logger, webhooks, proofstreams, rateLimits, onStoreCredentialsChanged, store, storeNotifications, connectors, bundles, anchoring };
     const connect = connectNodeAdapter({
       // A worker-role instance serves only the operational routes (health, readiness, metrics).
       routes: config.role === "worker" ? () => {} : rpcRoutes(rpcDeps),
@@ -212,6 +229,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
       store,
       connectors,
       bundles,
+      anchoring,
       database,
       redis,
       keyring,

@@ -10,3 +10,4 @@ export * from "./leaf.js";
 export * from "./tlog-proof.js";
 export * from "./bundle.js";
 export * from "./document.js";
+export * from "./anchor.js";

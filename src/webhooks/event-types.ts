@@ -47,13 +47,15 @@ export interface WebhookEventData {
     checkpoints: CheckpointRef[];
     failed_at: string;
   };
-  /** One per event newly covered by a confirmed batch. */
+  /**
+   * The events of one stream that a confirmed batch newly covers: seq_no
+   * from_seq_no..to_seq_no (every event after the stream's previously
+   * confirmed anchor). One delivery per stream, whatever the range's length.
+   */
   "event.anchored": {
     stream_id: string;
-    seq_no: number;
-    source_ref: string;
-    event_type: string;
-    leaf_hash: string;
+    from_seq_no: number;
+    to_seq_no: number;
     checkpoint_size: number;
     batch_id: string;
     chain_id: number;
@@ -141,10 +143,8 @@ export function sampleEventData(type: WebhookEventType, now = new Date()): Webho
     },
     "event.anchored": {
       stream_id: "str_TEST0000000000000000000000",
-      seq_no: 17,
-      source_ref: "test",
-      event_type: "source.observation",
-      leaf_hash: HASH,
+      from_seq_no: 1,
+      to_seq_no: 250,
       checkpoint_size: 250,
       batch_id: "bat_TEST0000000000000000000000",
       chain_id: 1,

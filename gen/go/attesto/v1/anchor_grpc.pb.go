@@ -18,14 +18,33 @@ const _ = grpc.SupportPackageIsVersion7
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type AnchorServiceClient interface {
 	// Lists batches holding the tenant's checkpoints, newest first.
+	//
+	// INVALID_ARGUMENT (naming the field) for a malformed `stream_id`,
+	// `page_size` or `page_token`; NOT_FOUND (reason RESOURCE_NOT_FOUND) when
+	// `stream_id` names no stream of the tenant.
 	ListBatches(ctx context.Context, in *ListBatchesRequest, opts ...grpc.CallOption) (*ListBatchesResponse, error)
-	// Reads one batch and the tenant's members of it.
+	// Reads one batch and how many of its members are the tenant's.
+	//
+	// INVALID_ARGUMENT (naming the field) for a malformed `batch_id`;
+	// NOT_FOUND (reason RESOURCE_NOT_FOUND) when the batch does not exist or
+	// holds none of the tenant's checkpoints.
 	GetBatch(ctx context.Context, in *GetBatchRequest, opts ...grpc.CallOption) (*GetBatchResponse, error)
+	// Lists the tenant's members of one batch, by leaf index.
+	//
+	// INVALID_ARGUMENT (naming the field) for a malformed `batch_id`,
+	// `page_size` or `page_token`; NOT_FOUND (reason RESOURCE_NOT_FOUND) as
+	// GetBatch.
+	ListBatchMembers(ctx context.Context, in *ListBatchMembersRequest, opts ...grpc.CallOption) (*ListBatchMembersResponse, error)
 	// The receipt that anchors one checkpoint of a stream: what a verifier
-	// needs to check it against the chain. NOT_FOUND when the stream has no
-	// checkpoint of that size or it was never put in a batch (only the newest
-	// checkpoint per interval is); FAILED_PRECONDITION while its batch is not
-	// CONFIRMED yet.
+	// needs to check it against the chain (the verification library's
+	// verifyAnchorReceipt does it with any JSON-RPC endpoint).
+	//
+	// INVALID_ARGUMENT (naming the field) for a malformed `stream_id`;
+	// NOT_FOUND (reason RESOURCE_NOT_FOUND) when the tenant has no such stream,
+	// (reason ANCHOR_NOT_FOUND) when no confirmed or in-flight batch holds a
+	// checkpoint of that size (only the newest checkpoint per interval is
+	// anchored); FAILED_PRECONDITION (reason ANCHOR_NOT_CONFIRMED) while the
+	// batch holding it is not CONFIRMED yet.
 	GetAnchorReceipt(ctx context.Context, in *GetAnchorReceiptRequest, opts ...grpc.CallOption) (*GetAnchorReceiptResponse, error)
 }
 
@@ -55,6 +74,15 @@ func (c *anchorServiceClient) GetBatch(ctx context.Context, in *GetBatchRequest,
 	return out, nil
 }
 
+func (c *anchorServiceClient) ListBatchMembers(ctx context.Context, in *ListBatchMembersRequest, opts ...grpc.CallOption) (*ListBatchMembersResponse, error) {
+	out := new(ListBatchMembersResponse)
+	err := c.cc.Invoke(ctx, "/attesto.v1.AnchorService/ListBatchMembers", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *anchorServiceClient) GetAnchorReceipt(ctx context.Context, in *GetAnchorReceiptRequest, opts ...grpc.CallOption) (*GetAnchorReceiptResponse, error) {
 	out := new(GetAnchorReceiptResponse)
 	err := c.cc.Invoke(ctx, "/attesto.v1.AnchorService/GetAnchorReceipt", in, out, opts...)
@@ -69,14 +97,33 @@ func (c *anchorServiceClient) GetAnchorReceipt(ctx context.Context, in *GetAncho
 // for forward compatibility
 type AnchorServiceServer interface {
 	// Lists batches holding the tenant's checkpoints, newest first.
+	//
+	// INVALID_ARGUMENT (naming the field) for a malformed `stream_id`,
+	// `page_size` or `page_token`; NOT_FOUND (reason RESOURCE_NOT_FOUND) when
+	// `stream_id` names no stream of the tenant.
 	ListBatches(context.Context, *ListBatchesRequest) (*ListBatchesResponse, error)
-	// Reads one batch and the tenant's members of it.
+	// Reads one batch and how many of its members are the tenant's.
+	//
+	// INVALID_ARGUMENT (naming the field) for a malformed `batch_id`;
+	// NOT_FOUND (reason RESOURCE_NOT_FOUND) when the batch does not exist or
+	// holds none of the tenant's checkpoints.
 	GetBatch(context.Context, *GetBatchRequest) (*GetBatchResponse, error)
+	// Lists the tenant's members of one batch, by leaf index.
+	//
+	// INVALID_ARGUMENT (naming the field) for a malformed `batch_id`,
+	// `page_size` or `page_token`; NOT_FOUND (reason RESOURCE_NOT_FOUND) as
+	// GetBatch.
+	ListBatchMembers(context.Context, *ListBatchMembersRequest) (*ListBatchMembersResponse, error)
 	// The receipt that anchors one checkpoint of a stream: what a verifier
-	// needs to check it against the chain. NOT_FOUND when the stream has no
-	// checkpoint of that size or it was never put in a batch (only the newest
-	// checkpoint per interval is); FAILED_PRECONDITION while its batch is not
-	// CONFIRMED yet.
+	// needs to check it against the chain (the verification library's
+	// verifyAnchorReceipt does it with any JSON-RPC endpoint).
+	//
+	// INVALID_ARGUMENT (naming the field) for a malformed `stream_id`;
+	// NOT_FOUND (reason RESOURCE_NOT_FOUND) when the tenant has no such stream,
+	// (reason ANCHOR_NOT_FOUND) when no confirmed or in-flight batch holds a
+	// checkpoint of that size (only the newest checkpoint per interval is
+	// anchored); FAILED_PRECONDITION (reason ANCHOR_NOT_CONFIRMED) while the
+	// batch holding it is not CONFIRMED yet.
 	GetAnchorReceipt(context.Context, *GetAnchorReceiptRequest) (*GetAnchorReceiptResponse, error)
 	mustEmbedUnimplementedAnchorServiceServer()
 }
@@ -90,6 +137,9 @@ func (UnimplementedAnchorServiceServer) ListBatches(context.Context, *ListBatche
 }
 func (UnimplementedAnchorServiceServer) GetBatch(context.Context, *GetBatchRequest) (*GetBatchResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetBatch not implemented")
+}
+func (UnimplementedAnchorServiceServer) ListBatchMembers(context.Context, *ListBatchMembersRequest) (*ListBatchMembersResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListBatchMembers not implemented")
 }
 func (UnimplementedAnchorServiceServer) GetAnchorReceipt(context.Context, *GetAnchorReceiptRequest) (*GetAnchorReceiptResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetAnchorReceipt not implemented")
@@ -143,6 +193,24 @@ func _AnchorService_GetBatch_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AnchorService_ListBatchMembers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListBatchMembersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AnchorServiceServer).ListBatchMembers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/attesto.v1.AnchorService/ListBatchMembers",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AnchorServiceServer).ListBatchMembers(ctx, req.(*ListBatchMembersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AnchorService_GetAnchorReceipt_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetAnchorReceiptRequest)
 	if err := dec(in); err != nil {
@@ -172,6 +240,10 @@ var _AnchorService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetBatch",
 			Handler:    _AnchorService_GetBatch_Handler,
+		},
+		{
+			MethodName: "ListBatchMembers",
+			Handler:    _AnchorService_ListBatchMembers_Handler,
 		},
 		{
 			MethodName: "GetAnchorReceipt",

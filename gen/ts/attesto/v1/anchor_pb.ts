@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file attesto/v1/anchor.proto.
  */
 export const file_attesto_v1_anchor: GenFile = /*@__PURE__*/
-  fileDesc("ChdhdHRlc3RvL3YxL2FuY2hvci5wcm90bxIKYXR0ZXN0by52MSLZAgoFQmF0Y2gSCgoCaWQYASABKAkSJwoGc3RhdHVzGAIgASgOMhcuYXR0ZXN0by52MS5CYXRjaFN0YXR1cxIMCgRyb290GAMgASgMEhAKCGNoYWluX2lkGAQgASgEEg8KB3R4X2hhc2gYBSABKAkSFAoMYmxvY2tfbnVtYmVyGAYgASgEEhIKCmJsb2NrX2hhc2gYByABKAkSFAoMbWVtYmVyX2NvdW50GAggASgNEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDHN1Ym1pdHRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMY29uZmlybWVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5mYWlsdXJlX3JlYXNvbhgMIAEoCSJHCgtCYXRjaE1lbWJlchIRCglzdHJlYW1faWQYASABKAkSEQoJdHJlZV9zaXplGAIgASgEEhIKCmxlYWZfaW5kZXgYAyABKAQi5gIKDUFuY2hvclJlY2VpcHQSEQoJc3RyZWFtX2lkGAEgASgJEhEKCXRyZWVfc2l6ZRgCIAEoBBIXCg9jaGVja3BvaW50X25vdGUYAyABKAkSEAoIYmF0Y2hfaWQYBCABKAkSEAoIY2hhaW5faWQYBSABKAQSDwoHdHhfaGFzaBgGIAEoCRIUCgxibG9ja19udW1iZXIYByABKAQSEgoKYmxvY2tfaGFzaBgIIAEoCRISCgpiYXRjaF9yb290GAkgASgMEhIKCmJhdGNoX3NpemUYCiABKAQSEgoKbGVhZl9pbmRleBgLIAEoBBISCgphdWRpdF9wYXRoGAwgAygMEhoKEnByZXZpb3VzX3RyZWVfc2l6ZRgNIAEoBBIZChFjb25zaXN0ZW5jeV9wcm9vZhgOIAMoDBIwCgxjb25maXJtZWRfYXQYDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIsQBChJMaXN0QmF0Y2hlc1JlcXVlc3QSHAoJcGFnZV9zaXplGAEgASgFQgnK8xgFKAAw9AMSJwoGc3RhdHVzGAIgASgOMhcuYXR0ZXN0by52MS5CYXRjaFN0YXR1cxI8CglzdHJlYW1faWQYAyABKAlCJMrzGCAYQCIcXnN0cl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JEgAiAEBEhsKCnBhZ2VfdG9rZW4YBCABKAlCB8rzGAMYgARCDAoKX3N0cmVhbV9pZCJSChNMaXN0QmF0Y2hlc1Jlc3BvbnNlEiIKB2JhdGNoZXMYASADKAsyES5hdHRlc3RvLnYxLkJhdGNoEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJLCg9HZXRCYXRjaFJlcXVlc3QSOAoIYmF0Y2hfaWQYASABKAlCJsrzGCIIARhAIhxeYmF0X1swLTlBLUhKS01OUC1UVi1aXXsyNn0kIl4KEEdldEJhdGNoUmVzcG9uc2USIAoFYmF0Y2gYASABKAsyES5hdHRlc3RvLnYxLkJhdGNoEigKB21lbWJlcnMYAiADKAsyFy5hdHRlc3RvLnYxLkJhdGNoTWVtYmVyImcKF0dldEFuY2hvclJlY2VpcHRSZXF1ZXN0EjkKCXN0cmVhbV9pZBgBIAEoCUImyvMYIggBGEAiHF5zdHJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSEQoJdHJlZV9zaXplGAIgASgEIkYKGEdldEFuY2hvclJlY2VpcHRSZXNwb25zZRIqCgdyZWNlaXB0GAEgASgLMhkuYXR0ZXN0by52MS5BbmNob3JSZWNlaXB0KpYBCgtCYXRjaFN0YXR1cxIcChhCQVRDSF9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRCQVRDSF9TVEFUVVNfUEVORElORxABEhoKFkJBVENIX1NUQVRVU19TVUJNSVRURUQQAhIaChZCQVRDSF9TVEFUVVNfQ09ORklSTUVEEAMSFwoTQkFUQ0hfU1RBVFVTX0ZBSUxFRBAEMpQCCg1BbmNob3JTZXJ2aWNlElMKC0xpc3RCYXRjaGVzEh4uYXR0ZXN0by52MS5MaXN0QmF0Y2hlc1JlcXVlc3QaHy5hdHRlc3RvLnYxLkxpc3RCYXRjaGVzUmVzcG9uc2UiA5ACARJKCghHZXRCYXRjaBIbLmF0dGVzdG8udjEuR2V0QmF0Y2hSZXF1ZXN0GhwuYXR0ZXN0by52MS5HZXRCYXRjaFJlc3BvbnNlIgOQAgESYgoQR2V0QW5jaG9yUmVjZWlwdBIjLmF0dGVzdG8udjEuR2V0QW5jaG9yUmVjZWlwdFJlcXVlc3QaJC5hdHRlc3RvLnYxLkdldEFuY2hvclJlY2VpcHRSZXNwb25zZSIDkAIBQjtaOWdpdGh1Yi5jb20vYXR0ZXN0by1ldS9hdHRlc3RvL2dlbi9nby9hdHRlc3RvL3YxO2F0dGVzdG92MWIGcHJvdG8z", [file_attesto_v1_validate, file_google_protobuf_timestamp]);
+  fileDesc("ChdhdHRlc3RvL3YxL2FuY2hvci5wcm90bxIKYXR0ZXN0by52MSL2AwoFQmF0Y2gSCgoCaWQYASABKAkSJwoGc3RhdHVzGAIgASgOMhcuYXR0ZXN0by52MS5CYXRjaFN0YXR1cxIMCgRyb290GAMgASgMEhAKCGNoYWluX2lkGAQgASgEEg8KB3R4X2hhc2gYBSABKAkSFAoMYmxvY2tfbnVtYmVyGAYgASgEEhIKCmJsb2NrX2hhc2gYByABKAkSFAoMbWVtYmVyX2NvdW50GAggASgNEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDHN1Ym1pdHRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMY29uZmlybWVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5mYWlsdXJlX3JlYXNvbhgMIAEoCRIuCgpibG9ja190aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI3ChFjb25maXJtYXRpb25fcnVsZRgOIAEoDjIcLmF0dGVzdG8udjEuQ29uZmlybWF0aW9uUnVsZRIVCg1jb25maXJtYXRpb25zGA8gASgNEhsKE3RlbmFudF9tZW1iZXJfY291bnQYECABKA0iYwoLQmF0Y2hNZW1iZXISEQoJc3RyZWFtX2lkGAEgASgJEhEKCXRyZWVfc2l6ZRgCIAEoBBISCgpsZWFmX2luZGV4GAMgASgEEhoKEnByZXZpb3VzX3RyZWVfc2l6ZRgEIAEoBCLmAwoNQW5jaG9yUmVjZWlwdBIRCglzdHJlYW1faWQYASABKAkSEQoJdHJlZV9zaXplGAIgASgEEhcKD2NoZWNrcG9pbnRfbm90ZRgDIAEoCRIQCghiYXRjaF9pZBgEIAEoCRIQCghjaGFpbl9pZBgFIAEoBBIPCgd0eF9oYXNoGAYgASgJEhQKDGJsb2NrX251bWJlchgHIAEoBBISCgpibG9ja19oYXNoGAggASgJEhIKCmJhdGNoX3Jvb3QYCSABKAwSEgoKYmF0Y2hfc2l6ZRgKIAEoBBISCgpsZWFmX2luZGV4GAsgASgEEhIKCmF1ZGl0X3BhdGgYDCADKAwSGgoScHJldmlvdXNfdHJlZV9zaXplGA0gASgEEhkKEWNvbnNpc3RlbmN5X3Byb29mGA4gAygMEjAKDGNvbmZpcm1lZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKYmxvY2tfdGltZRgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNwoRY29uZmlybWF0aW9uX3J1bGUYESABKA4yHC5hdHRlc3RvLnYxLkNvbmZpcm1hdGlvblJ1bGUSFQoNY29uZmlybWF0aW9ucxgSIAEoDSLEAQoSTGlzdEJhdGNoZXNSZXF1ZXN0EhwKCXBhZ2Vfc2l6ZRgBIAEoBUIJyvMYBSgAMPQDEhsKCnBhZ2VfdG9rZW4YAiABKAlCB8rzGAMYgAQSJwoGc3RhdHVzGAMgASgOMhcuYXR0ZXN0by52MS5CYXRjaFN0YXR1cxI8CglzdHJlYW1faWQYBCABKAlCJMrzGCAYQCIcXnN0cl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JEgAiAEBQgwKCl9zdHJlYW1faWQiUgoTTGlzdEJhdGNoZXNSZXNwb25zZRIiCgdiYXRjaGVzGAEgAygLMhEuYXR0ZXN0by52MS5CYXRjaBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiSwoPR2V0QmF0Y2hSZXF1ZXN0EjgKCGJhdGNoX2lkGAEgASgJQibK8xgiCAEYQCIcXmJhdF9bMC05QS1ISktNTlAtVFYtWl17MjZ9JCI0ChBHZXRCYXRjaFJlc3BvbnNlEiAKBWJhdGNoGAEgASgLMhEuYXR0ZXN0by52MS5CYXRjaCKOAQoXTGlzdEJhdGNoTWVtYmVyc1JlcXVlc3QSOAoIYmF0Y2hfaWQYASABKAlCJsrzGCIIARhAIhxeYmF0X1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEhwKCXBhZ2Vfc2l6ZRgCIAEoBUIJyvMYBSgAMPQDEhsKCnBhZ2VfdG9rZW4YAyABKAlCB8rzGAMYgAQiXQoYTGlzdEJhdGNoTWVtYmVyc1Jlc3BvbnNlEigKB21lbWJlcnMYASADKAsyFy5hdHRlc3RvLnYxLkJhdGNoTWVtYmVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJnChdHZXRBbmNob3JSZWNlaXB0UmVxdWVzdBI5CglzdHJlYW1faWQYASABKAlCJsrzGCIIARhAIhxec3RyX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEhEKCXRyZWVfc2l6ZRgCIAEoBCJGChhHZXRBbmNob3JSZWNlaXB0UmVzcG9uc2USKgoHcmVjZWlwdBgBIAEoCzIZLmF0dGVzdG8udjEuQW5jaG9yUmVjZWlwdCqWAQoLQmF0Y2hTdGF0dXMSHAoYQkFUQ0hfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGAoUQkFUQ0hfU1RBVFVTX1BFTkRJTkcQARIaChZCQVRDSF9TVEFUVVNfU1VCTUlUVEVEEAISGgoWQkFUQ0hfU1RBVFVTX0NPTkZJUk1FRBADEhcKE0JBVENIX1NUQVRVU19GQUlMRUQQBCp7ChBDb25maXJtYXRpb25SdWxlEiEKHUNPTkZJUk1BVElPTl9SVUxFX1VOU1BFQ0lGSUVEEAASHwobQ09ORklSTUFUSU9OX1JVTEVfRklOQUxJWkVEEAESIwofQ09ORklSTUFUSU9OX1JVTEVfQ09ORklSTUFUSU9OUxACMvgCCg1BbmNob3JTZXJ2aWNlElMKC0xpc3RCYXRjaGVzEh4uYXR0ZXN0by52MS5MaXN0QmF0Y2hlc1JlcXVlc3QaHy5hdHRlc3RvLnYxLkxpc3RCYXRjaGVzUmVzcG9uc2UiA5ACARJKCghHZXRCYXRjaBIbLmF0dGVzdG8udjEuR2V0QmF0Y2hSZXF1ZXN0GhwuYXR0ZXN0by52MS5HZXRCYXRjaFJlc3BvbnNlIgOQAgESYgoQTGlzdEJhdGNoTWVtYmVycxIjLmF0dGVzdG8udjEuTGlzdEJhdGNoTWVtYmVyc1JlcXVlc3QaJC5hdHRlc3RvLnYxLkxpc3RCYXRjaE1lbWJlcnNSZXNwb25zZSIDkAIBEmIKEEdldEFuY2hvclJlY2VpcHQSIy5hdHRlc3RvLnYxLkdldEFuY2hvclJlY2VpcHRSZXF1ZXN0GiQuYXR0ZXN0by52MS5HZXRBbmNob3JSZWNlaXB0UmVzcG9uc2UiA5ACAUI7WjlnaXRodWIuY29tL2F0dGVzdG8tZXUvYXR0ZXN0by9nZW4vZ28vYXR0ZXN0by92MTthdHRlc3RvdjFiBnByb3RvMw", [file_attesto_v1_validate, file_google_protobuf_timestamp]);
 
 /**
  * A Batch is one Merkle tree of checkpoints whose root is written on chain.
@@ -29,6 +29,8 @@ export type Batch = Message<"attesto.v1.Batch"> & {
   id: string;
 
   /**
+   * Where the batch is in its life.
+   *
    * @generated from field: attesto.v1.BatchStatus status = 2;
    */
   status: BatchStatus;
@@ -48,21 +50,23 @@ export type Batch = Message<"attesto.v1.Batch"> & {
   chainId: bigint;
 
   /**
-   * Set from SUBMITTED on. The transaction's data is a 4-byte tag followed
-   * by root.
+   * Set from SUBMITTED on: the transaction expected to be mined (the
+   * newest fee replacement), and once mined the one that was.
    *
    * @generated from field: string tx_hash = 5;
    */
   txHash: string;
 
   /**
-   * Set when the transaction is mined.
+   * Set while the transaction is mined (a reorg clears it again).
    *
    * @generated from field: uint64 block_number = 6;
    */
   blockNumber: bigint;
 
   /**
+   * The hash of block_number's block.
+   *
    * @generated from field: string block_hash = 7;
    */
   blockHash: string;
@@ -76,26 +80,61 @@ export type Batch = Message<"attesto.v1.Batch"> & {
   memberCount: number;
 
   /**
+   * When the batch was built.
+   *
    * @generated from field: google.protobuf.Timestamp created_at = 9;
    */
   createdAt?: Timestamp | undefined;
 
   /**
+   * When its first transaction was sent.
+   *
    * @generated from field: google.protobuf.Timestamp submitted_at = 10;
    */
   submittedAt?: Timestamp | undefined;
 
   /**
+   * When it became CONFIRMED.
+   *
    * @generated from field: google.protobuf.Timestamp confirmed_at = 11;
    */
   confirmedAt?: Timestamp | undefined;
 
   /**
-   * Set when FAILED, e.g. "dropped", "reorged", "orphan_window".
+   * Set when FAILED: "reorged" or "orphan_window".
    *
    * @generated from field: string failure_reason = 12;
    */
   failureReason: string;
+
+  /**
+   * The mined block's timestamp, as the chain says.
+   *
+   * @generated from field: google.protobuf.Timestamp block_time = 13;
+   */
+  blockTime?: Timestamp | undefined;
+
+  /**
+   * What confirmed the batch; UNSPECIFIED until CONFIRMED.
+   *
+   * @generated from field: attesto.v1.ConfirmationRule confirmation_rule = 14;
+   */
+  confirmationRule: ConfirmationRule;
+
+  /**
+   * Blocks from the transaction's block to the chain head when it was
+   * confirmed, inclusive.
+   *
+   * @generated from field: uint32 confirmations = 15;
+   */
+  confirmations: number;
+
+  /**
+   * How many members are the caller's checkpoints.
+   *
+   * @generated from field: uint32 tenant_member_count = 16;
+   */
+  tenantMemberCount: number;
 };
 
 /**
@@ -112,6 +151,8 @@ export const BatchSchema: GenMessage<Batch> = /*@__PURE__*/
  */
 export type BatchMember = Message<"attesto.v1.BatchMember"> & {
   /**
+   * The checkpoint's stream.
+   *
    * @generated from field: string stream_id = 1;
    */
   streamId: string;
@@ -129,6 +170,14 @@ export type BatchMember = Message<"attesto.v1.BatchMember"> & {
    * @generated from field: uint64 leaf_index = 3;
    */
   leafIndex: bigint;
+
+  /**
+   * Tree size of the stream's previously anchored checkpoint; 0 for the
+   * stream's first anchor.
+   *
+   * @generated from field: uint64 previous_tree_size = 4;
+   */
+  previousTreeSize: bigint;
 };
 
 /**
@@ -143,54 +192,71 @@ export const BatchMemberSchema: GenMessage<BatchMember> = /*@__PURE__*/
  * a confirmed transaction carries. Verify: leaf hash = SHA-256(0x00 ||
  * checkpoint_note); the audit_path (RFC 9162 inclusion proof of leaf_index
  * in a tree of batch_size) leads to batch_root; the transaction tx_hash in
- * block block_number (block_hash) on chain_id carries batch_root.
+ * block block_number (block_hash) on chain_id has data 0x41545354 ||
+ * batch_root.
  *
  * @generated from message attesto.v1.AnchorReceipt
  */
 export type AnchorReceipt = Message<"attesto.v1.AnchorReceipt"> & {
   /**
+   * The anchored checkpoint's stream.
+   *
    * @generated from field: string stream_id = 1;
    */
   streamId: string;
 
   /**
-   * The anchored checkpoint: its tree size and full signed note.
+   * The anchored checkpoint's tree size.
    *
    * @generated from field: uint64 tree_size = 2;
    */
   treeSize: bigint;
 
   /**
+   * The full signed checkpoint note: the leaf's bytes.
+   *
    * @generated from field: string checkpoint_note = 3;
    */
   checkpointNote: string;
 
   /**
+   * The batch holding it.
+   *
    * @generated from field: string batch_id = 4;
    */
   batchId: string;
 
   /**
+   * EIP-155 chain id.
+   *
    * @generated from field: uint64 chain_id = 5;
    */
   chainId: bigint;
 
   /**
+   * The mined transaction carrying batch_root.
+   *
    * @generated from field: string tx_hash = 6;
    */
   txHash: string;
 
   /**
+   * The block it is mined in.
+   *
    * @generated from field: uint64 block_number = 7;
    */
   blockNumber: bigint;
 
   /**
+   * That block's hash.
+   *
    * @generated from field: string block_hash = 8;
    */
   blockHash: string;
 
   /**
+   * The batch's RFC 9162 root (32 bytes).
+   *
    * @generated from field: bytes batch_root = 9;
    */
   batchRoot: Uint8Array;
@@ -203,6 +269,8 @@ export type AnchorReceipt = Message<"attesto.v1.AnchorReceipt"> & {
   batchSize: bigint;
 
   /**
+   * Position of the checkpoint note among the batch's leaves.
+   *
    * @generated from field: uint64 leaf_index = 11;
    */
   leafIndex: bigint;
@@ -231,9 +299,32 @@ export type AnchorReceipt = Message<"attesto.v1.AnchorReceipt"> & {
   consistencyProof: Uint8Array[];
 
   /**
+   * When the batch became CONFIRMED.
+   *
    * @generated from field: google.protobuf.Timestamp confirmed_at = 15;
    */
   confirmedAt?: Timestamp | undefined;
+
+  /**
+   * The block's timestamp, as the chain says.
+   *
+   * @generated from field: google.protobuf.Timestamp block_time = 16;
+   */
+  blockTime?: Timestamp | undefined;
+
+  /**
+   * What confirmed the batch.
+   *
+   * @generated from field: attesto.v1.ConfirmationRule confirmation_rule = 17;
+   */
+  confirmationRule: ConfirmationRule;
+
+  /**
+   * Confirmations when it was confirmed (the block itself counts as one).
+   *
+   * @generated from field: uint32 confirmations = 18;
+   */
+  confirmations: number;
 };
 
 /**
@@ -250,36 +341,32 @@ export const AnchorReceiptSchema: GenMessage<AnchorReceipt> = /*@__PURE__*/
  */
 export type ListBatchesRequest = Message<"attesto.v1.ListBatchesRequest"> & {
   /**
-   * How many items to return: 0 means 50, at most 500. A page may hold
-   * fewer items (even none) while next_page_token is set; stop when it is
-   * empty.
+   * Batches per page: 0 means 50, at most 500.
    *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
+   * The next_page_token of the previous page; empty for the first.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+
+  /**
    * Only batches in this status; UNSPECIFIED for all.
    *
-   * @generated from field: attesto.v1.BatchStatus status = 2;
+   * @generated from field: attesto.v1.BatchStatus status = 3;
    */
   status: BatchStatus;
 
   /**
    * Only batches holding a checkpoint of this stream.
    *
-   * @generated from field: optional string stream_id = 3;
+   * @generated from field: optional string stream_id = 4;
    */
   streamId?: string | undefined;
-
-  /**
-   * The next_page_token of the previous page; empty for the first page.
-   * Every other field must be the same as in the request that returned it
-   * (INVALID_ARGUMENT naming page_token otherwise).
-   *
-   * @generated from field: string page_token = 4;
-   */
-  pageToken: string;
 };
 
 /**
@@ -296,12 +383,14 @@ export const ListBatchesRequestSchema: GenMessage<ListBatchesRequest> = /*@__PUR
  */
 export type ListBatchesResponse = Message<"attesto.v1.ListBatchesResponse"> & {
   /**
+   * Newest first.
+   *
    * @generated from field: repeated attesto.v1.Batch batches = 1;
    */
   batches: Batch[];
 
   /**
-   * The token of the next page; empty on the last page.
+   * Empty on the last page.
    *
    * @generated from field: string next_page_token = 2;
    */
@@ -322,6 +411,8 @@ export const ListBatchesResponseSchema: GenMessage<ListBatchesResponse> = /*@__P
  */
 export type GetBatchRequest = Message<"attesto.v1.GetBatchRequest"> & {
   /**
+   * The batch, "bat_" followed by a ULID.
+   *
    * @generated from field: string batch_id = 1;
    */
   batchId: string;
@@ -341,16 +432,11 @@ export const GetBatchRequestSchema: GenMessage<GetBatchRequest> = /*@__PURE__*/
  */
 export type GetBatchResponse = Message<"attesto.v1.GetBatchResponse"> & {
   /**
+   * The batch.
+   *
    * @generated from field: attesto.v1.Batch batch = 1;
    */
   batch?: Batch | undefined;
-
-  /**
-   * The tenant's checkpoints in the batch only.
-   *
-   * @generated from field: repeated attesto.v1.BatchMember members = 2;
-   */
-  members: BatchMember[];
 };
 
 /**
@@ -361,12 +447,77 @@ export const GetBatchResponseSchema: GenMessage<GetBatchResponse> = /*@__PURE__*
   messageDesc(file_attesto_v1_anchor, 6);
 
 /**
+ * The request of AnchorService.ListBatchMembers.
+ *
+ * @generated from message attesto.v1.ListBatchMembersRequest
+ */
+export type ListBatchMembersRequest = Message<"attesto.v1.ListBatchMembersRequest"> & {
+  /**
+   * The batch, "bat_" followed by a ULID.
+   *
+   * @generated from field: string batch_id = 1;
+   */
+  batchId: string;
+
+  /**
+   * Members per page: 0 means 50, at most 500.
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * The next_page_token of the previous page; empty for the first.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message attesto.v1.ListBatchMembersRequest.
+ * Use `create(ListBatchMembersRequestSchema)` to create a new message.
+ */
+export const ListBatchMembersRequestSchema: GenMessage<ListBatchMembersRequest> = /*@__PURE__*/
+  messageDesc(file_attesto_v1_anchor, 7);
+
+/**
+ * The response of AnchorService.ListBatchMembers.
+ *
+ * @generated from message attesto.v1.ListBatchMembersResponse
+ */
+export type ListBatchMembersResponse = Message<"attesto.v1.ListBatchMembersResponse"> & {
+  /**
+   * The tenant's checkpoints in the batch only, by leaf index.
+   *
+   * @generated from field: repeated attesto.v1.BatchMember members = 1;
+   */
+  members: BatchMember[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message attesto.v1.ListBatchMembersResponse.
+ * Use `create(ListBatchMembersResponseSchema)` to create a new message.
+ */
+export const ListBatchMembersResponseSchema: GenMessage<ListBatchMembersResponse> = /*@__PURE__*/
+  messageDesc(file_attesto_v1_anchor, 8);
+
+/**
  * The request of AnchorService.GetAnchorReceipt.
  *
  * @generated from message attesto.v1.GetAnchorReceiptRequest
  */
 export type GetAnchorReceiptRequest = Message<"attesto.v1.GetAnchorReceiptRequest"> & {
   /**
+   * The checkpoint's stream.
+   *
    * @generated from field: string stream_id = 1;
    */
   streamId: string;
@@ -385,7 +536,7 @@ export type GetAnchorReceiptRequest = Message<"attesto.v1.GetAnchorReceiptReques
  * Use `create(GetAnchorReceiptRequestSchema)` to create a new message.
  */
 export const GetAnchorReceiptRequestSchema: GenMessage<GetAnchorReceiptRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_anchor, 7);
+  messageDesc(file_attesto_v1_anchor, 9);
 
 /**
  * The response of AnchorService.GetAnchorReceipt.
@@ -394,6 +545,8 @@ export const GetAnchorReceiptRequestSchema: GenMessage<GetAnchorReceiptRequest> 
  */
 export type GetAnchorReceiptResponse = Message<"attesto.v1.GetAnchorReceiptResponse"> & {
   /**
+   * The receipt.
+   *
    * @generated from field: attesto.v1.AnchorReceipt receipt = 1;
    */
   receipt?: AnchorReceipt | undefined;
@@ -404,7 +557,7 @@ export type GetAnchorReceiptResponse = Message<"attesto.v1.GetAnchorReceiptRespo
  * Use `create(GetAnchorReceiptResponseSchema)` to create a new message.
  */
 export const GetAnchorReceiptResponseSchema: GenMessage<GetAnchorReceiptResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_anchor, 8);
+  messageDesc(file_attesto_v1_anchor, 10);
 
 /**
  * BatchStatus is the on-chain state of a batch.
@@ -413,19 +566,21 @@ export const GetAnchorReceiptResponseSchema: GenMessage<GetAnchorReceiptResponse
  */
 export enum BatchStatus {
   /**
+   * Not a status; as a filter, every status.
+   *
    * @generated from enum value: BATCH_STATUS_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
 
   /**
-   * Built, transaction not sent yet.
+   * Built, transaction not sent yet (another batch is in flight).
    *
    * @generated from enum value: BATCH_STATUS_PENDING = 1;
    */
   PENDING = 1,
 
   /**
-   * Transaction sent, not final yet.
+   * Transaction signed, stored and sent; not final yet.
    *
    * @generated from enum value: BATCH_STATUS_SUBMITTED = 2;
    */
@@ -440,8 +595,8 @@ export enum BatchStatus {
   CONFIRMED = 3,
 
   /**
-   * Dropped, reorged out and not re-mined, or not confirmed within the
-   * orphan window. Its checkpoints go into the next batch.
+   * Reorged out and not re-mined, or not confirmed within the orphan
+   * window. Its checkpoints go into the next batch.
    *
    * @generated from enum value: BATCH_STATUS_FAILED = 4;
    */
@@ -455,22 +610,67 @@ export const BatchStatusSchema: GenEnum<BatchStatus> = /*@__PURE__*/
   enumDesc(file_attesto_v1_anchor, 0);
 
 /**
+ * ConfirmationRule says what made a batch CONFIRMED.
+ *
+ * @generated from enum attesto.v1.ConfirmationRule
+ */
+export enum ConfirmationRule {
+  /**
+   * Not confirmed yet.
+   *
+   * @generated from enum value: CONFIRMATION_RULE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The block was at or below the node's `finalized` block tag.
+   *
+   * @generated from enum value: CONFIRMATION_RULE_FINALIZED = 1;
+   */
+  FINALIZED = 1,
+
+  /**
+   * The block had the configured number of confirmations (the chain has no
+   * finality tag, or the deployment chose this rule).
+   *
+   * @generated from enum value: CONFIRMATION_RULE_CONFIRMATIONS = 2;
+   */
+  CONFIRMATIONS = 2,
+}
+
+/**
+ * Describes the enum attesto.v1.ConfirmationRule.
+ */
+export const ConfirmationRuleSchema: GenEnum<ConfirmationRule> = /*@__PURE__*/
+  enumDesc(file_attesto_v1_anchor, 1);
+
+/**
  * AnchorService shows how the tenant's checkpoints are anchored on chain.
  * Every anchor interval the newest checkpoint of each stream that grew
  * becomes a leaf of a Merkle batch (RFC 9162, leaf = the signed checkpoint
- * note's bytes), and the batch root is written on an EVM chain.
+ * note's bytes), and the batch root is written on an EVM chain: one
+ * transaction whose data is the 4-byte tag 0x41545354 ("ATST") followed by
+ * the 32-byte root. Each member also records the consistency proof from its
+ * stream's previously anchored checkpoint, so the chain witnesses
+ * append-only history.
  *
  * Every call takes `Authorization: Bearer <api key>` (UNAUTHENTICATED
  * without one). A tenant sees only batches holding checkpoints of its own
- * streams; any other batch answers NOT_FOUND. Chain values (transaction and
- * block hashes) are 0x-prefixed lowercase hex strings, as explorers show
- * them; Merkle hashes are raw bytes.
+ * streams, and only its own members of them; any other batch answers
+ * NOT_FOUND. Chain values (transaction and block hashes) are 0x-prefixed
+ * lowercase hex strings, as explorers show them; Merkle hashes are raw
+ * bytes. Errors carry a google.rpc.ErrorInfo whose reason is listed with
+ * each call.
  *
  * @generated from service attesto.v1.AnchorService
  */
 export const AnchorService: GenService<{
   /**
    * Lists batches holding the tenant's checkpoints, newest first.
+   *
+   * INVALID_ARGUMENT (naming the field) for a malformed `stream_id`,
+   * `page_size` or `page_token`; NOT_FOUND (reason RESOURCE_NOT_FOUND) when
+   * `stream_id` names no stream of the tenant.
    *
    * @generated from rpc attesto.v1.AnchorService.ListBatches
    */
@@ -480,7 +680,11 @@ export const AnchorService: GenService<{
     output: typeof ListBatchesResponseSchema;
   },
   /**
-   * Reads one batch and the tenant's members of it.
+   * Reads one batch and how many of its members are the tenant's.
+   *
+   * INVALID_ARGUMENT (naming the field) for a malformed `batch_id`;
+   * NOT_FOUND (reason RESOURCE_NOT_FOUND) when the batch does not exist or
+   * holds none of the tenant's checkpoints.
    *
    * @generated from rpc attesto.v1.AnchorService.GetBatch
    */
@@ -490,11 +694,30 @@ export const AnchorService: GenService<{
     output: typeof GetBatchResponseSchema;
   },
   /**
+   * Lists the tenant's members of one batch, by leaf index.
+   *
+   * INVALID_ARGUMENT (naming the field) for a malformed `batch_id`,
+   * `page_size` or `page_token`; NOT_FOUND (reason RESOURCE_NOT_FOUND) as
+   * GetBatch.
+   *
+   * @generated from rpc attesto.v1.AnchorService.ListBatchMembers
+   */
+  listBatchMembers: {
+    methodKind: "unary";
+    input: typeof ListBatchMembersRequestSchema;
+    output: typeof ListBatchMembersResponseSchema;
+  },
+  /**
    * The receipt that anchors one checkpoint of a stream: what a verifier
-   * needs to check it against the chain. NOT_FOUND when the stream has no
-   * checkpoint of that size or it was never put in a batch (only the newest
-   * checkpoint per interval is); FAILED_PRECONDITION while its batch is not
-   * CONFIRMED yet.
+   * needs to check it against the chain (the verification library's
+   * verifyAnchorReceipt does it with any JSON-RPC endpoint).
+   *
+   * INVALID_ARGUMENT (naming the field) for a malformed `stream_id`;
+   * NOT_FOUND (reason RESOURCE_NOT_FOUND) when the tenant has no such stream,
+   * (reason ANCHOR_NOT_FOUND) when no confirmed or in-flight batch holds a
+   * checkpoint of that size (only the newest checkpoint per interval is
+   * anchored); FAILED_PRECONDITION (reason ANCHOR_NOT_CONFIRMED) while the
+   * batch holding it is not CONFIRMED yet.
    *
    * @generated from rpc attesto.v1.AnchorService.GetAnchorReceipt
    */

@@ -1054,7 +1054,9 @@ export const AttemptErrorKindSchema: GenEnum<AttemptErrorKind> = /*@__PURE__*/
  * (transaction, block and batch root hashes) 0x-prefixed hex.
  *
  * `batch.confirmed`: a Merkle batch holding checkpoints of the tenant's
- * streams is final on chain.
+ * streams is final on chain. A tenant with more than 1,000 checkpoints in
+ * one batch receives several deliveries of 1,000 checkpoints each (so do
+ * those of `batch.failed`).
  *
  *     {"batch_id": "bat_...", "chain_id": 1, "tx_hash": "0x...",
  *      "block_number": 123, "block_hash": "0x...", "root": "0x...",
@@ -1070,10 +1072,12 @@ export const AttemptErrorKindSchema: GenEnum<AttemptErrorKind> = /*@__PURE__*/
  *      "checkpoints": [{"stream_id": "str_...", "tree_size": 250}],
  *      "failed_at": "2026-06-07T12:00:00Z"}
  *
- * `event.anchored`: one per event newly covered by a confirmed batch.
+ * `event.anchored`: the events of one stream that a confirmed batch newly
+ * covers, as a seq_no range (every event after the stream's previously
+ * confirmed anchor, up to the anchored checkpoint): one delivery per stream,
+ * however many events the range holds.
  *
- *     {"stream_id": "str_...", "seq_no": 17, "source_ref": "...",
- *      "event_type": "source.observation", "leaf_hash": "...",
+ *     {"stream_id": "str_...", "from_seq_no": 1, "to_seq_no": 250,
  *      "checkpoint_size": 250, "batch_id": "bat_...", "chain_id": 1,
  *      "tx_hash": "0x...", "block_number": 123}
  *
