@@ -187,6 +187,9 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
       interceptors: rpcInterceptors(rpcDeps),
       contextValues: (req) => createContextValues().set(clientAddressKey, req.socket.remoteAddress ?? ""),
       readMaxBytes: config.bodyLimitBytes,
+      // One rule for unknown fields on both surfaces: JSON names the unknown field
+      // in a 400 (it catches client typos); binary keeps unknown fields (protobuf).
+      jsonOptions: { ignoreUnknownFields: false },
       fallback: getRequestListener(http.fetch) as unknown as Parameters<typeof connectNodeAdapter>[0]["fallback"],
     });
     const tracker: Tracker = { inFlight: 0 };
