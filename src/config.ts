@@ -30,6 +30,9 @@ const envSchema = z.object({
   ATTESTO_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]+$/).default("attesto"),
   ATTESTO_ROLE: z.enum(["api", "worker", "all"]).default("all"),
   ATTESTO_DB_POOL: z.coerce.number().int().min(1).max(200).default(20),
+  ATTESTO_DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(3_000),
+  ATTESTO_DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+  ATTESTO_REQUEST_DEADLINE_MS: z.coerce.number().int().min(0).max(3_600_000).default(15_000),
   ATTESTO_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(100).default(1_000),
   ATTESTO_SELF_AUDIT_INTERVAL_MS: z.coerce.number().int().min(1_000).default(300_000),
   ATTESTO_SELF_AUDIT_SAMPLE: z.coerce.number().int().min(0).default(3),
@@ -111,6 +114,12 @@ export interface Config {
   queuePrefix: string;
   /** Postgres connections per process. */
   dbPoolSize: number;
+  /** How long opening a Postgres connection may take before the request answers UNAVAILABLE. */
+  dbConnectTimeoutMs: number;
+  /** Postgres statement_timeout of the pool's sessions (0: none); migrations run without it. */
+  dbStatementTimeoutMs: number;
+  /** Server-side deadline of one unary RPC or HTTP request (0: none): past it, UNAVAILABLE with Retry-After. */
+  requestDeadlineMs: number;
   /** How often grown streams get a signed checkpoint. */
   checkpointIntervalMs: number;
   selfAuditIntervalMs: number;
@@ -234,6 +243,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     role: e.ATTESTO_ROLE,
     queuePrefix: e.ATTESTO_QUEUE_PREFIX,
     dbPoolSize: e.ATTESTO_DB_POOL,
+    dbConnectTimeoutMs: e.ATTESTO_DB_CONNECT_TIMEOUT_MS,
+    dbStatementTimeoutMs: e.ATTESTO_DB_STATEMENT_TIMEOUT_MS,
+    requestDeadlineMs: e.ATTESTO_REQUEST_DEADLINE_MS,
     checkpointIntervalMs: e.ATTESTO_CHECKPOINT_INTERVAL_MS,
     selfAuditIntervalMs: e.ATTESTO_SELF_AUDIT_INTERVAL_MS,
     selfAuditSample: e.ATTESTO_SELF_AUDIT_SAMPLE,

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import http from "node:http";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -154,5 +155,39 @@ describe("unknown fields: one rule", () => {
     const binary = new Uint8Array([0x0a, 0x02, 0x6f, 0x6b, 0x98, 0x06, 0x01]);
     const created = await rpc("ProofstreamService/CreateStream", binary, { contentType: "application/proto" });
     expect(created.status).toBe(200);
+  });
+});
+
+/** One request on a fresh connection: status, headers, body. */
+function post(path: string, body: Buffer, headers: Record<string, string>) {
+  return new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+    const req = http.request(`${app.url}${path}`, { method: "POST", headers: { ...headers, "content-length": String(body.length) }, agent: false }, (res) => {
+      let text = "";
+      res.on("data", (d) => (text += d));
+      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: text }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+describe("oversized bodies", () => {
+  const big = () => Buffer.from(JSON.stringify({ name: "a".repeat(1024 * 1024 + 10) }));
+
+  it("an RPC answers RESOURCE_EXHAUSTED with reason PAYLOAD_TOO_LARGE and the limit, and closes the connection", async () => {
+    const res = await post("/attesto.v1.ProofstreamService/CreateStream", big(), { "content-type": "application/json", authorization: `Bearer ${tenant.key}` });
+    expect(res.status).toBe(429);
+    expect(res.headers.connection).toBe("close");
+    const body = JSON.parse(res.body);
+    expect(body.code).toBe("resource_exhausted");
+    expect(body.message).toContain("exceeds the limit of 1048576 bytes");
+    expect(body.details[0].debug.reason).toBe("PAYLOAD_TOO_LARGE");
+  });
+
+  it("a REST route answers 413 with the reason and Connection: close (no reset on the next request)", async () => {
+    const res = await post("/v1/webhooks", big(), { "content-type": "application/json", authorization: `Bearer ${tenant.key}` });
+    expect(res.status).toBe(413);
+    expect(res.headers.connection).toBe("close");
+    expect(JSON.parse(res.body).error).toMatchObject({ code: "payload_too_large", reason: "PAYLOAD_TOO_LARGE" });
   });
 });

@@ -37,11 +37,20 @@ export interface OpenDatabaseOptions {
   /** postgres:// URL. */
   url: string;
   poolSize?: number;
+  /** Opening a connection gives up after this long (a stopped or unreachable database answers fast). */
+  connectTimeoutMs?: number;
+  /** statement_timeout of every pooled session; 0 or unset: none. */
+  statementTimeoutMs?: number;
 }
 
 export function openDatabase(opts: OpenDatabaseOptions): Database {
   const { url } = opts;
-  const client = postgres(url, { max: opts.poolSize ?? 10, onnotice: () => {}, connection: { application_name: "attesto" } });
+  const client = postgres(url, {
+    max: opts.poolSize ?? 10,
+    onnotice: () => {},
+    connect_timeout: (opts.connectTimeoutMs ?? 30_000) / 1000,
+    connection: { application_name: "attesto", ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}) },
+  });
   const db = drizzle(client);
   return {
     db,

@@ -19,7 +19,7 @@ import { bundleHandlers } from "./bundle-handlers.js";
 import { verifierService } from "./verifier-service.js";
 import { adminService, type AdminDeps } from "./admin-service.js";
 import { unimplementedServices } from "./unimplemented.js";
-import { authInterceptor, errorInterceptor, validationInterceptor } from "./interceptors.js";
+import { authInterceptor, deadlineInterceptor, errorInterceptor, validationInterceptor } from "./interceptors.js";
 import type { Logger } from "../logger.js";
 import { tenantService } from "./tenant-service.js";
 import { webhookService } from "./webhook-service.js";
@@ -36,11 +36,14 @@ export interface RpcDeps extends AdminDeps {
   storeNotifications: StoreNotifications;
   connectors: Connectors;
   bundles: Bundles;
+  /** Server-side deadline of a unary call (0: none). */
+  requestDeadlineMs: number;
 }
 
-/** Interceptors, outermost first: errors are mapped last, auth runs before the rate limit, the rate limit before validation. */
+/** Interceptors, outermost first: errors are mapped last, the deadline covers everything else, auth runs before the rate limit, the rate limit before validation. */
 export const rpcInterceptors = (deps: RpcDeps): Interceptor[] => [
   errorInterceptor(deps.logger),
+  deadlineInterceptor(deps.requestDeadlineMs),
   authInterceptor(deps.tenancy.authenticator),
   rateLimitInterceptor(deps.rateLimits),
   validationInterceptor,

@@ -163,6 +163,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
       logger,
       metrics,
       bodyLimitBytes: config.bodyLimitBytes,
+      requestDeadlineMs: config.requestDeadlineMs,
       // POST /v2/verify takes whole bundles and enforces its own limit (ATTESTO_VERIFY_MAX_BYTES).
       ownBodyLimit: [VERIFY_PATH],
       readiness: {
@@ -180,7 +181,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     mountTileRoutes(http, { proofstreams, authenticator, public: config.tilesPublic });
     mountVerifyRoutes(http, { bundles, authenticator, publicDownloads: config.tilesPublic, verifyMaxBytes: config.verifyMaxBytes });
     const onStoreCredentialsChanged = (tenantId: string) => store.credentialsChanged(tenantId);
-    const rpcDeps = { db: database.db, keyring, tenancy, logger, webhooks, proofstreams, rateLimits, onStoreCredentialsChanged, store, storeNotifications, connectors, bundles };
+    const rpcDeps = { db: database.db, keyring, tenancy, logger, webhooks, proofstreams, rateLimits, onStoreCredentialsChanged, store, storeNotifications, connectors, bundles, requestDeadlineMs: config.requestDeadlineMs };
     const connect = connectNodeAdapter({
       // A worker-role instance serves only the operational routes (health, readiness, metrics).
       routes: config.role === "worker" ? () => {} : rpcRoutes(rpcDeps),
@@ -194,7 +195,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     });
     const tracker: Tracker = { inFlight: 0 };
     // Workers also listen: health, readiness and metrics are how they are watched.
-    const server = await listenDual(withEdge(connect, { logger, metrics, corsOrigins: config.corsOrigins, tracker }), config.host, config.port, config.connectionLimits);
+    const server = await listenDual(withEdge(connect, { logger, metrics, corsOrigins: config.corsOrigins, tracker, rpcBodyLimitBytes: config.bodyLimitBytes }), config.host, config.port, config.connectionLimits);
     // Requests drain before the workers and connections they use are closed, within the grace
     // period less a reserve for closing those.
     cleanups.push(() => server.close(config.shutdownGraceMs - Math.min(2_000, config.shutdownGraceMs / 4)));
