@@ -27,7 +27,7 @@ const envSchema = z.object({
   ATTESTO_MAX_CONNECTIONS_PER_IP: z.coerce.number().int().min(0).default(1024),
   ATTESTO_API_KEY_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
   ATTESTO_DEV_TENANT: boolFromEnv.optional(),
-  ATTESTO_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]+$/).default("attesto"),
+  ATTESTO_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]+$/).optional(),
   ATTESTO_ROLE: z.enum(["api", "worker", "all"]).default("all"),
   ATTESTO_DB_POOL: z.coerce.number().int().min(1).max(200).default(20),
   ATTESTO_DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(3_000),
@@ -110,8 +110,8 @@ export interface Config {
   logLevel: z.infer<typeof envSchema>["LOG_LEVEL"];
   /** api: serve requests only; worker: process jobs only; all: both. */
   role: Role;
-  /** BullMQ key prefix. */
-  queuePrefix: string;
+  /** BullMQ (and rate-limit) key prefix; unset: derived from the database (src/db/identity.ts), so instances share queues exactly when they share a database. */
+  queuePrefix: string | undefined;
   /** Postgres connections per process. */
   dbPoolSize: number;
   /** How long opening a Postgres connection may take before the request answers UNAVAILABLE. */

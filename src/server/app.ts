@@ -5,6 +5,7 @@ import type { Config } from "../config.js";
 import { Keyring } from "../crypto/keyring.js";
 import { loadMasterKey } from "../crypto/master-key.js";
 import { openConfiguredDatabase, type ConfiguredDatabase } from "../db/open.js";
+import { databaseIdentity, defaultQueuePrefix } from "../db/identity.js";
 import { createHttpApp } from "../http/app.js";
 import { mountQueueBoard } from "../http/queue-board.js";
 import { mountTileRoutes } from "../http/tiles.js";
@@ -86,7 +87,9 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     const redis = await openRedis({ url: config.redisUrl, dataDir: config.dataDir, logger });
     cleanups.push(() => redis.close());
 
-    const jobs = new JobRuntime({ redis, logger, role: config.role, prefix: config.queuePrefix });
+    // Instances share queues exactly when they share a database (unless ATTESTO_QUEUE_PREFIX says otherwise).
+    const queuePrefix = config.queuePrefix ?? defaultQueuePrefix(await databaseIdentity(database.db));
+    const jobs = new JobRuntime({ redis, logger, role: config.role, prefix: queuePrefix });
     cleanups.push(() => jobs.close());
 
     const broadcast = new Broadcast(redis, logger);
@@ -123,7 +126,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     // A worker serves only health, readiness and metrics, which are never limited.
     const rateLimits = new RateLimits(
       { redis, logger },
-      { ...config.rateLimits, enabled: config.rateLimits.enabled && config.role !== "worker", keyPrefix: config.queuePrefix },
+      { ...config.rateLimits, enabled: config.rateLimits.enabled && config.role !== "worker", keyPrefix: queuePrefix },
     );
     await rateLimits.start();
     cleanups.push(() => rateLimits.close());
