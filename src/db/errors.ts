@@ -53,6 +53,19 @@ function driverCode(err: unknown): string | undefined {
 }
 
 /**
+ * A value the database refused (SQLSTATE class 22, data exception: bad
+ * encoding, out of range, invalid text representation) as the caller's
+ * error, or undefined. The checks before the database should catch these
+ * first; this keeps one that slipped through from answering INTERNAL.
+ */
+export function databaseRefusal(err: unknown): AppError | undefined {
+  if (err instanceof AppError) return undefined;
+  const state = sqlState(err);
+  if (!state?.startsWith("22")) return undefined;
+  return new AppError("invalid_argument", "a value was rejected by the database", {}, { cause: err });
+}
+
+/**
  * An outage as the retryable domain error (UNAVAILABLE with a retry time),
  * or undefined when the error is something else. Any edge can ask this of
  * an error it did not expect.

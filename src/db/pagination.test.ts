@@ -30,4 +30,13 @@ describe("keyset pagination", () => {
     expect(page.items).toEqual([10, 20]);
     expect(pageWindow({ pageToken: page.nextPageToken }).after).toBe("2");
   });
+
+  it("refuses a token it did not issue: not base64url, not UTF-8, or holding NUL", () => {
+    const token = (key: string) => Buffer.from(key, "utf8").toString("base64url");
+    expect(pageWindow({ pageToken: token("2026-01-01T00:00:00.000Z|ten_1") }).after).toBe("2026-01-01T00:00:00.000Z|ten_1");
+    for (const bad of ["-----BEGIN PRIVATE KEY-----\nAAAA", token("a\u0000b"), Buffer.from([0xff, 0xfe]).toString("base64url"), "%%%"]) {
+      expect(() => pageWindow({ pageToken: bad }), bad).toThrow(/^page_token: is not a page token this service issued$/);
+    }
+  });
 });
+

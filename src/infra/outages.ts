@@ -1,15 +1,16 @@
-import { databaseOutage } from "../db/errors.js";
+import { databaseOutage, databaseRefusal } from "../db/errors.js";
 import { AppError } from "../errors.js";
 import { redisOutage } from "./redis.js";
 
 /**
  * What an edge answers for an error it did not expect: an outage of the
  * database or the queue is UNAVAILABLE with a retry time (clients retry it),
- * anything else stays as it is (an unknown error becomes INTERNAL later).
+ * a value the database refused is INVALID_ARGUMENT, anything else stays as
+ * it is (an unknown error becomes INTERNAL later).
  */
 export function outageOr(err: unknown): unknown {
   if (err instanceof AppError) return err;
-  return databaseOutage(err) ?? redisOutage(err) ?? err;
+  return databaseOutage(err) ?? redisOutage(err) ?? databaseRefusal(err) ?? err;
 }
 
 /** Past the request deadline: retryable, the work may still finish (appends are idempotent by source_ref). */
