@@ -27,9 +27,12 @@ const envSchema = z.object({
   ATTESTO_MAX_CONNECTIONS_PER_IP: z.coerce.number().int().min(0).default(1024),
   ATTESTO_API_KEY_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
   ATTESTO_DEV_TENANT: boolFromEnv.optional(),
-  ATTESTO_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]+$/).default("attesto"),
+  ATTESTO_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]+$/).optional(),
   ATTESTO_ROLE: z.enum(["api", "worker", "all"]).default("all"),
   ATTESTO_DB_POOL: z.coerce.number().int().min(1).max(200).default(20),
+  ATTESTO_DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(3_000),
+  ATTESTO_DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+  ATTESTO_REQUEST_DEADLINE_MS: z.coerce.number().int().min(0).max(3_600_000).default(15_000),
   ATTESTO_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(100).default(1_000),
   ATTESTO_SELF_AUDIT_INTERVAL_MS: z.coerce.number().int().min(1_000).default(300_000),
   ATTESTO_SELF_AUDIT_SAMPLE: z.coerce.number().int().min(0).default(3),
@@ -119,10 +122,16 @@ export interface Config {
   logLevel: z.infer<typeof envSchema>["LOG_LEVEL"];
   /** api: serve requests only; worker: process jobs only; all: both. */
   role: Role;
-  /** BullMQ key prefix. */
-  queuePrefix: string;
+  /** BullMQ (and rate-limit) key prefix; unset: derived from the database (src/db/identity.ts), so instances share queues exactly when they share a database. */
+  queuePrefix: string | undefined;
   /** Postgres connections per process. */
   dbPoolSize: number;
+  /** How long opening a Postgres connection may take before the request answers UNAVAILABLE. */
+  dbConnectTimeoutMs: number;
+  /** Postgres statement_timeout of the pool's sessions (0: none); migrations run without it. */
+  dbStatementTimeoutMs: number;
+  /** Server-side deadline of one unary RPC or HTTP request (0: none): past it, UNAVAILABLE with Retry-After. */
+  requestDeadlineMs: number;
   /** How often grown streams get a signed checkpoint. */
   checkpointIntervalMs: number;
   selfAuditIntervalMs: number;
@@ -267,6 +276,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     role: e.ATTESTO_ROLE,
     queuePrefix: e.ATTESTO_QUEUE_PREFIX,
     dbPoolSize: e.ATTESTO_DB_POOL,
+    dbConnectTimeoutMs: e.ATTESTO_DB_CONNECT_TIMEOUT_MS,
+    dbStatementTimeoutMs: e.ATTESTO_DB_STATEMENT_TIMEOUT_MS,
+    requestDeadlineMs: e.ATTESTO_REQUEST_DEADLINE_MS,
     checkpointIntervalMs: e.ATTESTO_CHECKPOINT_INTERVAL_MS,
     selfAuditIntervalMs: e.ATTESTO_SELF_AUDIT_INTERVAL_MS,
     selfAuditSample: e.ATTESTO_SELF_AUDIT_SAMPLE,

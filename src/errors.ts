@@ -79,6 +79,7 @@ export const ERROR_REASONS = [
   "GOOGLE_KEYS_UNAVAILABLE",
   "OBJECT_STORE_UNAVAILABLE",
   "DEADLINE_EXCEEDED",
+  "DATABASE_RETRY",
   "NOT_IMPLEMENTED",
 ] as const;
 export type ErrorReason = (typeof ERROR_REASONS)[number];

@@ -39,9 +39,37 @@ export const redactPaths = [
   "*.body",
 ];
 
+/** Drizzle's wrapper puts the statement and every parameter (payloads, key hashes) into its message. */
+const FAILED_QUERY = /^Failed query: /;
+const WITHHELD = "database query failed (statement and parameters withheld)";
+
+/**
+ * An error as a log line may show it. Database errors keep their kind,
+ * SQLSTATE, message and constraint, never the statement, its parameters or
+ * the server's `detail`/`where` (both quote row values): DESIGN section 10.
+ * Drizzle's wrapper is replaced by its cause. Other errors keep type,
+ * message, code and stack; causes are followed a few levels.
+ */
+export function safeError(err: unknown, depth = 0): unknown {
+  if (typeof err === "string") return FAILED_QUERY.test(err) ? WITHHELD : err;
+  if (!(err instanceof Error)) return err;
+  const e = err as Error & { code?: unknown; constraint_name?: unknown; severity?: unknown; query?: unknown; params?: unknown };
+  if (FAILED_QUERY.test(e.message) && "params" in e) {
+    return e.cause !== undefined && depth < 4 ? safeError(e.cause, depth + 1) : { type: "DrizzleQueryError", message: WITHHELD };
+  }
+  const out: Record<string, unknown> = { type: e.name, message: FAILED_QUERY.test(e.message) ? WITHHELD : e.message };
+  if (typeof e.code === "string" || typeof e.code === "number") out.code = e.code;
+  if (typeof e.constraint_name === "string") out.constraint = e.constraint_name;
+  if (typeof e.severity === "string") out.severity = e.severity;
+  else if (e.stack) out.stack = e.stack.split("\n").filter((line) => !FAILED_QUERY.test(line) && !line.startsWith("params: ")).join("\n");
+  if (e.cause !== undefined && depth < 4) out.cause = safeError(e.cause, depth + 1);
+  return out;
+}
+
 /**
  * JSON logs on stderr, so that stdout carries only what a command prints
- * (for example `attesto --json serve`).
+ * (for example `attesto --json serve`). Every `err` goes through safeError,
+ * whether an Error or the message of one.
  */
 export function createLogger(level: string = process.env.LOG_LEVEL ?? "info", destination = pino.destination(2)): Logger {
   return pino(
@@ -49,6 +77,7 @@ export function createLogger(level: string = process.env.LOG_LEVEL ?? "info", de
       level,
       base: { service: "attesto" },
       redact: { paths: redactPaths, censor: "[redacted]" },
+      serializers: { err: (err: unknown) => safeError(err) },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     destination,

@@ -301,3 +301,34 @@ describe("validateMessage: numeric bounds at the zero value", () => {
     expect(() => validateMessage(GetEventRequestSchema, create(GetEventRequestSchema, { streamId: `str_${ULID}`, event: { case: "seqNo", value: 1n } }))).not.toThrow();
   });
 });
+
+describe("validateMessage: what every string and JSON field must be storable as", () => {
+  const append = (payload: Record<string, unknown>) =>
+    create(AppendEventRequestSchema, { streamId: `str_${ULID}`, sourceRef: "order-1", eventType: "source.observation", occurredAt: timestampFromDate(new Date()), payload: payload as never });
+
+  it("NUL in a string field without rules of its own (description) is refused by name", () => {
+    const msg = create(UpdateSubscriptionRequestSchema, { subscriptionId: `sub_${ULID}`, description: "a\u0000b" });
+    expect(rejection(UpdateSubscriptionRequestSchema, msg, "description").message).toBe("description: must not contain NUL (U+0000)");
+  });
+
+  it("NUL and lone surrogates in the names of tenants, keys and subscriptions", () => {
+    rejection(CreateTenantRequestSchema, create(CreateTenantRequestSchema, { name: "acme\u0000" }), "name");
+    rejection(CreateApiKeyRequestSchema, create(CreateApiKeyRequestSchema, { tenantId: `ten_${ULID}`, name: "\ud800" }), "name");
+    const sub = validSubscription();
+    sub.name = "x\udc00";
+    rejection(CreateSubscriptionRequestSchema, sub, "name");
+  });
+
+  it("repeated string items are checked by index", () => {
+    const sub = validSubscription();
+    sub.eventTypes = ["batch.confirmed", "batch.failed\u0000"];
+    expect(rejection(CreateSubscriptionRequestSchema, sub, "event_types[1]").message).toMatch(/NUL/);
+  });
+
+  it("a JSON payload is checked by JSON path: NUL, lone surrogate, non-finite number", () => {
+    expect(rejection(AppendEventRequestSchema, append({ a: { b: ["ok", "x\u0000"] } }), "payload.a.b[1]").message).toMatch(/NUL/);
+    expect(rejection(AppendEventRequestSchema, append({ s: "\ud800" }), "payload.s").message).toMatch(/surrogate/);
+    expect(rejection(AppendEventRequestSchema, append({ n: Infinity }), "payload.n").message).toBe("payload.n: must be a finite number");
+    expect(() => validateMessage(AppendEventRequestSchema, append({ fine: [1, "two", { three: null }], emoji: "😀" }))).not.toThrow();
+  });
+});

@@ -7,6 +7,7 @@ import { isUniqueViolation, normalizeDbError } from "../db/errors.js";
 import { pageOf, pageWindow } from "../db/pagination.js";
 import { tenants } from "../tenancy/schema.js";
 import { AppError, invalidArgument, notFound } from "../errors.js";
+import { checkStorableJson, checkStorableText } from "../db/storable.js";
 import { newId } from "../ids.js";
 import type { Broadcast } from "../infra/broadcast.js";
 import { AUTH_EVICT_CHANNEL } from "../tenancy/module.js";
@@ -516,6 +517,10 @@ export class Connectors {
     let event: NormalizedEvent;
     try {
       event = normalize();
+      // Before the append's batch: a body Postgres would refuse answers 400 naming the value.
+      checkStorableText(event.sourceRef, "source_ref");
+      checkStorableText(event.eventType, "event_type");
+      checkStorableJson(event.payload, "payload");
     } catch (err) {
       this.stats.record(c.id, { kind: "rejected", reason: "BODY_INVALID" });
       throw err;

@@ -5,6 +5,7 @@ import { rules as rulesExt, type FieldRules } from "../../gen/ts/attesto/v1/vali
 import { isWebhookEventType, WEBHOOK_EVENT_TYPES } from "../webhooks/event-types.js";
 import { invalidArgument } from "../errors.js";
 import { checkRequestRules } from "./request-rules.js";
+import { checkStorableTime, jsonProblem, textProblem } from "../db/storable.js";
 
 /**
  * The one request validator. Rules are declared in the contracts with the
@@ -12,6 +13,13 @@ import { checkRequestRules } from "./request-rules.js";
  * throws invalid_argument naming the first offending field by its proto path
  * (e.g. `s3_object.bucket`). Compiled rules are cached per message type.
  * Then the rules no field option can state (request-rules.ts) run.
+ *
+ * Two rules hold for every field whether or not it declares rules: a string
+ * (map keys too) never holds NUL or a lone UTF-16 surrogate, and a JSON
+ * field (google.protobuf.Struct, Value, ListValue) holds only what JCS and
+ * PostgreSQL accept, its offending value named by JSON path
+ * (`payload.items[2]`), and a google.protobuf.Timestamp lies within years
+ * 0001 to 9999: see src/db/storable.ts.
  */
 export function validateMessage(schema: DescMessage, message: Message): void {
   check(reflect(schema, message), "");
@@ -39,8 +47,36 @@ function compile(desc: DescMessage): Check {
   };
 }
 
+/** The JSON well-known types: protobuf-es holds them as plain JSON values on the message. */
+const JSON_TYPES = new Set(["google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue"]);
+
 function compileField(field: DescField, rules: FieldRules | undefined): Check {
   const pattern = rules?.pattern ? new RegExp(`^(?:${rules.pattern})$`, "u") : undefined;
+  if (field.fieldKind === "message" && JSON_TYPES.has(field.message.typeName)) {
+    return (r, prefix) => {
+      const path = prefix + field.name;
+      if (!r.isSet(field)) {
+        if (rules?.required) throw invalidArgument(path, "is required");
+        return;
+      }
+      const problem = jsonProblem((r.message as unknown as Record<string, unknown>)[field.localName], path);
+      if (problem) throw problem;
+    };
+  }
+  if (field.fieldKind === "message" && field.message.typeName === "google.protobuf.Timestamp") {
+    // JSON parsing enforces the range; binary carries any seconds and nanos.
+    return (r, prefix) => {
+      const path = prefix + field.name;
+      if (!r.isSet(field)) {
+        if (rules?.required) throw invalidArgument(path, "is required");
+        return;
+      }
+      const t = (r.message as unknown as Record<string, { seconds: bigint; nanos: number }>)[field.localName]!;
+      if (t.nanos < 0 || t.nanos > 999_999_999) throw invalidArgument(path, "nanos must be from 0 to 999999999");
+      const seconds = Number(t.seconds);
+      checkStorableTime(new Date(Number.isSafeInteger(seconds) ? seconds * 1000 : NaN), path);
+    };
+  }
   return (r, prefix) => {
     const path = prefix + field.name;
     const set = r.isSet(field);
@@ -58,6 +94,7 @@ function compileField(field: DescField, rules: FieldRules | undefined): Check {
     switch (field.fieldKind) {
       case "scalar": {
         const value: unknown = r.get(field);
+        checkText(path, value);
         if (rules) checkScalar(path, value, rules, pattern);
         return;
       }
@@ -76,18 +113,31 @@ function compileField(field: DescField, rules: FieldRules | undefined): Check {
         for (const item of list) {
           const itemPath = `${path}[${i++}]`;
           if (field.listKind === "message") check(item as ReflectMessage, itemPath + ".");
-          else if (rules && field.listKind === "scalar") checkScalar(itemPath, item, rules, pattern, true);
+          else if (field.listKind === "scalar") {
+            checkText(itemPath, item);
+            if (rules) checkScalar(itemPath, item, rules, pattern, true);
+          }
         }
         return;
       }
       case "map": {
         const map = r.get(field);
         if (rules) checkLength(path, map.size, rules, "entries");
-        if (field.mapKind === "message") for (const [k, v] of map) check(v as ReflectMessage, `${path}[${String(k)}].`);
+        for (const [k, v] of map) {
+          checkText(`${path} key`, k);
+          if (field.mapKind === "message") check(v as ReflectMessage, `${path}[${String(k)}].`);
+          else checkText(`${path}[${String(k)}]`, v);
+        }
         return;
       }
     }
   };
+}
+
+function checkText(path: string, value: unknown): void {
+  if (typeof value !== "string") return;
+  const problem = textProblem(value);
+  if (problem) throw invalidArgument(path, problem);
 }
 
 function checkScalar(path: string, value: unknown, rules: FieldRules, pattern: RegExp | undefined, item = false): void {

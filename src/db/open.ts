@@ -18,14 +18,19 @@ export const embeddedPostgresDir = (dataDir: string) => path.join(dataDir, "post
  * with the attesto process that started it) and stopped on close.
  */
 export async function openConfiguredDatabase(
-  config: Pick<Config, "databaseUrl" | "dataDir" | "embeddedPgUser"> & Partial<Pick<Config, "dbPoolSize">>,
+  config: Pick<Config, "databaseUrl" | "dataDir" | "embeddedPgUser"> & Partial<Pick<Config, "dbPoolSize" | "dbConnectTimeoutMs" | "dbStatementTimeoutMs">>,
   logger?: Logger,
 ): Promise<ConfiguredDatabase> {
   const embedded = config.databaseUrl
     ? undefined
     : await openEmbeddedPostgres({ dir: embeddedPostgresDir(config.dataDir), runAsUser: config.embeddedPgUser, logger });
   try {
-    const database = openDatabase({ url: config.databaseUrl ?? embedded!.url, poolSize: config.dbPoolSize });
+    const database = openDatabase({
+      url: config.databaseUrl ?? embedded!.url,
+      poolSize: config.dbPoolSize,
+      connectTimeoutMs: config.dbConnectTimeoutMs,
+      statementTimeoutMs: config.dbStatementTimeoutMs,
+    });
     try {
       await database.migrate();
     } catch (err) {

@@ -47,7 +47,20 @@ describe("keyset pagination", () => {
     expect((refused as AppError).details).toMatchObject({ field: "page_token", reason: "PAGE_TOKEN_INVALID" });
   });
 
-  it.each(["garbage!", "bm90LWEtdG9rZW4", Buffer.from("zzzzzzzzzzz.a").toString("base64url")])("refuses a token it did not make: %s", (pageToken) => {
-    expect(() => pageWindow({ pageToken })).toThrow(/page_token/);
+  it.each([
+    "garbage!",
+    "bm90LWEtdG9rZW4",
+    Buffer.from("zzzzzzzzzzz.a").toString("base64url"),
+    "-----BEGIN PRIVATE KEY-----\nAAAA",
+    Buffer.from([0xff, 0xfe]).toString("base64url"),
+    "%%%",
+  ])("refuses a token it did not make: %j", (pageToken) => {
+    expect(() => pageWindow({ pageToken })).toThrow(/^page_token: (is not a token this API made|was made for a request with other fields)/);
+  });
+
+  it("refuses a token holding what the database refuses (NUL), even when it round-trips", () => {
+    const fingerprint = pageWindow({}).fingerprint;
+    const pageToken = Buffer.from(`${fingerprint}.a\u0000b`, "utf8").toString("base64url");
+    expect(() => pageWindow({ pageToken })).toThrow(/^page_token: is not a token this API made$/);
   });
 });

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { AppError } from "../errors.js";
+import { textProblem } from "./storable.js";
 
 /**
  * Keyset pagination, the one way every List call pages: a page token wraps
@@ -50,7 +51,8 @@ export function pageWindow(req: PageRequest, opts: { size?: number; max?: number
   if (req.pageToken) {
     const text = Buffer.from(req.pageToken, "base64url").toString("utf8");
     const dot = text.indexOf(".");
-    if (dot <= 0 || Buffer.from(text, "utf8").toString("base64url") !== req.pageToken) throw badToken("is not a token this API made");
+    // Anything this API did not make either does not round-trip or holds what the database refuses.
+    if (dot <= 0 || Buffer.from(text, "utf8").toString("base64url") !== req.pageToken || textProblem(text)) throw badToken("is not a token this API made");
     if (text.slice(0, dot) !== fingerprint) throw badToken("was made for a request with other fields; they must not change between pages");
     after = text.slice(dot + 1);
   }

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { AppError, toAppError } from "../errors.js";
+import { outageOr, withDeadline } from "../infra/outages.js";
 import { errorResponse } from "./errors.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "./metrics.js";
@@ -11,6 +12,8 @@ export interface HttpDeps {
   bodyLimitBytes: number;
   /** Paths that enforce a body limit of their own instead of bodyLimitBytes. */
   ownBodyLimit?: string[];
+  /** Server-side deadline of one request (0: none); past it, 503 with Retry-After. */
+  requestDeadlineMs?: number;
   /** Named readiness checks; each throws when its dependency is unusable. */
   readiness: Record<string, () => Promise<void>>;
 }
@@ -24,9 +27,14 @@ export function createHttpApp(deps: HttpDeps): Hono {
   const app = new Hono();
   const limit = bodyLimit({
     maxSize: deps.bodyLimitBytes,
-    onError: (c) => errorResponse(c, new AppError("payload_too_large", `request body exceeds ${deps.bodyLimitBytes} bytes`)),
+    onError: (c) => {
+      // The unread rest of the body would be taken for the next request on an HTTP/1.1 connection.
+      if ((c.env as { incoming?: { httpVersionMajor?: number } } | undefined)?.incoming?.httpVersionMajor === 1) c.header("Connection", "close");
+      return errorResponse(c, new AppError("payload_too_large", `request body exceeds the limit of ${deps.bodyLimitBytes} bytes`, { reason: "PAYLOAD_TOO_LARGE" }));
+    },
   });
   app.use((c, next) => (deps.ownBodyLimit?.includes(c.req.path) ? next() : limit(c, next)));
+  app.use((_c, next) => withDeadline(deps.requestDeadlineMs ?? 0, next));
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
 
@@ -53,7 +61,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
 
   app.notFound((c) => errorResponse(c, new AppError("not_found", `no route for ${c.req.method} ${c.req.path}`, { reason: "ROUTE_NOT_FOUND" })));
   app.onError((err, c) => {
-    const appError = toAppError(err);
+    const appError = toAppError(outageOr(err));
     if (appError.code === "internal") deps.logger.error({ err, path: c.req.path }, "request failed");
     return errorResponse(c, appError);
   });

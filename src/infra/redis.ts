@@ -4,6 +4,7 @@ import net from "node:net";
 import path from "node:path";
 import { Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "../logger.js";
+import { AppError } from "../errors.js";
 
 export const NO_REDIS_MESSAGE =
   "no Redis available: set REDIS_URL, or install redis-server (apt install redis-server | brew install redis), or run `docker compose up -d redis`";
@@ -111,4 +112,17 @@ export async function startRedisServer(dir: string): Promise<{ child: ChildProce
   }
   child.kill("SIGKILL");
   throw new Error(`redis-server did not answer on port ${port}; ${NO_REDIS_MESSAGE}`);
+}
+
+/**
+ * A Redis that cannot be reached, as the retryable domain error, or
+ * undefined: ioredis rejects commands with these when the connection is
+ * down and its retries or offline queue gave up.
+ */
+export function redisOutage(err: unknown): AppError | undefined {
+  if (!(err instanceof Error) || err instanceof AppError) return undefined;
+  const unreachable =
+    err.name === "MaxRetriesPerRequestError" || err.message === "Connection is closed." || err.message.startsWith("Stream isn't writeable");
+  if (!unreachable) return undefined;
+  return new AppError("unavailable", "the queue is unavailable", { reason: "QUEUE_UNAVAILABLE", retryAfterSeconds: 1 }, { cause: err });
 }

@@ -2,6 +2,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { LRUCache } from "lru-cache";
 import type { Db } from "../db/db.js";
 import { isUniqueViolation, normalizeDbError } from "../db/errors.js";
+import { checkStorableJson, checkStorableText, checkStorableTime } from "../db/storable.js";
 import { streamEvents, streams, tiles } from "./schema.js";
 import { AppError, notFound } from "../errors.js";
 import { advance, planBatch, type Frontier, type NewEventRow } from "./batch-plan.js";
@@ -53,8 +54,17 @@ export class Appender {
   ) {}
 
   append(input: AppendInput): Promise<AppendResult> {
-    // Canonicalizing here keeps a bad payload out of everyone else's batch.
-    const prepared = { ...input, occurredAt: new Date(input.occurredAt.getTime()), payloadSha256: payloadSha256(input.payload) };
+    // Checking and canonicalizing here keeps a bad event out of everyone else's batch.
+    let prepared: Pending["input"];
+    try {
+      checkStorableText(input.sourceRef, "source_ref");
+      checkStorableText(input.eventType, "event_type");
+      checkStorableTime(input.occurredAt, "occurred_at");
+      checkStorableJson(input.payload, "payload");
+      prepared = { ...input, occurredAt: new Date(input.occurredAt.getTime()), payloadSha256: payloadSha256(input.payload) };
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return new Promise((resolve, reject) => {
       let queue = this.#queues.get(input.streamId);
       if (!queue) {
@@ -71,16 +81,25 @@ export class Appender {
     while (queue.pending.length > 0) {
       const batch = queue.pending.splice(0, this.opts.maxBatch);
       try {
-        const outcomes = await this.#commit(streamId, batch);
-        batch.forEach((p, i) => {
-          const outcome = outcomes[i]!;
-          if (outcome instanceof Error) p.reject(outcome);
-          else p.resolve(outcome);
-        });
+        settle(batch, await this.#commit(streamId, batch));
       } catch (err) {
         this.#frontiers.delete(streamId);
         const error = normalizeDbError(err);
-        for (const p of batch) p.reject(error);
+        // An outage or a conflict fails every member alike; anything else may
+        // be one member the checks above did not foresee: each is retried
+        // alone, so only that one fails.
+        if (batch.length === 1 || error.code === "unavailable") {
+          for (const p of batch) p.reject(error);
+          continue;
+        }
+        for (const p of batch) {
+          try {
+            settle([p], await this.#commit(streamId, [p]));
+          } catch (single) {
+            this.#frontiers.delete(streamId);
+            p.reject(normalizeDbError(single));
+          }
+        }
       }
     }
     queue.running = false;
@@ -191,6 +210,14 @@ export class Appender {
     }
     return { tenantId, size, partial };
   }
+}
+
+function settle(batch: readonly Pending[], outcomes: ReadonlyArray<AppendResult | AppError>): void {
+  batch.forEach((p, i) => {
+    const outcome = outcomes[i]!;
+    if (outcome instanceof Error) p.reject(outcome);
+    else p.resolve(outcome);
+  });
 }
 
 /**

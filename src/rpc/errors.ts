@@ -40,5 +40,7 @@ export function toConnectError(err: AppError): ConnectError {
   }
   const retryAfter = err.details.retryAfterSeconds;
   if (retryAfter) details.push({ desc: RetryInfoSchema, value: { retryDelay: { seconds: BigInt(retryAfter) } } });
-  return new ConnectError(err.message, connectCodes[err.code], undefined, details, err);
+  // Also as the HTTP header, for clients and proxies that read no error details.
+  const metadata = retryAfter ? new Headers({ "Retry-After": String(retryAfter) }) : undefined;
+  return new ConnectError(err.message, connectCodes[err.code], metadata, details, err);
 }

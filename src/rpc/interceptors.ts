@@ -5,6 +5,7 @@ import type { Logger } from "../logger.js";
 import type { Authenticator } from "../tenancy/authenticator.js";
 import { principalKey } from "./context.js";
 import { validateMessage } from "../contract/validation.js";
+import { outageOr, withDeadline } from "../infra/outages.js";
 
 export type Access = "operator" | "tenant" | "public";
 
@@ -18,7 +19,8 @@ export const accessOf = (serviceTypeName: string): Access => serviceAccess[servi
 
 /**
  * Maps whatever a handler throws to a Connect error, once. Domain errors keep
- * their message; anything else is logged and answered as a bare internal error
+ * their message; an outage of the database or queue is UNAVAILABLE with a
+ * retry time; anything else is logged and answered as a bare internal error
  * so no detail of it reaches the caller.
  */
 export function errorInterceptor(logger: Logger): Interceptor {
@@ -27,13 +29,18 @@ export function errorInterceptor(logger: Logger): Interceptor {
       return await next(req);
     } catch (err) {
       if (err instanceof ConnectError) throw err;
-      const appError = toAppError(err);
+      const appError = toAppError(outageOr(err));
       if (appError.code === "internal") {
         logger.error({ err: appError.cause ?? err, rpc: req.url }, "rpc failed");
       }
       throw toConnectError(appError);
     }
   };
+}
+
+/** A unary call that has not finished within `ms` answers UNAVAILABLE (retryable) instead of hanging; 0: no deadline. */
+export function deadlineInterceptor(ms: number): Interceptor {
+  return (next) => (req) => (req.stream ? next(req) : withDeadline(ms, () => next(req)));
 }
 
 /** Resolves the caller and enforces the service's access rule. */

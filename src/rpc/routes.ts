@@ -21,7 +21,7 @@ import { adminService, type AdminDeps } from "./admin-service.js";
 import { AnchorService } from "../../gen/ts/attesto/v1/anchor_pb.js";
 import type { Anchoring } from "../anchoring/module.js";
 import { anchorService } from "./anchor-service.js";
-import { authInterceptor, errorInterceptor, validationInterceptor } from "./interceptors.js";
+import { authInterceptor, deadlineInterceptor, errorInterceptor, validationInterceptor } from "./interceptors.js";
 import type { Logger } from "../logger.js";
 import { tenantService } from "./tenant-service.js";
 import { webhookService } from "./webhook-service.js";
@@ -39,11 +39,14 @@ export interface RpcDeps extends AdminDeps {
   connectors: Connectors;
   bundles: Bundles;
   anchoring: Anchoring;
+  /** Server-side deadline of a unary call (0: none). */
+  requestDeadlineMs: number;
 }
 
-/** Interceptors, outermost first: errors are mapped last, auth runs before the rate limit, the rate limit before validation. */
+/** Interceptors, outermost first: errors are mapped last, the deadline covers everything else, auth runs before the rate limit, the rate limit before validation. */
 export const rpcInterceptors = (deps: RpcDeps): Interceptor[] => [
   errorInterceptor(deps.logger),
+  deadlineInterceptor(deps.requestDeadlineMs),
   authInterceptor(deps.tenancy.authenticator),
   rateLimitInterceptor(deps.rateLimits),
   validationInterceptor,

@@ -5,6 +5,7 @@ import type { Config } from "../config.js";
 import { Keyring } from "../crypto/keyring.js";
 import { loadMasterKey } from "../crypto/master-key.js";
 import { openConfiguredDatabase, type ConfiguredDatabase } from "../db/open.js";
+import { databaseIdentity, defaultQueuePrefix } from "../db/identity.js";
 import { createHttpApp } from "../http/app.js";
 import { mountQueueBoard } from "../http/queue-board.js";
 import { mountTileRoutes } from "../http/tiles.js";
@@ -89,7 +90,9 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     const redis = await openRedis({ url: config.redisUrl, dataDir: config.dataDir, logger });
     cleanups.push(() => redis.close());
 
-    const jobs = new JobRuntime({ redis, logger, role: config.role, prefix: config.queuePrefix });
+    // Instances share queues exactly when they share a database (unless ATTESTO_QUEUE_PREFIX says otherwise).
+    const queuePrefix = config.queuePrefix ?? defaultQueuePrefix(await databaseIdentity(database.db));
+    const jobs = new JobRuntime({ redis, logger, role: config.role, prefix: queuePrefix });
     cleanups.push(() => jobs.close());
 
     const broadcast = new Broadcast(redis, logger);
@@ -137,7 +140,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     // A worker serves only health, readiness and metrics, which are never limited.
     const rateLimits = new RateLimits(
       { redis, logger },
-      { ...config.rateLimits, enabled: config.rateLimits.enabled && config.role !== "worker", keyPrefix: config.queuePrefix },
+      { ...config.rateLimits, enabled: config.rateLimits.enabled && config.role !== "worker", keyPrefix: queuePrefix },
     );
     await rateLimits.start();
     cleanups.push(() => rateLimits.close());
@@ -182,6 +185,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
       logger,
       metrics,
       bodyLimitBytes: config.bodyLimitBytes,
+      requestDeadlineMs: config.requestDeadlineMs,
       // POST /v2/verify takes whole bundles and enforces its own limit (ATTESTO_VERIFY_MAX_BYTES).
       ownBodyLimit: [VERIFY_PATH],
       readiness: {
@@ -199,18 +203,36 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     mountTileRoutes(http, { proofstreams, authenticator, public: config.tilesPublic });
     mountVerifyRoutes(http, { bundles, authenticator, publicDownloads: config.tilesPublic, verifyMaxBytes: config.verifyMaxBytes });
     const onStoreCredentialsChanged = (tenantId: string) => store.credentialsChanged(tenantId);
-    const rpcDeps = { db: database.db, keyring, tenancy, logger, webhooks, proofstreams, rateLimits, onStoreCredentialsChanged, store, storeNotifications, connectors, bundles, anchoring };
+    const rpcDeps = {
+      db: database.db,
+      keyring,
+      tenancy,
+      logger,
+      webhooks,
+      proofstreams,
+      rateLimits,
+      onStoreCredentialsChanged,
+      store,
+      storeNotifications,
+      connectors,
+      bundles,
+      anchoring,
+      requestDeadlineMs: config.requestDeadlineMs,
+    };
     const connect = connectNodeAdapter({
       // A worker-role instance serves only the operational routes (health, readiness, metrics).
       routes: config.role === "worker" ? () => {} : rpcRoutes(rpcDeps),
       interceptors: rpcInterceptors(rpcDeps),
       contextValues: (req) => createContextValues().set(clientAddressKey, req.socket.remoteAddress ?? ""),
       readMaxBytes: config.bodyLimitBytes,
+      // One rule for unknown fields on both surfaces: JSON names the unknown field
+      // in a 400 (it catches client typos); binary keeps unknown fields (protobuf).
+      jsonOptions: { ignoreUnknownFields: false },
       fallback: getRequestListener(http.fetch) as unknown as Parameters<typeof connectNodeAdapter>[0]["fallback"],
     });
     const tracker: Tracker = { inFlight: 0 };
     // Workers also listen: health, readiness and metrics are how they are watched.
-    const server = await listenDual(withEdge(connect, { logger, metrics, corsOrigins: config.corsOrigins, tracker }), config.host, config.port, config.connectionLimits);
+    const server = await listenDual(withEdge(connect, { logger, metrics, corsOrigins: config.corsOrigins, tracker, rpcBodyLimitBytes: config.bodyLimitBytes }), config.host, config.port, config.connectionLimits);
     // Requests drain before the workers and connections they use are closed, within the grace
     // period less a reserve for closing those.
     cleanups.push(() => server.close(config.shutdownGraceMs - Math.min(2_000, config.shutdownGraceMs / 4)));

@@ -1,5 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { cors as connectCors } from "@connectrpc/connect";
+import { codeToHttpStatus, contentTypeUnaryRegExp, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { AppError } from "../errors.js";
+import { toConnectError } from "../rpc/errors.js";
 import cors from "cors";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../http/metrics.js";
@@ -21,7 +24,7 @@ export interface Tracker {
  */
 export function withEdge(
   next: RequestListener,
-  opts: { logger: Logger; metrics: Metrics; corsOrigins: string[] | "*"; tracker: Tracker },
+  opts: { logger: Logger; metrics: Metrics; corsOrigins: string[] | "*"; tracker: Tracker; rpcBodyLimitBytes?: number },
 ): RequestListener {
   const corsHandler = cors({
     origin: opts.corsOrigins === "*" ? true : opts.corsOrigins,
@@ -45,6 +48,33 @@ export function withEdge(
       if (res.statusCode === 401) opts.metrics.authFailures.inc();
       opts.logger.debug({ requestId, method: req.method, path, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 }, "request");
     });
-    corsHandler(req as never, res as never, () => next(req, res));
+    corsHandler(req as never, res as never, () => {
+      if (opts.rpcBodyLimitBytes !== undefined && refuseOversizedRpc(req, res, opts.rpcBodyLimitBytes)) return;
+      next(req, res);
+    });
   };
+}
+
+/**
+ * A Connect unary request whose declared length is over the limit is refused
+ * here, before a byte of it is read: RESOURCE_EXHAUSTED (the protocol's code)
+ * with reason PAYLOAD_TOO_LARGE and the limit in the message, so clients do
+ * not retry it, and `Connection: close`, since the unread body would
+ * otherwise be taken for the next request on the connection.
+ */
+function refuseOversizedRpc(req: Parameters<RequestListener>[0], res: Parameters<RequestListener>[1], limit: number): boolean {
+  const length = Number(req.headers["content-length"]);
+  if (!(length > limit) || req.method !== "POST") return false;
+  const path = (req.url ?? "/").split("?")[0]!;
+  if (!RPC_PATH.test(path) || !contentTypeUnaryRegExp.test(String(req.headers["content-type"] ?? ""))) return false;
+  const error = toConnectError(new AppError("payload_too_large", `request body of ${length} bytes exceeds the limit of ${limit} bytes`, { reason: "PAYLOAD_TOO_LARGE" }));
+  const body = errorToJsonBytes(error, {});
+  const headers: Record<string, string | number> = { "Content-Type": "application/json", "Content-Length": body.length, Connection: "close" };
+  if ("stream" in req) {
+    // HTTP/2 has no Connection header; the stream is reset once answered.
+    delete headers.Connection;
+  }
+  (res as import("node:http").ServerResponse).writeHead(codeToHttpStatus(error.code), headers);
+  res.end(body);
+  return true;
 }

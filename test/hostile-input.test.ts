@@ -1,0 +1,193 @@
+import { randomBytes } from "node:crypto";
+import http from "node:http";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AppendEventRequestSchema, ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
+import { WebhookService } from "../gen/ts/attesto/v1/webhook_pb.js";
+import type { Attesto } from "../src/server/app.js";
+import { appendRequest } from "./support/proofstream.js";
+import { ADMIN_TOKEN, adminClient, clientFor, newTenant, startTestServer } from "./support/server.js";
+
+/**
+ * Hostile input answered as the caller's error (issue 11, items 2, 3, 11):
+ * what PostgreSQL or the canonicalizer would refuse is refused by field name
+ * before it joins a batch, and one bad event never fails its neighbours.
+ */
+let app: Attesto;
+let tenant: Awaited<ReturnType<typeof newTenant>>;
+let client: ReturnType<typeof clientFor<typeof ProofstreamService>>;
+
+beforeAll(async () => {
+  app = await startTestServer({ webhookAllowLoopback: true });
+  tenant = await newTenant(app.url);
+  client = clientFor(ProofstreamService, app.url, tenant.key);
+});
+afterAll(() => app?.stop());
+
+const failure = async (p: Promise<unknown>) => ConnectError.from(await p.then(() => new Error("expected a failure"), (e: unknown) => e));
+
+/** A raw Connect call, so bodies no client library would send can be sent. */
+async function rpc(method: string, body: string | Uint8Array, opts: { token?: string; contentType?: string } = {}) {
+  const res = await fetch(`${app.url}/attesto.v1.${method}`, {
+    method: "POST",
+    headers: { "content-type": opts.contentType ?? "application/json", authorization: `Bearer ${opts.token ?? tenant.key}` },
+    body: body as BodyInit,
+  });
+  return { status: res.status, body: (await res.text()) as string };
+}
+
+async function treeSize(streamId: string) {
+  return Number((await client.getStream({ streamId })).stream!.treeSize);
+}
+
+describe("one bad append among many", () => {
+  it("a NUL in one payload among 300 concurrent appends fails that one alone, naming the field", async () => {
+    const { stream } = await client.createStream({ name: "poison" });
+    const id = stream!.id;
+    const results = await Promise.allSettled(
+      Array.from({ length: 300 }, (_, i) => client.appendEvent(appendRequest(id, `ref-${i}`, i === 150 ? { note: "bad\u0000byte" } : { n: i }))),
+    );
+    const rejected = results.flatMap((r, i) => (r.status === "rejected" ? [{ i, err: ConnectError.from(r.reason) }] : []));
+    expect(rejected.map((r) => r.i)).toEqual([150]);
+    expect(rejected[0]!.err.code).toBe(Code.InvalidArgument);
+    expect(rejected[0]!.err.rawMessage).toBe("payload.note: must not contain NUL (U+0000)");
+    expect(await treeSize(id)).toBe(299);
+  });
+
+  it("a member the database refuses for a reason no check foresaw is retried alone: only it fails", async () => {
+    const { stream } = await client.createStream({ name: "safety-net" });
+    const id = stream!.id;
+    const input = (ref: string) => ({ tenantId: tenant.tenantId, streamId: id, sourceRef: ref, eventType: "x", occurredAt: new Date(), payload: { ref } });
+    // Through the domain facade (the RPC edge limits source_ref to 256 characters): an
+    // incompressible 6 KB key exceeds the btree row limit of the source_ref index.
+    const huge = randomBytes(3000).toString("hex");
+    const results = await Promise.allSettled(Array.from({ length: 60 }, (_, i) => app.proofstreams.append(input(i === 30 ? huge : `ok-${i}`))));
+    const failed = results.flatMap((r, i) => (r.status === "rejected" ? [i] : []));
+    expect(failed).toEqual([30]);
+    expect(await treeSize(id)).toBe(59);
+    const seqs = results.flatMap((r) => (r.status === "fulfilled" ? [r.value.event.seqNo] : [])).sort((a, b) => a - b);
+    expect(seqs).toEqual(Array.from({ length: 59 }, (_, i) => i + 1));
+  });
+});
+
+describe("500s that are the caller's error", () => {
+  let streamId: string;
+  beforeAll(async () => {
+    streamId = (await client.createStream({ name: "inputs" })).stream!.id;
+  });
+  const appendJson = (payload: string, occurredAt = '"2026-01-01T00:00:00Z"') =>
+    `{"streamId":"${streamId}","sourceRef":"r-${randomBytes(4).toString("hex")}","eventType":"x","occurredAt":${occurredAt},"payload":${payload}}`;
+
+  it.each([
+    ['{"n":1e400}', "payload.n: must be a finite number"],
+    ['{"n":-1e999}', "payload.n: must be a finite number"],
+    ['{"s":"\\ud800"}', "payload.s: must not contain a lone UTF-16 surrogate"],
+    ['{"a":[{"s":"x\\u0000"}]}', "payload.a[0].s: must not contain NUL (U+0000)"],
+  ])("AppendEvent with payload %s answers 400 naming the value", async (payload, message) => {
+    const before = await treeSize(streamId);
+    const res = await rpc("ProofstreamService/AppendEvent", appendJson(payload));
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body)).toMatchObject({ code: "invalid_argument", message });
+    expect(await treeSize(streamId)).toBe(before);
+  });
+
+  it("an occurred_at beyond year 9999 in binary (JSON cannot say it) answers 400", async () => {
+    const msg = create(AppendEventRequestSchema, { ...appendRequest(streamId, "far-future"), occurredAt: { seconds: 10n ** 12n, nanos: 0 } });
+    const res = await rpc("ProofstreamService/AppendEvent", toBinary(AppendEventRequestSchema, msg), { contentType: "application/proto" });
+    expect(res.status).toBe(400);
+    expect(res.body).toContain("occurred_at: must be a time between years 0001 and 9999");
+  });
+
+  it("NUL in names and descriptions, on every surface, answers 400 naming the field", async () => {
+    const admin = adminClient(app.url);
+    const webhooks = clientFor(WebhookService, app.url, tenant.key);
+    const named = [
+      admin.createTenant({ name: "acme\u0000" }),
+      admin.createApiKey({ tenantId: tenant.tenantId, name: "k\u0000" }),
+      client.createStream({ name: "s\u0000" }),
+      webhooks.createSubscription({ name: "w\u0000", url: "http://127.0.0.1:9/hook", eventTypes: ["batch.confirmed"] }),
+    ];
+    for (const err of await Promise.all(named.map(failure))) {
+      expect(err.code).toBe(Code.InvalidArgument);
+      expect(err.rawMessage).toBe("name: must not contain NUL (U+0000)");
+    }
+    const { subscription } = await webhooks.createSubscription({ name: "ok", url: "http://127.0.0.1:9/hook", eventTypes: ["batch.confirmed"] });
+    const update = await failure(webhooks.updateSubscription({ subscriptionId: subscription!.id, description: "d\u0000" }));
+    expect(update.code).toBe(Code.InvalidArgument);
+    expect(update.rawMessage).toBe("description: must not contain NUL (U+0000)");
+    const rest = await fetch(`${app.url}/v1/webhooks`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${tenant.key}` },
+      body: '{"name":"a\\u0000","url":"http://127.0.0.1:9/h","eventTypes":["batch.confirmed"]}',
+    });
+    expect(rest.status).toBe(400);
+    expect(await rest.json()).toMatchObject({ error: { code: "invalid_argument", field: "name" } });
+  });
+
+  it("a truncated application/proto body answers 400 invalid_argument, on every protocol's parse", async () => {
+    const res = await rpc("ProofstreamService/GetEvent", new Uint8Array([0x0a, 0x05, 0x61, 0x62]), { contentType: "application/proto" });
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body)).toMatchObject({ code: "invalid_argument", message: "parse binary: premature EOF" });
+    const admin = await fetch(`${app.url}/attesto.admin.v1.AdminService/ListTenants`, {
+      method: "POST",
+      headers: { "content-type": "application/proto", authorization: `Bearer ${ADMIN_TOKEN}` },
+      body: new Uint8Array([0xff]),
+    });
+    expect(admin.status).toBe(400);
+  });
+});
+
+describe("unknown fields: one rule", () => {
+  it("JSON names the unknown field (RPC and REST alike); binary keeps it", async () => {
+    const res = await rpc("ProofstreamService/CreateStream", '{"nmae":"typo"}');
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body)).toMatchObject({ code: "invalid_argument" });
+    expect(JSON.parse(res.body).message).toContain('"nmae"');
+    const rest = await fetch(`${app.url}/v1/webhooks`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${tenant.key}` },
+      body: '{"nmae":"a","url":"http://127.0.0.1:9/h","eventTypes":["batch.confirmed"]}',
+    });
+    expect(rest.status).toBe(400);
+    expect((await rest.json()).error.message).toContain("nmae");
+    // Field 99 (unknown to CreateStreamRequest) after a valid name: accepted.
+    const binary = new Uint8Array([0x0a, 0x02, 0x6f, 0x6b, 0x98, 0x06, 0x01]);
+    const created = await rpc("ProofstreamService/CreateStream", binary, { contentType: "application/proto" });
+    expect(created.status).toBe(200);
+  });
+});
+
+/** One request on a fresh connection: status, headers, body. */
+function post(path: string, body: Buffer, headers: Record<string, string>) {
+  return new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+    const req = http.request(`${app.url}${path}`, { method: "POST", headers: { ...headers, "content-length": String(body.length) }, agent: false }, (res) => {
+      let text = "";
+      res.on("data", (d) => (text += d));
+      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: text }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+describe("oversized bodies", () => {
+  const big = () => Buffer.from(JSON.stringify({ name: "a".repeat(1024 * 1024 + 10) }));
+
+  it("an RPC answers RESOURCE_EXHAUSTED with reason PAYLOAD_TOO_LARGE and the limit, and closes the connection", async () => {
+    const res = await post("/attesto.v1.ProofstreamService/CreateStream", big(), { "content-type": "application/json", authorization: `Bearer ${tenant.key}` });
+    expect(res.status).toBe(429);
+    expect(res.headers.connection).toBe("close");
+    const body = JSON.parse(res.body);
+    expect(body.code).toBe("resource_exhausted");
+    expect(body.message).toContain("exceeds the limit of 1048576 bytes");
+    expect(body.details[0].debug.reason).toBe("PAYLOAD_TOO_LARGE");
+  });
+
+  it("a REST route answers 413 with the reason and Connection: close (no reset on the next request)", async () => {
+    const res = await post("/v1/webhooks", big(), { "content-type": "application/json", authorization: `Bearer ${tenant.key}` });
+    expect(res.status).toBe(413);
+    expect(res.headers.connection).toBe("close");
+    expect(JSON.parse(res.body).error).toMatchObject({ code: "payload_too_large", reason: "PAYLOAD_TOO_LARGE" });
+  });
+});
