@@ -33,6 +33,11 @@ export class JobRuntime {
     return this.opts.role !== "api";
   }
 
+  /** Whether Redis answers now (periodic jobs fire only then). */
+  get reachable(): boolean {
+    return this.opts.redis.client.status === "ready";
+  }
+
   queue(name: string): Queue {
     let queue = this.#queues.get(name);
     if (!queue) {

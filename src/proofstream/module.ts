@@ -17,7 +17,11 @@ import { createStream, getStream, getStreamRow, listStreams, type Stream } from 
 import { TileStore } from "./tile-store.js";
 import { proofLeafOf, tlogProofOf, tlogProofText } from "./tlog-proof.js";
 import { createOnce, type RequestIds } from "../request-ids/module.js";
+import { sql } from "drizzle-orm";
 import { TlogTiles } from "./tlog-tiles.js";
+
+/** Arbitrary constant: the advisory lock that elects one signer while Redis is unreachable. */
+const SIGNER_LOCK = 0x5349474e;
 
 export interface ProofstreamSettings {
   /** Read when a stream is created: its origin is fixed then. */
@@ -98,10 +102,40 @@ export class Proofstreams {
     await jobs.every("proofstream.checkpoint", this.settings.checkpointIntervalMs, () => this.closeGrownCheckpoints());
     await jobs.every("proofstream.self-audit", this.settings.selfAuditIntervalMs, () => this.selfAudit());
     this.bundles.start();
+    // Signing must not stop with Redis: while the queue is unreachable, the worker
+    // instances sign on a timer of their own, one at a time (a Postgres advisory lock).
+    if (jobs.processes) {
+      this.#signerWithoutQueue = setInterval(() => void this.#signWithoutQueue(), this.settings.checkpointIntervalMs);
+      this.#signerWithoutQueue.unref();
+    }
   }
 
-  /** Nothing of its own to stop: its periodic jobs end with the job runtime. */
-  async close(): Promise<void> {}
+  /** Its periodic jobs end with the job runtime; the fallback signer's timer ends here. */
+  async close(): Promise<void> {
+    clearInterval(this.#signerWithoutQueue);
+  }
+
+  #signerWithoutQueue: NodeJS.Timeout | undefined;
+  #signingWithoutQueue = false;
+
+  /** The periodic signer's stand-in while Redis is down; signing itself is a compare-and-swap, so a race only wastes work. */
+  async #signWithoutQueue(): Promise<void> {
+    if (this.deps.jobs.reachable || this.#signingWithoutQueue) return;
+    this.#signingWithoutQueue = true;
+    try {
+      await this.deps.db.transaction(async (tx) => {
+        const [lock] = await tx.execute<{ locked: boolean }>(sql`select pg_try_advisory_xact_lock(${SIGNER_LOCK}) as locked`);
+        if (lock?.locked) {
+          const signed = await this.#checkpointer.closeGrown();
+          if (signed > 0) this.deps.logger.info({ signed }, "signed checkpoints without the job queue (Redis unreachable)");
+        }
+      });
+    } catch (err) {
+      this.deps.logger.warn({ err: err instanceof Error ? err.message : String(err) }, "checkpoint signing without the job queue failed");
+    } finally {
+      this.#signingWithoutQueue = false;
+    }
+  }
 
   /**
    * A new stream with its own signing key; `tx` creates it inside the
