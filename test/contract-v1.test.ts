@@ -185,8 +185,12 @@ describe("etags and update masks", () => {
     const { connector } = await cons.createConnector({ streamId: stream!.id, name: "etag", kind: ConnectorKind.SIGNED_WEBHOOK });
     const rotated = await cons.rotateConnectorSecret({ connectorId: connector!.id, etag: connector!.etag });
     expect(rotated.connector!.etag).not.toBe(connector!.etag);
-    for (const call of [cons.rotateConnectorSecret({ connectorId: connector!.id, etag: connector!.etag }), cons.revokeConnector({ connectorId: connector!.id, etag: connector!.etag })]) {
-      const stale = await failure(call);
+    const staleCalls = [
+      () => cons.rotateConnectorSecret({ connectorId: connector!.id, etag: connector!.etag }),
+      () => cons.revokeConnector({ connectorId: connector!.id, etag: connector!.etag }),
+    ];
+    for (const call of staleCalls) {
+      const stale = await failure(call());
       expect(stale.code).toBe(Code.Aborted);
       expect(reasonOf(stale)).toBe("ETAG_MISMATCH");
     }
