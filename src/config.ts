@@ -79,6 +79,7 @@ const envSchema = z.object({
   ATTESTO_BUNDLE_INLINE_BYTES: z.coerce.number().int().min(0).default(4 * 1024 * 1024),
   ATTESTO_VERIFY_MAX_BYTES: z.coerce.number().int().min(1024).default(16 * 1024 * 1024),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  ATTESTO_LOG_FORMAT: z.enum(["auto", "json", "pretty", ""]).default("auto"),
 });
 
 export type Role = "api" | "worker" | "all";
@@ -108,6 +109,8 @@ export interface Config {
   /** Create a development tenant and key at start-up (embedded default only). */
   devTenant: boolean;
   logLevel: z.infer<typeof envSchema>["LOG_LEVEL"];
+  /** auto: pretty on a terminal unless NODE_ENV=production, else JSON (createLogger reads it). */
+  logFormat: "auto" | "json" | "pretty";
   /** api: serve requests only; worker: process jobs only; all: both. */
   role: Role;
   /** BullMQ key prefix. */
@@ -235,6 +238,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     apiKeyCacheMs: e.ATTESTO_API_KEY_CACHE_MS,
     devTenant: e.ATTESTO_DEV_TENANT ?? !e.DATABASE_URL,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.ATTESTO_LOG_FORMAT || "auto",
     role: e.ATTESTO_ROLE,
     queuePrefix: e.ATTESTO_QUEUE_PREFIX,
     dbPoolSize: e.ATTESTO_DB_POOL,

@@ -1,4 +1,5 @@
-import { pino, type Logger } from "pino";
+import { createRequire } from "node:module";
+import { pino, type DestinationStream, type Logger } from "pino";
 
 export type { Logger };
 
@@ -39,11 +40,41 @@ export const redactPaths = [
   "*.body",
 ];
 
+export type LogFormat = "auto" | "json" | "pretty";
+
 /**
- * JSON logs on stderr, so that stdout carries only what a command prints
- * (for example `attesto --json serve`).
+ * Pretty lines for a person at a terminal in development; JSON for everything
+ * else (pipes, files, log collectors, NODE_ENV=production).
  */
-export function createLogger(level: string = process.env.LOG_LEVEL ?? "info", destination = pino.destination(2)): Logger {
+export function wantsPrettyLogs(format: LogFormat, env: { isTty: boolean; nodeEnv: string | undefined }): boolean {
+  if (format !== "auto") return format === "pretty";
+  return env.isTty && env.nodeEnv !== "production";
+}
+
+/**
+ * pino-pretty as a synchronous stream on stderr, or undefined where it is not
+ * installed (it is a development dependency: the production image logs JSON).
+ */
+function prettyStderr(): DestinationStream | undefined {
+  try {
+    const pretty = createRequire(import.meta.url)("pino-pretty") as (opts: object) => DestinationStream;
+    return pretty({ destination: 2, sync: true, colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname,service" });
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Logs on stderr, so that stdout carries only what a command prints (for
+ * example `attesto --json serve`): JSON, or pretty lines on a terminal in
+ * development (ATTESTO_LOG_FORMAT=auto|json|pretty).
+ */
+export function createLogger(
+  level: string = process.env.LOG_LEVEL ?? "info",
+  destination?: DestinationStream,
+  format: LogFormat = (process.env.ATTESTO_LOG_FORMAT as LogFormat | undefined) || "auto",
+): Logger {
+  const pretty = !destination && wantsPrettyLogs(format, { isTty: Boolean(process.stderr.isTTY), nodeEnv: process.env.NODE_ENV }) ? prettyStderr() : undefined;
   return pino(
     {
       level,
@@ -51,6 +82,6 @@ export function createLogger(level: string = process.env.LOG_LEVEL ?? "info", de
       redact: { paths: redactPaths, censor: "[redacted]" },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    destination,
+    destination ?? pretty ?? pino.destination(2),
   );
 }

@@ -100,7 +100,7 @@ program
     if (opts.port !== undefined) overrides.port = opts.port;
     if (opts.host !== undefined) overrides.host = opts.host;
     const config = loadConfig(process.env, overrides);
-    const logger = createLogger(config.logLevel);
+    const logger = createLogger(config.logLevel, undefined, config.logFormat);
     // Loaded here, so that the admin commands do not pay for the whole server's modules at start-up.
     const { startAttesto } = await import("../server/app.js");
     const app = await startAttesto(config, logger);
