@@ -8,6 +8,7 @@ import { openConfiguredDatabase, type ConfiguredDatabase } from "../db/open.js";
 import { createHttpApp } from "../http/app.js";
 import { BOARD_PATH, mountQueueBoard } from "../http/queue-board.js";
 import { mountLandingPage } from "../http/landing.js";
+import { mountOpenApi } from "../http/openapi.js";
 import { mountTileRoutes } from "../http/tiles.js";
 import { mountVerifyRoutes, VERIFY_PATH } from "../http/verify.js";
 import type { Bundles } from "../proofstream/bundles.js";
@@ -55,6 +56,8 @@ export interface Attesto {
   readonly store: StoreVerification;
   readonly connectors: Connectors;
   readonly bundles: Bundles;
+  /** The plain HTTP routes registered (method and Hono path), for checking the OpenAPI document against them. */
+  readonly httpRoutes: ReadonlyArray<{ method: string; path: string }>;
   /** Set on the embedded default only. */
   readonly devCredentials: DevCredentials | undefined;
   stop(): Promise<void>;
@@ -186,6 +189,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     if (config.role !== "worker") mountStoreRoutes(http, { store, storeNotifications, authenticator });
     if (config.role !== "worker") mountConnectorRoutes(http, { connectors, authenticator });
     mountQueueBoard(http, { jobs, authenticator });
+    mountOpenApi(http);
     mountLandingPage(http, {
       links: [
         { href: "/verify", title: "Verify", about: "check a verifier bundle or a tlog-proof in the browser (nothing is uploaded)" },
@@ -227,6 +231,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
       port: server.address.port,
       publicBaseUrl,
       publicBaseUrlSource: publicBaseUrlChoice.source,
+      httpRoutes: http.routes.filter((r) => r.method !== "ALL").map(({ method, path }) => ({ method, path })),
       jobs,
       tenancy,
       webhooks,
