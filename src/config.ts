@@ -18,6 +18,7 @@ const envSchema = z.object({
   REDIS_URL: z.string().optional(),
   ATTESTO_ENCRYPTION_KEY: z.string().optional(),
   ATTESTO_ADMIN_TOKEN: z.string().min(16).optional(),
+  ATTESTO_BOARD_VIEWER_TOKEN: z.string().min(16).optional(),
   ATTESTO_CORS_ORIGINS: z.string().default("*"),
   ATTESTO_BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
   ATTESTO_SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(10_000),
@@ -82,6 +83,9 @@ const envSchema = z.object({
   ATTESTO_LOG_FORMAT: z.enum(["auto", "json", "pretty", ""]).default("auto"),
 });
 
+/** Every environment variable the configuration reads (docs/configuration.md documents each). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
 export type Role = "api" | "worker" | "all";
 
 export interface Config {
@@ -100,6 +104,8 @@ export interface Config {
   redisUrl: string | undefined;
   encryptionKey: string | undefined;
   adminToken: string | undefined;
+  /** A second operator role: sees the queue board, may not change jobs. */
+  boardViewerToken: string | undefined;
   corsOrigins: string[] | "*";
   bodyLimitBytes: number;
   shutdownGraceMs: number;
@@ -226,6 +232,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     redisUrl: e.REDIS_URL || undefined,
     encryptionKey: e.ATTESTO_ENCRYPTION_KEY || undefined,
     adminToken: e.ATTESTO_ADMIN_TOKEN,
+    boardViewerToken: e.ATTESTO_BOARD_VIEWER_TOKEN,
     corsOrigins: e.ATTESTO_CORS_ORIGINS === "*" ? "*" : e.ATTESTO_CORS_ORIGINS.split(",").map((s) => s.trim()),
     bodyLimitBytes: e.ATTESTO_BODY_LIMIT_BYTES,
     shutdownGraceMs: e.ATTESTO_SHUTDOWN_GRACE_MS,

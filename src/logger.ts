@@ -23,6 +23,8 @@ export const redactPaths = [
   "token",
   "*.token",
   "adminToken",
+  "boardViewerToken",
+  "*.boardViewerToken",
   "*.adminToken",
   "password",
   "*.password",

@@ -188,7 +188,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     if (config.role !== "worker") mountWebhookRoutes(http, { authenticator, webhooks });
     if (config.role !== "worker") mountStoreRoutes(http, { store, storeNotifications, authenticator });
     if (config.role !== "worker") mountConnectorRoutes(http, { connectors, authenticator });
-    mountQueueBoard(http, { jobs, authenticator });
+    mountQueueBoard(http, { jobs, authenticator, viewerToken: config.boardViewerToken });
     mountOpenApi(http);
     mountLandingPage(http, {
       links: [
