@@ -121,7 +121,7 @@ async function main() {
   const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"] });
   try {
     const { tenant } = await rpc<{ tenant: { id: string } }>(url, "AdminService/CreateTenant", { name: "bench" }, ADMIN);
-    const { secret: key } = await rpc<{ secret: string }>(url, "AdminService/IssueApiKey", { tenantId: tenant.id, name: "bench" }, ADMIN);
+    const { secret: key } = await rpc<{ secret: string }>(url, "AdminService/CreateApiKey", { tenantId: tenant.id, name: "bench" }, ADMIN);
     const { stream } = await rpc<{ stream: { id: string; verifierKey: string } }>(url, "ProofstreamService/CreateStream", { name: "bench" }, key);
     let started = performance.now();
     await loadStream(sql, stream.id);

@@ -38,7 +38,7 @@ async function main() {
     children.push(server.child);
     const url = server.match[1]!;
     const { tenant } = await rpc<{ tenant: { id: string } }>(url, "AdminService/CreateTenant", { name: "bench" }, ADMIN);
-    const { secret: key } = await rpc<{ secret: string }>(url, "AdminService/IssueApiKey", { tenantId: tenant.id, name: "bench" }, ADMIN);
+    const { secret: key } = await rpc<{ secret: string }>(url, "AdminService/CreateApiKey", { tenantId: tenant.id, name: "bench" }, ADMIN);
     const newStream = async (name: string) => (await rpc<{ stream: { id: string } }>(url, "ProofstreamService/CreateStream", { name }, key)).stream.id;
     const appendStream = await newStream("bench-append");
     const connectorStream = await newStream("bench-connector");

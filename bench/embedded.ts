@@ -36,7 +36,7 @@ async function serve(label: string, env: NodeJS.ProcessEnv) {
   const startMs = Date.now() - startedAt;
   const url = server.match[1]!;
   const { tenant } = await rpc<{ tenant: { id: string } }>(url, "AdminService/CreateTenant", { name: `bench-${label}` }, ADMIN);
-  const { secret: key } = await rpc<{ secret: string }>(url, "AdminService/IssueApiKey", { tenantId: tenant.id, name: "bench" }, ADMIN);
+  const { secret: key } = await rpc<{ secret: string }>(url, "AdminService/CreateApiKey", { tenantId: tenant.id, name: "bench" }, ADMIN);
   const { stream } = await rpc<{ stream: { id: string } }>(url, "ProofstreamService/CreateStream", { name: "bench-one" }, key);
   const target: Target = { label, url, key, stream: stream.id, results: [] };
   return { child: server.child, target, startMs };

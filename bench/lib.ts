@@ -87,7 +87,7 @@ export const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximu
 
 /** One Connect unary call in JSON, as a client would make it; throws on any non-2xx answer. */
 export async function rpc<T>(base: string, method: string, body: unknown, token: string): Promise<T> {
-  const res = await fetch(`${base}/attesto.v1.${method}`, {
+  const res = await fetch(`${base}/${method.startsWith("AdminService/") ? "attesto.admin.v1" : "attesto.v1"}.${method}`, {
     method: "POST",
     headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
     body: JSON.stringify(body),

@@ -95,7 +95,7 @@ async function main() {
     );
     const url = server.match[1]!;
     const { tenant } = await rpc<{ tenant: { id: string } }>(url, "AdminService/CreateTenant", { name: "bench" }, ADMIN);
-    const { secret: key } = await rpc<{ secret: string }>(url, "AdminService/IssueApiKey", { tenantId: tenant.id, name: "bench" }, ADMIN);
+    const { secret: key } = await rpc<{ secret: string }>(url, "AdminService/CreateApiKey", { tenantId: tenant.id, name: "bench" }, ADMIN);
     const newStream = async (name: string) => (await rpc<{ stream: { id: string } }>(url, "ProofstreamService/CreateStream", { name }, key)).stream.id;
 
     const one = await newStream("bench-one");

@@ -86,7 +86,7 @@ async function main() {
     const off = await serve({ ATTESTO_RATE_LIMITS: "false" });
     const urls = { on: on.match[1]!, off: off.match[1]! };
     const { tenant } = await rpc<{ tenant: { id: string } }>(urls.on, "AdminService/CreateTenant", { name: "bench" }, ADMIN);
-    const { secret: key } = await rpc<{ secret: string }>(urls.on, "AdminService/IssueApiKey", { tenantId: tenant.id, name: "bench" }, ADMIN);
+    const { secret: key } = await rpc<{ secret: string }>(urls.on, "AdminService/CreateApiKey", { tenantId: tenant.id, name: "bench" }, ADMIN);
     const run = (url: string) =>
       load({
         connections: CONNECTIONS,

@@ -95,7 +95,7 @@ async function appleLookup(chain: TestAppleChain, dir: string) {
   const fakePool = new Pool(fake.url, { connections: CONCURRENCY });
   try {
     const { tenant } = await rpc<{ tenant: { id: string } }>(pool, "AdminService/CreateTenant", { name: "bench" }, ADMIN);
-    const { secret: key } = await rpc<{ secret: string }>(pool, "AdminService/IssueApiKey", { tenantId: tenant.id, name: "bench" }, ADMIN);
+    const { secret: key } = await rpc<{ secret: string }>(pool, "AdminService/CreateApiKey", { tenantId: tenant.id, name: "bench" }, ADMIN);
     const privateKey = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
     const pem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
     const credentials = { bundleId: "com.example.app", keyId: "BENCHKEY01", issuerId: "bench-issuer", environment: "production" as const };

@@ -107,7 +107,7 @@ describe("attesto serve on the embedded defaults", () => {
     // A CLI command on the same folder uses the server's running PostgreSQL and leaves it running.
     const created = await json<{ id: string }>(["tenant", "create", "while serving"], env);
     expect(Number((await readFile(postmaster, "utf8")).split("\n")[3])).toBe(port);
-    const tenants = await fetch(`${info.url}/attesto.v1.AdminService/ListTenants`, {
+    const tenants = await fetch(`${info.url}/attesto.admin.v1.AdminService/ListTenants`, {
       method: "POST",
       headers: { "Content-Type": "application/json", Authorization: `Bearer ${info.devTenant.adminToken}` },
       body: "{}",

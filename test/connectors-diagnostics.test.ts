@@ -61,12 +61,12 @@ describe("connector diagnostics", () => {
     sensitive.push("forged-secret-0042");
     const failed = await diagnostics(t, c.id);
     expect(failed.status).toBe(ConnectorStatus.AUTH_FAILED);
-    expect(failed.lastFailureReason).toBe("auth_failed");
+    expect(failed.lastFailureReason).toBe("SIGNATURE_INVALID");
     expect(failed.lastFailureAt).toBeDefined();
 
     const stale = await post(url, signedHeaders(c.secret, body, Math.floor(Date.now() / 1000) - 600), body);
     expect(stale.status).toBe(401);
-    expect((await diagnostics(t, c.id)).lastFailureReason).toBe("stale_timestamp");
+    expect((await diagnostics(t, c.id)).lastFailureReason).toBe("TIMESTAMP_STALE");
 
     const conflicting = seedBody("diag-1", "changed-private-detail-9912");
     sensitive.push("changed-private-detail-9912");
@@ -123,7 +123,7 @@ describe("connector diagnostics", () => {
     expect((await post(commitUrl, auth, JSON.stringify({ key: "cases/file.bin" }))).status).toBe(412);
     const s3Diag = await diagnostics(t, s3!.id);
     expect(s3Diag.status).toBe(ConnectorStatus.AUTH_FAILED);
-    expect(s3Diag.lastFailureReason).toBe("credentials_denied");
+    expect(s3Diag.lastFailureReason).toBe("OBJECT_STORE_DENIED");
 
     // The logs of this file's server (debug level) and every diagnostics answer.
     expect(capturedLogs.length).toBeGreaterThan(0);

@@ -54,7 +54,7 @@ describe("GitHub connector", () => {
     const redelivered = await post(url, await headers("push", githubPush, delivery), githubPush);
     expect(redelivered.status).toBe(200);
     expect(redelivered.json).toMatchObject({ seq_no: 1, duplicate: true });
-    const { event } = await s.ps.getEvent({ streamId: s.streamId, seqNo: 1n });
+    const { event } = await s.ps.getEvent({ streamId: s.streamId, event: { case: "seqNo", value: 1n } });
     expect(event!.payload).toEqual({
       provider: "github",
       event: "push",
@@ -80,7 +80,7 @@ describe("GitHub connector", () => {
 
     const diag = (await s.connectors.getConnectorDiagnostics({ connectorId: connector!.id })).diagnostics!;
     expect(diag.counters).toMatchObject({ acceptedCount: 1n, duplicateCount: 1n, pingCount: 1n, ignoredCount: 1n, authFailureCount: 1n, rejectedCount: 1n });
-    expect(diag.lastFailureReason).toBe("invalid_body");
+    expect(diag.lastFailureReason).toBe("BODY_INVALID");
     expect(diag.status).toBe(ConnectorStatus.AUTH_FAILED);
   });
 
@@ -131,7 +131,7 @@ describe("GitLab connector", () => {
     const headers = signedGitLab(secret, body);
     expect((await post(url, headers, body)).status).toBe(201);
     expect((await post(url, headers, body)).status).toBe(200);
-    const { event } = await s.ps.getEvent({ streamId: s.streamId, seqNo: 1n });
+    const { event } = await s.ps.getEvent({ streamId: s.streamId, event: { case: "seqNo", value: 1n } });
     expect(event!.payload).toEqual({
       provider: "gitlab",
       event: "push",

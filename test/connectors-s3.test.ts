@@ -72,7 +72,7 @@ describe("S3/R2 object commitments", () => {
         checksum_value: v1.sha256,
       },
     });
-    const { event } = await t.ps.getEvent({ streamId: t.streamId, seqNo: BigInt(first.json!.seq_no as number) });
+    const { event } = await t.ps.getEvent({ streamId: t.streamId, event: { case: "seqNo", value: BigInt(first.json!.seq_no as number) } });
     expect(event!.eventType).toBe("s3.object");
     expect(event!.sourceRef).toMatch(/^s3:[0-9a-f]{64}$/);
     expect(event!.payload).toEqual({
@@ -93,7 +93,7 @@ describe("S3/R2 object commitments", () => {
     expect(again).toMatchObject({ status: 200, json: { seq_no: first.json!.seq_no, duplicate: true } });
     const conflict = await commit(t, c.id, { key: "evidence/input.json", versionId: v1.versionId, metadata: { source: "other" } });
     expect(conflict.status).toBe(409);
-    expect(errorOf(conflict).reason).toBe("replay_conflict");
+    expect(errorOf(conflict).reason).toBe("REPLAY_CONFLICT");
 
     // No version: the current one (v2), a separate event.
     const latest = await commit(t, c.id, { key: "evidence/input.json" });
@@ -112,16 +112,16 @@ describe("S3/R2 object commitments", () => {
 
     const outside = await commit(s, c.id, { key: "private/secrets.json" });
     expect(outside.status).toBe(400);
-    expect(errorOf(outside)).toMatchObject({ field: "key", reason: "key_outside_prefix" });
-    expect(errorOf(await commit(s, c.id, { key: "evidence/../private/x" })).reason).toBe("key_outside_prefix");
+    expect(errorOf(outside)).toMatchObject({ field: "key", reason: "KEY_OUTSIDE_PREFIX" });
+    expect(errorOf(await commit(s, c.id, { key: "evidence/../private/x" })).reason).toBe("KEY_OUTSIDE_PREFIX");
 
     const missing = await commit(s, c.id, { key: "evidence/nothing.json" });
     expect(missing.status).toBe(404);
-    expect(errorOf(missing).reason).toBe("object_not_found");
+    expect(errorOf(missing).reason).toBe("OBJECT_NOT_FOUND");
 
     const wrongVersion = await commit(s, c.id, { key: "evidence/other.json", versionId: "no-such-version" });
     expect(wrongVersion.status).toBe(404);
-    expect(errorOf(wrongVersion).reason).toBe("version_not_found");
+    expect(errorOf(wrongVersion).reason).toBe("OBJECT_VERSION_NOT_FOUND");
 
     const badMetadata = await commit(s, c.id, { key: "evidence/other.json", metadata: { "bad key": "x" } });
     expect(badMetadata.status).toBe(400);
@@ -131,20 +131,20 @@ describe("S3/R2 object commitments", () => {
     await s.connectors.rotateConnectorSecret({ connectorId: c.id, accessKeyId: "AKIAREADONLY", secretAccessKey: "not-the-secret" });
     const denied = await commit(s, c.id, { key: "evidence/other.json" });
     expect(denied.status).toBe(412);
-    expect(errorOf(denied).reason).toBe("credentials_denied");
+    expect(errorOf(denied).reason).toBe("OBJECT_STORE_DENIED");
     let diag = (await s.connectors.getConnectorDiagnostics({ connectorId: c.id })).diagnostics!;
     expect(diag.status).toBe(ConnectorStatus.AUTH_FAILED);
-    expect(diag.lastFailureReason).toBe("credentials_denied");
+    expect(diag.lastFailureReason).toBe("OBJECT_STORE_DENIED");
 
     const closedPort = await freePort();
     const down = await s3Connector(s, { endpoint: `http://127.0.0.1:${closedPort}`, bucket: "evidence-bucket", accessKeyId: "AKIAREADONLY", secretAccessKey: "unused-secret-key-4472" });
     const started = Date.now();
     const unreachable = await commit(s, down.id, { key: "evidence/other.json" });
     expect(unreachable.status).toBe(503);
-    expect(errorOf(unreachable).reason).toBe("store_unreachable");
+    expect(errorOf(unreachable).reason).toBe("OBJECT_STORE_UNAVAILABLE");
     expect(Date.now() - started).toBeLessThan(5_000);
     diag = (await s.connectors.getConnectorDiagnostics({ connectorId: down.id })).diagnostics!;
-    expect(diag.lastFailureReason).toBe("store_unreachable");
+    expect(diag.lastFailureReason).toBe("OBJECT_STORE_UNAVAILABLE");
     expect(diag.counters!.rejectedCount).toBe(1n);
 
     // Another tenant's connector, and a connector of another kind.
@@ -152,7 +152,7 @@ describe("S3/R2 object commitments", () => {
     const { connector: hook } = await s.connectors.createConnector({ streamId: s.streamId, name: "hook", kind: ConnectorKind.SIGNED_WEBHOOK });
     const wrongKind = await commit(s, hook!.id, { key: "evidence/other.json" });
     expect(wrongKind.status).toBe(412);
-    expect(errorOf(wrongKind).reason).toBe("wrong_connector_kind");
+    expect(errorOf(wrongKind).reason).toBe("CONNECTOR_KIND_MISMATCH");
     expect((await post(`${app.url}/v2/tenant/connectors/s3-objects/${c.id}/commit`, {}, "{}")).status).toBe(401);
   });
 
@@ -194,7 +194,7 @@ describe("S3/R2 object commitments", () => {
     // s3rver checks the access key id (it does not verify SigV4 signatures): an unknown one is refused with 403 (the versioned test server verifies SigV4 signatures).
     await s.connectors.rotateConnectorSecret({ connectorId: c.id, accessKeyId: "AKIAUNKNOWN", secretAccessKey: "S3RVER" });
     const denied = await commit(s, c.id, { key: "evidence/report.pdf" });
-    expect(errorOf(denied).reason).toBe("credentials_denied");
+    expect(errorOf(denied).reason).toBe("OBJECT_STORE_DENIED");
   });
   it("wrote none of the secrets and payloads it used into a log line", () => {
     expect(capturedLogs.length).toBeGreaterThan(0);

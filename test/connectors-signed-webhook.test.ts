@@ -34,10 +34,10 @@ describe("signed webhook ingress (seed 000)", () => {
     const changed = seedBody("source-system-2026-0001", "failed");
     const conflict = await post(url, signedHeaders(c.secret, changed), changed);
     expect(conflict.status).toBe(409);
-    expect(conflict.json).toEqual({ error: { code: "replay_conflict", message: expect.any(String), field: "source_ref", reason: "replay_conflict" } });
+    expect(conflict.json).toEqual({ error: { code: "replay_conflict", message: expect.any(String), field: "source_ref", reason: "REPLAY_CONFLICT" } });
 
     // Committed exactly as sent, through the same log as AppendEvent.
-    const { event } = await t.ps.getEvent({ streamId: t.streamId, seqNo: 1n });
+    const { event } = await t.ps.getEvent({ streamId: t.streamId, event: { case: "seqNo", value: 1n } });
     expect(event!.sourceRef).toBe("source-system-2026-0001");
     expect(event!.eventType).toBe("source.observation");
     expect(event!.payload).toEqual({ control: "policy-check", result: "passed", policy_id: "policy-2026-01" });
@@ -62,7 +62,7 @@ describe("signed webhook ingress (seed 000)", () => {
       expect(a.status).toBe(401);
       expect(a.text).toBe(answers[0]!.text);
     }
-    expect(answers[0]!.json).toEqual({ error: { code: "unauthenticated", message: "authentication failed", reason: "auth_failed" } });
+    expect(answers[0]!.json).toEqual({ error: { code: "unauthenticated", message: "authentication failed", reason: "SIGNATURE_INVALID" } });
     // The signature covers the raw bytes: the same JSON re-serialized does not verify.
     const spaced = JSON.stringify(JSON.parse(body), null, 2);
     expect((await post(url, signedHeaders(c.secret, body), spaced)).status).toBe(401);
@@ -105,7 +105,7 @@ describe("signed webhook ingress (seed 000)", () => {
     const b = await post(`${app.url}/v2/connectors/signed-webhooks/not-an-id/events`, signedHeaders(c.secret, body), body);
     expect(a.status).toBe(404);
     expect(b.text).toBe(a.text);
-    expect(a.json).toEqual({ error: { code: "not_found", message: "connector not found", reason: "connector_not_found" } });
+    expect(a.json).toEqual({ error: { code: "not_found", message: "connector not found", reason: "CONNECTOR_NOT_FOUND" } });
   });
 
   it("a deactivated tenant's connector answers 404 like an unknown one", async () => {
@@ -115,7 +115,7 @@ describe("signed webhook ingress (seed 000)", () => {
     const body = seedBody();
     const res = await post(`${app.url}/v2/connectors/signed-webhooks/${conn.id}/events`, signedHeaders(conn.secret, body), body);
     expect(res.status).toBe(404);
-    expect(res.json).toEqual({ error: { code: "not_found", message: "connector not found", reason: "connector_not_found" } });
+    expect(res.json).toEqual({ error: { code: "not_found", message: "connector not found", reason: "CONNECTOR_NOT_FOUND" } });
   });
 
   it("64 concurrent deliveries commit gapless through the appender's batches", async () => {

@@ -66,12 +66,12 @@ describe("golang.org/x/mod/sumdb accepts our checkpoints, proofs and tiles", () 
     const inclusion = [];
     for (const index of [0, 1, 2, 255, 256, 257, 299, 300, 511, 512, 699]) {
       const { proof } = await client.getInclusionProof({ streamId, leaf: { case: "seqNo", value: BigInt(index + 1) } });
-      inclusion.push({ index, leafHash: b64(proof!.leafHash), hashes: proof!.hashes.map(b64) });
+      inclusion.push({ index, leafHash: b64(proof!.leafHash), hashes: proof!.auditPath.map(b64) });
     }
     const consistency = [];
     for (const from of sizes) {
       const { proof } = await client.getConsistencyProof({ streamId, fromSize: BigInt(from) });
-      consistency.push({ from, rootFrom: b64(roots.get(from)!), hashes: proof!.hashes.map(b64) });
+      consistency.push({ from, rootFrom: b64(roots.get(from)!), hashes: proof!.consistencyPath.map(b64) });
     }
     // Exported C2SP tlog-proofs, from the HTTP route and from GetInclusionProof.
     const tlogProofs: string[] = [];
@@ -127,7 +127,7 @@ describe("golang.org/x/mod/sumdb accepts our checkpoints, proofs and tiles", () 
     for (let i = 0; i < 5; i++) await client.appendEvent(appendRequest(stream!.id, `t-${i}`));
     const { checkpoint } = await client.createCheckpoint({ streamId: stream!.id });
     const { proof } = await client.getInclusionProof({ streamId: stream!.id, leaf: { case: "seqNo", value: 3n } });
-    const hashes = proof!.hashes.map((h) => Buffer.from(h));
+    const hashes = proof!.auditPath.map((h) => Buffer.from(h));
     hashes[0]![0]! ^= 1;
     await expect(
       goVerify({ verifierKey: stream!.verifierKey, note: checkpoint!.note, inclusion: [{ index: 2, leafHash: b64(proof!.leafHash), hashes: hashes.map(b64) }], consistency: [] }),

@@ -39,13 +39,13 @@ describe("appends from several server processes", () => {
     const leaves = [];
     let pageToken = "";
     do {
-      const page = await clients[2]!.listEvents({ streamId, page: { pageSize: 500, pageToken } });
+      const page = await clients[2]!.listEvents({ streamId, pageSize: 500, pageToken });
       leaves.push(...page.events.map((e) => e.leafHash));
-      pageToken = page.page?.nextPageToken ?? "";
+      pageToken = page.nextPageToken ?? "";
     } while (pageToken);
     expect(Buffer.from(checkpoint!.rootHash).equals(referenceRoot(leaves))).toBe(true);
     const { proof } = await clients[2]!.getInclusionProof({ streamId, leaf: { case: "seqNo", value: 317n } });
-    expect(verifyInclusion(316, 600, leaves[316]!, proof!.hashes, checkpoint!.rootHash)).toBe(true);
+    expect(verifyInclusion(316, 600, leaves[316]!, proof!.auditPath, checkpoint!.rootHash)).toBe(true);
 
     const codes = await Promise.all(servers.map((s) => stopProcess(s.child)));
     expect(codes).toEqual([0, 0, 0]);

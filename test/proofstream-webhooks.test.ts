@@ -29,7 +29,7 @@ describe("Proofstream lifecycle events reach tenant webhooks", () => {
   it("delivers proofstream.checkpointed and proofstream.fork_detected, signed, to the stream's tenant only", async () => {
     const a = await newTenant(app.url);
     const b = await newTenant(app.url);
-    const { signingSecret } = await webhookClient(app, a.key).createSubscription({
+    const { secret } = await webhookClient(app, a.key).createSubscription({
       name: "ps",
       url: receiver.url(),
       eventTypes: ["proofstream.checkpointed", "proofstream.fork_detected"],
@@ -58,7 +58,7 @@ describe("Proofstream lifecycle events reach tenant webhooks", () => {
       note: checkpoint!.note,
     });
     const raw = receiver.received.find((r) => r.headers["x-attesto-event"] === "proofstream.checkpointed")!;
-    const expected = createHmac("sha256", signingSecret).update(`${raw.headers["x-attesto-timestamp"]}.`).update(raw.body).digest("hex");
+    const expected = createHmac("sha256", secret).update(`${raw.headers["x-attesto-timestamp"]}.`).update(raw.body).digest("hex");
     expect(raw.headers["x-attesto-signature"]).toBe(expected);
 
     const signer = await stolenSigner(app.database.db, app.keyring, stream!.id, stream!.origin);

@@ -27,9 +27,9 @@ async function allEvents(streamId: string) {
   const out = [];
   let pageToken = "";
   do {
-    const page = await client.listEvents({ streamId, page: { pageSize: 500, pageToken } });
+    const page = await client.listEvents({ streamId, pageSize: 500, pageToken });
     out.push(...page.events);
-    pageToken = page.page?.nextPageToken ?? "";
+    pageToken = page.nextPageToken ?? "";
   } while (pageToken);
   return out;
 }
@@ -82,7 +82,7 @@ describe("append", () => {
     expect(await codeOf(client.appendEvent(appendRequest(stream!.id, "evt-1", { v: 2 })))).toBe(Code.AlreadyExists);
     expect(await codeOf(client.appendEvent(appendRequest(stream!.id, "evt-1", { v: 1 }, new Date("2026-06-08T00:00:00Z"))))).toBe(Code.AlreadyExists);
     expect((await client.getStream({ streamId: stream!.id })).stream!.treeSize).toBe(1n);
-    expect(await codeOf(client.getEvent({ streamId: stream!.id, seqNo: 2n }))).toBe(Code.NotFound);
+    expect(await codeOf(client.getEvent({ streamId: stream!.id, event: { case: "seqNo", value: 2n } }))).toBe(Code.NotFound);
     const next = await client.appendEvent(appendRequest(stream!.id, "evt-2"));
     expect(next.event!.seqNo).toBe(2n);
   });
@@ -154,11 +154,11 @@ describe("checkpoints and proofs", () => {
     const root = referenceRoot(leafHashes);
     for (let seq = 1; seq <= leafHashes.length; seq++) {
       const { proof } = await client.getInclusionProof({ streamId, leaf: { case: "seqNo", value: BigInt(seq) } });
-      expect(verifyInclusion(seq - 1, 337, leafHashes[seq - 1]!, proof!.hashes, root)).toBe(true);
+      expect(verifyInclusion(seq - 1, 337, leafHashes[seq - 1]!, proof!.auditPath, root)).toBe(true);
     }
     const byHash = await client.getInclusionProof({ streamId, leaf: { case: "leafHash", value: leafHashes[41]! }, treeSize: 100n });
     expect(byHash.proof!.leafIndex).toBe(41n);
-    expect(verifyInclusion(41, 100, leafHashes[41]!, byHash.proof!.hashes, referenceRoot(leafHashes.slice(0, 100)))).toBe(true);
+    expect(verifyInclusion(41, 100, leafHashes[41]!, byHash.proof!.auditPath, referenceRoot(leafHashes.slice(0, 100)))).toBe(true);
     expect(await codeOf(client.getInclusionProof({ streamId, leaf: { case: "seqNo", value: 150n }, treeSize: 100n }))).toBe(Code.FailedPrecondition);
     expect(await codeOf(client.getInclusionProof({ streamId, leaf: { case: "seqNo", value: 9999n } }))).toBe(Code.NotFound);
   });
@@ -167,7 +167,7 @@ describe("checkpoints and proofs", () => {
     for (const from of [1, 2, 99, 100, 128, 200, 256, 300, 337]) {
       const { proof } = await client.getConsistencyProof({ streamId, fromSize: BigInt(from) });
       expect(proof!.toSize).toBe(337n);
-      expect(verifyConsistency(from, 337, proof!.hashes, referenceRoot(leafHashes.slice(0, from)), referenceRoot(leafHashes))).toBe(true);
+      expect(verifyConsistency(from, 337, proof!.consistencyPath, referenceRoot(leafHashes.slice(0, from)), referenceRoot(leafHashes))).toBe(true);
     }
     expect(await codeOf(client.getConsistencyProof({ streamId, fromSize: 300n, toSize: 200n }))).toBe(Code.InvalidArgument);
   });
@@ -177,7 +177,7 @@ describe("checkpoints and proofs", () => {
     const res = await client.submitCheckpoint({ streamId, note: old.checkpoint!.note, submitter: "witness-1" });
     expect(res.consistent).toBe(true);
     expect(res.forkEvidenceId).toBe("");
-    expect(verifyConsistency(100, 337, res.consistencyProof!.hashes, old.checkpoint!.rootHash, res.checkpoint!.rootHash)).toBe(true);
+    expect(verifyConsistency(100, 337, res.consistencyProof!.consistencyPath, old.checkpoint!.rootHash, res.checkpoint!.rootHash)).toBe(true);
   });
 
   it("stores fork evidence for a validly signed checkpoint of the same size with another root", async () => {
@@ -211,7 +211,7 @@ describe("checkpoints and proofs", () => {
     const res2 = await client.submitCheckpoint({ streamId, note: within });
     const e2 = (await client.getForkEvidence({ forkEvidenceId: res2.forkEvidenceId })).forkEvidence!;
     expect(e2.kind).toBe(ForkEvidenceKind.INCONSISTENT);
-    expect(e2.proofAttempt?.hashes.length).toBeGreaterThan(0);
+    expect(e2.proofAttempt?.consistencyPath.length).toBeGreaterThan(0);
   });
 
   it("refuses notes it cannot verify, and writes no evidence for them", async () => {
@@ -261,7 +261,7 @@ describe("tenant isolation of every Proofstream RPC", () => {
     const calls: Array<() => Promise<unknown>> = [
       () => other.getStream({ streamId: id }),
       () => other.appendEvent(appendRequest(id, "from-b")),
-      () => other.getEvent({ streamId: id, seqNo: 1n }),
+      () => other.getEvent({ streamId: id, event: { case: "seqNo", value: 1n } }),
       () => other.listEvents({ streamId: id }),
       () => other.getCheckpoint({ streamId: id }),
       () => other.createCheckpoint({ streamId: id }),

@@ -61,7 +61,7 @@ describe("Connect JSON over HTTP/1.1 (curl)", () => {
     // The machine-readable form: a google.rpc.ErrorInfo detail with the reason and the field.
     expect(body.details.map((d) => d.type)).toEqual(["google.rpc.ErrorInfo"]);
     const info = fromBinary(ErrorInfoSchema, Buffer.from(body.details[0]!.value, "base64"));
-    expect(info).toMatchObject({ reason: "invalid_argument", domain: "attesto.eu", metadata: { field: "name" } });
+    expect(info).toMatchObject({ reason: "FIELD_INVALID", domain: "attesto.eu", metadata: { field: "name" } });
   });
 
   it("rejects malformed JSON as invalid_argument", async () => {
@@ -91,13 +91,13 @@ describe("Connect JSON over HTTP/1.1 (curl)", () => {
   });
 
   it("refuses operator calls from tenants and anonymous callers with distinct codes", async () => {
-    const asTenant = await connectJson("attesto.v1.AdminService/ListTenants", {}, tenant.key);
+    const asTenant = await connectJson("attesto.admin.v1.AdminService/ListTenants", {}, tenant.key);
     expect(((await asTenant.json()) as { code: string }).code).toBe("permission_denied");
-    const anonymous = await connectJson("attesto.v1.AdminService/ListTenants", {});
+    const anonymous = await connectJson("attesto.admin.v1.AdminService/ListTenants", {});
     expect(((await anonymous.json()) as { code: string }).code).toBe("unauthenticated");
-    const wrong = await connectJson("attesto.v1.AdminService/ListTenants", {}, "not-the-operator-token");
+    const wrong = await connectJson("attesto.admin.v1.AdminService/ListTenants", {}, "not-the-operator-token");
     expect(((await wrong.json()) as { code: string }).code).toBe("unauthenticated");
-    const operator = await connectJson("attesto.v1.AdminService/ListTenants", { page: { pageSize: 500 } }, ADMIN_TOKEN);
+    const operator = await connectJson("attesto.admin.v1.AdminService/ListTenants", { pageSize: 500 }, ADMIN_TOKEN);
     expect(operator.status).toBe(200);
   });
 

@@ -97,7 +97,7 @@ describe("POST /v1/webhooks/apple/:tenantId", () => {
     expect(((notification!.payload!.data as Record<string, unknown>).signedTransactionInfo as Record<string, unknown>).productId).toBe("com.example.app.pro");
 
     // The leaf commits to metadata only: no JWS in it.
-    const { event } = await clientFor(ProofstreamService, app.url, t.key).getEvent({ streamId: first.stream_id, seqNo: BigInt(first.seq_no) });
+    const { event } = await clientFor(ProofstreamService, app.url, t.key).getEvent({ streamId: first.stream_id, event: { case: "seqNo", value: BigInt(first.seq_no) } });
     expect(event!.eventType).toBe("apple.notification");
     expect(event!.payload).toMatchObject({ source: "apple", notification_type: "DID_RENEW", transaction_id: "2000000847061981", environment: "Sandbox" });
     expect(JSON.stringify(event!.payload)).not.toContain("eyJ");

@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toJsonString } from "@bufbuild/protobuf";
-import { GetStoreCredentialsResponseSchema, ListApiKeysResponseSchema } from "../gen/ts/attesto/v1/admin_pb.js";
+import { GetStoreCredentialsResponseSchema, ListApiKeysResponseSchema } from "../gen/ts/attesto/admin/v1/admin_pb.js";
 import { Store } from "../gen/ts/attesto/v1/common_pb.js";
 import { TenantService } from "../gen/ts/attesto/v1/tenant_pb.js";
 import type { Attesto } from "../src/server/app.js";
@@ -27,16 +27,16 @@ describe("tenant isolation through every tenant-scoped RPC", () => {
   });
 
   it("ListOwnApiKeys never shows another tenant's keys", async () => {
-    const keys = (await clientFor(TenantService, app.url, a.key).listOwnApiKeys({ includeRevoked: true })).apiKeys;
+    const keys = (await clientFor(TenantService, app.url, a.key).listApiKeys({ includeRevoked: true })).apiKeys;
     expect(keys.map((k) => k.id)).toContain(a.apiKeyId);
     expect(keys.every((k) => k.tenantId === a.tenantId)).toBe(true);
     expect(keys.map((k) => k.id)).not.toContain(b.apiKeyId);
   });
 
   it("A cannot revoke B's key: it reads as not found and B's key keeps working", async () => {
-    expect(await codeOf(clientFor(TenantService, app.url, a.key).revokeOwnApiKey({ apiKeyId: b.apiKeyId }))).toBe(Code.NotFound);
+    expect(await codeOf(clientFor(TenantService, app.url, a.key).revokeApiKey({ apiKeyId: b.apiKeyId }))).toBe(Code.NotFound);
     // Same answer as a key id that does not exist at all.
-    expect(await codeOf(clientFor(TenantService, app.url, a.key).revokeOwnApiKey({ apiKeyId: "key_01ARZ3NDEKTSV4RRFFQ69G5FAV" }))).toBe(Code.NotFound);
+    expect(await codeOf(clientFor(TenantService, app.url, a.key).revokeApiKey({ apiKeyId: "key_01ARZ3NDEKTSV4RRFFQ69G5FAV" }))).toBe(Code.NotFound);
     const still = await clientFor(TenantService, app.url, b.key).getCurrentTenant({});
     expect(still.tenant?.id).toBe(b.tenantId);
   });
@@ -54,7 +54,7 @@ describe("tenant isolation through every tenant-scoped RPC", () => {
     const spare = await clientFor(TenantService, app.url, a.key).createApiKey({ name: "to revoke" });
     const spareClient = clientFor(TenantService, app.url, spare.secret);
     await spareClient.getCurrentTenant({}); // cached as valid now
-    const revoked = await spareClient.revokeOwnApiKey({ apiKeyId: spare.apiKey!.id });
+    const revoked = await spareClient.revokeApiKey({ apiKeyId: spare.apiKey!.id });
     expect(revoked.apiKey?.revokedAt).toBeDefined();
     expect(await codeOf(spareClient.getCurrentTenant({}))).toBe(Code.Unauthenticated);
   });
@@ -63,7 +63,7 @@ describe("tenant isolation through every tenant-scoped RPC", () => {
 describe("operator API", () => {
   it("issues keys that work and lists them without the secret", async () => {
     const admin = adminClient(app.url);
-    const issued = await admin.issueApiKey({ tenantId: b.tenantId, name: "ops" });
+    const issued = await admin.createApiKey({ tenantId: b.tenantId, name: "ops" });
     expect(issued.secret).toMatch(/^atk_[A-Za-z0-9_-]{43}$/);
     const listed = await admin.listApiKeys({ tenantId: b.tenantId });
     const entry = listed.apiKeys.find((k) => k.id === issued.apiKey?.id);
@@ -90,14 +90,14 @@ describe("operator API", () => {
     expect(res.tenant?.active).toBe(false);
     expect(await codeOf(client.getCurrentTenant({}))).toBe(Code.Unauthenticated);
     expect(await codeOf(admin.deactivateTenant({ tenantId: t.tenantId }))).toBe(Code.FailedPrecondition);
-    expect(await codeOf(admin.issueApiKey({ tenantId: t.tenantId, name: "x" }))).toBe(Code.FailedPrecondition);
-    const active = await admin.listTenants({ page: { pageSize: 500 } });
+    expect(await codeOf(admin.createApiKey({ tenantId: t.tenantId, name: "x" }))).toBe(Code.FailedPrecondition);
+    const active = await admin.listTenants({ pageSize: 500 });
     expect(active.tenants.map((x) => x.id)).not.toContain(t.tenantId);
   });
 
   it("answers not found for unknown tenants", async () => {
-    expect(await codeOf(adminClient(app.url).getTenant({ tenantId: "ten_nope" }))).toBe(Code.NotFound);
-    expect(await codeOf(adminClient(app.url).issueApiKey({ tenantId: "ten_nope", name: "x" }))).toBe(Code.NotFound);
+    expect(await codeOf(adminClient(app.url).getTenant({ tenantId: "ten_00000000000000000000000000" }))).toBe(Code.NotFound);
+    expect(await codeOf(adminClient(app.url).createApiKey({ tenantId: "ten_00000000000000000000000000", name: "x" }))).toBe(Code.NotFound);
   });
 
   it("keeps store credentials sealed and only describes them", async () => {
@@ -116,7 +116,7 @@ describe("operator API", () => {
   });
 
   it("a tenant key cannot reach the operator API", async () => {
-    expect(await codeOf(clientFor((await import("../gen/ts/attesto/v1/admin_pb.js")).AdminService, app.url, a.key).listTenants({}))).toBe(Code.PermissionDenied);
+    expect(await codeOf(clientFor((await import("../gen/ts/attesto/admin/v1/admin_pb.js")).AdminService, app.url, a.key).listTenants({}))).toBe(Code.PermissionDenied);
   });
 });
 

@@ -4,13 +4,15 @@ import { describe, expect, it } from "vitest";
 import {
   CreateTenantRequestSchema,
   DeleteStoreCredentialsRequestSchema,
-  IssueApiKeyRequestSchema,
+  CreateApiKeyRequestSchema,
   ListTenantsRequestSchema,
   PutAppleCredentialsRequestSchema,
-} from "../gen/ts/attesto/v1/admin_pb.js";
-import { AppleEnvironment, PageRequestSchema, Store } from "../gen/ts/attesto/v1/common_pb.js";
+} from "../gen/ts/attesto/admin/v1/admin_pb.js";
+import { AppleEnvironment, Store } from "../gen/ts/attesto/v1/common_pb.js";
+import { ConnectorKind, CreateConnectorRequestSchema } from "../gen/ts/attesto/v1/connector_pb.js";
 import {
   AppendEventRequestSchema,
+  CreateStreamRequestSchema,
   GetEventRequestSchema,
   GetForkEvidenceRequestSchema,
   GetInclusionProofRequestSchema,
@@ -21,7 +23,6 @@ import {
   CreateSubscriptionRequestSchema,
   type DeliveryStatus,
   ListDeliveriesRequestSchema,
-  SubscriptionEventTypesSchema,
   UpdateSubscriptionRequestSchema,
 } from "../gen/ts/attesto/v1/webhook_pb.js";
 import { AppError } from "../src/errors.js";
@@ -71,9 +72,9 @@ describe("validateMessage: required", () => {
   });
 
   it("the first offending field is reported, in declaration order", () => {
-    const err = rejection(IssueApiKeyRequestSchema, create(IssueApiKeyRequestSchema, { name: "ci" }), "tenant_id");
+    const err = rejection(CreateApiKeyRequestSchema, create(CreateApiKeyRequestSchema, { name: "ci" }), "tenant_id");
     expect(err.message).toBe("tenant_id: is required");
-    rejection(IssueApiKeyRequestSchema, create(IssueApiKeyRequestSchema, { tenantId: "ten_x" }), "name");
+    rejection(CreateApiKeyRequestSchema, create(CreateApiKeyRequestSchema, { tenantId: `ten_${ULID}` }), "name");
   });
 
   it("a required message field that is unset is reported", () => {
@@ -130,47 +131,59 @@ describe("validateMessage: lengths", () => {
 });
 
 describe("validateMessage: nested paths", () => {
-  it("page.page_size above 500 in ListTenantsRequest", () => {
-    const msg = create(ListTenantsRequestSchema, { page: { pageSize: 9999 } });
-    expect(rejection(ListTenantsRequestSchema, msg, "page.page_size").message).toBe("page.page_size: must be at most 500");
+  it("page_size above 500 in ListTenantsRequest", () => {
+    const msg = create(ListTenantsRequestSchema, { pageSize: 9999 });
+    expect(rejection(ListTenantsRequestSchema, msg, "page_size").message).toBe("page_size: must be at most 500");
   });
 
-  it("page.page_size below 0, and page.page_token too long", () => {
-    rejection(ListTenantsRequestSchema, create(ListTenantsRequestSchema, { page: { pageSize: -1 } }), "page.page_size");
-    rejection(ListTenantsRequestSchema, create(ListTenantsRequestSchema, { page: { pageToken: "t".repeat(513) } }), "page.page_token");
+  it("page_size below 0, and page_token too long", () => {
+    rejection(ListTenantsRequestSchema, create(ListTenantsRequestSchema, { pageSize: -1 }), "page_size");
+    rejection(ListTenantsRequestSchema, create(ListTenantsRequestSchema, { pageToken: "t".repeat(513) }), "page_token");
   });
 
   it("bounds are inclusive", () => {
     for (const pageSize of [0, 1, 500]) {
-      const msg = create(ListTenantsRequestSchema, { page: create(PageRequestSchema, { pageSize, pageToken: "t".repeat(512) }) });
+      const msg = create(ListTenantsRequestSchema, { pageSize, pageToken: "t".repeat(512) });
       expect(() => validateMessage(ListTenantsRequestSchema, msg), `page_size ${pageSize}`).not.toThrow();
     }
   });
 
   it("an unset nested message is not walked", () => {
-    expect(() => validateMessage(ListTenantsRequestSchema, create(ListTenantsRequestSchema, {}))).not.toThrow();
+    const msg = create(CreateConnectorRequestSchema, { streamId: `str_${ULID}`, name: "n", kind: ConnectorKind.S3_OBJECT });
+    expect(() => validateMessage(CreateConnectorRequestSchema, msg)).not.toThrow();
   });
 
-  it("a repeated field inside a nested message reports both the message path and the index", () => {
+  it("a field inside a nested message is named by its message path", () => {
+    const msg = create(CreateConnectorRequestSchema, {
+      streamId: `str_${ULID}`,
+      name: "n",
+      kind: ConnectorKind.S3_OBJECT,
+      config: { case: "s3Object", value: { region: "eu-1", bucket: "Bad_Bucket", accessKeyId: "a", secretAccessKey: "s" } },
+    });
+    rejection(CreateConnectorRequestSchema, msg, "s3_object.bucket");
+  });
+
+  it("a repeated field reports the index, and webhook event types come from the one documented set", () => {
     const msg = create(UpdateSubscriptionRequestSchema, {
       subscriptionId: `sub_${ULID}`,
-      eventTypes: create(SubscriptionEventTypesSchema, { values: ["batch.failed", "batch.exploded"] }),
+      eventTypes: ["batch.failed", "batch.exploded"],
+      updateMask: { paths: ["event_types"] },
     });
-    const err = rejection(UpdateSubscriptionRequestSchema, msg, "event_types.values[1]");
-    expect(err.message).toContain("must be one of");
-    msg.eventTypes!.values = [];
-    rejection(UpdateSubscriptionRequestSchema, msg, "event_types.values");
+    const err = rejection(UpdateSubscriptionRequestSchema, msg, "event_types[1]");
+    expect(err.message).toContain("must be one of batch.confirmed");
+    msg.eventTypes = ["batch.failed"];
+    expect(() => validateMessage(UpdateSubscriptionRequestSchema, msg)).not.toThrow();
   });
 });
 
 describe("validateMessage: enums", () => {
   it("a required enum left at zero is reported", () => {
-    const msg = create(DeleteStoreCredentialsRequestSchema, { tenantId: "ten_x" });
+    const msg = create(DeleteStoreCredentialsRequestSchema, { tenantId: `ten_${ULID}` });
     expect(rejection(DeleteStoreCredentialsRequestSchema, msg, "store").message).toBe("store: must be set to a known value");
   });
 
   it("an enum number the contract does not define is reported", () => {
-    const msg = create(DeleteStoreCredentialsRequestSchema, { tenantId: "ten_x", store: 99 as Store });
+    const msg = create(DeleteStoreCredentialsRequestSchema, { tenantId: `ten_${ULID}`, store: 99 as Store });
     expect(rejection(DeleteStoreCredentialsRequestSchema, msg, "store").message).toBe("store: unknown enum value");
   });
 
@@ -181,7 +194,7 @@ describe("validateMessage: enums", () => {
 
   it("known enum values pass", () => {
     for (const store of [Store.APPLE, Store.GOOGLE]) {
-      expect(() => validateMessage(DeleteStoreCredentialsRequestSchema, create(DeleteStoreCredentialsRequestSchema, { tenantId: "ten_x", store }))).not.toThrow();
+      expect(() => validateMessage(DeleteStoreCredentialsRequestSchema, create(DeleteStoreCredentialsRequestSchema, { tenantId: `ten_${ULID}`, store }))).not.toThrow();
     }
   });
 });
@@ -238,19 +251,20 @@ describe("validateMessage: in, url, pattern", () => {
 
 describe("validateMessage: optional fields and valid messages", () => {
   it("optional fields left unset pass, even with rules that an empty value would break", () => {
-    const msg = create(UpdateSubscriptionRequestSchema, { subscriptionId: `sub_${ULID}` });
-    expect(msg.name).toBeUndefined();
-    expect(() => validateMessage(UpdateSubscriptionRequestSchema, msg)).not.toThrow();
+    const msg = create(CreateStreamRequestSchema, { name: "s" });
+    expect(msg.requestId).toBeUndefined();
+    expect(() => validateMessage(CreateStreamRequestSchema, msg)).not.toThrow();
     expect(() => validateMessage(ListEventsRequestSchema, create(ListEventsRequestSchema, { streamId: `str_${ULID}` }))).not.toThrow();
   });
 
   it("an optional field set to an empty string is checked (min_len 1)", () => {
-    const msg = create(UpdateSubscriptionRequestSchema, { subscriptionId: `sub_${ULID}`, name: "" });
-    expect(rejection(UpdateSubscriptionRequestSchema, msg, "name").message).toBe("name: must have at least 1 characters");
+    const msg = create(CreateStreamRequestSchema, { name: "s", requestId: "" });
+    expect(rejection(CreateStreamRequestSchema, msg, "request_id").message).toBe("request_id: must have at least 1 characters");
   });
 
-  it("an optional url set to a bad value is checked", () => {
-    rejection(UpdateSubscriptionRequestSchema, create(UpdateSubscriptionRequestSchema, { subscriptionId: `sub_${ULID}`, url: "nope" }), "url");
+  it("a url set to a bad value is checked", () => {
+    const msg = create(UpdateSubscriptionRequestSchema, { subscriptionId: `sub_${ULID}`, url: "nope", updateMask: { paths: ["url"] } });
+    rejection(UpdateSubscriptionRequestSchema, msg, "url");
   });
 
   it("a oneof member with explicit presence is checked even at zero", () => {
@@ -283,7 +297,7 @@ describe("validateMessage: optional fields and valid messages", () => {
 
 describe("validateMessage: numeric bounds at the zero value", () => {
   it("checks gte on an implicit-presence number left at 0", () => {
-    rejection(GetEventRequestSchema, create(GetEventRequestSchema, { streamId: `str_${ULID}`, seqNo: 0n }), "seq_no");
-    expect(() => validateMessage(GetEventRequestSchema, create(GetEventRequestSchema, { streamId: `str_${ULID}`, seqNo: 1n }))).not.toThrow();
+    rejection(GetEventRequestSchema, create(GetEventRequestSchema, { streamId: `str_${ULID}`, event: { case: "seqNo", value: 0n } }), "seq_no");
+    expect(() => validateMessage(GetEventRequestSchema, create(GetEventRequestSchema, { streamId: `str_${ULID}`, event: { case: "seqNo", value: 1n } }))).not.toThrow();
   });
 });

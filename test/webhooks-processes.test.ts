@@ -113,9 +113,9 @@ async function allDeliveries(client: ReturnType<typeof webhookClient>) {
   const all = [];
   let pageToken = "";
   do {
-    const page = await client.listDeliveries({ page: { pageSize: 500, pageToken } });
+    const page = await client.listDeliveries({ pageSize: 500, pageToken });
     all.push(...page.deliveries);
-    pageToken = page.page!.nextPageToken;
+    pageToken = page.nextPageToken;
   } while (pageToken);
   return all;
 }

@@ -47,8 +47,8 @@ async function setup(eventTypes: string[] = ["proofstream.bundle_ready"], url?: 
   const tenant = await newTenant(app.url);
   const client = webhookClient(app, tenant.key);
   const rec = await receiver();
-  const { subscription, signingSecret } = await client.createSubscription({ name: "audit", url: url ?? rec.url(), eventTypes });
-  return { tenant, client, rec, subscription: subscription!, secret: signingSecret };
+  const { subscription, secret } = await client.createSubscription({ name: "audit", url: url ?? rec.url(), eventTypes });
+  return { tenant, client, rec, subscription: subscription!, secret: secret };
 }
 
 const bundleReady = {
@@ -76,7 +76,7 @@ describe("subscriptions", () => {
       eventTypes: ["batch.confirmed", "batch.failed", "batch.confirmed"],
       description: "Posts lifecycle notifications",
     });
-    expect(created.signingSecret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    expect(created.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
     const sub = created.subscription!;
     expect(sub.id).toMatch(/^sub_[0-9A-Z]{26}$/);
     expect(sub).toMatchObject({ name: "audit-notifications", url: rec.url(), eventTypes: ["batch.confirmed", "batch.failed"], enabled: true });
@@ -84,24 +84,25 @@ describe("subscriptions", () => {
 
     const got = await client.getSubscription({ subscriptionId: sub.id });
     expect(got.subscription).toEqual(sub);
-    expect(JSON.stringify(got, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))).not.toContain(created.signingSecret);
+    expect(JSON.stringify(got, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))).not.toContain(created.secret);
 
     const second = (await client.createSubscription({ name: "b", url: rec.url(), eventTypes: ["event.anchored"] })).subscription!;
-    const page1 = await client.listSubscriptions({ page: { pageSize: 1 } });
+    const page1 = await client.listSubscriptions({ pageSize: 1 });
     expect(page1.subscriptions.map((s) => s.id)).toEqual([second.id]);
-    const page2 = await client.listSubscriptions({ page: { pageSize: 1, pageToken: page1.page!.nextPageToken } });
+    const page2 = await client.listSubscriptions({ pageSize: 1, pageToken: page1.nextPageToken });
     expect(page2.subscriptions.map((s) => s.id)).toEqual([sub.id]);
-    expect(page2.page!.nextPageToken).toBe("");
+    expect(page2.nextPageToken).toBe("");
 
     const updated = await client.updateSubscription({
       subscriptionId: sub.id,
       name: "renamed",
-      eventTypes: { values: ["proofstream.checkpointed"] },
+      eventTypes: ["proofstream.checkpointed"],
       description: "",
       enabled: false,
+      updateMask: { paths: ["name", "event_types", "description", "enabled"] },
     });
     expect(updated.subscription).toMatchObject({ name: "renamed", eventTypes: ["proofstream.checkpointed"], description: "", enabled: false, disabledReason: "disabled_by_tenant" });
-    const reenabled = await client.updateSubscription({ subscriptionId: sub.id, enabled: true });
+    const reenabled = await client.updateSubscription({ subscriptionId: sub.id, enabled: true, updateMask: { paths: ["enabled"] } });
     expect(reenabled.subscription).toMatchObject({ name: "renamed", enabled: true, disabledReason: "" });
 
     await client.deleteSubscription({ subscriptionId: sub.id });
@@ -135,10 +136,10 @@ describe("subscriptions", () => {
     expect((await client.listSubscriptions({})).subscriptions).toEqual([]);
 
     const { subscription } = await client.createSubscription({ name: "ok", url: "https://93.184.215.14/hook", eventTypes: ["batch.failed"] });
-    await expect(client.updateSubscription({ subscriptionId: subscription!.id, url: "https://169.254.169.254/latest" })).rejects.toThrow(
+    await expect(client.updateSubscription({ subscriptionId: subscription!.id, url: "https://169.254.169.254/latest", updateMask: { paths: ["url"] } })).rejects.toThrow(
       "url: host is not publicly routable (linkLocal address)",
     );
-    await expect(client.updateSubscription({ subscriptionId: subscription!.id, eventTypes: { values: ["x"] } })).rejects.toThrow("event_types.values[0]: must be one of");
+    await expect(client.updateSubscription({ subscriptionId: subscription!.id, eventTypes: ["x"], updateMask: { paths: ["event_types"] } })).rejects.toThrow("event_types[0]: must be one of");
     await expect(client.rotateSubscriptionSecret({ subscriptionId: subscription!.id, overlap: { seconds: 8n * 86400n } })).rejects.toThrow(
       "overlap: must be at most 7 days",
     );
@@ -153,7 +154,7 @@ describe("subscriptions", () => {
     const subscriptionId = a.subscription.id;
     for (const call of [
       () => b.getSubscription({ subscriptionId }),
-      () => b.updateSubscription({ subscriptionId, name: "mine" }),
+      () => b.updateSubscription({ subscriptionId, name: "mine", updateMask: { paths: ["name"] } }),
       () => b.deleteSubscription({ subscriptionId }),
       () => b.rotateSubscriptionSecret({ subscriptionId }),
       () => b.sendTestEvent({ subscriptionId, eventType: "batch.failed" }),
@@ -203,18 +204,18 @@ describe("REST subscriptions (the seed's shape)", () => {
       enabled: true,
       disabledReason: null,
     });
-    expect(created.body!.signingSecret).toMatch(/^whsec_/);
+    expect(created.body!.secret).toMatch(/^whsec_/);
     const id = created.body!.id as string;
 
     const list = await rest("GET", "/v1/webhooks", tenant.key);
     expect(list.status).toBe(200);
     expect(list.body!.webhooks.map((w: { id: string }) => w.id)).toEqual([id]);
-    expect(list.body!.webhooks[0].signingSecret).toBeUndefined();
+    expect(list.body!.webhooks[0].secret).toBeUndefined();
     expect(list.body!.nextPageToken).toBe("");
 
     const one = await rest("GET", `/v1/webhooks/${id}`, tenant.key);
     expect(one.body).toMatchObject({ id, name: "audit-notifications" });
-    expect(one.body!.signingSecret).toBeUndefined();
+    expect(one.body!.secret).toBeUndefined();
 
     const patched = await rest("PATCH", `/v1/webhooks/${id}`, tenant.key, { eventTypes: ["event.anchored"], enabled: false });
     expect(patched.body).toMatchObject({ eventTypes: ["event.anchored"], enabled: false, disabledReason: "disabled_by_tenant" });
@@ -322,8 +323,8 @@ describe("REST subscriptions (the seed's shape)", () => {
     expect(twice.attempts.map((a: { number: number }) => a.number)).toEqual([1, 2]);
 
     const rotated = await rest("POST", `/v1/webhooks/${id}/rotate-secret`, tenant.key, { overlapSeconds: 0 });
-    expect(rotated.body!.signingSecret).toMatch(/^whsec_/);
-    expect(rotated.body!.signingSecret).not.toBe(created.body!.signingSecret);
+    expect(rotated.body!.secret).toMatch(/^whsec_/);
+    expect(rotated.body!.secret).not.toBe(created.body!.secret);
     expect(rotated.body!.previousSecretExpiresAt).toBeNull();
     const keepsOverlap = await rest("POST", `/v1/webhooks/${id}/rotate-secret`, tenant.key);
     expect(Date.parse(keepsOverlap.body!.previousSecretExpiresAt) - Date.now()).toBeGreaterThan(23 * 3600_000);
@@ -459,7 +460,7 @@ const server = app.listen(0, "127.0.0.1", () => process.stdout.write(JSON.string
     });
     try {
       const { port } = (await waitFor(() => lines.find((l) => "port" in l), "the express handler to listen")) as { port: number };
-      await client.updateSubscription({ subscriptionId: subscription.id, url: `http://127.0.0.1:${port}/attesto/webhook` });
+      await client.updateSubscription({ subscriptionId: subscription.id, url: `http://127.0.0.1:${port}/attesto/webhook`, updateMask: { paths: ["url"] } });
       await emit(tenant.tenantId);
       const recorded = (await waitFor(() => lines.find((l) => "deliveryId" in l), "recordDeliveryOnce")) as { deliveryId: string; id: string; first: boolean; event: string };
       expect(recorded).toMatchObject({ first: true, event: "proofstream.bundle_ready" });
@@ -489,7 +490,7 @@ const server = app.listen(0, "127.0.0.1", () => process.stdout.write(JSON.string
   it("signs with both secrets during a rotation's overlap, and with the new one only after", async () => {
     const { tenant, client, rec, secret: oldSecret, subscription } = await setup();
     const rotated = await client.rotateSubscriptionSecret({ subscriptionId: subscription.id });
-    const newSecret = rotated.signingSecret;
+    const newSecret = rotated.secret;
     expect(newSecret).not.toBe(oldSecret);
     const overlapEnds = Number(rotated.subscription!.previousSecretExpiresAt!.seconds) * 1000;
     expect(overlapEnds - Date.now()).toBeGreaterThan(23 * 3600_000);
@@ -509,10 +510,10 @@ const server = app.listen(0, "127.0.0.1", () => process.stdout.write(JSON.string
     await emit(tenant.tenantId);
     const after = await waitFor(() => rec.received[1], "a delivery after the overlap");
     expect(header(after, "webhook-signature").split(" ")).toHaveLength(1);
-    expect(standardVerify(again.signingSecret, after)).toBe(true);
+    expect(standardVerify(again.secret, after)).toBe(true);
     expect(standardVerify(newSecret, after)).toBe(false);
     expect(standardVerify(oldSecret, after)).toBe(false);
-    expect(await pythonVerify(again.signingSecret, after)).toBe(true);
+    expect(await pythonVerify(again.secret, after)).toBe(true);
   });
 });
 
@@ -675,9 +676,9 @@ describe("redelivery and test events", () => {
     const id = header(await waitFor(() => rec.received[0], "attempt 1"), "x-attesto-delivery-id");
     await waitFor(async () => (await app.webhooks.engine.queue.getJobState(id)) === "delayed", "the retry to wait in the queue");
     // Disabling fails the delivery; its job still waits for the Retry-After.
-    await client.updateSubscription({ subscriptionId: subscription.id, enabled: false });
+    await client.updateSubscription({ subscriptionId: subscription.id, enabled: false, updateMask: { paths: ["enabled"] } });
     expect((await deliveryOf(client, id)).failureReason).toBe("subscription_disabled");
-    await client.updateSubscription({ subscriptionId: subscription.id, enabled: true });
+    await client.updateSubscription({ subscriptionId: subscription.id, enabled: true, updateMask: { paths: ["enabled"] } });
     rec.respond = () => ({ status: 204 });
     await client.redeliverDelivery({ deliveryId: id });
     expect(["waiting", "active", "completed"]).toContain(await app.webhooks.engine.queue.getJobState(id));
@@ -688,7 +689,7 @@ describe("redelivery and test events", () => {
 
   it("sends a sample event to a subscription whatever its types, even disabled", async () => {
     const { client, rec, subscription, secret } = await setup(["batch.failed"]);
-    await client.updateSubscription({ subscriptionId: subscription.id, enabled: false });
+    await client.updateSubscription({ subscriptionId: subscription.id, enabled: false, updateMask: { paths: ["enabled"] } });
     for (const eventType of WEBHOOK_EVENT_TYPES) {
       const d = (await client.sendTestEvent({ subscriptionId: subscription.id, eventType })).delivery!;
       expect(d).toMatchObject({ test: true, eventType, status: DeliveryStatus.PENDING });
@@ -737,7 +738,7 @@ describe("producers", () => {
     }
     const other = await client.createSubscription({ name: "other", url: rec.url("/other"), eventTypes: ["event.anchored"] });
     const disabled = await client.createSubscription({ name: "off", url: rec.url("/off"), eventTypes: ["batch.failed"] });
-    await client.updateSubscription({ subscriptionId: disabled.subscription!.id, enabled: false });
+    await client.updateSubscription({ subscriptionId: disabled.subscription!.id, enabled: false, updateMask: { paths: ["enabled"] } });
     await emit(tenant.tenantId, { batch_id: "bat_fanout" }, "batch.failed");
     await waitFor(() => rec.received.length >= 11, "11 deliveries");
     const deliveries = (await client.listDeliveries({})).deliveries;
@@ -799,7 +800,7 @@ describe("on the embedded PostgreSQL", () => {
       const client = webhookClient(embedded, tenant.key);
       const rec = await receiver();
       rec.respond = (_r, i) => (i === 0 ? { status: 500, body: "first" } : { status: 204 });
-      const { signingSecret } = await client.createSubscription({ name: "embedded", url: rec.url(), eventTypes: ["proofstream.bundle_ready"] });
+      const { secret } = await client.createSubscription({ name: "embedded", url: rec.url(), eventTypes: ["proofstream.bundle_ready"] });
       await emitEvents(embedded, tenant.tenantId, [["proofstream.bundle_ready", bundleReady]]);
       const id = header(await waitFor(() => rec.received[0], "attempt 1"), "x-attesto-delivery-id");
       const d = await settled(client, id);
@@ -810,7 +811,7 @@ describe("on the embedded PostgreSQL", () => {
         [2, 204, ""],
       ]);
       expect(rec.of(id).map((r) => header(r, "x-attesto-attempt"))).toEqual(["1", "2"]);
-      expect(await pythonVerify(signingSecret, rec.received[1]!)).toBe(true);
+      expect(await pythonVerify(secret, rec.received[1]!)).toBe(true);
     } finally {
       await embedded.stop();
     }

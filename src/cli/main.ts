@@ -3,6 +3,7 @@ import { loadConfig, type Config } from "../config.js";
 import type { ConfiguredDatabase } from "../db/open.js";
 import { createLogger, type Logger } from "../logger.js";
 import type { Tenancy } from "../tenancy/module.js";
+import type { ApiKey } from "../tenancy/types.js";
 import type { Connectors, Connector } from "../connectors/module.js";
 import type { ConnectorKind } from "../connectors/schema.js";
 import { registerEvidenceCommands, registerVerifyCommands } from "./evidence-commands.js";
@@ -193,7 +194,7 @@ apikey
   .option("--name <name>", "label for the key", "cli")
   .action((tenantId: string, opts: { name: string }) =>
     withTenancy(async (tenancy) => {
-      const { apiKey, secret } = await tenancy.issueApiKey(tenantId, opts.name);
+      const { apiKey, secret } = await tenancy.createApiKey(tenantId, opts.name, { caller: "operator" });
       output({ ...apiKey, secret }, () => `issued ${apiKey.id} for ${tenantId}; the key is shown once:\n${secret}`);
     }),
   );
@@ -202,7 +203,13 @@ apikey
   .option("--all", "include revoked keys")
   .action((tenantId: string, opts: { all?: boolean }) =>
     withTenancy(async (tenancy) => {
-      const keys = await tenancy.listApiKeys(tenantId, opts.all);
+      const keys: ApiKey[] = [];
+      let pageToken = "";
+      do {
+        const page = await tenancy.listApiKeys(tenantId, { includeRevoked: opts.all ?? false, pageSize: 500, pageToken });
+        keys.push(...page.apiKeys);
+        pageToken = page.nextPageToken;
+      } while (pageToken);
       output(keys, () =>
         keys.map((k) => `${k.id}\t${k.prefix}…\t${k.revokedAt ? "revoked" : "active"}\t${k.name}\tlast used ${k.lastUsedAt?.toISOString() ?? "never"}`).join("\n") ||
         "no keys",

@@ -139,8 +139,8 @@ const ROUTE: Record<ConnectorKind, string> = {
 };
 
 /** Unknown and revoked connectors answer exactly this, so they cannot be told apart. */
-const connectorNotFound = () => new AppError("not_found", "connector not found", { reason: "connector_not_found" });
-const authFailed = () => new AppError("unauthenticated", "authentication failed", { reason: "auth_failed" });
+const connectorNotFound = () => new AppError("not_found", "connector not found", { reason: "CONNECTOR_NOT_FOUND" });
+const authFailed = () => new AppError("unauthenticated", "authentication failed", { reason: "SIGNATURE_INVALID" });
 
 /** A random secret of the kind's form: hex, or "whsec_" + base64 for Standard Webhooks. */
 export function newConnectorSecret(kind: ConnectorKind, tokenMode?: GitLabTokenMode): string {
@@ -229,7 +229,7 @@ export class Connectors {
     if (!fresh || !row.secretEnc) {
       throw new AppError("already_exists", `request_id already created connector ${row.id}; its secret can no longer be shown`, {
         field: "request_id",
-        reason: "request_id_reused",
+        reason: "REQUEST_ID_REUSED",
       });
     }
     const secret = row.kind === "s3_object" ? "" : this.deps.keyring.decryptText(CONNECTOR_SECRET_CONTEXT, row.secretEnc, tenantId);
@@ -290,7 +290,8 @@ export class Connectors {
     tenantId: string,
     opts: { pageSize?: number; pageToken?: string; streamId?: string; includeRevoked?: boolean } = {},
   ): Promise<{ connectors: Connector[]; nextPageToken: string }> {
-    const { fetch, limit, after: before } = pageWindow(opts);
+    const win = pageWindow(opts);
+  const { fetch, after: before } = win;
     const rows = await this.deps.db
       .select()
       .from(connectors)
@@ -304,7 +305,7 @@ export class Connectors {
       )
       .orderBy(desc(connectors.id))
       .limit(fetch);
-    const { items, nextPageToken } = pageOf(rows, limit, (r) => r.id, (r) => this.#toConnector(r));
+    const { items, nextPageToken } = pageOf(rows, win, (r) => r.id, (r) => this.#toConnector(r));
     return { connectors: items, nextPageToken };
   }
 
@@ -319,7 +320,7 @@ export class Connectors {
     if (overlapMs < 0) throw invalidArgument("overlap", "must not be negative");
     if (overlapMs > MAX_SECRET_OVERLAP_MS) throw invalidArgument("overlap", "must be at most 7 days");
     const current = await this.#row(tenantId, id);
-    if (current.revokedAt || !current.secretEnc) throw new AppError("failed_precondition", "connector is revoked", { reason: "connector_revoked" });
+    if (current.revokedAt || !current.secretEnc) throw new AppError("failed_precondition", "connector is revoked", { reason: "CONNECTOR_REVOKED" });
     const seal = (text: string) => this.deps.keyring.encrypt(CONNECTOR_SECRET_CONTEXT, text, tenantId);
     const now = new Date();
     let settings = current.settings as ConnectorSettings;
@@ -348,7 +349,7 @@ export class Connectors {
       .set({ ...set, settings, secretRotatedAt: now })
       .where(and(eq(connectors.id, id), eq(connectors.tenantId, tenantId), isNull(connectors.revokedAt)))
       .returning();
-    if (!row) throw new AppError("failed_precondition", "connector is revoked", { reason: "connector_revoked" });
+    if (!row) throw new AppError("failed_precondition", "connector is revoked", { reason: "CONNECTOR_REVOKED" });
     await this.#broadcastEviction(id);
     return { connector: this.#toConnector(row), secret };
   }
@@ -440,7 +441,7 @@ export class Connectors {
     const c = await this.#cached(id);
     if (c === "missing" || c.tenantId !== tenantId) throw connectorNotFound();
     if (c.kind !== "s3_object" || !c.settings.s3) {
-      throw new AppError("failed_precondition", "connector is not an s3_object connector", { reason: "wrong_connector_kind" });
+      throw new AppError("failed_precondition", "connector is not an s3_object connector", { reason: "CONNECTOR_KIND_MISMATCH" });
     }
     const s3 = c.settings.s3;
     let metadata: Record<string, string>;
@@ -448,7 +449,7 @@ export class Connectors {
       checkKey(input.key, s3.keyPrefix);
       metadata = checkMetadata(input.metadata);
     } catch (err) {
-      this.stats.record(c.id, { kind: "rejected", reason: (err as AppError).details.reason ?? "invalid_body" });
+      this.stats.record(c.id, { kind: "rejected", reason: (err as AppError).details.reason ?? "BODY_INVALID" });
       throw err;
     }
     c.store ??= new ObjectStore({ ...s3, ...(JSON.parse(c.secrets[0]!) as S3Credentials) }, { policy: this.settings.policy, timeoutMs: this.settings.s3TimeoutMs });
@@ -456,8 +457,8 @@ export class Connectors {
     try {
       receipt = await c.store.head(input.key, input.versionId);
     } catch (err) {
-      const reason = err instanceof AppError ? (err.details.reason ?? "store_unreachable") : "store_unreachable";
-      this.stats.record(c.id, reason === "credentials_denied" ? { kind: "auth_failed", reason } : { kind: "rejected", reason });
+      const reason = err instanceof AppError ? (err.details.reason ?? "OBJECT_STORE_UNAVAILABLE") : "OBJECT_STORE_UNAVAILABLE";
+      this.stats.record(c.id, reason === "OBJECT_STORE_DENIED" ? { kind: "auth_failed", reason } : { kind: "rejected", reason });
       throw err;
     }
     const committed = await this.#commit(c, () => objectEvent(receipt, metadata));
@@ -481,7 +482,7 @@ export class Connectors {
 
   /** Records a failed signature check and throws the one answer it gets (401, no detail). */
   #refuseAuth(connectorId: string, verdict: Exclude<SignatureVerdict, "ok">): never {
-    this.stats.record(connectorId, { kind: "auth_failed", reason: verdict === "stale_timestamp" ? "stale_timestamp" : "auth_failed" });
+    this.stats.record(connectorId, { kind: "auth_failed", reason: verdict === "stale_timestamp" ? "TIMESTAMP_STALE" : "SIGNATURE_INVALID" });
     throw authFailed();
   }
 
@@ -491,7 +492,7 @@ export class Connectors {
     try {
       event = normalize();
     } catch (err) {
-      this.stats.record(c.id, { kind: "rejected", reason: "invalid_body" });
+      this.stats.record(c.id, { kind: "rejected", reason: "BODY_INVALID" });
       throw err;
     }
     try {
@@ -504,7 +505,7 @@ export class Connectors {
         this.stats.record(c.id, { kind: "replay_conflict" });
         throw new AppError("replay_conflict", "source_ref was already committed with different content", {
           field: c.kind === "s3_object" ? "metadata" : "source_ref",
-          reason: "replay_conflict",
+          reason: "REPLAY_CONFLICT",
         });
       }
       throw err;
@@ -536,7 +537,7 @@ export class Connectors {
     if (verdict !== "ok") this.#refuseAuth(c.id, verdict);
     const event = req.header("x-github-event");
     if (!event || !/^[a-z_]{1,64}$/.test(event)) {
-      this.stats.record(c.id, { kind: "rejected", reason: "invalid_body" });
+      this.stats.record(c.id, { kind: "rejected", reason: "BODY_INVALID" });
       throw invalidArgument("X-GitHub-Event", "is required: a GitHub event name");
     }
     if (event === "ping") {
@@ -568,12 +569,12 @@ export class Connectors {
     try {
       body = parseJsonObject(req.body);
     } catch (err) {
-      this.stats.record(c.id, { kind: "rejected", reason: "invalid_body" });
+      this.stats.record(c.id, { kind: "rejected", reason: "BODY_INVALID" });
       throw err;
     }
     const kind = typeof body.object_kind === "string" && /^[a-z_]{1,64}$/.test(body.object_kind) ? body.object_kind : undefined;
     if (!kind) {
-      this.stats.record(c.id, { kind: "rejected", reason: "invalid_body" });
+      this.stats.record(c.id, { kind: "rejected", reason: "BODY_INVALID" });
       throw invalidArgument("object_kind", "is required: a GitLab hook kind");
     }
     if (kind !== "push") {

@@ -33,7 +33,7 @@ describe("ObjectStore behind the outbound guard", () => {
         policy: { allowLoopback: false, resolve: async () => [{ address, family: 4 }] },
         timeoutMs: 2_000,
       });
-      expect(await reasonOf(store.head("k", ""))).toBe("store_unreachable");
+      expect(await reasonOf(store.head("k", ""))).toBe("OBJECT_STORE_UNAVAILABLE");
       store.close();
     }
     // Loopback over http, allowed only with the development flag: the same name reaches the listener then.
@@ -45,7 +45,7 @@ describe("ObjectStore behind the outbound guard", () => {
 
   it("refuses an IP-literal private endpoint on every call", async () => {
     const store = new ObjectStore(target("https://10.1.2.3"), { policy: { allowLoopback: false }, timeoutMs: 2_000 });
-    expect(await reasonOf(store.head("k", ""))).toBe("store_unreachable");
+    expect(await reasonOf(store.head("k", ""))).toBe("OBJECT_STORE_UNAVAILABLE");
     store.close();
   });
 

@@ -4,7 +4,7 @@ import https from "node:https";
 import net, { type LookupFunction } from "node:net";
 import { HeadObjectCommand, S3Client, S3ServiceException, type HeadObjectCommandOutput } from "@aws-sdk/client-s3";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import { AppError, invalidArgument } from "../errors.js";
+import { AppError, invalidArgument, type ErrorReason } from "../errors.js";
 import { addressRange, blockedReason, guardedLookup, type OutboundPolicy } from "../net/outbound.js";
 import type { JsonObject } from "../proofstream/leaf.js";
 import type { NormalizedEvent } from "./normalize.js";
@@ -53,24 +53,24 @@ export function checkMetadata(metadata: Record<string, unknown>): Record<string,
 
 /** Keys outside the prefix, and dot segments that a path-style URL could resolve out of it, are refused. */
 export function checkKey(key: string, prefix: string): void {
-  const outside = () => new AppError("invalid_argument", "key: is outside the connector's key prefix", { field: "key", reason: "key_outside_prefix" });
+  const outside = () => new AppError("invalid_argument", "key: is outside the connector's key prefix", { field: "key", reason: "KEY_OUTSIDE_PREFIX" });
   if (!key.startsWith(prefix)) throw outside();
   if (key.split("/").some((segment) => segment === "." || segment === "..")) throw outside();
 }
 
-const failure = (code: "not_found" | "failed_precondition" | "unavailable", reason: string, message: string) => new AppError(code, message, { reason });
+const failure = (code: "not_found" | "failed_precondition" | "unavailable", reason: ErrorReason, message: string) => new AppError(code, message, { reason });
 
 /** Why a store call failed, as the connector's documented errors. */
 function storeError(err: unknown, versionId: string): AppError {
   if (err instanceof S3ServiceException) {
     const status = err.$metadata?.httpStatusCode ?? 0;
-    if (status === 404) return versionId ? failure("not_found", "version_not_found", "object version not found") : failure("not_found", "object_not_found", "object not found");
-    if (status === 400 && versionId) return failure("not_found", "version_not_found", "object version not found");
-    if (status === 401 || status === 403) return failure("failed_precondition", "credentials_denied", "the object store refused the connector's credentials");
-    if (status >= 500) return failure("unavailable", "store_unreachable", "the object store is unavailable");
-    if (status >= 300) return failure("failed_precondition", "store_refused", `the object store refused the request (HTTP ${status})`);
+    if (status === 404) return versionId ? failure("not_found", "OBJECT_VERSION_NOT_FOUND", "object version not found") : failure("not_found", "OBJECT_NOT_FOUND", "object not found");
+    if (status === 400 && versionId) return failure("not_found", "OBJECT_VERSION_NOT_FOUND", "object version not found");
+    if (status === 401 || status === 403) return failure("failed_precondition", "OBJECT_STORE_DENIED", "the object store refused the connector's credentials");
+    if (status >= 500) return failure("unavailable", "OBJECT_STORE_UNAVAILABLE", "the object store is unavailable");
+    if (status >= 300) return failure("failed_precondition", "OBJECT_STORE_REFUSED", `the object store refused the request (HTTP ${status})`);
   }
-  return failure("unavailable", "store_unreachable", "the object store cannot be reached");
+  return failure("unavailable", "OBJECT_STORE_UNAVAILABLE", "the object store cannot be reached");
 }
 
 /** "S3_OBJECT" receipt fields from a HeadObject answer. */
@@ -134,7 +134,7 @@ export class ObjectStore {
     const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
     if (!net.isIP(host)) return;
     const reason = blockedReason(host, this.#policy) ?? (url.protocol === "http:" && addressRange(host) !== "loopback" ? "not loopback" : undefined);
-    if (reason) throw failure("unavailable", "store_unreachable", "the object store cannot be reached");
+    if (reason) throw failure("unavailable", "OBJECT_STORE_UNAVAILABLE", "the object store cannot be reached");
   }
 
   /** HeadObject of a key (and version), with checksums asked for. */
@@ -146,13 +146,13 @@ export class ObjectStore {
       return receiptOf(bucket, key, out);
     } catch (err) {
       const mapped = storeError(err, versionId);
-      if (mapped.details.reason === "version_not_found") {
+      if (mapped.details.reason === "OBJECT_VERSION_NOT_FOUND") {
         // Tell a missing object from a missing version of an existing one.
         const exists = await this.#client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).then(
           () => true,
           () => false,
         );
-        if (!exists) return Promise.reject(failure("not_found", "object_not_found", "object not found"));
+        if (!exists) return Promise.reject(failure("not_found", "OBJECT_NOT_FOUND", "object not found"));
       }
       throw mapped;
     }

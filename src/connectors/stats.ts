@@ -6,7 +6,7 @@ import { connectorStats } from "./schema.js";
 /** What one ingress request ended in. */
 export type Outcome =
   | { kind: "accepted" | "duplicate" | "ping" | "ignored" }
-  | { kind: "auth_failed"; reason: "auth_failed" | "stale_timestamp" | "credentials_denied" }
+  | { kind: "auth_failed"; reason: "SIGNATURE_INVALID" | "TIMESTAMP_STALE" | "OBJECT_STORE_DENIED" }
   | { kind: "replay_conflict" }
   | { kind: "rejected"; reason: string };
 

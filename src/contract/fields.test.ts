@@ -32,8 +32,8 @@ describe("renderField", () => {
   });
 
   it("keeps the reason and retry details", () => {
-    const err = new AppError("invalid_argument", "event_types: x", { field: "event_types", reason: "r", retryAfterSeconds: 3 });
+    const err = new AppError("invalid_argument", "event_types: x", { field: "event_types", reason: "RATE_LIMITED", retryAfterSeconds: 3 });
     const out = renderField(err, rest) as AppError;
-    expect(out.details).toEqual({ field: "eventTypes", reason: "r", retryAfterSeconds: 3 });
+    expect(out.details).toEqual({ field: "eventTypes", reason: "RATE_LIMITED", retryAfterSeconds: 3 });
   });
 });

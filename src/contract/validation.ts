@@ -2,16 +2,20 @@ import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
 import { getOption, hasOption, type DescField, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { reflect, type ReflectMessage } from "@bufbuild/protobuf/reflect";
 import { rules as rulesExt, type FieldRules } from "../../gen/ts/attesto/v1/validate_pb.js";
+import { isWebhookEventType, WEBHOOK_EVENT_TYPES } from "../webhooks/event-types.js";
 import { invalidArgument } from "../errors.js";
+import { checkRequestRules } from "./request-rules.js";
 
 /**
  * The one request validator. Rules are declared in the contracts with the
  * `(attesto.v1.rules)` field option; this walks a message against them and
  * throws invalid_argument naming the first offending field by its proto path
- * (e.g. `page.page_size`). Compiled rules are cached per message type.
+ * (e.g. `s3_object.bucket`). Compiled rules are cached per message type.
+ * Then the rules no field option can state (request-rules.ts) run.
  */
 export function validateMessage(schema: DescMessage, message: Message): void {
   check(reflect(schema, message), "");
+  checkRequestRules(schema, message);
 }
 
 const IMPLICIT = FeatureSet_FieldPresence.IMPLICIT;
@@ -93,6 +97,7 @@ function checkScalar(path: string, value: unknown, rules: FieldRules, pattern: R
     if (pattern && !pattern.test(value)) throw invalidArgument(path, `must match ${rules.pattern}`);
     if (rules.in.length > 0 && !rules.in.includes(value)) throw invalidArgument(path, `must be one of ${rules.in.join(", ")}`);
     if (rules.url && !isAbsoluteUrl(value)) throw invalidArgument(path, "must be an absolute URL");
+    if (rules.webhookEventType && !isWebhookEventType(value)) throw invalidArgument(path, `must be one of ${WEBHOOK_EVENT_TYPES.join(", ")}`);
   } else if (value instanceof Uint8Array) {
     if (!item) checkLength(path, value.length, rules, "bytes");
   } else if (typeof value === "number" || typeof value === "bigint") {

@@ -51,7 +51,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
     return c.body(await deps.metrics.registry.metrics());
   });
 
-  app.notFound((c) => errorResponse(c, new AppError("not_found", `no route for ${c.req.method} ${c.req.path}`)));
+  app.notFound((c) => errorResponse(c, new AppError("not_found", `no route for ${c.req.method} ${c.req.path}`, { reason: "ROUTE_NOT_FOUND" })));
   app.onError((err, c) => {
     const appError = toAppError(err);
     if (appError.code === "internal") deps.logger.error({ err, path: c.req.path }, "request failed");

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import type { AppError, ErrorCode } from "../errors.js";
+import { reasonOf, type AppError, type ErrorCode } from "../errors.js";
 
 const httpStatuses: Record<ErrorCode, number> = {
   invalid_argument: 400,
@@ -9,6 +9,7 @@ const httpStatuses: Record<ErrorCode, number> = {
   already_exists: 409,
   replay_conflict: 409,
   failed_precondition: 412,
+  aborted: 409,
   resource_exhausted: 429,
   payload_too_large: 413,
   unavailable: 503,
@@ -20,12 +21,13 @@ export const httpStatusOf = (code: ErrorCode): number => httpStatuses[code];
 
 /** The JSON error body of the plain HTTP routes. */
 export function httpErrorBody(err: AppError) {
+  const reason = reasonOf(err);
   return {
     error: {
       code: err.code,
       message: err.message,
       ...(err.details.field ? { field: err.details.field } : {}),
-      ...(err.details.reason ? { reason: err.details.reason } : {}),
+      ...(reason ? { reason } : {}),
       ...(err.details.retryAfterSeconds ? { retry_after_seconds: err.details.retryAfterSeconds } : {}),
     },
   };

@@ -99,8 +99,8 @@ export function openApiDocument(): Record<string, unknown> {
         Subscription: { type: "object", required: SUBSCRIPTION_REQUIRED, properties: SUBSCRIPTION_PROPERTIES, additionalProperties: false },
         SubscriptionWithSecret: {
           type: "object",
-          required: [...SUBSCRIPTION_REQUIRED, "signingSecret"],
-          properties: { ...SUBSCRIPTION_PROPERTIES, signingSecret: { type: "string", pattern: "^whsec_", description: "shown once" } },
+          required: [...SUBSCRIPTION_REQUIRED, "secret"],
+          properties: { ...SUBSCRIPTION_PROPERTIES, secret: { type: "string", pattern: "^whsec_", description: "the signing secret, shown once" } },
           additionalProperties: false,
         },
         SubscriptionPage: {

@@ -44,7 +44,7 @@ export function requireOperator(authenticator: Authenticator, viewerToken?: stri
       return errorResponse(c, new AppError("permission_denied", "the viewer token only shows the queues; retrying, promoting or removing jobs takes the operator token"));
     }
     c.header("WWW-Authenticate", 'Basic realm="Attesto operators", charset="UTF-8"');
-    return errorResponse(c, new AppError("unauthenticated", "the queue board takes the operator token (Bearer, or Basic with the token as password)"));
+    return errorResponse(c, new AppError("unauthenticated", "the queue board takes the operator token (Bearer, or Basic with the token as password)", { reason: "OPERATOR_TOKEN_INVALID" }));
   };
 }
 

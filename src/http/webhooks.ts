@@ -25,7 +25,6 @@ export interface WebhookRouteDeps {
 
 /** Contract field paths as this API names them. */
 const REST_FIELDS: FieldNames = [
-  ["event_types.values", "eventTypes"],
   ["event_types", "eventTypes"],
   ["subscription_id", "id"],
   ["delivery_id", "deliveryId"],
@@ -153,10 +152,10 @@ export function mountWebhookRoutes(app: Hono, deps: WebhookRouteDeps): void {
       description: f.description as string | undefined,
     });
     validate(CreateSubscriptionRequestSchema, req);
-    const { subscription, signingSecret } = await rest(
+    const { subscription, secret } = await rest(
       subscriptions.create(tenantId, { name: req.name, url: req.url, eventTypes: req.eventTypes, description: req.description }),
     );
-    return c.json({ ...subscriptionJson(subscription), signingSecret }, 201);
+    return c.json({ ...subscriptionJson(subscription), secret }, 201);
   });
 
   app.get("/v1/webhooks", async (c) => {
@@ -174,17 +173,26 @@ export function mountWebhookRoutes(app: Hono, deps: WebhookRouteDeps): void {
     const tenantId = await tenant(c);
     const id = idOf(c);
     const f = fieldsOf(await jsonObject(c), { name: "string", url: "string", eventTypes: "string[]", description: "string", enabled: "boolean" });
+    // PATCH changes the fields the body holds: the REST form of update_mask.
+    const paths = Object.keys(f).map((k) => (k === "eventTypes" ? "event_types" : k));
     const req = create(UpdateSubscriptionRequestSchema, {
       subscriptionId: id,
-      name: f.name as string | undefined,
-      url: f.url as string | undefined,
-      eventTypes: f.eventTypes ? { values: f.eventTypes as string[] } : undefined,
-      description: f.description as string | undefined,
-      enabled: f.enabled as boolean | undefined,
+      name: (f.name as string | undefined) ?? "",
+      url: (f.url as string | undefined) ?? "",
+      eventTypes: (f.eventTypes as string[] | undefined) ?? [],
+      description: (f.description as string | undefined) ?? "",
+      enabled: (f.enabled as boolean | undefined) ?? false,
+      updateMask: { paths },
     });
     validate(UpdateSubscriptionRequestSchema, req);
     const subscription = await rest(
-      subscriptions.update(tenantId, id, { name: req.name, url: req.url, eventTypes: req.eventTypes?.values, description: req.description, enabled: req.enabled }),
+      subscriptions.update(tenantId, id, {
+        name: f.name as string | undefined,
+        url: f.url as string | undefined,
+        eventTypes: f.eventTypes as string[] | undefined,
+        description: f.description as string | undefined,
+        enabled: f.enabled as boolean | undefined,
+      }),
     );
     return c.json(subscriptionJson(subscription));
   });
@@ -203,8 +211,8 @@ export function mountWebhookRoutes(app: Hono, deps: WebhookRouteDeps): void {
     const overlap = body.overlapSeconds;
     if (overlap !== undefined && overlap !== null && !(typeof overlap === "number" && Number.isInteger(overlap))) throw invalidArgument("overlapSeconds", "must be an integer");
     for (const key of Object.keys(body)) if (key !== "overlapSeconds") throw invalidArgument(key, "unknown field");
-    const { subscription, signingSecret } = await rest(subscriptions.rotateSecret(tenantId, id, typeof overlap === "number" ? overlap * 1000 : undefined));
-    return c.json({ ...subscriptionJson(subscription), signingSecret });
+    const { subscription, secret } = await rest(subscriptions.rotateSecret(tenantId, id, typeof overlap === "number" ? overlap * 1000 : undefined));
+    return c.json({ ...subscriptionJson(subscription), secret });
   });
 
   app.post("/v1/webhooks/:id/test", async (c) => {

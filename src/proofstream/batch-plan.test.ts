@@ -45,7 +45,7 @@ describe("planBatch", () => {
     const err = plan.results[1] as AppError;
     expect(err).toBeInstanceOf(AppError);
     expect(err.code).toBe("replay_conflict");
-    expect(err.details).toMatchObject({ field: "source_ref", reason: "replay_conflict" });
+    expect(err.details).toMatchObject({ field: "source_ref", reason: "REPLAY_CONFLICT" });
   });
 
   it("treats another tenant's append as a missing stream", () => {

@@ -30,7 +30,7 @@ export function planBatch(
         existing.eventType === input.eventType && existing.occurredAt.getTime() === input.occurredAt.getTime() && existing.payloadSha256 === input.payloadSha256;
       return same
         ? { event: existing, duplicate: true }
-        : new AppError("replay_conflict", `source_ref ${JSON.stringify(input.sourceRef)} was already committed with different content`, { field: "source_ref", reason: "replay_conflict" });
+        : new AppError("replay_conflict", `source_ref ${JSON.stringify(input.sourceRef)} was already committed with different content`, { field: "source_ref", reason: "REPLAY_CONFLICT" });
     }
     const seqNo = ++size;
     const { leaf, leafHash } = leafOf({ ...input, streamId, seqNo, receivedAt });

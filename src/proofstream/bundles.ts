@@ -17,6 +17,7 @@ import type { Checkpointer } from "./checkpoints.js";
 import type { TileStore } from "./tile-store.js";
 import type { WebhookEmitter } from "../webhooks/outbox.js";
 import { openNote, verifierKeyString } from "./note.js";
+import { createOnce, type RequestIds } from "../request-ids/module.js";
 import { getStreamRow } from "./streams.js";
 
 export const BUNDLE_QUEUE = "bundles";
@@ -56,7 +57,15 @@ interface BuildJob {
  */
 export class Bundles {
   constructor(
-    private readonly deps: { db: Db; jobs: JobRuntime; events: WebhookEmitter; logger: Logger; tileStore: TileStore; checkpointer: Checkpointer },
+    private readonly deps: {
+      db: Db;
+      jobs: JobRuntime;
+      events: WebhookEmitter;
+      logger: Logger;
+      tileStore: TileStore;
+      checkpointer: Checkpointer;
+      requestIds?: RequestIds;
+    },
     readonly settings: BundleSettings,
   ) {}
 
@@ -68,13 +77,32 @@ export class Bundles {
   /** Workers and queues belong to the job runtime, which closes them. */
   async close(): Promise<void> {}
 
-  async create(tenantId: string, input: { streamId: string; fromSeqNo: number; toSeqNo: number; includePayloads: boolean; includeInclusionProofs: boolean }): Promise<BundleView> {
+  /**
+   * Starts a bundle build. A repeated `requestId` (within its window)
+   * returns the first bundle. The bundle row commits before its job is
+   * queued (a worker must find it), so it is written outside the request id's
+   * transaction: a crash between the two lets a retry build a second bundle.
+   */
+  create(tenantId: string, input: BundleInput, requestId?: string): Promise<BundleView> {
+    return createOnce(
+      this.deps.requestIds,
+      this.deps.db,
+      requestId ? { scope: tenantId, method: "CreateBundle", requestId, request: input } : undefined,
+      async () => {
+        const view = await this.#create(tenantId, input);
+        return { result: view, resourceId: view.id };
+      },
+      (id) => this.get(tenantId, id),
+    );
+  }
+
+  async #create(tenantId: string, input: BundleInput): Promise<BundleView> {
     const { db } = this.deps;
     if (input.fromSeqNo > input.toSeqNo) throw invalidArgument("to_seq_no", "must not be below from_seq_no");
     const count = input.toSeqNo - input.fromSeqNo + 1;
     if (count > this.settings.maxEvents) throw invalidArgument("to_seq_no", `a bundle covers at most ${this.settings.maxEvents} events; this range has ${count}`);
     const stream = await getStreamRow(db, tenantId, input.streamId);
-    if (input.toSeqNo > stream.treeSize) throw new AppError("failed_precondition", `to_seq_no ${input.toSeqNo} is beyond the stream's ${stream.treeSize} events`, { field: "to_seq_no" });
+    if (input.toSeqNo > stream.treeSize) throw new AppError("failed_precondition", `to_seq_no ${input.toSeqNo} is beyond the stream's ${stream.treeSize} events`, { field: "to_seq_no", reason: "RANGE_BEYOND_STREAM" });
     const [row] = await db
       .insert(bundles)
       .values({ id: newId("bundle"), tenantId, streamId: stream.id, fromSeqNo: input.fromSeqNo, toSeqNo: input.toSeqNo, includePayloads: input.includePayloads, includeInclusionProofs: input.includeInclusionProofs })
@@ -87,7 +115,7 @@ export class Bundles {
       });
     } catch (err) {
       await db.delete(bundles).where(eq(bundles.id, row!.id));
-      throw new AppError("unavailable", "the job queue is unavailable; try again", {}, { cause: err });
+      throw new AppError("unavailable", "the job queue is unavailable; try again", { reason: "QUEUE_UNAVAILABLE", retryAfterSeconds: 5 }, { cause: err });
     }
     return this.#view(row!);
   }
@@ -110,7 +138,7 @@ export class Bundles {
       .where(and(eq(bundles.id, bundleId), tenantId ? eq(bundles.tenantId, tenantId) : undefined))
       .limit(1);
     if (!row) throw notFound("bundle");
-    if (row.status !== "ready") throw new AppError("failed_precondition", `bundle ${row.id} is ${row.status}, not ready`);
+    if (row.status !== "ready") throw new AppError("failed_precondition", `bundle ${row.id} is ${row.status}, not ready`, { reason: "BUNDLE_NOT_READY" });
     return row;
   }
 
@@ -251,6 +279,15 @@ export class Bundles {
     });
     this.deps.events.committed();
   }
+}
+
+/** What a bundle covers. */
+export interface BundleInput {
+  streamId: string;
+  fromSeqNo: number;
+  toSeqNo: number;
+  includePayloads: boolean;
+  includeInclusionProofs: boolean;
 }
 
 /** Buffers the document up to one chunk, then stores it as the next bundle_chunks row. */

@@ -68,7 +68,7 @@ export class Checkpointer {
     const { db, tileStore, keys } = this.deps;
     const [stream] = await db.select().from(streams).where(eq(streams.id, streamId)).limit(1);
     if (!stream) throw notFound("stream");
-    if (stream.treeSize === 0) throw new AppError("failed_precondition", "the stream is empty: nothing to checkpoint");
+    if (stream.treeSize === 0) throw new AppError("failed_precondition", "the stream is empty: nothing to checkpoint", { reason: "STREAM_EMPTY" });
     const previous = await checkpointOf(db, stream);
     if (stream.treeSize === stream.checkpointSize && previous) return { checkpoint: previous, created: false };
 

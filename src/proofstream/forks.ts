@@ -156,14 +156,15 @@ export async function getForkEvidence(db: Db, tenantId: string, id: string): Pro
 /** Newest first. */
 export async function listForkEvidence(db: Db, tenantId: string, f: { streamId?: string; pageSize?: number; pageToken?: string }) {
   if (f.streamId) await getStreamRow(db, tenantId, f.streamId);
-  const { fetch, limit, after: before } = pageWindow(f);
+  const win = pageWindow(f);
+  const { fetch, after: before } = win;
   const rows = await db
     .select()
     .from(forkEvidence)
     .where(and(eq(forkEvidence.tenantId, tenantId), f.streamId ? eq(forkEvidence.streamId, f.streamId) : undefined, before ? lt(forkEvidence.id, before) : undefined))
     .orderBy(desc(forkEvidence.id))
     .limit(fetch);
-  const page = pageOf(rows, limit, (r) => r.id);
+  const page = pageOf(rows, win, (r) => r.id);
   return { evidence: page.items, nextPageToken: page.nextPageToken };
 }
 

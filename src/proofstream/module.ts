@@ -11,10 +11,11 @@ import { getForkEvidence, listForkEvidence, selfAudit, submitCheckpoint, type Fo
 import { StreamHeads } from "./heads.js";
 import { StreamKeys } from "./keys.js";
 import { consistencyProofToCheckpoint, inclusionProof, type InclusionProofResult, type LeafSelector } from "./proofs.js";
-import { getEvent, listEvents, type EventFilter } from "./stream-events.js";
+import { getEvent, listEvents, type EventFilter, type EventRef } from "./stream-events.js";
 import { createStream, getStream, getStreamRow, listStreams, type Stream } from "./streams.js";
 import { TileStore } from "./tile-store.js";
-import { tlogProofOf } from "./tlog-proof.js";
+import { proofLeafOf, tlogProofOf, tlogProofText } from "./tlog-proof.js";
+import { createOnce, type RequestIds } from "../request-ids/module.js";
 import { TlogTiles } from "./tlog-tiles.js";
 
 export interface ProofstreamSettings {
@@ -38,6 +39,8 @@ export interface ProofstreamDeps {
   /** Where checkpoints and fork evidence are announced, in the same transaction. */
   events: WebhookEmitter;
   logger: Logger;
+  /** Remembers CreateStream and CreateBundle request ids; without it (the CLI) every create creates. */
+  requestIds?: RequestIds;
 }
 
 /**
@@ -73,7 +76,15 @@ export class Proofstreams {
     });
     this.tiles = new TlogTiles({ db: deps.db, tileStore: this.#tileStore });
     this.bundles = new Bundles(
-      { db: deps.db, jobs: deps.jobs, events: deps.events, logger: deps.logger, tileStore: this.#tileStore, checkpointer: this.#checkpointer },
+      {
+        db: deps.db,
+        jobs: deps.jobs,
+        events: deps.events,
+        logger: deps.logger,
+        tileStore: this.#tileStore,
+        checkpointer: this.#checkpointer,
+        requestIds: deps.requestIds,
+      },
       { ...settings.bundles, publicBaseUrl: settings.publicBaseUrl },
     );
   }
@@ -88,9 +99,23 @@ export class Proofstreams {
   /** Nothing of its own to stop: its periodic jobs end with the job runtime. */
   async close(): Promise<void> {}
 
-  /** A new stream with its own signing key; `tx` creates it inside the caller's transaction. */
-  createStream(tenantId: string, name: string, tx: Db = this.deps.db): Promise<Stream> {
-    return createStream(tx, this.deps.keyring, { tenantId, name, publicBaseUrl: this.settings.publicBaseUrl() });
+  /**
+   * A new stream with its own signing key; `tx` creates it inside the
+   * caller's transaction. A repeated `requestId` (within its window)
+   * returns the first stream.
+   */
+  createStream(tenantId: string, name: string, opts: { tx?: Db; requestId?: string } = {}): Promise<Stream> {
+    const { db, keyring, requestIds } = this.deps;
+    return createOnce(
+      requestIds,
+      opts.tx ?? db,
+      opts.requestId ? { scope: tenantId, method: "CreateStream", requestId: opts.requestId, request: { name } } : undefined,
+      async (tx) => {
+        const stream = await createStream(tx, keyring, { tenantId, name, publicBaseUrl: this.settings.publicBaseUrl() });
+        return { result: stream, resourceId: stream.id };
+      },
+      (id) => getStream(db, tenantId, id),
+    );
   }
 
   getStream(tenantId: string, streamId: string): Promise<Stream> {
@@ -111,8 +136,8 @@ export class Proofstreams {
     return this.#appender.occurredAtOf(streamId, sourceRef);
   }
 
-  getEvent(tenantId: string, streamId: string, seqNo: number): Promise<EventRecord> {
-    return getEvent(this.deps.db, tenantId, streamId, seqNo);
+  getEvent(tenantId: string, streamId: string, ref: EventRef): Promise<EventRecord> {
+    return getEvent(this.deps.db, tenantId, streamId, ref);
   }
 
   listEvents(tenantId: string, streamId: string, filter: EventFilter): Promise<{ events: EventRecord[]; nextPageToken: string }> {
@@ -137,6 +162,12 @@ export class Proofstreams {
   /** An inclusion proof as a C2SP tlog-proof text (the leaf bytes as `extra`, the signed checkpoint verbatim). */
   tlogProofOf(streamId: string, proof: InclusionProofResult): Promise<string> {
     return tlogProofOf(this.deps.db, streamId, proof);
+  }
+
+  /** The leaf bytes an inclusion proof is about, and the proof as a C2SP tlog-proof. */
+  async proofEvidence(streamId: string, proof: InclusionProofResult): Promise<{ leaf: Uint8Array; tlogProof: string }> {
+    const leaf = await proofLeafOf(this.deps.db, streamId, proof);
+    return { leaf, tlogProof: tlogProofText(leaf, proof) };
   }
 
   /**

@@ -55,7 +55,7 @@ export async function inclusionProof(
   const leafIndex = seqNo - 1;
   if (leafIndex >= checkpoint.treeSize) {
     if (seqNo > (await heads.head(db, tenantId, streamId, true)).treeSize) throw notFound(`event ${seqNo}`);
-    throw new AppError("failed_precondition", `event ${seqNo} is not covered by the checkpoint of size ${checkpoint.treeSize}`);
+    throw new AppError("failed_precondition", `event ${seqNo} is not covered by the checkpoint of size ${checkpoint.treeSize}`, { reason: "NOT_IN_CHECKPOINT" });
   }
   const ranges = inclusionRanges(leafIndex, checkpoint.treeSize);
   const leafNode = { level: 0, index: leafIndex };

@@ -55,14 +55,15 @@ export async function getStream(db: Db, tenantId: string, streamId: string): Pro
 
 /** Newest first. */
 export async function listStreams(db: Db, tenantId: string, page: { pageSize?: number; pageToken?: string }): Promise<{ streams: Stream[]; nextPageToken: string }> {
-  const { fetch, limit, after: before } = pageWindow(page);
+  const win = pageWindow(page);
+  const { fetch, after: before } = win;
   const rows = await db
     .select()
     .from(streams)
     .where(and(eq(streams.tenantId, tenantId), before ? lt(streams.id, before) : undefined))
     .orderBy(desc(streams.id))
     .limit(fetch);
-  const { items, nextPageToken } = pageOf(rows, limit, (r) => r.id);
+  const { items, nextPageToken } = pageOf(rows, win, (r) => r.id);
   return { streams: await Promise.all(items.map((r) => withKeys(db, r))), nextPageToken };
 }
 

@@ -11,11 +11,20 @@ import type { InclusionProofResult } from "./proofs.js";
  * that a verifier recomputes the record hash; the index is seq_no - 1.
  */
 export async function tlogProofOf(db: Db, streamId: string, proof: InclusionProofResult): Promise<string> {
+  return tlogProofText(await proofLeafOf(db, streamId, proof), proof);
+}
+
+/** The leaf bytes an inclusion proof is about (its hash is the proof's leaf hash). */
+export async function proofLeafOf(db: Db, streamId: string, proof: InclusionProofResult): Promise<Uint8Array> {
   const [row] = await db
     .select({ leaf: events.leaf })
     .from(events)
     .where(and(eq(events.streamId, streamId), eq(events.seqNo, proof.leafIndex + 1)))
     .limit(1);
   if (!row) throw new AppError("internal", `event ${proof.leafIndex + 1} of ${streamId} has a proof but no leaf`);
-  return formatTlogProof({ extra: row.leaf, index: proof.leafIndex, hashes: proof.hashes, checkpoint: proof.checkpoint.note });
+  return row.leaf;
+}
+
+export function tlogProofText(leaf: Uint8Array, proof: InclusionProofResult): string {
+  return formatTlogProof({ extra: leaf, index: proof.leafIndex, hashes: proof.hashes, checkpoint: proof.checkpoint.note });
 }

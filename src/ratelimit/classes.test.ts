@@ -20,8 +20,8 @@ describe("classifyRpc", () => {
     ["attesto.v1.ProofstreamService", "CreateBundle", "default"],
     ["attesto.v1.WebhookService", "RedeliverDelivery", "default"],
     ["attesto.v1.TenantService", "RevokeOwnApiKey", "default"],
-    ["attesto.v1.AdminService", "CreateTenant", "exempt"],
-    ["attesto.v1.AdminService", "GetTenant", "exempt"],
+    ["attesto.admin.v1.AdminService", "CreateTenant", "exempt"],
+    ["attesto.admin.v1.AdminService", "GetTenant", "exempt"],
   ])("%s/%s is %s", (service, method, expected) => {
     expect(classifyRpc(service, method).routeClass).toBe(expected);
   });

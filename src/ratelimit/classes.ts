@@ -23,7 +23,7 @@ const CALLER = { kind: "caller" } as const;
 /** Fully qualified `package.Service/Method` → class; an entry with only a service name covers all its methods. */
 const RPC_CLASSES: Record<string, RouteClass | "exempt"> = {
   // Operator calls are not a tenant's traffic.
-  "attesto.v1.AdminService": "exempt",
+  "attesto.admin.v1.AdminService": "exempt",
   "attesto.v1.StoreVerificationService/VerifyAppleTransaction": "verification",
   "attesto.v1.StoreVerificationService/VerifyGooglePurchase": "verification",
   "attesto.v1.StoreVerificationService/VerifyAppleSignedData": "verification",

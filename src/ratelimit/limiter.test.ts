@@ -111,7 +111,7 @@ describe("RateLimits on a shared Redis", () => {
       }
       await expect(limits.enforce("verification", { tenantId: "tnt_a" })).rejects.toMatchObject({
         code: "resource_exhausted",
-        details: { retryAfterSeconds: expect.any(Number), reason: "rate_limited" },
+        details: { retryAfterSeconds: expect.any(Number), reason: "RATE_LIMITED" },
       });
       // Another tenant, another class, a client address and a connector each have their own budget.
       expect((await limits.check("verification", { tenantId: "tnt_b" })).allowed).toBe(true);

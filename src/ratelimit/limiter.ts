@@ -132,7 +132,7 @@ export class RateLimits {
       throw new AppError(
         "resource_exhausted",
         `rate limit of ${decision.limit.points} ${routeClass} requests per ${decision.limit.durationSeconds}s exceeded; retry in ${decision.retryAfterSeconds}s`,
-        { retryAfterSeconds: decision.retryAfterSeconds, reason: "rate_limited" },
+        { retryAfterSeconds: decision.retryAfterSeconds, reason: "RATE_LIMITED" },
       );
     }
   }

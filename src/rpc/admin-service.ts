@@ -1,5 +1,5 @@
 import type { ServiceImpl } from "@connectrpc/connect";
-import { AdminService } from "../../gen/ts/attesto/v1/admin_pb.js";
+import { AdminService } from "../../gen/ts/attesto/admin/v1/admin_pb.js";
 import { AppleEnvironment, Store } from "../../gen/ts/attesto/v1/common_pb.js";
 import type { Keyring } from "../crypto/keyring.js";
 import type { Db } from "../db/db.js";
@@ -27,24 +27,25 @@ export interface AdminDeps {
 export function adminService({ db, keyring, tenancy, onStoreCredentialsChanged }: AdminDeps): ServiceImpl<typeof AdminService> {
   return {
     async createTenant(req) {
-      return { tenant: tenantMsg(await tenancy.createTenant(req.name)) };
+      return { tenant: tenantMsg(await tenancy.createTenant(req.name, req.requestId)) };
     },
     async getTenant(req) {
       return { tenant: tenantMsg(await tenancy.getTenant(req.tenantId)) };
     },
     async listTenants(req) {
-      const page = await tenancy.listTenants({ pageSize: req.page?.pageSize, pageToken: req.page?.pageToken, includeInactive: req.includeInactive });
-      return { tenants: page.tenants.map(tenantMsg), page: { nextPageToken: page.nextPageToken } };
+      const page = await tenancy.listTenants({ pageSize: req.pageSize, pageToken: req.pageToken, includeInactive: req.includeInactive });
+      return { tenants: page.tenants.map(tenantMsg), nextPageToken: page.nextPageToken };
     },
     async deactivateTenant(req) {
       return { tenant: tenantMsg(await tenancy.deactivateTenant(req.tenantId)) };
     },
-    async issueApiKey(req) {
-      const { apiKey, secret } = await tenancy.issueApiKey(req.tenantId, req.name);
+    async createApiKey(req) {
+      const { apiKey, secret } = await tenancy.createApiKey(req.tenantId, req.name, { caller: "operator", requestId: req.requestId });
       return { apiKey: apiKeyMsg(apiKey), secret };
     },
     async listApiKeys(req) {
-      return { apiKeys: (await tenancy.listApiKeys(req.tenantId, req.includeRevoked)).map(apiKeyMsg) };
+      const page = await tenancy.listApiKeys(req.tenantId, { includeRevoked: req.includeRevoked, pageSize: req.pageSize, pageToken: req.pageToken });
+      return { apiKeys: page.apiKeys.map(apiKeyMsg), nextPageToken: page.nextPageToken };
     },
     async revokeApiKey(req) {
       return { apiKey: apiKeyMsg(await tenancy.revokeApiKey(req.apiKeyId)) };

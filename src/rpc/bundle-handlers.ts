@@ -47,7 +47,7 @@ export function bundleHandlers(deps: { bundles: Bundles }): Pick<ServiceImpl<typ
         toSeqNo: seqNo(req.toSeqNo, "to_seq_no"),
         includePayloads: req.includePayloads,
         includeInclusionProofs: req.includeInclusionProofs,
-      });
+      }, req.requestId);
       return { bundle: bundleMsg(bundle) };
     },
     async getBundle(req, ctx) {

@@ -16,17 +16,17 @@ describe("toConnectError", () => {
     expect(toConnectError(new AppError(code, "m")).code).toBe(connect);
   });
 
-  it("carries the reason (else the code) and the field as google.rpc.ErrorInfo", () => {
+  it("carries the reason (catalogued, else the code's default) and the field as google.rpc.ErrorInfo", () => {
     const field = toConnectError(invalidArgument("source_ref", "is required"));
-    expect(field.findDetails(ErrorInfoSchema)).toMatchObject([{ reason: "invalid_argument", domain: ERROR_DOMAIN, metadata: { field: "source_ref" } }]);
-    const reason = toConnectError(new AppError("replay_conflict", "x", { reason: "replay_conflict" }));
-    expect(reason.findDetails(ErrorInfoSchema)[0]!.reason).toBe("replay_conflict");
+    expect(field.findDetails(ErrorInfoSchema)).toMatchObject([{ reason: "FIELD_INVALID", domain: ERROR_DOMAIN, metadata: { field: "source_ref" } }]);
+    const reason = toConnectError(new AppError("replay_conflict", "x", { reason: "REPLAY_CONFLICT" }));
+    expect(reason.findDetails(ErrorInfoSchema)[0]!.reason).toBe("REPLAY_CONFLICT");
     const tooLarge = toConnectError(new AppError("payload_too_large", "body exceeds 1048576 bytes"));
-    expect(tooLarge.findDetails(ErrorInfoSchema)[0]!.reason).toBe("payload_too_large");
+    expect(tooLarge.findDetails(ErrorInfoSchema)[0]!.reason).toBe("PAYLOAD_TOO_LARGE");
   });
 
   it("adds google.rpc.RetryInfo only when a retry time is known", () => {
-    const limited = toConnectError(new AppError("resource_exhausted", "slow down", { reason: "rate_limited", retryAfterSeconds: 3 }));
+    const limited = toConnectError(new AppError("resource_exhausted", "slow down", { reason: "RATE_LIMITED", retryAfterSeconds: 3 }));
     expect(limited.findDetails(RetryInfoSchema)[0]!.retryDelay!.seconds).toBe(3n);
     expect(toConnectError(new AppError("unavailable", "down")).findDetails(RetryInfoSchema)).toEqual([]);
   });

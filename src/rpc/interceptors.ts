@@ -10,7 +10,7 @@ export type Access = "operator" | "tenant" | "public";
 
 /** Who may call each service; anything not listed takes a tenant key. */
 const serviceAccess: Record<string, Access> = {
-  "attesto.v1.AdminService": "operator",
+  "attesto.admin.v1.AdminService": "operator",
   "attesto.v1.VerifierService": "public",
 };
 

@@ -17,7 +17,7 @@ import type { ForkEvidenceRecord } from "../proofstream/forks.js";
 import type { JsonObject } from "../proofstream/leaf.js";
 import type { Proofstreams } from "../proofstream/module.js";
 import type { Stream } from "../proofstream/streams.js";
-import { tenantOf } from "./context.js";
+import { immutableOnGet, tenantOf } from "./context.js";
 import { ts } from "./convert.js";
 
 /** uint64 from the wire, as a safe JS number (larger values cannot name anything stored). */
@@ -82,7 +82,7 @@ const forkMsg = (f: ForkEvidenceRecord) =>
     proofAttempt: {
       fromSize: BigInt(f.proofAttempt.fromSize),
       toSize: BigInt(f.proofAttempt.toSize),
-      hashes: f.proofAttempt.hashes.map((h) => Buffer.from(h, "hex")),
+      consistencyPath: f.proofAttempt.hashes.map((h) => Buffer.from(h, "hex")),
       failure: f.proofAttempt.failure,
     },
     detectedAt: ts(f.detectedAt),
@@ -95,15 +95,15 @@ const forkMsg = (f: ForkEvidenceRecord) =>
 export function proofstreamService({ proofstreams }: { proofstreams: Proofstreams }): Partial<ServiceImpl<typeof ProofstreamService>> {
   return {
     async createStream(req, ctx) {
-      const stream = await proofstreams.createStream(tenantOf(ctx).tenantId, req.name);
+      const stream = await proofstreams.createStream(tenantOf(ctx).tenantId, req.name, { requestId: req.requestId });
       return { stream: streamMsg(stream) };
     },
     async getStream(req, ctx) {
       return { stream: streamMsg(await proofstreams.getStream(tenantOf(ctx).tenantId, req.streamId)) };
     },
     async listStreams(req, ctx) {
-      const page = await proofstreams.listStreams(tenantOf(ctx).tenantId, { pageSize: req.page?.pageSize, pageToken: req.page?.pageToken });
-      return { streams: page.streams.map(streamMsg), page: { nextPageToken: page.nextPageToken } };
+      const page = await proofstreams.listStreams(tenantOf(ctx).tenantId, { pageSize: req.pageSize, pageToken: req.pageToken });
+      return { streams: page.streams.map(streamMsg), nextPageToken: page.nextPageToken };
     },
     async appendEvent(req, ctx) {
       const result = await proofstreams.append({
@@ -117,7 +117,16 @@ export function proofstreamService({ proofstreams }: { proofstreams: Proofstream
       return { event: eventMsg(result.event), duplicate: result.duplicate };
     },
     async getEvent(req, ctx) {
-      return { event: eventMsg(await proofstreams.getEvent(tenantOf(ctx).tenantId, req.streamId, count(req.seqNo, "seq_no"))) };
+      const ref =
+        req.event.case === "seqNo"
+          ? { seqNo: count(req.event.value, "seq_no") }
+          : req.event.case === "sourceRef"
+            ? { sourceRef: req.event.value }
+            : undefined;
+      if (!ref) throw invalidArgument("event", "set seq_no or source_ref");
+      const event = await proofstreams.getEvent(tenantOf(ctx).tenantId, req.streamId, ref);
+      immutableOnGet(ctx);
+      return { event: eventMsg(event) };
     },
     async listEvents(req, ctx) {
       const page = await proofstreams.listEvents(tenantOf(ctx).tenantId, req.streamId, {
@@ -125,13 +134,15 @@ export function proofstreamService({ proofstreams }: { proofstreams: Proofstream
         eventType: req.eventType,
         occurredAfter: req.occurredAfter && timestampDate(req.occurredAfter),
         occurredBefore: req.occurredBefore && timestampDate(req.occurredBefore),
-        pageSize: req.page?.pageSize,
-        pageToken: req.page?.pageToken,
+        pageSize: req.pageSize,
+        pageToken: req.pageToken,
       });
-      return { events: page.events.map(eventMsg), page: { nextPageToken: page.nextPageToken } };
+      return { events: page.events.map(eventMsg), nextPageToken: page.nextPageToken };
     },
     async getCheckpoint(req, ctx) {
-      return { checkpoint: checkpointMsg(await proofstreams.getCheckpoint(tenantOf(ctx).tenantId, req.streamId, count(req.treeSize, "tree_size"))) };
+      const checkpoint = await proofstreams.getCheckpoint(tenantOf(ctx).tenantId, req.streamId, count(req.treeSize, "tree_size"));
+      if (req.treeSize > 0n) immutableOnGet(ctx);
+      return { checkpoint: checkpointMsg(checkpoint) };
     },
     async createCheckpoint(req, ctx) {
       const { checkpoint, created } = await proofstreams.createCheckpoint(tenantOf(ctx).tenantId, req.streamId);
@@ -146,20 +157,24 @@ export function proofstreamService({ proofstreams }: { proofstreams: Proofstream
             : undefined;
       if (!leaf) throw invalidArgument("leaf", "set seq_no or leaf_hash");
       const proof = await proofstreams.inclusionProof(tenantOf(ctx).tenantId, req.streamId, leaf, count(req.treeSize, "tree_size"));
+      const evidence = await proofstreams.proofEvidence(req.streamId, proof);
+      if (req.treeSize > 0n) immutableOnGet(ctx);
       return {
         proof: {
           leafIndex: BigInt(proof.leafIndex),
           treeSize: BigInt(proof.treeSize),
           leafHash: proof.leafHash,
-          hashes: proof.hashes,
+          auditPath: proof.hashes,
           checkpoint: checkpointMsg(proof.checkpoint),
+          leaf: evidence.leaf,
         },
-        tlogProof: await proofstreams.tlogProofOf(req.streamId, proof),
+        tlogProof: evidence.tlogProof,
       };
     },
     async getConsistencyProof(req, ctx) {
       const proof = await proofstreams.consistencyProof(tenantOf(ctx).tenantId, req.streamId, count(req.fromSize, "from_size"), count(req.toSize, "to_size"));
-      return { proof: { fromSize: BigInt(proof.fromSize), toSize: BigInt(proof.toSize), hashes: proof.hashes, checkpoint: checkpointMsg(proof.checkpoint) } };
+      if (req.toSize > 0n) immutableOnGet(ctx);
+      return { proof: { fromSize: BigInt(proof.fromSize), toSize: BigInt(proof.toSize), consistencyPath: proof.hashes, checkpoint: checkpointMsg(proof.checkpoint) } };
     },
     async submitCheckpoint(req, ctx) {
       const result = await proofstreams.submitCheckpoint({ tenantId: tenantOf(ctx).tenantId, streamId: req.streamId, note: req.note, submitter: req.submitter });
@@ -170,14 +185,14 @@ export function proofstreamService({ proofstreams }: { proofstreams: Proofstream
         consistencyProof: result.consistencyProof && {
           fromSize: BigInt(result.consistencyProof.fromSize),
           toSize: BigInt(result.consistencyProof.toSize),
-          hashes: result.consistencyProof.hashes,
+          consistencyPath: result.consistencyProof.hashes,
           checkpoint: result.latest && checkpointMsg(result.latest),
         },
       };
     },
     async listForkEvidence(req, ctx) {
-      const page = await proofstreams.listForkEvidence(tenantOf(ctx).tenantId, { streamId: req.streamId, pageSize: req.page?.pageSize, pageToken: req.page?.pageToken });
-      return { forkEvidence: page.evidence.map(forkMsg), page: { nextPageToken: page.nextPageToken } };
+      const page = await proofstreams.listForkEvidence(tenantOf(ctx).tenantId, { streamId: req.streamId, pageSize: req.pageSize, pageToken: req.pageToken });
+      return { forkEvidence: page.evidence.map(forkMsg), nextPageToken: page.nextPageToken };
     },
     async getForkEvidence(req, ctx) {
       return { forkEvidence: forkMsg(await proofstreams.getForkEvidence(tenantOf(ctx).tenantId, req.forkEvidenceId)) };

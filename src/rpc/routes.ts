@@ -1,5 +1,5 @@
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
-import { AdminService } from "../../gen/ts/attesto/v1/admin_pb.js";
+import { AdminService } from "../../gen/ts/attesto/admin/v1/admin_pb.js";
 import { TenantService } from "../../gen/ts/attesto/v1/tenant_pb.js";
 import { WebhookService } from "../../gen/ts/attesto/v1/webhook_pb.js";
 import { StoreNotificationService, StoreVerificationService } from "../../gen/ts/attesto/v1/store_pb.js";

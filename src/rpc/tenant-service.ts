@@ -13,13 +13,15 @@ export function tenantService({ tenancy }: { tenancy: Tenancy }): ServiceImpl<ty
       return { tenant: tenantMsg(tenant), apiKey: apiKeyMsg(apiKey) };
     },
     async createApiKey(req, ctx) {
-      const { apiKey, secret } = await tenancy.issueApiKey(tenantOf(ctx).tenantId, req.name);
+      const { tenantId } = tenantOf(ctx);
+      const { apiKey, secret } = await tenancy.createApiKey(tenantId, req.name, { caller: tenantId, requestId: req.requestId });
       return { apiKey: apiKeyMsg(apiKey), secret };
     },
-    async listOwnApiKeys(req, ctx) {
-      return { apiKeys: (await tenancy.listApiKeys(tenantOf(ctx).tenantId, req.includeRevoked)).map(apiKeyMsg) };
+    async listApiKeys(req, ctx) {
+      const page = await tenancy.listApiKeys(tenantOf(ctx).tenantId, { includeRevoked: req.includeRevoked, pageSize: req.pageSize, pageToken: req.pageToken });
+      return { apiKeys: page.apiKeys.map(apiKeyMsg), nextPageToken: page.nextPageToken };
     },
-    async revokeOwnApiKey(req, ctx) {
+    async revokeApiKey(req, ctx) {
       return { apiKey: apiKeyMsg(await tenancy.revokeApiKey(req.apiKeyId, tenantOf(ctx).tenantId)) };
     },
   };

@@ -9,7 +9,6 @@ import { isTlogProof } from "../verify/tlog-proof.js";
 export function verifierService(): ServiceImpl<typeof VerifierService> {
   return {
     async verifyBundle(req) {
-      if (Boolean(req.bundleJson) === Boolean(req.tlogProof)) throw invalidArgument("bundle_json", "set exactly one of bundle_json and tlog_proof");
       if (req.tlogProof && !isTlogProof(req.tlogProof)) throw invalidArgument("tlog_proof", "must start with the line c2sp.org/tlog-proof@v1");
       const report = verifyDocument(req.bundleJson || req.tlogProof, { pinnedKey: req.verifierKey || undefined });
       return {

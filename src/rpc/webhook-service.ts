@@ -9,71 +9,60 @@ import {
   SubscriptionSchema,
   type Delivery as DeliveryMsg,
   type Subscription as SubscriptionMsg,
+  type UpdateSubscriptionRequest,
   type WebhookService,
 } from "../../gen/ts/attesto/v1/webhook_pb.js";
-import { renderField } from "../contract/fields.js";
+import { maskedFields } from "../contract/update-mask.js";
 import { invalidArgument } from "../errors.js";
 import type { Delivery } from "../webhooks/deliveries.js";
 import { isWebhookEventType } from "../webhooks/event-types.js";
 import type { Webhooks } from "../webhooks/module.js";
 import type { AttemptErrorKind as ErrorKind, DeliveryStatus as Status } from "../webhooks/schema.js";
-import type { Subscription } from "../webhooks/subscriptions.js";
+import type { Subscription, SubscriptionPatch } from "../webhooks/subscriptions.js";
 import { tenantOf } from "./context.js";
 import { ts } from "./convert.js";
-
-/** UpdateSubscription wraps its event types in a message. */
-const updateFields = [["event_types", "event_types.values"]] as const;
 
 /** Tenant webhook subscriptions and deliveries; every query is scoped by the caller's tenant. */
 export function webhookService({ webhooks }: { webhooks: Webhooks }): ServiceImpl<typeof WebhookService> {
   const { subscriptions, deliveries } = webhooks;
   return {
     async createSubscription(req, ctx) {
-      const { subscription, signingSecret } = await subscriptions.create(tenantOf(ctx).tenantId, {
-        name: req.name,
-        url: req.url,
-        eventTypes: req.eventTypes,
-        description: req.description,
-      });
-      return { subscription: subscriptionMsg(subscription), signingSecret };
+      const { subscription, secret } = await subscriptions.create(
+        tenantOf(ctx).tenantId,
+        { name: req.name, url: req.url, eventTypes: req.eventTypes, description: req.description },
+        req.requestId,
+      );
+      return { subscription: subscriptionMsg(subscription), secret };
     },
     async getSubscription(req, ctx) {
       return { subscription: subscriptionMsg(await subscriptions.get(tenantOf(ctx).tenantId, req.subscriptionId)) };
     },
     async listSubscriptions(req, ctx) {
-      const page = await subscriptions.list(tenantOf(ctx).tenantId, { pageSize: req.page?.pageSize, pageToken: req.page?.pageToken });
-      return { subscriptions: page.subscriptions.map(subscriptionMsg), page: { nextPageToken: page.nextPageToken } };
+      const page = await subscriptions.list(tenantOf(ctx).tenantId, { pageSize: req.pageSize, pageToken: req.pageToken });
+      return { subscriptions: page.subscriptions.map(subscriptionMsg), nextPageToken: page.nextPageToken };
     },
     async updateSubscription(req, ctx) {
-      const subscription = await subscriptions
-        .update(tenantOf(ctx).tenantId, req.subscriptionId, {
-          name: req.name,
-          url: req.url,
-          eventTypes: req.eventTypes?.values,
-          description: req.description,
-          enabled: req.enabled,
-        })
-        .catch((err: unknown) => Promise.reject(renderField(err, updateFields)));
+      const subscription = await subscriptions.update(tenantOf(ctx).tenantId, req.subscriptionId, subscriptionPatch(req));
       return { subscription: subscriptionMsg(subscription) };
     },
     async deleteSubscription(req, ctx) {
-      await subscriptions.delete(tenantOf(ctx).tenantId, req.subscriptionId);
+      await subscriptions.delete(tenantOf(ctx).tenantId, req.subscriptionId, req.etag || undefined);
       return {};
     },
     async rotateSubscriptionSecret(req, ctx) {
       const overlapMs = req.overlap ? durationMs(req.overlap) : undefined;
-      const { subscription, signingSecret } = await subscriptions.rotateSecret(tenantOf(ctx).tenantId, req.subscriptionId, overlapMs);
-      return { subscription: subscriptionMsg(subscription), signingSecret };
+      const { subscription, secret } = await subscriptions.rotateSecret(tenantOf(ctx).tenantId, req.subscriptionId, overlapMs, req.etag || undefined);
+      return { subscription: subscriptionMsg(subscription), secret };
     },
     async listDeliveries(req, ctx) {
       const page = await deliveries.list(tenantOf(ctx).tenantId, {
         subscriptionId: req.subscriptionId,
         status: statusOf(req.status),
         eventType: req.eventType,
-        pageSize: req.page?.pageSize,
-        pageToken: req.page?.pageToken,
+        pageSize: req.pageSize,
+        pageToken: req.pageToken,
       });
-      return { deliveries: page.deliveries.map(deliveryMsg), page: { nextPageToken: page.nextPageToken } };
+      return { deliveries: page.deliveries.map(deliveryMsg), nextPageToken: page.nextPageToken };
     },
     async getDelivery(req, ctx) {
       return { delivery: deliveryMsg(await deliveries.get(tenantOf(ctx).tenantId, req.deliveryId)) };
@@ -85,6 +74,25 @@ export function webhookService({ webhooks }: { webhooks: Webhooks }): ServiceImp
       if (!isWebhookEventType(req.eventType)) throw invalidArgument("event_type", "unknown event type");
       return { delivery: deliveryMsg(await deliveries.sendTestEvent(tenantOf(ctx).tenantId, req.subscriptionId, req.eventType)) };
     },
+  };
+}
+
+const UPDATABLE = ["name", "url", "event_types", "description", "enabled"] as const;
+
+/** The domain patch of an UpdateSubscription: the fields its update_mask names, a named field that must not be empty checked. */
+function subscriptionPatch(req: UpdateSubscriptionRequest): SubscriptionPatch {
+  const named = maskedFields(req.updateMask?.paths, UPDATABLE);
+  const required = (field: string, value: string) => {
+    if (!value) throw invalidArgument(field, "is required when update_mask names it");
+    return value;
+  };
+  return {
+    name: named.has("name") ? required("name", req.name) : undefined,
+    url: named.has("url") ? required("url", req.url) : undefined,
+    eventTypes: named.has("event_types") ? req.eventTypes : undefined,
+    description: named.has("description") ? req.description : undefined,
+    enabled: named.has("enabled") ? req.enabled : undefined,
+    etag: req.etag || undefined,
   };
 }
 
@@ -129,6 +137,7 @@ export const subscriptionMsg = (s: Subscription): SubscriptionMsg =>
     updatedAt: ts(s.updatedAt),
     secretRotatedAt: ts(s.secretRotatedAt),
     previousSecretExpiresAt: ts(s.previousSecretExpiresAt),
+    etag: s.etag,
   });
 
 export const deliveryMsg = (d: Delivery): DeliveryMsg =>

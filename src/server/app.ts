@@ -34,6 +34,7 @@ import { RateLimits } from "../ratelimit/limiter.js";
 import { mountRateLimit } from "../http/rate-limit.js";
 import { clientAddressKey } from "../rpc/context.js";
 import { ValidationAudit } from "../store/audit.js";
+import { RequestIds, requestIdSettings } from "../request-ids/module.js";
 import { withEdge, type Tracker } from "./request-listener.js";
 import { choosePublicBaseUrl, originPattern, readStoredPublicBaseUrl, storePublicBaseUrl, type PublicBaseUrlSource } from "./public-base-url.js";
 
@@ -106,16 +107,17 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     if (!adminToken) logger.warn("ATTESTO_ADMIN_TOKEN is not set: operator calls are refused");
 
     // Each domain module: built from its dependencies, started, closed in reverse order.
-    const tenancy = new Tenancy({ db: database.db, logger, broadcast }, { adminToken, apiKeyCacheMs: config.apiKeyCacheMs });
+    const requestIds = new RequestIds({ db: database.db, keyring, logger }, requestIdSettings());
+    const tenancy = new Tenancy({ db: database.db, logger, broadcast, requestIds }, { adminToken, apiKeyCacheMs: config.apiKeyCacheMs });
     // The public base URL names checkpoint origins. The embedded default keeps its first one in the
     // data folder; with port 0 and none stored it is known only after listening.
     const stored = embedded ? await readStoredPublicBaseUrl(config.dataDir) : undefined;
     const chooseWith = (listening: string) => choosePublicBaseUrl({ configured: config.publicBaseUrlConfigured, stored, listening, embedded });
     let publicBaseUrlChoice = chooseWith(config.publicBaseUrl);
     let publicBaseUrl = publicBaseUrlChoice.url;
-    const webhooks = new Webhooks({ database, keyring, jobs, logger }, webhookSettings(config, () => publicBaseUrl));
+    const webhooks = new Webhooks({ database, keyring, jobs, logger, requestIds }, webhookSettings(config, () => publicBaseUrl));
     const proofstreams = new Proofstreams(
-      { db: database.db, keyring, jobs, logger, events: webhooks.events },
+      { db: database.db, keyring, jobs, logger, events: webhooks.events, requestIds },
       {
         publicBaseUrl: () => publicBaseUrl,
         tileCacheBytes: config.tileCacheBytes,
@@ -127,7 +129,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
         bundles: { maxEvents: config.bundleMaxEvents, pageSize: config.bundlePageSize, chunkBytes: config.bundleChunkBytes, inlineBytes: config.bundleInlineBytes },
       },
     );
-    for (const module of [tenancy, webhooks, proofstreams]) {
+    for (const module of [requestIds, tenancy, webhooks, proofstreams]) {
       await module.start();
       cleanups.push(() => module.close());
     }

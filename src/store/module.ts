@@ -164,7 +164,7 @@ export class StoreVerification {
     const started = performance.now();
     const credentials = await this.credentials.apple(tenantId);
     if (!credentials) {
-      throw new AppError("failed_precondition", "the tenant has no Apple credentials (AdminService.PutAppleCredentials)", { reason: "credentials_missing" });
+      throw new AppError("failed_precondition", "the tenant has no Apple credentials (AdminService.PutAppleCredentials)", { reason: "STORE_CREDENTIALS_MISSING" });
     }
     const hosts: AppleApiEnvironment[] = input.environment ? [input.environment] : ["production", "sandbox"];
     let result: AppleTransactionResult = { purchase: invalidPurchase("transaction_not_found"), raw: undefined };
@@ -210,7 +210,7 @@ export class StoreVerification {
     if (input.kind === "product" && !input.productId) throw new AppError("invalid_argument", "product_id: is required for PRODUCT", { field: "product_id" });
     const credentials = await this.credentials.google(tenantId);
     if (!credentials) {
-      throw new AppError("failed_precondition", "the tenant has no Google credentials (AdminService.PutGoogleCredentials)", { reason: "credentials_missing" });
+      throw new AppError("failed_precondition", "the tenant has no Google credentials (AdminService.PutGoogleCredentials)", { reason: "STORE_CREDENTIALS_MISSING" });
     }
     const packageName = input.packageName ?? credentials.packageName;
     const ids = { packageName, purchaseToken: input.purchaseToken };

@@ -105,7 +105,7 @@ export class StoreNotifications {
     if (typeof signedPayload !== "string" || signedPayload.length === 0) throw invalidArgument("signedPayload", "must be the notification's JWS");
     const expect = await this.deps.store.appleExpectation(tenantId, undefined);
     const result = await this.deps.store.decodeAppleSignedData(signedPayload, expect, "signedPayload");
-    if (!result.purchase.valid) throw new AppError("unauthenticated", `signedPayload does not verify: ${result.purchase.errorCode}`, { reason: result.purchase.errorCode });
+    if (!result.purchase.valid) throw new AppError("unauthenticated", `signedPayload does not verify: ${result.purchase.errorCode}`, { reason: "NOTIFICATION_UNVERIFIED" });
     if (result.kind !== "notification" || !result.payload) throw invalidArgument("signedPayload", "is not an App Store Server Notification");
     const uuid = result.notificationUuid;
     if (!/^[!-~]{1,128}$/.test(uuid)) throw invalidArgument("notificationUUID", "must be a printable id of at most 128 characters");
@@ -280,7 +280,7 @@ export class StoreNotifications {
       await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${`attesto:store-stream:${tenantId}`}))`);
       const [row] = await tx.select().from(storeStreams).where(eq(storeStreams.tenantId, tenantId));
       if (row) return row.streamId;
-      const stream = await this.deps.proofstreams.createStream(tenantId, "store notifications", tx);
+      const stream = await this.deps.proofstreams.createStream(tenantId, "store notifications", { tx });
       await tx.insert(storeStreams).values({ tenantId, streamId: stream.id });
       return stream.id;
     });
@@ -295,8 +295,8 @@ export class StoreNotifications {
   /** Pub/Sub push: a Google-signed OIDC token for the tenant's audience and push service account. */
   private async verifyPushToken(authorization: string | undefined, credentials: { pubsubAudience: string | null; pubsubPushEmail: string | null }): Promise<void> {
     const token = /^Bearer ([A-Za-z0-9._-]+)$/.exec(authorization ?? "")?.[1];
-    if (!token) throw new AppError("unauthenticated", "a Pub/Sub push OIDC token is required", { reason: "token_missing" });
-    if (!credentials.pubsubPushEmail) throw new AppError("unauthenticated", "the tenant accepts no Pub/Sub pushes (no push service account configured)", { reason: "push_not_configured" });
+    if (!token) throw new AppError("unauthenticated", "a Pub/Sub push OIDC token is required", { reason: "PUSH_TOKEN_MISSING" });
+    if (!credentials.pubsubPushEmail) throw new AppError("unauthenticated", "the tenant accepts no Pub/Sub pushes (no push service account configured)", { reason: "PUSH_NOT_CONFIGURED" });
     let claims: Record<string, unknown>;
     try {
       ({ payload: claims } = await jwtVerify(token, this.googleKeys, {
@@ -306,12 +306,12 @@ export class StoreNotifications {
       }));
     } catch (err) {
       if (err instanceof joseErrors.JWKSTimeout || !(err instanceof joseErrors.JOSEError)) {
-        throw new AppError("unavailable", "Google's signing keys could not be fetched", { retryAfterSeconds: 5, reason: "jwks_unavailable" }, { cause: err });
+        throw new AppError("unavailable", "Google's signing keys could not be fetched", { retryAfterSeconds: 5, reason: "GOOGLE_KEYS_UNAVAILABLE" }, { cause: err });
       }
-      throw new AppError("unauthenticated", `the Pub/Sub push token does not verify (${err.code})`, { reason: "token_invalid" });
+      throw new AppError("unauthenticated", `the Pub/Sub push token does not verify (${err.code})`, { reason: "PUSH_TOKEN_INVALID" });
     }
     if (claims.email !== credentials.pubsubPushEmail || claims.email_verified !== true) {
-      throw new AppError("unauthenticated", "the Pub/Sub push token is not from the tenant's push service account", { reason: "token_invalid" });
+      throw new AppError("unauthenticated", "the Pub/Sub push token is not from the tenant's push service account", { reason: "PUSH_TOKEN_INVALID" });
     }
   }
 }

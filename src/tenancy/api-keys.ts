@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
-import { and, asc, eq, isNull } from "drizzle-orm";
+import { and, asc, eq, gt, isNull } from "drizzle-orm";
 import type { Db } from "../db/db.js";
 import { withDbErrors } from "../db/errors.js";
+import { pageOf, pageWindow, type PageRequest } from "../db/pagination.js";
 import { apiKeys, tenants } from "./schema.js";
 import { notFound } from "../errors.js";
 import { newId } from "../ids.js";
@@ -31,13 +32,21 @@ export async function issueApiKey(db: Db, tenantId: string, name: string): Promi
   return { apiKey: toApiKey(row!), secret };
 }
 
-export async function listApiKeys(db: Db, tenantId: string, includeRevoked = false): Promise<ApiKey[]> {
+/** In creation order, a page at a time. */
+export async function listApiKeys(
+  db: Db,
+  tenantId: string,
+  opts: PageRequest & { includeRevoked?: boolean },
+): Promise<{ apiKeys: ApiKey[]; nextPageToken: string }> {
+  const win = pageWindow({ pageSize: opts.pageSize, pageToken: opts.pageToken, includeRevoked: opts.includeRevoked ?? false } as PageRequest);
   const rows = await db
     .select()
     .from(apiKeys)
-    .where(and(eq(apiKeys.tenantId, tenantId), includeRevoked ? undefined : isNull(apiKeys.revokedAt)))
-    .orderBy(asc(apiKeys.id));
-  return rows.map(toApiKey);
+    .where(and(eq(apiKeys.tenantId, tenantId), win.after ? gt(apiKeys.id, win.after) : undefined, opts.includeRevoked ? undefined : isNull(apiKeys.revokedAt)))
+    .orderBy(asc(apiKeys.id))
+    .limit(win.fetch);
+  const page = pageOf(rows, win, (r) => r.id, toApiKey);
+  return { apiKeys: page.items, nextPageToken: page.nextPageToken };
 }
 
 export async function getApiKey(db: Db, tenantId: string, apiKeyId: string): Promise<ApiKey> {

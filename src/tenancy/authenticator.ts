@@ -38,7 +38,7 @@ export class Authenticator {
   /** Parses the header; throws unauthenticated when absent or malformed. */
   static bearerToken(header: string | null | undefined): string {
     const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (!match) throw new AppError("unauthenticated", "missing or malformed Authorization: Bearer header");
+    if (!match) throw new AppError("unauthenticated", "missing or malformed Authorization: Bearer header", { reason: "CREDENTIALS_MISSING" });
     return match[1]!;
   }
 
@@ -66,12 +66,12 @@ export class Authenticator {
     const token = Authenticator.bearerToken(header);
     if (this.isOperatorToken(token)) return;
     if (this.#adminTokenHash === undefined) {
-      throw new AppError("permission_denied", "operator calls are disabled: ATTESTO_ADMIN_TOKEN is not set");
+      throw new AppError("permission_denied", "operator calls are disabled: ATTESTO_ADMIN_TOKEN is not set", { reason: "OPERATOR_DISABLED" });
     }
     const isTenant = looksLikeApiKey(token) && (await this.#lookup(hashApiKey(token))) !== null;
     throw isTenant
-      ? new AppError("permission_denied", "this call takes the operator token")
-      : new AppError("unauthenticated", "invalid operator token");
+      ? new AppError("permission_denied", "this call takes the operator token", { reason: "OPERATOR_TOKEN_REQUIRED" })
+      : new AppError("unauthenticated", "invalid operator token", { reason: "OPERATOR_TOKEN_INVALID" });
   }
 
   /** Forgets cached keys: one key hash, or all of them. */

@@ -2,6 +2,7 @@ import type { Db } from "../db/db.js";
 import type { PageRequest } from "../db/pagination.js";
 import type { Broadcast } from "../infra/broadcast.js";
 import type { Logger } from "../logger.js";
+import { createOnce, type RequestIds } from "../request-ids/module.js";
 import { getApiKey, issueApiKey, listApiKeys, revokeApiKey } from "./api-keys.js";
 import { Authenticator } from "./authenticator.js";
 import { createTenant, deactivateTenant, getTenant, listTenants } from "./tenants.js";
@@ -28,7 +29,7 @@ export class Tenancy {
   readonly authenticator: Authenticator;
 
   constructor(
-    private readonly deps: { db: Db; logger: Logger; broadcast?: Broadcast },
+    private readonly deps: { db: Db; logger: Logger; broadcast?: Broadcast; requestIds?: RequestIds },
     settings: TenancySettings,
   ) {
     this.authenticator = new Authenticator(deps.db, { adminToken: settings.adminToken, cacheMs: settings.apiKeyCacheMs, logger: deps.logger });
@@ -41,8 +42,19 @@ export class Tenancy {
 
   async close(): Promise<void> {}
 
-  createTenant(name: string): Promise<Tenant> {
-    return createTenant(this.deps.db, name);
+  /** A new tenant; a repeated `requestId` (within its window) returns the first one. */
+  createTenant(name: string, requestId?: string): Promise<Tenant> {
+    const { db, requestIds } = this.deps;
+    return createOnce(
+      requestIds,
+      db,
+      requestId ? { scope: "operator", method: "CreateTenant", requestId, request: { name } } : undefined,
+      async (tx) => {
+        const tenant = await createTenant(tx, name);
+        return { result: tenant, resourceId: tenant.id };
+      },
+      (id) => getTenant(db, id),
+    );
   }
 
   getTenant(id: string): Promise<Tenant> {
@@ -60,14 +72,29 @@ export class Tenancy {
     return tenant;
   }
 
-  issueApiKey(tenantId: string, name: string): Promise<{ apiKey: ApiKey; secret: string }> {
-    return issueApiKey(this.deps.db, tenantId, name);
+  /**
+   * A new key for the tenant, shown once. `caller` scopes `requestId`: the
+   * operator's and each tenant's ids are apart. A repeated id (within its
+   * window) returns the same key, secret included.
+   */
+  createApiKey(tenantId: string, name: string, opts: { caller: string; requestId?: string }): Promise<{ apiKey: ApiKey; secret: string }> {
+    const { db, requestIds } = this.deps;
+    return createOnce(
+      requestIds,
+      db,
+      opts.requestId ? { scope: opts.caller, method: "CreateApiKey", requestId: opts.requestId, request: { tenantId, name } } : undefined,
+      async (tx) => {
+        const created = await issueApiKey(tx, tenantId, name);
+        return { result: created, resourceId: created.apiKey.id, secret: created.secret };
+      },
+      async (id, secret) => ({ apiKey: await getApiKey(db, tenantId, id), secret: secret ?? "" }),
+    );
   }
 
-  /** The tenant's keys (which must exist as a tenant). */
-  async listApiKeys(tenantId: string, includeRevoked = false): Promise<ApiKey[]> {
+  /** The tenant's keys (which must exist as a tenant), in creation order. */
+  async listApiKeys(tenantId: string, opts: PageRequest & { includeRevoked?: boolean } = {}): Promise<{ apiKeys: ApiKey[]; nextPageToken: string }> {
     await getTenant(this.deps.db, tenantId);
-    return listApiKeys(this.deps.db, tenantId, includeRevoked);
+    return listApiKeys(this.deps.db, tenantId, opts);
   }
 
   getApiKey(tenantId: string, apiKeyId: string): Promise<ApiKey> {

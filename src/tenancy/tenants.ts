@@ -22,14 +22,15 @@ export async function listTenants(
   db: Db,
   opts: { pageSize?: number; pageToken?: string; includeInactive?: boolean },
 ): Promise<{ tenants: Tenant[]; nextPageToken: string }> {
-  const { fetch, limit, after } = pageWindow(opts);
+  const win = pageWindow(opts);
+  const { fetch, after } = win;
   const rows = await db
     .select()
     .from(tenants)
     .where(and(after ? gt(tenants.id, after) : undefined, opts.includeInactive ? undefined : eq(tenants.active, true)))
     .orderBy(asc(tenants.id))
     .limit(fetch);
-  const page = pageOf(rows, limit, (r) => r.id);
+  const page = pageOf(rows, win, (r) => r.id);
   return { tenants: page.items, nextPageToken: page.nextPageToken };
 }
 
@@ -42,12 +43,12 @@ export async function deactivateTenant(db: Db, id: string): Promise<Tenant> {
     .returning();
   if (row) return row;
   await getTenant(db, id); // not_found when it does not exist
-  throw new AppError("failed_precondition", "tenant is already deactivated");
+  throw new AppError("failed_precondition", "tenant is already deactivated", { reason: "TENANT_DEACTIVATED" });
 }
 
 /** The tenant, which must exist and be active, for operations that add to it. */
 export async function requireActiveTenant(db: Db, id: string): Promise<Tenant> {
   const tenant = await getTenant(db, id);
-  if (!tenant.active) throw new AppError("failed_precondition", "tenant is deactivated");
+  if (!tenant.active) throw new AppError("failed_precondition", "tenant is deactivated", { reason: "TENANT_DEACTIVATED" });
   return tenant;
 }

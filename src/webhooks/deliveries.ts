@@ -77,7 +77,8 @@ export class Deliveries {
 
   /** Newest first, without attempts. */
   async list(tenantId: string, filter: DeliveryFilter = {}): Promise<{ deliveries: Delivery[]; nextPageToken: string }> {
-    const { fetch, limit, after: before } = pageWindow(filter);
+    const win = pageWindow(filter);
+  const { fetch, after: before } = win;
     const d = webhookDeliveries;
     const rows = await this.deps.db
       .select()
@@ -93,7 +94,7 @@ export class Deliveries {
       )
       .orderBy(desc(d.id))
       .limit(fetch);
-    const { items, nextPageToken } = pageOf(rows, limit, (r) => r.id, (r) => toDelivery(r));
+    const { items, nextPageToken } = pageOf(rows, win, (r) => r.id, (r) => toDelivery(r));
     return { deliveries: items, nextPageToken };
   }
 

@@ -307,9 +307,9 @@ export class DeliveryStore {
         .where(and(eq(webhookDeliveries.id, deliveryId), eq(webhookDeliveries.tenantId, tenantId)))
         .for("update", { of: webhookDeliveries });
       if (!row) throw notFound("delivery");
-      if (row.status === "pending") throw new AppError("failed_precondition", "the delivery is pending: wait for its attempt to end", { reason: "delivery_pending" });
-      if (row.deletedAt) throw new AppError("failed_precondition", "the delivery's subscription is deleted", { reason: "subscription_deleted" });
-      if (!row.enabled) throw new AppError("failed_precondition", "the delivery's subscription is disabled", { reason: "subscription_disabled" });
+      if (row.status === "pending") throw new AppError("failed_precondition", "the delivery is pending: wait for its attempt to end", { reason: "DELIVERY_PENDING" });
+      if (row.deletedAt) throw new AppError("failed_precondition", "the delivery's subscription is deleted", { reason: "SUBSCRIPTION_DELETED" });
+      if (!row.enabled) throw new AppError("failed_precondition", "the delivery's subscription is disabled", { reason: "SUBSCRIPTION_DISABLED" });
       const now = new Date();
       await tx
         .update(webhookDeliveries)

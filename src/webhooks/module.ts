@@ -9,6 +9,7 @@ import { DeliveryStore } from "./delivery-store.js";
 import { WebhookEngine } from "./engine.js";
 import { WebhookOutbox, type WebhookEmitter } from "./outbox.js";
 import type { WebhookSettings } from "./settings.js";
+import type { RequestIds } from "../request-ids/module.js";
 import { Subscriptions } from "./subscriptions.js";
 
 export interface WebhooksDeps {
@@ -16,6 +17,8 @@ export interface WebhooksDeps {
   keyring: Keyring;
   jobs: JobRuntime;
   logger: Logger;
+  /** Remembers CreateSubscription request ids; without it (the CLI) every create creates. */
+  requestIds?: RequestIds;
 }
 
 /**
@@ -47,7 +50,7 @@ export class Webhooks {
     this.engine = new WebhookEngine({ store, runner, jobs, logger, settings });
     this.#stopWaking = outbox.onCommitted(() => this.engine.wake());
     this.events = outbox;
-    this.subscriptions = new Subscriptions({ db, keyring, policy: settings.policy, secretOverlapMs: settings.secretOverlapMs });
+    this.subscriptions = new Subscriptions({ db, keyring, policy: settings.policy, secretOverlapMs: settings.secretOverlapMs, requestIds: deps.requestIds });
     this.deliveries = new Deliveries({ db, store, outbox, engine: this.engine, subscriptions: this.subscriptions, publicBaseUrl: settings.publicBaseUrl });
   }
 

@@ -10,6 +10,8 @@ import { requireActiveTenant } from "../tenancy/tenants.js";
 import { isWebhookEventType, type WebhookEventType } from "./event-types.js";
 import { failSubscriptionDeliveries } from "./delivery-store.js";
 import { webhookSubscriptions } from "./schema.js";
+import { checkEtag, etagOf } from "../etag.js";
+import { createOnce, type RequestIds } from "../request-ids/module.js";
 import { newSigningSecret } from "./signing.js";
 
 /** Encryption context (HKDF info) of the sealed signing secrets. */
@@ -32,6 +34,8 @@ export interface Subscription {
   secretRotatedAt: Date;
   /** Set while the previous secret still signs. */
   previousSecretExpiresAt: Date | null;
+  /** Changes whenever any field above does (see etag.ts). */
+  etag: string;
 }
 
 export interface SubscriptionInput {
@@ -47,12 +51,14 @@ export interface SubscriptionPatch {
   eventTypes?: readonly string[];
   description?: string;
   enabled?: boolean;
+  /** The etag as the caller read it; unset changes unconditionally. */
+  etag?: string;
 }
 
 type Row = typeof webhookSubscriptions.$inferSelect;
 
 export function toSubscription(row: Row, now = new Date()): Subscription {
-  return {
+  const subscription: Omit<Subscription, "etag"> = {
     id: row.id,
     tenantId: row.tenantId,
     name: row.name,
@@ -66,6 +72,8 @@ export function toSubscription(row: Row, now = new Date()): Subscription {
     secretRotatedAt: row.secretRotatedAt,
     previousSecretExpiresAt: row.previousSecretEnc && row.previousSecretExpiresAt && row.previousSecretExpiresAt > now ? row.previousSecretExpiresAt : null,
   };
+  // The etag covers the stored state, not the clock: an overlap running out does not change it.
+  return { ...subscription, etag: etagOf({ ...subscription, previousSecretExpiresAt: row.previousSecretExpiresAt, secretRotatedAt: row.secretRotatedAt }) };
 }
 
 /** Known, de-duplicated event types (order kept); errors name the contract field `event_types`. */
@@ -88,11 +96,34 @@ const live = (tenantId: string, id: string) =>
  * scoped by tenant; another tenant's subscription reads as missing.
  */
 export class Subscriptions {
-  constructor(private readonly deps: { db: Db; keyring: Keyring; policy: OutboundPolicy; secretOverlapMs: number }) {}
+  constructor(private readonly deps: { db: Db; keyring: Keyring; policy: OutboundPolicy; secretOverlapMs: number; requestIds?: RequestIds }) {}
 
   /** Creates a subscription; the signing secret is returned once and stored sealed. */
-  async create(tenantId: string, input: SubscriptionInput): Promise<{ subscription: Subscription; signingSecret: string }> {
-    const { db, keyring, policy } = this.deps;
+  async create(tenantId: string, input: SubscriptionInput, requestId?: string): Promise<{ subscription: Subscription; secret: string }> {
+    const key = requestId ? { scope: tenantId, method: "CreateSubscription", requestId, request: input } : undefined;
+    return createOnce(
+      this.deps.requestIds,
+      this.deps.db,
+      key,
+      async (tx) => {
+        const created = await this.#create(tx, tenantId, input);
+        return { result: created, resourceId: created.subscription.id, secret: created.secret };
+      },
+      async (id, secret) => {
+        const subscription = await this.get(tenantId, id);
+        if (subscription.secretRotatedAt.getTime() !== subscription.createdAt.getTime()) {
+          throw new AppError("already_exists", `request_id already created subscription ${id}; its secret was rotated since and can no longer be shown`, {
+            field: "request_id",
+            reason: "REQUEST_ID_REUSED",
+          });
+        }
+        return { subscription, secret: secret ?? "" };
+      },
+    );
+  }
+
+  async #create(db: Db, tenantId: string, input: SubscriptionInput): Promise<{ subscription: Subscription; secret: string }> {
+    const { keyring, policy } = this.deps;
     const eventTypes = checkEventTypes(input.eventTypes);
     const url = (await checkOutboundUrl(input.url, policy)).href;
     await requireActiveTenant(db, tenantId);
@@ -111,7 +142,7 @@ export class Subscriptions {
         })
         .returning(),
     );
-    return { subscription: toSubscription(row!), signingSecret };
+    return { subscription: toSubscription(row!), secret: signingSecret };
   }
 
   async get(tenantId: string, id: string): Promise<Subscription> {
@@ -122,14 +153,15 @@ export class Subscriptions {
 
   /** Newest first. */
   async list(tenantId: string, page: PageRequest = {}): Promise<{ subscriptions: Subscription[]; nextPageToken: string }> {
-    const { fetch, limit, after: before } = pageWindow(page);
+    const win = pageWindow(page);
+  const { fetch, after: before } = win;
     const rows = await this.deps.db
       .select()
       .from(webhookSubscriptions)
       .where(and(eq(webhookSubscriptions.tenantId, tenantId), isNull(webhookSubscriptions.deletedAt), before ? lt(webhookSubscriptions.id, before) : undefined))
       .orderBy(desc(webhookSubscriptions.id))
       .limit(fetch);
-    const { items, nextPageToken } = pageOf(rows, limit, (r) => r.id, (r) => toSubscription(r));
+    const { items, nextPageToken } = pageOf(rows, win, (r) => r.id, (r) => toSubscription(r));
     return { subscriptions: items, nextPageToken };
   }
 
@@ -148,6 +180,7 @@ export class Subscriptions {
       set.disabledReason = patch.enabled ? null : "disabled_by_tenant";
     }
     return this.deps.db.transaction(async (tx) => {
+      await this.#lockCurrent(tx, tenantId, id, patch.etag);
       const [row] = await tx.update(webhookSubscriptions).set(set).where(live(tenantId, id)).returning();
       if (!row) throw notFound("subscription");
       if (patch.enabled === false) await failSubscriptionDeliveries(tx, id, "subscription_disabled");
@@ -156,8 +189,9 @@ export class Subscriptions {
   }
 
   /** Deletes a subscription and its secrets; its pending deliveries fail, its records stay readable. */
-  async delete(tenantId: string, id: string): Promise<void> {
+  async delete(tenantId: string, id: string, etag?: string): Promise<void> {
     await this.deps.db.transaction(async (tx) => {
+      await this.#lockCurrent(tx, tenantId, id, etag);
       const now = new Date();
       const [row] = await tx
         .update(webhookSubscriptions)
@@ -175,14 +209,19 @@ export class Subscriptions {
    * second rotation during an overlap ends the older overlap: only one
    * previous secret is kept.
    */
-  async rotateSecret(tenantId: string, id: string, overlapMs = this.deps.secretOverlapMs): Promise<{ subscription: Subscription; signingSecret: string }> {
+  async rotateSecret(
+    tenantId: string,
+    id: string,
+    overlapMs = this.deps.secretOverlapMs,
+    etag?: string,
+  ): Promise<{ subscription: Subscription; secret: string }> {
     if (overlapMs < 0) throw invalidArgument("overlap", "must not be negative");
     if (overlapMs > MAX_SECRET_OVERLAP_MS) throw invalidArgument("overlap", "must be at most 7 days");
     const { db, keyring } = this.deps;
     const signingSecret = newSigningSecret();
     return db.transaction(async (tx) => {
-      const [current] = await tx.select().from(webhookSubscriptions).where(live(tenantId, id)).limit(1);
-      if (!current?.secretEnc) throw notFound("subscription");
+      const current = await this.#lockCurrent(tx, tenantId, id, etag);
+      if (!current.secretEnc) throw notFound("subscription");
       const now = new Date();
       const [row] = await tx
         .update(webhookSubscriptions)
@@ -196,8 +235,16 @@ export class Subscriptions {
         .where(live(tenantId, id))
         .returning();
       if (!row) throw notFound("subscription");
-      return { subscription: toSubscription(row, now), signingSecret };
+      return { subscription: toSubscription(row, now), secret: signingSecret };
     });
+  }
+
+  /** The live row, locked for the change; ABORTED when `etag` is set and no longer the row's. */
+  async #lockCurrent(tx: Db, tenantId: string, id: string, etag: string | undefined): Promise<Row> {
+    const [row] = await tx.select().from(webhookSubscriptions).where(live(tenantId, id)).for("update").limit(1);
+    if (!row) throw notFound("subscription");
+    checkEtag(etag, toSubscription(row).etag, "subscription");
+    return row;
   }
 }
 
@@ -208,7 +255,7 @@ export function openSecrets(
   row: { secretEnc: Uint8Array | null; previousSecretEnc: Uint8Array | null; previousSecretExpiresAt: Date | null },
   now = new Date(),
 ): { secret: string; previousSecret?: string } {
-  if (!row.secretEnc) throw new AppError("failed_precondition", "subscription is deleted");
+  if (!row.secretEnc) throw new AppError("failed_precondition", "subscription is deleted", { reason: "SUBSCRIPTION_DELETED" });
   const secret = keyring.decryptText(SECRET_CONTEXT, row.secretEnc, tenantId);
   const previousLive = row.previousSecretEnc && row.previousSecretExpiresAt && row.previousSecretExpiresAt > now;
   return previousLive ? { secret, previousSecret: keyring.decryptText(SECRET_CONTEXT, row.previousSecretEnc!, tenantId) } : { secret };

@@ -6,7 +6,7 @@ import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import type { DescService } from "@bufbuild/protobuf";
 import { inject } from "vitest";
-import { AdminService } from "../../gen/ts/attesto/v1/admin_pb.js";
+import { AdminService } from "../../gen/ts/attesto/admin/v1/admin_pb.js";
 import { loadConfig, type Config } from "../../src/config.js";
 import { createLogger } from "../../src/logger.js";
 import { startAttesto, type Attesto } from "../../src/server/app.js";
@@ -59,6 +59,6 @@ export const adminClient = (baseUrl: string) => clientFor(AdminService, baseUrl,
 export async function newTenant(baseUrl: string, name = `tenant-${randomBytes(4).toString("hex")}`) {
   const admin = adminClient(baseUrl);
   const { tenant } = await admin.createTenant({ name });
-  const { apiKey, secret } = await admin.issueApiKey({ tenantId: tenant!.id, name: "test" });
+  const { apiKey, secret } = await admin.createApiKey({ tenantId: tenant!.id, name: "test" });
   return { tenantId: tenant!.id, apiKeyId: apiKey!.id, key: secret };
 }

@@ -128,5 +128,5 @@ function sha1(data: ArrayBuffer): Buffer {
 }
 
 function unavailable(message: string, cause?: unknown): AppError {
-  return new AppError("unavailable", `revocation check failed: ${message}`, { retryAfterSeconds: 5 }, { cause });
+  return new AppError("unavailable", `revocation check failed: ${message}`, { retryAfterSeconds: 5, reason: "REVOCATION_CHECK_UNAVAILABLE" }, { cause });
 }

@@ -65,12 +65,12 @@ export class AppStoreServerApi {
       retryAfter = Array.isArray(header) ? header[0] : header;
       body = await res.body.text();
     } catch (err) {
-      throw new AppError("unavailable", `the App Store Server API (${environment}) could not be reached`, { retryAfterSeconds: 5, reason: "store_unavailable" }, { cause: err });
+      throw new AppError("unavailable", `the App Store Server API (${environment}) could not be reached`, { retryAfterSeconds: 5, reason: "STORE_UNAVAILABLE" }, { cause: err });
     }
     if (status === 200) {
       const parsed = parseJson(body);
       if (typeof parsed?.signedTransactionInfo !== "string") {
-        throw new AppError("unavailable", `the App Store Server API (${environment}) answered without signedTransactionInfo`, { retryAfterSeconds: 5, reason: "store_unavailable" });
+        throw new AppError("unavailable", `the App Store Server API (${environment}) answered without signedTransactionInfo`, { retryAfterSeconds: 5, reason: "STORE_UNAVAILABLE" });
       }
       return { found: true, signedTransactionInfo: parsed.signedTransactionInfo };
     }
@@ -79,19 +79,19 @@ export class AppStoreServerApi {
     if (status === 400 && errorCode !== undefined && INVALID_ID_CODES.has(errorCode)) return { found: false, errorCode: "invalid_transaction_id" };
     if (status === 401) {
       throw new AppError("failed_precondition", "Apple rejected the tenant's App Store Connect credentials (key id, issuer id or private key)", {
-        reason: "credentials_rejected",
+        reason: "STORE_CREDENTIALS_REJECTED",
       });
     }
     if (status === 429) {
       const seconds = Number(retryAfter);
       throw new AppError("resource_exhausted", "the App Store Server API rate limit was reached", {
         retryAfterSeconds: Number.isFinite(seconds) && seconds > 0 ? Math.ceil(seconds) : DEFAULT_RETRY_AFTER_SECONDS,
-        reason: "store_rate_limited",
+        reason: "STORE_RATE_LIMITED",
       });
     }
     throw new AppError("unavailable", `the App Store Server API (${environment}) answered ${status}${errorCode ? ` (errorCode ${errorCode})` : ""}`, {
       retryAfterSeconds: 5,
-      reason: "store_unavailable",
+      reason: "STORE_UNAVAILABLE",
     });
   }
 

@@ -92,7 +92,7 @@ export class GooglePlayApi {
       return this.get(tenantId, credentials, path, true);
     }
     if (status === 401 || status === 403) {
-      throw new AppError("failed_precondition", "Google rejected the tenant's service account (no access to the app, or the key was revoked)", { reason: "credentials_rejected" });
+      throw new AppError("failed_precondition", "Google rejected the tenant's service account (no access to the app, or the key was revoked)", { reason: "STORE_CREDENTIALS_REJECTED" });
     }
     if (status === 429) throw rateLimited(retryAfter);
     throw unavailable(`the Google Play Developer API answered ${status}`);
@@ -128,7 +128,7 @@ export class GooglePlayApi {
         .setExpirationTime(now + 3600)
         .sign(credentials.privateKey);
     } catch (err) {
-      throw new AppError("failed_precondition", "the tenant's Google service account key cannot sign (it must be an RSA key)", { reason: "credentials_rejected" }, { cause: err });
+      throw new AppError("failed_precondition", "the tenant's Google service account key cannot sign (it must be an RSA key)", { reason: "STORE_CREDENTIALS_REJECTED" }, { cause: err });
     }
     const { status, body, retryAfter } = await this.send(this.tokenPool.pool, {
       method: "POST",
@@ -144,7 +144,7 @@ export class GooglePlayApi {
       return { accessToken, expiresAt: Date.now() + expiresIn * 1000, identity };
     }
     if (status === 400 || status === 401 || status === 403) {
-      throw new AppError("failed_precondition", "Google refused the tenant's service account (invalid_grant: unknown, disabled or deleted key)", { reason: "credentials_rejected" });
+      throw new AppError("failed_precondition", "Google refused the tenant's service account (invalid_grant: unknown, disabled or deleted key)", { reason: "STORE_CREDENTIALS_REJECTED" });
     }
     if (status === 429) throw rateLimited(retryAfter);
     throw unavailable(`Google's token endpoint answered ${status}`);
@@ -164,14 +164,14 @@ export class GooglePlayApi {
 const enc = encodeURIComponent;
 
 function unavailable(message: string, cause?: unknown): AppError {
-  return new AppError("unavailable", message, { retryAfterSeconds: 5, reason: "store_unavailable" }, { cause });
+  return new AppError("unavailable", message, { retryAfterSeconds: 5, reason: "STORE_UNAVAILABLE" }, { cause });
 }
 
 function rateLimited(retryAfter: string | undefined): AppError {
   const seconds = Number(retryAfter);
   return new AppError("resource_exhausted", "the Google Play Developer API rate limit was reached", {
     retryAfterSeconds: Number.isFinite(seconds) && seconds > 0 ? Math.ceil(seconds) : DEFAULT_RETRY_AFTER_SECONDS,
-    reason: "store_rate_limited",
+    reason: "STORE_RATE_LIMITED",
   });
 }
 

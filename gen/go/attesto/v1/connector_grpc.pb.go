@@ -40,12 +40,14 @@ type ConnectorServiceClient interface {
 	// LEGACY_TOKEN mode moves to SIGNING_TOKEN.
 	//
 	// Errors: NOT_FOUND when unknown; FAILED_PRECONDITION (reason
-	// `connector_revoked`) when the connector is revoked; INVALID_ARGUMENT
-	// (field `overlap`, `access_key_id` or `secret_access_key`).
+	// CONNECTOR_REVOKED) when the connector is revoked; INVALID_ARGUMENT
+	// (field `overlap`, `access_key_id` or `secret_access_key`); ABORTED
+	// (ETAG_MISMATCH) when etag is set and stale.
 	RotateConnectorSecret(ctx context.Context, in *RotateConnectorSecretRequest, opts ...grpc.CallOption) (*RotateConnectorSecretResponse, error)
 	// Disables ingress for good and destroys the secrets, on every instance at
 	// once. Ingress then answers 404, byte for byte like an unknown connector.
-	// Revoking again returns the connector unchanged. NOT_FOUND when unknown.
+	// Revoking again returns the connector unchanged. NOT_FOUND when unknown;
+	// ABORTED (ETAG_MISMATCH) when etag is set and stale.
 	RevokeConnector(ctx context.Context, in *RevokeConnectorRequest, opts ...grpc.CallOption) (*RevokeConnectorResponse, error)
 	// Health and counters of one connector; never credentials, raw provider
 	// payloads or object content. Counters of other instances show up within
@@ -66,14 +68,15 @@ type ConnectorServiceClient interface {
 	// again with the same metadata returns the original event with duplicate =
 	// true; with other metadata it is a replay conflict.
 	//
-	// Errors, one reason each: NOT_FOUND reason `connector_not_found` (unknown
-	// or revoked connector) or `object_not_found` (no such key, or no such
-	// version: reason `version_not_found`); FAILED_PRECONDITION reason
-	// `wrong_connector_kind` or `credentials_denied` (the store refused the
-	// credentials); INVALID_ARGUMENT field `key` reason `key_outside_prefix`,
-	// or field `metadata`; ALREADY_EXISTS reason `replay_conflict`;
-	// UNAVAILABLE reason `store_unreachable` (connection failed, timed out,
-	// address refused by the outbound guard, or the store answered 5xx).
+	// Errors, one reason each: NOT_FOUND reason CONNECTOR_NOT_FOUND (unknown
+	// connector), OBJECT_NOT_FOUND (no such key) or OBJECT_VERSION_NOT_FOUND
+	// (no such version); FAILED_PRECONDITION reason CONNECTOR_REVOKED,
+	// CONNECTOR_KIND_MISMATCH, OBJECT_STORE_DENIED (the store refused the
+	// credentials) or OBJECT_STORE_REFUSED (another refusal); INVALID_ARGUMENT
+	// field `key` reason KEY_OUTSIDE_PREFIX, or field `metadata`;
+	// ALREADY_EXISTS reason REPLAY_CONFLICT; UNAVAILABLE reason
+	// OBJECT_STORE_UNAVAILABLE (connection failed, timed out, address refused
+	// by the outbound guard, or the store answered 5xx).
 	CommitS3Object(ctx context.Context, in *CommitS3ObjectRequest, opts ...grpc.CallOption) (*CommitS3ObjectResponse, error)
 }
 
@@ -175,12 +178,14 @@ type ConnectorServiceServer interface {
 	// LEGACY_TOKEN mode moves to SIGNING_TOKEN.
 	//
 	// Errors: NOT_FOUND when unknown; FAILED_PRECONDITION (reason
-	// `connector_revoked`) when the connector is revoked; INVALID_ARGUMENT
-	// (field `overlap`, `access_key_id` or `secret_access_key`).
+	// CONNECTOR_REVOKED) when the connector is revoked; INVALID_ARGUMENT
+	// (field `overlap`, `access_key_id` or `secret_access_key`); ABORTED
+	// (ETAG_MISMATCH) when etag is set and stale.
 	RotateConnectorSecret(context.Context, *RotateConnectorSecretRequest) (*RotateConnectorSecretResponse, error)
 	// Disables ingress for good and destroys the secrets, on every instance at
 	// once. Ingress then answers 404, byte for byte like an unknown connector.
-	// Revoking again returns the connector unchanged. NOT_FOUND when unknown.
+	// Revoking again returns the connector unchanged. NOT_FOUND when unknown;
+	// ABORTED (ETAG_MISMATCH) when etag is set and stale.
 	RevokeConnector(context.Context, *RevokeConnectorRequest) (*RevokeConnectorResponse, error)
 	// Health and counters of one connector; never credentials, raw provider
 	// payloads or object content. Counters of other instances show up within
@@ -201,14 +206,15 @@ type ConnectorServiceServer interface {
 	// again with the same metadata returns the original event with duplicate =
 	// true; with other metadata it is a replay conflict.
 	//
-	// Errors, one reason each: NOT_FOUND reason `connector_not_found` (unknown
-	// or revoked connector) or `object_not_found` (no such key, or no such
-	// version: reason `version_not_found`); FAILED_PRECONDITION reason
-	// `wrong_connector_kind` or `credentials_denied` (the store refused the
-	// credentials); INVALID_ARGUMENT field `key` reason `key_outside_prefix`,
-	// or field `metadata`; ALREADY_EXISTS reason `replay_conflict`;
-	// UNAVAILABLE reason `store_unreachable` (connection failed, timed out,
-	// address refused by the outbound guard, or the store answered 5xx).
+	// Errors, one reason each: NOT_FOUND reason CONNECTOR_NOT_FOUND (unknown
+	// connector), OBJECT_NOT_FOUND (no such key) or OBJECT_VERSION_NOT_FOUND
+	// (no such version); FAILED_PRECONDITION reason CONNECTOR_REVOKED,
+	// CONNECTOR_KIND_MISMATCH, OBJECT_STORE_DENIED (the store refused the
+	// credentials) or OBJECT_STORE_REFUSED (another refusal); INVALID_ARGUMENT
+	// field `key` reason KEY_OUTSIDE_PREFIX, or field `metadata`;
+	// ALREADY_EXISTS reason REPLAY_CONFLICT; UNAVAILABLE reason
+	// OBJECT_STORE_UNAVAILABLE (connection failed, timed out, address refused
+	// by the outbound guard, or the store answered 5xx).
 	CommitS3Object(context.Context, *CommitS3ObjectRequest) (*CommitS3ObjectResponse, error)
 	mustEmbedUnimplementedConnectorServiceServer()
 }

@@ -18,7 +18,8 @@ const _ = grpc.SupportPackageIsVersion7
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type ProofstreamServiceClient interface {
 	// Creates an empty stream with its own Ed25519 checkpoint key. It has no
-	// checkpoint until its first events are checkpointed.
+	// checkpoint until its first events are checkpointed. A retry with the
+	// same request_id within 10 minutes returns the first stream.
 	CreateStream(ctx context.Context, in *CreateStreamRequest, opts ...grpc.CallOption) (*CreateStreamResponse, error)
 	// Reads one stream with its verifier keys and sizes.
 	GetStream(ctx context.Context, in *GetStreamRequest, opts ...grpc.CallOption) (*GetStreamResponse, error)
@@ -29,15 +30,22 @@ type ProofstreamServiceClient interface {
 	//
 	// Replaying a `source_ref` with the same `event_type`, `occurred_at` and
 	// payload returns the original event with `duplicate: true`. Replaying it
-	// with different content answers ALREADY_EXISTS (reason `replay_conflict`)
-	// and writes nothing.
+	// with different content answers ALREADY_EXISTS (reason REPLAY_CONFLICT)
+	// and writes nothing. Safe to retry: a retry of an acknowledged append is
+	// a duplicate, never a second event.
 	AppendEvent(ctx context.Context, in *AppendEventRequest, opts ...grpc.CallOption) (*AppendEventResponse, error)
-	// Reads one event by sequence number; NOT_FOUND beyond the stream's size.
+	// Reads one event by sequence number or by source_ref; NOT_FOUND beyond
+	// the stream's size or for an unknown source_ref. An event never changes:
+	// over HTTP GET the answer says `Cache-Control: private, immutable`.
 	GetEvent(ctx context.Context, in *GetEventRequest, opts ...grpc.CallOption) (*GetEventResponse, error)
-	// Lists events in ascending `seq_no`, optionally filtered.
+	// Lists events in ascending `seq_no`, optionally filtered. A page also
+	// ends once its payloads pass 4 MiB (at least one event per page), so a
+	// page may be shorter than page_size while next_page_token is set.
 	ListEvents(ctx context.Context, in *ListEventsRequest, opts ...grpc.CallOption) (*ListEventsResponse, error)
 	// Reads the latest signed checkpoint, or the one of an exact tree size.
-	// NOT_FOUND when the stream has no signed checkpoint (of that size).
+	// NOT_FOUND when the stream has no signed checkpoint (of that size). At
+	// an explicit tree size the answer never changes: over HTTP GET it says
+	// `Cache-Control: private, immutable`.
 	GetCheckpoint(ctx context.Context, in *GetCheckpointRequest, opts ...grpc.CallOption) (*GetCheckpointResponse, error)
 	// Signs a checkpoint over the current tree now, without waiting for the
 	// periodic job, and fires `proofstream.checkpointed`. When the stream did
@@ -46,12 +54,15 @@ type ProofstreamServiceClient interface {
 	CreateCheckpoint(ctx context.Context, in *CreateCheckpointRequest, opts ...grpc.CallOption) (*CreateCheckpointResponse, error)
 	// RFC 9162 section 2.1.3 inclusion proof of one leaf in the signed
 	// checkpoint of `tree_size`. NOT_FOUND when the leaf or the checkpoint does
-	// not exist; FAILED_PRECONDITION when the leaf is not covered by
-	// `tree_size` (leaf index >= tree size).
+	// not exist; FAILED_PRECONDITION (NOT_IN_CHECKPOINT) when the leaf is not
+	// covered by `tree_size` (leaf index >= tree size). With an explicit
+	// tree_size the answer never changes: over HTTP GET it says
+	// `Cache-Control: private, immutable`.
 	GetInclusionProof(ctx context.Context, in *GetInclusionProofRequest, opts ...grpc.CallOption) (*GetInclusionProofResponse, error)
 	// RFC 9162 section 2.1.4 consistency proof between two tree sizes.
 	// INVALID_ARGUMENT when from_size > to_size; NOT_FOUND when there is no
-	// signed checkpoint of `to_size`.
+	// signed checkpoint of `to_size`. With an explicit to_size the answer
+	// never changes: over HTTP GET it says `Cache-Control: private, immutable`.
 	GetConsistencyProof(ctx context.Context, in *GetConsistencyProofRequest, opts ...grpc.CallOption) (*GetConsistencyProofResponse, error)
 	// Checks a signed checkpoint held by a client or witness against the
 	// stream's history. When it carries a valid signature of this stream's key
@@ -71,8 +82,11 @@ type ProofstreamServiceClient interface {
 	// events, as a background job. Returns at once with status PENDING; when
 	// the bundle is READY, `proofstream.bundle_ready` fires. INVALID_ARGUMENT
 	// (field `to_seq_no`) when from_seq_no > to_seq_no or the range exceeds
-	// the server's bundle limit; FAILED_PRECONDITION when to_seq_no is beyond
-	// the stream's size; NOT_FOUND for an unknown stream.
+	// the server's bundle limit; FAILED_PRECONDITION (RANGE_BEYOND_STREAM)
+	// when to_seq_no is beyond the stream's size; NOT_FOUND for an unknown
+	// stream; UNAVAILABLE (QUEUE_UNAVAILABLE) when the job queue is down. A
+	// retry with the same request_id within 10 minutes returns the first
+	// bundle.
 	CreateBundle(ctx context.Context, in *CreateBundleRequest, opts ...grpc.CallOption) (*CreateBundleResponse, error)
 	// Reads a bundle: status, progress, and when READY the document (small
 	// bundles) and its download URL. Poll it, or wait for
@@ -228,7 +242,8 @@ func (c *proofstreamServiceClient) GetBundle(ctx context.Context, in *GetBundleR
 // for forward compatibility
 type ProofstreamServiceServer interface {
 	// Creates an empty stream with its own Ed25519 checkpoint key. It has no
-	// checkpoint until its first events are checkpointed.
+	// checkpoint until its first events are checkpointed. A retry with the
+	// same request_id within 10 minutes returns the first stream.
 	CreateStream(context.Context, *CreateStreamRequest) (*CreateStreamResponse, error)
 	// Reads one stream with its verifier keys and sizes.
 	GetStream(context.Context, *GetStreamRequest) (*GetStreamResponse, error)
@@ -239,15 +254,22 @@ type ProofstreamServiceServer interface {
 	//
 	// Replaying a `source_ref` with the same `event_type`, `occurred_at` and
 	// payload returns the original event with `duplicate: true`. Replaying it
-	// with different content answers ALREADY_EXISTS (reason `replay_conflict`)
-	// and writes nothing.
+	// with different content answers ALREADY_EXISTS (reason REPLAY_CONFLICT)
+	// and writes nothing. Safe to retry: a retry of an acknowledged append is
+	// a duplicate, never a second event.
 	AppendEvent(context.Context, *AppendEventRequest) (*AppendEventResponse, error)
-	// Reads one event by sequence number; NOT_FOUND beyond the stream's size.
+	// Reads one event by sequence number or by source_ref; NOT_FOUND beyond
+	// the stream's size or for an unknown source_ref. An event never changes:
+	// over HTTP GET the answer says `Cache-Control: private, immutable`.
 	GetEvent(context.Context, *GetEventRequest) (*GetEventResponse, error)
-	// Lists events in ascending `seq_no`, optionally filtered.
+	// Lists events in ascending `seq_no`, optionally filtered. A page also
+	// ends once its payloads pass 4 MiB (at least one event per page), so a
+	// page may be shorter than page_size while next_page_token is set.
 	ListEvents(context.Context, *ListEventsRequest) (*ListEventsResponse, error)
 	// Reads the latest signed checkpoint, or the one of an exact tree size.
-	// NOT_FOUND when the stream has no signed checkpoint (of that size).
+	// NOT_FOUND when the stream has no signed checkpoint (of that size). At
+	// an explicit tree size the answer never changes: over HTTP GET it says
+	// `Cache-Control: private, immutable`.
 	GetCheckpoint(context.Context, *GetCheckpointRequest) (*GetCheckpointResponse, error)
 	// Signs a checkpoint over the current tree now, without waiting for the
 	// periodic job, and fires `proofstream.checkpointed`. When the stream did
@@ -256,12 +278,15 @@ type ProofstreamServiceServer interface {
 	CreateCheckpoint(context.Context, *CreateCheckpointRequest) (*CreateCheckpointResponse, error)
 	// RFC 9162 section 2.1.3 inclusion proof of one leaf in the signed
 	// checkpoint of `tree_size`. NOT_FOUND when the leaf or the checkpoint does
-	// not exist; FAILED_PRECONDITION when the leaf is not covered by
-	// `tree_size` (leaf index >= tree size).
+	// not exist; FAILED_PRECONDITION (NOT_IN_CHECKPOINT) when the leaf is not
+	// covered by `tree_size` (leaf index >= tree size). With an explicit
+	// tree_size the answer never changes: over HTTP GET it says
+	// `Cache-Control: private, immutable`.
 	GetInclusionProof(context.Context, *GetInclusionProofRequest) (*GetInclusionProofResponse, error)
 	// RFC 9162 section 2.1.4 consistency proof between two tree sizes.
 	// INVALID_ARGUMENT when from_size > to_size; NOT_FOUND when there is no
-	// signed checkpoint of `to_size`.
+	// signed checkpoint of `to_size`. With an explicit to_size the answer
+	// never changes: over HTTP GET it says `Cache-Control: private, immutable`.
 	GetConsistencyProof(context.Context, *GetConsistencyProofRequest) (*GetConsistencyProofResponse, error)
 	// Checks a signed checkpoint held by a client or witness against the
 	// stream's history. When it carries a valid signature of this stream's key
@@ -281,8 +306,11 @@ type ProofstreamServiceServer interface {
 	// events, as a background job. Returns at once with status PENDING; when
 	// the bundle is READY, `proofstream.bundle_ready` fires. INVALID_ARGUMENT
 	// (field `to_seq_no`) when from_seq_no > to_seq_no or the range exceeds
-	// the server's bundle limit; FAILED_PRECONDITION when to_seq_no is beyond
-	// the stream's size; NOT_FOUND for an unknown stream.
+	// the server's bundle limit; FAILED_PRECONDITION (RANGE_BEYOND_STREAM)
+	// when to_seq_no is beyond the stream's size; NOT_FOUND for an unknown
+	// stream; UNAVAILABLE (QUEUE_UNAVAILABLE) when the job queue is down. A
+	// retry with the same request_id within 10 minutes returns the first
+	// bundle.
 	CreateBundle(context.Context, *CreateBundleRequest) (*CreateBundleResponse, error)
 	// Reads a bundle: status, progress, and when READY the document (small
 	// bundles) and its download URL. Poll it, or wait for

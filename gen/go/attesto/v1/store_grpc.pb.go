@@ -35,7 +35,7 @@ type StoreVerificationServiceClient interface {
 	// `unsupported_algorithm`, `certificate_expired`, `certificate_revoked`,
 	// `app_mismatch`, `environment_mismatch`). INVALID_ARGUMENT (field
 	// `signed_data`) when the string is not a JWS with JSON header and
-	// payload; UNAVAILABLE (reason `revocation_check_failed`) when an OCSP
+	// payload; UNAVAILABLE (reason REVOCATION_CHECK_UNAVAILABLE) when an OCSP
 	// responder cannot be reached.
 	VerifyAppleSignedData(ctx context.Context, in *VerifyAppleSignedDataRequest, opts ...grpc.CallOption) (*VerifyAppleSignedDataResponse, error)
 	// Looks a purchase up with the Google Play Developer API
@@ -102,7 +102,7 @@ type StoreVerificationServiceServer interface {
 	// `unsupported_algorithm`, `certificate_expired`, `certificate_revoked`,
 	// `app_mismatch`, `environment_mismatch`). INVALID_ARGUMENT (field
 	// `signed_data`) when the string is not a JWS with JSON header and
-	// payload; UNAVAILABLE (reason `revocation_check_failed`) when an OCSP
+	// payload; UNAVAILABLE (reason REVOCATION_CHECK_UNAVAILABLE) when an OCSP
 	// responder cannot be reached.
 	VerifyAppleSignedData(context.Context, *VerifyAppleSignedDataRequest) (*VerifyAppleSignedDataResponse, error)
 	// Looks a purchase up with the Google Play Developer API

@@ -19,10 +19,17 @@ const _ = grpc.SupportPackageIsVersion7
 type TenantServiceClient interface {
 	// Who am I: the tenant and the key that made the call.
 	GetCurrentTenant(ctx context.Context, in *GetCurrentTenantRequest, opts ...grpc.CallOption) (*GetCurrentTenantResponse, error)
+	// Creates another API key for the calling tenant. The key is in the
+	// response and nowhere else; a retry with the same request_id within 10
+	// minutes returns the same key (REQUEST_ID_REUSED once the window passed).
 	CreateApiKey(ctx context.Context, in *CreateApiKeyRequest, opts ...grpc.CallOption) (*CreateApiKeyResponse, error)
-	ListOwnApiKeys(ctx context.Context, in *ListOwnApiKeysRequest, opts ...grpc.CallOption) (*ListOwnApiKeysResponse, error)
-	// Revoking the key that makes the call is allowed; it stops working at once.
-	RevokeOwnApiKey(ctx context.Context, in *RevokeOwnApiKeyRequest, opts ...grpc.CallOption) (*RevokeOwnApiKeyResponse, error)
+	// Lists the calling tenant's API keys, newest first; revoked ones only
+	// with include_revoked.
+	ListApiKeys(ctx context.Context, in *ListApiKeysRequest, opts ...grpc.CallOption) (*ListApiKeysResponse, error)
+	// Revokes one of the calling tenant's keys, the calling key included; it
+	// stops working at once, on every instance. Revoking a revoked key
+	// returns it unchanged.
+	RevokeApiKey(ctx context.Context, in *RevokeApiKeyRequest, opts ...grpc.CallOption) (*RevokeApiKeyResponse, error)
 }
 
 type tenantServiceClient struct {
@@ -51,18 +58,18 @@ func (c *tenantServiceClient) CreateApiKey(ctx context.Context, in *CreateApiKey
 	return out, nil
 }
 
-func (c *tenantServiceClient) ListOwnApiKeys(ctx context.Context, in *ListOwnApiKeysRequest, opts ...grpc.CallOption) (*ListOwnApiKeysResponse, error) {
-	out := new(ListOwnApiKeysResponse)
-	err := c.cc.Invoke(ctx, "/attesto.v1.TenantService/ListOwnApiKeys", in, out, opts...)
+func (c *tenantServiceClient) ListApiKeys(ctx context.Context, in *ListApiKeysRequest, opts ...grpc.CallOption) (*ListApiKeysResponse, error) {
+	out := new(ListApiKeysResponse)
+	err := c.cc.Invoke(ctx, "/attesto.v1.TenantService/ListApiKeys", in, out, opts...)
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-func (c *tenantServiceClient) RevokeOwnApiKey(ctx context.Context, in *RevokeOwnApiKeyRequest, opts ...grpc.CallOption) (*RevokeOwnApiKeyResponse, error) {
-	out := new(RevokeOwnApiKeyResponse)
-	err := c.cc.Invoke(ctx, "/attesto.v1.TenantService/RevokeOwnApiKey", in, out, opts...)
+func (c *tenantServiceClient) RevokeApiKey(ctx context.Context, in *RevokeApiKeyRequest, opts ...grpc.CallOption) (*RevokeApiKeyResponse, error) {
+	out := new(RevokeApiKeyResponse)
+	err := c.cc.Invoke(ctx, "/attesto.v1.TenantService/RevokeApiKey", in, out, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -75,10 +82,17 @@ func (c *tenantServiceClient) RevokeOwnApiKey(ctx context.Context, in *RevokeOwn
 type TenantServiceServer interface {
 	// Who am I: the tenant and the key that made the call.
 	GetCurrentTenant(context.Context, *GetCurrentTenantRequest) (*GetCurrentTenantResponse, error)
+	// Creates another API key for the calling tenant. The key is in the
+	// response and nowhere else; a retry with the same request_id within 10
+	// minutes returns the same key (REQUEST_ID_REUSED once the window passed).
 	CreateApiKey(context.Context, *CreateApiKeyRequest) (*CreateApiKeyResponse, error)
-	ListOwnApiKeys(context.Context, *ListOwnApiKeysRequest) (*ListOwnApiKeysResponse, error)
-	// Revoking the key that makes the call is allowed; it stops working at once.
-	RevokeOwnApiKey(context.Context, *RevokeOwnApiKeyRequest) (*RevokeOwnApiKeyResponse, error)
+	// Lists the calling tenant's API keys, newest first; revoked ones only
+	// with include_revoked.
+	ListApiKeys(context.Context, *ListApiKeysRequest) (*ListApiKeysResponse, error)
+	// Revokes one of the calling tenant's keys, the calling key included; it
+	// stops working at once, on every instance. Revoking a revoked key
+	// returns it unchanged.
+	RevokeApiKey(context.Context, *RevokeApiKeyRequest) (*RevokeApiKeyResponse, error)
 	mustEmbedUnimplementedTenantServiceServer()
 }
 
@@ -92,11 +106,11 @@ func (UnimplementedTenantServiceServer) GetCurrentTenant(context.Context, *GetCu
 func (UnimplementedTenantServiceServer) CreateApiKey(context.Context, *CreateApiKeyRequest) (*CreateApiKeyResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CreateApiKey not implemented")
 }
-func (UnimplementedTenantServiceServer) ListOwnApiKeys(context.Context, *ListOwnApiKeysRequest) (*ListOwnApiKeysResponse, error) {
-	return nil, status.Errorf(codes.Unimplemented, "method ListOwnApiKeys not implemented")
+func (UnimplementedTenantServiceServer) ListApiKeys(context.Context, *ListApiKeysRequest) (*ListApiKeysResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListApiKeys not implemented")
 }
-func (UnimplementedTenantServiceServer) RevokeOwnApiKey(context.Context, *RevokeOwnApiKeyRequest) (*RevokeOwnApiKeyResponse, error) {
-	return nil, status.Errorf(codes.Unimplemented, "method RevokeOwnApiKey not implemented")
+func (UnimplementedTenantServiceServer) RevokeApiKey(context.Context, *RevokeApiKeyRequest) (*RevokeApiKeyResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RevokeApiKey not implemented")
 }
 func (UnimplementedTenantServiceServer) mustEmbedUnimplementedTenantServiceServer() {}
 
@@ -147,38 +161,38 @@ func _TenantService_CreateApiKey_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
-func _TenantService_ListOwnApiKeys_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(ListOwnApiKeysRequest)
+func _TenantService_ListApiKeys_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListApiKeysRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
 	if interceptor == nil {
-		return srv.(TenantServiceServer).ListOwnApiKeys(ctx, in)
+		return srv.(TenantServiceServer).ListApiKeys(ctx, in)
 	}
 	info := &grpc.UnaryServerInfo{
 		Server:     srv,
-		FullMethod: "/attesto.v1.TenantService/ListOwnApiKeys",
+		FullMethod: "/attesto.v1.TenantService/ListApiKeys",
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(TenantServiceServer).ListOwnApiKeys(ctx, req.(*ListOwnApiKeysRequest))
+		return srv.(TenantServiceServer).ListApiKeys(ctx, req.(*ListApiKeysRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
 
-func _TenantService_RevokeOwnApiKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(RevokeOwnApiKeyRequest)
+func _TenantService_RevokeApiKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeApiKeyRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
 	if interceptor == nil {
-		return srv.(TenantServiceServer).RevokeOwnApiKey(ctx, in)
+		return srv.(TenantServiceServer).RevokeApiKey(ctx, in)
 	}
 	info := &grpc.UnaryServerInfo{
 		Server:     srv,
-		FullMethod: "/attesto.v1.TenantService/RevokeOwnApiKey",
+		FullMethod: "/attesto.v1.TenantService/RevokeApiKey",
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(TenantServiceServer).RevokeOwnApiKey(ctx, req.(*RevokeOwnApiKeyRequest))
+		return srv.(TenantServiceServer).RevokeApiKey(ctx, req.(*RevokeApiKeyRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -196,12 +210,12 @@ var _TenantService_serviceDesc = grpc.ServiceDesc{
 			Handler:    _TenantService_CreateApiKey_Handler,
 		},
 		{
-			MethodName: "ListOwnApiKeys",
-			Handler:    _TenantService_ListOwnApiKeys_Handler,
+			MethodName: "ListApiKeys",
+			Handler:    _TenantService_ListApiKeys_Handler,
 		},
 		{
-			MethodName: "RevokeOwnApiKey",
-			Handler:    _TenantService_RevokeOwnApiKey_Handler,
+			MethodName: "RevokeApiKey",
+			Handler:    _TenantService_RevokeApiKey_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -22,7 +22,8 @@ type VerifierServiceClient interface {
 	// false), not an error. INVALID_ARGUMENT when neither or both of
 	// `bundle_json` and `tlog_proof` are set, or one is over its size limit
 	// (requests over the server's body limit are refused by the transport
-	// with RESOURCE_EXHAUSTED).
+	// with RESOURCE_EXHAUSTED, reason PAYLOAD_TOO_LARGE). Safe to retry, but
+	// never sent as HTTP GET: a bundle is too large for a URL.
 	VerifyBundle(ctx context.Context, in *VerifyBundleRequest, opts ...grpc.CallOption) (*VerifyBundleResponse, error)
 }
 
@@ -52,7 +53,8 @@ type VerifierServiceServer interface {
 	// false), not an error. INVALID_ARGUMENT when neither or both of
 	// `bundle_json` and `tlog_proof` are set, or one is over its size limit
 	// (requests over the server's body limit are refused by the transport
-	// with RESOURCE_EXHAUSTED).
+	// with RESOURCE_EXHAUSTED, reason PAYLOAD_TOO_LARGE). Safe to retry, but
+	// never sent as HTTP GET: a bundle is too large for a URL.
 	VerifyBundle(context.Context, *VerifyBundleRequest) (*VerifyBundleResponse, error)
 	mustEmbedUnimplementedVerifierServiceServer()
 }

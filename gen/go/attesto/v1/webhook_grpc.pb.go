@@ -18,22 +18,30 @@ const _ = grpc.SupportPackageIsVersion7
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type WebhookServiceClient interface {
 	// Creates a subscription and its signing secret. The URL is checked now
-	// and again, with the resolved address pinned, at every connection.
+	// and again, with the resolved address pinned, at every connection. A
+	// retry with the same request_id within 10 minutes returns the first
+	// answer, secret included, unless the secret was rotated since
+	// (REQUEST_ID_REUSED).
 	CreateSubscription(ctx context.Context, in *CreateSubscriptionRequest, opts ...grpc.CallOption) (*CreateSubscriptionResponse, error)
 	// Reads one subscription (never its secret).
 	GetSubscription(ctx context.Context, in *GetSubscriptionRequest, opts ...grpc.CallOption) (*GetSubscriptionResponse, error)
 	// Lists subscriptions, newest first.
 	ListSubscriptions(ctx context.Context, in *ListSubscriptionsRequest, opts ...grpc.CallOption) (*ListSubscriptionsResponse, error)
-	// Changes the fields that are set. A new URL applies to deliveries
-	// enqueued afterwards (pending ones keep the URL they were enqueued with).
+	// Changes the fields named in update_mask. A new URL applies to
+	// deliveries enqueued afterwards (pending ones keep the URL they were
+	// enqueued with). With etag set, ABORTED (ETAG_MISMATCH) when the
+	// subscription changed since it was read.
 	UpdateSubscription(ctx context.Context, in *UpdateSubscriptionRequest, opts ...grpc.CallOption) (*UpdateSubscriptionResponse, error)
 	// Deletes a subscription and its secrets. Its pending deliveries stop;
-	// its delivery records stay readable.
+	// its delivery records stay readable. With etag set, ABORTED
+	// (ETAG_MISMATCH) when the subscription changed since it was read.
 	DeleteSubscription(ctx context.Context, in *DeleteSubscriptionRequest, opts ...grpc.CallOption) (*DeleteSubscriptionResponse, error)
 	// Replaces the signing secret. The previous one stays valid for `overlap`:
 	// until then deliveries carry a signature for each secret where the
 	// scheme allows (webhook-signature lists both; X-Attesto-Signature uses
 	// the new one). Rotating again during an overlap ends the older overlap.
+	// With etag set, ABORTED (ETAG_MISMATCH) when the subscription changed
+	// since it was read.
 	RotateSubscriptionSecret(ctx context.Context, in *RotateSubscriptionSecretRequest, opts ...grpc.CallOption) (*RotateSubscriptionSecretResponse, error)
 	// Lists deliveries, newest first, without their attempts.
 	ListDeliveries(ctx context.Context, in *ListDeliveriesRequest, opts ...grpc.CallOption) (*ListDeliveriesResponse, error)
@@ -42,11 +50,13 @@ type WebhookServiceClient interface {
 	// Makes one new attempt now, numbered after the previous ones, with the
 	// same delivery id and body, signed with the current secret. The delivery
 	// is PENDING until the attempt ends. FAILED_PRECONDITION while the
-	// delivery is PENDING, or when its subscription is deleted or disabled.
+	// delivery is PENDING (DELIVERY_PENDING), or when its subscription is
+	// disabled (SUBSCRIPTION_DISABLED) or deleted (SUBSCRIPTION_DELETED);
+	// UNAVAILABLE (QUEUE_UNAVAILABLE) when the job queue is down.
 	RedeliverDelivery(ctx context.Context, in *RedeliverDeliveryRequest, opts ...grpc.CallOption) (*RedeliverDeliveryResponse, error)
 	// Enqueues a delivery of a sample event to one subscription, whatever its
-	// event_types and even when it is disabled. `data` has the type's shape;
-	// its ids refer to nothing.
+	// event_types and even when it is disabled. `data` has the type's shape
+	// and `"test": true`; its ids refer to nothing.
 	SendTestEvent(ctx context.Context, in *SendTestEventRequest, opts ...grpc.CallOption) (*SendTestEventResponse, error)
 }
 
@@ -153,22 +163,30 @@ func (c *webhookServiceClient) SendTestEvent(ctx context.Context, in *SendTestEv
 // for forward compatibility
 type WebhookServiceServer interface {
 	// Creates a subscription and its signing secret. The URL is checked now
-	// and again, with the resolved address pinned, at every connection.
+	// and again, with the resolved address pinned, at every connection. A
+	// retry with the same request_id within 10 minutes returns the first
+	// answer, secret included, unless the secret was rotated since
+	// (REQUEST_ID_REUSED).
 	CreateSubscription(context.Context, *CreateSubscriptionRequest) (*CreateSubscriptionResponse, error)
 	// Reads one subscription (never its secret).
 	GetSubscription(context.Context, *GetSubscriptionRequest) (*GetSubscriptionResponse, error)
 	// Lists subscriptions, newest first.
 	ListSubscriptions(context.Context, *ListSubscriptionsRequest) (*ListSubscriptionsResponse, error)
-	// Changes the fields that are set. A new URL applies to deliveries
-	// enqueued afterwards (pending ones keep the URL they were enqueued with).
+	// Changes the fields named in update_mask. A new URL applies to
+	// deliveries enqueued afterwards (pending ones keep the URL they were
+	// enqueued with). With etag set, ABORTED (ETAG_MISMATCH) when the
+	// subscription changed since it was read.
 	UpdateSubscription(context.Context, *UpdateSubscriptionRequest) (*UpdateSubscriptionResponse, error)
 	// Deletes a subscription and its secrets. Its pending deliveries stop;
-	// its delivery records stay readable.
+	// its delivery records stay readable. With etag set, ABORTED
+	// (ETAG_MISMATCH) when the subscription changed since it was read.
 	DeleteSubscription(context.Context, *DeleteSubscriptionRequest) (*DeleteSubscriptionResponse, error)
 	// Replaces the signing secret. The previous one stays valid for `overlap`:
 	// until then deliveries carry a signature for each secret where the
 	// scheme allows (webhook-signature lists both; X-Attesto-Signature uses
 	// the new one). Rotating again during an overlap ends the older overlap.
+	// With etag set, ABORTED (ETAG_MISMATCH) when the subscription changed
+	// since it was read.
 	RotateSubscriptionSecret(context.Context, *RotateSubscriptionSecretRequest) (*RotateSubscriptionSecretResponse, error)
 	// Lists deliveries, newest first, without their attempts.
 	ListDeliveries(context.Context, *ListDeliveriesRequest) (*ListDeliveriesResponse, error)
@@ -177,11 +195,13 @@ type WebhookServiceServer interface {
 	// Makes one new attempt now, numbered after the previous ones, with the
 	// same delivery id and body, signed with the current secret. The delivery
 	// is PENDING until the attempt ends. FAILED_PRECONDITION while the
-	// delivery is PENDING, or when its subscription is deleted or disabled.
+	// delivery is PENDING (DELIVERY_PENDING), or when its subscription is
+	// disabled (SUBSCRIPTION_DISABLED) or deleted (SUBSCRIPTION_DELETED);
+	// UNAVAILABLE (QUEUE_UNAVAILABLE) when the job queue is down.
 	RedeliverDelivery(context.Context, *RedeliverDeliveryRequest) (*RedeliverDeliveryResponse, error)
 	// Enqueues a delivery of a sample event to one subscription, whatever its
-	// event_types and even when it is disabled. `data` has the type's shape;
-	// its ids refer to nothing.
+	// event_types and even when it is disabled. `data` has the type's shape
+	// and `"test": true`; its ids refer to nothing.
 	SendTestEvent(context.Context, *SendTestEventRequest) (*SendTestEventResponse, error)
 	mustEmbedUnimplementedWebhookServiceServer()
 }

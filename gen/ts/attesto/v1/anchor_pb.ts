@@ -4,8 +4,6 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { PageRequest, PageResponse } from "./common_pb.js";
-import { file_attesto_v1_common } from "./common_pb.js";
 import { file_attesto_v1_validate } from "./validate_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
@@ -15,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file attesto/v1/anchor.proto.
  */
 export const file_attesto_v1_anchor: GenFile = /*@__PURE__*/
-  fileDesc("ChdhdHRlc3RvL3YxL2FuY2hvci5wcm90bxIKYXR0ZXN0by52MSLZAgoFQmF0Y2gSCgoCaWQYASABKAkSJwoGc3RhdHVzGAIgASgOMhcuYXR0ZXN0by52MS5CYXRjaFN0YXR1cxIMCgRyb290GAMgASgMEhAKCGNoYWluX2lkGAQgASgEEg8KB3R4X2hhc2gYBSABKAkSFAoMYmxvY2tfbnVtYmVyGAYgASgEEhIKCmJsb2NrX2hhc2gYByABKAkSFAoMbWVtYmVyX2NvdW50GAggASgNEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDHN1Ym1pdHRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMY29uZmlybWVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5mYWlsdXJlX3JlYXNvbhgMIAEoCSJHCgtCYXRjaE1lbWJlchIRCglzdHJlYW1faWQYASABKAkSEQoJdHJlZV9zaXplGAIgASgEEhIKCmxlYWZfaW5kZXgYAyABKAQi5gIKDUFuY2hvclJlY2VpcHQSEQoJc3RyZWFtX2lkGAEgASgJEhEKCXRyZWVfc2l6ZRgCIAEoBBIXCg9jaGVja3BvaW50X25vdGUYAyABKAkSEAoIYmF0Y2hfaWQYBCABKAkSEAoIY2hhaW5faWQYBSABKAQSDwoHdHhfaGFzaBgGIAEoCRIUCgxibG9ja19udW1iZXIYByABKAQSEgoKYmxvY2tfaGFzaBgIIAEoCRISCgpiYXRjaF9yb290GAkgASgMEhIKCmJhdGNoX3NpemUYCiABKAQSEgoKbGVhZl9pbmRleBgLIAEoBBISCgphdWRpdF9wYXRoGAwgAygMEhoKEnByZXZpb3VzX3RyZWVfc2l6ZRgNIAEoBBIZChFjb25zaXN0ZW5jeV9wcm9vZhgOIAMoDBIwCgxjb25maXJtZWRfYXQYDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrABChJMaXN0QmF0Y2hlc1JlcXVlc3QSJQoEcGFnZRgBIAEoCzIXLmF0dGVzdG8udjEuUGFnZVJlcXVlc3QSJwoGc3RhdHVzGAIgASgOMhcuYXR0ZXN0by52MS5CYXRjaFN0YXR1cxI8CglzdHJlYW1faWQYAyABKAlCJMrzGCAYQCIcXnN0cl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JEgAiAEBQgwKCl9zdHJlYW1faWQiYQoTTGlzdEJhdGNoZXNSZXNwb25zZRIiCgdiYXRjaGVzGAEgAygLMhEuYXR0ZXN0by52MS5CYXRjaBImCgRwYWdlGAIgASgLMhguYXR0ZXN0by52MS5QYWdlUmVzcG9uc2UiSwoPR2V0QmF0Y2hSZXF1ZXN0EjgKCGJhdGNoX2lkGAEgASgJQibK8xgiCAEYQCIcXmJhdF9bMC05QS1ISktNTlAtVFYtWl17MjZ9JCJeChBHZXRCYXRjaFJlc3BvbnNlEiAKBWJhdGNoGAEgASgLMhEuYXR0ZXN0by52MS5CYXRjaBIoCgdtZW1iZXJzGAIgAygLMhcuYXR0ZXN0by52MS5CYXRjaE1lbWJlciJnChdHZXRBbmNob3JSZWNlaXB0UmVxdWVzdBI5CglzdHJlYW1faWQYASABKAlCJsrzGCIIARhAIhxec3RyX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEhEKCXRyZWVfc2l6ZRgCIAEoBCJGChhHZXRBbmNob3JSZWNlaXB0UmVzcG9uc2USKgoHcmVjZWlwdBgBIAEoCzIZLmF0dGVzdG8udjEuQW5jaG9yUmVjZWlwdCqWAQoLQmF0Y2hTdGF0dXMSHAoYQkFUQ0hfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGAoUQkFUQ0hfU1RBVFVTX1BFTkRJTkcQARIaChZCQVRDSF9TVEFUVVNfU1VCTUlUVEVEEAISGgoWQkFUQ0hfU1RBVFVTX0NPTkZJUk1FRBADEhcKE0JBVENIX1NUQVRVU19GQUlMRUQQBDKFAgoNQW5jaG9yU2VydmljZRJOCgtMaXN0QmF0Y2hlcxIeLmF0dGVzdG8udjEuTGlzdEJhdGNoZXNSZXF1ZXN0Gh8uYXR0ZXN0by52MS5MaXN0QmF0Y2hlc1Jlc3BvbnNlEkUKCEdldEJhdGNoEhsuYXR0ZXN0by52MS5HZXRCYXRjaFJlcXVlc3QaHC5hdHRlc3RvLnYxLkdldEJhdGNoUmVzcG9uc2USXQoQR2V0QW5jaG9yUmVjZWlwdBIjLmF0dGVzdG8udjEuR2V0QW5jaG9yUmVjZWlwdFJlcXVlc3QaJC5hdHRlc3RvLnYxLkdldEFuY2hvclJlY2VpcHRSZXNwb25zZUI7WjlnaXRodWIuY29tL2F0dGVzdG8tZXUvYXR0ZXN0by9nZW4vZ28vYXR0ZXN0by92MTthdHRlc3RvdjFiBnByb3RvMw", [file_attesto_v1_common, file_attesto_v1_validate, file_google_protobuf_timestamp]);
+  fileDesc("ChdhdHRlc3RvL3YxL2FuY2hvci5wcm90bxIKYXR0ZXN0by52MSLZAgoFQmF0Y2gSCgoCaWQYASABKAkSJwoGc3RhdHVzGAIgASgOMhcuYXR0ZXN0by52MS5CYXRjaFN0YXR1cxIMCgRyb290GAMgASgMEhAKCGNoYWluX2lkGAQgASgEEg8KB3R4X2hhc2gYBSABKAkSFAoMYmxvY2tfbnVtYmVyGAYgASgEEhIKCmJsb2NrX2hhc2gYByABKAkSFAoMbWVtYmVyX2NvdW50GAggASgNEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDHN1Ym1pdHRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMY29uZmlybWVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5mYWlsdXJlX3JlYXNvbhgMIAEoCSJHCgtCYXRjaE1lbWJlchIRCglzdHJlYW1faWQYASABKAkSEQoJdHJlZV9zaXplGAIgASgEEhIKCmxlYWZfaW5kZXgYAyABKAQi5gIKDUFuY2hvclJlY2VpcHQSEQoJc3RyZWFtX2lkGAEgASgJEhEKCXRyZWVfc2l6ZRgCIAEoBBIXCg9jaGVja3BvaW50X25vdGUYAyABKAkSEAoIYmF0Y2hfaWQYBCABKAkSEAoIY2hhaW5faWQYBSABKAQSDwoHdHhfaGFzaBgGIAEoCRIUCgxibG9ja19udW1iZXIYByABKAQSEgoKYmxvY2tfaGFzaBgIIAEoCRISCgpiYXRjaF9yb290GAkgASgMEhIKCmJhdGNoX3NpemUYCiABKAQSEgoKbGVhZl9pbmRleBgLIAEoBBISCgphdWRpdF9wYXRoGAwgAygMEhoKEnByZXZpb3VzX3RyZWVfc2l6ZRgNIAEoBBIZChFjb25zaXN0ZW5jeV9wcm9vZhgOIAMoDBIwCgxjb25maXJtZWRfYXQYDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIsQBChJMaXN0QmF0Y2hlc1JlcXVlc3QSHAoJcGFnZV9zaXplGAEgASgFQgnK8xgFKAAw9AMSJwoGc3RhdHVzGAIgASgOMhcuYXR0ZXN0by52MS5CYXRjaFN0YXR1cxI8CglzdHJlYW1faWQYAyABKAlCJMrzGCAYQCIcXnN0cl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JEgAiAEBEhsKCnBhZ2VfdG9rZW4YBCABKAlCB8rzGAMYgARCDAoKX3N0cmVhbV9pZCJSChNMaXN0QmF0Y2hlc1Jlc3BvbnNlEiIKB2JhdGNoZXMYASADKAsyES5hdHRlc3RvLnYxLkJhdGNoEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJLCg9HZXRCYXRjaFJlcXVlc3QSOAoIYmF0Y2hfaWQYASABKAlCJsrzGCIIARhAIhxeYmF0X1swLTlBLUhKS01OUC1UVi1aXXsyNn0kIl4KEEdldEJhdGNoUmVzcG9uc2USIAoFYmF0Y2gYASABKAsyES5hdHRlc3RvLnYxLkJhdGNoEigKB21lbWJlcnMYAiADKAsyFy5hdHRlc3RvLnYxLkJhdGNoTWVtYmVyImcKF0dldEFuY2hvclJlY2VpcHRSZXF1ZXN0EjkKCXN0cmVhbV9pZBgBIAEoCUImyvMYIggBGEAiHF5zdHJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSEQoJdHJlZV9zaXplGAIgASgEIkYKGEdldEFuY2hvclJlY2VpcHRSZXNwb25zZRIqCgdyZWNlaXB0GAEgASgLMhkuYXR0ZXN0by52MS5BbmNob3JSZWNlaXB0KpYBCgtCYXRjaFN0YXR1cxIcChhCQVRDSF9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRCQVRDSF9TVEFUVVNfUEVORElORxABEhoKFkJBVENIX1NUQVRVU19TVUJNSVRURUQQAhIaChZCQVRDSF9TVEFUVVNfQ09ORklSTUVEEAMSFwoTQkFUQ0hfU1RBVFVTX0ZBSUxFRBAEMoUCCg1BbmNob3JTZXJ2aWNlEk4KC0xpc3RCYXRjaGVzEh4uYXR0ZXN0by52MS5MaXN0QmF0Y2hlc1JlcXVlc3QaHy5hdHRlc3RvLnYxLkxpc3RCYXRjaGVzUmVzcG9uc2USRQoIR2V0QmF0Y2gSGy5hdHRlc3RvLnYxLkdldEJhdGNoUmVxdWVzdBocLmF0dGVzdG8udjEuR2V0QmF0Y2hSZXNwb25zZRJdChBHZXRBbmNob3JSZWNlaXB0EiMuYXR0ZXN0by52MS5HZXRBbmNob3JSZWNlaXB0UmVxdWVzdBokLmF0dGVzdG8udjEuR2V0QW5jaG9yUmVjZWlwdFJlc3BvbnNlQjtaOWdpdGh1Yi5jb20vYXR0ZXN0by1ldS9hdHRlc3RvL2dlbi9nby9hdHRlc3RvL3YxO2F0dGVzdG92MWIGcHJvdG8z", [file_attesto_v1_validate, file_google_protobuf_timestamp]);
 
 /**
  * A Batch is one Merkle tree of checkpoints whose root is written on chain.
@@ -252,9 +250,13 @@ export const AnchorReceiptSchema: GenMessage<AnchorReceipt> = /*@__PURE__*/
  */
 export type ListBatchesRequest = Message<"attesto.v1.ListBatchesRequest"> & {
   /**
-   * @generated from field: attesto.v1.PageRequest page = 1;
+   * How many items to return: 0 means 50, at most 500. A page may hold
+   * fewer items (even none) while next_page_token is set; stop when it is
+   * empty.
+   *
+   * @generated from field: int32 page_size = 1;
    */
-  page?: PageRequest | undefined;
+  pageSize: number;
 
   /**
    * Only batches in this status; UNSPECIFIED for all.
@@ -269,6 +271,15 @@ export type ListBatchesRequest = Message<"attesto.v1.ListBatchesRequest"> & {
    * @generated from field: optional string stream_id = 3;
    */
   streamId?: string | undefined;
+
+  /**
+   * The next_page_token of the previous page; empty for the first page.
+   * Every other field must be the same as in the request that returned it
+   * (INVALID_ARGUMENT naming page_token otherwise).
+   *
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
 };
 
 /**
@@ -290,9 +301,11 @@ export type ListBatchesResponse = Message<"attesto.v1.ListBatchesResponse"> & {
   batches: Batch[];
 
   /**
-   * @generated from field: attesto.v1.PageResponse page = 2;
+   * The token of the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
    */
-  page?: PageResponse | undefined;
+  nextPageToken: string;
 };
 
 /**

@@ -2,63 +2,14 @@
 // @generated from file attesto/v1/common.proto (package attesto.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import { file_attesto_v1_validate } from "./validate_pb.js";
-import type { Message } from "@bufbuild/protobuf";
+import type { GenEnum, GenFile } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
 
 /**
  * Describes the file attesto/v1/common.proto.
  */
 export const file_attesto_v1_common: GenFile = /*@__PURE__*/
-  fileDesc("ChdhdHRlc3RvL3YxL2NvbW1vbi5wcm90bxIKYXR0ZXN0by52MSJICgtQYWdlUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCcrzGAUoADD0AxIbCgpwYWdlX3Rva2VuGAIgASgJQgfK8xgDGIAEIicKDFBhZ2VSZXNwb25zZRIXCg9uZXh0X3BhZ2VfdG9rZW4YASABKAkquAEKEEFwcGxlRW52aXJvbm1lbnQSIQodQVBQTEVfRU5WSVJPTk1FTlRfVU5TUEVDSUZJRUQQABIgChxBUFBMRV9FTlZJUk9OTUVOVF9QUk9EVUNUSU9OEAESHQoZQVBQTEVfRU5WSVJPTk1FTlRfU0FOREJPWBACEhsKF0FQUExFX0VOVklST05NRU5UX1hDT0RFEAMSIwofQVBQTEVfRU5WSVJPTk1FTlRfTE9DQUxfVEVTVElORxAEKkEKBVN0b3JlEhUKEVNUT1JFX1VOU1BFQ0lGSUVEEAASDwoLU1RPUkVfQVBQTEUQARIQCgxTVE9SRV9HT09HTEUQAiq4AQoQU3RvcmVFbnZpcm9ubWVudBIhCh1TVE9SRV9FTlZJUk9OTUVOVF9VTlNQRUNJRklFRBAAEiAKHFNUT1JFX0VOVklST05NRU5UX1BST0RVQ1RJT04QARIdChlTVE9SRV9FTlZJUk9OTUVOVF9TQU5EQk9YEAISGwoXU1RPUkVfRU5WSVJPTk1FTlRfWENPREUQAxIjCh9TVE9SRV9FTlZJUk9OTUVOVF9MT0NBTF9URVNUSU5HEARCO1o5Z2l0aHViLmNvbS9hdHRlc3RvLWV1L2F0dGVzdG8vZ2VuL2dvL2F0dGVzdG8vdjE7YXR0ZXN0b3YxYgZwcm90bzM", [file_attesto_v1_validate]);
-
-/**
- * PageRequest is embedded by every List RPC. Cursors are opaque.
- *
- * @generated from message attesto.v1.PageRequest
- */
-export type PageRequest = Message<"attesto.v1.PageRequest"> & {
-  /**
-   * Defaults to 50 when zero; at most 500.
-   *
-   * @generated from field: int32 page_size = 1;
-   */
-  pageSize: number;
-
-  /**
-   * The next_page_token of a previous response, or empty for the first page.
-   *
-   * @generated from field: string page_token = 2;
-   */
-  pageToken: string;
-};
-
-/**
- * Describes the message attesto.v1.PageRequest.
- * Use `create(PageRequestSchema)` to create a new message.
- */
-export const PageRequestSchema: GenMessage<PageRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_common, 0);
-
-/**
- * @generated from message attesto.v1.PageResponse
- */
-export type PageResponse = Message<"attesto.v1.PageResponse"> & {
-  /**
-   * Empty when there are no more results.
-   *
-   * @generated from field: string next_page_token = 1;
-   */
-  nextPageToken: string;
-};
-
-/**
- * Describes the message attesto.v1.PageResponse.
- * Use `create(PageResponseSchema)` to create a new message.
- */
-export const PageResponseSchema: GenMessage<PageResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_common, 1);
+  fileDesc("ChdhdHRlc3RvL3YxL2NvbW1vbi5wcm90bxIKYXR0ZXN0by52MSq4AQoQQXBwbGVFbnZpcm9ubWVudBIhCh1BUFBMRV9FTlZJUk9OTUVOVF9VTlNQRUNJRklFRBAAEiAKHEFQUExFX0VOVklST05NRU5UX1BST0RVQ1RJT04QARIdChlBUFBMRV9FTlZJUk9OTUVOVF9TQU5EQk9YEAISGwoXQVBQTEVfRU5WSVJPTk1FTlRfWENPREUQAxIjCh9BUFBMRV9FTlZJUk9OTUVOVF9MT0NBTF9URVNUSU5HEAQqQQoFU3RvcmUSFQoRU1RPUkVfVU5TUEVDSUZJRUQQABIPCgtTVE9SRV9BUFBMRRABEhAKDFNUT1JFX0dPT0dMRRACKrgBChBTdG9yZUVudmlyb25tZW50EiEKHVNUT1JFX0VOVklST05NRU5UX1VOU1BFQ0lGSUVEEAASIAocU1RPUkVfRU5WSVJPTk1FTlRfUFJPRFVDVElPThABEh0KGVNUT1JFX0VOVklST05NRU5UX1NBTkRCT1gQAhIbChdTVE9SRV9FTlZJUk9OTUVOVF9YQ09ERRADEiMKH1NUT1JFX0VOVklST05NRU5UX0xPQ0FMX1RFU1RJTkcQBEI7WjlnaXRodWIuY29tL2F0dGVzdG8tZXUvYXR0ZXN0by9nZW4vZ28vYXR0ZXN0by92MTthdHRlc3RvdjFiBnByb3RvMw");
 
 /**
  * AppleEnvironment is an App Store environment: the App Store Server API

@@ -4,8 +4,6 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { PageRequest, PageResponse } from "./common_pb.js";
-import { file_attesto_v1_common } from "./common_pb.js";
 import { file_attesto_v1_validate } from "./validate_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
@@ -15,7 +13,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file attesto/v1/proofstream.proto.
  */
 export const file_attesto_v1_proofstream: GenFile = /*@__PURE__*/
-  fileDesc("ChxhdHRlc3RvL3YxL3Byb29mc3RyZWFtLnByb3RvEgphdHRlc3RvLnYxIsQBCgZTdHJlYW0SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIOCgZvcmlnaW4YAyABKAkSFAoMdmVyaWZpZXJfa2V5GAQgASgJEh4KFnByZXZpb3VzX3ZlcmlmaWVyX2tleXMYBSADKAkSEQoJdHJlZV9zaXplGAYgASgEEhcKD2NoZWNrcG9pbnRfc2l6ZRgHIAEoBBIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKJAgoFRXZlbnQSEQoJc3RyZWFtX2lkGAEgASgJEg4KBnNlcV9ubxgCIAEoBBISCgpzb3VyY2VfcmVmGAMgASgJEhIKCmV2ZW50X3R5cGUYBCABKAkSLwoLb2NjdXJyZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3JlY2VpdmVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIoCgdwYXlsb2FkGAcgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIWCg5wYXlsb2FkX3NoYTI1NhgIIAEoCRIRCglsZWFmX2hhc2gYCSABKAwiggEKCkNoZWNrcG9pbnQSEQoJc3RyZWFtX2lkGAEgASgJEhEKCXRyZWVfc2l6ZRgCIAEoBBIRCglyb290X2hhc2gYAyABKAwSDAoEbm90ZRgEIAEoCRItCglzaWduZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoYBCg5JbmNsdXNpb25Qcm9vZhISCgpsZWFmX2luZGV4GAEgASgEEhEKCXRyZWVfc2l6ZRgCIAEoBBIRCglsZWFmX2hhc2gYAyABKAwSDgoGaGFzaGVzGAQgAygMEioKCmNoZWNrcG9pbnQYBSABKAsyFi5hdHRlc3RvLnYxLkNoZWNrcG9pbnQicgoQQ29uc2lzdGVuY3lQcm9vZhIRCglmcm9tX3NpemUYASABKAQSDwoHdG9fc2l6ZRgCIAEoBBIOCgZoYXNoZXMYAyADKAwSKgoKY2hlY2twb2ludBgEIAEoCzIWLmF0dGVzdG8udjEuQ2hlY2twb2ludCJTCgxQcm9vZkF0dGVtcHQSEQoJZnJvbV9zaXplGAEgASgEEg8KB3RvX3NpemUYAiABKAQSDgoGaGFzaGVzGAMgAygMEg8KB2ZhaWx1cmUYBCABKAkikgMKDEZvcmtFdmlkZW5jZRIKCgJpZBgBIAEoCRIRCglzdHJlYW1faWQYAiABKAkSKgoEa2luZBgDIAEoDjIcLmF0dGVzdG8udjEuRm9ya0V2aWRlbmNlS2luZBIuCgZzb3VyY2UYBCABKA4yHi5hdHRlc3RvLnYxLkZvcmtFdmlkZW5jZVNvdXJjZRIVCg1zb3VyY2VfZGV0YWlsGAUgASgJEhQKDGhpc3Rvcnlfbm90ZRgGIAEoCRIYChBjb25mbGljdGluZ19ub3RlGAcgASgJEhQKDGhpc3Rvcnlfc2l6ZRgIIAEoBBIYChBjb25mbGljdGluZ19zaXplGAkgASgEEhQKDGhpc3Rvcnlfcm9vdBgKIAEoDBIYChBjb25mbGljdGluZ19yb290GAsgASgMEi8KDXByb29mX2F0dGVtcHQYDCABKAsyGC5hdHRlc3RvLnYxLlByb29mQXR0ZW1wdBIvCgtkZXRlY3RlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAitgMKBkJ1bmRsZRIKCgJpZBgBIAEoCRIRCglzdHJlYW1faWQYAiABKAkSEwoLZnJvbV9zZXFfbm8YAyABKAQSEQoJdG9fc2VxX25vGAQgASgEEhgKEGluY2x1ZGVfcGF5bG9hZHMYBSABKAgSIAoYaW5jbHVkZV9pbmNsdXNpb25fcHJvb2ZzGAYgASgIEigKBnN0YXR1cxgHIAEoDjIYLmF0dGVzdG8udjEuQnVuZGxlU3RhdHVzEhMKC2J1bmRsZV9qc29uGAggASgJEhgKEHZlcmlmaWNhdGlvbl91cmwYCSABKAkSFwoPY2hlY2twb2ludF9zaXplGAogASgEEhYKDmZhaWx1cmVfcmVhc29uGAsgASgJEi4KCmNyZWF0ZWRfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNvbXBsZXRlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZXZlbnRzX2RvbmUYDiABKAQSEgoKc2l6ZV9ieXRlcxgPIAEoBBIUCgxkb3dubG9hZF91cmwYECABKAkiLgoTQ3JlYXRlU3RyZWFtUmVxdWVzdBIXCgRuYW1lGAEgASgJQgnK8xgFCAEYyAEiOgoUQ3JlYXRlU3RyZWFtUmVzcG9uc2USIgoGc3RyZWFtGAEgASgLMhIuYXR0ZXN0by52MS5TdHJlYW0iTQoQR2V0U3RyZWFtUmVxdWVzdBI5CglzdHJlYW1faWQYASABKAlCJsrzGCIIARhAIhxec3RyX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kIjcKEUdldFN0cmVhbVJlc3BvbnNlEiIKBnN0cmVhbRgBIAEoCzISLmF0dGVzdG8udjEuU3RyZWFtIjsKEkxpc3RTdHJlYW1zUmVxdWVzdBIlCgRwYWdlGAEgASgLMhcuYXR0ZXN0by52MS5QYWdlUmVxdWVzdCJiChNMaXN0U3RyZWFtc1Jlc3BvbnNlEiMKB3N0cmVhbXMYASADKAsyEi5hdHRlc3RvLnYxLlN0cmVhbRImCgRwYWdlGAIgASgLMhguYXR0ZXN0by52MS5QYWdlUmVzcG9uc2UioQIKEkFwcGVuZEV2ZW50UmVxdWVzdBI5CglzdHJlYW1faWQYASABKAlCJsrzGCIIARhAIhxec3RyX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEicKCnNvdXJjZV9yZWYYAiABKAlCE8rzGA8IARiAAiIIXlshLX5dKyQSPAoKZXZlbnRfdHlwZRgDIAEoCUIoyvMYJAgBGIABIh1eW0EtWmEtejAtOV1bQS1aYS16MC05Xy46LV0qJBI3CgtvY2N1cnJlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBsrzGAIIARIwCgdwYXlsb2FkGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdEIGyvMYAggBIkoKE0FwcGVuZEV2ZW50UmVzcG9uc2USIAoFZXZlbnQYASABKAsyES5hdHRlc3RvLnYxLkV2ZW50EhEKCWR1cGxpY2F0ZRgCIAEoCCJkCg9HZXRFdmVudFJlcXVlc3QSOQoJc3RyZWFtX2lkGAEgASgJQibK8xgiCAEYQCIcXnN0cl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JBIWCgZzZXFfbm8YAiABKARCBsrzGAIoASI0ChBHZXRFdmVudFJlc3BvbnNlEiAKBWV2ZW50GAEgASgLMhEuYXR0ZXN0by52MS5FdmVudCLDAgoRTGlzdEV2ZW50c1JlcXVlc3QSJQoEcGFnZRgBIAEoCzIXLmF0dGVzdG8udjEuUGFnZVJlcXVlc3QSOQoJc3RyZWFtX2lkGAIgASgJQibK8xgiCAEYQCIcXnN0cl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JBITCgtmcm9tX3NlcV9ubxgDIAEoBBI/CgpldmVudF90eXBlGAQgASgJQibK8xgiGIABIh1eW0EtWmEtejAtOV1bQS1aYS16MC05Xy46LV0qJEgAiAEBEjIKDm9jY3VycmVkX2FmdGVyGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCg9vY2N1cnJlZF9iZWZvcmUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQg0KC19ldmVudF90eXBlIl8KEkxpc3RFdmVudHNSZXNwb25zZRIhCgZldmVudHMYASADKAsyES5hdHRlc3RvLnYxLkV2ZW50EiYKBHBhZ2UYAiABKAsyGC5hdHRlc3RvLnYxLlBhZ2VSZXNwb25zZSJkChRHZXRDaGVja3BvaW50UmVxdWVzdBI5CglzdHJlYW1faWQYASABKAlCJsrzGCIIARhAIhxec3RyX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEhEKCXRyZWVfc2l6ZRgCIAEoBCJDChVHZXRDaGVja3BvaW50UmVzcG9uc2USKgoKY2hlY2twb2ludBgBIAEoCzIWLmF0dGVzdG8udjEuQ2hlY2twb2ludCJUChdDcmVhdGVDaGVja3BvaW50UmVxdWVzdBI5CglzdHJlYW1faWQYASABKAlCJsrzGCIIARhAIhxec3RyX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kIlcKGENyZWF0ZUNoZWNrcG9pbnRSZXNwb25zZRIqCgpjaGVja3BvaW50GAEgASgLMhYuYXR0ZXN0by52MS5DaGVja3BvaW50Eg8KB2NyZWF0ZWQYAiABKAgiqQEKGEdldEluY2x1c2lvblByb29mUmVxdWVzdBI5CglzdHJlYW1faWQYASABKAlCJsrzGCIIARhAIhxec3RyX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEhgKBnNlcV9ubxgCIAEoBEIGyvMYAigBSAASHQoJbGVhZl9oYXNoGAMgASgMQgjK8xgEECAYIEgAEhEKCXRyZWVfc2l6ZRgEIAEoBEIGCgRsZWFmIloKGUdldEluY2x1c2lvblByb29mUmVzcG9uc2USKQoFcHJvb2YYASABKAsyGi5hdHRlc3RvLnYxLkluY2x1c2lvblByb29mEhIKCnRsb2dfcHJvb2YYAiABKAkigwEKGkdldENvbnNpc3RlbmN5UHJvb2ZSZXF1ZXN0EjkKCXN0cmVhbV9pZBgBIAEoCUImyvMYIggBGEAiHF5zdHJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSGQoJZnJvbV9zaXplGAIgASgEQgbK8xgCKAESDwoHdG9fc2l6ZRgDIAEoBCJKChtHZXRDb25zaXN0ZW5jeVByb29mUmVzcG9uc2USKwoFcHJvb2YYASABKAsyHC5hdHRlc3RvLnYxLkNvbnNpc3RlbmN5UHJvb2YiiQEKF1N1Ym1pdENoZWNrcG9pbnRSZXF1ZXN0EjkKCXN0cmVhbV9pZBgBIAEoCUImyvMYIggBGEAiHF5zdHJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSFwoEbm90ZRgCIAEoCUIJyvMYBQgBGIBAEhoKCXN1Ym1pdHRlchgDIAEoCUIHyvMYAxjIASKtAQoYU3VibWl0Q2hlY2twb2ludFJlc3BvbnNlEhIKCmNvbnNpc3RlbnQYASABKAgSGAoQZm9ya19ldmlkZW5jZV9pZBgCIAEoCRIqCgpjaGVja3BvaW50GAMgASgLMhYuYXR0ZXN0by52MS5DaGVja3BvaW50EjcKEWNvbnNpc3RlbmN5X3Byb29mGAQgASgLMhwuYXR0ZXN0by52MS5Db25zaXN0ZW5jeVByb29mIowBChdMaXN0Rm9ya0V2aWRlbmNlUmVxdWVzdBIlCgRwYWdlGAEgASgLMhcuYXR0ZXN0by52MS5QYWdlUmVxdWVzdBI8CglzdHJlYW1faWQYAiABKAlCJMrzGCAYQCIcXnN0cl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JEgAiAEBQgwKCl9zdHJlYW1faWQicwoYTGlzdEZvcmtFdmlkZW5jZVJlc3BvbnNlEi8KDWZvcmtfZXZpZGVuY2UYASADKAsyGC5hdHRlc3RvLnYxLkZvcmtFdmlkZW5jZRImCgRwYWdlGAIgASgLMhguYXR0ZXN0by52MS5QYWdlUmVzcG9uc2UiWwoWR2V0Rm9ya0V2aWRlbmNlUmVxdWVzdBJBChBmb3JrX2V2aWRlbmNlX2lkGAEgASgJQifK8xgjCAEYQCIdXmZvcmtfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQiSgoXR2V0Rm9ya0V2aWRlbmNlUmVzcG9uc2USLwoNZm9ya19ldmlkZW5jZRgBIAEoCzIYLmF0dGVzdG8udjEuRm9ya0V2aWRlbmNlIsQBChNDcmVhdGVCdW5kbGVSZXF1ZXN0EjkKCXN0cmVhbV9pZBgBIAEoCUImyvMYIggBGEAiHF5zdHJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSGwoLZnJvbV9zZXFfbm8YAiABKARCBsrzGAIoARIZCgl0b19zZXFfbm8YAyABKARCBsrzGAIoARIYChBpbmNsdWRlX3BheWxvYWRzGAQgASgIEiAKGGluY2x1ZGVfaW5jbHVzaW9uX3Byb29mcxgFIAEoCCI6ChRDcmVhdGVCdW5kbGVSZXNwb25zZRIiCgZidW5kbGUYASABKAsyEi5hdHRlc3RvLnYxLkJ1bmRsZSJQChBHZXRCdW5kbGVSZXF1ZXN0EjwKCWJ1bmRsZV9pZBgBIAEoCUIpyvMYJQgBGEAiH15idW5kbGVfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQiNwoRR2V0QnVuZGxlUmVzcG9uc2USIgoGYnVuZGxlGAEgASgLMhIuYXR0ZXN0by52MS5CdW5kbGUq5QEKEEZvcmtFdmlkZW5jZUtpbmQSIgoeRk9SS19FVklERU5DRV9LSU5EX1VOU1BFQ0lGSUVEEAASLworRk9SS19FVklERU5DRV9LSU5EX1NBTUVfU0laRV9ESUZGRVJFTlRfUk9PVBABEiMKH0ZPUktfRVZJREVOQ0VfS0lORF9JTkNPTlNJU1RFTlQQAhIrCidGT1JLX0VWSURFTkNFX0tJTkRfQU5DSE9SX0NPTlRSQURJQ1RJT04QAxIqCiZGT1JLX0VWSURFTkNFX0tJTkRfU0VMRl9BVURJVF9NSVNNQVRDSBAEKq8BChJGb3JrRXZpZGVuY2VTb3VyY2USJAogRk9SS19FVklERU5DRV9TT1VSQ0VfVU5TUEVDSUZJRUQQABItCilGT1JLX0VWSURFTkNFX1NPVVJDRV9TVUJNSVRURURfQ0hFQ0tQT0lOVBABEh8KG0ZPUktfRVZJREVOQ0VfU09VUkNFX0FOQ0hPUhACEiMKH0ZPUktfRVZJREVOQ0VfU09VUkNFX1NFTEZfQVVESVQQAyp7CgxCdW5kbGVTdGF0dXMSHQoZQlVORExFX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFUJVTkRMRV9TVEFUVVNfUEVORElORxABEhcKE0JVTkRMRV9TVEFUVVNfUkVBRFkQAhIYChRCVU5ETEVfU1RBVFVTX0ZBSUxFRBADMqAKChJQcm9vZnN0cmVhbVNlcnZpY2USUQoMQ3JlYXRlU3RyZWFtEh8uYXR0ZXN0by52MS5DcmVhdGVTdHJlYW1SZXF1ZXN0GiAuYXR0ZXN0by52MS5DcmVhdGVTdHJlYW1SZXNwb25zZRJICglHZXRTdHJlYW0SHC5hdHRlc3RvLnYxLkdldFN0cmVhbVJlcXVlc3QaHS5hdHRlc3RvLnYxLkdldFN0cmVhbVJlc3BvbnNlEk4KC0xpc3RTdHJlYW1zEh4uYXR0ZXN0by52MS5MaXN0U3RyZWFtc1JlcXVlc3QaHy5hdHRlc3RvLnYxLkxpc3RTdHJlYW1zUmVzcG9uc2USTgoLQXBwZW5kRXZlbnQSHi5hdHRlc3RvLnYxLkFwcGVuZEV2ZW50UmVxdWVzdBofLmF0dGVzdG8udjEuQXBwZW5kRXZlbnRSZXNwb25zZRJFCghHZXRFdmVudBIbLmF0dGVzdG8udjEuR2V0RXZlbnRSZXF1ZXN0GhwuYXR0ZXN0by52MS5HZXRFdmVudFJlc3BvbnNlEksKCkxpc3RFdmVudHMSHS5hdHRlc3RvLnYxLkxpc3RFdmVudHNSZXF1ZXN0Gh4uYXR0ZXN0by52MS5MaXN0RXZlbnRzUmVzcG9uc2USVAoNR2V0Q2hlY2twb2ludBIgLmF0dGVzdG8udjEuR2V0Q2hlY2twb2ludFJlcXVlc3QaIS5hdHRlc3RvLnYxLkdldENoZWNrcG9pbnRSZXNwb25zZRJdChBDcmVhdGVDaGVja3BvaW50EiMuYXR0ZXN0by52MS5DcmVhdGVDaGVja3BvaW50UmVxdWVzdBokLmF0dGVzdG8udjEuQ3JlYXRlQ2hlY2twb2ludFJlc3BvbnNlEmAKEUdldEluY2x1c2lvblByb29mEiQuYXR0ZXN0by52MS5HZXRJbmNsdXNpb25Qcm9vZlJlcXVlc3QaJS5hdHRlc3RvLnYxLkdldEluY2x1c2lvblByb29mUmVzcG9uc2USZgoTR2V0Q29uc2lzdGVuY3lQcm9vZhImLmF0dGVzdG8udjEuR2V0Q29uc2lzdGVuY3lQcm9vZlJlcXVlc3QaJy5hdHRlc3RvLnYxLkdldENvbnNpc3RlbmN5UHJvb2ZSZXNwb25zZRJdChBTdWJtaXRDaGVja3BvaW50EiMuYXR0ZXN0by52MS5TdWJtaXRDaGVja3BvaW50UmVxdWVzdBokLmF0dGVzdG8udjEuU3VibWl0Q2hlY2twb2ludFJlc3BvbnNlEl0KEExpc3RGb3JrRXZpZGVuY2USIy5hdHRlc3RvLnYxLkxpc3RGb3JrRXZpZGVuY2VSZXF1ZXN0GiQuYXR0ZXN0by52MS5MaXN0Rm9ya0V2aWRlbmNlUmVzcG9uc2USWgoPR2V0Rm9ya0V2aWRlbmNlEiIuYXR0ZXN0by52MS5HZXRGb3JrRXZpZGVuY2VSZXF1ZXN0GiMuYXR0ZXN0by52MS5HZXRGb3JrRXZpZGVuY2VSZXNwb25zZRJRCgxDcmVhdGVCdW5kbGUSHy5hdHRlc3RvLnYxLkNyZWF0ZUJ1bmRsZVJlcXVlc3QaIC5hdHRlc3RvLnYxLkNyZWF0ZUJ1bmRsZVJlc3BvbnNlEk0KCUdldEJ1bmRsZRIcLmF0dGVzdG8udjEuR2V0QnVuZGxlUmVxdWVzdBodLmF0dGVzdG8udjEuR2V0QnVuZGxlUmVzcG9uc2UiA5ACAUI7WjlnaXRodWIuY29tL2F0dGVzdG8tZXUvYXR0ZXN0by9nZW4vZ28vYXR0ZXN0by92MTthdHRlc3RvdjFiBnByb3RvMw", [file_attesto_v1_common, file_attesto_v1_validate, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChxhdHRlc3RvL3YxL3Byb29mc3RyZWFtLnByb3RvEgphdHRlc3RvLnYxIsQBCgZTdHJlYW0SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIOCgZvcmlnaW4YAyABKAkSFAoMdmVyaWZpZXJfa2V5GAQgASgJEh4KFnByZXZpb3VzX3ZlcmlmaWVyX2tleXMYBSADKAkSEQoJdHJlZV9zaXplGAYgASgEEhcKD2NoZWNrcG9pbnRfc2l6ZRgHIAEoBBIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKJAgoFRXZlbnQSEQoJc3RyZWFtX2lkGAEgASgJEg4KBnNlcV9ubxgCIAEoBBISCgpzb3VyY2VfcmVmGAMgASgJEhIKCmV2ZW50X3R5cGUYBCABKAkSLwoLb2NjdXJyZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3JlY2VpdmVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIoCgdwYXlsb2FkGAcgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIWCg5wYXlsb2FkX3NoYTI1NhgIIAEoCRIRCglsZWFmX2hhc2gYCSABKAwiggEKCkNoZWNrcG9pbnQSEQoJc3RyZWFtX2lkGAEgASgJEhEKCXRyZWVfc2l6ZRgCIAEoBBIRCglyb290X2hhc2gYAyABKAwSDAoEbm90ZRgEIAEoCRItCglzaWduZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpgBCg5JbmNsdXNpb25Qcm9vZhISCgpsZWFmX2luZGV4GAEgASgEEhEKCXRyZWVfc2l6ZRgCIAEoBBIRCglsZWFmX2hhc2gYAyABKAwSEgoKYXVkaXRfcGF0aBgEIAMoDBIqCgpjaGVja3BvaW50GAUgASgLMhYuYXR0ZXN0by52MS5DaGVja3BvaW50EgwKBGxlYWYYBiABKAwifAoQQ29uc2lzdGVuY3lQcm9vZhIRCglmcm9tX3NpemUYASABKAQSDwoHdG9fc2l6ZRgCIAEoBBIYChBjb25zaXN0ZW5jeV9wYXRoGAMgAygMEioKCmNoZWNrcG9pbnQYBCABKAsyFi5hdHRlc3RvLnYxLkNoZWNrcG9pbnQiXQoMUHJvb2ZBdHRlbXB0EhEKCWZyb21fc2l6ZRgBIAEoBBIPCgd0b19zaXplGAIgASgEEhgKEGNvbnNpc3RlbmN5X3BhdGgYAyADKAwSDwoHZmFpbHVyZRgEIAEoCSKSAwoMRm9ya0V2aWRlbmNlEgoKAmlkGAEgASgJEhEKCXN0cmVhbV9pZBgCIAEoCRIqCgRraW5kGAMgASgOMhwuYXR0ZXN0by52MS5Gb3JrRXZpZGVuY2VLaW5kEi4KBnNvdXJjZRgEIAEoDjIeLmF0dGVzdG8udjEuRm9ya0V2aWRlbmNlU291cmNlEhUKDXNvdXJjZV9kZXRhaWwYBSABKAkSFAoMaGlzdG9yeV9ub3RlGAYgASgJEhgKEGNvbmZsaWN0aW5nX25vdGUYByABKAkSFAoMaGlzdG9yeV9zaXplGAggASgEEhgKEGNvbmZsaWN0aW5nX3NpemUYCSABKAQSFAoMaGlzdG9yeV9yb290GAogASgMEhgKEGNvbmZsaWN0aW5nX3Jvb3QYCyABKAwSLwoNcHJvb2ZfYXR0ZW1wdBgMIAEoCzIYLmF0dGVzdG8udjEuUHJvb2ZBdHRlbXB0Ei8KC2RldGVjdGVkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCK2AwoGQnVuZGxlEgoKAmlkGAEgASgJEhEKCXN0cmVhbV9pZBgCIAEoCRITCgtmcm9tX3NlcV9ubxgDIAEoBBIRCgl0b19zZXFfbm8YBCABKAQSGAoQaW5jbHVkZV9wYXlsb2FkcxgFIAEoCBIgChhpbmNsdWRlX2luY2x1c2lvbl9wcm9vZnMYBiABKAgSKAoGc3RhdHVzGAcgASgOMhguYXR0ZXN0by52MS5CdW5kbGVTdGF0dXMSEwoLYnVuZGxlX2pzb24YCCABKAkSGAoQdmVyaWZpY2F0aW9uX3VybBgJIAEoCRIXCg9jaGVja3BvaW50X3NpemUYCiABKAQSFgoOZmFpbHVyZV9yZWFzb24YCyABKAkSLgoKY3JlYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMY29tcGxldGVkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtldmVudHNfZG9uZRgOIAEoBBISCgpzaXplX2J5dGVzGA8gASgEEhQKDGRvd25sb2FkX3VybBgQIAEoCSJ0ChNDcmVhdGVTdHJlYW1SZXF1ZXN0EhcKBG5hbWUYASABKAlCCcrzGAUIARjIARI1CgpyZXF1ZXN0X2lkGAIgASgJQhzK8xgYEAEYQCISXltBLVphLXowLTlfLjotXSskSACIAQFCDQoLX3JlcXVlc3RfaWQiOgoUQ3JlYXRlU3RyZWFtUmVzcG9uc2USIgoGc3RyZWFtGAEgASgLMhIuYXR0ZXN0by52MS5TdHJlYW0iTQoQR2V0U3RyZWFtUmVxdWVzdBI5CglzdHJlYW1faWQYASABKAlCJsrzGCIIARhAIhxec3RyX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kIjcKEUdldFN0cmVhbVJlc3BvbnNlEiIKBnN0cmVhbRgBIAEoCzISLmF0dGVzdG8udjEuU3RyZWFtIk8KEkxpc3RTdHJlYW1zUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCcrzGAUoADD0AxIbCgpwYWdlX3Rva2VuGAIgASgJQgfK8xgDGIAEIlMKE0xpc3RTdHJlYW1zUmVzcG9uc2USIwoHc3RyZWFtcxgBIAMoCzISLmF0dGVzdG8udjEuU3RyZWFtEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKhAgoSQXBwZW5kRXZlbnRSZXF1ZXN0EjkKCXN0cmVhbV9pZBgBIAEoCUImyvMYIggBGEAiHF5zdHJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSJwoKc291cmNlX3JlZhgCIAEoCUITyvMYDwgBGIACIgheWyEtfl0rJBI8CgpldmVudF90eXBlGAMgASgJQijK8xgkCAEYgAEiHV5bQS1aYS16MC05XVtBLVphLXowLTlfLjotXSokEjcKC29jY3VycmVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIGyvMYAggBEjAKB3BheWxvYWQYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0QgbK8xgCCAEiSgoTQXBwZW5kRXZlbnRSZXNwb25zZRIgCgVldmVudBgBIAEoCzIRLmF0dGVzdG8udjEuRXZlbnQSEQoJZHVwbGljYXRlGAIgASgIIpgBCg9HZXRFdmVudFJlcXVlc3QSOQoJc3RyZWFtX2lkGAEgASgJQibK8xgiCAEYQCIcXnN0cl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JBIYCgZzZXFfbm8YAiABKARCBsrzGAIoAUgAEicKCnNvdXJjZV9yZWYYAyABKAlCEcrzGA0YgAIiCF5bIS1+XSskSABCBwoFZXZlbnQiNAoQR2V0RXZlbnRSZXNwb25zZRIgCgVldmVudBgBIAEoCzIRLmF0dGVzdG8udjEuRXZlbnQi1wIKEUxpc3RFdmVudHNSZXF1ZXN0EhwKCXBhZ2Vfc2l6ZRgBIAEoBUIJyvMYBSgAMPQDEjkKCXN0cmVhbV9pZBgCIAEoCUImyvMYIggBGEAiHF5zdHJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSEwoLZnJvbV9zZXFfbm8YAyABKAQSPwoKZXZlbnRfdHlwZRgEIAEoCUImyvMYIhiAASIdXltBLVphLXowLTldW0EtWmEtejAtOV8uOi1dKiRIAIgBARIyCg5vY2N1cnJlZF9hZnRlchgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPb2NjdXJyZWRfYmVmb3JlGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIbCgpwYWdlX3Rva2VuGAcgASgJQgfK8xgDGIAEQg0KC19ldmVudF90eXBlIlAKEkxpc3RFdmVudHNSZXNwb25zZRIhCgZldmVudHMYASADKAsyES5hdHRlc3RvLnYxLkV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJkChRHZXRDaGVja3BvaW50UmVxdWVzdBI5CglzdHJlYW1faWQYASABKAlCJsrzGCIIARhAIhxec3RyX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEhEKCXRyZWVfc2l6ZRgCIAEoBCJDChVHZXRDaGVja3BvaW50UmVzcG9uc2USKgoKY2hlY2twb2ludBgBIAEoCzIWLmF0dGVzdG8udjEuQ2hlY2twb2ludCJUChdDcmVhdGVDaGVja3BvaW50UmVxdWVzdBI5CglzdHJlYW1faWQYASABKAlCJsrzGCIIARhAIhxec3RyX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kIlcKGENyZWF0ZUNoZWNrcG9pbnRSZXNwb25zZRIqCgpjaGVja3BvaW50GAEgASgLMhYuYXR0ZXN0by52MS5DaGVja3BvaW50Eg8KB2NyZWF0ZWQYAiABKAgiqQEKGEdldEluY2x1c2lvblByb29mUmVxdWVzdBI5CglzdHJlYW1faWQYASABKAlCJsrzGCIIARhAIhxec3RyX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEhgKBnNlcV9ubxgCIAEoBEIGyvMYAigBSAASHQoJbGVhZl9oYXNoGAMgASgMQgjK8xgEECAYIEgAEhEKCXRyZWVfc2l6ZRgEIAEoBEIGCgRsZWFmIloKGUdldEluY2x1c2lvblByb29mUmVzcG9uc2USKQoFcHJvb2YYASABKAsyGi5hdHRlc3RvLnYxLkluY2x1c2lvblByb29mEhIKCnRsb2dfcHJvb2YYAiABKAkigwEKGkdldENvbnNpc3RlbmN5UHJvb2ZSZXF1ZXN0EjkKCXN0cmVhbV9pZBgBIAEoCUImyvMYIggBGEAiHF5zdHJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSGQoJZnJvbV9zaXplGAIgASgEQgbK8xgCKAESDwoHdG9fc2l6ZRgDIAEoBCJKChtHZXRDb25zaXN0ZW5jeVByb29mUmVzcG9uc2USKwoFcHJvb2YYASABKAsyHC5hdHRlc3RvLnYxLkNvbnNpc3RlbmN5UHJvb2YiiQEKF1N1Ym1pdENoZWNrcG9pbnRSZXF1ZXN0EjkKCXN0cmVhbV9pZBgBIAEoCUImyvMYIggBGEAiHF5zdHJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSFwoEbm90ZRgCIAEoCUIJyvMYBQgBGIBAEhoKCXN1Ym1pdHRlchgDIAEoCUIHyvMYAxjIASKtAQoYU3VibWl0Q2hlY2twb2ludFJlc3BvbnNlEhIKCmNvbnNpc3RlbnQYASABKAgSGAoQZm9ya19ldmlkZW5jZV9pZBgCIAEoCRIqCgpjaGVja3BvaW50GAMgASgLMhYuYXR0ZXN0by52MS5DaGVja3BvaW50EjcKEWNvbnNpc3RlbmN5X3Byb29mGAQgASgLMhwuYXR0ZXN0by52MS5Db25zaXN0ZW5jeVByb29mIqABChdMaXN0Rm9ya0V2aWRlbmNlUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCcrzGAUoADD0AxI8CglzdHJlYW1faWQYAiABKAlCJMrzGCAYQCIcXnN0cl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JEgAiAEBEhsKCnBhZ2VfdG9rZW4YAyABKAlCB8rzGAMYgARCDAoKX3N0cmVhbV9pZCJkChhMaXN0Rm9ya0V2aWRlbmNlUmVzcG9uc2USLwoNZm9ya19ldmlkZW5jZRgBIAMoCzIYLmF0dGVzdG8udjEuRm9ya0V2aWRlbmNlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJbChZHZXRGb3JrRXZpZGVuY2VSZXF1ZXN0EkEKEGZvcmtfZXZpZGVuY2VfaWQYASABKAlCJ8rzGCMIARhAIh1eZm9ya19bMC05QS1ISktNTlAtVFYtWl17MjZ9JCJKChdHZXRGb3JrRXZpZGVuY2VSZXNwb25zZRIvCg1mb3JrX2V2aWRlbmNlGAEgASgLMhguYXR0ZXN0by52MS5Gb3JrRXZpZGVuY2UiigIKE0NyZWF0ZUJ1bmRsZVJlcXVlc3QSOQoJc3RyZWFtX2lkGAEgASgJQibK8xgiCAEYQCIcXnN0cl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JBIbCgtmcm9tX3NlcV9ubxgCIAEoBEIGyvMYAigBEhkKCXRvX3NlcV9ubxgDIAEoBEIGyvMYAigBEhgKEGluY2x1ZGVfcGF5bG9hZHMYBCABKAgSIAoYaW5jbHVkZV9pbmNsdXNpb25fcHJvb2ZzGAUgASgIEjUKCnJlcXVlc3RfaWQYBiABKAlCHMrzGBgQARhAIhJeW0EtWmEtejAtOV8uOi1dKyRIAIgBAUINCgtfcmVxdWVzdF9pZCI6ChRDcmVhdGVCdW5kbGVSZXNwb25zZRIiCgZidW5kbGUYASABKAsyEi5hdHRlc3RvLnYxLkJ1bmRsZSJQChBHZXRCdW5kbGVSZXF1ZXN0EjwKCWJ1bmRsZV9pZBgBIAEoCUIpyvMYJQgBGEAiH15idW5kbGVfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQiNwoRR2V0QnVuZGxlUmVzcG9uc2USIgoGYnVuZGxlGAEgASgLMhIuYXR0ZXN0by52MS5CdW5kbGUq5QEKEEZvcmtFdmlkZW5jZUtpbmQSIgoeRk9SS19FVklERU5DRV9LSU5EX1VOU1BFQ0lGSUVEEAASLworRk9SS19FVklERU5DRV9LSU5EX1NBTUVfU0laRV9ESUZGRVJFTlRfUk9PVBABEiMKH0ZPUktfRVZJREVOQ0VfS0lORF9JTkNPTlNJU1RFTlQQAhIrCidGT1JLX0VWSURFTkNFX0tJTkRfQU5DSE9SX0NPTlRSQURJQ1RJT04QAxIqCiZGT1JLX0VWSURFTkNFX0tJTkRfU0VMRl9BVURJVF9NSVNNQVRDSBAEKq8BChJGb3JrRXZpZGVuY2VTb3VyY2USJAogRk9SS19FVklERU5DRV9TT1VSQ0VfVU5TUEVDSUZJRUQQABItCilGT1JLX0VWSURFTkNFX1NPVVJDRV9TVUJNSVRURURfQ0hFQ0tQT0lOVBABEh8KG0ZPUktfRVZJREVOQ0VfU09VUkNFX0FOQ0hPUhACEiMKH0ZPUktfRVZJREVOQ0VfU09VUkNFX1NFTEZfQVVESVQQAyp7CgxCdW5kbGVTdGF0dXMSHQoZQlVORExFX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFUJVTkRMRV9TVEFUVVNfUEVORElORxABEhcKE0JVTkRMRV9TVEFUVVNfUkVBRFkQAhIYChRCVU5ETEVfU1RBVFVTX0ZBSUxFRBADMtcKChJQcm9vZnN0cmVhbVNlcnZpY2USUQoMQ3JlYXRlU3RyZWFtEh8uYXR0ZXN0by52MS5DcmVhdGVTdHJlYW1SZXF1ZXN0GiAuYXR0ZXN0by52MS5DcmVhdGVTdHJlYW1SZXNwb25zZRJNCglHZXRTdHJlYW0SHC5hdHRlc3RvLnYxLkdldFN0cmVhbVJlcXVlc3QaHS5hdHRlc3RvLnYxLkdldFN0cmVhbVJlc3BvbnNlIgOQAgESUwoLTGlzdFN0cmVhbXMSHi5hdHRlc3RvLnYxLkxpc3RTdHJlYW1zUmVxdWVzdBofLmF0dGVzdG8udjEuTGlzdFN0cmVhbXNSZXNwb25zZSIDkAIBElMKC0FwcGVuZEV2ZW50Eh4uYXR0ZXN0by52MS5BcHBlbmRFdmVudFJlcXVlc3QaHy5hdHRlc3RvLnYxLkFwcGVuZEV2ZW50UmVzcG9uc2UiA5ACAhJKCghHZXRFdmVudBIbLmF0dGVzdG8udjEuR2V0RXZlbnRSZXF1ZXN0GhwuYXR0ZXN0by52MS5HZXRFdmVudFJlc3BvbnNlIgOQAgESUAoKTGlzdEV2ZW50cxIdLmF0dGVzdG8udjEuTGlzdEV2ZW50c1JlcXVlc3QaHi5hdHRlc3RvLnYxLkxpc3RFdmVudHNSZXNwb25zZSIDkAIBElkKDUdldENoZWNrcG9pbnQSIC5hdHRlc3RvLnYxLkdldENoZWNrcG9pbnRSZXF1ZXN0GiEuYXR0ZXN0by52MS5HZXRDaGVja3BvaW50UmVzcG9uc2UiA5ACARJdChBDcmVhdGVDaGVja3BvaW50EiMuYXR0ZXN0by52MS5DcmVhdGVDaGVja3BvaW50UmVxdWVzdBokLmF0dGVzdG8udjEuQ3JlYXRlQ2hlY2twb2ludFJlc3BvbnNlEmUKEUdldEluY2x1c2lvblByb29mEiQuYXR0ZXN0by52MS5HZXRJbmNsdXNpb25Qcm9vZlJlcXVlc3QaJS5hdHRlc3RvLnYxLkdldEluY2x1c2lvblByb29mUmVzcG9uc2UiA5ACARJrChNHZXRDb25zaXN0ZW5jeVByb29mEiYuYXR0ZXN0by52MS5HZXRDb25zaXN0ZW5jeVByb29mUmVxdWVzdBonLmF0dGVzdG8udjEuR2V0Q29uc2lzdGVuY3lQcm9vZlJlc3BvbnNlIgOQAgESYgoQU3VibWl0Q2hlY2twb2ludBIjLmF0dGVzdG8udjEuU3VibWl0Q2hlY2twb2ludFJlcXVlc3QaJC5hdHRlc3RvLnYxLlN1Ym1pdENoZWNrcG9pbnRSZXNwb25zZSIDkAICEmIKEExpc3RGb3JrRXZpZGVuY2USIy5hdHRlc3RvLnYxLkxpc3RGb3JrRXZpZGVuY2VSZXF1ZXN0GiQuYXR0ZXN0by52MS5MaXN0Rm9ya0V2aWRlbmNlUmVzcG9uc2UiA5ACARJfCg9HZXRGb3JrRXZpZGVuY2USIi5hdHRlc3RvLnYxLkdldEZvcmtFdmlkZW5jZVJlcXVlc3QaIy5hdHRlc3RvLnYxLkdldEZvcmtFdmlkZW5jZVJlc3BvbnNlIgOQAgESUQoMQ3JlYXRlQnVuZGxlEh8uYXR0ZXN0by52MS5DcmVhdGVCdW5kbGVSZXF1ZXN0GiAuYXR0ZXN0by52MS5DcmVhdGVCdW5kbGVSZXNwb25zZRJNCglHZXRCdW5kbGUSHC5hdHRlc3RvLnYxLkdldEJ1bmRsZVJlcXVlc3QaHS5hdHRlc3RvLnYxLkdldEJ1bmRsZVJlc3BvbnNlIgOQAgFCO1o5Z2l0aHViLmNvbS9hdHRlc3RvLWV1L2F0dGVzdG8vZ2VuL2dvL2F0dGVzdG8vdjE7YXR0ZXN0b3YxYgZwcm90bzM", [file_attesto_v1_validate, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A Stream is one Proofstream: an append-only log owned by one tenant.
@@ -226,7 +224,7 @@ export type InclusionProof = Message<"attesto.v1.InclusionProof"> & {
   treeSize: bigint;
 
   /**
-   * The leaf hash being proven.
+   * The leaf hash being proven: SHA-256(0x00 || leaf).
    *
    * @generated from field: bytes leaf_hash = 3;
    */
@@ -235,9 +233,9 @@ export type InclusionProof = Message<"attesto.v1.InclusionProof"> & {
   /**
    * The RFC 9162 audit path, leaf level first (32 bytes each).
    *
-   * @generated from field: repeated bytes hashes = 4;
+   * @generated from field: repeated bytes audit_path = 4;
    */
-  hashes: Uint8Array[];
+  auditPath: Uint8Array[];
 
   /**
    * The signed checkpoint of tree_size whose root the path leads to.
@@ -245,6 +243,14 @@ export type InclusionProof = Message<"attesto.v1.InclusionProof"> & {
    * @generated from field: attesto.v1.Checkpoint checkpoint = 5;
    */
   checkpoint?: Checkpoint | undefined;
+
+  /**
+   * The leaf's bytes (the event's canonical leaf encoding, see Event), so a
+   * client can recompute leaf_hash instead of trusting it.
+   *
+   * @generated from field: bytes leaf = 6;
+   */
+  leaf: Uint8Array;
 };
 
 /**
@@ -275,9 +281,9 @@ export type ConsistencyProof = Message<"attesto.v1.ConsistencyProof"> & {
    * The RFC 9162 consistency path (32 bytes each); empty when the sizes are
    * equal.
    *
-   * @generated from field: repeated bytes hashes = 3;
+   * @generated from field: repeated bytes consistency_path = 3;
    */
-  hashes: Uint8Array[];
+  consistencyPath: Uint8Array[];
 
   /**
    * The signed checkpoint of to_size.
@@ -316,9 +322,9 @@ export type ProofAttempt = Message<"attesto.v1.ProofAttempt"> & {
   /**
    * The consistency path computed from stored history, if any.
    *
-   * @generated from field: repeated bytes hashes = 3;
+   * @generated from field: repeated bytes consistency_path = 3;
    */
-  hashes: Uint8Array[];
+  consistencyPath: Uint8Array[];
 
   /**
    * Why verification failed, e.g. "root mismatch at size 120".
@@ -570,6 +576,14 @@ export type CreateStreamRequest = Message<"attesto.v1.CreateStreamRequest"> & {
    * @generated from field: string name = 1;
    */
   name: string;
+
+  /**
+   * A client-chosen id of this request (AIP-155), e.g. a UUID, so a retry
+   * after a lost answer does not create a second stream.
+   *
+   * @generated from field: optional string request_id = 2;
+   */
+  requestId?: string | undefined;
 };
 
 /**
@@ -643,9 +657,22 @@ export const GetStreamResponseSchema: GenMessage<GetStreamResponse> = /*@__PURE_
  */
 export type ListStreamsRequest = Message<"attesto.v1.ListStreamsRequest"> & {
   /**
-   * @generated from field: attesto.v1.PageRequest page = 1;
+   * How many items to return: 0 means 50, at most 500. A page may hold
+   * fewer items (even none) while next_page_token is set; stop when it is
+   * empty.
+   *
+   * @generated from field: int32 page_size = 1;
    */
-  page?: PageRequest | undefined;
+  pageSize: number;
+
+  /**
+   * The next_page_token of the previous page; empty for the first page.
+   * Every other field must be the same as in the request that returned it
+   * (INVALID_ARGUMENT naming page_token otherwise).
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
 };
 
 /**
@@ -667,9 +694,11 @@ export type ListStreamsResponse = Message<"attesto.v1.ListStreamsResponse"> & {
   streams: Stream[];
 
   /**
-   * @generated from field: attesto.v1.PageResponse page = 2;
+   * The token of the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
    */
-  page?: PageResponse | undefined;
+  nextPageToken: string;
 };
 
 /**
@@ -765,9 +794,27 @@ export type GetEventRequest = Message<"attesto.v1.GetEventRequest"> & {
   streamId: string;
 
   /**
-   * @generated from field: uint64 seq_no = 2;
+   * The event to read; exactly one is required.
+   *
+   * @generated from oneof attesto.v1.GetEventRequest.event
    */
-  seqNo: bigint;
+  event: {
+    /**
+     * Its sequence number, from 1.
+     *
+     * @generated from field: uint64 seq_no = 2;
+     */
+    value: bigint;
+    case: "seqNo";
+  } | {
+    /**
+     * Its source_ref (the idempotency key it was appended with).
+     *
+     * @generated from field: string source_ref = 3;
+     */
+    value: string;
+    case: "sourceRef";
+  } | { case: undefined; value?: undefined };
 };
 
 /**
@@ -803,9 +850,13 @@ export const GetEventResponseSchema: GenMessage<GetEventResponse> = /*@__PURE__*
  */
 export type ListEventsRequest = Message<"attesto.v1.ListEventsRequest"> & {
   /**
-   * @generated from field: attesto.v1.PageRequest page = 1;
+   * How many items to return: 0 means 50, at most 500. A page may hold
+   * fewer items (even none) while next_page_token is set; stop when it is
+   * empty.
+   *
+   * @generated from field: int32 page_size = 1;
    */
-  page?: PageRequest | undefined;
+  pageSize: number;
 
   /**
    * @generated from field: string stream_id = 2;
@@ -840,6 +891,15 @@ export type ListEventsRequest = Message<"attesto.v1.ListEventsRequest"> & {
    * @generated from field: google.protobuf.Timestamp occurred_before = 6;
    */
   occurredBefore?: Timestamp | undefined;
+
+  /**
+   * The next_page_token of the previous page; empty for the first page.
+   * Every other field must be the same as in the request that returned it
+   * (INVALID_ARGUMENT naming page_token otherwise).
+   *
+   * @generated from field: string page_token = 7;
+   */
+  pageToken: string;
 };
 
 /**
@@ -861,9 +921,11 @@ export type ListEventsResponse = Message<"attesto.v1.ListEventsResponse"> & {
   events: Event[];
 
   /**
-   * @generated from field: attesto.v1.PageResponse page = 2;
+   * The token of the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
    */
-  page?: PageResponse | undefined;
+  nextPageToken: string;
 };
 
 /**
@@ -1177,9 +1239,13 @@ export const SubmitCheckpointResponseSchema: GenMessage<SubmitCheckpointResponse
  */
 export type ListForkEvidenceRequest = Message<"attesto.v1.ListForkEvidenceRequest"> & {
   /**
-   * @generated from field: attesto.v1.PageRequest page = 1;
+   * How many items to return: 0 means 50, at most 500. A page may hold
+   * fewer items (even none) while next_page_token is set; stop when it is
+   * empty.
+   *
+   * @generated from field: int32 page_size = 1;
    */
-  page?: PageRequest | undefined;
+  pageSize: number;
 
   /**
    * Only evidence for this stream; all of the tenant's streams when unset.
@@ -1187,6 +1253,15 @@ export type ListForkEvidenceRequest = Message<"attesto.v1.ListForkEvidenceReques
    * @generated from field: optional string stream_id = 2;
    */
   streamId?: string | undefined;
+
+  /**
+   * The next_page_token of the previous page; empty for the first page.
+   * Every other field must be the same as in the request that returned it
+   * (INVALID_ARGUMENT naming page_token otherwise).
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
 };
 
 /**
@@ -1208,9 +1283,11 @@ export type ListForkEvidenceResponse = Message<"attesto.v1.ListForkEvidenceRespo
   forkEvidence: ForkEvidence[];
 
   /**
-   * @generated from field: attesto.v1.PageResponse page = 2;
+   * The token of the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
    */
-  page?: PageResponse | undefined;
+  nextPageToken: string;
 };
 
 /**
@@ -1297,6 +1374,14 @@ export type CreateBundleRequest = Message<"attesto.v1.CreateBundleRequest"> & {
    * @generated from field: bool include_inclusion_proofs = 5;
    */
   includeInclusionProofs: boolean;
+
+  /**
+   * A client-chosen id of this request (AIP-155): a retry with the same id
+   * within 10 minutes returns the first bundle instead of building another.
+   *
+   * @generated from field: optional string request_id = 6;
+   */
+  requestId?: string | undefined;
 };
 
 /**
@@ -1501,7 +1586,8 @@ export const BundleStatusSchema: GenEnum<BundleStatus> = /*@__PURE__*/
 export const ProofstreamService: GenService<{
   /**
    * Creates an empty stream with its own Ed25519 checkpoint key. It has no
-   * checkpoint until its first events are checkpointed.
+   * checkpoint until its first events are checkpointed. A retry with the
+   * same request_id within 10 minutes returns the first stream.
    *
    * @generated from rpc attesto.v1.ProofstreamService.CreateStream
    */
@@ -1536,8 +1622,9 @@ export const ProofstreamService: GenService<{
    *
    * Replaying a `source_ref` with the same `event_type`, `occurred_at` and
    * payload returns the original event with `duplicate: true`. Replaying it
-   * with different content answers ALREADY_EXISTS (reason `replay_conflict`)
-   * and writes nothing.
+   * with different content answers ALREADY_EXISTS (reason REPLAY_CONFLICT)
+   * and writes nothing. Safe to retry: a retry of an acknowledged append is
+   * a duplicate, never a second event.
    *
    * @generated from rpc attesto.v1.ProofstreamService.AppendEvent
    */
@@ -1547,7 +1634,9 @@ export const ProofstreamService: GenService<{
     output: typeof AppendEventResponseSchema;
   },
   /**
-   * Reads one event by sequence number; NOT_FOUND beyond the stream's size.
+   * Reads one event by sequence number or by source_ref; NOT_FOUND beyond
+   * the stream's size or for an unknown source_ref. An event never changes:
+   * over HTTP GET the answer says `Cache-Control: private, immutable`.
    *
    * @generated from rpc attesto.v1.ProofstreamService.GetEvent
    */
@@ -1557,7 +1646,9 @@ export const ProofstreamService: GenService<{
     output: typeof GetEventResponseSchema;
   },
   /**
-   * Lists events in ascending `seq_no`, optionally filtered.
+   * Lists events in ascending `seq_no`, optionally filtered. A page also
+   * ends once its payloads pass 4 MiB (at least one event per page), so a
+   * page may be shorter than page_size while next_page_token is set.
    *
    * @generated from rpc attesto.v1.ProofstreamService.ListEvents
    */
@@ -1568,7 +1659,9 @@ export const ProofstreamService: GenService<{
   },
   /**
    * Reads the latest signed checkpoint, or the one of an exact tree size.
-   * NOT_FOUND when the stream has no signed checkpoint (of that size).
+   * NOT_FOUND when the stream has no signed checkpoint (of that size). At
+   * an explicit tree size the answer never changes: over HTTP GET it says
+   * `Cache-Control: private, immutable`.
    *
    * @generated from rpc attesto.v1.ProofstreamService.GetCheckpoint
    */
@@ -1593,8 +1686,10 @@ export const ProofstreamService: GenService<{
   /**
    * RFC 9162 section 2.1.3 inclusion proof of one leaf in the signed
    * checkpoint of `tree_size`. NOT_FOUND when the leaf or the checkpoint does
-   * not exist; FAILED_PRECONDITION when the leaf is not covered by
-   * `tree_size` (leaf index >= tree size).
+   * not exist; FAILED_PRECONDITION (NOT_IN_CHECKPOINT) when the leaf is not
+   * covered by `tree_size` (leaf index >= tree size). With an explicit
+   * tree_size the answer never changes: over HTTP GET it says
+   * `Cache-Control: private, immutable`.
    *
    * @generated from rpc attesto.v1.ProofstreamService.GetInclusionProof
    */
@@ -1606,7 +1701,8 @@ export const ProofstreamService: GenService<{
   /**
    * RFC 9162 section 2.1.4 consistency proof between two tree sizes.
    * INVALID_ARGUMENT when from_size > to_size; NOT_FOUND when there is no
-   * signed checkpoint of `to_size`.
+   * signed checkpoint of `to_size`. With an explicit to_size the answer
+   * never changes: over HTTP GET it says `Cache-Control: private, immutable`.
    *
    * @generated from rpc attesto.v1.ProofstreamService.GetConsistencyProof
    */
@@ -1658,8 +1754,11 @@ export const ProofstreamService: GenService<{
    * events, as a background job. Returns at once with status PENDING; when
    * the bundle is READY, `proofstream.bundle_ready` fires. INVALID_ARGUMENT
    * (field `to_seq_no`) when from_seq_no > to_seq_no or the range exceeds
-   * the server's bundle limit; FAILED_PRECONDITION when to_seq_no is beyond
-   * the stream's size; NOT_FOUND for an unknown stream.
+   * the server's bundle limit; FAILED_PRECONDITION (RANGE_BEYOND_STREAM)
+   * when to_seq_no is beyond the stream's size; NOT_FOUND for an unknown
+   * stream; UNAVAILABLE (QUEUE_UNAVAILABLE) when the job queue is down. A
+   * retry with the same request_id within 10 minutes returns the first
+   * bundle.
    *
    * @generated from rpc attesto.v1.ProofstreamService.CreateBundle
    */

@@ -28,16 +28,22 @@ export type Tenant = Message<"attesto.v1.Tenant"> & {
   id: string;
 
   /**
+   * A label for people.
+   *
    * @generated from field: string name = 2;
    */
   name: string;
 
   /**
+   * False once an operator deactivated it.
+   *
    * @generated from field: bool active = 3;
    */
   active: boolean;
 
   /**
+   * When it was created.
+   *
    * @generated from field: google.protobuf.Timestamp created_at = 4;
    */
   createdAt?: Timestamp | undefined;
@@ -72,11 +78,15 @@ export type ApiKey = Message<"attesto.v1.ApiKey"> & {
   id: string;
 
   /**
+   * The tenant the key acts for.
+   *
    * @generated from field: string tenant_id = 2;
    */
   tenantId: string;
 
   /**
+   * A label for people.
+   *
    * @generated from field: string name = 3;
    */
   name: string;
@@ -89,16 +99,22 @@ export type ApiKey = Message<"attesto.v1.ApiKey"> & {
   prefix: string;
 
   /**
+   * When it was created.
+   *
    * @generated from field: google.protobuf.Timestamp created_at = 5;
    */
   createdAt?: Timestamp | undefined;
 
   /**
+   * When it last authenticated a call, to the minute; unset when never.
+   *
    * @generated from field: google.protobuf.Timestamp last_used_at = 6;
    */
   lastUsedAt?: Timestamp | undefined;
 
   /**
+   * When it was revoked; unset while it works.
+   *
    * @generated from field: google.protobuf.Timestamp revoked_at = 7;
    */
   revokedAt?: Timestamp | undefined;

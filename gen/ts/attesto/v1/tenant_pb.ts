@@ -13,9 +13,11 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file attesto/v1/tenant.proto.
  */
 export const file_attesto_v1_tenant: GenFile = /*@__PURE__*/
-  fileDesc("ChdhdHRlc3RvL3YxL3RlbmFudC5wcm90bxIKYXR0ZXN0by52MSIZChdHZXRDdXJyZW50VGVuYW50UmVxdWVzdCJjChhHZXRDdXJyZW50VGVuYW50UmVzcG9uc2USIgoGdGVuYW50GAEgASgLMhIuYXR0ZXN0by52MS5UZW5hbnQSIwoHYXBpX2tleRgCIAEoCzISLmF0dGVzdG8udjEuQXBpS2V5Ii4KE0NyZWF0ZUFwaUtleVJlcXVlc3QSFwoEbmFtZRgBIAEoCUIJyvMYBQgBGMgBIksKFENyZWF0ZUFwaUtleVJlc3BvbnNlEiMKB2FwaV9rZXkYASABKAsyEi5hdHRlc3RvLnYxLkFwaUtleRIOCgZzZWNyZXQYAiABKAkiMAoVTGlzdE93bkFwaUtleXNSZXF1ZXN0EhcKD2luY2x1ZGVfcmV2b2tlZBgBIAEoCCI+ChZMaXN0T3duQXBpS2V5c1Jlc3BvbnNlEiQKCGFwaV9rZXlzGAEgAygLMhIuYXR0ZXN0by52MS5BcGlLZXkiNgoWUmV2b2tlT3duQXBpS2V5UmVxdWVzdBIcCgphcGlfa2V5X2lkGAEgASgJQgjK8xgECAEYQCI+ChdSZXZva2VPd25BcGlLZXlSZXNwb25zZRIjCgdhcGlfa2V5GAEgASgLMhIuYXR0ZXN0by52MS5BcGlLZXky9gIKDVRlbmFudFNlcnZpY2USXQoQR2V0Q3VycmVudFRlbmFudBIjLmF0dGVzdG8udjEuR2V0Q3VycmVudFRlbmFudFJlcXVlc3QaJC5hdHRlc3RvLnYxLkdldEN1cnJlbnRUZW5hbnRSZXNwb25zZRJRCgxDcmVhdGVBcGlLZXkSHy5hdHRlc3RvLnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaIC5hdHRlc3RvLnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlElcKDkxpc3RPd25BcGlLZXlzEiEuYXR0ZXN0by52MS5MaXN0T3duQXBpS2V5c1JlcXVlc3QaIi5hdHRlc3RvLnYxLkxpc3RPd25BcGlLZXlzUmVzcG9uc2USWgoPUmV2b2tlT3duQXBpS2V5EiIuYXR0ZXN0by52MS5SZXZva2VPd25BcGlLZXlSZXF1ZXN0GiMuYXR0ZXN0by52MS5SZXZva2VPd25BcGlLZXlSZXNwb25zZUI7WjlnaXRodWIuY29tL2F0dGVzdG8tZXUvYXR0ZXN0by9nZW4vZ28vYXR0ZXN0by92MTthdHRlc3RvdjFiBnByb3RvMw", [file_attesto_v1_tenancy, file_attesto_v1_validate]);
+  fileDesc("ChdhdHRlc3RvL3YxL3RlbmFudC5wcm90bxIKYXR0ZXN0by52MSIZChdHZXRDdXJyZW50VGVuYW50UmVxdWVzdCJjChhHZXRDdXJyZW50VGVuYW50UmVzcG9uc2USIgoGdGVuYW50GAEgASgLMhIuYXR0ZXN0by52MS5UZW5hbnQSIwoHYXBpX2tleRgCIAEoCzISLmF0dGVzdG8udjEuQXBpS2V5InQKE0NyZWF0ZUFwaUtleVJlcXVlc3QSFwoEbmFtZRgBIAEoCUIJyvMYBQgBGMgBEjUKCnJlcXVlc3RfaWQYAiABKAlCHMrzGBgQARhAIhJeW0EtWmEtejAtOV8uOi1dKyRIAIgBAUINCgtfcmVxdWVzdF9pZCJLChRDcmVhdGVBcGlLZXlSZXNwb25zZRIjCgdhcGlfa2V5GAEgASgLMhIuYXR0ZXN0by52MS5BcGlLZXkSDgoGc2VjcmV0GAIgASgJImgKEkxpc3RBcGlLZXlzUmVxdWVzdBIXCg9pbmNsdWRlX3Jldm9rZWQYASABKAgSHAoJcGFnZV9zaXplGAIgASgFQgnK8xgFKAAw9AMSGwoKcGFnZV90b2tlbhgDIAEoCUIHyvMYAxiABCJUChNMaXN0QXBpS2V5c1Jlc3BvbnNlEiQKCGFwaV9rZXlzGAEgAygLMhIuYXR0ZXN0by52MS5BcGlLZXkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlEKE1Jldm9rZUFwaUtleVJlcXVlc3QSOgoKYXBpX2tleV9pZBgBIAEoCUImyvMYIggBGEAiHF5rZXlfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQiOwoUUmV2b2tlQXBpS2V5UmVzcG9uc2USIwoHYXBpX2tleRgBIAEoCzISLmF0dGVzdG8udjEuQXBpS2V5MvMCCg1UZW5hbnRTZXJ2aWNlEmIKEEdldEN1cnJlbnRUZW5hbnQSIy5hdHRlc3RvLnYxLkdldEN1cnJlbnRUZW5hbnRSZXF1ZXN0GiQuYXR0ZXN0by52MS5HZXRDdXJyZW50VGVuYW50UmVzcG9uc2UiA5ACARJRCgxDcmVhdGVBcGlLZXkSHy5hdHRlc3RvLnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaIC5hdHRlc3RvLnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlElMKC0xpc3RBcGlLZXlzEh4uYXR0ZXN0by52MS5MaXN0QXBpS2V5c1JlcXVlc3QaHy5hdHRlc3RvLnYxLkxpc3RBcGlLZXlzUmVzcG9uc2UiA5ACARJWCgxSZXZva2VBcGlLZXkSHy5hdHRlc3RvLnYxLlJldm9rZUFwaUtleVJlcXVlc3QaIC5hdHRlc3RvLnYxLlJldm9rZUFwaUtleVJlc3BvbnNlIgOQAgJCO1o5Z2l0aHViLmNvbS9hdHRlc3RvLWV1L2F0dGVzdG8vZ2VuL2dvL2F0dGVzdG8vdjE7YXR0ZXN0b3YxYgZwcm90bzM", [file_attesto_v1_tenancy, file_attesto_v1_validate]);
 
 /**
+ * The request of TenantService.GetCurrentTenant.
+ *
  * @generated from message attesto.v1.GetCurrentTenantRequest
  */
 export type GetCurrentTenantRequest = Message<"attesto.v1.GetCurrentTenantRequest"> & {
@@ -29,15 +31,21 @@ export const GetCurrentTenantRequestSchema: GenMessage<GetCurrentTenantRequest> 
   messageDesc(file_attesto_v1_tenant, 0);
 
 /**
+ * The response of TenantService.GetCurrentTenant.
+ *
  * @generated from message attesto.v1.GetCurrentTenantResponse
  */
 export type GetCurrentTenantResponse = Message<"attesto.v1.GetCurrentTenantResponse"> & {
   /**
+   * The calling tenant.
+   *
    * @generated from field: attesto.v1.Tenant tenant = 1;
    */
   tenant?: Tenant | undefined;
 
   /**
+   * The key that made the call.
+   *
    * @generated from field: attesto.v1.ApiKey api_key = 2;
    */
   apiKey?: ApiKey | undefined;
@@ -51,13 +59,25 @@ export const GetCurrentTenantResponseSchema: GenMessage<GetCurrentTenantResponse
   messageDesc(file_attesto_v1_tenant, 1);
 
 /**
+ * The request of TenantService.CreateApiKey.
+ *
  * @generated from message attesto.v1.CreateApiKeyRequest
  */
 export type CreateApiKeyRequest = Message<"attesto.v1.CreateApiKeyRequest"> & {
   /**
+   * A label for people, e.g. "ci" or "backend-prod".
+   *
    * @generated from field: string name = 1;
    */
   name: string;
+
+  /**
+   * A client-chosen id of this request (AIP-155): a retry with the same id
+   * within 10 minutes returns the same key, secret included.
+   *
+   * @generated from field: optional string request_id = 2;
+   */
+  requestId?: string | undefined;
 };
 
 /**
@@ -68,16 +88,20 @@ export const CreateApiKeyRequestSchema: GenMessage<CreateApiKeyRequest> = /*@__P
   messageDesc(file_attesto_v1_tenant, 2);
 
 /**
+ * The response of TenantService.CreateApiKey.
+ *
  * @generated from message attesto.v1.CreateApiKeyResponse
  */
 export type CreateApiKeyResponse = Message<"attesto.v1.CreateApiKeyResponse"> & {
   /**
+   * The key's description.
+   *
    * @generated from field: attesto.v1.ApiKey api_key = 1;
    */
   apiKey?: ApiKey | undefined;
 
   /**
-   * The key. Shown once: it cannot be read again.
+   * The key ("atk_…"). Shown once: only its SHA-256 is kept.
    *
    * @generated from field: string secret = 2;
    */
@@ -92,77 +116,121 @@ export const CreateApiKeyResponseSchema: GenMessage<CreateApiKeyResponse> = /*@_
   messageDesc(file_attesto_v1_tenant, 3);
 
 /**
- * @generated from message attesto.v1.ListOwnApiKeysRequest
+ * The request of TenantService.ListApiKeys.
+ *
+ * @generated from message attesto.v1.ListApiKeysRequest
  */
-export type ListOwnApiKeysRequest = Message<"attesto.v1.ListOwnApiKeysRequest"> & {
+export type ListApiKeysRequest = Message<"attesto.v1.ListApiKeysRequest"> & {
   /**
+   * Include revoked keys.
+   *
    * @generated from field: bool include_revoked = 1;
    */
   includeRevoked: boolean;
+
+  /**
+   * How many items to return: 0 means 50, at most 500. A page may hold
+   * fewer items (even none) while next_page_token is set; stop when it is
+   * empty.
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * The next_page_token of the previous page; empty for the first page.
+   * Every other field must be the same as in the request that returned it
+   * (INVALID_ARGUMENT naming page_token otherwise).
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
 };
 
 /**
- * Describes the message attesto.v1.ListOwnApiKeysRequest.
- * Use `create(ListOwnApiKeysRequestSchema)` to create a new message.
+ * Describes the message attesto.v1.ListApiKeysRequest.
+ * Use `create(ListApiKeysRequestSchema)` to create a new message.
  */
-export const ListOwnApiKeysRequestSchema: GenMessage<ListOwnApiKeysRequest> = /*@__PURE__*/
+export const ListApiKeysRequestSchema: GenMessage<ListApiKeysRequest> = /*@__PURE__*/
   messageDesc(file_attesto_v1_tenant, 4);
 
 /**
- * @generated from message attesto.v1.ListOwnApiKeysResponse
+ * The response of TenantService.ListApiKeys.
+ *
+ * @generated from message attesto.v1.ListApiKeysResponse
  */
-export type ListOwnApiKeysResponse = Message<"attesto.v1.ListOwnApiKeysResponse"> & {
+export type ListApiKeysResponse = Message<"attesto.v1.ListApiKeysResponse"> & {
   /**
+   * The page, newest first.
+   *
    * @generated from field: repeated attesto.v1.ApiKey api_keys = 1;
    */
   apiKeys: ApiKey[];
+
+  /**
+   * The token of the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
- * Describes the message attesto.v1.ListOwnApiKeysResponse.
- * Use `create(ListOwnApiKeysResponseSchema)` to create a new message.
+ * Describes the message attesto.v1.ListApiKeysResponse.
+ * Use `create(ListApiKeysResponseSchema)` to create a new message.
  */
-export const ListOwnApiKeysResponseSchema: GenMessage<ListOwnApiKeysResponse> = /*@__PURE__*/
+export const ListApiKeysResponseSchema: GenMessage<ListApiKeysResponse> = /*@__PURE__*/
   messageDesc(file_attesto_v1_tenant, 5);
 
 /**
- * @generated from message attesto.v1.RevokeOwnApiKeyRequest
+ * The request of TenantService.RevokeApiKey.
+ *
+ * @generated from message attesto.v1.RevokeApiKeyRequest
  */
-export type RevokeOwnApiKeyRequest = Message<"attesto.v1.RevokeOwnApiKeyRequest"> & {
+export type RevokeApiKeyRequest = Message<"attesto.v1.RevokeApiKeyRequest"> & {
   /**
+   * The key's id, "key_" and a ULID.
+   *
    * @generated from field: string api_key_id = 1;
    */
   apiKeyId: string;
 };
 
 /**
- * Describes the message attesto.v1.RevokeOwnApiKeyRequest.
- * Use `create(RevokeOwnApiKeyRequestSchema)` to create a new message.
+ * Describes the message attesto.v1.RevokeApiKeyRequest.
+ * Use `create(RevokeApiKeyRequestSchema)` to create a new message.
  */
-export const RevokeOwnApiKeyRequestSchema: GenMessage<RevokeOwnApiKeyRequest> = /*@__PURE__*/
+export const RevokeApiKeyRequestSchema: GenMessage<RevokeApiKeyRequest> = /*@__PURE__*/
   messageDesc(file_attesto_v1_tenant, 6);
 
 /**
- * @generated from message attesto.v1.RevokeOwnApiKeyResponse
+ * The response of TenantService.RevokeApiKey.
+ *
+ * @generated from message attesto.v1.RevokeApiKeyResponse
  */
-export type RevokeOwnApiKeyResponse = Message<"attesto.v1.RevokeOwnApiKeyResponse"> & {
+export type RevokeApiKeyResponse = Message<"attesto.v1.RevokeApiKeyResponse"> & {
   /**
+   * The key, with revoked_at set.
+   *
    * @generated from field: attesto.v1.ApiKey api_key = 1;
    */
   apiKey?: ApiKey | undefined;
 };
 
 /**
- * Describes the message attesto.v1.RevokeOwnApiKeyResponse.
- * Use `create(RevokeOwnApiKeyResponseSchema)` to create a new message.
+ * Describes the message attesto.v1.RevokeApiKeyResponse.
+ * Use `create(RevokeApiKeyResponseSchema)` to create a new message.
  */
-export const RevokeOwnApiKeyResponseSchema: GenMessage<RevokeOwnApiKeyResponse> = /*@__PURE__*/
+export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@__PURE__*/
   messageDesc(file_attesto_v1_tenant, 7);
 
 /**
  * TenantService is the calling tenant's view of its own account. Every call
- * takes `Authorization: Bearer <api key>` and acts on the key's tenant only:
- * another tenant's key ids answer NOT_FOUND.
+ * takes `Authorization: Bearer <api key>` (UNAUTHENTICATED, reason
+ * CREDENTIALS_MISSING or API_KEY_INVALID, otherwise) and acts on the key's
+ * tenant only: another tenant's key ids answer NOT_FOUND
+ * (RESOURCE_NOT_FOUND), like missing ones. The operator's view of every
+ * tenant is `attesto.admin.v1.AdminService`.
  *
  * @generated from service attesto.v1.TenantService
  */
@@ -178,6 +246,10 @@ export const TenantService: GenService<{
     output: typeof GetCurrentTenantResponseSchema;
   },
   /**
+   * Creates another API key for the calling tenant. The key is in the
+   * response and nowhere else; a retry with the same request_id within 10
+   * minutes returns the same key (REQUEST_ID_REUSED once the window passed).
+   *
    * @generated from rpc attesto.v1.TenantService.CreateApiKey
    */
   createApiKey: {
@@ -186,22 +258,27 @@ export const TenantService: GenService<{
     output: typeof CreateApiKeyResponseSchema;
   },
   /**
-   * @generated from rpc attesto.v1.TenantService.ListOwnApiKeys
+   * Lists the calling tenant's API keys, newest first; revoked ones only
+   * with include_revoked.
+   *
+   * @generated from rpc attesto.v1.TenantService.ListApiKeys
    */
-  listOwnApiKeys: {
+  listApiKeys: {
     methodKind: "unary";
-    input: typeof ListOwnApiKeysRequestSchema;
-    output: typeof ListOwnApiKeysResponseSchema;
+    input: typeof ListApiKeysRequestSchema;
+    output: typeof ListApiKeysResponseSchema;
   },
   /**
-   * Revoking the key that makes the call is allowed; it stops working at once.
+   * Revokes one of the calling tenant's keys, the calling key included; it
+   * stops working at once, on every instance. Revoking a revoked key
+   * returns it unchanged.
    *
-   * @generated from rpc attesto.v1.TenantService.RevokeOwnApiKey
+   * @generated from rpc attesto.v1.TenantService.RevokeApiKey
    */
-  revokeOwnApiKey: {
+  revokeApiKey: {
     methodKind: "unary";
-    input: typeof RevokeOwnApiKeyRequestSchema;
-    output: typeof RevokeOwnApiKeyResponseSchema;
+    input: typeof RevokeApiKeyRequestSchema;
+    output: typeof RevokeApiKeyResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_attesto_v1_tenant, 0);

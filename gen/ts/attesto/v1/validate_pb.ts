@@ -12,11 +12,11 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file attesto/v1/validate.proto.
  */
 export const file_attesto_v1_validate: GenFile = /*@__PURE__*/
-  fileDesc("ChlhdHRlc3RvL3YxL3ZhbGlkYXRlLnByb3RvEgphdHRlc3RvLnYxIp4BCgpGaWVsZFJ1bGVzEhAKCHJlcXVpcmVkGAEgASgIEg8KB21pbl9sZW4YAiABKA0SDwoHbWF4X2xlbhgDIAEoDRIPCgdwYXR0ZXJuGAQgASgJEhAKA2d0ZRgFIAEoA0gAiAEBEhAKA2x0ZRgGIAEoA0gBiAEBEgoKAmluGAcgAygJEgsKA3VybBgIIAEoCEIGCgRfZ3RlQgYKBF9sdGU6TQoFcnVsZXMSHS5nb29nbGUucHJvdG9idWYuRmllbGRPcHRpb25zGLmOAyABKAsyFi5hdHRlc3RvLnYxLkZpZWxkUnVsZXNSBXJ1bGVzQjtaOWdpdGh1Yi5jb20vYXR0ZXN0by1ldS9hdHRlc3RvL2dlbi9nby9hdHRlc3RvL3YxO2F0dGVzdG92MWIGcHJvdG8z", [file_google_protobuf_descriptor]);
+  fileDesc("ChlhdHRlc3RvL3YxL3ZhbGlkYXRlLnByb3RvEgphdHRlc3RvLnYxIroBCgpGaWVsZFJ1bGVzEhAKCHJlcXVpcmVkGAEgASgIEg8KB21pbl9sZW4YAiABKA0SDwoHbWF4X2xlbhgDIAEoDRIPCgdwYXR0ZXJuGAQgASgJEhAKA2d0ZRgFIAEoA0gAiAEBEhAKA2x0ZRgGIAEoA0gBiAEBEgoKAmluGAcgAygJEgsKA3VybBgIIAEoCBIaChJ3ZWJob29rX2V2ZW50X3R5cGUYCSABKAhCBgoEX2d0ZUIGCgRfbHRlOk0KBXJ1bGVzEh0uZ29vZ2xlLnByb3RvYnVmLkZpZWxkT3B0aW9ucxi5jgMgASgLMhYuYXR0ZXN0by52MS5GaWVsZFJ1bGVzUgVydWxlc0I7WjlnaXRodWIuY29tL2F0dGVzdG8tZXUvYXR0ZXN0by9nZW4vZ28vYXR0ZXN0by92MTthdHRlc3RvdjFiBnByb3RvMw", [file_google_protobuf_descriptor]);
 
 /**
  * FieldRules are checked for every request, in one place, by the server's
- * request validator (src/rpc/validation.ts) before a handler runs. A
+ * request validator (src/contract/validation.ts) before a handler runs. A
  * violation answers INVALID_ARGUMENT naming the field.
  *
  * @generated from message attesto.v1.FieldRules
@@ -39,6 +39,8 @@ export type FieldRules = Message<"attesto.v1.FieldRules"> & {
   minLen: number;
 
   /**
+   * The upper bound of the length, counted as for min_len.
+   *
    * @generated from field: uint32 max_len = 3;
    */
   maxLen: number;
@@ -58,6 +60,8 @@ export type FieldRules = Message<"attesto.v1.FieldRules"> & {
   gte?: bigint | undefined;
 
   /**
+   * Inclusive upper bound for integer fields.
+   *
    * @generated from field: optional int64 lte = 6;
    */
   lte?: bigint | undefined;
@@ -75,6 +79,14 @@ export type FieldRules = Message<"attesto.v1.FieldRules"> & {
    * @generated from field: bool url = 8;
    */
   url: boolean;
+
+  /**
+   * The string must be a webhook event type: one of the set listed in
+   * WebhookService's comment (each item for repeated fields).
+   *
+   * @generated from field: bool webhook_event_type = 9;
+   */
+  webhookEventType: boolean;
 };
 
 /**
@@ -85,6 +97,8 @@ export const FieldRulesSchema: GenMessage<FieldRules> = /*@__PURE__*/
   messageDesc(file_attesto_v1_validate, 0);
 
 /**
+ * The field's rules.
+ *
  * @generated from extension: attesto.v1.FieldRules rules = 51001;
  */
 export const rules: GenExtension<FieldOptions, FieldRules> = /*@__PURE__*/

@@ -11,7 +11,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file attesto/v1/verifier.proto.
  */
 export const file_attesto_v1_verifier: GenFile = /*@__PURE__*/
-  fileDesc("ChlhdHRlc3RvL3YxL3ZlcmlmaWVyLnByb3RvEgphdHRlc3RvLnYxInIKE1ZlcmlmeUJ1bmRsZVJlcXVlc3QSHgoLYnVuZGxlX2pzb24YASABKAlCCcrzGAUYgICACBIcCgp0bG9nX3Byb29mGAIgASgJQgjK8xgEGICABBIdCgx2ZXJpZmllcl9rZXkYAyABKAlCB8rzGAMYgAgiRwoLQnVuZGxlQ2hlY2sSDAoEbmFtZRgBIAEoCRIKCgJvaxgCIAEoCBIOCgZkZXRhaWwYAyABKAkSDgoGc3RhdHVzGAQgASgJIuIBChRWZXJpZnlCdW5kbGVSZXNwb25zZRINCgV2YWxpZBgBIAEoCBInCgZjaGVja3MYAiADKAsyFy5hdHRlc3RvLnYxLkJ1bmRsZUNoZWNrEhEKCXN0cmVhbV9pZBgDIAEoCRITCgtmcm9tX3NlcV9ubxgEIAEoBBIRCgl0b19zZXFfbm8YBSABKAQSFwoPY2hlY2twb2ludF9zaXplGAYgASgEEg4KBm9yaWdpbhgHIAEoCRIMCgRraW5kGAggASgJEg8KB2VudHJpZXMYCSABKAQSDwoHYW5jaG9ycxgKIAEoBDJpCg9WZXJpZmllclNlcnZpY2USVgoMVmVyaWZ5QnVuZGxlEh8uYXR0ZXN0by52MS5WZXJpZnlCdW5kbGVSZXF1ZXN0GiAuYXR0ZXN0by52MS5WZXJpZnlCdW5kbGVSZXNwb25zZSIDkAIBQjtaOWdpdGh1Yi5jb20vYXR0ZXN0by1ldS9hdHRlc3RvL2dlbi9nby9hdHRlc3RvL3YxO2F0dGVzdG92MWIGcHJvdG8z", [file_attesto_v1_validate]);
+  fileDesc("ChlhdHRlc3RvL3YxL3ZlcmlmaWVyLnByb3RvEgphdHRlc3RvLnYxInIKE1ZlcmlmeUJ1bmRsZVJlcXVlc3QSHgoLYnVuZGxlX2pzb24YASABKAlCCcrzGAUYgICACBIcCgp0bG9nX3Byb29mGAIgASgJQgjK8xgEGICABBIdCgx2ZXJpZmllcl9rZXkYAyABKAlCB8rzGAMYgAgiRwoLQnVuZGxlQ2hlY2sSDAoEbmFtZRgBIAEoCRIKCgJvaxgCIAEoCBIOCgZkZXRhaWwYAyABKAkSDgoGc3RhdHVzGAQgASgJIuIBChRWZXJpZnlCdW5kbGVSZXNwb25zZRINCgV2YWxpZBgBIAEoCBInCgZjaGVja3MYAiADKAsyFy5hdHRlc3RvLnYxLkJ1bmRsZUNoZWNrEhEKCXN0cmVhbV9pZBgDIAEoCRITCgtmcm9tX3NlcV9ubxgEIAEoBBIRCgl0b19zZXFfbm8YBSABKAQSFwoPY2hlY2twb2ludF9zaXplGAYgASgEEg4KBm9yaWdpbhgHIAEoCRIMCgRraW5kGAggASgJEg8KB2VudHJpZXMYCSABKAQSDwoHYW5jaG9ycxgKIAEoBDJpCg9WZXJpZmllclNlcnZpY2USVgoMVmVyaWZ5QnVuZGxlEh8uYXR0ZXN0by52MS5WZXJpZnlCdW5kbGVSZXF1ZXN0GiAuYXR0ZXN0by52MS5WZXJpZnlCdW5kbGVSZXNwb25zZSIDkAICQjtaOWdpdGh1Yi5jb20vYXR0ZXN0by1ldS9hdHRlc3RvL2dlbi9nby9hdHRlc3RvL3YxO2F0dGVzdG92MWIGcHJvdG8z", [file_attesto_v1_validate]);
 
 /**
  * The request of VerifierService.VerifyBundle.
@@ -203,7 +203,8 @@ export const VerifierService: GenService<{
    * false), not an error. INVALID_ARGUMENT when neither or both of
    * `bundle_json` and `tlog_proof` are set, or one is over its size limit
    * (requests over the server's body limit are refused by the transport
-   * with RESOURCE_EXHAUSTED).
+   * with RESOURCE_EXHAUSTED, reason PAYLOAD_TOO_LARGE). Safe to retry, but
+   * never sent as HTTP GET: a bundle is too large for a URL.
    *
    * @generated from rpc attesto.v1.VerifierService.VerifyBundle
    */

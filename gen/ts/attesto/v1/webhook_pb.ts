@@ -4,18 +4,16 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { PageRequest, PageResponse } from "./common_pb.js";
-import { file_attesto_v1_common } from "./common_pb.js";
 import { file_attesto_v1_validate } from "./validate_pb.js";
-import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file attesto/v1/webhook.proto.
  */
 export const file_attesto_v1_webhook: GenFile = /*@__PURE__*/
-  fileDesc("ChhhdHRlc3RvL3YxL3dlYmhvb2sucHJvdG8SCmF0dGVzdG8udjEi4AIKDFN1YnNjcmlwdGlvbhIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEgsKA3VybBgDIAEoCRITCgtldmVudF90eXBlcxgEIAMoCRITCgtkZXNjcmlwdGlvbhgFIAEoCRIPCgdlbmFibGVkGAYgASgIEhcKD2Rpc2FibGVkX3JlYXNvbhgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChFzZWNyZXRfcm90YXRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPgoacHJldmlvdXNfc2VjcmV0X2V4cGlyZXNfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIr4BCgdBdHRlbXB0Eg4KBm51bWJlchgBIAEoDRIuCgpzdGFydGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpsYXRlbmN5X21zGAMgASgNEhMKC3N0YXR1c19jb2RlGAQgASgNEjAKCmVycm9yX2tpbmQYBSABKA4yHC5hdHRlc3RvLnYxLkF0dGVtcHRFcnJvcktpbmQSGAoQcmVzcG9uc2VfZXhjZXJwdBgGIAEoCSKhAwoIRGVsaXZlcnkSCgoCaWQYASABKAkSFwoPc3Vic2NyaXB0aW9uX2lkGAIgASgJEhIKCmV2ZW50X3R5cGUYAyABKAkSKgoGc3RhdHVzGAQgASgOMhouYXR0ZXN0by52MS5EZWxpdmVyeVN0YXR1cxILCgN1cmwYBSABKAkSJQoEZGF0YRgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDAoEdGVzdBgHIAEoCBIVCg1hdHRlbXB0X2NvdW50GAggASgNEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD2xhc3RfYXR0ZW1wdF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPbmV4dF9hdHRlbXB0X2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIlCghhdHRlbXB0cxgMIAMoCzITLmF0dGVzdG8udjEuQXR0ZW1wdBIWCg5mYWlsdXJlX3JlYXNvbhgNIAEoCSK1AgoZQ3JlYXRlU3Vic2NyaXB0aW9uUmVxdWVzdBIXCgRuYW1lGAEgASgJQgnK8xgFCAEYyAESGAoDdXJsGAIgASgJQgvK8xgHCAEYgBBAARLGAQoLZXZlbnRfdHlwZXMYAyADKAlCsAHK8xirAQgBGAg6D2JhdGNoLmNvbmZpcm1lZDoMYmF0Y2guZmFpbGVkOg5ldmVudC5hbmNob3JlZDoYcHJvb2ZzdHJlYW0uY2hlY2twb2ludGVkOhlwcm9vZnN0cmVhbS5mb3JrX2RldGVjdGVkOhhwcm9vZnN0cmVhbS5idW5kbGVfcmVhZHk6EmFwcGxlLm5vdGlmaWNhdGlvbjoTZ29vZ2xlLm5vdGlmaWNhdGlvbhIcCgtkZXNjcmlwdGlvbhgEIAEoCUIHyvMYAxjoByJkChpDcmVhdGVTdWJzY3JpcHRpb25SZXNwb25zZRIuCgxzdWJzY3JpcHRpb24YASABKAsyGC5hdHRlc3RvLnYxLlN1YnNjcmlwdGlvbhIWCg5zaWduaW5nX3NlY3JldBgCIAEoCSJZChZHZXRTdWJzY3JpcHRpb25SZXF1ZXN0Ej8KD3N1YnNjcmlwdGlvbl9pZBgBIAEoCUImyvMYIggBGEAiHF5zdWJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQiSQoXR2V0U3Vic2NyaXB0aW9uUmVzcG9uc2USLgoMc3Vic2NyaXB0aW9uGAEgASgLMhguYXR0ZXN0by52MS5TdWJzY3JpcHRpb24iQQoYTGlzdFN1YnNjcmlwdGlvbnNSZXF1ZXN0EiUKBHBhZ2UYASABKAsyFy5hdHRlc3RvLnYxLlBhZ2VSZXF1ZXN0InQKGUxpc3RTdWJzY3JpcHRpb25zUmVzcG9uc2USLwoNc3Vic2NyaXB0aW9ucxgBIAMoCzIYLmF0dGVzdG8udjEuU3Vic2NyaXB0aW9uEiYKBHBhZ2UYAiABKAsyGC5hdHRlc3RvLnYxLlBhZ2VSZXNwb25zZSLcAQoWU3Vic2NyaXB0aW9uRXZlbnRUeXBlcxLBAQoGdmFsdWVzGAEgAygJQrAByvMYqwEIARgIOg9iYXRjaC5jb25maXJtZWQ6DGJhdGNoLmZhaWxlZDoOZXZlbnQuYW5jaG9yZWQ6GHByb29mc3RyZWFtLmNoZWNrcG9pbnRlZDoZcHJvb2ZzdHJlYW0uZm9ya19kZXRlY3RlZDoYcHJvb2ZzdHJlYW0uYnVuZGxlX3JlYWR5OhJhcHBsZS5ub3RpZmljYXRpb246E2dvb2dsZS5ub3RpZmljYXRpb24itgIKGVVwZGF0ZVN1YnNjcmlwdGlvblJlcXVlc3QSPwoPc3Vic2NyaXB0aW9uX2lkGAEgASgJQibK8xgiCAEYQCIcXnN1Yl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JBIcCgRuYW1lGAIgASgJQgnK8xgFEAEYyAFIAIgBARIbCgN1cmwYAyABKAlCCcrzGAUYgBBAAUgBiAEBEjcKC2V2ZW50X3R5cGVzGAQgASgLMiIuYXR0ZXN0by52MS5TdWJzY3JpcHRpb25FdmVudFR5cGVzEiEKC2Rlc2NyaXB0aW9uGAUgASgJQgfK8xgDGOgHSAKIAQESFAoHZW5hYmxlZBgGIAEoCEgDiAEBQgcKBV9uYW1lQgYKBF91cmxCDgoMX2Rlc2NyaXB0aW9uQgoKCF9lbmFibGVkIkwKGlVwZGF0ZVN1YnNjcmlwdGlvblJlc3BvbnNlEi4KDHN1YnNjcmlwdGlvbhgBIAEoCzIYLmF0dGVzdG8udjEuU3Vic2NyaXB0aW9uIlwKGURlbGV0ZVN1YnNjcmlwdGlvblJlcXVlc3QSPwoPc3Vic2NyaXB0aW9uX2lkGAEgASgJQibK8xgiCAEYQCIcXnN1Yl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JCIcChpEZWxldGVTdWJzY3JpcHRpb25SZXNwb25zZSKOAQofUm90YXRlU3Vic2NyaXB0aW9uU2VjcmV0UmVxdWVzdBI/Cg9zdWJzY3JpcHRpb25faWQYASABKAlCJsrzGCIIARhAIhxec3ViX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEioKB292ZXJsYXAYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iagogUm90YXRlU3Vic2NyaXB0aW9uU2VjcmV0UmVzcG9uc2USLgoMc3Vic2NyaXB0aW9uGAEgASgLMhguYXR0ZXN0by52MS5TdWJzY3JpcHRpb24SFgoOc2lnbmluZ19zZWNyZXQYAiABKAkimgMKFUxpc3REZWxpdmVyaWVzUmVxdWVzdBIlCgRwYWdlGAEgASgLMhcuYXR0ZXN0by52MS5QYWdlUmVxdWVzdBJCCg9zdWJzY3JpcHRpb25faWQYAiABKAlCJMrzGCAYQCIcXnN1Yl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JEgAiAEBEioKBnN0YXR1cxgDIAEoDjIaLmF0dGVzdG8udjEuRGVsaXZlcnlTdGF0dXMSxgEKCmV2ZW50X3R5cGUYBCABKAlCrAHK8xinAToPYmF0Y2guY29uZmlybWVkOgxiYXRjaC5mYWlsZWQ6DmV2ZW50LmFuY2hvcmVkOhhwcm9vZnN0cmVhbS5jaGVja3BvaW50ZWQ6GXByb29mc3RyZWFtLmZvcmtfZGV0ZWN0ZWQ6GHByb29mc3RyZWFtLmJ1bmRsZV9yZWFkeToSYXBwbGUubm90aWZpY2F0aW9uOhNnb29nbGUubm90aWZpY2F0aW9uSAGIAQFCEgoQX3N1YnNjcmlwdGlvbl9pZEINCgtfZXZlbnRfdHlwZSJqChZMaXN0RGVsaXZlcmllc1Jlc3BvbnNlEigKCmRlbGl2ZXJpZXMYASADKAsyFC5hdHRlc3RvLnYxLkRlbGl2ZXJ5EiYKBHBhZ2UYAiABKAsyGC5hdHRlc3RvLnYxLlBhZ2VSZXNwb25zZSJRChJHZXREZWxpdmVyeVJlcXVlc3QSOwoLZGVsaXZlcnlfaWQYASABKAlCJsrzGCIIARhAIhxeZGx2X1swLTlBLUhKS01OUC1UVi1aXXsyNn0kIj0KE0dldERlbGl2ZXJ5UmVzcG9uc2USJgoIZGVsaXZlcnkYASABKAsyFC5hdHRlc3RvLnYxLkRlbGl2ZXJ5IlcKGFJlZGVsaXZlckRlbGl2ZXJ5UmVxdWVzdBI7CgtkZWxpdmVyeV9pZBgBIAEoCUImyvMYIggBGEAiHF5kbHZfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQiQwoZUmVkZWxpdmVyRGVsaXZlcnlSZXNwb25zZRImCghkZWxpdmVyeRgBIAEoCzIULmF0dGVzdG8udjEuRGVsaXZlcnkinQIKFFNlbmRUZXN0RXZlbnRSZXF1ZXN0Ej8KD3N1YnNjcmlwdGlvbl9pZBgBIAEoCUImyvMYIggBGEAiHF5zdWJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSwwEKCmV2ZW50X3R5cGUYAiABKAlCrgHK8xipAQgBOg9iYXRjaC5jb25maXJtZWQ6DGJhdGNoLmZhaWxlZDoOZXZlbnQuYW5jaG9yZWQ6GHByb29mc3RyZWFtLmNoZWNrcG9pbnRlZDoZcHJvb2ZzdHJlYW0uZm9ya19kZXRlY3RlZDoYcHJvb2ZzdHJlYW0uYnVuZGxlX3JlYWR5OhJhcHBsZS5ub3RpZmljYXRpb246E2dvb2dsZS5ub3RpZmljYXRpb24iPwoVU2VuZFRlc3RFdmVudFJlc3BvbnNlEiYKCGRlbGl2ZXJ5GAEgASgLMhQuYXR0ZXN0by52MS5EZWxpdmVyeSqJAQoORGVsaXZlcnlTdGF0dXMSHwobREVMSVZFUllfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGwoXREVMSVZFUllfU1RBVFVTX1BFTkRJTkcQARIdChlERUxJVkVSWV9TVEFUVVNfU1VDQ0VFREVEEAISGgoWREVMSVZFUllfU1RBVFVTX0ZBSUxFRBADKocDChBBdHRlbXB0RXJyb3JLaW5kEiIKHkFUVEVNUFRfRVJST1JfS0lORF9VTlNQRUNJRklFRBAAEhsKF0FUVEVNUFRfRVJST1JfS0lORF9OT05FEAESIgoeQVRURU1QVF9FUlJPUl9LSU5EX0hUVFBfU1RBVFVTEAISHgoaQVRURU1QVF9FUlJPUl9LSU5EX1RJTUVPVVQQAxIpCiVBVFRFTVBUX0VSUk9SX0tJTkRfQ09OTkVDVElPTl9SRUZVU0VEEAQSGgoWQVRURU1QVF9FUlJPUl9LSU5EX0ROUxAFEhoKFkFUVEVNUFRfRVJST1JfS0lORF9UTFMQBhImCiJBVFRFTVBUX0VSUk9SX0tJTkRfQkxPQ0tFRF9BRERSRVNTEAcSHgoaQVRURU1QVF9FUlJPUl9LSU5EX05FVFdPUksQCBIiCh5BVFRFTVBUX0VSUk9SX0tJTkRfSU5URVJSVVBURUQQCRIfChtBVFRFTVBUX0VSUk9SX0tJTkRfSU5URVJOQUwQCjLVBwoOV2ViaG9va1NlcnZpY2USYwoSQ3JlYXRlU3Vic2NyaXB0aW9uEiUuYXR0ZXN0by52MS5DcmVhdGVTdWJzY3JpcHRpb25SZXF1ZXN0GiYuYXR0ZXN0by52MS5DcmVhdGVTdWJzY3JpcHRpb25SZXNwb25zZRJaCg9HZXRTdWJzY3JpcHRpb24SIi5hdHRlc3RvLnYxLkdldFN1YnNjcmlwdGlvblJlcXVlc3QaIy5hdHRlc3RvLnYxLkdldFN1YnNjcmlwdGlvblJlc3BvbnNlEmAKEUxpc3RTdWJzY3JpcHRpb25zEiQuYXR0ZXN0by52MS5MaXN0U3Vic2NyaXB0aW9uc1JlcXVlc3QaJS5hdHRlc3RvLnYxLkxpc3RTdWJzY3JpcHRpb25zUmVzcG9uc2USYwoSVXBkYXRlU3Vic2NyaXB0aW9uEiUuYXR0ZXN0by52MS5VcGRhdGVTdWJzY3JpcHRpb25SZXF1ZXN0GiYuYXR0ZXN0by52MS5VcGRhdGVTdWJzY3JpcHRpb25SZXNwb25zZRJjChJEZWxldGVTdWJzY3JpcHRpb24SJS5hdHRlc3RvLnYxLkRlbGV0ZVN1YnNjcmlwdGlvblJlcXVlc3QaJi5hdHRlc3RvLnYxLkRlbGV0ZVN1YnNjcmlwdGlvblJlc3BvbnNlEnUKGFJvdGF0ZVN1YnNjcmlwdGlvblNlY3JldBIrLmF0dGVzdG8udjEuUm90YXRlU3Vic2NyaXB0aW9uU2VjcmV0UmVxdWVzdBosLmF0dGVzdG8udjEuUm90YXRlU3Vic2NyaXB0aW9uU2VjcmV0UmVzcG9uc2USVwoOTGlzdERlbGl2ZXJpZXMSIS5hdHRlc3RvLnYxLkxpc3REZWxpdmVyaWVzUmVxdWVzdBoiLmF0dGVzdG8udjEuTGlzdERlbGl2ZXJpZXNSZXNwb25zZRJOCgtHZXREZWxpdmVyeRIeLmF0dGVzdG8udjEuR2V0RGVsaXZlcnlSZXF1ZXN0Gh8uYXR0ZXN0by52MS5HZXREZWxpdmVyeVJlc3BvbnNlEmAKEVJlZGVsaXZlckRlbGl2ZXJ5EiQuYXR0ZXN0by52MS5SZWRlbGl2ZXJEZWxpdmVyeVJlcXVlc3QaJS5hdHRlc3RvLnYxLlJlZGVsaXZlckRlbGl2ZXJ5UmVzcG9uc2USVAoNU2VuZFRlc3RFdmVudBIgLmF0dGVzdG8udjEuU2VuZFRlc3RFdmVudFJlcXVlc3QaIS5hdHRlc3RvLnYxLlNlbmRUZXN0RXZlbnRSZXNwb25zZUI7WjlnaXRodWIuY29tL2F0dGVzdG8tZXUvYXR0ZXN0by9nZW4vZ28vYXR0ZXN0by92MTthdHRlc3RvdjFiBnByb3RvMw", [file_attesto_v1_common, file_attesto_v1_validate, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChhhdHRlc3RvL3YxL3dlYmhvb2sucHJvdG8SCmF0dGVzdG8udjEi7gIKDFN1YnNjcmlwdGlvbhIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEgsKA3VybBgDIAEoCRITCgtldmVudF90eXBlcxgEIAMoCRITCgtkZXNjcmlwdGlvbhgFIAEoCRIPCgdlbmFibGVkGAYgASgIEhcKD2Rpc2FibGVkX3JlYXNvbhgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChFzZWNyZXRfcm90YXRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPgoacHJldmlvdXNfc2VjcmV0X2V4cGlyZXNfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBGV0YWcYDCABKAkivgEKB0F0dGVtcHQSDgoGbnVtYmVyGAEgASgNEi4KCnN0YXJ0ZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmxhdGVuY3lfbXMYAyABKA0SEwoLc3RhdHVzX2NvZGUYBCABKA0SMAoKZXJyb3Jfa2luZBgFIAEoDjIcLmF0dGVzdG8udjEuQXR0ZW1wdEVycm9yS2luZBIYChByZXNwb25zZV9leGNlcnB0GAYgASgJIqEDCghEZWxpdmVyeRIKCgJpZBgBIAEoCRIXCg9zdWJzY3JpcHRpb25faWQYAiABKAkSEgoKZXZlbnRfdHlwZRgDIAEoCRIqCgZzdGF0dXMYBCABKA4yGi5hdHRlc3RvLnYxLkRlbGl2ZXJ5U3RhdHVzEgsKA3VybBgFIAEoCRIlCgRkYXRhGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIMCgR0ZXN0GAcgASgIEhUKDWF0dGVtcHRfY291bnQYCCABKA0SLgoKY3JlYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPbGFzdF9hdHRlbXB0X2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCg9uZXh0X2F0dGVtcHRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCGF0dGVtcHRzGAwgAygLMhMuYXR0ZXN0by52MS5BdHRlbXB0EhYKDmZhaWx1cmVfcmVhc29uGA0gASgJItMBChlDcmVhdGVTdWJzY3JpcHRpb25SZXF1ZXN0EhcKBG5hbWUYASABKAlCCcrzGAUIARjIARIYCgN1cmwYAiABKAlCC8rzGAcIARiAEEABEh8KC2V2ZW50X3R5cGVzGAMgAygJQgrK8xgGCAEYCEgBEhwKC2Rlc2NyaXB0aW9uGAQgASgJQgfK8xgDGOgHEjUKCnJlcXVlc3RfaWQYBSABKAlCHMrzGBgQARhAIhJeW0EtWmEtejAtOV8uOi1dKyRIAIgBAUINCgtfcmVxdWVzdF9pZCJcChpDcmVhdGVTdWJzY3JpcHRpb25SZXNwb25zZRIuCgxzdWJzY3JpcHRpb24YASABKAsyGC5hdHRlc3RvLnYxLlN1YnNjcmlwdGlvbhIOCgZzZWNyZXQYAiABKAkiWQoWR2V0U3Vic2NyaXB0aW9uUmVxdWVzdBI/Cg9zdWJzY3JpcHRpb25faWQYASABKAlCJsrzGCIIARhAIhxec3ViX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kIkkKF0dldFN1YnNjcmlwdGlvblJlc3BvbnNlEi4KDHN1YnNjcmlwdGlvbhgBIAEoCzIYLmF0dGVzdG8udjEuU3Vic2NyaXB0aW9uIlUKGExpc3RTdWJzY3JpcHRpb25zUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCcrzGAUoADD0AxIbCgpwYWdlX3Rva2VuGAIgASgJQgfK8xgDGIAEImUKGUxpc3RTdWJzY3JpcHRpb25zUmVzcG9uc2USLwoNc3Vic2NyaXB0aW9ucxgBIAMoCzIYLmF0dGVzdG8udjEuU3Vic2NyaXB0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKpAgoZVXBkYXRlU3Vic2NyaXB0aW9uUmVxdWVzdBI/Cg9zdWJzY3JpcHRpb25faWQYASABKAlCJsrzGCIIARhAIhxec3ViX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEhUKBG5hbWUYAiABKAlCB8rzGAMYyAESFgoDdXJsGAMgASgJQgnK8xgFGIAQQAESHQoLZXZlbnRfdHlwZXMYBCADKAlCCMrzGAQYCEgBEhwKC2Rlc2NyaXB0aW9uGAUgASgJQgfK8xgDGOgHEg8KB2VuYWJsZWQYBiABKAgSNwoLdXBkYXRlX21hc2sYByABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrQgbK8xgCCAESFQoEZXRhZxgIIAEoCUIHyvMYAxiAASJMChpVcGRhdGVTdWJzY3JpcHRpb25SZXNwb25zZRIuCgxzdWJzY3JpcHRpb24YASABKAsyGC5hdHRlc3RvLnYxLlN1YnNjcmlwdGlvbiJzChlEZWxldGVTdWJzY3JpcHRpb25SZXF1ZXN0Ej8KD3N1YnNjcmlwdGlvbl9pZBgBIAEoCUImyvMYIggBGEAiHF5zdWJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSFQoEZXRhZxgCIAEoCUIHyvMYAxiAASIcChpEZWxldGVTdWJzY3JpcHRpb25SZXNwb25zZSKlAQofUm90YXRlU3Vic2NyaXB0aW9uU2VjcmV0UmVxdWVzdBI/Cg9zdWJzY3JpcHRpb25faWQYASABKAlCJsrzGCIIARhAIhxec3ViX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEioKB292ZXJsYXAYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFQoEZXRhZxgDIAEoCUIHyvMYAxiAASJiCiBSb3RhdGVTdWJzY3JpcHRpb25TZWNyZXRSZXNwb25zZRIuCgxzdWJzY3JpcHRpb24YASABKAsyGC5hdHRlc3RvLnYxLlN1YnNjcmlwdGlvbhIOCgZzZWNyZXQYAiABKAkihgIKFUxpc3REZWxpdmVyaWVzUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCcrzGAUoADD0AxJCCg9zdWJzY3JpcHRpb25faWQYAiABKAlCJMrzGCAYQCIcXnN1Yl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JEgAiAEBEioKBnN0YXR1cxgDIAEoDjIaLmF0dGVzdG8udjEuRGVsaXZlcnlTdGF0dXMSHwoKZXZlbnRfdHlwZRgEIAEoCUIGyvMYAkgBSAGIAQESGwoKcGFnZV90b2tlbhgFIAEoCUIHyvMYAxiABEISChBfc3Vic2NyaXB0aW9uX2lkQg0KC19ldmVudF90eXBlIlsKFkxpc3REZWxpdmVyaWVzUmVzcG9uc2USKAoKZGVsaXZlcmllcxgBIAMoCzIULmF0dGVzdG8udjEuRGVsaXZlcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlEKEkdldERlbGl2ZXJ5UmVxdWVzdBI7CgtkZWxpdmVyeV9pZBgBIAEoCUImyvMYIggBGEAiHF5kbHZfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQiPQoTR2V0RGVsaXZlcnlSZXNwb25zZRImCghkZWxpdmVyeRgBIAEoCzIULmF0dGVzdG8udjEuRGVsaXZlcnkiVwoYUmVkZWxpdmVyRGVsaXZlcnlSZXF1ZXN0EjsKC2RlbGl2ZXJ5X2lkGAEgASgJQibK8xgiCAEYQCIcXmRsdl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JCJDChlSZWRlbGl2ZXJEZWxpdmVyeVJlc3BvbnNlEiYKCGRlbGl2ZXJ5GAEgASgLMhQuYXR0ZXN0by52MS5EZWxpdmVyeSJ1ChRTZW5kVGVzdEV2ZW50UmVxdWVzdBI/Cg9zdWJzY3JpcHRpb25faWQYASABKAlCJsrzGCIIARhAIhxec3ViX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEhwKCmV2ZW50X3R5cGUYAiABKAlCCMrzGAQIAUgBIj8KFVNlbmRUZXN0RXZlbnRSZXNwb25zZRImCghkZWxpdmVyeRgBIAEoCzIULmF0dGVzdG8udjEuRGVsaXZlcnkqiQEKDkRlbGl2ZXJ5U3RhdHVzEh8KG0RFTElWRVJZX1NUQVRVU19VTlNQRUNJRklFRBAAEhsKF0RFTElWRVJZX1NUQVRVU19QRU5ESU5HEAESHQoZREVMSVZFUllfU1RBVFVTX1NVQ0NFRURFRBACEhoKFkRFTElWRVJZX1NUQVRVU19GQUlMRUQQAyqHAwoQQXR0ZW1wdEVycm9yS2luZBIiCh5BVFRFTVBUX0VSUk9SX0tJTkRfVU5TUEVDSUZJRUQQABIbChdBVFRFTVBUX0VSUk9SX0tJTkRfTk9ORRABEiIKHkFUVEVNUFRfRVJST1JfS0lORF9IVFRQX1NUQVRVUxACEh4KGkFUVEVNUFRfRVJST1JfS0lORF9USU1FT1VUEAMSKQolQVRURU1QVF9FUlJPUl9LSU5EX0NPTk5FQ1RJT05fUkVGVVNFRBAEEhoKFkFUVEVNUFRfRVJST1JfS0lORF9ETlMQBRIaChZBVFRFTVBUX0VSUk9SX0tJTkRfVExTEAYSJgoiQVRURU1QVF9FUlJPUl9LSU5EX0JMT0NLRURfQUREUkVTUxAHEh4KGkFUVEVNUFRfRVJST1JfS0lORF9ORVRXT1JLEAgSIgoeQVRURU1QVF9FUlJPUl9LSU5EX0lOVEVSUlVQVEVEEAkSHwobQVRURU1QVF9FUlJPUl9LSU5EX0lOVEVSTkFMEAoy6QcKDldlYmhvb2tTZXJ2aWNlEmMKEkNyZWF0ZVN1YnNjcmlwdGlvbhIlLmF0dGVzdG8udjEuQ3JlYXRlU3Vic2NyaXB0aW9uUmVxdWVzdBomLmF0dGVzdG8udjEuQ3JlYXRlU3Vic2NyaXB0aW9uUmVzcG9uc2USXwoPR2V0U3Vic2NyaXB0aW9uEiIuYXR0ZXN0by52MS5HZXRTdWJzY3JpcHRpb25SZXF1ZXN0GiMuYXR0ZXN0by52MS5HZXRTdWJzY3JpcHRpb25SZXNwb25zZSIDkAIBEmUKEUxpc3RTdWJzY3JpcHRpb25zEiQuYXR0ZXN0by52MS5MaXN0U3Vic2NyaXB0aW9uc1JlcXVlc3QaJS5hdHRlc3RvLnYxLkxpc3RTdWJzY3JpcHRpb25zUmVzcG9uc2UiA5ACARJjChJVcGRhdGVTdWJzY3JpcHRpb24SJS5hdHRlc3RvLnYxLlVwZGF0ZVN1YnNjcmlwdGlvblJlcXVlc3QaJi5hdHRlc3RvLnYxLlVwZGF0ZVN1YnNjcmlwdGlvblJlc3BvbnNlEmMKEkRlbGV0ZVN1YnNjcmlwdGlvbhIlLmF0dGVzdG8udjEuRGVsZXRlU3Vic2NyaXB0aW9uUmVxdWVzdBomLmF0dGVzdG8udjEuRGVsZXRlU3Vic2NyaXB0aW9uUmVzcG9uc2USdQoYUm90YXRlU3Vic2NyaXB0aW9uU2VjcmV0EisuYXR0ZXN0by52MS5Sb3RhdGVTdWJzY3JpcHRpb25TZWNyZXRSZXF1ZXN0GiwuYXR0ZXN0by52MS5Sb3RhdGVTdWJzY3JpcHRpb25TZWNyZXRSZXNwb25zZRJcCg5MaXN0RGVsaXZlcmllcxIhLmF0dGVzdG8udjEuTGlzdERlbGl2ZXJpZXNSZXF1ZXN0GiIuYXR0ZXN0by52MS5MaXN0RGVsaXZlcmllc1Jlc3BvbnNlIgOQAgESUwoLR2V0RGVsaXZlcnkSHi5hdHRlc3RvLnYxLkdldERlbGl2ZXJ5UmVxdWVzdBofLmF0dGVzdG8udjEuR2V0RGVsaXZlcnlSZXNwb25zZSIDkAIBEmAKEVJlZGVsaXZlckRlbGl2ZXJ5EiQuYXR0ZXN0by52MS5SZWRlbGl2ZXJEZWxpdmVyeVJlcXVlc3QaJS5hdHRlc3RvLnYxLlJlZGVsaXZlckRlbGl2ZXJ5UmVzcG9uc2USVAoNU2VuZFRlc3RFdmVudBIgLmF0dGVzdG8udjEuU2VuZFRlc3RFdmVudFJlcXVlc3QaIS5hdHRlc3RvLnYxLlNlbmRUZXN0RXZlbnRSZXNwb25zZUI7WjlnaXRodWIuY29tL2F0dGVzdG8tZXUvYXR0ZXN0by9nZW4vZ28vYXR0ZXN0by92MTthdHRlc3RvdjFiBnByb3RvMw", [file_attesto_v1_validate, file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A Subscription sends the tenant's events of the chosen types to one URL.
@@ -88,6 +86,15 @@ export type Subscription = Message<"attesto.v1.Subscription"> & {
    * @generated from field: google.protobuf.Timestamp previous_secret_expires_at = 11;
    */
   previousSecretExpiresAt?: Timestamp | undefined;
+
+  /**
+   * Changes whenever the subscription does. Send it back in
+   * UpdateSubscription, RotateSubscriptionSecret or DeleteSubscription to
+   * make the change only if nobody changed it since you read it.
+   *
+   * @generated from field: string etag = 12;
+   */
+  etag: string;
 };
 
 /**
@@ -275,9 +282,20 @@ export type CreateSubscriptionRequest = Message<"attesto.v1.CreateSubscriptionRe
   eventTypes: string[];
 
   /**
+   * A note for people.
+   *
    * @generated from field: string description = 4;
    */
   description: string;
+
+  /**
+   * A client-chosen id of this request (AIP-155), e.g. a UUID: a retry with
+   * the same id within 10 minutes returns the first answer, secret
+   * included.
+   *
+   * @generated from field: optional string request_id = 5;
+   */
+  requestId?: string | undefined;
 };
 
 /**
@@ -303,9 +321,9 @@ export type CreateSubscriptionResponse = Message<"attesto.v1.CreateSubscriptionR
    * again. Use the whole string as the HMAC key for X-Attesto-Signature
    * (the seed's verify() as is); Standard Webhooks libraries take it as is.
    *
-   * @generated from field: string signing_secret = 2;
+   * @generated from field: string secret = 2;
    */
-  signingSecret: string;
+  secret: string;
 };
 
 /**
@@ -360,9 +378,22 @@ export const GetSubscriptionResponseSchema: GenMessage<GetSubscriptionResponse> 
  */
 export type ListSubscriptionsRequest = Message<"attesto.v1.ListSubscriptionsRequest"> & {
   /**
-   * @generated from field: attesto.v1.PageRequest page = 1;
+   * How many items to return: 0 means 50, at most 500. A page may hold
+   * fewer items (even none) while next_page_token is set; stop when it is
+   * empty.
+   *
+   * @generated from field: int32 page_size = 1;
    */
-  page?: PageRequest | undefined;
+  pageSize: number;
+
+  /**
+   * The next_page_token of the previous page; empty for the first page.
+   * Every other field must be the same as in the request that returned it
+   * (INVALID_ARGUMENT naming page_token otherwise).
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
 };
 
 /**
@@ -384,9 +415,11 @@ export type ListSubscriptionsResponse = Message<"attesto.v1.ListSubscriptionsRes
   subscriptions: Subscription[];
 
   /**
-   * @generated from field: attesto.v1.PageResponse page = 2;
+   * The token of the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
    */
-  page?: PageResponse | undefined;
+  nextPageToken: string;
 };
 
 /**
@@ -397,67 +430,71 @@ export const ListSubscriptionsResponseSchema: GenMessage<ListSubscriptionsRespon
   messageDesc(file_attesto_v1_webhook, 8);
 
 /**
- * SubscriptionEventTypes wraps the event type list so that an update can
- * tell "unchanged" (unset) from a new list.
- *
- * @generated from message attesto.v1.SubscriptionEventTypes
- */
-export type SubscriptionEventTypes = Message<"attesto.v1.SubscriptionEventTypes"> & {
-  /**
-   * @generated from field: repeated string values = 1;
-   */
-  values: string[];
-};
-
-/**
- * Describes the message attesto.v1.SubscriptionEventTypes.
- * Use `create(SubscriptionEventTypesSchema)` to create a new message.
- */
-export const SubscriptionEventTypesSchema: GenMessage<SubscriptionEventTypes> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_webhook, 9);
-
-/**
  * The request of WebhookService.UpdateSubscription.
  *
  * @generated from message attesto.v1.UpdateSubscriptionRequest
  */
 export type UpdateSubscriptionRequest = Message<"attesto.v1.UpdateSubscriptionRequest"> & {
   /**
+   * The subscription to change.
+   *
    * @generated from field: string subscription_id = 1;
    */
   subscriptionId: string;
 
   /**
-   * Unset fields are left unchanged.
+   * The new label, when update_mask names "name".
    *
-   * @generated from field: optional string name = 2;
+   * @generated from field: string name = 2;
    */
-  name?: string | undefined;
+  name: string;
 
   /**
-   * @generated from field: optional string url = 3;
-   */
-  url?: string | undefined;
-
-  /**
-   * @generated from field: attesto.v1.SubscriptionEventTypes event_types = 4;
-   */
-  eventTypes?: SubscriptionEventTypes | undefined;
-
-  /**
-   * "" clears it.
+   * The new HTTPS URL, when update_mask names "url".
    *
-   * @generated from field: optional string description = 5;
+   * @generated from field: string url = 3;
    */
-  description?: string | undefined;
+  url: string;
 
   /**
-   * true re-enables a disabled subscription (clearing disabled_reason);
-   * false disables it.
+   * The new event types, when update_mask names "event_types".
    *
-   * @generated from field: optional bool enabled = 6;
+   * @generated from field: repeated string event_types = 4;
    */
-  enabled?: boolean | undefined;
+  eventTypes: string[];
+
+  /**
+   * The new description, when update_mask names "description"; "" clears
+   * it.
+   *
+   * @generated from field: string description = 5;
+   */
+  description: string;
+
+  /**
+   * When update_mask names "enabled": true re-enables a disabled
+   * subscription (clearing disabled_reason), false disables it.
+   *
+   * @generated from field: bool enabled = 6;
+   */
+  enabled: boolean;
+
+  /**
+   * The fields to change, by their names in this message: any of "name",
+   * "url", "event_types", "description" and "enabled" (AIP-134). Required:
+   * an empty mask, an unknown path, or an empty name, url or event_types it
+   * names answers INVALID_ARGUMENT (field update_mask or the named field).
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 7;
+   */
+  updateMask?: FieldMask | undefined;
+
+  /**
+   * The etag of the subscription as read; empty to update unconditionally.
+   *
+   * @generated from field: string etag = 8;
+   */
+  etag: string;
 };
 
 /**
@@ -465,7 +502,7 @@ export type UpdateSubscriptionRequest = Message<"attesto.v1.UpdateSubscriptionRe
  * Use `create(UpdateSubscriptionRequestSchema)` to create a new message.
  */
 export const UpdateSubscriptionRequestSchema: GenMessage<UpdateSubscriptionRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_webhook, 10);
+  messageDesc(file_attesto_v1_webhook, 9);
 
 /**
  * The response of WebhookService.UpdateSubscription.
@@ -484,7 +521,7 @@ export type UpdateSubscriptionResponse = Message<"attesto.v1.UpdateSubscriptionR
  * Use `create(UpdateSubscriptionResponseSchema)` to create a new message.
  */
 export const UpdateSubscriptionResponseSchema: GenMessage<UpdateSubscriptionResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_webhook, 11);
+  messageDesc(file_attesto_v1_webhook, 10);
 
 /**
  * The request of WebhookService.DeleteSubscription.
@@ -493,9 +530,18 @@ export const UpdateSubscriptionResponseSchema: GenMessage<UpdateSubscriptionResp
  */
 export type DeleteSubscriptionRequest = Message<"attesto.v1.DeleteSubscriptionRequest"> & {
   /**
+   * The subscription to delete.
+   *
    * @generated from field: string subscription_id = 1;
    */
   subscriptionId: string;
+
+  /**
+   * The etag of the subscription as read; empty to delete unconditionally.
+   *
+   * @generated from field: string etag = 2;
+   */
+  etag: string;
 };
 
 /**
@@ -503,7 +549,7 @@ export type DeleteSubscriptionRequest = Message<"attesto.v1.DeleteSubscriptionRe
  * Use `create(DeleteSubscriptionRequestSchema)` to create a new message.
  */
 export const DeleteSubscriptionRequestSchema: GenMessage<DeleteSubscriptionRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_webhook, 12);
+  messageDesc(file_attesto_v1_webhook, 11);
 
 /**
  * The response of WebhookService.DeleteSubscription.
@@ -518,7 +564,7 @@ export type DeleteSubscriptionResponse = Message<"attesto.v1.DeleteSubscriptionR
  * Use `create(DeleteSubscriptionResponseSchema)` to create a new message.
  */
 export const DeleteSubscriptionResponseSchema: GenMessage<DeleteSubscriptionResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_webhook, 13);
+  messageDesc(file_attesto_v1_webhook, 12);
 
 /**
  * The request of WebhookService.RotateSubscriptionSecret.
@@ -532,12 +578,20 @@ export type RotateSubscriptionSecretRequest = Message<"attesto.v1.RotateSubscrip
   subscriptionId: string;
 
   /**
-   * How long the previous secret stays valid. Unset means 24 h; zero ends
-   * it at once (after a leak); at most 7 days (INVALID_ARGUMENT beyond).
+   * How long the previous secret stays valid. Unset means 24 h (the one
+   * default of every rotation); zero ends it at once (after a leak); at
+   * most 7 days (INVALID_ARGUMENT beyond).
    *
    * @generated from field: google.protobuf.Duration overlap = 2;
    */
   overlap?: Duration | undefined;
+
+  /**
+   * The etag of the subscription as read; empty to rotate unconditionally.
+   *
+   * @generated from field: string etag = 3;
+   */
+  etag: string;
 };
 
 /**
@@ -545,7 +599,7 @@ export type RotateSubscriptionSecretRequest = Message<"attesto.v1.RotateSubscrip
  * Use `create(RotateSubscriptionSecretRequestSchema)` to create a new message.
  */
 export const RotateSubscriptionSecretRequestSchema: GenMessage<RotateSubscriptionSecretRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_webhook, 14);
+  messageDesc(file_attesto_v1_webhook, 13);
 
 /**
  * The response of WebhookService.RotateSubscriptionSecret.
@@ -561,9 +615,9 @@ export type RotateSubscriptionSecretResponse = Message<"attesto.v1.RotateSubscri
   /**
    * The new signing secret. Shown once: it cannot be read again.
    *
-   * @generated from field: string signing_secret = 2;
+   * @generated from field: string secret = 2;
    */
-  signingSecret: string;
+  secret: string;
 };
 
 /**
@@ -571,7 +625,7 @@ export type RotateSubscriptionSecretResponse = Message<"attesto.v1.RotateSubscri
  * Use `create(RotateSubscriptionSecretResponseSchema)` to create a new message.
  */
 export const RotateSubscriptionSecretResponseSchema: GenMessage<RotateSubscriptionSecretResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_webhook, 15);
+  messageDesc(file_attesto_v1_webhook, 14);
 
 /**
  * The request of WebhookService.ListDeliveries.
@@ -580,9 +634,13 @@ export const RotateSubscriptionSecretResponseSchema: GenMessage<RotateSubscripti
  */
 export type ListDeliveriesRequest = Message<"attesto.v1.ListDeliveriesRequest"> & {
   /**
-   * @generated from field: attesto.v1.PageRequest page = 1;
+   * How many items to return: 0 means 50, at most 500. A page may hold
+   * fewer items (even none) while next_page_token is set; stop when it is
+   * empty.
+   *
+   * @generated from field: int32 page_size = 1;
    */
-  page?: PageRequest | undefined;
+  pageSize: number;
 
   /**
    * Only deliveries of this subscription.
@@ -604,6 +662,15 @@ export type ListDeliveriesRequest = Message<"attesto.v1.ListDeliveriesRequest"> 
    * @generated from field: optional string event_type = 4;
    */
   eventType?: string | undefined;
+
+  /**
+   * The next_page_token of the previous page; empty for the first page.
+   * Every other field must be the same as in the request that returned it
+   * (INVALID_ARGUMENT naming page_token otherwise).
+   *
+   * @generated from field: string page_token = 5;
+   */
+  pageToken: string;
 };
 
 /**
@@ -611,7 +678,7 @@ export type ListDeliveriesRequest = Message<"attesto.v1.ListDeliveriesRequest"> 
  * Use `create(ListDeliveriesRequestSchema)` to create a new message.
  */
 export const ListDeliveriesRequestSchema: GenMessage<ListDeliveriesRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_webhook, 16);
+  messageDesc(file_attesto_v1_webhook, 15);
 
 /**
  * The response of WebhookService.ListDeliveries.
@@ -625,9 +692,11 @@ export type ListDeliveriesResponse = Message<"attesto.v1.ListDeliveriesResponse"
   deliveries: Delivery[];
 
   /**
-   * @generated from field: attesto.v1.PageResponse page = 2;
+   * The token of the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
    */
-  page?: PageResponse | undefined;
+  nextPageToken: string;
 };
 
 /**
@@ -635,7 +704,7 @@ export type ListDeliveriesResponse = Message<"attesto.v1.ListDeliveriesResponse"
  * Use `create(ListDeliveriesResponseSchema)` to create a new message.
  */
 export const ListDeliveriesResponseSchema: GenMessage<ListDeliveriesResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_webhook, 17);
+  messageDesc(file_attesto_v1_webhook, 16);
 
 /**
  * The request of WebhookService.GetDelivery.
@@ -654,7 +723,7 @@ export type GetDeliveryRequest = Message<"attesto.v1.GetDeliveryRequest"> & {
  * Use `create(GetDeliveryRequestSchema)` to create a new message.
  */
 export const GetDeliveryRequestSchema: GenMessage<GetDeliveryRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_webhook, 18);
+  messageDesc(file_attesto_v1_webhook, 17);
 
 /**
  * The response of WebhookService.GetDelivery.
@@ -673,7 +742,7 @@ export type GetDeliveryResponse = Message<"attesto.v1.GetDeliveryResponse"> & {
  * Use `create(GetDeliveryResponseSchema)` to create a new message.
  */
 export const GetDeliveryResponseSchema: GenMessage<GetDeliveryResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_webhook, 19);
+  messageDesc(file_attesto_v1_webhook, 18);
 
 /**
  * The request of WebhookService.RedeliverDelivery.
@@ -692,7 +761,7 @@ export type RedeliverDeliveryRequest = Message<"attesto.v1.RedeliverDeliveryRequ
  * Use `create(RedeliverDeliveryRequestSchema)` to create a new message.
  */
 export const RedeliverDeliveryRequestSchema: GenMessage<RedeliverDeliveryRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_webhook, 20);
+  messageDesc(file_attesto_v1_webhook, 19);
 
 /**
  * The response of WebhookService.RedeliverDelivery.
@@ -711,7 +780,7 @@ export type RedeliverDeliveryResponse = Message<"attesto.v1.RedeliverDeliveryRes
  * Use `create(RedeliverDeliveryResponseSchema)` to create a new message.
  */
 export const RedeliverDeliveryResponseSchema: GenMessage<RedeliverDeliveryResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_webhook, 21);
+  messageDesc(file_attesto_v1_webhook, 20);
 
 /**
  * The request of WebhookService.SendTestEvent.
@@ -737,7 +806,7 @@ export type SendTestEventRequest = Message<"attesto.v1.SendTestEventRequest"> & 
  * Use `create(SendTestEventRequestSchema)` to create a new message.
  */
 export const SendTestEventRequestSchema: GenMessage<SendTestEventRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_webhook, 22);
+  messageDesc(file_attesto_v1_webhook, 21);
 
 /**
  * The response of WebhookService.SendTestEvent.
@@ -758,7 +827,7 @@ export type SendTestEventResponse = Message<"attesto.v1.SendTestEventResponse"> 
  * Use `create(SendTestEventResponseSchema)` to create a new message.
  */
 export const SendTestEventResponseSchema: GenMessage<SendTestEventResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_webhook, 23);
+  messageDesc(file_attesto_v1_webhook, 22);
 
 /**
  * DeliveryStatus is the state of one delivery.
@@ -896,9 +965,10 @@ export const AttemptErrorKindSchema: GenEnum<AttemptErrorKind> = /*@__PURE__*/
  *
  * Every call takes `Authorization: Bearer <api key>` (UNAUTHENTICATED
  * without one). Another tenant's subscription or delivery answers
- * NOT_FOUND. Bad fields answer INVALID_ARGUMENT naming the field; a `url`
- * that is not HTTPS or not publicly routable answers INVALID_ARGUMENT
- * (field `url`).
+ * NOT_FOUND (RESOURCE_NOT_FOUND). Bad fields answer INVALID_ARGUMENT
+ * (FIELD_INVALID) naming the field; a `url` that is not HTTPS or not
+ * publicly routable answers INVALID_ARGUMENT (field `url`). A stale `etag`
+ * answers ABORTED (ETAG_MISMATCH).
  *
  * # Deliveries
  *
@@ -914,6 +984,13 @@ export const AttemptErrorKindSchema: GenEnum<AttemptErrorKind> = /*@__PURE__*/
  * within 10 s succeeds; 410 Gone disables the subscription.
  *
  * # Event types and their `data`
+ *
+ * These eight are the webhook event types, the one set every field marked
+ * `webhook_event_type` in its rules accepts: `batch.confirmed`,
+ * `batch.failed`, `event.anchored`, `proofstream.checkpointed`,
+ * `proofstream.fork_detected`, `proofstream.bundle_ready`,
+ * `apple.notification`, `google.notification`. New types may be added in
+ * v1; a receiver should ignore types it does not know.
  *
  * Timestamps are RFC 3339 UTC strings, hashes lowercase hex, chain values
  * (transaction, block and batch root hashes) 0x-prefixed hex.
@@ -993,7 +1070,10 @@ export const AttemptErrorKindSchema: GenEnum<AttemptErrorKind> = /*@__PURE__*/
 export const WebhookService: GenService<{
   /**
    * Creates a subscription and its signing secret. The URL is checked now
-   * and again, with the resolved address pinned, at every connection.
+   * and again, with the resolved address pinned, at every connection. A
+   * retry with the same request_id within 10 minutes returns the first
+   * answer, secret included, unless the secret was rotated since
+   * (REQUEST_ID_REUSED).
    *
    * @generated from rpc attesto.v1.WebhookService.CreateSubscription
    */
@@ -1023,8 +1103,10 @@ export const WebhookService: GenService<{
     output: typeof ListSubscriptionsResponseSchema;
   },
   /**
-   * Changes the fields that are set. A new URL applies to deliveries
-   * enqueued afterwards (pending ones keep the URL they were enqueued with).
+   * Changes the fields named in update_mask. A new URL applies to
+   * deliveries enqueued afterwards (pending ones keep the URL they were
+   * enqueued with). With etag set, ABORTED (ETAG_MISMATCH) when the
+   * subscription changed since it was read.
    *
    * @generated from rpc attesto.v1.WebhookService.UpdateSubscription
    */
@@ -1035,7 +1117,8 @@ export const WebhookService: GenService<{
   },
   /**
    * Deletes a subscription and its secrets. Its pending deliveries stop;
-   * its delivery records stay readable.
+   * its delivery records stay readable. With etag set, ABORTED
+   * (ETAG_MISMATCH) when the subscription changed since it was read.
    *
    * @generated from rpc attesto.v1.WebhookService.DeleteSubscription
    */
@@ -1049,6 +1132,8 @@ export const WebhookService: GenService<{
    * until then deliveries carry a signature for each secret where the
    * scheme allows (webhook-signature lists both; X-Attesto-Signature uses
    * the new one). Rotating again during an overlap ends the older overlap.
+   * With etag set, ABORTED (ETAG_MISMATCH) when the subscription changed
+   * since it was read.
    *
    * @generated from rpc attesto.v1.WebhookService.RotateSubscriptionSecret
    */
@@ -1081,7 +1166,9 @@ export const WebhookService: GenService<{
    * Makes one new attempt now, numbered after the previous ones, with the
    * same delivery id and body, signed with the current secret. The delivery
    * is PENDING until the attempt ends. FAILED_PRECONDITION while the
-   * delivery is PENDING, or when its subscription is deleted or disabled.
+   * delivery is PENDING (DELIVERY_PENDING), or when its subscription is
+   * disabled (SUBSCRIPTION_DISABLED) or deleted (SUBSCRIPTION_DELETED);
+   * UNAVAILABLE (QUEUE_UNAVAILABLE) when the job queue is down.
    *
    * @generated from rpc attesto.v1.WebhookService.RedeliverDelivery
    */
@@ -1092,8 +1179,8 @@ export const WebhookService: GenService<{
   },
   /**
    * Enqueues a delivery of a sample event to one subscription, whatever its
-   * event_types and even when it is disabled. `data` has the type's shape;
-   * its ids refer to nothing.
+   * event_types and even when it is disabled. `data` has the type's shape
+   * and `"test": true`; its ids refer to nothing.
    *
    * @generated from rpc attesto.v1.WebhookService.SendTestEvent
    */
