@@ -1,11 +1,11 @@
 import { execFile } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile, symlink } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Attesto } from "../src/server/app.js";
 import { ROOT } from "./support/process.js";
-import { ADMIN_TOKEN, newTenant } from "./support/server.js";
+import { ADMIN_TOKEN, newTenant, tempDir } from "./support/server.js";
 import { isolatedStore, startWebhookServer, type Store } from "./support/webhooks.js";
 
 const run = promisify(execFile);
@@ -45,6 +45,24 @@ describe("the examples, against a live server", () => {
     expect((wrong as { code: number }).code).not.toBe(0);
     expect((wrong as { stderr: string }).stderr).toMatch(/unauthenticated|invalid API key/i);
   });
+
+  it("examples/go: over gRPC with an API key, the proofs verify with golang.org/x/mod/sumdb note and tlog", async () => {
+    // GOPATH mode, as Debian ships Go and its libraries (grpc, protobuf and x/mod in /usr/share/gocode):
+    // the repository is linked in at its module path, so gen/go is imported by its go_package.
+    const gopath = await tempDir("attesto-go-example-");
+    await mkdir(path.join(gopath, "src", "github.com", "attesto-eu"), { recursive: true });
+    await symlink(ROOT, path.join(gopath, "src", "github.com", "attesto-eu", "attesto"));
+    const binary = path.join(gopath, "example");
+    const env = { ...process.env, GO111MODULE: "off", GOPATH: `${gopath}:/usr/share/gocode`, GOCACHE: path.join(gopath, "cache"), GOFLAGS: "" };
+    await run("go", ["build", "-o", binary, "github.com/attesto-eu/attesto/examples/go"], { env, timeout: 240_000 }).catch((err: { stderr?: string }) => {
+      throw new Error(`cannot build examples/go (apt install golang-go golang-golang-x-mod-dev golang-google-grpc-dev golang-google-protobuf-dev golang-github-golang-protobuf-1-5-dev): ${err.stderr ?? err}`);
+    });
+    const { key } = await newTenant(app.url);
+    const { stdout } = await run(binary, [], { env: { ...process.env, ATTESTO_ADDR: new URL(app.url).host, ATTESTO_API_KEY: key }, timeout: 60_000 });
+    const result = JSON.parse(stdout.trim()) as Record<string, unknown>;
+    expect(result).toMatchObject({ ok: true, checkpoints: [5, 8], inclusion: "verified", consistency: "verified" });
+    expect(result.origin).toBe(`${new URL(app.url).host}/proofstreams/${result.streamId as string}`);
+  }, 300_000);
 
   it("examples/curl.sh: every REST route and a few RPCs answer as the README shows", async () => {
     const { key } = await newTenant(app.url);

@@ -839,10 +839,12 @@ type ConnectorDiagnostics struct {
 	LastSuccessAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=last_success_at,json=lastSuccessAt,proto3" json:"last_success_at,omitempty"`
 	// The latest failure.
 	LastFailureAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_failure_at,json=lastFailureAt,proto3" json:"last_failure_at,omitempty"`
-	// A short code for the latest failure: "auth_failed", "stale_timestamp",
-	// "replay_conflict", "invalid_body", "key_outside_prefix",
-	// "object_not_found", "version_not_found", "credentials_denied",
-	// "store_unreachable". Never payload or credentials.
+	// The latest failure's reason, as the error answered (see ErrorReason):
+	// "SIGNATURE_INVALID", "REPLAY_CONFLICT", "BODY_INVALID",
+	// "KEY_OUTSIDE_PREFIX", "OBJECT_NOT_FOUND", "OBJECT_VERSION_NOT_FOUND",
+	// "OBJECT_STORE_DENIED", "OBJECT_STORE_UNAVAILABLE", or
+	// "TIMESTAMP_STALE" (a signature whose timestamp was outside the window,
+	// answered as SIGNATURE_INVALID). Never payload or credentials.
 	LastFailureReason string `protobuf:"bytes,5,opt,name=last_failure_reason,json=lastFailureReason,proto3" json:"last_failure_reason,omitempty"`
 	// Outcome counts.
 	Counters *ConnectorCounters `protobuf:"bytes,6,opt,name=counters,proto3" json:"counters,omitempty"`

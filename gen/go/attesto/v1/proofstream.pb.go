@@ -26,6 +26,7 @@ const (
 type ForkEvidenceKind int32
 
 const (
+	// Not set; never sent.
 	ForkEvidenceKind_FORK_EVIDENCE_KIND_UNSPECIFIED ForkEvidenceKind = 0
 	// Two signed checkpoints of the same size with different roots.
 	ForkEvidenceKind_FORK_EVIDENCE_KIND_SAME_SIZE_DIFFERENT_ROOT ForkEvidenceKind = 1
@@ -88,6 +89,7 @@ func (ForkEvidenceKind) EnumDescriptor() ([]byte, []int) {
 type ForkEvidenceSource int32
 
 const (
+	// Not set; never sent.
 	ForkEvidenceSource_FORK_EVIDENCE_SOURCE_UNSPECIFIED ForkEvidenceSource = 0
 	// A client or witness called SubmitCheckpoint.
 	ForkEvidenceSource_FORK_EVIDENCE_SOURCE_SUBMITTED_CHECKPOINT ForkEvidenceSource = 1
@@ -144,10 +146,14 @@ func (ForkEvidenceSource) EnumDescriptor() ([]byte, []int) {
 type BundleStatus int32
 
 const (
+	// Not set; never sent.
 	BundleStatus_BUNDLE_STATUS_UNSPECIFIED BundleStatus = 0
-	BundleStatus_BUNDLE_STATUS_PENDING     BundleStatus = 1
-	BundleStatus_BUNDLE_STATUS_READY       BundleStatus = 2
-	BundleStatus_BUNDLE_STATUS_FAILED      BundleStatus = 3
+	// Queued or being built; see events_done.
+	BundleStatus_BUNDLE_STATUS_PENDING BundleStatus = 1
+	// Built: the document can be read and downloaded.
+	BundleStatus_BUNDLE_STATUS_READY BundleStatus = 2
+	// The build failed; see failure_reason.
+	BundleStatus_BUNDLE_STATUS_FAILED BundleStatus = 3
 )
 
 // Enum value maps for BundleStatus.
@@ -200,7 +206,8 @@ type Stream struct {
 	unknownFields protoimpl.UnknownFields
 
 	// "str_" followed by a ULID.
-	Id   string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// A label for people; need not be unique.
 	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// The checkpoint origin: `<public host>/proofstreams/<stream id>`. It is
 	// the first line of every checkpoint and the signed-note key name.
@@ -215,8 +222,9 @@ type Stream struct {
 	// ahead of the latest signed checkpoint.
 	TreeSize uint64 `protobuf:"varint,6,opt,name=tree_size,json=treeSize,proto3" json:"tree_size,omitempty"`
 	// Tree size of the latest signed checkpoint; 0 before the first.
-	CheckpointSize uint64                 `protobuf:"varint,7,opt,name=checkpoint_size,json=checkpointSize,proto3" json:"checkpoint_size,omitempty"`
-	CreatedAt      *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	CheckpointSize uint64 `protobuf:"varint,7,opt,name=checkpoint_size,json=checkpointSize,proto3" json:"checkpoint_size,omitempty"`
+	// When the stream was created.
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 }
 
 func (x *Stream) Reset() {
@@ -313,11 +321,13 @@ type Event struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The stream the event belongs to.
 	StreamId string `protobuf:"bytes,1,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
 	// 1-based, gapless per stream. The leaf index is seq_no - 1.
 	SeqNo uint64 `protobuf:"varint,2,opt,name=seq_no,json=seqNo,proto3" json:"seq_no,omitempty"`
 	// The idempotency key, unique per stream.
 	SourceRef string `protobuf:"bytes,3,opt,name=source_ref,json=sourceRef,proto3" json:"source_ref,omitempty"`
+	// What kind of event it is, e.g. "source.observation".
 	EventType string `protobuf:"bytes,4,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
 	// When the event happened, as the source said.
 	OccurredAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
@@ -434,14 +444,17 @@ type Checkpoint struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The stream the checkpoint is of.
 	StreamId string `protobuf:"bytes,1,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
+	// The number of leaves the checkpoint covers.
 	TreeSize uint64 `protobuf:"varint,2,opt,name=tree_size,json=treeSize,proto3" json:"tree_size,omitempty"`
 	// RFC 9162 Merkle tree hash over the first tree_size leaves (32 bytes).
 	RootHash []byte `protobuf:"bytes,3,opt,name=root_hash,json=rootHash,proto3" json:"root_hash,omitempty"`
 	// The full C2SP signed note: the tlog-checkpoint body (origin, tree size,
 	// base64 root hash; no extension lines), a blank line, and the Ed25519
 	// signature line(s). Verify it with the stream's verifier key.
-	Note     string                 `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	Note string `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	// When Attesto signed it.
 	SignedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=signed_at,json=signedAt,proto3" json:"signed_at,omitempty"`
 }
 
@@ -520,7 +533,8 @@ type InclusionProof struct {
 
 	// seq_no - 1.
 	LeafIndex uint64 `protobuf:"varint,1,opt,name=leaf_index,json=leafIndex,proto3" json:"leaf_index,omitempty"`
-	TreeSize  uint64 `protobuf:"varint,2,opt,name=tree_size,json=treeSize,proto3" json:"tree_size,omitempty"`
+	// The size of the tree the proof is in (the checkpoint's size).
+	TreeSize uint64 `protobuf:"varint,2,opt,name=tree_size,json=treeSize,proto3" json:"tree_size,omitempty"`
 	// The leaf hash being proven: SHA-256(0x00 || leaf).
 	LeafHash []byte `protobuf:"bytes,3,opt,name=leaf_hash,json=leafHash,proto3" json:"leaf_hash,omitempty"`
 	// The RFC 9162 audit path, leaf level first (32 bytes each).
@@ -613,8 +627,10 @@ type ConsistencyProof struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The older tree size.
 	FromSize uint64 `protobuf:"varint,1,opt,name=from_size,json=fromSize,proto3" json:"from_size,omitempty"`
-	ToSize   uint64 `protobuf:"varint,2,opt,name=to_size,json=toSize,proto3" json:"to_size,omitempty"`
+	// The newer tree size, of a signed checkpoint.
+	ToSize uint64 `protobuf:"varint,2,opt,name=to_size,json=toSize,proto3" json:"to_size,omitempty"`
 	// The RFC 9162 consistency path (32 bytes each); empty when the sizes are
 	// equal.
 	ConsistencyPath [][]byte `protobuf:"bytes,3,rep,name=consistency_path,json=consistencyPath,proto3" json:"consistency_path,omitempty"`
@@ -691,7 +707,8 @@ type ProofAttempt struct {
 	// Sizes the consistency proof was attempted between; equal sizes for
 	// same-size conflicts and self-audits.
 	FromSize uint64 `protobuf:"varint,1,opt,name=from_size,json=fromSize,proto3" json:"from_size,omitempty"`
-	ToSize   uint64 `protobuf:"varint,2,opt,name=to_size,json=toSize,proto3" json:"to_size,omitempty"`
+	// The newer size.
+	ToSize uint64 `protobuf:"varint,2,opt,name=to_size,json=toSize,proto3" json:"to_size,omitempty"`
 	// The consistency path computed from stored history, if any.
 	ConsistencyPath [][]byte `protobuf:"bytes,3,rep,name=consistency_path,json=consistencyPath,proto3" json:"consistency_path,omitempty"`
 	// Why verification failed, e.g. "root mismatch at size 120".
@@ -766,10 +783,13 @@ type ForkEvidence struct {
 	unknownFields protoimpl.UnknownFields
 
 	// "fork_" followed by a ULID.
-	Id       string             `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	StreamId string             `protobuf:"bytes,2,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
-	Kind     ForkEvidenceKind   `protobuf:"varint,3,opt,name=kind,proto3,enum=attesto.v1.ForkEvidenceKind" json:"kind,omitempty"`
-	Source   ForkEvidenceSource `protobuf:"varint,4,opt,name=source,proto3,enum=attesto.v1.ForkEvidenceSource" json:"source,omitempty"`
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The stream whose history is contradicted.
+	StreamId string `protobuf:"bytes,2,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
+	// How the two views conflict.
+	Kind ForkEvidenceKind `protobuf:"varint,3,opt,name=kind,proto3,enum=attesto.v1.ForkEvidenceKind" json:"kind,omitempty"`
+	// What found the conflict.
+	Source ForkEvidenceSource `protobuf:"varint,4,opt,name=source,proto3,enum=attesto.v1.ForkEvidenceSource" json:"source,omitempty"`
 	// Who or what submitted it: the SubmitCheckpoint `submitter` label, the
 	// anchor batch id, or empty for self-audits.
 	SourceDetail string `protobuf:"bytes,5,opt,name=source_detail,json=sourceDetail,proto3" json:"source_detail,omitempty"`
@@ -777,13 +797,19 @@ type ForkEvidence struct {
 	HistoryNote string `protobuf:"bytes,6,opt,name=history_note,json=historyNote,proto3" json:"history_note,omitempty"`
 	// The contradicting signed note (submitted or anchored). Empty for
 	// SELF_AUDIT_MISMATCH, where the conflicting root was recomputed.
-	ConflictingNote string                 `protobuf:"bytes,7,opt,name=conflicting_note,json=conflictingNote,proto3" json:"conflicting_note,omitempty"`
-	HistorySize     uint64                 `protobuf:"varint,8,opt,name=history_size,json=historySize,proto3" json:"history_size,omitempty"`
-	ConflictingSize uint64                 `protobuf:"varint,9,opt,name=conflicting_size,json=conflictingSize,proto3" json:"conflicting_size,omitempty"`
-	HistoryRoot     []byte                 `protobuf:"bytes,10,opt,name=history_root,json=historyRoot,proto3" json:"history_root,omitempty"`
-	ConflictingRoot []byte                 `protobuf:"bytes,11,opt,name=conflicting_root,json=conflictingRoot,proto3" json:"conflicting_root,omitempty"`
-	ProofAttempt    *ProofAttempt          `protobuf:"bytes,12,opt,name=proof_attempt,json=proofAttempt,proto3" json:"proof_attempt,omitempty"`
-	DetectedAt      *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=detected_at,json=detectedAt,proto3" json:"detected_at,omitempty"`
+	ConflictingNote string `protobuf:"bytes,7,opt,name=conflicting_note,json=conflictingNote,proto3" json:"conflicting_note,omitempty"`
+	// The tree size of history_note.
+	HistorySize uint64 `protobuf:"varint,8,opt,name=history_size,json=historySize,proto3" json:"history_size,omitempty"`
+	// The tree size of conflicting_note.
+	ConflictingSize uint64 `protobuf:"varint,9,opt,name=conflicting_size,json=conflictingSize,proto3" json:"conflicting_size,omitempty"`
+	// The root of history_note (32 bytes).
+	HistoryRoot []byte `protobuf:"bytes,10,opt,name=history_root,json=historyRoot,proto3" json:"history_root,omitempty"`
+	// The root of conflicting_note (32 bytes).
+	ConflictingRoot []byte `protobuf:"bytes,11,opt,name=conflicting_root,json=conflictingRoot,proto3" json:"conflicting_root,omitempty"`
+	// What was tried to reconcile the two views.
+	ProofAttempt *ProofAttempt `protobuf:"bytes,12,opt,name=proof_attempt,json=proofAttempt,proto3" json:"proof_attempt,omitempty"`
+	// When the conflict was found.
+	DetectedAt *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=detected_at,json=detectedAt,proto3" json:"detected_at,omitempty"`
 }
 
 func (x *ForkEvidence) Reset() {
@@ -1165,6 +1191,7 @@ type CreateStreamResponse struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The stream.
 	Stream *Stream `protobuf:"bytes,1,opt,name=stream,proto3" json:"stream,omitempty"`
 }
 
@@ -1213,6 +1240,7 @@ type GetStreamRequest struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The stream, "str_" followed by a ULID.
 	StreamId string `protobuf:"bytes,1,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
 }
 
@@ -1261,6 +1289,7 @@ type GetStreamResponse struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The stream.
 	Stream *Stream `protobuf:"bytes,1,opt,name=stream,proto3" json:"stream,omitempty"`
 }
 
@@ -1371,6 +1400,7 @@ type ListStreamsResponse struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The page, newest first.
 	Streams []*Stream `protobuf:"bytes,1,rep,name=streams,proto3" json:"streams,omitempty"`
 	// The token of the next page; empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
@@ -1428,6 +1458,7 @@ type AppendEventRequest struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The stream, "str_" followed by a ULID.
 	StreamId string `protobuf:"bytes,1,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
 	// The idempotency key, unique per stream: printable ASCII, no spaces.
 	SourceRef string `protobuf:"bytes,2,opt,name=source_ref,json=sourceRef,proto3" json:"source_ref,omitempty"`
@@ -1512,6 +1543,7 @@ type AppendEventResponse struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The event.
 	Event *Event `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
 	// True when source_ref was already committed with the same content; event
 	// is then the original.
@@ -1570,6 +1602,7 @@ type GetEventRequest struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The stream, "str_" followed by a ULID.
 	StreamId string `protobuf:"bytes,1,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
 	// The event to read; exactly one is required.
 	//
@@ -1664,6 +1697,7 @@ type GetEventResponse struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The event.
 	Event *Event `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
 }
 
@@ -1715,7 +1749,8 @@ type ListEventsRequest struct {
 	// How many items to return: 0 means 50, at most 500. A page may hold
 	// fewer items (even none) while next_page_token is set; stop when it is
 	// empty.
-	PageSize int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The stream, "str_" followed by a ULID.
 	StreamId string `protobuf:"bytes,2,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
 	// Start at this seq_no (inclusive); 0 starts at the first event. Ignored
 	// when page.page_token is set (the token carries the last seq_no seen).
@@ -1819,6 +1854,7 @@ type ListEventsResponse struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The page, in ascending seq_no.
 	Events []*Event `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
 	// The token of the next page; empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
@@ -1876,6 +1912,7 @@ type GetCheckpointRequest struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The stream, "str_" followed by a ULID.
 	StreamId string `protobuf:"bytes,1,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
 	// 0 for the latest; otherwise the exact size of a signed checkpoint.
 	TreeSize uint64 `protobuf:"varint,2,opt,name=tree_size,json=treeSize,proto3" json:"tree_size,omitempty"`
@@ -1933,6 +1970,7 @@ type GetCheckpointResponse struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The signed checkpoint.
 	Checkpoint *Checkpoint `protobuf:"bytes,1,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
 }
 
@@ -1981,6 +2019,7 @@ type CreateCheckpointRequest struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The stream, "str_" followed by a ULID.
 	StreamId string `protobuf:"bytes,1,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
 }
 
@@ -2029,6 +2068,7 @@ type CreateCheckpointResponse struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The signed checkpoint.
 	Checkpoint *Checkpoint `protobuf:"bytes,1,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
 	// False when the latest checkpoint already covered the whole stream.
 	Created bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
@@ -2086,6 +2126,7 @@ type GetInclusionProofRequest struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The stream, "str_" followed by a ULID.
 	StreamId string `protobuf:"bytes,1,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
 	// The leaf to prove; exactly one is required.
 	//
@@ -2170,6 +2211,7 @@ type isGetInclusionProofRequest_Leaf interface {
 }
 
 type GetInclusionProofRequest_SeqNo struct {
+	// The event's sequence number, from 1.
 	SeqNo uint64 `protobuf:"varint,2,opt,name=seq_no,json=seqNo,proto3,oneof"`
 }
 
@@ -2188,6 +2230,7 @@ type GetInclusionProofResponse struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The proof, with the signed checkpoint it leads to.
 	Proof *InclusionProof `protobuf:"bytes,1,opt,name=proof,proto3" json:"proof,omitempty"`
 	// The same proof as a C2SP `c2sp.org/tlog-proof@v1` text: the format line,
 	// `extra` (base64 of the leaf bytes, so the record hash can be recomputed),
@@ -2249,6 +2292,7 @@ type GetConsistencyProofRequest struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The stream, "str_" followed by a ULID.
 	StreamId string `protobuf:"bytes,1,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
 	// The older size, e.g. of a checkpoint the client already trusts.
 	FromSize uint64 `protobuf:"varint,2,opt,name=from_size,json=fromSize,proto3" json:"from_size,omitempty"`
@@ -2315,6 +2359,7 @@ type GetConsistencyProofResponse struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The proof, with the signed checkpoint it leads to.
 	Proof *ConsistencyProof `protobuf:"bytes,1,opt,name=proof,proto3" json:"proof,omitempty"`
 }
 
@@ -2363,6 +2408,7 @@ type SubmitCheckpointRequest struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The stream, "str_" followed by a ULID.
 	StreamId string `protobuf:"bytes,1,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
 	// The full signed note text, as returned in Checkpoint.note (other
 	// signatures, e.g. witness cosignatures, are allowed and ignored).
@@ -2579,6 +2625,7 @@ type ListForkEvidenceResponse struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The page, newest first.
 	ForkEvidence []*ForkEvidence `protobuf:"bytes,1,rep,name=fork_evidence,json=forkEvidence,proto3" json:"fork_evidence,omitempty"`
 	// The token of the next page; empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
@@ -2636,6 +2683,7 @@ type GetForkEvidenceRequest struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The fork evidence, "fork_" followed by a ULID.
 	ForkEvidenceId string `protobuf:"bytes,1,opt,name=fork_evidence_id,json=forkEvidenceId,proto3" json:"fork_evidence_id,omitempty"`
 }
 
@@ -2684,6 +2732,7 @@ type GetForkEvidenceResponse struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The fork evidence.
 	ForkEvidence *ForkEvidence `protobuf:"bytes,1,opt,name=fork_evidence,json=forkEvidence,proto3" json:"fork_evidence,omitempty"`
 }
 
@@ -2732,6 +2781,7 @@ type CreateBundleRequest struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The stream, "str_" followed by a ULID.
 	StreamId string `protobuf:"bytes,1,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
 	// First event of the range (inclusive).
 	FromSeqNo uint64 `protobuf:"varint,2,opt,name=from_seq_no,json=fromSeqNo,proto3" json:"from_seq_no,omitempty"`
@@ -2827,6 +2877,7 @@ type CreateBundleResponse struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The bundle.
 	Bundle *Bundle `protobuf:"bytes,1,opt,name=bundle,proto3" json:"bundle,omitempty"`
 }
 
@@ -2875,6 +2926,7 @@ type GetBundleRequest struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The bundle, "bundle_" followed by a ULID.
 	BundleId string `protobuf:"bytes,1,opt,name=bundle_id,json=bundleId,proto3" json:"bundle_id,omitempty"`
 }
 
@@ -2923,6 +2975,7 @@ type GetBundleResponse struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The bundle.
 	Bundle *Bundle `protobuf:"bytes,1,opt,name=bundle,proto3" json:"bundle,omitempty"`
 }
 

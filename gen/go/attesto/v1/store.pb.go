@@ -26,6 +26,7 @@ const (
 type PurchaseKind int32
 
 const (
+	// Not set; INVALID_ARGUMENT where required.
 	PurchaseKind_PURCHASE_KIND_UNSPECIFIED PurchaseKind = 0
 	// A one-time product (Apple consumable, non-consumable or non-renewing
 	// subscription; Google in-app product).
@@ -714,8 +715,9 @@ type VerifyGooglePurchaseRequest struct {
 	// The product id. Required for PRODUCT; for SUBSCRIPTION, when set, it
 	// must be one of the subscription's line items (else valid = false,
 	// "product_mismatch").
-	ProductId     *string `protobuf:"bytes,2,opt,name=product_id,json=productId,proto3,oneof" json:"product_id,omitempty"`
-	PurchaseToken string  `protobuf:"bytes,3,opt,name=purchase_token,json=purchaseToken,proto3" json:"purchase_token,omitempty"`
+	ProductId *string `protobuf:"bytes,2,opt,name=product_id,json=productId,proto3,oneof" json:"product_id,omitempty"`
+	// The purchase token the app received from Google Play.
+	PurchaseToken string `protobuf:"bytes,3,opt,name=purchase_token,json=purchaseToken,proto3" json:"purchase_token,omitempty"`
 	// Which androidpublisher resource to ask.
 	Kind PurchaseKind `protobuf:"varint,4,opt,name=kind,proto3,enum=attesto.v1.PurchaseKind" json:"kind,omitempty"`
 }

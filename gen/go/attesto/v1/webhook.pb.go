@@ -28,6 +28,7 @@ const (
 type DeliveryStatus int32
 
 const (
+	// Not set: in a filter, any status.
 	DeliveryStatus_DELIVERY_STATUS_UNSPECIFIED DeliveryStatus = 0
 	// Waiting for its next attempt or in one.
 	DeliveryStatus_DELIVERY_STATUS_PENDING DeliveryStatus = 1
@@ -85,13 +86,15 @@ func (DeliveryStatus) EnumDescriptor() ([]byte, []int) {
 type AttemptErrorKind int32
 
 const (
+	// Not set; never sent.
 	AttemptErrorKind_ATTEMPT_ERROR_KIND_UNSPECIFIED AttemptErrorKind = 0
 	// The attempt succeeded (2xx).
 	AttemptErrorKind_ATTEMPT_ERROR_KIND_NONE AttemptErrorKind = 1
 	// A non-2xx answer (redirects are not followed); see status_code.
 	AttemptErrorKind_ATTEMPT_ERROR_KIND_HTTP_STATUS AttemptErrorKind = 2
 	// No complete answer within 10 s.
-	AttemptErrorKind_ATTEMPT_ERROR_KIND_TIMEOUT            AttemptErrorKind = 3
+	AttemptErrorKind_ATTEMPT_ERROR_KIND_TIMEOUT AttemptErrorKind = 3
+	// The endpoint refused the connection.
 	AttemptErrorKind_ATTEMPT_ERROR_KIND_CONNECTION_REFUSED AttemptErrorKind = 4
 	// The host name did not resolve.
 	AttemptErrorKind_ATTEMPT_ERROR_KIND_DNS AttemptErrorKind = 5
@@ -175,18 +178,24 @@ type Subscription struct {
 	unknownFields protoimpl.UnknownFields
 
 	// "sub_" followed by a ULID.
-	Id          string   `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name        string   `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Url         string   `protobuf:"bytes,3,opt,name=url,proto3" json:"url,omitempty"`
-	EventTypes  []string `protobuf:"bytes,4,rep,name=event_types,json=eventTypes,proto3" json:"event_types,omitempty"`
-	Description string   `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// A label for people.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// The HTTPS URL deliveries are posted to.
+	Url string `protobuf:"bytes,3,opt,name=url,proto3" json:"url,omitempty"`
+	// The event types sent to it (see WebhookService for the set).
+	EventTypes []string `protobuf:"bytes,4,rep,name=event_types,json=eventTypes,proto3" json:"event_types,omitempty"`
+	// A note for people.
+	Description string `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
 	// False after the endpoint answered 410 Gone or the tenant disabled it;
 	// no new deliveries are enqueued then.
 	Enabled bool `protobuf:"varint,6,opt,name=enabled,proto3" json:"enabled,omitempty"`
 	// Why it was disabled, e.g. "gone" or "disabled_by_tenant".
-	DisabledReason string                 `protobuf:"bytes,7,opt,name=disabled_reason,json=disabledReason,proto3" json:"disabled_reason,omitempty"`
-	CreatedAt      *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	UpdatedAt      *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	DisabledReason string `protobuf:"bytes,7,opt,name=disabled_reason,json=disabledReason,proto3" json:"disabled_reason,omitempty"`
+	// When the subscription was created.
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// When it last changed.
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	// When the current signing secret was created.
 	SecretRotatedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=secret_rotated_at,json=secretRotatedAt,proto3" json:"secret_rotated_at,omitempty"`
 	// Until then the previous secret signs too; unset when there is none.
@@ -320,13 +329,15 @@ type Attempt struct {
 	unknownFields protoimpl.UnknownFields
 
 	// 1-based.
-	Number    uint32                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	Number uint32 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	// When the attempt started.
 	StartedAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
 	// From connecting to the end of the answer, or to the failure.
 	LatencyMs uint32 `protobuf:"varint,3,opt,name=latency_ms,json=latencyMs,proto3" json:"latency_ms,omitempty"`
 	// The HTTP status; 0 when there was no answer.
-	StatusCode uint32           `protobuf:"varint,4,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"`
-	ErrorKind  AttemptErrorKind `protobuf:"varint,5,opt,name=error_kind,json=errorKind,proto3,enum=attesto.v1.AttemptErrorKind" json:"error_kind,omitempty"`
+	StatusCode uint32 `protobuf:"varint,4,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"`
+	// Why the attempt failed; NONE when it succeeded.
+	ErrorKind AttemptErrorKind `protobuf:"varint,5,opt,name=error_kind,json=errorKind,proto3,enum=attesto.v1.AttemptErrorKind" json:"error_kind,omitempty"`
 	// The first 256 characters of the answer body.
 	ResponseExcerpt string `protobuf:"bytes,6,opt,name=response_excerpt,json=responseExcerpt,proto3" json:"response_excerpt,omitempty"`
 }
@@ -412,10 +423,13 @@ type Delivery struct {
 	unknownFields protoimpl.UnknownFields
 
 	// "dlv_" followed by a ULID; the body's `id` and X-Attesto-Delivery-Id.
-	Id             string         `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	SubscriptionId string         `protobuf:"bytes,2,opt,name=subscription_id,json=subscriptionId,proto3" json:"subscription_id,omitempty"`
-	EventType      string         `protobuf:"bytes,3,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
-	Status         DeliveryStatus `protobuf:"varint,4,opt,name=status,proto3,enum=attesto.v1.DeliveryStatus" json:"status,omitempty"`
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The subscription the delivery is for.
+	SubscriptionId string `protobuf:"bytes,2,opt,name=subscription_id,json=subscriptionId,proto3" json:"subscription_id,omitempty"`
+	// The event type (the body's `event`).
+	EventType string `protobuf:"bytes,3,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
+	// Where the delivery stands.
+	Status DeliveryStatus `protobuf:"varint,4,opt,name=status,proto3,enum=attesto.v1.DeliveryStatus" json:"status,omitempty"`
 	// The URL snapshotted when the delivery was enqueued.
 	Url string `protobuf:"bytes,5,opt,name=url,proto3" json:"url,omitempty"`
 	// The body's `data`.
@@ -424,8 +438,10 @@ type Delivery struct {
 	Test bool `protobuf:"varint,7,opt,name=test,proto3" json:"test,omitempty"`
 	// Attempts started, one in flight included (`attempts` lists those that
 	// ended).
-	AttemptCount  uint32                 `protobuf:"varint,8,opt,name=attempt_count,json=attemptCount,proto3" json:"attempt_count,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	AttemptCount uint32 `protobuf:"varint,8,opt,name=attempt_count,json=attemptCount,proto3" json:"attempt_count,omitempty"`
+	// When the delivery was enqueued.
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// When the latest attempt started; unset before the first.
 	LastAttemptAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=last_attempt_at,json=lastAttemptAt,proto3" json:"last_attempt_at,omitempty"`
 	// Set while PENDING.
 	NextAttemptAt *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=next_attempt_at,json=nextAttemptAt,proto3" json:"next_attempt_at,omitempty"`
@@ -653,6 +669,7 @@ type CreateSubscriptionResponse struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The subscription.
 	Subscription *Subscription `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
 	// The signing secret ("whsec_" + base64). Shown once: it cannot be read
 	// again. Use the whole string as the HMAC key for X-Attesto-Signature
@@ -712,6 +729,7 @@ type GetSubscriptionRequest struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The subscription, "sub_" followed by a ULID.
 	SubscriptionId string `protobuf:"bytes,1,opt,name=subscription_id,json=subscriptionId,proto3" json:"subscription_id,omitempty"`
 }
 
@@ -760,6 +778,7 @@ type GetSubscriptionResponse struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The subscription.
 	Subscription *Subscription `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
 }
 
@@ -870,6 +889,7 @@ type ListSubscriptionsResponse struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The page, newest first.
 	Subscriptions []*Subscription `protobuf:"bytes,1,rep,name=subscriptions,proto3" json:"subscriptions,omitempty"`
 	// The token of the next page; empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
@@ -1044,6 +1064,7 @@ type UpdateSubscriptionResponse struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The subscription.
 	Subscription *Subscription `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
 }
 
@@ -1189,6 +1210,7 @@ type RotateSubscriptionSecretRequest struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The subscription, "sub_" followed by a ULID.
 	SubscriptionId string `protobuf:"bytes,1,opt,name=subscription_id,json=subscriptionId,proto3" json:"subscription_id,omitempty"`
 	// How long the previous secret stays valid. Unset means 24 h (the one
 	// default of every rotation); zero ends it at once (after a leak); at
@@ -1257,6 +1279,7 @@ type RotateSubscriptionSecretResponse struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The subscription.
 	Subscription *Subscription `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
 	// The new signing secret. Shown once: it cannot be read again.
 	Secret string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
@@ -1403,6 +1426,7 @@ type ListDeliveriesResponse struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The page, newest first, without attempts.
 	Deliveries []*Delivery `protobuf:"bytes,1,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
 	// The token of the next page; empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
@@ -1460,6 +1484,7 @@ type GetDeliveryRequest struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The delivery, "dlv_" followed by a ULID.
 	DeliveryId string `protobuf:"bytes,1,opt,name=delivery_id,json=deliveryId,proto3" json:"delivery_id,omitempty"`
 }
 
@@ -1508,6 +1533,7 @@ type GetDeliveryResponse struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The delivery.
 	Delivery *Delivery `protobuf:"bytes,1,opt,name=delivery,proto3" json:"delivery,omitempty"`
 }
 
@@ -1556,6 +1582,7 @@ type RedeliverDeliveryRequest struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The delivery, "dlv_" followed by a ULID.
 	DeliveryId string `protobuf:"bytes,1,opt,name=delivery_id,json=deliveryId,proto3" json:"delivery_id,omitempty"`
 }
 
@@ -1604,6 +1631,7 @@ type RedeliverDeliveryResponse struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The delivery.
 	Delivery *Delivery `protobuf:"bytes,1,opt,name=delivery,proto3" json:"delivery,omitempty"`
 }
 
@@ -1652,6 +1680,7 @@ type SendTestEventRequest struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
+	// The subscription, "sub_" followed by a ULID.
 	SubscriptionId string `protobuf:"bytes,1,opt,name=subscription_id,json=subscriptionId,proto3" json:"subscription_id,omitempty"`
 	// The event type whose sample to send.
 	EventType string `protobuf:"bytes,2,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`

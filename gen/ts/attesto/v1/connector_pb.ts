@@ -438,10 +438,12 @@ export type ConnectorDiagnostics = Message<"attesto.v1.ConnectorDiagnostics"> & 
   lastFailureAt?: Timestamp | undefined;
 
   /**
-   * A short code for the latest failure: "auth_failed", "stale_timestamp",
-   * "replay_conflict", "invalid_body", "key_outside_prefix",
-   * "object_not_found", "version_not_found", "credentials_denied",
-   * "store_unreachable". Never payload or credentials.
+   * The latest failure's reason, as the error answered (see ErrorReason):
+   * "SIGNATURE_INVALID", "REPLAY_CONFLICT", "BODY_INVALID",
+   * "KEY_OUTSIDE_PREFIX", "OBJECT_NOT_FOUND", "OBJECT_VERSION_NOT_FOUND",
+   * "OBJECT_STORE_DENIED", "OBJECT_STORE_UNAVAILABLE", or
+   * "TIMESTAMP_STALE" (a signature whose timestamp was outside the window,
+   * answered as SIGNATURE_INVALID). Never payload or credentials.
    *
    * @generated from field: string last_failure_reason = 5;
    */

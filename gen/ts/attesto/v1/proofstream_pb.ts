@@ -29,6 +29,8 @@ export type Stream = Message<"attesto.v1.Stream"> & {
   id: string;
 
   /**
+   * A label for people; need not be unique.
+   *
    * @generated from field: string name = 2;
    */
   name: string;
@@ -73,6 +75,8 @@ export type Stream = Message<"attesto.v1.Stream"> & {
   checkpointSize: bigint;
 
   /**
+   * When the stream was created.
+   *
    * @generated from field: google.protobuf.Timestamp created_at = 8;
    */
   createdAt?: Timestamp | undefined;
@@ -92,6 +96,8 @@ export const StreamSchema: GenMessage<Stream> = /*@__PURE__*/
  */
 export type Event = Message<"attesto.v1.Event"> & {
   /**
+   * The stream the event belongs to.
+   *
    * @generated from field: string stream_id = 1;
    */
   streamId: string;
@@ -111,6 +117,8 @@ export type Event = Message<"attesto.v1.Event"> & {
   sourceRef: string;
 
   /**
+   * What kind of event it is, e.g. "source.observation".
+   *
    * @generated from field: string event_type = 4;
    */
   eventType: string;
@@ -167,11 +175,15 @@ export const EventSchema: GenMessage<Event> = /*@__PURE__*/
  */
 export type Checkpoint = Message<"attesto.v1.Checkpoint"> & {
   /**
+   * The stream the checkpoint is of.
+   *
    * @generated from field: string stream_id = 1;
    */
   streamId: string;
 
   /**
+   * The number of leaves the checkpoint covers.
+   *
    * @generated from field: uint64 tree_size = 2;
    */
   treeSize: bigint;
@@ -193,6 +205,8 @@ export type Checkpoint = Message<"attesto.v1.Checkpoint"> & {
   note: string;
 
   /**
+   * When Attesto signed it.
+   *
    * @generated from field: google.protobuf.Timestamp signed_at = 5;
    */
   signedAt?: Timestamp | undefined;
@@ -219,6 +233,8 @@ export type InclusionProof = Message<"attesto.v1.InclusionProof"> & {
   leafIndex: bigint;
 
   /**
+   * The size of the tree the proof is in (the checkpoint's size).
+   *
    * @generated from field: uint64 tree_size = 2;
    */
   treeSize: bigint;
@@ -268,11 +284,15 @@ export const InclusionProofSchema: GenMessage<InclusionProof> = /*@__PURE__*/
  */
 export type ConsistencyProof = Message<"attesto.v1.ConsistencyProof"> & {
   /**
+   * The older tree size.
+   *
    * @generated from field: uint64 from_size = 1;
    */
   fromSize: bigint;
 
   /**
+   * The newer tree size, of a signed checkpoint.
+   *
    * @generated from field: uint64 to_size = 2;
    */
   toSize: bigint;
@@ -315,6 +335,8 @@ export type ProofAttempt = Message<"attesto.v1.ProofAttempt"> & {
   fromSize: bigint;
 
   /**
+   * The newer size.
+   *
    * @generated from field: uint64 to_size = 2;
    */
   toSize: bigint;
@@ -356,16 +378,22 @@ export type ForkEvidence = Message<"attesto.v1.ForkEvidence"> & {
   id: string;
 
   /**
+   * The stream whose history is contradicted.
+   *
    * @generated from field: string stream_id = 2;
    */
   streamId: string;
 
   /**
+   * How the two views conflict.
+   *
    * @generated from field: attesto.v1.ForkEvidenceKind kind = 3;
    */
   kind: ForkEvidenceKind;
 
   /**
+   * What found the conflict.
+   *
    * @generated from field: attesto.v1.ForkEvidenceSource source = 4;
    */
   source: ForkEvidenceSource;
@@ -394,31 +422,43 @@ export type ForkEvidence = Message<"attesto.v1.ForkEvidence"> & {
   conflictingNote: string;
 
   /**
+   * The tree size of history_note.
+   *
    * @generated from field: uint64 history_size = 8;
    */
   historySize: bigint;
 
   /**
+   * The tree size of conflicting_note.
+   *
    * @generated from field: uint64 conflicting_size = 9;
    */
   conflictingSize: bigint;
 
   /**
+   * The root of history_note (32 bytes).
+   *
    * @generated from field: bytes history_root = 10;
    */
   historyRoot: Uint8Array;
 
   /**
+   * The root of conflicting_note (32 bytes).
+   *
    * @generated from field: bytes conflicting_root = 11;
    */
   conflictingRoot: Uint8Array;
 
   /**
+   * What was tried to reconcile the two views.
+   *
    * @generated from field: attesto.v1.ProofAttempt proof_attempt = 12;
    */
   proofAttempt?: ProofAttempt | undefined;
 
   /**
+   * When the conflict was found.
+   *
    * @generated from field: google.protobuf.Timestamp detected_at = 13;
    */
   detectedAt?: Timestamp | undefined;
@@ -600,6 +640,8 @@ export const CreateStreamRequestSchema: GenMessage<CreateStreamRequest> = /*@__P
  */
 export type CreateStreamResponse = Message<"attesto.v1.CreateStreamResponse"> & {
   /**
+   * The stream.
+   *
    * @generated from field: attesto.v1.Stream stream = 1;
    */
   stream?: Stream | undefined;
@@ -619,6 +661,8 @@ export const CreateStreamResponseSchema: GenMessage<CreateStreamResponse> = /*@_
  */
 export type GetStreamRequest = Message<"attesto.v1.GetStreamRequest"> & {
   /**
+   * The stream, "str_" followed by a ULID.
+   *
    * @generated from field: string stream_id = 1;
    */
   streamId: string;
@@ -638,6 +682,8 @@ export const GetStreamRequestSchema: GenMessage<GetStreamRequest> = /*@__PURE__*
  */
 export type GetStreamResponse = Message<"attesto.v1.GetStreamResponse"> & {
   /**
+   * The stream.
+   *
    * @generated from field: attesto.v1.Stream stream = 1;
    */
   stream?: Stream | undefined;
@@ -689,6 +735,8 @@ export const ListStreamsRequestSchema: GenMessage<ListStreamsRequest> = /*@__PUR
  */
 export type ListStreamsResponse = Message<"attesto.v1.ListStreamsResponse"> & {
   /**
+   * The page, newest first.
+   *
    * @generated from field: repeated attesto.v1.Stream streams = 1;
    */
   streams: Stream[];
@@ -715,6 +763,8 @@ export const ListStreamsResponseSchema: GenMessage<ListStreamsResponse> = /*@__P
  */
 export type AppendEventRequest = Message<"attesto.v1.AppendEventRequest"> & {
   /**
+   * The stream, "str_" followed by a ULID.
+   *
    * @generated from field: string stream_id = 1;
    */
   streamId: string;
@@ -762,6 +812,8 @@ export const AppendEventRequestSchema: GenMessage<AppendEventRequest> = /*@__PUR
  */
 export type AppendEventResponse = Message<"attesto.v1.AppendEventResponse"> & {
   /**
+   * The event.
+   *
    * @generated from field: attesto.v1.Event event = 1;
    */
   event?: Event | undefined;
@@ -789,6 +841,8 @@ export const AppendEventResponseSchema: GenMessage<AppendEventResponse> = /*@__P
  */
 export type GetEventRequest = Message<"attesto.v1.GetEventRequest"> & {
   /**
+   * The stream, "str_" followed by a ULID.
+   *
    * @generated from field: string stream_id = 1;
    */
   streamId: string;
@@ -831,6 +885,8 @@ export const GetEventRequestSchema: GenMessage<GetEventRequest> = /*@__PURE__*/
  */
 export type GetEventResponse = Message<"attesto.v1.GetEventResponse"> & {
   /**
+   * The event.
+   *
    * @generated from field: attesto.v1.Event event = 1;
    */
   event?: Event | undefined;
@@ -859,6 +915,8 @@ export type ListEventsRequest = Message<"attesto.v1.ListEventsRequest"> & {
   pageSize: number;
 
   /**
+   * The stream, "str_" followed by a ULID.
+   *
    * @generated from field: string stream_id = 2;
    */
   streamId: string;
@@ -916,6 +974,8 @@ export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE_
  */
 export type ListEventsResponse = Message<"attesto.v1.ListEventsResponse"> & {
   /**
+   * The page, in ascending seq_no.
+   *
    * @generated from field: repeated attesto.v1.Event events = 1;
    */
   events: Event[];
@@ -942,6 +1002,8 @@ export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PUR
  */
 export type GetCheckpointRequest = Message<"attesto.v1.GetCheckpointRequest"> & {
   /**
+   * The stream, "str_" followed by a ULID.
+   *
    * @generated from field: string stream_id = 1;
    */
   streamId: string;
@@ -968,6 +1030,8 @@ export const GetCheckpointRequestSchema: GenMessage<GetCheckpointRequest> = /*@_
  */
 export type GetCheckpointResponse = Message<"attesto.v1.GetCheckpointResponse"> & {
   /**
+   * The signed checkpoint.
+   *
    * @generated from field: attesto.v1.Checkpoint checkpoint = 1;
    */
   checkpoint?: Checkpoint | undefined;
@@ -987,6 +1051,8 @@ export const GetCheckpointResponseSchema: GenMessage<GetCheckpointResponse> = /*
  */
 export type CreateCheckpointRequest = Message<"attesto.v1.CreateCheckpointRequest"> & {
   /**
+   * The stream, "str_" followed by a ULID.
+   *
    * @generated from field: string stream_id = 1;
    */
   streamId: string;
@@ -1006,6 +1072,8 @@ export const CreateCheckpointRequestSchema: GenMessage<CreateCheckpointRequest> 
  */
 export type CreateCheckpointResponse = Message<"attesto.v1.CreateCheckpointResponse"> & {
   /**
+   * The signed checkpoint.
+   *
    * @generated from field: attesto.v1.Checkpoint checkpoint = 1;
    */
   checkpoint?: Checkpoint | undefined;
@@ -1032,6 +1100,8 @@ export const CreateCheckpointResponseSchema: GenMessage<CreateCheckpointResponse
  */
 export type GetInclusionProofRequest = Message<"attesto.v1.GetInclusionProofRequest"> & {
   /**
+   * The stream, "str_" followed by a ULID.
+   *
    * @generated from field: string stream_id = 1;
    */
   streamId: string;
@@ -1043,6 +1113,8 @@ export type GetInclusionProofRequest = Message<"attesto.v1.GetInclusionProofRequ
    */
   leaf: {
     /**
+     * The event's sequence number, from 1.
+     *
      * @generated from field: uint64 seq_no = 2;
      */
     value: bigint;
@@ -1079,6 +1151,8 @@ export const GetInclusionProofRequestSchema: GenMessage<GetInclusionProofRequest
  */
 export type GetInclusionProofResponse = Message<"attesto.v1.GetInclusionProofResponse"> & {
   /**
+   * The proof, with the signed checkpoint it leads to.
+   *
    * @generated from field: attesto.v1.InclusionProof proof = 1;
    */
   proof?: InclusionProof | undefined;
@@ -1109,6 +1183,8 @@ export const GetInclusionProofResponseSchema: GenMessage<GetInclusionProofRespon
  */
 export type GetConsistencyProofRequest = Message<"attesto.v1.GetConsistencyProofRequest"> & {
   /**
+   * The stream, "str_" followed by a ULID.
+   *
    * @generated from field: string stream_id = 1;
    */
   streamId: string;
@@ -1142,6 +1218,8 @@ export const GetConsistencyProofRequestSchema: GenMessage<GetConsistencyProofReq
  */
 export type GetConsistencyProofResponse = Message<"attesto.v1.GetConsistencyProofResponse"> & {
   /**
+   * The proof, with the signed checkpoint it leads to.
+   *
    * @generated from field: attesto.v1.ConsistencyProof proof = 1;
    */
   proof?: ConsistencyProof | undefined;
@@ -1161,6 +1239,8 @@ export const GetConsistencyProofResponseSchema: GenMessage<GetConsistencyProofRe
  */
 export type SubmitCheckpointRequest = Message<"attesto.v1.SubmitCheckpointRequest"> & {
   /**
+   * The stream, "str_" followed by a ULID.
+   *
    * @generated from field: string stream_id = 1;
    */
   streamId: string;
@@ -1278,6 +1358,8 @@ export const ListForkEvidenceRequestSchema: GenMessage<ListForkEvidenceRequest> 
  */
 export type ListForkEvidenceResponse = Message<"attesto.v1.ListForkEvidenceResponse"> & {
   /**
+   * The page, newest first.
+   *
    * @generated from field: repeated attesto.v1.ForkEvidence fork_evidence = 1;
    */
   forkEvidence: ForkEvidence[];
@@ -1304,6 +1386,8 @@ export const ListForkEvidenceResponseSchema: GenMessage<ListForkEvidenceResponse
  */
 export type GetForkEvidenceRequest = Message<"attesto.v1.GetForkEvidenceRequest"> & {
   /**
+   * The fork evidence, "fork_" followed by a ULID.
+   *
    * @generated from field: string fork_evidence_id = 1;
    */
   forkEvidenceId: string;
@@ -1323,6 +1407,8 @@ export const GetForkEvidenceRequestSchema: GenMessage<GetForkEvidenceRequest> = 
  */
 export type GetForkEvidenceResponse = Message<"attesto.v1.GetForkEvidenceResponse"> & {
   /**
+   * The fork evidence.
+   *
    * @generated from field: attesto.v1.ForkEvidence fork_evidence = 1;
    */
   forkEvidence?: ForkEvidence | undefined;
@@ -1342,6 +1428,8 @@ export const GetForkEvidenceResponseSchema: GenMessage<GetForkEvidenceResponse> 
  */
 export type CreateBundleRequest = Message<"attesto.v1.CreateBundleRequest"> & {
   /**
+   * The stream, "str_" followed by a ULID.
+   *
    * @generated from field: string stream_id = 1;
    */
   streamId: string;
@@ -1398,6 +1486,8 @@ export const CreateBundleRequestSchema: GenMessage<CreateBundleRequest> = /*@__P
  */
 export type CreateBundleResponse = Message<"attesto.v1.CreateBundleResponse"> & {
   /**
+   * The bundle.
+   *
    * @generated from field: attesto.v1.Bundle bundle = 1;
    */
   bundle?: Bundle | undefined;
@@ -1417,6 +1507,8 @@ export const CreateBundleResponseSchema: GenMessage<CreateBundleResponse> = /*@_
  */
 export type GetBundleRequest = Message<"attesto.v1.GetBundleRequest"> & {
   /**
+   * The bundle, "bundle_" followed by a ULID.
+   *
    * @generated from field: string bundle_id = 1;
    */
   bundleId: string;
@@ -1436,6 +1528,8 @@ export const GetBundleRequestSchema: GenMessage<GetBundleRequest> = /*@__PURE__*
  */
 export type GetBundleResponse = Message<"attesto.v1.GetBundleResponse"> & {
   /**
+   * The bundle.
+   *
    * @generated from field: attesto.v1.Bundle bundle = 1;
    */
   bundle?: Bundle | undefined;
@@ -1455,6 +1549,8 @@ export const GetBundleResponseSchema: GenMessage<GetBundleResponse> = /*@__PURE_
  */
 export enum ForkEvidenceKind {
   /**
+   * Not set; never sent.
+   *
    * @generated from enum value: FORK_EVIDENCE_KIND_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
@@ -1503,6 +1599,8 @@ export const ForkEvidenceKindSchema: GenEnum<ForkEvidenceKind> = /*@__PURE__*/
  */
 export enum ForkEvidenceSource {
   /**
+   * Not set; never sent.
+   *
    * @generated from enum value: FORK_EVIDENCE_SOURCE_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
@@ -1542,21 +1640,29 @@ export const ForkEvidenceSourceSchema: GenEnum<ForkEvidenceSource> = /*@__PURE__
  */
 export enum BundleStatus {
   /**
+   * Not set; never sent.
+   *
    * @generated from enum value: BUNDLE_STATUS_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
 
   /**
+   * Queued or being built; see events_done.
+   *
    * @generated from enum value: BUNDLE_STATUS_PENDING = 1;
    */
   PENDING = 1,
 
   /**
+   * Built: the document can be read and downloaded.
+   *
    * @generated from enum value: BUNDLE_STATUS_READY = 2;
    */
   READY = 2,
 
   /**
+   * The build failed; see failure_reason.
+   *
    * @generated from enum value: BUNDLE_STATUS_FAILED = 3;
    */
   FAILED = 3,

@@ -344,6 +344,8 @@ export type VerifyGooglePurchaseRequest = Message<"attesto.v1.VerifyGooglePurcha
   productId?: string | undefined;
 
   /**
+   * The purchase token the app received from Google Play.
+   *
    * @generated from field: string purchase_token = 3;
    */
   purchaseToken: string;
@@ -662,6 +664,8 @@ export const GetNotificationResponseSchema: GenMessage<GetNotificationResponse> 
  */
 export enum PurchaseKind {
   /**
+   * Not set; INVALID_ARGUMENT where required.
+   *
    * @generated from enum value: PURCHASE_KIND_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,

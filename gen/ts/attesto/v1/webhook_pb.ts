@@ -29,21 +29,29 @@ export type Subscription = Message<"attesto.v1.Subscription"> & {
   id: string;
 
   /**
+   * A label for people.
+   *
    * @generated from field: string name = 2;
    */
   name: string;
 
   /**
+   * The HTTPS URL deliveries are posted to.
+   *
    * @generated from field: string url = 3;
    */
   url: string;
 
   /**
+   * The event types sent to it (see WebhookService for the set).
+   *
    * @generated from field: repeated string event_types = 4;
    */
   eventTypes: string[];
 
   /**
+   * A note for people.
+   *
    * @generated from field: string description = 5;
    */
   description: string;
@@ -64,11 +72,15 @@ export type Subscription = Message<"attesto.v1.Subscription"> & {
   disabledReason: string;
 
   /**
+   * When the subscription was created.
+   *
    * @generated from field: google.protobuf.Timestamp created_at = 8;
    */
   createdAt?: Timestamp | undefined;
 
   /**
+   * When it last changed.
+   *
    * @generated from field: google.protobuf.Timestamp updated_at = 9;
    */
   updatedAt?: Timestamp | undefined;
@@ -118,6 +130,8 @@ export type Attempt = Message<"attesto.v1.Attempt"> & {
   number: number;
 
   /**
+   * When the attempt started.
+   *
    * @generated from field: google.protobuf.Timestamp started_at = 2;
    */
   startedAt?: Timestamp | undefined;
@@ -137,6 +151,8 @@ export type Attempt = Message<"attesto.v1.Attempt"> & {
   statusCode: number;
 
   /**
+   * Why the attempt failed; NONE when it succeeded.
+   *
    * @generated from field: attesto.v1.AttemptErrorKind error_kind = 5;
    */
   errorKind: AttemptErrorKind;
@@ -170,16 +186,22 @@ export type Delivery = Message<"attesto.v1.Delivery"> & {
   id: string;
 
   /**
+   * The subscription the delivery is for.
+   *
    * @generated from field: string subscription_id = 2;
    */
   subscriptionId: string;
 
   /**
+   * The event type (the body's `event`).
+   *
    * @generated from field: string event_type = 3;
    */
   eventType: string;
 
   /**
+   * Where the delivery stands.
+   *
    * @generated from field: attesto.v1.DeliveryStatus status = 4;
    */
   status: DeliveryStatus;
@@ -214,11 +236,15 @@ export type Delivery = Message<"attesto.v1.Delivery"> & {
   attemptCount: number;
 
   /**
+   * When the delivery was enqueued.
+   *
    * @generated from field: google.protobuf.Timestamp created_at = 9;
    */
   createdAt?: Timestamp | undefined;
 
   /**
+   * When the latest attempt started; unset before the first.
+   *
    * @generated from field: google.protobuf.Timestamp last_attempt_at = 10;
    */
   lastAttemptAt?: Timestamp | undefined;
@@ -312,6 +338,8 @@ export const CreateSubscriptionRequestSchema: GenMessage<CreateSubscriptionReque
  */
 export type CreateSubscriptionResponse = Message<"attesto.v1.CreateSubscriptionResponse"> & {
   /**
+   * The subscription.
+   *
    * @generated from field: attesto.v1.Subscription subscription = 1;
    */
   subscription?: Subscription | undefined;
@@ -340,6 +368,8 @@ export const CreateSubscriptionResponseSchema: GenMessage<CreateSubscriptionResp
  */
 export type GetSubscriptionRequest = Message<"attesto.v1.GetSubscriptionRequest"> & {
   /**
+   * The subscription, "sub_" followed by a ULID.
+   *
    * @generated from field: string subscription_id = 1;
    */
   subscriptionId: string;
@@ -359,6 +389,8 @@ export const GetSubscriptionRequestSchema: GenMessage<GetSubscriptionRequest> = 
  */
 export type GetSubscriptionResponse = Message<"attesto.v1.GetSubscriptionResponse"> & {
   /**
+   * The subscription.
+   *
    * @generated from field: attesto.v1.Subscription subscription = 1;
    */
   subscription?: Subscription | undefined;
@@ -410,6 +442,8 @@ export const ListSubscriptionsRequestSchema: GenMessage<ListSubscriptionsRequest
  */
 export type ListSubscriptionsResponse = Message<"attesto.v1.ListSubscriptionsResponse"> & {
   /**
+   * The page, newest first.
+   *
    * @generated from field: repeated attesto.v1.Subscription subscriptions = 1;
    */
   subscriptions: Subscription[];
@@ -511,6 +545,8 @@ export const UpdateSubscriptionRequestSchema: GenMessage<UpdateSubscriptionReque
  */
 export type UpdateSubscriptionResponse = Message<"attesto.v1.UpdateSubscriptionResponse"> & {
   /**
+   * The subscription.
+   *
    * @generated from field: attesto.v1.Subscription subscription = 1;
    */
   subscription?: Subscription | undefined;
@@ -573,6 +609,8 @@ export const DeleteSubscriptionResponseSchema: GenMessage<DeleteSubscriptionResp
  */
 export type RotateSubscriptionSecretRequest = Message<"attesto.v1.RotateSubscriptionSecretRequest"> & {
   /**
+   * The subscription, "sub_" followed by a ULID.
+   *
    * @generated from field: string subscription_id = 1;
    */
   subscriptionId: string;
@@ -608,6 +646,8 @@ export const RotateSubscriptionSecretRequestSchema: GenMessage<RotateSubscriptio
  */
 export type RotateSubscriptionSecretResponse = Message<"attesto.v1.RotateSubscriptionSecretResponse"> & {
   /**
+   * The subscription.
+   *
    * @generated from field: attesto.v1.Subscription subscription = 1;
    */
   subscription?: Subscription | undefined;
@@ -687,6 +727,8 @@ export const ListDeliveriesRequestSchema: GenMessage<ListDeliveriesRequest> = /*
  */
 export type ListDeliveriesResponse = Message<"attesto.v1.ListDeliveriesResponse"> & {
   /**
+   * The page, newest first, without attempts.
+   *
    * @generated from field: repeated attesto.v1.Delivery deliveries = 1;
    */
   deliveries: Delivery[];
@@ -713,6 +755,8 @@ export const ListDeliveriesResponseSchema: GenMessage<ListDeliveriesResponse> = 
  */
 export type GetDeliveryRequest = Message<"attesto.v1.GetDeliveryRequest"> & {
   /**
+   * The delivery, "dlv_" followed by a ULID.
+   *
    * @generated from field: string delivery_id = 1;
    */
   deliveryId: string;
@@ -732,6 +776,8 @@ export const GetDeliveryRequestSchema: GenMessage<GetDeliveryRequest> = /*@__PUR
  */
 export type GetDeliveryResponse = Message<"attesto.v1.GetDeliveryResponse"> & {
   /**
+   * The delivery.
+   *
    * @generated from field: attesto.v1.Delivery delivery = 1;
    */
   delivery?: Delivery | undefined;
@@ -751,6 +797,8 @@ export const GetDeliveryResponseSchema: GenMessage<GetDeliveryResponse> = /*@__P
  */
 export type RedeliverDeliveryRequest = Message<"attesto.v1.RedeliverDeliveryRequest"> & {
   /**
+   * The delivery, "dlv_" followed by a ULID.
+   *
    * @generated from field: string delivery_id = 1;
    */
   deliveryId: string;
@@ -770,6 +818,8 @@ export const RedeliverDeliveryRequestSchema: GenMessage<RedeliverDeliveryRequest
  */
 export type RedeliverDeliveryResponse = Message<"attesto.v1.RedeliverDeliveryResponse"> & {
   /**
+   * The delivery.
+   *
    * @generated from field: attesto.v1.Delivery delivery = 1;
    */
   delivery?: Delivery | undefined;
@@ -789,6 +839,8 @@ export const RedeliverDeliveryResponseSchema: GenMessage<RedeliverDeliveryRespon
  */
 export type SendTestEventRequest = Message<"attesto.v1.SendTestEventRequest"> & {
   /**
+   * The subscription, "sub_" followed by a ULID.
+   *
    * @generated from field: string subscription_id = 1;
    */
   subscriptionId: string;
@@ -836,6 +888,8 @@ export const SendTestEventResponseSchema: GenMessage<SendTestEventResponse> = /*
  */
 export enum DeliveryStatus {
   /**
+   * Not set: in a filter, any status.
+   *
    * @generated from enum value: DELIVERY_STATUS_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
@@ -876,6 +930,8 @@ export const DeliveryStatusSchema: GenEnum<DeliveryStatus> = /*@__PURE__*/
  */
 export enum AttemptErrorKind {
   /**
+   * Not set; never sent.
+   *
    * @generated from enum value: ATTEMPT_ERROR_KIND_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
@@ -902,6 +958,8 @@ export enum AttemptErrorKind {
   TIMEOUT = 3,
 
   /**
+   * The endpoint refused the connection.
+   *
    * @generated from enum value: ATTEMPT_ERROR_KIND_CONNECTION_REFUSED = 4;
    */
   CONNECTION_REFUSED = 4,
