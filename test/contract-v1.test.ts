@@ -2,6 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ConnectorKind, ConnectorService } from "../gen/ts/attesto/v1/connector_pb.js";
 import { TenantService } from "../gen/ts/attesto/v1/tenant_pb.js";
 import { ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
 import { WebhookService } from "../gen/ts/attesto/v1/webhook_pb.js";
@@ -175,6 +176,22 @@ describe("etags and update masks", () => {
     expect((await hooks.getSubscription({ subscriptionId: subscription!.id })).subscription!.name).toBe("first");
     expect((await failure(hooks.deleteSubscription({ subscriptionId: subscription!.id, etag }))).code).toBe(Code.Aborted);
     await hooks.deleteSubscription({ subscriptionId: subscription!.id, etag: renamed.subscription!.etag });
+  });
+
+  it("connectors: rotate and revoke refuse a stale etag", async () => {
+    const ps = clientFor(ProofstreamService, app.url, tenant.key);
+    const { stream } = await ps.createStream({ name: "connector etag" });
+    const cons = clientFor(ConnectorService, app.url, tenant.key);
+    const { connector } = await cons.createConnector({ streamId: stream!.id, name: "etag", kind: ConnectorKind.SIGNED_WEBHOOK });
+    const rotated = await cons.rotateConnectorSecret({ connectorId: connector!.id, etag: connector!.etag });
+    expect(rotated.connector!.etag).not.toBe(connector!.etag);
+    for (const call of [cons.rotateConnectorSecret({ connectorId: connector!.id, etag: connector!.etag }), cons.revokeConnector({ connectorId: connector!.id, etag: connector!.etag })]) {
+      const stale = await failure(call);
+      expect(stale.code).toBe(Code.Aborted);
+      expect(reasonOf(stale)).toBe("ETAG_MISMATCH");
+    }
+    const revoked = await cons.revokeConnector({ connectorId: connector!.id, etag: rotated.connector!.etag });
+    expect(revoked.connector!.revokedAt).toBeDefined();
   });
 
   it("names update_mask when it is empty or names an unknown field", async () => {

@@ -149,7 +149,7 @@ describe("validateMessage: nested paths", () => {
   });
 
   it("an unset nested message is not walked", () => {
-    const msg = create(CreateConnectorRequestSchema, { streamId: `str_${ULID}`, name: "n", kind: ConnectorKind.S3_OBJECT });
+    const msg = create(CreateConnectorRequestSchema, { streamId: `str_${ULID}`, name: "n", kind: ConnectorKind.GITHUB });
     expect(() => validateMessage(CreateConnectorRequestSchema, msg)).not.toThrow();
   });
 

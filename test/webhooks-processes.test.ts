@@ -134,7 +134,8 @@ async function allSucceeded(client: ReturnType<typeof webhookClient>, n: number,
 
 const pairs = (r: Receiver) => r.received.map((x) => `${x.headers["x-attesto-delivery-id"]}#${x.headers["x-attesto-attempt"]}`);
 
-describe("several worker processes", () => {
+// Each test starts several server processes; on a loaded 2-core machine that alone can take tens of seconds.
+describe("several worker processes", { timeout: 90_000 }, () => {
   it("never make the same attempt twice", async () => {
     const store = await withStore("two");
     const app = await withServer(store, { role: "api" });

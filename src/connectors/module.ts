@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { and, desc, eq, isNull, lt } from "drizzle-orm";
+import { and, desc, eq, isNull, lt, sql } from "drizzle-orm";
 import { LRUCache } from "lru-cache";
 import type { Keyring } from "../crypto/keyring.js";
 import type { Db } from "../db/db.js";
@@ -18,6 +18,7 @@ import { deliveryId, gitHubPush, gitLabPush, parseJsonObject, signedWebhookEvent
 import { connectors, type ConnectorKind } from "./schema.js";
 import { SIGNING_TOKEN_PREFIX, verifyGitHub, verifyGitLabToken, verifySignedWebhook, verifyStandardWebhook, type SignatureVerdict } from "./signatures.js";
 import { checkKey, checkMetadata, objectEvent, ObjectStore, type ObjectReceipt } from "./s3.js";
+import { checkEtag, etagOf } from "../etag.js";
 import { ConnectorStats, type Diagnostics } from "./stats.js";
 
 /** Encryption context (HKDF info) of sealed connector secrets and credentials. */
@@ -67,6 +68,8 @@ export interface Connector {
   secretRotatedAt: Date;
   previousSecretExpiresAt: Date | null;
   revokedAt: Date | null;
+  /** Changes whenever the connector does (see etag.ts). */
+  etag: string;
 }
 
 export interface CreateConnectorInput {
@@ -315,12 +318,17 @@ export class Connectors {
    * GitLab connector moves to signing tokens, without overlap: the old token
    * is of the other scheme. S3 connectors take new credentials instead.
    */
-  async rotate(tenantId: string, id: string, opts: { overlapMs?: number; credentials?: Partial<S3Credentials> } = {}): Promise<{ connector: Connector; secret: string }> {
+  async rotate(
+    tenantId: string,
+    id: string,
+    opts: { overlapMs?: number; credentials?: Partial<S3Credentials>; etag?: string } = {},
+  ): Promise<{ connector: Connector; secret: string }> {
     const overlapMs = opts.overlapMs ?? this.settings.secretOverlapMs;
     if (overlapMs < 0) throw invalidArgument("overlap", "must not be negative");
     if (overlapMs > MAX_SECRET_OVERLAP_MS) throw invalidArgument("overlap", "must be at most 7 days");
     const current = await this.#row(tenantId, id);
     if (current.revokedAt || !current.secretEnc) throw new AppError("failed_precondition", "connector is revoked", { reason: "CONNECTOR_REVOKED" });
+    checkEtag(opts.etag, this.#toConnector(current).etag, "connector");
     const seal = (text: string) => this.deps.keyring.encrypt(CONNECTOR_SECRET_CONTEXT, text, tenantId);
     const now = new Date();
     let settings = current.settings as ConnectorSettings;
@@ -347,17 +355,32 @@ export class Connectors {
     const [row] = await this.deps.db
       .update(connectors)
       .set({ ...set, settings, secretRotatedAt: now })
-      .where(and(eq(connectors.id, id), eq(connectors.tenantId, tenantId), isNull(connectors.revokedAt)))
+      .where(
+        and(
+          eq(connectors.id, id),
+          eq(connectors.tenantId, tenantId),
+          isNull(connectors.revokedAt),
+          // With an etag, the rotation applies only to the state that was checked (compare-and-swap).
+          // (Milliseconds: what the row read into JavaScript keeps of the stored microseconds.)
+          opts.etag ? sql`date_trunc('milliseconds', ${connectors.secretRotatedAt}) = ${current.secretRotatedAt.toISOString()}::timestamptz` : undefined,
+        ),
+      )
       .returning();
-    if (!row) throw new AppError("failed_precondition", "connector is revoked", { reason: "CONNECTOR_REVOKED" });
+    if (!row) {
+      const latest = await this.#row(tenantId, id);
+      if (latest.revokedAt) throw new AppError("failed_precondition", "connector is revoked", { reason: "CONNECTOR_REVOKED" });
+      checkEtag(opts.etag, this.#toConnector(latest).etag, "connector");
+      throw new AppError("aborted", "etag: the connector changed while it was rotated; read it again and retry", { field: "etag", reason: "ETAG_MISMATCH" });
+    }
     await this.#broadcastEviction(id);
     return { connector: this.#toConnector(row), secret };
   }
 
   /** Disables ingress for good and destroys the secrets, on every instance at once. Idempotent. */
-  async revoke(tenantId: string, id: string): Promise<Connector> {
+  async revoke(tenantId: string, id: string, etag?: string): Promise<Connector> {
     const current = await this.#row(tenantId, id);
     if (current.revokedAt) return this.#toConnector(current);
+    checkEtag(etag, this.#toConnector(current).etag, "connector");
     const [row] = await this.deps.db
       .update(connectors)
       .set({ revokedAt: new Date(), secretEnc: null, previousSecretEnc: null, previousSecretExpiresAt: null })
@@ -394,7 +417,7 @@ export class Connectors {
   }
 
   #toConnector(row: Row, now = new Date()): Connector {
-    return {
+    const connector: Omit<Connector, "etag"> = {
       id: row.id,
       tenantId: row.tenantId,
       streamId: row.streamId,
@@ -407,6 +430,8 @@ export class Connectors {
       previousSecretExpiresAt: row.previousSecretEnc && row.previousSecretExpiresAt && row.previousSecretExpiresAt > now ? row.previousSecretExpiresAt : null,
       revokedAt: row.revokedAt,
     };
+    // The etag covers the stored state, not the clock: an overlap running out does not change it.
+    return { ...connector, etag: etagOf({ ...connector, ingressUrl: undefined, previousSecretExpiresAt: row.previousSecretExpiresAt }) };
   }
 
   // ---- ingress ---------------------------------------------------------

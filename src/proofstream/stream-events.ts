@@ -44,7 +44,7 @@ export async function listEvents(db: Db, tenantId: string, streamId: string, f: 
   const { fetch, after: token } = win;
   const after = token !== undefined ? Number(token) : Math.max((f.fromSeqNo ?? 0) - 1, 0);
   const size = sql<number>`octet_length(${streamEvents.payload}::text)`;
-  const window = db
+  const sized = db
     .select({
       ...getTableColumns(streamEvents),
       size: size.as("size"),
@@ -62,12 +62,12 @@ export async function listEvents(db: Db, tenantId: string, streamId: string, f: 
     )
     .orderBy(asc(streamEvents.seqNo))
     .limit(fetch)
-    .as("window");
+    .as("sized");
   const rows = await db
     .select()
-    .from(window)
-    .where(lt(sql`${window.upTo} - ${window.size}`, LIST_EVENTS_MAX_PAYLOAD_BYTES))
-    .orderBy(asc(window.seqNo));
+    .from(sized)
+    .where(lt(sql`${sized.upTo} - ${sized.size}`, LIST_EVENTS_MAX_PAYLOAD_BYTES))
+    .orderBy(asc(sized.seqNo));
   const last = rows[rows.length - 1];
   if (last && rows.length <= win.limit && Number(last.upTo) >= LIST_EVENTS_MAX_PAYLOAD_BYTES) {
     // Cut by bytes: the next page starts after the last event shipped.

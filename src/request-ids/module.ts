@@ -56,7 +56,7 @@ export class RequestIds {
     this.#purge = setInterval(() => {
       this.deps.db
         .delete(requestIds)
-        .where(lte(requestIds.createdAt, sql`now() - make_interval(secs => ${this.settings.windowMs / 1000})`))
+        .where(lte(requestIds.createdAt, this.#windowStart()))
         .catch((err: unknown) => this.deps.logger.warn({ err: String(err) }, "request id purge failed"));
     }, this.settings.purgeEveryMs);
     this.#purge.unref();

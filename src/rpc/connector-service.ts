@@ -58,6 +58,7 @@ export const connectorMsg = (c: Connector): ConnectorMsg =>
     secretRotatedAt: ts(c.secretRotatedAt),
     previousSecretExpiresAt: ts(c.previousSecretExpiresAt),
     revokedAt: ts(c.revokedAt),
+    etag: c.etag,
   });
 
 export const diagnosticsMsg = (d: Diagnostics) =>
@@ -135,11 +136,12 @@ export function connectorService({ connectors }: { connectors: Connectors }): Pa
       const { connector, secret } = await connectors.rotate(tenantOf(ctx).tenantId, req.connectorId, {
         overlapMs: overlapMs(req.overlap),
         credentials: req.accessKeyId !== undefined || req.secretAccessKey !== undefined ? { accessKeyId: req.accessKeyId, secretAccessKey: req.secretAccessKey } : undefined,
+        etag: req.etag || undefined,
       });
       return { connector: connectorMsg(connector), secret };
     },
     async revokeConnector(req, ctx) {
-      return { connector: connectorMsg(await connectors.revoke(tenantOf(ctx).tenantId, req.connectorId)) };
+      return { connector: connectorMsg(await connectors.revoke(tenantOf(ctx).tenantId, req.connectorId, req.etag || undefined)) };
     },
     async commitS3Object(req, ctx) {
       const { result, receipt } = await connectors.commitS3Object(tenantOf(ctx).tenantId, req.connectorId, {

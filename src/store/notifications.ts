@@ -11,6 +11,7 @@ import type { JsonObject } from "../proofstream/leaf.js";
 import type { Proofstreams } from "../proofstream/module.js";
 import { rfc3339, type WebhookEventData } from "../webhooks/event-types.js";
 import type { WebhookEmitter } from "../webhooks/outbox.js";
+import { pageOf, pageWindow } from "../db/pagination.js";
 import type { StoreVerification } from "./module.js";
 
 export type NotificationSource = "apple" | "google";
@@ -327,14 +328,14 @@ export interface NotificationFilter {
 
 /** A tenant's notifications, newest signed first, in cursor pages (also for the CLI). */
 export async function listStoreNotifications(db: Db, tenantId: string, filter: NotificationFilter): Promise<{ notifications: StoreNotification[]; nextPageToken: string }> {
-  const pageSize = Math.min(Math.max(filter.pageSize || 50, 1), 500);
+  const win = pageWindow(filter);
   const conditions: SQL[] = [eq(storeNotifications.tenantId, tenantId)];
   if (filter.source) conditions.push(eq(storeNotifications.source, filter.source));
   if (filter.type) conditions.push(eq(storeNotifications.notificationType, filter.type));
   if (filter.from) conditions.push(gte(storeNotifications.signedAt, filter.from));
   if (filter.to) conditions.push(lte(storeNotifications.signedAt, filter.to));
-  if (filter.pageToken) {
-    const cursor = decodeCursor(filter.pageToken);
+  if (win.after !== undefined) {
+    const cursor = decodeCursor(win.after);
     conditions.push(or(lt(storeNotifications.signedAt, cursor.at), and(eq(storeNotifications.signedAt, cursor.at), lt(storeNotifications.id, cursor.id)))!);
   }
   const rows = await db
@@ -342,10 +343,9 @@ export async function listStoreNotifications(db: Db, tenantId: string, filter: N
     .from(storeNotifications)
     .where(and(...conditions))
     .orderBy(desc(storeNotifications.signedAt), desc(storeNotifications.id))
-    .limit(pageSize + 1);
-  const page = rows.slice(0, pageSize).map(toNotification);
-  const last = page.at(-1);
-  return { notifications: page, nextPageToken: rows.length > pageSize && last ? encodeCursor(last.signedAt, last.id) : "" };
+    .limit(win.fetch);
+  const page = pageOf(rows, win, (r) => JSON.stringify([r.signedAt.toISOString(), r.id]), toNotification);
+  return { notifications: page.items, nextPageToken: page.nextPageToken };
 }
 
 /** The leaf payload: normalized metadata only, never the raw JWS or message. */
@@ -380,18 +380,15 @@ function jsonBody(body: string): Record<string, unknown> {
   return parsed;
 }
 
-function encodeCursor(at: Date, id: string): string {
-  return Buffer.from(JSON.stringify([at.toISOString(), id])).toString("base64url");
-}
-
-function decodeCursor(token: string): { at: Date; id: string } {
+/** The sort key a page token carries: the last notification's signed time and id. */
+function decodeCursor(key: string): { at: Date; id: string } {
   try {
-    const [at, id] = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as [string, string];
+    const [at, id] = JSON.parse(key) as [string, string];
     const date = new Date(at);
     if (typeof id !== "string" || Number.isNaN(date.getTime())) throw new Error("bad cursor");
     return { at: date, id };
   } catch {
-    throw invalidArgument("page_token", "is not a token this API gave out");
+    throw new AppError("invalid_argument", "page_token: is not a token this API made", { field: "page_token", reason: "PAGE_TOKEN_INVALID" });
   }
 }
 

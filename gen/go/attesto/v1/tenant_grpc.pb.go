@@ -21,7 +21,9 @@ type TenantServiceClient interface {
 	GetCurrentTenant(ctx context.Context, in *GetCurrentTenantRequest, opts ...grpc.CallOption) (*GetCurrentTenantResponse, error)
 	// Creates another API key for the calling tenant. The key is in the
 	// response and nowhere else; a retry with the same request_id within 10
-	// minutes returns the same key (REQUEST_ID_REUSED once the window passed).
+	// minutes returns the same key; the same id with another name answers
+	// ALREADY_EXISTS (REQUEST_ID_REUSED). After the window the id is
+	// forgotten.
 	CreateApiKey(ctx context.Context, in *CreateApiKeyRequest, opts ...grpc.CallOption) (*CreateApiKeyResponse, error)
 	// Lists the calling tenant's API keys, newest first; revoked ones only
 	// with include_revoked.
@@ -84,7 +86,9 @@ type TenantServiceServer interface {
 	GetCurrentTenant(context.Context, *GetCurrentTenantRequest) (*GetCurrentTenantResponse, error)
 	// Creates another API key for the calling tenant. The key is in the
 	// response and nowhere else; a retry with the same request_id within 10
-	// minutes returns the same key (REQUEST_ID_REUSED once the window passed).
+	// minutes returns the same key; the same id with another name answers
+	// ALREADY_EXISTS (REQUEST_ID_REUSED). After the window the id is
+	// forgotten.
 	CreateApiKey(context.Context, *CreateApiKeyRequest) (*CreateApiKeyResponse, error)
 	// Lists the calling tenant's API keys, newest first; revoked ones only
 	// with include_revoked.

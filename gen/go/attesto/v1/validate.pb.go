@@ -23,7 +23,16 @@ const (
 
 // FieldRules are checked for every request, in one place, by the server's
 // request validator (src/contract/validation.ts) before a handler runs. A
-// violation answers INVALID_ARGUMENT naming the field.
+// violation answers INVALID_ARGUMENT (reason FIELD_INVALID) naming the
+// field. Rules one field cannot state (required oneofs, rules across
+// fields, map entries, duration bounds) are written in each request's
+// comment and enforced in one table (src/contract/request-rules.ts).
+//
+// This option, not protovalidate (buf.validate), is the v1 choice: the
+// rules it states are single-field bounds, patterns and sets that a
+// descriptor walk checks in microseconds, with no CEL interpreter on every
+// request; a client that wants them reads them from the descriptors. The
+// server is the authority on validity: clients need not validate first.
 type FieldRules struct {
 	state         protoimpl.MessageState
 	sizeCache     protoimpl.SizeCache

@@ -248,7 +248,9 @@ export const TenantService: GenService<{
   /**
    * Creates another API key for the calling tenant. The key is in the
    * response and nowhere else; a retry with the same request_id within 10
-   * minutes returns the same key (REQUEST_ID_REUSED once the window passed).
+   * minutes returns the same key; the same id with another name answers
+   * ALREADY_EXISTS (REQUEST_ID_REUSED). After the window the id is
+   * forgotten.
    *
    * @generated from rpc attesto.v1.TenantService.CreateApiKey
    */

@@ -31,7 +31,9 @@ type AdminServiceClient interface {
 	DeactivateTenant(ctx context.Context, in *DeactivateTenantRequest, opts ...grpc.CallOption) (*DeactivateTenantResponse, error)
 	// Creates an API key for any tenant. The key is in the response and
 	// nowhere else; a retry with the same request_id within 10 minutes
-	// returns the same key (REQUEST_ID_REUSED once the window passed).
+	// returns the same key; the same id with another name answers
+	// ALREADY_EXISTS (REQUEST_ID_REUSED). After the window the id is
+	// forgotten.
 	// FAILED_PRECONDITION (TENANT_DEACTIVATED) for a deactivated tenant.
 	CreateApiKey(ctx context.Context, in *CreateApiKeyRequest, opts ...grpc.CallOption) (*CreateApiKeyResponse, error)
 	// Lists a tenant's API keys, newest first; revoked ones only with
@@ -178,7 +180,9 @@ type AdminServiceServer interface {
 	DeactivateTenant(context.Context, *DeactivateTenantRequest) (*DeactivateTenantResponse, error)
 	// Creates an API key for any tenant. The key is in the response and
 	// nowhere else; a retry with the same request_id within 10 minutes
-	// returns the same key (REQUEST_ID_REUSED once the window passed).
+	// returns the same key; the same id with another name answers
+	// ALREADY_EXISTS (REQUEST_ID_REUSED). After the window the id is
+	// forgotten.
 	// FAILED_PRECONDITION (TENANT_DEACTIVATED) for a deactivated tenant.
 	CreateApiKey(context.Context, *CreateApiKeyRequest) (*CreateApiKeyResponse, error)
 	// Lists a tenant's API keys, newest first; revoked ones only with

@@ -801,7 +801,9 @@ export const AdminService: GenService<{
   /**
    * Creates an API key for any tenant. The key is in the response and
    * nowhere else; a retry with the same request_id within 10 minutes
-   * returns the same key (REQUEST_ID_REUSED once the window passed).
+   * returns the same key; the same id with another name answers
+   * ALREADY_EXISTS (REQUEST_ID_REUSED). After the window the id is
+   * forgotten.
    * FAILED_PRECONDITION (TENANT_DEACTIVATED) for a deactivated tenant.
    *
    * @generated from rpc attesto.admin.v1.AdminService.CreateApiKey
