@@ -76,6 +76,8 @@ async function buildIfChanged() {
   const { bundleVerifyPage, VERIFY_PAGE_BUILT } = await import(pathToFileURL(path.join(root, "dist/src/verify-page/assets.js")).href);
   mkdirSync(path.dirname(VERIFY_PAGE_BUILT), { recursive: true });
   writeFileSync(VERIFY_PAGE_BUILT, await bundleVerifyPage());
+  // esbuild keeps a service process for later builds; this one serves next, it builds nothing more.
+  (await import("esbuild")).stop();
   writeFileSync(stampFile, hash + "\n");
   process.stderr.write(`attesto: built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }
