@@ -14,6 +14,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/migrations ./migrations
+COPY --from=build /app/docs ./docs
 COPY --from=build /app/package.json ./package.json
 USER node
 EXPOSE 8080

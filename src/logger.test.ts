@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
 import { DrizzleQueryError } from "drizzle-orm/errors";
 import { describe, expect, it } from "vitest";
-import { createLogger, safeError } from "./logger.js";
+import { createLogger, safeError, wantsPrettyLogs } from "./logger.js";
 
 function capture() {
   const lines: string[] = [];
@@ -44,5 +44,19 @@ describe("errors in logs", () => {
     const safe = safeError(err) as Record<string, unknown>;
     expect(safe).toMatchObject({ type: "Error", message: "outer", code: "ECONNREFUSED", cause: { message: "inner" } });
     expect(String(safe.stack)).toContain("logger.test.ts");
+  });
+});
+
+describe("wantsPrettyLogs", () => {
+  it("is pretty on a terminal in development, JSON in production or into a pipe", () => {
+    expect(wantsPrettyLogs("auto", { isTty: true, nodeEnv: undefined })).toBe(true);
+    expect(wantsPrettyLogs("auto", { isTty: true, nodeEnv: "development" })).toBe(true);
+    expect(wantsPrettyLogs("auto", { isTty: true, nodeEnv: "production" })).toBe(false);
+    expect(wantsPrettyLogs("auto", { isTty: false, nodeEnv: undefined })).toBe(false);
+  });
+
+  it("does what ATTESTO_LOG_FORMAT says when it is not auto", () => {
+    expect(wantsPrettyLogs("json", { isTty: true, nodeEnv: undefined })).toBe(false);
+    expect(wantsPrettyLogs("pretty", { isTty: false, nodeEnv: "production" })).toBe(true);
   });
 });

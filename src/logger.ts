@@ -1,4 +1,5 @@
-import { pino, type Logger } from "pino";
+import { createRequire } from "node:module";
+import { pino, type DestinationStream, type Logger } from "pino";
 
 export type { Logger };
 
@@ -22,6 +23,8 @@ export const redactPaths = [
   "token",
   "*.token",
   "adminToken",
+  "boardViewerToken",
+  "*.boardViewerToken",
   "*.adminToken",
   "password",
   "*.password",
@@ -66,12 +69,42 @@ export function safeError(err: unknown, depth = 0): unknown {
   return out;
 }
 
+export type LogFormat = "auto" | "json" | "pretty";
+
 /**
- * JSON logs on stderr, so that stdout carries only what a command prints
- * (for example `attesto --json serve`). Every `err` goes through safeError,
- * whether an Error or the message of one.
+ * Pretty lines for a person at a terminal in development; JSON for everything
+ * else (pipes, files, log collectors, NODE_ENV=production).
  */
-export function createLogger(level: string = process.env.LOG_LEVEL ?? "info", destination = pino.destination(2)): Logger {
+export function wantsPrettyLogs(format: LogFormat, env: { isTty: boolean; nodeEnv: string | undefined }): boolean {
+  if (format !== "auto") return format === "pretty";
+  return env.isTty && env.nodeEnv !== "production";
+}
+
+/**
+ * pino-pretty as a synchronous stream on stderr, or undefined where it is not
+ * installed (it is a development dependency: the production image logs JSON).
+ */
+function prettyStderr(): DestinationStream | undefined {
+  try {
+    const pretty = createRequire(import.meta.url)("pino-pretty") as (opts: object) => DestinationStream;
+    return pretty({ destination: 2, sync: true, colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname,service" });
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Logs on stderr, so that stdout carries only what a command prints (for
+ * example `attesto --json serve`): JSON, or pretty lines on a terminal in
+ * development (ATTESTO_LOG_FORMAT=auto|json|pretty). Every `err` goes
+ * through safeError, whether an Error or the message of one.
+ */
+export function createLogger(
+  level: string = process.env.LOG_LEVEL ?? "info",
+  destination?: DestinationStream,
+  format: LogFormat = (process.env.ATTESTO_LOG_FORMAT as LogFormat | undefined) || "auto",
+): Logger {
+  const pretty = !destination && wantsPrettyLogs(format, { isTty: Boolean(process.stderr.isTTY), nodeEnv: process.env.NODE_ENV }) ? prettyStderr() : undefined;
   return pino(
     {
       level,
@@ -80,6 +113,6 @@ export function createLogger(level: string = process.env.LOG_LEVEL ?? "info", de
       serializers: { err: (err: unknown) => safeError(err) },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    destination,
+    destination ?? pretty ?? pino.destination(2),
   );
 }

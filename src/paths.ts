@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -14,3 +14,12 @@ export function projectRoot(): string {
 }
 
 export const migrationsFolder = () => path.join(projectRoot(), "migrations");
+
+let version: string | undefined;
+/** The package's version (package.json), read once. */
+export function packageVersion(): string {
+  version ??= (JSON.parse(readFileSync(path.join(projectRoot(), "package.json"), "utf8")) as { version: string }).version;
+  return version;
+}
+
+export const docsFolder = () => path.join(projectRoot(), "docs");

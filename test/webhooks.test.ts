@@ -253,13 +253,90 @@ describe("REST subscriptions (the seed's shape)", () => {
       expect(res.body!.error.field).toBe(field);
       expect(res.body!.error.message.startsWith(message), res.body!.error.message).toBe(true);
     }
-    expect((await rest("GET", "/v1/webhooks?pageSize=501", tenant.key)).body!.error.field).toBe("pageSize");
+    expect((await rest("GET", "/v1/webhooks?page_size=501", tenant.key)).body!.error.field).toBe("page_size");
     expect((await rest("GET", "/v1/webhooks/sub_nope", tenant.key)).body!.error.field).toBe("id");
     const anonymous = await rest("POST", "/v1/webhooks", undefined, ok);
     expect(anonymous.status).toBe(401);
     expect(anonymous.body!.error.code).toBe("unauthenticated");
     expect((await rest("GET", "/v1/webhooks", ADMIN_TOKEN)).status).toBe(403);
     expect((await rest("GET", "/v1/webhooks", tenant.key)).body!.webhooks).toEqual([]);
+  });
+
+  it("pages with ?page_size= and ?page_token=, and refuses a query parameter it does not know", async () => {
+    const tenant = await newTenant(app.url);
+    const rec = await receiver();
+    const ids: string[] = [];
+    for (const name of ["a", "b", "c"]) ids.push((await rest("POST", "/v1/webhooks", tenant.key, { name, url: rec.url(), eventTypes: ["batch.failed"] })).body!.id);
+    const first = await rest("GET", "/v1/webhooks?page_size=2", tenant.key);
+    expect(first.body!.webhooks).toHaveLength(2);
+    expect(first.body!.nextPageToken).not.toBe("");
+    const second = await rest("GET", `/v1/webhooks?page_size=2&page_token=${first.body!.nextPageToken}`, tenant.key);
+    expect(second.body!.webhooks).toHaveLength(1);
+    expect(second.body!.nextPageToken).toBe("");
+    expect([...first.body!.webhooks, ...second.body!.webhooks].map((w: { id: string }) => w.id).sort()).toEqual([...ids].sort());
+    for (const [query, field] of [
+      ["pageSize=1", "pageSize"],
+      ["page_size=abc", "page_size"],
+      ["page_size=-1", "page_size"],
+      ["page_token=%25%25", "page_token"],
+      ["page_size=1&page_size=2", "page_size"],
+    ]) {
+      const res = await rest("GET", `/v1/webhooks?${query}`, tenant.key);
+      expect(res.status, query).toBe(400);
+      expect(res.body!.error.field, query).toBe(field);
+    }
+  });
+
+  it("sends test events, lists deliveries, shows attempts, redelivers and rotates the secret", async () => {
+    const tenant = await newTenant(app.url);
+    const rec = await receiver();
+    const created = await rest("POST", "/v1/webhooks", tenant.key, { name: "ops", url: rec.url(), eventTypes: ["batch.confirmed"] });
+    const id = created.body!.id as string;
+
+    const test = await rest("POST", `/v1/webhooks/${id}/test`, tenant.key, { eventType: "batch.failed" });
+    expect(test.status).toBe(201);
+    expect(test.body).toMatchObject({ subscriptionId: id, eventType: "batch.failed", test: true, status: "pending" });
+    expect(test.body!.data.test).toBe(true);
+    const deliveryId = test.body!.id as string;
+    const path = `/v1/webhooks/${id}/deliveries/${deliveryId}`;
+    const delivered = await waitFor(async () => {
+      const d = (await rest("GET", path, tenant.key)).body!;
+      return d.status === "succeeded" ? d : undefined;
+    }, "the test delivery");
+    expect(delivered.attempts).toMatchObject([{ number: 1, statusCode: 204, errorKind: "none" }]);
+    expect(JSON.parse(rec.of(deliveryId)[0]!.body.toString("utf8")).data.test).toBe(true);
+
+    const list = await rest("GET", `/v1/webhooks/${id}/deliveries?status=succeeded&event_type=batch.failed`, tenant.key);
+    expect(list.body!.deliveries.map((d: { id: string }) => d.id)).toEqual([deliveryId]);
+    expect(list.body!.deliveries[0].attempts).toBeUndefined();
+    expect((await rest("GET", `/v1/webhooks/${id}/deliveries?status=pending`, tenant.key)).body!.deliveries).toEqual([]);
+    expect((await rest("GET", `/v1/webhooks/${id}/deliveries?status=bogus`, tenant.key)).body!.error.field).toBe("status");
+    expect((await rest("POST", `/v1/webhooks/${id}/test`, tenant.key, { eventType: "bogus" })).body!.error.field).toBe("eventType");
+
+    const again = await rest("POST", `${path}/redeliver`, tenant.key);
+    expect(again.status).toBe(202);
+    expect(again.body!.status).toBe("pending");
+    const twice = await waitFor(async () => {
+      const d = (await rest("GET", path, tenant.key)).body!;
+      return d.status === "succeeded" && d.attempts.length === 2 ? d : undefined;
+    }, "the redelivery");
+    expect(twice.attempts.map((a: { number: number }) => a.number)).toEqual([1, 2]);
+
+    const rotated = await rest("POST", `/v1/webhooks/${id}/rotate-secret`, tenant.key, { overlapSeconds: 0 });
+    expect(rotated.body!.secret).toMatch(/^whsec_/);
+    expect(rotated.body!.secret).not.toBe(created.body!.secret);
+    expect(rotated.body!.previousSecretExpiresAt).toBeNull();
+    const keepsOverlap = await rest("POST", `/v1/webhooks/${id}/rotate-secret`, tenant.key);
+    expect(Date.parse(keepsOverlap.body!.previousSecretExpiresAt) - Date.now()).toBeGreaterThan(23 * 3600_000);
+    expect((await rest("POST", `/v1/webhooks/${id}/rotate-secret`, tenant.key, { overlapSeconds: 8 * 86_400 })).body!.error.field).toBe("overlapSeconds");
+
+    // Another tenant, or another subscription of the same tenant, reads none of it.
+    const other = await newTenant(app.url);
+    expect((await rest("GET", `/v1/webhooks/${id}/deliveries`, other.key)).status).toBe(404);
+    expect((await rest("GET", path, other.key)).status).toBe(404);
+    expect((await rest("POST", `${path}/redeliver`, other.key)).status).toBe(404);
+    const sibling = (await rest("POST", "/v1/webhooks", tenant.key, { name: "sibling", url: rec.url(), eventTypes: ["batch.failed"] })).body!.id;
+    expect((await rest("GET", `/v1/webhooks/${sibling}/deliveries/${deliveryId}`, tenant.key)).status).toBe(404);
   });
 });
 
@@ -620,10 +697,14 @@ describe("redelivery and test events", () => {
       const body = JSON.parse(r.body.toString("utf8")) as { event: string; data: Record<string, unknown> };
       expect(body.event).toBe(eventType);
       expect(body.data).toEqual(d.data);
+      // The body itself says it is a test, and its links point at this server.
+      expect(body.data.test).toBe(true);
+      for (const value of Object.values(body.data)) if (typeof value === "string" && /^https?:/.test(value)) expect(value.startsWith(app.url)).toBe(true);
+      if (eventType === "proofstream.bundle_ready") expect(body.data.verification_url).toBe(`${app.url}/verify?bundle=bundle_TEST0000000000000000000000`);
       expect(standardVerify(secret, r)).toBe(true);
     }
     const checkpointed = (await client.listDeliveries({ eventType: "proofstream.checkpointed" })).deliveries[0]!;
-    expect(Object.keys(checkpointed.data!).sort()).toEqual(["note", "origin", "root_hash", "signed_at", "stream_id", "tree_size"]);
+    expect(Object.keys(checkpointed.data!).sort()).toEqual(["note", "origin", "root_hash", "signed_at", "stream_id", "test", "tree_size"]);
   });
 });
 

@@ -38,10 +38,13 @@ async function withConnectors<T>(run: (connectors: Connectors) => Promise<T>): P
     ]);
     const keyring = new Keyring(await loadMasterKey({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, embedded: !config.databaseUrl, logger }));
     const { broadcast, close } = await localBroadcast(config, logger);
+    // Ingress URLs name the server's public base URL: the configured one, else the one the embedded default keeps.
+    const { readStoredPublicBaseUrl } = await import("../server/public-base-url.js");
+    const publicBaseUrl = config.publicBaseUrlConfigured ?? (!config.databaseUrl ? await readStoredPublicBaseUrl(config.dataDir) : undefined) ?? config.publicBaseUrl;
     const connectors = new Connectors(
       { db: database.db, keyring, appender: new Appender(database.db), broadcast, logger },
       {
-        publicBaseUrl: () => config.publicBaseUrl,
+        publicBaseUrl: () => publicBaseUrl,
         secretOverlapMs: config.connectorSecretOverlapMs,
         cacheMs: config.connectorCacheMs,
         statsFlushMs: config.connectorStatsFlushMs,
@@ -98,12 +101,14 @@ program
     if (opts.port !== undefined) overrides.port = opts.port;
     if (opts.host !== undefined) overrides.host = opts.host;
     const config = loadConfig(process.env, overrides);
-    const logger = createLogger(config.logLevel);
+    const logger = createLogger(config.logLevel, undefined, config.logFormat);
     // Loaded here, so that the admin commands do not pay for the whole server's modules at start-up.
     const { startAttesto } = await import("../server/app.js");
     const app = await startAttesto(config, logger);
     const info = {
       url: app.url,
+      publicBaseUrl: app.publicBaseUrl,
+      publicBaseUrlSource: app.publicBaseUrlSource,
       role: config.role,
       protocols: ["connect", "grpc-web", "grpc (h2c)", "http/1.1"],
       database: databaseKind(app.database),
@@ -114,6 +119,7 @@ program
     output(info, () =>
       [
         `Attesto listening on ${app.url} (HTTP/1.1 and h2c gRPC on one port)`,
+        `  origin of new streams: ${new URL(app.publicBaseUrl).host}/proofstreams/<stream id> (public base URL ${app.publicBaseUrl}, from ${app.publicBaseUrlSource === "PUBLIC_BASE_URL" ? "PUBLIC_BASE_URL" : app.publicBaseUrlSource === "data folder" ? "the data folder; set PUBLIC_BASE_URL to change it" : "the listening address"})`,
         `  database: ${app.database.embedded ? `embedded PostgreSQL in ${app.database.embedded.dir} (127.0.0.1:${app.database.embedded.port})` : "postgres"}; redis: ${info.redis}`,
         ...(app.devCredentials
           ? [

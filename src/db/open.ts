@@ -1,7 +1,34 @@
 import path from "node:path";
 import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
+import postgres from "postgres";
+import { withoutCredentials, withTimeout } from "../infra/safe-url.js";
 import { openDatabase, type Database } from "./db.js";
+
+/** How long start-up waits for a configured PostgreSQL before it gives up, naming it. */
+export const DATABASE_PROBE_MS = 2_500;
+
+/**
+ * One connection and `SELECT 1`: a wrong DATABASE_URL fails start-up within
+ * DATABASE_PROBE_MS with an error naming PostgreSQL and the URL (without
+ * credentials), instead of after the driver's 30 s connect timeout.
+ */
+export async function probeDatabase(url: string, timeoutMs = DATABASE_PROBE_MS): Promise<void> {
+  const where = `PostgreSQL at ${withoutCredentials(url)} (DATABASE_URL)`;
+  let probe: postgres.Sql;
+  try {
+    probe = postgres(url, { max: 1, connect_timeout: Math.ceil(timeoutMs / 1000), onnotice: () => {}, idle_timeout: 1 });
+  } catch (err) {
+    throw new Error(`${where} is not usable: ${(err as Error).message}`);
+  }
+  try {
+    await withTimeout(probe`SELECT 1`.execute(), timeoutMs, `no answer within ${timeoutMs} ms`);
+  } catch (err) {
+    throw new Error(`${where} is not usable: ${(err as Error).message}`);
+  } finally {
+    probe.end({ timeout: 0 }).catch(() => {});
+  }
+}
 import { openEmbeddedPostgres, type EmbeddedPostgres } from "./embedded-postgres.js";
 
 export interface ConfiguredDatabase extends Database {
@@ -21,6 +48,7 @@ export async function openConfiguredDatabase(
   config: Pick<Config, "databaseUrl" | "dataDir" | "embeddedPgUser"> & Partial<Pick<Config, "dbPoolSize" | "dbConnectTimeoutMs" | "dbStatementTimeoutMs">>,
   logger?: Logger,
 ): Promise<ConfiguredDatabase> {
+  if (config.databaseUrl) await probeDatabase(config.databaseUrl);
   const embedded = config.databaseUrl
     ? undefined
     : await openEmbeddedPostgres({ dir: embeddedPostgresDir(config.dataDir), runAsUser: config.embeddedPgUser, logger });

@@ -2,16 +2,21 @@ import { create, type DescMessage, type Message } from "@bufbuild/protobuf";
 import type { Context, Hono } from "hono";
 import {
   CreateSubscriptionRequestSchema,
+  GetDeliveryRequestSchema,
   GetSubscriptionRequestSchema,
-  ListSubscriptionsRequestSchema,
+  SendTestEventRequestSchema,
   UpdateSubscriptionRequestSchema,
 } from "../../gen/ts/attesto/v1/webhook_pb.js";
 import { renderField, type FieldNames } from "../contract/fields.js";
 import { validateMessage } from "../contract/validation.js";
-import { invalidArgument } from "../errors.js";
+import { invalidArgument, notFound } from "../errors.js";
 import type { Authenticator } from "../tenancy/authenticator.js";
+import type { Delivery } from "../webhooks/deliveries.js";
+import { isWebhookEventType } from "../webhooks/event-types.js";
 import type { Webhooks } from "../webhooks/module.js";
+import type { DeliveryStatus } from "../webhooks/schema.js";
 import type { Subscription } from "../webhooks/subscriptions.js";
+import { restPage } from "./pagination.js";
 
 export interface WebhookRouteDeps {
   authenticator: Authenticator;
@@ -22,8 +27,9 @@ export interface WebhookRouteDeps {
 const REST_FIELDS: FieldNames = [
   ["event_types", "eventTypes"],
   ["subscription_id", "id"],
-  ["page_size", "pageSize"],
-  ["page_token", "pageToken"],
+  ["delivery_id", "deliveryId"],
+  ["event_type", "eventType"],
+  ["overlap", "overlapSeconds"],
 ];
 
 /** Runs the contract's field rules, naming fields the way this API does. */
@@ -78,15 +84,57 @@ const subscriptionJson = (s: Subscription) => ({
   previousSecretExpiresAt: s.previousSecretExpiresAt?.toISOString() ?? null,
 });
 
+const iso = (d: Date | null) => d?.toISOString() ?? null;
+
+/** A delivery as the REST routes show it: attempts only on the single-delivery read. */
+const deliveryJson = (d: Delivery, withAttempts: boolean) => ({
+  id: d.id,
+  subscriptionId: d.subscriptionId,
+  eventType: d.eventType,
+  status: d.status,
+  failureReason: d.failureReason,
+  url: d.url,
+  test: d.test,
+  data: d.data,
+  attemptCount: d.attemptCount,
+  createdAt: d.createdAt.toISOString(),
+  lastAttemptAt: iso(d.lastAttemptAt),
+  nextAttemptAt: iso(d.nextAttemptAt),
+  ...(withAttempts
+    ? {
+        attempts: d.attempts.map((a) => ({
+          number: a.number,
+          startedAt: a.startedAt.toISOString(),
+          finishedAt: iso(a.finishedAt),
+          latencyMs: a.latencyMs,
+          statusCode: a.statusCode,
+          errorKind: a.errorKind,
+          responseExcerpt: a.responseExcerpt,
+        })),
+      }
+    : {}),
+});
+
+const DELIVERY_STATUSES: readonly DeliveryStatus[] = ["pending", "succeeded", "failed"];
+
 /**
- * The seed's subscription API in its JSON shape (Bearer tenant key):
- * POST/GET /v1/webhooks, GET/PATCH/DELETE /v1/webhooks/:id. The same rules
- * and domain code as WebhookService; errors are the JSON errors of the plain
- * HTTP routes, naming the request's fields.
+ * The seed's subscription API in its JSON shape (Bearer tenant key), with
+ * what WebhookService does besides:
+ *
+ * - POST/GET /v1/webhooks, GET/PATCH/DELETE /v1/webhooks/:id
+ * - POST /v1/webhooks/:id/rotate-secret, POST /v1/webhooks/:id/test
+ * - GET /v1/webhooks/:id/deliveries, GET /v1/webhooks/:id/deliveries/:deliveryId
+ *   (with its attempts), POST /v1/webhooks/:id/deliveries/:deliveryId/redeliver
+ *
+ * Lists page with `?page_size=` (0 or absent: 50; at most 500) and
+ * `?page_token=` (the previous page's `nextPageToken`); an unknown query
+ * parameter is an error, never ignored. The same rules and domain code as
+ * WebhookService; errors are the JSON errors of the plain HTTP routes,
+ * naming the request's fields.
  */
 export function mountWebhookRoutes(app: Hono, deps: WebhookRouteDeps): void {
   const { authenticator } = deps;
-  const { subscriptions } = deps.webhooks;
+  const { subscriptions, deliveries } = deps.webhooks;
   const tenant = async (c: Context) => (await authenticator.requireTenant(c.req.header("authorization"))).tenantId;
   const idOf = (c: Context) => {
     const id = c.req.param("id") ?? "";
@@ -112,12 +160,7 @@ export function mountWebhookRoutes(app: Hono, deps: WebhookRouteDeps): void {
 
   app.get("/v1/webhooks", async (c) => {
     const tenantId = await tenant(c);
-    const pageSizeText = c.req.query("pageSize");
-    const pageSize = pageSizeText === undefined ? 0 : Number(pageSizeText);
-    if (!Number.isInteger(pageSize)) throw invalidArgument("pageSize", "must be an integer");
-    const req = create(ListSubscriptionsRequestSchema, { pageSize, pageToken: c.req.query("pageToken") ?? "" });
-    validate(ListSubscriptionsRequestSchema, req);
-    const page = await subscriptions.list(tenantId, { pageSize: req.pageSize, pageToken: req.pageToken });
+    const page = await subscriptions.list(tenantId, restPage(c));
     return c.json({ webhooks: page.subscriptions.map(subscriptionJson), nextPageToken: page.nextPageToken });
   });
 
@@ -158,5 +201,57 @@ export function mountWebhookRoutes(app: Hono, deps: WebhookRouteDeps): void {
     const tenantId = await tenant(c);
     await subscriptions.delete(tenantId, idOf(c));
     return c.body(null, 204);
+  });
+
+  app.post("/v1/webhooks/:id/rotate-secret", async (c) => {
+    const tenantId = await tenant(c);
+    const id = idOf(c);
+    // The body is optional: an empty one keeps the configured overlap.
+    const body = (await c.req.raw.clone().text()).trim() ? await jsonObject(c) : {};
+    const overlap = body.overlapSeconds;
+    if (overlap !== undefined && overlap !== null && !(typeof overlap === "number" && Number.isInteger(overlap))) throw invalidArgument("overlapSeconds", "must be an integer");
+    for (const key of Object.keys(body)) if (key !== "overlapSeconds") throw invalidArgument(key, "unknown field");
+    const { subscription, secret } = await rest(subscriptions.rotateSecret(tenantId, id, typeof overlap === "number" ? overlap * 1000 : undefined));
+    return c.json({ ...subscriptionJson(subscription), secret });
+  });
+
+  app.post("/v1/webhooks/:id/test", async (c) => {
+    const tenantId = await tenant(c);
+    const id = idOf(c);
+    const f = fieldsOf(await jsonObject(c), { eventType: "string" });
+    const req = create(SendTestEventRequestSchema, { subscriptionId: id, eventType: (f.eventType as string | undefined) ?? "" });
+    validate(SendTestEventRequestSchema, req);
+    if (!isWebhookEventType(req.eventType)) throw invalidArgument("eventType", "unknown event type");
+    return c.json(deliveryJson(await deliveries.sendTestEvent(tenantId, id, req.eventType), true), 201);
+  });
+
+  app.get("/v1/webhooks/:id/deliveries", async (c) => {
+    const tenantId = await tenant(c);
+    const id = idOf(c);
+    const { status, event_type: eventType, ...page } = restPage(c, ["status", "event_type"]);
+    if (status !== undefined && !DELIVERY_STATUSES.includes(status as DeliveryStatus)) throw invalidArgument("status", `must be one of ${DELIVERY_STATUSES.join(", ")}`);
+    if (eventType !== undefined && !isWebhookEventType(eventType)) throw invalidArgument("event_type", "unknown event type");
+    // The subscription must be the tenant's: another tenant's id reads as not found, not as an empty list.
+    await subscriptions.get(tenantId, id);
+    const result = await deliveries.list(tenantId, { subscriptionId: id, status: status as DeliveryStatus | undefined, eventType, ...page });
+    return c.json({ deliveries: result.deliveries.map((d) => deliveryJson(d, false)), nextPageToken: result.nextPageToken });
+  });
+
+  /** The delivery when it belongs to the tenant and to this subscription; otherwise not found. */
+  const deliveryOf = async (c: Context) => {
+    const tenantId = await tenant(c);
+    const id = idOf(c);
+    const deliveryId = c.req.param("deliveryId") ?? "";
+    validate(GetDeliveryRequestSchema, create(GetDeliveryRequestSchema, { deliveryId }));
+    const delivery = await deliveries.get(tenantId, deliveryId);
+    if (delivery.subscriptionId !== id) throw notFound("delivery");
+    return { tenantId, delivery };
+  };
+
+  app.get("/v1/webhooks/:id/deliveries/:deliveryId", async (c) => c.json(deliveryJson((await deliveryOf(c)).delivery, true)));
+
+  app.post("/v1/webhooks/:id/deliveries/:deliveryId/redeliver", async (c) => {
+    const { tenantId, delivery } = await deliveryOf(c);
+    return c.json(deliveryJson(await deliveries.redeliver(tenantId, delivery.id), true), 202);
   });
 }

@@ -5,6 +5,10 @@ import path from "node:path";
 import { Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "../logger.js";
 import { AppError } from "../errors.js";
+import { withoutCredentials, withTimeout } from "./safe-url.js";
+
+/** How long start-up waits for a configured Redis before it gives up, naming it. */
+export const DEPENDENCY_PROBE_MS = 2_500;
 
 export const NO_REDIS_MESSAGE =
   "no Redis available: set REDIS_URL, or install redis-server (apt install redis-server | brew install redis), or run `docker compose up -d redis`";
@@ -26,7 +30,9 @@ export interface RedisHandle {
 export async function openRedis(opts: { url: string | undefined; dataDir: string; logger: Logger }): Promise<RedisHandle> {
   let url = opts.url;
   let child: ChildProcess | undefined;
-  if (!url) {
+  if (url) {
+    await probeRedis(url);
+  } else {
     if (await answersPing("127.0.0.1", 6379)) {
       url = "redis://127.0.0.1:6379";
     } else {
@@ -58,6 +64,29 @@ export async function openRedis(opts: { url: string | undefined; dataDir: string
       }
     },
   };
+}
+
+/**
+ * One connection that pings once, without retries: a wrong REDIS_URL fails
+ * start-up within DEPENDENCY_PROBE_MS with an error naming Redis and the URL
+ * (without credentials), instead of later through BullMQ's retry limit.
+ */
+export async function probeRedis(url: string, timeoutMs = DEPENDENCY_PROBE_MS): Promise<void> {
+  const probe = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  // ioredis reports the cause (refused, DNS, TLS) as an event; the promise only says the connection closed.
+  let cause: Error | undefined;
+  probe.on("error", (err: Error) => (cause ??= err));
+  try {
+    await withTimeout(
+      probe.connect().then(() => probe.ping()),
+      timeoutMs,
+      `no answer within ${timeoutMs} ms`,
+    );
+  } catch (err) {
+    throw new Error(`Redis at ${withoutCredentials(url)} (REDIS_URL) is not usable: ${(cause ?? (err as Error)).message}`);
+  } finally {
+    probe.disconnect();
+  }
 }
 
 /** True when something on host:port answers a RESP PING with PONG. */

@@ -7,7 +7,9 @@ import { loadMasterKey } from "../crypto/master-key.js";
 import { openConfiguredDatabase, type ConfiguredDatabase } from "../db/open.js";
 import { databaseIdentity, defaultQueuePrefix } from "../db/identity.js";
 import { createHttpApp } from "../http/app.js";
-import { mountQueueBoard } from "../http/queue-board.js";
+import { BOARD_PATH, mountQueueBoard } from "../http/queue-board.js";
+import { mountLandingPage } from "../http/landing.js";
+import { mountOpenApi } from "../http/openapi.js";
 import { mountTileRoutes } from "../http/tiles.js";
 import { mountVerifyRoutes, VERIFY_PATH } from "../http/verify.js";
 import type { Bundles } from "../proofstream/bundles.js";
@@ -36,10 +38,14 @@ import { clientAddressKey } from "../rpc/context.js";
 import { ValidationAudit } from "../store/audit.js";
 import { RequestIds, requestIdSettings } from "../request-ids/module.js";
 import { withEdge, type Tracker } from "./request-listener.js";
+import { choosePublicBaseUrl, originPattern, readStoredPublicBaseUrl, storePublicBaseUrl, type PublicBaseUrlSource } from "./public-base-url.js";
 
 export interface Attesto {
   readonly url: string;
   readonly port: number;
+  /** The public base URL in force (it names new streams' origins) and where it came from. */
+  readonly publicBaseUrl: string;
+  readonly publicBaseUrlSource: PublicBaseUrlSource;
   readonly database: ConfiguredDatabase;
   readonly redis: RedisHandle;
   readonly keyring: Keyring;
@@ -54,6 +60,8 @@ export interface Attesto {
   readonly connectors: Connectors;
   readonly bundles: Bundles;
   readonly anchoring: Anchoring;
+  /** The plain HTTP routes registered (method and Hono path), for checking the OpenAPI document against them. */
+  readonly httpRoutes: ReadonlyArray<{ method: string; path: string }>;
   /** Set on the embedded default only. */
   readonly devCredentials: DevCredentials | undefined;
   stop(): Promise<void>;
@@ -106,9 +114,13 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     // Each domain module: built from its dependencies, started, closed in reverse order.
     const requestIds = new RequestIds({ db: database.db, keyring, logger }, requestIdSettings());
     const tenancy = new Tenancy({ db: database.db, logger, broadcast, requestIds }, { adminToken, apiKeyCacheMs: config.apiKeyCacheMs });
-    const webhooks = new Webhooks({ database, keyring, jobs, logger, requestIds }, webhookSettings(config));
-    // The public base URL names checkpoint origins; with port 0 it is known only after listening.
-    let publicBaseUrl = config.publicBaseUrl;
+    // The public base URL names checkpoint origins. The embedded default keeps its first one in the
+    // data folder; with port 0 and none stored it is known only after listening.
+    const stored = embedded ? await readStoredPublicBaseUrl(config.dataDir) : undefined;
+    const chooseWith = (listening: string) => choosePublicBaseUrl({ configured: config.publicBaseUrlConfigured, stored, listening, embedded });
+    let publicBaseUrlChoice = chooseWith(config.publicBaseUrl);
+    let publicBaseUrl = publicBaseUrlChoice.url;
+    const webhooks = new Webhooks({ database, keyring, jobs, logger, requestIds }, webhookSettings(config, () => publicBaseUrl));
     let anchoringRef: Anchoring | undefined;
     const proofstreams = new Proofstreams(
       // Bundles carry anchor receipts; the anchoring module is built after this one (it reads through this facade).
@@ -199,7 +211,17 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     if (config.role !== "worker") mountWebhookRoutes(http, { authenticator, webhooks });
     if (config.role !== "worker") mountStoreRoutes(http, { store, storeNotifications, authenticator });
     if (config.role !== "worker") mountConnectorRoutes(http, { connectors, authenticator });
-    mountQueueBoard(http, { jobs, authenticator });
+    mountQueueBoard(http, { jobs, authenticator, viewerToken: config.boardViewerToken });
+    mountOpenApi(http);
+    mountLandingPage(http, {
+      links: [
+        { href: "/verify", title: "Verify", about: "check a verifier bundle or a tlog-proof in the browser (nothing is uploaded)" },
+        { href: "/openapi.json", title: "REST API (OpenAPI 3.1)", about: "the REST routes; the RPCs are described by the protos under proto/" },
+        { href: BOARD_PATH, title: "Queue board", about: "BullMQ jobs (operator token)" },
+        { href: "/healthz", title: "Health", about: "liveness; /readyz checks the database and Redis" },
+        { href: "/metrics", title: "Metrics", about: "Prometheus" },
+      ],
+    });
     mountTileRoutes(http, { proofstreams, authenticator, public: config.tilesPublic });
     mountVerifyRoutes(http, { bundles, authenticator, publicDownloads: config.tilesPublic, verifyMaxBytes: config.verifyMaxBytes });
     const onStoreCredentialsChanged = (tenantId: string) => store.credentialsChanged(tenantId);
@@ -238,10 +260,19 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     cleanups.push(() => server.close(config.shutdownGraceMs - Math.min(2_000, config.shutdownGraceMs / 4)));
 
     const host = server.address.family === "IPv6" ? `[${server.address.address}]` : server.address.address;
-    if (!process.env.PUBLIC_BASE_URL && config.port === 0) publicBaseUrl = `http://${host}:${server.address.port}`;
+    const url = `http://${host}:${server.address.port}`;
+    if (publicBaseUrlChoice.source === "listening address") {
+      publicBaseUrlChoice = chooseWith(url);
+      publicBaseUrl = publicBaseUrlChoice.url;
+    }
+    if (publicBaseUrlChoice.persist) await storePublicBaseUrl(config.dataDir, publicBaseUrl);
+    logger.info({ publicBaseUrl, source: publicBaseUrlChoice.source, origin: originPattern(publicBaseUrl) }, "new streams get this origin");
     return {
-      url: `http://${host}:${server.address.port}`,
+      url,
       port: server.address.port,
+      publicBaseUrl,
+      publicBaseUrlSource: publicBaseUrlChoice.source,
+      httpRoutes: http.routes.filter((r) => r.method !== "ALL").map(({ method, path }) => ({ method, path })),
       jobs,
       tenancy,
       webhooks,

@@ -9,12 +9,19 @@ import type { WebhookSettings } from "./settings.js";
 import { deliveryHeaders } from "./signing.js";
 import { openSecrets } from "./subscriptions.js";
 
+/** Which attempt this was and how it ended (HTTP status or error kind), for the queue board. */
+export interface AttemptSummary {
+  attempt: number;
+  of: number;
+  last: string;
+}
+
 export type AttemptOutcome =
   /** Succeeded, or nothing to do (not pending, or another worker has the attempt). */
-  | { kind: "done" }
-  | { kind: "failed"; reason: string }
+  | { kind: "done"; summary?: AttemptSummary }
+  | { kind: "failed"; reason: string; summary?: AttemptSummary }
   /** The next attempt is due then. */
-  | { kind: "later"; at: Date };
+  | { kind: "later"; at: Date; summary?: AttemptSummary };
 
 interface OpenedSecrets {
   sealed: Buffer;
@@ -104,12 +111,17 @@ export class AttemptRunner {
       return { kind: "done" };
     }
     if (decision.gone) logger.warn({ subscriptionId: claim.subscriptionId }, "webhook endpoint answered 410 Gone: subscription disabled");
+    const summary: AttemptSummary = {
+      attempt: claim.number,
+      of: lastAttempt(claim, settings.retrySchedule),
+      last: sent.statusCode !== null ? `HTTP ${sent.statusCode}` : decision.errorKind,
+    };
     if (decision.status === "succeeded") {
       logger.debug(log, "webhook delivered");
-      return { kind: "done" };
+      return { kind: "done", summary };
     }
     logger.info({ ...log, next: decision.nextAt?.toISOString() ?? null }, "webhook attempt failed");
-    return decision.status === "failed" ? { kind: "failed", reason: decision.reason! } : { kind: "later", at: decision.nextAt! };
+    return decision.status === "failed" ? { kind: "failed", reason: decision.reason!, summary } : { kind: "later", at: decision.nextAt!, summary };
   }
 
   /** The secrets of a claim's subscription: opened once, again only after a rotation changed them. */

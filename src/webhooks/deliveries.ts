@@ -72,7 +72,7 @@ export interface DeliveryFilter {
 /** What a tenant sees and does with its deliveries: read them and their attempts, redeliver, send a test event. */
 export class Deliveries {
   constructor(
-    private readonly deps: { db: Db; store: DeliveryStore; outbox: WebhookOutbox; engine: WebhookEngine; subscriptions: Subscriptions },
+    private readonly deps: { db: Db; store: DeliveryStore; outbox: WebhookOutbox; engine: WebhookEngine; subscriptions: Subscriptions; publicBaseUrl: () => string },
   ) {}
 
   /** Newest first, without attempts. */
@@ -131,7 +131,7 @@ export class Deliveries {
   async sendTestEvent(tenantId: string, subscriptionId: string, eventType: WebhookEventType): Promise<Delivery> {
     const subscription = await this.deps.subscriptions.get(tenantId, subscriptionId);
     const [id] = await this.deps.outbox.insert([
-      { tenantId, subscriptionId, url: subscription.url, eventType, data: sampleEventData(eventType) as unknown as Record<string, unknown>, test: true },
+      { tenantId, subscriptionId, url: subscription.url, eventType, data: sampleEventData(eventType, this.deps.publicBaseUrl()) as unknown as Record<string, unknown>, test: true },
     ]);
     return this.get(tenantId, id!);
   }

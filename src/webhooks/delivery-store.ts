@@ -63,6 +63,22 @@ const asBuffer = (v: Uint8Array | null): Buffer | null => (v === null ? null : B
  * reopening for a redelivery. The delivery row is the truth; queue jobs are
  * only timers.
  */
+/** What a delivery's queue job carries for the board: never the body, the secret or the full URL. */
+export interface DeliveryLabel {
+  deliveryId: string;
+  tenantId: string;
+  eventType: string;
+  /** The endpoint's host only: a URL's path or query may carry a token. */
+  endpointHost: string;
+}
+
+const labelOf = (r: { id: string; tenant_id: string; event_type: string; url: string }): DeliveryLabel => ({
+  deliveryId: r.id,
+  tenantId: r.tenant_id,
+  eventType: r.event_type,
+  endpointHost: URL.canParse(r.url) ? new URL(r.url).host : "",
+});
+
 export class DeliveryStore {
   readonly #db: Db;
 
@@ -242,13 +258,21 @@ export class DeliveryStore {
    * Takes up to `limit` committed outbox rows that have no job yet (SKIP
    * LOCKED: each row goes to one instance) and marks them enqueued.
    */
-  async takeOutbox(limit: number): Promise<string[]> {
-    const taken = await this.database.query<{ id: string }>(sql`WITH picked AS (
+  async takeOutbox(limit: number): Promise<DeliveryLabel[]> {
+    const taken = await this.database.query<{ id: string; tenant_id: string; event_type: string; url: string }>(sql`WITH picked AS (
           SELECT id FROM webhook_deliveries WHERE enqueued_at IS NULL AND status = 'pending'
           ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED)
         UPDATE webhook_deliveries d SET enqueued_at = now() FROM picked WHERE d.id = picked.id
-        RETURNING d.id`);
-    return taken.map((r) => r.id);
+        RETURNING d.id, d.tenant_id, d.event_type, d.url`);
+    return taken.map(labelOf);
+  }
+
+  /** What the queue board shows of a delivery (the rare paths that enqueue by id: relay, redelivery). */
+  async label(id: string): Promise<DeliveryLabel | undefined> {
+    const [row] = await this.database.query<{ id: string; tenant_id: string; event_type: string; url: string }>(
+      sql`SELECT id, tenant_id, event_type, url FROM webhook_deliveries WHERE id = ${id}`,
+    );
+    return row && labelOf(row);
   }
 
   /** Pending deliveries overdue by more than `graceMs`, oldest due first. */

@@ -1,8 +1,8 @@
 import { DelayedError, UnrecoverableError, type Job, type JobsOptions, type Queue, type Worker } from "bullmq";
 import type { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
-import type { AttemptOutcome, AttemptRunner } from "./attempt-runner.js";
-import type { DeliveryStore } from "./delivery-store.js";
+import type { AttemptOutcome, AttemptRunner, AttemptSummary } from "./attempt-runner.js";
+import type { DeliveryLabel, DeliveryStore } from "./delivery-store.js";
 import type { WebhookSettings } from "./settings.js";
 
 export const DELIVERY_QUEUE = "webhook-deliveries";
@@ -12,6 +12,23 @@ export const RELAY_JOB = "webhook-outbox-relay";
 const RELAY_BATCH = 1_000;
 /** Outbox rows taken per poll statement. */
 const POLL_BATCH = 1_000;
+
+/**
+ * A delivery job's data: what the queue board shows (event type, tenant,
+ * endpoint host, attempt n of N and how the last one ended). Only the
+ * delivery id is used; the row in Postgres holds the truth.
+ */
+export interface DeliveryJobData extends Partial<DeliveryLabel> {
+  deliveryId: string;
+  /** "n of N", set when an attempt is to be retried. */
+  attempt?: string;
+  /** The last attempt's HTTP status or error kind. */
+  last?: string;
+}
+
+/** The job's name on the board: what and where, e.g. "proofstream.checkpointed → hooks.example.com". */
+export const deliveryJobName = (label: DeliveryLabel) => `${label.eventType} → ${label.endpointHost}`;
+const summaryText = (s: AttemptSummary) => `attempt ${s.attempt} of ${s.of}: ${s.last}`;
 
 const JOB_OPTIONS: JobsOptions = {
   // The job of a delivery that ended stays a while for the board, then goes.
@@ -48,7 +65,7 @@ export class WebhookEngine {
     const { settings, jobs } = this.deps;
     this.#pollTimer = setInterval(() => this.wake(), settings.outboxPollMs);
     this.wake();
-    this.#worker = jobs.process<{ deliveryId: string }>(DELIVERY_QUEUE, (job, token) => this.#process(job, token), settings.concurrency, {
+    this.#worker = jobs.process<DeliveryJobData>(DELIVERY_QUEUE, (job, token) => this.#process(job, token), settings.concurrency, {
       lockDuration: settings.jobLockMs,
       stalledInterval: settings.jobLockMs,
     });
@@ -64,9 +81,11 @@ export class WebhookEngine {
   }
 
   /** Puts jobs on the queue for these deliveries; one already there is left as it is. */
-  async enqueue(ids: string[]): Promise<void> {
-    if (ids.length === 0) return;
-    await this.queue.addBulk(ids.map((id) => ({ name: "deliver", data: { deliveryId: id }, opts: { ...JOB_OPTIONS, jobId: id } })));
+  async enqueue(labels: DeliveryLabel[]): Promise<void> {
+    if (labels.length === 0) return;
+    await this.queue.addBulk(
+      labels.map((label) => ({ name: deliveryJobName(label), data: { ...label } satisfies DeliveryJobData, opts: { ...JOB_OPTIONS, jobId: label.deliveryId } })),
+    );
   }
 
   /**
@@ -88,7 +107,7 @@ export class WebhookEngine {
         if (tries < 2) continue;
         throw new Error(`the ended job of delivery ${id} could not be removed`);
       }
-      await this.enqueue([id]);
+      await this.enqueue([(await this.deps.store.label(id)) ?? { deliveryId: id, tenantId: "", eventType: "", endpointHost: "" }]);
       return true;
     }
   }
@@ -98,14 +117,18 @@ export class WebhookEngine {
     return this.deps.runner.attempt(deliveryId);
   }
 
-  async #process(job: Job<{ deliveryId: string }>, token?: string): Promise<string> {
+  // What the board shows comes with what the job does anyway (its return value, its failure, its
+  // move to delayed); only a retry costs one more Redis call, to keep "attempt n of N" on the job.
+  async #process(job: Job<DeliveryJobData>, token?: string): Promise<string> {
     const outcome = await this.deps.runner.attempt(job.data.deliveryId);
-    if (outcome.kind === "failed") throw new UnrecoverableError(`delivery failed: ${outcome.reason}`);
+    const summary = outcome.summary;
+    if (outcome.kind === "failed") throw new UnrecoverableError(`delivery failed${summary ? ` after ${summaryText(summary)}` : ""}: ${outcome.reason}`);
     if (outcome.kind === "later") {
+      if (summary) await job.updateData({ ...job.data, attempt: `${summary.attempt} of ${summary.of}`, last: summary.last });
       await job.moveToDelayed(outcome.at.getTime(), token);
       throw new DelayedError();
     }
-    return "done";
+    return summary ? `delivered on ${summaryText(summary)}` : "done";
   }
 
   /** Runs the outbox poller now (and once more after, if it is running already). */

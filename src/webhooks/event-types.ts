@@ -118,9 +118,14 @@ export interface WebhookEventData {
 
 const HASH = "0".repeat(64);
 
-/** The `data` that SendTestEvent sends: the type's shape, with ids that refer to nothing. */
-export function sampleEventData(type: WebhookEventType, now = new Date()): WebhookEventData[WebhookEventType] {
+/**
+ * The `data` that SendTestEvent sends: the type's shape, with ids that refer
+ * to nothing, marked `"test": true` so that a receiver can tell it from a real
+ * event. URLs point at this server (`publicBaseUrl`), never at another host.
+ */
+export function sampleEventData(type: WebhookEventType, publicBaseUrl: string, now = new Date()): WebhookEventData[WebhookEventType] & { test: true } {
   const at = rfc3339(now);
+  const base = publicBaseUrl.replace(/\/+$/, "");
   const checkpoints = [{ stream_id: "str_TEST0000000000000000000000", tree_size: 250 }];
   const samples: { [K in WebhookEventType]: WebhookEventData[K] } = {
     "batch.confirmed": {
@@ -173,7 +178,7 @@ export function sampleEventData(type: WebhookEventType, now = new Date()): Webho
       bundle_id: "bundle_TEST0000000000000000000000",
       from_seq_no: 1,
       to_seq_no: 250,
-      verification_url: "https://verify.attesto.eu/v2/verify",
+      verification_url: `${base}/verify?bundle=bundle_TEST0000000000000000000000`,
     },
     "apple.notification": {
       notification_uuid: "00000000-0000-0000-0000-000000000000",
@@ -198,7 +203,7 @@ export function sampleEventData(type: WebhookEventType, now = new Date()): Webho
       seq_no: 2,
     },
   };
-  return samples[type];
+  return { ...samples[type], test: true };
 }
 
 /** RFC 3339 UTC to the second, as in the seed: 2026-06-07T12:00:00Z. */

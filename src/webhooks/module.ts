@@ -51,7 +51,7 @@ export class Webhooks {
     this.#stopWaking = outbox.onCommitted(() => this.engine.wake());
     this.events = outbox;
     this.subscriptions = new Subscriptions({ db, keyring, policy: settings.policy, secretOverlapMs: settings.secretOverlapMs, requestIds: deps.requestIds });
-    this.deliveries = new Deliveries({ db, store, outbox, engine: this.engine, subscriptions: this.subscriptions });
+    this.deliveries = new Deliveries({ db, store, outbox, engine: this.engine, subscriptions: this.subscriptions, publicBaseUrl: settings.publicBaseUrl });
   }
 
   async start(): Promise<void> {

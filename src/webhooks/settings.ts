@@ -15,9 +15,11 @@ export interface WebhookSettings {
   jobLockMs: number;
   /** How often each instance looks for new outbox rows written by other processes. */
   outboxPollMs: number;
+  /** This server's public base URL (links in test events); read when used, since with port 0 it is known only after listening. */
+  publicBaseUrl: () => string;
 }
 
-export function webhookSettings(config: Config): WebhookSettings {
+export function webhookSettings(config: Config, publicBaseUrl: () => string = () => config.publicBaseUrl): WebhookSettings {
   return {
     policy: { allowLoopback: config.webhookAllowLoopback },
     retrySchedule: config.webhookRetrySchedule,
@@ -29,5 +31,6 @@ export function webhookSettings(config: Config): WebhookSettings {
     relayGraceMs: config.webhookRelayGraceMs,
     jobLockMs: config.webhookJobLockMs,
     outboxPollMs: config.webhookOutboxPollMs,
+    publicBaseUrl,
   };
 }
