@@ -295,7 +295,7 @@ export class Connectors {
     opts: { pageSize?: number; pageToken?: string; streamId?: string; includeRevoked?: boolean } = {},
   ): Promise<{ connectors: Connector[]; nextPageToken: string }> {
     const win = pageWindow(opts);
-  const { fetch, after: before } = win;
+    const { fetch, after: before } = win;
     const rows = await this.deps.db
       .select()
       .from(connectors)

@@ -78,7 +78,7 @@ export class Deliveries {
   /** Newest first, without attempts. */
   async list(tenantId: string, filter: DeliveryFilter = {}): Promise<{ deliveries: Delivery[]; nextPageToken: string }> {
     const win = pageWindow(filter);
-  const { fetch, after: before } = win;
+    const { fetch, after: before } = win;
     const d = webhookDeliveries;
     const rows = await this.deps.db
       .select()

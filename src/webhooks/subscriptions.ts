@@ -154,7 +154,7 @@ export class Subscriptions {
   /** Newest first. */
   async list(tenantId: string, page: PageRequest = {}): Promise<{ subscriptions: Subscription[]; nextPageToken: string }> {
     const win = pageWindow(page);
-  const { fetch, after: before } = win;
+    const { fetch, after: before } = win;
     const rows = await this.deps.db
       .select()
       .from(webhookSubscriptions)

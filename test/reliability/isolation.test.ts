@@ -73,6 +73,8 @@ beforeAll(async () => {
     key: "b/key",
     overlap: "0s",
     kind: "CONNECTOR_KIND_SIGNED_WEBHOOK",
+    // An update names what it changes (AIP-134); the JSON form of a FieldMask is a comma-separated string.
+    update_mask: "name",
   });
 });
 afterAll(() => server?.stop());
@@ -91,9 +93,7 @@ function requestFor(method: DescMethod): { body: Record<string, unknown>; missin
       if (idsOfA[field.name] === undefined) missing.push(field.name);
       else body[field.jsonName] = idsOfA[field.name];
     } else if (fill[field.name] !== undefined) {
-      // A repeated value wrapped in a message (optional lists, e.g. SubscriptionEventTypes) goes in its one field.
-      const value = fill[field.name];
-      body[field.jsonName] = Array.isArray(value) && field.fieldKind === "message" ? { [field.message.fields[0]!.jsonName]: value } : value;
+      body[field.jsonName] = fill[field.name];
     }
   }
   return { body, missing };
