@@ -295,6 +295,7 @@ describe("hostile input", () => {
   it("every HTTP route: no answer >= 500", async () => {
     let total = 0;
     let closedCount = 0;
+    const closedSamples = new Set<string>();
     const failures: string[] = [];
     const started = performance.now();
     for (const route of HTTP_ROUTES) {
@@ -333,8 +334,10 @@ describe("hostile input", () => {
           }
           statuses.set(status, (statuses.get(status) ?? 0) + 1);
           if (status >= 400) keepOutput("answers-hostile-http", text.slice(0, 2000) + "\n");
-          if (status === 599) closedCount++;
-          else if (status >= 500) failures.push(`${route.method} ${route.path()}${s.suffix} [${s.contentType}, ${s.body.length} chars, sig ${s.signature.slice(0, 12)}, ts ${s.timestamp}]: ${status} ${text.slice(0, 200)}`);
+          if (status === 599) {
+            closedCount++;
+            if (closedSamples.size < 3) closedSamples.add(`${route.method} ${route.path().replace(/[A-Z0-9]{26}/g, "…")}${JSON.stringify(s.suffix)} [${JSON.stringify(s.contentType)}, ${s.body.length} chars, sig ${JSON.stringify(s.signature.slice(0, 20))}, ts ${JSON.stringify(s.timestamp)}]: ${text.slice(0, 90)}`);
+          } else if (status >= 500) failures.push(`${route.method} ${route.path()}${s.suffix} [${s.contentType}, ${s.body.length} chars, sig ${s.signature.slice(0, 12)}, ts ${s.timestamp}]: ${status} ${text.slice(0, 200)}`);
         }
       };
       await Promise.all(Array.from({ length: CONCURRENCY }, worker));
@@ -345,7 +348,7 @@ describe("hostile input", () => {
     report({
       section: "hostile input",
       check: `${HTTP_ROUTES.length} HTTP routes × ${CASES} cases (paths, queries, bodies, signature and timestamp headers)`,
-      measured: `${total} requests at ${rate.toFixed(0)}/s: ${failures.length} answers >= 500; ${closedCount} connections closed without an answer`,
+      measured: `${total} requests at ${rate.toFixed(0)}/s: ${failures.length} answers >= 500; ${closedCount} connections closed without an answer${closedSamples.size ? ` (e.g. ${[...closedSamples].join(" | ")})` : ""}`,
       ok: failures.length === 0,
     });
     expect(failures.slice(0, 20)).toEqual([]);
