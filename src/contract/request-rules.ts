@@ -4,9 +4,8 @@ import { ConnectorKind } from "../../gen/ts/attesto/v1/connector_pb.js";
 import { PurchaseKind } from "../../gen/ts/attesto/v1/store_pb.js";
 import { checkMetadata } from "../connectors/s3.js";
 import { invalidArgument } from "../errors.js";
-
-/** The longest secret rotation overlap any Rotate call accepts. */
-export const MAX_OVERLAP_MS = 7 * 24 * 3600_000;
+// One bound for every rotation (the connectors' equals it).
+import { MAX_SECRET_OVERLAP_MS } from "../webhooks/subscriptions.js";
 
 /**
  * The contract's rules that one field's `(attesto.v1.rules)` cannot state:
@@ -66,7 +65,7 @@ const RULES: Record<string, Rule> = {
 function checkOverlap(overlap: Duration | undefined): void {
   if (!overlap) return;
   if (overlap.seconds < 0n || overlap.nanos < 0) throw invalidArgument("overlap", "must not be negative");
-  if (durationMs(overlap) > MAX_OVERLAP_MS) throw invalidArgument("overlap", "must be at most 7 days");
+  if (durationMs(overlap) > MAX_SECRET_OVERLAP_MS) throw invalidArgument("overlap", "must be at most 7 days");
 }
 
 /** Checks the request-level rules of `schema`'s type, if it has any. */
