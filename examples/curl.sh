@@ -18,7 +18,9 @@ curl() {
   local out status
   out=$(mktemp)
   status=$(command curl -sS -o "$out" -w '%{http_code}' "${@/#-s/-sS}")
-  BODY=$(cat "$out")
+  # Tiles are binary: their NUL bytes are dropped here (bash would warn on
+  # each); only JSON bodies are read back through $BODY.
+  BODY=$(tr -d '\000' <"$out")
   rm -f "$out"
   if [ "$status" != "$WANT" ]; then
     printf 'FAILED: HTTP %s, expected %s: curl %s\n%s\n' "$status" "$WANT" "$*" "$BODY" >&2
