@@ -12,7 +12,7 @@ function baseEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...rest, LOG_LEVEL: "warn", ...extra };
 }
 
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...CLI, ...args], { env, cwd: ROOT });
     let stdout = "";
@@ -24,14 +24,17 @@ function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; st
   });
 }
 
-async function json<T>(args: string[], env: NodeJS.ProcessEnv): Promise<T> {
-  const res = await run(["--json", ...args], env);
+async function jsonOut<T>(args: string[], env: NodeJS.ProcessEnv): Promise<T> {
+  const res = await runCli(["--json", ...args], env);
   expect(res.code, res.stderr).toBe(0);
   return JSON.parse(res.stdout) as T;
 }
 
 describe("attesto CLI on Postgres", () => {
   const env = baseEnv({ DATABASE_URL: inject("databaseUrl"), ATTESTO_ENCRYPTION_KEY: randomBytes(32).toString("base64") });
+  // Local mode named, so that a server answering on this machine's default address cannot take these commands.
+  const json = <T>(args: string[], e: NodeJS.ProcessEnv) => jsonOut<T>(["--local", ...args], e);
+  const run = (args: string[], e: NodeJS.ProcessEnv) => runCli(args[0] === "serve" ? args : ["--local", ...args], e);
 
   // Eleven CLI processes in a row: on a loaded two-core machine (the whole suite runs beside it) they
   // can take more than the default 30 s between them.
@@ -74,6 +77,7 @@ describe("attesto CLI on Postgres", () => {
 });
 
 describe("attesto serve on the embedded defaults", () => {
+  const json = jsonOut;
   const children: ChildProcess[] = [];
   afterAll(() => children.forEach((c) => c.exitCode === null && c.kill("SIGKILL")));
 

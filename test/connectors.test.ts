@@ -156,7 +156,7 @@ describe("connector management", () => {
     };
     const cli = (args: string[]) =>
       new Promise<{ code: number; out: string; err: string }>((resolve, reject) => {
-        const child = spawn(process.execPath, [...CLI, "--json", ...args], { env, cwd: ROOT });
+        const child = spawn(process.execPath, [...CLI, "--local", "--json", ...args], { env, cwd: ROOT });
         let out = "";
         let err = "";
         child.stdout.on("data", (d) => (out += d));

@@ -5,30 +5,24 @@ import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
 import { BundleStatus, type Bundle } from "../../gen/ts/attesto/v1/proofstream_pb.js";
 import { verifyDocument } from "../verify/document.js";
+import { progressBar } from "./progress.js";
+import type { RemoteSession } from "./remote.js";
 
 /**
  * Evidence commands. `verify` is offline (the shared verification library,
- * no server). `proof` and `bundle` talk to a running server: `--url` (env
- * ATTESTO_URL) with the tenant key `--api-key` (env ATTESTO_API_KEY).
+ * no server). `proof` and `bundle` talk to a server (see target.ts: `--url`,
+ * ATTESTO_URL, and the tenant key from ATTESTO_API_KEY).
  */
 export interface CliIo {
   json: () => boolean;
   output: (value: unknown, human: () => string) => void;
+  /** The server and tenant or operator credential a server-only command talks with. */
+  session: (kind: "operator" | "tenant") => Promise<RemoteSession>;
 }
 
-export interface ServerOptions {
-  url?: string;
-  apiKey?: string;
-}
-
-export function serverOf(opts: ServerOptions): { url: string; apiKey: string | undefined } {
-  const url = (opts.url ?? process.env.ATTESTO_URL ?? "http://127.0.0.1:8080").replace(/\/+$/, "");
-  return { url, apiKey: opts.apiKey ?? process.env.ATTESTO_API_KEY };
-}
-
-/** GET with the tenant key; a non-2xx answer becomes an error carrying the server's message. */
-export async function getFromServer(server: { url: string; apiKey: string | undefined }, path: string): Promise<Response> {
-  const res = await fetch(`${server.url}${path}`, { headers: server.apiKey ? { Authorization: `Bearer ${server.apiKey}` } : {} });
+/** GET with the session's credential; a non-2xx answer becomes an error carrying the server's message. */
+export async function getFromServer(session: RemoteSession, path: string): Promise<Response> {
+  const res = await fetch(`${session.url}${path}`, { headers: { Authorization: `Bearer ${session.credential.secret}` } });
   if (!res.ok) {
     const body = await res.text();
     let message = body;
@@ -37,22 +31,19 @@ export async function getFromServer(server: { url: string; apiKey: string | unde
     } catch {
       // not JSON: keep the text
     }
+    if (res.status === 401) message = `the server refused the credential from ${session.credential.source}: ${message}`;
     throw new Error(`${path}: HTTP ${res.status}: ${message.slice(0, 300)}`);
   }
   return res;
 }
 
-export const withServerOptions = (cmd: Command) =>
-  cmd.option("--url <url>", "server base URL (env ATTESTO_URL, default http://127.0.0.1:8080)").option("--api-key <key>", "tenant API key (env ATTESTO_API_KEY)");
-
 export function registerEvidenceCommands(program: Command, io: CliIo): void {
-  withServerOptions(
-    program
-      .command("proof <streamId> <seqNo>")
-      .description("write one event's C2SP tlog-proof (against the latest checkpoint)")
-      .option("-o, --out <file>", "where to write it; - for stdout (default <stream id>-<seq_no>.tlog-proof)"),
-  ).action(async (streamId: string, seqNo: string, opts: ServerOptions & { out?: string }) => {
-    const server = serverOf(opts);
+  program
+    .command("proof <streamId> <seqNo>")
+    .description("write one event's C2SP tlog-proof (against the latest checkpoint)")
+    .option("-o, --out <file>", "where to write it; - for stdout (default <stream id>-<seq_no>.tlog-proof)")
+    .action(async (streamId: string, seqNo: string, opts: { out?: string }) => {
+    const server = await io.session("tenant");
     const text = await (await getFromServer(server, `/proofstreams/${encodeURIComponent(streamId)}/proof/${encodeURIComponent(seqNo)}`)).text();
     if (opts.out === "-") {
       process.stdout.write(text);
@@ -68,26 +59,6 @@ const MARKS: Record<string, string> = { pass: "✔", fail: "✘", unpinned: "⚠
 
 /** Exit codes of `attesto verify`: 0 valid, 1 a check failed, 2 nothing failed but no key was pinned. */
 export const VERIFY_EXIT = { valid: 0, failed: 1, unpinned: 2 } as const;
-
-/** Loaded on use: `attesto verify` stays offline and starts without the RPC client. */
-async function proofstreamClient(server: { url: string; apiKey: string | undefined }) {
-  const [{ createClient }, { createConnectTransport }, { ProofstreamService }] = await Promise.all([
-    import("@connectrpc/connect"),
-    import("@connectrpc/connect-node"),
-    import("../../gen/ts/attesto/v1/proofstream_pb.js"),
-  ]);
-  const transport = createConnectTransport({
-    baseUrl: server.url,
-    httpVersion: "1.1",
-    interceptors: [
-      (next) => (req) => {
-        if (server.apiKey) req.header.set("Authorization", `Bearer ${server.apiKey}`);
-        return next(req);
-      },
-    ],
-  });
-  return createClient(ProofstreamService, transport);
-}
 
 const STATUS_NAMES: Record<BundleStatus, string> = {
   [BundleStatus.UNSPECIFIED]: "unspecified",
@@ -112,15 +83,7 @@ const bundleSummary = (b: Bundle) => ({
   failure_reason: b.failureReason,
 });
 
-/** A one-line progress bar, redrawn in place (TTY only). */
-function drawProgress(done: number, total: number): void {
-  const width = 30;
-  const filled = Math.round((done / total) * width);
-  const pct = Math.floor((done * 100) / total);
-  process.stderr.write(`\r[${"█".repeat(filled)}${"░".repeat(width - filled)}] ${String(pct).padStart(3)}% ${done}/${total} events`);
-}
-
-async function download(server: { url: string; apiKey: string | undefined }, bundle: Bundle, out: string): Promise<void> {
+async function download(server: RemoteSession, bundle: Bundle, out: string): Promise<void> {
   const res = await getFromServer(server, new URL(bundle.downloadUrl).pathname);
   await pipeline(Readable.fromWeb(res.body! as never), createWriteStream(out));
 }
@@ -144,17 +107,16 @@ export function registerVerifyCommands(program: Command, io: CliIo): void {
     });
 
   const bundle = program.command("bundle").description("verifier bundles (attesto.bundle.v1) on a running server");
-  withServerOptions(
-    bundle
-      .command("create <streamId> <fromSeqNo> <toSeqNo>")
-      .description("start building a bundle of the inclusive range")
-      .option("--payloads", "include each event's payload (default: only its digest)")
-      .option("--inclusion-proofs", "add a C2SP tlog-proof per entry")
-      .option("--wait", "wait until it is ready (a progress bar on a terminal)")
-      .option("-o, --out <file>", "with --wait: write the document there"),
-  ).action(async (streamId: string, from: string, to: string, opts: ServerOptions & { payloads?: boolean; inclusionProofs?: boolean; wait?: boolean; out?: string }) => {
-    const server = serverOf(opts);
-    const client = await proofstreamClient(server);
+  bundle
+    .command("create <streamId> <fromSeqNo> <toSeqNo>")
+    .description("start building a bundle of the inclusive range")
+    .option("--payloads", "include each event's payload (default: only its digest)")
+    .option("--inclusion-proofs", "add a C2SP tlog-proof per entry")
+    .option("--wait", "wait until it is ready (a progress bar on a terminal)")
+    .option("-o, --out <file>", "with --wait: write the document there")
+    .action(async (streamId: string, from: string, to: string, opts: { payloads?: boolean; inclusionProofs?: boolean; wait?: boolean; out?: string }) => {
+    const server = await io.session("tenant");
+    const client = server.client.proofstreams;
     const toBig = (v: string, name: string) => {
       if (!/^[0-9]{1,16}$/.test(v)) throw new Error(`${name} must be a positive integer`);
       return BigInt(v);
@@ -168,16 +130,14 @@ export function registerVerifyCommands(program: Command, io: CliIo): void {
     });
     if (opts.wait) {
       const total = Number(current!.toSeqNo - current!.fromSeqNo) + 1;
-      const bar = process.stderr.isTTY && !io.json();
+      const bar = progressBar(total, "events", io.json());
       while (current!.status === BundleStatus.PENDING) {
-        if (bar) drawProgress(Number(current!.eventsDone), total);
+        bar.update(Number(current!.eventsDone));
         await new Promise((r) => setTimeout(r, 250));
         current = (await client.getBundle({ bundleId: current!.id })).bundle;
       }
-      if (bar) {
-        drawProgress(Number(current!.eventsDone), total);
-        process.stderr.write("\n");
-      }
+      bar.update(Number(current!.eventsDone));
+      bar.stop();
       if (current!.status === BundleStatus.FAILED) throw new Error(`bundle ${current!.id} failed: ${current!.failureReason}`);
       if (opts.out) await download(server, current!, opts.out);
     }
@@ -188,17 +148,19 @@ export function registerVerifyCommands(program: Command, io: CliIo): void {
     );
   });
 
-  withServerOptions(bundle.command("get <bundleId>").description("show a bundle's status and progress")).action(async (bundleId: string, opts: ServerOptions) => {
-    const { bundle: b } = await (await proofstreamClient(serverOf(opts))).getBundle({ bundleId });
+  bundle.command("get <bundleId>").description("show a bundle's status and progress").action(async (bundleId: string) => {
+    const { bundle: b } = await (await io.session("tenant")).client.proofstreams.getBundle({ bundleId });
     const s = bundleSummary(b!);
     io.output(s, () => `${s.id} ${s.status}: ${s.events_done}/${s.to_seq_no - s.from_seq_no + 1} events${s.status === "ready" ? `, ${s.size_bytes} bytes, ${s.download_url}` : ""}${s.failure_reason ? ` (${s.failure_reason})` : ""}`);
   });
 
-  withServerOptions(
-    bundle.command("download <bundleId>").description("write a ready bundle's document").option("-o, --out <file>", "where to write it (default <bundle id>.json)"),
-  ).action(async (bundleId: string, opts: ServerOptions & { out?: string }) => {
-    const server = serverOf(opts);
-    const { bundle: b } = await (await proofstreamClient(server)).getBundle({ bundleId });
+  bundle
+    .command("download <bundleId>")
+    .description("write a ready bundle's document")
+    .option("-o, --out <file>", "where to write it (default <bundle id>.json)")
+    .action(async (bundleId: string, opts: { out?: string }) => {
+    const server = await io.session("tenant");
+    const { bundle: b } = await server.client.proofstreams.getBundle({ bundleId });
     if (b!.status !== BundleStatus.READY) throw new Error(`bundle ${bundleId} is ${STATUS_NAMES[b!.status]}, not ready`);
     const out = opts.out ?? `${bundleId}.json`;
     await download(server, b!, out);

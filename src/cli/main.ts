@@ -1,3 +1,4 @@
+import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { Command, Option } from "commander";
 import { loadConfig, type Config } from "../config.js";
 import type { ConfiguredDatabase } from "../db/open.js";
@@ -9,17 +10,71 @@ import type { ConnectorKind } from "../connectors/schema.js";
 import { registerEvidenceCommands, registerVerifyCommands } from "./evidence-commands.js";
 import { localBroadcast } from "./broadcast.js";
 import { registerStoreCommands } from "./store.js";
+import { packageVersion } from "../paths.js";
+import type { Tenant as TenantMessage, ApiKey as ApiKeyMessage } from "../../gen/ts/attesto/v1/tenancy_pb.js";
+import type { Tenant as TenantRecord } from "../tenancy/types.js";
+import { chooseTarget, requireServer, type CredentialKind, type TargetOptions } from "./target.js";
+import { allPages, openSession, type RemoteSession } from "./remote.js";
+import { jsonOf, registerRemoteCommands } from "./remote-commands.js";
+import {
+  ConnectorDiagnosticsSchema,
+  ConnectorKind as ConnectorKindEnum,
+  ConnectorSchema,
+  GitLabConfig_TokenMode,
+  type Connector as ConnectorMessage,
+} from "../../gen/ts/attesto/v1/connector_pb.js";
 
 // The database, Redis and domain modules load on use: `attesto verify` is
 // offline and starts without them.
 
 const program = new Command()
   .name("attesto")
-  .description("Attesto evidence service")
-  .option("--json", "print machine-readable JSON")
+  .description(
+    "Attesto evidence service. Commands run on a server over its RPCs when one answers (--url, ATTESTO_URL, or the address serve listens on), " +
+      "with the operator token from ATTESTO_ADMIN_TOKEN or a tenant key from ATTESTO_API_KEY (the embedded default's development credentials on this machine); " +
+      "--local runs operator commands on the database instead.",
+  )
+  .version(packageVersion(), "-V, --version", "print the version")
+  .option("--json", "print machine-readable JSON (and no progress bars)")
+  .option("--url <url>", "the server's base URL (env ATTESTO_URL; default: the address serve listens on, if a server answers there)")
+  .option("--local", "run on the database (DATABASE_URL or the embedded default) instead of a server: for bootstrap")
   .showHelpAfterError();
 
 const json = () => Boolean(program.opts().json);
+const targetOptions = (): TargetOptions => program.opts<TargetOptions>();
+
+/**
+ * Runs an operator command on a server when one is chosen (see target.ts),
+ * else on the local database. Both forms print the same fields.
+ */
+async function onTarget<T>(kind: CredentialKind, local: () => Promise<T>, remote: (session: RemoteSession) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const target = await chooseTarget(targetOptions(), config);
+  if (target.mode === "local") return local();
+  if (!target.explicit && !json()) process.stderr.write(`attesto: on the server at ${target.url} (--local for the database)\n`);
+  return remote(await openSession(kind, target.url, config));
+}
+
+/** A session with the server a server-only command needs. */
+async function serverSession(kind: CredentialKind): Promise<RemoteSession> {
+  const config = loadConfig();
+  return openSession(kind, await requireServer(targetOptions(), config), config);
+}
+
+const dateOf = (t: Timestamp | undefined): Date | null => (t ? timestampDate(t) : null);
+const required = <T>(value: T | undefined, what: string): T => {
+  if (value === undefined) throw new Error(`the server's answer has no ${what}`);
+  return value;
+};
+const tenantOf = (m: TenantMessage | undefined): TenantRecord => {
+  const t = required(m, "tenant");
+  return { id: t.id, name: t.name, active: t.active, createdAt: dateOf(t.createdAt)!, deactivatedAt: dateOf(t.deactivatedAt) };
+};
+const apiKeyOf = (m: ApiKeyMessage | undefined): ApiKey => {
+  const k = required(m, "api key");
+  return { id: k.id, tenantId: k.tenantId, name: k.name, prefix: k.prefix, createdAt: dateOf(k.createdAt)!, lastUsedAt: dateOf(k.lastUsedAt), revokedAt: dateOf(k.revokedAt) };
+};
+const tenantLine = (t: TenantRecord) => `${t.id}\t${t.active ? "active" : "inactive"}\t${t.name}`;
 
 /** Prints a result: JSON with --json, else the human lines. */
 function output(value: unknown, human: () => string): void {
@@ -155,84 +210,128 @@ program
     withDatabase(async (database) => output({ migrated: true, database: databaseKind(database) }, () => `migrations applied (${databaseKind(database)})`)),
   );
 
-const tenant = program.command("tenant").description("manage tenants");
+const tenant = program.command("tenant").description("manage tenants (operator: the server's AdminService, or the database with --local)");
 tenant
   .command("create <name>")
+  .description("create a tenant")
   .action((name: string) =>
-    withTenancy(async (tenancy) => {
-      const t = await tenancy.createTenant(name);
-      output(t, () => `created tenant ${t.id} (${t.name})`);
-    }),
+    onTarget(
+      "operator",
+      () => withTenancy((tenancy) => tenancy.createTenant(name)),
+      async ({ client }) => tenantOf((await client.admin.createTenant({ name })).tenant),
+    ).then((t) => output(t, () => `created tenant ${t.id} (${t.name})`)),
+  );
+tenant
+  .command("get <tenantId>")
+  .description("show one tenant")
+  .action((id: string) =>
+    onTarget(
+      "operator",
+      () => withTenancy((tenancy) => tenancy.getTenant(id)),
+      async ({ client }) => tenantOf((await client.admin.getTenant({ tenantId: id })).tenant),
+    ).then((t) => output(t, () => tenantLine(t))),
   );
 tenant
   .command("list")
+  .description("list tenants")
   .option("--all", "include deactivated tenants")
   .action((opts: { all?: boolean }) =>
-    withTenancy(async (tenancy) => {
-      const all: Awaited<ReturnType<Tenancy["listTenants"]>>["tenants"] = [];
-      let pageToken = "";
-      do {
-        const page = await tenancy.listTenants({ pageSize: 500, pageToken, includeInactive: opts.all });
-        all.push(...page.tenants);
-        pageToken = page.nextPageToken;
-      } while (pageToken);
-      output(all, () => all.map((t) => `${t.id}\t${t.active ? "active" : "inactive"}\t${t.name}`).join("\n") || "no tenants");
-    }),
+    onTarget(
+      "operator",
+      () =>
+        withTenancy((tenancy) =>
+          allPages(
+            (pageToken) => tenancy.listTenants({ pageSize: 500, pageToken, includeInactive: opts.all }),
+            (page) => page.tenants,
+          ),
+        ),
+      ({ client }) =>
+        allPages(
+          (pageToken) => client.admin.listTenants({ pageSize: 500, pageToken, includeInactive: opts.all ?? false }),
+          (page) => page.tenants.map(tenantOf),
+        ),
+    ).then((all) => output(all, () => all.map(tenantLine).join("\n") || "no tenants")),
   );
 tenant
   .command("deactivate <tenantId>")
+  .description("deactivate a tenant: its keys stop working at once")
   .action((id: string) =>
-    withTenancy(async (tenancy) => {
-      const t = await tenancy.deactivateTenant(id);
-      output(t, () => `deactivated tenant ${t.id}`);
-    }),
+    onTarget(
+      "operator",
+      () => withTenancy((tenancy) => tenancy.deactivateTenant(id)),
+      async ({ client }) => tenantOf((await client.admin.deactivateTenant({ tenantId: id })).tenant),
+    ).then((t) => output(t, () => `deactivated tenant ${t.id}`)),
   );
 
-const apikey = program.command("apikey").description("manage tenant API keys");
+const apikey = program.command("apikey").description("manage tenant API keys (operator)");
 apikey
-  .command("issue <tenantId>")
+  .command("create <tenantId>")
+  .alias("issue")
+  .description("create an API key for a tenant; the key is shown once")
   .option("--name <name>", "label for the key", "cli")
   .action((tenantId: string, opts: { name: string }) =>
-    withTenancy(async (tenancy) => {
-      const { apiKey, secret } = await tenancy.createApiKey(tenantId, opts.name, { caller: "operator" });
-      output({ ...apiKey, secret }, () => `issued ${apiKey.id} for ${tenantId}; the key is shown once:\n${secret}`);
-    }),
+    onTarget(
+      "operator",
+      () => withTenancy((tenancy) => tenancy.createApiKey(tenantId, opts.name, { caller: "operator" })),
+      async ({ client }) => {
+        const res = await client.admin.createApiKey({ tenantId, name: opts.name });
+        return { apiKey: apiKeyOf(res.apiKey), secret: res.secret };
+      },
+    ).then(({ apiKey, secret }) => output({ ...apiKey, secret }, () => `created ${apiKey.id} for ${tenantId}; the key is shown once:\n${secret}`)),
   );
 apikey
   .command("list <tenantId>")
+  .description("list a tenant's API keys (never the keys themselves)")
   .option("--all", "include revoked keys")
   .action((tenantId: string, opts: { all?: boolean }) =>
-    withTenancy(async (tenancy) => {
-      const keys: ApiKey[] = [];
-      let pageToken = "";
-      do {
-        const page = await tenancy.listApiKeys(tenantId, { includeRevoked: opts.all ?? false, pageSize: 500, pageToken });
-        keys.push(...page.apiKeys);
-        pageToken = page.nextPageToken;
-      } while (pageToken);
+    onTarget(
+      "operator",
+      () =>
+        withTenancy((tenancy) =>
+          allPages(
+            (pageToken) => tenancy.listApiKeys(tenantId, { includeRevoked: opts.all ?? false, pageSize: 500, pageToken }),
+            (page) => page.apiKeys,
+          ),
+        ),
+      ({ client }) =>
+        allPages(
+          (pageToken) => client.admin.listApiKeys({ tenantId, includeRevoked: opts.all ?? false, pageSize: 500, pageToken }),
+          (page) => page.apiKeys.map(apiKeyOf),
+        ),
+    ).then((keys) =>
       output(keys, () =>
         keys.map((k) => `${k.id}\t${k.prefix}…\t${k.revokedAt ? "revoked" : "active"}\t${k.name}\tlast used ${k.lastUsedAt?.toISOString() ?? "never"}`).join("\n") ||
         "no keys",
-      );
-    }),
+      ),
+    ),
   );
 apikey
   .command("revoke <apiKeyId>")
+  .description("revoke an API key on every instance at once")
   .action((id: string) =>
-    withTenancy(async (tenancy) => {
-      const key = await tenancy.revokeApiKey(id);
-      output(key, () => `revoked ${key.id}`);
-    }),
+    onTarget(
+      "operator",
+      () => withTenancy((tenancy) => tenancy.revokeApiKey(id)),
+      async ({ client }) => apiKeyOf((await client.admin.revokeApiKey({ apiKeyId: id })).apiKey),
+    ).then((key) => output(key, () => `revoked ${key.id}`)),
   );
 
-registerStoreCommands(program, { withDatabase, output, logger: (config) => createLogger(config.logLevel) });
-registerEvidenceCommands(program, { json, output });
-registerVerifyCommands(program, { json, output });
-const connector = program.command("connector").description("manage connectors (operator: any tenant's)");
+registerStoreCommands(program, { withDatabase, output, logger: (config) => createLogger(config.logLevel), onTarget, ensureKeyTenant });
+registerEvidenceCommands(program, { json, output, session: serverSession });
+registerVerifyCommands(program, { json, output, session: serverSession });
+registerRemoteCommands(program, { json, output, session: serverSession });
+const CONNECTOR_KINDS: Record<ConnectorKind, ConnectorKindEnum> = {
+  signed_webhook: ConnectorKindEnum.SIGNED_WEBHOOK,
+  github: ConnectorKindEnum.GITHUB,
+  gitlab: ConnectorKindEnum.GITLAB,
+  s3_object: ConnectorKindEnum.S3_OBJECT,
+};
+const connector = program.command("connector").description("connectors: signed webhooks, GitHub, GitLab and S3 objects committed to a stream (remote: the key's tenant; --local: any tenant's)");
 connector
   .command("create <tenantId>")
+  .description("create a connector; its ingress URL and (for webhooks) signing secret are printed, the secret once")
   .requiredOption("--stream <streamId>", "the stream the connector commits to")
-  .requiredOption("--kind <kind>", "signed_webhook | github | gitlab | s3_object")
+  .addOption(new Option("--kind <kind>", "what posts to it").choices(Object.keys(CONNECTOR_KINDS)).makeOptionMandatory())
   .option("--name <name>", "label", "cli")
   .option("--github-events <events>", "github: comma-separated event allow-list")
   .option("--gitlab-legacy-token", "gitlab: legacy X-Gitlab-Token mode instead of a signing token")
@@ -242,95 +341,186 @@ connector
   .option("--s3-prefix <prefix>", "s3_object: key prefix", "")
   .option("--s3-path-style", "s3_object: path-style addressing")
   .option("--s3-access-key-id <id>", "s3_object: read-only access key id")
-  .option("--s3-secret-access-key <key>", "s3_object: secret access key (or env ATTESTO_S3_SECRET_ACCESS_KEY)")
-  .action((tenantId: string, o: Record<string, string | boolean | undefined>) =>
-    withConnectors(async (connectors) => {
-      const kind = String(o.kind) as ConnectorKind;
-      const { connector: c, secret } = await connectors.create(tenantId, {
-        streamId: String(o.stream),
-        name: String(o.name),
-        kind,
-        github: kind === "github" && o.githubEvents ? { events: String(o.githubEvents).split(",").map((e) => e.trim()).filter(Boolean) } : undefined,
-        gitlab: kind === "gitlab" ? { tokenMode: o.gitlabLegacyToken ? "legacy_token" : "signing_token" } : undefined,
-        s3:
-          kind === "s3_object"
-            ? {
-                endpoint: o.s3Endpoint as string | undefined,
-                region: String(o.s3Region ?? ""),
-                bucket: String(o.s3Bucket ?? ""),
-                keyPrefix: String(o.s3Prefix ?? ""),
-                forcePathStyle: Boolean(o.s3PathStyle),
-                accessKeyId: String(o.s3AccessKeyId ?? ""),
-                secretAccessKey: String(o.s3SecretAccessKey ?? process.env.ATTESTO_S3_SECRET_ACCESS_KEY ?? ""),
-              }
-            : undefined,
-      });
-      output({ ...c, secret }, () => `created ${c.id} (${c.kind}) posting to ${c.ingressUrl}` + (secret ? `; the secret is shown once:\n${secret}` : ""));
-    }),
-  );
+  .addHelpText("after", "\nThe S3 secret access key is read from ATTESTO_S3_SECRET_ACCESS_KEY, never from the command line.")
+  .action((tenantId: string, o: Record<string, string | boolean | undefined>) => {
+    const kind = String(o.kind) as ConnectorKind;
+    const secretAccessKey = process.env.ATTESTO_S3_SECRET_ACCESS_KEY ?? "";
+    const s3 = {
+      endpoint: o.s3Endpoint as string | undefined,
+      region: String(o.s3Region ?? ""),
+      bucket: String(o.s3Bucket ?? ""),
+      keyPrefix: String(o.s3Prefix ?? ""),
+      forcePathStyle: Boolean(o.s3PathStyle),
+      accessKeyId: String(o.s3AccessKeyId ?? ""),
+      secretAccessKey,
+    };
+    const githubEvents = kind === "github" && o.githubEvents ? String(o.githubEvents).split(",").map((e) => e.trim()).filter(Boolean) : undefined;
+    return onTarget(
+      "tenant",
+      () =>
+        withConnectors(async (connectors) => {
+          const { connector: c, secret } = await connectors.create(tenantId, {
+            streamId: String(o.stream),
+            name: String(o.name),
+            kind,
+            github: githubEvents ? { events: githubEvents } : undefined,
+            gitlab: kind === "gitlab" ? { tokenMode: o.gitlabLegacyToken ? "legacy_token" : "signing_token" } : undefined,
+            s3: kind === "s3_object" ? s3 : undefined,
+          });
+          return { value: { ...c, secret } as unknown, line: `created ${c.id} (${c.kind}) posting to ${c.ingressUrl}`, secret };
+        }),
+      async (session) => {
+        await ensureKeyTenant(session, tenantId);
+        const { connector: c, secret } = await session.client.connectors.createConnector({
+          streamId: String(o.stream),
+          name: String(o.name),
+          kind: CONNECTOR_KINDS[kind],
+          config:
+            kind === "github"
+              ? { case: "github", value: { events: githubEvents ?? [] } }
+              : kind === "gitlab"
+                ? { case: "gitlab", value: { tokenMode: o.gitlabLegacyToken ? GitLabConfig_TokenMode.LEGACY_TOKEN : GitLabConfig_TokenMode.SIGNING_TOKEN } }
+                : kind === "s3_object"
+                  ? { case: "s3Object", value: s3 }
+                  : { case: undefined },
+        });
+        return { value: { ...(jsonOf(ConnectorSchema, c) as object), secret } as unknown, line: `created ${c!.id} (${kind}) posting to ${c!.ingressUrl}`, secret };
+      },
+    ).then(({ value, line, secret }) => output(value, () => line + (secret ? `; the secret is shown once:\n${secret}` : "")));
+  });
 connector
   .command("get <connectorId>")
+  .description("show a connector")
   .action((id: string) =>
-    withConnectors(async (connectors) => {
-      const c = await connectors.get(await connectors.tenantOf(id), id);
-      output(c, () => `${c.id}\t${c.kind}\t${c.revokedAt ? "revoked" : "active"}\t${c.streamId}\t${c.name}\t${c.ingressUrl}`);
-    }),
+    onTarget(
+      "tenant",
+      () =>
+        withConnectors(async (connectors) => {
+          const c = await connectors.get(await connectors.tenantOf(id), id);
+          return { value: c as unknown, line: connectorLine(c) };
+        }),
+      async ({ client }) => {
+        const { connector: c } = await client.connectors.getConnector({ connectorId: id });
+        return { value: jsonOf(ConnectorSchema, c) as unknown, line: connectorLine(connectorOf(c!)) };
+      },
+    ).then(({ value, line }) => output(value, () => line)),
   );
 connector
   .command("list <tenantId>")
+  .description("list a tenant's connectors")
   .option("--all", "include revoked connectors")
   .option("--stream <streamId>", "only this stream's connectors")
   .action((tenantId: string, opts: { all?: boolean; stream?: string }) =>
-    withConnectors(async (connectors) => {
-      const all: Connector[] = [];
-      let pageToken = "";
-      do {
-        const page = await connectors.list(tenantId, { pageSize: 500, pageToken, streamId: opts.stream, includeRevoked: opts.all });
-        all.push(...page.connectors);
-        pageToken = page.nextPageToken;
-      } while (pageToken);
-      output(all, () => all.map((c) => `${c.id}\t${c.kind}\t${c.revokedAt ? "revoked" : "active"}\t${c.streamId}\t${c.name}`).join("\n") || "no connectors");
-    }),
+    onTarget(
+      "tenant",
+      () =>
+        withConnectors(async (connectors) => {
+          const all = await allPages(
+            (pageToken) => connectors.list(tenantId, { pageSize: 500, pageToken, streamId: opts.stream, includeRevoked: opts.all }),
+            (page) => page.connectors,
+          );
+          return { value: all as unknown, lines: all.map(connectorLine) };
+        }),
+      async (session) => {
+        await ensureKeyTenant(session, tenantId);
+        const all = await allPages(
+          (pageToken) => session.client.connectors.listConnectors({ pageSize: 500, pageToken, streamId: opts.stream, includeRevoked: opts.all ?? false }),
+          (page) => page.connectors,
+        );
+        return { value: all.map((c) => jsonOf(ConnectorSchema, c)) as unknown, lines: all.map((c) => connectorLine(connectorOf(c))) };
+      },
+    ).then(({ value, lines }) => output(value, () => lines.join("\n") || "no connectors")),
   );
 connector
   .command("rotate <connectorId>")
+  .description("rotate a connector's secret (webhooks) or S3 credentials; the previous secret stays valid for --overlap")
   .option("--overlap <seconds>", "how long the previous secret stays valid (default ATTESTO_CONNECTOR_SECRET_OVERLAP_MS)", Number)
   .option("--s3-access-key-id <id>", "s3_object: new access key id")
-  .option("--s3-secret-access-key <key>", "s3_object: new secret access key (or env ATTESTO_S3_SECRET_ACCESS_KEY)")
-  .action((id: string, opts: { overlap?: number; s3AccessKeyId?: string; s3SecretAccessKey?: string }) =>
-    withConnectors(async (connectors) => {
-      const secretAccessKey = opts.s3SecretAccessKey ?? process.env.ATTESTO_S3_SECRET_ACCESS_KEY;
-      const { connector: c, secret } = await connectors.rotate(await connectors.tenantOf(id), id, {
-        overlapMs: opts.overlap === undefined ? undefined : opts.overlap * 1000,
-        credentials: opts.s3AccessKeyId !== undefined || secretAccessKey !== undefined ? { accessKeyId: opts.s3AccessKeyId, secretAccessKey } : undefined,
-      });
-      output({ ...c, secret }, () => `rotated ${c.id}` + (secret ? `; the new secret is shown once:\n${secret}` : ""));
-    }),
-  );
+  .addHelpText("after", "\nA new S3 secret access key is read from ATTESTO_S3_SECRET_ACCESS_KEY, never from the command line.")
+  .action((id: string, opts: { overlap?: number; s3AccessKeyId?: string }) => {
+    const secretAccessKey = process.env.ATTESTO_S3_SECRET_ACCESS_KEY;
+    return onTarget(
+      "tenant",
+      () =>
+        withConnectors(async (connectors) => {
+          const { connector: c, secret } = await connectors.rotate(await connectors.tenantOf(id), id, {
+            overlapMs: opts.overlap === undefined ? undefined : opts.overlap * 1000,
+            credentials: opts.s3AccessKeyId !== undefined || secretAccessKey !== undefined ? { accessKeyId: opts.s3AccessKeyId, secretAccessKey } : undefined,
+          });
+          return { value: { ...c, secret } as unknown, secret };
+        }),
+      async ({ client }) => {
+        const { connector: c, secret } = await client.connectors.rotateConnectorSecret({
+          connectorId: id,
+          overlap: opts.overlap === undefined ? undefined : { seconds: BigInt(Math.floor(opts.overlap)), nanos: 0 },
+          accessKeyId: opts.s3AccessKeyId,
+          secretAccessKey,
+        });
+        return { value: { ...(jsonOf(ConnectorSchema, c) as object), secret } as unknown, secret };
+      },
+    ).then(({ value, secret }) => output(value, () => `rotated ${id}` + (secret ? `; the new secret is shown once:\n${secret}` : "")));
+  });
 connector
   .command("revoke <connectorId>")
   .description("revoke at once on every instance (broadcast through Redis)")
   .action((id: string) =>
-    withConnectors(async (connectors) => {
-      const c = await connectors.revoke(await connectors.tenantOf(id), id);
-      output(c, () => `revoked ${c.id}`);
-    }),
+    onTarget(
+      "tenant",
+      () => withConnectors(async (connectors) => (await connectors.revoke(await connectors.tenantOf(id), id)) as unknown),
+      async ({ client }) => jsonOf(ConnectorSchema, (await client.connectors.revokeConnector({ connectorId: id })).connector) as unknown,
+    ).then((value) => output(value, () => `revoked ${id}`)),
   );
 connector
   .command("diagnostics <connectorId>")
+  .description("what the connector saw last: status, last success and failure, counters")
   .action((id: string) =>
-    withConnectors(async (connectors) => {
-      const d = await connectors.diagnostics(await connectors.tenantOf(id), id);
-      output(d, () =>
-        [
-          `${d.connectorId}: ${d.status}`,
-          `  last success: ${d.lastSuccessAt?.toISOString() ?? "never"}${d.lastSuccessKind ? ` (${d.lastSuccessKind})` : ""}`,
-          `  last failure: ${d.lastFailureAt?.toISOString() ?? "never"}${d.lastFailureReason ? ` (${d.lastFailureReason})` : ""}`,
-          `  counters: ${Object.entries(d.counters).map(([k, v]) => `${k}=${v}`).join(" ")}`,
-        ].join("\n"),
-      );
-    }),
+    onTarget(
+      "tenant",
+      () =>
+        withConnectors(async (connectors) => {
+          const d = await connectors.diagnostics(await connectors.tenantOf(id), id);
+          return {
+            value: d as unknown,
+            lines: [
+              `${d.connectorId}: ${d.status}`,
+              `  last success: ${d.lastSuccessAt?.toISOString() ?? "never"}${d.lastSuccessKind ? ` (${d.lastSuccessKind})` : ""}`,
+              `  last failure: ${d.lastFailureAt?.toISOString() ?? "never"}${d.lastFailureReason ? ` (${d.lastFailureReason})` : ""}`,
+              `  counters: ${Object.entries(d.counters).map(([k, v]) => `${k}=${v}`).join(" ")}`,
+            ],
+          };
+        }),
+      async ({ client }) => {
+        const d = (await client.connectors.getConnectorDiagnostics({ connectorId: id })).diagnostics!;
+        const value = jsonOf(ConnectorDiagnosticsSchema, d) as { status?: string; counters?: Record<string, unknown> };
+        return {
+          value: value as unknown,
+          lines: [
+            `${d.connectorId}: ${String(value.status ?? "").replace(/^CONNECTOR_STATUS_/, "").toLowerCase()}`,
+            `  last success: ${dateOf(d.lastSuccessAt)?.toISOString() ?? "never"}${d.lastSuccessKind ? ` (${d.lastSuccessKind})` : ""}`,
+            `  last failure: ${dateOf(d.lastFailureAt)?.toISOString() ?? "never"}${d.lastFailureReason ? ` (${d.lastFailureReason})` : ""}`,
+            `  counters: ${Object.entries(value.counters ?? {}).map(([k, v]) => `${k}=${String(v)}`).join(" ")}`,
+          ],
+        };
+      },
+    ).then(({ value, lines }) => output(value, () => lines.join("\n"))),
   );
+
+/** Remote connector commands act for the API key's tenant: a tenant id that is not the key's is refused, not ignored. */
+async function ensureKeyTenant(session: RemoteSession, tenantId: string): Promise<void> {
+  const { tenant: t } = await session.client.tenant.getCurrentTenant({});
+  if (t?.id !== tenantId) throw new Error(`the key from ${session.credential.source} belongs to tenant ${t?.id ?? "?"}, not ${tenantId}`);
+}
+
+const connectorOf = (c: ConnectorMessage) => ({
+  id: c.id,
+  kind: (Object.entries(CONNECTOR_KINDS).find(([, v]) => v === c.kind)?.[0] ?? "unknown") as string,
+  revokedAt: dateOf(c.revokedAt),
+  streamId: c.streamId,
+  name: c.name,
+  ingressUrl: c.ingressUrl,
+});
+const connectorLine = (c: Pick<Connector, "id" | "revokedAt" | "streamId" | "name" | "ingressUrl"> & { kind: string }) =>
+  `${c.id}\t${c.kind}\t${c.revokedAt ? "revoked" : "active"}\t${c.streamId}\t${c.name}\t${c.ingressUrl}`;
 
 program.parseAsync().catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);

@@ -9,11 +9,36 @@ import { localBroadcast } from "./broadcast.js";
 import type { Logger } from "../logger.js";
 import type { StoreVerification } from "../store/module.js";
 import type { VerifiedPurchase } from "../store/purchase.js";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { AppleCredentialsInfoSchema, GoogleCredentialsInfoSchema } from "../../gen/ts/attesto/admin/v1/admin_pb.js";
+import { AppleEnvironment, Store } from "../../gen/ts/attesto/v1/common_pb.js";
+import {
+  PurchaseKind,
+  StoreNotificationSchema,
+  VerifiedPurchaseSchema,
+  VerifyAppleSignedDataResponseSchema,
+  VerifyAppleTransactionResponseSchema,
+  VerifyGooglePurchaseResponseSchema,
+  type VerifiedPurchase as VerifiedPurchaseMessage,
+} from "../../gen/ts/attesto/v1/store_pb.js";
+import type { RemoteSession } from "./remote.js";
+import type { CredentialKind } from "./target.js";
+import { jsonOf } from "./remote-commands.js";
 
 export interface CliHelpers {
   withDatabase<T>(run: (db: Database, config: Config) => Promise<T>): Promise<T>;
   output(value: unknown, human: () => string): void;
   logger(config: Config): Logger;
+  /** The command on a server (operator token or tenant key) when one is chosen, else on the database. */
+  onTarget<T>(kind: CredentialKind, local: () => Promise<T>, remote: (session: RemoteSession) => Promise<T>): Promise<T>;
+  /** Refuses a tenant id that is not the session key's own. */
+  ensureKeyTenant(session: RemoteSession, tenantId: string): Promise<void>;
+}
+
+/** What a command prints: the value for --json, the line for people. */
+interface Printed {
+  value: unknown;
+  line: string;
 }
 
 interface StoreContext {
@@ -49,59 +74,108 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
   const changed = async (ctx: StoreContext, tenantId: string) => ctx.store.credentialsChanged(tenantId);
   const credentials = () => import("../store/credentials.js");
 
-  const store = program.command("store").description("App Store and Google Play: credentials, verification, notifications");
+  const store = program
+    .command("store")
+    .description("App Store and Google Play: credentials (operator), verification and notifications (remote: the key's tenant; --local: any tenant's)");
+  const print = ({ value, line }: Printed) => helpers.output(value, () => line);
 
   store
     .command("put-apple <tenantId>")
     .description("store a tenant's App Store Server API credentials (the .p8 is sealed)")
-    .requiredOption("--bundle-id <id>")
-    .requiredOption("--key-id <id>")
-    .requiredOption("--issuer-id <id>")
+    .requiredOption("--bundle-id <id>", "the app's bundle id")
+    .requiredOption("--key-id <id>", "the In-App Purchase key's id")
+    .requiredOption("--issuer-id <id>", "the App Store Connect issuer id")
     .requiredOption("--key-file <path>", "the App Store Connect .p8 key (PEM)")
-    .addOption(new Option("--environment <env>").choices(["production", "sandbox"]).default("production"))
+    .addOption(new Option("--environment <env>", "which App Store Server API host").choices(["production", "sandbox"]).default("production"))
     .action((tenantId: string, o: { bundleId: string; keyId: string; issuerId: string; keyFile: string; environment: "production" | "sandbox" }) =>
-      withStore(async (ctx) => {
-        const info = await (await credentials()).putAppleCredentials(ctx.database.db, ctx.keyring, tenantId, {
-          bundleId: o.bundleId,
-          keyId: o.keyId,
-          issuerId: o.issuerId,
-          environment: o.environment,
-          privateKeyPem: await readFile(o.keyFile, "utf8"),
-        });
-        await changed(ctx, tenantId);
-        helpers.output(info, () => `stored Apple credentials of ${tenantId} (${info.bundleId}, ${info.environment})`);
-      }),
+      readFile(o.keyFile, "utf8").then((privateKeyPem) =>
+        helpers
+          .onTarget<Printed>(
+            "operator",
+            () =>
+              withStore(async (ctx) => {
+                const info = await (await credentials()).putAppleCredentials(ctx.database.db, ctx.keyring, tenantId, {
+                  bundleId: o.bundleId,
+                  keyId: o.keyId,
+                  issuerId: o.issuerId,
+                  environment: o.environment,
+                  privateKeyPem,
+                });
+                await changed(ctx, tenantId);
+                return { value: info, line: `stored Apple credentials of ${tenantId} (${info.bundleId}, ${info.environment})` };
+              }),
+            async ({ client }) => {
+              const { apple } = await client.admin.putAppleCredentials({
+                tenantId,
+                bundleId: o.bundleId,
+                keyId: o.keyId,
+                issuerId: o.issuerId,
+                privateKeyPem,
+                environment: o.environment === "sandbox" ? AppleEnvironment.SANDBOX : AppleEnvironment.PRODUCTION,
+              });
+              return { value: jsonOf(AppleCredentialsInfoSchema, apple), line: `stored Apple credentials of ${tenantId} (${apple!.bundleId}, ${o.environment})` };
+            },
+          )
+          .then(print),
+      ),
     );
 
   store
     .command("put-google <tenantId>")
     .description("store a tenant's Google Play service account (sealed)")
-    .requiredOption("--package-name <name>")
+    .requiredOption("--package-name <name>", "the app's package name")
     .requiredOption("--service-account-file <path>", "the service account key file (JSON)")
     .option("--pubsub-audience <aud>", "audience of the Pub/Sub push OIDC tokens")
     .option("--pubsub-push-email <email>", "service account of the Pub/Sub push subscription")
     .action((tenantId: string, o: { packageName: string; serviceAccountFile: string; pubsubAudience?: string; pubsubPushEmail?: string }) =>
-      withStore(async (ctx) => {
-        const info = await (await credentials()).putGoogleCredentials(ctx.database.db, ctx.keyring, tenantId, {
-          packageName: o.packageName,
-          serviceAccountJson: await readFile(o.serviceAccountFile, "utf8"),
-          pubsubAudience: o.pubsubAudience ?? null,
-          pubsubPushEmail: o.pubsubPushEmail ?? null,
-        });
-        await changed(ctx, tenantId);
-        helpers.output(info, () => `stored Google credentials of ${tenantId} (${info.packageName}, ${info.clientEmail})`);
-      }),
+      readFile(o.serviceAccountFile, "utf8").then((serviceAccountJson) =>
+        helpers
+          .onTarget<Printed>(
+            "operator",
+            () =>
+              withStore(async (ctx) => {
+                const info = await (await credentials()).putGoogleCredentials(ctx.database.db, ctx.keyring, tenantId, {
+                  packageName: o.packageName,
+                  serviceAccountJson,
+                  pubsubAudience: o.pubsubAudience ?? null,
+                  pubsubPushEmail: o.pubsubPushEmail ?? null,
+                });
+                await changed(ctx, tenantId);
+                return { value: info, line: `stored Google credentials of ${tenantId} (${info.packageName}, ${info.clientEmail})` };
+              }),
+            async ({ client }) => {
+              const { google } = await client.admin.putGoogleCredentials({
+                tenantId,
+                packageName: o.packageName,
+                serviceAccountJson,
+                pubsubAudience: o.pubsubAudience ?? "",
+                pubsubPushEmail: o.pubsubPushEmail ?? "",
+              });
+              return { value: jsonOf(GoogleCredentialsInfoSchema, google), line: `stored Google credentials of ${tenantId} (${google!.packageName}, ${google!.clientEmail})` };
+            },
+          )
+          .then(print),
+      ),
     );
 
   store
     .command("delete-credentials <tenantId>")
-    .addOption(new Option("--store <store>").choices(["apple", "google"]).makeOptionMandatory())
+    .description("delete a tenant's App Store or Google Play credentials")
+    .addOption(new Option("--store <store>", "which store's").choices(["apple", "google"]).makeOptionMandatory())
     .action((tenantId: string, o: { store: "apple" | "google" }) =>
-      withStore(async (ctx) => {
-        await (await credentials()).deleteStoreCredentials(ctx.database.db, tenantId, o.store);
-        await changed(ctx, tenantId);
-        helpers.output({ deleted: true, tenantId, store: o.store }, () => `deleted the ${o.store} credentials of ${tenantId}`);
-      }),
+      helpers
+        .onTarget(
+          "operator",
+          () =>
+            withStore(async (ctx) => {
+              await (await credentials()).deleteStoreCredentials(ctx.database.db, tenantId, o.store);
+              await changed(ctx, tenantId);
+            }),
+          async ({ client }) => {
+            await client.admin.deleteStoreCredentials({ tenantId, store: o.store === "apple" ? Store.APPLE : Store.GOOGLE });
+          },
+        )
+        .then(() => helpers.output({ deleted: true, tenantId, store: o.store }, () => `deleted the ${o.store} credentials of ${tenantId}`)),
     );
 
   store
@@ -109,54 +183,131 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
     .description("look a transaction up with the App Store Server API, as VerifyAppleTransaction does")
     .addOption(new Option("--environment <env>", "only this host (default: production, then sandbox)").choices(["production", "sandbox"]))
     .action((tenantId: string, transactionId: string, o: { environment?: "production" | "sandbox" }) =>
-      withStore(async (ctx) => {
-        if (!/^[0-9]{1,64}$/.test(transactionId)) throw new Error("transactionId must be digits");
-        const result = await ctx.store.verifyAppleTransaction(tenantId, { transactionId, environment: o.environment });
-        helpers.output(result, () => describe(result.purchase));
-      }),
+      helpers
+        .onTarget<Printed>(
+          "tenant",
+          () =>
+            withStore(async (ctx) => {
+              if (!/^[0-9]{1,64}$/.test(transactionId)) throw new Error("transactionId must be digits");
+              const result = await ctx.store.verifyAppleTransaction(tenantId, { transactionId, environment: o.environment });
+              return { value: result, line: describe(result.purchase) };
+            }),
+          async (session) => {
+            await helpers.ensureKeyTenant(session, tenantId);
+            const res = await session.client.store.verifyAppleTransaction({ transactionId, environment: appleEnvironment(o.environment) });
+            return { value: jsonOf(VerifyAppleTransactionResponseSchema, res), line: describeMessage(res.purchase) };
+          },
+        )
+        .then(print),
     );
 
   store
     .command("verify-google <tenantId> <purchaseToken>")
     .description("look a purchase up with the Google Play Developer API, as VerifyGooglePurchase does")
-    .addOption(new Option("--kind <kind>").choices(["product", "subscription"]).makeOptionMandatory())
-    .option("--product-id <id>")
-    .option("--package-name <name>")
+    .addOption(new Option("--kind <kind>", "a one-time product or a subscription").choices(["product", "subscription"]).makeOptionMandatory())
+    .option("--product-id <id>", "the product id (required for products)")
+    .option("--package-name <name>", "the app (default: the stored credentials' package)")
     .action((tenantId: string, purchaseToken: string, o: { kind: "product" | "subscription"; productId?: string; packageName?: string }) =>
-      withStore(async (ctx) => {
-        const result = await ctx.store.verifyGooglePurchase(tenantId, { purchaseToken, kind: o.kind, productId: o.productId, packageName: o.packageName });
-        helpers.output(result, () => describe(result.purchase));
-      }),
+      helpers
+        .onTarget<Printed>(
+          "tenant",
+          () =>
+            withStore(async (ctx) => {
+              const result = await ctx.store.verifyGooglePurchase(tenantId, { purchaseToken, kind: o.kind, productId: o.productId, packageName: o.packageName });
+              return { value: result, line: describe(result.purchase) };
+            }),
+          async (session) => {
+            await helpers.ensureKeyTenant(session, tenantId);
+            const res = await session.client.store.verifyGooglePurchase({
+              purchaseToken,
+              kind: o.kind === "product" ? PurchaseKind.PRODUCT : PurchaseKind.SUBSCRIPTION,
+              productId: o.productId,
+              packageName: o.packageName,
+            });
+            return { value: jsonOf(VerifyGooglePurchaseResponseSchema, res), line: describeMessage(res.purchase) };
+          },
+        )
+        .then(print),
     );
 
   store
     .command("verify-signed <tenantId> <jws>")
     .description("verify an Apple-signed JWS offline (a file path with @path, stdin with -), as VerifyAppleSignedData does")
-    .addOption(new Option("--environment <env>").choices(["production", "sandbox"]))
+    .addOption(new Option("--environment <env>", "the environment the data must be signed for").choices(["production", "sandbox"]))
     .action((tenantId: string, jws: string, o: { environment?: "production" | "sandbox" }) =>
-      withStore(async (ctx) => {
-        const signedData = (jws === "-" ? await readStdin() : jws.startsWith("@") ? await readFile(jws.slice(1), "utf8") : jws).trim();
-        const result = await ctx.store.verifyAppleSignedData(tenantId, { signedData, environment: o.environment });
-        helpers.output(result, () => `${result.kind ?? "unknown kind"}: ${describe(result.purchase)}`);
+      (jws === "-" ? readStdin() : jws.startsWith("@") ? readFile(jws.slice(1), "utf8") : Promise.resolve(jws)).then((text) => {
+        const signedData = text.trim();
+        return helpers
+          .onTarget<Printed>(
+            "tenant",
+            () =>
+              withStore(async (ctx) => {
+                const result = await ctx.store.verifyAppleSignedData(tenantId, { signedData, environment: o.environment });
+                return { value: result, line: `${result.kind ?? "unknown kind"}: ${describe(result.purchase)}` };
+              }),
+            async (session) => {
+              await helpers.ensureKeyTenant(session, tenantId);
+              const res = await session.client.store.verifyAppleSignedData({ signedData, environment: appleEnvironment(o.environment) });
+              const value = jsonOf(VerifyAppleSignedDataResponseSchema, res) as { kind?: string };
+              return { value, line: `${enumName(value.kind, "APPLE_SIGNED_DATA_KIND_") || "unknown kind"}: ${describeMessage(res.purchase)}` };
+            },
+          )
+          .then(print);
       }),
     );
 
   store
     .command("notifications <tenantId>")
     .description("the tenant's latest verified inbound notifications")
-    .addOption(new Option("--source <source>").choices(["apple", "google"]))
+    .addOption(new Option("--source <source>", "only this store's").choices(["apple", "google"]))
     .option("--type <type>", "only this notification type")
     .option("--limit <n>", "how many (newest first)", (v) => Number(v), 20)
     .action((tenantId: string, o: { source?: "apple" | "google"; type?: string; limit: number }) =>
-      helpers.withDatabase(async ({ db }) => {
-        const { listStoreNotifications } = await import("../store/notifications.js");
-        const { notifications: rows } = await listStoreNotifications(db, tenantId, { source: o.source, type: o.type, pageSize: o.limit });
-        helpers.output(rows, () =>
-          rows.map((r) => `${r.signedAt.toISOString()}\t${r.source}\t${r.notificationType}${r.subtype ? `/${r.subtype}` : ""}\t${r.externalId}\t${r.streamId}#${r.seqNo}`).join("\n") ||
-          "no notifications",
-        );
-      }),
+      helpers
+        .onTarget<{ value: unknown; lines: string[] }>(
+          "tenant",
+          () =>
+            helpers.withDatabase(async ({ db }) => {
+              const { listStoreNotifications } = await import("../store/notifications.js");
+              const { notifications: rows } = await listStoreNotifications(db, tenantId, { source: o.source, type: o.type, pageSize: o.limit });
+              return {
+                value: rows,
+                lines: rows.map((r) => `${r.signedAt.toISOString()}\t${r.source}\t${r.notificationType}${r.subtype ? `/${r.subtype}` : ""}\t${r.externalId}\t${r.streamId}#${r.seqNo}`),
+              };
+            }),
+          async (session) => {
+            await helpers.ensureKeyTenant(session, tenantId);
+            const { notifications: rows } = await session.client.storeNotifications.listNotifications({
+              source: o.source === "apple" ? Store.APPLE : o.source === "google" ? Store.GOOGLE : Store.UNSPECIFIED,
+              notificationType: o.type ?? "",
+              pageSize: o.limit,
+            });
+            return {
+              value: rows.map((r) => jsonOf(StoreNotificationSchema, r)),
+              lines: rows.map(
+                (r) =>
+                  `${r.signedAt ? timestampDate(r.signedAt).toISOString() : "?"}\t${r.source === Store.APPLE ? "apple" : "google"}\t${r.notificationType}${r.subtype ? `/${r.subtype}` : ""}\t${r.notificationUuid || r.messageId}\t${r.streamId}#${r.seqNo}`,
+              ),
+            };
+          },
+        )
+        .then(({ value, lines }) => helpers.output(value, () => lines.join("\n") || "no notifications")),
     );
+}
+
+const appleEnvironment = (e: "production" | "sandbox" | undefined) =>
+  e === "production" ? AppleEnvironment.PRODUCTION : e === "sandbox" ? AppleEnvironment.SANDBOX : AppleEnvironment.UNSPECIFIED;
+
+/** "PURCHASE_STATUS_ACTIVE" → "active". */
+const enumName = (v: unknown, prefix: string) => (typeof v === "string" ? v.replace(prefix, "").toLowerCase() : "");
+
+/** The same line as describe(), from the RPC's answer. */
+function describeMessage(m: VerifiedPurchaseMessage | undefined): string {
+  if (!m) return "no purchase in the answer";
+  const j = jsonOf(VerifiedPurchaseSchema, m) as { kind?: string; status?: string; environment?: string };
+  if (!m.valid) return `invalid: ${m.errorCode}`;
+  const env = enumName(j.environment, "STORE_ENVIRONMENT_");
+  return `valid: ${enumName(j.kind, "PURCHASE_KIND_") || "?"} ${m.productId} ${enumName(j.status, "PURCHASE_STATUS_")} (${env || "?"}) transaction ${m.transactionId || "-"}${m.expiresAt ? ` expires ${timestampDate(m.expiresAt).toISOString()}` : ""}`;
 }
 
 function describe(p: VerifiedPurchase): string {

@@ -1,0 +1,324 @@
+import { createReadStream } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { createInterface } from "node:readline";
+import { fromJson, toJson, type DescMessage, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { Option, type Command } from "commander";
+import {
+  AppendEventRequestSchema,
+  CheckpointSchema,
+  EventSchema,
+  StreamSchema,
+  type AppendEventRequest,
+  type Stream,
+} from "../../gen/ts/attesto/v1/proofstream_pb.js";
+import { DeliverySchema, DeliveryStatus, SubscriptionSchema, type Delivery } from "../../gen/ts/attesto/v1/webhook_pb.js";
+import { verifyTlogProof } from "../verify/document.js";
+import { VERIFY_EXIT, type CliIo } from "./evidence-commands.js";
+import { progressBar } from "./progress.js";
+import { allPages } from "./remote.js";
+
+/**
+ * Tenant commands that exist only over the RPCs: streams and webhooks. They
+ * use the tenant API key (ATTESTO_API_KEY) of the server chosen by --url,
+ * ATTESTO_URL or the address serve listens on.
+ */
+export function registerRemoteCommands(program: Command, io: CliIo): void {
+  registerStreamCommands(program, io);
+  registerWebhookCommands(program, io);
+}
+
+/** The RPC's JSON (proto3 JSON, every field shown) for --json output. */
+export const jsonOf = <D extends DescMessage>(schema: D, message: MessageShape<D> | undefined): JsonValue =>
+  message === undefined ? null : toJson(schema, message, { alwaysEmitImplicit: true });
+
+const positiveInt = (what: string) => (v: string) => {
+  if (!/^[0-9]{1,9}$/.test(v) || Number(v) < 1) throw new Error(`${what} must be a positive integer`);
+  return Number(v);
+};
+
+const seqNoOf = (v: string) => {
+  if (!/^[0-9]{1,16}$/.test(v) || v === "0") throw new Error("seqNo must be a positive integer");
+  return BigInt(v);
+};
+
+const streamLine = (s: Stream) => `${s.id}\t${s.treeSize} events\tcheckpoint ${s.checkpointSize}\t${s.name}`;
+
+function registerStreamCommands(program: Command, io: CliIo): void {
+  const stream = program.command("stream").description("Proofstreams of the tenant whose key is in ATTESTO_API_KEY");
+
+  stream
+    .command("create <name>")
+    .description("create a stream; prints its id and the note verifier key its checkpoints are signed with")
+    .action(async (name: string) => {
+      const { client } = await io.session("tenant");
+      const { stream: s } = await client.proofstreams.createStream({ name });
+      io.output(jsonOf(StreamSchema, s), () => `created stream ${s!.id} (${s!.name})\nverifier key: ${s!.verifierKey}`);
+    });
+
+  stream
+    .command("list")
+    .description("list the tenant's streams")
+    .action(async () => {
+      const { client } = await io.session("tenant");
+      const streams = await allPages(
+        (pageToken) => client.proofstreams.listStreams({ pageSize: 500, pageToken }),
+        (page) => page.streams,
+      );
+      io.output(
+        streams.map((s) => jsonOf(StreamSchema, s)),
+        () => streams.map(streamLine).join("\n") || "no streams",
+      );
+    });
+
+  stream
+    .command("get <streamId>")
+    .description("show a stream: size, latest checkpoint size, verifier key")
+    .action(async (streamId: string) => {
+      const { client } = await io.session("tenant");
+      const { stream: s } = await client.proofstreams.getStream({ streamId });
+      io.output(jsonOf(StreamSchema, s), () => `${streamLine(s!)}\norigin: ${s!.origin}\nverifier key: ${s!.verifierKey}`);
+    });
+
+  stream
+    .command("append <streamId>")
+    .description(
+      "append one event (--type, --ref, --payload) or every line of a JSONL file (--file; each line an AppendEvent request: " +
+        "source_ref, event_type, occurred_at, payload). Running a file again is safe: a source_ref already in the stream is not appended twice",
+    )
+    .option("--type <eventType>", "one event: its event type")
+    .option("--ref <sourceRef>", "one event: its source reference (the idempotency key within the stream)")
+    .option("--payload <json>", "one event: its payload, a JSON object", "{}")
+    .option("--occurred-at <time>", "one event: when it happened (RFC 3339; default now)")
+    .option("--file <path>", "append every line of this JSONL file (- for stdin)")
+    .addOption(new Option("--concurrency <n>", "bulk: requests in flight").argParser(positiveInt("--concurrency")).default(16))
+    .action(async (streamId: string, o: { type?: string; ref?: string; payload: string; occurredAt?: string; file?: string; concurrency: number }) => {
+      const { client } = await io.session("tenant");
+      if (o.file === undefined) {
+        if (!o.type || !o.ref) throw new Error("give --type and --ref for one event, or --file for many");
+        const request = appendRequest(streamId, { source_ref: o.ref, event_type: o.type, payload: parsePayload(o.payload), occurred_at: o.occurredAt ?? new Date().toISOString() }, "--payload");
+        const res = await client.proofstreams.appendEvent(request);
+        io.output({ event: jsonOf(EventSchema, res.event), duplicate: res.duplicate }, () =>
+          res.duplicate ? `${o.ref} was already event ${res.event!.seqNo} of ${streamId}` : `appended event ${res.event!.seqNo} to ${streamId}`,
+        );
+        return;
+      }
+      const summary = await bulkAppend(streamId, o.file, o.concurrency, (request) => client.proofstreams.appendEvent(request), io.json());
+      io.output(summary, () =>
+        `appended ${summary.appended} events to ${streamId}` +
+        (summary.duplicates ? `, ${summary.duplicates} already there` : "") +
+        (summary.last_seq_no ? `; the stream's newest is now at least ${summary.last_seq_no}` : ""),
+      );
+    });
+
+  stream
+    .command("checkpoint <streamId>")
+    .description("sign a checkpoint of the stream now (or return the latest when nothing was appended since)")
+    .action(async (streamId: string) => {
+      const { client } = await io.session("tenant");
+      const { checkpoint: c, created } = await client.proofstreams.createCheckpoint({ streamId });
+      io.output({ checkpoint: jsonOf(CheckpointSchema, c), created }, () => `${created ? "signed" : "latest"} checkpoint of ${streamId} at size ${c!.treeSize}\n${c!.note}`);
+    });
+
+  stream
+    .command("proof <streamId> <seqNo>")
+    .description("fetch an event's inclusion proof against the latest checkpoint and verify it here (exit 0 valid, 1 failed)")
+    .option("--key <verifierKey>", "the verifier key you trust (default: the one the server reports for the stream)")
+    .option("-o, --out <file>", "also write the C2SP tlog-proof to this file")
+    .action(async (streamId: string, seqNo: string, o: { key?: string; out?: string }) => {
+      const { client } = await io.session("tenant");
+      const n = seqNoOf(seqNo);
+      const key = o.key ?? (await client.proofstreams.getStream({ streamId })).stream!.verifierKey;
+      const { tlogProof } = await client.proofstreams.getInclusionProof({ streamId, leaf: { case: "seqNo", value: n } });
+      if (o.out) await writeFile(o.out, tlogProof);
+      const report = verifyTlogProof(tlogProof, { pinnedKey: key });
+      io.output({ ...report, ...(o.out ? { path: o.out } : {}) }, () =>
+        [
+          ...report.checks.map((c) => `${c.status === "pass" ? "✔" : c.status === "fail" ? "✘" : "–"} ${c.name}: ${c.detail}`),
+          report.valid ? `VALID: event ${seqNo} is in ${streamId} at checkpoint size ${report.checkpoint_size}` : "NOT VALID",
+        ].join("\n"),
+      );
+      process.exitCode = report.valid ? VERIFY_EXIT.valid : VERIFY_EXIT.failed;
+    });
+}
+
+function parsePayload(text: string): JsonValue {
+  try {
+    return JSON.parse(text) as JsonValue;
+  } catch {
+    throw new Error("--payload must be JSON");
+  }
+}
+
+/** One AppendEvent request from a JSONL line (proto JSON: snake_case or camelCase names); the stream id is the command's. */
+function appendRequest(streamId: string, line: unknown, where: string): AppendEventRequest {
+  if (typeof line !== "object" || line === null || Array.isArray(line)) throw new Error(`${where}: expected a JSON object`);
+  const fields: Record<string, unknown> = { ...line };
+  delete fields.stream_id;
+  delete fields.streamId;
+  // A file is appended again after a failure: an occurred_at filled in here would differ between runs, and the
+  // server refuses a source_ref that comes back with other content. So each line carries its own.
+  if (fields.occurred_at === undefined && fields.occurredAt === undefined) throw new Error(`${where}: occurred_at is required`);
+  try {
+    return fromJson(AppendEventRequestSchema, { ...fields, stream_id: streamId });
+  } catch (err) {
+    throw new Error(`${where}: ${(err as Error).message}`);
+  }
+}
+
+export interface BulkAppendSummary {
+  appended: number;
+  duplicates: number;
+  /** The highest sequence number acknowledged (appends run concurrently, so lines and numbers need not follow each other). */
+  last_seq_no: number;
+}
+
+/**
+ * Appends every line of a JSONL file with bounded concurrency. The first
+ * failure stops it (naming the line); since a source_ref is appended at
+ * most once, running the file again resumes where it stopped.
+ */
+async function bulkAppend(
+  streamId: string,
+  file: string,
+  concurrency: number,
+  append: (request: AppendEventRequest) => Promise<{ duplicate: boolean; event?: { seqNo: bigint } }>,
+  json: boolean,
+): Promise<BulkAppendSummary> {
+  const requests: AppendEventRequest[] = [];
+  const input = file === "-" ? process.stdin : createReadStream(file);
+  let lineNo = 0;
+  for await (const text of createInterface({ input, crlfDelay: Infinity })) {
+    lineNo++;
+    if (!text.trim()) continue;
+    let line: unknown;
+    try {
+      line = JSON.parse(text);
+    } catch {
+      throw new Error(`${file}:${lineNo}: not JSON`);
+    }
+    requests.push(appendRequest(streamId, line, `${file}:${lineNo}`));
+  }
+  const summary: BulkAppendSummary = { appended: 0, duplicates: 0, last_seq_no: 0 };
+  const bar = progressBar(requests.length, "events", json);
+  let next = 0;
+  let failure: Error | undefined;
+  const worker = async () => {
+    while (next < requests.length && !failure) {
+      const i = next++;
+      try {
+        const res = await append(requests[i]!);
+        if (res.duplicate) summary.duplicates++;
+        else summary.appended++;
+        summary.last_seq_no = Math.max(summary.last_seq_no, Number(res.event?.seqNo ?? 0));
+        bar.update(summary.appended + summary.duplicates);
+      } catch (err) {
+        failure ??= new Error(`event ${i + 1} of ${file} (source_ref ${JSON.stringify(requests[i]!.sourceRef)}): ${(err as Error).message}; ${summary.appended} appended before it, and running the file again appends only what is missing`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, requests.length)) }, worker));
+  bar.stop();
+  if (failure) throw failure;
+  return summary;
+}
+
+const STATUS_NAME: Record<DeliveryStatus, string> = {
+  [DeliveryStatus.UNSPECIFIED]: "unspecified",
+  [DeliveryStatus.PENDING]: "pending",
+  [DeliveryStatus.SUCCEEDED]: "succeeded",
+  [DeliveryStatus.FAILED]: "failed",
+};
+const STATUS_OF: Record<string, DeliveryStatus> = { pending: DeliveryStatus.PENDING, succeeded: DeliveryStatus.SUCCEEDED, failed: DeliveryStatus.FAILED };
+
+const deliveryLine = (d: Delivery) =>
+  `${d.id}\t${STATUS_NAME[d.status]}\t${d.eventType}${d.test ? " (test)" : ""}\tattempts ${d.attemptCount}\t${d.createdAt ? timestampDate(d.createdAt).toISOString() : ""}${d.failureReason ? `\t${d.failureReason}` : ""}`;
+
+function registerWebhookCommands(program: Command, io: CliIo): void {
+  const webhook = program.command("webhook").description("webhook subscriptions and deliveries of the tenant whose key is in ATTESTO_API_KEY");
+
+  webhook
+    .command("create <url>")
+    .description("subscribe an endpoint; the signing secret is shown once")
+    .requiredOption("--events <types>", "comma-separated event types (e.g. proofstream.checkpointed,store.notification)")
+    .option("--name <name>", "label", "cli")
+    .option("--description <text>", "what it is for", "")
+    .action(async (url: string, o: { events: string; name: string; description: string }) => {
+      const { client } = await io.session("tenant");
+      const eventTypes = o.events.split(",").map((e) => e.trim()).filter(Boolean);
+      const { subscription: s, secret } = await client.webhooks.createSubscription({ url, name: o.name, description: o.description, eventTypes });
+      io.output({ subscription: jsonOf(SubscriptionSchema, s), secret }, () => `created ${s!.id} posting ${s!.eventTypes.join(", ")} to ${s!.url}; the signing secret is shown once:\n${secret}`);
+    });
+
+  webhook
+    .command("list")
+    .description("list the tenant's subscriptions")
+    .action(async () => {
+      const { client } = await io.session("tenant");
+      const subs = await allPages(
+        (pageToken) => client.webhooks.listSubscriptions({ pageSize: 500, pageToken }),
+        (page) => page.subscriptions,
+      );
+      io.output(
+        subs.map((s) => jsonOf(SubscriptionSchema, s)),
+        () => subs.map((s) => `${s.id}\t${s.enabled ? "enabled" : `disabled (${s.disabledReason})`}\t${s.eventTypes.join(",")}\t${s.url}\t${s.name}`).join("\n") || "no subscriptions",
+      );
+    });
+
+  webhook
+    .command("delete <subscriptionId>")
+    .description("delete a subscription (its deliveries stay readable)")
+    .action(async (subscriptionId: string) => {
+      const { client } = await io.session("tenant");
+      await client.webhooks.deleteSubscription({ subscriptionId });
+      io.output({ deleted: true, subscriptionId }, () => `deleted ${subscriptionId}`);
+    });
+
+  webhook
+    .command("test <subscriptionId>")
+    .description('send a test event (its data says "test": true) and show the delivery')
+    .option("--type <eventType>", "the event type to imitate (default: the subscription's first)")
+    .action(async (subscriptionId: string, o: { type?: string }) => {
+      const { client } = await io.session("tenant");
+      const eventType = o.type ?? (await client.webhooks.getSubscription({ subscriptionId })).subscription!.eventTypes[0]!;
+      const { delivery: d } = await client.webhooks.sendTestEvent({ subscriptionId, eventType });
+      io.output(jsonOf(DeliverySchema, d), () => `queued test delivery ${d!.id} (${d!.eventType}) to ${d!.url}; follow it with: attesto webhook deliveries --subscription ${subscriptionId}`);
+    });
+
+  webhook
+    .command("deliveries")
+    .description("the newest deliveries: status, event type, attempts so far, failure reason")
+    .option("--subscription <id>", "only this subscription's")
+    .addOption(new Option("--status <status>", "only deliveries in this state").choices(Object.keys(STATUS_OF)))
+    .option("--type <eventType>", "only this event type")
+    .addOption(new Option("--limit <n>", "how many (newest first)").argParser(positiveInt("--limit")).default(20))
+    .action(async (o: { subscription?: string; status?: string; type?: string; limit: number }) => {
+      const { client } = await io.session("tenant");
+      const deliveries: Delivery[] = [];
+      let pageToken = "";
+      do {
+        const page = await client.webhooks.listDeliveries({
+          pageSize: Math.min(o.limit - deliveries.length, 100),
+          pageToken,
+          subscriptionId: o.subscription,
+          status: o.status ? STATUS_OF[o.status] : DeliveryStatus.UNSPECIFIED,
+          eventType: o.type,
+        });
+        deliveries.push(...page.deliveries);
+        pageToken = page.nextPageToken;
+      } while (pageToken && deliveries.length < o.limit);
+      io.output(
+        deliveries.map((d) => jsonOf(DeliverySchema, d)),
+        () => deliveries.map(deliveryLine).join("\n") || "no deliveries",
+      );
+    });
+
+  webhook
+    .command("redeliver <deliveryId>")
+    .description("send a delivery again, with the same delivery id (receivers deduplicate by it)")
+    .action(async (deliveryId: string) => {
+      const { client } = await io.session("tenant");
+      const { delivery: d } = await client.webhooks.redeliverDelivery({ deliveryId });
+      io.output(jsonOf(DeliverySchema, d), () => `redelivering ${d!.id} (${d!.eventType}) to ${d!.url}`);
+    });
+}
