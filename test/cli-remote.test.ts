@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import path from "node:path";
@@ -8,7 +7,7 @@ import { TenantService } from "../gen/ts/attesto/v1/tenant_pb.js";
 import { packageVersion } from "../src/paths.js";
 import type { Attesto } from "../src/server/app.js";
 import { DEV_CREDENTIALS_FILE } from "../src/tenancy/dev-bootstrap.js";
-import { CLI, ROOT } from "./support/process.js";
+import { runCli, runCliOnTerminal } from "./support/process.js";
 import { ADMIN_TOKEN, adminClient, clientFor, newTenant, startTestServer, tempDir } from "./support/server.js";
 import { Receiver, waitFor } from "./support/webhooks.js";
 
@@ -47,17 +46,7 @@ function bare(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...rest, LOG_LEVEL: "warn", ATTESTO_DATA_DIR: dir, ...extra };
 }
 
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...CLI, ...args], { env, cwd: ROOT });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.once("error", reject);
-    child.once("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const run = runCli;
 
 async function json<T>(args: string[], env: NodeJS.ProcessEnv): Promise<T> {
   const res = await run(["--json", ...args], env);
@@ -182,15 +171,7 @@ describe("attesto CLI, remote", () => {
     const { stream } = await clientFor(ProofstreamService, app.url, tenant.key).createStream({ name: "bar" });
     const file = path.join(dir, "bar.jsonl");
     await writeFile(file, Array.from({ length: 25 }, (_, i) => JSON.stringify({ source_ref: `b-${i}`, event_type: "t.e", occurred_at: "2026-01-01T00:00:00Z", payload: {} })).join("\n"));
-    // util-linux `script` gives the command a pseudo-terminal, as a person's shell would.
-    const command = [process.execPath, ...CLI, "stream", "append", stream!.id, "--file", file].map((a) => `'${a}'`).join(" ");
-    const res = await new Promise<{ code: number; out: string }>((resolve, reject) => {
-      const child = spawn("script", ["-qec", command, "/dev/null"], { env: bare({ ATTESTO_URL: app.url, ATTESTO_API_KEY: tenant.key }), cwd: ROOT });
-      let out = "";
-      child.stdout.on("data", (d) => (out += d));
-      child.once("error", reject);
-      child.once("exit", (code) => resolve({ code: code ?? -1, out }));
-    });
+    const res = await runCliOnTerminal(["stream", "append", stream!.id, "--file", file], bare({ ATTESTO_URL: app.url, ATTESTO_API_KEY: tenant.key }));
     expect(res.code, res.out).toBe(0);
     expect(res.out).toMatch(/\[█{30}\] 100% 25\/25 events/);
     expect(res.out).toContain(`appended 25 events to ${stream!.id}`);

@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ConnectorKind, ConnectorStatus, GitLabConfig_TokenMode } from "../gen/ts/attesto/v1/connector_pb.js";
@@ -7,7 +6,7 @@ import type { Attesto } from "../src/server/app.js";
 import { eq } from "drizzle-orm";
 import { post, seedBody, signedHeaders, signedWebhookConnector, startConnectorServer, tenantWithStream, type TenantWithStream } from "./support/connectors.js";
 import { capturedLogs, leakedIntoLogs, sensitive } from "./support/connectors.js";
-import { CLI, ROOT } from "./support/process.js";
+import { runCli } from "./support/process.js";
 import { waitFor } from "./support/webhooks.js";
 
 let app: Attesto;
@@ -154,16 +153,10 @@ describe("connector management", () => {
       ATTESTO_ENCRYPTION_KEY: encryptionKey,
       LOG_LEVEL: "silent",
     };
-    const cli = (args: string[]) =>
-      new Promise<{ code: number; out: string; err: string }>((resolve, reject) => {
-        const child = spawn(process.execPath, [...CLI, "--local", "--json", ...args], { env, cwd: ROOT });
-        let out = "";
-        let err = "";
-        child.stdout.on("data", (d) => (out += d));
-        child.stderr.on("data", (d) => (err += d));
-        child.once("error", reject);
-        child.once("exit", (code) => resolve({ code: code ?? -1, out, err }));
-      });
+    const cli = async (args: string[]) => {
+      const res = await runCli(["--local", "--json", ...args], env);
+      return { code: res.code, out: res.stdout, err: res.stderr };
+    };
     const created = await cli(["connector", "create", t.tenantId, "--stream", t.streamId, "--kind", "signed_webhook", "--name", "from cli"]);
     expect(created.code, created.err).toBe(0);
     const c = JSON.parse(created.out) as { id: string; secret: string };

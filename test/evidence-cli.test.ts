@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -6,7 +5,7 @@ import { ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
 import type { Attesto } from "../src/server/app.js";
 import type { VerificationReport } from "../src/verify/bundle.js";
 import { buildBundle, TAMPERS } from "./support/bundles.js";
-import { CLI, ROOT } from "./support/process.js";
+import { runCli, runCliOnTerminal } from "./support/process.js";
 import { appendRequest } from "./support/proofstream.js";
 import { clientFor, newTenant, startTestServer, tempDir } from "./support/server.js";
 
@@ -19,17 +18,7 @@ beforeAll(async () => {
 });
 afterAll(() => app?.stop());
 
-function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...CLI, ...args], { env: { ...process.env, LOG_LEVEL: "warn", ...env }, cwd: ROOT });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.once("error", reject);
-    child.once("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const run = (args: string[], env: Record<string, string> = {}) => runCli(args, { ...process.env, LOG_LEVEL: "warn", ...env });
 
 describe("attesto proof, bundle and verify", () => {
   it("exports a tlog-proof and a bundle from a server and verifies both offline, each check by name", async () => {
@@ -85,15 +74,7 @@ describe("attesto proof, bundle and verify", () => {
     const ps = clientFor(ProofstreamService, app.url, tenant.key);
     const { stream } = await ps.createStream({ name: "cli progress" });
     for (let i = 0; i < 30; i++) await ps.appendEvent(appendRequest(stream!.id, `g-${i}`));
-    // util-linux `script` gives the command a pseudo-terminal, as a person's shell would.
-    const command = [process.execPath, ...CLI, "bundle", "create", stream!.id, "1", "30", "--wait"].map((a) => `'${a}'`).join(" ");
-    const res = await new Promise<{ code: number; out: string }>((resolve, reject) => {
-      const child = spawn("script", ["-qec", command, "/dev/null"], { env: { ...process.env, LOG_LEVEL: "warn", ATTESTO_URL: app.url, ATTESTO_API_KEY: tenant.key }, cwd: ROOT });
-      let out = "";
-      child.stdout.on("data", (d) => (out += d));
-      child.once("error", reject);
-      child.once("exit", (code) => resolve({ code: code ?? -1, out }));
-    });
+    const res = await runCliOnTerminal(["bundle", "create", stream!.id, "1", "30", "--wait"], { ...process.env, LOG_LEVEL: "warn", ATTESTO_URL: app.url, ATTESTO_API_KEY: tenant.key });
     expect(res.code, res.out).toBe(0);
     expect(res.out).toMatch(/\[█{30}\] 100% 30\/30 events/);
     expect(res.out).toMatch(/bundle bundle_\w+ ready: events 1\.\.30/);

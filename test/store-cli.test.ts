@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -10,7 +9,7 @@ import { projectRoot } from "../src/paths.js";
 import { startAttesto, type Attesto } from "../src/server/app.js";
 import { makeAppleChain, transactionPayload, writeRootPem, type TestAppleChain } from "./support/apple-chain.js";
 import { FakeAppStore } from "./support/fake-app-store.js";
-import { CLI, ROOT } from "./support/process.js";
+import { runCli } from "./support/process.js";
 import { clientFor, newTenant, tempDir, testEnv } from "./support/server.js";
 
 let chain: TestAppleChain;
@@ -38,17 +37,7 @@ afterAll(async () => {
   await fake?.close();
 });
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...CLI, "--local", "--json", ...args], { env: { ...process.env, ...env }, cwd: ROOT });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.once("error", reject);
-    child.once("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => runCli(["--local", "--json", ...args], { ...process.env, ...env });
 
 async function json<T>(args: string[]): Promise<T> {
   const res = await cli(args);

@@ -36,3 +36,38 @@ export function stopProcess(child: ChildProcess): Promise<number | null> {
   child.kill("SIGTERM");
   return exited;
 }
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI from source as a child process and collects what it printed. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...CLI, ...args], { env, cwd: ROOT });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.once("error", reject);
+    child.once("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/**
+ * Runs the CLI on a pseudo-terminal, as a person's shell would (util-linux
+ * `script`), so it draws what it draws only on a TTY. Both streams arrive
+ * mixed in `out`, as on a terminal.
+ */
+export function runCliOnTerminal(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string }> {
+  const command = [process.execPath, ...CLI, ...args].map((a) => `'${a}'`).join(" ");
+  return new Promise((resolve, reject) => {
+    const child = spawn("script", ["-qec", command, "/dev/null"], { env, cwd: ROOT });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.once("error", reject);
+    child.once("exit", (code) => resolve({ code: code ?? -1, out }));
+  });
+}
