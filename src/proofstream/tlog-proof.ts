@@ -2,7 +2,7 @@ import { and, eq } from "drizzle-orm";
 import type { Db } from "../db/db.js";
 import { streamEvents as events } from "./schema.js";
 import { AppError } from "../errors.js";
-import { formatTlogProof } from "../verify/tlog-proof.js";
+import { TLOG_PROOF_FORMAT } from "../verify/tlog-proof.js";
 import type { InclusionProofResult } from "./proofs.js";
 
 /**
@@ -25,6 +25,13 @@ export async function proofLeafOf(db: Db, streamId: string, proof: InclusionProo
   return row.leaf;
 }
 
-export function tlogProofText(leaf: Uint8Array, proof: InclusionProofResult): string {
-  return formatTlogProof({ extra: leaf, index: proof.leafIndex, hashes: proof.hashes, checkpoint: proof.checkpoint.note });
+/**
+ * formatTlogProof (src/verify/tlog-proof.ts) with the extra line, byte for
+ * byte, built with Node's base64 instead of the verification library's
+ * portable btoa: this runs on every GetInclusionProof.
+ */
+export function tlogProofText(leaf: Uint8Array, proof: Pick<InclusionProofResult, "leafIndex" | "hashes" | "checkpoint">): string {
+  let text = `${TLOG_PROOF_FORMAT}\nextra ${Buffer.from(leaf.buffer, leaf.byteOffset, leaf.byteLength).toString("base64")}\nindex ${proof.leafIndex}\n`;
+  for (const h of proof.hashes) text += `${h.toString("base64")}\n`;
+  return `${text}\n${proof.checkpoint.note}`;
 }
