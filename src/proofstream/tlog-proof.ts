@@ -1,4 +1,4 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/db.js";
 import { streamEvents as events } from "./schema.js";
 import { AppError } from "../errors.js";
@@ -16,11 +16,7 @@ export async function tlogProofOf(db: Db, streamId: string, proof: InclusionProo
 
 /** The leaf bytes an inclusion proof is about (its hash is the proof's leaf hash). */
 export async function proofLeafOf(db: Db, streamId: string, proof: InclusionProofResult): Promise<Uint8Array> {
-  const [row] = await db
-    .select({ leaf: events.leaf })
-    .from(events)
-    .where(and(eq(events.streamId, streamId), eq(events.seqNo, proof.leafIndex + 1)))
-    .limit(1);
+  const [row] = await leafQuery(db).execute({ streamId, seqNo: proof.leafIndex + 1 });
   if (!row) throw new AppError("internal", `event ${proof.leafIndex + 1} of ${streamId} has a proof but no leaf`);
   return row.leaf;
 }
@@ -30,6 +26,26 @@ export async function proofLeafOf(db: Db, streamId: string, proof: InclusionProo
  * byte, built with Node's base64 instead of the verification library's
  * portable btoa: this runs on every GetInclusionProof.
  */
+/**
+ * The leaf read of every GetInclusionProof, built once per handle: Drizzle
+ * renders a builder query anew on each call, which cost more CPU than the
+ * read itself.
+ */
+const leafQueries = new WeakMap<Db, ReturnType<typeof buildLeafQuery>>();
+const buildLeafQuery = (db: Db) =>
+  db
+    .select({ leaf: events.leaf })
+    .from(events)
+    .where(and(eq(events.streamId, sql.placeholder("streamId")), eq(events.seqNo, sql.placeholder("seqNo"))))
+    .limit(1)
+    .prepare("proof_leaf");
+
+function leafQuery(db: Db) {
+  let query = leafQueries.get(db);
+  if (!query) leafQueries.set(db, (query = buildLeafQuery(db)));
+  return query;
+}
+
 export function tlogProofText(leaf: Uint8Array, proof: Pick<InclusionProofResult, "leafIndex" | "hashes" | "checkpoint">): string {
   let text = `${TLOG_PROOF_FORMAT}\nextra ${Buffer.from(leaf.buffer, leaf.byteOffset, leaf.byteLength).toString("base64")}\nindex ${proof.leafIndex}\n`;
   for (const h of proof.hashes) text += `${h.toString("base64")}\n`;
