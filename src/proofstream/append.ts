@@ -198,7 +198,7 @@ export class Appender {
         ), new_events AS (
           ${eventsInsert(planned.flatMap((p) => p.plan.rows), sql`WHERE r.stream_id IN (SELECT id FROM head)`)}
         ), new_tiles AS (
-          ${tilesUpsert(planned.flatMap((p) => p.writes.map((w) => ({ ...w, streamId: p.group.streamId }))), sql`WHERE t.stream_id IN (SELECT id FROM head)`)}
+          ${tilesUpsert(planned.flatMap((p) => p.writes.map((w) => ({ ...w, streamId: p.group.streamId }))), sql`WHERE w.stream_id IN (SELECT id FROM head)`)}
         )
         SELECT id FROM head`)
       ).map((r) => r.id),
@@ -306,12 +306,23 @@ function eventsInsert(rows: readonly NewEventRow[], guard = sql``) {
       received_at timestamptz, payload jsonb, payload_sha256 text, leaf text, leaf_hash text) ${guard}`;
 }
 
-/** Tile writes (of any streams) as one upsert; `guard` is an optional WHERE on the rows. */
+/**
+ * Tile writes (of any streams) as one upsert; `guard` is an optional WHERE
+ * on the rows (alias w). Only each tile's new hashes are sent: the hashes it
+ * already holds are taken from the stored row, so a batch of one event per
+ * stream sends 32 bytes per stream, not its whole partial tile (up to 8 KiB).
+ * A stored tile shorter than the hashes kept yields NULL, which the NOT NULL
+ * column refuses: the statement fails instead of writing a wrong tile.
+ */
 function tilesUpsert(writes: ReadonlyArray<TileWrite & { streamId: string }>, guard = sql``) {
-  const json = JSON.stringify(writes.map((w) => ({ stream_id: w.streamId, level: w.level, idx: w.index, hashes: w.hashes.toString("hex") })));
+  const json = JSON.stringify(writes.map((w) => ({ stream_id: w.streamId, level: w.level, idx: w.index, kept: w.kept, hashes: w.hashes.toString("hex", w.kept) })));
   return sql`
     INSERT INTO tiles (stream_id, level, idx, hashes)
-    SELECT stream_id, level, idx, decode(hashes, 'hex') FROM jsonb_to_recordset(${json}::jsonb) AS t(stream_id text, level smallint, idx bigint, hashes text) ${guard}
+    SELECT w.stream_id, w.level, w.idx,
+      CASE WHEN w.kept = 0 THEN decode(w.hashes, 'hex') WHEN length(t.hashes) >= w.kept THEN substring(t.hashes FROM 1 FOR w.kept) || decode(w.hashes, 'hex') END
+    FROM jsonb_to_recordset(${json}::jsonb) AS w(stream_id text, level smallint, idx bigint, kept int, hashes text)
+    LEFT JOIN tiles t ON w.kept > 0 AND t.stream_id = w.stream_id AND t.level = w.level AND t.idx = w.idx
+    ${guard}
     ON CONFLICT (stream_id, level, idx) DO UPDATE SET hashes = excluded.hashes`;
 }
 
