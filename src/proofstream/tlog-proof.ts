@@ -1,5 +1,6 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/db.js";
+import { statement } from "../db/statement.js";
 import { streamEvents as events } from "./schema.js";
 import { AppError } from "../errors.js";
 import { TLOG_PROOF_FORMAT } from "../verify/tlog-proof.js";
@@ -26,25 +27,15 @@ export async function proofLeafOf(db: Db, streamId: string, proof: InclusionProo
  * byte, built with Node's base64 instead of the verification library's
  * portable btoa: this runs on every GetInclusionProof.
  */
-/**
- * The leaf read of every GetInclusionProof, built once per handle: Drizzle
- * renders a builder query anew on each call, which cost more CPU than the
- * read itself.
- */
-const leafQueries = new WeakMap<Db, ReturnType<typeof buildLeafQuery>>();
-const buildLeafQuery = (db: Db) =>
+/** The leaf read of every GetInclusionProof, built once per handle. */
+const leafQuery = statement((db) =>
   db
     .select({ leaf: events.leaf })
     .from(events)
     .where(and(eq(events.streamId, sql.placeholder("streamId")), eq(events.seqNo, sql.placeholder("seqNo"))))
     .limit(1)
-    .prepare("proof_leaf");
-
-function leafQuery(db: Db) {
-  let query = leafQueries.get(db);
-  if (!query) leafQueries.set(db, (query = buildLeafQuery(db)));
-  return query;
-}
+    .prepare("proof_leaf"),
+);
 
 export function tlogProofText(leaf: Uint8Array, proof: Pick<InclusionProofResult, "leafIndex" | "hashes" | "checkpoint">): string {
   let text = `${TLOG_PROOF_FORMAT}\nextra ${Buffer.from(leaf.buffer, leaf.byteOffset, leaf.byteLength).toString("base64")}\nindex ${proof.leafIndex}\n`;
