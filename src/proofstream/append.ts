@@ -1,7 +1,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import { LRUCache } from "lru-cache";
 import type { Db } from "../db/db.js";
-import { isUniqueViolation, normalizeDbError } from "../db/errors.js";
+import { isUniqueViolation, normalizeDbError, sqlState } from "../db/errors.js";
 import { checkStorableJson, checkStorableText, checkStorableTime } from "../db/storable.js";
 import { streamEvents, streams, tiles } from "./schema.js";
 import { AppError, notFound } from "../errors.js";
@@ -102,7 +102,10 @@ export class Appender {
         rest = [...moved, ...locked];
       } catch (err) {
         const error = normalizeDbError(err);
-        if (error.code === "unavailable") {
+        // Writers in other processes may lock an overlapping set of stream rows
+        // in another order; alone, each stream locks one row and cannot deadlock.
+        const state = sqlState(err);
+        if (error.code === "unavailable" && state !== "40P01" && state !== "40001") {
           for (const p of batch) p.reject(error);
           for (const { streamId } of optimistic) this.#frontiers.delete(streamId);
           return;
@@ -184,6 +187,8 @@ export class Appender {
       planned.push({ group, before, plan, writes });
     }
     if (planned.length === 0) return { done, moved: [] };
+    // Rows locked in stream id order, as another process's statement would lock them.
+    planned.sort((a, b) => (a.group.streamId < b.group.streamId ? -1 : a.group.streamId > b.group.streamId ? 1 : 0));
     const heads = JSON.stringify(planned.map((p) => ({ id: p.group.streamId, before: p.before.size, after: p.plan.size, refs: p.plan.rows.map((r) => r.sourceRef) })));
     const swapped = new Set(
       (
