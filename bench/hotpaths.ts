@@ -180,9 +180,18 @@ async function main() {
         body: "{}",
       });
 
-    // Warm-up, not counted: the server's frontiers, key cache and tile cache, as a long-running server has them.
+    // Warm-up, not counted: the server's frontiers, key cache and tile cache, as a long-running server has them
+    // (one proof per level-0 tile reads every tile a proof can need into the cache).
     console.error("warming up");
     await appendLoad([one, ...many]);
+    let tile = 0;
+    await load({
+      url: `${url}/attesto.v1.ProofstreamService/GetInclusionProof`,
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${key}` },
+      amount: Math.ceil(PROOF_EVENTS / 256),
+      requests: [{ setupRequest: (req) => ({ ...req, body: JSON.stringify({ streamId: big, seqNo: String(Math.min(PROOF_EVENTS, 1 + 256 * tile++)) }) }) }],
+    });
     await proofLoad();
     await tenantLoad();
 
