@@ -201,7 +201,11 @@ async function main() {
         measured(serverPid, () => appendLoad([one])),
       ),
     );
-    cmp.push(await interleave({ name: "AppendEvent, 100 streams", baseline: "AppendEvent, 1 stream", target: 0.9 }, () => appendLoad([one]), () => appendLoad(many)));
+    cmp.push(
+      await interleave({ name: "AppendEvent, 100 streams", baseline: "AppendEvent, 1 stream", target: 0.9 }, () => appendLoad([one]), () =>
+        measured(serverPid, () => appendLoad(many)),
+      ),
+    );
     cmp.push(
       await interleave({ name: `GetInclusionProof, ${fmt(PROOF_EVENTS)} events`, baseline: "naive point read", target: 1.0 }, pointReadLoad, () =>
         measured(serverPid, proofLoad),
