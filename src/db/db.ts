@@ -4,6 +4,7 @@ import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import { migrationsFolder } from "../paths.js";
+import { preparing } from "./prepared.js";
 
 /**
  * The Drizzle handle (postgres.js, the one driver). It carries no schema:
@@ -20,9 +21,9 @@ export interface Database {
   ping(): Promise<void>;
   /**
    * Runs one raw statement outside any transaction as a prepared statement
-   * (kept per connection, so its text is parsed and planned once), for hot
-   * paths. Drizzle sends its queries unprepared, and postgres.js then asks the
-   * server to describe each parameterized one first: a second round trip.
+   * (kept per connection, so its text is parsed and planned once), without
+   * Drizzle's result mapping. Drizzle's own queries are prepared too (its
+   * client is wrapped by `preparing`).
    */
   query<T>(statement: SQL): Promise<T[]>;
   close(): Promise<void>;
@@ -62,7 +63,8 @@ export function openDatabase(opts: OpenDatabaseOptions): Database {
     backoff: reconnectDelaySeconds,
     connection: { application_name: "attesto", ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}) },
   });
-  const db = drizzle(client);
+  // Every Drizzle statement prepared (one round trip, parsed once per connection): see prepared.ts.
+  const db = drizzle(preparing(client));
   return {
     db,
     async migrate() {

@@ -1,11 +1,11 @@
 import { and, eq, sql } from "drizzle-orm";
 import { LRUCache } from "lru-cache";
 import type { Db } from "../db/db.js";
-import { isUniqueViolation, normalizeDbError } from "../db/errors.js";
+import { isUniqueViolation, normalizeDbError, sqlState } from "../db/errors.js";
 import { checkStorableJson, checkStorableText, checkStorableTime } from "../db/storable.js";
 import { streamEvents, streams, tiles } from "./schema.js";
 import { AppError, notFound } from "../errors.js";
-import { advance, planBatch, type Frontier, type NewEventRow } from "./batch-plan.js";
+import { advance, groupByStream, planBatch, splitByFrontier, type Frontier, type NewEventRow } from "./batch-plan.js";
 import { payloadSha256, type JsonObject, type LeafFields } from "./leaf.js";
 import { appendToTiles, partialTiles, type TileWrite } from "./merkle/tiles.js";
 
@@ -36,15 +36,27 @@ interface Pending {
 }
 
 
+/** One stream's share of a commit. */
+interface Group {
+  streamId: string;
+  members: Pending[];
+}
+
 /**
- * Appends events, grouping the concurrent appends of one stream into one
- * transaction (group commit): while a batch commits, the next one gathers.
- * Gapless sequence numbers come from the stream row, locked FOR UPDATE, so
- * appends from any number of processes form one tree; streams never wait on
- * each other. A result is returned only after its transaction committed.
+ * Appends events with group commit across streams: while one commit runs,
+ * the appends of every stream gather, and the next commit takes them all in
+ * one statement (each stream's size advanced by compare-and-swap, the
+ * events and tiles of every stream that swapped in one insert each). So 100
+ * streams commit in batches as one stream does. Gapless sequence numbers
+ * come from the stream row; a stream this process did not write last takes
+ * the locked path (its row FOR UPDATE), so appends from any number of
+ * processes form one tree. A result is returned only after its
+ * transaction committed; one stream's conflict or one bad member fails
+ * nobody else.
  */
 export class Appender {
-  readonly #queues = new Map<string, { pending: Pending[]; running: boolean }>();
+  #pending: Pending[] = [];
+  #running = false;
   /** Bounded: a stream that falls out only costs one tile read on its next append. */
   readonly #frontiers = new LRUCache<string, Frontier>({ max: 10_000 });
 
@@ -66,44 +78,66 @@ export class Appender {
       return Promise.reject(err);
     }
     return new Promise((resolve, reject) => {
-      let queue = this.#queues.get(input.streamId);
-      if (!queue) {
-        queue = { pending: [], running: false };
-        this.#queues.set(input.streamId, queue);
-      }
-      queue.pending.push({ input: prepared, resolve, reject });
-      if (!queue.running) void this.#drain(input.streamId, queue);
+      this.#pending.push({ input: prepared, resolve, reject });
+      if (!this.#running) void this.#drain();
     });
   }
 
-  async #drain(streamId: string, queue: { pending: Pending[]; running: boolean }): Promise<void> {
-    queue.running = true;
-    while (queue.pending.length > 0) {
-      const batch = queue.pending.splice(0, this.opts.maxBatch);
+  async #drain(): Promise<void> {
+    this.#running = true;
+    while (this.#pending.length > 0) {
+      // One commit at a time: a stream's next batch numbers after the last one's outcome.
+      await this.#commitBatch(this.#pending.splice(0, this.opts.maxBatch));
+    }
+    this.#running = false;
+  }
+
+  async #commitBatch(batch: Pending[]): Promise<void> {
+    const { optimistic, locked } = splitByFrontier(groupByStream(batch), (id) => this.#frontiers.get(id));
+    let rest: Group[] = locked;
+    if (optimistic.length > 0) {
       try {
-        settle(batch, await this.#commit(streamId, batch));
+        const { done, moved } = await this.#commitOptimistic(optimistic);
+        for (const { group, results } of done) settle(group.members, results);
+        rest = [...moved, ...locked];
       } catch (err) {
-        this.#frontiers.delete(streamId);
         const error = normalizeDbError(err);
-        // An outage or a conflict fails every member alike; anything else may
-        // be one member the checks above did not foresee: each is retried
-        // alone, so only that one fails.
-        if (batch.length === 1 || error.code === "unavailable") {
+        // Writers in other processes may lock an overlapping set of stream rows
+        // in another order; alone, each stream locks one row and cannot deadlock.
+        const state = sqlState(err);
+        if (error.code === "unavailable" && state !== "40P01" && state !== "40001") {
           for (const p of batch) p.reject(error);
-          continue;
+          for (const { streamId } of optimistic) this.#frontiers.delete(streamId);
+          return;
         }
-        for (const p of batch) {
-          try {
-            settle([p], await this.#commit(streamId, [p]));
-          } catch (single) {
-            this.#frontiers.delete(streamId);
-            p.reject(normalizeDbError(single));
-          }
+        // The statement changed nothing; each stream alone finds out whose member it was.
+        rest = [...optimistic, ...locked];
+      }
+    }
+    await Promise.all(rest.map((group) => this.#commitStream(group)));
+  }
+
+  /** One stream's members alone; after a failure, each member alone, so only a bad one fails. */
+  async #commitStream({ streamId, members }: Group): Promise<void> {
+    try {
+      settle(members, await this.#commit(streamId, members));
+    } catch (err) {
+      this.#frontiers.delete(streamId);
+      const error = normalizeDbError(err);
+      // An outage or a conflict fails every member alike.
+      if (members.length === 1 || error.code === "unavailable") {
+        for (const p of members) p.reject(error);
+        return;
+      }
+      for (const p of members) {
+        try {
+          settle([p], await this.#commit(streamId, [p]));
+        } catch (single) {
+          this.#frontiers.delete(streamId);
+          p.reject(normalizeDbError(single));
         }
       }
     }
-    queue.running = false;
-    this.#queues.delete(streamId);
   }
 
   /** When the event with this source_ref happened, if the stream holds one (connectors keep redeliveries identical with it). */
@@ -116,45 +150,75 @@ export class Appender {
     return row?.occurredAt;
   }
 
-  async #commit(streamId: string, batch: Pending[]): Promise<Array<AppendResult | AppError>> {
-    return (await this.#commitOptimistic(streamId, batch)) ?? (await this.#commitLocked(streamId, batch));
+  async #commit(streamId: string, members: Pending[]): Promise<Array<AppendResult | AppError>> {
+    const before = this.#frontiers.get(streamId);
+    if (before) {
+      try {
+        const { done } = await this.#commitOptimistic([{ streamId, members, before }]);
+        if (done[0]) return done[0].results;
+      } catch (err) {
+        // A replayed source_ref the statement's check did not see (a race): the locked path resolves it.
+        if (!isUniqueViolation(err)) throw err;
+        this.#frontiers.delete(streamId);
+      }
+    }
+    return this.#commitLocked(streamId, members);
   }
 
   /**
-   * The common case in one statement and one round trip: this process wrote
-   * the stream last, so it knows the size, owner and open tiles. The stream
-   * row's size is advanced by compare-and-swap and the inserts only happen if
-   * it succeeded. Another writer in between, or a replayed source_ref (the
-   * unique index refuses it), sends the batch to the locked path instead.
+   * The common case in one statement and one round trip, for any number of
+   * streams this process wrote last (it knows their size, owner and open
+   * tiles). Each stream's size is advanced by compare-and-swap, and only
+   * when none of its new source_refs is stored already; the inserts take
+   * the events and tiles of the streams that swapped. The others (another
+   * writer in between, or a replay) are returned for the locked path.
    */
-  async #commitOptimistic(streamId: string, batch: Pending[]): Promise<Array<AppendResult | AppError> | undefined> {
-    const before = this.#frontiers.get(streamId);
-    if (!before) return undefined;
-    const plan = planBatch(streamId, batch.map((p) => p.input), { tenantId: before.tenantId, treeSize: before.size }, new Map());
-    if (plan.rows.length === 0) return plan.results;
-    const writes = appendToTiles(before.size, plan.rows.map((r) => r.leafHash), (level) => before.partial.get(level) ?? Buffer.alloc(0));
-    let swapped: boolean;
-    try {
-      const result = await this.db.execute<{ swapped: number }>(sql`
-        WITH head AS (
-          UPDATE streams SET tree_size = ${plan.size} WHERE id = ${streamId} AND tree_size = ${before.size} RETURNING id
+  async #commitOptimistic(groups: ReadonlyArray<Group & { before: Frontier }>): Promise<{ done: Array<{ group: Group; results: Array<AppendResult | AppError> }>; moved: Group[] }> {
+    const done: Array<{ group: Group; results: Array<AppendResult | AppError> }> = [];
+    const planned: Array<{ group: Group; before: Frontier; plan: ReturnType<typeof planBatch>; writes: TileWrite[] }> = [];
+    for (const group of groups) {
+      const { before } = group;
+      const plan = planBatch(group.streamId, group.members.map((p) => p.input), { tenantId: before.tenantId, treeSize: before.size }, new Map());
+      if (plan.rows.length === 0) {
+        done.push({ group, results: plan.results });
+        continue;
+      }
+      const writes = appendToTiles(before.size, plan.rows.map((r) => r.leafHash), (level) => before.partial.get(level) ?? Buffer.alloc(0));
+      planned.push({ group, before, plan, writes });
+    }
+    if (planned.length === 0) return { done, moved: [] };
+    // Rows locked in stream id order, as another process's statement would lock them.
+    planned.sort((a, b) => (a.group.streamId < b.group.streamId ? -1 : a.group.streamId > b.group.streamId ? 1 : 0));
+    const heads = JSON.stringify(planned.map((p) => ({ id: p.group.streamId, before: p.before.size, after: p.plan.size, refs: p.plan.rows.map((r) => r.sourceRef) })));
+    const swapped = new Set(
+      (
+        await this.db.execute<{ id: string }>(sql`
+        WITH want AS (
+          SELECT * FROM jsonb_to_recordset(${heads}::jsonb) AS w(id text, before bigint, after bigint, refs jsonb)
+        ), head AS (
+          UPDATE streams s SET tree_size = w.after FROM want w
+          WHERE s.id = w.id AND s.tree_size = w.before
+            AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(w.refs) AS ref(v) JOIN events e ON e.stream_id = w.id AND e.source_ref = ref.v)
+          RETURNING s.id
         ), new_events AS (
-          ${eventsInsert(plan.rows)} WHERE EXISTS (SELECT 1 FROM head)
+          ${eventsInsert(planned.flatMap((p) => p.plan.rows), sql`WHERE r.stream_id IN (SELECT id FROM head)`)}
         ), new_tiles AS (
-          ${tilesUpsert(streamId, writes, sql`WHERE EXISTS (SELECT 1 FROM head)`)}
+          ${tilesUpsert(planned.flatMap((p) => p.writes.map((w) => ({ ...w, streamId: p.group.streamId }))), sql`WHERE w.stream_id IN (SELECT id FROM head)`)}
         )
-        SELECT count(*)::int AS swapped FROM head`);
-      swapped = result[0]?.swapped === 1;
-    } catch (err) {
-      if (isUniqueViolation(err)) swapped = false;
-      else throw err;
+        SELECT id FROM head`)
+      ).map((r) => r.id),
+    );
+    const moved: Group[] = [];
+    for (const { group, before, plan, writes } of planned) {
+      if (swapped.has(group.streamId)) {
+        this.#frontiers.set(group.streamId, advance(before, plan.size, writes));
+        done.push({ group, results: plan.results });
+      } else {
+        this.#frontiers.delete(group.streamId);
+        moved.push(group);
+      }
     }
-    if (!swapped) {
-      this.#frontiers.delete(streamId);
-      return undefined;
-    }
-    this.#frontiers.set(streamId, advance(before, plan.size, writes));
-    return plan.results;
+    return { done, moved };
   }
 
   /** The general path: lock the stream row, look up replays, then write. */
@@ -181,7 +245,7 @@ export class Appender {
       const writes = appendToTiles(head.treeSize, plan.rows.map((r) => r.leafHash), (level) => before.partial.get(level) ?? Buffer.alloc(0));
       await Promise.all([
         tx.execute(eventsInsert(plan.rows)),
-        tx.execute(tilesUpsert(streamId, writes)),
+        tx.execute(tilesUpsert(writes.map((w) => ({ ...w, streamId })))),
         tx.update(streams).set({ treeSize: plan.size }).where(eq(streams.id, streamId)),
       ]);
       frontier = advance(before, plan.size, writes);
@@ -225,7 +289,7 @@ function settle(batch: readonly Pending[], outcomes: ReadonlyArray<AppendResult 
  * with ten parameters per row costs more CPU than the database spends
  * storing the batch.
  */
-function eventsInsert(rows: readonly NewEventRow[]) {
+function eventsInsert(rows: readonly NewEventRow[], guard = sql``) {
   const json = JSON.stringify(
     rows.map((r) => ({
       stream_id: r.streamId,
@@ -244,15 +308,26 @@ function eventsInsert(rows: readonly NewEventRow[]) {
     INSERT INTO events (stream_id, seq_no, source_ref, event_type, occurred_at, received_at, payload, payload_sha256, leaf, leaf_hash)
     SELECT stream_id, seq_no, source_ref, event_type, occurred_at, received_at, payload, payload_sha256, decode(leaf, 'hex'), decode(leaf_hash, 'hex')
     FROM jsonb_to_recordset(${json}::jsonb) AS r(stream_id text, seq_no bigint, source_ref text, event_type text, occurred_at timestamptz,
-      received_at timestamptz, payload jsonb, payload_sha256 text, leaf text, leaf_hash text)`;
+      received_at timestamptz, payload jsonb, payload_sha256 text, leaf text, leaf_hash text) ${guard}`;
 }
 
-/** Tile writes as one upsert; `guard` is an optional WHERE on the rows. */
-function tilesUpsert(streamId: string, writes: readonly TileWrite[], guard = sql``) {
-  const json = JSON.stringify(writes.map((w) => ({ level: w.level, idx: w.index, hashes: w.hashes.toString("hex") })));
+/**
+ * Tile writes (of any streams) as one upsert; `guard` is an optional WHERE
+ * on the rows (alias w). Only each tile's new hashes are sent: the hashes it
+ * already holds are taken from the stored row, so a batch of one event per
+ * stream sends 32 bytes per stream, not its whole partial tile (up to 8 KiB).
+ * A stored tile shorter than the hashes kept yields NULL, which the NOT NULL
+ * column refuses: the statement fails instead of writing a wrong tile.
+ */
+function tilesUpsert(writes: ReadonlyArray<TileWrite & { streamId: string }>, guard = sql``) {
+  const json = JSON.stringify(writes.map((w) => ({ stream_id: w.streamId, level: w.level, idx: w.index, kept: w.kept, hashes: w.hashes.toString("hex", w.kept) })));
   return sql`
     INSERT INTO tiles (stream_id, level, idx, hashes)
-    SELECT ${streamId}, level, idx, decode(hashes, 'hex') FROM jsonb_to_recordset(${json}::jsonb) AS t(level smallint, idx bigint, hashes text) ${guard}
+    SELECT w.stream_id, w.level, w.idx,
+      CASE WHEN w.kept = 0 THEN decode(w.hashes, 'hex') WHEN length(t.hashes) >= w.kept THEN substring(t.hashes FROM 1 FOR w.kept) || decode(w.hashes, 'hex') END
+    FROM jsonb_to_recordset(${json}::jsonb) AS w(stream_id text, level smallint, idx bigint, kept int, hashes text)
+    LEFT JOIN tiles t ON w.kept > 0 AND t.stream_id = w.stream_id AND t.level = w.level AND t.idx = w.idx
+    ${guard}
     ON CONFLICT (stream_id, level, idx) DO UPDATE SET hashes = excluded.hashes`;
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AppError } from "../errors.js";
 import type { EventRecord } from "./append.js";
-import { advance, planBatch } from "./batch-plan.js";
+import { advance, groupByStream, planBatch, splitByFrontier, type Frontier } from "./batch-plan.js";
 import { leafOf, payloadSha256 } from "./leaf.js";
 import { appendToTiles, TILE_WIDTH } from "./merkle/tiles.js";
 
@@ -79,5 +79,34 @@ describe("advance", () => {
     const frontier = advance({ tenantId: "ten_a", size: 0, partial: new Map() }, TILE_WIDTH, writes);
     expect(frontier.partial.has(0)).toBe(false);
     expect(frontier.partial.get(1)!.length).toBe(32);
+  });
+});
+
+describe("groupByStream", () => {
+  const m = (streamId: string, n: number) => ({ input: { streamId }, n });
+  it.each([
+    { name: "one stream keeps arrival order", batch: [m("a", 1), m("a", 2), m("a", 3)], want: [["a", [1, 2, 3]]] },
+    { name: "interleaved streams, each in arrival order, by first arrival", batch: [m("b", 1), m("a", 2), m("b", 3), m("c", 4), m("a", 5)], want: [["b", [1, 3]], ["a", [2, 5]], ["c", [4]]] },
+    { name: "empty", batch: [], want: [] },
+  ])("$name", ({ batch, want }) => {
+    expect([...groupByStream(batch)].map(([id, members]) => [id, members.map((x) => x.n)])).toEqual(want);
+  });
+});
+
+describe("splitByFrontier", () => {
+  const known: Frontier = { tenantId: "ten_a", size: 3, partial: new Map() };
+  it.each([
+    { name: "every stream known: all in the one statement", frontiers: { a: known, b: known }, optimistic: ["a", "b"], locked: [] },
+    { name: "none known (first appends of this process): all locked", frontiers: {}, optimistic: [], locked: ["a", "b"] },
+    { name: "mixed", frontiers: { b: known }, optimistic: ["b"], locked: ["a"] },
+  ])("$name", ({ frontiers, optimistic, locked }) => {
+    const groups = new Map([
+      ["a", [1]],
+      ["b", [2]],
+    ]);
+    const split = splitByFrontier(groups, (id) => (frontiers as Record<string, Frontier>)[id]);
+    expect(split.optimistic.map((g) => g.streamId)).toEqual(optimistic);
+    expect(split.optimistic.every((g) => g.before === known && g.members === groups.get(g.streamId))).toBe(true);
+    expect(split.locked.map((g) => g.streamId)).toEqual(locked);
   });
 });

@@ -51,3 +51,34 @@ export function advance(before: Frontier, size: number, writes: readonly TileWri
   }
   return { tenantId: before.tenantId, size, partial };
 }
+
+/**
+ * One commit's appends, by stream: each stream's members in arrival order
+ * (its sequence numbers follow that order), streams in order of first
+ * arrival. Several streams then share one statement and one commit.
+ */
+export function groupByStream<T extends { input: { streamId: string } }>(batch: readonly T[]): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const member of batch) {
+    const group = groups.get(member.input.streamId);
+    if (group) group.push(member);
+    else groups.set(member.input.streamId, [member]);
+  }
+  return groups;
+}
+
+/**
+ * Which streams can take the one-statement path (this process wrote them
+ * last, so it knows their size and open tiles) and which must lock their
+ * row first: never written here, or another writer moved them since.
+ */
+export function splitByFrontier<T>(groups: ReadonlyMap<string, T>, frontierOf: (streamId: string) => Frontier | undefined) {
+  const optimistic: Array<{ streamId: string; members: T; before: Frontier }> = [];
+  const locked: Array<{ streamId: string; members: T }> = [];
+  for (const [streamId, members] of groups) {
+    const before = frontierOf(streamId);
+    if (before) optimistic.push({ streamId, members, before });
+    else locked.push({ streamId, members });
+  }
+  return { optimistic, locked };
+}

@@ -5,7 +5,7 @@ import { AppError, notFound } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { WebhookEmitter } from "../webhooks/outbox.js";
 import type { StreamKeys } from "./keys.js";
-import { consistencyRanges, hashRanges, nodesOf } from "./merkle/ranges.js";
+import { consistencyRanges } from "./merkle/ranges.js";
 import { verifyConsistency } from "./merkle/verify.js";
 import { formatCheckpoint, signNote } from "./note.js";
 import { getStreamRow, type StreamRow } from "./streams.js";
@@ -34,9 +34,7 @@ export async function checkpointOf(db: Db, stream: Pick<StreamRow, "id" | "check
 
 /** The consistency path between two sizes, from stored tiles. */
 export async function consistencyProof(db: Db, tileStore: TileStore, streamId: string, from: number, to: number): Promise<Buffer[]> {
-  const ranges = consistencyRanges(from, to);
-  const lookup = await tileStore.readNodes(db, streamId, nodesOf(ranges));
-  return hashRanges(ranges, lookup);
+  return (await tileStore.proof(db, streamId, to, consistencyRanges(from, to))).hashes;
 }
 
 /**

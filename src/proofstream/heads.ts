@@ -1,10 +1,11 @@
+import { eq } from "drizzle-orm";
 import { LRUCache } from "lru-cache";
 import type { Db } from "../db/db.js";
 import { notFound } from "../errors.js";
 import { checkpointOf, type CheckpointRecord } from "./checkpoints.js";
-import { getStreamRow } from "./streams.js";
+import { streams } from "./schema.js";
 
-interface Head {
+export interface Head {
   tenantId: string;
   checkpointSize: number;
   treeSize: number;
@@ -15,10 +16,16 @@ interface Head {
  * (never changes), its latest checkpoint size (refreshed after `ttlMs`, so
  * "latest" may lag a fresh signature by that much; every answer names the
  * checkpoint it proves against) and signed checkpoints (immutable).
+ *
+ * Reads of one stream's head are single-flight: when the cached head
+ * expires under load, the proofs in flight share one read of the row
+ * instead of each reading it.
  */
 export class StreamHeads {
   readonly #heads: LRUCache<string, Head>;
-  readonly #checkpoints = new LRUCache<string, CheckpointRecord>({ max: 100_000 });
+  readonly #reading = new Map<string, Promise<Head | undefined>>();
+  /** Signed checkpoints by stream, then by size. */
+  readonly #checkpoints = new LRUCache<string, Map<number, CheckpointRecord>>({ max: 100_000 });
 
   constructor(ttlMs: number) {
     // A zero lifetime still keeps nothing stale: each read asks the database.
@@ -26,15 +33,32 @@ export class StreamHeads {
   }
 
   async head(db: Db, tenantId: string, streamId: string, fresh = false): Promise<Head> {
-    let head = fresh ? undefined : this.#heads.get(streamId);
-    if (!head) {
-      const row = await getStreamRow(db, tenantId, streamId);
-      head = { tenantId: row.tenantId, checkpointSize: row.checkpointSize, treeSize: row.treeSize };
-      this.#heads.set(streamId, head);
-    }
+    const head = (fresh ? undefined : this.#heads.get(streamId)) ?? (await this.#read(db, streamId, fresh));
     // Another tenant's stream reads as missing, cached or not.
-    if (head.tenantId !== tenantId) throw notFound("stream");
+    if (!head || head.tenantId !== tenantId) throw notFound("stream");
     return head;
+  }
+
+  /**
+   * The stream row by id alone (the tenant is checked by the caller, so
+   * requests of any tenant can share the read). A fresh read must see what
+   * committed before it was asked for, so it never joins one in flight.
+   */
+  #read(db: Db, streamId: string, fresh: boolean): Promise<Head | undefined> {
+    const inFlight = fresh ? undefined : this.#reading.get(streamId);
+    if (inFlight) return inFlight;
+    const read = readHead(db, streamId).then((head) => {
+      if (head) this.#heads.set(streamId, head);
+      return head;
+    });
+    if (!fresh) {
+      this.#reading.set(streamId, read);
+      const done = () => {
+        if (this.#reading.get(streamId) === read) this.#reading.delete(streamId);
+      };
+      read.then(done, done);
+    }
+    return read;
   }
 
   /** Drops the cached head, e.g. right after this process signed a checkpoint. */
@@ -46,12 +70,27 @@ export class StreamHeads {
   async checkpoint(db: Db, streamId: string, head: Head, size: number): Promise<CheckpointRecord | undefined> {
     const want = size || head.checkpointSize;
     if (want === 0) return undefined;
-    const key = `${streamId}/${want}`;
-    let checkpoint = this.#checkpoints.get(key);
+    let bySize = this.#checkpoints.get(streamId);
+    let checkpoint = bySize?.get(want);
     if (!checkpoint) {
       checkpoint = await checkpointOf(db, { id: streamId, checkpointSize: head.checkpointSize }, want);
-      if (checkpoint) this.#checkpoints.set(key, checkpoint);
+      if (checkpoint) {
+        bySize = this.#checkpoints.get(streamId);
+        if (!bySize) this.#checkpoints.set(streamId, (bySize = new Map()));
+        // Older sizes are asked for rarely: keep the map small by starting over.
+        if (bySize.size >= 64) bySize.clear();
+        bySize.set(want, checkpoint);
+      }
     }
     return checkpoint;
   }
+}
+
+async function readHead(db: Db, streamId: string): Promise<Head | undefined> {
+  const [row] = await db
+    .select({ tenantId: streams.tenantId, checkpointSize: streams.checkpointSize, treeSize: streams.treeSize })
+    .from(streams)
+    .where(eq(streams.id, streamId))
+    .limit(1);
+  return row;
 }

@@ -4,7 +4,7 @@ import { streamEvents } from "./schema.js";
 import { AppError, invalidArgument, notFound } from "../errors.js";
 import { consistencyProof, type CheckpointRecord } from "./checkpoints.js";
 import type { StreamHeads } from "./heads.js";
-import { hashRanges, inclusionRanges, nodesOf } from "./merkle/ranges.js";
+import { inclusionRanges } from "./merkle/ranges.js";
 import type { TileStore } from "./tile-store.js";
 
 export interface InclusionProofResult {
@@ -57,10 +57,8 @@ export async function inclusionProof(
     if (seqNo > (await heads.head(db, tenantId, streamId, true)).treeSize) throw notFound(`event ${seqNo}`);
     throw new AppError("failed_precondition", `event ${seqNo} is not covered by the checkpoint of size ${checkpoint.treeSize}`, { reason: "NOT_IN_CHECKPOINT" });
   }
-  const ranges = inclusionRanges(leafIndex, checkpoint.treeSize);
-  const leafNode = { level: 0, index: leafIndex };
-  const lookup = await tileStore.readNodes(db, streamId, [leafNode, ...nodesOf(ranges)]);
-  return { leafIndex, treeSize: checkpoint.treeSize, leafHash: lookup(leafNode), hashes: hashRanges(ranges, lookup), checkpoint };
+  const { hashes, extra } = await tileStore.proof(db, streamId, checkpoint.treeSize, inclusionRanges(leafIndex, checkpoint.treeSize), [{ level: 0, index: leafIndex }]);
+  return { leafIndex, treeSize: checkpoint.treeSize, leafHash: extra[0]!, hashes, checkpoint };
 }
 
 /** RFC 9162 consistency proof from `fromSize` to a signed checkpoint (0: the latest). */

@@ -1,8 +1,9 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/db.js";
+import { statement } from "../db/statement.js";
 import { streamEvents as events } from "./schema.js";
 import { AppError } from "../errors.js";
-import { formatTlogProof } from "../verify/tlog-proof.js";
+import { TLOG_PROOF_FORMAT } from "../verify/tlog-proof.js";
 import type { InclusionProofResult } from "./proofs.js";
 
 /**
@@ -16,15 +17,28 @@ export async function tlogProofOf(db: Db, streamId: string, proof: InclusionProo
 
 /** The leaf bytes an inclusion proof is about (its hash is the proof's leaf hash). */
 export async function proofLeafOf(db: Db, streamId: string, proof: InclusionProofResult): Promise<Uint8Array> {
-  const [row] = await db
-    .select({ leaf: events.leaf })
-    .from(events)
-    .where(and(eq(events.streamId, streamId), eq(events.seqNo, proof.leafIndex + 1)))
-    .limit(1);
+  const [row] = await leafQuery(db).execute({ streamId, seqNo: proof.leafIndex + 1 });
   if (!row) throw new AppError("internal", `event ${proof.leafIndex + 1} of ${streamId} has a proof but no leaf`);
   return row.leaf;
 }
 
-export function tlogProofText(leaf: Uint8Array, proof: InclusionProofResult): string {
-  return formatTlogProof({ extra: leaf, index: proof.leafIndex, hashes: proof.hashes, checkpoint: proof.checkpoint.note });
+/**
+ * formatTlogProof (src/verify/tlog-proof.ts) with the extra line, byte for
+ * byte, built with Node's base64 instead of the verification library's
+ * portable btoa: this runs on every GetInclusionProof.
+ */
+/** The leaf read of every GetInclusionProof, built once per handle. */
+const leafQuery = statement((db) =>
+  db
+    .select({ leaf: events.leaf })
+    .from(events)
+    .where(and(eq(events.streamId, sql.placeholder("streamId")), eq(events.seqNo, sql.placeholder("seqNo"))))
+    .limit(1)
+    .prepare("proof_leaf"),
+);
+
+export function tlogProofText(leaf: Uint8Array, proof: Pick<InclusionProofResult, "leafIndex" | "hashes" | "checkpoint">): string {
+  let text = `${TLOG_PROOF_FORMAT}\nextra ${Buffer.from(leaf.buffer, leaf.byteOffset, leaf.byteLength).toString("base64")}\nindex ${proof.leafIndex}\n`;
+  for (const h of proof.hashes) text += `${h.toString("base64")}\n`;
+  return `${text}\n${proof.checkpoint.note}`;
 }

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
-import { and, asc, eq, gt, isNull } from "drizzle-orm";
+import { and, asc, eq, gt, isNull, sql } from "drizzle-orm";
 import type { Db } from "../db/db.js";
+import { statement } from "../db/statement.js";
 import { withDbErrors } from "../db/errors.js";
 import { pageOf, pageWindow, type PageRequest } from "../db/pagination.js";
 import { apiKeys, tenants } from "./schema.js";
@@ -49,8 +50,18 @@ export async function listApiKeys(
   return { apiKeys: page.items, nextPageToken: page.nextPageToken };
 }
 
+/** Built once per handle: GetCurrentTenant reads it on every call. */
+const apiKeyById = statement((db) =>
+  db
+    .select()
+    .from(apiKeys)
+    .where(and(eq(apiKeys.id, sql.placeholder("apiKeyId")), eq(apiKeys.tenantId, sql.placeholder("tenantId"))))
+    .limit(1)
+    .prepare("api_key_by_id"),
+);
+
 export async function getApiKey(db: Db, tenantId: string, apiKeyId: string): Promise<ApiKey> {
-  const [row] = await db.select().from(apiKeys).where(and(eq(apiKeys.id, apiKeyId), eq(apiKeys.tenantId, tenantId))).limit(1);
+  const [row] = await apiKeyById(db).execute({ apiKeyId, tenantId });
   if (!row) throw notFound("api key");
   return toApiKey(row);
 }

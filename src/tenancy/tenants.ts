@@ -1,5 +1,6 @@
-import { and, asc, eq, gt, isNull } from "drizzle-orm";
+import { and, asc, eq, gt, isNull, sql } from "drizzle-orm";
 import type { Db } from "../db/db.js";
+import { statement } from "../db/statement.js";
 import { withDbErrors } from "../db/errors.js";
 import { tenants } from "./schema.js";
 import { AppError, notFound } from "../errors.js";
@@ -12,8 +13,11 @@ export async function createTenant(db: Db, name: string): Promise<Tenant> {
   return row!;
 }
 
+/** Built once per handle: GetCurrentTenant reads it on every call. */
+const tenantById = statement((db) => db.select().from(tenants).where(eq(tenants.id, sql.placeholder("id"))).limit(1).prepare("tenant_by_id"));
+
 export async function getTenant(db: Db, id: string): Promise<Tenant> {
-  const [row] = await db.select().from(tenants).where(eq(tenants.id, id)).limit(1);
+  const [row] = await tenantById(db).execute({ id });
   if (!row) throw notFound("tenant");
   return row;
 }

@@ -93,3 +93,39 @@ export function nodesOf(ranges: readonly Range[]): NodeRef[] {
 export function hashRanges(ranges: readonly Range[], lookup: (node: NodeRef) => Uint8Array): Buffer[] {
   return ranges.map((range) => foldRange(rangeNodes(range).map(lookup)));
 }
+
+/** A proof planned once: the nodes to read, and how their hashes become the proof. */
+export interface ProofPlan {
+  /** Nodes whose hashes `hashes` will look up (repeats possible; reads dedupe by tile). */
+  nodes: NodeRef[];
+  hashes(lookup: (node: NodeRef) => Buffer): Buffer[];
+}
+
+/**
+ * Plans the hashes of `ranges` in a tree of `size` leaves. A range that
+ * ends at the tree's right edge and spans several nodes (a partial
+ * subtree) is folded once per tree size: `edge` keeps its hash by the
+ * range's start, and a later plan for that size reads none of its nodes.
+ * Every other range is one complete subtree (RFC 9162's recursion only
+ * splits off incomplete subtrees at the right edge), so it costs a lookup.
+ */
+export function planProof(ranges: readonly Range[], size: number, edge: Map<number, Buffer>): ProofPlan {
+  const parts = ranges.map(([start, end]) => {
+    const cached = end === size ? edge.get(start) : undefined;
+    return { start, end, cached, nodes: cached ? undefined : rangeNodes([start, end]) };
+  });
+  const nodes: NodeRef[] = [];
+  for (const p of parts) if (p.nodes) nodes.push(...p.nodes);
+  return {
+    nodes,
+    hashes: (lookup) =>
+      parts.map((p) => {
+        if (p.cached) return p.cached;
+        const hashes = p.nodes!;
+        if (hashes.length === 1) return lookup(hashes[0]!);
+        const folded = foldRange(hashes.map(lookup));
+        if (p.end === size) edge.set(p.start, folded);
+        return folded;
+      }),
+  };
+}

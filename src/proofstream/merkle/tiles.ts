@@ -75,7 +75,10 @@ export class ExpandedTile {
 export interface TileWrite {
   level: number;
   index: number;
+  /** The tile's hashes after the write. */
   hashes: Buffer;
+  /** How many of its leading bytes the tile already holds (the rest is new): storage sends only the rest. */
+  kept: number;
 }
 
 /**
@@ -98,7 +101,7 @@ export function appendToTiles(size: number, leafHashes: readonly Buffer[], parti
     const roots: Buffer[] = [];
     for (let at = 0, index = firstTile; at < row.length; at += TILE_WIDTH * HASH_SIZE, index++) {
       const hashes = row.subarray(at, Math.min(at + TILE_WIDTH * HASH_SIZE, row.length));
-      writes.push({ level, index, hashes: Buffer.from(hashes) });
+      writes.push({ level, index, hashes: Buffer.from(hashes), kept: at === 0 ? existing.length : 0 });
       if (hashes.length === TILE_WIDTH * HASH_SIZE) roots.push(new ExpandedTile(hashes).root());
     }
     carry = Buffer.concat(roots);

@@ -1,0 +1,243 @@
+// Hot paths (issue 10): each comparison as interleaved rounds (baseline,
+// subject, baseline, subject, …) against a baseline driven by the same load
+// generator in the same run, the median of the per-round ratios printed in
+// one table with the targets; plus the server's CPU per request (the
+// spawned server's process tree, from /proc) for appends and proofs.
+//
+//   npm run bench:hotpaths
+//   BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_PROOF_EVENTS=1000000 BENCH_SERVE_ARGS="--workers 2" npm run bench:hotpaths
+import { createHmac, randomBytes } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import os from "node:os";
+import { openDatabase } from "../src/db/db.js";
+import { Appender } from "../src/proofstream/append.js";
+import { type LoadResult, benchDatabase, fmt, load, machine, rpc, spawnNode, stop } from "./lib.js";
+
+process.env.BENCH_SECONDS ??= "5";
+const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
+const PROOF_EVENTS = Number(process.env.BENCH_PROOF_EVENTS ?? 1_000_000);
+const SERVE_ARGS = (process.env.BENCH_SERVE_ARGS ?? "").split(/\s+/).filter(Boolean);
+const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
+const OCCURRED = new Date("2026-06-07T12:00:00Z").toISOString();
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/** CPU seconds (user + system) of a process and all its descendants, e.g. the server and its workers. */
+function treeCpuSeconds(root: number): number {
+  const procs = new Map<number, { ppid: number; ticks: number }>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      procs.set(Number(entry), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // Exited while we looked.
+    }
+  }
+  let ticks = 0;
+  const inTree = (pid: number): boolean => {
+    for (let at = pid, hops = 0; at > 1 && hops < 64; at = procs.get(at)?.ppid ?? 0, hops++) if (at === root) return true;
+    return false;
+  };
+  for (const [pid, p] of procs) if (inTree(pid)) ticks += p.ticks;
+  return ticks / CLOCK_TICKS;
+}
+
+/** A load whose server CPU per completed request is measured too. */
+async function measured(pid: number, run: () => Promise<LoadResult>): Promise<LoadResult & { cpuMicros: number }> {
+  const before = treeCpuSeconds(pid);
+  const result = await run();
+  const cpu = treeCpuSeconds(pid) - before;
+  return { ...result, cpuMicros: result.total ? (cpu / result.total) * 1e6 : NaN };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+interface Comparison {
+  name: string;
+  baseline: string;
+  target: number;
+  rounds: Array<{ base: LoadResult; subject: LoadResult & { cpuMicros?: number } }>;
+  p99TargetMs?: number;
+}
+
+async function interleave(c: Omit<Comparison, "rounds">, base: () => Promise<LoadResult>, subject: () => Promise<LoadResult & { cpuMicros?: number }>): Promise<Comparison> {
+  const rounds: Comparison["rounds"] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const b = await base();
+    const s = await subject();
+    rounds.push({ base: b, subject: s });
+    console.error(`  ${c.name} round ${i + 1}: ${fmt(b.requestsPerSecond)} vs ${fmt(s.requestsPerSecond)} req/s = ${fmt(s.requestsPerSecond / b.requestsPerSecond, 2)}`);
+  }
+  return { ...c, rounds };
+}
+
+function failures(r: LoadResult): number {
+  return r.errors + r.non2xx;
+}
+
+async function main() {
+  console.log(`machine: ${machine()}; load average before: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  console.log(`rounds: ${ROUNDS} interleaved per comparison, ${process.env.BENCH_SECONDS} s each, 64 connections (autocannon in this process); serve args: ${SERVE_ARGS.join(" ") || "(none)"}`);
+  const db = await benchDatabase();
+  try {
+    const server = await spawnNode(
+      ["src/cli/main.ts", "--json", "serve", "--port", "0", ...SERVE_ARGS],
+      {
+        DATABASE_URL: db.url,
+        ATTESTO_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+        ATTESTO_ADMIN_TOKEN: ADMIN,
+        ATTESTO_QUEUE_PREFIX: `bench-hot-${process.pid}`,
+        ATTESTO_DATA_DIR: `/tmp/attesto-bench-hot-${process.pid}`,
+        LOG_LEVEL: "warn",
+      },
+      /"url": "([^"]+)"/,
+    );
+    const serverPid = server.child.pid!;
+    const url = server.match[1]!;
+    const { tenant } = await rpc<{ tenant: { id: string } }>(url, "AdminService/CreateTenant", { name: "bench" }, ADMIN);
+    const { secret: key } = await rpc<{ secret: string }>(url, "AdminService/CreateApiKey", { tenantId: tenant.id, name: "bench" }, ADMIN);
+    const newStream = async (name: string) => (await rpc<{ stream: { id: string } }>(url, "ProofstreamService/CreateStream", { name }, key)).stream.id;
+    const one = await newStream("hot-one");
+    const many = await Promise.all(Array.from({ length: 100 }, (_, i) => newStream(`hot-many-${i}`)));
+
+    // The proof stream, bulk-loaded through the domain appender in this process.
+    const big = await newStream("hot-proofs");
+    const loadStarted = Date.now();
+    const database = openDatabase({ url: db.url, poolSize: 4 });
+    const appender = new Appender(database.db, { maxBatch: 4096 });
+    for (let at = 0; at < PROOF_EVENTS; at += 16_384) {
+      const count = Math.min(16_384, PROOF_EVENTS - at);
+      await Promise.all(
+        Array.from({ length: count }, (_, i) =>
+          appender.append({ tenantId: tenant.id, streamId: big, sourceRef: `big-${at + i}`, eventType: "bench.event", occurredAt: new Date(OCCURRED), payload: { i: at + i } }),
+        ),
+      );
+    }
+    await database.close();
+    const loadSeconds = (Date.now() - loadStarted) / 1000;
+    await rpc(url, "ProofstreamService/CreateCheckpoint", { streamId: big }, key);
+
+    const hmacKey = randomBytes(32);
+    const bare = await spawnNode(["bench/baselines/bare.ts"], {}, /listening (\d+)/);
+    const naiveInsert = await spawnNode(["bench/baselines/naive-insert.ts"], { DATABASE_URL: db.url, BENCH_HMAC_KEY: hmacKey.toString("hex") }, /listening (\d+)/);
+    const naiveRead = await spawnNode(["bench/baselines/naive-point-read.ts"], { DATABASE_URL: db.url, BENCH_STREAM_ID: big }, /listening (\d+)/);
+
+    const tag = randomBytes(4).toString("hex");
+    let n = 0;
+    const appendLoad = (streams: string[]) =>
+      load({
+        url: `${url}/attesto.v1.ProofstreamService/AppendEvent`,
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${key}` },
+        requests: [
+          {
+            setupRequest: (req) => {
+              const i = n++;
+              return { ...req, body: JSON.stringify({ streamId: streams[i % streams.length], sourceRef: `hot-${tag}-${i}`, eventType: "bench.event", occurredAt: OCCURRED, payload: { i, tag } }) };
+            },
+          },
+        ],
+      });
+    let k = 0;
+    const naiveInsertLoad = () =>
+      load({
+        url: `http://127.0.0.1:${naiveInsert.match[1]}/`,
+        method: "POST",
+        requests: [
+          {
+            setupRequest: (req) => {
+              const body = JSON.stringify({ source_ref: `naive-${k++}`, payload: { i: k } });
+              return { ...req, body, headers: { "content-type": "application/json", "x-signature": createHmac("sha256", hmacKey).update(body).digest("hex") } };
+            },
+          },
+        ],
+      });
+    const randomSeq = () => String(1 + Math.floor(Math.random() * PROOF_EVENTS));
+    const proofLoad = () =>
+      load({
+        url: `${url}/attesto.v1.ProofstreamService/GetInclusionProof`,
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${key}` },
+        requests: [{ setupRequest: (req) => ({ ...req, body: JSON.stringify({ streamId: big, seqNo: randomSeq() }) }) }],
+      });
+    const pointReadLoad = () =>
+      load({
+        url: `http://127.0.0.1:${naiveRead.match[1]}/`,
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        requests: [{ setupRequest: (req) => ({ ...req, body: JSON.stringify({ seqNo: randomSeq() }) }) }],
+      });
+    const bareLoad = () => load({ url: `http://127.0.0.1:${bare.match[1]}/`, method: "POST", body: "{}" });
+    const tenantLoad = () =>
+      load({
+        url: `${url}/attesto.v1.TenantService/GetCurrentTenant`,
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${key}` },
+        body: "{}",
+      });
+
+    // Warm-up, not counted: the server's frontiers, key cache and tile cache, as a long-running server has them
+    // (one proof per level-0 tile reads every tile a proof can need into the cache).
+    console.error("warming up");
+    await appendLoad([one, ...many]);
+    let tile = 0;
+    await load({
+      url: `${url}/attesto.v1.ProofstreamService/GetInclusionProof`,
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${key}` },
+      amount: Math.ceil(PROOF_EVENTS / 256),
+      requests: [{ setupRequest: (req) => ({ ...req, body: JSON.stringify({ streamId: big, seqNo: String(Math.min(PROOF_EVENTS, 1 + 256 * tile++)) }) }) }],
+    });
+    await proofLoad();
+    await tenantLoad();
+
+    const cmp: Comparison[] = [];
+    cmp.push(
+      await interleave({ name: "AppendEvent, 1 stream", baseline: "naive durable insert", target: 0.9, p99TargetMs: 25 }, naiveInsertLoad, () =>
+        measured(serverPid, () => appendLoad([one])),
+      ),
+    );
+    cmp.push(
+      await interleave({ name: "AppendEvent, 100 streams", baseline: "AppendEvent, 1 stream", target: 0.9 }, () => appendLoad([one]), () =>
+        measured(serverPid, () => appendLoad(many)),
+      ),
+    );
+    cmp.push(
+      await interleave({ name: `GetInclusionProof, ${fmt(PROOF_EVENTS)} events`, baseline: "naive point read", target: 1.0 }, pointReadLoad, () =>
+        measured(serverPid, proofLoad),
+      ),
+    );
+    cmp.push(await interleave({ name: "GetCurrentTenant (cached key; 2 PK reads)", baseline: "bare node:http 204", target: 0.3 }, bareLoad, tenantLoad));
+
+    await Promise.all([stop(bare.child), stop(naiveInsert.child), stop(naiveRead.child), stop(server.child)]);
+
+    console.log(`\nproof stream: ${fmt(PROOF_EVENTS)} events bulk-loaded in ${fmt(loadSeconds, 1)} s; load average after: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+    console.log("\n| subject | baseline | subject req/s (median) | baseline req/s (median) | ratio per round | median ratio | target | subject p99 ms (median) | failed requests | met |");
+    console.log("|---|---|---:|---:|---|---:|---:|---:|---:|---|");
+    const cpuRows: string[] = [];
+    for (const c of cmp) {
+      const ratios = c.rounds.map((r) => r.subject.requestsPerSecond / r.base.requestsPerSecond);
+      const ratio = median(ratios);
+      const p99 = median(c.rounds.map((r) => r.subject.p99Ms));
+      const failed = c.rounds.reduce((t, r) => t + failures(r.subject) + failures(r.base), 0);
+      const met = ratio >= c.target && (c.p99TargetMs === undefined || p99 <= c.p99TargetMs) && failed === 0;
+      const target = `≥ ${fmt(c.target, 1)}${c.p99TargetMs ? `, p99 ≤ ${c.p99TargetMs} ms` : ""}`;
+      console.log(
+        `| ${c.name} | ${c.baseline} | ${fmt(median(c.rounds.map((r) => r.subject.requestsPerSecond)))} | ${fmt(median(c.rounds.map((r) => r.base.requestsPerSecond)))} | ${ratios.map((x) => fmt(x, 2)).join(", ")} | **${fmt(ratio, 2)}** | ${target} | ${fmt(p99, 1)} | ${failed} | ${met ? "yes" : "no"} |`,
+      );
+      const cpu = c.rounds.map((r) => r.subject.cpuMicros).filter((x): x is number => x !== undefined && Number.isFinite(x));
+      if (cpu.length) cpuRows.push(`| server CPU per request: ${c.name} | – | | | ${cpu.map((x) => fmt(x)).join(", ")} µs | **${fmt(median(cpu))} µs** | ${c.name.startsWith("GetInclusionProof") ? "≤ 120 µs" : "–"} | | | ${c.name.startsWith("GetInclusionProof") ? (median(cpu) <= 120 ? "yes" : "no") : "–"} |`);
+    }
+    for (const row of cpuRows) console.log(row);
+    console.log("\nserver CPU: user + system time of the spawned server's process tree (/proc/<pid>/stat) over the round, divided by the requests completed; Postgres's own CPU is not in it.");
+  } finally {
+    await db.drop();
+  }
+}
+
+await main();
+process.exit(0);

@@ -1,0 +1,101 @@
+import { randomBytes } from "node:crypto";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { Keyring } from "../src/crypto/keyring.js";
+import { openDatabase, type Database } from "../src/db/db.js";
+import { Appender, type AppendInput } from "../src/proofstream/append.js";
+import { createStream } from "../src/proofstream/streams.js";
+import { TileStore } from "../src/proofstream/tile-store.js";
+import { createTenant } from "../src/tenancy/tenants.js";
+import { referenceRoot } from "./support/proofstream.js";
+
+let database: Database;
+let tenantId: string;
+const keyring = new Keyring(randomBytes(32));
+
+beforeAll(async () => {
+  database = openDatabase({ url: inject("databaseUrl"), poolSize: 8 });
+  await database.migrate();
+  tenantId = (await createTenant(database.db, `group-commit-${randomBytes(4).toString("hex")}`)).id;
+});
+afterAll(() => database?.close());
+
+const newStreams = (n: number) =>
+  Promise.all(Array.from({ length: n }, (_, i) => createStream(database.db, keyring, { tenantId, name: `gc-${i}`, publicBaseUrl: "https://attesto.example" }).then((s) => s.id)));
+
+const input = (streamId: string, sourceRef: string): AppendInput => ({ tenantId, streamId, sourceRef, eventType: "t", occurredAt: new Date("2026-06-07T12:00:00Z"), payload: { sourceRef } });
+
+/** Rows written by one transaction share its xmin: the number of commits that wrote these events. */
+async function commitsOf(streamIds: string[], afterSeq: number): Promise<number> {
+  const [row] = await database.db.execute<{ n: number }>(
+    sql`SELECT count(DISTINCT xmin::text)::int AS n FROM events WHERE stream_id IN (SELECT jsonb_array_elements_text(${JSON.stringify(streamIds)}::jsonb)) AND seq_no > ${afterSeq}`,
+  );
+  return row!.n;
+}
+
+async function seqNos(streamId: string): Promise<number[]> {
+  const rows = await database.db.execute<{ seq_no: string }>(sql`SELECT seq_no FROM events WHERE stream_id = ${streamId} ORDER BY seq_no`);
+  return rows.map((r) => Number(r.seq_no));
+}
+
+describe("group commit across streams", () => {
+  it("commits the concurrent appends of many streams in one transaction, each stream numbered in arrival order", async () => {
+    const streams = await newStreams(20);
+    const appender = new Appender(database.db);
+    // One append each first: this process then knows every stream's size (the one-statement path).
+    await Promise.all(streams.map((id) => appender.append(input(id, "warm"))));
+    const results = await Promise.all(streams.flatMap((id) => Array.from({ length: 5 }, (_, i) => appender.append(input(id, `e-${i}`)))));
+    // The first append starts a commit alone; the other 99 gather behind it and share the next.
+    expect(await commitsOf(streams, 1)).toBeLessThanOrEqual(2);
+    for (const [k, r] of results.entries()) {
+      expect(r.duplicate).toBe(false);
+      expect(r.event.seqNo).toBe(2 + (k % 5));
+      expect(r.event.sourceRef).toBe(`e-${k % 5}`);
+    }
+    const tileStore = new TileStore(1 << 20);
+    for (const id of streams) {
+      expect(await seqNos(id)).toEqual([1, 2, 3, 4, 5, 6]);
+      // The tiles written in the shared statement give each stream its own tree.
+      const leaves = (await database.db.execute<{ leaf_hash: Buffer }>(sql`SELECT leaf_hash FROM events WHERE stream_id = ${id} ORDER BY seq_no`)).map((r) => r.leaf_hash);
+      expect((await tileStore.root(database.db, id, 6)).equals(referenceRoot(leaves))).toBe(true);
+    }
+  });
+
+  it("keeps the others committing when another writer moved one stream, and answers replays from storage", async () => {
+    const streams = await newStreams(4);
+    const appender = new Appender(database.db);
+    const otherProcess = new Appender(database.db);
+    await Promise.all(streams.map((id) => appender.append(input(id, "warm"))));
+    // Another process appends to stream 0: this appender's size for it is stale, its compare-and-swap fails.
+    await otherProcess.append(input(streams[0]!, "elsewhere"));
+    const results = await Promise.all([
+      ...streams.map((id) => appender.append(input(id, "next"))),
+      appender.append(input(streams[1]!, "warm")), // a replay this process did not see in its batch
+    ]);
+    expect(results.map((r) => [r.event.seqNo, r.duplicate])).toEqual([
+      [3, false],
+      [2, false],
+      [2, false],
+      [2, false],
+      [1, true],
+    ]);
+    expect(await seqNos(streams[0]!)).toEqual([1, 2, 3]);
+  });
+
+  it("fails only the bad member of a shared commit", async () => {
+    const streams = await newStreams(3);
+    const appender = new Appender(database.db);
+    await Promise.all(streams.map((id) => appender.append(input(id, "warm"))));
+    // Passes the appender's checks but not the database's: too long for the source_ref index.
+    const huge = randomBytes(9000).toString("base64");
+    const outcomes = await Promise.allSettled([
+      appender.append(input(streams[0]!, "a")),
+      appender.append(input(streams[1]!, huge)),
+      appender.append(input(streams[1]!, "b")),
+      appender.append(input(streams[2]!, "c")),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "rejected", "fulfilled", "fulfilled"]);
+    expect(outcomes.flatMap((o) => (o.status === "fulfilled" ? [o.value.event.seqNo] : []))).toEqual([2, 2, 2]);
+    for (const id of streams) expect(await seqNos(id)).toEqual([1, 2]);
+  });
+});
