@@ -47,7 +47,7 @@ const envSchema = z.object({
   ATTESTO_WEBHOOK_RETRY_SCHEDULE: z.string().default("0,30s,2m,10m,1h,6h,24h"),
   ATTESTO_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   ATTESTO_WEBHOOK_RETRY_AFTER_MAX_MS: z.coerce.number().int().min(0).default(24 * 3600_000),
-  ATTESTO_WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(100),
+  ATTESTO_WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(400),
   ATTESTO_WEBHOOK_SECRET_OVERLAP_MS: z.coerce.number().int().min(0).max(7 * 24 * 3600_000).default(24 * 3600_000),
   ATTESTO_WEBHOOK_RELAY_INTERVAL_MS: z.coerce.number().int().min(100).default(10_000),
   ATTESTO_WEBHOOK_RELAY_GRACE_MS: z.coerce.number().int().min(0).default(60_000),
