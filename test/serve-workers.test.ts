@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
 import http from "node:http";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { spawnServe, stopProcess } from "./support/process.js";
+import { spawn } from "node:child_process";
+import net from "node:net";
+import { CLI, ROOT, spawnServe, stopProcess } from "./support/process.js";
 import { tempDir } from "./support/server.js";
 import type { ChildProcess } from "node:child_process";
 
@@ -146,4 +148,37 @@ describe("serve --workers 2", () => {
     expect(alive(survivor!)).toBe(false);
     expect(alive(replacement)).toBe(false);
   }, 180_000);
+
+  it("exits non-zero, saying why, when its workers cannot start (the port is taken)", async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      const child = spawn(process.execPath, [...CLI, "serve", "--workers", "2", "--port", String(port)], {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          DATABASE_URL: inject("databaseUrl"),
+          REDIS_URL: inject("redisUrl"),
+          ATTESTO_QUEUE_PREFIX: `${inject("queuePrefix")}_workers_fail`,
+          ATTESTO_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+          ATTESTO_DATA_DIR: await tempDir(),
+          ATTESTO_ANCHOR_DEV_CHAIN: "false",
+          ATTESTO_DB_POOL: "2",
+          LOG_LEVEL: "error",
+        },
+      });
+      children.push(child);
+      let stderr = "";
+      child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+      let stdout = "";
+      child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
+      expect(code).toBe(1);
+      expect(stderr).toMatch(/attesto: (listen|bind) EADDRINUSE/);
+      expect(stdout).not.toContain("listening");
+    } finally {
+      taken.close();
+    }
+  }, 120_000);
 });
