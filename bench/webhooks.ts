@@ -21,8 +21,12 @@
 //
 //   npm run bench:webhooks     BENCH_DELIVERIES=20000 BENCH_ROUNDS=3
 //                              BENCH_CONCURRENCIES=100,400 (default: the configured default alone)
+//                              BENCH_CPU_PROFILE=file.cpuprofile (V8 profile of this process
+//                              while the last round's worker drains, nothing else)
 //
 import { spawn } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { Session } from "node:inspector/promises";
 import { randomBytes } from "node:crypto";
 import os from "node:os";
 import readline from "node:readline";
@@ -212,6 +216,12 @@ async function main() {
         const waitingBefore = await api.webhooks.engine.queue.getWaitingCount();
         await produce(api, tenant.id, DELIVERIES);
         while ((await api.webhooks.engine.queue.getWaitingCount()) < waitingBefore + DELIVERIES) await new Promise((r) => setTimeout(r, 50));
+        const profiling = process.env.BENCH_CPU_PROFILE && round === ROUNDS - 1 ? new Session() : undefined;
+        if (profiling) {
+          profiling.connect();
+          await profiling.post("Profiler.enable");
+          await profiling.post("Profiler.start");
+        }
         const started = performance.now();
         const cpuBefore = process.cpuUsage();
         const worker = await start("worker", concurrency);
@@ -221,6 +231,11 @@ async function main() {
         delivery.set(concurrency, DELIVERIES / ((performance.now() - started) / 1000));
         const used = process.cpuUsage(cpuBefore);
         cpu.set(concurrency, (used.user + used.system) / DELIVERIES);
+        if (profiling) {
+          const { profile } = await profiling.post("Profiler.stop");
+          await writeFile(process.env.BENCH_CPU_PROFILE!.replace(/(\.cpuprofile)?$/, `-${concurrency}.cpuprofile`), JSON.stringify(profile));
+          profiling.disconnect();
+        }
         await stopLast();
       }
       rounds.push({ base, delivery, cpu });
