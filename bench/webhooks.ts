@@ -1,22 +1,32 @@
-// Webhook delivery benchmark, at the default concurrency, to a loopback
-// receiver (a process of its own) that answers 204:
+// Webhook delivery benchmark to a loopback receiver (a process of its own)
+// that answers 204:
 //
 //   - delivery: the engine alone. An API-role instance writes N events to the
 //     outbox (one delivery each; their jobs wait in Redis), then a worker-role
 //     instance starts and the clock runs until every delivery is recorded as
 //     succeeded: claim in Postgres, sign, POST, record, per delivery.
-//   - end to end: one instance (role all) while 16 producers each emit events
-//     one per transaction: outbox row, NOTIFY, enqueue, delivery.
 //   - baseline, measured in the same run against the same receiver: bare
 //     undici POSTs of the same body with as many in flight (the network path
 //     alone, nothing recorded).
+//   - end to end (once, after the rounds): one instance (role all) while 16
+//     producers each emit events one per transaction: outbox row, wake,
+//     enqueue, delivery.
 //
-//   npm run bench:webhooks          (BENCH_DELIVERIES=20000)
+// Rounds are interleaved (baseline, then each delivery concurrency, then the
+// next round) and the figure is the median of the per-round ratios to that
+// round's baseline: the machine is shared, only same-run ratios count. The
+// end of a run is seen by the receiver (it says when it got the last
+// delivery); Postgres is asked only then, every 50 ms, whether every
+// delivery is recorded, so that polling adds nothing to the figure.
 //
-// Needs PostgreSQL (ATTESTO_TEST_DATABASE_URL, default the local one; a fresh
-// database is made and dropped) and Redis (ATTESTO_TEST_REDIS_URL, default
-// 127.0.0.1:6379; a queue prefix of its own).
+//   npm run bench:webhooks     BENCH_DELIVERIES=20000 BENCH_ROUNDS=3
+//                              BENCH_CONCURRENCIES=100,400 (default: the configured default alone)
+//                              BENCH_CPU_PROFILE=file.cpuprofile (V8 profile of this process
+//                              while the last round's worker drains, nothing else)
+//
 import { spawn } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { Session } from "node:inspector/promises";
 import { randomBytes } from "node:crypto";
 import os from "node:os";
 import readline from "node:readline";
@@ -31,8 +41,9 @@ import { createTenant } from "../src/tenancy/tenants.js";
 import { webhookDeliveries } from "../src/webhooks/schema.js";
 
 const DELIVERIES = Number(process.env.BENCH_DELIVERIES ?? 20_000);
+const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
 const WARMUP = 1_000;
-const TARGET = 2_000;
+const TARGET = 3_000;
 
 const data = {
   stream_id: "str_01J0000000000000000000000",
@@ -48,10 +59,16 @@ async function startReceiver() {
   const code = `
     const http = require("node:http");
     let n = 0;
-    const server = http.createServer((req, res) => { req.on("data", () => {}); req.on("end", () => { n++; res.writeHead(204); res.end(); }); });
+    let target = Infinity;
+    const reached = () => { if (n >= target) { target = Infinity; console.log("reached " + n); } };
+    const server = http.createServer((req, res) => { req.on("data", () => {}); req.on("end", () => { n++; res.writeHead(204); res.end(); reached(); }); });
     server.keepAliveTimeout = 60000;
     server.listen(0, "127.0.0.1", () => console.log("port " + server.address().port));
-    process.stdin.on("data", () => console.log("count " + n));
+    require("node:readline").createInterface({ input: process.stdin }).on("line", (line) => {
+      const [what, arg] = line.split(" ");
+      if (what === "count") console.log("count " + n);
+      else { target = Number(arg); reached(); }
+    });
   `;
   const child = spawn(process.execPath, ["-e", code], { stdio: ["pipe", "pipe", "inherit"] });
   const lines = readline.createInterface({ input: child.stdout! });
@@ -63,7 +80,13 @@ async function startReceiver() {
     port,
     async count() {
       const line = next();
-      child.stdin!.write("?\n");
+      child.stdin!.write("count\n");
+      return Number((await line).split(" ")[1]);
+    },
+    /** Resolves once the receiver got `n` requests in all (it says so itself: no polling). */
+    async reached(n: number) {
+      const line = next();
+      child.stdin!.write(`wait ${n}\n`);
       return Number((await line).split(" ")[1]);
     },
     stop: () => child.kill("SIGKILL"),
@@ -97,9 +120,23 @@ async function succeeded(app: Attesto, tenantId: string): Promise<number> {
   return row!.n;
 }
 
-async function until(app: Attesto, tenantId: string, n: number): Promise<void> {
-  while ((await succeeded(app, tenantId)) < n) await new Promise((r) => setTimeout(r, 20));
+type Receiver = Awaited<ReturnType<typeof startReceiver>>;
+
+/**
+ * Waits until `n` deliveries of the tenant are recorded as succeeded: first
+ * for the receiver to have got `received` requests (an event, no query), then
+ * a count every 50 ms for the last records (a few statements per run).
+ */
+async function until(app: Attesto, tenantId: string, n: number, receiver: Receiver, received: number): Promise<void> {
+  await receiver.reached(received);
+  while ((await succeeded(app, tenantId)) < n) await new Promise((r) => setTimeout(r, 50));
 }
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
 
 /** `producers` concurrent producers emit `n` events, each in a transaction of its own. */
 async function produce(app: Attesto, tenantId: string, n: number, producers = 16): Promise<number> {
@@ -135,14 +172,19 @@ async function main() {
     LOG_LEVEL: "error",
   };
   const apps: Attesto[] = [];
-  const start = async (role: "api" | "worker" | "all") => {
-    const app = await startAttesto(loadConfig({ ...env, ATTESTO_ROLE: role }, { port: 0 }), createLogger("error"));
+  const start = async (role: "api" | "worker" | "all", concurrency?: number) => {
+    const extra = concurrency === undefined ? {} : { ATTESTO_WEBHOOK_CONCURRENCY: String(concurrency) };
+    const app = await startAttesto(loadConfig({ ...env, ...extra, ATTESTO_ROLE: role }, { port: 0 }), createLogger("error"));
     apps.push(app);
     return app;
   };
+  const stopLast = async () => {
+    await apps.pop()!.stop();
+  };
   try {
     const api = await start("api");
-    const concurrency = api.webhooks.settings.concurrency;
+    const defaultConcurrency = api.webhooks.settings.concurrency;
+    const concurrencies = (process.env.BENCH_CONCURRENCIES ?? String(defaultConcurrency)).split(",").map(Number);
     const tenant = await createTenant(api.database.db, "bench");
     await api.webhooks.subscriptions.create(tenant.id, {
       name: "bench",
@@ -150,50 +192,87 @@ async function main() {
       eventTypes: ["proofstream.checkpointed"],
     });
     const sample = JSON.stringify({ id: "dlv_01J0000000000000000000000", event: "proofstream.checkpointed", tenant_id: tenant.id, created_at: data.signed_at, data });
+    let sent = 0;
+    let recorded = 0;
 
     // Warm-up of every path.
-    await baseline(receiver.port, sample, WARMUP, concurrency);
+    await baseline(receiver.port, sample, WARMUP, defaultConcurrency);
+    sent += WARMUP;
     const all = await start("all");
     await produce(all, tenant.id, WARMUP);
-    await until(all, tenant.id, WARMUP);
-    await all.stop();
-    apps.pop();
+    sent += WARMUP;
+    recorded += WARMUP;
+    await until(all, tenant.id, recorded, receiver, sent);
+    await stopLast();
 
-    // Baseline.
-    const base = await baseline(receiver.port, sample, DELIVERIES, concurrency);
-
-    // Delivery: a backlog of N jobs, then a worker.
-    await produce(api, tenant.id, DELIVERIES);
-    while ((await api.webhooks.engine.queue.getWaitingCount()) < DELIVERIES) await new Promise((r) => setTimeout(r, 50));
-    let started = performance.now();
-    const worker = await start("worker");
-    await until(worker, tenant.id, WARMUP + DELIVERIES);
-    const deliverySeconds = (performance.now() - started) / 1000;
-    await worker.stop();
-    apps.pop();
-    await api.stop();
-    apps.pop();
+    const rounds: Array<{ base: number; delivery: Map<number, number>; cpu: Map<number, number> }> = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const base = await baseline(receiver.port, sample, DELIVERIES, defaultConcurrency);
+      sent += DELIVERIES;
+      const delivery = new Map<number, number>();
+      const cpu = new Map<number, number>();
+      for (const concurrency of concurrencies) {
+        // A backlog of N jobs, then a worker.
+        const waitingBefore = await api.webhooks.engine.queue.getWaitingCount();
+        await produce(api, tenant.id, DELIVERIES);
+        while ((await api.webhooks.engine.queue.getWaitingCount()) < waitingBefore + DELIVERIES) await new Promise((r) => setTimeout(r, 50));
+        const profiling = process.env.BENCH_CPU_PROFILE && round === ROUNDS - 1 ? new Session() : undefined;
+        if (profiling) {
+          profiling.connect();
+          await profiling.post("Profiler.enable");
+          await profiling.post("Profiler.start");
+        }
+        const started = performance.now();
+        const cpuBefore = process.cpuUsage();
+        const worker = await start("worker", concurrency);
+        sent += DELIVERIES;
+        recorded += DELIVERIES;
+        await until(worker, tenant.id, recorded, receiver, sent);
+        delivery.set(concurrency, DELIVERIES / ((performance.now() - started) / 1000));
+        const used = process.cpuUsage(cpuBefore);
+        cpu.set(concurrency, (used.user + used.system) / DELIVERIES);
+        if (profiling) {
+          const { profile } = await profiling.post("Profiler.stop");
+          await writeFile(process.env.BENCH_CPU_PROFILE!.replace(/(\.cpuprofile)?$/, `-${concurrency}.cpuprofile`), JSON.stringify(profile));
+          profiling.disconnect();
+        }
+        await stopLast();
+      }
+      rounds.push({ base, delivery, cpu });
+      process.stderr.write(`round ${round + 1}: baseline ${base.toFixed(0)}/s; ${[...delivery].map(([c, d]) => `concurrency ${c}: ${d.toFixed(0)}/s`).join("; ")}\n`);
+    }
+    await stopLast();
 
     // End to end: producers and delivery at once.
     const both = await start("all");
-    started = performance.now();
+    const started = performance.now();
     const emitSeconds = await produce(both, tenant.id, DELIVERIES);
-    await until(both, tenant.id, WARMUP + 2 * DELIVERIES);
+    sent += DELIVERIES;
+    recorded += DELIVERIES;
+    await until(both, tenant.id, recorded, receiver, sent);
     const endToEndSeconds = (performance.now() - started) / 1000;
     const received = await receiver.count();
-
-    const delivery = DELIVERIES / deliverySeconds;
     const endToEnd = DELIVERIES / endToEndSeconds;
+
     const cpu = os.cpus();
+    const baseMedian = median(rounds.map((r) => r.base));
     const out = [
-      `machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? "cpu"}, node ${process.version}; Postgres, Redis, the receiver and Attesto share it`,
-      `concurrency: ${concurrency} attempts in flight (the default), one worker process; ${DELIVERIES} deliveries per figure`,
-      `baseline     bare undici POSTs, same body, same receiver:   ${base.toFixed(0).padStart(6)} requests/s`,
-      `delivery     backlog drained by a worker:                 ${delivery.toFixed(0).padStart(6)} deliveries/s   (${(delivery / base).toFixed(2)} × baseline)`,
-      `end to end   16 producers, one event per transaction:     ${endToEnd.toFixed(0).padStart(6)} deliveries/s   (${(endToEnd / base).toFixed(2)} × baseline; producing alone took ${emitSeconds.toFixed(1)} s of ${endToEndSeconds.toFixed(1)} s)`,
-      `target       ≥ ${TARGET} deliveries/s (delivery):             ${delivery >= TARGET ? "met" : "NOT met"}`,
-      `receiver     got ${received} requests (${received - (2 * WARMUP + 3 * DELIVERIES)} more than sent: duplicates would show here)`,
+      `machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? "cpu"}, node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}; Postgres, Redis, the receiver and Attesto share it`,
+      `${ROUNDS} interleaved rounds of ${DELIVERIES} deliveries per figure, one worker process; baseline with ${defaultConcurrency} in flight (the default concurrency)`,
+      `baseline     bare undici POSTs, same body, same receiver:   median ${baseMedian.toFixed(0).padStart(6)} requests/s`,
     ];
+    for (const concurrency of concurrencies) {
+      const ratios = rounds.map((r) => r.delivery.get(concurrency)! / r.base);
+      const rates = rounds.map((r) => r.delivery.get(concurrency)!);
+      const rate = median(rates);
+      out.push(
+        `delivery     backlog drained by a worker, concurrency ${String(concurrency).padStart(4)}: median ${rate.toFixed(0).padStart(6)} deliveries/s = ${median(ratios).toFixed(2)} × baseline (rounds: ${ratios.map((r) => r.toFixed(2)).join(", ")}), ${median(rounds.map((r) => r.cpu.get(concurrency)!)).toFixed(0)} µs of this process's CPU per delivery; ≥ ${TARGET}/s: ${rate >= TARGET ? "met" : "NOT met"}`,
+      );
+    }
+    out.push(
+      `end to end   16 producers, one event per transaction (once):  ${endToEnd.toFixed(0).padStart(6)} deliveries/s   (${(endToEnd / baseMedian).toFixed(2)} × baseline median; producing alone took ${emitSeconds.toFixed(1)} s of ${endToEndSeconds.toFixed(1)} s)`,
+      `receiver     got ${received} requests (${received - sent} more than sent: duplicates would show here)`,
+    );
     process.stdout.write(out.join("\n") + "\n");
   } finally {
     for (const app of apps.reverse()) await app.stop();

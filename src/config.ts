@@ -1,3 +1,4 @@
+import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import type { ConnectionLimits } from "./server/listener.js";
@@ -31,6 +32,7 @@ const envSchema = z.object({
   ATTESTO_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]+$/).optional(),
   ATTESTO_ROLE: z.enum(["api", "worker", "all"]).default("all"),
   ATTESTO_DB_POOL: z.coerce.number().int().min(1).max(200).default(20),
+  ATTESTO_WORKERS: z.coerce.number().int().min(1).max(256).optional(),
   ATTESTO_DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(3_000),
   ATTESTO_DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
   ATTESTO_REQUEST_DEADLINE_MS: z.coerce.number().int().min(0).max(3_600_000).default(15_000),
@@ -45,7 +47,7 @@ const envSchema = z.object({
   ATTESTO_WEBHOOK_RETRY_SCHEDULE: z.string().default("0,30s,2m,10m,1h,6h,24h"),
   ATTESTO_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   ATTESTO_WEBHOOK_RETRY_AFTER_MAX_MS: z.coerce.number().int().min(0).default(24 * 3600_000),
-  ATTESTO_WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(100),
+  ATTESTO_WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(400),
   ATTESTO_WEBHOOK_SECRET_OVERLAP_MS: z.coerce.number().int().min(0).max(7 * 24 * 3600_000).default(24 * 3600_000),
   ATTESTO_WEBHOOK_RELAY_INTERVAL_MS: z.coerce.number().int().min(100).default(10_000),
   ATTESTO_WEBHOOK_RELAY_GRACE_MS: z.coerce.number().int().min(0).default(60_000),
@@ -136,8 +138,10 @@ export interface Config {
   role: Role;
   /** BullMQ (and rate-limit) key prefix; unset: derived from the database (src/db/identity.ts), so instances share queues exactly when they share a database. */
   queuePrefix: string | undefined;
-  /** Postgres connections per process. */
+  /** Postgres connections per process (per worker with `serve --workers N`). */
   dbPoolSize: number;
+  /** Processes `serve` runs (node:cluster, one port): default the number of cores; 1 serves in the process itself. */
+  workers: number;
   /** How long opening a Postgres connection may take before the request answers UNAVAILABLE. */
   dbConnectTimeoutMs: number;
   /** Postgres statement_timeout of the pool's sessions (0: none); migrations run without it. */
@@ -291,6 +295,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     role: e.ATTESTO_ROLE,
     queuePrefix: e.ATTESTO_QUEUE_PREFIX,
     dbPoolSize: e.ATTESTO_DB_POOL,
+    workers: e.ATTESTO_WORKERS ?? os.availableParallelism(),
     dbConnectTimeoutMs: e.ATTESTO_DB_CONNECT_TIMEOUT_MS,
     dbStatementTimeoutMs: e.ATTESTO_DB_STATEMENT_TIMEOUT_MS,
     requestDeadlineMs: e.ATTESTO_REQUEST_DEADLINE_MS,

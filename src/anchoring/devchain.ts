@@ -76,7 +76,24 @@ export async function startDevChain(opts: { port?: number; timeoutMs?: number } 
   const killOnExit = () => child.kill("SIGKILL");
   process.once("exit", killOnExit);
   child.once("exit", () => process.removeListener("exit", killOnExit));
-  const url = `http://127.0.0.1:${port}`;
+  const chain = attachDevChain(`http://127.0.0.1:${port}`);
+  return {
+    ...chain,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const gone = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await gone;
+    },
+  };
+}
+
+/**
+ * A dev chain another process started (the primary of `serve --workers N`
+ * starts one for all its workers): its JSON-RPC calls; stopping it is left
+ * to that process.
+ */
+export function attachDevChain(url: string): DevChain {
   let id = 0;
   const rpc = async <T>(method: string, params: unknown[] = []): Promise<T> => {
     const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: ++id, method, params }) });
@@ -90,11 +107,6 @@ export async function startDevChain(opts: { port?: number; timeoutMs?: number } 
     rpc,
     fund: async (address) => void (await rpc("hardhat_setBalance", [address, "0x3635c9adc5dea00000"])),
     mine: async (blocks = 1) => void (await rpc("hardhat_mine", [`0x${blocks.toString(16)}`])),
-    async stop() {
-      if (child.exitCode !== null) return;
-      const gone = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      await gone;
-    },
+    stop: async () => {},
   };
 }

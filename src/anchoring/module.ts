@@ -12,7 +12,7 @@ import type { WebhookEmitter } from "../webhooks/outbox.js";
 import { buildNextBatch } from "./batcher.js";
 import { Chain } from "./chain.js";
 import { ChainWriter } from "./chain-writer.js";
-import { hardhatCli, startDevChain, type DevChain } from "./devchain.js";
+import { attachDevChain, hardhatCli, startDevChain, type DevChain } from "./devchain.js";
 import { confirmedReceiptsOf, getBatch, getReceipt, listBatches, listBatchMembers, type BatchStatus, type BatchView, type MemberView, type ReceiptView } from "./reads.js";
 import { senderAccount } from "./sender.js";
 import { ConfirmationTracker } from "./tracker.js";
@@ -26,6 +26,8 @@ export interface AnchoringSettings {
   senderKey: string | undefined;
   /** Without rpcUrl, start a Hardhat dev chain on loopback when Hardhat is installed. */
   devChain: boolean;
+  /** The dev chain the primary of `serve --workers N` started for its workers (used instead of starting one). */
+  devChainUrl?: string;
   intervalMs: number;
   pollMs: number;
   /** auto: the node's finalized tag when it has one, else N confirmations. */
@@ -110,9 +112,9 @@ export class Anchoring {
     const { logger, jobs } = this.deps;
     const s = this.settings;
     if (s.rpcUrl) return this.#attach(s.rpcUrl);
-    if (s.devChain && jobs.processes && hardhatCli()) {
+    if (s.devChain && jobs.processes && (s.devChainUrl || hardhatCli())) {
       this.#starting = (async () => {
-        this.#devChain = await startDevChain();
+        this.#devChain = s.devChainUrl ? attachDevChain(s.devChainUrl) : await startDevChain();
         logger.info({ rpcUrl: this.#devChain.url }, "anchoring on a local Hardhat dev chain (development only)");
         await this.#attach(this.#devChain.url);
       })().catch((err: Error) => logger.warn({ err: err.message }, "anchoring is off: the dev chain did not start"));

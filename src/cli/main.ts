@@ -1,5 +1,5 @@
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { loadConfig, type Config } from "../config.js";
 import type { ConfiguredDatabase } from "../db/open.js";
 import { createLogger, type Logger } from "../logger.js";
@@ -11,6 +11,7 @@ import { registerEvidenceCommands, registerVerifyCommands } from "./evidence-com
 import { localBroadcast } from "./broadcast.js";
 import { registerStoreCommands } from "./store.js";
 import { packageVersion } from "../paths.js";
+import type { ServeSummary } from "../server/cluster.js";
 import type { Tenant as TenantMessage, ApiKey as ApiKeyMessage } from "../../gen/ts/attesto/v1/tenancy_pb.js";
 import type { Tenant as TenantRecord } from "../tenancy/types.js";
 import { chooseTarget, requireServer, type CredentialKind, type TargetOptions } from "./target.js";
@@ -150,58 +151,101 @@ program
   .addOption(new Option("--port <port>", "port to listen on (env PORT, default 8080)").argParser(Number))
   .addOption(new Option("--host <host>", "address to bind (env HOST, default 127.0.0.1)"))
   .addOption(new Option("--role <role>", "api: requests only; worker: jobs only; all: both (env ATTESTO_ROLE)").choices(["api", "worker", "all"]))
-  .action(async (opts: { port?: number; host?: string; role?: Config["role"] }) => {
+  .addOption(
+    new Option("--workers <n>", "processes sharing the port (env ATTESTO_WORKERS, default the number of cores; 1: this process alone)").argParser((v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError("a whole number from 1 to 256");
+      return n;
+    }),
+  )
+  .action(async (opts: { port?: number; host?: string; role?: Config["role"]; workers?: number }) => {
     const overrides: Partial<Config> = {};
     if (opts.role !== undefined) overrides.role = opts.role;
     if (opts.port !== undefined) overrides.port = opts.port;
     if (opts.host !== undefined) overrides.host = opts.host;
+    if (opts.workers !== undefined) overrides.workers = opts.workers;
     const config = loadConfig(process.env, overrides);
     const logger = createLogger(config.logLevel, undefined, config.logFormat);
     // Loaded here, so that the admin commands do not pay for the whole server's modules at start-up.
-    const { startAttesto } = await import("../server/app.js");
-    const app = await startAttesto(config, logger);
-    const info = {
-      url: app.url,
-      publicBaseUrl: app.publicBaseUrl,
-      publicBaseUrlSource: app.publicBaseUrlSource,
-      role: config.role,
-      protocols: ["connect", "grpc-web", "grpc (h2c)", "http/1.1"],
-      database: databaseKind(app.database),
-      redis: app.redis.url.replace(/\/\/[^@]*@/, "//"),
-      dataDir: config.dataDir,
-      devTenant: app.devCredentials && { tenantId: app.devCredentials.tenantId, apiKey: app.devCredentials.apiKey, adminToken: app.devCredentials.adminToken },
-    };
-    output(info, () =>
-      [
-        `Attesto listening on ${app.url} (HTTP/1.1 and h2c gRPC on one port)`,
-        `  origin of new streams: ${new URL(app.publicBaseUrl).host}/proofstreams/<stream id> (public base URL ${app.publicBaseUrl}, from ${app.publicBaseUrlSource === "PUBLIC_BASE_URL" ? "PUBLIC_BASE_URL" : app.publicBaseUrlSource === "data folder" ? "the data folder; set PUBLIC_BASE_URL to change it" : "the listening address"})`,
-        `  database: ${app.database.embedded ? `embedded PostgreSQL in ${app.database.embedded.dir} (127.0.0.1:${app.database.embedded.port})` : "postgres"}; redis: ${info.redis}`,
-        ...(app.devCredentials
-          ? [
-              `  development tenant: ${app.devCredentials.tenantId}`,
-              `  API key:     ${app.devCredentials.apiKey}`,
-              `  admin token: ${app.devCredentials.adminToken}`,
-              `  try: curl -s -H "Authorization: Bearer ${app.devCredentials.apiKey}" -H "Content-Type: application/json" -d '{}' ${app.url}/attesto.v1.TenantService/GetCurrentTenant`,
-            ]
-          : []),
-      ].join("\n"),
-    );
+    const [{ startAttesto }, cluster, { runWorker, startCluster }] = await Promise.all([import("../server/app.js"), import("node:cluster"), import("../server/cluster.js")]);
     let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ signal }, "stopping");
-      app.stop().then(
-        () => process.exit(0),
-        (err) => {
-          logger.error({ err }, "unclean shutdown");
-          process.exit(1);
-        },
-      );
+    const onSignals = (stop: () => Promise<number>) => {
+      const handle = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        logger.info({ signal }, "stopping");
+        stop().then(
+          (code) => process.exit(code),
+          (err) => {
+            logger.error({ err }, "unclean shutdown");
+            process.exit(1);
+          },
+        );
+      };
+      process.on("SIGTERM", () => handle("SIGTERM"));
+      process.on("SIGINT", () => handle("SIGINT"));
     };
-    process.on("SIGTERM", () => stop("SIGTERM"));
-    process.on("SIGINT", () => stop("SIGINT"));
+    const stopApp = (app: { stop(): Promise<void> }) => () => app.stop().then(() => 0);
+
+    // A worker of `serve --workers N`: the primary prints and owns what is shared.
+    if (cluster.default.isWorker) {
+      const app = await runWorker(config, logger, startAttesto);
+      onSignals(stopApp(app));
+      return;
+    }
+    let summary: ServeSummary;
+    if (config.workers > 1) {
+      const running = await startCluster(config, logger);
+      summary = running.summary;
+      onSignals(running.stop);
+      running.failed.then((code) => process.exit(code));
+    } else {
+      const app = await startAttesto(config, logger);
+      summary = {
+        url: app.url,
+        publicBaseUrl: app.publicBaseUrl,
+        publicBaseUrlSource: app.publicBaseUrlSource,
+        embedded: app.database.embedded && { dir: app.database.embedded.dir, port: app.database.embedded.port },
+        redisUrl: app.redis.url,
+        devCredentials: app.devCredentials,
+        workers: 1,
+      };
+      onSignals(stopApp(app));
+    }
+    printServing(summary, config);
   });
+
+/** The lines (or JSON) `serve` prints once it serves: once per server, whatever the number of workers. */
+function printServing(s: ServeSummary, config: Config): void {
+  const redis = s.redisUrl.replace(/\/\/[^@]*@/, "//");
+  const info = {
+    url: s.url,
+    publicBaseUrl: s.publicBaseUrl,
+    publicBaseUrlSource: s.publicBaseUrlSource,
+    role: config.role,
+    workers: s.workers,
+    protocols: ["connect", "grpc-web", "grpc (h2c)", "http/1.1"],
+    database: s.embedded ? "embedded-postgres" : "postgres",
+    redis,
+    dataDir: config.dataDir,
+    devTenant: s.devCredentials && { tenantId: s.devCredentials.tenantId, apiKey: s.devCredentials.apiKey, adminToken: s.devCredentials.adminToken },
+  };
+  output(info, () =>
+    [
+      `Attesto listening on ${s.url} (HTTP/1.1 and h2c gRPC on one port; ${s.workers === 1 ? "one process" : `${s.workers} worker processes`})`,
+      `  origin of new streams: ${new URL(s.publicBaseUrl).host}/proofstreams/<stream id> (public base URL ${s.publicBaseUrl}, from ${s.publicBaseUrlSource === "PUBLIC_BASE_URL" ? "PUBLIC_BASE_URL" : s.publicBaseUrlSource === "data folder" ? "the data folder; set PUBLIC_BASE_URL to change it" : "the listening address"})`,
+      `  database: ${s.embedded ? `embedded PostgreSQL in ${s.embedded.dir} (127.0.0.1:${s.embedded.port})` : "postgres"}; redis: ${redis}`,
+      ...(s.devCredentials
+        ? [
+            `  development tenant: ${s.devCredentials.tenantId}`,
+            `  API key:     ${s.devCredentials.apiKey}`,
+            `  admin token: ${s.devCredentials.adminToken}`,
+            `  try: curl -s -H "Authorization: Bearer ${s.devCredentials.apiKey}" -H "Content-Type: application/json" -d '{}' ${s.url}/attesto.v1.TenantService/GetCurrentTenant`,
+          ]
+        : []),
+    ].join("\n"),
+  );
+}
 
 program
   .command("migrate")

@@ -78,3 +78,21 @@ export async function openConfiguredDatabase(
     throw err;
   }
 }
+
+/**
+ * The database another process opened and migrated (the primary of `serve
+ * --workers N`): a pool of this process's own, no migrations; an embedded
+ * cluster is left to the process that started it.
+ */
+export function attachConfiguredDatabase(
+  config: { url: string; embedded: { dir: string; port: number } | undefined } & Partial<Pick<Config, "dbPoolSize" | "dbConnectTimeoutMs" | "dbStatementTimeoutMs">>,
+): ConfiguredDatabase {
+  const database = openDatabase({
+    url: config.url,
+    poolSize: config.dbPoolSize,
+    connectTimeoutMs: config.dbConnectTimeoutMs,
+    statementTimeoutMs: config.dbStatementTimeoutMs,
+  });
+  const embedded: EmbeddedPostgres | undefined = config.embedded && { url: config.url, port: config.embedded.port, dir: config.embedded.dir, owner: false, stop: async () => {} };
+  return { ...database, embedded };
+}

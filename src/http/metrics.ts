@@ -16,8 +16,16 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor() {
+  /** `worker`: the number of this worker of `serve --workers N` (0: a single process). */
+  constructor(opts: { worker?: number } = {}) {
     collectDefaultMetrics({ register: this.registry, prefix: "attesto_" });
+    // Which process answered: each worker of `serve --workers N` serves its own /metrics, and a scrape through the shared port reaches one of them.
+    new Gauge({
+      name: "attesto_process_info",
+      help: "Always 1; its labels say which process answered (pid) and which worker of `serve --workers N` it is (0: a single process).",
+      labelNames: ["pid", "worker"] as const,
+      registers: [this.registry],
+    }).set({ pid: String(process.pid), worker: String(opts.worker ?? 0) }, 1);
   }
 
   /** Exports the validation audit writer's queue depth and row counters. */

@@ -4,7 +4,7 @@ import { getRequestListener } from "@hono/node-server";
 import type { Config } from "../config.js";
 import { Keyring } from "../crypto/keyring.js";
 import { loadMasterKey } from "../crypto/master-key.js";
-import { openConfiguredDatabase, type ConfiguredDatabase } from "../db/open.js";
+import { attachConfiguredDatabase, openConfiguredDatabase, type ConfiguredDatabase } from "../db/open.js";
 import { databaseIdentity, defaultQueuePrefix } from "../db/identity.js";
 import { createHttpApp } from "../http/app.js";
 import { BOARD_PATH, mountQueueBoard } from "../http/queue-board.js";
@@ -40,6 +40,29 @@ import { RequestIds, requestIdSettings } from "../request-ids/module.js";
 import { withEdge, type Tracker } from "./request-listener.js";
 import { choosePublicBaseUrl, originPattern, readStoredPublicBaseUrl, storePublicBaseUrl, type PublicBaseUrlSource } from "./public-base-url.js";
 
+/**
+ * What the primary of `serve --workers N` (cluster.ts) opened once for all
+ * its workers: a worker attaches to these instead of starting its own
+ * embedded PostgreSQL, Redis or dev chain, runs no migrations and prints no
+ * credentials.
+ */
+export interface SharedSetup {
+  /** The database the primary opened and migrated (the embedded cluster's URL carries its password: never log it). */
+  databaseUrl: string;
+  /** The embedded PostgreSQL the primary started, on the embedded default. */
+  embedded: { dir: string; port: number } | undefined;
+  /** Connections of this worker's pool, within the server's budget. */
+  poolSize: number;
+  redisUrl: string;
+  /** The dev chain the primary started; unset: no dev chain (the workers start none of their own). */
+  devChainUrl: string | undefined;
+  devCredentials: DevCredentials | undefined;
+  /** The public base URL kept in the data folder when the primary started. */
+  storedPublicBaseUrl: string | undefined;
+  /** This worker's number (cluster.worker.id), in /metrics. */
+  worker: number;
+}
+
 export interface Attesto {
   readonly url: string;
   readonly port: number;
@@ -68,9 +91,11 @@ export interface Attesto {
 }
 
 /** Opens storage, wires the modules and serves until stop(). */
-export async function startAttesto(config: Config, logger: Logger): Promise<Attesto> {
+export async function startAttesto(config: Config, logger: Logger, shared?: SharedSetup): Promise<Attesto> {
   const embedded = !config.databaseUrl;
-  const database = await openConfiguredDatabase(config, logger);
+  const database = shared
+    ? attachConfiguredDatabase({ ...config, url: shared.databaseUrl, embedded: shared.embedded, dbPoolSize: shared.poolSize })
+    : await openConfiguredDatabase(config, logger);
   const cleanups: Array<() => Promise<unknown>> = [() => database.close()];
   // Shutdown ends within the grace period even when a step hangs (with the
   // database gone first, BullMQ's worker close waits on jobs that cannot
@@ -94,8 +119,10 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     if (abandoned) throw new Error(`shutdown did not finish within ATTESTO_SHUTDOWN_GRACE_MS (${config.shutdownGraceMs} ms): ${abandoned} step(s) left running`);
   };
   try {
-    const keyring = new Keyring(await loadMasterKey({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, embedded, logger }));
-    const redis = await openRedis({ url: config.redisUrl, dataDir: config.dataDir, logger });
+    // A worker's key comes from the file the primary wrote and warned about.
+    const keyLogger = shared ? logger.child({}, { level: "error" }) : logger;
+    const keyring = new Keyring(await loadMasterKey({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, embedded, logger: keyLogger }));
+    const redis = await openRedis({ url: shared?.redisUrl ?? config.redisUrl, dataDir: config.dataDir, logger });
     cleanups.push(() => redis.close());
 
     // Instances share queues exactly when they share a database (unless ATTESTO_QUEUE_PREFIX says otherwise).
@@ -107,7 +134,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     cleanups.push(() => broadcast.close());
 
     // The development tenant comes first: its operator token is the admin token when none is configured.
-    const devCredentials = config.devTenant ? await ensureDevCredentials(database.db, config.dataDir) : undefined;
+    const devCredentials = config.devTenant ? (shared ? shared.devCredentials : await ensureDevCredentials(database.db, config.dataDir)) : undefined;
     const adminToken = config.adminToken ?? devCredentials?.adminToken;
     if (!adminToken) logger.warn("ATTESTO_ADMIN_TOKEN is not set: operator calls are refused");
 
@@ -116,7 +143,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     const tenancy = new Tenancy({ db: database.db, logger, broadcast, requestIds }, { adminToken, apiKeyCacheMs: config.apiKeyCacheMs });
     // The public base URL names checkpoint origins. The embedded default keeps its first one in the
     // data folder; with port 0 and none stored it is known only after listening.
-    const stored = embedded ? await readStoredPublicBaseUrl(config.dataDir) : undefined;
+    const stored = shared ? shared.storedPublicBaseUrl : embedded ? await readStoredPublicBaseUrl(config.dataDir) : undefined;
     const chooseWith = (listening: string) => choosePublicBaseUrl({ configured: config.publicBaseUrlConfigured, stored, listening, embedded });
     let publicBaseUrlChoice = chooseWith(config.publicBaseUrl);
     let publicBaseUrl = publicBaseUrlChoice.url;
@@ -183,14 +210,16 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     await connectors.start();
     cleanups.push(() => connectors.close());
 
-    const anchoring = new Anchoring({ db: database.db, keyring, jobs, logger, events: webhooks.events, proofstreams }, anchoringSettings(config));
+    // Workers share the primary's dev chain (anchoring on one chain per deployment), and start none of their own.
+    const anchorSettings = shared ? { ...anchoringSettings(config), devChain: Boolean(shared.devChainUrl), devChainUrl: shared.devChainUrl } : anchoringSettings(config);
+    const anchoring = new Anchoring({ db: database.db, keyring, jobs, logger, events: webhooks.events, proofstreams }, anchorSettings);
     anchoringRef = anchoring;
     await anchoring.start();
     cleanups.push(() => anchoring.close());
 
     const { bundles } = proofstreams;
 
-    const metrics = new Metrics();
+    const metrics = new Metrics({ worker: shared?.worker ?? 0 });
     metrics.trackRateLimits(rateLimits);
     metrics.trackValidationAudit(audit);
     const http = createHttpApp({

@@ -6,7 +6,7 @@ import { Batcher } from "./batcher.js";
 import type { Claim, DeliveryStore, FinishedAttempt } from "./delivery-store.js";
 import { decideNext, lastAttempt, type AttemptResult } from "./schedule.js";
 import type { WebhookSettings } from "./settings.js";
-import { deliveryHeaders } from "./signing.js";
+import { deliveryHeaders, signingKeys, type SigningKeys } from "./signing.js";
 import { openSecrets } from "./subscriptions.js";
 
 /** Which attempt this was and how it ended (HTTP status or error kind), for the queue board. */
@@ -27,7 +27,7 @@ interface OpenedSecrets {
   sealed: Buffer;
   previousSealed: Buffer | null;
   previousExpires: Date | null;
-  secrets: { secret: string; previousSecret?: string };
+  secrets: { secret: string; previousSecret?: string; keys: SigningKeys };
 }
 
 /**
@@ -125,7 +125,7 @@ export class AttemptRunner {
   }
 
   /** The secrets of a claim's subscription: opened once, again only after a rotation changed them. */
-  #secrets(claim: Claim): { secret: string; previousSecret?: string } {
+  #secrets(claim: Claim): { secret: string; previousSecret?: string; keys: SigningKeys } {
     const { secretEnc: sealed, previousSecretEnc: previousSealed, previousSecretExpiresAt: previousExpires } = claim;
     const cached = this.#opened.get(claim.subscriptionId);
     const now = new Date();
@@ -139,7 +139,8 @@ export class AttemptRunner {
     ) {
       return cached.secrets;
     }
-    const secrets = openSecrets(this.deps.keyring, claim.tenantId, { secretEnc: sealed, previousSecretEnc: previousSealed, previousSecretExpiresAt: previousExpires }, now);
+    const opened = openSecrets(this.deps.keyring, claim.tenantId, { secretEnc: sealed, previousSecretEnc: previousSealed, previousSecretExpiresAt: previousExpires }, now);
+    const secrets = { ...opened, keys: signingKeys(opened) };
     if (sealed) this.#opened.set(claim.subscriptionId, { sealed, previousSealed, previousExpires, secrets });
     return secrets;
   }

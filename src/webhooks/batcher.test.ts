@@ -18,10 +18,37 @@ describe("Batcher", () => {
     const batcher = new Batcher<null, true>(async (inputs) => {
       runs.push(inputs.length);
       return new Map(inputs.map(([k]) => [k, true]));
-    }, 2, 60_000);
-    // With a one-minute window, only the size limit can flush the first two.
-    await Promise.all([batcher.get("a", null), batcher.get("b", null)]);
+    }, 2);
+    // Both calls of one turn: the second fills the batch, which goes before the turn ends.
+    const both = Promise.all([batcher.get("a", null), batcher.get("b", null)]);
     expect(runs).toEqual([2]);
+    await both;
+    await batcher.get("c", null);
+    expect(runs).toEqual([2, 1]);
+  });
+
+  it("gathers the calls made while a run is in flight and sends them together when it ends", async () => {
+    const runs: string[][] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const batcher = new Batcher<null, true>(async (inputs) => {
+      runs.push(inputs.map(([k]) => k));
+      if (runs.length === 1) await held;
+      return new Map(inputs.map(([k]) => [k, true]));
+    });
+    const first = batcher.get("a", null);
+    // The idle batcher sends "a" at the end of this turn, without a window.
+    await new Promise((r) => setImmediate(r));
+    expect(runs).toEqual([["a"]]);
+    // While that run is held, later calls (over several turns) wait for it.
+    const later = [batcher.get("b", null)];
+    await new Promise((r) => setImmediate(r));
+    later.push(batcher.get("c", null));
+    await new Promise((r) => setImmediate(r));
+    expect(runs).toEqual([["a"]]);
+    release();
+    expect(await Promise.all([first, ...later])).toEqual([true, true, true]);
+    expect(runs).toEqual([["a"], ["b", "c"]]);
   });
 
   it("answers undefined for a key asked twice in one batch, and for a key the run left out", async () => {

@@ -9,6 +9,7 @@ export interface ServeInfo {
   url: string;
   role: string;
   database: string;
+  workers?: number;
   devTenant?: { tenantId: string; apiKey: string; adminToken: string };
 }
 
