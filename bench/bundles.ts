@@ -101,7 +101,7 @@ async function main() {
   const sql = postgres(db.url, { max: 2, onnotice: () => {} });
   const dir = path.join(os.tmpdir(), `attesto-bench-bundles-${process.pid}`);
   const { child, match } = await spawnNode(
-    ["src/cli/main.ts", "--json", "serve", "--port", "0"],
+    ["src/cli/main.ts", "--json", "serve", "--port", "0", "--workers", "1"],
     {
       DATABASE_URL: db.url,
       REDIS_URL: process.env.ATTESTO_TEST_REDIS_URL ?? "redis://127.0.0.1:6379",

@@ -24,7 +24,7 @@ async function main() {
     const naive = await spawnNode(["bench/baselines/naive-insert.ts"], { DATABASE_URL: db.url, BENCH_HMAC_KEY: hmacKey.toString("hex") }, /listening (\d+)/);
     children.push(naive.child);
     const server = await spawnNode(
-      ["src/cli/main.ts", "--json", "serve", "--port", "0"],
+      ["src/cli/main.ts", "--json", "serve", "--port", "0", "--workers", "1"],
       {
         DATABASE_URL: db.url,
         ATTESTO_ENCRYPTION_KEY: randomBytes(32).toString("base64"),

@@ -29,7 +29,7 @@ interface Target {
 async function serve(label: string, env: NodeJS.ProcessEnv) {
   const startedAt = Date.now();
   const server = await spawnNode(
-    ["src/cli/main.ts", "--json", "serve", "--port", "0"],
+    ["src/cli/main.ts", "--json", "serve", "--port", "0", "--workers", "1"],
     { ATTESTO_ENCRYPTION_KEY: randomBytes(32).toString("base64"), ATTESTO_ADMIN_TOKEN: ADMIN, LOG_LEVEL: "warn", ...env },
     /"url": "([^"]+)"/,
   );

@@ -16,7 +16,8 @@ import { type LoadResult, benchDatabase, fmt, load, machine, rpc, spawnNode, sto
 process.env.BENCH_SECONDS ??= "5";
 const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
 const PROOF_EVENTS = Number(process.env.BENCH_PROOF_EVENTS ?? 1_000_000);
-const SERVE_ARGS = (process.env.BENCH_SERVE_ARGS ?? "").split(/\s+/).filter(Boolean);
+// One process unless told otherwise: the figures compare with single-process baselines; --workers 2 reports the scaling.
+const SERVE_ARGS = (process.env.BENCH_SERVE_ARGS ?? "--workers 1").split(/\s+/).filter(Boolean);
 const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
 const OCCURRED = new Date("2026-06-07T12:00:00Z").toISOString();
 const CLOCK_TICKS = 100; // USER_HZ on Linux

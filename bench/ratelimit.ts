@@ -67,7 +67,7 @@ async function main() {
   const encryptionKey = randomBytes(32).toString("base64");
   const serve = (extra: Record<string, string>) =>
     spawnNode(
-      ["src/cli/main.ts", "--json", "serve", "--port", "0"],
+      ["src/cli/main.ts", "--json", "serve", "--port", "0", "--workers", "1"],
       {
         DATABASE_URL: db.url,
         ATTESTO_ENCRYPTION_KEY: encryptionKey,

@@ -73,7 +73,7 @@ async function appleLookup(chain: TestAppleChain, dir: string) {
   const rootFile = path.join(dir, "root.pem");
   await writeFile(rootFile, chain.root.pem);
   const server = await spawnNode(
-    ["src/cli/main.ts", "--json", "serve", "--port", "0"],
+    ["src/cli/main.ts", "--json", "serve", "--port", "0", "--workers", "1"],
     {
       DATABASE_URL: db.url,
       ATTESTO_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
