@@ -1,5 +1,7 @@
 import { createContextValues } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import { fastUnary, withFastUnary } from "../rpc/fast-unary.js";
+import { recordRoutes } from "../rpc/fast-unary-methods.js";
 import { getRequestListener } from "@hono/node-server";
 import type { Config } from "../config.js";
 import { Keyring } from "../crypto/keyring.js";
@@ -241,17 +243,22 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
       anchoring,
       requestDeadlineMs: config.requestDeadlineMs,
     };
-    const connect = connectNodeAdapter({
+    // The services are built once: connect-node and the fast path get the same implementations.
+    const routes = recordRoutes(config.role === "worker" ? () => {} : rpcRoutes(rpcDeps));
+    const connectOptions: ConnectNodeAdapterOptions = {
       // A worker-role instance serves only the operational routes (health, readiness, metrics).
-      routes: config.role === "worker" ? () => {} : rpcRoutes(rpcDeps),
+      routes: routes.replay,
       interceptors: rpcInterceptors(rpcDeps),
       contextValues: (req) => createContextValues().set(clientAddressKey, req.socket.remoteAddress ?? ""),
       readMaxBytes: config.bodyLimitBytes,
       // One rule for unknown fields on both surfaces: JSON names the unknown field
       // in a 400 (it catches client typos); binary keeps unknown fields (protobuf).
       jsonOptions: { ignoreUnknownFields: false },
-      fallback: getRequestListener(http.fetch) as unknown as Parameters<typeof connectNodeAdapter>[0]["fallback"],
-    });
+      fallback: getRequestListener(http.fetch) as unknown as ConnectNodeAdapterOptions["fallback"],
+    };
+    const connectNode = connectNodeAdapter(connectOptions);
+    // Connect unary POSTs skip connect-node's universal handler; everything else goes through it.
+    const connect = config.rpcFastPath ? withFastUnary(fastUnary(connectOptions, routes.registrations), connectNode) : connectNode;
     const tracker: Tracker = { inFlight: 0 };
     // Workers also listen: health, readiness and metrics are how they are watched.
     const server = await listenDual(withEdge(connect, { logger, metrics, corsOrigins: config.corsOrigins, tracker, rpcBodyLimitBytes: config.bodyLimitBytes }), config.host, config.port, config.connectionLimits);
