@@ -33,7 +33,7 @@ import { ensureDevCredentials, type DevCredentials } from "../tenancy/dev-bootst
 import { Tenancy } from "../tenancy/module.js";
 import { Webhooks } from "../webhooks/module.js";
 import { webhookSettings } from "../webhooks/settings.js";
-import { listenDual } from "./listener.js";
+import { listenDual, type RequestListener } from "./listener.js";
 import { RateLimits } from "../ratelimit/limiter.js";
 import { mountRateLimit } from "../http/rate-limit.js";
 import { clientAddressKey } from "../rpc/context.js";
@@ -258,7 +258,12 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     };
     const connectNode = connectNodeAdapter(connectOptions);
     // Connect unary POSTs skip connect-node's universal handler; everything else goes through it.
-    const connect = config.rpcFastPath ? withFastUnary(fastUnary(connectOptions, routes.registrations), connectNode) : connectNode;
+    let connect: RequestListener = connectNode as RequestListener;
+    if (config.rpcFastPath) {
+      const fast = fastUnary(connectOptions, routes.registrations);
+      metrics.trackFastPath(fast);
+      connect = withFastUnary(fast, connect);
+    }
     const tracker: Tracker = { inFlight: 0 };
     // Workers also listen: health, readiness and metrics are how they are watched.
     const server = await listenDual(withEdge(connect, { logger, metrics, corsOrigins: config.corsOrigins, tracker, rpcBodyLimitBytes: config.bodyLimitBytes }), config.host, config.port, config.connectionLimits);
