@@ -13,6 +13,12 @@ import { AppendEventRequestSchema } from "../gen/ts/attesto/v1/proofstream_pb.js
 import { ADMIN_TOKEN, clientFor, newTenant, testEnv } from "./support/server.js";
 import { ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
 import { appendRequest } from "./support/proofstream.js";
+import { Code, ConnectError, type HandlerContext, type Interceptor } from "@connectrpc/connect";
+import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import { TenantService } from "../gen/ts/attesto/v1/tenant_pb.js";
+import { ErrorInfoSchema } from "../gen/ts/google/rpc/error_details_pb.js";
+import { fastUnary, withFastUnary } from "../src/rpc/fast-unary.js";
+import { recordRoutes } from "../src/rpc/fast-unary-methods.js";
 
 /**
  * The Connect unary fast path against connect-node, generated from the
@@ -286,5 +292,82 @@ describe("Connect unary fast path vs connect-node, from the contract", () => {
     const { fast: a } = await compare("preflight", call);
     expect(a.status).toBe(204);
     expect(a.headers["access-control-allow-origin"]).toBe("https://app.example");
+  });
+});
+
+/**
+ * What the application's services never do but connect-node supports, on a
+ * bare adapter pair with one service: response headers and trailers (sent as
+ * `trailer-` headers), errors with metadata (Retry-After) and details,
+ * internal errors, compressed answers, and a server that requires
+ * Connect-Protocol-Version.
+ */
+describe("fast path vs connect-node, adapter features the services do not use", () => {
+  const servers: http.Server[] = [];
+  const bases: Record<"fast" | "slow" | "fastStrict" | "slowStrict", string> = { fast: "", slow: "", fastStrict: "", slowStrict: "" };
+
+  beforeAll(async () => {
+    const impl = {
+      getCurrentTenant(_req: unknown, ctx: HandlerContext) {
+        ctx.responseHeader.set("x-answer", "1");
+        ctx.responseTrailer.set("x-after", "2");
+        const mode = ctx.requestHeader.get("x-mode");
+        if (mode === "limited") {
+          throw new ConnectError("slow down", Code.ResourceExhausted, { "Retry-After": "7", "Content-Type": "text/evil" }, [
+            { desc: ErrorInfoSchema, value: { reason: "RATE_LIMITED", domain: "attesto.eu", metadata: { field: "x" } } },
+          ]);
+        }
+        if (mode === "crash") throw new Error("secret detail");
+        return { tenant: { id: "ten_1", name: mode === "large" ? "n".repeat(4000) : "small", active: true } };
+      },
+    };
+    const addHeader: Interceptor = (next) => async (req) => {
+      const res = await next(req);
+      res.header.set("x-intercepted", req.header.get("x-mode") ?? "none");
+      return res;
+    };
+    for (const [name, strict] of [["", false], ["Strict", true]] as const) {
+      const routes = recordRoutes((router) => router.service(TenantService, impl));
+      const options: ConnectNodeAdapterOptions = { routes: routes.replay, interceptors: [addHeader], requireConnectProtocolHeader: strict, readMaxBytes: 1024 };
+      const slowHandler = connectNodeAdapter(options);
+      const fastHandler = withFastUnary(fastUnary(options, routes.registrations), slowHandler as never);
+      for (const [key, handler] of [[`fast${name}`, fastHandler], [`slow${name}`, slowHandler]] as const) {
+        const server = http.createServer(handler as http.RequestListener);
+        await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+        servers.push(server);
+        bases[key as keyof typeof bases] = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      }
+    }
+  });
+
+  afterAll(() => Promise.all(servers.map((s) => new Promise((r) => s.close(r)))));
+
+  const p = "/attesto.v1.TenantService/GetCurrentTenant";
+  const cases: Array<[string, Call]> = [
+    ["headers and trailers", { path: p, headers: { "content-type": "application/json" }, body: json({}) }],
+    ["binary", { path: p, headers: { "content-type": "application/proto" }, body: Buffer.alloc(0) }],
+    ["error with metadata and details", { path: p, headers: { "content-type": "application/json", "x-mode": "limited" }, body: json({}) }],
+    ["internal error", { path: p, headers: { "content-type": "application/proto", "x-mode": "crash" }, body: Buffer.alloc(0) }],
+    ["large answer, gzip accepted", { path: p, headers: { "content-type": "application/json", "x-mode": "large", "accept-encoding": "gzip" }, body: json({}) }],
+    ["large answer, br accepted", { path: p, headers: { "content-type": "application/json", "x-mode": "large", "accept-encoding": "br" }, body: json({}) }],
+    ["large answer, h2c", { path: p, headers: { "content-type": "application/json", "x-mode": "large" }, body: json({}), h2: true }],
+    ["over readMaxBytes, chunked", { path: p, headers: { "content-type": "application/json" }, body: json({ x: "a".repeat(2000) }), chunked: true }],
+    ["over readMaxBytes, with length", { path: p, headers: { "content-type": "application/json" }, body: json({ x: "a".repeat(2000) }) }],
+    ["length promised but short", { path: p, headers: { "content-type": "application/json", "content-length": "0" }, body: undefined }],
+    ["Connect-Protocol-Version 1", { path: p, headers: { "content-type": "application/json", "connect-protocol-version": "1" }, body: json({}) }],
+    ["Connect-Protocol-Version 2", { path: p, headers: { "content-type": "application/json", "connect-protocol-version": "2" }, body: json({}) }],
+  ];
+
+  it("answers identically, with and without a required Connect-Protocol-Version", async () => {
+    for (const [pair, f, s] of [["lenient", bases.fast, bases.slow], ["strict", bases.fastStrict, bases.slowStrict]] as const) {
+      for (const [name, call] of cases) {
+        const a = await send(f, call);
+        const b = await send(s, call);
+        expect({ case: `${pair}: ${name}`, ...a }).toEqual({ case: `${pair}: ${name}`, ...b });
+        if (pair === "lenient" && name === "headers and trailers") expect(a.headers["trailer-x-after"]).toBe("2");
+        if (pair === "lenient" && name === "error with metadata and details") expect(a.headers["retry-after"]).toBe("7");
+        if (pair === "lenient" && name.startsWith("large answer, gzip")) expect(a.headers["content-encoding"]).toBe("gzip");
+      }
+    }
   });
 });
