@@ -34,6 +34,7 @@ import { Tenancy } from "../tenancy/module.js";
 import { Webhooks } from "../webhooks/module.js";
 import { webhookSettings } from "../webhooks/settings.js";
 import { listenDual, type RequestListener } from "./listener.js";
+import { withOpsRoutes } from "./ops-routes.js";
 import { RateLimits } from "../ratelimit/limiter.js";
 import { mountRateLimit } from "../http/rate-limit.js";
 import { clientAddressKey } from "../rpc/context.js";
@@ -192,6 +193,10 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
 
     const { bundles } = proofstreams;
 
+    const readinessChecks = {
+      database: () => database.ping(),
+      redis: async () => void (await redis.client.ping()),
+    };
     const metrics = new Metrics();
     metrics.trackRateLimits(rateLimits);
     metrics.trackValidationAudit(audit);
@@ -202,10 +207,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
       requestDeadlineMs: config.requestDeadlineMs,
       // POST /v2/verify takes whole bundles and enforces its own limit (ATTESTO_VERIFY_MAX_BYTES).
       ownBodyLimit: [VERIFY_PATH],
-      readiness: {
-        database: () => database.ping(),
-        redis: async () => void (await redis.client.ping()),
-      },
+      readiness: readinessChecks,
     });
     const { authenticator } = tenancy;
     // Before the routes it guards: Hono runs middleware in the order it was added.
@@ -266,7 +268,7 @@ export async function startAttesto(config: Config, logger: Logger): Promise<Atte
     }
     const tracker: Tracker = { inFlight: 0 };
     // Workers also listen: health, readiness and metrics are how they are watched.
-    const server = await listenDual(withEdge(connect, { logger, metrics, corsOrigins: config.corsOrigins, tracker, rpcBodyLimitBytes: config.bodyLimitBytes }), config.host, config.port, config.connectionLimits);
+    const server = await listenDual(withEdge(withOpsRoutes(connect, { metrics, logger, readiness: readinessChecks }), { logger, metrics, corsOrigins: config.corsOrigins, tracker, rpcBodyLimitBytes: config.bodyLimitBytes }), config.host, config.port, config.connectionLimits);
     // Requests drain before the workers and connections they use are closed, within the grace
     // period less a reserve for closing those.
     cleanups.push(() => server.close(config.shutdownGraceMs - Math.min(2_000, config.shutdownGraceMs / 4)));
