@@ -21,6 +21,7 @@ const envSchema = z.object({
   ATTESTO_ADMIN_TOKEN: z.string().min(16).optional(),
   ATTESTO_BOARD_VIEWER_TOKEN: z.string().min(16).optional(),
   ATTESTO_CORS_ORIGINS: z.string().default("*"),
+  ATTESTO_RPC_FAST_PATH: z.enum(["on", "off"]).default("on"),
   ATTESTO_BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
   ATTESTO_SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(10_000),
   ATTESTO_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
@@ -125,6 +126,8 @@ export interface Config {
   boardViewerToken: string | undefined;
   corsOrigins: string[] | "*";
   bodyLimitBytes: number;
+  /** Connect unary POSTs (uncompressed) served without connect-node's universal handler; same answers. */
+  rpcFastPath: boolean;
   shutdownGraceMs: number;
   /** Slowloris and idle-connection limits of the listener. */
   connectionLimits: ConnectionLimits;
@@ -281,6 +284,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     boardViewerToken: e.ATTESTO_BOARD_VIEWER_TOKEN,
     corsOrigins: e.ATTESTO_CORS_ORIGINS === "*" ? "*" : e.ATTESTO_CORS_ORIGINS.split(",").map((s) => s.trim()),
     bodyLimitBytes: e.ATTESTO_BODY_LIMIT_BYTES,
+    rpcFastPath: e.ATTESTO_RPC_FAST_PATH === "on",
     shutdownGraceMs: e.ATTESTO_SHUTDOWN_GRACE_MS,
     connectionLimits: {
       headersTimeoutMs: e.ATTESTO_HEADERS_TIMEOUT_MS,

@@ -3,6 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { AppError, toAppError } from "../errors.js";
 import { outageOr, withDeadline } from "../infra/outages.js";
 import { errorResponse } from "./errors.js";
+import { readiness } from "./health.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "./metrics.js";
 
@@ -39,19 +40,8 @@ export function createHttpApp(deps: HttpDeps): Hono {
   app.get("/healthz", (c) => c.json({ status: "ok" }));
 
   app.get("/readyz", async (c) => {
-    const results = await Promise.all(
-      Object.entries(deps.readiness).map(async ([name, check]) => {
-        try {
-          await withTimeout(check(), 2_000);
-          return [name, "ok"] as const;
-        } catch (err) {
-          deps.logger.warn({ check: name, err: (err as Error).message }, "readiness check failed");
-          return [name, "unavailable"] as const;
-        }
-      }),
-    );
-    const ready = results.every(([, state]) => state === "ok");
-    return c.json({ status: ready ? "ready" : "unavailable", checks: Object.fromEntries(results) }, ready ? 200 : 503);
+    const state = await readiness(deps.readiness, deps.logger);
+    return c.json(state, state.status === "ready" ? 200 : 503);
   });
 
   app.get("/metrics", async (c) => {
@@ -66,14 +56,4 @@ export function createHttpApp(deps: HttpDeps): Hono {
     return errorResponse(c, appError);
   });
   return app;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    }),
-  ]);
 }

@@ -42,6 +42,11 @@ export class Metrics {
     totalFrom(this.registry, "attesto_validation_audit_written_total", "Validation audit rows written.", () => audit.stats().written);
   }
 
+  /** Exports how many RPCs the Connect unary fast path served (the rest went through connect-node). */
+  trackFastPath(fast: { stats(): { served: number } }): void {
+    totalFrom(this.registry, "attesto_rpc_fast_path_total", "Connect unary calls served by the fast path (not connect-node).", () => fast.stats().served);
+  }
+
   /** Exports the rate limiter's denials and the requests it let through unchecked while Redis was unavailable. */
   trackRateLimits(limits: { stats(): { denied: number; unchecked: number } }): void {
     totalFrom(this.registry, "attesto_rate_limited_total", "Requests refused by a rate limit.", () => limits.stats().denied);

@@ -1,5 +1,7 @@
 import { createContextValues } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import { fastUnary, withFastUnary } from "../rpc/fast-unary.js";
+import { recordRoutes } from "../rpc/fast-unary-methods.js";
 import { getRequestListener } from "@hono/node-server";
 import type { Config } from "../config.js";
 import { Keyring } from "../crypto/keyring.js";
@@ -31,7 +33,8 @@ import { ensureDevCredentials, type DevCredentials } from "../tenancy/dev-bootst
 import { Tenancy } from "../tenancy/module.js";
 import { Webhooks } from "../webhooks/module.js";
 import { webhookSettings } from "../webhooks/settings.js";
-import { listenDual } from "./listener.js";
+import { listenDual, type RequestListener } from "./listener.js";
+import { withOpsRoutes } from "./ops-routes.js";
 import { RateLimits } from "../ratelimit/limiter.js";
 import { mountRateLimit } from "../http/rate-limit.js";
 import { clientAddressKey } from "../rpc/context.js";
@@ -219,6 +222,10 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
 
     const { bundles } = proofstreams;
 
+    const readinessChecks = {
+      database: () => database.ping(),
+      redis: async () => void (await redis.client.ping()),
+    };
     const metrics = new Metrics({ worker: shared?.worker ?? 0 });
     metrics.trackRateLimits(rateLimits);
     metrics.trackValidationAudit(audit);
@@ -229,10 +236,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
       requestDeadlineMs: config.requestDeadlineMs,
       // POST /v2/verify takes whole bundles and enforces its own limit (ATTESTO_VERIFY_MAX_BYTES).
       ownBodyLimit: [VERIFY_PATH],
-      readiness: {
-        database: () => database.ping(),
-        redis: async () => void (await redis.client.ping()),
-      },
+      readiness: readinessChecks,
     });
     const { authenticator } = tenancy;
     // Before the routes it guards: Hono runs middleware in the order it was added.
@@ -270,20 +274,30 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
       anchoring,
       requestDeadlineMs: config.requestDeadlineMs,
     };
-    const connect = connectNodeAdapter({
+    // The services are built once: connect-node and the fast path get the same implementations.
+    const routes = recordRoutes(config.role === "worker" ? () => {} : rpcRoutes(rpcDeps));
+    const connectOptions: ConnectNodeAdapterOptions = {
       // A worker-role instance serves only the operational routes (health, readiness, metrics).
-      routes: config.role === "worker" ? () => {} : rpcRoutes(rpcDeps),
+      routes: routes.replay,
       interceptors: rpcInterceptors(rpcDeps),
       contextValues: (req) => createContextValues().set(clientAddressKey, req.socket.remoteAddress ?? ""),
       readMaxBytes: config.bodyLimitBytes,
       // One rule for unknown fields on both surfaces: JSON names the unknown field
       // in a 400 (it catches client typos); binary keeps unknown fields (protobuf).
       jsonOptions: { ignoreUnknownFields: false },
-      fallback: getRequestListener(http.fetch) as unknown as Parameters<typeof connectNodeAdapter>[0]["fallback"],
-    });
+      fallback: getRequestListener(http.fetch) as unknown as ConnectNodeAdapterOptions["fallback"],
+    };
+    const connectNode = connectNodeAdapter(connectOptions);
+    // Connect unary POSTs skip connect-node's universal handler; everything else goes through it.
+    let connect: RequestListener = connectNode as RequestListener;
+    if (config.rpcFastPath) {
+      const fast = fastUnary(connectOptions, routes.registrations);
+      metrics.trackFastPath(fast);
+      connect = withFastUnary(fast, connect);
+    }
     const tracker: Tracker = { inFlight: 0 };
     // Workers also listen: health, readiness and metrics are how they are watched.
-    const server = await listenDual(withEdge(connect, { logger, metrics, corsOrigins: config.corsOrigins, tracker, rpcBodyLimitBytes: config.bodyLimitBytes }), config.host, config.port, config.connectionLimits);
+    const server = await listenDual(withEdge(withOpsRoutes(connect, { metrics, logger, readiness: readinessChecks }), { logger, metrics, corsOrigins: config.corsOrigins, tracker, rpcBodyLimitBytes: config.bodyLimitBytes }), config.host, config.port, config.connectionLimits);
     // Requests drain before the workers and connections they use are closed, within the grace
     // period less a reserve for closing those.
     cleanups.push(() => server.close(config.shutdownGraceMs - Math.min(2_000, config.shutdownGraceMs / 4)));

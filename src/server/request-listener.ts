@@ -48,10 +48,19 @@ export function withEdge(
       if (res.statusCode === 401) opts.metrics.authFailures.inc();
       opts.logger.debug({ requestId, method: req.method, path, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 }, "request");
     });
-    corsHandler(req as never, res as never, () => {
+    const proceed = () => {
       if (opts.rpcBodyLimitBytes !== undefined && refuseOversizedRpc(req, res, opts.rpcBodyLimitBytes)) return;
       next(req, res);
-    });
+    };
+    // CORS concerns browsers, which always send Origin on cross-origin calls and
+    // preflights; the rest skip the cors package. Vary: Origin stays on every
+    // answer so a cache never hands a browser an answer made without its Origin.
+    if (req.headers.origin !== undefined || req.method === "OPTIONS") {
+      corsHandler(req as never, res as never, proceed);
+    } else {
+      res.setHeader("Vary", "Origin");
+      proceed();
+    }
   };
 }
 

@@ -1,0 +1,109 @@
+import type http from "node:http";
+import type http2 from "node:http2";
+import { Code, ConnectError, createHandlerContext } from "@connectrpc/connect";
+import { compressionBrotli, compressionGzip, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import { invokeUnaryImplementation, mergeNonProtocolHeaders, readAllBytes, validateUniversalHandlerOptions } from "@connectrpc/connect/protocol";
+import { codeToHttpStatus, contentTypeUnaryJson, contentTypeUnaryProto, errorToJsonBytes, trailerMux } from "@connectrpc/connect/protocol-connect";
+import { fastUnaryMethods, type FastUnaryMethod, type ServiceRegistration } from "./fast-unary-methods.js";
+import { fastUnaryShape, type FastUnaryShape } from "./fast-unary-shape.js";
+import { nodeHeadersOf, webHeadersOf } from "./node-headers.js";
+
+type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
+type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
+
+/** Takes a request and answers it (true), or leaves it untouched for connect-node (false). */
+export interface FastUnaryHandler {
+  (req: NodeRequest, res: NodeResponse): boolean;
+  /** Calls the fast path took since start (exported as a metric: which path serves the traffic). */
+  stats(): { served: number };
+}
+
+/**
+ * The Connect unary fast path: a POST in the Connect protocol to a unary
+ * method, uncompressed, JSON or binary, over HTTP/1.1 or h2c, served directly
+ * on the Node request and response. It is connect's own unary handler
+ * (`protocol-connect/handler-factory.js`) without the universal request and
+ * response (URL parsing, async-iterable bodies, per-request abort wiring,
+ * the protocol negotiation): the same options (`connectNodeAdapter`'s, with
+ * its defaults), the same service implementations and interceptors
+ * (`invokeUnaryImplementation`, so auth, rate limits, validation, the
+ * deadline and the error mapping run as they do there), the same
+ * serializers and error JSON (`errorToJsonBytes`), trailers as `trailer-`
+ * headers (`trailerMux`) and response compression. What the head alone
+ * cannot show to be such a call (fastUnaryShape) goes to connect-node
+ * before a byte of the body is read: gRPC, gRPC-Web, streams, GET,
+ * compressed bodies, protocol errors. The request's abort signal is not
+ * wired (no handler reads `ctx.signal`); the `Connect-Timeout-Ms` deadline
+ * signal is, by createHandlerContext.
+ */
+export function fastUnary(options: ConnectNodeAdapterOptions, registrations: ServiceRegistration[]): FastUnaryHandler {
+  const opt = validateUniversalHandlerOptions({ ...options, acceptCompression: options.acceptCompression ?? [compressionGzip, compressionBrotli] });
+  // A request gate runs before the body is read; with one configured, connect-node serves every call.
+  const methods = opt.requestGate === undefined ? fastUnaryMethods(registrations, opt, options.requestPathPrefix ?? "") : new Map<string, FastUnaryMethod>();
+  let served = 0;
+  const handler = (req: NodeRequest, res: NodeResponse): boolean => {
+    const url = req.url ?? "";
+    const query = url.indexOf("?");
+    const method = methods.get(query < 0 ? url : url.slice(0, query));
+    if (method === undefined) return false;
+    const shape = fastUnaryShape(req.method, req.headers, opt);
+    if (shape === undefined) return false;
+    served++;
+    serve(req, res, method, shape).catch(() => {
+      // Only writing can fail here (the peer went away): there is nobody left to answer.
+      if (!res.headersSent) res.destroy();
+    });
+    return true;
+  };
+  return Object.assign(handler, { stats: () => ({ served }) });
+
+  async function serve(req: NodeRequest, res: NodeResponse, { spec, serialization }: FastUnaryMethod, shape: FastUnaryShape): Promise<void> {
+    const requestHeader = webHeadersOf(req.headers);
+    const encrypted = "encrypted" in req.socket && (req.socket as { encrypted?: boolean }).encrypted;
+    const authority = "authority" in req ? req.authority : req.headers.host;
+    const context = createHandlerContext({
+      ...spec,
+      service: spec.method.parent,
+      requestMethod: "POST",
+      protocolName: "connect",
+      timeoutMs: shape.timeoutMs,
+      shutdownSignal: opt.shutdownSignal,
+      requestHeader,
+      url: new URL(req.url ?? "", `${encrypted ? "https" : "http"}://${authority}`).toString(),
+      responseHeader: { "Content-Type": shape.binary ? contentTypeUnaryProto : contentTypeUnaryJson },
+      contextValues: options.contextValues?.(req),
+    });
+    let status = 200;
+    let body: Uint8Array;
+    try {
+      const bytes = await readAllBytes(req as AsyncIterable<Uint8Array>, opt.readMaxBytes, requestHeader.get("Content-Length"));
+      const input = serialization.getI(shape.binary).parse(bytes);
+      const output = await invokeUnaryImplementation(spec, context, input, opt.interceptors);
+      body = serialization.getO(shape.binary).serialize(output);
+    } catch (e) {
+      context.abort(e);
+      const error = e instanceof ConnectError ? e : new ConnectError("internal error", Code.Internal, undefined, undefined, e);
+      status = codeToHttpStatus(error.code);
+      context.responseHeader.set("Content-Type", contentTypeUnaryJson);
+      if (!error.isWireError) mergeNonProtocolHeaders(context.responseHeader, error.metadata);
+      body = errorToJsonBytes(error, opt.jsonOptions);
+    } finally {
+      context.abort();
+    }
+    if (shape.responseCompression && body.byteLength >= opt.compressMinBytes) {
+      body = await shape.responseCompression.compress(body);
+      context.responseHeader.set("Content-Encoding", shape.responseCompression.name);
+    }
+    const header = trailerMux(context.responseHeader, context.responseTrailer);
+    header.set("Content-Length", body.byteLength.toString(10));
+    (res as http.ServerResponse).writeHead(status, nodeHeadersOf(header));
+    res.end(body);
+  }
+}
+
+/** The fast path in front of connect-node: what it does not take, connect-node serves. */
+export function withFastUnary(fast: FastUnaryHandler, next: (req: NodeRequest, res: NodeResponse) => void): (req: NodeRequest, res: NodeResponse) => void {
+  return (req, res) => {
+    if (!fast(req, res)) next(req, res);
+  };
+}
