@@ -72,13 +72,13 @@ describe("attesto serve on the embedded defaults", () => {
   async function serve(dataDir: string) {
     const served = await spawnServe(baseEnv({ ATTESTO_DATA_DIR: dataDir }));
     children.push(served.child);
-    return { child: served.child, info: { ...served.info, devTenant: served.info.devTenant! } };
+    return { child: served.child, stderr: served.stderr, info: { ...served.info, devTenant: served.info.devTenant! } };
   }
 
   it("serves on the embedded PostgreSQL, shares it with CLI commands, keeps the data across restarts, and stops it on SIGTERM", async () => {
     const dataDir = await tempDir();
     const env = baseEnv({ ATTESTO_DATA_DIR: dataDir });
-    const { child, info } = await serve(dataDir);
+    const { child, info, stderr } = await serve(dataDir);
     expect(info.database).toBe("embedded-postgres");
     const res = await fetch(`${info.url}/attesto.v1.TenantService/GetCurrentTenant`, {
       method: "POST",
@@ -109,7 +109,7 @@ describe("attesto serve on the embedded defaults", () => {
 
     const exit = new Promise<number | null>((r) => child.once("exit", r));
     child.kill("SIGTERM");
-    expect(await exit).toBe(0);
+    expect(await exit, stderr()).toBe(0);
     // The server stopped the PostgreSQL it started.
     await expect(access(postmaster)).rejects.toThrow();
 
@@ -117,7 +117,7 @@ describe("attesto serve on the embedded defaults", () => {
     expect(again.info.devTenant).toEqual(info.devTenant);
     const stopped = new Promise<number | null>((r) => again.child.once("exit", r));
     again.child.kill("SIGTERM");
-    expect(await stopped).toBe(0);
+    expect(await stopped, again.stderr()).toBe(0);
 
     // With no server, the CLI starts the PostgreSQL itself, sees both tenants, and stops it again.
     const listed = await json<Array<{ id: string }>>(["tenant", "list"], env);

@@ -14,7 +14,7 @@ export interface ServeInfo {
 }
 
 /** Starts `attesto --json serve …` as a child process and waits for where it listens. */
-export async function spawnServe(env: NodeJS.ProcessEnv, args: string[] = []): Promise<{ child: ChildProcess; info: ServeInfo }> {
+export async function spawnServe(env: NodeJS.ProcessEnv, args: string[] = []): Promise<{ child: ChildProcess; info: ServeInfo; stderr: () => string }> {
   const child = spawn(process.execPath, [...CLI, "--json", "serve", "--port", "0", ...args], { env, cwd: ROOT });
   let stderr = "";
   child.stderr!.on("data", (d) => (stderr = (stderr + d).slice(-4000)));
@@ -22,7 +22,8 @@ export async function spawnServe(env: NodeJS.ProcessEnv, args: string[] = []): P
   for await (const line of readline.createInterface({ input: child.stdout! })) {
     out += line;
     try {
-      return { child, info: JSON.parse(out) as ServeInfo };
+      // stderr stays readable: a test names the server's last words when an exit code surprises it.
+      return { child, info: JSON.parse(out) as ServeInfo, stderr: () => stderr };
     } catch {
       // the JSON spans several lines
     }
