@@ -149,11 +149,15 @@ export async function startCluster(config: Config, logger: Logger): Promise<Runn
           new Promise<void>((resolve) => {
             const timer = setTimeout(() => {
               clean = false;
+              logger.warn({ worker: worker.id, pid: worker.process.pid }, "worker still stopping at the deadline: killed");
               worker.process.kill("SIGKILL");
             }, Math.max(0, deadline - Date.now()));
-            worker.process.once("exit", (code) => {
+            worker.process.once("exit", (code, signal) => {
               clearTimeout(timer);
-              if (code !== 0) clean = false;
+              if (code !== 0) {
+                clean = false;
+                logger.warn({ worker: worker.id, pid: worker.process.pid, code, signal }, "worker stopped uncleanly");
+              }
               resolve();
             });
             worker.process.kill("SIGTERM");
