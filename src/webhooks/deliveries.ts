@@ -99,8 +99,7 @@ export class Deliveries {
   }
 
   /** One delivery of the tenant, with its attempts (another tenant's reads as not found). */
-  async get(tenantId: string, id: string): Promise<Delivery> {
-    const { db } = this.deps;
+  async get(tenantId: string, id: string, db: Db = this.deps.db): Promise<Delivery> {
     const [row] = await db.select().from(webhookDeliveries).where(and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.tenantId, tenantId))).limit(1);
     if (!row) throw notFound("delivery");
     // Read after the row, never beside it: an attempt and the state it led to commit together, so a
@@ -130,9 +129,14 @@ export class Deliveries {
   /** A delivery of the type's sample event to one subscription, whatever its event types, even disabled. */
   async sendTestEvent(tenantId: string, subscriptionId: string, eventType: WebhookEventType): Promise<Delivery> {
     const subscription = await this.deps.subscriptions.get(tenantId, subscriptionId);
-    const [id] = await this.deps.outbox.insert([
-      { tenantId, subscriptionId, url: subscription.url, eventType, data: sampleEventData(eventType, this.deps.publicBaseUrl()) as unknown as Record<string, unknown>, test: true },
-    ]);
-    return this.get(tenantId, id!);
+    const data = sampleEventData(eventType, this.deps.publicBaseUrl()) as unknown as Record<string, unknown>;
+    // Written and read in one transaction, so the answer is the delivery as created (pending):
+    // no dispatcher sees the row before the read.
+    const created = await this.deps.db.transaction(async (tx) => {
+      const [id] = await this.deps.outbox.insert(tx, [{ tenantId, subscriptionId, url: subscription.url, eventType, data, test: true }]);
+      return this.get(tenantId, id!, tx);
+    });
+    this.deps.outbox.committed();
+    return created;
   }
 }

@@ -114,14 +114,15 @@ export class WebhookOutbox implements WebhookEmitter {
     return written;
   }
 
-  /** Writes explicit deliveries (test events) and wakes the poller; returns their ids. */
-  async insert(deliveries: NewDelivery[]): Promise<string[]> {
-    const ids = await this.#insert(
-      this.db,
+  /**
+   * Writes explicit deliveries (test events) in `tx`; returns their ids. The
+   * caller wakes the poller (`committed()`) after its transaction commits.
+   */
+  async insert(tx: Db, deliveries: NewDelivery[]): Promise<string[]> {
+    return this.#insert(
+      tx,
       deliveries.map((d) => ({ ...d, dataJson: serializeData(d.data), createdAt: d.createdAt ?? new Date() })),
     );
-    if (ids.length > 0) this.committed();
-    return ids;
   }
 
   async #insert(tx: Db, rows: Array<Omit<NewDelivery, "data"> & { dataJson: string; createdAt: Date }>): Promise<string[]> {
