@@ -121,9 +121,14 @@ export class Deliveries {
 
   /** A new attempt now, numbered after the others, same id and body; the delivery is pending until it ends. */
   async redeliver(tenantId: string, deliveryId: string): Promise<Delivery> {
-    await this.deps.store.reopen(tenantId, deliveryId);
+    // Reopened and read in one transaction, so the answer is the delivery as reopened (pending),
+    // never one whose new attempt already ended.
+    const reopened = await this.deps.db.transaction(async (tx) => {
+      await this.deps.store.reopen(tx, tenantId, deliveryId);
+      return this.get(tenantId, deliveryId, tx);
+    });
     await this.deps.engine.ensureJob(deliveryId);
-    return this.get(tenantId, deliveryId);
+    return reopened;
   }
 
   /** A delivery of the type's sample event to one subscription, whatever its event types, even disabled. */

@@ -295,34 +295,32 @@ export class DeliveryStore {
 
   /**
    * Reopens an ended delivery of the tenant for one more attempt, numbered
-   * after the others, due now. Refused while it is pending or its
-   * subscription is deleted or disabled.
+   * after the others, due now, in the caller's transaction. Refused while it
+   * is pending or its subscription is deleted or disabled.
    */
-  async reopen(tenantId: string, deliveryId: string): Promise<void> {
-    await this.#db.transaction(async (tx) => {
-      const [row] = await tx
-        .select({ status: webhookDeliveries.status, enabled: webhookSubscriptions.enabled, deletedAt: webhookSubscriptions.deletedAt })
-        .from(webhookDeliveries)
-        .innerJoin(webhookSubscriptions, eq(webhookSubscriptions.id, webhookDeliveries.subscriptionId))
-        .where(and(eq(webhookDeliveries.id, deliveryId), eq(webhookDeliveries.tenantId, tenantId)))
-        .for("update", { of: webhookDeliveries });
-      if (!row) throw notFound("delivery");
-      if (row.status === "pending") throw new AppError("failed_precondition", "the delivery is pending: wait for its attempt to end", { reason: "DELIVERY_PENDING" });
-      if (row.deletedAt) throw new AppError("failed_precondition", "the delivery's subscription is deleted", { reason: "SUBSCRIPTION_DELETED" });
-      if (!row.enabled) throw new AppError("failed_precondition", "the delivery's subscription is disabled", { reason: "SUBSCRIPTION_DISABLED" });
-      const now = new Date();
-      await tx
-        .update(webhookDeliveries)
-        .set({
-          status: "pending",
-          failureReason: null,
-          finalAttempt: sql`${webhookDeliveries.attemptCount} + 1`,
-          nextAttemptAt: now,
-          completedAt: null,
-          enqueuedAt: now,
-        })
-        .where(eq(webhookDeliveries.id, deliveryId));
-    });
+  async reopen(tx: Db, tenantId: string, deliveryId: string): Promise<void> {
+    const [row] = await tx
+      .select({ status: webhookDeliveries.status, enabled: webhookSubscriptions.enabled, deletedAt: webhookSubscriptions.deletedAt })
+      .from(webhookDeliveries)
+      .innerJoin(webhookSubscriptions, eq(webhookSubscriptions.id, webhookDeliveries.subscriptionId))
+      .where(and(eq(webhookDeliveries.id, deliveryId), eq(webhookDeliveries.tenantId, tenantId)))
+      .for("update", { of: webhookDeliveries });
+    if (!row) throw notFound("delivery");
+    if (row.status === "pending") throw new AppError("failed_precondition", "the delivery is pending: wait for its attempt to end", { reason: "DELIVERY_PENDING" });
+    if (row.deletedAt) throw new AppError("failed_precondition", "the delivery's subscription is deleted", { reason: "SUBSCRIPTION_DELETED" });
+    if (!row.enabled) throw new AppError("failed_precondition", "the delivery's subscription is disabled", { reason: "SUBSCRIPTION_DISABLED" });
+    const now = new Date();
+    await tx
+      .update(webhookDeliveries)
+      .set({
+        status: "pending",
+        failureReason: null,
+        finalAttempt: sql`${webhookDeliveries.attemptCount} + 1`,
+        nextAttemptAt: now,
+        completedAt: null,
+        enqueuedAt: now,
+      })
+      .where(eq(webhookDeliveries.id, deliveryId));
   }
 }
 
