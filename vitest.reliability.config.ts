@@ -11,6 +11,11 @@ export default defineConfig({
     include: ["test/reliability/**/*.test.ts"],
     globalSetup: ["test/support/global-setup.ts", "test/reliability/global-setup.ts"],
     pool: "forks",
+    // Servers the tests spawn run as one process each (serve's default is a worker per core):
+    // several test servers on a 2-core machine, each forking workers with their own pools,
+    // would oversubscribe Postgres's 100 connections. test/serve-workers.test.ts asks for
+    // --workers 2 itself.
+    env: { ATTESTO_WORKERS: "1" },
     fileParallelism: false,
     testTimeout: 600_000,
     hookTimeout: 120_000,
