@@ -1,3 +1,5 @@
+import net from "node:net";
+import { once } from "node:events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHttpApp } from "../src/http/app.js";
 import { Metrics } from "../src/http/metrics.js";
@@ -69,5 +71,76 @@ describe("the edge: health, readiness and metrics without Hono", () => {
   it("other methods on those paths still reach the Hono routes", async () => {
     const res = await fetch(`${app.url}/healthz`, { method: "POST" });
     expect(res.status).toBe(404);
+  });
+});
+
+/** Sends requests one after the other on one TCP connection; returns each answer's status line, or how the connection ended. */
+async function onOneConnection(requests: Buffer[]): Promise<string[]> {
+  const { port } = new URL(app.url);
+  const socket = net.connect(Number(port), "127.0.0.1");
+  await once(socket, "connect");
+  let buffered = Buffer.alloc(0);
+  let ended: string | undefined;
+  const waiters: Array<() => void> = [];
+  const wake = () => waiters.splice(0).forEach((w) => w());
+  socket.on("data", (d: Buffer) => ((buffered = Buffer.concat([buffered, d])), wake()));
+  socket.on("error", (e: NodeJS.ErrnoException) => ((ended = `error ${e.code}`), wake()));
+  socket.on("close", () => ((ended ??= "closed"), wake()));
+  /** One whole answer (head and Content-Length body), or undefined once the connection ended without one. */
+  const answer = async (): Promise<string | undefined> => {
+    for (;;) {
+      const headEnd = buffered.indexOf("\r\n\r\n");
+      if (headEnd >= 0) {
+        const head = buffered.subarray(0, headEnd).toString("latin1");
+        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+        if (buffered.length >= headEnd + 4 + length) {
+          buffered = buffered.subarray(headEnd + 4 + length);
+          return head.split("\r\n")[0];
+        }
+      }
+      if (ended) return undefined;
+      await new Promise<void>((resolve) => waiters.push(resolve));
+    }
+  };
+  const out: string[] = [];
+  for (const request of requests) {
+    if (ended) break;
+    socket.write(request);
+    out.push((await answer()) ?? `no answer (${ended})`);
+  }
+  socket.destroy();
+  return out;
+}
+
+const post = (path: string, body: Buffer, headers: Record<string, string> = {}) =>
+  Buffer.concat([
+    Buffer.from(
+      `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n${Object.entries(headers)
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join("")}\r\n`,
+    ),
+    body,
+  ]);
+const healthz = Buffer.from("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+
+describe("the edge: keep-alive after an answer that did not read the body", () => {
+  // A route that answers before reading a body (unknown path, bad key, bad query) must leave the
+  // connection usable: the rest of the body is read and dropped, not left to reset the connection
+  // under the client's next request (hostile-input runs saw that on every POST route).
+  it.each([
+    ["an unknown path", "/no-such-route", {}],
+    ["a REST route refusing the key", "/v1/webhooks", { Authorization: "Bearer atk_nope" }],
+    ["a REST route refusing the query", "/v1/webhooks?page_size=-1", {}],
+  ])("%s, with a 400 KB body, then the next request on the connection", async (_name, path, headers) => {
+    const body = Buffer.alloc(400_000, "x");
+    const statuses = await onOneConnection([post(path, body, { ...headers, ...(headers.Authorization ? {} : { Authorization: `Bearer ${key}` }) }), healthz, healthz]);
+    expect(statuses[0]).toMatch(/^HTTP\/1\.1 4\d\d /);
+    expect(statuses.slice(1)).toEqual(["HTTP/1.1 200 OK", "HTTP/1.1 200 OK"]);
+  });
+
+  it("an oversized body is refused with 413 and Connection: close", async () => {
+    const statuses = await onOneConnection([post("/v1/webhooks", Buffer.alloc(1_100_000, "x"), { Authorization: `Bearer ${key}` }), healthz]);
+    expect(statuses[0]).toBe("HTTP/1.1 413 Payload Too Large");
+    expect(statuses[1]).toMatch(/^no answer/);
   });
 });

@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { AppError, toAppError } from "../errors.js";
 import { outageOr, withDeadline } from "../infra/outages.js";
@@ -26,15 +26,26 @@ export interface HttpDeps {
  */
 export function createHttpApp(deps: HttpDeps): Hono {
   const app = new Hono();
-  const limit = bodyLimit({
-    maxSize: deps.bodyLimitBytes,
-    onError: (c) => {
-      // The unread rest of the body would be taken for the next request on an HTTP/1.1 connection.
-      if ((c.env as { incoming?: { httpVersionMajor?: number } } | undefined)?.incoming?.httpVersionMajor === 1) c.header("Connection", "close");
-      return errorResponse(c, new AppError("payload_too_large", `request body exceeds the limit of ${deps.bodyLimitBytes} bytes`, { reason: "PAYLOAD_TOO_LARGE" }));
-    },
+  const tooLarge = (c: Context) => {
+    // The unread rest of the body would be taken for the next request on an HTTP/1.1 connection.
+    if ((c.env as { incoming?: { httpVersionMajor?: number } } | undefined)?.incoming?.httpVersionMajor === 1) c.header("Connection", "close");
+    return errorResponse(c, new AppError("payload_too_large", `request body exceeds the limit of ${deps.bodyLimitBytes} bytes`, { reason: "PAYLOAD_TOO_LARGE" }));
+  };
+  const countingLimit = bodyLimit({ maxSize: deps.bodyLimitBytes, onError: tooLarge });
+  app.use(async (c, next) => {
+    if (c.req.method === "GET" || c.req.method === "HEAD" || deps.ownBodyLimit?.includes(c.req.path)) return next();
+    // A declared length is checked from the header alone. Hono's bodyLimit would read
+    // `c.req.raw.body` for that, which wraps the Node request in a web stream; a route that
+    // answers without reading the body (404, 401, a bad query) then leaves that stream paused,
+    // the adapter cannot drain the rest, and it closes the keep-alive connection under the
+    // client's next request. Only chunked bodies, which have no declared length, are counted.
+    const length = c.req.header("content-length");
+    if (length !== undefined && c.req.header("transfer-encoding") === undefined) {
+      if (Number(length) > deps.bodyLimitBytes) return tooLarge(c);
+      return next();
+    }
+    return countingLimit(c, next);
   });
-  app.use((c, next) => (deps.ownBodyLimit?.includes(c.req.path) ? next() : limit(c, next)));
   app.use((_c, next) => withDeadline(deps.requestDeadlineMs ?? 0, next));
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
