@@ -128,12 +128,12 @@ describe("the edge: keep-alive after an answer that did not read the body", () =
   // connection usable: the rest of the body is read and dropped, not left to reset the connection
   // under the client's next request (hostile-input runs saw that on every POST route).
   it.each([
-    ["an unknown path", "/no-such-route", {}],
-    ["a REST route refusing the key", "/v1/webhooks", { Authorization: "Bearer atk_nope" }],
-    ["a REST route refusing the query", "/v1/webhooks?page_size=-1", {}],
-  ])("%s, with a 400 KB body, then the next request on the connection", async (_name, path, headers) => {
+    ["an unknown path", "/no-such-route", undefined],
+    ["a REST route refusing the key", "/v1/webhooks", "Bearer atk_nope"],
+    ["a REST route refusing the query", "/v1/webhooks?page_size=-1", undefined],
+  ])("%s, with a 400 KB body, then the next request on the connection", async (_name, path, authorization) => {
     const body = Buffer.alloc(400_000, "x");
-    const statuses = await onOneConnection([post(path, body, { ...headers, ...(headers.Authorization ? {} : { Authorization: `Bearer ${key}` }) }), healthz, healthz]);
+    const statuses = await onOneConnection([post(path, body, { Authorization: authorization ?? `Bearer ${key}` }), healthz, healthz]);
     expect(statuses[0]).toMatch(/^HTTP\/1\.1 4\d\d /);
     expect(statuses.slice(1)).toEqual(["HTTP/1.1 200 OK", "HTTP/1.1 200 OK"]);
   });
