@@ -8,6 +8,14 @@ import { fastUnaryMethods, type FastUnaryMethod, type ServiceRegistration } from
 import { fastUnaryShape, type FastUnaryShape } from "./fast-unary-shape.js";
 import { nodeHeadersOf, webHeadersOf } from "./node-headers.js";
 
+/**
+ * The reason the handler signal carries once a call has ended. connect-node
+ * aborts with no reason, which makes a DOMException (and its stack) per call:
+ * 4.4 % of the server's CPU on GetCurrentTenant in a profile. One shared
+ * reason ends the signal, its deadline timer and linked listeners the same way.
+ */
+const CALL_ENDED = new ConnectError("the call ended", Code.Canceled);
+
 type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
 
@@ -88,7 +96,7 @@ export function fastUnary(options: ConnectNodeAdapterOptions, registrations: Ser
       if (!error.isWireError) mergeNonProtocolHeaders(context.responseHeader, error.metadata);
       body = errorToJsonBytes(error, opt.jsonOptions);
     } finally {
-      context.abort();
+      context.abort(CALL_ENDED);
     }
     if (shape.responseCompression && body.byteLength >= opt.compressMinBytes) {
       body = await shape.responseCompression.compress(body);
