@@ -63,8 +63,9 @@ describe("soak", () => {
     const sampler = setInterval(() => samples.push([(Date.now() - started) / 60_000, server.rss() / 1e6]), 1_000);
     while (Date.now() - started < SOAK_SECONDS * 1000) {
       const due = started + (sent * 1000) / target;
-      if (Date.now() < due) {
-        await sleep(Math.min(50, due - Date.now()));
+      const wait = due - Date.now();
+      if (wait > 0) {
+        await sleep(Math.min(50, wait));
         continue;
       }
       sent++;
