@@ -7,7 +7,7 @@
 //
 //   npm run bench:connectors            (BENCH_SECONDS=5, BENCH_ROUNDS=3)
 import { createHmac, randomBytes } from "node:crypto";
-import { type LoadResult, benchDatabase, fmt, load, machine, rpc, spawnNode, stop } from "./lib.js";
+import { type LoadResult, benchDatabase, fmt, load, machine, rpc, serveEnv, spawnNode, stop } from "./lib.js";
 
 const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -25,14 +25,7 @@ async function main() {
     children.push(naive.child);
     const server = await spawnNode(
       ["src/cli/main.ts", "--json", "serve", "--port", "0", "--workers", "1"],
-      {
-        DATABASE_URL: db.url,
-        ATTESTO_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
-        ATTESTO_ADMIN_TOKEN: ADMIN,
-        ATTESTO_QUEUE_PREFIX: `bench-con-${process.pid}`,
-        ATTESTO_DATA_DIR: `/tmp/attesto-bench-con-${process.pid}`,
-        LOG_LEVEL: "warn",
-      },
+      serveEnv(db.url, ADMIN, "con"),
       /"url": "([^"]+)"/,
     );
     children.push(server.child);

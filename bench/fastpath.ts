@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import type { ChildProcess } from "node:child_process";
-import { benchDatabase, fmt, load, machine, rpc, spawnNode, stop, type LoadResult } from "./lib.js";
+import { benchDatabase, fmt, load, machine, rpc, serveEnv, spawnNode, stop, type LoadResult } from "./lib.js";
 
 const ADMIN = "bench-operator-token-0123456789";
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -36,18 +36,11 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function main() {
   console.log(`machine: ${machine()}`);
   const db = await benchDatabase();
-  const env = {
-    DATABASE_URL: db.url,
-    ATTESTO_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
-    ATTESTO_ADMIN_TOKEN: ADMIN,
-    ATTESTO_QUEUE_PREFIX: `bench-${process.pid}`,
-    ATTESTO_DATA_DIR: `/tmp/attesto-bench-${process.pid}`,
-    LOG_LEVEL: "warn",
-  };
+  const env = serveEnv(db.url, ADMIN, "fastpath");
   const servers: Record<"off" | "on", { child: ChildProcess; url: string }> = {} as never;
   try {
     for (const mode of ["off", "on"] as const) {
-      const s = await spawnNode(["src/cli/main.ts", "--json", "serve", "--port", "0"], { ...env, ATTESTO_RPC_FAST_PATH: mode }, /"url": "([^"]+)"/);
+      const s = await spawnNode(["src/cli/main.ts", "--json", "serve", "--port", "0", "--workers", "1"], { ...env, ATTESTO_RPC_FAST_PATH: mode }, /"url": "([^"]+)"/);
       servers[mode] = { child: s.child, url: s.match[1]! };
     }
     const url = servers.on.url;

@@ -9,9 +9,7 @@
 import { createHmac, randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
-import { openDatabase } from "../src/db/db.js";
-import { Appender } from "../src/proofstream/append.js";
-import { type LoadResult, benchDatabase, fmt, load, machine, rpc, spawnNode, stop } from "./lib.js";
+import { type LoadResult, benchDatabase, bulkLoad, fmt, load, machine, rpc, serveEnv, spawnNode, stop } from "./lib.js";
 
 process.env.BENCH_SECONDS ??= "5";
 const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
@@ -87,14 +85,7 @@ async function main() {
   try {
     const server = await spawnNode(
       ["src/cli/main.ts", "--json", "serve", "--port", "0", ...SERVE_ARGS],
-      {
-        DATABASE_URL: db.url,
-        ATTESTO_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
-        ATTESTO_ADMIN_TOKEN: ADMIN,
-        ATTESTO_QUEUE_PREFIX: `bench-hot-${process.pid}`,
-        ATTESTO_DATA_DIR: `/tmp/attesto-bench-hot-${process.pid}`,
-        LOG_LEVEL: "warn",
-      },
+      serveEnv(db.url, ADMIN, "hot"),
       /"url": "([^"]+)"/,
     );
     const serverPid = server.child.pid!;
@@ -107,19 +98,7 @@ async function main() {
 
     // The proof stream, bulk-loaded through the domain appender in this process.
     const big = await newStream("hot-proofs");
-    const loadStarted = Date.now();
-    const database = openDatabase({ url: db.url, poolSize: 4 });
-    const appender = new Appender(database.db, { maxBatch: 4096 });
-    for (let at = 0; at < PROOF_EVENTS; at += 16_384) {
-      const count = Math.min(16_384, PROOF_EVENTS - at);
-      await Promise.all(
-        Array.from({ length: count }, (_, i) =>
-          appender.append({ tenantId: tenant.id, streamId: big, sourceRef: `big-${at + i}`, eventType: "bench.event", occurredAt: new Date(OCCURRED), payload: { i: at + i } }),
-        ),
-      );
-    }
-    await database.close();
-    const loadSeconds = (Date.now() - loadStarted) / 1000;
+    const loadSeconds = await bulkLoad(db.url, tenant.id, big, PROOF_EVENTS, new Date(OCCURRED));
     await rpc(url, "ProofstreamService/CreateCheckpoint", { streamId: big }, key);
 
     const hmacKey = randomBytes(32);

@@ -1,9 +1,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import autocannon from "autocannon";
 import postgres from "postgres";
+import { openDatabase } from "../src/db/db.js";
+import { Appender } from "../src/proofstream/append.js";
 
 export const ROOT = path.resolve(import.meta.dirname, "..");
 
@@ -94,4 +97,40 @@ export async function rpc<T>(base: string, method: string, body: unknown, token:
   });
   if (!res.ok) throw new Error(`${method}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
+}
+
+/** The environment of a benchmarked `attesto serve` on `databaseUrl`: a fresh master key, its own queue prefix and data directory. */
+export function serveEnv(databaseUrl: string, adminToken: string, name: string): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    ATTESTO_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+    ATTESTO_ADMIN_TOKEN: adminToken,
+    ATTESTO_QUEUE_PREFIX: `bench-${name}-${process.pid}`,
+    ATTESTO_DATA_DIR: `/tmp/attesto-bench-${name}-${process.pid}`,
+    LOG_LEVEL: "warn",
+  };
+}
+
+/**
+ * Loads `events` events into a stream through the domain appender in this
+ * process (no RPC, batches of 4,096), as a long-lived stream would have them;
+ * returns the seconds it took.
+ */
+export async function bulkLoad(databaseUrl: string, tenantId: string, streamId: string, events: number, occurredAt: Date): Promise<number> {
+  const started = Date.now();
+  const database = openDatabase({ url: databaseUrl, poolSize: 4 });
+  const appender = new Appender(database.db, { maxBatch: 4096 });
+  try {
+    for (let at = 0; at < events; at += 16_384) {
+      const count = Math.min(16_384, events - at);
+      await Promise.all(
+        Array.from({ length: count }, (_, i) =>
+          appender.append({ tenantId, streamId, sourceRef: `big-${at + i}`, eventType: "bench.event", occurredAt, payload: { i: at + i } }),
+        ),
+      );
+    }
+  } finally {
+    await database.close();
+  }
+  return (Date.now() - started) / 1000;
 }

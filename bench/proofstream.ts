@@ -7,9 +7,7 @@
 //   npm run bench:proofstream            (BENCH_SECONDS=10, BENCH_PROOF_EVENTS=1000000)
 import { createHmac, randomBytes } from "node:crypto";
 import postgres from "postgres";
-import { openDatabase } from "../src/db/db.js";
-import { Appender } from "../src/proofstream/append.js";
-import { type LoadResult, benchDatabase, fmt, load, machine, percentile, rpc, spawnNode, stop } from "./lib.js";
+import { type LoadResult, benchDatabase, bulkLoad, fmt, load, machine, percentile, rpc, spawnNode, stop } from "./lib.js";
 
 const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
 const PROOF_EVENTS = Number(process.env.BENCH_PROOF_EVENTS ?? 1_000_000);
@@ -120,19 +118,7 @@ async function main() {
 
     // A stream of PROOF_EVENTS events, loaded through the domain appender in this process.
     const big = await newStream("bench-proofs");
-    const loadStarted = Date.now();
-    const database = openDatabase({ url: db.url, poolSize: 4 });
-    const appender = new Appender(database.db, { maxBatch: 4096 });
-    for (let at = 0; at < PROOF_EVENTS; at += 16_384) {
-      const count = Math.min(16_384, PROOF_EVENTS - at);
-      await Promise.all(
-        Array.from({ length: count }, (_, i) =>
-          appender.append({ tenantId: tenant.id, streamId: big, sourceRef: `big-${at + i}`, eventType: "bench.event", occurredAt: new Date(OCCURRED), payload: { i: at + i } }),
-        ),
-      );
-    }
-    await database.close();
-    const loadSeconds = (Date.now() - loadStarted) / 1000;
+    const loadSeconds = await bulkLoad(db.url, tenant.id, big, PROOF_EVENTS, new Date(OCCURRED));
     await rpc(url, "ProofstreamService/CreateCheckpoint", { streamId: big }, key);
 
     const proofLoad = () =>

@@ -12,7 +12,7 @@
 import { randomBytes } from "node:crypto";
 import os from "node:os";
 import postgres from "postgres";
-import { type LoadResult, benchDatabase, fmt, load, machine, rpc, spawnNode, stop } from "./lib.js";
+import { type LoadResult, benchDatabase, fmt, load, machine, rpc, serveEnv, spawnNode, stop } from "./lib.js";
 
 const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
 const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
@@ -47,13 +47,8 @@ async function main() {
   console.log(`machine: ${machine()}`);
   const db = await benchDatabase();
   const env = {
-    DATABASE_URL: db.url,
-    ATTESTO_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
-    ATTESTO_ADMIN_TOKEN: ADMIN,
-    ATTESTO_QUEUE_PREFIX: `bench-workers-${process.pid}`,
-    ATTESTO_DATA_DIR: `/tmp/attesto-bench-workers-${process.pid}`,
+    ...serveEnv(db.url, ADMIN, "workers"),
     ATTESTO_ANCHOR_DEV_CHAIN: "false",
-    LOG_LEVEL: "warn",
   };
   const serve = (workers: number) => spawnNode(["src/cli/main.ts", "--json", "serve", "--port", "0", "--workers", String(workers)], env, /"url": "([^"]+)"/);
   try {
