@@ -128,4 +128,31 @@ describe("attesto serve on the embedded defaults", () => {
     expect(listed.map((t) => t.id).sort()).toEqual([info.devTenant.tenantId, created.id].sort());
     await expect(access(postmaster)).rejects.toThrow();
   }, 120_000);
+
+  it("stops the embedded PostgreSQL when a Ctrl-C reaches the whole process group, workers and dev chain included", async () => {
+    // A terminal's Ctrl-C signals every process of the foreground group at once: the primary, its
+    // workers and the Hardhat dev chain (the embedded PostgreSQL runs in a session of its own). The
+    // primary used to wait forever on the already dead chain and leave the PostgreSQL running.
+    const dataDir = await tempDir();
+    const { child, stderr } = await spawnServe(baseEnv({ ATTESTO_DATA_DIR: dataDir, ATTESTO_WORKERS: "2" }), [], { ownProcessGroup: true });
+    children.push(child);
+    const postmaster = path.join(dataDir, "postgres", "data", "postmaster.pid");
+    const postgresPid = Number((await readFile(postmaster, "utf8")).split("\n")[0]);
+    expect(postgresPid).toBeGreaterThan(0);
+    const closed = new Promise<number | null>((r) => child.once("close", r));
+    process.kill(-child.pid!, "SIGINT");
+    await closed;
+    await expect(access(postmaster), stderr()).rejects.toThrow();
+    // Its postmaster.pid goes in the last moments of its shutdown: the process itself follows.
+    const alive = () => {
+      try {
+        process.kill(postgresPid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(alive()).toBe(false);
+  }, 120_000);
 });

@@ -80,7 +80,9 @@ export async function startDevChain(opts: { port?: number; timeoutMs?: number } 
   return {
     ...chain,
     async stop() {
-      if (child.exitCode !== null) return;
+      // Already gone (a signal to the whole process group reaches it too): an exit that
+      // happened will not be emitted again.
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const gone = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGTERM");
       await gone;

@@ -49,14 +49,19 @@ export interface RunningCluster {
  * hands connections out in turn) and attach to those. A worker that dies is
  * replaced; workers that keep failing to start end the server.
  */
+/** The least time each thing the primary opened gets to close, whatever is left of the grace period. */
+const SHARED_STEP_FLOOR_MS = 2_000;
+
 export async function startCluster(config: Config, logger: Logger): Promise<RunningCluster> {
   const cleanups: Array<() => Promise<unknown>> = [];
   const closeShared = async (deadline: number) => {
     for (const cleanup of cleanups.reverse()) {
       let timer: NodeJS.Timeout | undefined;
+      // Each step gets at least SHARED_STEP_FLOOR_MS, even past the deadline: a step that overran
+      // must not leave the next (the embedded PostgreSQL's stop) no time at all, and running.
       await Promise.race([
         cleanup().catch((err: Error) => logger.warn({ err: err.message }, "shutdown step failed")),
-        new Promise((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now())))),
+        new Promise((resolve) => (timer = setTimeout(() => resolve(logger.warn("shutdown step cut at the deadline")), Math.max(SHARED_STEP_FLOOR_MS, deadline - Date.now())))),
       ]);
       clearTimeout(timer);
     }

@@ -14,8 +14,9 @@ export interface ServeInfo {
 }
 
 /** Starts `attesto --json serve …` as a child process and waits for where it listens. */
-export async function spawnServe(env: NodeJS.ProcessEnv, args: string[] = []): Promise<{ child: ChildProcess; info: ServeInfo; stderr: () => string }> {
-  const child = spawn(process.execPath, [...CLI, "--json", "serve", "--port", "0", ...args], { env, cwd: ROOT });
+export async function spawnServe(env: NodeJS.ProcessEnv, args: string[] = [], opts: { ownProcessGroup?: boolean } = {}): Promise<{ child: ChildProcess; info: ServeInfo; stderr: () => string }> {
+  // ownProcessGroup: a process group of its own, which a test can signal as a terminal's Ctrl-C does.
+  const child = spawn(process.execPath, [...CLI, "--json", "serve", "--port", "0", ...args], { env, cwd: ROOT, detached: opts.ownProcessGroup ?? false });
   let stderr = "";
   child.stderr!.on("data", (d) => (stderr = (stderr + d).slice(-4000)));
   let out = "";
