@@ -168,22 +168,30 @@ program
     const logger = createLogger(config.logLevel, undefined, config.logFormat);
     // Loaded here, so that the admin commands do not pay for the whole server's modules at start-up.
     const [{ startAttesto }, cluster, { runWorker, startCluster }] = await Promise.all([import("../server/app.js"), import("node:cluster"), import("../server/cluster.js")]);
+    // Signals are taken from the start: one that arrives while the server is still starting
+    // (Ctrl-C during the embedded PostgreSQL's start, say) stops it once it has started, instead
+    // of Node's default, which would end this process and leave what it started running.
     let stopping = false;
+    let stopServer: (() => Promise<number>) | undefined;
+    let signalled: string | undefined;
+    const handle = (signal: string) => {
+      signalled ??= signal;
+      if (stopping || stopServer === undefined) return;
+      stopping = true;
+      logger.info({ signal }, "stopping");
+      stopServer().then(
+        (code) => process.exit(code),
+        (err) => {
+          logger.error({ err }, "unclean shutdown");
+          process.exit(1);
+        },
+      );
+    };
+    process.on("SIGTERM", () => handle("SIGTERM"));
+    process.on("SIGINT", () => handle("SIGINT"));
     const onSignals = (stop: () => Promise<number>) => {
-      const handle = (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        logger.info({ signal }, "stopping");
-        stop().then(
-          (code) => process.exit(code),
-          (err) => {
-            logger.error({ err }, "unclean shutdown");
-            process.exit(1);
-          },
-        );
-      };
-      process.on("SIGTERM", () => handle("SIGTERM"));
-      process.on("SIGINT", () => handle("SIGINT"));
+      stopServer = stop;
+      if (signalled !== undefined) handle(signalled);
     };
     const stopApp = (app: { stop(): Promise<void> }) => () => app.stop().then(() => 0);
 
