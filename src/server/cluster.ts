@@ -41,6 +41,9 @@ export interface RunningCluster {
   stop(): Promise<number>;
 }
 
+/** The least time each thing the primary opened gets to close, whatever is left of the grace period. */
+const SHARED_STEP_FLOOR_MS = 2_000;
+
 /**
  * The primary of `serve --workers N` (node:cluster). It opens what must exist
  * once per server: the embedded PostgreSQL (and the migrations), Redis when
@@ -49,9 +52,6 @@ export interface RunningCluster {
  * hands connections out in turn) and attach to those. A worker that dies is
  * replaced; workers that keep failing to start end the server.
  */
-/** The least time each thing the primary opened gets to close, whatever is left of the grace period. */
-const SHARED_STEP_FLOOR_MS = 2_000;
-
 export async function startCluster(config: Config, logger: Logger): Promise<RunningCluster> {
   const cleanups: Array<() => Promise<unknown>> = [];
   const closeShared = async (deadline: number) => {
