@@ -23,18 +23,12 @@ import path from "node:path";
 import postgres from "postgres";
 import { chromium } from "playwright-core";
 import { appendToTiles } from "../src/proofstream/merkle/tiles.js";
-import { benchDatabase, fmt, machine, ROOT, spawnNode, stop } from "./lib.js";
+import { benchDatabase, benchTenant, fmt, machine, ROOT, rpc, spawnNode, stop } from "./lib.js";
 
 const EVENTS = Number(process.env.BENCH_BUNDLE_EVENTS ?? 1_000_000);
 const RANGE = Math.min(100_000, EVENTS);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
-
-async function rpc<T>(base: string, method: string, body: unknown, token: string): Promise<T> {
-  const res = await fetch(`${base}/attesto.v1.${method}`, { method: "POST", headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
-  if (!res.ok) throw new Error(`${method}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
 
 const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) * 1024;
 
@@ -120,8 +114,7 @@ async function main() {
   const url = match[1]!;
   const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"] });
   try {
-    const { tenant } = await rpc<{ tenant: { id: string } }>(url, "AdminService/CreateTenant", { name: "bench" }, ADMIN);
-    const { secret: key } = await rpc<{ secret: string }>(url, "AdminService/CreateApiKey", { tenantId: tenant.id, name: "bench" }, ADMIN);
+    const { tenant, key } = await benchTenant(url, ADMIN);
     const { stream } = await rpc<{ stream: { id: string; verifierKey: string } }>(url, "ProofstreamService/CreateStream", { name: "bench" }, key);
     let started = performance.now();
     await loadStream(sql, stream.id);

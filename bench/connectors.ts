@@ -7,7 +7,7 @@
 //
 //   npm run bench:connectors            (BENCH_SECONDS=5, BENCH_ROUNDS=3)
 import { createHmac, randomBytes } from "node:crypto";
-import { type LoadResult, benchDatabase, fmt, load, machine, rpc, serveEnv, spawnNode, stop } from "./lib.js";
+import { type LoadResult, benchDatabase, benchTenant, fmt, load, machine, rpc, serveEnv, spawnNode, stop } from "./lib.js";
 
 const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -30,8 +30,7 @@ async function main() {
     );
     children.push(server.child);
     const url = server.match[1]!;
-    const { tenant } = await rpc<{ tenant: { id: string } }>(url, "AdminService/CreateTenant", { name: "bench" }, ADMIN);
-    const { secret: key } = await rpc<{ secret: string }>(url, "AdminService/CreateApiKey", { tenantId: tenant.id, name: "bench" }, ADMIN);
+    const { tenant, key } = await benchTenant(url, ADMIN);
     const newStream = async (name: string) => (await rpc<{ stream: { id: string } }>(url, "ProofstreamService/CreateStream", { name }, key)).stream.id;
     const appendStream = await newStream("bench-append");
     const connectorStream = await newStream("bench-connector");

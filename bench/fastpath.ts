@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import type { ChildProcess } from "node:child_process";
-import { benchDatabase, fmt, load, machine, rpc, serveEnv, spawnNode, stop, type LoadResult } from "./lib.js";
+import { benchDatabase, benchTenant, fmt, load, machine, rpc, serveEnv, spawnNode, stop, type LoadResult } from "./lib.js";
 
 const ADMIN = "bench-operator-token-0123456789";
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -44,8 +44,7 @@ async function main() {
       servers[mode] = { child: s.child, url: s.match[1]! };
     }
     const url = servers.on.url;
-    const { tenant } = await rpc<{ tenant: { id: string } }>(url, "AdminService/CreateTenant", { name: "bench" }, ADMIN);
-    const { secret: key } = await rpc<{ secret: string }>(url, "AdminService/CreateApiKey", { tenantId: tenant.id, name: "bench" }, ADMIN);
+    const { tenant, key } = await benchTenant(url, ADMIN);
     const { stream } = await rpc<{ stream: { id: string } }>(url, "ProofstreamService/CreateStream", { name: "bench" }, key);
     const headers = { "Content-Type": "application/json", Authorization: `Bearer ${key}` };
     let n = 0;

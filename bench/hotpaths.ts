@@ -9,7 +9,7 @@
 import { createHmac, randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
-import { type LoadResult, benchDatabase, bulkLoad, fmt, load, machine, rpc, serveEnv, spawnNode, stop } from "./lib.js";
+import { type LoadResult, benchDatabase, benchTenant, bulkLoad, fmt, load, machine, rpc, serveEnv, spawnNode, stop } from "./lib.js";
 
 process.env.BENCH_SECONDS ??= "5";
 const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
@@ -90,8 +90,7 @@ async function main() {
     );
     const serverPid = server.child.pid!;
     const url = server.match[1]!;
-    const { tenant } = await rpc<{ tenant: { id: string } }>(url, "AdminService/CreateTenant", { name: "bench" }, ADMIN);
-    const { secret: key } = await rpc<{ secret: string }>(url, "AdminService/CreateApiKey", { tenantId: tenant.id, name: "bench" }, ADMIN);
+    const { tenant, key } = await benchTenant(url, ADMIN);
     const newStream = async (name: string) => (await rpc<{ stream: { id: string } }>(url, "ProofstreamService/CreateStream", { name }, key)).stream.id;
     const one = await newStream("hot-one");
     const many = await Promise.all(Array.from({ length: 100 }, (_, i) => newStream(`hot-many-${i}`)));

@@ -134,3 +134,10 @@ export async function bulkLoad(databaseUrl: string, tenantId: string, streamId: 
   }
   return (Date.now() - started) / 1000;
 }
+
+/** A tenant and an API key of it, made through the operator RPCs of the server at `url`. */
+export async function benchTenant(url: string, adminToken: string, name = "bench"): Promise<{ tenant: { id: string }; key: string }> {
+  const { tenant } = await rpc<{ tenant: { id: string } }>(url, "AdminService/CreateTenant", { name }, adminToken);
+  const { secret: key } = await rpc<{ secret: string }>(url, "AdminService/CreateApiKey", { tenantId: tenant.id, name }, adminToken);
+  return { tenant, key };
+}

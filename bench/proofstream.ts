@@ -7,7 +7,7 @@
 //   npm run bench:proofstream            (BENCH_SECONDS=10, BENCH_PROOF_EVENTS=1000000)
 import { createHmac, randomBytes } from "node:crypto";
 import postgres from "postgres";
-import { type LoadResult, benchDatabase, bulkLoad, fmt, load, machine, percentile, rpc, spawnNode, stop } from "./lib.js";
+import { type LoadResult, benchDatabase, benchTenant, bulkLoad, fmt, load, machine, percentile, rpc, spawnNode, stop } from "./lib.js";
 
 const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
 const PROOF_EVENTS = Number(process.env.BENCH_PROOF_EVENTS ?? 1_000_000);
@@ -92,8 +92,7 @@ async function main() {
       /"url": "([^"]+)"/,
     );
     const url = server.match[1]!;
-    const { tenant } = await rpc<{ tenant: { id: string } }>(url, "AdminService/CreateTenant", { name: "bench" }, ADMIN);
-    const { secret: key } = await rpc<{ secret: string }>(url, "AdminService/CreateApiKey", { tenantId: tenant.id, name: "bench" }, ADMIN);
+    const { tenant, key } = await benchTenant(url, ADMIN);
     const newStream = async (name: string) => (await rpc<{ stream: { id: string } }>(url, "ProofstreamService/CreateStream", { name }, key)).stream.id;
 
     const one = await newStream("bench-one");

@@ -61,7 +61,12 @@ export async function startCluster(config: Config, logger: Logger): Promise<Runn
       // must not leave the next (the embedded PostgreSQL's stop) no time at all, and running.
       await Promise.race([
         cleanup().catch((err: Error) => logger.warn({ err: err.message }, "shutdown step failed")),
-        new Promise((resolve) => (timer = setTimeout(() => resolve(logger.warn("shutdown step cut at the deadline")), Math.max(SHARED_STEP_FLOOR_MS, deadline - Date.now())))),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(() => {
+            logger.warn("shutdown step cut at the deadline");
+            resolve();
+          }, Math.max(SHARED_STEP_FLOOR_MS, deadline - Date.now()));
+        }),
       ]);
       clearTimeout(timer);
     }
