@@ -88,9 +88,12 @@ export function percentile(values: number[], p: number): number {
 
 export const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
+/** The path of an RPC named `Service/Method`: operator services live in attesto.admin.v1, the rest in attesto.v1. */
+export const rpcPath = (method: string) => `/${method.startsWith("AdminService/") ? "attesto.admin.v1" : "attesto.v1"}.${method}`;
+
 /** One Connect unary call in JSON, as a client would make it; throws on any non-2xx answer. */
 export async function rpc<T>(base: string, method: string, body: unknown, token: string): Promise<T> {
-  const res = await fetch(`${base}/${method.startsWith("AdminService/") ? "attesto.admin.v1" : "attesto.v1"}.${method}`, {
+  const res = await fetch(`${base}${rpcPath(method)}`, {
     method: "POST",
     headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
     body: JSON.stringify(body),

@@ -24,7 +24,7 @@ import { AppleJwsVerifier } from "../src/store/apple/jws-verifier.js";
 import { appleApiToken } from "../src/store/apple/server-api.js";
 import { makeAppleChain, transactionPayload, type TestAppleChain } from "../test/support/apple-chain.js";
 import { FakeAppStore } from "../test/support/fake-app-store.js";
-import { benchDatabase, fmt, machine, percentile, spawnNode, stop } from "./lib.js";
+import { benchDatabase, fmt, machine, percentile, rpcPath, spawnNode, stop } from "./lib.js";
 
 const LOOKUPS = Number(process.env.BENCH_LOOKUPS ?? 3_000);
 const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
@@ -57,7 +57,7 @@ async function closedLoop(total: number, send: () => Promise<void>, concurrency 
 async function rpc<T>(pool: Pool, method: string, body: unknown, token: string): Promise<T> {
   const res = await pool.request({
     method: "POST",
-    path: `/attesto.v1.${method}`,
+    path: rpcPath(method),
     headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
     body: JSON.stringify(body),
   });
