@@ -1,0 +1,239 @@
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { cruise, type ICruiseResult, type IViolation } from "dependency-cruiser";
+import extractDepcruiseOptions from "dependency-cruiser/config-utl/extract-depcruise-options";
+import extractTSConfig from "dependency-cruiser/config-utl/extract-ts-config";
+import { describe, expect, it } from "vitest";
+import { projectRoot } from "../src/paths.js";
+
+/**
+ * The never-rules of docs/architecture.md, enforced: every import of src/ is checked against the
+ * rules in .dependency-cruiser.cjs. A new import that breaks one fails this test.
+ */
+
+/**
+ * KNOWN_VIOLATIONS: the imports of today's tree that still break a rule, each group with the reason and
+ * the work that removes it (issue 21, items 1-4). Nothing may be added here; an entry whose import is
+ * gone fails the test too ("fixed: remove it"), so the list shrinks to empty as those branches merge.
+ */
+const KNOWN_VIOLATIONS: { rule: string; reason: string; imports: string[] }[] = [
+  {
+    rule: "base-imports-only-base",
+    reason: "config.ts takes ConnectionLimits and the limit parser from above it (moved down by issue 21 item 1)",
+    imports: ["src/config.ts → src/server/listener.ts", "src/config.ts → src/ratelimit/limits.ts"],
+  },
+  {
+    rule: "no-cycles",
+    reason: "file loops named in issue 21 (append.ts ↔ batch-plan.ts; jws-verifier.ts ↔ ocsp.ts)",
+    imports: [
+      "src/proofstream/append.ts → src/proofstream/batch-plan.ts",
+      "src/store/apple/jws-verifier.ts → src/store/apple/ocsp.ts",
+    ],
+  },
+  {
+    rule: "facade-is-the-door",
+    reason: "ratelimit/ has no module.ts yet: its users take RateLimits and the classifiers from its files (item 2)",
+    imports: [
+      "src/config.ts → src/ratelimit/limits.ts",
+      "src/server/app.ts → src/ratelimit/limiter.ts",
+      "src/rpc/routes.ts → src/ratelimit/limiter.ts",
+      "src/rpc/rate-limit.ts → src/ratelimit/limiter.ts",
+      "src/rpc/rate-limit.ts → src/ratelimit/classes.ts",
+      "src/http/rate-limit.ts → src/ratelimit/limiter.ts",
+      "src/http/rate-limit.ts → src/ratelimit/classes.ts",
+    ],
+  },
+  {
+    rule: "facade-is-the-door",
+    reason:
+      "store has three facades (StoreNotifications, ValidationAudit beside StoreVerification), credential put/delete " +
+      "bypasses StoreVerification, and its purchase types live in purchase.ts (item 2: one store facade)",
+    imports: [
+      "src/server/app.ts → src/store/notifications.ts",
+      "src/server/app.ts → src/store/audit.ts",
+      "src/rpc/store-notification-service.ts → src/store/notifications.ts",
+      "src/rpc/routes.ts → src/store/notifications.ts",
+      "src/rpc/admin-service.ts → src/store/credentials.ts",
+      "src/http/store.ts → src/store/notifications.ts",
+      "src/cli/store.ts → src/store/notifications.ts",
+      "src/cli/store.ts → src/store/credentials.ts",
+      "src/cli/store.ts → src/store/purchase.ts",
+      "src/contract/store-messages.ts → src/store/purchase.ts",
+    ],
+  },
+  {
+    rule: "facade-is-the-door",
+    reason: "connectors and the CLI append with Appender and getStreamRow instead of through Proofstreams (item 2)",
+    imports: [
+      "src/connectors/module.ts → src/proofstream/streams.ts",
+      "src/connectors/module.ts → src/proofstream/append.ts",
+      "src/cli/main.ts → src/proofstream/append.ts",
+    ],
+  },
+  {
+    rule: "facade-is-the-door",
+    reason: "modules read the tenants table's active check from tenancy's file, not from Tenancy (item 2)",
+    imports: [
+      "src/webhooks/subscriptions.ts → src/tenancy/tenants.ts",
+      "src/store/credentials.ts → src/tenancy/tenants.ts",
+      "src/proofstream/streams.ts → src/tenancy/tenants.ts",
+    ],
+  },
+  {
+    rule: "facade-is-the-door",
+    reason: "the RFC 9162 hashing is to come from the verify library, once (item 4)",
+    imports: ["src/anchoring/batch-tree.ts → src/proofstream/merkle/hash.ts"],
+  },
+  {
+    rule: "facade-is-the-door",
+    reason:
+      "types a facade takes or returns (records, views, the event emitter, the Authenticator) are declared in " +
+      "internal files: re-export them from the module's module.ts or a *-types.ts",
+    imports: [
+      "src/store/notifications.ts → src/webhooks/outbox.ts",
+      "src/proofstream/module.ts → src/webhooks/outbox.ts",
+      "src/proofstream/forks.ts → src/webhooks/outbox.ts",
+      "src/proofstream/checkpoints.ts → src/webhooks/outbox.ts",
+      "src/proofstream/bundles.ts → src/webhooks/outbox.ts",
+      "src/anchoring/tracker.ts → src/webhooks/outbox.ts",
+      "src/anchoring/module.ts → src/webhooks/outbox.ts",
+      "src/store/notifications.ts → src/proofstream/leaf.ts",
+      "src/connectors/s3.ts → src/proofstream/leaf.ts",
+      "src/connectors/normalize.ts → src/proofstream/leaf.ts",
+      "src/rpc/proofstream-service.ts → src/proofstream/leaf.ts",
+      "src/rpc/proofstream-service.ts → src/proofstream/streams.ts",
+      "src/rpc/proofstream-service.ts → src/proofstream/forks.ts",
+      "src/rpc/proofstream-service.ts → src/proofstream/checkpoints.ts",
+      "src/rpc/proofstream-service.ts → src/proofstream/append.ts",
+      "src/server/app.ts → src/proofstream/bundles.ts",
+      "src/rpc/routes.ts → src/proofstream/bundles.ts",
+      "src/rpc/bundle-handlers.ts → src/proofstream/bundles.ts",
+      "src/http/verify.ts → src/proofstream/bundles.ts",
+      "src/rpc/webhook-service.ts → src/webhooks/subscriptions.ts",
+      "src/rpc/webhook-service.ts → src/webhooks/deliveries.ts",
+      "src/http/webhooks.ts → src/webhooks/subscriptions.ts",
+      "src/http/webhooks.ts → src/webhooks/deliveries.ts",
+      "src/rpc/connector-service.ts → src/connectors/stats.ts",
+      "src/rpc/anchor-service.ts → src/anchoring/reads.ts",
+      "src/rpc/interceptors.ts → src/tenancy/authenticator.ts",
+      "src/http/webhooks.ts → src/tenancy/authenticator.ts",
+      "src/http/verify.ts → src/tenancy/authenticator.ts",
+      "src/http/tiles.ts → src/tenancy/authenticator.ts",
+      "src/http/store.ts → src/tenancy/authenticator.ts",
+      "src/http/rate-limit.ts → src/tenancy/authenticator.ts",
+      "src/http/queue-board.ts → src/tenancy/authenticator.ts",
+      "src/http/connectors.ts → src/tenancy/authenticator.ts",
+    ],
+  },
+  {
+    rule: "facade-is-the-door",
+    reason: "contract rules and an edge call domain functions from internal files (the S3 metadata check, receiptJson, the overlap limit)",
+    imports: [
+      "src/contract/request-rules.ts → src/webhooks/subscriptions.ts",
+      "src/contract/request-rules.ts → src/connectors/s3.ts",
+      "src/http/connectors.ts → src/connectors/s3.ts",
+    ],
+  },
+  {
+    rule: "facade-is-the-door",
+    reason: "the dev bootstrap (dev credentials, the Hardhat dev chain) is called from its file by serve and the CLI",
+    imports: [
+      "src/server/app.ts → src/tenancy/dev-bootstrap.ts",
+      "src/server/cluster.ts → src/tenancy/dev-bootstrap.ts",
+      "src/cli/target.ts → src/tenancy/dev-bootstrap.ts",
+      "src/server/cluster.ts → src/anchoring/devchain.ts",
+    ],
+  },
+];
+
+const root = projectRoot();
+
+type Finding = { rule: string; import: string };
+
+/** Runs dependency-cruiser with the project's rules over `dirs` (relative to `baseDir`). */
+async function findViolations(baseDir: string, dirs: string[]): Promise<Finding[]> {
+  const options = await extractDepcruiseOptions(path.join(root, ".dependency-cruiser.cjs"));
+  const cwd = process.cwd();
+  // dependency-cruiser reports paths relative to the working directory, and the rules match those.
+  process.chdir(baseDir);
+  try {
+    const { output } = await cruise(dirs, options, undefined, {
+      tsConfig: extractTSConfig(path.join(baseDir, "tsconfig.json")),
+    });
+    return (output as ICruiseResult).summary.violations.map((violation: IViolation) => ({
+      rule: violation.rule.name,
+      import: `${violation.from} → ${violation.to}`,
+    }));
+  } finally {
+    process.chdir(cwd);
+  }
+}
+
+/** Whether a known entry names this finding; a cycle is reported from whichever of its files the cruise met first. */
+function names(rule: string, entry: string, finding: Finding): boolean {
+  if (finding.rule !== rule) return false;
+  const [from, to] = entry.split(" → ");
+  return finding.import === entry || (rule === "no-cycles" && finding.import === `${to} → ${from}`);
+}
+
+describe("architecture: the never-rules of docs/architecture.md", () => {
+  it("src/ breaks no rule beyond the known violations, and every known violation still exists", async () => {
+    const findings = await findViolations(root, ["src"]);
+    const unknown = findings
+      .filter((finding) => !KNOWN_VIOLATIONS.some((known) => known.imports.some((entry) => names(known.rule, entry, finding))))
+      .map((finding) => `${finding.rule}: ${finding.import}`);
+    expect(unknown, "imports that break a never-rule (docs/architecture.md)").toEqual([]);
+    const fixed = KNOWN_VIOLATIONS.flatMap((known) =>
+      known.imports
+        .filter((entry) => !findings.some((finding) => names(known.rule, entry, finding)))
+        .map((entry) => `${known.rule}: ${entry}`),
+    );
+    expect(fixed, "fixed: remove these from KNOWN_VIOLATIONS").toEqual([]);
+  });
+
+  it("each rule fires on a tree that breaks it", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "attesto-architecture-"));
+    const files: Record<string, string> = {
+      "src/rpc/handler.ts": "export const handler = 1;\n",
+      "src/http/route.ts": 'import { handler } from "../rpc/handler.js";\nexport const route = handler;\n',
+      "src/webhooks/module.ts": 'import { Hono } from "hono";\nimport { route } from "../http/route.js";\nexport const hooks = [Hono, route];\n',
+      "src/webhooks/outbox.ts": "export const outbox = 1;\n",
+      "src/proofstream/module.ts": 'import { outbox } from "../webhooks/outbox.js";\nexport const streams = outbox;\n',
+      "src/db/db.ts": 'import { hooks } from "../webhooks/module.js";\nexport const db = hooks;\n',
+      "src/config.ts": 'import { db } from "./db/db.js";\nexport const config = db;\n',
+      "src/verify/index.ts": 'import { createHash } from "node:crypto";\nimport { config } from "../config.js";\nexport const v = [createHash, config];\n',
+      "src/contract/fields.ts": 'import { route } from "../http/route.js";\nexport const fields = route;\n',
+      "src/tenancy/a.ts": 'import { b } from "./b.js";\nexport const a = () => b;\n',
+      "src/tenancy/b.ts": 'import { a } from "./a.js";\nexport const b = () => a;\n',
+      // A stand-in for the hono package: the rule is about the import, not the package's code.
+      "node_modules/hono/package.json": '{"name":"hono","type":"module","main":"index.js"}\n',
+      "node_modules/hono/index.js": "export class Hono {}\n",
+      "package.json": '{"type":"module"}\n',
+      "tsconfig.json": '{"compilerOptions":{"module":"NodeNext","moduleResolution":"NodeNext"}}\n',
+    };
+    try {
+      for (const [file, text] of Object.entries(files)) {
+        await mkdir(path.dirname(path.join(dir, file)), { recursive: true });
+        await writeFile(path.join(dir, file), text);
+      }
+      const found = (await findViolations(dir, ["src"])).map((f) => `${f.rule}: ${f.import}`).sort();
+      expect(found).toEqual(
+        [
+          "base-imports-only-base: src/config.ts → src/db/db.ts",
+          "contract-knows-no-edge: src/contract/fields.ts → src/http/route.ts",
+          "domain-knows-no-transport: src/webhooks/module.ts → node_modules/hono/index.js",
+          "domain-knows-no-transport: src/webhooks/module.ts → src/http/route.ts",
+          "edges-side-by-side: src/http/route.ts → src/rpc/handler.ts",
+          "facade-is-the-door: src/proofstream/module.ts → src/webhooks/outbox.ts",
+          "infra-knows-no-domain: src/db/db.ts → src/webhooks/module.ts",
+          "no-cycles: src/tenancy/a.ts → src/tenancy/b.ts",
+          "verify-is-self-contained: src/verify/index.ts → src/config.ts",
+          "verify-uses-no-node-builtins: src/verify/index.ts → crypto",
+        ].sort(),
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
