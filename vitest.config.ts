@@ -1,11 +1,15 @@
 import { configDefaults, defineConfig } from "vitest/config";
 
+// Two tiers (docs/architecture.md, "Two test tiers"):
+// - unit: the specs beside their code in src/ and the repository checks; no PostgreSQL, no Redis
+//   (npm run test:unit, or vitest run --project unit).
+// - integration: test/ (full-stack, real PostgreSQL and Redis) and the specs beside code that need
+//   a service, named *.int.test.ts (npm run test:integration).
+// npm test runs both. The reliability suite runs on its own (npm run test:reliability).
+const REPOSITORY_CHECKS = ["test/architecture.test.ts", "test/docs.test.ts"];
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts", "src/**/*.test.ts"],
-    // The reliability suite runs on its own (npm run test:reliability).
-    exclude: [...configDefaults.exclude, "test/reliability/**"],
-    globalSetup: ["test/support/global-setup.ts"],
     pool: "forks",
     // Servers the tests spawn run as one process each (serve's default is a worker per core):
     // several test servers on a 2-core machine, each forking workers with their own pools,
@@ -14,5 +18,24 @@ export default defineConfig({
     env: { ATTESTO_WORKERS: "1" },
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "unit",
+          include: ["src/**/*.test.ts", ...REPOSITORY_CHECKS],
+          exclude: [...configDefaults.exclude, "src/**/*.int.test.ts"],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "integration",
+          include: ["test/**/*.test.ts", "src/**/*.int.test.ts"],
+          exclude: [...configDefaults.exclude, "test/reliability/**", ...REPOSITORY_CHECKS],
+          globalSetup: ["test/support/global-setup.ts"],
+        },
+      },
+    ],
   },
 });

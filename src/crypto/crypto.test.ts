@@ -5,9 +5,9 @@ import path from "node:path";
 import fc from "fast-check";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { constantTimeEqual, hkdfSha256, Keyring } from "../src/crypto/keyring.js";
-import { DEV_KEY_FILE, loadMasterKey, parseMasterKey } from "../src/crypto/master-key.js";
-import { AppError } from "../src/errors.js";
+import { constantTimeEqual, hkdfSha256, Keyring } from "./keyring.js";
+import { DEV_KEY_FILE, loadMasterKey, parseMasterKey } from "./master-key.js";
+import { AppError } from "../errors.js";
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ""), "hex");
 

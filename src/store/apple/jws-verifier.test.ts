@@ -2,13 +2,13 @@ import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { AppError } from "../src/errors.js";
-import { loadPinnedRoots } from "../src/store/apple/certificates.js";
-import { OcspChecker } from "../src/store/apple/ocsp.js";
-import { AppleJwsRejection, AppleJwsVerifier, type AppleRejectionReason } from "../src/store/apple/jws-verifier.js";
-import { projectRoot } from "../src/paths.js";
-import { FakeOcspResponder } from "./support/ocsp-responder.js";
-import { makeAppleChain, makeRoot, transactionPayload, type TestAppleChain } from "./support/apple-chain.js";
+import { AppError } from "../../errors.js";
+import { loadPinnedRoots } from "./certificates.js";
+import { OcspChecker } from "./ocsp.js";
+import { AppleJwsRejection, AppleJwsVerifier, type AppleRejectionReason } from "./jws-verifier.js";
+import { projectRoot } from "../../paths.js";
+import { FakeOcspResponder } from "../../../test/support/ocsp-responder.js";
+import { makeAppleChain, makeRoot, transactionPayload, type TestAppleChain } from "../../../test/support/apple-chain.js";
 
 const DAY = 86_400_000;
 
@@ -130,7 +130,7 @@ describe("Apple JWS verifier (local chain)", () => {
 });
 
 describe("Apple JWS verifier (genuine Apple data)", () => {
-  const fixture = readFileSync(path.join(import.meta.dirname, "fixtures/apple/sandbox-transaction.jws"), "utf8").trim();
+  const fixture = readFileSync(path.join(projectRoot(), "test/fixtures/apple/sandbox-transaction.jws"), "utf8").trim();
   const pinnedRoots = loadPinnedRoots([path.join(projectRoot(), "certs/apple/AppleRootCA-G3.pem")]);
 
   it("chains to the shipped Apple Root CA G3 and verifies offline at its signedDate", async () => {

@@ -1,6 +1,6 @@
 import http2 from "node:http2";
 import { afterEach, describe, expect, it } from "vitest";
-import { listenDual, type DualServer } from "../src/server/listener.js";
+import { listenDual, type DualServer } from "./listener.js";
 
 let server: DualServer | undefined;
 afterEach(() => server?.close(100));

@@ -10,7 +10,7 @@ import {
   rawPublicKey,
   signNote,
   verifierKeyString,
-} from "../src/proofstream/note.js";
+} from "./note.js";
 
 // The published example of golang.org/x/mod/sumdb/note (note.go, example_test.go).
 const GO_SKEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";

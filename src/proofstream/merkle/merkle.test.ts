@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { EMPTY_ROOT, leafHash } from "../src/proofstream/merkle/hash.js";
-import { consistencyRanges, hashRanges, inclusionRanges, type NodeRef } from "../src/proofstream/merkle/ranges.js";
-import { rootFromInclusionProof, verifyConsistency, verifyInclusion } from "../src/proofstream/merkle/verify.js";
+import { EMPTY_ROOT, leafHash } from "./hash.js";
+import { consistencyRanges, hashRanges, inclusionRanges, type NodeRef } from "./ranges.js";
+import { rootFromInclusionProof, verifyConsistency, verifyInclusion } from "./verify.js";
 
 /**
  * A naive reference: RFC 9162 section 2.1 written as literally as possible,

@@ -7,9 +7,9 @@ import {
   CreateApiKeyRequestSchema,
   ListTenantsRequestSchema,
   PutAppleCredentialsRequestSchema,
-} from "../gen/ts/attesto/admin/v1/admin_pb.js";
-import { AppleEnvironment, Store } from "../gen/ts/attesto/v1/common_pb.js";
-import { ConnectorKind, CreateConnectorRequestSchema } from "../gen/ts/attesto/v1/connector_pb.js";
+} from "../../gen/ts/attesto/admin/v1/admin_pb.js";
+import { AppleEnvironment, Store } from "../../gen/ts/attesto/v1/common_pb.js";
+import { ConnectorKind, CreateConnectorRequestSchema } from "../../gen/ts/attesto/v1/connector_pb.js";
 import {
   AppendEventRequestSchema,
   CreateStreamRequestSchema,
@@ -18,15 +18,15 @@ import {
   GetInclusionProofRequestSchema,
   GetStreamRequestSchema,
   ListEventsRequestSchema,
-} from "../gen/ts/attesto/v1/proofstream_pb.js";
+} from "../../gen/ts/attesto/v1/proofstream_pb.js";
 import {
   CreateSubscriptionRequestSchema,
   type DeliveryStatus,
   ListDeliveriesRequestSchema,
   UpdateSubscriptionRequestSchema,
-} from "../gen/ts/attesto/v1/webhook_pb.js";
-import { AppError } from "../src/errors.js";
-import { validateMessage } from "../src/contract/validation.js";
+} from "../../gen/ts/attesto/v1/webhook_pb.js";
+import { AppError } from "../errors.js";
+import { validateMessage } from "./validation.js";
 
 /** A valid ULID-shaped suffix (Crockford base32, 26 characters). */
 const ULID = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
