@@ -62,8 +62,7 @@ module.exports = {
     },
     {
       name: "verify-is-self-contained",
-      comment:
-        "src/verify is the browser-safe verifier library: it imports nothing outside src/verify but npm packages, and no Node built-in.",
+      comment: "src/verify is the browser-safe verifier library: it imports nothing outside src/verify but npm packages, and no Node built-in.",
       severity: "error",
       from: { path: "^src/verify/", pathNot: SPEC },
       to: { pathNot: ["^src/verify/", "(^|/)node_modules/"], dependencyTypesNot: ["core"] },

@@ -114,7 +114,7 @@ async function main() {
   const url = match[1]!;
   const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"] });
   try {
-    const { tenant, key } = await benchTenant(url, ADMIN);
+    const { key } = await benchTenant(url, ADMIN);
     const { stream } = await rpc<{ stream: { id: string; verifierKey: string } }>(url, "ProofstreamService/CreateStream", { name: "bench" }, key);
     let started = performance.now();
     await loadStream(sql, stream.id);

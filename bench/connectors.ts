@@ -30,7 +30,7 @@ async function main() {
     );
     children.push(server.child);
     const url = server.match[1]!;
-    const { tenant, key } = await benchTenant(url, ADMIN);
+    const { key } = await benchTenant(url, ADMIN);
     const newStream = async (name: string) => (await rpc<{ stream: { id: string } }>(url, "ProofstreamService/CreateStream", { name }, key)).stream.id;
     const appendStream = await newStream("bench-append");
     const connectorStream = await newStream("bench-connector");

@@ -44,7 +44,7 @@ async function main() {
       servers[mode] = { child: s.child, url: s.match[1]! };
     }
     const url = servers.on.url;
-    const { tenant, key } = await benchTenant(url, ADMIN);
+    const { key } = await benchTenant(url, ADMIN);
     const { stream } = await rpc<{ stream: { id: string } }>(url, "ProofstreamService/CreateStream", { name: "bench" }, key);
     const headers = { "Content-Type": "application/json", Authorization: `Bearer ${key}` };
     let n = 0;

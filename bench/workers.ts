@@ -55,7 +55,7 @@ async function main() {
     // Tenant, key and streams once, on the shared database.
     const setup = await serve(1);
     const url = setup.match[1]!;
-    const { tenant, key } = await benchTenant(url, ADMIN);
+    const { key } = await benchTenant(url, ADMIN);
     const newStream = async (name: string) => (await rpc<{ stream: { id: string } }>(url, "ProofstreamService/CreateStream", { name }, key)).stream.id;
     const one = await newStream("bench-one");
     const many = await Promise.all(Array.from({ length: 100 }, (_, i) => newStream(`bench-many-${i}`)));

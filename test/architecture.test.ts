@@ -26,10 +26,7 @@ const KNOWN_VIOLATIONS: { rule: string; reason: string; imports: string[] }[] = 
   {
     rule: "no-cycles",
     reason: "file loops named in issue 21 (append.ts ↔ batch-plan.ts; jws-verifier.ts ↔ ocsp.ts)",
-    imports: [
-      "src/proofstream/append.ts → src/proofstream/batch-plan.ts",
-      "src/store/apple/jws-verifier.ts → src/store/apple/ocsp.ts",
-    ],
+    imports: ["src/proofstream/append.ts → src/proofstream/batch-plan.ts", "src/store/apple/jws-verifier.ts → src/store/apple/ocsp.ts"],
   },
   {
     rule: "facade-is-the-door",
@@ -65,20 +62,12 @@ const KNOWN_VIOLATIONS: { rule: string; reason: string; imports: string[] }[] = 
   {
     rule: "facade-is-the-door",
     reason: "connectors and the CLI append with Appender and getStreamRow instead of through Proofstreams (item 2)",
-    imports: [
-      "src/connectors/module.ts → src/proofstream/streams.ts",
-      "src/connectors/module.ts → src/proofstream/append.ts",
-      "src/cli/main.ts → src/proofstream/append.ts",
-    ],
+    imports: ["src/connectors/module.ts → src/proofstream/streams.ts", "src/connectors/module.ts → src/proofstream/append.ts", "src/cli/main.ts → src/proofstream/append.ts"],
   },
   {
     rule: "facade-is-the-door",
     reason: "modules read the tenants table's active check from tenancy's file, not from Tenancy (item 2)",
-    imports: [
-      "src/webhooks/subscriptions.ts → src/tenancy/tenants.ts",
-      "src/store/credentials.ts → src/tenancy/tenants.ts",
-      "src/proofstream/streams.ts → src/tenancy/tenants.ts",
-    ],
+    imports: ["src/webhooks/subscriptions.ts → src/tenancy/tenants.ts", "src/store/credentials.ts → src/tenancy/tenants.ts", "src/proofstream/streams.ts → src/tenancy/tenants.ts"],
   },
   {
     rule: "facade-is-the-door",
@@ -87,9 +76,7 @@ const KNOWN_VIOLATIONS: { rule: string; reason: string; imports: string[] }[] = 
   },
   {
     rule: "facade-is-the-door",
-    reason:
-      "types a facade takes or returns (records, views, the event emitter, the Authenticator) are declared in " +
-      "internal files: re-export them from the module's module.ts or a *-types.ts",
+    reason: "types a facade takes or returns (records, views, the event emitter, the Authenticator) are declared in " + "internal files: re-export them from the module's module.ts or a *-types.ts",
     imports: [
       "src/store/notifications.ts → src/webhooks/outbox.ts",
       "src/proofstream/module.ts → src/webhooks/outbox.ts",
@@ -129,11 +116,7 @@ const KNOWN_VIOLATIONS: { rule: string; reason: string; imports: string[] }[] = 
   {
     rule: "facade-is-the-door",
     reason: "contract rules and an edge call domain functions from internal files (the S3 metadata check, receiptJson, the overlap limit)",
-    imports: [
-      "src/contract/request-rules.ts → src/webhooks/subscriptions.ts",
-      "src/contract/request-rules.ts → src/connectors/s3.ts",
-      "src/http/connectors.ts → src/connectors/s3.ts",
-    ],
+    imports: ["src/contract/request-rules.ts → src/webhooks/subscriptions.ts", "src/contract/request-rules.ts → src/connectors/s3.ts", "src/http/connectors.ts → src/connectors/s3.ts"],
   },
   {
     rule: "facade-is-the-door",
@@ -184,11 +167,7 @@ describe("architecture: the never-rules of docs/architecture.md", () => {
       .filter((finding) => !KNOWN_VIOLATIONS.some((known) => known.imports.some((entry) => names(known.rule, entry, finding))))
       .map((finding) => `${finding.rule}: ${finding.import}`);
     expect(unknown, "imports that break a never-rule (docs/architecture.md)").toEqual([]);
-    const fixed = KNOWN_VIOLATIONS.flatMap((known) =>
-      known.imports
-        .filter((entry) => !findings.some((finding) => names(known.rule, entry, finding)))
-        .map((entry) => `${known.rule}: ${entry}`),
-    );
+    const fixed = KNOWN_VIOLATIONS.flatMap((known) => known.imports.filter((entry) => !findings.some((finding) => names(known.rule, entry, finding))).map((entry) => `${known.rule}: ${entry}`));
     expect(fixed, "fixed: remove these from KNOWN_VIOLATIONS").toEqual([]);
   });
 

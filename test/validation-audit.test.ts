@@ -106,7 +106,7 @@ describe("validation audit writer on its own", () => {
   const entry = (i: number, tenantId = "tnt_x"): AuditEntry => ({ tenantId, source: "apple", identifier: `id-${i}`, valid: true, latencyMs: 1 });
 
   it("drops and counts rows past a full queue, writes the rest, and flushes on close", async () => {
-    const database = await openDatabase({ url: inject("databaseUrl"), poolSize: 2 });
+    const database = openDatabase({ url: inject("databaseUrl"), poolSize: 2 });
     await database.migrate();
     const tenantId = `tnt_q${randomBytes(4).toString("hex")}`;
     const audit = new ValidationAudit({ db: database.db, keyring, logger: silent }, { enabled: true, queueSize: 3, flushIntervalMs: 60_000 });
@@ -127,7 +127,7 @@ describe("validation audit writer on its own", () => {
   });
 
   it("with the database unreachable, answers go out unchanged and fast while dropped rows are counted", async () => {
-    const database = await openDatabase({ url: `postgres://postgres@127.0.0.1:${await freePort()}/nowhere`, poolSize: 1 });
+    const database = openDatabase({ url: `postgres://postgres@127.0.0.1:${await freePort()}/nowhere`, poolSize: 1 });
     const audit = new ValidationAudit({ db: database.db, keyring, logger: silent }, { enabled: true, queueSize: 20, flushIntervalMs: 20, closeTimeoutMs: 200 });
     const metrics = new Metrics();
     metrics.trackValidationAudit(audit);
@@ -159,7 +159,7 @@ describe("validation audit writer on its own", () => {
   });
 
   it("records nothing when ENABLE_VALIDATION_AUDIT_LOG is off", async () => {
-    const database = await openDatabase({ url: `postgres://postgres@127.0.0.1:${await freePort()}/nowhere`, poolSize: 1 });
+    const database = openDatabase({ url: `postgres://postgres@127.0.0.1:${await freePort()}/nowhere`, poolSize: 1 });
     const audit = new ValidationAudit({ db: database.db, keyring, logger: silent }, { enabled: false, queueSize: 20, flushIntervalMs: 20 });
     audit.start();
     audit.record(entry(1));

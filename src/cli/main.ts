@@ -2,7 +2,7 @@ import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { loadConfig, type Config } from "../config.js";
 import type { ConfiguredDatabase } from "../db/open.js";
-import { createLogger, type Logger } from "../logger.js";
+import { createLogger } from "../logger.js";
 import type { Tenancy } from "../tenancy/module.js";
 import type { ApiKey } from "../tenancy/types.js";
 import type { Connectors, Connector } from "../connectors/module.js";
@@ -206,7 +206,7 @@ program
       const running = await startCluster(config, logger);
       summary = running.summary;
       onSignals(running.stop);
-      running.failed.then((code) => process.exit(code));
+      void running.failed.then((code) => process.exit(code));
     } else {
       const app = await startAttesto(config, logger);
       summary = {

@@ -202,7 +202,7 @@ async function attachOrStart(dir: string, runAs: RunAs | undefined, logger: Logg
   const startedAt = Date.now();
   const fresh = !existsSync(path.join(dataDir, "PG_VERSION"));
   if (fresh) await initCluster(dir, runAs);
-  let port = 0;
+  let port: number;
   for (let attempt = 1; ; attempt++) {
     port = await freePort();
     try {

@@ -10,6 +10,8 @@ import { invalidArgument, type AppError } from "../errors.js";
  */
 export const MAX_JSON_DEPTH = 64;
 
+// NUL is the control character PostgreSQL refuses in text: matching it is the point.
+// eslint-disable-next-line no-control-regex
 const BAD_TEXT = /\u0000|\p{Cs}/u;
 
 /** Why a string cannot be stored, or undefined when it can. */

@@ -41,6 +41,7 @@ export function mountRateLimit(app: Hono, deps: { limits: RateLimits; authentica
         if (principal) subject = { tenantId: principal.tenantId };
       }
     }
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-argument -- hono types a middleware's input as any
     await limits.enforce(classification.routeClass, subject ?? { ip: clientAddress(c) });
     return next();
   });

@@ -111,7 +111,7 @@ export class TileStore {
         ON t.level = w.level AND t.idx = w.idx
       WHERE t.stream_id = ${streamId}`);
     let tiles = this.#streams.get(streamId);
-    if (!tiles) this.#streams.set(streamId, (tiles = new Map()));
+    if (!tiles) this.#streams.set(streamId, (tiles = new Map<number, ExpandedTile>()));
     for (const row of rows) {
       const expanded = new ExpandedTile(row.hashes);
       const k = tileKey(row.level, Number(row.idx));

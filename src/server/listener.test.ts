@@ -37,10 +37,9 @@ describe("one port for HTTP/1.1 and h2c", () => {
     const gate = new Promise<void>((r) => (release = r));
     let started!: () => void;
     const running = new Promise<void>((r) => (started = r));
-    server = await listenDual(async (_req, res) => {
+    server = await listenDual((_req, res) => {
       started();
-      await gate;
-      res.end("finished");
+      void gate.then(() => res.end("finished"));
     }, "127.0.0.1", 0);
     const { port } = server.address;
     const inFlight = fetch(`http://127.0.0.1:${port}/slow`).then((r) => r.text());

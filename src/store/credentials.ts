@@ -93,7 +93,7 @@ const appleInfo = ({ privateKeyEnc: _k, tenantId: _t, ...info }: typeof appleCre
 const googleInfo = ({ serviceAccountEnc: _s, tenantId: _t, ...info }: typeof googleCredentials.$inferSelect): GoogleCredentialsInfo => info;
 
 function assertEcPrivateKey(pem: string): void {
-  let ok = false;
+  let ok: boolean;
   try {
     const key = createPrivateKey({ key: pem, format: "pem" });
     ok = key.asymmetricKeyType === "ec" && key.asymmetricKeyDetails?.namedCurve === "prime256v1";

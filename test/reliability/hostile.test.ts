@@ -197,8 +197,8 @@ async function fire(url: string, cases: Case[], auth: string) {
   const worker = async () => {
     while (next < cases.length) {
       const c = cases[next++]!;
-      let status = 0;
-      let text = "";
+      let status: number;
+      let text: string;
       try {
         const res = await fetch(url, {
           method: "POST",
@@ -317,8 +317,8 @@ describe("hostile input", () => {
           };
           if (route.auth === "tenant") headers.authorization = `Bearer ${tenant.key}`;
           if (route.auth === "admin") headers.authorization = `Bearer ${ADMIN_TOKEN}`;
-          let status = 0;
-          let text = "";
+          let status: number;
+          let text: string;
           try {
             const res = await fetch(`${server.url}${route.path()}${s.suffix}`, {
               method: route.method,

@@ -11,7 +11,7 @@ import { call, LONG, report, ServerProcess, serverEnv, sharedServices, sleep, te
 const SOAK_SECONDS = Number(process.env.ATTESTO_SOAK_SECONDS ?? (LONG ? 120 : 30));
 let server: ServerProcess;
 let tenant: { tenantId: string; key: string };
-let streams: string[] = [];
+const streams: string[] = [];
 
 beforeAll(async () => {
   server = new ServerProcess("soak", serverEnv({ ...sharedServices("soak") }));

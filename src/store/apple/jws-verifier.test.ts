@@ -12,7 +12,7 @@ import { makeAppleChain, makeRoot, transactionPayload, type TestAppleChain } fro
 
 const DAY = 86_400_000;
 
-async function rejectionOf(promise: Promise<unknown>): Promise<AppleRejectionReason | string> {
+async function rejectionOf(promise: Promise<unknown>): Promise<AppleRejectionReason | "verified"> {
   try {
     await promise;
     return "verified";
