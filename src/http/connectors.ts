@@ -5,9 +5,10 @@ import { invalidArgument } from "../errors.js";
 import { jsonObject } from "./webhooks.js";
 import type { Authenticator } from "../tenancy/authenticator.js";
 
+/** What the ingress routes need: the Connectors facade's ingress calls and the tenant's key. */
 export interface ConnectorRouteDeps {
-  connectors: Connectors;
-  authenticator: Authenticator;
+  connectors: Pick<Connectors, "ingestSignedWebhook" | "ingestGitHub" | "ingestGitLab" | "commitS3Object">;
+  authenticator: Pick<Authenticator, "requireTenant">;
 }
 
 /** The raw request for the domain: signatures are checked over these exact bytes, before any parsing. */

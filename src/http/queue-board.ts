@@ -34,7 +34,7 @@ const sha256 = (s: string) => createHash("sha256").update(s).digest();
  * its retries, promotions and removals are refused with 403. Anything else
  * gets 401 and a Basic challenge.
  */
-export function requireOperator(authenticator: Authenticator, viewerToken?: string) {
+export function requireOperator(authenticator: Pick<Authenticator, "isOperatorToken">, viewerToken?: string) {
   const viewerHash = viewerToken ? sha256(viewerToken) : undefined;
   return async (c: Context, next: Next) => {
     const token = operatorToken(c.req.header("authorization"));
@@ -68,7 +68,7 @@ async function selfContained(c: Context, next: Next) {
  * retried, "attempt n of N" and the last status; never a body or secret.
  * The jobs are only timers: the delivery rows in Postgres hold the truth.
  */
-export function mountQueueBoard(app: Hono, deps: { jobs: JobRuntime; authenticator: Authenticator; viewerToken?: string }): void {
+export function mountQueueBoard(app: Hono, deps: { jobs: Pick<JobRuntime, "queues">; authenticator: Pick<Authenticator, "isOperatorToken">; viewerToken?: string }): void {
   const serverAdapter = new HonoAdapter(serveStatic).setBasePath(BOARD_PATH);
   const shown = new Set<string>();
   const board = createBullBoard({ queues: [], serverAdapter, options: { uiConfig: { boardTitle: "Attesto queues" } } });

@@ -9,7 +9,13 @@ import type { Authenticator } from "../tenancy/authenticator.js";
  * prefixed), plus each event's C2SP tlog-proof at proof/<seq_no>. Public,
  * or for the owning tenant's key, as configured.
  */
-export function mountTileRoutes(http: Hono, deps: { proofstreams: Proofstreams; authenticator: Authenticator; public: boolean }): void {
+/** What the tile routes read: the tlog-tiles reads and proofs of Proofstreams. */
+export interface TileReads {
+  tiles: Pick<Proofstreams["tiles"], "checkpoint" | "tile">;
+  tlogProof: Proofstreams["tlogProof"];
+}
+
+export function mountTileRoutes(http: Hono, deps: { proofstreams: TileReads; authenticator: Pick<Authenticator, "requireTenant">; public: boolean }): void {
   const tenantOf = async (c: Context) => (deps.public ? undefined : (await deps.authenticator.requireTenant(c.req.header("authorization"))).tenantId);
 
   http.get("/proofstreams/:streamId/checkpoint", async (c) => {
