@@ -15,10 +15,11 @@ import type { StoreVerification } from "../store/module.js";
 import type { ReceiveResult, StoreNotifications } from "../store/notifications.js";
 import type { Authenticator } from "../tenancy/authenticator.js";
 
+/** What the store routes need: the verification calls, the inbound notification calls and the tenant's key. */
 export interface StoreRouteDeps {
-  store: StoreVerification;
-  storeNotifications: StoreNotifications;
-  authenticator: Authenticator;
+  store: Pick<StoreVerification, "verifyAppleTransaction" | "verifyAppleSignedData" | "verifyGooglePurchase">;
+  storeNotifications: Pick<StoreNotifications, "receiveApple" | "receiveGoogle">;
+  authenticator: Pick<Authenticator, "requireTenant">;
 }
 
 /** Reads a JSON body as a contract message (protojson: camelCase or proto names, enums by name) and runs its field rules. */
