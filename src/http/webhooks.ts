@@ -18,9 +18,13 @@ import type { DeliveryStatus } from "../webhooks/schema.js";
 import type { Subscription } from "../webhooks/subscriptions.js";
 import { restPage } from "./pagination.js";
 
+/** What the subscription routes need: the Webhooks facade's subscription and delivery calls and the tenant's key. */
 export interface WebhookRouteDeps {
-  authenticator: Authenticator;
-  webhooks: Webhooks;
+  authenticator: Pick<Authenticator, "requireTenant">;
+  webhooks: {
+    subscriptions: Pick<Webhooks["subscriptions"], "create" | "list" | "get" | "update" | "delete" | "rotateSecret">;
+    deliveries: Pick<Webhooks["deliveries"], "sendTestEvent" | "list" | "get" | "redeliver">;
+  };
 }
 
 /** Contract field paths as this API names them. */
