@@ -181,7 +181,11 @@ describe("webhook subscription REST routes", () => {
     expect(((await keep.json()) as { secret: string }).secret).toBe("whsec_rotated");
     await app.request(`/v1/webhooks/${SUB}/rotate-secret`, send("POST", { overlapSeconds: 60 }));
     expect(asked.filter((a) => a.call === "rotateSecret").map((a) => a.args[2])).toEqual([undefined, 60_000]);
-    for (const [body, field] of [[{ overlapSeconds: 1.5 }, "overlapSeconds"], [{ overlapSeconds: "60" }, "overlapSeconds"], [{ other: 1 }, "other"]] as const) {
+    for (const [body, field] of [
+      [{ overlapSeconds: 1.5 }, "overlapSeconds"],
+      [{ overlapSeconds: "60" }, "overlapSeconds"],
+      [{ other: 1 }, "other"],
+    ] as const) {
       const res = await app.request(`/v1/webhooks/${SUB}/rotate-secret`, send("POST", body));
       expect([res.status, (await errorOf(res)).field]).toEqual([400, field]);
     }
@@ -204,17 +208,20 @@ describe("webhook subscription REST routes", () => {
     const body = (await list.json()) as { deliveries: Array<Record<string, unknown>>; nextPageToken: string };
     expect(body.nextPageToken).toBe("next");
     expect(body.deliveries[0]).not.toHaveProperty("attempts");
-    expect(asked.find((a) => a.call === "deliveries.list")?.args).toEqual([
-      "ten_1",
-      { subscriptionId: SUB, status: "failed", eventType: "proofstream.checkpointed", pageSize: 0, pageToken: "" },
-    ]);
-    for (const [query, field] of [["status=lost", "status"], ["event_type=nope", "event_type"], ["colour=1", "colour"]]) {
+    expect(asked.find((a) => a.call === "deliveries.list")?.args).toEqual(["ten_1", { subscriptionId: SUB, status: "failed", eventType: "proofstream.checkpointed", pageSize: 0, pageToken: "" }]);
+    for (const [query, field] of [
+      ["status=lost", "status"],
+      ["event_type=nope", "event_type"],
+      ["colour=1", "colour"],
+    ]) {
       const res = await app.request(`/v1/webhooks/${SUB}/deliveries?${query}`, send("GET"));
       expect([res.status, (await errorOf(res)).field]).toEqual([400, field]);
     }
     expect((await app.request(`/v1/webhooks/${OTHER_SUB}/deliveries`, send("GET"))).status).toBe(404);
     const one = (await (await app.request(`/v1/webhooks/${SUB}/deliveries/${DLV}`, send("GET"))).json()) as { attempts: Array<Record<string, unknown>> };
-    expect(one.attempts).toEqual([{ number: 1, startedAt: "2026-01-01T00:00:00.000Z", finishedAt: "2026-01-01T00:00:00.000Z", latencyMs: 12, statusCode: 410, errorKind: null, responseExcerpt: "gone" }]);
+    expect(one.attempts).toEqual([
+      { number: 1, startedAt: "2026-01-01T00:00:00.000Z", finishedAt: "2026-01-01T00:00:00.000Z", latencyMs: 12, statusCode: 410, errorKind: null, responseExcerpt: "gone" },
+    ]);
   });
 
   it("finds a delivery only under its own subscription, and redelivers it with 202", async () => {

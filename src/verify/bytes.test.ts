@@ -4,9 +4,11 @@ import { concatBytes, equalBytes, fromBase64, fromHex, fromUtf8, toBase64, toHex
 
 describe("verify/bytes: the same in Node and in a browser", () => {
   it("encodes UTF-8 as TextEncoder does, ASCII or not, and decodes strictly", () => {
-    fc.assert(fc.property(fc.string({ unit: "grapheme" }), (text) => {
+    fc.assert(
+      fc.property(fc.string({ unit: "grapheme" }), (text) => {
         expect(utf8(text)).toEqual(new TextEncoder().encode(text));
-      }));
+      }),
+    );
     expect(fromUtf8(utf8("héllo ✓"))).toBe("héllo ✓");
     expect(() => fromUtf8(new Uint8Array([0xff, 0xfe]))).toThrow();
   });
@@ -19,18 +21,22 @@ describe("verify/bytes: the same in Node and in a browser", () => {
   });
 
   it("round-trips hex, lowercase only", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
         expect(fromHex(toHex(bytes))).toEqual(bytes);
-      }));
+      }),
+    );
     expect(toHex(new Uint8Array([0, 15, 255]))).toBe("000fff");
     for (const bad of ["0", "0g", "FF", "0x00", " 00", "00 "]) expect(fromHex(bad), bad).toBeUndefined();
     expect(fromHex("")).toEqual(new Uint8Array());
   });
 
   it("round-trips standard padded base64 and refuses every non-canonical form", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
         expect(fromBase64(toBase64(bytes))).toEqual(bytes);
-      }));
+      }),
+    );
     expect(toBase64(utf8("hi?"))).toBe("aGk/");
     // Unpadded, URL-safe, stray characters, and non-zero padding bits ("aGk=" and "aGl=" would name one value).
     for (const bad of ["aGk", "aG-_", "aGk/\n", "a===", "aGl=", "aGk=="]) expect(fromBase64(bad), bad).toBeUndefined();
