@@ -3,7 +3,7 @@ import path from "node:path";
 import { z } from "zod";
 import type { ConnectionLimits } from "./server/listener.js";
 import { parseLimit, parseTenantLimits, type ClassLimits, type TenantLimits } from "./ratelimit/limits.js";
-import { projectRoot } from "./paths.js";
+import { APPLE_ROOT_CERT, projectRoot } from "./paths.js";
 
 const boolFromEnv = z
   .enum(["true", "false", "1", "0", "yes", "no", ""])
@@ -338,7 +338,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     },
     appleRootCertFiles: e.ATTESTO_APPLE_ROOT_CERTS
       ? e.ATTESTO_APPLE_ROOT_CERTS.split(",").map((f) => path.resolve(f.trim()))
-      : [path.join(projectRoot(), "certs/apple/AppleRootCA-G3.pem")],
+      : [path.join(projectRoot(), APPLE_ROOT_CERT)],
     appleOnlineChecks: e.ATTESTO_APPLE_ONLINE_CHECKS,
     appleOcspTimeoutMs: e.ATTESTO_APPLE_OCSP_TIMEOUT_MS,
     storeCredentialCacheMs: e.ATTESTO_STORE_CREDENTIAL_CACHE_MS,

@@ -40,6 +40,7 @@ import { mountRateLimit } from "../http/rate-limit.js";
 import { clientAddressKey } from "../rpc/context.js";
 import { ValidationAudit } from "../store/audit.js";
 import { RequestIds, requestIdSettings } from "../request-ids/module.js";
+import { assertServerRunTimeFiles } from "../run-time-files.js";
 import { withEdge, type Tracker } from "./request-listener.js";
 import { choosePublicBaseUrl, originPattern, readStoredPublicBaseUrl, storePublicBaseUrl, type PublicBaseUrlSource } from "./public-base-url.js";
 
@@ -95,6 +96,7 @@ export interface Attesto {
 
 /** Opens storage, wires the modules and serves until stop(). */
 export async function startAttesto(config: Config, logger: Logger, shared?: SharedSetup): Promise<Attesto> {
+  assertServerRunTimeFiles(config);
   const embedded = !config.databaseUrl;
   const database = shared
     ? attachConfiguredDatabase({ ...config, url: shared.databaseUrl, embedded: shared.embedded, dbPoolSize: shared.poolSize })
