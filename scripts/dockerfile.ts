@@ -28,7 +28,7 @@ export function parseDockerfile(text: string): Stage[] {
     let current = lines[i]!;
     if (/^\s*(#|$)/.test(current)) continue;
     while (/\\\s*$/.test(current) && i + 1 < lines.length) {
-      current = current.replace(/\\\s*$/, " ");
+      current = current.replace(/\\\s*$/, "");
       i++;
       // A comment line inside a continued instruction is dropped, as Docker does.
       if (!/^\s*#/.test(lines[i]!)) current += lines[i]!;
