@@ -173,7 +173,15 @@ async function main(): Promise<void> {
       for (const f of tracked) cpSync(path.join(repo, f), path.join(buildDir, f), { recursive: false });
       // `npm ci` of the build stage: this checkout's node_modules, hard-linked (no copy of 1 GB), except the
       // one file npm rewrites in place (its hidden lockfile), so the prune below cannot reach the checkout.
-      await run("cp", ["-al", path.join(repo, "node_modules"), path.join(buildDir, "node_modules")]);
+      // Across file systems (a tmpfs /tmp) hard links fail: then it is a real copy, slower.
+      const linked = await run("cp", ["-al", path.join(repo, "node_modules"), path.join(buildDir, "node_modules")]).then(
+        () => true,
+        async () => {
+          rmSync(path.join(buildDir, "node_modules"), { recursive: true, force: true });
+          await run("cp", ["-a", path.join(repo, "node_modules"), path.join(buildDir, "node_modules")]);
+          return false;
+        },
+      );
       const hiddenLock = path.join(buildDir, "node_modules", ".package-lock.json");
       if (existsSync(hiddenLock)) {
         rmSync(hiddenLock);
@@ -184,7 +192,7 @@ async function main(): Promise<void> {
           throw new Error(`RUN ${command} failed: ${(err.stderr ?? err.message).trim().split("\n").slice(-3).join(" | ")}`);
         });
       }
-      return { value: undefined, detail: `${tracked.length} tracked files; RUN ${build.commands.join("; RUN ")}` };
+      return { value: undefined, detail: `${tracked.length} tracked files, node_modules ${linked ? "hard-linked" : "copied"}; RUN ${build.commands.join("; RUN ")}` };
     });
 
     const image = path.join(temp, "image");
