@@ -28,11 +28,17 @@ const redisUrl = process.env.ATTESTO_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 /** The unprivileged user the server runs as when this check runs as root (the image's `USER node` is not root). */
 const NOBODY = 65_534;
 
+/** Ctrl-C or a CI timeout ends the step under way, so that the cleanup below still runs. */
+const interrupted = new Promise<never>((_, reject) => {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => reject(new Error(`interrupted (${signal})`)));
+});
+interrupted.catch(() => {});
+
 const rows: Array<{ step: string; ok: boolean; seconds: number; detail: string }> = [];
 async function step<T>(name: string, body: () => Promise<{ value: T; detail: string }>): Promise<T> {
   const started = performance.now();
   try {
-    const { value, detail } = await body();
+    const { value, detail } = await Promise.race([body(), interrupted]);
     rows.push({ step: name, ok: true, seconds: (performance.now() - started) / 1000, detail });
     return value;
   } catch (err) {
