@@ -108,6 +108,12 @@ export interface StageCopy {
   line: number;
 }
 
+/** Where a copy lands, relative to the final WORKDIR: a folder's contents go into the destination, as Docker copies them. */
+export function copyTarget(copy: StageCopy, sourceIsDirectory: boolean): string {
+  if (sourceIsDirectory || (!copy.dest.endsWith("/") && copy.dest !== "")) return copy.dest.replace(/\/$/, "") || ".";
+  return path.posix.join(copy.dest, path.posix.basename(copy.source));
+}
+
 export interface FinalStage {
   /** The stage the final stage copies from. */
   buildStage: string;

@@ -19,7 +19,7 @@ import { promisify } from "node:util";
 import { Redis } from "ioredis";
 import postgres from "postgres";
 import { openNote, parseCheckpoint, parseVerifierKey } from "../src/verify/index.js";
-import { buildCommands, finalStage, parseDockerfile } from "./dockerfile.js";
+import { buildCommands, copyTarget, finalStage, parseDockerfile } from "./dockerfile.js";
 
 const run = promisify(execFile);
 const repo = path.resolve(import.meta.dirname, "..");
@@ -207,12 +207,12 @@ async function main(): Promise<void> {
       for (const c of final.copies) {
         const from = path.join(buildDir, c.source);
         if (!existsSync(from)) throw new Error(`Dockerfile line ${c.line}: ${c.source} does not exist after the build stage`);
-        if (statSync(from).isDirectory()) {
-          const to = path.join(image, c.dest.endsWith("/") ? path.join(c.dest, path.basename(c.source)) : c.dest);
+        const directory = statSync(from).isDirectory();
+        const to = path.join(image, copyTarget(c, directory));
+        if (directory) {
           mkdirSync(to, { recursive: true });
           await run("cp", ["-al", `${from}/.`, to]);
         } else {
-          const to = path.join(image, c.dest.endsWith("/") ? path.join(c.dest, path.basename(c.source)) : c.dest);
           mkdirSync(path.dirname(to), { recursive: true });
           await run("cp", ["-l", from, to]);
         }

@@ -1,7 +1,7 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { buildCommands, finalStage, parseCopy, parseDockerfile, parseEnv } from "../scripts/dockerfile.js";
+import { buildCommands, copyTarget, finalStage, parseCopy, parseDockerfile, parseEnv } from "../scripts/dockerfile.js";
 import { loadConfig } from "../src/config.js";
 import { projectRoot } from "../src/paths.js";
 import { serverRunTimeFiles } from "../src/run-time-files.js";
@@ -55,6 +55,15 @@ describe("the Dockerfile as npm run check:image reads it", () => {
     expect(() => finalStage(parseDockerfile(sample.replace('CMD ["node", "bin/attesto.js", "serve"]', "CMD node bin/attesto.js serve")))).toThrow(/exec form/);
   });
 
+  it("puts a folder's contents into the destination and a file into a destination folder by its name", () => {
+    expect(copyTarget({ source: "dist", dest: "dist", line: 1 }, true)).toBe("dist");
+    expect(copyTarget({ source: "dist", dest: "", line: 1 }, true)).toBe(".");
+    expect(copyTarget({ source: "certs/apple", dest: "certs/", line: 1 }, true)).toBe("certs");
+    expect(copyTarget({ source: "bin/attesto.js", dest: "bin/", line: 1 }, false)).toBe("bin/attesto.js");
+    expect(copyTarget({ source: "package.json", dest: "", line: 1 }, false)).toBe("package.json");
+    expect(copyTarget({ source: "package.json", dest: "meta.json", line: 1 }, false)).toBe("meta.json");
+  });
+
   it("reads ENV and COPY in their quoted and JSON forms", () => {
     expect(parseEnv(`A=1 B="two words" C='it''s' D=x\\ y`)).toEqual({ A: "1", B: "two words", C: "its", D: "x y" });
     expect(parseCopy(`--from=build ["/app/a b", "./c"]`)).toEqual({ flags: { from: "build" }, sources: ["/app/a b"], dest: "./c" });
@@ -65,7 +74,7 @@ describe("the Dockerfile as npm run check:image reads it", () => {
     const final = finalStage(parseDockerfile(readFileSync(path.join(root, "Dockerfile"), "utf8")));
     const shipped = loadConfig({}).appleRootCertFiles;
     const needed = serverRunTimeFiles({ appleRootCertFiles: shipped, compiled: true }, root).map((f) => f.path);
-    const copied = final.copies.map((c) => (c.dest.endsWith("/") || c.dest === "" ? path.posix.join(c.dest, path.posix.basename(c.source)) : c.dest));
+    const copied = final.copies.map((c) => copyTarget(c, statSync(path.join(root, c.source), { throwIfNoEntry: false })?.isDirectory() ?? false));
     for (const file of [...needed, "package.json", "bin/attesto.js"]) {
       expect(copied.some((dir) => file === dir || file.startsWith(`${dir.replace(/\/$/, "")}/`)), `${file} is not copied by the final stage`).toBe(true);
     }
