@@ -2,7 +2,7 @@ import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import type { ConnectionLimits } from "./server/listener.js";
-import { parseLimit, parseTenantLimits, type ClassLimits, type TenantLimits } from "./ratelimit/limits.js";
+import { parseLimit, parseTenantLimits, type ClassLimits, type TenantLimits } from "./budgets.js";
 import { projectRoot } from "./paths.js";
 
 const boolFromEnv = z
