@@ -64,10 +64,12 @@ const subjectKey = (s: RateSubject) => ("tenantId" in s ? `t:${s.tenantId}` : "c
  * bucket plus tokens leased ahead of need from a shared fixed-window
  * counter). A request never waits for Redis except when it arrives faster
  * than leases do while Redis answers in time, and then at most
- * `redisTimeoutMs`. Redis slow or unavailable: each process enforces every
- * budget alone (fail open across instances, never unlimited), says so in the
- * log at most once a minute per kind, and charges what it admitted once
- * Redis answers again.
+ * `redisTimeoutMs`. Redis slow (a lease answered late) or unavailable (a
+ * lease call failed): a payer without leased tokens in hand is admitted by
+ * its process's bucket alone (fail open across instances, never unlimited);
+ * leases keep flowing from a slow Redis, a failing one is tried by the settle
+ * timer; the state is said in the log at most once a minute per kind, and
+ * what was admitted is charged once Redis answers again.
  */
 export class RateLimits {
   readonly #budgets = new Map<string, PayerBudget>();
@@ -75,11 +77,13 @@ export class RateLimits {
   readonly #owed = new Map<string, PayerBudget>();
   /** The lease call in flight for each request, for a request that waits for it. */
   readonly #pending = new WeakMap<LeaseRequest, Promise<void>>();
+  /** Lease calls already counted as slow (noticed overdue before their answer came). */
+  readonly #overdue = new WeakSet<LeaseRequest>();
   #client: LeaseClient | undefined;
   #timer: NodeJS.Timeout | undefined;
   #ticks = 0;
-  /** The last lease call was answered within the timeout. */
-  #inTime = false;
+  /** How the last lease call went: answered within the timeout, answered late, or failed. */
+  #redis: "inTime" | "slow" | "unavailable" = "unavailable";
   readonly #stats: RateLimitStats = { denied: 0, localOnly: 0, redisSlow: 0, redisUnavailable: 0 };
   readonly #trouble = {
     slow: { saidAt: Number.NEGATIVE_INFINITY, since: 0 },
@@ -128,7 +132,13 @@ export class RateLimits {
       clearTimeout(timer);
       client.off("ready", onReady);
     }
-    this.#inTime = client.status === "ready";
+    if (client.status === "ready") {
+      // Load the lease script now, so the first lease is not the one that pays for it.
+      await client.script("LOAD", LEASE_SCRIPT).then(
+        () => (this.#redis = "inTime"),
+        () => {},
+      );
+    }
     this.#timer = setInterval(() => this.#settle(), this.settings.settleIntervalMs);
     this.#timer.unref();
   }
@@ -155,7 +165,7 @@ export class RateLimits {
       budget = new PayerBudget(limit, this.settings.redisTimeoutMs, now);
       this.#budgets.set(key, budget);
     }
-    const admission = budget.decide(now, this.#inTime);
+    const admission = budget.decide(now, this.#redis === "inTime");
     if (admission.kind === "wait") return this.#waitForLease(key, budget, now + this.settings.redisTimeoutMs);
     return this.#decided(key, budget, admission, now);
   }
@@ -176,7 +186,7 @@ export class RateLimits {
       await Promise.race([lease, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))]);
       clearTimeout(timer);
       const now = Date.now();
-      const admission = budget.decide(now, this.#inTime, now < deadline);
+      const admission = budget.decide(now, this.#redis === "inTime", now < deadline);
       if (admission.kind !== "wait") return this.#decided(key, budget, admission, now);
     }
   }
@@ -186,10 +196,17 @@ export class RateLimits {
       this.#stats.denied++;
       return { allowed: false, retryAfterSeconds: retryAfterSeconds(admission.retryAfterMs), limit: budget.limit };
     }
-    if (this.#inTime) this.#lease(key, budget, now);
+    // A failing Redis is tried by the settle timer only, not by every request.
+    if (this.#redis !== "unavailable") this.#lease(key, budget, now);
     else if (budget.unreported > 0) this.#owed.set(key, budget);
     if (admission.shared) return ALLOWED_SHARED;
     this.#stats.localOnly++;
+    const overdue = budget.inflight;
+    if (overdue && !this.#overdue.has(overdue) && now - overdue.sentAt > this.settings.redisTimeoutMs) {
+      // Say it now, not when (or if) the answer comes.
+      this.#overdue.add(overdue);
+      this.#troubled("slow", `a lease call has waited ${now - overdue.sentAt} ms, over the ${this.settings.redisTimeoutMs} ms timeout`);
+    }
     return ALLOWED_LOCAL;
   }
 
@@ -204,8 +221,8 @@ export class RateLimits {
       ([granted, total]) => {
         budget.leaseAnswered(request, Number(granted), Number(total));
         const tookMs = Date.now() - request.sentAt;
-        if (tookMs > this.settings.redisTimeoutMs) this.#troubled("slow", `a lease call took ${tookMs} ms, over the ${this.settings.redisTimeoutMs} ms timeout`);
-        else this.#answeredInTime();
+        if (tookMs <= this.settings.redisTimeoutMs) this.#answeredInTime();
+        else if (!this.#overdue.has(request)) this.#troubled("slow", `a lease call took ${tookMs} ms, over the ${this.settings.redisTimeoutMs} ms timeout`);
         if (budget.unreported > 0) this.#owed.set(key, budget);
       },
       (err: unknown) => {
@@ -235,7 +252,7 @@ export class RateLimits {
   }
 
   #troubled(kind: "slow" | "unavailable", detail: string): void {
-    this.#inTime = false;
+    this.#redis = kind;
     this.#stats[kind === "slow" ? "redisSlow" : "redisUnavailable"]++;
     const trouble = this.#trouble[kind];
     trouble.since++;
@@ -256,8 +273,8 @@ export class RateLimits {
   }
 
   #answeredInTime(): void {
-    if (this.#inTime) return;
-    this.#inTime = true;
+    if (this.#redis === "inTime") return;
+    this.#redis = "inTime";
     if (!this.#troubleSaid) return;
     this.#troubleSaid = false;
     this.deps.logger.info("rate limiter: Redis answers in time again, budgets are shared across instances again");
