@@ -14,6 +14,7 @@ import { openRedis, startRedisServer, type RedisHandle } from "../src/infra/redi
 import { RateLimits } from "../src/ratelimit/module.js";
 import type { RateLimitSettings } from "../src/ratelimit/settings.js";
 import { startAttesto, type Attesto } from "../src/server/app.js";
+import { spawnServe, stopProcess } from "./support/process.js";
 import { clientFor, newTenant, startTestServer, tempDir, testEnv } from "./support/server.js";
 
 /**
@@ -342,6 +343,38 @@ describe("RateLimits on Redis", () => {
       expect(lines.filter((l) => l.redis === "slow")).toHaveLength(1);
     } finally {
       await limits.close();
+    }
+  });
+});
+
+describe("two server processes", () => {
+  it("share one budget under concurrent load within the written overshoot: budget + 2 × chunk at most, budget − 2 × 1.5 chunks at least", async () => {
+    // One environment for both: the same database, master key and Redis prefix.
+    const env = {
+      ...process.env,
+      ...(await testEnv({ ATTESTO_RATE_LIMIT_READS: `200/${W}s`, ATTESTO_RATE_LIMIT_REDIS_TIMEOUT_MS: "1000", ATTESTO_DB_POOL: "2" })),
+    };
+    // One after the other: both migrate the same database at start-up.
+    const one = await spawnServe(env);
+    const two = await spawnServe(env);
+    try {
+      const t = await newTenant(one.info.url);
+      const call = (url: string) =>
+        fetch(`${url}/attesto.v1.TenantService/GetCurrentTenant`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${t.key}` },
+          body: "{}",
+        }).then(async (res) => (await res.text(), res.status));
+      const statuses: number[] = [];
+      // 20 bursts of 30 concurrent calls, alternating between the processes.
+      for (let burst = 0; burst < 20; burst++) statuses.push(...(await Promise.all(Array.from({ length: 30 }, (_, i) => call(i % 2 ? two.info.url : one.info.url)))));
+      const ok = statuses.filter((s) => s === 200).length;
+      expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
+      // chunk = 200 / 50 = 4.
+      expect(ok).toBeLessThanOrEqual(200 + 2 * 4);
+      expect(ok).toBeGreaterThanOrEqual(200 - 2 * 6);
+    } finally {
+      await Promise.all([stopProcess(one.child), stopProcess(two.child)]);
     }
   });
 });
