@@ -37,7 +37,7 @@ async function micro(): Promise<Array<{ nsPerCheck: number; waited: number }>> {
       enabled: true,
       classes: { verification: limit, ingest: limit, reads: limit, default: limit },
       tenants: {},
-      redisTimeoutMs: 50,
+      redisTimeoutMs: 100,
       keyPrefix: `bench-rl-micro-${process.pid}`,
       settleIntervalMs: 100,
     },

@@ -1,24 +1,6 @@
 import type { Limit } from "../budgets.js";
 import { TokenBucket } from "./token-bucket.js";
 
-/**
- * One payer's budget for one route class, in this process: a token bucket
- * (burst = the budget, refilled at budget/window) that every admission takes
- * from, and the tokens this process has leased from the shared fixed-window
- * counter in Redis. Pure: the facade (module.ts) passes the time and carries
- * the lease requests to Redis and their answers back.
- *
- * How the shared budget holds (see docs/operator.md, "Rate limits"):
- * - Redis answering in time: a request is admitted against a leased token
- *   (counted in Redis before it was handed out), or, while this process has
- *   none yet in this window, on credit: at most `chunk` requests per window,
- *   charged with the next lease. Across N processes a window admits at most
- *   budget + N × chunk.
- * - Redis slow or unavailable: admissions take from the local bucket alone
- *   (each process enforces the whole budget by itself) and are charged to
- *   the shared counter when Redis answers again.
- */
-
 /** Tokens asked for per lease: 2 % of the budget (so credit overshoot stays small), 1 to 1,000. */
 export function leaseChunk(points: number): number {
   return Math.min(1_000, Math.max(1, Math.ceil(points / 50)));
@@ -39,6 +21,23 @@ export type Admission =
   /** Credit is spent and Redis answers in time: wait for a lease (sending one if none is in flight), at most the timeout. */
   | { kind: "wait" };
 
+/**
+ * One payer's budget for one route class, in this process: a token bucket
+ * (burst = the budget, refilled at budget/window) that every admission takes
+ * from, and the tokens this process has leased from the shared fixed-window
+ * counter in Redis. Pure: the facade (module.ts) passes the time and carries
+ * the lease requests to Redis and their answers back.
+ *
+ * How the shared budget holds (see docs/operator.md, "Rate limits"):
+ * - Redis answering in time: a request is admitted against a leased token
+ *   (counted in Redis before it was handed out), or, while this process has
+ *   none yet in this window, on credit: at most `chunk` requests per window,
+ *   charged with the next lease. Across N processes a window admits at most
+ *   budget + N × chunk.
+ * - Redis slow or unavailable: admissions take from the local bucket alone
+ *   (each process enforces the whole budget by itself) and are charged to
+ *   the shared counter when Redis answers again.
+ */
 export class PayerBudget {
   readonly bucket: TokenBucket;
   readonly chunk: number;
