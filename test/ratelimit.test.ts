@@ -447,4 +447,32 @@ describe("Redis gone", () => {
       await redis.close();
     }
   });
+
+  it("charges what it admitted during a stall once Redis answers again, and says so once", async () => {
+    const { child, url } = await startRedisServer(`${await tempDir()}/redis`);
+    const { logger, lines } = capturedLogger();
+    const redis = await openRedis({ url, dataDir: os.tmpdir(), logger });
+    const s = facadeSettings({ redisTimeoutMs: 50, classes: { ...facadeSettings().classes, verification: { points: 5, durationSeconds: W } } });
+    const one = new RateLimits({ redis, logger }, s);
+    const two = new RateLimits({ redis, logger }, s);
+    await Promise.all([one.start(), two.start()]);
+    try {
+      process.kill(child.pid!, "SIGSTOP");
+      expect(await admitted(one, 8, "verification", "tnt_stalled")).toBe(5);
+      process.kill(child.pid!, "SIGCONT");
+      for (const until = Date.now() + 5_000; !lines.some((l) => l.msg.startsWith("rate limiter: Redis answers in time again")) && Date.now() < until; ) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(lines.filter((l) => l.msg.startsWith("rate limiter: Redis answers in time again"))).toHaveLength(1);
+      // Let the settle carry the rest of the charge; then another instance, which admitted nothing itself, finds the budget
+      // spent: it admits only its one request of credit (chunk = 1), where an uncharged counter would have let it have 3.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await admitted(two, 4, "verification", "tnt_stalled")).toBe(1);
+    } finally {
+      process.kill(child.pid!, "SIGCONT");
+      child.kill("SIGKILL");
+      await Promise.all([one.close(), two.close()]);
+      await redis.close();
+    }
+  });
 });

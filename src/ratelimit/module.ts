@@ -234,13 +234,19 @@ export class RateLimits {
     this.#pending.set(request, call);
   }
 
-  /** The background settle: charges owed to Redis (which also probes a Redis that was in trouble), and forgets idle budgets. */
+  /**
+   * The background settle: charges owed to Redis, and forgets idle budgets.
+   * A Redis that failed is probed with one charge per tick, not one per
+   * owing budget, so an outage costs no storm of failing calls.
+   */
   #settle(): void {
     const now = Date.now();
+    const probeOnly = this.#redis === "unavailable";
     for (const [key, budget] of this.#owed) {
       if (budget.inflight) continue;
       this.#owed.delete(key);
       this.#lease(key, budget, now);
+      if (probeOnly) break;
     }
     if (++this.#ticks % SWEEP_EVERY_TICKS !== 0) return;
     for (const [key, budget] of this.#budgets) {
