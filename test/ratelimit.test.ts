@@ -380,7 +380,7 @@ describe("two server processes", () => {
 });
 
 describe("Redis slow", () => {
-  it("holds the limit when Redis answers 150 ms late, does not slow requests, and says so once", async () => {
+  it("holds the limit when Redis answers 400 ms late, does not slow requests, and says so once", async () => {
     const proxy = await slowRedisProxy(inject("redisUrl"));
     const { logger, lines } = capturedLogger("warn");
     const config = loadConfig(await testEnv({ REDIS_URL: proxy.url, ATTESTO_DB_POOL: "2" }), { port: 0 });
@@ -388,13 +388,13 @@ describe("Redis slow", () => {
     try {
       const t = await newTenant(app.url);
       const client = clientFor(TenantService, app.url, t.key);
-      proxy.delay(150);
+      proxy.delay(400);
       const codes: Array<Code | "ok"> = [];
       for (let i = 0; i < 12; i++) {
         const started = performance.now();
         codes.push(await client.getCurrentTenant({}).then(() => "ok" as const, (e: unknown) => ConnectError.from(e).code));
-        // At most one wait of the limiter's timeout (50 ms) for a lease, never Redis's 150 ms.
-        expect(performance.now() - started).toBeLessThan(140);
+        // At most one wait of the limiter's timeout (50 ms) for a lease, never Redis's 400 ms.
+        expect(performance.now() - started).toBeLessThan(350);
       }
       expect(codes.filter((c) => c === "ok")).toHaveLength(4);
       expect(codes.slice(4)).toEqual(Array(8).fill(Code.ResourceExhausted));
