@@ -2,7 +2,7 @@ import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import type { ConnectionLimits } from "./server/listener.js";
-import { parseLimit, parseTenantLimits, type ClassLimits, type TenantLimits } from "./ratelimit/limits.js";
+import { parseLimit, parseTenantLimits, type ClassLimits, type TenantLimits } from "./budgets.js";
 import { APPLE_ROOT_CERT, projectRoot } from "./paths.js";
 
 const boolFromEnv = z
@@ -60,7 +60,7 @@ const envSchema = z.object({
   ATTESTO_RATE_LIMIT_READS: z.string().default("20000/1s"),
   ATTESTO_RATE_LIMIT_DEFAULT: z.string().default("1000/1s"),
   ATTESTO_RATE_LIMIT_TENANTS: z.string().default(""),
-  ATTESTO_RATE_LIMIT_REDIS_TIMEOUT_MS: z.coerce.number().int().min(1).max(5_000).default(50),
+  ATTESTO_RATE_LIMIT_REDIS_TIMEOUT_MS: z.coerce.number().int().min(1).max(5_000).default(100),
   ENABLE_VALIDATION_AUDIT_LOG: boolFromEnv.default(false),
   ATTESTO_VALIDATION_AUDIT_QUEUE: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   ATTESTO_VALIDATION_AUDIT_FLUSH_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),

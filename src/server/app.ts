@@ -35,8 +35,9 @@ import { Webhooks } from "../webhooks/module.js";
 import { webhookSettings } from "../webhooks/settings.js";
 import { listenDual, type RequestListener } from "./listener.js";
 import { withOpsRoutes } from "./ops-routes.js";
-import { RateLimits } from "../ratelimit/limiter.js";
-import { mountRateLimit } from "../http/rate-limit.js";
+import { RateLimits } from "../ratelimit/module.js";
+import { rateLimitSettings } from "../ratelimit/settings.js";
+import { mountRateLimit } from "../http/ratelimit.js";
 import { clientAddressKey } from "../rpc/context.js";
 import { ValidationAudit } from "../store/audit.js";
 import { RequestIds, requestIdSettings } from "../request-ids/module.js";
@@ -181,11 +182,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
       cleanups.push(() => module.close());
     }
 
-    // A worker serves only health, readiness and metrics, which are never limited.
-    const rateLimits = new RateLimits(
-      { redis, logger },
-      { ...config.rateLimits, enabled: config.rateLimits.enabled && config.role !== "worker", keyPrefix: queuePrefix },
-    );
+    const rateLimits = new RateLimits({ redis, logger }, rateLimitSettings(config, queuePrefix));
     await rateLimits.start();
     cleanups.push(() => rateLimits.close());
     const audit = new ValidationAudit({ db: database.db, keyring, logger }, config.validationAudit);
