@@ -579,7 +579,7 @@ export class Connectors {
       this.stats.record(c.id, { kind: "ignored" });
       return { kind: "ignored", event };
     }
-    return this.#commit(c, () => gitHubPush(parseJsonObject(req.body), deliveryId(req.header("x-github-delivery"), "X-GitHub-Delivery")));
+    return this.#commit(c, () => gitHubPush(parseJsonObject(req.body)));
   }
 
   /** POST /v2/connectors/gitlab/{id}/events. */
@@ -611,8 +611,8 @@ export class Connectors {
       this.stats.record(c.id, { kind: "ignored" });
       return { kind: "ignored", event: kind };
     }
-    // Idempotency-Key stays the same across GitLab's retries; webhook-id is the signed delivery id.
-    const delivery = req.header("idempotency-key") ?? req.header("webhook-id");
-    return this.#commit(c, () => gitLabPush(body, deliveryId(delivery, "Idempotency-Key")));
+    // The signed webhook-id (GitLab sends the Idempotency-Key's value, the same on every retry), never the
+    // unsigned Idempotency-Key itself: a replay with a fresh one must not be new evidence.
+    return this.#commit(c, () => gitLabPush(body, legacy ? undefined : deliveryId(req.header("webhook-id"), "webhook-id")));
   }
 }

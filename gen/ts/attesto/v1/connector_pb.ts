@@ -1056,11 +1056,15 @@ export enum ConnectorKind {
    * POST /v2/connectors/github/{id}/events, signed with X-Hub-Signature-256
    * ("sha256=" + hex HMAC-SHA256 over the raw body). `ping` answers 200
    * without committing; `push` commits event_type "github.push", source_ref
-   * "github:" + X-GitHub-Delivery, occurred_at the push time
+   * "github:push:" + lowercase hex SHA-256 of the JSON array
+   * [repository.full_name, ref, before, after, push time as RFC 3339 with
+   * milliseconds, or null], occurred_at the push time
    * (repository.pushed_at), payload exactly {"provider": "github", "event":
-   * "push", "repository": repository.full_name, "ref", "before", "after",
-   * "delivery_id"}; other events answer 202 {"ignored": "<event>"} and
-   * commit nothing.
+   * "push", "repository": repository.full_name, "ref", "before", "after"};
+   * other events answer 202 {"ignored": "<event>"} and commit nothing.
+   * GitHub signs the body but not X-GitHub-Delivery and no time, so the
+   * push is known by its signed content: a replayed body, whatever its
+   * delivery id, answers 200 as a duplicate.
    *
    * @generated from enum value: CONNECTOR_KIND_GITHUB = 2;
    */
@@ -1068,12 +1072,17 @@ export enum ConnectorKind {
 
   /**
    * POST /v2/connectors/gitlab/{id}/events; see GitLabConfig.TokenMode.
-   * Push hooks commit event_type "gitlab.push", source_ref "gitlab:" + the
-   * delivery id (Idempotency-Key, else webhook-id), occurred_at the
-   * timestamp of the pushed head commit (the first receipt time for pushes
-   * without commits), payload exactly {"provider": "gitlab", "event":
-   * "push", "project_path": project.path_with_namespace, "ref", "before",
-   * "after", "delivery_id"}; other hooks answer 202 {"ignored":
+   * Push hooks commit event_type "gitlab.push", occurred_at the timestamp
+   * of the pushed head commit (the first receipt time for pushes without
+   * commits) and payload exactly {"provider": "gitlab", "event": "push",
+   * "project_path": project.path_with_namespace, "ref", "before", "after",
+   * "delivery_id"}. With a signing token, source_ref is "gitlab:" + the
+   * signed webhook-id (GitLab's Idempotency-Key value, the same on every
+   * retry) and delivery_id that id; the unsigned Idempotency-Key header is
+   * not used. A legacy token signs nothing: source_ref is "gitlab:push:" +
+   * lowercase hex SHA-256 of the JSON array [project.path_with_namespace,
+   * ref, before, after] and the payload has no delivery_id. Either way a
+   * replay answers 200 as a duplicate. Other hooks answer 202 {"ignored":
    * "<object_kind>"}.
    *
    * @generated from enum value: CONNECTOR_KIND_GITLAB = 3;
