@@ -81,7 +81,8 @@ describe("GitHub connector", () => {
     const diag = (await s.connectors.getConnectorDiagnostics({ connectorId: connector!.id })).diagnostics!;
     expect(diag.counters).toMatchObject({ acceptedCount: 1n, duplicateCount: 1n, pingCount: 1n, ignoredCount: 1n, authFailureCount: 1n, rejectedCount: 1n });
     expect(diag.lastFailureReason).toBe("BODY_INVALID");
-    expect(diag.status).toBe(ConnectorStatus.AUTH_FAILED);
+    // A bad signature is anyone's to send: counted, never the status.
+    expect(diag.status).toBe(ConnectorStatus.HEALTHY);
   });
 
   it("a replayed push with a fresh X-GitHub-Delivery is a duplicate, not new evidence (GitHub signs no delivery id and no time)", async () => {
@@ -101,6 +102,13 @@ describe("GitHub connector", () => {
     const next = JSON.stringify({ ...JSON.parse(githubPush), before: "sha-after", after: "sha-next", repository: { full_name: "owner/repository", pushed_at: 1780000100 } });
     expect((await post(url, { "x-github-event": "push", "x-github-delivery": randomUUID(), "x-hub-signature-256": await sign(secret, next) }, next)).status).toBe(201);
     expect(await treeSize(s)).toBe(2n);
+
+    // After a rotation without overlap, a push signed with the replaced secret is refused and flags the connector.
+    await s.connectors.rotateConnectorSecret({ connectorId: connector!.id, overlap: { seconds: 0n } });
+    expect((await post(url, { "x-github-event": "push", "x-hub-signature-256": signature }, githubPush)).status).toBe(401);
+    const diag = (await s.connectors.getConnectorDiagnostics({ connectorId: connector!.id })).diagnostics!;
+    expect(diag.status).toBe(ConnectorStatus.AUTH_FAILED);
+    expect(diag.lastFailureReason).toBe("SECRET_RETIRED");
   });
 
   it("ignores events outside the connector's allow-list", async () => {
@@ -201,6 +209,10 @@ describe("GitLab connector", () => {
     expect(rotated.secret).toMatch(/^whsec_/);
     expect(rotated.connector!.config.value).toMatchObject({ tokenMode: GitLabConfig_TokenMode.SIGNING_TOKEN });
     expect((await post(url, { "x-gitlab-token": created.secret, "idempotency-key": randomUUID() }, body)).status).toBe(401);
+    // GitLab still sends the legacy token the rotation retired: the tenant must act, so the status says so.
+    const diag = (await s.connectors.getConnectorDiagnostics({ connectorId: id })).diagnostics!;
+    expect(diag.status).toBe(ConnectorStatus.AUTH_FAILED);
+    expect(diag.lastFailureReason).toBe("SECRET_RETIRED");
     // Signed now: keyed on the webhook-id, so the same push under a new delivery is a new event.
     expect((await post(url, signedGitLab(rotated.secret, body), body)).status).toBe(201);
   });

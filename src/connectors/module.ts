@@ -129,6 +129,8 @@ interface LiveConnector {
   settings: ConnectorSettings;
   /** The current secret, then the previous one while its overlap lasts. */
   secrets: string[];
+  /** The secret replaced at the last rotation, once its overlap ended: never accepted, only recognized (see #authenticate). */
+  retiredSecret?: string;
   /** When this entry must be reloaded (cache age, or the end of an overlap). */
   validUntil: number;
   /** S3_OBJECT: the client over the current credentials, made on first use. */
@@ -346,12 +348,10 @@ export class Connectors {
       const leavingLegacy = current.kind === "gitlab" && settings.gitlab?.tokenMode === "legacy_token";
       if (leavingLegacy) settings = { ...settings, gitlab: { tokenMode: "signing_token" } };
       secret = newConnectorSecret(current.kind, settings.gitlab?.tokenMode);
-      const keepPrevious = overlapMs > 0 && !leavingLegacy;
-      set = {
-        secretEnc: seal(secret),
-        previousSecretEnc: keepPrevious ? current.secretEnc : null,
-        previousSecretExpiresAt: keepPrevious ? new Date(now.getTime() + overlapMs) : null,
-      };
+      // The replaced secret stays sealed in any case: valid for the overlap, then kept only to recognize a
+      // sender still set up with it (the legacy token, of the other scheme, is retired at once).
+      const overlapEnds = new Date(now.getTime() + (leavingLegacy ? 0 : overlapMs));
+      set = { secretEnc: seal(secret), previousSecretEnc: current.secretEnc, previousSecretExpiresAt: overlapEnds };
     }
     const [row] = await this.deps.db
       .update(connectors)
@@ -500,15 +500,30 @@ export class Connectors {
     const [tenant] = await this.deps.db.select({ active: tenants.active }).from(tenants).where(eq(tenants.id, row.tenantId)).limit(1);
     if (!tenant?.active) return "missing";
     const open = (sealed: Uint8Array) => this.deps.keyring.decryptText(CONNECTOR_SECRET_CONTEXT, sealed, row.tenantId);
-    const previousLive = row.previousSecretEnc && row.previousSecretExpiresAt && row.previousSecretExpiresAt.getTime() > now;
-    const secrets = [open(row.secretEnc), ...(previousLive ? [open(row.previousSecretEnc!)] : [])];
+    const previous = row.previousSecretEnc ? open(row.previousSecretEnc) : undefined;
+    const previousLive = previous !== undefined && row.previousSecretExpiresAt !== null && row.previousSecretExpiresAt.getTime() > now;
+    const secrets = [open(row.secretEnc), ...(previousLive ? [previous] : [])];
     const validUntil = Math.min(now + this.settings.cacheMs, previousLive ? row.previousSecretExpiresAt!.getTime() : Infinity);
-    return { id: row.id, tenantId: row.tenantId, streamId: row.streamId, kind: row.kind, settings: row.settings as ConnectorSettings, secrets, validUntil };
+    const retiredSecret = previousLive ? undefined : previous;
+    return { id: row.id, tenantId: row.tenantId, streamId: row.streamId, kind: row.kind, settings: row.settings as ConnectorSettings, secrets, retiredSecret, validUntil };
   }
 
-  /** Records a failed signature check and throws the one answer it gets (401, no detail). */
-  #refuseAuth(connectorId: string, verdict: Exclude<SignatureVerdict, "ok">): never {
-    this.stats.record(connectorId, { kind: "auth_failed", reason: verdict === "stale_timestamp" ? "TIMESTAMP_STALE" : "SIGNATURE_INVALID" });
+  /**
+   * Checks a delivery with `verify` against the connector's valid secrets and
+   * throws the one refusal every failure gets (401, no detail). Anyone can
+   * post to an ingress URL, so a refusal only counts: the status a tenant
+   * acts on (auth_failed) is set only by a delivery that verifies with the
+   * retired secret, which only a sender holding that secret can make (the
+   * provider still set up with the secret the tenant replaced). A valid
+   * signature with a stale timestamp (the sender's clock, or a replay of a
+   * delivery someone saw) is named as the last failure, without the status.
+   */
+  #authenticate(c: LiveConnector, verify: (secrets: readonly string[]) => SignatureVerdict): void {
+    const verdict = verify(c.secrets);
+    if (verdict === "ok") return;
+    if (verdict === "stale_timestamp") this.stats.record(c.id, { kind: "unauthenticated", reason: "TIMESTAMP_STALE" });
+    else if (c.retiredSecret !== undefined && verify([c.retiredSecret]) === "ok") this.stats.record(c.id, { kind: "auth_failed", reason: "SECRET_RETIRED" });
+    else this.stats.record(c.id, { kind: "unauthenticated" });
     throw authFailed();
   }
 
@@ -550,21 +565,15 @@ export class Connectors {
   /** POST /v2/connectors/signed-webhooks/{id}/events. */
   async ingestSignedWebhook(id: string, req: IngressRequest): Promise<IngressResult> {
     const c = await this.live(id, "signed_webhook");
-    const verdict = verifySignedWebhook(
-      c.secrets,
-      { timestamp: req.header("x-attesto-connector-timestamp"), signature: req.header("x-attesto-connector-signature") },
-      req.body,
-      Math.floor(Date.now() / 1000),
-    );
-    if (verdict !== "ok") this.#refuseAuth(c.id, verdict);
+    const headers = { timestamp: req.header("x-attesto-connector-timestamp"), signature: req.header("x-attesto-connector-signature") };
+    this.#authenticate(c, (secrets) => verifySignedWebhook(secrets, headers, req.body, Math.floor(Date.now() / 1000)));
     return this.#commit(c, () => signedWebhookEvent(req.body));
   }
 
   /** POST /v2/connectors/github/{id}/events. */
   async ingestGitHub(id: string, req: IngressRequest): Promise<IngressResult> {
     const c = await this.live(id, "github");
-    const verdict = verifyGitHub(c.secrets, req.header("x-hub-signature-256"), req.body);
-    if (verdict !== "ok") this.#refuseAuth(c.id, verdict);
+    this.#authenticate(c, (secrets) => verifyGitHub(secrets, req.header("x-hub-signature-256"), req.body));
     const event = req.header("x-github-event");
     if (!event || !/^[a-z_]{1,64}$/.test(event)) {
       this.stats.record(c.id, { kind: "rejected", reason: "BODY_INVALID" });
@@ -586,15 +595,13 @@ export class Connectors {
   async ingestGitLab(id: string, req: IngressRequest): Promise<IngressResult> {
     const c = await this.live(id, "gitlab");
     const legacy = c.settings.gitlab?.tokenMode === "legacy_token";
-    const verdict = legacy
-      ? verifyGitLabToken(c.secrets, req.header("x-gitlab-token"))
-      : verifyStandardWebhook(
-          c.secrets,
-          { id: req.header("webhook-id"), timestamp: req.header("webhook-timestamp"), signature: req.header("webhook-signature") },
-          req.body,
-          Math.floor(Date.now() / 1000),
-        );
-    if (verdict !== "ok") this.#refuseAuth(c.id, verdict);
+    const signed = { id: req.header("webhook-id"), timestamp: req.header("webhook-timestamp"), signature: req.header("webhook-signature") };
+    // By the secret's form: a retired legacy token (hex) is checked as the token it was.
+    this.#authenticate(c, (secrets) =>
+      secrets[0]?.startsWith(SIGNING_TOKEN_PREFIX)
+        ? verifyStandardWebhook(secrets, signed, req.body, Math.floor(Date.now() / 1000))
+        : verifyGitLabToken(secrets, req.header("x-gitlab-token")),
+    );
     let body: Record<string, unknown>;
     try {
       body = parseJsonObject(req.body);

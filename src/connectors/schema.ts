@@ -11,7 +11,9 @@ export type ConnectorKind = "signed_webhook" | "github" | "gitlab" | "s3_object"
 /**
  * Connectors. The secret (for s3_object: the JSON of the credentials) is
  * sealed with the keyring (context connectors.secret, the tenant id as
- * associated data). Revoking destroys both secrets and keeps the row.
+ * associated data). The previous secret is kept after its overlap, only to
+ * recognize a sender still using it. Revoking destroys both secrets and
+ * keeps the row.
  */
 export const connectors = pgTable(
   "connectors",

@@ -6,7 +6,10 @@ import { connectorStats } from "./schema.js";
 /** What one ingress request ended in. */
 export type Outcome =
   | { kind: "accepted" | "duplicate" | "ping" | "ignored" }
-  | { kind: "auth_failed"; reason: "SIGNATURE_INVALID" | "TIMESTAMP_STALE" | "OBJECT_STORE_DENIED" }
+  /** An authenticated failure the tenant must act on: sets the status. */
+  | { kind: "auth_failed"; reason: "SECRET_RETIRED" | "OBJECT_STORE_DENIED" }
+  /** A refused signature: anyone can send one, so it is counted (and a stale timestamp named) but sets no status. */
+  | { kind: "unauthenticated"; reason?: "TIMESTAMP_STALE" }
   | { kind: "replay_conflict" }
   | { kind: "rejected"; reason: string };
 
@@ -80,6 +83,13 @@ export class ConnectorStats {
         status("auth_failed");
         d.lastFailureAt = at;
         d.lastFailureReason = outcome.reason;
+        return;
+      case "unauthenticated":
+        d.authFailure++;
+        if (outcome.reason) {
+          d.lastFailureAt = at;
+          d.lastFailureReason = outcome.reason;
+        }
         return;
       case "replay_conflict":
         d.replayConflict++;

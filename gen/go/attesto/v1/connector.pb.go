@@ -125,8 +125,12 @@ const (
 	// The latest signed delivery or source check succeeded (an accepted
 	// commit, a duplicate, or a ping).
 	ConnectorStatus_CONNECTOR_STATUS_HEALTHY ConnectorStatus = 2
-	// The latest delivery failed its provider or HMAC signature (or its
-	// timestamp was stale), or the object store refused the credentials.
+	// The sender must be set up again: the latest status-setting outcome was
+	// a delivery signed with the secret the last rotation replaced (after its
+	// overlap; only a holder of that secret can make one), or the object
+	// store refusing the credentials. Unsigned and badly signed deliveries,
+	// which anyone can send, never set a status: they only count in
+	// auth_failure_count.
 	ConnectorStatus_CONNECTOR_STATUS_AUTH_FAILED ConnectorStatus = 3
 	// The latest delivery replayed a source reference with different content.
 	ConnectorStatus_CONNECTOR_STATUS_REPLAY_CONFLICT ConnectorStatus = 4
@@ -738,8 +742,9 @@ type ConnectorCounters struct {
 	AcceptedCount uint64 `protobuf:"varint,1,opt,name=accepted_count,json=acceptedCount,proto3" json:"accepted_count,omitempty"`
 	// Replays of an already committed source reference with the same content.
 	DuplicateCount uint64 `protobuf:"varint,2,opt,name=duplicate_count,json=duplicateCount,proto3" json:"duplicate_count,omitempty"`
-	// Deliveries whose signature, token or timestamp did not verify, and
-	// object commits the store refused the credentials of.
+	// Deliveries whose signature, token or timestamp did not verify
+	// (whoever sent them: unauthenticated noise counts here and nowhere
+	// else), and object commits the store refused the credentials of.
 	AuthFailureCount uint64 `protobuf:"varint,3,opt,name=auth_failure_count,json=authFailureCount,proto3" json:"auth_failure_count,omitempty"`
 	// Replays of a source reference with different content.
 	ReplayConflictCount uint64 `protobuf:"varint,4,opt,name=replay_conflict_count,json=replayConflictCount,proto3" json:"replay_conflict_count,omitempty"`
@@ -849,11 +854,14 @@ type ConnectorDiagnostics struct {
 	// The latest failure.
 	LastFailureAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_failure_at,json=lastFailureAt,proto3" json:"last_failure_at,omitempty"`
 	// The latest failure's reason, as the error answered (see ErrorReason):
-	// "SIGNATURE_INVALID", "REPLAY_CONFLICT", "BODY_INVALID",
-	// "KEY_OUTSIDE_PREFIX", "OBJECT_NOT_FOUND", "OBJECT_VERSION_NOT_FOUND",
-	// "OBJECT_STORE_DENIED", "OBJECT_STORE_UNAVAILABLE", or
-	// "TIMESTAMP_STALE" (a signature whose timestamp was outside the window,
-	// answered as SIGNATURE_INVALID). Never payload or credentials.
+	// "REPLAY_CONFLICT", "BODY_INVALID", "KEY_OUTSIDE_PREFIX",
+	// "OBJECT_NOT_FOUND", "OBJECT_VERSION_NOT_FOUND", "OBJECT_STORE_DENIED",
+	// "OBJECT_STORE_UNAVAILABLE", or, for deliveries answered as
+	// SIGNATURE_INVALID, "SECRET_RETIRED" (signed with the secret the last
+	// rotation replaced) or "TIMESTAMP_STALE" (a valid signature whose
+	// timestamp was outside the window: the sender's clock, or a replay). A
+	// delivery that no secret of the connector signed is not a failure here.
+	// Never payload or credentials.
 	LastFailureReason string `protobuf:"bytes,5,opt,name=last_failure_reason,json=lastFailureReason,proto3" json:"last_failure_reason,omitempty"`
 	// Outcome counts.
 	Counters *ConnectorCounters `protobuf:"bytes,6,opt,name=counters,proto3" json:"counters,omitempty"`

@@ -358,8 +358,9 @@ export type ConnectorCounters = Message<"attesto.v1.ConnectorCounters"> & {
   duplicateCount: bigint;
 
   /**
-   * Deliveries whose signature, token or timestamp did not verify, and
-   * object commits the store refused the credentials of.
+   * Deliveries whose signature, token or timestamp did not verify
+   * (whoever sent them: unauthenticated noise counts here and nowhere
+   * else), and object commits the store refused the credentials of.
    *
    * @generated from field: uint64 auth_failure_count = 3;
    */
@@ -439,11 +440,14 @@ export type ConnectorDiagnostics = Message<"attesto.v1.ConnectorDiagnostics"> & 
 
   /**
    * The latest failure's reason, as the error answered (see ErrorReason):
-   * "SIGNATURE_INVALID", "REPLAY_CONFLICT", "BODY_INVALID",
-   * "KEY_OUTSIDE_PREFIX", "OBJECT_NOT_FOUND", "OBJECT_VERSION_NOT_FOUND",
-   * "OBJECT_STORE_DENIED", "OBJECT_STORE_UNAVAILABLE", or
-   * "TIMESTAMP_STALE" (a signature whose timestamp was outside the window,
-   * answered as SIGNATURE_INVALID). Never payload or credentials.
+   * "REPLAY_CONFLICT", "BODY_INVALID", "KEY_OUTSIDE_PREFIX",
+   * "OBJECT_NOT_FOUND", "OBJECT_VERSION_NOT_FOUND", "OBJECT_STORE_DENIED",
+   * "OBJECT_STORE_UNAVAILABLE", or, for deliveries answered as
+   * SIGNATURE_INVALID, "SECRET_RETIRED" (signed with the secret the last
+   * rotation replaced) or "TIMESTAMP_STALE" (a valid signature whose
+   * timestamp was outside the window: the sender's clock, or a replay). A
+   * delivery that no secret of the connector signed is not a failure here.
+   * Never payload or credentials.
    *
    * @generated from field: string last_failure_reason = 5;
    */
@@ -1134,8 +1138,12 @@ export enum ConnectorStatus {
   HEALTHY = 2,
 
   /**
-   * The latest delivery failed its provider or HMAC signature (or its
-   * timestamp was stale), or the object store refused the credentials.
+   * The sender must be set up again: the latest status-setting outcome was
+   * a delivery signed with the secret the last rotation replaced (after its
+   * overlap; only a holder of that secret can make one), or the object
+   * store refusing the credentials. Unsigned and badly signed deliveries,
+   * which anyone can send, never set a status: they only count in
+   * auth_failure_count.
    *
    * @generated from enum value: CONNECTOR_STATUS_AUTH_FAILED = 3;
    */
@@ -1222,8 +1230,10 @@ export const ConnectorService: GenService<{
   },
   /**
    * Replaces the connector's secret (or, for S3_OBJECT, its credentials).
-   * The previous secret keeps working for the overlap. A GITLAB connector in
-   * LEGACY_TOKEN mode moves to SIGNING_TOKEN.
+   * The previous secret keeps working for the overlap; after it, a delivery
+   * signed with it is refused and sets the status AUTH_FAILED (the sender
+   * still has the replaced secret). A GITLAB connector in LEGACY_TOKEN mode
+   * moves to SIGNING_TOKEN, and its legacy token is refused at once.
    *
    * Errors: NOT_FOUND when unknown; FAILED_PRECONDITION (reason
    * CONNECTOR_REVOKED) when the connector is revoked; INVALID_ARGUMENT
