@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { invalidArgument } from "../errors.js";
-import type { JsonObject } from "../proofstream/leaf.js";
+import type { JsonObject } from "./types.js";
 
 /**
  * Turning verified provider bodies into what is committed. Only the

@@ -2,6 +2,7 @@ import { eq, sql } from "drizzle-orm";
 import type { Db } from "../db/db.js";
 import type { Logger } from "../logger.js";
 import { connectorStats } from "./schema.js";
+import type { Diagnostics } from "./types.js";
 
 /** What one ingress request ended in. */
 export type Outcome =
@@ -12,8 +13,6 @@ export type Outcome =
   | { kind: "unauthenticated"; reason?: "TIMESTAMP_STALE" }
   | { kind: "replay_conflict" }
   | { kind: "rejected"; reason: string };
-
-export type ConnectorStatus = "idle" | "healthy" | "auth_failed" | "replay_conflict" | "revoked";
 
 interface Delta {
   accepted: number;
@@ -29,16 +28,6 @@ interface Delta {
   lastSuccessKind?: string;
   lastFailureAt?: Date;
   lastFailureReason?: string;
-}
-
-export interface Diagnostics {
-  connectorId: string;
-  status: ConnectorStatus;
-  lastSuccessAt: Date | null;
-  lastSuccessKind: string;
-  lastFailureAt: Date | null;
-  lastFailureReason: string;
-  counters: { accepted: number; duplicate: number; authFailure: number; replayConflict: number; rejected: number; ping: number; ignored: number };
 }
 
 const emptyDelta = (): Delta => ({ accepted: 0, duplicate: 0, authFailure: 0, replayConflict: 0, rejected: 0, ping: 0, ignored: 0 });
