@@ -86,13 +86,12 @@ function output(value: unknown, human: () => string): void {
 async function withConnectors<T>(run: (connectors: Connectors) => Promise<T>): Promise<T> {
   return withDatabase(async (database, config) => {
     const logger = createLogger(config.logLevel);
-    const [{ Connectors }, { connectorSettings }, { Keyring }, { loadMasterKey }, { Appender }, { getStream }, { Tenancy }] = await Promise.all([
+    const [{ Connectors }, { connectorSettings }, { Keyring }, { loadMasterKey }, { appendsWithoutJobs }, { Tenancy }] = await Promise.all([
       import("../connectors/module.js"),
       import("../connectors/settings.js"),
       import("../crypto/keyring.js"),
       import("../crypto/master-key.js"),
-      import("../proofstream/append.js"),
-      import("../proofstream/streams.js"),
+      import("../proofstream/module.js"),
       import("../tenancy/module.js"),
     ]);
     const keyring = new Keyring(await loadMasterKey({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, embedded: !config.databaseUrl, logger }));
@@ -100,13 +99,7 @@ async function withConnectors<T>(run: (connectors: Connectors) => Promise<T>): P
     // Ingress URLs name the server's public base URL: the configured one, else the one the embedded default keeps.
     const { readStoredPublicBaseUrl } = await import("../server/public-base-url.js");
     const publicBaseUrl = config.publicBaseUrlConfigured ?? (!config.databaseUrl ? await readStoredPublicBaseUrl(config.dataDir) : undefined) ?? config.publicBaseUrl;
-    // What connectors use of Proofstreams, from its parts: the CLI builds no Proofstreams facade (it needs the job queue).
-    const appender = new Appender(database.db);
-    const proofstreams = {
-      append: appender.append.bind(appender),
-      occurredAtOf: appender.occurredAtOf.bind(appender),
-      getStream: (tenantId: string, streamId: string) => getStream(database.db, tenantId, streamId),
-    };
+    const proofstreams = appendsWithoutJobs(database.db);
     const tenancy = new Tenancy({ db: database.db, logger, broadcast }, { adminToken: undefined, apiKeyCacheMs: 0 });
     const connectors = new Connectors({ db: database.db, keyring, proofstreams, tenancy, broadcast, logger }, connectorSettings(config, () => publicBaseUrl));
     try {
