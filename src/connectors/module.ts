@@ -15,7 +15,8 @@ import type { ConnectorSettings } from "./settings.js";
 import { ConnectorStats } from "./stats.js";
 import type { AppendResult, Connector, ConnectorStreams, ConnectorWithSecret, CreateConnectorInput, Diagnostics, IngressRequest, IngressResult, ObjectReceipt, S3Credentials } from "./types.js";
 
-export { receiptJson } from "./s3.js";
+// The object receipt's committed form (the REST answer's too) and the metadata rule the contract's validator applies.
+export { checkMetadata, receiptJson } from "./s3.js";
 export type * from "./types.js";
 
 export interface ConnectorDeps {
