@@ -102,6 +102,11 @@ describe("GitHub connector", () => {
     const next = JSON.stringify({ ...JSON.parse(githubPush), before: "sha-after", after: "sha-next", repository: { full_name: "owner/repository", pushed_at: 1780000100 } });
     expect((await post(url, { "x-github-event": "push", "x-github-delivery": randomUUID(), "x-hub-signature-256": await sign(secret, next) }, next)).status).toBe(201);
     expect(await treeSize(s)).toBe(2n);
+    // A push time no timestamp can hold is a 400 naming it, not a failed request.
+    const far = JSON.stringify({ ...JSON.parse(githubPush), repository: { full_name: "owner/repository", pushed_at: Number.MAX_SAFE_INTEGER } });
+    const refused = await post(url, { "x-github-event": "push", "x-hub-signature-256": await sign(secret, far) }, far);
+    expect(refused.status).toBe(400);
+    expect((refused.json!.error as { field: string }).field).toBe("repository.pushed_at");
 
     // After a rotation without overlap, a push signed with the replaced secret is refused and flags the connector.
     await s.connectors.rotateConnectorSecret({ connectorId: connector!.id, overlap: { seconds: 0n } });

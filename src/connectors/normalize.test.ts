@@ -31,6 +31,10 @@ describe("connector normalization", () => {
     expect(new Set(others.map((o) => gitHubPush(o).sourceRef)).size).toBe(others.length);
     expect(others.map((o) => gitHubPush(o).sourceRef)).not.toContain(e.sourceRef);
     expect(fieldOf(() => gitHubPush({ ...body, ref: 5 }))).toBe("ref");
+    for (const pushedAt of [Number.MAX_SAFE_INTEGER, 253_402_300_800, -1, 1.5]) {
+      expect(fieldOf(() => gitHubPush({ ...body, repository: { ...body.repository, pushed_at: pushedAt } }))).toBe("repository.pushed_at");
+    }
+    expect(gitHubPush({ ...body, repository: { ...body.repository, pushed_at: 253_402_300_799 } }).occurredAt).toEqual(new Date("9999-12-31T23:59:59Z"));
     expect(fieldOf(() => gitHubPush({ ...body, repository: undefined }))).toBe("repository");
   });
 

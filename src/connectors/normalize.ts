@@ -10,6 +10,8 @@ import type { JsonObject } from "./types.js";
 
 const SOURCE_REF = /^[!-~]{1,256}$/;
 const EVENT_TYPE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+/** 9999-12-31T23:59:59Z: later times are no timestamp anything here can store. */
+const LAST_UNIX_SECOND = 253_402_300_799;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/i;
 
 /** What a connector hands to the Appender. */
@@ -88,12 +90,11 @@ export function gitHubPush(body: Record<string, unknown>): NormalizedEvent {
     after: text(body.after, "after", 128),
   };
   const pushedAt = repository.pushed_at;
+  if (typeof pushedAt === "number" && !(Number.isSafeInteger(pushedAt) && pushedAt > 0 && pushedAt <= LAST_UNIX_SECOND)) {
+    throw invalidArgument("repository.pushed_at", "must be unix seconds (or an RFC 3339 timestamp) before the year 10000");
+  }
   const occurredAt =
-    typeof pushedAt === "number" && Number.isSafeInteger(pushedAt) && pushedAt > 0
-      ? new Date(pushedAt * 1000)
-      : typeof pushedAt === "string"
-        ? parseTimestamp(pushedAt, "repository.pushed_at")
-        : undefined;
+    typeof pushedAt === "number" ? new Date(pushedAt * 1000) : typeof pushedAt === "string" ? parseTimestamp(pushedAt, "repository.pushed_at") : undefined;
   const sourceRef = contentRef("github", [payload.repository, payload.ref, payload.before, payload.after, occurredAt?.toISOString() ?? null]);
   return { sourceRef, eventType: "github.push", occurredAt, payload };
 }
