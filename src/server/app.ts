@@ -25,6 +25,7 @@ import { Broadcast } from "../infra/broadcast.js";
 import { openRedis, type RedisHandle } from "../infra/redis.js";
 import { mountConnectorRoutes } from "../http/connectors.js";
 import { Connectors } from "../connectors/module.js";
+import { connectorSettings } from "../connectors/settings.js";
 import { Anchoring, anchoringSettings } from "../anchoring/module.js";
 import { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
@@ -198,17 +199,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
       { googleJwksUrl: config.googleOidcJwksUrl, googleIssuers: config.googleOidcIssuers },
     );
 
-    const connectors = new Connectors(
-      { db: database.db, keyring, appender: proofstreams, broadcast, logger },
-      {
-        publicBaseUrl: () => publicBaseUrl,
-        secretOverlapMs: config.connectorSecretOverlapMs,
-        cacheMs: config.connectorCacheMs,
-        statsFlushMs: config.connectorStatsFlushMs,
-        s3TimeoutMs: config.connectorS3TimeoutMs,
-        policy: { allowLoopback: config.connectorAllowLoopback },
-      },
-    );
+    const connectors = new Connectors({ db: database.db, keyring, proofstreams, tenancy, requestIds, broadcast, logger }, connectorSettings(config, () => publicBaseUrl));
     await connectors.start();
     cleanups.push(() => connectors.close());
 
