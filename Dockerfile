@@ -7,6 +7,8 @@ RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build && npm prune --omit=dev
 
+# What serve reads at run time, besides dist/: migrations/, docs/, certs/ and package.json;
+# `npm run check:image` assembles this stage from these lines and starts it.
 FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080
@@ -15,6 +17,8 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/migrations ./migrations
 COPY --from=build /app/docs ./docs
+# The pinned Apple root (certs/apple), which serve reads at start.
+COPY --from=build /app/certs ./certs
 COPY --from=build /app/package.json ./package.json
 USER node
 EXPOSE 8080

@@ -6,7 +6,7 @@ import { configDefaults, defineConfig } from "vitest/config";
 // - integration: test/ (full-stack, real PostgreSQL and Redis) and the specs beside code that need
 //   a service, named *.int.test.ts (npm run test:integration).
 // npm test runs both. The reliability suite runs on its own (npm run test:reliability).
-const REPOSITORY_CHECKS = ["test/architecture.test.ts", "test/docs.test.ts"];
+const REPOSITORY_CHECKS = ["test/architecture.test.ts", "test/docs.test.ts", "test/dockerfile.test.ts"];
 
 export default defineConfig({
   test: {

@@ -2,8 +2,8 @@ import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import type { ConnectionLimits } from "./server/listener.js";
-import { parseLimit, parseTenantLimits, type ClassLimits, type TenantLimits } from "./ratelimit/limits.js";
-import { projectRoot } from "./paths.js";
+import { parseLimit, parseTenantLimits, type ClassLimits, type TenantLimits } from "./budgets.js";
+import { APPLE_ROOT_CERT, projectRoot } from "./paths.js";
 
 const boolFromEnv = z
   .enum(["true", "false", "1", "0", "yes", "no", ""])
@@ -60,7 +60,7 @@ const envSchema = z.object({
   ATTESTO_RATE_LIMIT_READS: z.string().default("20000/1s"),
   ATTESTO_RATE_LIMIT_DEFAULT: z.string().default("1000/1s"),
   ATTESTO_RATE_LIMIT_TENANTS: z.string().default(""),
-  ATTESTO_RATE_LIMIT_REDIS_TIMEOUT_MS: z.coerce.number().int().min(1).max(5_000).default(50),
+  ATTESTO_RATE_LIMIT_REDIS_TIMEOUT_MS: z.coerce.number().int().min(1).max(5_000).default(100),
   ENABLE_VALIDATION_AUDIT_LOG: boolFromEnv.default(false),
   ATTESTO_VALIDATION_AUDIT_QUEUE: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   ATTESTO_VALIDATION_AUDIT_FLUSH_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
@@ -338,7 +338,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     },
     appleRootCertFiles: e.ATTESTO_APPLE_ROOT_CERTS
       ? e.ATTESTO_APPLE_ROOT_CERTS.split(",").map((f) => path.resolve(f.trim()))
-      : [path.join(projectRoot(), "certs/apple/AppleRootCA-G3.pem")],
+      : [path.join(projectRoot(), APPLE_ROOT_CERT)],
     appleOnlineChecks: e.ATTESTO_APPLE_ONLINE_CHECKS,
     appleOcspTimeoutMs: e.ATTESTO_APPLE_OCSP_TIMEOUT_MS,
     storeCredentialCacheMs: e.ATTESTO_STORE_CREDENTIAL_CACHE_MS,

@@ -23,3 +23,9 @@ export function packageVersion(): string {
 }
 
 export const docsFolder = () => path.join(projectRoot(), "docs");
+
+/** The pinned Apple root shipped with the package (ATTESTO_APPLE_ROOT_CERTS replaces it). */
+export const APPLE_ROOT_CERT = "certs/apple/AppleRootCA-G3.pem";
+
+/** True under tsx (src/*.ts), false when compiled (dist/src/*.js): the compiled server reads what `npm run build` wrote. */
+export const runningFromSource = fileURLToPath(import.meta.url).endsWith(".ts");

@@ -36,7 +36,7 @@ afterAll(async () => {
 });
 
 describe("connector diagnostics", () => {
-  it("walks idle → healthy → auth_failed → replay_conflict → revoked, with times, kinds and counters, without a write per request", async () => {
+  it("walks idle → healthy → auth_failed (a retired secret) → replay_conflict → revoked, with times, kinds and counters, without a write per request", async () => {
     const c = await signedWebhookConnector(t);
     sensitive.push(c.secret);
     const idle = await diagnostics(t, c.id);
@@ -57,33 +57,65 @@ describe("connector diagnostics", () => {
     expect(Number(healthy.lastSuccessAt!.seconds) * 1000).toBeGreaterThanOrEqual(Math.floor(before.getTime() / 1000) * 1000);
     expect(healthy.counters).toMatchObject({ acceptedCount: 1n, duplicateCount: 1n });
 
+    // Noise (a forged signature) and a stale timestamp are counted; neither sets the status.
     expect((await post(url, signedHeaders("forged-secret-0042", body), body)).status).toBe(401);
     sensitive.push("forged-secret-0042");
-    const failed = await diagnostics(t, c.id);
-    expect(failed.status).toBe(ConnectorStatus.AUTH_FAILED);
-    expect(failed.lastFailureReason).toBe("SIGNATURE_INVALID");
-    expect(failed.lastFailureAt).toBeDefined();
-
     const stale = await post(url, signedHeaders(c.secret, body, Math.floor(Date.now() / 1000) - 600), body);
     expect(stale.status).toBe(401);
-    expect((await diagnostics(t, c.id)).lastFailureReason).toBe("TIMESTAMP_STALE");
+    const noisy = await diagnostics(t, c.id);
+    expect(noisy.status).toBe(ConnectorStatus.HEALTHY);
+    expect(noisy.lastFailureReason).toBe("TIMESTAMP_STALE");
+    expect(noisy.counters!.authFailureCount).toBe(2n);
+
+    // The sender still signs with the secret a rotation replaced: that is what auth_failed says.
+    const { secret: current } = await t.connectors.rotateConnectorSecret({ connectorId: c.id, overlap: { seconds: 0n } });
+    sensitive.push(current);
+    expect((await post(url, signedHeaders(c.secret, body), body)).status).toBe(401);
+    const failed = await diagnostics(t, c.id);
+    expect(failed.status).toBe(ConnectorStatus.AUTH_FAILED);
+    expect(failed.lastFailureReason).toBe("SECRET_RETIRED");
+    expect(failed.lastFailureAt).toBeDefined();
 
     const conflicting = seedBody("diag-1", "changed-private-detail-9912");
     sensitive.push("changed-private-detail-9912");
-    expect((await post(url, signedHeaders(c.secret, conflicting), conflicting)).status).toBe(409);
+    expect((await post(url, signedHeaders(current, conflicting), conflicting)).status).toBe(409);
     const conflict = await diagnostics(t, c.id);
     expect(conflict.status).toBe(ConnectorStatus.REPLAY_CONFLICT);
-    expect(conflict.counters).toMatchObject({ acceptedCount: 1n, duplicateCount: 1n, authFailureCount: 2n, replayConflictCount: 1n });
+    expect(conflict.counters).toMatchObject({ acceptedCount: 1n, duplicateCount: 1n, authFailureCount: 3n, replayConflictCount: 1n });
 
     // A later success makes it healthy again.
     const next = seedBody("diag-2");
-    expect((await post(url, signedHeaders(c.secret, next), next)).status).toBe(201);
+    expect((await post(url, signedHeaders(current, next), next)).status).toBe(201);
     expect((await diagnostics(t, c.id)).status).toBe(ConnectorStatus.HEALTHY);
 
     await t.connectors.revokeConnector({ connectorId: c.id });
     const revoked = await diagnostics(t, c.id);
     expect(revoked.status).toBe(ConnectorStatus.REVOKED);
     expect(revoked.counters!.acceptedCount).toBe(2n);
+  });
+
+  it("unsigned and badly signed posts to a healthy connector are counted and change nothing else: not its status, not its last failure", async () => {
+    const c = await signedWebhookConnector(t);
+    sensitive.push(c.secret);
+    const url = `${app.url}/v2/connectors/signed-webhooks/${c.id}/events`;
+    const body = seedBody();
+    expect((await post(url, signedHeaders(c.secret, body), body)).status).toBe(201);
+    const healthy = await diagnostics(t, c.id);
+    expect(healthy.status).toBe(ConnectorStatus.HEALTHY);
+
+    // The probe's three unsigned posts, and two badly signed ones (a wrong secret, a signature of another body).
+    for (let i = 0; i < 3; i++) expect((await post(url, { "content-type": "application/json" }, "{}")).status).toBe(401);
+    expect((await post(url, signedHeaders("guessed-secret", body), body)).status).toBe(401);
+    expect((await post(url, signedHeaders(c.secret, "{}"), body)).status).toBe(401);
+    const after = await diagnostics(t, c.id);
+    expect(after.status).toBe(ConnectorStatus.HEALTHY);
+    expect(after.counters).toMatchObject({ acceptedCount: 1n, authFailureCount: 5n });
+    expect(after.lastFailureAt).toBeUndefined();
+    expect(after.lastFailureReason).toBe("");
+    // An idle connector stays idle.
+    const idle = await signedWebhookConnector(t);
+    expect((await post(`${app.url}/v2/connectors/signed-webhooks/${idle.id}/events`, {}, "{}")).status).toBe(401);
+    expect((await diagnostics(t, idle.id)).status).toBe(ConnectorStatus.IDLE);
   });
 
   it("never shows or logs credentials, raw provider payloads or object content", async () => {

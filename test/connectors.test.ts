@@ -84,6 +84,13 @@ describe("connector management", () => {
     const again = await t.connectors.createConnector(req);
     expect(again.connector!.id).toBe(first.connector!.id);
     expect(again.secret).toBe(first.secret);
+    // The same id for another request, or once the secret it showed was rotated, answers REQUEST_ID_REUSED.
+    const reused = await t.connectors.createConnector({ ...req, name: "other" }).catch((e: unknown) => ConnectError.from(e));
+    expect(reused).toMatchObject({ code: Code.AlreadyExists });
+    await t.connectors.rotateConnectorSecret({ connectorId: first.connector!.id });
+    const rotated = await t.connectors.createConnector(req).catch((e: unknown) => ConnectError.from(e));
+    expect(rotated).toMatchObject({ code: Code.AlreadyExists });
+    expect((rotated as ConnectError).rawMessage).toContain("can no longer be shown");
   });
 
   it("lists newest first with flat pagination; revoked ones only with include_revoked", async () => {

@@ -40,3 +40,11 @@ describe("a dependency that does not answer at start-up", () => {
     expect(ms).toBeLessThan(3_000);
   });
 });
+
+describe("a run-time file that is missing", () => {
+  it("fails start-up in one line naming the pinned root ATTESTO_APPLE_ROOT_CERTS names, before opening anything", async () => {
+    const { message, ms } = await failedStart({ ATTESTO_APPLE_ROOT_CERTS: "/nonexistent/apple-root.pem" });
+    expect(message).toBe("ATTESTO_APPLE_ROOT_CERTS names /nonexistent/apple-root.pem, which is missing");
+    expect(ms).toBeLessThan(1_000);
+  });
+});

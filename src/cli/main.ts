@@ -86,28 +86,22 @@ function output(value: unknown, human: () => string): void {
 async function withConnectors<T>(run: (connectors: Connectors) => Promise<T>): Promise<T> {
   return withDatabase(async (database, config) => {
     const logger = createLogger(config.logLevel);
-    const [{ Connectors }, { Keyring }, { loadMasterKey }, { Appender }] = await Promise.all([
+    const [{ Connectors }, { connectorSettings }, { Keyring }, { loadMasterKey }, { appendsWithoutJobs }, { Tenancy }] = await Promise.all([
       import("../connectors/module.js"),
+      import("../connectors/settings.js"),
       import("../crypto/keyring.js"),
       import("../crypto/master-key.js"),
-      import("../proofstream/append.js"),
+      import("../proofstream/module.js"),
+      import("../tenancy/module.js"),
     ]);
     const keyring = new Keyring(await loadMasterKey({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, embedded: !config.databaseUrl, logger }));
     const { broadcast, close } = await localBroadcast(config, logger);
     // Ingress URLs name the server's public base URL: the configured one, else the one the embedded default keeps.
     const { readStoredPublicBaseUrl } = await import("../server/public-base-url.js");
     const publicBaseUrl = config.publicBaseUrlConfigured ?? (!config.databaseUrl ? await readStoredPublicBaseUrl(config.dataDir) : undefined) ?? config.publicBaseUrl;
-    const connectors = new Connectors(
-      { db: database.db, keyring, appender: new Appender(database.db), broadcast, logger },
-      {
-        publicBaseUrl: () => publicBaseUrl,
-        secretOverlapMs: config.connectorSecretOverlapMs,
-        cacheMs: config.connectorCacheMs,
-        statsFlushMs: config.connectorStatsFlushMs,
-        s3TimeoutMs: config.connectorS3TimeoutMs,
-        policy: { allowLoopback: config.connectorAllowLoopback },
-      },
-    );
+    const proofstreams = appendsWithoutJobs(database.db);
+    const tenancy = new Tenancy({ db: database.db, logger, broadcast }, { adminToken: undefined, apiKeyCacheMs: 0 });
+    const connectors = new Connectors({ db: database.db, keyring, proofstreams, tenancy, broadcast, logger }, connectorSettings(config, () => publicBaseUrl));
     try {
       return await run(connectors);
     } finally {

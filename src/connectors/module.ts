@@ -1,618 +1,134 @@
-import { randomBytes } from "node:crypto";
-import { and, desc, eq, isNull, lt, sql } from "drizzle-orm";
-import { LRUCache } from "lru-cache";
 import type { Keyring } from "../crypto/keyring.js";
 import type { Db } from "../db/db.js";
-import { isUniqueViolation, normalizeDbError } from "../db/errors.js";
-import { pageOf, pageWindow } from "../db/pagination.js";
-import { tenants } from "../tenancy/schema.js";
-import { AppError, invalidArgument, notFound } from "../errors.js";
-import { checkStorableJson, checkStorableText } from "../db/storable.js";
-import { newId } from "../ids.js";
 import type { Broadcast } from "../infra/broadcast.js";
-import { AUTH_EVICT_CHANNEL } from "../tenancy/module.js";
 import type { Logger } from "../logger.js";
-import { checkOutboundUrl, type OutboundPolicy } from "../net/outbound.js";
-import type { AppendResult, Appender } from "../proofstream/append.js";
-import { getStreamRow } from "../proofstream/streams.js";
-import { deliveryId, gitHubPush, gitLabPush, parseJsonObject, signedWebhookEvent, type NormalizedEvent } from "./normalize.js";
-import { connectors, type ConnectorKind } from "./schema.js";
-import { SIGNING_TOKEN_PREFIX, verifyGitHub, verifyGitLabToken, verifySignedWebhook, verifyStandardWebhook, type SignatureVerdict } from "./signatures.js";
-import { checkKey, checkMetadata, objectEvent, ObjectStore, type ObjectReceipt } from "./s3.js";
-import { checkEtag, etagOf } from "../etag.js";
-import { ConnectorStats, type Diagnostics } from "./stats.js";
+import type { RequestIds } from "../request-ids/module.js";
+import type { Tenancy } from "../tenancy/module.js";
+import type { IngressDeps } from "./ingress.js";
+import { ingestGitHub } from "./ingress-github.js";
+import { ingestGitLab } from "./ingress-gitlab.js";
+import { ingestSignedWebhook } from "./ingress-signed-webhook.js";
+import { LiveConnectors } from "./live.js";
+import { ConnectorRegistry } from "./registry.js";
+import { commitS3Object } from "./s3-commit.js";
+import type { ConnectorSettings } from "./settings.js";
+import { ConnectorStats } from "./stats.js";
+import type { AppendResult, Connector, ConnectorStreams, ConnectorWithSecret, CreateConnectorInput, Diagnostics, IngressRequest, IngressResult, ObjectReceipt, S3Credentials } from "./types.js";
 
-/** Encryption context (HKDF info) of sealed connector secrets and credentials. */
-export const CONNECTOR_SECRET_CONTEXT = "connectors.secret";
-
-/** The longest rotation overlap a request may ask for. */
-export const MAX_SECRET_OVERLAP_MS = 7 * 24 * 3600_000;
-
-/** How long a CreateConnector retry with the same request_id gets the first answer, secret included. */
-export const REQUEST_ID_WINDOW_MS = 10 * 60_000;
-
-/** A revoked or rotated connector, by id, dropped from every instance's cache. */
-export const CONNECTOR_EVICT_CHANNEL = "attesto:connectors:evict";
-
-export type GitLabTokenMode = "signing_token" | "legacy_token";
-
-export interface S3Settings {
-  /** Empty for AWS S3. */
-  endpoint: string;
-  region: string;
-  bucket: string;
-  keyPrefix: string;
-  forcePathStyle: boolean;
-}
-
-export interface S3Credentials {
-  accessKeyId: string;
-  secretAccessKey: string;
-}
-
-/** Kind-specific settings, as stored (no secrets). */
-export interface ConnectorSettings {
-  github?: { events: string[] };
-  gitlab?: { tokenMode: GitLabTokenMode };
-  s3?: S3Settings;
-}
-
-export interface Connector {
-  id: string;
-  tenantId: string;
-  streamId: string;
-  name: string;
-  kind: ConnectorKind;
-  settings: ConnectorSettings;
-  ingressUrl: string;
-  createdAt: Date;
-  secretRotatedAt: Date;
-  previousSecretExpiresAt: Date | null;
-  revokedAt: Date | null;
-  /** Changes whenever the connector does (see etag.ts). */
-  etag: string;
-}
-
-export interface CreateConnectorInput {
-  streamId: string;
-  name: string;
-  kind: ConnectorKind;
-  github?: { events: string[] };
-  gitlab?: { tokenMode?: GitLabTokenMode };
-  s3?: { endpoint?: string; region: string; bucket: string; keyPrefix: string; forcePathStyle: boolean } & S3Credentials;
-  requestId?: string;
-}
-
-export interface ConnectorSettingsOptions {
-  /** Read when a connector is shown: ingress URLs are absolute. */
-  publicBaseUrl: () => string;
-  /** Rotation overlap when the request gives none. */
-  secretOverlapMs: number;
-  /** How long an instance trusts a connector it loaded (revocations evict at once through Redis). */
-  cacheMs: number;
-  /** How often batched diagnostics are written. */
-  statsFlushMs: number;
-  /** The outbound guard of S3 endpoints. */
-  policy: OutboundPolicy;
-  /** Budget of one HeadObject call. */
-  s3TimeoutMs: number;
-}
+// The object receipt's committed form (the REST answer's too) and the metadata rule the contract's validator applies.
+export { checkMetadata, receiptJson } from "./s3.js";
+export type * from "./types.js";
 
 export interface ConnectorDeps {
   db: Db;
   keyring: Keyring;
-  /** Commits go through the Proofstream append: same idempotency, replay and batching rules as AppendEvent. */
-  appender: Pick<Appender, "append" | "occurredAtOf">;
+  /** Commits go through its append (same idempotency, replay and batching rules as AppendEvent); a new connector's stream is read through it. */
+  proofstreams: ConnectorStreams;
+  /** A deactivated tenant's connectors fail closed like its API keys. */
+  tenancy: Pick<Tenancy, "isActiveTenant">;
+  /** Remembers CreateConnector request ids; without it (the CLI) every create creates. */
+  requestIds?: RequestIds;
   /** Evictions to and from the other instances; without one (a CLI with no Redis) caches expire on their own. */
   broadcast?: Broadcast;
   logger: Logger;
 }
 
-/** What an ingress request ended in, for the edge to answer. */
-export type IngressResult = { kind: "committed"; result: AppendResult } | { kind: "ping" } | { kind: "ignored"; event: string };
-
-/** The raw request as the provider adapters hand it over. */
-export interface IngressRequest {
-  /** Lower-case header names. */
-  header: (name: string) => string | undefined;
-  body: Buffer;
-}
-
-type Row = typeof connectors.$inferSelect;
-
-/** A connector as ingress needs it, cached per instance. */
-interface LiveConnector {
-  id: string;
-  tenantId: string;
-  streamId: string;
-  kind: ConnectorKind;
-  settings: ConnectorSettings;
-  /** The current secret, then the previous one while its overlap lasts. */
-  secrets: string[];
-  /** When this entry must be reloaded (cache age, or the end of an overlap). */
-  validUntil: number;
-  /** S3_OBJECT: the client over the current credentials, made on first use. */
-  store?: ObjectStore;
-}
-
-const ROUTE: Record<ConnectorKind, string> = {
-  signed_webhook: "/v2/connectors/signed-webhooks/{id}/events",
-  github: "/v2/connectors/github/{id}/events",
-  gitlab: "/v2/connectors/gitlab/{id}/events",
-  s3_object: "/v2/tenant/connectors/s3-objects/{id}/commit",
-};
-
-/** Unknown and revoked connectors answer exactly this, so they cannot be told apart. */
-const connectorNotFound = () => new AppError("not_found", "connector not found", { reason: "CONNECTOR_NOT_FOUND" });
-const authFailed = () => new AppError("unauthenticated", "authentication failed", { reason: "SIGNATURE_INVALID" });
-
-/** A random secret of the kind's form: hex, or "whsec_" + base64 for Standard Webhooks. */
-export function newConnectorSecret(kind: ConnectorKind, tokenMode?: GitLabTokenMode): string {
-  const bytes = randomBytes(32);
-  return kind === "gitlab" && tokenMode !== "legacy_token" ? SIGNING_TOKEN_PREFIX + bytes.toString("base64") : bytes.toString("hex");
-}
-
 /**
- * The connectors domain: management (create, rotate, revoke; secrets sealed
- * and shown once), ingress for every kind (verify over the raw bytes,
- * normalize, commit through the Appender) and batched diagnostics.
+ * The connectors domain: management (registry.ts: create, rotate, revoke;
+ * secrets sealed and shown once), the per-instance cache ingress reads
+ * (live.ts), ingress for each kind (verify over the raw bytes, normalize,
+ * commit through the Proofstreams append), S3 object commits and batched
+ * diagnostics (stats.ts).
  */
 export class Connectors {
   readonly stats: ConnectorStats;
-  readonly #cache: LRUCache<string, LiveConnector | "missing">;
+  readonly #live: LiveConnectors;
+  readonly #registry: ConnectorRegistry;
+  readonly #ingress: IngressDeps;
   #flushTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    readonly deps: ConnectorDeps,
-    readonly settings: ConnectorSettingsOptions,
+    deps: ConnectorDeps,
+    private readonly settings: ConnectorSettings,
   ) {
     this.stats = new ConnectorStats({ db: deps.db, logger: deps.logger });
-    this.#cache = new LRUCache({
-      max: 10_000,
-      // Evicted, expired or replaced: its S3 connections are closed.
-      dispose: (entry) => {
-        if (entry !== "missing") entry.store?.close();
-      },
-    });
+    this.#live = new LiveConnectors({ db: deps.db, keyring: deps.keyring, tenancy: deps.tenancy, broadcast: deps.broadcast }, settings.cacheMs);
+    this.#registry = new ConnectorRegistry(
+      { db: deps.db, keyring: deps.keyring, proofstreams: deps.proofstreams, requestIds: deps.requestIds, live: this.#live },
+      settings,
+    );
+    this.#ingress = { live: this.#live, stats: this.stats, proofstreams: deps.proofstreams };
   }
 
   /** Listens for revocations of other instances and flushes diagnostics periodically. */
   async start(): Promise<void> {
-    await this.deps.broadcast?.subscribe(CONNECTOR_EVICT_CHANNEL, (id) => this.#cache.delete(id));
-    // A deactivated tenant (the whole key cache evicted) takes its connectors with it.
-    await this.deps.broadcast?.subscribe(AUTH_EVICT_CHANNEL, (keyHash) => keyHash === "" && this.#cache.clear());
+    await this.#live.start();
     this.#flushTimer = setInterval(() => void this.stats.flush(), this.settings.statsFlushMs);
     this.#flushTimer.unref();
   }
 
   async close(): Promise<void> {
     clearInterval(this.#flushTimer);
-    // Disposing the entries closes their S3 connections.
-    this.#cache.clear();
+    this.#live.close();
     await this.stats.flush();
   }
 
   // ---- management ------------------------------------------------------
 
-  async create(tenantId: string, input: CreateConnectorInput): Promise<{ connector: Connector; secret: string }> {
-    if (input.requestId) {
-      const earlier = await this.#byRequestId(tenantId, input.requestId);
-      if (earlier) return earlier;
-    }
-    const { settings, sealed, secret } = await this.#configure(tenantId, input);
-    await getStreamRow(this.deps.db, tenantId, input.streamId);
-    try {
-      const [row] = await this.deps.db
-        .insert(connectors)
-        .values({
-          id: newId("con"),
-          tenantId,
-          streamId: input.streamId,
-          name: input.name,
-          kind: input.kind,
-          settings,
-          secretEnc: sealed,
-          requestId: input.requestId ?? null,
-        })
-        .returning();
-      return { connector: this.#toConnector(row!), secret };
-    } catch (err) {
-      // A concurrent retry with the same request_id won: answer what it answered.
-      if (input.requestId && isUniqueViolation(err)) {
-        const earlier = await this.#byRequestId(tenantId, input.requestId);
-        if (earlier) return earlier;
-      }
-      throw normalizeDbError(err);
-    }
+  create(tenantId: string, input: CreateConnectorInput): Promise<ConnectorWithSecret> {
+    return this.#registry.create(tenantId, input);
   }
 
-  async #byRequestId(tenantId: string, requestId: string): Promise<{ connector: Connector; secret: string } | undefined> {
-    const [row] = await this.deps.db.select().from(connectors).where(and(eq(connectors.tenantId, tenantId), eq(connectors.requestId, requestId))).limit(1);
-    if (!row) return undefined;
-    const fresh = Date.now() - row.createdAt.getTime() < REQUEST_ID_WINDOW_MS && row.secretRotatedAt.getTime() === row.createdAt.getTime();
-    if (!fresh || !row.secretEnc) {
-      throw new AppError("already_exists", `request_id already created connector ${row.id}; its secret can no longer be shown`, {
-        field: "request_id",
-        reason: "REQUEST_ID_REUSED",
-      });
-    }
-    const secret = row.kind === "s3_object" ? "" : this.deps.keyring.decryptText(CONNECTOR_SECRET_CONTEXT, row.secretEnc, tenantId);
-    return { connector: this.#toConnector(row), secret };
-  }
-
-  /** Checks the kind's config and makes its secret. */
-  async #configure(tenantId: string, input: CreateConnectorInput): Promise<{ settings: ConnectorSettings; sealed: Buffer; secret: string }> {
-    const seal = (text: string) => this.deps.keyring.encrypt(CONNECTOR_SECRET_CONTEXT, text, tenantId);
-    const refuse = (field: string) => {
-      throw invalidArgument(field, `does not apply to ${input.kind} connectors`);
-    };
-    if (input.github && input.kind !== "github") refuse("github");
-    if (input.gitlab && input.kind !== "gitlab") refuse("gitlab");
-    if (input.s3 && input.kind !== "s3_object") refuse("s3_object");
-    switch (input.kind) {
-      case "signed_webhook": {
-        const secret = newConnectorSecret("signed_webhook");
-        return { settings: {}, sealed: seal(secret), secret };
-      }
-      case "github": {
-        const secret = newConnectorSecret("github");
-        return { settings: { github: { events: [...new Set(input.github?.events ?? [])] } }, sealed: seal(secret), secret };
-      }
-      case "gitlab": {
-        const tokenMode = input.gitlab?.tokenMode ?? "signing_token";
-        const secret = newConnectorSecret("gitlab", tokenMode);
-        return { settings: { gitlab: { tokenMode } }, sealed: seal(secret), secret };
-      }
-      case "s3_object": {
-        const s3 = input.s3;
-        if (!s3) throw invalidArgument("s3_object", "is required for s3_object connectors");
-        // The contract's rules, again here: the operator CLI reaches this without the RPC validator.
-        if (!/^[a-z0-9-]{1,64}$/.test(s3.region)) throw invalidArgument("s3_object.region", "must be 1 to 64 characters of [a-z0-9-] (auto for R2)");
-        if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(s3.bucket)) throw invalidArgument("s3_object.bucket", "must be a bucket name of 3 to 63 characters");
-        if (s3.keyPrefix.length > 1024) throw invalidArgument("s3_object.key_prefix", "must be at most 1024 characters");
-        if (!s3.accessKeyId || s3.accessKeyId.length > 128) throw invalidArgument("s3_object.access_key_id", "is required: up to 128 characters");
-        if (!s3.secretAccessKey || s3.secretAccessKey.length > 256) throw invalidArgument("s3_object.secret_access_key", "is required: up to 256 characters");
-        const endpoint = s3.endpoint ? (await checkOutboundUrl(s3.endpoint, this.settings.policy, "s3_object.endpoint")).href.replace(/\/$/, "") : "";
-        const credentials: S3Credentials = { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey };
-        return {
-          settings: { s3: { endpoint, region: s3.region, bucket: s3.bucket, keyPrefix: s3.keyPrefix, forcePathStyle: s3.forcePathStyle } },
-          sealed: seal(JSON.stringify(credentials)),
-          secret: "",
-        };
-      }
-      default:
-        throw invalidArgument("kind", "must be set to a known value");
-    }
-  }
-
-  async get(tenantId: string, id: string): Promise<Connector> {
-    return this.#toConnector(await this.#row(tenantId, id));
+  get(tenantId: string, id: string): Promise<Connector> {
+    return this.#registry.get(tenantId, id);
   }
 
   /** Newest first. */
-  async list(
-    tenantId: string,
-    opts: { pageSize?: number; pageToken?: string; streamId?: string; includeRevoked?: boolean } = {},
-  ): Promise<{ connectors: Connector[]; nextPageToken: string }> {
-    const win = pageWindow(opts);
-    const { fetch, after: before } = win;
-    const rows = await this.deps.db
-      .select()
-      .from(connectors)
-      .where(
-        and(
-          eq(connectors.tenantId, tenantId),
-          before ? lt(connectors.id, before) : undefined,
-          opts.streamId ? eq(connectors.streamId, opts.streamId) : undefined,
-          opts.includeRevoked ? undefined : isNull(connectors.revokedAt),
-        ),
-      )
-      .orderBy(desc(connectors.id))
-      .limit(fetch);
-    const { items, nextPageToken } = pageOf(rows, win, (r) => r.id, (r) => this.#toConnector(r));
-    return { connectors: items, nextPageToken };
+  list(tenantId: string, opts: { pageSize?: number; pageToken?: string; streamId?: string; includeRevoked?: boolean } = {}) {
+    return this.#registry.list(tenantId, opts);
   }
 
-  /**
-   * Replaces the secret; the current one stays valid for the overlap (the
-   * configured default when undefined, zero ends it at once). A legacy-token
-   * GitLab connector moves to signing tokens, without overlap: the old token
-   * is of the other scheme. S3 connectors take new credentials instead.
-   */
-  async rotate(
-    tenantId: string,
-    id: string,
-    opts: { overlapMs?: number; credentials?: Partial<S3Credentials>; etag?: string } = {},
-  ): Promise<{ connector: Connector; secret: string }> {
-    const overlapMs = opts.overlapMs ?? this.settings.secretOverlapMs;
-    if (overlapMs < 0) throw invalidArgument("overlap", "must not be negative");
-    if (overlapMs > MAX_SECRET_OVERLAP_MS) throw invalidArgument("overlap", "must be at most 7 days");
-    const current = await this.#row(tenantId, id);
-    if (current.revokedAt || !current.secretEnc) throw new AppError("failed_precondition", "connector is revoked", { reason: "CONNECTOR_REVOKED" });
-    checkEtag(opts.etag, this.#toConnector(current).etag, "connector");
-    const seal = (text: string) => this.deps.keyring.encrypt(CONNECTOR_SECRET_CONTEXT, text, tenantId);
-    const now = new Date();
-    let settings = current.settings as ConnectorSettings;
-    let secret = "";
-    let set: Partial<typeof connectors.$inferInsert>;
-    if (current.kind === "s3_object") {
-      const { accessKeyId, secretAccessKey } = opts.credentials ?? {};
-      if (!accessKeyId) throw invalidArgument("access_key_id", "is required for s3_object connectors");
-      if (!secretAccessKey) throw invalidArgument("secret_access_key", "is required for s3_object connectors");
-      set = { secretEnc: seal(JSON.stringify({ accessKeyId, secretAccessKey })), previousSecretEnc: null, previousSecretExpiresAt: null };
-    } else {
-      if (opts.credentials?.accessKeyId !== undefined) throw invalidArgument("access_key_id", "applies to s3_object connectors only");
-      if (opts.credentials?.secretAccessKey !== undefined) throw invalidArgument("secret_access_key", "applies to s3_object connectors only");
-      const leavingLegacy = current.kind === "gitlab" && settings.gitlab?.tokenMode === "legacy_token";
-      if (leavingLegacy) settings = { ...settings, gitlab: { tokenMode: "signing_token" } };
-      secret = newConnectorSecret(current.kind, settings.gitlab?.tokenMode);
-      const keepPrevious = overlapMs > 0 && !leavingLegacy;
-      set = {
-        secretEnc: seal(secret),
-        previousSecretEnc: keepPrevious ? current.secretEnc : null,
-        previousSecretExpiresAt: keepPrevious ? new Date(now.getTime() + overlapMs) : null,
-      };
-    }
-    const [row] = await this.deps.db
-      .update(connectors)
-      .set({ ...set, settings, secretRotatedAt: now })
-      .where(
-        and(
-          eq(connectors.id, id),
-          eq(connectors.tenantId, tenantId),
-          isNull(connectors.revokedAt),
-          // With an etag, the rotation applies only to the state that was checked (compare-and-swap).
-          // (Milliseconds: what the row read into JavaScript keeps of the stored microseconds.)
-          opts.etag ? sql`date_trunc('milliseconds', ${connectors.secretRotatedAt}) = ${current.secretRotatedAt.toISOString()}::timestamptz` : undefined,
-        ),
-      )
-      .returning();
-    if (!row) {
-      const latest = await this.#row(tenantId, id);
-      if (latest.revokedAt) throw new AppError("failed_precondition", "connector is revoked", { reason: "CONNECTOR_REVOKED" });
-      checkEtag(opts.etag, this.#toConnector(latest).etag, "connector");
-      throw new AppError("aborted", "etag: the connector changed while it was rotated; read it again and retry", { field: "etag", reason: "ETAG_MISMATCH" });
-    }
-    await this.#broadcastEviction(id);
-    return { connector: this.#toConnector(row), secret };
+  /** Replaces the secret (S3: the credentials); the previous one stays valid for the overlap. */
+  rotate(tenantId: string, id: string, opts: { overlapMs?: number; credentials?: Partial<S3Credentials>; etag?: string } = {}): Promise<ConnectorWithSecret> {
+    return this.#registry.rotate(tenantId, id, opts);
   }
 
   /** Disables ingress for good and destroys the secrets, on every instance at once. Idempotent. */
-  async revoke(tenantId: string, id: string, etag?: string): Promise<Connector> {
-    const current = await this.#row(tenantId, id);
-    if (current.revokedAt) return this.#toConnector(current);
-    checkEtag(etag, this.#toConnector(current).etag, "connector");
-    const [row] = await this.deps.db
-      .update(connectors)
-      .set({ revokedAt: new Date(), secretEnc: null, previousSecretEnc: null, previousSecretExpiresAt: null })
-      .where(and(eq(connectors.id, id), eq(connectors.tenantId, tenantId), isNull(connectors.revokedAt)))
-      .returning();
-    await this.#broadcastEviction(id);
-    return this.#toConnector(row ?? (await this.#row(tenantId, id)));
+  revoke(tenantId: string, id: string, etag?: string): Promise<Connector> {
+    return this.#registry.revoke(tenantId, id, etag);
+  }
+
+  /** The tenant of a connector, for the operator CLI; NOT_FOUND when unknown. */
+  tenantOf(id: string): Promise<string> {
+    return this.#registry.tenantOf(id);
   }
 
   /** This instance's pending outcomes are flushed first, so they show. */
   async diagnostics(tenantId: string, id: string): Promise<Diagnostics> {
-    const row = await this.#row(tenantId, id);
+    const connector = await this.#registry.get(tenantId, id);
     await this.stats.flush();
-    return this.stats.read(id, row.revokedAt !== null);
-  }
-
-  /** The tenant of a connector, for the operator CLI; NOT_FOUND when unknown. */
-  async tenantOf(id: string): Promise<string> {
-    const [row] = await this.deps.db.select({ tenantId: connectors.tenantId }).from(connectors).where(eq(connectors.id, id)).limit(1);
-    if (!row) throw notFound("connector");
-    return row.tenantId;
-  }
-
-  async #row(tenantId: string, id: string): Promise<Row> {
-    const [row] = await this.deps.db.select().from(connectors).where(and(eq(connectors.id, id), eq(connectors.tenantId, tenantId))).limit(1);
-    if (!row) throw notFound("connector");
-    return row;
-  }
-
-  /** Drops the connector from every instance's cache: here at once, elsewhere through Redis. */
-  async #broadcastEviction(id: string): Promise<void> {
-    this.#cache.delete(id);
-    this.deps.broadcast?.publish(CONNECTOR_EVICT_CHANNEL, id);
-  }
-
-  #toConnector(row: Row, now = new Date()): Connector {
-    const connector: Omit<Connector, "etag"> = {
-      id: row.id,
-      tenantId: row.tenantId,
-      streamId: row.streamId,
-      name: row.name,
-      kind: row.kind,
-      settings: row.settings as ConnectorSettings,
-      ingressUrl: this.settings.publicBaseUrl().replace(/\/$/, "") + ROUTE[row.kind].replace("{id}", row.id),
-      createdAt: row.createdAt,
-      secretRotatedAt: row.secretRotatedAt,
-      previousSecretExpiresAt: row.previousSecretEnc && row.previousSecretExpiresAt && row.previousSecretExpiresAt > now ? row.previousSecretExpiresAt : null,
-      revokedAt: row.revokedAt,
-    };
-    // The etag covers the stored state, not the clock: an overlap running out does not change it.
-    return { ...connector, etag: etagOf({ ...connector, ingressUrl: undefined, previousSecretExpiresAt: row.previousSecretExpiresAt }) };
+    return this.stats.read(id, connector.revokedAt !== null);
   }
 
   // ---- ingress ---------------------------------------------------------
 
-  /** A live connector of `kind`, from the cache or the database; unknown, revoked and other kinds look alike. */
-  async live(id: string, kind: ConnectorKind): Promise<LiveConnector> {
-    const entry = await this.#cached(id);
-    if (entry === "missing" || entry.kind !== kind) throw connectorNotFound();
-    return entry;
-  }
-
-  async #cached(id: string): Promise<LiveConnector | "missing"> {
-    const now = Date.now();
-    let entry = this.#cache.get(id);
-    if (entry === undefined || (entry !== "missing" && entry.validUntil <= now)) {
-      entry = await this.#load(id, now);
-      this.#cache.set(id, entry, { ttl: this.settings.cacheMs > 0 ? this.settings.cacheMs : 1 });
-    }
-    return entry;
-  }
-
-  /**
-   * CommitS3Object: a real HeadObject with the connector's credentials, then
-   * the receipt and the caller's metadata committed through the Appender.
-   * Object content is never read.
-   */
-  async commitS3Object(
-    tenantId: string,
-    id: string,
-    input: { key: string; versionId: string; metadata: Record<string, unknown> },
-  ): Promise<{ result: AppendResult; receipt: ObjectReceipt }> {
-    const c = await this.#cached(id);
-    if (c === "missing" || c.tenantId !== tenantId) throw connectorNotFound();
-    if (c.kind !== "s3_object" || !c.settings.s3) {
-      throw new AppError("failed_precondition", "connector is not an s3_object connector", { reason: "CONNECTOR_KIND_MISMATCH" });
-    }
-    const s3 = c.settings.s3;
-    let metadata: Record<string, string>;
-    try {
-      checkKey(input.key, s3.keyPrefix);
-      metadata = checkMetadata(input.metadata);
-    } catch (err) {
-      this.stats.record(c.id, { kind: "rejected", reason: (err as AppError).details.reason ?? "BODY_INVALID" });
-      throw err;
-    }
-    c.store ??= new ObjectStore({ ...s3, ...(JSON.parse(c.secrets[0]!) as S3Credentials) }, { policy: this.settings.policy, timeoutMs: this.settings.s3TimeoutMs });
-    let receipt: ObjectReceipt;
-    try {
-      receipt = await c.store.head(input.key, input.versionId);
-    } catch (err) {
-      const reason = err instanceof AppError ? (err.details.reason ?? "OBJECT_STORE_UNAVAILABLE") : "OBJECT_STORE_UNAVAILABLE";
-      this.stats.record(c.id, reason === "OBJECT_STORE_DENIED" ? { kind: "auth_failed", reason } : { kind: "rejected", reason });
-      throw err;
-    }
-    const committed = await this.#commit(c, () => objectEvent(receipt, metadata));
-    if (committed.kind !== "committed") throw new AppError("internal", "object commit did not commit");
-    return { result: committed.result, receipt };
-  }
-
-  async #load(id: string, now: number): Promise<LiveConnector | "missing"> {
-    if (!/^con_[0-9A-HJKMNP-TV-Z]{26}$/.test(id)) return "missing";
-    const [row] = await this.deps.db.select().from(connectors).where(eq(connectors.id, id)).limit(1);
-    if (!row || row.revokedAt || !row.secretEnc) return "missing";
-    // A deactivated tenant's connectors fail closed like its API keys.
-    const [tenant] = await this.deps.db.select({ active: tenants.active }).from(tenants).where(eq(tenants.id, row.tenantId)).limit(1);
-    if (!tenant?.active) return "missing";
-    const open = (sealed: Uint8Array) => this.deps.keyring.decryptText(CONNECTOR_SECRET_CONTEXT, sealed, row.tenantId);
-    const previousLive = row.previousSecretEnc && row.previousSecretExpiresAt && row.previousSecretExpiresAt.getTime() > now;
-    const secrets = [open(row.secretEnc), ...(previousLive ? [open(row.previousSecretEnc!)] : [])];
-    const validUntil = Math.min(now + this.settings.cacheMs, previousLive ? row.previousSecretExpiresAt!.getTime() : Infinity);
-    return { id: row.id, tenantId: row.tenantId, streamId: row.streamId, kind: row.kind, settings: row.settings as ConnectorSettings, secrets, validUntil };
-  }
-
-  /** Records a failed signature check and throws the one answer it gets (401, no detail). */
-  #refuseAuth(connectorId: string, verdict: Exclude<SignatureVerdict, "ok">): never {
-    this.stats.record(connectorId, { kind: "auth_failed", reason: verdict === "stale_timestamp" ? "TIMESTAMP_STALE" : "SIGNATURE_INVALID" });
-    throw authFailed();
-  }
-
-  /** Parses and commits; body errors and replay conflicts are recorded. */
-  async #commit(c: LiveConnector, normalize: () => NormalizedEvent): Promise<IngressResult> {
-    let event: NormalizedEvent;
-    try {
-      event = normalize();
-      // Before the append's batch: a body Postgres would refuse answers 400 naming the value.
-      checkStorableText(event.sourceRef, "source_ref");
-      checkStorableText(event.eventType, "event_type");
-      checkStorableJson(event.payload, "payload");
-    } catch (err) {
-      this.stats.record(c.id, { kind: "rejected", reason: "BODY_INVALID" });
-      throw err;
-    }
-    try {
-      const occurredAt = event.occurredAt ?? (await this.#firstReceipt(c.streamId, event.sourceRef)) ?? new Date();
-      const result = await this.deps.appender.append({ tenantId: c.tenantId, streamId: c.streamId, ...event, occurredAt });
-      this.stats.record(c.id, { kind: result.duplicate ? "duplicate" : "accepted" });
-      return { kind: "committed", result };
-    } catch (err) {
-      if (err instanceof AppError && err.code === "replay_conflict") {
-        this.stats.record(c.id, { kind: "replay_conflict" });
-        throw new AppError("replay_conflict", "source_ref was already committed with different content", {
-          field: c.kind === "s3_object" ? "metadata" : "source_ref",
-          reason: "REPLAY_CONFLICT",
-        });
-      }
-      throw err;
-    }
-  }
-
-  /** For provider events without a time of their own: the time of the first receipt, so a redelivery is a duplicate. */
-  async #firstReceipt(streamId: string, sourceRef: string): Promise<Date | undefined> {
-    return this.deps.appender.occurredAtOf(streamId, sourceRef);
-  }
-
   /** POST /v2/connectors/signed-webhooks/{id}/events. */
-  async ingestSignedWebhook(id: string, req: IngressRequest): Promise<IngressResult> {
-    const c = await this.live(id, "signed_webhook");
-    const verdict = verifySignedWebhook(
-      c.secrets,
-      { timestamp: req.header("x-attesto-connector-timestamp"), signature: req.header("x-attesto-connector-signature") },
-      req.body,
-      Math.floor(Date.now() / 1000),
-    );
-    if (verdict !== "ok") this.#refuseAuth(c.id, verdict);
-    return this.#commit(c, () => signedWebhookEvent(req.body));
+  ingestSignedWebhook(id: string, req: IngressRequest): Promise<IngressResult> {
+    return ingestSignedWebhook(this.#ingress, id, req);
   }
 
   /** POST /v2/connectors/github/{id}/events. */
-  async ingestGitHub(id: string, req: IngressRequest): Promise<IngressResult> {
-    const c = await this.live(id, "github");
-    const verdict = verifyGitHub(c.secrets, req.header("x-hub-signature-256"), req.body);
-    if (verdict !== "ok") this.#refuseAuth(c.id, verdict);
-    const event = req.header("x-github-event");
-    if (!event || !/^[a-z_]{1,64}$/.test(event)) {
-      this.stats.record(c.id, { kind: "rejected", reason: "BODY_INVALID" });
-      throw invalidArgument("X-GitHub-Event", "is required: a GitHub event name");
-    }
-    if (event === "ping") {
-      this.stats.record(c.id, { kind: "ping" });
-      return { kind: "ping" };
-    }
-    const allowed = c.settings.github?.events ?? [];
-    if (event !== "push" || (allowed.length > 0 && !allowed.includes(event))) {
-      this.stats.record(c.id, { kind: "ignored" });
-      return { kind: "ignored", event };
-    }
-    return this.#commit(c, () => gitHubPush(parseJsonObject(req.body), deliveryId(req.header("x-github-delivery"), "X-GitHub-Delivery")));
+  ingestGitHub(id: string, req: IngressRequest): Promise<IngressResult> {
+    return ingestGitHub(this.#ingress, id, req);
   }
 
   /** POST /v2/connectors/gitlab/{id}/events. */
-  async ingestGitLab(id: string, req: IngressRequest): Promise<IngressResult> {
-    const c = await this.live(id, "gitlab");
-    const legacy = c.settings.gitlab?.tokenMode === "legacy_token";
-    const verdict = legacy
-      ? verifyGitLabToken(c.secrets, req.header("x-gitlab-token"))
-      : verifyStandardWebhook(
-          c.secrets,
-          { id: req.header("webhook-id"), timestamp: req.header("webhook-timestamp"), signature: req.header("webhook-signature") },
-          req.body,
-          Math.floor(Date.now() / 1000),
-        );
-    if (verdict !== "ok") this.#refuseAuth(c.id, verdict);
-    let body: Record<string, unknown>;
-    try {
-      body = parseJsonObject(req.body);
-    } catch (err) {
-      this.stats.record(c.id, { kind: "rejected", reason: "BODY_INVALID" });
-      throw err;
-    }
-    const kind = typeof body.object_kind === "string" && /^[a-z_]{1,64}$/.test(body.object_kind) ? body.object_kind : undefined;
-    if (!kind) {
-      this.stats.record(c.id, { kind: "rejected", reason: "BODY_INVALID" });
-      throw invalidArgument("object_kind", "is required: a GitLab hook kind");
-    }
-    if (kind !== "push") {
-      this.stats.record(c.id, { kind: "ignored" });
-      return { kind: "ignored", event: kind };
-    }
-    // Idempotency-Key stays the same across GitLab's retries; webhook-id is the signed delivery id.
-    const delivery = req.header("idempotency-key") ?? req.header("webhook-id");
-    return this.#commit(c, () => gitLabPush(body, deliveryId(delivery, "Idempotency-Key")));
+  ingestGitLab(id: string, req: IngressRequest): Promise<IngressResult> {
+    return ingestGitLab(this.#ingress, id, req);
+  }
+
+  /** CommitS3Object: a real HeadObject, then the receipt and the metadata committed. */
+  commitS3Object(tenantId: string, id: string, input: { key: string; versionId: string; metadata: Record<string, unknown> }): Promise<{ result: AppendResult; receipt: ObjectReceipt }> {
+    return commitS3Object({ ...this.#ingress, settings: this.settings }, tenantId, id, input);
   }
 }

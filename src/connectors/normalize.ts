@@ -1,5 +1,6 @@
+import { createHash } from "node:crypto";
 import { invalidArgument } from "../errors.js";
-import type { JsonObject } from "../proofstream/leaf.js";
+import type { JsonObject } from "./types.js";
 
 /**
  * Turning verified provider bodies into what is committed. Only the
@@ -9,6 +10,8 @@ import type { JsonObject } from "../proofstream/leaf.js";
 
 const SOURCE_REF = /^[!-~]{1,256}$/;
 const EVENT_TYPE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+/** 9999-12-31T23:59:59Z: later times are no timestamp anything here can store. */
+const LAST_UNIX_SECOND = 253_402_300_799;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/i;
 
 /** What a connector hands to the Appender. */
@@ -65,8 +68,17 @@ export function deliveryId(value: string | undefined, field: string): string {
   return value;
 }
 
-/** GitHub `push`: the seed's metadata and nothing else. */
-export function gitHubPush(body: Record<string, unknown>, delivery: string): NormalizedEvent {
+/** The source_ref of a delivery known only by its signed content: the kind, then the hex SHA-256 of the content's fields. */
+const contentRef = (prefix: string, fields: unknown[]) => `${prefix}:push:${createHash("sha256").update(JSON.stringify(fields)).digest("hex")}`;
+
+/**
+ * GitHub `push`: the seed's metadata and nothing else. GitHub signs the body
+ * but neither X-GitHub-Delivery nor a time, so a delivery id proves nothing
+ * and a signed body replays forever: the push is known by what is signed and
+ * makes it unique (repository, ref, before, after and the push time), and a
+ * replay of the same body, whatever its delivery id, is the same event.
+ */
+export function gitHubPush(body: Record<string, unknown>): NormalizedEvent {
   const repository = isObject(body.repository) ? body.repository : undefined;
   if (!repository) throw invalidArgument("repository", "is required");
   const payload = {
@@ -76,34 +88,41 @@ export function gitHubPush(body: Record<string, unknown>, delivery: string): Nor
     ref: text(body.ref, "ref"),
     before: text(body.before, "before", 128),
     after: text(body.after, "after", 128),
-    delivery_id: delivery,
   };
   const pushedAt = repository.pushed_at;
+  if (typeof pushedAt === "number" && !(Number.isSafeInteger(pushedAt) && pushedAt > 0 && pushedAt <= LAST_UNIX_SECOND)) {
+    throw invalidArgument("repository.pushed_at", "must be unix seconds (or an RFC 3339 timestamp) before the year 10000");
+  }
   const occurredAt =
-    typeof pushedAt === "number" && Number.isSafeInteger(pushedAt) && pushedAt > 0
-      ? new Date(pushedAt * 1000)
-      : typeof pushedAt === "string"
-        ? parseTimestamp(pushedAt, "repository.pushed_at")
-        : undefined;
-  return { sourceRef: `github:${delivery}`, eventType: "github.push", occurredAt, payload };
+    typeof pushedAt === "number" ? new Date(pushedAt * 1000) : typeof pushedAt === "string" ? parseTimestamp(pushedAt, "repository.pushed_at") : undefined;
+  const sourceRef = contentRef("github", [payload.repository, payload.ref, payload.before, payload.after, occurredAt?.toISOString() ?? null]);
+  return { sourceRef, eventType: "github.push", occurredAt, payload };
 }
 
-/** GitLab push hook: the seed's metadata and nothing else; the time is the head commit's. */
-export function gitLabPush(body: Record<string, unknown>, delivery: string): NormalizedEvent {
+/**
+ * GitLab push hook: the seed's metadata and nothing else; the time is the
+ * head commit's. `signedDeliveryId` is the signing token's webhook-id (signed
+ * with the body, and the same on GitLab's retries): the event is keyed on it.
+ * A legacy token signs nothing, so without one the push is known by its
+ * content (project, ref, before, after) and no delivery id is committed.
+ */
+export function gitLabPush(body: Record<string, unknown>, signedDeliveryId: string | undefined): NormalizedEvent {
   const project = isObject(body.project) ? body.project : undefined;
   if (!project) throw invalidArgument("project", "is required");
   const after = text(body.after, "after", 128);
-  const payload = {
+  const fields = {
     provider: "gitlab",
     event: "push",
     project_path: text(project.path_with_namespace, "project.path_with_namespace", 1024),
     ref: text(body.ref, "ref"),
     before: text(body.before, "before", 128),
     after,
-    delivery_id: delivery,
   };
   const commits = Array.isArray(body.commits) ? body.commits.filter(isObject) : [];
   const head = commits.find((c) => c.id === after) ?? commits[commits.length - 1];
   const occurredAt = head && head.timestamp !== undefined ? parseTimestamp(head.timestamp, "commits.timestamp") : undefined;
-  return { sourceRef: `gitlab:${delivery}`, eventType: "gitlab.push", occurredAt, payload };
+  if (signedDeliveryId === undefined) {
+    return { sourceRef: contentRef("gitlab", [fields.project_path, fields.ref, fields.before, after]), eventType: "gitlab.push", occurredAt, payload: fields };
+  }
+  return { sourceRef: `gitlab:${signedDeliveryId}`, eventType: "gitlab.push", occurredAt, payload: { ...fields, delivery_id: signedDeliveryId } };
 }

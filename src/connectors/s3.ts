@@ -6,24 +6,8 @@ import { HeadObjectCommand, S3Client, S3ServiceException, type HeadObjectCommand
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { AppError, invalidArgument, type ErrorReason } from "../errors.js";
 import { addressRange, blockedReason, guardedLookup, type OutboundPolicy } from "../net/outbound.js";
-import type { JsonObject } from "../proofstream/leaf.js";
 import type { NormalizedEvent } from "./normalize.js";
-
-/** Identity and integrity metadata of one object version, as HeadObject returned it. */
-export interface ObjectReceipt {
-  bucket: string;
-  key: string;
-  /** "" when the bucket is not versioned. */
-  versionId: string;
-  /** Without quotes. */
-  etag: string;
-  size: number;
-  lastModified: Date;
-  contentType: string;
-  /** "CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256" or "" when the store gives none. */
-  checksumAlgorithm: string;
-  checksumValue: string;
-}
+import type { JsonObject, ObjectReceipt } from "./types.js";
 
 export interface S3Target {
   endpoint: string;

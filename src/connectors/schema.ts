@@ -1,5 +1,4 @@
-import { sql } from "drizzle-orm";
-import { bigint, index, jsonb, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigint, index, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
 import { bytea } from "../db/columns.js";
 import { tenants } from "../tenancy/schema.js";
 import { streams } from "../proofstream/schema.js";
@@ -11,7 +10,9 @@ export type ConnectorKind = "signed_webhook" | "github" | "gitlab" | "s3_object"
 /**
  * Connectors. The secret (for s3_object: the JSON of the credentials) is
  * sealed with the keyring (context connectors.secret, the tenant id as
- * associated data). Revoking destroys both secrets and keeps the row.
+ * associated data). The previous secret is kept after its overlap, only to
+ * recognize a sender still using it. Revoking destroys both secrets and
+ * keeps the row.
  */
 export const connectors = pgTable(
   "connectors",
@@ -25,21 +26,16 @@ export const connectors = pgTable(
       .references(() => streams.id),
     name: text("name").notNull(),
     kind: text("kind", { enum: ["signed_webhook", "github", "gitlab", "s3_object"] }).notNull(),
-    /** Kind-specific settings without secrets (see src/connectors/settings.ts). */
+    /** Kind-specific settings without secrets (KindSettings in src/connectors/types.ts). */
     settings: jsonb("settings").notNull().default({}),
     secretEnc: bytea("secret_enc"),
     secretRotatedAt: tstz("secret_rotated_at").notNull().defaultNow(),
     previousSecretEnc: bytea("previous_secret_enc"),
     previousSecretExpiresAt: tstz("previous_secret_expires_at"),
-    /** CreateConnector's request_id (AIP-155), unique per tenant. */
-    requestId: text("request_id"),
     createdAt: tstz("created_at").notNull().defaultNow(),
     revokedAt: tstz("revoked_at"),
   },
-  (t) => [
-    index("connectors_tenant").on(t.tenantId, t.id),
-    uniqueIndex("connectors_tenant_request").on(t.tenantId, t.requestId).where(sql`${t.requestId} IS NOT NULL`),
-  ],
+  (t) => [index("connectors_tenant").on(t.tenantId, t.id)],
 );
 
 /**

@@ -2,15 +2,17 @@ import { eq, sql } from "drizzle-orm";
 import type { Db } from "../db/db.js";
 import type { Logger } from "../logger.js";
 import { connectorStats } from "./schema.js";
+import type { Diagnostics } from "./types.js";
 
 /** What one ingress request ended in. */
 export type Outcome =
   | { kind: "accepted" | "duplicate" | "ping" | "ignored" }
-  | { kind: "auth_failed"; reason: "SIGNATURE_INVALID" | "TIMESTAMP_STALE" | "OBJECT_STORE_DENIED" }
+  /** An authenticated failure the tenant must act on: sets the status. */
+  | { kind: "auth_failed"; reason: "SECRET_RETIRED" | "OBJECT_STORE_DENIED" }
+  /** A refused signature: anyone can send one, so it is counted (and a stale timestamp named) but sets no status. */
+  | { kind: "unauthenticated"; reason?: "TIMESTAMP_STALE" }
   | { kind: "replay_conflict" }
   | { kind: "rejected"; reason: string };
-
-export type ConnectorStatus = "idle" | "healthy" | "auth_failed" | "replay_conflict" | "revoked";
 
 interface Delta {
   accepted: number;
@@ -26,16 +28,6 @@ interface Delta {
   lastSuccessKind?: string;
   lastFailureAt?: Date;
   lastFailureReason?: string;
-}
-
-export interface Diagnostics {
-  connectorId: string;
-  status: ConnectorStatus;
-  lastSuccessAt: Date | null;
-  lastSuccessKind: string;
-  lastFailureAt: Date | null;
-  lastFailureReason: string;
-  counters: { accepted: number; duplicate: number; authFailure: number; replayConflict: number; rejected: number; ping: number; ignored: number };
 }
 
 const emptyDelta = (): Delta => ({ accepted: 0, duplicate: 0, authFailure: 0, replayConflict: 0, rejected: 0, ping: 0, ignored: 0 });
@@ -80,6 +72,13 @@ export class ConnectorStats {
         status("auth_failed");
         d.lastFailureAt = at;
         d.lastFailureReason = outcome.reason;
+        return;
+      case "unauthenticated":
+        d.authFailure++;
+        if (outcome.reason) {
+          d.lastFailureAt = at;
+          d.lastFailureReason = outcome.reason;
+        }
         return;
       case "replay_conflict":
         d.replayConflict++;

@@ -3,7 +3,8 @@ import { PgDialect } from "drizzle-orm/pg-core";
 import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
-import { migrationsFolder } from "../paths.js";
+import { migrationsFolder, projectRoot } from "../paths.js";
+import { MIGRATIONS_JOURNAL, missingRunTimeFiles } from "../run-time-files.js";
 import { preparing } from "./prepared.js";
 
 /**
@@ -68,6 +69,8 @@ export function openDatabase(opts: OpenDatabaseOptions): Database {
   return {
     db,
     async migrate() {
+      const missing = missingRunTimeFiles([MIGRATIONS_JOURNAL], projectRoot());
+      if (missing) throw new Error(missing);
       // A one-connection client, so the advisory lock and the migration share a session.
       const conn = postgres(url, { max: 1, onnotice: () => {} });
       try {

@@ -1,14 +1,13 @@
 import type { Context, Hono } from "hono";
-import type { Connectors, IngressRequest, IngressResult } from "../connectors/module.js";
-import { receiptJson } from "../connectors/s3.js";
+import { receiptJson, type Connectors, type IngressRequest, type IngressResult } from "../connectors/module.js";
 import { invalidArgument } from "../errors.js";
+import type { Tenancy } from "../tenancy/module.js";
 import { jsonObject } from "./webhooks.js";
-import type { Authenticator } from "../tenancy/authenticator.js";
 
 /** What the ingress routes need: the Connectors facade's ingress calls and the tenant's key. */
 export interface ConnectorRouteDeps {
   connectors: Pick<Connectors, "ingestSignedWebhook" | "ingestGitHub" | "ingestGitLab" | "commitS3Object">;
-  authenticator: Pick<Authenticator, "requireTenant">;
+  authenticator: Pick<Tenancy["authenticator"], "requireTenant">;
 }
 
 /** The raw request for the domain: signatures are checked over these exact bytes, before any parsing. */
@@ -32,7 +31,7 @@ function answer(c: Context, outcome: IngressResult) {
 }
 
 /**
- * Connector ingress (seed 000, DESIGN section 4). Thin: hand the raw bytes
+ * Connector ingress. Thin: hand the raw bytes
  * and headers to the domain, answer its outcome; errors are the JSON errors
  * of the plain HTTP routes (401 carries no detail, unknown and revoked
  * connectors answer the same 404).

@@ -18,7 +18,7 @@ describe("process metrics", () => {
     const metrics = new Metrics();
     const audit = { queued: 4, written: 10, dropped: 1 };
     const fast = { served: 0 };
-    const limits = { denied: 2, unchecked: 0 };
+    const limits = { denied: 2, localOnly: 0, redisSlow: 1, redisUnavailable: 0 };
     metrics.trackValidationAudit({ stats: () => audit });
     metrics.trackFastPath({ stats: () => fast });
     metrics.trackRateLimits({ stats: () => limits });
@@ -28,13 +28,17 @@ describe("process metrics", () => {
     audit.written = 25;
     audit.queued = 0;
     fast.served = 9;
-    limits.unchecked = 5;
+    limits.localOnly = 5;
+    limits.redisUnavailable = 3;
     expect(await sample(metrics, "attesto_validation_audit_written_total")).toBe("25");
     expect(await sample(metrics, "attesto_validation_audit_queue_depth")).toBe("0");
     expect(await sample(metrics, "attesto_validation_audit_dropped_total")).toBe("1");
     expect(await sample(metrics, "attesto_rpc_fast_path_total")).toBe("9");
     expect(await sample(metrics, "attesto_rate_limited_total")).toBe("2");
-    expect(await sample(metrics, "attesto_rate_limit_unchecked_total")).toBe("5");
+    expect(await sample(metrics, "attesto_rate_limit_local_only_total")).toBe("5");
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('attesto_rate_limit_redis_trouble_total{kind="slow"} 1');
+    expect(text).toContain('attesto_rate_limit_redis_trouble_total{kind="unavailable"} 3');
   });
 
   it("records request durations by route, method and status", async () => {

@@ -47,10 +47,27 @@ export class Metrics {
     totalFrom(this.registry, "attesto_rpc_fast_path_total", "Connect unary calls served by the fast path (not connect-node).", () => fast.stats().served);
   }
 
-  /** Exports the rate limiter's denials and the requests it let through unchecked while Redis was unavailable. */
-  trackRateLimits(limits: { stats(): { denied: number; unchecked: number } }): void {
+  /** Exports the rate limiter's denials, the requests it admitted without Redis, and Redis's slow and failed lease calls. */
+  trackRateLimits(limits: { stats(): { denied: number; localOnly: number; redisSlow: number; redisUnavailable: number } }): void {
     totalFrom(this.registry, "attesto_rate_limited_total", "Requests refused by a rate limit.", () => limits.stats().denied);
-    totalFrom(this.registry, "attesto_rate_limit_unchecked_total", "Requests let through unchecked because Redis was unavailable (fail open).", () => limits.stats().unchecked);
+    totalFrom(
+      this.registry,
+      "attesto_rate_limit_local_only_total",
+      "Requests admitted by this process's own token bucket alone while Redis was slow or unavailable (fail open across instances; charged to the shared budget once Redis answers).",
+      () => limits.stats().localOnly,
+    );
+    new Counter({
+      name: "attesto_rate_limit_redis_trouble_total",
+      help: "Rate-limit lease calls to Redis answered later than ATTESTO_RATE_LIMIT_REDIS_TIMEOUT_MS (kind=slow) or failed (kind=unavailable).",
+      labelNames: ["kind"] as const,
+      registers: [this.registry],
+      collect() {
+        const { redisSlow, redisUnavailable } = limits.stats();
+        this.reset();
+        this.inc({ kind: "slow" }, redisSlow);
+        this.inc({ kind: "unavailable" }, redisUnavailable);
+      },
+    });
   }
 }
 

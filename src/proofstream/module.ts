@@ -254,3 +254,17 @@ export class Proofstreams {
     return selfAudit(this.deps, { sample: this.settings.selfAuditSample, maxLeaves: this.settings.selfAuditMaxLeaves });
   }
 }
+
+/**
+ * Appends and stream reads alone, for a process that runs no jobs and so
+ * builds no Proofstreams (the operator CLI, whose connector commands name a
+ * stream): the same Appender and reads the facade uses.
+ */
+export function appendsWithoutJobs(db: Db): Pick<Proofstreams, "append" | "occurredAtOf" | "getStream"> {
+  const appender = new Appender(db);
+  return {
+    append: (input) => appender.append(input),
+    occurredAtOf: (streamId, sourceRef) => appender.occurredAtOf(streamId, sourceRef),
+    getStream: (tenantId, streamId) => getStream(db, tenantId, streamId),
+  };
+}

@@ -2,8 +2,7 @@
  * Route classes: every RPC and HTTP route is charged to one budget per
  * caller. One table decides, so routes that land later slot in by name.
  */
-export const ROUTE_CLASSES = ["verification", "ingest", "reads", "default"] as const;
-export type RouteClass = (typeof ROUTE_CLASSES)[number];
+import type { RouteClass } from "../budgets.js";
 
 /**
  * Who pays for an HTTP request:

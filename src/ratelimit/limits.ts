@@ -1,56 +1,11 @@
-import { ROUTE_CLASSES, type RouteClass } from "./classes.js";
-
-/** A budget: `points` requests per window of `durationSeconds`, per payer and route class. */
-export interface Limit {
-  points: number;
-  durationSeconds: number;
-}
-
-export type ClassLimits = Record<RouteClass, Limit>;
-/** Per-tenant overrides, by tenant id; a class not named keeps the default. */
-export type TenantLimits = Record<string, Partial<ClassLimits>>;
-
-const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600 };
-
-/** "100/1s", "6000/1m", "20000/1h" → a Limit; throws a message naming the problem. */
-export function parseLimit(text: string): Limit {
-  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*(s|m|h)\s*$/.exec(text);
-  if (!m) throw new Error(`"${text}" is not a limit like 100/1s, 6000/1m or 20000/1h`);
-  const points = Number(m[1]);
-  const durationSeconds = Number(m[2]) * UNIT_SECONDS[m[3]!]!;
-  if (points < 1 || points > 1_000_000_000) throw new Error(`"${text}": the request count must be between 1 and 1e9`);
-  if (durationSeconds < 1 || durationSeconds > 86_400) throw new Error(`"${text}": the window must be between 1s and 24h`);
-  return { points, durationSeconds };
-}
-
-const TENANT_ID = /^[A-Za-z0-9_-]{1,64}$/;
-
-/**
- * "tnt_a:verification=10/1s,reads=50/1s;tnt_b:ingest=5000/1s" → overrides.
- * Empty text → none.
- */
-export function parseTenantLimits(text: string): TenantLimits {
-  const out: TenantLimits = {};
-  for (const entry of text.split(";").map((s) => s.trim()).filter(Boolean)) {
-    const colon = entry.indexOf(":");
-    const tenantId = colon < 0 ? "" : entry.slice(0, colon).trim();
-    if (!TENANT_ID.test(tenantId)) throw new Error(`"${entry}" does not start with a tenant id and a colon`);
-    const limits: Partial<ClassLimits> = (out[tenantId] ??= {});
-    for (const pair of entry.slice(colon + 1).split(",").map((s) => s.trim()).filter(Boolean)) {
-      const [name, value] = pair.split("=", 2).map((s) => s.trim());
-      if (!ROUTE_CLASSES.includes(name as RouteClass)) throw new Error(`"${pair}": the class must be one of ${ROUTE_CLASSES.join(", ")}`);
-      limits[name as RouteClass] = parseLimit(value ?? "");
-    }
-  }
-  return out;
-}
+import type { ClassLimits, Limit, RouteClass, TenantLimits } from "../budgets.js";
 
 /** The budget that applies: the tenant's override of the class, else the class default. */
 export function limitFor(classes: ClassLimits, tenants: TenantLimits, routeClass: RouteClass, tenantId: string | undefined): Limit {
   return (tenantId !== undefined ? tenants[tenantId]?.[routeClass] : undefined) ?? classes[routeClass];
 }
 
-/** Whole seconds until the window frees a point; never 0, so a client always waits a little. */
-export function retryAfterSeconds(msBeforeNext: number): number {
-  return Math.max(1, Math.ceil(msBeforeNext / 1000));
+/** Whole seconds until the budget frees a request; never 0, so a client always waits a little. */
+export function retryAfterSeconds(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000));
 }

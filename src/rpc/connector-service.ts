@@ -11,9 +11,8 @@ import {
   type Connector as ConnectorMsg,
   type ConnectorService,
 } from "../../gen/ts/attesto/v1/connector_pb.js";
-import type { Connector, Connectors, GitLabTokenMode } from "../connectors/module.js";
+import type { Connector, Connectors, ConnectorStatus as Status, Diagnostics, GitLabTokenMode } from "../connectors/module.js";
 import type { ConnectorKind as Kind } from "../connectors/schema.js";
-import type { ConnectorStatus as Status, Diagnostics } from "../connectors/stats.js";
 import { invalidArgument } from "../errors.js";
 import { tenantOf } from "./context.js";
 import { eventMsg } from "./proofstream-service.js";

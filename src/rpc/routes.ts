@@ -26,8 +26,8 @@ import type { Logger } from "../logger.js";
 import { tenantService } from "./tenant-service.js";
 import { webhookService } from "./webhook-service.js";
 import type { Webhooks } from "../webhooks/module.js";
-import type { RateLimits } from "../ratelimit/limiter.js";
-import { rateLimitInterceptor } from "./rate-limit.js";
+import type { RateLimits } from "../ratelimit/module.js";
+import { rateLimitInterceptor } from "./ratelimit.js";
 
 export interface RpcDeps extends AdminDeps {
   logger: Logger;

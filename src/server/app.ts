@@ -25,6 +25,7 @@ import { Broadcast } from "../infra/broadcast.js";
 import { openRedis, type RedisHandle } from "../infra/redis.js";
 import { mountConnectorRoutes } from "../http/connectors.js";
 import { Connectors } from "../connectors/module.js";
+import { connectorSettings } from "../connectors/settings.js";
 import { Anchoring, anchoringSettings } from "../anchoring/module.js";
 import { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
@@ -35,11 +36,13 @@ import { Webhooks } from "../webhooks/module.js";
 import { webhookSettings } from "../webhooks/settings.js";
 import { listenDual, type RequestListener } from "./listener.js";
 import { withOpsRoutes } from "./ops-routes.js";
-import { RateLimits } from "../ratelimit/limiter.js";
-import { mountRateLimit } from "../http/rate-limit.js";
+import { RateLimits } from "../ratelimit/module.js";
+import { rateLimitSettings } from "../ratelimit/settings.js";
+import { mountRateLimit } from "../http/ratelimit.js";
 import { clientAddressKey } from "../rpc/context.js";
 import { ValidationAudit } from "../store/audit.js";
 import { RequestIds, requestIdSettings } from "../request-ids/module.js";
+import { assertServerRunTimeFiles } from "../run-time-files.js";
 import { withEdge, type Tracker } from "./request-listener.js";
 import { choosePublicBaseUrl, originPattern, readStoredPublicBaseUrl, storePublicBaseUrl, type PublicBaseUrlSource } from "./public-base-url.js";
 
@@ -95,6 +98,7 @@ export interface Attesto {
 
 /** Opens storage, wires the modules and serves until stop(). */
 export async function startAttesto(config: Config, logger: Logger, shared?: SharedSetup): Promise<Attesto> {
+  assertServerRunTimeFiles(config);
   const embedded = !config.databaseUrl;
   const database = shared
     ? attachConfiguredDatabase({ ...config, url: shared.databaseUrl, embedded: shared.embedded, dbPoolSize: shared.poolSize })
@@ -179,11 +183,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
       cleanups.push(() => module.close());
     }
 
-    // A worker serves only health, readiness and metrics, which are never limited.
-    const rateLimits = new RateLimits(
-      { redis, logger },
-      { ...config.rateLimits, enabled: config.rateLimits.enabled && config.role !== "worker", keyPrefix: queuePrefix },
-    );
+    const rateLimits = new RateLimits({ redis, logger }, rateLimitSettings(config, queuePrefix));
     await rateLimits.start();
     cleanups.push(() => rateLimits.close());
     const audit = new ValidationAudit({ db: database.db, keyring, logger }, config.validationAudit);
@@ -199,17 +199,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
       { googleJwksUrl: config.googleOidcJwksUrl, googleIssuers: config.googleOidcIssuers },
     );
 
-    const connectors = new Connectors(
-      { db: database.db, keyring, appender: proofstreams, broadcast, logger },
-      {
-        publicBaseUrl: () => publicBaseUrl,
-        secretOverlapMs: config.connectorSecretOverlapMs,
-        cacheMs: config.connectorCacheMs,
-        statsFlushMs: config.connectorStatsFlushMs,
-        s3TimeoutMs: config.connectorS3TimeoutMs,
-        policy: { allowLoopback: config.connectorAllowLoopback },
-      },
-    );
+    const connectors = new Connectors({ db: database.db, keyring, proofstreams, tenancy, requestIds, broadcast, logger }, connectorSettings(config, () => publicBaseUrl));
     await connectors.start();
     cleanups.push(() => connectors.close());
 

@@ -10,6 +10,7 @@ import type { Logger } from "../logger.js";
 import { ensureDevCredentials, type DevCredentials } from "../tenancy/dev-bootstrap.js";
 import type { SharedSetup } from "./app.js";
 import { afterWorkerExit, poolPerWorker } from "./cluster-plan.js";
+import { assertServerRunTimeFiles } from "../run-time-files.js";
 import { readStoredPublicBaseUrl, type PublicBaseUrlSource } from "./public-base-url.js";
 
 /** Failed starts in a row of replacement workers before the primary gives up. */
@@ -53,6 +54,8 @@ const SHARED_STEP_FLOOR_MS = 2_000;
  * replaced; workers that keep failing to start end the server.
  */
 export async function startCluster(config: Config, logger: Logger): Promise<RunningCluster> {
+  // Before anything starts (the embedded PostgreSQL, Redis): a missing file would fail every worker.
+  assertServerRunTimeFiles(config);
   const cleanups: Array<() => Promise<unknown>> = [];
   const closeShared = async (deadline: number) => {
     for (const cleanup of cleanups.reverse()) {

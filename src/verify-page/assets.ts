@@ -1,7 +1,6 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { projectRoot } from "../paths.js";
+import { projectRoot, runningFromSource } from "../paths.js";
 
 /**
  * The /verify page: a static HTML shell and one script, the verification
@@ -31,7 +30,6 @@ export async function bundleVerifyPage(): Promise<string> {
   return js;
 }
 
-const runningFromSource = fileURLToPath(import.meta.url).endsWith(".ts");
 let script: Promise<string> | undefined;
 
 export function verifyPageScript(): Promise<string> {

@@ -39,19 +39,28 @@ const (
 	// POST /v2/connectors/github/{id}/events, signed with X-Hub-Signature-256
 	// ("sha256=" + hex HMAC-SHA256 over the raw body). `ping` answers 200
 	// without committing; `push` commits event_type "github.push", source_ref
-	// "github:" + X-GitHub-Delivery, occurred_at the push time
+	// "github:push:" + lowercase hex SHA-256 of the JSON array
+	// [repository.full_name, ref, before, after, push time as RFC 3339 with
+	// milliseconds, or null], occurred_at the push time
 	// (repository.pushed_at), payload exactly {"provider": "github", "event":
-	// "push", "repository": repository.full_name, "ref", "before", "after",
-	// "delivery_id"}; other events answer 202 {"ignored": "<event>"} and
-	// commit nothing.
+	// "push", "repository": repository.full_name, "ref", "before", "after"};
+	// other events answer 202 {"ignored": "<event>"} and commit nothing.
+	// GitHub signs the body but not X-GitHub-Delivery and no time, so the
+	// push is known by its signed content: a replayed body, whatever its
+	// delivery id, answers 200 as a duplicate.
 	ConnectorKind_CONNECTOR_KIND_GITHUB ConnectorKind = 2
 	// POST /v2/connectors/gitlab/{id}/events; see GitLabConfig.TokenMode.
-	// Push hooks commit event_type "gitlab.push", source_ref "gitlab:" + the
-	// delivery id (Idempotency-Key, else webhook-id), occurred_at the
-	// timestamp of the pushed head commit (the first receipt time for pushes
-	// without commits), payload exactly {"provider": "gitlab", "event":
-	// "push", "project_path": project.path_with_namespace, "ref", "before",
-	// "after", "delivery_id"}; other hooks answer 202 {"ignored":
+	// Push hooks commit event_type "gitlab.push", occurred_at the timestamp
+	// of the pushed head commit (the first receipt time for pushes without
+	// commits) and payload exactly {"provider": "gitlab", "event": "push",
+	// "project_path": project.path_with_namespace, "ref", "before", "after",
+	// "delivery_id"}. With a signing token, source_ref is "gitlab:" + the
+	// signed webhook-id (GitLab's Idempotency-Key value, the same on every
+	// retry) and delivery_id that id; the unsigned Idempotency-Key header is
+	// not used. A legacy token signs nothing: source_ref is "gitlab:push:" +
+	// lowercase hex SHA-256 of the JSON array [project.path_with_namespace,
+	// ref, before, after] and the payload has no delivery_id. Either way a
+	// replay answers 200 as a duplicate. Other hooks answer 202 {"ignored":
 	// "<object_kind>"}.
 	ConnectorKind_CONNECTOR_KIND_GITLAB ConnectorKind = 3
 	// Object commitments through CommitS3Object or
@@ -116,8 +125,12 @@ const (
 	// The latest signed delivery or source check succeeded (an accepted
 	// commit, a duplicate, or a ping).
 	ConnectorStatus_CONNECTOR_STATUS_HEALTHY ConnectorStatus = 2
-	// The latest delivery failed its provider or HMAC signature (or its
-	// timestamp was stale), or the object store refused the credentials.
+	// The sender must be set up again: the latest status-setting outcome was
+	// a delivery signed with the secret the last rotation replaced (after its
+	// overlap; only a holder of that secret can make one), or the object
+	// store refusing the credentials. Unsigned and badly signed deliveries,
+	// which anyone can send, never set a status: they only count in
+	// auth_failure_count.
 	ConnectorStatus_CONNECTOR_STATUS_AUTH_FAILED ConnectorStatus = 3
 	// The latest delivery replayed a source reference with different content.
 	ConnectorStatus_CONNECTOR_STATUS_REPLAY_CONFLICT ConnectorStatus = 4
@@ -729,8 +742,9 @@ type ConnectorCounters struct {
 	AcceptedCount uint64 `protobuf:"varint,1,opt,name=accepted_count,json=acceptedCount,proto3" json:"accepted_count,omitempty"`
 	// Replays of an already committed source reference with the same content.
 	DuplicateCount uint64 `protobuf:"varint,2,opt,name=duplicate_count,json=duplicateCount,proto3" json:"duplicate_count,omitempty"`
-	// Deliveries whose signature, token or timestamp did not verify, and
-	// object commits the store refused the credentials of.
+	// Deliveries whose signature, token or timestamp did not verify
+	// (whoever sent them: unauthenticated noise counts here and nowhere
+	// else), and object commits the store refused the credentials of.
 	AuthFailureCount uint64 `protobuf:"varint,3,opt,name=auth_failure_count,json=authFailureCount,proto3" json:"auth_failure_count,omitempty"`
 	// Replays of a source reference with different content.
 	ReplayConflictCount uint64 `protobuf:"varint,4,opt,name=replay_conflict_count,json=replayConflictCount,proto3" json:"replay_conflict_count,omitempty"`
@@ -840,11 +854,14 @@ type ConnectorDiagnostics struct {
 	// The latest failure.
 	LastFailureAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_failure_at,json=lastFailureAt,proto3" json:"last_failure_at,omitempty"`
 	// The latest failure's reason, as the error answered (see ErrorReason):
-	// "SIGNATURE_INVALID", "REPLAY_CONFLICT", "BODY_INVALID",
-	// "KEY_OUTSIDE_PREFIX", "OBJECT_NOT_FOUND", "OBJECT_VERSION_NOT_FOUND",
-	// "OBJECT_STORE_DENIED", "OBJECT_STORE_UNAVAILABLE", or
-	// "TIMESTAMP_STALE" (a signature whose timestamp was outside the window,
-	// answered as SIGNATURE_INVALID). Never payload or credentials.
+	// "REPLAY_CONFLICT", "BODY_INVALID", "KEY_OUTSIDE_PREFIX",
+	// "OBJECT_NOT_FOUND", "OBJECT_VERSION_NOT_FOUND", "OBJECT_STORE_DENIED",
+	// "OBJECT_STORE_UNAVAILABLE", or, for deliveries answered as
+	// SIGNATURE_INVALID, "SECRET_RETIRED" (signed with the secret the last
+	// rotation replaced) or "TIMESTAMP_STALE" (a valid signature whose
+	// timestamp was outside the window: the sender's clock, or a replay). A
+	// delivery that no secret of the connector signed is not a failure here.
+	// Never payload or credentials.
 	LastFailureReason string `protobuf:"bytes,5,opt,name=last_failure_reason,json=lastFailureReason,proto3" json:"last_failure_reason,omitempty"`
 	// Outcome counts.
 	Counters *ConnectorCounters `protobuf:"bytes,6,opt,name=counters,proto3" json:"counters,omitempty"`

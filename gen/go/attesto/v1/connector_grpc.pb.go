@@ -36,8 +36,10 @@ type ConnectorServiceClient interface {
 	// other fields must not change between pages.
 	ListConnectors(ctx context.Context, in *ListConnectorsRequest, opts ...grpc.CallOption) (*ListConnectorsResponse, error)
 	// Replaces the connector's secret (or, for S3_OBJECT, its credentials).
-	// The previous secret keeps working for the overlap. A GITLAB connector in
-	// LEGACY_TOKEN mode moves to SIGNING_TOKEN.
+	// The previous secret keeps working for the overlap; after it, a delivery
+	// signed with it is refused and sets the status AUTH_FAILED (the sender
+	// still has the replaced secret). A GITLAB connector in LEGACY_TOKEN mode
+	// moves to SIGNING_TOKEN, and its legacy token is refused at once.
 	//
 	// Errors: NOT_FOUND when unknown; FAILED_PRECONDITION (reason
 	// CONNECTOR_REVOKED) when the connector is revoked; INVALID_ARGUMENT
@@ -174,8 +176,10 @@ type ConnectorServiceServer interface {
 	// other fields must not change between pages.
 	ListConnectors(context.Context, *ListConnectorsRequest) (*ListConnectorsResponse, error)
 	// Replaces the connector's secret (or, for S3_OBJECT, its credentials).
-	// The previous secret keeps working for the overlap. A GITLAB connector in
-	// LEGACY_TOKEN mode moves to SIGNING_TOKEN.
+	// The previous secret keeps working for the overlap; after it, a delivery
+	// signed with it is refused and sets the status AUTH_FAILED (the sender
+	// still has the replaced secret). A GITLAB connector in LEGACY_TOKEN mode
+	// moves to SIGNING_TOKEN, and its legacy token is refused at once.
 	//
 	// Errors: NOT_FOUND when unknown; FAILED_PRECONDITION (reason
 	// CONNECTOR_REVOKED) when the connector is revoked; INVALID_ARGUMENT

@@ -168,7 +168,12 @@ const (
 	ErrorReason_ERROR_REASON_GOOGLE_KEYS_UNAVAILABLE ErrorReason = 94
 	// CommitS3Object: the object store could not be reached.
 	ErrorReason_ERROR_REASON_OBJECT_STORE_UNAVAILABLE ErrorReason = 95
-	// The request ran out of its server-side deadline.
+	// The request ran out of its server-side deadline. The work is not
+	// cancelled and may still take effect: an append (AppendEvent,
+	// CommitS3Object, connector ingress) may have committed, a create may have
+	// created. Retry with the same source_ref (appends) or request_id
+	// (creates): the retry answers the outcome (duplicate = true, or the first
+	// answer) and never applies it twice.
 	ErrorReason_ERROR_REASON_DEADLINE_EXCEEDED ErrorReason = 96
 	// The database asked to retry the transaction (a serialization conflict
 	// or a deadlock with a concurrent request); retry soon.

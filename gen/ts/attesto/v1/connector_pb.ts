@@ -358,8 +358,9 @@ export type ConnectorCounters = Message<"attesto.v1.ConnectorCounters"> & {
   duplicateCount: bigint;
 
   /**
-   * Deliveries whose signature, token or timestamp did not verify, and
-   * object commits the store refused the credentials of.
+   * Deliveries whose signature, token or timestamp did not verify
+   * (whoever sent them: unauthenticated noise counts here and nowhere
+   * else), and object commits the store refused the credentials of.
    *
    * @generated from field: uint64 auth_failure_count = 3;
    */
@@ -439,11 +440,14 @@ export type ConnectorDiagnostics = Message<"attesto.v1.ConnectorDiagnostics"> & 
 
   /**
    * The latest failure's reason, as the error answered (see ErrorReason):
-   * "SIGNATURE_INVALID", "REPLAY_CONFLICT", "BODY_INVALID",
-   * "KEY_OUTSIDE_PREFIX", "OBJECT_NOT_FOUND", "OBJECT_VERSION_NOT_FOUND",
-   * "OBJECT_STORE_DENIED", "OBJECT_STORE_UNAVAILABLE", or
-   * "TIMESTAMP_STALE" (a signature whose timestamp was outside the window,
-   * answered as SIGNATURE_INVALID). Never payload or credentials.
+   * "REPLAY_CONFLICT", "BODY_INVALID", "KEY_OUTSIDE_PREFIX",
+   * "OBJECT_NOT_FOUND", "OBJECT_VERSION_NOT_FOUND", "OBJECT_STORE_DENIED",
+   * "OBJECT_STORE_UNAVAILABLE", or, for deliveries answered as
+   * SIGNATURE_INVALID, "SECRET_RETIRED" (signed with the secret the last
+   * rotation replaced) or "TIMESTAMP_STALE" (a valid signature whose
+   * timestamp was outside the window: the sender's clock, or a replay). A
+   * delivery that no secret of the connector signed is not a failure here.
+   * Never payload or credentials.
    *
    * @generated from field: string last_failure_reason = 5;
    */
@@ -1056,11 +1060,15 @@ export enum ConnectorKind {
    * POST /v2/connectors/github/{id}/events, signed with X-Hub-Signature-256
    * ("sha256=" + hex HMAC-SHA256 over the raw body). `ping` answers 200
    * without committing; `push` commits event_type "github.push", source_ref
-   * "github:" + X-GitHub-Delivery, occurred_at the push time
+   * "github:push:" + lowercase hex SHA-256 of the JSON array
+   * [repository.full_name, ref, before, after, push time as RFC 3339 with
+   * milliseconds, or null], occurred_at the push time
    * (repository.pushed_at), payload exactly {"provider": "github", "event":
-   * "push", "repository": repository.full_name, "ref", "before", "after",
-   * "delivery_id"}; other events answer 202 {"ignored": "<event>"} and
-   * commit nothing.
+   * "push", "repository": repository.full_name, "ref", "before", "after"};
+   * other events answer 202 {"ignored": "<event>"} and commit nothing.
+   * GitHub signs the body but not X-GitHub-Delivery and no time, so the
+   * push is known by its signed content: a replayed body, whatever its
+   * delivery id, answers 200 as a duplicate.
    *
    * @generated from enum value: CONNECTOR_KIND_GITHUB = 2;
    */
@@ -1068,12 +1076,17 @@ export enum ConnectorKind {
 
   /**
    * POST /v2/connectors/gitlab/{id}/events; see GitLabConfig.TokenMode.
-   * Push hooks commit event_type "gitlab.push", source_ref "gitlab:" + the
-   * delivery id (Idempotency-Key, else webhook-id), occurred_at the
-   * timestamp of the pushed head commit (the first receipt time for pushes
-   * without commits), payload exactly {"provider": "gitlab", "event":
-   * "push", "project_path": project.path_with_namespace, "ref", "before",
-   * "after", "delivery_id"}; other hooks answer 202 {"ignored":
+   * Push hooks commit event_type "gitlab.push", occurred_at the timestamp
+   * of the pushed head commit (the first receipt time for pushes without
+   * commits) and payload exactly {"provider": "gitlab", "event": "push",
+   * "project_path": project.path_with_namespace, "ref", "before", "after",
+   * "delivery_id"}. With a signing token, source_ref is "gitlab:" + the
+   * signed webhook-id (GitLab's Idempotency-Key value, the same on every
+   * retry) and delivery_id that id; the unsigned Idempotency-Key header is
+   * not used. A legacy token signs nothing: source_ref is "gitlab:push:" +
+   * lowercase hex SHA-256 of the JSON array [project.path_with_namespace,
+   * ref, before, after] and the payload has no delivery_id. Either way a
+   * replay answers 200 as a duplicate. Other hooks answer 202 {"ignored":
    * "<object_kind>"}.
    *
    * @generated from enum value: CONNECTOR_KIND_GITLAB = 3;
@@ -1125,8 +1138,12 @@ export enum ConnectorStatus {
   HEALTHY = 2,
 
   /**
-   * The latest delivery failed its provider or HMAC signature (or its
-   * timestamp was stale), or the object store refused the credentials.
+   * The sender must be set up again: the latest status-setting outcome was
+   * a delivery signed with the secret the last rotation replaced (after its
+   * overlap; only a holder of that secret can make one), or the object
+   * store refusing the credentials. Unsigned and badly signed deliveries,
+   * which anyone can send, never set a status: they only count in
+   * auth_failure_count.
    *
    * @generated from enum value: CONNECTOR_STATUS_AUTH_FAILED = 3;
    */
@@ -1213,8 +1230,10 @@ export const ConnectorService: GenService<{
   },
   /**
    * Replaces the connector's secret (or, for S3_OBJECT, its credentials).
-   * The previous secret keeps working for the overlap. A GITLAB connector in
-   * LEGACY_TOKEN mode moves to SIGNING_TOKEN.
+   * The previous secret keeps working for the overlap; after it, a delivery
+   * signed with it is refused and sets the status AUTH_FAILED (the sender
+   * still has the replaced secret). A GITLAB connector in LEGACY_TOKEN mode
+   * moves to SIGNING_TOKEN, and its legacy token is refused at once.
    *
    * Errors: NOT_FOUND when unknown; FAILED_PRECONDITION (reason
    * CONNECTOR_REVOKED) when the connector is revoked; INVALID_ARGUMENT

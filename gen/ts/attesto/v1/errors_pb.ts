@@ -422,7 +422,12 @@ export enum ErrorReason {
   OBJECT_STORE_UNAVAILABLE = 95,
 
   /**
-   * The request ran out of its server-side deadline.
+   * The request ran out of its server-side deadline. The work is not
+   * cancelled and may still take effect: an append (AppendEvent,
+   * CommitS3Object, connector ingress) may have committed, a create may have
+   * created. Retry with the same source_ref (appends) or request_id
+   * (creates): the retry answers the outcome (duplicate = true, or the first
+   * answer) and never applies it twice.
    *
    * @generated from enum value: ERROR_REASON_DEADLINE_EXCEEDED = 96;
    */

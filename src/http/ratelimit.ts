@@ -1,7 +1,7 @@
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Context, Hono } from "hono";
 import { classifyHttp } from "../ratelimit/classes.js";
-import type { RateLimits, RateSubject } from "../ratelimit/limiter.js";
+import type { RateLimits, RateSubject } from "../ratelimit/module.js";
 import type { Authenticator } from "../tenancy/authenticator.js";
 
 /** Ids named in a path are charged only when they look like ids; anything else is charged to the client address. */
@@ -41,8 +41,10 @@ export function mountRateLimit(app: Hono, deps: { limits: RateLimits; authentica
         if (principal) subject = { tenantId: principal.tenantId };
       }
     }
+    // Answered from memory: a promise only when the request must wait for a lease (module.ts).
     // eslint-disable-next-line @typescript-eslint/no-unsafe-argument -- hono types a middleware's input as any
-    await limits.enforce(classification.routeClass, subject ?? { ip: clientAddress(c) });
+    const waiting = limits.enforce(classification.routeClass, subject ?? { ip: clientAddress(c) });
+    if (waiting) await waiting;
     return next();
   });
 }

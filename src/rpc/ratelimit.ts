@@ -1,6 +1,6 @@
 import type { Interceptor } from "@connectrpc/connect";
 import { classifyRpc } from "../ratelimit/classes.js";
-import type { RateLimits } from "../ratelimit/limiter.js";
+import type { RateLimits } from "../ratelimit/module.js";
 import { clientAddressKey, principalKey } from "./context.js";
 
 /**
@@ -17,7 +17,9 @@ export function rateLimitInterceptor(limits: RateLimits): Interceptor {
     const principal = req.contextValues.get(principalKey);
     if (principal?.kind === "operator") return next(req);
     const subject = principal?.kind === "tenant" ? { tenantId: principal.tenantId } : { ip: req.contextValues.get(clientAddressKey) || "unknown" };
-    await limits.enforce(classification.routeClass, subject);
+    // Answered from memory: a promise only when the call must wait for a lease (module.ts).
+    const waiting = limits.enforce(classification.routeClass, subject);
+    if (waiting) await waiting;
     return next(req);
   };
 }

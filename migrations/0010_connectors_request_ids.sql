@@ -1,0 +1,2 @@
+DROP INDEX "connectors_tenant_request";--> statement-breakpoint
+ALTER TABLE "connectors" DROP COLUMN "request_id";
