@@ -120,20 +120,14 @@ type Finding = { rule: string; import: string };
 /** Runs dependency-cruiser with the project's rules over `dirs` (relative to `baseDir`). */
 async function findViolations(baseDir: string, dirs: string[]): Promise<Finding[]> {
   const options = await extractDepcruiseOptions(path.join(root, ".dependency-cruiser.cjs"));
-  const cwd = process.cwd();
-  // dependency-cruiser reports paths relative to the working directory, and the rules match those.
-  process.chdir(baseDir);
-  try {
-    const { output } = await cruise(dirs, options, undefined, {
-      tsConfig: extractTSConfig(path.join(baseDir, "tsconfig.json")),
-    });
-    return (output as ICruiseResult).summary.violations.map((violation: IViolation) => ({
-      rule: violation.rule.name,
-      import: `${violation.from} → ${violation.to}`,
-    }));
-  } finally {
-    process.chdir(cwd);
-  }
+  // Paths are reported relative to baseDir, and the rules match those.
+  const { output } = await cruise(dirs, { ...options, baseDir }, undefined, {
+    tsConfig: extractTSConfig(path.join(baseDir, "tsconfig.json")),
+  });
+  return (output as ICruiseResult).summary.violations.map((violation: IViolation) => ({
+    rule: violation.rule.name,
+    import: `${violation.from} → ${violation.to}`,
+  }));
 }
 
 /** Whether a known entry names this finding; a cycle is reported from whichever of its files the cruise met first. */
