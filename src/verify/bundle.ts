@@ -1,6 +1,7 @@
 import { equalBytes, fromHex, toHex, utf8 } from "./bytes.js";
 import { leafBytesOf, payloadDigest, type LeafRecord } from "./leaf.js";
 import { leafHash, ProofError, rootFromInclusionProof, rootFromRangeProof } from "./merkle.js";
+import { isObject } from "./json.js";
 import { parseTlogProof, TlogProofError } from "./tlog-proof.js";
 import { NoteError, openNote, parseCheckpoint, parseVerifierKey, splitNote, type CheckpointBody, type NoteVerifier } from "./note.js";
 
@@ -89,7 +90,6 @@ export interface VerifyOptions {
 export const reportValid = (checks: readonly Check[]) => checks.every((c) => c.status === "pass" || c.status === "skipped");
 
 const HEX64 = /^[0-9a-f]{64}$/;
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const isCount = (v: unknown, min = 0): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= min;
 
 /** Structural reading of a bundle; returns the problem, or the typed document. */
@@ -188,9 +188,19 @@ function listed(failures: string[]): string {
   return failures.slice(0, 5).join("; ") + (failures.length > 5 ? `; and ${failures.length - 5} more` : "");
 }
 
+const emptyBundleReport = (): VerificationReport => ({ kind: "bundle", valid: false, checks: [], stream_id: "", origin: "", from_seq_no: 0, to_seq_no: 0, checkpoint_size: 0, entries: 0, anchors: 0 });
+
+/** The report on a document that is not a bundle at all: format fails, the rest is not run. */
+export function notABundle(problem: string): VerificationReport {
+  const report = emptyBundleReport();
+  report.checks.push({ name: "format", status: "fail", detail: problem });
+  for (const name of ["signature", "leaves", "range_proof", "anchors"] as const) report.checks.push(notRun(name, "the document is not a valid bundle"));
+  return report;
+}
+
 /** Verifies a parsed attesto.bundle.v1 document; every check runs and reports on its own. */
 export function verifyBundle(value: unknown, options: VerifyOptions = {}): VerificationReport {
-  const report: VerificationReport = { kind: "bundle", valid: false, checks: [], stream_id: "", origin: "", from_seq_no: 0, to_seq_no: 0, checkpoint_size: 0, entries: 0, anchors: 0 };
+  const report = emptyBundleReport();
   const read = readBundle(value);
   let checkpoint: ReturnType<typeof openCheckpoint> | undefined;
   if ("bundle" in read) {
@@ -198,11 +208,7 @@ export function verifyBundle(value: unknown, options: VerifyOptions = {}): Verif
     if ("body" in checkpoint && checkpoint.body.origin !== read.bundle.origin) checkpoint = { problem: `the checkpoint origin ${checkpoint.body.origin} is not the bundle's origin ${read.bundle.origin}` };
   }
   const problem = "problem" in read ? read.problem : checkpoint && "problem" in checkpoint ? checkpoint.problem : undefined;
-  if (problem !== undefined || !("bundle" in read) || !checkpoint || !("body" in checkpoint)) {
-    report.checks.push({ name: "format", status: "fail", detail: problem ?? "not a bundle" });
-    for (const name of ["signature", "leaves", "range_proof", "anchors"] as const) report.checks.push(notRun(name, "the document is not a valid bundle"));
-    return report;
-  }
+  if (problem !== undefined || !("bundle" in read) || !checkpoint || !("body" in checkpoint)) return notABundle(problem ?? "not a bundle");
   const b = read.bundle;
   const body = checkpoint.body;
   Object.assign(report, { stream_id: b.stream_id, origin: b.origin, from_seq_no: b.from_seq_no, to_seq_no: b.to_seq_no, checkpoint_size: body.size, entries: b.entries.length, anchors: b.anchors.length });

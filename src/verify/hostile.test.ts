@@ -51,7 +51,7 @@ describe("signature lines", () => {
 
 describe("base64", () => {
   it("decodes megabytes without a deep stack, and refuses what is not canonical", () => {
-    const big = new Uint8Array(6 * 1024 * 1024).map((_, i) => i * 7);
+    const big = new Uint8Array(3 * 1024 * 1024).map((_, i) => i * 7);
     const text = toBase64(big);
     expect(Buffer.from(fromBase64(text)!).equals(big)).toBe(true);
     expect(fromBase64(text.slice(0, -1) + "*")).toBeUndefined();
