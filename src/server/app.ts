@@ -41,6 +41,8 @@ import { clientAddressKey } from "../rpc/context.js";
 import { ValidationAudit } from "../store/audit.js";
 import { RequestIds, requestIdSettings } from "../request-ids/module.js";
 import { withEdge, type Tracker } from "./request-listener.js";
+import { withPublicGate } from "./public-gate.js";
+import { Verifier } from "../verifier/module.js";
 import { choosePublicBaseUrl, originPattern, readStoredPublicBaseUrl, storePublicBaseUrl, type PublicBaseUrlSource } from "./public-base-url.js";
 
 /**
@@ -256,7 +258,10 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
       ],
     });
     mountTileRoutes(http, { proofstreams, authenticator, public: config.tilesPublic });
-    mountVerifyRoutes(http, { bundles, authenticator, publicDownloads: config.tilesPublic, verifyMaxBytes: config.verifyMaxBytes });
+    const verifier = new Verifier(config.verifier);
+    await verifier.start();
+    cleanups.push(() => verifier.close());
+    mountVerifyRoutes(http, { bundles, authenticator, verifier, publicDownloads: config.tilesPublic, verifyMaxBytes: config.verifyMaxBytes });
     const onStoreCredentialsChanged = (tenantId: string) => store.credentialsChanged(tenantId);
     const rpcDeps = {
       db: database.db,
@@ -272,6 +277,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
       connectors,
       bundles,
       anchoring,
+      verifier,
       requestDeadlineMs: config.requestDeadlineMs,
     };
     // The services are built once: connect-node and the fast path get the same implementations.
@@ -297,7 +303,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     }
     const tracker: Tracker = { inFlight: 0 };
     // Workers also listen: health, readiness and metrics are how they are watched.
-    const server = await listenDual(withEdge(withOpsRoutes(connect, { metrics, logger, readiness: readinessChecks }), { logger, metrics, corsOrigins: config.corsOrigins, tracker, rpcBodyLimitBytes: config.bodyLimitBytes }), config.host, config.port, config.connectionLimits);
+    const server = await listenDual(withEdge(withPublicGate(withOpsRoutes(connect, { metrics, logger, readiness: readinessChecks }), config.publicRoutes), { logger, metrics, corsOrigins: config.corsOrigins, tracker, rpcBodyLimitBytes: config.bodyLimitBytes }), config.host, config.port, config.connectionLimits);
     // Requests drain before the workers and connections they use are closed, within the grace
     // period less a reserve for closing those.
     cleanups.push(() => server.close(config.shutdownGraceMs - Math.min(2_000, config.shutdownGraceMs / 4)));
