@@ -41,7 +41,8 @@ import { clientAddressKey } from "../rpc/context.js";
 import { ValidationAudit } from "../store/audit.js";
 import { RequestIds, requestIdSettings } from "../request-ids/module.js";
 import { withEdge, type Tracker } from "./request-listener.js";
-import { withPublicGate } from "./public-gate.js";
+import { isPublicRoute, withPublicGate } from "./public-gate.js";
+import { PUBLIC_JSON_LIMITS } from "../json.js";
 import { Verifier } from "../verifier/module.js";
 import { choosePublicBaseUrl, originPattern, readStoredPublicBaseUrl, storePublicBaseUrl, type PublicBaseUrlSource } from "./public-base-url.js";
 
@@ -297,7 +298,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     // Connect unary POSTs skip connect-node's universal handler; everything else goes through it.
     let connect: RequestListener = connectNode as RequestListener;
     if (config.rpcFastPath) {
-      const fast = fastUnary(connectOptions, routes.registrations);
+      const fast = fastUnary(connectOptions, routes.registrations, (path) => (isPublicRoute(path) ? PUBLIC_JSON_LIMITS : undefined));
       metrics.trackFastPath(fast);
       connect = withFastUnary(fast, connect);
     }

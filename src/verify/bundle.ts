@@ -1,7 +1,7 @@
 import { equalBytes, fromHex, toHex, utf8 } from "./bytes.js";
 import { leafBytesOf, payloadDigest, type LeafRecord } from "./leaf.js";
 import { leafHash, ProofError, rootFromInclusionProof, rootFromRangeProof } from "./merkle.js";
-import { isObject } from "./json.js";
+import { isObject, type JsonLimits } from "./json.js";
 import { parseTlogProof, TlogProofError } from "./tlog-proof.js";
 import { NoteError, openNote, parseCheckpoint, parseVerifierKey, splitNote, type CheckpointBody, type NoteVerifier } from "./note.js";
 
@@ -85,11 +85,21 @@ export interface VerificationReport {
 export interface VerifyOptions {
   /** The verifier key the caller trusts (`<name>+<id>+<key>`), obtained out of band. */
   pinnedKey?: string;
+  /** Limits on a bundle's JSON beyond depth 64 (a server verifying documents from anyone sets PUBLIC_JSON_LIMITS). */
+  json?: JsonLimits;
 }
 
 export const reportValid = (checks: readonly Check[]) => checks.every((c) => c.status === "pass" || c.status === "skipped");
 
 const HEX64 = /^[0-9a-f]{64}$/;
+/**
+ * Receipts a bundle may carry (one checkpoint is anchored once per batch,
+ * on a few chains at most) and hashes in one audit path (a batch of 2^53
+ * notes needs 53): the schema's maxItems, so a document cannot make the
+ * verifier hash what no real bundle holds.
+ */
+export const MAX_ANCHOR_RECEIPTS = 64;
+export const MAX_AUDIT_PATH = 64;
 const isCount = (v: unknown, min = 0): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= min;
 
 /** Structural reading of a bundle; returns the problem, or the typed document. */
@@ -119,6 +129,7 @@ export function readBundle(value: unknown): { bundle: BundleDocument } | { probl
     return { problem: "range_proof must hold a tree_size and hashes of 64 lowercase hex digits" };
   }
   if (!Array.isArray(b.anchors)) return { problem: "anchors must be an array" };
+  if (b.anchors.length > MAX_ANCHOR_RECEIPTS) return { problem: `anchors holds more than ${MAX_ANCHOR_RECEIPTS} receipts` };
   for (let i = 0; i < b.anchors.length; i++) {
     const a: unknown = b.anchors[i];
     if (
@@ -132,6 +143,7 @@ export function readBundle(value: unknown): { bundle: BundleDocument } | { probl
       !isCount(a.leaf_index) ||
       !isCount(a.batch_size, 1) ||
       !Array.isArray(a.path) ||
+      a.path.length > MAX_AUDIT_PATH ||
       !a.path.every((h) => typeof h === "string" && HEX64.test(h))
     ) {
       return { problem: `anchors[${i}] is not an anchor receipt` };

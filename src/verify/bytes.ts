@@ -43,11 +43,25 @@ export function toHex(bytes: Uint8Array): string {
   return out;
 }
 
-/** Lowercase hex only; undefined for anything else. */
+/** Each lowercase hex digit's value, 255 for every other character. */
+const HEX_VALUE = (() => {
+  const table = new Uint8Array(128).fill(255);
+  for (let i = 0; i < 16; i++) table["0123456789abcdef".charCodeAt(i)] = i;
+  return table;
+})();
+
+/** Lowercase hex only; undefined for anything else. One pass, no substrings (bundles hold millions of hashes). */
 export function fromHex(hex: string): Uint8Array | undefined {
-  if (hex.length % 2 !== 0 || !/^[0-9a-f]*$/.test(hex)) return undefined;
+  if (hex.length % 2 !== 0) return undefined;
   const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  for (let i = 0; i < out.length; i++) {
+    const hi = hex.charCodeAt(2 * i);
+    const lo = hex.charCodeAt(2 * i + 1);
+    const h = hi < 128 ? HEX_VALUE[hi]! : 255;
+    const l = lo < 128 ? HEX_VALUE[lo]! : 255;
+    if ((h | l) === 255) return undefined;
+    out[i] = (h << 4) | l;
+  }
   return out;
 }
 

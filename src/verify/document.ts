@@ -13,7 +13,7 @@ import { isTlogProof, parseTlogProof, TlogProofError } from "./tlog-proof.js";
  */
 export function verifyDocument(text: string, options: VerifyOptions = {}): VerificationReport {
   if (isTlogProof(text)) return verifyTlogProof(text, options);
-  const read = readJson(text);
+  const read = readJson(text, options.json);
   return "value" in read ? verifyBundle(read.value, options) : notABundle(`the document ${read.problem}`);
 }
 

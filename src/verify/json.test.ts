@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { buildBundle } from "../../test/support/bundles.js";
 import { verifyDocument } from "./document.js";
-import { isObject, JSON_CHARS_PER_CONTAINER, jsonShapeProblem, MAX_JSON_DEPTH, readJson, readJsonObject } from "./json.js";
+import { isObject, jsonShapeProblem, MAX_JSON_DEPTH, PUBLIC_JSON_LIMITS, readJson, readJsonObject } from "./json.js";
 
 const nested = (depth: number) => "[".repeat(depth) + "]".repeat(depth);
 
@@ -21,6 +21,7 @@ describe("the bounded JSON reader", () => {
     expect(readJson(nested(MAX_JSON_DEPTH + 1))).toEqual({ problem: `is nested deeper than ${MAX_JSON_DEPTH} levels` });
     expect(readJson(`{"a":${"[".repeat(8_000_000)}`)).toEqual({ problem: `is nested deeper than ${MAX_JSON_DEPTH} levels` });
     expect(jsonShapeProblem(nested(3), { maxDepth: 2 })).toMatch(/deeper than 2/);
+    expect(jsonShapeProblem(new TextEncoder().encode(`["é", ${nested(65)}]`))).toMatch(/deeper than 64/);
   });
 
   it("brackets inside strings, escaped quotes included, are text", () => {
@@ -28,14 +29,17 @@ describe("the bounded JSON reader", () => {
     expect(readJson(text)).toEqual({ value: JSON.parse(text) });
   });
 
-  it("refuses more objects and arrays than the size allows (16 MB of {} would cost 375 MB and 2.5 s)", () => {
+  it("with the public limits, refuses more objects and arrays than the size allows (16 MB of {} would cost 375 MB and 2.5 s)", () => {
     const dense = "[" + "{},".repeat(100_000) + "{}]";
-    expect(readJson(dense)).toMatchObject({ problem: expect.stringMatching(/more objects and arrays than its size allows/) });
+    expect(readJson(dense, PUBLIC_JSON_LIMITS)).toMatchObject({ problem: expect.stringMatching(/more objects and arrays than its size allows/) });
+    expect(jsonShapeProblem(new TextEncoder().encode(dense), PUBLIC_JSON_LIMITS)).toMatch(/than its size allows/);
+    // Without them (the offline verifier) only the depth is bounded.
+    expect(readJson(dense)).toHaveProperty("value");
     // A real bundle is far from the bound.
     const { bundle } = buildBundle({ size: 300, from: 1, to: 300, payloads: true, anchored: true });
     const text = JSON.stringify(bundle);
-    expect(text.length / JSON_CHARS_PER_CONTAINER).toBeGreaterThan(3 * (text.match(/[[{]/g) ?? []).length);
-    expect(readJson(text)).toHaveProperty("value");
+    expect(text.length / PUBLIC_JSON_LIMITS.charsPerContainer!).toBeGreaterThan(3 * (text.match(/[[{]/g) ?? []).length);
+    expect(readJson(text, PUBLIC_JSON_LIMITS)).toHaveProperty("value");
   });
 
   it("never throws on any text, and names the problem in its own words (V8's message quotes the input)", () => {

@@ -10,27 +10,45 @@
  */
 
 export const MAX_JSON_DEPTH = 64;
-/** Objects and arrays a document may open beyond the first 1,024: one per 16 characters (real documents hold one per hundreds). */
-export const JSON_CHARS_PER_CONTAINER = 16;
 const FREE_CONTAINERS = 1024;
 
 export interface JsonLimits {
   /** Deepest nesting of objects and arrays (default 64). */
   maxDepth?: number;
+  /**
+   * Beyond the first 1,024, at most one object or array per this many
+   * characters; unset: no such bound. A server that parses documents from
+   * anyone sets it (its CPU per byte then stays bounded); the offline
+   * verifier does not, so a tenant's payloads never make a bundle unreadable.
+   */
+  charsPerContainer?: number;
 }
 
-/** Why the text may not be parsed (too deep, or more objects and arrays than its size allows), or undefined. */
-export function jsonShapeProblem(text: string, limits: JsonLimits = {}): string | undefined {
+/**
+ * The limits of the server's public routes: depth 64, and one object or
+ * array per 16 characters (real documents hold one per tens to hundreds;
+ * `{},` repeated holds one per 3 and costs JSON.parse 150 ms per MB).
+ */
+export const PUBLIC_JSON_LIMITS: Readonly<JsonLimits> = { maxDepth: MAX_JSON_DEPTH, charsPerContainer: 16 };
+
+/**
+ * Why the text may not be parsed (too deep, or more objects and arrays than
+ * its size allows), or undefined. UTF-8 bytes scan the same as the text:
+ * no byte of a multi-byte sequence is a quote, backslash or bracket.
+ */
+export function jsonShapeProblem(text: string | Uint8Array, limits: JsonLimits = {}): string | undefined {
   const maxDepth = limits.maxDepth ?? MAX_JSON_DEPTH;
-  const maxContainers = FREE_CONTAINERS + Math.floor(text.length / JSON_CHARS_PER_CONTAINER);
+  const maxContainers = limits.charsPerContainer ? FREE_CONTAINERS + Math.floor(text.length / limits.charsPerContainer) : Number.POSITIVE_INFINITY;
+  const bytes = typeof text === "string" ? undefined : text;
+  const str = typeof text === "string" ? text : "";
   let depth = 0;
   let containers = 0;
   for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
+    const c = bytes ? bytes[i]! : str.charCodeAt(i);
     if (c === 0x22) {
       // A string: to its closing quote; a backslash escapes the character after it.
       for (i++; i < text.length; i++) {
-        const d = text.charCodeAt(i);
+        const d = bytes ? bytes[i]! : str.charCodeAt(i);
         if (d === 0x5c) i++;
         else if (d === 0x22) break;
       }
