@@ -29,9 +29,10 @@ const envSchema = z.object({
   ATTESTO_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).default(65_000),
   ATTESTO_MAX_CONNECTIONS_PER_IP: z.coerce.number().int().min(0).default(1024),
   ATTESTO_MAX_PENDING_BODIES: z.coerce.number().int().min(0).default(4096),
-  ATTESTO_PUBLIC_CONCURRENCY: z.coerce.number().int().min(1).default(16),
-  ATTESTO_PUBLIC_QUEUE: z.coerce.number().int().min(0).default(64),
+  ATTESTO_PUBLIC_CONCURRENCY: z.coerce.number().int().min(1).default(4),
+  ATTESTO_PUBLIC_QUEUE: z.coerce.number().int().min(0).default(16),
   ATTESTO_PUBLIC_QUEUE_WAIT_MS: z.coerce.number().int().min(0).default(2_000),
+  ATTESTO_PUBLIC_CPU_MS_PER_S: z.coerce.number().int().min(0).max(1000).default(200),
   ATTESTO_API_KEY_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
   ATTESTO_DEV_TENANT: boolFromEnv.optional(),
   ATTESTO_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]+$/).optional(),
@@ -140,10 +141,11 @@ export interface Config {
   connectionLimits: ConnectionLimits;
   /**
    * The share of a process unauthenticated routes may use: requests in
-   * flight, requests waiting for one of those places, and how long they
-   * wait; beyond, 503 SERVER_BUSY with Retry-After.
+   * flight, their estimated CPU per second, requests waiting for one of
+   * those places, and how long they wait; beyond, 503 SERVER_BUSY with
+   * Retry-After.
    */
-  publicRoutes: { concurrency: number; queue: number; queueWaitMs: number };
+  publicRoutes: { concurrency: number; queue: number; queueWaitMs: number; cpuMsPerSecond: number };
   apiKeyCacheMs: number;
   /** Create a development tenant and key at start-up (embedded default only). */
   devTenant: boolean;
@@ -308,7 +310,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       maxConnectionsPerIp: e.ATTESTO_MAX_CONNECTIONS_PER_IP,
       maxPendingBodies: e.ATTESTO_MAX_PENDING_BODIES,
     },
-    publicRoutes: { concurrency: e.ATTESTO_PUBLIC_CONCURRENCY, queue: e.ATTESTO_PUBLIC_QUEUE, queueWaitMs: e.ATTESTO_PUBLIC_QUEUE_WAIT_MS },
+    publicRoutes: { concurrency: e.ATTESTO_PUBLIC_CONCURRENCY, queue: e.ATTESTO_PUBLIC_QUEUE, queueWaitMs: e.ATTESTO_PUBLIC_QUEUE_WAIT_MS, cpuMsPerSecond: e.ATTESTO_PUBLIC_CPU_MS_PER_S },
     apiKeyCacheMs: e.ATTESTO_API_KEY_CACHE_MS,
     devTenant: e.ATTESTO_DEV_TENANT ?? !e.DATABASE_URL,
     logLevel: e.LOG_LEVEL,

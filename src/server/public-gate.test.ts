@@ -24,7 +24,7 @@ describe("the public-route gate", () => {
       withPublicGate((req, res) => {
         if (req.url === "/attesto.v1.ProofstreamService/AppendEvent") return void res.end("tenant");
         held.push(() => res.end(`done ${req.url}`));
-      }, { concurrency: 2, queue: 1, queueWaitMs: 5_000 }),
+      }, { concurrency: 2, queue: 1, queueWaitMs: 5_000, cpuMsPerSecond: 0 }),
       "127.0.0.1",
       0,
     );
@@ -52,7 +52,7 @@ describe("the public-route gate", () => {
   });
 
   it("refuses a queued request that waited queueWaitMs", async () => {
-    server = await listenDual(withPublicGate(() => {}, { concurrency: 1, queue: 4, queueWaitMs: 100 }), "127.0.0.1", 0);
+    server = await listenDual(withPublicGate(() => {}, { concurrency: 1, queue: 4, queueWaitMs: 100, cpuMsPerSecond: 0 }), "127.0.0.1", 0);
     const url = `http://127.0.0.1:${server.address.port}`;
     void fetch(`${url}/v2/verify`, { method: "POST", body: "a" }).catch(() => {});
     await new Promise((r) => setTimeout(r, 50));
@@ -60,5 +60,28 @@ describe("the public-route gate", () => {
     const waited = await fetch(`${url}/v2/verify`, { method: "POST", body: "b" });
     expect(waited.status).toBe(503);
     expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+  });
+
+  it("charges each request's estimated CPU against a budget per second: past it they wait for the refill, in order", async () => {
+    let clock = 0;
+    const served: string[] = [];
+    server = await listenDual(
+      withPublicGate((req, res) => {
+        served.push(req.url!);
+        res.end("ok");
+      }, { concurrency: 10, queue: 10, queueWaitMs: 5_000, cpuMsPerSecond: 80 }, () => clock),
+      "127.0.0.1",
+      0,
+    );
+    const url = `http://127.0.0.1:${server.address.port}`;
+    // A 4 MB body is charged 81 ms: the first runs on the full bucket (80), the second waits for it to refill.
+    const body = "x".repeat(4 * 1024 * 1024);
+    expect((await fetch(`${url}/v2/verify?1`, { method: "POST", body })).status).toBe(200);
+    const second = fetch(`${url}/v2/verify?2`, { method: "POST", body });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(served).toEqual(["/v2/verify?1"]);
+    clock += 1_000;
+    expect((await second).status).toBe(200);
+    expect(served).toEqual(["/v2/verify?1", "/v2/verify?2"]);
   });
 });

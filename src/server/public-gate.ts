@@ -29,43 +29,93 @@ export interface PublicRouteLimits {
   queue: number;
   /** The longest a public request waits for a place before it is refused. */
   queueWaitMs: number;
+  /**
+   * The estimated CPU the public routes may take, in ms per second of this
+   * process (0: no such budget). Each request is charged before it runs:
+   * 1 ms plus COST_MS_PER_MB per MB of declared body (what reading, scanning
+   * and parsing a body costs at most, measured by the public-abuse section
+   * of the reliability suite). A concurrency cap alone bounds requests in
+   * flight, not their rate: a flood of cheap-to-send bodies would still
+   * take the event loop from tenants.
+   */
+  cpuMsPerSecond: number;
 }
 
 const RETRY_AFTER_SECONDS = 1;
+const COST_MS_PER_MB = 20;
+
+/** What a request is charged against the CPU budget. */
+export function publicRequestCostMs(req: Parameters<RequestListener>[0]): number {
+  const length = Number(req.headers["content-length"] ?? 0);
+  // A chunked body's size is unknown until read: it is charged as 1 MB (the body limit of most routes).
+  const bytes = req.headers["transfer-encoding"] !== undefined ? 1024 * 1024 : Number.isFinite(length) && length > 0 ? length : 0;
+  return 1 + (COST_MS_PER_MB * bytes) / (1024 * 1024);
+}
 
 /**
  * The share of the process public routes may take: at most `concurrency`
  * in progress (so they hold at most that many database connections and
- * verifier slots), a bounded FIFO of waiting requests, and beyond that an
- * answer at once: 503 with Retry-After (the server's capacity is taken,
- * not the caller's quota, which would be 429), reason SERVER_BUSY, in the
- * route's own error format. Authenticated routes never wait here, so a
- * flood of public requests cannot starve tenants. A waiting request's body
- * is not read until it is let in.
+ * verifier slots), within a CPU budget per second, a bounded FIFO of
+ * waiting requests, and beyond that an answer at once: 503 with
+ * Retry-After (the server's capacity is taken, not the caller's quota,
+ * which would be 429), reason SERVER_BUSY, in the route's own error
+ * format. Authenticated routes never wait here, so a flood of public
+ * requests cannot starve tenants. A waiting request's body is not read
+ * until it is let in.
  */
-export function withPublicGate(next: RequestListener, limits: PublicRouteLimits): RequestListener {
+export function withPublicGate(next: RequestListener, limits: PublicRouteLimits, now: () => number = () => performance.now()): RequestListener {
   let inProgress = 0;
-  const waiting: Array<() => void> = [];
+  // The CPU budget, as a token bucket holding at most one second's worth; it may go negative by one request.
+  let tokens = limits.cpuMsPerSecond;
+  let refilledAt = now();
+  let wake: NodeJS.Timeout | undefined;
+  const waiting: Array<{ admit: () => void }> = [];
+  const refill = () => {
+    const at = now();
+    tokens = Math.min(limits.cpuMsPerSecond, tokens + ((at - refilledAt) / 1000) * limits.cpuMsPerSecond);
+    refilledAt = at;
+  };
+  const mayRun = () => {
+    if (inProgress >= limits.concurrency) return false;
+    if (limits.cpuMsPerSecond <= 0) return true;
+    refill();
+    return tokens > 0;
+  };
+  const admitWaiting = () => {
+    while (waiting.length > 0 && mayRun()) waiting.shift()!.admit();
+    // Out of budget with requests waiting: look again when it has refilled (a release looks too).
+    if (waiting.length > 0 && inProgress < limits.concurrency && wake === undefined) {
+      wake = setTimeout(() => {
+        wake = undefined;
+        admitWaiting();
+      }, Math.max(1, Math.ceil((-tokens / limits.cpuMsPerSecond) * 1000) + 1));
+    }
+  };
   const release = () => {
     inProgress--;
-    waiting.shift()?.();
+    admitWaiting();
   };
   return (req, res) => {
     const path = (req.url ?? "/").split("?")[0]!;
     if (req.method === "OPTIONS" || !isPublicRoute(path)) return next(req, res);
+    const cost = publicRequestCostMs(req);
     const run = () => {
       inProgress++;
+      tokens -= cost;
       res.once("close", release);
       next(req, res);
     };
-    if (inProgress < limits.concurrency) return run();
+    if (waiting.length === 0 && mayRun()) return run();
     if (waiting.length >= limits.queue) return refuse(req, res, path);
-    const admit = () => {
-      clearTimeout(timer);
-      run();
+    const entry = {
+      admit: () => {
+        clearTimeout(timer);
+        res.off("close", leave);
+        run();
+      },
     };
     const leave = () => {
-      const at = waiting.indexOf(admit);
+      const at = waiting.indexOf(entry);
       if (at >= 0) waiting.splice(at, 1);
       clearTimeout(timer);
     };
@@ -73,9 +123,10 @@ export function withPublicGate(next: RequestListener, limits: PublicRouteLimits)
       leave();
       refuse(req, res, path);
     }, limits.queueWaitMs);
-    waiting.push(admit);
+    waiting.push(entry);
     // A client that gives up while waiting leaves the queue.
     res.once("close", leave);
+    admitWaiting();
   };
 }
 
@@ -84,8 +135,9 @@ function refuse(req: Parameters<RequestListener>[0], res: Parameters<RequestList
   const error = new AppError("unavailable", "the server is serving as many public requests as it takes; retry shortly", { retryAfterSeconds: RETRY_AFTER_SECONDS, reason: "SERVER_BUSY" });
   const body = path.startsWith("/attesto.") ? Buffer.from(errorToJsonBytes(toConnectError(error), {})) : Buffer.from(JSON.stringify(httpErrorBody(error)));
   const headers: Record<string, string | number> = { "Content-Type": "application/json", "Content-Length": body.length, "Retry-After": RETRY_AFTER_SECONDS };
-  // HTTP/1.1: the unread body would otherwise be read and thrown away, or taken for the next request.
-  if (!("stream" in req)) headers.Connection = "close";
+  // The unread body is read and dropped by Node (a client still sending gets its answer, not a
+  // reset); bodies still arriving slowly are bounded by the listener's pending-body cap.
+  req.resume();
   (res as http.ServerResponse).writeHead(503, headers);
   res.end(body);
 }
