@@ -30,7 +30,7 @@ const envSchema = z.object({
   ATTESTO_MAX_CONNECTIONS_PER_IP: z.coerce.number().int().min(0).default(1024),
   ATTESTO_MAX_PENDING_BODIES: z.coerce.number().int().min(0).default(4096),
   ATTESTO_PUBLIC_CONCURRENCY: z.coerce.number().int().min(1).default(4),
-  ATTESTO_PUBLIC_QUEUE: z.coerce.number().int().min(0).default(16),
+  ATTESTO_PUBLIC_QUEUE: z.coerce.number().int().min(0).default(256),
   ATTESTO_PUBLIC_QUEUE_WAIT_MS: z.coerce.number().int().min(0).default(2_000),
   ATTESTO_PUBLIC_CPU_MS_PER_S: z.coerce.number().int().min(0).max(1000).default(200),
   ATTESTO_API_KEY_CACHE_MS: z.coerce.number().int().min(0).default(5_000),

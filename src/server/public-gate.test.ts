@@ -42,8 +42,12 @@ describe("the public-route gate", () => {
     const refusedHttp = await fetch(`${url}/v2/verify`, { method: "POST", body: "b" });
     expect(refusedHttp.status).toBe(503);
     expect(await refusedHttp.json()).toMatchObject({ error: { code: "unavailable", reason: "SERVER_BUSY" } });
-    // An authenticated route is served while the public share is full.
+    // An authenticated route, or a read with a tenant's key, is served while the public share is full.
     expect(await (await fetch(`${url}/attesto.v1.ProofstreamService/AppendEvent`, { method: "POST", body: "{}" })).text()).toBe("tenant");
+    const keyedRead = fetch(`${url}/proofstreams/s/checkpoint`, { headers: { authorization: "Bearer k" } });
+    while (held.length < 3) await new Promise((r) => setTimeout(r, 5));
+    held.pop()!();
+    expect((await keyedRead).status).toBe(200);
     // A place frees: the queued request is let in.
     held.shift()!();
     while (held.length < 2) await new Promise((r) => setTimeout(r, 5));

@@ -22,6 +22,9 @@ const PUBLIC_ROUTES = [
 
 export const isPublicRoute = (path: string) => PUBLIC_ROUTES.some((route) => route.test(path));
 
+/** The read paths a tenant's key may also use: with a key, the request is the tenant's (its rate limits apply), not the public's. */
+const KEYED_READS = /^\/(?:proofstreams|bundles)\//;
+
 export interface PublicRouteLimits {
   /** Public requests in progress at once in this process. */
   concurrency: number;
@@ -97,7 +100,7 @@ export function withPublicGate(next: RequestListener, limits: PublicRouteLimits,
   };
   return (req, res) => {
     const path = (req.url ?? "/").split("?")[0]!;
-    if (req.method === "OPTIONS" || !isPublicRoute(path)) return next(req, res);
+    if (req.method === "OPTIONS" || !isPublicRoute(path) || (req.headers.authorization !== undefined && KEYED_READS.test(path))) return next(req, res);
     const cost = publicRequestCostMs(req);
     const run = () => {
       inProgress++;
