@@ -33,6 +33,7 @@ const envSchema = z.object({
   ATTESTO_PUBLIC_QUEUE: z.coerce.number().int().min(0).default(256),
   ATTESTO_PUBLIC_QUEUE_WAIT_MS: z.coerce.number().int().min(0).default(2_000),
   ATTESTO_PUBLIC_CPU_MS_PER_S: z.coerce.number().int().min(0).max(1000).default(200),
+  ATTESTO_PUBLIC_MAX_LOOP_UTILIZATION: z.coerce.number().min(0.05).max(1).default(0.7),
   ATTESTO_API_KEY_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
   ATTESTO_DEV_TENANT: boolFromEnv.optional(),
   ATTESTO_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]+$/).optional(),
@@ -145,7 +146,7 @@ export interface Config {
    * those places, and how long they wait; beyond, 503 SERVER_BUSY with
    * Retry-After.
    */
-  publicRoutes: { concurrency: number; queue: number; queueWaitMs: number; cpuMsPerSecond: number };
+  publicRoutes: { concurrency: number; queue: number; queueWaitMs: number; cpuMsPerSecond: number; maxLoopUtilization: number };
   apiKeyCacheMs: number;
   /** Create a development tenant and key at start-up (embedded default only). */
   devTenant: boolean;
@@ -310,7 +311,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       maxConnectionsPerIp: e.ATTESTO_MAX_CONNECTIONS_PER_IP,
       maxPendingBodies: e.ATTESTO_MAX_PENDING_BODIES,
     },
-    publicRoutes: { concurrency: e.ATTESTO_PUBLIC_CONCURRENCY, queue: e.ATTESTO_PUBLIC_QUEUE, queueWaitMs: e.ATTESTO_PUBLIC_QUEUE_WAIT_MS, cpuMsPerSecond: e.ATTESTO_PUBLIC_CPU_MS_PER_S },
+    publicRoutes: { concurrency: e.ATTESTO_PUBLIC_CONCURRENCY, queue: e.ATTESTO_PUBLIC_QUEUE, queueWaitMs: e.ATTESTO_PUBLIC_QUEUE_WAIT_MS, cpuMsPerSecond: e.ATTESTO_PUBLIC_CPU_MS_PER_S, maxLoopUtilization: e.ATTESTO_PUBLIC_MAX_LOOP_UTILIZATION },
     apiKeyCacheMs: e.ATTESTO_API_KEY_CACHE_MS,
     devTenant: e.ATTESTO_DEV_TENANT ?? !e.DATABASE_URL,
     logLevel: e.LOG_LEVEL,

@@ -41,7 +41,7 @@ import { clientAddressKey } from "../rpc/context.js";
 import { ValidationAudit } from "../store/audit.js";
 import { RequestIds, requestIdSettings } from "../request-ids/module.js";
 import { withEdge, type Tracker } from "./request-listener.js";
-import { isPublicRoute, withPublicGate } from "./public-gate.js";
+import { isPublicRoute, loopUtilizationAbove, withPublicGate } from "./public-gate.js";
 import { PUBLIC_JSON_LIMITS } from "../json.js";
 import { Verifier } from "../verifier/module.js";
 import { choosePublicBaseUrl, originPattern, readStoredPublicBaseUrl, storePublicBaseUrl, type PublicBaseUrlSource } from "./public-base-url.js";
@@ -303,8 +303,10 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
       connect = withFastUnary(fast, connect);
     }
     const tracker: Tracker = { inFlight: 0 };
+    const loop = loopUtilizationAbove(config.publicRoutes.maxLoopUtilization);
+    cleanups.push(async () => loop.stop());
     // Workers also listen: health, readiness and metrics are how they are watched.
-    const server = await listenDual(withEdge(withPublicGate(withOpsRoutes(connect, { metrics, logger, readiness: readinessChecks }), config.publicRoutes), { logger, metrics, corsOrigins: config.corsOrigins, tracker, rpcBodyLimitBytes: config.bodyLimitBytes }), config.host, config.port, config.connectionLimits);
+    const server = await listenDual(withEdge(withPublicGate(withOpsRoutes(connect, { metrics, logger, readiness: readinessChecks }), config.publicRoutes, loop.busy), { logger, metrics, corsOrigins: config.corsOrigins, tracker, rpcBodyLimitBytes: config.bodyLimitBytes }), config.host, config.port, config.connectionLimits);
     // Requests drain before the workers and connections they use are closed, within the grace
     // period less a reserve for closing those.
     cleanups.push(() => server.close(config.shutdownGraceMs - Math.min(2_000, config.shutdownGraceMs / 4)));

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { listenDual, type DualServer } from "./listener.js";
-import { isPublicRoute, withPublicGate } from "./public-gate.js";
+import { isPublicRoute, loopUtilizationAbove, withPublicGate } from "./public-gate.js";
 
 let server: DualServer | undefined;
 afterEach(async () => {
@@ -24,7 +24,7 @@ describe("the public-route gate", () => {
       withPublicGate((req, res) => {
         if (req.url === "/attesto.v1.ProofstreamService/AppendEvent") return void res.end("tenant");
         held.push(() => res.end(`done ${req.url}`));
-      }, { concurrency: 2, queue: 1, queueWaitMs: 5_000, cpuMsPerSecond: 0 }),
+      }, { concurrency: 2, queue: 1, queueWaitMs: 5_000, cpuMsPerSecond: 0, maxLoopUtilization: 1 }),
       "127.0.0.1",
       0,
     );
@@ -56,7 +56,7 @@ describe("the public-route gate", () => {
   });
 
   it("refuses a queued request that waited queueWaitMs", async () => {
-    server = await listenDual(withPublicGate(() => {}, { concurrency: 1, queue: 4, queueWaitMs: 100, cpuMsPerSecond: 0 }), "127.0.0.1", 0);
+    server = await listenDual(withPublicGate(() => {}, { concurrency: 1, queue: 4, queueWaitMs: 100, cpuMsPerSecond: 0, maxLoopUtilization: 1 }), "127.0.0.1", 0);
     const url = `http://127.0.0.1:${server.address.port}`;
     void fetch(`${url}/v2/verify`, { method: "POST", body: "a" }).catch(() => {});
     await new Promise((r) => setTimeout(r, 50));
@@ -73,7 +73,7 @@ describe("the public-route gate", () => {
       withPublicGate((req, res) => {
         served.push(req.url!);
         res.end("ok");
-      }, { concurrency: 10, queue: 10, queueWaitMs: 5_000, cpuMsPerSecond: 80 }, () => clock),
+      }, { concurrency: 10, queue: 10, queueWaitMs: 5_000, cpuMsPerSecond: 80, maxLoopUtilization: 1 }, () => false, () => clock),
       "127.0.0.1",
       0,
     );
@@ -87,5 +87,38 @@ describe("the public-route gate", () => {
     clock += 1_000;
     expect((await second).status).toBe(200);
     expect(served).toEqual(["/v2/verify?1", "/v2/verify?2"]);
+  });
+
+  it("starts no public request while the event loop is busier than maxLoopUtilization; tenants' calls go on", async () => {
+    let busy = true;
+    const served: string[] = [];
+    server = await listenDual(
+      withPublicGate((req, res) => {
+        served.push(req.url!);
+        res.end("ok");
+      }, { concurrency: 10, queue: 10, queueWaitMs: 5_000, cpuMsPerSecond: 0, maxLoopUtilization: 0.5 }, () => busy),
+      "127.0.0.1",
+      0,
+    );
+    const url = `http://127.0.0.1:${server.address.port}`;
+    const waiting = fetch(`${url}/v2/verify`, { method: "POST", body: "x" });
+    expect((await fetch(`${url}/attesto.v1.ProofstreamService/AppendEvent`, { method: "POST", body: "{}" })).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(served).toEqual(["/attesto.v1.ProofstreamService/AppendEvent"]);
+    busy = false;
+    expect((await waiting).status).toBe(200);
+  });
+
+  it("measures the loop's utilization", async () => {
+    const monitor = loopUtilizationAbove(0.5, 20);
+    const until = Date.now() + 120;
+    while (Date.now() < until) {
+      /* keeps the loop busy */
+    }
+    await new Promise((r) => setTimeout(r, 1));
+    expect(monitor.busy()).toBe(true);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(monitor.busy()).toBe(false);
+    monitor.stop();
   });
 });

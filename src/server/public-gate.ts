@@ -1,4 +1,5 @@
 import type http from "node:http";
+import { performance } from "node:perf_hooks";
 import { errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { AppError } from "../errors.js";
 import { httpErrorBody } from "../http/errors.js";
@@ -42,10 +43,29 @@ export interface PublicRouteLimits {
    * take the event loop from tenants.
    */
   cpuMsPerSecond: number;
+  /**
+   * Event-loop utilization (0 to 1, over the last 100 ms) above which no
+   * public request starts: when tenants' work keeps the loop busy, public
+   * requests wait (and past queueWaitMs are refused). 1: never.
+   */
+  maxLoopUtilization: number;
+}
+
+/** Whether the event loop was busier than `threshold` over the last window; stop() ends the sampling. */
+export function loopUtilizationAbove(threshold: number, windowMs = 100): { busy: () => boolean; stop: () => void } {
+  let last = performance.eventLoopUtilization();
+  let busy = false;
+  const timer = setInterval(() => {
+    const now = performance.eventLoopUtilization();
+    busy = performance.eventLoopUtilization(now, last).utilization > threshold;
+    last = now;
+  }, windowMs).unref();
+  return { busy: () => busy, stop: () => clearInterval(timer) };
 }
 
 const RETRY_AFTER_SECONDS = 1;
 const COST_MS_PER_MB = 20;
+const LOOP_RECHECK_MS = 50;
 
 /** What a request is charged against the CPU budget. */
 export function publicRequestCostMs(req: Parameters<RequestListener>[0]): number {
@@ -66,7 +86,7 @@ export function publicRequestCostMs(req: Parameters<RequestListener>[0]): number
  * requests cannot starve tenants. A waiting request's body is not read
  * until it is let in.
  */
-export function withPublicGate(next: RequestListener, limits: PublicRouteLimits, now: () => number = () => performance.now()): RequestListener {
+export function withPublicGate(next: RequestListener, limits: PublicRouteLimits, loopBusy: () => boolean = () => false, now: () => number = () => performance.now()): RequestListener {
   let inProgress = 0;
   // The CPU budget, as a token bucket holding at most one second's worth; it may go negative by one request.
   let tokens = limits.cpuMsPerSecond;
@@ -79,7 +99,7 @@ export function withPublicGate(next: RequestListener, limits: PublicRouteLimits,
     refilledAt = at;
   };
   const mayRun = () => {
-    if (inProgress >= limits.concurrency) return false;
+    if (inProgress >= limits.concurrency || loopBusy()) return false;
     if (limits.cpuMsPerSecond <= 0) return true;
     refill();
     return tokens > 0;
@@ -88,10 +108,11 @@ export function withPublicGate(next: RequestListener, limits: PublicRouteLimits,
     while (waiting.length > 0 && mayRun()) waiting.shift()!.admit();
     // Out of budget with requests waiting: look again when it has refilled (a release looks too).
     if (waiting.length > 0 && inProgress < limits.concurrency && wake === undefined) {
+      const refillMs = limits.cpuMsPerSecond > 0 && tokens <= 0 ? Math.ceil((-tokens / limits.cpuMsPerSecond) * 1000) + 1 : 0;
       wake = setTimeout(() => {
         wake = undefined;
         admitWaiting();
-      }, Math.max(1, Math.ceil((-tokens / limits.cpuMsPerSecond) * 1000) + 1));
+      }, Math.max(refillMs, loopBusy() ? LOOP_RECHECK_MS : 1));
     }
   };
   const release = () => {
