@@ -33,7 +33,9 @@ export class Verifier {
   async start(): Promise<void> {
     this.#pool = new Piscina({
       ...workerScript(),
-      minThreads: this.settings.threads,
+      // Threads start with the first document, not with the process: a worker process that never
+      // verifies (and every restart) does not pay for them.
+      minThreads: 0,
       maxThreads: this.settings.threads,
       idleTimeout: Number.POSITIVE_INFINITY,
     });
