@@ -28,6 +28,12 @@ const envSchema = z.object({
   ATTESTO_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
   ATTESTO_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).default(65_000),
   ATTESTO_MAX_CONNECTIONS_PER_IP: z.coerce.number().int().min(0).default(1024),
+  ATTESTO_MAX_PENDING_BODIES: z.coerce.number().int().min(0).default(4096),
+  ATTESTO_PUBLIC_CONCURRENCY: z.coerce.number().int().min(1).default(4),
+  ATTESTO_PUBLIC_QUEUE: z.coerce.number().int().min(0).default(256),
+  ATTESTO_PUBLIC_QUEUE_WAIT_MS: z.coerce.number().int().min(0).default(2_000),
+  ATTESTO_PUBLIC_CPU_MS_PER_S: z.coerce.number().int().min(0).max(1000).default(200),
+  ATTESTO_PUBLIC_MAX_LOOP_UTILIZATION: z.coerce.number().min(0.05).max(1).default(0.7),
   ATTESTO_API_KEY_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
   ATTESTO_DEV_TENANT: boolFromEnv.optional(),
   ATTESTO_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]+$/).optional(),
@@ -85,6 +91,9 @@ const envSchema = z.object({
   ATTESTO_BUNDLE_CHUNK_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
   ATTESTO_BUNDLE_INLINE_BYTES: z.coerce.number().int().min(0).default(4 * 1024 * 1024),
   ATTESTO_VERIFY_MAX_BYTES: z.coerce.number().int().min(1024).default(16 * 1024 * 1024),
+  ATTESTO_VERIFY_THREADS: z.coerce.number().int().min(1).max(64).default(1),
+  ATTESTO_VERIFY_QUEUE: z.coerce.number().int().min(0).default(8),
+  ATTESTO_VERIFY_BUDGET_MS: z.coerce.number().int().min(100).default(5_000),
   ATTESTO_ANCHOR_RPC_URL: z.string().url().optional(),
   ATTESTO_ANCHOR_CHAIN_ID: z.coerce.number().int().positive().optional(),
   ATTESTO_ANCHOR_PRIVATE_KEY: z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be 0x followed by 64 hex digits").optional(),
@@ -131,6 +140,13 @@ export interface Config {
   shutdownGraceMs: number;
   /** Slowloris and idle-connection limits of the listener. */
   connectionLimits: ConnectionLimits;
+  /**
+   * The share of a process unauthenticated routes may use: requests in
+   * flight, their estimated CPU per second, requests waiting for one of
+   * those places, and how long they wait; beyond, 503 SERVER_BUSY with
+   * Retry-After.
+   */
+  publicRoutes: { concurrency: number; queue: number; queueWaitMs: number; cpuMsPerSecond: number; maxLoopUtilization: number };
   apiKeyCacheMs: number;
   /** Create a development tenant and key at start-up (embedded default only). */
   devTenant: boolean;
@@ -236,6 +252,8 @@ export interface Config {
   bundleInlineBytes: number;
   /** Largest document POST /v2/verify accepts (public route). */
   verifyMaxBytes: number;
+  /** Documents from anyone are verified on worker threads: how many, how many may wait, and each one's time budget. */
+  verifier: { threads: number; queue: number; budgetMs: number };
   /** JSON-RPC endpoint of the EVM chain batches are anchored on; unset: see anchorDevChain. */
   anchorRpcUrl: string | undefined;
   /** The chain id the node must report (a guard against a wrong endpoint). */
@@ -291,7 +309,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       requestTimeoutMs: e.ATTESTO_REQUEST_TIMEOUT_MS,
       idleTimeoutMs: e.ATTESTO_IDLE_TIMEOUT_MS,
       maxConnectionsPerIp: e.ATTESTO_MAX_CONNECTIONS_PER_IP,
+      maxPendingBodies: e.ATTESTO_MAX_PENDING_BODIES,
     },
+    publicRoutes: { concurrency: e.ATTESTO_PUBLIC_CONCURRENCY, queue: e.ATTESTO_PUBLIC_QUEUE, queueWaitMs: e.ATTESTO_PUBLIC_QUEUE_WAIT_MS, cpuMsPerSecond: e.ATTESTO_PUBLIC_CPU_MS_PER_S, maxLoopUtilization: e.ATTESTO_PUBLIC_MAX_LOOP_UTILIZATION },
     apiKeyCacheMs: e.ATTESTO_API_KEY_CACHE_MS,
     devTenant: e.ATTESTO_DEV_TENANT ?? !e.DATABASE_URL,
     logLevel: e.LOG_LEVEL,
@@ -359,6 +379,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     bundleChunkBytes: e.ATTESTO_BUNDLE_CHUNK_BYTES,
     bundleInlineBytes: e.ATTESTO_BUNDLE_INLINE_BYTES,
     verifyMaxBytes: e.ATTESTO_VERIFY_MAX_BYTES,
+    verifier: { threads: e.ATTESTO_VERIFY_THREADS, queue: e.ATTESTO_VERIFY_QUEUE, budgetMs: e.ATTESTO_VERIFY_BUDGET_MS },
     anchorRpcUrl: e.ATTESTO_ANCHOR_RPC_URL,
     anchorChainId: e.ATTESTO_ANCHOR_CHAIN_ID,
     anchorPrivateKey: e.ATTESTO_ANCHOR_PRIVATE_KEY,

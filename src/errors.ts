@@ -80,6 +80,7 @@ export const ERROR_REASONS = [
   "OBJECT_STORE_UNAVAILABLE",
   "DEADLINE_EXCEEDED",
   "DATABASE_RETRY",
+  "SERVER_BUSY",
   "NOT_IMPLEMENTED",
 ] as const;
 export type ErrorReason = (typeof ERROR_REASONS)[number];

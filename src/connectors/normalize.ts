@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { invalidArgument } from "../errors.js";
+import { isObject, parseJsonObject } from "../json.js";
 import type { JsonObject } from "./types.js";
 
 /**
@@ -23,19 +24,8 @@ export interface NormalizedEvent {
   payload: JsonObject;
 }
 
-/** The raw body as a JSON object; `field` names the whole body in errors. */
-export function parseJsonObject(raw: Buffer): Record<string, unknown> {
-  let body: unknown;
-  try {
-    body = JSON.parse(raw.toString("utf8"));
-  } catch {
-    throw invalidArgument("body", "must be a JSON object");
-  }
-  if (body === null || typeof body !== "object" || Array.isArray(body)) throw invalidArgument("body", "must be a JSON object");
-  return body as Record<string, unknown>;
-}
-
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+/** The raw body as a JSON object, read within the JSON limits of every public route. */
+export { parseJsonObject };
 
 export function parseTimestamp(value: unknown, field: string): Date {
   if (typeof value !== "string" || !RFC3339.test(value)) throw invalidArgument(field, "must be an RFC 3339 timestamp such as 2026-06-07T12:00:00Z");

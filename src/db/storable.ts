@@ -1,4 +1,5 @@
 import { invalidArgument, type AppError } from "../errors.js";
+import { MAX_JSON_DEPTH } from "../json.js";
 
 /**
  * What PostgreSQL refuses, checked before a value reaches a statement, so a
@@ -8,7 +9,7 @@ import { invalidArgument, type AppError } from "../errors.js";
  * longer match what was hashed); JSON has no NaN or infinities (JCS refuses
  * them); and the server's JSON parser gives up on very deep nesting.
  */
-export const MAX_JSON_DEPTH = 64;
+export { MAX_JSON_DEPTH };
 
 // NUL is the control character PostgreSQL refuses in text: matching it is the point.
 // eslint-disable-next-line no-control-regex

@@ -1,4 +1,4 @@
-import { create, fromJson, toJson, type DescMessage, type JsonObject, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
+import { create, fromJson, toJson, type DescMessage, type JsonObject, type MessageShape } from "@bufbuild/protobuf";
 import type { Context, Hono } from "hono";
 import {
   VerifyAppleSignedDataRequestSchema,
@@ -9,6 +9,7 @@ import {
   VerifyGooglePurchaseResponseSchema,
 } from "../../gen/ts/attesto/v1/store_pb.js";
 import { invalidArgument } from "../errors.js";
+import { parseJsonObject } from "../json.js";
 import { apiEnvironmentOf, appleSignedDataMsg, environmentOf, googleInput, purchaseMsg } from "../contract/store-messages.js";
 import { validateMessage } from "../contract/validation.js";
 import type { StoreVerification } from "../store/module.js";
@@ -24,13 +25,7 @@ export interface StoreRouteDeps {
 
 /** Reads a JSON body as a contract message (protojson: camelCase or proto names, enums by name) and runs its field rules. */
 export async function contractBody<D extends DescMessage>(c: Context, schema: D): Promise<MessageShape<D>> {
-  let json: JsonValue;
-  try {
-    json = (await c.req.json()) as JsonValue;
-  } catch {
-    throw invalidArgument("body", "must be a JSON object");
-  }
-  if (json === null || typeof json !== "object" || Array.isArray(json)) throw invalidArgument("body", "must be a JSON object");
+  const json = parseJsonObject(await c.req.text()) as JsonObject;
   let message: MessageShape<D>;
   try {
     message = fromJson(schema, json);

@@ -3,7 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { AppError, invalidArgument } from "../errors.js";
 import type { Bundles } from "../proofstream/bundles.js";
 import type { Authenticator } from "../tenancy/authenticator.js";
-import { verifyDocument } from "../verify/document.js";
+import type { Verifier } from "../verifier/module.js";
 import { errorResponse } from "./errors.js";
 import { verifyPageHtml, verifyPageScript } from "../verify-page/assets.js";
 
@@ -17,7 +17,7 @@ export const VERIFY_PATH = "/v2/verify";
  * `GET /bundles/<id>/download` streams a ready bundle (access as for the
  * tile read path: the owning tenant's key, or public when tiles are).
  */
-export function mountVerifyRoutes(http: Hono, deps: { bundles: Bundles; authenticator: Authenticator; publicDownloads: boolean; verifyMaxBytes: number }): void {
+export function mountVerifyRoutes(http: Hono, deps: { bundles: Bundles; authenticator: Authenticator; verifier: Verifier; publicDownloads: boolean; verifyMaxBytes: number }): void {
   http.post(
     VERIFY_PATH,
     bodyLimit({
@@ -29,7 +29,7 @@ export function mountVerifyRoutes(http: Hono, deps: { bundles: Bundles; authenti
       if (key !== undefined && key.length > 1024) throw invalidArgument("verifier_key", "is too long");
       const text = await c.req.text();
       if (!text.trim()) throw invalidArgument("body", "send the bundle JSON or the tlog-proof text as the request body");
-      const report = verifyDocument(text, { pinnedKey: key || undefined });
+      const report = await deps.verifier.verify(text, { pinnedKey: key || undefined });
       return c.json({ ...report, checks: report.checks.map((check) => ({ ...check, ok: check.status === "pass" || check.status === "skipped" })) });
     },
   );

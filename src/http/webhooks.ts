@@ -10,6 +10,7 @@ import {
 import { renderField, type FieldNames } from "../contract/fields.js";
 import { validateMessage } from "../contract/validation.js";
 import { invalidArgument, notFound } from "../errors.js";
+import { parseJsonObject } from "../json.js";
 import type { Authenticator } from "../tenancy/authenticator.js";
 import type { Delivery } from "../webhooks/deliveries.js";
 import { isWebhookEventType } from "../webhooks/event-types.js";
@@ -49,14 +50,7 @@ function validate<D extends DescMessage>(schema: D, message: Message): void {
 const rest = <T>(call: Promise<T>): Promise<T> => call.catch((err: unknown) => Promise.reject(renderField(err, REST_FIELDS)));
 
 export async function jsonObject(c: Context): Promise<Record<string, unknown>> {
-  let body: unknown;
-  try {
-    body = await c.req.json();
-  } catch {
-    throw invalidArgument("body", "must be a JSON object");
-  }
-  if (body === null || typeof body !== "object" || Array.isArray(body)) throw invalidArgument("body", "must be a JSON object");
-  return body as Record<string, unknown>;
+  return parseJsonObject(await c.req.text());
 }
 
 /** Reads the allowed fields of a JSON body with their JSON types; anything else is an error naming the field. */

@@ -6,7 +6,19 @@ import { invokeUnaryImplementation, mergeNonProtocolHeaders, readAllBytes, valid
 import { codeToHttpStatus, contentTypeUnaryJson, contentTypeUnaryProto, errorToJsonBytes, trailerMux } from "@connectrpc/connect/protocol-connect";
 import { fastUnaryMethods, type FastUnaryMethod, type ServiceRegistration } from "./fast-unary-methods.js";
 import { fastUnaryShape, type FastUnaryShape } from "./fast-unary-shape.js";
+import { invalidArgument } from "../errors.js";
+import { jsonShapeProblem, type JsonLimits } from "../verify/json.js";
+import { toConnectError } from "./errors.js";
 import { nodeHeadersOf, webHeadersOf } from "./node-headers.js";
+
+/**
+ * A JSON request's shape is checked before connect parses it (JSON.parse
+ * has no depth limit): depth 128 for every method (payloads are held to 64
+ * by validation; this only refuses sooner what it would refuse), and
+ * whatever the caller's jsonLimitsOf asks for a path (the public methods:
+ * PUBLIC_JSON_LIMITS).
+ */
+const RPC_JSON_LIMITS: JsonLimits = { maxDepth: 128 };
 
 /**
  * The reason the handler signal carries once a call has ended. connect-node
@@ -44,7 +56,7 @@ export interface FastUnaryHandler {
  * wired (no handler reads `ctx.signal`); the `Connect-Timeout-Ms` deadline
  * signal is, by createHandlerContext.
  */
-export function fastUnary(options: ConnectNodeAdapterOptions, registrations: ServiceRegistration[]): FastUnaryHandler {
+export function fastUnary(options: ConnectNodeAdapterOptions, registrations: ServiceRegistration[], jsonLimitsOf: (path: string) => JsonLimits | undefined = () => undefined): FastUnaryHandler {
   const opt = validateUniversalHandlerOptions({ ...options, acceptCompression: options.acceptCompression ?? [compressionGzip, compressionBrotli] });
   // A request gate runs before the body is read; with one configured, connect-node serves every call.
   const methods = opt.requestGate === undefined ? fastUnaryMethods(registrations, opt, options.requestPathPrefix ?? "") : new Map<string, FastUnaryMethod>();
@@ -52,12 +64,13 @@ export function fastUnary(options: ConnectNodeAdapterOptions, registrations: Ser
   const handler = (req: NodeRequest, res: NodeResponse): boolean => {
     const url = req.url ?? "";
     const query = url.indexOf("?");
-    const method = methods.get(query < 0 ? url : url.slice(0, query));
+    const path = query < 0 ? url : url.slice(0, query);
+    const method = methods.get(path);
     if (method === undefined) return false;
     const shape = fastUnaryShape(req.method, req.headers, opt);
     if (shape === undefined) return false;
     served++;
-    serve(req, res, method, shape).catch(() => {
+    serve(req, res, method, shape, jsonLimitsOf(path) ?? RPC_JSON_LIMITS).catch(() => {
       // Only writing can fail here (the peer went away): there is nobody left to answer.
       if (!res.headersSent) res.destroy();
     });
@@ -65,7 +78,7 @@ export function fastUnary(options: ConnectNodeAdapterOptions, registrations: Ser
   };
   return Object.assign(handler, { stats: () => ({ served }) });
 
-  async function serve(req: NodeRequest, res: NodeResponse, { spec, serialization }: FastUnaryMethod, shape: FastUnaryShape): Promise<void> {
+  async function serve(req: NodeRequest, res: NodeResponse, { spec, serialization }: FastUnaryMethod, shape: FastUnaryShape, jsonLimits: JsonLimits): Promise<void> {
     const requestHeader = webHeadersOf(req.headers);
     const encrypted = "encrypted" in req.socket && (req.socket as { encrypted?: boolean }).encrypted;
     const authority = "authority" in req ? req.authority : req.headers.host;
@@ -85,6 +98,8 @@ export function fastUnary(options: ConnectNodeAdapterOptions, registrations: Ser
     let body: Uint8Array;
     try {
       const bytes = await readAllBytes(req as AsyncIterable<Uint8Array>, opt.readMaxBytes, requestHeader.get("Content-Length"));
+      const problem = shape.binary ? undefined : jsonShapeProblem(bytes, jsonLimits);
+      if (problem !== undefined) throw toConnectError(invalidArgument("body", problem));
       const input = serialization.getI(shape.binary).parse(bytes);
       const output = await invokeUnaryImplementation(spec, context, input, opt.interceptors);
       body = serialization.getO(shape.binary).serialize(output);

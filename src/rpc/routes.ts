@@ -20,6 +20,7 @@ import { verifierService } from "./verifier-service.js";
 import { adminService, type AdminDeps } from "./admin-service.js";
 import { AnchorService } from "../../gen/ts/attesto/v1/anchor_pb.js";
 import type { Anchoring } from "../anchoring/module.js";
+import type { Verifier } from "../verifier/module.js";
 import { anchorService } from "./anchor-service.js";
 import { authInterceptor, deadlineInterceptor, errorInterceptor, validationInterceptor } from "./interceptors.js";
 import type { Logger } from "../logger.js";
@@ -39,6 +40,7 @@ export interface RpcDeps extends AdminDeps {
   connectors: Connectors;
   bundles: Bundles;
   anchoring: Anchoring;
+  verifier: Verifier;
   /** Server-side deadline of a unary call (0: none). */
   requestDeadlineMs: number;
 }
@@ -58,7 +60,7 @@ export function rpcRoutes(deps: RpcDeps) {
     router.service(TenantService, tenantService(deps));
     router.service(WebhookService, webhookService(deps));
     router.service(ProofstreamService, { ...proofstreamService(deps), ...bundleHandlers(deps) });
-    router.service(VerifierService, verifierService());
+    router.service(VerifierService, verifierService(deps.verifier));
     router.service(StoreVerificationService, storeVerificationService(deps));
     router.service(StoreNotificationService, storeNotificationService(deps));
     router.service(ConnectorService, connectorService(deps));

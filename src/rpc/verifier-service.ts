@@ -2,15 +2,15 @@ import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { BundleCheckSchema, type VerifierService } from "../../gen/ts/attesto/v1/verifier_pb.js";
 import { invalidArgument } from "../errors.js";
-import { verifyDocument } from "../verify/document.js";
+import type { Verifier } from "../verifier/module.js";
 import { isTlogProof } from "../verify/tlog-proof.js";
 
-/** VerifierService: public, offline, the same library as every other verifier. */
-export function verifierService(): ServiceImpl<typeof VerifierService> {
+/** VerifierService: public, offline, the same library as every other verifier (on the verifier threads). */
+export function verifierService(verifier: Verifier): ServiceImpl<typeof VerifierService> {
   return {
     async verifyBundle(req) {
       if (req.tlogProof && !isTlogProof(req.tlogProof)) throw invalidArgument("tlog_proof", "must start with the line c2sp.org/tlog-proof@v1");
-      const report = verifyDocument(req.bundleJson || req.tlogProof, { pinnedKey: req.verifierKey || undefined });
+      const report = await verifier.verify(req.bundleJson || req.tlogProof, { pinnedKey: req.verifierKey || undefined });
       return {
         valid: report.valid,
         checks: report.checks.map((c) => create(BundleCheckSchema, { name: c.name, ok: c.status === "pass" || c.status === "skipped", detail: c.detail, status: c.status })),

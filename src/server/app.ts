@@ -44,6 +44,9 @@ import { ValidationAudit } from "../store/audit.js";
 import { RequestIds, requestIdSettings } from "../request-ids/module.js";
 import { assertServerRunTimeFiles } from "../run-time-files.js";
 import { withEdge, type Tracker } from "./request-listener.js";
+import { isPublicRoute, loopUtilizationAbove, withPublicGate } from "./public-gate.js";
+import { PUBLIC_JSON_LIMITS } from "../json.js";
+import { Verifier } from "../verifier/module.js";
 import { choosePublicBaseUrl, originPattern, readStoredPublicBaseUrl, storePublicBaseUrl, type PublicBaseUrlSource } from "./public-base-url.js";
 
 /**
@@ -246,7 +249,10 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
       ],
     });
     mountTileRoutes(http, { proofstreams, authenticator, public: config.tilesPublic });
-    mountVerifyRoutes(http, { bundles, authenticator, publicDownloads: config.tilesPublic, verifyMaxBytes: config.verifyMaxBytes });
+    const verifier = new Verifier(config.verifier);
+    await verifier.start();
+    cleanups.push(() => verifier.close());
+    mountVerifyRoutes(http, { bundles, authenticator, verifier, publicDownloads: config.tilesPublic, verifyMaxBytes: config.verifyMaxBytes });
     const onStoreCredentialsChanged = (tenantId: string) => store.credentialsChanged(tenantId);
     const rpcDeps = {
       db: database.db,
@@ -262,6 +268,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
       connectors,
       bundles,
       anchoring,
+      verifier,
       requestDeadlineMs: config.requestDeadlineMs,
     };
     // The services are built once: connect-node and the fast path get the same implementations.
@@ -281,13 +288,15 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     // Connect unary POSTs skip connect-node's universal handler; everything else goes through it.
     let connect: RequestListener = connectNode as RequestListener;
     if (config.rpcFastPath) {
-      const fast = fastUnary(connectOptions, routes.registrations);
+      const fast = fastUnary(connectOptions, routes.registrations, (path) => (isPublicRoute(path) ? PUBLIC_JSON_LIMITS : undefined));
       metrics.trackFastPath(fast);
       connect = withFastUnary(fast, connect);
     }
     const tracker: Tracker = { inFlight: 0 };
+    const loop = loopUtilizationAbove(config.publicRoutes.maxLoopUtilization);
+    cleanups.push(async () => loop.stop());
     // Workers also listen: health, readiness and metrics are how they are watched.
-    const server = await listenDual(withEdge(withOpsRoutes(connect, { metrics, logger, readiness: readinessChecks }), { logger, metrics, corsOrigins: config.corsOrigins, tracker, rpcBodyLimitBytes: config.bodyLimitBytes }), config.host, config.port, config.connectionLimits);
+    const server = await listenDual(withEdge(withPublicGate(withOpsRoutes(connect, { metrics, logger, readiness: readinessChecks }), config.publicRoutes, loop.busy), { logger, metrics, corsOrigins: config.corsOrigins, tracker, rpcBodyLimitBytes: config.bodyLimitBytes }), config.host, config.port, config.connectionLimits);
     // Requests drain before the workers and connections they use are closed, within the grace
     // period less a reserve for closing those.
     cleanups.push(() => server.close(config.shutdownGraceMs - Math.min(2_000, config.shutdownGraceMs / 4)));

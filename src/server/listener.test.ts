@@ -69,7 +69,7 @@ describe("one port for HTTP/1.1 and h2c", () => {
 });
 
 describe("connection limits (slowloris)", () => {
-  const limits = { headersTimeoutMs: 300, requestTimeoutMs: 400, idleTimeoutMs: 500, maxConnectionsPerIp: 5 };
+  const limits = { headersTimeoutMs: 300, requestTimeoutMs: 400, idleTimeoutMs: 500, maxConnectionsPerIp: 5, maxPendingBodies: 0 };
   const net = () => import("node:net");
 
   /** Opens a raw connection, optionally sends bytes, and resolves with how long until the server closed it. */
@@ -123,5 +123,29 @@ describe("connection limits (slowloris)", () => {
     for (const s of open) s.destroy();
     await new Promise((r) => setTimeout(r, 50));
     expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe("ok");
+  });
+
+  it("holds at most maxPendingBodies slow bodies over all addresses: a new one drops the oldest", async () => {
+    const cap = { ...limits, requestTimeoutMs: 10_000, maxConnectionsPerIp: 0, maxPendingBodies: 3 };
+    server = await listenDual((req, res) => {
+      req.resume();
+      req.once("end", () => res.end("ok"));
+    }, "127.0.0.1", 0, cap);
+    const { port } = server.address;
+    const slow = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc";
+    const started = Date.now();
+    const oldest = heldFor(port, slow);
+    await new Promise((r) => setTimeout(r, 100));
+    const others = [heldFor(port, slow), heldFor(port, slow)];
+    await new Promise((r) => setTimeout(r, 100));
+    // The fourth body in progress: the oldest is dropped long before the 10 s request timeout.
+    const fourth = heldFor(port, slow);
+    expect(await oldest).toBeLessThan(2_000);
+    // A complete request is still served while the cap is full.
+    expect(await (await fetch(`http://127.0.0.1:${port}/`, { method: "POST", body: "x" })).text()).toBe("ok");
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await server.close(100);
+    server = undefined;
+    await Promise.all([...others, fourth]);
   });
 });

@@ -23,9 +23,16 @@ export interface ConnectionLimits {
    * no cap (behind a load balancer every connection comes from its address).
    */
   maxConnectionsPerIp: number;
+  /**
+   * HTTP/1.1 requests whose body is still arriving, over all connections of
+   * the process. At the cap a new request head drops the connection of the
+   * request that has been sending its body longest: slow bodies held by
+   * many addresses cannot pile up to the request timeout. 0: no cap.
+   */
+  maxPendingBodies: number;
 }
 
-export const DEFAULT_LIMITS: ConnectionLimits = { headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, idleTimeoutMs: 65_000, maxConnectionsPerIp: 1024 };
+export const DEFAULT_LIMITS: ConnectionLimits = { headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, idleTimeoutMs: 65_000, maxConnectionsPerIp: 1024, maxPendingBodies: 4096 };
 
 export interface DualServer {
   readonly address: net.AddressInfo;
@@ -52,6 +59,8 @@ export async function listenDual(handler: RequestListener, host: string, port: n
   const h1Active = new Map<net.Socket, number>();
   const deadlines = new Map<net.Socket, { timer: NodeJS.Timeout; waitsFor: "head" | "body" | "next" }>();
   const perIp = new Map<string, number>();
+  // Requests with a body still arriving, oldest first (a Map iterates in insertion order).
+  const pendingBodies = new Map<http.IncomingMessage, net.Socket>();
   const deadline = (socket: net.Socket, waitsFor: "head" | "body" | "next", ms: number) => {
     clearTimeout(deadlines.get(socket)?.timer);
     deadlines.set(socket, { timer: setTimeout(() => socket.destroy(), ms).unref(), waitsFor });
@@ -70,6 +79,18 @@ export async function listenDual(handler: RequestListener, host: string, port: n
     // The head is complete: the body must arrive within the request timeout (as Node's
     // own requestTimeout: receiving the request, not making the answer).
     deadline(socket, "body", limits.requestTimeoutMs);
+    const hasBody = req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
+    if (hasBody && limits.maxPendingBodies > 0) {
+      if (pendingBodies.size >= limits.maxPendingBodies) {
+        const [oldest, oldestSocket] = pendingBodies.entries().next().value!;
+        pendingBodies.delete(oldest);
+        oldestSocket.destroy();
+      }
+      pendingBodies.set(req, socket);
+      const settled = () => pendingBodies.delete(req);
+      req.once("end", settled);
+      res.once("close", settled);
+    }
     // (Node reads an unread body only after the answer: by then the connection may wait for the next request.)
     req.once("end", () => deadlines.get(socket)?.waitsFor === "body" && clearDeadline(socket));
     if (closing) res.setHeader("Connection", "close");

@@ -9,6 +9,7 @@ import { loadPinnedRoots } from "./apple/certificates.js";
 import { OcspChecker } from "./apple/ocsp.js";
 import { AppStoreServerApi, type AppleApiEnvironment, type AppleApiSettings } from "./apple/server-api.js";
 import { AppError } from "../errors.js";
+import { isObject } from "../json.js";
 import { GooglePlayApi, type GooglePlaySettings } from "./google/play-api.js";
 import { StoreCredentialCache, STORE_CREDENTIALS_EVICT_CHANNEL } from "./credential-cache.js";
 import {
@@ -329,5 +330,4 @@ function rejected(err: AppleJwsRejection): AppleSignedDataResult {
   return { purchase: invalidPurchase(err.reason), kind: undefined, payload: undefined, signedAt: undefined, notificationType: "", notificationSubtype: "", notificationUuid: "" };
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 const stringOf = (v: unknown): string => (typeof v === "string" ? v : "");

@@ -6,6 +6,7 @@ import { tenants } from "../tenancy/schema.js";
 import { storeNotifications, storeStreams } from "./schema.js";
 import { AppError, invalidArgument, notFound } from "../errors.js";
 import { newId } from "../ids.js";
+import { isObject, parseJsonObject } from "../json.js";
 import type { Logger } from "../logger.js";
 import type { JsonObject } from "../proofstream/leaf.js";
 import type { Proofstreams } from "../proofstream/module.js";
@@ -102,7 +103,7 @@ export class StoreNotifications {
     await this.requireTenant(tenantId);
     const credentials = await this.deps.store.credentials.apple(tenantId);
     if (!credentials) throw notFound("apple notification endpoint");
-    const signedPayload = jsonBody(body).signedPayload;
+    const signedPayload = parseJsonObject(body).signedPayload;
     if (typeof signedPayload !== "string" || signedPayload.length === 0) throw invalidArgument("signedPayload", "must be the notification's JWS");
     const expect = await this.deps.store.appleExpectation(tenantId, undefined);
     const result = await this.deps.store.decodeAppleSignedData(signedPayload, expect, "signedPayload");
@@ -152,7 +153,7 @@ export class StoreNotifications {
     if (!credentials) throw notFound("google notification endpoint");
     await this.verifyPushToken(authorization, credentials);
 
-    const envelope = jsonBody(body);
+    const envelope = parseJsonObject(body);
     const message = envelope.message;
     if (!isObject(message)) throw invalidArgument("message", "must be the Pub/Sub message");
     const messageId = message.messageId ?? message.message_id;
@@ -160,9 +161,7 @@ export class StoreNotifications {
     if (typeof message.data !== "string") throw invalidArgument("message.data", "must be base64");
     let notification: Record<string, unknown>;
     try {
-      const decoded = JSON.parse(Buffer.from(message.data, "base64").toString("utf8")) as unknown;
-      if (!isObject(decoded)) throw new Error("not an object");
-      notification = decoded;
+      notification = parseJsonObject(Buffer.from(message.data, "base64"), "message.data");
     } catch {
       throw invalidArgument("message.data", "must be a base64 DeveloperNotification (JSON)");
     }
@@ -369,17 +368,6 @@ function toNotification(row: typeof storeNotifications.$inferSelect): StoreNotif
   return rest;
 }
 
-function jsonBody(body: string): Record<string, unknown> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch {
-    throw invalidArgument("body", "must be a JSON object");
-  }
-  if (!isObject(parsed)) throw invalidArgument("body", "must be a JSON object");
-  return parsed;
-}
-
 /** The sort key a page token carries: the last notification's signed time and id. */
 function decodeCursor(key: string): { at: Date; id: string } {
   try {
@@ -392,5 +380,4 @@ function decodeCursor(key: string): { at: Date; id: string } {
   }
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 const str = (v: unknown): string => (typeof v === "string" ? v : typeof v === "number" ? String(v) : "");

@@ -1,6 +1,7 @@
 import { equalBytes, fromHex, toHex, utf8 } from "./bytes.js";
 import { leafBytesOf, payloadDigest, type LeafRecord } from "./leaf.js";
 import { leafHash, ProofError, rootFromInclusionProof, rootFromRangeProof } from "./merkle.js";
+import { isObject, type JsonLimits } from "./json.js";
 import { parseTlogProof, TlogProofError } from "./tlog-proof.js";
 import { NoteError, openNote, parseCheckpoint, parseVerifierKey, splitNote, type CheckpointBody, type NoteVerifier } from "./note.js";
 
@@ -84,12 +85,21 @@ export interface VerificationReport {
 export interface VerifyOptions {
   /** The verifier key the caller trusts (`<name>+<id>+<key>`), obtained out of band. */
   pinnedKey?: string;
+  /** Limits on a bundle's JSON beyond depth 64 (a server verifying documents from anyone sets PUBLIC_JSON_LIMITS). */
+  json?: JsonLimits;
 }
 
 export const reportValid = (checks: readonly Check[]) => checks.every((c) => c.status === "pass" || c.status === "skipped");
 
 const HEX64 = /^[0-9a-f]{64}$/;
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+/**
+ * Receipts a bundle may carry (one checkpoint is anchored once per batch,
+ * on a few chains at most) and hashes in one audit path (a batch of 2^53
+ * notes needs 53): the schema's maxItems, so a document cannot make the
+ * verifier hash what no real bundle holds.
+ */
+export const MAX_ANCHOR_RECEIPTS = 64;
+export const MAX_AUDIT_PATH = 64;
 const isCount = (v: unknown, min = 0): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= min;
 
 /** Structural reading of a bundle; returns the problem, or the typed document. */
@@ -119,6 +129,7 @@ export function readBundle(value: unknown): { bundle: BundleDocument } | { probl
     return { problem: "range_proof must hold a tree_size and hashes of 64 lowercase hex digits" };
   }
   if (!Array.isArray(b.anchors)) return { problem: "anchors must be an array" };
+  if (b.anchors.length > MAX_ANCHOR_RECEIPTS) return { problem: `anchors holds more than ${MAX_ANCHOR_RECEIPTS} receipts` };
   for (let i = 0; i < b.anchors.length; i++) {
     const a: unknown = b.anchors[i];
     if (
@@ -132,6 +143,7 @@ export function readBundle(value: unknown): { bundle: BundleDocument } | { probl
       !isCount(a.leaf_index) ||
       !isCount(a.batch_size, 1) ||
       !Array.isArray(a.path) ||
+      a.path.length > MAX_AUDIT_PATH ||
       !a.path.every((h) => typeof h === "string" && HEX64.test(h))
     ) {
       return { problem: `anchors[${i}] is not an anchor receipt` };
@@ -188,9 +200,19 @@ function listed(failures: string[]): string {
   return failures.slice(0, 5).join("; ") + (failures.length > 5 ? `; and ${failures.length - 5} more` : "");
 }
 
+const emptyBundleReport = (): VerificationReport => ({ kind: "bundle", valid: false, checks: [], stream_id: "", origin: "", from_seq_no: 0, to_seq_no: 0, checkpoint_size: 0, entries: 0, anchors: 0 });
+
+/** The report on a document that is not a bundle at all: format fails, the rest is not run. */
+export function notABundle(problem: string): VerificationReport {
+  const report = emptyBundleReport();
+  report.checks.push({ name: "format", status: "fail", detail: problem });
+  for (const name of ["signature", "leaves", "range_proof", "anchors"] as const) report.checks.push(notRun(name, "the document is not a valid bundle"));
+  return report;
+}
+
 /** Verifies a parsed attesto.bundle.v1 document; every check runs and reports on its own. */
 export function verifyBundle(value: unknown, options: VerifyOptions = {}): VerificationReport {
-  const report: VerificationReport = { kind: "bundle", valid: false, checks: [], stream_id: "", origin: "", from_seq_no: 0, to_seq_no: 0, checkpoint_size: 0, entries: 0, anchors: 0 };
+  const report = emptyBundleReport();
   const read = readBundle(value);
   let checkpoint: ReturnType<typeof openCheckpoint> | undefined;
   if ("bundle" in read) {
@@ -198,11 +220,7 @@ export function verifyBundle(value: unknown, options: VerifyOptions = {}): Verif
     if ("body" in checkpoint && checkpoint.body.origin !== read.bundle.origin) checkpoint = { problem: `the checkpoint origin ${checkpoint.body.origin} is not the bundle's origin ${read.bundle.origin}` };
   }
   const problem = "problem" in read ? read.problem : checkpoint && "problem" in checkpoint ? checkpoint.problem : undefined;
-  if (problem !== undefined || !("bundle" in read) || !checkpoint || !("body" in checkpoint)) {
-    report.checks.push({ name: "format", status: "fail", detail: problem ?? "not a bundle" });
-    for (const name of ["signature", "leaves", "range_proof", "anchors"] as const) report.checks.push(notRun(name, "the document is not a valid bundle"));
-    return report;
-  }
+  if (problem !== undefined || !("bundle" in read) || !checkpoint || !("body" in checkpoint)) return notABundle(problem ?? "not a bundle");
   const b = read.bundle;
   const body = checkpoint.body;
   Object.assign(report, { stream_id: b.stream_id, origin: b.origin, from_seq_no: b.from_seq_no, to_seq_no: b.to_seq_no, checkpoint_size: body.size, entries: b.entries.length, anchors: b.anchors.length });

@@ -43,11 +43,25 @@ export function toHex(bytes: Uint8Array): string {
   return out;
 }
 
-/** Lowercase hex only; undefined for anything else. */
+/** Each lowercase hex digit's value, 255 for every other character. */
+const HEX_VALUE = (() => {
+  const table = new Uint8Array(128).fill(255);
+  for (let i = 0; i < 16; i++) table["0123456789abcdef".charCodeAt(i)] = i;
+  return table;
+})();
+
+/** Lowercase hex only; undefined for anything else. One pass, no substrings (bundles hold millions of hashes). */
 export function fromHex(hex: string): Uint8Array | undefined {
-  if (hex.length % 2 !== 0 || !/^[0-9a-f]*$/.test(hex)) return undefined;
+  if (hex.length % 2 !== 0) return undefined;
   const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  for (let i = 0; i < out.length; i++) {
+    const hi = hex.charCodeAt(2 * i);
+    const lo = hex.charCodeAt(2 * i + 1);
+    const h = hi < 128 ? HEX_VALUE[hi]! : 255;
+    const l = lo < 128 ? HEX_VALUE[lo]! : 255;
+    if ((h | l) === 255) return undefined;
+    out[i] = (h << 4) | l;
+  }
   return out;
 }
 
@@ -57,12 +71,38 @@ export function toBase64(bytes: Uint8Array): string {
   return btoa(binary);
 }
 
-/** Standard, padded base64 (RFC 4648 section 4), canonical only; undefined for anything else. */
+const BASE64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/** Each character's 6-bit value, 255 for characters outside the alphabet. */
+const BASE64_VALUE = (() => {
+  const table = new Uint8Array(128).fill(255);
+  for (let i = 0; i < BASE64_ALPHABET.length; i++) table[BASE64_ALPHABET.charCodeAt(i)] = i;
+  return table;
+})();
+const base64Value = (code: number) => (code < 128 ? BASE64_VALUE[code]! : 255);
+
+/**
+ * Standard, padded base64 (RFC 4648 section 4), canonical only; undefined
+ * for anything else. One pass over the characters, no regular expression:
+ * a backtracking pattern over megabytes of text overflows the stack.
+ */
 export function fromBase64(text: string): Uint8Array | undefined {
-  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(text)) return undefined;
-  const binary = atob(text);
-  const out = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-  // Non-zero padding bits would let two texts name one value.
-  return toBase64(out) === text ? out : undefined;
+  if (text.length % 4 !== 0) return undefined;
+  const padding = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
+  const out = new Uint8Array((text.length / 4) * 3 - padding);
+  let at = 0;
+  for (let i = 0; i < text.length; i += 4) {
+    const a = base64Value(text.charCodeAt(i));
+    const b = base64Value(text.charCodeAt(i + 1));
+    const last = i + 4 === text.length;
+    const c = last && padding === 2 ? 0 : base64Value(text.charCodeAt(i + 2));
+    const d = last && padding >= 1 ? 0 : base64Value(text.charCodeAt(i + 3));
+    if ((a | b | c | d) === 255) return undefined;
+    const bits = (a << 18) | (b << 12) | (c << 6) | d;
+    out[at++] = bits >> 16;
+    if (at < out.length) out[at++] = (bits >> 8) & 0xff;
+    if (at < out.length) out[at++] = bits & 0xff;
+    // Non-zero padding bits would let two texts name one value.
+    if (last && ((padding === 2 && (b & 0x0f) !== 0) || (padding === 1 && (c & 0x03) !== 0))) return undefined;
+  }
+  return out;
 }

@@ -1,5 +1,6 @@
 import { fromUtf8, toHex } from "./bytes.js";
-import { reportValid, verifyBundle, type Check, type VerificationReport, type VerifyOptions } from "./bundle.js";
+import { notABundle, reportValid, verifyBundle, type Check, type VerificationReport, type VerifyOptions } from "./bundle.js";
+import { readJson } from "./json.js";
 import { parseLeaf } from "./leaf.js";
 import { leafHash, ProofError, rootFromInclusionProof } from "./merkle.js";
 import { NoteError, parseCheckpoint, parseVerifierKey, splitNote, openNote } from "./note.js";
@@ -12,13 +13,8 @@ import { isTlogProof, parseTlogProof, TlogProofError } from "./tlog-proof.js";
  */
 export function verifyDocument(text: string, options: VerifyOptions = {}): VerificationReport {
   if (isTlogProof(text)) return verifyTlogProof(text, options);
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    return verifyBundle({ unparsed: (err as Error).message }, options);
-  }
-  return verifyBundle(value, options);
+  const read = readJson(text, options.json);
+  return "value" in read ? verifyBundle(read.value, options) : notABundle(`the document ${read.problem}`);
 }
 
 /** A C2SP tlog-proof whose `extra` is an Attesto leaf: signature, leaf and inclusion, each on its own. */

@@ -4,6 +4,7 @@
  * page run the same code.
  */
 export * from "./bytes.js";
+export * from "./json.js";
 export * from "./merkle.js";
 export * from "./note.js";
 export * from "./leaf.js";

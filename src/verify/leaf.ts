@@ -1,6 +1,7 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import canonicalize from "canonicalize";
 import { toHex, utf8 } from "./bytes.js";
+import { readJsonObject } from "./json.js";
 
 /**
  * The leaf of a Proofstream event (DESIGN section 5): the RFC 8785 (JCS)
@@ -51,14 +52,10 @@ const LEAF_KEYS = ["event_type", "occurred_at", "payload_sha256", "received_at",
 
 /** Reads leaf bytes back into their fields; undefined when they are not an Attesto v1 leaf in canonical form. */
 export function parseLeaf(text: string): LeafRecord | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  const o = value as Record<string, unknown>;
+  // A leaf is one flat object: nothing nested is read.
+  const read = readJsonObject(text, { maxDepth: 1 });
+  if ("problem" in read) return undefined;
+  const o = read.value;
   if (Object.keys(o).sort().join() !== LEAF_KEYS.join() || o.v !== 1) return undefined;
   const record = o as unknown as LeafRecord;
   const strings = [record.stream_id, record.source_ref, record.event_type, record.occurred_at, record.received_at, record.payload_sha256];

@@ -64,13 +64,23 @@ export interface OpenedNote {
   verifiedBy: NoteVerifier[];
 }
 
+/**
+ * Signature lines a note may carry, as golang.org/x/mod/sumdb/note allows:
+ * a C2SP checkpoint has a handful (the log's key, a few witnesses); more is
+ * a note built to make its reader work, refused before any signature runs.
+ */
+export const MAX_NOTE_SIGNATURES = 100;
+
 /** Splits a note into its text and signature lines, without checking any signature. */
 export function splitNote(note: string): { text: string; signatures: NoteSignature[] } {
   const split = note.lastIndexOf("\n\n");
   if (split < 0 || !note.endsWith("\n")) throw new NoteError("malformed note: no signature block");
   const text = note.slice(0, split + 1);
+  // The limit stops split() at one line past the cap instead of cutting a 16 MB block into lines.
+  const lines = note.slice(split + 2, -1).split("\n", MAX_NOTE_SIGNATURES + 1);
+  if (lines.length > MAX_NOTE_SIGNATURES) throw new NoteError(`malformed note: more than ${MAX_NOTE_SIGNATURES} signature lines`);
   const signatures: NoteSignature[] = [];
-  for (const line of note.slice(split + 2, -1).split("\n")) {
+  for (const line of lines) {
     const match = /^— (\S+) ([A-Za-z0-9+/]+=*)$/u.exec(line);
     const blob = match ? fromBase64(match[2]!) : undefined;
     if (!match || !blob) throw new NoteError("malformed note: bad signature line");
@@ -91,16 +101,24 @@ export function verifyEd25519(publicKey: Uint8Array, message: Uint8Array, signat
 
 /**
  * Opens a note and checks the signatures that come from the given
- * verifiers; signatures by unknown keys are ignored.
+ * verifiers; signatures by unknown keys are ignored. Each verifier is tried
+ * on the first signature line that names it and on no other, as
+ * golang.org/x/mod/sumdb/note does ("drop repeated signatures by a single
+ * verifier"): a note that repeats a key's line, with the same or different
+ * signatures, costs one Ed25519 verification per verifier, whatever its size.
  */
 export function openNote(note: string, verifiers: readonly NoteVerifier[]): OpenedNote {
   const { text, signatures } = splitNote(note);
   const message = utf8(text);
   const verifiedBy: NoteVerifier[] = [];
+  const tried = new Set<NoteVerifier>();
   for (const sig of signatures) {
     for (const v of verifiers) {
-      if (v.name === sig.name && v.keyId === sig.keyId && verifyEd25519(v.publicKey, message, sig.signature)) verifiedBy.push(v);
+      if (tried.has(v) || v.name !== sig.name || v.keyId !== sig.keyId) continue;
+      tried.add(v);
+      if (verifyEd25519(v.publicKey, message, sig.signature)) verifiedBy.push(v);
     }
+    if (tried.size === verifiers.length) break;
   }
   return { text, signatures, verifiedBy };
 }

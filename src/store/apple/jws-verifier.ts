@@ -2,6 +2,7 @@ import { type KeyObject, type X509Certificate } from "node:crypto";
 import { compactVerify, errors as joseErrors } from "jose";
 import { LRUCache } from "lru-cache";
 import { invalidArgument } from "../../errors.js";
+import { parseJsonObject } from "../../json.js";
 import { APPLE_INTERMEDIATE_OID, APPLE_LEAF_OID, hasExtension, parseCertificate, type ChainCertificate } from "./certificates.js";
 import type { OcspChecker } from "./ocsp.js";
 
@@ -119,7 +120,7 @@ export class AppleJwsVerifier {
       if (err instanceof joseErrors.JOSEError) throw new AppleJwsRejection("signature_invalid", "the signature does not verify with the leaf certificate");
       throw err;
     }
-    const payload = parseJsonObject(Buffer.from(payloadBytes).toString("utf8"), field, "payload");
+    const payload = parseJsonObject(payloadBytes, field, "the JWS payload");
 
     const signedDate = typeof payload.signedDate === "number" && Number.isFinite(payload.signedDate) ? payload.signedDate : undefined;
     // Offline, a certificate only has to have been valid when Apple signed:
@@ -147,7 +148,7 @@ export class AppleJwsVerifier {
 
   /** The checks that do not depend on time or payload; their verdict is cached. */
   private checkChain(headerText: string, field: string): ChainVerdict {
-    const header = parseJsonObject(Buffer.from(headerText, "base64url").toString("utf8"), field, "header");
+    const header = parseJsonObject(Buffer.from(headerText, "base64url"), field, "the JWS header");
     const reject = (reason: AppleRejectionReason, message: string): ChainVerdict => ({ ok: false, rejection: new AppleJwsRejection(reason, message) });
     if (header.alg !== "ES256") return reject("unsupported_algorithm", "alg must be ES256");
     const x5c = header.x5c;
@@ -193,17 +194,6 @@ function signedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
   } catch {
     return false;
   }
-}
-
-function parseJsonObject(text: string, field: string, part: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw invalidArgument(field, `the JWS ${part} is not JSON`);
-  }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) throw invalidArgument(field, `the JWS ${part} is not a JSON object`);
-  return value as Record<string, unknown>;
 }
 
 /** A string field of the payload, also where notifications nest it (data, summary, externalPurchaseToken). */

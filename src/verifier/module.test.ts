@@ -1,0 +1,51 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { buildBundle } from "../../test/support/bundles.js";
+import { AppError } from "../errors.js";
+import { verifyDocument } from "../verify/document.js";
+import { Verifier, type VerifierSettings } from "./module.js";
+
+let verifier: Verifier | undefined;
+afterEach(async () => {
+  await verifier?.close();
+  verifier = undefined;
+});
+const started = async (settings: VerifierSettings) => {
+  verifier = new Verifier(settings);
+  await verifier.start();
+  return verifier;
+};
+const reasonOf = async (p: Promise<unknown>) => {
+  try {
+    await p;
+    return "verified";
+  } catch (err) {
+    expect(err).toBeInstanceOf(AppError);
+    return (err as AppError).details.reason;
+  }
+};
+
+describe("the verifier threads", () => {
+  const { bundle, signer } = buildBundle({ size: 40, from: 3, to: 30, payloads: true });
+  const text = JSON.stringify(bundle);
+
+  it("answer what the library answers", async () => {
+    const v = await started({ threads: 1, queue: 4, budgetMs: 10_000 });
+    expect(await v.verify(text, { pinnedKey: signer.verifierKey })).toEqual(verifyDocument(text, { pinnedKey: signer.verifierKey }));
+    expect((await v.verify("{", {})).checks[0]).toMatchObject({ name: "format", status: "fail" });
+  });
+
+  it("stop a document past its budget with DEADLINE_EXCEEDED (503, retry later or verify offline)", async () => {
+    const big = buildBundle({ size: 4000, from: 1, to: 4000, payloads: true });
+    const v = await started({ threads: 1, queue: 4, budgetMs: 5 });
+    const at = Date.now();
+    expect(await reasonOf(v.verify(JSON.stringify(big.bundle), {}))).toBe("DEADLINE_EXCEEDED");
+    expect(Date.now() - at).toBeLessThan(1_000);
+  });
+
+  it("refuse at once when every thread is busy and the queue is full", async () => {
+    const big = JSON.stringify(buildBundle({ size: 3000, from: 1, to: 3000, payloads: true }).bundle);
+    const v = await started({ threads: 1, queue: 1, budgetMs: 20_000 });
+    const results = await Promise.all([reasonOf(v.verify(big, {})), reasonOf(v.verify(big, {})), reasonOf(v.verify(big, {}))]);
+    expect(results).toEqual(["verified", "verified", "SERVER_BUSY"]);
+  });
+});

@@ -1,0 +1,84 @@
+/**
+ * The one JSON reader for text from outside (the verifier's documents, and
+ * through src/json.ts every unauthenticated route of the server): the shape
+ * is checked by a linear scan of the characters before JSON.parse builds
+ * anything. JSON.parse itself has no depth limit and recurses (8 M nested
+ * arrays cost seconds and hundreds of MB), and an empty object costs it
+ * about 70 bytes and half a microsecond: 16 MB of `{},` is 375 MB and
+ * 2.5 s. The scan allocates nothing and skips strings, so a bracket inside
+ * a string is text, not structure.
+ */
+
+export const MAX_JSON_DEPTH = 64;
+const FREE_CONTAINERS = 1024;
+
+export interface JsonLimits {
+  /** Deepest nesting of objects and arrays (default 64). */
+  maxDepth?: number;
+  /**
+   * Beyond the first 1,024, at most one object or array per this many
+   * characters; unset: no such bound. A server that parses documents from
+   * anyone sets it (its CPU per byte then stays bounded); the offline
+   * verifier does not, so a tenant's payloads never make a bundle unreadable.
+   */
+  charsPerContainer?: number;
+}
+
+/**
+ * The limits of the server's public routes: depth 64, and one object or
+ * array per 16 characters (real documents hold one per tens to hundreds;
+ * `{},` repeated holds one per 3 and costs JSON.parse 150 ms per MB).
+ */
+export const PUBLIC_JSON_LIMITS: Readonly<JsonLimits> = { maxDepth: MAX_JSON_DEPTH, charsPerContainer: 16 };
+
+/**
+ * Why the text may not be parsed (too deep, or more objects and arrays than
+ * its size allows), or undefined. UTF-8 bytes scan the same as the text:
+ * no byte of a multi-byte sequence is a quote, backslash or bracket.
+ */
+export function jsonShapeProblem(text: string | Uint8Array, limits: JsonLimits = {}): string | undefined {
+  const maxDepth = limits.maxDepth ?? MAX_JSON_DEPTH;
+  const maxContainers = limits.charsPerContainer ? FREE_CONTAINERS + Math.floor(text.length / limits.charsPerContainer) : Number.POSITIVE_INFINITY;
+  const bytes = typeof text === "string" ? undefined : text;
+  const str = typeof text === "string" ? text : "";
+  let depth = 0;
+  let containers = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = bytes ? bytes[i]! : str.charCodeAt(i);
+    if (c === 0x22) {
+      // A string: to its closing quote; a backslash escapes the character after it.
+      for (i++; i < text.length; i++) {
+        const d = bytes ? bytes[i]! : str.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > maxDepth) return `is nested deeper than ${maxDepth} levels`;
+      if (++containers > maxContainers) return `holds more objects and arrays than its size allows (${maxContainers})`;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return undefined;
+}
+
+/** Parses JSON text within the limits: the value, or why not (the shape, or "not JSON"). */
+export function readJson(text: string, limits: JsonLimits = {}): { value: unknown } | { problem: string } {
+  const problem = jsonShapeProblem(text, limits);
+  if (problem !== undefined) return { problem };
+  try {
+    return { value: JSON.parse(text) as unknown };
+  } catch {
+    // V8's message quotes the input: it is not repeated.
+    return { problem: "is not JSON" };
+  }
+}
+
+export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** readJson for a document that must be one JSON object. */
+export function readJsonObject(text: string, limits: JsonLimits = {}): { value: Record<string, unknown> } | { problem: string } {
+  const read = readJson(text, limits);
+  if ("problem" in read) return read;
+  return isObject(read.value) ? { value: read.value } : { problem: "is not a JSON object" };
+}
