@@ -38,6 +38,10 @@ export class Verifier {
       minThreads: 0,
       maxThreads: this.settings.threads,
       idleTimeout: Number.POSITIVE_INFINITY,
+      // Public documents run at the lowest CPU priority: when the machine is busy, the event loop
+      // that answers tenants and the database come first (piscina sets it per thread through
+      // @napi-rs/nice; where that is missing the threads run at normal priority).
+      niceIncrement: 19,
     });
   }
 

