@@ -195,7 +195,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     await store.start();
     cleanups.push(() => store.close());
     const storeNotifications = new StoreNotifications(
-      { db: database.db, keyring, logger, store, proofstreams, events: webhooks.events },
+      { db: database.db, tenancy, store, proofstreams, events: webhooks.events },
       { googleJwksUrl: config.googleOidcJwksUrl, googleIssuers: config.googleOidcIssuers },
     );
 

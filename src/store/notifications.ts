@@ -1,12 +1,10 @@
 import { and, desc, eq, gte, lt, lte, or, sql, type SQL } from "drizzle-orm";
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from "jose";
-import type { Keyring } from "../crypto/keyring.js";
 import type { Db } from "../db/db.js";
-import { tenants } from "../tenancy/schema.js";
 import { storeNotifications, storeStreams } from "./schema.js";
 import { AppError, invalidArgument, notFound } from "../errors.js";
 import { newId } from "../ids.js";
-import type { Logger } from "../logger.js";
+import type { Tenancy } from "../tenancy/module.js";
 import type { JsonObject } from "../proofstream/leaf.js";
 import type { Proofstreams } from "../proofstream/module.js";
 import { rfc3339, type WebhookEventData } from "../webhooks/event-types.js";
@@ -91,7 +89,7 @@ export class StoreNotifications {
   private readonly streamCreations = new Map<string, Promise<string>>();
 
   constructor(
-    private readonly deps: { db: Db; keyring: Keyring; logger: Logger; store: StoreVerification; proofstreams: Proofstreams; events: WebhookEmitter },
+    private readonly deps: { db: Db; tenancy: Tenancy; store: StoreVerification; proofstreams: Proofstreams; events: WebhookEmitter },
     private readonly settings: StoreNotificationSettings,
   ) {
     this.googleKeys = createRemoteJWKSet(new URL(settings.googleJwksUrl), { timeoutDuration: 5_000, cooldownDuration: 30_000 });
@@ -99,7 +97,7 @@ export class StoreNotifications {
 
   /** An App Store Server Notification V2 (`{"signedPayload": …}`) for a tenant. */
   async receiveApple(tenantId: string, body: string): Promise<ReceiveResult> {
-    await this.requireTenant(tenantId);
+    await this.deps.tenancy.requireActiveTenant(tenantId);
     const credentials = await this.deps.store.credentials.apple(tenantId);
     if (!credentials) throw notFound("apple notification endpoint");
     const signedPayload = jsonBody(body).signedPayload;
@@ -147,7 +145,7 @@ export class StoreNotifications {
 
   /** A Google Play RTDN Pub/Sub push for a tenant; `authorization` carries Google's OIDC token. */
   async receiveGoogle(tenantId: string, authorization: string | undefined, body: string): Promise<ReceiveResult> {
-    await this.requireTenant(tenantId);
+    await this.deps.tenancy.requireActiveTenant(tenantId);
     const credentials = await this.deps.store.credentials.google(tenantId);
     if (!credentials) throw notFound("google notification endpoint");
     await this.verifyPushToken(authorization, credentials);
@@ -285,12 +283,6 @@ export class StoreNotifications {
       await tx.insert(storeStreams).values({ tenantId, streamId: stream.id });
       return stream.id;
     });
-  }
-
-  private async requireTenant(tenantId: string): Promise<void> {
-    if (!/^[!-~]{1,64}$/.test(tenantId)) throw notFound("tenant");
-    const [row] = await this.deps.db.select({ active: tenants.active }).from(tenants).where(eq(tenants.id, tenantId));
-    if (!row?.active) throw notFound("tenant");
   }
 
   /** Pub/Sub push: a Google-signed OIDC token for the tenant's audience and push service account. */

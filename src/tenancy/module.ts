@@ -1,11 +1,12 @@
 import type { Db } from "../db/db.js";
 import type { PageRequest } from "../db/pagination.js";
+import { notFound } from "../errors.js";
 import type { Broadcast } from "../infra/broadcast.js";
 import type { Logger } from "../logger.js";
 import { createOnce, type RequestIds } from "../request-ids/module.js";
 import { getApiKey, issueApiKey, listApiKeys, revokeApiKey } from "./api-keys.js";
 import { Authenticator } from "./authenticator.js";
-import { createTenant, deactivateTenant, getTenant, listTenants } from "./tenants.js";
+import { createTenant, deactivateTenant, getTenant, isActiveTenant, listTenants } from "./tenants.js";
 import type { ApiKey, Tenant } from "./types.js";
 
 /** Revocations are broadcast so every instance drops its cached credentials. */
@@ -63,6 +64,20 @@ export class Tenancy {
 
   listTenants(opts: PageRequest & { includeInactive?: boolean }): Promise<{ tenants: Tenant[]; nextPageToken: string }> {
     return listTenants(this.deps.db, opts);
+  }
+
+  /**
+   * Whether the tenant exists and is active. For the unauthenticated ways in
+   * (provider notifications, connector ingress), where a deactivated tenant
+   * fails closed like its API keys; any string is safe to pass.
+   */
+  isActiveTenant(tenantId: string): Promise<boolean> {
+    return isActiveTenant(this.deps.db, tenantId);
+  }
+
+  /** Throws NOT_FOUND for a tenant that does not exist or is deactivated: the caller learns no more than that. */
+  async requireActiveTenant(tenantId: string): Promise<void> {
+    if (!(await isActiveTenant(this.deps.db, tenantId))) throw notFound("tenant");
   }
 
   /** One-way: the tenant's keys stop resolving, here and on every instance. */

@@ -38,6 +38,13 @@ export async function listTenants(
   return { tenants: page.items, nextPageToken: page.nextPageToken };
 }
 
+/** Exists and is active; an id no tenant can have (not printable ASCII, over 64 characters) is not looked up. */
+export async function isActiveTenant(db: Db, id: string): Promise<boolean> {
+  if (!/^[!-~]{1,64}$/.test(id)) return false;
+  const [row] = await tenantById(db).execute({ id });
+  return row?.active === true;
+}
+
 /** Deactivation is one-way: the tenant's keys stop resolving. */
 export async function deactivateTenant(db: Db, id: string): Promise<Tenant> {
   const [row] = await db
