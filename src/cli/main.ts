@@ -136,9 +136,9 @@ async function withTenancy<T>(run: (tenancy: Tenancy) => Promise<T>): Promise<T>
   return withDatabase(async ({ db }, config) => {
     const logger = createLogger(config.logLevel === "info" ? "warn" : config.logLevel);
     const { broadcast, close } = await localBroadcast(config, logger);
-    const { Tenancy } = await import("../tenancy/module.js");
+    const [{ Tenancy }, { tenancySettings }] = await Promise.all([import("../tenancy/module.js"), import("../tenancy/settings.js")]);
     try {
-      return await run(new Tenancy({ db, logger, broadcast }, { adminToken: undefined, apiKeyCacheMs: 0 }));
+      return await run(new Tenancy({ db, logger, broadcast }, tenancySettings(config)));
     } finally {
       await close();
     }

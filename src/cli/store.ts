@@ -61,7 +61,7 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
       const keyring = new Keyring(await loadMasterKey({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, embedded: !config.databaseUrl, logger }));
       const { broadcast, close } = await localBroadcast(config, logger);
       // Loaded here, so that the other commands do not pay for the store's modules at start-up.
-      const { StoreVerification, storeSettings } = await import("../store/module.js");
+      const [{ StoreVerification }, { storeSettings }] = await Promise.all([import("../store/module.js"), import("../store/settings.js")]);
       const store = new StoreVerification({ db: database.db, keyring, broadcast, logger }, storeSettings(config));
       try {
         return await run({ database, config, keyring, broadcast, store });

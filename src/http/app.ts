@@ -1,7 +1,7 @@
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { AppError, toAppError } from "../errors.js";
-import { outageOr, withDeadline } from "../infra/outages.js";
+import { outageOr, withDeadline } from "../contract/outages.js";
 import { errorResponse } from "./errors.js";
 import { readiness } from "./health.js";
 import type { Logger } from "../logger.js";

@@ -16,21 +16,25 @@ import { mountTileRoutes } from "../http/tiles.js";
 import { mountVerifyRoutes, VERIFY_PATH } from "../http/verify.js";
 import type { Bundles } from "../proofstream/bundles.js";
 import { Proofstreams } from "../proofstream/module.js";
+import { proofstreamSettings } from "../proofstream/settings.js";
 import { mountWebhookRoutes } from "../http/webhooks.js";
 import { mountStoreRoutes } from "../http/store.js";
-import { StoreVerification, storeSettings } from "../store/module.js";
+import { StoreVerification } from "../store/module.js";
+import { storeNotificationSettings, storeSettings, validationAuditSettings } from "../store/settings.js";
 import { StoreNotifications } from "../store/notifications.js";
 import { Metrics } from "../http/metrics.js";
 import { Broadcast } from "../infra/broadcast.js";
 import { openRedis, type RedisHandle } from "../infra/redis.js";
 import { mountConnectorRoutes } from "../http/connectors.js";
 import { Connectors } from "../connectors/module.js";
-import { Anchoring, anchoringSettings } from "../anchoring/module.js";
+import { Anchoring } from "../anchoring/module.js";
+import { anchoringSettings } from "../anchoring/settings.js";
 import { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
 import { rpcInterceptors, rpcRoutes } from "../rpc/routes.js";
 import { ensureDevCredentials, type DevCredentials } from "../tenancy/dev-bootstrap.js";
 import { Tenancy } from "../tenancy/module.js";
+import { tenancySettings } from "../tenancy/settings.js";
 import { Webhooks } from "../webhooks/module.js";
 import { webhookSettings } from "../webhooks/settings.js";
 import { listenDual, type RequestListener } from "./listener.js";
@@ -39,7 +43,8 @@ import { RateLimits } from "../ratelimit/limiter.js";
 import { mountRateLimit } from "../http/rate-limit.js";
 import { clientAddressKey } from "../rpc/context.js";
 import { ValidationAudit } from "../store/audit.js";
-import { RequestIds, requestIdSettings } from "../request-ids/module.js";
+import { RequestIds } from "../request-ids/module.js";
+import { requestIdSettings } from "../request-ids/settings.js";
 import { withEdge, type Tracker } from "./request-listener.js";
 import { choosePublicBaseUrl, originPattern, readStoredPublicBaseUrl, storePublicBaseUrl, type PublicBaseUrlSource } from "./public-base-url.js";
 
@@ -138,12 +143,12 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
 
     // The development tenant comes first: its operator token is the admin token when none is configured.
     const devCredentials = config.devTenant ? (shared ? shared.devCredentials : await ensureDevCredentials(database.db, config.dataDir)) : undefined;
-    const adminToken = config.adminToken ?? devCredentials?.adminToken;
-    if (!adminToken) logger.warn("ATTESTO_ADMIN_TOKEN is not set: operator calls are refused");
+    const tenancyConfig = tenancySettings(config, devCredentials?.adminToken);
+    if (!tenancyConfig.adminToken) logger.warn("ATTESTO_ADMIN_TOKEN is not set: operator calls are refused");
 
     // Each domain module: built from its dependencies, started, closed in reverse order.
     const requestIds = new RequestIds({ db: database.db, keyring, logger }, requestIdSettings());
-    const tenancy = new Tenancy({ db: database.db, logger, broadcast, requestIds }, { adminToken, apiKeyCacheMs: config.apiKeyCacheMs });
+    const tenancy = new Tenancy({ db: database.db, logger, broadcast, requestIds }, tenancyConfig);
     // The public base URL names checkpoint origins. The embedded default keeps its first one in the
     // data folder; with port 0 and none stored it is known only after listening.
     const stored = shared ? shared.storedPublicBaseUrl : embedded ? await readStoredPublicBaseUrl(config.dataDir) : undefined;
@@ -163,16 +168,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
         requestIds,
         anchorReceipts: (streamId, treeSize) => anchoringRef?.bundleReceipts(streamId, treeSize) ?? Promise.resolve([]),
       },
-      {
-        publicBaseUrl: () => publicBaseUrl,
-        tileCacheBytes: config.tileCacheBytes,
-        headCacheMs: config.headCacheMs,
-        checkpointIntervalMs: config.checkpointIntervalMs,
-        selfAuditIntervalMs: config.selfAuditIntervalMs,
-        selfAuditSample: config.selfAuditSample,
-        selfAuditMaxLeaves: config.selfAuditMaxLeaves,
-        bundles: { maxEvents: config.bundleMaxEvents, pageSize: config.bundlePageSize, chunkBytes: config.bundleChunkBytes, inlineBytes: config.bundleInlineBytes },
-      },
+      proofstreamSettings(config, () => publicBaseUrl),
     );
     for (const module of [requestIds, tenancy, webhooks, proofstreams]) {
       await module.start();
@@ -186,7 +182,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     );
     await rateLimits.start();
     cleanups.push(() => rateLimits.close());
-    const audit = new ValidationAudit({ db: database.db, keyring, logger }, config.validationAudit);
+    const audit = new ValidationAudit({ db: database.db, keyring, logger }, validationAuditSettings(config));
     audit.start();
     cleanups.push(() => audit.close());
 
@@ -196,7 +192,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     cleanups.push(() => store.close());
     const storeNotifications = new StoreNotifications(
       { db: database.db, tenancy, store, proofstreams, events: webhooks.events },
-      { googleJwksUrl: config.googleOidcJwksUrl, googleIssuers: config.googleOidcIssuers },
+      storeNotificationSettings(config),
     );
 
     const connectors = new Connectors(

@@ -1,15 +1,13 @@
-import type { X509Certificate } from "node:crypto";
-import type { Config } from "../config.js";
 import type { Keyring } from "../crypto/keyring.js";
 import type { Db } from "../db/db.js";
 import type { Broadcast } from "../infra/broadcast.js";
 import type { Logger } from "../logger.js";
 import { AppleJwsRejection, AppleJwsVerifier, type AppleExpectation, type VerifiedAppleJws } from "./apple/jws-verifier.js";
-import { loadPinnedRoots } from "./apple/certificates.js";
 import { OcspChecker } from "./apple/ocsp.js";
-import { AppStoreServerApi, type AppleApiEnvironment, type AppleApiSettings } from "./apple/server-api.js";
+import { AppStoreServerApi, type AppleApiEnvironment } from "./apple/server-api.js";
+import type { StoreSettings } from "./settings.js";
 import { AppError } from "../errors.js";
-import { GooglePlayApi, type GooglePlaySettings } from "./google/play-api.js";
+import { GooglePlayApi } from "./google/play-api.js";
 import { StoreCredentialCache, STORE_CREDENTIALS_EVICT_CHANNEL } from "./credential-cache.js";
 import {
   appleEnvironmentName,
@@ -31,33 +29,6 @@ export interface StoreDeps {
   logger: Logger;
   /** Receives a record of each verification after its answer (the validation audit). */
   verificationObserver?: VerificationObserver;
-}
-
-export interface StoreSettings {
-  /** Trust anchors of Apple-signed data (Apple Root CA G3 by default). */
-  applePinnedRoots: X509Certificate[];
-  /** Judge certificates at now with OCSP instead of at the payload's signedDate. */
-  appleOnlineChecks: boolean;
-  /** Budget of one OCSP request. */
-  ocspTimeoutMs: number;
-  /** How long decrypted credentials stay cached. */
-  credentialCacheMs: number;
-  /** App Store Server API hosts and upstream timeout. */
-  appleApi: AppleApiSettings;
-  /** Google OAuth token endpoint, Play Developer API and upstream timeout. */
-  googlePlay: GooglePlaySettings;
-}
-
-/** The store module's settings from the configuration. */
-export function storeSettings(config: Config): StoreSettings {
-  return {
-    applePinnedRoots: loadPinnedRoots(config.appleRootCertFiles),
-    appleOnlineChecks: config.appleOnlineChecks,
-    ocspTimeoutMs: config.appleOcspTimeoutMs,
-    credentialCacheMs: config.storeCredentialCacheMs,
-    appleApi: { productionUrl: config.appleApiProductionUrl, sandboxUrl: config.appleApiSandboxUrl, timeoutMs: config.storeUpstreamTimeoutMs },
-    googlePlay: { tokenUrl: config.googleTokenUrl, apiBaseUrl: config.googlePlayApiUrl, timeoutMs: config.storeUpstreamTimeoutMs },
-  };
 }
 
 /** What the validation audit (issue 8 item 9) records of one verification. */
