@@ -4,10 +4,9 @@ import type { Config } from "../config.js";
 import { Keyring } from "../crypto/keyring.js";
 import { loadMasterKey } from "../crypto/master-key.js";
 import type { Database } from "../db/db.js";
-import type { Broadcast } from "../infra/broadcast.js";
 import { localBroadcast } from "./broadcast.js";
 import type { Logger } from "../logger.js";
-import type { StoreVerification } from "../store/module.js";
+import type { StoreVerification } from "../store/verification.js";
 import type { VerifiedPurchase } from "../store/purchase.js";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { AppleCredentialsInfoSchema, GoogleCredentialsInfoSchema } from "../../gen/ts/attesto/admin/v1/admin_pb.js";
@@ -41,11 +40,8 @@ interface Printed {
   line: string;
 }
 
+/** The store verification facade on the local database; credential changes it makes reach running servers by broadcast. */
 interface StoreContext {
-  database: Database;
-  config: Config;
-  keyring: Keyring;
-  broadcast: Broadcast | undefined;
   store: StoreVerification;
 }
 
@@ -61,18 +57,15 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
       const keyring = new Keyring(await loadMasterKey({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, embedded: !config.databaseUrl, logger }));
       const { broadcast, close } = await localBroadcast(config, logger);
       // Loaded here, so that the other commands do not pay for the store's modules at start-up.
-      const [{ StoreVerification }, { storeSettings }] = await Promise.all([import("../store/module.js"), import("../store/settings.js")]);
-      const store = new StoreVerification({ db: database.db, keyring, broadcast, logger }, storeSettings(config));
+      const [{ StoreVerification }, { storeVerificationSettings }] = await Promise.all([import("../store/verification.js"), import("../store/settings.js")]);
+      const store = new StoreVerification({ db: database.db, keyring, broadcast, logger }, storeVerificationSettings(config));
       try {
-        return await run({ database, config, keyring, broadcast, store });
+        return await run({ store });
       } finally {
         await store.close();
         await close();
       }
     });
-  // The CLI's own store module evicts locally and broadcasts to the running servers.
-  const changed = async (ctx: StoreContext, tenantId: string) => ctx.store.credentialsChanged(tenantId);
-  const credentials = () => import("../store/credentials.js");
 
   const store = program
     .command("store")
@@ -94,14 +87,13 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
             "operator",
             () =>
               withStore(async (ctx) => {
-                const info = await (await credentials()).putAppleCredentials(ctx.database.db, ctx.keyring, tenantId, {
+                const info = await ctx.store.putAppleCredentials(tenantId, {
                   bundleId: o.bundleId,
                   keyId: o.keyId,
                   issuerId: o.issuerId,
                   environment: o.environment,
                   privateKeyPem,
                 });
-                await changed(ctx, tenantId);
                 return { value: info, line: `stored Apple credentials of ${tenantId} (${info.bundleId}, ${info.environment})` };
               }),
             async ({ client }) => {
@@ -134,13 +126,12 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
             "operator",
             () =>
               withStore(async (ctx) => {
-                const info = await (await credentials()).putGoogleCredentials(ctx.database.db, ctx.keyring, tenantId, {
+                const info = await ctx.store.putGoogleCredentials(tenantId, {
                   packageName: o.packageName,
                   serviceAccountJson,
                   pubsubAudience: o.pubsubAudience ?? null,
                   pubsubPushEmail: o.pubsubPushEmail ?? null,
                 });
-                await changed(ctx, tenantId);
                 return { value: info, line: `stored Google credentials of ${tenantId} (${info.packageName}, ${info.clientEmail})` };
               }),
             async ({ client }) => {
@@ -168,8 +159,7 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
           "operator",
           () =>
             withStore(async (ctx) => {
-              await (await credentials()).deleteStoreCredentials(ctx.database.db, tenantId, o.store);
-              await changed(ctx, tenantId);
+              await ctx.store.deleteCredentials(tenantId, o.store);
             }),
           async ({ client }) => {
             await client.admin.deleteStoreCredentials({ tenantId, store: o.store === "apple" ? Store.APPLE : Store.GOOGLE });

@@ -10,7 +10,7 @@ import {
   type VerifyGooglePurchaseRequest,
 } from "../../gen/ts/attesto/v1/store_pb.js";
 import { AppError } from "../errors.js";
-import type { AppleSignedDataResult } from "../store/module.js";
+import type { AppleSignedDataResult } from "../store/verification.js";
 import type { PurchaseKind, PurchaseStatus, StoreEnvironment, VerifiedPurchase } from "../store/purchase.js";
 import { ts } from "./timestamps.js";
 

@@ -11,7 +11,7 @@ import {
 import { invalidArgument } from "../errors.js";
 import { apiEnvironmentOf, appleSignedDataMsg, environmentOf, googleInput, purchaseMsg } from "../contract/store-messages.js";
 import { validateMessage } from "../contract/validation.js";
-import type { StoreVerification } from "../store/module.js";
+import type { StoreVerification } from "../store/verification.js";
 import type { ReceiveResult, StoreNotifications } from "../store/notifications.js";
 import type { Authenticator } from "../tenancy/authenticator.js";
 

@@ -5,7 +5,7 @@ import { WebhookService } from "../../gen/ts/attesto/v1/webhook_pb.js";
 import { StoreNotificationService, StoreVerificationService } from "../../gen/ts/attesto/v1/store_pb.js";
 import type { StoreNotifications } from "../store/notifications.js";
 import { storeNotificationService } from "./store-notification-service.js";
-import type { StoreVerification } from "../store/module.js";
+import type { StoreVerification } from "../store/verification.js";
 import { storeVerificationService } from "./store-service.js";
 import { ProofstreamService } from "../../gen/ts/attesto/v1/proofstream_pb.js";
 import { ConnectorService } from "../../gen/ts/attesto/v1/connector_pb.js";

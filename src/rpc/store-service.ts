@@ -2,7 +2,7 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { StoreVerificationService } from "../../gen/ts/attesto/v1/store_pb.js";
 import { apiEnvironmentOf, appleSignedDataMsg, environmentOf, googleInput, purchaseMsg } from "../contract/store-messages.js";
-import type { StoreVerification } from "../store/module.js";
+import type { StoreVerification } from "../store/verification.js";
 import { tenantOf } from "./context.js";
 
 export interface StoreServiceDeps {

@@ -19,9 +19,9 @@ import { Proofstreams } from "../proofstream/module.js";
 import { proofstreamSettings } from "../proofstream/settings.js";
 import { mountWebhookRoutes } from "../http/webhooks.js";
 import { mountStoreRoutes } from "../http/store.js";
-import { StoreVerification } from "../store/module.js";
-import { storeNotificationSettings, storeSettings, validationAuditSettings } from "../store/settings.js";
-import { StoreNotifications } from "../store/notifications.js";
+import { Store } from "../store/module.js";
+import { storeSettings } from "../store/settings.js";
+import type { StoreVerification } from "../store/verification.js";
 import { Metrics } from "../http/metrics.js";
 import { Broadcast } from "../infra/broadcast.js";
 import { openRedis, type RedisHandle } from "../infra/redis.js";
@@ -42,7 +42,7 @@ import { withOpsRoutes } from "./ops-routes.js";
 import { RateLimits } from "../ratelimit/limiter.js";
 import { mountRateLimit } from "../http/rate-limit.js";
 import { clientAddressKey } from "../rpc/context.js";
-import { ValidationAudit } from "../store/audit.js";
+import type { ValidationAudit } from "../store/audit.js";
 import { RequestIds } from "../request-ids/module.js";
 import { requestIdSettings } from "../request-ids/settings.js";
 import { withEdge, type Tracker } from "./request-listener.js";
@@ -182,18 +182,11 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     );
     await rateLimits.start();
     cleanups.push(() => rateLimits.close());
-    const audit = new ValidationAudit({ db: database.db, keyring, logger }, validationAuditSettings(config));
-    audit.start();
-    cleanups.push(() => audit.close());
-
-    // Each verification's audit row is taken after the answer went out.
-    const store = new StoreVerification({ db: database.db, keyring, broadcast, logger, verificationObserver: audit }, storeSettings(config));
-    await store.start();
-    cleanups.push(() => store.close());
-    const storeNotifications = new StoreNotifications(
-      { db: database.db, tenancy, store, proofstreams, events: webhooks.events },
-      storeNotificationSettings(config),
-    );
+    // Verification, inbound notifications and the audit log each verification is recorded in after its answer.
+    const storeModule = new Store({ db: database.db, keyring, broadcast, logger, tenancy, proofstreams, events: webhooks.events }, storeSettings(config));
+    await storeModule.start();
+    cleanups.push(() => storeModule.close());
+    const { verification: store, notifications: storeNotifications, audit } = storeModule;
 
     const connectors = new Connectors(
       { db: database.db, keyring, appender: proofstreams, broadcast, logger },
@@ -253,16 +246,12 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     });
     mountTileRoutes(http, { proofstreams, authenticator, public: config.tilesPublic });
     mountVerifyRoutes(http, { bundles, authenticator, publicDownloads: config.tilesPublic, verifyMaxBytes: config.verifyMaxBytes });
-    const onStoreCredentialsChanged = (tenantId: string) => store.credentialsChanged(tenantId);
     const rpcDeps = {
-      db: database.db,
-      keyring,
       tenancy,
       logger,
       webhooks,
       proofstreams,
       rateLimits,
-      onStoreCredentialsChanged,
       store,
       storeNotifications,
       connectors,

@@ -10,7 +10,7 @@ import type { Proofstreams } from "../proofstream/module.js";
 import { rfc3339, type WebhookEventData } from "../webhooks/event-types.js";
 import type { WebhookEmitter } from "../webhooks/outbox.js";
 import { pageOf, pageWindow } from "../db/pagination.js";
-import type { StoreVerification } from "./module.js";
+import type { StoreVerification } from "./verification.js";
 
 export type NotificationSource = "apple" | "google";
 

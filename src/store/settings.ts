@@ -2,11 +2,10 @@ import type { X509Certificate } from "node:crypto";
 import type { Config } from "../config.js";
 import type { AppleApiSettings } from "./apple/server-api.js";
 import { loadPinnedRoots } from "./apple/certificates.js";
-import type { ValidationAuditSettings } from "./audit.js";
 import type { GooglePlaySettings } from "./google/play-api.js";
-import type { StoreNotificationSettings } from "./notifications.js";
+import type { StoreSettings } from "./module.js";
 
-export interface StoreSettings {
+export interface StoreVerificationSettings {
   /** Trust anchors of Apple-signed data (Apple Root CA G3 by default). */
   applePinnedRoots: X509Certificate[];
   /** Judge certificates at now with OCSP instead of at the payload's signedDate. */
@@ -22,7 +21,7 @@ export interface StoreSettings {
 }
 
 /** The store module's settings from the configuration. */
-export function storeSettings(config: Config): StoreSettings {
+export function storeVerificationSettings(config: Config): StoreVerificationSettings {
   return {
     applePinnedRoots: loadPinnedRoots(config.appleRootCertFiles),
     appleOnlineChecks: config.appleOnlineChecks,
@@ -33,12 +32,11 @@ export function storeSettings(config: Config): StoreSettings {
   };
 }
 
-/** The validation audit log's settings (ENABLE_VALIDATION_AUDIT_LOG, ATTESTO_VALIDATION_AUDIT_*). */
-export function validationAuditSettings(config: Config): ValidationAuditSettings {
-  return { ...config.validationAudit };
-}
-
-/** Inbound notifications: Google's OIDC keys and issuers for Pub/Sub push tokens. */
-export function storeNotificationSettings(config: Config): StoreNotificationSettings {
-  return { googleJwksUrl: config.googleOidcJwksUrl, googleIssuers: config.googleOidcIssuers };
+/** The whole store module's settings: verification, inbound notifications (Google's OIDC keys and issuers) and the audit log. */
+export function storeSettings(config: Config): StoreSettings {
+  return {
+    verification: storeVerificationSettings(config),
+    notifications: { googleJwksUrl: config.googleOidcJwksUrl, googleIssuers: config.googleOidcIssuers },
+    audit: { ...config.validationAudit },
+  };
 }
