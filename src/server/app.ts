@@ -155,7 +155,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     const chooseWith = (listening: string) => choosePublicBaseUrl({ configured: config.publicBaseUrlConfigured, stored, listening, embedded });
     let publicBaseUrlChoice = chooseWith(config.publicBaseUrl);
     let publicBaseUrl = publicBaseUrlChoice.url;
-    const webhooks = new Webhooks({ database, keyring, jobs, logger, requestIds }, webhookSettings(config, () => publicBaseUrl));
+    const webhooks = new Webhooks({ db: database.db, keyring, jobs, logger, requestIds }, webhookSettings(config, () => publicBaseUrl));
     let anchoringRef: Anchoring | undefined;
     const proofstreams = new Proofstreams(
       // Bundles carry anchor receipts; the anchoring module is built after this one (it reads through this facade).
