@@ -1,16 +1,15 @@
 import { readFile } from "node:fs/promises";
 import { Option, type Command } from "commander";
-import type { Config } from "../config.js";
-import { Keyring } from "../crypto/keyring.js";
-import { loadMasterKey } from "../crypto/master-key.js";
-import type { Database } from "../db/db.js";
-import { localBroadcast } from "./broadcast.js";
-import type { Logger } from "../logger.js";
-import type { StoreVerification } from "../store/verification.js";
-import type { VerifiedPurchase } from "../store/purchase.js";
+import type { Config } from "../../config.js";
+import { Keyring } from "../../crypto/keyring.js";
+import { loadMasterKey } from "../../crypto/master-key.js";
+import { localBroadcast } from "../broadcast.js";
+import type { Logger } from "../../logger.js";
+import type { StoreVerification } from "../../store/verification.js";
+import type { VerifiedPurchase } from "../../store/purchase.js";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { AppleCredentialsInfoSchema, GoogleCredentialsInfoSchema } from "../../gen/ts/attesto/admin/v1/admin_pb.js";
-import { AppleEnvironment, Store } from "../../gen/ts/attesto/v1/common_pb.js";
+import { AppleCredentialsInfoSchema, GoogleCredentialsInfoSchema } from "../../../gen/ts/attesto/admin/v1/admin_pb.js";
+import { AppleEnvironment, Store } from "../../../gen/ts/attesto/v1/common_pb.js";
 import {
   PurchaseKind,
   StoreNotificationSchema,
@@ -19,19 +18,13 @@ import {
   VerifyAppleTransactionResponseSchema,
   VerifyGooglePurchaseResponseSchema,
   type VerifiedPurchase as VerifiedPurchaseMessage,
-} from "../../gen/ts/attesto/v1/store_pb.js";
-import type { RemoteSession } from "./remote.js";
-import type { CredentialKind } from "./target.js";
-import { jsonOf } from "./remote-commands.js";
+} from "../../../gen/ts/attesto/v1/store_pb.js";
+import type { Cli } from "../context.js";
+import { jsonOf } from "./remote.js";
 
-export interface CliHelpers {
-  withDatabase<T>(run: (db: Database, config: Config) => Promise<T>): Promise<T>;
-  output(value: unknown, human: () => string): void;
+/** The shared CLI context and the logger local store commands log with. */
+export interface CliHelpers extends Cli {
   logger(config: Config): Logger;
-  /** The command on a server (operator token or tenant key) when one is chosen, else on the database. */
-  onTarget<T>(kind: CredentialKind, local: () => Promise<T>, remote: (session: RemoteSession) => Promise<T>): Promise<T>;
-  /** Refuses a tenant id that is not the session key's own. */
-  ensureKeyTenant(session: RemoteSession, tenantId: string): Promise<void>;
 }
 
 /** What a command prints: the value for --json, the line for people. */
@@ -57,7 +50,7 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
       const keyring = new Keyring(await loadMasterKey({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, embedded: !config.databaseUrl, logger }));
       const { broadcast, close } = await localBroadcast(config, logger);
       // Loaded here, so that the other commands do not pay for the store's modules at start-up.
-      const [{ StoreVerification }, { storeVerificationSettings }] = await Promise.all([import("../store/verification.js"), import("../store/settings.js")]);
+      const [{ StoreVerification }, { storeVerificationSettings }] = await Promise.all([import("../../store/verification.js"), import("../../store/settings.js")]);
       const store = new StoreVerification({ db: database.db, keyring, broadcast, logger }, storeVerificationSettings(config));
       try {
         return await run({ store });
@@ -258,7 +251,7 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
           "tenant",
           () =>
             helpers.withDatabase(async ({ db }) => {
-              const { listStoreNotifications } = await import("../store/notifications.js");
+              const { listStoreNotifications } = await import("../../store/notifications.js");
               const { notifications: rows } = await listStoreNotifications(db, tenantId, { source: o.source, type: o.type, pageSize: o.limit });
               return {
                 value: rows,
