@@ -251,7 +251,7 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
           "tenant",
           () =>
             helpers.withDatabase(async ({ db }) => {
-              const { listStoreNotifications } = await import("../../store/notifications.js");
+              const { listStoreNotifications } = await import("../../store/notification-rows.js");
               const { notifications: rows } = await listStoreNotifications(db, tenantId, { source: o.source, type: o.type, pageSize: o.limit });
               return {
                 value: rows,

@@ -1,0 +1,50 @@
+import { invalidArgument } from "../errors.js";
+
+/*
+ * What an inbound store notification is, from whichever store: the row it is
+ * stored as, and what the Apple and Google readers turn a request into.
+ */
+
+export type NotificationSource = "apple" | "google";
+
+export interface StoreNotification {
+  id: string;
+  source: NotificationSource;
+  /** Apple notificationUUID or Pub/Sub messageId. */
+  externalId: string;
+  notificationType: string;
+  subtype: string;
+  environment: string;
+  appId: string;
+  transactionId: string;
+  originalTransactionId: string;
+  productId: string;
+  purchaseToken: string;
+  signedAt: Date;
+  receivedAt: Date;
+  payload: Record<string, unknown>;
+  streamId: string;
+  seqNo: number;
+}
+
+/** What every inbound notification becomes before it is stored: the stored fields, the raw bytes and the relay's data. */
+export type Inbound = Omit<StoreNotification, "id" | "receivedAt" | "streamId" | "seqNo"> & {
+  tenantId: string;
+  raw: string;
+  webhookData: Record<string, unknown>;
+};
+
+/** The request body as a JSON object, or INVALID_ARGUMENT on "body". */
+export function jsonBody(body: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw invalidArgument("body", "must be a JSON object");
+  }
+  if (!isObject(parsed)) throw invalidArgument("body", "must be a JSON object");
+  return parsed;
+}
+
+export const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+export const str = (v: unknown): string => (typeof v === "string" ? v : typeof v === "number" ? String(v) : "");
