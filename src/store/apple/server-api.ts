@@ -1,6 +1,7 @@
 import { SignJWT } from "jose";
 import { Pool } from "undici";
 import { AppError } from "../../errors.js";
+import { upstreamJson } from "../upstream-json.js";
 import type { AppleCredentials } from "../credential-cache.js";
 
 /** The App Store Server API hosts (configurable so tests can run a local one). */
@@ -68,13 +69,13 @@ export class AppStoreServerApi {
       throw new AppError("unavailable", `the App Store Server API (${environment}) could not be reached`, { retryAfterSeconds: 5, reason: "STORE_UNAVAILABLE" }, { cause: err });
     }
     if (status === 200) {
-      const parsed = parseJson(body);
+      const parsed = upstreamJson(body);
       if (typeof parsed?.signedTransactionInfo !== "string") {
         throw new AppError("unavailable", `the App Store Server API (${environment}) answered without signedTransactionInfo`, { retryAfterSeconds: 5, reason: "STORE_UNAVAILABLE" });
       }
       return { found: true, signedTransactionInfo: parsed.signedTransactionInfo };
     }
-    const errorCode = typeof parseJson(body)?.errorCode === "number" ? (parseJson(body)!.errorCode as number) : undefined;
+    const errorCode = typeof upstreamJson(body)?.errorCode === "number" ? (upstreamJson(body)!.errorCode as number) : undefined;
     if (status === 404 && (errorCode === undefined || NOT_FOUND_CODES.has(errorCode))) return { found: false, errorCode: "transaction_not_found" };
     if (status === 400 && errorCode !== undefined && INVALID_ID_CODES.has(errorCode)) return { found: false, errorCode: "invalid_transaction_id" };
     if (status === 401) {
@@ -109,13 +110,4 @@ export function appleApiToken(credentials: AppleCredentials, now = Math.floor(Da
     .setExpirationTime(now + TOKEN_TTL_SECONDS)
     .setAudience("appstoreconnect-v1")
     .sign(credentials.privateKey);
-}
-
-function parseJson(text: string): Record<string, unknown> | undefined {
-  try {
-    const v = JSON.parse(text) as unknown;
-    return v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -1,6 +1,7 @@
 import { SignJWT } from "jose";
 import { Pool } from "undici";
 import { AppError } from "../../errors.js";
+import { upstreamJson } from "../upstream-json.js";
 import type { GoogleCredentials } from "../credential-cache.js";
 
 export interface GooglePlaySettings {
@@ -79,7 +80,7 @@ export class GooglePlayApi {
       headers: { authorization: `Bearer ${token.accessToken}`, accept: "application/json" },
     });
     if (status === 200) {
-      const resource = parseJson(body);
+      const resource = upstreamJson(body);
       if (!resource) throw unavailable("the Google Play Developer API answered without a resource");
       return { found: true, resource };
     }
@@ -137,7 +138,7 @@ export class GooglePlayApi {
       body: new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion }).toString(),
     });
     if (status === 200) {
-      const parsed = parseJson(body);
+      const parsed = upstreamJson(body);
       const accessToken = parsed?.access_token;
       const expiresIn = Number(parsed?.expires_in);
       if (typeof accessToken !== "string" || !Number.isFinite(expiresIn)) throw unavailable("Google's token endpoint answered without a token");
@@ -173,13 +174,4 @@ function rateLimited(retryAfter: string | undefined): AppError {
     retryAfterSeconds: Number.isFinite(seconds) && seconds > 0 ? Math.ceil(seconds) : DEFAULT_RETRY_AFTER_SECONDS,
     reason: "STORE_RATE_LIMITED",
   });
-}
-
-function parseJson(text: string): Record<string, unknown> | undefined {
-  try {
-    const v = JSON.parse(text) as unknown;
-    return v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
 }
