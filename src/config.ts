@@ -109,7 +109,7 @@ export interface Config {
     tenants: TenantLimits;
     redisTimeoutMs: number;
   };
-  /** The validation audit log (seed 002's validation_audit), written in the background. */
+  /** The validation audit log (the validation_audit table), written in the background. */
   validationAudit: {
     enabled: boolean;
     /** Rows held in memory at most; past it new rows are dropped and counted. */

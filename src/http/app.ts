@@ -20,7 +20,7 @@ export interface HttpDeps {
 }
 
 /**
- * The plain HTTP surface (DESIGN section 4): everything that is not an RPC.
+ * The plain HTTP surface: everything that is not an RPC.
  * Provider adapters mount their routes here; they stay thin and hand
  * normalized input to the domain modules.
  */

@@ -40,7 +40,7 @@ export async function contractBody<D extends DescMessage>(c: Context, schema: D)
   return message;
 }
 
-/** The REST forms of StoreVerificationService (DESIGN section 4): the RPC's messages as JSON, Bearer tenant key. */
+/** The REST forms of StoreVerificationService : the RPC's messages as JSON, Bearer tenant key. */
 export function mountStoreRoutes(http: Hono, { store, storeNotifications, authenticator }: StoreRouteDeps): void {
   const tenant = async (c: Context) => (await authenticator.requireTenant(c.req.header("authorization"))).tenantId;
 
@@ -52,7 +52,7 @@ export function mountStoreRoutes(http: Hono, { store, storeNotifications, authen
     return c.json(toJson(VerifyAppleTransactionResponseSchema, message) as object);
   });
 
-  // Inbound store notifications (DESIGN section 4): verified before anything is stored; a retry answers 200 and writes nothing.
+  // Inbound store notifications: verified before anything is stored; a retry answers 200 and writes nothing.
   const received = (c: Context, r: ReceiveResult) => c.json({ id: r.notification.id, duplicate: r.duplicate, stream_id: r.notification.streamId, seq_no: r.notification.seqNo });
   http.post("/v1/webhooks/apple/:tenantId", async (c) => received(c, await storeNotifications.receiveApple(c.req.param("tenantId"), await c.req.text())));
   http.post("/v1/webhooks/google/:tenantId", async (c) =>

@@ -83,8 +83,8 @@ const forkMsg = (f: ForkEvidenceRecord) =>
   });
 
 /**
- * ProofstreamService: thin handlers over the Proofstreams facade. Bundles
- * arrive with their own issue and answer UNIMPLEMENTED until then.
+ * ProofstreamService: thin handlers over the Proofstreams facade (its
+ * bundle methods are in bundle-handlers.ts).
  */
 export function proofstreamService({ proofstreams }: { proofstreams: Proofstreams }): Partial<ServiceImpl<typeof ProofstreamService>> {
   return {
