@@ -8,7 +8,7 @@ import type { Logger } from "../logger.js";
 import type { Proofstreams } from "../proofstream/module.js";
 import type { AnchorReceipt } from "../verify/bundle.js";
 import type { WebhookEmitter } from "../webhooks/outbox.js";
-import { buildNextBatch } from "./batcher.js";
+import { buildNextBatch } from "./batch-builder.js";
 import { Chain } from "./chain.js";
 import { ChainWriter } from "./chain-writer.js";
 import { attachDevChain, hardhatCli, startDevChain, type DevChain } from "./devchain.js";
@@ -36,7 +36,7 @@ interface Running {
 }
 
 /**
- * Anchoring of checkpoints on an EVM chain: the batcher (one run per
+ * Anchoring of checkpoints on an EVM chain: the batch builder (one run per
  * interval across instances), the chain writer and the confirmation
  * tracker, and the tenant's reads (batches, members, receipts). Without a
  * chain, `start()` logs once that anchoring is off and the reads answer
@@ -122,7 +122,7 @@ export class Anchoring {
     await this.#devChain?.stop();
   }
 
-  /** The batcher's tick: builds a batch of grown streams' checkpoints and sends the oldest pending batch. */
+  /** The batch builder's tick: builds a batch of grown streams' checkpoints and sends the oldest pending batch. */
   async anchorNow(): Promise<{ id: string; members: number } | undefined> {
     const r = this.#requireRunning();
     const built = await buildNextBatch({ db: this.deps.db, proofstreams: this.deps.proofstreams, logger: this.deps.logger }, { chainId: r.chain.chainId, maxMembers: this.settings.maxMembers });

@@ -234,7 +234,7 @@ export class Proofstreams {
     return getForkEvidence(this.deps.db, tenantId, id);
   }
 
-  /** Every stream's newest signed checkpoint, all tenants, by stream id after `afterStreamId` (the anchoring batcher). */
+  /** Every stream's newest signed checkpoint, all tenants, by stream id after `afterStreamId` (anchoring's batch builder). */
   latestCheckpoints(afterStreamId: string, limit: number): Promise<LatestCheckpoint[]> {
     return latestCheckpoints(this.deps.db, afterStreamId, limit);
   }

@@ -5,7 +5,7 @@ import type { Logger } from "../logger.js";
 import { OutboundHttp } from "../net/outbound.js";
 import { AttemptRunner } from "./attempt-runner.js";
 import { Deliveries } from "./deliveries.js";
-import { DeliveryStore } from "./delivery-store.js";
+import { DeliveryRows } from "./delivery-rows.js";
 import { WebhookEngine } from "./engine.js";
 import { WebhookOutbox, type WebhookEmitter } from "./outbox.js";
 import type { WebhookSettings } from "./settings.js";
@@ -43,7 +43,7 @@ export class Webhooks {
     const { db, keyring, jobs, logger } = deps;
     this.#http = new OutboundHttp(settings.policy, { connectTimeoutMs: settings.timeoutMs });
     // Long enough for the request and the bookkeeping around it.
-    const store = new DeliveryStore(db, 2 * settings.timeoutMs + 5_000);
+    const store = new DeliveryRows(db, 2 * settings.timeoutMs + 5_000);
     const outbox = new WebhookOutbox(db);
     const runner = new AttemptRunner({ store, http: this.#http, keyring, settings, logger });
     this.engine = new WebhookEngine({ store, runner, jobs, logger, settings });

@@ -79,7 +79,7 @@ const labelOf = (r: { id: string; tenant_id: string; event_type: string; url: st
   endpointHost: URL.canParse(r.url) ? new URL(r.url).host : "",
 });
 
-export class DeliveryStore {
+export class DeliveryRows {
   readonly #db: Db;
 
   constructor(
