@@ -1,47 +1,32 @@
-import { createContextValues } from "@connectrpc/connect";
-import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
-import { fastUnary, withFastUnary } from "../rpc/fast-unary.js";
-import { recordRoutes } from "../rpc/fast-unary-methods.js";
-import { getRequestListener } from "@hono/node-server";
 import type { Config } from "../config.js";
 import { Keyring } from "../crypto/keyring.js";
 import { loadMasterKey } from "../crypto/master-key.js";
 import { attachConfiguredDatabase, openConfiguredDatabase, type ConfiguredDatabase } from "../db/open.js";
 import { databaseIdentity, defaultQueuePrefix } from "../db/identity.js";
-import { createHttpApp } from "../http/app.js";
-import { BOARD_PATH, mountQueueBoard } from "../http/queue-board.js";
-import { mountLandingPage } from "../http/landing.js";
-import { mountOpenApi } from "../http/openapi.js";
-import { mountTileRoutes } from "../http/tiles.js";
-import { mountVerifyRoutes, VERIFY_PATH } from "../http/verify.js";
 import type { Bundles } from "../proofstream/bundles.js";
 import { Proofstreams } from "../proofstream/module.js";
 import { proofstreamSettings } from "../proofstream/settings.js";
-import { mountWebhookRoutes } from "../http/webhooks.js";
-import { mountStoreRoutes } from "../http/store.js";
 import { Store } from "../store/module.js";
 import { storeSettings } from "../store/settings.js";
 import type { StoreVerification } from "../store/verification.js";
 import { Metrics } from "../http/metrics.js";
 import { Broadcast } from "../infra/broadcast.js";
 import { openRedis, type RedisHandle } from "../infra/redis.js";
-import { mountConnectorRoutes } from "../http/connectors.js";
 import { Connectors } from "../connectors/module.js";
 import { Anchoring } from "../anchoring/module.js";
 import { anchoringSettings } from "../anchoring/settings.js";
 import { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
-import { rpcInterceptors, rpcRoutes } from "../rpc/routes.js";
 import { ensureDevCredentials, type DevCredentials } from "../tenancy/dev-bootstrap.js";
 import { Tenancy } from "../tenancy/module.js";
 import { tenancySettings } from "../tenancy/settings.js";
 import { Webhooks } from "../webhooks/module.js";
 import { webhookSettings } from "../webhooks/settings.js";
-import { listenDual, type RequestListener } from "./listener.js";
+import { listenDual } from "./listener.js";
+import { httpRoutes, rpcListener } from "./edges.js";
+import { stopInReverse } from "./shutdown.js";
 import { withOpsRoutes } from "./ops-routes.js";
 import { RateLimits } from "../ratelimit/limiter.js";
-import { mountRateLimit } from "../http/rate-limit.js";
-import { clientAddressKey } from "../rpc/context.js";
 import type { ValidationAudit } from "../store/audit.js";
 import { RequestIds } from "../request-ids/module.js";
 import { requestIdSettings } from "../request-ids/settings.js";
@@ -105,27 +90,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     ? attachConfiguredDatabase({ ...config, url: shared.databaseUrl, embedded: shared.embedded, dbPoolSize: shared.poolSize })
     : await openConfiguredDatabase(config, logger);
   const cleanups: Array<() => Promise<unknown>> = [() => database.close()];
-  // Shutdown ends within the grace period even when a step hangs (with the
-  // database gone first, BullMQ's worker close waits on jobs that cannot
-  // finish): a step still running at the deadline is left behind, and the
-  // remaining steps are started without waiting for them. The deadline keeps
-  // some headroom for the process to exit before the grace period is over.
-  const stopAll = async () => {
-    const deadline = Date.now() + config.shutdownGraceMs - Math.min(500, config.shutdownGraceMs / 10);
-    let abandoned = 0;
-    for (const cleanup of cleanups.reverse()) {
-      const step = cleanup().then(
-        () => true,
-        (err) => (logger.warn({ err }, "shutdown step failed"), true),
-      );
-      let timer: NodeJS.Timeout | undefined;
-      const overdue = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()))));
-      const finished = await Promise.race([step, overdue]);
-      clearTimeout(timer);
-      if (!finished) abandoned++;
-    }
-    if (abandoned) throw new Error(`shutdown did not finish within ATTESTO_SHUTDOWN_GRACE_MS (${config.shutdownGraceMs} ms): ${abandoned} step(s) left running`);
-  };
+  const stopAll = () => stopInReverse(cleanups, config.shutdownGraceMs, logger);
   try {
     // A worker's key comes from the file the primary wrote and warned about.
     const keyLogger = shared ? logger.child({}, { level: "error" }) : logger;
@@ -218,68 +183,9 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     const metrics = new Metrics({ worker: shared?.worker ?? 0 });
     metrics.trackRateLimits(rateLimits);
     metrics.trackValidationAudit(audit);
-    const http = createHttpApp({
-      logger,
-      metrics,
-      bodyLimitBytes: config.bodyLimitBytes,
-      requestDeadlineMs: config.requestDeadlineMs,
-      // POST /v2/verify takes whole bundles and enforces its own limit (ATTESTO_VERIFY_MAX_BYTES).
-      ownBodyLimit: [VERIFY_PATH],
-      readiness: readinessChecks,
-    });
-    const { authenticator } = tenancy;
-    // Before the routes it guards: Hono runs middleware in the order it was added.
-    mountRateLimit(http, { limits: rateLimits, authenticator });
-    if (config.role !== "worker") mountWebhookRoutes(http, { authenticator, webhooks });
-    if (config.role !== "worker") mountStoreRoutes(http, { store, storeNotifications, authenticator });
-    if (config.role !== "worker") mountConnectorRoutes(http, { connectors, authenticator });
-    mountQueueBoard(http, { jobs, authenticator, viewerToken: config.boardViewerToken });
-    mountOpenApi(http);
-    mountLandingPage(http, {
-      links: [
-        { href: "/verify", title: "Verify", about: "check a verifier bundle or a tlog-proof in the browser (nothing is uploaded)" },
-        { href: "/openapi.json", title: "REST API (OpenAPI 3.1)", about: "the REST routes; the RPCs are described by the protos under proto/" },
-        { href: BOARD_PATH, title: "Queue board", about: "BullMQ jobs (operator token)" },
-        { href: "/healthz", title: "Health", about: "liveness; /readyz checks the database and Redis" },
-        { href: "/metrics", title: "Metrics", about: "Prometheus" },
-      ],
-    });
-    mountTileRoutes(http, { proofstreams, authenticator, public: config.tilesPublic });
-    mountVerifyRoutes(http, { bundles, authenticator, publicDownloads: config.tilesPublic, verifyMaxBytes: config.verifyMaxBytes });
-    const rpcDeps = {
-      tenancy,
-      logger,
-      webhooks,
-      proofstreams,
-      rateLimits,
-      store,
-      storeNotifications,
-      connectors,
-      bundles,
-      anchoring,
-      requestDeadlineMs: config.requestDeadlineMs,
-    };
-    // The services are built once: connect-node and the fast path get the same implementations.
-    const routes = recordRoutes(config.role === "worker" ? () => {} : rpcRoutes(rpcDeps));
-    const connectOptions: ConnectNodeAdapterOptions = {
-      // A worker-role instance serves only the operational routes (health, readiness, metrics).
-      routes: routes.replay,
-      interceptors: rpcInterceptors(rpcDeps),
-      contextValues: (req) => createContextValues().set(clientAddressKey, req.socket.remoteAddress ?? ""),
-      readMaxBytes: config.bodyLimitBytes,
-      // One rule for unknown fields on both surfaces: JSON names the unknown field
-      // in a 400 (it catches client typos); binary keeps unknown fields (protobuf).
-      jsonOptions: { ignoreUnknownFields: false },
-      fallback: getRequestListener(http.fetch) as unknown as ConnectNodeAdapterOptions["fallback"],
-    };
-    const connectNode = connectNodeAdapter(connectOptions);
-    // Connect unary POSTs skip connect-node's universal handler; everything else goes through it.
-    let connect: RequestListener = connectNode as RequestListener;
-    if (config.rpcFastPath) {
-      const fast = fastUnary(connectOptions, routes.registrations);
-      metrics.trackFastPath(fast);
-      connect = withFastUnary(fast, connect);
-    }
+    const edgeModules = { jobs, tenancy, webhooks, proofstreams, rateLimits, store, storeNotifications, connectors, bundles, anchoring };
+    const http = httpRoutes(config, logger, metrics, readinessChecks, edgeModules);
+    const connect = rpcListener(config, logger, metrics, http, edgeModules);
     const tracker: Tracker = { inFlight: 0 };
     // Workers also listen: health, readiness and metrics are how they are watched.
     const server = await listenDual(withEdge(withOpsRoutes(connect, { metrics, logger, readiness: readinessChecks }), { logger, metrics, corsOrigins: config.corsOrigins, tracker, rpcBodyLimitBytes: config.bodyLimitBytes }), config.host, config.port, config.connectionLimits);

@@ -44,27 +44,37 @@ interface StoreContext {
  * an eviction, so running servers drop their cached copies at once.
  */
 export function registerStoreCommands(program: Command, helpers: CliHelpers): void {
-  const withStore = <T>(run: (ctx: StoreContext) => Promise<T>) =>
-    helpers.withDatabase(async (database, config) => {
-      const logger = helpers.logger(config);
-      const keyring = new Keyring(await loadMasterKey({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, embedded: !config.databaseUrl, logger }));
-      const { broadcast, close } = await localBroadcast(config, logger);
-      // Loaded here, so that the other commands do not pay for the store's modules at start-up.
-      const [{ StoreVerification }, { storeVerificationSettings }] = await Promise.all([import("../../store/verification.js"), import("../../store/settings.js")]);
-      const store = new StoreVerification({ db: database.db, keyring, broadcast, logger }, storeVerificationSettings(config));
-      try {
-        return await run({ store });
-      } finally {
-        await store.close();
-        await close();
-      }
-    });
-
   const store = program
     .command("store")
     .description("App Store and Google Play: credentials (operator), verification and notifications (remote: the key's tenant; --local: any tenant's)");
-  const print = ({ value, line }: Printed) => helpers.output(value, () => line);
+  registerCredentialCommands(store, helpers);
+  registerVerifyCommands(store, helpers);
+  registerNotificationCommands(store, helpers);
+}
 
+/** The store verification facade on the local database, for one command. */
+function withStore<T>(helpers: CliHelpers, run: (ctx: StoreContext) => Promise<T>): Promise<T> {
+  return helpers.withDatabase(async (database, config) => {
+    const logger = helpers.logger(config);
+    const keyring = new Keyring(await loadMasterKey({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, embedded: !config.databaseUrl, logger }));
+    const { broadcast, close } = await localBroadcast(config, logger);
+    // Loaded here, so that the other commands do not pay for the store's modules at start-up.
+    const [{ StoreVerification }, { storeVerificationSettings }] = await Promise.all([import("../../store/verification.js"), import("../../store/settings.js")]);
+    const store = new StoreVerification({ db: database.db, keyring, broadcast, logger }, storeVerificationSettings(config));
+    try {
+      return await run({ store });
+    } finally {
+      await store.close();
+      await close();
+    }
+  });
+}
+
+const printer = (helpers: CliHelpers) => ({ value, line }: Printed) => helpers.output(value, () => line);
+
+/** `store put-apple`, `put-google`, `delete-credentials` (operator). */
+function registerCredentialCommands(store: Command, helpers: CliHelpers): void {
+  const print = printer(helpers);
   store
     .command("put-apple <tenantId>")
     .description("store a tenant's App Store Server API credentials (the .p8 is sealed)")
@@ -79,7 +89,7 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
           .onTarget<Printed>(
             "operator",
             () =>
-              withStore(async (ctx) => {
+              withStore(helpers, async (ctx) => {
                 const info = await ctx.store.putAppleCredentials(tenantId, {
                   bundleId: o.bundleId,
                   keyId: o.keyId,
@@ -118,7 +128,7 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
           .onTarget<Printed>(
             "operator",
             () =>
-              withStore(async (ctx) => {
+              withStore(helpers, async (ctx) => {
                 const info = await ctx.store.putGoogleCredentials(tenantId, {
                   packageName: o.packageName,
                   serviceAccountJson,
@@ -151,7 +161,7 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
         .onTarget(
           "operator",
           () =>
-            withStore(async (ctx) => {
+            withStore(helpers, async (ctx) => {
               await ctx.store.deleteCredentials(tenantId, o.store);
             }),
           async ({ client }) => {
@@ -160,7 +170,11 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
         )
         .then(() => helpers.output({ deleted: true, tenantId, store: o.store }, () => `deleted the ${o.store} credentials of ${tenantId}`)),
     );
+}
 
+/** `store verify-apple`, `verify-google`, `verify-signed`. */
+function registerVerifyCommands(store: Command, helpers: CliHelpers): void {
+  const print = printer(helpers);
   store
     .command("verify-apple <tenantId> <transactionId>")
     .description("look a transaction up with the App Store Server API, as VerifyAppleTransaction does")
@@ -170,7 +184,7 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
         .onTarget<Printed>(
           "tenant",
           () =>
-            withStore(async (ctx) => {
+            withStore(helpers, async (ctx) => {
               if (!/^[0-9]{1,64}$/.test(transactionId)) throw new Error("transactionId must be digits");
               const result = await ctx.store.verifyAppleTransaction(tenantId, { transactionId, environment: o.environment });
               return { value: result, line: describe(result.purchase) };
@@ -195,7 +209,7 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
         .onTarget<Printed>(
           "tenant",
           () =>
-            withStore(async (ctx) => {
+            withStore(helpers, async (ctx) => {
               const result = await ctx.store.verifyGooglePurchase(tenantId, { purchaseToken, kind: o.kind, productId: o.productId, packageName: o.packageName });
               return { value: result, line: describe(result.purchase) };
             }),
@@ -224,7 +238,7 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
           .onTarget<Printed>(
             "tenant",
             () =>
-              withStore(async (ctx) => {
+              withStore(helpers, async (ctx) => {
                 const result = await ctx.store.verifyAppleSignedData(tenantId, { signedData, environment: o.environment });
                 return { value: result, line: `${result.kind ?? "unknown kind"}: ${describe(result.purchase)}` };
               }),
@@ -238,7 +252,10 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
           .then(print);
       }),
     );
+}
 
+/** `store notifications`. */
+function registerNotificationCommands(store: Command, helpers: CliHelpers): void {
   store
     .command("notifications <tenantId>")
     .description("the tenant's latest verified inbound notifications")
