@@ -83,6 +83,24 @@ export interface Attesto {
   stop(): Promise<void>;
 }
 
+/** The keyring, Redis, the job runtime and the broadcast; each one's close joins `cleanups`. */
+async function openInfrastructure(config: Config, logger: Logger, database: ConfiguredDatabase, shared: SharedSetup | undefined, cleanups: Array<() => Promise<unknown>>) {
+  // A worker's key comes from the file the primary wrote and warned about.
+  const keyLogger = shared ? logger.child({}, { level: "error" }) : logger;
+  const keyring = new Keyring(await loadMasterKey({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, embedded: !config.databaseUrl, logger: keyLogger }));
+  const redis = await openRedis({ url: shared?.redisUrl ?? config.redisUrl, dataDir: config.dataDir, logger });
+  cleanups.push(() => redis.close());
+
+  // Instances share queues exactly when they share a database (unless ATTESTO_QUEUE_PREFIX says otherwise).
+  const queuePrefix = config.queuePrefix ?? defaultQueuePrefix(await databaseIdentity(database.db));
+  const jobs = new JobRuntime({ redis, logger, role: config.role, prefix: queuePrefix });
+  cleanups.push(() => jobs.close());
+
+  const broadcast = new Broadcast(redis, logger);
+  cleanups.push(() => broadcast.close());
+  return { keyring, redis, queuePrefix, jobs, broadcast };
+}
+
 /** Opens storage, wires the modules and serves until stop(). */
 export async function startAttesto(config: Config, logger: Logger, shared?: SharedSetup): Promise<Attesto> {
   const embedded = !config.databaseUrl;
@@ -92,19 +110,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
   const cleanups: Array<() => Promise<unknown>> = [() => database.close()];
   const stopAll = () => stopInReverse(cleanups, config.shutdownGraceMs, logger);
   try {
-    // A worker's key comes from the file the primary wrote and warned about.
-    const keyLogger = shared ? logger.child({}, { level: "error" }) : logger;
-    const keyring = new Keyring(await loadMasterKey({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, embedded, logger: keyLogger }));
-    const redis = await openRedis({ url: shared?.redisUrl ?? config.redisUrl, dataDir: config.dataDir, logger });
-    cleanups.push(() => redis.close());
-
-    // Instances share queues exactly when they share a database (unless ATTESTO_QUEUE_PREFIX says otherwise).
-    const queuePrefix = config.queuePrefix ?? defaultQueuePrefix(await databaseIdentity(database.db));
-    const jobs = new JobRuntime({ redis, logger, role: config.role, prefix: queuePrefix });
-    cleanups.push(() => jobs.close());
-
-    const broadcast = new Broadcast(redis, logger);
-    cleanups.push(() => broadcast.close());
+    const { keyring, redis, queuePrefix, jobs, broadcast } = await openInfrastructure(config, logger, database, shared, cleanups);
 
     // The development tenant comes first: its operator token is the admin token when none is configured.
     const devCredentials = config.devTenant ? (shared ? shared.devCredentials : await ensureDevCredentials(database.db, config.dataDir)) : undefined;

@@ -2,9 +2,7 @@ import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import { getRequestListener } from "@hono/node-server";
 import type { Hono } from "hono";
-import type { Anchoring } from "../anchoring/module.js";
 import type { Config } from "../config.js";
-import type { Connectors } from "../connectors/module.js";
 import { createHttpApp } from "../http/app.js";
 import { mountConnectorRoutes } from "../http/connectors.js";
 import { mountLandingPage } from "../http/landing.js";
@@ -18,32 +16,14 @@ import { mountVerifyRoutes, VERIFY_PATH } from "../http/verify.js";
 import { mountWebhookRoutes } from "../http/webhooks.js";
 import type { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
-import type { Bundles } from "../proofstream/bundles.js";
-import type { Proofstreams } from "../proofstream/module.js";
-import type { RateLimits } from "../ratelimit/limiter.js";
 import { clientAddressKey } from "../rpc/context.js";
 import { fastUnary, withFastUnary } from "../rpc/fast-unary.js";
 import { recordRoutes } from "../rpc/fast-unary-methods.js";
-import { rpcInterceptors, rpcRoutes } from "../rpc/routes.js";
-import type { StoreNotifications } from "../store/notifications.js";
-import type { StoreVerification } from "../store/verification.js";
-import type { Tenancy } from "../tenancy/module.js";
-import type { Webhooks } from "../webhooks/module.js";
+import { rpcInterceptors, rpcRoutes, type RpcDeps } from "../rpc/routes.js";
 import type { RequestListener } from "./listener.js";
 
-/** The facades both edges hand requests to. */
-export interface EdgeModules {
-  jobs: JobRuntime;
-  tenancy: Tenancy;
-  webhooks: Webhooks;
-  proofstreams: Proofstreams;
-  rateLimits: RateLimits;
-  store: StoreVerification;
-  storeNotifications: StoreNotifications;
-  connectors: Connectors;
-  bundles: Bundles;
-  anchoring: Anchoring;
-}
+/** The facades both edges hand requests to: the RPC services' and the queue board's job runtime. */
+export type EdgeModules = Omit<RpcDeps, "logger" | "requestDeadlineMs"> & { jobs: JobRuntime };
 
 /** The plain HTTP routes (Hono). A worker-role instance mounts no tenant routes. */
 export function httpRoutes(config: Config, logger: Logger, metrics: Metrics, readinessChecks: Record<string, () => Promise<void>>, modules: EdgeModules): Hono {
