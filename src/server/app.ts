@@ -180,16 +180,11 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     await anchoring.start();
     cleanups.push(() => anchoring.close());
 
-    const { bundles } = proofstreams;
-
-    const readinessChecks = {
-      database: () => database.ping(),
-      redis: async () => void (await redis.client.ping()),
-    };
+    const readinessChecks = { database: () => database.ping(), redis: async () => void (await redis.client.ping()) };
     const metrics = new Metrics({ worker: shared?.worker ?? 0 });
     metrics.trackRateLimits(rateLimits);
     metrics.trackValidationAudit(audit);
-    const edgeModules = { jobs, tenancy, webhooks, proofstreams, rateLimits, store, storeNotifications, connectors, bundles, anchoring };
+    const edgeModules = { jobs, tenancy, webhooks, proofstreams, rateLimits, store, storeNotifications, connectors, bundles: proofstreams.bundles, anchoring };
     const http = httpRoutes(config, logger, metrics, readinessChecks, edgeModules);
     const connect = rpcListener(config, logger, metrics, http, edgeModules);
     const tracker: Tracker = { inFlight: 0 };
@@ -213,16 +208,8 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
       publicBaseUrl,
       publicBaseUrlSource: publicBaseUrlChoice.source,
       httpRoutes: http.routes.filter((r) => r.method !== "ALL").map(({ method, path }) => ({ method, path })),
-      jobs,
-      tenancy,
-      webhooks,
-      proofstreams,
-      rateLimits,
+      ...edgeModules,
       audit,
-      store,
-      connectors,
-      bundles,
-      anchoring,
       database,
       redis,
       keyring,
