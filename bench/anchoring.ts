@@ -5,7 +5,7 @@
 //     checkpoint notes: the RFC 9162 tree, every audit path and the member
 //     rows; against a baseline that stores the same member rows without a
 //     tree (what storage alone costs);
-//   - checkpoints per second through batching, end to end: the batcher's
+//   - checkpoints per second through batching, end to end: the batch builder's
 //     scan of every stream's newest checkpoint, the batch, its one
 //     transaction signed, stored and sent, and the tracker confirming it;
 //     against a baseline of the scan alone.
@@ -18,8 +18,8 @@
 //   npm run bench:anchoring
 import { randomBytes } from "node:crypto";
 import { sql } from "drizzle-orm";
-import { buildNextBatch } from "../src/anchoring/batcher.js";
-import { storeBatch, type BatchCandidate } from "../src/anchoring/batch-store.js";
+import { buildNextBatch } from "../src/anchoring/batch-builder.js";
+import { storeBatch, type BatchCandidate } from "../src/anchoring/batch-rows.js";
 import { Chain } from "../src/anchoring/chain.js";
 import { ChainWriter } from "../src/anchoring/chain-writer.js";
 import { startDevChain } from "../src/anchoring/devchain.js";
@@ -76,7 +76,7 @@ async function main() {
 
     const keyring = new Keyring(randomBytes(32));
     const events = new WebhookOutbox(db);
-    // The batcher reads through the facade; its jobs are never started here.
+    // The batch builder reads through the facade; its jobs are never started here.
     const proofstreams = new Proofstreams(
       { db, keyring, jobs: undefined as unknown as JobRuntime, logger, events },
       { publicBaseUrl: () => "http://bench", tileCacheBytes: 1 << 20, headCacheMs: 0, checkpointIntervalMs: 1_000, selfAuditIntervalMs: 1_000, selfAuditSample: 0, selfAuditMaxLeaves: 1, bundles: { maxEvents: 1, pageSize: 1, chunkBytes: 1024, inlineBytes: 0 } },

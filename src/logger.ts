@@ -49,7 +49,7 @@ const WITHHELD = "database query failed (statement and parameters withheld)";
 /**
  * An error as a log line may show it. Database errors keep their kind,
  * SQLSTATE, message and constraint, never the statement, its parameters or
- * the server's `detail`/`where` (both quote row values): DESIGN section 10.
+ * the server's `detail`/`where` (both quote row values): values a tenant sent never reach the logs.
  * Drizzle's wrapper is replaced by its cause. Other errors keep type,
  * message, code and stack; causes are followed a few levels.
  */

@@ -287,7 +287,7 @@ describe("anchoring and fork evidence", () => {
     const { forkEvidence } = await clientFor(ProofstreamService, app.url, b.key).listForkEvidence({ streamId: streamB });
     expect(forkEvidence).toHaveLength(1);
     expect(forkEvidence[0]).toMatchObject({ source: ForkEvidenceSource.ANCHOR, kind: ForkEvidenceKind.ANCHOR_CONTRADICTION, historySize: 4n, conflictingSize: 3n });
-    // Reported once however often the batcher looks.
+    // Reported once however often the batch builder looks.
     await app.anchoring.anchorNow();
     expect((await clientFor(ProofstreamService, app.url, b.key).listForkEvidence({ streamId: streamB })).forkEvidence).toHaveLength(1);
   });

@@ -210,7 +210,7 @@ describe("delivery engines built by the tests (the server has the API role: no w
     let calls = 0;
     const policy: OutboundPolicy = { allowLoopback: false, resolve: async () => [{ address: calls++ === 0 ? "93.184.215.14" : "127.0.0.1", family: 4 }] };
     // A second webhooks module on the same database, with its own policy; never started: attempts are made by hand.
-    const webhooks = new Webhooks({ database: app.database, keyring: app.keyring, jobs: app.jobs, logger: createLogger("silent") }, { ...app.webhooks.settings, policy });
+    const webhooks = new Webhooks({ db: app.database.db, keyring: app.keyring, jobs: app.jobs, logger: createLogger("silent") }, { ...app.webhooks.settings, policy });
     const { subscription } = await webhooks.subscriptions.create(tenant.tenantId, {
       name: "rebinding",
       url: `https://rebind.example:${t.port}/hook`,
@@ -239,12 +239,12 @@ describe("delivery engines built by the tests (the server has the API role: no w
     const rec = await Receiver.start();
     const tenant = await newTenant(app.url);
     const dev: OutboundPolicy = { allowLoopback: true };
-    const own = new Webhooks({ database: app.database, keyring: app.keyring, jobs: app.jobs, logger: createLogger("silent") }, { ...app.webhooks.settings, policy: dev });
+    const own = new Webhooks({ db: app.database.db, keyring: app.keyring, jobs: app.jobs, logger: createLogger("silent") }, { ...app.webhooks.settings, policy: dev });
     await own.subscriptions.create(tenant.tenantId, { name: "sealed", url: rec.url(), eventTypes: ["batch.failed"] });
     await own.close();
     // Attempts by a module whose master key is another: the sealed secret does not open.
     const webhooks = new Webhooks(
-      { database: app.database, keyring: new Keyring(randomBytes(32)), jobs: app.jobs, logger: createLogger("silent") },
+      { db: app.database.db, keyring: new Keyring(randomBytes(32)), jobs: app.jobs, logger: createLogger("silent") },
       { ...app.webhooks.settings, policy: dev, retrySchedule: [0, 60_000] },
     );
     try {

@@ -1,5 +1,4 @@
 import type { PrivateKeyAccount } from "viem";
-import type { Config } from "../config.js";
 import type { Keyring } from "../crypto/keyring.js";
 import type { Db } from "../db/db.js";
 import type { PageRequest } from "../db/pagination.js";
@@ -9,53 +8,14 @@ import type { Logger } from "../logger.js";
 import type { Proofstreams } from "../proofstream/module.js";
 import type { AnchorReceipt } from "../verify/bundle.js";
 import type { WebhookEmitter } from "../webhooks/outbox.js";
-import { buildNextBatch } from "./batcher.js";
+import { buildNextBatch } from "./batch-builder.js";
 import { Chain } from "./chain.js";
 import { ChainWriter } from "./chain-writer.js";
 import { attachDevChain, hardhatCli, startDevChain, type DevChain } from "./devchain.js";
 import { confirmedReceiptsOf, getBatch, getReceipt, listBatches, listBatchMembers, type BatchStatus, type BatchView, type MemberView, type ReceiptView } from "./reads.js";
 import { senderAccount } from "./sender.js";
 import { ConfirmationTracker } from "./tracker.js";
-
-export interface AnchoringSettings {
-  /** JSON-RPC endpoint of the EVM chain; unset: the local dev chain when `devChain`, else anchoring is off. */
-  rpcUrl: string | undefined;
-  /** EIP-155 chain id the node must report; unset: whatever it reports. */
-  chainId: number | undefined;
-  /** 0x-hex secp256k1 key of the sender; unset: a generated key sealed in the database. */
-  senderKey: string | undefined;
-  /** Without rpcUrl, start a Hardhat dev chain on loopback when Hardhat is installed. */
-  devChain: boolean;
-  /** The dev chain the primary of `serve --workers N` started for its workers (used instead of starting one). */
-  devChainUrl?: string;
-  intervalMs: number;
-  pollMs: number;
-  /** auto: the node's finalized tag when it has one, else N confirmations. */
-  finality: "auto" | "finalized" | "confirmations";
-  confirmations: number;
-  orphanWindowMs: number;
-  replaceAfterMs: number;
-  /** Largest number of checkpoints in one batch (more wait for the next). */
-  maxMembers: number;
-  rpcTimeoutMs: number;
-}
-
-export function anchoringSettings(config: Config): AnchoringSettings {
-  return {
-    rpcUrl: config.anchorRpcUrl,
-    chainId: config.anchorChainId,
-    senderKey: config.anchorPrivateKey,
-    devChain: config.anchorDevChain,
-    intervalMs: config.anchorIntervalMs,
-    pollMs: config.anchorPollMs,
-    finality: config.anchorFinality,
-    confirmations: config.anchorConfirmations,
-    orphanWindowMs: config.anchorOrphanWindowMs,
-    replaceAfterMs: config.anchorReplaceAfterMs,
-    maxMembers: config.anchorMaxMembers,
-    rpcTimeoutMs: config.anchorRpcTimeoutMs,
-  };
-}
+import type { AnchoringSettings } from "./settings.js";
 
 export interface AnchoringDeps {
   db: Db;
@@ -76,7 +36,7 @@ interface Running {
 }
 
 /**
- * Anchoring of checkpoints on an EVM chain: the batcher (one run per
+ * Anchoring of checkpoints on an EVM chain: the batch builder (one run per
  * interval across instances), the chain writer and the confirmation
  * tracker, and the tenant's reads (batches, members, receipts). Without a
  * chain, `start()` logs once that anchoring is off and the reads answer
@@ -162,7 +122,7 @@ export class Anchoring {
     await this.#devChain?.stop();
   }
 
-  /** The batcher's tick: builds a batch of grown streams' checkpoints and sends the oldest pending batch. */
+  /** The batch builder's tick: builds a batch of grown streams' checkpoints and sends the oldest pending batch. */
   async anchorNow(): Promise<{ id: string; members: number } | undefined> {
     const r = this.#requireRunning();
     const built = await buildNextBatch({ db: this.deps.db, proofstreams: this.deps.proofstreams, logger: this.deps.logger }, { chainId: r.chain.chainId, maxMembers: this.settings.maxMembers });

@@ -11,7 +11,7 @@ import {
 } from "../../gen/ts/attesto/v1/store_pb.js";
 import { AppError } from "../errors.js";
 import type { AppleSignedDataResult } from "../store/module.js";
-import type { PurchaseKind, PurchaseStatus, StoreEnvironment, VerifiedPurchase } from "../store/purchase.js";
+import type { PurchaseKind, PurchaseStatus, StoreEnvironment, VerifiedPurchase } from "../store/module.js";
 import { ts } from "./timestamps.js";
 
 // The store contract's messages from and to the store module's values: one

@@ -1,7 +1,7 @@
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { AppError, toAppError } from "../errors.js";
-import { outageOr, withDeadline } from "../infra/outages.js";
+import { outageOr, withDeadline } from "../contract/outages.js";
 import { errorResponse } from "./errors.js";
 import { readiness } from "./health.js";
 import type { Logger } from "../logger.js";
@@ -20,7 +20,7 @@ export interface HttpDeps {
 }
 
 /**
- * The plain HTTP surface (DESIGN section 4): everything that is not an RPC.
+ * The plain HTTP surface: everything that is not an RPC.
  * Provider adapters mount their routes here; they stay thin and hand
  * normalized input to the domain modules.
  */

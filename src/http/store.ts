@@ -13,7 +13,7 @@ import { parseJsonObject } from "../json.js";
 import { apiEnvironmentOf, appleSignedDataMsg, environmentOf, googleInput, purchaseMsg } from "../contract/store-messages.js";
 import { validateMessage } from "../contract/validation.js";
 import type { StoreVerification } from "../store/module.js";
-import type { ReceiveResult, StoreNotifications } from "../store/notifications.js";
+import type { ReceiveResult, StoreNotifications } from "../store/module.js";
 import type { Authenticator } from "../tenancy/authenticator.js";
 
 /** What the store routes need: the verification calls, the inbound notification calls and the tenant's key. */
@@ -36,7 +36,7 @@ export async function contractBody<D extends DescMessage>(c: Context, schema: D)
   return message;
 }
 
-/** The REST forms of StoreVerificationService (DESIGN section 4): the RPC's messages as JSON, Bearer tenant key. */
+/** The REST forms of StoreVerificationService : the RPC's messages as JSON, Bearer tenant key. */
 export function mountStoreRoutes(http: Hono, { store, storeNotifications, authenticator }: StoreRouteDeps): void {
   const tenant = async (c: Context) => (await authenticator.requireTenant(c.req.header("authorization"))).tenantId;
 
@@ -48,7 +48,7 @@ export function mountStoreRoutes(http: Hono, { store, storeNotifications, authen
     return c.json(toJson(VerifyAppleTransactionResponseSchema, message) as object);
   });
 
-  // Inbound store notifications (DESIGN section 4): verified before anything is stored; a retry answers 200 and writes nothing.
+  // Inbound store notifications: verified before anything is stored; a retry answers 200 and writes nothing.
   const received = (c: Context, r: ReceiveResult) => c.json({ id: r.notification.id, duplicate: r.duplicate, stream_id: r.notification.streamId, seq_no: r.notification.seqNo });
   http.post("/v1/webhooks/apple/:tenantId", async (c) => received(c, await storeNotifications.receiveApple(c.req.param("tenantId"), await c.req.text())));
   http.post("/v1/webhooks/google/:tenantId", async (c) =>

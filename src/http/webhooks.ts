@@ -116,7 +116,7 @@ const deliveryJson = (d: Delivery, withAttempts: boolean) => ({
 const DELIVERY_STATUSES: readonly DeliveryStatus[] = ["pending", "succeeded", "failed"];
 
 /**
- * The seed's subscription API in its JSON shape (Bearer tenant key), with
+ * The REST subscription API (`/v1/webhooks`, JSON, Bearer tenant key), with
  * what WebhookService does besides:
  *
  * - POST/GET /v1/webhooks, GET/PATCH/DELETE /v1/webhooks/:id

@@ -2,7 +2,7 @@ import { and, asc, eq, gt, sql } from "drizzle-orm";
 import type { Db } from "../db/db.js";
 import { checkpoints, streams } from "./schema.js";
 
-/** A stream's newest signed checkpoint, whatever its tenant (for the anchoring batcher). */
+/** A stream's newest signed checkpoint, whatever its tenant (for anchoring's batch builder). */
 export interface LatestCheckpoint {
   tenantId: string;
   streamId: string;

@@ -7,7 +7,7 @@ import { leafHash } from "./merkle/hash.js";
 export type JsonObject = { [key: string]: JsonValue };
 export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
 
-/** The fields a leaf commits to (DESIGN section 5). */
+/** The fields a leaf commits to: what a verifier recomputes the leaf hash from (docs/verifier.md). */
 export interface LeafFields {
   streamId: string;
   seqNo: number;

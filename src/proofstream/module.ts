@@ -23,6 +23,8 @@ import { TlogTiles } from "./tlog-tiles.js";
 /** Arbitrary constant: the advisory lock that elects one signer while Redis is unreachable. */
 const SIGNER_LOCK = 0x5349474e;
 
+export type { JsonObject } from "./leaf.js";
+
 export interface ProofstreamSettings {
   /** Read when a stream is created: its origin is fixed then. */
   publicBaseUrl: () => string;
@@ -234,7 +236,7 @@ export class Proofstreams {
     return getForkEvidence(this.deps.db, tenantId, id);
   }
 
-  /** Every stream's newest signed checkpoint, all tenants, by stream id after `afterStreamId` (the anchoring batcher). */
+  /** Every stream's newest signed checkpoint, all tenants, by stream id after `afterStreamId` (anchoring's batch builder). */
   latestCheckpoints(afterStreamId: string, limit: number): Promise<LatestCheckpoint[]> {
     return latestCheckpoints(this.deps.db, afterStreamId, limit);
   }

@@ -20,9 +20,6 @@ export function rawPublicKey(key: KeyObject): Buffer {
   return Buffer.from(der.subarray(ED25519_SPKI_PREFIX.length));
 }
 
-export const publicKeyFromRaw = (raw: Uint8Array) =>
-  createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: "der", type: "spki" });
-
 export const privateKeyFromSeed = (seed: Uint8Array) =>
   createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]), format: "der", type: "pkcs8" });
 

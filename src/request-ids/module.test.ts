@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Db } from "../db/db.js";
-import { createOnce, requestIdSettings } from "./module.js";
+import { createOnce } from "./module.js";
+import { requestIdSettings } from "./settings.js";
 
 const db = {} as Db;
 

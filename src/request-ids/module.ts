@@ -6,6 +6,7 @@ import { isUniqueViolation } from "../db/errors.js";
 import { AppError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { requestIds } from "./schema.js";
+import type { RequestIdSettings } from "./settings.js";
 
 const SECRET_CONTEXT = "request-id-secret";
 
@@ -25,15 +26,6 @@ export interface Created<T> {
   /** The one-time secret the answer showed, if any. */
   secret?: string;
 }
-
-export interface RequestIdSettings {
-  /** How long a request id is remembered. */
-  windowMs: number;
-  /** How often expired rows are deleted. */
-  purgeEveryMs: number;
-}
-
-export const requestIdSettings = (): RequestIdSettings => ({ windowMs: 10 * 60_000, purgeEveryMs: 60_000 });
 
 /**
  * Create calls made at most once per request_id (AIP-155). The first call

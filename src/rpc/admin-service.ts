@@ -1,30 +1,20 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { AdminService } from "../../gen/ts/attesto/admin/v1/admin_pb.js";
 import { AppleEnvironment, Store } from "../../gen/ts/attesto/v1/common_pb.js";
-import type { Keyring } from "../crypto/keyring.js";
-import type { Db } from "../db/db.js";
 import { invalidArgument } from "../errors.js";
-import {
-  deleteStoreCredentials,
-  getStoreCredentialsInfo,
-  putAppleCredentials,
-  putGoogleCredentials,
-  type AppleCredentialsInfo,
-  type GoogleCredentialsInfo,
-} from "../store/credentials.js";
+import type { AppleCredentialsInfo, GoogleCredentialsInfo } from "../store/module.js";
+import type { StoreVerification } from "../store/module.js";
 import type { Tenancy } from "../tenancy/module.js";
 import { apiKeyMsg, tenantMsg, ts } from "./convert.js";
 
 export interface AdminDeps {
-  db: Db;
-  keyring: Keyring;
   tenancy: Tenancy;
-  /** Called after a tenant's store credentials were put or deleted, to drop their decrypted copies everywhere. */
-  onStoreCredentialsChanged(tenantId: string): void;
+  /** Store credentials are put and deleted through it (it drops their cached copies everywhere). */
+  store: StoreVerification;
 }
 
 /** The operator's surface: tenants, their API keys and store credentials. */
-export function adminService({ db, keyring, tenancy, onStoreCredentialsChanged }: AdminDeps): ServiceImpl<typeof AdminService> {
+export function adminService({ tenancy, store }: AdminDeps): ServiceImpl<typeof AdminService> {
   return {
     async createTenant(req) {
       return { tenant: tenantMsg(await tenancy.createTenant(req.name, req.requestId)) };
@@ -55,35 +45,32 @@ export function adminService({ db, keyring, tenancy, onStoreCredentialsChanged }
         throw invalidArgument("environment", "must be APPLE_ENVIRONMENT_PRODUCTION or APPLE_ENVIRONMENT_SANDBOX");
       }
       const environment = req.environment === AppleEnvironment.SANDBOX ? "sandbox" : "production";
-      const info = await putAppleCredentials(db, keyring, req.tenantId, {
+      const info = await store.putAppleCredentials(req.tenantId, {
         bundleId: req.bundleId,
         keyId: req.keyId,
         issuerId: req.issuerId,
         environment,
         privateKeyPem: req.privateKeyPem,
       });
-      onStoreCredentialsChanged(req.tenantId);
       return { apple: appleMsg(info) };
     },
     async putGoogleCredentials(req) {
-      const info = await putGoogleCredentials(db, keyring, req.tenantId, {
+      const info = await store.putGoogleCredentials(req.tenantId, {
         packageName: req.packageName,
         serviceAccountJson: req.serviceAccountJson,
         pubsubAudience: req.pubsubAudience || null,
         pubsubPushEmail: req.pubsubPushEmail || null,
       });
-      onStoreCredentialsChanged(req.tenantId);
       return { google: googleMsg(info) };
     },
     async getStoreCredentials(req) {
       await tenancy.getTenant(req.tenantId);
-      const { apple, google } = await getStoreCredentialsInfo(db, req.tenantId);
+      const { apple, google } = await store.credentialsInfo(req.tenantId);
       return { apple: apple && appleMsg(apple), google: google && googleMsg(google) };
     },
     async deleteStoreCredentials(req) {
       if (req.store !== Store.APPLE && req.store !== Store.GOOGLE) throw invalidArgument("store", "must be STORE_APPLE or STORE_GOOGLE");
-      await deleteStoreCredentials(db, req.tenantId, req.store === Store.APPLE ? "apple" : "google");
-      onStoreCredentialsChanged(req.tenantId);
+      await store.deleteCredentials(req.tenantId, req.store === Store.APPLE ? "apple" : "google");
       return {};
     },
   };

@@ -10,9 +10,8 @@ import {
 } from "../../gen/ts/attesto/v1/anchor_pb.js";
 import type { Anchoring } from "../anchoring/module.js";
 import type { BatchView, ReceiptView } from "../anchoring/reads.js";
-import { invalidArgument } from "../errors.js";
 import { tenantOf } from "./context.js";
-import { ts } from "./convert.js";
+import { safeUint64, ts } from "./convert.js";
 
 const statusMsg: Record<BatchView["status"], BatchStatus> = {
   pending: BatchStatus.PENDING,
@@ -91,8 +90,7 @@ export function anchorService(deps: { anchoring: Anchoring }): ServiceImpl<typeo
       };
     },
     async getAnchorReceipt(req, ctx) {
-      if (req.treeSize > BigInt(Number.MAX_SAFE_INTEGER)) throw invalidArgument("tree_size", "is too large");
-      return { receipt: receiptMsg(await anchoring.getReceipt(tenantOf(ctx).tenantId, req.streamId, Number(req.treeSize))) };
+      return { receipt: receiptMsg(await anchoring.getReceipt(tenantOf(ctx).tenantId, req.streamId, safeUint64(req.treeSize, "tree_size"))) };
     },
   };
 }

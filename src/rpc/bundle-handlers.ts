@@ -1,10 +1,9 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { BundleSchema, BundleStatus, type ProofstreamService } from "../../gen/ts/attesto/v1/proofstream_pb.js";
-import { invalidArgument } from "../errors.js";
 import type { Bundles, BundleView } from "../proofstream/bundles.js";
 import { tenantOf } from "./context.js";
-import { ts } from "./convert.js";
+import { safeUint64, ts } from "./convert.js";
 
 const statuses: Record<BundleView["status"], BundleStatus> = {
   pending: BundleStatus.PENDING,
@@ -32,19 +31,14 @@ const bundleMsg = (b: BundleView) =>
     downloadUrl: b.downloadUrl,
   });
 
-function seqNo(value: bigint, field: string): number {
-  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw invalidArgument(field, "is too large");
-  return Number(value);
-}
-
 /** CreateBundle and GetBundle of ProofstreamService: thin handlers over src/proofstream/bundles.ts. */
 export function bundleHandlers(deps: { bundles: Bundles }): Pick<ServiceImpl<typeof ProofstreamService>, "createBundle" | "getBundle"> {
   return {
     async createBundle(req, ctx) {
       const bundle = await deps.bundles.create(tenantOf(ctx).tenantId, {
         streamId: req.streamId,
-        fromSeqNo: seqNo(req.fromSeqNo, "from_seq_no"),
-        toSeqNo: seqNo(req.toSeqNo, "to_seq_no"),
+        fromSeqNo: safeUint64(req.fromSeqNo, "from_seq_no"),
+        toSeqNo: safeUint64(req.toSeqNo, "to_seq_no"),
         includePayloads: req.includePayloads,
         includeInclusionProofs: req.includeInclusionProofs,
       }, req.requestId);

@@ -19,8 +19,6 @@ const connectCodes: Record<ErrorCode, Code> = {
   internal: Code.Internal,
 };
 
-export const connectCodeOf = (code: ErrorCode): Code => connectCodes[code];
-
 /** The domain of Attesto's error reasons (google.rpc.ErrorInfo.domain). */
 export const ERROR_DOMAIN = "attesto.eu";
 

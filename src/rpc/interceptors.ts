@@ -5,7 +5,7 @@ import type { Logger } from "../logger.js";
 import type { Authenticator } from "../tenancy/authenticator.js";
 import { principalKey } from "./context.js";
 import { validateMessage } from "../contract/validation.js";
-import { outageOr, withDeadline } from "../infra/outages.js";
+import { outageOr, withDeadline } from "../contract/outages.js";
 
 export type Access = "operator" | "tenant" | "public";
 

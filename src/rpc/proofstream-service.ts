@@ -18,13 +18,7 @@ import type { JsonObject } from "../proofstream/leaf.js";
 import type { Proofstreams } from "../proofstream/module.js";
 import type { Stream } from "../proofstream/streams.js";
 import { immutableOnGet, tenantOf } from "./context.js";
-import { ts } from "./convert.js";
-
-/** uint64 from the wire, as a safe JS number (larger values cannot name anything stored). */
-function count(value: bigint, field: string): number {
-  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw invalidArgument(field, "is too large");
-  return Number(value);
-}
+import { safeUint64, ts } from "./convert.js";
 
 const streamMsg = (s: Stream) =>
   create(StreamSchema, {
@@ -89,8 +83,8 @@ const forkMsg = (f: ForkEvidenceRecord) =>
   });
 
 /**
- * ProofstreamService: thin handlers over the Proofstreams facade. Bundles
- * arrive with their own issue and answer UNIMPLEMENTED until then.
+ * ProofstreamService: thin handlers over the Proofstreams facade (its
+ * bundle methods are in bundle-handlers.ts).
  */
 export function proofstreamService({ proofstreams }: { proofstreams: Proofstreams }): Partial<ServiceImpl<typeof ProofstreamService>> {
   return {
@@ -119,7 +113,7 @@ export function proofstreamService({ proofstreams }: { proofstreams: Proofstream
     async getEvent(req, ctx) {
       const ref =
         req.event.case === "seqNo"
-          ? { seqNo: count(req.event.value, "seq_no") }
+          ? { seqNo: safeUint64(req.event.value, "seq_no") }
           : req.event.case === "sourceRef"
             ? { sourceRef: req.event.value }
             : undefined;
@@ -130,7 +124,7 @@ export function proofstreamService({ proofstreams }: { proofstreams: Proofstream
     },
     async listEvents(req, ctx) {
       const page = await proofstreams.listEvents(tenantOf(ctx).tenantId, req.streamId, {
-        fromSeqNo: count(req.fromSeqNo, "from_seq_no"),
+        fromSeqNo: safeUint64(req.fromSeqNo, "from_seq_no"),
         eventType: req.eventType,
         occurredAfter: req.occurredAfter && timestampDate(req.occurredAfter),
         occurredBefore: req.occurredBefore && timestampDate(req.occurredBefore),
@@ -140,7 +134,7 @@ export function proofstreamService({ proofstreams }: { proofstreams: Proofstream
       return { events: page.events.map(eventMsg), nextPageToken: page.nextPageToken };
     },
     async getCheckpoint(req, ctx) {
-      const checkpoint = await proofstreams.getCheckpoint(tenantOf(ctx).tenantId, req.streamId, count(req.treeSize, "tree_size"));
+      const checkpoint = await proofstreams.getCheckpoint(tenantOf(ctx).tenantId, req.streamId, safeUint64(req.treeSize, "tree_size"));
       if (req.treeSize > 0n) immutableOnGet(ctx);
       return { checkpoint: checkpointMsg(checkpoint) };
     },
@@ -151,12 +145,12 @@ export function proofstreamService({ proofstreams }: { proofstreams: Proofstream
     async getInclusionProof(req, ctx) {
       const leaf =
         req.leaf.case === "seqNo"
-          ? { seqNo: count(req.leaf.value, "seq_no") }
+          ? { seqNo: safeUint64(req.leaf.value, "seq_no") }
           : req.leaf.case === "leafHash"
             ? { leafHash: Buffer.from(req.leaf.value) }
             : undefined;
       if (!leaf) throw invalidArgument("leaf", "set seq_no or leaf_hash");
-      const proof = await proofstreams.inclusionProof(tenantOf(ctx).tenantId, req.streamId, leaf, count(req.treeSize, "tree_size"));
+      const proof = await proofstreams.inclusionProof(tenantOf(ctx).tenantId, req.streamId, leaf, safeUint64(req.treeSize, "tree_size"));
       const evidence = await proofstreams.proofEvidence(req.streamId, proof);
       if (req.treeSize > 0n) immutableOnGet(ctx);
       return {
@@ -172,7 +166,7 @@ export function proofstreamService({ proofstreams }: { proofstreams: Proofstream
       };
     },
     async getConsistencyProof(req, ctx) {
-      const proof = await proofstreams.consistencyProof(tenantOf(ctx).tenantId, req.streamId, count(req.fromSize, "from_size"), count(req.toSize, "to_size"));
+      const proof = await proofstreams.consistencyProof(tenantOf(ctx).tenantId, req.streamId, safeUint64(req.fromSize, "from_size"), safeUint64(req.toSize, "to_size"));
       if (req.toSize > 0n) immutableOnGet(ctx);
       return { proof: { fromSize: BigInt(proof.fromSize), toSize: BigInt(proof.toSize), consistencyPath: proof.hashes, checkpoint: checkpointMsg(proof.checkpoint) } };
     },

@@ -3,7 +3,7 @@ import { AdminService } from "../../gen/ts/attesto/admin/v1/admin_pb.js";
 import { TenantService } from "../../gen/ts/attesto/v1/tenant_pb.js";
 import { WebhookService } from "../../gen/ts/attesto/v1/webhook_pb.js";
 import { StoreNotificationService, StoreVerificationService } from "../../gen/ts/attesto/v1/store_pb.js";
-import type { StoreNotifications } from "../store/notifications.js";
+import type { StoreNotifications } from "../store/module.js";
 import { storeNotificationService } from "./store-notification-service.js";
 import type { StoreVerification } from "../store/module.js";
 import { storeVerificationService } from "./store-service.js";

@@ -3,7 +3,8 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { Store } from "../../gen/ts/attesto/v1/common_pb.js";
 import { StoreNotificationSchema, type StoreNotification as StoreNotificationMsg, type StoreNotificationService } from "../../gen/ts/attesto/v1/store_pb.js";
-import type { StoreNotification, StoreNotifications } from "../store/notifications.js";
+import type { StoreNotification } from "../store/module.js";
+import type { StoreNotifications } from "../store/module.js";
 import { tenantOf } from "./context.js";
 import { ts } from "./convert.js";
 

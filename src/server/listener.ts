@@ -1,6 +1,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import type { ConnectionLimits } from "../config.js";
 
 export type RequestListener = (
   req: http.IncomingMessage | http2.Http2ServerRequest,
@@ -10,27 +11,6 @@ export type RequestListener = (
 /** The first bytes of every HTTP/2 prior-knowledge (h2c) connection. */
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
-/** What a connection may take before it is dropped (slowloris and idle-connection limits). */
-export interface ConnectionLimits {
-  /** From accept (or the end of the previous response) to a complete request head. */
-  headersTimeoutMs: number;
-  /** From a request head to the end of its body and response. */
-  requestTimeoutMs: number;
-  /** A keep-alive HTTP/1.1 connection or an HTTP/2 session with nothing in flight. */
-  idleTimeoutMs: number;
-  /**
-   * Open connections from one client address; more are closed at once. 0:
-   * no cap (behind a load balancer every connection comes from its address).
-   */
-  maxConnectionsPerIp: number;
-  /**
-   * HTTP/1.1 requests whose body is still arriving, over all connections of
-   * the process. At the cap a new request head drops the connection of the
-   * request that has been sending its body longest: slow bodies held by
-   * many addresses cannot pile up to the request timeout. 0: no cap.
-   */
-  maxPendingBodies: number;
-}
 
 export const DEFAULT_LIMITS: ConnectionLimits = { headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, idleTimeoutMs: 65_000, maxConnectionsPerIp: 1024, maxPendingBodies: 4096 };
 

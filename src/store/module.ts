@@ -1,333 +1,69 @@
-import type { X509Certificate } from "node:crypto";
-import type { Config } from "../config.js";
 import type { Keyring } from "../crypto/keyring.js";
 import type { Db } from "../db/db.js";
 import type { Broadcast } from "../infra/broadcast.js";
 import type { Logger } from "../logger.js";
-import { AppleJwsRejection, AppleJwsVerifier, type AppleExpectation, type VerifiedAppleJws } from "./apple/jws-verifier.js";
-import { loadPinnedRoots } from "./apple/certificates.js";
-import { OcspChecker } from "./apple/ocsp.js";
-import { AppStoreServerApi, type AppleApiEnvironment, type AppleApiSettings } from "./apple/server-api.js";
-import { AppError } from "../errors.js";
-import { isObject } from "../json.js";
-import { GooglePlayApi, type GooglePlaySettings } from "./google/play-api.js";
-import { StoreCredentialCache, STORE_CREDENTIALS_EVICT_CHANNEL } from "./credential-cache.js";
-import {
-  appleEnvironmentName,
-  applePurchaseFromRenewalInfo,
-  applePurchaseFromTransaction,
-  googlePurchaseFromProduct,
-  googlePurchaseFromSubscription,
-  invalidPurchase,
-  storeEnvironmentOfApple,
-  type StoreEnvironment,
-  type VerifiedPurchase,
-} from "./purchase.js";
+import type { Proofstreams } from "../proofstream/module.js";
+import type { Tenancy } from "../tenancy/module.js";
+import type { WebhookEmitter } from "../webhooks/module.js";
+import { ValidationAudit, type ValidationAuditSettings } from "./audit.js";
+import { StoreNotifications, type StoreNotificationSettings } from "./notifications.js";
+import { StoreVerification, type StoreVerificationSettings } from "./verification.js";
+
+/** The types the store's users take and are given: its public door, beside the facade. */
+export { StoreVerification, type AppleSignedDataResult } from "./verification.js";
+export type { StoreNotifications, ReceiveResult } from "./notifications.js";
+export type { StoreNotification } from "./inbound.js";
+export type { VerifiedPurchase, PurchaseKind, PurchaseStatus, StoreEnvironment } from "./purchase.js";
+export type { AppleCredentialsInfo, GoogleCredentialsInfo } from "./credentials.js";
+export type { ValidationAudit } from "./audit.js";
+/** The notification list for a process without the modules notifications need (the operator CLI on the database). */
+export { listStoreNotifications } from "./notification-rows.js";
 
 export interface StoreDeps {
   db: Db;
   keyring: Keyring;
-  /** Credential evictions to and from the other instances (none: a CLI without Redis). */
-  broadcast?: Broadcast;
+  /** Credential evictions to and from the other instances. */
+  broadcast: Broadcast;
   logger: Logger;
-  /** Receives a record of each verification after its answer (the validation audit). */
-  verificationObserver?: VerificationObserver;
+  tenancy: Tenancy;
+  /** The tenant's store Proofstream, where inbound notifications are committed. */
+  proofstreams: Proofstreams;
+  events: WebhookEmitter;
 }
 
 export interface StoreSettings {
-  /** Trust anchors of Apple-signed data (Apple Root CA G3 by default). */
-  applePinnedRoots: X509Certificate[];
-  /** Judge certificates at now with OCSP instead of at the payload's signedDate. */
-  appleOnlineChecks: boolean;
-  /** Budget of one OCSP request. */
-  ocspTimeoutMs: number;
-  /** How long decrypted credentials stay cached. */
-  credentialCacheMs: number;
-  /** App Store Server API hosts and upstream timeout. */
-  appleApi: AppleApiSettings;
-  /** Google OAuth token endpoint, Play Developer API and upstream timeout. */
-  googlePlay: GooglePlaySettings;
-}
-
-/** The store module's settings from the configuration. */
-export function storeSettings(config: Config): StoreSettings {
-  return {
-    applePinnedRoots: loadPinnedRoots(config.appleRootCertFiles),
-    appleOnlineChecks: config.appleOnlineChecks,
-    ocspTimeoutMs: config.appleOcspTimeoutMs,
-    credentialCacheMs: config.storeCredentialCacheMs,
-    appleApi: { productionUrl: config.appleApiProductionUrl, sandboxUrl: config.appleApiSandboxUrl, timeoutMs: config.storeUpstreamTimeoutMs },
-    googlePlay: { tokenUrl: config.googleTokenUrl, apiBaseUrl: config.googlePlayApiUrl, timeoutMs: config.storeUpstreamTimeoutMs },
-  };
-}
-
-/** What the validation audit (issue 8 item 9) records of one verification. */
-export interface VerificationRecord {
-  tenantId: string;
-  source: "apple" | "google";
-  /** The looked-up identifier (transaction id, purchase token); the audit stores only a keyed hash of it. */
-  identifier: string;
-  valid: boolean;
-  errorCode: string;
-  latencyMs: number;
-}
-
-export interface VerificationObserver {
-  record(record: VerificationRecord): void;
-}
-
-export interface AppleTransactionResult {
-  purchase: VerifiedPurchase;
-  /** The decoded signedTransactionInfo, Apple's field names; unset when there was none. */
-  raw: Record<string, unknown> | undefined;
-}
-
-export interface GooglePurchaseResult {
-  purchase: VerifiedPurchase;
-  /** The androidpublisher answer, Google's field names; unset when there was none. */
-  raw: Record<string, unknown> | undefined;
-}
-
-export type AppleSignedDataKind = "transaction" | "renewal_info" | "notification";
-
-export interface AppleSignedDataResult {
-  purchase: VerifiedPurchase;
-  kind: AppleSignedDataKind | undefined;
-  /** The decoded payload (a notification's nested JWS decoded in place); unset when not valid. */
-  payload: Record<string, unknown> | undefined;
-  signedAt: Date | undefined;
-  notificationType: string;
-  notificationSubtype: string;
-  notificationUuid: string;
+  verification: StoreVerificationSettings;
+  notifications: StoreNotificationSettings;
+  audit: ValidationAuditSettings;
 }
 
 /**
- * Store verification: App Store and Google Play purchases checked with the
- * tenant's own credentials, and Apple-signed data verified offline. Owns the
- * credential cache and its cross-instance eviction.
+ * The store module: App Store and Google Play verification with the tenant's
+ * sealed credentials (`verification`), inbound notifications committed to the
+ * tenant's store Proofstream (`notifications`), and the validation audit log
+ * each verification is recorded in after its answer (`audit`).
  */
-export class StoreVerification {
-  readonly credentials: StoreCredentialCache;
-  readonly appleJws: AppleJwsVerifier;
-  private readonly appleApi: AppStoreServerApi;
-  /** The Google Play Developer API client, with its per-tenant OAuth token cache. */
-  readonly googlePlay: GooglePlayApi;
+export class Store {
+  readonly audit: ValidationAudit;
+  readonly verification: StoreVerification;
+  readonly notifications: StoreNotifications;
 
-  constructor(
-    private readonly deps: StoreDeps,
-    settings: StoreSettings,
-  ) {
-    this.credentials = new StoreCredentialCache(deps.db, deps.keyring, { ttlMs: settings.credentialCacheMs });
-    this.appleJws = new AppleJwsVerifier({
-      pinnedRoots: settings.applePinnedRoots,
-      ocsp: settings.appleOnlineChecks ? new OcspChecker({ timeoutMs: settings.ocspTimeoutMs }) : undefined,
-    });
-    this.appleApi = new AppStoreServerApi(settings.appleApi);
-    this.googlePlay = new GooglePlayApi(settings.googlePlay);
+  constructor(deps: StoreDeps, settings: StoreSettings) {
+    const { db, keyring, broadcast, logger, tenancy, proofstreams, events } = deps;
+    this.audit = new ValidationAudit({ db, keyring, logger }, settings.audit);
+    this.verification = new StoreVerification({ db, keyring, broadcast, logger, verificationObserver: this.audit }, settings.verification);
+    this.notifications = new StoreNotifications({ db, tenancy, store: this.verification, proofstreams, events }, settings.notifications);
   }
 
-  /** Listens for credential changes made by any instance or the CLI. */
+  /** Starts the audit writer and listens for credential changes made by any instance or the CLI. */
   async start(): Promise<void> {
-    await this.deps.broadcast?.subscribe(STORE_CREDENTIALS_EVICT_CHANNEL, (tenantId) => this.evict(tenantId || undefined));
+    this.audit.start();
+    await this.verification.start();
   }
 
+  /** Closes the upstream API clients, then writes the audit rows still queued. */
   async close(): Promise<void> {
-    await this.appleApi.close();
-    await this.googlePlay.close();
-  }
-
-  /** Called after a tenant's store credentials were put or deleted: drops them here at once and everywhere else by broadcast. */
-  credentialsChanged(tenantId: string): void {
-    this.evict(tenantId);
-    this.deps.broadcast?.publish(STORE_CREDENTIALS_EVICT_CHANNEL, tenantId);
-  }
-
-  /**
-   * Verifies an Apple-signed JWS without calling Apple. `environment`
-   * unset: the environment of the tenant's Apple credentials when it has
-   * them, else any. The bundle id must be the credentials' when it has them.
-   */
-  async verifyAppleSignedData(tenantId: string, input: { signedData: string; environment?: StoreEnvironment }): Promise<AppleSignedDataResult> {
-    const started = performance.now();
-    const expect = await this.appleExpectation(tenantId, input.environment);
-    const result = await this.decodeAppleSignedData(input.signedData, expect);
-    const identifier = result.purchase.transactionId || result.purchase.originalTransactionId || result.notificationUuid;
-    this.afterAnswer({ tenantId, source: "apple", identifier, valid: result.purchase.valid, errorCode: result.purchase.errorCode, latencyMs: performance.now() - started });
-    return result;
-  }
-
-  /**
-   * Looks a transaction up with the App Store Server API and verifies the
-   * signedTransactionInfo it answers. `environment` unset: Production first,
-   * Sandbox when Production does not know the id.
-   */
-  async verifyAppleTransaction(tenantId: string, input: { transactionId: string; environment?: AppleApiEnvironment }): Promise<AppleTransactionResult> {
-    const started = performance.now();
-    const credentials = await this.credentials.apple(tenantId);
-    if (!credentials) {
-      throw new AppError("failed_precondition", "the tenant has no Apple credentials (AdminService.PutAppleCredentials)", { reason: "STORE_CREDENTIALS_MISSING" });
-    }
-    const hosts: AppleApiEnvironment[] = input.environment ? [input.environment] : ["production", "sandbox"];
-    let result: AppleTransactionResult = { purchase: invalidPurchase("transaction_not_found"), raw: undefined };
-    for (const environment of hosts) {
-      const lookup = await this.appleApi.getTransactionInfo(credentials, environment, input.transactionId);
-      if (!lookup.found) {
-        result = { purchase: invalidPurchase(lookup.errorCode), raw: undefined };
-        if (lookup.errorCode === "transaction_not_found") continue;
-        break;
-      }
-      // Apple's own answer is checked like any signed data; a malformed one is a bad signature, not the caller's fault.
-      const decoded = await this.decodeAppleSignedData(lookup.signedTransactionInfo, {
-        bundleId: credentials.bundleId,
-        environment: appleEnvironmentName(environment),
-      }).catch((err: unknown) => {
-        if (err instanceof AppError && err.code === "invalid_argument") return rejected(new AppleJwsRejection("signature_invalid", "Apple's answer is not a JWS"));
-        throw err;
-      });
-      result = { purchase: decoded.purchase, raw: decoded.payload };
-      break;
-    }
-    this.afterAnswer({
-      tenantId,
-      source: "apple",
-      identifier: input.transactionId,
-      valid: result.purchase.valid,
-      errorCode: result.purchase.errorCode,
-      latencyMs: performance.now() - started,
-    });
-    return result;
-  }
-
-  /**
-   * Looks a Google Play purchase up: purchases.products.get for a one-time
-   * product, purchases.subscriptionsv2.get for a subscription. The package
-   * name defaults to the credentials'.
-   */
-  async verifyGooglePurchase(
-    tenantId: string,
-    input: { packageName?: string; productId?: string; purchaseToken: string; kind: "product" | "subscription" },
-  ): Promise<GooglePurchaseResult> {
-    const started = performance.now();
-    if (input.kind === "product" && !input.productId) throw new AppError("invalid_argument", "product_id: is required for PRODUCT", { field: "product_id" });
-    const credentials = await this.credentials.google(tenantId);
-    if (!credentials) {
-      throw new AppError("failed_precondition", "the tenant has no Google credentials (AdminService.PutGoogleCredentials)", { reason: "STORE_CREDENTIALS_MISSING" });
-    }
-    const packageName = input.packageName ?? credentials.packageName;
-    const ids = { packageName, purchaseToken: input.purchaseToken };
-    const lookup =
-      input.kind === "product"
-        ? await this.googlePlay.getProduct(tenantId, credentials, packageName, input.productId!, input.purchaseToken)
-        : await this.googlePlay.getSubscription(tenantId, credentials, packageName, input.purchaseToken);
-    const result: GooglePurchaseResult = !lookup.found
-      ? { purchase: invalidPurchase(lookup.errorCode, { purchaseToken: input.purchaseToken, appId: packageName }), raw: undefined }
-      : {
-          purchase:
-            input.kind === "product"
-              ? googlePurchaseFromProduct(lookup.resource, { ...ids, productId: input.productId! })
-              : googlePurchaseFromSubscription(lookup.resource, { ...ids, productId: input.productId }),
-          raw: lookup.resource,
-        };
-    this.afterAnswer({
-      tenantId,
-      source: "google",
-      identifier: input.purchaseToken,
-      valid: result.purchase.valid,
-      errorCode: result.purchase.errorCode,
-      latencyMs: performance.now() - started,
-    });
-    return result;
-  }
-
-  /** Drops what is cached from a tenant's credentials (or everyone's): decrypted keys and Google access tokens. */
-  private evict(tenantId?: string): void {
-    this.credentials.evict(tenantId);
-    if (tenantId) this.googlePlay.forget(tenantId);
-  }
-
-  /** What a tenant's Apple-signed data must match: its credentials' bundle id and environment, unless the caller names one. */
-  async appleExpectation(tenantId: string, environment: StoreEnvironment | undefined): Promise<AppleExpectation> {
-    const credentials = await this.credentials.apple(tenantId);
-    return {
-      bundleId: credentials?.bundleId,
-      environment: appleEnvironmentName(environment ?? credentials?.environment),
-    };
-  }
-
-  /** Verifies a JWS and, for a notification, its nested signedTransactionInfo and signedRenewalInfo. */
-  async decodeAppleSignedData(signedData: string, expect: AppleExpectation, field = "signed_data"): Promise<AppleSignedDataResult> {
-    let top: VerifiedAppleJws;
-    try {
-      top = await this.appleJws.verify(signedData, expect, field);
-    } catch (err) {
-      if (err instanceof AppleJwsRejection) return rejected(err);
-      throw err;
-    }
-    const payload = top.payload;
-    if (typeof payload.notificationType === "string") {
-      const data = isObject(payload.data) ? { ...payload.data } : undefined;
-      let purchase = invalidPurchase("", { valid: true, appId: stringOf(data?.bundleId), environment: storeEnvironmentOfApple(data?.environment) });
-      if (data) {
-        // The nested payloads must come from the notification's own app and environment.
-        const nestedExpect: AppleExpectation = { bundleId: expect.bundleId ?? top.bundleId, environment: expect.environment ?? (top.environment as AppleExpectation["environment"]) };
-        for (const [name, normalize] of [
-          ["signedRenewalInfo", applePurchaseFromRenewalInfo],
-          ["signedTransactionInfo", applePurchaseFromTransaction],
-        ] as const) {
-          const nested = data[name];
-          if (nested === undefined) continue;
-          if (typeof nested !== "string") return rejected(new AppleJwsRejection("signature_invalid", `${name} is not a JWS`));
-          try {
-            const verified = await this.appleJws.verify(nested, nestedExpect, field);
-            data[name] = verified.payload;
-            purchase = normalize(verified.payload);
-          } catch (err) {
-            if (err instanceof AppleJwsRejection) return rejected(err);
-            throw err;
-          }
-        }
-      }
-      return {
-        purchase,
-        kind: "notification",
-        payload: data ? { ...payload, data } : payload,
-        signedAt: top.signedAt,
-        notificationType: payload.notificationType,
-        notificationSubtype: stringOf(payload.subtype),
-        notificationUuid: stringOf(payload.notificationUUID),
-      };
-    }
-    const kind: AppleSignedDataKind | undefined =
-      payload.transactionId !== undefined ? "transaction" : payload.autoRenewProductId !== undefined || payload.autoRenewStatus !== undefined ? "renewal_info" : undefined;
-    const purchase =
-      kind === "transaction"
-        ? applePurchaseFromTransaction(payload)
-        : kind === "renewal_info"
-          ? applePurchaseFromRenewalInfo(payload)
-          : invalidPurchase("", { valid: true, appId: top.bundleId ?? "", environment: storeEnvironmentOfApple(top.environment) });
-    return { purchase, kind, payload, signedAt: top.signedAt, notificationType: "", notificationSubtype: "", notificationUuid: "" };
-  }
-
-  /**
-   * The one place a verification is recorded, after its answer is computed;
-   * the observer runs on a later tick so it can neither fail nor slow the
-   * answer.
-   */
-  private afterAnswer(record: VerificationRecord): void {
-    const observer = this.deps.verificationObserver;
-    if (!observer) return;
-    setImmediate(() => {
-      try {
-        observer.record(record);
-      } catch (err) {
-        this.deps.logger.warn({ err: (err as Error).message }, "verification observer failed");
-      }
-    });
+    await this.verification.close();
+    await this.audit.close();
   }
 }
-
-function rejected(err: AppleJwsRejection): AppleSignedDataResult {
-  return { purchase: invalidPurchase(err.reason), kind: undefined, payload: undefined, signedAt: undefined, notificationType: "", notificationSubtype: "", notificationUuid: "" };
-}
-
-const stringOf = (v: unknown): string => (typeof v === "string" ? v : "");

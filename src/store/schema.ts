@@ -30,7 +30,7 @@ export const googleCredentials = pgTable("google_credentials", {
 });
 
 /**
- * One row per store verification (seed 002, ENABLE_VALIDATION_AUDIT_LOG).
+ * One row per store verification, when ENABLE_VALIDATION_AUDIT_LOG is on.
  * The transaction id / purchase token is never stored: identifier_hash is
  * HMAC-SHA-256 under the keyring's hmac/validation_audit.identifier subkey
  * over `tenantId:source:identifier`, so rows of two tenants cannot be

@@ -3,7 +3,7 @@ import type { Keyring } from "../crypto/keyring.js";
 import type { Logger } from "../logger.js";
 import type { OutboundHttp } from "../net/outbound.js";
 import { Batcher } from "./batcher.js";
-import type { Claim, DeliveryStore, FinishedAttempt } from "./delivery-store.js";
+import type { Claim, DeliveryRows, FinishedAttempt } from "./delivery-rows.js";
 import { decideNext, lastAttempt, type AttemptResult } from "./schedule.js";
 import type { WebhookSettings } from "./settings.js";
 import { deliveryHeaders, signingKeys, type SigningKeys } from "./signing.js";
@@ -43,7 +43,7 @@ export class AttemptRunner {
   readonly #opened = new LRUCache<string, OpenedSecrets>({ max: 10_000 });
 
   constructor(
-    private readonly deps: { store: DeliveryStore; http: OutboundHttp; keyring: Keyring; settings: WebhookSettings; logger: Logger },
+    private readonly deps: { store: DeliveryRows; http: OutboundHttp; keyring: Keyring; settings: WebhookSettings; logger: Logger },
   ) {
     this.#claims = new Batcher((ids) => deps.store.claim(ids.map(([id]) => id)));
     this.#finishes = new Batcher(async (rows) => {

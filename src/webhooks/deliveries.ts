@@ -2,7 +2,7 @@ import { and, asc, desc, eq, lt } from "drizzle-orm";
 import type { Db } from "../db/db.js";
 import { notFound } from "../errors.js";
 import { pageOf, pageWindow } from "../db/pagination.js";
-import type { DeliveryStore } from "./delivery-store.js";
+import type { DeliveryRows } from "./delivery-rows.js";
 import type { WebhookEngine } from "./engine.js";
 import { sampleEventData, type WebhookEventType } from "./event-types.js";
 import type { WebhookOutbox } from "./outbox.js";
@@ -72,7 +72,7 @@ export interface DeliveryFilter {
 /** What a tenant sees and does with its deliveries: read them and their attempts, redeliver, send a test event. */
 export class Deliveries {
   constructor(
-    private readonly deps: { db: Db; store: DeliveryStore; outbox: WebhookOutbox; engine: WebhookEngine; subscriptions: Subscriptions; publicBaseUrl: () => string },
+    private readonly deps: { db: Db; store: DeliveryRows; outbox: WebhookOutbox; engine: WebhookEngine; subscriptions: Subscriptions; publicBaseUrl: () => string },
   ) {}
 
   /** Newest first, without attempts. */

@@ -2,7 +2,7 @@ import { DelayedError, UnrecoverableError, type Job, type JobsOptions, type Queu
 import type { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
 import type { AttemptOutcome, AttemptRunner, AttemptSummary } from "./attempt-runner.js";
-import type { DeliveryLabel, DeliveryStore } from "./delivery-store.js";
+import type { DeliveryLabel, DeliveryRows } from "./delivery-rows.js";
 import type { WebhookSettings } from "./settings.js";
 
 export const DELIVERY_QUEUE = "webhook-deliveries";
@@ -55,7 +55,7 @@ export class WebhookEngine {
   #closed = false;
 
   constructor(
-    private readonly deps: { store: DeliveryStore; runner: AttemptRunner; jobs: JobRuntime; logger: Logger; settings: WebhookSettings },
+    private readonly deps: { store: DeliveryRows; runner: AttemptRunner; jobs: JobRuntime; logger: Logger; settings: WebhookSettings },
   ) {
     this.queue = deps.jobs.queue(DELIVERY_QUEUE);
   }

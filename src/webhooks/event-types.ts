@@ -206,5 +206,5 @@ export function sampleEventData(type: WebhookEventType, publicBaseUrl: string, n
   return { ...samples[type], test: true };
 }
 
-/** RFC 3339 UTC to the second, as in the seed: 2026-06-07T12:00:00Z. */
+/** RFC 3339 UTC to the second, as every event's times are written: 2026-06-07T12:00:00Z. */
 export const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");

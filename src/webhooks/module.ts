@@ -1,19 +1,21 @@
 import type { Keyring } from "../crypto/keyring.js";
-import type { Database } from "../db/db.js";
+import type { Db } from "../db/db.js";
 import type { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
 import { OutboundHttp } from "../net/outbound.js";
 import { AttemptRunner } from "./attempt-runner.js";
 import { Deliveries } from "./deliveries.js";
-import { DeliveryStore } from "./delivery-store.js";
+import { DeliveryRows } from "./delivery-rows.js";
 import { WebhookEngine } from "./engine.js";
 import { WebhookOutbox, type WebhookEmitter } from "./outbox.js";
+
+export type { WebhookEmitter } from "./outbox.js";
 import type { WebhookSettings } from "./settings.js";
 import type { RequestIds } from "../request-ids/module.js";
 import { Subscriptions } from "./subscriptions.js";
 
 export interface WebhooksDeps {
-  database: Database;
+  db: Db;
   keyring: Keyring;
   jobs: JobRuntime;
   logger: Logger;
@@ -40,11 +42,10 @@ export class Webhooks {
     private readonly deps: WebhooksDeps,
     readonly settings: WebhookSettings,
   ) {
-    const { database, keyring, jobs, logger } = deps;
-    const db = database.db;
+    const { db, keyring, jobs, logger } = deps;
     this.#http = new OutboundHttp(settings.policy, { connectTimeoutMs: settings.timeoutMs });
     // Long enough for the request and the bookkeeping around it.
-    const store = new DeliveryStore(database, 2 * settings.timeoutMs + 5_000);
+    const store = new DeliveryRows(db, 2 * settings.timeoutMs + 5_000);
     const outbox = new WebhookOutbox(db);
     const runner = new AttemptRunner({ store, http: this.#http, keyring, settings, logger });
     this.engine = new WebhookEngine({ store, runner, jobs, logger, settings });

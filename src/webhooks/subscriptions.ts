@@ -8,7 +8,7 @@ import { pageOf, pageWindow, type PageRequest } from "../db/pagination.js";
 import { checkOutboundUrl, type OutboundPolicy } from "../net/outbound.js";
 import { requireActiveTenant } from "../tenancy/tenants.js";
 import { isWebhookEventType, type WebhookEventType } from "./event-types.js";
-import { failSubscriptionDeliveries } from "./delivery-store.js";
+import { failSubscriptionDeliveries } from "./delivery-rows.js";
 import { webhookSubscriptions } from "./schema.js";
 import { checkEtag, etagOf } from "../etag.js";
 import { createOnce, type RequestIds } from "../request-ids/module.js";

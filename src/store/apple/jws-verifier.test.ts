@@ -3,7 +3,8 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { makeAppleChain, transactionPayload, type TestAppleChain } from "../../../test/support/apple-chain.js";
 import { AppError } from "../../errors.js";
-import { AppleJwsRejection, AppleJwsVerifier } from "./jws-verifier.js";
+import { AppleJwsVerifier } from "./jws-verifier.js";
+import { AppleJwsRejection } from "./rejection.js";
 
 /**
  * Fuzzing the Apple JWS and x5c parser (fast-check): whatever the header,

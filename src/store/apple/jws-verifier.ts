@@ -5,33 +5,10 @@ import { invalidArgument } from "../../errors.js";
 import { parseJsonObject } from "../../json.js";
 import { APPLE_INTERMEDIATE_OID, APPLE_LEAF_OID, hasExtension, parseCertificate, type ChainCertificate } from "./certificates.js";
 import type { OcspChecker } from "./ocsp.js";
+import { AppleJwsRejection, type AppleRejectionReason } from "./rejection.js";
 
 /** Apple's names of the environments a signed payload can come from. */
 export type AppleEnvironmentName = "Production" | "Sandbox" | "Xcode" | "LocalTesting";
-
-/** Why an Apple-signed payload was not accepted; these are the answers' `error_code`s. */
-export type AppleRejectionReason =
-  | "unsupported_algorithm"
-  | "chain_invalid"
-  | "signature_invalid"
-  | "certificate_expired"
-  | "certificate_revoked"
-  | "app_mismatch"
-  | "environment_mismatch";
-
-/**
- * A signed payload that did not verify. It is an answer (valid = false and
- * the reason), not a failure of the call, so it is not an AppError.
- */
-export class AppleJwsRejection extends Error {
-  override readonly name = "AppleJwsRejection";
-  constructor(
-    readonly reason: AppleRejectionReason,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export interface AppleJwsVerifierSettings {
   /** Trust anchors: the third certificate of every chain must be signed by one of them. */

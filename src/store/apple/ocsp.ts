@@ -6,7 +6,7 @@ import { LRUCache } from "lru-cache";
 import { request } from "undici";
 import { AppError } from "../../errors.js";
 import { ocspUrlOf, parseCertificate, type ChainCertificate } from "./certificates.js";
-import { AppleJwsRejection } from "./jws-verifier.js";
+import { AppleJwsRejection } from "./rejection.js";
 
 const SHA1 = "1.3.14.3.2.26";
 /** Signature algorithms an OCSP responder may use, as node's digest names. */

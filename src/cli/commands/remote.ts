@@ -11,12 +11,12 @@ import {
   StreamSchema,
   type AppendEventRequest,
   type Stream,
-} from "../../gen/ts/attesto/v1/proofstream_pb.js";
-import { DeliverySchema, DeliveryStatus, SubscriptionSchema, type Delivery } from "../../gen/ts/attesto/v1/webhook_pb.js";
-import { verifyTlogProof } from "../verify/document.js";
-import { VERIFY_EXIT, type CliIo } from "./evidence-commands.js";
-import { progressBar } from "./progress.js";
-import { allPages } from "./remote.js";
+} from "../../../gen/ts/attesto/v1/proofstream_pb.js";
+import { DeliverySchema, DeliveryStatus, SubscriptionSchema, type Delivery } from "../../../gen/ts/attesto/v1/webhook_pb.js";
+import { verifyTlogProof } from "../../verify/document.js";
+import { VERIFY_EXIT, type CliIo } from "./evidence.js";
+import { progressBar } from "../progress.js";
+import { allPages } from "../remote.js";
 
 /**
  * Tenant commands that exist only over the RPCs: streams and webhooks. They

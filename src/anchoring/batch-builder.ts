@@ -3,7 +3,7 @@ import type { Db } from "../db/db.js";
 import type { Logger } from "../logger.js";
 import type { Proofstreams } from "../proofstream/module.js";
 import { verifyConsistency } from "../verify/merkle.js";
-import { anchoredHeads, storeBatch, type BatchCandidate } from "./batch-store.js";
+import { anchoredHeads, storeBatch, type BatchCandidate } from "./batch-rows.js";
 
 /** Streams read per page of the latest-checkpoint scan. */
 const SCAN_PAGE = 5_000;
@@ -12,7 +12,7 @@ const SCAN_PAGE = 5_000;
 const BATCH_LOCK = sql`pg_try_advisory_xact_lock(hashtext('attesto.anchor.batch'))`;
 
 /**
- * The batcher's tick: takes the newest signed checkpoint of every stream
+ * The batch builder's tick: takes the newest signed checkpoint of every stream
  * (all tenants) that grew since its last anchored checkpoint, with the
  * consistency proof from that one, and stores them as one pending batch.
  * A stream whose history contradicts a root a confirmed batch anchored is

@@ -1,6 +1,6 @@
 import { databaseOutage, databaseRefusal } from "../db/errors.js";
 import { AppError } from "../errors.js";
-import { redisOutage } from "./redis.js";
+import { redisOutage } from "../infra/redis.js";
 
 /**
  * What an edge answers for an error it did not expect: an outage of the

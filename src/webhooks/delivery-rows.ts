@@ -1,5 +1,5 @@
-import { and, eq, inArray, isNull, sql } from "drizzle-orm";
-import type { Database, Db } from "../db/db.js";
+import { and, eq, inArray, isNull, sql, type SQL } from "drizzle-orm";
+import type { Db } from "../db/db.js";
 import { AppError, notFound } from "../errors.js";
 import type { AttemptErrorKind } from "./schema.js";
 import { webhookDeliveries, webhookSubscriptions } from "./schema.js";
@@ -79,15 +79,20 @@ const labelOf = (r: { id: string; tenant_id: string; event_type: string; url: st
   endpointHost: URL.canParse(r.url) ? new URL(r.url).host : "",
 });
 
-export class DeliveryStore {
+export class DeliveryRows {
   readonly #db: Db;
 
   constructor(
-    private readonly database: Database,
+    db: Db,
     /** How long a claimed attempt may take before another worker may take over. */
     private readonly leaseMs: number,
   ) {
-    this.#db = database.db;
+    this.#db = db;
+  }
+
+  /** One raw statement (prepared, like every statement on the pool), its rows unmapped. */
+  async #query<T extends Record<string, unknown>>(statement: SQL): Promise<T[]> {
+    return (await this.#db.execute<T>(statement)) as unknown as T[];
   }
 
   /**
@@ -97,7 +102,7 @@ export class DeliveryStore {
    * not waited for (their jobs look again a moment later).
    */
   async claim(ids: string[]): Promise<Map<string, Claim>> {
-    const rows = await this.database.query<{
+    const rows = await this.#query<{
       id: string;
       tenant_id: string;
       subscription_id: string;
@@ -188,7 +193,7 @@ export class DeliveryStore {
       reason: a.reason,
       next_at: a.nextAt?.toISOString() ?? null,
     }));
-    const applied = await this.database.query<{ id: string; number: number }>(sql`WITH v AS (
+    const applied = await this.#query<{ id: string; number: number }>(sql`WITH v AS (
             SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) AS v(id text, subscription_id text, number int,
               started_at timestamptz, latency_ms int, status_code int, error_kind text, excerpt text, status text, reason text,
               next_at timestamptz)
@@ -234,7 +239,7 @@ export class DeliveryStore {
 
   /** The state of a delivery and its subscription; undefined when it does not exist. */
   async state(id: string): Promise<DeliveryState | undefined> {
-    const [row] = await this.database.query<{
+    const [row] = await this.#query<{
       status: string;
       test: boolean;
       next_attempt_at: Date | string | null;
@@ -259,7 +264,7 @@ export class DeliveryStore {
    * LOCKED: each row goes to one instance) and marks them enqueued.
    */
   async takeOutbox(limit: number): Promise<DeliveryLabel[]> {
-    const taken = await this.database.query<{ id: string; tenant_id: string; event_type: string; url: string }>(sql`WITH picked AS (
+    const taken = await this.#query<{ id: string; tenant_id: string; event_type: string; url: string }>(sql`WITH picked AS (
           SELECT id FROM webhook_deliveries WHERE enqueued_at IS NULL AND status = 'pending'
           ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED)
         UPDATE webhook_deliveries d SET enqueued_at = now() FROM picked WHERE d.id = picked.id
@@ -269,7 +274,7 @@ export class DeliveryStore {
 
   /** What the queue board shows of a delivery (the rare paths that enqueue by id: relay, redelivery). */
   async label(id: string): Promise<DeliveryLabel | undefined> {
-    const [row] = await this.database.query<{ id: string; tenant_id: string; event_type: string; url: string }>(
+    const [row] = await this.#query<{ id: string; tenant_id: string; event_type: string; url: string }>(
       sql`SELECT id, tenant_id, event_type, url FROM webhook_deliveries WHERE id = ${id}`,
     );
     return row && labelOf(row);
@@ -277,7 +282,7 @@ export class DeliveryStore {
 
   /** Pending deliveries overdue by more than `graceMs`, oldest due first. */
   async overdue(graceMs: number, limit: number): Promise<Array<{ id: string; enqueued: boolean }>> {
-    const rows = await this.database.query<{ id: string; enqueued: boolean }>(sql`SELECT id, enqueued_at IS NOT NULL AS enqueued
+    const rows = await this.#query<{ id: string; enqueued: boolean }>(sql`SELECT id, enqueued_at IS NOT NULL AS enqueued
         FROM webhook_deliveries
         WHERE status = 'pending' AND next_attempt_at < now() - make_interval(secs => ${graceMs / 1000})
         ORDER BY next_attempt_at LIMIT ${limit}`);

@@ -3,10 +3,10 @@ import { readFile, writeFile } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
-import { BundleStatus, type Bundle } from "../../gen/ts/attesto/v1/proofstream_pb.js";
-import { verifyDocument } from "../verify/document.js";
-import { progressBar } from "./progress.js";
-import type { RemoteSession } from "./remote.js";
+import { BundleStatus, type Bundle } from "../../../gen/ts/attesto/v1/proofstream_pb.js";
+import { verifyDocument } from "../../verify/document.js";
+import { progressBar } from "../progress.js";
+import type { RemoteSession } from "../remote.js";
 
 /**
  * Evidence commands. `verify` is offline (the shared verification library,

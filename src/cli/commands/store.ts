@@ -1,17 +1,14 @@
 import { readFile } from "node:fs/promises";
 import { Option, type Command } from "commander";
-import type { Config } from "../config.js";
-import { Keyring } from "../crypto/keyring.js";
-import { loadMasterKey } from "../crypto/master-key.js";
-import type { Database } from "../db/db.js";
-import type { Broadcast } from "../infra/broadcast.js";
-import { localBroadcast } from "./broadcast.js";
-import type { Logger } from "../logger.js";
-import type { StoreVerification } from "../store/module.js";
-import type { VerifiedPurchase } from "../store/purchase.js";
+import type { Config } from "../../config.js";
+import { Keyring } from "../../crypto/keyring.js";
+import { loadMasterKey } from "../../crypto/master-key.js";
+import { localBroadcast } from "../broadcast.js";
+import type { Logger } from "../../logger.js";
+import type { StoreVerification, VerifiedPurchase } from "../../store/module.js";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { AppleCredentialsInfoSchema, GoogleCredentialsInfoSchema } from "../../gen/ts/attesto/admin/v1/admin_pb.js";
-import { AppleEnvironment, Store } from "../../gen/ts/attesto/v1/common_pb.js";
+import { AppleCredentialsInfoSchema, GoogleCredentialsInfoSchema } from "../../../gen/ts/attesto/admin/v1/admin_pb.js";
+import { AppleEnvironment, Store } from "../../../gen/ts/attesto/v1/common_pb.js";
 import {
   PurchaseKind,
   StoreNotificationSchema,
@@ -20,19 +17,13 @@ import {
   VerifyAppleTransactionResponseSchema,
   VerifyGooglePurchaseResponseSchema,
   type VerifiedPurchase as VerifiedPurchaseMessage,
-} from "../../gen/ts/attesto/v1/store_pb.js";
-import type { RemoteSession } from "./remote.js";
-import type { CredentialKind } from "./target.js";
-import { jsonOf } from "./remote-commands.js";
+} from "../../../gen/ts/attesto/v1/store_pb.js";
+import type { Cli } from "../context.js";
+import { jsonOf } from "./remote.js";
 
-export interface CliHelpers {
-  withDatabase<T>(run: (db: Database, config: Config) => Promise<T>): Promise<T>;
-  output(value: unknown, human: () => string): void;
+/** The shared CLI context and the logger local store commands log with. */
+export interface CliHelpers extends Cli {
   logger(config: Config): Logger;
-  /** The command on a server (operator token or tenant key) when one is chosen, else on the database. */
-  onTarget<T>(kind: CredentialKind, local: () => Promise<T>, remote: (session: RemoteSession) => Promise<T>): Promise<T>;
-  /** Refuses a tenant id that is not the session key's own. */
-  ensureKeyTenant(session: RemoteSession, tenantId: string): Promise<void>;
 }
 
 /** What a command prints: the value for --json, the line for people. */
@@ -41,11 +32,8 @@ interface Printed {
   line: string;
 }
 
+/** The store verification facade on the local database; credential changes it makes reach running servers by broadcast. */
 interface StoreContext {
-  database: Database;
-  config: Config;
-  keyring: Keyring;
-  broadcast: Broadcast | undefined;
   store: StoreVerification;
 }
 
@@ -55,30 +43,37 @@ interface StoreContext {
  * an eviction, so running servers drop their cached copies at once.
  */
 export function registerStoreCommands(program: Command, helpers: CliHelpers): void {
-  const withStore = <T>(run: (ctx: StoreContext) => Promise<T>) =>
-    helpers.withDatabase(async (database, config) => {
-      const logger = helpers.logger(config);
-      const keyring = new Keyring(await loadMasterKey({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, embedded: !config.databaseUrl, logger }));
-      const { broadcast, close } = await localBroadcast(config, logger);
-      // Loaded here, so that the other commands do not pay for the store's modules at start-up.
-      const { StoreVerification, storeSettings } = await import("../store/module.js");
-      const store = new StoreVerification({ db: database.db, keyring, broadcast, logger }, storeSettings(config));
-      try {
-        return await run({ database, config, keyring, broadcast, store });
-      } finally {
-        await store.close();
-        await close();
-      }
-    });
-  // The CLI's own store module evicts locally and broadcasts to the running servers.
-  const changed = async (ctx: StoreContext, tenantId: string) => ctx.store.credentialsChanged(tenantId);
-  const credentials = () => import("../store/credentials.js");
-
   const store = program
     .command("store")
     .description("App Store and Google Play: credentials (operator), verification and notifications (remote: the key's tenant; --local: any tenant's)");
-  const print = ({ value, line }: Printed) => helpers.output(value, () => line);
+  registerCredentialCommands(store, helpers);
+  registerVerifyCommands(store, helpers);
+  registerNotificationCommands(store, helpers);
+}
 
+/** The store verification facade on the local database, for one command. */
+function withStore<T>(helpers: CliHelpers, run: (ctx: StoreContext) => Promise<T>): Promise<T> {
+  return helpers.withDatabase(async (database, config) => {
+    const logger = helpers.logger(config);
+    const keyring = new Keyring(await loadMasterKey({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, embedded: !config.databaseUrl, logger }));
+    const { broadcast, close } = await localBroadcast(config, logger);
+    // Loaded here, so that the other commands do not pay for the store's modules at start-up.
+    const [{ StoreVerification }, { storeVerificationSettings }] = await Promise.all([import("../../store/module.js"), import("../../store/settings.js")]);
+    const store = new StoreVerification({ db: database.db, keyring, broadcast, logger }, storeVerificationSettings(config));
+    try {
+      return await run({ store });
+    } finally {
+      await store.close();
+      await close();
+    }
+  });
+}
+
+const printer = (helpers: CliHelpers) => ({ value, line }: Printed) => helpers.output(value, () => line);
+
+/** `store put-apple`, `put-google`, `delete-credentials` (operator). */
+function registerCredentialCommands(store: Command, helpers: CliHelpers): void {
+  const print = printer(helpers);
   store
     .command("put-apple <tenantId>")
     .description("store a tenant's App Store Server API credentials (the .p8 is sealed)")
@@ -93,15 +88,14 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
           .onTarget<Printed>(
             "operator",
             () =>
-              withStore(async (ctx) => {
-                const info = await (await credentials()).putAppleCredentials(ctx.database.db, ctx.keyring, tenantId, {
+              withStore(helpers, async (ctx) => {
+                const info = await ctx.store.putAppleCredentials(tenantId, {
                   bundleId: o.bundleId,
                   keyId: o.keyId,
                   issuerId: o.issuerId,
                   environment: o.environment,
                   privateKeyPem,
                 });
-                await changed(ctx, tenantId);
                 return { value: info, line: `stored Apple credentials of ${tenantId} (${info.bundleId}, ${info.environment})` };
               }),
             async ({ client }) => {
@@ -133,14 +127,13 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
           .onTarget<Printed>(
             "operator",
             () =>
-              withStore(async (ctx) => {
-                const info = await (await credentials()).putGoogleCredentials(ctx.database.db, ctx.keyring, tenantId, {
+              withStore(helpers, async (ctx) => {
+                const info = await ctx.store.putGoogleCredentials(tenantId, {
                   packageName: o.packageName,
                   serviceAccountJson,
                   pubsubAudience: o.pubsubAudience ?? null,
                   pubsubPushEmail: o.pubsubPushEmail ?? null,
                 });
-                await changed(ctx, tenantId);
                 return { value: info, line: `stored Google credentials of ${tenantId} (${info.packageName}, ${info.clientEmail})` };
               }),
             async ({ client }) => {
@@ -167,9 +160,8 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
         .onTarget(
           "operator",
           () =>
-            withStore(async (ctx) => {
-              await (await credentials()).deleteStoreCredentials(ctx.database.db, tenantId, o.store);
-              await changed(ctx, tenantId);
+            withStore(helpers, async (ctx) => {
+              await ctx.store.deleteCredentials(tenantId, o.store);
             }),
           async ({ client }) => {
             await client.admin.deleteStoreCredentials({ tenantId, store: o.store === "apple" ? Store.APPLE : Store.GOOGLE });
@@ -177,7 +169,11 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
         )
         .then(() => helpers.output({ deleted: true, tenantId, store: o.store }, () => `deleted the ${o.store} credentials of ${tenantId}`)),
     );
+}
 
+/** `store verify-apple`, `verify-google`, `verify-signed`. */
+function registerVerifyCommands(store: Command, helpers: CliHelpers): void {
+  const print = printer(helpers);
   store
     .command("verify-apple <tenantId> <transactionId>")
     .description("look a transaction up with the App Store Server API, as VerifyAppleTransaction does")
@@ -187,7 +183,7 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
         .onTarget<Printed>(
           "tenant",
           () =>
-            withStore(async (ctx) => {
+            withStore(helpers, async (ctx) => {
               if (!/^[0-9]{1,64}$/.test(transactionId)) throw new Error("transactionId must be digits");
               const result = await ctx.store.verifyAppleTransaction(tenantId, { transactionId, environment: o.environment });
               return { value: result, line: describe(result.purchase) };
@@ -212,7 +208,7 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
         .onTarget<Printed>(
           "tenant",
           () =>
-            withStore(async (ctx) => {
+            withStore(helpers, async (ctx) => {
               const result = await ctx.store.verifyGooglePurchase(tenantId, { purchaseToken, kind: o.kind, productId: o.productId, packageName: o.packageName });
               return { value: result, line: describe(result.purchase) };
             }),
@@ -241,7 +237,7 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
           .onTarget<Printed>(
             "tenant",
             () =>
-              withStore(async (ctx) => {
+              withStore(helpers, async (ctx) => {
                 const result = await ctx.store.verifyAppleSignedData(tenantId, { signedData, environment: o.environment });
                 return { value: result, line: `${result.kind ?? "unknown kind"}: ${describe(result.purchase)}` };
               }),
@@ -255,7 +251,10 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
           .then(print);
       }),
     );
+}
 
+/** `store notifications`. */
+function registerNotificationCommands(store: Command, helpers: CliHelpers): void {
   store
     .command("notifications <tenantId>")
     .description("the tenant's latest verified inbound notifications")
@@ -268,7 +267,7 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
           "tenant",
           () =>
             helpers.withDatabase(async ({ db }) => {
-              const { listStoreNotifications } = await import("../store/notifications.js");
+              const { listStoreNotifications } = await import("../../store/module.js");
               const { notifications: rows } = await listStoreNotifications(db, tenantId, { source: o.source, type: o.type, pageSize: o.limit });
               return {
                 value: rows,

@@ -1,0 +1,60 @@
+import { errors, ref, json, text, answer, tenantAuth, pathId, STREAM_ID, LOOSE_OBJECT, type OpenApiPart } from "./shared.js";
+
+/** Verification, bundle downloads and the tlog-tiles read path. */
+export function evidenceRoutes(): OpenApiPart {
+  return {
+    schemas: {
+      VerificationReport: {
+        type: "object",
+        required: ["kind", "valid", "checks"],
+        properties: {
+          kind: { type: "string", enum: ["bundle", "tlog-proof"] },
+          valid: { type: "boolean" },
+          checks: {
+            type: "array",
+            items: {
+              type: "object",
+              required: ["name", "status", "detail", "ok"],
+              properties: { name: { type: "string" }, status: { type: "string", enum: ["pass", "fail", "unpinned", "skipped"] }, detail: { type: "string" }, ok: { type: "boolean" } },
+            },
+          },
+        },
+      },
+    },
+    paths: {
+      "/v2/verify": {
+        post: {
+          summary: "Verify an attesto.bundle.v1 bundle or a C2SP tlog-proof sent as the body (public)",
+          security: [],
+          parameters: [{ name: "verifier_key", in: "query", description: "the stream verifier key you trust (or header X-Attesto-Verifier-Key)", schema: { type: "string", maxLength: 1024 } }],
+          requestBody: { required: true, content: { "application/json": { schema: LOOSE_OBJECT }, ...text } },
+          responses: { "200": answer("the verification report (valid or not)", ref("VerificationReport")), ...errors(400, 413, 429) },
+        },
+      },
+      "/bundles/{bundleId}/download": {
+        parameters: [pathId("bundleId", "^bundle_[0-9A-HJKMNP-TV-Z]{26}$", "a ready bundle")],
+        get: {
+          summary: "Download a ready verifier bundle (the owning tenant's key, or public with ATTESTO_TILES_PUBLIC)",
+          security: tenantAuth,
+          responses: { "200": { description: "the bundle document", content: json(LOOSE_OBJECT) }, ...errors(400, 401, 404) },
+        },
+      },
+      "/proofstreams/{streamId}/checkpoint": {
+        parameters: [STREAM_ID],
+        get: { summary: "The latest signed checkpoint (C2SP tlog-checkpoint note)", security: tenantAuth, responses: { "200": { description: "the note", content: text }, ...errors(401, 404) } },
+      },
+      "/proofstreams/{streamId}/proof/{seqNo}": {
+        parameters: [STREAM_ID, { name: "seqNo", in: "path", required: true, schema: { type: "integer", minimum: 1 } }],
+        get: { summary: "One event's C2SP tlog-proof against the latest checkpoint", security: tenantAuth, responses: { "200": { description: "the proof", content: text }, ...errors(400, 401, 404) } },
+      },
+      "/proofstreams/{streamId}/tile/{tilePath}": {
+        parameters: [STREAM_ID, { name: "tilePath", in: "path", required: true, description: "a C2SP tlog-tiles path (e.g. 0/000, 0/x001/234.p/5, entries/000)", schema: { type: "string" } }],
+        get: {
+          summary: "tlog-tiles read path (the owning tenant's key, or public with ATTESTO_TILES_PUBLIC)",
+          security: tenantAuth,
+          responses: { "200": { description: "the tile", content: { "application/octet-stream": { schema: { type: "string", contentEncoding: "binary" } } } }, ...errors(400, 401, 404) },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,63 @@
+import { errors, ref, text, answer, LOOSE_OBJECT, type OpenApiPart } from "./shared.js";
+
+/** The landing page, documentation, this document, the verification page and the operational routes. */
+export function siteRoutes(): OpenApiPart {
+  return {
+    schemas: {
+      Readiness: {
+        type: "object",
+        required: ["status", "checks"],
+        properties: { status: { type: "string", enum: ["ready", "unavailable"] }, checks: { type: "object", additionalProperties: { type: "string", enum: ["ok", "unavailable"] } } },
+        additionalProperties: false,
+      },
+    },
+    paths: {
+      "/": {
+        get: {
+          summary: "What this server is, with links (HTML with Accept: text/html)",
+          security: [],
+          responses: {
+            "200": {
+              description: "name, version and links",
+              content: {
+                "text/html": { schema: { type: "string" } },
+                "application/json": {
+                  schema: {
+                    type: "object",
+                    required: ["name", "version", "links"],
+                    properties: {
+                      name: { const: "Attesto" },
+                      version: { type: "string" },
+                      links: { type: "array", items: { type: "object", required: ["href", "title"], properties: { href: { type: "string" }, title: { type: "string" } } } },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+      "/docs/": { get: { summary: "The documentation pages", security: [], responses: { "200": answer("their paths", { type: "object", required: ["pages"], properties: { pages: { type: "array", items: { type: "string" } } } }) } } },
+      "/docs/{page}": {
+        parameters: [{ name: "page", in: "path", required: true, schema: { type: "string", pattern: "^[a-z0-9-]+\\.md$" } }],
+        get: { summary: "One documentation page (Markdown)", security: [], responses: { "200": { description: "the page", content: { "text/markdown": { schema: { type: "string" } } } }, ...errors(404) } },
+      },
+      "/openapi.json": { get: { summary: "This document", security: [], responses: { "200": answer("OpenAPI 3.1", LOOSE_OBJECT) } } },
+      "/verify": { get: { summary: "The verification page (checks bundles and tlog-proofs in the browser)", security: [], responses: { "200": { description: "HTML", content: { "text/html": { schema: { type: "string" } } } } } } },
+      "/healthz": {
+        get: { summary: "Liveness", security: [], responses: { "200": answer("alive", { type: "object", required: ["status"], properties: { status: { const: "ok" } }, additionalProperties: false }) } },
+      },
+      "/readyz": {
+        get: {
+          summary: "Readiness: the database and Redis answer within 2 s",
+          security: [],
+          responses: {
+            "200": answer("ready", ref("Readiness")),
+            "503": answer("a dependency is unavailable", ref("Readiness")),
+          },
+        },
+      },
+      "/metrics": { get: { summary: "Prometheus metrics", security: [], responses: { "200": { description: "text exposition format", content: text } } } },
+    },
+  };
+}

@@ -1,0 +1,59 @@
+import { errors, ref, json, answer, tenantAuth, pathId, RAW_BODY, LOOSE_OBJECT, type OpenApiPart } from "./shared.js";
+
+/** App Store and Google Play verification (tenant key) and the stores' inbound notifications (verified by their signatures). */
+export function storeRoutes(): OpenApiPart {
+  return {
+    schemas: {
+      CommittedNotification: {
+        type: "object",
+        required: ["id", "duplicate", "stream_id", "seq_no"],
+        properties: { id: { type: "string" }, duplicate: { type: "boolean" }, stream_id: { type: "string" }, seq_no: { type: "integer" } },
+        additionalProperties: false,
+      },
+    },
+    paths: {
+      "/v1/apple/verify": {
+        post: {
+          summary: "Look up and verify an App Store transaction (body and answer: the protojson of attesto.v1 VerifyAppleTransaction)",
+          security: tenantAuth,
+          requestBody: { required: true, content: json(LOOSE_OBJECT) },
+          responses: { "200": answer("the verified transaction", LOOSE_OBJECT), ...errors(400, 401, 404, 412, 429, 503) },
+        },
+      },
+      "/v1/apple/verify-signed": {
+        post: {
+          summary: "Verify Apple-signed data offline against the pinned roots (protojson of attesto.v1 VerifyAppleSignedData)",
+          security: tenantAuth,
+          requestBody: { required: true, content: json(LOOSE_OBJECT) },
+          responses: { "200": answer("the verification result", LOOSE_OBJECT), ...errors(400, 401, 429) },
+        },
+      },
+      "/v1/google/verify": {
+        post: {
+          summary: "Look up and verify a Google Play purchase (protojson of attesto.v1 VerifyGooglePurchase)",
+          security: tenantAuth,
+          requestBody: { required: true, content: json(LOOSE_OBJECT) },
+          responses: { "200": answer("the verified purchase", LOOSE_OBJECT), ...errors(400, 401, 404, 412, 429, 503) },
+        },
+      },
+      "/v1/webhooks/apple/{tenantId}": {
+        parameters: [pathId("tenantId", "^ten_[0-9A-HJKMNP-TV-Z]{26}$", "the receiving tenant")],
+        post: {
+          summary: "App Store Server Notifications V2 endpoint (Apple signs the body; no credentials)",
+          security: [],
+          requestBody: RAW_BODY,
+          responses: { "200": answer("committed to the tenant's store Proofstream", ref("CommittedNotification")), ...errors(400, 404, 412) },
+        },
+      },
+      "/v1/webhooks/google/{tenantId}": {
+        parameters: [pathId("tenantId", "^ten_[0-9A-HJKMNP-TV-Z]{26}$", "the receiving tenant")],
+        post: {
+          summary: "Google Play RTDN Pub/Sub push endpoint (Google's OIDC token authenticates it)",
+          security: [],
+          requestBody: RAW_BODY,
+          responses: { "200": answer("committed to the tenant's store Proofstream", ref("CommittedNotification")), ...errors(400, 401, 404, 412) },
+        },
+      },
+    },
+  };
+}

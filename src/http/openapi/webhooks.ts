@@ -1,0 +1,175 @@
+import { errors, ref, nullable, dateTime, json, answer, tenantAuth, SUB_ID, DELIVERY_ID, PAGE, type OpenApiPart } from "./shared.js";
+import { WEBHOOK_EVENT_TYPES } from "../../webhooks/event-types.js";
+
+const SUBSCRIPTION_REQUIRED = ["id", "name", "url", "eventTypes", "description", "enabled", "disabledReason", "createdAt", "updatedAt", "secretRotatedAt", "previousSecretExpiresAt"];
+const SUBSCRIPTION_PROPERTIES = {
+  id: { type: "string", pattern: "^sub_" },
+  name: { type: "string" },
+  url: { type: "string", format: "uri" },
+  eventTypes: ref("EventTypes"),
+  description: { type: "string" },
+  enabled: { type: "boolean" },
+  disabledReason: nullable("string", { description: "why deliveries stopped: disabled_by_tenant, endpoint_gone (410)…" }),
+  createdAt: dateTime,
+  updatedAt: dateTime,
+  secretRotatedAt: dateTime,
+  previousSecretExpiresAt: nullable("string", { format: "date-time", description: "until when the previous secret also signs (after a rotation)" }),
+};
+
+/** The webhook subscriptions and deliveries (tenant key). */
+export function webhookRoutes(): OpenApiPart {
+  return {
+    schemas: {
+      EventTypes: { type: "array", minItems: 1, items: { type: "string", enum: [...WEBHOOK_EVENT_TYPES] } },
+      Subscription: { type: "object", required: SUBSCRIPTION_REQUIRED, properties: SUBSCRIPTION_PROPERTIES, additionalProperties: false },
+      SubscriptionWithSecret: {
+        type: "object",
+        required: [...SUBSCRIPTION_REQUIRED, "secret"],
+        properties: { ...SUBSCRIPTION_PROPERTIES, secret: { type: "string", pattern: "^whsec_", description: "the signing secret, shown once" } },
+        additionalProperties: false,
+      },
+      SubscriptionPage: {
+        type: "object",
+        required: ["webhooks", "nextPageToken"],
+        properties: { webhooks: { type: "array", items: ref("Subscription") }, nextPageToken: { type: "string", description: "empty on the last page" } },
+        additionalProperties: false,
+      },
+      Attempt: {
+        type: "object",
+        required: ["number", "startedAt", "finishedAt", "latencyMs", "statusCode", "errorKind", "responseExcerpt"],
+        properties: {
+          number: { type: "integer", minimum: 1 },
+          startedAt: dateTime,
+          finishedAt: nullable("string", { format: "date-time" }),
+          latencyMs: nullable("integer"),
+          statusCode: nullable("integer", { description: "the receiver's HTTP status, when it answered" }),
+          errorKind: {
+            type: ["string", "null"],
+            enum: ["none", "http_status", "timeout", "connection_refused", "dns", "tls", "blocked_address", "network", "interrupted", "internal", null],
+            description: "null while the attempt is in flight",
+          },
+          responseExcerpt: { type: "string" },
+        },
+        additionalProperties: false,
+      },
+      Delivery: {
+        type: "object",
+        required: ["id", "subscriptionId", "eventType", "status", "failureReason", "url", "test", "data", "attemptCount", "createdAt", "lastAttemptAt", "nextAttemptAt"],
+        properties: {
+          id: { type: "string", pattern: "^dlv_" },
+          subscriptionId: { type: "string", pattern: "^sub_" },
+          eventType: { type: "string", enum: [...WEBHOOK_EVENT_TYPES] },
+          status: { type: "string", enum: ["pending", "succeeded", "failed"] },
+          failureReason: nullable("string"),
+          url: { type: "string" },
+          test: { type: "boolean", description: "sent by POST /v1/webhooks/{id}/test; its data also carries \"test\": true" },
+          data: { type: "object", description: "the body's `data`, as sent" },
+          attemptCount: { type: "integer", minimum: 0 },
+          createdAt: dateTime,
+          lastAttemptAt: nullable("string", { format: "date-time" }),
+          nextAttemptAt: nullable("string", { format: "date-time", description: "set while pending and not in flight" }),
+          attempts: { type: "array", items: ref("Attempt"), description: "oldest first; only when reading one delivery" },
+        },
+        additionalProperties: false,
+      },
+      DeliveryPage: {
+        type: "object",
+        required: ["deliveries", "nextPageToken"],
+        properties: { deliveries: { type: "array", items: ref("Delivery") }, nextPageToken: { type: "string" } },
+        additionalProperties: false,
+      },
+    },
+    paths: {
+      "/v1/webhooks": {
+        get: {
+          summary: "List the tenant's webhook subscriptions",
+          security: tenantAuth,
+          parameters: PAGE,
+          responses: { "200": answer("a page of subscriptions", ref("SubscriptionPage")), ...errors(400, 401, 403, 429) },
+        },
+        post: {
+          summary: "Create a subscription; the signing secret is shown once",
+          security: tenantAuth,
+          requestBody: {
+            required: true,
+            content: json({
+              type: "object",
+              required: ["name", "url", "eventTypes"],
+              properties: { name: { type: "string", maxLength: 200 }, url: { type: "string", format: "uri" }, eventTypes: ref("EventTypes"), description: { type: "string" } },
+              additionalProperties: false,
+            }),
+          },
+          responses: { "201": answer("created", ref("SubscriptionWithSecret")), ...errors(400, 401, 403, 429) },
+        },
+      },
+      "/v1/webhooks/{id}": {
+        parameters: [SUB_ID],
+        get: { summary: "Read one subscription", security: tenantAuth, responses: { "200": answer("the subscription", ref("Subscription")), ...errors(400, 401, 404) } },
+        patch: {
+          summary: "Change a subscription (only the fields given)",
+          security: tenantAuth,
+          requestBody: {
+            required: true,
+            content: json({
+              type: "object",
+              properties: { name: { type: "string" }, url: { type: "string" }, eventTypes: ref("EventTypes"), description: { type: "string" }, enabled: { type: "boolean" } },
+              additionalProperties: false,
+            }),
+          },
+          responses: { "200": answer("the changed subscription", ref("Subscription")), ...errors(400, 401, 404) },
+        },
+        delete: { summary: "Delete a subscription; its pending deliveries stop", security: tenantAuth, responses: { "204": answer("deleted"), ...errors(400, 401, 404) } },
+      },
+      "/v1/webhooks/{id}/rotate-secret": {
+        parameters: [SUB_ID],
+        post: {
+          summary: "Rotate the signing secret; the previous one keeps signing during the overlap",
+          security: tenantAuth,
+          requestBody: {
+            required: false,
+            content: json({
+              type: "object",
+              properties: { overlapSeconds: { type: "integer", minimum: 0, maximum: 604800, description: "absent: ATTESTO_WEBHOOK_SECRET_OVERLAP_MS (24 h); 0 ends the old secret at once" } },
+              additionalProperties: false,
+            }),
+          },
+          responses: { "200": answer("the subscription and its new secret (shown once)", ref("SubscriptionWithSecret")), ...errors(400, 401, 404) },
+        },
+      },
+      "/v1/webhooks/{id}/test": {
+        parameters: [SUB_ID],
+        post: {
+          summary: "Send a sample event of any type to this subscription (even when disabled); its data carries \"test\": true",
+          security: tenantAuth,
+          requestBody: { required: true, content: json({ type: "object", required: ["eventType"], properties: { eventType: { type: "string", enum: [...WEBHOOK_EVENT_TYPES] } }, additionalProperties: false }) },
+          responses: { "201": answer("the test delivery, pending", ref("Delivery")), ...errors(400, 401, 404) },
+        },
+      },
+      "/v1/webhooks/{id}/deliveries": {
+        parameters: [SUB_ID],
+        get: {
+          summary: "List this subscription's deliveries, newest first (without attempts)",
+          security: tenantAuth,
+          parameters: [
+            ...PAGE,
+            { name: "status", in: "query", schema: { type: "string", enum: ["pending", "succeeded", "failed"] } },
+            { name: "event_type", in: "query", schema: { type: "string", enum: [...WEBHOOK_EVENT_TYPES] } },
+          ],
+          responses: { "200": answer("a page of deliveries", ref("DeliveryPage")), ...errors(400, 401, 404) },
+        },
+      },
+      "/v1/webhooks/{id}/deliveries/{deliveryId}": {
+        parameters: [SUB_ID, DELIVERY_ID],
+        get: { summary: "Read one delivery with its attempts", security: tenantAuth, responses: { "200": answer("the delivery", ref("Delivery")), ...errors(400, 401, 404) } },
+      },
+      "/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver": {
+        parameters: [SUB_ID, DELIVERY_ID],
+        post: {
+          summary: "Attempt the delivery again now: same id and body, the next attempt number",
+          security: tenantAuth,
+          responses: { "202": answer("the delivery, pending again", ref("Delivery")), ...errors(400, 401, 404, 412) },
+        },
+      },
+    },
+  };
+}
