@@ -16,11 +16,13 @@ import { webhookRoutes } from "./openapi/webhooks.js";
 export function openApiDocument(): Record<string, unknown> {
   const parts: OpenApiPart[] = [webhookRoutes(), storeRoutes(), connectorRoutes(), evidenceRoutes(), siteRoutes()];
   const frame = documentFrame();
-  return {
-    ...frame,
-    components: { ...frame.components, schemas: Object.assign({ ...frame.components.schemas }, ...parts.map((p) => p.schemas ?? {})) },
-    paths: Object.assign({}, ...parts.map((p) => p.paths)),
-  };
+  const schemas: Record<string, unknown> = { ...frame.components.schemas };
+  const paths: Record<string, unknown> = {};
+  for (const part of parts) {
+    Object.assign(schemas, part.schemas ?? {});
+    Object.assign(paths, part.paths);
+  }
+  return { ...frame, components: { ...frame.components, schemas }, paths };
 }
 
 export function mountOpenApi(app: Hono): void {
