@@ -19,6 +19,7 @@ import { proofLeafOf, tlogProofOf, tlogProofText } from "./tlog-proof.js";
 import { createOnce, type RequestIds } from "../request-ids/module.js";
 import { sql } from "drizzle-orm";
 import { TlogTiles } from "./tlog-tiles.js";
+import type { WarmStreamStats } from "./warm-streams.js";
 
 /** Arbitrary constant: the advisory lock that elects one signer while Redis is unreachable. */
 const SIGNER_LOCK = 0x5349474e;
@@ -27,6 +28,8 @@ export interface ProofstreamSettings {
   /** Read when a stream is created: its origin is fixed then. */
   publicBaseUrl: () => string;
   tileCacheBytes: number;
+  /** The appender's warm set (each stream's owner and the right edge of its tree), in bytes; 64 MiB when unset. */
+  warmStreamBytes?: number;
   /** How long the proof path trusts its cached "latest checkpoint" of a stream. */
   headCacheMs: number;
   checkpointIntervalMs: number;
@@ -72,7 +75,7 @@ export class Proofstreams {
   ) {
     this.#tileStore = new TileStore(settings.tileCacheBytes);
     this.#heads = new StreamHeads(settings.headCacheMs);
-    this.#appender = new Appender(deps.db);
+    this.#appender = new Appender(deps.db, { warmStreamBytes: settings.warmStreamBytes });
     this.#checkpointer = new Checkpointer({
       db: deps.db,
       tileStore: this.#tileStore,
@@ -167,6 +170,11 @@ export class Proofstreams {
   /** Commits one event (gathered with concurrent ones into one transaction); resolves after the commit. */
   append(input: AppendInput): Promise<AppendResult> {
     return this.#appender.append(input);
+  }
+
+  /** The appender's warm set: streams and bytes held, the budget, hits and misses (/metrics). */
+  warmStreams(): WarmStreamStats {
+    return this.#appender.warmStats();
   }
 
   /** When the event with this source_ref happened, if the stream holds one. */
