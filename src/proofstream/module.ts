@@ -13,7 +13,7 @@ import { latestCheckpoints, type LatestCheckpoint } from "./latest-checkpoints.j
 import { StreamKeys } from "./keys.js";
 import { consistencyProofToCheckpoint, inclusionProof, type InclusionProofResult, type LeafSelector } from "./proofs.js";
 import { getEvent, listEvents, type EventFilter, type EventRef } from "./stream-events.js";
-import { createStream, getStream, getStreamRow, listStreams, type Stream } from "./streams.js";
+import { createStream, getStream, getStreamRow, listStreams, StreamCreator, type Stream } from "./streams.js";
 import { TileStore } from "./tile-store.js";
 import { proofLeafOf, tlogProofOf, tlogProofText } from "./tlog-proof.js";
 import { createOnce, type RequestIds } from "../request-ids/module.js";
@@ -67,6 +67,7 @@ export class Proofstreams {
   readonly #tileStore: TileStore;
   readonly #heads: StreamHeads;
   readonly #appender: Appender;
+  readonly #streamCreator: StreamCreator;
   readonly #checkpointer: Checkpointer;
 
   constructor(
@@ -76,6 +77,7 @@ export class Proofstreams {
     this.#tileStore = new TileStore(settings.tileCacheBytes);
     this.#heads = new StreamHeads(settings.headCacheMs);
     this.#appender = new Appender(deps.db, { warmStreamBytes: settings.warmStreamBytes });
+    this.#streamCreator = new StreamCreator(deps.db, deps.keyring);
     this.#checkpointer = new Checkpointer({
       db: deps.db,
       tileStore: this.#tileStore,
@@ -147,6 +149,8 @@ export class Proofstreams {
    */
   createStream(tenantId: string, name: string, opts: { tx?: Db; requestId?: string } = {}): Promise<Stream> {
     const { db, keyring, requestIds } = this.deps;
+    // Nothing to record with it: concurrent creates share one statement.
+    if (!opts.tx && !(requestIds && opts.requestId)) return this.#streamCreator.create({ tenantId, name, publicBaseUrl: this.settings.publicBaseUrl() });
     return createOnce(
       requestIds,
       opts.tx ?? db,
