@@ -5,7 +5,7 @@ import { Keyring } from "../src/crypto/keyring.js";
 import { openDatabase, type Database } from "../src/db/db.js";
 import { Appender, type AppendInput } from "../src/proofstream/append.js";
 import { createStream } from "../src/proofstream/streams.js";
-import { TileStore } from "../src/proofstream/tile-store.js";
+import { TileCache } from "../src/proofstream/tile-cache.js";
 import { createTenant } from "../src/tenancy/tenants.js";
 import { referenceRoot } from "./support/proofstream.js";
 
@@ -52,12 +52,12 @@ describe("group commit across streams", () => {
       expect(r.event.seqNo).toBe(2 + (k % 5));
       expect(r.event.sourceRef).toBe(`e-${k % 5}`);
     }
-    const tileStore = new TileStore(1 << 20);
+    const tileCache = new TileCache(1 << 20);
     for (const id of streams) {
       expect(await seqNos(id)).toEqual([1, 2, 3, 4, 5, 6]);
       // The tiles written in the shared statement give each stream its own tree.
       const leaves = (await database.db.execute<{ leaf_hash: Buffer }>(sql`SELECT leaf_hash FROM events WHERE stream_id = ${id} ORDER BY seq_no`)).map((r) => r.leaf_hash);
-      expect((await tileStore.root(database.db, id, 6)).equals(referenceRoot(leaves))).toBe(true);
+      expect((await tileCache.root(database.db, id, 6)).equals(referenceRoot(leaves))).toBe(true);
     }
   });
 
@@ -113,11 +113,11 @@ describe("group commit across streams", () => {
     expect(first).toMatchObject({ streams: 20, misses: 20 });
     await Promise.all(streams.map((id) => appender.append(input(id, "warm"))));
     expect(appender.warmStats()).toMatchObject({ streams: 20, hits: first.hits + 20, misses: 20 });
-    const tileStore = new TileStore(1 << 20);
+    const tileCache = new TileCache(1 << 20);
     for (const id of streams) {
       const leaves = (await database.db.execute<{ leaf_hash: Buffer }>(sql`SELECT leaf_hash FROM events WHERE stream_id = ${id} ORDER BY seq_no`)).map((r) => r.leaf_hash);
       expect(leaves).toHaveLength(304);
-      expect((await tileStore.root(database.db, id, 304)).equals(referenceRoot(leaves))).toBe(true);
+      expect((await tileCache.root(database.db, id, 304)).equals(referenceRoot(leaves))).toBe(true);
     }
   });
 
