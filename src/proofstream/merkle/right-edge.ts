@@ -22,6 +22,13 @@ export interface TileAppend {
   added: Buffer;
 }
 
+/**
+ * An edge's own memory, not a slice of Node's shared 8 KiB pool: edges live
+ * long in a cache that evicts them one by one, and one live slice would keep
+ * a whole pool block.
+ */
+const edgeBuffer = (hashes: number) => Buffer.allocUnsafeSlow(hashes * HASH_SIZE);
+
 /** Bits set in n (a safe integer, so not with 32-bit operators). */
 function popcount(n: number): number {
   let bits = 0;
@@ -36,7 +43,7 @@ function popcount(n: number): number {
  * edge lie inside it).
  */
 export function edgeFromTiles(size: number, partial: (level: number) => Buffer | undefined): RightEdge {
-  const hashes = Buffer.allocUnsafe(popcount(size) * HASH_SIZE);
+  const hashes = edgeBuffer(popcount(size));
   let at = 0;
   let levels = 0;
   while (hashesAtLevel(size, levels) >= TILE_WIDTH) levels++;
@@ -104,8 +111,9 @@ export function appendToEdge(edge: RightEdge, leafHashes: readonly Buffer[]): { 
       position += take;
     }
   });
-  const size = edge.size + leafHashes.length;
-  return { edge: { size, hashes: Buffer.concat(stack.map((s) => s.hash), stack.length * HASH_SIZE) }, writes };
+  const hashes = edgeBuffer(stack.length);
+  stack.forEach((s, i) => s.hash.copy(hashes, i * HASH_SIZE));
+  return { edge: { size: edge.size + leafHashes.length, hashes }, writes };
 }
 
 /** The RFC 9162 root of the tree the edge ends (folded right to left); undefined for the empty tree. */
