@@ -5,7 +5,7 @@ import { Keyring } from "../src/crypto/keyring.js";
 import { openDatabase, type Database } from "../src/db/db.js";
 import { Appender, type AppendInput } from "../src/proofstream/append.js";
 import { createStream } from "../src/proofstream/streams.js";
-import { TileStore } from "../src/proofstream/tile-store.js";
+import { TileCache } from "../src/proofstream/tile-cache.js";
 import { createTenant } from "../src/tenancy/tenants.js";
 import { referenceRoot } from "./support/proofstream.js";
 
@@ -52,12 +52,12 @@ describe("group commit across streams", () => {
       expect(r.event.seqNo).toBe(2 + (k % 5));
       expect(r.event.sourceRef).toBe(`e-${k % 5}`);
     }
-    const tileStore = new TileStore(1 << 20);
+    const tileCache = new TileCache(1 << 20);
     for (const id of streams) {
       expect(await seqNos(id)).toEqual([1, 2, 3, 4, 5, 6]);
       // The tiles written in the shared statement give each stream its own tree.
       const leaves = (await database.db.execute<{ leaf_hash: Buffer }>(sql`SELECT leaf_hash FROM events WHERE stream_id = ${id} ORDER BY seq_no`)).map((r) => r.leaf_hash);
-      expect((await tileStore.root(database.db, id, 6)).equals(referenceRoot(leaves))).toBe(true);
+      expect((await tileCache.root(database.db, id, 6)).equals(referenceRoot(leaves))).toBe(true);
     }
   });
 
@@ -97,5 +97,53 @@ describe("group commit across streams", () => {
     expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "rejected", "fulfilled", "fulfilled"]);
     expect(outcomes.flatMap((o) => (o.status === "fulfilled" ? [o.value.event.seqNo] : []))).toEqual([2, 2, 2]);
     for (const id of streams) expect(await seqNos(id)).toEqual([1, 2]);
+  });
+
+  it("commits the first appends of streams this process never wrote in one transaction, reading their state in one statement", async () => {
+    const streams = await newStreams(20);
+    // Another process gave each stream 300 events: a full tile and a partial one at level 0, a partial one at level 1.
+    const otherProcess = new Appender(database.db, { maxBatch: 4096 });
+    await Promise.all(streams.flatMap((id) => Array.from({ length: 300 }, (_, i) => otherProcess.append(input(id, `old-${i}`)))));
+    const appender = new Appender(database.db);
+    const results = await Promise.all(streams.flatMap((id) => Array.from({ length: 3 }, (_, i) => appender.append(input(id, `new-${i}`)))));
+    // The first append may start a commit alone; every other stream's appends share the next one.
+    expect(await commitsOf(streams, 300)).toBeLessThanOrEqual(2);
+    expect(results.map((r) => r.event.seqNo)).toEqual(streams.flatMap(() => [301, 302, 303]));
+    const first = appender.warmStats();
+    expect(first).toMatchObject({ streams: 20, misses: 20 });
+    await Promise.all(streams.map((id) => appender.append(input(id, "warm"))));
+    expect(appender.warmStats()).toMatchObject({ streams: 20, hits: first.hits + 20, misses: 20 });
+    const tileCache = new TileCache(1 << 20);
+    for (const id of streams) {
+      const leaves = (await database.db.execute<{ leaf_hash: Buffer }>(sql`SELECT leaf_hash FROM events WHERE stream_id = ${id} ORDER BY seq_no`)).map((r) => r.leaf_hash);
+      expect(leaves).toHaveLength(304);
+      expect((await tileCache.root(database.db, id, 304)).equals(referenceRoot(leaves))).toBe(true);
+    }
+  });
+
+  it("keeps the warm set within its byte budget; a stream that fell out is read again and appended to correctly", async () => {
+    const streams = await newStreams(30);
+    const appender = new Appender(database.db, { warmStreamBytes: 4096 });
+    for (let round = 1; round <= 3; round++) {
+      const results = await Promise.all(streams.map((id) => appender.append(input(id, `r-${round}`))));
+      expect(results.map((r) => r.event.seqNo)).toEqual(streams.map(() => round));
+      const stats = appender.warmStats();
+      expect(stats.bytes).toBeLessThanOrEqual(4096);
+      expect(stats.streams).toBeGreaterThan(0);
+      expect(stats.streams).toBeLessThan(30);
+    }
+    for (const id of streams) expect(await seqNos(id)).toEqual([1, 2, 3]);
+  });
+
+  it("answers a missing stream and another tenant's stream as not found from the shared read, writing nothing", async () => {
+    const [stream] = await newStreams(1);
+    const appender = new Appender(database.db);
+    const outcomes = await Promise.allSettled([
+      appender.append(input("str_01J0000000000000000000MISS", "x")),
+      appender.append({ ...input(stream!, "y"), tenantId: "ten_someone_else" }),
+      appender.append(input(stream!, "z")),
+    ]);
+    expect(outcomes.map((o) => (o.status === "rejected" ? (o.reason as { code: string }).code : o.value.event.seqNo))).toEqual(["not_found", "not_found", 1]);
+    expect(await seqNos(stream!)).toEqual([1]);
   });
 });

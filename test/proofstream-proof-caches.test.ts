@@ -9,7 +9,7 @@ import { StreamHeads } from "../src/proofstream/heads.js";
 import { consistencyRanges, inclusionRanges } from "../src/proofstream/merkle/ranges.js";
 import { verifyConsistency, verifyInclusion } from "../src/proofstream/merkle/verify.js";
 import { createStream } from "../src/proofstream/streams.js";
-import { TileStore } from "../src/proofstream/tile-store.js";
+import { TileCache } from "../src/proofstream/tile-cache.js";
 import { createTenant } from "../src/tenancy/tenants.js";
 import { referenceRoot } from "./support/proofstream.js";
 
@@ -64,7 +64,7 @@ describe("tile store proofs", () => {
   it("proves inclusion and consistency at several sizes of a growing tree, with right edges cached per size", async () => {
     const owner = await tenant();
     const streamId = await stream(owner);
-    const tiles = new TileStore(1 << 22);
+    const tiles = new TileCache(1 << 22);
     const sizes = [1, 300, 301, 777, 1000];
     let at = 0;
     for (const size of sizes) {
@@ -91,7 +91,7 @@ describe("tile store proofs", () => {
     const streamId = await stream(owner);
     await append(owner, streamId, 0, 600);
     const root = referenceRoot(await leavesOf(streamId));
-    const tiny = new TileStore(1);
+    const tiny = new TileCache(1);
     const { hashes, extra } = await tiny.proof(database.db, streamId, 600, inclusionRanges(42, 600), [{ level: 0, index: 42 }]);
     expect(verifyInclusion(42, 600, extra[0]!, hashes, root)).toBe(true);
     expect((await tiny.root(database.db, streamId, 600)).equals(root)).toBe(true);

@@ -49,6 +49,21 @@ describe("streams", () => {
 });
 
 describe("append", () => {
+  it("reports the appender's warm set in /metrics: streams, bytes within the budget, hits and misses", async () => {
+    const metric = async (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(await (await fetch(`${app.url}/metrics`)).text())?.[1]);
+    const missesBefore = await metric("attesto_proofstream_warm_misses_total");
+    const hitsBefore = await metric("attesto_proofstream_warm_hits_total");
+    const { stream } = await client.createStream({ name: "metrics" });
+    await client.appendEvent(appendRequest(stream!.id, "m-1"));
+    await client.appendEvent(appendRequest(stream!.id, "m-2"));
+    expect(await metric("attesto_proofstream_warm_misses_total")).toBe(missesBefore + 1);
+    expect(await metric("attesto_proofstream_warm_hits_total")).toBe(hitsBefore + 1);
+    expect(await metric("attesto_proofstream_warm_streams")).toBeGreaterThanOrEqual(1);
+    const bytes = await metric("attesto_proofstream_warm_bytes");
+    expect(bytes).toBeGreaterThan(0);
+    expect(bytes).toBeLessThanOrEqual(await metric("attesto_proofstream_warm_max_bytes"));
+  });
+
   it("commits leaves exactly as DESIGN section 5 says", async () => {
     const { stream } = await client.createStream({ name: "leaves" });
     const payload = { z: 1, a: [true, null, "é"], nested: { b: 2.5, a: "x" } };

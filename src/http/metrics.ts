@@ -47,6 +47,24 @@ export class Metrics {
     totalFrom(this.registry, "attesto_rpc_fast_path_total", "Connect unary calls served by the fast path (not connect-node).", () => fast.stats().served);
   }
 
+  /** Exports the Proofstream appender's warm set: its size against its budget, and how often a commit found a stream in it. */
+  trackWarmStreams(source: { warmStreams(): { streams: number; bytes: number; maxBytes: number; hits: number; misses: number } }): void {
+    const gauge = (name: string, help: string, read: (s: ReturnType<typeof source.warmStreams>) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(read(source.warmStreams()));
+        },
+      });
+    gauge("attesto_proofstream_warm_streams", "Streams whose append state (owner, right edge of the tree) this process holds.", (s) => s.streams);
+    gauge("attesto_proofstream_warm_bytes", "Estimated bytes of the warm set of streams.", (s) => s.bytes);
+    gauge("attesto_proofstream_warm_max_bytes", "Budget of the warm set of streams in bytes (least recently appended streams leave first).", (s) => s.maxBytes);
+    totalFrom(this.registry, "attesto_proofstream_warm_hits_total", "Streams a commit found in the warm set.", () => source.warmStreams().hits);
+    totalFrom(this.registry, "attesto_proofstream_warm_misses_total", "Streams a commit had to read (cold: not appended by this process lately).", () => source.warmStreams().misses);
+  }
+
   /** Exports the rate limiter's denials, the requests it admitted without Redis, and Redis's slow and failed lease calls. */
   trackRateLimits(limits: { stats(): { denied: number; localOnly: number; redisSlow: number; redisUnavailable: number } }): void {
     totalFrom(this.registry, "attesto_rate_limited_total", "Requests refused by a rate limit.", () => limits.stats().denied);

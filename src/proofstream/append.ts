@@ -1,40 +1,26 @@
 import { and, eq, sql } from "drizzle-orm";
-import { LRUCache } from "lru-cache";
 import type { Db } from "../db/db.js";
 import { isUniqueViolation, normalizeDbError, sqlState } from "../db/errors.js";
 import { checkStorableJson, checkStorableText, checkStorableTime } from "../db/storable.js";
-import { streamEvents, streams, tiles } from "./schema.js";
+import { streamEvents, streams } from "./schema.js";
 import { AppError, notFound } from "../errors.js";
-import { advance, groupByStream, planBatch, splitByFrontier, type Frontier, type NewEventRow } from "./batch-plan.js";
-import { payloadSha256, type JsonObject, type LeafFields } from "./leaf.js";
-import { appendToTiles, partialTiles, type TileWrite } from "./merkle/tiles.js";
+import { groupByStream, planBatch, type NewEventRow } from "./batch-plan.js";
+import { toRecord, type AppendInput, type AppendResult } from "./event-record.js";
+import { payloadSha256 } from "./leaf.js";
+import { appendToEdge, type TileAppend } from "./merkle/right-edge.js";
+import { readStreamStates, WarmStreams, type StreamState, type WarmStreamStats } from "./warm-streams.js";
 
-export interface AppendInput {
-  tenantId: string;
-  streamId: string;
-  sourceRef: string;
-  eventType: string;
-  occurredAt: Date;
-  payload: JsonObject;
-}
+export type { AppendInput, AppendResult, EventRecord } from "./event-record.js";
+export { toRecord } from "./event-record.js";
 
-/** An event as committed: the fields its leaf commits to, the payload and the leaf hash. */
-export interface EventRecord extends LeafFields {
-  payload: JsonObject;
-  leafHash: Buffer;
-}
-
-export interface AppendResult {
-  event: EventRecord;
-  duplicate: boolean;
-}
+/** The warm set's default budget: some 100,000 streams of a few thousand events each. */
+export const DEFAULT_WARM_STREAM_BYTES = 64 * 1024 * 1024;
 
 interface Pending {
   input: AppendInput & { payloadSha256: string };
   resolve(result: AppendResult): void;
   reject(err: unknown): void;
 }
-
 
 /** One stream's share of a commit. */
 interface Group {
@@ -48,22 +34,31 @@ interface Group {
  * one statement (each stream's size advanced by compare-and-swap, the
  * events and tiles of every stream that swapped in one insert each). So 100
  * streams commit in batches as one stream does. Gapless sequence numbers
- * come from the stream row; a stream this process did not write last takes
+ * come from the stream row.
+ *
+ * What a commit needs of a stream (owner, size, the right edge of its
+ * tree) is kept in a warm set bounded by bytes; a stream missing from it is
+ * read as its append arrives, with every other stream missing at that
+ * moment, in one statement that overlaps the commit in progress. So the
+ * first append to a stream takes the same one-statement path as any other.
+ * A stream another process moved since fails its compare-and-swap and takes
  * the locked path (its row FOR UPDATE), so appends from any number of
- * processes form one tree. A result is returned only after its
- * transaction committed; one stream's conflict or one bad member fails
- * nobody else.
+ * processes form one tree. A result is returned only after its transaction
+ * committed; one stream's conflict or one bad member fails nobody else.
  */
 export class Appender {
   #pending: Pending[] = [];
   #running = false;
-  /** Bounded: a stream that falls out only costs one tile read on its next append. */
-  readonly #frontiers = new LRUCache<string, Frontier>({ max: 10_000 });
+  readonly #warm: WarmStreams;
+  readonly #maxBatch: number;
 
   constructor(
     private readonly db: Db,
-    private readonly opts: { maxBatch: number } = { maxBatch: 512 },
-  ) {}
+    opts: { maxBatch?: number; warmStreamBytes?: number } = {},
+  ) {
+    this.#maxBatch = opts.maxBatch ?? 512;
+    this.#warm = new WarmStreams(db, opts.warmStreamBytes ?? DEFAULT_WARM_STREAM_BYTES);
+  }
 
   append(input: AppendInput): Promise<AppendResult> {
     // Checking and canonicalizing here keeps a bad event out of everyone else's batch.
@@ -78,40 +73,55 @@ export class Appender {
       return Promise.reject(err);
     }
     return new Promise((resolve, reject) => {
+      this.#warm.prefetch(prepared.streamId);
       this.#pending.push({ input: prepared, resolve, reject });
       if (!this.#running) void this.#drain();
     });
+  }
+
+  /** The warm set's size and hit rate. */
+  warmStats(): WarmStreamStats {
+    return this.#warm.stats();
   }
 
   async #drain(): Promise<void> {
     this.#running = true;
     while (this.#pending.length > 0) {
       // One commit at a time: a stream's next batch numbers after the last one's outcome.
-      await this.#commitBatch(this.#pending.splice(0, this.opts.maxBatch));
+      await this.#commitBatch(this.#pending.splice(0, this.#maxBatch));
     }
     this.#running = false;
   }
 
   async #commitBatch(batch: Pending[]): Promise<void> {
-    const { optimistic, locked } = splitByFrontier(groupByStream(batch), (id) => this.#frontiers.get(id));
-    let rest: Group[] = locked;
+    const groups = groupByStream(batch);
+    const states = await this.#warm.states([...groups.keys()]);
+    const optimistic: Array<Group & { before: StreamState }> = [];
+    let rest: Group[] = [];
+    for (const [streamId, members] of groups) {
+      const before = states.get(streamId);
+      if (before === null) for (const p of members) p.reject(notFound("stream"));
+      else if (before) optimistic.push({ streamId, members, before });
+      // Unread (the read failed): the locked path finds out why, stream by stream.
+      else rest.push({ streamId, members });
+    }
     if (optimistic.length > 0) {
       try {
         const { done, moved } = await this.#commitOptimistic(optimistic);
         for (const { group, results } of done) settle(group.members, results);
-        rest = [...moved, ...locked];
+        rest = [...moved, ...rest];
       } catch (err) {
         const error = normalizeDbError(err);
         // Writers in other processes may lock an overlapping set of stream rows
         // in another order; alone, each stream locks one row and cannot deadlock.
         const state = sqlState(err);
         if (error.code === "unavailable" && state !== "40P01" && state !== "40001") {
-          for (const p of batch) p.reject(error);
-          for (const { streamId } of optimistic) this.#frontiers.delete(streamId);
+          for (const { members } of [...optimistic, ...rest]) for (const p of members) p.reject(error);
+          for (const { streamId } of optimistic) this.#warm.delete(streamId);
           return;
         }
         // The statement changed nothing; each stream alone finds out whose member it was.
-        rest = [...optimistic, ...locked];
+        rest = [...optimistic, ...rest];
       }
     }
     await Promise.all(rest.map((group) => this.#commitStream(group)));
@@ -122,7 +132,7 @@ export class Appender {
     try {
       settle(members, await this.#commit(streamId, members));
     } catch (err) {
-      this.#frontiers.delete(streamId);
+      this.#warm.delete(streamId);
       const error = normalizeDbError(err);
       // An outage or a conflict fails every member alike.
       if (members.length === 1 || error.code === "unavailable") {
@@ -133,7 +143,7 @@ export class Appender {
         try {
           settle([p], await this.#commit(streamId, [p]));
         } catch (single) {
-          this.#frontiers.delete(streamId);
+          this.#warm.delete(streamId);
           p.reject(normalizeDbError(single));
         }
       }
@@ -151,7 +161,8 @@ export class Appender {
   }
 
   async #commit(streamId: string, members: Pending[]): Promise<Array<AppendResult | AppError>> {
-    const before = this.#frontiers.get(streamId);
+    const [before] = (await this.#warm.states([streamId])).values();
+    if (before === null) return members.map(() => notFound("stream"));
     if (before) {
       try {
         const { done } = await this.#commitOptimistic([{ streamId, members, before }]);
@@ -159,7 +170,7 @@ export class Appender {
       } catch (err) {
         // A replayed source_ref the statement's check did not see (a race): the locked path resolves it.
         if (!isUniqueViolation(err)) throw err;
-        this.#frontiers.delete(streamId);
+        this.#warm.delete(streamId);
       }
     }
     return this.#commitLocked(streamId, members);
@@ -167,29 +178,30 @@ export class Appender {
 
   /**
    * The common case in one statement and one round trip, for any number of
-   * streams this process wrote last (it knows their size, owner and open
-   * tiles). Each stream's size is advanced by compare-and-swap, and only
-   * when none of its new source_refs is stored already; the inserts take
-   * the events and tiles of the streams that swapped. The others (another
-   * writer in between, or a replay) are returned for the locked path.
+   * streams whose state this process knows (written here last, or read
+   * before the commit). Each stream's size is advanced by compare-and-swap,
+   * and only when none of its new source_refs is stored already; the
+   * inserts take the events and tiles of the streams that swapped. The
+   * others (another writer in between, or a replay) are returned for the
+   * locked path.
    */
-  async #commitOptimistic(groups: ReadonlyArray<Group & { before: Frontier }>): Promise<{ done: Array<{ group: Group; results: Array<AppendResult | AppError> }>; moved: Group[] }> {
+  async #commitOptimistic(groups: ReadonlyArray<Group & { before: StreamState }>): Promise<{ done: Array<{ group: Group; results: Array<AppendResult | AppError> }>; moved: Group[] }> {
     const done: Array<{ group: Group; results: Array<AppendResult | AppError> }> = [];
-    const planned: Array<{ group: Group; before: Frontier; plan: ReturnType<typeof planBatch>; writes: TileWrite[] }> = [];
+    const planned: Array<{ group: Group; before: StreamState; plan: ReturnType<typeof planBatch>; after: StreamState; writes: TileAppend[] }> = [];
     for (const group of groups) {
       const { before } = group;
-      const plan = planBatch(group.streamId, group.members.map((p) => p.input), { tenantId: before.tenantId, treeSize: before.size }, new Map());
+      const plan = planBatch(group.streamId, group.members.map((p) => p.input), { tenantId: before.tenantId, treeSize: before.edge.size }, new Map());
       if (plan.rows.length === 0) {
         done.push({ group, results: plan.results });
         continue;
       }
-      const writes = appendToTiles(before.size, plan.rows.map((r) => r.leafHash), (level) => before.partial.get(level) ?? Buffer.alloc(0));
-      planned.push({ group, before, plan, writes });
+      const { edge, writes } = appendToEdge(before.edge, plan.rows.map((r) => r.leafHash));
+      planned.push({ group, before, plan, after: { tenantId: before.tenantId, edge }, writes });
     }
     if (planned.length === 0) return { done, moved: [] };
     // Rows locked in stream id order, as another process's statement would lock them.
     planned.sort((a, b) => (a.group.streamId < b.group.streamId ? -1 : a.group.streamId > b.group.streamId ? 1 : 0));
-    const heads = JSON.stringify(planned.map((p) => ({ id: p.group.streamId, before: p.before.size, after: p.plan.size, refs: p.plan.rows.map((r) => r.sourceRef) })));
+    const heads = JSON.stringify(planned.map((p) => ({ id: p.group.streamId, before: p.before.edge.size, after: p.plan.size, refs: p.plan.rows.map((r) => r.sourceRef) })));
     const swapped = new Set(
       (
         await this.db.execute<{ id: string }>(sql`
@@ -209,70 +221,52 @@ export class Appender {
       ).map((r) => r.id),
     );
     const moved: Group[] = [];
-    for (const { group, before, plan, writes } of planned) {
+    for (const { group, plan, after } of planned) {
       if (swapped.has(group.streamId)) {
-        this.#frontiers.set(group.streamId, advance(before, plan.size, writes));
+        this.#warm.set(group.streamId, after);
         done.push({ group, results: plan.results });
       } else {
-        this.#frontiers.delete(group.streamId);
+        this.#warm.delete(group.streamId);
         moved.push(group);
       }
     }
     return { done, moved };
   }
 
-  /** The general path: lock the stream row, look up replays, then write. */
+  /** The general path: lock the stream row, look up replays and read the stream's state, then write. */
   async #commitLocked(streamId: string, batch: Pending[]): Promise<Array<AppendResult | AppError>> {
-    let frontier: Frontier | undefined;
+    let state: StreamState | undefined;
     const outcomes = await this.db.transaction(async (tx) => {
       const refs = [...new Set(batch.map((p) => p.input.sourceRef))];
       // Sent together (postgres.js pipelines them); the server runs them in
-      // order, so the lookup sees everything committed before the lock was granted.
-      const [[head], stored] = await Promise.all([
+      // order, so the lookup and the state read see everything committed before the lock was granted.
+      const [[head], stored, states] = await Promise.all([
         tx.select({ tenantId: streams.tenantId, treeSize: streams.treeSize }).from(streams).where(eq(streams.id, streamId)).for("update"),
         tx
           .select()
           .from(streamEvents)
           .where(and(eq(streamEvents.streamId, streamId), sql`${streamEvents.sourceRef} IN (SELECT jsonb_array_elements_text(${JSON.stringify(refs)}::jsonb))`)),
+        readStreamStates(tx, [streamId]),
       ]);
       if (!head) return batch.map(() => notFound("stream"));
+      const before = states.get(streamId);
+      if (!before || before.edge.size !== head.treeSize) throw new AppError("internal", `stream ${streamId} changed size under its lock`);
       const plan = planBatch(streamId, batch.map((p) => p.input), head, new Map(stored.map((row) => [row.sourceRef, toRecord(row)])));
-      const before = await this.#frontier(tx, streamId, head);
       if (plan.rows.length === 0) {
-        frontier = before;
+        state = before;
         return plan.results;
       }
-      const writes = appendToTiles(head.treeSize, plan.rows.map((r) => r.leafHash), (level) => before.partial.get(level) ?? Buffer.alloc(0));
+      const { edge, writes } = appendToEdge(before.edge, plan.rows.map((r) => r.leafHash));
       await Promise.all([
         tx.execute(eventsInsert(plan.rows)),
         tx.execute(tilesUpsert(writes.map((w) => ({ ...w, streamId })))),
         tx.update(streams).set({ treeSize: plan.size }).where(eq(streams.id, streamId)),
       ]);
-      frontier = advance(before, plan.size, writes);
+      state = { tenantId: head.tenantId, edge };
       return plan.results;
     });
-    if (frontier) this.#frontiers.set(streamId, frontier);
+    if (state) this.#warm.set(streamId, state);
     return outcomes;
-  }
-
-  /** The incomplete tiles as of `size`: from memory when this process wrote last, else from the database. */
-  async #frontier(tx: Db, streamId: string, { tenantId, treeSize: size }: { tenantId: string; treeSize: number }): Promise<Frontier> {
-    const cached = this.#frontiers.get(streamId);
-    if (cached?.size === size) return cached;
-    const wanted = partialTiles(size);
-    const partial = new Map<number, Buffer>();
-    if (wanted.length > 0) {
-      const rows = await tx
-        .select({ level: tiles.level, idx: tiles.idx, hashes: tiles.hashes })
-        .from(tiles)
-        .where(and(eq(tiles.streamId, streamId), sql`(${tiles.level}, ${tiles.idx}) IN (${sql.join(wanted.map((w) => sql`(${w.level}, ${w.index})`), sql`, `)})`));
-      for (const w of wanted) {
-        const row = rows.find((r) => r.level === w.level && r.idx === w.index);
-        if (!row) throw new AppError("internal", `tile ${w.level}/${w.index} of ${streamId} is missing`);
-        partial.set(w.level, row.hashes.subarray(0, w.width * 32));
-      }
-    }
-    return { tenantId, size, partial };
   }
 }
 
@@ -319,8 +313,8 @@ function eventsInsert(rows: readonly NewEventRow[], guard = sql``) {
  * A stored tile shorter than the hashes kept yields NULL, which the NOT NULL
  * column refuses: the statement fails instead of writing a wrong tile.
  */
-function tilesUpsert(writes: ReadonlyArray<TileWrite & { streamId: string }>, guard = sql``) {
-  const json = JSON.stringify(writes.map((w) => ({ stream_id: w.streamId, level: w.level, idx: w.index, kept: w.kept, hashes: w.hashes.toString("hex", w.kept) })));
+function tilesUpsert(writes: ReadonlyArray<TileAppend & { streamId: string }>, guard = sql``) {
+  const json = JSON.stringify(writes.map((w) => ({ stream_id: w.streamId, level: w.level, idx: w.index, kept: w.kept, hashes: w.added.toString("hex") })));
   return sql`
     INSERT INTO tiles (stream_id, level, idx, hashes)
     SELECT w.stream_id, w.level, w.idx,
@@ -329,18 +323,4 @@ function tilesUpsert(writes: ReadonlyArray<TileWrite & { streamId: string }>, gu
     LEFT JOIN tiles t ON w.kept > 0 AND t.stream_id = w.stream_id AND t.level = w.level AND t.idx = w.idx
     ${guard}
     ON CONFLICT (stream_id, level, idx) DO UPDATE SET hashes = excluded.hashes`;
-}
-
-export function toRecord(row: typeof streamEvents.$inferSelect): EventRecord {
-  return {
-    streamId: row.streamId,
-    seqNo: row.seqNo,
-    sourceRef: row.sourceRef,
-    eventType: row.eventType,
-    occurredAt: row.occurredAt,
-    receivedAt: row.receivedAt,
-    payload: row.payload as JsonObject,
-    payloadSha256: row.payloadSha256,
-    leafHash: row.leafHash,
-  };
 }

@@ -1,9 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { AppError } from "../errors.js";
-import type { EventRecord } from "./append.js";
-import { advance, groupByStream, planBatch, splitByFrontier, type Frontier } from "./batch-plan.js";
+import type { EventRecord } from "./event-record.js";
+import { groupByStream, planBatch } from "./batch-plan.js";
 import { leafOf, payloadSha256 } from "./leaf.js";
-import { appendToTiles, TILE_WIDTH } from "./merkle/tiles.js";
 
 const STREAM = "str_01J00000000000000000000000";
 const occurredAt = new Date("2026-06-07T12:00:00Z");
@@ -56,32 +55,6 @@ describe("planBatch", () => {
   });
 });
 
-describe("advance", () => {
-  const hashes = (n: number, seed: number) => Array.from({ length: n }, (_, i) => Buffer.alloc(32, (seed + i) % 256));
-
-  it("keeps the partial tile of each level the batch wrote, and the older one where it wrote none", () => {
-    // 300 leaves: level 0 has a full tile 0 and a partial tile 1 (44 hashes); level 1 a partial tile 0 (1 hash).
-    const writes = appendToTiles(0, hashes(300, 0), () => Buffer.alloc(0));
-    const frontier = advance({ tenantId: "ten_a", size: 0, partial: new Map() }, 300, writes);
-    expect(frontier.size).toBe(300);
-    expect(frontier.partial.get(0)!.length).toBe(44 * 32);
-    expect(frontier.partial.get(1)!.length).toBe(32);
-    // Two more leaves touch only level 0: level 1's partial tile is the one kept.
-    const more = appendToTiles(300, hashes(2, 7), (level) => frontier.partial.get(level) ?? Buffer.alloc(0));
-    expect(more.map((w) => w.level)).toEqual([0]);
-    const next = advance(frontier, 302, more);
-    expect(next.partial.get(0)!.length).toBe(46 * 32);
-    expect(next.partial.get(1)).toBe(frontier.partial.get(1));
-  });
-
-  it("has no partial tile on a level that ends on a tile boundary", () => {
-    const writes = appendToTiles(0, hashes(TILE_WIDTH, 1), () => Buffer.alloc(0));
-    const frontier = advance({ tenantId: "ten_a", size: 0, partial: new Map() }, TILE_WIDTH, writes);
-    expect(frontier.partial.has(0)).toBe(false);
-    expect(frontier.partial.get(1)!.length).toBe(32);
-  });
-});
-
 describe("groupByStream", () => {
   const m = (streamId: string, n: number) => ({ input: { streamId }, n });
   it.each([
@@ -90,23 +63,5 @@ describe("groupByStream", () => {
     { name: "empty", batch: [], want: [] },
   ])("$name", ({ batch, want }) => {
     expect([...groupByStream(batch)].map(([id, members]) => [id, members.map((x) => x.n)])).toEqual(want);
-  });
-});
-
-describe("splitByFrontier", () => {
-  const known: Frontier = { tenantId: "ten_a", size: 3, partial: new Map() };
-  it.each([
-    { name: "every stream known: all in the one statement", frontiers: { a: known, b: known }, optimistic: ["a", "b"], locked: [] },
-    { name: "none known (first appends of this process): all locked", frontiers: {}, optimistic: [], locked: ["a", "b"] },
-    { name: "mixed", frontiers: { b: known }, optimistic: ["b"], locked: ["a"] },
-  ])("$name", ({ frontiers, optimistic, locked }) => {
-    const groups = new Map([
-      ["a", [1]],
-      ["b", [2]],
-    ]);
-    const split = splitByFrontier(groups, (id) => (frontiers as Record<string, Frontier>)[id]);
-    expect(split.optimistic.map((g) => g.streamId)).toEqual(optimistic);
-    expect(split.optimistic.every((g) => g.before === known && g.members === groups.get(g.streamId))).toBe(true);
-    expect(split.locked.map((g) => g.streamId)).toEqual(locked);
   });
 });

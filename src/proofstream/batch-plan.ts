@@ -1,14 +1,6 @@
 import { AppError, notFound } from "../errors.js";
-import type { AppendInput, AppendResult, EventRecord } from "./append.js";
+import type { AppendInput, AppendResult, EventRecord } from "./event-record.js";
 import { leafOf } from "./leaf.js";
-import { partialTiles, type TileWrite } from "./merkle/tiles.js";
-
-/** What this process knows of a stream it appended to: owner, size and the rightmost, incomplete tile of each level. */
-export interface Frontier {
-  tenantId: string;
-  size: number;
-  partial: Map<number, Buffer>;
-}
 
 export type NewEventRow = EventRecord & { leaf: Buffer };
 
@@ -42,16 +34,6 @@ export function planBatch(
   return { results, rows, size };
 }
 
-/** The frontier after a batch: each level's rightmost tile as just written, or as it was when the batch did not reach it. */
-export function advance(before: Frontier, size: number, writes: readonly TileWrite[]): Frontier {
-  const partial = new Map<number, Buffer>();
-  for (const p of partialTiles(size)) {
-    const written = writes.find((w) => w.level === p.level && w.index === p.index);
-    partial.set(p.level, written?.hashes ?? before.partial.get(p.level)!);
-  }
-  return { tenantId: before.tenantId, size, partial };
-}
-
 /**
  * One commit's appends, by stream: each stream's members in arrival order
  * (its sequence numbers follow that order), streams in order of first
@@ -65,20 +47,4 @@ export function groupByStream<T extends { input: { streamId: string } }>(batch: 
     else groups.set(member.input.streamId, [member]);
   }
   return groups;
-}
-
-/**
- * Which streams can take the one-statement path (this process wrote them
- * last, so it knows their size and open tiles) and which must lock their
- * row first: never written here, or another writer moved them since.
- */
-export function splitByFrontier<T>(groups: ReadonlyMap<string, T>, frontierOf: (streamId: string) => Frontier | undefined) {
-  const optimistic: Array<{ streamId: string; members: T; before: Frontier }> = [];
-  const locked: Array<{ streamId: string; members: T }> = [];
-  for (const [streamId, members] of groups) {
-    const before = frontierOf(streamId);
-    if (before) optimistic.push({ streamId, members, before });
-    else locked.push({ streamId, members });
-  }
-  return { optimistic, locked };
 }

@@ -18,7 +18,7 @@ import type { AnchorReceipt } from "../verify/bundle.js";
 
 /** Confirmed anchor receipts of one checkpoint (stream, tree size), in the bundle format. */
 export type AnchorReceiptSource = (streamId: string, treeSize: number) => Promise<AnchorReceipt[]>;
-import type { TileStore } from "./tile-store.js";
+import type { TileCache } from "./tile-cache.js";
 import type { WebhookEmitter } from "../webhooks/outbox.js";
 import { openNote, verifierKeyString } from "./note.js";
 import { createOnce, type RequestIds } from "../request-ids/module.js";
@@ -66,7 +66,7 @@ export class Bundles {
       jobs: JobRuntime;
       events: WebhookEmitter;
       logger: Logger;
-      tileStore: TileStore;
+      tileCache: TileCache;
       checkpointer: Checkpointer;
       requestIds?: RequestIds;
       /** Anchor receipts of a checkpoint, from the anchoring module when it is composed in. */
@@ -192,7 +192,7 @@ export class Bundles {
   }
 
   async #write(job: Job<BuildJob>, row: BundleRow): Promise<void> {
-    const { db, tileStore, checkpointer } = this.deps;
+    const { db, tileCache, checkpointer } = this.deps;
     // A retried job starts over.
     await db.delete(bundleChunks).where(eq(bundleChunks.bundleId, row.id));
     const [stream] = await db.select().from(streams).where(eq(streams.id, row.streamId)).limit(1);
@@ -207,7 +207,7 @@ export class Bundles {
     if (!signedBy) throw new AppError("internal", `checkpoint ${size} of ${stream.id} verifies with none of its keys`);
 
     const ranges = rangeProofRanges(row.fromSeqNo - 1, row.toSeqNo, size);
-    const lookup = await tileStore.readNodes(db, stream.id, nodesOf(ranges));
+    const lookup = await tileCache.readNodes(db, stream.id, nodesOf(ranges));
     const rangeProof = hashRanges(ranges, lookup).map((h) => h.toString("hex"));
 
     const out = new ChunkWriter(db, row.id, this.settings.chunkBytes);
@@ -251,7 +251,7 @@ export class Bundles {
       let proofOf: ((seqNo: number) => Buffer[]) | undefined;
       if (job.data.includeInclusionProofs) {
         const perEntry = page.map((e) => inclusionRanges(e.seqNo - 1, size));
-        const nodes = await tileStore.readNodes(db, stream.id, nodesOf(perEntry.flat()));
+        const nodes = await tileCache.readNodes(db, stream.id, nodesOf(perEntry.flat()));
         proofOf = (seqNo) => hashRanges(perEntry[seqNo - from]!, nodes);
       }
       const s = JSON.stringify;

@@ -9,7 +9,7 @@ import { consistencyRanges } from "./merkle/ranges.js";
 import { verifyConsistency } from "./merkle/verify.js";
 import { formatCheckpoint, signNote } from "./note.js";
 import { getStreamRow, type StreamRow } from "./streams.js";
-import type { TileStore } from "./tile-store.js";
+import type { TileCache } from "./tile-cache.js";
 
 export type CheckpointRecord = typeof checkpoints.$inferSelect;
 
@@ -33,8 +33,8 @@ export async function checkpointOf(db: Db, stream: Pick<StreamRow, "id" | "check
 }
 
 /** The consistency path between two sizes, from stored tiles. */
-export async function consistencyProof(db: Db, tileStore: TileStore, streamId: string, from: number, to: number): Promise<Buffer[]> {
-  return (await tileStore.proof(db, streamId, to, consistencyRanges(from, to))).hashes;
+export async function consistencyProof(db: Db, tileCache: TileCache, streamId: string, from: number, to: number): Promise<Buffer[]> {
+  return (await tileCache.proof(db, streamId, to, consistencyRanges(from, to))).hashes;
 }
 
 /**
@@ -46,7 +46,7 @@ export async function consistencyProof(db: Db, tileStore: TileStore, streamId: s
  */
 export class Checkpointer {
   constructor(
-    private readonly deps: { db: Db; tileStore: TileStore; keys: StreamKeys; events: WebhookEmitter; logger: Logger; onSigned?: (streamId: string) => void },
+    private readonly deps: { db: Db; tileCache: TileCache; keys: StreamKeys; events: WebhookEmitter; logger: Logger; onSigned?: (streamId: string) => void },
   ) {}
 
   /**
@@ -63,7 +63,7 @@ export class Checkpointer {
 
   /** One compare-and-swap attempt; no checkpoint when another signer won with a tree smaller than ours. */
   async #trySign(streamId: string): Promise<{ checkpoint?: CheckpointRecord; created: boolean }> {
-    const { db, tileStore, keys } = this.deps;
+    const { db, tileCache, keys } = this.deps;
     const [stream] = await db.select().from(streams).where(eq(streams.id, streamId)).limit(1);
     if (!stream) throw notFound("stream");
     if (stream.treeSize === 0) throw new AppError("failed_precondition", "the stream is empty: nothing to checkpoint", { reason: "STREAM_EMPTY" });
@@ -71,9 +71,9 @@ export class Checkpointer {
     if (stream.treeSize === stream.checkpointSize && previous) return { checkpoint: previous, created: false };
 
     const size = stream.treeSize;
-    const root = await tileStore.root(db, streamId, size);
+    const root = await tileCache.root(db, streamId, size);
     if (previous) {
-      const proof = await consistencyProof(db, tileStore, streamId, previous.treeSize, size);
+      const proof = await consistencyProof(db, tileCache, streamId, previous.treeSize, size);
       if (!verifyConsistency(previous.treeSize, size, proof, previous.rootHash, root)) {
         throw new AppError("internal", `refusing to sign ${streamId} at ${size}: not consistent with the checkpoint at ${previous.treeSize}`);
       }

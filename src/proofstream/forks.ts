@@ -14,7 +14,7 @@ import { leafHash } from "./merkle/hash.js";
 import { verifyConsistency } from "./merkle/verify.js";
 import { NoteError, openNote, parseCheckpoint } from "./note.js";
 import { getStreamRow, type StreamRow } from "./streams.js";
-import type { TileStore } from "./tile-store.js";
+import type { TileCache } from "./tile-cache.js";
 
 export type ForkEvidenceRecord = typeof forkEvidence.$inferSelect;
 type NewEvidence = Omit<typeof forkEvidence.$inferInsert, "id" | "streamId" | "tenantId" | "detectedAt">;
@@ -67,10 +67,10 @@ export interface SubmitResult {
  * it and what was signed.
  */
 export async function submitCheckpoint(
-  deps: { db: Db; tileStore: TileStore; events: WebhookEmitter },
+  deps: { db: Db; tileCache: TileCache; events: WebhookEmitter },
   input: { tenantId: string; streamId: string; note: string; submitter: string },
 ): Promise<SubmitResult> {
-  const { db, tileStore } = deps;
+  const { db, tileCache } = deps;
   const stream = await getStreamRow(db, input.tenantId, input.streamId);
   const { verifiers } = await StreamKeys.verifierKeys(db, stream.id, stream.origin);
   let body;
@@ -113,11 +113,11 @@ export async function submitCheckpoint(
   }
 
   if (body.size > 0 && body.size <= stream.treeSize) {
-    const ours = await tileStore.root(db, stream.id, body.size);
+    const ours = await tileCache.root(db, stream.id, body.size);
     if (ours.equals(body.root)) return consistentWith(body.size);
     // Try what a client would: prove the submitted tree is a prefix of the latest signed one.
     const target = latest && latest.treeSize >= body.size ? latest : undefined;
-    const hashes = target ? await consistencyProof(db, tileStore, stream.id, body.size, target.treeSize) : [];
+    const hashes = target ? await consistencyProof(db, tileCache, stream.id, body.size, target.treeSize) : [];
     const verified = target ? verifyConsistency(body.size, target.treeSize, hashes, body.root, target.rootHash) : false;
     const evidence = await fork("inconsistent", target ?? latest, {
       fromSize: body.size,
@@ -138,7 +138,7 @@ export async function submitCheckpoint(
 
   async function consistentWith(size: number): Promise<SubmitResult> {
     if (!latest || latest.treeSize <= size) return { consistent: true, latest };
-    const hashes = await consistencyProof(db, tileStore, stream.id, size, latest.treeSize);
+    const hashes = await consistencyProof(db, tileCache, stream.id, size, latest.treeSize);
     return { consistent: true, latest, consistencyProof: { fromSize: size, toSize: latest.treeSize, hashes } };
   }
 }

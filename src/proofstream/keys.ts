@@ -4,7 +4,7 @@ import type { Keyring } from "../crypto/keyring.js";
 import type { Db } from "../db/db.js";
 import { streamKeys } from "./schema.js";
 import { AppError } from "../errors.js";
-import { keyId, privateKeyFromSeed, rawPublicKey, verifierKeyString, type NoteVerifier } from "./note.js";
+import { keyId, privateKeyFromSeed, verifierKeyString, type NoteVerifier } from "./note.js";
 
 export const STREAM_KEY_CONTEXT = "stream_keys.private_key";
 
@@ -16,9 +16,10 @@ export interface Signer {
 
 /** A fresh Ed25519 checkpoint key for a stream, its seed sealed to the stream. */
 export function newStreamKey(keyring: Keyring, streamId: string, origin: string) {
-  const { privateKey } = generateKeyPairSync("ed25519");
-  const seed = privateKey.export({ format: "der", type: "pkcs8" }).subarray(-32);
-  const publicKey = rawPublicKey(privateKey);
+  // The JWK form holds the raw seed and public key: one export instead of a DER export and a public-key derivation.
+  const jwk = generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" });
+  const seed = Buffer.from(jwk.d!, "base64url");
+  const publicKey = Buffer.from(jwk.x!, "base64url");
   return {
     streamId,
     keyId: keyId(origin, publicKey) | 0,

@@ -13,12 +13,13 @@ import { latestCheckpoints, type LatestCheckpoint } from "./latest-checkpoints.j
 import { StreamKeys } from "./keys.js";
 import { consistencyProofToCheckpoint, inclusionProof, type InclusionProofResult, type LeafSelector } from "./proofs.js";
 import { getEvent, listEvents, type EventFilter, type EventRef } from "./stream-events.js";
-import { createStream, getStream, getStreamRow, listStreams, type Stream } from "./streams.js";
-import { TileStore } from "./tile-store.js";
+import { createStream, getStream, getStreamRow, listStreams, StreamCreator, type Stream } from "./streams.js";
+import { TileCache } from "./tile-cache.js";
 import { proofLeafOf, tlogProofOf, tlogProofText } from "./tlog-proof.js";
 import { createOnce, type RequestIds } from "../request-ids/module.js";
 import { sql } from "drizzle-orm";
 import { TlogTiles } from "./tlog-tiles.js";
+import type { WarmStreamStats } from "./warm-streams.js";
 
 /** Arbitrary constant: the advisory lock that elects one signer while Redis is unreachable. */
 const SIGNER_LOCK = 0x5349474e;
@@ -29,6 +30,8 @@ export interface ProofstreamSettings {
   /** Read when a stream is created: its origin is fixed then. */
   publicBaseUrl: () => string;
   tileCacheBytes: number;
+  /** The appender's warm set (each stream's owner and the right edge of its tree), in bytes; 64 MiB when unset. */
+  warmStreamBytes?: number;
   /** How long the proof path trusts its cached "latest checkpoint" of a stream. */
   headCacheMs: number;
   checkpointIntervalMs: number;
@@ -63,34 +66,36 @@ export class Proofstreams {
   readonly tiles: TlogTiles;
   /** Verifier bundles, built by a job of this module. */
   readonly bundles: Bundles;
-  readonly #tileStore: TileStore;
+  readonly #tileCache: TileCache;
   readonly #heads: StreamHeads;
   readonly #appender: Appender;
+  readonly #streamCreator: StreamCreator;
   readonly #checkpointer: Checkpointer;
 
   constructor(
     private readonly deps: ProofstreamDeps,
     private readonly settings: ProofstreamSettings,
   ) {
-    this.#tileStore = new TileStore(settings.tileCacheBytes);
+    this.#tileCache = new TileCache(settings.tileCacheBytes);
     this.#heads = new StreamHeads(settings.headCacheMs);
-    this.#appender = new Appender(deps.db);
+    this.#appender = new Appender(deps.db, { warmStreamBytes: settings.warmStreamBytes });
+    this.#streamCreator = new StreamCreator(deps.db, deps.keyring);
     this.#checkpointer = new Checkpointer({
       db: deps.db,
-      tileStore: this.#tileStore,
+      tileCache: this.#tileCache,
       keys: new StreamKeys(deps.keyring),
       events: deps.events,
       logger: deps.logger,
       onSigned: (streamId) => this.#heads.forget(streamId),
     });
-    this.tiles = new TlogTiles({ db: deps.db, tileStore: this.#tileStore });
+    this.tiles = new TlogTiles({ db: deps.db, tileCache: this.#tileCache });
     this.bundles = new Bundles(
       {
         db: deps.db,
         jobs: deps.jobs,
         events: deps.events,
         logger: deps.logger,
-        tileStore: this.#tileStore,
+        tileCache: this.#tileCache,
         checkpointer: this.#checkpointer,
         requestIds: deps.requestIds,
         anchorReceipts: deps.anchorReceipts,
@@ -146,6 +151,8 @@ export class Proofstreams {
    */
   createStream(tenantId: string, name: string, opts: { tx?: Db; requestId?: string } = {}): Promise<Stream> {
     const { db, keyring, requestIds } = this.deps;
+    // Nothing to record with it: concurrent creates share one statement.
+    if (!opts.tx && !(requestIds && opts.requestId)) return this.#streamCreator.create({ tenantId, name, publicBaseUrl: this.settings.publicBaseUrl() });
     return createOnce(
       requestIds,
       opts.tx ?? db,
@@ -169,6 +176,11 @@ export class Proofstreams {
   /** Commits one event (gathered with concurrent ones into one transaction); resolves after the commit. */
   append(input: AppendInput): Promise<AppendResult> {
     return this.#appender.append(input);
+  }
+
+  /** The appender's warm set: streams and bytes held, the budget, hits and misses (/metrics). */
+  warmStreams(): WarmStreamStats {
+    return this.#appender.warmStats();
   }
 
   /** When the event with this source_ref happened, if the stream holds one. */
@@ -196,7 +208,7 @@ export class Proofstreams {
   }
 
   inclusionProof(tenantId: string, streamId: string, leaf: LeafSelector, treeSize = 0): Promise<InclusionProofResult> {
-    return inclusionProof(this.deps.db, { tileStore: this.#tileStore, heads: this.#heads }, tenantId, streamId, leaf, treeSize);
+    return inclusionProof(this.deps.db, { tileCache: this.#tileCache, heads: this.#heads }, tenantId, streamId, leaf, treeSize);
   }
 
   /** An inclusion proof as a C2SP tlog-proof text (the leaf bytes as `extra`, the signed checkpoint verbatim). */
@@ -220,12 +232,12 @@ export class Proofstreams {
   }
 
   consistencyProof(tenantId: string, streamId: string, fromSize: number, toSize = 0) {
-    return consistencyProofToCheckpoint(this.deps.db, { tileStore: this.#tileStore, heads: this.#heads }, tenantId, streamId, fromSize, toSize);
+    return consistencyProofToCheckpoint(this.deps.db, { tileCache: this.#tileCache, heads: this.#heads }, tenantId, streamId, fromSize, toSize);
   }
 
   /** Checks a checkpoint signed with the stream's key against history; a contradiction is stored as fork evidence. */
   submitCheckpoint(input: { tenantId: string; streamId: string; note: string; submitter: string }): Promise<SubmitResult> {
-    return submitCheckpoint({ db: this.deps.db, tileStore: this.#tileStore, events: this.deps.events }, input);
+    return submitCheckpoint({ db: this.deps.db, tileCache: this.#tileCache, events: this.deps.events }, input);
   }
 
   listForkEvidence(tenantId: string, filter: { streamId?: string } & PageRequest): Promise<{ evidence: ForkEvidenceRecord[]; nextPageToken: string }> {

@@ -5,7 +5,7 @@ import { AppError, invalidArgument, notFound } from "../errors.js";
 import { consistencyProof, type CheckpointRecord } from "./checkpoints.js";
 import type { StreamHeads } from "./heads.js";
 import { inclusionRanges } from "./merkle/ranges.js";
-import type { TileStore } from "./tile-store.js";
+import type { TileCache } from "./tile-cache.js";
 
 export interface InclusionProofResult {
   leafIndex: number;
@@ -32,7 +32,7 @@ async function signedCheckpoint(db: Db, heads: StreamHeads, tenantId: string, st
 /** RFC 9162 inclusion proof of one leaf in a signed checkpoint (0: the latest). */
 export async function inclusionProof(
   db: Db,
-  { tileStore, heads }: { tileStore: TileStore; heads: StreamHeads },
+  { tileCache, heads }: { tileCache: TileCache; heads: StreamHeads },
   tenantId: string,
   streamId: string,
   leaf: LeafSelector,
@@ -57,14 +57,14 @@ export async function inclusionProof(
     if (seqNo > (await heads.head(db, tenantId, streamId, true)).treeSize) throw notFound(`event ${seqNo}`);
     throw new AppError("failed_precondition", `event ${seqNo} is not covered by the checkpoint of size ${checkpoint.treeSize}`, { reason: "NOT_IN_CHECKPOINT" });
   }
-  const { hashes, extra } = await tileStore.proof(db, streamId, checkpoint.treeSize, inclusionRanges(leafIndex, checkpoint.treeSize), [{ level: 0, index: leafIndex }]);
+  const { hashes, extra } = await tileCache.proof(db, streamId, checkpoint.treeSize, inclusionRanges(leafIndex, checkpoint.treeSize), [{ level: 0, index: leafIndex }]);
   return { leafIndex, treeSize: checkpoint.treeSize, leafHash: extra[0]!, hashes, checkpoint };
 }
 
 /** RFC 9162 consistency proof from `fromSize` to a signed checkpoint (0: the latest). */
 export async function consistencyProofToCheckpoint(
   db: Db,
-  { tileStore, heads }: { tileStore: TileStore; heads: StreamHeads },
+  { tileCache, heads }: { tileCache: TileCache; heads: StreamHeads },
   tenantId: string,
   streamId: string,
   fromSize: number,
@@ -73,6 +73,6 @@ export async function consistencyProofToCheckpoint(
   if (toSize && fromSize > toSize) throw invalidArgument("from_size", "must not exceed to_size");
   const { checkpoint } = await signedCheckpoint(db, heads, tenantId, streamId, toSize);
   if (fromSize > checkpoint.treeSize) throw invalidArgument("from_size", `must not exceed the checkpoint's size ${checkpoint.treeSize}`);
-  const hashes = await consistencyProof(db, tileStore, streamId, fromSize, checkpoint.treeSize);
+  const hashes = await consistencyProof(db, tileCache, streamId, fromSize, checkpoint.treeSize);
   return { fromSize, toSize: checkpoint.treeSize, hashes, checkpoint };
 }

@@ -3,7 +3,7 @@ import type { Db } from "../db/db.js";
 import { streamEvents } from "./schema.js";
 import { notFound } from "../errors.js";
 import { nextToken, pageOf, pageWindow } from "../db/pagination.js";
-import { toRecord, type EventRecord } from "./append.js";
+import { toRecord, type EventRecord } from "./event-record.js";
 import { getStreamRow } from "./streams.js";
 
 /** One event, by its sequence number or its source_ref. */

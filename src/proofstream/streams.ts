@@ -1,14 +1,15 @@
-import { and, desc, eq, lt } from "drizzle-orm";
+import { and, desc, eq, lt, sql } from "drizzle-orm";
 import type { Keyring } from "../crypto/keyring.js";
 import type { Db } from "../db/db.js";
-import { withDbErrors } from "../db/errors.js";
-import { streamKeys, streams } from "./schema.js";
-import { notFound } from "../errors.js";
+import { normalizeDbError, withDbErrors } from "../db/errors.js";
+import { checkStorableText } from "../db/storable.js";
+import { streams } from "./schema.js";
+import { AppError, notFound } from "../errors.js";
 import { newId } from "../ids.js";
 import { pageOf, pageWindow } from "../db/pagination.js";
 import { requireActiveTenant } from "../tenancy/tenants.js";
 import { newStreamKey, StreamKeys } from "./keys.js";
-import { checkKeyName } from "./note.js";
+import { checkKeyName, verifierKeyString } from "./note.js";
 
 export type StreamRow = typeof streams.$inferSelect;
 
@@ -24,18 +25,120 @@ export function originOf(publicBaseUrl: string, streamId: string): string {
   return origin;
 }
 
-export async function createStream(db: Db, keyring: Keyring, opts: { tenantId: string; name: string; publicBaseUrl: string }): Promise<Stream> {
-  await requireActiveTenant(db, opts.tenantId);
+interface NewStream {
+  row: Omit<StreamRow, "createdAt">;
+  key: ReturnType<typeof newStreamKey>;
+}
+
+/** A stream's row and its sealed key, made in this process (the key pair is the one cost that cannot be shared). */
+function newStream(keyring: Keyring, opts: { tenantId: string; name: string; publicBaseUrl: string }): NewStream {
+  checkStorableText(opts.name, "name");
   const id = newId("str");
   const origin = originOf(opts.publicBaseUrl, id);
-  const key = newStreamKey(keyring, id, origin);
-  await withDbErrors(() =>
-    db.transaction(async (tx) => {
-      await tx.insert(streams).values({ id, tenantId: opts.tenantId, name: opts.name, origin });
-      await tx.insert(streamKeys).values(key);
-    }),
+  return { row: { id, tenantId: opts.tenantId, name: opts.name, origin, treeSize: 0, checkpointSize: 0 }, key: newStreamKey(keyring, id, origin) };
+}
+
+/**
+ * Streams with their keys in one statement (one round trip, one commit):
+ * only those of an active tenant are inserted; returns when each inserted
+ * one was created.
+ */
+async function insertStreams(db: Db, made: readonly NewStream[]): Promise<Map<string, Date>> {
+  const json = JSON.stringify(
+    made.map(({ row, key }) => ({ id: row.id, tenant_id: row.tenantId, name: row.name, origin: row.origin, key_id: key.keyId, public_key: key.publicKey.toString("hex"), private_key_enc: key.privateKeyEnc.toString("hex") })),
   );
-  return getStream(db, opts.tenantId, id);
+  // The keys' foreign key is checked at the end of the statement, when the streams are in.
+  const rows = await db.execute<{ id: string; created_at: Date | string }>(sql`
+    WITH want AS (
+      SELECT * FROM jsonb_to_recordset(${json}::jsonb) AS w(id text, tenant_id text, name text, origin text, key_id int, public_key text, private_key_enc text)
+    ), new_streams AS (
+      INSERT INTO streams (id, tenant_id, name, origin)
+      SELECT w.id, w.tenant_id, w.name, w.origin FROM want w JOIN tenants t ON t.id = w.tenant_id AND t.active
+      RETURNING id, created_at
+    ), new_keys AS (
+      INSERT INTO stream_keys (stream_id, key_id, public_key, private_key_enc)
+      SELECT w.id, w.key_id, decode(w.public_key, 'hex'), decode(w.private_key_enc, 'hex') FROM want w JOIN new_streams s ON s.id = w.id
+    )
+    SELECT id, created_at FROM new_streams`);
+  return new Map(rows.map((r) => [r.id, new Date(r.created_at)]));
+}
+
+/** The answer for a stream just inserted: what getStream would read, without reading it. */
+const created = ({ row, key }: NewStream, createdAt: Date): Stream => ({ ...row, createdAt, verifierKey: verifierKeyString(row.origin, key.publicKey), previousVerifierKeys: [] });
+
+/** Why a tenant's streams were not inserted: missing or deactivated. */
+async function refused(db: Db, tenantId: string): Promise<AppError> {
+  try {
+    await requireActiveTenant(db, tenantId);
+    return new AppError("internal", "the stream was not created");
+  } catch (err) {
+    return normalizeDbError(err);
+  }
+}
+
+/** A new stream with its own signing key, in one statement (inside `db` when it is a transaction). */
+export async function createStream(db: Db, keyring: Keyring, opts: { tenantId: string; name: string; publicBaseUrl: string }): Promise<Stream> {
+  const made = newStream(keyring, opts);
+  const inserted = await withDbErrors(() => insertStreams(db, [made]));
+  const createdAt = inserted.get(made.row.id);
+  if (!createdAt) throw await refused(db, opts.tenantId);
+  return created(made, createdAt);
+}
+
+/**
+ * CreateStream with group commit, as appends have it: while one insert
+ * runs, the streams asked for meanwhile (of any tenants) gather, and the
+ * next statement inserts them all. A name PostgreSQL would refuse fails
+ * before it joins a batch; a tenant that is missing or deactivated fails
+ * only its own streams.
+ */
+export class StreamCreator {
+  #pending: Array<{ made: NewStream; resolve(stream: Stream): void; reject(err: unknown): void }> = [];
+  #running = false;
+
+  constructor(
+    private readonly db: Db,
+    private readonly keyring: Keyring,
+    private readonly maxBatch = 512,
+  ) {}
+
+  create(opts: { tenantId: string; name: string; publicBaseUrl: string }): Promise<Stream> {
+    let made: NewStream;
+    try {
+      made = newStream(this.keyring, opts);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ made, resolve, reject });
+      if (!this.#running) void this.#drain();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    this.#running = true;
+    while (this.#pending.length > 0) {
+      const batch = this.#pending.splice(0, this.maxBatch);
+      try {
+        const inserted = await insertStreams(this.db, batch.map((p) => p.made));
+        const refusals = new Map<string, Promise<AppError>>();
+        for (const p of batch) {
+          const createdAt = inserted.get(p.made.row.id);
+          if (createdAt) {
+            p.resolve(created(p.made, createdAt));
+            continue;
+          }
+          const { tenantId } = p.made.row;
+          if (!refusals.has(tenantId)) refusals.set(tenantId, refused(this.db, tenantId));
+          void refusals.get(tenantId)!.then((err) => p.reject(err));
+        }
+      } catch (err) {
+        const error = normalizeDbError(err);
+        for (const p of batch) p.reject(error);
+      }
+    }
+    this.#running = false;
+  }
 }
 
 /** The stream row, only for its own tenant: another tenant's stream is not found. */

@@ -5,7 +5,7 @@ import { checkpointOf } from "./checkpoints.js";
 import { decodeTileIndex, hashesAtLevel, TILE_WIDTH } from "./merkle/tiles.js";
 import { streamEvents, streams } from "./schema.js";
 import type { StreamRow } from "./streams.js";
-import type { TileStore } from "./tile-store.js";
+import type { TileCache } from "./tile-cache.js";
 
 const STREAM_ID = /^str_[0-9A-HJKMNP-TV-Z]{26}$/;
 /** `<L>/<N>[.p/<W>]` or `entries/<N>[.p/<W>]`, N in C2SP's x-grouped form. */
@@ -24,7 +24,7 @@ export interface ServedTile {
  * configured).
  */
 export class TlogTiles {
-  constructor(private readonly deps: { db: Db; tileStore: TileStore }) {}
+  constructor(private readonly deps: { db: Db; tileCache: TileCache }) {}
 
   async #stream(streamId: string, tenantId: string | undefined): Promise<StreamRow> {
     if (!STREAM_ID.test(streamId)) throw notFound("stream");
@@ -63,7 +63,7 @@ export class TlogTiles {
 
   async #hashTile(stream: StreamRow, level: number, index: number, width: number): Promise<Buffer | undefined> {
     if (index * TILE_WIDTH + width > hashesAtLevel(stream.treeSize, level)) return undefined;
-    return this.deps.tileStore.tile(this.deps.db, stream.id, { level, index }, width);
+    return this.deps.tileCache.tile(this.deps.db, stream.id, { level, index }, width);
   }
 
   async #entryBundle(stream: StreamRow, index: number, width: number): Promise<Buffer | undefined> {

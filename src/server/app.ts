@@ -176,6 +176,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     const metrics = new Metrics({ worker: shared?.worker ?? 0 });
     metrics.trackRateLimits(rateLimits);
     metrics.trackValidationAudit(audit);
+    metrics.trackWarmStreams(proofstreams);
     const verifier = new Verifier(config.verifier);
     await verifier.start();
     cleanups.push(() => verifier.close());

@@ -57,7 +57,7 @@ describe("planProof", () => {
     const edge = new Map<number, Buffer>([[512, createHash("sha256").update("not this tree").digest()]]);
     const ranges = inclusionRanges(3, 1001);
     expect(planProof(ranges, 1001, new Map()).hashes(tree.lookup)).toEqual(hashRanges(ranges, tree.lookup));
-    // The same map passed as 1001's edge would be wrong; sizes never share one (TileStore keys them by size).
+    // The same map passed as 1001's edge would be wrong; sizes never share one (TileCache keys them by size).
     expect(planProof(ranges, 1001, edge).hashes(tree.lookup)).not.toEqual(hashRanges(ranges, tree.lookup));
   });
 });

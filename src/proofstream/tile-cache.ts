@@ -23,7 +23,7 @@ const MAX_EDGES = 10_000;
  * holds for the hash of a range ending at a tree's right edge: a tree of a
  * given size never changes, so it is folded once per stream and size.
  */
-export class TileStore {
+export class TileCache {
   /** One map of tiles per stream (numeric keys), all sharing one byte budget through `#lru`. */
   readonly #streams = new Map<string, Map<number, ExpandedTile>>();
   readonly #lru: LRUCache<ExpandedTile, { streamId: string; key: number }>;
