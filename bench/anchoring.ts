@@ -60,7 +60,15 @@ async function main() {
     const tenantId = "ten_BENCH000000000000000000000";
     await db.execute(sql`INSERT INTO tenants (id, name) VALUES (${tenantId}, 'bench')`);
     const roots = Array.from({ length: N }, () => randomBytes(32));
-    const candidates: BatchCandidate[] = roots.map((root, i) => ({ tenantId, streamId: streamId(i), treeSize: i + 1, rootHash: root, note: noteOf(i, root), previousTreeSize: 0, consistencyProof: [] }));
+    const candidates: BatchCandidate[] = roots.map((root, i) => ({
+      tenantId,
+      streamId: streamId(i),
+      treeSize: i + 1,
+      rootHash: root,
+      note: noteOf(i, root),
+      previousTreeSize: 0,
+      consistencyProof: [],
+    }));
     for (let at = 0; at < N; at += 5_000) {
       const slice = candidates.slice(at, at + 5_000);
       const rows = JSON.stringify(slice.map((c) => ({ s: c.streamId, n: c.treeSize, r: c.rootHash.toString("hex"), note: c.note })));
@@ -79,7 +87,16 @@ async function main() {
     // The batch builder reads through the facade; its jobs are never started here.
     const proofstreams = new Proofstreams(
       { db, keyring, jobs: undefined as unknown as JobRuntime, logger, events },
-      { publicBaseUrl: () => "http://bench", tileCacheBytes: 1 << 20, headCacheMs: 0, checkpointIntervalMs: 1_000, selfAuditIntervalMs: 1_000, selfAuditSample: 0, selfAuditMaxLeaves: 1, bundles: { maxEvents: 1, pageSize: 1, chunkBytes: 1024, inlineBytes: 0 } },
+      {
+        publicBaseUrl: () => "http://bench",
+        tileCacheBytes: 1 << 20,
+        headCacheMs: 0,
+        checkpointIntervalMs: 1_000,
+        selfAuditIntervalMs: 1_000,
+        selfAuditSample: 0,
+        selfAuditMaxLeaves: 1,
+        bundles: { maxEvents: 1, pageSize: 1, chunkBytes: 1024, inlineBytes: 0 },
+      },
     );
     const chain = new Chain(chainNode.url, chainNode.chainId);
     const account = await senderAccount(db, keyring, undefined);
@@ -100,7 +117,18 @@ async function main() {
             await tx.execute(sql`INSERT INTO anchor_batches (id, chain_id, root, member_count) VALUES ('bat_BASELINE', 1, '\\x00', ${N})`);
             for (let at = 0; at < N; at += 5_000) {
               await tx.insert(anchorMembers).values(
-                candidates.slice(at, at + 5_000).map((c, i) => ({ batchId: "bat_BASELINE", leafIndex: at + i, tenantId, streamId: c.streamId, treeSize: c.treeSize, rootHash: c.rootHash, note: c.note, auditPath: Buffer.alloc(0), previousTreeSize: 0, consistencyProof: Buffer.alloc(0) })),
+                candidates.slice(at, at + 5_000).map((c, i) => ({
+                  batchId: "bat_BASELINE",
+                  leafIndex: at + i,
+                  tenantId,
+                  streamId: c.streamId,
+                  treeSize: c.treeSize,
+                  rootHash: c.rootHash,
+                  note: c.note,
+                  auditPath: Buffer.alloc(0),
+                  previousTreeSize: 0,
+                  consistencyProof: Buffer.alloc(0),
+                })),
               );
             }
           }),
@@ -134,8 +162,12 @@ async function main() {
     }
 
     console.log(`anchoring bench: ${fmt(N)} checkpoints, ${ROUNDS} interleaved rounds (median), ${machine()}`);
-    console.log(`  build + store one batch (tree, audit paths, members): ${fmt(median(build))} ms; baseline (members stored without a tree): ${fmt(median(storeOnly))} ms; ratio ${fmt(median(build) / median(storeOnly), 2)}×`);
-    console.log(`  through batching end to end (scan, batch, one transaction, confirmed): ${fmt(median(endToEnd))} ms = ${fmt(N / (median(endToEnd) / 1000))} checkpoints/s; baseline (the scan alone): ${fmt(median(scan))} ms; ratio ${fmt(median(endToEnd) / median(scan), 2)}×`);
+    console.log(
+      `  build + store one batch (tree, audit paths, members): ${fmt(median(build))} ms; baseline (members stored without a tree): ${fmt(median(storeOnly))} ms; ratio ${fmt(median(build) / median(storeOnly), 2)}×`,
+    );
+    console.log(
+      `  through batching end to end (scan, batch, one transaction, confirmed): ${fmt(median(endToEnd))} ms = ${fmt(N / (median(endToEnd) / 1000))} checkpoints/s; baseline (the scan alone): ${fmt(median(scan))} ms; ratio ${fmt(median(endToEnd) / median(scan), 2)}×`,
+    );
     console.log(`  one transaction per batch: ${fmt(N)} checkpoints cost the gas of one 36-byte calldata transaction`);
   } finally {
     await chainNode.stop();

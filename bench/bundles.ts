@@ -85,7 +85,12 @@ async function buildBundle(url: string, key: string, streamId: string, to: numbe
 }
 
 async function main() {
-  console.log(`bundles bench on ${machine()}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`);
+  console.log(
+    `bundles bench on ${machine()}, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")}`,
+  );
   // The CLI is measured as users run it: compiled (bin/attesto.js), not through tsx.
   if (!process.env.BENCH_SKIP_BUILD) {
     const build = await timed("npm", ["run", "build", "--silent"]);
@@ -130,7 +135,9 @@ async function main() {
       started = performance.now();
       // COPY takes no parameters; the stream id is a server-made ULID id.
       const copy = await sql
-        .unsafe(`COPY (SELECT seq_no, source_ref, event_type, occurred_at, received_at, payload, payload_sha256, leaf_hash FROM events WHERE stream_id = '${stream.id}' AND seq_no <= ${RANGE} ORDER BY seq_no) TO STDOUT`)
+        .unsafe(
+          `COPY (SELECT seq_no, source_ref, event_type, occurred_at, received_at, payload, payload_sha256, leaf_hash FROM events WHERE stream_id = '${stream.id}' AND seq_no <= ${RANGE} ORDER BY seq_no) TO STDOUT`,
+        )
         .readable();
       for await (const _ of copy) void _;
       const read = performance.now() - started;

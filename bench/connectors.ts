@@ -23,11 +23,7 @@ async function main() {
     const hmacKey = randomBytes(32);
     const naive = await spawnNode(["bench/baselines/naive-insert.ts"], { DATABASE_URL: db.url, BENCH_HMAC_KEY: hmacKey.toString("hex") }, /listening (\d+)/);
     children.push(naive.child);
-    const server = await spawnNode(
-      ["src/cli/main.ts", "--json", "serve", "--port", "0", "--workers", "1"],
-      serveEnv(db.url, ADMIN, "con"),
-      /"url": "([^"]+)"/,
-    );
+    const server = await spawnNode(["src/cli/main.ts", "--json", "serve", "--port", "0", "--workers", "1"], serveEnv(db.url, ADMIN, "con"), /"url": "([^"]+)"/);
     children.push(server.child);
     const url = server.match[1]!;
     const { key } = await benchTenant(url, ADMIN);
@@ -127,7 +123,9 @@ async function main() {
     console.log(`  naive durable insert      ${fmt(sum((r) => r.naive.requestsPerSecond) / rows.length)} req/s`);
     console.log(`  AppendEvent (1 stream)    ${fmt(sum((r) => r.append.requestsPerSecond) / rows.length)} req/s`);
     console.log(`  signed-webhook connector  ${fmt(sum((r) => r.connector.requestsPerSecond) / rows.length)} req/s`);
-    console.log(`  connector / AppendEvent   median ${fmt(ratios[Math.floor(ratios.length / 2)]!, 2)} (per round: ${rows.map((r) => fmt(r.connector.requestsPerSecond / r.append.requestsPerSecond, 2)).join(", ")}; target ≥ 0.90)`);
+    console.log(
+      `  connector / AppendEvent   median ${fmt(ratios[Math.floor(ratios.length / 2)]!, 2)} (per round: ${rows.map((r) => fmt(r.connector.requestsPerSecond / r.append.requestsPerSecond, 2)).join(", ")}; target ≥ 0.90)`,
+    );
     console.log(`  connector / naive         ${fmt(sum((r) => r.connector.requestsPerSecond) / sum((r) => r.naive.requestsPerSecond), 2)}`);
   } finally {
     for (const child of children) await stop(child);

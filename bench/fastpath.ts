@@ -56,7 +56,14 @@ async function main() {
           url: `${base}/attesto.v1.ProofstreamService/AppendEvent`,
           method: "POST",
           headers,
-          requests: [{ setupRequest: (req) => ({ ...req, body: JSON.stringify({ streamId: stream.id, sourceRef: `b-${tag}-${n++}`, eventType: "bench.event", occurredAt: "2026-06-07T12:00:00Z", payload: { n } }) }) }],
+          requests: [
+            {
+              setupRequest: (req) => ({
+                ...req,
+                body: JSON.stringify({ streamId: stream.id, sourceRef: `b-${tag}-${n++}`, eventType: "bench.event", occurredAt: "2026-06-07T12:00:00Z", payload: { n } }),
+              }),
+            },
+          ],
         }),
     };
     const table: string[] = [];
@@ -73,7 +80,9 @@ async function main() {
       }
       const cpuRatio = median(figures.on.map((f, i) => f.cpuUs / figures.off[i]!.cpuUs));
       const rpsRatio = median(figures.on.map((f, i) => f.rps / figures.off[i]!.rps));
-      table.push(`| ${name} | ${fmt(median(figures.off.map((f) => f.cpuUs)))} | ${fmt(median(figures.on.map((f) => f.cpuUs)))} | ${fmt(cpuRatio, 2)} | ${fmt(median(figures.off.map((f) => f.rps)))} | ${fmt(median(figures.on.map((f) => f.rps)))} | ${fmt(rpsRatio, 2)} |`);
+      table.push(
+        `| ${name} | ${fmt(median(figures.off.map((f) => f.cpuUs)))} | ${fmt(median(figures.on.map((f) => f.cpuUs)))} | ${fmt(cpuRatio, 2)} | ${fmt(median(figures.off.map((f) => f.rps)))} | ${fmt(median(figures.on.map((f) => f.rps)))} | ${fmt(rpsRatio, 2)} |`,
+      );
     }
     for (const mode of ["off", "on"] as const) await stop(servers[mode].child);
 
@@ -92,7 +101,9 @@ async function main() {
         console.log(`/healthz ${mode} round ${round + 1}: ${fmt(f.rps)} req/s, ${fmt(f.cpuUs)} µs CPU/req`);
       }
     }
-    table.push(`| /healthz (Hono → plain) | ${fmt(median(hf.hono.map((f) => f.cpuUs)))} | ${fmt(median(hf.plain.map((f) => f.cpuUs)))} | ${fmt(median(hf.plain.map((f, i) => f.cpuUs / hf.hono[i]!.cpuUs)), 2)} | ${fmt(median(hf.hono.map((f) => f.rps)))} | ${fmt(median(hf.plain.map((f) => f.rps)))} | ${fmt(median(hf.plain.map((f, i) => f.rps / hf.hono[i]!.rps)), 2)} |`);
+    table.push(
+      `| /healthz (Hono → plain) | ${fmt(median(hf.hono.map((f) => f.cpuUs)))} | ${fmt(median(hf.plain.map((f) => f.cpuUs)))} | ${fmt(median(hf.plain.map((f, i) => f.cpuUs / hf.hono[i]!.cpuUs)), 2)} | ${fmt(median(hf.hono.map((f) => f.rps)))} | ${fmt(median(hf.plain.map((f) => f.rps)))} | ${fmt(median(hf.plain.map((f, i) => f.rps / hf.hono[i]!.rps)), 2)} |`,
+    );
     for (const mode of ["hono", "plain"] as const) await stop(health[mode].child);
 
     console.log(`\n${ROUNDS} interleaved rounds, 64 connections, ${process.env.BENCH_SECONDS ?? 10} s each; medians; ratios are medians of per-round ratios`);

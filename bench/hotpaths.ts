@@ -79,15 +79,16 @@ function failures(r: LoadResult): number {
 }
 
 async function main() {
-  console.log(`machine: ${machine()}; load average before: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  console.log(
+    `machine: ${machine()}; load average before: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`,
+  );
   console.log(`rounds: ${ROUNDS} interleaved per comparison, ${process.env.BENCH_SECONDS} s each, 64 connections (autocannon in this process); serve args: ${SERVE_ARGS.join(" ") || "(none)"}`);
   const db = await benchDatabase();
   try {
-    const server = await spawnNode(
-      ["src/cli/main.ts", "--json", "serve", "--port", "0", ...SERVE_ARGS],
-      serveEnv(db.url, ADMIN, "hot"),
-      /"url": "([^"]+)"/,
-    );
+    const server = await spawnNode(["src/cli/main.ts", "--json", "serve", "--port", "0", ...SERVE_ARGS], serveEnv(db.url, ADMIN, "hot"), /"url": "([^"]+)"/);
     const serverPid = server.child.pid!;
     const url = server.match[1]!;
     const { tenant, key } = await benchTenant(url, ADMIN);
@@ -175,26 +176,25 @@ async function main() {
     await tenantLoad();
 
     const cmp: Comparison[] = [];
+    cmp.push(await interleave({ name: "AppendEvent, 1 stream", baseline: "naive durable insert", target: 0.9, p99TargetMs: 25 }, naiveInsertLoad, () => measured(serverPid, () => appendLoad([one]))));
     cmp.push(
-      await interleave({ name: "AppendEvent, 1 stream", baseline: "naive durable insert", target: 0.9, p99TargetMs: 25 }, naiveInsertLoad, () =>
-        measured(serverPid, () => appendLoad([one])),
+      await interleave(
+        { name: "AppendEvent, 100 streams", baseline: "AppendEvent, 1 stream", target: 0.9 },
+        () => appendLoad([one]),
+        () => measured(serverPid, () => appendLoad(many)),
       ),
     );
-    cmp.push(
-      await interleave({ name: "AppendEvent, 100 streams", baseline: "AppendEvent, 1 stream", target: 0.9 }, () => appendLoad([one]), () =>
-        measured(serverPid, () => appendLoad(many)),
-      ),
-    );
-    cmp.push(
-      await interleave({ name: `GetInclusionProof, ${fmt(PROOF_EVENTS)} events`, baseline: "naive point read", target: 1.0 }, pointReadLoad, () =>
-        measured(serverPid, proofLoad),
-      ),
-    );
+    cmp.push(await interleave({ name: `GetInclusionProof, ${fmt(PROOF_EVENTS)} events`, baseline: "naive point read", target: 1.0 }, pointReadLoad, () => measured(serverPid, proofLoad)));
     cmp.push(await interleave({ name: "GetCurrentTenant (cached key; 2 PK reads)", baseline: "bare node:http 204", target: 0.3 }, bareLoad, tenantLoad));
 
     await Promise.all([stop(bare.child), stop(naiveInsert.child), stop(naiveRead.child), stop(server.child)]);
 
-    console.log(`\nproof stream: ${fmt(PROOF_EVENTS)} events bulk-loaded in ${fmt(loadSeconds, 1)} s; load average after: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+    console.log(
+      `\nproof stream: ${fmt(PROOF_EVENTS)} events bulk-loaded in ${fmt(loadSeconds, 1)} s; load average after: ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")}`,
+    );
     console.log("\n| subject | baseline | subject req/s (median) | baseline req/s (median) | ratio per round | median ratio | target | subject p99 ms (median) | failed requests | met |");
     console.log("|---|---|---:|---:|---|---:|---:|---:|---:|---|");
     const cpuRows: string[] = [];
@@ -209,7 +209,10 @@ async function main() {
         `| ${c.name} | ${c.baseline} | ${fmt(median(c.rounds.map((r) => r.subject.requestsPerSecond)))} | ${fmt(median(c.rounds.map((r) => r.base.requestsPerSecond)))} | ${ratios.map((x) => fmt(x, 2)).join(", ")} | **${fmt(ratio, 2)}** | ${target} | ${fmt(p99, 1)} | ${failed} | ${met ? "yes" : "no"} |`,
       );
       const cpu = c.rounds.map((r) => r.subject.cpuMicros).filter((x): x is number => x !== undefined && Number.isFinite(x));
-      if (cpu.length) cpuRows.push(`| server CPU per request: ${c.name} | – | | | ${cpu.map((x) => fmt(x)).join(", ")} µs | **${fmt(median(cpu))} µs** | ${c.name.startsWith("GetInclusionProof") ? "≤ 120 µs" : "–"} | | | ${c.name.startsWith("GetInclusionProof") ? (median(cpu) <= 120 ? "yes" : "no") : "–"} |`);
+      if (cpu.length)
+        cpuRows.push(
+          `| server CPU per request: ${c.name} | – | | | ${cpu.map((x) => fmt(x)).join(", ")} µs | **${fmt(median(cpu))} µs** | ${c.name.startsWith("GetInclusionProof") ? "≤ 120 µs" : "–"} | | | ${c.name.startsWith("GetInclusionProof") ? (median(cpu) <= 120 ? "yes" : "no") : "–"} |`,
+        );
     }
     for (const row of cpuRows) console.log(row);
     console.log("\nserver CPU: user + system time of the spawned server's process tree (/proc/<pid>/stat) over the round, divided by the requests completed; Postgres's own CPU is not in it.");

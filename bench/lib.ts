@@ -126,11 +126,7 @@ export async function bulkLoad(databaseUrl: string, tenantId: string, streamId: 
   try {
     for (let at = 0; at < events; at += 16_384) {
       const count = Math.min(16_384, events - at);
-      await Promise.all(
-        Array.from({ length: count }, (_, i) =>
-          appender.append({ tenantId, streamId, sourceRef: `big-${at + i}`, eventType: "bench.event", occurredAt, payload: { i: at + i } }),
-        ),
-      );
+      await Promise.all(Array.from({ length: count }, (_, i) => appender.append({ tenantId, streamId, sourceRef: `big-${at + i}`, eventType: "bench.event", occurredAt, payload: { i: at + i } })));
     }
   } finally {
     await database.close();

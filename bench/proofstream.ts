@@ -109,7 +109,9 @@ async function main() {
       if (Number(row!.checkpoint_size) >= size) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    const cps = (await sql<Array<{ tree_size: string; signed_at: Date }>>`SELECT tree_size, signed_at FROM checkpoints WHERE stream_id = ${one} ORDER BY tree_size`).map((r) => [Number(r.tree_size), r.signed_at.getTime()] as const);
+    const cps = (await sql<Array<{ tree_size: string; signed_at: Date }>>`SELECT tree_size, signed_at FROM checkpoints WHERE stream_id = ${one} ORDER BY tree_size`).map(
+      (r) => [Number(r.tree_size), r.signed_at.getTime()] as const,
+    );
     const lags = samples.map(([seq, ackedAt]) => (cps.find(([n]) => n >= seq)?.[1] ?? NaN) - ackedAt).filter(Number.isFinite);
 
     const many = await Promise.all(Array.from({ length: 100 }, (_, i) => newStream(`bench-many-${i}`)));
@@ -144,7 +146,9 @@ async function main() {
     console.log(`  AppendEvent (1 stream) / naive durable insert = ${fmt(oneResult.requestsPerSecond / naiveResult.requestsPerSecond, 2)}   (target ≥ 0.8, and ≥ 10,000/s, p99 ≤ 25 ms)`);
     console.log(`  AppendEvent (1 stream) / bare node:http      = ${fmt(oneResult.requestsPerSecond / bareResult.requestsPerSecond, 2)}`);
     console.log(`  naive durable insert / bare node:http        = ${fmt(naiveResult.requestsPerSecond / bareResult.requestsPerSecond, 2)}`);
-    console.log(`ack → signed checkpoint lag (${lags.length} sampled acks): p50 ${fmt(percentile(lags, 50))} ms, p99 ${fmt(percentile(lags, 99))} ms, max ${fmt(Math.max(...lags))} ms   (target p99 ≤ 2,000 ms)`);
+    console.log(
+      `ack → signed checkpoint lag (${lags.length} sampled acks): p50 ${fmt(percentile(lags, 50))} ms, p99 ${fmt(percentile(lags, 99))} ms, max ${fmt(Math.max(...lags))} ms   (target p99 ≤ 2,000 ms)`,
+    );
     console.log(`proof stream: ${fmt(PROOF_EVENTS)} events loaded in ${fmt(loadSeconds, 1)} s (${fmt(PROOF_EVENTS / loadSeconds)} events/s through the appender, in process)`);
     console.log(`GetInclusionProof server-side: ${fmt(within1ms.share * 100, 1)}% of ${fmt(within1ms.count)} requests within 1 ms (p50 ≤ 1 ms when ≥ 50%)   (target ≥ 10,000 proofs/s)`);
   } finally {

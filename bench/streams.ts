@@ -43,18 +43,27 @@ interface Row {
 }
 
 async function main() {
-  console.log(`machine: ${machine()}; load average before: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  console.log(
+    `machine: ${machine()}; load average before: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`,
+  );
   console.log(`rounds: ${ROUNDS} interleaved per comparison, ${SECONDS} s each, 64 connections (autocannon in this process); serve --workers 1; stream counts ${COUNTS.map((n) => fmt(n)).join(", ")}`);
   const db = await benchDatabase();
   const database = openDatabase({ url: db.url, poolSize: 4 });
   try {
-    const server = await spawnNode(["src/cli/main.ts", "--json", "serve", "--port", "0", "--workers", "1"], {
-      ...serveEnv(db.url, ADMIN, "streams"),
-      // The paths are measured, not the tenant's budget: making 100,000 streams passes CreateStream's default 1,000/s.
-      ATTESTO_RATE_LIMIT_DEFAULT: "1000000/1s",
-      // BENCH_SIGNER=off: no periodic signing in the run (the append path alone; signing 100,000 grown streams takes minutes).
-      ...(process.env.BENCH_SIGNER === "off" ? { ATTESTO_CHECKPOINT_INTERVAL_MS: String(24 * 3600_000) } : {}),
-    }, /"url": "([^"]+)"/);
+    const server = await spawnNode(
+      ["src/cli/main.ts", "--json", "serve", "--port", "0", "--workers", "1"],
+      {
+        ...serveEnv(db.url, ADMIN, "streams"),
+        // The paths are measured, not the tenant's budget: making 100,000 streams passes CreateStream's default 1,000/s.
+        ATTESTO_RATE_LIMIT_DEFAULT: "1000000/1s",
+        // BENCH_SIGNER=off: no periodic signing in the run (the append path alone; signing 100,000 grown streams takes minutes).
+        ...(process.env.BENCH_SIGNER === "off" ? { ATTESTO_CHECKPOINT_INTERVAL_MS: String(24 * 3600_000) } : {}),
+      },
+      /"url": "([^"]+)"/,
+    );
     const url = server.match[1]!;
     const { tenant, key } = await benchTenant(url, ADMIN);
     const headers = { "Content-Type": "application/json", Authorization: `Bearer ${key}` };
@@ -116,9 +125,11 @@ async function main() {
       const appender = new Appender(database.db, { maxBatch: 4096 });
       for (let at = 0; at < ids.length; at += 4096) {
         await Promise.all(
-          ids.slice(at, at + 4096).flatMap((streamId) =>
-            Array.from({ length: COLD_EVENTS }, (_, e) => appender.append({ tenantId: tenant.id, streamId, sourceRef: `pre-${e}`, eventType: "bench.event", occurredAt: OCCURRED, payload: { e } })),
-          ),
+          ids
+            .slice(at, at + 4096)
+            .flatMap((streamId) =>
+              Array.from({ length: COLD_EVENTS }, (_, e) => appender.append({ tenantId: tenant.id, streamId, sourceRef: `pre-${e}`, eventType: "bench.event", occurredAt: OCCURRED, payload: { e } })),
+            ),
         );
       }
       return ids;
@@ -153,14 +164,20 @@ async function main() {
         const base = await oneLoad();
         const s = await subject();
         rounds.push({ base, subject: s });
-        console.error(`  ${row.name} round ${i + 1}: ${fmt(s.requestsPerSecond)} vs ${fmt(base.requestsPerSecond)} req/s (${fmt(s.total)} requests) = ${fmt(s.requestsPerSecond / base.requestsPerSecond, 2)}`);
+        console.error(
+          `  ${row.name} round ${i + 1}: ${fmt(s.requestsPerSecond)} vs ${fmt(base.requestsPerSecond)} req/s (${fmt(s.total)} requests) = ${fmt(s.requestsPerSecond / base.requestsPerSecond, 2)}`,
+        );
       }
       rows.push({ ...row, rounds });
     };
 
     // CreateStream ÷ AppendEvent on one stream.
     const made: string[] = [];
-    await interleave({ name: "CreateStream", baseline: "AppendEvent, 1 stream", target: 0.5 }, async () => {}, () => createLoad(made));
+    await interleave(
+      { name: "CreateStream", baseline: "AppendEvent, 1 stream", target: 0.5 },
+      async () => {},
+      () => createLoad(made),
+    );
 
     let expectedRate = Math.max(...rows[0]!.rounds.map((r) => r.base.requestsPerSecond));
     for (const count of COUNTS) {
@@ -184,11 +201,20 @@ async function main() {
           return r;
         },
       );
-      await interleave({ name: `AppendEvent, ${fmt(count)} streams, warm`, baseline: "AppendEvent, 1 stream", target: count === 10_000 ? 0.9 : undefined }, async () => {}, () => appendLoad(warm, lap));
+      await interleave(
+        { name: `AppendEvent, ${fmt(count)} streams, warm`, baseline: "AppendEvent, 1 stream", target: count === 10_000 ? 0.9 : undefined },
+        async () => {},
+        () => appendLoad(warm, lap),
+      );
     }
     await stop(server.child);
 
-    console.log(`\nload average after: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+    console.log(
+      `\nload average after: ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")}`,
+    );
     console.log("\n| subject | baseline | subject req/s (median) | baseline req/s (median) | ratio per round | median ratio | target | subject p99 ms (median) | failed requests | met |");
     console.log("|---|---|---:|---:|---|---:|---:|---:|---:|---|");
     for (const row of rows) {

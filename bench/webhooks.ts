@@ -257,7 +257,10 @@ async function main() {
     const cpu = os.cpus();
     const baseMedian = median(rounds.map((r) => r.base));
     const out = [
-      `machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? "cpu"}, node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}; Postgres, Redis, the receiver and Attesto share it`,
+      `machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? "cpu"}, node ${process.version}, load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")}; Postgres, Redis, the receiver and Attesto share it`,
       `${ROUNDS} interleaved rounds of ${DELIVERIES} deliveries per figure, one worker process; baseline with ${defaultConcurrency} in flight (the default concurrency)`,
       `baseline     bare undici POSTs, same body, same receiver:   median ${baseMedian.toFixed(0).padStart(6)} requests/s`,
     ];

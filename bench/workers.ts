@@ -92,7 +92,12 @@ async function main() {
         process.stderr.write(`round ${round + 1}, workers ${workers}: 1 stream ${fmt(oneResult.requestsPerSecond)}/s, 100 streams ${fmt(manyResult.requestsPerSecond)}/s\n`);
       }
     }
-    console.log(`${ROUNDS} interleaved rounds of ${SECONDS} s at 64 connections; load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+    console.log(
+      `${ROUNDS} interleaved rounds of ${SECONDS} s at 64 connections; load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")}`,
+    );
     console.log("figure                      workers 1 (median)   workers 2 (median)   p99 w1 / w2 (ms)   events per commit w1 / w2   workers 2 / workers 1 (median of rounds)");
     for (const [name, { w1, w2, b1, b2 }] of figures) {
       const ratios = w1.map((r, i) => w2[i]!.requestsPerSecond / r.requestsPerSecond);

@@ -221,7 +221,10 @@ async function main(): Promise<void> {
       if (asRoot) chmodSync(temp, 0o755);
       else await run("find", [image, "-type", "d", "-exec", "chmod", "a-w", "{}", "+"]);
       const { stdout } = await run("du", ["-sm", path.join(image, "node_modules")]);
-      return { value: undefined, detail: `${final.copies.length} COPY --from=${final.buildStage}; node_modules ${stdout.split("\t")[0]} MB; runs as ${asRoot ? `uid ${NOBODY}` : "this user, WORKDIR read-only"}` };
+      return {
+        value: undefined,
+        detail: `${final.copies.length} COPY --from=${final.buildStage}; node_modules ${stdout.split("\t")[0]} MB; runs as ${asRoot ? `uid ${NOBODY}` : "this user, WORKDIR read-only"}`,
+      };
     });
 
     await admin.unsafe(`CREATE DATABASE ${databaseName}`);

@@ -39,12 +39,19 @@ const TENANT_ID = /^[A-Za-z0-9_-]{1,64}$/;
  */
 export function parseTenantLimits(text: string): TenantLimits {
   const out: TenantLimits = {};
-  for (const entry of text.split(";").map((s) => s.trim()).filter(Boolean)) {
+  for (const entry of text
+    .split(";")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const colon = entry.indexOf(":");
     const tenantId = colon < 0 ? "" : entry.slice(0, colon).trim();
     if (!TENANT_ID.test(tenantId)) throw new Error(`"${entry}" does not start with a tenant id and a colon`);
     const limits: Partial<ClassLimits> = (out[tenantId] ??= {});
-    for (const pair of entry.slice(colon + 1).split(",").map((s) => s.trim()).filter(Boolean)) {
+    for (const pair of entry
+      .slice(colon + 1)
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       const [name, value] = pair.split("=", 2).map((s) => s.trim());
       if (!ROUTE_CLASSES.includes(name as RouteClass)) throw new Error(`"${pair}": the class must be one of ${ROUTE_CLASSES.join(", ")}`);
       limits[name as RouteClass] = parseLimit(value ?? "");

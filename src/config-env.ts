@@ -6,9 +6,7 @@ import { z } from "zod";
  * turns them into the Config the modules read through their settings.
  */
 
-const boolFromEnv = z
-  .enum(["true", "false", "1", "0", "yes", "no", ""])
-  .transform((v) => v === "true" || v === "1" || v === "yes");
+const boolFromEnv = z.enum(["true", "false", "1", "0", "yes", "no", ""]).transform((v) => v === "true" || v === "1" || v === "yes");
 
 export const envSchema = z.object({
   HOST: z.string().default("127.0.0.1"),
@@ -16,14 +14,21 @@ export const envSchema = z.object({
   PUBLIC_BASE_URL: z.string().url().optional(),
   ATTESTO_DATA_DIR: z.string().default(".attesto-data"),
   DATABASE_URL: z.string().optional(),
-  ATTESTO_EMBEDDED_PG_USER: z.string().regex(/^[a-z_][a-z0-9_-]*$/).default("attesto"),
+  ATTESTO_EMBEDDED_PG_USER: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]*$/)
+    .default("attesto"),
   REDIS_URL: z.string().optional(),
   ATTESTO_ENCRYPTION_KEY: z.string().optional(),
   ATTESTO_ADMIN_TOKEN: z.string().min(16).optional(),
   ATTESTO_BOARD_VIEWER_TOKEN: z.string().min(16).optional(),
   ATTESTO_CORS_ORIGINS: z.string().default("*"),
   ATTESTO_RPC_FAST_PATH: z.enum(["on", "off"]).default("on"),
-  ATTESTO_BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+  ATTESTO_BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
   ATTESTO_SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(10_000),
   ATTESTO_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   ATTESTO_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
@@ -37,7 +42,10 @@ export const envSchema = z.object({
   ATTESTO_PUBLIC_MAX_LOOP_UTILIZATION: z.coerce.number().min(0.05).max(1).default(0.7),
   ATTESTO_API_KEY_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
   ATTESTO_DEV_TENANT: boolFromEnv.optional(),
-  ATTESTO_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_:.-]+$/).optional(),
+  ATTESTO_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_:.-]+$/)
+    .optional(),
   ATTESTO_ROLE: z.enum(["api", "worker", "all"]).default("all"),
   ATTESTO_DB_POOL: z.coerce.number().int().min(1).max(200).default(20),
   ATTESTO_WORKERS: z.coerce.number().int().min(1).max(256).optional(),
@@ -54,9 +62,18 @@ export const envSchema = z.object({
   ATTESTO_WEBHOOK_ALLOW_LOOPBACK: boolFromEnv.default(false),
   ATTESTO_WEBHOOK_RETRY_SCHEDULE: z.string().default("0,30s,2m,10m,1h,6h,24h"),
   ATTESTO_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
-  ATTESTO_WEBHOOK_RETRY_AFTER_MAX_MS: z.coerce.number().int().min(0).default(24 * 3600_000),
+  ATTESTO_WEBHOOK_RETRY_AFTER_MAX_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(24 * 3600_000),
   ATTESTO_WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(400),
-  ATTESTO_WEBHOOK_SECRET_OVERLAP_MS: z.coerce.number().int().min(0).max(7 * 24 * 3600_000).default(24 * 3600_000),
+  ATTESTO_WEBHOOK_SECRET_OVERLAP_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 3600_000)
+    .default(24 * 3600_000),
   ATTESTO_WEBHOOK_RELAY_INTERVAL_MS: z.coerce.number().int().min(100).default(10_000),
   ATTESTO_WEBHOOK_RELAY_GRACE_MS: z.coerce.number().int().min(0).default(60_000),
   ATTESTO_WEBHOOK_JOB_LOCK_MS: z.coerce.number().int().min(1_000).default(30_000),
@@ -82,22 +99,42 @@ export const envSchema = z.object({
   ATTESTO_GOOGLE_OIDC_JWKS_URL: z.string().url().default("https://www.googleapis.com/oauth2/v3/certs"),
   ATTESTO_GOOGLE_OIDC_ISSUERS: z.string().default("https://accounts.google.com,accounts.google.com"),
   ATTESTO_STORE_CREDENTIAL_CACHE_MS: z.coerce.number().int().min(0).default(60_000),
-  ATTESTO_CONNECTOR_SECRET_OVERLAP_MS: z.coerce.number().int().min(0).max(7 * 24 * 3600_000).default(24 * 3600_000),
+  ATTESTO_CONNECTOR_SECRET_OVERLAP_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 3600_000)
+    .default(24 * 3600_000),
   ATTESTO_CONNECTOR_CACHE_MS: z.coerce.number().int().min(0).default(5_000),
   ATTESTO_CONNECTOR_STATS_FLUSH_MS: z.coerce.number().int().min(50).default(1_000),
   ATTESTO_CONNECTOR_ALLOW_LOOPBACK: boolFromEnv.default(false),
   ATTESTO_CONNECTOR_S3_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   ATTESTO_BUNDLE_MAX_EVENTS: z.coerce.number().int().min(1).default(10_000_000),
   ATTESTO_BUNDLE_PAGE_SIZE: z.coerce.number().int().min(1).max(100_000).default(5_000),
-  ATTESTO_BUNDLE_CHUNK_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
-  ATTESTO_BUNDLE_INLINE_BYTES: z.coerce.number().int().min(0).default(4 * 1024 * 1024),
-  ATTESTO_VERIFY_MAX_BYTES: z.coerce.number().int().min(1024).default(16 * 1024 * 1024),
+  ATTESTO_BUNDLE_CHUNK_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 * 1024),
+  ATTESTO_BUNDLE_INLINE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(4 * 1024 * 1024),
+  ATTESTO_VERIFY_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(16 * 1024 * 1024),
   ATTESTO_VERIFY_THREADS: z.coerce.number().int().min(1).max(64).default(1),
   ATTESTO_VERIFY_QUEUE: z.coerce.number().int().min(0).default(8),
   ATTESTO_VERIFY_BUDGET_MS: z.coerce.number().int().min(100).default(5_000),
   ATTESTO_ANCHOR_RPC_URL: z.string().url().optional(),
   ATTESTO_ANCHOR_CHAIN_ID: z.coerce.number().int().positive().optional(),
-  ATTESTO_ANCHOR_PRIVATE_KEY: z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be 0x followed by 64 hex digits").optional(),
+  ATTESTO_ANCHOR_PRIVATE_KEY: z
+    .string()
+    .regex(/^0x[0-9a-fA-F]{64}$/, "must be 0x followed by 64 hex digits")
+    .optional(),
   ATTESTO_ANCHOR_DEV_CHAIN: boolFromEnv.optional(),
   ATTESTO_ANCHOR_INTERVAL_MS: z.coerce.number().int().min(100).default(60_000),
   ATTESTO_ANCHOR_POLL_MS: z.coerce.number().int().min(100).default(2_000),

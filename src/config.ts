@@ -227,7 +227,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       maxConnectionsPerIp: e.ATTESTO_MAX_CONNECTIONS_PER_IP,
       maxPendingBodies: e.ATTESTO_MAX_PENDING_BODIES,
     },
-    publicRoutes: { concurrency: e.ATTESTO_PUBLIC_CONCURRENCY, queue: e.ATTESTO_PUBLIC_QUEUE, queueWaitMs: e.ATTESTO_PUBLIC_QUEUE_WAIT_MS, cpuMsPerSecond: e.ATTESTO_PUBLIC_CPU_MS_PER_S, maxLoopUtilization: e.ATTESTO_PUBLIC_MAX_LOOP_UTILIZATION },
+    publicRoutes: {
+      concurrency: e.ATTESTO_PUBLIC_CONCURRENCY,
+      queue: e.ATTESTO_PUBLIC_QUEUE,
+      queueWaitMs: e.ATTESTO_PUBLIC_QUEUE_WAIT_MS,
+      cpuMsPerSecond: e.ATTESTO_PUBLIC_CPU_MS_PER_S,
+      maxLoopUtilization: e.ATTESTO_PUBLIC_MAX_LOOP_UTILIZATION,
+    },
     apiKeyCacheMs: e.ATTESTO_API_KEY_CACHE_MS,
     devTenant: e.ATTESTO_DEV_TENANT ?? !e.DATABASE_URL,
     logLevel: e.LOG_LEVEL,
@@ -272,9 +278,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       queueSize: e.ATTESTO_VALIDATION_AUDIT_QUEUE,
       flushIntervalMs: e.ATTESTO_VALIDATION_AUDIT_FLUSH_MS,
     },
-    appleRootCertFiles: e.ATTESTO_APPLE_ROOT_CERTS
-      ? e.ATTESTO_APPLE_ROOT_CERTS.split(",").map((f) => path.resolve(f.trim()))
-      : [path.join(projectRoot(), APPLE_ROOT_CERT)],
+    appleRootCertFiles: e.ATTESTO_APPLE_ROOT_CERTS ? e.ATTESTO_APPLE_ROOT_CERTS.split(",").map((f) => path.resolve(f.trim())) : [path.join(projectRoot(), APPLE_ROOT_CERT)],
     appleOnlineChecks: e.ATTESTO_APPLE_ONLINE_CHECKS,
     appleOcspTimeoutMs: e.ATTESTO_APPLE_OCSP_TIMEOUT_MS,
     storeCredentialCacheMs: e.ATTESTO_STORE_CREDENTIAL_CACHE_MS,
@@ -284,7 +288,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     googleTokenUrl: e.ATTESTO_GOOGLE_TOKEN_URL,
     googlePlayApiUrl: e.ATTESTO_GOOGLE_PLAY_API_URL,
     googleOidcJwksUrl: e.ATTESTO_GOOGLE_OIDC_JWKS_URL,
-    googleOidcIssuers: e.ATTESTO_GOOGLE_OIDC_ISSUERS.split(",").map((s) => s.trim()).filter(Boolean),
+    googleOidcIssuers: e.ATTESTO_GOOGLE_OIDC_ISSUERS.split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
     connectorSecretOverlapMs: e.ATTESTO_CONNECTOR_SECRET_OVERLAP_MS,
     connectorCacheMs: e.ATTESTO_CONNECTOR_CACHE_MS,
     connectorStatsFlushMs: e.ATTESTO_CONNECTOR_STATS_FLUSH_MS,

@@ -64,7 +64,11 @@ export function safeError(err: unknown, depth = 0): unknown {
   if (typeof e.code === "string" || typeof e.code === "number") out.code = e.code;
   if (typeof e.constraint_name === "string") out.constraint = e.constraint_name;
   if (typeof e.severity === "string") out.severity = e.severity;
-  else if (e.stack) out.stack = e.stack.split("\n").filter((line) => !FAILED_QUERY.test(line) && !line.startsWith("params: ")).join("\n");
+  else if (e.stack)
+    out.stack = e.stack
+      .split("\n")
+      .filter((line) => !FAILED_QUERY.test(line) && !line.startsWith("params: "))
+      .join("\n");
   if (e.cause !== undefined && depth < 4) out.cause = safeError(e.cause, depth + 1);
   return out;
 }

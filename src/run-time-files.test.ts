@@ -36,9 +36,7 @@ describe("the server's run-time files", () => {
   it("names the missing Apple root in one line with the folder to include", () => {
     const root = packageRoot(everything.filter((p) => p !== APPLE_ROOT_CERT));
     const files = serverRunTimeFiles({ appleRootCertFiles: [path.join(root, APPLE_ROOT_CERT)], compiled: true }, root);
-    expect(missingRunTimeFiles(files, root)).toBe(
-      `certs/apple/AppleRootCA-G3.pem is missing (package root ${root}): the image or install must include certs/`,
-    );
+    expect(missingRunTimeFiles(files, root)).toBe(`certs/apple/AppleRootCA-G3.pem is missing (package root ${root}): the image or install must include certs/`);
   });
 
   it("lists every missing file at once", () => {

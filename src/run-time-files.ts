@@ -20,10 +20,7 @@ export const MIGRATIONS_JOURNAL: RunTimeFile = { path: "migrations/meta/_journal
  * copies each (`npm run check:image` starts what it copies).
  */
 export function serverRunTimeFiles(opts: { appleRootCertFiles: string[]; compiled: boolean }, root = projectRoot()): RunTimeFile[] {
-  const files: RunTimeFile[] = [
-    MIGRATIONS_JOURNAL,
-    { path: "docs/", include: "docs/" },
-  ];
+  const files: RunTimeFile[] = [MIGRATIONS_JOURNAL, { path: "docs/", include: "docs/" }];
   if (opts.appleRootCertFiles.includes(path.join(root, APPLE_ROOT_CERT))) files.push({ path: APPLE_ROOT_CERT, include: "certs/" });
   if (opts.compiled) files.push({ path: "dist/verify-page/verify.js", include: "dist/ (npm run build writes it)" });
   return files;

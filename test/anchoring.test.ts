@@ -121,7 +121,16 @@ describe("anchoring on a local EVM chain", () => {
     expect(await batchRow(firstBatch)).toMatchObject({ status: "confirmed", confirmationRule: "confirmations", confirmations: 2 });
 
     const { receipt } = await anchor.getAnchorReceipt({ streamId: streamA1, treeSize: 0n });
-    expect(receipt).toMatchObject({ streamId: streamA1, treeSize: 5n, batchId: firstBatch, chainId: 31337n, batchSize: 3n, previousTreeSize: 0n, confirmationRule: ConfirmationRule.CONFIRMATIONS, confirmations: 2 });
+    expect(receipt).toMatchObject({
+      streamId: streamA1,
+      treeSize: 5n,
+      batchId: firstBatch,
+      chainId: 31337n,
+      batchSize: 3n,
+      previousTreeSize: 0n,
+      confirmationRule: ConfirmationRule.CONFIRMATIONS,
+      confirmations: 2,
+    });
     expect(receipt!.blockTime).toBeDefined();
     const check = await verifyAnchorReceipt(receipt!.checkpointNote, bundleReceipt(receipt!), viemClient());
     expect(check).toMatchObject({ valid: true, problems: [] });
@@ -141,7 +150,11 @@ describe("anchoring on a local EVM chain", () => {
     expect(confirmedA!.data).toMatchObject({ batch_id: firstBatch, chain_id: 31337, tx_hash: receipt!.txHash, block_number: Number(receipt!.blockNumber) });
     expect((confirmedA!.data.checkpoints as Array<{ stream_id: string }>).map((c) => c.stream_id).sort()).toEqual([streamA1, streamA2].sort());
     expect(deliveries(b.tenantId, "batch.confirmed")[0]!.data.checkpoints).toEqual([{ stream_id: streamB, tree_size: 2 }]);
-    expect(deliveries(a.tenantId, "event.anchored").map((d) => d.data).find((d) => d.stream_id === streamA1)).toMatchObject({ from_seq_no: 1, to_seq_no: 5, checkpoint_size: 5, batch_id: firstBatch });
+    expect(
+      deliveries(a.tenantId, "event.anchored")
+        .map((d) => d.data)
+        .find((d) => d.stream_id === streamA1),
+    ).toMatchObject({ from_seq_no: 1, to_seq_no: 5, checkpoint_size: 5, batch_id: firstBatch });
     expect(deliveries(b.tenantId, "event.anchored")).toEqual([]);
   });
 
@@ -282,7 +295,10 @@ describe("anchoring and fork evidence", () => {
     await append(b.key, streamB, 1);
     await app.proofstreams.closeGrownCheckpoints();
     // A forked signer: the checkpoint at 4 names a root that is no extension of the anchored one at 3.
-    await app.database.db.update(checkpoints).set({ rootHash: Buffer.alloc(32, 7) }).where(and(eq(checkpoints.streamId, streamB), eq(checkpoints.treeSize, 4)));
+    await app.database.db
+      .update(checkpoints)
+      .set({ rootHash: Buffer.alloc(32, 7) })
+      .where(and(eq(checkpoints.streamId, streamB), eq(checkpoints.treeSize, 4)));
     expect(await app.anchoring.anchorNow()).toBeUndefined();
     const { forkEvidence } = await clientFor(ProofstreamService, app.url, b.key).listForkEvidence({ streamId: streamB });
     expect(forkEvidence).toHaveLength(1);

@@ -60,7 +60,12 @@ async function openPage(key: string, swap?: { streamId: string; checkpointJson: 
   await page.goto(`${pageOrigin}/#url=${encodeURIComponent(app.url)}&key=${encodeURIComponent(key)}`);
   await page.waitForSelector("#status[data-done]", { timeout: 60_000 });
   const rows = await page.$$eval("#streams tbody tr", (trs) =>
-    trs.map((tr) => ({ id: (tr as HTMLElement).dataset.stream, signature: (tr as HTMLElement).dataset.signature, inclusion: (tr as HTMLElement).dataset.inclusion, size: Number((tr as HTMLElement).dataset.checkpointSize) })),
+    trs.map((tr) => ({
+      id: (tr as HTMLElement).dataset.stream,
+      signature: (tr as HTMLElement).dataset.signature,
+      inclusion: (tr as HTMLElement).dataset.inclusion,
+      size: Number((tr as HTMLElement).dataset.checkpointSize),
+    })),
   );
   const status = await page.$eval("#status", (el) => ({ text: el.textContent, done: (el as HTMLElement).dataset.done }));
   await page.close();

@@ -26,16 +26,7 @@ import type { BrowserCallResult, BrowserProtocol, CallGetCurrentTenant } from ".
 import { clientFor, newTenant, startTestServer } from "./support/server.js";
 
 const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
+const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const ENTRY = fileURLToPath(new URL("./browser/client.ts", import.meta.url));
 
 let app: Attesto | undefined;
@@ -117,22 +108,10 @@ async function closeServer(server: http.Server): Promise<void> {
 }
 
 /** Runs the bundled function in the page. */
-function callFromPage(
-  baseUrl: string,
-  apiKey: string,
-  useBinary: boolean,
-  protocol: BrowserProtocol,
-  requestId?: string,
-): Promise<BrowserCallResult> {
+function callFromPage(baseUrl: string, apiKey: string, useBinary: boolean, protocol: BrowserProtocol, requestId?: string): Promise<BrowserCallResult> {
   return page.evaluate(
     ([baseUrl, apiKey, useBinary, protocol, requestId]) =>
-      (globalThis as unknown as { callGetCurrentTenant: CallGetCurrentTenant }).callGetCurrentTenant(
-        baseUrl,
-        apiKey,
-        useBinary,
-        protocol,
-        requestId,
-      ),
+      (globalThis as unknown as { callGetCurrentTenant: CallGetCurrentTenant }).callGetCurrentTenant(baseUrl, apiKey, useBinary, protocol, requestId),
     [baseUrl, apiKey, useBinary, protocol, requestId] as const,
   );
 }
@@ -144,21 +123,21 @@ function wrongKeyFor(key: string): string {
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium not found at ${CHROMIUM}: the browser test needs the system Chromium ` +
-        `(e.g. apt-get install chromium). It is never downloaded, and the test does not skip.`,
-    );
+    throw new Error(`Chromium not found at ${CHROMIUM}: the browser test needs the system Chromium ` + `(e.g. apt-get install chromium). It is never downloaded, and the test does not skip.`);
   }
   const bundle = await within("bundling test/browser/client.ts", 20_000, bundleClient);
   const stop = (late: Attesto) => late.stop();
   app = await within("starting the server", 20_000, () => startTestServer(), stop);
   tenant = await within("creating a tenant", 10_000, () => newTenant(app!.url));
-  strictApp = await within("starting the strict-CORS server", 20_000, () =>
-    startTestServer({ corsOrigins: ["http://allowed.invalid"] }), stop);
+  strictApp = await within("starting the strict-CORS server", 20_000, () => startTestServer({ corsOrigins: ["http://allowed.invalid"] }), stop);
   pageServer = await within("starting the page server", 5_000, () => servePage(bundle), closeServer);
   pageOrigin = `http://127.0.0.1:${(pageServer.address() as AddressInfo).port}`;
-  browser = await within("launching Chromium", 30_000, () =>
-    chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 }), (late) => late.close());
+  browser = await within(
+    "launching Chromium",
+    30_000,
+    () => chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 }),
+    (late) => late.close(),
+  );
   page = await within("opening a page", 10_000, () => browser!.newPage());
   const pageErrors: string[] = [];
   page.on("pageerror", (err) => pageErrors.push(err.message));
@@ -171,12 +150,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // Every step runs even when an earlier one, or beforeAll, failed.
-  const steps: Array<() => Promise<unknown> | undefined> = [
-    () => browser?.close(),
-    () => (pageServer ? closeServer(pageServer) : undefined),
-    () => strictApp?.stop(),
-    () => app?.stop(),
-  ];
+  const steps: Array<() => Promise<unknown> | undefined> = [() => browser?.close(), () => (pageServer ? closeServer(pageServer) : undefined), () => strictApp?.stop(), () => app?.stop()];
   const errors: unknown[] = [];
   for (const step of steps) {
     try {

@@ -32,17 +32,23 @@ async function streamWith(key: string, count: number) {
   const ps = clientFor(ProofstreamService, app.url, key);
   const { stream } = await ps.createStream({ name: `bundled ${count}` });
   for (let at = 0; at < count; at += 50) {
-    await Promise.all(Array.from({ length: Math.min(50, count - at) }, (_, i) => ps.appendEvent(appendRequest(stream!.id, `e-${at + i}`, { n: at + i, text: `payload ${at + i}`, list: [1, 2.5, "x"] }))));
+    await Promise.all(
+      Array.from({ length: Math.min(50, count - at) }, (_, i) => ps.appendEvent(appendRequest(stream!.id, `e-${at + i}`, { n: at + i, text: `payload ${at + i}`, list: [1, 2.5, "x"] }))),
+    );
   }
   return { ps, stream: stream! };
 }
 
 async function ready(ps: ReturnType<typeof clientFor<typeof ProofstreamService>>, bundleId: string) {
-  return waitFor(async () => {
-    const { bundle } = await ps.getBundle({ bundleId });
-    if (bundle!.status === BundleStatus.FAILED) throw new Error(`bundle failed: ${bundle!.failureReason}`);
-    return bundle!.status === BundleStatus.READY ? bundle! : undefined;
-  }, `bundle ${bundleId} to be ready`, 60_000);
+  return waitFor(
+    async () => {
+      const { bundle } = await ps.getBundle({ bundleId });
+      if (bundle!.status === BundleStatus.FAILED) throw new Error(`bundle failed: ${bundle!.failureReason}`);
+      return bundle!.status === BundleStatus.READY ? bundle! : undefined;
+    },
+    `bundle ${bundleId} to be ready`,
+    60_000,
+  );
 }
 
 describe("verifier bundles", () => {
@@ -70,12 +76,27 @@ describe("verifier bundles", () => {
     expect(queues.find((q) => q.name === "bundles")?.jobs.find((j) => j.id === bundle.id)?.progress).toBe(100);
 
     const doc = JSON.parse(bundle.bundleJson) as BundleDocument;
-    expect(doc).toMatchObject({ format: "attesto.bundle.v1", stream_id: stream.id, origin: stream.origin, verifier_key: stream.verifierKey, from_seq_no: 7, to_seq_no: 523, payloads_included: true, anchors: [] });
+    expect(doc).toMatchObject({
+      format: "attesto.bundle.v1",
+      stream_id: stream.id,
+      origin: stream.origin,
+      verifier_key: stream.verifierKey,
+      from_seq_no: 7,
+      to_seq_no: 523,
+      payloads_included: true,
+      anchors: [],
+    });
     expect(doc.entries).toHaveLength(517);
     expect(doc.entries[0]).toMatchObject({ seq_no: 7, source_ref: "e-6", event_type: "source.observation", payload: { n: 6, text: "payload 6", list: [1, 2.5, "x"] } });
     expect(doc.range_proof.hashes.length).toBeLessThanOrEqual(2 * Math.ceil(Math.log2(530)));
     const report = verifyDocument(bundle.bundleJson, { pinnedKey: stream.verifierKey });
-    expect(report.checks.map((c) => [c.name, c.status])).toEqual([["format", "pass"], ["signature", "pass"], ["leaves", "pass"], ["range_proof", "pass"], ["anchors", "skipped"]]);
+    expect(report.checks.map((c) => [c.name, c.status])).toEqual([
+      ["format", "pass"],
+      ["signature", "pass"],
+      ["leaves", "pass"],
+      ["range_proof", "pass"],
+      ["anchors", "skipped"],
+    ]);
     expect(report.valid).toBe(true);
 
     // Stored as chunked rows, written as the pages (100 events each, over the 4 KiB chunk size) stream in.
@@ -114,14 +135,25 @@ describe("verifier bundles", () => {
     expect(doc.payloads_included).toBe(false);
     expect(doc.entries.every((e) => !("payload" in e) && e.tlog_proof?.startsWith("c2sp.org/tlog-proof@v1\n"))).toBe(true);
     const report = verifyDocument(bundle.bundleJson, { pinnedKey: stream.verifierKey });
-    expect(report.checks.map((c) => [c.name, c.status])).toEqual([["format", "pass"], ["signature", "pass"], ["leaves", "pass"], ["range_proof", "pass"], ["inclusion_proofs", "pass"], ["anchors", "skipped"]]);
+    expect(report.checks.map((c) => [c.name, c.status])).toEqual([
+      ["format", "pass"],
+      ["signature", "pass"],
+      ["leaves", "pass"],
+      ["range_proof", "pass"],
+      ["inclusion_proofs", "pass"],
+      ["anchors", "skipped"],
+    ]);
     expect(report.checks.find((c) => c.name === "leaves")!.detail).toMatch(/not checkable/);
   }, 60_000);
 
   it("refuses bad ranges with the field named, and nothing is written", async () => {
     const tenant = await newTenant(app.url);
     const { ps, stream } = await streamWith(tenant.key, 5);
-    const err = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => ConnectError.from(e));
+    const err = (p: Promise<unknown>) =>
+      p.then(
+        () => undefined,
+        (e: unknown) => ConnectError.from(e),
+      );
     const inverted = await err(ps.createBundle({ streamId: stream.id, fromSeqNo: 4n, toSeqNo: 2n }));
     expect(inverted).toMatchObject({ code: Code.InvalidArgument });
     expect(inverted!.rawMessage).toMatch(/^to_seq_no/);
@@ -146,7 +178,13 @@ describe("verifier bundles", () => {
       const verifier = clientFor(VerifierService, app.url);
       const rpc = await verifier.verifyBundle({ bundleJson: shared.text, verifierKey: shared.verifierKey });
       expect(rpc).toMatchObject({ valid: true, kind: "bundle", streamId: shared.bundle.stream_id, fromSeqNo: 7n, toSeqNo: 523n, checkpointSize: 530n, entries: 517n, anchors: 0n });
-      expect(rpc.checks.map((c) => [c.name, c.status, c.ok])).toEqual([["format", "pass", true], ["signature", "pass", true], ["leaves", "pass", true], ["range_proof", "pass", true], ["anchors", "skipped", true]]);
+      expect(rpc.checks.map((c) => [c.name, c.status, c.ok])).toEqual([
+        ["format", "pass", true],
+        ["signature", "pass", true],
+        ["leaves", "pass", true],
+        ["range_proof", "pass", true],
+        ["anchors", "skipped", true],
+      ]);
       const unpinned = await verifier.verifyBundle({ bundleJson: shared.text });
       expect(unpinned.valid).toBe(false);
       expect(unpinned.checks.find((c) => c.name === "signature")).toMatchObject({ status: "unpinned", ok: false });

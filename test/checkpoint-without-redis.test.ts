@@ -38,14 +38,22 @@ describe("checkpoints while Redis is down", () => {
     const ps = clientFor(ProofstreamService, app.url, tenant.key);
     const { stream } = await ps.createStream({ name: "no redis" });
     for (let i = 0; i < 5; i++) await ps.appendEvent(appendRequest(stream!.id, `before-${i}`));
-    const before = await eventually(() => ps.getStream({ streamId: stream!.id }), (r) => r.stream!.checkpointSize === 5n, 10_000);
+    const before = await eventually(
+      () => ps.getStream({ streamId: stream!.id }),
+      (r) => r.stream!.checkpointSize === 5n,
+      10_000,
+    );
     expect(before.stream!.checkpointSize).toBe(5n);
 
     redis.child.kill("SIGKILL");
     await new Promise((resolve) => redis.child.once("exit", resolve));
     for (let i = 0; i < 7; i++) await ps.appendEvent(appendRequest(stream!.id, `after-${i}`));
 
-    const after = await eventually(() => ps.getStream({ streamId: stream!.id }), (r) => r.stream!.checkpointSize === 12n, 15_000);
+    const after = await eventually(
+      () => ps.getStream({ streamId: stream!.id }),
+      (r) => r.stream!.checkpointSize === 12n,
+      15_000,
+    );
     expect(after.stream!.treeSize).toBe(12n);
     expect(after.stream!.checkpointSize).toBe(12n);
     const { checkpoint } = await ps.getCheckpoint({ streamId: stream!.id });

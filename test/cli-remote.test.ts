@@ -32,17 +32,7 @@ afterAll(async () => {
 
 /** The parent's environment without anything that would let the CLI reach the database or Redis itself. */
 function bare(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const {
-    DATABASE_URL: _d,
-    REDIS_URL: _r,
-    ATTESTO_ENCRYPTION_KEY: _k,
-    ATTESTO_ADMIN_TOKEN: _a,
-    ATTESTO_API_KEY: _t,
-    ATTESTO_URL: _u,
-    HOST: _h,
-    PORT: _p,
-    ...rest
-  } = process.env;
+  const { DATABASE_URL: _d, REDIS_URL: _r, ATTESTO_ENCRYPTION_KEY: _k, ATTESTO_ADMIN_TOKEN: _a, ATTESTO_API_KEY: _t, ATTESTO_URL: _u, HOST: _h, PORT: _p, ...rest } = process.env;
   return { ...rest, LOG_LEVEL: "warn", ATTESTO_DATA_DIR: dir, ...extra };
 }
 
@@ -122,10 +112,7 @@ describe("attesto CLI, remote", () => {
     const env = bare({ ATTESTO_URL: app.url, ATTESTO_API_KEY: tenant.key });
     const stream = await json<{ id: string; verifierKey: string; treeSize: string }>(["stream", "create", "cli remote"], env);
     expect(stream.id).toMatch(/^ps_|^str_|^[a-z]+_/);
-    const one = await json<{ event: { seqNo: string }; duplicate: boolean }>(
-      ["stream", "append", stream.id, "--type", "order.paid", "--ref", "order-0", "--payload", '{"amount":5}'],
-      env,
-    );
+    const one = await json<{ event: { seqNo: string }; duplicate: boolean }>(["stream", "append", stream.id, "--type", "order.paid", "--ref", "order-0", "--payload", '{"amount":5}'], env);
     expect(one).toMatchObject({ event: { seqNo: "1" }, duplicate: false });
 
     const file = path.join(dir, "events.jsonl");
@@ -191,10 +178,15 @@ describe("attesto CLI, remote", () => {
     const test = await json<{ id: string; test: boolean }>(["webhook", "test", sub], env);
     expect(test.test).toBe(true);
     await waitFor(() => receiver.of(test.id).length === 1, "the test delivery to arrive");
-    const delivered = await waitFor(async () => {
-      const list = await json<Array<{ id: string; status: string; attemptCount: number }>>(["webhook", "deliveries", "--subscription", sub], env);
-      return list.find((d) => d.id === test.id && d.status === "DELIVERY_STATUS_SUCCEEDED");
-    }, "the delivery to be recorded as succeeded", 60_000, 500);
+    const delivered = await waitFor(
+      async () => {
+        const list = await json<Array<{ id: string; status: string; attemptCount: number }>>(["webhook", "deliveries", "--subscription", sub], env);
+        return list.find((d) => d.id === test.id && d.status === "DELIVERY_STATUS_SUCCEEDED");
+      },
+      "the delivery to be recorded as succeeded",
+      60_000,
+      500,
+    );
     expect(delivered.attemptCount).toBe(1);
 
     const again = await json<{ id: string }>(["webhook", "redeliver", test.id], env);

@@ -6,7 +6,6 @@ import { afterAll, describe, expect, inject, it } from "vitest";
 import { runCli, spawnServe } from "./support/process.js";
 import { tempDir } from "./support/server.js";
 
-
 function baseEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const { DATABASE_URL: _d, REDIS_URL: _r, ATTESTO_ENCRYPTION_KEY: _k, ATTESTO_ADMIN_TOKEN: _a, ...rest } = process.env;
   return { ...rest, LOG_LEVEL: "warn", ...extra };

@@ -239,7 +239,6 @@ describe("GitLab connector", () => {
     expect(await treeSize(s)).toBe(1n);
   });
 
-
   it("wrote none of the secrets and payloads it used into a log line", () => {
     expect(capturedLogs.length).toBeGreaterThan(0);
     expect(sensitive.size).toBeGreaterThan(1);

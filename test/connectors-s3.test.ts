@@ -169,7 +169,9 @@ describe("S3/R2 object commitments", () => {
     const strict = await startConnectorServer({}, { ATTESTO_CONNECTOR_ALLOW_LOOPBACK: "false" });
     try {
       const s = await tenantWithStream(strict);
-      const err = await s3Connector(s, { endpoint: versioned.endpoint, bucket: "evidence-bucket", accessKeyId: "AKIAUNUSED", secretAccessKey: "unused-secret-key-4471" }).catch((e: unknown) => ConnectError.from(e));
+      const err = await s3Connector(s, { endpoint: versioned.endpoint, bucket: "evidence-bucket", accessKeyId: "AKIAUNUSED", secretAccessKey: "unused-secret-key-4471" }).catch((e: unknown) =>
+        ConnectError.from(e),
+      );
       expect((err as ConnectError).code).toBe(Code.InvalidArgument);
     } finally {
       await strict.stop();

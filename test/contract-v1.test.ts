@@ -28,7 +28,13 @@ beforeAll(async () => {
 });
 afterAll(() => app?.stop());
 
-const failure = async (p: Promise<unknown>) => ConnectError.from(await p.then(() => new Error("expected a failure"), (e: unknown) => e));
+const failure = async (p: Promise<unknown>) =>
+  ConnectError.from(
+    await p.then(
+      () => new Error("expected a failure"),
+      (e: unknown) => e,
+    ),
+  );
 const reasonOf = (err: ConnectError) => err.findDetails(ErrorInfoSchema)[0]?.reason;
 
 describe("request_id on creates (AIP-155)", () => {
@@ -132,7 +138,9 @@ describe("reads", () => {
 
     await ps.createCheckpoint({ streamId: stream!.id });
     const { proof } = await ps.getInclusionProof({ streamId: stream!.id, leaf: { case: "seqNo", value: 4n } });
-    const recomputed = createHash("sha256").update(Buffer.concat([Buffer.from([0]), Buffer.from(proof!.leaf)])).digest();
+    const recomputed = createHash("sha256")
+      .update(Buffer.concat([Buffer.from([0]), Buffer.from(proof!.leaf)]))
+      .digest();
     expect(Buffer.from(proof!.leafHash)).toEqual(recomputed);
     expect(Buffer.from(event!.leafHash)).toEqual(recomputed);
   });
@@ -185,10 +193,7 @@ describe("etags and update masks", () => {
     const { connector } = await cons.createConnector({ streamId: stream!.id, name: "etag", kind: ConnectorKind.SIGNED_WEBHOOK });
     const rotated = await cons.rotateConnectorSecret({ connectorId: connector!.id, etag: connector!.etag });
     expect(rotated.connector!.etag).not.toBe(connector!.etag);
-    const staleCalls = [
-      () => cons.rotateConnectorSecret({ connectorId: connector!.id, etag: connector!.etag }),
-      () => cons.revokeConnector({ connectorId: connector!.id, etag: connector!.etag }),
-    ];
+    const staleCalls = [() => cons.rotateConnectorSecret({ connectorId: connector!.id, etag: connector!.etag }), () => cons.revokeConnector({ connectorId: connector!.id, etag: connector!.etag })];
     for (const call of staleCalls) {
       const stale = await failure(call());
       expect(stale.code).toBe(Code.Aborted);

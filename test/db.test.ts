@@ -82,9 +82,7 @@ describe.each(databases)("database on $driver", ({ driver, embedded, open }) => 
   it("migrate() a second time is idempotent", async () => {
     const journal = JSON.parse(await readFile(path.join(migrationsFolder(), "meta", "_journal.json"), "utf8")) as { entries: unknown[] };
     const count = async () => {
-      const rows = await database.db
-        .select({ n: sql<number>`count(*)::int` })
-        .from(sql`drizzle.__drizzle_migrations`);
+      const rows = await database.db.select({ n: sql<number>`count(*)::int` }).from(sql`drizzle.__drizzle_migrations`);
       return rows[0]!.n;
     };
     expect(await count()).toBe(journal.entries.length);
@@ -251,11 +249,7 @@ describe.each(databases)("database on $driver", ({ driver, embedded, open }) => 
     });
 
     it("a missing foreign key is failed_precondition (SQLSTATE 23503)", async () => {
-      const err = await rejection(
-        database.db
-          .insert(apiKeys)
-          .values({ id: `key_${unique("fk")}`, tenantId: `ten_${unique("none")}`, name: "x", keyHash: "h", prefix: "atk_" }),
-      );
+      const err = await rejection(database.db.insert(apiKeys).values({ id: `key_${unique("fk")}`, tenantId: `ten_${unique("none")}`, name: "x", keyHash: "h", prefix: "atk_" }));
       expect(sqlState(err)).toBe("23503");
       expect(normalizeDbError(err).code).toBe("failed_precondition");
     });
@@ -289,10 +283,7 @@ describe.each(databases)("database on $driver", ({ driver, embedded, open }) => 
       expect(info).not.toHaveProperty("privateKeyEnc");
       expect(info).not.toHaveProperty("privateKeyPem");
 
-      const [row] = await database.db
-        .select({ enc: appleCredentials.privateKeyEnc })
-        .from(appleCredentials)
-        .where(eq(appleCredentials.tenantId, tenant.id));
+      const [row] = await database.db.select({ enc: appleCredentials.privateKeyEnc }).from(appleCredentials).where(eq(appleCredentials.tenantId, tenant.id));
       const raw = row!.enc;
       expect(Buffer.isBuffer(raw)).toBe(true);
       expect(raw.length).toBe(Buffer.byteLength(pem, "utf8") + 28);

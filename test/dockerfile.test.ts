@@ -76,7 +76,10 @@ describe("the Dockerfile as npm run check:image reads it", () => {
     const needed = serverRunTimeFiles({ appleRootCertFiles: shipped, compiled: true }, root).map((f) => f.path);
     const copied = final.copies.map((c) => copyTarget(c, statSync(path.join(root, c.source), { throwIfNoEntry: false })?.isDirectory() ?? false));
     for (const file of [...needed, "package.json", "bin/attesto.js"]) {
-      expect(copied.some((dir) => file === dir || file.startsWith(`${dir.replace(/\/$/, "")}/`)), `${file} is not copied by the final stage`).toBe(true);
+      expect(
+        copied.some((dir) => file === dir || file.startsWith(`${dir.replace(/\/$/, "")}/`)),
+        `${file} is not copied by the final stage`,
+      ).toBe(true);
     }
   });
 });

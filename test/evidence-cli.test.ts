@@ -51,7 +51,13 @@ describe("attesto proof, bundle and verify", () => {
     expect(verified.code, verified.stderr).toBe(0);
     const report = JSON.parse(verified.stdout) as VerificationReport;
     expect(report).toMatchObject({ valid: true, kind: "bundle", stream_id: stream!.id, from_seq_no: 2, to_seq_no: 19 });
-    expect(report.checks.map((c) => [c.name, c.status])).toEqual([["format", "pass"], ["signature", "pass"], ["leaves", "pass"], ["range_proof", "pass"], ["anchors", "skipped"]]);
+    expect(report.checks.map((c) => [c.name, c.status])).toEqual([
+      ["format", "pass"],
+      ["signature", "pass"],
+      ["leaves", "pass"],
+      ["range_proof", "pass"],
+      ["anchors", "skipped"],
+    ]);
 
     const unpinned = await run(["verify", out]);
     expect(unpinned.code).toBe(2);
@@ -89,7 +95,10 @@ describe("attesto proof, bundle and verify", () => {
       const res = await run(["--json", "verify", file, "--key", base.signer.verifierKey]);
       expect(res.code, name).toBe(1);
       const report = JSON.parse(res.stdout) as VerificationReport;
-      expect(report.checks.filter((c) => c.status === "fail").map((c) => c.name), name).toEqual([tamper.fails]);
+      expect(
+        report.checks.filter((c) => c.status === "fail").map((c) => c.name),
+        name,
+      ).toEqual([tamper.fails]);
     }
     const human = await run(["verify", path.join(dir, "anchor-path-altered.json"), "--key", base.signer.verifierKey]);
     expect(human.stdout).toContain("✘ anchors: fail");

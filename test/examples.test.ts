@@ -55,7 +55,9 @@ describe("the examples, against a live server", () => {
     const binary = path.join(gopath, "example");
     const env = { ...process.env, GO111MODULE: "off", GOPATH: `${gopath}:/usr/share/gocode`, GOCACHE: path.join(gopath, "cache"), GOFLAGS: "" };
     await run("go", ["build", "-o", binary, "github.com/attesto-eu/attesto/examples/go"], { env, timeout: 240_000 }).catch((err: { stderr?: string }) => {
-      throw new Error(`cannot build examples/go (apt install golang-go golang-golang-x-mod-dev golang-google-grpc-dev golang-google-protobuf-dev golang-github-golang-protobuf-1-5-dev): ${err.stderr ?? err}`);
+      throw new Error(
+        `cannot build examples/go (apt install golang-go golang-golang-x-mod-dev golang-google-grpc-dev golang-google-protobuf-dev golang-github-golang-protobuf-1-5-dev): ${err.stderr ?? err}`,
+      );
     });
     const { key } = await newTenant(app.url);
     const { stdout } = await run(binary, [], { env: { ...process.env, ATTESTO_ADDR: new URL(app.url).host, ATTESTO_API_KEY: key }, timeout: 60_000 });

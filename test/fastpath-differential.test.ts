@@ -217,7 +217,10 @@ function validCalls(): Array<[string, Call]> {
     ["ListEvents h2c", { path: `${ps}/ListEvents`, headers: t, body: json({ streamId }), h2: true }],
     ["GetInclusionProof", { path: `${ps}/GetInclusionProof`, headers: t, body: json({ streamId, seqNo: "1", treeSize: "2" }) }],
     ["AppendEvent replay, binary", { path: `${ps}/AppendEvent`, headers: tp, body: Buffer.from(toBinary(AppendEventRequestSchema, create(AppendEventRequestSchema, replay))) }],
-    ["AppendEvent replay conflict", { path: `${ps}/AppendEvent`, headers: t, body: json({ streamId, sourceRef: "ref-1", eventType: "source.observation", occurredAt: "2026-06-07T12:00:00Z", payload: { other: true } }) }],
+    [
+      "AppendEvent replay conflict",
+      { path: `${ps}/AppendEvent`, headers: t, body: json({ streamId, sourceRef: "ref-1", eventType: "source.observation", occurredAt: "2026-06-07T12:00:00Z", payload: { other: true } }) },
+    ],
     ["AppendEvent invalid source_ref (ErrorInfo with field)", { path: `${ps}/AppendEvent`, headers: t, body: json({ streamId, sourceRef: "has space", eventType: "x", payload: {} }) }],
     ["GetStream not found", { path: `${ps}/GetStream`, headers: t, body: json({ streamId: "str_00000000000000000000000000" }) }],
   ];
@@ -326,12 +329,18 @@ describe("fast path vs connect-node, adapter features the services do not use", 
       res.header.set("x-intercepted", req.header.get("x-mode") ?? "none");
       return res;
     };
-    for (const [name, strict] of [["", false], ["Strict", true]] as const) {
+    for (const [name, strict] of [
+      ["", false],
+      ["Strict", true],
+    ] as const) {
       const routes = recordRoutes((router) => router.service(TenantService, impl));
       const options: ConnectNodeAdapterOptions = { routes: routes.replay, interceptors: [addHeader], requireConnectProtocolHeader: strict, readMaxBytes: 1024 };
       const slowHandler = connectNodeAdapter(options);
       const fastHandler = withFastUnary(fastUnary(options, routes.registrations), slowHandler as never);
-      for (const [key, handler] of [[`fast${name}`, fastHandler], [`slow${name}`, slowHandler]] as const) {
+      for (const [key, handler] of [
+        [`fast${name}`, fastHandler],
+        [`slow${name}`, slowHandler],
+      ] as const) {
         const server = http.createServer(handler as http.RequestListener);
         await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
         servers.push(server);
@@ -359,7 +368,10 @@ describe("fast path vs connect-node, adapter features the services do not use", 
   ];
 
   it("answers identically, with and without a required Connect-Protocol-Version", async () => {
-    for (const [pair, f, s] of [["lenient", bases.fast, bases.slow], ["strict", bases.fastStrict, bases.slowStrict]] as const) {
+    for (const [pair, f, s] of [
+      ["lenient", bases.fast, bases.slow],
+      ["strict", bases.fastStrict, bases.slowStrict],
+    ] as const) {
       for (const [name, call] of cases) {
         const a = await send(f, call);
         const b = await send(s, call);

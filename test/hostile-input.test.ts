@@ -25,7 +25,13 @@ beforeAll(async () => {
 });
 afterAll(() => app?.stop());
 
-const failure = async (p: Promise<unknown>) => ConnectError.from(await p.then(() => new Error("expected a failure"), (e: unknown) => e));
+const failure = async (p: Promise<unknown>) =>
+  ConnectError.from(
+    await p.then(
+      () => new Error("expected a failure"),
+      (e: unknown) => e,
+    ),
+  );
 
 /** A raw Connect call, so bodies no client library would send can be sent. */
 async function rpc(method: string, body: string | Uint8Array, opts: { token?: string; contentType?: string } = {}) {
@@ -45,9 +51,7 @@ describe("one bad append among many", () => {
   it("a NUL in one payload among 300 concurrent appends fails that one alone, naming the field", async () => {
     const { stream } = await client.createStream({ name: "poison" });
     const id = stream!.id;
-    const results = await Promise.allSettled(
-      Array.from({ length: 300 }, (_, i) => client.appendEvent(appendRequest(id, `ref-${i}`, i === 150 ? { note: "bad\u0000byte" } : { n: i }))),
-    );
+    const results = await Promise.allSettled(Array.from({ length: 300 }, (_, i) => client.appendEvent(appendRequest(id, `ref-${i}`, i === 150 ? { note: "bad\u0000byte" } : { n: i }))));
     const rejected = results.flatMap((r, i) => (r.status === "rejected" ? [{ i, err: ConnectError.from(r.reason) }] : []));
     expect(rejected.map((r) => r.i)).toEqual([150]);
     expect(rejected[0]!.err.code).toBe(Code.InvalidArgument);

@@ -56,7 +56,11 @@ async function call(method: string, pathTemplate: string, path: string, init: { 
     checked.add(`${method} ${pathTemplate} ${res.status}`);
     return { status: res.status, body: body as Record<string, any> };
   }
-  if (text) expect(Object.keys(documented!.content ?? {}).some((type) => contentType.startsWith(type)), `${method} ${path}: ${contentType} is documented`).toBe(true);
+  if (text)
+    expect(
+      Object.keys(documented!.content ?? {}).some((type) => contentType.startsWith(type)),
+      `${method} ${path}: ${contentType} is documented`,
+    ).toBe(true);
   checked.add(`${method} ${pathTemplate} ${res.status}`);
   return { status: res.status, body: undefined };
 }
@@ -71,9 +75,21 @@ describe("/openapi.json", () => {
   it("documents every plain HTTP route the server registers, and nothing it does not", () => {
     const internal = (path: string) => path.startsWith("/admin/queues") || path === "/verify/verify.js";
     const registered = new Set(app.httpRoutes.filter((r) => !internal(r.path)).map((r) => `${r.method.toLowerCase()} ${template(r.path)}`));
-    const documented = new Set(Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).filter((k) => k !== "parameters").map((m) => `${m} ${path}`)));
-    expect([...registered].filter((r) => !documented.has(r)), "registered but not documented").toEqual([]);
-    expect([...documented].filter((d) => !registered.has(d)), "documented but not registered").toEqual([]);
+    const documented = new Set(
+      Object.entries(doc.paths).flatMap(([path, item]) =>
+        Object.keys(item)
+          .filter((k) => k !== "parameters")
+          .map((m) => `${m} ${path}`),
+      ),
+    );
+    expect(
+      [...registered].filter((r) => !documented.has(r)),
+      "registered but not documented",
+    ).toEqual([]);
+    expect(
+      [...documented].filter((d) => !registered.has(d)),
+      "documented but not registered",
+    ).toEqual([]);
   });
 
   it("matches the real answers of the webhook routes, their errors included", async () => {

@@ -97,9 +97,7 @@ describe("when a URL is saved", () => {
     await expect(checkOutboundUrl("https://mixed.example/hook", { ...closed, resolve: resolveTo("93.184.215.14", "10.0.0.7") })).rejects.toThrow(
       "url: host is not publicly routable (private address)",
     );
-    await expect(checkOutboundUrl("https://nowhere.invalid/hook", { ...closed, resolve: async () => Promise.reject(new Error("ENOTFOUND")) })).rejects.toThrow(
-      "url: host name does not resolve",
-    );
+    await expect(checkOutboundUrl("https://nowhere.invalid/hook", { ...closed, resolve: async () => Promise.reject(new Error("ENOTFOUND")) })).rejects.toThrow("url: host name does not resolve");
   });
 
   it("accepts https to public addresses only; http and loopback only with the development setting", async () => {

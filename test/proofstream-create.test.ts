@@ -22,7 +22,9 @@ const tenant = async () => (await createTenant(database.db, `create-${randomByte
 
 /** Rows written by one transaction share its xmin: the number of commits that wrote these streams. */
 async function commitsOf(streamIds: string[]): Promise<number> {
-  const [row] = await database.db.execute<{ n: number }>(sql`SELECT count(DISTINCT xmin::text)::int AS n FROM streams WHERE id IN (SELECT jsonb_array_elements_text(${JSON.stringify(streamIds)}::jsonb))`);
+  const [row] = await database.db.execute<{ n: number }>(
+    sql`SELECT count(DISTINCT xmin::text)::int AS n FROM streams WHERE id IN (SELECT jsonb_array_elements_text(${JSON.stringify(streamIds)}::jsonb))`,
+  );
   return row!.n;
 }
 

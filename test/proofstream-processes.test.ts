@@ -27,9 +27,7 @@ describe("appends from several server processes", () => {
     expect(stream!.origin).toBe(`attesto.test/proofstreams/${streamId}`);
 
     const perProcess = 200;
-    const results = await Promise.all(
-      Array.from({ length: perProcess * 3 }, (_, i) => clients[i % 3]!.appendEvent(appendRequest(streamId, `mp-${i}`))),
-    );
+    const results = await Promise.all(Array.from({ length: perProcess * 3 }, (_, i) => clients[i % 3]!.appendEvent(appendRequest(streamId, `mp-${i}`))));
     const seqs = results.map((r) => Number(r.event!.seqNo)).sort((a, b) => a - b);
     expect(seqs).toEqual(Array.from({ length: perProcess * 3 }, (_, i) => i + 1));
 

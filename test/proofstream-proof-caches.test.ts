@@ -27,9 +27,7 @@ const stream = async (tenantId: string) => (await createStream(database.db, keyr
 
 async function append(tenantId: string, streamId: string, from: number, count: number) {
   const appender = new Appender(database.db);
-  await Promise.all(
-    Array.from({ length: count }, (_, i) => appender.append({ tenantId, streamId, sourceRef: `e-${from + i}`, eventType: "t", occurredAt: new Date(0), payload: { i: from + i } })),
-  );
+  await Promise.all(Array.from({ length: count }, (_, i) => appender.append({ tenantId, streamId, sourceRef: `e-${from + i}`, eventType: "t", occurredAt: new Date(0), payload: { i: from + i } })));
 }
 
 const leavesOf = async (streamId: string) =>
@@ -40,7 +38,12 @@ describe("stream heads", () => {
     const [owner, other] = [await tenant(), await tenant()];
     const streamId = await stream(owner);
     const heads = new StreamHeads(60_000);
-    const asked = Array.from({ length: 20 }, (_, i) => heads.head(database.db, i % 4 === 3 ? other : owner, streamId).then((h) => h, (e: unknown) => e));
+    const asked = Array.from({ length: 20 }, (_, i) =>
+      heads.head(database.db, i % 4 === 3 ? other : owner, streamId).then(
+        (h) => h,
+        (e: unknown) => e,
+      ),
+    );
     const answers = await Promise.all(asked);
     const found = answers.filter((a) => !(a instanceof Error));
     expect(found).toHaveLength(15);

@@ -68,7 +68,14 @@ describe("Proofstream lifecycle events reach tenant webhooks", () => {
       const found = bodies("proofstream.fork_detected");
       return found.length > 0 ? found : undefined;
     }, "a proofstream.fork_detected delivery");
-    expect(fork!.data).toMatchObject({ stream_id: stream!.id, fork_evidence_id: forkEvidenceId, kind: "same_size_different_root", source: "submitted_checkpoint", history_size: 3, conflicting_size: 3 });
+    expect(fork!.data).toMatchObject({
+      stream_id: stream!.id,
+      fork_evidence_id: forkEvidenceId,
+      kind: "same_size_different_root",
+      source: "submitted_checkpoint",
+      history_size: 3,
+      conflicting_size: 3,
+    });
 
     // Give B's checkpoint time to have been (wrongly) delivered, then make sure it was not.
     await new Promise((r) => setTimeout(r, 300));

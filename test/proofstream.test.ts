@@ -21,7 +21,13 @@ beforeAll(async () => {
 });
 afterAll(() => app?.stop());
 
-const codeOf = async (p: Promise<unknown>) => ConnectError.from(await p.then(() => new Error("expected a failure"), (e: unknown) => e)).code;
+const codeOf = async (p: Promise<unknown>) =>
+  ConnectError.from(
+    await p.then(
+      () => new Error("expected a failure"),
+      (e: unknown) => e,
+    ),
+  ).code;
 
 async function allEvents(streamId: string) {
   const out = [];
@@ -234,7 +240,11 @@ describe("checkpoints and proofs", () => {
     const { generateKeyPairSync } = await import("node:crypto");
     const { keyId, rawPublicKey } = await import("../src/proofstream/note.js");
     const stranger = generateKeyPairSync("ed25519").privateKey;
-    const note = signNote(formatCheckpoint({ origin: stream.origin, size: 1, root: Buffer.alloc(32) }), { name: stream.origin, keyId: keyId(stream.origin, rawPublicKey(stranger)), privateKey: stranger });
+    const note = signNote(formatCheckpoint({ origin: stream.origin, size: 1, root: Buffer.alloc(32) }), {
+      name: stream.origin,
+      keyId: keyId(stream.origin, rawPublicKey(stranger)),
+      privateKey: stranger,
+    });
     const before = (await client.listForkEvidence({ streamId })).forkEvidence.length;
     const err = ConnectError.from(await client.submitCheckpoint({ streamId, note }).catch((e: unknown) => e));
     expect(err.code).toBe(Code.InvalidArgument);

@@ -114,16 +114,19 @@ async function admitted(limits: RateLimits, count: number, routeClass: "verifica
   return n;
 }
 
-const failure = async (p: Promise<unknown>) => ConnectError.from(await p.then(() => new Error("expected a failure"), (e: unknown) => e));
+const failure = async (p: Promise<unknown>) =>
+  ConnectError.from(
+    await p.then(
+      () => new Error("expected a failure"),
+      (e: unknown) => e,
+    ),
+  );
 
 describe("rate limits across two instances on one Redis", () => {
   let one: Attesto;
   let two: Attesto;
   beforeAll(async () => {
-    [one, two] = await Promise.all([
-      startTestServer({ rateLimits: rateLimits(), dbPoolSize: 4 }),
-      startTestServer({ rateLimits: rateLimits(), dbPoolSize: 4 }),
-    ]);
+    [one, two] = await Promise.all([startTestServer({ rateLimits: rateLimits(), dbPoolSize: 4 }), startTestServer({ rateLimits: rateLimits(), dbPoolSize: 4 })]);
   });
   afterAll(async () => {
     await Promise.all([one?.stop(), two?.stop()]);
@@ -242,7 +245,9 @@ describe("RateLimits on Redis", () => {
         expect(denied.retryAfterSeconds).toBeGreaterThanOrEqual(1);
         expect(denied.retryAfterSeconds).toBeLessThanOrEqual(W);
       }
-      expect(() => limits.enforce("verification", { tenantId: "tnt_a" })).toThrow(expect.objectContaining({ code: "resource_exhausted", details: { retryAfterSeconds: expect.any(Number), reason: "RATE_LIMITED" } }));
+      expect(() => limits.enforce("verification", { tenantId: "tnt_a" })).toThrow(
+        expect.objectContaining({ code: "resource_exhausted", details: { retryAfterSeconds: expect.any(Number), reason: "RATE_LIMITED" } }),
+      );
       // Another tenant, another class, a client address and a connector each have their own budget.
       expect((await limits.check("verification", { tenantId: "tnt_b" })).allowed).toBe(true);
       expect((await limits.check("reads", { tenantId: "tnt_a" })).allowed).toBe(true);
@@ -392,7 +397,12 @@ describe("Redis slow", () => {
       const codes: Array<Code | "ok"> = [];
       for (let i = 0; i < 12; i++) {
         const started = performance.now();
-        codes.push(await client.getCurrentTenant({}).then(() => "ok" as const, (e: unknown) => ConnectError.from(e).code));
+        codes.push(
+          await client.getCurrentTenant({}).then(
+            () => "ok" as const,
+            (e: unknown) => ConnectError.from(e).code,
+          ),
+        );
         // At most one wait of the limiter's timeout (50 ms) for a lease, never Redis's 400 ms.
         expect(performance.now() - started).toBeLessThan(350);
       }
@@ -400,7 +410,7 @@ describe("Redis slow", () => {
       expect(codes.slice(4)).toEqual(Array(8).fill(Code.ResourceExhausted));
       // Said when the late answer arrives.
       const slowLines = () => lines.filter((l) => l.msg.startsWith("rate limiter: Redis is slow"));
-      for (const until = Date.now() + 2_000; slowLines().length === 0 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 20));
+      for (const until = Date.now() + 2_000; slowLines().length === 0 && Date.now() < until;) await new Promise((r) => setTimeout(r, 20));
       expect(slowLines()).toHaveLength(1);
       const metrics = await (await fetch(`${app.url}/metrics`)).text();
       expect(Number(/^attesto_rate_limit_redis_trouble_total\{kind="slow"\} (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
@@ -460,7 +470,7 @@ describe("Redis gone", () => {
       process.kill(child.pid!, "SIGSTOP");
       expect(await admitted(one, 8, "verification", "tnt_stalled")).toBe(5);
       process.kill(child.pid!, "SIGCONT");
-      for (const until = Date.now() + 5_000; !lines.some((l) => l.msg.startsWith("rate limiter: Redis answers in time again")) && Date.now() < until; ) {
+      for (const until = Date.now() + 5_000; !lines.some((l) => l.msg.startsWith("rate limiter: Redis answers in time again")) && Date.now() < until;) {
         await new Promise((r) => setTimeout(r, 20));
       }
       expect(lines.filter((l) => l.msg.startsWith("rate limiter: Redis answers in time again"))).toHaveLength(1);

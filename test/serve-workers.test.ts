@@ -27,16 +27,12 @@ function get(url: string): Promise<{ status: number; body: string }> {
 /** A Connect unary call in JSON on a connection of its own. */
 function call(url: string, method: string, token: string, body: unknown): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(
-      `${url}/${method}`,
-      { method: "POST", agent: false, headers: { connection: "close", "content-type": "application/json", authorization: `Bearer ${token}` } },
-      (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (d) => (text += d));
-        res.on("end", () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
-      },
-    );
+    const req = http.request(`${url}/${method}`, { method: "POST", agent: false, headers: { connection: "close", "content-type": "application/json", authorization: `Bearer ${token}` } }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (text += d));
+      res.on("end", () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+    });
     req.on("error", reject);
     req.end(JSON.stringify(body));
   });

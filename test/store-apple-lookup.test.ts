@@ -42,7 +42,14 @@ async function appleTenant(opts: { bundleId?: string; registered?: boolean } = {
   const bundleId = opts.bundleId ?? "com.example.app";
   const pem = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" }).toString();
   const keyId = `KEY${String(++keySeq).padStart(7, "0")}`;
-  await adminClient(app.url).putAppleCredentials({ tenantId: tenant.tenantId, bundleId, keyId, issuerId: "57246542-96fe-1a63-e053-0824d011072a", privateKeyPem: pem, environment: AppleEnvironment.PRODUCTION });
+  await adminClient(app.url).putAppleCredentials({
+    tenantId: tenant.tenantId,
+    bundleId,
+    keyId,
+    issuerId: "57246542-96fe-1a63-e053-0824d011072a",
+    privateKeyPem: pem,
+    environment: AppleEnvironment.PRODUCTION,
+  });
   if (opts.registered !== false) fake.registerPem(keyId, "57246542-96fe-1a63-e053-0824d011072a", bundleId, pem);
   return { ...tenant, client: clientFor(StoreVerificationService, app.url, tenant.key) };
 }
@@ -55,7 +62,10 @@ const connectError = (err: unknown) => {
 describe("VerifyAppleTransaction", () => {
   it("looks a production transaction up with a valid Apple JWT and verifies Apple's answer", async () => {
     const { client } = await appleTenant();
-    fake.transactions.production.set("1000000000000001", transactionPayload({ transactionId: "1000000000000001", environment: "Production", type: "Auto-Renewable Subscription", expiresDate: Date.now() + 3600_000 }));
+    fake.transactions.production.set(
+      "1000000000000001",
+      transactionPayload({ transactionId: "1000000000000001", environment: "Production", type: "Auto-Renewable Subscription", expiresDate: Date.now() + 3600_000 }),
+    );
     const rejectedBefore = fake.rejectedTokens;
     const res = await client.verifyAppleTransaction({ transactionId: "1000000000000001" });
     expect(res.purchase).toMatchObject({ valid: true, transactionId: "1000000000000001", kind: PurchaseKind.SUBSCRIPTION, status: PurchaseStatus.ACTIVE, environment: StoreEnvironment.PRODUCTION });
@@ -101,7 +111,11 @@ describe("VerifyAppleTransaction", () => {
 
   it("answers FAILED_PRECONDITION when the tenant has no Apple credentials", async () => {
     const tenant = await newTenant(app.url);
-    const err = connectError(await clientFor(StoreVerificationService, app.url, tenant.key).verifyAppleTransaction({ transactionId: "1" }).catch((e: unknown) => e));
+    const err = connectError(
+      await clientFor(StoreVerificationService, app.url, tenant.key)
+        .verifyAppleTransaction({ transactionId: "1" })
+        .catch((e: unknown) => e),
+    );
     expect(err.code).toBe(Code.FailedPrecondition);
   });
 
@@ -110,7 +124,11 @@ describe("VerifyAppleTransaction", () => {
     try {
       fake.forced = { status: 429, body: { errorCode: 4290000, errorMessage: "Rate limit exceeded." }, headers: { "retry-after": "7" } };
       expect(connectError(await client.verifyAppleTransaction({ transactionId: "1" }).catch((e: unknown) => e)).code).toBe(Code.ResourceExhausted);
-      const rest = await fetch(`${app.url}/v1/apple/verify`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify({ transactionId: "1" }) });
+      const rest = await fetch(`${app.url}/v1/apple/verify`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({ transactionId: "1" }),
+      });
       expect(rest.status).toBe(429);
       expect(rest.headers.get("retry-after")).toBe("7");
 

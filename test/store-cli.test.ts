@@ -53,7 +53,21 @@ describe("attesto store", () => {
     const p8 = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" }).toString();
     await writeFile(keyFile, p8);
     const put = (bundleId: string) =>
-      json<{ bundleId: string }>(["store", "put-apple", tenant.tenantId, "--bundle-id", bundleId, "--key-id", "CLIKEY0001", "--issuer-id", "issuer-cli", "--key-file", keyFile, "--environment", "sandbox"]);
+      json<{ bundleId: string }>([
+        "store",
+        "put-apple",
+        tenant.tenantId,
+        "--bundle-id",
+        bundleId,
+        "--key-id",
+        "CLIKEY0001",
+        "--issuer-id",
+        "issuer-cli",
+        "--key-file",
+        keyFile,
+        "--environment",
+        "sandbox",
+      ]);
     expect((await put("com.example.app")).bundleId).toBe("com.example.app");
 
     // The server caches the credentials on its first verify...

@@ -86,7 +86,14 @@ describe("VerifyGooglePurchase", () => {
       lineItems: [{ productId: "pro_monthly", expiryTime: new Date(Date.now() + 86_400_000).toISOString(), autoRenewingPlan: { autoRenewEnabled: false } }],
     });
     const res = await client.verifyGooglePurchase({ purchaseToken: "tok-s1", kind: PurchaseKind.SUBSCRIPTION, productId: "pro_monthly" });
-    expect(res.purchase).toMatchObject({ valid: true, status: PurchaseStatus.ACTIVE, kind: PurchaseKind.SUBSCRIPTION, autoRenewing: false, acknowledged: false, environment: StoreEnvironment.PRODUCTION });
+    expect(res.purchase).toMatchObject({
+      valid: true,
+      status: PurchaseStatus.ACTIVE,
+      kind: PurchaseKind.SUBSCRIPTION,
+      autoRenewing: false,
+      acknowledged: false,
+      environment: StoreEnvironment.PRODUCTION,
+    });
     const other = await client.verifyGooglePurchase({ purchaseToken: "tok-s1", kind: PurchaseKind.SUBSCRIPTION, productId: "pro_yearly" });
     expect(other.purchase).toMatchObject({ valid: false, errorCode: "product_mismatch" });
   });
@@ -145,7 +152,9 @@ describe("VerifyGooglePurchase", () => {
     const { client } = await googleTenant({ registered: false });
     expect(code(await client.verifyGooglePurchase({ purchaseToken: "x", kind: PurchaseKind.SUBSCRIPTION }).catch((e: unknown) => e))).toBe(Code.FailedPrecondition);
     const bare = await newTenant(app.url);
-    const err = await clientFor(StoreVerificationService, app.url, bare.key).verifyGooglePurchase({ purchaseToken: "x", kind: PurchaseKind.SUBSCRIPTION }).catch((e: unknown) => e);
+    const err = await clientFor(StoreVerificationService, app.url, bare.key)
+      .verifyGooglePurchase({ purchaseToken: "x", kind: PurchaseKind.SUBSCRIPTION })
+      .catch((e: unknown) => e);
     expect(code(err)).toBe(Code.FailedPrecondition);
   });
 

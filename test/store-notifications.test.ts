@@ -38,8 +38,7 @@ afterAll(async () => {
   await receiver?.close();
 });
 
-const post = (path: string, body: string, headers: Record<string, string> = {}) =>
-  fetch(`${app.url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
+const post = (path: string, body: string, headers: Record<string, string> = {}) => fetch(`${app.url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
 
 async function tenantWithStores() {
   const tenant = await newTenant(app.url);
@@ -93,7 +92,14 @@ describe("POST /v1/webhooks/apple/:tenantId", () => {
     expect(await count(t)).toBe(1);
 
     const { notification } = await t.notifications.getNotification({ notificationId: first.id });
-    expect(notification).toMatchObject({ source: Store.APPLE, notificationType: "DID_RENEW", environment: "Sandbox", appId: "com.example.app", transactionId: "2000000847061981", streamId: first.stream_id });
+    expect(notification).toMatchObject({
+      source: Store.APPLE,
+      notificationType: "DID_RENEW",
+      environment: "Sandbox",
+      appId: "com.example.app",
+      transactionId: "2000000847061981",
+      streamId: first.stream_id,
+    });
     expect(((notification!.payload!.data as Record<string, unknown>).signedTransactionInfo as Record<string, unknown>).productId).toBe("com.example.app.pro");
 
     // The leaf commits to metadata only: no JWS in it.
@@ -128,13 +134,22 @@ describe("POST /v1/webhooks/apple/:tenantId", () => {
       "leaf OID missing": await appleNotification(noLeafOid),
       "intermediate OID missing": await appleNotification(noIntermediateOid),
       "root impostor": await appleNotification(impostor),
-      "two-certificate chain": await chain.sign({ notificationType: "TEST", notificationUUID: crypto.randomUUID(), data: { bundleId: "com.example.app", environment: "Sandbox" }, signedDate: Date.now() }, { x5c: chain.x5c.slice(0, 2) }),
-      "signature by another key": await otherKey.sign({ notificationType: "TEST", notificationUUID: crypto.randomUUID(), data: { bundleId: "com.example.app", environment: "Sandbox" }, signedDate: Date.now() }, { x5c: chain.x5c }),
+      "two-certificate chain": await chain.sign(
+        { notificationType: "TEST", notificationUUID: crypto.randomUUID(), data: { bundleId: "com.example.app", environment: "Sandbox" }, signedDate: Date.now() },
+        { x5c: chain.x5c.slice(0, 2) },
+      ),
+      "signature by another key": await otherKey.sign(
+        { notificationType: "TEST", notificationUUID: crypto.randomUUID(), data: { bundleId: "com.example.app", environment: "Sandbox" }, signedDate: Date.now() },
+        { x5c: chain.x5c },
+      ),
       "tampered payload": `${h}.${tampered.toString("base64url")}.${s}`,
       "leaf expired at signedDate": await appleNotification(expired),
       "wrong bundle id": await appleNotification(chain, {}, { bundleId: "com.other.app" }),
       "wrong environment": await appleNotification(chain, {}, { environment: "Production" }),
-      "alg other than ES256": await chain.sign({ notificationType: "TEST", notificationUUID: crypto.randomUUID(), data: { bundleId: "com.example.app", environment: "Sandbox" }, signedDate: Date.now() }, { alg: "HS256" }),
+      "alg other than ES256": await chain.sign(
+        { notificationType: "TEST", notificationUUID: crypto.randomUUID(), data: { bundleId: "com.example.app", environment: "Sandbox" }, signedDate: Date.now() },
+        { alg: "HS256" },
+      ),
       "nested transaction by another chain": await appleNotification(chain, {}, { signedTransactionInfo: await foreign.sign(transactionPayload()) }),
     };
     for (const [name, signedPayload] of Object.entries(forgeries)) {

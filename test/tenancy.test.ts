@@ -17,7 +17,13 @@ beforeAll(async () => {
 });
 afterAll(() => app?.stop());
 
-const codeOf = async (p: Promise<unknown>) => ConnectError.from(await p.then(() => new Error("expected a failure"), (e: unknown) => e)).code;
+const codeOf = async (p: Promise<unknown>) =>
+  ConnectError.from(
+    await p.then(
+      () => new Error("expected a failure"),
+      (e: unknown) => e,
+    ),
+  ).code;
 
 describe("tenant isolation through every tenant-scoped RPC", () => {
   it("GetCurrentTenant answers with the key's own tenant only", async () => {
@@ -76,9 +82,7 @@ describe("operator API", () => {
     const before = (await adminClient(app.url).listApiKeys({ tenantId: t.tenantId })).apiKeys[0];
     expect(before?.lastUsedAt).toBeUndefined();
     await clientFor(TenantService, app.url, t.key).getCurrentTenant({});
-    await expect
-      .poll(async () => (await adminClient(app.url).listApiKeys({ tenantId: t.tenantId })).apiKeys[0]?.lastUsedAt)
-      .toBeDefined();
+    await expect.poll(async () => (await adminClient(app.url).listApiKeys({ tenantId: t.tenantId })).apiKeys[0]?.lastUsedAt).toBeDefined();
   });
 
   it("deactivating a tenant shuts out its keys and cannot be done twice", async () => {

@@ -26,9 +26,7 @@ async function verificationServer(audit: ValidationAudit, tenantId: string) {
     const valid = !identifier.startsWith("bad");
     res.setHeader("content-type", "application/json");
     res.end(JSON.stringify({ valid, transactionId: identifier }));
-    res.once("finish", () =>
-      audit.record({ tenantId, source: "apple", identifier, valid, errorCode: valid ? null : "4040010", latencyMs: performance.now() - started }),
-    );
+    res.once("finish", () => audit.record({ tenantId, source: "apple", identifier, valid, errorCode: valid ? null : "4040010", latencyMs: performance.now() - started }));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {

@@ -49,10 +49,14 @@ describe("GET /verify checks evidence in the browser", () => {
     const { stream } = await ps.createStream({ name: "page" });
     for (let i = 0; i < 40; i++) await ps.appendEvent(appendRequest(stream!.id, `p-${i}`));
     const { bundle: pending } = await ps.createBundle({ streamId: stream!.id, fromSeqNo: 5n, toSeqNo: 33n, includePayloads: true });
-    const bundle = await waitFor(async () => {
-      const { bundle: b } = await ps.getBundle({ bundleId: pending!.id });
-      return b!.status === BundleStatus.READY ? b : undefined;
-    }, "the bundle", 60_000);
+    const bundle = await waitFor(
+      async () => {
+        const { bundle: b } = await ps.getBundle({ bundleId: pending!.id });
+        return b!.status === BundleStatus.READY ? b : undefined;
+      },
+      "the bundle",
+      60_000,
+    );
     const { tlogProof } = await ps.getInclusionProof({ streamId: stream!.id, leaf: { case: "seqNo", value: 17n } });
 
     requests.length = 0;
@@ -92,7 +96,12 @@ describe("GET /verify checks evidence in the browser", () => {
       await page.evaluate(() => document.getElementById("verdict")!.removeAttribute("data-valid"));
       await page.setInputFiles("#file", { name: "tampered.json", mimeType: "application/json", buffer: Buffer.from(JSON.stringify(tamper.apply(base.bundle, base.signer))) });
       const result = await checks();
-      expect(Object.entries(result).filter(([, status]) => status === "fail").map(([check]) => check), name).toEqual([tamper.fails]);
+      expect(
+        Object.entries(result)
+          .filter(([, status]) => status === "fail")
+          .map(([check]) => check),
+        name,
+      ).toEqual([tamper.fails]);
       expect(await page.getAttribute("#verdict", "data-valid")).toBe("false");
     }
   }, 120_000);

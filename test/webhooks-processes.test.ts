@@ -152,12 +152,16 @@ describe("several worker processes", { timeout: 90_000 }, () => {
     expect(seen).toHaveLength(3 * N);
     expect(new Set(seen).size).toBe(seen.length);
     for (const d of deliveries) {
-      expect(rec.of(d.id).map((r) => r.headers["x-attesto-attempt"]).sort()).toEqual(["1", "2", "3"]);
+      expect(
+        rec
+          .of(d.id)
+          .map((r) => r.headers["x-attesto-attempt"])
+          .sort(),
+      ).toEqual(["1", "2", "3"]);
       expect(d.attemptCount).toBe(3);
     }
     // Both processes made attempts; together exactly one per (delivery, number).
-    const made = (w: Worker) =>
-      w.logs.filter((l) => l.msg === "webhook delivered" || l.msg === "webhook attempt failed").map((l) => `${l.deliveryId as string}#${l.attempt as number}`);
+    const made = (w: Worker) => w.logs.filter((l) => l.msg === "webhook delivered" || l.msg === "webhook attempt failed").map((l) => `${l.deliveryId as string}#${l.attempt as number}`);
     const [m1, m2] = [made(w1), made(w2)];
     expect(m1.length).toBeGreaterThan(0);
     expect(m2.length).toBeGreaterThan(0);
@@ -237,4 +241,3 @@ describe("a Redis that restarts empty", () => {
     for (const d of done) expect(rec.of(d.id).map((r) => r.headers["x-attesto-attempt"])).toEqual(["1", "2"]);
   });
 });
-

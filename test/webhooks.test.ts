@@ -140,9 +140,7 @@ describe("subscriptions", () => {
       "url: host is not publicly routable (linkLocal address)",
     );
     await expect(client.updateSubscription({ subscriptionId: subscription!.id, eventTypes: ["x"], updateMask: { paths: ["event_types"] } })).rejects.toThrow("event_types[0]: must be one of");
-    await expect(client.rotateSubscriptionSecret({ subscriptionId: subscription!.id, overlap: { seconds: 8n * 86400n } })).rejects.toThrow(
-      "overlap: must be at most 7 days",
-    );
+    await expect(client.rotateSubscriptionSecret({ subscriptionId: subscription!.id, overlap: { seconds: 8n * 86400n } })).rejects.toThrow("overlap: must be at most 7 days");
     expect((await client.getSubscription({ subscriptionId: subscription!.id })).subscription!.url).toBe("https://93.184.215.14/hook");
   });
 
@@ -409,7 +407,10 @@ describe("deliveries on the wire", () => {
     expect(Math.abs(Number(header(r, "x-attesto-timestamp")) - Date.now() / 1000)).toBeLessThan(60);
     expect(header(r, "x-attesto-signature")).toMatch(/^[0-9a-f]{64}$/);
     expect(header(r, "x-attesto-signature")).toBe(
-      createHmac("sha256", secret).update(`${header(r, "x-attesto-timestamp")}.`).update(r.body).digest("hex"),
+      createHmac("sha256", secret)
+        .update(`${header(r, "x-attesto-timestamp")}.`)
+        .update(r.body)
+        .digest("hex"),
     );
     expect(header(r, "webhook-signature")).toMatch(/^v1,[A-Za-z0-9+/]{43}=$/);
 
@@ -558,12 +559,7 @@ describe("retries", () => {
     const back = await receiver(port);
     const d = await settled(client, id);
     expect(d.status).toBe(DeliveryStatus.SUCCEEDED);
-    expect(d.attempts.map((a) => a.errorKind)).toEqual([
-      AttemptErrorKind.CONNECTION_REFUSED,
-      AttemptErrorKind.CONNECTION_REFUSED,
-      AttemptErrorKind.CONNECTION_REFUSED,
-      AttemptErrorKind.NONE,
-    ]);
+    expect(d.attempts.map((a) => a.errorKind)).toEqual([AttemptErrorKind.CONNECTION_REFUSED, AttemptErrorKind.CONNECTION_REFUSED, AttemptErrorKind.CONNECTION_REFUSED, AttemptErrorKind.NONE]);
     expect(d.attempts.map((a) => a.statusCode)).toEqual([0, 0, 0, 204]);
     expect(back.received.map((r) => [header(r, "x-attesto-delivery-id"), header(r, "x-attesto-attempt")])).toEqual([[id, "4"]]);
   });

@@ -61,10 +61,7 @@ check(first.size === 5, "the checkpoint covers the 5 events");
 
 // 4. Event 3 is in that tree.
 const { proof: inclusion } = await attesto.proofstreams.getInclusionProof({ streamId: stream!.id, leaf: { case: "seqNo", value: 3n }, treeSize: 5n });
-check(
-  verifyInclusion(Number(inclusion!.leafIndex), Number(inclusion!.treeSize), appended[2]!.leafHash, inclusion!.auditPath, first.root),
-  "the inclusion proof places event 3 under the signed root",
-);
+check(verifyInclusion(Number(inclusion!.leafIndex), Number(inclusion!.treeSize), appended[2]!.leafHash, inclusion!.auditPath, first.root), "the inclusion proof places event 3 under the signed root");
 
 // 5. More events, a later checkpoint, and proof that it extends the first one.
 for (let n = 6; n <= 8; n++) await append(n);

@@ -91,7 +91,10 @@ export class ChainWriter {
   async #record(batchId: string, signed: { nonce: number; raw: Hex; hash: Hex; fees: Fees }): Promise<void> {
     await this.deps.db.transaction(async (tx) => {
       await tx.insert(anchorTransactions).values(this.#row(batchId, signed));
-      await tx.update(anchorBatches).set({ txHash: signed.hash, nonce: signed.nonce, broadcastAt: sql`now()` }).where(eq(anchorBatches.id, batchId));
+      await tx
+        .update(anchorBatches)
+        .set({ txHash: signed.hash, nonce: signed.nonce, broadcastAt: sql`now()` })
+        .where(eq(anchorBatches.id, batchId));
     });
   }
 

@@ -1,14 +1,4 @@
-import {
-  createPublicClient,
-  http,
-  keccak256,
-  type Hex,
-  type PublicClient,
-  type PrivateKeyAccount,
-  TransactionReceiptNotFoundError,
-  TransactionNotFoundError,
-  BlockNotFoundError,
-} from "viem";
+import { createPublicClient, http, keccak256, type Hex, type PublicClient, type PrivateKeyAccount, TransactionReceiptNotFoundError, TransactionNotFoundError, BlockNotFoundError } from "viem";
 import type { Fees } from "./fees.js";
 
 /** One mined transaction as the tracker needs it. */

@@ -47,7 +47,12 @@ export async function listBatches(db: Db, tenantId: string, filter: PageRequest 
     .where(filter.status ? eq(anchorBatches.status, filter.status) : undefined)
     .orderBy(desc(anchorBatches.id))
     .limit(fetch);
-  const page = pageOf(rows, win, (r) => r.batch.id, (r) => ({ ...r.batch, tenantMemberCount: r.n }));
+  const page = pageOf(
+    rows,
+    win,
+    (r) => r.batch.id,
+    (r) => ({ ...r.batch, tenantMemberCount: r.n }),
+  );
   return { batches: page.items, nextPageToken: page.nextPageToken };
 }
 
@@ -86,14 +91,7 @@ export async function getReceipt(db: Db, tenantId: string, streamId: string, tre
     .select({ member: anchorMembers, batch: anchorBatches })
     .from(anchorMembers)
     .innerJoin(anchorBatches, eq(anchorBatches.id, anchorMembers.batchId))
-    .where(
-      and(
-        eq(anchorMembers.tenantId, tenantId),
-        eq(anchorMembers.streamId, streamId),
-        treeSize ? eq(anchorMembers.treeSize, treeSize) : undefined,
-        inArray(anchorBatches.status, [...statuses]),
-      ),
-    )
+    .where(and(eq(anchorMembers.tenantId, tenantId), eq(anchorMembers.streamId, streamId), treeSize ? eq(anchorMembers.treeSize, treeSize) : undefined, inArray(anchorBatches.status, [...statuses])))
     // A confirmed batch first, then the newest.
     .orderBy(sql`(${anchorBatches.status} = 'confirmed') DESC`, desc(anchorMembers.treeSize), desc(anchorBatches.id))
     .limit(1);

@@ -13,7 +13,9 @@ export const anchorBatches = pgTable(
   "anchor_batches",
   {
     id: text("id").primaryKey(),
-    status: text("status", { enum: ["pending", "submitted", "confirmed", "failed"] }).notNull().default("pending"),
+    status: text("status", { enum: ["pending", "submitted", "confirmed", "failed"] })
+      .notNull()
+      .default("pending"),
     chainId: count("chain_id").notNull(),
     root: bytea("root").notNull(),
     memberCount: integer("member_count").notNull(),
@@ -30,7 +32,9 @@ export const anchorBatches = pgTable(
     confirmationRule: text("confirmation_rule", { enum: ["finalized", "confirmations"] }),
     /** Blocks from the transaction's block to the chain head when it was confirmed, inclusive. */
     confirmations: integer("confirmations").notNull().default(0),
-    failureReason: text("failure_reason", { enum: ["", "dropped", "reorged", "orphan_window", "submit_failed"] }).notNull().default(""),
+    failureReason: text("failure_reason", { enum: ["", "dropped", "reorged", "orphan_window", "submit_failed"] })
+      .notNull()
+      .default(""),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     submittedAt: timestamp("submitted_at", { withTimezone: true }),
     confirmedAt: timestamp("confirmed_at", { withTimezone: true }),
@@ -84,11 +88,7 @@ export const anchorMembers = pgTable(
     /** RFC 9162 consistency proof from previous_tree_size to tree_size, concatenated. */
     consistencyProof: bytea("consistency_proof").notNull(),
   },
-  (t) => [
-    primaryKey({ columns: [t.batchId, t.leafIndex] }),
-    index("anchor_members_stream").on(t.streamId, t.treeSize),
-    index("anchor_members_tenant").on(t.tenantId, t.batchId),
-  ],
+  (t) => [primaryKey({ columns: [t.batchId, t.leafIndex] }), index("anchor_members_stream").on(t.streamId, t.treeSize), index("anchor_members_tenant").on(t.tenantId, t.batchId)],
 );
 
 /** The sender key generated when none is configured, sealed with the keyring (context anchor_keys.private_key, aad the slot). */

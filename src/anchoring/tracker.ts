@@ -43,11 +43,11 @@ export class ConfirmationTracker {
     }
     const latestBlock = await chain.latestBlock();
     const finalizedBlock = this.policy.rule === "finalized" ? await chain.finalizedBlock() : undefined;
-    const step = nextStep(
-      { mined, previouslyMined: batch.blockNumber !== null && !mined, latestBlock, finalizedBlock },
-      this.policy,
-      { now: Date.now(), submittedAt: batch.submittedAt!.getTime(), broadcastAt: batch.broadcastAt!.getTime() },
-    );
+    const step = nextStep({ mined, previouslyMined: batch.blockNumber !== null && !mined, latestBlock, finalizedBlock }, this.policy, {
+      now: Date.now(),
+      submittedAt: batch.submittedAt!.getTime(),
+      broadcastAt: batch.broadcastAt!.getTime(),
+    });
     // previouslyMined above means "was mined, is not now"; a batch still mined in another block is re-recorded below.
     if (mined && (batch.blockHash !== mined.blockHash || batch.txHash !== mined.txHash)) {
       const blockTime = await chain.blockTime(mined.blockNumber);
@@ -88,7 +88,15 @@ export class ConfirmationTracker {
         .returning();
       if (!row) return false;
       const members = await membersOf(tx, batch.id);
-      const base = { batch_id: row.id, chain_id: row.chainId, tx_hash: row.txHash!, block_number: row.blockNumber!, block_hash: row.blockHash!, root: `0x${row.root.toString("hex")}`, confirmed_at: rfc3339(row.confirmedAt!) };
+      const base = {
+        batch_id: row.id,
+        chain_id: row.chainId,
+        tx_hash: row.txHash!,
+        block_number: row.blockNumber!,
+        block_hash: row.blockHash!,
+        root: `0x${row.root.toString("hex")}`,
+        confirmed_at: rfc3339(row.confirmedAt!),
+      };
       for (const [tenantId, refs] of byTenant(members)) {
         for (let at = 0; at < refs.length; at += CHECKPOINTS_PER_EVENT) {
           await events.emit(tx, tenantId, "batch.confirmed", { ...base, checkpoints: refs.slice(at, at + CHECKPOINTS_PER_EVENT) });
@@ -174,13 +182,7 @@ async function previousConfirmedSizes(tx: Db, batchId: string): Promise<Map<stri
     .select({ streamId: anchorMembers.streamId, size: sql<string>`max(${anchorMembers.treeSize})` })
     .from(anchorMembers)
     .innerJoin(anchorBatches, eq(anchorBatches.id, anchorMembers.batchId))
-    .where(
-      and(
-        eq(anchorBatches.status, "confirmed"),
-        lt(anchorBatches.id, batchId),
-        sql`${anchorMembers.streamId} IN (SELECT stream_id FROM ${anchorMembers} WHERE batch_id = ${batchId})`,
-      ),
-    )
+    .where(and(eq(anchorBatches.status, "confirmed"), lt(anchorBatches.id, batchId), sql`${anchorMembers.streamId} IN (SELECT stream_id FROM ${anchorMembers} WHERE batch_id = ${batchId})`))
     .groupBy(anchorMembers.streamId);
   return new Map(rows.map((r) => [r.streamId, Number(r.size)]));
 }

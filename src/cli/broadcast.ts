@@ -16,4 +16,3 @@ export async function localBroadcast(config: Config, logger: Logger): Promise<{ 
   const broadcast = new Broadcast(redis, logger);
   return { broadcast, close: () => broadcast.close().then(() => redis.close()) };
 }
-

@@ -13,7 +13,14 @@ const silent: Progress = { update() {}, stop() {} };
  */
 export function progressBar(total: number, unit: string, json: boolean, stream: NodeJS.WriteStream = process.stderr): Progress {
   if (json || !stream.isTTY) return silent;
-  const bar = new SingleBar({ stream, format: `[{bar}] {percentage}% {value}/{total} ${unit} · {eta_formatted} left`, hideCursor: true, barsize: 30, barCompleteChar: "\u2588", barIncompleteChar: "\u2591" });
+  const bar = new SingleBar({
+    stream,
+    format: `[{bar}] {percentage}% {value}/{total} ${unit} · {eta_formatted} left`,
+    hideCursor: true,
+    barsize: 30,
+    barCompleteChar: "\u2588",
+    barIncompleteChar: "\u2591",
+  });
   bar.start(total, 0);
   return {
     update: (done) => bar.update(done),

@@ -91,12 +91,7 @@ const isLoopback = (url: string) => ["127.0.0.1", "localhost", "[::1]"].includes
  * this machine, from the development credentials the server keeps in its
  * data folder. Those are never sent to another host.
  */
-export async function credentialFor(
-  kind: CredentialKind,
-  url: string,
-  config: Pick<Config, "dataDir" | "databaseUrl">,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<Credential> {
+export async function credentialFor(kind: CredentialKind, url: string, config: Pick<Config, "dataDir" | "databaseUrl">, env: NodeJS.ProcessEnv = process.env): Promise<Credential> {
   const name = ENV_OF[kind];
   const fromEnv = env[name];
   if (fromEnv) return { secret: fromEnv, source: name };

@@ -19,12 +19,7 @@ export function newConnectorSecret(kind: ConnectorKind, tokenMode?: GitLabTokenM
 export const sealSecret = (keyring: Keyring, tenantId: string, text: string): Buffer => keyring.encrypt(CONNECTOR_SECRET_CONTEXT, text, tenantId);
 
 /** Checks a new connector's kind-specific config and makes its secret (S3: seals the given credentials, shows nothing). */
-export async function configureKind(
-  keyring: Keyring,
-  policy: OutboundPolicy,
-  tenantId: string,
-  input: CreateConnectorInput,
-): Promise<{ settings: KindSettings; sealed: Buffer; secret: string }> {
+export async function configureKind(keyring: Keyring, policy: OutboundPolicy, tenantId: string, input: CreateConnectorInput): Promise<{ settings: KindSettings; sealed: Buffer; secret: string }> {
   const seal = (text: string) => sealSecret(keyring, tenantId, text);
   const refuse = (field: string) => {
     throw invalidArgument(field, `does not apply to ${input.kind} connectors`);

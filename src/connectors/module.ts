@@ -53,10 +53,7 @@ export class Connectors {
   ) {
     this.stats = new ConnectorStats({ db: deps.db, logger: deps.logger });
     this.#live = new LiveConnectors({ db: deps.db, keyring: deps.keyring, tenancy: deps.tenancy, broadcast: deps.broadcast }, settings.cacheMs);
-    this.#registry = new ConnectorRegistry(
-      { db: deps.db, keyring: deps.keyring, proofstreams: deps.proofstreams, requestIds: deps.requestIds, live: this.#live },
-      settings,
-    );
+    this.#registry = new ConnectorRegistry({ db: deps.db, keyring: deps.keyring, proofstreams: deps.proofstreams, requestIds: deps.requestIds, live: this.#live }, settings);
     this.#ingress = { live: this.#live, stats: this.stats, proofstreams: deps.proofstreams };
   }
 

@@ -83,8 +83,7 @@ export function gitHubPush(body: Record<string, unknown>): NormalizedEvent {
   if (typeof pushedAt === "number" && !(Number.isSafeInteger(pushedAt) && pushedAt > 0 && pushedAt <= LAST_UNIX_SECOND)) {
     throw invalidArgument("repository.pushed_at", "must be unix seconds (or an RFC 3339 timestamp) before the year 10000");
   }
-  const occurredAt =
-    typeof pushedAt === "number" ? new Date(pushedAt * 1000) : typeof pushedAt === "string" ? parseTimestamp(pushedAt, "repository.pushed_at") : undefined;
+  const occurredAt = typeof pushedAt === "number" ? new Date(pushedAt * 1000) : typeof pushedAt === "string" ? parseTimestamp(pushedAt, "repository.pushed_at") : undefined;
   const sourceRef = contentRef("github", [payload.repository, payload.ref, payload.before, payload.after, occurredAt?.toISOString() ?? null]);
   return { sourceRef, eventType: "github.push", occurredAt, payload };
 }

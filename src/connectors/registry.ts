@@ -84,10 +84,7 @@ export class ConnectorRegistry {
   }
 
   /** Newest first. */
-  async list(
-    tenantId: string,
-    opts: { pageSize?: number; pageToken?: string; streamId?: string; includeRevoked?: boolean } = {},
-  ): Promise<{ connectors: Connector[]; nextPageToken: string }> {
+  async list(tenantId: string, opts: { pageSize?: number; pageToken?: string; streamId?: string; includeRevoked?: boolean } = {}): Promise<{ connectors: Connector[]; nextPageToken: string }> {
     const win = pageWindow(opts);
     const { fetch, after: before } = win;
     const rows = await this.deps.db
@@ -103,7 +100,12 @@ export class ConnectorRegistry {
       )
       .orderBy(desc(connectors.id))
       .limit(fetch);
-    const { items, nextPageToken } = pageOf(rows, win, (r) => r.id, (r) => this.#toConnector(r));
+    const { items, nextPageToken } = pageOf(
+      rows,
+      win,
+      (r) => r.id,
+      (r) => this.#toConnector(r),
+    );
     return { connectors: items, nextPageToken };
   }
 
@@ -114,11 +116,7 @@ export class ConnectorRegistry {
    * legacy-token GitLab connector moves to signing tokens, its token retired
    * at once (it is of the other scheme). S3 connectors take new credentials.
    */
-  async rotate(
-    tenantId: string,
-    id: string,
-    opts: { overlapMs?: number; credentials?: Partial<S3Credentials>; etag?: string } = {},
-  ): Promise<ConnectorWithSecret> {
+  async rotate(tenantId: string, id: string, opts: { overlapMs?: number; credentials?: Partial<S3Credentials>; etag?: string } = {}): Promise<ConnectorWithSecret> {
     const overlapMs = opts.overlapMs ?? this.settings.secretOverlapMs;
     if (overlapMs < 0) throw invalidArgument("overlap", "must not be negative");
     if (overlapMs > MAX_SECRET_OVERLAP_MS) throw invalidArgument("overlap", "must be at most 7 days");
@@ -190,7 +188,11 @@ export class ConnectorRegistry {
   }
 
   async #row(tenantId: string, id: string): Promise<Row> {
-    const [row] = await this.deps.db.select().from(connectors).where(and(eq(connectors.id, id), eq(connectors.tenantId, tenantId))).limit(1);
+    const [row] = await this.deps.db
+      .select()
+      .from(connectors)
+      .where(and(eq(connectors.id, id), eq(connectors.tenantId, tenantId)))
+      .limit(1);
     if (!row) throw notFound("connector");
     return row;
   }

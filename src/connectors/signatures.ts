@@ -47,12 +47,7 @@ export function freshTimestamp(header: string | undefined, nowSeconds: number): 
  * and X-Attesto-Connector-Signature, hex HMAC-SHA256 keyed with the secret
  * string over `timestamp + "." + raw body`.
  */
-export function verifySignedWebhook(
-  secrets: readonly string[],
-  headers: { timestamp: string | undefined; signature: string | undefined },
-  body: Buffer,
-  nowSeconds: number,
-): SignatureVerdict {
+export function verifySignedWebhook(secrets: readonly string[], headers: { timestamp: string | undefined; signature: string | undefined }, body: Buffer, nowSeconds: number): SignatureVerdict {
   const given = fromHex(headers.signature?.trim() ?? "");
   if (!given || !headers.timestamp) return "bad_signature";
   let ok = false;
@@ -76,8 +71,7 @@ export function verifyGitHub(secrets: readonly string[], header: string | undefi
 export const SIGNING_TOKEN_PREFIX = "whsec_";
 
 /** The HMAC key of a Standard Webhooks secret: its base64 part, decoded. */
-export const standardWebhooksKey = (secret: string) =>
-  Buffer.from(secret.startsWith(SIGNING_TOKEN_PREFIX) ? secret.slice(SIGNING_TOKEN_PREFIX.length) : secret, "base64");
+export const standardWebhooksKey = (secret: string) => Buffer.from(secret.startsWith(SIGNING_TOKEN_PREFIX) ? secret.slice(SIGNING_TOKEN_PREFIX.length) : secret, "base64");
 
 /**
  * GitLab signing tokens (Standard Webhooks): webhook-signature holds one or

@@ -50,10 +50,7 @@ describe("the v1 conventions hold for every RPC", () => {
     expect(m.input.field.requestId?.proto.proto3Optional).toBe(true);
   });
 
-  it.each([...named("Verify"), ...named("Revoke"), ...named("Put"), ...named("Delete").filter(([n]) => n.startsWith("AdminService"))])(
-    "%s is safe to retry but never GET",
-    (_name, m) => {
-      expect(m.idempotency).toBe(Idempotency.IDEMPOTENT);
-    },
-  );
+  it.each([...named("Verify"), ...named("Revoke"), ...named("Put"), ...named("Delete").filter(([n]) => n.startsWith("AdminService"))])("%s is safe to retry but never GET", (_name, m) => {
+    expect(m.idempotency).toBe(Idempotency.IDEMPOTENT);
+  });
 });

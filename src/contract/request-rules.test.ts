@@ -2,13 +2,7 @@ import { create, type DescMessage, type MessageInitShape } from "@bufbuild/proto
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { CommitS3ObjectRequestSchema, ConnectorKind, CreateConnectorRequestSchema, RotateConnectorSecretRequestSchema } from "../../gen/ts/attesto/v1/connector_pb.js";
-import {
-  CreateBundleRequestSchema,
-  GetConsistencyProofRequestSchema,
-  GetEventRequestSchema,
-  GetInclusionProofRequestSchema,
-  ListEventsRequestSchema,
-} from "../../gen/ts/attesto/v1/proofstream_pb.js";
+import { CreateBundleRequestSchema, GetConsistencyProofRequestSchema, GetEventRequestSchema, GetInclusionProofRequestSchema, ListEventsRequestSchema } from "../../gen/ts/attesto/v1/proofstream_pb.js";
 import { ListNotificationsRequestSchema, PurchaseKind, VerifyGooglePurchaseRequestSchema } from "../../gen/ts/attesto/v1/store_pb.js";
 import { VerifyBundleRequestSchema } from "../../gen/ts/attesto/v1/verifier_pb.js";
 import { RotateSubscriptionSecretRequestSchema } from "../../gen/ts/attesto/v1/webhook_pb.js";

@@ -19,12 +19,7 @@ import {
   GetStreamRequestSchema,
   ListEventsRequestSchema,
 } from "../../gen/ts/attesto/v1/proofstream_pb.js";
-import {
-  CreateSubscriptionRequestSchema,
-  type DeliveryStatus,
-  ListDeliveriesRequestSchema,
-  UpdateSubscriptionRequestSchema,
-} from "../../gen/ts/attesto/v1/webhook_pb.js";
+import { CreateSubscriptionRequestSchema, type DeliveryStatus, ListDeliveriesRequestSchema, UpdateSubscriptionRequestSchema } from "../../gen/ts/attesto/v1/webhook_pb.js";
 import { AppError } from "../errors.js";
 import { validateMessage } from "./validation.js";
 
@@ -229,9 +224,7 @@ describe("validateMessage: in, url, pattern", () => {
   });
 
   it("pattern on fork_evidence_id", () => {
-    expect(() =>
-      validateMessage(GetForkEvidenceRequestSchema, create(GetForkEvidenceRequestSchema, { forkEvidenceId: `fork_${ULID}` })),
-    ).not.toThrow();
+    expect(() => validateMessage(GetForkEvidenceRequestSchema, create(GetForkEvidenceRequestSchema, { forkEvidenceId: `fork_${ULID}` }))).not.toThrow();
     rejection(GetForkEvidenceRequestSchema, create(GetForkEvidenceRequestSchema, { forkEvidenceId: `str_${ULID}` }), "fork_evidence_id");
   });
 

@@ -34,9 +34,7 @@ describe("hkdfSha256 (RFC 5869 appendix A)", () => {
     const salt = hex("000102030405060708090a0b0c");
     const info = hex("f0f1f2f3f4f5f6f7f8f9");
     const okm = hkdfSha256(ikm, salt, info, 42);
-    expect(okm.toString("hex")).toBe(
-      "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865",
-    );
+    expect(okm.toString("hex")).toBe("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
   });
 
   it("A.2: longer inputs and outputs", () => {
@@ -67,16 +65,12 @@ describe("hkdfSha256 (RFC 5869 appendix A)", () => {
   it("A.3: zero-length salt and info", () => {
     const ikm = hex("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b");
     const okm = hkdfSha256(ikm, new Uint8Array(0), new Uint8Array(0), 42);
-    expect(okm.toString("hex")).toBe(
-      "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8",
-    );
+    expect(okm.toString("hex")).toBe("8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8");
   });
 
   it("takes a string info as its UTF-8 bytes", () => {
     const ikm = randomBytes(32);
-    expect(hkdfSha256(ikm, Buffer.alloc(0), "connectors.secret/é", 32)).toEqual(
-      hkdfSha256(ikm, Buffer.alloc(0), Buffer.from("connectors.secret/é", "utf8"), 32),
-    );
+    expect(hkdfSha256(ikm, Buffer.alloc(0), "connectors.secret/é", 32)).toEqual(hkdfSha256(ikm, Buffer.alloc(0), Buffer.from("connectors.secret/é", "utf8"), 32));
   });
 });
 
@@ -167,9 +161,7 @@ describe("Keyring", () => {
   it("computes hmacHex with the context's HMAC subkey", () => {
     const expected = createHmac("sha256", keyring.hmacKey("webhooks.sig")).update("payload").digest("hex");
     expect(keyring.hmacHex("webhooks.sig", "payload")).toBe(expected);
-    expect(keyring.hmacHex("webhooks.sig", "payload")).not.toBe(
-      createHmac("sha256", keyring.encryptionKey("webhooks.sig")).update("payload").digest("hex"),
-    );
+    expect(keyring.hmacHex("webhooks.sig", "payload")).not.toBe(createHmac("sha256", keyring.encryptionKey("webhooks.sig")).update("payload").digest("hex"));
   });
 
   it("refuses encryption contexts in the hmac/ namespace, so no AES key equals an HMAC key", () => {
@@ -213,16 +205,11 @@ describe("Keyring", () => {
   it("property: a value sealed under one context does not open under a different one", () => {
     const context = fc.string({ minLength: 1, maxLength: 20 }).filter((s) => !s.startsWith("hmac/"));
     fc.assert(
-      fc.property(
-        fc.uint8Array({ maxLength: 256 }),
-        context,
-        context,
-        (x, a, b) => {
-          fc.pre(!Buffer.from(a, "utf8").equals(Buffer.from(b, "utf8")));
-          const sealed = keyring.encrypt(a, x);
-          expect(() => keyring.decrypt(b, sealed)).toThrow(AppError);
-        },
-      ),
+      fc.property(fc.uint8Array({ maxLength: 256 }), context, context, (x, a, b) => {
+        fc.pre(!Buffer.from(a, "utf8").equals(Buffer.from(b, "utf8")));
+        const sealed = keyring.encrypt(a, x);
+        expect(() => keyring.decrypt(b, sealed)).toThrow(AppError);
+      }),
       { numRuns: 100 },
     );
   });
@@ -302,9 +289,7 @@ describe("loadMasterKey", () => {
     for (const line of lines) {
       expect(line.level).toBe(40); // warn
       expect(line.file).toBe(file);
-      expect(line.msg).toBe(
-        "using a development encryption key from the data folder: for development only, set ATTESTO_ENCRYPTION_KEY in production",
-      );
+      expect(line.msg).toBe("using a development encryption key from the data folder: for development only, set ATTESTO_ENCRYPTION_KEY in production");
     }
     // The key itself is never logged.
     expect(JSON.stringify(lines)).not.toContain(first.toString("base64"));
@@ -321,9 +306,7 @@ describe("loadMasterKey", () => {
   it("non-embedded without a key throws naming ATTESTO_ENCRYPTION_KEY and writes nothing", async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "attesto-key-"));
     const { logger, lines } = capturingLogger();
-    await expect(loadMasterKey({ encryptionKey: undefined, dataDir: dir, embedded: false, logger })).rejects.toThrow(
-      /ATTESTO_ENCRYPTION_KEY/,
-    );
+    await expect(loadMasterKey({ encryptionKey: undefined, dataDir: dir, embedded: false, logger })).rejects.toThrow(/ATTESTO_ENCRYPTION_KEY/);
     await expect(loadMasterKey({ encryptionKey: "", dataDir: dir, embedded: false, logger })).rejects.toThrow(/ATTESTO_ENCRYPTION_KEY/);
     await expect(stat(path.join(dir, DEV_KEY_FILE))).rejects.toMatchObject({ code: "ENOENT" });
     expect(lines).toEqual([]);

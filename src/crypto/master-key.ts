@@ -22,17 +22,10 @@ export function parseMasterKey(text: string): Buffer {
  * default keeps a development key in its data folder (created on first use);
  * a deployment on a real database must set the variable.
  */
-export async function loadMasterKey(opts: {
-  encryptionKey: string | undefined;
-  dataDir: string;
-  embedded: boolean;
-  logger: Logger;
-}): Promise<Buffer> {
+export async function loadMasterKey(opts: { encryptionKey: string | undefined; dataDir: string; embedded: boolean; logger: Logger }): Promise<Buffer> {
   if (opts.encryptionKey) return parseMasterKey(opts.encryptionKey);
   if (!opts.embedded) {
-    throw new Error(
-      "ATTESTO_ENCRYPTION_KEY is required with DATABASE_URL (generate one: openssl rand -base64 32)",
-    );
+    throw new Error("ATTESTO_ENCRYPTION_KEY is required with DATABASE_URL (generate one: openssl rand -base64 32)");
   }
   const file = path.join(opts.dataDir, DEV_KEY_FILE);
   let key: Buffer;
@@ -44,9 +37,6 @@ export async function loadMasterKey(opts: {
     key = randomBytes(32);
     await writeFile(file, key.toString("base64") + "\n", { mode: 0o600, flag: "wx" });
   }
-  opts.logger.warn(
-    { file },
-    "using a development encryption key from the data folder: for development only, set ATTESTO_ENCRYPTION_KEY in production",
-  );
+  opts.logger.warn({ file }, "using a development encryption key from the data folder: for development only, set ATTESTO_ENCRYPTION_KEY in production");
   return key;
 }

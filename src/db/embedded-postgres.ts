@@ -233,16 +233,7 @@ async function initCluster(dir: string, runAs: RunAs | undefined): Promise<void>
   const bin = embeddedBinDir();
   await runAsUser(
     path.join(bin, "initdb"),
-    [
-      `--pgdata=${dataDir}`,
-      `--username=${ROLE}`,
-      `--pwfile=${passwordFile}`,
-      "--auth=scram-sha-256",
-      "--encoding=UTF8",
-      "--locale=C",
-      "--locale-provider=builtin",
-      "--builtin-locale=C.UTF-8",
-    ],
+    [`--pgdata=${dataDir}`, `--username=${ROLE}`, `--pwfile=${passwordFile}`, "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C", "--locale-provider=builtin", "--builtin-locale=C.UTF-8"],
     runAs,
   );
 }

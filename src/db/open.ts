@@ -49,9 +49,7 @@ export async function openConfiguredDatabase(
   logger?: Logger,
 ): Promise<ConfiguredDatabase> {
   if (config.databaseUrl) await probeDatabase(config.databaseUrl);
-  const embedded = config.databaseUrl
-    ? undefined
-    : await openEmbeddedPostgres({ dir: embeddedPostgresDir(config.dataDir), runAsUser: config.embeddedPgUser, logger });
+  const embedded = config.databaseUrl ? undefined : await openEmbeddedPostgres({ dir: embeddedPostgresDir(config.dataDir), runAsUser: config.embeddedPgUser, logger });
   try {
     const database = openDatabase({
       url: config.databaseUrl ?? embedded!.url,

@@ -28,7 +28,12 @@ describe("keyset pagination", () => {
   });
 
   it("keys by numbers too, and maps the rows it returns", () => {
-    const page = pageOf([{ seq: 1 }, { seq: 2 }, { seq: 3 }], pageWindow({ pageSize: 2 }), (r) => r.seq, (r) => r.seq * 10);
+    const page = pageOf(
+      [{ seq: 1 }, { seq: 2 }, { seq: 3 }],
+      pageWindow({ pageSize: 2 }),
+      (r) => r.seq,
+      (r) => r.seq * 10,
+    );
     expect(page.items).toEqual([10, 20]);
     expect(pageWindow({ pageToken: page.nextPageToken }).after).toBe("2");
   });
@@ -47,16 +52,12 @@ describe("keyset pagination", () => {
     expect((refused as AppError).details).toMatchObject({ field: "page_token", reason: "PAGE_TOKEN_INVALID" });
   });
 
-  it.each([
-    "garbage!",
-    "bm90LWEtdG9rZW4",
-    Buffer.from("zzzzzzzzzzz.a").toString("base64url"),
-    "-----BEGIN PRIVATE KEY-----\nAAAA",
-    Buffer.from([0xff, 0xfe]).toString("base64url"),
-    "%%%",
-  ])("refuses a token it did not make: %j", (pageToken) => {
-    expect(() => pageWindow({ pageToken })).toThrow(/^page_token: (is not a token this API made|was made for a request with other fields)/);
-  });
+  it.each(["garbage!", "bm90LWEtdG9rZW4", Buffer.from("zzzzzzzzzzz.a").toString("base64url"), "-----BEGIN PRIVATE KEY-----\nAAAA", Buffer.from([0xff, 0xfe]).toString("base64url"), "%%%"])(
+    "refuses a token it did not make: %j",
+    (pageToken) => {
+      expect(() => pageWindow({ pageToken })).toThrow(/^page_token: (is not a token this API made|was made for a request with other fields)/);
+    },
+  );
 
   it("refuses a token holding what the database refuses (NUL), even when it round-trips", () => {
     const fingerprint = pageWindow({}).fingerprint;

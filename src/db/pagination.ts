@@ -33,7 +33,11 @@ export interface PageWindow {
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 500;
 
-const fingerprintOf = (filter: unknown) => createHash("sha256").update(JSON.stringify(filter ?? null)).digest("base64url").slice(0, 11);
+const fingerprintOf = (filter: unknown) =>
+  createHash("sha256")
+    .update(JSON.stringify(filter ?? null))
+    .digest("base64url")
+    .slice(0, 11);
 
 const badToken = (problem: string) => new AppError("invalid_argument", `page_token: ${problem}`, { field: "page_token", reason: "PAGE_TOKEN_INVALID" });
 

@@ -28,8 +28,7 @@ export function preparing<T extends Handle>(client: T): T {
     get(target, prop, receiver) {
       switch (prop) {
         case "unsafe":
-          return ((text: string, params?: unknown[], options?: postgres.UnsafeQueryOptions) =>
-            (target.unsafe as Unsafe)(text, params as never, { ...options, prepare: true })) as Unsafe;
+          return ((text: string, params?: unknown[], options?: postgres.UnsafeQueryOptions) => (target.unsafe as Unsafe)(text, params as never, { ...options, prepare: true })) as Unsafe;
         case "begin":
           return (...args: unknown[]) => {
             const fn = args.pop() as (tx: postgres.TransactionSql) => unknown;
@@ -38,7 +37,9 @@ export function preparing<T extends Handle>(client: T): T {
         case "savepoint":
           return (...args: unknown[]) => {
             const fn = args.pop() as (tx: postgres.TransactionSql) => unknown;
-            return ((target as unknown as postgres.TransactionSql).savepoint as (...a: unknown[]) => unknown)(...args, (tx: postgres.TransactionSql) => fn(preparing(tx as Handle) as postgres.TransactionSql));
+            return ((target as unknown as postgres.TransactionSql).savepoint as (...a: unknown[]) => unknown)(...args, (tx: postgres.TransactionSql) =>
+              fn(preparing(tx as Handle) as postgres.TransactionSql),
+            );
           };
         case "reserve":
           return async () => preparing(await (target as postgres.Sql).reserve());

@@ -22,10 +22,7 @@ const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCode
  */
 export function mountLandingPage(app: Hono, deps: { links: LandingLink[] }): void {
   const version = packageVersion();
-  const links: LandingLink[] = [
-    { href: "/docs/", title: "Documentation", about: "architecture, configuration, and one guide each for tenant developers, operators and verifiers" },
-    ...deps.links,
-  ];
+  const links: LandingLink[] = [{ href: "/docs/", title: "Documentation", about: "architecture, configuration, and one guide each for tenant developers, operators and verifiers" }, ...deps.links];
 
   app.get("/", (c) => {
     const accept = c.req.header("accept") ?? "";

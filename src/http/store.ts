@@ -51,9 +51,7 @@ export function mountStoreRoutes(http: Hono, { store, storeNotifications, authen
   // Inbound store notifications: verified before anything is stored; a retry answers 200 and writes nothing.
   const received = (c: Context, r: ReceiveResult) => c.json({ id: r.notification.id, duplicate: r.duplicate, stream_id: r.notification.streamId, seq_no: r.notification.seqNo });
   http.post("/v1/webhooks/apple/:tenantId", async (c) => received(c, await storeNotifications.receiveApple(c.req.param("tenantId"), await c.req.text())));
-  http.post("/v1/webhooks/google/:tenantId", async (c) =>
-    received(c, await storeNotifications.receiveGoogle(c.req.param("tenantId"), c.req.header("authorization"), await c.req.text())),
-  );
+  http.post("/v1/webhooks/google/:tenantId", async (c) => received(c, await storeNotifications.receiveGoogle(c.req.param("tenantId"), c.req.header("authorization"), await c.req.text())));
 
   http.post("/v1/google/verify", async (c) => {
     const tenantId = await tenant(c);

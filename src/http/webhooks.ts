@@ -60,8 +60,7 @@ function fieldsOf(body: Record<string, unknown>, spec: Record<string, "string" |
     const kind = spec[key];
     if (!kind) throw invalidArgument(key, "unknown field");
     if (value === null || value === undefined) continue;
-    const ok =
-      kind === "string[]" ? Array.isArray(value) && value.every((v) => typeof v === "string") : kind === "boolean" ? typeof value === "boolean" : typeof value === "string";
+    const ok = kind === "string[]" ? Array.isArray(value) && value.every((v) => typeof v === "string") : kind === "boolean" ? typeof value === "boolean" : typeof value === "string";
     if (!ok) throw invalidArgument(key, kind === "string[]" ? "must be an array of strings" : `must be a ${kind}`);
     out[key] = value as string | string[] | boolean;
   }
@@ -150,9 +149,7 @@ export function mountWebhookRoutes(app: Hono, deps: WebhookRouteDeps): void {
       description: f.description as string | undefined,
     });
     validate(CreateSubscriptionRequestSchema, req);
-    const { subscription, secret } = await rest(
-      subscriptions.create(tenantId, { name: req.name, url: req.url, eventTypes: req.eventTypes, description: req.description }),
-    );
+    const { subscription, secret } = await rest(subscriptions.create(tenantId, { name: req.name, url: req.url, eventTypes: req.eventTypes, description: req.description }));
     return c.json({ ...subscriptionJson(subscription), secret }, 201);
   });
 

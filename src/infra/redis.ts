@@ -10,8 +10,7 @@ import { withoutCredentials, withTimeout } from "./safe-url.js";
 /** How long start-up waits for a configured Redis before it gives up, naming it. */
 export const DEPENDENCY_PROBE_MS = 2_500;
 
-export const NO_REDIS_MESSAGE =
-  "no Redis available: set REDIS_URL, or install redis-server (apt install redis-server | brew install redis), or run `docker compose up -d redis`";
+export const NO_REDIS_MESSAGE = "no Redis available: set REDIS_URL, or install redis-server (apt install redis-server | brew install redis), or run `docker compose up -d redis`";
 
 export interface RedisHandle {
   readonly url: string;
@@ -123,11 +122,7 @@ export function freePort(): Promise<number> {
 export async function startRedisServer(dir: string): Promise<{ child: ChildProcess; url: string; port: number }> {
   await mkdir(dir, { recursive: true });
   const port = await freePort();
-  const child = spawn(
-    "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes", "--save", "", "--daemonize", "no"],
-    { stdio: "ignore" },
-  );
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes", "--save", "", "--daemonize", "no"], { stdio: "ignore" });
   const failed = new Promise<never>((_, reject) => {
     child.once("error", () => reject(new Error(NO_REDIS_MESSAGE)));
     child.once("exit", (code) => reject(new Error(`redis-server exited with code ${code}; ${NO_REDIS_MESSAGE}`)));
@@ -150,8 +145,7 @@ export async function startRedisServer(dir: string): Promise<{ child: ChildProce
  */
 export function redisOutage(err: unknown): AppError | undefined {
   if (!(err instanceof Error) || err instanceof AppError) return undefined;
-  const unreachable =
-    err.name === "MaxRetriesPerRequestError" || err.message === "Connection is closed." || err.message.startsWith("Stream isn't writeable");
+  const unreachable = err.name === "MaxRetriesPerRequestError" || err.message === "Connection is closed." || err.message.startsWith("Stream isn't writeable");
   if (!unreachable) return undefined;
   return new AppError("unavailable", "the queue is unavailable", { reason: "QUEUE_UNAVAILABLE", retryAfterSeconds: 1 }, { cause: err });
 }

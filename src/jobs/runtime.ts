@@ -90,21 +90,25 @@ export class JobRuntime {
       });
     }
     if (!this.#periodicWorker) {
-      this.#periodicWorker = this.process(PERIODIC_QUEUE, async (job) => {
-        const run = this.#periodic.get(job.name);
-        if (!run) {
-          // A schedule this process has no handler for: left in Redis by a run with another
-          // configuration (anchoring on then, off now), or its module is still starting (the
-          // anchoring module attaches its chain in the background). Failing would log a warning
-          // on every tick forever; a skipped tick of a periodic job is harmless. Said once per name.
-          if (!this.#unhandled.has(job.name)) {
-            this.#unhandled.add(job.name);
-            this.opts.logger.info({ job: job.name }, "a periodic job with no handler in this process: its ticks are skipped here");
+      this.#periodicWorker = this.process(
+        PERIODIC_QUEUE,
+        async (job) => {
+          const run = this.#periodic.get(job.name);
+          if (!run) {
+            // A schedule this process has no handler for: left in Redis by a run with another
+            // configuration (anchoring on then, off now), or its module is still starting (the
+            // anchoring module attaches its chain in the background). Failing would log a warning
+            // on every tick forever; a skipped tick of a periodic job is harmless. Said once per name.
+            if (!this.#unhandled.has(job.name)) {
+              this.#unhandled.add(job.name);
+              this.opts.logger.info({ job: job.name }, "a periodic job with no handler in this process: its ticks are skipped here");
+            }
+            return undefined;
           }
-          return undefined;
-        }
-        return run(job);
-      }, 2);
+          return run(job);
+        },
+        2,
+      );
     }
   }
 

@@ -165,9 +165,7 @@ export interface OutboundResponse {
   excerpt: string;
 }
 
-export type OutboundResult =
-  | ({ ok: true; latencyMs: number } & OutboundResponse)
-  | { ok: false; latencyMs: number; errorKind: OutboundErrorKind; message: string };
+export type OutboundResult = ({ ok: true; latencyMs: number } & OutboundResponse) | { ok: false; latencyMs: number; errorKind: OutboundErrorKind; message: string };
 
 /** Bytes read from an answer: enough for 256 characters of any UTF-8. */
 const EXCERPT_BYTES = 1024;

@@ -190,12 +190,20 @@ export class Appender {
     const planned: Array<{ group: Group; before: StreamState; plan: ReturnType<typeof planBatch>; after: StreamState; writes: TileAppend[] }> = [];
     for (const group of groups) {
       const { before } = group;
-      const plan = planBatch(group.streamId, group.members.map((p) => p.input), { tenantId: before.tenantId, treeSize: before.edge.size }, new Map());
+      const plan = planBatch(
+        group.streamId,
+        group.members.map((p) => p.input),
+        { tenantId: before.tenantId, treeSize: before.edge.size },
+        new Map(),
+      );
       if (plan.rows.length === 0) {
         done.push({ group, results: plan.results });
         continue;
       }
-      const { edge, writes } = appendToEdge(before.edge, plan.rows.map((r) => r.leafHash));
+      const { edge, writes } = appendToEdge(
+        before.edge,
+        plan.rows.map((r) => r.leafHash),
+      );
       planned.push({ group, before, plan, after: { tenantId: before.tenantId, edge }, writes });
     }
     if (planned.length === 0) return { done, moved: [] };
@@ -213,9 +221,15 @@ export class Appender {
             AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(w.refs) AS ref(v) JOIN events e ON e.stream_id = w.id AND e.source_ref = ref.v)
           RETURNING s.id
         ), new_events AS (
-          ${eventsInsert(planned.flatMap((p) => p.plan.rows), sql`WHERE r.stream_id IN (SELECT id FROM head)`)}
+          ${eventsInsert(
+            planned.flatMap((p) => p.plan.rows),
+            sql`WHERE r.stream_id IN (SELECT id FROM head)`,
+          )}
         ), new_tiles AS (
-          ${tilesUpsert(planned.flatMap((p) => p.writes.map((w) => ({ ...w, streamId: p.group.streamId }))), sql`WHERE w.stream_id IN (SELECT id FROM head)`)}
+          ${tilesUpsert(
+            planned.flatMap((p) => p.writes.map((w) => ({ ...w, streamId: p.group.streamId }))),
+            sql`WHERE w.stream_id IN (SELECT id FROM head)`,
+          )}
         )
         SELECT id FROM head`)
       ).map((r) => r.id),
@@ -251,12 +265,20 @@ export class Appender {
       if (!head) return batch.map(() => notFound("stream"));
       const before = states.get(streamId);
       if (!before || before.edge.size !== head.treeSize) throw new AppError("internal", `stream ${streamId} changed size under its lock`);
-      const plan = planBatch(streamId, batch.map((p) => p.input), head, new Map(stored.map((row) => [row.sourceRef, toRecord(row)])));
+      const plan = planBatch(
+        streamId,
+        batch.map((p) => p.input),
+        head,
+        new Map(stored.map((row) => [row.sourceRef, toRecord(row)])),
+      );
       if (plan.rows.length === 0) {
         state = before;
         return plan.results;
       }
-      const { edge, writes } = appendToEdge(before.edge, plan.rows.map((r) => r.leafHash));
+      const { edge, writes } = appendToEdge(
+        before.edge,
+        plan.rows.map((r) => r.leafHash),
+      );
       await Promise.all([
         tx.execute(eventsInsert(plan.rows)),
         tx.execute(tilesUpsert(writes.map((w) => ({ ...w, streamId })))),

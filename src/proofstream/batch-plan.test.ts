@@ -59,7 +59,15 @@ describe("groupByStream", () => {
   const m = (streamId: string, n: number) => ({ input: { streamId }, n });
   it.each([
     { name: "one stream keeps arrival order", batch: [m("a", 1), m("a", 2), m("a", 3)], want: [["a", [1, 2, 3]]] },
-    { name: "interleaved streams, each in arrival order, by first arrival", batch: [m("b", 1), m("a", 2), m("b", 3), m("c", 4), m("a", 5)], want: [["b", [1, 3]], ["a", [2, 5]], ["c", [4]]] },
+    {
+      name: "interleaved streams, each in arrival order, by first arrival",
+      batch: [m("b", 1), m("a", 2), m("b", 3), m("c", 4), m("a", 5)],
+      want: [
+        ["b", [1, 3]],
+        ["a", [2, 5]],
+        ["c", [4]],
+      ],
+    },
     { name: "empty", batch: [], want: [] },
   ])("$name", ({ batch, want }) => {
     expect([...groupByStream(batch)].map(([id, members]) => [id, members.map((x) => x.n)])).toEqual(want);

@@ -18,15 +18,24 @@ export function planBatch(
     if (input.tenantId !== head.tenantId) return notFound("stream");
     const existing = known.get(input.sourceRef);
     if (existing) {
-      const same =
-        existing.eventType === input.eventType && existing.occurredAt.getTime() === input.occurredAt.getTime() && existing.payloadSha256 === input.payloadSha256;
+      const same = existing.eventType === input.eventType && existing.occurredAt.getTime() === input.occurredAt.getTime() && existing.payloadSha256 === input.payloadSha256;
       return same
         ? { event: existing, duplicate: true }
         : new AppError("replay_conflict", `source_ref ${JSON.stringify(input.sourceRef)} was already committed with different content`, { field: "source_ref", reason: "REPLAY_CONFLICT" });
     }
     const seqNo = ++size;
     const { leaf, leafHash } = leafOf({ ...input, streamId, seqNo, receivedAt });
-    const record: EventRecord = { streamId, seqNo, sourceRef: input.sourceRef, eventType: input.eventType, occurredAt: input.occurredAt, receivedAt, payload: input.payload, payloadSha256: input.payloadSha256, leafHash };
+    const record: EventRecord = {
+      streamId,
+      seqNo,
+      sourceRef: input.sourceRef,
+      eventType: input.eventType,
+      occurredAt: input.occurredAt,
+      receivedAt,
+      payload: input.payload,
+      payloadSha256: input.payloadSha256,
+      leafHash,
+    };
     known.set(input.sourceRef, record);
     rows.push({ ...record, leaf });
     return { event: record, duplicate: false };

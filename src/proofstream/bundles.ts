@@ -108,10 +108,19 @@ export class Bundles {
     const count = input.toSeqNo - input.fromSeqNo + 1;
     if (count > this.settings.maxEvents) throw invalidArgument("to_seq_no", `a bundle covers at most ${this.settings.maxEvents} events; this range has ${count}`);
     const stream = await getStreamRow(db, tenantId, input.streamId);
-    if (input.toSeqNo > stream.treeSize) throw new AppError("failed_precondition", `to_seq_no ${input.toSeqNo} is beyond the stream's ${stream.treeSize} events`, { field: "to_seq_no", reason: "RANGE_BEYOND_STREAM" });
+    if (input.toSeqNo > stream.treeSize)
+      throw new AppError("failed_precondition", `to_seq_no ${input.toSeqNo} is beyond the stream's ${stream.treeSize} events`, { field: "to_seq_no", reason: "RANGE_BEYOND_STREAM" });
     const [row] = await db
       .insert(bundles)
-      .values({ id: newId("bundle"), tenantId, streamId: stream.id, fromSeqNo: input.fromSeqNo, toSeqNo: input.toSeqNo, includePayloads: input.includePayloads, includeInclusionProofs: input.includeInclusionProofs })
+      .values({
+        id: newId("bundle"),
+        tenantId,
+        streamId: stream.id,
+        fromSeqNo: input.fromSeqNo,
+        toSeqNo: input.toSeqNo,
+        includePayloads: input.includePayloads,
+        includeInclusionProofs: input.includeInclusionProofs,
+      })
       .returning();
     try {
       await this.deps.jobs.queue(BUNDLE_QUEUE).add("build", { bundleId: row!.id, includeInclusionProofs: input.includeInclusionProofs } satisfies BuildJob, {
@@ -271,10 +280,7 @@ export class Bundles {
     await out.flush();
 
     await db.transaction(async (tx) => {
-      await tx
-        .update(bundles)
-        .set({ status: "ready", eventsDone: done, checkpointSize: size, sizeBytes: out.bytes, completedAt: new Date() })
-        .where(eq(bundles.id, row.id));
+      await tx.update(bundles).set({ status: "ready", eventsDone: done, checkpointSize: size, sizeBytes: out.bytes, completedAt: new Date() }).where(eq(bundles.id, row.id));
       await this.deps.events.emit(tx, row.tenantId, "proofstream.bundle_ready", {
         stream_id: stream.id,
         bundle_id: row.id,

@@ -45,9 +45,7 @@ export async function consistencyProof(db: Db, tileCache: TileCache, streamId: s
  * instances can never sign two different trees of one size.
  */
 export class Checkpointer {
-  constructor(
-    private readonly deps: { db: Db; tileCache: TileCache; keys: StreamKeys; events: WebhookEmitter; logger: Logger; onSigned?: (streamId: string) => void },
-  ) {}
+  constructor(private readonly deps: { db: Db; tileCache: TileCache; keys: StreamKeys; events: WebhookEmitter; logger: Logger; onSigned?: (streamId: string) => void }) {}
 
   /**
    * Signs the stream's current tree if it grew; else returns the latest
@@ -88,7 +86,10 @@ export class Checkpointer {
         .where(and(eq(streams.id, streamId), eq(streams.checkpointSize, stream.checkpointSize)))
         .returning({ id: streams.id });
       if (swapped.length === 0) return undefined; // another signer moved first
-      const [row] = await tx.insert(checkpoints).values({ streamId, treeSize: size, rootHash: root, note, keyId: signer.keyId | 0 }).returning();
+      const [row] = await tx
+        .insert(checkpoints)
+        .values({ streamId, treeSize: size, rootHash: root, note, keyId: signer.keyId | 0 })
+        .returning();
       await this.deps.events.emit(tx, stream.tenantId, "proofstream.checkpointed", {
         stream_id: streamId,
         origin: stream.origin,
@@ -132,4 +133,3 @@ export class Checkpointer {
     return signed;
   }
 }
-

@@ -87,10 +87,6 @@ export class StreamHeads {
 }
 
 async function readHead(db: Db, streamId: string): Promise<Head | undefined> {
-  const [row] = await db
-    .select({ tenantId: streams.tenantId, checkpointSize: streams.checkpointSize, treeSize: streams.treeSize })
-    .from(streams)
-    .where(eq(streams.id, streamId))
-    .limit(1);
+  const [row] = await db.select({ tenantId: streams.tenantId, checkpointSize: streams.checkpointSize, treeSize: streams.treeSize }).from(streams).where(eq(streams.id, streamId)).limit(1);
   return row;
 }

@@ -1,16 +1,6 @@
 import { generateKeyPairSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import {
-  formatCheckpoint,
-  keyId,
-  openNote,
-  parseCheckpoint,
-  parseVerifierKey,
-  privateKeyFromSeed,
-  rawPublicKey,
-  signNote,
-  verifierKeyString,
-} from "./note.js";
+import { formatCheckpoint, keyId, openNote, parseCheckpoint, parseVerifierKey, privateKeyFromSeed, rawPublicKey, signNote, verifierKeyString } from "./note.js";
 
 // The published example of golang.org/x/mod/sumdb/note (note.go, example_test.go).
 const GO_SKEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";

@@ -20,8 +20,7 @@ export function rawPublicKey(key: KeyObject): Buffer {
   return Buffer.from(der.subarray(ED25519_SPKI_PREFIX.length));
 }
 
-export const privateKeyFromSeed = (seed: Uint8Array) =>
-  createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]), format: "der", type: "pkcs8" });
+export const privateKeyFromSeed = (seed: Uint8Array) => createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]), format: "der", type: "pkcs8" });
 
 /** Signs `text` (which must end in a newline) as a one-signature note. */
 export function signNote(text: string, signer: { name: string; keyId: number; privateKey: KeyObject }): string {

@@ -62,14 +62,7 @@ export async function inclusionProof(
 }
 
 /** RFC 9162 consistency proof from `fromSize` to a signed checkpoint (0: the latest). */
-export async function consistencyProofToCheckpoint(
-  db: Db,
-  { tileCache, heads }: { tileCache: TileCache; heads: StreamHeads },
-  tenantId: string,
-  streamId: string,
-  fromSize: number,
-  toSize = 0,
-) {
+export async function consistencyProofToCheckpoint(db: Db, { tileCache, heads }: { tileCache: TileCache; heads: StreamHeads }, tenantId: string, streamId: string, fromSize: number, toSize = 0) {
   if (toSize && fromSize > toSize) throw invalidArgument("from_size", "must not exceed to_size");
   const { checkpoint } = await signedCheckpoint(db, heads, tenantId, streamId, toSize);
   if (fromSize > checkpoint.treeSize) throw invalidArgument("from_size", `must not exceed the checkpoint's size ${checkpoint.treeSize}`);

@@ -39,7 +39,9 @@ export const streamKeys = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.streamId, t.keyId] }),
-    uniqueIndex("stream_keys_current").on(t.streamId).where(sql`${t.retiredAt} IS NULL`),
+    uniqueIndex("stream_keys_current")
+      .on(t.streamId)
+      .where(sql`${t.retiredAt} IS NULL`),
   ],
 );
 
@@ -60,11 +62,7 @@ export const streamEvents = pgTable(
     leaf: bytea("leaf").notNull(),
     leafHash: bytea("leaf_hash").notNull(),
   },
-  (t) => [
-    primaryKey({ columns: [t.streamId, t.seqNo] }),
-    uniqueIndex("events_source_ref").on(t.streamId, t.sourceRef),
-    index("events_leaf_hash").on(t.streamId, t.leafHash),
-  ],
+  (t) => [primaryKey({ columns: [t.streamId, t.seqNo] }), uniqueIndex("events_source_ref").on(t.streamId, t.sourceRef), index("events_leaf_hash").on(t.streamId, t.leafHash)],
 );
 
 /**
@@ -138,7 +136,9 @@ export const bundles = pgTable(
     toSeqNo: count("to_seq_no").notNull(),
     includePayloads: boolean("include_payloads").notNull(),
     includeInclusionProofs: boolean("include_inclusion_proofs").notNull().default(false),
-    status: text("status", { enum: ["pending", "ready", "failed"] }).notNull().default("pending"),
+    status: text("status", { enum: ["pending", "ready", "failed"] })
+      .notNull()
+      .default("pending"),
     /** Entries written so far: the build's progress. */
     eventsDone: count("events_done").notNull().default(0),
     /** Tree size of the checkpoint the bundle proves against; 0 until chosen. */

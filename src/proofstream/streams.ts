@@ -45,7 +45,15 @@ function newStream(keyring: Keyring, opts: { tenantId: string; name: string; pub
  */
 async function insertStreams(db: Db, made: readonly NewStream[]): Promise<Map<string, Date>> {
   const json = JSON.stringify(
-    made.map(({ row, key }) => ({ id: row.id, tenant_id: row.tenantId, name: row.name, origin: row.origin, key_id: key.keyId, public_key: key.publicKey.toString("hex"), private_key_enc: key.privateKeyEnc.toString("hex") })),
+    made.map(({ row, key }) => ({
+      id: row.id,
+      tenant_id: row.tenantId,
+      name: row.name,
+      origin: row.origin,
+      key_id: key.keyId,
+      public_key: key.publicKey.toString("hex"),
+      private_key_enc: key.privateKeyEnc.toString("hex"),
+    })),
   );
   // The keys' foreign key is checked at the end of the statement, when the streams are in.
   const rows = await db.execute<{ id: string; created_at: Date | string }>(sql`
@@ -120,7 +128,10 @@ export class StreamCreator {
     while (this.#pending.length > 0) {
       const batch = this.#pending.splice(0, this.maxBatch);
       try {
-        const inserted = await insertStreams(this.db, batch.map((p) => p.made));
+        const inserted = await insertStreams(
+          this.db,
+          batch.map((p) => p.made),
+        );
         const refusals = new Map<string, Promise<AppError>>();
         for (const p of batch) {
           const createdAt = inserted.get(p.made.row.id);

@@ -88,7 +88,12 @@ export class WarmStreams {
         out.set(id, cached);
       } else {
         this.#misses++;
-        waiting.push(this.#read(id).then((state) => out.set(id, state), () => out.set(id, undefined)));
+        waiting.push(
+          this.#read(id).then(
+            (state) => out.set(id, state),
+            () => out.set(id, undefined),
+          ),
+        );
       }
     }
     await Promise.all(waiting);

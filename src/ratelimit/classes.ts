@@ -38,8 +38,7 @@ const READ_METHOD = /^(Get|List)[A-Z]/;
 
 /** The class of an RPC, by its service type name and method name. */
 export function classifyRpc(serviceTypeName: string, methodName: string): Classification {
-  const routeClass =
-    RPC_CLASSES[`${serviceTypeName}/${methodName}`] ?? RPC_CLASSES[serviceTypeName] ?? (READ_METHOD.test(methodName) ? "reads" : "default");
+  const routeClass = RPC_CLASSES[`${serviceTypeName}/${methodName}`] ?? RPC_CLASSES[serviceTypeName] ?? (READ_METHOD.test(methodName) ? "reads" : "default");
   return { routeClass };
 }
 
@@ -104,9 +103,7 @@ function decodeSegment(part: string): string {
 }
 
 export type HttpClassification =
-  | { routeClass: RouteClass; payer: { kind: "caller" } }
-  | { routeClass: RouteClass; payer: { kind: "path"; scope: "tenant" | "connector"; id: string } }
-  | { routeClass: "exempt" };
+  { routeClass: RouteClass; payer: { kind: "caller" } } | { routeClass: RouteClass; payer: { kind: "path"; scope: "tenant" | "connector"; id: string } } | { routeClass: "exempt" };
 
 /** The class of an HTTP request and who pays for it (with the path parameter's value resolved). */
 export function classifyHttp(method: string, path: string): HttpClassification {

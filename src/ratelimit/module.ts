@@ -12,8 +12,7 @@ export type RateSubject = { tenantId: string } | { connectorId: string } | { ip:
 
 export type Decision =
   /** `shared`: counted against the budget all instances share; false: admitted by this process's own bucket while Redis was slow or unavailable. */
-  | { allowed: true; shared: boolean }
-  | { allowed: false; retryAfterSeconds: number; limit: Limit };
+  { allowed: true; shared: boolean } | { allowed: false; retryAfterSeconds: number; limit: Limit };
 
 export interface RateLimitStats {
   /** Requests refused by a budget. */
@@ -268,14 +267,8 @@ export class RateLimits {
     trouble.saidAt = now;
     trouble.since = 0;
     this.#troubleSaid = true;
-    const what =
-      kind === "slow"
-        ? `Redis is slow (${detail}; or this process's event loop was blocked)`
-        : `Redis is unavailable (${detail})`;
-    this.deps.logger.warn(
-      { redis: kind, calls },
-      `rate limiter: ${what}: each process enforces every budget alone until it answers in time (at most once a minute)`,
-    );
+    const what = kind === "slow" ? `Redis is slow (${detail}; or this process's event loop was blocked)` : `Redis is unavailable (${detail})`;
+    this.deps.logger.warn({ redis: kind, calls }, `rate limiter: ${what}: each process enforces every budget alone until it answers in time (at most once a minute)`);
   }
 
   #answeredInTime(): void {
@@ -289,9 +282,8 @@ export class RateLimits {
 
 function refuseIfDenied(decision: Decision, routeClass: RouteClass): void {
   if (decision.allowed) return;
-  throw new AppError(
-    "resource_exhausted",
-    `rate limit of ${decision.limit.points} ${routeClass} requests per ${decision.limit.durationSeconds}s exceeded; retry in ${decision.retryAfterSeconds}s`,
-    { retryAfterSeconds: decision.retryAfterSeconds, reason: "RATE_LIMITED" },
-  );
+  throw new AppError("resource_exhausted", `rate limit of ${decision.limit.points} ${routeClass} requests per ${decision.limit.durationSeconds}s exceeded; retry in ${decision.retryAfterSeconds}s`, {
+    retryAfterSeconds: decision.retryAfterSeconds,
+    reason: "RATE_LIMITED",
+  });
 }

@@ -1,13 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import {
-  AnchorReceiptSchema,
-  type AnchorService,
-  BatchMemberSchema,
-  BatchSchema,
-  BatchStatus,
-  ConfirmationRule,
-} from "../../gen/ts/attesto/v1/anchor_pb.js";
+import { AnchorReceiptSchema, type AnchorService, BatchMemberSchema, BatchSchema, BatchStatus, ConfirmationRule } from "../../gen/ts/attesto/v1/anchor_pb.js";
 import type { Anchoring } from "../anchoring/module.js";
 import type { BatchView, ReceiptView } from "../anchoring/reads.js";
 import { tenantOf } from "./context.js";
@@ -25,8 +18,7 @@ const statusOf: Partial<Record<BatchStatus, BatchView["status"]>> = {
   [BatchStatus.CONFIRMED]: "confirmed",
   [BatchStatus.FAILED]: "failed",
 };
-const ruleMsg = (rule: BatchView["confirmationRule"]) =>
-  rule === "finalized" ? ConfirmationRule.FINALIZED : rule === "confirmations" ? ConfirmationRule.CONFIRMATIONS : ConfirmationRule.UNSPECIFIED;
+const ruleMsg = (rule: BatchView["confirmationRule"]) => (rule === "finalized" ? ConfirmationRule.FINALIZED : rule === "confirmations" ? ConfirmationRule.CONFIRMATIONS : ConfirmationRule.UNSPECIFIED);
 
 const batchMsg = (b: BatchView) =>
   create(BatchSchema, {
@@ -85,7 +77,9 @@ export function anchorService(deps: { anchoring: Anchoring }): ServiceImpl<typeo
     async listBatchMembers(req, ctx) {
       const out = await anchoring.listBatchMembers(tenantOf(ctx).tenantId, req.batchId, { pageSize: req.pageSize, pageToken: req.pageToken });
       return {
-        members: out.members.map((m) => create(BatchMemberSchema, { streamId: m.streamId, treeSize: BigInt(m.treeSize), leafIndex: BigInt(m.leafIndex), previousTreeSize: BigInt(m.previousTreeSize) })),
+        members: out.members.map((m) =>
+          create(BatchMemberSchema, { streamId: m.streamId, treeSize: BigInt(m.treeSize), leafIndex: BigInt(m.leafIndex), previousTreeSize: BigInt(m.previousTreeSize) }),
+        ),
         nextPageToken: out.nextPageToken,
       };
     },

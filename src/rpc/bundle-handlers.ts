@@ -35,13 +35,17 @@ const bundleMsg = (b: BundleView) =>
 export function bundleHandlers(deps: { bundles: Bundles }): Pick<ServiceImpl<typeof ProofstreamService>, "createBundle" | "getBundle"> {
   return {
     async createBundle(req, ctx) {
-      const bundle = await deps.bundles.create(tenantOf(ctx).tenantId, {
-        streamId: req.streamId,
-        fromSeqNo: safeUint64(req.fromSeqNo, "from_seq_no"),
-        toSeqNo: safeUint64(req.toSeqNo, "to_seq_no"),
-        includePayloads: req.includePayloads,
-        includeInclusionProofs: req.includeInclusionProofs,
-      }, req.requestId);
+      const bundle = await deps.bundles.create(
+        tenantOf(ctx).tenantId,
+        {
+          streamId: req.streamId,
+          fromSeqNo: safeUint64(req.fromSeqNo, "from_seq_no"),
+          toSeqNo: safeUint64(req.toSeqNo, "to_seq_no"),
+          includePayloads: req.includePayloads,
+          includeInclusionProofs: req.includeInclusionProofs,
+        },
+        req.requestId,
+      );
       return { bundle: bundleMsg(bundle) };
     },
     async getBundle(req, ctx) {

@@ -100,10 +100,7 @@ export function connectorService({ connectors }: { connectors: Connectors }): Pa
         kind,
         requestId: req.requestId,
         github: config.case === "github" ? { events: config.value.events } : undefined,
-        gitlab:
-          config.case === "gitlab"
-            ? { tokenMode: config.value.tokenMode === GitLabConfig_TokenMode.LEGACY_TOKEN ? "legacy_token" : "signing_token" }
-            : undefined,
+        gitlab: config.case === "gitlab" ? { tokenMode: config.value.tokenMode === GitLabConfig_TokenMode.LEGACY_TOKEN ? "legacy_token" : "signing_token" } : undefined,
         s3:
           config.case === "s3Object"
             ? {

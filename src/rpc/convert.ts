@@ -8,8 +8,7 @@ import { ts } from "../contract/timestamps.js";
 /** Domain values to contract messages, at the edge only. */
 export { ts };
 
-export const tenantMsg = (t: Tenant): TenantMsg =>
-  create(TenantSchema, { id: t.id, name: t.name, active: t.active, createdAt: ts(t.createdAt), deactivatedAt: ts(t.deactivatedAt) });
+export const tenantMsg = (t: Tenant): TenantMsg => create(TenantSchema, { id: t.id, name: t.name, active: t.active, createdAt: ts(t.createdAt), deactivatedAt: ts(t.deactivatedAt) });
 
 export const apiKeyMsg = (k: ApiKey): ApiKeyMsg =>
   create(ApiKeySchema, {

@@ -44,7 +44,12 @@ export function fastUnaryShape(method: string | undefined, headers: IncomingHttp
   const type = parseContentType(contentType);
   if (type === undefined || type.stream) return undefined;
   if (opts.requireConnectProtocolHeader && header(headers, "connect-protocol-version") !== protocolVersion) return undefined;
-  const compression = compressionNegotiate(opts.acceptCompression, header(headers, headerUnaryEncoding.toLowerCase()), header(headers, headerUnaryAcceptEncoding.toLowerCase()), headerUnaryAcceptEncoding);
+  const compression = compressionNegotiate(
+    opts.acceptCompression,
+    header(headers, headerUnaryEncoding.toLowerCase()),
+    header(headers, headerUnaryAcceptEncoding.toLowerCase()),
+    headerUnaryAcceptEncoding,
+  );
   if (compression.error !== undefined || compression.request !== null) return undefined;
   const timeout = parseTimeout(header(headers, headerTimeout.toLowerCase()), opts.maxTimeoutMs);
   if (timeout.error !== undefined) return undefined;

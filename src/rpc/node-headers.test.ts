@@ -9,7 +9,12 @@ describe("node ↔ Fetch headers", () => {
   });
 
   it("writes lower-case names, sorted, Set-Cookie kept apart", () => {
-    const h = new Headers([["X-B", "2"], ["Content-Type", "application/json"], ["Set-Cookie", "a=1"], ["Set-Cookie", "b=2"]]);
+    const h = new Headers([
+      ["X-B", "2"],
+      ["Content-Type", "application/json"],
+      ["Set-Cookie", "a=1"],
+      ["Set-Cookie", "b=2"],
+    ]);
     const out = nodeHeadersOf(h);
     expect(Object.keys(out)).toEqual(["content-type", "set-cookie", "x-b"]);
     expect(out["set-cookie"]).toEqual(["a=1", "b=2"]);

@@ -1,15 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import {
-  CheckpointSchema,
-  EventSchema,
-  ForkEvidenceKind,
-  ForkEvidenceSchema,
-  ForkEvidenceSource,
-  type ProofstreamService,
-  StreamSchema,
-} from "../../gen/ts/attesto/v1/proofstream_pb.js";
+import { CheckpointSchema, EventSchema, ForkEvidenceKind, ForkEvidenceSchema, ForkEvidenceSource, type ProofstreamService, StreamSchema } from "../../gen/ts/attesto/v1/proofstream_pb.js";
 import { invalidArgument } from "../errors.js";
 import type { EventRecord } from "../proofstream/append.js";
 import type { CheckpointRecord } from "../proofstream/checkpoints.js";
@@ -45,8 +37,7 @@ export const eventMsg = (e: EventRecord) =>
     leafHash: e.leafHash,
   });
 
-const checkpointMsg = (c: CheckpointRecord) =>
-  create(CheckpointSchema, { streamId: c.streamId, treeSize: BigInt(c.treeSize), rootHash: c.rootHash, note: c.note, signedAt: ts(c.signedAt) });
+const checkpointMsg = (c: CheckpointRecord) => create(CheckpointSchema, { streamId: c.streamId, treeSize: BigInt(c.treeSize), rootHash: c.rootHash, note: c.note, signedAt: ts(c.signedAt) });
 
 const kinds: Record<ForkEvidenceRecord["kind"], ForkEvidenceKind> = {
   same_size_different_root: ForkEvidenceKind.SAME_SIZE_DIFFERENT_ROOT,
@@ -111,12 +102,7 @@ export function proofstreamService({ proofstreams }: { proofstreams: Proofstream
       return { event: eventMsg(result.event), duplicate: result.duplicate };
     },
     async getEvent(req, ctx) {
-      const ref =
-        req.event.case === "seqNo"
-          ? { seqNo: safeUint64(req.event.value, "seq_no") }
-          : req.event.case === "sourceRef"
-            ? { sourceRef: req.event.value }
-            : undefined;
+      const ref = req.event.case === "seqNo" ? { seqNo: safeUint64(req.event.value, "seq_no") } : req.event.case === "sourceRef" ? { sourceRef: req.event.value } : undefined;
       if (!ref) throw invalidArgument("event", "set seq_no or source_ref");
       const event = await proofstreams.getEvent(tenantOf(ctx).tenantId, req.streamId, ref);
       immutableOnGet(ctx);
@@ -143,12 +129,7 @@ export function proofstreamService({ proofstreams }: { proofstreams: Proofstream
       return { checkpoint: checkpointMsg(checkpoint), created };
     },
     async getInclusionProof(req, ctx) {
-      const leaf =
-        req.leaf.case === "seqNo"
-          ? { seqNo: safeUint64(req.leaf.value, "seq_no") }
-          : req.leaf.case === "leafHash"
-            ? { leafHash: Buffer.from(req.leaf.value) }
-            : undefined;
+      const leaf = req.leaf.case === "seqNo" ? { seqNo: safeUint64(req.leaf.value, "seq_no") } : req.leaf.case === "leafHash" ? { leafHash: Buffer.from(req.leaf.value) } : undefined;
       if (!leaf) throw invalidArgument("leaf", "set seq_no or leaf_hash");
       const proof = await proofstreams.inclusionProof(tenantOf(ctx).tenantId, req.streamId, leaf, safeUint64(req.treeSize, "tree_size"));
       const evidence = await proofstreams.proofEvidence(req.streamId, proof);

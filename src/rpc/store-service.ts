@@ -26,4 +26,3 @@ export function storeVerificationService({ store }: StoreServiceDeps): ServiceIm
     },
   };
 }
-

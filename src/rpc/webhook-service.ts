@@ -27,11 +27,7 @@ export function webhookService({ webhooks }: { webhooks: Webhooks }): ServiceImp
   const { subscriptions, deliveries } = webhooks;
   return {
     async createSubscription(req, ctx) {
-      const { subscription, secret } = await subscriptions.create(
-        tenantOf(ctx).tenantId,
-        { name: req.name, url: req.url, eventTypes: req.eventTypes, description: req.description },
-        req.requestId,
-      );
+      const { subscription, secret } = await subscriptions.create(tenantOf(ctx).tenantId, { name: req.name, url: req.url, eventTypes: req.eventTypes, description: req.description }, req.requestId);
       return { subscription: subscriptionMsg(subscription), secret };
     },
     async getSubscription(req, ctx) {

@@ -110,9 +110,7 @@ async function openInfrastructure(config: Config, logger: Logger, database: Conf
 export async function startAttesto(config: Config, logger: Logger, shared?: SharedSetup): Promise<Attesto> {
   assertServerRunTimeFiles(config);
   const embedded = !config.databaseUrl;
-  const database = shared
-    ? attachConfiguredDatabase({ ...config, url: shared.databaseUrl, embedded: shared.embedded, dbPoolSize: shared.poolSize })
-    : await openConfiguredDatabase(config, logger);
+  const database = shared ? attachConfiguredDatabase({ ...config, url: shared.databaseUrl, embedded: shared.embedded, dbPoolSize: shared.poolSize }) : await openConfiguredDatabase(config, logger);
   const cleanups: Array<() => Promise<unknown>> = [() => database.close()];
   const stopAll = () => stopInReverse(cleanups, config.shutdownGraceMs, logger);
   try {
@@ -132,7 +130,10 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     const chooseWith = (listening: string) => choosePublicBaseUrl({ configured: config.publicBaseUrlConfigured, stored, listening, embedded });
     let publicBaseUrlChoice = chooseWith(config.publicBaseUrl);
     let publicBaseUrl = publicBaseUrlChoice.url;
-    const webhooks = new Webhooks({ db: database.db, keyring, jobs, logger, requestIds }, webhookSettings(config, () => publicBaseUrl));
+    const webhooks = new Webhooks(
+      { db: database.db, keyring, jobs, logger, requestIds },
+      webhookSettings(config, () => publicBaseUrl),
+    );
     let anchoringRef: Anchoring | undefined;
     const proofstreams = new Proofstreams(
       // Bundles carry anchor receipts; the anchoring module is built after this one (it reads through this facade).
@@ -161,7 +162,10 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     cleanups.push(() => storeModule.close());
     const { verification: store, notifications: storeNotifications, audit } = storeModule;
 
-    const connectors = new Connectors({ db: database.db, keyring, proofstreams, tenancy, requestIds, broadcast, logger }, connectorSettings(config, () => publicBaseUrl));
+    const connectors = new Connectors(
+      { db: database.db, keyring, proofstreams, tenancy, requestIds, broadcast, logger },
+      connectorSettings(config, () => publicBaseUrl),
+    );
     await connectors.start();
     cleanups.push(() => connectors.close());
 
@@ -187,7 +191,18 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     const loop = loopUtilizationAbove(config.publicRoutes.maxLoopUtilization);
     cleanups.push(async () => loop.stop());
     // Workers also listen: health, readiness and metrics are how they are watched.
-    const server = await listenDual(withEdge(withPublicGate(withOpsRoutes(connect, { metrics, logger, readiness: readinessChecks }), config.publicRoutes, loop.busy), { logger, metrics, corsOrigins: config.corsOrigins, tracker, rpcBodyLimitBytes: config.bodyLimitBytes }), config.host, config.port, config.connectionLimits);
+    const server = await listenDual(
+      withEdge(withPublicGate(withOpsRoutes(connect, { metrics, logger, readiness: readinessChecks }), config.publicRoutes, loop.busy), {
+        logger,
+        metrics,
+        corsOrigins: config.corsOrigins,
+        tracker,
+        rpcBodyLimitBytes: config.bodyLimitBytes,
+      }),
+      config.host,
+      config.port,
+      config.connectionLimits,
+    );
     // Requests drain before the workers and connections they use are closed, within the grace
     // period less a reserve for closing those.
     cleanups.push(() => server.close(config.shutdownGraceMs - Math.min(2_000, config.shutdownGraceMs / 4)));

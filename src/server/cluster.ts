@@ -29,9 +29,7 @@ export interface ServeSummary {
 
 /** Messages between the primary and a worker (over the cluster's IPC channel). */
 type WorkerMessage =
-  | { type: "attesto:hello" }
-  | { type: "attesto:serving"; url: string; publicBaseUrl: string; publicBaseUrlSource: PublicBaseUrlSource }
-  | { type: "attesto:failed"; message: string };
+  { type: "attesto:hello" } | { type: "attesto:serving"; url: string; publicBaseUrl: string; publicBaseUrlSource: PublicBaseUrlSource } | { type: "attesto:failed"; message: string };
 type PrimaryMessage = { type: "attesto:setup"; setup: SharedSetup; port: number };
 
 export interface RunningCluster {
@@ -65,10 +63,13 @@ export async function startCluster(config: Config, logger: Logger): Promise<Runn
       await Promise.race([
         cleanup().catch((err: Error) => logger.warn({ err: err.message }, "shutdown step failed")),
         new Promise<void>((resolve) => {
-          timer = setTimeout(() => {
-            logger.warn("shutdown step cut at the deadline");
-            resolve();
-          }, Math.max(SHARED_STEP_FLOOR_MS, deadline - Date.now()));
+          timer = setTimeout(
+            () => {
+              logger.warn("shutdown step cut at the deadline");
+              resolve();
+            },
+            Math.max(SHARED_STEP_FLOOR_MS, deadline - Date.now()),
+          );
         }),
       ]);
       clearTimeout(timer);
@@ -160,11 +161,14 @@ export async function startCluster(config: Config, logger: Logger): Promise<Runn
       alive.map(
         (worker) =>
           new Promise<void>((resolve) => {
-            const timer = setTimeout(() => {
-              clean = false;
-              logger.warn({ worker: worker.id, pid: worker.process.pid }, "worker still stopping at the deadline: killed");
-              worker.process.kill("SIGKILL");
-            }, Math.max(0, deadline - Date.now()));
+            const timer = setTimeout(
+              () => {
+                clean = false;
+                logger.warn({ worker: worker.id, pid: worker.process.pid }, "worker still stopping at the deadline: killed");
+                worker.process.kill("SIGKILL");
+              },
+              Math.max(0, deadline - Date.now()),
+            );
             worker.process.once("exit", (code, signal) => {
               clearTimeout(timer);
               if (code !== 0) {

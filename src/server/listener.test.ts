@@ -37,10 +37,14 @@ describe("one port for HTTP/1.1 and h2c", () => {
     const gate = new Promise<void>((r) => (release = r));
     let started!: () => void;
     const running = new Promise<void>((r) => (started = r));
-    server = await listenDual((_req, res) => {
-      started();
-      void gate.then(() => res.end("finished"));
-    }, "127.0.0.1", 0);
+    server = await listenDual(
+      (_req, res) => {
+        started();
+        void gate.then(() => res.end("finished"));
+      },
+      "127.0.0.1",
+      0,
+    );
     const { port } = server.address;
     const inFlight = fetch(`http://127.0.0.1:${port}/slow`).then((r) => r.text());
     await running;
@@ -53,9 +57,13 @@ describe("one port for HTTP/1.1 and h2c", () => {
   });
 
   it("cuts requests that outlive the grace period", async () => {
-    server = await listenDual(() => {
-      /* never answers */
-    }, "127.0.0.1", 0);
+    server = await listenDual(
+      () => {
+        /* never answers */
+      },
+      "127.0.0.1",
+      0,
+    );
     const { port } = server.address;
     const hanging = fetch(`http://127.0.0.1:${port}/forever`).then(
       () => "answered",
@@ -113,10 +121,14 @@ describe("connection limits (slowloris)", () => {
     const { port } = server.address;
     const { connect } = await net();
     const open = await Promise.all(
-      Array.from({ length: limits.maxConnectionsPerIp }, () => new Promise<import("node:net").Socket>((resolve) => {
-        const s = connect(port, "127.0.0.1", () => resolve(s));
-        s.on("error", () => undefined);
-      })),
+      Array.from(
+        { length: limits.maxConnectionsPerIp },
+        () =>
+          new Promise<import("node:net").Socket>((resolve) => {
+            const s = connect(port, "127.0.0.1", () => resolve(s));
+            s.on("error", () => undefined);
+          }),
+      ),
     );
     // The sixth is closed at once, before any timeout could.
     expect(await heldFor(port)).toBeLessThan(1_000);
@@ -127,10 +139,15 @@ describe("connection limits (slowloris)", () => {
 
   it("holds at most maxPendingBodies slow bodies over all addresses: a new one drops the oldest", async () => {
     const cap = { ...limits, requestTimeoutMs: 10_000, maxConnectionsPerIp: 0, maxPendingBodies: 3 };
-    server = await listenDual((req, res) => {
-      req.resume();
-      req.once("end", () => res.end("ok"));
-    }, "127.0.0.1", 0, cap);
+    server = await listenDual(
+      (req, res) => {
+        req.resume();
+        req.once("end", () => res.end("ok"));
+      },
+      "127.0.0.1",
+      0,
+      cap,
+    );
     const { port } = server.address;
     const slow = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc";
     const started = Date.now();

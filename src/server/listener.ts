@@ -3,14 +3,10 @@ import http2 from "node:http2";
 import net from "node:net";
 import type { ConnectionLimits } from "../config.js";
 
-export type RequestListener = (
-  req: http.IncomingMessage | http2.Http2ServerRequest,
-  res: http.ServerResponse | http2.Http2ServerResponse,
-) => void;
+export type RequestListener = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
 /** The first bytes of every HTTP/2 prior-knowledge (h2c) connection. */
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
-
 
 export const DEFAULT_LIMITS: ConnectionLimits = { headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, idleTimeoutMs: 65_000, maxConnectionsPerIp: 1024, maxPendingBodies: 4096 };
 

@@ -10,7 +10,15 @@ afterEach(async () => {
 
 describe("the public-route gate", () => {
   it("names the unauthenticated routes only", () => {
-    for (const path of ["/v2/verify", "/attesto.v1.VerifierService/VerifyBundle", "/v1/webhooks/apple/ten_1", "/v1/webhooks/google/ten_1", "/v2/connectors/github/con_1/events", "/proofstreams/str_1/tile/0/000", "/bundles/bundle_1/download"]) {
+    for (const path of [
+      "/v2/verify",
+      "/attesto.v1.VerifierService/VerifyBundle",
+      "/v1/webhooks/apple/ten_1",
+      "/v1/webhooks/google/ten_1",
+      "/v2/connectors/github/con_1/events",
+      "/proofstreams/str_1/tile/0/000",
+      "/bundles/bundle_1/download",
+    ]) {
       expect(isPublicRoute(path), path).toBe(true);
     }
     for (const path of ["/attesto.v1.ProofstreamService/AppendEvent", "/v2/tenant/connectors/s3-objects/con_1/commit", "/v1/apple/verify", "/healthz", "/verify", "/v2/verifyx"]) {
@@ -21,10 +29,13 @@ describe("the public-route gate", () => {
   it("admits `concurrency` public requests, queues `queue` more, refuses the rest at once with 503 and Retry-After; tenants never wait", async () => {
     const held: Array<() => void> = [];
     server = await listenDual(
-      withPublicGate((req, res) => {
-        if (req.url === "/attesto.v1.ProofstreamService/AppendEvent") return void res.end("tenant");
-        held.push(() => res.end(`done ${req.url}`));
-      }, { concurrency: 2, queue: 1, queueWaitMs: 5_000, cpuMsPerSecond: 0, maxLoopUtilization: 1 }),
+      withPublicGate(
+        (req, res) => {
+          if (req.url === "/attesto.v1.ProofstreamService/AppendEvent") return void res.end("tenant");
+          held.push(() => res.end(`done ${req.url}`));
+        },
+        { concurrency: 2, queue: 1, queueWaitMs: 5_000, cpuMsPerSecond: 0, maxLoopUtilization: 1 },
+      ),
       "127.0.0.1",
       0,
     );
@@ -56,7 +67,11 @@ describe("the public-route gate", () => {
   });
 
   it("refuses a queued request that waited queueWaitMs", async () => {
-    server = await listenDual(withPublicGate(() => {}, { concurrency: 1, queue: 4, queueWaitMs: 100, cpuMsPerSecond: 0, maxLoopUtilization: 1 }), "127.0.0.1", 0);
+    server = await listenDual(
+      withPublicGate(() => {}, { concurrency: 1, queue: 4, queueWaitMs: 100, cpuMsPerSecond: 0, maxLoopUtilization: 1 }),
+      "127.0.0.1",
+      0,
+    );
     const url = `http://127.0.0.1:${server.address.port}`;
     void fetch(`${url}/v2/verify`, { method: "POST", body: "a" }).catch(() => {});
     await new Promise((r) => setTimeout(r, 50));
@@ -70,10 +85,15 @@ describe("the public-route gate", () => {
     let clock = 0;
     const served: string[] = [];
     server = await listenDual(
-      withPublicGate((req, res) => {
-        served.push(req.url!);
-        res.end("ok");
-      }, { concurrency: 10, queue: 10, queueWaitMs: 5_000, cpuMsPerSecond: 80, maxLoopUtilization: 1 }, () => false, () => clock),
+      withPublicGate(
+        (req, res) => {
+          served.push(req.url!);
+          res.end("ok");
+        },
+        { concurrency: 10, queue: 10, queueWaitMs: 5_000, cpuMsPerSecond: 80, maxLoopUtilization: 1 },
+        () => false,
+        () => clock,
+      ),
       "127.0.0.1",
       0,
     );
@@ -93,10 +113,14 @@ describe("the public-route gate", () => {
     let busy = true;
     const served: string[] = [];
     server = await listenDual(
-      withPublicGate((req, res) => {
-        served.push(req.url!);
-        res.end("ok");
-      }, { concurrency: 10, queue: 10, queueWaitMs: 5_000, cpuMsPerSecond: 0, maxLoopUtilization: 0.5 }, () => busy),
+      withPublicGate(
+        (req, res) => {
+          served.push(req.url!);
+          res.end("ok");
+        },
+        { concurrency: 10, queue: 10, queueWaitMs: 5_000, cpuMsPerSecond: 0, maxLoopUtilization: 0.5 },
+        () => busy,
+      ),
       "127.0.0.1",
       0,
     );

@@ -109,10 +109,13 @@ export function withPublicGate(next: RequestListener, limits: PublicRouteLimits,
     // Out of budget with requests waiting: look again when it has refilled (a release looks too).
     if (waiting.length > 0 && inProgress < limits.concurrency && wake === undefined) {
       const refillMs = limits.cpuMsPerSecond > 0 && tokens <= 0 ? Math.ceil((-tokens / limits.cpuMsPerSecond) * 1000) + 1 : 0;
-      wake = setTimeout(() => {
-        wake = undefined;
-        admitWaiting();
-      }, Math.max(refillMs, loopBusy() ? LOOP_RECHECK_MS : 1));
+      wake = setTimeout(
+        () => {
+          wake = undefined;
+          admitWaiting();
+        },
+        Math.max(refillMs, loopBusy() ? LOOP_RECHECK_MS : 1),
+      );
     }
   };
   const release = () => {

@@ -22,10 +22,7 @@ export interface Tracker {
  * X-Request-Id when sane), CORS for browser Connect clients, one access log
  * line and one latency observation. Never logs headers or bodies.
  */
-export function withEdge(
-  next: RequestListener,
-  opts: { logger: Logger; metrics: Metrics; corsOrigins: string[] | "*"; tracker: Tracker; rpcBodyLimitBytes?: number },
-): RequestListener {
+export function withEdge(next: RequestListener, opts: { logger: Logger; metrics: Metrics; corsOrigins: string[] | "*"; tracker: Tracker; rpcBodyLimitBytes?: number }): RequestListener {
   const corsHandler = cors({
     origin: opts.corsOrigins === "*" ? true : opts.corsOrigins,
     methods: [...connectCors.allowedMethods],

@@ -44,9 +44,7 @@ export async function putAppleCredentials(db: Db, keyring: Keyring, tenantId: st
   await requireActiveTenant(db, tenantId);
   const { privateKeyPem, ...info } = input;
   const values = { ...info, tenantId, privateKeyEnc: keyring.encrypt(APPLE_KEY_CONTEXT, privateKeyPem, tenantId), updatedAt: new Date() };
-  const [row] = await withDbErrors(() =>
-    db.insert(appleCredentials).values(values).onConflictDoUpdate({ target: appleCredentials.tenantId, set: values }).returning(),
-  );
+  const [row] = await withDbErrors(() => db.insert(appleCredentials).values(values).onConflictDoUpdate({ target: appleCredentials.tenantId, set: values }).returning());
   return appleInfo(row!);
 }
 
@@ -62,16 +60,24 @@ export async function putGoogleCredentials(db: Db, keyring: Keyring, tenantId: s
     serviceAccountEnc: keyring.encrypt(GOOGLE_ACCOUNT_CONTEXT, input.serviceAccountJson, tenantId),
     updatedAt: new Date(),
   };
-  const [row] = await withDbErrors(() =>
-    db.insert(googleCredentials).values(values).onConflictDoUpdate({ target: googleCredentials.tenantId, set: values }).returning(),
-  );
+  const [row] = await withDbErrors(() => db.insert(googleCredentials).values(values).onConflictDoUpdate({ target: googleCredentials.tenantId, set: values }).returning());
   return googleInfo(row!);
 }
 
 export async function getStoreCredentialsInfo(db: Db, tenantId: string): Promise<{ apple?: AppleCredentialsInfo; google?: GoogleCredentialsInfo }> {
   const [apple, google] = await Promise.all([
-    db.select().from(appleCredentials).where(eq(appleCredentials.tenantId, tenantId)).limit(1).then((rows) => rows[0]),
-    db.select().from(googleCredentials).where(eq(googleCredentials.tenantId, tenantId)).limit(1).then((rows) => rows[0]),
+    db
+      .select()
+      .from(appleCredentials)
+      .where(eq(appleCredentials.tenantId, tenantId))
+      .limit(1)
+      .then((rows) => rows[0]),
+    db
+      .select()
+      .from(googleCredentials)
+      .where(eq(googleCredentials.tenantId, tenantId))
+      .limit(1)
+      .then((rows) => rows[0]),
   ]);
   return { apple: apple && appleInfo(apple), google: google && googleInfo(google) };
 }

@@ -88,4 +88,3 @@ function decodeCursor(key: string): { at: Date; id: string } {
     throw new AppError("invalid_argument", "page_token: is not a token this API made", { field: "page_token", reason: "PAGE_TOKEN_INVALID" });
   }
 }
-

@@ -100,8 +100,7 @@ export function applePurchaseFromTransaction(tx: Record<string, unknown>, now = 
  */
 export function applePurchaseFromRenewalInfo(info: Record<string, unknown>, now = Date.now()): VerifiedPurchase {
   const grace = date(info.gracePeriodExpiresDate);
-  const status: PurchaseStatus =
-    info.isInBillingRetryPeriod === true ? (grace && grace.getTime() > now ? "in_grace_period" : "on_hold") : info.expirationIntent !== undefined ? "expired" : "active";
+  const status: PurchaseStatus = info.isInBillingRetryPeriod === true ? (grace && grace.getTime() > now ? "in_grace_period" : "on_hold") : info.expirationIntent !== undefined ? "expired" : "active";
   return {
     ...invalidPurchase(""),
     valid: true,
@@ -174,18 +173,13 @@ const GOOGLE_SUBSCRIPTION_STATES: Record<string, PurchaseStatus> = {
  * product id must be one of the line items, else valid = false
  * (product_mismatch).
  */
-export function googlePurchaseFromSubscription(
-  s: Record<string, unknown>,
-  ids: { packageName: string; productId: string | undefined; purchaseToken: string },
-  now = Date.now(),
-): VerifiedPurchase {
+export function googlePurchaseFromSubscription(s: Record<string, unknown>, ids: { packageName: string; productId: string | undefined; purchaseToken: string }, now = Date.now()): VerifiedPurchase {
   const lineItems = (Array.isArray(s.lineItems) ? s.lineItems : []).filter((i): i is Record<string, unknown> => i !== null && typeof i === "object");
   const item = ids.productId ? lineItems.find((i) => i.productId === ids.productId) : lineItems[0];
   if (ids.productId && !item) return invalidPurchase("product_mismatch", { purchaseToken: ids.purchaseToken, appId: ids.packageName });
   const expiresAt = item && typeof item.expiryTime === "string" ? new Date(item.expiryTime) : undefined;
   const state = str(s.subscriptionState);
-  const status: PurchaseStatus =
-    state === "SUBSCRIPTION_STATE_CANCELED" ? (expiresAt && expiresAt.getTime() > now ? "active" : "expired") : (GOOGLE_SUBSCRIPTION_STATES[state] ?? "expired");
+  const status: PurchaseStatus = state === "SUBSCRIPTION_STATE_CANCELED" ? (expiresAt && expiresAt.getTime() > now ? "active" : "expired") : (GOOGLE_SUBSCRIPTION_STATES[state] ?? "expired");
   const plan = item?.autoRenewingPlan as Record<string, unknown> | undefined;
   const accounts = s.externalAccountIdentifiers as Record<string, unknown> | undefined;
   return {

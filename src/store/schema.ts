@@ -86,10 +86,7 @@ export const storeNotifications = pgTable(
     streamId: text("stream_id").notNull(),
     seqNo: bigint("seq_no", { mode: "number" }).notNull(),
   },
-  (t) => [
-    uniqueIndex("store_notifications_external").on(t.tenantId, t.source, t.externalId),
-    index("store_notifications_tenant_signed").on(t.tenantId, t.signedAt, t.id),
-  ],
+  (t) => [uniqueIndex("store_notifications_external").on(t.tenantId, t.source, t.externalId), index("store_notifications_tenant_signed").on(t.tenantId, t.signedAt, t.id)],
 );
 
 /** The store Proofstream of each tenant, created on its first notification. */

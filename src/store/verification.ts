@@ -218,10 +218,7 @@ export class StoreVerification {
    * product, purchases.subscriptionsv2.get for a subscription. The package
    * name defaults to the credentials'.
    */
-  async verifyGooglePurchase(
-    tenantId: string,
-    input: { packageName?: string; productId?: string; purchaseToken: string; kind: "product" | "subscription" },
-  ): Promise<GooglePurchaseResult> {
+  async verifyGooglePurchase(tenantId: string, input: { packageName?: string; productId?: string; purchaseToken: string; kind: "product" | "subscription" }): Promise<GooglePurchaseResult> {
     const started = performance.now();
     if (input.kind === "product" && !input.productId) throw new AppError("invalid_argument", "product_id: is required for PRODUCT", { field: "product_id" });
     const credentials = await this.credentials.google(tenantId);

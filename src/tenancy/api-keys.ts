@@ -34,11 +34,7 @@ export async function issueApiKey(db: Db, tenantId: string, name: string): Promi
 }
 
 /** In creation order, a page at a time. */
-export async function listApiKeys(
-  db: Db,
-  tenantId: string,
-  opts: PageRequest & { includeRevoked?: boolean },
-): Promise<{ apiKeys: ApiKey[]; nextPageToken: string }> {
+export async function listApiKeys(db: Db, tenantId: string, opts: PageRequest & { includeRevoked?: boolean }): Promise<{ apiKeys: ApiKey[]; nextPageToken: string }> {
   const win = pageWindow({ pageSize: opts.pageSize, pageToken: opts.pageToken, includeRevoked: opts.includeRevoked ?? false } as PageRequest);
   const rows = await db
     .select()

@@ -92,9 +92,7 @@ export class Authenticator {
   #touch(apiKeyId: string): void {
     if (this.#touched.has(apiKeyId)) return;
     this.#touched.set(apiKeyId, true);
-    touchApiKey(this.db, apiKeyId, new Date()).catch((err) =>
-      this.opts.logger.warn({ err: (err as Error).message, apiKeyId }, "could not record api key use"),
-    );
+    touchApiKey(this.db, apiKeyId, new Date()).catch((err) => this.opts.logger.warn({ err: (err as Error).message, apiKeyId }, "could not record api key use"));
   }
 }
 

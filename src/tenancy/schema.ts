@@ -27,7 +27,9 @@ export const apiKeys = pgTable(
     revokedAt: timestamp("revoked_at", { withTimezone: true }),
   },
   (t) => [
-    uniqueIndex("api_keys_key_hash_active").on(t.keyHash).where(sql`${t.revokedAt} IS NULL`),
+    uniqueIndex("api_keys_key_hash_active")
+      .on(t.keyHash)
+      .where(sql`${t.revokedAt} IS NULL`),
     index("api_keys_tenant").on(t.tenantId),
   ],
 );

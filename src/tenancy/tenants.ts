@@ -9,12 +9,24 @@ import { pageOf, pageWindow } from "../db/pagination.js";
 import type { Tenant } from "./types.js";
 
 export async function createTenant(db: Db, name: string): Promise<Tenant> {
-  const [row] = await withDbErrors(() => db.insert(tenants).values({ id: newId("ten"), name }).returning());
+  const [row] = await withDbErrors(() =>
+    db
+      .insert(tenants)
+      .values({ id: newId("ten"), name })
+      .returning(),
+  );
   return row!;
 }
 
 /** Built once per handle: GetCurrentTenant reads it on every call. */
-const tenantById = statement((db) => db.select().from(tenants).where(eq(tenants.id, sql.placeholder("id"))).limit(1).prepare("tenant_by_id"));
+const tenantById = statement((db) =>
+  db
+    .select()
+    .from(tenants)
+    .where(eq(tenants.id, sql.placeholder("id")))
+    .limit(1)
+    .prepare("tenant_by_id"),
+);
 
 export async function getTenant(db: Db, id: string): Promise<Tenant> {
   const [row] = await tenantById(db).execute({ id });
@@ -22,10 +34,7 @@ export async function getTenant(db: Db, id: string): Promise<Tenant> {
   return row;
 }
 
-export async function listTenants(
-  db: Db,
-  opts: { pageSize?: number; pageToken?: string; includeInactive?: boolean },
-): Promise<{ tenants: Tenant[]; nextPageToken: string }> {
+export async function listTenants(db: Db, opts: { pageSize?: number; pageToken?: string; includeInactive?: boolean }): Promise<{ tenants: Tenant[]; nextPageToken: string }> {
   const win = pageWindow(opts);
   const { fetch, after } = win;
   const rows = await db

@@ -82,7 +82,8 @@ if (bundleId && /^bundle_[0-9A-HJKMNP-TV-Z]{26}$/.test(bundleId)) {
   fetch(`/bundles/${bundleId}/download`).then(
     async (res) => {
       if (res.ok) load(await res.text(), `${bundleId} from this server`);
-      else $("source").textContent = `${bundleId} is not downloadable without the tenant's API key (HTTP ${res.status}): download it with \`attesto bundle download ${bundleId}\` and drop the file here.`;
+      else
+        $("source").textContent = `${bundleId} is not downloadable without the tenant's API key (HTTP ${res.status}): download it with \`attesto bundle download ${bundleId}\` and drop the file here.`;
     },
     () => ($("source").textContent = `could not fetch ${bundleId}`),
   );

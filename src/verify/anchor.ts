@@ -41,7 +41,12 @@ export async function verifyAnchorReceipt(note: string, receipt: AnchorReceipt, 
   const problems: string[] = [];
   const fail = () => ({ valid: false, confirmations: 0, problems });
   try {
-    const root = rootFromInclusionProof(receipt.leaf_index, receipt.batch_size, leafHash(utf8(note)), receipt.path.map((h) => fromHex(h) ?? new Uint8Array()));
+    const root = rootFromInclusionProof(
+      receipt.leaf_index,
+      receipt.batch_size,
+      leafHash(utf8(note)),
+      receipt.path.map((h) => fromHex(h) ?? new Uint8Array()),
+    );
     if (`0x${toHex(root)}` !== receipt.batch_root.toLowerCase()) problems.push(`the audit path leads to 0x${toHex(root)}, not the batch root ${receipt.batch_root}`);
   } catch (err) {
     if (!(err instanceof ProofError)) throw err;

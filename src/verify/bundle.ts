@@ -217,13 +217,22 @@ export function verifyBundle(value: unknown, options: VerifyOptions = {}): Verif
   let checkpoint: ReturnType<typeof openCheckpoint> | undefined;
   if ("bundle" in read) {
     checkpoint = openCheckpoint(read.bundle.checkpoint);
-    if ("body" in checkpoint && checkpoint.body.origin !== read.bundle.origin) checkpoint = { problem: `the checkpoint origin ${checkpoint.body.origin} is not the bundle's origin ${read.bundle.origin}` };
+    if ("body" in checkpoint && checkpoint.body.origin !== read.bundle.origin)
+      checkpoint = { problem: `the checkpoint origin ${checkpoint.body.origin} is not the bundle's origin ${read.bundle.origin}` };
   }
   const problem = "problem" in read ? read.problem : checkpoint && "problem" in checkpoint ? checkpoint.problem : undefined;
   if (problem !== undefined || !("bundle" in read) || !checkpoint || !("body" in checkpoint)) return notABundle(problem ?? "not a bundle");
   const b = read.bundle;
   const body = checkpoint.body;
-  Object.assign(report, { stream_id: b.stream_id, origin: b.origin, from_seq_no: b.from_seq_no, to_seq_no: b.to_seq_no, checkpoint_size: body.size, entries: b.entries.length, anchors: b.anchors.length });
+  Object.assign(report, {
+    stream_id: b.stream_id,
+    origin: b.origin,
+    from_seq_no: b.from_seq_no,
+    to_seq_no: b.to_seq_no,
+    checkpoint_size: body.size,
+    entries: b.entries.length,
+    anchors: b.anchors.length,
+  });
   report.checks.push({ name: "format", status: "pass", detail: `${BUNDLE_FORMAT}: ${b.entries.length} entries, payloads ${b.payloads_included ? "included" : "withheld (digests only)"}` });
   report.checks.push(signatureCheck({ note: b.checkpoint, body, carriedKey: b.verifier_key }, options));
   report.checks.push(leavesCheck(b));
@@ -239,7 +248,15 @@ function leavesCheck(b: BundleDocument): Check {
   const failures: string[] = [];
   let payloads = 0;
   for (const e of b.entries) {
-    const record: LeafRecord = { stream_id: b.stream_id, seq_no: e.seq_no, source_ref: e.source_ref, event_type: e.event_type, occurred_at: e.occurred_at, received_at: e.received_at, payload_sha256: e.payload_sha256 };
+    const record: LeafRecord = {
+      stream_id: b.stream_id,
+      seq_no: e.seq_no,
+      source_ref: e.source_ref,
+      event_type: e.event_type,
+      occurred_at: e.occurred_at,
+      received_at: e.received_at,
+      payload_sha256: e.payload_sha256,
+    };
     if (toHex(leafHash(leafBytesOf(record))) !== e.leaf_hash) failures.push(`entry ${e.seq_no}: its fields do not hash to its leaf_hash`);
     if ("payload" in e) {
       payloads++;
@@ -255,7 +272,11 @@ function leavesCheck(b: BundleDocument): Check {
     }
   }
   if (failures.length) return { name: "leaves", status: "fail", detail: listed(failures) };
-  return { name: "leaves", status: "pass", detail: `${b.entries.length} leaves recomputed${payloads ? `, ${payloads} payload digests checked` : ", payload digests not checkable (payloads withheld)"}` };
+  return {
+    name: "leaves",
+    status: "pass",
+    detail: `${b.entries.length} leaves recomputed${payloads ? `, ${payloads} payload digests checked` : ", payload digests not checkable (payloads withheld)"}`,
+  };
 }
 
 /** The entries are exactly from_seq_no..to_seq_no, in order, and with the proof lead to the checkpoint's root. */
@@ -264,7 +285,8 @@ function rangeProofCheck(b: BundleDocument, body: CheckpointBody): Check {
   const count = b.to_seq_no - b.from_seq_no + 1;
   if (b.entries.length !== count) return { name, status: "fail", detail: `the range ${b.from_seq_no}..${b.to_seq_no} has ${count} events, the bundle has ${b.entries.length} entries` };
   for (let i = 0; i < b.entries.length; i++) {
-    if (b.entries[i]!.seq_no !== b.from_seq_no + i) return { name, status: "fail", detail: `entry ${i} has seq_no ${b.entries[i]!.seq_no}, expected ${b.from_seq_no + i} (entries must be the contiguous range in order)` };
+    if (b.entries[i]!.seq_no !== b.from_seq_no + i)
+      return { name, status: "fail", detail: `entry ${i} has seq_no ${b.entries[i]!.seq_no}, expected ${b.from_seq_no + i} (entries must be the contiguous range in order)` };
   }
   if (b.range_proof.tree_size !== body.size) return { name, status: "fail", detail: `the proof is for a tree of ${b.range_proof.tree_size}, the checkpoint is of ${body.size}` };
   if (b.to_seq_no > body.size) return { name, status: "fail", detail: `the checkpoint of size ${body.size} does not cover seq_no ${b.to_seq_no}` };
@@ -295,7 +317,8 @@ function inclusionProofsCheck(b: BundleDocument, body: CheckpointBody): Check {
       if (p.index !== e.seq_no - 1) failures.push(`entry ${e.seq_no}: its proof is for index ${p.index}`);
       else if (!p.extra || toHex(leafHash(p.extra)) !== e.leaf_hash) failures.push(`entry ${e.seq_no}: its proof's leaf is not the entry's`);
       else if (p.checkpoint !== b.checkpoint) failures.push(`entry ${e.seq_no}: its proof names another checkpoint`);
-      else if (!equalBytes(rootFromInclusionProof(p.index, body.size, leafHash(p.extra), p.hashes), body.root)) failures.push(`entry ${e.seq_no}: its audit path does not lead to the checkpoint's root`);
+      else if (!equalBytes(rootFromInclusionProof(p.index, body.size, leafHash(p.extra), p.hashes), body.root))
+        failures.push(`entry ${e.seq_no}: its audit path does not lead to the checkpoint's root`);
     } catch (err) {
       if (!(err instanceof TlogProofError || err instanceof ProofError)) throw err;
       failures.push(`entry ${e.seq_no}: ${err.message}`);
@@ -312,7 +335,12 @@ function anchorsCheck(note: string, anchors: readonly AnchorReceipt[]): Check {
   const failures: string[] = [];
   anchors.forEach((a, i) => {
     try {
-      const root = rootFromInclusionProof(a.leaf_index, a.batch_size, noteHash, a.path.map((h) => fromHex(h)!));
+      const root = rootFromInclusionProof(
+        a.leaf_index,
+        a.batch_size,
+        noteHash,
+        a.path.map((h) => fromHex(h)!),
+      );
       if (`0x${toHex(root)}` !== a.batch_root) failures.push(`receipt ${i} (chain ${a.chain_id}, tx ${a.tx_hash}): the path leads to 0x${toHex(root)}, not the batch root ${a.batch_root}`);
     } catch (err) {
       if (!(err instanceof ProofError)) throw err;
@@ -320,5 +348,9 @@ function anchorsCheck(note: string, anchors: readonly AnchorReceipt[]): Check {
     }
   });
   if (failures.length) return { name: "anchors", status: "fail", detail: listed(failures) };
-  return { name: "anchors", status: "pass", detail: `${anchors.length} anchor receipt${anchors.length === 1 ? "" : "s"}: the checkpoint is in each batch root (chain inclusion of the transactions is not checked offline)` };
+  return {
+    name: "anchors",
+    status: "pass",
+    detail: `${anchors.length} anchor receipt${anchors.length === 1 ? "" : "s"}: the checkpoint is in each batch root (chain inclusion of the transactions is not checked offline)`,
+  };
 }

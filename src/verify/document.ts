@@ -41,7 +41,8 @@ export function verifyTlogProof(text: string, options: VerifyOptions = {}): Veri
   if (!proof.extra) leafCheck = { name: "leaves", status: "fail", detail: "no extra line: the leaf cannot be recomputed" };
   else if (!leaf) leafCheck = { name: "leaves", status: "fail", detail: "extra is not an Attesto v1 leaf in canonical (RFC 8785) form" };
   else if (leaf.seq_no !== proof.index + 1) leafCheck = { name: "leaves", status: "fail", detail: `the leaf is seq_no ${leaf.seq_no}, the proof is for index ${proof.index}` };
-  else if (!body.origin.endsWith(`/proofstreams/${leaf.stream_id}`)) leafCheck = { name: "leaves", status: "fail", detail: `the leaf is of stream ${leaf.stream_id}, the checkpoint of ${body.origin}` };
+  else if (!body.origin.endsWith(`/proofstreams/${leaf.stream_id}`))
+    leafCheck = { name: "leaves", status: "fail", detail: `the leaf is of stream ${leaf.stream_id}, the checkpoint of ${body.origin}` };
   else leafCheck = { name: "leaves", status: "pass", detail: `leaf of ${leaf.stream_id} seq_no ${leaf.seq_no} (${leaf.event_type}), hash ${toHex(leafHash(proof.extra))}` };
   if (leaf) report.stream_id = leaf.stream_id;
   report.checks.push(leafCheck);
@@ -51,9 +52,10 @@ export function verifyTlogProof(text: string, options: VerifyOptions = {}): Veri
   else {
     try {
       const root = rootFromInclusionProof(proof.index, body.size, leafHash(proof.extra), proof.hashes);
-      inclusion = toHex(root) === toHex(body.root)
-        ? { name: "inclusion_proof", status: "pass", detail: `entry ${proof.index} is in the checkpoint of size ${body.size}` }
-        : { name: "inclusion_proof", status: "fail", detail: `the audit path leads to ${toHex(root)}, the checkpoint's root is ${toHex(body.root)}` };
+      inclusion =
+        toHex(root) === toHex(body.root)
+          ? { name: "inclusion_proof", status: "pass", detail: `entry ${proof.index} is in the checkpoint of size ${body.size}` }
+          : { name: "inclusion_proof", status: "fail", detail: `the audit path leads to ${toHex(root)}, the checkpoint's root is ${toHex(body.root)}` };
     } catch (err) {
       if (!(err instanceof ProofError)) throw err;
       inclusion = { name: "inclusion_proof", status: "fail", detail: err.message };
@@ -74,7 +76,8 @@ function safeUtf8(bytes: Uint8Array): string | undefined {
 
 /** A tlog-proof carries no key: without a pinned one the signature cannot be checked. */
 function tlogSignature(note: string, origin: string, options: VerifyOptions): Check {
-  if (!options.pinnedKey) return { name: "signature", status: "unpinned", detail: "no verifier key pinned: a tlog-proof carries none, so the signature was not checked (pass the stream's verifier key)" };
+  if (!options.pinnedKey)
+    return { name: "signature", status: "unpinned", detail: "no verifier key pinned: a tlog-proof carries none, so the signature was not checked (pass the stream's verifier key)" };
   let key;
   try {
     key = parseVerifierKey(options.pinnedKey.trim());

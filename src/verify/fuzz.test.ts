@@ -80,7 +80,11 @@ describe("fuzzing the verifier's parsers", () => {
         // Unchanged (the random value equalled the original), or caught: every field is checked
         // offline except where the receipt says its transaction is (checked against a chain), and the
         // carried verifier_key, which a pinned key overrides.
-        const chainOnly = (doc.anchors as Array<Record<string, unknown>> | undefined)?.[0] !== undefined && ["chain_id", "tx_hash", "block_number", "block_hash"].some((k) => JSON.stringify((doc.anchors as Array<Record<string, unknown>>)[0]![k]) !== JSON.stringify((bundle.anchors[0] as unknown as Record<string, unknown>)[k]));
+        const chainOnly =
+          (doc.anchors as Array<Record<string, unknown>> | undefined)?.[0] !== undefined &&
+          ["chain_id", "tx_hash", "block_number", "block_hash"].some(
+            (k) => JSON.stringify((doc.anchors as Array<Record<string, unknown>>)[0]![k]) !== JSON.stringify((bundle.anchors[0] as unknown as Record<string, unknown>)[k]),
+          );
         const ignored = chainOnly || doc.verifier_key !== bundle.verifier_key;
         if (JSON.stringify(doc) !== JSON.stringify(bundle) && !ignored) expect(report.valid).toBe(false);
         expect("bundle" in readBundle(doc) || verifyBundle(doc, pin).checks[0]!.status === "fail").toBe(true);
@@ -91,11 +95,20 @@ describe("fuzzing the verifier's parsers", () => {
 
   it("any text as a document gives a report", () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.string({ unit: "binary" }), lines, fc.json(), lines.map((l) => `c2sp.org/tlog-proof@v1\n${l}`)), (text) => {
-        const report = timed(() => verifyDocument(text, pin));
-        expect(["bundle", "tlog-proof"]).toContain(report.kind);
-        expect(report.valid).toBe(false);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.string({ unit: "binary" }),
+          lines,
+          fc.json(),
+          lines.map((l) => `c2sp.org/tlog-proof@v1\n${l}`),
+        ),
+        (text) => {
+          const report = timed(() => verifyDocument(text, pin));
+          expect(["bundle", "tlog-proof"]).toContain(report.kind);
+          expect(report.valid).toBe(false);
+        },
+      ),
       { numRuns: 500 },
     );
   });

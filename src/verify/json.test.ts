@@ -44,10 +44,17 @@ describe("the bounded JSON reader", () => {
 
   it("never throws on any text, and names the problem in its own words (V8's message quotes the input)", () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.string({ unit: "binary" }), fc.json().map((j) => j.slice(0, -1))), (text) => {
-        const read = readJson(text);
-        if ("problem" in read) expect(read.problem).toMatch(/^(is not JSON|is nested deeper than \d+ levels|holds more objects and arrays than its size allows \(\d+\))$/);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.string({ unit: "binary" }),
+          fc.json().map((j) => j.slice(0, -1)),
+        ),
+        (text) => {
+          const read = readJson(text);
+          if ("problem" in read) expect(read.problem).toMatch(/^(is not JSON|is nested deeper than \d+ levels|holds more objects and arrays than its size allows \(\d+\))$/);
+        },
+      ),
     );
   });
 

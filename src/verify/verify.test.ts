@@ -28,7 +28,15 @@ describe("hashing: the browser-safe library and node:crypto agree", () => {
   it("the leaf text is RFC 8785 of the leaf fields, whatever the characters", () => {
     fc.assert(
       fc.property(fc.string({ unit: "grapheme" }), fc.string(), fc.nat(), (sourceRef, eventType, seqNo) => {
-        const r = { stream_id: "str_X", seq_no: seqNo, source_ref: sourceRef, event_type: eventType, occurred_at: "2026-06-07T12:00:00.000Z", received_at: "2026-06-07T12:00:00.001Z", payload_sha256: "ab".repeat(32) };
+        const r = {
+          stream_id: "str_X",
+          seq_no: seqNo,
+          source_ref: sourceRef,
+          event_type: eventType,
+          occurred_at: "2026-06-07T12:00:00.000Z",
+          received_at: "2026-06-07T12:00:00.001Z",
+          payload_sha256: "ab".repeat(32),
+        };
         expect(leafText(r)).toBe(jcs({ v: 1, ...r }));
         expect(toHex(utf8(leafText(r)))).toBe(Buffer.from(leafText(r), "utf8").toString("hex"));
       }),
@@ -60,9 +68,15 @@ describe("range proof", () => {
 
   it("stays O(log n) for large trees and rejects a shifted range", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 2, max: 2 ** 40 }).chain((size) => fc.tuple(fc.constant(size), fc.integer({ min: 0, max: size - 1 }))).chain(([size, begin]) => fc.tuple(fc.constant(size), fc.constant(begin), fc.integer({ min: begin + 1, max: size }))), ([size, begin, end]) => {
-        expect(rangeProofRanges(begin, end, size).length).toBeLessThanOrEqual(2 * 41);
-      }),
+      fc.property(
+        fc
+          .integer({ min: 2, max: 2 ** 40 })
+          .chain((size) => fc.tuple(fc.constant(size), fc.integer({ min: 0, max: size - 1 })))
+          .chain(([size, begin]) => fc.tuple(fc.constant(size), fc.constant(begin), fc.integer({ min: begin + 1, max: size }))),
+        ([size, begin, end]) => {
+          expect(rangeProofRanges(begin, end, size).length).toBeLessThanOrEqual(2 * 41);
+        },
+      ),
     );
     const leaves = leavesOf(20);
     const proof = rangeProofRanges(5, 9, 20).map(([lo, hi]) => rootOfLeafHashes(leaves, lo, hi));
@@ -85,12 +99,21 @@ describe("tlog-proof", () => {
     expect(parseTlogProof(text).hashes).toHaveLength(auditPath(leaves, 4).length);
 
     const pinned = verifyDocument(text, { pinnedKey: signer.verifierKey });
-    expect(pinned.checks.map((c) => [c.name, c.status])).toEqual([["format", "pass"], ["signature", "pass"], ["leaves", "pass"], ["inclusion_proof", "pass"]]);
+    expect(pinned.checks.map((c) => [c.name, c.status])).toEqual([
+      ["format", "pass"],
+      ["signature", "pass"],
+      ["leaves", "pass"],
+      ["inclusion_proof", "pass"],
+    ]);
     expect(pinned).toMatchObject({ valid: true, kind: "tlog-proof", stream_id: bundle.stream_id, from_seq_no: 5, to_seq_no: 5, checkpoint_size: 9 });
     const unpinned = verifyDocument(text);
     expect(unpinned.valid).toBe(false);
     expect(unpinned.checks.find((c) => c.name === "signature")!.status).toBe("unpinned");
-    expect(verifyDocument(text, { pinnedKey: newSigner(bundle.origin).verifierKey }).checks.filter((c) => c.status === "fail").map((c) => c.name)).toEqual(["signature"]);
+    expect(
+      verifyDocument(text, { pinnedKey: newSigner(bundle.origin).verifierKey })
+        .checks.filter((c) => c.status === "fail")
+        .map((c) => c.name),
+    ).toEqual(["signature"]);
 
     const lines = text.split("\n");
     lines[3] = toBase64(new Uint8Array(32));
@@ -111,7 +134,13 @@ describe("attesto.bundle.v1 verification", () => {
 
   it("passes every check with the pinned key", () => {
     const r = verifyDocument(JSON.stringify(base.bundle), pin);
-    expect(r.checks.map((c) => [c.name, c.status])).toEqual([["format", "pass"], ["signature", "pass"], ["leaves", "pass"], ["range_proof", "pass"], ["anchors", "pass"]]);
+    expect(r.checks.map((c) => [c.name, c.status])).toEqual([
+      ["format", "pass"],
+      ["signature", "pass"],
+      ["leaves", "pass"],
+      ["range_proof", "pass"],
+      ["anchors", "pass"],
+    ]);
     expect(r).toMatchObject({ valid: true, stream_id: base.bundle.stream_id, from_seq_no: 6, to_seq_no: 21, checkpoint_size: 37, entries: 16, anchors: 1 });
   });
 
@@ -140,7 +169,11 @@ describe("attesto.bundle.v1 verification", () => {
 
   it("a replaced checkpoint is no longer the anchored one: the receipts fail too", () => {
     const swapped = TAMPERS.find((t) => t.name === "root swapped")!.apply(base.bundle, base.signer);
-    expect(verifyDocument(JSON.stringify(swapped), pin).checks.filter((c) => c.status === "fail").map((c) => c.name)).toEqual(["range_proof", "anchors"]);
+    expect(
+      verifyDocument(JSON.stringify(swapped), pin)
+        .checks.filter((c) => c.status === "fail")
+        .map((c) => c.name),
+    ).toEqual(["range_proof", "anchors"]);
   });
 
   it("a bundle whose checkpoint another key signed is caught even when the forger swaps the carried key", () => {

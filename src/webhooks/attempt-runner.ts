@@ -42,9 +42,7 @@ export class AttemptRunner {
   /** Signing secrets opened once per subscription, kept while their sealed values stay the same. */
   readonly #opened = new LRUCache<string, OpenedSecrets>({ max: 10_000 });
 
-  constructor(
-    private readonly deps: { store: DeliveryRows; http: OutboundHttp; keyring: Keyring; settings: WebhookSettings; logger: Logger },
-  ) {
+  constructor(private readonly deps: { store: DeliveryRows; http: OutboundHttp; keyring: Keyring; settings: WebhookSettings; logger: Logger }) {
     this.#claims = new Batcher((ids) => deps.store.claim(ids.map(([id]) => id)));
     this.#finishes = new Batcher(async (rows) => {
       const applied = await deps.store.finish(rows.map(([, f]) => f));

@@ -71,9 +71,7 @@ export interface DeliveryFilter {
 
 /** What a tenant sees and does with its deliveries: read them and their attempts, redeliver, send a test event. */
 export class Deliveries {
-  constructor(
-    private readonly deps: { db: Db; store: DeliveryRows; outbox: WebhookOutbox; engine: WebhookEngine; subscriptions: Subscriptions; publicBaseUrl: () => string },
-  ) {}
+  constructor(private readonly deps: { db: Db; store: DeliveryRows; outbox: WebhookOutbox; engine: WebhookEngine; subscriptions: Subscriptions; publicBaseUrl: () => string }) {}
 
   /** Newest first, without attempts. */
   async list(tenantId: string, filter: DeliveryFilter = {}): Promise<{ deliveries: Delivery[]; nextPageToken: string }> {
@@ -94,13 +92,22 @@ export class Deliveries {
       )
       .orderBy(desc(d.id))
       .limit(fetch);
-    const { items, nextPageToken } = pageOf(rows, win, (r) => r.id, (r) => toDelivery(r));
+    const { items, nextPageToken } = pageOf(
+      rows,
+      win,
+      (r) => r.id,
+      (r) => toDelivery(r),
+    );
     return { deliveries: items, nextPageToken };
   }
 
   /** One delivery of the tenant, with its attempts (another tenant's reads as not found). */
   async get(tenantId: string, id: string, db: Db = this.deps.db): Promise<Delivery> {
-    const [row] = await db.select().from(webhookDeliveries).where(and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.tenantId, tenantId))).limit(1);
+    const [row] = await db
+      .select()
+      .from(webhookDeliveries)
+      .where(and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.tenantId, tenantId)))
+      .limit(1);
     if (!row) throw notFound("delivery");
     // Read after the row, never beside it: an attempt and the state it led to commit together, so a
     // settled row read first is always followed by all of its attempts.

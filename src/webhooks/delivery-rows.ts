@@ -274,9 +274,7 @@ export class DeliveryRows {
 
   /** What the queue board shows of a delivery (the rare paths that enqueue by id: relay, redelivery). */
   async label(id: string): Promise<DeliveryLabel | undefined> {
-    const [row] = await this.#query<{ id: string; tenant_id: string; event_type: string; url: string }>(
-      sql`SELECT id, tenant_id, event_type, url FROM webhook_deliveries WHERE id = ${id}`,
-    );
+    const [row] = await this.#query<{ id: string; tenant_id: string; event_type: string; url: string }>(sql`SELECT id, tenant_id, event_type, url FROM webhook_deliveries WHERE id = ${id}`);
     return row && labelOf(row);
   }
 

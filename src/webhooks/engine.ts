@@ -54,9 +54,7 @@ export class WebhookEngine {
   #worker: Worker | undefined;
   #closed = false;
 
-  constructor(
-    private readonly deps: { store: DeliveryRows; runner: AttemptRunner; jobs: JobRuntime; logger: Logger; settings: WebhookSettings },
-  ) {
+  constructor(private readonly deps: { store: DeliveryRows; runner: AttemptRunner; jobs: JobRuntime; logger: Logger; settings: WebhookSettings }) {
     this.queue = deps.jobs.queue(DELIVERY_QUEUE);
   }
 
@@ -83,9 +81,7 @@ export class WebhookEngine {
   /** Puts jobs on the queue for these deliveries; one already there is left as it is. */
   async enqueue(labels: DeliveryLabel[]): Promise<void> {
     if (labels.length === 0) return;
-    await this.queue.addBulk(
-      labels.map((label) => ({ name: deliveryJobName(label), data: { ...label } satisfies DeliveryJobData, opts: { ...JOB_OPTIONS, jobId: label.deliveryId } })),
-    );
+    await this.queue.addBulk(labels.map((label) => ({ name: deliveryJobName(label), data: { ...label } satisfies DeliveryJobData, opts: { ...JOB_OPTIONS, jobId: label.deliveryId } })));
   }
 
   /**
@@ -99,7 +95,14 @@ export class WebhookEngine {
       const state = await this.queue.getJobState(id);
       if (state === "delayed") {
         const job = await this.queue.getJob(id);
-        if (job && (await job.promote().then(() => true, (err: Error) => (tries < 2 ? false : Promise.reject(err))))) return true;
+        if (
+          job &&
+          (await job.promote().then(
+            () => true,
+            (err: Error) => (tries < 2 ? false : Promise.reject(err)),
+          ))
+        )
+          return true;
         continue;
       }
       if (state !== "unknown" && state !== "completed" && state !== "failed") return false;

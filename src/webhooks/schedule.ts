@@ -2,8 +2,7 @@ import type { AttemptErrorKind } from "./schema.js";
 
 /** What an attempt came to, as far as the schedule cares. */
 export type AttemptResult =
-  | { ok: true; statusCode: number; headers: Record<string, string | string[] | undefined> }
-  | { ok: false; errorKind: Exclude<AttemptErrorKind, "none" | "http_status" | "interrupted"> };
+  { ok: true; statusCode: number; headers: Record<string, string | string[] | undefined> } | { ok: false; errorKind: Exclude<AttemptErrorKind, "none" | "http_status" | "interrupted"> };
 
 export interface AttemptPosition {
   /** This attempt's number, 1-based. */
@@ -25,8 +24,7 @@ export interface Decision {
 }
 
 /** The number of the last attempt a delivery may make. */
-export const lastAttempt = (position: AttemptPosition, schedule: readonly number[]) =>
-  position.finalAttempt ?? schedule.length + position.extraAttempts;
+export const lastAttempt = (position: AttemptPosition, schedule: readonly number[]) => position.finalAttempt ?? schedule.length + position.extraAttempts;
 
 /**
  * What follows an attempt: success on 2xx; failed for good on 410 or when
@@ -34,13 +32,7 @@ export const lastAttempt = (position: AttemptPosition, schedule: readonly number
  * delay, or later when a 429/503 asks so with Retry-After (up to
  * `retryAfterMaxMs`).
  */
-export function decideNext(
-  position: AttemptPosition,
-  result: AttemptResult,
-  schedule: readonly number[],
-  retryAfterMaxMs: number,
-  now = Date.now(),
-): Decision {
+export function decideNext(position: AttemptPosition, result: AttemptResult, schedule: readonly number[], retryAfterMaxMs: number, now = Date.now()): Decision {
   const statusCode = result.ok ? result.statusCode : 0;
   const errorKind: AttemptErrorKind = !result.ok ? result.errorKind : statusCode >= 200 && statusCode < 300 ? "none" : "http_status";
   if (errorKind === "none") return { errorKind, status: "succeeded", reason: null, nextAt: null, gone: false };

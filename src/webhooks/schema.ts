@@ -60,7 +60,9 @@ export const webhookDeliveries = pgTable(
     /** The exact JSON body, the same bytes on every attempt. */
     body: text("body").notNull(),
     test: boolean("test").notNull().default(false),
-    status: text("status", { enum: ["pending", "succeeded", "failed"] }).notNull().default("pending"),
+    status: text("status", { enum: ["pending", "succeeded", "failed"] })
+      .notNull()
+      .default("pending"),
     /** Why a delivery failed: attempts_exhausted, gone, subscription_disabled, subscription_deleted. */
     failureReason: text("failure_reason"),
     /** Attempts started (the number of the latest). */
@@ -84,23 +86,17 @@ export const webhookDeliveries = pgTable(
     index("webhook_deliveries_subscription").on(t.subscriptionId, t.id),
     // The relay's scan: pending rows by when their next attempt is due. Claiming
     // an attempt changes no indexed column, so that update stays on its page.
-    index("webhook_deliveries_next_attempt").on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    index("webhook_deliveries_next_attempt")
+      .on(t.nextAttemptAt)
+      .where(sql`${t.status} = 'pending'`),
     // The outbox poller's scan: rows whose job was never enqueued (usually none).
-    index("webhook_deliveries_unenqueued").on(t.id).where(sql`${t.enqueuedAt} IS NULL`),
+    index("webhook_deliveries_unenqueued")
+      .on(t.id)
+      .where(sql`${t.enqueuedAt} IS NULL`),
   ],
 );
 
-export type AttemptErrorKind =
-  | "none"
-  | "http_status"
-  | "timeout"
-  | "connection_refused"
-  | "dns"
-  | "tls"
-  | "blocked_address"
-  | "network"
-  | "interrupted"
-  | "internal";
+export type AttemptErrorKind = "none" | "http_status" | "timeout" | "connection_refused" | "dns" | "tls" | "blocked_address" | "network" | "interrupted" | "internal";
 
 /**
  * One row per attempt, written when it ended (or, for an attempt whose

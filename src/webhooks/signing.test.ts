@@ -15,9 +15,7 @@ describe("deliveryHeaders", () => {
     const fromKeys = deliveryHeaders({ ...d, secret, previousSecret, keys: signingKeys({ secret, previousSecret }) });
     expect(fromKeys).toEqual(fromSecrets);
     expect(fromKeys["x-attesto-signature"]).toBe(hex(secret, `1800000000.${d.body}`));
-    expect(fromKeys["webhook-signature"]).toBe(
-      `v1,${b64(decoded(secret), `dlv_1.1800000000.${d.body}`)} v1,${b64(decoded(previousSecret), `dlv_1.1800000000.${d.body}`)}`,
-    );
+    expect(fromKeys["webhook-signature"]).toBe(`v1,${b64(decoded(secret), `dlv_1.1800000000.${d.body}`)} v1,${b64(decoded(previousSecret), `dlv_1.1800000000.${d.body}`)}`);
   });
 
   it("signs with the current secret alone outside a rotation", () => {

@@ -86,8 +86,7 @@ export function checkEventTypes(values: readonly string[]): WebhookEventType[] {
   return [...new Set(values as WebhookEventType[])];
 }
 
-const live = (tenantId: string, id: string) =>
-  and(eq(webhookSubscriptions.id, id), eq(webhookSubscriptions.tenantId, tenantId), isNull(webhookSubscriptions.deletedAt));
+const live = (tenantId: string, id: string) => and(eq(webhookSubscriptions.id, id), eq(webhookSubscriptions.tenantId, tenantId), isNull(webhookSubscriptions.deletedAt));
 
 /**
  * A tenant's webhook subscriptions: URLs checked by the outbound guard on
@@ -161,7 +160,12 @@ export class Subscriptions {
       .where(and(eq(webhookSubscriptions.tenantId, tenantId), isNull(webhookSubscriptions.deletedAt), before ? lt(webhookSubscriptions.id, before) : undefined))
       .orderBy(desc(webhookSubscriptions.id))
       .limit(fetch);
-    const { items, nextPageToken } = pageOf(rows, win, (r) => r.id, (r) => toSubscription(r));
+    const { items, nextPageToken } = pageOf(
+      rows,
+      win,
+      (r) => r.id,
+      (r) => toSubscription(r),
+    );
     return { subscriptions: items, nextPageToken };
   }
 
@@ -209,12 +213,7 @@ export class Subscriptions {
    * second rotation during an overlap ends the older overlap: only one
    * previous secret is kept.
    */
-  async rotateSecret(
-    tenantId: string,
-    id: string,
-    overlapMs = this.deps.secretOverlapMs,
-    etag?: string,
-  ): Promise<{ subscription: Subscription; secret: string }> {
+  async rotateSecret(tenantId: string, id: string, overlapMs = this.deps.secretOverlapMs, etag?: string): Promise<{ subscription: Subscription; secret: string }> {
     if (overlapMs < 0) throw invalidArgument("overlap", "must not be negative");
     if (overlapMs > MAX_SECRET_OVERLAP_MS) throw invalidArgument("overlap", "must be at most 7 days");
     const { db, keyring } = this.deps;

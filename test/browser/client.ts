@@ -31,13 +31,7 @@ export type BrowserCallResult =
       pageOrigin: string;
     };
 
-export type CallGetCurrentTenant = (
-  baseUrl: string,
-  apiKey: string,
-  useBinary: boolean,
-  protocol?: BrowserProtocol,
-  requestId?: string,
-) => Promise<BrowserCallResult>;
+export type CallGetCurrentTenant = (baseUrl: string, apiKey: string, useBinary: boolean, protocol?: BrowserProtocol, requestId?: string) => Promise<BrowserCallResult>;
 
 const callGetCurrentTenant: CallGetCurrentTenant = async (baseUrl, apiKey, useBinary, protocol = "connect", requestId) => {
   const auth: Interceptor = (next) => (req) => {

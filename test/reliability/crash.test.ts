@@ -51,7 +51,13 @@ describe("crash", () => {
       while (running) {
         const ref = `c${c}-${n++}`;
         const stream = streams[n % streams.length]!;
-        const res = await call(server.url, tenant.key, "ProofstreamService/AppendEvent", { streamId: stream, sourceRef: ref, eventType: "crash", occurredAt: "2026-06-07T12:00:00Z", payload: { ref } }, 5_000);
+        const res = await call(
+          server.url,
+          tenant.key,
+          "ProofstreamService/AppendEvent",
+          { streamId: stream, sourceRef: ref, eventType: "crash", occurredAt: "2026-06-07T12:00:00Z", payload: { ref } },
+          5_000,
+        );
         if (res.status === 200) acked.set(ref, { stream, seq: Number(res.json.event.seqNo) });
         else await sleep(20);
       }

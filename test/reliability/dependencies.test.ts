@@ -15,10 +15,7 @@ let tenant: { tenantId: string; key: string };
 
 beforeAll(async () => {
   [pg, redis] = await Promise.all([PrivatePostgres.create(), PrivateRedis.create()]);
-  server = new ServerProcess(
-    "dependencies",
-    serverEnv({ DATABASE_URL: pg.url, REDIS_URL: redis.url, ATTESTO_DB_CONNECT_TIMEOUT_MS: "2000", ATTESTO_REQUEST_DEADLINE_MS: "5000" }),
-  );
+  server = new ServerProcess("dependencies", serverEnv({ DATABASE_URL: pg.url, REDIS_URL: redis.url, ATTESTO_DB_CONNECT_TIMEOUT_MS: "2000", ATTESTO_REQUEST_DEADLINE_MS: "5000" }));
   await server.start();
   tenant = await tenantOn(server.url);
 });
@@ -111,7 +108,10 @@ describe("dependency faults", () => {
     const failures = during.filter((o) => o.status !== 200);
     const notUnavailable = failures.filter((o) => o.status !== 503 || o.code !== "unavailable" || !o.retryAfter);
     const fivexx = l.outcomes.filter((o) => o.status >= 500 && o.status !== 503).length;
-    const p99 = quantile(failures.map((o) => o.ms), 0.99);
+    const p99 = quantile(
+      failures.map((o) => o.ms),
+      0.99,
+    );
     const check = await checkStream(streamId, l.acked);
     report({
       section: "dependencies",
@@ -120,7 +120,17 @@ describe("dependency faults", () => {
         `${failures.length} answers while down: ${failures.length - notUnavailable.length} UNAVAILABLE+Retry-After, p99 ${p99.toFixed(0)} ms; other 5xx ${fivexx}; ` +
         `recovered ${recoveredAt ? ((recoveredAt - restartAt) / 1000).toFixed(1) + " s" : "never"} after restart; server alive ${server.alive}; ` +
         `${l.acked.size} acked, ${check.lost} lost, ${check.dupes} duplicated, gapless ${check.gapless}`,
-      ok: failures.length > 0 && notUnavailable.length === 0 && p99 < 3_000 && fivexx === 0 && recoveredAt > 0 && server.alive && check.lost === 0 && check.dupes === 0 && check.gapless && check.treeSize === check.events,
+      ok:
+        failures.length > 0 &&
+        notUnavailable.length === 0 &&
+        p99 < 3_000 &&
+        fivexx === 0 &&
+        recoveredAt > 0 &&
+        server.alive &&
+        check.lost === 0 &&
+        check.dupes === 0 &&
+        check.gapless &&
+        check.treeSize === check.events,
     });
     expect(notUnavailable).toEqual([]);
     expect(p99).toBeLessThan(3_000);

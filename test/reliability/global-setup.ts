@@ -21,7 +21,10 @@ export default function setup(project: TestProject) {
   project.provide("reliabilitySecrets", secrets);
   project.provide("reliabilityOutputDir", outputDir);
   return () => {
-    const rows: Row[] = readFileSync(table, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    const rows: Row[] = readFileSync(table, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     rows.push(scanForSecrets(secrets, outputDir));
     printTable(rows);
     if (rows.some((r) => !r.ok)) process.exitCode = 1;

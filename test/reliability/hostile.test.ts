@@ -148,10 +148,23 @@ function jsonCases(desc: DescMessage): fc.Arbitrary<Case> {
   const body = fc.oneof(
     { weight: 8, arbitrary: fields.map((v) => render(v)) },
     { weight: 1, arbitrary: fields.map((v) => render({ ...v, nmae: "typo" })) },
-    { weight: 1, arbitrary: fc.constantFrom("", "{", "[]", "null", '"x"', "{}".repeat(3), '{"a":' .repeat(5000), "\u0000", `{"payload":${deepText(100_000)}}`) },
+    { weight: 1, arbitrary: fc.constantFrom("", "{", "[]", "null", '"x"', "{}".repeat(3), '{"a":'.repeat(5000), "\u0000", `{"payload":${deepText(100_000)}}`) },
     { weight: 1, arbitrary: fc.string({ unit: "binary", maxLength: 200 }) },
   );
-  return fc.tuple(body, fc.constantFrom("application/json", "application/json", "application/json", "application/json; charset=utf-8", "text/plain", "application/x-www-form-urlencoded", "application/json;charset=latin1")).map(([b, contentType]) => ({ body: b, contentType }));
+  return fc
+    .tuple(
+      body,
+      fc.constantFrom(
+        "application/json",
+        "application/json",
+        "application/json",
+        "application/json; charset=utf-8",
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/json;charset=latin1",
+      ),
+    )
+    .map(([b, contentType]) => ({ body: b, contentType }));
 }
 
 function binaryCases(desc: DescMessage): fc.Arbitrary<Case> {
@@ -178,7 +191,9 @@ function binaryCases(desc: DescMessage): fc.Arbitrary<Case> {
         return b;
     }
   });
-  return fc.tuple(mutated, fc.constantFrom("application/proto", "application/proto", "application/proto", "application/grpc", "application/connect+proto")).map(([body, contentType]) => ({ body, contentType }));
+  return fc
+    .tuple(mutated, fc.constantFrom("application/proto", "application/proto", "application/proto", "application/grpc", "application/connect+proto"))
+    .map(([body, contentType]) => ({ body, contentType }));
 }
 
 const headerCases = fc.record({
@@ -215,7 +230,8 @@ async function fire(url: string, cases: Case[], auth: string) {
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
       if (status >= 400) keepOutput("answers-hostile", text.slice(0, 2000) + "\n");
       if (status === 599) closed.push(`${status} ${text.slice(0, 200)}`);
-      else if (status >= 500 && status !== 501) fivexx.push(`${status} ${typeof c.body === "string" ? c.body.slice(0, 120) : Buffer.from(c.body).toString("hex").slice(0, 120)} → ${text.slice(0, 200)}`);
+      else if (status >= 500 && status !== 501)
+        fivexx.push(`${status} ${typeof c.body === "string" ? c.body.slice(0, 120) : Buffer.from(c.body).toString("hex").slice(0, 120)} → ${text.slice(0, 200)}`);
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
@@ -246,7 +262,11 @@ const HTTP_ROUTES: Array<{ method: string; path: () => string; auth: "tenant" | 
 /** Path and query mutations, signature headers and bodies for the plain HTTP routes. */
 const httpCase = fc.record({
   suffix: fc.constantFrom("", "/", "?page_size=-1", "?pageSize=99999999999", "?pageToken=%00", "/../../etc", "%2e%2e", "?x=" + "y".repeat(3000), "/%ff%fe", "?\u0000"),
-  body: fc.oneof(fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)), fc.string({ unit: "binary", maxLength: 300 }), fc.constantFrom("", "{", '{"name":"a\\u0000"}', '{"n":1e400}', `{"payload":${deepText(50_000)}}`)),
+  body: fc.oneof(
+    fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
+    fc.string({ unit: "binary", maxLength: 300 }),
+    fc.constantFrom("", "{", '{"name":"a\\u0000"}', '{"n":1e400}', `{"payload":${deepText(50_000)}}`),
+  ),
   contentType: fc.constantFrom("application/json", "text/plain", "application/octet-stream", "multipart/form-data; boundary=x"),
   signature: fc.constantFrom("", "t=0,v1=00", `t=${Math.floor(Date.now() / 1000)},v1=${"0".repeat(64)}`, "sha256=" + "0".repeat(64), "v1," + "A".repeat(44), "t=99999999999999999999,v1=zz"),
   timestamp: fc.constantFrom("", "0", "-1", "1e400", String(Math.floor(Date.now() / 1000) + 86_400), "NaN"),
@@ -268,7 +288,10 @@ describe("hostile input", () => {
         // A fifth are well-formed appends to the real stream with hostile payloads and refs, so some
         // commit and the partial-write check below has events to check.
         const appends = fc
-          .record({ ref: fc.oneof(fc.stringMatching(/^[!-~]{1,40}$/), hostileString), payload: fc.dictionary(hostileString, fc.oneof(fc.jsonValue({ maxDepth: 3 }), numberText.map(raw)), { maxKeys: 4 }) })
+          .record({
+            ref: fc.oneof(fc.stringMatching(/^[!-~]{1,40}$/), hostileString),
+            payload: fc.dictionary(hostileString, fc.oneof(fc.jsonValue({ maxDepth: 3 }), numberText.map(raw)), { maxKeys: 4 }),
+          })
           .map(({ ref, payload }) => ({ body: render({ streamId, sourceRef: ref, eventType: "hostile", occurredAt: "2026-06-07T12:00:00Z", payload }), contentType: "application/json" }));
         for (const [i, c] of fc.sample(appends, Math.ceil(cases.length / 5)).entries()) cases[i * 5] = c;
       }
@@ -336,8 +359,12 @@ describe("hostile input", () => {
           if (status >= 400) keepOutput("answers-hostile-http", text.slice(0, 2000) + "\n");
           if (status === 599) {
             closedCount++;
-            if (closedSamples.size < 3) closedSamples.add(`${route.method} ${route.path().replace(/[A-Z0-9]{26}/g, "…")}${JSON.stringify(s.suffix)} [${JSON.stringify(s.contentType)}, ${s.body.length} chars, sig ${JSON.stringify(s.signature.slice(0, 20))}, ts ${JSON.stringify(s.timestamp)}]: ${text.slice(0, 90)}`);
-          } else if (status >= 500) failures.push(`${route.method} ${route.path()}${s.suffix} [${s.contentType}, ${s.body.length} chars, sig ${s.signature.slice(0, 12)}, ts ${s.timestamp}]: ${status} ${text.slice(0, 200)}`);
+            if (closedSamples.size < 3)
+              closedSamples.add(
+                `${route.method} ${route.path().replace(/[A-Z0-9]{26}/g, "…")}${JSON.stringify(s.suffix)} [${JSON.stringify(s.contentType)}, ${s.body.length} chars, sig ${JSON.stringify(s.signature.slice(0, 20))}, ts ${JSON.stringify(s.timestamp)}]: ${text.slice(0, 90)}`,
+              );
+          } else if (status >= 500)
+            failures.push(`${route.method} ${route.path()}${s.suffix} [${s.contentType}, ${s.body.length} chars, sig ${s.signature.slice(0, 12)}, ts ${s.timestamp}]: ${status} ${text.slice(0, 200)}`);
         }
       };
       await Promise.all(Array.from({ length: CONCURRENCY }, worker));

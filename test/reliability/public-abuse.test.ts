@@ -133,10 +133,20 @@ function cases(): Case[] {
   const rpc = (body: string) => post("/attesto.v1.VerifierService/VerifyBundle", body);
   const apple = (body: string) => post(`/v1/webhooks/apple/${tenant.tenantId}`, body);
   const google = (body: string) => post(`/v1/webhooks/google/${tenant.tenantId}`, body, { authorization: "Bearer x.y.z" });
-  const connector = (body: string) => post(`/v2/connectors/signed-webhooks/${connectorId}/events`, body, { "x-attesto-connector-timestamp": String(Math.floor(Date.now() / 1000)), "x-attesto-connector-signature": "ab".repeat(32) });
+  const connector = (body: string) =>
+    post(`/v2/connectors/signed-webhooks/${connectorId}/events`, body, { "x-attesto-connector-timestamp": String(Math.floor(Date.now() / 1000)), "x-attesto-connector-signature": "ab".repeat(32) });
   const proofHead = `c2sp.org/tlog-proof@v1\nindex 5\n`;
   const hashLine = `${toBase64(randomBytes(32))}\n`;
-  const receipt = { chain_id: 1, tx_hash: `0x${"ab".repeat(32)}`, block_number: 1, block_hash: `0x${"cd".repeat(32)}`, batch_root: `0x${"ef".repeat(32)}`, leaf_index: 2 ** 40 - 1, batch_size: 2 ** 40, path: Array.from({ length: 40 }, () => "01".repeat(32)) };
+  const receipt = {
+    chain_id: 1,
+    tx_hash: `0x${"ab".repeat(32)}`,
+    block_number: 1,
+    block_hash: `0x${"cd".repeat(32)}`,
+    batch_root: `0x${"ef".repeat(32)}`,
+    leaf_index: 2 ** 40 - 1,
+    batch_size: 2 ** 40,
+    path: Array.from({ length: 40 }, () => "01".repeat(32)),
+  };
   const receiptBytes = JSON.stringify(receipt).length + 1;
   const big = 15.9 * MB;
   const oneMb = 0.95 * MB;
@@ -146,14 +156,29 @@ function cases(): Case[] {
     { route: "POST /v2/verify", what: "dense empty objects", body: dense(big), send: verify },
     { route: "POST /v2/verify", what: "tlog-proof extra of 15 MB base64", body: `c2sp.org/tlog-proof@v1\nextra ${"QUFB".repeat(Math.floor(big / 4))}\nindex 0\n\n${bundle.checkpoint}`, send: verify },
     { route: "POST /v2/verify", what: "tlog-proof with 360 k proof lines", body: proofHead + hashLine.repeat(Math.floor(big / hashLine.length)) + `\n${bundle.checkpoint}`, send: verify },
-    { route: "POST /v2/verify", what: "anchor receipts with 40-hash paths", body: JSON.stringify({ ...bundle, anchors: Array.from({ length: Math.floor(big / receiptBytes) }, () => receipt) }), send: verify },
-    { route: "VerifyBundle", what: "signature lines (1 MB body limit)", body: JSON.stringify({ bundleJson: JSON.stringify({ ...bundle, checkpoint: signatureLines(oneMb) }), verifierKey: signer.verifierKey }), send: rpc },
+    {
+      route: "POST /v2/verify",
+      what: "anchor receipts with 40-hash paths",
+      body: JSON.stringify({ ...bundle, anchors: Array.from({ length: Math.floor(big / receiptBytes) }, () => receipt) }),
+      send: verify,
+    },
+    {
+      route: "VerifyBundle",
+      what: "signature lines (1 MB body limit)",
+      body: JSON.stringify({ bundleJson: JSON.stringify({ ...bundle, checkpoint: signatureLines(oneMb) }), verifierKey: signer.verifierKey }),
+      send: rpc,
+    },
     { route: "VerifyBundle", what: "nested arrays in the request JSON", body: `{"bundleJson":"{}","x":${nested(oneMb)}}`, send: rpc },
     { route: "VerifyBundle", what: "dense empty objects in the request JSON", body: `{"bundleJson":"{}","x":${dense(oneMb)}}`, send: rpc },
     { route: "VerifyBundle", what: "dense empty objects in bundle_json", body: JSON.stringify({ bundleJson: dense(0.9 * MB) }), send: rpc },
     { route: "Apple notifications", what: "nested arrays", body: `{"signedPayload":${nested(oneMb)}}`, send: apple },
     { route: "Apple notifications", what: "dense empty objects", body: `{"signedPayload":${dense(oneMb)}}`, send: apple },
-    { route: "Apple notifications", what: "x5c of three 230 KB certificates", body: JSON.stringify({ signedPayload: jws({ alg: "ES256", x5c: Array.from({ length: 3 }, () => randomBytes(170_000).toString("base64")) }) }), send: apple },
+    {
+      route: "Apple notifications",
+      what: "x5c of three 230 KB certificates",
+      body: JSON.stringify({ signedPayload: jws({ alg: "ES256", x5c: Array.from({ length: 3 }, () => randomBytes(170_000).toString("base64")) }) }),
+      send: apple,
+    },
     { route: "Apple notifications", what: "x5c of 40 k entries", body: JSON.stringify({ signedPayload: jws({ alg: "ES256", x5c: Array.from({ length: 40_000 }, () => "MIIB") }) }), send: apple },
     { route: "Google notifications", what: "nested arrays, bogus push token", body: `{"message":${nested(oneMb)}}`, send: google },
     { route: "connector ingress", what: "nested arrays, bad signature", body: `{"payload":${nested(oneMb)}}`, send: connector },
@@ -173,7 +198,11 @@ beforeAll(async () => {
   streamId = (await ok("ProofstreamService/CreateStream", { name: "abuse" })).stream.id;
   connectorId = (await ok("ConnectorService/CreateConnector", { streamId, name: "hmac", kind: "CONNECTOR_KIND_SIGNED_WEBHOOK" })).connector.id;
   const p8 = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" }).toString();
-  await ok("attesto.admin.v1.AdminService/PutAppleCredentials", { tenantId: tenant.tenantId, bundleId: "com.example.app", keyId: "KEY0000001", issuerId: "issuer", privateKeyPem: p8, environment: "APPLE_ENVIRONMENT_SANDBOX" }, ADMIN_TOKEN);
+  await ok(
+    "attesto.admin.v1.AdminService/PutAppleCredentials",
+    { tenantId: tenant.tenantId, bundleId: "com.example.app", keyId: "KEY0000001", issuerId: "issuer", privateKeyPem: p8, environment: "APPLE_ENVIRONMENT_SANDBOX" },
+    ADMIN_TOKEN,
+  );
 });
 afterAll(async () => {
   await server?.stop();
@@ -213,7 +242,13 @@ describe("public-route abuse", () => {
       await Promise.all(
         [0, 1].map(async () => {
           while (Date.now() < until) {
-            const r = await call(server.url, tenant.key, "ProofstreamService/AppendEvent", { streamId, sourceRef: `flood-${seq++}`, eventType: "x", occurredAt: new Date().toISOString(), payload: { n: seq } });
+            const r = await call(server.url, tenant.key, "ProofstreamService/AppendEvent", {
+              streamId,
+              sourceRef: `flood-${seq++}`,
+              eventType: "x",
+              occurredAt: new Date().toISOString(),
+              payload: { n: seq },
+            });
             if (r.status !== 200) throw new Error(`append: ${r.status} ${r.body}`);
             latencies.push(r.ms);
           }
@@ -231,7 +266,10 @@ describe("public-route abuse", () => {
       { path: `/v1/webhooks/apple/${tenant.tenantId}`, body: `{"signedPayload":${dense(0.95 * MB)}}` },
       { path: `/proofstreams/${streamId}/checkpoint` },
     ];
-    const threads = Array.from({ length: 2 }, (_, t) => new Worker(FLOODER, { eval: true, workerData: { url: server.url, jobs: Array.from({ length: FLOOD_CLIENTS / 2 }, (_, i) => flood[((t * FLOOD_CLIENTS) / 2 + i) % flood.length]) } }));
+    const threads = Array.from(
+      { length: 2 },
+      (_, t) => new Worker(FLOODER, { eval: true, workerData: { url: server.url, jobs: Array.from({ length: FLOOD_CLIENTS / 2 }, (_, i) => flood[((t * FLOOD_CLIENTS) / 2 + i) % flood.length]) } }),
+    );
     const counted = threads.map((thread) => new Promise<Record<string, number>>((resolve) => thread.once("message", resolve)));
     const watch = healthzWatch();
     await sleep(500);

@@ -45,7 +45,16 @@ export function buildBundle(opts: { size: number; from: number; to: number; payl
   for (let seq = 1; seq <= opts.size; seq++) {
     const payload = { n: seq, note: `event ${seq}`, nested: { ok: seq % 2 === 0 } };
     const at = new Date(Date.UTC(2026, 5, 7, 12, 0, 0, seq)).toISOString();
-    records.push({ stream_id: streamId, seq_no: seq, source_ref: `ref-${seq}`, event_type: seq % 3 ? "source.observation" : "source.change", occurred_at: at, received_at: at, payload_sha256: payloadDigest(payload), payload });
+    records.push({
+      stream_id: streamId,
+      seq_no: seq,
+      source_ref: `ref-${seq}`,
+      event_type: seq % 3 ? "source.observation" : "source.change",
+      occurred_at: at,
+      received_at: at,
+      payload_sha256: payloadDigest(payload),
+      payload,
+    });
   }
   const leaves = records.map((r) => leafHash(leafBytesOf(r)));
   const root = rootOfLeafHashes(leaves);
@@ -55,7 +64,16 @@ export function buildBundle(opts: { size: number; from: number; to: number; payl
   if (opts.anchored) {
     // A batch of three checkpoint notes; ours is the middle one.
     const batch = [utf8("another.example/log\n1\n" + "A".repeat(43) + "=\n"), utf8(checkpoint), utf8("third.example/log\n2\n" + "B".repeat(43) + "=\n")].map(leafHash);
-    anchors.push({ chain_id: 31337, tx_hash: `0x${"ab".repeat(32)}`, block_number: 12, block_hash: `0x${"cd".repeat(32)}`, batch_root: `0x${toHex(rootOfLeafHashes(batch))}`, leaf_index: 1, batch_size: 3, path: auditPath(batch, 1).map(toHex) });
+    anchors.push({
+      chain_id: 31337,
+      tx_hash: `0x${"ab".repeat(32)}`,
+      block_number: 12,
+      block_hash: `0x${"cd".repeat(32)}`,
+      batch_root: `0x${toHex(rootOfLeafHashes(batch))}`,
+      leaf_index: 1,
+      batch_size: 3,
+      path: auditPath(batch, 1).map(toHex),
+    });
   }
   const bundle: BundleDocument = {
     format: "attesto.bundle.v1",

@@ -56,10 +56,7 @@ export class FakeGoogle {
   }
 
   /** A Pub/Sub push OIDC token as Google mints it; every claim can be overridden (or a foreign key used). */
-  async pushToken(
-    claims: { aud: string; email: string; email_verified?: boolean; iss?: string; expiresIn?: number },
-    opts: { kid?: string; unpublishedKey?: boolean } = {},
-  ): Promise<string> {
+  async pushToken(claims: { aud: string; email: string; email_verified?: boolean; iss?: string; expiresIn?: number }, opts: { kid?: string; unpublishedKey?: boolean } = {}): Promise<string> {
     const key = opts.unpublishedKey ? { kid: opts.kid ?? "google-key-1", privateKey: generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey } : this.keys[0]!;
     const now = Math.floor(Date.now() / 1000);
     return new SignJWT({ email: claims.email, email_verified: claims.email_verified ?? true, sub: "112233445566778899000" })
@@ -140,7 +137,9 @@ export class FakeGooglePlay extends FakeGoogle {
       const grant = bearer ? this.issued.get(bearer) : undefined;
       if (!grant || grant.expiresAt < Date.now()) return json(res, 401, { error: { code: 401, message: "Request had invalid authentication credentials.", status: "UNAUTHENTICATED" } });
       if (this.forced) return json(res, this.forced.status, this.forced.body ?? {}, this.forced.headers);
-      const key = product ? `${decodeURIComponent(product[1]!)}/${decodeURIComponent(product[2]!)}/${decodeURIComponent(product[3]!)}` : `${decodeURIComponent(subscription![1]!)}/${decodeURIComponent(subscription![2]!)}`;
+      const key = product
+        ? `${decodeURIComponent(product[1]!)}/${decodeURIComponent(product[2]!)}/${decodeURIComponent(product[3]!)}`
+        : `${decodeURIComponent(subscription![1]!)}/${decodeURIComponent(subscription![2]!)}`;
       const found = (product ? this.products : this.subscriptions).get(key);
       if (!found) return json(res, 404, { error: { code: 404, message: "The purchase token was not found.", status: "NOT_FOUND" } });
       json(res, 200, found);

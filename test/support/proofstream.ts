@@ -23,7 +23,11 @@ export function referenceRoot(leafHashes: Uint8Array[]): Buffer {
     if (n === 1) return Buffer.from(leafHashes[lo]!);
     let k = 1;
     while (k * 2 < n) k *= 2;
-    return createHash("sha256").update(Buffer.from([1])).update(mth(lo, lo + k)).update(mth(lo + k, hi)).digest();
+    return createHash("sha256")
+      .update(Buffer.from([1]))
+      .update(mth(lo, lo + k))
+      .update(mth(lo + k, hi))
+      .digest();
   };
   return mth(0, leafHashes.length);
 }

@@ -41,10 +41,7 @@ async function sigV4Valid(req: http.IncomingMessage, url: URL, accessKeyId: stri
   const [hostname, port] = (headers.host ?? "").split(":");
   const query: Record<string, string> = {};
   url.searchParams.forEach((v, k) => (query[k] = v));
-  const again = await signer.sign(
-    { method: req.method ?? "GET", protocol: "http:", hostname: hostname!, port: port ? Number(port) : undefined, path: url.pathname, query, headers },
-    { signingDate },
-  );
+  const again = await signer.sign({ method: req.method ?? "GET", protocol: "http:", hostname: hostname!, port: port ? Number(port) : undefined, path: url.pathname, query, headers }, { signingDate });
   return String(again.headers.authorization ?? again.headers.Authorization).endsWith(`Signature=${auth[5]}`);
 }
 

@@ -2,14 +2,7 @@
 declare module "s3rver" {
   import type { AddressInfo } from "node:net";
   export default class S3rver {
-    constructor(options: {
-      port?: number;
-      address?: string;
-      silent?: boolean;
-      directory?: string;
-      resetOnClose?: boolean;
-      configureBuckets?: Array<{ name: string }>;
-    });
+    constructor(options: { port?: number; address?: string; silent?: boolean; directory?: string; resetOnClose?: boolean; configureBuckets?: Array<{ name: string }> });
     run(): Promise<AddressInfo>;
     close(): Promise<void>;
   }

@@ -40,7 +40,10 @@ async function withConnectors<T>(cli: Cli, run: (connectors: Connectors) => Prom
     // The CLI has no job queue: the appends and stream reads of the Proofstreams facade alone, and a Tenancy without a key cache.
     const proofstreams = appendsWithoutJobs(database.db);
     const tenancy = new Tenancy({ db: database.db, logger, broadcast }, { adminToken: undefined, apiKeyCacheMs: 0 });
-    const connectors = new Connectors({ db: database.db, keyring, proofstreams, tenancy, broadcast, logger }, connectorSettings(config, () => publicBaseUrl));
+    const connectors = new Connectors(
+      { db: database.db, keyring, proofstreams, tenancy, broadcast, logger },
+      connectorSettings(config, () => publicBaseUrl),
+    );
     try {
       return await run(connectors);
     } finally {
@@ -88,39 +91,47 @@ function registerCreate(connector: Command, cli: Cli): void {
         accessKeyId: String(o.s3AccessKeyId ?? ""),
         secretAccessKey,
       };
-      const githubEvents = kind === "github" && o.githubEvents ? String(o.githubEvents).split(",").map((e) => e.trim()).filter(Boolean) : undefined;
-      return cli.onTarget(
-        "tenant",
-        () =>
-          withConnectors(cli, async (connectors) => {
-            const { connector: c, secret } = await connectors.create(tenantId, {
+      const githubEvents =
+        kind === "github" && o.githubEvents
+          ? String(o.githubEvents)
+              .split(",")
+              .map((e) => e.trim())
+              .filter(Boolean)
+          : undefined;
+      return cli
+        .onTarget(
+          "tenant",
+          () =>
+            withConnectors(cli, async (connectors) => {
+              const { connector: c, secret } = await connectors.create(tenantId, {
+                streamId: String(o.stream),
+                name: String(o.name),
+                kind,
+                github: githubEvents ? { events: githubEvents } : undefined,
+                gitlab: kind === "gitlab" ? { tokenMode: o.gitlabLegacyToken ? "legacy_token" : "signing_token" } : undefined,
+                s3: kind === "s3_object" ? s3 : undefined,
+              });
+              return { value: { ...c, secret } as unknown, line: `created ${c.id} (${c.kind}) posting to ${c.ingressUrl}`, secret };
+            }),
+          async (session) => {
+            await cli.ensureKeyTenant(session, tenantId);
+            const { connector: c, secret } = await session.client.connectors.createConnector({
               streamId: String(o.stream),
               name: String(o.name),
-              kind,
-              github: githubEvents ? { events: githubEvents } : undefined,
-              gitlab: kind === "gitlab" ? { tokenMode: o.gitlabLegacyToken ? "legacy_token" : "signing_token" } : undefined,
-              s3: kind === "s3_object" ? s3 : undefined,
+              kind: CONNECTOR_KINDS[kind],
+              config:
+                kind === "github"
+                  ? { case: "github", value: { events: githubEvents ?? [] } }
+                  : kind === "gitlab"
+                    ? { case: "gitlab", value: { tokenMode: o.gitlabLegacyToken ? GitLabConfig_TokenMode.LEGACY_TOKEN : GitLabConfig_TokenMode.SIGNING_TOKEN } }
+                    : kind === "s3_object"
+                      ? { case: "s3Object", value: s3 }
+                      : { case: undefined },
             });
-            return { value: { ...c, secret } as unknown, line: `created ${c.id} (${c.kind}) posting to ${c.ingressUrl}`, secret };
-          }),
-        async (session) => {
-          await cli.ensureKeyTenant(session, tenantId);
-          const { connector: c, secret } = await session.client.connectors.createConnector({
-            streamId: String(o.stream),
-            name: String(o.name),
-            kind: CONNECTOR_KINDS[kind],
-            config:
-              kind === "github"
-                ? { case: "github", value: { events: githubEvents ?? [] } }
-                : kind === "gitlab"
-                  ? { case: "gitlab", value: { tokenMode: o.gitlabLegacyToken ? GitLabConfig_TokenMode.LEGACY_TOKEN : GitLabConfig_TokenMode.SIGNING_TOKEN } }
-                  : kind === "s3_object"
-                    ? { case: "s3Object", value: s3 }
-                    : { case: undefined },
-          });
-          return { value: { ...(jsonOf(ConnectorSchema, c) as object), secret } as unknown, line: `created ${c!.id} (${kind}) posting to ${c!.ingressUrl}`, secret };
-        },
-      ).then(({ value, line, secret }) => cli.output(value, () => line + (secret ? `; the secret is shown once:\n${secret}` : "")));
+            return { value: { ...(jsonOf(ConnectorSchema, c) as object), secret } as unknown, line: `created ${c!.id} (${kind}) posting to ${c!.ingressUrl}`, secret };
+          },
+        )
+        .then(({ value, line, secret }) => cli.output(value, () => line + (secret ? `; the secret is shown once:\n${secret}` : "")));
     });
 }
 
@@ -130,18 +141,20 @@ function registerReads(connector: Command, cli: Cli): void {
     .command("get <connectorId>")
     .description("show a connector")
     .action((id: string) =>
-      cli.onTarget(
-        "tenant",
-        () =>
-          withConnectors(cli, async (connectors) => {
-            const c = await connectors.get(await connectors.tenantOf(id), id);
-            return { value: c as unknown, line: connectorLine(c) };
-          }),
-        async ({ client }) => {
-          const { connector: c } = await client.connectors.getConnector({ connectorId: id });
-          return { value: jsonOf(ConnectorSchema, c) as unknown, line: connectorLine(connectorOf(c!)) };
-        },
-      ).then(({ value, line }) => cli.output(value, () => line)),
+      cli
+        .onTarget(
+          "tenant",
+          () =>
+            withConnectors(cli, async (connectors) => {
+              const c = await connectors.get(await connectors.tenantOf(id), id);
+              return { value: c as unknown, line: connectorLine(c) };
+            }),
+          async ({ client }) => {
+            const { connector: c } = await client.connectors.getConnector({ connectorId: id });
+            return { value: jsonOf(ConnectorSchema, c) as unknown, line: connectorLine(connectorOf(c!)) };
+          },
+        )
+        .then(({ value, line }) => cli.output(value, () => line)),
     );
   connector
     .command("list <tenantId>")
@@ -149,25 +162,27 @@ function registerReads(connector: Command, cli: Cli): void {
     .option("--all", "include revoked connectors")
     .option("--stream <streamId>", "only this stream's connectors")
     .action((tenantId: string, opts: { all?: boolean; stream?: string }) =>
-      cli.onTarget(
-        "tenant",
-        () =>
-          withConnectors(cli, async (connectors) => {
+      cli
+        .onTarget(
+          "tenant",
+          () =>
+            withConnectors(cli, async (connectors) => {
+              const all = await allPages(
+                (pageToken) => connectors.list(tenantId, { pageSize: 500, pageToken, streamId: opts.stream, includeRevoked: opts.all }),
+                (page) => page.connectors,
+              );
+              return { value: all as unknown, lines: all.map(connectorLine) };
+            }),
+          async (session) => {
+            await cli.ensureKeyTenant(session, tenantId);
             const all = await allPages(
-              (pageToken) => connectors.list(tenantId, { pageSize: 500, pageToken, streamId: opts.stream, includeRevoked: opts.all }),
+              (pageToken) => session.client.connectors.listConnectors({ pageSize: 500, pageToken, streamId: opts.stream, includeRevoked: opts.all ?? false }),
               (page) => page.connectors,
             );
-            return { value: all as unknown, lines: all.map(connectorLine) };
-          }),
-        async (session) => {
-          await cli.ensureKeyTenant(session, tenantId);
-          const all = await allPages(
-            (pageToken) => session.client.connectors.listConnectors({ pageSize: 500, pageToken, streamId: opts.stream, includeRevoked: opts.all ?? false }),
-            (page) => page.connectors,
-          );
-          return { value: all.map((c) => jsonOf(ConnectorSchema, c)) as unknown, lines: all.map((c) => connectorLine(connectorOf(c))) };
-        },
-      ).then(({ value, lines }) => cli.output(value, () => lines.join("\n") || "no connectors")),
+            return { value: all.map((c) => jsonOf(ConnectorSchema, c)) as unknown, lines: all.map((c) => connectorLine(connectorOf(c))) };
+          },
+        )
+        .then(({ value, lines }) => cli.output(value, () => lines.join("\n") || "no connectors")),
     );
 }
 
@@ -181,36 +196,40 @@ function registerChanges(connector: Command, cli: Cli): void {
     .addHelpText("after", "\nA new S3 secret access key is read from ATTESTO_S3_SECRET_ACCESS_KEY, never from the command line.")
     .action((id: string, opts: { overlap?: number; s3AccessKeyId?: string }) => {
       const secretAccessKey = process.env.ATTESTO_S3_SECRET_ACCESS_KEY;
-      return cli.onTarget(
-        "tenant",
-        () =>
-          withConnectors(cli, async (connectors) => {
-            const { connector: c, secret } = await connectors.rotate(await connectors.tenantOf(id), id, {
-              overlapMs: opts.overlap === undefined ? undefined : opts.overlap * 1000,
-              credentials: opts.s3AccessKeyId !== undefined || secretAccessKey !== undefined ? { accessKeyId: opts.s3AccessKeyId, secretAccessKey } : undefined,
+      return cli
+        .onTarget(
+          "tenant",
+          () =>
+            withConnectors(cli, async (connectors) => {
+              const { connector: c, secret } = await connectors.rotate(await connectors.tenantOf(id), id, {
+                overlapMs: opts.overlap === undefined ? undefined : opts.overlap * 1000,
+                credentials: opts.s3AccessKeyId !== undefined || secretAccessKey !== undefined ? { accessKeyId: opts.s3AccessKeyId, secretAccessKey } : undefined,
+              });
+              return { value: { ...c, secret } as unknown, secret };
+            }),
+          async ({ client }) => {
+            const { connector: c, secret } = await client.connectors.rotateConnectorSecret({
+              connectorId: id,
+              overlap: opts.overlap === undefined ? undefined : { seconds: BigInt(Math.floor(opts.overlap)), nanos: 0 },
+              accessKeyId: opts.s3AccessKeyId,
+              secretAccessKey,
             });
-            return { value: { ...c, secret } as unknown, secret };
-          }),
-        async ({ client }) => {
-          const { connector: c, secret } = await client.connectors.rotateConnectorSecret({
-            connectorId: id,
-            overlap: opts.overlap === undefined ? undefined : { seconds: BigInt(Math.floor(opts.overlap)), nanos: 0 },
-            accessKeyId: opts.s3AccessKeyId,
-            secretAccessKey,
-          });
-          return { value: { ...(jsonOf(ConnectorSchema, c) as object), secret } as unknown, secret };
-        },
-      ).then(({ value, secret }) => cli.output(value, () => `rotated ${id}` + (secret ? `; the new secret is shown once:\n${secret}` : "")));
+            return { value: { ...(jsonOf(ConnectorSchema, c) as object), secret } as unknown, secret };
+          },
+        )
+        .then(({ value, secret }) => cli.output(value, () => `rotated ${id}` + (secret ? `; the new secret is shown once:\n${secret}` : "")));
     });
   connector
     .command("revoke <connectorId>")
     .description("revoke at once on every instance (broadcast through Redis)")
     .action((id: string) =>
-      cli.onTarget(
-        "tenant",
-        () => withConnectors(cli, async (connectors) => (await connectors.revoke(await connectors.tenantOf(id), id)) as unknown),
-        async ({ client }) => jsonOf(ConnectorSchema, (await client.connectors.revokeConnector({ connectorId: id })).connector) as unknown,
-      ).then((value) => cli.output(value, () => `revoked ${id}`)),
+      cli
+        .onTarget(
+          "tenant",
+          () => withConnectors(cli, async (connectors) => (await connectors.revoke(await connectors.tenantOf(id), id)) as unknown),
+          async ({ client }) => jsonOf(ConnectorSchema, (await client.connectors.revokeConnector({ connectorId: id })).connector) as unknown,
+        )
+        .then((value) => cli.output(value, () => `revoked ${id}`)),
     );
 }
 
@@ -231,34 +250,42 @@ function registerDiagnostics(connector: Command, cli: Cli): void {
     .command("diagnostics <connectorId>")
     .description("what the connector saw last: status, last success and failure, counters")
     .action((id: string) =>
-      cli.onTarget(
-        "tenant",
-        () =>
-          withConnectors(cli, async (connectors) => {
-            const d = await connectors.diagnostics(await connectors.tenantOf(id), id);
+      cli
+        .onTarget(
+          "tenant",
+          () =>
+            withConnectors(cli, async (connectors) => {
+              const d = await connectors.diagnostics(await connectors.tenantOf(id), id);
+              return {
+                value: d as unknown,
+                lines: [
+                  `${d.connectorId}: ${d.status}`,
+                  `  last success: ${d.lastSuccessAt?.toISOString() ?? "never"}${d.lastSuccessKind ? ` (${d.lastSuccessKind})` : ""}`,
+                  `  last failure: ${d.lastFailureAt?.toISOString() ?? "never"}${d.lastFailureReason ? ` (${d.lastFailureReason})` : ""}`,
+                  `  counters: ${Object.entries(d.counters)
+                    .map(([k, v]) => `${k}=${v}`)
+                    .join(" ")}`,
+                ],
+              };
+            }),
+          async ({ client }) => {
+            const d = (await client.connectors.getConnectorDiagnostics({ connectorId: id })).diagnostics!;
+            const value = jsonOf(ConnectorDiagnosticsSchema, d) as { status?: string; counters?: Record<string, unknown> };
             return {
-              value: d as unknown,
+              value: value as unknown,
               lines: [
-                `${d.connectorId}: ${d.status}`,
-                `  last success: ${d.lastSuccessAt?.toISOString() ?? "never"}${d.lastSuccessKind ? ` (${d.lastSuccessKind})` : ""}`,
-                `  last failure: ${d.lastFailureAt?.toISOString() ?? "never"}${d.lastFailureReason ? ` (${d.lastFailureReason})` : ""}`,
-                `  counters: ${Object.entries(d.counters).map(([k, v]) => `${k}=${v}`).join(" ")}`,
+                `${d.connectorId}: ${String(value.status ?? "")
+                  .replace(/^CONNECTOR_STATUS_/, "")
+                  .toLowerCase()}`,
+                `  last success: ${dateOf(d.lastSuccessAt)?.toISOString() ?? "never"}${d.lastSuccessKind ? ` (${d.lastSuccessKind})` : ""}`,
+                `  last failure: ${dateOf(d.lastFailureAt)?.toISOString() ?? "never"}${d.lastFailureReason ? ` (${d.lastFailureReason})` : ""}`,
+                `  counters: ${Object.entries(value.counters ?? {})
+                  .map(([k, v]) => `${k}=${String(v)}`)
+                  .join(" ")}`,
               ],
             };
-          }),
-        async ({ client }) => {
-          const d = (await client.connectors.getConnectorDiagnostics({ connectorId: id })).diagnostics!;
-          const value = jsonOf(ConnectorDiagnosticsSchema, d) as { status?: string; counters?: Record<string, unknown> };
-          return {
-            value: value as unknown,
-            lines: [
-              `${d.connectorId}: ${String(value.status ?? "").replace(/^CONNECTOR_STATUS_/, "").toLowerCase()}`,
-              `  last success: ${dateOf(d.lastSuccessAt)?.toISOString() ?? "never"}${d.lastSuccessKind ? ` (${d.lastSuccessKind})` : ""}`,
-              `  last failure: ${dateOf(d.lastFailureAt)?.toISOString() ?? "never"}${d.lastFailureReason ? ` (${d.lastFailureReason})` : ""}`,
-              `  counters: ${Object.entries(value.counters ?? {}).map(([k, v]) => `${k}=${String(v)}`).join(" ")}`,
-            ],
-          };
-        },
-      ).then(({ value, lines }) => cli.output(value, () => lines.join("\n"))),
+          },
+        )
+        .then(({ value, lines }) => cli.output(value, () => lines.join("\n"))),
     );
 }

@@ -43,16 +43,16 @@ export function registerEvidenceCommands(program: Command, io: CliIo): void {
     .description("write one event's C2SP tlog-proof (against the latest checkpoint)")
     .option("-o, --out <file>", "where to write it; - for stdout (default <stream id>-<seq_no>.tlog-proof)")
     .action(async (streamId: string, seqNo: string, opts: { out?: string }) => {
-    const server = await io.session("tenant");
-    const text = await (await getFromServer(server, `/proofstreams/${encodeURIComponent(streamId)}/proof/${encodeURIComponent(seqNo)}`)).text();
-    if (opts.out === "-") {
-      process.stdout.write(text);
-      return;
-    }
-    const out = opts.out ?? `${streamId}-${seqNo}.tlog-proof`;
-    await writeFile(out, text);
-    io.output({ path: out, bytes: Buffer.byteLength(text) }, () => `wrote ${out}`);
-  });
+      const server = await io.session("tenant");
+      const text = await (await getFromServer(server, `/proofstreams/${encodeURIComponent(streamId)}/proof/${encodeURIComponent(seqNo)}`)).text();
+      if (opts.out === "-") {
+        process.stdout.write(text);
+        return;
+      }
+      const out = opts.out ?? `${streamId}-${seqNo}.tlog-proof`;
+      await writeFile(out, text);
+      io.output({ path: out, bytes: Buffer.byteLength(text) }, () => `wrote ${out}`);
+    });
 }
 
 const MARKS: Record<string, string> = { pass: "✔", fail: "✘", unpinned: "⚠", skipped: "–" };
@@ -115,55 +115,62 @@ export function registerVerifyCommands(program: Command, io: CliIo): void {
     .option("--wait", "wait until it is ready (a progress bar on a terminal)")
     .option("-o, --out <file>", "with --wait: write the document there")
     .action(async (streamId: string, from: string, to: string, opts: { payloads?: boolean; inclusionProofs?: boolean; wait?: boolean; out?: string }) => {
-    const server = await io.session("tenant");
-    const client = server.client.proofstreams;
-    const toBig = (v: string, name: string) => {
-      if (!/^[0-9]{1,16}$/.test(v)) throw new Error(`${name} must be a positive integer`);
-      return BigInt(v);
-    };
-    let { bundle: current } = await client.createBundle({
-      streamId,
-      fromSeqNo: toBig(from, "fromSeqNo"),
-      toSeqNo: toBig(to, "toSeqNo"),
-      includePayloads: Boolean(opts.payloads),
-      includeInclusionProofs: Boolean(opts.inclusionProofs),
-    });
-    if (opts.wait) {
-      const total = Number(current!.toSeqNo - current!.fromSeqNo) + 1;
-      const bar = progressBar(total, "events", io.json());
-      while (current!.status === BundleStatus.PENDING) {
+      const server = await io.session("tenant");
+      const client = server.client.proofstreams;
+      const toBig = (v: string, name: string) => {
+        if (!/^[0-9]{1,16}$/.test(v)) throw new Error(`${name} must be a positive integer`);
+        return BigInt(v);
+      };
+      let { bundle: current } = await client.createBundle({
+        streamId,
+        fromSeqNo: toBig(from, "fromSeqNo"),
+        toSeqNo: toBig(to, "toSeqNo"),
+        includePayloads: Boolean(opts.payloads),
+        includeInclusionProofs: Boolean(opts.inclusionProofs),
+      });
+      if (opts.wait) {
+        const total = Number(current!.toSeqNo - current!.fromSeqNo) + 1;
+        const bar = progressBar(total, "events", io.json());
+        while (current!.status === BundleStatus.PENDING) {
+          bar.update(Number(current!.eventsDone));
+          await new Promise((r) => setTimeout(r, 250));
+          current = (await client.getBundle({ bundleId: current!.id })).bundle;
+        }
         bar.update(Number(current!.eventsDone));
-        await new Promise((r) => setTimeout(r, 250));
-        current = (await client.getBundle({ bundleId: current!.id })).bundle;
+        bar.stop();
+        if (current!.status === BundleStatus.FAILED) throw new Error(`bundle ${current!.id} failed: ${current!.failureReason}`);
+        if (opts.out) await download(server, current!, opts.out);
       }
-      bar.update(Number(current!.eventsDone));
-      bar.stop();
-      if (current!.status === BundleStatus.FAILED) throw new Error(`bundle ${current!.id} failed: ${current!.failureReason}`);
-      if (opts.out) await download(server, current!, opts.out);
-    }
-    io.output({ ...bundleSummary(current!), ...(opts.out && opts.wait ? { path: opts.out } : {}) }, () =>
-      current!.status === BundleStatus.READY
-        ? `bundle ${current!.id} ready: events ${current!.fromSeqNo}..${current!.toSeqNo}, ${current!.sizeBytes} bytes${opts.out ? `, written to ${opts.out}` : ""}\nverify: ${current!.verificationUrl}`
-        : `bundle ${current!.id} ${STATUS_NAMES[current!.status]}; follow it with: attesto bundle get ${current!.id}`,
-    );
-  });
+      io.output({ ...bundleSummary(current!), ...(opts.out && opts.wait ? { path: opts.out } : {}) }, () =>
+        current!.status === BundleStatus.READY
+          ? `bundle ${current!.id} ready: events ${current!.fromSeqNo}..${current!.toSeqNo}, ${current!.sizeBytes} bytes${opts.out ? `, written to ${opts.out}` : ""}\nverify: ${current!.verificationUrl}`
+          : `bundle ${current!.id} ${STATUS_NAMES[current!.status]}; follow it with: attesto bundle get ${current!.id}`,
+      );
+    });
 
-  bundle.command("get <bundleId>").description("show a bundle's status and progress").action(async (bundleId: string) => {
-    const { bundle: b } = await (await io.session("tenant")).client.proofstreams.getBundle({ bundleId });
-    const s = bundleSummary(b!);
-    io.output(s, () => `${s.id} ${s.status}: ${s.events_done}/${s.to_seq_no - s.from_seq_no + 1} events${s.status === "ready" ? `, ${s.size_bytes} bytes, ${s.download_url}` : ""}${s.failure_reason ? ` (${s.failure_reason})` : ""}`);
-  });
+  bundle
+    .command("get <bundleId>")
+    .description("show a bundle's status and progress")
+    .action(async (bundleId: string) => {
+      const { bundle: b } = await (await io.session("tenant")).client.proofstreams.getBundle({ bundleId });
+      const s = bundleSummary(b!);
+      io.output(
+        s,
+        () =>
+          `${s.id} ${s.status}: ${s.events_done}/${s.to_seq_no - s.from_seq_no + 1} events${s.status === "ready" ? `, ${s.size_bytes} bytes, ${s.download_url}` : ""}${s.failure_reason ? ` (${s.failure_reason})` : ""}`,
+      );
+    });
 
   bundle
     .command("download <bundleId>")
     .description("write a ready bundle's document")
     .option("-o, --out <file>", "where to write it (default <bundle id>.json)")
     .action(async (bundleId: string, opts: { out?: string }) => {
-    const server = await io.session("tenant");
-    const { bundle: b } = await server.client.proofstreams.getBundle({ bundleId });
-    if (b!.status !== BundleStatus.READY) throw new Error(`bundle ${bundleId} is ${STATUS_NAMES[b!.status]}, not ready`);
-    const out = opts.out ?? `${bundleId}.json`;
-    await download(server, b!, out);
-    io.output({ path: out, bytes: Number(b!.sizeBytes) }, () => `wrote ${out}`);
-  });
+      const server = await io.session("tenant");
+      const { bundle: b } = await server.client.proofstreams.getBundle({ bundleId });
+      if (b!.status !== BundleStatus.READY) throw new Error(`bundle ${bundleId} is ${STATUS_NAMES[b!.status]}, not ready`);
+      const out = opts.out ?? `${bundleId}.json`;
+      await download(server, b!, out);
+      io.output({ path: out, bytes: Number(b!.sizeBytes) }, () => `wrote ${out}`);
+    });
 }

@@ -4,14 +4,7 @@ import { createInterface } from "node:readline";
 import { fromJson, toJson, type DescMessage, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Option, type Command } from "commander";
-import {
-  AppendEventRequestSchema,
-  CheckpointSchema,
-  EventSchema,
-  StreamSchema,
-  type AppendEventRequest,
-  type Stream,
-} from "../../../gen/ts/attesto/v1/proofstream_pb.js";
+import { AppendEventRequestSchema, CheckpointSchema, EventSchema, StreamSchema, type AppendEventRequest, type Stream } from "../../../gen/ts/attesto/v1/proofstream_pb.js";
 import { DeliverySchema, DeliveryStatus, SubscriptionSchema, type Delivery } from "../../../gen/ts/attesto/v1/webhook_pb.js";
 import { verifyTlogProof } from "../../verify/document.js";
 import { VERIFY_EXIT, type CliIo } from "./evidence.js";
@@ -29,8 +22,7 @@ export function registerRemoteCommands(program: Command, io: CliIo): void {
 }
 
 /** The RPC's JSON (proto3 JSON, every field shown) for --json output. */
-export const jsonOf = <D extends DescMessage>(schema: D, message: MessageShape<D> | undefined): JsonValue =>
-  message === undefined ? null : toJson(schema, message, { alwaysEmitImplicit: true });
+export const jsonOf = <D extends DescMessage>(schema: D, message: MessageShape<D> | undefined): JsonValue => (message === undefined ? null : toJson(schema, message, { alwaysEmitImplicit: true }));
 
 const positiveInt = (what: string) => (v: string) => {
   if (!/^[0-9]{1,9}$/.test(v) || Number(v) < 1) throw new Error(`${what} must be a positive integer`);
@@ -104,10 +96,12 @@ function registerStreamCommands(program: Command, io: CliIo): void {
         return;
       }
       const summary = await bulkAppend(streamId, o.file, o.concurrency, (request) => client.proofstreams.appendEvent(request), io.json());
-      io.output(summary, () =>
-        `appended ${summary.appended} events to ${streamId}` +
-        (summary.duplicates ? `, ${summary.duplicates} already there` : "") +
-        (summary.last_seq_no ? `; the stream's newest is now at least ${summary.last_seq_no}` : ""),
+      io.output(
+        summary,
+        () =>
+          `appended ${summary.appended} events to ${streamId}` +
+          (summary.duplicates ? `, ${summary.duplicates} already there` : "") +
+          (summary.last_seq_no ? `; the stream's newest is now at least ${summary.last_seq_no}` : ""),
       );
     });
 
@@ -213,7 +207,9 @@ async function bulkAppend(
         summary.last_seq_no = Math.max(summary.last_seq_no, Number(res.event?.seqNo ?? 0));
         bar.update(summary.appended + summary.duplicates);
       } catch (err) {
-        failure ??= new Error(`event ${i + 1} of ${file} (source_ref ${JSON.stringify(requests[i]!.sourceRef)}): ${(err as Error).message}; ${summary.appended} appended before it, and running the file again appends only what is missing`);
+        failure ??= new Error(
+          `event ${i + 1} of ${file} (source_ref ${JSON.stringify(requests[i]!.sourceRef)}): ${(err as Error).message}; ${summary.appended} appended before it, and running the file again appends only what is missing`,
+        );
       }
     }
   };
@@ -245,7 +241,10 @@ function registerWebhookCommands(program: Command, io: CliIo): void {
     .option("--description <text>", "what it is for", "")
     .action(async (url: string, o: { events: string; name: string; description: string }) => {
       const { client } = await io.session("tenant");
-      const eventTypes = o.events.split(",").map((e) => e.trim()).filter(Boolean);
+      const eventTypes = o.events
+        .split(",")
+        .map((e) => e.trim())
+        .filter(Boolean);
       const { subscription: s, secret } = await client.webhooks.createSubscription({ url, name: o.name, description: o.description, eventTypes });
       io.output({ subscription: jsonOf(SubscriptionSchema, s), secret }, () => `created ${s!.id} posting ${s!.eventTypes.join(", ")} to ${s!.url}; the signing secret is shown once:\n${secret}`);
     });

@@ -10,90 +10,88 @@ const databaseKind = (database: ConfiguredDatabase) => (database.embedded ? "emb
 
 /** `attesto serve` and `attesto migrate`. */
 export function registerServeCommands(program: Command, cli: Cli): void {
-program
-  .command("serve")
-  .description("serve the API (Connect, gRPC, gRPC-Web and HTTP on one port)")
-  .addOption(new Option("--port <port>", "port to listen on (env PORT, default 8080)").argParser(Number))
-  .addOption(new Option("--host <host>", "address to bind (env HOST, default 127.0.0.1)"))
-  .addOption(new Option("--role <role>", "api: requests only; worker: jobs only; all: both (env ATTESTO_ROLE)").choices(["api", "worker", "all"]))
-  .addOption(
-    new Option("--workers <n>", "processes sharing the port (env ATTESTO_WORKERS, default the number of cores; 1: this process alone)").argParser((v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError("a whole number from 1 to 256");
-      return n;
-    }),
-  )
-  .action(async (opts: { port?: number; host?: string; role?: Config["role"]; workers?: number }) => {
-    const overrides: Partial<Config> = {};
-    if (opts.role !== undefined) overrides.role = opts.role;
-    if (opts.port !== undefined) overrides.port = opts.port;
-    if (opts.host !== undefined) overrides.host = opts.host;
-    if (opts.workers !== undefined) overrides.workers = opts.workers;
-    const config = loadConfig(process.env, overrides);
-    const logger = createLogger(config.logLevel, undefined, config.logFormat);
-    // Loaded here, so that the admin commands do not pay for the whole server's modules at start-up.
-    const [{ startAttesto }, cluster, { runWorker, startCluster }] = await Promise.all([import("../../server/app.js"), import("node:cluster"), import("../../server/cluster.js")]);
-    // Signals are taken from the start: one that arrives while the server is still starting
-    // (Ctrl-C during the embedded PostgreSQL's start, say) stops it once it has started, instead
-    // of Node's default, which would end this process and leave what it started running.
-    let stopping = false;
-    let stopServer: (() => Promise<number>) | undefined;
-    let signalled: string | undefined;
-    const handle = (signal: string) => {
-      signalled ??= signal;
-      if (stopping || stopServer === undefined) return;
-      stopping = true;
-      logger.info({ signal }, "stopping");
-      stopServer().then(
-        (code) => process.exit(code),
-        (err) => {
-          logger.error({ err }, "unclean shutdown");
-          process.exit(1);
-        },
-      );
-    };
-    process.on("SIGTERM", () => handle("SIGTERM"));
-    process.on("SIGINT", () => handle("SIGINT"));
-    const onSignals = (stop: () => Promise<number>) => {
-      stopServer = stop;
-      if (signalled !== undefined) handle(signalled);
-    };
-    const stopApp = (app: { stop(): Promise<void> }) => () => app.stop().then(() => 0);
-
-    // A worker of `serve --workers N`: the primary prints and owns what is shared.
-    if (cluster.default.isWorker) {
-      const app = await runWorker(config, logger, startAttesto);
-      onSignals(stopApp(app));
-      return;
-    }
-    let summary: ServeSummary;
-    if (config.workers > 1) {
-      const running = await startCluster(config, logger);
-      summary = running.summary;
-      onSignals(running.stop);
-      void running.failed.then((code) => process.exit(code));
-    } else {
-      const app = await startAttesto(config, logger);
-      summary = {
-        url: app.url,
-        publicBaseUrl: app.publicBaseUrl,
-        publicBaseUrlSource: app.publicBaseUrlSource,
-        embedded: app.database.embedded && { dir: app.database.embedded.dir, port: app.database.embedded.port },
-        redisUrl: app.redis.url,
-        devCredentials: app.devCredentials,
-        workers: 1,
+  program
+    .command("serve")
+    .description("serve the API (Connect, gRPC, gRPC-Web and HTTP on one port)")
+    .addOption(new Option("--port <port>", "port to listen on (env PORT, default 8080)").argParser(Number))
+    .addOption(new Option("--host <host>", "address to bind (env HOST, default 127.0.0.1)"))
+    .addOption(new Option("--role <role>", "api: requests only; worker: jobs only; all: both (env ATTESTO_ROLE)").choices(["api", "worker", "all"]))
+    .addOption(
+      new Option("--workers <n>", "processes sharing the port (env ATTESTO_WORKERS, default the number of cores; 1: this process alone)").argParser((v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError("a whole number from 1 to 256");
+        return n;
+      }),
+    )
+    .action(async (opts: { port?: number; host?: string; role?: Config["role"]; workers?: number }) => {
+      const overrides: Partial<Config> = {};
+      if (opts.role !== undefined) overrides.role = opts.role;
+      if (opts.port !== undefined) overrides.port = opts.port;
+      if (opts.host !== undefined) overrides.host = opts.host;
+      if (opts.workers !== undefined) overrides.workers = opts.workers;
+      const config = loadConfig(process.env, overrides);
+      const logger = createLogger(config.logLevel, undefined, config.logFormat);
+      // Loaded here, so that the admin commands do not pay for the whole server's modules at start-up.
+      const [{ startAttesto }, cluster, { runWorker, startCluster }] = await Promise.all([import("../../server/app.js"), import("node:cluster"), import("../../server/cluster.js")]);
+      // Signals are taken from the start: one that arrives while the server is still starting
+      // (Ctrl-C during the embedded PostgreSQL's start, say) stops it once it has started, instead
+      // of Node's default, which would end this process and leave what it started running.
+      let stopping = false;
+      let stopServer: (() => Promise<number>) | undefined;
+      let signalled: string | undefined;
+      const handle = (signal: string) => {
+        signalled ??= signal;
+        if (stopping || stopServer === undefined) return;
+        stopping = true;
+        logger.info({ signal }, "stopping");
+        stopServer().then(
+          (code) => process.exit(code),
+          (err) => {
+            logger.error({ err }, "unclean shutdown");
+            process.exit(1);
+          },
+        );
       };
-      onSignals(stopApp(app));
-    }
-    printServing(cli, summary, config);
-  });
+      process.on("SIGTERM", () => handle("SIGTERM"));
+      process.on("SIGINT", () => handle("SIGINT"));
+      const onSignals = (stop: () => Promise<number>) => {
+        stopServer = stop;
+        if (signalled !== undefined) handle(signalled);
+      };
+      const stopApp = (app: { stop(): Promise<void> }) => () => app.stop().then(() => 0);
 
-program
-  .command("migrate")
-  .description("apply database migrations and exit")
-  .action(() =>
-    cli.withDatabase(async (database) => cli.output({ migrated: true, database: databaseKind(database) }, () => `migrations applied (${databaseKind(database)})`)),
-  );
+      // A worker of `serve --workers N`: the primary prints and owns what is shared.
+      if (cluster.default.isWorker) {
+        const app = await runWorker(config, logger, startAttesto);
+        onSignals(stopApp(app));
+        return;
+      }
+      let summary: ServeSummary;
+      if (config.workers > 1) {
+        const running = await startCluster(config, logger);
+        summary = running.summary;
+        onSignals(running.stop);
+        void running.failed.then((code) => process.exit(code));
+      } else {
+        const app = await startAttesto(config, logger);
+        summary = {
+          url: app.url,
+          publicBaseUrl: app.publicBaseUrl,
+          publicBaseUrlSource: app.publicBaseUrlSource,
+          embedded: app.database.embedded && { dir: app.database.embedded.dir, port: app.database.embedded.port },
+          redisUrl: app.redis.url,
+          devCredentials: app.devCredentials,
+          workers: 1,
+        };
+        onSignals(stopApp(app));
+      }
+      printServing(cli, summary, config);
+    });
+
+  program
+    .command("migrate")
+    .description("apply database migrations and exit")
+    .action(() => cli.withDatabase(async (database) => cli.output({ migrated: true, database: databaseKind(database) }, () => `migrations applied (${databaseKind(database)})`)));
 }
 
 /** The lines (or JSON) `serve` prints once it serves: once per server, whatever the number of workers. */

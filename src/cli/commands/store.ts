@@ -43,9 +43,7 @@ interface StoreContext {
  * an eviction, so running servers drop their cached copies at once.
  */
 export function registerStoreCommands(program: Command, helpers: CliHelpers): void {
-  const store = program
-    .command("store")
-    .description("App Store and Google Play: credentials (operator), verification and notifications (remote: the key's tenant; --local: any tenant's)");
+  const store = program.command("store").description("App Store and Google Play: credentials (operator), verification and notifications (remote: the key's tenant; --local: any tenant's)");
   registerCredentialCommands(store, helpers);
   registerVerifyCommands(store, helpers);
   registerNotificationCommands(store, helpers);
@@ -69,7 +67,10 @@ function withStore<T>(helpers: CliHelpers, run: (ctx: StoreContext) => Promise<T
   });
 }
 
-const printer = (helpers: CliHelpers) => ({ value, line }: Printed) => helpers.output(value, () => line);
+const printer =
+  (helpers: CliHelpers) =>
+  ({ value, line }: Printed) =>
+    helpers.output(value, () => line);
 
 /** `store put-apple`, `put-google`, `delete-credentials` (operator). */
 function registerCredentialCommands(store: Command, helpers: CliHelpers): void {
@@ -294,8 +295,7 @@ function registerNotificationCommands(store: Command, helpers: CliHelpers): void
     );
 }
 
-const appleEnvironment = (e: "production" | "sandbox" | undefined) =>
-  e === "production" ? AppleEnvironment.PRODUCTION : e === "sandbox" ? AppleEnvironment.SANDBOX : AppleEnvironment.UNSPECIFIED;
+const appleEnvironment = (e: "production" | "sandbox" | undefined) => (e === "production" ? AppleEnvironment.PRODUCTION : e === "sandbox" ? AppleEnvironment.SANDBOX : AppleEnvironment.UNSPECIFIED);
 
 /** "PURCHASE_STATUS_ACTIVE" → "active". */
 const enumName = (v: unknown, prefix: string) => (typeof v === "string" ? v.replace(prefix, "").toLowerCase() : "");

@@ -16,109 +16,123 @@ const tenantLine = (t: Tenant) => `${t.id}\t${t.active ? "active" : "inactive"}\
 
 /** `attesto tenant …` and `attesto apikey …` (operator). */
 export function registerTenantCommands(program: Command, cli: Cli): void {
-const tenant = program.command("tenant").description("manage tenants (operator: the server's AdminService, or the database with --local)");
-tenant
-  .command("create <name>")
-  .description("create a tenant")
-  .action((name: string) =>
-    cli.onTarget(
-      "operator",
-      () => cli.withTenancy((tenancy) => tenancy.createTenant(name)),
-      async ({ client }) => tenantOf((await client.admin.createTenant({ name })).tenant),
-    ).then((t) => cli.output(t, () => `created tenant ${t.id} (${t.name})`)),
-  );
-tenant
-  .command("get <tenantId>")
-  .description("show one tenant")
-  .action((id: string) =>
-    cli.onTarget(
-      "operator",
-      () => cli.withTenancy((tenancy) => tenancy.getTenant(id)),
-      async ({ client }) => tenantOf((await client.admin.getTenant({ tenantId: id })).tenant),
-    ).then((t) => cli.output(t, () => tenantLine(t))),
-  );
-tenant
-  .command("list")
-  .description("list tenants")
-  .option("--all", "include deactivated tenants")
-  .action((opts: { all?: boolean }) =>
-    cli.onTarget(
-      "operator",
-      () =>
-        cli.withTenancy((tenancy) =>
-          allPages(
-            (pageToken) => tenancy.listTenants({ pageSize: 500, pageToken, includeInactive: opts.all }),
-            (page) => page.tenants,
-          ),
-        ),
-      ({ client }) =>
-        allPages(
-          (pageToken) => client.admin.listTenants({ pageSize: 500, pageToken, includeInactive: opts.all ?? false }),
-          (page) => page.tenants.map(tenantOf),
-        ),
-    ).then((all) => cli.output(all, () => all.map(tenantLine).join("\n") || "no tenants")),
-  );
-tenant
-  .command("deactivate <tenantId>")
-  .description("deactivate a tenant: its keys stop working at once")
-  .action((id: string) =>
-    cli.onTarget(
-      "operator",
-      () => cli.withTenancy((tenancy) => tenancy.deactivateTenant(id)),
-      async ({ client }) => tenantOf((await client.admin.deactivateTenant({ tenantId: id })).tenant),
-    ).then((t) => cli.output(t, () => `deactivated tenant ${t.id}`)),
-  );
+  const tenant = program.command("tenant").description("manage tenants (operator: the server's AdminService, or the database with --local)");
+  tenant
+    .command("create <name>")
+    .description("create a tenant")
+    .action((name: string) =>
+      cli
+        .onTarget(
+          "operator",
+          () => cli.withTenancy((tenancy) => tenancy.createTenant(name)),
+          async ({ client }) => tenantOf((await client.admin.createTenant({ name })).tenant),
+        )
+        .then((t) => cli.output(t, () => `created tenant ${t.id} (${t.name})`)),
+    );
+  tenant
+    .command("get <tenantId>")
+    .description("show one tenant")
+    .action((id: string) =>
+      cli
+        .onTarget(
+          "operator",
+          () => cli.withTenancy((tenancy) => tenancy.getTenant(id)),
+          async ({ client }) => tenantOf((await client.admin.getTenant({ tenantId: id })).tenant),
+        )
+        .then((t) => cli.output(t, () => tenantLine(t))),
+    );
+  tenant
+    .command("list")
+    .description("list tenants")
+    .option("--all", "include deactivated tenants")
+    .action((opts: { all?: boolean }) =>
+      cli
+        .onTarget(
+          "operator",
+          () =>
+            cli.withTenancy((tenancy) =>
+              allPages(
+                (pageToken) => tenancy.listTenants({ pageSize: 500, pageToken, includeInactive: opts.all }),
+                (page) => page.tenants,
+              ),
+            ),
+          ({ client }) =>
+            allPages(
+              (pageToken) => client.admin.listTenants({ pageSize: 500, pageToken, includeInactive: opts.all ?? false }),
+              (page) => page.tenants.map(tenantOf),
+            ),
+        )
+        .then((all) => cli.output(all, () => all.map(tenantLine).join("\n") || "no tenants")),
+    );
+  tenant
+    .command("deactivate <tenantId>")
+    .description("deactivate a tenant: its keys stop working at once")
+    .action((id: string) =>
+      cli
+        .onTarget(
+          "operator",
+          () => cli.withTenancy((tenancy) => tenancy.deactivateTenant(id)),
+          async ({ client }) => tenantOf((await client.admin.deactivateTenant({ tenantId: id })).tenant),
+        )
+        .then((t) => cli.output(t, () => `deactivated tenant ${t.id}`)),
+    );
 
-const apikey = program.command("apikey").description("manage tenant API keys (operator)");
-apikey
-  .command("create <tenantId>")
-  .alias("issue")
-  .description("create an API key for a tenant; the key is shown once")
-  .option("--name <name>", "label for the key", "cli")
-  .action((tenantId: string, opts: { name: string }) =>
-    cli.onTarget(
-      "operator",
-      () => cli.withTenancy((tenancy) => tenancy.createApiKey(tenantId, opts.name, { caller: "operator" })),
-      async ({ client }) => {
-        const res = await client.admin.createApiKey({ tenantId, name: opts.name });
-        return { apiKey: apiKeyOf(res.apiKey), secret: res.secret };
-      },
-    ).then(({ apiKey, secret }) => cli.output({ ...apiKey, secret }, () => `created ${apiKey.id} for ${tenantId}; the key is shown once:\n${secret}`)),
-  );
-apikey
-  .command("list <tenantId>")
-  .description("list a tenant's API keys (never the keys themselves)")
-  .option("--all", "include revoked keys")
-  .action((tenantId: string, opts: { all?: boolean }) =>
-    cli.onTarget(
-      "operator",
-      () =>
-        cli.withTenancy((tenancy) =>
-          allPages(
-            (pageToken) => tenancy.listApiKeys(tenantId, { includeRevoked: opts.all ?? false, pageSize: 500, pageToken }),
-            (page) => page.apiKeys,
+  const apikey = program.command("apikey").description("manage tenant API keys (operator)");
+  apikey
+    .command("create <tenantId>")
+    .alias("issue")
+    .description("create an API key for a tenant; the key is shown once")
+    .option("--name <name>", "label for the key", "cli")
+    .action((tenantId: string, opts: { name: string }) =>
+      cli
+        .onTarget(
+          "operator",
+          () => cli.withTenancy((tenancy) => tenancy.createApiKey(tenantId, opts.name, { caller: "operator" })),
+          async ({ client }) => {
+            const res = await client.admin.createApiKey({ tenantId, name: opts.name });
+            return { apiKey: apiKeyOf(res.apiKey), secret: res.secret };
+          },
+        )
+        .then(({ apiKey, secret }) => cli.output({ ...apiKey, secret }, () => `created ${apiKey.id} for ${tenantId}; the key is shown once:\n${secret}`)),
+    );
+  apikey
+    .command("list <tenantId>")
+    .description("list a tenant's API keys (never the keys themselves)")
+    .option("--all", "include revoked keys")
+    .action((tenantId: string, opts: { all?: boolean }) =>
+      cli
+        .onTarget(
+          "operator",
+          () =>
+            cli.withTenancy((tenancy) =>
+              allPages(
+                (pageToken) => tenancy.listApiKeys(tenantId, { includeRevoked: opts.all ?? false, pageSize: 500, pageToken }),
+                (page) => page.apiKeys,
+              ),
+            ),
+          ({ client }) =>
+            allPages(
+              (pageToken) => client.admin.listApiKeys({ tenantId, includeRevoked: opts.all ?? false, pageSize: 500, pageToken }),
+              (page) => page.apiKeys.map(apiKeyOf),
+            ),
+        )
+        .then((keys) =>
+          cli.output(
+            keys,
+            () => keys.map((k) => `${k.id}\t${k.prefix}…\t${k.revokedAt ? "revoked" : "active"}\t${k.name}\tlast used ${k.lastUsedAt?.toISOString() ?? "never"}`).join("\n") || "no keys",
           ),
         ),
-      ({ client }) =>
-        allPages(
-          (pageToken) => client.admin.listApiKeys({ tenantId, includeRevoked: opts.all ?? false, pageSize: 500, pageToken }),
-          (page) => page.apiKeys.map(apiKeyOf),
-        ),
-    ).then((keys) =>
-      cli.output(keys, () =>
-        keys.map((k) => `${k.id}\t${k.prefix}…\t${k.revokedAt ? "revoked" : "active"}\t${k.name}\tlast used ${k.lastUsedAt?.toISOString() ?? "never"}`).join("\n") ||
-        "no keys",
-      ),
-    ),
-  );
-apikey
-  .command("revoke <apiKeyId>")
-  .description("revoke an API key on every instance at once")
-  .action((id: string) =>
-    cli.onTarget(
-      "operator",
-      () => cli.withTenancy((tenancy) => tenancy.revokeApiKey(id)),
-      async ({ client }) => apiKeyOf((await client.admin.revokeApiKey({ apiKeyId: id })).apiKey),
-    ).then((key) => cli.output(key, () => `revoked ${key.id}`)),
-  );
+    );
+  apikey
+    .command("revoke <apiKeyId>")
+    .description("revoke an API key on every instance at once")
+    .action((id: string) =>
+      cli
+        .onTarget(
+          "operator",
+          () => cli.withTenancy((tenancy) => tenancy.revokeApiKey(id)),
+          async ({ client }) => apiKeyOf((await client.admin.revokeApiKey({ apiKeyId: id })).apiKey),
+        )
+        .then((key) => cli.output(key, () => `revoked ${key.id}`)),
+    );
 }

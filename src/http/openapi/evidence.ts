@@ -45,7 +45,11 @@ export function evidenceRoutes(): OpenApiPart {
       },
       "/proofstreams/{streamId}/proof/{seqNo}": {
         parameters: [STREAM_ID, { name: "seqNo", in: "path", required: true, schema: { type: "integer", minimum: 1 } }],
-        get: { summary: "One event's C2SP tlog-proof against the latest checkpoint", security: tenantAuth, responses: { "200": { description: "the proof", content: text }, ...errors(400, 401, 404) } },
+        get: {
+          summary: "One event's C2SP tlog-proof against the latest checkpoint",
+          security: tenantAuth,
+          responses: { "200": { description: "the proof", content: text }, ...errors(400, 401, 404) },
+        },
       },
       "/proofstreams/{streamId}/tile/{tilePath}": {
         parameters: [STREAM_ID, { name: "tilePath", in: "path", required: true, description: "a C2SP tlog-tiles path (e.g. 0/000, 0/x001/234.p/5, entries/000)", schema: { type: "string" } }],

@@ -17,8 +17,7 @@ export const dateTime = { type: "string", format: "date-time" };
 export const json = (schema: object) => ({ "application/json": { schema } });
 export const text = { "text/plain": { schema: { type: "string" } } };
 export const answer = (description: string, schema?: object) => ({ description, ...(schema ? { content: json(schema) } : {}) });
-export const errors = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((s) => [String(s), { description: ERROR_MEANING[s] ?? "error", content: json(ref("Error")) }]));
+export const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [String(s), { description: ERROR_MEANING[s] ?? "error", content: json(ref("Error")) }]));
 const ERROR_MEANING: Record<number, string> = {
   400: "invalid argument: `error.field` names the offending field or query parameter",
   401: "no or unknown credentials",
@@ -70,7 +69,20 @@ export function documentFrame() {
               properties: {
                 code: {
                   type: "string",
-                  enum: ["invalid_argument", "unauthenticated", "permission_denied", "not_found", "already_exists", "replay_conflict", "failed_precondition", "resource_exhausted", "payload_too_large", "unavailable", "unimplemented", "internal"],
+                  enum: [
+                    "invalid_argument",
+                    "unauthenticated",
+                    "permission_denied",
+                    "not_found",
+                    "already_exists",
+                    "replay_conflict",
+                    "failed_precondition",
+                    "resource_exhausted",
+                    "payload_too_large",
+                    "unavailable",
+                    "unimplemented",
+                    "internal",
+                  ],
                 },
                 message: { type: "string", description: "safe to show; never contains secrets or payloads" },
                 field: { type: "string", description: "the offending field, as this API names it" },

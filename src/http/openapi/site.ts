@@ -37,15 +37,35 @@ export function siteRoutes(): OpenApiPart {
           },
         },
       },
-      "/docs/": { get: { summary: "The documentation pages", security: [], responses: { "200": answer("their paths", { type: "object", required: ["pages"], properties: { pages: { type: "array", items: { type: "string" } } } }) } } },
+      "/docs/": {
+        get: {
+          summary: "The documentation pages",
+          security: [],
+          responses: { "200": answer("their paths", { type: "object", required: ["pages"], properties: { pages: { type: "array", items: { type: "string" } } } }) },
+        },
+      },
       "/docs/{page}": {
         parameters: [{ name: "page", in: "path", required: true, schema: { type: "string", pattern: "^[a-z0-9-]+\\.md$" } }],
-        get: { summary: "One documentation page (Markdown)", security: [], responses: { "200": { description: "the page", content: { "text/markdown": { schema: { type: "string" } } } }, ...errors(404) } },
+        get: {
+          summary: "One documentation page (Markdown)",
+          security: [],
+          responses: { "200": { description: "the page", content: { "text/markdown": { schema: { type: "string" } } } }, ...errors(404) },
+        },
       },
       "/openapi.json": { get: { summary: "This document", security: [], responses: { "200": answer("OpenAPI 3.1", LOOSE_OBJECT) } } },
-      "/verify": { get: { summary: "The verification page (checks bundles and tlog-proofs in the browser)", security: [], responses: { "200": { description: "HTML", content: { "text/html": { schema: { type: "string" } } } } } } },
+      "/verify": {
+        get: {
+          summary: "The verification page (checks bundles and tlog-proofs in the browser)",
+          security: [],
+          responses: { "200": { description: "HTML", content: { "text/html": { schema: { type: "string" } } } } },
+        },
+      },
       "/healthz": {
-        get: { summary: "Liveness", security: [], responses: { "200": answer("alive", { type: "object", required: ["status"], properties: { status: { const: "ok" } }, additionalProperties: false }) } },
+        get: {
+          summary: "Liveness",
+          security: [],
+          responses: { "200": answer("alive", { type: "object", required: ["status"], properties: { status: { const: "ok" } }, additionalProperties: false }) },
+        },
       },
       "/readyz": {
         get: {

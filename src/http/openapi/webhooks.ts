@@ -62,7 +62,7 @@ export function webhookRoutes(): OpenApiPart {
           status: { type: "string", enum: ["pending", "succeeded", "failed"] },
           failureReason: nullable("string"),
           url: { type: "string" },
-          test: { type: "boolean", description: "sent by POST /v1/webhooks/{id}/test; its data also carries \"test\": true" },
+          test: { type: "boolean", description: 'sent by POST /v1/webhooks/{id}/test; its data also carries "test": true' },
           data: { type: "object", description: "the body's `data`, as sent" },
           attemptCount: { type: "integer", minimum: 0 },
           createdAt: dateTime,
@@ -139,9 +139,12 @@ export function webhookRoutes(): OpenApiPart {
       "/v1/webhooks/{id}/test": {
         parameters: [SUB_ID],
         post: {
-          summary: "Send a sample event of any type to this subscription (even when disabled); its data carries \"test\": true",
+          summary: 'Send a sample event of any type to this subscription (even when disabled); its data carries "test": true',
           security: tenantAuth,
-          requestBody: { required: true, content: json({ type: "object", required: ["eventType"], properties: { eventType: { type: "string", enum: [...WEBHOOK_EVENT_TYPES] } }, additionalProperties: false }) },
+          requestBody: {
+            required: true,
+            content: json({ type: "object", required: ["eventType"], properties: { eventType: { type: "string", enum: [...WEBHOOK_EVENT_TYPES] } }, additionalProperties: false }),
+          },
           responses: { "201": answer("the test delivery, pending", ref("Delivery")), ...errors(400, 401, 404) },
         },
       },

@@ -24,7 +24,11 @@ class ReferenceTree {
     if (!h) {
       let k = 1;
       while (k * 2 < n) k *= 2;
-      h = createHash("sha256").update(Buffer.from([1])).update(this.mth(lo, lo + k)).update(this.mth(lo + k, hi)).digest();
+      h = createHash("sha256")
+        .update(Buffer.from([1]))
+        .update(this.mth(lo, lo + k))
+        .update(this.mth(lo + k, hi))
+        .digest();
       this.#memo.set(key, h);
     }
     return h;
@@ -41,9 +45,7 @@ class ReferenceTree {
     if (m === n) return b ? [] : [this.mth(lo, hi)];
     let k = 1;
     while (k * 2 < n) k *= 2;
-    return m <= k
-      ? [...this.subproof(m, lo, lo + k, b), this.mth(lo + k, hi)]
-      : [...this.subproof(m - k, lo + k, hi, false), this.mth(lo, lo + k)];
+    return m <= k ? [...this.subproof(m, lo, lo + k, b), this.mth(lo + k, hi)] : [...this.subproof(m - k, lo + k, hi, false), this.mth(lo, lo + k)];
   }
   node = (node: NodeRef) => this.mth(node.index * 2 ** node.level, (node.index + 1) * 2 ** node.level);
 }

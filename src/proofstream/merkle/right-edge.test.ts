@@ -48,7 +48,12 @@ function rootOf(size: number): Buffer | undefined {
 describe("right edge", () => {
   it.each([0, 1, 2, 3, 255, 256, 257, 511, 65_535, 65_536, 65_537, 70_000])("of a tree of %i leaves, read from its tiles, folds to the tree's root", (size) => {
     const edge = edgeOf(size);
-    expect(edge.hashes.length / HASH_SIZE).toBe(size.toString(2).split("").filter((b) => b === "1").length);
+    expect(edge.hashes.length / HASH_SIZE).toBe(
+      size
+        .toString(2)
+        .split("")
+        .filter((b) => b === "1").length,
+    );
     expect(edgeRoot(edge)?.toString("hex")).toBe(rootOf(size)?.toString("hex"));
   });
 

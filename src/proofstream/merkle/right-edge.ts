@@ -102,7 +102,7 @@ export function appendToEdge(edge: RightEdge, leafHashes: readonly Buffer[]): { 
   const writes: TileAppend[] = [];
   gained.forEach((hashes, level) => {
     let position = hashesAtLevel(edge.size, level);
-    for (let i = 0; i < hashes.length; ) {
+    for (let i = 0; i < hashes.length;) {
       const index = Math.floor(position / TILE_WIDTH);
       const offset = position % TILE_WIDTH;
       const take = Math.min(TILE_WIDTH - offset, hashes.length - i);

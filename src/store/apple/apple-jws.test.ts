@@ -197,7 +197,9 @@ describe("Apple JWS verifier (online checks: OCSP at now)", () => {
     const unlucky = await makeAppleChain({ root: chain.root, ocspUrl: responder.url });
     responder.addIssuer(unlucky.intermediate.cert, unlucky.intermediate.keys.privateKey);
     responder.setStatus(unlucky.leaf.cert, "down");
-    const err = await onlineVerifier().verify(await unlucky.sign(transactionPayload())).catch((e: unknown) => e);
+    const err = await onlineVerifier()
+      .verify(await unlucky.sign(transactionPayload()))
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AppError);
     expect((err as AppError).code).toBe("unavailable");
     expect((err as AppError).details.retryAfterSeconds).toBeGreaterThan(0);
@@ -205,7 +207,9 @@ describe("Apple JWS verifier (online checks: OCSP at now)", () => {
 
   it("answers UNAVAILABLE when the responder cannot be reached at all", async () => {
     const unreachable = await makeAppleChain({ root: chain.root, ocspUrl: "http://127.0.0.1:1/ocsp" });
-    const err = await onlineVerifier().verify(await unreachable.sign(transactionPayload())).catch((e: unknown) => e);
+    const err = await onlineVerifier()
+      .verify(await unreachable.sign(transactionPayload()))
+      .catch((e: unknown) => e);
     expect((err as AppError).code).toBe("unavailable");
   });
 });

@@ -49,11 +49,19 @@ describe("fuzzing the Apple JWS verifier", () => {
       fc.uint8Array({ maxLength: 600 }).map((b) => Buffer.from(b).toString("base64")),
       fc.jsonValue({ maxDepth: 2 }),
     );
-    const header = fc.record({
-      alg: fc.oneof(fc.constant("ES256"), fc.constantFrom("none", "HS256", "RS256", "es256"), fc.jsonValue({ maxDepth: 1 })),
-      x5c: fc.oneof(fc.array(cert, { minLength: 3, maxLength: 3 }), fc.array(cert, { maxLength: 40 }), fc.jsonValue({ maxDepth: 3 })),
-    }, { requiredKeys: [] });
-    const part = fc.oneof(fc.constant(genuinePayload), fc.jsonValue({ maxDepth: 3 }).map((v) => b64url(JSON.stringify(v))), fc.string({ maxLength: 200 }).map(b64url), fc.string({ maxLength: 50 }));
+    const header = fc.record(
+      {
+        alg: fc.oneof(fc.constant("ES256"), fc.constantFrom("none", "HS256", "RS256", "es256"), fc.jsonValue({ maxDepth: 1 })),
+        x5c: fc.oneof(fc.array(cert, { minLength: 3, maxLength: 3 }), fc.array(cert, { maxLength: 40 }), fc.jsonValue({ maxDepth: 3 })),
+      },
+      { requiredKeys: [] },
+    );
+    const part = fc.oneof(
+      fc.constant(genuinePayload),
+      fc.jsonValue({ maxDepth: 3 }).map((v) => b64url(JSON.stringify(v))),
+      fc.string({ maxLength: 200 }).map(b64url),
+      fc.string({ maxLength: 50 }),
+    );
     const signature = fc.oneof(fc.constant(genuineSignature), fc.uint8Array({ maxLength: 128 }).map(b64url), fc.string({ maxLength: 20 }));
     await fc.assert(
       fc.asyncProperty(header, part, signature, async (h, payload, sig) => {
@@ -66,9 +74,15 @@ describe("fuzzing the Apple JWS verifier", () => {
 
   it("any text: invalid_argument or a rejection", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.string(), fc.array(fc.string({ maxLength: 60 }), { maxLength: 5 }).map((p) => p.join("."))), async (text) => {
-        expect(["invalid_argument", "unsupported_algorithm", "chain_invalid", "signature_invalid"]).toContain(await outcome(text));
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          fc.string(),
+          fc.array(fc.string({ maxLength: 60 }), { maxLength: 5 }).map((p) => p.join(".")),
+        ),
+        async (text) => {
+          expect(["invalid_argument", "unsupported_algorithm", "chain_invalid", "signature_invalid"]).toContain(await outcome(text));
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -112,4 +112,3 @@ export function appleApiToken(credentials: AppleCredentials, now = Math.floor(Da
     .setAudience("appstoreconnect-v1")
     .sign(credentials.privateKey);
 }
-

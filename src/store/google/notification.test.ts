@@ -41,7 +41,10 @@ describe("googleNotification", () => {
 
   it("an unknown type code keeps its number; one-time, voided and test notifications have their own kinds", () => {
     expect(googleNotification("t", push({ packageName: "p", subscriptionNotification: { notificationType: 99 } }), "p").notificationType).toBe("SUBSCRIPTION_99");
-    expect(googleNotification("t", push({ packageName: "p", oneTimeProductNotification: { notificationType: 2, sku: "coins" } }), "p")).toMatchObject({ notificationType: "ONE_TIME_PRODUCT_CANCELED", productId: "coins" });
+    expect(googleNotification("t", push({ packageName: "p", oneTimeProductNotification: { notificationType: 2, sku: "coins" } }), "p")).toMatchObject({
+      notificationType: "ONE_TIME_PRODUCT_CANCELED",
+      productId: "coins",
+    });
     expect(googleNotification("t", push({ packageName: "p", voidedPurchaseNotification: { purchaseToken: "v" } }), "p")).toMatchObject({ notificationType: "VOIDED_PURCHASE", purchaseToken: "v" });
     expect(googleNotification("t", push({ packageName: "p", testNotification: {} }), "p").notificationType).toBe("TEST");
   });

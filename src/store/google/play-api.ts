@@ -175,4 +175,3 @@ function rateLimited(retryAfter: string | undefined): AppError {
     reason: "STORE_RATE_LIMITED",
   });
 }
-
