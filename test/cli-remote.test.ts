@@ -6,7 +6,7 @@ import { ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
 import { TenantService } from "../gen/ts/attesto/v1/tenant_pb.js";
 import { packageVersion } from "../src/paths.js";
 import type { Attesto } from "../src/server/app.js";
-import { DEV_CREDENTIALS_FILE } from "../src/tenancy/dev-bootstrap.js";
+import { DEV_CREDENTIALS_FILE } from "../src/tenancy/dev-credentials-types.js";
 import { runCli, runCliOnTerminal } from "./support/process.js";
 import { ADMIN_TOKEN, adminClient, clientFor, newTenant, startTestServer, tempDir } from "./support/server.js";
 import { Receiver, waitFor } from "./support/webhooks.js";

@@ -7,7 +7,7 @@ import type { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
 import type { Proofstreams } from "../proofstream/module.js";
 import type { AnchorReceipt } from "../verify/bundle.js";
-import type { WebhookEmitter } from "../webhooks/outbox.js";
+import type { WebhookEmitter } from "../webhooks/module.js";
 import { buildNextBatch } from "./batch-builder.js";
 import { Chain } from "./chain.js";
 import { ChainWriter } from "./chain-writer.js";
@@ -16,6 +16,9 @@ import { confirmedReceiptsOf, getBatch, getReceipt, listBatches, listBatchMember
 import { senderAccount } from "./sender.js";
 import { ConfirmationTracker } from "./tracker.js";
 import type { AnchoringSettings } from "./settings.js";
+
+export { hardhatCli, startDevChain, type DevChain } from "./devchain.js";
+export type { BatchStatus, BatchView, MemberView, ReceiptView } from "./reads.js";
 
 export interface AnchoringDeps {
   db: Db;

@@ -3,7 +3,7 @@ import type { Hex } from "viem";
 import type { Db } from "../db/db.js";
 import type { Logger } from "../logger.js";
 import { rfc3339, type CheckpointRef } from "../webhooks/event-types.js";
-import type { WebhookEmitter } from "../webhooks/outbox.js";
+import type { WebhookEmitter } from "../webhooks/module.js";
 import type { Chain, MinedAt } from "./chain.js";
 import type { BatchRow, ChainWriter } from "./chain-writer.js";
 import { nextStep, type ConfirmationPolicy } from "./confirmation.js";

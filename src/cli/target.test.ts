@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEV_CREDENTIALS_FILE } from "../tenancy/dev-bootstrap.js";
+import { DEV_CREDENTIALS_FILE } from "../tenancy/dev-credentials-types.js";
 import { credentialFor, defaultServerUrl, explicitUrl, normalizeUrl } from "./target.js";
 
 describe("the server a command talks to", () => {

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Config } from "../config.js";
-import { DEV_CREDENTIALS_FILE, type DevCredentials } from "../tenancy/dev-bootstrap.js";
+import { DEV_CREDENTIALS_FILE, type DevCredentials } from "../tenancy/dev-credentials-types.js";
 
 /**
  * Where a CLI command runs: on a server over the RPCs (remote), or on the

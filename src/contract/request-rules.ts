@@ -2,10 +2,10 @@ import type { DescMessage, Message } from "@bufbuild/protobuf";
 import { durationMs, timestampMs, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { ConnectorKind } from "../../gen/ts/attesto/v1/connector_pb.js";
 import { PurchaseKind } from "../../gen/ts/attesto/v1/store_pb.js";
-import { checkMetadata } from "../connectors/s3.js";
+import { checkMetadata } from "../connectors/module.js";
 import { invalidArgument } from "../errors.js";
 // One bound for every rotation (the connectors' equals it).
-import { MAX_SECRET_OVERLAP_MS } from "../webhooks/subscriptions.js";
+import { MAX_SECRET_OVERLAP_MS } from "../webhooks/module.js";
 
 /**
  * The contract's rules that one field's `(attesto.v1.rules)` cannot state:

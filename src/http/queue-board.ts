@@ -6,7 +6,7 @@ import { serveStatic } from "@hono/node-server/serve-static";
 import type { Context, Hono, Next } from "hono";
 import { AppError } from "../errors.js";
 import type { JobRuntime } from "../jobs/runtime.js";
-import type { Authenticator } from "../tenancy/authenticator.js";
+import type { Authenticator } from "../tenancy/module.js";
 import { errorResponse } from "./errors.js";
 
 export const BOARD_PATH = "/admin/queues";

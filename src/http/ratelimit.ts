@@ -1,8 +1,7 @@
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Context, Hono } from "hono";
-import { classifyHttp } from "../ratelimit/classes.js";
-import type { RateLimits, RateSubject } from "../ratelimit/module.js";
-import type { Authenticator } from "../tenancy/authenticator.js";
+import { classifyHttp, type RateLimits, type RateSubject } from "../ratelimit/module.js";
+import type { Authenticator } from "../tenancy/module.js";
 
 /** Ids named in a path are charged only when they look like ids; anything else is charged to the client address. */
 const PATH_ID = /^[A-Za-z0-9_-]{1,64}$/;

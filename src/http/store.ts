@@ -14,7 +14,7 @@ import { apiEnvironmentOf, appleSignedDataMsg, environmentOf, googleInput, purch
 import { validateMessage } from "../contract/validation.js";
 import type { StoreVerification } from "../store/module.js";
 import type { ReceiveResult, StoreNotifications } from "../store/module.js";
-import type { Authenticator } from "../tenancy/authenticator.js";
+import type { Authenticator } from "../tenancy/module.js";
 
 /** What the store routes need: the verification calls, the inbound notification calls and the tenant's key. */
 export interface StoreRouteDeps {

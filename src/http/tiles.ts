@@ -1,7 +1,7 @@
 import type { Context, Hono } from "hono";
 import type { Proofstreams } from "../proofstream/module.js";
 import { invalidArgument } from "../errors.js";
-import type { Authenticator } from "../tenancy/authenticator.js";
+import type { Authenticator } from "../tenancy/module.js";
 
 /**
  * Each stream as a C2SP tlog-tiles log under /proofstreams/<id>/: the latest

@@ -1,8 +1,8 @@
 import type { Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { AppError, invalidArgument } from "../errors.js";
-import type { Bundles } from "../proofstream/bundles.js";
-import type { Authenticator } from "../tenancy/authenticator.js";
+import type { Bundles } from "../proofstream/module.js";
+import type { Authenticator } from "../tenancy/module.js";
 import type { Verifier } from "../verifier/module.js";
 import { errorResponse } from "./errors.js";
 import { verifyPageHtml, verifyPageScript } from "../verify-page/assets.js";

@@ -11,12 +11,10 @@ import { renderField, type FieldNames } from "../contract/fields.js";
 import { validateMessage } from "../contract/validation.js";
 import { invalidArgument, notFound } from "../errors.js";
 import { parseJsonObject } from "../json.js";
-import type { Authenticator } from "../tenancy/authenticator.js";
-import type { Delivery } from "../webhooks/deliveries.js";
+import type { Authenticator } from "../tenancy/module.js";
 import { isWebhookEventType } from "../webhooks/event-types.js";
-import type { Webhooks } from "../webhooks/module.js";
+import type { Delivery, Subscription, Webhooks } from "../webhooks/module.js";
 import type { DeliveryStatus } from "../webhooks/schema.js";
-import type { Subscription } from "../webhooks/subscriptions.js";
 import { restPage } from "./pagination.js";
 
 /** What the subscription routes need: the Webhooks facade's subscription and delivery calls and the tenant's key. */

@@ -19,7 +19,7 @@ import type { AnchorReceipt } from "../verify/bundle.js";
 /** Confirmed anchor receipts of one checkpoint (stream, tree size), in the bundle format. */
 export type AnchorReceiptSource = (streamId: string, treeSize: number) => Promise<AnchorReceipt[]>;
 import type { TileCache } from "./tile-cache.js";
-import type { WebhookEmitter } from "../webhooks/outbox.js";
+import type { WebhookEmitter } from "../webhooks/module.js";
 import { openNote, verifierKeyString } from "./note.js";
 import { createOnce, type RequestIds } from "../request-ids/module.js";
 import { getStreamRow } from "./streams.js";

@@ -3,7 +3,7 @@ import type { Db } from "../db/db.js";
 import { checkpoints, streams } from "./schema.js";
 import { AppError, notFound } from "../errors.js";
 import type { Logger } from "../logger.js";
-import type { WebhookEmitter } from "../webhooks/outbox.js";
+import type { WebhookEmitter } from "../webhooks/module.js";
 import type { StreamKeys } from "./keys.js";
 import { consistencyRanges } from "./merkle/ranges.js";
 import { verifyConsistency } from "./merkle/verify.js";

@@ -6,7 +6,7 @@ import { invalidArgument, notFound } from "../errors.js";
 import { newId } from "../ids.js";
 import { pageOf, pageWindow } from "../db/pagination.js";
 import type { Logger } from "../logger.js";
-import type { WebhookEmitter } from "../webhooks/outbox.js";
+import type { WebhookEmitter } from "../webhooks/module.js";
 import { checkpointOf, consistencyProof, type CheckpointRecord } from "./checkpoints.js";
 import { StreamKeys } from "./keys.js";
 import { RootAccumulator } from "./merkle/accumulator.js";

@@ -3,7 +3,7 @@ import type { Db } from "../db/db.js";
 import type { PageRequest } from "../db/pagination.js";
 import type { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
-import type { WebhookEmitter } from "../webhooks/outbox.js";
+import type { WebhookEmitter } from "../webhooks/module.js";
 import { Bundles, type AnchorReceiptSource, type BundleSettings } from "./bundles.js";
 import { Appender, type AppendInput, type AppendResult, type EventRecord } from "./append.js";
 import { Checkpointer, getCheckpoint, type CheckpointRecord } from "./checkpoints.js";
@@ -25,6 +25,11 @@ import type { WarmStreamStats } from "./warm-streams.js";
 const SIGNER_LOCK = 0x5349474e;
 
 export type { JsonObject } from "./leaf.js";
+export type { EventRecord } from "./append.js";
+export type { Bundles, BundleView } from "./bundles.js";
+export type { CheckpointRecord } from "./checkpoints.js";
+export type { ForkEvidenceRecord } from "./forks.js";
+export type { Stream } from "./streams.js";
 
 export interface ProofstreamSettings {
   /** Read when a stream is created: its origin is fixed then. */

@@ -7,7 +7,7 @@ import { streams } from "./schema.js";
 import { AppError, notFound } from "../errors.js";
 import { newId } from "../ids.js";
 import { pageOf, pageWindow } from "../db/pagination.js";
-import { requireActiveTenant } from "../tenancy/tenants.js";
+import { requireActiveTenant } from "../tenancy/module.js";
 import { newStreamKey, StreamKeys } from "./keys.js";
 import { checkKeyName, verifierKeyString } from "./note.js";
 

@@ -7,6 +7,8 @@ import { limitFor, retryAfterSeconds } from "./limits.js";
 import { PayerBudget, type LeaseRequest } from "./payer-budget.js";
 import type { RateLimitSettings } from "./settings.js";
 
+export { classifyHttp, classifyRpc } from "./classes.js";
+
 /** Who pays: a tenant (authenticated, or named in the path), a connector, or a client address. */
 export type RateSubject = { tenantId: string } | { connectorId: string } | { ip: string };
 

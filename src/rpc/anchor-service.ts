@@ -1,8 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { AnchorReceiptSchema, type AnchorService, BatchMemberSchema, BatchSchema, BatchStatus, ConfirmationRule } from "../../gen/ts/attesto/v1/anchor_pb.js";
-import type { Anchoring } from "../anchoring/module.js";
-import type { BatchView, ReceiptView } from "../anchoring/reads.js";
+import type { Anchoring, BatchView, ReceiptView } from "../anchoring/module.js";
 import { tenantOf } from "./context.js";
 import { safeUint64, ts } from "./convert.js";
 

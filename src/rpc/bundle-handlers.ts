@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { BundleSchema, BundleStatus, type ProofstreamService } from "../../gen/ts/attesto/v1/proofstream_pb.js";
-import type { Bundles, BundleView } from "../proofstream/bundles.js";
+import type { Bundles, BundleView } from "../proofstream/module.js";
 import { tenantOf } from "./context.js";
 import { safeUint64, ts } from "./convert.js";
 

@@ -2,7 +2,7 @@ import { ConnectError, type Interceptor } from "@connectrpc/connect";
 import { toAppError } from "../errors.js";
 import { toConnectError } from "./errors.js";
 import type { Logger } from "../logger.js";
-import type { Authenticator } from "../tenancy/authenticator.js";
+import type { Authenticator } from "../tenancy/module.js";
 import { principalKey } from "./context.js";
 import { validateMessage } from "../contract/validation.js";
 import { outageOr, withDeadline } from "../contract/outages.js";

@@ -3,12 +3,7 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { CheckpointSchema, EventSchema, ForkEvidenceKind, ForkEvidenceSchema, ForkEvidenceSource, type ProofstreamService, StreamSchema } from "../../gen/ts/attesto/v1/proofstream_pb.js";
 import { invalidArgument } from "../errors.js";
-import type { EventRecord } from "../proofstream/append.js";
-import type { CheckpointRecord } from "../proofstream/checkpoints.js";
-import type { ForkEvidenceRecord } from "../proofstream/forks.js";
-import type { JsonObject } from "../proofstream/leaf.js";
-import type { Proofstreams } from "../proofstream/module.js";
-import type { Stream } from "../proofstream/streams.js";
+import type { CheckpointRecord, EventRecord, ForkEvidenceRecord, JsonObject, Proofstreams, Stream } from "../proofstream/module.js";
 import { immutableOnGet, tenantOf } from "./context.js";
 import { safeUint64, ts } from "./convert.js";
 

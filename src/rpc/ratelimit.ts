@@ -1,6 +1,5 @@
 import type { Interceptor } from "@connectrpc/connect";
-import { classifyRpc } from "../ratelimit/classes.js";
-import type { RateLimits } from "../ratelimit/module.js";
+import { classifyRpc, type RateLimits } from "../ratelimit/module.js";
 import { clientAddressKey, principalKey } from "./context.js";
 
 /**

@@ -14,11 +14,9 @@ import {
 } from "../../gen/ts/attesto/v1/webhook_pb.js";
 import { maskedFields } from "../contract/update-mask.js";
 import { invalidArgument } from "../errors.js";
-import type { Delivery } from "../webhooks/deliveries.js";
 import { isWebhookEventType } from "../webhooks/event-types.js";
-import type { Webhooks } from "../webhooks/module.js";
+import type { Delivery, Subscription, SubscriptionPatch, Webhooks } from "../webhooks/module.js";
 import type { AttemptErrorKind as ErrorKind, DeliveryStatus as Status } from "../webhooks/schema.js";
-import type { Subscription, SubscriptionPatch } from "../webhooks/subscriptions.js";
 import { tenantOf } from "./context.js";
 import { ts } from "./convert.js";
 

@@ -1,13 +1,14 @@
 import cluster, { type Worker } from "node:cluster";
 import net from "node:net";
 import { sql } from "drizzle-orm";
-import { hardhatCli, startDevChain, type DevChain } from "../anchoring/devchain.js";
+import { hardhatCli, startDevChain, type DevChain } from "../anchoring/module.js";
 import type { Config } from "../config.js";
 import { loadMasterKey } from "../crypto/master-key.js";
 import { openConfiguredDatabase, type ConfiguredDatabase } from "../db/open.js";
 import { openRedis, type RedisHandle } from "../infra/redis.js";
 import type { Logger } from "../logger.js";
-import { ensureDevCredentials, type DevCredentials } from "../tenancy/dev-bootstrap.js";
+import { ensureDevCredentials } from "../tenancy/module.js";
+import type { DevCredentials } from "../tenancy/dev-credentials-types.js";
 import type { SharedSetup } from "./app.js";
 import { afterWorkerExit, poolPerWorker } from "./cluster-plan.js";
 import { assertServerRunTimeFiles } from "../run-time-files.js";

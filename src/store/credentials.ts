@@ -5,7 +5,7 @@ import type { Db } from "../db/db.js";
 import { withDbErrors } from "../db/errors.js";
 import { appleCredentials, googleCredentials } from "./schema.js";
 import { invalidArgument, notFound } from "../errors.js";
-import { requireActiveTenant } from "../tenancy/tenants.js";
+import { requireActiveTenant } from "../tenancy/module.js";
 
 /** Encryption contexts of the sealed columns (HKDF info). */
 export const APPLE_KEY_CONTEXT = "apple_credentials.private_key";

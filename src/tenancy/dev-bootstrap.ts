@@ -3,15 +3,8 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Db } from "../db/db.js";
 import { findPrincipalByKeyHash, hashApiKey, issueApiKey } from "./api-keys.js";
+import { DEV_CREDENTIALS_FILE, type DevCredentials } from "./dev-credentials-types.js";
 import { createTenant } from "./tenants.js";
-
-export const DEV_CREDENTIALS_FILE = "dev-credentials.json";
-
-export interface DevCredentials {
-  tenantId: string;
-  apiKey: string;
-  adminToken: string;
-}
 
 /**
  * The embedded default's development tenant, API key and operator token, kept

@@ -10,6 +10,10 @@ import { createTenant, deactivateTenant, getTenant, isActiveTenant, listTenants 
 import type { ApiKey, Tenant } from "./types.js";
 
 /** Revocations are broadcast so every instance drops its cached credentials. */
+export type { Authenticator } from "./authenticator.js";
+export { ensureDevCredentials } from "./dev-bootstrap.js";
+export { requireActiveTenant } from "./tenants.js";
+
 export const AUTH_EVICT_CHANNEL = "attesto:auth:evict";
 
 export interface TenancySettings {

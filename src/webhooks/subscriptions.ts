@@ -6,7 +6,7 @@ import { AppError, invalidArgument, notFound } from "../errors.js";
 import { newId } from "../ids.js";
 import { pageOf, pageWindow, type PageRequest } from "../db/pagination.js";
 import { checkOutboundUrl, type OutboundPolicy } from "../net/outbound.js";
-import { requireActiveTenant } from "../tenancy/tenants.js";
+import { requireActiveTenant } from "../tenancy/module.js";
 import { isWebhookEventType, type WebhookEventType } from "./event-types.js";
 import { failSubscriptionDeliveries } from "./delivery-rows.js";
 import { webhookSubscriptions } from "./schema.js";
