@@ -1,4 +1,5 @@
 import { isObject } from "./json.js";
+import type { LeafRecord } from "./leaf.js";
 
 /**
  * The verifier bundle `attesto.bundle.v1` (schemas/attesto.bundle.v1.schema.json,
@@ -7,13 +8,8 @@ import { isObject } from "./json.js";
  */
 export const BUNDLE_FORMAT = "attesto.bundle.v1";
 
-export interface BundleEntry {
-  seq_no: number;
-  source_ref: string;
-  event_type: string;
-  occurred_at: string;
-  received_at: string;
-  payload_sha256: string;
+/** One event of the range: its leaf's fields (the stream is the bundle's), its leaf hash, and what else it discloses. */
+export interface BundleEntry extends Omit<LeafRecord, "stream_id"> {
   /** Lowercase hex RFC 9162 leaf hash: SHA-256(0x00 || leaf bytes). */
   leaf_hash: string;
   /** Present only when the bundle discloses payloads. */
