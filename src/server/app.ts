@@ -22,7 +22,7 @@ import { ensureDevCredentials, Tenancy } from "../tenancy/module.js";
 import { tenancySettings } from "../tenancy/settings.js";
 import { Webhooks } from "../webhooks/module.js";
 import { webhookSettings } from "../webhooks/settings.js";
-import { listenDual } from "./listener.js";
+import { listenDual, type RequestListener } from "./listener.js";
 import { httpRoutes, rpcListener } from "./edges.js";
 import { stopInReverse } from "./shutdown.js";
 import { withOpsRoutes } from "./ops-routes.js";
@@ -186,25 +186,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     const edgeModules = { jobs, tenancy, webhooks, proofstreams, rateLimits, store, storeNotifications, connectors, bundles: proofstreams.bundles, anchoring, verifier };
     const http = httpRoutes(config, logger, metrics, readinessChecks, edgeModules);
     const connect = rpcListener(config, logger, metrics, http, edgeModules);
-    const tracker: Tracker = { inFlight: 0 };
-    const loop = loopUtilizationAbove(config.publicRoutes.maxLoopUtilization);
-    cleanups.push(async () => loop.stop());
-    // Workers also listen: health, readiness and metrics are how they are watched.
-    const server = await listenDual(
-      withEdge(withPublicGate(withOpsRoutes(connect, { metrics, logger, readiness: readinessChecks }), config.publicRoutes, loop.busy), {
-        logger,
-        metrics,
-        corsOrigins: config.corsOrigins,
-        tracker,
-        rpcBodyLimitBytes: config.bodyLimitBytes,
-      }),
-      config.host,
-      config.port,
-      config.connectionLimits,
-    );
-    // Requests drain before the workers and connections they use are closed, within the grace
-    // period less a reserve for closing those.
-    cleanups.push(() => server.close(config.shutdownGraceMs - Math.min(2_000, config.shutdownGraceMs / 4)));
+    const { server, tracker } = await listenEdge(config, logger, metrics, readinessChecks, connect, cleanups);
 
     const host = server.address.family === "IPv6" ? `[${server.address.address}]` : server.address.address;
     const url = `http://${host}:${server.address.port}`;
@@ -235,4 +217,31 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     await stopAll().catch((stopErr: Error) => logger.warn({ err: stopErr.message }, "unclean stop after a failed start"));
     throw err;
   }
+}
+
+/**
+ * Listens with the whole edge in front of the Connect and HTTP listener: ops routes, the public
+ * gate, CORS, body limits and the in-flight tracker. Workers also listen: health, readiness and
+ * metrics are how they are watched.
+ */
+async function listenEdge(config: Config, logger: Logger, metrics: Metrics, readiness: Record<string, () => Promise<void>>, connect: RequestListener, cleanups: Array<() => Promise<unknown>>) {
+  const tracker: Tracker = { inFlight: 0 };
+  const loop = loopUtilizationAbove(config.publicRoutes.maxLoopUtilization);
+  cleanups.push(async () => loop.stop());
+  const server = await listenDual(
+    withEdge(withPublicGate(withOpsRoutes(connect, { metrics, logger, readiness }), config.publicRoutes, loop.busy), {
+      logger,
+      metrics,
+      corsOrigins: config.corsOrigins,
+      tracker,
+      rpcBodyLimitBytes: config.bodyLimitBytes,
+    }),
+    config.host,
+    config.port,
+    config.connectionLimits,
+  );
+  // Requests drain before the workers and connections they use are closed, within the grace
+  // period less a reserve for closing those.
+  cleanups.push(() => server.close(config.shutdownGraceMs - Math.min(2_000, config.shutdownGraceMs / 4)));
+  return { server, tracker };
 }

@@ -56,57 +56,10 @@ export async function startCluster(config: Config, logger: Logger): Promise<Runn
   // Before anything starts (the embedded PostgreSQL, Redis): a missing file would fail every worker.
   assertServerRunTimeFiles(config);
   const cleanups: Array<() => Promise<unknown>> = [];
-  const closeShared = async (deadline: number) => {
-    for (const cleanup of cleanups.reverse()) {
-      let timer: NodeJS.Timeout | undefined;
-      // Each step gets at least SHARED_STEP_FLOOR_MS, even past the deadline: a step that overran
-      // must not leave the next (the embedded PostgreSQL's stop) no time at all, and running.
-      await Promise.race([
-        cleanup().catch((err: Error) => logger.warn({ err: err.message }, "shutdown step failed")),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(
-            () => {
-              logger.warn("shutdown step cut at the deadline");
-              resolve();
-            },
-            Math.max(SHARED_STEP_FLOOR_MS, deadline - Date.now()),
-          );
-        }),
-      ]);
-      clearTimeout(timer);
-    }
-    cleanups.length = 0;
-  };
+  const closeShared = (deadline: number) => closeSharedInReverse(cleanups, deadline, logger);
   let setup: Omit<SharedSetup, "worker">;
-  let database: ConfiguredDatabase;
   try {
-    // Opened here once: starts the embedded cluster (or checks DATABASE_URL) and applies the migrations before any worker starts.
-    database = await openConfiguredDatabase({ ...config, dbPoolSize: 2 }, logger);
-    cleanups.push(() => database.close());
-    const poolSize = await connectionBudget(database, config, logger);
-    // Creates the embedded default's development key once (workers would race to create it).
-    await loadMasterKey({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, embedded: !config.databaseUrl, logger });
-    const redis: RedisHandle = await openRedis({ url: config.redisUrl, dataDir: config.dataDir, logger });
-    cleanups.push(() => redis.close());
-    const devCredentials = config.devTenant ? await ensureDevCredentials(database.db, config.dataDir) : undefined;
-    let devChain: DevChain | undefined;
-    if (!config.anchorRpcUrl && config.anchorDevChain && config.role !== "api" && hardhatCli()) {
-      try {
-        devChain = await startDevChain();
-        cleanups.push(() => devChain!.stop());
-      } catch (err) {
-        logger.warn({ err: (err as Error).message }, "anchoring is off: the dev chain did not start");
-      }
-    }
-    setup = {
-      databaseUrl: config.databaseUrl ?? database.embedded!.url,
-      embedded: database.embedded && { dir: database.embedded.dir, port: database.embedded.port },
-      poolSize,
-      redisUrl: redis.url,
-      devChainUrl: devChain?.url,
-      devCredentials,
-      storedPublicBaseUrl: config.databaseUrl ? undefined : await readStoredPublicBaseUrl(config.dataDir),
-    };
+    setup = await openShared(config, logger, cleanups);
   } catch (err) {
     await closeShared(Date.now() + config.shutdownGraceMs);
     throw err;
@@ -154,40 +107,11 @@ export async function startCluster(config: Config, logger: Logger): Promise<Runn
     });
   };
 
-  const stopWorkers = async (deadline: number): Promise<boolean> => {
-    stopping = true;
-    const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.process.exitCode === null && w.process.signalCode === null);
-    let clean = true;
-    await Promise.all(
-      alive.map(
-        (worker) =>
-          new Promise<void>((resolve) => {
-            const timer = setTimeout(
-              () => {
-                clean = false;
-                logger.warn({ worker: worker.id, pid: worker.process.pid }, "worker still stopping at the deadline: killed");
-                worker.process.kill("SIGKILL");
-              },
-              Math.max(0, deadline - Date.now()),
-            );
-            worker.process.once("exit", (code, signal) => {
-              clearTimeout(timer);
-              if (code !== 0) {
-                clean = false;
-                logger.warn({ worker: worker.id, pid: worker.process.pid, code, signal }, "worker stopped uncleanly");
-              }
-              resolve();
-            });
-            worker.process.kill("SIGTERM");
-          }),
-      ),
-    );
-    return clean;
-  };
   // The workers drain within the grace period less a reserve for what the primary closes after them.
   const stop = async () => {
     const end = Date.now() + config.shutdownGraceMs - Math.min(500, config.shutdownGraceMs / 10);
-    const clean = await stopWorkers(end - Math.min(1_000, config.shutdownGraceMs / 5));
+    stopping = true;
+    const clean = await stopWorkers(end - Math.min(1_000, config.shutdownGraceMs / 5), logger);
     await closeShared(end);
     return clean ? 0 : 1;
   };
@@ -207,6 +131,95 @@ export async function startCluster(config: Config, logger: Logger): Promise<Runn
     }),
     stop,
   };
+}
+
+/**
+ * Opens what exists once per server, registering how to close each in `cleanups`: the database (the
+ * embedded cluster started, the migrations applied), the development key, Redis, the development
+ * credentials and the dev chain; what the workers are told of them.
+ */
+async function openShared(config: Config, logger: Logger, cleanups: Array<() => Promise<unknown>>): Promise<Omit<SharedSetup, "worker">> {
+  // Opened here once: starts the embedded cluster (or checks DATABASE_URL) and applies the migrations before any worker starts.
+  const database: ConfiguredDatabase = await openConfiguredDatabase({ ...config, dbPoolSize: 2 }, logger);
+  cleanups.push(() => database.close());
+  const poolSize = await connectionBudget(database, config, logger);
+  // Creates the embedded default's development key once (workers would race to create it).
+  await loadMasterKey({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, embedded: !config.databaseUrl, logger });
+  const redis: RedisHandle = await openRedis({ url: config.redisUrl, dataDir: config.dataDir, logger });
+  cleanups.push(() => redis.close());
+  const devCredentials = config.devTenant ? await ensureDevCredentials(database.db, config.dataDir) : undefined;
+  let devChain: DevChain | undefined;
+  if (!config.anchorRpcUrl && config.anchorDevChain && config.role !== "api" && hardhatCli()) {
+    try {
+      devChain = await startDevChain();
+      cleanups.push(() => devChain!.stop());
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, "anchoring is off: the dev chain did not start");
+    }
+  }
+  return {
+    databaseUrl: config.databaseUrl ?? database.embedded!.url,
+    embedded: database.embedded && { dir: database.embedded.dir, port: database.embedded.port },
+    poolSize,
+    redisUrl: redis.url,
+    devChainUrl: devChain?.url,
+    devCredentials,
+    storedPublicBaseUrl: config.databaseUrl ? undefined : await readStoredPublicBaseUrl(config.dataDir),
+  };
+}
+
+/** Closes what the primary opened, last first; empties `cleanups`. */
+async function closeSharedInReverse(cleanups: Array<() => Promise<unknown>>, deadline: number, logger: Logger): Promise<void> {
+  for (const cleanup of cleanups.reverse()) {
+    let timer: NodeJS.Timeout | undefined;
+    // Each step gets at least SHARED_STEP_FLOOR_MS, even past the deadline: a step that overran
+    // must not leave the next (the embedded PostgreSQL's stop) no time at all, and running.
+    await Promise.race([
+      cleanup().catch((err: Error) => logger.warn({ err: err.message }, "shutdown step failed")),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(
+          () => {
+            logger.warn("shutdown step cut at the deadline");
+            resolve();
+          },
+          Math.max(SHARED_STEP_FLOOR_MS, deadline - Date.now()),
+        );
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+  cleanups.length = 0;
+}
+
+/** Sends SIGTERM to every live worker and waits for each to exit, killing those still running at `deadline`; whether all stopped cleanly. */
+async function stopWorkers(deadline: number, logger: Logger): Promise<boolean> {
+  const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.process.exitCode === null && w.process.signalCode === null);
+  let clean = true;
+  await Promise.all(
+    alive.map(
+      (worker) =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(
+            () => {
+              clean = false;
+              logger.warn({ worker: worker.id, pid: worker.process.pid }, "worker still stopping at the deadline: killed");
+              worker.process.kill("SIGKILL");
+            },
+            Math.max(0, deadline - Date.now()),
+          );
+          worker.process.once("exit", (code, signal) => {
+            clearTimeout(timer);
+            if (code !== 0) {
+              clean = false;
+              logger.warn({ worker: worker.id, pid: worker.process.pid, code, signal }, "worker stopped uncleanly");
+            }
+            resolve();
+          });
+          worker.process.kill("SIGTERM");
+        }),
+    ),
+  );
+  return clean;
 }
 
 /** A port that was free a moment ago on `host`. */

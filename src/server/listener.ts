@@ -33,18 +33,9 @@ export async function listenDual(handler: RequestListener, host: string, port: n
   // cannot be used) and never arms its header and request timeouts: both are
   // enforced here, with one deadline per connection.
   const h1Active = new Map<net.Socket, number>();
-  const deadlines = new Map<net.Socket, { timer: NodeJS.Timeout; waitsFor: "head" | "body" | "next" }>();
+  const { deadline, clearDeadline, waitsFor } = connectionDeadlines();
   const perIp = new Map<string, number>();
-  // Requests with a body still arriving, oldest first (a Map iterates in insertion order).
-  const pendingBodies = new Map<http.IncomingMessage, net.Socket>();
-  const deadline = (socket: net.Socket, waitsFor: "head" | "body" | "next", ms: number) => {
-    clearTimeout(deadlines.get(socket)?.timer);
-    deadlines.set(socket, { timer: setTimeout(() => socket.destroy(), ms).unref(), waitsFor });
-  };
-  const clearDeadline = (socket: net.Socket) => {
-    clearTimeout(deadlines.get(socket)?.timer);
-    deadlines.delete(socket);
-  };
+  const trackBody = pendingBodyLimit(limits.maxPendingBodies);
   let closing = false;
   const endIfIdle = (socket: net.Socket) => {
     if (closing && (h1Active.get(socket) ?? 0) === 0) socket.end();
@@ -55,20 +46,9 @@ export async function listenDual(handler: RequestListener, host: string, port: n
     // The head is complete: the body must arrive within the request timeout (as Node's
     // own requestTimeout: receiving the request, not making the answer).
     deadline(socket, "body", limits.requestTimeoutMs);
-    const hasBody = req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
-    if (hasBody && limits.maxPendingBodies > 0) {
-      if (pendingBodies.size >= limits.maxPendingBodies) {
-        const [oldest, oldestSocket] = pendingBodies.entries().next().value!;
-        pendingBodies.delete(oldest);
-        oldestSocket.destroy();
-      }
-      pendingBodies.set(req, socket);
-      const settled = () => pendingBodies.delete(req);
-      req.once("end", settled);
-      res.once("close", settled);
-    }
+    trackBody(req, res);
     // (Node reads an unread body only after the answer: by then the connection may wait for the next request.)
-    req.once("end", () => deadlines.get(socket)?.waitsFor === "body" && clearDeadline(socket));
+    req.once("end", () => waitsFor(socket) === "body" && clearDeadline(socket));
     if (closing) res.setHeader("Connection", "close");
     res.once("close", () => {
       const active = (h1Active.get(socket) ?? 1) - 1;
@@ -146,5 +126,46 @@ export async function listenDual(handler: RequestListener, host: string, port: n
       await closed;
       clearTimeout(deadline);
     },
+  };
+}
+
+/**
+ * One deadline per connection, for what it waits for: the first request head, a request body, or
+ * the next request. A connection still waiting at its deadline is destroyed.
+ */
+function connectionDeadlines() {
+  const deadlines = new Map<net.Socket, { timer: NodeJS.Timeout; waitsFor: "head" | "body" | "next" }>();
+  return {
+    deadline(socket: net.Socket, waitsFor: "head" | "body" | "next", ms: number) {
+      clearTimeout(deadlines.get(socket)?.timer);
+      deadlines.set(socket, { timer: setTimeout(() => socket.destroy(), ms).unref(), waitsFor });
+    },
+    clearDeadline(socket: net.Socket) {
+      clearTimeout(deadlines.get(socket)?.timer);
+      deadlines.delete(socket);
+    },
+    waitsFor: (socket: net.Socket) => deadlines.get(socket)?.waitsFor,
+  };
+}
+
+/**
+ * Bounds the HTTP/1.1 requests whose body is still arriving to `max` (0: no bound): past it, the
+ * connection of the oldest is destroyed.
+ */
+function pendingBodyLimit(max: number) {
+  // Requests with a body still arriving, oldest first (a Map iterates in insertion order).
+  const pendingBodies = new Map<http.IncomingMessage, net.Socket>();
+  return (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const hasBody = req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
+    if (!hasBody || max <= 0) return;
+    if (pendingBodies.size >= max) {
+      const [oldest, oldestSocket] = pendingBodies.entries().next().value!;
+      pendingBodies.delete(oldest);
+      oldestSocket.destroy();
+    }
+    pendingBodies.set(req, req.socket);
+    const settled = () => pendingBodies.delete(req);
+    req.once("end", settled);
+    res.once("close", settled);
   };
 }

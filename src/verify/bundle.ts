@@ -1,62 +1,14 @@
 import { equalBytes, fromHex, toHex, utf8 } from "./bytes.js";
 import { leafBytesOf, payloadDigest, type LeafRecord } from "./leaf.js";
 import { leafHash, ProofError, rootFromInclusionProof, rootFromRangeProof } from "./merkle.js";
-import { isObject, type JsonLimits } from "./json.js";
+import type { JsonLimits } from "./json.js";
+import { BUNDLE_FORMAT, readBundle, type AnchorReceipt, type BundleDocument } from "./bundle-document.js";
 import { parseTlogProof, TlogProofError } from "./tlog-proof.js";
 import { NoteError, openNote, parseCheckpoint, parseVerifierKey, splitNote, type CheckpointBody, type NoteVerifier } from "./note.js";
 
-/**
- * The verifier bundle `attesto.bundle.v1` (schemas/attesto.bundle.v1.schema.json,
- * docs/bundle.md): a contiguous range of one stream's events with a signed
- * checkpoint and a range proof, checkable offline.
- */
-export const BUNDLE_FORMAT = "attesto.bundle.v1";
-
-export interface BundleEntry {
-  seq_no: number;
-  source_ref: string;
-  event_type: string;
-  occurred_at: string;
-  received_at: string;
-  payload_sha256: string;
-  /** Lowercase hex RFC 9162 leaf hash: SHA-256(0x00 || leaf bytes). */
-  leaf_hash: string;
-  /** Present only when the bundle discloses payloads. */
-  payload?: unknown;
-  /** Optional per-entry C2SP tlog-proof against the bundle's checkpoint. */
-  tlog_proof?: string;
-}
-
-/** Proof that a checkpoint note is in an anchored Merkle batch (DESIGN section 6). */
-export interface AnchorReceipt {
-  chain_id: number;
-  tx_hash: string;
-  block_number: number;
-  block_hash: string;
-  /** 0x-prefixed hex RFC 9162 root of the batch, as written on chain. */
-  batch_root: string;
-  /** Position of this checkpoint note among the batch's leaves, and their number. */
-  leaf_index: number;
-  batch_size: number;
-  /** RFC 9162 audit path (lowercase hex) from SHA-256(0x00 || checkpoint note) to batch_root. */
-  path: string[];
-}
-
-export interface BundleDocument {
-  format: typeof BUNDLE_FORMAT;
-  stream_id: string;
-  origin: string;
-  /** The stream's note verifier key; trusted only when it equals the key the verifier pins. */
-  verifier_key: string;
-  from_seq_no: number;
-  to_seq_no: number;
-  payloads_included: boolean;
-  entries: BundleEntry[];
-  /** The signed C2SP checkpoint (a note) of a tree that contains the range. */
-  checkpoint: string;
-  range_proof: { tree_size: number; hashes: string[] };
-  anchors: AnchorReceipt[];
-}
+// The document's shape and structural reading live in bundle-document.ts; re-exported so that
+// `verify/bundle.js` stays the one import for bundles.
+export { BUNDLE_FORMAT, MAX_ANCHOR_RECEIPTS, MAX_AUDIT_PATH, readBundle, type AnchorReceipt, type BundleDocument, type BundleEntry } from "./bundle-document.js";
 
 export type CheckName = "format" | "signature" | "leaves" | "range_proof" | "inclusion_proofs" | "inclusion_proof" | "anchors";
 /** `unpinned`: the signature verifies only with a key the document carries itself, which the caller did not pin. */
@@ -90,67 +42,6 @@ export interface VerifyOptions {
 }
 
 export const reportValid = (checks: readonly Check[]) => checks.every((c) => c.status === "pass" || c.status === "skipped");
-
-const HEX64 = /^[0-9a-f]{64}$/;
-/**
- * Receipts a bundle may carry (one checkpoint is anchored once per batch,
- * on a few chains at most) and hashes in one audit path (a batch of 2^53
- * notes needs 53): the schema's maxItems, so a document cannot make the
- * verifier hash what no real bundle holds.
- */
-export const MAX_ANCHOR_RECEIPTS = 64;
-export const MAX_AUDIT_PATH = 64;
-const isCount = (v: unknown, min = 0): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= min;
-
-/** Structural reading of a bundle; returns the problem, or the typed document. */
-export function readBundle(value: unknown): { bundle: BundleDocument } | { problem: string } {
-  if (!isObject(value)) return { problem: "the document is not a JSON object" };
-  const b = value;
-  if (b.format !== BUNDLE_FORMAT) return { problem: `format must be "${BUNDLE_FORMAT}"` };
-  for (const field of ["stream_id", "origin", "verifier_key", "checkpoint"] as const) {
-    if (typeof b[field] !== "string" || !b[field]) return { problem: `${field} must be a non-empty string` };
-  }
-  if (!isCount(b.from_seq_no, 1) || !isCount(b.to_seq_no, 1) || b.to_seq_no < b.from_seq_no) return { problem: "from_seq_no and to_seq_no must be integers with 1 <= from_seq_no <= to_seq_no" };
-  if (typeof b.payloads_included !== "boolean") return { problem: "payloads_included must be a boolean" };
-  if (!Array.isArray(b.entries)) return { problem: "entries must be an array" };
-  for (let i = 0; i < b.entries.length; i++) {
-    const e: unknown = b.entries[i];
-    if (!isObject(e)) return { problem: `entries[${i}] must be an object` };
-    if (!isCount(e.seq_no, 1)) return { problem: `entries[${i}].seq_no must be a positive integer` };
-    for (const field of ["source_ref", "event_type", "occurred_at", "received_at"] as const) {
-      if (typeof e[field] !== "string") return { problem: `entries[${i}].${field} must be a string` };
-    }
-    if (typeof e.payload_sha256 !== "string" || !HEX64.test(e.payload_sha256)) return { problem: `entries[${i}].payload_sha256 must be 64 lowercase hex digits` };
-    if (typeof e.leaf_hash !== "string" || !HEX64.test(e.leaf_hash)) return { problem: `entries[${i}].leaf_hash must be 64 lowercase hex digits` };
-    if ("tlog_proof" in e && typeof e.tlog_proof !== "string") return { problem: `entries[${i}].tlog_proof must be a string` };
-  }
-  const rp = b.range_proof;
-  if (!isObject(rp) || !isCount(rp.tree_size, 1) || !Array.isArray(rp.hashes) || !rp.hashes.every((h) => typeof h === "string" && HEX64.test(h))) {
-    return { problem: "range_proof must hold a tree_size and hashes of 64 lowercase hex digits" };
-  }
-  if (!Array.isArray(b.anchors)) return { problem: "anchors must be an array" };
-  if (b.anchors.length > MAX_ANCHOR_RECEIPTS) return { problem: `anchors holds more than ${MAX_ANCHOR_RECEIPTS} receipts` };
-  for (let i = 0; i < b.anchors.length; i++) {
-    const a: unknown = b.anchors[i];
-    if (
-      !isObject(a) ||
-      !isCount(a.chain_id, 1) ||
-      typeof a.tx_hash !== "string" ||
-      !isCount(a.block_number) ||
-      typeof a.block_hash !== "string" ||
-      typeof a.batch_root !== "string" ||
-      !/^0x[0-9a-f]{64}$/.test(a.batch_root) ||
-      !isCount(a.leaf_index) ||
-      !isCount(a.batch_size, 1) ||
-      !Array.isArray(a.path) ||
-      a.path.length > MAX_AUDIT_PATH ||
-      !a.path.every((h) => typeof h === "string" && HEX64.test(h))
-    ) {
-      return { problem: `anchors[${i}] is not an anchor receipt` };
-    }
-  }
-  return { bundle: b as unknown as BundleDocument };
-}
 
 type SignatureSubject = { note: string; body: CheckpointBody; carriedKey?: string };
 

@@ -16,6 +16,12 @@ const tenantLine = (t: Tenant) => `${t.id}\t${t.active ? "active" : "inactive"}\
 
 /** `attesto tenant …` and `attesto apikey …` (operator). */
 export function registerTenantCommands(program: Command, cli: Cli): void {
+  registerTenantGroup(program, cli);
+  registerApiKeyGroup(program, cli);
+}
+
+/** `attesto tenant create|get|list|deactivate`. */
+function registerTenantGroup(program: Command, cli: Cli): void {
   const tenant = program.command("tenant").description("manage tenants (operator: the server's AdminService, or the database with --local)");
   tenant
     .command("create <name>")
@@ -76,7 +82,10 @@ export function registerTenantCommands(program: Command, cli: Cli): void {
         )
         .then((t) => cli.output(t, () => `deactivated tenant ${t.id}`)),
     );
+}
 
+/** `attesto apikey create|list|revoke`: a key is shown once, at its creation. */
+function registerApiKeyGroup(program: Command, cli: Cli): void {
   const apikey = program.command("apikey").description("manage tenant API keys (operator)");
   apikey
     .command("create <tenantId>")
