@@ -10,6 +10,8 @@ import { WebhookEngine } from "./engine.js";
 import { WebhookOutbox, type WebhookEmitter } from "./outbox.js";
 
 export type { WebhookEmitter } from "./outbox.js";
+export type { Attempt, Delivery } from "./deliveries.js";
+export type { Subscription } from "./subscriptions.js";
 import type { WebhookSettings } from "./settings.js";
 import type { RequestIds } from "../request-ids/module.js";
 import { Subscriptions } from "./subscriptions.js";
