@@ -12,19 +12,6 @@ import { projectRoot } from "../src/paths.js";
  * rules in .dependency-cruiser.cjs. A new import that breaks one fails this test.
  */
 
-/**
- * KNOWN_VIOLATIONS: the imports of today's tree that still break a rule, each group with the reason and
- * the work that removes it (issue 21, items 1-4). Nothing may be added here; an entry whose import is
- * gone fails the test too ("fixed: remove it"), so the list shrinks to empty as those branches merge.
- */
-const KNOWN_VIOLATIONS: { rule: string; reason: string; imports: string[] }[] = [
-  {
-    rule: "facade-is-the-door",
-    reason: "the RFC 9162 hashing is to come from the verify library, once (item 4)",
-    imports: ["src/anchoring/batch-tree.ts → src/proofstream/merkle/hash.ts"],
-  },
-];
-
 const root = projectRoot();
 
 type Finding = { rule: string; import: string };
@@ -43,21 +30,10 @@ async function findViolations(baseDir: string, dirs: string[]): Promise<Finding[
 }
 
 /** Whether a known entry names this finding; a cycle is reported from whichever of its files the cruise met first. */
-function names(rule: string, entry: string, finding: Finding): boolean {
-  if (finding.rule !== rule) return false;
-  const [from, to] = entry.split(" → ");
-  return finding.import === entry || (rule === "no-cycles" && finding.import === `${to} → ${from}`);
-}
-
 describe("architecture: the never-rules of docs/architecture.md", () => {
-  it("src/ breaks no rule beyond the known violations, and every known violation still exists", async () => {
-    const findings = await findViolations(root, ["src"]);
-    const unknown = findings
-      .filter((finding) => !KNOWN_VIOLATIONS.some((known) => known.imports.some((entry) => names(known.rule, entry, finding))))
-      .map((finding) => `${finding.rule}: ${finding.import}`);
-    const fixed = KNOWN_VIOLATIONS.flatMap((known) => known.imports.filter((entry) => !findings.some((finding) => names(known.rule, entry, finding))).map((entry) => `${known.rule}: ${entry}`));
-    // breaks: imports that break a never-rule (docs/architecture.md); fixed: remove these from KNOWN_VIOLATIONS.
-    expect({ breaks: unknown, fixed }).toEqual({ breaks: [], fixed: [] });
+  it("src/ breaks none of them", async () => {
+    const breaks = (await findViolations(root, ["src"])).map((finding) => `${finding.rule}: ${finding.import}`);
+    expect(breaks).toEqual([]);
   });
 
   it("each rule fires on a tree that breaks it", async () => {

@@ -1,7 +1,7 @@
 import type { ChildProcess } from "node:child_process";
 import { afterAll, describe, expect, it } from "vitest";
 import { ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
-import { verifyInclusion } from "../src/proofstream/merkle/verify.js";
+import { verifyInclusion } from "../src/verify/merkle.js";
 import { spawnServe, stopProcess } from "./support/process.js";
 import { appendRequest, referenceRoot } from "./support/proofstream.js";
 import { clientFor, newTenant, testEnv } from "./support/server.js";

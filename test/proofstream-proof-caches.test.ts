@@ -7,7 +7,7 @@ import { AppError } from "../src/errors.js";
 import { Appender } from "../src/proofstream/append.js";
 import { StreamHeads } from "../src/proofstream/heads.js";
 import { consistencyRanges, inclusionRanges } from "../src/proofstream/merkle/ranges.js";
-import { verifyConsistency, verifyInclusion } from "../src/proofstream/merkle/verify.js";
+import { verifyConsistency, verifyInclusion } from "../src/verify/merkle.js";
 import { createStream } from "../src/proofstream/streams.js";
 import { TileCache } from "../src/proofstream/tile-cache.js";
 import { createTenant } from "../src/tenancy/tenants.js";

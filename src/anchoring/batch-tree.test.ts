@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { rootFromInclusionProof } from "../verify/merkle.js";
-import { leafHash } from "../proofstream/merkle/hash.js";
+import { leafHash } from "../crypto/rfc9162.js";
 import { RootAccumulator } from "../proofstream/merkle/accumulator.js";
 import { buildBatchTree, joinHashes, splitHashes } from "./batch-tree.js";
 

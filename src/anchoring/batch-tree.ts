@@ -1,4 +1,4 @@
-import { leafHash, nodeHash } from "../proofstream/merkle/hash.js";
+import { leafHash, nodeHash } from "../crypto/rfc9162.js";
 
 /** A batch's Merkle tree: the root and every leaf's audit path, leaf level first. */
 export interface BatchTree {

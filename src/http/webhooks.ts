@@ -9,12 +9,13 @@ import {
 } from "../../gen/ts/attesto/v1/webhook_pb.js";
 import { renderField, type FieldNames } from "../contract/fields.js";
 import { validateMessage } from "../contract/validation.js";
+import { deliveryView, subscriptionView, type ViewFormat } from "../contract/webhook-views.js";
 import { invalidArgument, notFound } from "../errors.js";
 import { parseJsonObject } from "../json.js";
 import type { Authenticator } from "../tenancy/module.js";
 import { isWebhookEventType } from "../webhooks/event-types.js";
 import type { Delivery, Subscription, Webhooks } from "../webhooks/module.js";
-import type { DeliveryStatus } from "../webhooks/schema.js";
+import type { AttemptErrorKind, DeliveryStatus } from "../webhooks/schema.js";
 import { restPage } from "./pagination.js";
 
 /** What the subscription routes need: the Webhooks facade's subscription and delivery calls and the tenant's key. */
@@ -65,50 +66,27 @@ function fieldsOf(body: Record<string, unknown>, spec: Record<string, "string" |
   return out;
 }
 
-const subscriptionJson = (s: Subscription) => ({
-  id: s.id,
-  name: s.name,
-  url: s.url,
-  eventTypes: s.eventTypes,
-  description: s.description,
-  enabled: s.enabled,
-  disabledReason: s.disabledReason,
-  createdAt: s.createdAt.toISOString(),
-  updatedAt: s.updatedAt.toISOString(),
-  secretRotatedAt: s.secretRotatedAt.toISOString(),
-  previousSecretExpiresAt: s.previousSecretExpiresAt?.toISOString() ?? null,
-});
+/** REST writes times as ISO strings, absent values as null, enums by their names. */
+const REST_FORMAT: ViewFormat<string, null, null, null, DeliveryStatus, AttemptErrorKind | null> = {
+  time: (d) => d.toISOString(),
+  noTime: null,
+  noText: null,
+  noNumber: null,
+  status: (s) => s,
+  errorKind: (k) => k,
+};
 
-const iso = (d: Date | null) => d?.toISOString() ?? null;
+/** A subscription as the REST routes show it: the view without the etag, which REST does not take. */
+const subscriptionJson = (s: Subscription) => {
+  const { etag: _, ...json } = subscriptionView(s, REST_FORMAT);
+  return json;
+};
 
 /** A delivery as the REST routes show it: attempts only on the single-delivery read. */
-const deliveryJson = (d: Delivery, withAttempts: boolean) => ({
-  id: d.id,
-  subscriptionId: d.subscriptionId,
-  eventType: d.eventType,
-  status: d.status,
-  failureReason: d.failureReason,
-  url: d.url,
-  test: d.test,
-  data: d.data,
-  attemptCount: d.attemptCount,
-  createdAt: d.createdAt.toISOString(),
-  lastAttemptAt: iso(d.lastAttemptAt),
-  nextAttemptAt: iso(d.nextAttemptAt),
-  ...(withAttempts
-    ? {
-        attempts: d.attempts.map((a) => ({
-          number: a.number,
-          startedAt: a.startedAt.toISOString(),
-          finishedAt: iso(a.finishedAt),
-          latencyMs: a.latencyMs,
-          statusCode: a.statusCode,
-          errorKind: a.errorKind,
-          responseExcerpt: a.responseExcerpt,
-        })),
-      }
-    : {}),
-});
+const deliveryJson = (d: Delivery, withAttempts: boolean) => {
+  const { attempts, ...json } = deliveryView(d, REST_FORMAT);
+  return withAttempts ? { ...json, attempts } : json;
+};
 
 const DELIVERY_STATUSES: readonly DeliveryStatus[] = ["pending", "succeeded", "failed"];
 
@@ -129,14 +107,25 @@ const DELIVERY_STATUSES: readonly DeliveryStatus[] = ["pending", "succeeded", "f
  */
 export function mountWebhookRoutes(app: Hono, deps: WebhookRouteDeps): void {
   const { authenticator } = deps;
-  const { subscriptions, deliveries } = deps.webhooks;
-  const tenant = async (c: Context) => (await authenticator.requireTenant(c.req.header("authorization"))).tenantId;
-  const idOf = (c: Context) => {
-    const id = c.req.param("id") ?? "";
-    validate(GetSubscriptionRequestSchema, create(GetSubscriptionRequestSchema, { subscriptionId: id }));
-    return id;
+  const request: RequestReaders = {
+    tenant: async (c) => (await authenticator.requireTenant(c.req.header("authorization"))).tenantId,
+    idOf: (c) => {
+      const id = c.req.param("id") ?? "";
+      validate(GetSubscriptionRequestSchema, create(GetSubscriptionRequestSchema, { subscriptionId: id }));
+      return id;
+    },
   };
+  mountSubscriptionRoutes(app, deps.webhooks.subscriptions, request);
+  mountDeliveryRoutes(app, deps.webhooks, request);
+}
 
+/** What every webhook route reads first: the caller's tenant, and the subscription id of the path, checked. */
+interface RequestReaders {
+  tenant: (c: Context) => Promise<string>;
+  idOf: (c: Context) => string;
+}
+
+function mountSubscriptionRoutes(app: Hono, subscriptions: WebhookRouteDeps["webhooks"]["subscriptions"], { tenant, idOf }: RequestReaders): void {
   app.post("/v1/webhooks", async (c) => {
     const tenantId = await tenant(c);
     const f = fieldsOf(await jsonObject(c), { name: "string", url: "string", eventTypes: "string[]", description: "string" });
@@ -207,7 +196,9 @@ export function mountWebhookRoutes(app: Hono, deps: WebhookRouteDeps): void {
     const { subscription, secret } = await rest(subscriptions.rotateSecret(tenantId, id, typeof overlap === "number" ? overlap * 1000 : undefined));
     return c.json({ ...subscriptionJson(subscription), secret });
   });
+}
 
+function mountDeliveryRoutes(app: Hono, { subscriptions, deliveries }: WebhookRouteDeps["webhooks"], { tenant, idOf }: RequestReaders): void {
   app.post("/v1/webhooks/:id/test", async (c) => {
     const tenantId = await tenant(c);
     const id = idOf(c);

@@ -6,7 +6,7 @@ import type { Logger } from "../logger.js";
 import type { WebhookEmitter } from "../webhooks/module.js";
 import type { StreamKeys } from "./keys.js";
 import { consistencyRanges } from "./merkle/ranges.js";
-import { verifyConsistency } from "./merkle/verify.js";
+import { verifyConsistency } from "../crypto/rfc9162.js";
 import { formatCheckpoint, signNote } from "./note.js";
 import { getStreamRow, type StreamRow } from "./streams.js";
 import type { TileCache } from "./tile-cache.js";

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import canonicalize from "canonicalize";
 import { invalidArgument } from "../errors.js";
 import { leafText } from "../verify/leaf.js";
-import { leafHash } from "./merkle/hash.js";
+import { leafHash } from "../crypto/rfc9162.js";
 
 export type JsonObject = { [key: string]: JsonValue };
 export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;

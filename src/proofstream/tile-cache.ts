@@ -2,7 +2,8 @@ import { sql } from "drizzle-orm";
 import { LRUCache } from "lru-cache";
 import type { Db } from "../db/db.js";
 import { AppError } from "../errors.js";
-import { EMPTY_ROOT, HASH_SIZE } from "./merkle/hash.js";
+import { EMPTY_ROOT } from "../crypto/rfc9162.js";
+import { HASH_SIZE } from "../verify/merkle.js";
 import { foldRange, planProof, rangeNodes, type NodeRef, type Range } from "./merkle/ranges.js";
 import { ExpandedTile, locateNode, type TileRef } from "./merkle/tiles.js";
 

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import type { Duration } from "@bufbuild/protobuf/wkt";
+import { timestampFromDate, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
   AttemptErrorKind,
@@ -13,12 +13,12 @@ import {
   type WebhookService,
 } from "../../gen/ts/attesto/v1/webhook_pb.js";
 import { maskedFields } from "../contract/update-mask.js";
+import { deliveryView, subscriptionView, type ViewFormat } from "../contract/webhook-views.js";
 import { invalidArgument } from "../errors.js";
 import { isWebhookEventType } from "../webhooks/event-types.js";
 import type { Delivery, Subscription, SubscriptionPatch, Webhooks } from "../webhooks/module.js";
 import type { AttemptErrorKind as ErrorKind, DeliveryStatus as Status } from "../webhooks/schema.js";
 import { tenantOf } from "./context.js";
-import { ts } from "./convert.js";
 
 /** Tenant webhook subscriptions and deliveries; every query is scoped by the caller's tenant. */
 export function webhookService({ webhooks }: { webhooks: Webhooks }): ServiceImpl<typeof WebhookService> {
@@ -118,44 +118,19 @@ const errorKinds: Record<ErrorKind, AttemptErrorKind> = {
   internal: AttemptErrorKind.INTERNAL,
 };
 
-export const subscriptionMsg = (s: Subscription): SubscriptionMsg =>
-  create(SubscriptionSchema, {
-    id: s.id,
-    name: s.name,
-    url: s.url,
-    eventTypes: s.eventTypes,
-    description: s.description,
-    enabled: s.enabled,
-    disabledReason: s.disabledReason ?? "",
-    createdAt: ts(s.createdAt),
-    updatedAt: ts(s.updatedAt),
-    secretRotatedAt: ts(s.secretRotatedAt),
-    previousSecretExpiresAt: ts(s.previousSecretExpiresAt),
-    etag: s.etag,
-  });
+/** The RPC edge writes Timestamps (unset when absent), the proto3 zero values and its enums. */
+const RPC_FORMAT: ViewFormat<Timestamp, undefined, "", 0, DeliveryStatus, AttemptErrorKind> = {
+  time: timestampFromDate,
+  noTime: undefined,
+  noText: "",
+  noNumber: 0,
+  status: (s) => statuses[s],
+  errorKind: (k) => (k ? errorKinds[k] : AttemptErrorKind.UNSPECIFIED),
+};
 
-export const deliveryMsg = (d: Delivery): DeliveryMsg =>
-  create(DeliverySchema, {
-    id: d.id,
-    subscriptionId: d.subscriptionId,
-    eventType: d.eventType,
-    status: statuses[d.status],
-    failureReason: d.failureReason ?? "",
-    url: d.url,
-    data: d.data as DeliveryMsg["data"],
-    test: d.test,
-    attemptCount: d.attemptCount,
-    createdAt: ts(d.createdAt),
-    lastAttemptAt: ts(d.lastAttemptAt),
-    nextAttemptAt: ts(d.nextAttemptAt),
-    attempts: d.attempts.map((a) =>
-      create(AttemptSchema, {
-        number: a.number,
-        startedAt: ts(a.startedAt),
-        latencyMs: a.latencyMs ?? 0,
-        statusCode: a.statusCode ?? 0,
-        errorKind: a.errorKind ? errorKinds[a.errorKind] : AttemptErrorKind.UNSPECIFIED,
-        responseExcerpt: a.responseExcerpt,
-      }),
-    ),
-  });
+export const subscriptionMsg = (s: Subscription): SubscriptionMsg => create(SubscriptionSchema, subscriptionView(s, RPC_FORMAT));
+
+export const deliveryMsg = (d: Delivery): DeliveryMsg => {
+  const view = deliveryView(d, RPC_FORMAT);
+  return create(DeliverySchema, { ...view, data: view.data as DeliveryMsg["data"], attempts: view.attempts.map((a) => create(AttemptSchema, a)) });
+};

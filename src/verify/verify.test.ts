@@ -3,25 +3,32 @@ import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { auditPath, buildBundle, newSigner, TAMPERS } from "../../test/support/bundles.js";
-import { leafHash as nodeLeafHash, nodeHash as nodeNodeHash } from "../proofstream/merkle/hash.js";
+import { EMPTY_ROOT as SERVER_EMPTY_ROOT, leafHash as serverLeafHash, nodeHash as serverNodeHash } from "../crypto/rfc9162.js";
 import { signNote } from "../proofstream/note.js";
 import { fromBase64, toBase64, toHex, utf8 } from "./bytes.js";
 import { verifyDocument } from "./document.js";
 import { jcs, leafBytesOf, leafText, parseLeaf, payloadDigest } from "./leaf.js";
-import { leafHash, nodeHash, rangeProofRanges, rootFromRangeProof, rootOfLeafHashes } from "./merkle.js";
+import { EMPTY_ROOT, leafHash, nodeHash, rangeProofRanges, rootFromRangeProof, rootOfLeafHashes } from "./merkle.js";
 import { formatCheckpoint } from "./note.js";
 import { formatTlogProof, parseTlogProof } from "./tlog-proof.js";
 
 const leavesOf = (n: number) => Array.from({ length: n }, (_, i) => leafHash(utf8(`leaf ${i}`)));
 
-describe("hashing: the browser-safe library and node:crypto agree", () => {
-  it("leaf and node hashes, and the payload digest", () => {
+describe("hashing: the browser-safe library, the server's node:crypto instance and RFC 9162 written out agree", () => {
+  it("leaf and node hashes, the empty root, and the payload digest", () => {
+    const sha256Hex = (...parts: Uint8Array[]) => parts.reduce((h, p) => h.update(p), createHash("sha256")).digest("hex");
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), (data, other) => {
-        expect(toHex(leafHash(data))).toBe(nodeLeafHash(data).toString("hex"));
-        expect(toHex(nodeHash(data, other))).toBe(nodeNodeHash(data, other).toString("hex"));
+        const leaf = sha256Hex(new Uint8Array([0]), data);
+        const node = sha256Hex(new Uint8Array([1]), data, other);
+        expect(toHex(leafHash(data))).toBe(leaf);
+        expect(serverLeafHash(data).toString("hex")).toBe(leaf);
+        expect(toHex(nodeHash(data, other))).toBe(node);
+        expect(serverNodeHash(data, other).toString("hex")).toBe(node);
       }),
     );
+    expect(toHex(EMPTY_ROOT)).toBe(sha256Hex());
+    expect(SERVER_EMPTY_ROOT.toString("hex")).toBe(sha256Hex());
     expect(payloadDigest({ b: 1, a: "é" })).toBe(createHash("sha256").update('{"a":"é","b":1}').digest("hex"));
   });
 

@@ -10,7 +10,7 @@ import { WebhookEngine } from "./engine.js";
 import { WebhookOutbox, type WebhookEmitter } from "./outbox.js";
 
 export type { WebhookEmitter } from "./outbox.js";
-export type { Delivery } from "./deliveries.js";
+export type { Attempt, Delivery } from "./deliveries.js";
 export { MAX_SECRET_OVERLAP_MS, type Subscription, type SubscriptionPatch } from "./subscriptions.js";
 import type { WebhookSettings } from "./settings.js";
 import type { RequestIds } from "../request-ids/module.js";

@@ -1,4 +1,4 @@
-import { EMPTY_ROOT, nodeHash } from "./hash.js";
+import { EMPTY_ROOT, nodeHash } from "../../crypto/rfc9162.js";
 
 /**
  * Root of a tree fed one leaf hash at a time, in O(log n) memory: the

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { leafHash, nodeHash } from "./hash.js";
+import { leafHash, nodeHash } from "../../crypto/rfc9162.js";
 import { consistencyRanges, foldRange, hashRanges, inclusionRanges, planProof, rangeNodes, type NodeRef } from "./ranges.js";
 
 /** A tree of `n` leaves held in memory: every complete subtree's hash, looked up like stored tiles. */

@@ -1,4 +1,5 @@
-import { nodeHash, splitPoint } from "./hash.js";
+import { nodeHash } from "../../crypto/rfc9162.js";
+import { splitPoint } from "../../verify/merkle.js";
 
 /**
  * Proof plans. An RFC 9162 proof is a list of Merkle tree hashes of leaf

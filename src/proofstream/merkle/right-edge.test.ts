@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { RootAccumulator } from "./accumulator.js";
-import { HASH_SIZE } from "./hash.js";
+import { HASH_SIZE } from "../../verify/merkle.js";
 import { appendToEdge, edgeFromTiles, edgeRoot, type RightEdge } from "./right-edge.js";
 import { appendToTiles, TILE_WIDTH } from "./tiles.js";
 

@@ -1,4 +1,5 @@
-import { HASH_SIZE, nodeHash } from "./hash.js";
+import { nodeHash } from "../../crypto/rfc9162.js";
+import { HASH_SIZE } from "../../verify/merkle.js";
 import { hashesAtLevel, TILE_HEIGHT, TILE_WIDTH } from "./tiles.js";
 
 /**
