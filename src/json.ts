@@ -7,7 +7,7 @@ import { PUBLIC_JSON_LIMITS, readJsonObject, type JsonLimits } from "./verify/js
  * with the domain's error. Every body and provider answer read as a JSON
  * object goes through here.
  */
-export { isObject, MAX_JSON_DEPTH, PUBLIC_JSON_LIMITS } from "./verify/json.js";
+export { ENVELOPE_JSON_LIMITS, isObject, MAX_JSON_DEPTH, PUBLIC_JSON_LIMITS } from "./verify/json.js";
 
 const utf8 = new TextDecoder();
 

@@ -8,7 +8,7 @@ import type { WebhookEventData } from "../webhooks/event-types.js";
 import type { WebhookEmitter } from "../webhooks/module.js";
 import { appleNotification } from "./apple/notification.js";
 import { googleNotification, PubSubPushTokens } from "./google/notification.js";
-import { parseJsonObject } from "../json.js";
+import { ENVELOPE_JSON_LIMITS, parseJsonObject } from "../json.js";
 import type { Inbound, StoreNotification } from "./inbound.js";
 import { findStoreNotification, getStoreNotification, leafMetadata, listStoreNotifications, type NotificationFilter } from "./notification-rows.js";
 import { storeNotifications, storeStreams } from "./schema.js";
@@ -50,7 +50,7 @@ export class StoreNotifications {
     await this.deps.tenancy.requireActiveTenant(tenantId);
     const credentials = await this.deps.store.credentials.apple(tenantId);
     if (!credentials) throw notFound("apple notification endpoint");
-    const signedPayload = parseJsonObject(body).signedPayload;
+    const signedPayload = parseJsonObject(body, "body", undefined, ENVELOPE_JSON_LIMITS).signedPayload;
     if (typeof signedPayload !== "string" || signedPayload.length === 0) throw invalidArgument("signedPayload", "must be the notification's JWS");
     const expect = await this.deps.store.appleExpectation(tenantId, undefined);
     const result = await this.deps.store.decodeAppleSignedData(signedPayload, expect, "signedPayload");

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { buildBundle } from "../../test/support/bundles.js";
 import { verifyDocument } from "./document.js";
-import { isObject, jsonShapeProblem, MAX_JSON_DEPTH, PUBLIC_JSON_LIMITS, readJson, readJsonObject } from "./json.js";
+import { ENVELOPE_JSON_LIMITS, isObject, jsonShapeProblem, MAX_JSON_DEPTH, PUBLIC_JSON_LIMITS, readJson, readJsonObject } from "./json.js";
 
 const nested = (depth: number) => "[".repeat(depth) + "]".repeat(depth);
 
@@ -22,6 +22,18 @@ describe("the bounded JSON reader", () => {
     expect(readJson(`{"a":${"[".repeat(8_000_000)}`)).toEqual({ problem: `is nested deeper than ${MAX_JSON_DEPTH} levels` });
     expect(jsonShapeProblem(nested(3), { maxDepth: 2 })).toMatch(/deeper than 2/);
     expect(jsonShapeProblem(new TextEncoder().encode(`["é", ${nested(65)}]`))).toMatch(/deeper than 64/);
+  });
+
+  it("with the envelope limits, refuses a body of more than 64 objects and arrays, however large, at the 65th", () => {
+    const envelope = JSON.stringify({ message: { attributes: { a: "b" }, data: "e30=", messageId: "1" }, subscription: "s" });
+    expect(readJsonObject(envelope, ENVELOPE_JSON_LIMITS)).toEqual({ value: JSON.parse(envelope) });
+    const dense = `{"signedPayload":[${"{},".repeat(300_000)}{}]}`;
+    expect(readJson(dense, ENVELOPE_JSON_LIMITS)).toEqual({ problem: "holds more than 64 objects and arrays" });
+    expect(jsonShapeProblem(`{"a":${nested(9)}}`, ENVELOPE_JSON_LIMITS)).toMatch(/deeper than 8/);
+    // Within the public limits (up to 1,024 objects, then one per 16 characters), yet not an envelope.
+    const many = `{"signedPayload":[${'{"k":"padding"},'.repeat(999)}{}]}`;
+    expect(readJson(many, PUBLIC_JSON_LIMITS)).toHaveProperty("value");
+    expect(readJson(many, ENVELOPE_JSON_LIMITS)).toEqual({ problem: "holds more than 64 objects and arrays" });
   });
 
   it("brackets inside strings, escaped quotes included, are text", () => {

@@ -1,7 +1,7 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from "jose";
 import { AppError, invalidArgument } from "../../errors.js";
 import { rfc3339 } from "../../webhooks/event-types.js";
-import { isObject, parseJsonObject } from "../../json.js";
+import { ENVELOPE_JSON_LIMITS, isObject, parseJsonObject } from "../../json.js";
 import { str, type Inbound } from "../inbound.js";
 
 /** Google Play RTDN subscription notification types (DeveloperNotification.subscriptionNotification.notificationType). */
@@ -32,7 +32,7 @@ const GOOGLE_ONE_TIME_TYPES: Record<number, string> = { 1: "ONE_TIME_PRODUCT_PUR
  * the notification to store, commit and relay.
  */
 export function googleNotification(tenantId: string, body: string, packageName: string): Inbound {
-  const envelope = parseJsonObject(body);
+  const envelope = parseJsonObject(body, "body", undefined, ENVELOPE_JSON_LIMITS);
   const message = envelope.message;
   if (!isObject(message)) throw invalidArgument("message", "must be the Pub/Sub message");
   const messageId = message.messageId ?? message.message_id;
@@ -40,7 +40,7 @@ export function googleNotification(tenantId: string, body: string, packageName: 
   if (typeof message.data !== "string") throw invalidArgument("message.data", "must be base64");
   let notification: Record<string, unknown>;
   try {
-    notification = parseJsonObject(Buffer.from(message.data, "base64"), "message.data");
+    notification = parseJsonObject(Buffer.from(message.data, "base64"), "message.data", undefined, ENVELOPE_JSON_LIMITS);
   } catch {
     throw invalidArgument("message.data", "must be a base64 DeveloperNotification (JSON)");
   }
