@@ -9,7 +9,7 @@
 import { createHmac, randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
-import { type LoadResult, benchDatabase, benchTenant, bulkLoad, fmt, load, machine, rpc, serveEnv, spawnNode, stop } from "./lib.js";
+import { type LoadResult, benchDatabase, benchTenant, bulkLoad, fmt, load, machine, rpc, serveEnv, spawnNode, stop, median } from "./lib.js";
 
 process.env.BENCH_SECONDS ??= "5";
 const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
@@ -49,11 +49,6 @@ async function measured(pid: number, run: () => Promise<LoadResult>): Promise<Lo
   const cpu = treeCpuSeconds(pid) - before;
   return { ...result, cpuMicros: result.total ? (cpu / result.total) * 1e6 : NaN };
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 interface Comparison {
   name: string;

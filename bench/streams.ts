@@ -19,7 +19,7 @@ import { sql } from "drizzle-orm";
 import os from "node:os";
 import { openDatabase } from "../src/db/db.js";
 import { Appender } from "../src/proofstream/append.js";
-import { type LoadResult, benchDatabase, benchTenant, fmt, load, machine, rpc, serveEnv, spawnNode, stop } from "./lib.js";
+import { type LoadResult, benchDatabase, benchTenant, fmt, load, machine, rpc, serveEnv, spawnNode, stop, median } from "./lib.js";
 
 process.env.BENCH_SECONDS ??= "5";
 const SECONDS = Number(process.env.BENCH_SECONDS);
@@ -29,11 +29,6 @@ const COUNTS = (process.env.BENCH_STREAM_COUNTS ?? "100,10000,100000").split(","
 const COLD_EVENTS = Number(process.env.BENCH_COLD_EVENTS ?? 3);
 const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
 const OCCURRED = new Date("2026-06-07T12:00:00Z");
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 interface Row {
   name: string;

@@ -12,7 +12,7 @@
 import { randomBytes } from "node:crypto";
 import os from "node:os";
 import postgres from "postgres";
-import { type LoadResult, benchDatabase, benchTenant, fmt, load, machine, rpc, serveEnv, spawnNode, stop } from "./lib.js";
+import { type LoadResult, benchDatabase, benchTenant, fmt, load, machine, rpc, serveEnv, spawnNode, stop, median } from "./lib.js";
 
 const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
 const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
@@ -36,12 +36,6 @@ function appendLoad(url: string, token: string, streams: string[], tag: string):
     ],
   });
 }
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 
 async function main() {
   console.log(`machine: ${machine()}`);

@@ -12,7 +12,7 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import net from "node:net";
+import { freePort } from "../src/infra/redis.js";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -51,17 +51,6 @@ function printTable(): void {
   const width = Math.max(...rows.map((r) => r.step.length));
   console.log(`\n${"step".padEnd(width)}  result  seconds  detail`);
   for (const r of rows) console.log(`${r.step.padEnd(width)}  ${(r.ok ? "ok" : "FAILED").padEnd(6)}  ${r.seconds.toFixed(1).padStart(7)}  ${r.detail}`);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** A `serve` of the assembled image, with the last lines it wrote kept for a failure's report. */

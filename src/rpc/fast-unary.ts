@@ -60,6 +60,8 @@ export function fastUnary(options: ConnectNodeAdapterOptions, registrations: Ser
   const opt = validateUniversalHandlerOptions({ ...options, acceptCompression: options.acceptCompression ?? [compressionGzip, compressionBrotli] });
   // A request gate runs before the body is read; with one configured, connect-node serves every call.
   const methods = opt.requestGate === undefined ? fastUnaryMethods(registrations, opt, options.requestPathPrefix ?? "") : new Map<string, FastUnaryMethod>();
+  // The methods are fixed: each one's JSON limits are looked up once, not on every call.
+  const jsonLimits = new Map([...methods.keys()].map((path) => [path, jsonLimitsOf(path) ?? RPC_JSON_LIMITS]));
   let served = 0;
   const handler = (req: NodeRequest, res: NodeResponse): boolean => {
     const url = req.url ?? "";
@@ -70,7 +72,7 @@ export function fastUnary(options: ConnectNodeAdapterOptions, registrations: Ser
     const shape = fastUnaryShape(req.method, req.headers, opt);
     if (shape === undefined) return false;
     served++;
-    serve(req, res, method, shape, jsonLimitsOf(path) ?? RPC_JSON_LIMITS).catch(() => {
+    serve(req, res, method, shape, jsonLimits.get(path)!).catch(() => {
       // Only writing can fail here (the peer went away): there is nobody left to answer.
       if (!res.headersSent) res.destroy();
     });
