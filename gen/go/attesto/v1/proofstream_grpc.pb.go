@@ -33,6 +33,13 @@ type ProofstreamServiceClient interface {
 	// with different content answers ALREADY_EXISTS (reason REPLAY_CONFLICT)
 	// and writes nothing. Safe to retry: a retry of an acknowledged append is
 	// a duplicate, never a second event.
+	//
+	// With `wait_for_proof` the answer also waits (up to `proof_timeout`) for
+	// a signed checkpoint that covers the event and carries the event's C2SP
+	// tlog-proof against it in `proof_receipt`: an offline proof of inclusion that
+	// needs no further call. When the wait ends first, the append is still
+	// durable and `proof_receipt.status` is PENDING; GetInclusionProof's
+	// tlog_proof gives the proof later.
 	AppendEvent(ctx context.Context, in *AppendEventRequest, opts ...grpc.CallOption) (*AppendEventResponse, error)
 	// Reads one event by sequence number or by source_ref; NOT_FOUND beyond
 	// the stream's size or for an unknown source_ref. An event never changes:
@@ -257,6 +264,13 @@ type ProofstreamServiceServer interface {
 	// with different content answers ALREADY_EXISTS (reason REPLAY_CONFLICT)
 	// and writes nothing. Safe to retry: a retry of an acknowledged append is
 	// a duplicate, never a second event.
+	//
+	// With `wait_for_proof` the answer also waits (up to `proof_timeout`) for
+	// a signed checkpoint that covers the event and carries the event's C2SP
+	// tlog-proof against it in `proof_receipt`: an offline proof of inclusion that
+	// needs no further call. When the wait ends first, the append is still
+	// durable and `proof_receipt.status` is PENDING; GetInclusionProof's
+	// tlog_proof gives the proof later.
 	AppendEvent(context.Context, *AppendEventRequest) (*AppendEventResponse, error)
 	// Reads one event by sequence number or by source_ref; NOT_FOUND beyond
 	// the stream's size or for an unknown source_ref. An event never changes:

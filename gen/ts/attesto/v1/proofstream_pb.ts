@@ -5,15 +5,15 @@
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_attesto_v1_validate } from "./validate_pb.js";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file attesto/v1/proofstream.proto.
  */
 export const file_attesto_v1_proofstream: GenFile = /*@__PURE__*/
-  fileDesc("ChxhdHRlc3RvL3YxL3Byb29mc3RyZWFtLnByb3RvEgphdHRlc3RvLnYxIsQBCgZTdHJlYW0SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIOCgZvcmlnaW4YAyABKAkSFAoMdmVyaWZpZXJfa2V5GAQgASgJEh4KFnByZXZpb3VzX3ZlcmlmaWVyX2tleXMYBSADKAkSEQoJdHJlZV9zaXplGAYgASgEEhcKD2NoZWNrcG9pbnRfc2l6ZRgHIAEoBBIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKJAgoFRXZlbnQSEQoJc3RyZWFtX2lkGAEgASgJEg4KBnNlcV9ubxgCIAEoBBISCgpzb3VyY2VfcmVmGAMgASgJEhIKCmV2ZW50X3R5cGUYBCABKAkSLwoLb2NjdXJyZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3JlY2VpdmVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIoCgdwYXlsb2FkGAcgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIWCg5wYXlsb2FkX3NoYTI1NhgIIAEoCRIRCglsZWFmX2hhc2gYCSABKAwiggEKCkNoZWNrcG9pbnQSEQoJc3RyZWFtX2lkGAEgASgJEhEKCXRyZWVfc2l6ZRgCIAEoBBIRCglyb290X2hhc2gYAyABKAwSDAoEbm90ZRgEIAEoCRItCglzaWduZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpgBCg5JbmNsdXNpb25Qcm9vZhISCgpsZWFmX2luZGV4GAEgASgEEhEKCXRyZWVfc2l6ZRgCIAEoBBIRCglsZWFmX2hhc2gYAyABKAwSEgoKYXVkaXRfcGF0aBgEIAMoDBIqCgpjaGVja3BvaW50GAUgASgLMhYuYXR0ZXN0by52MS5DaGVja3BvaW50EgwKBGxlYWYYBiABKAwifAoQQ29uc2lzdGVuY3lQcm9vZhIRCglmcm9tX3NpemUYASABKAQSDwoHdG9fc2l6ZRgCIAEoBBIYChBjb25zaXN0ZW5jeV9wYXRoGAMgAygMEioKCmNoZWNrcG9pbnQYBCABKAsyFi5hdHRlc3RvLnYxLkNoZWNrcG9pbnQiXQoMUHJvb2ZBdHRlbXB0EhEKCWZyb21fc2l6ZRgBIAEoBBIPCgd0b19zaXplGAIgASgEEhgKEGNvbnNpc3RlbmN5X3BhdGgYAyADKAwSDwoHZmFpbHVyZRgEIAEoCSKSAwoMRm9ya0V2aWRlbmNlEgoKAmlkGAEgASgJEhEKCXN0cmVhbV9pZBgCIAEoCRIqCgRraW5kGAMgASgOMhwuYXR0ZXN0by52MS5Gb3JrRXZpZGVuY2VLaW5kEi4KBnNvdXJjZRgEIAEoDjIeLmF0dGVzdG8udjEuRm9ya0V2aWRlbmNlU291cmNlEhUKDXNvdXJjZV9kZXRhaWwYBSABKAkSFAoMaGlzdG9yeV9ub3RlGAYgASgJEhgKEGNvbmZsaWN0aW5nX25vdGUYByABKAkSFAoMaGlzdG9yeV9zaXplGAggASgEEhgKEGNvbmZsaWN0aW5nX3NpemUYCSABKAQSFAoMaGlzdG9yeV9yb290GAogASgMEhgKEGNvbmZsaWN0aW5nX3Jvb3QYCyABKAwSLwoNcHJvb2ZfYXR0ZW1wdBgMIAEoCzIYLmF0dGVzdG8udjEuUHJvb2ZBdHRlbXB0Ei8KC2RldGVjdGVkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCK2AwoGQnVuZGxlEgoKAmlkGAEgASgJEhEKCXN0cmVhbV9pZBgCIAEoCRITCgtmcm9tX3NlcV9ubxgDIAEoBBIRCgl0b19zZXFfbm8YBCABKAQSGAoQaW5jbHVkZV9wYXlsb2FkcxgFIAEoCBIgChhpbmNsdWRlX2luY2x1c2lvbl9wcm9vZnMYBiABKAgSKAoGc3RhdHVzGAcgASgOMhguYXR0ZXN0by52MS5CdW5kbGVTdGF0dXMSEwoLYnVuZGxlX2pzb24YCCABKAkSGAoQdmVyaWZpY2F0aW9uX3VybBgJIAEoCRIXCg9jaGVja3BvaW50X3NpemUYCiABKAQSFgoOZmFpbHVyZV9yZWFzb24YCyABKAkSLgoKY3JlYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMY29tcGxldGVkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtldmVudHNfZG9uZRgOIAEoBBISCgpzaXplX2J5dGVzGA8gASgEEhQKDGRvd25sb2FkX3VybBgQIAEoCSJ0ChNDcmVhdGVTdHJlYW1SZXF1ZXN0EhcKBG5hbWUYASABKAlCCcrzGAUIARjIARI1CgpyZXF1ZXN0X2lkGAIgASgJQhzK8xgYEAEYQCISXltBLVphLXowLTlfLjotXSskSACIAQFCDQoLX3JlcXVlc3RfaWQiOgoUQ3JlYXRlU3RyZWFtUmVzcG9uc2USIgoGc3RyZWFtGAEgASgLMhIuYXR0ZXN0by52MS5TdHJlYW0iTQoQR2V0U3RyZWFtUmVxdWVzdBI5CglzdHJlYW1faWQYASABKAlCJsrzGCIIARhAIhxec3RyX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kIjcKEUdldFN0cmVhbVJlc3BvbnNlEiIKBnN0cmVhbRgBIAEoCzISLmF0dGVzdG8udjEuU3RyZWFtIk8KEkxpc3RTdHJlYW1zUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCcrzGAUoADD0AxIbCgpwYWdlX3Rva2VuGAIgASgJQgfK8xgDGIAEIlMKE0xpc3RTdHJlYW1zUmVzcG9uc2USIwoHc3RyZWFtcxgBIAMoCzISLmF0dGVzdG8udjEuU3RyZWFtEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKhAgoSQXBwZW5kRXZlbnRSZXF1ZXN0EjkKCXN0cmVhbV9pZBgBIAEoCUImyvMYIggBGEAiHF5zdHJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSJwoKc291cmNlX3JlZhgCIAEoCUITyvMYDwgBGIACIgheWyEtfl0rJBI8CgpldmVudF90eXBlGAMgASgJQijK8xgkCAEYgAEiHV5bQS1aYS16MC05XVtBLVphLXowLTlfLjotXSokEjcKC29jY3VycmVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIGyvMYAggBEjAKB3BheWxvYWQYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0QgbK8xgCCAEiSgoTQXBwZW5kRXZlbnRSZXNwb25zZRIgCgVldmVudBgBIAEoCzIRLmF0dGVzdG8udjEuRXZlbnQSEQoJZHVwbGljYXRlGAIgASgIIpgBCg9HZXRFdmVudFJlcXVlc3QSOQoJc3RyZWFtX2lkGAEgASgJQibK8xgiCAEYQCIcXnN0cl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JBIYCgZzZXFfbm8YAiABKARCBsrzGAIoAUgAEicKCnNvdXJjZV9yZWYYAyABKAlCEcrzGA0YgAIiCF5bIS1+XSskSABCBwoFZXZlbnQiNAoQR2V0RXZlbnRSZXNwb25zZRIgCgVldmVudBgBIAEoCzIRLmF0dGVzdG8udjEuRXZlbnQi1wIKEUxpc3RFdmVudHNSZXF1ZXN0EhwKCXBhZ2Vfc2l6ZRgBIAEoBUIJyvMYBSgAMPQDEjkKCXN0cmVhbV9pZBgCIAEoCUImyvMYIggBGEAiHF5zdHJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSEwoLZnJvbV9zZXFfbm8YAyABKAQSPwoKZXZlbnRfdHlwZRgEIAEoCUImyvMYIhiAASIdXltBLVphLXowLTldW0EtWmEtejAtOV8uOi1dKiRIAIgBARIyCg5vY2N1cnJlZF9hZnRlchgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPb2NjdXJyZWRfYmVmb3JlGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIbCgpwYWdlX3Rva2VuGAcgASgJQgfK8xgDGIAEQg0KC19ldmVudF90eXBlIlAKEkxpc3RFdmVudHNSZXNwb25zZRIhCgZldmVudHMYASADKAsyES5hdHRlc3RvLnYxLkV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJkChRHZXRDaGVja3BvaW50UmVxdWVzdBI5CglzdHJlYW1faWQYASABKAlCJsrzGCIIARhAIhxec3RyX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEhEKCXRyZWVfc2l6ZRgCIAEoBCJDChVHZXRDaGVja3BvaW50UmVzcG9uc2USKgoKY2hlY2twb2ludBgBIAEoCzIWLmF0dGVzdG8udjEuQ2hlY2twb2ludCJUChdDcmVhdGVDaGVja3BvaW50UmVxdWVzdBI5CglzdHJlYW1faWQYASABKAlCJsrzGCIIARhAIhxec3RyX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kIlcKGENyZWF0ZUNoZWNrcG9pbnRSZXNwb25zZRIqCgpjaGVja3BvaW50GAEgASgLMhYuYXR0ZXN0by52MS5DaGVja3BvaW50Eg8KB2NyZWF0ZWQYAiABKAgiqQEKGEdldEluY2x1c2lvblByb29mUmVxdWVzdBI5CglzdHJlYW1faWQYASABKAlCJsrzGCIIARhAIhxec3RyX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEhgKBnNlcV9ubxgCIAEoBEIGyvMYAigBSAASHQoJbGVhZl9oYXNoGAMgASgMQgjK8xgEECAYIEgAEhEKCXRyZWVfc2l6ZRgEIAEoBEIGCgRsZWFmIloKGUdldEluY2x1c2lvblByb29mUmVzcG9uc2USKQoFcHJvb2YYASABKAsyGi5hdHRlc3RvLnYxLkluY2x1c2lvblByb29mEhIKCnRsb2dfcHJvb2YYAiABKAkigwEKGkdldENvbnNpc3RlbmN5UHJvb2ZSZXF1ZXN0EjkKCXN0cmVhbV9pZBgBIAEoCUImyvMYIggBGEAiHF5zdHJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSGQoJZnJvbV9zaXplGAIgASgEQgbK8xgCKAESDwoHdG9fc2l6ZRgDIAEoBCJKChtHZXRDb25zaXN0ZW5jeVByb29mUmVzcG9uc2USKwoFcHJvb2YYASABKAsyHC5hdHRlc3RvLnYxLkNvbnNpc3RlbmN5UHJvb2YiiQEKF1N1Ym1pdENoZWNrcG9pbnRSZXF1ZXN0EjkKCXN0cmVhbV9pZBgBIAEoCUImyvMYIggBGEAiHF5zdHJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSFwoEbm90ZRgCIAEoCUIJyvMYBQgBGIBAEhoKCXN1Ym1pdHRlchgDIAEoCUIHyvMYAxjIASKtAQoYU3VibWl0Q2hlY2twb2ludFJlc3BvbnNlEhIKCmNvbnNpc3RlbnQYASABKAgSGAoQZm9ya19ldmlkZW5jZV9pZBgCIAEoCRIqCgpjaGVja3BvaW50GAMgASgLMhYuYXR0ZXN0by52MS5DaGVja3BvaW50EjcKEWNvbnNpc3RlbmN5X3Byb29mGAQgASgLMhwuYXR0ZXN0by52MS5Db25zaXN0ZW5jeVByb29mIqABChdMaXN0Rm9ya0V2aWRlbmNlUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCcrzGAUoADD0AxI8CglzdHJlYW1faWQYAiABKAlCJMrzGCAYQCIcXnN0cl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JEgAiAEBEhsKCnBhZ2VfdG9rZW4YAyABKAlCB8rzGAMYgARCDAoKX3N0cmVhbV9pZCJkChhMaXN0Rm9ya0V2aWRlbmNlUmVzcG9uc2USLwoNZm9ya19ldmlkZW5jZRgBIAMoCzIYLmF0dGVzdG8udjEuRm9ya0V2aWRlbmNlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJbChZHZXRGb3JrRXZpZGVuY2VSZXF1ZXN0EkEKEGZvcmtfZXZpZGVuY2VfaWQYASABKAlCJ8rzGCMIARhAIh1eZm9ya19bMC05QS1ISktNTlAtVFYtWl17MjZ9JCJKChdHZXRGb3JrRXZpZGVuY2VSZXNwb25zZRIvCg1mb3JrX2V2aWRlbmNlGAEgASgLMhguYXR0ZXN0by52MS5Gb3JrRXZpZGVuY2UiigIKE0NyZWF0ZUJ1bmRsZVJlcXVlc3QSOQoJc3RyZWFtX2lkGAEgASgJQibK8xgiCAEYQCIcXnN0cl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JBIbCgtmcm9tX3NlcV9ubxgCIAEoBEIGyvMYAigBEhkKCXRvX3NlcV9ubxgDIAEoBEIGyvMYAigBEhgKEGluY2x1ZGVfcGF5bG9hZHMYBCABKAgSIAoYaW5jbHVkZV9pbmNsdXNpb25fcHJvb2ZzGAUgASgIEjUKCnJlcXVlc3RfaWQYBiABKAlCHMrzGBgQARhAIhJeW0EtWmEtejAtOV8uOi1dKyRIAIgBAUINCgtfcmVxdWVzdF9pZCI6ChRDcmVhdGVCdW5kbGVSZXNwb25zZRIiCgZidW5kbGUYASABKAsyEi5hdHRlc3RvLnYxLkJ1bmRsZSJQChBHZXRCdW5kbGVSZXF1ZXN0EjwKCWJ1bmRsZV9pZBgBIAEoCUIpyvMYJQgBGEAiH15idW5kbGVfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQiNwoRR2V0QnVuZGxlUmVzcG9uc2USIgoGYnVuZGxlGAEgASgLMhIuYXR0ZXN0by52MS5CdW5kbGUq5QEKEEZvcmtFdmlkZW5jZUtpbmQSIgoeRk9SS19FVklERU5DRV9LSU5EX1VOU1BFQ0lGSUVEEAASLworRk9SS19FVklERU5DRV9LSU5EX1NBTUVfU0laRV9ESUZGRVJFTlRfUk9PVBABEiMKH0ZPUktfRVZJREVOQ0VfS0lORF9JTkNPTlNJU1RFTlQQAhIrCidGT1JLX0VWSURFTkNFX0tJTkRfQU5DSE9SX0NPTlRSQURJQ1RJT04QAxIqCiZGT1JLX0VWSURFTkNFX0tJTkRfU0VMRl9BVURJVF9NSVNNQVRDSBAEKq8BChJGb3JrRXZpZGVuY2VTb3VyY2USJAogRk9SS19FVklERU5DRV9TT1VSQ0VfVU5TUEVDSUZJRUQQABItCilGT1JLX0VWSURFTkNFX1NPVVJDRV9TVUJNSVRURURfQ0hFQ0tQT0lOVBABEh8KG0ZPUktfRVZJREVOQ0VfU09VUkNFX0FOQ0hPUhACEiMKH0ZPUktfRVZJREVOQ0VfU09VUkNFX1NFTEZfQVVESVQQAyp7CgxCdW5kbGVTdGF0dXMSHQoZQlVORExFX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFUJVTkRMRV9TVEFUVVNfUEVORElORxABEhcKE0JVTkRMRV9TVEFUVVNfUkVBRFkQAhIYChRCVU5ETEVfU1RBVFVTX0ZBSUxFRBADMtcKChJQcm9vZnN0cmVhbVNlcnZpY2USUQoMQ3JlYXRlU3RyZWFtEh8uYXR0ZXN0by52MS5DcmVhdGVTdHJlYW1SZXF1ZXN0GiAuYXR0ZXN0by52MS5DcmVhdGVTdHJlYW1SZXNwb25zZRJNCglHZXRTdHJlYW0SHC5hdHRlc3RvLnYxLkdldFN0cmVhbVJlcXVlc3QaHS5hdHRlc3RvLnYxLkdldFN0cmVhbVJlc3BvbnNlIgOQAgESUwoLTGlzdFN0cmVhbXMSHi5hdHRlc3RvLnYxLkxpc3RTdHJlYW1zUmVxdWVzdBofLmF0dGVzdG8udjEuTGlzdFN0cmVhbXNSZXNwb25zZSIDkAIBElMKC0FwcGVuZEV2ZW50Eh4uYXR0ZXN0by52MS5BcHBlbmRFdmVudFJlcXVlc3QaHy5hdHRlc3RvLnYxLkFwcGVuZEV2ZW50UmVzcG9uc2UiA5ACAhJKCghHZXRFdmVudBIbLmF0dGVzdG8udjEuR2V0RXZlbnRSZXF1ZXN0GhwuYXR0ZXN0by52MS5HZXRFdmVudFJlc3BvbnNlIgOQAgESUAoKTGlzdEV2ZW50cxIdLmF0dGVzdG8udjEuTGlzdEV2ZW50c1JlcXVlc3QaHi5hdHRlc3RvLnYxLkxpc3RFdmVudHNSZXNwb25zZSIDkAIBElkKDUdldENoZWNrcG9pbnQSIC5hdHRlc3RvLnYxLkdldENoZWNrcG9pbnRSZXF1ZXN0GiEuYXR0ZXN0by52MS5HZXRDaGVja3BvaW50UmVzcG9uc2UiA5ACARJdChBDcmVhdGVDaGVja3BvaW50EiMuYXR0ZXN0by52MS5DcmVhdGVDaGVja3BvaW50UmVxdWVzdBokLmF0dGVzdG8udjEuQ3JlYXRlQ2hlY2twb2ludFJlc3BvbnNlEmUKEUdldEluY2x1c2lvblByb29mEiQuYXR0ZXN0by52MS5HZXRJbmNsdXNpb25Qcm9vZlJlcXVlc3QaJS5hdHRlc3RvLnYxLkdldEluY2x1c2lvblByb29mUmVzcG9uc2UiA5ACARJrChNHZXRDb25zaXN0ZW5jeVByb29mEiYuYXR0ZXN0by52MS5HZXRDb25zaXN0ZW5jeVByb29mUmVxdWVzdBonLmF0dGVzdG8udjEuR2V0Q29uc2lzdGVuY3lQcm9vZlJlc3BvbnNlIgOQAgESYgoQU3VibWl0Q2hlY2twb2ludBIjLmF0dGVzdG8udjEuU3VibWl0Q2hlY2twb2ludFJlcXVlc3QaJC5hdHRlc3RvLnYxLlN1Ym1pdENoZWNrcG9pbnRSZXNwb25zZSIDkAICEmIKEExpc3RGb3JrRXZpZGVuY2USIy5hdHRlc3RvLnYxLkxpc3RGb3JrRXZpZGVuY2VSZXF1ZXN0GiQuYXR0ZXN0by52MS5MaXN0Rm9ya0V2aWRlbmNlUmVzcG9uc2UiA5ACARJfCg9HZXRGb3JrRXZpZGVuY2USIi5hdHRlc3RvLnYxLkdldEZvcmtFdmlkZW5jZVJlcXVlc3QaIy5hdHRlc3RvLnYxLkdldEZvcmtFdmlkZW5jZVJlc3BvbnNlIgOQAgESUQoMQ3JlYXRlQnVuZGxlEh8uYXR0ZXN0by52MS5DcmVhdGVCdW5kbGVSZXF1ZXN0GiAuYXR0ZXN0by52MS5DcmVhdGVCdW5kbGVSZXNwb25zZRJNCglHZXRCdW5kbGUSHC5hdHRlc3RvLnYxLkdldEJ1bmRsZVJlcXVlc3QaHS5hdHRlc3RvLnYxLkdldEJ1bmRsZVJlc3BvbnNlIgOQAgFCO1o5Z2l0aHViLmNvbS9hdHRlc3RvLWV1L2F0dGVzdG8vZ2VuL2dvL2F0dGVzdG8vdjE7YXR0ZXN0b3YxYgZwcm90bzM", [file_attesto_v1_validate, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChxhdHRlc3RvL3YxL3Byb29mc3RyZWFtLnByb3RvEgphdHRlc3RvLnYxIsQBCgZTdHJlYW0SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIOCgZvcmlnaW4YAyABKAkSFAoMdmVyaWZpZXJfa2V5GAQgASgJEh4KFnByZXZpb3VzX3ZlcmlmaWVyX2tleXMYBSADKAkSEQoJdHJlZV9zaXplGAYgASgEEhcKD2NoZWNrcG9pbnRfc2l6ZRgHIAEoBBIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKJAgoFRXZlbnQSEQoJc3RyZWFtX2lkGAEgASgJEg4KBnNlcV9ubxgCIAEoBBISCgpzb3VyY2VfcmVmGAMgASgJEhIKCmV2ZW50X3R5cGUYBCABKAkSLwoLb2NjdXJyZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3JlY2VpdmVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIoCgdwYXlsb2FkGAcgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIWCg5wYXlsb2FkX3NoYTI1NhgIIAEoCRIRCglsZWFmX2hhc2gYCSABKAwiggEKCkNoZWNrcG9pbnQSEQoJc3RyZWFtX2lkGAEgASgJEhEKCXRyZWVfc2l6ZRgCIAEoBBIRCglyb290X2hhc2gYAyABKAwSDAoEbm90ZRgEIAEoCRItCglzaWduZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpgBCg5JbmNsdXNpb25Qcm9vZhISCgpsZWFmX2luZGV4GAEgASgEEhEKCXRyZWVfc2l6ZRgCIAEoBBIRCglsZWFmX2hhc2gYAyABKAwSEgoKYXVkaXRfcGF0aBgEIAMoDBIqCgpjaGVja3BvaW50GAUgASgLMhYuYXR0ZXN0by52MS5DaGVja3BvaW50EgwKBGxlYWYYBiABKAwifAoQQ29uc2lzdGVuY3lQcm9vZhIRCglmcm9tX3NpemUYASABKAQSDwoHdG9fc2l6ZRgCIAEoBBIYChBjb25zaXN0ZW5jeV9wYXRoGAMgAygMEioKCmNoZWNrcG9pbnQYBCABKAsyFi5hdHRlc3RvLnYxLkNoZWNrcG9pbnQiXQoMUHJvb2ZBdHRlbXB0EhEKCWZyb21fc2l6ZRgBIAEoBBIPCgd0b19zaXplGAIgASgEEhgKEGNvbnNpc3RlbmN5X3BhdGgYAyADKAwSDwoHZmFpbHVyZRgEIAEoCSKSAwoMRm9ya0V2aWRlbmNlEgoKAmlkGAEgASgJEhEKCXN0cmVhbV9pZBgCIAEoCRIqCgRraW5kGAMgASgOMhwuYXR0ZXN0by52MS5Gb3JrRXZpZGVuY2VLaW5kEi4KBnNvdXJjZRgEIAEoDjIeLmF0dGVzdG8udjEuRm9ya0V2aWRlbmNlU291cmNlEhUKDXNvdXJjZV9kZXRhaWwYBSABKAkSFAoMaGlzdG9yeV9ub3RlGAYgASgJEhgKEGNvbmZsaWN0aW5nX25vdGUYByABKAkSFAoMaGlzdG9yeV9zaXplGAggASgEEhgKEGNvbmZsaWN0aW5nX3NpemUYCSABKAQSFAoMaGlzdG9yeV9yb290GAogASgMEhgKEGNvbmZsaWN0aW5nX3Jvb3QYCyABKAwSLwoNcHJvb2ZfYXR0ZW1wdBgMIAEoCzIYLmF0dGVzdG8udjEuUHJvb2ZBdHRlbXB0Ei8KC2RldGVjdGVkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCK2AwoGQnVuZGxlEgoKAmlkGAEgASgJEhEKCXN0cmVhbV9pZBgCIAEoCRITCgtmcm9tX3NlcV9ubxgDIAEoBBIRCgl0b19zZXFfbm8YBCABKAQSGAoQaW5jbHVkZV9wYXlsb2FkcxgFIAEoCBIgChhpbmNsdWRlX2luY2x1c2lvbl9wcm9vZnMYBiABKAgSKAoGc3RhdHVzGAcgASgOMhguYXR0ZXN0by52MS5CdW5kbGVTdGF0dXMSEwoLYnVuZGxlX2pzb24YCCABKAkSGAoQdmVyaWZpY2F0aW9uX3VybBgJIAEoCRIXCg9jaGVja3BvaW50X3NpemUYCiABKAQSFgoOZmFpbHVyZV9yZWFzb24YCyABKAkSLgoKY3JlYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMY29tcGxldGVkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtldmVudHNfZG9uZRgOIAEoBBISCgpzaXplX2J5dGVzGA8gASgEEhQKDGRvd25sb2FkX3VybBgQIAEoCSJ0ChNDcmVhdGVTdHJlYW1SZXF1ZXN0EhcKBG5hbWUYASABKAlCCcrzGAUIARjIARI1CgpyZXF1ZXN0X2lkGAIgASgJQhzK8xgYEAEYQCISXltBLVphLXowLTlfLjotXSskSACIAQFCDQoLX3JlcXVlc3RfaWQiOgoUQ3JlYXRlU3RyZWFtUmVzcG9uc2USIgoGc3RyZWFtGAEgASgLMhIuYXR0ZXN0by52MS5TdHJlYW0iTQoQR2V0U3RyZWFtUmVxdWVzdBI5CglzdHJlYW1faWQYASABKAlCJsrzGCIIARhAIhxec3RyX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kIjcKEUdldFN0cmVhbVJlc3BvbnNlEiIKBnN0cmVhbRgBIAEoCzISLmF0dGVzdG8udjEuU3RyZWFtIk8KEkxpc3RTdHJlYW1zUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCcrzGAUoADD0AxIbCgpwYWdlX3Rva2VuGAIgASgJQgfK8xgDGIAEIlMKE0xpc3RTdHJlYW1zUmVzcG9uc2USIwoHc3RyZWFtcxgBIAMoCzISLmF0dGVzdG8udjEuU3RyZWFtEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLrAgoSQXBwZW5kRXZlbnRSZXF1ZXN0EjkKCXN0cmVhbV9pZBgBIAEoCUImyvMYIggBGEAiHF5zdHJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSJwoKc291cmNlX3JlZhgCIAEoCUITyvMYDwgBGIACIgheWyEtfl0rJBI8CgpldmVudF90eXBlGAMgASgJQijK8xgkCAEYgAEiHV5bQS1aYS16MC05XVtBLVphLXowLTlfLjotXSokEjcKC29jY3VycmVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIGyvMYAggBEjAKB3BheWxvYWQYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0QgbK8xgCCAESFgoOd2FpdF9mb3JfcHJvb2YYBiABKAgSMAoNcHJvb2ZfdGltZW91dBgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJ7ChNBcHBlbmRFdmVudFJlc3BvbnNlEiAKBWV2ZW50GAEgASgLMhEuYXR0ZXN0by52MS5FdmVudBIRCglkdXBsaWNhdGUYAiABKAgSLwoNcHJvb2ZfcmVjZWlwdBgDIAEoCzIYLmF0dGVzdG8udjEuUHJvb2ZSZWNlaXB0IogBCgxQcm9vZlJlY2VpcHQSLgoGc3RhdHVzGAEgASgOMh4uYXR0ZXN0by52MS5Qcm9vZlJlY2VpcHRTdGF0dXMSEgoKdGxvZ19wcm9vZhgCIAEoCRIcChRjaGVja3BvaW50X3RyZWVfc2l6ZRgDIAEoBBIWCg5wZW5kaW5nX3JlYXNvbhgEIAEoCSKYAQoPR2V0RXZlbnRSZXF1ZXN0EjkKCXN0cmVhbV9pZBgBIAEoCUImyvMYIggBGEAiHF5zdHJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSGAoGc2VxX25vGAIgASgEQgbK8xgCKAFIABInCgpzb3VyY2VfcmVmGAMgASgJQhHK8xgNGIACIgheWyEtfl0rJEgAQgcKBWV2ZW50IjQKEEdldEV2ZW50UmVzcG9uc2USIAoFZXZlbnQYASABKAsyES5hdHRlc3RvLnYxLkV2ZW50ItcCChFMaXN0RXZlbnRzUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCcrzGAUoADD0AxI5CglzdHJlYW1faWQYAiABKAlCJsrzGCIIARhAIhxec3RyX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEhMKC2Zyb21fc2VxX25vGAMgASgEEj8KCmV2ZW50X3R5cGUYBCABKAlCJsrzGCIYgAEiHV5bQS1aYS16MC05XVtBLVphLXowLTlfLjotXSokSACIAQESMgoOb2NjdXJyZWRfYWZ0ZXIYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD29jY3VycmVkX2JlZm9yZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGwoKcGFnZV90b2tlbhgHIAEoCUIHyvMYAxiABEINCgtfZXZlbnRfdHlwZSJQChJMaXN0RXZlbnRzUmVzcG9uc2USIQoGZXZlbnRzGAEgAygLMhEuYXR0ZXN0by52MS5FdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiZAoUR2V0Q2hlY2twb2ludFJlcXVlc3QSOQoJc3RyZWFtX2lkGAEgASgJQibK8xgiCAEYQCIcXnN0cl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JBIRCgl0cmVlX3NpemUYAiABKAQiQwoVR2V0Q2hlY2twb2ludFJlc3BvbnNlEioKCmNoZWNrcG9pbnQYASABKAsyFi5hdHRlc3RvLnYxLkNoZWNrcG9pbnQiVAoXQ3JlYXRlQ2hlY2twb2ludFJlcXVlc3QSOQoJc3RyZWFtX2lkGAEgASgJQibK8xgiCAEYQCIcXnN0cl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JCJXChhDcmVhdGVDaGVja3BvaW50UmVzcG9uc2USKgoKY2hlY2twb2ludBgBIAEoCzIWLmF0dGVzdG8udjEuQ2hlY2twb2ludBIPCgdjcmVhdGVkGAIgASgIIqkBChhHZXRJbmNsdXNpb25Qcm9vZlJlcXVlc3QSOQoJc3RyZWFtX2lkGAEgASgJQibK8xgiCAEYQCIcXnN0cl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JBIYCgZzZXFfbm8YAiABKARCBsrzGAIoAUgAEh0KCWxlYWZfaGFzaBgDIAEoDEIIyvMYBBAgGCBIABIRCgl0cmVlX3NpemUYBCABKARCBgoEbGVhZiJaChlHZXRJbmNsdXNpb25Qcm9vZlJlc3BvbnNlEikKBXByb29mGAEgASgLMhouYXR0ZXN0by52MS5JbmNsdXNpb25Qcm9vZhISCgp0bG9nX3Byb29mGAIgASgJIoMBChpHZXRDb25zaXN0ZW5jeVByb29mUmVxdWVzdBI5CglzdHJlYW1faWQYASABKAlCJsrzGCIIARhAIhxec3RyX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEhkKCWZyb21fc2l6ZRgCIAEoBEIGyvMYAigBEg8KB3RvX3NpemUYAyABKAQiSgobR2V0Q29uc2lzdGVuY3lQcm9vZlJlc3BvbnNlEisKBXByb29mGAEgASgLMhwuYXR0ZXN0by52MS5Db25zaXN0ZW5jeVByb29mIokBChdTdWJtaXRDaGVja3BvaW50UmVxdWVzdBI5CglzdHJlYW1faWQYASABKAlCJsrzGCIIARhAIhxec3RyX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEhcKBG5vdGUYAiABKAlCCcrzGAUIARiAQBIaCglzdWJtaXR0ZXIYAyABKAlCB8rzGAMYyAEirQEKGFN1Ym1pdENoZWNrcG9pbnRSZXNwb25zZRISCgpjb25zaXN0ZW50GAEgASgIEhgKEGZvcmtfZXZpZGVuY2VfaWQYAiABKAkSKgoKY2hlY2twb2ludBgDIAEoCzIWLmF0dGVzdG8udjEuQ2hlY2twb2ludBI3ChFjb25zaXN0ZW5jeV9wcm9vZhgEIAEoCzIcLmF0dGVzdG8udjEuQ29uc2lzdGVuY3lQcm9vZiKgAQoXTGlzdEZvcmtFdmlkZW5jZVJlcXVlc3QSHAoJcGFnZV9zaXplGAEgASgFQgnK8xgFKAAw9AMSPAoJc3RyZWFtX2lkGAIgASgJQiTK8xggGEAiHF5zdHJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSRIAIgBARIbCgpwYWdlX3Rva2VuGAMgASgJQgfK8xgDGIAEQgwKCl9zdHJlYW1faWQiZAoYTGlzdEZvcmtFdmlkZW5jZVJlc3BvbnNlEi8KDWZvcmtfZXZpZGVuY2UYASADKAsyGC5hdHRlc3RvLnYxLkZvcmtFdmlkZW5jZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiWwoWR2V0Rm9ya0V2aWRlbmNlUmVxdWVzdBJBChBmb3JrX2V2aWRlbmNlX2lkGAEgASgJQifK8xgjCAEYQCIdXmZvcmtfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQiSgoXR2V0Rm9ya0V2aWRlbmNlUmVzcG9uc2USLwoNZm9ya19ldmlkZW5jZRgBIAEoCzIYLmF0dGVzdG8udjEuRm9ya0V2aWRlbmNlIooCChNDcmVhdGVCdW5kbGVSZXF1ZXN0EjkKCXN0cmVhbV9pZBgBIAEoCUImyvMYIggBGEAiHF5zdHJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSGwoLZnJvbV9zZXFfbm8YAiABKARCBsrzGAIoARIZCgl0b19zZXFfbm8YAyABKARCBsrzGAIoARIYChBpbmNsdWRlX3BheWxvYWRzGAQgASgIEiAKGGluY2x1ZGVfaW5jbHVzaW9uX3Byb29mcxgFIAEoCBI1CgpyZXF1ZXN0X2lkGAYgASgJQhzK8xgYEAEYQCISXltBLVphLXowLTlfLjotXSskSACIAQFCDQoLX3JlcXVlc3RfaWQiOgoUQ3JlYXRlQnVuZGxlUmVzcG9uc2USIgoGYnVuZGxlGAEgASgLMhIuYXR0ZXN0by52MS5CdW5kbGUiUAoQR2V0QnVuZGxlUmVxdWVzdBI8CglidW5kbGVfaWQYASABKAlCKcrzGCUIARhAIh9eYnVuZGxlX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kIjcKEUdldEJ1bmRsZVJlc3BvbnNlEiIKBmJ1bmRsZRgBIAEoCzISLmF0dGVzdG8udjEuQnVuZGxlKuUBChBGb3JrRXZpZGVuY2VLaW5kEiIKHkZPUktfRVZJREVOQ0VfS0lORF9VTlNQRUNJRklFRBAAEi8KK0ZPUktfRVZJREVOQ0VfS0lORF9TQU1FX1NJWkVfRElGRkVSRU5UX1JPT1QQARIjCh9GT1JLX0VWSURFTkNFX0tJTkRfSU5DT05TSVNURU5UEAISKwonRk9SS19FVklERU5DRV9LSU5EX0FOQ0hPUl9DT05UUkFESUNUSU9OEAMSKgomRk9SS19FVklERU5DRV9LSU5EX1NFTEZfQVVESVRfTUlTTUFUQ0gQBCqvAQoSRm9ya0V2aWRlbmNlU291cmNlEiQKIEZPUktfRVZJREVOQ0VfU09VUkNFX1VOU1BFQ0lGSUVEEAASLQopRk9SS19FVklERU5DRV9TT1VSQ0VfU1VCTUlUVEVEX0NIRUNLUE9JTlQQARIfChtGT1JLX0VWSURFTkNFX1NPVVJDRV9BTkNIT1IQAhIjCh9GT1JLX0VWSURFTkNFX1NPVVJDRV9TRUxGX0FVRElUEAMqewoMQnVuZGxlU3RhdHVzEh0KGUJVTkRMRV9TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVCVU5ETEVfU1RBVFVTX1BFTkRJTkcQARIXChNCVU5ETEVfU1RBVFVTX1JFQURZEAISGAoUQlVORExFX1NUQVRVU19GQUlMRUQQAyp9ChJQcm9vZlJlY2VpcHRTdGF0dXMSJAogUFJPT0ZfUkVDRUlQVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIfChtQUk9PRl9SRUNFSVBUX1NUQVRVU19QUk9WRU4QARIgChxQUk9PRl9SRUNFSVBUX1NUQVRVU19QRU5ESU5HEAIy1woKElByb29mc3RyZWFtU2VydmljZRJRCgxDcmVhdGVTdHJlYW0SHy5hdHRlc3RvLnYxLkNyZWF0ZVN0cmVhbVJlcXVlc3QaIC5hdHRlc3RvLnYxLkNyZWF0ZVN0cmVhbVJlc3BvbnNlEk0KCUdldFN0cmVhbRIcLmF0dGVzdG8udjEuR2V0U3RyZWFtUmVxdWVzdBodLmF0dGVzdG8udjEuR2V0U3RyZWFtUmVzcG9uc2UiA5ACARJTCgtMaXN0U3RyZWFtcxIeLmF0dGVzdG8udjEuTGlzdFN0cmVhbXNSZXF1ZXN0Gh8uYXR0ZXN0by52MS5MaXN0U3RyZWFtc1Jlc3BvbnNlIgOQAgESUwoLQXBwZW5kRXZlbnQSHi5hdHRlc3RvLnYxLkFwcGVuZEV2ZW50UmVxdWVzdBofLmF0dGVzdG8udjEuQXBwZW5kRXZlbnRSZXNwb25zZSIDkAICEkoKCEdldEV2ZW50EhsuYXR0ZXN0by52MS5HZXRFdmVudFJlcXVlc3QaHC5hdHRlc3RvLnYxLkdldEV2ZW50UmVzcG9uc2UiA5ACARJQCgpMaXN0RXZlbnRzEh0uYXR0ZXN0by52MS5MaXN0RXZlbnRzUmVxdWVzdBoeLmF0dGVzdG8udjEuTGlzdEV2ZW50c1Jlc3BvbnNlIgOQAgESWQoNR2V0Q2hlY2twb2ludBIgLmF0dGVzdG8udjEuR2V0Q2hlY2twb2ludFJlcXVlc3QaIS5hdHRlc3RvLnYxLkdldENoZWNrcG9pbnRSZXNwb25zZSIDkAIBEl0KEENyZWF0ZUNoZWNrcG9pbnQSIy5hdHRlc3RvLnYxLkNyZWF0ZUNoZWNrcG9pbnRSZXF1ZXN0GiQuYXR0ZXN0by52MS5DcmVhdGVDaGVja3BvaW50UmVzcG9uc2USZQoRR2V0SW5jbHVzaW9uUHJvb2YSJC5hdHRlc3RvLnYxLkdldEluY2x1c2lvblByb29mUmVxdWVzdBolLmF0dGVzdG8udjEuR2V0SW5jbHVzaW9uUHJvb2ZSZXNwb25zZSIDkAIBEmsKE0dldENvbnNpc3RlbmN5UHJvb2YSJi5hdHRlc3RvLnYxLkdldENvbnNpc3RlbmN5UHJvb2ZSZXF1ZXN0GicuYXR0ZXN0by52MS5HZXRDb25zaXN0ZW5jeVByb29mUmVzcG9uc2UiA5ACARJiChBTdWJtaXRDaGVja3BvaW50EiMuYXR0ZXN0by52MS5TdWJtaXRDaGVja3BvaW50UmVxdWVzdBokLmF0dGVzdG8udjEuU3VibWl0Q2hlY2twb2ludFJlc3BvbnNlIgOQAgISYgoQTGlzdEZvcmtFdmlkZW5jZRIjLmF0dGVzdG8udjEuTGlzdEZvcmtFdmlkZW5jZVJlcXVlc3QaJC5hdHRlc3RvLnYxLkxpc3RGb3JrRXZpZGVuY2VSZXNwb25zZSIDkAIBEl8KD0dldEZvcmtFdmlkZW5jZRIiLmF0dGVzdG8udjEuR2V0Rm9ya0V2aWRlbmNlUmVxdWVzdBojLmF0dGVzdG8udjEuR2V0Rm9ya0V2aWRlbmNlUmVzcG9uc2UiA5ACARJRCgxDcmVhdGVCdW5kbGUSHy5hdHRlc3RvLnYxLkNyZWF0ZUJ1bmRsZVJlcXVlc3QaIC5hdHRlc3RvLnYxLkNyZWF0ZUJ1bmRsZVJlc3BvbnNlEk0KCUdldEJ1bmRsZRIcLmF0dGVzdG8udjEuR2V0QnVuZGxlUmVxdWVzdBodLmF0dGVzdG8udjEuR2V0QnVuZGxlUmVzcG9uc2UiA5ACAUI7WjlnaXRodWIuY29tL2F0dGVzdG8tZXUvYXR0ZXN0by9nZW4vZ28vYXR0ZXN0by92MTthdHRlc3RvdjFiBnByb3RvMw", [file_attesto_v1_validate, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A Stream is one Proofstream: an append-only log owned by one tenant.
@@ -796,6 +796,24 @@ export type AppendEventRequest = Message<"attesto.v1.AppendEventRequest"> & {
    * @generated from field: google.protobuf.Struct payload = 5;
    */
   payload?: JsonObject | undefined;
+
+  /**
+   * Answer only once a signed checkpoint covers the event, with its
+   * tlog-proof in the response's `proof_receipt` (or PENDING when proof_timeout
+   * passes first). Checkpoints are then signed as soon as a commit batch
+   * has waiters, at most once per stream every few milliseconds.
+   *
+   * @generated from field: bool wait_for_proof = 6;
+   */
+  waitForProof: boolean;
+
+  /**
+   * How long to wait for the proof: 0 means 5 s, at most 30 s. Only with
+   * wait_for_proof.
+   *
+   * @generated from field: google.protobuf.Duration proof_timeout = 7;
+   */
+  proofTimeout?: Duration | undefined;
 };
 
 /**
@@ -825,6 +843,13 @@ export type AppendEventResponse = Message<"attesto.v1.AppendEventResponse"> & {
    * @generated from field: bool duplicate = 2;
    */
   duplicate: boolean;
+
+  /**
+   * Set when the request asked for wait_for_proof.
+   *
+   * @generated from field: attesto.v1.ProofReceipt proof_receipt = 3;
+   */
+  proofReceipt?: ProofReceipt | undefined;
 };
 
 /**
@@ -833,6 +858,52 @@ export type AppendEventResponse = Message<"attesto.v1.AppendEventResponse"> & {
  */
 export const AppendEventResponseSchema: GenMessage<AppendEventResponse> = /*@__PURE__*/
   messageDesc(file_attesto_v1_proofstream, 15);
+
+/**
+ * An append's proof of inclusion, made at write time.
+ *
+ * @generated from message attesto.v1.ProofReceipt
+ */
+export type ProofReceipt = Message<"attesto.v1.ProofReceipt"> & {
+  /**
+   * PROVEN or PENDING.
+   *
+   * @generated from field: attesto.v1.ProofReceiptStatus status = 1;
+   */
+  status: ProofReceiptStatus;
+
+  /**
+   * The event's C2SP tlog-proof: the leaf bytes as `extra`, its index, the
+   * inclusion path, and the signed checkpoint note verbatim (with whatever
+   * cosignatures it had when the answer was made). Verifies offline with
+   * the stream's verifier key (`attesto verify`, `sumdb/note` + `tlog`).
+   *
+   * @generated from field: string tlog_proof = 2;
+   */
+  tlogProof: string;
+
+  /**
+   * The tree size of the checkpoint the proof is against.
+   *
+   * @generated from field: uint64 checkpoint_tree_size = 3;
+   */
+  checkpointTreeSize: bigint;
+
+  /**
+   * When PENDING: why (e.g. "proof_timeout passed before a checkpoint
+   * covered the event").
+   *
+   * @generated from field: string pending_reason = 4;
+   */
+  pendingReason: string;
+};
+
+/**
+ * Describes the message attesto.v1.ProofReceipt.
+ * Use `create(ProofReceiptSchema)` to create a new message.
+ */
+export const ProofReceiptSchema: GenMessage<ProofReceipt> = /*@__PURE__*/
+  messageDesc(file_attesto_v1_proofstream, 16);
 
 /**
  * The request of ProofstreamService.GetEvent.
@@ -876,7 +947,7 @@ export type GetEventRequest = Message<"attesto.v1.GetEventRequest"> & {
  * Use `create(GetEventRequestSchema)` to create a new message.
  */
 export const GetEventRequestSchema: GenMessage<GetEventRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 16);
+  messageDesc(file_attesto_v1_proofstream, 17);
 
 /**
  * The response of ProofstreamService.GetEvent.
@@ -897,7 +968,7 @@ export type GetEventResponse = Message<"attesto.v1.GetEventResponse"> & {
  * Use `create(GetEventResponseSchema)` to create a new message.
  */
 export const GetEventResponseSchema: GenMessage<GetEventResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 17);
+  messageDesc(file_attesto_v1_proofstream, 18);
 
 /**
  * The request of ProofstreamService.ListEvents.
@@ -965,7 +1036,7 @@ export type ListEventsRequest = Message<"attesto.v1.ListEventsRequest"> & {
  * Use `create(ListEventsRequestSchema)` to create a new message.
  */
 export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 18);
+  messageDesc(file_attesto_v1_proofstream, 19);
 
 /**
  * The response of ProofstreamService.ListEvents.
@@ -993,7 +1064,7 @@ export type ListEventsResponse = Message<"attesto.v1.ListEventsResponse"> & {
  * Use `create(ListEventsResponseSchema)` to create a new message.
  */
 export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 19);
+  messageDesc(file_attesto_v1_proofstream, 20);
 
 /**
  * The request of ProofstreamService.GetCheckpoint.
@@ -1021,7 +1092,7 @@ export type GetCheckpointRequest = Message<"attesto.v1.GetCheckpointRequest"> & 
  * Use `create(GetCheckpointRequestSchema)` to create a new message.
  */
 export const GetCheckpointRequestSchema: GenMessage<GetCheckpointRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 20);
+  messageDesc(file_attesto_v1_proofstream, 21);
 
 /**
  * The response of ProofstreamService.GetCheckpoint.
@@ -1042,7 +1113,7 @@ export type GetCheckpointResponse = Message<"attesto.v1.GetCheckpointResponse"> 
  * Use `create(GetCheckpointResponseSchema)` to create a new message.
  */
 export const GetCheckpointResponseSchema: GenMessage<GetCheckpointResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 21);
+  messageDesc(file_attesto_v1_proofstream, 22);
 
 /**
  * The request of ProofstreamService.CreateCheckpoint.
@@ -1063,7 +1134,7 @@ export type CreateCheckpointRequest = Message<"attesto.v1.CreateCheckpointReques
  * Use `create(CreateCheckpointRequestSchema)` to create a new message.
  */
 export const CreateCheckpointRequestSchema: GenMessage<CreateCheckpointRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 22);
+  messageDesc(file_attesto_v1_proofstream, 23);
 
 /**
  * The response of ProofstreamService.CreateCheckpoint.
@@ -1091,7 +1162,7 @@ export type CreateCheckpointResponse = Message<"attesto.v1.CreateCheckpointRespo
  * Use `create(CreateCheckpointResponseSchema)` to create a new message.
  */
 export const CreateCheckpointResponseSchema: GenMessage<CreateCheckpointResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 23);
+  messageDesc(file_attesto_v1_proofstream, 24);
 
 /**
  * The request of ProofstreamService.GetInclusionProof.
@@ -1142,7 +1213,7 @@ export type GetInclusionProofRequest = Message<"attesto.v1.GetInclusionProofRequ
  * Use `create(GetInclusionProofRequestSchema)` to create a new message.
  */
 export const GetInclusionProofRequestSchema: GenMessage<GetInclusionProofRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 24);
+  messageDesc(file_attesto_v1_proofstream, 25);
 
 /**
  * The response of ProofstreamService.GetInclusionProof.
@@ -1174,7 +1245,7 @@ export type GetInclusionProofResponse = Message<"attesto.v1.GetInclusionProofRes
  * Use `create(GetInclusionProofResponseSchema)` to create a new message.
  */
 export const GetInclusionProofResponseSchema: GenMessage<GetInclusionProofResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 25);
+  messageDesc(file_attesto_v1_proofstream, 26);
 
 /**
  * The request of ProofstreamService.GetConsistencyProof.
@@ -1209,7 +1280,7 @@ export type GetConsistencyProofRequest = Message<"attesto.v1.GetConsistencyProof
  * Use `create(GetConsistencyProofRequestSchema)` to create a new message.
  */
 export const GetConsistencyProofRequestSchema: GenMessage<GetConsistencyProofRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 26);
+  messageDesc(file_attesto_v1_proofstream, 27);
 
 /**
  * The response of ProofstreamService.GetConsistencyProof.
@@ -1230,7 +1301,7 @@ export type GetConsistencyProofResponse = Message<"attesto.v1.GetConsistencyProo
  * Use `create(GetConsistencyProofResponseSchema)` to create a new message.
  */
 export const GetConsistencyProofResponseSchema: GenMessage<GetConsistencyProofResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 27);
+  messageDesc(file_attesto_v1_proofstream, 28);
 
 /**
  * The request of ProofstreamService.SubmitCheckpoint.
@@ -1267,7 +1338,7 @@ export type SubmitCheckpointRequest = Message<"attesto.v1.SubmitCheckpointReques
  * Use `create(SubmitCheckpointRequestSchema)` to create a new message.
  */
 export const SubmitCheckpointRequestSchema: GenMessage<SubmitCheckpointRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 28);
+  messageDesc(file_attesto_v1_proofstream, 29);
 
 /**
  * The response of ProofstreamService.SubmitCheckpoint.
@@ -1310,7 +1381,7 @@ export type SubmitCheckpointResponse = Message<"attesto.v1.SubmitCheckpointRespo
  * Use `create(SubmitCheckpointResponseSchema)` to create a new message.
  */
 export const SubmitCheckpointResponseSchema: GenMessage<SubmitCheckpointResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 29);
+  messageDesc(file_attesto_v1_proofstream, 30);
 
 /**
  * The request of ProofstreamService.ListForkEvidence.
@@ -1349,7 +1420,7 @@ export type ListForkEvidenceRequest = Message<"attesto.v1.ListForkEvidenceReques
  * Use `create(ListForkEvidenceRequestSchema)` to create a new message.
  */
 export const ListForkEvidenceRequestSchema: GenMessage<ListForkEvidenceRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 30);
+  messageDesc(file_attesto_v1_proofstream, 31);
 
 /**
  * The response of ProofstreamService.ListForkEvidence.
@@ -1377,7 +1448,7 @@ export type ListForkEvidenceResponse = Message<"attesto.v1.ListForkEvidenceRespo
  * Use `create(ListForkEvidenceResponseSchema)` to create a new message.
  */
 export const ListForkEvidenceResponseSchema: GenMessage<ListForkEvidenceResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 31);
+  messageDesc(file_attesto_v1_proofstream, 32);
 
 /**
  * The request of ProofstreamService.GetForkEvidence.
@@ -1398,7 +1469,7 @@ export type GetForkEvidenceRequest = Message<"attesto.v1.GetForkEvidenceRequest"
  * Use `create(GetForkEvidenceRequestSchema)` to create a new message.
  */
 export const GetForkEvidenceRequestSchema: GenMessage<GetForkEvidenceRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 32);
+  messageDesc(file_attesto_v1_proofstream, 33);
 
 /**
  * The response of ProofstreamService.GetForkEvidence.
@@ -1419,7 +1490,7 @@ export type GetForkEvidenceResponse = Message<"attesto.v1.GetForkEvidenceRespons
  * Use `create(GetForkEvidenceResponseSchema)` to create a new message.
  */
 export const GetForkEvidenceResponseSchema: GenMessage<GetForkEvidenceResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 33);
+  messageDesc(file_attesto_v1_proofstream, 34);
 
 /**
  * The request of ProofstreamService.CreateBundle.
@@ -1477,7 +1548,7 @@ export type CreateBundleRequest = Message<"attesto.v1.CreateBundleRequest"> & {
  * Use `create(CreateBundleRequestSchema)` to create a new message.
  */
 export const CreateBundleRequestSchema: GenMessage<CreateBundleRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 34);
+  messageDesc(file_attesto_v1_proofstream, 35);
 
 /**
  * The response of ProofstreamService.CreateBundle.
@@ -1498,7 +1569,7 @@ export type CreateBundleResponse = Message<"attesto.v1.CreateBundleResponse"> & 
  * Use `create(CreateBundleResponseSchema)` to create a new message.
  */
 export const CreateBundleResponseSchema: GenMessage<CreateBundleResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 35);
+  messageDesc(file_attesto_v1_proofstream, 36);
 
 /**
  * The request of ProofstreamService.GetBundle.
@@ -1519,7 +1590,7 @@ export type GetBundleRequest = Message<"attesto.v1.GetBundleRequest"> & {
  * Use `create(GetBundleRequestSchema)` to create a new message.
  */
 export const GetBundleRequestSchema: GenMessage<GetBundleRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 36);
+  messageDesc(file_attesto_v1_proofstream, 37);
 
 /**
  * The response of ProofstreamService.GetBundle.
@@ -1540,7 +1611,7 @@ export type GetBundleResponse = Message<"attesto.v1.GetBundleResponse"> & {
  * Use `create(GetBundleResponseSchema)` to create a new message.
  */
 export const GetBundleResponseSchema: GenMessage<GetBundleResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 37);
+  messageDesc(file_attesto_v1_proofstream, 38);
 
 /**
  * ForkEvidenceKind says how two views of a stream's history conflict.
@@ -1675,6 +1746,41 @@ export const BundleStatusSchema: GenEnum<BundleStatus> = /*@__PURE__*/
   enumDesc(file_attesto_v1_proofstream, 2);
 
 /**
+ * Whether an append that waited for its proof got it.
+ *
+ * @generated from enum attesto.v1.ProofReceiptStatus
+ */
+export enum ProofReceiptStatus {
+  /**
+   * Not used.
+   *
+   * @generated from enum value: PROOF_RECEIPT_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * tlog_proof proves the event against a signed checkpoint.
+   *
+   * @generated from enum value: PROOF_RECEIPT_STATUS_PROVEN = 1;
+   */
+  PROVEN = 1,
+
+  /**
+   * The wait ended before a checkpoint covered the event. The event is
+   * durable all the same; GetInclusionProof gives the proof later.
+   *
+   * @generated from enum value: PROOF_RECEIPT_STATUS_PENDING = 2;
+   */
+  PENDING = 2,
+}
+
+/**
+ * Describes the enum attesto.v1.ProofReceiptStatus.
+ */
+export const ProofReceiptStatusSchema: GenEnum<ProofReceiptStatus> = /*@__PURE__*/
+  enumDesc(file_attesto_v1_proofstream, 3);
+
+/**
  * ProofstreamService manages Proofstreams: append-only, tamper-evident
  * per-tenant logs (RFC 9162 Merkle tree) with C2SP signed checkpoints,
  * inclusion and consistency proofs, fork evidence and verifier bundles.
@@ -1731,6 +1837,13 @@ export const ProofstreamService: GenService<{
    * with different content answers ALREADY_EXISTS (reason REPLAY_CONFLICT)
    * and writes nothing. Safe to retry: a retry of an acknowledged append is
    * a duplicate, never a second event.
+   *
+   * With `wait_for_proof` the answer also waits (up to `proof_timeout`) for
+   * a signed checkpoint that covers the event and carries the event's C2SP
+   * tlog-proof against it in `proof_receipt`: an offline proof of inclusion that
+   * needs no further call. When the wait ends first, the append is still
+   * durable and `proof_receipt.status` is PENDING; GetInclusionProof's
+   * tlog_proof gives the proof later.
    *
    * @generated from rpc attesto.v1.ProofstreamService.AppendEvent
    */
