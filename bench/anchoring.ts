@@ -92,6 +92,7 @@ async function main() {
         tileCacheBytes: 1 << 20,
         headCacheMs: 0,
         checkpointIntervalMs: 1_000,
+        receipts: { minIntervalMs: 20, maxWaitMs: 10_000 },
         selfAuditIntervalMs: 1_000,
         selfAuditSample: 0,
         selfAuditMaxLeaves: 1,

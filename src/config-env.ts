@@ -53,6 +53,7 @@ export const envSchema = z.object({
   ATTESTO_DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
   ATTESTO_REQUEST_DEADLINE_MS: z.coerce.number().int().min(0).max(3_600_000).default(15_000),
   ATTESTO_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(100).default(1_000),
+  ATTESTO_RECEIPT_SIGN_INTERVAL_MS: z.coerce.number().int().min(0).max(10_000).default(20),
   ATTESTO_SELF_AUDIT_INTERVAL_MS: z.coerce.number().int().min(1_000).default(300_000),
   ATTESTO_SELF_AUDIT_SAMPLE: z.coerce.number().int().min(0).default(3),
   ATTESTO_SELF_AUDIT_MAX_LEAVES: z.coerce.number().int().min(1).default(100_000),

@@ -85,6 +85,8 @@ export interface Config {
   requestDeadlineMs: number;
   /** How often grown streams get a signed checkpoint. */
   checkpointIntervalMs: number;
+  /** For appends that wait for their proof: a stream's checkpoints are signed at most this often per process. */
+  receiptSignIntervalMs: number;
   selfAuditIntervalMs: number;
   /** Checkpoints re-verified from stored leaves per self-audit run, and the largest tree it recomputes. */
   selfAuditSample: number;
@@ -246,6 +248,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     dbStatementTimeoutMs: e.ATTESTO_DB_STATEMENT_TIMEOUT_MS,
     requestDeadlineMs: e.ATTESTO_REQUEST_DEADLINE_MS,
     checkpointIntervalMs: e.ATTESTO_CHECKPOINT_INTERVAL_MS,
+    receiptSignIntervalMs: e.ATTESTO_RECEIPT_SIGN_INTERVAL_MS,
     selfAuditIntervalMs: e.ATTESTO_SELF_AUDIT_INTERVAL_MS,
     selfAuditSample: e.ATTESTO_SELF_AUDIT_SAMPLE,
     selfAuditMaxLeaves: e.ATTESTO_SELF_AUDIT_MAX_LEAVES,

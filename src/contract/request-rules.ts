@@ -4,6 +4,7 @@ import { ConnectorKind } from "../../gen/ts/attesto/v1/connector_pb.js";
 import { PurchaseKind } from "../../gen/ts/attesto/v1/store_pb.js";
 import { checkMetadata } from "../connectors/module.js";
 import { invalidArgument } from "../errors.js";
+import { MAX_PROOF_TIMEOUT_MS } from "../proofstream/module.js";
 // One bound for every rotation (the connectors' equals it).
 import { MAX_SECRET_OVERLAP_MS } from "../webhooks/module.js";
 
@@ -50,9 +51,11 @@ const RULES: Record<string, Rule> = {
     if (config && config !== allowed[m.kind]) throw invalidArgument(config === "s3Object" ? "s3_object" : config, "does not apply to this kind of connector");
     if (m.kind === ConnectorKind.S3_OBJECT && !config) throw invalidArgument("s3_object", "is required for S3_OBJECT connectors");
   },
-  "attesto.v1.CommitS3ObjectRequest": (m: { metadata: Record<string, string> }) => {
+  "attesto.v1.CommitS3ObjectRequest": (m: { metadata: Record<string, string>; waitForProof: boolean; proofTimeout?: Duration }) => {
     checkMetadata(m.metadata);
+    checkProofTimeout(m);
   },
+  "attesto.v1.AppendEventRequest": (m: { waitForProof: boolean; proofTimeout?: Duration }) => checkProofTimeout(m),
   "attesto.v1.RotateSubscriptionSecretRequest": (m: { overlap?: Duration }) => checkOverlap(m.overlap),
   "attesto.v1.RotateConnectorSecretRequest": (m: { overlap?: Duration; accessKeyId?: string; secretAccessKey?: string }) => {
     checkOverlap(m.overlap);
@@ -61,6 +64,13 @@ const RULES: Record<string, Rule> = {
     }
   },
 };
+
+function checkProofTimeout({ waitForProof, proofTimeout }: { waitForProof: boolean; proofTimeout?: Duration }): void {
+  if (!proofTimeout) return;
+  if (!waitForProof) throw invalidArgument("proof_timeout", "applies only with wait_for_proof");
+  if (proofTimeout.seconds < 0n || proofTimeout.nanos < 0) throw invalidArgument("proof_timeout", "must not be negative");
+  if (durationMs(proofTimeout) > MAX_PROOF_TIMEOUT_MS) throw invalidArgument("proof_timeout", `must be at most ${MAX_PROOF_TIMEOUT_MS / 1000} s`);
+}
 
 function checkOverlap(overlap: Duration | undefined): void {
   if (!overlap) return;

@@ -66,8 +66,15 @@ const authenticator = {
 function setup() {
   const memory = memoryConnectors();
   const app = createHttpApp({ logger: createLogger("silent"), metrics: new Metrics(), bodyLimitBytes: 4096, readiness: {} });
-  mountConnectorRoutes(app, { connectors: memory.connectors, authenticator });
-  return { app, ...memory };
+  const waits: Array<{ seqNo: number; timeoutMs: number }> = [];
+  const proofstreams: ConnectorRouteDeps["proofstreams"] = {
+    receipt: async (e, timeoutMs = 0) => {
+      waits.push({ seqNo: e.seqNo, timeoutMs });
+      return timeoutMs === 1 ? { status: "pending", reason: "late" } : { status: "proven", tlogProof: `proof of ${e.seqNo}`, checkpointTreeSize: e.seqNo };
+    },
+  };
+  mountConnectorRoutes(app, { connectors: memory.connectors, authenticator, proofstreams });
+  return { app, waits, ...memory };
 }
 
 const post = (body: string, headers: Record<string, string> = {}) => ({ method: "POST", body, headers: { "content-type": "application/json", ...headers } });
@@ -87,6 +94,33 @@ describe("connector ingress routes", () => {
     // Byte for byte: signatures are checked over what was sent, not a re-serialization.
     expect(seen[0]).toEqual({ kind: "signed_webhook", id: "con_1", body: raw, signature: "sig" });
     expect(seen.map((s) => s.kind)).toEqual(["signed_webhook", "github", "gitlab", "github"]);
+  });
+
+  it("waits for the committed event's proof only when asked, with the asked timeout, and answers it as proof_receipt", async () => {
+    const { app, waits } = setup();
+    const plain = await app.request("/v2/connectors/signed-webhooks/con_1/events", post("{}"));
+    expect(await plain.json()).not.toHaveProperty("proof_receipt");
+    const proven = await app.request("/v2/connectors/github/con_1/events?wait_for_proof=true&proof_timeout=1.5s", post("{}"));
+    expect(await proven.json()).toMatchObject({ seq_no: 1, proof_receipt: { status: "PROVEN", tlog_proof: "proof of 1", checkpoint_tree_size: 1 } });
+    const pending = await app.request("/v2/connectors/gitlab/con_1/events?wait_for_proof=1&proof_timeout=0.001s", post("{}"));
+    expect(await pending.json()).toMatchObject({ proof_receipt: { status: "PENDING", pending_reason: "late" } });
+    const s3 = await app.request("/v2/tenant/connectors/s3-objects/con_s3/commit?wait_for_proof=true", post('{"key":"k"}', { authorization: "Bearer atk_good" }));
+    expect(await s3.json()).toMatchObject({ seq_no: 2, receipt: { key: "k" }, proof_receipt: { status: "PROVEN", tlog_proof: "proof of 2" } });
+    expect(waits).toEqual([
+      { seqNo: 1, timeoutMs: 1500 },
+      { seqNo: 1, timeoutMs: 1 },
+      { seqNo: 2, timeoutMs: 0 },
+    ]);
+  });
+
+  it("refuses a malformed wait_for_proof or proof_timeout before anything is committed", async () => {
+    const { app, seen, commits } = setup();
+    const bad = await app.request("/v2/connectors/github/con_1/events?wait_for_proof=true&proof_timeout=forever", post("{}"));
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { field: string } }).error.field).toBe("proof_timeout");
+    const s3 = await app.request("/v2/tenant/connectors/s3-objects/con_s3/commit?wait_for_proof=maybe", post('{"key":"k"}', { authorization: "Bearer atk_good" }));
+    expect(s3.status).toBe(400);
+    expect([seen, commits]).toEqual([[], []]);
   });
 
   it("answers a domain error as the JSON error of the plain routes", async () => {

@@ -3,11 +3,14 @@ import { receiptJson, type Connectors, type IngressRequest, type IngressResult }
 import { invalidArgument } from "../errors.js";
 import type { Tenancy } from "../tenancy/module.js";
 import { jsonObject } from "./webhooks.js";
+import type { Proofstreams } from "../proofstream/module.js";
+import { proofReceiptJson, proofWaitOf } from "./proof-wait.js";
 
-/** What the ingress routes need: the Connectors facade's ingress calls and the tenant's key. */
+/** What the ingress routes need: the Connectors facade's ingress calls, the tenant's key, and receipts for senders that wait for proof. */
 export interface ConnectorRouteDeps {
   connectors: Pick<Connectors, "ingestSignedWebhook" | "ingestGitHub" | "ingestGitLab" | "commitS3Object">;
   authenticator: Pick<Tenancy["authenticator"], "requireTenant">;
+  proofstreams: Pick<Proofstreams, "receipt">;
 }
 
 /** The raw request for the domain: signatures are checked over these exact bytes, before any parsing. */
@@ -16,12 +19,13 @@ async function ingressRequest(c: Context): Promise<IngressRequest> {
   return { header: (name) => c.req.header(name), body };
 }
 
-/** 201 for a new event, 200 for an identical replay; ping 200; ignored events 202. */
-function answer(c: Context, outcome: IngressResult) {
+/** 201 for a new event, 200 for an identical replay; ping 200; ignored events 202. With `wait_for_proof`, a committed event's answer carries its proof_receipt. */
+async function answer(c: Context, proofstreams: ConnectorRouteDeps["proofstreams"], proofWait: number | undefined, outcome: IngressResult) {
   switch (outcome.kind) {
     case "committed": {
       const { event, duplicate } = outcome.result;
-      return c.json({ stream_id: event.streamId, seq_no: event.seqNo, leaf_hash: event.leafHash.toString("hex"), duplicate }, duplicate ? 200 : 201);
+      const proof = proofWait === undefined ? {} : { proof_receipt: proofReceiptJson(await proofstreams.receipt(event, proofWait)) };
+      return c.json({ stream_id: event.streamId, seq_no: event.seqNo, leaf_hash: event.leafHash.toString("hex"), duplicate, ...proof }, duplicate ? 200 : 201);
     }
     case "ping":
       return c.json({ ping: "ok" }, 200);
@@ -36,15 +40,28 @@ function answer(c: Context, outcome: IngressResult) {
  * of the plain HTTP routes (401 carries no detail, unknown and revoked
  * connectors answer the same 404).
  */
-export function mountConnectorRoutes(app: Hono, { connectors, authenticator }: ConnectorRouteDeps): void {
-  app.post("/v2/connectors/signed-webhooks/:id/events", async (c) => answer(c, await connectors.ingestSignedWebhook(c.req.param("id"), await ingressRequest(c))));
-  app.post("/v2/connectors/github/:id/events", async (c) => answer(c, await connectors.ingestGitHub(c.req.param("id"), await ingressRequest(c))));
+export function mountConnectorRoutes(app: Hono, { connectors, authenticator, proofstreams }: ConnectorRouteDeps): void {
+  // The query is read before the event is committed, so a malformed wait_for_proof or proof_timeout writes nothing.
+  const ingress = (ingest: (id: string, req: IngressRequest) => Promise<IngressResult>) => async (c: Context) => {
+    const proofWait = proofWaitOf(c);
+    return answer(c, proofstreams, proofWait, await ingest(c.req.param("id")!, await ingressRequest(c)));
+  };
+  app.post(
+    "/v2/connectors/signed-webhooks/:id/events",
+    ingress((id, req) => connectors.ingestSignedWebhook(id, req)),
+  );
+  app.post(
+    "/v2/connectors/github/:id/events",
+    ingress((id, req) => connectors.ingestGitHub(id, req)),
+  );
   // Tenant API key; the seed's body {key, versionId, metadata}.
   app.post("/v2/tenant/connectors/s3-objects/:id/commit", async (c) => {
     const { tenantId } = await authenticator.requireTenant(c.req.header("authorization"));
+    const proofWait = proofWaitOf(c);
     const body = await s3CommitBody(c);
     const { result, receipt } = await connectors.commitS3Object(tenantId, c.req.param("id"), body);
     const { event, duplicate } = result;
+    const proof = proofWait === undefined ? {} : { proof_receipt: proofReceiptJson(await proofstreams.receipt(event, proofWait)) };
     return c.json(
       {
         stream_id: event.streamId,
@@ -52,11 +69,15 @@ export function mountConnectorRoutes(app: Hono, { connectors, authenticator }: C
         leaf_hash: event.leafHash.toString("hex"),
         duplicate,
         receipt: receiptJson(receipt),
+        ...proof,
       },
       duplicate ? 200 : 201,
     );
   });
-  app.post("/v2/connectors/gitlab/:id/events", async (c) => answer(c, await connectors.ingestGitLab(c.req.param("id"), await ingressRequest(c))));
+  app.post(
+    "/v2/connectors/gitlab/:id/events",
+    ingress((id, req) => connectors.ingestGitLab(id, req)),
+  );
 }
 
 /** {key, versionId?, metadata?}: JSON types checked here, the rules in the domain. */

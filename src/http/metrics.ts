@@ -65,6 +65,19 @@ export class Metrics {
     totalFrom(this.registry, "attesto_proofstream_warm_misses_total", "Streams a commit had to read (cold: not appended by this process lately).", () => source.warmStreams().misses);
   }
 
+  /** Exports appends that waited for their proof (wait_for_proof): how they ended, and the checkpoints signed for them. */
+  trackReceipts(source: { receiptStats(): { waits: number; proven: number; pending: number; checkpointsSigned: number } }): void {
+    totalFrom(this.registry, "attesto_proofstream_receipt_waits_total", "Appends that waited for their proof (wait_for_proof).", () => source.receiptStats().waits);
+    totalFrom(this.registry, "attesto_proofstream_receipt_proven_total", "Waits answered with a tlog-proof.", () => source.receiptStats().proven);
+    totalFrom(this.registry, "attesto_proofstream_receipt_pending_total", "Waits answered PENDING: proof_timeout passed first, or the proof could not be made.", () => source.receiptStats().pending);
+    totalFrom(
+      this.registry,
+      "attesto_proofstream_receipt_checkpoints_total",
+      "Checkpoint signings run for waiting appends (each covers every waiter of its stream committed before it; at most one per stream per ATTESTO_RECEIPT_SIGN_INTERVAL_MS per process).",
+      () => source.receiptStats().checkpointsSigned,
+    );
+  }
+
   /** Exports the rate limiter's denials, the requests it admitted without Redis, and Redis's slow and failed lease calls. */
   trackRateLimits(limits: { stats(): { denied: number; localOnly: number; redisSlow: number; redisUnavailable: number } }): void {
     totalFrom(this.registry, "attesto_rate_limited_total", "Requests refused by a rate limit.", () => limits.stats().denied);

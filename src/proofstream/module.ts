@@ -20,6 +20,8 @@ import { createOnce, type RequestIds } from "../request-ids/module.js";
 import { sql } from "drizzle-orm";
 import { TlogTiles } from "./tlog-tiles.js";
 import type { WarmStreamStats } from "./warm-streams.js";
+import { DEFAULT_PROOF_TIMEOUT_MS, ReceiptWaiter, type ProofReceipt, type ReceiptStats } from "./receipts.js";
+import { receiptProof } from "./tlog-proof.js";
 
 /** Arbitrary constant: the advisory lock that elects one signer while Redis is unreachable. */
 const SIGNER_LOCK = 0x5349474e;
@@ -30,6 +32,8 @@ export type { Bundles, BundleView } from "./bundles.js";
 export type { CheckpointRecord } from "./checkpoints.js";
 export type { ForkEvidenceRecord } from "./forks.js";
 export type { Stream } from "./streams.js";
+export type { ProofReceipt, ReceiptStats } from "./receipts.js";
+export { MAX_PROOF_TIMEOUT_MS } from "./receipts.js";
 
 export interface ProofstreamSettings {
   /** Read when a stream is created: its origin is fixed then. */
@@ -40,6 +44,8 @@ export interface ProofstreamSettings {
   /** How long the proof path trusts its cached "latest checkpoint" of a stream. */
   headCacheMs: number;
   checkpointIntervalMs: number;
+  /** Appends that wait for their proof: signing at most every `minIntervalMs` per stream, waits of at most `maxWaitMs`. */
+  receipts: { minIntervalMs: number; maxWaitMs: number };
   selfAuditIntervalMs: number;
   selfAuditSample: number;
   selfAuditMaxLeaves: number;
@@ -76,6 +82,7 @@ export class Proofstreams {
   readonly #appender: Appender;
   readonly #streamCreator: StreamCreator;
   readonly #checkpointer: Checkpointer;
+  readonly #receipts: ReceiptWaiter;
 
   constructor(
     private readonly deps: ProofstreamDeps,
@@ -93,6 +100,14 @@ export class Proofstreams {
       logger: deps.logger,
       onSigned: (streamId) => this.#heads.forget(streamId),
     });
+    this.#receipts = new ReceiptWaiter(
+      {
+        sign: async (streamId) => (await this.#checkpointer.checkpoint(streamId)).checkpoint,
+        prove: (event, checkpoint) => receiptProof(deps.db, this.#tileCache, event, checkpoint),
+        logger: deps.logger,
+      },
+      { minIntervalMs: settings.receipts.minIntervalMs },
+    );
     this.tiles = new TlogTiles({ db: deps.db, tileCache: this.#tileCache });
     this.bundles = new Bundles(
       {
@@ -122,9 +137,10 @@ export class Proofstreams {
     }
   }
 
-  /** Its periodic jobs end with the job runtime; the fallback signer's timer ends here. */
+  /** Its periodic jobs end with the job runtime; the fallback signer's and the receipts' timers end here. */
   async close(): Promise<void> {
     clearInterval(this.#signerWithoutQueue);
+    this.#receipts.close();
   }
 
   #signerWithoutQueue: NodeJS.Timeout | undefined;
@@ -181,6 +197,22 @@ export class Proofstreams {
   /** Commits one event (gathered with concurrent ones into one transaction); resolves after the commit. */
   append(input: AppendInput): Promise<AppendResult> {
     return this.#appender.append(input);
+  }
+
+  /**
+   * A committed event's proof at write time: waits until a signed checkpoint
+   * covers it (signing one now if none does) and answers its tlog-proof, or
+   * "pending" when `timeoutMs` (0: the default, capped at the configured
+   * most) passes first. The event is durable either way.
+   */
+  receipt(event: EventRecord, timeoutMs = 0): Promise<ProofReceipt> {
+    const max = this.settings.receipts.maxWaitMs;
+    return this.#receipts.receipt(event, Math.min(timeoutMs || DEFAULT_PROOF_TIMEOUT_MS, max));
+  }
+
+  /** Waits for proof so far: how many, how many proven or pending, checkpoints signed for them (/metrics). */
+  receiptStats(): ReceiptStats {
+    return this.#receipts.stats();
   }
 
   /** The appender's warm set: streams and bytes held, the budget, hits and misses (/metrics). */

@@ -1,5 +1,6 @@
 import type { Config } from "../config.js";
 import type { ProofstreamSettings } from "./module.js";
+import { MAX_PROOF_TIMEOUT_MS } from "./receipts.js";
 
 /**
  * The proofstream module's settings. `publicBaseUrl` is read when a stream is
@@ -11,6 +12,11 @@ export function proofstreamSettings(config: Config, publicBaseUrl: () => string 
     tileCacheBytes: config.tileCacheBytes,
     headCacheMs: config.headCacheMs,
     checkpointIntervalMs: config.checkpointIntervalMs,
+    receipts: {
+      minIntervalMs: config.receiptSignIntervalMs,
+      // A wait for proof ends a second before the request's own deadline would answer UNAVAILABLE for a durable append.
+      maxWaitMs: config.requestDeadlineMs > 0 ? Math.max(100, Math.min(MAX_PROOF_TIMEOUT_MS, config.requestDeadlineMs - 1_000)) : MAX_PROOF_TIMEOUT_MS,
+    },
     selfAuditIntervalMs: config.selfAuditIntervalMs,
     selfAuditSample: config.selfAuditSample,
     selfAuditMaxLeaves: config.selfAuditMaxLeaves,

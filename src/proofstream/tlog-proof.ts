@@ -5,6 +5,11 @@ import { streamEvents as events } from "./schema.js";
 import { AppError } from "../errors.js";
 import { TLOG_PROOF_FORMAT } from "../verify/tlog-proof.js";
 import type { InclusionProofResult } from "./proofs.js";
+import type { CheckpointRecord } from "./checkpoints.js";
+import type { EventRecord } from "./event-record.js";
+import { leafBytes } from "./leaf.js";
+import { inclusionRanges } from "./merkle/ranges.js";
+import type { TileCache } from "./tile-cache.js";
 
 /**
  * The C2SP tlog-proof (c2sp.org/tlog-proof@v1) of an inclusion proof: one
@@ -36,6 +41,17 @@ const leafQuery = statement((db) =>
     .limit(1)
     .prepare("proof_leaf"),
 );
+
+/**
+ * The tlog-proof of an event just committed against a checkpoint that covers
+ * it: the leaf rebuilt from the event's fields (no read), the path from the
+ * tile cache.
+ */
+export async function receiptProof(db: Db, tileCache: TileCache, event: EventRecord, checkpoint: CheckpointRecord): Promise<string> {
+  const leafIndex = event.seqNo - 1;
+  const { hashes } = await tileCache.proof(db, event.streamId, checkpoint.treeSize, inclusionRanges(leafIndex, checkpoint.treeSize));
+  return tlogProofText(leafBytes(event), { leafIndex, hashes, checkpoint });
+}
 
 export function tlogProofText(leaf: Uint8Array, proof: Pick<InclusionProofResult, "leafIndex" | "hashes" | "checkpoint">): string {
   let text = `${TLOG_PROOF_FORMAT}\nextra ${Buffer.from(leaf.buffer, leaf.byteOffset, leaf.byteLength).toString("base64")}\nindex ${proof.leafIndex}\n`;

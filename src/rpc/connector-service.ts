@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import type { Duration } from "@bufbuild/protobuf/wkt";
+import { durationMs, type Duration } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
   ConnectorDiagnosticsSchema,
@@ -15,7 +15,8 @@ import type { Connector, Connectors, ConnectorStatus as Status, Diagnostics, Git
 import type { ConnectorKind as Kind } from "../connectors/schema.js";
 import { invalidArgument } from "../errors.js";
 import { tenantOf } from "./context.js";
-import { eventMsg } from "./proofstream-service.js";
+import { eventMsg, receiptMsg } from "./proofstream-service.js";
+import type { Proofstreams } from "../proofstream/module.js";
 import { ts } from "./convert.js";
 
 const kinds: Record<Kind, ConnectorKind> = {
@@ -88,7 +89,7 @@ function overlapMs(d: Duration | undefined): number | undefined {
 }
 
 /** ConnectorService: thin handlers over src/connectors, scoped by the caller's tenant. */
-export function connectorService({ connectors }: { connectors: Connectors }): Partial<ServiceImpl<typeof ConnectorService>> {
+export function connectorService({ connectors, proofstreams }: { connectors: Connectors; proofstreams: Pick<Proofstreams, "receipt"> }): Partial<ServiceImpl<typeof ConnectorService>> {
   return {
     async createConnector(req, ctx) {
       const kind = kindOf(req.kind);
@@ -145,9 +146,11 @@ export function connectorService({ connectors }: { connectors: Connectors }): Pa
         versionId: req.versionId,
         metadata: req.metadata,
       });
+      const proofReceipt = req.waitForProof ? receiptMsg(await proofstreams.receipt(result.event, req.proofTimeout ? durationMs(req.proofTimeout) : 0)) : undefined;
       return {
         event: eventMsg(result.event),
         duplicate: result.duplicate,
+        proofReceipt,
         receipt: create(ObjectReceiptSchema, {
           bucket: receipt.bucket,
           key: receipt.key,

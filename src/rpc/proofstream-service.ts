@@ -1,9 +1,19 @@
 import { create } from "@bufbuild/protobuf";
-import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { durationMs, timestampDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { CheckpointSchema, EventSchema, ForkEvidenceKind, ForkEvidenceSchema, ForkEvidenceSource, type ProofstreamService, StreamSchema } from "../../gen/ts/attesto/v1/proofstream_pb.js";
+import {
+  CheckpointSchema,
+  EventSchema,
+  ForkEvidenceKind,
+  ForkEvidenceSchema,
+  ForkEvidenceSource,
+  ProofReceiptSchema,
+  ProofReceiptStatus,
+  type ProofstreamService,
+  StreamSchema,
+} from "../../gen/ts/attesto/v1/proofstream_pb.js";
 import { invalidArgument } from "../errors.js";
-import type { CheckpointRecord, EventRecord, ForkEvidenceRecord, JsonObject, Proofstreams, Stream } from "../proofstream/module.js";
+import type { CheckpointRecord, EventRecord, ForkEvidenceRecord, JsonObject, ProofReceipt, Proofstreams, Stream } from "../proofstream/module.js";
 import { immutableOnGet, tenantOf } from "./context.js";
 import { safeUint64, ts } from "./convert.js";
 
@@ -31,6 +41,12 @@ export const eventMsg = (e: EventRecord) =>
     payloadSha256: e.payloadSha256,
     leafHash: e.leafHash,
   });
+
+/** An append's receipt (wait_for_proof) as the contract's ProofReceipt. */
+export const receiptMsg = (r: ProofReceipt) =>
+  r.status === "proven"
+    ? create(ProofReceiptSchema, { status: ProofReceiptStatus.PROVEN, tlogProof: r.tlogProof, checkpointTreeSize: BigInt(r.checkpointTreeSize) })
+    : create(ProofReceiptSchema, { status: ProofReceiptStatus.PENDING, pendingReason: r.reason });
 
 const checkpointMsg = (c: CheckpointRecord) => create(CheckpointSchema, { streamId: c.streamId, treeSize: BigInt(c.treeSize), rootHash: c.rootHash, note: c.note, signedAt: ts(c.signedAt) });
 
@@ -94,7 +110,9 @@ export function proofstreamService({ proofstreams }: { proofstreams: Proofstream
         occurredAt: timestampDate(req.occurredAt!),
         payload: req.payload as JsonObject,
       });
-      return { event: eventMsg(result.event), duplicate: result.duplicate };
+      if (!req.waitForProof) return { event: eventMsg(result.event), duplicate: result.duplicate };
+      const receipt = await proofstreams.receipt(result.event, req.proofTimeout ? durationMs(req.proofTimeout) : 0);
+      return { event: eventMsg(result.event), duplicate: result.duplicate, proofReceipt: receiptMsg(receipt) };
     },
     async getEvent(req, ctx) {
       const ref = req.event.case === "seqNo" ? { seqNo: safeUint64(req.event.value, "seq_no") } : req.event.case === "sourceRef" ? { sourceRef: req.event.value } : undefined;

@@ -180,6 +180,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     metrics.trackRateLimits(rateLimits);
     metrics.trackValidationAudit(audit);
     metrics.trackWarmStreams(proofstreams);
+    metrics.trackReceipts(proofstreams);
     const verifier = new Verifier(config.verifier);
     await verifier.start();
     cleanups.push(() => verifier.close());

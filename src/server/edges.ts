@@ -44,7 +44,7 @@ export function httpRoutes(config: Config, logger: Logger, metrics: Metrics, rea
   mountRateLimit(http, { limits: rateLimits, authenticator });
   if (config.role !== "worker") mountWebhookRoutes(http, { authenticator, webhooks });
   if (config.role !== "worker") mountStoreRoutes(http, { store, storeNotifications, authenticator });
-  if (config.role !== "worker") mountConnectorRoutes(http, { connectors, authenticator });
+  if (config.role !== "worker") mountConnectorRoutes(http, { connectors, authenticator, proofstreams });
   mountQueueBoard(http, { jobs, authenticator, viewerToken: config.boardViewerToken });
   mountOpenApi(http);
   mountLandingPage(http, {
