@@ -234,4 +234,21 @@ describe("attesto CLI, remote", () => {
     const both = await run(["--local", "--url", app.url, "tenant", "list"], nowhere);
     expect(both.stderr).toContain("--local and --url exclude each other");
   }, 240_000);
+  it("appends one event with --wait-for-proof and writes its receipt, which `attesto verify` accepts offline", async () => {
+    const tenant = await newTenant(app.url);
+    const env = bare({ ATTESTO_URL: app.url, ATTESTO_API_KEY: tenant.key });
+    const stream = await json<{ id: string; verifierKey: string }>(["stream", "create", "cli receipts"], env);
+    const out = path.join(dir, "receipt.tlog-proof");
+    const appended = await run(["stream", "append", stream.id, "--type", "order.paid", "--ref", "r-1", "--wait-for-proof", "--proof-out", out], env);
+    expect(appended.code, appended.stderr).toBe(0);
+    expect(appended.stdout).toMatch(/appended event 1 to .*\nproof against the checkpoint of size 1 written to /);
+    const verified = await run(["verify", out, "--key", stream.verifierKey], bare());
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    expect(verified.stdout).toMatch(/: event 1, checkpoint size 1\n[^]*\nVALID\n/);
+    const asJson = await json<{ proof_receipt: { status: string; tlogProof: string } }>(["stream", "append", stream.id, "--type", "order.paid", "--ref", "r-2", "--wait-for-proof"], env);
+    expect(asJson.proof_receipt.status).toBe("PROOF_RECEIPT_STATUS_PROVEN");
+    expect(asJson.proof_receipt.tlogProof).toMatch(/^c2sp\.org\/tlog-proof@v1\n/);
+    const bulk = await run(["stream", "append", stream.id, "--file", out, "--wait-for-proof"], env);
+    expect(bulk.stderr).toContain("--wait-for-proof applies to one event");
+  }, 120_000);
 });

@@ -102,6 +102,20 @@ describe("golang.org/x/mod/sumdb accepts our checkpoints, proofs and tiles", () 
     expect(output).toContain("tiles ok: 700 entries");
   });
 
+  it("accepts the receipts AppendEvent answers with wait_for_proof (issue 31): each one's note and CheckRecord", async () => {
+    const tenant = await newTenant(app.url);
+    const client = clientFor(ProofstreamService, app.url, tenant.key);
+    const { stream } = await client.createStream({ name: "go receipts" });
+    // Concurrent waiters: receipts against several checkpoints the waits made.
+    const answers = await Promise.all(Array.from({ length: 24 }, (_, i) => client.appendEvent({ ...appendRequest(stream!.id, `rcpt-${i}`), waitForProof: true })));
+    const receipts = answers.map((a) => a.proofReceipt!.tlogProof);
+    expect(receipts.every((r) => r.startsWith("c2sp.org/tlog-proof@v1\n"))).toBe(true);
+    const last = answers.reduce((m, a) => (a.proofReceipt!.checkpointTreeSize > m ? a.proofReceipt!.checkpointTreeSize : m), 0n);
+    const { checkpoint } = await client.getCheckpoint({ streamId: stream!.id, treeSize: last });
+    const output = await goVerify({ verifierKey: stream!.verifierKey, note: checkpoint!.note, inclusion: [], consistency: [], tlogProofs: receipts });
+    expect(output).toContain(`tlog-proof ok: ${receipts.length}`);
+  });
+
   it("fails a tlog-proof whose extra was changed, and the proof route answers 4xx for bad input", async () => {
     const tenant = await newTenant(app.url);
     const client = clientFor(ProofstreamService, app.url, tenant.key);

@@ -4,7 +4,16 @@ import { createInterface } from "node:readline";
 import { fromJson, toJson, type DescMessage, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Option, type Command } from "commander";
-import { AppendEventRequestSchema, CheckpointSchema, EventSchema, StreamSchema, type AppendEventRequest, type Stream } from "../../../gen/ts/attesto/v1/proofstream_pb.js";
+import {
+  AppendEventRequestSchema,
+  CheckpointSchema,
+  EventSchema,
+  ProofReceiptSchema,
+  ProofReceiptStatus,
+  StreamSchema,
+  type AppendEventRequest,
+  type Stream,
+} from "../../../gen/ts/attesto/v1/proofstream_pb.js";
 import { DeliverySchema, DeliveryStatus, SubscriptionSchema, type Delivery } from "../../../gen/ts/attesto/v1/webhook_pb.js";
 import { verifyTlogProof } from "../../verify/document.js";
 import { VERIFY_EXIT, type CliIo } from "./evidence.js";
@@ -83,18 +92,27 @@ function registerStreamCommands(program: Command, io: CliIo): void {
     .option("--payload <json>", "one event: its payload, a JSON object", "{}")
     .option("--occurred-at <time>", "one event: when it happened (RFC 3339; default now)")
     .option("--file <path>", "append every line of this JSONL file (- for stdin)")
+    .option("--wait-for-proof", "one event: answer once a signed checkpoint covers it, with its tlog-proof (verify it offline with `attesto verify`)")
+    .option("--proof-out <file>", "with --wait-for-proof: write the tlog-proof to this file (default: print it)")
     .addOption(new Option("--concurrency <n>", "bulk: requests in flight").argParser(positiveInt("--concurrency")).default(16))
-    .action(async (streamId: string, o: { type?: string; ref?: string; payload: string; occurredAt?: string; file?: string; concurrency: number }) => {
+    .action(async (streamId: string, o: { type?: string; ref?: string; payload: string; occurredAt?: string; file?: string; concurrency: number; waitForProof?: boolean; proofOut?: string }) => {
       const { client } = await io.session("tenant");
       if (o.file === undefined) {
         if (!o.type || !o.ref) throw new Error("give --type and --ref for one event, or --file for many");
         const request = appendRequest(streamId, { source_ref: o.ref, event_type: o.type, payload: parsePayload(o.payload), occurred_at: o.occurredAt ?? new Date().toISOString() }, "--payload");
-        const res = await client.proofstreams.appendEvent(request);
-        io.output({ event: jsonOf(EventSchema, res.event), duplicate: res.duplicate }, () =>
-          res.duplicate ? `${o.ref} was already event ${res.event!.seqNo} of ${streamId}` : `appended event ${res.event!.seqNo} to ${streamId}`,
-        );
+        const res = await client.proofstreams.appendEvent({ ...request, waitForProof: o.waitForProof === true });
+        const receipt = res.proofReceipt;
+        const proven = receipt?.status === ProofReceiptStatus.PROVEN;
+        if (proven && o.proofOut !== undefined) await writeFile(o.proofOut, receipt.tlogProof);
+        io.output({ event: jsonOf(EventSchema, res.event), duplicate: res.duplicate, ...(receipt ? { proof_receipt: jsonOf(ProofReceiptSchema, receipt) } : {}) }, () => {
+          const line = res.duplicate ? `${o.ref} was already event ${res.event!.seqNo} of ${streamId}` : `appended event ${res.event!.seqNo} to ${streamId}`;
+          if (!receipt) return line;
+          if (!proven) return `${line}\nproof pending: ${receipt.pendingReason}`;
+          return o.proofOut !== undefined ? `${line}\nproof against the checkpoint of size ${receipt.checkpointTreeSize} written to ${o.proofOut}` : `${line}\n${receipt.tlogProof.trimEnd()}`;
+        });
         return;
       }
+      if (o.waitForProof) throw new Error("--wait-for-proof applies to one event, not to --file");
       const summary = await bulkAppend(streamId, o.file, o.concurrency, (request) => client.proofstreams.appendEvent(request), io.json());
       io.output(
         summary,
