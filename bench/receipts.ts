@@ -1,0 +1,106 @@
+// Receipts at write time (issue 31): 8 appenders on one stream, each sending
+// its next AppendEvent as soon as the last is answered, with and without
+// wait_for_proof, in interleaved rounds against the same `serve --workers 1`.
+// Reported per round: appends per second, p50/p99 from request to answer (with
+// wait_for_proof the answer is the receipt), and checkpoints signed per second
+// for the waiters (the server's own counter).
+//
+//   npm run bench:receipts
+//   BENCH_SECONDS=5 BENCH_ROUNDS=5 BENCH_APPENDERS=8 npm run bench:receipts
+import { randomBytes } from "node:crypto";
+import os from "node:os";
+import { Agent } from "undici";
+import { benchDatabase, benchTenant, fmt, machine, median, percentile, rpc, rpcPath, serveEnv, spawnNode, stop } from "./lib.js";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
+const APPENDERS = Number(process.env.BENCH_APPENDERS ?? 8);
+const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
+
+interface Round {
+  perSecond: number;
+  p50: number;
+  p99: number;
+  checkpointsPerSecond: number;
+  proven: number;
+  pending: number;
+}
+
+async function counter(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
+}
+
+let seq = 0;
+async function round(url: string, key: string, streamId: string, wait: boolean): Promise<Round> {
+  const dispatcher = new Agent({ connections: APPENDERS, pipelining: 1 });
+  const latencies: number[] = [];
+  let proven = 0;
+  let pending = 0;
+  const signedBefore = await counter(url, "attesto_proofstream_receipt_checkpoints_total");
+  const started = performance.now();
+  const until = started + SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: APPENDERS }, async () => {
+      while (performance.now() < until) {
+        const body = JSON.stringify({ streamId, sourceRef: `r-${seq++}`, eventType: "bench.event", occurredAt: "2026-06-07T12:00:00Z", payload: { n: seq }, ...(wait ? { waitForProof: true } : {}) });
+        const at = performance.now();
+        const res = await fetch(`${url}${rpcPath("ProofstreamService/AppendEvent")}`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json", Authorization: `Bearer ${key}` },
+          body,
+          dispatcher,
+        } as RequestInit);
+        const answer = (await res.json()) as { proofReceipt?: { status: string } };
+        if (!res.ok) throw new Error(`AppendEvent: ${res.status} ${JSON.stringify(answer)}`);
+        latencies.push(performance.now() - at);
+        if (answer.proofReceipt?.status === "PROOF_RECEIPT_STATUS_PROVEN") proven++;
+        else if (answer.proofReceipt) pending++;
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  await dispatcher.close();
+  const signed = (await counter(url, "attesto_proofstream_receipt_checkpoints_total")) - signedBefore;
+  return { perSecond: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), checkpointsPerSecond: signed / seconds, proven, pending };
+}
+
+async function main() {
+  console.log(`machine: ${machine()}; load average before: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  console.log(`${ROUNDS} interleaved rounds of ${SECONDS} s per mode; ${APPENDERS} closed-loop appenders on one stream (fetch, keep-alive); serve --workers 1`);
+  const db = await benchDatabase();
+  const server = await spawnNode(["src/cli/main.ts", "--json", "serve", "--port", "0", "--workers", "1"], { ...serveEnv(db.url, ADMIN, "receipts"), ATTESTO_RATE_LIMIT_DEFAULT: "1000000/1s", ATTESTO_RATE_LIMIT_INGEST: "1000000/1s" }, /"url": "([^"]+)"/);
+  const url = server.match[1]!;
+  try {
+    const { key } = await benchTenant(url, ADMIN);
+    const { stream } = await rpc<{ stream: { id: string } }>(url, "ProofstreamService/CreateStream", { name: "receipts" }, key);
+    await round(url, key, stream.id, true); // warm: connections, statements, caches
+    const plain: Round[] = [];
+    const waiting: Round[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      plain.push(await round(url, key, stream.id, false));
+      waiting.push(await round(url, key, stream.id, true));
+      const [p, w] = [plain[r]!, waiting[r]!];
+      console.log(
+        `round ${r + 1}: without ${fmt(p.perSecond)}/s p50 ${fmt(p.p50, 1)} p99 ${fmt(p.p99, 1)} ms | waiting ${fmt(w.perSecond)}/s p50 ${fmt(w.p50, 1)} p99 ${fmt(w.p99, 1)} ms, ` +
+          `${fmt(w.checkpointsPerSecond)} checkpoints/s, ${w.proven} proven ${w.pending} pending | ratio ${(w.perSecond / p.perSecond).toFixed(2)}`,
+      );
+    }
+    const ratio = median(waiting.map((w, i) => w.perSecond / plain[i]!.perSecond));
+    const p99 = median(waiting.map((w) => w.p99));
+    console.log(`\nwaiting ÷ without (median of rounds): ${ratio.toFixed(2)} (target ≥ 0.8)`);
+    console.log(`p99 request → receipt (median of rounds): ${fmt(p99, 1)} ms (target ≤ 250)`);
+    console.log(`checkpoints signed for waiters: ${fmt(median(waiting.map((w) => w.checkpointsPerSecond)))}/s (median), appends per checkpoint ${fmt(median(waiting.map((w) => w.perSecond / Math.max(w.checkpointsPerSecond, 1e-9))), 1)}`);
+  } finally {
+    await stop(server.child);
+    await db.drop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
