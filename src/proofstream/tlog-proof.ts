@@ -1,8 +1,5 @@
-import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/db.js";
-import { statement } from "../db/statement.js";
-import { streamEvents as events } from "./schema.js";
-import { AppError } from "../errors.js";
+import type { LeafCache } from "./leaf-cache.js";
 import { TLOG_PROOF_FORMAT } from "../verify/tlog-proof.js";
 import type { InclusionProofResult } from "./proofs.js";
 
@@ -11,15 +8,13 @@ import type { InclusionProofResult } from "./proofs.js";
  * event's evidence as one small text file. `extra` carries the leaf bytes so
  * that a verifier recomputes the record hash; the index is seq_no - 1.
  */
-export async function tlogProofOf(db: Db, streamId: string, proof: InclusionProofResult): Promise<string> {
-  return tlogProofText(await proofLeafOf(db, streamId, proof), proof);
+export async function tlogProofOf(db: Db, leaves: LeafCache, streamId: string, proof: InclusionProofResult): Promise<string> {
+  return tlogProofText(await proofLeafOf(db, leaves, streamId, proof), proof);
 }
 
-/** The leaf bytes an inclusion proof is about (its hash is the proof's leaf hash). */
-export async function proofLeafOf(db: Db, streamId: string, proof: InclusionProofResult): Promise<Uint8Array> {
-  const [row] = await leafQuery(db).execute({ streamId, seqNo: proof.leafIndex + 1 });
-  if (!row) throw new AppError("internal", `event ${proof.leafIndex + 1} of ${streamId} has a proof but no leaf`);
-  return row.leaf;
+/** The leaf bytes an inclusion proof is about (its hash is the proof's leaf hash), from the leaf cache. */
+export function proofLeafOf(db: Db, leaves: LeafCache, streamId: string, proof: InclusionProofResult): Promise<Uint8Array> {
+  return leaves.leaf(db, streamId, proof.leafIndex + 1, proof.treeSize);
 }
 
 /**
@@ -27,16 +22,6 @@ export async function proofLeafOf(db: Db, streamId: string, proof: InclusionProo
  * byte, built with Node's base64 instead of the verification library's
  * portable btoa: this runs on every GetInclusionProof.
  */
-/** The leaf read of every GetInclusionProof, built once per handle. */
-const leafQuery = statement((db) =>
-  db
-    .select({ leaf: events.leaf })
-    .from(events)
-    .where(and(eq(events.streamId, sql.placeholder("streamId")), eq(events.seqNo, sql.placeholder("seqNo"))))
-    .limit(1)
-    .prepare("proof_leaf"),
-);
-
 export function tlogProofText(leaf: Uint8Array, proof: Pick<InclusionProofResult, "leafIndex" | "hashes" | "checkpoint">): string {
   let text = `${TLOG_PROOF_FORMAT}\nextra ${Buffer.from(leaf.buffer, leaf.byteOffset, leaf.byteLength).toString("base64")}\nindex ${proof.leafIndex}\n`;
   for (const h of proof.hashes) text += `${h.toString("base64")}\n`;
