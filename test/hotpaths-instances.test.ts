@@ -42,7 +42,7 @@ beforeAll(async () => {
     ["--workers", "2"],
   );
   b = { child, url: info.url };
-}, 120_000);
+}, 180_000);
 afterAll(async () => {
   if (b) await stopProcess(b.child);
   await a?.stop();
@@ -63,19 +63,30 @@ function call(url: string, method: string, token: string, body: unknown): Promis
 }
 
 /**
- * Calls B until IN_A_ROW answers in a row show the change (2 s at most) and
- * returns how long after `since` the second call of that run started: by
- * then both workers had acted on it (upper bound).
+ * Asks B every few milliseconds, each call on a connection of its own, until
+ * the IN_A_ROW calls started last all show the change (2 s at most), and
+ * returns how long after `since` the second call of the final run of
+ * changed answers started: by then both workers had acted on it (an upper
+ * bound; calls overlap, so its resolution is the pacing, not a round trip).
  */
 async function latencyOnEveryWorker(since: number, ask: () => Promise<boolean>): Promise<number> {
-  const starts: number[] = [];
-  while (starts.length < IN_A_ROW) {
-    const started = performance.now();
-    if (await ask()) starts.push(started);
-    else starts.length = 0;
+  const answers: Array<{ started: number; changed: boolean }> = [];
+  const inFlight: Array<Promise<void>> = [];
+  const finalRun = () => {
+    const byStart = [...answers].sort((x, y) => x.started - y.started);
+    const lastUnchanged = byStart.findLastIndex((x) => !x.changed);
+    return byStart.slice(lastUnchanged + 1);
+  };
+  while (finalRun().length < IN_A_ROW) {
     expect(performance.now() - since, "every worker acts on the change").toBeLessThan(2_000);
+    const started = performance.now();
+    inFlight.push(ask().then((changed) => void answers.push({ started, changed })));
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
-  return Math.max(0, starts[1]! - since);
+  await Promise.all(inFlight);
+  const run = finalRun();
+  expect(run.length).toBeGreaterThanOrEqual(IN_A_ROW);
+  return Math.max(0, run[1]!.started - since);
 }
 
 const getCurrentTenant = (url: string, key: string) => call(url, "attesto.v1.TenantService/GetCurrentTenant", key, {});
@@ -91,8 +102,9 @@ describe("what one instance changes, every instance and worker acts on within 10
       const admin = change === "revoke" ? ["RevokeApiKey", { apiKeyId: t.apiKeyId }] : ["DeactivateTenant", { tenantId: t.tenantId }];
       expect((await call(a.url, `attesto.admin.v1.AdminService/${admin[0] as string}`, ADMIN_TOKEN, admin[1])).status).toBe(200);
       const answered = performance.now();
-      expect((await getCurrentTenant(a.url, t.key)).status).toBe(401);
       const latency = await latencyOnEveryWorker(answered, async () => (await getCurrentTenant(b.url, t.key)).status === 401);
+      // The instance that made the change refuses the key too (it evicted before answering).
+      expect((await getCurrentTenant(a.url, t.key)).status).toBe(401);
       console.log(`${change}: refused by both workers of the other instance ${latency.toFixed(1)} ms after the answer (target ${TARGET_MS} ms)`);
       expect(latency).toBeLessThanOrEqual(TARGET_MS);
     }
