@@ -90,6 +90,7 @@ async function main() {
       {
         publicBaseUrl: () => "http://bench",
         tileCacheBytes: 1 << 20,
+        leafCacheBytes: 1 << 20,
         headCacheMs: 0,
         checkpointIntervalMs: 1_000,
         receipts: { minIntervalMs: 20, maxWaitMs: 10_000 },

@@ -93,7 +93,9 @@ export interface Config {
   selfAuditMaxLeaves: number;
   /** Memory for expanded Merkle tiles (proof serving). */
   tileCacheBytes: number;
-  /** How long proofs trust a cached "latest checkpoint" (other instances' signatures show up within it). */
+  /** Memory for events' leaf bytes on the proof path (entry bundles of 256 leaves). */
+  leafCacheBytes: number;
+  /** How long proofs trust a cached "latest checkpoint" that no announcement refreshed (signatures are announced to every instance at once; this bounds the lag when one is lost). */
   headCacheMs: number;
   /** Serve the tlog-tiles read path without authentication. */
   tilesPublic: boolean;
@@ -253,6 +255,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     selfAuditSample: e.ATTESTO_SELF_AUDIT_SAMPLE,
     selfAuditMaxLeaves: e.ATTESTO_SELF_AUDIT_MAX_LEAVES,
     tileCacheBytes: e.ATTESTO_TILE_CACHE_MB * 1024 * 1024,
+    leafCacheBytes: e.ATTESTO_LEAF_CACHE_MB * 1024 * 1024,
     tilesPublic: e.ATTESTO_TILES_PUBLIC,
     headCacheMs: e.ATTESTO_HEAD_CACHE_MS,
     webhookAllowLoopback: e.ATTESTO_WEBHOOK_ALLOW_LOOPBACK,

@@ -43,6 +43,12 @@ export interface OpenDatabaseOptions {
   connectTimeoutMs?: number;
   /** statement_timeout of every pooled session; 0 or unset: none. */
   statementTimeoutMs?: number;
+  /**
+   * Told the text of each statement sent (postgres.js's `debug`): how a test
+   * sees that a path sends none. For tests only: it also makes postgres.js
+   * errors carry their statement and parameters.
+   */
+  onStatement?: (text: string) => void;
 }
 
 /**
@@ -63,6 +69,7 @@ export function openDatabase(opts: OpenDatabaseOptions): Database {
     connect_timeout: (opts.connectTimeoutMs ?? 30_000) / 1000,
     backoff: reconnectDelaySeconds,
     connection: { application_name: "attesto", ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}) },
+    ...(opts.onStatement ? { debug: (_connection: number, text: string) => opts.onStatement!(text) } : {}),
   });
   // Every Drizzle statement prepared (one round trip, parsed once per connection): see prepared.ts.
   const db = drizzle(preparing(client));

@@ -45,7 +45,7 @@ export async function consistencyProof(db: Db, tileCache: TileCache, streamId: s
  * instances can never sign two different trees of one size.
  */
 export class Checkpointer {
-  constructor(private readonly deps: { db: Db; tileCache: TileCache; keys: StreamKeys; events: WebhookEmitter; logger: Logger; onSigned?: (streamId: string) => void }) {}
+  constructor(private readonly deps: { db: Db; tileCache: TileCache; keys: StreamKeys; events: WebhookEmitter; logger: Logger; onSigned?: (checkpoint: CheckpointRecord) => void }) {}
 
   /**
    * Signs the stream's current tree if it grew; else returns the latest
@@ -102,7 +102,7 @@ export class Checkpointer {
     });
     if (created) {
       this.deps.events.committed();
-      this.deps.onSigned?.(streamId);
+      this.deps.onSigned?.(created);
       return { checkpoint: created, created: true };
     }
     const latest = await this.#latest(streamId);

@@ -13,9 +13,12 @@ export interface Head {
 
 /**
  * What the proof path reads on every call, kept in memory: a stream's owner
- * (never changes), its latest checkpoint size (refreshed after `ttlMs`, so
- * "latest" may lag a fresh signature by that much; every answer names the
- * checkpoint it proves against) and signed checkpoints (immutable).
+ * (never changes), its latest checkpoint size and signed checkpoints
+ * (immutable but for cosignatures a checkpoint gains later). A new or
+ * changed checkpoint is announced (`announced`: by the signer, on every
+ * instance through the broadcast), which updates the head and the record
+ * at once; `ttlMs` only bounds how long a head is trusted when an
+ * announcement is lost (every answer names the checkpoint it proves against).
  *
  * Reads of one stream's head are single-flight: when the cached head
  * expires under load, the proofs in flight share one read of the row
@@ -61,9 +64,31 @@ export class StreamHeads {
     return read;
   }
 
-  /** Drops the cached head, e.g. right after this process signed a checkpoint. */
+  /** Drops the cached head. */
   forget(streamId: string): void {
     this.#heads.delete(streamId);
+  }
+
+  /**
+   * A signed checkpoint announced by its signer (or again with new
+   * cosignatures): kept as the record of its size, and as the stream's
+   * latest when it is newer than the cached head says (which it refreshes).
+   */
+  announced(checkpoint: CheckpointRecord): void {
+    const { streamId, treeSize } = checkpoint;
+    const head = this.#heads.get(streamId);
+    if (head && head.checkpointSize <= treeSize) this.#heads.set(streamId, { ...head, checkpointSize: treeSize, treeSize: Math.max(head.treeSize, treeSize) });
+    const bySize = this.#checkpoints.get(streamId);
+    if (bySize) {
+      if (bySize.size >= 64 && !bySize.has(treeSize)) bySize.clear();
+      bySize.set(treeSize, checkpoint);
+    } else if (head) this.#checkpoints.set(streamId, new Map([[treeSize, checkpoint]]));
+  }
+
+  /** Forgets every head and checkpoint (announcements may have been missed). */
+  clear(): void {
+    this.#heads.clear();
+    this.#checkpoints.clear();
   }
 
   /** A signed checkpoint of the stream (0: the latest known), or undefined. */

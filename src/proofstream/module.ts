@@ -1,5 +1,6 @@
 import type { Keyring } from "../crypto/keyring.js";
 import type { Db } from "../db/db.js";
+import type { Broadcast } from "../infra/broadcast.js";
 import type { PageRequest } from "../db/pagination.js";
 import type { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
@@ -15,6 +16,8 @@ import { consistencyProofToCheckpoint, inclusionProof, type InclusionProofResult
 import { getEvent, listEvents, type EventFilter, type EventRef } from "./stream-events.js";
 import { createStream, getStream, getStreamRow, listStreams, StreamCreator, type Stream } from "./streams.js";
 import { TileCache } from "./tile-cache.js";
+import { LeafCache } from "./leaf-cache.js";
+import { CHECKPOINT_ANNOUNCED_CHANNEL, decodeCheckpointAnnouncement, encodeCheckpointAnnouncement } from "./checkpoint-announcement.js";
 import { proofLeafOf, tlogProofOf, tlogProofText } from "./tlog-proof.js";
 import { createOnce, type RequestIds } from "../request-ids/module.js";
 import { sql } from "drizzle-orm";
@@ -39,9 +42,11 @@ export interface ProofstreamSettings {
   /** Read when a stream is created: its origin is fixed then. */
   publicBaseUrl: () => string;
   tileCacheBytes: number;
+  /** The proof path's entry bundles (each event's leaf bytes), in bytes. */
+  leafCacheBytes: number;
   /** The appender's warm set (each stream's owner and the right edge of its tree), in bytes; 64 MiB when unset. */
   warmStreamBytes?: number;
-  /** How long the proof path trusts its cached "latest checkpoint" of a stream. */
+  /** How long the proof path trusts its cached "latest checkpoint" of a stream when no announcement refreshes it. */
   headCacheMs: number;
   checkpointIntervalMs: number;
   /** Appends that wait for their proof: signing at most every `minIntervalMs` per stream, waits of at most `maxWaitMs`. */
@@ -64,6 +69,8 @@ export interface ProofstreamDeps {
   requestIds?: RequestIds;
   /** Where bundles get their checkpoint's anchor receipts (the anchoring module, composed after this one). */
   anchorReceipts?: AnchorReceiptSource;
+  /** Announces signed checkpoints to every instance's proof path; without it each instance learns of them by its head cache's lifetime. */
+  broadcast?: Broadcast;
 }
 
 /**
@@ -78,6 +85,7 @@ export class Proofstreams {
   /** Verifier bundles, built by a job of this module. */
   readonly bundles: Bundles;
   readonly #tileCache: TileCache;
+  readonly #leafCache: LeafCache;
   readonly #heads: StreamHeads;
   readonly #appender: Appender;
   readonly #streamCreator: StreamCreator;
@@ -89,6 +97,7 @@ export class Proofstreams {
     private readonly settings: ProofstreamSettings,
   ) {
     this.#tileCache = new TileCache(settings.tileCacheBytes);
+    this.#leafCache = new LeafCache(settings.leafCacheBytes);
     this.#heads = new StreamHeads(settings.headCacheMs);
     this.#appender = new Appender(deps.db, { warmStreamBytes: settings.warmStreamBytes });
     this.#streamCreator = new StreamCreator(deps.db, deps.keyring);
@@ -98,7 +107,7 @@ export class Proofstreams {
       keys: new StreamKeys(deps.keyring),
       events: deps.events,
       logger: deps.logger,
-      onSigned: (streamId) => this.#heads.forget(streamId),
+      onSigned: (checkpoint) => this.announceCheckpoint(checkpoint),
     });
     this.#receipts = new ReceiptWaiter(
       {
@@ -126,6 +135,14 @@ export class Proofstreams {
 
   async start(): Promise<void> {
     const { jobs } = this.deps;
+    await this.deps.broadcast?.subscribe(
+      CHECKPOINT_ANNOUNCED_CHANNEL,
+      (message) => {
+        const checkpoint = decodeCheckpointAnnouncement(message);
+        if (checkpoint) this.#heads.announced(checkpoint);
+      },
+      () => this.#heads.clear(),
+    );
     await jobs.every("proofstream.checkpoint", this.settings.checkpointIntervalMs, () => this.closeGrownCheckpoints());
     await jobs.every("proofstream.self-audit", this.settings.selfAuditIntervalMs, () => this.selfAudit());
     this.bundles.start();
@@ -238,6 +255,17 @@ export class Proofstreams {
     return getCheckpoint(this.deps.db, tenantId, streamId, size);
   }
 
+  /**
+   * Makes a signed checkpoint the one every instance's proof path answers
+   * with, at once: this process now, the others through the broadcast. The
+   * signer calls it after each signature; call it again whenever a stored
+   * checkpoint changes (cosignatures added to its note), with the new record.
+   */
+  announceCheckpoint(checkpoint: CheckpointRecord): void {
+    this.#heads.announced(checkpoint);
+    this.deps.broadcast?.publish(CHECKPOINT_ANNOUNCED_CHANNEL, encodeCheckpointAnnouncement(checkpoint));
+  }
+
   /** Signs the stream's tree now if it grew. */
   async createCheckpoint(tenantId: string, streamId: string): Promise<{ checkpoint: CheckpointRecord; created: boolean }> {
     await getStreamRow(this.deps.db, tenantId, streamId);
@@ -250,12 +278,12 @@ export class Proofstreams {
 
   /** An inclusion proof as a C2SP tlog-proof text (the leaf bytes as `extra`, the signed checkpoint verbatim). */
   tlogProofOf(streamId: string, proof: InclusionProofResult): Promise<string> {
-    return tlogProofOf(this.deps.db, streamId, proof);
+    return tlogProofOf(this.deps.db, this.#leafCache, streamId, proof);
   }
 
   /** The leaf bytes an inclusion proof is about, and the proof as a C2SP tlog-proof. */
   async proofEvidence(streamId: string, proof: InclusionProofResult): Promise<{ leaf: Uint8Array; tlogProof: string }> {
-    const leaf = await proofLeafOf(this.deps.db, streamId, proof);
+    const leaf = await proofLeafOf(this.deps.db, this.#leafCache, streamId, proof);
     return { leaf, tlogProof: tlogProofText(leaf, proof) };
   }
 

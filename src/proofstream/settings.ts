@@ -10,6 +10,7 @@ export function proofstreamSettings(config: Config, publicBaseUrl: () => string 
   return {
     publicBaseUrl,
     tileCacheBytes: config.tileCacheBytes,
+    leafCacheBytes: config.leafCacheBytes,
     headCacheMs: config.headCacheMs,
     checkpointIntervalMs: config.checkpointIntervalMs,
     receipts: {

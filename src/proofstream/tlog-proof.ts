@@ -1,8 +1,5 @@
-import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/db.js";
-import { statement } from "../db/statement.js";
-import { streamEvents as events } from "./schema.js";
-import { AppError } from "../errors.js";
+import type { LeafCache } from "./leaf-cache.js";
 import { TLOG_PROOF_FORMAT } from "../verify/tlog-proof.js";
 import type { InclusionProofResult } from "./proofs.js";
 import type { CheckpointRecord } from "./checkpoints.js";
@@ -16,15 +13,13 @@ import type { TileCache } from "./tile-cache.js";
  * event's evidence as one small text file. `extra` carries the leaf bytes so
  * that a verifier recomputes the record hash; the index is seq_no - 1.
  */
-export async function tlogProofOf(db: Db, streamId: string, proof: InclusionProofResult): Promise<string> {
-  return tlogProofText(await proofLeafOf(db, streamId, proof), proof);
+export async function tlogProofOf(db: Db, leaves: LeafCache, streamId: string, proof: InclusionProofResult): Promise<string> {
+  return tlogProofText(await proofLeafOf(db, leaves, streamId, proof), proof);
 }
 
-/** The leaf bytes an inclusion proof is about (its hash is the proof's leaf hash). */
-export async function proofLeafOf(db: Db, streamId: string, proof: InclusionProofResult): Promise<Uint8Array> {
-  const [row] = await leafQuery(db).execute({ streamId, seqNo: proof.leafIndex + 1 });
-  if (!row) throw new AppError("internal", `event ${proof.leafIndex + 1} of ${streamId} has a proof but no leaf`);
-  return row.leaf;
+/** The leaf bytes an inclusion proof is about (its hash is the proof's leaf hash), from the leaf cache. */
+export function proofLeafOf(db: Db, leaves: LeafCache, streamId: string, proof: InclusionProofResult): Promise<Uint8Array> {
+  return leaves.leaf(db, streamId, proof.leafIndex + 1, proof.treeSize);
 }
 
 /**
@@ -32,16 +27,6 @@ export async function proofLeafOf(db: Db, streamId: string, proof: InclusionProo
  * byte, built with Node's base64 instead of the verification library's
  * portable btoa: this runs on every GetInclusionProof.
  */
-/** The leaf read of every GetInclusionProof, built once per handle. */
-const leafQuery = statement((db) =>
-  db
-    .select({ leaf: events.leaf })
-    .from(events)
-    .where(and(eq(events.streamId, sql.placeholder("streamId")), eq(events.seqNo, sql.placeholder("seqNo"))))
-    .limit(1)
-    .prepare("proof_leaf"),
-);
-
 /**
  * The tlog-proof of an event just committed against a checkpoint that covers
  * it: the leaf rebuilt from the event's fields (no read), the path from the

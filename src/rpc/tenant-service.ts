@@ -8,8 +8,7 @@ import { apiKeyMsg, tenantMsg } from "./convert.js";
 export function tenantService({ tenancy }: { tenancy: Tenancy }): ServiceImpl<typeof TenantService> {
   return {
     async getCurrentTenant(_req, ctx) {
-      const { tenantId, apiKeyId } = tenantOf(ctx);
-      const [tenant, apiKey] = await Promise.all([tenancy.getTenant(tenantId), tenancy.getApiKey(tenantId, apiKeyId)]);
+      const { tenant, apiKey } = await tenancy.currentAccount(tenantOf(ctx));
       return { tenant: tenantMsg(tenant), apiKey: apiKeyMsg(apiKey) };
     },
     async createApiKey(req, ctx) {

@@ -144,6 +144,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
         events: webhooks.events,
         requestIds,
         anchorReceipts: (streamId, treeSize) => anchoringRef?.bundleReceipts(streamId, treeSize) ?? Promise.resolve([]),
+        broadcast,
       },
       proofstreamSettings(config, () => publicBaseUrl),
     );

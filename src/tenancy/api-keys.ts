@@ -8,7 +8,7 @@ import { apiKeys, tenants } from "./schema.js";
 import { notFound } from "../errors.js";
 import { newId } from "../ids.js";
 import { requireActiveTenant } from "./tenants.js";
-import type { ApiKey, TenantPrincipal } from "./types.js";
+import type { ApiKey, Tenant, TenantPrincipal } from "./types.js";
 
 const KEY_PREFIX = "atk_";
 /** How much of the key is kept in clear, to recognise it in lists. */
@@ -77,17 +77,38 @@ export async function revokeApiKey(db: Db, apiKeyId: string, tenantId?: string):
   return { ...toApiKey(row), keyHash: row.keyHash };
 }
 
-/** The principal of a live key of an active tenant, or null. */
-export async function findPrincipalByKeyHash(db: Db, keyHash: string): Promise<TenantPrincipal | null> {
-  const [row] = await db
-    .select({ apiKeyId: apiKeys.id, tenantId: apiKeys.tenantId })
+/**
+ * The principal of a live key of an active tenant with the key's and the
+ * tenant's rows, in one prepared read (built once per handle): what the
+ * authenticator caches, so GetCurrentTenant answers from memory.
+ */
+const accountByKeyHash = statement((db) =>
+  db
+    .select({ apiKey: apiKeys, tenant: tenants })
     .from(apiKeys)
     .innerJoin(tenants, eq(tenants.id, apiKeys.tenantId))
-    .where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt), eq(tenants.active, true)))
-    .limit(1);
-  return row ? { kind: "tenant", ...row } : null;
+    .where(and(eq(apiKeys.keyHash, sql.placeholder("keyHash")), isNull(apiKeys.revokedAt), eq(tenants.active, true)))
+    .limit(1)
+    .prepare("account_by_key_hash"),
+);
+
+/** A live key of an active tenant: who calls (the principal) and the rows GetCurrentTenant answers with. */
+export interface Account {
+  principal: TenantPrincipal;
+  tenant: Tenant;
+  apiKey: ApiKey;
+}
+
+export async function findAccountByKeyHash(db: Db, keyHash: string): Promise<Account | null> {
+  const [row] = await accountByKeyHash(db).execute({ keyHash });
+  return row ? { principal: { kind: "tenant", tenantId: row.tenant.id, apiKeyId: row.apiKey.id }, tenant: row.tenant, apiKey: toApiKey(row.apiKey) } : null;
 }
 
 export async function touchApiKey(db: Db, apiKeyId: string, at: Date): Promise<void> {
   await db.update(apiKeys).set({ lastUsedAt: at }).where(eq(apiKeys.id, apiKeyId));
+}
+
+/** The principal of a live key of an active tenant, or null. */
+export async function findPrincipalByKeyHash(db: Db, keyHash: string): Promise<TenantPrincipal | null> {
+  return (await findAccountByKeyHash(db, keyHash))?.principal ?? null;
 }

@@ -3,26 +3,29 @@ import { LRUCache } from "lru-cache";
 import type { Db } from "../db/db.js";
 import { AppError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { findPrincipalByKeyHash, hashApiKey, looksLikeApiKey, touchApiKey } from "./api-keys.js";
+import { findAccountByKeyHash, hashApiKey, looksLikeApiKey, touchApiKey, type Account } from "./api-keys.js";
 import type { Principal, TenantPrincipal } from "./types.js";
 
 /** last_used_at is written at most this often per key and instance. */
 const TOUCH_INTERVAL_MS = 60_000;
 const MAX_CACHED_KEYS = 10_000;
 
-/** A cache entry: the key's principal, or null for a key that resolves to nothing. */
+/** A cache entry: the key's account (principal, key and tenant rows), or null for a key that resolves to nothing. */
 interface Lookup {
-  principal: TenantPrincipal | null;
+  account: Account | null;
 }
 
 /**
  * Turns `Authorization: Bearer …` into a principal. Tenant keys are looked
- * up by SHA-256 and cached briefly (cacheMs) so that a busy key does not cost
- * a query per request; revocation evicts at once on this instance and, through
- * `evict`, on others.
+ * up by SHA-256 and cached briefly (cacheMs) with the key's and the tenant's
+ * rows, so that a busy key costs no query per request, GetCurrentTenant
+ * included; revocation and deactivation evict at once on this instance and,
+ * through `evict`, on others.
  */
 export class Authenticator {
   readonly #cache: LRUCache<string, Lookup> | undefined;
+  /** The rows each principal was resolved with, for as long as someone holds the principal. */
+  readonly #accounts = new WeakMap<TenantPrincipal, Account>();
   /** When this instance last recorded each key's use. */
   readonly #touched = new LRUCache<string, true>({ max: MAX_CACHED_KEYS, ttl: TOUCH_INTERVAL_MS });
   readonly #adminTokenHash: Buffer | undefined;
@@ -52,7 +55,7 @@ export class Authenticator {
     if (this.isOperatorToken(token)) return { kind: "operator" };
     const principal = looksLikeApiKey(token) ? await this.#lookup(hashApiKey(token)) : null;
     if (!principal) throw new AppError("unauthenticated", "invalid API key");
-    this.#touch(principal.apiKeyId);
+    this.#touch(principal);
     return principal;
   }
 
@@ -80,19 +83,34 @@ export class Authenticator {
     else this.#cache?.clear();
   }
 
-  async #lookup(keyHash: string): Promise<TenantPrincipal | null> {
-    const hit = this.#cache?.get(keyHash);
-    if (hit) return hit.principal;
-    const principal = await findPrincipalByKeyHash(this.db, keyHash);
-    // Unknown keys are cached too, so a flood of bad keys stays off the database.
-    this.#cache?.set(keyHash, { principal });
-    return principal;
+  /**
+   * The key's and the tenant's rows as this instance resolved the principal
+   * (at most the key cache's lifetime ago, and never across an eviction it
+   * heard of); undefined for a principal it did not make.
+   */
+  accountOf(principal: TenantPrincipal): Account | undefined {
+    return this.#accounts.get(principal);
   }
 
-  #touch(apiKeyId: string): void {
+  async #lookup(keyHash: string): Promise<TenantPrincipal | null> {
+    const hit = this.#cache?.get(keyHash);
+    if (hit) return hit.account?.principal ?? null;
+    const account = await findAccountByKeyHash(this.db, keyHash);
+    if (account) this.#accounts.set(account.principal, account);
+    // Unknown keys are cached too, so a flood of bad keys stays off the database.
+    this.#cache?.set(keyHash, { account });
+    return account?.principal ?? null;
+  }
+
+  #touch(principal: TenantPrincipal): void {
+    const { apiKeyId } = principal;
     if (this.#touched.has(apiKeyId)) return;
     this.#touched.set(apiKeyId, true);
-    touchApiKey(this.db, apiKeyId, new Date()).catch((err) => this.opts.logger.warn({ err: (err as Error).message, apiKeyId }, "could not record api key use"));
+    const at = new Date();
+    // The cached row says what this instance just recorded, as a fresh read would.
+    const account = this.#accounts.get(principal);
+    if (account) account.apiKey = { ...account.apiKey, lastUsedAt: at };
+    touchApiKey(this.db, apiKeyId, at).catch((err) => this.opts.logger.warn({ err: (err as Error).message, apiKeyId }, "could not record api key use"));
   }
 }
 

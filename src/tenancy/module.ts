@@ -7,7 +7,7 @@ import { createOnce, type RequestIds } from "../request-ids/module.js";
 import { getApiKey, issueApiKey, listApiKeys, revokeApiKey } from "./api-keys.js";
 import { Authenticator } from "./authenticator.js";
 import { createTenant, deactivateTenant, getTenant, isActiveTenant, listTenants } from "./tenants.js";
-import type { ApiKey, Tenant } from "./types.js";
+import type { ApiKey, Tenant, TenantPrincipal } from "./types.js";
 
 /** Revocations are broadcast so every instance drops its cached credentials. */
 export type { Authenticator } from "./authenticator.js";
@@ -40,9 +40,16 @@ export class Tenancy {
     this.authenticator = new Authenticator(deps.db, { adminToken: settings.adminToken, cacheMs: settings.apiKeyCacheMs, logger: deps.logger });
   }
 
-  /** Listens for evictions from other instances. */
+  /**
+   * Listens for evictions from other instances; after the broadcast lost its
+   * connection (evictions published meanwhile are lost) it forgets every key.
+   */
   async start(): Promise<void> {
-    await this.deps.broadcast?.subscribe(AUTH_EVICT_CHANNEL, (keyHash) => this.authenticator.evict(keyHash || undefined));
+    await this.deps.broadcast?.subscribe(
+      AUTH_EVICT_CHANNEL,
+      (keyHash) => this.authenticator.evict(keyHash || undefined),
+      () => this.authenticator.evict(),
+    );
   }
 
   async close(): Promise<void> {}
@@ -60,6 +67,17 @@ export class Tenancy {
       },
       (id) => getTenant(db, id),
     );
+  }
+
+  /**
+   * The caller's tenant and key rows: from memory when this instance
+   * resolved the principal (the key cache holds them), else two reads.
+   */
+  async currentAccount(principal: TenantPrincipal): Promise<{ tenant: Tenant; apiKey: ApiKey }> {
+    const cached = this.authenticator.accountOf(principal);
+    if (cached) return cached;
+    const [tenant, apiKey] = await Promise.all([getTenant(this.deps.db, principal.tenantId), getApiKey(this.deps.db, principal.tenantId, principal.apiKeyId)]);
+    return { tenant, apiKey };
   }
 
   getTenant(id: string): Promise<Tenant> {

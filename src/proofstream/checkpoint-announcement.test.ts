@@ -1,0 +1,30 @@
+import { describe, expect, it } from "vitest";
+import { decodeCheckpointAnnouncement, encodeCheckpointAnnouncement } from "./checkpoint-announcement.js";
+
+const record = { streamId: "str_01", treeSize: 1234, rootHash: Buffer.alloc(32, 7), note: "attesto.example/x\n1234\nabc=\n\n— key sig\n", keyId: -5, signedAt: new Date("2026-12-06T10:00:00.123Z") };
+
+describe("checkpoint announcements", () => {
+  it("carry the whole record through the broadcast", () => {
+    expect(decodeCheckpointAnnouncement(encodeCheckpointAnnouncement(record))).toEqual(record);
+  });
+
+  it("drop anything that is not an announcement", () => {
+    const good = JSON.parse(encodeCheckpointAnnouncement(record)) as Record<string, unknown>;
+    for (const message of [
+      "",
+      "not json",
+      "null",
+      "42",
+      JSON.stringify({ ...good, treeSize: 0 }),
+      JSON.stringify({ ...good, treeSize: 1.5 }),
+      JSON.stringify({ ...good, treeSize: "12" }),
+      JSON.stringify({ ...good, rootHash: "ab" }),
+      JSON.stringify({ ...good, signedAt: "yesterday" }),
+      JSON.stringify({ ...good, keyId: null }),
+      JSON.stringify({ ...good, note: 5 }),
+      JSON.stringify({ ...good, streamId: undefined }),
+    ]) {
+      expect(decodeCheckpointAnnouncement(message), message).toBeUndefined();
+    }
+  });
+});

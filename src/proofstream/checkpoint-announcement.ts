@@ -1,0 +1,32 @@
+import type { CheckpointRecord } from "./checkpoints.js";
+
+/**
+ * The broadcast channel on which a signed checkpoint is announced to every
+ * instance: by its signer as soon as it committed, and again by whoever
+ * changes it later (cosignatures added to its note), so each instance's
+ * proof path takes it as the stream's latest without a read.
+ */
+export const CHECKPOINT_ANNOUNCED_CHANNEL = "attesto:proofstream:checkpoint";
+
+/** The whole record, so a receiver needs no read to prove against it. */
+export function encodeCheckpointAnnouncement(c: CheckpointRecord): string {
+  return JSON.stringify({ streamId: c.streamId, treeSize: c.treeSize, rootHash: c.rootHash.toString("hex"), note: c.note, keyId: c.keyId, signedAt: c.signedAt.toISOString() });
+}
+
+/** The record of an announcement; undefined for anything that is not one (the message is dropped). */
+export function decodeCheckpointAnnouncement(message: string): CheckpointRecord | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(message);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null) return undefined;
+  const { streamId, treeSize, rootHash, note, keyId, signedAt } = value as Record<string, unknown>;
+  if (typeof streamId !== "string" || typeof note !== "string" || typeof rootHash !== "string" || typeof signedAt !== "string") return undefined;
+  if (!Number.isSafeInteger(treeSize) || (treeSize as number) < 1 || !Number.isSafeInteger(keyId)) return undefined;
+  if (!/^[0-9a-f]{64}$/.test(rootHash)) return undefined;
+  const at = new Date(signedAt);
+  if (Number.isNaN(at.getTime())) return undefined;
+  return { streamId, treeSize: treeSize as number, rootHash: Buffer.from(rootHash, "hex"), note, keyId: keyId as number, signedAt: at };
+}
