@@ -92,6 +92,7 @@ export class Proofstreams {
       events: deps.events,
       logger: deps.logger,
       onSigned: (streamId) => this.#heads.forget(streamId),
+      integratePending: () => this.#appender.integratePending(),
     });
     this.tiles = new TlogTiles({ db: deps.db, tileCache: this.#tileCache });
     this.bundles = new Bundles(
