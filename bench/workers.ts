@@ -1,15 +1,17 @@
-// Multi-core benchmark: `serve --workers 1` against `serve --workers 2` on
-// the same database, AppendEvent at 64 connections on one stream (both
-// workers append to the same stream: each batch of a worker that did not
-// write the stream last takes the locked path) and on 100 streams.
+// Many processes on one stream: `serve --workers 1` (the baseline) against
+// `serve --workers 2` and against two instances (two `serve --workers 1` on
+// the same database, the load split between them as a load balancer would),
+// AppendEvent at 64 connections on one stream (every process appends to the
+// same stream) and on 100 streams.
 //
-// Rounds are interleaved (workers 1, workers 2, workers 1, ...) and each
-// figure is the median of the per-round ratios workers 2 / workers 1. On a
-// 2-core machine the load generator, Postgres and Redis compete with the
-// workers for the same cores: the ratio is a floor of what more cores give.
+// Rounds are interleaved (workers 1, workers 2, two instances, workers 1,
+// ...) and each figure is the median of the per-round ratios to workers 1.
+// On a 2-core machine the load generator, Postgres and Redis compete with the
+// servers for the same cores: the ratio is a floor of what more cores give.
 //
 //   npm run bench:workers        (BENCH_SECONDS=5 BENCH_ROUNDS=3)
 import { randomBytes } from "node:crypto";
+import type { ChildProcess } from "node:child_process";
 import os from "node:os";
 import postgres from "postgres";
 import { type LoadResult, benchDatabase, benchTenant, fmt, load, machine, rpc, serveEnv, spawnNode, stop, median } from "./lib.js";
@@ -19,10 +21,24 @@ const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const OCCURRED = new Date("2026-06-07T12:00:00Z").toISOString();
 
-function appendLoad(url: string, token: string, streams: string[], tag: string): Promise<LoadResult> {
+/** The load at 64 connections, split evenly over the given servers; one result for all of them. */
+async function appendLoad(urls: string[], token: string, streams: string[], tag: string): Promise<LoadResult> {
+  const parts = await Promise.all(urls.map((url, i) => appendLoadOn(url, token, streams, `${tag}-${i}`, 64 / urls.length)));
+  return {
+    requestsPerSecond: parts.reduce((n, r) => n + r.requestsPerSecond, 0),
+    p50Ms: Math.max(...parts.map((r) => r.p50Ms)),
+    p99Ms: Math.max(...parts.map((r) => r.p99Ms)),
+    total: parts.reduce((n, r) => n + r.total, 0),
+    errors: parts.reduce((n, r) => n + r.errors, 0),
+    non2xx: parts.reduce((n, r) => n + r.non2xx, 0),
+  };
+}
+
+function appendLoadOn(url: string, token: string, streams: string[], tag: string, connections: number): Promise<LoadResult> {
   let n = 0;
   return load({
     url: `${url}/attesto.v1.ProofstreamService/AppendEvent`,
+    connections,
     method: "POST",
     duration: SECONDS,
     headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
@@ -30,7 +46,10 @@ function appendLoad(url: string, token: string, streams: string[], tag: string):
       {
         setupRequest: (req) => {
           const i = n++;
-          return { ...req, body: JSON.stringify({ streamId: streams[i % streams.length], sourceRef: `bench-${tag}-${i}`, eventType: "bench.event", occurredAt: OCCURRED, payload: { i, tag } }) };
+          return {
+            ...req,
+            body: JSON.stringify({ streamId: streams[i % streams.length], sourceRef: `bench-${tag}-${i}`, eventType: "bench.event", occurredAt: OCCURRED, payload: { i, tag: tag.split("-")[0] } }),
+          };
         },
       },
     ],
@@ -45,20 +64,30 @@ async function main() {
     ATTESTO_ANCHOR_DEV_CHAIN: "false",
   };
   const serve = (workers: number) => spawnNode(["src/cli/main.ts", "--json", "serve", "--port", "0", "--workers", String(workers)], env, /"url": "([^"]+)"/);
+  const one = async (workers: number) => {
+    const { child, match } = await serve(workers);
+    return { child, url: match[1]! };
+  };
   try {
     // Tenant, key and streams once, on the shared database.
     const setup = await serve(1);
     const url = setup.match[1]!;
     const { key } = await benchTenant(url, ADMIN);
     const newStream = async (name: string) => (await rpc<{ stream: { id: string } }>(url, "ProofstreamService/CreateStream", { name }, key)).stream.id;
-    const one = await newStream("bench-one");
+    const one1 = await newStream("bench-one");
     const many = await Promise.all(Array.from({ length: 100 }, (_, i) => newStream(`bench-many-${i}`)));
     await stop(setup.child);
 
-    const figures = new Map<string, { w1: LoadResult[]; w2: LoadResult[]; b1: number[]; b2: number[] }>([
-      ["AppendEvent, 1 stream", { w1: [], w2: [], b1: [], b2: [] }],
-      ["AppendEvent, 100 streams", { w1: [], w2: [], b1: [], b2: [] }],
-    ]);
+    type Setup = "w1" | "w2" | "i2";
+    const setups: Array<{ setup: Setup; label: string; start(): Promise<Array<{ child: ChildProcess; url: string }>> }> = [
+      { setup: "w1", label: "workers 1", start: async () => [await one(1)] },
+      { setup: "w2", label: "workers 2", start: async () => [await one(2)] },
+      { setup: "i2", label: "two instances", start: () => Promise.all([one(1), one(1)]) },
+    ];
+    const figures = new Map<string, Record<Setup, { runs: LoadResult[]; batches: number[] }>>();
+    const blank = () => ({ w1: { runs: [], batches: [] }, w2: { runs: [], batches: [] }, i2: { runs: [], batches: [] } });
+    figures.set("AppendEvent, 1 stream", blank());
+    figures.set("AppendEvent, 100 streams", blank());
     // Events per commit: the rows a load inserted (its tag is in their payload) over the distinct transactions
     // that inserted them (xmin); counted after the load, so the counting costs it nothing.
     const sql = postgres(db.url, { max: 1, onnotice: () => {} });
@@ -68,22 +97,22 @@ async function main() {
       return Number(row!.events) / Math.max(1, Number(row!.commits));
     };
     for (let round = 0; round < ROUNDS; round++) {
-      for (const workers of [1, 2] as const) {
-        const server = await serve(workers);
-        const base = server.match[1]!;
+      for (const { setup, label, start } of setups) {
+        const servers = await start();
+        const urls = servers.map((s) => s.url);
         // A short warm-up: connections, key cache, JIT.
-        await load({ url: `${base}/healthz`, duration: 1 });
+        await Promise.all(urls.map((url) => load({ url: `${url}/healthz`, duration: 1 })));
         const [oneTag, manyTag] = [randomBytes(4).toString("hex"), randomBytes(4).toString("hex")];
-        const oneResult = await appendLoad(base, key, [one], oneTag);
-        const manyResult = await appendLoad(base, key, many, manyTag);
-        const oneFigure = figures.get("AppendEvent, 1 stream")!;
-        const manyFigure = figures.get("AppendEvent, 100 streams")!;
-        oneFigure[workers === 1 ? "w1" : "w2"].push(oneResult);
-        manyFigure[workers === 1 ? "w1" : "w2"].push(manyResult);
-        await stop(server.child);
-        oneFigure[workers === 1 ? "b1" : "b2"].push(await batchOf(oneTag));
-        manyFigure[workers === 1 ? "b1" : "b2"].push(await batchOf(manyTag));
-        process.stderr.write(`round ${round + 1}, workers ${workers}: 1 stream ${fmt(oneResult.requestsPerSecond)}/s, 100 streams ${fmt(manyResult.requestsPerSecond)}/s\n`);
+        const oneResult = await appendLoad(urls, key, [one1], oneTag);
+        const manyResult = await appendLoad(urls, key, many, manyTag);
+        await Promise.all(servers.map((s) => stop(s.child)));
+        const oneFigure = figures.get("AppendEvent, 1 stream")![setup];
+        const manyFigure = figures.get("AppendEvent, 100 streams")![setup];
+        oneFigure.runs.push(oneResult);
+        manyFigure.runs.push(manyResult);
+        oneFigure.batches.push(await batchOf(oneTag));
+        manyFigure.batches.push(await batchOf(manyTag));
+        process.stderr.write(`round ${round + 1}, ${label}: 1 stream ${fmt(oneResult.requestsPerSecond)}/s, 100 streams ${fmt(manyResult.requestsPerSecond)}/s\n`);
       }
     }
     console.log(
@@ -92,13 +121,18 @@ async function main() {
         .map((l) => l.toFixed(2))
         .join(" ")}`,
     );
-    console.log("figure                      workers 1 (median)   workers 2 (median)   p99 w1 / w2 (ms)   events per commit w1 / w2   workers 2 / workers 1 (median of rounds)");
-    for (const [name, { w1, w2, b1, b2 }] of figures) {
-      const ratios = w1.map((r, i) => w2[i]!.requestsPerSecond / r.requestsPerSecond);
-      const errors = [...w1, ...w2].reduce((n, r) => n + r.errors + r.non2xx, 0);
-      console.log(
-        `${name.padEnd(26)}  ${fmt(median(w1.map((r) => r.requestsPerSecond))).padStart(10)}/s  ${fmt(median(w2.map((r) => r.requestsPerSecond))).padStart(16)}/s   ${fmt(median(w1.map((r) => r.p99Ms)))} / ${fmt(median(w2.map((r) => r.p99Ms)))}   ${fmt(median(b1), 1)} / ${fmt(median(b2), 1)}   ${median(ratios).toFixed(2)} × (rounds: ${ratios.map((r) => r.toFixed(2)).join(", ")})${errors ? `; ${errors} errors or non-2xx` : ""}`,
-      );
+    for (const [name, f] of figures) {
+      console.log(`${name}`);
+      for (const { setup, label } of setups) {
+        const { runs, batches } = f[setup];
+        const ratios = runs.map((r, i) => r.requestsPerSecond / f.w1.runs[i]!.requestsPerSecond);
+        const errors = runs.reduce((n, r) => n + r.errors + r.non2xx, 0);
+        console.log(
+          `  ${label.padEnd(14)} ${fmt(median(runs.map((r) => r.requestsPerSecond))).padStart(7)}/s (median)  p99 ${fmt(median(runs.map((r) => r.p99Ms)))} ms  ${fmt(median(batches), 1)} events per commit` +
+            (setup === "w1" ? "" : `  ÷ workers 1: ${median(ratios).toFixed(2)} × (rounds: ${ratios.map((r) => r.toFixed(2)).join(", ")})`) +
+            (errors ? `; ${errors} errors or non-2xx` : ""),
+        );
+      }
     }
     await sql.end();
   } finally {

@@ -75,7 +75,7 @@ export interface Config {
   queuePrefix: string | undefined;
   /** Postgres connections per process (per worker with `serve --workers N`). */
   dbPoolSize: number;
-  /** Processes `serve` runs (node:cluster, one port): default the number of cores; 1 serves in the process itself. */
+  /** Processes `serve` runs (node:cluster, one port): default `defaultWorkers(cores)`; 1 serves in the process itself. */
   workers: number;
   /** How long opening a Postgres connection may take before the request answers UNAVAILABLE. */
   dbConnectTimeoutMs: number;
@@ -245,7 +245,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     role: e.ATTESTO_ROLE,
     queuePrefix: e.ATTESTO_QUEUE_PREFIX,
     dbPoolSize: e.ATTESTO_DB_POOL,
-    workers: e.ATTESTO_WORKERS ?? os.availableParallelism(),
+    workers: e.ATTESTO_WORKERS ?? defaultWorkers(os.availableParallelism()),
     dbConnectTimeoutMs: e.ATTESTO_DB_CONNECT_TIMEOUT_MS,
     dbStatementTimeoutMs: e.ATTESTO_DB_STATEMENT_TIMEOUT_MS,
     requestDeadlineMs: e.ATTESTO_REQUEST_DEADLINE_MS,
@@ -326,3 +326,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
 }
 
 const envLimit = (variable: string, value: string) => envValue(variable, () => parseLimit(value));
+
+/**
+ * Worker processes when ATTESTO_WORKERS is unset. Measured with
+ * `npm run bench:workers` on 2 cores shared with PostgreSQL, Redis and the
+ * clients (docs/architecture.md, "Several processes, one stream"): a second
+ * worker served fewer appends than one, so up to 2 cores one process
+ * serves. On more cores, one per core less one left to PostgreSQL and Redis
+ * beside it (a rule, not measured here: measure on the machine).
+ */
+export function defaultWorkers(cores: number): number {
+  return cores <= 2 ? 1 : cores - 1;
+}

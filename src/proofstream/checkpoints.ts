@@ -45,7 +45,18 @@ export async function consistencyProof(db: Db, tileCache: TileCache, streamId: s
  * instances can never sign two different trees of one size.
  */
 export class Checkpointer {
-  constructor(private readonly deps: { db: Db; tileCache: TileCache; keys: StreamKeys; events: WebhookEmitter; logger: Logger; onSigned?: (checkpoint: CheckpointRecord) => void }) {}
+  constructor(
+    private readonly deps: {
+      db: Db;
+      tileCache: TileCache;
+      keys: StreamKeys;
+      events: WebhookEmitter;
+      logger: Logger;
+      onSigned?: (checkpoint: CheckpointRecord) => void;
+      /** Hashes into the tree what was sequenced and not integrated (left by a process killed in between), before the periodic signing. */
+      integratePending?: () => Promise<unknown>;
+    },
+  ) {}
 
   /**
    * Signs the stream's current tree if it grew; else returns the latest
@@ -116,6 +127,11 @@ export class Checkpointer {
 
   /** Closes a checkpoint for every stream that grew since its last one (the periodic job). */
   async closeGrown(limit = 1000): Promise<number> {
+    try {
+      await this.deps.integratePending?.();
+    } catch (err) {
+      this.deps.logger.error({ err }, "integrating sequenced events failed");
+    }
     const grown = await this.deps.db
       .select({ id: streams.id })
       .from(streams)

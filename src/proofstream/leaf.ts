@@ -51,3 +51,23 @@ export function leafOf(f: LeafFields): { leaf: Buffer; leafHash: Buffer } {
   const leaf = leafBytes(f);
   return { leaf, leafHash: leafHash(leaf) };
 }
+
+/**
+ * The leaf text on either side of its seq_no, for a statement that assigns
+ * the seq_no itself: `before + String(seqNo) + after` is the leaf's text.
+ * The cut is found at `,"seq_no":0,"source_ref":`, which occurs once: inside
+ * a JSON string every `"` is escaped, so only the object's own keys match.
+ */
+export function leafAround(f: Omit<LeafFields, "seqNo">): { before: string; after: string } {
+  const text = leafText({
+    stream_id: f.streamId,
+    seq_no: 0,
+    source_ref: f.sourceRef,
+    event_type: f.eventType,
+    occurred_at: leafTime(f.occurredAt),
+    received_at: leafTime(f.receivedAt),
+    payload_sha256: f.payloadSha256,
+  });
+  const at = text.indexOf(',"seq_no":0,"source_ref":') + ',"seq_no":'.length;
+  return { before: text.slice(0, at), after: text.slice(at + 1) };
+}

@@ -108,6 +108,7 @@ export class Proofstreams {
       events: deps.events,
       logger: deps.logger,
       onSigned: (checkpoint) => this.announceCheckpoint(checkpoint),
+      integratePending: () => this.#appender.integratePending(),
     });
     this.#receipts = new ReceiptWaiter(
       {

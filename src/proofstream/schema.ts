@@ -14,8 +14,14 @@ export const streams = pgTable(
       .references(() => tenants.id),
     name: text("name").notNull(),
     origin: text("origin").notNull(),
-    /** Events appended; the row is the append lock of the stream. */
+    /** Events in the Merkle tree (their tiles written): what checkpoints sign and proofs cover. */
     treeSize: count("tree_size").notNull().default(0),
+    /**
+     * Events sequenced beyond the tree: stored with their final seq_no (up to
+     * tree_size + unintegrated) but not yet hashed into the tiles. Appenders
+     * that meet on one stream sequence here and integrate in turn.
+     */
+    unintegrated: count("unintegrated").notNull().default(0),
     /** Size of the latest signed checkpoint (compare-and-swap guard of the signer). */
     checkpointSize: count("checkpoint_size").notNull().default(0),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),

@@ -35,7 +35,7 @@ function newStream(keyring: Keyring, opts: { tenantId: string; name: string; pub
   checkStorableText(opts.name, "name");
   const id = newId("str");
   const origin = originOf(opts.publicBaseUrl, id);
-  return { row: { id, tenantId: opts.tenantId, name: opts.name, origin, treeSize: 0, checkpointSize: 0 }, key: newStreamKey(keyring, id, origin) };
+  return { row: { id, tenantId: opts.tenantId, name: opts.name, origin, treeSize: 0, unintegrated: 0, checkpointSize: 0 }, key: newStreamKey(keyring, id, origin) };
 }
 
 /**

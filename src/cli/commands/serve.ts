@@ -17,7 +17,7 @@ export function registerServeCommands(program: Command, cli: Cli): void {
     .addOption(new Option("--host <host>", "address to bind (env HOST, default 127.0.0.1)"))
     .addOption(new Option("--role <role>", "api: requests only; worker: jobs only; all: both (env ATTESTO_ROLE)").choices(["api", "worker", "all"]))
     .addOption(
-      new Option("--workers <n>", "processes sharing the port (env ATTESTO_WORKERS, default the number of cores; 1: this process alone)").argParser((v) => {
+      new Option("--workers <n>", "processes sharing the port (env ATTESTO_WORKERS, default 1 up to 2 cores, else cores - 1; 1: this process alone)").argParser((v) => {
         const n = Number(v);
         if (!Number.isInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError("a whole number from 1 to 256");
         return n;

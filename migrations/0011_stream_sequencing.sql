@@ -1,0 +1,1 @@
+ALTER TABLE "streams" ADD COLUMN "unintegrated" bigint DEFAULT 0 NOT NULL;
