@@ -24,10 +24,18 @@ export interface Head {
 export class StreamHeads {
   readonly #heads: LRUCache<string, Head>;
   readonly #reading = new Map<string, Promise<Head | undefined>>();
-  /** Signed checkpoints by stream, then by size. */
-  readonly #checkpoints = new LRUCache<string, Map<number, CheckpointRecord>>({ max: 100_000 });
+  /**
+   * Signed checkpoints by stream, then by size. A checkpoint's log
+   * signatures never change, but witness cosignatures join it later: one
+   * not yet witnessed is kept for `ttlMs` only, so cosignatures added by
+   * another process are served within that time (this process's own
+   * additions forget it at once).
+   */
+  readonly #checkpoints = new LRUCache<string, Map<number, { record: CheckpointRecord; at: number }>>({ max: 100_000 });
+  readonly #ttlMs: number;
 
   constructor(ttlMs: number) {
+    this.#ttlMs = ttlMs;
     // A zero lifetime still keeps nothing stale: each read asks the database.
     this.#heads = new LRUCache<string, Head>({ max: 100_000, ttl: Math.max(ttlMs, 1) });
   }
@@ -61,9 +69,10 @@ export class StreamHeads {
     return read;
   }
 
-  /** Drops the cached head, e.g. right after this process signed a checkpoint. */
+  /** Drops the cached head and checkpoints, e.g. right after this process signed a checkpoint or added cosignatures. */
   forget(streamId: string): void {
     this.#heads.delete(streamId);
+    this.#checkpoints.delete(streamId);
   }
 
   /** A signed checkpoint of the stream (0: the latest known), or undefined. */
@@ -71,16 +80,15 @@ export class StreamHeads {
     const want = size || head.checkpointSize;
     if (want === 0) return undefined;
     let bySize = this.#checkpoints.get(streamId);
-    let checkpoint = bySize?.get(want);
-    if (!checkpoint) {
-      checkpoint = await checkpointOf(db, { id: streamId, checkpointSize: head.checkpointSize }, want);
-      if (checkpoint) {
-        bySize = this.#checkpoints.get(streamId);
-        if (!bySize) this.#checkpoints.set(streamId, (bySize = new Map()));
-        // Older sizes are asked for rarely: keep the map small by starting over.
-        if (bySize.size >= 64) bySize.clear();
-        bySize.set(want, checkpoint);
-      }
+    const cached = bySize?.get(want);
+    if (cached && (cached.record.witnessedAt !== null || Date.now() - cached.at < this.#ttlMs)) return cached.record;
+    const checkpoint = await checkpointOf(db, { id: streamId, checkpointSize: head.checkpointSize }, want);
+    if (checkpoint) {
+      bySize = this.#checkpoints.get(streamId);
+      if (!bySize) this.#checkpoints.set(streamId, (bySize = new Map()));
+      // Older sizes are asked for rarely: keep the map small by starting over.
+      if (bySize.size >= 64) bySize.clear();
+      bySize.set(want, { record: checkpoint, at: Date.now() });
     }
     return checkpoint;
   }

@@ -6,7 +6,7 @@ import type { Logger } from "../logger.js";
 import type { WebhookEmitter } from "../webhooks/module.js";
 import { Bundles, type AnchorReceiptSource, type BundleSettings } from "./bundles.js";
 import { Appender, type AppendInput, type AppendResult, type EventRecord } from "./append.js";
-import { Checkpointer, getCheckpoint, type CheckpointRecord } from "./checkpoints.js";
+import { addCosignatures, Checkpointer, checkpointOf, consistencyProof, getCheckpoint, latestCheckpointNote, type CheckpointRecord, type CosignatureLine } from "./checkpoints.js";
 import { getForkEvidence, listForkEvidence, recordAnchorContradiction, selfAudit, submitCheckpoint, type ForkEvidenceRecord, type SubmitResult } from "./forks.js";
 import { StreamHeads } from "./heads.js";
 import { latestCheckpoints, type LatestCheckpoint } from "./latest-checkpoints.js";
@@ -17,7 +17,8 @@ import { createStream, getStream, getStreamRow, listStreams, StreamCreator, type
 import { TileCache } from "./tile-cache.js";
 import { proofLeafOf, tlogProofOf, tlogProofText } from "./tlog-proof.js";
 import { createOnce, type RequestIds } from "../request-ids/module.js";
-import { sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
+import { streams } from "./schema.js";
 import { TlogTiles } from "./tlog-tiles.js";
 import type { WarmStreamStats } from "./warm-streams.js";
 
@@ -27,7 +28,7 @@ const SIGNER_LOCK = 0x5349474e;
 export type { JsonObject } from "./leaf.js";
 export type { EventRecord } from "./append.js";
 export type { Bundles, BundleView } from "./bundles.js";
-export type { CheckpointRecord } from "./checkpoints.js";
+export type { CheckpointRecord, CosignatureLine } from "./checkpoints.js";
 export type { ForkEvidenceRecord } from "./forks.js";
 export type { Stream } from "./streams.js";
 
@@ -76,6 +77,7 @@ export class Proofstreams {
   readonly #appender: Appender;
   readonly #streamCreator: StreamCreator;
   readonly #checkpointer: Checkpointer;
+  readonly #signedListeners: Array<(streamId: string, treeSize: number) => void> = [];
 
   constructor(
     private readonly deps: ProofstreamDeps,
@@ -91,7 +93,10 @@ export class Proofstreams {
       keys: new StreamKeys(deps.keyring),
       events: deps.events,
       logger: deps.logger,
-      onSigned: (streamId) => this.#heads.forget(streamId),
+      onSigned: (streamId, treeSize) => {
+        this.#heads.forget(streamId);
+        for (const listener of this.#signedListeners) listener(streamId, treeSize);
+      },
     });
     this.tiles = new TlogTiles({ db: deps.db, tileCache: this.#tileCache });
     this.bundles = new Bundles(
@@ -154,16 +159,17 @@ export class Proofstreams {
    * caller's transaction. A repeated `requestId` (within its window)
    * returns the first stream.
    */
-  createStream(tenantId: string, name: string, opts: { tx?: Db; requestId?: string } = {}): Promise<Stream> {
+  createStream(tenantId: string, name: string, opts: { tx?: Db; requestId?: string; mlDsa44?: boolean } = {}): Promise<Stream> {
     const { db, keyring, requestIds } = this.deps;
+    const mlDsa44 = opts.mlDsa44 ?? false;
     // Nothing to record with it: concurrent creates share one statement.
-    if (!opts.tx && !(requestIds && opts.requestId)) return this.#streamCreator.create({ tenantId, name, publicBaseUrl: this.settings.publicBaseUrl() });
+    if (!opts.tx && !(requestIds && opts.requestId)) return this.#streamCreator.create({ tenantId, name, publicBaseUrl: this.settings.publicBaseUrl(), mlDsa44 });
     return createOnce(
       requestIds,
       opts.tx ?? db,
-      opts.requestId ? { scope: tenantId, method: "CreateStream", requestId: opts.requestId, request: { name } } : undefined,
+      opts.requestId ? { scope: tenantId, method: "CreateStream", requestId: opts.requestId, request: { name, mlDsa44 } } : undefined,
       async (tx) => {
-        const stream = await createStream(tx, keyring, { tenantId, name, publicBaseUrl: this.settings.publicBaseUrl() });
+        const stream = await createStream(tx, keyring, { tenantId, name, publicBaseUrl: this.settings.publicBaseUrl(), mlDsa44 });
         return { result: stream, resourceId: stream.id };
       },
       (id) => getStream(db, tenantId, id),
@@ -204,6 +210,41 @@ export class Proofstreams {
   /** The latest signed checkpoint (size 0) or the one of that size. */
   getCheckpoint(tenantId: string, streamId: string, size = 0): Promise<CheckpointRecord> {
     return getCheckpoint(this.deps.db, tenantId, streamId, size);
+  }
+
+  /** The stream's latest signed checkpoint note with its witness cosignature lines; undefined before the first. */
+  latestCheckpointNote(streamId: string): Promise<string | undefined> {
+    return latestCheckpointNote(this.deps.db, streamId);
+  }
+
+  /** Called in this process after each checkpoint it signs (the witness client queues it for cosignatures). */
+  onCheckpointSigned(listener: (streamId: string, treeSize: number) => void): void {
+    this.#signedListeners.push(listener);
+  }
+
+  /** The latest checkpoint as a witness needs it: origin, size, the note as the log signed it, who cosigned it. */
+  async latestForWitnesses(streamId: string): Promise<{ origin: string; treeSize: number; logNote: string; cosigners: string[] } | undefined> {
+    const [stream] = await this.deps.db.select().from(streams).where(eq(streams.id, streamId)).limit(1);
+    const checkpoint = stream && (await checkpointOf(this.deps.db, stream));
+    if (!stream || !checkpoint) return undefined;
+    const cosigners = checkpoint.cosignatures
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => line.split(" ")[1]!);
+    return { origin: stream.origin, treeSize: checkpoint.treeSize, logNote: checkpoint.logNote, cosigners };
+  }
+
+  /** The RFC 9162 consistency path between two sizes of a stream (server-internal: no tenant). */
+  consistencyHashes(streamId: string, fromSize: number, toSize: number): Promise<Buffer[]> {
+    return consistencyProof(this.deps.db, this.#tileCache, streamId, fromSize, toSize);
+  }
+
+  /** Stores witness cosignature lines on a checkpoint; the first time `quorum` is met, `proofstream.witnessed` fires. */
+  async addCosignatures(streamId: string, treeSize: number, lines: CosignatureLine[], quorum: number) {
+    const outcome = await addCosignatures({ db: this.deps.db, events: this.deps.events }, streamId, treeSize, lines, quorum);
+    // Served at once by this process; other processes re-read an unwitnessed checkpoint after ATTESTO_HEAD_CACHE_MS.
+    if (outcome.added > 0 || outcome.witnessed) this.#heads.forget(streamId);
+    return outcome;
   }
 
   /** Signs the stream's tree now if it grew. */

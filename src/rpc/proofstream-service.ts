@@ -14,6 +14,7 @@ const streamMsg = (s: Stream) =>
     origin: s.origin,
     verifierKey: s.verifierKey,
     previousVerifierKeys: s.previousVerifierKeys,
+    mlDsa44VerifierKey: s.mlDsa44VerifierKey,
     treeSize: BigInt(s.treeSize),
     checkpointSize: BigInt(s.checkpointSize),
     createdAt: ts(s.createdAt),
@@ -32,7 +33,16 @@ export const eventMsg = (e: EventRecord) =>
     leafHash: e.leafHash,
   });
 
-const checkpointMsg = (c: CheckpointRecord) => create(CheckpointSchema, { streamId: c.streamId, treeSize: BigInt(c.treeSize), rootHash: c.rootHash, note: c.note, signedAt: ts(c.signedAt) });
+const checkpointMsg = (c: CheckpointRecord) =>
+  create(CheckpointSchema, {
+    streamId: c.streamId,
+    treeSize: BigInt(c.treeSize),
+    rootHash: c.rootHash,
+    note: c.note,
+    signedAt: ts(c.signedAt),
+    cosignatures: c.cosignatureCount,
+    witnessed: c.witnessedAt !== null,
+  });
 
 const kinds: Record<ForkEvidenceRecord["kind"], ForkEvidenceKind> = {
   same_size_different_root: ForkEvidenceKind.SAME_SIZE_DIFFERENT_ROOT,
@@ -75,7 +85,7 @@ const forkMsg = (f: ForkEvidenceRecord) =>
 export function proofstreamService({ proofstreams }: { proofstreams: Proofstreams }): Partial<ServiceImpl<typeof ProofstreamService>> {
   return {
     async createStream(req, ctx) {
-      const stream = await proofstreams.createStream(tenantOf(ctx).tenantId, req.name, { requestId: req.requestId });
+      const stream = await proofstreams.createStream(tenantOf(ctx).tenantId, req.name, { requestId: req.requestId, mlDsa44: req.mlDsa44 });
       return { stream: streamMsg(stream) };
     },
     async getStream(req, ctx) {

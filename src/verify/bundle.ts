@@ -4,7 +4,7 @@ import { leafHash, ProofError, rootFromInclusionProof, rootFromRangeProof } from
 import type { JsonLimits } from "./json.js";
 import { BUNDLE_FORMAT, readBundle, type AnchorReceipt, type BundleDocument } from "./bundle-document.js";
 import { parseTlogProof, TlogProofError } from "./tlog-proof.js";
-import { NoteError, openNote, parseCheckpoint, parseVerifierKey, splitNote, type CheckpointBody, type NoteVerifier } from "./note.js";
+import { logSignedNote, NoteError, openNote, parseCheckpoint, parseVerifierKey, splitNote, type CheckpointBody, type NoteVerifier } from "./note.js";
 
 // The document's shape and structural reading live in bundle-document.ts; re-exported so that
 // `verify/bundle.js` stays the one import for bundles.
@@ -129,7 +129,7 @@ export function verifyBundle(value: unknown, options: VerifyOptions = {}): Verif
   report.checks.push(leavesCheck(b));
   report.checks.push(rangeProofCheck(b, body));
   if (b.entries.some((e) => "tlog_proof" in e)) report.checks.push(inclusionProofsCheck(b, body));
-  report.checks.push(anchorsCheck(b.checkpoint, b.anchors));
+  report.checks.push(anchorsCheck(logSignedNote(b.checkpoint, body.origin), b.anchors));
   report.valid = reportValid(report.checks);
   return report;
 }
@@ -219,7 +219,7 @@ function inclusionProofsCheck(b: BundleDocument, body: CheckpointBody): Check {
   return { name: "inclusion_proofs", status: "pass", detail: `${count} per-entry tlog-proofs lead to the checkpoint's root` };
 }
 
-/** Offline: each receipt's path leads from the checkpoint note to the batch root it names. */
+/** Offline: each receipt's path leads from the checkpoint note (as the log signed it, without cosignatures) to the batch root it names. */
 function anchorsCheck(note: string, anchors: readonly AnchorReceipt[]): Check {
   if (anchors.length === 0) return { name: "anchors", status: "skipped", detail: "no anchor receipts (checkpoint not anchored yet)" };
   const noteHash = leafHash(utf8(note));
