@@ -246,4 +246,33 @@ describe("two Attesto deployments witness each other (C2SP tlog-witness)", () =>
     // The size did not move: the honest next checkpoint still starts from 4.
     expect((await adminClient(b.url).listWitnessedLogs({})).logs.find((l) => l.origin === stream!.origin)?.treeSize).toBe(4n);
   }, 120_000);
+
+  it("answers hostile add-checkpoint bodies below 500 and changes nothing", async () => {
+    const before = (await adminClient(b.url).listWitnessedLogs({})).logs;
+    const huge = `old 0\n\n${"x".repeat(200_000)}`;
+    const bodies = [
+      "",
+      "\n\n",
+      "old -1\n\n",
+      "old 99999999999999999999\n\nx\n\n— a AAAAAAA=\n",
+      `old 0\n${"A".repeat(44)}\n\n`,
+      "old 0\n\n\u0000\n1\nAAAA\n\n— \u0000 AAAAAAA=\n",
+      huge,
+      "old 0\n\no\n1\n" + "A".repeat(43) + "=\n\n" + "— o AAAAAQAAAAA=\n".repeat(101),
+    ];
+    for (const body of bodies) {
+      const res = await fetch(`${b.url}/witness/add-checkpoint`, { method: "POST", body });
+      expect(res.status, JSON.stringify(body.slice(0, 60))).toBeGreaterThanOrEqual(400);
+      expect(res.status, JSON.stringify(body.slice(0, 60))).toBeLessThan(500);
+    }
+    expect((await adminClient(b.url).listWitnessedLogs({})).logs).toEqual(before);
+    // The operator RPC names the field it refuses.
+    const refused = await adminClient(b.url)
+      .addWitnessedLog({ verifierKey: keyA.vkey })
+      .then(
+        () => undefined,
+        (err: Error) => err.message,
+      );
+    expect(refused).toMatch(/verifier_key: a log key is an Ed25519/);
+  });
 });

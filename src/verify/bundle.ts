@@ -58,7 +58,7 @@ function signatureCheck({ note, body, carriedKey }: SignatureSubject, options: V
     if (pinned.name !== body.origin) return { name, status: "fail", detail: `the pinned key is for ${pinned.name}, the checkpoint is of ${body.origin}` };
     if (openNote(note, [pinned]).verifiedBy.length === 0) return { name, status: "fail", detail: `no signature by the pinned key ${keyLabel(pinned)}` };
     const ignored = carriedKey && carriedKey !== options.pinnedKey.trim() ? " (the key the document carries differs and was ignored)" : "";
-    return { name, status: "pass", detail: `checkpoint signed by the pinned key ${keyLabel(pinned)}${ignored}` };
+    return { name, status: "pass", detail: `checkpoint signed by the pinned key ${keyLabel(pinned)}${ignored}${unknownLines(note, [pinned])}` };
   }
   if (!carriedKey) return { name, status: "unpinned", detail: "no verifier key pinned: the signature was not checked (pass the stream's verifier key)" };
   let carried: NoteVerifier;
@@ -74,6 +74,14 @@ function signatureCheck({ note, body, carriedKey }: SignatureSubject, options: V
 }
 
 const keyLabel = (v: NoteVerifier) => `${v.name}+${v.keyId.toString(16).padStart(8, "0")}`;
+
+/** The note's other signature lines (an ML-DSA-44 line, witness cosignatures): by keys the caller gave none of, so unknown, not failures. */
+export function unknownLines(note: string, known: readonly NoteVerifier[]): string {
+  const others = splitNote(note).signatures.filter((s) => !known.some((k) => k.name === s.name && k.keyId === s.keyId));
+  if (others.length === 0) return "";
+  const labels = others.map((s) => `${s.name}+${s.keyId.toString(16).padStart(8, "0")}`);
+  return `; ${others.length} other signature line${others.length === 1 ? "" : "s"} by unknown keys, not checked (${listed(labels)})`;
+}
 
 const notRun = (name: CheckName, why: string): Check => ({ name, status: "fail", detail: `not run: ${why}` });
 

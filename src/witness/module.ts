@@ -9,7 +9,7 @@ import type { WitnessSettings } from "./settings.js";
 
 export type { AddCheckpointOutcome, WitnessedLog } from "./witness-server.js";
 export type { WitnessedStreams, WitnessStats } from "./witness-client.js";
-export { MAX_ADD_CHECKPOINT_BYTES, TLOG_SIZE_CONTENT_TYPE } from "./protocol.js";
+export { MAX_ADD_CHECKPOINT_BYTES, TLOG_SIZE_CONTENT_TYPE, witnessPrivateKeyString } from "./protocol.js";
 
 /**
  * Witnessing, both ways (C2SP tlog-witness and tlog-cosignature): the
