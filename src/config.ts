@@ -97,6 +97,14 @@ export interface Config {
   leafCacheBytes: number;
   /** How long proofs trust a cached "latest checkpoint" that no announcement refreshed (signatures are announced to every instance at once; this bounds the lag when one is lost). */
   headCacheMs: number;
+  /** The witnesses each signed checkpoint is submitted to (C2SP tlog-witness), as the operator wrote them: a JSON array of {name, key, url}; "" for none. */
+  witnesses: string;
+  /** Cosignatures that make a checkpoint "witnessed" (k of the n witnesses); 0 means all of them. */
+  witnessQuorum: number;
+  /** How long one add-checkpoint request may take. */
+  witnessTimeoutMs: number;
+  /** This deployment's own witness key (`PRIVATE+KEY+<name>+<key id>+<base64(0x04 || seed)>`): serves POST /witness/add-checkpoint when set. */
+  witnessKey: string | undefined;
   /** Serve the tlog-tiles read path without authentication. */
   tilesPublic: boolean;
   /** Development and tests only: lets webhooks reach loopback receivers, over http:// too. */
@@ -258,6 +266,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     leafCacheBytes: e.ATTESTO_LEAF_CACHE_MB * 1024 * 1024,
     tilesPublic: e.ATTESTO_TILES_PUBLIC,
     headCacheMs: e.ATTESTO_HEAD_CACHE_MS,
+    witnesses: e.ATTESTO_WITNESSES,
+    witnessQuorum: e.ATTESTO_WITNESS_QUORUM,
+    witnessTimeoutMs: e.ATTESTO_WITNESS_TIMEOUT_MS,
+    witnessKey: e.ATTESTO_WITNESS_KEY,
     webhookAllowLoopback: e.ATTESTO_WEBHOOK_ALLOW_LOOPBACK,
     webhookRetrySchedule: parseSchedule("ATTESTO_WEBHOOK_RETRY_SCHEDULE", e.ATTESTO_WEBHOOK_RETRY_SCHEDULE),
     webhookTimeoutMs: e.ATTESTO_WEBHOOK_TIMEOUT_MS,

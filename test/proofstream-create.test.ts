@@ -40,10 +40,10 @@ describe("creating streams", () => {
       expect(await getStream(database.db, tenantId, stream.id)).toEqual(stream);
     }
     const stream = streams[7]!;
-    const signer = await new StreamKeys(keyring).signer(database.db, stream.id, stream.origin);
+    const [signer] = await new StreamKeys(keyring).signers(database.db, stream.id, stream.origin);
     const vkey = parseVerifierKey(stream.verifierKey);
-    expect(vkey.keyId).toBe(signer.keyId);
-    const note = signNote("hello\n", signer);
+    expect(vkey.keyId).toBe(signer!.keyId);
+    const note = signNote("hello\n", signer!);
     const signature = Buffer.from(note.split(" ").at(-1)!.trim(), "base64").subarray(4);
     expect(verify(null, Buffer.from("hello\n"), createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(vkey.publicKey).toString("base64url") }, format: "jwk" }), signature)).toBe(true);
   });

@@ -8,6 +8,7 @@ import { registerRemoteCommands } from "./commands/remote.js";
 import { registerServeCommands } from "./commands/serve.js";
 import { registerStoreCommands } from "./commands/store.js";
 import { registerTenantCommands } from "./commands/tenant.js";
+import { registerWitnessCommands } from "./commands/witness.js";
 
 // The attesto command: its global options, then one file per command group under commands/.
 const program = new Command()
@@ -32,6 +33,7 @@ registerEvidenceCommands(program, io);
 registerVerifyCommands(program, io);
 registerRemoteCommands(program, io);
 registerConnectorCommands(program, cli);
+registerWitnessCommands(program, cli);
 
 program.parseAsync().catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);

@@ -30,6 +30,7 @@ const EVENT_TYPES = [
   "batch.failed",
   "event.anchored",
   "proofstream.checkpointed",
+  "proofstream.witnessed",
   "proofstream.fork_detected",
   "proofstream.bundle_ready",
   "apple.notification",
@@ -120,8 +121,8 @@ describe("validateMessage: lengths", () => {
     const msg = validSubscription();
     msg.eventTypes = [...EVENT_TYPES];
     expect(() => validateMessage(CreateSubscriptionRequestSchema, msg)).not.toThrow();
-    msg.eventTypes = [...EVENT_TYPES, "batch.confirmed"];
-    expect(rejection(CreateSubscriptionRequestSchema, msg, "event_types").message).toBe("event_types: must have at most 8 items");
+    msg.eventTypes = [...EVENT_TYPES, ...EVENT_TYPES];
+    expect(rejection(CreateSubscriptionRequestSchema, msg, "event_types").message).toBe("event_types: must have at most 16 items");
   });
 });
 

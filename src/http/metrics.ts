@@ -78,6 +78,39 @@ export class Metrics {
     );
   }
 
+  /** Per configured witness: cosignatures, failures, add-checkpoint latency, lag in tree size, and whether it is failing. */
+  trackWitnesses(source: { stats(): Array<{ name: string; cosigned: number; failures: number; latencySecondsSum: number; latencyCount: number; lag: number; down: number }> }): void {
+    type Stats = ReturnType<typeof source.stats>[number];
+    const registers = [this.registry];
+    const total = (name: string, help: string, read: (s: Stats) => number) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ["witness"],
+        registers,
+        collect() {
+          this.reset();
+          for (const s of source.stats()) this.inc({ witness: s.name }, read(s));
+        },
+      });
+    const gauge = (name: string, help: string, read: (s: Stats) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ["witness"],
+        registers,
+        collect() {
+          for (const s of source.stats()) this.set({ witness: s.name }, read(s));
+        },
+      });
+    total("attesto_witness_cosignatures_total", "Checkpoints a witness cosigned for this deployment.", (s) => s.cosigned);
+    total("attesto_witness_failures_total", "add-checkpoint requests to a witness that failed (timeout, refusal, bad answer).", (s) => s.failures);
+    total("attesto_witness_latency_seconds_sum", "Seconds spent in add-checkpoint requests a witness answered.", (s) => s.latencySecondsSum);
+    total("attesto_witness_latency_seconds_count", "add-checkpoint requests a witness answered.", (s) => s.latencyCount);
+    gauge("attesto_witness_lag", "Tree sizes a witness's cosigned checkpoints are behind the newest ones it was asked for, summed over streams.", (s) => s.lag);
+    gauge("attesto_witness_down", "1 while a witness is failing (checkpoints wait for its cosignature), else 0.", (s) => s.down);
+  }
+
   /** Exports the rate limiter's denials, the requests it admitted without Redis, and Redis's slow and failed lease calls. */
   trackRateLimits(limits: { stats(): { denied: number; localOnly: number; redisSlow: number; redisUnavailable: number } }): void {
     totalFrom(this.registry, "attesto_rate_limited_total", "Requests refused by a rate limit.", () => limits.stats().denied);

@@ -212,7 +212,11 @@ export class Bundles {
     if (!checkpoint) checkpoint = (await checkpointer.checkpoint(stream.id)).checkpoint;
     const size = checkpoint.treeSize;
     const keys = await StreamKeys.verifierKeys(db, stream.id, stream.origin);
-    const signedBy = openNote(checkpoint.note, keys.verifiers).verifiedBy[0];
+    // The Ed25519 key names the bundle (every verifier reads it); an ML-DSA-44 line rides along in the note.
+    const signedBy = openNote(
+      checkpoint.note,
+      keys.verifiers.filter((v) => v.type === undefined),
+    ).verifiedBy[0];
     if (!signedBy) throw new AppError("internal", `checkpoint ${size} of ${stream.id} verifies with none of its keys`);
 
     const ranges = rangeProofRanges(row.fromSeqNo - 1, row.toSeqNo, size);

@@ -1,7 +1,18 @@
 import { describe, expect, it } from "vitest";
 import { decodeCheckpointAnnouncement, encodeCheckpointAnnouncement } from "./checkpoint-announcement.js";
+import { withCosignatures } from "./checkpoints.js";
 
-const record = { streamId: "str_01", treeSize: 1234, rootHash: Buffer.alloc(32, 7), note: "attesto.example/x\n1234\nabc=\n\n— key sig\n", keyId: -5, signedAt: new Date("2026-12-06T10:00:00.123Z") };
+const record = withCosignatures({
+  streamId: "str_01",
+  treeSize: 1234,
+  rootHash: Buffer.alloc(32, 7),
+  note: "attesto.example/x\n1234\nabc=\n\n— key sig\n",
+  cosignatures: "— witness.example/w cosig\n",
+  cosignatureCount: 1,
+  witnessedAt: new Date("2026-12-06T10:00:01.000Z"),
+  keyId: -5,
+  signedAt: new Date("2026-12-06T10:00:00.123Z"),
+});
 
 describe("checkpoint announcements", () => {
   it("carry the whole record through the broadcast", () => {
@@ -23,6 +34,9 @@ describe("checkpoint announcements", () => {
       JSON.stringify({ ...good, keyId: null }),
       JSON.stringify({ ...good, note: 5 }),
       JSON.stringify({ ...good, streamId: undefined }),
+      JSON.stringify({ ...good, cosignatures: undefined }),
+      JSON.stringify({ ...good, cosignatureCount: -1 }),
+      JSON.stringify({ ...good, witnessedAt: "soon" }),
     ]) {
       expect(decodeCheckpointAnnouncement(message), message).toBeUndefined();
     }

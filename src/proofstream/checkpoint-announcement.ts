@@ -1,4 +1,4 @@
-import type { CheckpointRecord } from "./checkpoints.js";
+import { withCosignatures, type CheckpointRecord } from "./checkpoints.js";
 
 /**
  * The broadcast channel on which a signed checkpoint is announced to every
@@ -10,7 +10,17 @@ export const CHECKPOINT_ANNOUNCED_CHANNEL = "attesto:proofstream:checkpoint";
 
 /** The whole record, so a receiver needs no read to prove against it. */
 export function encodeCheckpointAnnouncement(c: CheckpointRecord): string {
-  return JSON.stringify({ streamId: c.streamId, treeSize: c.treeSize, rootHash: c.rootHash.toString("hex"), note: c.note, keyId: c.keyId, signedAt: c.signedAt.toISOString() });
+  return JSON.stringify({
+    streamId: c.streamId,
+    treeSize: c.treeSize,
+    rootHash: c.rootHash.toString("hex"),
+    note: c.logNote,
+    cosignatures: c.cosignatures,
+    cosignatureCount: c.cosignatureCount,
+    witnessedAt: c.witnessedAt?.toISOString() ?? null,
+    keyId: c.keyId,
+    signedAt: c.signedAt.toISOString(),
+  });
 }
 
 /** The record of an announcement; undefined for anything that is not one (the message is dropped). */
@@ -22,11 +32,15 @@ export function decodeCheckpointAnnouncement(message: string): CheckpointRecord 
     return undefined;
   }
   if (typeof value !== "object" || value === null) return undefined;
-  const { streamId, treeSize, rootHash, note, keyId, signedAt } = value as Record<string, unknown>;
-  if (typeof streamId !== "string" || typeof note !== "string" || typeof rootHash !== "string" || typeof signedAt !== "string") return undefined;
+  const { streamId, treeSize, rootHash, note, cosignatures, cosignatureCount, witnessedAt, keyId, signedAt } = value as Record<string, unknown>;
+  if (typeof streamId !== "string" || typeof note !== "string" || typeof rootHash !== "string" || typeof signedAt !== "string" || typeof cosignatures !== "string") return undefined;
+  if (!Number.isSafeInteger(cosignatureCount) || (cosignatureCount as number) < 0 || (witnessedAt !== null && typeof witnessedAt !== "string")) return undefined;
+  const witnessed = witnessedAt === null ? null : new Date(witnessedAt);
+  if (witnessed && Number.isNaN(witnessed.getTime())) return undefined;
   if (!Number.isSafeInteger(treeSize) || (treeSize as number) < 1 || !Number.isSafeInteger(keyId)) return undefined;
   if (!/^[0-9a-f]{64}$/.test(rootHash)) return undefined;
   const at = new Date(signedAt);
   if (Number.isNaN(at.getTime())) return undefined;
-  return { streamId, treeSize: treeSize as number, rootHash: Buffer.from(rootHash, "hex"), note, keyId: keyId as number, signedAt: at };
+  const row = { streamId, treeSize: treeSize as number, rootHash: Buffer.from(rootHash, "hex"), note, cosignatures, cosignatureCount: cosignatureCount as number, witnessedAt: witnessed, keyId: keyId as number, signedAt: at };
+  return withCosignatures(row);
 }

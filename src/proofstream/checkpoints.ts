@@ -7,11 +7,29 @@ import type { WebhookEmitter } from "../webhooks/module.js";
 import type { StreamKeys } from "./keys.js";
 import { consistencyRanges } from "./merkle/ranges.js";
 import { verifyConsistency } from "../crypto/rfc9162.js";
-import { formatCheckpoint, signNote } from "./note.js";
+import { signNoteWith } from "../crypto/note-signing.js";
+import { formatCheckpoint } from "./note.js";
 import { getStreamRow, type StreamRow } from "./streams.js";
 import type { TileCache } from "./tile-cache.js";
 
-export type CheckpointRecord = typeof checkpoints.$inferSelect;
+type CheckpointRow = typeof checkpoints.$inferSelect;
+
+/**
+ * A signed checkpoint as served: `note` is the note with its witness
+ * cosignature lines after the log's own (what GetCheckpoint, the tile
+ * path's `checkpoint`, tlog-proofs and bundles carry); `logNote` is the note
+ * as the log signed it (what anchors hash).
+ */
+export type CheckpointRecord = CheckpointRow & { logNote: string };
+
+/** The stored row as served: the log's note followed by the cosignature lines gathered so far. */
+export const withCosignatures = (row: CheckpointRow): CheckpointRecord => ({ ...row, note: row.note + row.cosignatures, logNote: row.note });
+
+/** The latest signed checkpoint note of a stream, with its cosignature lines (undefined before the first). */
+export async function latestCheckpointNote(db: Db, streamId: string): Promise<string | undefined> {
+  const [stream] = await db.select({ id: streams.id, checkpointSize: streams.checkpointSize }).from(streams).where(eq(streams.id, streamId)).limit(1);
+  return stream ? (await checkpointOf(db, stream))?.note : undefined;
+}
 
 /** The latest signed checkpoint, or the one of an exact size, of a tenant's stream. */
 export async function getCheckpoint(db: Db, tenantId: string, streamId: string, size = 0): Promise<CheckpointRecord> {
@@ -29,7 +47,65 @@ export async function checkpointOf(db: Db, stream: Pick<StreamRow, "id" | "check
     .from(checkpoints)
     .where(and(eq(checkpoints.streamId, stream.id), eq(checkpoints.treeSize, want)))
     .limit(1);
-  return row;
+  return row && withCosignatures(row);
+}
+
+/** A witness's cosignature line on a checkpoint. */
+export interface CosignatureLine {
+  witness: string;
+  /** `— <witness name> <base64(key id || timestamp || signature)>\n` */
+  line: string;
+}
+
+const lineWitness = (line: string) => line.slice("— ".length, line.indexOf(" ", "— ".length));
+
+/**
+ * Adds witness cosignature lines to a stored checkpoint, one per witness
+ * (a witness already present keeps its line). When the lines reach
+ * `quorum` for the first time, the checkpoint is witnessed: its time is
+ * recorded and `proofstream.witnessed` emitted in the same transaction.
+ */
+export async function addCosignatures(
+  deps: { db: Db; events: WebhookEmitter },
+  streamId: string,
+  treeSize: number,
+  lines: readonly CosignatureLine[],
+  quorum: number,
+): Promise<{ added: number; witnessed: boolean; checkpoint?: CheckpointRecord }> {
+  const outcome = await deps.db.transaction(async (tx) => {
+    const [row] = await tx
+      .select()
+      .from(checkpoints)
+      .where(and(eq(checkpoints.streamId, streamId), eq(checkpoints.treeSize, treeSize)))
+      .for("update")
+      .limit(1);
+    if (!row) return { added: 0, witnessed: false };
+    const present = new Set(row.cosignatures.split("\n").filter(Boolean).map(lineWitness));
+    const fresh = lines.filter((l) => !present.has(l.witness) && present.add(l.witness));
+    const count = row.cosignatureCount + fresh.length;
+    const witnessedNow = quorum > 0 && count >= quorum && row.witnessedAt === null;
+    if (fresh.length === 0 && !witnessedNow) return { added: 0, witnessed: false, checkpoint: withCosignatures(row) };
+    const [updated] = await tx
+      .update(checkpoints)
+      .set({ cosignatures: row.cosignatures + fresh.map((l) => l.line).join(""), cosignatureCount: count, ...(witnessedNow ? { witnessedAt: new Date() } : {}) })
+      .where(and(eq(checkpoints.streamId, streamId), eq(checkpoints.treeSize, treeSize)))
+      .returning();
+    const served = withCosignatures(updated!);
+    if (witnessedNow) {
+      const [stream] = await tx.select({ tenantId: streams.tenantId }).from(streams).where(eq(streams.id, streamId)).limit(1);
+      await deps.events.emit(tx, stream!.tenantId, "proofstream.witnessed", {
+        stream_id: streamId,
+        tree_size: treeSize,
+        root_hash: served.rootHash.toString("hex"),
+        note: served.note,
+        witnesses: [...present],
+        witnessed_at: served.witnessedAt!.toISOString(),
+      });
+    }
+    return { added: fresh.length, witnessed: witnessedNow, checkpoint: served };
+  });
+  if (outcome.witnessed) deps.events.committed();
+  return outcome;
 }
 
 /** The consistency path between two sizes, from stored tiles. */
@@ -87,8 +163,8 @@ export class Checkpointer {
         throw new AppError("internal", `refusing to sign ${streamId} at ${size}: not consistent with the checkpoint at ${previous.treeSize}`);
       }
     }
-    const signer = await keys.signer(db, streamId, stream.origin);
-    const note = signNote(formatCheckpoint({ origin: stream.origin, size, root }), signer);
+    const signers = await keys.signers(db, streamId, stream.origin);
+    const note = signNoteWith(formatCheckpoint({ origin: stream.origin, size, root }), signers);
 
     const created = await db.transaction(async (tx) => {
       const swapped = await tx
@@ -99,7 +175,7 @@ export class Checkpointer {
       if (swapped.length === 0) return undefined; // another signer moved first
       const [row] = await tx
         .insert(checkpoints)
-        .values({ streamId, treeSize: size, rootHash: root, note, keyId: signer.keyId | 0 })
+        .values({ streamId, treeSize: size, rootHash: root, note, keyId: signers[0]!.keyId | 0 })
         .returning();
       await this.deps.events.emit(tx, stream.tenantId, "proofstream.checkpointed", {
         stream_id: streamId,
@@ -109,7 +185,7 @@ export class Checkpointer {
         note,
         signed_at: row!.signedAt.toISOString(),
       });
-      return row!;
+      return withCosignatures(row!);
     });
     if (created) {
       this.deps.events.committed();
@@ -122,7 +198,7 @@ export class Checkpointer {
 
   async #latest(streamId: string): Promise<CheckpointRecord> {
     const [latest] = await this.deps.db.select().from(checkpoints).where(eq(checkpoints.streamId, streamId)).orderBy(desc(checkpoints.treeSize)).limit(1);
-    return latest!;
+    return withCosignatures(latest!);
   }
 
   /** Closes a checkpoint for every stream that grew since its last one (the periodic job). */

@@ -7,7 +7,7 @@ import type { Logger } from "../logger.js";
 import type { WebhookEmitter } from "../webhooks/module.js";
 import { Bundles, type AnchorReceiptSource, type BundleSettings } from "./bundles.js";
 import { Appender, type AppendInput, type AppendResult, type EventRecord } from "./append.js";
-import { Checkpointer, getCheckpoint, type CheckpointRecord } from "./checkpoints.js";
+import { addCosignatures, Checkpointer, checkpointOf, consistencyProof, getCheckpoint, latestCheckpointNote, type CheckpointRecord, type CosignatureLine } from "./checkpoints.js";
 import { getForkEvidence, listForkEvidence, recordAnchorContradiction, selfAudit, submitCheckpoint, type ForkEvidenceRecord, type SubmitResult } from "./forks.js";
 import { StreamHeads } from "./heads.js";
 import { latestCheckpoints, type LatestCheckpoint } from "./latest-checkpoints.js";
@@ -20,7 +20,8 @@ import { LeafCache } from "./leaf-cache.js";
 import { CHECKPOINT_ANNOUNCED_CHANNEL, decodeCheckpointAnnouncement, encodeCheckpointAnnouncement } from "./checkpoint-announcement.js";
 import { proofLeafOf, tlogProofOf, tlogProofText } from "./tlog-proof.js";
 import { createOnce, type RequestIds } from "../request-ids/module.js";
-import { sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
+import { streams } from "./schema.js";
 import { TlogTiles } from "./tlog-tiles.js";
 import type { WarmStreamStats } from "./warm-streams.js";
 import { DEFAULT_PROOF_TIMEOUT_MS, ReceiptWaiter, type ProofReceipt, type ReceiptStats } from "./receipts.js";
@@ -32,7 +33,7 @@ const SIGNER_LOCK = 0x5349474e;
 export type { JsonObject } from "./leaf.js";
 export type { EventRecord } from "./append.js";
 export type { Bundles, BundleView } from "./bundles.js";
-export type { CheckpointRecord } from "./checkpoints.js";
+export type { CheckpointRecord, CosignatureLine } from "./checkpoints.js";
 export type { ForkEvidenceRecord } from "./forks.js";
 export type { Stream } from "./streams.js";
 export type { ProofReceipt, ReceiptStats } from "./receipts.js";
@@ -91,6 +92,7 @@ export class Proofstreams {
   readonly #streamCreator: StreamCreator;
   readonly #checkpointer: Checkpointer;
   readonly #receipts: ReceiptWaiter;
+  readonly #signedListeners: Array<(streamId: string, treeSize: number) => void> = [];
 
   constructor(
     private readonly deps: ProofstreamDeps,
@@ -107,7 +109,10 @@ export class Proofstreams {
       keys: new StreamKeys(deps.keyring),
       events: deps.events,
       logger: deps.logger,
-      onSigned: (checkpoint) => this.announceCheckpoint(checkpoint),
+      onSigned: (checkpoint) => {
+        this.announceCheckpoint(checkpoint);
+        for (const listener of this.#signedListeners) listener(checkpoint.streamId, checkpoint.treeSize);
+      },
       integratePending: () => this.#appender.integratePending(),
     });
     this.#receipts = new ReceiptWaiter(
@@ -188,16 +193,17 @@ export class Proofstreams {
    * caller's transaction. A repeated `requestId` (within its window)
    * returns the first stream.
    */
-  createStream(tenantId: string, name: string, opts: { tx?: Db; requestId?: string } = {}): Promise<Stream> {
+  createStream(tenantId: string, name: string, opts: { tx?: Db; requestId?: string; mlDsa44?: boolean } = {}): Promise<Stream> {
     const { db, keyring, requestIds } = this.deps;
+    const mlDsa44 = opts.mlDsa44 ?? false;
     // Nothing to record with it: concurrent creates share one statement.
-    if (!opts.tx && !(requestIds && opts.requestId)) return this.#streamCreator.create({ tenantId, name, publicBaseUrl: this.settings.publicBaseUrl() });
+    if (!opts.tx && !(requestIds && opts.requestId)) return this.#streamCreator.create({ tenantId, name, publicBaseUrl: this.settings.publicBaseUrl(), mlDsa44 });
     return createOnce(
       requestIds,
       opts.tx ?? db,
-      opts.requestId ? { scope: tenantId, method: "CreateStream", requestId: opts.requestId, request: { name } } : undefined,
+      opts.requestId ? { scope: tenantId, method: "CreateStream", requestId: opts.requestId, request: { name, mlDsa44 } } : undefined,
       async (tx) => {
-        const stream = await createStream(tx, keyring, { tenantId, name, publicBaseUrl: this.settings.publicBaseUrl() });
+        const stream = await createStream(tx, keyring, { tenantId, name, publicBaseUrl: this.settings.publicBaseUrl(), mlDsa44 });
         return { result: stream, resourceId: stream.id };
       },
       (id) => getStream(db, tenantId, id),
@@ -265,6 +271,44 @@ export class Proofstreams {
   announceCheckpoint(checkpoint: CheckpointRecord): void {
     this.#heads.announced(checkpoint);
     this.deps.broadcast?.publish(CHECKPOINT_ANNOUNCED_CHANNEL, encodeCheckpointAnnouncement(checkpoint));
+  }
+
+  /** The stream's latest signed checkpoint note with its witness cosignature lines; undefined before the first. */
+  latestCheckpointNote(streamId: string): Promise<string | undefined> {
+    return latestCheckpointNote(this.deps.db, streamId);
+  }
+
+  /** Called in this process after each checkpoint it signs (the witness client queues it for cosignatures). */
+  onCheckpointSigned(listener: (streamId: string, treeSize: number) => void): void {
+    this.#signedListeners.push(listener);
+  }
+
+  /** The latest checkpoint as a witness needs it: origin, size, the note as the log signed it, who cosigned it. */
+  async latestForWitnesses(streamId: string): Promise<{ origin: string; treeSize: number; logNote: string; cosigners: string[] } | undefined> {
+    const [stream] = await this.deps.db.select().from(streams).where(eq(streams.id, streamId)).limit(1);
+    const checkpoint = stream && (await checkpointOf(this.deps.db, stream));
+    if (!stream || !checkpoint) return undefined;
+    const cosigners = checkpoint.cosignatures
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => line.split(" ")[1]!);
+    return { origin: stream.origin, treeSize: checkpoint.treeSize, logNote: checkpoint.logNote, cosigners };
+  }
+
+  /** The RFC 9162 consistency path between two sizes of a stream (server-internal: no tenant). */
+  consistencyHashes(streamId: string, fromSize: number, toSize: number): Promise<Buffer[]> {
+    return consistencyProof(this.deps.db, this.#tileCache, streamId, fromSize, toSize);
+  }
+
+  /** Stores witness cosignature lines on a checkpoint; the first time `quorum` is met, `proofstream.witnessed` fires. */
+  async addCosignatures(streamId: string, treeSize: number, lines: CosignatureLine[], quorum: number) {
+    const outcome = await addCosignatures({ db: this.deps.db, events: this.deps.events }, streamId, treeSize, lines, quorum);
+    // The checkpoint with its new lines is announced like a fresh signature: every instance's proof path serves it at once.
+    if (outcome.added > 0 || outcome.witnessed) {
+      const record = await checkpointOf(this.deps.db, { id: streamId, checkpointSize: treeSize });
+      if (record) this.announceCheckpoint(record);
+    }
+    return outcome;
   }
 
   /** Signs the stream's tree now if it grew. */

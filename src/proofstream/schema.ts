@@ -37,16 +37,19 @@ export const streamKeys = pgTable(
       .notNull()
       .references(() => streams.id),
     keyId: integer("key_id").notNull(),
+    /** The C2SP signed-note signature type: 1 Ed25519, 6 ML-DSA-44 (tlog-cosignature subtree/v1). */
+    algorithm: smallint("algorithm").notNull().default(1),
     publicKey: bytea("public_key").notNull(),
-    /** Ed25519 seed, sealed (context stream_keys.private_key, aad stream id). */
+    /** The key's 32-byte seed (Ed25519 or ML-DSA-44), sealed (context stream_keys.private_key, aad stream id). */
     privateKeyEnc: bytea("private_key_enc").notNull(),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     retiredAt: timestamp("retired_at", { withTimezone: true }),
   },
   (t) => [
     primaryKey({ columns: [t.streamId, t.keyId] }),
-    uniqueIndex("stream_keys_current")
-      .on(t.streamId)
+    // One current key per signature type.
+    uniqueIndex("stream_keys_current_by_algorithm")
+      .on(t.streamId, t.algorithm)
       .where(sql`${t.retiredAt} IS NULL`),
   ],
 );
@@ -97,9 +100,16 @@ export const checkpoints = pgTable(
       .references(() => streams.id),
     treeSize: count("tree_size").notNull(),
     rootHash: bytea("root_hash").notNull(),
+    /** The note as the log signed it (the log's own signature lines): what anchors hash. */
     note: text("note").notNull(),
     keyId: integer("key_id").notNull(),
     signedAt: timestamp("signed_at", { withTimezone: true }).notNull().defaultNow(),
+    /** Witness cosignature lines (C2SP tlog-cosignature), appended as they arrive; served after the log's lines. */
+    cosignatures: text("cosignatures").notNull().default(""),
+    /** The number of lines in `cosignatures`. */
+    cosignatureCount: integer("cosignature_count").notNull().default(0),
+    /** When the deployment's witness policy was met; null until then. */
+    witnessedAt: timestamp("witnessed_at", { withTimezone: true }),
   },
   (t) => [primaryKey({ columns: [t.streamId, t.treeSize] })],
 );

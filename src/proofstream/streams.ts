@@ -8,7 +8,7 @@ import { AppError, notFound } from "../errors.js";
 import { newId } from "../ids.js";
 import { pageOf, pageWindow } from "../db/pagination.js";
 import { requireActiveTenant } from "../tenancy/module.js";
-import { newStreamKey, StreamKeys } from "./keys.js";
+import { newStreamKey, newStreamMlDsaKey, StreamKeys, type NewStreamKey } from "./keys.js";
 import { checkKeyName, verifierKeyString } from "./note.js";
 
 export type StreamRow = typeof streams.$inferSelect;
@@ -16,6 +16,17 @@ export type StreamRow = typeof streams.$inferSelect;
 export interface Stream extends StreamRow {
   verifierKey: string;
   previousVerifierKeys: string[];
+  /** The current ML-DSA-44 verifier key; empty when the stream signs with Ed25519 alone. */
+  mlDsa44VerifierKey: string;
+}
+
+/** What a new stream is made of. */
+export interface NewStreamInput {
+  tenantId: string;
+  name: string;
+  publicBaseUrl: string;
+  /** Also sign checkpoints with an ML-DSA-44 key. */
+  mlDsa44?: boolean;
 }
 
 /** `<public host>/proofstreams/<stream id>`: the checkpoint origin and note key name. */
@@ -27,15 +38,18 @@ export function originOf(publicBaseUrl: string, streamId: string): string {
 
 interface NewStream {
   row: Omit<StreamRow, "createdAt">;
-  key: ReturnType<typeof newStreamKey>;
+  /** The Ed25519 key, then the ML-DSA-44 key when asked for. */
+  keys: NewStreamKey[];
 }
 
-/** A stream's row and its sealed key, made in this process (the key pair is the one cost that cannot be shared). */
-function newStream(keyring: Keyring, opts: { tenantId: string; name: string; publicBaseUrl: string }): NewStream {
+/** A stream's row and its sealed keys, made in this process (the key pairs are the one cost that cannot be shared). */
+function newStream(keyring: Keyring, opts: NewStreamInput): NewStream {
   checkStorableText(opts.name, "name");
   const id = newId("str");
   const origin = originOf(opts.publicBaseUrl, id);
-  return { row: { id, tenantId: opts.tenantId, name: opts.name, origin, treeSize: 0, unintegrated: 0, checkpointSize: 0 }, key: newStreamKey(keyring, id, origin) };
+  const keys = [newStreamKey(keyring, id, origin)];
+  if (opts.mlDsa44) keys.push(newStreamMlDsaKey(keyring, id, origin));
+  return { row: { id, tenantId: opts.tenantId, name: opts.name, origin, treeSize: 0, unintegrated: 0, checkpointSize: 0 }, keys };
 }
 
 /**
@@ -45,34 +59,40 @@ function newStream(keyring: Keyring, opts: { tenantId: string; name: string; pub
  */
 async function insertStreams(db: Db, made: readonly NewStream[]): Promise<Map<string, Date>> {
   const json = JSON.stringify(
-    made.map(({ row, key }) => ({
+    made.map(({ row, keys }) => ({
       id: row.id,
       tenant_id: row.tenantId,
       name: row.name,
       origin: row.origin,
-      key_id: key.keyId,
-      public_key: key.publicKey.toString("hex"),
-      private_key_enc: key.privateKeyEnc.toString("hex"),
+      keys: keys.map((key) => ({ key_id: key.keyId, algorithm: key.algorithm, public_key: key.publicKey.toString("hex"), private_key_enc: key.privateKeyEnc.toString("hex") })),
     })),
   );
   // The keys' foreign key is checked at the end of the statement, when the streams are in.
   const rows = await db.execute<{ id: string; created_at: Date | string }>(sql`
     WITH want AS (
-      SELECT * FROM jsonb_to_recordset(${json}::jsonb) AS w(id text, tenant_id text, name text, origin text, key_id int, public_key text, private_key_enc text)
+      SELECT * FROM jsonb_to_recordset(${json}::jsonb) AS w(id text, tenant_id text, name text, origin text, keys jsonb)
     ), new_streams AS (
       INSERT INTO streams (id, tenant_id, name, origin)
       SELECT w.id, w.tenant_id, w.name, w.origin FROM want w JOIN tenants t ON t.id = w.tenant_id AND t.active
       RETURNING id, created_at
     ), new_keys AS (
-      INSERT INTO stream_keys (stream_id, key_id, public_key, private_key_enc)
-      SELECT w.id, w.key_id, decode(w.public_key, 'hex'), decode(w.private_key_enc, 'hex') FROM want w JOIN new_streams s ON s.id = w.id
+      INSERT INTO stream_keys (stream_id, key_id, algorithm, public_key, private_key_enc)
+      SELECT w.id, k.key_id, k.algorithm, decode(k.public_key, 'hex'), decode(k.private_key_enc, 'hex')
+      FROM want w JOIN new_streams s ON s.id = w.id
+      CROSS JOIN LATERAL jsonb_to_recordset(w.keys) AS k(key_id int, algorithm smallint, public_key text, private_key_enc text)
     )
     SELECT id, created_at FROM new_streams`);
   return new Map(rows.map((r) => [r.id, new Date(r.created_at)]));
 }
 
 /** The answer for a stream just inserted: what getStream would read, without reading it. */
-const created = ({ row, key }: NewStream, createdAt: Date): Stream => ({ ...row, createdAt, verifierKey: verifierKeyString(row.origin, key.publicKey), previousVerifierKeys: [] });
+const created = ({ row, keys }: NewStream, createdAt: Date): Stream => ({
+  ...row,
+  createdAt,
+  verifierKey: verifierKeyString(row.origin, keys[0]!.publicKey),
+  previousVerifierKeys: [],
+  mlDsa44VerifierKey: keys[1] ? verifierKeyString(row.origin, keys[1].publicKey, keys[1].algorithm) : "",
+});
 
 /** Why a tenant's streams were not inserted: missing or deactivated. */
 async function refused(db: Db, tenantId: string): Promise<AppError> {
@@ -85,7 +105,7 @@ async function refused(db: Db, tenantId: string): Promise<AppError> {
 }
 
 /** A new stream with its own signing key, in one statement (inside `db` when it is a transaction). */
-export async function createStream(db: Db, keyring: Keyring, opts: { tenantId: string; name: string; publicBaseUrl: string }): Promise<Stream> {
+export async function createStream(db: Db, keyring: Keyring, opts: NewStreamInput): Promise<Stream> {
   const made = newStream(keyring, opts);
   const inserted = await withDbErrors(() => insertStreams(db, [made]));
   const createdAt = inserted.get(made.row.id);
@@ -110,7 +130,7 @@ export class StreamCreator {
     private readonly maxBatch = 512,
   ) {}
 
-  create(opts: { tenantId: string; name: string; publicBaseUrl: string }): Promise<Stream> {
+  create(opts: NewStreamInput): Promise<Stream> {
     let made: NewStream;
     try {
       made = newStream(this.keyring, opts);
@@ -183,5 +203,5 @@ export async function listStreams(db: Db, tenantId: string, page: { pageSize?: n
 
 async function withKeys(db: Db, row: StreamRow): Promise<Stream> {
   const keys = await StreamKeys.verifierKeys(db, row.id, row.origin);
-  return { ...row, verifierKey: keys.current, previousVerifierKeys: keys.previous };
+  return { ...row, verifierKey: keys.current, previousVerifierKeys: keys.previous, mlDsa44VerifierKey: keys.mlDsa44 };
 }

@@ -42,7 +42,7 @@ export class TlogTiles {
     return (await this.#stream(streamId, undefined)).tenantId;
   }
 
-  /** The latest signed checkpoint note. */
+  /** The latest signed checkpoint note, with its witness cosignature lines. */
   async checkpoint(streamId: string, tenantId: string | undefined): Promise<string> {
     const checkpoint = await checkpointOf(this.deps.db, await this.#stream(streamId, tenantId));
     if (!checkpoint) throw notFound("checkpoint");

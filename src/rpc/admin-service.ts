@@ -5,17 +5,29 @@ import { invalidArgument } from "../errors.js";
 import type { AppleCredentialsInfo, GoogleCredentialsInfo } from "../store/module.js";
 import type { StoreVerification } from "../store/module.js";
 import type { Tenancy } from "../tenancy/module.js";
+import type { Witnesses, WitnessedLog } from "../witness/module.js";
 import { apiKeyMsg, tenantMsg, ts } from "./convert.js";
 
 export interface AdminDeps {
   tenancy: Tenancy;
   /** Store credentials are put and deleted through it (it drops their cached copies everywhere). */
   store: StoreVerification;
+  /** The logs this deployment's witness trusts. */
+  witnesses: Pick<Witnesses, "addWitnessedLog" | "listWitnessedLogs">;
 }
 
+const witnessedLogMsg = (l: WitnessedLog) => ({ origin: l.origin, verifierKeys: l.verifierKeys, treeSize: BigInt(l.treeSize) });
+
 /** The operator's surface: tenants, their API keys and store credentials. */
-export function adminService({ tenancy, store }: AdminDeps): ServiceImpl<typeof AdminService> {
+export function adminService({ tenancy, store, witnesses }: AdminDeps): ServiceImpl<typeof AdminService> {
   return {
+    async addWitnessedLog(req) {
+      return { log: witnessedLogMsg(await witnesses.addWitnessedLog(req.verifierKey)) };
+    },
+    async listWitnessedLogs(req) {
+      const page = await witnesses.listWitnessedLogs({ pageSize: req.pageSize, pageToken: req.pageToken });
+      return { logs: page.logs.map(witnessedLogMsg), nextPageToken: page.nextPageToken };
+    },
     async createTenant(req) {
       return { tenant: tenantMsg(await tenancy.createTenant(req.name, req.requestId)) };
     },

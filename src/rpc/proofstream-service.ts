@@ -24,6 +24,7 @@ const streamMsg = (s: Stream) =>
     origin: s.origin,
     verifierKey: s.verifierKey,
     previousVerifierKeys: s.previousVerifierKeys,
+    mlDsa44VerifierKey: s.mlDsa44VerifierKey,
     treeSize: BigInt(s.treeSize),
     checkpointSize: BigInt(s.checkpointSize),
     createdAt: ts(s.createdAt),
@@ -48,7 +49,16 @@ export const receiptMsg = (r: ProofReceipt) =>
     ? create(ProofReceiptSchema, { status: ProofReceiptStatus.PROVEN, tlogProof: r.tlogProof, checkpointTreeSize: BigInt(r.checkpointTreeSize) })
     : create(ProofReceiptSchema, { status: ProofReceiptStatus.PENDING, pendingReason: r.reason });
 
-const checkpointMsg = (c: CheckpointRecord) => create(CheckpointSchema, { streamId: c.streamId, treeSize: BigInt(c.treeSize), rootHash: c.rootHash, note: c.note, signedAt: ts(c.signedAt) });
+const checkpointMsg = (c: CheckpointRecord) =>
+  create(CheckpointSchema, {
+    streamId: c.streamId,
+    treeSize: BigInt(c.treeSize),
+    rootHash: c.rootHash,
+    note: c.note,
+    signedAt: ts(c.signedAt),
+    cosignatures: c.cosignatureCount,
+    witnessed: c.witnessedAt !== null,
+  });
 
 const kinds: Record<ForkEvidenceRecord["kind"], ForkEvidenceKind> = {
   same_size_different_root: ForkEvidenceKind.SAME_SIZE_DIFFERENT_ROOT,
@@ -91,7 +101,7 @@ const forkMsg = (f: ForkEvidenceRecord) =>
 export function proofstreamService({ proofstreams }: { proofstreams: Proofstreams }): Partial<ServiceImpl<typeof ProofstreamService>> {
   return {
     async createStream(req, ctx) {
-      const stream = await proofstreams.createStream(tenantOf(ctx).tenantId, req.name, { requestId: req.requestId });
+      const stream = await proofstreams.createStream(tenantOf(ctx).tenantId, req.name, { requestId: req.requestId, mlDsa44: req.mlDsa44 });
       return { stream: streamMsg(stream) };
     },
     async getStream(req, ctx) {

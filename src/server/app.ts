@@ -9,6 +9,8 @@ import { Store } from "../store/module.js";
 import { storeSettings } from "../store/settings.js";
 import type { StoreVerification } from "../store/module.js";
 import { Metrics } from "../http/metrics.js";
+import { Witnesses } from "../witness/module.js";
+import { witnessSettings } from "../witness/settings.js";
 import { Broadcast } from "../infra/broadcast.js";
 import { openRedis, type RedisHandle } from "../infra/redis.js";
 import { Connectors } from "../connectors/module.js";
@@ -148,7 +150,9 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
       },
       proofstreamSettings(config, () => publicBaseUrl),
     );
-    for (const module of [requestIds, tenancy, webhooks, proofstreams]) {
+    // Witnessing: this deployment's checkpoints sent to its witnesses, and Attesto as a witness for others.
+    const witnesses = new Witnesses({ db: database.db, jobs, logger, streams: proofstreams }, witnessSettings(config));
+    for (const module of [requestIds, tenancy, webhooks, proofstreams, witnesses]) {
       await module.start();
       cleanups.push(() => module.close());
     }
@@ -182,10 +186,11 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     metrics.trackValidationAudit(audit);
     metrics.trackWarmStreams(proofstreams);
     metrics.trackReceipts(proofstreams);
+    metrics.trackWitnesses(witnesses);
     const verifier = new Verifier(config.verifier);
     await verifier.start();
     cleanups.push(() => verifier.close());
-    const edgeModules = { jobs, tenancy, webhooks, proofstreams, rateLimits, store, storeNotifications, connectors, bundles: proofstreams.bundles, anchoring, verifier };
+    const edgeModules = { jobs, tenancy, webhooks, proofstreams, rateLimits, store, storeNotifications, connectors, bundles: proofstreams.bundles, anchoring, verifier, witnesses };
     const http = httpRoutes(config, logger, metrics, readinessChecks, edgeModules);
     const connect = rpcListener(config, logger, metrics, http, edgeModules);
     const { server, tracker } = await listenEdge(config, logger, metrics, readinessChecks, connect, cleanups);

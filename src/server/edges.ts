@@ -14,6 +14,8 @@ import { mountStoreRoutes } from "../http/store.js";
 import { mountTileRoutes } from "../http/tiles.js";
 import { mountVerifyRoutes, VERIFY_PATH } from "../http/verify.js";
 import { mountWebhookRoutes } from "../http/webhooks.js";
+import { mountWitnessRoutes } from "../http/witness.js";
+import type { Witnesses } from "../witness/module.js";
 import type { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
 import { clientAddressKey } from "../rpc/context.js";
@@ -25,11 +27,11 @@ import { isPublicRoute } from "./public-gate.js";
 import { PUBLIC_JSON_LIMITS } from "../json.js";
 
 /** The facades both edges hand requests to: the RPC services' and the queue board's job runtime. */
-export type EdgeModules = Omit<RpcDeps, "logger" | "requestDeadlineMs"> & { jobs: JobRuntime };
+export type EdgeModules = Omit<RpcDeps, "logger" | "requestDeadlineMs" | "witnesses"> & { jobs: JobRuntime; witnesses: Witnesses };
 
 /** The plain HTTP routes (Hono). A worker-role instance mounts no tenant routes. */
 export function httpRoutes(config: Config, logger: Logger, metrics: Metrics, readinessChecks: Record<string, () => Promise<void>>, modules: EdgeModules): Hono {
-  const { jobs, tenancy, webhooks, proofstreams, rateLimits, store, storeNotifications, connectors, bundles, verifier } = modules;
+  const { jobs, tenancy, webhooks, proofstreams, rateLimits, store, storeNotifications, connectors, bundles, verifier, witnesses } = modules;
   const http = createHttpApp({
     logger,
     metrics,
@@ -57,6 +59,7 @@ export function httpRoutes(config: Config, logger: Logger, metrics: Metrics, rea
     ],
   });
   mountTileRoutes(http, { proofstreams, authenticator, public: config.tilesPublic });
+  if (config.role !== "worker") mountWitnessRoutes(http, { witnesses });
   mountVerifyRoutes(http, { bundles, authenticator, verifier, publicDownloads: config.tilesPublic, verifyMaxBytes: config.verifyMaxBytes });
   return http;
 }

@@ -1,6 +1,7 @@
 import type { AnchorReceipt } from "./bundle.js";
 import { fromHex, toHex, utf8 } from "./bytes.js";
 import { leafHash, ProofError, rootFromInclusionProof } from "./merkle.js";
+import { logSignedNote, parseCheckpoint, splitNote } from "./note.js";
 
 /**
  * The 4 bytes that open every anchor transaction's data, before the 32-byte
@@ -31,6 +32,15 @@ export interface AnchorCheck {
   problems: string[];
 }
 
+/** What an anchor committed to: the note as its log signed it (witness cosignatures join later and are left out). */
+function anchoredBytes(note: string): string {
+  try {
+    return logSignedNote(note, parseCheckpoint(splitNote(note).text).origin);
+  } catch {
+    return note;
+  }
+}
+
 /**
  * Checks an anchor receipt for a signed checkpoint note against a chain:
  * the note's audit path leads to the batch root; the transaction's data is
@@ -44,7 +54,7 @@ export async function verifyAnchorReceipt(note: string, receipt: AnchorReceipt, 
     const root = rootFromInclusionProof(
       receipt.leaf_index,
       receipt.batch_size,
-      leafHash(utf8(note)),
+      leafHash(utf8(anchoredBytes(note))),
       receipt.path.map((h) => fromHex(h) ?? new Uint8Array()),
     );
     if (`0x${toHex(root)}` !== receipt.batch_root.toLowerCase()) problems.push(`the audit path leads to 0x${toHex(root)}, not the batch root ${receipt.batch_root}`);

@@ -4,7 +4,7 @@ import { leafHash, ProofError, rootFromInclusionProof, rootFromRangeProof } from
 import type { JsonLimits } from "./json.js";
 import { BUNDLE_FORMAT, readBundle, type AnchorReceipt, type BundleDocument } from "./bundle-document.js";
 import { parseTlogProof, TlogProofError } from "./tlog-proof.js";
-import { NoteError, openNote, parseCheckpoint, parseVerifierKey, splitNote, type CheckpointBody, type NoteVerifier } from "./note.js";
+import { logSignedNote, NoteError, openNote, parseCheckpoint, parseVerifierKey, splitNote, type CheckpointBody, type NoteVerifier } from "./note.js";
 
 // The document's shape and structural reading live in bundle-document.ts; re-exported so that
 // `verify/bundle.js` stays the one import for bundles.
@@ -58,7 +58,7 @@ function signatureCheck({ note, body, carriedKey }: SignatureSubject, options: V
     if (pinned.name !== body.origin) return { name, status: "fail", detail: `the pinned key is for ${pinned.name}, the checkpoint is of ${body.origin}` };
     if (openNote(note, [pinned]).verifiedBy.length === 0) return { name, status: "fail", detail: `no signature by the pinned key ${keyLabel(pinned)}` };
     const ignored = carriedKey && carriedKey !== options.pinnedKey.trim() ? " (the key the document carries differs and was ignored)" : "";
-    return { name, status: "pass", detail: `checkpoint signed by the pinned key ${keyLabel(pinned)}${ignored}` };
+    return { name, status: "pass", detail: `checkpoint signed by the pinned key ${keyLabel(pinned)}${ignored}${unknownLines(note, [pinned])}` };
   }
   if (!carriedKey) return { name, status: "unpinned", detail: "no verifier key pinned: the signature was not checked (pass the stream's verifier key)" };
   let carried: NoteVerifier;
@@ -74,6 +74,14 @@ function signatureCheck({ note, body, carriedKey }: SignatureSubject, options: V
 }
 
 const keyLabel = (v: NoteVerifier) => `${v.name}+${v.keyId.toString(16).padStart(8, "0")}`;
+
+/** The note's other signature lines (an ML-DSA-44 line, witness cosignatures): by keys the caller gave none of, so unknown, not failures. */
+export function unknownLines(note: string, known: readonly NoteVerifier[]): string {
+  const others = splitNote(note).signatures.filter((s) => !known.some((k) => k.name === s.name && k.keyId === s.keyId));
+  if (others.length === 0) return "";
+  const labels = others.map((s) => `${s.name}+${s.keyId.toString(16).padStart(8, "0")}`);
+  return `; ${others.length} other signature line${others.length === 1 ? "" : "s"} by unknown keys, not checked (${listed(labels)})`;
+}
 
 const notRun = (name: CheckName, why: string): Check => ({ name, status: "fail", detail: `not run: ${why}` });
 
@@ -129,7 +137,7 @@ export function verifyBundle(value: unknown, options: VerifyOptions = {}): Verif
   report.checks.push(leavesCheck(b));
   report.checks.push(rangeProofCheck(b, body));
   if (b.entries.some((e) => "tlog_proof" in e)) report.checks.push(inclusionProofsCheck(b, body));
-  report.checks.push(anchorsCheck(b.checkpoint, b.anchors));
+  report.checks.push(anchorsCheck(logSignedNote(b.checkpoint, body.origin), b.anchors));
   report.valid = reportValid(report.checks);
   return report;
 }
@@ -219,7 +227,7 @@ function inclusionProofsCheck(b: BundleDocument, body: CheckpointBody): Check {
   return { name: "inclusion_proofs", status: "pass", detail: `${count} per-entry tlog-proofs lead to the checkpoint's root` };
 }
 
-/** Offline: each receipt's path leads from the checkpoint note to the batch root it names. */
+/** Offline: each receipt's path leads from the checkpoint note (as the log signed it, without cosignatures) to the batch root it names. */
 function anchorsCheck(note: string, anchors: readonly AnchorReceipt[]): Check {
   if (anchors.length === 0) return { name: "anchors", status: "skipped", detail: "no anchor receipts (checkpoint not anchored yet)" };
   const noteHash = leafHash(utf8(note));

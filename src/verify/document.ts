@@ -1,5 +1,5 @@
 import { fromUtf8, toHex } from "./bytes.js";
-import { notABundle, reportValid, verifyBundle, type Check, type VerificationReport, type VerifyOptions } from "./bundle.js";
+import { notABundle, reportValid, unknownLines, verifyBundle, type Check, type VerificationReport, type VerifyOptions } from "./bundle.js";
 import { readJson } from "./json.js";
 import { parseLeaf } from "./leaf.js";
 import { leafHash, ProofError, rootFromInclusionProof } from "./merkle.js";
@@ -86,6 +86,6 @@ function tlogSignature(note: string, origin: string, options: VerifyOptions): Ch
   }
   if (key.name !== origin) return { name: "signature", status: "fail", detail: `the pinned key is for ${key.name}, the checkpoint is of ${origin}` };
   return openNote(note, [key]).verifiedBy.length > 0
-    ? { name: "signature", status: "pass", detail: `checkpoint signed by the pinned key ${key.name}+${key.keyId.toString(16).padStart(8, "0")}` }
+    ? { name: "signature", status: "pass", detail: `checkpoint signed by the pinned key ${key.name}+${key.keyId.toString(16).padStart(8, "0")}${unknownLines(note, [key])}` }
     : { name: "signature", status: "fail", detail: "no signature by the pinned key" };
 }

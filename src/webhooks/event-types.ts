@@ -9,6 +9,7 @@ export const WEBHOOK_EVENT_TYPES = [
   "batch.failed",
   "event.anchored",
   "proofstream.checkpointed",
+  "proofstream.witnessed",
   "proofstream.fork_detected",
   "proofstream.bundle_ready",
   "apple.notification",
@@ -70,6 +71,17 @@ export interface WebhookEventData {
     root_hash: string;
     note: string;
     signed_at: string;
+  };
+  /** A checkpoint gathered the cosignatures its witness policy asks for (k of the deployment's witnesses). */
+  "proofstream.witnessed": {
+    stream_id: string;
+    tree_size: number;
+    root_hash: string;
+    /** The note with its cosignature lines. */
+    note: string;
+    /** The names of the witnesses whose cosignatures it carries. */
+    witnesses: string[];
+    witnessed_at: string;
   };
   /** Fork evidence was stored. */
   "proofstream.fork_detected": {
@@ -163,6 +175,14 @@ export function sampleEventData(type: WebhookEventType, publicBaseUrl: string, n
       root_hash: HASH,
       note: "",
       signed_at: at,
+    },
+    "proofstream.witnessed": {
+      stream_id: "str_TEST0000000000000000000000",
+      tree_size: 250,
+      root_hash: HASH,
+      note: "",
+      witnesses: ["witness.example/w1"],
+      witnessed_at: at,
     },
     "proofstream.fork_detected": {
       stream_id: "str_TEST0000000000000000000000",

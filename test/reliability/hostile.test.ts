@@ -4,6 +4,8 @@ import fc from "fast-check";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_TOKEN } from "../support/server.js";
+import { ed25519FromSeed, ed25519RawPublic } from "../../src/crypto/note-signing.js";
+import { witnessPrivateKeyString } from "../../src/witness/protocol.js";
 import { contractServices, kindOf, rpcPath } from "./contract.js";
 import { keepOutput, LONG, remember, report, ServerProcess, serverEnv, sharedServices, tenantOn } from "./support.js";
 
@@ -28,7 +30,11 @@ const rssSamples: number[] = [];
 let sampler: NodeJS.Timeout;
 
 beforeAll(async () => {
-  server = new ServerProcess("hostile", serverEnv({ ...sharedServices("hostile"), ATTESTO_DB_POOL: "6" }));
+  // With a witness key, so POST /witness/add-checkpoint runs its checks instead of answering "not a witness".
+  const seed = randomBytes(32);
+  const witnessKey = witnessPrivateKeyString("hostile.attesto.test/witness", seed, ed25519RawPublic(ed25519FromSeed(seed)));
+  server = new ServerProcess("hostile", serverEnv({ ...sharedServices("hostile"), ATTESTO_DB_POOL: "6", ATTESTO_WITNESS_KEY: witnessKey }));
+  remember("witness key", witnessKey);
   await server.start();
   tenant = await tenantOn(server.url);
   const res = await fetch(`${server.url}/attesto.v1.ProofstreamService/CreateStream`, {
@@ -251,6 +257,7 @@ const HTTP_ROUTES: Array<{ method: string; path: () => string; auth: "tenant" | 
   { method: "POST", path: () => "/v2/connectors/gitlab/con_01ARZ3NDEKTSV4RRFFQ69G5FAV/events", auth: "none" },
   { method: "POST", path: () => "/v2/tenant/connectors/s3-objects/con_01ARZ3NDEKTSV4RRFFQ69G5FAV/commit", auth: "tenant" },
   { method: "POST", path: () => "/v2/verify", auth: "none" },
+  { method: "POST", path: () => "/witness/add-checkpoint", auth: "none" },
   { method: "GET", path: () => `/proofstreams/${streamId}/checkpoint`, auth: "tenant" },
   { method: "GET", path: () => `/proofstreams/${streamId}/proof/1`, auth: "tenant" },
   { method: "GET", path: () => `/proofstreams/${streamId}/tile/0/000`, auth: "tenant" },

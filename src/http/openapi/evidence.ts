@@ -39,9 +39,32 @@ export function evidenceRoutes(): OpenApiPart {
           responses: { "200": { description: "the bundle document", content: json(LOOSE_OBJECT) }, ...errors(400, 401, 404) },
         },
       },
+      "/witness/add-checkpoint": {
+        post: {
+          summary: "C2SP tlog-witness add-checkpoint: this deployment cosigns a checkpoint of a log it trusts (AdminService.AddWitnessedLog), when ATTESTO_WITNESS_KEY is set (public)",
+          security: [],
+          requestBody: { required: true, content: text },
+          responses: {
+            "200": { description: "the cosignature line(s) (C2SP tlog-cosignature, cosignature/v1)", content: text },
+            "400": { description: "a malformed body (old size line, proof lines, empty line, signed checkpoint)", content: text },
+            "403": { description: "no signature by a trusted key of the log", content: text },
+            "404": { description: "an unknown origin, or this deployment is not a witness", content: text },
+            "409": {
+              description: "the old size is not the size last cosigned (body: that size, text/x.tlog.size), or the same size with another root (fork evidence kept)",
+              content: { "text/x.tlog.size": { schema: { type: "string" } }, ...text },
+            },
+            "422": { description: "the consistency proof does not verify (fork evidence kept)", content: text },
+            ...errors(413, 429),
+          },
+        },
+      },
       "/proofstreams/{streamId}/checkpoint": {
         parameters: [STREAM_ID],
-        get: { summary: "The latest signed checkpoint (C2SP tlog-checkpoint note)", security: tenantAuth, responses: { "200": { description: "the note", content: text }, ...errors(401, 404) } },
+        get: {
+          summary: "The latest signed checkpoint (C2SP tlog-checkpoint note, with its witness cosignature lines)",
+          security: tenantAuth,
+          responses: { "200": { description: "the note", content: text }, ...errors(401, 404) },
+        },
       },
       "/proofstreams/{streamId}/proof/{seqNo}": {
         parameters: [STREAM_ID, { name: "seqNo", in: "path", required: true, schema: { type: "integer", minimum: 1 } }],

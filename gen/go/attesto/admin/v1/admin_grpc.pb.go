@@ -53,6 +53,13 @@ type AdminServiceClient interface {
 	// Deletes a tenant's credentials for one store. NOT_FOUND when there are
 	// none.
 	DeleteStoreCredentials(ctx context.Context, in *DeleteStoreCredentialsRequest, opts ...grpc.CallOption) (*DeleteStoreCredentialsResponse, error)
+	// Trusts a log for this deployment's witness (`POST /witness/add-checkpoint`):
+	// its checkpoints signed by this key are cosigned when consistent. Adding a
+	// key the log already has is a no-op; a log may have several keys.
+	AddWitnessedLog(ctx context.Context, in *AddWitnessedLogRequest, opts ...grpc.CallOption) (*AddWitnessedLogResponse, error)
+	// The logs this deployment's witness trusts, with the latest size it
+	// cosigned for each.
+	ListWitnessedLogs(ctx context.Context, in *ListWitnessedLogsRequest, opts ...grpc.CallOption) (*ListWitnessedLogsResponse, error)
 }
 
 type adminServiceClient struct {
@@ -162,6 +169,24 @@ func (c *adminServiceClient) DeleteStoreCredentials(ctx context.Context, in *Del
 	return out, nil
 }
 
+func (c *adminServiceClient) AddWitnessedLog(ctx context.Context, in *AddWitnessedLogRequest, opts ...grpc.CallOption) (*AddWitnessedLogResponse, error) {
+	out := new(AddWitnessedLogResponse)
+	err := c.cc.Invoke(ctx, "/attesto.admin.v1.AdminService/AddWitnessedLog", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ListWitnessedLogs(ctx context.Context, in *ListWitnessedLogsRequest, opts ...grpc.CallOption) (*ListWitnessedLogsResponse, error) {
+	out := new(ListWitnessedLogsResponse)
+	err := c.cc.Invoke(ctx, "/attesto.admin.v1.AdminService/ListWitnessedLogs", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility
@@ -202,6 +227,13 @@ type AdminServiceServer interface {
 	// Deletes a tenant's credentials for one store. NOT_FOUND when there are
 	// none.
 	DeleteStoreCredentials(context.Context, *DeleteStoreCredentialsRequest) (*DeleteStoreCredentialsResponse, error)
+	// Trusts a log for this deployment's witness (`POST /witness/add-checkpoint`):
+	// its checkpoints signed by this key are cosigned when consistent. Adding a
+	// key the log already has is a no-op; a log may have several keys.
+	AddWitnessedLog(context.Context, *AddWitnessedLogRequest) (*AddWitnessedLogResponse, error)
+	// The logs this deployment's witness trusts, with the latest size it
+	// cosigned for each.
+	ListWitnessedLogs(context.Context, *ListWitnessedLogsRequest) (*ListWitnessedLogsResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -241,6 +273,12 @@ func (UnimplementedAdminServiceServer) GetStoreCredentials(context.Context, *Get
 }
 func (UnimplementedAdminServiceServer) DeleteStoreCredentials(context.Context, *DeleteStoreCredentialsRequest) (*DeleteStoreCredentialsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DeleteStoreCredentials not implemented")
+}
+func (UnimplementedAdminServiceServer) AddWitnessedLog(context.Context, *AddWitnessedLogRequest) (*AddWitnessedLogResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method AddWitnessedLog not implemented")
+}
+func (UnimplementedAdminServiceServer) ListWitnessedLogs(context.Context, *ListWitnessedLogsRequest) (*ListWitnessedLogsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListWitnessedLogs not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 
@@ -453,6 +491,42 @@ func _AdminService_DeleteStoreCredentials_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_AddWitnessedLog_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddWitnessedLogRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).AddWitnessedLog(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/attesto.admin.v1.AdminService/AddWitnessedLog",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).AddWitnessedLog(ctx, req.(*AddWitnessedLogRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ListWitnessedLogs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWitnessedLogsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListWitnessedLogs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/attesto.admin.v1.AdminService/ListWitnessedLogs",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListWitnessedLogs(ctx, req.(*ListWitnessedLogsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _AdminService_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "attesto.admin.v1.AdminService",
 	HandlerType: (*AdminServiceServer)(nil),
@@ -500,6 +574,14 @@ var _AdminService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteStoreCredentials",
 			Handler:    _AdminService_DeleteStoreCredentials_Handler,
+		},
+		{
+			MethodName: "AddWitnessedLog",
+			Handler:    _AdminService_AddWitnessedLog_Handler,
+		},
+		{
+			MethodName: "ListWitnessedLogs",
+			Handler:    _AdminService_ListWitnessedLogs_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

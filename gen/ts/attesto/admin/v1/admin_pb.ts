@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file attesto/admin/v1/admin.proto.
  */
 export const file_attesto_admin_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChxhdHRlc3RvL2FkbWluL3YxL2FkbWluLnByb3RvEhBhdHRlc3RvLmFkbWluLnYxInQKE0NyZWF0ZVRlbmFudFJlcXVlc3QSFwoEbmFtZRgBIAEoCUIJyvMYBQgBGMgBEjUKCnJlcXVlc3RfaWQYAiABKAlCHMrzGBgQARhAIhJeW0EtWmEtejAtOV8uOi1dKyRIAIgBAUINCgtfcmVxdWVzdF9pZCI6ChRDcmVhdGVUZW5hbnRSZXNwb25zZRIiCgZ0ZW5hbnQYASABKAsyEi5hdHRlc3RvLnYxLlRlbmFudCJNChBHZXRUZW5hbnRSZXF1ZXN0EjkKCXRlbmFudF9pZBgBIAEoCUImyvMYIggBGEAiHF50ZW5fWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQiNwoRR2V0VGVuYW50UmVzcG9uc2USIgoGdGVuYW50GAEgASgLMhIuYXR0ZXN0by52MS5UZW5hbnQiaQoSTGlzdFRlbmFudHNSZXF1ZXN0EhwKCXBhZ2Vfc2l6ZRgBIAEoBUIJyvMYBSgAMPQDEhgKEGluY2x1ZGVfaW5hY3RpdmUYAiABKAgSGwoKcGFnZV90b2tlbhgDIAEoCUIHyvMYAxiABCJTChNMaXN0VGVuYW50c1Jlc3BvbnNlEiMKB3RlbmFudHMYASADKAsyEi5hdHRlc3RvLnYxLlRlbmFudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiVAoXRGVhY3RpdmF0ZVRlbmFudFJlcXVlc3QSOQoJdGVuYW50X2lkGAEgASgJQibK8xgiCAEYQCIcXnRlbl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JCI+ChhEZWFjdGl2YXRlVGVuYW50UmVzcG9uc2USIgoGdGVuYW50GAEgASgLMhIuYXR0ZXN0by52MS5UZW5hbnQirwEKE0NyZWF0ZUFwaUtleVJlcXVlc3QSOQoJdGVuYW50X2lkGAEgASgJQibK8xgiCAEYQCIcXnRlbl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JBIXCgRuYW1lGAIgASgJQgnK8xgFCAEYyAESNQoKcmVxdWVzdF9pZBgDIAEoCUIcyvMYGBABGEAiEl5bQS1aYS16MC05Xy46LV0rJEgAiAEBQg0KC19yZXF1ZXN0X2lkIksKFENyZWF0ZUFwaUtleVJlc3BvbnNlEiMKB2FwaV9rZXkYASABKAsyEi5hdHRlc3RvLnYxLkFwaUtleRIOCgZzZWNyZXQYAiABKAkiowEKEkxpc3RBcGlLZXlzUmVxdWVzdBI5Cgl0ZW5hbnRfaWQYASABKAlCJsrzGCIIARhAIhxedGVuX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEhcKD2luY2x1ZGVfcmV2b2tlZBgCIAEoCBIcCglwYWdlX3NpemUYAyABKAVCCcrzGAUoADD0AxIbCgpwYWdlX3Rva2VuGAQgASgJQgfK8xgDGIAEIlQKE0xpc3RBcGlLZXlzUmVzcG9uc2USJAoIYXBpX2tleXMYASADKAsyEi5hdHRlc3RvLnYxLkFwaUtleRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiUQoTUmV2b2tlQXBpS2V5UmVxdWVzdBI6CgphcGlfa2V5X2lkGAEgASgJQibK8xgiCAEYQCIcXmtleV9bMC05QS1ISktNTlAtVFYtWl17MjZ9JCI7ChRSZXZva2VBcGlLZXlSZXNwb25zZRIjCgdhcGlfa2V5GAEgASgLMhIuYXR0ZXN0by52MS5BcGlLZXkiiwIKGlB1dEFwcGxlQ3JlZGVudGlhbHNSZXF1ZXN0EjkKCXRlbmFudF9pZBgBIAEoCUImyvMYIggBGEAiHF50ZW5fWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSHAoJYnVuZGxlX2lkGAIgASgJQgnK8xgFCAEY/wESGAoGa2V5X2lkGAMgASgJQgjK8xgECAEYQBIbCglpc3N1ZXJfaWQYBCABKAlCCMrzGAQIARhAEiIKD3ByaXZhdGVfa2V5X3BlbRgFIAEoCUIJyvMYBQgBGIBAEjkKC2Vudmlyb25tZW50GAYgASgOMhwuYXR0ZXN0by52MS5BcHBsZUVudmlyb25tZW50QgbK8xgCCAEiVAobUHV0QXBwbGVDcmVkZW50aWFsc1Jlc3BvbnNlEjUKBWFwcGxlGAEgASgLMiYuYXR0ZXN0by5hZG1pbi52MS5BcHBsZUNyZWRlbnRpYWxzSW5mbyLpAQobUHV0R29vZ2xlQ3JlZGVudGlhbHNSZXF1ZXN0EjkKCXRlbmFudF9pZBgBIAEoCUImyvMYIggBGEAiHF50ZW5fWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSHwoMcGFja2FnZV9uYW1lGAIgASgJQgnK8xgFCAEY/wESKAoUc2VydmljZV9hY2NvdW50X2pzb24YAyABKAlCCsrzGAYIARiAgAESIAoPcHVic3ViX2F1ZGllbmNlGAQgASgJQgfK8xgDGIAQEiIKEXB1YnN1Yl9wdXNoX2VtYWlsGAUgASgJQgfK8xgDGMACIlcKHFB1dEdvb2dsZUNyZWRlbnRpYWxzUmVzcG9uc2USNwoGZ29vZ2xlGAEgASgLMicuYXR0ZXN0by5hZG1pbi52MS5Hb29nbGVDcmVkZW50aWFsc0luZm8irwEKFEFwcGxlQ3JlZGVudGlhbHNJbmZvEhEKCWJ1bmRsZV9pZBgBIAEoCRIOCgZrZXlfaWQYAiABKAkSEQoJaXNzdWVyX2lkGAMgASgJEjEKC2Vudmlyb25tZW50GAQgASgOMhwuYXR0ZXN0by52MS5BcHBsZUVudmlyb25tZW50Ei4KCnVwZGF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqcBChVHb29nbGVDcmVkZW50aWFsc0luZm8SFAoMcGFja2FnZV9uYW1lGAEgASgJEhQKDGNsaWVudF9lbWFpbBgCIAEoCRIXCg9wdWJzdWJfYXVkaWVuY2UYAyABKAkSLgoKdXBkYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGQoRcHVic3ViX3B1c2hfZW1haWwYBSABKAkiVwoaR2V0U3RvcmVDcmVkZW50aWFsc1JlcXVlc3QSOQoJdGVuYW50X2lkGAEgASgJQibK8xgiCAEYQCIcXnRlbl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JCKNAQobR2V0U3RvcmVDcmVkZW50aWFsc1Jlc3BvbnNlEjUKBWFwcGxlGAEgASgLMiYuYXR0ZXN0by5hZG1pbi52MS5BcHBsZUNyZWRlbnRpYWxzSW5mbxI3CgZnb29nbGUYAiABKAsyJy5hdHRlc3RvLmFkbWluLnYxLkdvb2dsZUNyZWRlbnRpYWxzSW5mbyKEAQodRGVsZXRlU3RvcmVDcmVkZW50aWFsc1JlcXVlc3QSOQoJdGVuYW50X2lkGAEgASgJQibK8xgiCAEYQCIcXnRlbl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JBIoCgVzdG9yZRgCIAEoDjIRLmF0dGVzdG8udjEuU3RvcmVCBsrzGAIIASIgCh5EZWxldGVTdG9yZUNyZWRlbnRpYWxzUmVzcG9uc2UyqQkKDEFkbWluU2VydmljZRJdCgxDcmVhdGVUZW5hbnQSJS5hdHRlc3RvLmFkbWluLnYxLkNyZWF0ZVRlbmFudFJlcXVlc3QaJi5hdHRlc3RvLmFkbWluLnYxLkNyZWF0ZVRlbmFudFJlc3BvbnNlElkKCUdldFRlbmFudBIiLmF0dGVzdG8uYWRtaW4udjEuR2V0VGVuYW50UmVxdWVzdBojLmF0dGVzdG8uYWRtaW4udjEuR2V0VGVuYW50UmVzcG9uc2UiA5ACARJfCgtMaXN0VGVuYW50cxIkLmF0dGVzdG8uYWRtaW4udjEuTGlzdFRlbmFudHNSZXF1ZXN0GiUuYXR0ZXN0by5hZG1pbi52MS5MaXN0VGVuYW50c1Jlc3BvbnNlIgOQAgESaQoQRGVhY3RpdmF0ZVRlbmFudBIpLmF0dGVzdG8uYWRtaW4udjEuRGVhY3RpdmF0ZVRlbmFudFJlcXVlc3QaKi5hdHRlc3RvLmFkbWluLnYxLkRlYWN0aXZhdGVUZW5hbnRSZXNwb25zZRJdCgxDcmVhdGVBcGlLZXkSJS5hdHRlc3RvLmFkbWluLnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaJi5hdHRlc3RvLmFkbWluLnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlEl8KC0xpc3RBcGlLZXlzEiQuYXR0ZXN0by5hZG1pbi52MS5MaXN0QXBpS2V5c1JlcXVlc3QaJS5hdHRlc3RvLmFkbWluLnYxLkxpc3RBcGlLZXlzUmVzcG9uc2UiA5ACARJiCgxSZXZva2VBcGlLZXkSJS5hdHRlc3RvLmFkbWluLnYxLlJldm9rZUFwaUtleVJlcXVlc3QaJi5hdHRlc3RvLmFkbWluLnYxLlJldm9rZUFwaUtleVJlc3BvbnNlIgOQAgISdwoTUHV0QXBwbGVDcmVkZW50aWFscxIsLmF0dGVzdG8uYWRtaW4udjEuUHV0QXBwbGVDcmVkZW50aWFsc1JlcXVlc3QaLS5hdHRlc3RvLmFkbWluLnYxLlB1dEFwcGxlQ3JlZGVudGlhbHNSZXNwb25zZSIDkAICEnoKFFB1dEdvb2dsZUNyZWRlbnRpYWxzEi0uYXR0ZXN0by5hZG1pbi52MS5QdXRHb29nbGVDcmVkZW50aWFsc1JlcXVlc3QaLi5hdHRlc3RvLmFkbWluLnYxLlB1dEdvb2dsZUNyZWRlbnRpYWxzUmVzcG9uc2UiA5ACAhJ3ChNHZXRTdG9yZUNyZWRlbnRpYWxzEiwuYXR0ZXN0by5hZG1pbi52MS5HZXRTdG9yZUNyZWRlbnRpYWxzUmVxdWVzdBotLmF0dGVzdG8uYWRtaW4udjEuR2V0U3RvcmVDcmVkZW50aWFsc1Jlc3BvbnNlIgOQAgESgAEKFkRlbGV0ZVN0b3JlQ3JlZGVudGlhbHMSLy5hdHRlc3RvLmFkbWluLnYxLkRlbGV0ZVN0b3JlQ3JlZGVudGlhbHNSZXF1ZXN0GjAuYXR0ZXN0by5hZG1pbi52MS5EZWxldGVTdG9yZUNyZWRlbnRpYWxzUmVzcG9uc2UiA5ACAkI/Wj1naXRodWIuY29tL2F0dGVzdG8tZXUvYXR0ZXN0by9nZW4vZ28vYXR0ZXN0by9hZG1pbi92MTthZG1pbnYxYgZwcm90bzM", [file_attesto_v1_common, file_attesto_v1_tenancy, file_attesto_v1_validate, file_google_protobuf_timestamp]);
+  fileDesc("ChxhdHRlc3RvL2FkbWluL3YxL2FkbWluLnByb3RvEhBhdHRlc3RvLmFkbWluLnYxInQKE0NyZWF0ZVRlbmFudFJlcXVlc3QSFwoEbmFtZRgBIAEoCUIJyvMYBQgBGMgBEjUKCnJlcXVlc3RfaWQYAiABKAlCHMrzGBgQARhAIhJeW0EtWmEtejAtOV8uOi1dKyRIAIgBAUINCgtfcmVxdWVzdF9pZCI6ChRDcmVhdGVUZW5hbnRSZXNwb25zZRIiCgZ0ZW5hbnQYASABKAsyEi5hdHRlc3RvLnYxLlRlbmFudCJNChBHZXRUZW5hbnRSZXF1ZXN0EjkKCXRlbmFudF9pZBgBIAEoCUImyvMYIggBGEAiHF50ZW5fWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQiNwoRR2V0VGVuYW50UmVzcG9uc2USIgoGdGVuYW50GAEgASgLMhIuYXR0ZXN0by52MS5UZW5hbnQiaQoSTGlzdFRlbmFudHNSZXF1ZXN0EhwKCXBhZ2Vfc2l6ZRgBIAEoBUIJyvMYBSgAMPQDEhgKEGluY2x1ZGVfaW5hY3RpdmUYAiABKAgSGwoKcGFnZV90b2tlbhgDIAEoCUIHyvMYAxiABCJTChNMaXN0VGVuYW50c1Jlc3BvbnNlEiMKB3RlbmFudHMYASADKAsyEi5hdHRlc3RvLnYxLlRlbmFudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiVAoXRGVhY3RpdmF0ZVRlbmFudFJlcXVlc3QSOQoJdGVuYW50X2lkGAEgASgJQibK8xgiCAEYQCIcXnRlbl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JCI+ChhEZWFjdGl2YXRlVGVuYW50UmVzcG9uc2USIgoGdGVuYW50GAEgASgLMhIuYXR0ZXN0by52MS5UZW5hbnQirwEKE0NyZWF0ZUFwaUtleVJlcXVlc3QSOQoJdGVuYW50X2lkGAEgASgJQibK8xgiCAEYQCIcXnRlbl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JBIXCgRuYW1lGAIgASgJQgnK8xgFCAEYyAESNQoKcmVxdWVzdF9pZBgDIAEoCUIcyvMYGBABGEAiEl5bQS1aYS16MC05Xy46LV0rJEgAiAEBQg0KC19yZXF1ZXN0X2lkIksKFENyZWF0ZUFwaUtleVJlc3BvbnNlEiMKB2FwaV9rZXkYASABKAsyEi5hdHRlc3RvLnYxLkFwaUtleRIOCgZzZWNyZXQYAiABKAkiowEKEkxpc3RBcGlLZXlzUmVxdWVzdBI5Cgl0ZW5hbnRfaWQYASABKAlCJsrzGCIIARhAIhxedGVuX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEhcKD2luY2x1ZGVfcmV2b2tlZBgCIAEoCBIcCglwYWdlX3NpemUYAyABKAVCCcrzGAUoADD0AxIbCgpwYWdlX3Rva2VuGAQgASgJQgfK8xgDGIAEIlQKE0xpc3RBcGlLZXlzUmVzcG9uc2USJAoIYXBpX2tleXMYASADKAsyEi5hdHRlc3RvLnYxLkFwaUtleRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiUQoTUmV2b2tlQXBpS2V5UmVxdWVzdBI6CgphcGlfa2V5X2lkGAEgASgJQibK8xgiCAEYQCIcXmtleV9bMC05QS1ISktNTlAtVFYtWl17MjZ9JCI7ChRSZXZva2VBcGlLZXlSZXNwb25zZRIjCgdhcGlfa2V5GAEgASgLMhIuYXR0ZXN0by52MS5BcGlLZXkiiwIKGlB1dEFwcGxlQ3JlZGVudGlhbHNSZXF1ZXN0EjkKCXRlbmFudF9pZBgBIAEoCUImyvMYIggBGEAiHF50ZW5fWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSHAoJYnVuZGxlX2lkGAIgASgJQgnK8xgFCAEY/wESGAoGa2V5X2lkGAMgASgJQgjK8xgECAEYQBIbCglpc3N1ZXJfaWQYBCABKAlCCMrzGAQIARhAEiIKD3ByaXZhdGVfa2V5X3BlbRgFIAEoCUIJyvMYBQgBGIBAEjkKC2Vudmlyb25tZW50GAYgASgOMhwuYXR0ZXN0by52MS5BcHBsZUVudmlyb25tZW50QgbK8xgCCAEiVAobUHV0QXBwbGVDcmVkZW50aWFsc1Jlc3BvbnNlEjUKBWFwcGxlGAEgASgLMiYuYXR0ZXN0by5hZG1pbi52MS5BcHBsZUNyZWRlbnRpYWxzSW5mbyLpAQobUHV0R29vZ2xlQ3JlZGVudGlhbHNSZXF1ZXN0EjkKCXRlbmFudF9pZBgBIAEoCUImyvMYIggBGEAiHF50ZW5fWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSHwoMcGFja2FnZV9uYW1lGAIgASgJQgnK8xgFCAEY/wESKAoUc2VydmljZV9hY2NvdW50X2pzb24YAyABKAlCCsrzGAYIARiAgAESIAoPcHVic3ViX2F1ZGllbmNlGAQgASgJQgfK8xgDGIAQEiIKEXB1YnN1Yl9wdXNoX2VtYWlsGAUgASgJQgfK8xgDGMACIlcKHFB1dEdvb2dsZUNyZWRlbnRpYWxzUmVzcG9uc2USNwoGZ29vZ2xlGAEgASgLMicuYXR0ZXN0by5hZG1pbi52MS5Hb29nbGVDcmVkZW50aWFsc0luZm8irwEKFEFwcGxlQ3JlZGVudGlhbHNJbmZvEhEKCWJ1bmRsZV9pZBgBIAEoCRIOCgZrZXlfaWQYAiABKAkSEQoJaXNzdWVyX2lkGAMgASgJEjEKC2Vudmlyb25tZW50GAQgASgOMhwuYXR0ZXN0by52MS5BcHBsZUVudmlyb25tZW50Ei4KCnVwZGF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqcBChVHb29nbGVDcmVkZW50aWFsc0luZm8SFAoMcGFja2FnZV9uYW1lGAEgASgJEhQKDGNsaWVudF9lbWFpbBgCIAEoCRIXCg9wdWJzdWJfYXVkaWVuY2UYAyABKAkSLgoKdXBkYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGQoRcHVic3ViX3B1c2hfZW1haWwYBSABKAkiVwoaR2V0U3RvcmVDcmVkZW50aWFsc1JlcXVlc3QSOQoJdGVuYW50X2lkGAEgASgJQibK8xgiCAEYQCIcXnRlbl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JCKNAQobR2V0U3RvcmVDcmVkZW50aWFsc1Jlc3BvbnNlEjUKBWFwcGxlGAEgASgLMiYuYXR0ZXN0by5hZG1pbi52MS5BcHBsZUNyZWRlbnRpYWxzSW5mbxI3CgZnb29nbGUYAiABKAsyJy5hdHRlc3RvLmFkbWluLnYxLkdvb2dsZUNyZWRlbnRpYWxzSW5mbyKEAQodRGVsZXRlU3RvcmVDcmVkZW50aWFsc1JlcXVlc3QSOQoJdGVuYW50X2lkGAEgASgJQibK8xgiCAEYQCIcXnRlbl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JBIoCgVzdG9yZRgCIAEoDjIRLmF0dGVzdG8udjEuU3RvcmVCBsrzGAIIASIgCh5EZWxldGVTdG9yZUNyZWRlbnRpYWxzUmVzcG9uc2UiOQoWQWRkV2l0bmVzc2VkTG9nUmVxdWVzdBIfCgx2ZXJpZmllcl9rZXkYASABKAlCCcrzGAUIARiQAyJICgxXaXRuZXNzZWRMb2cSDgoGb3JpZ2luGAEgASgJEhUKDXZlcmlmaWVyX2tleXMYAiADKAkSEQoJdHJlZV9zaXplGAMgASgEIkYKF0FkZFdpdG5lc3NlZExvZ1Jlc3BvbnNlEisKA2xvZxgBIAEoCzIeLmF0dGVzdG8uYWRtaW4udjEuV2l0bmVzc2VkTG9nIlUKGExpc3RXaXRuZXNzZWRMb2dzUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCcrzGAUoADD0AxIbCgpwYWdlX3Rva2VuGAIgASgJQgfK8xgDGIAEImIKGUxpc3RXaXRuZXNzZWRMb2dzUmVzcG9uc2USLAoEbG9ncxgBIAMoCzIeLmF0dGVzdG8uYWRtaW4udjEuV2l0bmVzc2VkTG9nEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCTKJCwoMQWRtaW5TZXJ2aWNlEl0KDENyZWF0ZVRlbmFudBIlLmF0dGVzdG8uYWRtaW4udjEuQ3JlYXRlVGVuYW50UmVxdWVzdBomLmF0dGVzdG8uYWRtaW4udjEuQ3JlYXRlVGVuYW50UmVzcG9uc2USWQoJR2V0VGVuYW50EiIuYXR0ZXN0by5hZG1pbi52MS5HZXRUZW5hbnRSZXF1ZXN0GiMuYXR0ZXN0by5hZG1pbi52MS5HZXRUZW5hbnRSZXNwb25zZSIDkAIBEl8KC0xpc3RUZW5hbnRzEiQuYXR0ZXN0by5hZG1pbi52MS5MaXN0VGVuYW50c1JlcXVlc3QaJS5hdHRlc3RvLmFkbWluLnYxLkxpc3RUZW5hbnRzUmVzcG9uc2UiA5ACARJpChBEZWFjdGl2YXRlVGVuYW50EikuYXR0ZXN0by5hZG1pbi52MS5EZWFjdGl2YXRlVGVuYW50UmVxdWVzdBoqLmF0dGVzdG8uYWRtaW4udjEuRGVhY3RpdmF0ZVRlbmFudFJlc3BvbnNlEl0KDENyZWF0ZUFwaUtleRIlLmF0dGVzdG8uYWRtaW4udjEuQ3JlYXRlQXBpS2V5UmVxdWVzdBomLmF0dGVzdG8uYWRtaW4udjEuQ3JlYXRlQXBpS2V5UmVzcG9uc2USXwoLTGlzdEFwaUtleXMSJC5hdHRlc3RvLmFkbWluLnYxLkxpc3RBcGlLZXlzUmVxdWVzdBolLmF0dGVzdG8uYWRtaW4udjEuTGlzdEFwaUtleXNSZXNwb25zZSIDkAIBEmIKDFJldm9rZUFwaUtleRIlLmF0dGVzdG8uYWRtaW4udjEuUmV2b2tlQXBpS2V5UmVxdWVzdBomLmF0dGVzdG8uYWRtaW4udjEuUmV2b2tlQXBpS2V5UmVzcG9uc2UiA5ACAhJ3ChNQdXRBcHBsZUNyZWRlbnRpYWxzEiwuYXR0ZXN0by5hZG1pbi52MS5QdXRBcHBsZUNyZWRlbnRpYWxzUmVxdWVzdBotLmF0dGVzdG8uYWRtaW4udjEuUHV0QXBwbGVDcmVkZW50aWFsc1Jlc3BvbnNlIgOQAgISegoUUHV0R29vZ2xlQ3JlZGVudGlhbHMSLS5hdHRlc3RvLmFkbWluLnYxLlB1dEdvb2dsZUNyZWRlbnRpYWxzUmVxdWVzdBouLmF0dGVzdG8uYWRtaW4udjEuUHV0R29vZ2xlQ3JlZGVudGlhbHNSZXNwb25zZSIDkAICEncKE0dldFN0b3JlQ3JlZGVudGlhbHMSLC5hdHRlc3RvLmFkbWluLnYxLkdldFN0b3JlQ3JlZGVudGlhbHNSZXF1ZXN0Gi0uYXR0ZXN0by5hZG1pbi52MS5HZXRTdG9yZUNyZWRlbnRpYWxzUmVzcG9uc2UiA5ACARKAAQoWRGVsZXRlU3RvcmVDcmVkZW50aWFscxIvLmF0dGVzdG8uYWRtaW4udjEuRGVsZXRlU3RvcmVDcmVkZW50aWFsc1JlcXVlc3QaMC5hdHRlc3RvLmFkbWluLnYxLkRlbGV0ZVN0b3JlQ3JlZGVudGlhbHNSZXNwb25zZSIDkAICEmsKD0FkZFdpdG5lc3NlZExvZxIoLmF0dGVzdG8uYWRtaW4udjEuQWRkV2l0bmVzc2VkTG9nUmVxdWVzdBopLmF0dGVzdG8uYWRtaW4udjEuQWRkV2l0bmVzc2VkTG9nUmVzcG9uc2UiA5ACAhJxChFMaXN0V2l0bmVzc2VkTG9ncxIqLmF0dGVzdG8uYWRtaW4udjEuTGlzdFdpdG5lc3NlZExvZ3NSZXF1ZXN0GisuYXR0ZXN0by5hZG1pbi52MS5MaXN0V2l0bmVzc2VkTG9nc1Jlc3BvbnNlIgOQAgFCP1o9Z2l0aHViLmNvbS9hdHRlc3RvLWV1L2F0dGVzdG8vZ2VuL2dvL2F0dGVzdG8vYWRtaW4vdjE7YWRtaW52MWIGcHJvdG8z", [file_attesto_v1_common, file_attesto_v1_tenancy, file_attesto_v1_validate, file_google_protobuf_timestamp]);
 
 /**
  * The request of AdminService.CreateTenant.
@@ -742,6 +742,142 @@ export const DeleteStoreCredentialsResponseSchema: GenMessage<DeleteStoreCredent
   messageDesc(file_attesto_admin_v1_admin, 23);
 
 /**
+ * The request of AdminService.AddWitnessedLog.
+ *
+ * @generated from message attesto.admin.v1.AddWitnessedLogRequest
+ */
+export type AddWitnessedLogRequest = Message<"attesto.admin.v1.AddWitnessedLogRequest"> & {
+  /**
+   * The log's Ed25519 note verifier key, `<origin>+<key id>+<base64(0x01 || key)>`
+   * (C2SP signed-note); the key name is the log's checkpoint origin.
+   *
+   * @generated from field: string verifier_key = 1;
+   */
+  verifierKey: string;
+};
+
+/**
+ * Describes the message attesto.admin.v1.AddWitnessedLogRequest.
+ * Use `create(AddWitnessedLogRequestSchema)` to create a new message.
+ */
+export const AddWitnessedLogRequestSchema: GenMessage<AddWitnessedLogRequest> = /*@__PURE__*/
+  messageDesc(file_attesto_admin_v1_admin, 24);
+
+/**
+ * A log this deployment's witness cosigns for.
+ *
+ * @generated from message attesto.admin.v1.WitnessedLog
+ */
+export type WitnessedLog = Message<"attesto.admin.v1.WitnessedLog"> & {
+  /**
+   * The checkpoint origin.
+   *
+   * @generated from field: string origin = 1;
+   */
+  origin: string;
+
+  /**
+   * The log's trusted verifier keys.
+   *
+   * @generated from field: repeated string verifier_keys = 2;
+   */
+  verifierKeys: string[];
+
+  /**
+   * The size of the latest checkpoint the witness cosigned; 0 before the first.
+   *
+   * @generated from field: uint64 tree_size = 3;
+   */
+  treeSize: bigint;
+};
+
+/**
+ * Describes the message attesto.admin.v1.WitnessedLog.
+ * Use `create(WitnessedLogSchema)` to create a new message.
+ */
+export const WitnessedLogSchema: GenMessage<WitnessedLog> = /*@__PURE__*/
+  messageDesc(file_attesto_admin_v1_admin, 25);
+
+/**
+ * The response of AdminService.AddWitnessedLog.
+ *
+ * @generated from message attesto.admin.v1.AddWitnessedLogResponse
+ */
+export type AddWitnessedLogResponse = Message<"attesto.admin.v1.AddWitnessedLogResponse"> & {
+  /**
+   * The log, with all its keys.
+   *
+   * @generated from field: attesto.admin.v1.WitnessedLog log = 1;
+   */
+  log?: WitnessedLog | undefined;
+};
+
+/**
+ * Describes the message attesto.admin.v1.AddWitnessedLogResponse.
+ * Use `create(AddWitnessedLogResponseSchema)` to create a new message.
+ */
+export const AddWitnessedLogResponseSchema: GenMessage<AddWitnessedLogResponse> = /*@__PURE__*/
+  messageDesc(file_attesto_admin_v1_admin, 26);
+
+/**
+ * The request of AdminService.ListWitnessedLogs.
+ *
+ * @generated from message attesto.admin.v1.ListWitnessedLogsRequest
+ */
+export type ListWitnessedLogsRequest = Message<"attesto.admin.v1.ListWitnessedLogsRequest"> & {
+  /**
+   * How many items to return: 0 means 50, at most 500. A page may hold
+   * fewer items (even none) while next_page_token is set; stop when it is
+   * empty.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * The next_page_token of the previous page; empty for the first page.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message attesto.admin.v1.ListWitnessedLogsRequest.
+ * Use `create(ListWitnessedLogsRequestSchema)` to create a new message.
+ */
+export const ListWitnessedLogsRequestSchema: GenMessage<ListWitnessedLogsRequest> = /*@__PURE__*/
+  messageDesc(file_attesto_admin_v1_admin, 27);
+
+/**
+ * The response of AdminService.ListWitnessedLogs.
+ *
+ * @generated from message attesto.admin.v1.ListWitnessedLogsResponse
+ */
+export type ListWitnessedLogsResponse = Message<"attesto.admin.v1.ListWitnessedLogsResponse"> & {
+  /**
+   * The page of trusted logs, by origin.
+   *
+   * @generated from field: repeated attesto.admin.v1.WitnessedLog logs = 1;
+   */
+  logs: WitnessedLog[];
+
+  /**
+   * The token of the next page; empty on the last one.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message attesto.admin.v1.ListWitnessedLogsResponse.
+ * Use `create(ListWitnessedLogsResponseSchema)` to create a new message.
+ */
+export const ListWitnessedLogsResponseSchema: GenMessage<ListWitnessedLogsResponse> = /*@__PURE__*/
+  messageDesc(file_attesto_admin_v1_admin, 28);
+
+/**
  * AdminService is the operator surface: tenants, their API keys and their
  * store credentials. Every call takes
  * `Authorization: Bearer <ATTESTO_ADMIN_TOKEN>`: a tenant API key answers
@@ -877,6 +1013,29 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof DeleteStoreCredentialsRequestSchema;
     output: typeof DeleteStoreCredentialsResponseSchema;
+  },
+  /**
+   * Trusts a log for this deployment's witness (`POST /witness/add-checkpoint`):
+   * its checkpoints signed by this key are cosigned when consistent. Adding a
+   * key the log already has is a no-op; a log may have several keys.
+   *
+   * @generated from rpc attesto.admin.v1.AdminService.AddWitnessedLog
+   */
+  addWitnessedLog: {
+    methodKind: "unary";
+    input: typeof AddWitnessedLogRequestSchema;
+    output: typeof AddWitnessedLogResponseSchema;
+  },
+  /**
+   * The logs this deployment's witness trusts, with the latest size it
+   * cosigned for each.
+   *
+   * @generated from rpc attesto.admin.v1.AdminService.ListWitnessedLogs
+   */
+  listWitnessedLogs: {
+    methodKind: "unary";
+    input: typeof ListWitnessedLogsRequestSchema;
+    output: typeof ListWitnessedLogsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_attesto_admin_v1_admin, 0);
