@@ -26,7 +26,7 @@ beforeAll(async () => {
       },
     }),
   );
-  const fast = fastUnary({}, routes.registrations);
+  const fast = fastUnary({ routes: routes.replay }, routes.registrations);
   server = http.createServer(
     withFastUnary(fast, (_req, res) => {
       res.statusCode = 404;
