@@ -59,7 +59,7 @@ export const envSchema = z.object({
   ATTESTO_TILE_CACHE_MB: z.coerce.number().int().min(1).default(256),
   ATTESTO_HEAD_CACHE_MS: z.coerce.number().int().min(0).default(500),
   ATTESTO_TILES_PUBLIC: boolFromEnv.default(false),
-  ATTESTO_WEBHOOK_ALLOW_LOOPBACK: boolFromEnv.default(false),
+  ATTESTO_WEBHOOK_ALLOW_LOOPBACK: boolFromEnv.optional(),
   ATTESTO_WEBHOOK_RETRY_SCHEDULE: z.string().default("0,30s,2m,10m,1h,6h,24h"),
   ATTESTO_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   ATTESTO_WEBHOOK_RETRY_AFTER_MAX_MS: z.coerce
@@ -144,6 +144,7 @@ export const envSchema = z.object({
   ATTESTO_ANCHOR_REPLACE_AFTER_MS: z.coerce.number().int().min(100).default(180_000),
   ATTESTO_ANCHOR_MAX_MEMBERS: z.coerce.number().int().min(1).max(1_000_000).default(100_000),
   ATTESTO_ANCHOR_RPC_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  ATTESTO_ANCHOR_CHAIN_CHECK_MS: z.coerce.number().int().min(100).default(300_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   ATTESTO_LOG_FORMAT: z.enum(["auto", "json", "pretty", ""]).default("auto"),
 });
