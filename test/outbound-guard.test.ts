@@ -129,8 +129,9 @@ describe("when a URL is saved", () => {
     await expect(checkOutboundUrl("https://10.0.0.1/hook", dev)).rejects.toThrow("(private address)");
   });
 
-  it("is off by default: the setting must be turned on explicitly", () => {
-    expect(loadConfig({}).webhookAllowLoopback).toBe(false);
+  it("is off by default with DATABASE_URL: the setting must be turned on explicitly (the embedded development default allows loopback)", () => {
+    expect(loadConfig({ DATABASE_URL: "postgres://db.example/attesto" }).webhookAllowLoopback).toBe(false);
+    expect(loadConfig({}).webhookAllowLoopback).toBe(true);
     expect(loadConfig({ ATTESTO_WEBHOOK_ALLOW_LOOPBACK: "true" }).webhookAllowLoopback).toBe(true);
   });
 });
