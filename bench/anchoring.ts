@@ -1,5 +1,5 @@
 // Anchoring benchmark (issue 13), in one process against a fresh database and
-// a local Hardhat chain (automining):
+// a local anvil chain (automining):
 //
 //   - build and store a batch of BENCH_ANCHOR_CHECKPOINTS (default 100,000)
 //     checkpoint notes: the RFC 9162 tree, every audit path and the member

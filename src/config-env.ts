@@ -65,7 +65,7 @@ export const envSchema = z.object({
   ATTESTO_WITNESS_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
   ATTESTO_WITNESS_KEY: z.string().optional(),
   ATTESTO_TILES_PUBLIC: boolFromEnv.default(false),
-  ATTESTO_WEBHOOK_ALLOW_LOOPBACK: boolFromEnv.default(false),
+  ATTESTO_WEBHOOK_ALLOW_LOOPBACK: boolFromEnv.optional(),
   ATTESTO_WEBHOOK_RETRY_SCHEDULE: z.string().default("0,30s,2m,10m,1h,6h,24h"),
   ATTESTO_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   ATTESTO_WEBHOOK_RETRY_AFTER_MAX_MS: z.coerce
@@ -150,6 +150,7 @@ export const envSchema = z.object({
   ATTESTO_ANCHOR_REPLACE_AFTER_MS: z.coerce.number().int().min(100).default(180_000),
   ATTESTO_ANCHOR_MAX_MEMBERS: z.coerce.number().int().min(1).max(1_000_000).default(100_000),
   ATTESTO_ANCHOR_RPC_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  ATTESTO_ANCHOR_CHAIN_CHECK_MS: z.coerce.number().int().min(100).default(300_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   ATTESTO_LOG_FORMAT: z.enum(["auto", "json", "pretty", ""]).default("auto"),
 });

@@ -188,7 +188,7 @@ export interface Config {
   anchorChainId: number | undefined;
   /** The sender's key (0x hex); unset: a key generated once and sealed in the database. */
   anchorPrivateKey: string | undefined;
-  /** Without anchorRpcUrl: start a local Hardhat chain when it is installed (on by default without DATABASE_URL). */
+  /** Without anchorRpcUrl: start a local anvil chain when it is installed (on by default without DATABASE_URL; its state kept in dataDir/devchain then). */
   anchorDevChain: boolean;
   /** How often a batch of grown streams' checkpoints is built. */
   anchorIntervalMs: number;
@@ -203,6 +203,8 @@ export interface Config {
   anchorReplaceAfterMs: number;
   anchorMaxMembers: number;
   anchorRpcTimeoutMs: number;
+  /** How often confirmed batches are checked to still be on the chain (besides at start). */
+  anchorChainCheckMs: number;
 }
 
 /** Reads configuration from the environment; a bad value names the variable. */
@@ -270,7 +272,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     witnessQuorum: e.ATTESTO_WITNESS_QUORUM,
     witnessTimeoutMs: e.ATTESTO_WITNESS_TIMEOUT_MS,
     witnessKey: e.ATTESTO_WITNESS_KEY,
-    webhookAllowLoopback: e.ATTESTO_WEBHOOK_ALLOW_LOOPBACK,
+    // On the embedded development default a receiver on this machine is what a developer tries first.
+    webhookAllowLoopback: e.ATTESTO_WEBHOOK_ALLOW_LOOPBACK ?? !e.DATABASE_URL,
     webhookRetrySchedule: parseSchedule("ATTESTO_WEBHOOK_RETRY_SCHEDULE", e.ATTESTO_WEBHOOK_RETRY_SCHEDULE),
     webhookTimeoutMs: e.ATTESTO_WEBHOOK_TIMEOUT_MS,
     webhookRetryAfterMaxMs: e.ATTESTO_WEBHOOK_RETRY_AFTER_MAX_MS,
@@ -332,6 +335,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     anchorReplaceAfterMs: e.ATTESTO_ANCHOR_REPLACE_AFTER_MS,
     anchorMaxMembers: e.ATTESTO_ANCHOR_MAX_MEMBERS,
     anchorRpcTimeoutMs: e.ATTESTO_ANCHOR_RPC_TIMEOUT_MS,
+    anchorChainCheckMs: e.ATTESTO_ANCHOR_CHAIN_CHECK_MS,
     ...overrides,
   };
   return config;

@@ -8,7 +8,7 @@ import { checkpoints } from "../src/proofstream/schema.js";
 import { anchorBatches, anchorMembers, anchorTransactions } from "../src/anchoring/schema.js";
 import type { Attesto } from "../src/server/app.js";
 import { webhookDeliveries } from "../src/webhooks/schema.js";
-import { verifyAnchorReceipt, verifyBundle, type AnchorReceipt, type BundleDocument } from "../src/verify/index.js";
+import { checkAnchorsOnChain, verifyAnchorReceipt, verifyBundle, type AnchorReceipt, type BundleDocument } from "../src/verify/index.js";
 import { manualDevChain } from "./support/devchain.js";
 import { appendRequest } from "./support/proofstream.js";
 import { clientFor, newTenant } from "./support/server.js";
@@ -169,8 +169,20 @@ describe("anchoring on a local EVM chain", () => {
     const doc = JSON.parse(bundle.bundleJson) as BundleDocument;
     const { receipt } = await clientFor(AnchorService, app.url, a.key).getAnchorReceipt({ streamId: streamA1, treeSize: 5n });
     expect(doc.anchors).toEqual([bundleReceipt(receipt!)]);
-    expect(verifyBundle(doc).checks.find((c) => c.name === "anchors")).toMatchObject({ status: "pass" });
+    const offline = verifyBundle(doc);
+    expect(offline.checks.find((c) => c.name === "anchors")).toMatchObject({ status: "offline" });
     expect((await verifyAnchorReceipt(doc.checkpoint, doc.anchors[0]!, viemClient())).valid).toBe(true);
+    const onChain = await checkAnchorsOnChain(offline, doc.checkpoint, doc.anchors, viemClient());
+    expect(onChain.checks.find((c) => c.name === "anchors")).toMatchObject({ status: "pass", detail: expect.stringMatching(/^on chain: receipt 0: chain 31337/) });
+    // Against another chain (a fresh one: the transaction was never mined there), the same receipt fails.
+    const elsewhere = await manualDevChain();
+    try {
+      const there = await checkAnchorsOnChain(offline, doc.checkpoint, doc.anchors, createPublicClient({ transport: http(elsewhere.url) }));
+      expect(there.valid).toBe(false);
+      expect(there.checks.find((c) => c.name === "anchors")).toMatchObject({ status: "fail", detail: expect.stringContaining("is not mined on chain 31337") });
+    } finally {
+      await elsewhere.stop();
+    }
   });
 
   it("shows a tenant only its own members of a batch", async () => {

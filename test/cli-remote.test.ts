@@ -231,6 +231,17 @@ describe("attesto CLI, remote", () => {
     const none = await run(["stream", "list"], nowhere);
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/no Attesto server answers at http:\/\/127\.0\.0\.1:\d+: start one/);
+    // Named with ATTESTO_URL (or --url) and nothing listening: the URL and the cause, not "[unknown] fetch failed".
+    const gone = `http://127.0.0.1:${await closedPort()}`;
+    for (const args of [
+      ["stream", "list"],
+      ["proof", "str_01ARZ3NDEKTSV4RRFFQ69G5FAV", "1"],
+    ]) {
+      const refused = await run(args, bare({ ATTESTO_URL: gone, ATTESTO_API_KEY: tenant.key }));
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`no server answers at ${gone} (ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:${new URL(gone).port}): start one`);
+      expect(refused.stderr).not.toContain("fetch failed");
+    }
     const both = await run(["--local", "--url", app.url, "tenant", "list"], nowhere);
     expect(both.stderr).toContain("--local and --url exclude each other");
   }, 240_000);

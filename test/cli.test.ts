@@ -154,4 +154,32 @@ describe("attesto serve on the embedded defaults", () => {
     for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 50));
     expect(alive()).toBe(false);
   }, 120_000);
+
+  it("stops the embedded PostgreSQL when the terminal closes (SIGHUP to the group), and when serve is killed outright (the watchdog)", async () => {
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const gone = async (pid: number) => {
+      for (let i = 0; i < 200 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+      return !alive(pid);
+    };
+    for (const how of ["SIGHUP to the process group", "SIGKILL to serve alone"] as const) {
+      const dataDir = await tempDir();
+      const { child, stderr } = await spawnServe(baseEnv({ ATTESTO_DATA_DIR: dataDir, ATTESTO_WORKERS: "1" }), [], { ownProcessGroup: true });
+      children.push(child);
+      const postmaster = path.join(dataDir, "postgres", "data", "postmaster.pid");
+      const postgresPid = Number((await readFile(postmaster, "utf8")).split("\n")[0]);
+      expect(postgresPid).toBeGreaterThan(0);
+      const closed = new Promise<number | null>((r) => child.once("close", r));
+      if (how === "SIGHUP to the process group") process.kill(-child.pid!, "SIGHUP");
+      else process.kill(child.pid!, "SIGKILL");
+      await closed;
+      expect(await gone(postgresPid), `${how}: ${stderr()}`).toBe(true);
+    }
+  }, 180_000);
 });

@@ -9,6 +9,7 @@ import { createLogger } from "../src/logger.js";
 import { addressRange, checkOutboundUrl, OutboundHttp, type OutboundPolicy, type ResolveAll } from "../src/net/outbound.js";
 import type { Attesto } from "../src/server/app.js";
 import { Webhooks } from "../src/webhooks/module.js";
+import { webhookSettings } from "../src/webhooks/settings.js";
 import { newTenant } from "./support/server.js";
 import { isolatedStore, Receiver, startWebhookServer, waitFor, webhookClient, type Store } from "./support/webhooks.js";
 
@@ -108,6 +109,19 @@ describe("when a URL is saved", () => {
     expect((await checkOutboundUrl("https://hooks.example/x", { ...closed, resolve: resolveTo("93.184.215.14") })).host).toBe("hooks.example");
     await expect(checkOutboundUrl("http://93.184.215.14/hook", closed)).rejects.toThrow("url: must be an https:// URL");
     await expect(checkOutboundUrl("http://127.0.0.1:9/hook", closed)).rejects.toThrow("url: must be an https:// URL");
+    // A loopback receiver refused names the setting that allows it (what a developer tries first); a public http URL does not.
+    const hinted: OutboundPolicy = { ...closed, loopbackSetting: "ATTESTO_WEBHOOK_ALLOW_LOOPBACK" };
+    const hint = "loopback receivers are allowed with ATTESTO_WEBHOOK_ALLOW_LOOPBACK=true (development only)";
+    await expect(checkOutboundUrl("http://127.0.0.1:9/hook", hinted)).rejects.toThrow(`url: must be an https:// URL; ${hint}`);
+    await expect(checkOutboundUrl("http://localhost:9/hook", hinted)).rejects.toThrow(`url: must be an https:// URL; ${hint}`);
+    await expect(checkOutboundUrl("https://127.0.0.1:9/hook", hinted)).rejects.toThrow(`url: host is not publicly routable (loopback address); ${hint}`);
+    await expect(checkOutboundUrl("http://93.184.215.14/hook", hinted)).rejects.toThrow(/^url: must be an https:\/\/ URL$/);
+    await expect(checkOutboundUrl("https://10.0.0.1/hook", hinted)).rejects.toThrow(/^url: host is not publicly routable \(private address\)$/);
+    const webhooksPolicy = webhookSettings(loadConfig({ DATABASE_URL: "postgres://db.example/attesto" })).policy;
+    expect(webhooksPolicy).toMatchObject({ allowLoopback: false, loopbackSetting: "ATTESTO_WEBHOOK_ALLOW_LOOPBACK" });
+    // The embedded development default (no DATABASE_URL) allows loopback receivers unless told otherwise.
+    expect(webhookSettings(loadConfig({})).policy.allowLoopback).toBe(true);
+    expect(webhookSettings(loadConfig({ ATTESTO_WEBHOOK_ALLOW_LOOPBACK: "false" })).policy.allowLoopback).toBe(false);
     const dev: OutboundPolicy = { allowLoopback: true };
     expect((await checkOutboundUrl("http://127.0.0.1:9/hook", dev)).port).toBe("9");
     expect((await checkOutboundUrl("http://localhost:9/hook", dev)).hostname).toBe("localhost");
@@ -115,8 +129,9 @@ describe("when a URL is saved", () => {
     await expect(checkOutboundUrl("https://10.0.0.1/hook", dev)).rejects.toThrow("(private address)");
   });
 
-  it("is off by default: the setting must be turned on explicitly", () => {
-    expect(loadConfig({}).webhookAllowLoopback).toBe(false);
+  it("is off by default with DATABASE_URL: the setting must be turned on explicitly (the embedded development default allows loopback)", () => {
+    expect(loadConfig({ DATABASE_URL: "postgres://db.example/attesto" }).webhookAllowLoopback).toBe(false);
+    expect(loadConfig({}).webhookAllowLoopback).toBe(true);
     expect(loadConfig({ ATTESTO_WEBHOOK_ALLOW_LOOPBACK: "true" }).webhookAllowLoopback).toBe(true);
   });
 });

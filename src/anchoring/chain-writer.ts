@@ -37,7 +37,10 @@ export class ChainWriter {
         .where(and(eq(anchorBatches.id, batch.id), eq(anchorBatches.status, "pending")))
         .returning({ id: anchorBatches.id });
       if (rows.length === 0) return false;
-      await tx.insert(anchorTransactions).values(signed.row);
+      await tx
+        .insert(anchorTransactions)
+        .values(signed.row)
+        .onConflictDoUpdate({ target: anchorTransactions.txHash, set: { batchId: signed.row.batchId } });
       return true;
     });
     if (!moved) return undefined;
@@ -88,9 +91,11 @@ export class ChainWriter {
     }
   }
 
+  // The same bytes can be signed twice: a batch re-anchoring a lost one (same root, nonce and fees on a
+  // new chain) signs the transaction the lost batch had. The row then moves to the batch that sends it.
   async #record(batchId: string, signed: { nonce: number; raw: Hex; hash: Hex; fees: Fees }): Promise<void> {
     await this.deps.db.transaction(async (tx) => {
-      await tx.insert(anchorTransactions).values(this.#row(batchId, signed));
+      await tx.insert(anchorTransactions).values(this.#row(batchId, signed)).onConflictDoUpdate({ target: anchorTransactions.txHash, set: { batchId } });
       await tx
         .update(anchorBatches)
         .set({ txHash: signed.hash, nonce: signed.nonce, broadcastAt: sql`now()` })

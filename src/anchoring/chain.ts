@@ -86,6 +86,17 @@ export class Chain {
     return { blockNumber: Number(receipt.blockNumber), blockHash: receipt.blockHash };
   }
 
+  /** The hash of the canonical block at that height; undefined when the chain has no such block (yet). */
+  async blockHashAt(blockNumber: number): Promise<string | undefined> {
+    try {
+      const block = await this.client.getBlock({ blockNumber: BigInt(blockNumber) });
+      return block.hash ?? undefined;
+    } catch (err) {
+      if (err instanceof BlockNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
   async blockTime(blockNumber: number): Promise<Date> {
     const block = await this.client.getBlock({ blockNumber: BigInt(blockNumber) });
     return new Date(Number(block.timestamp) * 1000);

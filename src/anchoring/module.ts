@@ -11,13 +11,14 @@ import type { WebhookEmitter } from "../webhooks/module.js";
 import { buildNextBatch } from "./batch-builder.js";
 import { Chain } from "./chain.js";
 import { ChainWriter } from "./chain-writer.js";
-import { attachDevChain, hardhatCli, startDevChain, type DevChain } from "./devchain.js";
+import { failLostBatches } from "./chain-check.js";
+import { anvilBinary, attachDevChain, startDevChain, type DevChain } from "./devchain.js";
 import { confirmedReceiptsOf, getBatch, getReceipt, listBatches, listBatchMembers, type BatchStatus, type BatchView, type MemberView, type ReceiptView } from "./reads.js";
 import { senderAccount } from "./sender.js";
 import { ConfirmationTracker } from "./tracker.js";
 import type { AnchoringSettings } from "./settings.js";
 
-export { hardhatCli, startDevChain, type DevChain } from "./devchain.js";
+export { anvilBinary, startDevChain, type DevChain } from "./devchain.js";
 export type { BatchStatus, BatchView, MemberView, ReceiptView } from "./reads.js";
 
 export interface AnchoringDeps {
@@ -75,10 +76,10 @@ export class Anchoring {
     const { logger, jobs } = this.deps;
     const s = this.settings;
     if (s.rpcUrl) return this.#attach(s.rpcUrl);
-    if (s.devChain && jobs.processes && (s.devChainUrl || hardhatCli())) {
+    if (s.devChain && jobs.processes && (s.devChainUrl || anvilBinary())) {
       this.#starting = (async () => {
-        this.#devChain = s.devChainUrl ? attachDevChain(s.devChainUrl) : await startDevChain();
-        logger.info({ rpcUrl: this.#devChain.url }, "anchoring on a local Hardhat dev chain (development only)");
+        this.#devChain = s.devChainUrl ? attachDevChain(s.devChainUrl) : await startDevChain({ stateFile: s.devChainStateFile });
+        logger.info({ rpcUrl: this.#devChain.url, stateFile: s.devChainStateFile }, "anchoring on a local anvil dev chain (development only)");
         await this.#attach(this.#devChain.url);
       })().catch((err: Error) => logger.warn({ err: err.message }, "anchoring is off: the dev chain did not start"));
       return;
@@ -116,8 +117,11 @@ export class Anchoring {
     );
     this.#running = { chain, account, writer, tracker, rule };
     logger.info({ chainId: nodeChainId, sender: account.address, rule, confirmations: rule === "confirmations" ? s.confirmations : undefined }, "anchoring on");
+    // Before any new batch: confirmed batches the chain no longer holds fail now, so the first batch re-anchors them.
+    await this.checkChainNow().catch((err: Error) => logger.warn({ err: err.message }, "anchor chain check failed: retried on its interval"));
     await jobs.every("anchor.batch", s.intervalMs, () => this.anchorNow());
     await jobs.every("anchor.track", s.pollMs, () => this.trackNow());
+    await jobs.every("anchor.chain-check", s.chainCheckMs, () => this.checkChainNow());
   }
 
   async close(): Promise<void> {
@@ -131,6 +135,12 @@ export class Anchoring {
     const built = await buildNextBatch({ db: this.deps.db, proofstreams: this.deps.proofstreams, logger: this.deps.logger }, { chainId: r.chain.chainId, maxMembers: this.settings.maxMembers });
     await r.writer.submitNext();
     return built;
+  }
+
+  /** The chain check's tick: fails confirmed batches the chain no longer holds (`chain_lost`), whose checkpoints the next batch anchors again. */
+  async checkChainNow(): Promise<string[]> {
+    const r = this.#requireRunning();
+    return failLostBatches({ db: this.deps.db, chain: r.chain, events: this.deps.events, logger: this.deps.logger });
   }
 
   /** The tracker's tick: moves the batch in flight on, then sends the next pending one if it is done. */

@@ -32,7 +32,8 @@ export const anchorBatches = pgTable(
     confirmationRule: text("confirmation_rule", { enum: ["finalized", "confirmations"] }),
     /** Blocks from the transaction's block to the chain head when it was confirmed, inclusive. */
     confirmations: integer("confirmations").notNull().default(0),
-    failureReason: text("failure_reason", { enum: ["", "dropped", "reorged", "orphan_window", "submit_failed"] })
+    /** chain_lost: a confirmed batch whose block the chain no longer holds (a reset dev chain, a deep reorg). */
+    failureReason: text("failure_reason", { enum: ["", "dropped", "reorged", "orphan_window", "submit_failed", "chain_lost"] })
       .notNull()
       .default(""),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),

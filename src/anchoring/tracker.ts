@@ -159,14 +159,14 @@ export class ConfirmationTracker {
   }
 }
 
-const membersOf = (tx: Db, batchId: string) =>
+export const membersOf = (tx: Db, batchId: string) =>
   tx
     .select({ tenantId: anchorMembers.tenantId, streamId: anchorMembers.streamId, treeSize: anchorMembers.treeSize })
     .from(anchorMembers)
     .where(eq(anchorMembers.batchId, batchId))
     .orderBy(asc(anchorMembers.leafIndex));
 
-function byTenant(members: ReadonlyArray<{ tenantId: string; streamId: string; treeSize: number }>): Map<string, CheckpointRef[]> {
+export function byTenant(members: ReadonlyArray<{ tenantId: string; streamId: string; treeSize: number }>): Map<string, CheckpointRef[]> {
   const out = new Map<string, CheckpointRef[]>();
   for (const m of members) {
     let refs = out.get(m.tenantId);

@@ -24,10 +24,28 @@ const namingCredential =
       const e = ConnectError.from(err);
       if (e.code === Code.Unauthenticated) throw new Error(`the server refused the credential from ${credential.source}: ${e.rawMessage}`);
       if (e.code === Code.PermissionDenied) throw new Error(`the credential from ${credential.source} may not do this: ${e.rawMessage}`);
-      if (e.code === Code.Unavailable && /fetch failed|ECONNREFUSED/.test(e.rawMessage)) throw new Error(`no server answers at ${req.url.replace(/\/[^/]+\/[^/]+$/, "")}`);
+      const unreachable = unreachableServer(err, req.url.replace(/\/[^/]+\/[^/]+$/, ""));
+      if (unreachable) throw unreachable;
       throw e;
     }
   };
+
+/**
+ * A request that never reached a server (connection refused, no such host, a
+ * timeout, TLS) as one line naming the URL and the cause, instead of fetch's
+ * bare "fetch failed" (which Connect reports as `[unknown] fetch failed`).
+ */
+export function unreachableServer(err: unknown, url: string): Error | undefined {
+  const causes: string[] = [];
+  for (let e: unknown = err; e instanceof Error && causes.length < 6; e = e.cause) {
+    const code = (e as { code?: unknown }).code;
+    causes.push(typeof code === "string" ? `${code}: ${e.message}` : e.message);
+  }
+  const text = causes.join(" ");
+  if (!/fetch failed|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|EHOSTUNREACH|ETIMEDOUT|UND_ERR_/.test(text)) return undefined;
+  const cause = [...causes].reverse().find((c) => !/fetch failed/.test(c)) ?? "the connection failed";
+  return new Error(`no server answers at ${url} (${cause.replace(/^\[\w+\] /, "")}): start one (npm start, or attesto serve), or name another with --url / ATTESTO_URL`);
+}
 
 export async function openSession(kind: CredentialKind, url: string, config: Pick<Config, "dataDir" | "databaseUrl">): Promise<RemoteSession> {
   const credential = await credentialFor(kind, url, config);

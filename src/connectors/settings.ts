@@ -23,5 +23,5 @@ export const connectorSettings = (config: Config, publicBaseUrl: () => string): 
   cacheMs: config.connectorCacheMs,
   statsFlushMs: config.connectorStatsFlushMs,
   s3TimeoutMs: config.connectorS3TimeoutMs,
-  policy: { allowLoopback: config.connectorAllowLoopback },
+  policy: { allowLoopback: config.connectorAllowLoopback, loopbackSetting: "ATTESTO_CONNECTOR_ALLOW_LOOPBACK" },
 });

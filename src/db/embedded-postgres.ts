@@ -65,6 +65,7 @@ export async function openEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promi
   } finally {
     await release();
   }
+  if (started.owner) await startWatchdog(dir);
   const password = (await readFile(path.join(dir, "password"), "utf8")).trim();
   const url = `postgres://${ROLE}:${encodeURIComponent(password)}@127.0.0.1:${started.port}/${DATABASE}`;
   let stopping: Promise<void> | undefined;
@@ -261,6 +262,29 @@ async function stopCluster(dir: string, runAs: RunAs | undefined): Promise<void>
   }
   const owner = Number((await readFile(path.join(dir, "owner.pid"), "utf8").catch(() => "")).trim());
   if (owner === process.pid) await unlink(path.join(dir, "owner.pid")).catch(() => {});
+}
+
+/**
+ * The database never outlives its owner, whatever order a closed terminal's
+ * processes die in (SIGHUP to the group, SIGKILL, a crash): a watchdog in a
+ * session of its own (so the terminal's hangup does not reach it) polls the
+ * owner's pid each second and, once it is gone, sends the postmaster SIGINT
+ * (PostgreSQL's fast shutdown) — only that postmaster, by the pid it had
+ * when the watch began, so a cluster started since by a new owner is left
+ * alone. A clean stop by the owner leaves the watchdog nothing to do: it
+ * exits with its owner.
+ */
+async function startWatchdog(dir: string): Promise<void> {
+  const postmaster = await readPostmaster(path.join(dir, "data"));
+  if (!postmaster || process.platform === "win32") return;
+  const script = [
+    `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done`,
+    // Still that postmaster (its pid names a postgres process)? Fast shutdown.
+    `if grep -q postgres /proc/${postmaster.pid}/cmdline 2>/dev/null || ps -p ${postmaster.pid} -o comm= 2>/dev/null | grep -q postgres; then kill -INT ${postmaster.pid} 2>/dev/null; fi`,
+  ].join("\n");
+  const child = spawn("/bin/sh", ["-c", script], { detached: true, stdio: "ignore" });
+  child.on("error", () => {});
+  child.unref();
 }
 
 /** Waits until a cluster being started by another process accepts connections; returns its port. */

@@ -6,6 +6,7 @@ import type { Authenticator } from "../tenancy/module.js";
 import type { Verifier } from "../verifier/module.js";
 import { errorResponse } from "./errors.js";
 import { verifyPageHtml, verifyPageScript } from "../verify-page/assets.js";
+import { checkOk } from "../verify/bundle.js";
 
 const BUNDLE_ID = /^bundle_[0-9A-HJKMNP-TV-Z]{26}$/;
 export const VERIFY_PATH = "/v2/verify";
@@ -30,7 +31,7 @@ export function mountVerifyRoutes(http: Hono, deps: { bundles: Bundles; authenti
       const text = await c.req.text();
       if (!text.trim()) throw invalidArgument("body", "send the bundle JSON or the tlog-proof text as the request body");
       const report = await deps.verifier.verify(text, { pinnedKey: key || undefined });
-      return c.json({ ...report, checks: report.checks.map((check) => ({ ...check, ok: check.status === "pass" || check.status === "skipped" })) });
+      return c.json({ ...report, checks: report.checks.map((check) => ({ ...check, ok: checkOk(check) })) });
     },
   );
 

@@ -23,6 +23,8 @@ export interface OutboundPolicy {
    * allowed too, over plain http:// as well. Off by default.
    */
   allowLoopback: boolean;
+  /** The setting that turns allowLoopback on (e.g. ATTESTO_WEBHOOK_ALLOW_LOOPBACK): named in the refusal of a loopback URL. */
+  loopbackSetting?: string;
   /** How host names are resolved; the system resolver unless a test says otherwise. */
   resolve?: ResolveAll;
 }
@@ -81,8 +83,13 @@ export async function checkOutboundUrl(raw: string, policy: OutboundPolicy, fiel
   } catch {
     throw invalidArgument(field, "must be an absolute URL");
   }
+  // A loopback receiver is what a developer tries first: the refusal names the setting that allows it.
+  const loopbackHint = policy.loopbackSetting ? `; loopback receivers are allowed with ${policy.loopbackSetting}=true (development only)` : "";
   if (url.protocol !== "https:" && url.protocol !== "http:") throw invalidArgument(field, "must be an https:// URL");
-  if (url.protocol === "http:" && !policy.allowLoopback) throw invalidArgument(field, "must be an https:// URL");
+  if (url.protocol === "http:" && !policy.allowLoopback) {
+    const loopbackHost = net.isIP(hostnameOf(url)) ? addressRange(hostnameOf(url)) === "loopback" : hostnameOf(url) === "localhost";
+    throw invalidArgument(field, `must be an https:// URL${loopbackHost ? loopbackHint : ""}`);
+  }
   if (url.username || url.password) throw invalidArgument(field, "must not contain credentials");
   const host = hostnameOf(url);
   let addresses: string[];
@@ -98,7 +105,7 @@ export async function checkOutboundUrl(raw: string, policy: OutboundPolicy, fiel
   }
   for (const address of addresses) {
     const reason = blockedReason(address, policy);
-    if (reason) throw invalidArgument(field, `host is not publicly routable (${reason} address)`);
+    if (reason) throw invalidArgument(field, `host is not publicly routable (${reason} address)${reason === "loopback" ? loopbackHint : ""}`);
   }
   if (url.protocol === "http:" && !addresses.every((a) => addressRange(a) === "loopback")) {
     throw invalidArgument(field, "must be an https:// URL (http:// is allowed for loopback receivers only)");

@@ -3,6 +3,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { BundleCheckSchema, type VerifierService } from "../../gen/ts/attesto/v1/verifier_pb.js";
 import { invalidArgument } from "../errors.js";
 import type { Verifier } from "../verifier/module.js";
+import { checkOk } from "../verify/bundle.js";
 import { isTlogProof } from "../verify/tlog-proof.js";
 
 /** VerifierService: public, offline, the same library as every other verifier (on the verifier threads). */
@@ -13,7 +14,7 @@ export function verifierService(verifier: Verifier): ServiceImpl<typeof Verifier
       const report = await verifier.verify(req.bundleJson || req.tlogProof, { pinnedKey: req.verifierKey || undefined });
       return {
         valid: report.valid,
-        checks: report.checks.map((c) => create(BundleCheckSchema, { name: c.name, ok: c.status === "pass" || c.status === "skipped", detail: c.detail, status: c.status })),
+        checks: report.checks.map((c) => create(BundleCheckSchema, { name: c.name, ok: checkOk(c), detail: c.detail, status: c.status })),
         streamId: report.stream_id,
         fromSeqNo: BigInt(report.from_seq_no),
         toSeqNo: BigInt(report.to_seq_no),

@@ -1,7 +1,8 @@
 import cluster, { type Worker } from "node:cluster";
 import net from "node:net";
 import { sql } from "drizzle-orm";
-import { hardhatCli, startDevChain, type DevChain } from "../anchoring/module.js";
+import { anvilBinary, startDevChain, type DevChain } from "../anchoring/module.js";
+import { devChainStateFile } from "../anchoring/settings.js";
 import type { Config } from "../config.js";
 import { loadMasterKey } from "../crypto/master-key.js";
 import { openConfiguredDatabase, type ConfiguredDatabase } from "../db/open.js";
@@ -149,9 +150,9 @@ async function openShared(config: Config, logger: Logger, cleanups: Array<() => 
   cleanups.push(() => redis.close());
   const devCredentials = config.devTenant ? await ensureDevCredentials(database.db, config.dataDir) : undefined;
   let devChain: DevChain | undefined;
-  if (!config.anchorRpcUrl && config.anchorDevChain && config.role !== "api" && hardhatCli()) {
+  if (!config.anchorRpcUrl && config.anchorDevChain && config.role !== "api" && anvilBinary()) {
     try {
-      devChain = await startDevChain();
+      devChain = await startDevChain({ stateFile: devChainStateFile(config) });
       cleanups.push(() => devChain!.stop());
     } catch (err) {
       logger.warn({ err: (err as Error).message }, "anchoring is off: the dev chain did not start");

@@ -57,6 +57,7 @@ export const verifyPageHtml = `<!doctype html>
   li[data-status=fail]::marker { content: "✘ "; color: #b3261e; }
   li[data-status=unpinned]::marker { content: "⚠ "; color: #a15c00; }
   li[data-status=skipped]::marker { content: "– "; color: #666; }
+  li[data-status=offline]::marker { content: "◌ "; color: #666; }
   .name { font-weight: 600; } .muted { color: #555; }
 </style>
 </head>

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { ANCHOR_TAG, anchorCalldata, verifyAnchorReceipt, type AnchorChainReader } from "./anchor.js";
+import { ANCHOR_TAG, anchorCalldata, AnchorReceiptFormatError, toAnchorReceipt, verifyAnchorReceipt, type AnchorChainReader, type RpcAnchorReceipt } from "./anchor.js";
 import type { AnchorReceipt } from "./bundle.js";
-import { toHex, utf8 } from "./bytes.js";
+import { toBase64, toHex, utf8 } from "./bytes.js";
 import { leafHash, nodeHash } from "./merkle.js";
 
 const NOTES = ["note one\n", "note two\n", "note three\n"];
@@ -69,5 +69,37 @@ describe("anchor receipts", () => {
     expect(await problemsOf(chain({ status: "reverted" }))).toEqual(["the transaction reverted"]);
     expect(await problemsOf(chain({ canonicalHash: `0x${"ee".repeat(32)}` }))).toEqual([`block 10 on the chain is 0x${"ee".repeat(32)}, not ${BLOCK_HASH}`]);
     expect(await problemsOf(chain(), receipt({ block_number: 11 }))).toContain(`the transaction is in block 10 (${BLOCK_HASH}), the receipt says 11 (${BLOCK_HASH})`);
+  });
+
+  it("takes GetAnchorReceipt's JSON answer (camelCase, base64, 64-bit integers as strings, zero fields left out) as it is", async () => {
+    const fromHexText = (h: string) => Uint8Array.from(Buffer.from(h.replace(/^0x/, ""), "hex"));
+    const rpc: RpcAnchorReceipt = {
+      chainId: "31337",
+      txHash: TX,
+      blockNumber: "10",
+      blockHash: BLOCK_HASH,
+      batchRoot: toBase64(batchRoot),
+      batchSize: "3",
+      leafIndex: "1",
+      auditPath: [toBase64(hashes[0]!), toBase64(hashes[2]!)],
+    };
+    expect(toAnchorReceipt(rpc)).toEqual(receipt());
+    expect(await verifyAnchorReceipt(NOTES[1]!, rpc, chain())).toEqual({ valid: true, confirmations: 6, problems: [] });
+    // The first leaf of a one-note batch: leafIndex 0 and an empty path are left out of the JSON.
+    const single = { chainId: "31337", txHash: TX, blockNumber: "10", blockHash: BLOCK_HASH, batchRoot: toBase64(hashes[0]!), batchSize: "1" };
+    expect(toAnchorReceipt(single)).toMatchObject({ leaf_index: 0, batch_size: 1, path: [] });
+    // The generated message itself (bigints, Uint8Array bytes) too.
+    expect(toAnchorReceipt({ ...rpc, chainId: 31337n, blockNumber: 10n, batchSize: 3n, leafIndex: 1n, batchRoot: batchRoot, auditPath: [hashes[0]!, hashes[2]!], blockHash: BLOCK_HASH })).toEqual(
+      receipt(),
+    );
+    expect(fromHexText(toAnchorReceipt(rpc).batch_root)).toEqual(batchRoot);
+  });
+
+  it("names the field of a receipt it cannot read, as a problem and never a crash", async () => {
+    expect(() => toAnchorReceipt({ chainId: "31337", txHash: "0x12", batchRoot: toBase64(batchRoot) })).toThrow(new AnchorReceiptFormatError("txHash: must be 32 bytes (hex or base64)"));
+    expect(() => toAnchorReceipt(receipt({ path: ["zz"] }))).toThrow("path[0]: must be 32 bytes");
+    expect(() => toAnchorReceipt("receipt")).toThrow("receipt: must be an object");
+    const check = await verifyAnchorReceipt(NOTES[1]!, { chainId: "-1" } as RpcAnchorReceipt, chain());
+    expect(check).toEqual({ valid: false, confirmations: 0, problems: ["chainId: must be a non-negative integer"] });
   });
 });

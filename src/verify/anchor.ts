@@ -1,5 +1,5 @@
-import type { AnchorReceipt } from "./bundle.js";
-import { fromHex, toHex, utf8 } from "./bytes.js";
+import type { AnchorReceipt, Check, VerificationReport } from "./bundle.js";
+import { fromBase64, fromHex, toHex, utf8 } from "./bytes.js";
 import { leafHash, ProofError, rootFromInclusionProof } from "./merkle.js";
 import { logSignedNote, parseCheckpoint, splitNote } from "./note.js";
 
@@ -42,14 +42,95 @@ function anchoredBytes(note: string): string {
 }
 
 /**
+ * An anchor receipt as `GetAnchorReceipt` answers it in Connect JSON (or as
+ * `toJson` of the generated message gives it): camelCase names, `bytes` as
+ * base64, 64-bit integers as decimal strings, and zero or empty fields left
+ * out (a first leaf has no `leafIndex`, a one-checkpoint batch no
+ * `auditPath`). Every field the check needs is optional here for that reason.
+ */
+export interface RpcAnchorReceipt {
+  chainId?: string | number | bigint;
+  txHash?: string;
+  blockNumber?: string | number | bigint;
+  blockHash?: string;
+  batchRoot?: string | Uint8Array;
+  batchSize?: string | number | bigint;
+  leafIndex?: string | number | bigint;
+  auditPath?: ReadonlyArray<string | Uint8Array>;
+  checkpointNote?: string;
+}
+
+/** Thrown when a receipt is neither shape or a field is malformed; names the field. */
+export class AnchorReceiptFormatError extends Error {
+  override name = "AnchorReceiptFormatError";
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * One receipt shape for the library: a bundle's receipt (snake_case, hex)
+ * passes through checked; the RPC's (camelCase, base64, zero fields
+ * omitted) is converted to it. Anything else throws naming the field.
+ */
+export function toAnchorReceipt(input: unknown): AnchorReceipt {
+  if (!isRecord(input)) throw new AnchorReceiptFormatError("receipt: must be an object");
+  const snake = "tx_hash" in input || "batch_root" in input || "chain_id" in input;
+  const get = (snakeName: string, camelName: string) => (snake ? input[snakeName] : input[camelName]);
+  const name = (snakeName: string, camelName: string) => (snake ? snakeName : camelName);
+  const count = (snakeName: string, camelName: string): number => {
+    const v = get(snakeName, camelName) ?? 0;
+    const n = typeof v === "bigint" ? Number(v) : typeof v === "string" && /^\d{1,16}$/.test(v) ? Number(v) : v;
+    if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) throw new AnchorReceiptFormatError(`${name(snakeName, camelName)}: must be a non-negative integer`);
+    return n;
+  };
+  const hash32 = (snakeName: string, camelName: string, prefixed: boolean): string => {
+    const v = get(snakeName, camelName);
+    let bytes: Uint8Array | undefined;
+    if (v instanceof Uint8Array) bytes = v;
+    else if (typeof v === "string" && /^(0x)?[0-9a-fA-F]{64}$/.test(v)) bytes = fromHex(v.replace(/^0x/, ""));
+    else if (typeof v === "string" && !snake) bytes = fromBase64(v);
+    if (!bytes || bytes.length !== 32) throw new AnchorReceiptFormatError(`${name(snakeName, camelName)}: must be 32 bytes (${snake ? "hex" : "hex or base64"})`);
+    return `${prefixed ? "0x" : ""}${toHex(bytes)}`;
+  };
+  const pathIn = get("path", "auditPath") ?? [];
+  if (!Array.isArray(pathIn)) throw new AnchorReceiptFormatError(`${name("path", "auditPath")}: must be a list of hashes`);
+  const path = pathIn.map((h: unknown, i: number) => {
+    let bytes: Uint8Array | undefined;
+    if (h instanceof Uint8Array) bytes = h;
+    else if (typeof h === "string" && /^[0-9a-fA-F]{64}$/.test(h)) bytes = fromHex(h);
+    else if (typeof h === "string" && !snake) bytes = fromBase64(h);
+    if (!bytes || bytes.length !== 32) throw new AnchorReceiptFormatError(`${name("path", "auditPath")}[${i}]: must be 32 bytes`);
+    return toHex(bytes);
+  });
+  return {
+    chain_id: count("chain_id", "chainId"),
+    tx_hash: hash32("tx_hash", "txHash", true),
+    block_number: count("block_number", "blockNumber"),
+    block_hash: hash32("block_hash", "blockHash", true),
+    batch_root: hash32("batch_root", "batchRoot", true),
+    leaf_index: count("leaf_index", "leafIndex"),
+    batch_size: count("batch_size", "batchSize"),
+    path,
+  };
+}
+
+/**
  * Checks an anchor receipt for a signed checkpoint note against a chain:
  * the note's audit path leads to the batch root; the transaction's data is
  * the anchor tag followed by that root; it succeeded in the block the
  * receipt names, and that block is still on the node's canonical chain.
+ * The receipt may be a bundle's or the RPC's (see `toAnchorReceipt`).
  */
-export async function verifyAnchorReceipt(note: string, receipt: AnchorReceipt, client: AnchorChainReader): Promise<AnchorCheck> {
+export async function verifyAnchorReceipt(note: string, input: AnchorReceipt | RpcAnchorReceipt, client: AnchorChainReader): Promise<AnchorCheck> {
   const problems: string[] = [];
   const fail = () => ({ valid: false, confirmations: 0, problems });
+  let receipt: AnchorReceipt;
+  try {
+    receipt = toAnchorReceipt(input);
+  } catch (err) {
+    if (!(err instanceof AnchorReceiptFormatError)) throw err;
+    return (problems.push(err.message), fail());
+  }
   try {
     const root = rootFromInclusionProof(
       receipt.leaf_index,
@@ -84,4 +165,33 @@ export async function verifyAnchorReceipt(note: string, receipt: AnchorReceipt, 
   if (problems.length) return fail();
   const head = await client.getBlockNumber();
   return { valid: true, confirmations: Number(head) - receipt.block_number + 1, problems };
+}
+
+/**
+ * The bundle's `anchors` check done on chain: every receipt is checked with
+ * `verifyAnchorReceipt` against the client's chain, and the report's offline
+ * `anchors` check is replaced by the outcome (pass, or fail naming each
+ * receipt's problems). A receipt for another chain than the client's fails.
+ */
+export async function checkAnchorsOnChain(report: VerificationReport, note: string, anchors: readonly AnchorReceipt[], client: AnchorChainReader): Promise<VerificationReport> {
+  const at = report.checks.findIndex((c) => c.name === "anchors");
+  if (at < 0 || anchors.length === 0 || report.checks[at]!.status === "fail") return report;
+  const failures: string[] = [];
+  const held: string[] = [];
+  for (const [i, receipt] of anchors.entries()) {
+    let check: AnchorCheck;
+    try {
+      check = await verifyAnchorReceipt(note, receipt, client);
+    } catch (err) {
+      check = { valid: false, confirmations: 0, problems: [`the chain did not answer: ${(err as Error).message.split("\n")[0]}`] };
+    }
+    if (check.valid) held.push(`receipt ${i}: chain ${receipt.chain_id}, tx ${receipt.tx_hash} in block ${receipt.block_number}, ${check.confirmations} confirmations`);
+    else failures.push(`receipt ${i} (chain ${receipt.chain_id}, tx ${receipt.tx_hash}): ${check.problems.join("; ")}`);
+  }
+  const checks = [...report.checks];
+  const anchorCheck: Check = failures.length
+    ? { name: "anchors", status: "fail", detail: `on chain: ${failures.join(" | ")}` }
+    : { name: "anchors", status: "pass", detail: `on chain: ${held.join(" | ")}` };
+  checks[at] = anchorCheck;
+  return { ...report, checks, valid: report.valid && anchorCheck.status === "pass" };
 }

@@ -44,7 +44,7 @@ export interface WebhookEventData {
     chain_id: number;
     /** "" when no transaction was sent. */
     tx_hash: string;
-    reason: "dropped" | "reorged" | "orphan_window" | "submit_failed";
+    reason: "dropped" | "reorged" | "orphan_window" | "submit_failed" | "chain_lost";
     checkpoints: CheckpointRef[];
     failed_at: string;
   };

@@ -59,7 +59,7 @@ export class Webhooks {
 
   async start(): Promise<void> {
     if (this.settings.policy.allowLoopback) {
-      this.deps.logger.warn("ATTESTO_WEBHOOK_ALLOW_LOOPBACK is on: webhooks may go to loopback addresses, over plain http too. For development and tests only.");
+      this.deps.logger.warn("ATTESTO_WEBHOOK_ALLOW_LOOPBACK is on (the default without DATABASE_URL): webhooks may go to loopback addresses, over plain http too. For development and tests only.");
     }
     await this.engine.start();
   }

@@ -21,7 +21,7 @@ export interface WebhookSettings {
 
 export function webhookSettings(config: Config, publicBaseUrl: () => string = () => config.publicBaseUrl): WebhookSettings {
   return {
-    policy: { allowLoopback: config.webhookAllowLoopback },
+    policy: { allowLoopback: config.webhookAllowLoopback, loopbackSetting: "ATTESTO_WEBHOOK_ALLOW_LOOPBACK" },
     retrySchedule: config.webhookRetrySchedule,
     timeoutMs: config.webhookTimeoutMs,
     retryAfterMaxMs: config.webhookRetryAfterMaxMs,

@@ -1,7 +1,7 @@
 import { startDevChain, type DevChain } from "../../src/anchoring/devchain.js";
 
 /**
- * A Hardhat dev chain on a random loopback port with automining off: a
+ * An anvil dev chain on a random loopback port with automining off: a
  * transaction stays in the mempool until the test mines (`mine`), and
  * `snapshot`/`revert` (evm_snapshot / evm_revert) take mined blocks away
  * again, which is how tests make reorgs.

@@ -4,13 +4,14 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
 import { BundleStatus, type Bundle } from "../../../gen/ts/attesto/v1/proofstream_pb.js";
+import type { BundleDocument } from "../../verify/bundle.js";
 import { verifyDocument } from "../../verify/document.js";
 import { progressBar } from "../progress.js";
-import type { RemoteSession } from "../remote.js";
+import { unreachableServer, type RemoteSession } from "../remote.js";
 
 /**
- * Evidence commands. `verify` is offline (the shared verification library,
- * no server). `proof` and `bundle` talk to a server (see target.ts: `--url`,
+ * Evidence commands. `verify` needs no server (the shared verification
+ * library; with `--rpc`, the anchor chain's JSON-RPC endpoint). `proof` and `bundle` talk to a server (see target.ts: `--url`,
  * ATTESTO_URL, and the tenant key from ATTESTO_API_KEY).
  */
 export interface CliIo {
@@ -22,7 +23,9 @@ export interface CliIo {
 
 /** GET with the session's credential; a non-2xx answer becomes an error carrying the server's message. */
 export async function getFromServer(session: RemoteSession, path: string): Promise<Response> {
-  const res = await fetch(`${session.url}${path}`, { headers: { Authorization: `Bearer ${session.credential.secret}` } });
+  const res = await fetch(`${session.url}${path}`, { headers: { Authorization: `Bearer ${session.credential.secret}` } }).catch((err: unknown) => {
+    throw unreachableServer(err, session.url) ?? err;
+  });
   if (!res.ok) {
     const body = await res.text();
     let message = body;
@@ -55,7 +58,7 @@ export function registerEvidenceCommands(program: Command, io: CliIo): void {
     });
 }
 
-const MARKS: Record<string, string> = { pass: "✔", fail: "✘", unpinned: "⚠", skipped: "–" };
+const MARKS: Record<string, string> = { pass: "✔", fail: "✘", unpinned: "⚠", skipped: "–", offline: "◌" };
 
 /** Exit codes of `attesto verify`: 0 valid, 1 a check failed, 2 nothing failed but no key was pinned. */
 export const VERIFY_EXIT = { valid: 0, failed: 1, unpinned: 2 } as const;
@@ -91,11 +94,22 @@ async function download(server: RemoteSession, bundle: Bundle, out: string): Pro
 export function registerVerifyCommands(program: Command, io: CliIo): void {
   program
     .command("verify <file>")
-    .description("verify an attesto.bundle.v1 JSON bundle or a C2SP .tlog-proof offline; each check by name (exit 0 valid, 1 failed, 2 key not pinned)")
+    .description(
+      "verify an attesto.bundle.v1 JSON bundle or a C2SP .tlog-proof; each check by name (exit 0 valid, 1 failed, 2 key not pinned). Offline unless --rpc: anchor receipts are then checked by their path only",
+    )
     .option("--key <verifierKey>", "the stream's note verifier key you trust (<origin>+<key id>+<key>)")
-    .action(async (file: string, opts: { key?: string }) => {
+    .option("--rpc <url>", "a JSON-RPC endpoint of the anchor chain: check that it holds each anchor receipt's transaction, in the block the receipt names")
+    .action(async (file: string, opts: { key?: string; rpc?: string }) => {
       const text = await readFile(file, "utf8");
-      const report = verifyDocument(text, { pinnedKey: opts.key });
+      let report = verifyDocument(text, { pinnedKey: opts.key });
+      if (opts.rpc && report.kind === "bundle" && report.anchors > 0) {
+        const rpc = opts.rpc;
+        if (!/^https?:\/\//.test(rpc)) throw new Error(`--rpc: ${rpc} is not an http(s) URL`);
+        // Loaded only here: viem is the chain client, and the offline check does not need it.
+        const [{ createPublicClient, http }, { checkAnchorsOnChain }] = await Promise.all([import("viem"), import("../../verify/anchor.js")]);
+        const doc = JSON.parse(text) as BundleDocument;
+        report = await checkAnchorsOnChain(report, doc.checkpoint, doc.anchors, createPublicClient({ transport: http(rpc, { retryCount: 0, timeout: 10_000 }) }));
+      }
       io.output(report, () => {
         const range = report.from_seq_no === report.to_seq_no ? `event ${report.from_seq_no}` : `events ${report.from_seq_no}..${report.to_seq_no}`;
         const head = `${report.kind} of ${report.stream_id || "?"} (${report.origin || "?"}): ${range}, checkpoint size ${report.checkpoint_size}`;

@@ -254,7 +254,7 @@ function registerWebhookCommands(program: Command, io: CliIo): void {
   webhook
     .command("create <url>")
     .description("subscribe an endpoint; the signing secret is shown once")
-    .requiredOption("--events <types>", "comma-separated event types (e.g. proofstream.checkpointed,store.notification)")
+    .requiredOption("--events <types>", "comma-separated event types (e.g. proofstream.checkpointed,apple.notification)")
     .option("--name <name>", "label", "cli")
     .option("--description <text>", "what it is for", "")
     .action(async (url: string, o: { events: string; name: string; description: string }) => {

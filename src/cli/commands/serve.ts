@@ -54,6 +54,8 @@ export function registerServeCommands(program: Command, cli: Cli): void {
       };
       process.on("SIGTERM", () => handle("SIGTERM"));
       process.on("SIGINT", () => handle("SIGINT"));
+      // A closed terminal sends SIGHUP: stop as on SIGTERM (Node's default would end the process and leave the database running).
+      process.on("SIGHUP", () => handle("SIGHUP"));
       const onSignals = (stop: () => Promise<number>) => {
         stopServer = stop;
         if (signalled !== undefined) handle(signalled);

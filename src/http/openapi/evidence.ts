@@ -15,7 +15,7 @@ export function evidenceRoutes(): OpenApiPart {
             items: {
               type: "object",
               required: ["name", "status", "detail", "ok"],
-              properties: { name: { type: "string" }, status: { type: "string", enum: ["pass", "fail", "unpinned", "skipped"] }, detail: { type: "string" }, ok: { type: "boolean" } },
+              properties: { name: { type: "string" }, status: { type: "string", enum: ["pass", "fail", "unpinned", "skipped", "offline"] }, detail: { type: "string" }, ok: { type: "boolean" } },
             },
           },
         },

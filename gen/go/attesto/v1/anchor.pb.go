@@ -168,7 +168,8 @@ type Batch struct {
 	SubmittedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=submitted_at,json=submittedAt,proto3" json:"submitted_at,omitempty"`
 	// When it became CONFIRMED.
 	ConfirmedAt *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=confirmed_at,json=confirmedAt,proto3" json:"confirmed_at,omitempty"`
-	// Set when FAILED: "reorged" or "orphan_window".
+	// Set when FAILED: "reorged", "orphan_window", or "chain_lost" (it was
+	// CONFIRMED, and the chain no longer holds its block).
 	FailureReason string `protobuf:"bytes,12,opt,name=failure_reason,json=failureReason,proto3" json:"failure_reason,omitempty"`
 	// The mined block's timestamp, as the chain says.
 	BlockTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=block_time,json=blockTime,proto3" json:"block_time,omitempty"`

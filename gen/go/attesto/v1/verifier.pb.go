@@ -106,14 +106,17 @@ type BundleCheck struct {
 	// Checks that cannot run because the format check failed are reported
 	// with ok = false and say so in detail.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// True when status is "pass" or "skipped".
+	// True when status is "pass", "skipped" or "offline".
 	Ok bool `protobuf:"varint,2,opt,name=ok,proto3" json:"ok,omitempty"`
 	// What was checked or what failed, for people, e.g. "3 anchor receipts"
 	// or "no anchor receipts (checkpoint not anchored yet)".
 	Detail string `protobuf:"bytes,3,opt,name=detail,proto3" json:"detail,omitempty"`
-	// "pass", "fail", "skipped" (nothing to check, e.g. no anchor receipts) or
+	// "pass", "fail", "skipped" (nothing to check, e.g. no anchor receipts),
 	// "unpinned" (the signature verifies only with the key the document
-	// carries, which the caller did not pin).
+	// carries, which the caller did not pin) or "offline" (anchors: each
+	// receipt's path leads to its batch root; whether the chain holds the
+	// transactions was not checked, as a verifier does with a JSON-RPC
+	// endpoint of that chain).
 	Status string `protobuf:"bytes,4,opt,name=status,proto3" json:"status,omitempty"`
 }
 

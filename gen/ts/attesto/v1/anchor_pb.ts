@@ -101,7 +101,8 @@ export type Batch = Message<"attesto.v1.Batch"> & {
   confirmedAt?: Timestamp | undefined;
 
   /**
-   * Set when FAILED: "reorged" or "orphan_window".
+   * Set when FAILED: "reorged", "orphan_window", or "chain_lost" (it was
+   * CONFIRMED, and the chain no longer holds its block).
    *
    * @generated from field: string failure_reason = 12;
    */

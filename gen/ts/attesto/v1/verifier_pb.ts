@@ -73,7 +73,7 @@ export type BundleCheck = Message<"attesto.v1.BundleCheck"> & {
   name: string;
 
   /**
-   * True when status is "pass" or "skipped".
+   * True when status is "pass", "skipped" or "offline".
    *
    * @generated from field: bool ok = 2;
    */
@@ -88,9 +88,12 @@ export type BundleCheck = Message<"attesto.v1.BundleCheck"> & {
   detail: string;
 
   /**
-   * "pass", "fail", "skipped" (nothing to check, e.g. no anchor receipts) or
+   * "pass", "fail", "skipped" (nothing to check, e.g. no anchor receipts),
    * "unpinned" (the signature verifies only with the key the document
-   * carries, which the caller did not pin).
+   * carries, which the caller did not pin) or "offline" (anchors: each
+   * receipt's path leads to its batch root; whether the chain holds the
+   * transactions was not checked, as a verifier does with a JSON-RPC
+   * endpoint of that chain).
    *
    * @generated from field: string status = 4;
    */

@@ -1065,11 +1065,13 @@ export const AttemptErrorKindSchema: GenEnum<AttemptErrorKind> = /*@__PURE__*/
  *      "confirmed_at": "2026-06-07T12:00:00Z"}
  *
  * `batch.failed`: the batch was dropped, reorged out and not re-mined, or
- * not confirmed within the orphan window; its checkpoints go into the next
+ * not confirmed within the orphan window, or (`chain_lost`) it was
+ * confirmed but the chain no longer holds its block (a new chain, a reorg
+ * deeper than the confirmation rule); its checkpoints go into the next
  * batch. `tx_hash` is "" when no transaction was sent.
  *
  *     {"batch_id": "bat_...", "chain_id": 1, "tx_hash": "0x...",
- *      "reason": "dropped" | "reorged" | "orphan_window" | "submit_failed",
+ *      "reason": "dropped" | "reorged" | "orphan_window" | "submit_failed" | "chain_lost",
  *      "checkpoints": [{"stream_id": "str_...", "tree_size": 250}],
  *      "failed_at": "2026-06-07T12:00:00Z"}
  *
