@@ -1,6 +1,6 @@
 import { equalBytes, fromHex, hexEquals, ReusedUtf8, toHex, utf8 } from "./bytes.js";
 import { jcs, leafText, type LeafRecord } from "./leaf.js";
-import { HASH_SIZE, leafHash, ProofError, ReusedSha256, rootFromInclusionProof, rootFromRangeProofFlat, type FlatLeafHashes } from "./merkle.js";
+import { HASH_SIZE, leafHash, ProofError, ReusedSha256, rootFromInclusionProof, rootFromRangeProofFlat, type FlatLeafHashes, type Sha256Into } from "./merkle.js";
 import type { JsonLimits } from "./json.js";
 import { BUNDLE_FORMAT, readBundle, type AnchorReceipt, type BundleDocument } from "./bundle-document.js";
 import { parseTlogProof, TlogProofError } from "./tlog-proof.js";
@@ -39,6 +39,12 @@ export interface VerifyOptions {
   pinnedKey?: string;
   /** Limits on a bundle's JSON beyond depth 64 (a server verifying documents from anyone sets PUBLIC_JSON_LIMITS). */
   json?: JsonLimits;
+  /**
+   * The SHA-256 a bundle's leaves, payloads and tree are hashed with; by default one reused state of
+   * the library's own (noble's, pure JavaScript, the same in every runtime). A Node caller may pass
+   * node:crypto's, which is native (the CLI does): the bytes are the same whichever it is.
+   */
+  sha256?: Sha256Into;
 }
 
 export const reportValid = (checks: readonly Check[]) => checks.every((c) => c.status === "pass" || c.status === "skipped");
@@ -126,7 +132,7 @@ export function verifyBundle(value: unknown, options: VerifyOptions = {}): Verif
   });
   report.checks.push({ name: "format", status: "pass", detail: `${BUNDLE_FORMAT}: ${b.entries.length} entries, payloads ${b.payloads_included ? "included" : "withheld (digests only)"}` });
   report.checks.push(signatureCheck({ note: b.checkpoint, body, carriedKey: b.verifier_key }, options));
-  const hasher = new ReusedSha256();
+  const hasher = options.sha256 ?? new ReusedSha256();
   const leaves = leavesCheck(b, hasher);
   report.checks.push(leaves.check);
   report.checks.push(rangeProofCheck(b, body, leaves.leaves, hasher));
@@ -144,7 +150,7 @@ export function verifyBundle(value: unknown, options: VerifyOptions = {}): Verif
  * reads) and compared with the entry's hex in place; no hasher, digest, byte
  * array or hex string per entry.
  */
-function leavesCheck(b: BundleDocument, hasher: ReusedSha256): { check: Check; leaves: FlatLeafHashes } {
+function leavesCheck(b: BundleDocument, hasher: Sha256Into): { check: Check; leaves: FlatLeafHashes } {
   const failures: string[] = [];
   const leaves: FlatLeafHashes = { bytes: new Uint8Array(b.entries.length * HASH_SIZE), count: b.entries.length };
   const text = new ReusedUtf8();
@@ -206,7 +212,7 @@ function leavesCheck(b: BundleDocument, hasher: ReusedSha256): { check: Check; l
  * `leaves` are the entries' stated leaf hashes, as leavesCheck wrote them (recomputed, or the stated one where
  * they differ), so each check reports on its own.
  */
-function rangeProofCheck(b: BundleDocument, body: CheckpointBody, leaves: FlatLeafHashes, hasher: ReusedSha256): Check {
+function rangeProofCheck(b: BundleDocument, body: CheckpointBody, leaves: FlatLeafHashes, hasher: Sha256Into): Check {
   const name = "range_proof";
   const count = b.to_seq_no - b.from_seq_no + 1;
   if (b.entries.length !== count) return { name, status: "fail", detail: `the range ${b.from_seq_no}..${b.to_seq_no} has ${count} events, the bundle has ${b.entries.length} entries` };

@@ -199,7 +199,12 @@ export const { leafHash, nodeHash, emptyRoot: EMPTY_ROOT, rootFromInclusionProof
  * `_cloneInto(to)`, its documented way to reuse an instance), the digest
  * written into the caller's buffer. No hasher, digest or view per message.
  */
-export class ReusedSha256 {
+/** Writes SHA-256(data) into `into` at byte `at`: how the verifier's hot loops hash (see ReusedSha256). */
+export interface Sha256Into {
+  digestInto(data: Uint8Array, into: Uint8Array, at: number): void;
+}
+
+export class ReusedSha256 implements Sha256Into {
   private readonly pristine = nobleSha256.create();
   private readonly work = nobleSha256.create();
   private readonly out = new Uint8Array(HASH_SIZE);
@@ -226,7 +231,7 @@ export interface FlatLeafHashes {
  * each level pairs neighbours and carries an odd last node up, which is the
  * same tree as MTH's split at the largest power of two (RFC 9162 2.1.1).
  */
-function flatRoot(leaves: FlatLeafHashes, from: number, to: number, hasher: ReusedSha256): Uint8Array {
+function flatRoot(leaves: FlatLeafHashes, from: number, to: number, hasher: Sha256Into): Uint8Array {
   let n = to - from;
   const level = leaves.bytes.slice(from * HASH_SIZE, to * HASH_SIZE);
   const block = new Uint8Array(1 + 2 * HASH_SIZE);
@@ -245,7 +250,7 @@ function flatRoot(leaves: FlatLeafHashes, from: number, to: number, hasher: Reus
 }
 
 /** rootFromRangeProof over flat leaf hashes, with one reused hasher: the same root, without an array per leaf. */
-export function rootFromRangeProofFlat(begin: number, size: number, leaves: FlatLeafHashes, proof: readonly Uint8Array[], hasher = new ReusedSha256()): Uint8Array {
+export function rootFromRangeProofFlat(begin: number, size: number, leaves: FlatLeafHashes, proof: readonly Uint8Array[], hasher: Sha256Into = new ReusedSha256()): Uint8Array {
   const end = begin + leaves.count;
   const expected = rangeProofRanges(begin, end, size).length;
   if (proof.length !== expected) throw new ProofError(`range proof has ${proof.length} hashes, the range needs ${expected}`);

@@ -4,7 +4,9 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
 import { BundleStatus, type Bundle } from "../../../gen/ts/attesto/v1/proofstream_pb.js";
+import { nodeSha256Into } from "../../crypto/rfc9162.js";
 import { verifyDocument } from "../../verify/document.js";
+import { reportText, verifyExitCode } from "../../verify/report-text.js";
 import { progressBar } from "../progress.js";
 import type { RemoteSession } from "../remote.js";
 
@@ -55,10 +57,8 @@ export function registerEvidenceCommands(program: Command, io: CliIo): void {
     });
 }
 
-const MARKS: Record<string, string> = { pass: "✔", fail: "✘", unpinned: "⚠", skipped: "–" };
-
 /** Exit codes of `attesto verify`: 0 valid, 1 a check failed, 2 nothing failed but no key was pinned. */
-export const VERIFY_EXIT = { valid: 0, failed: 1, unpinned: 2 } as const;
+export { VERIFY_EXIT } from "../../verify/report-text.js";
 
 const STATUS_NAMES: Record<BundleStatus, string> = {
   [BundleStatus.UNSPECIFIED]: "unspecified",
@@ -95,15 +95,9 @@ export function registerVerifyCommands(program: Command, io: CliIo): void {
     .option("--key <verifierKey>", "the stream's note verifier key you trust (<origin>+<key id>+<key>)")
     .action(async (file: string, opts: { key?: string }) => {
       const text = await readFile(file, "utf8");
-      const report = verifyDocument(text, { pinnedKey: opts.key });
-      io.output(report, () => {
-        const range = report.from_seq_no === report.to_seq_no ? `event ${report.from_seq_no}` : `events ${report.from_seq_no}..${report.to_seq_no}`;
-        const head = `${report.kind} of ${report.stream_id || "?"} (${report.origin || "?"}): ${range}, checkpoint size ${report.checkpoint_size}`;
-        const lines = report.checks.map((c) => `${MARKS[c.status]} ${c.name}: ${c.status} — ${c.detail}`);
-        const verdict = report.valid ? "VALID" : report.checks.some((c) => c.status === "fail") ? "NOT VALID" : "NOT TRUSTED (pin the stream's verifier key with --key)";
-        return [head, ...lines, verdict].join("\n");
-      });
-      process.exitCode = report.valid ? VERIFY_EXIT.valid : report.checks.some((c) => c.status === "fail") ? VERIFY_EXIT.failed : VERIFY_EXIT.unpinned;
+      const report = verifyDocument(text, { pinnedKey: opts.key, sha256: nodeSha256Into });
+      io.output(report, () => reportText(report));
+      process.exitCode = verifyExitCode(report);
     });
 
   const bundle = program.command("bundle").description("verifier bundles (attesto.bundle.v1) on a running server");
