@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, hash } from "node:crypto";
 import { rfc9162, type Sha256Into } from "../verify/merkle.js";
 
 /**
@@ -10,7 +10,7 @@ export const serverRfc9162 = rfc9162<Buffer>({ create: () => createHash("sha256"
 
 export const { leafHash, nodeHash, emptyRoot: EMPTY_ROOT, verifyConsistency } = serverRfc9162;
 
-/** node:crypto's SHA-256 for the verify library's hot loops (VerifyOptions.sha256): native, for a verifier running in Node. */
+/** node:crypto's SHA-256 for the verify library's hot loops (VerifyOptions.sha256): native, one call per message (no Hash object). */
 export const nodeSha256Into: Sha256Into = {
-  digestInto: (data, into, at) => void into.set(createHash("sha256").update(data).digest(), at),
+  digestInto: (data, into, at) => void into.set(hash("sha256", data, "buffer"), at),
 };

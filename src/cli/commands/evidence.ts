@@ -1,5 +1,5 @@
-import { createWriteStream } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { createWriteStream, readFileSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
@@ -94,7 +94,8 @@ export function registerVerifyCommands(program: Command, io: CliIo): void {
     .description("verify an attesto.bundle.v1 JSON bundle or a C2SP .tlog-proof offline; each check by name (exit 0 valid, 1 failed, 2 key not pinned)")
     .option("--key <verifierKey>", "the stream's note verifier key you trust (<origin>+<key id>+<key>)")
     .action(async (file: string, opts: { key?: string }) => {
-      const text = await readFile(file, "utf8");
+      // readFileSync answers one flat string (the promise API's is built of chunks, flattened again on first use).
+      const text = readFileSync(file, "utf8");
       const report = verifyDocument(text, { pinnedKey: opts.key, sha256: nodeSha256Into });
       io.output(report, () => reportText(report));
       process.exitCode = verifyExitCode(report);
