@@ -5,7 +5,7 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["gen/**", "dist/**", "coverage/**", "test/fixtures/**"] },
+  { ignores: ["gen/**", "dist/**", "packages/*/dist/**", "coverage/**", "test/fixtures/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -31,7 +31,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: "integration",
-          include: ["test/**/*.test.ts", "src/**/*.int.test.ts"],
+          include: ["test/**/*.test.ts", "src/**/*.int.test.ts", "packages/*/test/**/*.int.test.ts"],
           exclude: [...configDefaults.exclude, "test/reliability/**", ...REPOSITORY_CHECKS],
           globalSetup: ["test/support/global-setup.ts"],
         },

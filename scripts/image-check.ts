@@ -25,6 +25,23 @@ const run = promisify(execFile);
 const repo = path.resolve(import.meta.dirname, "..");
 const adminDatabaseUrl = process.env.ATTESTO_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const redisUrl = process.env.ATTESTO_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+/** Development tools that must stay out of a production install (`npm ci --omit=dev`, the image). */
+const DEV_ONLY_TOOLS = [
+  "hardhat",
+  "playwright-core",
+  "vitest",
+  "esbuild",
+  "tsx",
+  "@bufbuild/buf",
+  "drizzle-kit",
+  "eslint",
+  "prettier",
+  "autocannon",
+  "s3rver",
+  "node",
+  "pino-pretty",
+  "dependency-cruiser",
+];
 /** The unprivileged user the server runs as when this check runs as root (the image's `USER node` is not root). */
 const NOBODY = 65_534;
 
@@ -209,10 +226,13 @@ async function main(): Promise<void> {
       // The image's WORKDIR belongs to root and the server runs as `USER`: it may read, not write there.
       if (asRoot) chmodSync(temp, 0o755);
       else await run("find", [image, "-type", "d", "-exec", "chmod", "a-w", "{}", "+"]);
+      // The image is a production install (`npm prune --omit=dev`): no development tool may be in it.
+      const present = DEV_ONLY_TOOLS.filter((name) => existsSync(path.join(image, "node_modules", name)));
+      if (present.length) throw new Error(`development-only packages in the image's node_modules: ${present.join(", ")} (a production dependency pulls them in?)`);
       const { stdout } = await run("du", ["-sm", path.join(image, "node_modules")]);
       return {
         value: undefined,
-        detail: `${final.copies.length} COPY --from=${final.buildStage}; node_modules ${stdout.split("\t")[0]} MB; runs as ${asRoot ? `uid ${NOBODY}` : "this user, WORKDIR read-only"}`,
+        detail: `${final.copies.length} COPY --from=${final.buildStage}; node_modules ${stdout.split("\t")[0]} MB, none of ${DEV_ONLY_TOOLS.length} development tools; runs as ${asRoot ? `uid ${NOBODY}` : "this user, WORKDIR read-only"}`,
       };
     });
 

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { createLogger } from "../logger.js";
 import { docsFolder, packageVersion } from "../paths.js";
 import { createHttpApp } from "./app.js";
+import { renderDocPage } from "./docs-html.js";
 import { mountLandingPage } from "./landing.js";
 import { Metrics } from "./metrics.js";
 
@@ -52,5 +53,61 @@ describe("the landing page and the documentation routes", () => {
       expect(res.status, name).toBe(404);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe("not_found");
     }
+  });
+
+  it("renders every page as HTML for a browser, and every link in it resolves: pages answer 200, anchors name a heading", async () => {
+    const app = landing();
+    const html = { headers: { accept: "text/html,application/xhtml+xml" } };
+    const pages = (await readdir(docsFolder())).filter((n) => n.endsWith(".md")).sort();
+    const index = await app.request("/docs/", html);
+    expect(index.headers.get("content-type")).toContain("text/html");
+    expect(index.headers.get("vary")).toBe("Accept");
+    const checked = new Set<string>();
+    let links = 0;
+    for (const path of ["/docs/", ...pages.map((p) => `/docs/${p}`)]) {
+      const res = await app.request(path, html);
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get("content-type"), path).toContain("text/html");
+      expect(res.headers.get("content-security-policy"), path).toContain("default-src 'none'");
+      const body = await res.text();
+      const ids = new Set([...body.matchAll(/ id="([^"]+)"/g)].map((m) => m[1]!));
+      for (const [, raw] of body.matchAll(/<a href="([^"]+)"/g)) {
+        const href = raw!.replace(/&#38;/g, "&");
+        if (/^https?:/.test(href)) continue;
+        links++;
+        const [target, anchor] = href.split("#") as [string, string | undefined];
+        if (target === "") {
+          expect(ids.has(anchor!), `${path} links to #${anchor}, which no heading of it has`).toBe(true);
+          continue;
+        }
+        if (checked.has(href)) continue;
+        checked.add(href);
+        const linked = await app.request(target, html);
+        expect(linked.status, `${path} links to ${href}`).toBe(200);
+        if (anchor) expect((await linked.text()).includes(` id="${anchor}"`), `${path} links to ${href}`).toBe(true);
+      }
+    }
+    expect(links).toBeGreaterThan(pages.length);
+  });
+
+  it("links pages named in code spans and relative links; a link to a file it does not serve is plain text", async () => {
+    const pages = new Set(["bundle.md", "operator.md"]);
+    const html = renderDocPage(
+      "verifier.md",
+      "# Title\n\nSee `docs/bundle.md`, [the operator page](operator.md#data-and-keys), [the schema](../schemas/x.json) and `docs/nope.md`.\n\n## Data & keys\n",
+      pages,
+    );
+    expect(html).toContain('<a href="/docs/bundle.md"><code>docs/bundle.md</code></a>');
+    expect(html).toContain('<a href="/docs/operator.md#data-and-keys">the operator page</a>');
+    expect(html).toContain(" the schema and <code>docs/nope.md</code>");
+    expect(html).toContain('<h2 id="data--keys">');
+    expect(html).toContain("<title>Title — Attesto</title>");
+  });
+
+  it("a client that does not ask for HTML, or asks for ?format=markdown, gets the Markdown", async () => {
+    const app = landing();
+    const raw = await app.request("/docs/verifier.md?format=markdown", { headers: { accept: "text/html" } });
+    expect(raw.headers.get("content-type")).toBe("text/markdown; charset=utf-8");
+    expect(await raw.text()).toMatch(/^# For verifiers/);
   });
 });

@@ -3,6 +3,10 @@ import path from "node:path";
 import type { Hono } from "hono";
 import { notFound } from "../errors.js";
 import { docsFolder, packageVersion } from "../paths.js";
+import { renderDocIndex, renderDocPage } from "./docs-html.js";
+
+/** The documentation pages load nothing: their own inline style only. */
+const DOCS_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; form-action 'none'";
 
 /** A link of the landing page. */
 export interface LandingLink {
@@ -43,8 +47,18 @@ ${items}
 </body></html>`);
   });
 
+  const docPages = async () => (await readdir(docsFolder()).catch(() => [] as string[])).filter((n) => DOC_NAME.test(n)).sort();
+  const wantsHtml = (accept: string | undefined, format: string | undefined) => format !== "markdown" && format !== "json" && (accept ?? "").includes("text/html");
+
+  // A browser (Accept: text/html) gets the pages rendered (docs-html.ts); any other client gets the
+  // JSON list and the Markdown as before, and `?format=markdown` gives a browser the Markdown too.
   app.get("/docs/", async (c) => {
-    const names = (await readdir(docsFolder()).catch(() => [] as string[])).filter((n) => DOC_NAME.test(n)).sort();
+    const names = await docPages();
+    c.header("Vary", "Accept");
+    if (wantsHtml(c.req.header("accept"), c.req.query("format"))) {
+      c.header("Content-Security-Policy", DOCS_CSP);
+      return c.html(renderDocIndex(names));
+    }
     return c.json({ pages: names.map((n) => `/docs/${n}`) });
   });
 
@@ -53,6 +67,11 @@ ${items}
     if (!DOC_NAME.test(page)) throw notFound("documentation page");
     const text = await readFile(path.join(docsFolder(), page), "utf8").catch(() => undefined);
     if (text === undefined) throw notFound("documentation page");
+    c.header("Vary", "Accept");
+    if (wantsHtml(c.req.header("accept"), c.req.query("format"))) {
+      c.header("Content-Security-Policy", DOCS_CSP);
+      return c.html(renderDocPage(page, text, new Set(await docPages())));
+    }
     return c.body(text, 200, { "Content-Type": "text/markdown; charset=utf-8" });
   });
 }

@@ -1,6 +1,6 @@
-import { equalBytes, fromHex, toHex, utf8 } from "./bytes.js";
-import { leafBytesOf, payloadDigest, type LeafRecord } from "./leaf.js";
-import { leafHash, ProofError, rootFromInclusionProof, rootFromRangeProof } from "./merkle.js";
+import { equalBytes, fromHex, hexEquals, ReusedUtf8, toHex, utf8 } from "./bytes.js";
+import { jcs, leafText, type LeafRecord } from "./leaf.js";
+import { HASH_SIZE, leafHash, ProofError, ReusedSha256, rootFromInclusionProof, rootFromRangeProofFlat, type FlatLeafHashes, type Sha256Into } from "./merkle.js";
 import type { JsonLimits } from "./json.js";
 import { BUNDLE_FORMAT, readBundle, type AnchorReceipt, type BundleDocument } from "./bundle-document.js";
 import { parseTlogProof, TlogProofError } from "./tlog-proof.js";
@@ -43,6 +43,12 @@ export interface VerifyOptions {
   pinnedKey?: string;
   /** Limits on a bundle's JSON beyond depth 64 (a server verifying documents from anyone sets PUBLIC_JSON_LIMITS). */
   json?: JsonLimits;
+  /**
+   * The SHA-256 a bundle's leaves, payloads and tree are hashed with; by default one reused state of
+   * the library's own (noble's, pure JavaScript, the same in every runtime). A Node caller may pass
+   * node:crypto's, which is native (the CLI does): the bytes are the same whichever it is.
+   */
+  sha256?: Sha256Into;
 }
 
 /** A check that does not stand in the way of validity: passed, nothing to check, or passed as far as it can offline. */
@@ -140,19 +146,32 @@ export function verifyBundle(value: unknown, options: VerifyOptions = {}): Verif
   });
   report.checks.push({ name: "format", status: "pass", detail: `${BUNDLE_FORMAT}: ${b.entries.length} entries, payloads ${b.payloads_included ? "included" : "withheld (digests only)"}` });
   report.checks.push(signatureCheck({ note: b.checkpoint, body, carriedKey: b.verifier_key }, options));
-  report.checks.push(leavesCheck(b));
-  report.checks.push(rangeProofCheck(b, body));
+  const hasher = options.sha256 ?? new ReusedSha256();
+  const leaves = leavesCheck(b, hasher);
+  report.checks.push(leaves.check);
+  report.checks.push(rangeProofCheck(b, body, leaves.leaves, hasher));
   if (b.entries.some((e) => "tlog_proof" in e)) report.checks.push(inclusionProofsCheck(b, body));
   report.checks.push(anchorsCheck(logSignedNote(b.checkpoint, body.origin), b.anchors));
   report.valid = reportValid(report.checks);
   return report;
 }
 
-/** Every entry's leaf recomputed from its fields (and its payload digest, when the payload is there). */
-function leavesCheck(b: BundleDocument): Check {
+/**
+ * Every entry's leaf recomputed from its fields (and its payload digest, when
+ * the payload is there). A bundle holds up to millions of entries, so this is
+ * the verifier's hot loop: one reused SHA-256 state and one reused UTF-8
+ * buffer, each leaf hash written into one flat buffer (which the range proof
+ * reads) and compared with the entry's hex in place; no hasher, digest, byte
+ * array or hex string per entry.
+ */
+function leavesCheck(b: BundleDocument, hasher: Sha256Into): { check: Check; leaves: FlatLeafHashes } {
   const failures: string[] = [];
+  const leaves: FlatLeafHashes = { bytes: new Uint8Array(b.entries.length * HASH_SIZE), count: b.entries.length };
+  const text = new ReusedUtf8();
+  const digest = new Uint8Array(HASH_SIZE);
   let payloads = 0;
-  for (const e of b.entries) {
+  for (let i = 0; i < b.entries.length; i++) {
+    const e = b.entries[i]!;
     const record: LeafRecord = {
       stream_id: b.stream_id,
       seq_no: e.seq_no,
@@ -162,30 +181,52 @@ function leavesCheck(b: BundleDocument): Check {
       received_at: e.received_at,
       payload_sha256: e.payload_sha256,
     };
-    if (toHex(leafHash(leafBytesOf(record))) !== e.leaf_hash) failures.push(`entry ${e.seq_no}: its fields do not hash to its leaf_hash`);
+    // RFC 9162 leaf hash: SHA-256(0x00 || leaf bytes); the prefix byte stays at the buffer's start.
+    text.buffer[0] = 0x00;
+    const end = text.encode(leafText(record), 1);
+    hasher.digestInto(text.buffer.subarray(0, end), leaves.bytes, i * HASH_SIZE);
+    if (!hexEquals(leaves.bytes, i * HASH_SIZE, HASH_SIZE, e.leaf_hash)) {
+      failures.push(`entry ${e.seq_no}: its fields do not hash to its leaf_hash`);
+      // The range proof is of the leaf hashes the bundle states, so that it reports on its own.
+      leaves.bytes.set(fromHex(e.leaf_hash)!, i * HASH_SIZE);
+    }
     if ("payload" in e) {
       payloads++;
-      let digest: string | undefined;
+      // The flag is part of what the document claims: a payload it says is withheld is a contradiction.
+      if (!b.payloads_included) failures.push(`entry ${e.seq_no}: carries a payload though payloads_included is false`);
+      let canonical: string | undefined;
       try {
-        digest = payloadDigest(e.payload);
+        canonical = jcs(e.payload);
       } catch {
-        digest = undefined;
+        canonical = undefined;
       }
-      if (digest !== e.payload_sha256) failures.push(`entry ${e.seq_no}: the payload does not match payload_sha256`);
+      let matches = false;
+      if (canonical !== undefined) {
+        hasher.digestInto(text.buffer.subarray(0, text.encode(canonical)), digest, 0);
+        matches = hexEquals(digest, 0, HASH_SIZE, e.payload_sha256);
+      }
+      if (!matches) failures.push(`entry ${e.seq_no}: the payload does not match payload_sha256`);
     } else if (b.payloads_included) {
       failures.push(`entry ${e.seq_no}: the payload is missing though payloads_included is true`);
     }
   }
-  if (failures.length) return { name: "leaves", status: "fail", detail: listed(failures) };
+  if (failures.length) return { check: { name: "leaves", status: "fail", detail: listed(failures) }, leaves };
   return {
-    name: "leaves",
-    status: "pass",
-    detail: `${b.entries.length} leaves recomputed${payloads ? `, ${payloads} payload digests checked` : ", payload digests not checkable (payloads withheld)"}`,
+    check: {
+      name: "leaves",
+      status: "pass",
+      detail: `${b.entries.length} leaves recomputed${payloads ? `, ${payloads} payload digests checked` : ", payload digests not checkable (payloads withheld)"}`,
+    },
+    leaves,
   };
 }
 
-/** The entries are exactly from_seq_no..to_seq_no, in order, and with the proof lead to the checkpoint's root. */
-function rangeProofCheck(b: BundleDocument, body: CheckpointBody): Check {
+/**
+ * The entries are exactly from_seq_no..to_seq_no, in order, and with the proof lead to the checkpoint's root.
+ * `leaves` are the entries' stated leaf hashes, as leavesCheck wrote them (recomputed, or the stated one where
+ * they differ), so each check reports on its own.
+ */
+function rangeProofCheck(b: BundleDocument, body: CheckpointBody, leaves: FlatLeafHashes, hasher: Sha256Into): Check {
   const name = "range_proof";
   const count = b.to_seq_no - b.from_seq_no + 1;
   if (b.entries.length !== count) return { name, status: "fail", detail: `the range ${b.from_seq_no}..${b.to_seq_no} has ${count} events, the bundle has ${b.entries.length} entries` };
@@ -196,11 +237,12 @@ function rangeProofCheck(b: BundleDocument, body: CheckpointBody): Check {
   if (b.range_proof.tree_size !== body.size) return { name, status: "fail", detail: `the proof is for a tree of ${b.range_proof.tree_size}, the checkpoint is of ${body.size}` };
   if (b.to_seq_no > body.size) return { name, status: "fail", detail: `the checkpoint of size ${body.size} does not cover seq_no ${b.to_seq_no}` };
   try {
-    const root = rootFromRangeProof(
+    const root = rootFromRangeProofFlat(
       b.from_seq_no - 1,
       body.size,
-      b.entries.map((e) => fromHex(e.leaf_hash)!),
+      leaves,
       b.range_proof.hashes.map((h) => fromHex(h)!),
+      hasher,
     );
     if (!equalBytes(root, body.root)) return { name, status: "fail", detail: `the entries and the proof lead to root ${toHex(root)}, the checkpoint's root is ${toHex(body.root)}` };
   } catch (err) {

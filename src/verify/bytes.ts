@@ -106,3 +106,41 @@ export function fromBase64(text: string): Uint8Array | undefined {
   }
   return out;
 }
+
+/** Whether `hex` is the lowercase hex of the `length` bytes of `bytes` from `at`; compares in place, no string made. */
+export function hexEquals(bytes: Uint8Array, at: number, length: number, hex: string): boolean {
+  if (hex.length !== 2 * length) return false;
+  for (let i = 0; i < length; i++) {
+    const hi = hex.charCodeAt(2 * i);
+    const lo = hex.charCodeAt(2 * i + 1);
+    const h = hi < 128 ? HEX_VALUE[hi]! : 255;
+    const l = lo < 128 ? HEX_VALUE[lo]! : 255;
+    if ((h | l) === 255 || ((h << 4) | l) !== bytes[at + i]) return false;
+  }
+  return true;
+}
+
+/**
+ * UTF-8 of a text into a buffer reused across calls, from byte `at` (the
+ * bytes before it are the caller's, e.g. a hash prefix); the buffer grows
+ * when a text needs more (then the bytes before `at` are kept).
+ */
+export class ReusedUtf8 {
+  buffer = new Uint8Array(1024);
+
+  /** Writes `text` at `at`; answers where its bytes end in `buffer`. */
+  encode(text: string, at = 0): number {
+    if (this.buffer.length < at + 3 * text.length) {
+      const grown = new Uint8Array(Math.max(2 * this.buffer.length, at + 3 * text.length));
+      grown.set(this.buffer.subarray(0, at));
+      this.buffer = grown;
+    }
+    const out = this.buffer;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c > 0x7f) return at + encoder.encodeInto(text, out.subarray(at)).written;
+      out[at + i] = c;
+    }
+    return at + text.length;
+  }
+}

@@ -85,7 +85,9 @@ describe("fuzzing the verifier's parsers", () => {
           ["chain_id", "tx_hash", "block_number", "block_hash"].some(
             (k) => JSON.stringify((doc.anchors as Array<Record<string, unknown>>)[0]![k]) !== JSON.stringify((bundle.anchors[0] as unknown as Record<string, unknown>)[k]),
           );
-        const ignored = chainOnly || doc.verifier_key !== bundle.verifier_key;
+        // Receipts are optional: a bundle stripped of them is a valid bundle of an unanchored checkpoint.
+        const stripped = Array.isArray(doc.anchors) && doc.anchors.length === 0;
+        const ignored = chainOnly || stripped || doc.verifier_key !== bundle.verifier_key;
         if (JSON.stringify(doc) !== JSON.stringify(bundle) && !ignored) expect(report.valid).toBe(false);
         expect("bundle" in readBundle(doc) || verifyBundle(doc, pin).checks[0]!.status === "fail").toBe(true);
       }),

@@ -12,3 +12,4 @@ export * from "./tlog-proof.js";
 export * from "./bundle.js";
 export * from "./document.js";
 export * from "./anchor.js";
+export * from "./report-text.js";

@@ -192,3 +192,76 @@ export function rfc9162<H extends Uint8Array>(sha256: Sha256<H>): Rfc9162<H> {
 
 /** The library's RFC 9162, on noble's SHA-256 (browser-safe). */
 export const { leafHash, nodeHash, emptyRoot: EMPTY_ROOT, rootFromInclusionProof, verifyInclusion, verifyConsistency, rootOfLeafHashes, rootFromRangeProof } = rfc9162<Uint8Array>(nobleSha256);
+
+/**
+ * One SHA-256 state for many short messages (a bundle's 100,000 leaves and
+ * as many tree nodes): reset by copying a pristine state into it (noble's
+ * `_cloneInto(to)`, its documented way to reuse an instance), the digest
+ * written into the caller's buffer. No hasher, digest or view per message.
+ */
+/** Writes SHA-256(data) into `into` at byte `at`: how the verifier's hot loops hash (see ReusedSha256). */
+export interface Sha256Into {
+  digestInto(data: Uint8Array, into: Uint8Array, at: number): void;
+}
+
+export class ReusedSha256 implements Sha256Into {
+  private readonly pristine = nobleSha256.create();
+  private readonly work = nobleSha256.create();
+  private readonly out = new Uint8Array(HASH_SIZE);
+
+  /** SHA-256(data) written to `into` at byte `at`. */
+  digestInto(data: Uint8Array, into: Uint8Array, at: number): void {
+    this.pristine._cloneInto(this.work);
+    this.work.update(data).digestInto(this.out);
+    into.set(this.out, at);
+  }
+}
+
+/**
+ * The leaf hashes of a range, 32 bytes each, end to end in one buffer: what a
+ * verifier of 100,000 entries holds instead of 100,000 arrays.
+ */
+export interface FlatLeafHashes {
+  bytes: Uint8Array;
+  count: number;
+}
+
+/**
+ * The RFC 9162 MTH of flat leaf hashes [from, to), bottom-up on a copy:
+ * each level pairs neighbours and carries an odd last node up, which is the
+ * same tree as MTH's split at the largest power of two (RFC 9162 2.1.1).
+ */
+function flatRoot(leaves: FlatLeafHashes, from: number, to: number, hasher: Sha256Into): Uint8Array {
+  let n = to - from;
+  const level = leaves.bytes.slice(from * HASH_SIZE, to * HASH_SIZE);
+  const block = new Uint8Array(1 + 2 * HASH_SIZE);
+  block[0] = 0x01;
+  while (n > 1) {
+    const pairs = n >> 1;
+    for (let i = 0; i < pairs; i++) {
+      const src = 2 * i * HASH_SIZE;
+      for (let j = 0; j < 2 * HASH_SIZE; j++) block[1 + j] = level[src + j]!;
+      hasher.digestInto(block, level, i * HASH_SIZE);
+    }
+    if (n & 1) level.copyWithin(pairs * HASH_SIZE, (n - 1) * HASH_SIZE, n * HASH_SIZE);
+    n = pairs + (n & 1);
+  }
+  return level.slice(0, HASH_SIZE);
+}
+
+/** rootFromRangeProof over flat leaf hashes, with one reused hasher: the same root, without an array per leaf. */
+export function rootFromRangeProofFlat(begin: number, size: number, leaves: FlatLeafHashes, proof: readonly Uint8Array[], hasher: Sha256Into = new ReusedSha256()): Uint8Array {
+  const end = begin + leaves.count;
+  const expected = rangeProofRanges(begin, end, size).length;
+  if (proof.length !== expected) throw new ProofError(`range proof has ${proof.length} hashes, the range needs ${expected}`);
+  if (proof.some((h) => h.length !== HASH_SIZE)) throw new ProofError("proof hashes must be 32 bytes");
+  let next = 0;
+  const walk = (lo: number, hi: number): Uint8Array => {
+    if (hi <= begin || lo >= end) return proof[next++]!;
+    if (lo >= begin && hi <= end) return flatRoot(leaves, lo - begin, hi - begin, hasher);
+    const k = splitPoint(hi - lo);
+    const left = walk(lo, lo + k);
+    return nodeHash(left, walk(lo + k, hi));
+  };
+  return walk(0, size);
+}

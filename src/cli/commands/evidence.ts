@@ -1,11 +1,13 @@
-import { createWriteStream } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { createWriteStream, readFileSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
 import { BundleStatus, type Bundle } from "../../../gen/ts/attesto/v1/proofstream_pb.js";
 import type { BundleDocument } from "../../verify/bundle.js";
+import { nodeSha256Into } from "../../crypto/rfc9162.js";
 import { verifyDocument } from "../../verify/document.js";
+import { reportText, verifyExitCode } from "../../verify/report-text.js";
 import { progressBar } from "../progress.js";
 import { unreachableServer, type RemoteSession } from "../remote.js";
 
@@ -58,10 +60,8 @@ export function registerEvidenceCommands(program: Command, io: CliIo): void {
     });
 }
 
-const MARKS: Record<string, string> = { pass: "✔", fail: "✘", unpinned: "⚠", skipped: "–", offline: "◌" };
-
 /** Exit codes of `attesto verify`: 0 valid, 1 a check failed, 2 nothing failed but no key was pinned. */
-export const VERIFY_EXIT = { valid: 0, failed: 1, unpinned: 2 } as const;
+export { VERIFY_EXIT } from "../../verify/report-text.js";
 
 const STATUS_NAMES: Record<BundleStatus, string> = {
   [BundleStatus.UNSPECIFIED]: "unspecified",
@@ -100,8 +100,9 @@ export function registerVerifyCommands(program: Command, io: CliIo): void {
     .option("--key <verifierKey>", "the stream's note verifier key you trust (<origin>+<key id>+<key>)")
     .option("--rpc <url>", "a JSON-RPC endpoint of the anchor chain: check that it holds each anchor receipt's transaction, in the block the receipt names")
     .action(async (file: string, opts: { key?: string; rpc?: string }) => {
-      const text = await readFile(file, "utf8");
-      let report = verifyDocument(text, { pinnedKey: opts.key });
+      // readFileSync answers one flat string (the promise API's is built of chunks, flattened again on first use).
+      const text = readFileSync(file, "utf8");
+      let report = verifyDocument(text, { pinnedKey: opts.key, sha256: nodeSha256Into });
       if (opts.rpc && report.kind === "bundle" && report.anchors > 0) {
         const rpc = opts.rpc;
         if (!/^https?:\/\//.test(rpc)) throw new Error(`--rpc: ${rpc} is not an http(s) URL`);
@@ -110,14 +111,8 @@ export function registerVerifyCommands(program: Command, io: CliIo): void {
         const doc = JSON.parse(text) as BundleDocument;
         report = await checkAnchorsOnChain(report, doc.checkpoint, doc.anchors, createPublicClient({ transport: http(rpc, { retryCount: 0, timeout: 10_000 }) }));
       }
-      io.output(report, () => {
-        const range = report.from_seq_no === report.to_seq_no ? `event ${report.from_seq_no}` : `events ${report.from_seq_no}..${report.to_seq_no}`;
-        const head = `${report.kind} of ${report.stream_id || "?"} (${report.origin || "?"}): ${range}, checkpoint size ${report.checkpoint_size}`;
-        const lines = report.checks.map((c) => `${MARKS[c.status]} ${c.name}: ${c.status} — ${c.detail}`);
-        const verdict = report.valid ? "VALID" : report.checks.some((c) => c.status === "fail") ? "NOT VALID" : "NOT TRUSTED (pin the stream's verifier key with --key)";
-        return [head, ...lines, verdict].join("\n");
-      });
-      process.exitCode = report.valid ? VERIFY_EXIT.valid : report.checks.some((c) => c.status === "fail") ? VERIFY_EXIT.failed : VERIFY_EXIT.unpinned;
+      io.output(report, () => reportText(report));
+      process.exitCode = verifyExitCode(report);
     });
 
   const bundle = program.command("bundle").description("verifier bundles (attesto.bundle.v1) on a running server");

@@ -39,17 +39,27 @@ export function siteRoutes(): OpenApiPart {
       },
       "/docs/": {
         get: {
-          summary: "The documentation pages",
+          summary: "The documentation pages (JSON; an HTML index to a client that accepts text/html)",
           security: [],
-          responses: { "200": answer("their paths", { type: "object", required: ["pages"], properties: { pages: { type: "array", items: { type: "string" } } } }) },
+          parameters: [{ name: "format", in: "query", required: false, schema: { enum: ["json"] }, description: "`json` gives a browser the JSON list" }],
+          responses: {
+            "200": {
+              description: "their paths",
+              content: {
+                "application/json": { schema: { type: "object", required: ["pages"], properties: { pages: { type: "array", items: { type: "string" } } } } },
+                "text/html": { schema: { type: "string" } },
+              },
+            },
+          },
         },
       },
       "/docs/{page}": {
         parameters: [{ name: "page", in: "path", required: true, schema: { type: "string", pattern: "^[a-z0-9-]+\\.md$" } }],
         get: {
-          summary: "One documentation page (Markdown)",
+          summary: "One documentation page: Markdown, or rendered HTML with working links to a client that accepts text/html",
           security: [],
-          responses: { "200": { description: "the page", content: { "text/markdown": { schema: { type: "string" } } } }, ...errors(404) },
+          parameters: [{ name: "format", in: "query", required: false, schema: { enum: ["markdown"] }, description: "`markdown` gives a browser the Markdown" }],
+          responses: { "200": { description: "the page", content: { "text/markdown": { schema: { type: "string" } }, "text/html": { schema: { type: "string" } } } }, ...errors(404) },
         },
       },
       "/openapi.json": { get: { summary: "This document", security: [], responses: { "200": answer("OpenAPI 3.1", LOOSE_OBJECT) } } },
