@@ -34,6 +34,7 @@ const EVENT_TYPES = [
   "proofstream.bundle_ready",
   "apple.notification",
   "google.notification",
+  "subscription.disabled",
 ];
 
 /** Validates and returns the AppError it must throw, checking its shape. */
@@ -120,8 +121,8 @@ describe("validateMessage: lengths", () => {
     const msg = validSubscription();
     msg.eventTypes = [...EVENT_TYPES];
     expect(() => validateMessage(CreateSubscriptionRequestSchema, msg)).not.toThrow();
-    msg.eventTypes = [...EVENT_TYPES, "batch.confirmed"];
-    expect(rejection(CreateSubscriptionRequestSchema, msg, "event_types").message).toBe("event_types: must have at most 8 items");
+    msg.eventTypes = [...EVENT_TYPES, ...EVENT_TYPES];
+    expect(rejection(CreateSubscriptionRequestSchema, msg, "event_types").message).toBe("event_types: must have at most 16 items");
   });
 });
 

@@ -129,8 +129,10 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     const chooseWith = (listening: string) => choosePublicBaseUrl({ configured: config.publicBaseUrlConfigured, stored, listening, embedded });
     let publicBaseUrlChoice = chooseWith(config.publicBaseUrl);
     let publicBaseUrl = publicBaseUrlChoice.url;
+    // Attempts are committed to each tenant's deliveries Proofstream; that facade is built next (it emits webhook events).
+    let proofstreamsRef: Proofstreams | undefined;
     const webhooks = new Webhooks(
-      { db: database.db, keyring, jobs, logger, requestIds },
+      { db: database.db, keyring, jobs, logger, requestIds, proofstreams: () => proofstreamsRef },
       webhookSettings(config, () => publicBaseUrl),
     );
     let anchoringRef: Anchoring | undefined;
@@ -147,6 +149,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
       },
       proofstreamSettings(config, () => publicBaseUrl),
     );
+    proofstreamsRef = proofstreams;
     for (const module of [requestIds, tenancy, webhooks, proofstreams]) {
       await module.start();
       cleanups.push(() => module.close());
@@ -180,6 +183,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     metrics.trackRateLimits(rateLimits);
     metrics.trackValidationAudit(audit);
     metrics.trackWarmStreams(proofstreams);
+    metrics.trackWebhookAutoDisable(webhooks.recorder);
     const verifier = new Verifier(config.verifier);
     await verifier.start();
     cleanups.push(() => verifier.close());
