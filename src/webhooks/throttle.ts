@@ -27,8 +27,12 @@ type ReserveClient = Redis & { attestoWebhookSlot(key: string, intervalUs: numbe
 
 /** How long a subscription's rate is cached per process: a changed limit holds everywhere within this. */
 const RATE_CACHE_MS = 2_000;
-/** A slot at most this far away is waited for in the worker; a further one delays the job. */
-const MAX_WAIT_MS = 1_000;
+/**
+ * A slot at most this far away is waited for in the worker (holding one of its concurrency slots,
+ * well inside the job's lock); a further one delays the job. Waiting keeps the rate even: a delayed
+ * job comes back only as promptly as the queue promotes it, which left gaps (7/s at a 10/s limit).
+ */
+const MAX_WAIT_MS = 5_000;
 
 /** What the throttle says: send now (after waiting `waitMs`, already waited), or come back at `retryAt`. */
 export type ThrottleVerdict = { go: true } | { go: false; retryAt: number };
