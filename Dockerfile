@@ -19,6 +19,8 @@ COPY --from=build /app/migrations ./migrations
 COPY --from=build /app/docs ./docs
 # The pinned Apple root (certs/apple), which serve reads at start.
 COPY --from=build /app/certs ./certs
+# The JSON Schemas of the webhook event catalogue (schemas/events), which ListEventTypes and /openapi.json read.
+COPY --from=build /app/schemas ./schemas
 COPY --from=build /app/package.json ./package.json
 USER node
 EXPOSE 8080

@@ -84,6 +84,13 @@ export const envSchema = z.object({
   ATTESTO_WEBHOOK_RELAY_GRACE_MS: z.coerce.number().int().min(0).default(60_000),
   ATTESTO_WEBHOOK_JOB_LOCK_MS: z.coerce.number().int().min(1_000).default(30_000),
   ATTESTO_WEBHOOK_OUTBOX_POLL_MS: z.coerce.number().int().min(10).default(250),
+  ATTESTO_WEBHOOK_DISABLE_AFTER_FAILED_DELIVERIES: z.coerce.number().int().min(0).max(1_000_000).default(0),
+  ATTESTO_WEBHOOK_DISABLE_AFTER_FAILING_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(5 * 24 * 3_600_000),
+  ATTESTO_WEBHOOK_PROOF_SWEEP_MS: z.coerce.number().int().min(100).default(30_000),
   ATTESTO_RATE_LIMITS: boolFromEnv.default(true),
   ATTESTO_RATE_LIMIT_VERIFICATION: z.string().default("100/1s"),
   ATTESTO_RATE_LIMIT_INGEST: z.string().default("20000/1s"),

@@ -127,6 +127,9 @@ export interface Config {
   webhookJobLockMs: number;
   /** How often each instance looks for outbox rows written by other processes. */
   webhookOutboxPollMs: number;
+  webhookDisableAfterFailedDeliveries: number;
+  webhookDisableAfterFailingMs: number;
+  webhookProofSweepMs: number;
   /** Per-tenant request budgets by route class, shared through Redis (src/ratelimit). */
   rateLimits: {
     enabled: boolean;
@@ -283,6 +286,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     webhookRelayGraceMs: e.ATTESTO_WEBHOOK_RELAY_GRACE_MS,
     webhookJobLockMs: e.ATTESTO_WEBHOOK_JOB_LOCK_MS,
     webhookOutboxPollMs: e.ATTESTO_WEBHOOK_OUTBOX_POLL_MS,
+    webhookDisableAfterFailedDeliveries: e.ATTESTO_WEBHOOK_DISABLE_AFTER_FAILED_DELIVERIES,
+    webhookDisableAfterFailingMs: e.ATTESTO_WEBHOOK_DISABLE_AFTER_FAILING_MS,
+    webhookProofSweepMs: e.ATTESTO_WEBHOOK_PROOF_SWEEP_MS,
     rateLimits: {
       enabled: e.ATTESTO_RATE_LIMITS,
       classes: {

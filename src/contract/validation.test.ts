@@ -35,6 +35,7 @@ const EVENT_TYPES = [
   "proofstream.bundle_ready",
   "apple.notification",
   "google.notification",
+  "subscription.disabled",
 ];
 
 /** Validates and returns the AppError it must throw, checking its shape. */

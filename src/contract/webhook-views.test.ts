@@ -12,6 +12,7 @@ const TAGGED: ViewFormat<string, "no-time", "no-text", "no-number", string, stri
   errorKind: (k) => `kind:${k ?? "in-flight"}`,
 };
 const t = new Date("2026-01-02T03:04:05.678Z");
+const proof = <S, N, P>(proofStreamId: S, seqNo: N, tlogProof: P) => ({ urlHost: "x.example", bodySha256: "b".repeat(64), responseSha256: "r".repeat(64), proofStreamId, seqNo, tlogProof });
 
 describe("webhook views: one field list, each edge's format for what it leaves open", () => {
   it("a subscription: times through the format, an absent reason and expiry as the format's absent values", () => {
@@ -29,6 +30,9 @@ describe("webhook views: one field list, each edge's format for what it leaves o
       secretRotatedAt: t,
       previousSecretExpiresAt: null,
       etag: "e1",
+      maxDeliveriesPerSecond: 5,
+      consecutiveFailedDeliveries: 2,
+      failingSince: null,
     };
     expect(subscriptionView(s, TAGGED)).toEqual({
       id: "sub_1",
@@ -43,6 +47,9 @@ describe("webhook views: one field list, each edge's format for what it leaves o
       secretRotatedAt: `time:${t.toISOString()}`,
       previousSecretExpiresAt: "no-time",
       etag: "e1",
+      maxDeliveriesPerSecond: 5,
+      consecutiveFailedDeliveries: 2,
+      failingSince: "no-time",
     });
     expect(subscriptionView({ ...s, disabledReason: "failing", previousSecretExpiresAt: t }, TAGGED)).toMatchObject({ disabledReason: "failing", previousSecretExpiresAt: `time:${t.toISOString()}` });
   });
@@ -63,15 +70,33 @@ describe("webhook views: one field list, each edge's format for what it leaves o
       lastAttemptAt: t,
       nextAttemptAt: null,
       attempts: [
-        { number: 1, startedAt: t, finishedAt: t, latencyMs: 12, statusCode: 503, errorKind: "http_status", responseExcerpt: "busy" },
-        { number: 2, startedAt: t, finishedAt: null, latencyMs: null, statusCode: null, errorKind: null, responseExcerpt: "" },
+        { number: 1, startedAt: t, finishedAt: t, latencyMs: 12, statusCode: 503, errorKind: "http_status", responseExcerpt: "busy", ...proof("str_1", 7, "tlog") },
+        { number: 2, startedAt: t, finishedAt: null, latencyMs: null, statusCode: null, errorKind: null, responseExcerpt: "", ...proof(null, null, null) },
       ],
     };
     const view = deliveryView(d, TAGGED);
     expect(view).toMatchObject({ status: "status:pending", failureReason: "no-text", lastAttemptAt: `time:${t.toISOString()}`, nextAttemptAt: "no-time", data: { a: 1 } });
     expect(view.attempts).toEqual([
-      { number: 1, startedAt: `time:${t.toISOString()}`, finishedAt: `time:${t.toISOString()}`, latencyMs: 12, statusCode: 503, errorKind: "kind:http_status", responseExcerpt: "busy" },
-      { number: 2, startedAt: `time:${t.toISOString()}`, finishedAt: "no-time", latencyMs: "no-number", statusCode: "no-number", errorKind: "kind:in-flight", responseExcerpt: "" },
+      {
+        number: 1,
+        startedAt: `time:${t.toISOString()}`,
+        finishedAt: `time:${t.toISOString()}`,
+        latencyMs: 12,
+        statusCode: 503,
+        errorKind: "kind:http_status",
+        responseExcerpt: "busy",
+        ...proof("str_1", 7, "tlog"),
+      },
+      {
+        number: 2,
+        startedAt: `time:${t.toISOString()}`,
+        finishedAt: "no-time",
+        latencyMs: "no-number",
+        statusCode: "no-number",
+        errorKind: "kind:in-flight",
+        responseExcerpt: "",
+        ...proof("no-text", "no-number", "no-text"),
+      },
     ]);
   });
 });

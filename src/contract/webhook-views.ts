@@ -30,6 +30,9 @@ export const subscriptionView = <T, NT, NX, NN, S, K>(s: Subscription, f: ViewFo
   secretRotatedAt: f.time(s.secretRotatedAt),
   previousSecretExpiresAt: s.previousSecretExpiresAt ? f.time(s.previousSecretExpiresAt) : f.noTime,
   etag: s.etag,
+  maxDeliveriesPerSecond: s.maxDeliveriesPerSecond,
+  consecutiveFailedDeliveries: s.consecutiveFailedDeliveries,
+  failingSince: s.failingSince ? f.time(s.failingSince) : f.noTime,
 });
 
 export const attemptView = <T, NT, NX, NN, S, K>(a: Attempt, f: ViewFormat<T, NT, NX, NN, S, K>) => ({
@@ -40,6 +43,12 @@ export const attemptView = <T, NT, NX, NN, S, K>(a: Attempt, f: ViewFormat<T, NT
   statusCode: a.statusCode ?? f.noNumber,
   errorKind: f.errorKind(a.errorKind),
   responseExcerpt: a.responseExcerpt,
+  urlHost: a.urlHost,
+  bodySha256: a.bodySha256,
+  responseSha256: a.responseSha256,
+  proofStreamId: a.proofStreamId ?? f.noText,
+  seqNo: a.seqNo ?? f.noNumber,
+  tlogProof: a.tlogProof ?? f.noText,
 });
 
 export const deliveryView = <T, NT, NX, NN, S, K>(d: Delivery, f: ViewFormat<T, NT, NX, NN, S, K>) => ({

@@ -112,6 +112,11 @@ export class Metrics {
   }
 
   /** Exports the rate limiter's denials, the requests it admitted without Redis, and Redis's slow and failed lease calls. */
+  /** Webhook subscriptions this process disabled for sustained failure (ATTESTO_WEBHOOK_DISABLE_AFTER_*). */
+  trackWebhookAutoDisable(source: { autoDisabledTotal: number }): void {
+    totalFrom(this.registry, "attesto_webhook_subscriptions_auto_disabled_total", "Webhook subscriptions disabled because their deliveries kept failing.", () => source.autoDisabledTotal);
+  }
+
   trackRateLimits(limits: { stats(): { denied: number; localOnly: number; redisSlow: number; redisUnavailable: number } }): void {
     totalFrom(this.registry, "attesto_rate_limited_total", "Requests refused by a rate limit.", () => limits.stats().denied);
     totalFrom(

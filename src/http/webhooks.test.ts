@@ -31,6 +31,9 @@ function memoryWebhooks() {
     secretRotatedAt: T0,
     previousSecretExpiresAt: null,
     etag: "e1",
+    maxDeliveriesPerSecond: 0,
+    consecutiveFailedDeliveries: 0,
+    failingSince: null,
     ...over,
   });
   const owned = (tenantId: string, id: string) => {
@@ -52,7 +55,23 @@ function memoryWebhooks() {
     createdAt: T0,
     lastAttemptAt: T0,
     nextAttemptAt: null,
-    attempts: [{ number: 1, startedAt: T0, finishedAt: T0, latencyMs: 12, statusCode: 410, errorKind: null, responseExcerpt: "gone" }],
+    attempts: [
+      {
+        number: 1,
+        startedAt: T0,
+        finishedAt: T0,
+        latencyMs: 12,
+        statusCode: 410,
+        errorKind: null,
+        responseExcerpt: "gone",
+        urlHost: "example.com",
+        bodySha256: "b".repeat(64),
+        responseSha256: "r".repeat(64),
+        proofStreamId: "str_1",
+        seqNo: 3,
+        tlogProof: null,
+      },
+    ],
   } as Delivery;
   const webhooks: WebhookRouteDeps["webhooks"] = {
     subscriptions: {
@@ -96,7 +115,13 @@ function memoryWebhooks() {
         return delivery;
       },
       redeliver: async () => ({ ...delivery, status: "pending" }),
+      recover: async (tenantId, id, since, until) => {
+        owned(tenantId, id);
+        asked.push({ call: "recover", args: [tenantId, id, since, until] });
+        return { deliveryIds: [DLV], more: false };
+      },
     },
+    eventTypes: () => ({ eventTypes: [{ name: "batch.failed", description: "d", dataSchema: { type: "object" }, example: {}, sinceVersion: "0.1.0" }], nextPageToken: "" }),
   };
   subs.set(OTHER_SUB, subscription(OTHER_SUB, { tenantId: "ten_2" }));
   return { webhooks, asked };
@@ -129,7 +154,7 @@ describe("webhook subscription REST routes", () => {
     const body = (await res.json()) as Record<string, unknown>;
     expect(body).toMatchObject({ id: SUB, secret: "whsec_one_time", eventTypes: ["proofstream.checkpointed"], createdAt: "2026-01-01T00:00:00.000Z", previousSecretExpiresAt: null });
     expect(body).not.toHaveProperty("tenantId");
-    expect(asked[0]).toEqual({ call: "create", args: ["ten_1", { ...created, description: "" }] });
+    expect(asked[0]).toEqual({ call: "create", args: ["ten_1", { ...created, description: "", maxDeliveriesPerSecond: 0 }] });
     const listed = (await (await app.request("/v1/webhooks?page_size=10", send("GET"))).json()) as { webhooks: Array<{ id: string }> };
     expect(listed.webhooks.map((w) => w.id)).toEqual([SUB]);
     expect(asked[1]).toEqual({ call: "list", args: ["ten_1", { pageSize: 10, pageToken: "" }] });
@@ -220,7 +245,21 @@ describe("webhook subscription REST routes", () => {
     expect((await app.request(`/v1/webhooks/${OTHER_SUB}/deliveries`, send("GET"))).status).toBe(404);
     const one = (await (await app.request(`/v1/webhooks/${SUB}/deliveries/${DLV}`, send("GET"))).json()) as { attempts: Array<Record<string, unknown>> };
     expect(one.attempts).toEqual([
-      { number: 1, startedAt: "2026-01-01T00:00:00.000Z", finishedAt: "2026-01-01T00:00:00.000Z", latencyMs: 12, statusCode: 410, errorKind: null, responseExcerpt: "gone" },
+      {
+        number: 1,
+        startedAt: "2026-01-01T00:00:00.000Z",
+        finishedAt: "2026-01-01T00:00:00.000Z",
+        latencyMs: 12,
+        statusCode: 410,
+        errorKind: null,
+        responseExcerpt: "gone",
+        urlHost: "example.com",
+        bodySha256: "b".repeat(64),
+        responseSha256: "r".repeat(64),
+        proofStreamId: "str_1",
+        seqNo: 3,
+        tlogProof: null,
+      },
     ]);
   });
 
@@ -232,6 +271,47 @@ describe("webhook subscription REST routes", () => {
     expect([bad.status, (await errorOf(bad)).field]).toEqual([400, "deliveryId"]);
     const again = await app.request(`/v1/webhooks/${SUB}/deliveries/${DLV}/redeliver`, send("POST"));
     expect([again.status, ((await again.json()) as { status: string }).status]).toEqual([202, "pending"]);
+  });
+});
+
+describe("recover and the event catalogue", () => {
+  it("recovers a window of the tenant's subscription, refusing a bad time or field by name", async () => {
+    const { app, asked } = setup();
+    await app.request("/v1/webhooks", send("POST", created));
+    const res = await app.request(`/v1/webhooks/${SUB}/recover`, send("POST", { since: "2026-01-01T00:00:00Z" }));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ recoveredCount: 1, deliveryIds: [DLV], more: false });
+    expect(asked.find((a) => a.call === "recover")?.args).toEqual(["ten_1", SUB, new Date("2026-01-01T00:00:00Z"), undefined]);
+    for (const [body, field] of [
+      [{}, "since"],
+      [{ since: "yesterday" }, "since"],
+      [{ since: "2026-01-01T00:00:00Z", until: 5 }, "until"],
+      [{ since: "2026-01-01T00:00:00Z", limit: 5 }, "limit"],
+    ] as const) {
+      const bad = await app.request(`/v1/webhooks/${SUB}/recover`, send("POST", body));
+      expect([bad.status, (await errorOf(bad)).field], JSON.stringify(body)).toEqual([400, field]);
+    }
+    expect((await app.request(`/v1/webhooks/${OTHER_SUB}/recover`, send("POST", { since: "2026-01-01T00:00:00Z" }))).status).toBe(404);
+    expect(asked.filter((a) => a.call === "recover")).toHaveLength(1);
+  });
+
+  it("takes a rate limit on create and PATCH as a whole number", async () => {
+    const { app, asked } = setup();
+    expect((await app.request("/v1/webhooks", send("POST", { ...created, maxDeliveriesPerSecond: 5 }))).status).toBe(201);
+    expect(asked[0]!.args[1]).toMatchObject({ maxDeliveriesPerSecond: 5 });
+    for (const value of [-1, 1.5, "5", 10_001]) {
+      const bad = await app.request("/v1/webhooks", send("POST", { ...created, maxDeliveriesPerSecond: value }));
+      expect([bad.status, (await errorOf(bad)).field], String(value)).toEqual([400, "maxDeliveriesPerSecond"]);
+    }
+    const patched = await app.request(`/v1/webhooks/${SUB}`, send("PATCH", { maxDeliveriesPerSecond: 7 }));
+    expect(((await patched.json()) as { maxDeliveriesPerSecond: number }).maxDeliveriesPerSecond).toBe(7);
+  });
+
+  it("lists the event types for a tenant key only", async () => {
+    const { app } = setup();
+    const res = await app.request("/v1/event-types", send("GET"));
+    expect(((await res.json()) as { eventTypes: Array<{ name: string }> }).eventTypes.map((e) => e.name)).toEqual(["batch.failed"]);
+    expect((await app.request("/v1/event-types")).status).toBe(401);
   });
 });
 

@@ -23,7 +23,8 @@ export interface WebhookRouteDeps {
   authenticator: Pick<Authenticator, "requireTenant">;
   webhooks: {
     subscriptions: Pick<Webhooks["subscriptions"], "create" | "list" | "get" | "update" | "delete" | "rotateSecret">;
-    deliveries: Pick<Webhooks["deliveries"], "sendTestEvent" | "list" | "get" | "redeliver">;
+    deliveries: Pick<Webhooks["deliveries"], "sendTestEvent" | "list" | "get" | "redeliver" | "recover">;
+    eventTypes: Webhooks["eventTypes"];
   };
 }
 
@@ -34,6 +35,7 @@ const REST_FIELDS: FieldNames = [
   ["delivery_id", "deliveryId"],
   ["event_type", "eventType"],
   ["overlap", "overlapSeconds"],
+  ["max_deliveries_per_second", "maxDeliveriesPerSecond"],
 ];
 
 /** Runs the contract's field rules, naming fields the way this API does. */
@@ -53,17 +55,30 @@ export async function jsonObject(c: Context): Promise<Record<string, unknown>> {
 }
 
 /** Reads the allowed fields of a JSON body with their JSON types; anything else is an error naming the field. */
-function fieldsOf(body: Record<string, unknown>, spec: Record<string, "string" | "string[]" | "boolean">) {
-  const out: Record<string, string | string[] | boolean | undefined> = {};
+function fieldsOf(body: Record<string, unknown>, spec: Record<string, "string" | "string[]" | "boolean" | "integer">) {
+  const out: Record<string, string | string[] | boolean | number | undefined> = {};
   for (const [key, value] of Object.entries(body)) {
     const kind = spec[key];
     if (!kind) throw invalidArgument(key, "unknown field");
     if (value === null || value === undefined) continue;
-    const ok = kind === "string[]" ? Array.isArray(value) && value.every((v) => typeof v === "string") : kind === "boolean" ? typeof value === "boolean" : typeof value === "string";
-    if (!ok) throw invalidArgument(key, kind === "string[]" ? "must be an array of strings" : `must be a ${kind}`);
-    out[key] = value as string | string[] | boolean;
+    const ok =
+      kind === "string[]"
+        ? Array.isArray(value) && value.every((v) => typeof v === "string")
+        : kind === "integer"
+          ? Number.isSafeInteger(value) && (value as number) >= 0
+          : typeof value === (kind === "boolean" ? "boolean" : "string");
+    if (!ok) throw invalidArgument(key, kind === "string[]" ? "must be an array of strings" : kind === "integer" ? "must be a whole number, not negative" : `must be a ${kind}`);
+    out[key] = value as string | string[] | boolean | number;
   }
   return out;
+}
+
+/** An RFC 3339 time of a REST body, as a Date; an error naming the field otherwise. */
+function timeOf(field: string, value: unknown): Date | undefined {
+  if (value === undefined) return undefined;
+  const at = typeof value === "string" && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value) ? new Date(value) : undefined;
+  if (!at || Number.isNaN(at.getTime()) || at.getUTCFullYear() < 1 || at.getUTCFullYear() > 9999) throw invalidArgument(field, "must be an RFC 3339 time");
+  return at;
 }
 
 /** REST writes times as ISO strings, absent values as null, enums by their names. */
@@ -97,7 +112,9 @@ const DELIVERY_STATUSES: readonly DeliveryStatus[] = ["pending", "succeeded", "f
  * - POST/GET /v1/webhooks, GET/PATCH/DELETE /v1/webhooks/:id
  * - POST /v1/webhooks/:id/rotate-secret, POST /v1/webhooks/:id/test
  * - GET /v1/webhooks/:id/deliveries, GET /v1/webhooks/:id/deliveries/:deliveryId
- *   (with its attempts), POST /v1/webhooks/:id/deliveries/:deliveryId/redeliver
+ *   (with its attempts and their proofs), POST /v1/webhooks/:id/deliveries/:deliveryId/redeliver
+ * - POST /v1/webhooks/:id/recover (`{"since", "until"?}`: RecoverDeliveries)
+ * - GET /v1/event-types (ListEventTypes: the event catalogue)
  *
  * Lists page with `?page_size=` (0 or absent: 50; at most 500) and
  * `?page_token=` (the previous page's `nextPageToken`); an unknown query
@@ -117,6 +134,10 @@ export function mountWebhookRoutes(app: Hono, deps: WebhookRouteDeps): void {
   };
   mountSubscriptionRoutes(app, deps.webhooks.subscriptions, request);
   mountDeliveryRoutes(app, deps.webhooks, request);
+  app.get("/v1/event-types", async (c) => {
+    await request.tenant(c);
+    return c.json(deps.webhooks.eventTypes(restPage(c)));
+  });
 }
 
 /** What every webhook route reads first: the caller's tenant, and the subscription id of the path, checked. */
@@ -128,15 +149,18 @@ interface RequestReaders {
 function mountSubscriptionRoutes(app: Hono, subscriptions: WebhookRouteDeps["webhooks"]["subscriptions"], { tenant, idOf }: RequestReaders): void {
   app.post("/v1/webhooks", async (c) => {
     const tenantId = await tenant(c);
-    const f = fieldsOf(await jsonObject(c), { name: "string", url: "string", eventTypes: "string[]", description: "string" });
+    const f = fieldsOf(await jsonObject(c), { name: "string", url: "string", eventTypes: "string[]", description: "string", maxDeliveriesPerSecond: "integer" });
     const req = create(CreateSubscriptionRequestSchema, {
       name: f.name as string | undefined,
       url: f.url as string | undefined,
       eventTypes: f.eventTypes as string[] | undefined,
       description: f.description as string | undefined,
+      maxDeliveriesPerSecond: Math.min((f.maxDeliveriesPerSecond as number | undefined) ?? 0, 0xffffffff),
     });
     validate(CreateSubscriptionRequestSchema, req);
-    const { subscription, secret } = await rest(subscriptions.create(tenantId, { name: req.name, url: req.url, eventTypes: req.eventTypes, description: req.description }));
+    const { subscription, secret } = await rest(
+      subscriptions.create(tenantId, { name: req.name, url: req.url, eventTypes: req.eventTypes, description: req.description, maxDeliveriesPerSecond: req.maxDeliveriesPerSecond }),
+    );
     return c.json({ ...subscriptionJson(subscription), secret }, 201);
   });
 
@@ -154,9 +178,9 @@ function mountSubscriptionRoutes(app: Hono, subscriptions: WebhookRouteDeps["web
   app.patch("/v1/webhooks/:id", async (c) => {
     const tenantId = await tenant(c);
     const id = idOf(c);
-    const f = fieldsOf(await jsonObject(c), { name: "string", url: "string", eventTypes: "string[]", description: "string", enabled: "boolean" });
+    const f = fieldsOf(await jsonObject(c), { name: "string", url: "string", eventTypes: "string[]", description: "string", enabled: "boolean", maxDeliveriesPerSecond: "integer" });
     // PATCH changes the fields the body holds: the REST form of update_mask.
-    const paths = Object.keys(f).map((k) => (k === "eventTypes" ? "event_types" : k));
+    const paths = Object.keys(f).map((k) => (k === "eventTypes" ? "event_types" : k === "maxDeliveriesPerSecond" ? "max_deliveries_per_second" : k));
     const req = create(UpdateSubscriptionRequestSchema, {
       subscriptionId: id,
       name: (f.name as string | undefined) ?? "",
@@ -164,6 +188,7 @@ function mountSubscriptionRoutes(app: Hono, subscriptions: WebhookRouteDeps["web
       eventTypes: (f.eventTypes as string[] | undefined) ?? [],
       description: (f.description as string | undefined) ?? "",
       enabled: (f.enabled as boolean | undefined) ?? false,
+      maxDeliveriesPerSecond: Math.min((f.maxDeliveriesPerSecond as number | undefined) ?? 0, 0xffffffff),
       updateMask: { paths },
     });
     validate(UpdateSubscriptionRequestSchema, req);
@@ -174,6 +199,7 @@ function mountSubscriptionRoutes(app: Hono, subscriptions: WebhookRouteDeps["web
         eventTypes: f.eventTypes as string[] | undefined,
         description: f.description as string | undefined,
         enabled: f.enabled as boolean | undefined,
+        maxDeliveriesPerSecond: f.maxDeliveriesPerSecond as number | undefined,
       }),
     );
     return c.json(subscriptionJson(subscription));
@@ -233,6 +259,18 @@ function mountDeliveryRoutes(app: Hono, { subscriptions, deliveries }: WebhookRo
   };
 
   app.get("/v1/webhooks/:id/deliveries/:deliveryId", async (c) => c.json(deliveryJson((await deliveryOf(c)).delivery, true)));
+
+  app.post("/v1/webhooks/:id/recover", async (c) => {
+    const tenantId = await tenant(c);
+    const id = idOf(c);
+    const body = await jsonObject(c);
+    for (const key of Object.keys(body)) if (key !== "since" && key !== "until") throw invalidArgument(key, "unknown field");
+    const since = timeOf("since", body.since);
+    const until = timeOf("until", body.until);
+    if (!since) throw invalidArgument("since", "is required");
+    const { deliveryIds, more } = await rest(deliveries.recover(tenantId, id, since, until));
+    return c.json({ recoveredCount: deliveryIds.length, deliveryIds, more });
+  });
 
   app.post("/v1/webhooks/:id/deliveries/:deliveryId/redeliver", async (c) => {
     const { tenantId, delivery } = await deliveryOf(c);

@@ -1,5 +1,6 @@
 import { Queue, Worker, type Job, type Processor, type WorkerOptions } from "bullmq";
 import type { Role } from "../config.js";
+import type { Redis } from "ioredis";
 import type { RedisHandle } from "../infra/redis.js";
 import type { Logger } from "../logger.js";
 
@@ -28,6 +29,16 @@ export class JobRuntime {
   #watchingSchedules = false;
 
   constructor(private readonly opts: JobRuntimeOptions) {}
+
+  /** The key prefix of this deployment's queues, for other state shared through the same Redis. */
+  get prefix(): string {
+    return this.opts.prefix;
+  }
+
+  /** The shared Redis connection, for commands of the modules' own (the webhook throttle's slots). */
+  redisClient(): Redis {
+    return this.opts.redis.client;
+  }
 
   get processes(): boolean {
     return this.opts.role !== "api";

@@ -1,5 +1,6 @@
 import { create } from "@bufbuild/protobuf";
-import { timestampFromDate, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
+import type { JsonObject } from "@bufbuild/protobuf";
+import { timestampDate, timestampFromDate, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
   AttemptErrorKind,
@@ -25,7 +26,11 @@ export function webhookService({ webhooks }: { webhooks: Webhooks }): ServiceImp
   const { subscriptions, deliveries } = webhooks;
   return {
     async createSubscription(req, ctx) {
-      const { subscription, secret } = await subscriptions.create(tenantOf(ctx).tenantId, { name: req.name, url: req.url, eventTypes: req.eventTypes, description: req.description }, req.requestId);
+      const { subscription, secret } = await subscriptions.create(
+        tenantOf(ctx).tenantId,
+        { name: req.name, url: req.url, eventTypes: req.eventTypes, description: req.description, maxDeliveriesPerSecond: req.maxDeliveriesPerSecond },
+        req.requestId,
+      );
       return { subscription: subscriptionMsg(subscription), secret };
     },
     async getSubscription(req, ctx) {
@@ -68,10 +73,27 @@ export function webhookService({ webhooks }: { webhooks: Webhooks }): ServiceImp
       if (!isWebhookEventType(req.eventType)) throw invalidArgument("event_type", "unknown event type");
       return { delivery: deliveryMsg(await deliveries.sendTestEvent(tenantOf(ctx).tenantId, req.subscriptionId, req.eventType)) };
     },
+    async recoverDeliveries(req, ctx) {
+      const { deliveryIds, more } = await deliveries.recover(tenantOf(ctx).tenantId, req.subscriptionId, timestampDate(req.since!), req.until ? timestampDate(req.until) : undefined);
+      return { recoveredCount: deliveryIds.length, deliveryIds, more };
+    },
+    listEventTypes(req) {
+      const page = webhooks.eventTypes({ pageSize: req.pageSize, pageToken: req.pageToken });
+      return {
+        nextPageToken: page.nextPageToken,
+        eventTypes: page.eventTypes.map((e) => ({
+          name: e.name,
+          description: e.description,
+          dataSchema: e.dataSchema as JsonObject,
+          example: e.example as JsonObject,
+          sinceVersion: e.sinceVersion,
+        })),
+      };
+    },
   };
 }
 
-const UPDATABLE = ["name", "url", "event_types", "description", "enabled"] as const;
+const UPDATABLE = ["name", "url", "event_types", "description", "enabled", "max_deliveries_per_second"] as const;
 
 /** The domain patch of an UpdateSubscription: the fields its update_mask names, a named field that must not be empty checked. */
 function subscriptionPatch(req: UpdateSubscriptionRequest): SubscriptionPatch {
@@ -86,6 +108,7 @@ function subscriptionPatch(req: UpdateSubscriptionRequest): SubscriptionPatch {
     eventTypes: named.has("event_types") ? req.eventTypes : undefined,
     description: named.has("description") ? req.description : undefined,
     enabled: named.has("enabled") ? req.enabled : undefined,
+    maxDeliveriesPerSecond: named.has("max_deliveries_per_second") ? req.maxDeliveriesPerSecond : undefined,
     etag: req.etag || undefined,
   };
 }
@@ -132,5 +155,5 @@ export const subscriptionMsg = (s: Subscription): SubscriptionMsg => create(Subs
 
 export const deliveryMsg = (d: Delivery): DeliveryMsg => {
   const view = deliveryView(d, RPC_FORMAT);
-  return create(DeliverySchema, { ...view, data: view.data as DeliveryMsg["data"], attempts: view.attempts.map((a) => create(AttemptSchema, a)) });
+  return create(DeliverySchema, { ...view, data: view.data as DeliveryMsg["data"], attempts: view.attempts.map((a) => create(AttemptSchema, { ...a, seqNo: BigInt(a.seqNo) })) });
 };

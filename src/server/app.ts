@@ -131,8 +131,10 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     const chooseWith = (listening: string) => choosePublicBaseUrl({ configured: config.publicBaseUrlConfigured, stored, listening, embedded });
     let publicBaseUrlChoice = chooseWith(config.publicBaseUrl);
     let publicBaseUrl = publicBaseUrlChoice.url;
+    // Attempts are committed to each tenant's deliveries Proofstream; that facade is built next (it emits webhook events).
+    let proofstreamsRef: Proofstreams | undefined;
     const webhooks = new Webhooks(
-      { db: database.db, keyring, jobs, logger, requestIds },
+      { db: database.db, keyring, jobs, logger, requestIds, proofstreams: () => proofstreamsRef },
       webhookSettings(config, () => publicBaseUrl),
     );
     let anchoringRef: Anchoring | undefined;
@@ -150,6 +152,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
       },
       proofstreamSettings(config, () => publicBaseUrl),
     );
+    proofstreamsRef = proofstreams;
     // Witnessing: this deployment's checkpoints sent to its witnesses, and Attesto as a witness for others.
     const witnesses = new Witnesses({ db: database.db, jobs, logger, streams: proofstreams }, witnessSettings(config));
     for (const module of [requestIds, tenancy, webhooks, proofstreams, witnesses]) {
@@ -187,6 +190,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     metrics.trackWarmStreams(proofstreams);
     metrics.trackReceipts(proofstreams);
     metrics.trackWitnesses(witnesses);
+    metrics.trackWebhookAutoDisable(webhooks.recorder);
     const verifier = new Verifier(config.verifier);
     await verifier.start();
     cleanups.push(() => verifier.close());

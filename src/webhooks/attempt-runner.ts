@@ -2,6 +2,7 @@ import { LRUCache } from "lru-cache";
 import type { Keyring } from "../crypto/keyring.js";
 import type { Logger } from "../logger.js";
 import type { OutboundHttp } from "../net/outbound.js";
+import type { AttemptRecorder } from "./attempt-recorder.js";
 import { Batcher } from "./batcher.js";
 import type { Claim, DeliveryRows, FinishedAttempt } from "./delivery-rows.js";
 import { decideNext, lastAttempt, type AttemptResult } from "./schedule.js";
@@ -42,7 +43,7 @@ export class AttemptRunner {
   /** Signing secrets opened once per subscription, kept while their sealed values stay the same. */
   readonly #opened = new LRUCache<string, OpenedSecrets>({ max: 10_000 });
 
-  constructor(private readonly deps: { store: DeliveryRows; http: OutboundHttp; keyring: Keyring; settings: WebhookSettings; logger: Logger }) {
+  constructor(private readonly deps: { store: DeliveryRows; http: OutboundHttp; keyring: Keyring; settings: WebhookSettings; logger: Logger; recorder: AttemptRecorder }) {
     this.#claims = new Batcher((ids) => deps.store.claim(ids.map(([id]) => id)));
     this.#finishes = new Batcher(async (rows) => {
       const applied = await deps.store.finish(rows.map(([, f]) => f));
@@ -82,11 +83,13 @@ export class AttemptRunner {
     }
 
     const decision = decideNext(claim, sent.result, settings.retrySchedule, settings.retryAfterMaxMs);
+    const finishedAt = new Date();
     const finished = await this.#finishes.get(`${claim.id}#${claim.number}`, {
       id: claim.id,
       subscriptionId: claim.subscriptionId,
       number: claim.number,
       startedAt: claim.startedAt,
+      finishedAt,
       latencyMs: sent.latencyMs,
       statusCode: sent.statusCode,
       errorKind: decision.errorKind,
@@ -108,6 +111,25 @@ export class AttemptRunner {
       logger.warn(log, "webhook attempt ended after its delivery moved on");
       return { kind: "done" };
     }
+    // Committed to the deliveries Proofstream after this, off the dispatch path.
+    this.deps.recorder.record([
+      {
+        deliveryId: claim.id,
+        tenantId: claim.tenantId,
+        subscriptionId: claim.subscriptionId,
+        eventType: claim.eventType,
+        number: claim.number,
+        url: claim.url,
+        statusCode: sent.statusCode,
+        errorKind: decision.errorKind,
+        startedAt: claim.startedAt,
+        finishedAt,
+        body: claim.body,
+        responseExcerpt: sent.excerpt,
+        deliveryStatus: decision.status,
+        failureReason: decision.reason,
+      },
+    ]);
     if (decision.gone) logger.warn({ subscriptionId: claim.subscriptionId }, "webhook endpoint answered 410 Gone: subscription disabled");
     const summary: AttemptSummary = {
       attempt: claim.number,

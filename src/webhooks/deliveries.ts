@@ -1,6 +1,8 @@
-import { and, asc, desc, eq, lt } from "drizzle-orm";
+import { and, asc, desc, eq, gte, lt, sql } from "drizzle-orm";
 import type { Db } from "../db/db.js";
-import { notFound } from "../errors.js";
+import { AppError, notFound } from "../errors.js";
+import { sha256Hex, urlHost, type AttemptRecorder } from "./attempt-recorder.js";
+import type { DeliveryProofstreams } from "./proof-types.js";
 import { pageOf, pageWindow } from "../db/pagination.js";
 import type { DeliveryRows } from "./delivery-rows.js";
 import type { WebhookEngine } from "./engine.js";
@@ -18,6 +20,16 @@ export interface Attempt {
   /** null while the attempt is in flight. */
   errorKind: AttemptErrorKind | null;
   responseExcerpt: string;
+  /** The host (and port) it was sent to. */
+  urlHost: string;
+  /** SHA-256 (hex) of the body sent and of the response excerpt. */
+  bodySha256: string;
+  responseSha256: string;
+  /** The tenant's deliveries Proofstream and the attempt's event in it; null until committed. */
+  proofStreamId: string | null;
+  seqNo: number | null;
+  /** The event's C2SP tlog-proof; null until a checkpoint covers it. */
+  tlogProof: string | null;
 }
 
 export interface Delivery {
@@ -69,9 +81,23 @@ export interface DeliveryFilter {
   pageToken?: string;
 }
 
+/** The most deliveries one RecoverDeliveries call reopens. */
+export const RECOVER_LIMIT = 10_000;
+
 /** What a tenant sees and does with its deliveries: read them and their attempts, redeliver, send a test event. */
 export class Deliveries {
-  constructor(private readonly deps: { db: Db; store: DeliveryRows; outbox: WebhookOutbox; engine: WebhookEngine; subscriptions: Subscriptions; publicBaseUrl: () => string }) {}
+  constructor(
+    private readonly deps: {
+      db: Db;
+      store: DeliveryRows;
+      outbox: WebhookOutbox;
+      engine: WebhookEngine;
+      subscriptions: Subscriptions;
+      publicBaseUrl: () => string;
+      recorder: AttemptRecorder;
+      proofstreams: () => DeliveryProofstreams | undefined;
+    },
+  ) {}
 
   /** Newest first, without attempts. */
   async list(tenantId: string, filter: DeliveryFilter = {}): Promise<{ deliveries: Delivery[]; nextPageToken: string }> {
@@ -112,18 +138,83 @@ export class Deliveries {
     // Read after the row, never beside it: an attempt and the state it led to commit together, so a
     // settled row read first is always followed by all of its attempts.
     const attempts = await db.select().from(webhookAttempts).where(eq(webhookAttempts.deliveryId, id)).orderBy(asc(webhookAttempts.number));
+    const proven = attempts.some((a) => a.seqNo !== null);
+    const streamId = proven ? await this.deps.recorder.existingStreamOf(tenantId) : undefined;
+    const bodySha256 = sha256Hex(row.body);
+    const host = urlHost(row.url);
     return toDelivery(
       row,
-      attempts.map((a) => ({
-        number: a.number,
-        startedAt: a.startedAt,
-        finishedAt: a.finishedAt,
-        latencyMs: a.latencyMs,
-        statusCode: a.statusCode,
-        errorKind: a.errorKind,
-        responseExcerpt: a.responseExcerpt,
-      })),
+      await Promise.all(
+        attempts.map(async (a) => ({
+          number: a.number,
+          startedAt: a.startedAt,
+          finishedAt: a.finishedAt,
+          latencyMs: a.latencyMs,
+          statusCode: a.statusCode,
+          errorKind: a.errorKind,
+          responseExcerpt: a.responseExcerpt,
+          urlHost: host,
+          bodySha256,
+          responseSha256: sha256Hex(a.responseExcerpt),
+          proofStreamId: a.seqNo !== null ? (streamId ?? null) : null,
+          seqNo: a.seqNo,
+          tlogProof: a.seqNo !== null && streamId ? await this.#tlogProof(tenantId, streamId, a.seqNo) : null,
+        })),
+      ),
     );
+  }
+
+  /** An attempt's tlog-proof, or null while no checkpoint covers its event yet. */
+  async #tlogProof(tenantId: string, streamId: string, seqNo: number): Promise<string | null> {
+    const proofstreams = this.deps.proofstreams();
+    if (!proofstreams) return null;
+    try {
+      return await proofstreams.tlogProof(tenantId, streamId, seqNo);
+    } catch (err) {
+      // No checkpoint yet (not_found), or none that covers the event yet (failed_precondition).
+      if (err instanceof AppError && (err.code === "failed_precondition" || err.code === "not_found")) return null;
+      throw err;
+    }
+  }
+
+  /**
+   * Reopens every FAILED delivery of the subscription created in
+   * [since, until) for one more attempt (up to `limit`, oldest first), in
+   * one statement, and makes their jobs run. Pending and succeeded ones are
+   * left alone, so calling it twice recovers nothing twice.
+   */
+  async recover(tenantId: string, subscriptionId: string, since: Date, until: Date = new Date(), limit = RECOVER_LIMIT): Promise<{ deliveryIds: string[]; more: boolean }> {
+    const subscription = await this.deps.subscriptions.get(tenantId, subscriptionId);
+    if (!subscription.enabled) throw new AppError("failed_precondition", "the subscription is disabled: enable it first", { reason: "SUBSCRIPTION_DISABLED" });
+    if (until <= since) throw new AppError("invalid_argument", "must be after since", { field: "until" });
+    const d = webhookDeliveries;
+    const reopened = await this.deps.db.transaction(async (tx) => {
+      const picked = await tx
+        .select({ id: d.id })
+        .from(d)
+        .where(and(eq(d.subscriptionId, subscriptionId), eq(d.tenantId, tenantId), eq(d.status, "failed"), gte(d.createdAt, since), lt(d.createdAt, until)))
+        .orderBy(asc(d.id))
+        .limit(limit + 1)
+        .for("update", { skipLocked: true });
+      const ids = picked.slice(0, limit).map((r) => r.id);
+      if (ids.length === 0) return { ids, more: false };
+      const now = new Date();
+      await tx
+        .update(d)
+        .set({ status: "pending", failureReason: null, finalAttempt: sql`${d.attemptCount} + 1`, nextAttemptAt: now, completedAt: null, enqueuedAt: now })
+        .where(
+          and(
+            sql`${d.id} IN (${sql.join(
+              ids.map((id) => sql`${id}`),
+              sql`, `,
+            )})`,
+            eq(d.status, "failed"),
+          ),
+        );
+      return { ids, more: picked.length > limit };
+    });
+    for (let i = 0; i < reopened.ids.length; i += 50) await Promise.all(reopened.ids.slice(i, i + 50).map((id) => this.deps.engine.ensureJob(id)));
+    return { deliveryIds: reopened.ids, more: reopened.more };
   }
 
   /** A new attempt now, numbered after the others, same id and body; the delivery is pending until it ends. */

@@ -33,6 +33,8 @@ export interface FinishedAttempt {
   subscriptionId: string;
   number: number;
   startedAt: Date;
+  /** Set by the caller, so that the row and the attempt's event in the deliveries Proofstream say the same. */
+  finishedAt: Date;
   latencyMs: number;
   statusCode: number | null;
   errorKind: AttemptErrorKind;
@@ -67,14 +69,17 @@ const asBuffer = (v: Uint8Array | null): Buffer | null => (v === null ? null : B
 export interface DeliveryLabel {
   deliveryId: string;
   tenantId: string;
+  /** Whose throttle the delivery's attempts take their slots from. */
+  subscriptionId: string;
   eventType: string;
   /** The endpoint's host only: a URL's path or query may carry a token. */
   endpointHost: string;
 }
 
-const labelOf = (r: { id: string; tenant_id: string; event_type: string; url: string }): DeliveryLabel => ({
+const labelOf = (r: { id: string; tenant_id: string; subscription_id: string; event_type: string; url: string }): DeliveryLabel => ({
   deliveryId: r.id,
   tenantId: r.tenant_id,
+  subscriptionId: r.subscription_id,
   eventType: r.event_type,
   endpointHost: URL.canParse(r.url) ? new URL(r.url).host : "",
 });
@@ -185,6 +190,7 @@ export class DeliveryRows {
       subscription_id: a.subscriptionId,
       number: a.number,
       started_at: a.startedAt.toISOString(),
+      finished_at: a.finishedAt.toISOString(),
       latency_ms: a.latencyMs,
       status_code: a.statusCode,
       error_kind: a.errorKind,
@@ -195,7 +201,7 @@ export class DeliveryRows {
     }));
     const applied = await this.#query<{ id: string; number: number }>(sql`WITH v AS (
             SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) AS v(id text, subscription_id text, number int,
-              started_at timestamptz, latency_ms int, status_code int, error_kind text, excerpt text, status text, reason text,
+              started_at timestamptz, finished_at timestamptz, latency_ms int, status_code int, error_kind text, excerpt text, status text, reason text,
               next_at timestamptz)
           ), gone AS (
             UPDATE webhook_subscriptions s SET enabled = false, disabled_reason = 'gone', updated_at = now()
@@ -208,10 +214,11 @@ export class DeliveryRows {
             FROM gone WHERE o.subscription_id = gone.id AND o.status = 'pending' AND o.id NOT IN (SELECT id FROM v)
           ), a AS (
             INSERT INTO webhook_attempts (delivery_id, number, started_at, finished_at, latency_ms, status_code, error_kind, response_excerpt)
-            SELECT id, number, started_at, now(), latency_ms, status_code, error_kind, excerpt FROM v
+            SELECT id, number, started_at, finished_at, latency_ms, status_code, error_kind, excerpt FROM v
             ON CONFLICT (delivery_id, number) DO UPDATE SET finished_at = excluded.finished_at, latency_ms = excluded.latency_ms,
               status_code = excluded.status_code, error_kind = excluded.error_kind, response_excerpt = excluded.response_excerpt
-              WHERE webhook_attempts.error_kind = 'interrupted'
+              -- A placeholder already committed to the deliveries Proofstream stays as committed.
+              WHERE webhook_attempts.error_kind = 'interrupted' AND webhook_attempts.seq_no IS NULL
           )
           UPDATE webhook_deliveries d SET status = v.status, failure_reason = v.reason, next_attempt_at = v.next_at,
             in_flight_until = NULL, completed_at = CASE WHEN v.status = 'pending' THEN NULL ELSE now() END
@@ -264,17 +271,19 @@ export class DeliveryRows {
    * LOCKED: each row goes to one instance) and marks them enqueued.
    */
   async takeOutbox(limit: number): Promise<DeliveryLabel[]> {
-    const taken = await this.#query<{ id: string; tenant_id: string; event_type: string; url: string }>(sql`WITH picked AS (
+    const taken = await this.#query<{ id: string; tenant_id: string; subscription_id: string; event_type: string; url: string }>(sql`WITH picked AS (
           SELECT id FROM webhook_deliveries WHERE enqueued_at IS NULL AND status = 'pending'
           ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED)
         UPDATE webhook_deliveries d SET enqueued_at = now() FROM picked WHERE d.id = picked.id
-        RETURNING d.id, d.tenant_id, d.event_type, d.url`);
+        RETURNING d.id, d.tenant_id, d.subscription_id, d.event_type, d.url`);
     return taken.map(labelOf);
   }
 
   /** What the queue board shows of a delivery (the rare paths that enqueue by id: relay, redelivery). */
   async label(id: string): Promise<DeliveryLabel | undefined> {
-    const [row] = await this.#query<{ id: string; tenant_id: string; event_type: string; url: string }>(sql`SELECT id, tenant_id, event_type, url FROM webhook_deliveries WHERE id = ${id}`);
+    const [row] = await this.#query<{ id: string; tenant_id: string; subscription_id: string; event_type: string; url: string }>(
+      sql`SELECT id, tenant_id, subscription_id, event_type, url FROM webhook_deliveries WHERE id = ${id}`,
+    );
     return row && labelOf(row);
   }
 

@@ -4,6 +4,7 @@ import type { Logger } from "../logger.js";
 import type { AttemptOutcome, AttemptRunner, AttemptSummary } from "./attempt-runner.js";
 import type { DeliveryLabel, DeliveryRows } from "./delivery-rows.js";
 import type { WebhookSettings } from "./settings.js";
+import type { DeliveryThrottle } from "./throttle.js";
 
 export const DELIVERY_QUEUE = "webhook-deliveries";
 export const RELAY_JOB = "webhook-outbox-relay";
@@ -54,7 +55,7 @@ export class WebhookEngine {
   #worker: Worker | undefined;
   #closed = false;
 
-  constructor(private readonly deps: { store: DeliveryRows; runner: AttemptRunner; jobs: JobRuntime; logger: Logger; settings: WebhookSettings }) {
+  constructor(private readonly deps: { store: DeliveryRows; runner: AttemptRunner; jobs: JobRuntime; logger: Logger; settings: WebhookSettings; throttle: DeliveryThrottle }) {
     this.queue = deps.jobs.queue(DELIVERY_QUEUE);
   }
 
@@ -110,7 +111,7 @@ export class WebhookEngine {
         if (tries < 2) continue;
         throw new Error(`the ended job of delivery ${id} could not be removed`);
       }
-      await this.enqueue([(await this.deps.store.label(id)) ?? { deliveryId: id, tenantId: "", eventType: "", endpointHost: "" }]);
+      await this.enqueue([(await this.deps.store.label(id)) ?? { deliveryId: id, tenantId: "", subscriptionId: "", eventType: "", endpointHost: "" }]);
       return true;
     }
   }
@@ -123,6 +124,12 @@ export class WebhookEngine {
   // What the board shows comes with what the job does anyway (its return value, its failure, its
   // move to delayed); only a retry costs one more Redis call, to keep "attempt n of N" on the job.
   async #process(job: Job<DeliveryJobData>, token?: string): Promise<string> {
+    // A throttled subscription's attempt takes a send slot first (throttle.ts); one far off delays the job unclaimed.
+    const admitted = await this.deps.throttle.admit(job.data.subscriptionId);
+    if (!admitted.go) {
+      await job.moveToDelayed(admitted.retryAt, token);
+      throw new DelayedError();
+    }
     const outcome = await this.deps.runner.attempt(job.data.deliveryId);
     const summary = outcome.summary;
     if (outcome.kind === "failed") throw new UnrecoverableError(`delivery failed${summary ? ` after ${summaryText(summary)}` : ""}: ${outcome.reason}`);

@@ -14,6 +14,7 @@ export const WEBHOOK_EVENT_TYPES = [
   "proofstream.bundle_ready",
   "apple.notification",
   "google.notification",
+  "subscription.disabled",
 ] as const;
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
@@ -126,6 +127,18 @@ export interface WebhookEventData {
     stream_id: string;
     seq_no: number;
   };
+  /** Another subscription of the tenant was disabled because its deliveries kept failing. */
+  "subscription.disabled": {
+    subscription_id: string;
+    name: string;
+    /** The host (and port) of its URL: a path or query may carry a token. */
+    url_host: string;
+    reason: "failing";
+    consecutive_failed_deliveries: number;
+    /** The first failed attempt since the last success; null when unknown. */
+    failing_since: string | null;
+    disabled_at: string;
+  };
 }
 
 const HASH = "0".repeat(64);
@@ -221,6 +234,15 @@ export function sampleEventData(type: WebhookEventType, publicBaseUrl: string, n
       payload: { version: "1.0", packageName: "com.example.app", testNotification: { version: "1.0" } },
       stream_id: "str_TEST0000000000000000000000",
       seq_no: 2,
+    },
+    "subscription.disabled": {
+      subscription_id: "sub_TEST0000000000000000000000",
+      name: "orders endpoint",
+      url_host: "hooks.example.com",
+      reason: "failing",
+      consecutive_failed_deliveries: 20,
+      failing_since: at,
+      disabled_at: at,
     },
   };
   return { ...samples[type], test: true };

@@ -3,6 +3,7 @@ import type { Db } from "../db/db.js";
 import type { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
 import { OutboundHttp } from "../net/outbound.js";
+import { AttemptRecorder } from "./attempt-recorder.js";
 import { AttemptRunner } from "./attempt-runner.js";
 import { Deliveries } from "./deliveries.js";
 import { DeliveryRows } from "./delivery-rows.js";
@@ -10,11 +11,17 @@ import { WebhookEngine } from "./engine.js";
 import { WebhookOutbox, type WebhookEmitter } from "./outbox.js";
 
 export type { WebhookEmitter } from "./outbox.js";
+export type { DeliveryProofstreams } from "./proof-types.js";
+import type { DeliveryProofstreams } from "./proof-types.js";
 export type { Attempt, Delivery } from "./deliveries.js";
 export { MAX_SECRET_OVERLAP_MS, type Subscription, type SubscriptionPatch } from "./subscriptions.js";
 import type { WebhookSettings } from "./settings.js";
 import type { RequestIds } from "../request-ids/module.js";
 import { Subscriptions } from "./subscriptions.js";
+import { DeliveryThrottle } from "./throttle.js";
+import { eventCataloguePage, type EventTypeEntry } from "./event-catalogue.js";
+import type { PageRequest } from "../db/pagination.js";
+export { eventCatalogue, type EventTypeEntry } from "./event-catalogue.js";
 
 export interface WebhooksDeps {
   db: Db;
@@ -23,7 +30,15 @@ export interface WebhooksDeps {
   logger: Logger;
   /** Remembers CreateSubscription request ids; without it (the CLI) every create creates. */
   requestIds?: RequestIds;
+  /**
+   * The Proofstreams facade, which is built after this module (it emits webhook events): ended
+   * attempts are committed to the tenant's deliveries Proofstream. Without it (the CLI) none are.
+   */
+  proofstreams?: () => DeliveryProofstreams | undefined;
 }
+
+/** The periodic job that commits ended attempts missing from the deliveries Proofstream. */
+export const PROOF_SWEEP_JOB = "webhook-attempt-proof-sweep";
 
 /**
  * The webhooks domain of one process: tenants' subscriptions, the outbox
@@ -37,6 +52,8 @@ export class Webhooks {
   /** Where other domains emit events, in their own transactions. */
   readonly events: WebhookEmitter & Pick<WebhookOutbox, "emitNow">;
   readonly engine: WebhookEngine;
+  /** Commits ended attempts to the deliveries Proofstream and keeps the subscriptions' health. */
+  readonly recorder: AttemptRecorder;
   readonly #http: OutboundHttp;
   readonly #stopWaking: () => void;
 
@@ -49,12 +66,28 @@ export class Webhooks {
     // Long enough for the request and the bookkeeping around it.
     const store = new DeliveryRows(db, 2 * settings.timeoutMs + 5_000);
     const outbox = new WebhookOutbox(db);
-    const runner = new AttemptRunner({ store, http: this.#http, keyring, settings, logger });
-    this.engine = new WebhookEngine({ store, runner, jobs, logger, settings });
+    this.recorder = new AttemptRecorder({ db, proofstreams: deps.proofstreams ?? (() => undefined), outbox, logger }, settings.autoDisable);
+    const runner = new AttemptRunner({ store, http: this.#http, keyring, settings, logger, recorder: this.recorder });
+    const throttle = new DeliveryThrottle({ db, redis: () => jobs.redisClient(), prefix: jobs.prefix });
+    this.engine = new WebhookEngine({ store, runner, jobs, logger, settings, throttle });
     this.#stopWaking = outbox.onCommitted(() => this.engine.wake());
     this.events = outbox;
     this.subscriptions = new Subscriptions({ db, keyring, policy: settings.policy, secretOverlapMs: settings.secretOverlapMs, requestIds: deps.requestIds });
-    this.deliveries = new Deliveries({ db, store, outbox, engine: this.engine, subscriptions: this.subscriptions, publicBaseUrl: settings.publicBaseUrl });
+    this.deliveries = new Deliveries({
+      db,
+      store,
+      outbox,
+      engine: this.engine,
+      subscriptions: this.subscriptions,
+      publicBaseUrl: settings.publicBaseUrl,
+      recorder: this.recorder,
+      proofstreams: deps.proofstreams ?? (() => undefined),
+    });
+  }
+
+  /** The event catalogue: each type's description, the JSON Schema of its `data`, an example, its since-version. */
+  eventTypes(page: PageRequest = {}): { eventTypes: EventTypeEntry[]; nextPageToken: string } {
+    return eventCataloguePage(page);
   }
 
   async start(): Promise<void> {
@@ -62,11 +95,16 @@ export class Webhooks {
       this.deps.logger.warn("ATTESTO_WEBHOOK_ALLOW_LOOPBACK is on (the default without DATABASE_URL): webhooks may go to loopback addresses, over plain http too. For development and tests only.");
     }
     await this.engine.start();
+    await this.deps.jobs.every(PROOF_SWEEP_JOB, this.settings.proofSweepMs, async () => {
+      const swept = await this.recorder.sweep(this.settings.proofSweepMs);
+      if (swept > 0) this.deps.logger.info({ swept }, "committed ended webhook attempts missing from the deliveries Proofstream");
+    });
   }
 
   async close(): Promise<void> {
     this.#stopWaking();
     await this.engine.close();
+    await this.recorder.idle();
     await this.#http.close();
   }
 }

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { boolean, index, integer, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { bigint, boolean, index, integer, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 import { bytea } from "../db/columns.js";
 import { tenants } from "../tenancy/schema.js";
 
@@ -23,8 +23,14 @@ export const webhookSubscriptions = pgTable(
     eventTypes: text("event_types").array().notNull(),
     description: text("description").notNull().default(""),
     enabled: boolean("enabled").notNull().default(true),
-    /** "gone" (the endpoint answered 410), "disabled_by_tenant". */
+    /** "gone" (the endpoint answered 410), "failing" (auto-disabled), "disabled_by_tenant". */
     disabledReason: text("disabled_reason"),
+    /** At most this many deliveries per second across all instances; 0: no limit. */
+    maxDeliveriesPerSecond: integer("max_deliveries_per_second").notNull().default(0),
+    /** Deliveries that ended failed in a row; a success resets it (auto-disable). */
+    consecutiveFailedDeliveries: integer("consecutive_failed_deliveries").notNull().default(0),
+    /** The first failed attempt since the last success; null after a success (auto-disable). */
+    failingSince: tstz("failing_since"),
     secretEnc: bytea("secret_enc"),
     secretRotatedAt: tstz("secret_rotated_at").notNull().defaultNow(),
     previousSecretEnc: bytea("previous_secret_enc"),
@@ -120,6 +126,23 @@ export const webhookAttempts = pgTable(
     }),
     /** The first 256 characters of the answer. */
     responseExcerpt: text("response_excerpt").notNull().default(""),
+    /** The attempt's event in the tenant's deliveries Proofstream; null until the recorder committed it. */
+    seqNo: bigint("seq_no", { mode: "number" }),
   },
-  (t) => [primaryKey({ columns: [t.deliveryId, t.number] })],
+  (t) => [
+    primaryKey({ columns: [t.deliveryId, t.number] }),
+    // The recorder's sweep: ended attempts not yet in the deliveries Proofstream (usually none).
+    index("webhook_attempts_unrecorded")
+      .on(t.finishedAt)
+      .where(sql`${t.seqNo} IS NULL`),
+  ],
 );
+
+/** The deliveries Proofstream of each tenant (every ended attempt), created on its first attempt. */
+export const webhookDeliveryStreams = pgTable("webhook_delivery_streams", {
+  tenantId: text("tenant_id")
+    .primaryKey()
+    .references(() => tenants.id),
+  streamId: text("stream_id").notNull(),
+  createdAt: tstz("created_at").notNull().defaultNow(),
+});

@@ -15,6 +15,10 @@ export interface WebhookSettings {
   jobLockMs: number;
   /** How often each instance looks for new outbox rows written by other processes. */
   outboxPollMs: number;
+  /** When a subscription is disabled for sustained failure. */
+  autoDisable: { failedDeliveries: number; failingForMs: number };
+  /** How often (and after how long) attempts missing from the deliveries Proofstream are committed by the sweep. */
+  proofSweepMs: number;
   /** This server's public base URL (links in test events); read when used, since with port 0 it is known only after listening. */
   publicBaseUrl: () => string;
 }
@@ -31,6 +35,8 @@ export function webhookSettings(config: Config, publicBaseUrl: () => string = ()
     relayGraceMs: config.webhookRelayGraceMs,
     jobLockMs: config.webhookJobLockMs,
     outboxPollMs: config.webhookOutboxPollMs,
+    autoDisable: { failedDeliveries: config.webhookDisableAfterFailedDeliveries, failingForMs: config.webhookDisableAfterFailingMs },
+    proofSweepMs: config.webhookProofSweepMs,
     publicBaseUrl,
   };
 }

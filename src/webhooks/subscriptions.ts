@@ -34,8 +34,14 @@ export interface Subscription {
   secretRotatedAt: Date;
   /** Set while the previous secret still signs. */
   previousSecretExpiresAt: Date | null;
-  /** Changes whenever any field above does (see etag.ts). */
+  /** At most this many deliveries per second across all instances; 0: no limit. */
+  maxDeliveriesPerSecond: number;
+  /** Changes whenever any field above does (see etag.ts); not with the health counters below. */
   etag: string;
+  /** Deliveries that ended failed in a row (auto-disable). */
+  consecutiveFailedDeliveries: number;
+  /** The first failed attempt since the last success (auto-disable). */
+  failingSince: Date | null;
 }
 
 export interface SubscriptionInput {
@@ -43,6 +49,7 @@ export interface SubscriptionInput {
   url: string;
   eventTypes: readonly string[];
   description?: string;
+  maxDeliveriesPerSecond?: number;
 }
 
 export interface SubscriptionPatch {
@@ -51,6 +58,7 @@ export interface SubscriptionPatch {
   eventTypes?: readonly string[];
   description?: string;
   enabled?: boolean;
+  maxDeliveriesPerSecond?: number;
   /** The etag as the caller read it; unset changes unconditionally. */
   etag?: string;
 }
@@ -58,7 +66,7 @@ export interface SubscriptionPatch {
 type Row = typeof webhookSubscriptions.$inferSelect;
 
 export function toSubscription(row: Row, now = new Date()): Subscription {
-  const subscription: Omit<Subscription, "etag"> = {
+  const subscription: Omit<Subscription, "etag" | "consecutiveFailedDeliveries" | "failingSince"> = {
     id: row.id,
     tenantId: row.tenantId,
     name: row.name,
@@ -71,9 +79,24 @@ export function toSubscription(row: Row, now = new Date()): Subscription {
     updatedAt: row.updatedAt,
     secretRotatedAt: row.secretRotatedAt,
     previousSecretExpiresAt: row.previousSecretEnc && row.previousSecretExpiresAt && row.previousSecretExpiresAt > now ? row.previousSecretExpiresAt : null,
+    maxDeliveriesPerSecond: row.maxDeliveriesPerSecond,
   };
   // The etag covers the stored state, not the clock: an overlap running out does not change it.
-  return { ...subscription, etag: etagOf({ ...subscription, previousSecretExpiresAt: row.previousSecretExpiresAt, secretRotatedAt: row.secretRotatedAt }) };
+  return {
+    ...subscription,
+    etag: etagOf({ ...subscription, previousSecretExpiresAt: row.previousSecretExpiresAt, secretRotatedAt: row.secretRotatedAt }),
+    consecutiveFailedDeliveries: row.consecutiveFailedDeliveries,
+    failingSince: row.failingSince,
+  };
+}
+
+/** The highest per-subscription delivery rate a tenant may set. */
+export const MAX_DELIVERIES_PER_SECOND = 10_000;
+
+/** A delivery rate limit: a whole number from 0 (none) to MAX_DELIVERIES_PER_SECOND. */
+export function checkRate(value: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > MAX_DELIVERIES_PER_SECOND) throw invalidArgument("max_deliveries_per_second", `must be a whole number from 0 to ${MAX_DELIVERIES_PER_SECOND}`);
+  return value;
 }
 
 /** Known, de-duplicated event types (order kept); errors name the contract field `event_types`. */
@@ -137,6 +160,7 @@ export class Subscriptions {
           url,
           eventTypes,
           description: input.description ?? "",
+          maxDeliveriesPerSecond: checkRate(input.maxDeliveriesPerSecond ?? 0),
           secretEnc: keyring.encrypt(SECRET_CONTEXT, signingSecret, tenantId),
         })
         .returning(),
@@ -179,9 +203,12 @@ export class Subscriptions {
     if (patch.description !== undefined) set.description = patch.description;
     if (patch.eventTypes !== undefined) set.eventTypes = checkEventTypes(patch.eventTypes);
     if (patch.url !== undefined) set.url = (await checkOutboundUrl(patch.url, this.deps.policy)).href;
+    if (patch.maxDeliveriesPerSecond !== undefined) set.maxDeliveriesPerSecond = checkRate(patch.maxDeliveriesPerSecond);
     if (patch.enabled !== undefined) {
       set.enabled = patch.enabled;
       set.disabledReason = patch.enabled ? null : "disabled_by_tenant";
+      // Re-enabled: its health starts again (and nothing is requeued: RecoverDeliveries does that).
+      if (patch.enabled) Object.assign(set, { consecutiveFailedDeliveries: 0, failingSince: null });
     }
     return this.deps.db.transaction(async (tx) => {
       await this.#lockCurrent(tx, tenantId, id, patch.etag);

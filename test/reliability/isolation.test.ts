@@ -72,6 +72,8 @@ beforeAll(async () => {
     event_types: ["proofstream.checkpointed"],
     key: "b/key",
     overlap: "0s",
+    // RecoverDeliveries' window.
+    since: "2026-01-01T00:00:00Z",
     kind: "CONNECTOR_KIND_SIGNED_WEBHOOK",
     // An update names what it changes (AIP-134); the JSON form of a FieldMask is a comma-separated string.
     update_mask: "name",

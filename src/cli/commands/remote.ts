@@ -2,8 +2,8 @@ import { createReadStream } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { fromJson, toJson, type DescMessage, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
-import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { Option, type Command } from "commander";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { InvalidArgumentError, Option, type Command } from "commander";
 import {
   AppendEventRequestSchema,
   CheckpointSchema,
@@ -14,7 +14,7 @@ import {
   type AppendEventRequest,
   type Stream,
 } from "../../../gen/ts/attesto/v1/proofstream_pb.js";
-import { DeliverySchema, DeliveryStatus, SubscriptionSchema, type Delivery } from "../../../gen/ts/attesto/v1/webhook_pb.js";
+import { DeliverySchema, DeliveryStatus, EventTypeSchema, RecoverDeliveriesResponseSchema, SubscriptionSchema, type Delivery } from "../../../gen/ts/attesto/v1/webhook_pb.js";
 import { verifyTlogProof } from "../../verify/document.js";
 import { VERIFY_EXIT, type CliIo } from "./evidence.js";
 import { progressBar } from "../progress.js";
@@ -338,4 +338,48 @@ function registerWebhookCommands(program: Command, io: CliIo): void {
       const { delivery: d } = await client.webhooks.redeliverDelivery({ deliveryId });
       io.output(jsonOf(DeliverySchema, d), () => `redelivering ${d!.id} (${d!.eventType}) to ${d!.url}`);
     });
+
+  webhook
+    .command("enable <subscriptionId>")
+    .description("re-enable a disabled subscription (its failure counters start again; nothing is re-sent: see recover)")
+    .action(async (subscriptionId: string) => {
+      const { client } = await io.session("tenant");
+      const { subscription: s } = await client.webhooks.updateSubscription({ subscriptionId, enabled: true, updateMask: { paths: ["enabled"] } });
+      io.output(jsonOf(SubscriptionSchema, s), () => `enabled ${s!.id} (${s!.url})`);
+    });
+
+  webhook
+    .command("recover <subscriptionId>")
+    .description("attempt again every delivery of the subscription that failed in a window (same ids; pending and delivered ones are left alone)")
+    .requiredOption("--since <time>", "RFC 3339: deliveries created at or after this time", rfc3339Arg("--since"))
+    .option("--until <time>", "RFC 3339: deliveries created before this time (default: now)", rfc3339Arg("--until"))
+    .action(async (subscriptionId: string, o: { since: Date; until?: Date }) => {
+      const { client } = await io.session("tenant");
+      const r = await client.webhooks.recoverDeliveries({ subscriptionId, since: timestampFromDate(o.since), until: o.until ? timestampFromDate(o.until) : undefined });
+      io.output(jsonOf(RecoverDeliveriesResponseSchema, r), () => `recovering ${r.recoveredCount} failed deliveries${r.more ? " (more are left in the window: run it again)" : ""}`);
+    });
+
+  webhook
+    .command("event-types")
+    .description("the event catalogue: each type, what it means, since which version (--json for the schemas and examples)")
+    .action(async () => {
+      const { client } = await io.session("tenant");
+      const eventTypes = await allPages(
+        (pageToken) => client.webhooks.listEventTypes({ pageSize: 500, pageToken }),
+        (page) => page.eventTypes,
+      );
+      io.output(
+        eventTypes.map((e) => jsonOf(EventTypeSchema, e)),
+        () => eventTypes.map((e) => `${e.name}\t${e.sinceVersion}\t${e.description}`).join("\n"),
+      );
+    });
+}
+
+/** An RFC 3339 time argument; anything else is refused, naming the option. */
+function rfc3339Arg(option: string) {
+  return (value: string): Date => {
+    const at = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value) ? new Date(value) : undefined;
+    if (!at || Number.isNaN(at.getTime())) throw new InvalidArgumentError(`${option} must be an RFC 3339 time, e.g. 2026-06-07T12:00:00Z`);
+    return at;
+  };
 }

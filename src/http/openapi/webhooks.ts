@@ -1,7 +1,8 @@
 import { errors, ref, nullable, dateTime, json, answer, tenantAuth, SUB_ID, DELIVERY_ID, PAGE, type OpenApiPart } from "./shared.js";
 import { WEBHOOK_EVENT_TYPES } from "../../webhooks/event-types.js";
+import { eventCatalogue } from "../../webhooks/module.js";
 
-const SUBSCRIPTION_REQUIRED = ["id", "name", "url", "eventTypes", "description", "enabled", "disabledReason", "createdAt", "updatedAt", "secretRotatedAt", "previousSecretExpiresAt"];
+const SUBSCRIPTION_REQUIRED: string[] = ["id", "name", "url", "eventTypes", "description", "enabled", "disabledReason", "createdAt", "updatedAt", "secretRotatedAt", "previousSecretExpiresAt"];
 const SUBSCRIPTION_PROPERTIES = {
   id: { type: "string", pattern: "^sub_" },
   name: { type: "string" },
@@ -14,17 +15,23 @@ const SUBSCRIPTION_PROPERTIES = {
   updatedAt: dateTime,
   secretRotatedAt: dateTime,
   previousSecretExpiresAt: nullable("string", { format: "date-time", description: "until when the previous secret also signs (after a rotation)" }),
+  maxDeliveriesPerSecond: { type: "integer", minimum: 0, description: "at most this many deliveries per second, by all instances together; 0: no limit" },
+  consecutiveFailedDeliveries: { type: "integer", minimum: 0, description: "deliveries that ended failed in a row; the subscription is disabled (reason failing) at the server's limit" },
+  failingSince: nullable("string", { format: "date-time", description: "the first failed attempt since the last success" }),
 };
+const SUBSCRIPTION_REQUIRED_ALL = [...SUBSCRIPTION_REQUIRED, "maxDeliveriesPerSecond", "consecutiveFailedDeliveries", "failingSince"];
+/** The component name of an event type's `data` schema (schemas/events/<type>.schema.json, embedded). */
+export const eventDataSchemaName = (type: string) => `EventData_${type}`;
 
 /** The webhook subscriptions and deliveries (tenant key). */
 export function webhookRoutes(): OpenApiPart {
   return {
     schemas: {
       EventTypes: { type: "array", minItems: 1, items: { type: "string", enum: [...WEBHOOK_EVENT_TYPES] } },
-      Subscription: { type: "object", required: SUBSCRIPTION_REQUIRED, properties: SUBSCRIPTION_PROPERTIES, additionalProperties: false },
+      Subscription: { type: "object", required: SUBSCRIPTION_REQUIRED_ALL, properties: SUBSCRIPTION_PROPERTIES, additionalProperties: false },
       SubscriptionWithSecret: {
         type: "object",
-        required: [...SUBSCRIPTION_REQUIRED, "secret"],
+        required: [...SUBSCRIPTION_REQUIRED_ALL, "secret"],
         properties: { ...SUBSCRIPTION_PROPERTIES, secret: { type: "string", pattern: "^whsec_", description: "the signing secret, shown once" } },
         additionalProperties: false,
       },
@@ -36,7 +43,7 @@ export function webhookRoutes(): OpenApiPart {
       },
       Attempt: {
         type: "object",
-        required: ["number", "startedAt", "finishedAt", "latencyMs", "statusCode", "errorKind", "responseExcerpt"],
+        required: ["number", "startedAt", "finishedAt", "latencyMs", "statusCode", "errorKind", "responseExcerpt", "urlHost", "bodySha256", "responseSha256", "proofStreamId", "seqNo", "tlogProof"],
         properties: {
           number: { type: "integer", minimum: 1 },
           startedAt: dateTime,
@@ -49,9 +56,44 @@ export function webhookRoutes(): OpenApiPart {
             description: "null while the attempt is in flight",
           },
           responseExcerpt: { type: "string" },
+          urlHost: { type: "string", description: "the host (and port) it was sent to" },
+          bodySha256: { type: "string", pattern: "^[0-9a-f]{64}$", description: "SHA-256 of the body sent" },
+          responseSha256: { type: "string", pattern: "^[0-9a-f]{64}$", description: "SHA-256 of responseExcerpt as UTF-8" },
+          proofStreamId: nullable("string", { description: "the tenant's deliveries Proofstream; null until the attempt is committed" }),
+          seqNo: nullable("integer", { description: "the attempt's event (type webhook.attempt, source_ref <delivery id>#<number>) in that stream" }),
+          tlogProof: nullable("string", { description: "the event's C2SP tlog-proof; null until a checkpoint covers it" }),
         },
         additionalProperties: false,
       },
+      EventType: {
+        type: "object",
+        required: ["name", "description", "dataSchema", "example", "sinceVersion"],
+        properties: {
+          name: { type: "string", enum: [...WEBHOOK_EVENT_TYPES] },
+          description: { type: "string" },
+          dataSchema: { type: "object", description: "the JSON Schema (2020-12) of the body's `data`: the component EventData_<name>" },
+          example: { type: "object" },
+          sinceVersion: { type: "string" },
+        },
+        additionalProperties: false,
+      },
+      RecoverResult: {
+        type: "object",
+        required: ["recoveredCount", "deliveryIds", "more"],
+        properties: {
+          recoveredCount: { type: "integer", minimum: 0 },
+          deliveryIds: { type: "array", items: { type: "string", pattern: "^dlv_" } },
+          more: { type: "boolean", description: "more failed deliveries in the window than one call recovers (10,000): call again" },
+        },
+        additionalProperties: false,
+      },
+      // The schemas of schemas/events/, one per event type ($schema dropped: they are subschemas here).
+      ...Object.fromEntries(
+        eventCatalogue().map((e) => {
+          const { $schema: _, ...schema } = e.dataSchema;
+          return [eventDataSchemaName(e.name), schema];
+        }),
+      ),
       Delivery: {
         type: "object",
         required: ["id", "subscriptionId", "eventType", "status", "failureReason", "url", "test", "data", "attemptCount", "createdAt", "lastAttemptAt", "nextAttemptAt"],
@@ -95,7 +137,13 @@ export function webhookRoutes(): OpenApiPart {
             content: json({
               type: "object",
               required: ["name", "url", "eventTypes"],
-              properties: { name: { type: "string", maxLength: 200 }, url: { type: "string", format: "uri" }, eventTypes: ref("EventTypes"), description: { type: "string" } },
+              properties: {
+                name: { type: "string", maxLength: 200 },
+                url: { type: "string", format: "uri" },
+                eventTypes: ref("EventTypes"),
+                description: { type: "string" },
+                maxDeliveriesPerSecond: { type: "integer", minimum: 0, maximum: 10000 },
+              },
               additionalProperties: false,
             }),
           },
@@ -112,7 +160,14 @@ export function webhookRoutes(): OpenApiPart {
             required: true,
             content: json({
               type: "object",
-              properties: { name: { type: "string" }, url: { type: "string" }, eventTypes: ref("EventTypes"), description: { type: "string" }, enabled: { type: "boolean" } },
+              properties: {
+                name: { type: "string" },
+                url: { type: "string" },
+                eventTypes: ref("EventTypes"),
+                description: { type: "string" },
+                enabled: { type: "boolean", description: "true re-enables (counters reset; nothing is requeued: see /recover)" },
+                maxDeliveriesPerSecond: { type: "integer", minimum: 0, maximum: 10000 },
+              },
               additionalProperties: false,
             }),
           },
@@ -164,6 +219,39 @@ export function webhookRoutes(): OpenApiPart {
       "/v1/webhooks/{id}/deliveries/{deliveryId}": {
         parameters: [SUB_ID, DELIVERY_ID],
         get: { summary: "Read one delivery with its attempts", security: tenantAuth, responses: { "200": answer("the delivery", ref("Delivery")), ...errors(400, 401, 404) } },
+      },
+      "/v1/webhooks/{id}/recover": {
+        parameters: [SUB_ID],
+        post: {
+          summary: "Attempt again every delivery of this subscription created in [since, until) that is failed (same ids and bodies); pending and succeeded ones are left alone",
+          security: tenantAuth,
+          requestBody: {
+            required: true,
+            content: json({
+              type: "object",
+              required: ["since"],
+              properties: { since: dateTime, until: { ...dateTime, description: "absent: now" } },
+              additionalProperties: false,
+            }),
+          },
+          responses: { "200": answer("the deliveries recovered", ref("RecoverResult")), ...errors(400, 401, 404, 412) },
+        },
+      },
+      "/v1/event-types": {
+        get: {
+          summary: "The webhook event catalogue: each type's description, the JSON Schema of its data (components EventData_<type>), an example and its since-version",
+          security: tenantAuth,
+          parameters: PAGE,
+          responses: {
+            "200": answer("the event types", {
+              type: "object",
+              required: ["eventTypes", "nextPageToken"],
+              properties: { eventTypes: { type: "array", items: ref("EventType") }, nextPageToken: { type: "string", description: "empty on the last page" } },
+              additionalProperties: false,
+            }),
+            ...errors(401),
+          },
+        },
       },
       "/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver": {
         parameters: [SUB_ID, DELIVERY_ID],

@@ -58,6 +58,17 @@ type WebhookServiceClient interface {
 	// event_types and even when it is disabled. `data` has the type's shape
 	// and `"test": true`; its ids refer to nothing.
 	SendTestEvent(ctx context.Context, in *SendTestEventRequest, opts ...grpc.CallOption) (*SendTestEventResponse, error)
+	// Makes one new attempt now of every delivery of the subscription that
+	// was created in [since, until) and is FAILED, with the same delivery ids
+	// and bodies (numbered after their previous attempts). Deliveries that are
+	// PENDING or SUCCEEDED are left alone, so a second call recovers nothing
+	// the first one did. At most 10,000 per call (`more` says there are
+	// others: call again). FAILED_PRECONDITION when the subscription is
+	// disabled (SUBSCRIPTION_DISABLED).
+	RecoverDeliveries(ctx context.Context, in *RecoverDeliveriesRequest, opts ...grpc.CallOption) (*RecoverDeliveriesResponse, error)
+	// Lists the webhook event types: each one's description, the JSON Schema
+	// of its `data`, an example and the version that introduced it.
+	ListEventTypes(ctx context.Context, in *ListEventTypesRequest, opts ...grpc.CallOption) (*ListEventTypesResponse, error)
 }
 
 type webhookServiceClient struct {
@@ -158,6 +169,24 @@ func (c *webhookServiceClient) SendTestEvent(ctx context.Context, in *SendTestEv
 	return out, nil
 }
 
+func (c *webhookServiceClient) RecoverDeliveries(ctx context.Context, in *RecoverDeliveriesRequest, opts ...grpc.CallOption) (*RecoverDeliveriesResponse, error) {
+	out := new(RecoverDeliveriesResponse)
+	err := c.cc.Invoke(ctx, "/attesto.v1.WebhookService/RecoverDeliveries", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *webhookServiceClient) ListEventTypes(ctx context.Context, in *ListEventTypesRequest, opts ...grpc.CallOption) (*ListEventTypesResponse, error) {
+	out := new(ListEventTypesResponse)
+	err := c.cc.Invoke(ctx, "/attesto.v1.WebhookService/ListEventTypes", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // WebhookServiceServer is the server API for WebhookService service.
 // All implementations must embed UnimplementedWebhookServiceServer
 // for forward compatibility
@@ -203,6 +232,17 @@ type WebhookServiceServer interface {
 	// event_types and even when it is disabled. `data` has the type's shape
 	// and `"test": true`; its ids refer to nothing.
 	SendTestEvent(context.Context, *SendTestEventRequest) (*SendTestEventResponse, error)
+	// Makes one new attempt now of every delivery of the subscription that
+	// was created in [since, until) and is FAILED, with the same delivery ids
+	// and bodies (numbered after their previous attempts). Deliveries that are
+	// PENDING or SUCCEEDED are left alone, so a second call recovers nothing
+	// the first one did. At most 10,000 per call (`more` says there are
+	// others: call again). FAILED_PRECONDITION when the subscription is
+	// disabled (SUBSCRIPTION_DISABLED).
+	RecoverDeliveries(context.Context, *RecoverDeliveriesRequest) (*RecoverDeliveriesResponse, error)
+	// Lists the webhook event types: each one's description, the JSON Schema
+	// of its `data`, an example and the version that introduced it.
+	ListEventTypes(context.Context, *ListEventTypesRequest) (*ListEventTypesResponse, error)
 	mustEmbedUnimplementedWebhookServiceServer()
 }
 
@@ -239,6 +279,12 @@ func (UnimplementedWebhookServiceServer) RedeliverDelivery(context.Context, *Red
 }
 func (UnimplementedWebhookServiceServer) SendTestEvent(context.Context, *SendTestEventRequest) (*SendTestEventResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SendTestEvent not implemented")
+}
+func (UnimplementedWebhookServiceServer) RecoverDeliveries(context.Context, *RecoverDeliveriesRequest) (*RecoverDeliveriesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RecoverDeliveries not implemented")
+}
+func (UnimplementedWebhookServiceServer) ListEventTypes(context.Context, *ListEventTypesRequest) (*ListEventTypesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListEventTypes not implemented")
 }
 func (UnimplementedWebhookServiceServer) mustEmbedUnimplementedWebhookServiceServer() {}
 
@@ -433,6 +479,42 @@ func _WebhookService_SendTestEvent_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _WebhookService_RecoverDeliveries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecoverDeliveriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WebhookServiceServer).RecoverDeliveries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/attesto.v1.WebhookService/RecoverDeliveries",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WebhookServiceServer).RecoverDeliveries(ctx, req.(*RecoverDeliveriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _WebhookService_ListEventTypes_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListEventTypesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WebhookServiceServer).ListEventTypes(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/attesto.v1.WebhookService/ListEventTypes",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WebhookServiceServer).ListEventTypes(ctx, req.(*ListEventTypesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _WebhookService_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "attesto.v1.WebhookService",
 	HandlerType: (*WebhookServiceServer)(nil),
@@ -476,6 +558,14 @@ var _WebhookService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SendTestEvent",
 			Handler:    _WebhookService_SendTestEvent_Handler,
+		},
+		{
+			MethodName: "RecoverDeliveries",
+			Handler:    _WebhookService_RecoverDeliveries_Handler,
+		},
+		{
+			MethodName: "ListEventTypes",
+			Handler:    _WebhookService_ListEventTypes_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

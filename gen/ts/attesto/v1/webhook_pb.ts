@@ -13,7 +13,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file attesto/v1/webhook.proto.
  */
 export const file_attesto_v1_webhook: GenFile = /*@__PURE__*/
-  fileDesc("ChhhdHRlc3RvL3YxL3dlYmhvb2sucHJvdG8SCmF0dGVzdG8udjEi7gIKDFN1YnNjcmlwdGlvbhIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEgsKA3VybBgDIAEoCRITCgtldmVudF90eXBlcxgEIAMoCRITCgtkZXNjcmlwdGlvbhgFIAEoCRIPCgdlbmFibGVkGAYgASgIEhcKD2Rpc2FibGVkX3JlYXNvbhgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChFzZWNyZXRfcm90YXRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPgoacHJldmlvdXNfc2VjcmV0X2V4cGlyZXNfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBGV0YWcYDCABKAkivgEKB0F0dGVtcHQSDgoGbnVtYmVyGAEgASgNEi4KCnN0YXJ0ZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmxhdGVuY3lfbXMYAyABKA0SEwoLc3RhdHVzX2NvZGUYBCABKA0SMAoKZXJyb3Jfa2luZBgFIAEoDjIcLmF0dGVzdG8udjEuQXR0ZW1wdEVycm9yS2luZBIYChByZXNwb25zZV9leGNlcnB0GAYgASgJIqEDCghEZWxpdmVyeRIKCgJpZBgBIAEoCRIXCg9zdWJzY3JpcHRpb25faWQYAiABKAkSEgoKZXZlbnRfdHlwZRgDIAEoCRIqCgZzdGF0dXMYBCABKA4yGi5hdHRlc3RvLnYxLkRlbGl2ZXJ5U3RhdHVzEgsKA3VybBgFIAEoCRIlCgRkYXRhGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIMCgR0ZXN0GAcgASgIEhUKDWF0dGVtcHRfY291bnQYCCABKA0SLgoKY3JlYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPbGFzdF9hdHRlbXB0X2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCg9uZXh0X2F0dGVtcHRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiUKCGF0dGVtcHRzGAwgAygLMhMuYXR0ZXN0by52MS5BdHRlbXB0EhYKDmZhaWx1cmVfcmVhc29uGA0gASgJItMBChlDcmVhdGVTdWJzY3JpcHRpb25SZXF1ZXN0EhcKBG5hbWUYASABKAlCCcrzGAUIARjIARIYCgN1cmwYAiABKAlCC8rzGAcIARiAEEABEh8KC2V2ZW50X3R5cGVzGAMgAygJQgrK8xgGCAEYEEgBEhwKC2Rlc2NyaXB0aW9uGAQgASgJQgfK8xgDGOgHEjUKCnJlcXVlc3RfaWQYBSABKAlCHMrzGBgQARhAIhJeW0EtWmEtejAtOV8uOi1dKyRIAIgBAUINCgtfcmVxdWVzdF9pZCJcChpDcmVhdGVTdWJzY3JpcHRpb25SZXNwb25zZRIuCgxzdWJzY3JpcHRpb24YASABKAsyGC5hdHRlc3RvLnYxLlN1YnNjcmlwdGlvbhIOCgZzZWNyZXQYAiABKAkiWQoWR2V0U3Vic2NyaXB0aW9uUmVxdWVzdBI/Cg9zdWJzY3JpcHRpb25faWQYASABKAlCJsrzGCIIARhAIhxec3ViX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kIkkKF0dldFN1YnNjcmlwdGlvblJlc3BvbnNlEi4KDHN1YnNjcmlwdGlvbhgBIAEoCzIYLmF0dGVzdG8udjEuU3Vic2NyaXB0aW9uIlUKGExpc3RTdWJzY3JpcHRpb25zUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCcrzGAUoADD0AxIbCgpwYWdlX3Rva2VuGAIgASgJQgfK8xgDGIAEImUKGUxpc3RTdWJzY3JpcHRpb25zUmVzcG9uc2USLwoNc3Vic2NyaXB0aW9ucxgBIAMoCzIYLmF0dGVzdG8udjEuU3Vic2NyaXB0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKpAgoZVXBkYXRlU3Vic2NyaXB0aW9uUmVxdWVzdBI/Cg9zdWJzY3JpcHRpb25faWQYASABKAlCJsrzGCIIARhAIhxec3ViX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEhUKBG5hbWUYAiABKAlCB8rzGAMYyAESFgoDdXJsGAMgASgJQgnK8xgFGIAQQAESHQoLZXZlbnRfdHlwZXMYBCADKAlCCMrzGAQYEEgBEhwKC2Rlc2NyaXB0aW9uGAUgASgJQgfK8xgDGOgHEg8KB2VuYWJsZWQYBiABKAgSNwoLdXBkYXRlX21hc2sYByABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrQgbK8xgCCAESFQoEZXRhZxgIIAEoCUIHyvMYAxiAASJMChpVcGRhdGVTdWJzY3JpcHRpb25SZXNwb25zZRIuCgxzdWJzY3JpcHRpb24YASABKAsyGC5hdHRlc3RvLnYxLlN1YnNjcmlwdGlvbiJzChlEZWxldGVTdWJzY3JpcHRpb25SZXF1ZXN0Ej8KD3N1YnNjcmlwdGlvbl9pZBgBIAEoCUImyvMYIggBGEAiHF5zdWJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSFQoEZXRhZxgCIAEoCUIHyvMYAxiAASIcChpEZWxldGVTdWJzY3JpcHRpb25SZXNwb25zZSKlAQofUm90YXRlU3Vic2NyaXB0aW9uU2VjcmV0UmVxdWVzdBI/Cg9zdWJzY3JpcHRpb25faWQYASABKAlCJsrzGCIIARhAIhxec3ViX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEioKB292ZXJsYXAYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFQoEZXRhZxgDIAEoCUIHyvMYAxiAASJiCiBSb3RhdGVTdWJzY3JpcHRpb25TZWNyZXRSZXNwb25zZRIuCgxzdWJzY3JpcHRpb24YASABKAsyGC5hdHRlc3RvLnYxLlN1YnNjcmlwdGlvbhIOCgZzZWNyZXQYAiABKAkihgIKFUxpc3REZWxpdmVyaWVzUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCcrzGAUoADD0AxJCCg9zdWJzY3JpcHRpb25faWQYAiABKAlCJMrzGCAYQCIcXnN1Yl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JEgAiAEBEioKBnN0YXR1cxgDIAEoDjIaLmF0dGVzdG8udjEuRGVsaXZlcnlTdGF0dXMSHwoKZXZlbnRfdHlwZRgEIAEoCUIGyvMYAkgBSAGIAQESGwoKcGFnZV90b2tlbhgFIAEoCUIHyvMYAxiABEISChBfc3Vic2NyaXB0aW9uX2lkQg0KC19ldmVudF90eXBlIlsKFkxpc3REZWxpdmVyaWVzUmVzcG9uc2USKAoKZGVsaXZlcmllcxgBIAMoCzIULmF0dGVzdG8udjEuRGVsaXZlcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlEKEkdldERlbGl2ZXJ5UmVxdWVzdBI7CgtkZWxpdmVyeV9pZBgBIAEoCUImyvMYIggBGEAiHF5kbHZfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQiPQoTR2V0RGVsaXZlcnlSZXNwb25zZRImCghkZWxpdmVyeRgBIAEoCzIULmF0dGVzdG8udjEuRGVsaXZlcnkiVwoYUmVkZWxpdmVyRGVsaXZlcnlSZXF1ZXN0EjsKC2RlbGl2ZXJ5X2lkGAEgASgJQibK8xgiCAEYQCIcXmRsdl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JCJDChlSZWRlbGl2ZXJEZWxpdmVyeVJlc3BvbnNlEiYKCGRlbGl2ZXJ5GAEgASgLMhQuYXR0ZXN0by52MS5EZWxpdmVyeSJ1ChRTZW5kVGVzdEV2ZW50UmVxdWVzdBI/Cg9zdWJzY3JpcHRpb25faWQYASABKAlCJsrzGCIIARhAIhxec3ViX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEhwKCmV2ZW50X3R5cGUYAiABKAlCCMrzGAQIAUgBIj8KFVNlbmRUZXN0RXZlbnRSZXNwb25zZRImCghkZWxpdmVyeRgBIAEoCzIULmF0dGVzdG8udjEuRGVsaXZlcnkqiQEKDkRlbGl2ZXJ5U3RhdHVzEh8KG0RFTElWRVJZX1NUQVRVU19VTlNQRUNJRklFRBAAEhsKF0RFTElWRVJZX1NUQVRVU19QRU5ESU5HEAESHQoZREVMSVZFUllfU1RBVFVTX1NVQ0NFRURFRBACEhoKFkRFTElWRVJZX1NUQVRVU19GQUlMRUQQAyqHAwoQQXR0ZW1wdEVycm9yS2luZBIiCh5BVFRFTVBUX0VSUk9SX0tJTkRfVU5TUEVDSUZJRUQQABIbChdBVFRFTVBUX0VSUk9SX0tJTkRfTk9ORRABEiIKHkFUVEVNUFRfRVJST1JfS0lORF9IVFRQX1NUQVRVUxACEh4KGkFUVEVNUFRfRVJST1JfS0lORF9USU1FT1VUEAMSKQolQVRURU1QVF9FUlJPUl9LSU5EX0NPTk5FQ1RJT05fUkVGVVNFRBAEEhoKFkFUVEVNUFRfRVJST1JfS0lORF9ETlMQBRIaChZBVFRFTVBUX0VSUk9SX0tJTkRfVExTEAYSJgoiQVRURU1QVF9FUlJPUl9LSU5EX0JMT0NLRURfQUREUkVTUxAHEh4KGkFUVEVNUFRfRVJST1JfS0lORF9ORVRXT1JLEAgSIgoeQVRURU1QVF9FUlJPUl9LSU5EX0lOVEVSUlVQVEVEEAkSHwobQVRURU1QVF9FUlJPUl9LSU5EX0lOVEVSTkFMEAoy6QcKDldlYmhvb2tTZXJ2aWNlEmMKEkNyZWF0ZVN1YnNjcmlwdGlvbhIlLmF0dGVzdG8udjEuQ3JlYXRlU3Vic2NyaXB0aW9uUmVxdWVzdBomLmF0dGVzdG8udjEuQ3JlYXRlU3Vic2NyaXB0aW9uUmVzcG9uc2USXwoPR2V0U3Vic2NyaXB0aW9uEiIuYXR0ZXN0by52MS5HZXRTdWJzY3JpcHRpb25SZXF1ZXN0GiMuYXR0ZXN0by52MS5HZXRTdWJzY3JpcHRpb25SZXNwb25zZSIDkAIBEmUKEUxpc3RTdWJzY3JpcHRpb25zEiQuYXR0ZXN0by52MS5MaXN0U3Vic2NyaXB0aW9uc1JlcXVlc3QaJS5hdHRlc3RvLnYxLkxpc3RTdWJzY3JpcHRpb25zUmVzcG9uc2UiA5ACARJjChJVcGRhdGVTdWJzY3JpcHRpb24SJS5hdHRlc3RvLnYxLlVwZGF0ZVN1YnNjcmlwdGlvblJlcXVlc3QaJi5hdHRlc3RvLnYxLlVwZGF0ZVN1YnNjcmlwdGlvblJlc3BvbnNlEmMKEkRlbGV0ZVN1YnNjcmlwdGlvbhIlLmF0dGVzdG8udjEuRGVsZXRlU3Vic2NyaXB0aW9uUmVxdWVzdBomLmF0dGVzdG8udjEuRGVsZXRlU3Vic2NyaXB0aW9uUmVzcG9uc2USdQoYUm90YXRlU3Vic2NyaXB0aW9uU2VjcmV0EisuYXR0ZXN0by52MS5Sb3RhdGVTdWJzY3JpcHRpb25TZWNyZXRSZXF1ZXN0GiwuYXR0ZXN0by52MS5Sb3RhdGVTdWJzY3JpcHRpb25TZWNyZXRSZXNwb25zZRJcCg5MaXN0RGVsaXZlcmllcxIhLmF0dGVzdG8udjEuTGlzdERlbGl2ZXJpZXNSZXF1ZXN0GiIuYXR0ZXN0by52MS5MaXN0RGVsaXZlcmllc1Jlc3BvbnNlIgOQAgESUwoLR2V0RGVsaXZlcnkSHi5hdHRlc3RvLnYxLkdldERlbGl2ZXJ5UmVxdWVzdBofLmF0dGVzdG8udjEuR2V0RGVsaXZlcnlSZXNwb25zZSIDkAIBEmAKEVJlZGVsaXZlckRlbGl2ZXJ5EiQuYXR0ZXN0by52MS5SZWRlbGl2ZXJEZWxpdmVyeVJlcXVlc3QaJS5hdHRlc3RvLnYxLlJlZGVsaXZlckRlbGl2ZXJ5UmVzcG9uc2USVAoNU2VuZFRlc3RFdmVudBIgLmF0dGVzdG8udjEuU2VuZFRlc3RFdmVudFJlcXVlc3QaIS5hdHRlc3RvLnYxLlNlbmRUZXN0RXZlbnRSZXNwb25zZUI7WjlnaXRodWIuY29tL2F0dGVzdG8tZXUvYXR0ZXN0by9nZW4vZ28vYXR0ZXN0by92MTthdHRlc3RvdjFiBnByb3RvMw", [file_attesto_v1_validate, file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChhhdHRlc3RvL3YxL3dlYmhvb2sucHJvdG8SCmF0dGVzdG8udjEi6wMKDFN1YnNjcmlwdGlvbhIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEgsKA3VybBgDIAEoCRITCgtldmVudF90eXBlcxgEIAMoCRITCgtkZXNjcmlwdGlvbhgFIAEoCRIPCgdlbmFibGVkGAYgASgIEhcKD2Rpc2FibGVkX3JlYXNvbhgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChFzZWNyZXRfcm90YXRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPgoacHJldmlvdXNfc2VjcmV0X2V4cGlyZXNfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBGV0YWcYDCABKAkSIQoZbWF4X2RlbGl2ZXJpZXNfcGVyX3NlY29uZBgNIAEoDRIlCh1jb25zZWN1dGl2ZV9mYWlsZWRfZGVsaXZlcmllcxgOIAEoDRIxCg1mYWlsaW5nX3NpbmNlGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLsAgoHQXR0ZW1wdBIOCgZudW1iZXIYASABKA0SLgoKc3RhcnRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKbGF0ZW5jeV9tcxgDIAEoDRITCgtzdGF0dXNfY29kZRgEIAEoDRIwCgplcnJvcl9raW5kGAUgASgOMhwuYXR0ZXN0by52MS5BdHRlbXB0RXJyb3JLaW5kEhgKEHJlc3BvbnNlX2V4Y2VycHQYBiABKAkSLwoLZmluaXNoZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD3Byb29mX3N0cmVhbV9pZBgIIAEoCRIOCgZzZXFfbm8YCSABKAQSEgoKdGxvZ19wcm9vZhgKIAEoCRITCgtib2R5X3NoYTI1NhgLIAEoCRIXCg9yZXNwb25zZV9zaGEyNTYYDCABKAkSEAoIdXJsX2hvc3QYDSABKAkioQMKCERlbGl2ZXJ5EgoKAmlkGAEgASgJEhcKD3N1YnNjcmlwdGlvbl9pZBgCIAEoCRISCgpldmVudF90eXBlGAMgASgJEioKBnN0YXR1cxgEIAEoDjIaLmF0dGVzdG8udjEuRGVsaXZlcnlTdGF0dXMSCwoDdXJsGAUgASgJEiUKBGRhdGEYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EgwKBHRlc3QYByABKAgSFQoNYXR0ZW1wdF9jb3VudBgIIAEoDRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCg9sYXN0X2F0dGVtcHRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD25leHRfYXR0ZW1wdF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoIYXR0ZW1wdHMYDCADKAsyEy5hdHRlc3RvLnYxLkF0dGVtcHQSFgoOZmFpbHVyZV9yZWFzb24YDSABKAki/wEKGUNyZWF0ZVN1YnNjcmlwdGlvblJlcXVlc3QSFwoEbmFtZRgBIAEoCUIJyvMYBQgBGMgBEhgKA3VybBgCIAEoCUILyvMYBwgBGIAQQAESHwoLZXZlbnRfdHlwZXMYAyADKAlCCsrzGAYIARgQSAESHAoLZGVzY3JpcHRpb24YBCABKAlCB8rzGAMY6AcSNQoKcmVxdWVzdF9pZBgFIAEoCUIcyvMYGBABGEAiEl5bQS1aYS16MC05Xy46LV0rJEgAiAEBEioKGW1heF9kZWxpdmVyaWVzX3Blcl9zZWNvbmQYBiABKA1CB8rzGAMwkE5CDQoLX3JlcXVlc3RfaWQiXAoaQ3JlYXRlU3Vic2NyaXB0aW9uUmVzcG9uc2USLgoMc3Vic2NyaXB0aW9uGAEgASgLMhguYXR0ZXN0by52MS5TdWJzY3JpcHRpb24SDgoGc2VjcmV0GAIgASgJIlkKFkdldFN1YnNjcmlwdGlvblJlcXVlc3QSPwoPc3Vic2NyaXB0aW9uX2lkGAEgASgJQibK8xgiCAEYQCIcXnN1Yl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JCJJChdHZXRTdWJzY3JpcHRpb25SZXNwb25zZRIuCgxzdWJzY3JpcHRpb24YASABKAsyGC5hdHRlc3RvLnYxLlN1YnNjcmlwdGlvbiJVChhMaXN0U3Vic2NyaXB0aW9uc1JlcXVlc3QSHAoJcGFnZV9zaXplGAEgASgFQgnK8xgFKAAw9AMSGwoKcGFnZV90b2tlbhgCIAEoCUIHyvMYAxiABCJlChlMaXN0U3Vic2NyaXB0aW9uc1Jlc3BvbnNlEi8KDXN1YnNjcmlwdGlvbnMYASADKAsyGC5hdHRlc3RvLnYxLlN1YnNjcmlwdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAki1QIKGVVwZGF0ZVN1YnNjcmlwdGlvblJlcXVlc3QSPwoPc3Vic2NyaXB0aW9uX2lkGAEgASgJQibK8xgiCAEYQCIcXnN1Yl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JBIVCgRuYW1lGAIgASgJQgfK8xgDGMgBEhYKA3VybBgDIAEoCUIJyvMYBRiAEEABEh0KC2V2ZW50X3R5cGVzGAQgAygJQgjK8xgEGBBIARIcCgtkZXNjcmlwdGlvbhgFIAEoCUIHyvMYAxjoBxIPCgdlbmFibGVkGAYgASgIEjcKC3VwZGF0ZV9tYXNrGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFza0IGyvMYAggBEhUKBGV0YWcYCCABKAlCB8rzGAMYgAESKgoZbWF4X2RlbGl2ZXJpZXNfcGVyX3NlY29uZBgJIAEoDUIHyvMYAzCQTiJMChpVcGRhdGVTdWJzY3JpcHRpb25SZXNwb25zZRIuCgxzdWJzY3JpcHRpb24YASABKAsyGC5hdHRlc3RvLnYxLlN1YnNjcmlwdGlvbiJzChlEZWxldGVTdWJzY3JpcHRpb25SZXF1ZXN0Ej8KD3N1YnNjcmlwdGlvbl9pZBgBIAEoCUImyvMYIggBGEAiHF5zdWJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSFQoEZXRhZxgCIAEoCUIHyvMYAxiAASIcChpEZWxldGVTdWJzY3JpcHRpb25SZXNwb25zZSKlAQofUm90YXRlU3Vic2NyaXB0aW9uU2VjcmV0UmVxdWVzdBI/Cg9zdWJzY3JpcHRpb25faWQYASABKAlCJsrzGCIIARhAIhxec3ViX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEioKB292ZXJsYXAYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SFQoEZXRhZxgDIAEoCUIHyvMYAxiAASJiCiBSb3RhdGVTdWJzY3JpcHRpb25TZWNyZXRSZXNwb25zZRIuCgxzdWJzY3JpcHRpb24YASABKAsyGC5hdHRlc3RvLnYxLlN1YnNjcmlwdGlvbhIOCgZzZWNyZXQYAiABKAkihgIKFUxpc3REZWxpdmVyaWVzUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCcrzGAUoADD0AxJCCg9zdWJzY3JpcHRpb25faWQYAiABKAlCJMrzGCAYQCIcXnN1Yl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JEgAiAEBEioKBnN0YXR1cxgDIAEoDjIaLmF0dGVzdG8udjEuRGVsaXZlcnlTdGF0dXMSHwoKZXZlbnRfdHlwZRgEIAEoCUIGyvMYAkgBSAGIAQESGwoKcGFnZV90b2tlbhgFIAEoCUIHyvMYAxiABEISChBfc3Vic2NyaXB0aW9uX2lkQg0KC19ldmVudF90eXBlIlsKFkxpc3REZWxpdmVyaWVzUmVzcG9uc2USKAoKZGVsaXZlcmllcxgBIAMoCzIULmF0dGVzdG8udjEuRGVsaXZlcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlEKEkdldERlbGl2ZXJ5UmVxdWVzdBI7CgtkZWxpdmVyeV9pZBgBIAEoCUImyvMYIggBGEAiHF5kbHZfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQiPQoTR2V0RGVsaXZlcnlSZXNwb25zZRImCghkZWxpdmVyeRgBIAEoCzIULmF0dGVzdG8udjEuRGVsaXZlcnkiVwoYUmVkZWxpdmVyRGVsaXZlcnlSZXF1ZXN0EjsKC2RlbGl2ZXJ5X2lkGAEgASgJQibK8xgiCAEYQCIcXmRsdl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JCJDChlSZWRlbGl2ZXJEZWxpdmVyeVJlc3BvbnNlEiYKCGRlbGl2ZXJ5GAEgASgLMhQuYXR0ZXN0by52MS5EZWxpdmVyeSJ1ChRTZW5kVGVzdEV2ZW50UmVxdWVzdBI/Cg9zdWJzY3JpcHRpb25faWQYASABKAlCJsrzGCIIARhAIhxec3ViX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEhwKCmV2ZW50X3R5cGUYAiABKAlCCMrzGAQIAUgBIj8KFVNlbmRUZXN0RXZlbnRSZXNwb25zZRImCghkZWxpdmVyeRgBIAEoCzIULmF0dGVzdG8udjEuRGVsaXZlcnkiuQEKGFJlY292ZXJEZWxpdmVyaWVzUmVxdWVzdBI/Cg9zdWJzY3JpcHRpb25faWQYASABKAlCJsrzGCIIARhAIhxec3ViX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEjEKBXNpbmNlGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIGyvMYAggBEikKBXVudGlsGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJYChlSZWNvdmVyRGVsaXZlcmllc1Jlc3BvbnNlEhcKD3JlY292ZXJlZF9jb3VudBgBIAEoDRIUCgxkZWxpdmVyeV9pZHMYAiADKAkSDAoEbW9yZRgDIAEoCCJSChVMaXN0RXZlbnRUeXBlc1JlcXVlc3QSHAoJcGFnZV9zaXplGAEgASgFQgnK8xgFKAAw9AMSGwoKcGFnZV90b2tlbhgCIAEoCUIHyvMYAxiABCKdAQoJRXZlbnRUeXBlEgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSLAoLZGF0YV9zY2hlbWEYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EigKB2V4YW1wbGUYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhUKDXNpbmNlX3ZlcnNpb24YBSABKAkiXQoWTGlzdEV2ZW50VHlwZXNSZXNwb25zZRIqCgtldmVudF90eXBlcxgBIAMoCzIVLmF0dGVzdG8udjEuRXZlbnRUeXBlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSqJAQoORGVsaXZlcnlTdGF0dXMSHwobREVMSVZFUllfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGwoXREVMSVZFUllfU1RBVFVTX1BFTkRJTkcQARIdChlERUxJVkVSWV9TVEFUVVNfU1VDQ0VFREVEEAISGgoWREVMSVZFUllfU1RBVFVTX0ZBSUxFRBADKocDChBBdHRlbXB0RXJyb3JLaW5kEiIKHkFUVEVNUFRfRVJST1JfS0lORF9VTlNQRUNJRklFRBAAEhsKF0FUVEVNUFRfRVJST1JfS0lORF9OT05FEAESIgoeQVRURU1QVF9FUlJPUl9LSU5EX0hUVFBfU1RBVFVTEAISHgoaQVRURU1QVF9FUlJPUl9LSU5EX1RJTUVPVVQQAxIpCiVBVFRFTVBUX0VSUk9SX0tJTkRfQ09OTkVDVElPTl9SRUZVU0VEEAQSGgoWQVRURU1QVF9FUlJPUl9LSU5EX0ROUxAFEhoKFkFUVEVNUFRfRVJST1JfS0lORF9UTFMQBhImCiJBVFRFTVBUX0VSUk9SX0tJTkRfQkxPQ0tFRF9BRERSRVNTEAcSHgoaQVRURU1QVF9FUlJPUl9LSU5EX05FVFdPUksQCBIiCh5BVFRFTVBUX0VSUk9SX0tJTkRfSU5URVJSVVBURUQQCRIfChtBVFRFTVBUX0VSUk9SX0tJTkRfSU5URVJOQUwQCjKpCQoOV2ViaG9va1NlcnZpY2USYwoSQ3JlYXRlU3Vic2NyaXB0aW9uEiUuYXR0ZXN0by52MS5DcmVhdGVTdWJzY3JpcHRpb25SZXF1ZXN0GiYuYXR0ZXN0by52MS5DcmVhdGVTdWJzY3JpcHRpb25SZXNwb25zZRJfCg9HZXRTdWJzY3JpcHRpb24SIi5hdHRlc3RvLnYxLkdldFN1YnNjcmlwdGlvblJlcXVlc3QaIy5hdHRlc3RvLnYxLkdldFN1YnNjcmlwdGlvblJlc3BvbnNlIgOQAgESZQoRTGlzdFN1YnNjcmlwdGlvbnMSJC5hdHRlc3RvLnYxLkxpc3RTdWJzY3JpcHRpb25zUmVxdWVzdBolLmF0dGVzdG8udjEuTGlzdFN1YnNjcmlwdGlvbnNSZXNwb25zZSIDkAIBEmMKElVwZGF0ZVN1YnNjcmlwdGlvbhIlLmF0dGVzdG8udjEuVXBkYXRlU3Vic2NyaXB0aW9uUmVxdWVzdBomLmF0dGVzdG8udjEuVXBkYXRlU3Vic2NyaXB0aW9uUmVzcG9uc2USYwoSRGVsZXRlU3Vic2NyaXB0aW9uEiUuYXR0ZXN0by52MS5EZWxldGVTdWJzY3JpcHRpb25SZXF1ZXN0GiYuYXR0ZXN0by52MS5EZWxldGVTdWJzY3JpcHRpb25SZXNwb25zZRJ1ChhSb3RhdGVTdWJzY3JpcHRpb25TZWNyZXQSKy5hdHRlc3RvLnYxLlJvdGF0ZVN1YnNjcmlwdGlvblNlY3JldFJlcXVlc3QaLC5hdHRlc3RvLnYxLlJvdGF0ZVN1YnNjcmlwdGlvblNlY3JldFJlc3BvbnNlElwKDkxpc3REZWxpdmVyaWVzEiEuYXR0ZXN0by52MS5MaXN0RGVsaXZlcmllc1JlcXVlc3QaIi5hdHRlc3RvLnYxLkxpc3REZWxpdmVyaWVzUmVzcG9uc2UiA5ACARJTCgtHZXREZWxpdmVyeRIeLmF0dGVzdG8udjEuR2V0RGVsaXZlcnlSZXF1ZXN0Gh8uYXR0ZXN0by52MS5HZXREZWxpdmVyeVJlc3BvbnNlIgOQAgESYAoRUmVkZWxpdmVyRGVsaXZlcnkSJC5hdHRlc3RvLnYxLlJlZGVsaXZlckRlbGl2ZXJ5UmVxdWVzdBolLmF0dGVzdG8udjEuUmVkZWxpdmVyRGVsaXZlcnlSZXNwb25zZRJUCg1TZW5kVGVzdEV2ZW50EiAuYXR0ZXN0by52MS5TZW5kVGVzdEV2ZW50UmVxdWVzdBohLmF0dGVzdG8udjEuU2VuZFRlc3RFdmVudFJlc3BvbnNlEmAKEVJlY292ZXJEZWxpdmVyaWVzEiQuYXR0ZXN0by52MS5SZWNvdmVyRGVsaXZlcmllc1JlcXVlc3QaJS5hdHRlc3RvLnYxLlJlY292ZXJEZWxpdmVyaWVzUmVzcG9uc2USXAoOTGlzdEV2ZW50VHlwZXMSIS5hdHRlc3RvLnYxLkxpc3RFdmVudFR5cGVzUmVxdWVzdBoiLmF0dGVzdG8udjEuTGlzdEV2ZW50VHlwZXNSZXNwb25zZSIDkAIBQjtaOWdpdGh1Yi5jb20vYXR0ZXN0by1ldS9hdHRlc3RvL2dlbi9nby9hdHRlc3RvL3YxO2F0dGVzdG92MWIGcHJvdG8z", [file_attesto_v1_validate, file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A Subscription sends the tenant's events of the chosen types to one URL.
@@ -107,6 +107,32 @@ export type Subscription = Message<"attesto.v1.Subscription"> & {
    * @generated from field: string etag = 12;
    */
   etag: string;
+
+  /**
+   * At most this many deliveries are sent per second, by all instances
+   * together; 0 means no limit.
+   *
+   * @generated from field: uint32 max_deliveries_per_second = 13;
+   */
+  maxDeliveriesPerSecond: number;
+
+  /**
+   * Deliveries that ended FAILED in a row (a success resets it); the
+   * subscription is disabled with reason "failing" when it reaches the
+   * server's limit.
+   *
+   * @generated from field: uint32 consecutive_failed_deliveries = 14;
+   */
+  consecutiveFailedDeliveries: number;
+
+  /**
+   * Since when every attempt failed; unset after a success. The
+   * subscription is disabled with reason "failing" when this is older than
+   * the server's window.
+   *
+   * @generated from field: google.protobuf.Timestamp failing_since = 15;
+   */
+  failingSince?: Timestamp | undefined;
 };
 
 /**
@@ -163,6 +189,58 @@ export type Attempt = Message<"attesto.v1.Attempt"> & {
    * @generated from field: string response_excerpt = 6;
    */
   responseExcerpt: string;
+
+  /**
+   * When the attempt ended.
+   *
+   * @generated from field: google.protobuf.Timestamp finished_at = 7;
+   */
+  finishedAt?: Timestamp | undefined;
+
+  /**
+   * The tenant's deliveries Proofstream the attempt is committed to.
+   *
+   * @generated from field: string proof_stream_id = 8;
+   */
+  proofStreamId: string;
+
+  /**
+   * The attempt's event in that stream; 0 until it is committed (moments
+   * after the attempt ended).
+   *
+   * @generated from field: uint64 seq_no = 9;
+   */
+  seqNo: bigint;
+
+  /**
+   * The C2SP tlog-proof of that event (its leaf as `extra`, the signed
+   * checkpoint); empty until a checkpoint covers it.
+   *
+   * @generated from field: string tlog_proof = 10;
+   */
+  tlogProof: string;
+
+  /**
+   * SHA-256 (lowercase hex) of the body sent.
+   *
+   * @generated from field: string body_sha256 = 11;
+   */
+  bodySha256: string;
+
+  /**
+   * SHA-256 (lowercase hex) of response_excerpt as UTF-8: the first bytes
+   * of the answer.
+   *
+   * @generated from field: string response_sha256 = 12;
+   */
+  responseSha256: string;
+
+  /**
+   * The host (and port) the attempt was sent to.
+   *
+   * @generated from field: string url_host = 13;
+   */
+  urlHost: string;
 };
 
 /**
@@ -322,6 +400,14 @@ export type CreateSubscriptionRequest = Message<"attesto.v1.CreateSubscriptionRe
    * @generated from field: optional string request_id = 5;
    */
   requestId?: string | undefined;
+
+  /**
+   * At most this many deliveries per second, by all instances together; 0
+   * (the default) means no limit.
+   *
+   * @generated from field: uint32 max_deliveries_per_second = 6;
+   */
+  maxDeliveriesPerSecond: number;
 };
 
 /**
@@ -507,7 +593,8 @@ export type UpdateSubscriptionRequest = Message<"attesto.v1.UpdateSubscriptionRe
 
   /**
    * When update_mask names "enabled": true re-enables a disabled
-   * subscription (clearing disabled_reason), false disables it.
+   * subscription (clearing disabled_reason and the failure counters; no
+   * delivery is requeued: see RecoverDeliveries), false disables it.
    *
    * @generated from field: bool enabled = 6;
    */
@@ -515,7 +602,8 @@ export type UpdateSubscriptionRequest = Message<"attesto.v1.UpdateSubscriptionRe
 
   /**
    * The fields to change, by their names in this message: any of "name",
-   * "url", "event_types", "description" and "enabled" (AIP-134). Required:
+   * "url", "event_types", "description", "enabled" and
+   * "max_deliveries_per_second" (AIP-134). Required:
    * an empty mask, an unknown path, or an empty name, url or event_types it
    * names answers INVALID_ARGUMENT (field update_mask or the named field).
    *
@@ -529,6 +617,14 @@ export type UpdateSubscriptionRequest = Message<"attesto.v1.UpdateSubscriptionRe
    * @generated from field: string etag = 8;
    */
   etag: string;
+
+  /**
+   * The new limit, when update_mask names "max_deliveries_per_second"; 0
+   * removes it.
+   *
+   * @generated from field: uint32 max_deliveries_per_second = 9;
+   */
+  maxDeliveriesPerSecond: number;
 };
 
 /**
@@ -882,6 +978,182 @@ export const SendTestEventResponseSchema: GenMessage<SendTestEventResponse> = /*
   messageDesc(file_attesto_v1_webhook, 22);
 
 /**
+ * The request of WebhookService.RecoverDeliveries.
+ *
+ * @generated from message attesto.v1.RecoverDeliveriesRequest
+ */
+export type RecoverDeliveriesRequest = Message<"attesto.v1.RecoverDeliveriesRequest"> & {
+  /**
+   * The subscription, "sub_" followed by a ULID.
+   *
+   * @generated from field: string subscription_id = 1;
+   */
+  subscriptionId: string;
+
+  /**
+   * Deliveries created at or after this time.
+   *
+   * @generated from field: google.protobuf.Timestamp since = 2;
+   */
+  since?: Timestamp | undefined;
+
+  /**
+   * Deliveries created before this time; unset means now.
+   *
+   * @generated from field: google.protobuf.Timestamp until = 3;
+   */
+  until?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message attesto.v1.RecoverDeliveriesRequest.
+ * Use `create(RecoverDeliveriesRequestSchema)` to create a new message.
+ */
+export const RecoverDeliveriesRequestSchema: GenMessage<RecoverDeliveriesRequest> = /*@__PURE__*/
+  messageDesc(file_attesto_v1_webhook, 23);
+
+/**
+ * The response of WebhookService.RecoverDeliveries.
+ *
+ * @generated from message attesto.v1.RecoverDeliveriesResponse
+ */
+export type RecoverDeliveriesResponse = Message<"attesto.v1.RecoverDeliveriesResponse"> & {
+  /**
+   * How many deliveries got a new attempt.
+   *
+   * @generated from field: uint32 recovered_count = 1;
+   */
+  recoveredCount: number;
+
+  /**
+   * Their ids, oldest first.
+   *
+   * @generated from field: repeated string delivery_ids = 2;
+   */
+  deliveryIds: string[];
+
+  /**
+   * True when the window holds more failed deliveries than one call
+   * recovers: call again.
+   *
+   * @generated from field: bool more = 3;
+   */
+  more: boolean;
+};
+
+/**
+ * Describes the message attesto.v1.RecoverDeliveriesResponse.
+ * Use `create(RecoverDeliveriesResponseSchema)` to create a new message.
+ */
+export const RecoverDeliveriesResponseSchema: GenMessage<RecoverDeliveriesResponse> = /*@__PURE__*/
+  messageDesc(file_attesto_v1_webhook, 24);
+
+/**
+ * The request of WebhookService.ListEventTypes.
+ *
+ * @generated from message attesto.v1.ListEventTypesRequest
+ */
+export type ListEventTypesRequest = Message<"attesto.v1.ListEventTypesRequest"> & {
+  /**
+   * How many items to return: 0 means 50, at most 500.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * The next_page_token of the previous page; empty for the first page.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message attesto.v1.ListEventTypesRequest.
+ * Use `create(ListEventTypesRequestSchema)` to create a new message.
+ */
+export const ListEventTypesRequestSchema: GenMessage<ListEventTypesRequest> = /*@__PURE__*/
+  messageDesc(file_attesto_v1_webhook, 25);
+
+/**
+ * One webhook event type of the catalogue.
+ *
+ * @generated from message attesto.v1.EventType
+ */
+export type EventType = Message<"attesto.v1.EventType"> & {
+  /**
+   * The type, e.g. "proofstream.checkpointed" (the body's `event`).
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * What it means and when it is sent.
+   *
+   * @generated from field: string description = 2;
+   */
+  description: string;
+
+  /**
+   * The JSON Schema (draft 2020-12) of the body's `data`.
+   *
+   * @generated from field: google.protobuf.Struct data_schema = 3;
+   */
+  dataSchema?: JsonObject | undefined;
+
+  /**
+   * An example `data`.
+   *
+   * @generated from field: google.protobuf.Struct example = 4;
+   */
+  example?: JsonObject | undefined;
+
+  /**
+   * The Attesto version that introduced it, e.g. "1.0.0".
+   *
+   * @generated from field: string since_version = 5;
+   */
+  sinceVersion: string;
+};
+
+/**
+ * Describes the message attesto.v1.EventType.
+ * Use `create(EventTypeSchema)` to create a new message.
+ */
+export const EventTypeSchema: GenMessage<EventType> = /*@__PURE__*/
+  messageDesc(file_attesto_v1_webhook, 26);
+
+/**
+ * The response of WebhookService.ListEventTypes.
+ *
+ * @generated from message attesto.v1.ListEventTypesResponse
+ */
+export type ListEventTypesResponse = Message<"attesto.v1.ListEventTypesResponse"> & {
+  /**
+   * The page of event types, in the order of WebhookService's list.
+   *
+   * @generated from field: repeated attesto.v1.EventType event_types = 1;
+   */
+  eventTypes: EventType[];
+
+  /**
+   * The token of the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message attesto.v1.ListEventTypesResponse.
+ * Use `create(ListEventTypesResponseSchema)` to create a new message.
+ */
+export const ListEventTypesResponseSchema: GenMessage<ListEventTypesResponse> = /*@__PURE__*/
+  messageDesc(file_attesto_v1_webhook, 27);
+
+/**
  * DeliveryStatus is the state of one delivery.
  *
  * @generated from enum attesto.v1.DeliveryStatus
@@ -1043,13 +1315,15 @@ export const AttemptErrorKindSchema: GenEnum<AttemptErrorKind> = /*@__PURE__*/
  *
  * # Event types and their `data`
  *
- * These eight are the webhook event types, the one set every field marked
+ * These nine are the webhook event types, the one set every field marked
  * `webhook_event_type` in its rules accepts: `batch.confirmed`,
  * `batch.failed`, `event.anchored`, `proofstream.checkpointed`,
  * `proofstream.witnessed`,
  * `proofstream.fork_detected`, `proofstream.bundle_ready`,
- * `apple.notification`, `google.notification`. New types may be added in
- * v1; a receiver should ignore types it does not know.
+ * `apple.notification`, `google.notification`, `subscription.disabled`.
+ * New types may be added in v1; a receiver should ignore types it does not
+ * know. ListEventTypes returns each with a description, the JSON Schema of
+ * its `data` and an example.
  *
  * Timestamps are RFC 3339 UTC strings, hashes lowercase hex, chain values
  * (transaction, block and batch root hashes) 0x-prefixed hex.
@@ -1136,6 +1410,27 @@ export const AttemptErrorKindSchema: GenEnum<AttemptErrorKind> = /*@__PURE__*/
  *      "notification_kind": "subscription" | "one_time_product" |
  *                           "voided_purchase" | "test",
  *      "payload": {...}, "stream_id": "str_...", "seq_no": 18}
+ *
+ * `subscription.disabled`: another subscription of the tenant was disabled
+ * automatically because its deliveries kept failing (sent to the tenant's
+ * other enabled subscriptions to this type).
+ *
+ *     {"subscription_id": "sub_...", "name": "...", "url_host": "...",
+ *      "reason": "failing", "consecutive_failed_deliveries": 20,
+ *      "failing_since": "2026-06-07T12:00:00Z",
+ *      "disabled_at": "2026-06-12T12:00:00Z"}
+ *
+ * # Provable deliveries
+ *
+ * Every attempt that ended is committed to the tenant's deliveries
+ * Proofstream (created on the first attempt, named "webhook deliveries") as
+ * an event of type `webhook.attempt` with source_ref
+ * "<delivery id>#<attempt number>" and the payload
+ * `{"delivery_id", "subscription_id", "event_type", "attempt", "url_host",
+ * "status_code", "error_kind", "started_at", "finished_at",
+ * "body_sha256", "response_sha256"}`. GetDelivery returns each attempt's
+ * seq_no and, once a checkpoint covers it, its C2SP tlog-proof; bundles of
+ * that stream verify like any other.
  *
  * @generated from service attesto.v1.WebhookService
  */
@@ -1260,6 +1555,33 @@ export const WebhookService: GenService<{
     methodKind: "unary";
     input: typeof SendTestEventRequestSchema;
     output: typeof SendTestEventResponseSchema;
+  },
+  /**
+   * Makes one new attempt now of every delivery of the subscription that
+   * was created in [since, until) and is FAILED, with the same delivery ids
+   * and bodies (numbered after their previous attempts). Deliveries that are
+   * PENDING or SUCCEEDED are left alone, so a second call recovers nothing
+   * the first one did. At most 10,000 per call (`more` says there are
+   * others: call again). FAILED_PRECONDITION when the subscription is
+   * disabled (SUBSCRIPTION_DISABLED).
+   *
+   * @generated from rpc attesto.v1.WebhookService.RecoverDeliveries
+   */
+  recoverDeliveries: {
+    methodKind: "unary";
+    input: typeof RecoverDeliveriesRequestSchema;
+    output: typeof RecoverDeliveriesResponseSchema;
+  },
+  /**
+   * Lists the webhook event types: each one's description, the JSON Schema
+   * of its `data`, an example and the version that introduced it.
+   *
+   * @generated from rpc attesto.v1.WebhookService.ListEventTypes
+   */
+  listEventTypes: {
+    methodKind: "unary";
+    input: typeof ListEventTypesRequestSchema;
+    output: typeof ListEventTypesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_attesto_v1_webhook, 0);
