@@ -1260,10 +1260,10 @@ export const GetAppTransactionInfoResponseSchema: GenMessage<GetAppTransactionIn
  * FAILED_PRECONDITION when the tenant has no Apple credentials
  * (STORE_CREDENTIALS_MISSING), Apple refuses the key (401,
  * STORE_CREDENTIALS_REJECTED: revoked, or key id, issuer id or bundle id
- * wrong) or refuses the app (403, STORE_ACCESS_DENIED: e.g. not approved
- * on the App Store yet); NOT_FOUND (STORE_NOT_FOUND) for an id Apple does
- * not know; INVALID_ARGUMENT (STORE_REQUEST_INVALID) for what Apple
- * refuses as invalid, with Apple's errorCode in the message;
+ * wrong) or refuses the app (403, STORE_CREDENTIALS_REJECTED, the message
+ * says so: e.g. not approved on the App Store yet); NOT_FOUND for an id
+ * Apple does not know; INVALID_ARGUMENT for what Apple refuses as invalid,
+ * with Apple's numeric errorCode in the message;
  * RESOURCE_EXHAUSTED (STORE_RATE_LIMITED) with RetryInfo from Apple's
  * Retry-After; UNAVAILABLE (STORE_UNAVAILABLE) when Apple cannot be
  * reached or keeps answering 5xx after a bounded number of retries.
