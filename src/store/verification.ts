@@ -107,7 +107,8 @@ export interface AppleSignedDataResult {
 export class StoreVerification {
   readonly credentials: StoreCredentialCache;
   readonly appleJws: AppleJwsVerifier;
-  private readonly appleApi: AppStoreServerApi;
+  /** The App Store Server API client (its token cache and keep-alive pools), shared with the App Store calls. */
+  readonly appleApi: AppStoreServerApi;
   /** The Google Play Developer API client, with its per-tenant OAuth token cache. */
   readonly googlePlay: GooglePlayApi;
 

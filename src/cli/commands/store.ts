@@ -20,6 +20,7 @@ import {
 } from "../../../gen/ts/attesto/v1/store_pb.js";
 import type { Cli } from "../context.js";
 import { jsonOf } from "./remote.js";
+import { registerAppleApiCommand } from "./store-apple.js";
 
 /** The shared CLI context and the logger local store commands log with. */
 export interface CliHelpers extends Cli {
@@ -47,6 +48,7 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
   registerCredentialCommands(store, helpers);
   registerVerifyCommands(store, helpers);
   registerNotificationCommands(store, helpers);
+  registerAppleApiCommand(store, helpers, (run) => withStore(helpers, ({ store: verification }) => run(verification)));
 }
 
 /** The store verification facade on the local database, for one command. */
