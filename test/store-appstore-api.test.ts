@@ -7,6 +7,7 @@ import { AppleEnvironment } from "../gen/ts/attesto/v1/common_pb.js";
 import { StoreNotificationService } from "../gen/ts/attesto/v1/store_pb.js";
 import { RetryInfoSchema } from "../gen/ts/google/rpc/error_details_pb.js";
 import { loadConfig } from "../src/config.js";
+import { APP_STORE_METHODS } from "../src/contract/appstore-messages.js";
 import { createLogger } from "../src/logger.js";
 import { startAttesto, type Attesto } from "../src/server/app.js";
 import { makeAppleChain, transactionPayload, writeRootPem, type TestAppleChain } from "./support/apple-chain.js";
@@ -398,5 +399,44 @@ describe("POST /v1/apple/<call>", () => {
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { field: string } }).error.field).toBe("transaction_id");
     expect((await rest("atk_wrong", "test-notification", {})).status).toBe(401);
+  });
+});
+
+describe("tenant isolation", () => {
+  it("every call runs with the caller's own key only: a tenant without Apple credentials is refused on every RPC and route, with A's ids, and Apple sees no call", async () => {
+    const a = await appleTenant();
+    const [id] = customer(1);
+    const b = await newTenant(app.url);
+    const filled: Record<string, unknown> = {
+      transactionId: id,
+      originalTransactionId: id,
+      orderId: "MQ7XG2LJN3",
+      testNotificationToken: "token-of-a",
+      productId: "com.example.app.pro",
+      requestIdentifier: "req-of-a",
+      appAccountToken: "7e3fb20b-4cdb-47cc-936d-99d65f608138",
+      extendByDays: 1,
+      customerConsented: true,
+      startDate: new Date(Date.now() - 3600_000).toISOString(),
+      endDate: new Date().toISOString(),
+    };
+    const before = fake.requests.length;
+    for (const m of AppStoreService.methods) {
+      const body = Object.fromEntries(m.input.fields.filter((f) => filled[f.jsonName] !== undefined).map((f) => [f.jsonName, filled[f.jsonName]]));
+      const rpc = await fetch(`${app.url}/attesto.v1.AppStoreService/${m.name}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${b.key}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      const answer = (await rpc.json()) as { code: string; message: string };
+      expect(answer.code, m.name).toBe("failed_precondition");
+      expect(answer.message, m.name).toContain("no Apple credentials");
+      const route = APP_STORE_METHODS[m.localName as keyof typeof APP_STORE_METHODS].route;
+      const res = await rest(b.key, route, body);
+      expect(res.status, route).toBe(412);
+    }
+    expect(fake.requests.length).toBe(before);
+    // A's own calls still work.
+    expect((await a.client.getAppTransactionInfo({ transactionId: id! })).appTransaction!.purchase!.valid).toBe(true);
   });
 });

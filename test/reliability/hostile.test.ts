@@ -4,6 +4,7 @@ import fc from "fast-check";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_TOKEN } from "../support/server.js";
+import { APP_STORE_METHODS } from "../../src/contract/appstore-messages.js";
 import { contractServices, kindOf, rpcPath } from "./contract.js";
 import { keepOutput, LONG, remember, report, ServerProcess, serverEnv, sharedServices, tenantOn } from "./support.js";
 
@@ -243,6 +244,8 @@ const HTTP_ROUTES: Array<{ method: string; path: () => string; auth: "tenant" | 
   { method: "PATCH", path: () => "/v1/webhooks/sub_01ARZ3NDEKTSV4RRFFQ69G5FAV", auth: "tenant" },
   { method: "POST", path: () => "/v1/apple/verify", auth: "tenant" },
   { method: "POST", path: () => "/v1/apple/verify-signed", auth: "tenant" },
+  // AppStoreService's REST forms, from the contract's table.
+  ...Object.values(APP_STORE_METHODS).map((m) => ({ method: "POST", path: () => `/v1/apple/${m.route}`, auth: "tenant" as const })),
   { method: "POST", path: () => "/v1/google/verify", auth: "tenant" },
   { method: "POST", path: () => `/v1/webhooks/apple/${tenant.tenantId}`, auth: "none" },
   { method: "POST", path: () => `/v1/webhooks/google/${tenant.tenantId}`, auth: "none" },
