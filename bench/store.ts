@@ -105,7 +105,7 @@ async function appleLookup(chain: TestAppleChain, dir: string) {
       environment: "production" as const,
       acceptedEnvironments: ["production" as const, "sandbox" as const],
     };
-    await rpc(pool, "AdminService/PutAppleCredentials", { tenantId: tenant.id, ...credentials, privateKeyPem: pem, environment: "APPLE_ENVIRONMENT_PRODUCTION" }, ADMIN);
+    await rpc(pool, "AdminService/PutAppleCredentials", { tenantId: tenant.id, ...credentials, privateKeyPem: pem, environment: "APPLE_ENVIRONMENT_PRODUCTION", acceptedEnvironments: [] }, ADMIN);
     fake.registerPem(credentials.keyId, credentials.issuerId, credentials.bundleId, pem);
     fake.transactions.production.set("1000000000000001", transactionPayload({ transactionId: "1000000000000001", environment: "Production" }));
     const token = await appleApiToken({ ...credentials, privateKey });
