@@ -98,8 +98,14 @@ async function appleLookup(chain: TestAppleChain, dir: string) {
     const { secret: key } = await rpc<{ secret: string }>(pool, "AdminService/CreateApiKey", { tenantId: tenant.id, name: "bench" }, ADMIN);
     const privateKey = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
     const pem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
-    const credentials = { bundleId: "com.example.app", keyId: "BENCHKEY01", issuerId: "bench-issuer", environment: "production" as const };
-    await rpc(pool, "AdminService/PutAppleCredentials", { tenantId: tenant.id, ...credentials, privateKeyPem: pem, environment: "APPLE_ENVIRONMENT_PRODUCTION" }, ADMIN);
+    const credentials = {
+      bundleId: "com.example.app",
+      keyId: "BENCHKEY01",
+      issuerId: "bench-issuer",
+      environment: "production" as const,
+      acceptedEnvironments: ["production" as const, "sandbox" as const],
+    };
+    await rpc(pool, "AdminService/PutAppleCredentials", { tenantId: tenant.id, ...credentials, privateKeyPem: pem, environment: "APPLE_ENVIRONMENT_PRODUCTION", acceptedEnvironments: [] }, ADMIN);
     fake.registerPem(credentials.keyId, credentials.issuerId, credentials.bundleId, pem);
     fake.transactions.production.set("1000000000000001", transactionPayload({ transactionId: "1000000000000001", environment: "Production" }));
     const token = await appleApiToken({ ...credentials, privateKey });

@@ -115,5 +115,19 @@ describe("attesto store", () => {
     const bad = await cli(["store", "verify-apple", tenant.tenantId, "not-digits"]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("digits");
+
+    // Any App Store Server API call, its request as the RPC's JSON; the credentials' host (Sandbox here).
+    const history = await json<{ transactions: Array<{ purchase: { valid: boolean; transactionId: string } }>; environment: string }>([
+      "store",
+      "apple",
+      "transaction-history",
+      tenant.tenantId,
+      JSON.stringify({ transactionId: "3000000000000001" }),
+    ]);
+    expect(history.environment).toBe("Sandbox");
+    expect(history.transactions.map((t) => t.purchase)).toEqual([expect.objectContaining({ valid: true, transactionId: "3000000000000001" })]);
+    const refused = await cli(["store", "apple", "transaction-history", tenant.tenantId, JSON.stringify({ transactionId: "12a" })]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("transaction_id");
   });
 });

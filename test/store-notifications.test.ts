@@ -40,11 +40,19 @@ afterAll(async () => {
 
 const post = (path: string, body: string, headers: Record<string, string> = {}) => fetch(`${app.url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
 
-async function tenantWithStores() {
+async function tenantWithStores(apple: { environment?: AppleEnvironment; acceptedEnvironments?: AppleEnvironment[] } = {}) {
   const tenant = await newTenant(app.url);
   const admin = adminClient(app.url);
   const p8 = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" }).toString();
-  await admin.putAppleCredentials({ tenantId: tenant.tenantId, bundleId: "com.example.app", keyId: "KEY0000001", issuerId: "issuer", privateKeyPem: p8, environment: AppleEnvironment.SANDBOX });
+  await admin.putAppleCredentials({
+    tenantId: tenant.tenantId,
+    bundleId: "com.example.app",
+    keyId: "KEY0000001",
+    issuerId: "issuer",
+    privateKeyPem: p8,
+    environment: apple.environment ?? AppleEnvironment.SANDBOX,
+    acceptedEnvironments: apple.acceptedEnvironments ?? [],
+  });
   const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }).toString();
   await admin.putGoogleCredentials({
     tenantId: tenant.tenantId,
@@ -73,6 +81,14 @@ async function appleNotification(c: TestAppleChain, overrides: Record<string, un
     ...overrides,
   });
 }
+
+const failure = async (p: Promise<unknown>) =>
+  ConnectError.from(
+    await p.then(
+      () => new Error("expected a failure"),
+      (e: unknown) => e,
+    ),
+  );
 
 const count = async (t: Awaited<ReturnType<typeof tenantWithStores>>) => (await t.notifications.listNotifications({})).notifications.length;
 
@@ -115,6 +131,52 @@ describe("POST /v1/webhooks/apple/:tenantId", () => {
     expect(body.data.transaction_info.transactionId).toBe("2000000847061981");
     const { deliveries } = await clientFor(WebhookService, app.url, t.key).listDeliveries({});
     expect(deliveries.filter((d) => d.eventType === "apple.notification")).toHaveLength(1);
+  });
+
+  it("takes Sandbox and Production notifications on one route with one set of credentials (the default: both), stores and relays both", async () => {
+    const t = await tenantWithStores({ environment: AppleEnvironment.PRODUCTION });
+    const environments = ["Sandbox", "Production"];
+    for (const environment of environments) {
+      const tx = transactionPayload({ environment, transactionId: environment === "Sandbox" ? "3000000000000001" : "3000000000000002" });
+      const signedPayload = await chain.sign({
+        notificationType: "ONE_TIME_CHARGE",
+        notificationUUID: crypto.randomUUID(),
+        data: { bundleId: "com.example.app", environment, signedTransactionInfo: await chain.sign(tx) },
+        version: "2.0",
+        signedDate: Date.now(),
+      });
+      const res = await post(`/v1/webhooks/apple/${t.tenantId}`, JSON.stringify({ signedPayload }));
+      expect(res.status, environment).toBe(200);
+    }
+    const { notifications } = await t.notifications.listNotifications({});
+    expect(notifications.map((n) => n.environment).sort()).toEqual(["Production", "Sandbox"]);
+    await waitFor(() => (receiver.received.filter((r) => r.url === `/${t.tenantId}`).length === 2 ? true : undefined), "both relays");
+    const relayed = receiver.received.filter((r) => r.url === `/${t.tenantId}`).map((r) => (JSON.parse(r.body.toString()) as { data: { environment: string } }).data.environment);
+    expect(relayed.sort()).toEqual(["Production", "Sandbox"]);
+  });
+
+  it("refuses an environment the tenant does not accept, with the reason", async () => {
+    const t = await tenantWithStores({ environment: AppleEnvironment.PRODUCTION, acceptedEnvironments: [AppleEnvironment.PRODUCTION] });
+    const signedPayload = await appleNotification(chain);
+    const res = await post(`/v1/webhooks/apple/${t.tenantId}`, JSON.stringify({ signedPayload }));
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain("environment_mismatch");
+    expect(await count(t)).toBe(0);
+    const stored = await adminClient(app.url).getStoreCredentials({ tenantId: t.tenantId });
+    expect(stored.apple?.acceptedEnvironments).toEqual([AppleEnvironment.PRODUCTION]);
+    const xcode = await failure(
+      adminClient(app.url).putAppleCredentials({
+        tenantId: t.tenantId,
+        bundleId: "com.example.app",
+        keyId: "KEY0000001",
+        issuerId: "issuer",
+        privateKeyPem: generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+        environment: AppleEnvironment.PRODUCTION,
+        acceptedEnvironments: [AppleEnvironment.XCODE],
+      }),
+    );
+    expect(xcode.code).toBe(Code.InvalidArgument);
+    expect(xcode.rawMessage).toContain("accepted_environments[0]");
   });
 
   it("answers 401 and writes nothing for every forgery", async () => {

@@ -33,8 +33,8 @@ afterAll(async () => {
   await b?.stop();
 });
 
-async function putApple(tenantId: string, bundleId: string, environment = AppleEnvironment.SANDBOX) {
-  await adminClient(a.url).putAppleCredentials({ tenantId, bundleId, keyId: "KEY1234567", issuerId: "issuer-1", privateKeyPem: p8(), environment });
+async function putApple(tenantId: string, bundleId: string, environment = AppleEnvironment.SANDBOX, acceptedEnvironments: AppleEnvironment[] = []) {
+  await adminClient(a.url).putAppleCredentials({ tenantId, bundleId, keyId: "KEY1234567", issuerId: "issuer-1", privateKeyPem: p8(), environment, acceptedEnvironments });
 }
 
 describe("VerifyAppleSignedData", () => {
@@ -70,10 +70,28 @@ describe("VerifyAppleSignedData", () => {
     const jws = await chain.sign(transactionPayload());
     await putApple(tenant.tenantId, "com.other.app");
     expect((await client.verifyAppleSignedData({ signedData: jws })).purchase).toMatchObject({ valid: false, errorCode: "app_mismatch" });
+    // Credentials for the Production host accept Sandbox data too unless the tenant narrows them (INVALID_ENVIRONMENT is no answer to TestFlight).
     await putApple(tenant.tenantId, "com.example.app", AppleEnvironment.PRODUCTION);
+    expect((await client.verifyAppleSignedData({ signedData: jws })).purchase).toMatchObject({ valid: true, environment: StoreEnvironment.SANDBOX });
+    await putApple(tenant.tenantId, "com.example.app", AppleEnvironment.PRODUCTION, [AppleEnvironment.PRODUCTION]);
     expect((await client.verifyAppleSignedData({ signedData: jws })).purchase).toMatchObject({ valid: false, errorCode: "environment_mismatch" });
     // The caller may name the environment it expects.
     expect((await client.verifyAppleSignedData({ signedData: jws, environment: AppleEnvironment.SANDBOX })).purchase?.valid).toBe(true);
+  });
+
+  it("answers Xcode and local StoreKit testing data with the reason that it is not Apple-signed", async () => {
+    const tenant = await newTenant(a.url);
+    const client = clientFor(StoreVerificationService, a.url, tenant.key);
+    // Xcode signs with one local, self-signed certificate.
+    const xcode = await makeAppleChain();
+    for (const environment of ["Xcode", "LocalTesting"]) {
+      const signedData = await xcode.sign(transactionPayload({ environment }), { x5c: xcode.x5c.slice(0, 1) });
+      const res = await client.verifyAppleSignedData({ signedData });
+      expect(res.purchase, environment).toMatchObject({ valid: false, errorCode: "not_apple_signed" });
+    }
+    // A chain that is not Apple's and says nothing of Xcode stays a broken chain.
+    const res = await client.verifyAppleSignedData({ signedData: await xcode.sign(transactionPayload(), { x5c: xcode.x5c.slice(0, 1) }) });
+    expect(res.purchase).toMatchObject({ valid: false, errorCode: "chain_invalid" });
   });
 
   it("verifies a notification and its nested transaction and renewal info", async () => {

@@ -5,6 +5,7 @@ import { AnchorService } from "../../gen/ts/attesto/v1/anchor_pb.js";
 import { ConnectorService } from "../../gen/ts/attesto/v1/connector_pb.js";
 import { ProofstreamService } from "../../gen/ts/attesto/v1/proofstream_pb.js";
 import { StoreNotificationService, StoreVerificationService } from "../../gen/ts/attesto/v1/store_pb.js";
+import { AppStoreService } from "../../gen/ts/attesto/v1/appstore_pb.js";
 import { TenantService } from "../../gen/ts/attesto/v1/tenant_pb.js";
 import { VerifierService } from "../../gen/ts/attesto/v1/verifier_pb.js";
 import { WebhookService } from "../../gen/ts/attesto/v1/webhook_pb.js";
@@ -33,6 +34,8 @@ export interface AttestoClient {
   readonly connectors: Client<typeof ConnectorService>;
   readonly store: Client<typeof StoreVerificationService>;
   readonly storeNotifications: Client<typeof StoreNotificationService>;
+  /** The App Store Server API with the tenant's key, every signed item verified. */
+  readonly appStore: Client<typeof AppStoreService>;
   readonly anchors: Client<typeof AnchorService>;
   readonly verifier: Client<typeof VerifierService>;
   /** The operator API (the key must be the operator token). */
@@ -70,6 +73,7 @@ export function createAttestoClient(options: AttestoClientOptions): AttestoClien
     connectors: createClient(ConnectorService, transport),
     store: createClient(StoreVerificationService, transport),
     storeNotifications: createClient(StoreNotificationService, transport),
+    appStore: createClient(AppStoreService, transport),
     anchors: createClient(AnchorService, transport),
     verifier: createClient(VerifierService, transport),
     admin: createClient(AdminService, transport),

@@ -13,13 +13,16 @@ import { parseJsonObject } from "../json.js";
 import { apiEnvironmentOf, appleSignedDataMsg, environmentOf, googleInput, purchaseMsg } from "../contract/store-messages.js";
 import { validateMessage } from "../contract/validation.js";
 import type { StoreVerification } from "../store/module.js";
-import type { ReceiveResult, StoreNotifications } from "../store/module.js";
+import type { AppStoreCalls, ReceiveResult, StoreNotifications } from "../store/module.js";
+import { APP_STORE_METHODS } from "../contract/appstore-messages.js";
 import type { Authenticator } from "../tenancy/module.js";
 
 /** What the store routes need: the verification calls, the inbound notification calls and the tenant's key. */
 export interface StoreRouteDeps {
   store: Pick<StoreVerification, "verifyAppleTransaction" | "verifyAppleSignedData" | "verifyGooglePurchase">;
   storeNotifications: Pick<StoreNotifications, "receiveApple" | "receiveGoogle">;
+  /** The App Store Server API calls (POST /v1/apple/<route>); unset in route specs that need none. */
+  appStore?: AppStoreCalls;
   authenticator: Pick<Authenticator, "requireTenant">;
 }
 
@@ -37,8 +40,20 @@ export async function contractBody<D extends DescMessage>(c: Context, schema: D)
 }
 
 /** The REST forms of StoreVerificationService : the RPC's messages as JSON, Bearer tenant key. */
-export function mountStoreRoutes(http: Hono, { store, storeNotifications, authenticator }: StoreRouteDeps): void {
+export function mountStoreRoutes(http: Hono, { store, storeNotifications, appStore, authenticator }: StoreRouteDeps): void {
   const tenant = async (c: Context) => (await authenticator.requireTenant(c.req.header("authorization"))).tenantId;
+
+  // AppStoreService's REST forms: the RPC's request as JSON, its response as JSON.
+  if (appStore) {
+    for (const m of Object.values(APP_STORE_METHODS) as Array<(typeof APP_STORE_METHODS)[keyof typeof APP_STORE_METHODS]>) {
+      http.post(`/v1/apple/${m.route}`, async (c) => {
+        const tenantId = await tenant(c);
+        const req = await contractBody(c, m.request);
+        const init = await (m.run as (calls: AppStoreCalls, t: string, r: unknown) => Promise<Record<string, unknown>>)(appStore, tenantId, req);
+        return c.json(toJson(m.response, create(m.response as DescMessage, init) as never) as object);
+      });
+    }
+  }
 
   http.post("/v1/apple/verify", async (c) => {
     const tenantId = await tenant(c);

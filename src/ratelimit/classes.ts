@@ -27,6 +27,8 @@ const RPC_CLASSES: Record<string, RouteClass | "exempt"> = {
   "attesto.v1.StoreVerificationService/VerifyGooglePurchase": "verification",
   "attesto.v1.StoreVerificationService/VerifyAppleSignedData": "verification",
   "attesto.v1.VerifierService/VerifyBundle": "verification",
+  // App Store Server API calls: Apple's answers, paid from the same budget as the REST form (/v1/apple/*).
+  "attesto.v1.AppStoreService": "verification",
   "attesto.v1.ProofstreamService/AppendEvent": "ingest",
   "attesto.v1.ConnectorService/CommitS3Object": "ingest",
   "attesto.v1.StoreNotificationService/ListNotifications": "reads",

@@ -63,6 +63,11 @@ export function adminService({ tenancy, store, witnesses }: AdminDeps): ServiceI
         issuerId: req.issuerId,
         environment,
         privateKeyPem: req.privateKeyPem,
+        acceptedEnvironments: req.acceptedEnvironments.map((e, i) => {
+          if (e === AppleEnvironment.PRODUCTION) return "production" as const;
+          if (e === AppleEnvironment.SANDBOX) return "sandbox" as const;
+          throw invalidArgument(`accepted_environments[${i}]`, "must be APPLE_ENVIRONMENT_PRODUCTION or APPLE_ENVIRONMENT_SANDBOX (Xcode and local testing data is not Apple-signed)");
+        }),
       });
       return { apple: appleMsg(info) };
     },
@@ -93,6 +98,7 @@ const appleMsg = (i: AppleCredentialsInfo) => ({
   keyId: i.keyId,
   issuerId: i.issuerId,
   environment: i.environment === "sandbox" ? AppleEnvironment.SANDBOX : AppleEnvironment.PRODUCTION,
+  acceptedEnvironments: i.acceptedEnvironments.map((e) => (e === "sandbox" ? AppleEnvironment.SANDBOX : AppleEnvironment.PRODUCTION)),
   updatedAt: ts(i.updatedAt),
 });
 

@@ -3,7 +3,9 @@ import { AdminService } from "../../gen/ts/attesto/admin/v1/admin_pb.js";
 import { TenantService } from "../../gen/ts/attesto/v1/tenant_pb.js";
 import { WebhookService } from "../../gen/ts/attesto/v1/webhook_pb.js";
 import { StoreNotificationService, StoreVerificationService } from "../../gen/ts/attesto/v1/store_pb.js";
-import type { StoreNotifications } from "../store/module.js";
+import type { AppStoreCalls, StoreNotifications } from "../store/module.js";
+import { AppStoreService } from "../../gen/ts/attesto/v1/appstore_pb.js";
+import { appStoreService } from "./appstore-service.js";
 import { storeNotificationService } from "./store-notification-service.js";
 import type { StoreVerification } from "../store/module.js";
 import { storeVerificationService } from "./store-service.js";
@@ -36,6 +38,7 @@ export interface RpcDeps extends AdminDeps {
   rateLimits: RateLimits;
   store: StoreVerification;
   storeNotifications: StoreNotifications;
+  appStore: AppStoreCalls;
   connectors: Connectors;
   bundles: Bundles;
   anchoring: Anchoring;
@@ -62,6 +65,7 @@ export function rpcRoutes(deps: RpcDeps) {
     router.service(VerifierService, verifierService(deps.verifier));
     router.service(StoreVerificationService, storeVerificationService(deps));
     router.service(StoreNotificationService, storeNotificationService(deps));
+    router.service(AppStoreService, appStoreService(deps));
     router.service(ConnectorService, connectorService(deps));
     router.service(AnchorService, anchorService(deps));
   };

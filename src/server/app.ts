@@ -167,7 +167,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     const storeModule = new Store({ db: database.db, keyring, broadcast, logger, tenancy, proofstreams, events: webhooks.events }, storeSettings(config));
     await storeModule.start();
     cleanups.push(() => storeModule.close());
-    const { verification: store, notifications: storeNotifications, audit } = storeModule;
+    const { verification: store, notifications: storeNotifications, audit, appStore } = storeModule;
 
     const connectors = new Connectors(
       { db: database.db, keyring, proofstreams, tenancy, requestIds, broadcast, logger },
@@ -194,7 +194,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     const verifier = new Verifier(config.verifier);
     await verifier.start();
     cleanups.push(() => verifier.close());
-    const edgeModules = { jobs, tenancy, webhooks, proofstreams, rateLimits, store, storeNotifications, connectors, bundles: proofstreams.bundles, anchoring, verifier, witnesses };
+    const edgeModules = { jobs, tenancy, webhooks, proofstreams, rateLimits, store, storeNotifications, appStore, connectors, bundles: proofstreams.bundles, anchoring, verifier, witnesses };
     const http = httpRoutes(config, logger, metrics, readinessChecks, edgeModules);
     const connect = rpcListener(config, logger, metrics, http, edgeModules);
     const { server, tracker } = await listenEdge(config, logger, metrics, readinessChecks, connect, cleanups);

@@ -15,6 +15,8 @@ export interface AppleCredentials {
   keyId: string;
   issuerId: string;
   environment: "production" | "sandbox";
+  /** The environments whose signed data and notifications the tenant accepts. */
+  acceptedEnvironments: Array<"production" | "sandbox">;
   privateKey: KeyObject;
 }
 
@@ -106,7 +108,14 @@ export class StoreCredentialCache {
     const [row] = await this.db.select().from(appleCredentials).where(eq(appleCredentials.tenantId, tenantId)).limit(1);
     if (!row) return undefined;
     const pem = this.keyring.decrypt(APPLE_KEY_CONTEXT, row.privateKeyEnc, tenantId);
-    return { bundleId: row.bundleId, keyId: row.keyId, issuerId: row.issuerId, environment: row.environment, privateKey: createPrivateKey({ key: pem, format: "pem" }) };
+    return {
+      bundleId: row.bundleId,
+      keyId: row.keyId,
+      issuerId: row.issuerId,
+      environment: row.environment,
+      acceptedEnvironments: row.acceptedEnvironments,
+      privateKey: createPrivateKey({ key: pem, format: "pem" }),
+    };
   }
 
   private async readGoogle(tenantId: string): Promise<GoogleCredentials | undefined> {

@@ -16,6 +16,8 @@ export interface AppleCredentialsInfo {
   keyId: string;
   issuerId: string;
   environment: "production" | "sandbox";
+  /** The environments whose signed data and notifications the tenant accepts. */
+  acceptedEnvironments: AppleApiEnvironmentName[];
   updatedAt: Date;
 }
 
@@ -27,8 +29,12 @@ export interface GoogleCredentialsInfo {
   updatedAt: Date;
 }
 
-export interface PutAppleCredentials extends Omit<AppleCredentialsInfo, "updatedAt"> {
+export type AppleApiEnvironmentName = "production" | "sandbox";
+
+export interface PutAppleCredentials extends Omit<AppleCredentialsInfo, "updatedAt" | "acceptedEnvironments"> {
   privateKeyPem: string;
+  /** Unset or empty: both. */
+  acceptedEnvironments?: AppleApiEnvironmentName[];
 }
 
 export interface PutGoogleCredentials {
@@ -42,8 +48,9 @@ export interface PutGoogleCredentials {
 export async function putAppleCredentials(db: Db, keyring: Keyring, tenantId: string, input: PutAppleCredentials): Promise<AppleCredentialsInfo> {
   assertEcPrivateKey(input.privateKeyPem);
   await requireActiveTenant(db, tenantId);
-  const { privateKeyPem, ...info } = input;
-  const values = { ...info, tenantId, privateKeyEnc: keyring.encrypt(APPLE_KEY_CONTEXT, privateKeyPem, tenantId), updatedAt: new Date() };
+  const { privateKeyPem, acceptedEnvironments, ...info } = input;
+  const accepted: AppleApiEnvironmentName[] = acceptedEnvironments?.length ? [...new Set(acceptedEnvironments)].sort() : ["production", "sandbox"];
+  const values = { ...info, acceptedEnvironments: accepted, tenantId, privateKeyEnc: keyring.encrypt(APPLE_KEY_CONTEXT, privateKeyPem, tenantId), updatedAt: new Date() };
   const [row] = await withDbErrors(() => db.insert(appleCredentials).values(values).onConflictDoUpdate({ target: appleCredentials.tenantId, set: values }).returning());
   return appleInfo(row!);
 }

@@ -8,6 +8,7 @@ import type { WebhookEmitter } from "../webhooks/module.js";
 import { ValidationAudit, type ValidationAuditSettings } from "./audit.js";
 import { StoreNotifications, type StoreNotificationSettings } from "./notifications.js";
 import { StoreVerification, type StoreVerificationSettings } from "./verification.js";
+import { AppStoreCalls } from "./app-store.js";
 
 /** The types the store's users take and are given: its public door, beside the facade. */
 export { StoreVerification, type AppleSignedDataResult } from "./verification.js";
@@ -16,6 +17,8 @@ export type { StoreNotification } from "./inbound.js";
 export type { VerifiedPurchase, PurchaseKind, PurchaseStatus, StoreEnvironment } from "./purchase.js";
 export type { AppleCredentialsInfo, GoogleCredentialsInfo } from "./credentials.js";
 export type { ValidationAudit } from "./audit.js";
+export { AppStoreCalls } from "./app-store.js";
+export type * from "./app-store-types.js";
 /** The notification list for a process without the modules notifications need (the operator CLI on the database). */
 export { listStoreNotifications } from "./notification-rows.js";
 
@@ -47,11 +50,14 @@ export class Store {
   readonly audit: ValidationAudit;
   readonly verification: StoreVerification;
   readonly notifications: StoreNotifications;
+  /** The App Store Server API calls with the tenant's key, every signed item of their answers verified. */
+  readonly appStore: AppStoreCalls;
 
   constructor(deps: StoreDeps, settings: StoreSettings) {
     const { db, keyring, broadcast, logger, tenancy, proofstreams, events } = deps;
     this.audit = new ValidationAudit({ db, keyring, logger }, settings.audit);
     this.verification = new StoreVerification({ db, keyring, broadcast, logger, verificationObserver: this.audit }, settings.verification);
+    this.appStore = new AppStoreCalls(this.verification, this.verification.appleApi);
     this.notifications = new StoreNotifications({ db, tenancy, store: this.verification, proofstreams, events }, settings.notifications);
   }
 

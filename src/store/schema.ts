@@ -1,4 +1,5 @@
 import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { sql } from "drizzle-orm";
 import { bytea } from "../db/columns.js";
 import { tenants } from "../tenancy/schema.js";
 
@@ -11,6 +12,11 @@ export const appleCredentials = pgTable("apple_credentials", {
   keyId: text("key_id").notNull(),
   issuerId: text("issuer_id").notNull(),
   environment: text("environment", { enum: ["production", "sandbox"] }).notNull(),
+  /** The environments whose signed data and notifications the tenant accepts (default both: App Store, TestFlight and App Review on one route). */
+  acceptedEnvironments: text("accepted_environments", { enum: ["production", "sandbox"] })
+    .array()
+    .notNull()
+    .default(sql`'{production,sandbox}'::text[]`),
   privateKeyEnc: bytea("private_key_enc").notNull(),
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
 });

@@ -2,7 +2,7 @@ import type { Keyring } from "../crypto/keyring.js";
 import type { Db } from "../db/db.js";
 import type { Broadcast } from "../infra/broadcast.js";
 import type { Logger } from "../logger.js";
-import { AppleJwsVerifier, type AppleExpectation, type VerifiedAppleJws } from "./apple/jws-verifier.js";
+import { AppleJwsVerifier, type AppleEnvironmentName, type AppleExpectation, type VerifiedAppleJws } from "./apple/jws-verifier.js";
 import { AppleJwsRejection } from "./apple/rejection.js";
 import { OcspChecker } from "./apple/ocsp.js";
 import { AppStoreServerApi, type AppleApiEnvironment, type AppleApiSettings } from "./apple/server-api.js";
@@ -107,7 +107,8 @@ export interface AppleSignedDataResult {
 export class StoreVerification {
   readonly credentials: StoreCredentialCache;
   readonly appleJws: AppleJwsVerifier;
-  private readonly appleApi: AppStoreServerApi;
+  /** The App Store Server API client (its token cache and keep-alive pools), shared with the App Store calls. */
+  readonly appleApi: AppStoreServerApi;
   /** The Google Play Developer API client, with its per-tenant OAuth token cache. */
   readonly googlePlay: GooglePlayApi;
 
@@ -189,7 +190,8 @@ export class StoreVerification {
     if (!credentials) {
       throw new AppError("failed_precondition", "the tenant has no Apple credentials (AdminService.PutAppleCredentials)", { reason: "STORE_CREDENTIALS_MISSING" });
     }
-    const hosts: AppleApiEnvironment[] = input.environment ? [input.environment] : ["production", "sandbox"];
+    // Unnamed: the hosts of the environments the tenant accepts, Production first.
+    const hosts: AppleApiEnvironment[] = input.environment ? [input.environment] : (["production", "sandbox"] as const).filter((e) => credentials.acceptedEnvironments.includes(e));
     let result: AppleTransactionResult = { purchase: invalidPurchase("transaction_not_found"), raw: undefined };
     for (const environment of hosts) {
       const lookup = await this.appleApi.getTransactionInfo(credentials, environment, input.transactionId);
@@ -250,13 +252,15 @@ export class StoreVerification {
     if (tenantId) this.googlePlay.forget(tenantId);
   }
 
-  /** What a tenant's Apple-signed data must match: its credentials' bundle id and environment, unless the caller names one. */
+  /**
+   * What a tenant's Apple-signed data must match: its credentials' bundle id,
+   * and the environment the caller names, else one of those the tenant
+   * accepts (both by default; any without credentials).
+   */
   async appleExpectation(tenantId: string, environment: StoreEnvironment | undefined): Promise<AppleExpectation> {
     const credentials = await this.credentials.apple(tenantId);
-    return {
-      bundleId: credentials?.bundleId,
-      environment: appleEnvironmentName(environment ?? credentials?.environment),
-    };
+    const accepted = credentials?.acceptedEnvironments.map((e) => appleEnvironmentName(e)!);
+    return { bundleId: credentials?.bundleId, environment: environment ? appleEnvironmentName(environment) : accepted };
   }
 
   /** Verifies a JWS and, for a notification, its nested signedTransactionInfo and signedRenewalInfo. */
@@ -274,7 +278,7 @@ export class StoreVerification {
       let purchase = invalidPurchase("", { valid: true, appId: stringOf(data?.bundleId), environment: storeEnvironmentOfApple(data?.environment) });
       if (data) {
         // The nested payloads must come from the notification's own app and environment.
-        const nestedExpect: AppleExpectation = { bundleId: expect.bundleId ?? top.bundleId, environment: expect.environment ?? (top.environment as AppleExpectation["environment"]) };
+        const nestedExpect: AppleExpectation = { bundleId: expect.bundleId ?? top.bundleId, environment: (top.environment as AppleEnvironmentName | undefined) ?? expect.environment };
         for (const [name, normalize] of [
           ["signedRenewalInfo", applePurchaseFromRenewalInfo],
           ["signedTransactionInfo", applePurchaseFromTransaction],

@@ -16,7 +16,7 @@ const idsOfA: Record<string, string> = {};
 const fill: Record<string, unknown> = {};
 
 /** Id-like fields that name no tenant resource (client-chosen or provider ids). */
-const NOT_RESOURCE_IDS = new Set(["request_id", "transaction_id", "product_id", "access_key_id", "version_id"]);
+const NOT_RESOURCE_IDS = new Set(["request_id", "transaction_id", "original_transaction_id", "order_id", "product_id", "access_key_id", "version_id"]);
 /** Services every tenant shares or that need no tenant. */
 const NOT_TENANT = new Set(["attesto.admin.v1.AdminService", "attesto.v1.VerifierService"]);
 

@@ -20,6 +20,7 @@ import {
 } from "../../../gen/ts/attesto/v1/store_pb.js";
 import type { Cli } from "../context.js";
 import { jsonOf } from "./remote.js";
+import { registerAppleApiCommand } from "./store-apple.js";
 
 /** The shared CLI context and the logger local store commands log with. */
 export interface CliHelpers extends Cli {
@@ -47,6 +48,7 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
   registerCredentialCommands(store, helpers);
   registerVerifyCommands(store, helpers);
   registerNotificationCommands(store, helpers);
+  registerAppleApiCommand(store, helpers, (run) => withStore(helpers, ({ store: verification }) => run(verification)));
 }
 
 /** The store verification facade on the local database, for one command. */
@@ -82,8 +84,9 @@ function registerCredentialCommands(store: Command, helpers: CliHelpers): void {
     .requiredOption("--key-id <id>", "the In-App Purchase key's id")
     .requiredOption("--issuer-id <id>", "the App Store Connect issuer id")
     .requiredOption("--key-file <path>", "the App Store Connect .p8 key (PEM)")
-    .addOption(new Option("--environment <env>", "which App Store Server API host").choices(["production", "sandbox"]).default("production"))
-    .action((tenantId: string, o: { bundleId: string; keyId: string; issuerId: string; keyFile: string; environment: "production" | "sandbox" }) =>
+    .addOption(new Option("--environment <env>", "the App Store Server API host asked when a call names none").choices(["production", "sandbox"]).default("production"))
+    .option("--accept <envs>", "the environments whose signed data and notifications are accepted, comma-separated (default: production,sandbox)", acceptedEnvironments)
+    .action((tenantId: string, o: { bundleId: string; keyId: string; issuerId: string; keyFile: string; environment: "production" | "sandbox"; accept?: Array<"production" | "sandbox"> }) =>
       readFile(o.keyFile, "utf8").then((privateKeyPem) =>
         helpers
           .onTarget<Printed>(
@@ -96,6 +99,7 @@ function registerCredentialCommands(store: Command, helpers: CliHelpers): void {
                   issuerId: o.issuerId,
                   environment: o.environment,
                   privateKeyPem,
+                  acceptedEnvironments: o.accept,
                 });
                 return { value: info, line: `stored Apple credentials of ${tenantId} (${info.bundleId}, ${info.environment})` };
               }),
@@ -107,6 +111,7 @@ function registerCredentialCommands(store: Command, helpers: CliHelpers): void {
                 issuerId: o.issuerId,
                 privateKeyPem,
                 environment: o.environment === "sandbox" ? AppleEnvironment.SANDBOX : AppleEnvironment.PRODUCTION,
+                acceptedEnvironments: (o.accept ?? []).map((e) => (e === "sandbox" ? AppleEnvironment.SANDBOX : AppleEnvironment.PRODUCTION)),
               });
               return { value: jsonOf(AppleCredentialsInfoSchema, apple), line: `stored Apple credentials of ${tenantId} (${apple!.bundleId}, ${o.environment})` };
             },
@@ -318,4 +323,11 @@ async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString("utf8");
+}
+
+/** `--accept production,sandbox`: the environments a tenant accepts. */
+function acceptedEnvironments(value: string): Array<"production" | "sandbox"> {
+  const names = value.split(",").map((s) => s.trim().toLowerCase());
+  for (const name of names) if (name !== "production" && name !== "sandbox") throw new Error(`--accept: ${name} is not production or sandbox`);
+  return names as Array<"production" | "sandbox">;
 }

@@ -1,3 +1,4 @@
+import { APP_STORE_METHODS } from "../../contract/appstore-messages.js";
 import { errors, ref, json, answer, tenantAuth, pathId, RAW_BODY, LOOSE_OBJECT, type OpenApiPart } from "./shared.js";
 
 /** App Store and Google Play verification (tenant key) and the stores' inbound notifications (verified by their signatures). */
@@ -12,6 +13,7 @@ export function storeRoutes(): OpenApiPart {
       },
     },
     paths: {
+      ...appStorePaths(),
       "/v1/apple/verify": {
         post: {
           summary: "Look up and verify an App Store transaction (body and answer: the protojson of attesto.v1 VerifyAppleTransaction)",
@@ -56,4 +58,20 @@ export function storeRoutes(): OpenApiPart {
       },
     },
   };
+}
+
+/** AppStoreService's REST forms: one POST per call, its request and response as protojson. */
+function appStorePaths(): Record<string, object> {
+  const paths: Record<string, object> = {};
+  for (const [name, m] of Object.entries(APP_STORE_METHODS)) {
+    paths[`/v1/apple/${m.route}`] = {
+      post: {
+        summary: `App Store Server API: ${name[0]!.toUpperCase()}${name.slice(1)}, every signed item of Apple's answer verified (body and answer: the protojson of ${m.request.typeName} and ${m.response.typeName})`,
+        security: tenantAuth,
+        requestBody: { required: true, content: json(LOOSE_OBJECT) },
+        responses: { "200": answer("Apple's answer, verified", LOOSE_OBJECT), ...errors(400, 401, 404, 412, 429, 503) },
+      },
+    };
+  }
+  return paths;
 }

@@ -22,8 +22,12 @@ export interface AppleJwsVerifierSettings {
 /** What the caller knows to expect; unset fields are not checked. */
 export interface AppleExpectation {
   bundleId?: string;
-  environment?: AppleEnvironmentName;
+  /** The environment, or the environments one of which, the payload must come from. */
+  environment?: AppleEnvironmentName | readonly AppleEnvironmentName[];
 }
+
+/** Environments whose data Xcode or local StoreKit testing signs with its own certificate, never Apple's chain. */
+const LOCALLY_SIGNED = new Set(["Xcode", "LocalTesting"]);
 
 export interface VerifiedAppleJws {
   /** The decoded payload, Apple's field names. */
@@ -88,7 +92,7 @@ export class AppleJwsVerifier {
       chain = this.checkChain(headerText, field);
       this.chains.set(headerText, chain);
     }
-    if (!chain.ok) throw chain.rejection;
+    if (!chain.ok) throw locallySigned(parts[1]!) ?? chain.rejection;
 
     let payloadBytes: Uint8Array;
     try {
@@ -117,8 +121,10 @@ export class AppleJwsVerifier {
     if (expect.bundleId !== undefined && bundleId !== undefined && bundleId !== expect.bundleId) {
       throw new AppleJwsRejection("app_mismatch", "the payload belongs to another bundle id");
     }
-    if (expect.environment !== undefined && environment !== expect.environment) {
-      throw new AppleJwsRejection("environment_mismatch", `the payload is from ${environment ?? "no"} environment, ${expect.environment} expected`);
+    if (environment !== undefined && LOCALLY_SIGNED.has(environment)) throw notAppleSigned(environment);
+    const accepted = typeof expect.environment === "string" ? [expect.environment] : expect.environment;
+    if (accepted !== undefined && !accepted.includes(environment as AppleEnvironmentName)) {
+      throw new AppleJwsRejection("environment_mismatch", `the payload is from ${environment ?? "no"} environment, ${accepted.join(" or ")} expected`);
     }
     return { payload, signedAt: new Date(signedDate ?? at), bundleId, environment };
   }
@@ -164,6 +170,28 @@ export class AppleJwsVerifier {
     return parseCertificate(Buffer.from(root.raw));
   }
 }
+
+/**
+ * A payload whose chain failed and which says it comes from Xcode or local
+ * StoreKit testing: the reason is that it is not Apple-signed at all (Xcode
+ * signs with its own certificate), not a broken chain. The payload is only
+ * read, never trusted, to choose the message.
+ */
+function locallySigned(payloadText: string): AppleJwsRejection | undefined {
+  let environment: unknown;
+  try {
+    environment = stringField(JSON.parse(Buffer.from(payloadText, "base64url").toString("utf8")) as Record<string, unknown>, "environment");
+  } catch {
+    return undefined;
+  }
+  return typeof environment === "string" && LOCALLY_SIGNED.has(environment) ? notAppleSigned(environment) : undefined;
+}
+
+const notAppleSigned = (environment: string) =>
+  new AppleJwsRejection(
+    "not_apple_signed",
+    `the payload is from the ${environment} environment (StoreKit testing), signed by Xcode's local certificate, not by Apple: verify it on the device, not here`,
+  );
 
 function signedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
   try {

@@ -1,5 +1,6 @@
 /** Why an Apple-signed payload was not accepted; these are the answers' `error_code`s. */
-export type AppleRejectionReason = "unsupported_algorithm" | "chain_invalid" | "signature_invalid" | "certificate_expired" | "certificate_revoked" | "app_mismatch" | "environment_mismatch";
+export type AppleRejectionReason =
+  "unsupported_algorithm" | "chain_invalid" | "signature_invalid" | "certificate_expired" | "certificate_revoked" | "app_mismatch" | "environment_mismatch" | "not_apple_signed";
 
 /**
  * A signed payload that did not verify. It is an answer (valid = false and

@@ -850,7 +850,10 @@ export const StoreVerificationService: GenService<{
    * has them. A payload that fails any of these is valid = false with the
    * reason in error_code (`chain_invalid`, `signature_invalid`,
    * `unsupported_algorithm`, `certificate_expired`, `certificate_revoked`,
-   * `app_mismatch`, `environment_mismatch`). INVALID_ARGUMENT (field
+   * `app_mismatch`, `environment_mismatch`, and `not_apple_signed` for
+   * Xcode and LocalTesting data, which Xcode signs, not Apple). By default
+   * a tenant accepts Production and Sandbox data alike
+   * (AdminService.PutAppleCredentials accepted_environments). INVALID_ARGUMENT (field
    * `signed_data`) when the string is not a JWS with JSON header and
    * payload; UNAVAILABLE (reason REVOCATION_CHECK_UNAVAILABLE) when an OCSP
    * responder cannot be reached.

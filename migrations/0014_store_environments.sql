@@ -1,0 +1,1 @@
+ALTER TABLE "apple_credentials" ADD COLUMN "accepted_environments" text[] DEFAULT '{production,sandbox}'::text[] NOT NULL;
