@@ -13,6 +13,10 @@ export type Access = "operator" | "tenant" | "public";
 const serviceAccess: Record<string, Access> = {
   "attesto.admin.v1.AdminService": "operator",
   "attesto.v1.VerifierService": "public",
+  // Probes and tools (grpc-ops.ts): the server's readiness and the contract's descriptors, both public anyway (/readyz, the protos).
+  "grpc.health.v1.Health": "public",
+  "grpc.reflection.v1.ServerReflection": "public",
+  "grpc.reflection.v1alpha.ServerReflection": "public",
 };
 
 export const accessOf = (serviceTypeName: string): Access => serviceAccess[serviceTypeName] ?? "tenant";

@@ -185,7 +185,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     cleanups.push(() => verifier.close());
     const edgeModules = { jobs, tenancy, webhooks, proofstreams, rateLimits, store, storeNotifications, connectors, bundles: proofstreams.bundles, anchoring, verifier };
     const http = httpRoutes(config, logger, metrics, readinessChecks, edgeModules);
-    const connect = rpcListener(config, logger, metrics, http, edgeModules);
+    const connect = rpcListener(config, logger, metrics, http, edgeModules, readinessChecks);
     const { server, tracker } = await listenEdge(config, logger, metrics, readinessChecks, connect, cleanups);
 
     const host = server.address.family === "IPv6" ? `[${server.address.address}]` : server.address.address;
