@@ -97,6 +97,10 @@ export interface Config {
   tilesPublic: boolean;
   /** Development and tests only: lets webhooks reach loopback receivers, over http:// too. */
   webhookAllowLoopback: boolean;
+  /** Send W3C `traceparent` on outbound deliveries (with tracing on). */
+  webhookTraceparent: boolean;
+  /** OpenTelemetry tracing: the OTLP/HTTP (protobuf) traces endpoint; unset: tracing off. */
+  tracing: { tracesUrl: string | undefined; serviceName: string };
   /** Delay before each delivery attempt, in ms: [0, 30 s, 2 min, 10 min, 1 h, 6 h, 24 h] (7 attempts). */
   webhookRetrySchedule: number[];
   /** Budget of one delivery attempt (connect, send, answer). */
@@ -253,6 +257,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     tilesPublic: e.ATTESTO_TILES_PUBLIC,
     headCacheMs: e.ATTESTO_HEAD_CACHE_MS,
     webhookAllowLoopback: e.ATTESTO_WEBHOOK_ALLOW_LOOPBACK,
+    webhookTraceparent: e.ATTESTO_WEBHOOK_TRACEPARENT,
+    tracing: { tracesUrl: e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME },
     webhookRetrySchedule: parseSchedule("ATTESTO_WEBHOOK_RETRY_SCHEDULE", e.ATTESTO_WEBHOOK_RETRY_SCHEDULE),
     webhookTimeoutMs: e.ATTESTO_WEBHOOK_TIMEOUT_MS,
     webhookRetryAfterMaxMs: e.ATTESTO_WEBHOOK_RETRY_AFTER_MAX_MS,

@@ -1,3 +1,4 @@
+import { inSpan, inSpanAfter, type TraceHandoff } from "../infra/tracing.js";
 import { and, desc, eq, gt, sql } from "drizzle-orm";
 import type { Db } from "../db/db.js";
 import { checkpoints, streams } from "./schema.js";
@@ -45,7 +46,7 @@ export async function consistencyProof(db: Db, tileCache: TileCache, streamId: s
  * instances can never sign two different trees of one size.
  */
 export class Checkpointer {
-  constructor(private readonly deps: { db: Db; tileCache: TileCache; keys: StreamKeys; events: WebhookEmitter; logger: Logger; onSigned?: (streamId: string) => void }) {}
+  constructor(private readonly deps: { db: Db; tileCache: TileCache; keys: StreamKeys; events: WebhookEmitter; logger: Logger; onSigned?: (streamId: string) => void; traces?: TraceHandoff }) {}
 
   /**
    * Signs the stream's current tree if it grew; else returns the latest
@@ -53,10 +54,13 @@ export class Checkpointer {
    * tries again, so the answer always covers the tree as it was at the call.
    */
   async checkpoint(streamId: string): Promise<{ checkpoint: CheckpointRecord; created: boolean }> {
-    for (let attempt = 0; ; attempt++) {
-      const outcome = await this.#trySign(streamId);
-      if (outcome.checkpoint || attempt >= 4) return { checkpoint: outcome.checkpoint ?? (await this.#latest(streamId)), created: outcome.created };
-    }
+    // Tracing on: continues the trace of the first append it covers (its webhook deliveries then do too).
+    return inSpanAfter("proofstream.checkpoint", { attributes: { "proofstream.stream_id": streamId } }, this.deps.traces?.take(streamId), async () => {
+      for (let attempt = 0; ; attempt++) {
+        const outcome = await this.#trySign(streamId);
+        if (outcome.checkpoint || attempt >= 4) return { checkpoint: outcome.checkpoint ?? (await this.#latest(streamId)), created: outcome.created };
+      }
+    });
   }
 
   /** One compare-and-swap attempt; no checkpoint when another signer won with a tree smaller than ours. */
@@ -79,27 +83,29 @@ export class Checkpointer {
     const signer = await keys.signer(db, streamId, stream.origin);
     const note = signNote(formatCheckpoint({ origin: stream.origin, size, root }), signer);
 
-    const created = await db.transaction(async (tx) => {
-      const swapped = await tx
-        .update(streams)
-        .set({ checkpointSize: size })
-        .where(and(eq(streams.id, streamId), eq(streams.checkpointSize, stream.checkpointSize)))
-        .returning({ id: streams.id });
-      if (swapped.length === 0) return undefined; // another signer moved first
-      const [row] = await tx
-        .insert(checkpoints)
-        .values({ streamId, treeSize: size, rootHash: root, note, keyId: signer.keyId | 0 })
-        .returning();
-      await this.deps.events.emit(tx, stream.tenantId, "proofstream.checkpointed", {
-        stream_id: streamId,
-        origin: stream.origin,
-        tree_size: size,
-        root_hash: root.toString("hex"),
-        note,
-        signed_at: row!.signedAt.toISOString(),
-      });
-      return row!;
-    });
+    const created = await inSpan("proofstream.checkpoint commit", {}, () =>
+      db.transaction(async (tx) => {
+        const swapped = await tx
+          .update(streams)
+          .set({ checkpointSize: size })
+          .where(and(eq(streams.id, streamId), eq(streams.checkpointSize, stream.checkpointSize)))
+          .returning({ id: streams.id });
+        if (swapped.length === 0) return undefined; // another signer moved first
+        const [row] = await tx
+          .insert(checkpoints)
+          .values({ streamId, treeSize: size, rootHash: root, note, keyId: signer.keyId | 0 })
+          .returning();
+        await this.deps.events.emit(tx, stream.tenantId, "proofstream.checkpointed", {
+          stream_id: streamId,
+          origin: stream.origin,
+          tree_size: size,
+          root_hash: root.toString("hex"),
+          note,
+          signed_at: row!.signedAt.toISOString(),
+        });
+        return row!;
+      }),
+    );
     if (created) {
       this.deps.events.committed();
       this.deps.onSigned?.(streamId);

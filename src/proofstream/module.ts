@@ -1,3 +1,4 @@
+import { inSpan, TraceHandoff, tracingEnabled } from "../infra/tracing.js";
 import type { Keyring } from "../crypto/keyring.js";
 import type { Db } from "../db/db.js";
 import type { PageRequest } from "../db/pagination.js";
@@ -76,6 +77,8 @@ export class Proofstreams {
   readonly #appender: Appender;
   readonly #streamCreator: StreamCreator;
   readonly #checkpointer: Checkpointer;
+  /** Appends' traces handed to the checkpoint that covers them (tracing on only). */
+  readonly #traces = new TraceHandoff();
 
   constructor(
     private readonly deps: ProofstreamDeps,
@@ -92,6 +95,7 @@ export class Proofstreams {
       events: deps.events,
       logger: deps.logger,
       onSigned: (streamId) => this.#heads.forget(streamId),
+      traces: this.#traces,
     });
     this.tiles = new TlogTiles({ db: deps.db, tileCache: this.#tileCache });
     this.bundles = new Bundles(
@@ -180,7 +184,13 @@ export class Proofstreams {
 
   /** Commits one event (gathered with concurrent ones into one transaction); resolves after the commit. */
   append(input: AppendInput): Promise<AppendResult> {
-    return this.#appender.append(input);
+    if (!tracingEnabled()) return this.#appender.append(input);
+    return inSpan("proofstream.append", { attributes: { "proofstream.stream_id": input.streamId } }, async () => {
+      const result = await this.#appender.append(input);
+      // The checkpoint that will cover this event continues this trace (the first one since the last checkpoint).
+      this.#traces.leave(input.streamId);
+      return result;
+    });
   }
 
   /** The appender's warm set: streams and bytes held, the budget, hits and misses (/metrics). */

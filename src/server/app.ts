@@ -10,6 +10,7 @@ import { storeSettings } from "../store/settings.js";
 import type { StoreVerification } from "../store/module.js";
 import { Metrics } from "../http/metrics.js";
 import { Broadcast } from "../infra/broadcast.js";
+import { startTracing } from "../infra/tracing.js";
 import { openRedis, type RedisHandle } from "../infra/redis.js";
 import { Connectors } from "../connectors/module.js";
 import { connectorSettings } from "../connectors/settings.js";
@@ -109,8 +110,15 @@ async function openInfrastructure(config: Config, logger: Logger, database: Conf
 export async function startAttesto(config: Config, logger: Logger, shared?: SharedSetup): Promise<Attesto> {
   assertServerRunTimeFiles(config);
   const embedded = !config.databaseUrl;
-  const database = shared ? attachConfiguredDatabase({ ...config, url: shared.databaseUrl, embedded: shared.embedded, dbPoolSize: shared.poolSize }) : await openConfiguredDatabase(config, logger);
-  const cleanups: Array<() => Promise<unknown>> = [() => database.close()];
+  // First, so that what starts next (queues, workers, interceptors) sees whether it is on; stopped last, flushing its spans.
+  const stopTracing = startTracing(config.tracing);
+  const database = await Promise.resolve(
+    shared ? attachConfiguredDatabase({ ...config, url: shared.databaseUrl, embedded: shared.embedded, dbPoolSize: shared.poolSize }) : openConfiguredDatabase(config, logger),
+  ).catch(async (err: unknown) => {
+    await stopTracing();
+    throw err;
+  });
+  const cleanups: Array<() => Promise<unknown>> = [stopTracing, () => database.close()];
   const stopAll = () => stopInReverse(cleanups, config.shutdownGraceMs, logger);
   try {
     const { keyring, redis, queuePrefix, jobs, broadcast } = await openInfrastructure(config, logger, database, shared, cleanups);

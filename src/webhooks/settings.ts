@@ -15,6 +15,8 @@ export interface WebhookSettings {
   jobLockMs: number;
   /** How often each instance looks for new outbox rows written by other processes. */
   outboxPollMs: number;
+  /** W3C traceparent on outbound deliveries (only while tracing is on). */
+  traceparent: boolean;
   /** This server's public base URL (links in test events); read when used, since with port 0 it is known only after listening. */
   publicBaseUrl: () => string;
 }
@@ -31,6 +33,7 @@ export function webhookSettings(config: Config, publicBaseUrl: () => string = ()
     relayGraceMs: config.webhookRelayGraceMs,
     jobLockMs: config.webhookJobLockMs,
     outboxPollMs: config.webhookOutboxPollMs,
+    traceparent: config.webhookTraceparent,
     publicBaseUrl,
   };
 }
