@@ -6,6 +6,9 @@
 //
 //   npm run bench:hotpaths
 //   BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_PROOF_EVENTS=1000000 BENCH_SERVE_ARGS="--workers 2" npm run bench:hotpaths
+//   BENCH_TRACING=only|off: the tracing comparison (same server, tracing on vs off) alone, or skipped
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { createHmac, randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
@@ -14,6 +17,8 @@ import { type LoadResult, benchDatabase, benchTenant, bulkLoad, fmt, load, machi
 process.env.BENCH_SECONDS ??= "5";
 const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
 const PROOF_EVENTS = Number(process.env.BENCH_PROOF_EVENTS ?? 1_000_000);
+// The tracing comparison: "on" (default: after the others), "only" (it alone), "off" (skipped).
+const TRACING = process.env.BENCH_TRACING ?? "on";
 // One process unless told otherwise: the figures compare with single-process baselines; --workers 2 reports the scaling.
 const SERVE_ARGS = (process.env.BENCH_SERVE_ARGS ?? "--workers 1").split(/\s+/).filter(Boolean);
 const LEAF_CACHE_MB = process.env.ATTESTO_LEAF_CACHE_MB ?? String(Math.max(256, Math.ceil((PROOF_EVENTS * 330) / 2 ** 20)));
@@ -86,11 +91,8 @@ async function main() {
   const db = await benchDatabase();
   try {
     // The leaves of the 1,000,000-event proof stream take some 270 MB: a leaf cache that holds them all, as a server answering proofs of that stream would run with.
-    const server = await spawnNode(
-      ["src/cli/main.ts", "--json", "serve", "--port", "0", ...SERVE_ARGS],
-      { ...serveEnv(db.url, ADMIN, "hot"), ATTESTO_LEAF_CACHE_MB: LEAF_CACHE_MB },
-      /"url": "([^"]+)"/,
-    );
+    const env = { ...serveEnv(db.url, ADMIN, "hot"), ATTESTO_LEAF_CACHE_MB: LEAF_CACHE_MB };
+    const server = await spawnNode(["src/cli/main.ts", "--json", "serve", "--port", "0", ...SERVE_ARGS], env, /"url": "([^"]+)"/);
     const serverPid = server.child.pid!;
     const url = server.match[1]!;
     const { tenant, key } = await benchTenant(url, ADMIN);
@@ -110,9 +112,9 @@ async function main() {
 
     const tag = randomBytes(4).toString("hex");
     let n = 0;
-    const appendLoad = (streams: string[]) =>
+    const appendLoad = (streams: string[], base = url) =>
       load({
-        url: `${url}/attesto.v1.ProofstreamService/AppendEvent`,
+        url: `${base}/attesto.v1.ProofstreamService/AppendEvent`,
         method: "POST",
         headers: { "Content-Type": "application/json", Authorization: `Bearer ${key}` },
         requests: [
@@ -154,9 +156,9 @@ async function main() {
         requests: [{ setupRequest: (req) => ({ ...req, body: JSON.stringify({ seqNo: randomSeq() }) }) }],
       });
     const bareLoad = () => load({ url: `http://127.0.0.1:${bare.match[1]}/`, method: "POST", body: "{}" });
-    const tenantLoad = () =>
+    const tenantLoad = (base = url) =>
       load({
-        url: `${url}/attesto.v1.TenantService/GetCurrentTenant`,
+        url: `${base}/attesto.v1.TenantService/GetCurrentTenant`,
         method: "POST",
         headers: { "Content-Type": "application/json", Authorization: `Bearer ${key}` },
         body: "{}",
@@ -178,34 +180,63 @@ async function main() {
     await tenantLoad();
 
     const cmp: Comparison[] = [];
-    cmp.push(
-      await interleave(
-        { name: "AppendEvent, 1 stream", baseline: "naive durable insert", target: 0.9, p99TargetMs: 25 },
-        () => measured(naiveInsert.child.pid!, naiveInsertLoad),
-        () => measured(serverPid, () => appendLoad([one])),
-      ),
-    );
-    cmp.push(
-      await interleave(
-        { name: "AppendEvent, 100 streams", baseline: "AppendEvent, 1 stream", target: 0.9 },
-        () => appendLoad([one]),
-        () => measured(serverPid, () => appendLoad(many)),
-      ),
-    );
-    cmp.push(
-      await interleave(
-        { name: `GetInclusionProof, ${fmt(PROOF_EVENTS)} events`, baseline: "naive point read", target: 1.0 },
-        () => measured(naiveRead.child.pid!, pointReadLoad),
-        () => measured(serverPid, proofLoad),
-      ),
-    );
-    cmp.push(
-      await interleave(
-        { name: "GetCurrentTenant (cached key, from memory)", baseline: "bare node:http 204", target: 0.3 },
-        () => measured(bare.child.pid!, bareLoad),
-        () => measured(serverPid, tenantLoad),
-      ),
-    );
+    if (TRACING !== "only") {
+      cmp.push(
+        await interleave(
+          { name: "AppendEvent, 1 stream", baseline: "naive durable insert", target: 0.9, p99TargetMs: 25 },
+          () => measured(naiveInsert.child.pid!, naiveInsertLoad),
+          () => measured(serverPid, () => appendLoad([one])),
+        ),
+      );
+      cmp.push(
+        await interleave(
+          { name: "AppendEvent, 100 streams", baseline: "AppendEvent, 1 stream", target: 0.9 },
+          () => appendLoad([one]),
+          () => measured(serverPid, () => appendLoad(many)),
+        ),
+      );
+      cmp.push(
+        await interleave(
+          { name: `GetInclusionProof, ${fmt(PROOF_EVENTS)} events`, baseline: "naive point read", target: 1.0 },
+          () => measured(naiveRead.child.pid!, pointReadLoad),
+          () => measured(serverPid, proofLoad),
+        ),
+      );
+      cmp.push(
+        await interleave(
+          { name: "GetCurrentTenant (cached key, from memory)", baseline: "bare node:http 204", target: 0.3 },
+          () => measured(bare.child.pid!, bareLoad),
+          () => measured(serverPid, () => tenantLoad()),
+        ),
+      );
+    }
+    if (TRACING !== "off") {
+      // Tracing's cost: the same server (same settings and database) with tracing on, exporting to a
+      // loopback sink that answers 200, against this one with it off; the target is no measurable cost when off.
+      const sink = http.createServer((req, res) => req.resume().on("end", () => res.writeHead(200).end()));
+      await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", resolve));
+      const tracesUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}/v1/traces`;
+      const traced = await spawnNode(["src/cli/main.ts", "--json", "serve", "--port", "0", ...SERVE_ARGS], { ...env, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: tracesUrl }, /"url": "([^"]+)"/);
+      const tracedUrl = traced.match[1]!;
+      await appendLoad([one], tracedUrl);
+      await tenantLoad(tracedUrl);
+      cmp.push(
+        await interleave(
+          { name: "AppendEvent, 1 stream, tracing on", baseline: "the same, tracing off", target: 0.9 },
+          () => appendLoad([one]),
+          () => appendLoad([one], tracedUrl),
+        ),
+      );
+      cmp.push(
+        await interleave(
+          { name: "GetCurrentTenant, tracing on", baseline: "the same, tracing off", target: 0.9 },
+          () => tenantLoad(),
+          () => tenantLoad(tracedUrl),
+        ),
+      );
+      await stop(traced.child);
+      sink.close();
+    }
 
     await Promise.all([stop(bare.child), stop(naiveInsert.child), stop(naiveRead.child), stop(server.child)]);
 

@@ -66,6 +66,9 @@ export const envSchema = z.object({
   ATTESTO_WITNESS_KEY: z.string().optional(),
   ATTESTO_TILES_PUBLIC: boolFromEnv.default(false),
   ATTESTO_WEBHOOK_ALLOW_LOOPBACK: boolFromEnv.optional(),
+  ATTESTO_WEBHOOK_TRACEPARENT: boolFromEnv.default(false),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.string().url().optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).max(200).default("attesto"),
   ATTESTO_WEBHOOK_RETRY_SCHEDULE: z.string().default("0,30s,2m,10m,1h,6h,24h"),
   ATTESTO_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   ATTESTO_WEBHOOK_RETRY_AFTER_MAX_MS: z.coerce

@@ -109,6 +109,10 @@ export interface Config {
   tilesPublic: boolean;
   /** Development and tests only: lets webhooks reach loopback receivers, over http:// too. */
   webhookAllowLoopback: boolean;
+  /** Send W3C `traceparent` on outbound deliveries (with tracing on). */
+  webhookTraceparent: boolean;
+  /** OpenTelemetry tracing: the OTLP/HTTP (protobuf) traces endpoint; unset: tracing off. */
+  tracing: { tracesUrl: string | undefined; serviceName: string };
   /** Delay before each delivery attempt, in ms: [0, 30 s, 2 min, 10 min, 1 h, 6 h, 24 h] (7 attempts). */
   webhookRetrySchedule: number[];
   /** Budget of one delivery attempt (connect, send, answer). */
@@ -277,6 +281,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     witnessKey: e.ATTESTO_WITNESS_KEY,
     // On the embedded development default a receiver on this machine is what a developer tries first.
     webhookAllowLoopback: e.ATTESTO_WEBHOOK_ALLOW_LOOPBACK ?? !e.DATABASE_URL,
+    webhookTraceparent: e.ATTESTO_WEBHOOK_TRACEPARENT,
+    tracing: { tracesUrl: e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME },
     webhookRetrySchedule: parseSchedule("ATTESTO_WEBHOOK_RETRY_SCHEDULE", e.ATTESTO_WEBHOOK_RETRY_SCHEDULE),
     webhookTimeoutMs: e.ATTESTO_WEBHOOK_TIMEOUT_MS,
     webhookRetryAfterMaxMs: e.ATTESTO_WEBHOOK_RETRY_AFTER_MAX_MS,

@@ -1,3 +1,4 @@
+import { bullmqTelemetry } from "../infra/tracing.js";
 import { Queue, Worker, type Job, type Processor, type WorkerOptions } from "bullmq";
 import type { Role } from "../config.js";
 import type { Redis } from "ioredis";
@@ -52,7 +53,7 @@ export class JobRuntime {
   queue(name: string): Queue {
     let queue = this.#queues.get(name);
     if (!queue) {
-      queue = new Queue(name, { connection: this.#connection(), prefix: this.opts.prefix });
+      queue = new Queue(name, { connection: this.#connection(), prefix: this.opts.prefix, telemetry: bullmqTelemetry() });
       queue.on("error", (err) => this.opts.logger.warn({ queue: name, err: err.message }, "queue error"));
       this.#queues.set(name, queue);
     }
@@ -73,7 +74,7 @@ export class JobRuntime {
   ): Worker<T, R> | undefined {
     this.queue(name);
     if (!this.processes) return undefined;
-    const worker = new Worker<T, R>(name, processor, { ...options, connection: this.#connection(), prefix: this.opts.prefix, concurrency });
+    const worker = new Worker<T, R>(name, processor, { ...options, connection: this.#connection(), prefix: this.opts.prefix, concurrency, telemetry: bullmqTelemetry() });
     worker.on("error", (err) => this.opts.logger.warn({ queue: name, err: err.message }, "worker error"));
     worker.on("failed", (job, err) => this.opts.logger.warn({ queue: name, job: job?.name, err: err.message }, "job failed"));
     this.#workers.push(worker);

@@ -1,3 +1,4 @@
+import { inSpan, inSpanAfter, type TraceHandoff } from "../infra/tracing.js";
 import { and, desc, eq, gt, sql } from "drizzle-orm";
 import type { Db } from "../db/db.js";
 import { checkpoints, streams } from "./schema.js";
@@ -131,6 +132,7 @@ export class Checkpointer {
       onSigned?: (checkpoint: CheckpointRecord) => void;
       /** Hashes into the tree what was sequenced and not integrated (left by a process killed in between), before the periodic signing. */
       integratePending?: () => Promise<unknown>;
+      traces?: TraceHandoff;
     },
   ) {}
 
@@ -140,10 +142,13 @@ export class Checkpointer {
    * tries again, so the answer always covers the tree as it was at the call.
    */
   async checkpoint(streamId: string): Promise<{ checkpoint: CheckpointRecord; created: boolean }> {
-    for (let attempt = 0; ; attempt++) {
-      const outcome = await this.#trySign(streamId);
-      if (outcome.checkpoint || attempt >= 4) return { checkpoint: outcome.checkpoint ?? (await this.#latest(streamId)), created: outcome.created };
-    }
+    // Tracing on: continues the trace of the first append it covers (its webhook deliveries then do too).
+    return inSpanAfter("proofstream.checkpoint", { attributes: { "proofstream.stream_id": streamId } }, this.deps.traces?.take(streamId), async () => {
+      for (let attempt = 0; ; attempt++) {
+        const outcome = await this.#trySign(streamId);
+        if (outcome.checkpoint || attempt >= 4) return { checkpoint: outcome.checkpoint ?? (await this.#latest(streamId)), created: outcome.created };
+      }
+    });
   }
 
   /** One compare-and-swap attempt; no checkpoint when another signer won with a tree smaller than ours. */
@@ -166,27 +171,29 @@ export class Checkpointer {
     const signers = await keys.signers(db, streamId, stream.origin);
     const note = signNoteWith(formatCheckpoint({ origin: stream.origin, size, root }), signers);
 
-    const created = await db.transaction(async (tx) => {
-      const swapped = await tx
-        .update(streams)
-        .set({ checkpointSize: size })
-        .where(and(eq(streams.id, streamId), eq(streams.checkpointSize, stream.checkpointSize)))
-        .returning({ id: streams.id });
-      if (swapped.length === 0) return undefined; // another signer moved first
-      const [row] = await tx
-        .insert(checkpoints)
-        .values({ streamId, treeSize: size, rootHash: root, note, keyId: signers[0]!.keyId | 0 })
-        .returning();
-      await this.deps.events.emit(tx, stream.tenantId, "proofstream.checkpointed", {
-        stream_id: streamId,
-        origin: stream.origin,
-        tree_size: size,
-        root_hash: root.toString("hex"),
-        note,
-        signed_at: row!.signedAt.toISOString(),
-      });
-      return withCosignatures(row!);
-    });
+    const created = await inSpan("proofstream.checkpoint commit", {}, () =>
+      db.transaction(async (tx) => {
+        const swapped = await tx
+          .update(streams)
+          .set({ checkpointSize: size })
+          .where(and(eq(streams.id, streamId), eq(streams.checkpointSize, stream.checkpointSize)))
+          .returning({ id: streams.id });
+        if (swapped.length === 0) return undefined; // another signer moved first
+        const [row] = await tx
+          .insert(checkpoints)
+          .values({ streamId, treeSize: size, rootHash: root, note, keyId: signers[0]!.keyId | 0 })
+          .returning();
+        await this.deps.events.emit(tx, stream.tenantId, "proofstream.checkpointed", {
+          stream_id: streamId,
+          origin: stream.origin,
+          tree_size: size,
+          root_hash: root.toString("hex"),
+          note,
+          signed_at: row!.signedAt.toISOString(),
+        });
+        return withCosignatures(row!);
+      }),
+    );
     if (created) {
       this.deps.events.committed();
       this.deps.onSigned?.(created);

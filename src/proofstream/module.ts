@@ -1,3 +1,4 @@
+import { inSpan, TraceHandoff, tracingEnabled } from "../infra/tracing.js";
 import type { Keyring } from "../crypto/keyring.js";
 import type { Db } from "../db/db.js";
 import type { Broadcast } from "../infra/broadcast.js";
@@ -93,6 +94,8 @@ export class Proofstreams {
   readonly #checkpointer: Checkpointer;
   readonly #receipts: ReceiptWaiter;
   readonly #signedListeners: Array<(streamId: string, treeSize: number) => void> = [];
+  /** Appends' traces handed to the checkpoint that covers them (tracing on only). */
+  readonly #traces = new TraceHandoff();
 
   constructor(
     private readonly deps: ProofstreamDeps,
@@ -114,6 +117,7 @@ export class Proofstreams {
         for (const listener of this.#signedListeners) listener(checkpoint.streamId, checkpoint.treeSize);
       },
       integratePending: () => this.#appender.integratePending(),
+      traces: this.#traces,
     });
     this.#receipts = new ReceiptWaiter(
       {
@@ -220,7 +224,13 @@ export class Proofstreams {
 
   /** Commits one event (gathered with concurrent ones into one transaction); resolves after the commit. */
   append(input: AppendInput): Promise<AppendResult> {
-    return this.#appender.append(input);
+    if (!tracingEnabled()) return this.#appender.append(input);
+    return inSpan("proofstream.append", { attributes: { "proofstream.stream_id": input.streamId } }, async () => {
+      const result = await this.#appender.append(input);
+      // The checkpoint that will cover this event continues this trace (the first one since the last checkpoint).
+      this.#traces.leave(input.streamId);
+      return result;
+    });
   }
 
   /**

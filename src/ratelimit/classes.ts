@@ -23,6 +23,10 @@ const CALLER = { kind: "caller" } as const;
 const RPC_CLASSES: Record<string, RouteClass | "exempt"> = {
   // Operator calls are not a tenant's traffic.
   "attesto.admin.v1.AdminService": "exempt",
+  // Health probes are watched by infrastructure, like /readyz; reflection is a read.
+  "grpc.health.v1.Health": "exempt",
+  "grpc.reflection.v1.ServerReflection": "reads",
+  "grpc.reflection.v1alpha.ServerReflection": "reads",
   "attesto.v1.StoreVerificationService/VerifyAppleTransaction": "verification",
   "attesto.v1.StoreVerificationService/VerifyGooglePurchase": "verification",
   "attesto.v1.StoreVerificationService/VerifyAppleSignedData": "verification",

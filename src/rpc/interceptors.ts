@@ -1,3 +1,4 @@
+import { contextFromHeaders, inSpan, SpanKind } from "../infra/tracing.js";
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
 import { toAppError } from "../errors.js";
 import { toConnectError } from "./errors.js";
@@ -13,6 +14,10 @@ export type Access = "operator" | "tenant" | "public";
 const serviceAccess: Record<string, Access> = {
   "attesto.admin.v1.AdminService": "operator",
   "attesto.v1.VerifierService": "public",
+  // Probes and tools (grpc-ops.ts): the server's readiness and the contract's descriptors, both public anyway (/readyz, the protos).
+  "grpc.health.v1.Health": "public",
+  "grpc.reflection.v1.ServerReflection": "public",
+  "grpc.reflection.v1alpha.ServerReflection": "public",
 };
 
 export const accessOf = (serviceTypeName: string): Access => serviceAccess[serviceTypeName] ?? "tenant";
@@ -37,6 +42,15 @@ export function errorInterceptor(logger: Logger): Interceptor {
     }
   };
 }
+
+/** Tracing on only: each call is a server span, the child of the caller's `traceparent` if it sent one. */
+export const tracingInterceptor: Interceptor = (next) => (req) =>
+  inSpan(
+    `${req.service.typeName}/${req.method.name}`,
+    { kind: SpanKind.SERVER, attributes: { "rpc.service": req.service.typeName, "rpc.method": req.method.name } },
+    () => next(req),
+    contextFromHeaders((name) => req.header.get(name)),
+  );
 
 /** A unary call that has not finished within `ms` answers UNAVAILABLE (retryable) instead of hanging; 0: no deadline. */
 export function deadlineInterceptor(ms: number): Interceptor {

@@ -23,7 +23,8 @@ import { AnchorService } from "../../gen/ts/attesto/v1/anchor_pb.js";
 import type { Anchoring } from "../anchoring/module.js";
 import type { Verifier } from "../verifier/module.js";
 import { anchorService } from "./anchor-service.js";
-import { authInterceptor, deadlineInterceptor, errorInterceptor, validationInterceptor } from "./interceptors.js";
+import { authInterceptor, deadlineInterceptor, errorInterceptor, tracingInterceptor, validationInterceptor } from "./interceptors.js";
+import { tracingEnabled } from "../infra/tracing.js";
 import type { Logger } from "../logger.js";
 import { tenantService } from "./tenant-service.js";
 import { webhookService } from "./webhook-service.js";
@@ -49,6 +50,8 @@ export interface RpcDeps extends AdminDeps {
 
 /** Interceptors, outermost first: errors are mapped last, the deadline covers everything else, auth runs before the rate limit, the rate limit before validation. */
 export const rpcInterceptors = (deps: RpcDeps): Interceptor[] => [
+  // Outermost, so the span covers the whole call and its mapped error; only while tracing is on.
+  ...(tracingEnabled() ? [tracingInterceptor] : []),
   errorInterceptor(deps.logger),
   deadlineInterceptor(deps.requestDeadlineMs),
   authInterceptor(deps.tenancy.authenticator),

@@ -12,6 +12,7 @@ import { Metrics } from "../http/metrics.js";
 import { Witnesses } from "../witness/module.js";
 import { witnessSettings } from "../witness/settings.js";
 import { Broadcast } from "../infra/broadcast.js";
+import { startTracing } from "../infra/tracing.js";
 import { openRedis, type RedisHandle } from "../infra/redis.js";
 import { Connectors } from "../connectors/module.js";
 import { connectorSettings } from "../connectors/settings.js";
@@ -111,8 +112,15 @@ async function openInfrastructure(config: Config, logger: Logger, database: Conf
 export async function startAttesto(config: Config, logger: Logger, shared?: SharedSetup): Promise<Attesto> {
   assertServerRunTimeFiles(config);
   const embedded = !config.databaseUrl;
-  const database = shared ? attachConfiguredDatabase({ ...config, url: shared.databaseUrl, embedded: shared.embedded, dbPoolSize: shared.poolSize }) : await openConfiguredDatabase(config, logger);
-  const cleanups: Array<() => Promise<unknown>> = [() => database.close()];
+  // First, so that what starts next (queues, workers, interceptors) sees whether it is on; stopped last, flushing its spans.
+  const stopTracing = startTracing(config.tracing);
+  const database = await Promise.resolve(
+    shared ? attachConfiguredDatabase({ ...config, url: shared.databaseUrl, embedded: shared.embedded, dbPoolSize: shared.poolSize }) : openConfiguredDatabase(config, logger),
+  ).catch(async (err: unknown) => {
+    await stopTracing();
+    throw err;
+  });
+  const cleanups: Array<() => Promise<unknown>> = [stopTracing, () => database.close()];
   const stopAll = () => stopInReverse(cleanups, config.shutdownGraceMs, logger);
   try {
     const { keyring, redis, queuePrefix, jobs, broadcast } = await openInfrastructure(config, logger, database, shared, cleanups);
@@ -196,7 +204,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     cleanups.push(() => verifier.close());
     const edgeModules = { jobs, tenancy, webhooks, proofstreams, rateLimits, store, storeNotifications, appStore, connectors, bundles: proofstreams.bundles, anchoring, verifier, witnesses };
     const http = httpRoutes(config, logger, metrics, readinessChecks, edgeModules);
-    const connect = rpcListener(config, logger, metrics, http, edgeModules);
+    const connect = rpcListener(config, logger, metrics, http, edgeModules, readinessChecks);
     const { server, tracker } = await listenEdge(config, logger, metrics, readinessChecks, connect, cleanups);
 
     const host = server.address.family === "IPv6" ? `[${server.address.address}]` : server.address.address;

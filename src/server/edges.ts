@@ -22,6 +22,8 @@ import { clientAddressKey } from "../rpc/context.js";
 import { fastUnary, withFastUnary } from "../rpc/fast-unary.js";
 import { recordRoutes } from "../rpc/fast-unary-methods.js";
 import { rpcInterceptors, rpcRoutes, type RpcDeps } from "../rpc/routes.js";
+import { grpcOpsRoutes } from "../rpc/grpc-ops.js";
+import { readiness } from "../http/health.js";
 import type { RequestListener } from "./listener.js";
 import { isPublicRoute } from "./public-gate.js";
 import { PUBLIC_JSON_LIMITS } from "../json.js";
@@ -68,12 +70,20 @@ export function httpRoutes(config: Config, logger: Logger, metrics: Metrics, rea
  * The Connect services (Connect, gRPC, gRPC-Web) in front of the HTTP
  * routes, which get every request that is not an RPC.
  */
-export function rpcListener(config: Config, logger: Logger, metrics: Metrics, http: Hono, modules: EdgeModules): RequestListener {
+export function rpcListener(config: Config, logger: Logger, metrics: Metrics, http: Hono, modules: EdgeModules, readinessChecks: Record<string, () => Promise<void>>): RequestListener {
   const rpcDeps = { ...modules, logger, requestDeadlineMs: config.requestDeadlineMs };
   // The services are built once: connect-node and the fast path get the same implementations.
-  const routes = recordRoutes(config.role === "worker" ? () => {} : rpcRoutes(rpcDeps));
+  // A worker-role instance serves only the operational routes (health, readiness, metrics, gRPC health and reflection).
+  const served = recordRoutes(config.role === "worker" ? () => {} : rpcRoutes(rpcDeps));
+  const ready = async () => (await readiness(readinessChecks, logger)).status === "ready";
+  const routes = recordRoutes((router) => {
+    served.replay(router);
+    grpcOpsRoutes(
+      served.registrations.map((r) => r.service),
+      ready,
+    )(router);
+  });
   const connectOptions: ConnectNodeAdapterOptions = {
-    // A worker-role instance serves only the operational routes (health, readiness, metrics).
     routes: routes.replay,
     interceptors: rpcInterceptors(rpcDeps),
     contextValues: (req) => createContextValues().set(clientAddressKey, req.socket.remoteAddress ?? ""),

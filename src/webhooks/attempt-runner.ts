@@ -3,6 +3,7 @@ import type { Keyring } from "../crypto/keyring.js";
 import type { Logger } from "../logger.js";
 import type { OutboundHttp } from "../net/outbound.js";
 import type { AttemptRecorder } from "./attempt-recorder.js";
+import { currentTraceparent, inSpan, SpanKind } from "../infra/tracing.js";
 import { Batcher } from "./batcher.js";
 import type { Claim, DeliveryRows, FinishedAttempt } from "./delivery-rows.js";
 import { decideNext, lastAttempt, type AttemptResult } from "./schedule.js";
@@ -54,7 +55,7 @@ export class AttemptRunner {
   /** Makes the delivery's next attempt if it is due and nobody else is making it, records it, and says what comes next. */
   async attempt(deliveryId: string): Promise<AttemptOutcome> {
     const { settings, logger, store } = this.deps;
-    const claim = await this.#claims.get(deliveryId, null);
+    const claim = await inSpan("webhook.claim", {}, () => this.#claims.get(deliveryId, null));
     if (!claim) return this.#notClaimed(deliveryId);
 
     if (claim.number > lastAttempt(claim, settings.retrySchedule)) {
@@ -72,7 +73,13 @@ export class AttemptRunner {
         timestamp: Math.floor(Date.now() / 1000),
         ...this.#secrets(claim),
       });
-      const r = await this.deps.http.post(claim.url, headers, claim.body, settings.timeoutMs);
+      const r = await inSpan("webhook.attempt POST", { kind: SpanKind.CLIENT, attributes: { "webhook.delivery_id": claim.id, "webhook.attempt": claim.number } }, async (span) => {
+        // The receiver may continue the trace (ATTESTO_WEBHOOK_TRACEPARENT): this span is its parent.
+        const traceparent = span && settings.traceparent ? currentTraceparent() : undefined;
+        const answer = await this.deps.http.post(claim.url, traceparent ? { ...headers, traceparent } : headers, claim.body, settings.timeoutMs);
+        span?.setAttribute(answer.ok ? "http.response.status_code" : "error.type", answer.ok ? answer.statusCode : answer.errorKind);
+        return answer;
+      });
       sent = r.ok
         ? { latencyMs: r.latencyMs, statusCode: r.statusCode, excerpt: r.excerpt, result: { ok: true, statusCode: r.statusCode, headers: r.headers } }
         : { latencyMs: r.latencyMs, statusCode: null, excerpt: "", result: { ok: false, errorKind: r.errorKind } };
@@ -84,20 +91,22 @@ export class AttemptRunner {
 
     const decision = decideNext(claim, sent.result, settings.retrySchedule, settings.retryAfterMaxMs);
     const finishedAt = new Date();
-    const finished = await this.#finishes.get(`${claim.id}#${claim.number}`, {
-      id: claim.id,
-      subscriptionId: claim.subscriptionId,
-      number: claim.number,
-      startedAt: claim.startedAt,
-      finishedAt,
-      latencyMs: sent.latencyMs,
-      statusCode: sent.statusCode,
-      errorKind: decision.errorKind,
-      excerpt: sent.excerpt,
-      status: decision.status,
-      reason: decision.reason,
-      nextAt: decision.nextAt,
-    });
+    const finished = await inSpan("webhook.finish", {}, () =>
+      this.#finishes.get(`${claim.id}#${claim.number}`, {
+        id: claim.id,
+        subscriptionId: claim.subscriptionId,
+        number: claim.number,
+        startedAt: claim.startedAt,
+        finishedAt,
+        latencyMs: sent.latencyMs,
+        statusCode: sent.statusCode,
+        errorKind: decision.errorKind,
+        excerpt: sent.excerpt,
+        status: decision.status,
+        reason: decision.reason,
+        nextAt: decision.nextAt,
+      }),
+    );
     const log = {
       deliveryId: claim.id,
       subscriptionId: claim.subscriptionId,

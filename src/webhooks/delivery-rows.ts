@@ -74,14 +74,17 @@ export interface DeliveryLabel {
   eventType: string;
   /** The endpoint's host only: a URL's path or query may carry a token. */
   endpointHost: string;
+  /** The trace the delivery continues (tracing on only). */
+  traceParent?: string;
 }
 
-const labelOf = (r: { id: string; tenant_id: string; subscription_id: string; event_type: string; url: string }): DeliveryLabel => ({
+const labelOf = (r: { id: string; tenant_id: string; subscription_id: string; event_type: string; url: string; trace_parent?: string | null }): DeliveryLabel => ({
   deliveryId: r.id,
   tenantId: r.tenant_id,
   subscriptionId: r.subscription_id,
   eventType: r.event_type,
   endpointHost: URL.canParse(r.url) ? new URL(r.url).host : "",
+  ...(r.trace_parent ? { traceParent: r.trace_parent } : {}),
 });
 
 export class DeliveryRows {
@@ -271,11 +274,11 @@ export class DeliveryRows {
    * LOCKED: each row goes to one instance) and marks them enqueued.
    */
   async takeOutbox(limit: number): Promise<DeliveryLabel[]> {
-    const taken = await this.#query<{ id: string; tenant_id: string; subscription_id: string; event_type: string; url: string }>(sql`WITH picked AS (
+    const taken = await this.#query<{ id: string; tenant_id: string; subscription_id: string; event_type: string; url: string; trace_parent: string | null }>(sql`WITH picked AS (
           SELECT id FROM webhook_deliveries WHERE enqueued_at IS NULL AND status = 'pending'
           ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED)
         UPDATE webhook_deliveries d SET enqueued_at = now() FROM picked WHERE d.id = picked.id
-        RETURNING d.id, d.tenant_id, d.subscription_id, d.event_type, d.url`);
+        RETURNING d.id, d.tenant_id, d.subscription_id, d.event_type, d.url, d.trace_parent`);
     return taken.map(labelOf);
   }
 

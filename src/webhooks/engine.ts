@@ -1,4 +1,5 @@
 import { DelayedError, UnrecoverableError, type Job, type JobsOptions, type Queue, type Worker } from "bullmq";
+import { jobTraceMetadata } from "../infra/tracing.js";
 import type { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
 import type { AttemptOutcome, AttemptRunner, AttemptSummary } from "./attempt-runner.js";
@@ -82,7 +83,14 @@ export class WebhookEngine {
   /** Puts jobs on the queue for these deliveries; one already there is left as it is. */
   async enqueue(labels: DeliveryLabel[]): Promise<void> {
     if (labels.length === 0) return;
-    await this.queue.addBulk(labels.map((label) => ({ name: deliveryJobName(label), data: { ...label } satisfies DeliveryJobData, opts: { ...JOB_OPTIONS, jobId: label.deliveryId } })));
+    await this.queue.addBulk(
+      labels.map(({ traceParent, ...label }) => ({
+        name: deliveryJobName(label),
+        data: { ...label } satisfies DeliveryJobData,
+        // BullMQ's process span (tracing on) continues the trace that wrote the row.
+        opts: { ...JOB_OPTIONS, jobId: label.deliveryId, ...(traceParent ? { telemetry: { metadata: jobTraceMetadata(traceParent) } } : {}) },
+      })),
+    );
   }
 
   /**

@@ -1,3 +1,4 @@
+import { currentTraceparent } from "../infra/tracing.js";
 import { and, eq, isNull, sql } from "drizzle-orm";
 import type { Db } from "../db/db.js";
 import { AppError, invalidArgument } from "../errors.js";
@@ -127,15 +128,17 @@ export class WebhookOutbox implements WebhookEmitter {
 
   async #insert(tx: Db, rows: Array<Omit<NewDelivery, "data"> & { dataJson: string; createdAt: Date }>): Promise<string[]> {
     const ids: string[] = [];
+    // Null while tracing is off.
+    const traceParent = currentTraceparent() ?? null;
     for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
       const values = rows.slice(i, i + ROWS_PER_STATEMENT).map((d) => {
         const id = newId("dlv");
         ids.push(id);
         const body = deliveryBody(id, d.eventType, d.tenantId, d.createdAt, d.dataJson);
         const at = d.createdAt.toISOString();
-        return sql`(${id}, ${d.tenantId}, ${d.subscriptionId}, ${d.eventType}, ${d.url}, ${body}, ${d.test ?? false}, ${at}::timestamptz, ${at}::timestamptz)`;
+        return sql`(${id}, ${d.tenantId}, ${d.subscriptionId}, ${d.eventType}, ${d.url}, ${body}, ${d.test ?? false}, ${at}::timestamptz, ${at}::timestamptz, ${traceParent})`;
       });
-      await tx.execute(sql`INSERT INTO webhook_deliveries (id, tenant_id, subscription_id, event_type, url, body, test, next_attempt_at, created_at)
+      await tx.execute(sql`INSERT INTO webhook_deliveries (id, tenant_id, subscription_id, event_type, url, body, test, next_attempt_at, created_at, trace_parent)
           VALUES ${sql.join(values, sql`, `)}`);
     }
     return ids;

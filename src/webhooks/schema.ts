@@ -83,6 +83,8 @@ export const webhookDeliveries = pgTable(
     inFlightUntil: tstz("in_flight_until"),
     /** When an instance's outbox poller took the row to put its job on the queue. */
     enqueuedAt: tstz("enqueued_at"),
+    /** W3C traceparent of the work that wrote the row (tracing on only): the delivery's spans continue that trace. */
+    traceParent: text("trace_parent"),
     lastAttemptAt: tstz("last_attempt_at"),
     createdAt: tstz("created_at").notNull().defaultNow(),
     completedAt: tstz("completed_at"),

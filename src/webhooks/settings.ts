@@ -19,6 +19,8 @@ export interface WebhookSettings {
   autoDisable: { failedDeliveries: number; failingForMs: number };
   /** How often (and after how long) attempts missing from the deliveries Proofstream are committed by the sweep. */
   proofSweepMs: number;
+  /** W3C traceparent on outbound deliveries (only while tracing is on). */
+  traceparent: boolean;
   /** This server's public base URL (links in test events); read when used, since with port 0 it is known only after listening. */
   publicBaseUrl: () => string;
 }
@@ -37,6 +39,7 @@ export function webhookSettings(config: Config, publicBaseUrl: () => string = ()
     outboxPollMs: config.webhookOutboxPollMs,
     autoDisable: { failedDeliveries: config.webhookDisableAfterFailedDeliveries, failingForMs: config.webhookDisableAfterFailingMs },
     proofSweepMs: config.webhookProofSweepMs,
+    traceparent: config.webhookTraceparent,
     publicBaseUrl,
   };
 }
