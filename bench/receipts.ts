@@ -66,10 +66,19 @@ async function round(url: string, key: string, streamId: string, wait: boolean):
 }
 
 async function main() {
-  console.log(`machine: ${machine()}; load average before: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  console.log(
+    `machine: ${machine()}; load average before: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`,
+  );
   console.log(`${ROUNDS} interleaved rounds of ${SECONDS} s per mode; ${APPENDERS} closed-loop appenders on one stream (fetch, keep-alive); serve --workers 1`);
   const db = await benchDatabase();
-  const server = await spawnNode(["src/cli/main.ts", "--json", "serve", "--port", "0", "--workers", "1"], { ...serveEnv(db.url, ADMIN, "receipts"), ATTESTO_RATE_LIMIT_DEFAULT: "1000000/1s", ATTESTO_RATE_LIMIT_INGEST: "1000000/1s" }, /"url": "([^"]+)"/);
+  const server = await spawnNode(
+    ["src/cli/main.ts", "--json", "serve", "--port", "0", "--workers", "1"],
+    { ...serveEnv(db.url, ADMIN, "receipts"), ATTESTO_RATE_LIMIT_DEFAULT: "1000000/1s", ATTESTO_RATE_LIMIT_INGEST: "1000000/1s" },
+    /"url": "([^"]+)"/,
+  );
   const url = server.match[1]!;
   try {
     const { key } = await benchTenant(url, ADMIN);
@@ -90,7 +99,9 @@ async function main() {
     const p99 = median(waiting.map((w) => w.p99));
     console.log(`\nwaiting ÷ without (median of rounds): ${ratio.toFixed(2)} (target ≥ 0.8)`);
     console.log(`p99 request → receipt (median of rounds): ${fmt(p99, 1)} ms (target ≤ 250)`);
-    console.log(`checkpoints signed for waiters: ${fmt(median(waiting.map((w) => w.checkpointsPerSecond)))}/s (median), appends per checkpoint ${fmt(median(waiting.map((w) => w.perSecond / Math.max(w.checkpointsPerSecond, 1e-9))), 1)}`);
+    console.log(
+      `checkpoints signed for waiters: ${fmt(median(waiting.map((w) => w.checkpointsPerSecond)))}/s (median), appends per checkpoint ${fmt(median(waiting.map((w) => w.perSecond / Math.max(w.checkpointsPerSecond, 1e-9))), 1)}`,
+    );
   } finally {
     await stop(server.child);
     await db.drop();

@@ -41,6 +41,16 @@ export function decodeCheckpointAnnouncement(message: string): CheckpointRecord 
   if (!/^[0-9a-f]{64}$/.test(rootHash)) return undefined;
   const at = new Date(signedAt);
   if (Number.isNaN(at.getTime())) return undefined;
-  const row = { streamId, treeSize: treeSize as number, rootHash: Buffer.from(rootHash, "hex"), note, cosignatures, cosignatureCount: cosignatureCount as number, witnessedAt: witnessed, keyId: keyId as number, signedAt: at };
+  const row = {
+    streamId,
+    treeSize: treeSize as number,
+    rootHash: Buffer.from(rootHash, "hex"),
+    note,
+    cosignatures,
+    cosignatureCount: cosignatureCount as number,
+    witnessedAt: witnessed,
+    keyId: keyId as number,
+    signedAt: at,
+  };
   return withCosignatures(row);
 }
