@@ -314,10 +314,7 @@ export class Proofstreams {
   async addCosignatures(streamId: string, treeSize: number, lines: CosignatureLine[], quorum: number) {
     const outcome = await addCosignatures({ db: this.deps.db, events: this.deps.events }, streamId, treeSize, lines, quorum);
     // The checkpoint with its new lines is announced like a fresh signature: every instance's proof path serves it at once.
-    if (outcome.added > 0 || outcome.witnessed) {
-      const record = await checkpointOf(this.deps.db, { id: streamId, checkpointSize: treeSize });
-      if (record) this.announceCheckpoint(record);
-    }
+    if ((outcome.added > 0 || outcome.witnessed) && outcome.checkpoint) this.announceCheckpoint(outcome.checkpoint);
     return outcome;
   }
 
