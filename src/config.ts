@@ -134,6 +134,8 @@ export interface Config {
   webhookDisableAfterFailedDeliveries: number;
   webhookDisableAfterFailingMs: number;
   webhookProofSweepMs: number;
+  /** Commit every ended attempt to the tenant's deliveries Proofstream (and count failures for auto-disable from that commit). */
+  webhookDeliveryProofs: boolean;
   /** Per-tenant request budgets by route class, shared through Redis (src/ratelimit). */
   rateLimits: {
     enabled: boolean;
@@ -295,6 +297,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     webhookDisableAfterFailedDeliveries: e.ATTESTO_WEBHOOK_DISABLE_AFTER_FAILED_DELIVERIES,
     webhookDisableAfterFailingMs: e.ATTESTO_WEBHOOK_DISABLE_AFTER_FAILING_MS,
     webhookProofSweepMs: e.ATTESTO_WEBHOOK_PROOF_SWEEP_MS,
+    webhookDeliveryProofs: e.ATTESTO_WEBHOOK_DELIVERY_PROOFS,
     rateLimits: {
       enabled: e.ATTESTO_RATE_LIMITS,
       classes: {

@@ -39,6 +39,8 @@ const settings = {
   anchorOrphanWindowMs: ORPHAN_WINDOW_MS,
   anchorReplaceAfterMs: REPLACE_AFTER_MS,
   checkpointIntervalMs: HOUR,
+  // Each batch's members are counted exactly here: the tenants' deliveries Proofstreams (their webhook attempts) would join the batches.
+  webhookDeliveryProofs: false,
 };
 
 const start = async () => {

@@ -36,7 +36,15 @@ describe("the queue board", () => {
     }, "the retried job");
     const host = new URL(receiver.url()).host;
     expect(job.name).toBe(`batch.failed → ${host}`);
-    expect(job.data).toEqual({ deliveryId: id, tenantId: tenant.tenantId, eventType: "batch.failed", endpointHost: host, attempt: "1 of 2", last: "HTTP 503" });
+    expect(job.data).toEqual({
+      deliveryId: id,
+      tenantId: tenant.tenantId,
+      eventType: "batch.failed",
+      endpointHost: host,
+      subscriptionId: expect.stringMatching(/^sub_/),
+      attempt: "1 of 2",
+      last: "HTTP 503",
+    });
 
     const listed = await (await board("/api/queues?activeQueue=webhook-deliveries&status=delayed", ADMIN_TOKEN)).text();
     expect(listed).toContain(`batch.failed → ${host}`);

@@ -38,6 +38,7 @@ beforeAll(async () => {
     webhookTimeoutMs: 1_500,
     webhookRelayIntervalMs: 1_000,
     webhookRelayGraceMs: 5_000,
+    webhookDeliveryProofs: true,
     webhookDisableAfterFailedDeliveries: 4,
     webhookProofSweepMs: 1_000,
     dbPoolSize: 6,

@@ -142,7 +142,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     // Attempts are committed to each tenant's deliveries Proofstream; that facade is built next (it emits webhook events).
     let proofstreamsRef: Proofstreams | undefined;
     const webhooks = new Webhooks(
-      { db: database.db, keyring, jobs, logger, requestIds, proofstreams: () => proofstreamsRef },
+      { db: database.db, keyring, jobs, logger, requestIds, proofstreams: () => (config.webhookDeliveryProofs ? proofstreamsRef : undefined) },
       webhookSettings(config, () => publicBaseUrl),
     );
     let anchoringRef: Anchoring | undefined;
