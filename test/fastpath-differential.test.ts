@@ -3,7 +3,7 @@ import http2 from "node:http2";
 import { readdirSync } from "node:fs";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
-import { create, toBinary, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
 import { createLogger } from "../src/logger.js";
@@ -15,7 +15,7 @@ import { ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
 import { appendRequest } from "./support/proofstream.js";
 import { Code, ConnectError, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
-import { TenantService } from "../gen/ts/attesto/v1/tenant_pb.js";
+import { GetCurrentTenantResponseSchema, TenantService } from "../gen/ts/attesto/v1/tenant_pb.js";
 import { ErrorInfoSchema } from "../gen/ts/google/rpc/error_details_pb.js";
 import { fastUnary, withFastUnary } from "../src/rpc/fast-unary.js";
 import { recordRoutes } from "../src/rpc/fast-unary-methods.js";
@@ -230,15 +230,26 @@ function validCalls(): Array<[string, Call]> {
 }
 
 /** The one value that differs per call in these answers: when the key was last used (JSON text, replaced in place). */
-function normalized(answer: Answer): Answer {
+/**
+ * An API key's last_used_at is what each instance last recorded (written at most once a minute, and kept with the
+ * cached key): the two servers of the test record their own, so it is left out of the comparison, in JSON and binary.
+ */
+function normalized(answer: Answer, callPath = ""): Answer {
+  if (answer.status === 200 && callPath.endsWith("/attesto.v1.TenantService/GetCurrentTenant") && answer.headers["content-type"] === "application/proto") {
+    const message = fromBinary(GetCurrentTenantResponseSchema, Buffer.from(answer.body, "base64"));
+    if (message.apiKey) message.apiKey.lastUsedAt = undefined;
+    const body = Buffer.from(toBinary(GetCurrentTenantResponseSchema, message));
+    const headers = "content-length" in answer.headers ? { ...answer.headers, "content-length": String(body.length) } : answer.headers;
+    return { ...answer, body: body.toString("base64"), headers };
+  }
   if (!answer.headers["content-type"]?.startsWith("application/json")) return answer;
   const text = Buffer.from(answer.body, "base64").toString("utf8");
   return { ...answer, body: Buffer.from(text.replace(/"lastUsedAt":"[^"]*"/g, '"lastUsedAt":"…"')).toString("base64") };
 }
 
 async function compare(name: string, call: Call): Promise<{ fast: Answer; slow: Answer }> {
-  const a = normalized(await send(fast.url, call));
-  const b = normalized(await send(slow.url, call));
+  const a = normalized(await send(fast.url, call), call.path);
+  const b = normalized(await send(slow.url, call), call.path);
   expect({ case: name, ...a }).toEqual({ case: name, ...b });
   return { fast: a, slow: b };
 }
