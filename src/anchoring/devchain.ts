@@ -173,9 +173,6 @@ async function launch(bin: string, opts: { port?: number; timeoutMs?: number }, 
       // happened will not be emitted again.
       if (child.exitCode !== null || child.signalCode !== null) return;
       const gone = new Promise((resolve) => child.once("exit", resolve));
-      // anvil's own write at SIGTERM was seen to miss the newest block (the state test, on a full run): one more turn
-      // of its periodic write (every second) holds everything mined before stop() was called.
-      if (stateFile) await new Promise((r) => setTimeout(r, 1_200));
       child.kill("SIGTERM");
       await gone;
       if (pidFile) await rm(pidFile, { force: true });
