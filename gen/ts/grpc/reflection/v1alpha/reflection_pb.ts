@@ -77,10 +77,9 @@ export type ServerReflectionRequest = Message<"grpc.reflection.v1alpha.ServerRef
     /**
      * Finds the tag numbers used by all known extensions of extendee_type, and
      * appends them to ExtensionNumberResponse in an undefined order.
-     * Its corresponding method is best-effort: it's not guaranteed that the
-     * reflection service will implement this method, and it's not guaranteed
-     * that this method will provide all extensions. Returns
-     * StatusCode::UNIMPLEMENTED if it's not implemented.
+     * Upstream calls this best-effort for servers in general; Attesto's
+     * reflection service answers it from its compiled descriptors, with every
+     * extension they declare.
      * This field should be a fully-qualified type name. The format is
      * <package>.<type>
      *
