@@ -3,12 +3,14 @@ import type { Db } from "../db/db.js";
 import { LRUCache } from "lru-cache";
 import { normalizeDbError, sqlState } from "../db/errors.js";
 import { checkStorableJson, checkStorableText, checkStorableTime } from "../db/storable.js";
-import { streamEvents, streams } from "./schema.js";
+import { streamEvents } from "./schema.js";
 import { AppError, notFound } from "../errors.js";
-import { groupByStream, planBatch, type NewEventRow } from "./batch-plan.js";
-import { toRecord, type AppendInput, type AppendResult } from "./event-record.js";
-import { leafAround, payloadSha256 } from "./leaf.js";
+import { groupByStream, planBatch } from "./batch-plan.js";
+import type { AppendInput, AppendResult } from "./event-record.js";
+import { payloadSha256 } from "./leaf.js";
 import { appendToEdge, type TileAppend } from "./merkle/right-edge.js";
+import { eventsInsert, tilesUpsert } from "./append-sql.js";
+import { byStreamId, Sequencer, type Group, type Pending, type SequencedGroup } from "./sequencer.js";
 import { WarmStreams, type StreamState, type WarmStreamStats } from "./warm-streams.js";
 
 export type { AppendInput, AppendResult, EventRecord } from "./event-record.js";
@@ -17,33 +19,8 @@ export { toRecord } from "./event-record.js";
 /** The warm set's default budget: some 100,000 streams of a few thousand events each. */
 export const DEFAULT_WARM_STREAM_BYTES = 64 * 1024 * 1024;
 
-interface Pending {
-  input: AppendInput & { payloadSha256: string };
-  resolve(result: AppendResult): void;
-  reject(err: unknown): void;
-}
-
-/** One stream's share of a commit. */
-interface Group {
-  streamId: string;
-  members: Pending[];
-}
-
-/** A group whose events are stored with their seq_no: its answers, once the tree covers `upTo`. */
-interface SequencedGroup {
-  group: Group;
-  results: Array<AppendResult | AppError>;
-  /** The highest seq_no an answer names (0: none). */
-  upTo: number;
-}
-
 /** How long a stream that another process appended to takes the sequencing path before trying the one-statement path again. */
 const CONTENDED_MS = 1_000;
-/** An edge this far behind the tree is rebuilt from the tiles rather than caught up from leaf hashes. */
-const CATCH_UP_MAX = 4_096;
-/** Integration rounds an append waits through before it answers UNAVAILABLE (its events stay sequenced: a retry replays them). */
-const MAX_INTEGRATION_ROUNDS = 32;
-
 /**
  * Appends events with group commit across streams: while one commit runs,
  * the appends of every stream gather, and the next commit takes them all in
@@ -92,6 +69,7 @@ export class Appender {
   readonly #maxBatch: number;
   /** Streams another process appended to lately: they take the sequencing path. */
   readonly #contended = new LRUCache<string, true>({ max: 100_000, ttl: CONTENDED_MS });
+  readonly #sequencer: Sequencer;
 
   constructor(
     private readonly db: Db,
@@ -99,6 +77,7 @@ export class Appender {
   ) {
     this.#maxBatch = opts.maxBatch ?? 512;
     this.#warm = new WarmStreams(db, opts.warmStreamBytes ?? DEFAULT_WARM_STREAM_BYTES);
+    this.#sequencer = new Sequencer(db, this.#warm, this.#contended);
   }
 
   append(input: AppendInput): Promise<AppendResult> {
@@ -133,7 +112,7 @@ export class Appender {
   async integratePending(limit = 1000): Promise<number> {
     const rows = await this.db.execute<{ id: string; up_to: string | number }>(sql`SELECT id, tree_size + unintegrated AS up_to FROM streams WHERE unintegrated > 0 ORDER BY id LIMIT ${limit}`);
     if (rows.length === 0) return 0;
-    await this.#integrate(new Map(rows.map((r) => [r.id, Number(r.up_to)])));
+    await this.#sequencer.integrate(new Map(rows.map((r) => [r.id, Number(r.up_to)])));
     return rows.length;
   }
 
@@ -188,7 +167,7 @@ export class Appender {
     const sequenced: SequencedGroup[] = [];
     if (sequencing.length > 0) {
       try {
-        const { done, replayed } = await this.#sequence(sequencing);
+        const { done, replayed } = await this.#sequencer.sequence(sequencing);
         sequenced.push(...done);
         locked = [...locked, ...replayed];
       } catch (err) {
@@ -220,7 +199,7 @@ export class Appender {
     const targets = new Map<string, number>();
     for (const { group, upTo } of sequenced) if (upTo > 0) targets.set(group.streamId, Math.max(upTo, targets.get(group.streamId) ?? 0));
     try {
-      if (targets.size > 0) await this.#integrate(targets);
+      if (targets.size > 0) await this.#sequencer.integrate(targets);
     } catch (err) {
       const error = normalizeDbError(err);
       for (const { group } of sequenced) this.#warm.delete(group.streamId);
@@ -238,7 +217,7 @@ export class Appender {
   /** One stream's members alone, sequenced under its row lock; after a failure, each member alone, so only a bad one fails. */
   async #sequenceStream({ streamId, members }: Group): Promise<SequencedGroup[]> {
     try {
-      return [await this.#sequenceLocked({ streamId, members })];
+      return [await this.#sequencer.sequenceLocked({ streamId, members })];
     } catch (err) {
       this.#warm.delete(streamId);
       const error = normalizeDbError(err);
@@ -250,7 +229,7 @@ export class Appender {
       const out: SequencedGroup[] = [];
       for (const p of members) {
         try {
-          out.push(await this.#sequenceLocked({ streamId, members: [p] }));
+          out.push(await this.#sequencer.sequenceLocked({ streamId, members: [p] }));
         } catch (single) {
           p.reject(normalizeDbError(single));
         }
@@ -345,217 +324,7 @@ export class Appender {
     }
     return { done, moved, replayed };
   }
-
-  /**
-   * Sequencing for streams other processes append to, in one statement for
-   * any number of streams: each stream row gives the next seq_nos whatever
-   * its size (a concurrent statement makes this one wait for the row, not
-   * fail), and the events are inserted with leaves PostgreSQL builds around
-   * the seq_no it assigned (`leafAround`) and their leaf hashes
-   * (SHA-256 of 0x00 and the leaf, RFC 9162). A stream with a stored
-   * source_ref among its new ones is left alone and comes back as replayed.
-   */
-  async #sequence(groups: readonly Group[]): Promise<{ done: SequencedGroup[]; replayed: Group[] }> {
-    const sorted = [...groups].sort(byStreamId);
-    const receivedAt = new Date();
-    const heads = JSON.stringify(sorted.map((g) => ({ id: g.streamId, n: g.members.length, refs: g.members.map((p) => p.input.sourceRef) })));
-    const rows = JSON.stringify(
-      sorted.flatMap((g) =>
-        g.members.map((p, i) => {
-          const { before, after } = leafAround({ ...p.input, receivedAt });
-          return {
-            stream_id: g.streamId,
-            ord: i + 1,
-            source_ref: p.input.sourceRef,
-            event_type: p.input.eventType,
-            occurred_at: p.input.occurredAt.toISOString(),
-            received_at: receivedAt.toISOString(),
-            payload: p.input.payload,
-            payload_sha256: p.input.payloadSha256,
-            before,
-            after,
-          };
-        }),
-      ),
-    );
-    const stored = await this.db.execute<{ stream_id: string; seq_no: string | number; leaf_hash: Buffer }>(sql`
-      WITH want AS (
-        SELECT * FROM jsonb_to_recordset(${heads}::jsonb) AS w(id text, n bigint, refs jsonb)
-      ), head AS (
-        UPDATE streams s SET unintegrated = s.unintegrated + w.n FROM want w
-        WHERE s.id = w.id
-          AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(w.refs) AS ref(v) JOIN events e ON e.stream_id = w.id AND e.source_ref = ref.v)
-        RETURNING s.id, s.tree_size + s.unintegrated - w.n AS base
-      ), new_events AS (
-        INSERT INTO events (stream_id, seq_no, source_ref, event_type, occurred_at, received_at, payload, payload_sha256, leaf, leaf_hash)
-        SELECT r.stream_id, h.base + r.ord, r.source_ref, r.event_type, r.occurred_at, r.received_at, r.payload, r.payload_sha256, l.leaf, sha256(decode('00', 'hex') || l.leaf)
-        FROM jsonb_to_recordset(${rows}::jsonb) AS r(stream_id text, ord bigint, source_ref text, event_type text, occurred_at timestamptz,
-          received_at timestamptz, payload jsonb, payload_sha256 text, before text, after text)
-        JOIN head h ON h.id = r.stream_id
-        CROSS JOIN LATERAL (SELECT convert_to(r.before || (h.base + r.ord)::text || r.after, 'UTF8') AS leaf) l
-        RETURNING stream_id, seq_no, leaf_hash
-      )
-      SELECT stream_id, seq_no, leaf_hash FROM new_events`);
-    const byStream = new Map<string, Array<{ seqNo: number; leafHash: Buffer }>>();
-    for (const row of stored) {
-      let list = byStream.get(row.stream_id);
-      if (!list) byStream.set(row.stream_id, (list = []));
-      list.push({ seqNo: Number(row.seq_no), leafHash: row.leaf_hash });
-    }
-    const done: SequencedGroup[] = [];
-    const replayed: Group[] = [];
-    for (const group of sorted) {
-      const events = byStream.get(group.streamId)?.sort((a, b) => a.seqNo - b.seqNo);
-      if (!events) {
-        replayed.push(group);
-        continue;
-      }
-      if (events.length !== group.members.length) throw new AppError("internal", `stream ${group.streamId}: ${events.length} of ${group.members.length} events sequenced`);
-      const results = group.members.map((p, i): AppendResult => {
-        const { input } = p;
-        const { seqNo, leafHash } = events[i]!;
-        return {
-          event: {
-            streamId: group.streamId,
-            seqNo,
-            sourceRef: input.sourceRef,
-            eventType: input.eventType,
-            occurredAt: input.occurredAt,
-            receivedAt,
-            payload: input.payload,
-            payloadSha256: input.payloadSha256,
-            leafHash,
-          },
-          duplicate: false,
-        };
-      });
-      done.push({ group, results, upTo: events[events.length - 1]!.seqNo });
-    }
-    return { done, replayed };
-  }
-
-  /** The general path: lock the stream row, look up replays, and sequence after everything stored (the tree is integrated afterwards). */
-  async #sequenceLocked({ streamId, members }: Group): Promise<SequencedGroup> {
-    const results = await this.db.transaction(async (tx) => {
-      const refs = [...new Set(members.map((p) => p.input.sourceRef))];
-      // Sent together (postgres.js pipelines them); the server runs them in
-      // order, so the lookup sees everything committed before the lock was granted.
-      const [[head], stored] = await Promise.all([
-        tx.select({ tenantId: streams.tenantId, treeSize: streams.treeSize, unintegrated: streams.unintegrated }).from(streams).where(eq(streams.id, streamId)).for("update"),
-        tx
-          .select()
-          .from(streamEvents)
-          .where(and(eq(streamEvents.streamId, streamId), sql`${streamEvents.sourceRef} IN (SELECT jsonb_array_elements_text(${JSON.stringify(refs)}::jsonb))`)),
-      ]);
-      if (!head) return members.map(() => notFound("stream"));
-      const plan = planBatch(
-        streamId,
-        members.map((p) => p.input),
-        { tenantId: head.tenantId, treeSize: head.treeSize + head.unintegrated },
-        new Map(stored.map((row) => [row.sourceRef, toRecord(row)])),
-      );
-      if (plan.rows.length > 0) {
-        await Promise.all([
-          tx.execute(eventsInsert(plan.rows)),
-          tx
-            .update(streams)
-            .set({ unintegrated: sql`${streams.unintegrated} + ${plan.rows.length}` })
-            .where(eq(streams.id, streamId)),
-        ]);
-      }
-      return plan.results;
-    });
-    const upTo = Math.max(0, ...results.map((r) => (r instanceof Error ? 0 : r.event.seqNo)));
-    return { group: { streamId, members }, results, upTo };
-  }
-
-  /**
-   * Brings each stream's tree up to at least the given size: reads the
-   * leaf hashes of every event sequenced beyond this process's edge of the
-   * stream, hashes those beyond the tree into the edge, and writes the
-   * tiles' new hashes and the tree size in one statement for all streams,
-   * by compare-and-swap on the tree size. A stream another integrator moved
-   * meanwhile is read again: its tree covers our events by then, or the
-   * next round integrates what is left.
-   */
-  async #integrate(targets: ReadonlyMap<string, number>): Promise<void> {
-    const want = new Map(targets);
-    for (let round = 0; want.size > 0; round++) {
-      if (round >= MAX_INTEGRATION_ROUNDS) throw new AppError("unavailable", "the stream is busy: try again (the append is stored, a retry returns it)", { retryAfterSeconds: 1 });
-      const states = await this.#warm.states([...want.keys()]);
-      const since = [...want.keys()].map((id) => ({ id, since: states.get(id)?.edge.size ?? -1 }));
-      for (const { id, since: at } of since) if (at < 0) throw new AppError("internal", `stream ${id}: its state could not be read`);
-      const rows = await this.db.execute<{ id: string; tree_size: string | number; unintegrated: string | number; seq_no: string | number | null; leaf_hash: Buffer | null }>(sql`
-        SELECT s.id, s.tree_size, s.unintegrated, e.seq_no, e.leaf_hash
-        FROM jsonb_to_recordset(${JSON.stringify(since)}::jsonb) AS w(id text, since bigint)
-        JOIN streams s ON s.id = w.id
-        LEFT JOIN events e ON e.stream_id = s.id AND e.seq_no > GREATEST(w.since, s.tree_size - ${CATCH_UP_MAX}) AND e.seq_no <= s.tree_size + s.unintegrated
-        ORDER BY s.id, e.seq_no`);
-      const read = new Map<string, { tree: number; pending: number; hashes: Buffer[]; first: number }>();
-      for (const row of rows) {
-        let stream = read.get(row.id);
-        if (!stream) read.set(row.id, (stream = { tree: Number(row.tree_size), pending: Number(row.unintegrated), hashes: [], first: row.seq_no === null ? 0 : Number(row.seq_no) }));
-        if (row.leaf_hash) stream.hashes.push(row.leaf_hash);
-      }
-      const writes: Array<{ id: string; before: number; after: StreamState; tiles: TileAppend[] }> = [];
-      for (const [id, upTo] of want) {
-        const state = states.get(id)!;
-        const stream = read.get(id);
-        if (!stream) throw notFound("stream");
-        const { tree, pending, hashes } = stream;
-        const edge = state.edge;
-        if (tree + pending < upTo) throw new AppError("internal", `stream ${id}: event ${upTo} was sequenced but the stream holds ${tree + pending}`);
-        if (edge.size < tree - CATCH_UP_MAX) {
-          // Far behind: the next round reads the edge from the tiles.
-          this.#warm.delete(id);
-          continue;
-        }
-        if (hashes.length !== tree + pending - edge.size || (hashes.length > 0 && stream.first !== edge.size + 1)) {
-          throw new AppError("internal", `stream ${id}: read ${hashes.length} leaf hashes from ${stream.first} for a tree of ${tree} + ${pending} after ${edge.size}`);
-        }
-        // Another integrator moved the tree since this process's edge: catch up without writing.
-        const caught = tree > edge.size ? appendToEdge(edge, hashes.slice(0, tree - edge.size)).edge : edge;
-        if (tree > edge.size) this.#contended.set(id, true);
-        if (pending === 0) {
-          this.#warm.set(id, { tenantId: state.tenantId, edge: caught });
-          want.delete(id);
-          continue;
-        }
-        const { edge: next, writes: tiles } = appendToEdge(caught, hashes.slice(tree - edge.size));
-        writes.push({ id, before: tree, after: { tenantId: state.tenantId, edge: next }, tiles });
-        // Until the write says otherwise, what the tree is known to hold.
-        this.#warm.set(id, { tenantId: state.tenantId, edge: caught });
-      }
-      if (writes.length === 0) continue;
-      const heads = JSON.stringify(writes.map((w) => ({ id: w.id, before: w.before, after: w.after.edge.size })));
-      const swapped = new Set(
-        (
-          await this.db.execute<{ id: string }>(sql`
-          WITH want AS (
-            SELECT * FROM jsonb_to_recordset(${heads}::jsonb) AS w(id text, before bigint, after bigint)
-          ), head AS (
-            UPDATE streams s SET tree_size = w.after, unintegrated = s.unintegrated - (w.after - w.before) FROM want w
-            WHERE s.id = w.id AND s.tree_size = w.before
-            RETURNING s.id
-          ), new_tiles AS (
-            ${tilesUpsert(
-              writes.flatMap((w) => w.tiles.map((t) => ({ ...t, streamId: w.id }))),
-              sql`WHERE w.stream_id IN (SELECT id FROM head)`,
-            )}
-          )
-          SELECT id FROM head`)
-        ).map((r) => r.id),
-      );
-      for (const w of writes) {
-        if (!swapped.has(w.id)) continue;
-        this.#warm.set(w.id, w.after);
-        if (w.after.edge.size >= want.get(w.id)!) want.delete(w.id);
-      }
-    }
-  }
 }
-
-const byStreamId = (a: Group, b: Group) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : 0);
 
 function settle(batch: readonly Pending[], outcomes: ReadonlyArray<AppendResult | AppError>): void {
   batch.forEach((p, i) => {
@@ -563,51 +332,4 @@ function settle(batch: readonly Pending[], outcomes: ReadonlyArray<AppendResult 
     if (outcome instanceof Error) p.reject(outcome);
     else p.resolve(outcome);
   });
-}
-
-/**
- * The batch as one INSERT with a single JSON parameter: building a statement
- * with ten parameters per row costs more CPU than the database spends
- * storing the batch.
- */
-function eventsInsert(rows: readonly NewEventRow[], guard = sql``) {
-  const json = JSON.stringify(
-    rows.map((r) => ({
-      stream_id: r.streamId,
-      seq_no: r.seqNo,
-      source_ref: r.sourceRef,
-      event_type: r.eventType,
-      occurred_at: r.occurredAt.toISOString(),
-      received_at: r.receivedAt.toISOString(),
-      payload: r.payload,
-      payload_sha256: r.payloadSha256,
-      leaf: r.leaf.toString("hex"),
-      leaf_hash: r.leafHash.toString("hex"),
-    })),
-  );
-  return sql`
-    INSERT INTO events (stream_id, seq_no, source_ref, event_type, occurred_at, received_at, payload, payload_sha256, leaf, leaf_hash)
-    SELECT stream_id, seq_no, source_ref, event_type, occurred_at, received_at, payload, payload_sha256, decode(leaf, 'hex'), decode(leaf_hash, 'hex')
-    FROM jsonb_to_recordset(${json}::jsonb) AS r(stream_id text, seq_no bigint, source_ref text, event_type text, occurred_at timestamptz,
-      received_at timestamptz, payload jsonb, payload_sha256 text, leaf text, leaf_hash text) ${guard}`;
-}
-
-/**
- * Tile writes (of any streams) as one upsert; `guard` is an optional WHERE
- * on the rows (alias w). Only each tile's new hashes are sent: the hashes it
- * already holds are taken from the stored row, so a batch of one event per
- * stream sends 32 bytes per stream, not its whole partial tile (up to 8 KiB).
- * A stored tile shorter than the hashes kept yields NULL, which the NOT NULL
- * column refuses: the statement fails instead of writing a wrong tile.
- */
-function tilesUpsert(writes: ReadonlyArray<TileAppend & { streamId: string }>, guard = sql``) {
-  const json = JSON.stringify(writes.map((w) => ({ stream_id: w.streamId, level: w.level, idx: w.index, kept: w.kept, hashes: w.added.toString("hex") })));
-  return sql`
-    INSERT INTO tiles (stream_id, level, idx, hashes)
-    SELECT w.stream_id, w.level, w.idx,
-      CASE WHEN w.kept = 0 THEN decode(w.hashes, 'hex') WHEN length(t.hashes) >= w.kept THEN substring(t.hashes FROM 1 FOR w.kept) || decode(w.hashes, 'hex') END
-    FROM jsonb_to_recordset(${json}::jsonb) AS w(stream_id text, level smallint, idx bigint, kept int, hashes text)
-    LEFT JOIN tiles t ON w.kept > 0 AND t.stream_id = w.stream_id AND t.level = w.level AND t.idx = w.idx
-    ${guard}
-    ON CONFLICT (stream_id, level, idx) DO UPDATE SET hashes = excluded.hashes`;
 }

@@ -232,3 +232,22 @@ export class Checkpointer {
     return signed;
   }
 }
+
+/** The latest checkpoint as a witness needs it: origin, size, the note as the log signed it, who cosigned it. */
+export interface WitnessedCheckpoint {
+  origin: string;
+  treeSize: number;
+  logNote: string;
+  cosigners: string[];
+}
+
+export async function latestForWitnesses(db: Db, streamId: string): Promise<WitnessedCheckpoint | undefined> {
+  const [stream] = await db.select().from(streams).where(eq(streams.id, streamId)).limit(1);
+  const checkpoint = stream && (await checkpointOf(db, stream));
+  if (!stream || !checkpoint) return undefined;
+  const cosigners = checkpoint.cosignatures
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => line.split(" ")[1]!);
+  return { origin: stream.origin, treeSize: checkpoint.treeSize, logNote: checkpoint.logNote, cosigners };
+}

@@ -6,9 +6,20 @@ import type { PageRequest } from "../db/pagination.js";
 import type { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
 import type { WebhookEmitter } from "../webhooks/module.js";
-import { Bundles, type AnchorReceiptSource, type BundleSettings } from "./bundles.js";
+import { Bundles, type AnchorReceiptSource } from "./bundles.js";
 import { Appender, type AppendInput, type AppendResult, type EventRecord } from "./append.js";
-import { addCosignatures, Checkpointer, checkpointOf, consistencyProof, getCheckpoint, latestCheckpointNote, type CheckpointRecord, type CosignatureLine } from "./checkpoints.js";
+import {
+  addCosignatures,
+  Checkpointer,
+  consistencyProof,
+  getCheckpoint,
+  latestCheckpointNote,
+  latestForWitnesses,
+  type CheckpointRecord,
+  type CosignatureLine,
+  type WitnessedCheckpoint,
+} from "./checkpoints.js";
+import { SignerWithoutQueue } from "./signer-without-queue.js";
 import { getForkEvidence, listForkEvidence, recordAnchorContradiction, selfAudit, submitCheckpoint, type ForkEvidenceRecord, type SubmitResult } from "./forks.js";
 import { StreamHeads } from "./heads.js";
 import { latestCheckpoints, type LatestCheckpoint } from "./latest-checkpoints.js";
@@ -21,15 +32,10 @@ import { LeafCache } from "./leaf-cache.js";
 import { CHECKPOINT_ANNOUNCED_CHANNEL, decodeCheckpointAnnouncement, encodeCheckpointAnnouncement } from "./checkpoint-announcement.js";
 import { proofLeafOf, tlogProofOf, tlogProofText } from "./tlog-proof.js";
 import { createOnce, type RequestIds } from "../request-ids/module.js";
-import { eq, sql } from "drizzle-orm";
-import { streams } from "./schema.js";
 import { TlogTiles } from "./tlog-tiles.js";
 import type { WarmStreamStats } from "./warm-streams.js";
 import { DEFAULT_PROOF_TIMEOUT_MS, ReceiptWaiter, type ProofReceipt, type ReceiptStats } from "./receipts.js";
 import { receiptProof } from "./tlog-proof.js";
-
-/** Arbitrary constant: the advisory lock that elects one signer while Redis is unreachable. */
-const SIGNER_LOCK = 0x5349474e;
 
 export type { JsonObject } from "./leaf.js";
 export type { EventRecord } from "./append.js";
@@ -39,26 +45,9 @@ export type { ForkEvidenceRecord } from "./forks.js";
 export type { Stream } from "./streams.js";
 export type { ProofReceipt, ReceiptStats } from "./receipts.js";
 export { MAX_PROOF_TIMEOUT_MS } from "./receipts.js";
-
-export interface ProofstreamSettings {
-  /** Read when a stream is created: its origin is fixed then. */
-  publicBaseUrl: () => string;
-  tileCacheBytes: number;
-  /** The proof path's entry bundles (each event's leaf bytes), in bytes. */
-  leafCacheBytes: number;
-  /** The appender's warm set (each stream's owner and the right edge of its tree), in bytes; 64 MiB when unset. */
-  warmStreamBytes?: number;
-  /** How long the proof path trusts its cached "latest checkpoint" of a stream when no announcement refreshes it. */
-  headCacheMs: number;
-  checkpointIntervalMs: number;
-  /** Appends that wait for their proof: signing at most every `minIntervalMs` per stream, waits of at most `maxWaitMs`. */
-  receipts: { minIntervalMs: number; maxWaitMs: number };
-  selfAuditIntervalMs: number;
-  selfAuditSample: number;
-  selfAuditMaxLeaves: number;
-  /** Verifier bundles: paging, chunking and size limits. */
-  bundles: Omit<BundleSettings, "publicBaseUrl">;
-}
+export { appendsWithoutJobs } from "./appends-without-jobs.js";
+export type { ProofstreamSettings } from "./settings.js";
+import type { ProofstreamSettings } from "./settings.js";
 
 export interface ProofstreamDeps {
   db: Db;
@@ -93,6 +82,7 @@ export class Proofstreams {
   readonly #streamCreator: StreamCreator;
   readonly #checkpointer: Checkpointer;
   readonly #receipts: ReceiptWaiter;
+  readonly #signerWithoutQueue: SignerWithoutQueue;
   readonly #signedListeners: Array<(streamId: string, treeSize: number) => void> = [];
   /** Appends' traces handed to the checkpoint that covers them (tracing on only). */
   readonly #traces = new TraceHandoff();
@@ -127,6 +117,7 @@ export class Proofstreams {
       },
       { minIntervalMs: settings.receipts.minIntervalMs },
     );
+    this.#signerWithoutQueue = new SignerWithoutQueue({ db: deps.db, jobs: deps.jobs, logger: deps.logger, closeGrown: () => this.#checkpointer.closeGrown() });
     this.tiles = new TlogTiles({ db: deps.db, tileCache: this.#tileCache });
     this.bundles = new Bundles(
       {
@@ -156,40 +147,13 @@ export class Proofstreams {
     await jobs.every("proofstream.checkpoint", this.settings.checkpointIntervalMs, () => this.closeGrownCheckpoints());
     await jobs.every("proofstream.self-audit", this.settings.selfAuditIntervalMs, () => this.selfAudit());
     this.bundles.start();
-    // Signing must not stop with Redis: while the queue is unreachable, the worker
-    // instances sign on a timer of their own, one at a time (a Postgres advisory lock).
-    if (jobs.processes) {
-      this.#signerWithoutQueue = setInterval(() => void this.#signWithoutQueue(), this.settings.checkpointIntervalMs);
-      this.#signerWithoutQueue.unref();
-    }
+    this.#signerWithoutQueue.start(this.settings.checkpointIntervalMs);
   }
 
   /** Its periodic jobs end with the job runtime; the fallback signer's and the receipts' timers end here. */
   async close(): Promise<void> {
-    clearInterval(this.#signerWithoutQueue);
+    this.#signerWithoutQueue.close();
     this.#receipts.close();
-  }
-
-  #signerWithoutQueue: NodeJS.Timeout | undefined;
-  #signingWithoutQueue = false;
-
-  /** The periodic signer's stand-in while Redis is down; signing itself is a compare-and-swap, so a race only wastes work. */
-  async #signWithoutQueue(): Promise<void> {
-    if (this.deps.jobs.reachable || this.#signingWithoutQueue) return;
-    this.#signingWithoutQueue = true;
-    try {
-      await this.deps.db.transaction(async (tx) => {
-        const [lock] = await tx.execute<{ locked: boolean }>(sql`select pg_try_advisory_xact_lock(${SIGNER_LOCK}) as locked`);
-        if (lock?.locked) {
-          const signed = await this.#checkpointer.closeGrown();
-          if (signed > 0) this.deps.logger.info({ signed }, "signed checkpoints without the job queue (Redis unreachable)");
-        }
-      });
-    } catch (err) {
-      this.deps.logger.warn({ err: err instanceof Error ? err.message : String(err) }, "checkpoint signing without the job queue failed");
-    } finally {
-      this.#signingWithoutQueue = false;
-    }
   }
 
   /**
@@ -294,15 +258,8 @@ export class Proofstreams {
   }
 
   /** The latest checkpoint as a witness needs it: origin, size, the note as the log signed it, who cosigned it. */
-  async latestForWitnesses(streamId: string): Promise<{ origin: string; treeSize: number; logNote: string; cosigners: string[] } | undefined> {
-    const [stream] = await this.deps.db.select().from(streams).where(eq(streams.id, streamId)).limit(1);
-    const checkpoint = stream && (await checkpointOf(this.deps.db, stream));
-    if (!stream || !checkpoint) return undefined;
-    const cosigners = checkpoint.cosignatures
-      .split("\n")
-      .filter(Boolean)
-      .map((line) => line.split(" ")[1]!);
-    return { origin: stream.origin, treeSize: checkpoint.treeSize, logNote: checkpoint.logNote, cosigners };
+  latestForWitnesses(streamId: string): Promise<WitnessedCheckpoint | undefined> {
+    return latestForWitnesses(this.deps.db, streamId);
   }
 
   /** The RFC 9162 consistency path between two sizes of a stream (server-internal: no tenant). */
@@ -384,18 +341,4 @@ export class Proofstreams {
   selfAudit(): Promise<number> {
     return selfAudit(this.deps, { sample: this.settings.selfAuditSample, maxLeaves: this.settings.selfAuditMaxLeaves });
   }
-}
-
-/**
- * Appends and stream reads alone, for a process that runs no jobs and so
- * builds no Proofstreams (the operator CLI, whose connector commands name a
- * stream): the same Appender and reads the facade uses.
- */
-export function appendsWithoutJobs(db: Db): Pick<Proofstreams, "append" | "occurredAtOf" | "getStream"> {
-  const appender = new Appender(db);
-  return {
-    append: (input) => appender.append(input),
-    occurredAtOf: (streamId, sourceRef) => appender.occurredAtOf(streamId, sourceRef),
-    getStream: (tenantId, streamId) => getStream(db, tenantId, streamId),
-  };
 }

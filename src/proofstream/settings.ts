@@ -1,6 +1,26 @@
 import type { Config } from "../config.js";
-import type { ProofstreamSettings } from "./module.js";
+import type { BundleSettings } from "./bundles.js";
 import { MAX_PROOF_TIMEOUT_MS } from "./receipts.js";
+
+export interface ProofstreamSettings {
+  /** Read when a stream is created: its origin is fixed then. */
+  publicBaseUrl: () => string;
+  tileCacheBytes: number;
+  /** The proof path's entry bundles (each event's leaf bytes), in bytes. */
+  leafCacheBytes: number;
+  /** The appender's warm set (each stream's owner and the right edge of its tree), in bytes; 64 MiB when unset. */
+  warmStreamBytes?: number;
+  /** How long the proof path trusts its cached "latest checkpoint" of a stream when no announcement refreshes it. */
+  headCacheMs: number;
+  checkpointIntervalMs: number;
+  /** Appends that wait for their proof: signing at most every `minIntervalMs` per stream, waits of at most `maxWaitMs`. */
+  receipts: { minIntervalMs: number; maxWaitMs: number };
+  selfAuditIntervalMs: number;
+  selfAuditSample: number;
+  selfAuditMaxLeaves: number;
+  /** Verifier bundles: paging, chunking and size limits. */
+  bundles: Omit<BundleSettings, "publicBaseUrl">;
+}
 
 /**
  * The proofstream module's settings. `publicBaseUrl` is read when a stream is

@@ -12,7 +12,7 @@ import { createLogger } from "../../logger.js";
 import { localBroadcast } from "../broadcast.js";
 import { dateOf, type Cli } from "../context.js";
 import { allPages } from "../remote.js";
-import { jsonOf } from "./remote.js";
+import { jsonOf } from "./remote-common.js";
 
 const CONNECTOR_KINDS: Record<ConnectorKind, ConnectorKindEnum> = {
   signed_webhook: ConnectorKindEnum.SIGNED_WEBHOOK,

@@ -19,7 +19,7 @@ import {
   type VerifiedPurchase as VerifiedPurchaseMessage,
 } from "../../../gen/ts/attesto/v1/store_pb.js";
 import type { Cli } from "../context.js";
-import { jsonOf } from "./remote.js";
+import { jsonOf } from "./remote-common.js";
 import { registerAppleApiCommand } from "./store-apple.js";
 
 /** The shared CLI context and the logger local store commands log with. */
