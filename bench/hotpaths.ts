@@ -12,7 +12,7 @@ import type { AddressInfo } from "node:net";
 import { createHmac, randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
-import { type LoadResult, benchDatabase, benchTenant, bulkLoad, fmt, load, machine, rpc, serveEnv, spawnNode, stop, median } from "./lib.js";
+import { type LoadResult, benchDatabase, benchTenant, bulkLoad, fmt, load, machineLine, rpc, serveEnv, spawnNode, stop, median } from "./lib.js";
 
 process.env.BENCH_SECONDS ??= "5";
 const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
@@ -80,12 +80,7 @@ function failures(r: LoadResult): number {
 }
 
 async function main() {
-  console.log(
-    `machine: ${machine()}; load average before: ${os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(" ")}`,
-  );
+  console.log(machineLine());
   console.log(`leaf cache: ${LEAF_CACHE_MB} MB (ATTESTO_LEAF_CACHE_MB); server CPU of the baselines measured the same way as the server's`);
   console.log(`rounds: ${ROUNDS} interleaved per comparison, ${process.env.BENCH_SECONDS} s each, 64 connections (autocannon in this process); serve args: ${SERVE_ARGS.join(" ") || "(none)"}`);
   const db = await benchDatabase();

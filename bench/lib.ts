@@ -80,6 +80,13 @@ export function machine(): string {
   return `${cpus.length} × ${cpus[0]?.model.trim() ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`;
 }
 
+/** The first line of every bench: the machine and how busy it was when the bench began. */
+export const machineLine = () =>
+  `machine: ${machine()}; load average before: ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")}`;
+
 export function percentile(values: number[], p: number): number {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);

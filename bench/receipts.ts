@@ -8,9 +8,8 @@
 //   npm run bench:receipts
 //   BENCH_SECONDS=5 BENCH_ROUNDS=5 BENCH_APPENDERS=8 npm run bench:receipts
 import { randomBytes } from "node:crypto";
-import os from "node:os";
 import { Agent } from "undici";
-import { benchDatabase, benchTenant, fmt, machine, median, percentile, rpc, rpcPath, serveEnv, spawnNode, stop } from "./lib.js";
+import { benchDatabase, benchTenant, fmt, machineLine, median, percentile, rpc, rpcPath, serveEnv, spawnNode, stop } from "./lib.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
@@ -66,12 +65,7 @@ async function round(url: string, key: string, streamId: string, wait: boolean):
 }
 
 async function main() {
-  console.log(
-    `machine: ${machine()}; load average before: ${os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(" ")}`,
-  );
+  console.log(machineLine());
   console.log(`${ROUNDS} interleaved rounds of ${SECONDS} s per mode; ${APPENDERS} closed-loop appenders on one stream (fetch, keep-alive); serve --workers 1`);
   const db = await benchDatabase();
   const server = await spawnNode(

@@ -19,7 +19,7 @@ import { sql } from "drizzle-orm";
 import os from "node:os";
 import { openDatabase } from "../src/db/db.js";
 import { Appender } from "../src/proofstream/append.js";
-import { type LoadResult, benchDatabase, benchTenant, fmt, load, machine, rpc, serveEnv, spawnNode, stop, median } from "./lib.js";
+import { type LoadResult, benchDatabase, benchTenant, fmt, load, machineLine, rpc, serveEnv, spawnNode, stop, median } from "./lib.js";
 
 process.env.BENCH_SECONDS ??= "5";
 const SECONDS = Number(process.env.BENCH_SECONDS);
@@ -38,12 +38,7 @@ interface Row {
 }
 
 async function main() {
-  console.log(
-    `machine: ${machine()}; load average before: ${os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(" ")}`,
-  );
+  console.log(machineLine());
   console.log(`rounds: ${ROUNDS} interleaved per comparison, ${SECONDS} s each, 64 connections (autocannon in this process); serve --workers 1; stream counts ${COUNTS.map((n) => fmt(n)).join(", ")}`);
   const db = await benchDatabase();
   const database = openDatabase({ url: db.url, poolSize: 4 });

@@ -1,5 +1,5 @@
 import { AppError, notFound } from "../errors.js";
-import type { AppendInput, AppendResult, EventRecord } from "./event-record.js";
+import { newRecord, type AppendInput, type AppendResult, type EventRecord } from "./event-record.js";
 import { leafOf } from "./leaf.js";
 
 export type NewEventRow = EventRecord & { leaf: Buffer };
@@ -25,17 +25,7 @@ export function planBatch(
     }
     const seqNo = ++size;
     const { leaf, leafHash } = leafOf({ ...input, streamId, seqNo, receivedAt });
-    const record: EventRecord = {
-      streamId,
-      seqNo,
-      sourceRef: input.sourceRef,
-      eventType: input.eventType,
-      occurredAt: input.occurredAt,
-      receivedAt,
-      payload: input.payload,
-      payloadSha256: input.payloadSha256,
-      leafHash,
-    };
+    const record = newRecord(streamId, seqNo, input, receivedAt, leafHash);
     known.set(input.sourceRef, record);
     rows.push({ ...record, leaf });
     return { event: record, duplicate: false };

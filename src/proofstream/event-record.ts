@@ -21,6 +21,21 @@ export interface AppendResult {
   duplicate: boolean;
 }
 
+/** A new event's record: what was appended, where it landed, and its leaf hash. */
+export function newRecord(streamId: string, seqNo: number, input: AppendInput & { payloadSha256: string }, receivedAt: Date, leafHash: Buffer): EventRecord {
+  return {
+    streamId,
+    seqNo,
+    sourceRef: input.sourceRef,
+    eventType: input.eventType,
+    occurredAt: input.occurredAt,
+    receivedAt,
+    payload: input.payload,
+    payloadSha256: input.payloadSha256,
+    leafHash,
+  };
+}
+
 export function toRecord(row: typeof streamEvents.$inferSelect): EventRecord {
   return {
     streamId: row.streamId,

@@ -4,7 +4,7 @@ import type { Db } from "../db/db.js";
 import { AppError, notFound } from "../errors.js";
 import { eventsInsert, tilesUpsert } from "./append-sql.js";
 import { planBatch } from "./batch-plan.js";
-import { toRecord, type AppendInput, type AppendResult } from "./event-record.js";
+import { newRecord, toRecord, type AppendInput, type AppendResult } from "./event-record.js";
 import { leafAround } from "./leaf.js";
 import { appendToEdge, type TileAppend } from "./merkle/right-edge.js";
 import { streamEvents, streams } from "./schema.js";
@@ -117,24 +117,7 @@ export class Sequencer {
         continue;
       }
       if (events.length !== group.members.length) throw new AppError("internal", `stream ${group.streamId}: ${events.length} of ${group.members.length} events sequenced`);
-      const results = group.members.map((p, i): AppendResult => {
-        const { input } = p;
-        const { seqNo, leafHash } = events[i]!;
-        return {
-          event: {
-            streamId: group.streamId,
-            seqNo,
-            sourceRef: input.sourceRef,
-            eventType: input.eventType,
-            occurredAt: input.occurredAt,
-            receivedAt,
-            payload: input.payload,
-            payloadSha256: input.payloadSha256,
-            leafHash,
-          },
-          duplicate: false,
-        };
-      });
+      const results = group.members.map((p, i): AppendResult => ({ event: newRecord(group.streamId, events[i]!.seqNo, p.input, receivedAt, events[i]!.leafHash), duplicate: false }));
       done.push({ group, results, upTo: events[events.length - 1]!.seqNo });
     }
     return { done, replayed };

@@ -172,19 +172,7 @@ export function rfc9162<H extends Uint8Array>(sha256: Sha256<H>): Rfc9162<H> {
    * the wrong number of hashes for the range and size.
    */
   function rootFromRangeProof(begin: number, size: number, leaves: readonly Uint8Array[], proof: readonly Uint8Array[]): Uint8Array {
-    const end = begin + leaves.length;
-    const expected = rangeProofRanges(begin, end, size).length;
-    if (proof.length !== expected) throw new ProofError(`range proof has ${proof.length} hashes, the range needs ${expected}`);
-    if (proof.some((h) => h.length !== HASH_SIZE)) throw new ProofError("proof hashes must be 32 bytes");
-    let next = 0;
-    const walk = (lo: number, hi: number): Uint8Array => {
-      if (hi <= begin || lo >= end) return proof[next++]!;
-      if (lo >= begin && hi <= end) return rootOfLeafHashes(leaves, lo - begin, hi - begin);
-      const k = splitPoint(hi - lo);
-      const left = walk(lo, lo + k);
-      return nodeHash(left, walk(lo + k, hi));
-    };
-    return walk(0, size);
+    return rangeProofWalk(begin, begin + leaves.length, size, proof, (from, to) => rootOfLeafHashes(leaves, from, to), nodeHash);
   }
 
   return { leafHash, nodeHash, emptyRoot: sha256.create().digest(), rootFromInclusionProof, verifyInclusion, verifyConsistency, rootOfLeafHashes, rootFromRangeProof };
@@ -251,17 +239,33 @@ function flatRoot(leaves: FlatLeafHashes, from: number, to: number, hasher: Sha2
 
 /** rootFromRangeProof over flat leaf hashes, with one reused hasher: the same root, without an array per leaf. */
 export function rootFromRangeProofFlat(begin: number, size: number, leaves: FlatLeafHashes, proof: readonly Uint8Array[], hasher: Sha256Into = new ReusedSha256()): Uint8Array {
-  const end = begin + leaves.count;
+  return rangeProofWalk(begin, begin + leaves.count, size, proof, (from, to) => flatRoot(leaves, from, to, hasher), nodeHash);
+}
+
+/**
+ * The root a range proof of [begin, end) in a tree of `size` leads to: the
+ * range's subtrees from `rangeRoot` (offsets into the range), every other
+ * subtree from the proof in order. Throws ProofError when the proof has the
+ * wrong number of hashes for the range and size.
+ */
+function rangeProofWalk(
+  begin: number,
+  end: number,
+  size: number,
+  proof: readonly Uint8Array[],
+  rangeRoot: (from: number, to: number) => Uint8Array,
+  node: (left: Uint8Array, right: Uint8Array) => Uint8Array,
+): Uint8Array {
   const expected = rangeProofRanges(begin, end, size).length;
   if (proof.length !== expected) throw new ProofError(`range proof has ${proof.length} hashes, the range needs ${expected}`);
   if (proof.some((h) => h.length !== HASH_SIZE)) throw new ProofError("proof hashes must be 32 bytes");
   let next = 0;
   const walk = (lo: number, hi: number): Uint8Array => {
     if (hi <= begin || lo >= end) return proof[next++]!;
-    if (lo >= begin && hi <= end) return flatRoot(leaves, lo - begin, hi - begin, hasher);
+    if (lo >= begin && hi <= end) return rangeRoot(lo - begin, hi - begin);
     const k = splitPoint(hi - lo);
     const left = walk(lo, lo + k);
-    return nodeHash(left, walk(lo + k, hi));
+    return node(left, walk(lo + k, hi));
   };
   return walk(0, size);
 }
