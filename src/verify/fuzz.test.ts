@@ -80,10 +80,14 @@ describe("fuzzing the verifier's parsers", () => {
         // Unchanged (the random value equalled the original), or caught: every field is checked
         // offline except where the receipt says its transaction is (checked against a chain), and the
         // carried verifier_key, which a pinned key overrides.
+        // A receipt replaced by something that is not an object (null, a number) is malformed, not chain-only.
+        const anchor0 = Array.isArray(doc.anchors) ? (doc.anchors[0] as unknown) : undefined;
         const chainOnly =
-          (doc.anchors as Array<Record<string, unknown>> | undefined)?.[0] !== undefined &&
+          typeof anchor0 === "object" &&
+          anchor0 !== null &&
+          !Array.isArray(anchor0) &&
           ["chain_id", "tx_hash", "block_number", "block_hash"].some(
-            (k) => JSON.stringify((doc.anchors as Array<Record<string, unknown>>)[0]![k]) !== JSON.stringify((bundle.anchors[0] as unknown as Record<string, unknown>)[k]),
+            (k) => JSON.stringify((anchor0 as Record<string, unknown>)[k]) !== JSON.stringify((bundle.anchors[0] as unknown as Record<string, unknown>)[k]),
           );
         // Receipts are optional: a bundle stripped of them is a valid bundle of an unanchored checkpoint.
         const stripped = Array.isArray(doc.anchors) && doc.anchors.length === 0;
