@@ -5,6 +5,9 @@ import { createRequire } from "node:module";
 import net from "node:net";
 import path from "node:path";
 
+/** A persistent dev chain's genesis time (2026-01-01T00:00:00Z): the same on every start, see launch. */
+const GENESIS_TIMESTAMP = 1_767_225_600;
+
 /** The dev chain's chain id (anvil's default, and Hardhat's before it). */
 export const DEV_CHAIN_ID = 31337;
 
@@ -132,7 +135,10 @@ export async function startDevChain(opts: { port?: number; timeoutMs?: number; s
 async function launch(bin: string, opts: { port?: number; timeoutMs?: number }, stateFile: string | undefined, pidFile: string | undefined): Promise<DevChain> {
   const port = opts.port ?? (await freePort());
   const args = ["--host", "127.0.0.1", "--port", String(port), "--chain-id", String(DEV_CHAIN_ID), "--slots-in-an-epoch", "0"];
-  if (stateFile) args.push("--state", stateFile, "--state-interval", String(STATE_INTERVAL_S));
+  // A fixed genesis: anvil makes a new genesis block at every start and then loads the saved blocks
+  // beside it, and which of two block-0s the reloaded chain answers with follows hash-map order. With
+  // the same timestamp both are the same block.
+  if (stateFile) args.push("--state", stateFile, "--state-interval", String(STATE_INTERVAL_S), "--timestamp", String(GENESIS_TIMESTAMP));
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const child: ChildProcess = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
@@ -165,6 +171,8 @@ async function launch(bin: string, opts: { port?: number; timeoutMs?: number }, 
   process.once("exit", stopOnExit);
   child.once("exit", () => process.removeListener("exit", stopOnExit));
   const chain = attachDevChain(`http://127.0.0.1:${port}`);
+  // The fixed genesis time also set the chain's clock back to it: its new blocks carry the real time.
+  if (stateFile) await chain.rpc("evm_setTime", [Math.floor(Date.now() / 1000)]);
   return {
     ...chain,
     stateFile,
@@ -173,11 +181,37 @@ async function launch(bin: string, opts: { port?: number; timeoutMs?: number }, 
       // happened will not be emitted again.
       if (child.exitCode !== null || child.signalCode !== null) return;
       const gone = new Promise((resolve) => child.once("exit", resolve));
+      if (stateFile) await untilWritten(chain, stateFile);
       child.kill("SIGTERM");
       await gone;
       if (pidFile) await rm(pidFile, { force: true });
     },
   };
+}
+
+/**
+ * Waits (at most a few periodic writes) until the state file holds the
+ * chain's head. anvil writes its state again as it exits, but a periodic
+ * write still in flight then (its snapshot taken earlier, slow on a loaded
+ * machine) can land after that one and take the newest blocks back out of
+ * the file. Once one periodic write holds the head, every later write holds
+ * it too (they run one at a time), so the exit cannot lose it.
+ */
+async function untilWritten(chain: DevChain, stateFile: string): Promise<void> {
+  const head = await chain.rpc<string>("eth_blockNumber").then(
+    (n) => Number(n),
+    () => undefined,
+  );
+  if (head === undefined) return;
+  const deadline = Date.now() + (STATE_INTERVAL_S * 1000 + 500) * 4;
+  while (Date.now() < deadline) {
+    const written = await readFile(stateFile, "utf8").then(
+      (text) => Number((JSON.parse(text) as { best_block_number?: unknown }).best_block_number),
+      () => undefined, // not written yet, or caught mid-write
+    );
+    if (written !== undefined && written >= head) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /**
