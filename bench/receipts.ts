@@ -21,6 +21,8 @@ interface Round {
   p50: number;
   p99: number;
   checkpointsPerSecond: number;
+  /** Of the checkpoints, the share the appends' own commits signed. */
+  atCommit: number;
   proven: number;
   pending: number;
 }
@@ -37,6 +39,7 @@ async function round(url: string, key: string, streamId: string, wait: boolean):
   let proven = 0;
   let pending = 0;
   const signedBefore = await counter(url, "attesto_proofstream_receipt_checkpoints_total");
+  const atCommitBefore = await counter(url, "attesto_proofstream_receipt_checkpoints_at_commit_total");
   const started = performance.now();
   const until = started + SECONDS * 1000;
   await Promise.all(
@@ -61,7 +64,16 @@ async function round(url: string, key: string, streamId: string, wait: boolean):
   const seconds = (performance.now() - started) / 1000;
   await dispatcher.close();
   const signed = (await counter(url, "attesto_proofstream_receipt_checkpoints_total")) - signedBefore;
-  return { perSecond: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), checkpointsPerSecond: signed / seconds, proven, pending };
+  const atCommit = (await counter(url, "attesto_proofstream_receipt_checkpoints_at_commit_total")) - atCommitBefore;
+  return {
+    perSecond: latencies.length / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    checkpointsPerSecond: signed / seconds,
+    atCommit: signed > 0 ? atCommit / signed : 0,
+    proven,
+    pending,
+  };
 }
 
 async function main() {
@@ -86,7 +98,7 @@ async function main() {
       const [p, w] = [plain[r]!, waiting[r]!];
       console.log(
         `round ${r + 1}: without ${fmt(p.perSecond)}/s p50 ${fmt(p.p50, 1)} p99 ${fmt(p.p99, 1)} ms | waiting ${fmt(w.perSecond)}/s p50 ${fmt(w.p50, 1)} p99 ${fmt(w.p99, 1)} ms, ` +
-          `${fmt(w.checkpointsPerSecond)} checkpoints/s, ${w.proven} proven ${w.pending} pending | ratio ${(w.perSecond / p.perSecond).toFixed(2)}`,
+          `${fmt(w.checkpointsPerSecond)} checkpoints/s (${Math.round(w.atCommit * 100)} % in the commit), ${w.proven} proven ${w.pending} pending | ratio ${(w.perSecond / p.perSecond).toFixed(2)}`,
       );
     }
     const ratio = median(waiting.map((w, i) => w.perSecond / plain[i]!.perSecond));

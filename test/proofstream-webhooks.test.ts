@@ -26,6 +26,43 @@ const bodies = (event: string) =>
   receiver.received.filter((r) => r.headers["x-attesto-event"] === event).map((r) => JSON.parse(r.body.toString("utf8")) as { tenant_id: string; data: Record<string, unknown> });
 
 describe("Proofstream lifecycle events reach tenant webhooks", () => {
+  it("delivers the checkpoints that waiting appends' commits sign, each the note its receipt carries", async () => {
+    const tenant = await newTenant(app.url);
+    const own = await Receiver.start();
+    // More subscriptions than the commit mints delivery ids for (4): the rest get ids made in its statement.
+    for (let i = 0; i < 6; i++) await webhookClient(app, tenant.key).createSubscription({ name: `receipts ${i}`, url: own.url(), eventTypes: ["proofstream.checkpointed"] });
+    const ps = clientFor(ProofstreamService, app.url, tenant.key);
+    const { stream } = await ps.createStream({ name: "receipts" });
+    // The first wait signs after its commit (the stream's key is not in memory yet); the next ones sign in theirs.
+    await ps.appendEvent({ ...appendRequest(stream!.id, "first"), waitForProof: true });
+    const atCommit = async () => Number(/^attesto_proofstream_receipt_checkpoints_at_commit_total (\S+)$/m.exec(await (await fetch(`${app.url}/metrics`)).text())?.[1]);
+    const before = await atCommit();
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push(await ps.appendEvent({ ...appendRequest(stream!.id, `w-${i}`), waitForProof: true }));
+    expect((await atCommit()) - before).toBe(3);
+    for (const answer of answers) {
+      // Signed with its own commit: the checkpoint is the tree that commit made.
+      expect(answer.proofReceipt!.checkpointTreeSize).toBe(answer.event!.seqNo);
+      const size = Number(answer.event!.seqNo);
+      const all = await waitFor(() => {
+        const found = own.received
+          .map((r) => JSON.parse(r.body.toString("utf8")) as { id: string; event: string; data: Record<string, unknown> })
+          .filter((b) => b.event === "proofstream.checkpointed" && b.data.tree_size === size);
+        return found.length >= 6 ? found : undefined;
+      }, `the checkpoint of size ${size} to six subscriptions`);
+      expect(new Set(all.map((b) => b.id)).size).toBe(6);
+      for (const b of all) {
+        expect(b.id).toMatch(/^dlv_[0-9A-HJKMNP-TV-Z]{26}$/);
+        expect(Object.keys(b)).toEqual(["id", "event", "tenant_id", "created_at", "data"]);
+      }
+      const delivered = all[0]!;
+      expect(answer.proofReceipt!.tlogProof.endsWith(delivered.data.note as string)).toBe(true);
+      const { checkpoint } = await ps.getCheckpoint({ streamId: stream!.id, treeSize: BigInt(size) });
+      expect(checkpoint!.note).toBe(delivered.data.note);
+    }
+    await own.close();
+  });
+
   it("delivers proofstream.checkpointed and proofstream.fork_detected, signed, to the stream's tenant only", async () => {
     const a = await newTenant(app.url);
     const b = await newTenant(app.url);

@@ -68,7 +68,7 @@ function setup() {
   const app = createHttpApp({ logger: createLogger("silent"), metrics: new Metrics(), bodyLimitBytes: 4096, readiness: {} });
   const waits: Array<{ seqNo: number; timeoutMs: number }> = [];
   const proofstreams: ConnectorRouteDeps["proofstreams"] = {
-    receipt: async (e, timeoutMs = 0) => {
+    receipt: async ({ event: e }, timeoutMs = 0) => {
       waits.push({ seqNo: e.seqNo, timeoutMs });
       return timeoutMs === 1 ? { status: "pending", reason: "late" } : { status: "proven", tlogProof: `proof of ${e.seqNo}`, checkpointTreeSize: e.seqNo };
     },

@@ -24,7 +24,7 @@ async function answer(c: Context, proofstreams: ConnectorRouteDeps["proofstreams
   switch (outcome.kind) {
     case "committed": {
       const { event, duplicate } = outcome.result;
-      const proof = proofWait === undefined ? {} : { proof_receipt: proofReceiptJson(await proofstreams.receipt(event, proofWait)) };
+      const proof = proofWait === undefined ? {} : { proof_receipt: proofReceiptJson(await proofstreams.receipt(outcome.result, proofWait)) };
       return c.json({ stream_id: event.streamId, seq_no: event.seqNo, leaf_hash: event.leafHash.toString("hex"), duplicate, ...proof }, duplicate ? 200 : 201);
     }
     case "ping":
@@ -61,7 +61,7 @@ export function mountConnectorRoutes(app: Hono, { connectors, authenticator, pro
     const body = await s3CommitBody(c);
     const { result, receipt } = await connectors.commitS3Object(tenantId, c.req.param("id"), body);
     const { event, duplicate } = result;
-    const proof = proofWait === undefined ? {} : { proof_receipt: proofReceiptJson(await proofstreams.receipt(event, proofWait)) };
+    const proof = proofWait === undefined ? {} : { proof_receipt: proofReceiptJson(await proofstreams.receipt(result, proofWait)) };
     return c.json(
       {
         stream_id: event.streamId,

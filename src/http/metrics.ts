@@ -66,15 +66,21 @@ export class Metrics {
   }
 
   /** Exports appends that waited for their proof (wait_for_proof): how they ended, and the checkpoints signed for them. */
-  trackReceipts(source: { receiptStats(): { waits: number; proven: number; pending: number; checkpointsSigned: number } }): void {
+  trackReceipts(source: { receiptStats(): { waits: number; proven: number; pending: number; checkpointsSigned: number; signedAtCommit: number } }): void {
     totalFrom(this.registry, "attesto_proofstream_receipt_waits_total", "Appends that waited for their proof (wait_for_proof).", () => source.receiptStats().waits);
     totalFrom(this.registry, "attesto_proofstream_receipt_proven_total", "Waits answered with a tlog-proof.", () => source.receiptStats().proven);
     totalFrom(this.registry, "attesto_proofstream_receipt_pending_total", "Waits answered PENDING: proof_timeout passed first, or the proof could not be made.", () => source.receiptStats().pending);
     totalFrom(
       this.registry,
       "attesto_proofstream_receipt_checkpoints_total",
-      "Checkpoint signings run for waiting appends (each covers every waiter of its stream committed before it; at most one per stream per ATTESTO_RECEIPT_SIGN_INTERVAL_MS per process).",
+      "Checkpoints signed for waiting appends: by their commit (one per stream per commit batch), or after it (each covers every waiter of its stream committed before it; at most one per stream per ATTESTO_RECEIPT_SIGN_INTERVAL_MS per process).",
       () => source.receiptStats().checkpointsSigned,
+    );
+    totalFrom(
+      this.registry,
+      "attesto_proofstream_receipt_checkpoints_at_commit_total",
+      "Of attesto_proofstream_receipt_checkpoints_total, those signed inside the commit of the appends that waited (the stream's key already in memory).",
+      () => source.receiptStats().signedAtCommit,
     );
   }
 

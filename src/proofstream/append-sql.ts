@@ -1,6 +1,70 @@
-import { sql } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import type { NewEventRow } from "./batch-plan.js";
 import type { TileAppend } from "./merkle/right-edge.js";
+import type { CommitCheckpoint } from "./batch-checkpoints.js";
+
+/** A row of the one-statement commit's answer: a stream that swapped (with its checkpoint's time when the commit signed one), or one with a replayed source_ref. */
+export interface OptimisticOutcome extends Record<string, unknown> {
+  id: string;
+  swapped: boolean;
+  /** Webhook deliveries the statement wrote for the checkpoints it stored (the same on every row). */
+  deliveries: string | number;
+}
+
+/**
+ * The appender's one statement for streams whose state it knows: each
+ * stream's size advances by compare-and-swap, only when none of its new
+ * source_refs is stored already; the events and tiles of the streams that
+ * swapped are inserted, and their checkpoints when the commit signed one
+ * (checkpoint_size moves with the size, in the same row update).
+ */
+export function optimisticCommit(
+  streams: ReadonlyArray<{ streamId: string; before: number; rows: readonly NewEventRow[]; writes: readonly TileAppend[]; checkpoint?: CommitCheckpoint }>,
+  /** The checkpoints' webhook deliveries (a CTE body guarded by the `head` CTE), when the commit signs any. */
+  checkpointEvents?: (guard: SQL) => SQL,
+) {
+  const heads = JSON.stringify(streams.map((p) => ({ id: p.streamId, before: p.before, after: p.before + p.rows.length, refs: p.rows.map((r) => r.sourceRef), sign: p.checkpoint !== undefined })));
+  const signed = streams.flatMap((p) => (p.checkpoint ? [p.checkpoint] : []));
+  return sql`
+    WITH want AS (
+      SELECT * FROM jsonb_to_recordset(${heads}::jsonb) AS w(id text, before bigint, after bigint, refs jsonb, sign boolean)
+    ), replayed AS (
+      SELECT w.id FROM want w WHERE EXISTS (SELECT 1 FROM jsonb_array_elements_text(w.refs) AS ref(v) JOIN events e ON e.stream_id = w.id AND e.source_ref = ref.v)
+    ), head AS (
+      UPDATE streams s SET tree_size = w.after, checkpoint_size = CASE WHEN w.sign THEN w.after ELSE s.checkpoint_size END FROM want w
+      WHERE s.id = w.id AND s.tree_size = w.before AND s.unintegrated = 0 AND w.id NOT IN (SELECT id FROM replayed)
+      RETURNING s.id
+    ), new_events AS (
+      ${eventsInsert(
+        streams.flatMap((p) => p.rows),
+        sql`WHERE r.stream_id IN (SELECT id FROM head)`,
+      )}
+    ), new_tiles AS (
+      ${tilesUpsert(
+        streams.flatMap((p) => p.writes.map((w) => ({ ...w, streamId: p.streamId }))),
+        sql`WHERE w.stream_id IN (SELECT id FROM head)`,
+      )}
+    ), new_checkpoints AS (
+      ${checkpointsInsert(signed)}
+    ), new_deliveries AS (
+      ${checkpointEvents ? checkpointEvents(sql`WHERE i.key IN (SELECT id FROM head)`) : sql`SELECT 1 WHERE false`}
+    )
+    SELECT id, true AS swapped, (SELECT count(*) FROM new_deliveries) AS deliveries FROM head
+    UNION ALL SELECT id, false AS swapped, 0 FROM replayed`;
+}
+
+/** The checkpoints a commit signed, for the streams that swapped. */
+function checkpointsInsert(signed: readonly CommitCheckpoint[]) {
+  const json = JSON.stringify(
+    signed.map((c) => ({ stream_id: c.streamId, tree_size: c.treeSize, root_hash: c.rootHash.toString("hex"), note: c.note, key_id: c.keyId, signed_at: c.signedAt.toISOString() })),
+  );
+  return sql`
+    INSERT INTO checkpoints (stream_id, tree_size, root_hash, note, key_id, signed_at)
+    SELECT c.stream_id, c.tree_size, decode(c.root_hash, 'hex'), c.note, c.key_id, c.signed_at
+    FROM jsonb_to_recordset(${json}::jsonb) AS c(stream_id text, tree_size bigint, root_hash text, note text, key_id int, signed_at timestamptz)
+    WHERE c.stream_id IN (SELECT id FROM head)
+    RETURNING stream_id`;
+}
 
 /**
  * The batch as one INSERT with a single JSON parameter: building a statement

@@ -9,7 +9,8 @@ import { groupByStream, planBatch } from "./batch-plan.js";
 import type { AppendInput, AppendResult } from "./event-record.js";
 import { payloadSha256 } from "./leaf.js";
 import { appendToEdge, type TileAppend } from "./merkle/right-edge.js";
-import { eventsInsert, tilesUpsert } from "./append-sql.js";
+import { optimisticCommit, type OptimisticOutcome } from "./append-sql.js";
+import { committedCheckpoint, signAtCommit, withProofs, type CheckpointsAtCommit, type CommitCheckpoint } from "./batch-checkpoints.js";
 import { byStreamId, Sequencer, type Group, type Pending, type SequencedGroup } from "./sequencer.js";
 import { WarmStreams, type StreamState, type WarmStreamStats } from "./warm-streams.js";
 
@@ -71,11 +72,14 @@ export class Appender {
   readonly #contended = new LRUCache<string, true>({ max: 100_000, ttl: CONTENDED_MS });
   readonly #sequencer: Sequencer;
 
+  readonly #checkpoints: CheckpointsAtCommit | undefined;
+
   constructor(
     private readonly db: Db,
-    opts: { maxBatch?: number; warmStreamBytes?: number } = {},
+    opts: { maxBatch?: number; warmStreamBytes?: number; checkpoints?: CheckpointsAtCommit } = {},
   ) {
     this.#maxBatch = opts.maxBatch ?? 512;
+    this.#checkpoints = opts.checkpoints;
     this.#warm = new WarmStreams(db, opts.warmStreamBytes ?? DEFAULT_WARM_STREAM_BYTES);
     this.#sequencer = new Sequencer(db, this.#warm, this.#contended);
   }
@@ -256,12 +260,22 @@ export class Appender {
    * of its new source_refs is stored already; the inserts take the events
    * and tiles of the streams that swapped. The others come back as moved
    * (another writer in between) or replayed (a source_ref is stored).
+   * When a member waits for proof and the stream's signers are in memory,
+   * the tree after the batch is signed before the statement and stored
+   * by it, with the checkpoint's webhook deliveries.
    */
   async #commitOptimistic(
     groups: ReadonlyArray<Group & { before: StreamState }>,
   ): Promise<{ done: Array<{ group: Group; results: Array<AppendResult | AppError> }>; moved: Group[]; replayed: Group[] }> {
     const done: Array<{ group: Group; results: Array<AppendResult | AppError> }> = [];
-    const planned: Array<{ group: Group; before: StreamState; plan: ReturnType<typeof planBatch>; after: StreamState; writes: TileAppend[] }> = [];
+    const planned: Array<{
+      group: Group;
+      before: StreamState;
+      plan: ReturnType<typeof planBatch>;
+      after: StreamState;
+      writes: TileAppend[];
+      checkpoint?: CommitCheckpoint;
+    }> = [];
     for (const group of groups) {
       const { before } = group;
       const plan = planBatch(
@@ -274,48 +288,34 @@ export class Appender {
         done.push({ group, results: plan.results });
         continue;
       }
-      const { edge, writes } = appendToEdge(
-        before.edge,
-        plan.rows.map((r) => r.leafHash),
-      );
-      planned.push({ group, before, plan, after: { tenantId: before.tenantId, edge }, writes });
+      const leafHashes = plan.rows.map((r) => r.leafHash);
+      const { edge, writes } = appendToEdge(before.edge, leafHashes);
+      const signers = this.#checkpoints && group.members.some((p) => p.input.waitForProof) ? this.#checkpoints.signersOf(group.streamId) : undefined;
+      const checkpoint = signers ? signAtCommit({ streamId: group.streamId, tenantId: before.tenantId }, signers, before.edge, edge, leafHashes) : undefined;
+      planned.push({ group, before, plan, after: { tenantId: before.tenantId, edge }, writes, checkpoint });
     }
     if (planned.length === 0) return { done, moved: [], replayed: [] };
     // Rows locked in stream id order, as another process's statement would lock them.
     planned.sort((a, b) => byStreamId(a.group, b.group));
-    const heads = JSON.stringify(planned.map((p) => ({ id: p.group.streamId, before: p.before.edge.size, after: p.plan.size, refs: p.plan.rows.map((r) => r.sourceRef) })));
-    const outcome = new Map(
-      (
-        await this.db.execute<{ id: string; swapped: boolean }>(sql`
-        WITH want AS (
-          SELECT * FROM jsonb_to_recordset(${heads}::jsonb) AS w(id text, before bigint, after bigint, refs jsonb)
-        ), replayed AS (
-          SELECT w.id FROM want w WHERE EXISTS (SELECT 1 FROM jsonb_array_elements_text(w.refs) AS ref(v) JOIN events e ON e.stream_id = w.id AND e.source_ref = ref.v)
-        ), head AS (
-          UPDATE streams s SET tree_size = w.after FROM want w
-          WHERE s.id = w.id AND s.tree_size = w.before AND s.unintegrated = 0 AND w.id NOT IN (SELECT id FROM replayed)
-          RETURNING s.id
-        ), new_events AS (
-          ${eventsInsert(
-            planned.flatMap((p) => p.plan.rows),
-            sql`WHERE r.stream_id IN (SELECT id FROM head)`,
-          )}
-        ), new_tiles AS (
-          ${tilesUpsert(
-            planned.flatMap((p) => p.writes.map((w) => ({ ...w, streamId: p.group.streamId }))),
-            sql`WHERE w.stream_id IN (SELECT id FROM head)`,
-          )}
-        )
-        SELECT id, true AS swapped FROM head UNION ALL SELECT id, false AS swapped FROM replayed`)
-      ).map((r) => [r.id, r.swapped]),
+    const signing = planned.flatMap((p) => (p.checkpoint ? [p.checkpoint] : []));
+    const rows = await this.db.execute<OptimisticOutcome>(
+      optimisticCommit(
+        planned.map((p) => ({ streamId: p.group.streamId, before: p.before.edge.size, rows: p.plan.rows, writes: p.writes, checkpoint: p.checkpoint })),
+        signing.length > 0 ? (guard) => this.#checkpoints!.eventsInStatement(signing, guard) : undefined,
+      ),
     );
+    const deliveries = rows.some((r) => Number(r.deliveries) > 0);
+    const outcome = new Map(rows.map((r) => [r.id, r.swapped]));
     const moved: Group[] = [];
     const replayed: Group[] = [];
-    for (const { group, plan, after } of planned) {
+    for (const { group, plan, after, checkpoint } of planned) {
       const swapped = outcome.get(group.streamId);
       if (swapped) {
         this.#warm.set(group.streamId, after);
-        done.push({ group, results: plan.results });
+        const signed = checkpoint && committedCheckpoint(checkpoint);
+        if (signed) this.#checkpoints!.signed(signed, deliveries);
+        const waiting = group.members.map((m) => m.input.waitForProof === true);
+        done.push({ group, results: signed ? (withProofs(plan.results, waiting, checkpoint!, signed) as Array<AppendResult | AppError>) : plan.results });
       } else if (swapped === false) {
         replayed.push(group);
       } else {

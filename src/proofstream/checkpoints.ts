@@ -26,6 +26,18 @@ export type CheckpointRecord = CheckpointRow & { logNote: string };
 /** The stored row as served: the log's note followed by the cosignature lines gathered so far. */
 export const withCosignatures = (row: CheckpointRow): CheckpointRecord => ({ ...row, note: row.note + row.cosignatures, logNote: row.note });
 
+/** The `proofstream.checkpointed` event of a checkpoint just stored (its origin is the note's first line). */
+export function checkpointedEvent(checkpoint: CheckpointRecord) {
+  return {
+    stream_id: checkpoint.streamId,
+    origin: checkpoint.logNote.slice(0, checkpoint.logNote.indexOf("\n")),
+    tree_size: checkpoint.treeSize,
+    root_hash: checkpoint.rootHash.toString("hex"),
+    note: checkpoint.logNote,
+    signed_at: checkpoint.signedAt.toISOString(),
+  };
+}
+
 /** The latest signed checkpoint note of a stream, with its cosignature lines (undefined before the first). */
 export async function latestCheckpointNote(db: Db, streamId: string): Promise<string | undefined> {
   const [stream] = await db.select({ id: streams.id, checkpointSize: streams.checkpointSize }).from(streams).where(eq(streams.id, streamId)).limit(1);
@@ -183,15 +195,9 @@ export class Checkpointer {
           .insert(checkpoints)
           .values({ streamId, treeSize: size, rootHash: root, note, keyId: signers[0]!.keyId | 0 })
           .returning();
-        await this.deps.events.emit(tx, stream.tenantId, "proofstream.checkpointed", {
-          stream_id: streamId,
-          origin: stream.origin,
-          tree_size: size,
-          root_hash: root.toString("hex"),
-          note,
-          signed_at: row!.signedAt.toISOString(),
-        });
-        return withCosignatures(row!);
+        const served = withCosignatures(row!);
+        await this.deps.events.emit(tx, stream.tenantId, "proofstream.checkpointed", checkpointedEvent(served));
+        return served;
       }),
     );
     if (created) {

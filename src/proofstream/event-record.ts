@@ -1,5 +1,6 @@
 import type { streamEvents } from "./schema.js";
 import type { JsonObject, LeafFields } from "./leaf.js";
+import type { CheckpointRecord } from "./checkpoints.js";
 
 export interface AppendInput {
   tenantId: string;
@@ -8,6 +9,8 @@ export interface AppendInput {
   eventType: string;
   occurredAt: Date;
   payload: JsonObject;
+  /** The caller waits for a signed checkpoint covering the event: its commit signs one when it can. */
+  waitForProof?: boolean;
 }
 
 /** An event as committed: the fields its leaf commits to, the payload and the leaf hash. */
@@ -19,6 +22,8 @@ export interface EventRecord extends LeafFields {
 export interface AppendResult {
   event: EventRecord;
   duplicate: boolean;
+  /** Signed in the commit (the append waited for proof): the checkpoint that covers the event, and the event's path in it. */
+  proof?: { checkpoint: CheckpointRecord; hashes: Buffer[] };
 }
 
 /** A new event's record: what was appended, where it landed, and its leaf hash. */

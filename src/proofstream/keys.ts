@@ -51,6 +51,11 @@ export class StreamKeys {
 
   constructor(private readonly keyring: Keyring) {}
 
+  /** The signers when this process holds them already (a commit signs with them only then). */
+  cachedSigners(streamId: string): readonly Signer[] | undefined {
+    return this.#signers.get(streamId);
+  }
+
   /** The stream's current signers, Ed25519 first: a checkpoint carries one line of each. */
   async signers(db: Db, streamId: string, origin: string): Promise<Signer[]> {
     const cached = this.#signers.get(streamId);

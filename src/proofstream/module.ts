@@ -36,6 +36,7 @@ import { TlogTiles } from "./tlog-tiles.js";
 import type { WarmStreamStats } from "./warm-streams.js";
 import { DEFAULT_PROOF_TIMEOUT_MS, ReceiptWaiter, type ProofReceipt, type ReceiptStats } from "./receipts.js";
 import { receiptProof } from "./tlog-proof.js";
+import { checkpointsAtCommit } from "./batch-checkpoints.js";
 
 export type { JsonObject } from "./leaf.js";
 export type { EventRecord } from "./append.js";
@@ -94,18 +95,23 @@ export class Proofstreams {
     this.#tileCache = new TileCache(settings.tileCacheBytes);
     this.#leafCache = new LeafCache(settings.leafCacheBytes);
     this.#heads = new StreamHeads(settings.headCacheMs);
-    this.#appender = new Appender(deps.db, { warmStreamBytes: settings.warmStreamBytes });
+    const keys = new StreamKeys(deps.keyring);
+    const onSigned = (checkpoint: CheckpointRecord) => {
+      this.announceCheckpoint(checkpoint);
+      for (const listener of this.#signedListeners) listener(checkpoint.streamId, checkpoint.treeSize);
+    };
+    this.#appender = new Appender(deps.db, {
+      warmStreamBytes: settings.warmStreamBytes,
+      checkpoints: checkpointsAtCommit(keys, deps.events, (checkpoint) => (this.#receipts.signedAtCommit(), onSigned(checkpoint))),
+    });
     this.#streamCreator = new StreamCreator(deps.db, deps.keyring);
     this.#checkpointer = new Checkpointer({
       db: deps.db,
       tileCache: this.#tileCache,
-      keys: new StreamKeys(deps.keyring),
+      keys,
       events: deps.events,
       logger: deps.logger,
-      onSigned: (checkpoint) => {
-        this.announceCheckpoint(checkpoint);
-        for (const listener of this.#signedListeners) listener(checkpoint.streamId, checkpoint.treeSize);
-      },
+      onSigned,
       integratePending: () => this.#appender.integratePending(),
       traces: this.#traces,
     });
@@ -203,9 +209,9 @@ export class Proofstreams {
    * "pending" when `timeoutMs` (0: the default, capped at the configured
    * most) passes first. The event is durable either way.
    */
-  receipt(event: EventRecord, timeoutMs = 0): Promise<ProofReceipt> {
+  receipt(result: AppendResult, timeoutMs = 0): Promise<ProofReceipt> {
     const max = this.settings.receipts.maxWaitMs;
-    return this.#receipts.receipt(event, Math.min(timeoutMs || DEFAULT_PROOF_TIMEOUT_MS, max));
+    return this.#receipts.receipt(result, Math.min(timeoutMs || DEFAULT_PROOF_TIMEOUT_MS, max));
   }
 
   /** Waits for proof so far: how many, how many proven or pending, checkpoints signed for them (/metrics). */

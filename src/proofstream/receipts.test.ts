@@ -42,20 +42,20 @@ describe("ReceiptWaiter", () => {
   it("covers every waiter committed before a signing with that one signing", async () => {
     const { waiter, trees, signings, nextSigning } = harness();
     trees.set("str_a", 3);
-    const receipts = [1, 2, 3].map((n) => waiter.receipt(event(n), 1000));
+    const receipts = [1, 2, 3].map((n) => waiter.receipt({ event: event(n), duplicate: false }, 1000));
     (await nextSigning(1)).release();
     expect(await Promise.all(receipts)).toEqual([1, 2, 3].map((n) => ({ status: "proven", tlogProof: `proof of ${n} in 3`, checkpointTreeSize: 3 })));
     expect(signings).toHaveLength(1);
-    expect(waiter.stats()).toEqual({ waits: 3, proven: 3, pending: 0, checkpointsSigned: 1 });
+    expect(waiter.stats()).toEqual({ waits: 3, proven: 3, pending: 0, checkpointsSigned: 1, signedAtCommit: 0 });
   });
 
   it("leaves a waiter that committed during a signing for the next one, and signs no sooner than the interval", async () => {
     const { waiter, trees, nextSigning } = harness(60);
     trees.set("str_a", 1);
-    const first = waiter.receipt(event(1), 2000);
+    const first = waiter.receipt({ event: event(1), duplicate: false }, 2000);
     const signing1 = await nextSigning(1);
     trees.set("str_a", 2);
-    const second = waiter.receipt(event(2), 2000);
+    const second = waiter.receipt({ event: event(2), duplicate: false }, 2000);
     const releasedAt = performance.now();
     signing1.release();
     expect(await first).toMatchObject({ status: "proven", checkpointTreeSize: 1 });
@@ -70,8 +70,8 @@ describe("ReceiptWaiter", () => {
   it("keeps streams apart: each has its own signing", async () => {
     const { waiter, trees, nextSigning } = harness();
     trees.set("str_a", 1).set("str_b", 5);
-    const a = waiter.receipt(event(1, "str_a"), 1000);
-    const b = waiter.receipt(event(5, "str_b"), 1000);
+    const a = waiter.receipt({ event: event(1, "str_a"), duplicate: false }, 1000);
+    const b = waiter.receipt({ event: event(5, "str_b"), duplicate: false }, 1000);
     const [s1, s2] = [await nextSigning(1), await nextSigning(2)];
     expect([s1.streamId, s2.streamId].sort()).toEqual(["str_a", "str_b"]);
     s1.release();
@@ -83,7 +83,7 @@ describe("ReceiptWaiter", () => {
   it("answers pending when the deadline passes first, and withdraws the waiter", async () => {
     const { waiter, trees, nextSigning } = harness();
     trees.set("str_a", 1);
-    const receipt = waiter.receipt(event(1), 30);
+    const receipt = waiter.receipt({ event: event(1), duplicate: false }, 30);
     const signing = await nextSigning(1);
     const answer = await receipt;
     expect(answer.status).toBe("pending");
@@ -95,12 +95,26 @@ describe("ReceiptWaiter", () => {
   it("retries a failed signing for the waiters left, after a back-off", async () => {
     const { waiter, trees, nextSigning } = harness();
     trees.set("str_a", 1);
-    const receipt = waiter.receipt(event(1), 3000);
+    const receipt = waiter.receipt({ event: event(1), duplicate: false }, 3000);
     const failedAt = performance.now();
     (await nextSigning(1)).fail(new Error("database away"));
     const retry = await nextSigning(2);
     expect(performance.now() - failedAt).toBeGreaterThanOrEqual(200);
     retry.release();
     expect(await receipt).toMatchObject({ status: "proven", checkpointTreeSize: 1 });
+  });
+
+  it("answers a receipt its commit made at once, with no signing of its own", async () => {
+    const { waiter, signings } = harness();
+    const e = { ...event(2), sourceRef: "r", eventType: "t", occurredAt: new Date(0), receivedAt: new Date(0), payload: {}, payloadSha256: "00".repeat(32), leafHash: Buffer.alloc(32) } as EventRecord;
+    const proof = { checkpoint: { ...checkpoint("str_a", 2), note: "origin\n2\nroot\n\n— sig\n" }, hashes: [Buffer.alloc(32, 7)] };
+    waiter.signedAtCommit();
+    const answer = await waiter.receipt({ event: e, duplicate: false, proof }, 1000);
+    expect(answer).toMatchObject({ status: "proven", checkpointTreeSize: 2 });
+    const text = answer.status === "proven" ? answer.tlogProof : "";
+    expect(text.split("\n").slice(0, 4)).toEqual(["c2sp.org/tlog-proof@v1", expect.stringMatching(/^extra /), "index 1", Buffer.alloc(32, 7).toString("base64")]);
+    expect(text.endsWith(proof.checkpoint.note)).toBe(true);
+    expect(signings).toHaveLength(0);
+    expect(waiter.stats()).toEqual({ waits: 1, proven: 1, pending: 0, checkpointsSigned: 1, signedAtCommit: 1 });
   });
 });

@@ -1,6 +1,8 @@
 import type { Logger } from "../logger.js";
 import type { CheckpointRecord } from "./checkpoints.js";
-import type { EventRecord } from "./event-record.js";
+import type { AppendResult, EventRecord } from "./event-record.js";
+import { leafBytes } from "./leaf.js";
+import { tlogProofText } from "./tlog-proof.js";
 
 /** The longest an append may wait for its proof, and the wait when the caller names none. */
 export const MAX_PROOF_TIMEOUT_MS = 30_000;
@@ -39,6 +41,8 @@ export interface ReceiptStats {
   proven: number;
   pending: number;
   checkpointsSigned: number;
+  /** Of those, the ones a commit signed for its own waiting appends. */
+  signedAtCommit: number;
 }
 
 /**
@@ -54,12 +58,18 @@ export interface ReceiptStats {
  */
 export class ReceiptWaiter {
   readonly #streams = new Map<string, StreamTurn>();
-  readonly #stats: ReceiptStats = { waits: 0, proven: 0, pending: 0, checkpointsSigned: 0 };
+  readonly #stats: ReceiptStats = { waits: 0, proven: 0, pending: 0, checkpointsSigned: 0, signedAtCommit: 0 };
 
   constructor(
     private readonly deps: ReceiptDeps,
     private readonly settings: { minIntervalMs: number },
   ) {}
+
+  /** A commit signed a checkpoint for its waiting appends (counted with the ones signed here). */
+  signedAtCommit(): void {
+    this.#stats.checkpointsSigned++;
+    this.#stats.signedAtCommit++;
+  }
 
   stats(): ReceiptStats {
     return { ...this.#stats };
@@ -70,8 +80,14 @@ export class ReceiptWaiter {
    * or "pending" when `timeoutMs` passes first. Never throws for a signing
    * failure: the append it follows is already durable.
    */
-  async receipt(event: EventRecord, timeoutMs: number): Promise<ProofReceipt> {
+  async receipt(result: AppendResult, timeoutMs: number): Promise<ProofReceipt> {
     this.#stats.waits++;
+    const { event } = result;
+    if (result.proof) {
+      // Its commit signed the checkpoint: the path came with it.
+      this.#stats.proven++;
+      return { status: "proven", tlogProof: tlogProofText(leafBytes(event), { leafIndex: event.seqNo - 1, ...result.proof }), checkpointTreeSize: result.proof.checkpoint.treeSize };
+    }
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), timeoutMs);

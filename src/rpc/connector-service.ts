@@ -146,7 +146,7 @@ export function connectorService({ connectors, proofstreams }: { connectors: Con
         versionId: req.versionId,
         metadata: req.metadata,
       });
-      const proofReceipt = req.waitForProof ? receiptMsg(await proofstreams.receipt(result.event, req.proofTimeout ? durationMs(req.proofTimeout) : 0)) : undefined;
+      const proofReceipt = req.waitForProof ? receiptMsg(await proofstreams.receipt(result, req.proofTimeout ? durationMs(req.proofTimeout) : 0)) : undefined;
       return {
         event: eventMsg(result.event),
         duplicate: result.duplicate,

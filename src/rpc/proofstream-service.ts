@@ -119,9 +119,10 @@ export function proofstreamService({ proofstreams }: { proofstreams: Proofstream
         eventType: req.eventType,
         occurredAt: timestampDate(req.occurredAt!),
         payload: req.payload as JsonObject,
+        waitForProof: req.waitForProof,
       });
       if (!req.waitForProof) return { event: eventMsg(result.event), duplicate: result.duplicate };
-      const receipt = await proofstreams.receipt(result.event, req.proofTimeout ? durationMs(req.proofTimeout) : 0);
+      const receipt = await proofstreams.receipt(result, req.proofTimeout ? durationMs(req.proofTimeout) : 0);
       return { event: eventMsg(result.event), duplicate: result.duplicate, proofReceipt: receiptMsg(receipt) };
     },
     async getEvent(req, ctx) {

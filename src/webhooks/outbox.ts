@@ -1,5 +1,5 @@
 import { currentTraceparent } from "../infra/tracing.js";
-import { and, eq, isNull, sql } from "drizzle-orm";
+import { and, eq, isNull, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/db.js";
 import { AppError, invalidArgument } from "../errors.js";
 import { newId } from "../ids.js";
@@ -38,8 +38,18 @@ export interface NewDelivery {
  */
 export interface WebhookEmitter {
   emit<T extends WebhookEventType>(tx: Db, tenantId: string, type: T, data: WebhookEventData[T]): Promise<number>;
+  /**
+   * The deliveries `emit` would write, as one part of a producer's own
+   * statement (a data-modifying CTE's body), for a producer that commits in
+   * one statement: each item whose `key` the `guard` keeps (a WHERE on alias
+   * `i`) gets a delivery per enabled subscription of its tenant to `type`.
+   */
+  emitInStatement<T extends WebhookEventType>(type: T, items: ReadonlyArray<{ key: string; tenantId: string; data: WebhookEventData[T] }>, guard: SQL): SQL;
   committed(): void;
 }
+
+/** Delivery ids minted per item for emitInStatement; a tenant with more subscriptions to the type gets ids made in the statement. */
+const MINTED_IDS = 4;
 
 /**
  * The delivery body, `{id, event, tenant_id, created_at, data}` in that
@@ -106,6 +116,36 @@ export class WebhookOutbox implements WebhookEmitter {
       subscriptions.map((s) => ({ tenantId, subscriptionId: s.id, url: s.url, eventType: type, dataJson, createdAt })),
     );
     return subscriptions.length;
+  }
+
+  emitInStatement<T extends WebhookEventType>(type: T, items: ReadonlyArray<{ key: string; tenantId: string; data: WebhookEventData[T] }>, guard: SQL): SQL {
+    if (!isWebhookEventType(type)) throw new AppError("invalid_argument", `unknown webhook event type "${String(type).slice(0, 64)}"`, { field: "event_type" });
+    const createdAt = new Date();
+    const json = JSON.stringify(
+      items.map((item) => ({
+        key: item.key,
+        tenant_id: item.tenantId,
+        data: serializeData(item.data),
+        ids: Array.from({ length: MINTED_IDS }, () => newId("dlv")),
+      })),
+    );
+    const at = createdAt.toISOString();
+    // The body is deliveryBody's, byte for byte: to_jsonb(text)::text quotes a string as JSON.stringify does.
+    // Past the minted ids, an id keeps the first one's time part (ULIDs sort by it) with 64 random bits.
+    return sql`
+      INSERT INTO webhook_deliveries (id, tenant_id, subscription_id, event_type, url, body, test, next_attempt_at, created_at, trace_parent)
+      SELECT d.id, d.tenant_id, d.subscription_id, ${type}, d.url,
+        '{"id":' || to_jsonb(d.id)::text || ',"event":' || to_jsonb(${type}::text)::text || ',"tenant_id":' || to_jsonb(d.tenant_id)::text ||
+          ',"created_at":' || to_jsonb(${rfc3339(createdAt)}::text)::text || ',"data":' || d.data || '}',
+        false, ${at}::timestamptz, ${at}::timestamptz, ${currentTraceparent() ?? null}
+      FROM (
+        SELECT i.tenant_id, i.data, s.id AS subscription_id, s.url,
+          COALESCE(i.ids ->> (row_number() OVER (PARTITION BY i.key ORDER BY s.id) - 1)::int, 'dlv_' || substr(i.ids ->> 0, 5, 10) || upper(substr(md5(random()::text), 1, 16))) AS id
+        FROM jsonb_to_recordset(${json}::jsonb) AS i(key text, tenant_id text, data text, ids jsonb)
+        JOIN webhook_subscriptions s ON s.tenant_id = i.tenant_id AND s.enabled AND s.deleted_at IS NULL AND s.event_types @> ARRAY[${type}]::text[]
+        ${guard}
+      ) d
+      RETURNING 1`;
   }
 
   /** Emits outside any transaction of the caller, and wakes the poller. */

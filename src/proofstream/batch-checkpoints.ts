@@ -1,0 +1,89 @@
+import { signNoteWith, type NoteSigner as Signer } from "../crypto/note-signing.js";
+import type { SQL } from "drizzle-orm";
+import { checkpointedEvent, type CheckpointRecord } from "./checkpoints.js";
+import type { WebhookEmitter } from "../webhooks/module.js";
+import type { StreamKeys } from "./keys.js";
+import type { AppendResult } from "./event-record.js";
+import { BatchProofs } from "./merkle/batch-proof.js";
+import { edgeRoot, type RightEdge } from "./merkle/right-edge.js";
+import { formatCheckpoint } from "./note.js";
+
+/**
+ * Checkpoints signed inside a commit (receipts at write time): when an
+ * append in the batch waits for its proof, the commit signs the tree it
+ * writes and stores the checkpoint in the same transaction, so the waiter's
+ * receipt costs one Ed25519 signature and no second commit. What the commit
+ * needs from outside the appender:
+ */
+export interface CheckpointsAtCommit {
+  /** The stream's signers when this process holds them already; otherwise the waiter's own signing (ReceiptWaiter) covers the batch. */
+  signersOf(streamId: string): readonly Signer[] | undefined;
+  /** The checkpoints' `proofstream.checkpointed` deliveries as part of the commit's statement, for the streams `guard` keeps (alias i, column key: the stream id). */
+  eventsInStatement(checkpoints: readonly CommitCheckpoint[], guard: SQL): SQL;
+  /** After the commit: announce the checkpoint as the Checkpointer's own are (and wake the webhook poller when deliveries were written). */
+  signed(checkpoint: CheckpointRecord, deliveries: boolean): void;
+}
+
+/** A checkpoint of the tree after one stream's share of a batch, signed before the statement that stores both. */
+export interface CommitCheckpoint {
+  streamId: string;
+  tenantId: string;
+  signedAt: Date;
+  treeSize: number;
+  rootHash: Buffer;
+  note: string;
+  keyId: number;
+  proofs: BatchProofs;
+}
+
+/**
+ * Signs the tree after the batch. The tree is the one the same statement
+ * writes (its size moved by compare-and-swap from `before`), so the note is
+ * consistent with every earlier checkpoint exactly when the edge the batch
+ * extends is: the edge the previous commit wrote, or the one read from the
+ * stored tiles. Storage's own consistency is what the periodic signer
+ * checks, and the self-audit checks every checkpoint against the tiles.
+ */
+export function signAtCommit(stream: { streamId: string; tenantId: string }, signers: readonly Signer[], before: RightEdge, after: RightEdge, leafHashes: readonly Buffer[]): CommitCheckpoint {
+  const rootHash = edgeRoot(after)!;
+  const note = signNoteWith(formatCheckpoint({ origin: signers[0]!.name, size: after.size, root: rootHash }), signers);
+  return { ...stream, signedAt: new Date(), treeSize: after.size, rootHash, note, keyId: signers[0]!.keyId | 0, proofs: new BatchProofs(before, leafHashes) };
+}
+
+/** The stored checkpoint as served (no cosignatures yet). */
+export function committedCheckpoint(c: CommitCheckpoint): CheckpointRecord {
+  return {
+    streamId: c.streamId,
+    treeSize: c.treeSize,
+    rootHash: c.rootHash,
+    note: c.note,
+    logNote: c.note,
+    keyId: c.keyId,
+    signedAt: c.signedAt,
+    cosignatures: "",
+    cosignatureCount: 0,
+    witnessedAt: null,
+  };
+}
+
+/** The answers of the members that wait for proof get the checkpoint and their path in it. */
+export function withProofs(results: ReadonlyArray<AppendResult | Error>, waiting: readonly boolean[], c: CommitCheckpoint, checkpoint: CheckpointRecord): Array<AppendResult | Error> {
+  return results.map((r, i) => (r instanceof Error || !waiting[i] ? r : { ...r, proof: { checkpoint, hashes: c.proofs.inclusion(r.event.seqNo - 1) } }));
+}
+
+/** The facade's wiring: the stream keys this process holds, the checkpoints' webhook events, and what follows a signing. */
+export function checkpointsAtCommit(keys: StreamKeys, events: WebhookEmitter, onSigned: (checkpoint: CheckpointRecord) => void): CheckpointsAtCommit {
+  return {
+    signersOf: (streamId) => keys.cachedSigners(streamId),
+    eventsInStatement: (checkpoints, guard) =>
+      events.emitInStatement(
+        "proofstream.checkpointed",
+        checkpoints.map((c) => ({ key: c.streamId, tenantId: c.tenantId, data: checkpointedEvent(committedCheckpoint(c)) })),
+        guard,
+      ),
+    signed: (checkpoint, deliveries) => {
+      if (deliveries) events.committed();
+      onSigned(checkpoint);
+    },
+  };
+}
