@@ -44,12 +44,17 @@ export function optimisticCommit(
         streams.flatMap((p) => p.writes.map((w) => ({ ...w, streamId: p.streamId }))),
         sql`WHERE w.stream_id IN (SELECT id FROM head)`,
       )}
-    ), new_checkpoints AS (
+    )${
+      signed.length === 0
+        ? sql`
+    SELECT id, true AS swapped, 0 AS deliveries FROM head`
+        : sql`, new_checkpoints AS (
       ${checkpointsInsert(signed)}
     ), new_deliveries AS (
       ${checkpointEvents ? checkpointEvents(sql`WHERE i.key IN (SELECT id FROM head)`) : sql`SELECT 1 WHERE false`}
     )
-    SELECT id, true AS swapped, (SELECT count(*) FROM new_deliveries) AS deliveries FROM head
+    SELECT id, true AS swapped, (SELECT count(*) FROM new_deliveries) AS deliveries FROM head`
+    }
     UNION ALL SELECT id, false AS swapped, 0 FROM replayed`;
 }
 
