@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
@@ -53,6 +54,34 @@ export async function spawnNode(args: string[], env: NodeJS.ProcessEnv, ready: R
     if (match) return { child, match };
   }
   throw new Error(`${args.join(" ")} exited early: ${stderr}`);
+}
+
+/**
+ * CPU seconds (user + system) used so far by a process and every process
+ * below it (`serve --workers N` forks its workers), from /proc: Linux only.
+ */
+export function treeCpuSeconds(pid: number): number {
+  const ticks = 100; // USER_HZ: the unit of /proc/<pid>/stat's times on Linux
+  const stats = new Map<number, { ppid: number; cpu: number }>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const text = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // The command name may hold spaces: the fields after it start past its closing parenthesis.
+      const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+      stats.set(Number(entry), { ppid: Number(fields[1]), cpu: (Number(fields[11]) + Number(fields[12])) / ticks });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  let total = 0;
+  const below = [pid];
+  while (below.length > 0) {
+    const at = below.pop()!;
+    total += stats.get(at)?.cpu ?? 0;
+    for (const [child, s] of stats) if (s.ppid === at) below.push(child);
+  }
+  return total;
 }
 
 export function stop(child: ChildProcess): Promise<void> {
