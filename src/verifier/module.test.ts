@@ -34,6 +34,20 @@ describe("the verifier threads", () => {
     expect((await v.verify("{", {})).checks[0]).toMatchObject({ name: "format", status: "fail" });
   });
 
+  it.runIf(process.platform === "linux")("run at the lowest priority, and only they: the event loop's thread keeps its own", async () => {
+    const { readdirSync, readFileSync } = await import("node:fs");
+    const niceOf = (tid: string) => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+    };
+    const before = new Set(readdirSync("/proc/self/task"));
+    const v = await started({ threads: 1, queue: 4, budgetMs: 10_000 });
+    await v.verify(text, { pinnedKey: signer.verifierKey });
+    const added = readdirSync("/proc/self/task").filter((tid) => !before.has(tid));
+    expect(added.map(niceOf)).toContain(19);
+    expect(niceOf(String(process.pid))).toBe(0);
+  });
+
   it("stop a document past its budget with DEADLINE_EXCEEDED (503, retry later or verify offline)", async () => {
     const big = buildBundle({ size: 4000, from: 1, to: 4000, payloads: true });
     const v = await started({ threads: 1, queue: 4, budgetMs: 5 });
