@@ -4,7 +4,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GooglePlayService, RevocationRefund } from "../gen/ts/attesto/v1/googleplay_pb.js";
-import { PurchaseKind, StoreVerificationService } from "../gen/ts/attesto/v1/store_pb.js";
+import { PurchaseKind, StoreNotificationService, StoreVerificationService } from "../gen/ts/attesto/v1/store_pb.js";
 import { RetryInfoSchema } from "../gen/ts/google/rpc/error_details_pb.js";
 import { loadConfig } from "../src/config.js";
 import { GOOGLE_PLAY_METHODS } from "../src/contract/googleplay-messages.js";
@@ -39,19 +39,19 @@ afterAll(async () => {
 });
 
 let seq = 0;
-async function googleTenant(opts: { autoAcknowledge?: boolean } = {}) {
+async function googleTenant(opts: { autoAcknowledge?: boolean; packageName?: string } = {}) {
   const tenant = await newTenant(app.url);
   const email = `play-api-${++seq}@attesto-test.iam.gserviceaccount.com`;
   const pem = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }).toString();
   const { google } = await adminClient(app.url).putGoogleCredentials({
     tenantId: tenant.tenantId,
-    packageName: APP,
+    packageName: opts.packageName ?? APP,
     serviceAccountJson: JSON.stringify({ type: "service_account", client_email: email, private_key: pem, private_key_id: `kid-${seq}` }),
     autoAcknowledge: opts.autoAcknowledge ?? false,
   });
   expect(google!.autoAcknowledge).toBe(opts.autoAcknowledge ?? false);
   play.registerAccount(email, pem);
-  return { ...tenant, client: clientFor(GooglePlayService, app.url, tenant.key), verify: clientFor(StoreVerificationService, app.url, tenant.key) };
+  return { ...tenant, email, client: clientFor(GooglePlayService, app.url, tenant.key), verify: clientFor(StoreVerificationService, app.url, tenant.key) };
 }
 
 const failure = async (p: Promise<unknown>) =>
@@ -123,7 +123,7 @@ describe("GooglePlayService", () => {
     const t = await googleTenant();
     const token = subscription();
     const from = play.calls.length;
-    await t.client.acknowledgeSubscription({ subscriptionId: "premium", purchaseToken: token });
+    await t.client.acknowledgeSubscription({ productId: "premium", purchaseToken: token });
     expect(since(from)).toMatchObject([{ method: "POST", path: `${API}/purchases/subscriptions/premium/tokens/${token}:acknowledge`, query: {}, body: {} }]);
     expect(play.subscriptions.get(`${APP}/${token}`)!.acknowledgementState).toBe("ACKNOWLEDGEMENT_STATE_ACKNOWLEDGED");
   });
@@ -158,7 +158,7 @@ describe("GooglePlayService", () => {
     const token = subscription(expiry);
     const from = play.calls.length;
     const res = await t.client.deferSubscription({
-      subscriptionId: "premium",
+      productId: "premium",
       purchaseToken: token,
       expectedExpiryTime: timestampFromDate(expiry),
       desiredExpiryTime: timestampFromDate(desired),
@@ -174,7 +174,7 @@ describe("GooglePlayService", () => {
     // The expiry moved: the old expectation is stale now.
     const stale = await failure(
       t.client.deferSubscription({
-        subscriptionId: "premium",
+        productId: "premium",
         purchaseToken: token,
         expectedExpiryTime: timestampFromDate(expiry),
         desiredExpiryTime: timestampFromDate(new Date(desired.getTime() + 1000)),
@@ -184,7 +184,7 @@ describe("GooglePlayService", () => {
     expect(stale.rawMessage).toContain("INVALID_ARGUMENT");
     expect(stale.rawMessage).not.toContain("expected expiry");
     const backwards = await failure(
-      t.client.deferSubscription({ subscriptionId: "premium", purchaseToken: token, expectedExpiryTime: timestampFromDate(desired), desiredExpiryTime: timestampFromDate(expiry) }),
+      t.client.deferSubscription({ productId: "premium", purchaseToken: token, expectedExpiryTime: timestampFromDate(desired), desiredExpiryTime: timestampFromDate(expiry) }),
     );
     expect(backwards.code).toBe(Code.InvalidArgument);
     expect(backwards.rawMessage).toContain("desired_expiry_time");
@@ -264,11 +264,11 @@ describe("GooglePlayService", () => {
     const bodies: Record<string, unknown> = {
       "acknowledge-product": { productId: "coins_100", purchaseToken: product() },
       "consume-product": { productId: "coins_100", purchaseToken: product() },
-      "acknowledge-subscription": { subscriptionId: "premium", purchaseToken: subscription() },
+      "acknowledge-subscription": { productId: "premium", purchaseToken: subscription() },
       "cancel-subscription": { purchaseToken: subscription() },
       "revoke-subscription": { purchaseToken: subscription(), refund: "REVOCATION_REFUND_PRORATED" },
       "defer-subscription": {
-        subscriptionId: "premium",
+        productId: "premium",
         purchaseToken: subscription(expiry),
         expectedExpiryTime: expiry.toISOString(),
         desiredExpiryTime: new Date(expiry.getTime() + 86_400_000).toISOString(),
@@ -297,6 +297,32 @@ describe("GooglePlayService", () => {
     const res = await runCli(["--local", "--json", "store", "google", "acknowledge-product", t.tenantId, JSON.stringify({ productId: "coins_100", purchaseToken: token })], { ...process.env, ...env });
     expect(res.code, res.stderr).toBe(0);
     expect(since(from)).toMatchObject([{ method: "POST", path: `${API}/purchases/products/coins_100/tokens/${token}:acknowledge` }]);
+  });
+});
+
+describe("tenant isolation", () => {
+  it("each tenant's calls go with its own service account and app; B's reconciliation stores none of A's voided purchases", async () => {
+    const a = await googleTenant({ packageName: "com.example.isoa" });
+    const b = await googleTenant({ packageName: "com.example.isob" });
+    play.addVoided("com.example.isoa", { purchaseToken: "tok-iso-a", orderId: "GPA.3333-0000-0000-00001" });
+    const from = play.calls.length;
+    await failure(b.client.consumeProduct({ productId: "coins_100", purchaseToken: "tok-iso-a" }));
+    const listed = await b.client.listVoidedPurchases({});
+    expect(listed.voidedPurchases).toEqual([]);
+    expect(since(from).map((c) => [c.account, c.path.split("/")[4]])).toEqual([
+      [b.email, "com.example.isob"],
+      [b.email, "com.example.isob"],
+    ]);
+    const notificationsOf = (t: typeof a) => clientFor(StoreNotificationService, app.url, t.key);
+    const reconciledB = await notificationsOf(b).reconcileNotifications({});
+    expect(reconciledB.sources).toMatchObject([{ source: "google:voided", listed: 0, stored: 0 }]);
+    expect((await notificationsOf(b).listNotifications({})).notifications).toEqual([]);
+    const reconciledA = await notificationsOf(a).reconcileNotifications({});
+    expect(reconciledA.sources).toMatchObject([{ source: "google:voided", listed: 1, stored: 1 }]);
+    const [stored] = (await notificationsOf(a).listNotifications({})).notifications;
+    // B cannot read A's notification by its id.
+    const foreign = await failure(notificationsOf(b).getNotification({ notificationId: stored!.id }));
+    expect(foreign.code).toBe(Code.NotFound);
   });
 });
 

@@ -61,7 +61,7 @@ export const GOOGLE_PLAY_METHODS = {
     response: AcknowledgeSubscriptionResponseSchema,
     route: "acknowledge-subscription",
     async run(calls, tenantId, req) {
-      await calls.acknowledgeSubscription(tenantId, { ...app(req), subscriptionId: req.subscriptionId, purchaseToken: req.purchaseToken, developerPayload: req.developerPayload || undefined });
+      await calls.acknowledgeSubscription(tenantId, { ...app(req), subscriptionId: req.productId, purchaseToken: req.purchaseToken, developerPayload: req.developerPayload || undefined });
       return {};
     },
   }),
@@ -90,7 +90,7 @@ export const GOOGLE_PLAY_METHODS = {
     async run(calls, tenantId, req) {
       const newExpiry = await calls.deferSubscription(tenantId, {
         ...app(req),
-        subscriptionId: req.subscriptionId,
+        subscriptionId: req.productId,
         purchaseToken: req.purchaseToken,
         expectedExpiryTime: timestampDate(req.expectedExpiryTime!),
         desiredExpiryTime: timestampDate(req.desiredExpiryTime!),

@@ -110,7 +110,7 @@ export class FakeGooglePlay extends FakeGoogle {
   forced: { status: number; body?: unknown; headers?: Record<string, string> } | undefined;
   delayMs = 0;
   /** Every androidpublisher request, as sent: method, path, query, JSON body, Authorization header. */
-  readonly calls: Array<{ method: string; path: string; query: Record<string, string>; body: Record<string, unknown> | undefined; authorization: string }> = [];
+  readonly calls: Array<{ method: string; path: string; query: Record<string, string>; body: Record<string, unknown> | undefined; authorization: string; account?: string }> = [];
   /** Order ids orders.refund knows. */
   readonly orders = new Set<string>();
   /** package name → voided purchases, with the time Google saw each voided. */
@@ -154,6 +154,7 @@ export class FakeGooglePlay extends FakeGoogle {
       const bearer = /^Bearer (.+)$/.exec(authorization)?.[1];
       const grant = bearer ? this.issued.get(bearer) : undefined;
       if (!grant || grant.expiresAt < Date.now()) return json(res, 401, googleError(401, "Request had invalid authentication credentials.", "UNAUTHENTICATED"));
+      this.calls[this.calls.length - 1]!.account = grant.email;
       if (this.forced) return json(res, this.forced.status, this.forced.body ?? {}, this.forced.headers);
       const answer = this.api(req.method ?? "", url);
       if (answer.body === undefined) return res.writeHead(answer.status, { "content-length": 0 }).end();
