@@ -6,6 +6,7 @@ import type { Tenancy } from "../tenancy/module.js";
 import type { AppStoreCalls } from "./app-store.js";
 import type { GooglePlayCalls } from "./google-play.js";
 import type { StoreNotifications } from "./notifications.js";
+import { APPLE_HISTORY_MS, GOOGLE_VOIDED_MS, reconcileWindow } from "./reconcile-window.js";
 import { appleCredentials, googleCredentials, storeNotifications, storeSyncCursors } from "./schema.js";
 import type { StoreVerification } from "./verification.js";
 
@@ -28,11 +29,6 @@ export interface ReconciledSource {
   rejected: number;
 }
 
-/** Apple keeps 180 days of notification history; Google's voided purchases reach back 30 days. */
-const APPLE_HISTORY_MS = 180 * 86_400_000;
-const GOOGLE_VOIDED_MS = 30 * 86_400_000;
-/** A margin inside those limits, so a window computed a moment earlier is still accepted. */
-const LIMIT_MARGIN_MS = 3_600_000;
 const VOIDED_PAGE_SIZE = 1000;
 
 /**
@@ -90,9 +86,9 @@ export class StoreReconciler {
   /** One environment's Notification History, page by page, for the window since the last one read (or the newest stored notification). */
   private async reconcileApple(tenantId: string, environment: "production" | "sandbox"): Promise<ReconciledSource> {
     const source = `apple:${environment}` as const;
-    const windowEnd = new Date();
-    const from = (await this.cursor(tenantId, source)) ?? (await this.newestStored(tenantId)) ?? new Date(windowEnd.getTime() - this.settings.firstWindowMs);
-    const windowStart = new Date(Math.max(from.getTime() - this.settings.overlapMs, windowEnd.getTime() - APPLE_HISTORY_MS + LIMIT_MARGIN_MS));
+    const cursor = await this.cursor(tenantId, source);
+    const newestStored = cursor ? undefined : await this.newestStored(tenantId);
+    const { start: windowStart, end: windowEnd } = reconcileWindow(new Date(), { cursor, newestStored }, { ...this.settings, limitMs: APPLE_HISTORY_MS });
     const result: ReconciledSource = { source, windowStart, windowEnd, listed: 0, stored: 0, rejected: 0 };
     let paginationToken: string | undefined;
     do {
@@ -110,9 +106,8 @@ export class StoreReconciler {
   /** Google's voided purchases (one-time products and subscriptions) seen voided since the last window's end. */
   private async reconcileVoided(tenantId: string): Promise<ReconciledSource> {
     const source = "google:voided" as const;
-    const windowEnd = new Date();
-    const from = (await this.cursor(tenantId, source)) ?? new Date(windowEnd.getTime() - this.settings.firstWindowMs);
-    const windowStart = new Date(Math.max(from.getTime() - this.settings.overlapMs, windowEnd.getTime() - GOOGLE_VOIDED_MS + LIMIT_MARGIN_MS));
+    const cursor = await this.cursor(tenantId, source);
+    const { start: windowStart, end: windowEnd } = reconcileWindow(new Date(), { cursor }, { ...this.settings, limitMs: GOOGLE_VOIDED_MS });
     const packageName = await this.deps.googlePlay.packageName(tenantId);
     const result: ReconciledSource = { source, windowStart, windowEnd, listed: 0, stored: 0, rejected: 0 };
     let pageToken: string | undefined;
