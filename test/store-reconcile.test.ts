@@ -158,6 +158,29 @@ describe("ReconcileNotifications", () => {
     },
   );
 
+  it("one source failing does not keep the others from being read: its error is reported and its cursor stays; all failing is the store's error", async () => {
+    const t = await storeTenant(app, "com.example.partial");
+    apple.notifications.production = [];
+    apple.notifications.sandbox = [];
+    await apple.push("production", notice("Production"), false);
+    play.addVoided("com.example.partial", { purchaseToken: "tok-partial", orderId: "GPA.2222-0000-0000-00001" });
+    try {
+      play.forced = { status: 429, headers: { "retry-after": "9" } };
+      const partial = await t.notifications.reconcileNotifications({});
+      const google = partial.sources.find((s) => s.source === "google:voided")!;
+      expect(google).toMatchObject({ stored: 0 });
+      expect(google.error).toContain("rate limit");
+      expect(partial.sources.find((s) => s.source === "apple:production")).toMatchObject({ stored: 1, error: "" });
+      const only = ConnectError.from(await t.notifications.reconcileNotifications({ source: Store.GOOGLE }).catch((e: unknown) => e));
+      expect(only.code).toBe(Code.ResourceExhausted);
+    } finally {
+      play.forced = undefined;
+    }
+    // Google answers again: the voided purchase is found, as the cursor did not move past it.
+    const after = await t.notifications.reconcileNotifications({ source: Store.GOOGLE });
+    expect(after.sources).toMatchObject([{ source: "google:voided", stored: 1, error: "" }]);
+  });
+
   it("a tenant without store credentials: FAILED_PRECONDITION", async () => {
     const tenant = await newTenant(app.url);
     const err = ConnectError.from(

@@ -51,10 +51,16 @@ export class GooglePlayCalls {
     if (!purchase.valid || purchase.acknowledged !== false || (purchase.status !== "active" && purchase.status !== "in_grace_period")) return { ...result, autoAcknowledged: false };
     const credentials = await this.verification.credentials.google(tenantId);
     if (!credentials?.autoAcknowledge) return { ...result, autoAcknowledged: false };
-    const packageName = input.packageName ?? credentials.packageName;
-    const ref = { packageName, purchaseToken: input.purchaseToken };
-    if (input.kind === "product") await this.acknowledge(tenantId, "product", { ...ref, productId: purchase.productId || input.productId! }, "", true, purchase.transactionId);
-    else await this.acknowledge(tenantId, "subscription", { ...ref, productId: purchase.productId }, "", true, purchase.transactionId);
+    const productId = purchase.productId || input.productId;
+    if (!productId) return { ...result, autoAcknowledged: false };
+    const ref = { packageName: input.packageName ?? credentials.packageName, purchaseToken: input.purchaseToken, productId };
+    try {
+      await this.acknowledge(tenantId, input.kind, ref, "", true, purchase.transactionId);
+    } catch (err) {
+      // The verification stands; the purchase is answered as still unacknowledged, so the caller (or its next verification) acknowledges it.
+      if (err instanceof AppError) return { ...result, autoAcknowledged: false };
+      throw err;
+    }
     return { ...result, purchase: { ...purchase, acknowledged: true }, autoAcknowledged: true };
   }
 

@@ -27,6 +27,8 @@ export interface ReconciledSource {
   listed: number;
   stored: number;
   rejected: number;
+  /** Why this source could not be read to the end (its cursor stays where it was); unset when it was. */
+  error?: string;
 }
 
 const VOIDED_PAGE_SIZE = 1000;
@@ -63,9 +65,25 @@ export class StoreReconciler {
         reason: "STORE_CREDENTIALS_MISSING",
       });
     }
+    const runs: Array<[ReconciledSource["source"], () => Promise<ReconciledSource>]> = (apple?.acceptedEnvironments ?? []).map((environment) => [
+      `apple:${environment}`,
+      () => this.reconcileApple(tenantId, environment),
+    ]);
+    if (google) runs.push(["google:voided", () => this.reconcileVoided(tenantId)]);
+    // One source's failure (a host that refuses the app, a rate limit) does not keep the others from being read.
     const out: ReconciledSource[] = [];
-    for (const environment of apple?.acceptedEnvironments ?? []) out.push(await this.reconcileApple(tenantId, environment));
-    if (google) out.push(await this.reconcileVoided(tenantId));
+    const failures: AppError[] = [];
+    for (const [source, run] of runs) {
+      try {
+        out.push(await run());
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err;
+        failures.push(err);
+        const now = new Date();
+        out.push({ source, windowStart: now, windowEnd: now, listed: 0, stored: 0, rejected: 0, error: err.message });
+      }
+    }
+    if (failures.length === runs.length) throw failures[0]!;
     return out;
   }
 
@@ -76,7 +94,9 @@ export class StoreReconciler {
     for (const tenantId of new Set([...apple, ...google].map((r) => r.tenantId))) {
       if (!(await this.deps.tenancy.isActiveTenant(tenantId))) continue;
       try {
-        await this.reconcile(tenantId);
+        for (const { source, error } of await this.reconcile(tenantId)) {
+          if (error) this.deps.logger.warn({ tenantId, source, err: error }, "store reconciliation of a source failed");
+        }
       } catch (err) {
         this.deps.logger.warn({ tenantId, err: err instanceof AppError ? err.message : "reconciliation failed" }, "store reconciliation of a tenant failed");
       }
