@@ -361,6 +361,21 @@ describe("auto-acknowledge (a per-tenant option, off by default)", () => {
     expect(since(quiet).every((c) => c.method === "GET")).toBe(true);
   });
 
+  it("an acknowledgement Google refuses leaves the verification standing, answered unacknowledged and recorded nowhere", async () => {
+    const t = await googleTenant({ autoAcknowledge: true });
+    const token = product();
+    play.refused = { path: /:acknowledge$/, status: 503 };
+    try {
+      const res = await t.verify.verifyGooglePurchase({ productId: "coins_100", purchaseToken: token, kind: PurchaseKind.PRODUCT });
+      expect(res).toMatchObject({ autoAcknowledged: false, purchase: { valid: true, acknowledged: false } });
+    } finally {
+      play.refused = undefined;
+    }
+    expect(await app.database.db.select().from(googleAcknowledgements).where(eq(googleAcknowledgements.purchaseToken, token))).toEqual([]);
+    // Google answers again: the next verification acknowledges it.
+    expect((await t.verify.verifyGooglePurchase({ productId: "coins_100", purchaseToken: token, kind: PurchaseKind.PRODUCT })).autoAcknowledged).toBe(true);
+  });
+
   it("off (the default): a verification acknowledges nothing", async () => {
     const t = await googleTenant();
     const token = product();

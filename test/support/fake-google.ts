@@ -111,6 +111,8 @@ export class FakeGooglePlay extends FakeGoogle {
   delayMs = 0;
   /** Every androidpublisher request, as sent: method, path, query, JSON body, Authorization header. */
   readonly calls: Array<{ method: string; path: string; query: Record<string, string>; body: Record<string, unknown> | undefined; authorization: string; account?: string }> = [];
+  /** Requests whose path matches are answered so (after the token check), before `forced`. */
+  refused: { path: RegExp; status: number } | undefined;
   /** Order ids orders.refund knows. */
   readonly orders = new Set<string>();
   /** package name → voided purchases, with the time Google saw each voided. */
@@ -155,6 +157,7 @@ export class FakeGooglePlay extends FakeGoogle {
       const grant = bearer ? this.issued.get(bearer) : undefined;
       if (!grant || grant.expiresAt < Date.now()) return json(res, 401, googleError(401, "Request had invalid authentication credentials.", "UNAUTHENTICATED"));
       this.calls[this.calls.length - 1]!.account = grant.email;
+      if (this.refused?.path.test(url.pathname)) return json(res, this.refused.status, googleError(this.refused.status, "Backend Error", "UNAVAILABLE"));
       if (this.forced) return json(res, this.forced.status, this.forced.body ?? {}, this.forced.headers);
       const answer = this.api(req.method ?? "", url);
       if (answer.body === undefined) return res.writeHead(answer.status, { "content-length": 0 }).end();
