@@ -376,6 +376,16 @@ describe("auto-acknowledge (a per-tenant option, off by default)", () => {
     expect((await t.verify.verifyGooglePurchase({ productId: "coins_100", purchaseToken: token, kind: PurchaseKind.PRODUCT })).autoAcknowledged).toBe(true);
   });
 
+  it("attesto store verify-google --local goes the same way: acknowledged at once for such a tenant", { timeout: 120_000 }, async () => {
+    const t = await googleTenant({ autoAcknowledge: true });
+    const token = product();
+    const from = play.calls.length;
+    const res = await runCli(["--local", "--json", "store", "verify-google", t.tenantId, token, "--kind", "product", "--product-id", "coins_100"], { ...process.env, ...env });
+    expect(res.code, res.stderr).toBe(0);
+    expect(JSON.parse(res.stdout)).toMatchObject({ autoAcknowledged: true, purchase: { valid: true, acknowledged: true } });
+    expect(since(from).map((c) => c.method)).toEqual(["GET", "POST"]);
+  });
+
   it("off (the default): a verification acknowledges nothing", async () => {
     const t = await googleTenant();
     const token = product();

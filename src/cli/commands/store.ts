@@ -222,8 +222,11 @@ function registerVerifyCommands(store: Command, helpers: CliHelpers): void {
           "tenant",
           () =>
             withStore(helpers, async (ctx) => {
-              const result = await ctx.store.verifyGooglePurchase(tenantId, { purchaseToken, kind: o.kind, productId: o.productId, packageName: o.packageName });
-              return { value: result, line: describe(result.purchase) };
+              // As the RPC: through the Google Play calls, so the tenant's auto-acknowledge option holds here too.
+              const { GooglePlayCalls } = await import("../../store/module.js");
+              const calls = new GooglePlayCalls(ctx.db, ctx.store, ctx.store.googlePlay);
+              const result = await calls.verifyPurchase(tenantId, { purchaseToken, kind: o.kind, productId: o.productId, packageName: o.packageName });
+              return { value: result, line: `${describe(result.purchase)}${result.autoAcknowledged ? " (acknowledged now)" : ""}` };
             }),
           async (session) => {
             await helpers.ensureKeyTenant(session, tenantId);
