@@ -111,6 +111,8 @@ export const envSchema = z.object({
   ATTESTO_APPLE_API_PRODUCTION_URL: z.string().url().default("https://api.storekit.itunes.apple.com"),
   ATTESTO_APPLE_API_SANDBOX_URL: z.string().url().default("https://api.storekit-sandbox.itunes.apple.com"),
   ATTESTO_STORE_UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  ATTESTO_STORE_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(0).max(86_400_000).default(900_000),
+  ATTESTO_STORE_RECONCILE_FIRST_WINDOW_MS: z.coerce.number().int().min(60_000).max(2_592_000_000).default(86_400_000),
   ATTESTO_GOOGLE_TOKEN_URL: z.string().url().default("https://oauth2.googleapis.com/token"),
   ATTESTO_GOOGLE_PLAY_API_URL: z.string().url().default("https://androidpublisher.googleapis.com"),
   ATTESTO_GOOGLE_OIDC_JWKS_URL: z.string().url().default("https://www.googleapis.com/oauth2/v3/certs"),

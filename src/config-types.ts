@@ -158,6 +158,10 @@ export interface Config {
   appleApiSandboxUrl: string;
   /** Budget of one App Store / Google Play API request. */
   storeUpstreamTimeoutMs: number;
+  /** How often every tenant's store notifications are reconciled (0: on demand only). */
+  storeReconcileIntervalMs: number;
+  /** The window a never-read source's first reconciliation reads back. */
+  storeReconcileFirstWindowMs: number;
   /** Google's OAuth token endpoint and the Play Developer API. */
   googleTokenUrl: string;
   googlePlayApiUrl: string;

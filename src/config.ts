@@ -115,6 +115,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     appleApiProductionUrl: e.ATTESTO_APPLE_API_PRODUCTION_URL,
     appleApiSandboxUrl: e.ATTESTO_APPLE_API_SANDBOX_URL,
     storeUpstreamTimeoutMs: e.ATTESTO_STORE_UPSTREAM_TIMEOUT_MS,
+    storeReconcileIntervalMs: e.ATTESTO_STORE_RECONCILE_INTERVAL_MS,
+    storeReconcileFirstWindowMs: e.ATTESTO_STORE_RECONCILE_FIRST_WINDOW_MS,
     googleTokenUrl: e.ATTESTO_GOOGLE_TOKEN_URL,
     googlePlayApiUrl: e.ATTESTO_GOOGLE_PLAY_API_URL,
     googleOidcJwksUrl: e.ATTESTO_GOOGLE_OIDC_JWKS_URL,

@@ -195,3 +195,44 @@ describe("oversized bodies", () => {
     expect(JSON.parse(res.body).error).toMatchObject({ code: "payload_too_large", reason: "PAYLOAD_TOO_LARGE" });
   });
 });
+
+describe("Google Play calls and reconciliation: hostile input refused by field before Google is asked", () => {
+  const cases: Array<[method: string, body: unknown, field: string]> = [
+    ["GooglePlayService/AcknowledgeProduct", { productId: "coins", purchaseToken: "tok\u0000en" }, "purchase_token"],
+    ["GooglePlayService/AcknowledgeProduct", { productId: "../../etc", purchaseToken: "tok" }, "product_id"],
+    ["GooglePlayService/ConsumeProduct", { productId: "coins", purchaseToken: "" }, "purchase_token"],
+    ["GooglePlayService/AcknowledgeSubscription", { productId: "premium", purchaseToken: "tok", developerPayload: "x".repeat(1025) }, "developer_payload"],
+    ["GooglePlayService/CancelSubscription", { purchaseToken: "tok", cancellationType: "EVERYTHING" }, "cancellation_type"],
+    ["GooglePlayService/RevokeSubscription", { purchaseToken: "tok" }, "refund"],
+    ["GooglePlayService/DeferSubscription", { productId: "premium", purchaseToken: "tok" }, "expected_expiry_time"],
+    ["GooglePlayService/RefundOrder", { orderId: "GPA/../../refund" }, "order_id"],
+    ["GooglePlayService/ListVoidedPurchases", { maxResults: 5000 }, "max_results"],
+    ["GooglePlayService/ListVoidedPurchases", { pageToken: "a b" }, "page_token"],
+    ["GooglePlayService/ListVoidedPurchases", { packageName: "not a package" }, "package_name"],
+  ];
+
+  it.each(cases)("%s %j → INVALID_ARGUMENT naming %s", async (method, body, field) => {
+    const res = await rpc(method, JSON.stringify(body));
+    expect(res.status).toBe(400);
+    const answer = JSON.parse(res.body) as { code: string; message: string };
+    expect(answer.code).toBe("invalid_argument");
+    expect(answer.message).toContain(field);
+  });
+
+  it("the REST forms answer 400 naming the field, and a body that is no object 400 too (never a 5xx)", async () => {
+    const post = (route: string, body: string) =>
+      fetch(`${app.url}/v1/google/${route}`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${tenant.key}` }, body });
+    const refund = await post("refund-order", JSON.stringify({ orderId: "GPA/../x" }));
+    expect(refund.status).toBe(400);
+    expect(await refund.text()).toContain("order_id");
+    for (const body of ["[]", "null", "{", '"x"']) expect((await post("voided-purchases", body)).status).toBe(400);
+  });
+
+  it("ReconcileNotifications of a tenant without store credentials is FAILED_PRECONDITION and writes nothing", async () => {
+    const res = await rpc("StoreNotificationService/ReconcileNotifications", JSON.stringify({ source: "STORE_GOOGLE" }));
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body)).toMatchObject({ code: "failed_precondition" });
+    const list = await rpc("StoreNotificationService/ListNotifications", "{}");
+    expect(JSON.parse(list.body)).toEqual({});
+  });
+});

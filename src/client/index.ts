@@ -6,6 +6,7 @@ import { ConnectorService } from "../../gen/ts/attesto/v1/connector_pb.js";
 import { ProofstreamService } from "../../gen/ts/attesto/v1/proofstream_pb.js";
 import { StoreNotificationService, StoreVerificationService } from "../../gen/ts/attesto/v1/store_pb.js";
 import { AppStoreService } from "../../gen/ts/attesto/v1/appstore_pb.js";
+import { GooglePlayService } from "../../gen/ts/attesto/v1/googleplay_pb.js";
 import { TenantService } from "../../gen/ts/attesto/v1/tenant_pb.js";
 import { VerifierService } from "../../gen/ts/attesto/v1/verifier_pb.js";
 import { WebhookService } from "../../gen/ts/attesto/v1/webhook_pb.js";
@@ -36,6 +37,8 @@ export interface AttestoClient {
   readonly storeNotifications: Client<typeof StoreNotificationService>;
   /** The App Store Server API with the tenant's key, every signed item verified. */
   readonly appStore: Client<typeof AppStoreService>;
+  /** The Google Play Developer API with the tenant's service account. */
+  readonly googlePlay: Client<typeof GooglePlayService>;
   readonly anchors: Client<typeof AnchorService>;
   readonly verifier: Client<typeof VerifierService>;
   /** The operator API (the key must be the operator token). */
@@ -74,6 +77,7 @@ export function createAttestoClient(options: AttestoClientOptions): AttestoClien
     store: createClient(StoreVerificationService, transport),
     storeNotifications: createClient(StoreNotificationService, transport),
     appStore: createClient(AppStoreService, transport),
+    googlePlay: createClient(GooglePlayService, transport),
     anchors: createClient(AnchorService, transport),
     verifier: createClient(VerifierService, transport),
     admin: createClient(AdminService, transport),

@@ -35,6 +35,7 @@ const EVENT_TYPES = [
   "proofstream.bundle_ready",
   "apple.notification",
   "google.notification",
+  "google.voided",
   "subscription.disabled",
 ];
 

@@ -51,6 +51,7 @@ function memoryStore() {
     payload: { tenantId },
     streamId: "ps_store",
     seqNo: 4,
+    arrival: "pushed" as const,
   });
   const received: Array<{ source: string; tenantId: string; authorization?: string; body: string }> = [];
   const storeNotifications: StoreRouteDeps["storeNotifications"] = {

@@ -13,8 +13,9 @@ import { parseJsonObject } from "../json.js";
 import { apiEnvironmentOf, appleSignedDataMsg, environmentOf, googleInput, purchaseMsg } from "../contract/store-messages.js";
 import { validateMessage } from "../contract/validation.js";
 import type { StoreVerification } from "../store/module.js";
-import type { AppStoreCalls, ReceiveResult, StoreNotifications } from "../store/module.js";
+import type { AppStoreCalls, GooglePlayCalls, ReceiveResult, StoreNotifications } from "../store/module.js";
 import { APP_STORE_METHODS } from "../contract/appstore-messages.js";
+import { GOOGLE_PLAY_METHODS } from "../contract/googleplay-messages.js";
 import type { Authenticator } from "../tenancy/module.js";
 
 /** What the store routes need: the verification calls, the inbound notification calls and the tenant's key. */
@@ -23,6 +24,8 @@ export interface StoreRouteDeps {
   storeNotifications: Pick<StoreNotifications, "receiveApple" | "receiveGoogle">;
   /** The App Store Server API calls (POST /v1/apple/<route>); unset in route specs that need none. */
   appStore?: AppStoreCalls;
+  /** The Google Play Developer API calls (POST /v1/google/<route>) and the auto-acknowledging verification; unset in route specs that need none. */
+  googlePlay?: GooglePlayCalls;
   authenticator: Pick<Authenticator, "requireTenant">;
 }
 
@@ -40,7 +43,7 @@ export async function contractBody<D extends DescMessage>(c: Context, schema: D)
 }
 
 /** The REST forms of StoreVerificationService : the RPC's messages as JSON, Bearer tenant key. */
-export function mountStoreRoutes(http: Hono, { store, storeNotifications, appStore, authenticator }: StoreRouteDeps): void {
+export function mountStoreRoutes(http: Hono, { store, storeNotifications, appStore, googlePlay, authenticator }: StoreRouteDeps): void {
   const tenant = async (c: Context) => (await authenticator.requireTenant(c.req.header("authorization"))).tenantId;
 
   // AppStoreService's REST forms: the RPC's request as JSON, its response as JSON.
@@ -50,6 +53,18 @@ export function mountStoreRoutes(http: Hono, { store, storeNotifications, appSto
         const tenantId = await tenant(c);
         const req = await contractBody(c, m.request);
         const init = await (m.run as (calls: AppStoreCalls, t: string, r: unknown) => Promise<Record<string, unknown>>)(appStore, tenantId, req);
+        return c.json(toJson(m.response, create(m.response as DescMessage, init) as never) as object);
+      });
+    }
+  }
+
+  // GooglePlayService's REST forms, likewise.
+  if (googlePlay) {
+    for (const m of Object.values(GOOGLE_PLAY_METHODS) as Array<(typeof GOOGLE_PLAY_METHODS)[keyof typeof GOOGLE_PLAY_METHODS]>) {
+      http.post(`/v1/google/${m.route}`, async (c) => {
+        const tenantId = await tenant(c);
+        const req = await contractBody(c, m.request);
+        const init = await (m.run as (calls: GooglePlayCalls, t: string, r: unknown) => Promise<Record<string, unknown>>)(googlePlay, tenantId, req);
         return c.json(toJson(m.response, create(m.response as DescMessage, init) as never) as object);
       });
     }
@@ -71,8 +86,8 @@ export function mountStoreRoutes(http: Hono, { store, storeNotifications, appSto
   http.post("/v1/google/verify", async (c) => {
     const tenantId = await tenant(c);
     const req = await contractBody(c, VerifyGooglePurchaseRequestSchema);
-    const result = await store.verifyGooglePurchase(tenantId, googleInput(req));
-    const message = create(VerifyGooglePurchaseResponseSchema, { purchase: purchaseMsg(result.purchase), raw: result.raw as JsonObject | undefined });
+    const result = googlePlay ? await googlePlay.verifyPurchase(tenantId, googleInput(req)) : { ...(await store.verifyGooglePurchase(tenantId, googleInput(req))), autoAcknowledged: false };
+    const message = create(VerifyGooglePurchaseResponseSchema, { purchase: purchaseMsg(result.purchase), raw: result.raw as JsonObject | undefined, autoAcknowledged: result.autoAcknowledged });
     return c.json(toJson(VerifyGooglePurchaseResponseSchema, message) as object);
   });
 

@@ -33,6 +33,9 @@ const RPC_CLASSES: Record<string, RouteClass | "exempt"> = {
   "attesto.v1.VerifierService/VerifyBundle": "verification",
   // App Store Server API calls: Apple's answers, paid from the same budget as the REST form (/v1/apple/*).
   "attesto.v1.AppStoreService": "verification",
+  // Google Play Developer API calls, likewise (/v1/google/*).
+  "attesto.v1.GooglePlayService": "verification",
+  "attesto.v1.StoreNotificationService/ReconcileNotifications": "verification",
   "attesto.v1.ProofstreamService/AppendEvent": "ingest",
   "attesto.v1.ConnectorService/CommitS3Object": "ingest",
   "attesto.v1.StoreNotificationService/ListNotifications": "reads",

@@ -77,6 +77,7 @@ export function adminService({ tenancy, store, witnesses }: AdminDeps): ServiceI
         serviceAccountJson: req.serviceAccountJson,
         pubsubAudience: req.pubsubAudience || null,
         pubsubPushEmail: req.pubsubPushEmail || null,
+        autoAcknowledge: req.autoAcknowledge,
       });
       return { google: googleMsg(info) };
     },
@@ -107,5 +108,6 @@ const googleMsg = (i: GoogleCredentialsInfo) => ({
   clientEmail: i.clientEmail,
   pubsubAudience: i.pubsubAudience ?? "",
   pubsubPushEmail: i.pubsubPushEmail ?? "",
+  autoAcknowledge: i.autoAcknowledge,
   updatedAt: ts(i.updatedAt),
 });

@@ -2,14 +2,14 @@ import { create, type JsonObject } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { Store } from "../../gen/ts/attesto/v1/common_pb.js";
-import { StoreNotificationSchema, type StoreNotification as StoreNotificationMsg, type StoreNotificationService } from "../../gen/ts/attesto/v1/store_pb.js";
-import type { StoreNotification } from "../store/module.js";
+import { NotificationArrival, StoreNotificationSchema, type StoreNotification as StoreNotificationMsg, type StoreNotificationService } from "../../gen/ts/attesto/v1/store_pb.js";
+import type { StoreNotification, StoreReconciler } from "../store/module.js";
 import type { StoreNotifications } from "../store/module.js";
 import { tenantOf } from "./context.js";
 import { ts } from "./convert.js";
 
 /** StoreNotificationService: the tenant's verified inbound notifications, scoped by the caller's tenant. */
-export function storeNotificationService({ storeNotifications }: { storeNotifications: StoreNotifications }): ServiceImpl<typeof StoreNotificationService> {
+export function storeNotificationService({ storeNotifications, reconciler }: { storeNotifications: StoreNotifications; reconciler: StoreReconciler }): ServiceImpl<typeof StoreNotificationService> {
   return {
     async listNotifications(req, ctx) {
       const page = await storeNotifications.list(tenantOf(ctx).tenantId, {
@@ -24,6 +24,11 @@ export function storeNotificationService({ storeNotifications }: { storeNotifica
     },
     async getNotification(req, ctx) {
       return { notification: notificationMsg(await storeNotifications.get(tenantOf(ctx).tenantId, req.notificationId)) };
+    },
+    async reconcileNotifications(req, ctx) {
+      const only = req.source === Store.APPLE ? "apple" : req.source === Store.GOOGLE ? "google" : undefined;
+      const sources = await reconciler.reconcile(tenantOf(ctx).tenantId, only);
+      return { sources: sources.map((s) => ({ ...s, windowStart: ts(s.windowStart), windowEnd: ts(s.windowEnd) })) };
     },
   };
 }
@@ -47,5 +52,6 @@ export function notificationMsg(n: StoreNotification): StoreNotificationMsg {
     streamId: n.streamId,
     seqNo: BigInt(n.seqNo),
     payload: n.payload as JsonObject,
+    arrival: n.arrival === "reconciled" ? NotificationArrival.RECONCILED : NotificationArrival.PUSHED,
   });
 }

@@ -172,10 +172,10 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     await rateLimits.start();
     cleanups.push(() => rateLimits.close());
     // Verification, inbound notifications and the audit log each verification is recorded in after its answer.
-    const storeModule = new Store({ db: database.db, keyring, broadcast, logger, tenancy, proofstreams, events: webhooks.events }, storeSettings(config));
+    const storeModule = new Store({ db: database.db, keyring, broadcast, logger, tenancy, proofstreams, events: webhooks.events, jobs }, storeSettings(config));
     await storeModule.start();
     cleanups.push(() => storeModule.close());
-    const { verification: store, notifications: storeNotifications, audit, appStore } = storeModule;
+    const { verification: store, notifications: storeNotifications, audit, appStore, googlePlay, reconciler } = storeModule;
 
     const connectors = new Connectors(
       { db: database.db, keyring, proofstreams, tenancy, requestIds, broadcast, logger },
@@ -202,7 +202,23 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     const verifier = new Verifier(config.verifier);
     await verifier.start();
     cleanups.push(() => verifier.close());
-    const edgeModules = { jobs, tenancy, webhooks, proofstreams, rateLimits, store, storeNotifications, appStore, connectors, bundles: proofstreams.bundles, anchoring, verifier, witnesses };
+    const edgeModules = {
+      jobs,
+      tenancy,
+      webhooks,
+      proofstreams,
+      rateLimits,
+      store,
+      storeNotifications,
+      appStore,
+      googlePlay,
+      reconciler,
+      connectors,
+      bundles: proofstreams.bundles,
+      anchoring,
+      verifier,
+      witnesses,
+    };
     const http = httpRoutes(config, logger, metrics, readinessChecks, edgeModules);
     const connect = rpcListener(config, logger, metrics, http, edgeModules, readinessChecks);
     const { server, tracker } = await listenEdge(config, logger, metrics, readinessChecks, connect, cleanups);

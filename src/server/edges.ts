@@ -33,7 +33,7 @@ export type EdgeModules = Omit<RpcDeps, "logger" | "requestDeadlineMs" | "witnes
 
 /** The plain HTTP routes (Hono). A worker-role instance mounts no tenant routes. */
 export function httpRoutes(config: Config, logger: Logger, metrics: Metrics, readinessChecks: Record<string, () => Promise<void>>, modules: EdgeModules): Hono {
-  const { jobs, tenancy, webhooks, proofstreams, rateLimits, store, storeNotifications, appStore, connectors, bundles, verifier, witnesses } = modules;
+  const { jobs, tenancy, webhooks, proofstreams, rateLimits, store, storeNotifications, appStore, googlePlay, connectors, bundles, verifier, witnesses } = modules;
   const http = createHttpApp({
     logger,
     metrics,
@@ -47,7 +47,7 @@ export function httpRoutes(config: Config, logger: Logger, metrics: Metrics, rea
   // Before the routes it guards: Hono runs middleware in the order it was added.
   mountRateLimit(http, { limits: rateLimits, authenticator });
   if (config.role !== "worker") mountWebhookRoutes(http, { authenticator, webhooks });
-  if (config.role !== "worker") mountStoreRoutes(http, { store, storeNotifications, appStore, authenticator });
+  if (config.role !== "worker") mountStoreRoutes(http, { store, storeNotifications, appStore, googlePlay, authenticator });
   if (config.role !== "worker") mountConnectorRoutes(http, { connectors, authenticator, proofstreams });
   mountQueueBoard(http, { jobs, authenticator, viewerToken: config.boardViewerToken });
   mountOpenApi(http);

@@ -26,6 +26,8 @@ export interface GoogleCredentials {
   clientEmail: string;
   pubsubAudience: string | null;
   pubsubPushEmail: string | null;
+  /** Acknowledge verified, unacknowledged purchases at once. */
+  autoAcknowledge: boolean;
   privateKey: KeyObject;
   privateKeyId: string | undefined;
   /** The service account's token_uri; the configured OAuth endpoint is used when it has none. */
@@ -127,6 +129,7 @@ export class StoreCredentialCache {
       clientEmail: row.clientEmail,
       pubsubAudience: row.pubsubAudience,
       pubsubPushEmail: row.pubsubPushEmail,
+      autoAcknowledge: row.autoAcknowledge,
       privateKey: createPrivateKey({ key: String(account.private_key), format: "pem" }),
       privateKeyId: typeof account.private_key_id === "string" ? account.private_key_id : undefined,
       tokenUri: typeof account.token_uri === "string" ? account.token_uri : undefined,

@@ -26,6 +26,8 @@ export interface GoogleCredentialsInfo {
   clientEmail: string;
   pubsubAudience: string | null;
   pubsubPushEmail: string | null;
+  /** Verified, unacknowledged purchases are acknowledged at once (default off). */
+  autoAcknowledge: boolean;
   updatedAt: Date;
 }
 
@@ -42,6 +44,8 @@ export interface PutGoogleCredentials {
   serviceAccountJson: string;
   pubsubAudience: string | null;
   pubsubPushEmail: string | null;
+  /** Unset: off. */
+  autoAcknowledge?: boolean;
 }
 
 /** Stores (or replaces) a tenant's Apple credentials; the key is sealed to the tenant. */
@@ -64,6 +68,7 @@ export async function putGoogleCredentials(db: Db, keyring: Keyring, tenantId: s
     clientEmail,
     pubsubAudience: input.pubsubAudience,
     pubsubPushEmail: input.pubsubPushEmail,
+    autoAcknowledge: input.autoAcknowledge ?? false,
     serviceAccountEnc: keyring.encrypt(GOOGLE_ACCOUNT_CONTEXT, input.serviceAccountJson, tenantId),
     updatedAt: new Date(),
   };

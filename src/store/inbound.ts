@@ -5,6 +5,12 @@
 
 export type NotificationSource = "apple" | "google";
 
+/** How a notification reached Attesto: pushed to the inbound route, or found by reconciliation. */
+export type NotificationArrival = "pushed" | "reconciled";
+
+/** The Proofstream event type and webhook event of a notification. */
+export type NotificationEventType = "apple.notification" | "google.notification" | "google.voided";
+
 export interface StoreNotification {
   id: string;
   source: NotificationSource;
@@ -23,12 +29,15 @@ export interface StoreNotification {
   payload: Record<string, unknown>;
   streamId: string;
   seqNo: number;
+  arrival: NotificationArrival;
 }
 
 /** What every inbound notification becomes before it is stored: the stored fields, the raw bytes and the relay's data. */
-export type Inbound = Omit<StoreNotification, "id" | "receivedAt" | "streamId" | "seqNo"> & {
+export type Inbound = Omit<StoreNotification, "id" | "receivedAt" | "streamId" | "seqNo" | "arrival"> & {
   tenantId: string;
   raw: string;
+  /** Unset: `<source>.notification`. */
+  eventType?: NotificationEventType;
   webhookData: Record<string, unknown>;
 };
 

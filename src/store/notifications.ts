@@ -9,7 +9,9 @@ import type { WebhookEmitter } from "../webhooks/module.js";
 import { appleNotification } from "./apple/notification.js";
 import { googleNotification, PubSubPushTokens } from "./google/notification.js";
 import { ENVELOPE_JSON_LIMITS, parseJsonObject } from "../json.js";
-import type { Inbound, StoreNotification } from "./inbound.js";
+import type { Inbound, NotificationArrival, StoreNotification } from "./inbound.js";
+import { voidedPurchaseNotification } from "./google/voided.js";
+import type { VoidedPurchase } from "./google-play-types.js";
 import { findStoreNotification, getStoreNotification, leafMetadata, listStoreNotifications, type NotificationFilter } from "./notification-rows.js";
 import { storeNotifications, storeStreams } from "./schema.js";
 import type { StoreVerification } from "./verification.js";
@@ -52,9 +54,23 @@ export class StoreNotifications {
     if (!credentials) throw notFound("apple notification endpoint");
     const signedPayload = parseJsonObject(body, "body", undefined, ENVELOPE_JSON_LIMITS).signedPayload;
     if (typeof signedPayload !== "string" || signedPayload.length === 0) throw invalidArgument("signedPayload", "must be the notification's JWS");
+    return this.ingestApple(tenantId, signedPayload, "pushed");
+  }
+
+  /**
+   * The one path of an Apple notification's signedPayload, pushed or found
+   * by reconciliation: verified as the inbound route verifies it (the
+   * tenant's bundle id and accepted environments), then recorded once.
+   */
+  async ingestApple(tenantId: string, signedPayload: string, arrival: NotificationArrival): Promise<ReceiveResult> {
     const expect = await this.deps.store.appleExpectation(tenantId, undefined);
     const result = await this.deps.store.decodeAppleSignedData(signedPayload, expect, "signedPayload");
-    return this.record(appleNotification(tenantId, signedPayload, result));
+    return this.record(appleNotification(tenantId, signedPayload, result), arrival);
+  }
+
+  /** A purchase Google voided (voidedpurchases.list), as a google.voided notification, recorded once per voided order. */
+  ingestGoogleVoided(tenantId: string, packageName: string, voided: VoidedPurchase): Promise<ReceiveResult> {
+    return this.record(voidedPurchaseNotification(tenantId, packageName, voided), "reconciled");
   }
 
   /** A Google Play RTDN Pub/Sub push for a tenant; `authorization` carries Google's OIDC token. */
@@ -63,7 +79,7 @@ export class StoreNotifications {
     const credentials = await this.deps.store.credentials.google(tenantId);
     if (!credentials) throw notFound("google notification endpoint");
     await this.#pushTokens.verify(authorization, credentials);
-    return this.record(googleNotification(tenantId, body, credentials.packageName));
+    return this.record(googleNotification(tenantId, body, credentials.packageName), "pushed");
   }
 
   async get(tenantId: string, id: string): Promise<StoreNotification> {
@@ -78,33 +94,33 @@ export class StoreNotifications {
   }
 
   /** The one write path: commit to the store Proofstream, then the row and the relay in one transaction. */
-  private async record(n: Inbound): Promise<ReceiveResult> {
+  private async record(n: Inbound, arrival: NotificationArrival): Promise<ReceiveResult> {
     const existing = await findStoreNotification(this.deps.db, n.tenantId, n.source, n.externalId);
     if (existing) return { notification: existing, duplicate: true };
     const streamId = await this.storeStream(n.tenantId);
     // Appended first: a crash before the row is written leaves an event whose
     // source_ref makes the store's retry append nothing new.
+    const eventType = n.eventType ?? `${n.source}.notification`;
     const { event } = await this.deps.proofstreams.append({
       tenantId: n.tenantId,
       streamId,
       sourceRef: `${n.source}:${n.externalId}`,
-      eventType: `${n.source}.notification`,
+      eventType,
       occurredAt: n.signedAt,
       payload: leafMetadata(n),
     });
     const id = newId("ntf");
-    const { webhookData: _relayed, ...columns } = n;
+    const { webhookData: _relayed, eventType: _type, ...columns } = n;
     const inserted = await this.deps.db.transaction(async (tx) => {
       const rows = await tx
         .insert(storeNotifications)
         // Every field of the inbound notification is a column, except the relay's data.
-        .values({ ...columns, id, streamId, seqNo: event.seqNo })
+        .values({ ...columns, id, streamId, seqNo: event.seqNo, arrival })
         .onConflictDoNothing()
         .returning({ id: storeNotifications.id });
       if (rows.length === 0) return false;
       const data = { ...n.webhookData, stream_id: streamId, seq_no: event.seqNo };
-      if (n.source === "apple") await this.deps.events.emit(tx, n.tenantId, "apple.notification", data as WebhookEventData["apple.notification"]);
-      else await this.deps.events.emit(tx, n.tenantId, "google.notification", data as WebhookEventData["google.notification"]);
+      await this.deps.events.emit(tx, n.tenantId, eventType, data as WebhookEventData[typeof eventType]);
       return true;
     });
     if (inserted) this.deps.events.committed();

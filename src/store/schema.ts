@@ -31,6 +31,8 @@ export const googleCredentials = pgTable("google_credentials", {
   pubsubAudience: text("pubsub_audience"),
   /** The service account whose OIDC token Pub/Sub push requests must carry (RTDN). */
   pubsubPushEmail: text("pubsub_push_email"),
+  /** Acknowledge each verified, unacknowledged purchase at once (Google refunds one left unacknowledged for three days). */
+  autoAcknowledge: boolean("auto_acknowledge").notNull().default(false),
   serviceAccountEnc: bytea("service_account_enc").notNull(),
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
 });
@@ -91,6 +93,10 @@ export const storeNotifications = pgTable(
     raw: text("raw").notNull(),
     streamId: text("stream_id").notNull(),
     seqNo: bigint("seq_no", { mode: "number" }).notNull(),
+    /** How it arrived: pushed by the store to the inbound route, or found by reconciliation (Apple's Notification History, Google's voided purchases). */
+    arrival: text("arrival", { enum: ["pushed", "reconciled"] })
+      .notNull()
+      .default("pushed"),
   },
   (t) => [uniqueIndex("store_notifications_external").on(t.tenantId, t.source, t.externalId), index("store_notifications_tenant_signed").on(t.tenantId, t.signedAt, t.id)],
 );
@@ -103,3 +109,43 @@ export const storeStreams = pgTable("store_streams", {
   streamId: text("stream_id").notNull(),
   createdAt: tstz("created_at").notNull().defaultNow(),
 });
+
+/**
+ * The Google Play purchases Attesto acknowledged for a tenant (by a call,
+ * or automatically after a verification when the tenant asks for it): one
+ * row per purchase token and product.
+ */
+export const googleAcknowledgements = pgTable(
+  "google_acknowledgements",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    purchaseToken: text("purchase_token").notNull(),
+    kind: text("kind", { enum: ["product", "subscription"] }).notNull(),
+    productId: text("product_id").notNull(),
+    orderId: text("order_id").notNull().default(""),
+    automatic: boolean("automatic").notNull(),
+    acknowledgedAt: tstz("acknowledged_at").notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("google_acknowledgements_token").on(t.tenantId, t.purchaseToken, t.productId)],
+);
+
+/**
+ * Where reconciliation of each of a tenant's sources got to: `apple:production`,
+ * `apple:sandbox` (Notification History) and `google:voided` (voided purchases).
+ * The row is the truth; the periodic job is only the timer that reads it.
+ */
+export const storeSyncCursors = pgTable(
+  "store_sync_cursors",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
+    cursor: text("cursor").notNull(),
+    /** The end of the last window read in full (Apple), or the newest voided time seen (Google). */
+    syncedTo: tstz("synced_to").notNull(),
+    lastRunAt: tstz("last_run_at").notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex("store_sync_cursors_key").on(t.tenantId, t.cursor)],
+);

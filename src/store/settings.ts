@@ -20,6 +20,7 @@ export function storeSettings(config: Config): StoreSettings {
   return {
     verification: storeVerificationSettings(config),
     notifications: { googleJwksUrl: config.googleOidcJwksUrl, googleIssuers: config.googleOidcIssuers },
+    reconcile: { intervalMs: config.storeReconcileIntervalMs, firstWindowMs: config.storeReconcileFirstWindowMs, overlapMs: 5 * 60_000 },
     audit: { ...config.validationAudit },
   };
 }

@@ -14,6 +14,7 @@ export const WEBHOOK_EVENT_TYPES = [
   "proofstream.bundle_ready",
   "apple.notification",
   "google.notification",
+  "google.voided",
   "subscription.disabled",
 ] as const;
 
@@ -127,6 +128,21 @@ export interface WebhookEventData {
     stream_id: string;
     seq_no: number;
   };
+  /** A purchase Google voided (refund, cancellation, chargeback), found in voidedpurchases.list; relayed once per voided order. */
+  "google.voided": {
+    package_name: string;
+    purchase_token: string;
+    order_id: string;
+    purchase_time: string | null;
+    voided_time: string;
+    voided_source: number;
+    voided_reason: number;
+    voided_quantity: number;
+    /** Google's VoidedPurchase resource (its field names). */
+    payload: Record<string, unknown>;
+    stream_id: string;
+    seq_no: number;
+  };
   /** Another subscription of the tenant was disabled because its deliveries kept failing. */
   "subscription.disabled": {
     subscription_id: string;
@@ -234,6 +250,19 @@ export function sampleEventData(type: WebhookEventType, publicBaseUrl: string, n
       payload: { version: "1.0", packageName: "com.example.app", testNotification: { version: "1.0" } },
       stream_id: "str_TEST0000000000000000000000",
       seq_no: 2,
+    },
+    "google.voided": {
+      package_name: "com.example.app",
+      purchase_token: "test-purchase-token",
+      order_id: "GPA.0000-0000-0000-00000",
+      purchase_time: at,
+      voided_time: at,
+      voided_source: 0,
+      voided_reason: 1,
+      voided_quantity: 0,
+      payload: { kind: "androidpublisher#voidedPurchase", purchaseToken: "test-purchase-token", orderId: "GPA.0000-0000-0000-00000" },
+      stream_id: "str_TEST0000000000000000000000",
+      seq_no: 3,
     },
     "subscription.disabled": {
       subscription_id: "sub_TEST0000000000000000000000",

@@ -7,6 +7,7 @@ import { ADMIN_TOKEN } from "../support/server.js";
 import { ed25519FromSeed, ed25519RawPublic } from "../../src/crypto/note-signing.js";
 import { witnessPrivateKeyString } from "../../src/witness/protocol.js";
 import { APP_STORE_METHODS } from "../../src/contract/appstore-messages.js";
+import { GOOGLE_PLAY_METHODS } from "../../src/contract/googleplay-messages.js";
 import { contractServices, kindOf, rpcPath } from "./contract.js";
 import { keepOutput, LONG, remember, report, ServerProcess, serverEnv, sharedServices, tenantOn } from "./support.js";
 
@@ -253,6 +254,8 @@ const HTTP_ROUTES: Array<{ method: string; path: () => string; auth: "tenant" | 
   // AppStoreService's REST forms, from the contract's table.
   ...Object.values(APP_STORE_METHODS).map((m) => ({ method: "POST", path: () => `/v1/apple/${m.route}`, auth: "tenant" as const })),
   { method: "POST", path: () => "/v1/google/verify", auth: "tenant" },
+  // GooglePlayService's REST forms, likewise.
+  ...Object.values(GOOGLE_PLAY_METHODS).map((m) => ({ method: "POST", path: () => `/v1/google/${m.route}`, auth: "tenant" as const })),
   { method: "POST", path: () => `/v1/webhooks/apple/${tenant.tenantId}`, auth: "none" },
   { method: "POST", path: () => `/v1/webhooks/google/${tenant.tenantId}`, auth: "none" },
   { method: "POST", path: () => "/v2/connectors/signed-webhooks/con_01ARZ3NDEKTSV4RRFFQ69G5FAV/events", auth: "none" },

@@ -1,4 +1,6 @@
+import { generateKeyPairSync } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ADMIN_TOKEN } from "../support/server.js";
 import { contractServices, rpcPath, type DescMethod } from "./contract.js";
 import { call, keepOutput, report, ServerProcess, serverEnv, sharedServices, sleep, tenantOn } from "./support.js";
 
@@ -135,5 +137,45 @@ describe("isolation", () => {
     expect(wrong).toEqual([]);
     expect(after.treeSize).toBe(before.treeSize);
     expect(aStillUsable).toBe(true);
+  });
+});
+
+describe("isolation of the store calls without ids", () => {
+  it("GooglePlayService and ReconcileNotifications act with the caller's own credentials only: B, without any, is refused though A has them", async () => {
+    const admin = (method: string, body: unknown) => call(server.url, ADMIN_TOKEN, `attesto.admin.v1.AdminService/${method}`, body);
+    const pem = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    const put = await admin("PutGoogleCredentials", {
+      tenantId: a.tenantId,
+      packageName: "com.example.isolation",
+      serviceAccountJson: JSON.stringify({ type: "service_account", client_email: "a@isolation.iam.gserviceaccount.com", private_key: pem }),
+    });
+    expect(put.status).toBe(200);
+    const expiry = new Date(Date.now() + 86_400_000);
+    const bodies: Record<string, unknown> = {
+      AcknowledgeProduct: { productId: "coins", purchaseToken: "tok-a" },
+      ConsumeProduct: { productId: "coins", purchaseToken: "tok-a" },
+      AcknowledgeSubscription: { productId: "premium", purchaseToken: "tok-a" },
+      CancelSubscription: { purchaseToken: "tok-a" },
+      RevokeSubscription: { purchaseToken: "tok-a", refund: "REVOCATION_REFUND_FULL" },
+      DeferSubscription: { productId: "premium", purchaseToken: "tok-a", expectedExpiryTime: expiry.toISOString(), desiredExpiryTime: new Date(expiry.getTime() + 1000).toISOString() },
+      RefundOrder: { orderId: "GPA.0000-0000-0000-00000" },
+      ListVoidedPurchases: {},
+    };
+    const service = (await contractServices()).find((s) => s.typeName === "attesto.v1.GooglePlayService")!;
+    expect(service.methods.map((m) => m.name).sort()).toEqual(Object.keys(bodies).sort());
+    const wrong: string[] = [];
+    for (const method of service.methods) {
+      const res = await call(server.url, b.key, rpcPath(method).slice(1), bodies[method.name]);
+      if (res.json?.code !== "failed_precondition" || !res.body.includes("no Google credentials")) wrong.push(`${method.name}: ${res.status} ${res.body.slice(0, 200)}`);
+    }
+    const reconcile = await call(server.url, b.key, "StoreNotificationService/ReconcileNotifications", {});
+    if (reconcile.json?.code !== "failed_precondition") wrong.push(`ReconcileNotifications: ${reconcile.status} ${reconcile.body.slice(0, 200)}`);
+    report({
+      section: "isolation",
+      check: `${service.methods.length + 1} store calls without resource ids (GooglePlayService, ReconcileNotifications), tenant B's key while A has Google credentials`,
+      measured: `${service.methods.length + 1 - wrong.length} refused for B's own missing credentials, ${wrong.length} other`,
+      ok: wrong.length === 0,
+    });
+    expect(wrong).toEqual([]);
   });
 });

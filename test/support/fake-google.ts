@@ -91,8 +91,10 @@ export function pubsubPush(messageId: string, notification: Record<string, unkno
 
 /**
  * Google's OAuth token endpoint (`POST /token`, JWT-bearer grant) and the
- * Play Developer API (`/androidpublisher/v3/…` products and
- * subscriptionsv2) on loopback. The token endpoint checks the assertion
+ * Play Developer API (`/androidpublisher/v3/…`: products get, acknowledge
+ * and consume; subscriptionsv2 get, cancel and revoke; subscriptions
+ * acknowledge and defer; orders refund; voidedpurchases list with token
+ * paging) on loopback, every request kept in `calls`. The token endpoint checks the assertion
  * against the registered service account keys (iss, aud = its own URL,
  * scope, lifetime ≤ 1 h); the API accepts only the tokens it issued.
  */
@@ -107,6 +109,17 @@ export class FakeGooglePlay extends FakeGoogle {
   tokenLifetime = 3600;
   forced: { status: number; body?: unknown; headers?: Record<string, string> } | undefined;
   delayMs = 0;
+  /** Every androidpublisher request, as sent: method, path, query, JSON body, Authorization header. */
+  readonly calls: Array<{ method: string; path: string; query: Record<string, string>; body: Record<string, unknown> | undefined; authorization: string; account?: string }> = [];
+  /** Requests whose path matches are answered so (after the token check), before `forced`. */
+  refused: { path: RegExp; status: number } | undefined;
+  /** Order ids orders.refund knows. */
+  readonly orders = new Set<string>();
+  /** package name → voided purchases, with the time Google saw each voided. */
+  private readonly voided = new Map<string, Array<{ resource: Record<string, unknown>; seenAt: number; subscription: boolean }>>();
+  private readonly voidedTokens = new Map<string, { offset: number; start: number; end: number; type: number }>();
+  /** Google's page size of voidedpurchases.list (1000); smaller in tests to show paging. */
+  voidedPageSize = 1000;
 
   get tokenUrl(): string {
     return `${this.url}/token`;
@@ -127,24 +140,138 @@ export class FakeGooglePlay extends FakeGoogle {
       void this.token(body).then((answer) => json(res, answer.status, answer.body));
       return true;
     }
-    const product = /^\/androidpublisher\/v3\/applications\/([^/]+)\/purchases\/products\/([^/]+)\/tokens\/([^/]+)$/.exec(req.url ?? "");
-    const subscription = /^\/androidpublisher\/v3\/applications\/([^/]+)\/purchases\/subscriptionsv2\/tokens\/([^/]+)$/.exec(req.url ?? "");
-    if (req.method !== "GET" || (!product && !subscription)) return false;
+    const url = new URL(req.url ?? "/", "http://fake");
+    if (!url.pathname.startsWith("/androidpublisher/v3/applications/")) return false;
     this.apiRequests++;
     void (async () => {
       if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
-      const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1];
+      const authorization = req.headers.authorization ?? "";
+      this.calls.push({
+        method: req.method ?? "",
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        body: body === "" ? undefined : (JSON.parse(body) as Record<string, unknown>),
+        authorization,
+      });
+      const bearer = /^Bearer (.+)$/.exec(authorization)?.[1];
       const grant = bearer ? this.issued.get(bearer) : undefined;
-      if (!grant || grant.expiresAt < Date.now()) return json(res, 401, { error: { code: 401, message: "Request had invalid authentication credentials.", status: "UNAUTHENTICATED" } });
+      if (!grant || grant.expiresAt < Date.now()) return json(res, 401, googleError(401, "Request had invalid authentication credentials.", "UNAUTHENTICATED"));
+      this.calls[this.calls.length - 1]!.account = grant.email;
+      if (this.refused?.path.test(url.pathname)) return json(res, this.refused.status, googleError(this.refused.status, "Backend Error", "UNAVAILABLE"));
       if (this.forced) return json(res, this.forced.status, this.forced.body ?? {}, this.forced.headers);
-      const key = product
-        ? `${decodeURIComponent(product[1]!)}/${decodeURIComponent(product[2]!)}/${decodeURIComponent(product[3]!)}`
-        : `${decodeURIComponent(subscription![1]!)}/${decodeURIComponent(subscription![2]!)}`;
-      const found = (product ? this.products : this.subscriptions).get(key);
-      if (!found) return json(res, 404, { error: { code: 404, message: "The purchase token was not found.", status: "NOT_FOUND" } });
-      json(res, 200, found);
+      const answer = this.api(req.method ?? "", url);
+      if (answer.body === undefined) return res.writeHead(answer.status, { "content-length": 0 }).end();
+      json(res, answer.status, answer.body);
     })();
     return true;
+  }
+
+  /** The androidpublisher v3 endpoints, as Google documents them (paths, verbs, bodies, tokenPagination). */
+  private api(method: string, url: URL): { status: number; body?: unknown } {
+    const m = /^\/androidpublisher\/v3\/applications\/([^/]+)\/(.*)$/.exec(url.pathname)!;
+    const app = decodeURIComponent(m[1]!);
+    const rest = m[2]!;
+    const last = this.calls[this.calls.length - 1]!;
+    const body = last.body ?? {};
+    const notFound = { status: 404, body: googleError(404, "The purchase token was not found.", "NOT_FOUND") };
+    const invalid = (message: string) => ({ status: 400, body: googleError(400, message, "INVALID_ARGUMENT") });
+    let p: RegExpExecArray | null;
+    if ((p = /^purchases\/products\/([^/]+)\/tokens\/([^/:]+)(?::(acknowledge|consume))?$/.exec(rest))) {
+      const product = this.products.get(`${app}/${decodeURIComponent(p[1]!)}/${decodeURIComponent(p[2]!)}`);
+      if (!product) return notFound;
+      if (!p[3] && method === "GET") return { status: 200, body: product };
+      if (method !== "POST" || !p[3]) return { status: 405 };
+      if (p[3] === "acknowledge") product.acknowledgementState = 1;
+      else product.consumptionState = 1;
+      return { status: 200 };
+    }
+    if ((p = /^purchases\/subscriptionsv2\/tokens\/([^/:]+)(?::(cancel|revoke))?$/.exec(rest))) {
+      const subscription = this.subscriptions.get(`${app}/${decodeURIComponent(p[1]!)}`);
+      if (!subscription) return notFound;
+      if (!p[2] && method === "GET") return { status: 200, body: subscription };
+      if (method !== "POST" || !p[2]) return { status: 405 };
+      if (p[2] === "cancel") {
+        subscription.subscriptionState = "SUBSCRIPTION_STATE_CANCELED";
+        return { status: 200, body: {} };
+      }
+      const context = body.revocationContext as Record<string, unknown> | undefined;
+      const kinds = Object.keys(context ?? {});
+      if (kinds.length !== 1 || !["fullRefund", "proratedRefund"].includes(kinds[0]!)) return invalid("revocationContext must name one of fullRefund, proratedRefund.");
+      subscription.subscriptionState = "SUBSCRIPTION_STATE_EXPIRED";
+      return { status: 200, body: {} };
+    }
+    if ((p = /^purchases\/subscriptions\/([^/]+)\/tokens\/([^/:]+):(acknowledge|defer)$/.exec(rest)) && method === "POST") {
+      const subscription = this.subscriptions.get(`${app}/${decodeURIComponent(p[2]!)}`);
+      if (!subscription) return notFound;
+      if (p[3] === "acknowledge") {
+        subscription.acknowledgementState = "ACKNOWLEDGEMENT_STATE_ACKNOWLEDGED";
+        return { status: 200 };
+      }
+      const info = body.deferralInfo as Record<string, unknown> | undefined;
+      const item = (subscription.lineItems as Array<Record<string, unknown>> | undefined)?.[0];
+      const current = item && typeof item.expiryTime === "string" ? Date.parse(item.expiryTime) : NaN;
+      if (!info || Number(info.expectedExpiryTimeMillis) !== current) return invalid("The expected expiry time does not match the subscription's.");
+      item!.expiryTime = new Date(Number(info.desiredExpiryTimeMillis)).toISOString();
+      return { status: 200, body: { newExpiryTimeMillis: String(info.desiredExpiryTimeMillis) } };
+    }
+    if ((p = /^orders\/([^/:]+):refund$/.exec(rest)) && method === "POST") {
+      if (!this.orders.has(decodeURIComponent(p[1]!))) return { status: 404, body: googleError(404, "Order not found.", "NOT_FOUND") };
+      return { status: 200 };
+    }
+    if (rest === "purchases/voidedpurchases" && method === "GET") return this.voidedPage(app, url.searchParams);
+    return { status: 404, body: googleError(404, "Not found.", "NOT_FOUND") };
+  }
+
+  /** voidedpurchases.list: startTime/endTime on the time Google saw each voided (at most 30 days back), type, maxResults, token paging. */
+  private voidedPage(app: string, q: URLSearchParams): { status: number; body?: unknown } {
+    const now = Date.now();
+    let offset = 0;
+    let start = now - 30 * 86_400_000;
+    let end = now;
+    let type = 0;
+    const token = q.get("token");
+    if (token) {
+      const page = this.voidedTokens.get(token);
+      if (!page) return { status: 400, body: googleError(400, "Invalid pagination token.", "INVALID_ARGUMENT") };
+      ({ offset, start, end, type } = page);
+    } else {
+      if (q.has("startTime")) start = Number(q.get("startTime"));
+      if (q.has("endTime")) end = Number(q.get("endTime"));
+      type = Number(q.get("type") ?? "0");
+      if (!(start >= now - 30 * 86_400_000 - 1000)) return { status: 400, body: googleError(400, "startTime is older than 30 days.", "INVALID_ARGUMENT") };
+    }
+    const max = Math.min(Number(q.get("maxResults") ?? this.voidedPageSize) || this.voidedPageSize, this.voidedPageSize);
+    const matching = (this.voided.get(app) ?? []).filter((v) => v.seenAt >= start && v.seenAt <= end && (type === 1 || !v.subscription));
+    const items = matching.slice(offset, offset + max);
+    const more = offset + max < matching.length;
+    const next = more ? randomBytes(12).toString("base64url") : "";
+    if (more) this.voidedTokens.set(next, { offset: offset + max, start, end, type });
+    return {
+      status: 200,
+      body: {
+        pageInfo: { totalResults: matching.length, resultPerPage: max, startIndex: offset },
+        ...(more ? { tokenPagination: { nextPageToken: next } } : {}),
+        voidedPurchases: items.map((v) => v.resource),
+      },
+    };
+  }
+
+  /** Google voids a purchase (a refund, chargeback, cancellation): kept for voidedpurchases.list. */
+  addVoided(packageName: string, v: { purchaseToken: string; orderId: string; voidedTimeMillis?: number; subscription?: boolean; voidedReason?: number }): Record<string, unknown> {
+    const at = v.voidedTimeMillis ?? Date.now();
+    const resource = {
+      kind: "androidpublisher#voidedPurchase",
+      purchaseToken: v.purchaseToken,
+      purchaseTimeMillis: String(at - 3_600_000),
+      voidedTimeMillis: String(at),
+      orderId: v.orderId,
+      voidedSource: 0,
+      voidedReason: v.voidedReason ?? 1,
+    };
+    const list = this.voided.get(packageName) ?? [];
+    list.push({ resource, seenAt: at, subscription: v.subscription ?? false });
+    this.voided.set(packageName, list);
+    return resource;
   }
 
   private async token(body: string): Promise<{ status: number; body: unknown }> {
@@ -167,6 +294,8 @@ export class FakeGooglePlay extends FakeGoogle {
     }
   }
 }
+
+const googleError = (code: number, message: string, status: string) => ({ error: { code, message, status } });
 
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);

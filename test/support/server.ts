@@ -27,6 +27,8 @@ export async function testEnv(extra: Record<string, string> = {}): Promise<Recor
     ATTESTO_ADMIN_TOKEN: ADMIN_TOKEN,
     ATTESTO_DATA_DIR: await tempDir(),
     LOG_LEVEL: "silent",
+    // The store reconciliation job sweeps every tenant of the run's database: only the tests that mean it turn it on.
+    ATTESTO_STORE_RECONCILE_INTERVAL_MS: "0",
     ...extra,
   };
 }

@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { create, fromJson, toJson, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
+import { create, fromJson, toJson, type DescMessage, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
 import type { Command } from "commander";
 import { APP_STORE_METHODS, type AppStoreMethodName } from "../../contract/appstore-messages.js";
 import { validateMessage } from "../../contract/validation.js";
@@ -25,15 +25,7 @@ export function registerAppleApiCommand(store: Command, helpers: Cli, withVerifi
       const name = ROUTES[call];
       if (!name) throw new Error(`<call> must be one of ${Object.keys(ROUTES).join(", ")}`);
       const m = APP_STORE_METHODS[name] as unknown as { request: DescMessage; response: DescMessage; run(c: AppStoreCalls, t: string, r: unknown): Promise<Record<string, unknown>> };
-      const text = request === undefined ? "{}" : request === "-" ? await readStdin() : request.startsWith("@") ? await readFile(request.slice(1), "utf8") : request;
-      let json: JsonValue;
-      try {
-        json = JSON.parse(text) as JsonValue;
-      } catch {
-        throw new Error("[request] must be the call's request as JSON");
-      }
-      const message = fromJson(m.request, json);
-      validateMessage(m.request, message);
+      const message = await requestMessage(m.request, request);
       const value = await helpers.onTarget<unknown>(
         "tenant",
         () =>
@@ -50,6 +42,20 @@ export function registerAppleApiCommand(store: Command, helpers: Cli, withVerifi
       );
       helpers.output(value, () => JSON.stringify(value, null, 2));
     });
+}
+
+/** A call's request message from the [request] argument (inline JSON, @file, - for stdin; none: {}), its field rules checked. */
+export async function requestMessage<D extends DescMessage>(schema: D, request: string | undefined): Promise<MessageShape<D>> {
+  const text = request === undefined ? "{}" : request === "-" ? await readStdin() : request.startsWith("@") ? await readFile(request.slice(1), "utf8") : request;
+  let json: JsonValue;
+  try {
+    json = JSON.parse(text) as JsonValue;
+  } catch {
+    throw new Error("[request] must be the call's request as JSON");
+  }
+  const message = fromJson(schema, json);
+  validateMessage(schema, message);
+  return message;
 }
 
 async function readStdin(): Promise<string> {

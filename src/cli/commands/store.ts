@@ -5,6 +5,7 @@ import { Keyring } from "../../crypto/keyring.js";
 import { loadMasterKey } from "../../crypto/master-key.js";
 import { localBroadcast } from "../broadcast.js";
 import type { Logger } from "../../logger.js";
+import type { Db } from "../../db/db.js";
 import type { StoreVerification, VerifiedPurchase } from "../../store/module.js";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { AppleCredentialsInfoSchema, GoogleCredentialsInfoSchema } from "../../../gen/ts/attesto/admin/v1/admin_pb.js";
@@ -21,6 +22,7 @@ import {
 import type { Cli } from "../context.js";
 import { jsonOf } from "./remote-common.js";
 import { registerAppleApiCommand } from "./store-apple.js";
+import { registerGooglePlayCommands } from "./store-google.js";
 
 /** The shared CLI context and the logger local store commands log with. */
 export interface CliHelpers extends Cli {
@@ -36,6 +38,7 @@ interface Printed {
 /** The store verification facade on the local database; credential changes it makes reach running servers by broadcast. */
 interface StoreContext {
   store: StoreVerification;
+  db: Db;
 }
 
 /**
@@ -49,6 +52,7 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
   registerVerifyCommands(store, helpers);
   registerNotificationCommands(store, helpers);
   registerAppleApiCommand(store, helpers, (run) => withStore(helpers, ({ store: verification }) => run(verification)));
+  registerGooglePlayCommands(store, helpers, (run) => withStore(helpers, ({ store: verification, db }) => run(verification, db)));
 }
 
 /** The store verification facade on the local database, for one command. */
@@ -61,7 +65,7 @@ function withStore<T>(helpers: CliHelpers, run: (ctx: StoreContext) => Promise<T
     const [{ StoreVerification }, { storeVerificationSettings }] = await Promise.all([import("../../store/module.js"), import("../../store/settings.js")]);
     const store = new StoreVerification({ db: database.db, keyring, broadcast, logger }, storeVerificationSettings(config));
     try {
-      return await run({ store });
+      return await run({ store, db: database.db });
     } finally {
       await store.close();
       await close();
@@ -127,7 +131,8 @@ function registerCredentialCommands(store: Command, helpers: CliHelpers): void {
     .requiredOption("--service-account-file <path>", "the service account key file (JSON)")
     .option("--pubsub-audience <aud>", "audience of the Pub/Sub push OIDC tokens")
     .option("--pubsub-push-email <email>", "service account of the Pub/Sub push subscription")
-    .action((tenantId: string, o: { packageName: string; serviceAccountFile: string; pubsubAudience?: string; pubsubPushEmail?: string }) =>
+    .option("--auto-acknowledge", "acknowledge each verified, unacknowledged purchase at once (Google refunds one left unacknowledged for three days)")
+    .action((tenantId: string, o: { packageName: string; serviceAccountFile: string; pubsubAudience?: string; pubsubPushEmail?: string; autoAcknowledge?: boolean }) =>
       readFile(o.serviceAccountFile, "utf8").then((serviceAccountJson) =>
         helpers
           .onTarget<Printed>(
@@ -139,6 +144,7 @@ function registerCredentialCommands(store: Command, helpers: CliHelpers): void {
                   serviceAccountJson,
                   pubsubAudience: o.pubsubAudience ?? null,
                   pubsubPushEmail: o.pubsubPushEmail ?? null,
+                  autoAcknowledge: o.autoAcknowledge ?? false,
                 });
                 return { value: info, line: `stored Google credentials of ${tenantId} (${info.packageName}, ${info.clientEmail})` };
               }),
@@ -149,6 +155,7 @@ function registerCredentialCommands(store: Command, helpers: CliHelpers): void {
                 serviceAccountJson,
                 pubsubAudience: o.pubsubAudience ?? "",
                 pubsubPushEmail: o.pubsubPushEmail ?? "",
+                autoAcknowledge: o.autoAcknowledge ?? false,
               });
               return { value: jsonOf(GoogleCredentialsInfoSchema, google), line: `stored Google credentials of ${tenantId} (${google!.packageName}, ${google!.clientEmail})` };
             },
@@ -215,8 +222,11 @@ function registerVerifyCommands(store: Command, helpers: CliHelpers): void {
           "tenant",
           () =>
             withStore(helpers, async (ctx) => {
-              const result = await ctx.store.verifyGooglePurchase(tenantId, { purchaseToken, kind: o.kind, productId: o.productId, packageName: o.packageName });
-              return { value: result, line: describe(result.purchase) };
+              // As the RPC: through the Google Play calls, so the tenant's auto-acknowledge option holds here too.
+              const { GooglePlayCalls } = await import("../../store/module.js");
+              const calls = new GooglePlayCalls(ctx.db, ctx.store, ctx.store.googlePlay);
+              const result = await calls.verifyPurchase(tenantId, { purchaseToken, kind: o.kind, productId: o.productId, packageName: o.packageName });
+              return { value: result, line: `${describe(result.purchase)}${result.autoAcknowledged ? " (acknowledged now)" : ""}` };
             }),
           async (session) => {
             await helpers.ensureKeyTenant(session, tenantId);

@@ -1,4 +1,5 @@
 import { APP_STORE_METHODS } from "../../contract/appstore-messages.js";
+import { GOOGLE_PLAY_METHODS } from "../../contract/googleplay-messages.js";
 import { errors, ref, json, answer, tenantAuth, pathId, RAW_BODY, LOOSE_OBJECT, type OpenApiPart } from "./shared.js";
 
 /** App Store and Google Play verification (tenant key) and the stores' inbound notifications (verified by their signatures). */
@@ -14,6 +15,7 @@ export function storeRoutes(): OpenApiPart {
     },
     paths: {
       ...appStorePaths(),
+      ...googlePlayPaths(),
       "/v1/apple/verify": {
         post: {
           summary: "Look up and verify an App Store transaction (body and answer: the protojson of attesto.v1 VerifyAppleTransaction)",
@@ -70,6 +72,22 @@ function appStorePaths(): Record<string, object> {
         security: tenantAuth,
         requestBody: { required: true, content: json(LOOSE_OBJECT) },
         responses: { "200": answer("Apple's answer, verified", LOOSE_OBJECT), ...errors(400, 401, 404, 412, 429, 503) },
+      },
+    };
+  }
+  return paths;
+}
+
+/** GooglePlayService's REST forms: one POST per call, its request and response as protojson. */
+function googlePlayPaths(): Record<string, object> {
+  const paths: Record<string, object> = {};
+  for (const [name, m] of Object.entries(GOOGLE_PLAY_METHODS)) {
+    paths[`/v1/google/${m.route}`] = {
+      post: {
+        summary: `Google Play Developer API: ${name[0]!.toUpperCase()}${name.slice(1)} with the tenant's service account (body and answer: the protojson of ${m.request.typeName} and ${m.response.typeName})`,
+        security: tenantAuth,
+        requestBody: { required: true, content: json(LOOSE_OBJECT) },
+        responses: { "200": answer("Google's answer", LOOSE_OBJECT), ...errors(400, 401, 404, 412, 429, 503) },
       },
     };
   }

@@ -18,6 +18,14 @@ const SCOPE = "https://www.googleapis.com/auth/androidpublisher";
 const EXPIRY_MARGIN_MS = 60_000;
 const DEFAULT_RETRY_AFTER_SECONDS = 60;
 
+/** One call of the Play Developer API: the path below the host, the query, and the JSON body of a POST. */
+export interface PlayApiRequest {
+  method: "GET" | "POST";
+  path: string;
+  query?: Array<[string, string]>;
+  body?: Record<string, unknown>;
+}
+
 export type PlayLookup = { found: true; resource: Record<string, unknown> } | { found: false; errorCode: "purchase_not_found" | "purchase_gone" | "invalid_purchase_token" };
 
 interface CachedToken {
@@ -72,13 +80,44 @@ export class GooglePlayApi {
     await Promise.all([this.tokenPool.pool.close(), this.apiPool.pool.close()]);
   }
 
-  private async get(tenantId: string, credentials: GoogleCredentials, path: string, retried = false): Promise<PlayLookup> {
-    const token = await this.accessToken(tenantId, credentials);
-    const { status, body, retryAfter } = await this.send(this.apiPool.pool, {
-      method: "GET",
-      path: `${this.apiPool.prefix}${path}`,
-      headers: { authorization: `Bearer ${token.accessToken}`, accept: "application/json" },
-    });
+  /**
+   * Any other call of the API: Google's JSON answer of a 2xx (an empty
+   * object for an empty body), or the AppError of its failure (400 →
+   * invalid_argument, 404/410 → not_found, 401/403 → failed_precondition,
+   * 409 → failed_precondition, 429 → resource_exhausted with Retry-After,
+   * else unavailable). Google's own message is never passed on (it may
+   * echo the request); its status name is.
+   */
+  async call(tenantId: string, credentials: GoogleCredentials, request: PlayApiRequest): Promise<Record<string, unknown>> {
+    const { status, body, retryAfter } = await this.request(tenantId, credentials, request);
+    if (status >= 200 && status < 300) {
+      if (body.trim() === "") return {};
+      const json = jsonObjectOrUndefined(body);
+      if (!json) throw unavailable(`the Google Play Developer API answered ${status} without a JSON object`);
+      return json;
+    }
+    const googleStatus = googleErrorStatus(body);
+    const named = googleStatus ? ` (${googleStatus})` : "";
+    switch (status) {
+      case 400:
+        throw new AppError("invalid_argument", `the Google Play Developer API refused the request${named}`);
+      case 404:
+      case 410:
+        throw new AppError("not_found", `the Google Play Developer API does not know it (${status}${googleStatus ? `, ${googleStatus}` : ""})`);
+      case 409:
+        throw new AppError("failed_precondition", `the Google Play Developer API refused it in the purchase's current state${named}`);
+      case 401:
+      case 403:
+        throw rejectedAccount();
+      case 429:
+        throw rateLimited(retryAfter);
+      default:
+        throw unavailable(`the Google Play Developer API answered ${status}`);
+    }
+  }
+
+  private async get(tenantId: string, credentials: GoogleCredentials, path: string): Promise<PlayLookup> {
+    const { status, body, retryAfter } = await this.request(tenantId, credentials, { method: "GET", path });
     if (status === 200) {
       const resource = jsonObjectOrUndefined(body);
       if (!resource) throw unavailable("the Google Play Developer API answered without a resource");
@@ -87,16 +126,28 @@ export class GooglePlayApi {
     if (status === 404) return { found: false, errorCode: "purchase_not_found" };
     if (status === 410) return { found: false, errorCode: "purchase_gone" };
     if (status === 400) return { found: false, errorCode: "invalid_purchase_token" };
-    if (status === 401 && !retried) {
-      // A token Google no longer honours (revoked, clock skew): one fresh exchange, then give up.
-      if (this.tokens.get(tenantId) === token) this.tokens.delete(tenantId);
-      return this.get(tenantId, credentials, path, true);
-    }
-    if (status === 401 || status === 403) {
-      throw new AppError("failed_precondition", "Google rejected the tenant's service account (no access to the app, or the key was revoked)", { reason: "STORE_CREDENTIALS_REJECTED" });
-    }
+    if (status === 401 || status === 403) throw rejectedAccount();
     if (status === 429) throw rateLimited(retryAfter);
     throw unavailable(`the Google Play Developer API answered ${status}`);
+  }
+
+  /** One request with the tenant's access token; a 401 gets one fresh token exchange and one more try. */
+  private async request(tenantId: string, credentials: GoogleCredentials, request: PlayApiRequest, retried = false): Promise<{ status: number; body: string; retryAfter: string | undefined }> {
+    const token = await this.accessToken(tenantId, credentials);
+    const query = request.query?.length ? `?${new URLSearchParams(request.query).toString()}` : "";
+    const body = request.body === undefined ? undefined : JSON.stringify(request.body);
+    const answer = await this.send(this.apiPool.pool, {
+      method: request.method,
+      path: `${this.apiPool.prefix}${request.path}${query}`,
+      headers: { authorization: `Bearer ${token.accessToken}`, accept: "application/json", ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      body,
+    });
+    if (answer.status === 401 && !retried) {
+      // A token Google no longer honours (revoked, clock skew): one fresh exchange, then give up.
+      if (this.tokens.get(tenantId) === token) this.tokens.delete(tenantId);
+      return this.request(tenantId, credentials, request, true);
+    }
+    return answer;
   }
 
   private async accessToken(tenantId: string, credentials: GoogleCredentials): Promise<CachedToken> {
@@ -163,6 +214,17 @@ export class GooglePlayApi {
 }
 
 const enc = encodeURIComponent;
+
+/** Google's error body names a status (INVALID_ARGUMENT, FAILED_PRECONDITION, …); only that is passed on. */
+function googleErrorStatus(body: string): string | undefined {
+  const error = jsonObjectOrUndefined(body)?.error;
+  const status = typeof error === "object" && error !== null ? (error as Record<string, unknown>).status : undefined;
+  return typeof status === "string" && /^[A-Z_]{1,64}$/.test(status) ? status : undefined;
+}
+
+function rejectedAccount(): AppError {
+  return new AppError("failed_precondition", "Google rejected the tenant's service account (no access to the app, or the key was revoked)", { reason: "STORE_CREDENTIALS_REJECTED" });
+}
 
 function unavailable(message: string, cause?: unknown): AppError {
   return new AppError("unavailable", message, { retryAfterSeconds: 5, reason: "STORE_UNAVAILABLE" }, { cause });

@@ -230,6 +230,14 @@ type StoreNotificationServiceClient interface {
 	ListNotifications(ctx context.Context, in *ListNotificationsRequest, opts ...grpc.CallOption) (*ListNotificationsResponse, error)
 	// One notification; NOT_FOUND for an unknown id or another tenant's.
 	GetNotification(ctx context.Context, in *GetNotificationRequest, opts ...grpc.CallOption) (*GetNotificationResponse, error)
+	// Reconciles now what the periodic job reconciles on its schedule: asks
+	// Apple's Notification History (each accepted environment) for the window
+	// since the last one read, and Google's voided purchases since the newest
+	// one seen, and stores whatever is missing through the same verified,
+	// idempotent path as the inbound routes (arrival RECONCILED). A
+	// notification already stored is not stored again, so a second run stores
+	// nothing new. Store errors as in AppStoreService and GooglePlayService.
+	ReconcileNotifications(ctx context.Context, in *ReconcileNotificationsRequest, opts ...grpc.CallOption) (*ReconcileNotificationsResponse, error)
 }
 
 type storeNotificationServiceClient struct {
@@ -258,6 +266,15 @@ func (c *storeNotificationServiceClient) GetNotification(ctx context.Context, in
 	return out, nil
 }
 
+func (c *storeNotificationServiceClient) ReconcileNotifications(ctx context.Context, in *ReconcileNotificationsRequest, opts ...grpc.CallOption) (*ReconcileNotificationsResponse, error) {
+	out := new(ReconcileNotificationsResponse)
+	err := c.cc.Invoke(ctx, "/attesto.v1.StoreNotificationService/ReconcileNotifications", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // StoreNotificationServiceServer is the server API for StoreNotificationService service.
 // All implementations must embed UnimplementedStoreNotificationServiceServer
 // for forward compatibility
@@ -267,6 +284,14 @@ type StoreNotificationServiceServer interface {
 	ListNotifications(context.Context, *ListNotificationsRequest) (*ListNotificationsResponse, error)
 	// One notification; NOT_FOUND for an unknown id or another tenant's.
 	GetNotification(context.Context, *GetNotificationRequest) (*GetNotificationResponse, error)
+	// Reconciles now what the periodic job reconciles on its schedule: asks
+	// Apple's Notification History (each accepted environment) for the window
+	// since the last one read, and Google's voided purchases since the newest
+	// one seen, and stores whatever is missing through the same verified,
+	// idempotent path as the inbound routes (arrival RECONCILED). A
+	// notification already stored is not stored again, so a second run stores
+	// nothing new. Store errors as in AppStoreService and GooglePlayService.
+	ReconcileNotifications(context.Context, *ReconcileNotificationsRequest) (*ReconcileNotificationsResponse, error)
 	mustEmbedUnimplementedStoreNotificationServiceServer()
 }
 
@@ -279,6 +304,9 @@ func (UnimplementedStoreNotificationServiceServer) ListNotifications(context.Con
 }
 func (UnimplementedStoreNotificationServiceServer) GetNotification(context.Context, *GetNotificationRequest) (*GetNotificationResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetNotification not implemented")
+}
+func (UnimplementedStoreNotificationServiceServer) ReconcileNotifications(context.Context, *ReconcileNotificationsRequest) (*ReconcileNotificationsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ReconcileNotifications not implemented")
 }
 func (UnimplementedStoreNotificationServiceServer) mustEmbedUnimplementedStoreNotificationServiceServer() {
 }
@@ -330,6 +358,24 @@ func _StoreNotificationService_GetNotification_Handler(srv interface{}, ctx cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _StoreNotificationService_ReconcileNotifications_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReconcileNotificationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StoreNotificationServiceServer).ReconcileNotifications(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/attesto.v1.StoreNotificationService/ReconcileNotifications",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StoreNotificationServiceServer).ReconcileNotifications(ctx, req.(*ReconcileNotificationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _StoreNotificationService_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "attesto.v1.StoreNotificationService",
 	HandlerType: (*StoreNotificationServiceServer)(nil),
@@ -341,6 +387,10 @@ var _StoreNotificationService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetNotification",
 			Handler:    _StoreNotificationService_GetNotification_Handler,
+		},
+		{
+			MethodName: "ReconcileNotifications",
+			Handler:    _StoreNotificationService_ReconcileNotifications_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -15,7 +15,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file attesto/v1/store.proto.
  */
 export const file_attesto_v1_store: GenFile = /*@__PURE__*/
-  fileDesc("ChZhdHRlc3RvL3YxL3N0b3JlLnByb3RvEgphdHRlc3RvLnYxIvgEChBWZXJpZmllZFB1cmNoYXNlEg0KBXZhbGlkGAEgASgIEhIKCmVycm9yX2NvZGUYAiABKAkSKgoGc3RhdHVzGAMgASgOMhouYXR0ZXN0by52MS5QdXJjaGFzZVN0YXR1cxImCgRraW5kGAQgASgOMhguYXR0ZXN0by52MS5QdXJjaGFzZUtpbmQSEgoKcHJvZHVjdF9pZBgFIAEoCRIWCg50cmFuc2FjdGlvbl9pZBgGIAEoCRIfChdvcmlnaW5hbF90cmFuc2FjdGlvbl9pZBgHIAEoCRIOCgZhcHBfaWQYCCABKAkSMAoMcHVyY2hhc2VkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpyZXZva2VkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaCg1hdXRvX3JlbmV3aW5nGAwgASgISACIAQESEAoIcXVhbnRpdHkYDSABKA0SMQoLZW52aXJvbm1lbnQYDyABKA4yHC5hdHRlc3RvLnYxLlN0b3JlRW52aXJvbm1lbnQSGQoRYXBwX2FjY291bnRfdG9rZW4YECABKAkSHQoVb2JmdXNjYXRlZF9hY2NvdW50X2lkGBEgASgJEhYKDnB1cmNoYXNlX3Rva2VuGBIgASgJEhkKDGFja25vd2xlZGdlZBgTIAEoCEgBiAEBQhAKDl9hdXRvX3JlbmV3aW5nQg8KDV9hY2tub3dsZWRnZWRKBAgOEA9SB3NhbmRib3gifgodVmVyaWZ5QXBwbGVUcmFuc2FjdGlvblJlcXVlc3QSKgoOdHJhbnNhY3Rpb25faWQYASABKAlCEsrzGA4IARhAIgheWzAtOV0rJBIxCgtlbnZpcm9ubWVudBgCIAEoDjIcLmF0dGVzdG8udjEuQXBwbGVFbnZpcm9ubWVudCJyChxWZXJpZnlBcHBsZVNpZ25lZERhdGFSZXF1ZXN0Eh8KC3NpZ25lZF9kYXRhGAEgASgJQgrK8xgGCAEYgIAEEjEKC2Vudmlyb25tZW50GAIgASgOMhwuYXR0ZXN0by52MS5BcHBsZUVudmlyb25tZW50IqsCCh1WZXJpZnlBcHBsZVNpZ25lZERhdGFSZXNwb25zZRIuCghwdXJjaGFzZRgBIAEoCzIcLmF0dGVzdG8udjEuVmVyaWZpZWRQdXJjaGFzZRItCgRraW5kGAIgASgOMh8uYXR0ZXN0by52MS5BcHBsZVNpZ25lZERhdGFLaW5kEigKB3BheWxvYWQYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei0KCXNpZ25lZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGQoRbm90aWZpY2F0aW9uX3R5cGUYBSABKAkSHAoUbm90aWZpY2F0aW9uX3N1YnR5cGUYBiABKAkSGQoRbm90aWZpY2F0aW9uX3V1aWQYByABKAkidgoeVmVyaWZ5QXBwbGVUcmFuc2FjdGlvblJlc3BvbnNlEi4KCHB1cmNoYXNlGAEgASgLMhwuYXR0ZXN0by52MS5WZXJpZmllZFB1cmNoYXNlEiQKA3JhdxgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiqgIKG1ZlcmlmeUdvb2dsZVB1cmNoYXNlUmVxdWVzdBJVCgxwYWNrYWdlX25hbWUYASABKAlCOsrzGDYY/wEiMV5bQS1aYS16XVtBLVphLXowLTlfXSooXC5bQS1aYS16XVtBLVphLXowLTlfXSopKyRIAIgBARI3Cgpwcm9kdWN0X2lkGAIgASgJQh7K8xgaGJYBIhVeW2EtejAtOV1bYS16MC05Xy5dKiRIAYgBARIrCg5wdXJjaGFzZV90b2tlbhgDIAEoCUITyvMYDwgBGIAgIgheWyEtfl0rJBIuCgRraW5kGAQgASgOMhguYXR0ZXN0by52MS5QdXJjaGFzZUtpbmRCBsrzGAIIAUIPCg1fcGFja2FnZV9uYW1lQg0KC19wcm9kdWN0X2lkInQKHFZlcmlmeUdvb2dsZVB1cmNoYXNlUmVzcG9uc2USLgoIcHVyY2hhc2UYASABKAsyHC5hdHRlc3RvLnYxLlZlcmlmaWVkUHVyY2hhc2USJAoDcmF3GAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCLUAwoRU3RvcmVOb3RpZmljYXRpb24SCgoCaWQYASABKAkSIQoGc291cmNlGAIgASgOMhEuYXR0ZXN0by52MS5TdG9yZRIZChFub3RpZmljYXRpb25fdXVpZBgDIAEoCRISCgptZXNzYWdlX2lkGAQgASgJEhkKEW5vdGlmaWNhdGlvbl90eXBlGAUgASgJEg8KB3N1YnR5cGUYBiABKAkSEwoLZW52aXJvbm1lbnQYByABKAkSDgoGYXBwX2lkGAggASgJEhYKDnRyYW5zYWN0aW9uX2lkGAkgASgJEh8KF29yaWdpbmFsX3RyYW5zYWN0aW9uX2lkGAogASgJEhIKCnByb2R1Y3RfaWQYCyABKAkSFgoOcHVyY2hhc2VfdG9rZW4YDCABKAkSLQoJc2lnbmVkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZWNlaXZlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJc3RyZWFtX2lkGA8gASgJEg4KBnNlcV9ubxgQIAEoBBIoCgdwYXlsb2FkGBEgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCL8AQoYTGlzdE5vdGlmaWNhdGlvbnNSZXF1ZXN0EiEKBnNvdXJjZRgBIAEoDjIRLmF0dGVzdG8udjEuU3RvcmUSIgoRbm90aWZpY2F0aW9uX3R5cGUYAiABKAlCB8rzGAMYgAESLwoLc2lnbmVkX2Zyb20YAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCXNpZ25lZF90bxgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHAoJcGFnZV9zaXplGAUgASgFQgnK8xgFKAAw9AMSGwoKcGFnZV90b2tlbhgGIAEoCUIHyvMYAxiABCJqChlMaXN0Tm90aWZpY2F0aW9uc1Jlc3BvbnNlEjQKDW5vdGlmaWNhdGlvbnMYASADKAsyHS5hdHRlc3RvLnYxLlN0b3JlTm90aWZpY2F0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI7ChZHZXROb3RpZmljYXRpb25SZXF1ZXN0EiEKD25vdGlmaWNhdGlvbl9pZBgBIAEoCUIIyvMYBAgBGEAiTgoXR2V0Tm90aWZpY2F0aW9uUmVzcG9uc2USMwoMbm90aWZpY2F0aW9uGAEgASgLMh0uYXR0ZXN0by52MS5TdG9yZU5vdGlmaWNhdGlvbipoCgxQdXJjaGFzZUtpbmQSHQoZUFVSQ0hBU0VfS0lORF9VTlNQRUNJRklFRBAAEhkKFVBVUkNIQVNFX0tJTkRfUFJPRFVDVBABEh4KGlBVUkNIQVNFX0tJTkRfU1VCU0NSSVBUSU9OEAIqggIKDlB1cmNoYXNlU3RhdHVzEh8KG1BVUkNIQVNFX1NUQVRVU19VTlNQRUNJRklFRBAAEhoKFlBVUkNIQVNFX1NUQVRVU19BQ1RJVkUQARIbChdQVVJDSEFTRV9TVEFUVVNfRVhQSVJFRBACEiMKH1BVUkNIQVNFX1NUQVRVU19JTl9HUkFDRV9QRVJJT0QQAxIbChdQVVJDSEFTRV9TVEFUVVNfT05fSE9MRBAEEhoKFlBVUkNIQVNFX1NUQVRVU19QQVVTRUQQBRIbChdQVVJDSEFTRV9TVEFUVVNfUEVORElORxAGEhsKF1BVUkNIQVNFX1NUQVRVU19SRVZPS0VEEAcqtwEKE0FwcGxlU2lnbmVkRGF0YUtpbmQSJgoiQVBQTEVfU0lHTkVEX0RBVEFfS0lORF9VTlNQRUNJRklFRBAAEiYKIkFQUExFX1NJR05FRF9EQVRBX0tJTkRfVFJBTlNBQ1RJT04QARInCiNBUFBMRV9TSUdORURfREFUQV9LSU5EX1JFTkVXQUxfSU5GTxACEicKI0FQUExFX1NJR05FRF9EQVRBX0tJTkRfTk9USUZJQ0FUSU9OEAMy8wIKGFN0b3JlVmVyaWZpY2F0aW9uU2VydmljZRJ0ChZWZXJpZnlBcHBsZVRyYW5zYWN0aW9uEikuYXR0ZXN0by52MS5WZXJpZnlBcHBsZVRyYW5zYWN0aW9uUmVxdWVzdBoqLmF0dGVzdG8udjEuVmVyaWZ5QXBwbGVUcmFuc2FjdGlvblJlc3BvbnNlIgOQAgIScQoVVmVyaWZ5QXBwbGVTaWduZWREYXRhEiguYXR0ZXN0by52MS5WZXJpZnlBcHBsZVNpZ25lZERhdGFSZXF1ZXN0GikuYXR0ZXN0by52MS5WZXJpZnlBcHBsZVNpZ25lZERhdGFSZXNwb25zZSIDkAICEm4KFFZlcmlmeUdvb2dsZVB1cmNoYXNlEicuYXR0ZXN0by52MS5WZXJpZnlHb29nbGVQdXJjaGFzZVJlcXVlc3QaKC5hdHRlc3RvLnYxLlZlcmlmeUdvb2dsZVB1cmNoYXNlUmVzcG9uc2UiA5ACAjLiAQoYU3RvcmVOb3RpZmljYXRpb25TZXJ2aWNlEmUKEUxpc3ROb3RpZmljYXRpb25zEiQuYXR0ZXN0by52MS5MaXN0Tm90aWZpY2F0aW9uc1JlcXVlc3QaJS5hdHRlc3RvLnYxLkxpc3ROb3RpZmljYXRpb25zUmVzcG9uc2UiA5ACARJfCg9HZXROb3RpZmljYXRpb24SIi5hdHRlc3RvLnYxLkdldE5vdGlmaWNhdGlvblJlcXVlc3QaIy5hdHRlc3RvLnYxLkdldE5vdGlmaWNhdGlvblJlc3BvbnNlIgOQAgFCO1o5Z2l0aHViLmNvbS9hdHRlc3RvLWV1L2F0dGVzdG8vZ2VuL2dvL2F0dGVzdG8vdjE7YXR0ZXN0b3YxYgZwcm90bzM", [file_attesto_v1_common, file_attesto_v1_validate, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChZhdHRlc3RvL3YxL3N0b3JlLnByb3RvEgphdHRlc3RvLnYxIvgEChBWZXJpZmllZFB1cmNoYXNlEg0KBXZhbGlkGAEgASgIEhIKCmVycm9yX2NvZGUYAiABKAkSKgoGc3RhdHVzGAMgASgOMhouYXR0ZXN0by52MS5QdXJjaGFzZVN0YXR1cxImCgRraW5kGAQgASgOMhguYXR0ZXN0by52MS5QdXJjaGFzZUtpbmQSEgoKcHJvZHVjdF9pZBgFIAEoCRIWCg50cmFuc2FjdGlvbl9pZBgGIAEoCRIfChdvcmlnaW5hbF90cmFuc2FjdGlvbl9pZBgHIAEoCRIOCgZhcHBfaWQYCCABKAkSMAoMcHVyY2hhc2VkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpyZXZva2VkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaCg1hdXRvX3JlbmV3aW5nGAwgASgISACIAQESEAoIcXVhbnRpdHkYDSABKA0SMQoLZW52aXJvbm1lbnQYDyABKA4yHC5hdHRlc3RvLnYxLlN0b3JlRW52aXJvbm1lbnQSGQoRYXBwX2FjY291bnRfdG9rZW4YECABKAkSHQoVb2JmdXNjYXRlZF9hY2NvdW50X2lkGBEgASgJEhYKDnB1cmNoYXNlX3Rva2VuGBIgASgJEhkKDGFja25vd2xlZGdlZBgTIAEoCEgBiAEBQhAKDl9hdXRvX3JlbmV3aW5nQg8KDV9hY2tub3dsZWRnZWRKBAgOEA9SB3NhbmRib3gifgodVmVyaWZ5QXBwbGVUcmFuc2FjdGlvblJlcXVlc3QSKgoOdHJhbnNhY3Rpb25faWQYASABKAlCEsrzGA4IARhAIgheWzAtOV0rJBIxCgtlbnZpcm9ubWVudBgCIAEoDjIcLmF0dGVzdG8udjEuQXBwbGVFbnZpcm9ubWVudCJyChxWZXJpZnlBcHBsZVNpZ25lZERhdGFSZXF1ZXN0Eh8KC3NpZ25lZF9kYXRhGAEgASgJQgrK8xgGCAEYgIAEEjEKC2Vudmlyb25tZW50GAIgASgOMhwuYXR0ZXN0by52MS5BcHBsZUVudmlyb25tZW50IqsCCh1WZXJpZnlBcHBsZVNpZ25lZERhdGFSZXNwb25zZRIuCghwdXJjaGFzZRgBIAEoCzIcLmF0dGVzdG8udjEuVmVyaWZpZWRQdXJjaGFzZRItCgRraW5kGAIgASgOMh8uYXR0ZXN0by52MS5BcHBsZVNpZ25lZERhdGFLaW5kEigKB3BheWxvYWQYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ei0KCXNpZ25lZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGQoRbm90aWZpY2F0aW9uX3R5cGUYBSABKAkSHAoUbm90aWZpY2F0aW9uX3N1YnR5cGUYBiABKAkSGQoRbm90aWZpY2F0aW9uX3V1aWQYByABKAkidgoeVmVyaWZ5QXBwbGVUcmFuc2FjdGlvblJlc3BvbnNlEi4KCHB1cmNoYXNlGAEgASgLMhwuYXR0ZXN0by52MS5WZXJpZmllZFB1cmNoYXNlEiQKA3JhdxgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiqgIKG1ZlcmlmeUdvb2dsZVB1cmNoYXNlUmVxdWVzdBJVCgxwYWNrYWdlX25hbWUYASABKAlCOsrzGDYY/wEiMV5bQS1aYS16XVtBLVphLXowLTlfXSooXC5bQS1aYS16XVtBLVphLXowLTlfXSopKyRIAIgBARI3Cgpwcm9kdWN0X2lkGAIgASgJQh7K8xgaGJYBIhVeW2EtejAtOV1bYS16MC05Xy5dKiRIAYgBARIrCg5wdXJjaGFzZV90b2tlbhgDIAEoCUITyvMYDwgBGIAgIgheWyEtfl0rJBIuCgRraW5kGAQgASgOMhguYXR0ZXN0by52MS5QdXJjaGFzZUtpbmRCBsrzGAIIAUIPCg1fcGFja2FnZV9uYW1lQg0KC19wcm9kdWN0X2lkIo8BChxWZXJpZnlHb29nbGVQdXJjaGFzZVJlc3BvbnNlEi4KCHB1cmNoYXNlGAEgASgLMhwuYXR0ZXN0by52MS5WZXJpZmllZFB1cmNoYXNlEiQKA3JhdxgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSGQoRYXV0b19hY2tub3dsZWRnZWQYAyABKAgiQgodUmVjb25jaWxlTm90aWZpY2F0aW9uc1JlcXVlc3QSIQoGc291cmNlGAEgASgOMhEuYXR0ZXN0by52MS5TdG9yZSLFAQoQUmVjb25jaWxlZFNvdXJjZRIOCgZzb3VyY2UYASABKAkSMAoMd2luZG93X3N0YXJ0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp3aW5kb3dfZW5kGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZsaXN0ZWQYBCABKA0SDgoGc3RvcmVkGAUgASgNEhAKCHJlamVjdGVkGAYgASgNEg0KBWVycm9yGAcgASgJIk8KHlJlY29uY2lsZU5vdGlmaWNhdGlvbnNSZXNwb25zZRItCgdzb3VyY2VzGAEgAygLMhwuYXR0ZXN0by52MS5SZWNvbmNpbGVkU291cmNlIoYEChFTdG9yZU5vdGlmaWNhdGlvbhIKCgJpZBgBIAEoCRIhCgZzb3VyY2UYAiABKA4yES5hdHRlc3RvLnYxLlN0b3JlEhkKEW5vdGlmaWNhdGlvbl91dWlkGAMgASgJEhIKCm1lc3NhZ2VfaWQYBCABKAkSGQoRbm90aWZpY2F0aW9uX3R5cGUYBSABKAkSDwoHc3VidHlwZRgGIAEoCRITCgtlbnZpcm9ubWVudBgHIAEoCRIOCgZhcHBfaWQYCCABKAkSFgoOdHJhbnNhY3Rpb25faWQYCSABKAkSHwoXb3JpZ2luYWxfdHJhbnNhY3Rpb25faWQYCiABKAkSEgoKcHJvZHVjdF9pZBgLIAEoCRIWCg5wdXJjaGFzZV90b2tlbhgMIAEoCRItCglzaWduZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3JlY2VpdmVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglzdHJlYW1faWQYDyABKAkSDgoGc2VxX25vGBAgASgEEigKB3BheWxvYWQYESABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EjAKB2Fycml2YWwYEiABKA4yHy5hdHRlc3RvLnYxLk5vdGlmaWNhdGlvbkFycml2YWwi/AEKGExpc3ROb3RpZmljYXRpb25zUmVxdWVzdBIhCgZzb3VyY2UYASABKA4yES5hdHRlc3RvLnYxLlN0b3JlEiIKEW5vdGlmaWNhdGlvbl90eXBlGAIgASgJQgfK8xgDGIABEi8KC3NpZ25lZF9mcm9tGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCglzaWduZWRfdG8YBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhwKCXBhZ2Vfc2l6ZRgFIAEoBUIJyvMYBSgAMPQDEhsKCnBhZ2VfdG9rZW4YBiABKAlCB8rzGAMYgAQiagoZTGlzdE5vdGlmaWNhdGlvbnNSZXNwb25zZRI0Cg1ub3RpZmljYXRpb25zGAEgAygLMh0uYXR0ZXN0by52MS5TdG9yZU5vdGlmaWNhdGlvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiOwoWR2V0Tm90aWZpY2F0aW9uUmVxdWVzdBIhCg9ub3RpZmljYXRpb25faWQYASABKAlCCMrzGAQIARhAIk4KF0dldE5vdGlmaWNhdGlvblJlc3BvbnNlEjMKDG5vdGlmaWNhdGlvbhgBIAEoCzIdLmF0dGVzdG8udjEuU3RvcmVOb3RpZmljYXRpb24qaAoMUHVyY2hhc2VLaW5kEh0KGVBVUkNIQVNFX0tJTkRfVU5TUEVDSUZJRUQQABIZChVQVVJDSEFTRV9LSU5EX1BST0RVQ1QQARIeChpQVVJDSEFTRV9LSU5EX1NVQlNDUklQVElPThACKoICCg5QdXJjaGFzZVN0YXR1cxIfChtQVVJDSEFTRV9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZQVVJDSEFTRV9TVEFUVVNfQUNUSVZFEAESGwoXUFVSQ0hBU0VfU1RBVFVTX0VYUElSRUQQAhIjCh9QVVJDSEFTRV9TVEFUVVNfSU5fR1JBQ0VfUEVSSU9EEAMSGwoXUFVSQ0hBU0VfU1RBVFVTX09OX0hPTEQQBBIaChZQVVJDSEFTRV9TVEFUVVNfUEFVU0VEEAUSGwoXUFVSQ0hBU0VfU1RBVFVTX1BFTkRJTkcQBhIbChdQVVJDSEFTRV9TVEFUVVNfUkVWT0tFRBAHKrcBChNBcHBsZVNpZ25lZERhdGFLaW5kEiYKIkFQUExFX1NJR05FRF9EQVRBX0tJTkRfVU5TUEVDSUZJRUQQABImCiJBUFBMRV9TSUdORURfREFUQV9LSU5EX1RSQU5TQUNUSU9OEAESJwojQVBQTEVfU0lHTkVEX0RBVEFfS0lORF9SRU5FV0FMX0lORk8QAhInCiNBUFBMRV9TSUdORURfREFUQV9LSU5EX05PVElGSUNBVElPThADKoEBChNOb3RpZmljYXRpb25BcnJpdmFsEiQKIE5PVElGSUNBVElPTl9BUlJJVkFMX1VOU1BFQ0lGSUVEEAASHwobTk9USUZJQ0FUSU9OX0FSUklWQUxfUFVTSEVEEAESIwofTk9USUZJQ0FUSU9OX0FSUklWQUxfUkVDT05DSUxFRBACMvMCChhTdG9yZVZlcmlmaWNhdGlvblNlcnZpY2USdAoWVmVyaWZ5QXBwbGVUcmFuc2FjdGlvbhIpLmF0dGVzdG8udjEuVmVyaWZ5QXBwbGVUcmFuc2FjdGlvblJlcXVlc3QaKi5hdHRlc3RvLnYxLlZlcmlmeUFwcGxlVHJhbnNhY3Rpb25SZXNwb25zZSIDkAICEnEKFVZlcmlmeUFwcGxlU2lnbmVkRGF0YRIoLmF0dGVzdG8udjEuVmVyaWZ5QXBwbGVTaWduZWREYXRhUmVxdWVzdBopLmF0dGVzdG8udjEuVmVyaWZ5QXBwbGVTaWduZWREYXRhUmVzcG9uc2UiA5ACAhJuChRWZXJpZnlHb29nbGVQdXJjaGFzZRInLmF0dGVzdG8udjEuVmVyaWZ5R29vZ2xlUHVyY2hhc2VSZXF1ZXN0GiguYXR0ZXN0by52MS5WZXJpZnlHb29nbGVQdXJjaGFzZVJlc3BvbnNlIgOQAgIy2AIKGFN0b3JlTm90aWZpY2F0aW9uU2VydmljZRJlChFMaXN0Tm90aWZpY2F0aW9ucxIkLmF0dGVzdG8udjEuTGlzdE5vdGlmaWNhdGlvbnNSZXF1ZXN0GiUuYXR0ZXN0by52MS5MaXN0Tm90aWZpY2F0aW9uc1Jlc3BvbnNlIgOQAgESXwoPR2V0Tm90aWZpY2F0aW9uEiIuYXR0ZXN0by52MS5HZXROb3RpZmljYXRpb25SZXF1ZXN0GiMuYXR0ZXN0by52MS5HZXROb3RpZmljYXRpb25SZXNwb25zZSIDkAIBEnQKFlJlY29uY2lsZU5vdGlmaWNhdGlvbnMSKS5hdHRlc3RvLnYxLlJlY29uY2lsZU5vdGlmaWNhdGlvbnNSZXF1ZXN0GiouYXR0ZXN0by52MS5SZWNvbmNpbGVOb3RpZmljYXRpb25zUmVzcG9uc2UiA5ACAkI7WjlnaXRodWIuY29tL2F0dGVzdG8tZXUvYXR0ZXN0by9nZW4vZ28vYXR0ZXN0by92MTthdHRlc3RvdjFiBnByb3RvMw", [file_attesto_v1_common, file_attesto_v1_validate, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * VerifiedPurchase is the store-independent envelope of a verification.
@@ -385,6 +385,16 @@ export type VerifyGooglePurchaseResponse = Message<"attesto.v1.VerifyGooglePurch
    * @generated from field: google.protobuf.Struct raw = 2;
    */
   raw?: JsonObject | undefined;
+
+  /**
+   * The tenant acknowledges verified purchases automatically
+   * (AdminService.PutGoogleCredentials auto_acknowledge) and this one was
+   * valid and unacknowledged: Attesto acknowledged it just now, and
+   * purchase.acknowledged is true.
+   *
+   * @generated from field: bool auto_acknowledged = 3;
+   */
+  autoAcknowledged: boolean;
 };
 
 /**
@@ -393,6 +403,115 @@ export type VerifyGooglePurchaseResponse = Message<"attesto.v1.VerifyGooglePurch
  */
 export const VerifyGooglePurchaseResponseSchema: GenMessage<VerifyGooglePurchaseResponse> = /*@__PURE__*/
   messageDesc(file_attesto_v1_store, 6);
+
+/**
+ * The request of StoreNotificationService.ReconcileNotifications.
+ *
+ * @generated from message attesto.v1.ReconcileNotificationsRequest
+ */
+export type ReconcileNotificationsRequest = Message<"attesto.v1.ReconcileNotificationsRequest"> & {
+  /**
+   * Only this store's sources; UNSPECIFIED for every store the tenant has
+   * credentials for.
+   *
+   * @generated from field: attesto.v1.Store source = 1;
+   */
+  source: Store;
+};
+
+/**
+ * Describes the message attesto.v1.ReconcileNotificationsRequest.
+ * Use `create(ReconcileNotificationsRequestSchema)` to create a new message.
+ */
+export const ReconcileNotificationsRequestSchema: GenMessage<ReconcileNotificationsRequest> = /*@__PURE__*/
+  messageDesc(file_attesto_v1_store, 7);
+
+/**
+ * ReconciledSource is what one source's reconciliation read and stored.
+ *
+ * @generated from message attesto.v1.ReconciledSource
+ */
+export type ReconciledSource = Message<"attesto.v1.ReconciledSource"> & {
+  /**
+   * `apple:production`, `apple:sandbox` or `google:voided`.
+   *
+   * @generated from field: string source = 1;
+   */
+  source: string;
+
+  /**
+   * The window read.
+   *
+   * @generated from field: google.protobuf.Timestamp window_start = 2;
+   */
+  windowStart?: Timestamp | undefined;
+
+  /**
+   * The window's end.
+   *
+   * @generated from field: google.protobuf.Timestamp window_end = 3;
+   */
+  windowEnd?: Timestamp | undefined;
+
+  /**
+   * How many notifications (voided purchases) the store listed.
+   *
+   * @generated from field: uint32 listed = 4;
+   */
+  listed: number;
+
+  /**
+   * How many of them were missing and are now stored.
+   *
+   * @generated from field: uint32 stored = 5;
+   */
+  stored: number;
+
+  /**
+   * How many did not verify (a bad signature, another app's) and were not
+   * stored.
+   *
+   * @generated from field: uint32 rejected = 6;
+   */
+  rejected: number;
+
+  /**
+   * Why the source could not be read to the end (the store's error; its
+   * next run starts from the same place); empty when it was. When every
+   * source fails, the call fails with the first one's error instead.
+   *
+   * @generated from field: string error = 7;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message attesto.v1.ReconciledSource.
+ * Use `create(ReconciledSourceSchema)` to create a new message.
+ */
+export const ReconciledSourceSchema: GenMessage<ReconciledSource> = /*@__PURE__*/
+  messageDesc(file_attesto_v1_store, 8);
+
+/**
+ * The response of StoreNotificationService.ReconcileNotifications.
+ *
+ * @generated from message attesto.v1.ReconcileNotificationsResponse
+ */
+export type ReconcileNotificationsResponse = Message<"attesto.v1.ReconcileNotificationsResponse"> & {
+  /**
+   * One entry per source read.
+   *
+   * @generated from field: repeated attesto.v1.ReconciledSource sources = 1;
+   */
+  sources: ReconciledSource[];
+};
+
+/**
+ * Describes the message attesto.v1.ReconcileNotificationsResponse.
+ * Use `create(ReconcileNotificationsResponseSchema)` to create a new message.
+ */
+export const ReconcileNotificationsResponseSchema: GenMessage<ReconcileNotificationsResponse> = /*@__PURE__*/
+  messageDesc(file_attesto_v1_store, 9);
 
 /**
  * StoreNotification is one verified inbound store notification.
@@ -522,6 +641,13 @@ export type StoreNotification = Message<"attesto.v1.StoreNotification"> & {
    * @generated from field: google.protobuf.Struct payload = 17;
    */
   payload?: JsonObject | undefined;
+
+  /**
+   * Pushed to the inbound route, or found by reconciliation.
+   *
+   * @generated from field: attesto.v1.NotificationArrival arrival = 18;
+   */
+  arrival: NotificationArrival;
 };
 
 /**
@@ -529,7 +655,7 @@ export type StoreNotification = Message<"attesto.v1.StoreNotification"> & {
  * Use `create(StoreNotificationSchema)` to create a new message.
  */
 export const StoreNotificationSchema: GenMessage<StoreNotification> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_store, 7);
+  messageDesc(file_attesto_v1_store, 10);
 
 /**
  * The request of StoreNotificationService.ListNotifications.
@@ -585,7 +711,7 @@ export type ListNotificationsRequest = Message<"attesto.v1.ListNotificationsRequ
  * Use `create(ListNotificationsRequestSchema)` to create a new message.
  */
 export const ListNotificationsRequestSchema: GenMessage<ListNotificationsRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_store, 8);
+  messageDesc(file_attesto_v1_store, 11);
 
 /**
  * The response of StoreNotificationService.ListNotifications.
@@ -613,7 +739,7 @@ export type ListNotificationsResponse = Message<"attesto.v1.ListNotificationsRes
  * Use `create(ListNotificationsResponseSchema)` to create a new message.
  */
 export const ListNotificationsResponseSchema: GenMessage<ListNotificationsResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_store, 9);
+  messageDesc(file_attesto_v1_store, 12);
 
 /**
  * The request of StoreNotificationService.GetNotification.
@@ -634,7 +760,7 @@ export type GetNotificationRequest = Message<"attesto.v1.GetNotificationRequest"
  * Use `create(GetNotificationRequestSchema)` to create a new message.
  */
 export const GetNotificationRequestSchema: GenMessage<GetNotificationRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_store, 10);
+  messageDesc(file_attesto_v1_store, 13);
 
 /**
  * The response of StoreNotificationService.GetNotification.
@@ -655,7 +781,7 @@ export type GetNotificationResponse = Message<"attesto.v1.GetNotificationRespons
  * Use `create(GetNotificationResponseSchema)` to create a new message.
  */
 export const GetNotificationResponseSchema: GenMessage<GetNotificationResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_store, 11);
+  messageDesc(file_attesto_v1_store, 14);
 
 /**
  * PurchaseKind is what was bought.
@@ -805,6 +931,41 @@ export const AppleSignedDataKindSchema: GenEnum<AppleSignedDataKind> = /*@__PURE
   enumDesc(file_attesto_v1_store, 2);
 
 /**
+ * How a notification reached Attesto.
+ *
+ * @generated from enum attesto.v1.NotificationArrival
+ */
+export enum NotificationArrival {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: NOTIFICATION_ARRIVAL_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The store pushed it to the tenant's inbound route.
+   *
+   * @generated from enum value: NOTIFICATION_ARRIVAL_PUSHED = 1;
+   */
+  PUSHED = 1,
+
+  /**
+   * Reconciliation found it (Apple's Notification History, Google's voided
+   * purchases).
+   *
+   * @generated from enum value: NOTIFICATION_ARRIVAL_RECONCILED = 2;
+   */
+  RECONCILED = 2,
+}
+
+/**
+ * Describes the enum attesto.v1.NotificationArrival.
+ */
+export const NotificationArrivalSchema: GenEnum<NotificationArrival> = /*@__PURE__*/
+  enumDesc(file_attesto_v1_store, 3);
+
+/**
  * StoreVerificationService verifies App Store and Google Play purchases
  * with the tenant's own store credentials (see AdminService), statelessly:
  * nothing is written except an optional audit row. The REST forms are
@@ -914,6 +1075,22 @@ export const StoreNotificationService: GenService<{
     methodKind: "unary";
     input: typeof GetNotificationRequestSchema;
     output: typeof GetNotificationResponseSchema;
+  },
+  /**
+   * Reconciles now what the periodic job reconciles on its schedule: asks
+   * Apple's Notification History (each accepted environment) for the window
+   * since the last one read, and Google's voided purchases since the newest
+   * one seen, and stores whatever is missing through the same verified,
+   * idempotent path as the inbound routes (arrival RECONCILED). A
+   * notification already stored is not stored again, so a second run stores
+   * nothing new. Store errors as in AppStoreService and GooglePlayService.
+   *
+   * @generated from rpc attesto.v1.StoreNotificationService.ReconcileNotifications
+   */
+  reconcileNotifications: {
+    methodKind: "unary";
+    input: typeof ReconcileNotificationsRequestSchema;
+    output: typeof ReconcileNotificationsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_attesto_v1_store, 1);

@@ -1315,12 +1315,13 @@ export const AttemptErrorKindSchema: GenEnum<AttemptErrorKind> = /*@__PURE__*/
  *
  * # Event types and their `data`
  *
- * These nine are the webhook event types, the one set every field marked
+ * These are the webhook event types, the one set every field marked
  * `webhook_event_type` in its rules accepts: `batch.confirmed`,
  * `batch.failed`, `event.anchored`, `proofstream.checkpointed`,
  * `proofstream.witnessed`,
  * `proofstream.fork_detected`, `proofstream.bundle_ready`,
- * `apple.notification`, `google.notification`, `subscription.disabled`.
+ * `apple.notification`, `google.notification`, `google.voided`,
+ * `subscription.disabled`.
  * New types may be added in v1; a receiver should ignore types it does not
  * know. ListEventTypes returns each with a description, the JSON Schema of
  * its `data` and an example.
