@@ -23,6 +23,9 @@ export default defineConfig({
         extends: true,
         test: {
           name: "unit",
+          // Pure specs share a process well: worker threads start faster than forks (measured: 64 s → 55 s
+          // for the tier on this 2-core machine under load).
+          pool: "threads",
           include: ["src/**/*.test.ts", ...REPOSITORY_CHECKS],
           exclude: [...configDefaults.exclude, "src/**/*.int.test.ts"],
         },
