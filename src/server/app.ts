@@ -108,6 +108,25 @@ async function openInfrastructure(config: Config, logger: Logger, database: Conf
   return { keyring, redis, queuePrefix, jobs, broadcast };
 }
 
+/** Starts a module; it is closed with the others, in reverse order. */
+async function started<M extends { start(): Promise<unknown>; close(): Promise<unknown> }>(module: M, cleanups: Array<() => Promise<unknown>>): Promise<M> {
+  await module.start();
+  cleanups.push(() => module.close());
+  return module;
+}
+
+/** /metrics, with what the modules count themselves. */
+function moduleMetrics(worker: number, m: { rateLimits: RateLimits; audit: Store["audit"]; proofstreams: Proofstreams; witnesses: Witnesses; webhooks: Webhooks }): Metrics {
+  const metrics = new Metrics({ worker });
+  metrics.trackRateLimits(m.rateLimits);
+  metrics.trackValidationAudit(m.audit);
+  metrics.trackWarmStreams(m.proofstreams);
+  metrics.trackReceipts(m.proofstreams);
+  metrics.trackWitnesses(m.witnesses);
+  metrics.trackWebhookAutoDisable(m.webhooks.recorder);
+  return metrics;
+}
+
 /** Opens storage, wires the modules and serves until stop(). */
 export async function startAttesto(config: Config, logger: Logger, shared?: SharedSetup): Promise<Attesto> {
   assertServerRunTimeFiles(config);
@@ -168,40 +187,27 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
       cleanups.push(() => module.close());
     }
 
-    const rateLimits = new RateLimits({ redis, logger }, rateLimitSettings(config, queuePrefix));
-    await rateLimits.start();
-    cleanups.push(() => rateLimits.close());
+    const rateLimits = await started(new RateLimits({ redis, logger }, rateLimitSettings(config, queuePrefix)), cleanups);
     // Verification, inbound notifications and the audit log each verification is recorded in after its answer.
-    const storeModule = new Store({ db: database.db, keyring, broadcast, logger, tenancy, proofstreams, events: webhooks.events, jobs }, storeSettings(config));
-    await storeModule.start();
-    cleanups.push(() => storeModule.close());
+    const storeModule = await started(new Store({ db: database.db, keyring, broadcast, logger, tenancy, proofstreams, events: webhooks.events, jobs }, storeSettings(config)), cleanups);
     const { verification: store, notifications: storeNotifications, audit, appStore, googlePlay, reconciler } = storeModule;
 
-    const connectors = new Connectors(
-      { db: database.db, keyring, proofstreams, tenancy, requestIds, broadcast, logger },
-      connectorSettings(config, () => publicBaseUrl),
+    const connectors = await started(
+      new Connectors(
+        { db: database.db, keyring, proofstreams, tenancy, requestIds, broadcast, logger },
+        connectorSettings(config, () => publicBaseUrl),
+      ),
+      cleanups,
     );
-    await connectors.start();
-    cleanups.push(() => connectors.close());
 
     // Workers share the primary's dev chain (anchoring on one chain per deployment), and start none of their own.
     const anchorSettings = shared ? { ...anchoringSettings(config), devChain: Boolean(shared.devChainUrl), devChainUrl: shared.devChainUrl } : anchoringSettings(config);
-    const anchoring = new Anchoring({ db: database.db, keyring, jobs, logger, events: webhooks.events, proofstreams }, anchorSettings);
-    anchoringRef = anchoring;
-    await anchoring.start();
-    cleanups.push(() => anchoring.close());
+    const anchoring = (anchoringRef = new Anchoring({ db: database.db, keyring, jobs, logger, events: webhooks.events, proofstreams }, anchorSettings));
+    await started(anchoring, cleanups);
 
     const readinessChecks = { database: () => database.ping(), redis: async () => void (await redis.client.ping()) };
-    const metrics = new Metrics({ worker: shared?.worker ?? 0 });
-    metrics.trackRateLimits(rateLimits);
-    metrics.trackValidationAudit(audit);
-    metrics.trackWarmStreams(proofstreams);
-    metrics.trackReceipts(proofstreams);
-    metrics.trackWitnesses(witnesses);
-    metrics.trackWebhookAutoDisable(webhooks.recorder);
-    const verifier = new Verifier(config.verifier);
-    await verifier.start();
-    cleanups.push(() => verifier.close());
+    const metrics = moduleMetrics(shared?.worker ?? 0, { rateLimits, audit, proofstreams, witnesses, webhooks });
+    const verifier = await started(new Verifier(config.verifier), cleanups);
     const edgeModules = {
       jobs,
       tenancy,
