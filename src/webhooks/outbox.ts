@@ -4,6 +4,7 @@ import type { Db } from "../db/db.js";
 import { AppError, invalidArgument } from "../errors.js";
 import { newId } from "../ids.js";
 import { isWebhookEventType, rfc3339, type WebhookEventData, type WebhookEventType } from "./event-types.js";
+import { orderingKey } from "./ordering.js";
 import { webhookSubscriptions } from "./schema.js";
 
 /** Largest `data` accepted, serialized. */
@@ -20,6 +21,8 @@ export interface NewDelivery {
   data: Record<string, unknown>;
   test?: boolean;
   createdAt?: Date;
+  /** Ordered subscriptions only: the key whose deliveries keep their order (ordering.ts). */
+  orderingKey?: string;
 }
 
 /**
@@ -90,7 +93,7 @@ export class WebhookOutbox implements WebhookEmitter {
     if (!isWebhookEventType(type)) throw new AppError("invalid_argument", `unknown webhook event type "${String(type).slice(0, 64)}"`, { field: "event_type" });
     const dataJson = serializeData(data);
     const subscriptions = await tx
-      .select({ id: webhookSubscriptions.id, url: webhookSubscriptions.url })
+      .select({ id: webhookSubscriptions.id, url: webhookSubscriptions.url, ordered: webhookSubscriptions.ordered })
       .from(webhookSubscriptions)
       .where(
         and(
@@ -101,9 +104,10 @@ export class WebhookOutbox implements WebhookEmitter {
         ),
       );
     const createdAt = new Date();
+    const key = subscriptions.some((s) => s.ordered) ? orderingKey(type, data as Record<string, unknown>) : undefined;
     await this.#insert(
       tx,
-      subscriptions.map((s) => ({ tenantId, subscriptionId: s.id, url: s.url, eventType: type, dataJson, createdAt })),
+      subscriptions.map((s) => ({ tenantId, subscriptionId: s.id, url: s.url, eventType: type, dataJson, createdAt, orderingKey: s.ordered ? key : undefined })),
     );
     return subscriptions.length;
   }
@@ -136,9 +140,11 @@ export class WebhookOutbox implements WebhookEmitter {
         ids.push(id);
         const body = deliveryBody(id, d.eventType, d.tenantId, d.createdAt, d.dataJson);
         const at = d.createdAt.toISOString();
-        return sql`(${id}, ${d.tenantId}, ${d.subscriptionId}, ${d.eventType}, ${d.url}, ${body}, ${d.test ?? false}, ${at}::timestamptz, ${at}::timestamptz, ${traceParent})`;
+        // An ordered delivery's place in its key's order: the sequence, in the order the rows are written.
+        const seq = d.orderingKey ? sql`nextval('webhook_delivery_ordering_seq')` : sql`NULL::bigint`;
+        return sql`(${id}, ${d.tenantId}, ${d.subscriptionId}, ${d.eventType}, ${d.url}, ${body}, ${d.test ?? false}, ${at}::timestamptz, ${at}::timestamptz, ${traceParent}, ${d.orderingKey ?? null}::text, ${seq})`;
       });
-      await tx.execute(sql`INSERT INTO webhook_deliveries (id, tenant_id, subscription_id, event_type, url, body, test, next_attempt_at, created_at, trace_parent)
+      await tx.execute(sql`INSERT INTO webhook_deliveries (id, tenant_id, subscription_id, event_type, url, body, test, next_attempt_at, created_at, trace_parent, ordering_key, ordering_seq)
           VALUES ${sql.join(values, sql`, `)}`);
     }
     return ids;

@@ -13,6 +13,7 @@ import { webhookSubscriptions } from "./schema.js";
 import { checkEtag, etagOf } from "../etag.js";
 import { createOnce, type RequestIds } from "../request-ids/module.js";
 import { newSigningSecret } from "./signing.js";
+import { checkOrderingBound } from "./ordering.js";
 
 /** Encryption context (HKDF info) of the sealed signing secrets. */
 export const SECRET_CONTEXT = "webhook_subscriptions.secret";
@@ -36,6 +37,10 @@ export interface Subscription {
   previousSecretExpiresAt: Date | null;
   /** At most this many deliveries per second across all instances; 0: no limit. */
   maxDeliveriesPerSecond: number;
+  /** Ordered delivery (ordering.ts): deliveries of one ordering key are attempted in order. */
+  ordered: boolean;
+  /** How long an ordered delivery waits behind an earlier pending one before it is sent anyway, in seconds. */
+  orderingBoundSeconds: number;
   /** Changes whenever any field above does (see etag.ts); not with the health counters below. */
   etag: string;
   /** Deliveries that ended failed in a row (auto-disable). */
@@ -50,6 +55,9 @@ export interface SubscriptionInput {
   eventTypes: readonly string[];
   description?: string;
   maxDeliveriesPerSecond?: number;
+  ordered?: boolean;
+  /** 0 or unset: the default (ordering.ts). */
+  orderingBoundSeconds?: number;
 }
 
 export interface SubscriptionPatch {
@@ -59,6 +67,9 @@ export interface SubscriptionPatch {
   description?: string;
   enabled?: boolean;
   maxDeliveriesPerSecond?: number;
+  ordered?: boolean;
+  /** 0: back to the default (ordering.ts). */
+  orderingBoundSeconds?: number;
   /** The etag as the caller read it; unset changes unconditionally. */
   etag?: string;
 }
@@ -80,6 +91,8 @@ export function toSubscription(row: Row, now = new Date()): Subscription {
     secretRotatedAt: row.secretRotatedAt,
     previousSecretExpiresAt: row.previousSecretEnc && row.previousSecretExpiresAt && row.previousSecretExpiresAt > now ? row.previousSecretExpiresAt : null,
     maxDeliveriesPerSecond: row.maxDeliveriesPerSecond,
+    ordered: row.ordered,
+    orderingBoundSeconds: row.orderingBoundSeconds,
   };
   // The etag covers the stored state, not the clock: an overlap running out does not change it.
   return {
@@ -161,6 +174,8 @@ export class Subscriptions {
           eventTypes,
           description: input.description ?? "",
           maxDeliveriesPerSecond: checkRate(input.maxDeliveriesPerSecond ?? 0),
+          ordered: input.ordered ?? false,
+          orderingBoundSeconds: checkOrderingBound(input.orderingBoundSeconds ?? 0),
           secretEnc: keyring.encrypt(SECRET_CONTEXT, signingSecret, tenantId),
         })
         .returning(),
@@ -204,6 +219,9 @@ export class Subscriptions {
     if (patch.eventTypes !== undefined) set.eventTypes = checkEventTypes(patch.eventTypes);
     if (patch.url !== undefined) set.url = (await checkOutboundUrl(patch.url, this.deps.policy)).href;
     if (patch.maxDeliveriesPerSecond !== undefined) set.maxDeliveriesPerSecond = checkRate(patch.maxDeliveriesPerSecond);
+    // Turning ordering on orders the deliveries written from then on; off, the held ones go at their next look.
+    if (patch.ordered !== undefined) set.ordered = patch.ordered;
+    if (patch.orderingBoundSeconds !== undefined) set.orderingBoundSeconds = checkOrderingBound(patch.orderingBoundSeconds);
     if (patch.enabled !== undefined) {
       set.enabled = patch.enabled;
       set.disabledReason = patch.enabled ? null : "disabled_by_tenant";
