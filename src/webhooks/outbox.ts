@@ -5,7 +5,15 @@ import { AppError, invalidArgument } from "../errors.js";
 import { newId } from "../ids.js";
 import { isWebhookEventType, rfc3339, type WebhookEventData, type WebhookEventType } from "./event-types.js";
 import { orderingKey } from "./ordering.js";
-import { webhookSubscriptions } from "./schema.js";
+import { webhookDeliveryStreams, webhookSubscriptions } from "./schema.js";
+
+/**
+ * Events about a stream's growth. Of the tenant's deliveries Proofstream
+ * they are not sent: each would be a delivery whose attempt grows that
+ * stream again, so the next checkpoint (witnessing, anchor) would send
+ * another, for ever. Its fork evidence and bundles are sent as any other.
+ */
+const GROWTH_EVENTS: ReadonlySet<string> = new Set(["proofstream.checkpointed", "proofstream.witnessed", "event.anchored"]);
 
 /** Largest `data` accepted, serialized. */
 export const MAX_DATA_BYTES = 256 * 1024;
@@ -101,6 +109,9 @@ export class WebhookOutbox implements WebhookEmitter {
           eq(webhookSubscriptions.enabled, true),
           isNull(webhookSubscriptions.deletedAt),
           sql`${webhookSubscriptions.eventTypes} @> ARRAY[${type}]::text[]`,
+          GROWTH_EVENTS.has(type) && typeof (data as { stream_id?: unknown }).stream_id === "string"
+            ? sql`NOT EXISTS (SELECT 1 FROM ${webhookDeliveryStreams} w WHERE w.tenant_id = ${tenantId} AND w.stream_id = ${(data as { stream_id: string }).stream_id})`
+            : undefined,
         ),
       );
     const createdAt = new Date();
