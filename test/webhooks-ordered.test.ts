@@ -125,6 +125,36 @@ describe("ordered delivery", () => {
     expect([first.ordering, first.heldSince]).toEqual(["in_order", undefined]);
   }, 60_000);
 
+  it("sends a held delivery at once when ordering is turned off, unordered", async () => {
+    const [a] = apps as [Attesto, Attesto];
+    const tenant = await newTenant(a.url);
+    const client = webhookClient(a, tenant.key);
+    const path = "/turned-off";
+    const { subscription } = await client.createSubscription({ name: "off", url: rec.url(path), eventTypes: ["proofstream.checkpointed"], ordered: true });
+    const Y = "str_Y_off";
+    const seen: Seen[] = [];
+    rec.respond = (req) => {
+      if (!req.url.endsWith(path)) return { status: 204 };
+      const s = seenOf(req, true);
+      // Y#1 keeps failing until Y#2 arrived: with the default bound (10 min), only turning ordering off lets Y#2 go.
+      const fail = s.n === 1 && !seen.some((x) => x.n === 2);
+      seen.push({ ...s, ok: !fail });
+      return { status: fail ? 503 : 204 };
+    };
+    await emitEvents(a, tenant.tenantId, [checkpointed(Y, 1), checkpointed(Y, 2)]);
+    const held = await waitFor(async () => {
+      const page = await client.listDeliveries({ subscriptionId: subscription!.id, pageSize: 10 });
+      const second = page.deliveries.find((d) => (d.data?.tree_size as number | undefined) === 2);
+      return second && (await client.getDelivery({ deliveryId: second.id })).delivery!.heldSince ? second : undefined;
+    }, "Y#2 held");
+    expect(seen.some((s) => s.n === 2)).toBe(false);
+    await client.updateSubscription({ subscriptionId: subscription!.id, ordered: false, updateMask: { paths: ["ordered"] } });
+    await waitFor(() => seen.some((s) => s.n === 2), "Y#2 sent");
+    expect(seen.find((s) => s.n === 2)!.ordering).toBe("");
+    const after = (await client.getDelivery({ deliveryId: held.id })).delivery!;
+    expect([after.ordering, after.orderingKey]).toEqual(["", ""]);
+  }, 60_000);
+
   it("takes ordered and the bound on create and update, by RPC and REST; a bad bound is refused naming the field", async () => {
     const [a] = apps as [Attesto, Attesto];
     const tenant = await newTenant(a.url);

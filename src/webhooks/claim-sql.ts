@@ -88,7 +88,8 @@ export function claimStatement(ids: string[], leaseMs: number): SQL {
     )
     SELECT c.id, c.tenant_id, c.subscription_id, c.event_type, c.url, c.body, c.attempt_count, c.extra_attempts,
       c.final_attempt, c.started_at, s.secret_enc, s.previous_secret_enc, s.previous_secret_expires_at,
-      c.ordering_key, c.released_after_bound_at
+      -- Ordering turned off since the row was written: the attempt is unordered.
+      CASE WHEN s.ordered THEN c.ordering_key END AS ordering_key, c.released_after_bound_at
     FROM claimed c JOIN webhook_subscriptions s ON s.id = c.subscription_id`;
 }
 

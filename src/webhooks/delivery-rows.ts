@@ -312,3 +312,18 @@ export async function failSubscriptionDeliveries(tx: Db, subscriptionId: string,
     .set({ status: "failed", failureReason: reason, nextAttemptAt: null, completedAt: new Date() })
     .where(and(eq(webhookDeliveries.subscriptionId, subscriptionId), eq(webhookDeliveries.status, "pending")));
 }
+
+/**
+ * Makes a subscription's held deliveries (ordered delivery) due now, in the caller's transaction:
+ * ordering turned off or its bound changed. Returns their ids, whose jobs are to run now (the
+ * relay's, should that fail); each claim then decides again (held anew, with the new bound,
+ * while an earlier one is still pending and ordering is on).
+ */
+export async function releaseHeldDeliveries(tx: Db, subscriptionId: string, unordered: boolean): Promise<string[]> {
+  // Ordering off: its pending deliveries are unordered from now on (their views and attempts say so).
+  if (unordered) await tx.execute(sql`UPDATE webhook_deliveries SET ordering_key = NULL WHERE subscription_id = ${subscriptionId} AND status = 'pending' AND ordering_key IS NOT NULL`);
+  const rows = (await tx.execute<{ id: string }>(sql`UPDATE webhook_deliveries SET next_attempt_at = now()
+    WHERE subscription_id = ${subscriptionId} AND status = 'pending' AND held_since IS NOT NULL AND attempt_count = 0 AND next_attempt_at > now()
+    RETURNING id`)) as unknown as Array<{ id: string }>;
+  return rows.map((r) => r.id);
+}

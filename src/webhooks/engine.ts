@@ -127,18 +127,18 @@ export class WebhookEngine {
   /** Makes the delivery's next attempt now, if it is due (tests and tools; the worker calls the same). */
   async attempt(deliveryId: string): Promise<AttemptOutcome> {
     const outcome = await this.deps.runner.attempt(deliveryId);
-    if (outcome.woken?.length) this.#runWoken(outcome.woken);
+    if (outcome.woken?.length) this.runNow(outcome.woken);
     return outcome;
   }
 
   /**
-   * Ordered delivery: the jobs of deliveries made due by the end of an
-   * earlier one run now. A job that is running at that moment (its claim
+   * Ordered delivery: the jobs of deliveries made due (by the end of an
+   * earlier one, or by a change of the subscription) run now. A job that is running at that moment (its claim
    * held the delivery and is about to delay it) is looked at again once it
    * is not. Should this fail, the row is due and overdue rows are the
    * relay's: the delivery waits for the relay, not for its bound.
    */
-  #runWoken(ids: string[]): void {
+  runNow(ids: string[]): void {
     const nudge = async (id: string) => {
       for (let tries = 0; tries < 20 && !this.#closed; tries++) {
         if (await this.ensureJob(id)) return;

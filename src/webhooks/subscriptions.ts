@@ -8,7 +8,7 @@ import { pageOf, pageWindow, type PageRequest } from "../db/pagination.js";
 import { checkOutboundUrl, type OutboundPolicy } from "../net/outbound.js";
 import { requireActiveTenant } from "../tenancy/module.js";
 import { isWebhookEventType, type WebhookEventType } from "./event-types.js";
-import { failSubscriptionDeliveries } from "./delivery-rows.js";
+import { failSubscriptionDeliveries, releaseHeldDeliveries } from "./delivery-rows.js";
 import { webhookSubscriptions } from "./schema.js";
 import { checkEtag, etagOf } from "../etag.js";
 import { createOnce, type RequestIds } from "../request-ids/module.js";
@@ -131,7 +131,17 @@ const live = (tenantId: string, id: string) => and(eq(webhookSubscriptions.id, i
  * scoped by tenant; another tenant's subscription reads as missing.
  */
 export class Subscriptions {
-  constructor(private readonly deps: { db: Db; keyring: Keyring; policy: OutboundPolicy; secretOverlapMs: number; requestIds?: RequestIds }) {}
+  constructor(
+    private readonly deps: {
+      db: Db;
+      keyring: Keyring;
+      policy: OutboundPolicy;
+      secretOverlapMs: number;
+      requestIds?: RequestIds;
+      /** Runs the jobs of held deliveries an update made due (ordering off, a new bound): the engine's. */
+      released?: (deliveryIds: string[]) => void;
+    },
+  ) {}
 
   /** Creates a subscription; the signing secret is returned once and stored sealed. */
   async create(tenantId: string, input: SubscriptionInput, requestId?: string): Promise<{ subscription: Subscription; secret: string }> {
@@ -219,7 +229,7 @@ export class Subscriptions {
     if (patch.eventTypes !== undefined) set.eventTypes = checkEventTypes(patch.eventTypes);
     if (patch.url !== undefined) set.url = (await checkOutboundUrl(patch.url, this.deps.policy)).href;
     if (patch.maxDeliveriesPerSecond !== undefined) set.maxDeliveriesPerSecond = checkRate(patch.maxDeliveriesPerSecond);
-    // Turning ordering on orders the deliveries written from then on; off, the held ones go at their next look.
+    // Turning ordering on orders the deliveries written from then on; off (or a new bound), the held ones are due again.
     if (patch.ordered !== undefined) set.ordered = patch.ordered;
     if (patch.orderingBoundSeconds !== undefined) set.orderingBoundSeconds = checkOrderingBound(patch.orderingBoundSeconds);
     if (patch.enabled !== undefined) {
@@ -228,13 +238,16 @@ export class Subscriptions {
       // Re-enabled: its health starts again (and nothing is requeued: RecoverDeliveries does that).
       if (patch.enabled) Object.assign(set, { consecutiveFailedDeliveries: 0, failingSince: null });
     }
-    return this.deps.db.transaction(async (tx) => {
+    const { subscription, released } = await this.deps.db.transaction(async (tx) => {
       await this.#lockCurrent(tx, tenantId, id, patch.etag);
       const [row] = await tx.update(webhookSubscriptions).set(set).where(live(tenantId, id)).returning();
       if (!row) throw notFound("subscription");
       if (patch.enabled === false) await failSubscriptionDeliveries(tx, id, "subscription_disabled");
-      return toSubscription(row);
+      const released = patch.ordered === false || patch.orderingBoundSeconds !== undefined ? await releaseHeldDeliveries(tx, id, patch.ordered === false) : [];
+      return { subscription: toSubscription(row), released };
     });
+    if (released.length > 0) this.deps.released?.(released);
+    return subscription;
   }
 
   /** Deletes a subscription and its secrets; its pending deliveries fail, its records stay readable. */

@@ -1161,10 +1161,11 @@ type UpdateSubscriptionRequest struct {
 	MaxDeliveriesPerSecond uint32 `protobuf:"varint,9,opt,name=max_deliveries_per_second,json=maxDeliveriesPerSecond,proto3" json:"max_deliveries_per_second,omitempty"`
 	// When update_mask names "ordered": ordered delivery on or off. On, the
 	// deliveries written from then on keep their order; off, held ones are
-	// sent at their next look.
+	// sent within moments (the outbox relay's grace).
 	Ordered bool `protobuf:"varint,10,opt,name=ordered,proto3" json:"ordered,omitempty"`
 	// The new bound in seconds, when update_mask names
-	// "ordering_bound_seconds"; 0 means the default, 600.
+	// "ordering_bound_seconds"; 0 means the default, 600. Held deliveries
+	// are looked at again with it.
 	OrderingBoundSeconds uint32 `protobuf:"varint,11,opt,name=ordering_bound_seconds,json=orderingBoundSeconds,proto3" json:"ordering_bound_seconds,omitempty"`
 }
 

@@ -693,7 +693,7 @@ export type UpdateSubscriptionRequest = Message<"attesto.v1.UpdateSubscriptionRe
   /**
    * When update_mask names "ordered": ordered delivery on or off. On, the
    * deliveries written from then on keep their order; off, held ones are
-   * sent at their next look.
+   * sent within moments (the outbox relay's grace).
    *
    * @generated from field: bool ordered = 10;
    */
@@ -701,7 +701,8 @@ export type UpdateSubscriptionRequest = Message<"attesto.v1.UpdateSubscriptionRe
 
   /**
    * The new bound in seconds, when update_mask names
-   * "ordering_bound_seconds"; 0 means the default, 600.
+   * "ordering_bound_seconds"; 0 means the default, 600. Held deliveries
+   * are looked at again with it.
    *
    * @generated from field: uint32 ordering_bound_seconds = 11;
    */
