@@ -115,6 +115,26 @@ export function registerWebhookCommands(program: Command, io: CliIo): void {
       io.output(jsonOf(DeliverySchema, d), () => `redelivering ${d!.id} (${d!.eventType}) to ${d!.url}`);
     });
 
+  registerSubscriptionStateCommands(webhook, io);
+
+  webhook
+    .command("event-types")
+    .description("the event catalogue: each type, what it means, since which version (--json for the schemas and examples)")
+    .action(async () => {
+      const { client } = await io.session("tenant");
+      const eventTypes = await allPages(
+        (pageToken) => client.webhooks.listEventTypes({ pageSize: 500, pageToken }),
+        (page) => page.eventTypes,
+      );
+      io.output(
+        eventTypes.map((e) => jsonOf(EventTypeSchema, e)),
+        () => eventTypes.map((e) => `${e.name}\t${e.sinceVersion}\t${e.description}`).join("\n"),
+      );
+    });
+}
+
+/** `attesto webhook enable`, `ordering` and `recover`: a subscription's state and what it re-sends. */
+function registerSubscriptionStateCommands(webhook: Command, io: CliIo): void {
   webhook
     .command("enable <subscriptionId>")
     .description("re-enable a disabled subscription (its failure counters start again; nothing is re-sent: see recover)")
@@ -145,21 +165,6 @@ export function registerWebhookCommands(program: Command, io: CliIo): void {
       const { client } = await io.session("tenant");
       const r = await client.webhooks.recoverDeliveries({ subscriptionId, since: timestampFromDate(o.since), until: o.until ? timestampFromDate(o.until) : undefined });
       io.output(jsonOf(RecoverDeliveriesResponseSchema, r), () => `recovering ${r.recoveredCount} failed deliveries${r.more ? " (more are left in the window: run it again)" : ""}`);
-    });
-
-  webhook
-    .command("event-types")
-    .description("the event catalogue: each type, what it means, since which version (--json for the schemas and examples)")
-    .action(async () => {
-      const { client } = await io.session("tenant");
-      const eventTypes = await allPages(
-        (pageToken) => client.webhooks.listEventTypes({ pageSize: 500, pageToken }),
-        (page) => page.eventTypes,
-      );
-      io.output(
-        eventTypes.map((e) => jsonOf(EventTypeSchema, e)),
-        () => eventTypes.map((e) => `${e.name}\t${e.sinceVersion}\t${e.description}`).join("\n"),
-      );
     });
 }
 
