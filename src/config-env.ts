@@ -94,7 +94,7 @@ export const envSchema = z.object({
     .min(0)
     .default(5 * 24 * 3_600_000),
   ATTESTO_WEBHOOK_PROOF_SWEEP_MS: z.coerce.number().int().min(100).default(30_000),
-  ATTESTO_WEBHOOK_DELIVERY_PROOFS: boolFromEnv.default(false),
+  ATTESTO_WEBHOOK_DELIVERY_PROOFS: boolFromEnv.default(true),
   ATTESTO_RATE_LIMITS: boolFromEnv.default(true),
   ATTESTO_RATE_LIMIT_VERIFICATION: z.string().default("100/1s"),
   ATTESTO_RATE_LIMIT_INGEST: z.string().default("20000/1s"),

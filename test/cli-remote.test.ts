@@ -196,6 +196,22 @@ describe("attesto CLI, remote", () => {
     expect(human.stdout).toContain(test.id);
   }, 240_000);
 
+  it("turns ordered delivery on at create and off and on again, with its bound", async () => {
+    const tenant = await newTenant(app.url);
+    const env = bare({ ATTESTO_URL: app.url, ATTESTO_API_KEY: tenant.key });
+    const created = await json<{ subscription: { id: string; ordered: boolean; orderingBoundSeconds: number } }>(
+      ["webhook", "create", receiver.url("/cli-ordered"), "--events", "proofstream.checkpointed", "--ordered", "--ordering-bound", "30"],
+      env,
+    );
+    expect([created.subscription.ordered, created.subscription.orderingBoundSeconds]).toEqual([true, 30]);
+    const off = await json<{ ordered?: boolean }>(["webhook", "ordering", created.subscription.id, "off"], env);
+    expect(off.ordered ?? false).toBe(false);
+    const on = await run(["webhook", "ordering", created.subscription.id, "on", "--bound", "90"], env);
+    expect(on.stdout).toContain("ordered delivery on (bound 90 s)");
+    const bad = await run(["webhook", "ordering", created.subscription.id, "maybe"], env);
+    expect([bad.code, bad.stderr]).toEqual([1, expect.stringContaining("on or off")]);
+  }, 240_000);
+
   it("creates and lists connectors for the key's tenant, and refuses another tenant's id", async () => {
     const tenant = await newTenant(app.url);
     const env = bare({ ATTESTO_URL: app.url, ATTESTO_API_KEY: tenant.key });

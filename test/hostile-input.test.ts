@@ -129,6 +129,24 @@ describe("500s that are the caller's error", () => {
     expect(await rest.json()).toMatchObject({ error: { code: "invalid_argument", field: "name" } });
   });
 
+  it("an ordering bound out of range or of the wrong type answers 400 naming the field, on RPC and REST", async () => {
+    const hook = { name: "o", url: "http://127.0.0.1:9/hook", eventTypes: ["batch.confirmed"], ordered: true };
+    for (const bound of ["604801", "-1", "1.5", '"ten"', "4294967296"]) {
+      const res = await rpc("WebhookService/CreateSubscription", `${JSON.stringify(hook).slice(0, -1)},"orderingBoundSeconds":${bound}}`);
+      expect(res.status, bound).toBe(400);
+      expect(res.body, bound).toMatch(/ordering_bound_seconds|orderingBoundSeconds/);
+    }
+    for (const body of [{ orderingBoundSeconds: 604_801 }, { orderingBoundSeconds: -5 }, { orderingBoundSeconds: "60" }, { ordered: 1 }]) {
+      const rest = await fetch(`${app.url}/v1/webhooks`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${tenant.key}` },
+        body: JSON.stringify({ ...hook, ...body }),
+      });
+      expect(rest.status, JSON.stringify(body)).toBe(400);
+      expect((await rest.json()).error.field, JSON.stringify(body)).toBe(Object.keys(body)[0]);
+    }
+  });
+
   it("a truncated application/proto body answers 400 invalid_argument, on every protocol's parse", async () => {
     const res = await rpc("ProofstreamService/GetEvent", new Uint8Array([0x0a, 0x05, 0x61, 0x62]), { contentType: "application/proto" });
     expect(res.status).toBe(400);

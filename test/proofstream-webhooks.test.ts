@@ -30,7 +30,8 @@ describe("Proofstream lifecycle events reach tenant webhooks", () => {
     const tenant = await newTenant(app.url);
     const own = await Receiver.start();
     // More subscriptions than the commit mints delivery ids for (4): the rest get ids made in its statement.
-    for (let i = 0; i < 6; i++) await webhookClient(app, tenant.key).createSubscription({ name: `receipts ${i}`, url: own.url(), eventTypes: ["proofstream.checkpointed"] });
+    // The first one ordered: its deliveries carry their ordering as emit's do.
+    for (let i = 0; i < 6; i++) await webhookClient(app, tenant.key).createSubscription({ name: `receipts ${i}`, url: own.url(), eventTypes: ["proofstream.checkpointed"], ordered: i === 0 });
     const ps = clientFor(ProofstreamService, app.url, tenant.key);
     const { stream } = await ps.createStream({ name: "receipts" });
     // The first wait signs after its commit (the stream's key is not in memory yet); the next ones sign in theirs.
@@ -44,12 +45,12 @@ describe("Proofstream lifecycle events reach tenant webhooks", () => {
       // Signed with its own commit: the checkpoint is the tree that commit made.
       expect(answer.proofReceipt!.checkpointTreeSize).toBe(answer.event!.seqNo);
       const size = Number(answer.event!.seqNo);
-      const all = await waitFor(() => {
-        const found = own.received
-          .map((r) => JSON.parse(r.body.toString("utf8")) as { id: string; event: string; data: Record<string, unknown> })
-          .filter((b) => b.event === "proofstream.checkpointed" && b.data.tree_size === size);
+      const requests = await waitFor(() => {
+        const found = own.received.filter((r) => (JSON.parse(r.body.toString("utf8")) as { data: { tree_size: number } }).data.tree_size === size);
         return found.length >= 6 ? found : undefined;
       }, `the checkpoint of size ${size} to six subscriptions`);
+      expect(requests.map((r) => r.headers["x-attesto-ordering"]).filter(Boolean)).toEqual(["in_order"]);
+      const all = requests.map((r) => JSON.parse(r.body.toString("utf8")) as { id: string; event: string; data: Record<string, unknown> });
       expect(new Set(all.map((b) => b.id)).size).toBe(6);
       for (const b of all) {
         expect(b.id).toMatch(/^dlv_[0-9A-HJKMNP-TV-Z]{26}$/);

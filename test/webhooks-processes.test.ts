@@ -5,6 +5,7 @@ import { AttemptErrorKind, DeliveryStatus } from "../gen/ts/attesto/v1/webhook_p
 import { answersPing, freePort } from "../src/infra/redis.js";
 import type { Attesto } from "../src/server/app.js";
 import { newTenant, tempDir } from "./support/server.js";
+import { inversions, seenOf, type Seen } from "./support/ordering.js";
 import { emitEvents, isolatedStore, Receiver, startWebhookServer, storeEnv, waitFor, webhookClient, type Store } from "./support/webhooks.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
@@ -167,6 +168,43 @@ describe("several worker processes", { timeout: 90_000 }, () => {
     expect(m2.length).toBeGreaterThan(0);
     expect(new Set([...m1, ...m2]).size).toBe(m1.length + m2.length);
     expect(m1.length + m2.length).toBe(3 * N);
+  });
+
+  it("keep an ordered subscription's order while earlier deliveries retry", async () => {
+    const store = await withStore("ordered");
+    const app = await withServer(store, { role: "api" });
+    const rec = await withReceiver();
+    const seen: Seen[] = [];
+    // Event 3 of each stream fails its first two attempts: the later ones of its stream wait for it.
+    rec.respond = (r) => {
+      const s = seenOf(r, true);
+      const fail = s.n === 3 && r.headers["x-attesto-attempt"] !== "3";
+      seen.push({ ...s, ok: !fail });
+      return { status: fail ? 500 : 204 };
+    };
+    const [w1, w2] = await Promise.all([spawnWorker(store, { LOG_LEVEL: "debug" }), spawnWorker(store, { LOG_LEVEL: "debug" })]);
+    const tenant = await newTenant(app.url);
+    const client = webhookClient(app, tenant.key);
+    await client.createSubscription({ name: "ordered", url: rec.url(), eventTypes: ["proofstream.checkpointed"], ordered: true });
+    const streams = ["str_P1", "str_P2", "str_P3"];
+    const N = 10;
+    await emitEvents(
+      app,
+      tenant.tenantId,
+      Array.from({ length: N }, (_, k) =>
+        streams.map((stream) => ["proofstream.checkpointed", { stream_id: stream, tree_size: k + 1 }] as ["proofstream.checkpointed", Record<string, unknown>]),
+      ).flat(),
+    );
+    await allSucceeded(client, N * streams.length);
+
+    expect(inversions(seen)).toEqual([]);
+    expect(seen.filter((s) => s.ok)).toHaveLength(N * streams.length);
+    expect(seen.filter((s) => !s.ok)).toHaveLength(2 * streams.length);
+    expect(new Set(seen.map((s) => s.ordering))).toEqual(new Set(["in_order"]));
+    // Both processes made attempts.
+    const made = (w: Worker) => w.logs.filter((l) => l.msg === "webhook delivered" || l.msg === "webhook attempt failed").length;
+    expect(made(w1)).toBeGreaterThan(0);
+    expect(made(w2)).toBeGreaterThan(0);
   });
 
   it("lose no delivery when a worker is killed with SIGKILL mid-delivery", async () => {

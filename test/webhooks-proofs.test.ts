@@ -12,6 +12,7 @@ import { payloadSha256 } from "../src/proofstream/leaf.js";
 import type { Attesto } from "../src/server/app.js";
 import { parseTlogProof } from "../src/verify/tlog-proof.js";
 import { WEBHOOK_EVENT_TYPES, type WebhookEventType } from "../src/webhooks/event-types.js";
+import { appendRequest } from "./support/proofstream.js";
 import { clientFor, newTenant } from "./support/server.js";
 import { emitEvents, isolatedStore, Receiver, startWebhookServer, waitFor, webhookClient, type Received, type Store } from "./support/webhooks.js";
 
@@ -145,6 +146,28 @@ describe("provable deliveries", () => {
     // A bundle of the deliveries stream is a bundle like any other.
     const { bundle } = await proofs.createBundle({ streamId, fromSeqNo: 1n, toSeqNo: proven.attempts[1]!.seqNo });
     expect(bundle!.id).toMatch(/^bundle_/);
+  });
+
+  it("sends no checkpoint of the deliveries Proofstream as a webhook (each would grow the stream again: a loop)", async () => {
+    const tenant = await newTenant(app.url);
+    const client = webhookClient(app, tenant.key);
+    const rec = await scripted(() => 204);
+    const { subscription } = await client.createSubscription({ name: "loop", url: rec.url(), eventTypes: ["proofstream.bundle_ready", "proofstream.checkpointed"] });
+    await emit(tenant.tenantId, 3);
+    const attempt = await waitFor(async () => {
+      const [d] = (await client.listDeliveries({ subscriptionId: subscription!.id })).deliveries;
+      return d?.status === DeliveryStatus.SUCCEEDED ? (await client.getDelivery({ deliveryId: d.id })).delivery!.attempts.find((a) => a.seqNo > 0n) : undefined;
+    }, "the attempt committed");
+    const proofs = clientFor(ProofstreamService, app.url, tenant.key);
+    // The checkpoint covering the attempt is signed (and its event emitted, or not) before this answers.
+    await proofs.createCheckpoint({ streamId: attempt.proofStreamId });
+    const types = async () => (await client.listDeliveries({ subscriptionId: subscription!.id })).deliveries.map((d) => d.eventType).sort();
+    expect(await types()).toEqual(["proofstream.bundle_ready"]);
+    // Another stream's checkpoint is sent as ever.
+    const { stream } = await proofs.createStream({ name: "other" });
+    await proofs.appendEvent(appendRequest(stream!.id, "one"));
+    await proofs.createCheckpoint({ streamId: stream!.id });
+    expect(await types()).toEqual(["proofstream.bundle_ready", "proofstream.checkpointed"]);
   });
 
   it("the sweep commits an attempt the process did not (from its rows, the same event)", async () => {

@@ -31,6 +31,8 @@ describe("webhook views: one field list, each edge's format for what it leaves o
       previousSecretExpiresAt: null,
       etag: "e1",
       maxDeliveriesPerSecond: 5,
+      ordered: true,
+      orderingBoundSeconds: 60,
       consecutiveFailedDeliveries: 2,
       failingSince: null,
     };
@@ -48,6 +50,8 @@ describe("webhook views: one field list, each edge's format for what it leaves o
       previousSecretExpiresAt: "no-time",
       etag: "e1",
       maxDeliveriesPerSecond: 5,
+      ordered: true,
+      orderingBoundSeconds: 60,
       consecutiveFailedDeliveries: 2,
       failingSince: "no-time",
     });
@@ -69,6 +73,9 @@ describe("webhook views: one field list, each edge's format for what it leaves o
       createdAt: t,
       lastAttemptAt: t,
       nextAttemptAt: null,
+      orderingKey: "stream:str_1",
+      ordering: "released_after_bound",
+      heldSince: t,
       attempts: [
         { number: 1, startedAt: t, finishedAt: t, latencyMs: 12, statusCode: 503, errorKind: "http_status", responseExcerpt: "busy", ...proof("str_1", 7, "tlog") },
         { number: 2, startedAt: t, finishedAt: null, latencyMs: null, statusCode: null, errorKind: null, responseExcerpt: "", ...proof(null, null, null) },
@@ -76,6 +83,8 @@ describe("webhook views: one field list, each edge's format for what it leaves o
     };
     const view = deliveryView(d, TAGGED);
     expect(view).toMatchObject({ status: "status:pending", failureReason: "no-text", lastAttemptAt: `time:${t.toISOString()}`, nextAttemptAt: "no-time", data: { a: 1 } });
+    expect(view).toMatchObject({ orderingKey: "stream:str_1", ordering: "released_after_bound", heldSince: `time:${t.toISOString()}` });
+    expect(deliveryView({ ...d, orderingKey: null, ordering: "", heldSince: null }, TAGGED)).toMatchObject({ orderingKey: "no-text", ordering: "no-text", heldSince: "no-time" });
     expect(view.attempts).toEqual([
       {
         number: 1,

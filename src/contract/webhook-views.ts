@@ -31,6 +31,8 @@ export const subscriptionView = <T, NT, NX, NN, S, K>(s: Subscription, f: ViewFo
   previousSecretExpiresAt: s.previousSecretExpiresAt ? f.time(s.previousSecretExpiresAt) : f.noTime,
   etag: s.etag,
   maxDeliveriesPerSecond: s.maxDeliveriesPerSecond,
+  ordered: s.ordered,
+  orderingBoundSeconds: s.orderingBoundSeconds,
   consecutiveFailedDeliveries: s.consecutiveFailedDeliveries,
   failingSince: s.failingSince ? f.time(s.failingSince) : f.noTime,
 });
@@ -64,5 +66,8 @@ export const deliveryView = <T, NT, NX, NN, S, K>(d: Delivery, f: ViewFormat<T, 
   createdAt: f.time(d.createdAt),
   lastAttemptAt: d.lastAttemptAt ? f.time(d.lastAttemptAt) : f.noTime,
   nextAttemptAt: d.nextAttemptAt ? f.time(d.nextAttemptAt) : f.noTime,
+  orderingKey: d.orderingKey ?? f.noText,
+  ordering: d.ordering || f.noText,
+  heldSince: d.heldSince ? f.time(d.heldSince) : f.noTime,
   attempts: d.attempts.map((a) => attemptView(a, f)),
 });

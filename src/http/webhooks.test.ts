@@ -32,6 +32,8 @@ function memoryWebhooks() {
     previousSecretExpiresAt: null,
     etag: "e1",
     maxDeliveriesPerSecond: 0,
+    ordered: false,
+    orderingBoundSeconds: 600,
     consecutiveFailedDeliveries: 0,
     failingSince: null,
     ...over,
@@ -55,6 +57,9 @@ function memoryWebhooks() {
     createdAt: T0,
     lastAttemptAt: T0,
     nextAttemptAt: null,
+    orderingKey: null,
+    ordering: "",
+    heldSince: null,
     attempts: [
       {
         number: 1,
@@ -154,7 +159,7 @@ describe("webhook subscription REST routes", () => {
     const body = (await res.json()) as Record<string, unknown>;
     expect(body).toMatchObject({ id: SUB, secret: "whsec_one_time", eventTypes: ["proofstream.checkpointed"], createdAt: "2026-01-01T00:00:00.000Z", previousSecretExpiresAt: null });
     expect(body).not.toHaveProperty("tenantId");
-    expect(asked[0]).toEqual({ call: "create", args: ["ten_1", { ...created, description: "", maxDeliveriesPerSecond: 0 }] });
+    expect(asked[0]).toEqual({ call: "create", args: ["ten_1", { ...created, description: "", maxDeliveriesPerSecond: 0, ordered: false, orderingBoundSeconds: 0 }] });
     const listed = (await (await app.request("/v1/webhooks?page_size=10", send("GET"))).json()) as { webhooks: Array<{ id: string }> };
     expect(listed.webhooks.map((w) => w.id)).toEqual([SUB]);
     expect(asked[1]).toEqual({ call: "list", args: ["ten_1", { pageSize: 10, pageToken: "" }] });

@@ -36,7 +36,12 @@ const REST_FIELDS: FieldNames = [
   ["event_type", "eventType"],
   ["overlap", "overlapSeconds"],
   ["max_deliveries_per_second", "maxDeliveriesPerSecond"],
+  ["ordering_bound_seconds", "orderingBoundSeconds"],
 ];
+/** REST body keys whose contract field names differ (PATCH's update_mask paths). */
+const MASK_PATHS: Record<string, string> = { eventTypes: "event_types", maxDeliveriesPerSecond: "max_deliveries_per_second", orderingBoundSeconds: "ordering_bound_seconds" };
+/** An integer field of a body as the contract's uint32 takes it (the contract's rules then bound it, naming the field). */
+const uint32Of = (v: string | string[] | boolean | number | undefined) => Math.min((v as number | undefined) ?? 0, 0xffffffff);
 
 /** Runs the contract's field rules, naming fields the way this API does. */
 function validate<D extends DescMessage>(schema: D, message: Message): void {
@@ -149,18 +154,27 @@ interface RequestReaders {
 function mountSubscriptionRoutes(app: Hono, subscriptions: WebhookRouteDeps["webhooks"]["subscriptions"], { tenant, idOf }: RequestReaders): void {
   app.post("/v1/webhooks", async (c) => {
     const tenantId = await tenant(c);
-    const f = fieldsOf(await jsonObject(c), { name: "string", url: "string", eventTypes: "string[]", description: "string", maxDeliveriesPerSecond: "integer" });
+    const f = fieldsOf(await jsonObject(c), {
+      name: "string",
+      url: "string",
+      eventTypes: "string[]",
+      description: "string",
+      maxDeliveriesPerSecond: "integer",
+      ordered: "boolean",
+      orderingBoundSeconds: "integer",
+    });
     const req = create(CreateSubscriptionRequestSchema, {
       name: f.name as string | undefined,
       url: f.url as string | undefined,
       eventTypes: f.eventTypes as string[] | undefined,
       description: f.description as string | undefined,
-      maxDeliveriesPerSecond: Math.min((f.maxDeliveriesPerSecond as number | undefined) ?? 0, 0xffffffff),
+      maxDeliveriesPerSecond: uint32Of(f.maxDeliveriesPerSecond),
+      ordered: (f.ordered as boolean | undefined) ?? false,
+      orderingBoundSeconds: uint32Of(f.orderingBoundSeconds),
     });
     validate(CreateSubscriptionRequestSchema, req);
-    const { subscription, secret } = await rest(
-      subscriptions.create(tenantId, { name: req.name, url: req.url, eventTypes: req.eventTypes, description: req.description, maxDeliveriesPerSecond: req.maxDeliveriesPerSecond }),
-    );
+    const { name, url, eventTypes, description, maxDeliveriesPerSecond, ordered, orderingBoundSeconds } = req;
+    const { subscription, secret } = await rest(subscriptions.create(tenantId, { name, url, eventTypes, description, maxDeliveriesPerSecond, ordered, orderingBoundSeconds }));
     return c.json({ ...subscriptionJson(subscription), secret }, 201);
   });
 
@@ -178,9 +192,18 @@ function mountSubscriptionRoutes(app: Hono, subscriptions: WebhookRouteDeps["web
   app.patch("/v1/webhooks/:id", async (c) => {
     const tenantId = await tenant(c);
     const id = idOf(c);
-    const f = fieldsOf(await jsonObject(c), { name: "string", url: "string", eventTypes: "string[]", description: "string", enabled: "boolean", maxDeliveriesPerSecond: "integer" });
+    const f = fieldsOf(await jsonObject(c), {
+      name: "string",
+      url: "string",
+      eventTypes: "string[]",
+      description: "string",
+      enabled: "boolean",
+      maxDeliveriesPerSecond: "integer",
+      ordered: "boolean",
+      orderingBoundSeconds: "integer",
+    });
     // PATCH changes the fields the body holds: the REST form of update_mask.
-    const paths = Object.keys(f).map((k) => (k === "eventTypes" ? "event_types" : k === "maxDeliveriesPerSecond" ? "max_deliveries_per_second" : k));
+    const paths = Object.keys(f).map((k) => MASK_PATHS[k] ?? k);
     const req = create(UpdateSubscriptionRequestSchema, {
       subscriptionId: id,
       name: (f.name as string | undefined) ?? "",
@@ -188,7 +211,9 @@ function mountSubscriptionRoutes(app: Hono, subscriptions: WebhookRouteDeps["web
       eventTypes: (f.eventTypes as string[] | undefined) ?? [],
       description: (f.description as string | undefined) ?? "",
       enabled: (f.enabled as boolean | undefined) ?? false,
-      maxDeliveriesPerSecond: Math.min((f.maxDeliveriesPerSecond as number | undefined) ?? 0, 0xffffffff),
+      maxDeliveriesPerSecond: uint32Of(f.maxDeliveriesPerSecond),
+      ordered: (f.ordered as boolean | undefined) ?? false,
+      orderingBoundSeconds: uint32Of(f.orderingBoundSeconds),
       updateMask: { paths },
     });
     validate(UpdateSubscriptionRequestSchema, req);
@@ -200,6 +225,8 @@ function mountSubscriptionRoutes(app: Hono, subscriptions: WebhookRouteDeps["web
         description: f.description as string | undefined,
         enabled: f.enabled as boolean | undefined,
         maxDeliveriesPerSecond: f.maxDeliveriesPerSecond as number | undefined,
+        ordered: f.ordered as boolean | undefined,
+        orderingBoundSeconds: f.orderingBoundSeconds as number | undefined,
       }),
     );
     return c.json(subscriptionJson(subscription));

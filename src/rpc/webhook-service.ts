@@ -28,7 +28,15 @@ export function webhookService({ webhooks }: { webhooks: Webhooks }): ServiceImp
     async createSubscription(req, ctx) {
       const { subscription, secret } = await subscriptions.create(
         tenantOf(ctx).tenantId,
-        { name: req.name, url: req.url, eventTypes: req.eventTypes, description: req.description, maxDeliveriesPerSecond: req.maxDeliveriesPerSecond },
+        {
+          name: req.name,
+          url: req.url,
+          eventTypes: req.eventTypes,
+          description: req.description,
+          maxDeliveriesPerSecond: req.maxDeliveriesPerSecond,
+          ordered: req.ordered,
+          orderingBoundSeconds: req.orderingBoundSeconds,
+        },
         req.requestId,
       );
       return { subscription: subscriptionMsg(subscription), secret };
@@ -93,7 +101,7 @@ export function webhookService({ webhooks }: { webhooks: Webhooks }): ServiceImp
   };
 }
 
-const UPDATABLE = ["name", "url", "event_types", "description", "enabled", "max_deliveries_per_second"] as const;
+const UPDATABLE = ["name", "url", "event_types", "description", "enabled", "max_deliveries_per_second", "ordered", "ordering_bound_seconds"] as const;
 
 /** The domain patch of an UpdateSubscription: the fields its update_mask names, a named field that must not be empty checked. */
 function subscriptionPatch(req: UpdateSubscriptionRequest): SubscriptionPatch {
@@ -109,6 +117,8 @@ function subscriptionPatch(req: UpdateSubscriptionRequest): SubscriptionPatch {
     description: named.has("description") ? req.description : undefined,
     enabled: named.has("enabled") ? req.enabled : undefined,
     maxDeliveriesPerSecond: named.has("max_deliveries_per_second") ? req.maxDeliveriesPerSecond : undefined,
+    ordered: named.has("ordered") ? req.ordered : undefined,
+    orderingBoundSeconds: named.has("ordering_bound_seconds") ? req.orderingBoundSeconds : undefined,
     etag: req.etag || undefined,
   };
 }

@@ -10,6 +10,7 @@ import { decideNext, lastAttempt, type AttemptResult } from "./schedule.js";
 import type { WebhookSettings } from "./settings.js";
 import { deliveryHeaders, signingKeys, type SigningKeys } from "./signing.js";
 import { openSecrets } from "./subscriptions.js";
+import { ORDERING_HEADER } from "./ordering.js";
 
 /** Which attempt this was and how it ended (HTTP status or error kind), for the queue board. */
 export interface AttemptSummary {
@@ -20,10 +21,15 @@ export interface AttemptSummary {
 
 export type AttemptOutcome =
   /** Succeeded, or nothing to do (not pending, or another worker has the attempt). */
-  | { kind: "done"; summary?: AttemptSummary }
-  | { kind: "failed"; reason: string; summary?: AttemptSummary }
-  /** The next attempt is due then. */
-  | { kind: "later"; at: Date; summary?: AttemptSummary };
+  (
+    | { kind: "done"; summary?: AttemptSummary }
+    | { kind: "failed"; reason: string; summary?: AttemptSummary }
+    /** The next attempt is due then. */
+    | { kind: "later"; at: Date; summary?: AttemptSummary }
+  ) & {
+    /** Ordered delivery: held deliveries this one's end made due now; their jobs are to run now. */
+    woken?: string[];
+  };
 
 interface OpenedSecrets {
   sealed: Buffer;
@@ -61,7 +67,8 @@ export class AttemptRunner {
     if (claim.number > lastAttempt(claim, settings.retrySchedule)) {
       // The last scheduled attempt was interrupted (after the interruptions that do not count): no more.
       await store.exhaust(claim);
-      return { kind: "failed", reason: "attempts_exhausted" };
+      const woken = claim.orderingKey ? await store.wakeNext([{ subscriptionId: claim.subscriptionId, orderingKey: claim.orderingKey }]) : undefined;
+      return { kind: "failed", reason: "attempts_exhausted", woken };
     }
     let sent: { latencyMs: number; statusCode: number | null; excerpt: string; result: AttemptResult };
     try {
@@ -73,6 +80,8 @@ export class AttemptRunner {
         timestamp: Math.floor(Date.now() / 1000),
         ...this.#secrets(claim),
       });
+      // Ordered subscriptions: every attempt says whether it is in order (ordering.ts).
+      if (claim.ordering) headers[ORDERING_HEADER] = claim.ordering;
       const r = await inSpan("webhook.attempt POST", { kind: SpanKind.CLIENT, attributes: { "webhook.delivery_id": claim.id, "webhook.attempt": claim.number } }, async (span) => {
         // The receiver may continue the trace (ATTESTO_WEBHOOK_TRACEPARENT): this span is its parent.
         const traceparent = span && settings.traceparent ? currentTraceparent() : undefined;
@@ -145,12 +154,14 @@ export class AttemptRunner {
       of: lastAttempt(claim, settings.retrySchedule),
       last: sent.statusCode !== null ? `HTTP ${sent.statusCode}` : decision.errorKind,
     };
+    // Ordered delivery: its end lets the next delivery of its key go (a failure too: the order is of attempts, not of successes).
+    const woken = decision.status !== "pending" && claim.orderingKey ? await store.wakeNext([{ subscriptionId: claim.subscriptionId, orderingKey: claim.orderingKey }]) : undefined;
     if (decision.status === "succeeded") {
       logger.debug(log, "webhook delivered");
-      return { kind: "done", summary };
+      return { kind: "done", summary, woken };
     }
     logger.info({ ...log, next: decision.nextAt?.toISOString() ?? null }, "webhook attempt failed");
-    return decision.status === "failed" ? { kind: "failed", reason: decision.reason!, summary } : { kind: "later", at: decision.nextAt!, summary };
+    return decision.status === "failed" ? { kind: "failed", reason: decision.reason!, summary, woken } : { kind: "later", at: decision.nextAt!, summary };
   }
 
   /** The secrets of a claim's subscription: opened once, again only after a rotation changed them. */
@@ -186,6 +197,8 @@ export class AttemptRunner {
       await this.deps.store.failPending(id, reason);
       return { kind: "failed", reason };
     }
+    // Held for ordered delivery, and the earlier delivery ended while the claim held it: claim again now.
+    if (state.heldInVain) return { kind: "later", at: new Date(now + 100) };
     if (leaseUntil && leaseUntil > now) {
       // In flight elsewhere: look again soon (that attempt may end well before its lease does).
       return { kind: "later", at: new Date(Math.min(leaseUntil, now + 1_000)) };

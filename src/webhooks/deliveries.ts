@@ -1,4 +1,5 @@
 import { and, asc, desc, eq, gte, lt, sql } from "drizzle-orm";
+import { deliveryOrdering, type DeliveryOrdering } from "./ordering.js";
 import type { Db } from "../db/db.js";
 import { AppError, notFound } from "../errors.js";
 import { sha256Hex, urlHost, type AttemptRecorder } from "./attempt-recorder.js";
@@ -48,6 +49,12 @@ export interface Delivery {
   lastAttemptAt: Date | null;
   /** When the next attempt is due: set while pending and not in flight. */
   nextAttemptAt: Date | null;
+  /** Ordered subscriptions: the key whose deliveries keep their order (ordering.ts); null when unordered. */
+  orderingKey: string | null;
+  /** What the delivery says of its order, as its attempts' X-Attesto-Ordering header ("" when unordered). */
+  ordering: DeliveryOrdering;
+  /** Held behind an earlier delivery of its key since then; null when never held. */
+  heldSince: Date | null;
   /** Oldest first; only from getDelivery. */
   attempts: Attempt[];
 }
@@ -69,6 +76,9 @@ function toDelivery(row: Row, attempts: Attempt[] = []): Delivery {
     createdAt: row.createdAt,
     lastAttemptAt: row.lastAttemptAt,
     nextAttemptAt: row.status === "pending" && !row.inFlightUntil ? row.nextAttemptAt : null,
+    orderingKey: row.orderingKey,
+    ordering: deliveryOrdering(row),
+    heldSince: row.heldSince,
     attempts,
   };
 }

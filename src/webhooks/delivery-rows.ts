@@ -3,11 +3,8 @@ import type { Db } from "../db/db.js";
 import { AppError, notFound } from "../errors.js";
 import type { AttemptErrorKind } from "./schema.js";
 import { webhookDeliveries, webhookSubscriptions } from "./schema.js";
-
-/** Interrupted attempts beyond this many use up the schedule like failed ones (no endless loop). */
-const MAX_FREE_INTERRUPTS = 3;
-/** A delivery job is early by more than this: it waits (clocks of two hosts may differ a little). */
-const EARLY_SLACK_MS = 1_000;
+import { claimStatement, wakeNextStatement, type ClaimRow } from "./claim-sql.js";
+import { deliveryOrdering, type DeliveryOrdering } from "./ordering.js";
 
 /** A delivery whose next attempt this worker now owns, with what signing it needs. */
 export interface Claim {
@@ -25,6 +22,10 @@ export interface Claim {
   secretEnc: Buffer | null;
   previousSecretEnc: Buffer | null;
   previousSecretExpiresAt: Date | null;
+  /** Ordered subscriptions: the delivery's ordering key; null when unordered. */
+  orderingKey: string | null;
+  /** What the attempt says of its order (the X-Attesto-Ordering header). */
+  ordering: DeliveryOrdering;
 }
 
 /** An attempt's end, as recorded. */
@@ -52,6 +53,8 @@ export interface DeliveryState {
   inFlightUntil: Date | null;
   enabled: boolean;
   deletedAt: Date | null;
+  /** Held for ordered delivery (never attempted, its next attempt later) while no earlier delivery of its key is pending any more. */
+  heldInVain: boolean;
 }
 
 // Raw rows of the prepared statements: the driver may give timestamps as
@@ -103,60 +106,9 @@ export class DeliveryRows {
     return (await this.#db.execute<T>(statement)) as unknown as T[];
   }
 
-  /**
-   * One statement for a batch of deliveries: lock each row, check it is due
-   * and not in flight, take the next attempt number and the lease, and record
-   * an interrupted predecessor. Rows locked by another statement are skipped,
-   * not waited for (their jobs look again a moment later).
-   */
+  /** Claims the next attempt of each of these deliveries that is due, not in flight, and not held behind an earlier one of its order (claim-sql.ts). */
   async claim(ids: string[]): Promise<Map<string, Claim>> {
-    const rows = await this.#query<{
-      id: string;
-      tenant_id: string;
-      subscription_id: string;
-      event_type: string;
-      url: string;
-      body: string;
-      attempt_count: number;
-      extra_attempts: number;
-      final_attempt: number | null;
-      started_at: Date | string;
-      secret_enc: Uint8Array | null;
-      previous_secret_enc: Uint8Array | null;
-      previous_secret_expires_at: Date | string | null;
-    }>(sql`WITH cur AS (
-            SELECT d.id, d.in_flight_until AS lease, d.attempt_count AS previous_number, d.last_attempt_at AS previous_start
-            FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id
-            WHERE d.id IN (${sql.join(
-              ids.map((id) => sql`${id}`),
-              sql`, `,
-            )}) AND d.status = 'pending'
-              AND (d.in_flight_until IS NULL OR d.in_flight_until < now())
-              AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= now() + make_interval(secs => ${EARLY_SLACK_MS / 1000}))
-              AND s.deleted_at IS NULL AND (s.enabled OR d.test)
-            ORDER BY d.id
-            FOR UPDATE OF d SKIP LOCKED
-          ), claimed AS (
-            -- Only columns outside every index change here, so the update can stay on its page (HOT).
-            UPDATE webhook_deliveries d SET
-              attempt_count = d.attempt_count + 1,
-              extra_attempts = d.extra_attempts + (CASE WHEN cur.lease IS NOT NULL AND d.extra_attempts < ${MAX_FREE_INTERRUPTS} THEN 1 ELSE 0 END),
-              final_attempt = d.final_attempt + (CASE WHEN cur.lease IS NOT NULL AND d.extra_attempts < ${MAX_FREE_INTERRUPTS} THEN 1 ELSE 0 END),
-              in_flight_until = now() + make_interval(secs => ${this.leaseMs / 1000}),
-              last_attempt_at = now()
-            FROM cur WHERE d.id = cur.id
-            RETURNING d.id, d.tenant_id, d.subscription_id, d.event_type, d.url, d.body, d.attempt_count,
-              d.extra_attempts, d.final_attempt, d.last_attempt_at AS started_at
-          ), interrupted AS (
-            -- The previous attempt's worker let its lease run out: that attempt is recorded as interrupted.
-            INSERT INTO webhook_attempts (delivery_id, number, started_at, finished_at, error_kind)
-            SELECT cur.id, cur.previous_number, coalesce(cur.previous_start, now()), now(), 'interrupted'
-            FROM cur WHERE cur.lease IS NOT NULL AND cur.previous_number > 0
-            ON CONFLICT (delivery_id, number) DO NOTHING
-          )
-          SELECT c.id, c.tenant_id, c.subscription_id, c.event_type, c.url, c.body, c.attempt_count, c.extra_attempts,
-            c.final_attempt, c.started_at, s.secret_enc, s.previous_secret_enc, s.previous_secret_expires_at
-          FROM claimed c JOIN webhook_subscriptions s ON s.id = c.subscription_id`);
+    const rows = await this.#query<ClaimRow>(claimStatement(ids, this.leaseMs));
     return new Map(
       rows.map((r) => [
         r.id,
@@ -174,6 +126,8 @@ export class DeliveryRows {
           secretEnc: asBuffer(r.secret_enc),
           previousSecretEnc: asBuffer(r.previous_secret_enc),
           previousSecretExpiresAt: asDate(r.previous_secret_expires_at),
+          orderingKey: r.ordering_key,
+          ordering: deliveryOrdering({ orderingKey: r.ordering_key, releasedAfterBoundAt: asDate(r.released_after_bound_at), finalAttempt: r.final_attempt }),
         },
       ]),
     );
@@ -231,6 +185,12 @@ export class DeliveryRows {
     return new Set(applied.map((r) => `${r.id}#${r.number}`));
   }
 
+  /** Makes the next held delivery of each ordering key due now (claim-sql.ts `wakeNextStatement`); returns their ids. */
+  async wakeNext(keys: Array<{ subscriptionId: string; orderingKey: string }>): Promise<string[]> {
+    if (keys.length === 0) return [];
+    return (await this.#query<{ id: string }>(wakeNextStatement(keys))).map((r) => r.id);
+  }
+
   /** Ends a claimed delivery whose last scheduled attempt was interrupted: the claim itself does not count. */
   async exhaust(claim: Claim): Promise<void> {
     await this.#db
@@ -256,7 +216,12 @@ export class DeliveryRows {
       in_flight_until: Date | string | null;
       enabled: boolean;
       deleted_at: Date | string | null;
-    }>(sql`SELECT d.status, d.test, d.next_attempt_at, d.in_flight_until, s.enabled, s.deleted_at
+      held_in_vain: boolean;
+    }>(sql`SELECT d.status, d.test, d.next_attempt_at, d.in_flight_until, s.enabled, s.deleted_at,
+            (d.held_since IS NOT NULL AND d.attempt_count = 0 AND d.next_attempt_at > now() AND NOT EXISTS (
+              SELECT 1 FROM webhook_deliveries e
+              WHERE e.subscription_id = d.subscription_id AND e.ordering_key = d.ordering_key AND e.ordering_seq < d.ordering_seq
+                AND e.status = 'pending' AND e.final_attempt IS NULL)) AS held_in_vain
           FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id WHERE d.id = ${id}`);
     if (!row) return undefined;
     return {
@@ -266,6 +231,7 @@ export class DeliveryRows {
       inFlightUntil: asDate(row.in_flight_until),
       enabled: row.enabled,
       deletedAt: asDate(row.deleted_at),
+      heldInVain: row.held_in_vain,
     };
   }
 
@@ -345,4 +311,19 @@ export async function failSubscriptionDeliveries(tx: Db, subscriptionId: string,
     .update(webhookDeliveries)
     .set({ status: "failed", failureReason: reason, nextAttemptAt: null, completedAt: new Date() })
     .where(and(eq(webhookDeliveries.subscriptionId, subscriptionId), eq(webhookDeliveries.status, "pending")));
+}
+
+/**
+ * Makes a subscription's held deliveries (ordered delivery) due now, in the caller's transaction:
+ * ordering turned off or its bound changed. Returns their ids, whose jobs are to run now (the
+ * relay's, should that fail); each claim then decides again (held anew, with the new bound,
+ * while an earlier one is still pending and ordering is on).
+ */
+export async function releaseHeldDeliveries(tx: Db, subscriptionId: string, unordered: boolean): Promise<string[]> {
+  // Ordering off: its pending deliveries are unordered from now on (their views and attempts say so).
+  if (unordered) await tx.execute(sql`UPDATE webhook_deliveries SET ordering_key = NULL WHERE subscription_id = ${subscriptionId} AND status = 'pending' AND ordering_key IS NOT NULL`);
+  const rows = (await tx.execute<{ id: string }>(sql`UPDATE webhook_deliveries SET next_attempt_at = now()
+    WHERE subscription_id = ${subscriptionId} AND status = 'pending' AND held_since IS NOT NULL AND attempt_count = 0 AND next_attempt_at > now()
+    RETURNING id`)) as unknown as Array<{ id: string }>;
+  return rows.map((r) => r.id);
 }

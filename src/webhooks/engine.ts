@@ -125,8 +125,28 @@ export class WebhookEngine {
   }
 
   /** Makes the delivery's next attempt now, if it is due (tests and tools; the worker calls the same). */
-  attempt(deliveryId: string): Promise<AttemptOutcome> {
-    return this.deps.runner.attempt(deliveryId);
+  async attempt(deliveryId: string): Promise<AttemptOutcome> {
+    const outcome = await this.deps.runner.attempt(deliveryId);
+    if (outcome.woken?.length) this.runNow(outcome.woken);
+    return outcome;
+  }
+
+  /**
+   * Ordered delivery: the jobs of deliveries made due (by the end of an
+   * earlier one, or by a change of the subscription) run now. A job that is running at that moment (its claim
+   * held the delivery and is about to delay it) is looked at again once it
+   * is not. Should this fail, the row is due and overdue rows are the
+   * relay's: the delivery waits for the relay, not for its bound.
+   */
+  runNow(ids: string[]): void {
+    const nudge = async (id: string) => {
+      for (let tries = 0; tries < 20 && !this.#closed; tries++) {
+        if (await this.ensureJob(id)) return;
+        if ((await this.queue.getJobState(id)) !== "active") return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    for (const id of ids) nudge(id).catch((err: Error) => this.deps.logger.warn({ deliveryId: id, err: err.message }, "could not run a held webhook delivery's job; the relay will"));
   }
 
   // What the board shows comes with what the job does anyway (its return value, its failure, its
@@ -138,7 +158,7 @@ export class WebhookEngine {
       await job.moveToDelayed(admitted.retryAt, token);
       throw new DelayedError();
     }
-    const outcome = await this.deps.runner.attempt(job.data.deliveryId);
+    const outcome = await this.attempt(job.data.deliveryId);
     const summary = outcome.summary;
     if (outcome.kind === "failed") throw new UnrecoverableError(`delivery failed${summary ? ` after ${summaryText(summary)}` : ""}: ${outcome.reason}`);
     if (outcome.kind === "later") {

@@ -72,7 +72,14 @@ export class Webhooks {
     this.engine = new WebhookEngine({ store, runner, jobs, logger, settings, throttle });
     this.#stopWaking = outbox.onCommitted(() => this.engine.wake());
     this.events = outbox;
-    this.subscriptions = new Subscriptions({ db, keyring, policy: settings.policy, secretOverlapMs: settings.secretOverlapMs, requestIds: deps.requestIds });
+    this.subscriptions = new Subscriptions({
+      db,
+      keyring,
+      policy: settings.policy,
+      secretOverlapMs: settings.secretOverlapMs,
+      requestIds: deps.requestIds,
+      released: (ids) => this.engine.runNow(ids),
+    });
     this.deliveries = new Deliveries({
       db,
       store,

@@ -4,7 +4,16 @@ import type { Db } from "../db/db.js";
 import { AppError, invalidArgument } from "../errors.js";
 import { newId } from "../ids.js";
 import { isWebhookEventType, rfc3339, type WebhookEventData, type WebhookEventType } from "./event-types.js";
-import { webhookSubscriptions } from "./schema.js";
+import { orderingKey } from "./ordering.js";
+import { webhookDeliveryStreams, webhookSubscriptions } from "./schema.js";
+
+/**
+ * Events about a stream's growth. Of the tenant's deliveries Proofstream
+ * they are not sent: each would be a delivery whose attempt grows that
+ * stream again, so the next checkpoint (witnessing, anchor) would send
+ * another, for ever. Its fork evidence and bundles are sent as any other.
+ */
+const GROWTH_EVENTS: ReadonlySet<string> = new Set(["proofstream.checkpointed", "proofstream.witnessed", "event.anchored"]);
 
 /** Largest `data` accepted, serialized. */
 export const MAX_DATA_BYTES = 256 * 1024;
@@ -20,6 +29,8 @@ export interface NewDelivery {
   data: Record<string, unknown>;
   test?: boolean;
   createdAt?: Date;
+  /** Ordered subscriptions only: the key whose deliveries keep their order (ordering.ts). */
+  orderingKey?: string;
 }
 
 /**
@@ -100,7 +111,7 @@ export class WebhookOutbox implements WebhookEmitter {
     if (!isWebhookEventType(type)) throw new AppError("invalid_argument", `unknown webhook event type "${String(type).slice(0, 64)}"`, { field: "event_type" });
     const dataJson = serializeData(data);
     const subscriptions = await tx
-      .select({ id: webhookSubscriptions.id, url: webhookSubscriptions.url })
+      .select({ id: webhookSubscriptions.id, url: webhookSubscriptions.url, ordered: webhookSubscriptions.ordered })
       .from(webhookSubscriptions)
       .where(
         and(
@@ -108,12 +119,16 @@ export class WebhookOutbox implements WebhookEmitter {
           eq(webhookSubscriptions.enabled, true),
           isNull(webhookSubscriptions.deletedAt),
           sql`${webhookSubscriptions.eventTypes} @> ARRAY[${type}]::text[]`,
+          GROWTH_EVENTS.has(type) && typeof (data as { stream_id?: unknown }).stream_id === "string"
+            ? sql`NOT EXISTS (SELECT 1 FROM ${webhookDeliveryStreams} w WHERE w.tenant_id = ${tenantId} AND w.stream_id = ${(data as { stream_id: string }).stream_id})`
+            : undefined,
         ),
       );
     const createdAt = new Date();
+    const key = subscriptions.some((s) => s.ordered) ? orderingKey(type, data as Record<string, unknown>) : undefined;
     await this.#insert(
       tx,
-      subscriptions.map((s) => ({ tenantId, subscriptionId: s.id, url: s.url, eventType: type, dataJson, createdAt })),
+      subscriptions.map((s) => ({ tenantId, subscriptionId: s.id, url: s.url, eventType: type, dataJson, createdAt, orderingKey: s.ordered ? key : undefined })),
     );
     return subscriptions.length;
   }
@@ -121,29 +136,38 @@ export class WebhookOutbox implements WebhookEmitter {
   emitInStatement<T extends WebhookEventType>(type: T, items: ReadonlyArray<{ key: string; tenantId: string; data: WebhookEventData[T] }>, guard: SQL): SQL {
     if (!isWebhookEventType(type)) throw new AppError("invalid_argument", `unknown webhook event type "${String(type).slice(0, 64)}"`, { field: "event_type" });
     const createdAt = new Date();
+    const growth = GROWTH_EVENTS.has(type);
     const json = JSON.stringify(
-      items.map((item) => ({
-        key: item.key,
-        tenant_id: item.tenantId,
-        data: serializeData(item.data),
-        ids: Array.from({ length: MINTED_IDS }, () => newId("dlv")),
-      })),
+      items.map((item) => {
+        const streamId = (item.data as { stream_id?: unknown }).stream_id;
+        return {
+          key: item.key,
+          tenant_id: item.tenantId,
+          data: serializeData(item.data),
+          ids: Array.from({ length: MINTED_IDS }, () => newId("dlv")),
+          // As emit: the ordering key for ordered subscriptions, and no growth event of a deliveries Proofstream.
+          ordering_key: orderingKey(type, item.data as Record<string, unknown>) ?? null,
+          growth_stream: growth && typeof streamId === "string" ? streamId : null,
+        };
+      }),
     );
     const at = createdAt.toISOString();
     // The body is deliveryBody's, byte for byte: to_jsonb(text)::text quotes a string as JSON.stringify does.
     // Past the minted ids, an id keeps the first one's time part (ULIDs sort by it) with 64 random bits.
     return sql`
-      INSERT INTO webhook_deliveries (id, tenant_id, subscription_id, event_type, url, body, test, next_attempt_at, created_at, trace_parent)
+      INSERT INTO webhook_deliveries (id, tenant_id, subscription_id, event_type, url, body, test, next_attempt_at, created_at, trace_parent, ordering_key, ordering_seq)
       SELECT d.id, d.tenant_id, d.subscription_id, ${type}, d.url,
         '{"id":' || to_jsonb(d.id)::text || ',"event":' || to_jsonb(${type}::text)::text || ',"tenant_id":' || to_jsonb(d.tenant_id)::text ||
           ',"created_at":' || to_jsonb(${rfc3339(createdAt)}::text)::text || ',"data":' || d.data || '}',
-        false, ${at}::timestamptz, ${at}::timestamptz, ${currentTraceparent() ?? null}
+        false, ${at}::timestamptz, ${at}::timestamptz, ${currentTraceparent() ?? null},
+        CASE WHEN d.ordered THEN d.ordering_key END, CASE WHEN d.ordered AND d.ordering_key IS NOT NULL THEN nextval('webhook_delivery_ordering_seq') END
       FROM (
-        SELECT i.tenant_id, i.data, s.id AS subscription_id, s.url,
+        SELECT i.tenant_id, i.data, i.ordering_key, s.id AS subscription_id, s.url, s.ordered,
           COALESCE(i.ids ->> (row_number() OVER (PARTITION BY i.key ORDER BY s.id) - 1)::int, 'dlv_' || substr(i.ids ->> 0, 5, 10) || upper(substr(md5(random()::text), 1, 16))) AS id
-        FROM jsonb_to_recordset(${json}::jsonb) AS i(key text, tenant_id text, data text, ids jsonb)
+        FROM jsonb_to_recordset(${json}::jsonb) AS i(key text, tenant_id text, data text, ids jsonb, ordering_key text, growth_stream text)
         JOIN webhook_subscriptions s ON s.tenant_id = i.tenant_id AND s.enabled AND s.deleted_at IS NULL AND s.event_types @> ARRAY[${type}]::text[]
         ${guard}
+          AND (i.growth_stream IS NULL OR NOT EXISTS (SELECT 1 FROM webhook_delivery_streams w WHERE w.tenant_id = i.tenant_id AND w.stream_id = i.growth_stream))
       ) d
       RETURNING 1`;
   }
@@ -176,9 +200,11 @@ export class WebhookOutbox implements WebhookEmitter {
         ids.push(id);
         const body = deliveryBody(id, d.eventType, d.tenantId, d.createdAt, d.dataJson);
         const at = d.createdAt.toISOString();
-        return sql`(${id}, ${d.tenantId}, ${d.subscriptionId}, ${d.eventType}, ${d.url}, ${body}, ${d.test ?? false}, ${at}::timestamptz, ${at}::timestamptz, ${traceParent})`;
+        // An ordered delivery's place in its key's order: the sequence, in the order the rows are written.
+        const seq = d.orderingKey ? sql`nextval('webhook_delivery_ordering_seq')` : sql`NULL::bigint`;
+        return sql`(${id}, ${d.tenantId}, ${d.subscriptionId}, ${d.eventType}, ${d.url}, ${body}, ${d.test ?? false}, ${at}::timestamptz, ${at}::timestamptz, ${traceParent}, ${d.orderingKey ?? null}::text, ${seq})`;
       });
-      await tx.execute(sql`INSERT INTO webhook_deliveries (id, tenant_id, subscription_id, event_type, url, body, test, next_attempt_at, created_at, trace_parent)
+      await tx.execute(sql`INSERT INTO webhook_deliveries (id, tenant_id, subscription_id, event_type, url, body, test, next_attempt_at, created_at, trace_parent, ordering_key, ordering_seq)
           VALUES ${sql.join(values, sql`, `)}`);
     }
     return ids;

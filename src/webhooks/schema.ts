@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigint, boolean, index, integer, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { bigint, boolean, index, integer, pgSequence, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 import { bytea } from "../db/columns.js";
 import { tenants } from "../tenancy/schema.js";
 
@@ -27,6 +27,10 @@ export const webhookSubscriptions = pgTable(
     disabledReason: text("disabled_reason"),
     /** At most this many deliveries per second across all instances; 0: no limit. */
     maxDeliveriesPerSecond: integer("max_deliveries_per_second").notNull().default(0),
+    /** Ordered delivery (ordering.ts): the deliveries of one ordering key are attempted in order. */
+    ordered: boolean("ordered").notNull().default(false),
+    /** How long a delivery of an ordered subscription waits behind an earlier pending one before it is sent anyway. */
+    orderingBoundSeconds: integer("ordering_bound_seconds").notNull().default(600),
     /** Deliveries that ended failed in a row; a success resets it (auto-disable). */
     consecutiveFailedDeliveries: integer("consecutive_failed_deliveries").notNull().default(0),
     /** The first failed attempt since the last success; null after a success (auto-disable). */
@@ -41,6 +45,9 @@ export const webhookSubscriptions = pgTable(
   },
   (t) => [index("webhook_subscriptions_tenant").on(t.tenantId, t.id)],
 );
+
+/** The order of ordered deliveries: each row of an ordered subscription takes the next value when it is written. */
+export const webhookDeliveryOrderingSeq = pgSequence("webhook_delivery_ordering_seq");
 
 export type DeliveryStatus = "pending" | "succeeded" | "failed";
 
@@ -88,6 +95,14 @@ export const webhookDeliveries = pgTable(
     lastAttemptAt: tstz("last_attempt_at"),
     createdAt: tstz("created_at").notNull().defaultNow(),
     completedAt: tstz("completed_at"),
+    /** Ordered subscriptions only (ordering.ts): the key whose deliveries keep their order; null: unordered. */
+    orderingKey: text("ordering_key"),
+    /** The delivery's place in its key's order: taken from webhook_delivery_ordering_seq when the row is written. */
+    orderingSeq: bigint("ordering_seq", { mode: "number" }),
+    /** When a claim first found an earlier delivery of its key pending and held it back. */
+    heldSince: tstz("held_since"),
+    /** When the ordering bound ran out and the delivery was sent with an earlier one still pending. */
+    releasedAfterBoundAt: tstz("released_after_bound_at"),
   },
   (t) => [
     index("webhook_deliveries_tenant").on(t.tenantId, t.id),
@@ -101,6 +116,10 @@ export const webhookDeliveries = pgTable(
     index("webhook_deliveries_unenqueued")
       .on(t.id)
       .where(sql`${t.enqueuedAt} IS NULL`),
+    // Ordered delivery: the pending deliveries of a key, in order (a claim's "is an earlier one pending?", the wake of the next).
+    index("webhook_deliveries_ordering")
+      .on(t.subscriptionId, t.orderingKey, t.orderingSeq)
+      .where(sql`${t.status} = 'pending' AND ${t.orderingKey} IS NOT NULL`),
   ],
 );
 

@@ -8,11 +8,12 @@ import { pageOf, pageWindow, type PageRequest } from "../db/pagination.js";
 import { checkOutboundUrl, type OutboundPolicy } from "../net/outbound.js";
 import { requireActiveTenant } from "../tenancy/module.js";
 import { isWebhookEventType, type WebhookEventType } from "./event-types.js";
-import { failSubscriptionDeliveries } from "./delivery-rows.js";
+import { failSubscriptionDeliveries, releaseHeldDeliveries } from "./delivery-rows.js";
 import { webhookSubscriptions } from "./schema.js";
 import { checkEtag, etagOf } from "../etag.js";
 import { createOnce, type RequestIds } from "../request-ids/module.js";
 import { newSigningSecret } from "./signing.js";
+import { checkOrderingBound } from "./ordering.js";
 
 /** Encryption context (HKDF info) of the sealed signing secrets. */
 export const SECRET_CONTEXT = "webhook_subscriptions.secret";
@@ -36,6 +37,10 @@ export interface Subscription {
   previousSecretExpiresAt: Date | null;
   /** At most this many deliveries per second across all instances; 0: no limit. */
   maxDeliveriesPerSecond: number;
+  /** Ordered delivery (ordering.ts): deliveries of one ordering key are attempted in order. */
+  ordered: boolean;
+  /** How long an ordered delivery waits behind an earlier pending one before it is sent anyway, in seconds. */
+  orderingBoundSeconds: number;
   /** Changes whenever any field above does (see etag.ts); not with the health counters below. */
   etag: string;
   /** Deliveries that ended failed in a row (auto-disable). */
@@ -50,6 +55,9 @@ export interface SubscriptionInput {
   eventTypes: readonly string[];
   description?: string;
   maxDeliveriesPerSecond?: number;
+  ordered?: boolean;
+  /** 0 or unset: the default (ordering.ts). */
+  orderingBoundSeconds?: number;
 }
 
 export interface SubscriptionPatch {
@@ -59,6 +67,9 @@ export interface SubscriptionPatch {
   description?: string;
   enabled?: boolean;
   maxDeliveriesPerSecond?: number;
+  ordered?: boolean;
+  /** 0: back to the default (ordering.ts). */
+  orderingBoundSeconds?: number;
   /** The etag as the caller read it; unset changes unconditionally. */
   etag?: string;
 }
@@ -80,6 +91,8 @@ export function toSubscription(row: Row, now = new Date()): Subscription {
     secretRotatedAt: row.secretRotatedAt,
     previousSecretExpiresAt: row.previousSecretEnc && row.previousSecretExpiresAt && row.previousSecretExpiresAt > now ? row.previousSecretExpiresAt : null,
     maxDeliveriesPerSecond: row.maxDeliveriesPerSecond,
+    ordered: row.ordered,
+    orderingBoundSeconds: row.orderingBoundSeconds,
   };
   // The etag covers the stored state, not the clock: an overlap running out does not change it.
   return {
@@ -118,7 +131,17 @@ const live = (tenantId: string, id: string) => and(eq(webhookSubscriptions.id, i
  * scoped by tenant; another tenant's subscription reads as missing.
  */
 export class Subscriptions {
-  constructor(private readonly deps: { db: Db; keyring: Keyring; policy: OutboundPolicy; secretOverlapMs: number; requestIds?: RequestIds }) {}
+  constructor(
+    private readonly deps: {
+      db: Db;
+      keyring: Keyring;
+      policy: OutboundPolicy;
+      secretOverlapMs: number;
+      requestIds?: RequestIds;
+      /** Runs the jobs of held deliveries an update made due (ordering off, a new bound): the engine's. */
+      released?: (deliveryIds: string[]) => void;
+    },
+  ) {}
 
   /** Creates a subscription; the signing secret is returned once and stored sealed. */
   async create(tenantId: string, input: SubscriptionInput, requestId?: string): Promise<{ subscription: Subscription; secret: string }> {
@@ -161,6 +184,8 @@ export class Subscriptions {
           eventTypes,
           description: input.description ?? "",
           maxDeliveriesPerSecond: checkRate(input.maxDeliveriesPerSecond ?? 0),
+          ordered: input.ordered ?? false,
+          orderingBoundSeconds: checkOrderingBound(input.orderingBoundSeconds ?? 0),
           secretEnc: keyring.encrypt(SECRET_CONTEXT, signingSecret, tenantId),
         })
         .returning(),
@@ -204,19 +229,25 @@ export class Subscriptions {
     if (patch.eventTypes !== undefined) set.eventTypes = checkEventTypes(patch.eventTypes);
     if (patch.url !== undefined) set.url = (await checkOutboundUrl(patch.url, this.deps.policy)).href;
     if (patch.maxDeliveriesPerSecond !== undefined) set.maxDeliveriesPerSecond = checkRate(patch.maxDeliveriesPerSecond);
+    // Turning ordering on orders the deliveries written from then on; off (or a new bound), the held ones are due again.
+    if (patch.ordered !== undefined) set.ordered = patch.ordered;
+    if (patch.orderingBoundSeconds !== undefined) set.orderingBoundSeconds = checkOrderingBound(patch.orderingBoundSeconds);
     if (patch.enabled !== undefined) {
       set.enabled = patch.enabled;
       set.disabledReason = patch.enabled ? null : "disabled_by_tenant";
       // Re-enabled: its health starts again (and nothing is requeued: RecoverDeliveries does that).
       if (patch.enabled) Object.assign(set, { consecutiveFailedDeliveries: 0, failingSince: null });
     }
-    return this.deps.db.transaction(async (tx) => {
+    const { subscription, released } = await this.deps.db.transaction(async (tx) => {
       await this.#lockCurrent(tx, tenantId, id, patch.etag);
       const [row] = await tx.update(webhookSubscriptions).set(set).where(live(tenantId, id)).returning();
       if (!row) throw notFound("subscription");
       if (patch.enabled === false) await failSubscriptionDeliveries(tx, id, "subscription_disabled");
-      return toSubscription(row);
+      const released = patch.ordered === false || patch.orderingBoundSeconds !== undefined ? await releaseHeldDeliveries(tx, id, patch.ordered === false) : [];
+      return { subscription: toSubscription(row), released };
     });
+    if (released.length > 0) this.deps.released?.(released);
+    return subscription;
   }
 
   /** Deletes a subscription and its secrets; its pending deliveries fail, its records stay readable. */

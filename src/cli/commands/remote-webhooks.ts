@@ -26,13 +26,20 @@ export function registerWebhookCommands(program: Command, io: CliIo): void {
     .requiredOption("--events <types>", "comma-separated event types (e.g. proofstream.checkpointed,apple.notification)")
     .option("--name <name>", "label", "cli")
     .option("--description <text>", "what it is for", "")
-    .action(async (url: string, o: { events: string; name: string; description: string }) => {
+    .option("--ordered", "ordered delivery: deliveries of one stream (or store subscription) are attempted in order")
+    .addOption(
+      new Option("--ordering-bound <seconds>", "with --ordered: how long a delivery waits behind an earlier pending one before it is sent anyway (default 600)").argParser(
+        positiveInt("--ordering-bound"),
+      ),
+    )
+    .action(async (url: string, o: { events: string; name: string; description: string; ordered?: boolean; orderingBound?: number }) => {
       const { client } = await io.session("tenant");
       const eventTypes = o.events
         .split(",")
         .map((e) => e.trim())
         .filter(Boolean);
-      const { subscription: s, secret } = await client.webhooks.createSubscription({ url, name: o.name, description: o.description, eventTypes });
+      const ordering = { ordered: o.ordered ?? false, orderingBoundSeconds: o.orderingBound ?? 0 };
+      const { subscription: s, secret } = await client.webhooks.createSubscription({ url, name: o.name, description: o.description, eventTypes, ...ordering });
       io.output({ subscription: jsonOf(SubscriptionSchema, s), secret }, () => `created ${s!.id} posting ${s!.eventTypes.join(", ")} to ${s!.url}; the signing secret is shown once:\n${secret}`);
     });
 
@@ -108,25 +115,7 @@ export function registerWebhookCommands(program: Command, io: CliIo): void {
       io.output(jsonOf(DeliverySchema, d), () => `redelivering ${d!.id} (${d!.eventType}) to ${d!.url}`);
     });
 
-  webhook
-    .command("enable <subscriptionId>")
-    .description("re-enable a disabled subscription (its failure counters start again; nothing is re-sent: see recover)")
-    .action(async (subscriptionId: string) => {
-      const { client } = await io.session("tenant");
-      const { subscription: s } = await client.webhooks.updateSubscription({ subscriptionId, enabled: true, updateMask: { paths: ["enabled"] } });
-      io.output(jsonOf(SubscriptionSchema, s), () => `enabled ${s!.id} (${s!.url})`);
-    });
-
-  webhook
-    .command("recover <subscriptionId>")
-    .description("attempt again every delivery of the subscription that failed in a window (same ids; pending and delivered ones are left alone)")
-    .requiredOption("--since <time>", "RFC 3339: deliveries created at or after this time", rfc3339Arg("--since"))
-    .option("--until <time>", "RFC 3339: deliveries created before this time (default: now)", rfc3339Arg("--until"))
-    .action(async (subscriptionId: string, o: { since: Date; until?: Date }) => {
-      const { client } = await io.session("tenant");
-      const r = await client.webhooks.recoverDeliveries({ subscriptionId, since: timestampFromDate(o.since), until: o.until ? timestampFromDate(o.until) : undefined });
-      io.output(jsonOf(RecoverDeliveriesResponseSchema, r), () => `recovering ${r.recoveredCount} failed deliveries${r.more ? " (more are left in the window: run it again)" : ""}`);
-    });
+  registerSubscriptionStateCommands(webhook, io);
 
   webhook
     .command("event-types")
@@ -141,6 +130,41 @@ export function registerWebhookCommands(program: Command, io: CliIo): void {
         eventTypes.map((e) => jsonOf(EventTypeSchema, e)),
         () => eventTypes.map((e) => `${e.name}\t${e.sinceVersion}\t${e.description}`).join("\n"),
       );
+    });
+}
+
+/** `attesto webhook enable`, `ordering` and `recover`: a subscription's state and what it re-sends. */
+function registerSubscriptionStateCommands(webhook: Command, io: CliIo): void {
+  webhook
+    .command("enable <subscriptionId>")
+    .description("re-enable a disabled subscription (its failure counters start again; nothing is re-sent: see recover)")
+    .action(async (subscriptionId: string) => {
+      const { client } = await io.session("tenant");
+      const { subscription: s } = await client.webhooks.updateSubscription({ subscriptionId, enabled: true, updateMask: { paths: ["enabled"] } });
+      io.output(jsonOf(SubscriptionSchema, s), () => `enabled ${s!.id} (${s!.url})`);
+    });
+
+  webhook
+    .command("ordering <subscriptionId> <onOrOff>")
+    .description("turn ordered delivery on or off (deliveries of one stream or store subscription attempted in order)")
+    .addOption(new Option("--bound <seconds>", "how long a delivery waits behind an earlier pending one before it is sent anyway").argParser(positiveInt("--bound")))
+    .action(async (subscriptionId: string, onOrOff: string, o: { bound?: number }) => {
+      if (onOrOff !== "on" && onOrOff !== "off") throw new InvalidArgumentError("the second argument must be on or off");
+      const { client } = await io.session("tenant");
+      const paths = ["ordered", ...(o.bound !== undefined ? ["ordering_bound_seconds"] : [])];
+      const { subscription: s } = await client.webhooks.updateSubscription({ subscriptionId, ordered: onOrOff === "on", orderingBoundSeconds: o.bound ?? 0, updateMask: { paths } });
+      io.output(jsonOf(SubscriptionSchema, s), () => `${s!.id}: ordered delivery ${s!.ordered ? `on (bound ${s!.orderingBoundSeconds} s)` : "off"}`);
+    });
+
+  webhook
+    .command("recover <subscriptionId>")
+    .description("attempt again every delivery of the subscription that failed in a window (same ids; pending and delivered ones are left alone)")
+    .requiredOption("--since <time>", "RFC 3339: deliveries created at or after this time", rfc3339Arg("--since"))
+    .option("--until <time>", "RFC 3339: deliveries created before this time (default: now)", rfc3339Arg("--until"))
+    .action(async (subscriptionId: string, o: { since: Date; until?: Date }) => {
+      const { client } = await io.session("tenant");
+      const r = await client.webhooks.recoverDeliveries({ subscriptionId, since: timestampFromDate(o.since), until: o.until ? timestampFromDate(o.until) : undefined });
+      io.output(jsonOf(RecoverDeliveriesResponseSchema, r), () => `recovering ${r.recoveredCount} failed deliveries${r.more ? " (more are left in the window: run it again)" : ""}`);
     });
 }
 

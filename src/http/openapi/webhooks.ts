@@ -16,10 +16,65 @@ const SUBSCRIPTION_PROPERTIES = {
   secretRotatedAt: dateTime,
   previousSecretExpiresAt: nullable("string", { format: "date-time", description: "until when the previous secret also signs (after a rotation)" }),
   maxDeliveriesPerSecond: { type: "integer", minimum: 0, description: "at most this many deliveries per second, by all instances together; 0: no limit" },
+  ordered: { type: "boolean", description: "ordered delivery: the deliveries of one ordering key (stream, App Store original transaction, Play purchase token) are attempted in order" },
+  orderingBoundSeconds: {
+    type: "integer",
+    minimum: 1,
+    description: "how long an ordered delivery waits behind an earlier pending one before it is sent anyway (X-Attesto-Ordering: released_after_bound)",
+  },
   consecutiveFailedDeliveries: { type: "integer", minimum: 0, description: "deliveries that ended failed in a row; the subscription is disabled (reason failing) at the server's limit" },
   failingSince: nullable("string", { format: "date-time", description: "the first failed attempt since the last success" }),
 };
-const SUBSCRIPTION_REQUIRED_ALL = [...SUBSCRIPTION_REQUIRED, "maxDeliveriesPerSecond", "consecutiveFailedDeliveries", "failingSince"];
+const SUBSCRIPTION_REQUIRED_ALL = [...SUBSCRIPTION_REQUIRED, "maxDeliveriesPerSecond", "ordered", "orderingBoundSeconds", "consecutiveFailedDeliveries", "failingSince"];
+/** The ordering fields a create or a change takes. */
+const ORDERING_INPUT = {
+  ordered: { type: "boolean" },
+  orderingBoundSeconds: { type: "integer", minimum: 0, maximum: 604800, description: "0: the default, 600" },
+};
+/** A delivery as the REST routes show it. */
+const DELIVERY_SCHEMA = {
+  type: "object",
+  required: [
+    "id",
+    "subscriptionId",
+    "eventType",
+    "status",
+    "failureReason",
+    "url",
+    "test",
+    "data",
+    "attemptCount",
+    "createdAt",
+    "lastAttemptAt",
+    "nextAttemptAt",
+    "orderingKey",
+    "ordering",
+    "heldSince",
+  ],
+  properties: {
+    id: { type: "string", pattern: "^dlv_" },
+    subscriptionId: { type: "string", pattern: "^sub_" },
+    eventType: { type: "string", enum: [...WEBHOOK_EVENT_TYPES] },
+    status: { type: "string", enum: ["pending", "succeeded", "failed"] },
+    failureReason: nullable("string"),
+    url: { type: "string" },
+    test: { type: "boolean", description: 'sent by POST /v1/webhooks/{id}/test; its data also carries "test": true' },
+    data: { type: "object", description: "the body's `data`, as sent" },
+    attemptCount: { type: "integer", minimum: 0 },
+    createdAt: dateTime,
+    lastAttemptAt: nullable("string", { format: "date-time" }),
+    nextAttemptAt: nullable("string", { format: "date-time", description: "set while pending and not in flight" }),
+    orderingKey: nullable("string", { description: "ordered subscriptions: the key whose deliveries keep their order" }),
+    ordering: {
+      type: ["string", "null"],
+      enum: ["in_order", "released_after_bound", "redelivery", null],
+      description: "as the attempts' X-Attesto-Ordering header; null when unordered",
+    },
+    heldSince: nullable("string", { format: "date-time", description: "since when it was held behind an earlier delivery of its key" }),
+    attempts: { type: "array", items: ref("Attempt"), description: "oldest first; only when reading one delivery" },
+  },
+  additionalProperties: false,
+};
 /** The component name of an event type's `data` schema (schemas/events/<type>.schema.json, embedded). */
 export const eventDataSchemaName = (type: string) => `EventData_${type}`;
 
@@ -95,26 +150,7 @@ export function webhookRoutes(): OpenApiPart {
           return [eventDataSchemaName(e.name), schema];
         }),
       ),
-      Delivery: {
-        type: "object",
-        required: ["id", "subscriptionId", "eventType", "status", "failureReason", "url", "test", "data", "attemptCount", "createdAt", "lastAttemptAt", "nextAttemptAt"],
-        properties: {
-          id: { type: "string", pattern: "^dlv_" },
-          subscriptionId: { type: "string", pattern: "^sub_" },
-          eventType: { type: "string", enum: [...WEBHOOK_EVENT_TYPES] },
-          status: { type: "string", enum: ["pending", "succeeded", "failed"] },
-          failureReason: nullable("string"),
-          url: { type: "string" },
-          test: { type: "boolean", description: 'sent by POST /v1/webhooks/{id}/test; its data also carries "test": true' },
-          data: { type: "object", description: "the body's `data`, as sent" },
-          attemptCount: { type: "integer", minimum: 0 },
-          createdAt: dateTime,
-          lastAttemptAt: nullable("string", { format: "date-time" }),
-          nextAttemptAt: nullable("string", { format: "date-time", description: "set while pending and not in flight" }),
-          attempts: { type: "array", items: ref("Attempt"), description: "oldest first; only when reading one delivery" },
-        },
-        additionalProperties: false,
-      },
+      Delivery: DELIVERY_SCHEMA,
       DeliveryPage: {
         type: "object",
         required: ["deliveries", "nextPageToken"],
@@ -144,6 +180,7 @@ export function webhookRoutes(): OpenApiPart {
                 eventTypes: ref("EventTypes"),
                 description: { type: "string" },
                 maxDeliveriesPerSecond: { type: "integer", minimum: 0, maximum: 10000 },
+                ...ORDERING_INPUT,
               },
               additionalProperties: false,
             }),
@@ -168,6 +205,7 @@ export function webhookRoutes(): OpenApiPart {
                 description: { type: "string" },
                 enabled: { type: "boolean", description: "true re-enables (counters reset; nothing is requeued: see /recover)" },
                 maxDeliveriesPerSecond: { type: "integer", minimum: 0, maximum: 10000 },
+                ...ORDERING_INPUT,
               },
               additionalProperties: false,
             }),
