@@ -10,9 +10,8 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { createHmac, randomBytes } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
-import { type LoadResult, benchDatabase, benchTenant, bulkLoad, fmt, load, machineLine, rpc, serveEnv, spawnNode, stop, median } from "./lib.js";
+import { type LoadResult, benchDatabase, benchTenant, bulkLoad, fmt, load, machineLine, rpc, serveEnv, spawnNode, stop, median, treeCpuSeconds } from "./lib.js";
 
 process.env.BENCH_SECONDS ??= "5";
 const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
@@ -24,30 +23,6 @@ const SERVE_ARGS = (process.env.BENCH_SERVE_ARGS ?? "--workers 1").split(/\s+/).
 const LEAF_CACHE_MB = process.env.ATTESTO_LEAF_CACHE_MB ?? String(Math.max(256, Math.ceil((PROOF_EVENTS * 330) / 2 ** 20)));
 const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
 const OCCURRED = new Date("2026-06-07T12:00:00Z").toISOString();
-const CLOCK_TICKS = 100; // USER_HZ on Linux
-
-/** CPU seconds (user + system) of a process and all its descendants, e.g. the server and its workers. */
-function treeCpuSeconds(root: number): number {
-  const procs = new Map<number, { ppid: number; ticks: number }>();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      procs.set(Number(entry), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
-    } catch {
-      // Exited while we looked.
-    }
-  }
-  let ticks = 0;
-  const inTree = (pid: number): boolean => {
-    for (let at = pid, hops = 0; at > 1 && hops < 64; at = procs.get(at)?.ppid ?? 0, hops++) if (at === root) return true;
-    return false;
-  };
-  for (const [pid, p] of procs) if (inTree(pid)) ticks += p.ticks;
-  return ticks / CLOCK_TICKS;
-}
-
 /** A load whose server CPU per completed request is measured too. */
 async function measured(pid: number, run: () => Promise<LoadResult>): Promise<LoadResult & { cpuMicros: number }> {
   const before = treeCpuSeconds(pid);
