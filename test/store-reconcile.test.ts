@@ -11,7 +11,7 @@ import { createLogger } from "../src/logger.js";
 import { startAttesto, type Attesto } from "../src/server/app.js";
 import { makeAppleChain, writeRootPem, type TestAppleChain } from "./support/apple-chain.js";
 import { FakeAppStore } from "./support/fake-app-store.js";
-import { FakeGooglePlay } from "./support/fake-google.js";
+import { FakeGooglePlay, pubsubPush } from "./support/fake-google.js";
 import { runCli } from "./support/process.js";
 import { adminClient, clientFor, newTenant, tempDir, testEnv } from "./support/server.js";
 import { Receiver, waitFor } from "./support/webhooks.js";
@@ -56,6 +56,8 @@ afterAll(async () => {
 });
 
 let seq = 0;
+const PUSH_AUDIENCE = "https://attesto.test/v1/webhooks/google";
+const PUSH_EMAIL = "rtdn-push@attesto-test.iam.gserviceaccount.com";
 /** A tenant with Apple (a Production key, both environments accepted) and Google credentials, and a webhook subscription to the receiver. */
 async function storeTenant(server: Attesto, packageName: string) {
   const tenant = await newTenant(server.url);
@@ -66,7 +68,13 @@ async function storeTenant(server: Attesto, packageName: string) {
   apple.registerPem(keyId, ISSUER, "com.example.app", p8);
   const email = `reconcile-${seq}@attesto-test.iam.gserviceaccount.com`;
   const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }).toString();
-  await admin.putGoogleCredentials({ tenantId: tenant.tenantId, packageName, serviceAccountJson: JSON.stringify({ type: "service_account", client_email: email, private_key: rsa }) });
+  await admin.putGoogleCredentials({
+    tenantId: tenant.tenantId,
+    packageName,
+    serviceAccountJson: JSON.stringify({ type: "service_account", client_email: email, private_key: rsa }),
+    pubsubAudience: PUSH_AUDIENCE,
+    pubsubPushEmail: PUSH_EMAIL,
+  });
   play.registerAccount(email, rsa);
   await clientFor(WebhookService, server.url, tenant.key).createSubscription({
     name: "store",
@@ -179,6 +187,38 @@ describe("ReconcileNotifications", () => {
     // Google answers again: the voided purchase is found, as the cursor did not move past it.
     const after = await t.notifications.reconcileNotifications({ source: Store.GOOGLE });
     expect(after.sources).toMatchObject([{ source: "google:voided", stored: 1, error: "" }]);
+  });
+
+  it("stores a voided purchase once whichever way it comes: pushed (RTDN) then listed, or listed then pushed", async () => {
+    const t = await storeTenant(app, "com.example.voided");
+    const push = async (messageId: string, purchaseToken: string, orderId: string) => {
+      const token = await play.pushToken({ aud: PUSH_AUDIENCE, email: PUSH_EMAIL });
+      const res = await fetch(`${app.url}/v1/webhooks/google/${t.tenantId}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: pubsubPush(messageId, {
+          version: "1.0",
+          packageName: "com.example.voided",
+          eventTimeMillis: String(Date.now()),
+          voidedPurchaseNotification: { purchaseToken, orderId, productType: 1, refundType: 1 },
+        }),
+      });
+      expect(res.status).toBe(200);
+      return (await res.json()) as { duplicate: boolean };
+    };
+    // Pushed first: the listed one is the same void.
+    expect((await push("v-1", "tok-pushed", "GPA.5555-0000-0000-00001")).duplicate).toBe(false);
+    play.addVoided("com.example.voided", { purchaseToken: "tok-pushed", orderId: "GPA.5555-0000-0000-00001" });
+    // Listed first: the push that comes later is the same void.
+    play.addVoided("com.example.voided", { purchaseToken: "tok-listed", orderId: "GPA.5555-0000-0000-00002" });
+    const run = await t.notifications.reconcileNotifications({ source: Store.GOOGLE });
+    expect(run.sources).toMatchObject([{ source: "google:voided", listed: 2, stored: 1 }]);
+    expect((await push("v-2", "tok-listed", "GPA.5555-0000-0000-00002")).duplicate).toBe(true);
+    const { notifications } = await t.notifications.listNotifications({});
+    expect(notifications.map((n) => [n.purchaseToken, n.arrival]).sort()).toEqual([
+      ["tok-listed", NotificationArrival.RECONCILED],
+      ["tok-pushed", NotificationArrival.PUSHED],
+    ]);
   });
 
   it("a tenant without store credentials: FAILED_PRECONDITION", async () => {

@@ -48,6 +48,29 @@ export async function findStoreNotification(db: Db, tenantId: string, source: No
   return row && toNotification(row);
 }
 
+/**
+ * A purchase Google voided, stored already by either way it arrives (an RTDN
+ * voidedPurchaseNotification, keyed by its messageId; a voidedpurchases.list
+ * item, keyed by order and time): the same purchase token, and the same order
+ * where both name one.
+ */
+export async function findVoidedPurchase(db: Db, tenantId: string, purchaseToken: string, orderId: string): Promise<StoreNotification | undefined> {
+  const [row] = await db
+    .select()
+    .from(storeNotifications)
+    .where(
+      and(
+        eq(storeNotifications.tenantId, tenantId),
+        eq(storeNotifications.source, "google"),
+        eq(storeNotifications.notificationType, "VOIDED_PURCHASE"),
+        eq(storeNotifications.purchaseToken, purchaseToken),
+        orderId ? or(eq(storeNotifications.transactionId, orderId), eq(storeNotifications.transactionId, "")) : undefined,
+      ),
+    )
+    .limit(1);
+  return row && toNotification(row);
+}
+
 export async function getStoreNotification(db: Db, tenantId: string, id: string): Promise<StoreNotification | undefined> {
   const [row] = await db
     .select()

@@ -12,7 +12,7 @@ import { ENVELOPE_JSON_LIMITS, parseJsonObject } from "../json.js";
 import type { Inbound, NotificationArrival, StoreNotification } from "./inbound.js";
 import { voidedPurchaseNotification } from "./google/voided.js";
 import type { VoidedPurchase } from "./google-play-types.js";
-import { findStoreNotification, getStoreNotification, leafMetadata, listStoreNotifications, type NotificationFilter } from "./notification-rows.js";
+import { findStoreNotification, findVoidedPurchase, getStoreNotification, leafMetadata, listStoreNotifications, type NotificationFilter } from "./notification-rows.js";
 import { storeNotifications, storeStreams } from "./schema.js";
 import type { StoreVerification } from "./verification.js";
 
@@ -95,7 +95,10 @@ export class StoreNotifications {
 
   /** The one write path: commit to the store Proofstream, then the row and the relay in one transaction. */
   private async record(n: Inbound, arrival: NotificationArrival): Promise<ReceiveResult> {
-    const existing = await findStoreNotification(this.deps.db, n.tenantId, n.source, n.externalId);
+    const existing =
+      (await findStoreNotification(this.deps.db, n.tenantId, n.source, n.externalId)) ??
+      // A voided purchase comes pushed (RTDN) or listed (reconciliation), under other ids: stored once either way.
+      (n.source === "google" && n.notificationType === "VOIDED_PURCHASE" && n.purchaseToken ? await findVoidedPurchase(this.deps.db, n.tenantId, n.purchaseToken, n.transactionId) : undefined);
     if (existing) return { notification: existing, duplicate: true };
     const streamId = await this.storeStream(n.tenantId);
     // Appended first: a crash before the row is written leaves an event whose
