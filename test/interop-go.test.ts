@@ -3,10 +3,14 @@ import { mkdir, copyFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
+import { writeFile } from "node:fs/promises";
+import { BundleStatus, ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
+import { DeliveryStatus } from "../gen/ts/attesto/v1/webhook_pb.js";
 import type { Attesto } from "../src/server/app.js";
 import { appendRequest } from "./support/proofstream.js";
-import { clientFor, newTenant, startTestServer, tempDir } from "./support/server.js";
+import { runCli } from "./support/process.js";
+import { clientFor, newTenant, startTestServer, tempDir, testEnv } from "./support/server.js";
+import { Receiver, waitFor, webhookClient } from "./support/webhooks.js";
 
 const run = promisify(execFile);
 const GOPATH_DEBIAN = "/usr/share/gocode";
@@ -31,7 +35,7 @@ beforeAll(async () => {
   }).catch((err: { stderr?: string }) => {
     throw new Error(`cannot build the Go verifier (apt install golang-go golang-golang-x-mod-dev): ${err.stderr ?? err}`);
   });
-  app = await startTestServer();
+  app = await startTestServer({ webhookAllowLoopback: true, webhookRetrySchedule: [0, 200] });
 }, 120_000);
 afterAll(() => app?.stop());
 
@@ -117,6 +121,48 @@ describe("golang.org/x/mod/sumdb accepts our checkpoints, proofs and tiles", () 
     const output = await goVerify({ verifierKey: stream!.verifierKey, note: checkpoint!.note, inclusion: [], consistency: [], tlogProofs: receipts });
     expect(output).toContain(`tlog-proof ok: ${receipts.length}`);
   });
+
+  it("accepts the tlog-proofs of a webhook delivery's attempts (issue 27), and attesto verify a bundle of the deliveries stream", async () => {
+    const tenant = await newTenant(app.url);
+    const receiver = await Receiver.start();
+    try {
+      const hooks = webhookClient(app, tenant.key);
+      // The first attempt is refused, the second taken: two attempts, each committed to the deliveries stream.
+      receiver.respond = (_r, i) => ({ status: i === 0 ? 503 : 200 });
+      await hooks.createSubscription({ name: "go", url: receiver.url(), eventTypes: ["proofstream.checkpointed"] });
+      const ps = clientFor(ProofstreamService, app.url, tenant.key);
+      const { stream } = await ps.createStream({ name: "go deliveries" });
+      await ps.appendEvent(appendRequest(stream!.id, "hook-1"));
+      await ps.createCheckpoint({ streamId: stream!.id });
+      const delivery = await waitFor(async () => {
+        const { deliveries } = await hooks.listDeliveries({});
+        const done = deliveries.find((d) => d.status === DeliveryStatus.SUCCEEDED);
+        const full = done && (await hooks.getDelivery({ deliveryId: done.id })).delivery!;
+        return full && full.attempts.length === 2 && full.attempts.every((a) => a.seqNo > 0n) ? full : undefined;
+      }, "two attempts in the deliveries Proofstream");
+      const deliveriesStream = delivery.attempts[0]!.proofStreamId;
+      await ps.createCheckpoint({ streamId: deliveriesStream });
+      const { stream: ds } = await ps.getStream({ streamId: deliveriesStream });
+      const { checkpoint } = await ps.getCheckpoint({ streamId: deliveriesStream });
+      const attempts = (await hooks.getDelivery({ deliveryId: delivery.id })).delivery!.attempts;
+      const output = await goVerify({ verifierKey: ds!.verifierKey, note: checkpoint!.note, inclusion: [], consistency: [], tlogProofs: attempts.map((a) => a.tlogProof) });
+      expect(output).toContain("tlog-proof ok: 2");
+
+      const { bundle: pending } = await ps.createBundle({ streamId: deliveriesStream, fromSeqNo: 1n, toSeqNo: checkpoint!.treeSize, includePayloads: true });
+      const ready = await waitFor(async () => {
+        const { bundle } = await ps.getBundle({ bundleId: pending!.id });
+        return bundle!.status === BundleStatus.READY ? bundle : undefined;
+      }, "the deliveries stream's bundle");
+      const file = path.join(await tempDir(), "deliveries.bundle.json");
+      await writeFile(file, ready!.bundleJson);
+      const verified = await runCli(["verify", file, "--key", ds!.verifierKey], await testEnv());
+      expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+      // Under another stream's key it fails.
+      expect((await runCli(["verify", file, "--key", stream!.verifierKey], await testEnv())).code).not.toBe(0);
+    } finally {
+      await receiver.close();
+    }
+  }, 120_000);
 
   it("fails a tlog-proof whose extra was changed, and the proof route answers 4xx for bad input", async () => {
     const tenant = await newTenant(app.url);

@@ -11,7 +11,8 @@ import type { Attesto } from "../src/server/app.js";
 import { buildBundle, TAMPERS } from "./support/bundles.js";
 import { appendRequest } from "./support/proofstream.js";
 import { clientFor, newTenant, startTestServer } from "./support/server.js";
-import { waitFor } from "./support/webhooks.js";
+import { DeliveryStatus } from "../gen/ts/attesto/v1/webhook_pb.js";
+import { Receiver, waitFor, webhookClient } from "./support/webhooks.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
@@ -22,7 +23,7 @@ let page: Page;
 const requests: string[] = [];
 
 beforeAll(async () => {
-  app = await startTestServer({ dbPoolSize: 4, checkpointIntervalMs: 60_000 });
+  app = await startTestServer({ dbPoolSize: 4, checkpointIntervalMs: 60_000, webhookAllowLoopback: true });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 60_000 });
   page = await browser.newPage();
   page.on("request", (r) => requests.push(`${r.method()} ${new URL(r.url()).pathname}${new URL(r.url()).search}`));
@@ -85,6 +86,37 @@ describe("GET /verify checks evidence in the browser", () => {
 
     // Nothing left the page: the document and the script, both GETs of this server.
     expect(requests).toEqual(["GET /verify", "GET /verify/verify.js"]);
+  }, 180_000);
+
+  it("verifies a bundle of a tenant's webhook deliveries stream like any other (issue 27)", async () => {
+    const tenant = await newTenant(app.url);
+    const receiver = await Receiver.start();
+    try {
+      const hooks = webhookClient(app, tenant.key);
+      await hooks.createSubscription({ name: "page", url: receiver.url(), eventTypes: ["proofstream.checkpointed"] });
+      const ps = clientFor(ProofstreamService, app.url, tenant.key);
+      const { stream } = await ps.createStream({ name: "page deliveries" });
+      await ps.appendEvent(appendRequest(stream!.id, "d-1"));
+      await ps.createCheckpoint({ streamId: stream!.id });
+      const attempt = await waitFor(async () => {
+        const done = (await hooks.listDeliveries({})).deliveries.find((d) => d.status === DeliveryStatus.SUCCEEDED);
+        const first = done && (await hooks.getDelivery({ deliveryId: done.id })).delivery!.attempts[0];
+        return first && first.seqNo > 0n ? first : undefined;
+      }, "an attempt in the deliveries Proofstream");
+      const { stream: deliveries } = await ps.getStream({ streamId: attempt.proofStreamId });
+      const { bundle: pending } = await ps.createBundle({ streamId: attempt.proofStreamId, fromSeqNo: 1n, toSeqNo: attempt.seqNo, includePayloads: true });
+      const bundle = await waitFor(async () => {
+        const { bundle: b } = await ps.getBundle({ bundleId: pending!.id });
+        return b!.status === BundleStatus.READY ? b : undefined;
+      }, "the deliveries bundle");
+      await open();
+      await page.fill("#key", deliveries!.verifierKey);
+      await page.setInputFiles("#file", { name: `${bundle.id}.json`, mimeType: "application/json", buffer: Buffer.from(bundle.bundleJson) });
+      expect(await checks()).toEqual({ format: "pass", signature: "pass", leaves: "pass", range_proof: "pass", anchors: "skipped" });
+      expect(await page.getAttribute("#verdict", "data-valid")).toBe("true");
+    } finally {
+      await receiver.close();
+    }
   }, 180_000);
 
   it("fails exactly the tampered check in the page", async () => {

@@ -202,7 +202,9 @@ function leavesCheck(b: BundleDocument, hasher: Sha256Into): { check: Check; lea
       }
       let matches = false;
       if (canonical !== undefined) {
-        hasher.digestInto(text.buffer.subarray(0, text.encode(canonical)), digest, 0);
+        // Encoded first: encode may grow the buffer, and `text.buffer` read before it would be the old one.
+        const end = text.encode(canonical);
+        hasher.digestInto(text.buffer.subarray(0, end), digest, 0);
         matches = hexEquals(digest, 0, HASH_SIZE, e.payload_sha256);
       }
       if (!matches) failures.push(`entry ${e.seq_no}: the payload does not match payload_sha256`);

@@ -226,3 +226,14 @@ describe("the JSON Schema (schemas/attesto.bundle.v1.schema.json)", () => {
     expect(Object.keys(bundle.anchors[0]!).sort()).toEqual([...schema.$defs.anchorReceipt.required].sort());
   });
 });
+
+describe("a bundle whose payloads outgrow its leaf texts", () => {
+  it("checks each payload against its own digest (the first one longer than any leaf text hashed before it)", () => {
+    // The verifier reuses one text buffer: a payload longer than it makes it grow, and the digest must be of the grown one.
+    const payloadOf = (seq: number) => ({ seq, filler: "x".repeat(seq === 1 ? 2_000 : 10) });
+    const { bundle, signer } = buildBundle({ size: 4, from: 1, to: 4, payloads: true, payloadOf });
+    const report = verifyDocument(JSON.stringify(bundle), { pinnedKey: signer.verifierKey });
+    expect(report.checks.find((c) => c.name === "leaves")).toMatchObject({ status: "pass" });
+    expect(report.valid).toBe(true);
+  });
+});

@@ -37,13 +37,22 @@ export interface BuiltBundle {
   leaves: Uint8Array[];
 }
 
-export function buildBundle(opts: { size: number; from: number; to: number; payloads: boolean; anchored?: boolean; signer?: TestSigner }): BuiltBundle {
+export function buildBundle(opts: {
+  size: number;
+  from: number;
+  to: number;
+  payloads: boolean;
+  anchored?: boolean;
+  signer?: TestSigner;
+  /** Each event's payload (default: a small object naming its seq_no). */
+  payloadOf?: (seq: number) => Record<string, unknown>;
+}): BuiltBundle {
   const streamId = "str_01JTESTSTREAM0000000000000";
   const origin = `attesto.test/proofstreams/${streamId}`;
   const signer = opts.signer ?? newSigner(origin);
   const records: Array<LeafRecord & { payload: unknown }> = [];
   for (let seq = 1; seq <= opts.size; seq++) {
-    const payload = { n: seq, note: `event ${seq}`, nested: { ok: seq % 2 === 0 } };
+    const payload = opts.payloadOf?.(seq) ?? { n: seq, note: `event ${seq}`, nested: { ok: seq % 2 === 0 } };
     const at = new Date(Date.UTC(2026, 5, 7, 12, 0, 0, seq)).toISOString();
     records.push({
       stream_id: streamId,
