@@ -70,6 +70,8 @@ want 204; curl -s -X DELETE "$ATTESTO_URL/v1/webhooks/$SUB" -H "Authorization: B
 want 400; curl -s -X POST "$ATTESTO_URL/v1/apple/verify" -H "Authorization: Bearer $ATTESTO_API_KEY" -H "Content-Type: application/json" -d '{}'
 want 400; curl -s -X POST "$ATTESTO_URL/v1/apple/verify-signed" -H "Authorization: Bearer $ATTESTO_API_KEY" -H "Content-Type: application/json" -d '{}'
 want 400; curl -s -X POST "$ATTESTO_URL/v1/google/verify" -H "Authorization: Bearer $ATTESTO_API_KEY" -H "Content-Type: application/json" -d '{}'
+want 412; curl -s -X POST "$ATTESTO_URL/v1/google/voided-purchases" -H "Authorization: Bearer $ATTESTO_API_KEY" -H "Content-Type: application/json" -d '{}'
+want 412; curl -s -X POST "$ATTESTO_URL/v1/google/acknowledge-product" -H "Authorization: Bearer $ATTESTO_API_KEY" -H "Content-Type: application/json" -d '{"productId":"coins_100","purchaseToken":"token-from-the-app"}'
 want 404; curl -s -X POST "$ATTESTO_URL/v1/webhooks/apple/$TENANT" -H "Content-Type: application/json" -d '{"signedPayload":"not-a-jws"}'
 want 404; curl -s -X POST "$ATTESTO_URL/v1/webhooks/google/$TENANT" -H "Content-Type: application/json" -d '{}'
 
