@@ -183,3 +183,21 @@ export const median = (values: number[]) => {
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
+
+/** `total` requests, `concurrency` in flight; the latency of each, ms. */
+export async function closedLoop(total: number, send: () => Promise<void>, concurrency: number): Promise<{ latencies: number[]; perSecond: number }> {
+  const latencies: number[] = [];
+  let started = 0;
+  const begin = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (started < total) {
+        started++;
+        const t = performance.now();
+        await send();
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  return { latencies, perSecond: (total / (performance.now() - begin)) * 1000 };
+}

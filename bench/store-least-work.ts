@@ -9,6 +9,7 @@ import { readFile } from "node:fs/promises";
 import { Pool } from "undici";
 import { AppleJwsVerifier } from "../src/store/apple/jws-verifier.js";
 import { appleApiToken } from "../src/store/apple/server-api.js";
+import { closedLoop } from "./lib.js";
 
 const env = (name: string) =>
   process.env[name] ??
@@ -30,21 +31,9 @@ async function lookup(): Promise<void> {
   await verifier.verify(body.signedTransactionInfo);
 }
 
-async function run(n: number): Promise<void> {
-  let started = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (started < n) {
-        started++;
-        await lookup();
-      }
-    }),
-  );
-}
-
-await run(Math.min(300, total)); // warm: connections, JIT, the chain cache
+await closedLoop(Math.min(300, total), lookup, concurrency); // warm: connections, JIT, the chain cache
 const before = process.cpuUsage();
-await run(total);
+await closedLoop(total, lookup, concurrency);
 const used = process.cpuUsage(before);
 console.log(`RESULT ${JSON.stringify({ cpuSeconds: (used.user + used.system) / 1e6, lookups: total })}`);
 await pool.close();

@@ -29,7 +29,7 @@ import { AppleJwsVerifier } from "../src/store/apple/jws-verifier.js";
 import { appleApiToken } from "../src/store/apple/server-api.js";
 import { makeAppleChain, transactionPayload, type TestAppleChain } from "../test/support/apple-chain.js";
 import { FakeAppStore } from "../test/support/fake-app-store.js";
-import { benchDatabase, fmt, machine, percentile, rpcPath, spawnNode, stop, treeCpuSeconds } from "./lib.js";
+import { benchDatabase, closedLoop, fmt, machine, percentile, rpcPath, spawnNode, stop, treeCpuSeconds } from "./lib.js";
 
 const LOOKUPS = Number(process.env.BENCH_LOOKUPS ?? 3_000);
 const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
@@ -40,24 +40,6 @@ const ADMIN = "bench-operator-token-0123456789";
 /** The fake's own answer delay (Apple's is tens of ms); 0 measures Attesto's CPU cost at saturation. */
 const FAKE_DELAY_MS = Number(process.env.BENCH_FAKE_DELAY_MS ?? 0);
 const SEQUENTIAL = 200;
-
-/** `total` requests, `concurrency` in flight; the latency of each, ms. */
-async function closedLoop(total: number, send: () => Promise<void>, concurrency = CONCURRENCY): Promise<{ latencies: number[]; perSecond: number }> {
-  const latencies: number[] = [];
-  let started = 0;
-  const begin = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (started < total) {
-        started++;
-        const t = performance.now();
-        await send();
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  return { latencies, perSecond: (total / (performance.now() - begin)) * 1000 };
-}
 
 async function rpc<T>(pool: Pool, method: string, body: unknown, token: string): Promise<T> {
   const res = await pool.request({
@@ -125,8 +107,8 @@ async function appleLookup(chain: TestAppleChain, dir: string) {
       if (!answer.purchase.valid) throw new Error("lookup not valid");
     };
     // Warm-up: connections, JIT, credential and chain caches.
-    await closedLoop(300, direct);
-    await closedLoop(300, through);
+    await closedLoop(300, direct, CONCURRENCY);
+    await closedLoop(300, through, CONCURRENCY);
 
     type Row = { round: number | string; base: { p50: number; p99: number; rps: number }; attesto: { p50: number; p99: number; rps: number } };
     const rows: Row[] = [];
@@ -143,9 +125,9 @@ async function appleLookup(chain: TestAppleChain, dir: string) {
       LEAST_WORK_PATH: "/production/inApps/v1/transactions/1000000000000001",
     };
     for (let round = 1; round <= ROUNDS; round++) {
-      const base = await closedLoop(LOOKUPS, direct);
+      const base = await closedLoop(LOOKUPS, direct, CONCURRENCY);
       const cpuBefore = treeCpuSeconds(server.child.pid!);
-      const att = await closedLoop(LOOKUPS, through);
+      const att = await closedLoop(LOOKUPS, through, CONCURRENCY);
       const attestoCpu = (treeCpuSeconds(server.child.pid!) - cpuBefore) / LOOKUPS;
       const least = await spawnNode(["bench/store-least-work.ts"], leastWorkEnv, /^RESULT (.*)$/m);
       const { cpuSeconds } = JSON.parse(least.match[1]!) as { cpuSeconds: number };

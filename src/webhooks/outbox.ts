@@ -15,6 +15,12 @@ import { webhookDeliveryStreams, webhookSubscriptions } from "./schema.js";
  */
 const GROWTH_EVENTS: ReadonlySet<string> = new Set(["proofstream.checkpointed", "proofstream.witnessed", "event.anchored"]);
 
+/** The stream a growth event is about (its deliveries are dropped when that is a deliveries Proofstream), else undefined. */
+function grownStream(type: string, data: unknown): string | undefined {
+  const streamId = (data as { stream_id?: unknown }).stream_id;
+  return GROWTH_EVENTS.has(type) && typeof streamId === "string" ? streamId : undefined;
+}
+
 /** Largest `data` accepted, serialized. */
 export const MAX_DATA_BYTES = 256 * 1024;
 
@@ -110,6 +116,7 @@ export class WebhookOutbox implements WebhookEmitter {
   async emit<T extends WebhookEventType>(tx: Db, tenantId: string, type: T, data: WebhookEventData[T]): Promise<number> {
     if (!isWebhookEventType(type)) throw new AppError("invalid_argument", `unknown webhook event type "${String(type).slice(0, 64)}"`, { field: "event_type" });
     const dataJson = serializeData(data);
+    const grown = grownStream(type, data);
     const subscriptions = await tx
       .select({ id: webhookSubscriptions.id, url: webhookSubscriptions.url, ordered: webhookSubscriptions.ordered })
       .from(webhookSubscriptions)
@@ -119,9 +126,7 @@ export class WebhookOutbox implements WebhookEmitter {
           eq(webhookSubscriptions.enabled, true),
           isNull(webhookSubscriptions.deletedAt),
           sql`${webhookSubscriptions.eventTypes} @> ARRAY[${type}]::text[]`,
-          GROWTH_EVENTS.has(type) && typeof (data as { stream_id?: unknown }).stream_id === "string"
-            ? sql`NOT EXISTS (SELECT 1 FROM ${webhookDeliveryStreams} w WHERE w.tenant_id = ${tenantId} AND w.stream_id = ${(data as { stream_id: string }).stream_id})`
-            : undefined,
+          grown === undefined ? undefined : sql`NOT EXISTS (SELECT 1 FROM ${webhookDeliveryStreams} w WHERE w.tenant_id = ${tenantId} AND w.stream_id = ${grown})`,
         ),
       );
     const createdAt = new Date();
@@ -136,20 +141,16 @@ export class WebhookOutbox implements WebhookEmitter {
   emitInStatement<T extends WebhookEventType>(type: T, items: ReadonlyArray<{ key: string; tenantId: string; data: WebhookEventData[T] }>, guard: SQL): SQL {
     if (!isWebhookEventType(type)) throw new AppError("invalid_argument", `unknown webhook event type "${String(type).slice(0, 64)}"`, { field: "event_type" });
     const createdAt = new Date();
-    const growth = GROWTH_EVENTS.has(type);
     const json = JSON.stringify(
-      items.map((item) => {
-        const streamId = (item.data as { stream_id?: unknown }).stream_id;
-        return {
-          key: item.key,
-          tenant_id: item.tenantId,
-          data: serializeData(item.data),
-          ids: Array.from({ length: MINTED_IDS }, () => newId("dlv")),
-          // As emit: the ordering key for ordered subscriptions, and no growth event of a deliveries Proofstream.
-          ordering_key: orderingKey(type, item.data as Record<string, unknown>) ?? null,
-          growth_stream: growth && typeof streamId === "string" ? streamId : null,
-        };
-      }),
+      items.map((item) => ({
+        key: item.key,
+        tenant_id: item.tenantId,
+        data: serializeData(item.data),
+        ids: Array.from({ length: MINTED_IDS }, () => newId("dlv")),
+        // As emit: the ordering key for ordered subscriptions, and no growth event of a deliveries Proofstream.
+        ordering_key: orderingKey(type, item.data as Record<string, unknown>) ?? null,
+        growth_stream: grownStream(type, item.data) ?? null,
+      })),
     );
     const at = createdAt.toISOString();
     // The body is deliveryBody's, byte for byte: to_jsonb(text)::text quotes a string as JSON.stringify does.
