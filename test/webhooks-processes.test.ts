@@ -163,7 +163,11 @@ describe("several worker processes", { timeout: 90_000 }, () => {
     }
     // Both processes made attempts; together exactly one per (delivery, number).
     const made = (w: Worker) => w.logs.filter((l) => l.msg === "webhook delivered" || l.msg === "webhook attempt failed").map((l) => `${l.deliveryId as string}#${l.attempt as number}`);
-    const [m1, m2] = [made(w1), made(w2)];
+    // A worker logs an attempt after its row is written: the last lines may still be in the pipe when the rows say succeeded.
+    const [m1, m2] = await waitFor(() => {
+      const both: [string[], string[]] = [made(w1), made(w2)];
+      return both[0].length + both[1].length >= 3 * N ? both : undefined;
+    }, "every attempt in the workers' logs");
     expect(m1.length).toBeGreaterThan(0);
     expect(m2.length).toBeGreaterThan(0);
     expect(new Set([...m1, ...m2]).size).toBe(m1.length + m2.length);
