@@ -154,9 +154,13 @@ async function main() {
           const built = await buildNextBatch({ db, proofstreams, logger }, { chainId: chain.chainId, maxMembers: N });
           if (built?.members !== N) throw new Error(`batch of ${built?.members}, expected ${N}`);
           await writer.submitNext();
-          await tracker.track();
-          const [row] = await db.execute<{ status: string }>(sql`SELECT status FROM anchor_batches`);
-          if (row?.status !== "confirmed") throw new Error(`batch ${row?.status}, expected confirmed`);
+          // The receipt may come a moment after the broadcast on a loaded machine: track until the batch is confirmed (a bounded number of rounds).
+          let status: string | undefined;
+          for (let round = 0; round < 50 && status !== "confirmed"; round++) {
+            await tracker.track();
+            [{ status }] = (await db.execute<{ status: string }>(sql`SELECT status FROM anchor_batches`)) as unknown as [{ status: string }];
+          }
+          if (status !== "confirmed") throw new Error(`batch ${status}, expected confirmed`);
         }),
       );
       const [{ n }] = (await db.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM anchor_transactions`)) as unknown as [{ n: number }];
