@@ -46,6 +46,7 @@ export const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_:.-]+$/)
     .optional(),
+  ATTESTO_RECONFIGURE: boolFromEnv.default(false),
   ATTESTO_ROLE: z.enum(["api", "worker", "all"]).default("all"),
   ATTESTO_DB_POOL: z.coerce.number().int().min(1).max(200).default(20),
   ATTESTO_WORKERS: z.coerce.number().int().min(1).max(256).optional(),

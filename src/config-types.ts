@@ -68,6 +68,8 @@ export interface Config {
   role: Role;
   /** BullMQ (and rate-limit) key prefix; unset: derived from the database (src/db/identity.ts), so instances share queues exactly when they share a database. */
   queuePrefix: string | undefined;
+  /** Store this instance's cross-instance settings as the deployment's at start instead of checking them (src/deployment). */
+  reconfigure: boolean;
   /** Postgres connections per process (per worker with `serve --workers N`). */
   dbPoolSize: number;
   /** Processes `serve` runs (node:cluster, one port): default `defaultWorkers(cores)`; 1 serves in the process itself. */

@@ -58,6 +58,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logFormat: e.ATTESTO_LOG_FORMAT || "auto",
     role: e.ATTESTO_ROLE,
     queuePrefix: e.ATTESTO_QUEUE_PREFIX,
+    reconfigure: e.ATTESTO_RECONFIGURE,
     dbPoolSize: e.ATTESTO_DB_POOL,
     workers: e.ATTESTO_WORKERS ?? defaultWorkers(os.availableParallelism()),
     dbConnectTimeoutMs: e.ATTESTO_DB_CONNECT_TIMEOUT_MS,

@@ -33,6 +33,8 @@ import { RateLimits } from "../ratelimit/module.js";
 import { rateLimitSettings } from "../ratelimit/settings.js";
 import { RequestIds } from "../request-ids/module.js";
 import { requestIdSettings } from "../request-ids/settings.js";
+import { Deployment } from "../deployment/module.js";
+import { deploymentSettings } from "../deployment/settings.js";
 import { assertServerRunTimeFiles } from "../run-time-files.js";
 import type { ValidationAudit } from "../store/module.js";
 import { withEdge, type Tracker } from "./request-listener.js";
@@ -143,6 +145,8 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
   const stopAll = () => stopInReverse(cleanups, config.shutdownGraceMs, logger);
   try {
     const { keyring, redis, queuePrefix, jobs, broadcast } = await openInfrastructure(config, logger, database, shared, cleanups);
+    // Before any module takes work: an instance whose settings differ from its deployment's stops here.
+    await started(new Deployment({ db: database.db, keyring, logger }, deploymentSettings(config, queuePrefix)), cleanups);
 
     // The development tenant comes first: its operator token is the admin token when none is configured.
     const devCredentials = config.devTenant ? (shared ? shared.devCredentials : await ensureDevCredentials(database.db, config.dataDir)) : undefined;

@@ -23,8 +23,10 @@ export function registerServeCommands(program: Command, cli: Cli): void {
         return n;
       }),
     )
-    .action(async (opts: { port?: number; host?: string; role?: Config["role"]; workers?: number }) => {
+    .addOption(new Option("--reconfigure", "store this instance's cross-instance settings as the deployment's instead of refusing a difference (env ATTESTO_RECONFIGURE)"))
+    .action(async (opts: { port?: number; host?: string; role?: Config["role"]; workers?: number; reconfigure?: boolean }) => {
       const overrides: Partial<Config> = {};
+      if (opts.reconfigure) overrides.reconfigure = true;
       if (opts.role !== undefined) overrides.role = opts.role;
       if (opts.port !== undefined) overrides.port = opts.port;
       if (opts.host !== undefined) overrides.host = opts.host;
