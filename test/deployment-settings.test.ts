@@ -69,7 +69,15 @@ describe("settings shared by the instances of a deployment", () => {
   it("a second instance with the same settings starts beside the first; one with another schedule starts too, with a warning naming it", async () => {
     await start(store, { webhookAllowLoopback: true });
     const lines: string[] = [];
-    const config = loadConfig(await testEnv(), { port: 0, databaseUrl: store.databaseUrl, queuePrefix: store.queuePrefix, encryptionKey: store.encryptionKey, webhookAllowLoopback: true, dbPoolSize: 2, checkpointIntervalMs: 5_000 });
+    const config = loadConfig(await testEnv(), {
+      port: 0,
+      databaseUrl: store.databaseUrl,
+      queuePrefix: store.queuePrefix,
+      encryptionKey: store.encryptionKey,
+      webhookAllowLoopback: true,
+      dbPoolSize: 2,
+      checkpointIntervalMs: 5_000,
+    });
     apps.push(await startAttesto(config, createLogger("warn", { write: (line: string) => void lines.push(line) })));
     const warning = lines.map((l) => JSON.parse(l) as { setting?: string; here?: number; stored?: number; msg: string }).find((l) => l.setting === "ATTESTO_CHECKPOINT_INTERVAL_MS");
     expect(warning).toMatchObject({ here: 5_000, stored: 1_000 });

@@ -35,7 +35,10 @@ export class Deployment {
         .insert(table)
         .values({ queuePrefix, keyCheck, settings: values })
         .onConflictDoUpdate({ target: [table.queuePrefix, table.keyCheck], set: { settings: values, writtenAt: sql`now()` } });
-      logger.warn({ queuePrefix, settings: values }, "ATTESTO_RECONFIGURE: stored this instance's settings as the deployment's; instances still running with other values keep them until they restart");
+      logger.warn(
+        { queuePrefix, settings: values },
+        "ATTESTO_RECONFIGURE: stored this instance's settings as the deployment's; instances still running with other values keep them until they restart",
+      );
     } else {
       // The first instance stores its settings; racing first starts leave one row, which the others compare with.
       const inserted = await db.insert(table).values({ queuePrefix, keyCheck, settings: values }).onConflictDoNothing().returning({ writtenAt: table.writtenAt });
@@ -44,7 +47,11 @@ export class Deployment {
         const { refuse, warn, missing } = compareSettings(shared, row!.settings);
         if (refuse.length > 0) throw new Error(refusal(refuse, queuePrefix, row!.writtenAt));
         for (const d of warn) logger.warn({ setting: d.setting.env, here: d.setting.value, stored: d.stored }, `${d.setting.env} differs from the other instances' value (${d.setting.why})`);
-        if (missing.length > 0) await db.update(table).set({ settings: sql`${table.settings} || ${JSON.stringify(Object.fromEntries(missing.map((s) => [s.name, s.value])))}::jsonb` }).where(key);
+        if (missing.length > 0)
+          await db
+            .update(table)
+            .set({ settings: sql`${table.settings} || ${JSON.stringify(Object.fromEntries(missing.map((s) => [s.name, s.value])))}::jsonb` })
+            .where(key);
       }
     }
     const [others] = await db
