@@ -17,4 +17,4 @@ const pooledRandom = () => {
 };
 
 /** Resource ids: a short type prefix and a ULID, so ids sort by creation time. */
-export const newId = (prefix: "ten" | "key" | "str" | "evt" | "con" | "sub" | "dlv" | "bat" | "bundle" | "fork" | "ntf") => `${prefix}_${ulid(undefined, pooledRandom)}`;
+export const newId = (prefix: "ten" | "key" | "str" | "evt" | "con" | "sub" | "dlv" | "bat" | "bundle" | "bsl" | "fork" | "ntf") => `${prefix}_${ulid(undefined, pooledRandom)}`;

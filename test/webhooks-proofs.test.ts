@@ -84,6 +84,7 @@ const bundleReady = (n: number) => ({
   from_seq_no: 1,
   to_seq_no: n,
   verification_url: "https://verify.attesto.eu/v2/verify",
+  verification_url_shared: false,
 });
 
 const emit = (tenantId: string, n: number, type: WebhookEventType = "proofstream.bundle_ready") => emitEvents(app, tenantId, [[type, bundleReady(n)]]);

@@ -29,6 +29,7 @@ const bundleReady = (n: number) => ({
   from_seq_no: 1,
   to_seq_no: n,
   verification_url: "https://verify.attesto.eu/v2/verify",
+  verification_url_shared: false,
 });
 
 describe("per-subscription throttle", () => {

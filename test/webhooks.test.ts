@@ -57,6 +57,7 @@ const bundleReady = {
   from_seq_no: 1,
   to_seq_no: 250,
   verification_url: "https://verify.attesto.eu/v2/verify",
+  verification_url_shared: false,
 };
 
 async function emit(tenantId: string, data: Record<string, unknown> = bundleReady, type: (typeof WEBHOOK_EVENT_TYPES)[number] = "proofstream.bundle_ready") {

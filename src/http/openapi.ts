@@ -1,4 +1,5 @@
 import type { Hono } from "hono";
+import { bundleShareRoutes } from "./openapi/bundle-shares.js";
 import { connectorRoutes } from "./openapi/connectors.js";
 import { evidenceRoutes } from "./openapi/evidence.js";
 import { documentFrame, type OpenApiPart } from "./openapi/shared.js";
@@ -14,7 +15,7 @@ import { webhookRoutes } from "./openapi/webhooks.js";
  * schemas, so the document cannot drift from the code.
  */
 export function openApiDocument(): Record<string, unknown> {
-  const parts: OpenApiPart[] = [webhookRoutes(), storeRoutes(), connectorRoutes(), evidenceRoutes(), siteRoutes()];
+  const parts: OpenApiPart[] = [webhookRoutes(), storeRoutes(), connectorRoutes(), evidenceRoutes(), bundleShareRoutes(), siteRoutes()];
   const frame = documentFrame();
   const schemas: Record<string, unknown> = { ...frame.components.schemas };
   const paths: Record<string, unknown> = {};

@@ -10,13 +10,17 @@ import { checkOk } from "../verify/bundle.js";
 
 const BUNDLE_ID = /^bundle_[0-9A-HJKMNP-TV-Z]{26}$/;
 export const VERIFY_PATH = "/v2/verify";
+/** The public fetch of a shared bundle, and the header its token comes in. */
+export const SHARED_BUNDLE_PATH = "/v1/shared-bundle";
+export const SHARE_TOKEN_HEADER = "x-attesto-share-token";
 
 /**
  * Public verification (DESIGN section 4): `POST /v2/verify` checks a bundle
  * or tlog-proof sent as the request body, `GET /verify` is the page that
  * checks one in the browser (nothing is uploaded), and
  * `GET /bundles/<id>/download` streams a ready bundle (access as for the
- * tile read path: the owning tenant's key, or public when tiles are).
+ * tile read path: the owning tenant's key, or public when tiles are), and
+ * `GET /v1/shared-bundle` streams the bundle of a share link's token.
  */
 export function mountVerifyRoutes(http: Hono, deps: { bundles: Bundles; authenticator: Authenticator; verifier: Verifier; publicDownloads: boolean; verifyMaxBytes: number }): void {
   http.post(
@@ -38,6 +42,8 @@ export function mountVerifyRoutes(http: Hono, deps: { bundles: Bundles; authenti
   http.get("/verify", (c) => {
     // The page runs only its own script and talks only to its own origin (the optional bundle download).
     c.header("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'");
+    // A share link's token is in the fragment, which no Referer carries anyway; no page URL leaves with a link either.
+    c.header("Referrer-Policy", "no-referrer");
     return c.html(verifyPageHtml);
   });
 
@@ -50,22 +56,37 @@ export function mountVerifyRoutes(http: Hono, deps: { bundles: Bundles; authenti
     const id = c.req.param("bundleId") ?? "";
     if (!BUNDLE_ID.test(id)) throw invalidArgument("bundle_id", "is not a bundle id");
     const tenantId = deps.publicDownloads ? undefined : (await deps.authenticator.requireTenant(c.req.header("authorization"))).tenantId;
-    const row = await deps.bundles.readyRow(tenantId, id);
-    const chunks = deps.bundles.chunks(row.id);
-    const body = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        const next = await chunks.next();
-        if (next.done) controller.close();
-        else controller.enqueue(next.value);
-      },
-      async cancel() {
-        await chunks.return(undefined);
-      },
-    });
-    return c.body(body, 200, {
-      "Content-Type": "application/json",
-      "Content-Length": String(row.sizeBytes),
-      "Content-Disposition": `attachment; filename="${row.id}.json"`,
-    });
+    return download(c, deps.bundles, await deps.bundles.readyRow(tenantId, id));
+  });
+
+  // A share link's bundle, for anyone holding its token. The token comes in a header, so no path or
+  // query (access logs, proxies) holds it; unknown, expired and revoked tokens answer one 404.
+  http.get(SHARED_BUNDLE_PATH, async (c: Context) => {
+    const token = c.req.header(SHARE_TOKEN_HEADER);
+    if (!token) throw invalidArgument(SHARE_TOKEN_HEADER, "send the share link's token (the part after #share= of its URL) in this header");
+    const bundleId = await deps.bundles.shares.sharedBundleId(token, SHARE_TOKEN_HEADER);
+    c.header("Cache-Control", "no-store");
+    c.header("Referrer-Policy", "no-referrer");
+    return download(c, deps.bundles, await deps.bundles.readyRow(undefined, bundleId));
+  });
+}
+
+/** Streams a ready bundle's document, one stored chunk at a time. */
+function download(c: Context, bundles: Bundles, row: Awaited<ReturnType<Bundles["readyRow"]>>): Response {
+  const chunks = bundles.chunks(row.id);
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await chunks.next();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    async cancel() {
+      await chunks.return(undefined);
+    },
+  });
+  return c.body(body, 200, {
+    "Content-Type": "application/json",
+    "Content-Length": String(row.sizeBytes),
+    "Content-Disposition": `attachment; filename="${row.id}.json"`,
   });
 }

@@ -22,6 +22,9 @@ import type { TileCache } from "./tile-cache.js";
 import type { WebhookEmitter } from "../webhooks/module.js";
 import { openNote, verifierKeyString } from "./note.js";
 import { createOnce, type RequestIds } from "../request-ids/module.js";
+import type { Keyring } from "../crypto/keyring.js";
+import { ChunkWriter } from "./bundle-chunks.js";
+import { BundleShares, newShareToken, shareTtlMs, type ShareLinkView } from "./bundle-shares.js";
 import { getStreamRow } from "./streams.js";
 
 export const BUNDLE_QUEUE = "bundles";
@@ -46,12 +49,19 @@ export interface BundleView extends BundleRow {
   downloadUrl: string;
   /** The document, when ready and at most `inlineBytes`. */
   bundleJson: string;
+  /** The share link CreateBundle made (with its token), when it was asked for one. */
+  shareLink?: ShareLinkView;
 }
 
 interface BuildJob {
   bundleId: string;
   includeInclusionProofs: boolean;
+  /** The share link whose URL proofstream.bundle_ready carries: its id and its token sealed (the queue never holds it in clear). */
+  share?: { linkId: string; sealedToken: string };
 }
+
+/** The keyring context sealing a share token in a build job. */
+const SHARE_TOKEN_CONTEXT = "bundle-share-token";
 
 /**
  * Verifier bundles (attesto.bundle.v1): CreateBundle enqueues a BullMQ job
@@ -63,6 +73,7 @@ export class Bundles {
   constructor(
     private readonly deps: {
       db: Db;
+      keyring: Keyring;
       jobs: JobRuntime;
       events: WebhookEmitter;
       logger: Logger;
@@ -73,7 +84,12 @@ export class Bundles {
       anchorReceipts?: AnchorReceiptSource;
     },
     readonly settings: BundleSettings,
-  ) {}
+  ) {
+    this.shares = new BundleShares({ db: deps.db, requestIds: deps.requestIds }, settings.publicBaseUrl);
+  }
+
+  /** Share links: created, revoked, and looked up by token for the public fetch. */
+  readonly shares: BundleShares;
 
   /** Registers the build worker (worker roles only; every role can enqueue). */
   start(): void {
@@ -96,15 +112,21 @@ export class Bundles {
       requestId ? { scope: tenantId, method: "CreateBundle", requestId, request: input } : undefined,
       async () => {
         const view = await this.#create(tenantId, input);
-        return { result: view, resourceId: view.id };
+        return { result: view, resourceId: view.id, secret: view.shareLink?.token };
       },
-      (id) => this.get(tenantId, id),
+      async (id, token) => {
+        const view = await this.get(tenantId, id);
+        const link = token ? await this.shares.live(token) : undefined;
+        return link ? { ...view, shareLink: { ...(await this.shares.get(tenantId, link.id)), url: this.shares.url(token!), token: token! } } : view;
+      },
     );
   }
 
   async #create(tenantId: string, input: BundleInput): Promise<BundleView> {
     const { db } = this.deps;
     if (input.fromSeqNo > input.toSeqNo) throw invalidArgument("to_seq_no", "must not be below from_seq_no");
+    if (!input.share && input.shareTtlMs !== undefined) throw invalidArgument("share_ttl", "applies only with share");
+    const shareTtl = input.share ? shareTtlMs("share_ttl", input.shareTtlMs) : undefined;
     const count = input.toSeqNo - input.fromSeqNo + 1;
     if (count > this.settings.maxEvents) throw invalidArgument("to_seq_no", `a bundle covers at most ${this.settings.maxEvents} events; this range has ${count}`);
     const stream = await getStreamRow(db, tenantId, input.streamId);
@@ -122,8 +144,11 @@ export class Bundles {
         includeInclusionProofs: input.includeInclusionProofs,
       })
       .returning();
+    const token = shareTtl === undefined ? undefined : newShareToken();
+    const shareLink = token === undefined ? undefined : await this.shares.insert(db, tenantId, row!.id, token, shareTtl!);
+    const share = shareLink && { linkId: shareLink.id, sealedToken: this.deps.keyring.encrypt(SHARE_TOKEN_CONTEXT, token!, row!.id).toString("base64") };
     try {
-      await this.deps.jobs.queue(BUNDLE_QUEUE).add("build", { bundleId: row!.id, includeInclusionProofs: input.includeInclusionProofs } satisfies BuildJob, {
+      await this.deps.jobs.queue(BUNDLE_QUEUE).add("build", { bundleId: row!.id, includeInclusionProofs: input.includeInclusionProofs, share } satisfies BuildJob, {
         jobId: row!.id,
         removeOnComplete: 1000,
         removeOnFail: 1000,
@@ -132,7 +157,7 @@ export class Bundles {
       await db.delete(bundles).where(eq(bundles.id, row!.id));
       throw new AppError("unavailable", "the job queue is unavailable; try again", { reason: "QUEUE_UNAVAILABLE", retryAfterSeconds: 5 }, { cause: err });
     }
-    return this.#view(row!);
+    return { ...(await this.#view(row!)), shareLink };
   }
 
   async get(tenantId: string, bundleId: string): Promise<BundleView> {
@@ -184,6 +209,14 @@ export class Bundles {
       downloadUrl: row.status === "ready" ? `${base}/bundles/${row.id}/download` : "",
       bundleJson,
     };
+  }
+
+  /** What proofstream.bundle_ready says of where to verify: the share link CreateBundle made while it works, else the plain page. */
+  async #verification(data: BuildJob, row: BundleRow) {
+    const token = data.share && this.deps.keyring.decryptText(SHARE_TOKEN_CONTEXT, Buffer.from(data.share.sealedToken, "base64"), row.id);
+    const link = token ? await this.shares.live(token) : undefined;
+    if (!link) return { verification_url: (await this.#view({ ...row, status: "ready" })).verificationUrl, verification_url_shared: false };
+    return { verification_url: this.shares.url(token!), verification_url_shared: true, share_link_id: link.id, share_expires_at: link.expiresAt.toISOString() };
   }
 
   async #build(job: Job<BuildJob>): Promise<void> {
@@ -290,7 +323,7 @@ export class Bundles {
         bundle_id: row.id,
         from_seq_no: row.fromSeqNo,
         to_seq_no: row.toSeqNo,
-        verification_url: (await this.#view({ ...row, status: "ready" })).verificationUrl,
+        ...(await this.#verification(job.data, row)),
       });
     });
     this.deps.events.committed();
@@ -304,34 +337,7 @@ export interface BundleInput {
   toSeqNo: number;
   includePayloads: boolean;
   includeInclusionProofs: boolean;
-}
-
-/** Buffers the document up to one chunk, then stores it as the next bundle_chunks row. */
-class ChunkWriter {
-  #parts: string[] = [];
-  #pending = 0;
-  #idx = 0;
-  bytes = 0;
-
-  constructor(
-    private readonly db: Db,
-    private readonly bundleId: string,
-    private readonly chunkBytes: number,
-  ) {}
-
-  async write(text: string): Promise<void> {
-    this.#parts.push(text);
-    // Characters, not bytes: a chunk may exceed chunkBytes by its multi-byte characters, which is harmless.
-    this.#pending += text.length;
-    if (this.#pending >= this.chunkBytes) await this.flush();
-  }
-
-  async flush(): Promise<void> {
-    if (this.#parts.length === 0) return;
-    const data = Buffer.from(this.#parts.join(""), "utf8");
-    this.#parts = [];
-    this.#pending = 0;
-    await this.db.insert(bundleChunks).values({ bundleId: this.bundleId, idx: this.#idx++, data });
-    this.bytes += data.length;
-  }
+  /** Also create a share link, living this long (undefined: the default). */
+  share?: boolean;
+  shareTtlMs?: number;
 }

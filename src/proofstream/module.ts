@@ -41,6 +41,7 @@ import { checkpointsAtCommit } from "./batch-checkpoints.js";
 export type { JsonObject } from "./leaf.js";
 export type { EventRecord } from "./append.js";
 export type { Bundles, BundleView } from "./bundles.js";
+export type { ShareLinkView } from "./bundle-shares.js";
 export type { CheckpointRecord, CosignatureLine } from "./checkpoints.js";
 export type { ForkEvidenceRecord } from "./forks.js";
 export type { Stream } from "./streams.js";
@@ -127,13 +128,9 @@ export class Proofstreams {
     this.tiles = new TlogTiles({ db: deps.db, tileCache: this.#tileCache });
     this.bundles = new Bundles(
       {
-        db: deps.db,
-        jobs: deps.jobs,
-        events: deps.events,
-        logger: deps.logger,
+        ...{ db: deps.db, keyring: deps.keyring, jobs: deps.jobs, events: deps.events, logger: deps.logger, requestIds: deps.requestIds },
         tileCache: this.#tileCache,
         checkpointer: this.#checkpointer,
-        requestIds: deps.requestIds,
         anchorReceipts: deps.anchorReceipts,
       },
       { ...settings.bundles, publicBaseUrl: settings.publicBaseUrl },

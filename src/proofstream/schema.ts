@@ -184,3 +184,24 @@ export const bundleChunks = pgTable(
   },
   (t) => [primaryKey({ columns: [t.bundleId, t.idx] })],
 );
+
+/**
+ * Share links of bundles: anyone holding the token fetches the bundle
+ * without an API key until `expires_at` or a revocation. Only the token's
+ * SHA-256 is stored; the public route looks a link up by it.
+ */
+export const bundleShareLinks = pgTable(
+  "bundle_share_links",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    bundleId: text("bundle_id")
+      .notNull()
+      .references(() => bundles.id, { onDelete: "cascade" }),
+    tokenSha256: bytea("token_sha256").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    revokedAt: timestamp("revoked_at", { withTimezone: true }),
+  },
+  (t) => [uniqueIndex("bundle_share_links_token").on(t.tokenSha256), index("bundle_share_links_tenant").on(t.tenantId, t.id)],
+);

@@ -83,6 +83,8 @@ const HTTP_RULES: HttpRule[] = [
   { method: "GET", pattern: "/v1/webhooks", routeClass: "reads" },
   { method: "GET", pattern: "/v1/webhooks/:id", routeClass: "reads" },
   { method: "GET", pattern: "/proofstreams/*", routeClass: "reads" },
+  // A shared bundle: no key, so paid by the client address.
+  { method: "GET", pattern: "/v1/shared-bundle", routeClass: "reads" },
 ];
 
 const splitPath = (path: string) => path.split("/").filter((s) => s !== "");

@@ -1,7 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { BundleSchema, BundleStatus, type ProofstreamService } from "../../gen/ts/attesto/v1/proofstream_pb.js";
-import type { Bundles, BundleView } from "../proofstream/module.js";
+import { durationMs, type Duration } from "@bufbuild/protobuf/wkt";
+import { BundleSchema, BundleShareLinkSchema, BundleStatus, type ProofstreamService } from "../../gen/ts/attesto/v1/proofstream_pb.js";
+import type { Bundles, BundleView, ShareLinkView } from "../proofstream/module.js";
 import { tenantOf } from "./context.js";
 import { safeUint64, ts } from "./convert.js";
 
@@ -31,8 +32,22 @@ const bundleMsg = (b: BundleView) =>
     downloadUrl: b.downloadUrl,
   });
 
-/** CreateBundle and GetBundle of ProofstreamService: thin handlers over src/proofstream/bundles.ts. */
-export function bundleHandlers(deps: { bundles: Bundles }): Pick<ServiceImpl<typeof ProofstreamService>, "createBundle" | "getBundle"> {
+const shareLinkMsg = (l: ShareLinkView) =>
+  create(BundleShareLinkSchema, {
+    id: l.id,
+    bundleId: l.bundleId,
+    url: l.url,
+    token: l.token,
+    expiresAt: ts(l.expiresAt),
+    createdAt: ts(l.createdAt),
+    revokedAt: l.revokedAt ? ts(l.revokedAt) : undefined,
+  });
+
+/** A Duration as milliseconds (negative ones stay negative, for the domain to refuse); undefined when unset. */
+const msOf = (d: Duration | undefined) => (d ? (d.seconds < 0n || d.nanos < 0 ? -1 : durationMs(d)) : undefined);
+
+/** The bundle methods of ProofstreamService: thin handlers over src/proofstream/bundles.ts and bundle-shares.ts. */
+export function bundleHandlers(deps: { bundles: Bundles }): Pick<ServiceImpl<typeof ProofstreamService>, "createBundle" | "getBundle" | "createBundleShareLink" | "revokeBundleShareLink"> {
   return {
     async createBundle(req, ctx) {
       const bundle = await deps.bundles.create(
@@ -43,13 +58,21 @@ export function bundleHandlers(deps: { bundles: Bundles }): Pick<ServiceImpl<typ
           toSeqNo: safeUint64(req.toSeqNo, "to_seq_no"),
           includePayloads: req.includePayloads,
           includeInclusionProofs: req.includeInclusionProofs,
+          share: req.share,
+          shareTtlMs: msOf(req.shareTtl),
         },
         req.requestId,
       );
-      return { bundle: bundleMsg(bundle) };
+      return { bundle: bundleMsg(bundle), shareLink: bundle.shareLink ? shareLinkMsg(bundle.shareLink) : undefined };
     },
     async getBundle(req, ctx) {
       return { bundle: bundleMsg(await deps.bundles.get(tenantOf(ctx).tenantId, req.bundleId)) };
+    },
+    async createBundleShareLink(req, ctx) {
+      return { shareLink: shareLinkMsg(await deps.bundles.shares.create(tenantOf(ctx).tenantId, req.bundleId, msOf(req.ttl), req.requestId)) };
+    },
+    async revokeBundleShareLink(req, ctx) {
+      return { shareLink: shareLinkMsg(await deps.bundles.shares.revoke(tenantOf(ctx).tenantId, req.shareLinkId)) };
     },
   };
 }

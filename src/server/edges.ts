@@ -4,6 +4,7 @@ import { getRequestListener } from "@hono/node-server";
 import type { Hono } from "hono";
 import type { Config } from "../config.js";
 import { createHttpApp } from "../http/app.js";
+import { mountBundleShareRoutes } from "../http/bundle-shares.js";
 import { mountConnectorRoutes } from "../http/connectors.js";
 import { mountLandingPage } from "../http/landing.js";
 import type { Metrics } from "../http/metrics.js";
@@ -49,6 +50,7 @@ export function httpRoutes(config: Config, logger: Logger, metrics: Metrics, rea
   if (config.role !== "worker") mountWebhookRoutes(http, { authenticator, webhooks });
   if (config.role !== "worker") mountStoreRoutes(http, { store, storeNotifications, appStore, googlePlay, authenticator });
   if (config.role !== "worker") mountConnectorRoutes(http, { connectors, authenticator, proofstreams });
+  if (config.role !== "worker") mountBundleShareRoutes(http, { bundles, authenticator });
   mountQueueBoard(http, { jobs, authenticator, viewerToken: config.boardViewerToken });
   mountOpenApi(http);
   mountLandingPage(http, {

@@ -10,7 +10,8 @@ import type { RequestListener } from "./listener.js";
  * The routes anyone may call without a key: public verification (the HTTP
  * route and the RPC), store notifications and connector ingress (their
  * callers authenticate by signature, which costs the server before it can
- * refuse), the tile read path and bundle downloads (public when tiles are).
+ * refuse), the tile read path and bundle downloads (public when tiles are),
+ * and shared bundles (the token in a header is the only credential).
  */
 const PUBLIC_ROUTES = [
   /^\/v2\/verify$/,
@@ -19,6 +20,7 @@ const PUBLIC_ROUTES = [
   /^\/v2\/connectors\/[^/]+\/[^/]+\/events$/,
   /^\/proofstreams\//,
   /^\/bundles\/[^/]+\/download$/,
+  /^\/v1\/shared-bundle$/,
 ];
 
 // One alternation: every request of the process is tested against it.

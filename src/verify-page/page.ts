@@ -1,7 +1,8 @@
 /**
  * Browser entry of the /verify page (bundled by esbuild, see assets.ts). It
  * runs the verification library on what the user drops or pastes; the only
- * request it may make is fetching `?bundle=<id>` from this same server.
+ * request it may make is fetching a bundle from this same server: a share
+ * link's (`#share=<token>`) or `?bundle=<id>`.
  */
 import type { VerificationReport } from "../verify/bundle.js";
 import { verifyDocument } from "../verify/document.js";
@@ -55,7 +56,9 @@ async function loadFile(file: File): Promise<void> {
 }
 
 const params = new URLSearchParams(location.search);
-$<HTMLInputElement>("key").value = params.get("key") ?? "";
+// The fragment never reaches a server (nor a Referer): a share link carries its token there, and may carry the key.
+const fragment = new URLSearchParams(location.hash.slice(1));
+$<HTMLInputElement>("key").value = fragment.get("key") ?? params.get("key") ?? "";
 $("verify").addEventListener("click", run);
 $<HTMLTextAreaElement>("paste").addEventListener("input", () => (loaded = undefined));
 $<HTMLInputElement>("file").addEventListener("change", (e) => {
@@ -75,15 +78,33 @@ drop.addEventListener("drop", (e) => {
   if (file) void loadFile(file);
 });
 
+// A share link: fetch its bundle with the token in a header (not in a URL any log keeps).
+const shareToken = fragment.get("share");
+if (shareToken) {
+  $("source").textContent = "loading the shared bundle…";
+  fetch("/v1/shared-bundle", { headers: { "X-Attesto-Share-Token": shareToken }, referrerPolicy: "no-referrer" }).then(
+    async (res) => {
+      if (res.ok) load(await res.text(), "the shared bundle, from this server");
+      else {
+        const problem = res.status === 404 ? "revoked, expired or unknown" : res.status === 412 ? "for a bundle that is not ready yet; try again shortly" : "not usable";
+        $("source").dataset.failed = String(res.status);
+        $("source").textContent = `This share link is ${problem} (HTTP ${res.status}). Ask whoever sent it for a new one.`;
+      }
+    },
+    () => ($("source").textContent = "could not fetch the shared bundle"),
+  );
+}
+
 // A verification_url names a bundle: fetch it from this server (a tenant's private bundle needs its key, so say how to get it).
 const bundleId = params.get("bundle");
-if (bundleId && /^bundle_[0-9A-HJKMNP-TV-Z]{26}$/.test(bundleId)) {
+if (!shareToken && bundleId && /^bundle_[0-9A-HJKMNP-TV-Z]{26}$/.test(bundleId)) {
   $("source").textContent = `loading ${bundleId}…`;
   fetch(`/bundles/${bundleId}/download`).then(
     async (res) => {
       if (res.ok) load(await res.text(), `${bundleId} from this server`);
       else
-        $("source").textContent = `${bundleId} is not downloadable without the tenant's API key (HTTP ${res.status}): download it with \`attesto bundle download ${bundleId}\` and drop the file here.`;
+        $("source").textContent =
+          `${bundleId} is not downloadable without the tenant's API key (HTTP ${res.status}): download it with \`attesto bundle download ${bundleId}\` and drop the file here, or ask the tenant for a share link (\`attesto bundle share ${bundleId}\`).`;
     },
     () => ($("source").textContent = `could not fetch ${bundleId}`),
   );

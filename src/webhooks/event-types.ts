@@ -101,7 +101,13 @@ export interface WebhookEventData {
     bundle_id: string;
     from_seq_no: number;
     to_seq_no: number;
+    /** A share link when CreateBundle asked for one and it still works, else the /verify page that needs the tenant's key. */
     verification_url: string;
+    /** Whether verification_url is a share link anyone can open (without an API key). */
+    verification_url_shared: boolean;
+    /** With a share link: its id (RevokeBundleShareLink) and when it expires. */
+    share_link_id?: string;
+    share_expires_at?: string;
   };
   /** A verified App Store Server Notification V2, relayed once per notificationUUID. */
   "apple.notification": {
@@ -228,6 +234,7 @@ export function sampleEventData(type: WebhookEventType, publicBaseUrl: string, n
       from_seq_no: 1,
       to_seq_no: 250,
       verification_url: `${base}/verify?bundle=bundle_TEST0000000000000000000000`,
+      verification_url_shared: false,
     },
     "apple.notification": {
       notification_uuid: "00000000-0000-0000-0000-000000000000",

@@ -3,7 +3,9 @@ import { writeFile } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { BundleStatus, type Bundle } from "../../../gen/ts/attesto/v1/proofstream_pb.js";
+import { durationOf, registerBundleShareCommands, shareLinkSummary } from "./bundle-share.js";
 import type { BundleDocument } from "../../verify/bundle.js";
 import { nodeSha256Into } from "../../crypto/rfc9162.js";
 import { verifyDocument } from "../../verify/document.js";
@@ -123,20 +125,31 @@ export function registerVerifyCommands(program: Command, io: CliIo): void {
     .option("--inclusion-proofs", "add a C2SP tlog-proof per entry")
     .option("--wait", "wait until it is ready (a progress bar on a terminal)")
     .option("-o, --out <file>", "with --wait: write the document there")
-    .action(async (streamId: string, from: string, to: string, opts: { payloads?: boolean; inclusionProofs?: boolean; wait?: boolean; out?: string }) => {
+    .option("--share", "also create a share link: a /verify URL anyone can open without a key (proofstream.bundle_ready carries it)")
+    .option("--share-ttl <duration>", "with --share: how long the link works, e.g. 12h, 7d (default 7d, at most 30d)")
+    .action(async (streamId: string, from: string, to: string, opts: { payloads?: boolean; inclusionProofs?: boolean; wait?: boolean; out?: string; share?: boolean; shareTtl?: string }) => {
       const server = await io.session("tenant");
       const client = server.client.proofstreams;
       const toBig = (v: string, name: string) => {
         if (!/^[0-9]{1,16}$/.test(v)) throw new Error(`${name} must be a positive integer`);
         return BigInt(v);
       };
-      let { bundle: current } = await client.createBundle({
+      if (opts.shareTtl !== undefined && !opts.share) throw new Error("--share-ttl applies only with --share");
+      const created = await client.createBundle({
         streamId,
         fromSeqNo: toBig(from, "fromSeqNo"),
         toSeqNo: toBig(to, "toSeqNo"),
         includePayloads: Boolean(opts.payloads),
         includeInclusionProofs: Boolean(opts.inclusionProofs),
+        share: Boolean(opts.share),
+        shareTtl: opts.shareTtl === undefined ? undefined : durationOf(opts.shareTtl, "--share-ttl"),
       });
+      let current = created.bundle;
+      const shareLink = created.shareLink;
+      // The plain page needs the tenant's key to fetch the bundle; a share link works for anyone.
+      const verify = shareLink
+        ? `verify (share link, anyone with it, until ${shareLink.expiresAt ? timestampDate(shareLink.expiresAt).toISOString() : "?"}): ${shareLink.url}`
+        : `verify: ${current!.verificationUrl} (fetches the bundle with the tenant's API key only; --share, or attesto bundle share ${current!.id}, makes a link anyone can open)`;
       if (opts.wait) {
         const total = Number(current!.toSeqNo - current!.fromSeqNo) + 1;
         const bar = progressBar(total, "events", io.json());
@@ -150,12 +163,13 @@ export function registerVerifyCommands(program: Command, io: CliIo): void {
         if (current!.status === BundleStatus.FAILED) throw new Error(`bundle ${current!.id} failed: ${current!.failureReason}`);
         if (opts.out) await download(server, current!, opts.out);
       }
-      io.output({ ...bundleSummary(current!), ...(opts.out && opts.wait ? { path: opts.out } : {}) }, () =>
+      io.output({ ...bundleSummary(current!), ...(shareLink ? { share_link: shareLinkSummary(shareLink) } : {}), ...(opts.out && opts.wait ? { path: opts.out } : {}) }, () =>
         current!.status === BundleStatus.READY
-          ? `bundle ${current!.id} ready: events ${current!.fromSeqNo}..${current!.toSeqNo}, ${current!.sizeBytes} bytes${opts.out ? `, written to ${opts.out}` : ""}\nverify: ${current!.verificationUrl}`
-          : `bundle ${current!.id} ${STATUS_NAMES[current!.status]}; follow it with: attesto bundle get ${current!.id}`,
+          ? `bundle ${current!.id} ready: events ${current!.fromSeqNo}..${current!.toSeqNo}, ${current!.sizeBytes} bytes${opts.out ? `, written to ${opts.out}` : ""}\n${verify}`
+          : `bundle ${current!.id} ${STATUS_NAMES[current!.status]}; follow it with: attesto bundle get ${current!.id}\n${verify}`,
       );
     });
+  registerBundleShareCommands(bundle, io);
 
   bundle
     .command("get <bundleId>")

@@ -93,12 +93,27 @@ type ProofstreamServiceClient interface {
 	// when to_seq_no is beyond the stream's size; NOT_FOUND for an unknown
 	// stream; UNAVAILABLE (QUEUE_UNAVAILABLE) when the job queue is down. A
 	// retry with the same request_id within 10 minutes returns the first
-	// bundle.
+	// bundle (and its share link, token included). With `share`, a share
+	// link is created too (INVALID_ARGUMENT field `share_ttl` as for
+	// CreateBundleShareLink's `ttl`, or when set without `share`).
 	CreateBundle(ctx context.Context, in *CreateBundleRequest, opts ...grpc.CallOption) (*CreateBundleResponse, error)
 	// Reads a bundle: status, progress, and when READY the document (small
 	// bundles) and its download URL. Poll it, or wait for
 	// `proofstream.bundle_ready`. NOT_FOUND for an unknown bundle.
 	GetBundle(ctx context.Context, in *GetBundleRequest, opts ...grpc.CallOption) (*GetBundleResponse, error)
+	// Creates a share link of a bundle: a URL of this deployment's /verify
+	// page that fetches the bundle without an API key (GET /v1/shared-bundle
+	// with the link's token), until it expires or is revoked. The token is in
+	// this answer only (the server keeps its SHA-256 hash); a retry with the
+	// same request_id within 10 minutes returns the first link, token
+	// included. The bundle need not be READY: the link serves it once it is.
+	// INVALID_ARGUMENT (field `ttl`) for a negative ttl or one beyond 30 days;
+	// NOT_FOUND for an unknown bundle.
+	CreateBundleShareLink(ctx context.Context, in *CreateBundleShareLinkRequest, opts ...grpc.CallOption) (*CreateBundleShareLinkResponse, error)
+	// Revokes a share link: from then on its URL answers 404, like an expired
+	// or unknown one. Revoking a revoked link returns it unchanged. NOT_FOUND
+	// for an unknown link.
+	RevokeBundleShareLink(ctx context.Context, in *RevokeBundleShareLinkRequest, opts ...grpc.CallOption) (*RevokeBundleShareLinkResponse, error)
 }
 
 type proofstreamServiceClient struct {
@@ -244,6 +259,24 @@ func (c *proofstreamServiceClient) GetBundle(ctx context.Context, in *GetBundleR
 	return out, nil
 }
 
+func (c *proofstreamServiceClient) CreateBundleShareLink(ctx context.Context, in *CreateBundleShareLinkRequest, opts ...grpc.CallOption) (*CreateBundleShareLinkResponse, error) {
+	out := new(CreateBundleShareLinkResponse)
+	err := c.cc.Invoke(ctx, "/attesto.v1.ProofstreamService/CreateBundleShareLink", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *proofstreamServiceClient) RevokeBundleShareLink(ctx context.Context, in *RevokeBundleShareLinkRequest, opts ...grpc.CallOption) (*RevokeBundleShareLinkResponse, error) {
+	out := new(RevokeBundleShareLinkResponse)
+	err := c.cc.Invoke(ctx, "/attesto.v1.ProofstreamService/RevokeBundleShareLink", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ProofstreamServiceServer is the server API for ProofstreamService service.
 // All implementations must embed UnimplementedProofstreamServiceServer
 // for forward compatibility
@@ -324,12 +357,27 @@ type ProofstreamServiceServer interface {
 	// when to_seq_no is beyond the stream's size; NOT_FOUND for an unknown
 	// stream; UNAVAILABLE (QUEUE_UNAVAILABLE) when the job queue is down. A
 	// retry with the same request_id within 10 minutes returns the first
-	// bundle.
+	// bundle (and its share link, token included). With `share`, a share
+	// link is created too (INVALID_ARGUMENT field `share_ttl` as for
+	// CreateBundleShareLink's `ttl`, or when set without `share`).
 	CreateBundle(context.Context, *CreateBundleRequest) (*CreateBundleResponse, error)
 	// Reads a bundle: status, progress, and when READY the document (small
 	// bundles) and its download URL. Poll it, or wait for
 	// `proofstream.bundle_ready`. NOT_FOUND for an unknown bundle.
 	GetBundle(context.Context, *GetBundleRequest) (*GetBundleResponse, error)
+	// Creates a share link of a bundle: a URL of this deployment's /verify
+	// page that fetches the bundle without an API key (GET /v1/shared-bundle
+	// with the link's token), until it expires or is revoked. The token is in
+	// this answer only (the server keeps its SHA-256 hash); a retry with the
+	// same request_id within 10 minutes returns the first link, token
+	// included. The bundle need not be READY: the link serves it once it is.
+	// INVALID_ARGUMENT (field `ttl`) for a negative ttl or one beyond 30 days;
+	// NOT_FOUND for an unknown bundle.
+	CreateBundleShareLink(context.Context, *CreateBundleShareLinkRequest) (*CreateBundleShareLinkResponse, error)
+	// Revokes a share link: from then on its URL answers 404, like an expired
+	// or unknown one. Revoking a revoked link returns it unchanged. NOT_FOUND
+	// for an unknown link.
+	RevokeBundleShareLink(context.Context, *RevokeBundleShareLinkRequest) (*RevokeBundleShareLinkResponse, error)
 	mustEmbedUnimplementedProofstreamServiceServer()
 }
 
@@ -381,6 +429,12 @@ func (UnimplementedProofstreamServiceServer) CreateBundle(context.Context, *Crea
 }
 func (UnimplementedProofstreamServiceServer) GetBundle(context.Context, *GetBundleRequest) (*GetBundleResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetBundle not implemented")
+}
+func (UnimplementedProofstreamServiceServer) CreateBundleShareLink(context.Context, *CreateBundleShareLinkRequest) (*CreateBundleShareLinkResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateBundleShareLink not implemented")
+}
+func (UnimplementedProofstreamServiceServer) RevokeBundleShareLink(context.Context, *RevokeBundleShareLinkRequest) (*RevokeBundleShareLinkResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RevokeBundleShareLink not implemented")
 }
 func (UnimplementedProofstreamServiceServer) mustEmbedUnimplementedProofstreamServiceServer() {}
 
@@ -665,6 +719,42 @@ func _ProofstreamService_GetBundle_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProofstreamService_CreateBundleShareLink_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateBundleShareLinkRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProofstreamServiceServer).CreateBundleShareLink(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/attesto.v1.ProofstreamService/CreateBundleShareLink",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProofstreamServiceServer).CreateBundleShareLink(ctx, req.(*CreateBundleShareLinkRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProofstreamService_RevokeBundleShareLink_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeBundleShareLinkRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProofstreamServiceServer).RevokeBundleShareLink(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/attesto.v1.ProofstreamService/RevokeBundleShareLink",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProofstreamServiceServer).RevokeBundleShareLink(ctx, req.(*RevokeBundleShareLinkRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _ProofstreamService_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "attesto.v1.ProofstreamService",
 	HandlerType: (*ProofstreamServiceServer)(nil),
@@ -728,6 +818,14 @@ var _ProofstreamService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetBundle",
 			Handler:    _ProofstreamService_GetBundle_Handler,
+		},
+		{
+			MethodName: "CreateBundleShareLink",
+			Handler:    _ProofstreamService_CreateBundleShareLink_Handler,
+		},
+		{
+			MethodName: "RevokeBundleShareLink",
+			Handler:    _ProofstreamService_RevokeBundleShareLink_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1465,11 +1465,16 @@ export const AttemptErrorKindSchema: GenEnum<AttemptErrorKind> = /*@__PURE__*/
  *      "detected_at": "2026-06-07T12:00:00Z"}
  *
  * `proofstream.bundle_ready`: a verifier bundle is READY (see
- * ProofstreamService.GetBundle).
+ * ProofstreamService.GetBundle). `verification_url` is a share link anyone
+ * can open (`verification_url_shared: true`, with `share_link_id` and
+ * `share_expires_at`) when CreateBundle asked for one (`share`) and it still
+ * works, else the /verify page that fetches the bundle with the tenant's key.
  *
  *     {"stream_id": "str_...", "bundle_id": "bundle_...",
  *      "from_seq_no": 1, "to_seq_no": 250,
- *      "verification_url": "https://verify.attesto.eu/v2/verify"}
+ *      "verification_url": "https://attesto.example/verify#share=ats_...",
+ *      "verification_url_shared": true, "share_link_id": "bsl_...",
+ *      "share_expires_at": "2026-06-14T12:00:00Z"}
  *
  * `apple.notification`: a verified App Store Server Notification V2,
  * relayed once per notificationUUID. `payload` is the decoded notification
