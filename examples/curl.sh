@@ -85,6 +85,16 @@ want 404; curl -s -X POST "$ATTESTO_URL/v2/tenant/connectors/s3-objects/con_01AR
 want 200; curl -s -X POST "$ATTESTO_URL/v2/verify" -H "X-Attesto-Verifier-Key: $VERIFIER_KEY" -H "Content-Type: text/plain" --data-binary @<(command curl -s "$ATTESTO_URL/proofstreams/$STREAM/proof/1" -H "Authorization: Bearer $ATTESTO_API_KEY")
 [ "$(json .valid)" = "true" ] || { echo "FAILED: the tlog-proof did not verify" >&2; exit 1; }
 want 404; curl -s "$ATTESTO_URL/bundles/bundle_01ARZ3NDEKTSV4RRFFQ69G5FAV/download" -H "Authorization: Bearer $ATTESTO_API_KEY"
+# A bundle with a share link: anyone with the token (the part after #share= of the link) fetches it without a key.
+want 200; curl -s -X POST "$ATTESTO_URL/attesto.v1.ProofstreamService/CreateBundle" -H "Authorization: Bearer $ATTESTO_API_KEY" -H "Content-Type: application/json" -d '{"streamId":"'"$STREAM"'","fromSeqNo":"1","toSeqNo":"1","share":true}'
+BUNDLE=$(json .bundle.id)
+SHARE_TOKEN=$(json .shareLink.token)
+want 201; curl -s -X POST "$ATTESTO_URL/v1/bundles/$BUNDLE/share-links" -H "Authorization: Bearer $ATTESTO_API_KEY" -H "Content-Type: application/json" -d '{"ttlSeconds":86400}'
+SHARE_LINK=$(json .id)
+# The bundle builds in the background: its shared fetch answers 412 until it is ready.
+for _ in $(seq 100); do [ "$(command curl -s -o /dev/null -w '%{http_code}' "$ATTESTO_URL/v1/shared-bundle" -H "X-Attesto-Share-Token: $SHARE_TOKEN")" = 200 ] && break; sleep 0.2; done
+want 200; curl -s "$ATTESTO_URL/v1/shared-bundle" -H "X-Attesto-Share-Token: $SHARE_TOKEN"
+want 200; curl -s -X DELETE "$ATTESTO_URL/v1/bundles/$BUNDLE/share-links/$SHARE_LINK" -H "Authorization: Bearer $ATTESTO_API_KEY"
 
 # --- Operational ----------------------------------------------------------------
 want 200; curl -s "$ATTESTO_URL/"

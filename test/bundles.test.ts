@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import http from "node:http";
 import { Code, ConnectError } from "@connectrpc/connect";
 import postgres from "postgres";
@@ -119,7 +120,14 @@ describe("verifier bundles", () => {
     const body = JSON.parse(delivered.body.toString("utf8")) as { event: string; tenant_id: string; data: unknown };
     expect(body.event).toBe("proofstream.bundle_ready");
     expect(body.tenant_id).toBe(tenant.tenantId);
-    expect(body.data).toStrictEqual({ stream_id: stream.id, bundle_id: bundle.id, from_seq_no: 7, to_seq_no: 523, verification_url: `${app.url}/verify?bundle=${bundle.id}` });
+    expect(body.data).toStrictEqual({
+      stream_id: stream.id,
+      bundle_id: bundle.id,
+      from_seq_no: 7,
+      to_seq_no: 523,
+      verification_url: `${app.url}/verify?bundle=${bundle.id}`,
+      verification_url_shared: false,
+    });
 
     const { tlogProof } = await ps.getInclusionProof({ streamId: stream.id, leaf: { case: "seqNo", value: 42n } });
     shared = { key: tenant.key, bundle: doc, verifierKey: stream.verifierKey, text: bundle.bundleJson, tlogProof };
@@ -241,4 +249,159 @@ describe("verifier bundles", () => {
       expect(JSON.parse(big.body)).toMatchObject({ error: { code: "payload_too_large", field: "body" } });
     });
   });
+});
+
+describe("bundle share links (issue 26, defect 6)", () => {
+  const shared = (token: string | undefined, init: Record<string, string> = {}) =>
+    fetch(`${app.url}/v1/shared-bundle`, { headers: { ...(token === undefined ? {} : { "X-Attesto-Share-Token": token }), ...init } });
+  const sql = () => postgres(store.databaseUrl, { max: 1, onnotice: () => {} });
+
+  it("CreateBundle with share: the answer's link and proofstream.bundle_ready's verification_url fetch the bundle with no key, until revoked", async () => {
+    const tenant = await newTenant(app.url);
+    await webhookClient(app, tenant.key).createSubscription({ name: "shared", url: receiver.url(), eventTypes: ["proofstream.bundle_ready"] });
+    const { ps, stream } = await streamWith(tenant.key, 40);
+    const created = await ps.createBundle({ streamId: stream.id, fromSeqNo: 3n, toSeqNo: 30n, includePayloads: true, share: true, shareTtl: { seconds: 3600n, nanos: 0 } });
+    const link = created.shareLink!;
+    expect(link.bundleId).toBe(created.bundle!.id);
+    expect(link.token).toMatch(/^ats_[A-Za-z0-9_-]{43}$/);
+    expect(link.url).toBe(`${app.url}/verify#share=${link.token}`);
+    const expiresIn = Number(link.expiresAt!.seconds) * 1000 - Date.now();
+    expect(expiresIn).toBeGreaterThan(3_500_000);
+    expect(expiresIn).toBeLessThanOrEqual(3_600_000);
+    // The plain page link stays what it was: it needs the tenant's key.
+    expect(created.bundle!.verificationUrl).toBe(`${app.url}/verify?bundle=${created.bundle!.id}`);
+    const bundle = await ready(ps, created.bundle!.id);
+
+    const delivered = await waitFor(
+      () => receiver.received.find((r) => r.headers["x-attesto-event"] === "proofstream.bundle_ready" && r.body.toString("utf8").includes(bundle.id)),
+      "the shared bundle's proofstream.bundle_ready",
+    );
+    const data = (JSON.parse(delivered.body.toString("utf8")) as { data: Record<string, unknown> }).data;
+    expect(data).toStrictEqual({
+      stream_id: stream.id,
+      bundle_id: bundle.id,
+      from_seq_no: 3,
+      to_seq_no: 30,
+      verification_url: link.url,
+      verification_url_shared: true,
+      share_link_id: link.id,
+      share_expires_at: new Date(Number(link.expiresAt!.seconds) * 1000 + Math.floor(link.expiresAt!.nanos / 1e6)).toISOString(),
+    });
+
+    // The page's fetch: no Authorization, the token (from the URL's fragment) in a header.
+    const token = new URL(data.verification_url as string).hash.replace(/^#share=/, "");
+    const res = await shared(token);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    expect(await res.text()).toBe(bundle.bundleJson);
+
+    const { shareLink: revoked } = await ps.revokeBundleShareLink({ shareLinkId: link.id });
+    expect(revoked!.revokedAt).toBeDefined();
+    expect(revoked!.token).toBe("");
+    // Idempotent: the first revocation time stays.
+    expect((await ps.revokeBundleShareLink({ shareLinkId: link.id })).shareLink!.revokedAt).toEqual(revoked!.revokedAt);
+    const gone = await shared(token);
+    expect(gone.status).toBe(404);
+    expect(await gone.json()).toEqual({ error: { code: "not_found", message: "share link not found, expired or revoked", reason: "RESOURCE_NOT_FOUND" } });
+  }, 120_000);
+
+  it("expired, revoked and unknown tokens answer the same 404; malformed or missing ones 400 naming the header; no token is stored or queued in clear", async () => {
+    const tenant = await newTenant(app.url);
+    const { ps, stream } = await streamWith(tenant.key, 5);
+    const created = await ps.createBundle({ streamId: stream.id, fromSeqNo: 1n, toSeqNo: 5n, share: true });
+    const bundle = await ready(ps, created.bundle!.id);
+    const { shareLink: second } = await ps.createBundleShareLink({ bundleId: bundle.id });
+    const week = Number(second!.expiresAt!.seconds) * 1000 - Date.now();
+    expect(week).toBeGreaterThan(7 * 86_400_000 - 60_000);
+    expect(week).toBeLessThanOrEqual(7 * 86_400_000);
+    expect((await shared(second!.token)).status).toBe(200);
+
+    const db = sql();
+    try {
+      // Only SHA-256 hashes: no column of any link row holds a token.
+      const rows = await db<{ row: string; hash: Buffer }[]>`SELECT row_to_json(l)::text AS row, token_sha256 AS hash FROM bundle_share_links l WHERE bundle_id = ${bundle.id} ORDER BY created_at`;
+      expect(rows).toHaveLength(2);
+      for (const r of rows) expect(r.row).not.toMatch(/ats_/);
+      expect(rows.map((r) => r.hash.toString("hex"))).toContain(createHash("sha256").update(second!.token).digest("hex"));
+      // The build job carries the CreateBundle link's token sealed, never in clear.
+      const job = await app.jobs.queue("bundles").getJob(bundle.id);
+      expect(JSON.stringify(job!.data)).not.toContain(created.shareLink!.token);
+      await db`UPDATE bundle_share_links SET expires_at = now() - interval '1 second' WHERE id = ${second!.id}`;
+    } finally {
+      await db.end();
+    }
+    await ps.revokeBundleShareLink({ shareLinkId: created.shareLink!.id });
+    const answers = await Promise.all(
+      [second!.token, created.shareLink!.token, `ats_${"A".repeat(43)}`].map(async (t) => {
+        const r = await shared(t);
+        return `${r.status} ${await r.text()}`;
+      }),
+    );
+    expect(new Set(answers).size).toBe(1);
+    expect(answers[0]).toMatch(/^404 /);
+
+    for (const [token, headers] of [
+      [undefined, {}],
+      ["not-a-token", {}],
+      [`ats_${"A".repeat(42)}!`, {}],
+      [`ats_${"A".repeat(4000)}`, {}],
+    ] as const) {
+      const res = await shared(token, headers);
+      expect(res.status, String(token).slice(0, 20)).toBe(400);
+      expect((await res.json()).error).toMatchObject({ code: "invalid_argument", field: "x-attesto-share-token" });
+    }
+    // A key does not change the answer: the route is the token's alone.
+    expect((await shared(undefined, { authorization: `Bearer ${tenant.key}` })).status).toBe(400);
+  }, 120_000);
+
+  it("a link's lifetime is bounded, on RPC and REST; REST creates and revokes; another tenant's bundles and links read as not found", async () => {
+    const tenant = await newTenant(app.url);
+    const { ps, stream } = await streamWith(tenant.key, 3);
+    const { bundle } = await ps.createBundle({ streamId: stream.id, fromSeqNo: 1n, toSeqNo: 3n });
+    const fail = (p: Promise<unknown>) =>
+      p.then(
+        () => undefined,
+        (e: unknown) => ConnectError.from(e),
+      );
+    for (const ttl of [
+      { seconds: 0n, nanos: 0 },
+      { seconds: -5n, nanos: 0 },
+      { seconds: 31n * 86_400n, nanos: 0 },
+    ]) {
+      const err = await fail(ps.createBundleShareLink({ bundleId: bundle!.id, ttl }));
+      expect(err?.code, String(ttl.seconds)).toBe(Code.InvalidArgument);
+      expect(err?.rawMessage).toMatch(/^ttl: /);
+    }
+    const withoutShare = await fail(ps.createBundle({ streamId: stream.id, fromSeqNo: 1n, toSeqNo: 3n, shareTtl: { seconds: 60n, nanos: 0 } }));
+    expect(withoutShare?.rawMessage).toMatch(/^share_ttl: applies only with share/);
+
+    const rest = (method: string, path: string, key: string, body?: unknown) =>
+      fetch(`${app.url}${path}`, { method, headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+    for (const body of [{ ttlSeconds: 0 }, { ttlSeconds: 2_592_001 }, { ttlSeconds: "60" }, { ttl: 60 }]) {
+      const res = await rest("POST", `/v1/bundles/${bundle!.id}/share-links`, tenant.key, body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect((await res.json()).error.field, JSON.stringify(body)).toBe(Object.keys(body)[0] === "ttl" ? "ttl" : "ttlSeconds");
+    }
+    const made = await rest("POST", `/v1/bundles/${bundle!.id}/share-links`, tenant.key, { ttlSeconds: 600, requestId: "share-1" });
+    expect(made.status).toBe(201);
+    const link = (await made.json()) as { id: string; url: string; token: string; revokedAt: string | null };
+    expect(link.url).toBe(`${app.url}/verify#share=${link.token}`);
+    // A retry with the same request id answers the first link, token included.
+    const again = (await (await rest("POST", `/v1/bundles/${bundle!.id}/share-links`, tenant.key, { ttlSeconds: 600, requestId: "share-1" })).json()) as { id: string; token: string };
+    expect(again).toMatchObject({ id: link.id, token: link.token });
+
+    const other = await newTenant(app.url);
+    const otherPs = clientFor(ProofstreamService, app.url, other.key);
+    expect((await fail(otherPs.createBundleShareLink({ bundleId: bundle!.id })))?.code).toBe(Code.NotFound);
+    expect((await fail(otherPs.revokeBundleShareLink({ shareLinkId: link.id })))?.code).toBe(Code.NotFound);
+    expect((await rest("POST", `/v1/bundles/${bundle!.id}/share-links`, other.key)).status).toBe(404);
+    expect((await rest("DELETE", `/v1/bundles/${bundle!.id}/share-links/${link.id}`, other.key)).status).toBe(404);
+    // Named under another bundle of its own tenant, the link is not found either.
+    expect((await rest("DELETE", `/v1/bundles/bundle_01ARZ3NDEKTSV4RRFFQ69G5FAV/share-links/${link.id}`, tenant.key)).status).toBe(404);
+
+    const revoked = await rest("DELETE", `/v1/bundles/${bundle!.id}/share-links/${link.id}`, tenant.key);
+    expect(revoked.status).toBe(200);
+    expect(await revoked.json()).toMatchObject({ id: link.id, url: null, token: null, revokedAt: expect.any(String) });
+    expect((await shared(link.token)).status).toBe(404);
+  }, 120_000);
 });

@@ -3,6 +3,7 @@ import http from "node:http";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sql } from "drizzle-orm";
 import { AppendEventRequestSchema, ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
 import { WebhookService } from "../gen/ts/attesto/v1/webhook_pb.js";
 import type { Attesto } from "../src/server/app.js";
@@ -252,5 +253,68 @@ describe("Google Play calls and reconciliation: hostile input refused by field b
     expect(JSON.parse(res.body)).toMatchObject({ code: "failed_precondition" });
     const list = await rpc("StoreNotificationService/ListNotifications", "{}");
     expect(JSON.parse(list.body)).toEqual({});
+  });
+});
+
+describe("bundle share links: hostile tokens and bodies (issue 26, defect 6)", () => {
+  it("GET /v1/shared-bundle answers 400 naming the header or one 404, never a 5xx, for any token", async () => {
+    const tokens = [
+      "",
+      " ",
+      "ats_",
+      `ats_${"A".repeat(43)}`,
+      `ats_${"A".repeat(44)}`,
+      `ats_${"é".repeat(43)}`,
+      "../../etc/passwd",
+      `ats_${"%00".repeat(15)}`,
+      "x".repeat(8000),
+      `ats_${randomBytes(32).toString("base64url")}`,
+    ];
+    for (const token of tokens) {
+      const res = await fetch(`${app.url}/v1/shared-bundle`, { headers: token === "" ? {} : { "X-Attesto-Share-Token": encodeURI(token) } });
+      const body = await res.text();
+      expect([400, 404], `${token.slice(0, 30)}: ${res.status} ${body.slice(0, 200)}`).toContain(res.status);
+      if (res.status === 400) expect(JSON.parse(body).error.field).toBe("x-attesto-share-token");
+    }
+    // Other methods and query strings do not reach a handler that could fail.
+    expect((await fetch(`${app.url}/v1/shared-bundle?token=${"a".repeat(100)}`, { method: "POST" })).status).toBeLessThan(500);
+  });
+
+  it("the REST create and revoke answer 400 naming the field for hostile bodies and ids, and write nothing", async () => {
+    const { stream } = await client.createStream({ name: "share-hostile" });
+    await client.appendEvent(appendRequest(stream!.id, "h-1"));
+    const { bundle } = await client.createBundle({ streamId: stream!.id, fromSeqNo: 1n, toSeqNo: 1n });
+    const post = (path: string, body: string) => fetch(`${app.url}${path}`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${tenant.key}` }, body });
+    const cases: Array<[string, string, string]> = [
+      [`/v1/bundles/${bundle!.id}/share-links`, "[]", "body"],
+      [`/v1/bundles/${bundle!.id}/share-links`, "{", "body"],
+      [`/v1/bundles/${bundle!.id}/share-links`, '{"ttlSeconds":1e400}', "ttlSeconds"],
+      [`/v1/bundles/${bundle!.id}/share-links`, '{"ttlSeconds":-1}', "ttlSeconds"],
+      [`/v1/bundles/${bundle!.id}/share-links`, '{"ttlSeconds":9007199254740993}', "ttlSeconds"],
+      [`/v1/bundles/${bundle!.id}/share-links`, '{"requestId":"a\\u0000b"}', "requestId"],
+      [`/v1/bundles/${bundle!.id}/share-links`, '{"nmae":1}', "nmae"],
+      ["/v1/bundles/bundle_..%2F..%2Fx/share-links", "{}", "bundleId"],
+    ];
+    for (const [path, body, field] of cases) {
+      const res = await post(path, body);
+      const text = await res.text();
+      expect(res.status, `${path} ${body}: ${text.slice(0, 200)}`).toBe(400);
+      expect(JSON.parse(text).error.field, body).toBe(field);
+    }
+    const del = await fetch(`${app.url}/v1/bundles/${bundle!.id}/share-links/bsl_%00`, { method: "DELETE", headers: { authorization: `Bearer ${tenant.key}` } });
+    expect(del.status).toBe(400);
+    expect((await del.json()).error.field).toBe("shareLinkId");
+    // Nothing was created by any of them: a first link made now is the bundle's only one, and revoking it works.
+    const made = await post(`/v1/bundles/${bundle!.id}/share-links`, "");
+    expect(made.status).toBe(201);
+    const rpc = await fetch(`${app.url}/attesto.v1.ProofstreamService/RevokeBundleShareLink`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${tenant.key}` },
+      body: JSON.stringify({ shareLinkId: "bsl_../x" }),
+    });
+    expect(rpc.status).toBe(400);
+    expect(await rpc.text()).toContain("share_link_id");
+    const count = Number((await app.database.db.execute(sql`SELECT count(*)::int AS n FROM bundle_share_links WHERE bundle_id = ${bundle!.id}`))[0]!.n);
+    expect(count).toBe(1);
   });
 });

@@ -1,7 +1,9 @@
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Attesto } from "../src/server/app.js";
-import { newTenant } from "./support/server.js";
+import { ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
+import { appendRequest } from "./support/proofstream.js";
+import { clientFor, newTenant } from "./support/server.js";
 import { isolatedStore, Receiver, startWebhookServer, waitFor, type Store } from "./support/webhooks.js";
 
 type Doc = { openapi: string; paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>> };
@@ -111,6 +113,24 @@ describe("/openapi.json", () => {
     await call("GET", "/v1/webhooks/{id}/deliveries/{deliveryId}", delivery, { key });
     await call("POST", "/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver", `${delivery}/redeliver`, { key });
     expect((await call("DELETE", "/v1/webhooks/{id}", `/v1/webhooks/${id}`, { key })).status).toBe(204);
+  });
+
+  it("matches the real answers of the bundle share-link routes, their errors included", async () => {
+    const { key } = await newTenant(app.url);
+    const ps = clientFor(ProofstreamService, app.url, key);
+    const { stream } = await ps.createStream({ name: "doc" });
+    await ps.appendEvent(appendRequest(stream!.id, "doc-1"));
+    const { bundle } = await ps.createBundle({ streamId: stream!.id, fromSeqNo: 1n, toSeqNo: 1n });
+    const links = `/v1/bundles/${bundle!.id}/share-links`;
+    const created = await call("POST", "/v1/bundles/{bundleId}/share-links", links, { key, body: { ttlSeconds: 60 } });
+    expect(created.status).toBe(201);
+    expect((await call("POST", "/v1/bundles/{bundleId}/share-links", links, { key, body: { ttlSeconds: 0 } })).status).toBe(400);
+    expect((await call("POST", "/v1/bundles/{bundleId}/share-links", "/v1/bundles/bundle_01ARZ3NDEKTSV4RRFFQ69G5FAV/share-links", { key, body: {} })).status).toBe(404);
+    expect((await call("POST", "/v1/bundles/{bundleId}/share-links", links, { body: {} })).status).toBe(401);
+    const revoke = "/v1/bundles/{bundleId}/share-links/{shareLinkId}";
+    expect((await call("DELETE", revoke, `${links}/${created.body!.id as string}`, { key })).status).toBe(200);
+    expect((await call("DELETE", revoke, `${links}/bsl_01ARZ3NDEKTSV4RRFFQ69G5FAV`, { key })).status).toBe(404);
+    expect((await call("GET", "/v1/shared-bundle", "/v1/shared-bundle")).status).toBe(400);
   });
 
   it("matches the real answers of the public routes", async () => {

@@ -138,6 +138,44 @@ describe("GET /verify checks evidence in the browser", () => {
     }
   }, 120_000);
 
+  it("opens a share link with no API key: fetches the bundle by its token (never in a URL the server sees) and verifies it; a revoked link fails clearly", async () => {
+    const tenant = await newTenant(app.url);
+    const ps = clientFor(ProofstreamService, app.url, tenant.key);
+    const { stream } = await ps.createStream({ name: "shared page" });
+    for (let i = 0; i < 12; i++) await ps.appendEvent(appendRequest(stream!.id, `s-${i}`));
+    const { bundle: pending, shareLink } = await ps.createBundle({ streamId: stream!.id, fromSeqNo: 2n, toSeqNo: 11n, includePayloads: true, share: true });
+    await waitFor(async () => ((await ps.getBundle({ bundleId: pending!.id })).bundle!.status === BundleStatus.READY ? true : undefined), "the shared bundle", 60_000);
+
+    // The browser holds no key: whatever it sends, it sends with no Authorization.
+    const sentAuthorization: string[] = [];
+    const onRequest = (r: import("playwright-core").Request) => {
+      if (r.headers().authorization) sentAuthorization.push(r.url());
+    };
+    page.on("request", onRequest);
+    try {
+      requests.length = 0;
+      await page.goto("about:blank");
+      await page.goto(`${shareLink!.url}&key=${encodeURIComponent(stream!.verifierKey)}`);
+      await page.waitForSelector("body[data-ready=true]", { timeout: 60_000 });
+      expect(await checks()).toEqual({ format: "pass", signature: "pass", leaves: "pass", range_proof: "pass", anchors: "skipped" });
+      expect(await page.getAttribute("#verdict", "data-valid")).toBe("true");
+      expect(await page.$eval("#summary", (el) => ({ ...(el as HTMLElement).dataset }))).toEqual({ stream: stream!.id, from: "2", to: "11", anchors: "0" });
+      expect(requests).toEqual(["GET /verify", "GET /verify/verify.js", "GET /v1/shared-bundle"]);
+      expect(requests.join(" ")).not.toContain(shareLink!.token);
+      expect(sentAuthorization).toEqual([]);
+
+      await ps.revokeBundleShareLink({ shareLinkId: shareLink!.id });
+      await page.goto("about:blank");
+      await page.goto(shareLink!.url);
+      await page.waitForSelector("#source[data-failed]", { timeout: 30_000 });
+      expect(await page.getAttribute("#source", "data-failed")).toBe("404");
+      expect(await page.textContent("#source")).toContain("This share link is revoked, expired or unknown (HTTP 404)");
+      expect(await page.getAttribute("#verdict", "data-valid")).toBeNull();
+    } finally {
+      page.off("request", onRequest);
+    }
+  }, 180_000);
+
   it("names a private bundle from a verification_url and says how to get it", async () => {
     const id = "bundle_01J0000000000000000000000Z";
     await open(`?bundle=${id}`);

@@ -54,7 +54,7 @@ export class BundleShares {
   }
 
   /** CreateBundleShareLink: a link to a bundle of the tenant (pending or ready). A repeated `requestId` returns the first link, token included. */
-  create(tenantId: string, bundleId: string, ttlMs: number | undefined, requestId?: string): Promise<ShareLinkView> {
+  async create(tenantId: string, bundleId: string, ttlMs: number | undefined, requestId?: string): Promise<ShareLinkView> {
     const ttl = shareTtlMs("ttl", ttlMs);
     return createOnce(
       this.deps.requestIds,

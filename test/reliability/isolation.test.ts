@@ -50,6 +50,7 @@ beforeAll(async () => {
   }
   idsOfA.delivery_id = deliveries[0].id;
   idsOfA.bundle_id = (await ok(a.key, "ProofstreamService/CreateBundle", { streamId: stream.id, fromSeqNo: "1", toSeqNo: "2" })).bundle.id;
+  idsOfA.share_link_id = (await ok(a.key, "ProofstreamService/CreateBundleShareLink", { bundleId: idsOfA.bundle_id })).shareLink.id;
   idsOfA.api_key_id = (await ok(a.key, "TenantService/CreateApiKey", { name: "a-second" })).apiKey.id;
   // Resources a test cannot make A own cheaply: well-formed ids (B must get NOT_FOUND either way).
   idsOfA.fork_evidence_id = "fork_01ARZ3NDEKTSV4RRFFQ69G5FAV";
