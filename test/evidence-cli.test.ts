@@ -86,6 +86,36 @@ describe("attesto proof, bundle and verify", () => {
     expect(res.out).toMatch(/bundle bundle_\w+ ready: events 1\.\.30/);
   }, 200_000);
 
+  it("bundle create --share prints a link that works without a key; bundle share makes another, bundle unshare revokes it (issue 26)", async () => {
+    const tenant = await newTenant(app.url);
+    const ps = clientFor(ProofstreamService, app.url, tenant.key);
+    const { stream } = await ps.createStream({ name: "cli share" });
+    for (let i = 0; i < 4; i++) await ps.appendEvent(appendRequest(stream!.id, `sh-${i}`));
+    const server = { ATTESTO_URL: app.url, ATTESTO_API_KEY: tenant.key };
+    const sharedFetch = (url: string) => fetch(`${app.url}/v1/shared-bundle`, { headers: { "X-Attesto-Share-Token": new URL(url).hash.replace(/^#share=/, "") } });
+
+    const created = await run(["bundle", "create", stream!.id, "1", "4", "--wait", "--share", "--share-ttl", "2h"], server);
+    expect(created.code, created.stderr).toBe(0);
+    const link = /verify \(share link, anyone with it, until [^)]+\): (\S+)/.exec(created.stdout)?.[1];
+    expect(link, created.stdout).toMatch(new RegExp(`^${app.url}/verify#share=ats_`));
+    expect((await sharedFetch(link!)).status).toBe(200);
+    const bundleId = /bundle (bundle_\w+) ready/.exec(created.stdout)![1]!;
+
+    const shared = await run(["--json", "bundle", "share", bundleId, "--ttl", "1d"], server);
+    expect(shared.code, shared.stderr).toBe(0);
+    const second = JSON.parse(shared.stdout) as { id: string; url: string; expires_at: string };
+    expect(Date.parse(second.expires_at) - Date.now()).toBeGreaterThan(86_400_000 - 120_000);
+    expect((await sharedFetch(second.url)).status).toBe(200);
+    const unshared = await run(["bundle", "unshare", second.id], server);
+    expect(unshared.code, unshared.stderr).toBe(0);
+    expect(unshared.stdout).toContain(`share link ${second.id} of ${bundleId} revoked at`);
+    expect((await sharedFetch(second.url)).status).toBe(404);
+    expect((await sharedFetch(link!)).status).toBe(200);
+
+    const plain = await run(["bundle", "create", stream!.id, "1", "2"], server);
+    expect(plain.stdout).toContain("fetches the bundle with the tenant's API key only; --share");
+  }, 300_000);
+
   it("fails exactly the tampered check, with exit code 1", async () => {
     const base = buildBundle({ size: 12, from: 3, to: 9, payloads: true, anchored: true });
     for (const name of ["changed event type", "reordered entries", "anchor path altered"]) {
