@@ -213,7 +213,13 @@ export class Bundles {
 
   /** What proofstream.bundle_ready says of where to verify: the share link CreateBundle made while it works, else the plain page. */
   async #verification(data: BuildJob, row: BundleRow) {
-    const token = data.share && this.deps.keyring.decryptText(SHARE_TOKEN_CONTEXT, Buffer.from(data.share.sealedToken, "base64"), row.id);
+    let token: string | undefined;
+    try {
+      token = data.share && this.deps.keyring.decryptText(SHARE_TOKEN_CONTEXT, Buffer.from(data.share.sealedToken, "base64"), row.id);
+    } catch (err) {
+      // Sealed under another master key (an instance of another deployment took the job): the event names the plain page.
+      this.deps.logger.warn({ err, bundleId: row.id }, "the build job's share token does not open; proofstream.bundle_ready names the plain /verify page");
+    }
     const link = token ? await this.shares.live(token) : undefined;
     if (!link) return { verification_url: (await this.#view({ ...row, status: "ready" })).verificationUrl, verification_url_shared: false };
     return { verification_url: this.shares.url(token!), verification_url_shared: true, share_link_id: link.id, share_expires_at: link.expiresAt.toISOString() };
