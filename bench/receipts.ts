@@ -12,7 +12,7 @@ import { Agent } from "undici";
 import { benchDatabase, benchTenant, fmt, machineLine, median, percentile, rpc, rpcPath, serveEnv, spawnNode, stop } from "./lib.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
+const ROUNDS = Math.max(4, Number(process.env.BENCH_ROUNDS ?? 4));
 const APPENDERS = Number(process.env.BENCH_APPENDERS ?? 8);
 const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
 
@@ -78,7 +78,7 @@ async function round(url: string, key: string, streamId: string, wait: boolean):
 
 async function main() {
   console.log(machineLine());
-  console.log(`${ROUNDS} interleaved rounds of ${SECONDS} s per mode; ${APPENDERS} closed-loop appenders on one stream (fetch, keep-alive); serve --workers 1`);
+  console.log(`${ROUNDS} interleaved rounds (ABBA order) of ${SECONDS} s per mode; ${APPENDERS} closed-loop appenders on one stream (fetch, keep-alive); serve --workers 1`);
   const db = await benchDatabase();
   const server = await spawnNode(
     ["src/cli/main.ts", "--json", "serve", "--port", "0", "--workers", "1"],
@@ -93,8 +93,15 @@ async function main() {
     const plain: Round[] = [];
     const waiting: Round[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      plain.push(await round(url, key, stream.id, false));
-      waiting.push(await round(url, key, stream.id, true));
+      // ABBA order: the stream grows and the machine drifts through a run, so
+      // neither mode always goes first.
+      if (r % 2 === 0) {
+        plain.push(await round(url, key, stream.id, false));
+        waiting.push(await round(url, key, stream.id, true));
+      } else {
+        waiting.push(await round(url, key, stream.id, true));
+        plain.push(await round(url, key, stream.id, false));
+      }
       const [p, w] = [plain[r]!, waiting[r]!];
       console.log(
         `round ${r + 1}: without ${fmt(p.perSecond)}/s p50 ${fmt(p.p50, 1)} p99 ${fmt(p.p99, 1)} ms | waiting ${fmt(w.perSecond)}/s p50 ${fmt(w.p50, 1)} p99 ${fmt(w.p99, 1)} ms, ` +
