@@ -80,14 +80,21 @@ function installStatementSpans(): () => void {
   };
 }
 
-/** Statement texts described before (Drizzle's are a few hundred fixed strings), bounded. */
+/**
+ * Statement texts described before (Drizzle's are a few hundred fixed
+ * strings), bounded in count and in size: a multi-row insert's text grows
+ * with its rows, and is described each time instead of kept.
+ */
 const described = new Map<string, StatementText>();
+const CACHED_TEXT = 8_192;
 
 function describe(text: string): StatementText {
   let statement = described.get(text);
   if (!statement) {
+    statement = describeStatement(text);
+    if (text.length > CACHED_TEXT) return statement;
     if (described.size >= 1_000) described.clear();
-    described.set(text, (statement = describeStatement(text)));
+    described.set(text, statement);
   }
   return statement;
 }
