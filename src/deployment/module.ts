@@ -35,6 +35,8 @@ export class Deployment {
         .insert(table)
         .values({ queuePrefix, keyCheck, settings: values })
         .onConflictDoUpdate({ target: [table.queuePrefix, table.keyCheck], set: { settings: values, writtenAt: sql`now()` } });
+      // Rows of other master keys on this prefix (a rotated key, attesto reseal) are forgotten: this instance's are the deployment's now.
+      await db.delete(table).where(and(eq(table.queuePrefix, queuePrefix), ne(table.keyCheck, keyCheck)));
       logger.warn(
         { queuePrefix, settings: values },
         "ATTESTO_RECONFIGURE: stored this instance's settings as the deployment's; instances still running with other values keep them until they restart",
