@@ -25,6 +25,7 @@ export function bundleShareRoutes(): OpenApiPart {
       "/v1/bundles/{bundleId}/share-links": {
         parameters: [BUNDLE_ID],
         post: {
+          operationId: "createBundleShareLink",
           summary: "Create a share link of a bundle (CreateBundleShareLink): anyone with its URL fetches the bundle without a key until it expires or is revoked; the token is shown once",
           security: tenantAuth,
           requestBody: {
@@ -44,6 +45,7 @@ export function bundleShareRoutes(): OpenApiPart {
       "/v1/bundles/{bundleId}/share-links/{shareLinkId}": {
         parameters: [BUNDLE_ID, pathId("shareLinkId", "^bsl_[0-9A-HJKMNP-TV-Z]{26}$", "the share link id")],
         delete: {
+          operationId: "revokeBundleShareLink",
           summary: "Revoke a share link (RevokeBundleShareLink); from then on its token answers 404. Idempotent",
           security: tenantAuth,
           responses: { "200": answer("the revoked link (without url and token)", ref("BundleShareLink")), ...errors(400, 401, 403, 404, 429) },
@@ -51,6 +53,7 @@ export function bundleShareRoutes(): OpenApiPart {
       },
       "/v1/shared-bundle": {
         get: {
+          operationId: "getSharedBundle",
           summary: "The bundle of a share link, for anyone with its token (public); an unknown, expired or revoked token answers 404",
           security: [],
           parameters: [
