@@ -8,11 +8,12 @@
 //   npm run bench:receipts
 //   BENCH_SECONDS=5 BENCH_ROUNDS=5 BENCH_APPENDERS=8 npm run bench:receipts
 import { randomBytes } from "node:crypto";
-import { Agent } from "undici";
-import { benchDatabase, benchTenant, fmt, machineLine, median, percentile, rpc, rpcPath, serveEnv, spawnNode, stop } from "./lib.js";
+import { gunzipSync } from "node:zlib";
+import { Agent, request } from "undici";
+import { benchDatabase, benchTenant, fmt, machineLine, treeCpuSeconds, median, percentile, rpc, rpcPath, serveEnv, spawnNode, stop } from "./lib.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
+const ROUNDS = Math.max(4, Number(process.env.BENCH_ROUNDS ?? 4));
 const APPENDERS = Number(process.env.BENCH_APPENDERS ?? 8);
 const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
 
@@ -25,6 +26,8 @@ interface Round {
   atCommit: number;
   proven: number;
   pending: number;
+  /** The server's CPU per append (its process tree, from /proc), µs. */
+  serverCpuUs: number;
 }
 
 async function counter(url: string, name: string): Promise<number> {
@@ -33,13 +36,14 @@ async function counter(url: string, name: string): Promise<number> {
 }
 
 let seq = 0;
-async function round(url: string, key: string, streamId: string, wait: boolean): Promise<Round> {
+async function round(url: string, serverPid: number, key: string, streamId: string, wait: boolean): Promise<Round> {
   const dispatcher = new Agent({ connections: APPENDERS, pipelining: 1 });
   const latencies: number[] = [];
   let proven = 0;
   let pending = 0;
   const signedBefore = await counter(url, "attesto_proofstream_receipt_checkpoints_total");
   const atCommitBefore = await counter(url, "attesto_proofstream_receipt_checkpoints_at_commit_total");
+  const cpuBefore = treeCpuSeconds(serverPid);
   const started = performance.now();
   const until = started + SECONDS * 1000;
   await Promise.all(
@@ -47,14 +51,18 @@ async function round(url: string, key: string, streamId: string, wait: boolean):
       while (performance.now() < until) {
         const body = JSON.stringify({ streamId, sourceRef: `r-${seq++}`, eventType: "bench.event", occurredAt: "2026-06-07T12:00:00Z", payload: { n: seq }, ...(wait ? { waitForProof: true } : {}) });
         const at = performance.now();
-        const res = await fetch(`${url}${rpcPath("ProofstreamService/AppendEvent")}`, {
+        // undici's request, not fetch: the load generator shares the two cores with the server and
+        // PostgreSQL, and fetch's streams cost it twice the CPU per call. Like a browser or a
+        // connect client, it accepts gzip and inflates what comes back so.
+        const res = await request(`${url}${rpcPath("ProofstreamService/AppendEvent")}`, {
           method: "POST",
-          headers: { "Content-Type": "application/json", Authorization: `Bearer ${key}` },
+          headers: { "content-type": "application/json", authorization: `Bearer ${key}`, "accept-encoding": "gzip" },
           body,
           dispatcher,
-        } as RequestInit);
-        const answer = (await res.json()) as { proofReceipt?: { status: string } };
-        if (!res.ok) throw new Error(`AppendEvent: ${res.status} ${JSON.stringify(answer)}`);
+        });
+        const bytes = Buffer.from(await res.body.arrayBuffer());
+        const answer = JSON.parse((res.headers["content-encoding"] === "gzip" ? gunzipSync(bytes) : bytes).toString()) as { proofReceipt?: { status: string } };
+        if (res.statusCode !== 200) throw new Error(`AppendEvent: ${res.statusCode} ${JSON.stringify(answer)}`);
         latencies.push(performance.now() - at);
         if (answer.proofReceipt?.status === "PROOF_RECEIPT_STATUS_PROVEN") proven++;
         else if (answer.proofReceipt) pending++;
@@ -62,6 +70,7 @@ async function round(url: string, key: string, streamId: string, wait: boolean):
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  const serverCpuUs = ((treeCpuSeconds(serverPid) - cpuBefore) * 1e6) / latencies.length;
   await dispatcher.close();
   const signed = (await counter(url, "attesto_proofstream_receipt_checkpoints_total")) - signedBefore;
   const atCommit = (await counter(url, "attesto_proofstream_receipt_checkpoints_at_commit_total")) - atCommitBefore;
@@ -73,12 +82,13 @@ async function round(url: string, key: string, streamId: string, wait: boolean):
     atCommit: signed > 0 ? atCommit / signed : 0,
     proven,
     pending,
+    serverCpuUs,
   };
 }
 
 async function main() {
   console.log(machineLine());
-  console.log(`${ROUNDS} interleaved rounds of ${SECONDS} s per mode; ${APPENDERS} closed-loop appenders on one stream (fetch, keep-alive); serve --workers 1`);
+  console.log(`${ROUNDS} interleaved rounds (ABBA order) of ${SECONDS} s per mode; ${APPENDERS} closed-loop appenders on one stream (undici, keep-alive, gzip accepted); serve --workers 1`);
   const db = await benchDatabase();
   const server = await spawnNode(
     ["src/cli/main.ts", "--json", "serve", "--port", "0", "--workers", "1"],
@@ -89,22 +99,31 @@ async function main() {
   try {
     const { key } = await benchTenant(url, ADMIN);
     const { stream } = await rpc<{ stream: { id: string } }>(url, "ProofstreamService/CreateStream", { name: "receipts" }, key);
-    await round(url, key, stream.id, true); // warm: connections, statements, caches
+    await round(url, server.child.pid!, key, stream.id, true); // warm: connections, statements, caches
     const plain: Round[] = [];
     const waiting: Round[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      plain.push(await round(url, key, stream.id, false));
-      waiting.push(await round(url, key, stream.id, true));
+      // ABBA order: the stream grows and the machine drifts through a run, so
+      // neither mode always goes first.
+      if (r % 2 === 0) {
+        plain.push(await round(url, server.child.pid!, key, stream.id, false));
+        waiting.push(await round(url, server.child.pid!, key, stream.id, true));
+      } else {
+        waiting.push(await round(url, server.child.pid!, key, stream.id, true));
+        plain.push(await round(url, server.child.pid!, key, stream.id, false));
+      }
       const [p, w] = [plain[r]!, waiting[r]!];
       console.log(
         `round ${r + 1}: without ${fmt(p.perSecond)}/s p50 ${fmt(p.p50, 1)} p99 ${fmt(p.p99, 1)} ms | waiting ${fmt(w.perSecond)}/s p50 ${fmt(w.p50, 1)} p99 ${fmt(w.p99, 1)} ms, ` +
-          `${fmt(w.checkpointsPerSecond)} checkpoints/s (${Math.round(w.atCommit * 100)} % in the commit), ${w.proven} proven ${w.pending} pending | ratio ${(w.perSecond / p.perSecond).toFixed(2)}`,
+          `${fmt(w.checkpointsPerSecond)} checkpoints/s (${Math.round(w.atCommit * 100)} % in the commit), ${w.proven} proven ${w.pending} pending | ` +
+          `server CPU per append ${fmt(p.serverCpuUs)} → ${fmt(w.serverCpuUs)} µs | ratio ${(w.perSecond / p.perSecond).toFixed(2)}`,
       );
     }
     const ratio = median(waiting.map((w, i) => w.perSecond / plain[i]!.perSecond));
     const p99 = median(waiting.map((w) => w.p99));
     console.log(`\nwaiting ÷ without (median of rounds): ${ratio.toFixed(2)} (target ≥ 0.8)`);
     console.log(`p99 request → receipt (median of rounds): ${fmt(p99, 1)} ms (target ≤ 250)`);
+    console.log(`server CPU per append (median of rounds): without ${fmt(median(plain.map((p) => p.serverCpuUs)))} µs, waiting ${fmt(median(waiting.map((w) => w.serverCpuUs)))} µs`);
     console.log(
       `checkpoints signed for waiters: ${fmt(median(waiting.map((w) => w.checkpointsPerSecond)))}/s (median), appends per checkpoint ${fmt(median(waiting.map((w) => w.perSecond / Math.max(w.checkpointsPerSecond, 1e-9))), 1)}`,
     );

@@ -72,8 +72,8 @@ want 400; curl -s -X POST "$ATTESTO_URL/v1/apple/verify-signed" -H "Authorizatio
 want 400; curl -s -X POST "$ATTESTO_URL/v1/google/verify" -H "Authorization: Bearer $ATTESTO_API_KEY" -H "Content-Type: application/json" -d '{}'
 want 412; curl -s -X POST "$ATTESTO_URL/v1/google/voided-purchases" -H "Authorization: Bearer $ATTESTO_API_KEY" -H "Content-Type: application/json" -d '{}'
 want 412; curl -s -X POST "$ATTESTO_URL/v1/google/acknowledge-product" -H "Authorization: Bearer $ATTESTO_API_KEY" -H "Content-Type: application/json" -d '{"productId":"coins_100","purchaseToken":"token-from-the-app"}'
-want 404; curl -s -X POST "$ATTESTO_URL/v1/webhooks/apple/$TENANT" -H "Content-Type: application/json" -d '{"signedPayload":"not-a-jws"}'
-want 404; curl -s -X POST "$ATTESTO_URL/v1/webhooks/google/$TENANT" -H "Content-Type: application/json" -d '{}'
+want 404; curl -s -X POST "$ATTESTO_URL/v1/store-notifications/apple/$TENANT" -H "Content-Type: application/json" -d '{"signedPayload":"not-a-jws"}'
+want 404; curl -s -X POST "$ATTESTO_URL/v1/store-notifications/google/$TENANT" -H "Content-Type: application/json" -d '{}'
 
 # --- Connectors (ingress is verified by the connector's own signature) ---------
 want 404; curl -s -X POST "$ATTESTO_URL/v2/connectors/signed-webhooks/con_01ARZ3NDEKTSV4RRFFQ69G5FAV/events" -H "Content-Type: application/json" -d '{}'
@@ -91,7 +91,8 @@ want 200; curl -s "$ATTESTO_URL/"
 want 200; curl -s "$ATTESTO_URL/healthz"
 want 200; curl -s "$ATTESTO_URL/readyz"
 want 200; curl -s "$ATTESTO_URL/openapi.json"
-want 200; curl -s "$ATTESTO_URL/docs/"
+want 200; curl -s "$ATTESTO_URL/docs"
+want 200; curl -s "$ATTESTO_URL/docs/api"
 want 200; curl -s "$ATTESTO_URL/metrics"
 
 echo "all curl examples passed"

@@ -290,13 +290,15 @@ async function main(): Promise<void> {
     });
 
     await step("files served", async () => {
-      const checks = [`${all.url}/verify/verify.js`, `${all.url}/docs/operator.md`, `${all.url}/docs/`];
+      const checks = [`${all.url}/verify/verify.js`, `${all.url}/docs/operator.md`, `${all.url}/docs`, `${all.url}/docs/api/redoc.standalone.js`];
       for (const url of checks) {
         const { status, text } = await get(url);
         if (status !== 200) throw new Error(`GET ${url.slice(all.url.length)}: HTTP ${status}`);
-        if (url.endsWith("/docs/") && !text.includes("/docs/operator.md")) throw new Error("GET /docs/ lists no pages");
+        if (url.endsWith("/docs") && !text.includes("/docs/operator.md")) throw new Error("GET /docs lists no pages");
+        // Redoc's bundle is a devDependency: the image has only the copy `npm run build` made.
+        if (url.endsWith(".standalone.js") && text.length < 500_000) throw new Error("GET /docs/api/redoc.standalone.js is not Redoc's bundle");
       }
-      return { value: undefined, detail: "/verify/verify.js, /docs/, /docs/operator.md: 200" };
+      return { value: undefined, detail: "/verify/verify.js, /docs, /docs/operator.md, /docs/api/redoc.standalone.js: 200" };
     });
 
     await step("stop (SIGTERM)", async () => {

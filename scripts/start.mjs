@@ -3,7 +3,7 @@
 // dist/. Plain JavaScript on purpose: it runs before anything is compiled.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -66,7 +66,7 @@ function sourcesHash() {
 
 async function buildIfChanged() {
   const hash = sourcesHash();
-  const built = existsSync(path.join(root, "dist/src/cli/main.js")) && existsSync(path.join(root, "dist/verify-page/verify.js"));
+  const built = ["dist/src/cli/main.js", "dist/verify-page/verify.js", "dist/api-reference/redoc.standalone.js"].every((f) => existsSync(path.join(root, f)));
   if (built && existsSync(stampFile) && readFileSync(stampFile, "utf8").trim() === hash) return;
   const started = Date.now();
   process.stderr.write(built ? "attesto: sources changed, building…\n" : "attesto: first start, building (about 20 s; later starts skip this unless the sources change)…\n");
@@ -76,6 +76,9 @@ async function buildIfChanged() {
   const { bundleVerifyPage, VERIFY_PAGE_BUILT } = await import(pathToFileURL(path.join(root, "dist/src/verify-page/assets.js")).href);
   mkdirSync(path.dirname(VERIFY_PAGE_BUILT), { recursive: true });
   writeFileSync(VERIFY_PAGE_BUILT, await bundleVerifyPage());
+  const { REDOC_BUNDLE_BUILT, REDOC_BUNDLE_SOURCE } = await import(pathToFileURL(path.join(root, "dist/src/http/api-reference.js")).href);
+  mkdirSync(path.dirname(REDOC_BUNDLE_BUILT), { recursive: true });
+  copyFileSync(REDOC_BUNDLE_SOURCE, REDOC_BUNDLE_BUILT);
   // esbuild keeps a service process for later builds; this one serves next, it builds nothing more.
   (await import("esbuild")).stop();
   writeFileSync(stampFile, hash + "\n");

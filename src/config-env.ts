@@ -20,6 +20,7 @@ export const envSchema = z.object({
     .default("attesto"),
   REDIS_URL: z.string().optional(),
   ATTESTO_ENCRYPTION_KEY: z.string().optional(),
+  ATTESTO_OLD_ENCRYPTION_KEY: z.string().optional(),
   ATTESTO_ADMIN_TOKEN: z.string().min(16).optional(),
   ATTESTO_BOARD_VIEWER_TOKEN: z.string().min(16).optional(),
   ATTESTO_CORS_ORIGINS: z.string().default("*"),

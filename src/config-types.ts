@@ -41,6 +41,8 @@ export interface Config {
   /** Unset means: 127.0.0.1:6379 if it answers, else a redis-server we start. */
   redisUrl: string | undefined;
   encryptionKey: string | undefined;
+  /** During a key rotation: the key being replaced; values sealed with it still open (docs/operator.md, "Rotating the encryption key"). */
+  oldEncryptionKey: string | undefined;
   adminToken: string | undefined;
   /** A second operator role: sees the queue board, may not change jobs. */
   boardViewerToken: string | undefined;

@@ -32,6 +32,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     embeddedPgUser: e.ATTESTO_EMBEDDED_PG_USER,
     redisUrl: e.REDIS_URL || undefined,
     encryptionKey: e.ATTESTO_ENCRYPTION_KEY || undefined,
+    oldEncryptionKey: e.ATTESTO_OLD_ENCRYPTION_KEY || undefined,
     adminToken: e.ATTESTO_ADMIN_TOKEN,
     boardViewerToken: e.ATTESTO_BOARD_VIEWER_TOKEN,
     corsOrigins: e.ATTESTO_CORS_ORIGINS === "*" ? "*" : e.ATTESTO_CORS_ORIGINS.split(",").map((s) => s.trim()),

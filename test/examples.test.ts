@@ -88,5 +88,20 @@ describe("the examples, against a live server", () => {
     expect(lines.length).toBeGreaterThan(30);
     const run = script.filter((l) => /^want \d{3}; curl /.test(l)).map((l) => l.replace(/^want \d{3}; /, ""));
     expect(lines).toEqual(run);
+
+    // A line meant to fail says so: a "# expect <status>" comment covers it ("from the next <n>" covers n lines),
+    // with the status the script checks; no other line has one.
+    const wanted = script.filter((l) => /^want \d{3}; curl /.test(l)).map((l) => Number(l.slice(5, 8)));
+    const counts: Record<string, number> = { two: 2, three: 3, four: 4, five: 5 };
+    let declared: { status: number; left: number } | undefined;
+    const said: Array<number | undefined> = [];
+    for (const line of block.split("\n")) {
+      const m = /^# expect (\d{3})\b(?:.*?from the next (\w+))?/.exec(line);
+      if (m) declared = { status: Number(m[1]), left: m[2] ? counts[m[2]]! : 1 };
+      if (!line.startsWith("curl ")) continue;
+      said.push(declared && declared.left > 0 ? declared.status : undefined);
+      if (declared) declared.left--;
+    }
+    expect(said).toEqual(wanted.map((status) => (status >= 400 ? status : undefined)));
   });
 });

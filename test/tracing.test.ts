@@ -1,5 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { randomBytes } from "node:crypto";
+import { sql } from "drizzle-orm";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
+import { openDatabase } from "../src/db/db.js";
+import { inSpan } from "../src/infra/tracing.js";
 import type { Attesto } from "../src/server/app.js";
 import { appendRequest } from "./support/proofstream.js";
 import { clientFor, newTenant } from "./support/server.js";
@@ -11,7 +16,9 @@ import { isolatedStore, Receiver, startWebhookServer, waitFor, webhookClient, ty
  * decodes the protobuf exports): one AppendEvent, the periodic checkpoint
  * that covers it, the webhook delivery that checkpoint emits through the
  * outbox and BullMQ, and its attempt are one trace; the receiver gets the
- * attempt's span as its traceparent.
+ * attempt's span as its traceparent. The trace holds a client span for each
+ * Postgres statement and Redis command sent on the way, with the statement
+ * text and command name only: no value sent appears in any export.
  */
 let store: Store;
 let app: Attesto;
@@ -44,7 +51,8 @@ describe("OpenTelemetry tracing", () => {
     await webhookClient(app, tenant.key).createSubscription({ name: "traced", url: hooks.url(), eventTypes: ["proofstream.checkpointed"] });
     const proofstreams = clientFor(ProofstreamService, app.url, tenant.key);
     const { stream } = await proofstreams.createStream({ name: "traced" });
-    await proofstreams.appendEvent(appendRequest(stream!.id, "traced-1"));
+    const secret = `payload-secret-${randomBytes(8).toString("hex")}`;
+    await proofstreams.appendEvent(appendRequest(stream!.id, "traced-1", { secret }));
 
     const delivery = await waitFor(() => hooks.received.find((r) => r.body.toString().includes(stream!.id)), "the checkpoint's delivery", 30_000);
     const traceparent = String(delivery.headers.traceparent ?? "");
@@ -64,7 +72,15 @@ describe("OpenTelemetry tracing", () => {
     const spans = await waitFor(
       () => {
         const inTrace = exported().filter((s) => s.traceId === traceId);
-        return names.every((name) => inTrace.some((s) => s.name === name)) ? inTrace : undefined;
+        const statementsIn = (name: string) => inTrace.some((s) => s.attributes["db.system.name"] === "postgresql" && inTrace.find((p) => p.spanId === s.parentSpanId)?.name === name);
+        const ids = new Set(inTrace.map((s) => s.spanId));
+        const complete =
+          inTrace.every((s) => s.parentSpanId === "" || ids.has(s.parentSpanId)) &&
+          names.every((name) => inTrace.some((s) => s.name === name)) &&
+          ["proofstream.append", "proofstream.checkpoint commit", "webhook.claim"].every(statementsIn) &&
+          inTrace.some((s) => s.name === "PUBLISH") &&
+          inTrace.some((s) => s.attributes["db.system.name"] === "redis" && inTrace.find((p) => p.spanId === s.parentSpanId)?.name === "addBulk webhook-deliveries");
+        return complete ? inTrace : undefined;
       },
       "every span of the trace at the collector",
       30_000,
@@ -91,7 +107,105 @@ describe("OpenTelemetry tracing", () => {
     expect(byName("webhook.attempt POST").kind).toBe(3); // CLIENT
     expect(byName("process webhook-deliveries").kind).toBe(5); // CONSUMER
     expect(byId.get(byName("webhook.attempt POST").parentSpanId)?.name).toBe("process webhook-deliveries");
+
+    // Postgres: a client span per statement, under the span that sent it; the checkpoint's transaction from BEGIN to COMMIT.
+    const database = new URL(store.databaseUrl);
+    const statements = spans.filter((s) => s.attributes["db.system.name"] === "postgresql");
+    for (const s of statements) {
+      expect(s.kind, s.name).toBe(3); // CLIENT
+      expect(s.attributes).toMatchObject({ "db.namespace": database.pathname.slice(1), "server.address": database.hostname, "server.port": Number(database.port || 5432) });
+      expect(s.name).toBe(`${s.attributes["db.operation.name"]} ${s.attributes["db.collection.name"] ?? s.attributes["db.namespace"]}`);
+      expect(s.statusCode, s.name).toBe(0);
+    }
+    const commit = byName("proofstream.checkpoint commit");
+    const inCommit = statements.filter((s) => s.parentSpanId === commit.spanId).map((s) => s.attributes["db.operation.name"]);
+    expect(inCommit[0]).toBe("BEGIN");
+    expect(inCommit.at(-1)).toBe("COMMIT");
+    expect(inCommit).toContain("INSERT");
+    const checkpointInsert = statements.find((s) => s.parentSpanId === commit.spanId && s.name === "INSERT checkpoints");
+    expect(checkpointInsert?.attributes["db.query.text"]).toMatch(/^insert into "checkpoints" .*values \(\$1, \$2/);
+
+    // Redis: a client span per command, ours (the broadcast's PUBLISH) and BullMQ's (adding the delivery job), named by the command alone.
+    const commands = spans.filter((s) => s.attributes["db.system.name"] === "redis");
+    for (const s of commands) {
+      expect(s.kind, s.name).toBe(3);
+      expect(Object.keys(s.attributes).sort()).toEqual(["db.namespace", "db.operation.name", "db.system.name", "server.address", "server.port"]);
+      expect(s.name).toBe(s.attributes["db.operation.name"]);
+    }
+    expect(byId.get(byName("PUBLISH").parentSpanId)?.name).toBe("proofstream.checkpoint");
+    expect(commands.some((s) => byId.get(s.parentSpanId)?.name === "addBulk webhook-deliveries")).toBe(true);
+
+    // No value sent reaches the collector: neither the event's payload nor the API key, in any span of any export.
+    for (const { body } of collector.received) {
+      expect(body.includes(secret)).toBe(false);
+      expect(body.includes(tenant.key)).toBe(false);
+    }
+    // (The exports carry attribute values as plain bytes: the stream's id, an attribute of proofstream.append, is there.)
+    expect(collector.received.some(({ body }) => body.includes(stream!.id))).toBe(true);
   }, 90_000);
+
+  it("gives statements pipelined in one transaction, a failed statement, and pipelined Redis commands each their own span", async () => {
+    // A pool and a Redis of the test's own, in the process whose tracing the server started.
+    const database = openDatabase({ url: store.databaseUrl, poolSize: 1 });
+    const redis = new Redis(inject("redisUrl"), { enableAutoPipelining: true });
+    const secret = `statement-secret-${randomBytes(8).toString("hex")}`;
+    const key = `${store.queuePrefix}:tracing-spec`;
+    try {
+      // Connected outside any span: postgres.js reads pg_type on a new connection, a statement of its own.
+      await database.ping();
+      const traceIds = new Map<string, string>();
+      const traced = (name: string, fn: () => Promise<unknown>) =>
+        inSpan(name, {}, async (span) => {
+          traceIds.set(name, span!.spanContext().traceId);
+          await fn();
+        });
+      await traced("spec.pipelined", () =>
+        database.db.transaction(async (tx) => {
+          // Sent together on the transaction's connection before either answers.
+          await Promise.all([tx.execute(sql`SELECT ${secret}::text AS a, pg_sleep(0.05)`), tx.execute(sql`SELECT ${secret}::text AS b`)]);
+        }),
+      );
+      await expect(traced("spec.failed", () => database.query(sql`SELECT ${secret}::int`))).rejects.toThrow();
+      // Auto-pipelined: both GETs leave in one write, after both spans began; each is its own span's child.
+      await Promise.all([traced("spec.redis-a", () => redis.get(key)), traced("spec.redis-b", () => redis.set(key, secret))]);
+
+      const ofTrace = (name: string) => exported().filter((s) => s.traceId === traceIds.get(name));
+      const settled = await waitFor(
+        () => {
+          const [pipelined, failed, a, b] = ["spec.pipelined", "spec.failed", "spec.redis-a", "spec.redis-b"].map(ofTrace);
+          return pipelined!.length >= 5 && failed!.length >= 2 && a!.length >= 2 && b!.length >= 2 ? { pipelined: pipelined!, failed: failed!, a: a!, b: b! } : undefined;
+        },
+        "the spec's spans at the collector",
+        20_000,
+      );
+      const root = (spans: ExportedSpan[]) => spans.find((s) => s.parentSpanId === "")!;
+      const pipelinedRoot = root(settled.pipelined);
+      const inTransaction = settled.pipelined.filter((s) => s.parentSpanId === pipelinedRoot.spanId).sort((x, y) => x.start - y.start);
+      expect(inTransaction.map((s) => s.attributes["db.operation.name"])).toEqual(["BEGIN", "SELECT", "SELECT", "COMMIT"]);
+      // The two SELECTs were in flight together (the first sleeps 50 ms), each span its own statement's.
+      const [first, second] = inTransaction.slice(1, 3);
+      expect(second!.start).toBeLessThan(first!.end);
+      expect(first!.attributes["db.query.text"]).toContain("pg_sleep");
+
+      const failed = settled.failed.find((s) => s.attributes["db.system.name"] === "postgresql")!;
+      expect(failed.parentSpanId).toBe(root(settled.failed).spanId);
+      expect(failed.statusCode).toBe(2); // ERROR
+      expect(failed.attributes).toMatchObject({ "error.type": "22P02", "db.response.status_code": "22P02", "db.query.text": "SELECT $1::int" });
+
+      for (const [spans, operation] of [
+        [settled.a, "GET"],
+        [settled.b, "SET"],
+      ] as const) {
+        const command = spans.find((s) => s.attributes["db.system.name"] === "redis")!;
+        expect(command).toMatchObject({ name: operation, parentSpanId: root(spans).spanId });
+      }
+      for (const { body } of collector.received) expect(body.includes(secret)).toBe(false);
+    } finally {
+      await redis.del(key);
+      redis.disconnect();
+      await database.close();
+    }
+  }, 60_000);
 
   it("continues a caller's traceparent", async () => {
     const tenant = await newTenant(app.url);
@@ -102,7 +216,7 @@ describe("OpenTelemetry tracing", () => {
       body: "{}",
     });
     expect(res.status).toBe(200);
-    const span = await waitFor(() => exported().find((s) => s.traceId === callerTrace), "the RPC's span in the caller's trace", 20_000);
+    const span = await waitFor(() => exported().find((s) => s.traceId === callerTrace && s.name === "attesto.v1.TenantService/GetCurrentTenant"), "the RPC's span in the caller's trace", 20_000);
     expect(span).toMatchObject({ name: "attesto.v1.TenantService/GetCurrentTenant", parentSpanId: "b7ad6b7169203331" });
   }, 60_000);
 });

@@ -18,6 +18,8 @@ import { senderAccount } from "./sender.js";
 import { ConfirmationTracker } from "./tracker.js";
 import type { AnchoringSettings } from "./settings.js";
 
+/** Where this module keeps values sealed with the keyring (`attesto reseal`). */
+export { sealedColumns } from "./sealed.js";
 export { anvilBinary, startDevChain, type DevChain } from "./devchain.js";
 export type { BatchStatus, BatchView, MemberView, ReceiptView } from "./reads.js";
 

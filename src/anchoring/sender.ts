@@ -4,7 +4,8 @@ import type { Keyring } from "../crypto/keyring.js";
 import type { Db } from "../db/db.js";
 import { anchorKeys } from "./schema.js";
 
-const CONTEXT = "anchor_keys.private_key";
+/** Encryption context of the generated sender key. */
+export const CONTEXT = "anchor_keys.private_key";
 const SLOT = "sender";
 
 /**

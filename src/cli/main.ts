@@ -5,6 +5,7 @@ import { cliContext } from "./context.js";
 import { registerConnectorCommands } from "./commands/connector.js";
 import { registerEvidenceCommands, registerVerifyCommands } from "./commands/evidence.js";
 import { registerRemoteCommands } from "./commands/remote.js";
+import { registerResealCommands } from "./commands/reseal.js";
 import { registerServeCommands } from "./commands/serve.js";
 import { registerStoreCommands } from "./commands/store.js";
 import { registerTenantCommands } from "./commands/tenant.js";
@@ -34,6 +35,7 @@ registerVerifyCommands(program, io);
 registerRemoteCommands(program, io);
 registerConnectorCommands(program, cli);
 registerWitnessCommands(program, cli);
+registerResealCommands(program, cli);
 
 program.parseAsync().catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);

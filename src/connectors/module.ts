@@ -16,6 +16,8 @@ import { ConnectorStats } from "./stats.js";
 import type { AppendResult, Connector, ConnectorStreams, ConnectorWithSecret, CreateConnectorInput, Diagnostics, IngressRequest, IngressResult, ObjectReceipt, S3Credentials } from "./types.js";
 
 // The object receipt's committed form (the REST answer's too) and the metadata rule the contract's validator applies.
+/** Where this module keeps values sealed with the keyring (`attesto reseal`). */
+export { sealedColumns } from "./sealed.js";
 export { checkMetadata, receiptJson } from "./s3.js";
 export type * from "./types.js";
 

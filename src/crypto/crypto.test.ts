@@ -215,6 +215,42 @@ describe("Keyring", () => {
   });
 });
 
+describe("Keyring during a key rotation", () => {
+  const oldKey = randomBytes(32);
+  const newKey = randomBytes(32);
+  const before = new Keyring(oldKey);
+  const rotating = new Keyring(newKey, oldKey);
+
+  it("opens values sealed with the previous key and seals with the current one", () => {
+    const old = before.encrypt("c", "secret", "ten_a");
+    expect(rotating.decryptText("c", old, "ten_a")).toBe("secret");
+    const sealed = rotating.encrypt("c", "secret", "ten_a");
+    expect(new Keyring(newKey).decryptText("c", sealed, "ten_a")).toBe("secret");
+    expect(() => before.decrypt("c", sealed, "ten_a")).toThrow(AppError);
+    // The aad still binds under the previous key.
+    expectAppError(() => rotating.decrypt("c", old, "ten_b"), "internal");
+  });
+
+  it("opens() answers for the current key alone", () => {
+    expect(rotating.opens("c", before.encrypt("c", "x", "a"), "a")).toBe(false);
+    expect(rotating.opens("c", rotating.encrypt("c", "x", "a"), "a")).toBe(true);
+    expect(rotating.opens("c", Buffer.alloc(3), "a")).toBe(false);
+  });
+
+  it("keys HMACs with the current key only", () => {
+    expect(rotating.hmacHex("h", "data")).toBe(new Keyring(newKey).hmacHex("h", "data"));
+  });
+
+  it("names each key by a fingerprint: the same for the same key, another for another, and not the key", () => {
+    expect(new Keyring(newKey).fingerprint()).toBe(rotating.fingerprint());
+    expect(rotating.fingerprint()).toMatch(/^[0-9a-f]{32}$/);
+    expect(rotating.previousFingerprint()).toBe(before.fingerprint());
+    expect(before.fingerprint()).not.toBe(rotating.fingerprint());
+    expect(before.previousFingerprint()).toBeUndefined();
+    expect(newKey.toString("hex")).not.toContain(rotating.fingerprint());
+  });
+});
+
 describe("constantTimeEqual", () => {
   it("compares strings by content, whatever their lengths", () => {
     expect(constantTimeEqual("abc", "abc")).toBe(true);
@@ -235,6 +271,10 @@ describe("parseMasterKey", () => {
     const key = randomBytes(32);
     expect(parseMasterKey(key.toString("base64"))).toEqual(key);
     expect(parseMasterKey(`  ${key.toString("base64")}\n`)).toEqual(key);
+  });
+
+  it("names the variable it read in its error", () => {
+    expect(() => parseMasterKey("short", "ATTESTO_OLD_ENCRYPTION_KEY")).toThrow(/^ATTESTO_OLD_ENCRYPTION_KEY must be 32 bytes/);
   });
 
   it("rejects keys of other lengths", () => {

@@ -6,6 +6,8 @@ const TAG_BYTES = 16;
 const KEY_BYTES = 32;
 /** HMAC subkeys live in their own HKDF info namespace, apart from AES subkeys. */
 const HMAC_INFO_PREFIX = "hmac/";
+/** HMAC context of the master key's fingerprint (HKDF info "hmac/master-key.fingerprint"). */
+const FINGERPRINT_CONTEXT = "master-key.fingerprint";
 
 /** RFC 5869 HKDF with SHA-256. */
 export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array | string, length: number): Buffer {
@@ -17,16 +19,37 @@ export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array |
  * Each context (a column, such as "api_keys.x" or "connectors.secret") gets
  * its own AES-256-GCM subkey, so one column's plaintext says nothing about
  * another's key. Ciphertexts are laid out as nonce(12) || ciphertext || tag(16).
+ *
+ * During a key rotation it also holds the previous master key: a value that
+ * does not open under the current key is tried under the previous one, and
+ * everything is sealed and keyed under the current one (`attesto reseal`
+ * moves the stored values over).
  */
 export class Keyring {
   readonly #master: Buffer;
   readonly #subkeys = new Map<string, Buffer>();
+  readonly #previous: Keyring | undefined;
 
-  constructor(masterKey: Uint8Array) {
+  constructor(masterKey: Uint8Array, previousMasterKey?: Uint8Array) {
     if (masterKey.length !== KEY_BYTES) {
       throw new AppError("invalid_argument", `master key must be ${KEY_BYTES} bytes, got ${masterKey.length}`);
     }
     this.#master = Buffer.from(masterKey);
+    this.#previous = previousMasterKey ? new Keyring(previousMasterKey) : undefined;
+  }
+
+  /**
+   * Names the master key without revealing it: the first 16 bytes (hex) of an
+   * HMAC under its own subkey. Two keyrings share it exactly when they share
+   * the key; it is safe to print and to store.
+   */
+  fingerprint(): string {
+    return this.hmacHex(FINGERPRINT_CONTEXT, "attesto master key").slice(0, 32);
+  }
+
+  /** The previous master key's fingerprint, during a rotation. */
+  previousFingerprint(): string | undefined {
+    return this.#previous?.fingerprint();
   }
 
   /** The AES-256 subkey of a context. */
@@ -57,6 +80,26 @@ export class Keyring {
   }
 
   decrypt(context: string, sealed: Uint8Array, aad?: string): Buffer {
+    if (!this.#previous) return this.#open(context, sealed, aad);
+    try {
+      return this.#open(context, sealed, aad);
+    } catch {
+      // A value not yet re-sealed during a rotation; the previous key's error is the one reported.
+      return this.#previous.decrypt(context, sealed, aad);
+    }
+  }
+
+  /** Whether `sealed` opens under this keyring's current master key (the previous one is not tried). */
+  opens(context: string, sealed: Uint8Array, aad?: string): boolean {
+    try {
+      this.#open(context, sealed, aad);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  #open(context: string, sealed: Uint8Array, aad?: string): Buffer {
     if (sealed.length < NONCE_BYTES + TAG_BYTES) {
       throw new AppError("internal", `sealed value for ${context} is too short`);
     }

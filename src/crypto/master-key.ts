@@ -5,14 +5,14 @@ import type { Logger } from "../logger.js";
 
 export const DEV_KEY_FILE = "dev-encryption.key";
 
-/** Parses a 32-byte master key written as base64 or hex. */
-export function parseMasterKey(text: string): Buffer {
+/** Parses a 32-byte master key written as base64 or hex; `variable` names where it came from in the error. */
+export function parseMasterKey(text: string, variable = "ATTESTO_ENCRYPTION_KEY"): Buffer {
   const trimmed = text.trim();
   const isHex = /^[0-9a-fA-F]{64}$/.test(trimmed);
   const isBase64 = /^[A-Za-z0-9+/_-]{43}=?$/.test(trimmed);
   const key = isHex ? Buffer.from(trimmed, "hex") : isBase64 ? Buffer.from(trimmed, "base64") : Buffer.alloc(0);
   if (key.length !== 32) {
-    throw new Error("ATTESTO_ENCRYPTION_KEY must be 32 bytes, as 64 hex characters or base64");
+    throw new Error(`${variable} must be 32 bytes, as 64 hex characters or base64`);
   }
   return key;
 }

@@ -6,6 +6,7 @@ import postgres from "postgres";
 import { migrationsFolder, projectRoot } from "../paths.js";
 import { MIGRATIONS_JOURNAL, missingRunTimeFiles } from "../run-time-files.js";
 import { preparing } from "./prepared.js";
+import { traceStatements } from "./statement-spans.js";
 
 /**
  * The Drizzle handle (postgres.js, the one driver). It carries no schema:
@@ -71,6 +72,7 @@ export function openDatabase(opts: OpenDatabaseOptions): Database {
     connection: { application_name: "attesto", ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}) },
     ...(opts.onStatement ? { debug: (_connection: number, text: string) => opts.onStatement!(text) } : {}),
   });
+  traceStatements(client);
   // Every Drizzle statement prepared (one round trip, parsed once per connection): see prepared.ts.
   const db = drizzle(preparing(client));
   return {

@@ -1,4 +1,5 @@
 import type postgres from "postgres";
+import { traceDerivedHandle } from "./statement-spans.js";
 
 type Unsafe = postgres.Sql["unsafe"];
 /** The handles postgres.js gives out: the pool, a transaction's, a reserved connection's. */
@@ -32,17 +33,25 @@ export function preparing<T extends Handle>(client: T): T {
         case "begin":
           return (...args: unknown[]) => {
             const fn = args.pop() as (tx: postgres.TransactionSql) => unknown;
-            return ((target as postgres.Sql).begin as (...a: unknown[]) => unknown)(...args, (tx: postgres.TransactionSql) => fn(preparing(tx as Handle) as postgres.TransactionSql));
+            return ((target as postgres.Sql).begin as (...a: unknown[]) => unknown)(...args, (tx: postgres.TransactionSql) => {
+              traceDerivedHandle(target, tx);
+              return fn(preparing(tx as Handle) as postgres.TransactionSql);
+            });
           };
         case "savepoint":
           return (...args: unknown[]) => {
             const fn = args.pop() as (tx: postgres.TransactionSql) => unknown;
-            return ((target as unknown as postgres.TransactionSql).savepoint as (...a: unknown[]) => unknown)(...args, (tx: postgres.TransactionSql) =>
-              fn(preparing(tx as Handle) as postgres.TransactionSql),
-            );
+            return ((target as unknown as postgres.TransactionSql).savepoint as (...a: unknown[]) => unknown)(...args, (tx: postgres.TransactionSql) => {
+              traceDerivedHandle(target, tx);
+              return fn(preparing(tx as Handle) as postgres.TransactionSql);
+            });
           };
         case "reserve":
-          return async () => preparing(await (target as postgres.Sql).reserve());
+          return async () => {
+            const reserved = await (target as postgres.Sql).reserve();
+            traceDerivedHandle(target, reserved);
+            return preparing(reserved);
+          };
         default:
           return Reflect.get(target, prop, receiver);
       }

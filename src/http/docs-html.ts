@@ -65,7 +65,7 @@ export function renderDocPage(name: string, markdown: string, pages: ReadonlySet
 <title>${escapeHtml(title)} — Attesto</title>
 <style>${DOC_STYLE}</style>
 </head><body>
-<nav><a href="/">Attesto</a> · <a href="/docs/">Documentation</a> · <a href="/docs/${escapeHtml(name)}?format=markdown">Markdown</a></nav>
+<nav><a href="/">Attesto</a> · <a href="/docs">Documentation</a> · <a href="/docs/api">REST API reference</a> · <a href="/docs/${escapeHtml(name)}?format=markdown">Markdown</a></nav>
 <main>
 ${body}
 </main>
@@ -86,6 +86,7 @@ export function renderDocIndex(pages: readonly string[]): string {
 <ul>
 ${items}
 </ul>
+<p><a href="/docs/api">REST API reference</a>: every REST route and webhook delivery, rendered from <a href="/openapi.json">/openapi.json</a>.</p>
 </main>
 </body></html>`;
 }

@@ -7,9 +7,12 @@ import { createHttpApp } from "./app.js";
 import { renderDocPage } from "./docs-html.js";
 import { mountLandingPage } from "./landing.js";
 import { Metrics } from "./metrics.js";
+import { mountOpenApi } from "./openapi.js";
 
 function landing(): Hono {
   const app = createHttpApp({ logger: createLogger("silent"), metrics: new Metrics(), bodyLimitBytes: 1024, readiness: {} });
+  // As server/edges.ts mounts them: the API reference page (/docs/api) before the documentation pages.
+  mountOpenApi(app);
   mountLandingPage(app, { links: [{ href: "/verify?a=1&b=<2>", title: "Verify <it>", about: "drop a bundle & see" }] });
   return app;
 }
@@ -21,7 +24,8 @@ describe("the landing page and the documentation routes", () => {
       name: "Attesto",
       version: packageVersion(),
       links: [
-        { href: "/docs/", title: "Documentation" },
+        { href: "/docs", title: "Documentation" },
+        { href: "/docs/api", title: "REST API reference" },
         { href: "/verify?a=1&b=<2>", title: "Verify <it>" },
       ],
     });
@@ -40,6 +44,8 @@ describe("the landing page and the documentation routes", () => {
     const app = landing();
     const pages = (await readdir(docsFolder())).filter((n) => n.endsWith(".md")).sort();
     expect(pages.length).toBeGreaterThan(0);
+    expect(await (await app.request("/docs")).json()).toEqual({ pages: pages.map((n) => `/docs/${n}`) });
+    // What earlier versions linked to answers the same.
     expect(await (await app.request("/docs/")).json()).toEqual({ pages: pages.map((n) => `/docs/${n}`) });
     const page = await app.request(`/docs/${pages[0]}`);
     expect(page.headers.get("content-type")).toBe("text/markdown; charset=utf-8");
@@ -59,12 +65,12 @@ describe("the landing page and the documentation routes", () => {
     const app = landing();
     const html = { headers: { accept: "text/html,application/xhtml+xml" } };
     const pages = (await readdir(docsFolder())).filter((n) => n.endsWith(".md")).sort();
-    const index = await app.request("/docs/", html);
+    const index = await app.request("/docs", html);
     expect(index.headers.get("content-type")).toContain("text/html");
     expect(index.headers.get("vary")).toBe("Accept");
     const checked = new Set<string>();
     let links = 0;
-    for (const path of ["/docs/", ...pages.map((p) => `/docs/${p}`)]) {
+    for (const path of ["/docs", ...pages.map((p) => `/docs/${p}`)]) {
       const res = await app.request(path, html);
       expect(res.status, path).toBe(200);
       expect(res.headers.get("content-type"), path).toContain("text/html");
@@ -88,6 +94,27 @@ describe("the landing page and the documentation routes", () => {
       }
     }
     expect(links).toBeGreaterThan(pages.length);
+    expect(checked.has("/docs/api"), "the pages link to the API reference").toBe(true);
+  });
+
+  it("serves the API reference page and Redoc's bundle from this server, the bundle cached and revalidated by its hash", async () => {
+    const app = landing();
+    const page = await app.request("/docs/api", { headers: { accept: "text/html" } });
+    expect(page.status).toBe(200);
+    const csp = page.headers.get("content-security-policy")!;
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("script-src 'self'");
+    const html = await page.text();
+    expect(html).toContain('<redoc spec-url="/openapi.json"');
+    const src = /<script src="([^"]+)"><\/script>/.exec(html)![1]!;
+    expect(src.startsWith("/")).toBe(true);
+    const script = await app.request(src);
+    expect(script.status).toBe(200);
+    expect(script.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
+    expect(script.headers.get("cache-control")).toBe("public, max-age=86400");
+    expect((await script.text()).length).toBeGreaterThan(500_000);
+    const again = await app.request(src, { headers: { "if-none-match": script.headers.get("etag")! } });
+    expect(again.status).toBe(304);
   });
 
   it("links pages named in code spans and relative links; a link to a file it does not serve is plain text", async () => {

@@ -1,8 +1,9 @@
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
 import { notFound } from "../errors.js";
 import { docsFolder, packageVersion } from "../paths.js";
+import { API_REFERENCE_PATH } from "./api-reference.js";
 import { renderDocIndex, renderDocPage } from "./docs-html.js";
 
 /** The documentation pages load nothing: their own inline style only. */
@@ -26,7 +27,11 @@ const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCode
  */
 export function mountLandingPage(app: Hono, deps: { links: LandingLink[] }): void {
   const version = packageVersion();
-  const links: LandingLink[] = [{ href: "/docs/", title: "Documentation", about: "architecture, configuration, and one guide each for tenant developers, operators and verifiers" }, ...deps.links];
+  const links: LandingLink[] = [
+    { href: "/docs", title: "Documentation", about: "architecture, configuration, and one guide each for tenant developers, operators and verifiers" },
+    { href: API_REFERENCE_PATH, title: "REST API reference", about: "every REST route and the webhook deliveries, rendered from /openapi.json" },
+    ...deps.links,
+  ];
 
   app.get("/", (c) => {
     const accept = c.req.header("accept") ?? "";
@@ -52,7 +57,8 @@ ${items}
 
   // A browser (Accept: text/html) gets the pages rendered (docs-html.ts); any other client gets the
   // JSON list and the Markdown as before, and `?format=markdown` gives a browser the Markdown too.
-  app.get("/docs/", async (c) => {
+  // `/docs` is the documented form; `/docs/` (what earlier versions linked to) answers the same.
+  const index = async (c: Context) => {
     const names = await docPages();
     c.header("Vary", "Accept");
     if (wantsHtml(c.req.header("accept"), c.req.query("format"))) {
@@ -60,7 +66,9 @@ ${items}
       return c.html(renderDocIndex(names));
     }
     return c.json({ pages: names.map((n) => `/docs/${n}`) });
-  });
+  };
+  app.get("/docs", index);
+  app.get("/docs/", index);
 
   app.get("/docs/:page", async (c) => {
     const page = c.req.param("page");

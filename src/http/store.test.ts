@@ -143,5 +143,13 @@ describe("store REST routes", () => {
       { source: "apple", tenantId: "ten_9", body: '{"signedPayload":"x"}' },
       { source: "google", tenantId: "ten_9", authorization: "Bearer push-jwt", body: "{}" },
     ]);
+    // The documented form (/v1/webhooks/… is earlier versions' URL) hands over the same.
+    const appleNow = await app.request("/v1/store-notifications/apple/ten_7", { method: "POST", body: '{"signedPayload":"y"}' });
+    expect(await appleNow.json()).toEqual({ id: "sn_1", duplicate: false, stream_id: "ps_store", seq_no: 4 });
+    expect((await app.request("/v1/store-notifications/google/ten_7", { method: "POST", body: "{}", headers: { authorization: "Bearer push-jwt" } })).status).toBe(200);
+    expect(received.slice(2)).toEqual([
+      { source: "apple", tenantId: "ten_7", body: '{"signedPayload":"y"}' },
+      { source: "google", tenantId: "ten_7", authorization: "Bearer push-jwt", body: "{}" },
+    ]);
   });
 });

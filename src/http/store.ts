@@ -80,8 +80,13 @@ export function mountStoreRoutes(http: Hono, { store, storeNotifications, appSto
 
   // Inbound store notifications: verified before anything is stored; a retry answers 200 and writes nothing.
   const received = (c: Context, r: ReceiveResult) => c.json({ id: r.notification.id, duplicate: r.duplicate, stream_id: r.notification.streamId, seq_no: r.notification.seqNo });
-  http.post("/v1/webhooks/apple/:tenantId", async (c) => received(c, await storeNotifications.receiveApple(c.req.param("tenantId"), await c.req.text())));
-  http.post("/v1/webhooks/google/:tenantId", async (c) => received(c, await storeNotifications.receiveGoogle(c.req.param("tenantId"), c.req.header("authorization"), await c.req.text())));
+  // /v1/store-notifications/… is the documented form; /v1/webhooks/… is what earlier versions told tenants
+  // to give Apple and Google, kept served (it shares its template with /v1/webhooks/{id}/…, so the
+  // OpenAPI document lists only the first).
+  for (const prefix of ["/v1/store-notifications", "/v1/webhooks"]) {
+    http.post(`${prefix}/apple/:tenantId`, async (c) => received(c, await storeNotifications.receiveApple(c.req.param("tenantId"), await c.req.text())));
+    http.post(`${prefix}/google/:tenantId`, async (c) => received(c, await storeNotifications.receiveGoogle(c.req.param("tenantId"), c.req.header("authorization"), await c.req.text())));
+  }
 
   http.post("/v1/google/verify", async (c) => {
     const tenantId = await tenant(c);

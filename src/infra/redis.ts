@@ -5,6 +5,7 @@ import path from "node:path";
 import { Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "../logger.js";
 import { AppError } from "../errors.js";
+import { traceRedisCommands } from "./redis-spans.js";
 import { withoutCredentials, withTimeout } from "./safe-url.js";
 
 /** How long start-up waits for a configured Redis before it gives up, naming it. */
@@ -41,6 +42,7 @@ export async function openRedis(opts: { url: string | undefined; dataDir: string
       opts.logger.info({ port: started.port }, "started an embedded redis-server");
     }
   }
+  traceRedisCommands();
   const connections = new Set<Redis>();
   const connect = (extra: RedisOptions = {}) => {
     const conn = new Redis(url!, { lazyConnect: false, ...extra });

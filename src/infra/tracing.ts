@@ -20,6 +20,26 @@ const TRACER = "attesto";
 
 export const tracingEnabled = (): boolean => provider !== undefined;
 
+/** Installs a hook into a client library; returns its removal. */
+export type Instrumentation = () => () => void;
+const instrumentations = new Set<Instrumentation>();
+const installed = new Map<Instrumentation, () => void>();
+
+/**
+ * Keeps `instrument` installed while tracing is on (from now if it is on
+ * already): client hooks (Postgres statements, Redis commands) are wrapped
+ * into their libraries only then, so that while off the libraries run
+ * unwrapped. Registering the same function again changes nothing.
+ */
+export function whileTracing(instrument: Instrumentation): void {
+  if (instrumentations.has(instrument)) return;
+  instrumentations.add(instrument);
+  if (provider) installed.set(instrument, instrument());
+}
+
+/** The tracer of Attesto's own spans, for client hooks; undefined while off. */
+export const activeTracer = () => (provider ? trace.getTracer(TRACER) : undefined);
+
 export interface TracingSettings {
   /** OTLP/HTTP traces endpoint (…/v1/traces); unset: off. */
   tracesUrl: string | undefined;
@@ -41,6 +61,7 @@ export function startTracing(settings: TracingSettings): () => Promise<void> {
     context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
     propagation.setGlobalPropagator(new W3CTraceContextPropagator());
     trace.setGlobalTracerProvider(provider);
+    for (const instrument of instrumentations) installed.set(instrument, instrument());
   }
   users++;
   let stopped = false;
@@ -50,6 +71,8 @@ export function startTracing(settings: TracingSettings): () => Promise<void> {
     if (--users > 0) return provider?.forceFlush();
     const ending = provider;
     provider = undefined;
+    for (const uninstall of installed.values()) uninstall();
+    installed.clear();
     await ending?.shutdown();
     trace.disable();
     context.disable();

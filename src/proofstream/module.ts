@@ -38,14 +38,14 @@ import { DEFAULT_PROOF_TIMEOUT_MS, ReceiptWaiter, type ProofReceipt, type Receip
 import { receiptProof } from "./tlog-proof.js";
 import { checkpointsAtCommit } from "./batch-checkpoints.js";
 
+export { sealedColumns } from "./sealed.js"; // where this module keeps sealed values (attesto reseal)
 export type { JsonObject } from "./leaf.js";
 export type { EventRecord } from "./append.js";
 export type { Bundles, BundleView } from "./bundles.js";
 export type { CheckpointRecord, CosignatureLine } from "./checkpoints.js";
 export type { ForkEvidenceRecord } from "./forks.js";
 export type { Stream } from "./streams.js";
-export type { ProofReceipt, ReceiptStats } from "./receipts.js";
-export { MAX_PROOF_TIMEOUT_MS } from "./receipts.js";
+export { MAX_PROOF_TIMEOUT_MS, type ProofReceipt, type ReceiptStats } from "./receipts.js";
 export { appendsWithoutJobs } from "./appends-without-jobs.js";
 export type { ProofstreamSettings } from "./settings.js";
 import type { ProofstreamSettings } from "./settings.js";

@@ -63,6 +63,8 @@ describe("classifyHttp", () => {
   it("charges inbound provider notifications to the tenant in the path", () => {
     expect(classifyHttp("POST", "/v1/webhooks/apple/tnt_abc")).toEqual({ routeClass: "ingest", payer: { kind: "path", scope: "tenant", id: "tnt_abc" } });
     expect(classifyHttp("post", "/v1/webhooks/google/tnt_x%2Dy")).toEqual({ routeClass: "ingest", payer: { kind: "path", scope: "tenant", id: "tnt_x-y" } });
+    expect(classifyHttp("POST", "/v1/store-notifications/apple/tnt_abc")).toEqual({ routeClass: "ingest", payer: { kind: "path", scope: "tenant", id: "tnt_abc" } });
+    expect(classifyHttp("POST", "/v1/store-notifications/google/tnt_abc")).toEqual({ routeClass: "ingest", payer: { kind: "path", scope: "tenant", id: "tnt_abc" } });
   });
 
   it("charges connector ingress to the connector in the path", () => {

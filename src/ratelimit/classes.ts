@@ -68,7 +68,9 @@ const HTTP_RULES: HttpRule[] = [
   { method: "*", pattern: "/metrics", routeClass: "exempt" },
   { method: "*", pattern: "/admin/queues", routeClass: "exempt" },
   { method: "*", pattern: "/admin/queues/*", routeClass: "exempt" },
-  // Inbound provider notifications (seed 002), before the subscription API they share a prefix with.
+  // Inbound provider notifications (seed 002); the /v1/webhooks form (earlier versions' URL) before the subscription API it shares a prefix with.
+  { method: "POST", pattern: "/v1/store-notifications/apple/:tenantId", routeClass: "ingest", payer: { kind: "path", param: "tenantId", scope: "tenant" } },
+  { method: "POST", pattern: "/v1/store-notifications/google/:tenantId", routeClass: "ingest", payer: { kind: "path", param: "tenantId", scope: "tenant" } },
   { method: "POST", pattern: "/v1/webhooks/apple/:tenantId", routeClass: "ingest", payer: { kind: "path", param: "tenantId", scope: "tenant" } },
   { method: "POST", pattern: "/v1/webhooks/google/:tenantId", routeClass: "ingest", payer: { kind: "path", param: "tenantId", scope: "tenant" } },
   // Store verification, REST form.

@@ -6,11 +6,12 @@ import { isUniqueViolation } from "../db/errors.js";
 import { AppError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { requestIds } from "./schema.js";
+import { SECRET_CONTEXT } from "./sealed.js";
 import type { RequestIdSettings } from "./settings.js";
 
-const SECRET_CONTEXT = "request-id-secret";
-
 /** One Create call's request id: who sent it, to which RPC, and what it asked. */
+/** Where this module keeps values sealed with the keyring (`attesto reseal`). */
+export { sealedColumns } from "./sealed.js";
 export interface RequestKey {
   scope: string;
   method: string;

@@ -1,6 +1,6 @@
 import type { Config } from "../config.js";
-import { Keyring } from "../crypto/keyring.js";
-import { loadMasterKey } from "../crypto/master-key.js";
+import { openKeyring } from "../crypto/key-check.js";
+import type { Keyring } from "../crypto/keyring.js";
 import { attachConfiguredDatabase, openConfiguredDatabase, type ConfiguredDatabase } from "../db/open.js";
 import { databaseIdentity, defaultQueuePrefix } from "../db/identity.js";
 import { Proofstreams, type Bundles } from "../proofstream/module.js";
@@ -94,7 +94,7 @@ export interface Attesto {
 async function openInfrastructure(config: Config, logger: Logger, database: ConfiguredDatabase, shared: SharedSetup | undefined, cleanups: Array<() => Promise<unknown>>) {
   // A worker's key comes from the file the primary wrote and warned about.
   const keyLogger = shared ? logger.child({}, { level: "error" }) : logger;
-  const keyring = new Keyring(await loadMasterKey({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, embedded: !config.databaseUrl, logger: keyLogger }));
+  const keyring = await openKeyring(config, database.db, keyLogger);
   const redis = await openRedis({ url: shared?.redisUrl ?? config.redisUrl, dataDir: config.dataDir, logger });
   cleanups.push(() => redis.close());
 

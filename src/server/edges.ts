@@ -18,6 +18,7 @@ import { mountWitnessRoutes } from "../http/witness.js";
 import type { Witnesses } from "../witness/module.js";
 import type { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
+import { RPC_COMPRESSION } from "../rpc/compression.js";
 import { clientAddressKey } from "../rpc/context.js";
 import { fastUnary, withFastUnary } from "../rpc/fast-unary.js";
 import { recordRoutes } from "../rpc/fast-unary-methods.js";
@@ -96,6 +97,7 @@ export function rpcListener(config: Config, logger: Logger, metrics: Metrics, ht
     interceptors: rpcInterceptors(rpcDeps),
     contextValues: (req) => createContextValues().set(clientAddressKey, req.socket.remoteAddress ?? ""),
     readMaxBytes: config.bodyLimitBytes,
+    acceptCompression: RPC_COMPRESSION,
     // One rule for unknown fields on both surfaces: JSON names the unknown field
     // in a 400 (it catches client typos); binary keeps unknown fields (protobuf).
     // What connect cannot parse is answered with ErrorInfo like every other refusal.

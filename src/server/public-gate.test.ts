@@ -15,6 +15,8 @@ describe("the public-route gate", () => {
       "/attesto.v1.VerifierService/VerifyBundle",
       "/v1/webhooks/apple/ten_1",
       "/v1/webhooks/google/ten_1",
+      "/v1/store-notifications/apple/ten_1",
+      "/v1/store-notifications/google/ten_1",
       "/v2/connectors/github/con_1/events",
       "/proofstreams/str_1/tile/0/000",
       "/bundles/bundle_1/download",

@@ -15,7 +15,7 @@ import type { RequestListener } from "./listener.js";
 const PUBLIC_ROUTES = [
   /^\/v2\/verify$/,
   /^\/attesto\.v1\.VerifierService\//,
-  /^\/v1\/webhooks\/(?:apple|google)\/[^/]+$/,
+  /^\/v1\/(?:store-notifications|webhooks)\/(?:apple|google)\/[^/]+$/,
   /^\/v2\/connectors\/[^/]+\/[^/]+\/events$/,
   /^\/proofstreams\//,
   /^\/bundles\/[^/]+\/download$/,

@@ -14,6 +14,8 @@ import { StoreReconciler, type ReconcileSettings } from "./reconcile.js";
 import type { JobRuntime } from "../jobs/runtime.js";
 
 /** The types the store's users take and are given: its public door, beside the facade. */
+/** Where this module keeps values sealed with the keyring (`attesto reseal`). */
+export { sealedColumns } from "./sealed.js";
 export { StoreVerification, type AppleSignedDataResult } from "./verification.js";
 export type { StoreNotifications, ReceiveResult } from "./notifications.js";
 export type { StoreNotification } from "./inbound.js";

@@ -10,6 +10,8 @@ import { DeliveryRows } from "./delivery-rows.js";
 import { WebhookEngine } from "./engine.js";
 import { WebhookOutbox, type WebhookEmitter } from "./outbox.js";
 
+/** Where this module keeps values sealed with the keyring (`attesto reseal`). */
+export { sealedColumns } from "./sealed.js";
 export type { WebhookEmitter } from "./outbox.js";
 export type { DeliveryProofstreams } from "./proof-types.js";
 import type { DeliveryProofstreams } from "./proof-types.js";

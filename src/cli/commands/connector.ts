@@ -24,15 +24,14 @@ const CONNECTOR_KINDS: Record<ConnectorKind, ConnectorKindEnum> = {
 async function withConnectors<T>(cli: Cli, run: (connectors: Connectors) => Promise<T>): Promise<T> {
   return cli.withDatabase(async (database, config) => {
     const logger = createLogger(config.logLevel);
-    const [{ Connectors }, { connectorSettings }, { Keyring }, { loadMasterKey }, { appendsWithoutJobs }, { Tenancy }] = await Promise.all([
+    const [{ Connectors }, { connectorSettings }, { openKeyring }, { appendsWithoutJobs }, { Tenancy }] = await Promise.all([
       import("../../connectors/module.js"),
       import("../../connectors/settings.js"),
-      import("../../crypto/keyring.js"),
-      import("../../crypto/master-key.js"),
+      import("../../crypto/key-check.js"),
       import("../../proofstream/module.js"),
       import("../../tenancy/module.js"),
     ]);
-    const keyring = new Keyring(await loadMasterKey({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, embedded: !config.databaseUrl, logger }));
+    const keyring = await openKeyring(config, database.db, logger);
     const { broadcast, close } = await localBroadcast(config, logger);
     // Ingress URLs name the server's public base URL: the configured one, else the one the embedded default keeps.
     const { readStoredPublicBaseUrl } = await import("../../server/public-base-url.js");

@@ -1,8 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { Option, type Command } from "commander";
 import type { Config } from "../../config.js";
-import { Keyring } from "../../crypto/keyring.js";
-import { loadMasterKey } from "../../crypto/master-key.js";
+import { openKeyring } from "../../crypto/key-check.js";
 import { localBroadcast } from "../broadcast.js";
 import type { Logger } from "../../logger.js";
 import type { Db } from "../../db/db.js";
@@ -59,7 +58,7 @@ export function registerStoreCommands(program: Command, helpers: CliHelpers): vo
 function withStore<T>(helpers: CliHelpers, run: (ctx: StoreContext) => Promise<T>): Promise<T> {
   return helpers.withDatabase(async (database, config) => {
     const logger = helpers.logger(config);
-    const keyring = new Keyring(await loadMasterKey({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, embedded: !config.databaseUrl, logger }));
+    const keyring = await openKeyring(config, database.db, logger);
     const { broadcast, close } = await localBroadcast(config, logger);
     // Loaded here, so that the other commands do not pay for the store's modules at start-up.
     const [{ StoreVerification }, { storeVerificationSettings }] = await Promise.all([import("../../store/module.js"), import("../../store/settings.js")]);

@@ -1,9 +1,10 @@
 import { errors, ref, json, answer, tenantAuth, pathId, RAW_BODY, LOOSE_OBJECT, type OpenApiPart } from "./shared.js";
 
-function connectorIngress(what: string) {
+function connectorIngress(operationId: string, what: string) {
   return {
     parameters: [pathId("id", "^con_", "the connector")],
     post: {
+      operationId,
       summary: `Ingress of ${what}: the raw body is verified, then committed to the connector's stream`,
       security: [],
       requestBody: RAW_BODY,
@@ -35,12 +36,13 @@ export function connectorRoutes(): OpenApiPart {
       },
     },
     paths: {
-      "/v2/connectors/signed-webhooks/{id}/events": connectorIngress("a signed-webhook connector (HMAC over the raw body)"),
-      "/v2/connectors/github/{id}/events": connectorIngress("a GitHub connector (X-Hub-Signature-256)"),
-      "/v2/connectors/gitlab/{id}/events": connectorIngress("a GitLab connector (signing token or legacy X-Gitlab-Token)"),
+      "/v2/connectors/signed-webhooks/{id}/events": connectorIngress("receiveSignedWebhookEvent", "a signed-webhook connector (HMAC over the raw body)"),
+      "/v2/connectors/github/{id}/events": connectorIngress("receiveGitHubEvent", "a GitHub connector (X-Hub-Signature-256)"),
+      "/v2/connectors/gitlab/{id}/events": connectorIngress("receiveGitLabEvent", "a GitLab connector (signing token or legacy X-Gitlab-Token)"),
       "/v2/tenant/connectors/s3-objects/{id}/commit": {
         parameters: [pathId("id", "^con_", "the S3/R2 object connector")],
         post: {
+          operationId: "commitS3Object",
           summary: "Commit an object version: Attesto reads its metadata (HeadObject) and appends it",
           security: tenantAuth,
           requestBody: {

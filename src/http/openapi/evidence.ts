@@ -24,6 +24,7 @@ export function evidenceRoutes(): OpenApiPart {
     paths: {
       "/v2/verify": {
         post: {
+          operationId: "verifyBundle",
           summary: "Verify an attesto.bundle.v1 bundle or a C2SP tlog-proof sent as the body (public)",
           security: [],
           parameters: [{ name: "verifier_key", in: "query", description: "the stream verifier key you trust (or header X-Attesto-Verifier-Key)", schema: { type: "string", maxLength: 1024 } }],
@@ -34,6 +35,7 @@ export function evidenceRoutes(): OpenApiPart {
       "/bundles/{bundleId}/download": {
         parameters: [pathId("bundleId", "^bundle_[0-9A-HJKMNP-TV-Z]{26}$", "a ready bundle")],
         get: {
+          operationId: "downloadBundle",
           summary: "Download a ready verifier bundle (the owning tenant's key, or public with ATTESTO_TILES_PUBLIC)",
           security: tenantAuth,
           responses: { "200": { description: "the bundle document", content: json(LOOSE_OBJECT) }, ...errors(400, 401, 404) },
@@ -41,6 +43,7 @@ export function evidenceRoutes(): OpenApiPart {
       },
       "/witness/add-checkpoint": {
         post: {
+          operationId: "addCheckpoint",
           summary: "C2SP tlog-witness add-checkpoint: this deployment cosigns a checkpoint of a log it trusts (AdminService.AddWitnessedLog), when ATTESTO_WITNESS_KEY is set (public)",
           security: [],
           requestBody: { required: true, content: text },
@@ -61,6 +64,7 @@ export function evidenceRoutes(): OpenApiPart {
       "/proofstreams/{streamId}/checkpoint": {
         parameters: [STREAM_ID],
         get: {
+          operationId: "getCheckpoint",
           summary: "The latest signed checkpoint (C2SP tlog-checkpoint note, with its witness cosignature lines)",
           security: tenantAuth,
           responses: { "200": { description: "the note", content: text }, ...errors(401, 404) },
@@ -69,6 +73,7 @@ export function evidenceRoutes(): OpenApiPart {
       "/proofstreams/{streamId}/proof/{seqNo}": {
         parameters: [STREAM_ID, { name: "seqNo", in: "path", required: true, schema: { type: "integer", minimum: 1 } }],
         get: {
+          operationId: "getInclusionProof",
           summary: "One event's C2SP tlog-proof against the latest checkpoint",
           security: tenantAuth,
           responses: { "200": { description: "the proof", content: text }, ...errors(400, 401, 404) },
@@ -77,6 +82,7 @@ export function evidenceRoutes(): OpenApiPart {
       "/proofstreams/{streamId}/tile/{tilePath}": {
         parameters: [STREAM_ID, { name: "tilePath", in: "path", required: true, description: "a C2SP tlog-tiles path (e.g. 0/000, 0/x001/234.p/5, entries/000)", schema: { type: "string" } }],
         get: {
+          operationId: "getTile",
           summary: "tlog-tiles read path (the owning tenant's key, or public with ATTESTO_TILES_PUBLIC)",
           security: tenantAuth,
           responses: { "200": { description: "the tile", content: { "application/octet-stream": { schema: { type: "string", contentEncoding: "binary" } } } }, ...errors(400, 401, 404) },

@@ -9,6 +9,8 @@ import { packageVersion } from "../../paths.js";
 export interface OpenApiPart {
   schemas?: Record<string, unknown>;
   paths: Record<string, unknown>;
+  /** OpenAPI 3.1 webhooks: requests Attesto sends (webhook deliveries). */
+  webhooks?: Record<string, unknown>;
 }
 
 export const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });

@@ -161,12 +161,14 @@ export function webhookRoutes(): OpenApiPart {
     paths: {
       "/v1/webhooks": {
         get: {
+          operationId: "listSubscriptions",
           summary: "List the tenant's webhook subscriptions",
           security: tenantAuth,
           parameters: PAGE,
           responses: { "200": answer("a page of subscriptions", ref("SubscriptionPage")), ...errors(400, 401, 403, 429) },
         },
         post: {
+          operationId: "createSubscription",
           summary: "Create a subscription; the signing secret is shown once",
           security: tenantAuth,
           requestBody: {
@@ -190,8 +192,14 @@ export function webhookRoutes(): OpenApiPart {
       },
       "/v1/webhooks/{id}": {
         parameters: [SUB_ID],
-        get: { summary: "Read one subscription", security: tenantAuth, responses: { "200": answer("the subscription", ref("Subscription")), ...errors(400, 401, 404) } },
+        get: {
+          operationId: "getSubscription",
+          summary: "Read one subscription",
+          security: tenantAuth,
+          responses: { "200": answer("the subscription", ref("Subscription")), ...errors(400, 401, 404) },
+        },
         patch: {
+          operationId: "updateSubscription",
           summary: "Change a subscription (only the fields given)",
           security: tenantAuth,
           requestBody: {
@@ -212,11 +220,17 @@ export function webhookRoutes(): OpenApiPart {
           },
           responses: { "200": answer("the changed subscription", ref("Subscription")), ...errors(400, 401, 404) },
         },
-        delete: { summary: "Delete a subscription; its pending deliveries stop", security: tenantAuth, responses: { "204": answer("deleted"), ...errors(400, 401, 404) } },
+        delete: {
+          operationId: "deleteSubscription",
+          summary: "Delete a subscription; its pending deliveries stop",
+          security: tenantAuth,
+          responses: { "204": answer("deleted"), ...errors(400, 401, 404) },
+        },
       },
       "/v1/webhooks/{id}/rotate-secret": {
         parameters: [SUB_ID],
         post: {
+          operationId: "rotateSubscriptionSecret",
           summary: "Rotate the signing secret; the previous one keeps signing during the overlap",
           security: tenantAuth,
           requestBody: {
@@ -233,6 +247,7 @@ export function webhookRoutes(): OpenApiPart {
       "/v1/webhooks/{id}/test": {
         parameters: [SUB_ID],
         post: {
+          operationId: "sendTestEvent",
           summary: 'Send a sample event of any type to this subscription (even when disabled); its data carries "test": true',
           security: tenantAuth,
           requestBody: {
@@ -245,6 +260,7 @@ export function webhookRoutes(): OpenApiPart {
       "/v1/webhooks/{id}/deliveries": {
         parameters: [SUB_ID],
         get: {
+          operationId: "listDeliveries",
           summary: "List this subscription's deliveries, newest first (without attempts)",
           security: tenantAuth,
           parameters: [
@@ -257,11 +273,17 @@ export function webhookRoutes(): OpenApiPart {
       },
       "/v1/webhooks/{id}/deliveries/{deliveryId}": {
         parameters: [SUB_ID, DELIVERY_ID],
-        get: { summary: "Read one delivery with its attempts", security: tenantAuth, responses: { "200": answer("the delivery", ref("Delivery")), ...errors(400, 401, 404) } },
+        get: {
+          operationId: "getDelivery",
+          summary: "Read one delivery with its attempts",
+          security: tenantAuth,
+          responses: { "200": answer("the delivery", ref("Delivery")), ...errors(400, 401, 404) },
+        },
       },
       "/v1/webhooks/{id}/recover": {
         parameters: [SUB_ID],
         post: {
+          operationId: "recoverDeliveries",
           summary: "Attempt again every delivery of this subscription created in [since, until) that is failed (same ids and bodies); pending and succeeded ones are left alone",
           security: tenantAuth,
           requestBody: {
@@ -278,6 +300,7 @@ export function webhookRoutes(): OpenApiPart {
       },
       "/v1/event-types": {
         get: {
+          operationId: "listEventTypes",
           summary: "The webhook event catalogue: each type's description, the JSON Schema of its data (components EventData_<type>), an example and its since-version",
           security: tenantAuth,
           parameters: PAGE,
@@ -295,6 +318,7 @@ export function webhookRoutes(): OpenApiPart {
       "/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver": {
         parameters: [SUB_ID, DELIVERY_ID],
         post: {
+          operationId: "redeliverDelivery",
           summary: "Attempt the delivery again now: same id and body, the next attempt number",
           security: tenantAuth,
           responses: { "202": answer("the delivery, pending again", ref("Delivery")), ...errors(400, 401, 404, 412) },

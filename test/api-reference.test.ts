@@ -1,0 +1,76 @@
+/**
+ * The REST API reference page (GET /docs/api) in headless Chromium (the
+ * system /usr/bin/chromium, as in test/browser.test.ts): Redoc, served from
+ * this server, renders /openapi.json, its operations and the webhook
+ * deliveries; the page asks nothing of any other origin and logs no error.
+ * The links from the landing page and the documentation index lead to it.
+ */
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Attesto } from "../src/server/app.js";
+import { startTestServer } from "./support/server.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+let app: Attesto;
+let browser: Browser;
+let page: Page;
+/** Every request the page made, as its full URL. */
+const requests: string[] = [];
+/** Console errors and warnings, uncaught page errors and CSP violations. */
+const problems: string[] = [];
+
+beforeAll(async () => {
+  app = await startTestServer({ dbPoolSize: 2 });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 60_000 });
+  page = await browser.newPage();
+  page.on("request", (r) => requests.push(r.url()));
+  page.on("console", (m) => {
+    if (m.type() === "error" || m.type() === "warning") problems.push(`console ${m.type()}: ${m.text()}`);
+  });
+  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+  page.on("response", (r) => {
+    if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`);
+  });
+}, 120_000);
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop();
+});
+
+describe("GET /docs/api", () => {
+  it("renders the operations and the webhook deliveries of /openapi.json, with nothing fetched from elsewhere and no error", async () => {
+    requests.length = 0;
+    problems.length = 0;
+    await page.goto(`${app.url}/docs/api`);
+    // Redoc gives each operation an element with id "operation/<operationId>", and each webhook one with "webhook/<event>/…".
+    await page.waitForSelector('[id="operation/getCheckpoint"]', { timeout: 60_000 });
+    const ids = await page.$$eval("[id^='operation/']", (els) => els.map((e) => e.id));
+    expect(ids).toEqual(expect.arrayContaining(["operation/getCheckpoint", "operation/createSubscription", "operation/verifyBundle", "operation/receiveAppleNotification"]));
+    expect(ids.length).toBeGreaterThan(50);
+    const text = await page.textContent("body");
+    expect(text).toContain("The latest signed checkpoint");
+    expect(text).toContain("proofstream.checkpointed");
+    expect(text).toContain("Attesto REST API");
+
+    // The search runs in Redoc's worker (a blob: URL, allowed by the page's CSP).
+    await page.click('input[placeholder="Search..."]');
+    await page.keyboard.type("rotate");
+    await page.waitForSelector("[data-role='search:results'] li[data-item-id='operation/rotateSubscriptionSecret']", { timeout: 30_000 });
+    const origin = new URL(app.url).origin;
+    const elsewhere = requests.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith("blob:") && !u.startsWith("data:"));
+    expect(elsewhere, "requests to other origins").toEqual([]);
+    expect(requests).toEqual(expect.arrayContaining([`${origin}/docs/api`, `${origin}/docs/api/redoc.standalone.js`, `${origin}/openapi.json`]));
+    expect(problems).toEqual([]);
+  });
+
+  it("is linked from the landing page and the documentation index", async () => {
+    for (const from of ["/", "/docs"]) {
+      await page.goto(`${app.url}${from}`);
+      await page.click('a[href="/docs/api"]');
+      await page.waitForSelector('[id="operation/getCheckpoint"]', { timeout: 60_000 });
+      expect(new URL(page.url()).pathname, from).toBe("/docs/api");
+    }
+  });
+});
