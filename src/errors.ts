@@ -135,6 +135,12 @@ export class AppError extends Error {
 
 export const invalidArgument = (field: string, problem: string) => new AppError("invalid_argument", `${field}: ${problem}`, { field });
 
+/** The body is not a message of its RPC or route (malformed, not an object, an unknown field): reason BODY_INVALID, not FIELD_INVALID. */
+export const bodyInvalid = (field: string, problem: string) => new AppError("invalid_argument", `${field}: ${problem}`, { field, reason: "BODY_INVALID" });
+
+/** A JSON body names a field its RPC or route does not define (a typo, most often). */
+export const unknownField = (field: string) => bodyInvalid(field, "unknown field");
+
 export const notFound = (what: string) => new AppError("not_found", `${what} not found`);
 
 /** Anything thrown, as an AppError; errors of unknown kind become `internal` (their text is never shown). */

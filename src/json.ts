@@ -1,4 +1,4 @@
-import { invalidArgument } from "./errors.js";
+import { bodyInvalid, invalidArgument } from "./errors.js";
 import { PUBLIC_JSON_LIMITS, readJsonObject, type JsonLimits } from "./verify/json.js";
 
 /**
@@ -23,7 +23,8 @@ export function parseJsonObject(text: string | Uint8Array, field = "body", subje
   if ("value" in read) return read.value;
   const shapeProblem = read.problem !== "is not JSON" && read.problem !== "is not a JSON object";
   const message = shapeProblem ? read.problem : "must be a JSON object";
-  throw invalidArgument(field, subject ? `${subject} ${message}` : message);
+  // The request body itself is a malformed message (BODY_INVALID); a part of it (a JWS payload) a malformed field.
+  throw (field === "body" ? bodyInvalid : invalidArgument)(field, subject ? `${subject} ${message}` : message);
 }
 
 /** A provider's answer as a JSON object, or undefined when it is not one (the caller says what it expected). */

@@ -25,7 +25,7 @@ describe("signed webhook ingress (seed 000)", () => {
     const body = seedBody("source-system-2026-0001");
     const first = await post(url, signedHeaders(c.secret, body), body);
     expect(first.status).toBe(201);
-    expect(first.json).toEqual({ stream_id: t.streamId, seq_no: 1, leaf_hash: expect.stringMatching(/^[0-9a-f]{64}$/), duplicate: false });
+    expect(first.json).toEqual({ stream_id: t.streamId, seq_no: 1, leaf_hash: expect.stringMatching(/^[0-9a-f]{64}$/), leaf_hash_base64: expect.any(String), duplicate: false });
 
     const replay = await post(url, signedHeaders(c.secret, body), body);
     expect(replay.status).toBe(200);
@@ -42,6 +42,8 @@ describe("signed webhook ingress (seed 000)", () => {
     expect(event!.eventType).toBe("source.observation");
     expect(event!.payload).toEqual({ control: "policy-check", result: "passed", policy_id: "policy-2026-01" });
     expect(Buffer.from(event!.leafHash).toString("hex")).toBe(first.json!.leaf_hash);
+    // The base64 beside it is the RPCs' JSON encoding of the same bytes.
+    expect(Buffer.from(event!.leafHash).toString("base64")).toBe(first.json!.leaf_hash_base64);
     const diag = await t.connectors.getConnectorDiagnostics({ connectorId: c.id });
     expect(diag.diagnostics!.status).toBe(ConnectorStatus.REPLAY_CONFLICT);
     expect(diag.diagnostics!.counters).toMatchObject({ acceptedCount: 1n, duplicateCount: 1n, replayConflictCount: 1n });

@@ -151,7 +151,8 @@ describe("500s that are the caller's error", () => {
   it("a truncated application/proto body answers 400 invalid_argument, on every protocol's parse", async () => {
     const res = await rpc("ProofstreamService/GetEvent", new Uint8Array([0x0a, 0x05, 0x61, 0x62]), { contentType: "application/proto" });
     expect(res.status).toBe(400);
-    expect(JSON.parse(res.body)).toMatchObject({ code: "invalid_argument", message: "parse binary: premature EOF" });
+    expect(JSON.parse(res.body)).toMatchObject({ code: "invalid_argument", message: "body: is not a valid attesto.v1.GetEventRequest in protobuf binary (parse binary: premature EOF)" });
+    expect(JSON.parse(res.body).details[0].debug).toEqual({ reason: "BODY_INVALID", domain: "attesto.eu", metadata: { field: "body" } });
     const admin = await fetch(`${app.url}/attesto.admin.v1.AdminService/ListTenants`, {
       method: "POST",
       headers: { "content-type": "application/proto", authorization: `Bearer ${ADMIN_TOKEN}` },
@@ -165,19 +166,82 @@ describe("unknown fields: one rule", () => {
   it("JSON names the unknown field (RPC and REST alike); binary keeps it", async () => {
     const res = await rpc("ProofstreamService/CreateStream", '{"nmae":"typo"}');
     expect(res.status).toBe(400);
-    expect(JSON.parse(res.body)).toMatchObject({ code: "invalid_argument" });
-    expect(JSON.parse(res.body).message).toContain('"nmae"');
+    expect(JSON.parse(res.body)).toMatchObject({ code: "invalid_argument", message: "nmae: unknown field" });
     const rest = await fetch(`${app.url}/v1/webhooks`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${tenant.key}` },
       body: '{"nmae":"a","url":"http://127.0.0.1:9/h","eventTypes":["batch.confirmed"]}',
     });
     expect(rest.status).toBe(400);
-    expect((await rest.json()).error.message).toContain("nmae");
+    expect((await rest.json()).error).toMatchObject({ message: "nmae: unknown field", field: "nmae", reason: "BODY_INVALID" });
     // Field 99 (unknown to CreateStreamRequest) after a valid name: accepted.
     const binary = new Uint8Array([0x0a, 0x02, 0x6f, 0x6b, 0x98, 0x06, 0x01]);
     const created = await rpc("ProofstreamService/CreateStream", binary, { contentType: "application/proto" });
     expect(created.status).toBe(200);
+  });
+});
+
+/** The google.rpc.ErrorInfo of a Connect JSON error body (its `debug` form). */
+const errorInfo = (body: string) => (JSON.parse(body) as { details?: Array<{ type: string; debug: unknown }> }).details?.find((d) => d.type === "google.rpc.ErrorInfo")?.debug;
+
+describe("what connect cannot parse carries ErrorInfo like every other refusal (issue 26, item 7)", () => {
+  const bodyInvalid = (field: string) => ({ reason: "BODY_INVALID", domain: "attesto.eu", metadata: { field } });
+
+  it("an unknown JSON field: BODY_INVALID naming the field, on the fast path and on connect-node (GET)", async () => {
+    const res = await rpc("ProofstreamService/CreateStream", '{"nmae":"typo"}');
+    expect(errorInfo(res.body)).toEqual(bodyInvalid("nmae"));
+    const get = await fetch(`${app.url}/attesto.v1.ProofstreamService/GetStream?encoding=json&message=${encodeURIComponent('{"streamid":"x"}')}`, {
+      headers: { authorization: `Bearer ${tenant.key}` },
+    });
+    expect(get.status).toBe(400);
+    const body = await get.text();
+    expect(JSON.parse(body).message).toBe("streamid: unknown field");
+    expect(errorInfo(body)).toEqual(bodyInvalid("streamid"));
+  });
+
+  it("malformed JSON: BODY_INVALID on `body`; a value of the wrong type: BODY_INVALID naming its field", async () => {
+    const malformed = await rpc("ProofstreamService/CreateStream", '{"name":');
+    expect(malformed.status).toBe(400);
+    expect(JSON.parse(malformed.body).message).toMatch(/^body: is not valid JSON for attesto\.v1\.CreateStreamRequest/);
+    expect(errorInfo(malformed.body)).toEqual(bodyInvalid("body"));
+    const wrongType = await rpc("ProofstreamService/CreateStream", '{"name":5}');
+    expect(JSON.parse(wrongType.body).message).toBe("name: expected string, got 5");
+    expect(errorInfo(wrongType.body)).toEqual(bodyInvalid("name"));
+  });
+});
+
+describe("unsupported media types and unknown RPCs answer what to send instead (issue 26, item 7)", () => {
+  it("no Content-Type, or another one: 415 with a Connect error naming the types the method takes", async () => {
+    for (const headers of [{}, { "content-type": "text/plain" }] as Array<Record<string, string>>) {
+      const res = await post("/attesto.v1.ProofstreamService/CreateStream", Buffer.from('{"name":"x"}'), { ...headers, authorization: `Bearer ${tenant.key}` });
+      expect(res.status).toBe(415);
+      expect(res.headers["content-type"]).toBe("application/json");
+      expect(res.headers["accept-post"]).toContain("application/json");
+      expect(JSON.parse(res.body).message).toContain("this method takes application/json or application/proto (Connect)");
+      expect(errorInfo(res.body)).toEqual({ reason: "BODY_INVALID", domain: "attesto.eu" });
+    }
+  });
+
+  it("a GET to a method that changes state: 405 saying to POST it", async () => {
+    const res = await fetch(`${app.url}/attesto.v1.ProofstreamService/CreateStream?encoding=json&message=%7B%7D`, { headers: { authorization: `Bearer ${tenant.key}` } });
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toBe("POST");
+    expect((await res.json()).message).toContain("call it with POST");
+  });
+
+  it("a service under the wrong package: 404 naming the package it lives in; an unknown method or service says so", async () => {
+    const wrong = await rpc("AdminService/ListTenants", "{}", { token: ADMIN_TOKEN });
+    expect(wrong.status).toBe(404);
+    expect(JSON.parse(wrong.body)).toMatchObject({
+      code: "unimplemented",
+      message: "there is no service attesto.v1.AdminService: the service is attesto.admin.v1.AdminService (call /attesto.admin.v1.AdminService/ListTenants)",
+    });
+    expect(errorInfo(wrong.body)).toEqual({ reason: "ROUTE_NOT_FOUND", domain: "attesto.eu" });
+    const method = await rpc("ProofstreamService/Nope", "{}");
+    expect(JSON.parse(method.body).message).toBe("attesto.v1.ProofstreamService has no method Nope");
+    const service = await rpc("NopeService/Nope", "{}");
+    expect(service.status).toBe(404);
+    expect(JSON.parse(service.body).message).toContain("there is no service attesto.v1.NopeService");
   });
 });
 

@@ -422,6 +422,37 @@ describe("Redis slow", () => {
   });
 });
 
+describe("Redis slower than the command timeout", () => {
+  it("is said as slow, not unavailable, and counted as slow (issue 26, defect 8)", async () => {
+    // A Redis of this test's own: CLIENT PAUSE stops every client of the server it is sent to.
+    const { child, url } = await startRedisServer(`${await tempDir()}/redis`);
+    const { logger, lines } = capturedLogger();
+    const redis = await openRedis({ url, dataDir: os.tmpdir(), logger });
+    // A lease answered after 50 ms is late; one unanswered for 1 s (the command timeout) fails in ioredis.
+    const limits = new RateLimits({ redis, logger }, facadeSettings({ redisTimeoutMs: 50, classes: { ...facadeSettings().classes, reads: { points: 1_000, durationSeconds: W } } }));
+    await limits.start();
+    try {
+      expect(await admitted(limits, 2, "reads", "tnt_paused")).toBe(2);
+      await redis.client.call("CLIENT", "PAUSE", "2500", "ALL");
+      // Requests go on while the lease calls wait; each is admitted at once on the local bucket.
+      const until = Date.now() + 5_000;
+      while (limits.stats().redisSlow < 2 && Date.now() < until) {
+        expect((await limits.check("reads", { tenantId: "tnt_paused" })).allowed).toBe(true);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      // Noticed overdue (the first), then failed by the command timeout (the second): both slow.
+      expect(limits.stats()).toMatchObject({ redisUnavailable: 0 });
+      expect(limits.stats().redisSlow).toBeGreaterThanOrEqual(2);
+      expect(lines.filter((l) => l.msg.startsWith("rate limiter: Redis is unavailable"))).toEqual([]);
+      expect(lines.filter((l) => l.msg.startsWith("rate limiter: Redis is slow"))).toHaveLength(1);
+    } finally {
+      child.kill("SIGKILL");
+      await limits.close();
+      await redis.close();
+    }
+  });
+});
+
 describe("Redis gone", () => {
   it("fails open across instances: each enforces the whole budget alone, answers at once, says so once", async () => {
     const { child, url } = await startRedisServer(`${await tempDir()}/redis`);

@@ -273,8 +273,12 @@ describe("REST subscriptions (the seed's shape)", () => {
     expect(second.body!.webhooks).toHaveLength(1);
     expect(second.body!.nextPageToken).toBe("");
     expect([...first.body!.webhooks, ...second.body!.webhooks].map((w: { id: string }) => w.id).sort()).toEqual([...ids].sort());
+    // The camelCase spelling the bodies use is the same parameter (issue 26, item 7).
+    const camel = await rest("GET", `/v1/webhooks?pageSize=2&pageToken=${first.body!.nextPageToken}`, tenant.key);
+    expect(camel.body!.webhooks.map((w: { id: string }) => w.id)).toEqual(second.body!.webhooks.map((w: { id: string }) => w.id));
     for (const [query, field] of [
-      ["pageSize=1", "pageSize"],
+      ["pagesize=1", "pagesize"],
+      ["page_size=1&pageSize=1", "page_size"],
       ["page_size=abc", "page_size"],
       ["page_size=-1", "page_size"],
       ["page_token=%25%25", "page_token"],

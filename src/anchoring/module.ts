@@ -32,6 +32,9 @@ export interface AnchoringDeps {
   proofstreams: Proofstreams;
 }
 
+/** The anchoring module's periodic jobs: batching, confirmation tracking, the chain check. */
+const ANCHOR_JOBS = ["anchor.batch", "anchor.track", "anchor.chain-check"] as const;
+
 /** What is running once `start()` found a chain. */
 interface Running {
   chain: Chain;
@@ -79,6 +82,8 @@ export class Anchoring {
     const s = this.settings;
     if (s.rpcUrl) return this.#attach(s.rpcUrl);
     if (s.devChain && jobs.processes && (s.devChainUrl || anvilBinary())) {
+      // Registered once the chain is attached; until then a tick left due by an earlier run is skipped quietly.
+      jobs.later(ANCHOR_JOBS);
       this.#starting = (async () => {
         this.#devChain = s.devChainUrl ? attachDevChain(s.devChainUrl) : await startDevChain({ stateFile: s.devChainStateFile });
         logger.info({ rpcUrl: this.#devChain.url, stateFile: s.devChainStateFile }, "anchoring on a local anvil dev chain (development only)");
@@ -121,9 +126,10 @@ export class Anchoring {
     logger.info({ chainId: nodeChainId, sender: account.address, rule, confirmations: rule === "confirmations" ? s.confirmations : undefined }, "anchoring on");
     // Before any new batch: confirmed batches the chain no longer holds fail now, so the first batch re-anchors them.
     await this.checkChainNow().catch((err: Error) => logger.warn({ err: err.message }, "anchor chain check failed: retried on its interval"));
-    await jobs.every("anchor.batch", s.intervalMs, () => this.anchorNow());
-    await jobs.every("anchor.track", s.pollMs, () => this.trackNow());
-    await jobs.every("anchor.chain-check", s.chainCheckMs, () => this.checkChainNow());
+    const [batch, track, chainCheck] = ANCHOR_JOBS;
+    await jobs.every(batch, s.intervalMs, () => this.anchorNow());
+    await jobs.every(track, s.pollMs, () => this.trackNow());
+    await jobs.every(chainCheck, s.chainCheckMs, () => this.checkChainNow());
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { invalidArgument } from "../errors.js";
+import { invalidArgument, unknownField } from "../errors.js";
 import { isObject, parseJsonObject } from "../json.js";
 import type { JsonObject } from "./types.js";
 
@@ -38,7 +38,7 @@ export function parseTimestamp(value: unknown, field: string): Date {
 export function signedWebhookEvent(raw: Buffer): NormalizedEvent {
   const body = parseJsonObject(raw);
   for (const key of Object.keys(body)) {
-    if (!["source_ref", "event_type", "occurred_at", "payload"].includes(key)) throw invalidArgument(key, "unknown field");
+    if (!["source_ref", "event_type", "occurred_at", "payload"].includes(key)) throw unknownField(key);
   }
   const { source_ref: sourceRef, event_type: eventType, occurred_at: occurredAt, payload } = body;
   if (typeof sourceRef !== "string" || !SOURCE_REF.test(sourceRef)) throw invalidArgument("source_ref", "is required: 1 to 256 printable ASCII characters, no spaces");

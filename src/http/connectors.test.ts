@@ -85,7 +85,7 @@ describe("connector ingress routes", () => {
     const raw = '{"b": 1,  "a": 2}';
     const created = await app.request("/v2/connectors/signed-webhooks/con_1/events", post(raw, { "x-signature": "sig" }));
     expect(created.status).toBe(201);
-    expect(await created.json()).toEqual({ stream_id: "ps_1", seq_no: 1, leaf_hash: "abcd", duplicate: false });
+    expect(await created.json()).toEqual({ stream_id: "ps_1", seq_no: 1, leaf_hash: "abcd", leaf_hash_base64: "q80=", duplicate: false });
     expect((await app.request("/v2/connectors/github/replay/events", post(raw))).status).toBe(200);
     const ping = await app.request("/v2/connectors/gitlab/ping/events", post(raw));
     expect([ping.status, await ping.json()]).toEqual([200, { ping: "ok" }]);

@@ -1,6 +1,6 @@
 import type { Context, Hono } from "hono";
 import { receiptJson, type Connectors, type IngressRequest, type IngressResult } from "../connectors/module.js";
-import { invalidArgument } from "../errors.js";
+import { invalidArgument, unknownField } from "../errors.js";
 import type { Tenancy } from "../tenancy/module.js";
 import { jsonObject } from "./webhooks.js";
 import type { Proofstreams } from "../proofstream/module.js";
@@ -19,13 +19,21 @@ async function ingressRequest(c: Context): Promise<IngressRequest> {
   return { header: (name) => c.req.header(name), body };
 }
 
+/**
+ * The leaf hash in both encodings: `leaf_hash` in hex (as these answers have
+ * always carried it, and as C2SP tiles and tlog-proofs are read by people),
+ * `leaf_hash_base64` as the RPCs' JSON carries bytes (protobuf JSON), ready to
+ * be sent as GetInclusionProof's `leafHash`.
+ */
+const leafHashJson = (leafHash: Buffer) => ({ leaf_hash: leafHash.toString("hex"), leaf_hash_base64: leafHash.toString("base64") });
+
 /** 201 for a new event, 200 for an identical replay; ping 200; ignored events 202. With `wait_for_proof`, a committed event's answer carries its proof_receipt. */
 async function answer(c: Context, proofstreams: ConnectorRouteDeps["proofstreams"], proofWait: number | undefined, outcome: IngressResult) {
   switch (outcome.kind) {
     case "committed": {
       const { event, duplicate } = outcome.result;
       const proof = proofWait === undefined ? {} : { proof_receipt: proofReceiptJson(await proofstreams.receipt(outcome.result, proofWait)) };
-      return c.json({ stream_id: event.streamId, seq_no: event.seqNo, leaf_hash: event.leafHash.toString("hex"), duplicate, ...proof }, duplicate ? 200 : 201);
+      return c.json({ stream_id: event.streamId, seq_no: event.seqNo, ...leafHashJson(event.leafHash), duplicate, ...proof }, duplicate ? 200 : 201);
     }
     case "ping":
       return c.json({ ping: "ok" }, 200);
@@ -66,7 +74,7 @@ export function mountConnectorRoutes(app: Hono, { connectors, authenticator, pro
       {
         stream_id: event.streamId,
         seq_no: event.seqNo,
-        leaf_hash: event.leafHash.toString("hex"),
+        ...leafHashJson(event.leafHash),
         duplicate,
         receipt: receiptJson(receipt),
         ...proof,
@@ -84,8 +92,8 @@ export function mountConnectorRoutes(app: Hono, { connectors, authenticator, pro
 async function s3CommitBody(c: Context): Promise<{ key: string; versionId: string; metadata: Record<string, unknown> }> {
   const body = await jsonObject(c);
   const { key, versionId, metadata, ...rest } = body;
-  const unknownField = Object.keys(rest)[0];
-  if (unknownField !== undefined) throw invalidArgument(unknownField, "unknown field");
+  const extra = Object.keys(rest)[0];
+  if (extra !== undefined) throw unknownField(extra);
   if (typeof key !== "string" || key.length === 0 || key.length > 1024) throw invalidArgument("key", "is required: 1 to 1024 characters");
   if (versionId !== undefined && versionId !== null && (typeof versionId !== "string" || versionId.length > 1024)) {
     throw invalidArgument("versionId", "must be a string of at most 1024 characters");

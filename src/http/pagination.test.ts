@@ -36,3 +36,14 @@ describe("REST list pages", () => {
     expect(((await read("?color=red")) as { error: { message: string } }).error.message).toContain("this route takes page_size, page_token, event_type");
   });
 });
+
+describe("REST query parameters in either spelling", () => {
+  it("reads pageSize, pageToken and camelCase filters as page_size, page_token and the snake_case filter", async () => {
+    expect(await read("?pageSize=20&pageToken=abc&eventType=push")).toEqual({ pageSize: 20, pageToken: "abc", event_type: "push" });
+    expect(await fieldOf("?pageSize=501")).toBe("page_size");
+  });
+
+  it("refuses both spellings of one parameter at once, naming its canonical name", async () => {
+    expect(await fieldOf("?page_size=1&pageSize=2")).toBe("page_size");
+  });
+});

@@ -48,3 +48,11 @@ describe("proofReceiptJson", () => {
     expect(proofReceiptJson({ status: "pending", reason: "late" })).toEqual({ status: "PENDING", pending_reason: "late" });
   });
 });
+
+describe("proofWaitOf in either spelling", () => {
+  it("reads waitForProof and proofTimeout as the same parameters, and leaves other parameters alone", async () => {
+    expect(await waitOf("?waitForProof=true&proofTimeout=2s")).toBe(2000);
+    expect(await waitOf("?wait_for_proof=true&waitForProof=true")).toEqual({ field: "wait_for_proof" });
+    expect(await waitOf("?wait_for_proof=true&token=a&token=b")).toBe(0);
+  });
+});

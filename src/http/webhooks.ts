@@ -10,7 +10,7 @@ import {
 import { renderField, type FieldNames } from "../contract/fields.js";
 import { validateMessage } from "../contract/validation.js";
 import { deliveryView, subscriptionView, type ViewFormat } from "../contract/webhook-views.js";
-import { invalidArgument, notFound } from "../errors.js";
+import { invalidArgument, notFound, unknownField } from "../errors.js";
 import { parseJsonObject } from "../json.js";
 import type { Authenticator } from "../tenancy/module.js";
 import { isWebhookEventType } from "../webhooks/event-types.js";
@@ -64,7 +64,7 @@ function fieldsOf(body: Record<string, unknown>, spec: Record<string, "string" |
   const out: Record<string, string | string[] | boolean | number | undefined> = {};
   for (const [key, value] of Object.entries(body)) {
     const kind = spec[key];
-    if (!kind) throw invalidArgument(key, "unknown field");
+    if (!kind) throw unknownField(key);
     if (value === null || value === undefined) continue;
     const ok =
       kind === "string[]"
@@ -245,7 +245,7 @@ function mountSubscriptionRoutes(app: Hono, subscriptions: WebhookRouteDeps["web
     const body = (await c.req.raw.clone().text()).trim() ? await jsonObject(c) : {};
     const overlap = body.overlapSeconds;
     if (overlap !== undefined && overlap !== null && !(typeof overlap === "number" && Number.isInteger(overlap))) throw invalidArgument("overlapSeconds", "must be an integer");
-    for (const key of Object.keys(body)) if (key !== "overlapSeconds") throw invalidArgument(key, "unknown field");
+    for (const key of Object.keys(body)) if (key !== "overlapSeconds") throw unknownField(key);
     const { subscription, secret } = await rest(subscriptions.rotateSecret(tenantId, id, typeof overlap === "number" ? overlap * 1000 : undefined));
     return c.json({ ...subscriptionJson(subscription), secret });
   });
@@ -291,7 +291,7 @@ function mountDeliveryRoutes(app: Hono, { subscriptions, deliveries }: WebhookRo
     const tenantId = await tenant(c);
     const id = idOf(c);
     const body = await jsonObject(c);
-    for (const key of Object.keys(body)) if (key !== "since" && key !== "until") throw invalidArgument(key, "unknown field");
+    for (const key of Object.keys(body)) if (key !== "since" && key !== "until") throw unknownField(key);
     const since = timeOf("since", body.since);
     const until = timeOf("until", body.until);
     if (!since) throw invalidArgument("since", "is required");

@@ -34,6 +34,7 @@ describe("periodic jobs", () => {
     closers.push(() => jobs.close());
     let ran = 0;
     await jobs.every("known", 100, async () => void ran++);
+    jobs.startPeriodic();
 
     await waitUntil("the known job to run twice and a left-over tick to complete", async () => ran >= 2 && (await queue.getJobs(["completed"])).some((j) => j.name === "left.over"));
     await waitUntil("a second left-over tick", async () => (await queue.getJobs(["completed"])).filter((j) => j.name === "left.over").length >= 2);

@@ -70,7 +70,7 @@ export class JobRuntime {
     name: string,
     processor: Processor<T, R>,
     concurrency = 1,
-    options: Pick<WorkerOptions, "lockDuration" | "stalledInterval" | "maxStalledCount"> = {},
+    options: Pick<WorkerOptions, "lockDuration" | "stalledInterval" | "maxStalledCount" | "autorun"> = {},
   ): Worker<T, R> | undefined {
     this.queue(name);
     if (!this.processes) return undefined;
@@ -83,6 +83,27 @@ export class JobRuntime {
 
   /** Periodic jobs seen without a handler here (each is logged once). */
   readonly #unhandled = new Set<string>();
+  /** Periodic jobs whose handler a module registers later (it attaches in the background): their ticks are skipped quietly until then. */
+  readonly #later = new Set<string>();
+  /** Whether startPeriodic() was called: the periodic worker runs from then on. */
+  #periodicStarted = false;
+
+  /**
+   * Starts working the periodic jobs, once every module has started and
+   * registered its own: a tick left due by an earlier run would otherwise be
+   * taken before its module registered, and skipped as having no handler
+   * (said at every start, and wrongly).
+   */
+  startPeriodic(): void {
+    if (this.#periodicStarted) return;
+    this.#periodicStarted = true;
+    this.#periodicWorker?.run().catch((err: Error) => this.opts.logger.warn({ queue: PERIODIC_QUEUE, err: err.message }, "worker error"));
+  }
+
+  /** These periodic jobs get their handler later in this process (see #later). */
+  later(names: readonly string[]): void {
+    for (const name of names) if (!this.#periodic.has(name)) this.#later.add(name);
+  }
 
   /**
    * Runs `handler` every `everyMs` on exactly one instance. The schedule is
@@ -90,6 +111,7 @@ export class JobRuntime {
    */
   async every(name: string, everyMs: number, handler: () => Promise<unknown>): Promise<void> {
     this.#periodic.set(name, handler);
+    this.#later.delete(name);
     this.#schedules.set(name, everyMs);
     await this.#upsertScheduler(name, everyMs);
     if (!this.#watchingSchedules) {
@@ -108,9 +130,11 @@ export class JobRuntime {
           const run = this.#periodic.get(job.name);
           if (!run) {
             // A schedule this process has no handler for: left in Redis by a run with another
-            // configuration (anchoring on then, off now), or its module is still starting (the
-            // anchoring module attaches its chain in the background). Failing would log a warning
-            // on every tick forever; a skipped tick of a periodic job is harmless. Said once per name.
+            // configuration (anchoring on then, off now), or one a module registers later (the
+            // anchoring module attaches its chain in the background: skipped quietly). Failing
+            // would log a warning on every tick forever; a skipped tick of a periodic job is
+            // harmless. Said once per name.
+            if (this.#later.has(job.name)) return undefined;
             if (!this.#unhandled.has(job.name)) {
               this.#unhandled.add(job.name);
               this.opts.logger.info({ job: job.name }, "a periodic job with no handler in this process: its ticks are skipped here");
@@ -120,6 +144,8 @@ export class JobRuntime {
           return run(job);
         },
         2,
+        // Not before startPeriodic(): the modules registering after this one would miss their ticks.
+        { autorun: this.#periodicStarted },
       );
     }
   }

@@ -6,6 +6,7 @@ import type { Logger } from "../logger.js";
 import { limitFor, retryAfterSeconds } from "./limits.js";
 import { PayerBudget, type LeaseRequest } from "./payer-budget.js";
 import type { RateLimitSettings } from "./settings.js";
+import { TroubleLog, type RedisTrouble } from "./trouble-log.js";
 
 export { classifyHttp, classifyRpc } from "./classes.js";
 
@@ -21,9 +22,9 @@ export interface RateLimitStats {
   denied: number;
   /** Requests admitted by this process's own bucket alone, while Redis was slow or unavailable (charged once it answers). */
   localOnly: number;
-  /** Lease calls Redis answered later than the timeout. */
+  /** Lease calls Redis answered later than the timeout, or not within the connection's command timeout. */
   redisSlow: number;
-  /** Lease calls that failed (refused, closed, no answer within the command timeout). */
+  /** Lease calls that failed (refused, closed, not connected); one unanswered within the command timeout counts as slow. */
   redisUnavailable: number;
 }
 
@@ -52,8 +53,6 @@ type LeaseClient = Redis & {
   attestoLease(key: string, charge: number, want: number, points: number, ttlMs: number): Promise<[number, number]>;
 };
 
-/** Redis trouble is said in the log at most this often per kind (slow, unavailable). */
-const TROUBLE_LOG_INTERVAL_MS = 60_000;
 /** Idle budgets are looked for every this many settle ticks. */
 const SWEEP_EVERY_TICKS = 10;
 
@@ -86,17 +85,14 @@ export class RateLimits {
   /** How the last lease call went: answered within the timeout, answered late, or failed. */
   #redis: "inTime" | "slow" | "unavailable" = "unavailable";
   readonly #stats: RateLimitStats = { denied: 0, localOnly: 0, redisSlow: 0, redisUnavailable: 0 };
-  readonly #trouble = {
-    slow: { saidAt: Number.NEGATIVE_INFINITY, since: 0 },
-    unavailable: { saidAt: Number.NEGATIVE_INFINITY, since: 0 },
-  };
-  /** A trouble line was written and no recovery line since. */
-  #troubleSaid = false;
+  readonly #troubleLog: TroubleLog;
 
   constructor(
     private readonly deps: { redis: RedisHandle; logger: Logger },
     readonly settings: RateLimitSettings,
-  ) {}
+  ) {
+    this.#troubleLog = new TroubleLog(deps.logger);
+  }
 
   get enabled(): boolean {
     return this.settings.enabled;
@@ -110,10 +106,10 @@ export class RateLimits {
   async start(): Promise<void> {
     if (!this.settings.enabled || this.#client) return;
     const client = this.deps.redis.connect({
-      // Fail fast instead of queueing while disconnected; a command unanswered this long counts as unavailable.
+      // Fail fast instead of queueing while disconnected; a command unanswered this long fails (and counts as slow).
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
-      commandTimeout: Math.max(1_000, this.settings.redisTimeoutMs * 10),
+      commandTimeout: this.#commandTimeoutMs(),
       connectTimeout: 1_000,
       // Lease calls of one tick go out in one write.
       enableAutoPipelining: true,
@@ -229,7 +225,9 @@ export class RateLimits {
       (err: unknown) => {
         budget.leaseFailed(request);
         if (budget.unreported > 0) this.#owed.set(key, budget);
-        this.#troubled("unavailable", err instanceof Error ? err.message : String(err));
+        // ioredis's command timeout: Redis (or this event loop) is late, not gone.
+        if (isCommandTimeout(err)) this.#troubled("slow", `a lease call got no answer within the ${this.#commandTimeoutMs()} ms command timeout`);
+        else this.#troubled("unavailable", err instanceof Error ? err.message : String(err));
       },
     );
     this.#pending.set(request, call);
@@ -258,29 +256,26 @@ export class RateLimits {
     }
   }
 
-  #troubled(kind: "slow" | "unavailable", detail: string): void {
+  #troubled(kind: RedisTrouble, detail: string): void {
     this.#redis = kind;
     this.#stats[kind === "slow" ? "redisSlow" : "redisUnavailable"]++;
-    const trouble = this.#trouble[kind];
-    trouble.since++;
-    const now = Date.now();
-    if (now - trouble.saidAt < TROUBLE_LOG_INTERVAL_MS) return;
-    const calls = trouble.since;
-    trouble.saidAt = now;
-    trouble.since = 0;
-    this.#troubleSaid = true;
-    const what = kind === "slow" ? `Redis is slow (${detail}; or this process's event loop was blocked)` : `Redis is unavailable (${detail})`;
-    this.deps.logger.warn({ redis: kind, calls }, `rate limiter: ${what}: each process enforces every budget alone until it answers in time (at most once a minute)`);
+    this.#troubleLog.troubled(kind, detail);
   }
 
   #answeredInTime(): void {
     if (this.#redis === "inTime") return;
     this.#redis = "inTime";
-    if (!this.#troubleSaid) return;
-    this.#troubleSaid = false;
-    this.deps.logger.info("rate limiter: Redis answers in time again, budgets are shared across instances again");
+    this.#troubleLog.recovered();
+  }
+
+  /** How long the limiter's connection waits for a command's answer before failing it. */
+  #commandTimeoutMs(): number {
+    return Math.max(1_000, this.settings.redisTimeoutMs * 10);
   }
 }
+
+/** The error ioredis fails a command with when `commandTimeout` passed without an answer. */
+const isCommandTimeout = (err: unknown) => err instanceof Error && err.message === "Command timed out";
 
 function refuseIfDenied(decision: Decision, routeClass: RouteClass): void {
   if (decision.allowed) return;

@@ -1,8 +1,9 @@
-import { Code } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { ErrorInfoSchema, RetryInfoSchema } from "../../gen/ts/google/rpc/error_details_pb.js";
 import { AppError, invalidArgument, type ErrorCode } from "../errors.js";
-import { ERROR_DOMAIN, toConnectError } from "./errors.js";
+import { CreateStreamRequestSchema } from "../../gen/ts/attesto/v1/proofstream_pb.js";
+import { describeInputError, ERROR_DOMAIN, toConnectError } from "./errors.js";
 
 describe("toConnectError", () => {
   it.each<[ErrorCode, Code]>([
@@ -36,5 +37,32 @@ describe("toConnectError", () => {
     expect(internal.code).toBe(Code.Internal);
     expect(internal.details).toEqual([]);
     expect(internal.rawMessage).toBe("internal error");
+  });
+});
+
+describe("describeInputError", () => {
+  const info = (err: ConnectError) => err.findDetails(ErrorInfoSchema)[0];
+  const parseError = (message: string, code = Code.InvalidArgument) => new ConnectError(message, code);
+
+  it("names the unknown key, the field of a wrong value, else the body, with reason BODY_INVALID", () => {
+    const unknown = describeInputError(parseError('cannot decode message attesto.v1.CreateStreamRequest from JSON: key "nmae" is unknown'), CreateStreamRequestSchema, false);
+    expect([unknown.code, unknown.rawMessage]).toEqual([Code.InvalidArgument, "nmae: unknown field"]);
+    expect(info(unknown)).toMatchObject({ reason: "BODY_INVALID", domain: ERROR_DOMAIN, metadata: { field: "nmae" } });
+    const wrong = describeInputError(parseError("cannot decode field attesto.v1.CreateStreamRequest.name from JSON: expected string, got 5"), CreateStreamRequestSchema, false);
+    expect(wrong.rawMessage).toBe("name: expected string, got 5");
+    expect(info(wrong)!.metadata).toEqual({ field: "name" });
+    const malformed = describeInputError(parseError("cannot decode message attesto.v1.CreateStreamRequest from JSON: Unexpected end of JSON input"), CreateStreamRequestSchema, false);
+    expect(malformed.rawMessage).toBe("body: is not valid JSON for attesto.v1.CreateStreamRequest (Unexpected end of JSON input)");
+    const nested = describeInputError(parseError("cannot decode message google.protobuf.Timestamp from JSON: invalid RFC 3339 string"), CreateStreamRequestSchema, false);
+    expect(info(nested)!.metadata).toEqual({ field: "body" });
+    const binary = describeInputError(parseError("parse binary: premature EOF"), CreateStreamRequestSchema, true);
+    expect(binary.rawMessage).toBe("body: is not a valid attesto.v1.CreateStreamRequest in protobuf binary (parse binary: premature EOF)");
+  });
+
+  it("gives a body over the read limit PAYLOAD_TOO_LARGE, and leaves errors with details alone", () => {
+    const tooLarge = describeInputError(parseError("message size 2000 is larger than configured readMaxBytes 1000", Code.ResourceExhausted), CreateStreamRequestSchema, false);
+    expect([tooLarge.code, info(tooLarge)!.reason]).toEqual([Code.ResourceExhausted, "PAYLOAD_TOO_LARGE"]);
+    const described = toConnectError(invalidArgument("name", "is required"));
+    expect(describeInputError(described, CreateStreamRequestSchema, false)).toBe(described);
   });
 });

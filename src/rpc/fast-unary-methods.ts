@@ -47,7 +47,7 @@ export function recordRoutes(routes: (router: ConnectRouter) => void): { registr
  * implementations are bound by connect's own `createServiceImplSpec` (as its
  * router does), and the serializers made by connect's
  * `createMethodSerializationLookup` with the adapter's options, so JSON
- * options, read limits and the binary-parse patch are the same on both paths.
+ * options, read limits and the patches (binary parse errors, describeInputError) are the same on both paths.
  */
 export function fastUnaryMethods(registrations: ServiceRegistration[], opt: UniversalHandlerOptions, prefix = ""): Map<string, FastUnaryMethod> {
   const methods = new Map<string, FastUnaryMethod>();

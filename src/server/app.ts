@@ -208,6 +208,8 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     const anchorSettings = shared ? { ...anchoringSettings(config), devChain: Boolean(shared.devChainUrl), devChainUrl: shared.devChainUrl } : anchoringSettings(config);
     const anchoring = (anchoringRef = new Anchoring({ db: database.db, keyring, jobs, logger, events: webhooks.events, proofstreams }, anchorSettings));
     await started(anchoring, cleanups);
+    // Every module has registered its periodic jobs (or said it will, later): ticks may run now.
+    jobs.startPeriodic();
 
     const readinessChecks = { database: () => database.ping(), redis: async () => void (await redis.client.ping()) };
     const metrics = moduleMetrics(shared?.worker ?? 0, { rateLimits, audit, proofstreams, witnesses, webhooks });

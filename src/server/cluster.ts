@@ -42,6 +42,13 @@ export interface RunningCluster {
   stop(): Promise<number>;
 }
 
+/** startCluster stopped, as asked, before the server served: what was started is closed; `code` is the exit code. */
+export class StartStopped extends Error {
+  constructor(readonly code: number) {
+    super("stopped while starting");
+  }
+}
+
 /** The least time each thing the primary opened gets to close, whatever is left of the grace period. */
 const SHARED_STEP_FLOOR_MS = 2_000;
 
@@ -53,7 +60,7 @@ const SHARED_STEP_FLOOR_MS = 2_000;
  * hands connections out in turn) and attach to those. A worker that dies is
  * replaced; workers that keep failing to start end the server.
  */
-export async function startCluster(config: Config, logger: Logger): Promise<RunningCluster> {
+export async function startCluster(config: Config, logger: Logger, stopRequested?: AbortSignal): Promise<RunningCluster> {
   // Before anything starts (the embedded PostgreSQL, Redis): a missing file would fail every worker.
   assertServerRunTimeFiles(config);
   const cleanups: Array<() => Promise<unknown>> = [];
@@ -64,6 +71,10 @@ export async function startCluster(config: Config, logger: Logger): Promise<Runn
   } catch (err) {
     await closeShared(Date.now() + config.shutdownGraceMs);
     throw err;
+  }
+  if (stopRequested?.aborted) {
+    await closeShared(Date.now() + config.shutdownGraceMs);
+    throw new StartStopped(0);
   }
 
   const served = new Set<Worker>();
@@ -99,7 +110,9 @@ export async function startCluster(config: Config, logger: Logger): Promise<Runn
     });
     worker.once("exit", (code, signal) => {
       const wasServing = served.delete(worker);
-      const next = afterWorkerExit({ stopping, served: wasServing, started, startFailures, maxStartFailures: MAX_START_FAILURES });
+      // A stop asked for while starting: a Ctrl-C reaches the workers too, and one still loading
+      // dies of it before it has a handler; that is the stop, not a failed start.
+      const next = afterWorkerExit({ stopping: stopping || Boolean(stopRequested?.aborted), served: wasServing, started, startFailures, maxStartFailures: MAX_START_FAILURES });
       if (next.action === "none") return;
       logger.warn({ worker: worker.id, pid: worker.process.pid, code, signal }, wasServing ? "worker died: starting a replacement" : "worker failed to start");
       if (!wasServing) startFailures++;
@@ -118,7 +131,12 @@ export async function startCluster(config: Config, logger: Logger): Promise<Runn
   };
 
   for (let i = 0; i < config.workers; i++) fork();
-  const outcome = await Promise.race([firstServing, gaveUp.then((message) => ({ failed: message }))]);
+  const stopAsked = new Promise<{ stopRequested: true }>((resolve) => {
+    if (stopRequested?.aborted) resolve({ stopRequested: true });
+    stopRequested?.addEventListener("abort", () => resolve({ stopRequested: true }), { once: true });
+  });
+  const outcome = await Promise.race([firstServing, gaveUp.then((message) => ({ failed: message })), stopAsked]);
+  if ("stopRequested" in outcome) throw new StartStopped(await stop());
   if ("failed" in outcome) {
     await stop();
     throw new Error(outcome.failed);
@@ -210,7 +228,8 @@ async function stopWorkers(deadline: number, logger: Logger): Promise<boolean> {
           );
           worker.process.once("exit", (code, signal) => {
             clearTimeout(timer);
-            if (code !== 0) {
+            // Ended by SIGTERM or SIGINT itself: it had no handler yet, so it had started nothing to stop.
+            if (code !== 0 && signal !== "SIGTERM" && signal !== "SIGINT") {
               clean = false;
               logger.warn({ worker: worker.id, pid: worker.process.pid, code, signal }, "worker stopped uncleanly");
             }

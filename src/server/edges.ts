@@ -24,11 +24,16 @@ import { clientAddressKey } from "../rpc/context.js";
 import { fastUnary, withFastUnary } from "../rpc/fast-unary.js";
 import { recordRoutes } from "../rpc/fast-unary-methods.js";
 import { rpcInterceptors, rpcRoutes, type RpcDeps } from "../rpc/routes.js";
+import { describeInputError } from "../rpc/errors.js";
+import { rpcMethodIndex, unknownRpcRoute, withMediaTypeCheck } from "../rpc/edge-answers.js";
 import { grpcOpsRoutes } from "../rpc/grpc-ops.js";
 import { readiness } from "../http/health.js";
 import type { RequestListener } from "./listener.js";
 import { isPublicRoute } from "./public-gate.js";
 import { PUBLIC_JSON_LIMITS } from "../json.js";
+
+/** Connect's JSON options, with the patched-in hook that gives parse errors their details (src/rpc/errors.ts). */
+const jsonOptions = { ignoreUnknownFields: false, describeInputError } as NonNullable<ConnectNodeAdapterOptions["jsonOptions"]>;
 
 /** The facades both edges hand requests to: the RPC services' and the queue board's job runtime. */
 export type EdgeModules = Omit<RpcDeps, "logger" | "requestDeadlineMs" | "witnesses"> & { jobs: JobRuntime; witnesses: Witnesses };
@@ -86,6 +91,9 @@ export function rpcListener(config: Config, logger: Logger, metrics: Metrics, ht
       ready,
     )(router);
   });
+  const index = rpcMethodIndex(routes.registrations.map((r) => r.service));
+  const unknownRpc = unknownRpcRoute(index);
+  const httpListener = getRequestListener(http.fetch) as unknown as RequestListener;
   const connectOptions: ConnectNodeAdapterOptions = {
     routes: routes.replay,
     interceptors: rpcInterceptors(rpcDeps),
@@ -94,12 +102,15 @@ export function rpcListener(config: Config, logger: Logger, metrics: Metrics, ht
     acceptCompression: RPC_COMPRESSION,
     // One rule for unknown fields on both surfaces: JSON names the unknown field
     // in a 400 (it catches client typos); binary keeps unknown fields (protobuf).
-    jsonOptions: { ignoreUnknownFields: false },
-    fallback: getRequestListener(http.fetch) as unknown as ConnectNodeAdapterOptions["fallback"],
+    // What connect cannot parse is answered with ErrorInfo like every other refusal.
+    jsonOptions,
+    // An RPC-shaped path nothing serves is answered as an RPC error saying why; the rest are plain HTTP routes.
+    fallback: ((req: Parameters<RequestListener>[0], res: Parameters<RequestListener>[1]) => unknownRpc(req, res) || httpListener(req, res)) as unknown as ConnectNodeAdapterOptions["fallback"],
   };
   const connectNode = connectNodeAdapter(connectOptions);
-  // Connect unary POSTs skip connect-node's universal handler; everything else goes through it.
-  let connect: RequestListener = connectNode as RequestListener;
+  // Connect unary POSTs skip connect-node's universal handler; everything else goes through it,
+  // and what it would refuse with an empty 415 or 405 is answered with what the method takes.
+  let connect: RequestListener = withMediaTypeCheck(index, connectNode as RequestListener);
   if (config.rpcFastPath) {
     const fast = fastUnary(connectOptions, routes.registrations, (path) => (isPublicRoute(path) ? PUBLIC_JSON_LIMITS : undefined));
     metrics.trackFastPath(fast);

@@ -1,3 +1,4 @@
+import cluster from "node:cluster";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { loadConfig, type Config } from "../../config.js";
 import type { ConfiguredDatabase } from "../../db/open.js";
@@ -33,19 +34,17 @@ export function registerServeCommands(program: Command, cli: Cli): void {
       if (opts.workers !== undefined) overrides.workers = opts.workers;
       const config = loadConfig(process.env, overrides);
       const logger = createLogger(config.logLevel, undefined, config.logFormat);
-      // Loaded here, so that the admin commands do not pay for the whole server's modules at start-up.
-      const [{ startAttesto }, cluster, { runWorker, startCluster }] = await Promise.all([import("../../server/app.js"), import("node:cluster"), import("../../server/cluster.js")]);
-      // Signals are taken from the start: one that arrives while the server is still starting
-      // (Ctrl-C during the embedded PostgreSQL's start, say) stops it once it has started, instead
-      // of Node's default, which would end this process and leave what it started running.
-      let stopping = false;
+      // Signals are taken from the start, before the server's modules load: one that arrives while the
+      // server is still starting (Ctrl-C during the embedded PostgreSQL's start, say) stops it as soon
+      // as that can be done cleanly, instead of Node's default, which would end this process and leave
+      // what it started running.
+      const worker = cluster.isWorker;
+      const stopAsked = new AbortController();
       let stopServer: (() => Promise<number>) | undefined;
-      let signalled: string | undefined;
-      const handle = (signal: string) => {
-        signalled ??= signal;
-        if (stopping || stopServer === undefined) return;
+      let stopping = false;
+      const stopNow = () => {
+        if (stopping || stopServer === undefined || !stopAsked.signal.aborted) return;
         stopping = true;
-        logger.info({ signal }, "stopping");
         stopServer().then(
           (code) => process.exit(code),
           (err) => {
@@ -54,25 +53,39 @@ export function registerServeCommands(program: Command, cli: Cli): void {
           },
         );
       };
+      const handle = (signal: string) => {
+        if (stopAsked.signal.aborted) return;
+        // Said once, by the process the operator runs: a cluster's workers are stopped by it (and a
+        // Ctrl-C, which reaches them too, is not theirs to announce).
+        if (!worker) logger.info({ signal, ...(stopServer === undefined ? { starting: true } : {}) }, "stopping");
+        stopAsked.abort();
+        stopNow();
+      };
       process.on("SIGTERM", () => handle("SIGTERM"));
       process.on("SIGINT", () => handle("SIGINT"));
       // A closed terminal sends SIGHUP: stop as on SIGTERM (Node's default would end the process and leave the database running).
       process.on("SIGHUP", () => handle("SIGHUP"));
       const onSignals = (stop: () => Promise<number>) => {
         stopServer = stop;
-        if (signalled !== undefined) handle(signalled);
+        stopNow();
       };
+      // Loaded here, so that the admin commands do not pay for the whole server's modules at start-up.
+      const [{ startAttesto }, { runWorker, startCluster, StartStopped }] = await Promise.all([import("../../server/app.js"), import("../../server/cluster.js")]);
       const stopApp = (app: { stop(): Promise<void> }) => () => app.stop().then(() => 0);
 
       // A worker of `serve --workers N`: the primary prints and owns what is shared.
-      if (cluster.default.isWorker) {
+      if (worker) {
         const app = await runWorker(config, logger, startAttesto);
         onSignals(stopApp(app));
         return;
       }
       let summary: ServeSummary;
       if (config.workers > 1) {
-        const running = await startCluster(config, logger);
+        const running = await startCluster(config, logger, stopAsked.signal).catch((err: unknown) => {
+          // Stopped as asked before it served: everything it started is closed.
+          if (err instanceof StartStopped) process.exit(err.code);
+          throw err;
+        });
         summary = running.summary;
         onSignals(running.stop);
         void running.failed.then((code) => process.exit(code));
@@ -89,6 +102,8 @@ export function registerServeCommands(program: Command, cli: Cli): void {
         };
         onSignals(stopApp(app));
       }
+      // A stop asked for while starting is under way: "listening" would not be true for long.
+      if (stopAsked.signal.aborted) return;
       printServing(cli, summary, config);
     });
 

@@ -24,8 +24,15 @@ export function connectorRoutes(): OpenApiPart {
     schemas: {
       CommittedEvent: {
         type: "object",
-        required: ["stream_id", "seq_no", "leaf_hash", "duplicate"],
-        properties: { stream_id: { type: "string" }, seq_no: { type: "integer" }, leaf_hash: { type: "string", pattern: "^[0-9a-f]{64}$" }, duplicate: { type: "boolean" }, receipt: LOOSE_OBJECT },
+        required: ["stream_id", "seq_no", "leaf_hash", "leaf_hash_base64", "duplicate"],
+        properties: {
+          stream_id: { type: "string" },
+          seq_no: { type: "integer" },
+          leaf_hash: { type: "string", pattern: "^[0-9a-f]{64}$", description: "the RFC 9162 leaf hash in hex" },
+          leaf_hash_base64: { type: "string", pattern: "^[A-Za-z0-9+/]{43}=$", description: "the same bytes in base64, as the RPCs' JSON carries bytes (GetInclusionProof's leafHash)" },
+          duplicate: { type: "boolean" },
+          receipt: LOOSE_OBJECT,
+        },
       },
     },
     paths: {

@@ -81,7 +81,10 @@ const (
 	// are not told apart). Every RPC taking an id; GetEvent, GetCheckpoint and
 	// the proofs beyond what exists.
 	ErrorReason_ERROR_REASON_RESOURCE_NOT_FOUND ErrorReason = 30
-	// No such route (plain HTTP).
+	// No such route: a plain HTTP path (404 NOT_FOUND), or an RPC path
+	// (`/<package>.<Service>/<Method>`) no service serves (404 UNIMPLEMENTED;
+	// the message names the service's real package when it is served under
+	// another).
 	ErrorReason_ERROR_REASON_ROUTE_NOT_FOUND ErrorReason = 31
 	// CommitS3Object and connector ingress: no such connector.
 	ErrorReason_ERROR_REASON_CONNECTOR_NOT_FOUND ErrorReason = 32

@@ -160,7 +160,10 @@ export enum ErrorReason {
   RESOURCE_NOT_FOUND = 30,
 
   /**
-   * No such route (plain HTTP).
+   * No such route: a plain HTTP path (404 NOT_FOUND), or an RPC path
+   * (`/<package>.<Service>/<Method>`) no service serves (404 UNIMPLEMENTED;
+   * the message names the service's real package when it is served under
+   * another).
    *
    * @generated from enum value: ERROR_REASON_ROUTE_NOT_FOUND = 31;
    */
