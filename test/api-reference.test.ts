@@ -9,9 +9,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Attesto } from "../src/server/app.js";
 import { startTestServer } from "./support/server.js";
-
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+import { CHROMIUM, CHROMIUM_ARGS } from "./support/chromium.js";
 
 let app: Attesto;
 let browser: Browser;

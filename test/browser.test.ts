@@ -24,9 +24,8 @@ import { TenantService } from "../gen/ts/attesto/v1/tenant_pb.js";
 import type { Attesto } from "../src/server/app.js";
 import type { BrowserCallResult, BrowserProtocol, CallGetCurrentTenant } from "./browser/client.js";
 import { clientFor, newTenant, startTestServer } from "./support/server.js";
+import { CHROMIUM, CHROMIUM_ARGS } from "./support/chromium.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const ENTRY = fileURLToPath(new URL("./browser/client.ts", import.meta.url));
 
 let app: Attesto | undefined;

@@ -13,9 +13,7 @@ import { appendRequest } from "./support/proofstream.js";
 import { clientFor, newTenant, startTestServer } from "./support/server.js";
 import { DeliveryStatus } from "../gen/ts/attesto/v1/webhook_pb.js";
 import { Receiver, waitFor, webhookClient } from "./support/webhooks.js";
-
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+import { CHROMIUM, CHROMIUM_ARGS } from "./support/chromium.js";
 
 let app: Attesto;
 let browser: Browser;
