@@ -60,7 +60,7 @@ want 200; curl -s "$ATTESTO_URL/v1/webhooks/$SUB/deliveries/$DLV" -H "Authorizat
 # Redelivery attempts an ended delivery again now (202); one still pending is refused (412).
 want 412; curl -s -X POST "$ATTESTO_URL/v1/webhooks/$SUB/deliveries/$DLV/redeliver" -H "Authorization: Bearer $ATTESTO_API_KEY"
 want 200; curl -s -X POST "$ATTESTO_URL/v1/webhooks/$SUB/rotate-secret" -H "Authorization: Bearer $ATTESTO_API_KEY" -H "Content-Type: application/json" -d '{"overlapSeconds":3600}'
-want 400; curl -s "$ATTESTO_URL/v1/webhooks?pageSize=10" -H "Authorization: Bearer $ATTESTO_API_KEY"
+want 200; curl -s "$ATTESTO_URL/v1/webhooks?pageSize=10" -H "Authorization: Bearer $ATTESTO_API_KEY"
 want 204; curl -s -X DELETE "$ATTESTO_URL/v1/webhooks/$SUB" -H "Authorization: Bearer $ATTESTO_API_KEY"
 
 # --- Store verification and store notifications --------------------------------
