@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { etagOf } from "../etag.js";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Hono } from "hono";
@@ -50,7 +50,7 @@ let bundle: Promise<{ js: string; etag: string }> | undefined;
 function redocBundle(): Promise<{ js: string; etag: string }> {
   bundle ??= readFile(runningFromSource ? REDOC_BUNDLE_SOURCE : REDOC_BUNDLE_BUILT, "utf8").then((raw) => {
     const js = withoutRemoteLogo(raw);
-    return { js, etag: `"${createHash("sha256").update(js).digest("base64url").slice(0, 22)}"` };
+    return { js, etag: `"${etagOf(js)}"` };
   });
   // A failed read is not kept: the next request tries again.
   bundle.catch(() => (bundle = undefined));
