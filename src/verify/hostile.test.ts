@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { buildBundle, newSigner } from "../../test/support/bundles.js";
-import { formatTlogProof } from "./tlog-proof.js";
+import { formatTlogProof, MAX_PROOF_HASHES, parseTlogProof } from "./tlog-proof.js";
 import { fromBase64, toBase64 } from "./bytes.js";
 import { verifyDocument } from "./document.js";
 import { MAX_NOTE_SIGNATURES, openNote, parseVerifierKey, splitNote } from "./note.js";
@@ -68,5 +68,19 @@ describe("base64", () => {
     const report = verifyDocument(proof);
     expect(report.kind).toBe("tlog-proof");
     expect(report.checks.find((c) => c.name === "leaves")).toMatchObject({ status: "fail" });
+  });
+
+  it("a tlog-proof of more proof lines than any inclusion proof has fails its format check at line 64, not after decoding a million", () => {
+    const { bundle } = buildBundle({ size: 4, from: 1, to: 4, payloads: false });
+    const hash = `${toBase64(new Uint8Array(32).fill(7))}\n`;
+    const proofOf = (lines: number) => `c2sp.org/tlog-proof@v1\nindex 1\n${hash.repeat(lines)}\n${bundle.checkpoint}`;
+    expect(parseTlogProof(proofOf(MAX_PROOF_HASHES)).hashes).toHaveLength(MAX_PROOF_HASHES);
+    expect(() => parseTlogProof(proofOf(MAX_PROOF_HASHES + 1))).toThrow(/more than 63 proof lines/);
+    const huge = proofOf(1_000_000);
+    const started = performance.now();
+    const report = verifyDocument(huge);
+    expect(performance.now() - started).toBeLessThan(250);
+    expect(report.valid).toBe(false);
+    expect(report.checks.find((c) => c.name === "format")).toMatchObject({ status: "fail", detail: expect.stringMatching(/more than 63 proof lines/) });
   });
 });

@@ -29,28 +29,45 @@ export function formatTlogProof(p: TlogProof): string {
 
 export const isTlogProof = (text: string) => text.startsWith(`${TLOG_PROOF_FORMAT}\n`);
 
+/**
+ * The most proof lines an inclusion proof has: a tree of at most 2^63
+ * entries is 63 levels deep. The parser stops at one line past it, so a
+ * document of millions of lines costs no more than one of 64.
+ */
+export const MAX_PROOF_HASHES = 63;
+
 export function parseTlogProof(text: string): TlogProof {
   if (!isTlogProof(text)) throw new TlogProofError(`the first line must be ${TLOG_PROOF_FORMAT}`);
   const blank = text.indexOf("\n\n");
   if (blank < 0) throw new TlogProofError("no empty line before the checkpoint");
-  const head = text.slice(0, blank).split("\n").slice(1);
   const checkpoint = text.slice(blank + 2);
-  let at = 0;
+  // The head's lines one at a time, up to the empty line: no array of every line.
+  let from = TLOG_PROOF_FORMAT.length + 1;
+  const nextLine = (): string | undefined => {
+    if (from > blank) return undefined;
+    const end = text.indexOf("\n", from);
+    const line = text.slice(from, end);
+    from = end + 1;
+    return line;
+  };
+  let line = nextLine();
   let extra: Uint8Array | undefined;
-  if (head[at]?.startsWith("extra ")) {
-    extra = fromBase64(head[at]!.slice("extra ".length));
+  if (line?.startsWith("extra ")) {
+    extra = fromBase64(line.slice("extra ".length));
     if (!extra) throw new TlogProofError("extra is not base64");
-    at++;
+    line = nextLine();
   }
-  const indexLine = /^index (0|[1-9][0-9]{0,15})$/.exec(head[at] ?? "");
+  const indexLine = /^index (0|[1-9][0-9]{0,15})$/.exec(line ?? "");
   if (!indexLine) throw new TlogProofError("missing or malformed index line");
   const index = Number(indexLine[1]);
   if (!Number.isSafeInteger(index)) throw new TlogProofError("index too large");
-  const hashes = head.slice(at + 1).map((line, i) => {
+  const hashes: Uint8Array[] = [];
+  for (line = nextLine(); line !== undefined; line = nextLine()) {
+    if (hashes.length === MAX_PROOF_HASHES) throw new TlogProofError(`more than ${MAX_PROOF_HASHES} proof lines (an inclusion proof has at most ${MAX_PROOF_HASHES})`);
     const h = fromBase64(line);
-    if (!h || h.length !== 32) throw new TlogProofError(`proof line ${i + 1} is not a base64 SHA-256 hash`);
-    return h;
-  });
+    if (!h || h.length !== 32) throw new TlogProofError(`proof line ${hashes.length + 1} is not a base64 SHA-256 hash`);
+    hashes.push(h);
+  }
   if (!checkpoint) throw new TlogProofError("no checkpoint after the empty line");
   return { ...(extra ? { extra } : {}), index, hashes, checkpoint };
 }
