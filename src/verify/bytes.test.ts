@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { concatBytes, equalBytes, fromBase64, fromHex, fromUtf8, toBase64, toHex, utf8 } from "./bytes.js";
+import { concatBytes, equalBytes, fromBase64, fromBase64Portable, fromHex, fromUtf8, toBase64, toHex, utf8 } from "./bytes.js";
 
 describe("verify/bytes: the same in Node and in a browser", () => {
   it("encodes UTF-8 as TextEncoder does, ASCII or not, and decodes strictly", () => {
@@ -41,5 +41,25 @@ describe("verify/bytes: the same in Node and in a browser", () => {
     // Unpadded, URL-safe, stray characters, and non-zero padding bits ("aGk=" and "aGl=" would name one value).
     for (const bad of ["aGk", "aG-_", "aGk/\n", "a===", "aGl=", "aGk=="]) expect(fromBase64(bad), bad).toBeUndefined();
     expect(fromBase64("aGk=")).toEqual(utf8("hi"));
+  });
+
+  it("decodes long base64 natively under Node with the portable decoder's answers, canonical forms only", () => {
+    const long = toBase64(new Uint8Array(300).map((_, i) => i));
+    // Near-misses of a long canonical text: each of the portable decoder's refusals, where Node's own decoder would accept.
+    const noisy = fc.tuple(fc.uint8Array({ minLength: 48, maxLength: 400 }), fc.nat(), fc.constantFrom("", "=", "==", "===", " ", "\t", "\n", "-", "_", "!", "é", "\u0000", "A", "AA", "AAA=", "Ag==", "Aw=", "==AA")).map(([bytes, at, insert]) => {
+      const text = toBase64(bytes);
+      const i = at % (text.length + 1);
+      return text.slice(0, i) + insert + text.slice(i);
+    });
+    fc.assert(
+      fc.property(fc.oneof(noisy, fc.string({ unit: fc.constantFrom(..."AQgw+/=-_ \n"), minLength: 64, maxLength: 200 })), (text) => {
+        expect(fromBase64(text)).toEqual(fromBase64Portable(text));
+      }),
+      { numRuns: 3000 },
+    );
+    expect(fromBase64(long)).toEqual(fromBase64Portable(long));
+    for (const bad of [long.slice(0, -1), `${long}=`, `${long.slice(0, -4)}AAB=`, long.replace("/", "_"), `${long.slice(0, 80)}\n${long.slice(80)}`]) {
+      expect(fromBase64(bad), bad.slice(-8)).toBeUndefined();
+    }
   });
 });

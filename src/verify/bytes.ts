@@ -81,11 +81,37 @@ const BASE64_VALUE = (() => {
 const base64Value = (code: number) => (code < 128 ? BASE64_VALUE[code]! : 255);
 
 /**
+ * Node's Buffer where there is one (the server, the CLI); undefined in a
+ * browser. Looked up on globalThis, not imported: this library is bundled
+ * into the /verify page as is.
+ */
+const NodeBuffer = (globalThis as { Buffer?: { from(text: string, encoding: "base64"): Uint8Array } }).Buffer;
+
+/**
  * Standard, padded base64 (RFC 4648 section 4), canonical only; undefined
- * for anything else. One pass over the characters, no regular expression:
- * a backtracking pattern over megabytes of text overflows the stack.
+ * for anything else. Under Node the native decoder runs (a 15 MB `extra`
+ * line in a few ms, against 140 ms for the loop). It is lenient, so what it
+ * accepts beyond the canonical form is refused around it: a character it
+ * skips (whitespace, anything outside the alphabet, a misplaced `=`) leaves
+ * fewer bytes than the length promises; the URL-safe `-` and `_`, which it
+ * decodes, are looked for; and the last four characters, where non-zero
+ * padding bits would hide, go through the portable decoder.
  */
 export function fromBase64(text: string): Uint8Array | undefined {
+  if (NodeBuffer === undefined || text.length < 64) return fromBase64Portable(text);
+  if (text.length % 4 !== 0 || text.includes("-") || text.includes("_") || fromBase64Portable(text.slice(-4)) === undefined) return undefined;
+  const padding = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
+  const decoded = NodeBuffer.from(text, "base64");
+  if (decoded.length !== (text.length / 4) * 3 - padding) return undefined;
+  return new Uint8Array(decoded.buffer, decoded.byteOffset, decoded.byteLength);
+}
+
+/**
+ * fromBase64 in plain JavaScript (the browser's, and every short text's).
+ * One pass over the characters, no regular expression: a backtracking
+ * pattern over megabytes of text overflows the stack.
+ */
+export function fromBase64Portable(text: string): Uint8Array | undefined {
   if (text.length % 4 !== 0) return undefined;
   const padding = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
   const out = new Uint8Array((text.length / 4) * 3 - padding);
