@@ -36,6 +36,37 @@ describe("the bounded JSON reader", () => {
     expect(readJson(many, ENVELOPE_JSON_LIMITS)).toEqual({ problem: "holds more than 64 objects and arrays" });
   });
 
+  it("scans strings and bytes as the plain character-by-character scan does, backslash runs and unterminated strings included", () => {
+    // The oracle: one character at a time, a backslash escaping the next one.
+    const oracle = (text: string, maxDepth: number, maxContainers: number) => {
+      let depth = 0;
+      let containers = 0;
+      for (let i = 0; i < text.length; i++) {
+        const c = text[i];
+        if (c === '"') {
+          for (i++; i < text.length; i++) {
+            if (text[i] === "\\") i++;
+            else if (text[i] === '"') break;
+          }
+        } else if (c === "[" || c === "{") {
+          if (++depth > maxDepth) return "deep";
+          if (++containers > maxContainers) return "dense";
+        } else if (c === "]" || c === "}") depth--;
+      }
+      return "ok";
+    };
+    const kind = (problem: string | undefined) => (problem === undefined ? "ok" : /deeper/.test(problem) ? "deep" : "dense");
+    fc.assert(
+      // Tokens, so that runs of one, two and three backslashes before a quote come up often.
+      fc.property(fc.array(fc.constantFrom('"', "\\", "\\\\", "\\\\\\", "[", "{", "]", "}", "a"), { maxLength: 40 }).map((tokens) => tokens.join("")), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 4 }), (text, maxDepth, maxContainers) => {
+        const expected = oracle(text, maxDepth, maxContainers);
+        expect(kind(jsonShapeProblem(text, { maxDepth, maxContainers }))).toBe(expected);
+        expect(kind(jsonShapeProblem(new TextEncoder().encode(text), { maxDepth, maxContainers }))).toBe(expected);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
   it("brackets inside strings, escaped quotes included, are text", () => {
     const text = JSON.stringify({ s: "[".repeat(1000) + '\\"{{{' + "{".repeat(1000), t: ["\\", '"'] });
     expect(readJson(text)).toEqual({ value: JSON.parse(text) });
