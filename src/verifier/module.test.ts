@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { buildBundle } from "../../test/support/bundles.js";
+import { auditPath, buildBundle } from "../../test/support/bundles.js";
 import { AppError } from "../errors.js";
 import { verifyDocument } from "../verify/document.js";
+import { leafBytesOf } from "../verify/leaf.js";
+import { formatTlogProof } from "../verify/tlog-proof.js";
 import { Verifier, type VerifierSettings } from "./module.js";
 
 let verifier: Verifier | undefined;
@@ -32,6 +34,25 @@ describe("the verifier threads", () => {
     const v = await started({ threads: 1, queue: 4, budgetMs: 10_000 });
     expect(await v.verify(text, { pinnedKey: signer.verifierKey })).toEqual(verifyDocument(text, { pinnedKey: signer.verifierKey }));
     expect((await v.verify("{", {})).checks[0]).toMatchObject({ name: "format", status: "fail" });
+    // A tlog-proof's leaf is hashed with node:crypto on the thread, with noble's by the library: the same report, good or tampered.
+    const built = buildBundle({ size: 9, from: 1, to: 9, payloads: false });
+    const entry = built.bundle.entries[4]!;
+    const proof = formatTlogProof({ extra: leafBytesOf({ ...entry, stream_id: built.bundle.stream_id }), index: 4, hashes: auditPath(built.leaves, 4), checkpoint: built.bundle.checkpoint });
+    const tampered = proof.replace("\nindex 4\n", "\nindex 5\n");
+    for (const doc of [proof, tampered]) {
+      expect(await v.verify(doc, { pinnedKey: built.signer.verifierKey })).toEqual(verifyDocument(doc, { pinnedKey: built.signer.verifierKey }));
+    }
+    expect((await v.verify(proof, { pinnedKey: built.signer.verifierKey })).valid).toBe(true);
+  });
+
+  it("take a body's bytes by moving them (the caller's buffer is detached) and answer as for its text", async () => {
+    const v = await started({ threads: 1, queue: 4, budgetMs: 10_000 });
+    const body = new TextEncoder().encode(text).buffer as ArrayBuffer;
+    expect(await v.verify(body, { pinnedKey: signer.verifierKey })).toEqual(verifyDocument(text, { pinnedKey: signer.verifierKey }));
+    expect(body.byteLength).toBe(0);
+    // Bytes that are not UTF-8 decode as Request.text() would (U+FFFD), and the checks say what breaks.
+    const mangled = new Uint8Array([0x7b, 0xff, 0x7d]).buffer;
+    expect((await v.verify(mangled, {})).checks[0]).toMatchObject({ name: "format", status: "fail" });
   });
 
   it.runIf(process.platform === "linux")("run at the lowest priority, and only they: the event loop's thread keeps its own", async () => {

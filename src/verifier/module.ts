@@ -45,14 +45,19 @@ export class Verifier {
     });
   }
 
-  async verify(text: string, options: VerifyOptions): Promise<VerificationReport> {
+  /**
+   * Verifies one document: its text, or a request body's bytes, which move
+   * to the verifier thread (the buffer is detached here; the caller gives it up).
+   */
+  async verify(document: string | ArrayBuffer, options: VerifyOptions): Promise<VerificationReport> {
     const pool = this.#pool;
     if (!pool) throw new AppError("unavailable", "the verifier is not running", { retryAfterSeconds: 1, reason: "SERVER_BUSY" });
     if (this.#taken >= this.settings.threads + this.settings.queue) throw busy();
     this.#taken++;
     const signal = AbortSignal.timeout(this.settings.budgetMs);
     try {
-      return await pool.run({ text, pinnedKey: options.pinnedKey }, { signal });
+      const transferList = typeof document === "string" ? [] : [document];
+      return await pool.run({ document, pinnedKey: options.pinnedKey }, { signal, transferList });
     } catch (err) {
       if (signal.aborted) {
         throw new AppError("unavailable", `the document was not verified within the server's budget of ${this.settings.budgetMs} ms; verify it offline (attesto verify)`, {

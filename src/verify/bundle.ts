@@ -44,7 +44,7 @@ export interface VerifyOptions {
   /** Limits on a bundle's JSON beyond depth 64 (a server verifying documents from anyone sets PUBLIC_JSON_LIMITS). */
   json?: JsonLimits;
   /**
-   * The SHA-256 a bundle's leaves, payloads and tree are hashed with; by default one reused state of
+   * The SHA-256 a bundle's leaves, payloads and tree (and a tlog-proof's leaf) are hashed with; by default one reused state of
    * the library's own (noble's, pure JavaScript, the same in every runtime). A Node caller may pass
    * node:crypto's, which is native (the CLI does): the bytes are the same whichever it is.
    */

@@ -2,7 +2,7 @@ import { fromUtf8, toHex } from "./bytes.js";
 import { notABundle, reportValid, unknownLines, verifyBundle, type Check, type VerificationReport, type VerifyOptions } from "./bundle.js";
 import { readJson } from "./json.js";
 import { parseLeaf } from "./leaf.js";
-import { leafHash, ProofError, rootFromInclusionProof } from "./merkle.js";
+import { HASH_SIZE, leafHash, ProofError, rootFromInclusionProof, type Sha256Into } from "./merkle.js";
 import { NoteError, parseCheckpoint, parseVerifierKey, splitNote, openNote } from "./note.js";
 import { isTlogProof, parseTlogProof, TlogProofError } from "./tlog-proof.js";
 
@@ -35,6 +35,8 @@ export function verifyTlogProof(text: string, options: VerifyOptions = {}): Veri
   report.checks.push({ name: "format", status: "pass", detail: `c2sp.org/tlog-proof@v1: index ${proof.index}, ${proof.hashes.length} proof hashes, checkpoint of size ${body.size}` });
   report.checks.push(tlogSignature(proof.checkpoint, body.origin, options));
 
+  // The leaf's hash, once (an `extra` may be megabytes), with the caller's SHA-256 when it passed one.
+  const extraHash = proof.extra ? leafHashWith(proof.extra, options.sha256) : undefined;
   let leafCheck: Check;
   const leafText = proof.extra ? safeUtf8(proof.extra) : undefined;
   const leaf = leafText !== undefined ? parseLeaf(leafText) : undefined;
@@ -43,15 +45,15 @@ export function verifyTlogProof(text: string, options: VerifyOptions = {}): Veri
   else if (leaf.seq_no !== proof.index + 1) leafCheck = { name: "leaves", status: "fail", detail: `the leaf is seq_no ${leaf.seq_no}, the proof is for index ${proof.index}` };
   else if (!body.origin.endsWith(`/proofstreams/${leaf.stream_id}`))
     leafCheck = { name: "leaves", status: "fail", detail: `the leaf is of stream ${leaf.stream_id}, the checkpoint of ${body.origin}` };
-  else leafCheck = { name: "leaves", status: "pass", detail: `leaf of ${leaf.stream_id} seq_no ${leaf.seq_no} (${leaf.event_type}), hash ${toHex(leafHash(proof.extra))}` };
+  else leafCheck = { name: "leaves", status: "pass", detail: `leaf of ${leaf.stream_id} seq_no ${leaf.seq_no} (${leaf.event_type}), hash ${toHex(extraHash!)}` };
   if (leaf) report.stream_id = leaf.stream_id;
   report.checks.push(leafCheck);
 
   let inclusion: Check;
-  if (!proof.extra) inclusion = { name: "inclusion_proof", status: "fail", detail: "no extra line: nothing to prove" };
+  if (!extraHash) inclusion = { name: "inclusion_proof", status: "fail", detail: "no extra line: nothing to prove" };
   else {
     try {
-      const root = rootFromInclusionProof(proof.index, body.size, leafHash(proof.extra), proof.hashes);
+      const root = rootFromInclusionProof(proof.index, body.size, extraHash, proof.hashes);
       inclusion =
         toHex(root) === toHex(body.root)
           ? { name: "inclusion_proof", status: "pass", detail: `entry ${proof.index} is in the checkpoint of size ${body.size}` }
@@ -64,6 +66,16 @@ export function verifyTlogProof(text: string, options: VerifyOptions = {}): Veri
   report.checks.push(inclusion);
   report.valid = reportValid(report.checks);
   return report;
+}
+
+/** RFC 9162 leaf hash, SHA-256(0x00 || leaf), with `sha256` when given. */
+function leafHashWith(leaf: Uint8Array, sha256: Sha256Into | undefined): Uint8Array {
+  if (!sha256) return leafHash(leaf);
+  const prefixed = new Uint8Array(leaf.length + 1);
+  prefixed.set(leaf, 1);
+  const out = new Uint8Array(HASH_SIZE);
+  sha256.digestInto(prefixed, out, 0);
+  return out;
 }
 
 function safeUtf8(bytes: Uint8Array): string | undefined {
