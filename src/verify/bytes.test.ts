@@ -46,11 +46,13 @@ describe("verify/bytes: the same in Node and in a browser", () => {
   it("decodes long base64 natively under Node with the portable decoder's answers, canonical forms only", () => {
     const long = toBase64(new Uint8Array(300).map((_, i) => i));
     // Near-misses of a long canonical text: each of the portable decoder's refusals, where Node's own decoder would accept.
-    const noisy = fc.tuple(fc.uint8Array({ minLength: 48, maxLength: 400 }), fc.nat(), fc.constantFrom("", "=", "==", "===", " ", "\t", "\n", "-", "_", "!", "é", "\u0000", "A", "AA", "AAA=", "Ag==", "Aw=", "==AA")).map(([bytes, at, insert]) => {
-      const text = toBase64(bytes);
-      const i = at % (text.length + 1);
-      return text.slice(0, i) + insert + text.slice(i);
-    });
+    const noisy = fc
+      .tuple(fc.uint8Array({ minLength: 48, maxLength: 400 }), fc.nat(), fc.constantFrom("", "=", "==", "===", " ", "\t", "\n", "-", "_", "!", "é", "\u0000", "A", "AA", "AAA=", "Ag==", "Aw=", "==AA"))
+      .map(([bytes, at, insert]) => {
+        const text = toBase64(bytes);
+        const i = at % (text.length + 1);
+        return text.slice(0, i) + insert + text.slice(i);
+      });
     fc.assert(
       fc.property(fc.oneof(noisy, fc.string({ unit: fc.constantFrom(..."AQgw+/=-_ \n"), minLength: 64, maxLength: 200 })), (text) => {
         expect(fromBase64(text)).toEqual(fromBase64Portable(text));

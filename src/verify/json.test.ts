@@ -58,11 +58,16 @@ describe("the bounded JSON reader", () => {
     const kind = (problem: string | undefined) => (problem === undefined ? "ok" : /deeper/.test(problem) ? "deep" : "dense");
     fc.assert(
       // Tokens, so that runs of one, two and three backslashes before a quote come up often.
-      fc.property(fc.array(fc.constantFrom('"', "\\", "\\\\", "\\\\\\", "[", "{", "]", "}", "a"), { maxLength: 40 }).map((tokens) => tokens.join("")), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 4 }), (text, maxDepth, maxContainers) => {
-        const expected = oracle(text, maxDepth, maxContainers);
-        expect(kind(jsonShapeProblem(text, { maxDepth, maxContainers }))).toBe(expected);
-        expect(kind(jsonShapeProblem(new TextEncoder().encode(text), { maxDepth, maxContainers }))).toBe(expected);
-      }),
+      fc.property(
+        fc.array(fc.constantFrom('"', "\\", "\\\\", "\\\\\\", "[", "{", "]", "}", "a"), { maxLength: 40 }).map((tokens) => tokens.join("")),
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 4 }),
+        (text, maxDepth, maxContainers) => {
+          const expected = oracle(text, maxDepth, maxContainers);
+          expect(kind(jsonShapeProblem(text, { maxDepth, maxContainers }))).toBe(expected);
+          expect(kind(jsonShapeProblem(new TextEncoder().encode(text), { maxDepth, maxContainers }))).toBe(expected);
+        },
+      ),
       { numRuns: 5000 },
     );
   });
