@@ -21,8 +21,9 @@ import { call, quantile, report, ServerProcess, serverEnv, sharedServices, sleep
  * The bounds assert what the defects were (seconds of event loop per MB, a
  * server that stops answering) with room for this shared 2-core machine;
  * the targets are printed beside them: 50 ms per MB is met on every route
- * but VerifyBundle's 1 MB of signature lines (48–51 ms measured), and the
- * flood's 2× is missed (2.3–3× here, 4.3× in one single-round run on the CI
+ * (the 16 MB /v2/verify documents at 17–23 ms per MB, VerifyBundle's 1 MB of
+ * signature lines at 30, run alone on a quiet machine), and the flood's 2× is
+ * met in some runs only (1.3–3× here, 4.3× in one single-round run on the CI
  * machine: each 1 MB public body is read and scanned on the event loop the
  * tenant's appends share, beside PostgreSQL on the same two cores). Before
  * the gate the same flood took p99 15× up, so the bound (5× for the median
