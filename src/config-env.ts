@@ -19,6 +19,15 @@ export const envSchema = z.object({
     .regex(/^[a-z_][a-z0-9_-]*$/)
     .default("attesto"),
   REDIS_URL: z.string().optional(),
+  ATTESTO_REDIS_SENTINELS: z
+    .string()
+    .regex(/^\s*[^\s:,]+:\d{1,5}\s*(,\s*[^\s:,]+:\d{1,5}\s*)*$/, "host:port[,host:port…]")
+    .optional(),
+  ATTESTO_REDIS_SENTINEL_MASTER: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/)
+    .default("mymaster"),
+  ATTESTO_REDIS_SENTINEL_PASSWORD: z.string().optional(),
   ATTESTO_ENCRYPTION_KEY: z.string().optional(),
   ATTESTO_OLD_ENCRYPTION_KEY: z.string().optional(),
   ATTESTO_ADMIN_TOKEN: z.string().min(16).optional(),

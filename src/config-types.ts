@@ -38,8 +38,10 @@ export interface Config {
   databaseUrl: string | undefined;
   /** Running as root: the unprivileged user the embedded PostgreSQL runs as (created when missing). */
   embeddedPgUser: string;
-  /** Unset means: 127.0.0.1:6379 if it answers, else a redis-server we start. */
+  /** Unset means: 127.0.0.1:6379 if it answers, else a redis-server we start. With sentinels, only its password and database number count. */
   redisUrl: string | undefined;
+  /** Redis reached through Sentinel: the master is asked of these sentinels, and asked again after a failover. */
+  redisSentinel: RedisSentinelSettings | undefined;
   encryptionKey: string | undefined;
   /** During a key rotation: the key being replaced; values sealed with it still open (docs/operator.md, "Rotating the encryption key"). */
   oldEncryptionKey: string | undefined;
@@ -217,4 +219,13 @@ export interface Config {
   anchorRpcTimeoutMs: number;
   /** How often confirmed batches are checked to still be on the chain (besides at start). */
   anchorChainCheckMs: number;
+}
+
+/** Redis Sentinel (ATTESTO_REDIS_SENTINELS, ATTESTO_REDIS_SENTINEL_MASTER, ATTESTO_REDIS_SENTINEL_PASSWORD). */
+export interface RedisSentinelSettings {
+  sentinels: Array<{ host: string; port: number }>;
+  /** The master's name the sentinels monitor it by. */
+  masterName: string;
+  /** The sentinels' own password (requirepass on the sentinels), when they have one. */
+  sentinelPassword: string | undefined;
 }

@@ -5,7 +5,7 @@ import { parseLimit, parseTenantLimits } from "./budgets.js";
 import { APPLE_ROOT_CERT, projectRoot } from "./paths.js";
 import type { Config } from "./config-types.js";
 
-export type { Config, ConnectionLimits, Role } from "./config-types.js";
+export type { Config, ConnectionLimits, RedisSentinelSettings, Role } from "./config-types.js";
 
 /** Every environment variable the configuration reads (docs/configuration.md documents each). */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
@@ -31,6 +31,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     databaseUrl: e.DATABASE_URL || undefined,
     embeddedPgUser: e.ATTESTO_EMBEDDED_PG_USER,
     redisUrl: e.REDIS_URL || undefined,
+    redisSentinel: e.ATTESTO_REDIS_SENTINELS
+      ? {
+          sentinels: e.ATTESTO_REDIS_SENTINELS.split(",").map((entry) => {
+            const [host, port] = entry.trim().split(":");
+            return { host: host!, port: Number(port) };
+          }),
+          masterName: e.ATTESTO_REDIS_SENTINEL_MASTER,
+          sentinelPassword: e.ATTESTO_REDIS_SENTINEL_PASSWORD || undefined,
+        }
+      : undefined,
     encryptionKey: e.ATTESTO_ENCRYPTION_KEY || undefined,
     oldEncryptionKey: e.ATTESTO_OLD_ENCRYPTION_KEY || undefined,
     adminToken: e.ATTESTO_ADMIN_TOKEN,

@@ -3,6 +3,7 @@ import { mkdir } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { Redis, type RedisOptions } from "ioredis";
+import type { RedisSentinelSettings } from "../config-types.js";
 import type { Logger } from "../logger.js";
 import { AppError } from "../errors.js";
 import { traceRedisCommands } from "./redis-spans.js";
@@ -23,11 +24,13 @@ export interface RedisHandle {
 }
 
 /**
- * Finds a Redis: REDIS_URL when set; else 127.0.0.1:6379 when it answers;
- * else a redis-server from PATH started on a free port with its own data
- * folder. None of these: a one-line error saying how to get one.
+ * Finds a Redis: through Sentinel when sentinels are configured; else
+ * REDIS_URL when set; else 127.0.0.1:6379 when it answers; else a
+ * redis-server from PATH started on a free port with its own data folder.
+ * None of these: a one-line error saying how to get one.
  */
-export async function openRedis(opts: { url: string | undefined; dataDir: string; logger: Logger }): Promise<RedisHandle> {
+export async function openRedis(opts: { url: string | undefined; sentinel?: RedisSentinelSettings; dataDir: string; logger: Logger }): Promise<RedisHandle> {
+  if (opts.sentinel) return openSentinelRedis(opts.sentinel, opts.url, opts.logger);
   let url = opts.url;
   let child: ChildProcess | undefined;
   if (url) {
@@ -42,11 +45,28 @@ export async function openRedis(opts: { url: string | undefined; dataDir: string
       opts.logger.info({ port: started.port }, "started an embedded redis-server");
     }
   }
+  const resolved = url;
+  return redisHandle(
+    resolved,
+    (extra) => new Redis(resolved, { lazyConnect: false, ...extra }),
+    opts.logger,
+    async () => {
+      if (child && child.exitCode === null) {
+        const exited = new Promise((resolve) => child!.once("exit", resolve));
+        child.kill("SIGTERM");
+        await exited;
+      }
+    },
+  );
+}
+
+/** The handle over one way of making connections: each one tracked (closed with the handle), its errors logged at debug. */
+function redisHandle(url: string, make: (extra: RedisOptions) => Redis, logger: Logger, afterClose: () => Promise<void> = async () => {}): RedisHandle {
   traceRedisCommands();
   const connections = new Set<Redis>();
   const connect = (extra: RedisOptions = {}) => {
-    const conn = new Redis(url!, { lazyConnect: false, ...extra });
-    conn.on("error", (err) => opts.logger.debug({ err: err.message }, "redis connection error"));
+    const conn = make(extra);
+    conn.on("error", (err) => logger.debug({ err: err.message }, "redis connection error"));
     connections.add(conn);
     conn.once("end", () => connections.delete(conn));
     return conn;
@@ -58,13 +78,47 @@ export async function openRedis(opts: { url: string | undefined; dataDir: string
     connect,
     async close() {
       await Promise.allSettled([...connections].map((c) => c.quit().catch(() => c.disconnect())));
-      if (child && child.exitCode === null) {
-        const exited = new Promise((resolve) => child!.once("exit", resolve));
-        child.kill("SIGTERM");
-        await exited;
-      }
+      await afterClose();
     },
   };
+}
+
+/**
+ * Redis through Sentinel: every connection asks the sentinels for the
+ * master (ioredis's sentinel mode), and asks again whenever its connection
+ * drops, so after a failover each one reconnects to the promoted replica. A
+ * connection that reaches a master demoted since (a write answered READONLY)
+ * reconnects and resends. REDIS_URL, when set, gives the master's password
+ * and database number only. Start-up fails within DEPENDENCY_PROBE_MS,
+ * naming the sentinels, when no sentinel names a master that answers.
+ */
+export async function openSentinelRedis(sentinel: RedisSentinelSettings, url: string | undefined, logger: Logger): Promise<RedisHandle> {
+  const credentials = url ? new URL(url) : undefined;
+  const base: RedisOptions = {
+    sentinels: sentinel.sentinels,
+    name: sentinel.masterName,
+    sentinelPassword: sentinel.sentinelPassword,
+    username: credentials?.username ? decodeURIComponent(credentials.username) : undefined,
+    password: credentials?.password ? decodeURIComponent(credentials.password) : undefined,
+    db: credentials && credentials.pathname.length > 1 ? Number(credentials.pathname.slice(1)) : 0,
+    reconnectOnError: (err) => (err.message.startsWith("READONLY") ? 2 : false),
+  };
+  const described = `redis-sentinel://${sentinel.sentinels.map((s) => `${s.host}:${s.port}`).join(",")}/${sentinel.masterName}`;
+  const probe = new Redis({ ...base, lazyConnect: true, connectTimeout: DEPENDENCY_PROBE_MS, maxRetriesPerRequest: 0, enableOfflineQueue: false, sentinelRetryStrategy: () => null });
+  let cause: Error | undefined;
+  probe.on("error", (err: Error) => (cause ??= err));
+  try {
+    await withTimeout(
+      probe.connect().then(() => probe.ping()),
+      DEPENDENCY_PROBE_MS,
+      `no answer within ${DEPENDENCY_PROBE_MS} ms`,
+    );
+  } catch (err) {
+    throw new Error(`Redis through the sentinels ${described} (ATTESTO_REDIS_SENTINELS) is not usable: ${(cause ?? (err as Error)).message}`);
+  } finally {
+    probe.disconnect();
+  }
+  return redisHandle(described, (extra) => new Redis({ ...base, lazyConnect: false, ...extra }), logger);
 }
 
 /**

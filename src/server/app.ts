@@ -97,7 +97,8 @@ async function openInfrastructure(config: Config, logger: Logger, database: Conf
   // A worker's key comes from the file the primary wrote and warned about.
   const keyLogger = shared ? logger.child({}, { level: "error" }) : logger;
   const keyring = await openKeyring(config, database.db, keyLogger);
-  const redis = await openRedis({ url: shared?.redisUrl ?? config.redisUrl, dataDir: config.dataDir, logger });
+  // A cluster's worker uses the Redis its primary found, or, through Sentinel, asks the sentinels itself.
+  const redis = await openRedis({ url: config.redisSentinel ? config.redisUrl : (shared?.redisUrl ?? config.redisUrl), sentinel: config.redisSentinel, dataDir: config.dataDir, logger });
   cleanups.push(() => redis.close());
 
   // Instances share queues exactly when they share a database (unless ATTESTO_QUEUE_PREFIX says otherwise).

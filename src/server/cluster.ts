@@ -164,7 +164,7 @@ async function openShared(config: Config, logger: Logger, cleanups: Array<() => 
   const poolSize = await connectionBudget(database, config, logger);
   // Creates the embedded default's development key once (workers would race to create it).
   await loadMasterKey({ encryptionKey: config.encryptionKey, dataDir: config.dataDir, embedded: !config.databaseUrl, logger });
-  const redis: RedisHandle = await openRedis({ url: config.redisUrl, dataDir: config.dataDir, logger });
+  const redis: RedisHandle = await openRedis({ url: config.redisUrl, sentinel: config.redisSentinel, dataDir: config.dataDir, logger });
   cleanups.push(() => redis.close());
   const devCredentials = config.devTenant ? await ensureDevCredentials(database.db, config.dataDir) : undefined;
   let devChain: DevChain | undefined;
