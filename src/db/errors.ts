@@ -36,12 +36,16 @@ const UNREACHABLE = new Set([
 /**
  * SQLSTATEs of a database that is there but cannot serve now: connection
  * exceptions (08), insufficient resources such as "too many clients" (53),
- * operator intervention (57: shutdown, statement timeout, cancel) and
- * serialization failures or deadlocks (40001, 40P01).
+ * operator intervention (57: shutdown, statement timeout, cancel),
+ * serialization failures or deadlocks (40001, 40P01), and a write refused as
+ * read-only (25006): the connection reached a standby, which during a
+ * failover is the node being promoted (HAProxy sends connections to it as
+ * soon as Patroni names it primary, a moment before it accepts writes).
  */
 function retryableState(state: string): boolean {
-  return state.startsWith("08") || state.startsWith("53") || state.startsWith("57") || state === "40001" || state === "40P01";
+  return state.startsWith("08") || state.startsWith("53") || state.startsWith("57") || state === "40001" || state === "40P01" || state === READ_ONLY_TRANSACTION;
 }
+const READ_ONLY_TRANSACTION = "25006";
 
 /** The driver's own code (not a SQLSTATE) of an error or its causes. */
 function driverCode(err: unknown): string | undefined {
@@ -74,7 +78,14 @@ export function databaseOutage(err: unknown): AppError | undefined {
   if (err instanceof AppError) return undefined;
   const state = sqlState(err);
   if (state && retryableState(state)) {
-    const message = state === "53300" ? "the database has no free connections" : state === "57014" ? "the database statement timed out" : "the database is unavailable";
+    const message =
+      state === "53300"
+        ? "the database has no free connections"
+        : state === "57014"
+          ? "the database statement timed out"
+          : state === READ_ONLY_TRANSACTION
+            ? "the database is read-only here (a failover is under way)"
+            : "the database is unavailable";
     return new AppError("unavailable", message, { reason: "DATABASE_UNAVAILABLE", retryAfterSeconds: OUTAGE_RETRY_SECONDS }, { cause: err });
   }
   if (!state && driverCode(err)) {
