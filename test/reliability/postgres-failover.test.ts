@@ -99,27 +99,8 @@ describe("PostgreSQL failover through Patroni and HAProxy", () => {
     running = false;
     await Promise.all(loops);
 
-    // Every acknowledged append once, with its seq_no, gapless.
-    const db = postgres(topology.url, { max: 1, onnotice: () => {} });
-    let lost = 0;
-    let gaps = 0;
-    let duplicated = 0;
-    let forked = 0;
-    let checkpoints = 0;
-    try {
-      const rows = await db<{ source_ref: string; seq_no: string; leaf_hash: Buffer }[]>`SELECT source_ref, seq_no, leaf_hash FROM events WHERE stream_id = ${streamId} ORDER BY seq_no`;
-      const stored = new Map(rows.map((r) => [r.source_ref, Number(r.seq_no)]));
-      lost = [...acked].filter(([ref, seq]) => stored.get(ref) !== seq).length;
-      gaps = rows.filter((r, i) => Number(r.seq_no) !== i + 1).length;
-      duplicated = rows.length - stored.size;
-      // No fork: every signed checkpoint's root is the root of the stored leaves up to its size.
-      const signed = await db<{ tree_size: string; root_hash: Buffer }[]>`SELECT tree_size, root_hash FROM checkpoints WHERE stream_id = ${streamId}`;
-      checkpoints = signed.length;
-      const leaves = rows.map((r) => r.leaf_hash);
-      forked = signed.filter((c) => !referenceRoot(leaves.slice(0, Number(c.tree_size))).equals(c.root_hash)).length;
-    } finally {
-      await db.end();
-    }
+    // Every acknowledged append once, with its seq_no, gapless; no checkpoint disagreeing with the stored leaves.
+    const { lost, gaps, duplicated, forked, checkpoints } = await storedTruth(streamId, acked);
 
     // While a primary was missing: UNAVAILABLE with Retry-After, nothing else of 5xx.
     const failures = outcomes.filter((o) => o.status !== 200);
@@ -141,3 +122,24 @@ describe("PostgreSQL failover through Patroni and HAProxy", () => {
     expect(firstAppendMs.every(Number.isFinite)).toBe(true);
   });
 });
+
+/** What the database holds after the failovers, against what the clients were told. */
+async function storedTruth(streamId: string, acked: Map<string, number>) {
+  const db = postgres(topology.url, { max: 1, onnotice: () => {} });
+  try {
+    const rows = await db<{ source_ref: string; seq_no: string; leaf_hash: Buffer }[]>`SELECT source_ref, seq_no, leaf_hash FROM events WHERE stream_id = ${streamId} ORDER BY seq_no`;
+    const stored = new Map(rows.map((r) => [r.source_ref, Number(r.seq_no)]));
+    // No fork: every signed checkpoint's root is the root of the stored leaves up to its size.
+    const signed = await db<{ tree_size: string; root_hash: Buffer }[]>`SELECT tree_size, root_hash FROM checkpoints WHERE stream_id = ${streamId}`;
+    const leaves = rows.map((r) => r.leaf_hash);
+    return {
+      lost: [...acked].filter(([ref, seq]) => stored.get(ref) !== seq).length,
+      gaps: rows.filter((r, i) => Number(r.seq_no) !== i + 1).length,
+      duplicated: rows.length - stored.size,
+      forked: signed.filter((c) => !referenceRoot(leaves.slice(0, Number(c.tree_size))).equals(c.root_hash)).length,
+      checkpoints: signed.length,
+    };
+  } finally {
+    await db.end();
+  }
+}
