@@ -1,5 +1,6 @@
 import { equalBytes, fromHex, hexEquals, ReusedUtf8, toHex, utf8 } from "./bytes.js";
-import { jcs, leafText, type LeafRecord } from "./leaf.js";
+import { JsonBytes } from "./json-bytes.js";
+import { jcs, writeLeaf } from "./leaf.js";
 import { HASH_SIZE, leafHash, ProofError, ReusedSha256, rootFromInclusionProof, rootFromRangeProofFlat, type FlatLeafHashes, type Sha256Into } from "./merkle.js";
 import type { JsonLimits } from "./json.js";
 import { BUNDLE_FORMAT, readBundle, type AnchorReceipt, type BundleDocument } from "./bundle-document.js";
@@ -159,32 +160,26 @@ export function verifyBundle(value: unknown, options: VerifyOptions = {}): Verif
 /**
  * Every entry's leaf recomputed from its fields (and its payload digest, when
  * the payload is there). A bundle holds up to millions of entries, so this is
- * the verifier's hot loop: one reused SHA-256 state and one reused UTF-8
- * buffer, each leaf hash written into one flat buffer (which the range proof
- * reads) and compared with the entry's hex in place; no hasher, digest, byte
- * array or hex string per entry.
+ * the verifier's hot loop: one reused SHA-256 state and one reused buffer
+ * the leaf's and the payload's canonical bytes are written into (no string
+ * per value), each leaf hash written into one flat buffer (which the range
+ * proof reads) and compared with the entry's hex in place; no hasher,
+ * record, digest, byte array or hex string per entry.
  */
 function leavesCheck(b: BundleDocument, hasher: Sha256Into): { check: Check; leaves: FlatLeafHashes } {
   const failures: string[] = [];
   const leaves: FlatLeafHashes = { bytes: new Uint8Array(b.entries.length * HASH_SIZE), count: b.entries.length };
+  const out = new JsonBytes();
   const text = new ReusedUtf8();
   const digest = new Uint8Array(HASH_SIZE);
   let payloads = 0;
   for (let i = 0; i < b.entries.length; i++) {
     const e = b.entries[i]!;
-    const record: LeafRecord = {
-      stream_id: b.stream_id,
-      seq_no: e.seq_no,
-      source_ref: e.source_ref,
-      event_type: e.event_type,
-      occurred_at: e.occurred_at,
-      received_at: e.received_at,
-      payload_sha256: e.payload_sha256,
-    };
     // RFC 9162 leaf hash: SHA-256(0x00 || leaf bytes); the prefix byte stays at the buffer's start.
-    text.buffer[0] = 0x00;
-    const end = text.encode(leafText(record), 1);
-    hasher.digestInto(text.buffer.subarray(0, end), leaves.bytes, i * HASH_SIZE);
+    out.reset(1);
+    writeLeaf(out, e, b.stream_id);
+    out.buffer[0] = 0x00;
+    hasher.digestInto(out.buffer.subarray(0, out.at), leaves.bytes, i * HASH_SIZE);
     if (!hexEquals(leaves.bytes, i * HASH_SIZE, HASH_SIZE, e.leaf_hash)) {
       failures.push(`entry ${e.seq_no}: its fields do not hash to its leaf_hash`);
       // The range proof is of the leaf hashes the bundle states, so that it reports on its own.
@@ -194,18 +189,25 @@ function leavesCheck(b: BundleDocument, hasher: Sha256Into): { check: Check; lea
       payloads++;
       // The flag is part of what the document claims: a payload it says is withheld is a contradiction.
       if (!b.payloads_included) failures.push(`entry ${e.seq_no}: carries a payload though payloads_included is false`);
-      let canonical: string | undefined;
-      try {
-        canonical = jcs(e.payload);
-      } catch {
-        canonical = undefined;
-      }
       let matches = false;
-      if (canonical !== undefined) {
-        // Encoded first: encode may grow the buffer, and `text.buffer` read before it would be the old one.
-        const end = text.encode(canonical);
-        hasher.digestInto(text.buffer.subarray(0, end), digest, 0);
+      out.reset(0);
+      if (out.jcs(e.payload) && !out.loneSurrogate) {
+        hasher.digestInto(out.buffer.subarray(0, out.at), digest, 0);
         matches = hexEquals(digest, 0, HASH_SIZE, e.payload_sha256);
+      } else {
+        // What the writer does not take (a lone surrogate, a value JSON.parse does not make) the general canonicalizer decides.
+        let canonical: string | undefined;
+        try {
+          canonical = jcs(e.payload);
+        } catch {
+          canonical = undefined;
+        }
+        if (canonical !== undefined) {
+          // Encoded first: encode may grow the buffer, and `text.buffer` read before it would be the old one.
+          const end = text.encode(canonical);
+          hasher.digestInto(text.buffer.subarray(0, end), digest, 0);
+          matches = hexEquals(digest, 0, HASH_SIZE, e.payload_sha256);
+        }
       }
       if (!matches) failures.push(`entry ${e.seq_no}: the payload does not match payload_sha256`);
     } else if (b.payloads_included) {

@@ -1,6 +1,7 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import canonicalize from "canonicalize";
 import { toHex, utf8 } from "./bytes.js";
+import type { JsonBytes } from "./json-bytes.js";
 import { readJsonObject } from "./json.js";
 
 /**
@@ -44,6 +45,42 @@ export function leafText(r: LeafRecord): string {
 }
 
 export const leafBytesOf = (r: LeafRecord): Uint8Array => utf8(leafText(r));
+
+const LEAF_PIECES = ['{"event_type":', ',"occurred_at":', ',"payload_sha256":', ',"received_at":', ',"seq_no":', ',"source_ref":', ',"stream_id":', ',"v":1}'].map(utf8);
+const [OPEN, OCCURRED_AT, PAYLOAD_SHA256, RECEIVED_AT, SEQ_NO, SOURCE_REF, STREAM_ID, CLOSE] = LEAF_PIECES as [
+  Uint8Array,
+  Uint8Array,
+  Uint8Array,
+  Uint8Array,
+  Uint8Array,
+  Uint8Array,
+  Uint8Array,
+  Uint8Array,
+];
+
+/**
+ * leafBytesOf of the fields and `streamId`, written into `out` from its `at`,
+ * with no record, string or array per leaf: the bundle verifier's form (the
+ * spec holds the two to the same bytes).
+ */
+export function writeLeaf(out: JsonBytes, r: Omit<LeafRecord, "stream_id">, streamId: string): void {
+  if (!Number.isSafeInteger(r.seq_no)) throw new CanonicalizationError("seq_no must be an integer");
+  out.raw(OPEN);
+  out.string(r.event_type);
+  out.raw(OCCURRED_AT);
+  out.string(r.occurred_at);
+  out.raw(PAYLOAD_SHA256);
+  out.string(r.payload_sha256);
+  out.raw(RECEIVED_AT);
+  out.string(r.received_at);
+  out.raw(SEQ_NO);
+  out.number(r.seq_no);
+  out.raw(SOURCE_REF);
+  out.string(r.source_ref);
+  out.raw(STREAM_ID);
+  out.string(streamId);
+  out.raw(CLOSE);
+}
 
 /** Hex SHA-256 of the payload's JCS form. */
 export const payloadDigest = (payload: unknown): string => toHex(sha256(utf8(jcs(payload))));

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { auditPath, buildBundle, newSigner, TAMPERS } from "../../test/support/bundles.js";
-import { EMPTY_ROOT as SERVER_EMPTY_ROOT, leafHash as serverLeafHash, nodeHash as serverNodeHash } from "../crypto/rfc9162.js";
+import { EMPTY_ROOT as SERVER_EMPTY_ROOT, leafHash as serverLeafHash, nodeHash as serverNodeHash, nodeSha256Into } from "../crypto/rfc9162.js";
 import { signNote } from "../proofstream/note.js";
 import { fromBase64, toBase64, toHex, utf8 } from "./bytes.js";
 import { verifyDocument } from "./document.js";
@@ -235,5 +235,27 @@ describe("a bundle whose payloads outgrow its leaf texts", () => {
     const report = verifyDocument(JSON.stringify(bundle), { pinnedKey: signer.verifierKey });
     expect(report.checks.find((c) => c.name === "leaves")).toMatchObject({ status: "pass" });
     expect(report.valid).toBe(true);
+  });
+});
+
+describe("a bundle of any characters", () => {
+  // Keys out of order and integer-like (which JSON.parse puts first), escapes, controls, 2- to 4-byte UTF-8.
+  const payloadOf = (seq: number) => ({ é: `line\n"q" \\ / 😀 \u0001 ${seq}`, "10": [seq, -0.5, 1e21, null, true], "9": { z: "\u2028", a: {} }, "": "" });
+  const { bundle, signer } = buildBundle({ size: 9, from: 2, to: 8, payloads: true, payloadOf });
+  const pin = { pinnedKey: signer.verifierKey };
+
+  it("recomputes each leaf and payload digest, with the library's SHA-256 and with node:crypto's", () => {
+    for (const options of [pin, { ...pin, sha256: nodeSha256Into }]) {
+      const report = verifyDocument(JSON.stringify(bundle), options);
+      expect(report.checks.find((c) => c.name === "leaves")).toEqual({ name: "leaves", status: "pass", detail: "7 leaves recomputed, 7 payload digests checked" });
+      expect(report.valid).toBe(true);
+    }
+  });
+
+  it("fails a payload JCS refuses (a lone surrogate) as one that does not match its digest", () => {
+    const tampered = JSON.parse(JSON.stringify(bundle)) as typeof bundle;
+    tampered.entries[2]!.payload = { text: "\ud800" };
+    const report = verifyDocument(JSON.stringify(tampered), pin);
+    expect(report.checks.find((c) => c.name === "leaves")).toEqual({ name: "leaves", status: "fail", detail: "entry 4: the payload does not match payload_sha256" });
   });
 });
