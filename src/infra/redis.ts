@@ -104,20 +104,11 @@ export async function openSentinelRedis(sentinel: RedisSentinelSettings, url: st
     reconnectOnError: (err) => (err.message.startsWith("READONLY") ? 2 : false),
   };
   const described = `redis-sentinel://${sentinel.sentinels.map((s) => `${s.host}:${s.port}`).join(",")}/${sentinel.masterName}`;
-  const probe = new Redis({ ...base, lazyConnect: true, connectTimeout: DEPENDENCY_PROBE_MS, maxRetriesPerRequest: 0, enableOfflineQueue: false, sentinelRetryStrategy: () => null });
-  let cause: Error | undefined;
-  probe.on("error", (err: Error) => (cause ??= err));
-  try {
-    await withTimeout(
-      probe.connect().then(() => probe.ping()),
-      DEPENDENCY_PROBE_MS,
-      `no answer within ${DEPENDENCY_PROBE_MS} ms`,
-    );
-  } catch (err) {
-    throw new Error(`Redis through the sentinels ${described} (ATTESTO_REDIS_SENTINELS) is not usable: ${(cause ?? (err as Error)).message}`);
-  } finally {
-    probe.disconnect();
-  }
+  await pingOnce(
+    new Redis({ ...base, lazyConnect: true, connectTimeout: DEPENDENCY_PROBE_MS, maxRetriesPerRequest: 0, enableOfflineQueue: false, sentinelRetryStrategy: () => null }),
+    DEPENDENCY_PROBE_MS,
+    `Redis through the sentinels ${described} (ATTESTO_REDIS_SENTINELS)`,
+  );
   return redisHandle(described, (extra) => new Redis({ ...base, lazyConnect: false, ...extra }), logger);
 }
 
@@ -128,6 +119,11 @@ export async function openSentinelRedis(sentinel: RedisSentinelSettings, url: st
  */
 export async function probeRedis(url: string, timeoutMs = DEPENDENCY_PROBE_MS): Promise<void> {
   const probe = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  await pingOnce(probe, timeoutMs, `Redis at ${withoutCredentials(url)} (REDIS_URL)`);
+}
+
+/** Connects a lazy, non-retrying connection and pings once; throws naming `what` (never a credential) with the cause. */
+async function pingOnce(probe: Redis, timeoutMs: number, what: string): Promise<void> {
   // ioredis reports the cause (refused, DNS, TLS) as an event; the promise only says the connection closed.
   let cause: Error | undefined;
   probe.on("error", (err: Error) => (cause ??= err));
@@ -138,7 +134,7 @@ export async function probeRedis(url: string, timeoutMs = DEPENDENCY_PROBE_MS): 
       `no answer within ${timeoutMs} ms`,
     );
   } catch (err) {
-    throw new Error(`Redis at ${withoutCredentials(url)} (REDIS_URL) is not usable: ${(cause ?? (err as Error)).message}`);
+    throw new Error(`${what} is not usable: ${(cause ?? (err as Error)).message}`);
   } finally {
     probe.disconnect();
   }

@@ -1,8 +1,7 @@
-import http from "node:http";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { referenceRoot } from "../support/proofstream.js";
-import { call, freePort, LONG, report, ServerProcess, serverEnv, sharedServices, sleep, tenantOn } from "./support.js";
+import { call, freePort, LONG, report, ServerProcess, serverEnv, sharedServices, sleep, tenantOn, webhookReceiver } from "./support.js";
 
 /**
  * kill -9 at random moments under AppendEvent load from several clients, at
@@ -15,19 +14,10 @@ const KILLS = Number(process.env.ATTESTO_CRASH_KILLS ?? (LONG ? 50 : 20));
 const CLIENTS = 4;
 let server: ServerProcess;
 let tenant: { tenantId: string; key: string };
-let receiver: http.Server;
-const received = new Map<string, number>();
+let receiver: Awaited<ReturnType<typeof webhookReceiver>>;
 
 beforeAll(async () => {
-  receiver = http.createServer((req, res) => {
-    const id = String(req.headers["webhook-id"] ?? "");
-    req.resume();
-    req.on("end", () => {
-      received.set(id, (received.get(id) ?? 0) + 1);
-      res.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+  receiver = await webhookReceiver();
   server = new ServerProcess("crash", serverEnv({ ...sharedServices("crash"), PORT: String(await freePort()), ATTESTO_SHUTDOWN_GRACE_MS: "2000" }));
   await server.start();
   tenant = await tenantOn(server.url);
@@ -39,8 +29,7 @@ afterAll(async () => {
 
 describe("crash", () => {
   it(`kill -9 ${KILLS} times under load: acknowledged events kept once, gapless, checkpoints consistent, deliveries delivered`, async () => {
-    const { port } = receiver.address() as { port: number };
-    const sub = await call(server.url, tenant.key, "WebhookService/CreateSubscription", { name: "crash", url: `http://127.0.0.1:${port}/hook`, eventTypes: ["proofstream.checkpointed"] });
+    const sub = await call(server.url, tenant.key, "WebhookService/CreateSubscription", { name: "crash", url: receiver.url, eventTypes: ["proofstream.checkpointed"] });
     expect(sub.status).toBe(200);
     const streams: string[] = [];
     for (const name of ["crash-a", "crash-b"]) streams.push((await call(server.url, tenant.key, "ProofstreamService/CreateStream", { name })).json.stream.id);
@@ -114,7 +103,7 @@ describe("crash", () => {
       for (let i = 0; i < 120; i++) {
         const rows = await db<{ id: string; status: string }[]>`SELECT id, status FROM webhook_deliveries WHERE subscription_id = ${sub.json.subscription.id}`;
         statuses = rows.reduce<Record<string, number>>((m, r) => ((m[r.status] = (m[r.status] ?? 0) + 1), m), {});
-        undelivered = rows.filter((r) => r.status !== "succeeded" || !received.has(r.id)).map((r) => r.id);
+        undelivered = rows.filter((r) => r.status !== "succeeded" || !receiver.received.has(r.id)).map((r) => r.id);
         if (rows.length > 0 && undelivered.length === 0) break;
         await sleep(500);
       }
@@ -122,7 +111,7 @@ describe("crash", () => {
       await db.end();
     }
     const deliveries = Object.values(statuses).reduce((a, b) => a + b, 0);
-    const redelivered = [...received.values()].filter((c) => c > 1).length;
+    const redelivered = [...receiver.received.values()].filter((c) => c > 1).length;
     report({
       section: "crash",
       check: `kill -9 ×${KILLS} at random moments under ${CLIENTS} appending clients (2 streams)`,

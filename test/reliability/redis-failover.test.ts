@@ -1,8 +1,7 @@
-import http from "node:http";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MASTER_NAME, SentinelTopology } from "./sentinel.js";
-import { call, freePort, LONG, quantile, report, ServerProcess, serverEnv, sharedServices, sleep, tenantOn } from "./support.js";
+import { call, freePort, LONG, quantile, report, ServerProcess, serverEnv, sharedServices, sleep, tenantOn, webhookReceiver } from "./support.js";
 
 /**
  * Redis failover (issue 28, Redis half): Attesto configured through Sentinel
@@ -19,19 +18,10 @@ const CLIENTS = 4;
 let topology: SentinelTopology;
 let server: ServerProcess;
 let tenant: { tenantId: string; key: string };
-let receiver: http.Server;
-const received = new Map<string, number>();
+let receiver: Awaited<ReturnType<typeof webhookReceiver>>;
 
 beforeAll(async () => {
-  receiver = http.createServer((req, res) => {
-    const id = String(req.headers["webhook-id"] ?? "");
-    req.resume();
-    req.on("end", () => {
-      received.set(id, (received.get(id) ?? 0) + 1);
-      res.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+  receiver = await webhookReceiver();
   topology = await SentinelTopology.create();
   const { DATABASE_URL, ATTESTO_QUEUE_PREFIX } = sharedServices("redis_failover");
   server = new ServerProcess(
@@ -62,8 +52,7 @@ async function checkpointSize(streamId: string): Promise<number> {
 
 describe("Redis failover through Sentinel", () => {
   it(`master killed -9 ${FAILOVERS} times under appends: nothing acknowledged lost, checkpoints go on, deliveries delivered`, async () => {
-    const { port } = receiver.address() as { port: number };
-    const sub = await call(server.url, tenant.key, "WebhookService/CreateSubscription", { name: "failover", url: `http://127.0.0.1:${port}/hook`, eventTypes: ["proofstream.checkpointed"] });
+    const sub = await call(server.url, tenant.key, "WebhookService/CreateSubscription", { name: "failover", url: receiver.url, eventTypes: ["proofstream.checkpointed"] });
     expect(sub.status).toBe(200);
     const streamId = (await call(server.url, tenant.key, "ProofstreamService/CreateStream", { name: "redis-failover" })).json.stream.id as string;
     // The server's queues live on the sentinels' master, not on some other Redis.
@@ -141,14 +130,14 @@ describe("Redis failover through Sentinel", () => {
       for (let i = 0; i < 120; i++) {
         const all = await db<{ id: string; status: string }[]>`SELECT id, status FROM webhook_deliveries WHERE subscription_id = ${sub.json.subscription.id}`;
         deliveries = all.length;
-        undelivered = all.filter((r) => r.status !== "succeeded" || !received.has(r.id)).map((r) => r.id);
+        undelivered = all.filter((r) => r.status !== "succeeded" || !receiver.received.has(r.id)).map((r) => r.id);
         if (all.length > 0 && undelivered.length === 0) break;
         await sleep(500);
       }
     } finally {
       await db.end();
     }
-    const redelivered = [...received.values()].filter((count) => count > 1).length;
+    const redelivered = [...receiver.received.values()].filter((count) => count > 1).length;
     const keysAtEnd = await topology.masterKeys();
     const ms = (values: number[]) => (values.length ? `p50 ${(quantile(values, 0.5) / 1000).toFixed(1)} s, max ${(Math.max(...values) / 1000).toFixed(1)} s` : "none");
     const ok = keysAtEnd > 0 && lost === 0 && gaps === 0 && duplicated === 0 && stalled === 0 && covered === rows.length && deliveries > 0 && undelivered.length === 0 && acked.size > 0;

@@ -2,6 +2,7 @@ import { spawn, execFile, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { appendFileSync, chmodSync, chownSync, existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
+import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -282,3 +283,22 @@ export const quantile = (values: number[], q: number) => {
 };
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A webhook receiver on loopback that answers 200 to everything and counts
+ * each delivery by its webhook-id (a count above 1 is a redelivery).
+ */
+export async function webhookReceiver(): Promise<{ url: string; received: Map<string, number>; close(): void }> {
+  const received = new Map<string, number>();
+  const server = http.createServer((req, res) => {
+    const id = String(req.headers["webhook-id"] ?? "");
+    req.resume();
+    req.on("end", () => {
+      received.set(id, (received.get(id) ?? 0) + 1);
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return { url: `http://127.0.0.1:${port}/hook`, received, close: () => server.close() };
+}
