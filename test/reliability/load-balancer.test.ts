@@ -2,7 +2,10 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TenantService } from "../../gen/ts/attesto/v1/tenant_pb.js";
 import { call, freePort, keepOutput, report, ServerProcess, serverEnv, sharedServices, sleep, tenantOn } from "./support.js";
 
 /**
@@ -19,6 +22,8 @@ const INSTANCES = 3;
 let dir: string;
 let haproxy: ChildProcess;
 let lbUrl: string;
+/** The same instances for gRPC: HAProxy speaking h2c on both sides. */
+let lbH2cUrl: string;
 const servers: ServerProcess[] = [];
 let tenant: { tenantId: string; key: string };
 
@@ -31,7 +36,7 @@ beforeAll(async () => {
     servers.push(server);
   }
   dir = mkdtempSync(path.join(tmpdir(), "attesto-haproxy-"));
-  const port = await freePort();
+  const [port, h2cPort] = [await freePort(), await freePort()];
   const cfg = path.join(dir, "haproxy.cfg");
   writeFileSync(
     cfg,
@@ -57,11 +62,21 @@ beforeAll(async () => {
       "  http-check expect status 200",
       "  default-server inter 500ms fall 2 rise 2",
       ...servers.map((s, i) => `  server a${i} ${new URL(s.url).host} check`),
+      "frontend grpc",
+      `  bind 127.0.0.1:${h2cPort} proto h2`,
+      "  default_backend attesto_h2c",
+      "backend attesto_h2c",
+      "  balance roundrobin",
+      "  option httpchk GET /readyz",
+      "  http-check expect status 200",
+      "  default-server inter 500ms fall 2 rise 2",
+      ...servers.map((s, i) => `  server g${i} ${new URL(s.url).host} proto h2 check`),
       "",
     ].join("\n"),
   );
   haproxy = spawn("haproxy", ["-f", cfg, "-db"], { stdio: "ignore" });
   lbUrl = `http://127.0.0.1:${port}`;
+  lbH2cUrl = `http://127.0.0.1:${h2cPort}`;
   for (let i = 0; i < 100; i++) {
     if (
       (await fetch(`${lbUrl}/readyz`).then(
@@ -81,6 +96,22 @@ afterAll(async () => {
 });
 
 describe("instances behind HAProxy", () => {
+  it("serves gRPC over h2c through HAProxy, to every instance in turn", async () => {
+    const client = createClient(
+      TenantService,
+      createGrpcTransport({
+        baseUrl: lbH2cUrl,
+        interceptors: [
+          (next) => (req) => {
+            req.header.set("authorization", `Bearer ${tenant.key}`);
+            return next(req);
+          },
+        ],
+      }),
+    );
+    for (let i = 0; i < INSTANCES * 2; i++) expect((await client.getCurrentTenant({})).tenant?.id).toBe(tenant.tenantId);
+  });
+
   it("one drained with SIGTERM cuts no request; one killed -9 is routed around; nothing acknowledged is lost", async () => {
     const streamId = (await call(lbUrl, tenant.key, "ProofstreamService/CreateStream", { name: "behind-haproxy" })).json.stream.id as string;
     let phase = "warm";
