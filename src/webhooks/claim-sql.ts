@@ -40,20 +40,22 @@ export interface ClaimRow extends Record<string, unknown> {
  * released once are outside the order: they neither wait nor hold others.
  */
 export function claimStatement(ids: string[], leaseMs: number): SQL {
+  // Each id is looked up by its primary key, one by one (LATERAL): a plan that joins the
+  // subscription first scanned every pending delivery of it per batch whenever the statistics
+  // were thin (a young or fast-growing table), 5 ms for 10 rows at a backlog of 5,000. One
+  // parameter (a JSON array) whatever the batch size: one prepared statement, planned once.
   return sql`WITH cur AS (
-      SELECT d.id, d.in_flight_until AS lease, d.attempt_count AS previous_number, d.last_attempt_at AS previous_start,
-        d.subscription_id, d.ordering_key, d.ordering_seq, d.held_since, s.ordering_bound_seconds AS bound,
-        (s.ordered AND d.ordering_key IS NOT NULL AND d.final_attempt IS NULL AND d.released_after_bound_at IS NULL) AS in_order
-      FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id
-      WHERE d.id IN (${sql.join(
-        ids.map((id) => sql`${id}`),
-        sql`, `,
-      )}) AND d.status = 'pending'
-        AND (d.in_flight_until IS NULL OR d.in_flight_until < now())
-        AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= now() + make_interval(secs => ${EARLY_SLACK_MS / 1000}))
-        AND s.deleted_at IS NULL AND (s.enabled OR d.test)
-      ORDER BY d.id
-      FOR UPDATE OF d SKIP LOCKED
+      SELECT d.* FROM jsonb_array_elements_text(${JSON.stringify(ids)}::text::jsonb) AS i(id) CROSS JOIN LATERAL (
+        SELECT d.id, d.in_flight_until AS lease, d.attempt_count AS previous_number, d.last_attempt_at AS previous_start,
+          d.subscription_id, d.ordering_key, d.ordering_seq, d.held_since, s.ordering_bound_seconds AS bound,
+          (s.ordered AND d.ordering_key IS NOT NULL AND d.final_attempt IS NULL AND d.released_after_bound_at IS NULL) AS in_order
+        FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id
+        WHERE d.id = i.id AND d.status = 'pending'
+          AND (d.in_flight_until IS NULL OR d.in_flight_until < now())
+          AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= now() + make_interval(secs => ${EARLY_SLACK_MS / 1000}))
+          AND s.deleted_at IS NULL AND (s.enabled OR d.test)
+        FOR UPDATE OF d SKIP LOCKED
+      ) d
     ), waiting AS (
       -- Ordered deliveries with an earlier delivery of their key pending; hold: still within the bound.
       SELECT c.id, coalesce(c.held_since, now()) AS since, c.bound,
