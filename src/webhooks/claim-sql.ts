@@ -40,20 +40,22 @@ export interface ClaimRow extends Record<string, unknown> {
  * released once are outside the order: they neither wait nor hold others.
  */
 export function claimStatement(ids: string[], leaseMs: number): SQL {
+  // Each id is looked up by its primary key, one by one (LATERAL): a plan that joins the
+  // subscription first scanned every pending delivery of it per batch whenever the statistics
+  // were thin (a young or fast-growing table), 5 ms for 10 rows at a backlog of 5,000. One
+  // parameter (a JSON array) whatever the batch size: one prepared statement, planned once.
   return sql`WITH cur AS (
-      SELECT d.id, d.in_flight_until AS lease, d.attempt_count AS previous_number, d.last_attempt_at AS previous_start,
-        d.subscription_id, d.ordering_key, d.ordering_seq, d.held_since, s.ordering_bound_seconds AS bound,
-        (s.ordered AND d.ordering_key IS NOT NULL AND d.final_attempt IS NULL AND d.released_after_bound_at IS NULL) AS in_order
-      FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id
-      WHERE d.id IN (${sql.join(
-        ids.map((id) => sql`${id}`),
-        sql`, `,
-      )}) AND d.status = 'pending'
-        AND (d.in_flight_until IS NULL OR d.in_flight_until < now())
-        AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= now() + make_interval(secs => ${EARLY_SLACK_MS / 1000}))
-        AND s.deleted_at IS NULL AND (s.enabled OR d.test)
-      ORDER BY d.id
-      FOR UPDATE OF d SKIP LOCKED
+      SELECT d.* FROM jsonb_array_elements_text(${JSON.stringify([...ids].sort())}::text::jsonb) AS i(id) CROSS JOIN LATERAL (
+        SELECT d.id, d.in_flight_until AS lease, d.attempt_count AS previous_number, d.last_attempt_at AS previous_start,
+          d.subscription_id, d.ordering_key, d.ordering_seq, d.held_since, s.ordering_bound_seconds AS bound,
+          (s.ordered AND d.ordering_key IS NOT NULL AND d.final_attempt IS NULL AND d.released_after_bound_at IS NULL) AS in_order
+        FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id
+        WHERE d.id = i.id AND d.status = 'pending'
+          AND (d.in_flight_until IS NULL OR d.in_flight_until < now())
+          AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= now() + make_interval(secs => ${EARLY_SLACK_MS / 1000}))
+          AND s.deleted_at IS NULL AND (s.enabled OR d.test)
+        FOR UPDATE OF d SKIP LOCKED
+      ) d
     ), waiting AS (
       -- Ordered deliveries with an earlier delivery of their key pending; hold: still within the bound.
       SELECT c.id, coalesce(c.held_since, now()) AS since, c.bound,
@@ -91,6 +93,68 @@ export function claimStatement(ids: string[], leaseMs: number): SQL {
       -- Ordering turned off since the row was written: the attempt is unordered.
       CASE WHEN s.ordered THEN c.ordering_key END AS ordering_key, c.released_after_bound_at
     FROM claimed c JOIN webhook_subscriptions s ON s.id = c.subscription_id`;
+}
+
+/** An attempt's end as the finish statement reads it (JSON, snake_case). */
+export interface FinishRow {
+  id: string;
+  subscription_id: string;
+  number: number;
+  started_at: string;
+  finished_at: string;
+  latency_ms: number;
+  status_code: number | null;
+  error_kind: string;
+  excerpt: string;
+  status: string;
+  reason: string | null;
+  next_at: string | null;
+}
+
+/**
+ * One statement for a batch of ended attempts: each attempt row written
+ * (replacing an "interrupted" placeholder not yet committed to the
+ * deliveries Proofstream) and each delivery moved on, unless it moved on
+ * without it (its lease ran out and another worker took over). 410 Gone
+ * disables the subscription and stops its other pending deliveries in the
+ * same commit. Returns (id, number) of the deliveries that moved on.
+ */
+export function finishStatement(rows: FinishRow[]): SQL {
+  const sorted = [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.number - b.number));
+  return sql`WITH v AS (
+        SELECT * FROM jsonb_to_recordset(${JSON.stringify(sorted)}::text::jsonb) AS v(id text, subscription_id text, number int,
+          started_at timestamptz, finished_at timestamptz, latency_ms int, status_code int, error_kind text, excerpt text, status text, reason text,
+          next_at timestamptz)
+      ), cur AS (
+        -- Each row by its primary key (LATERAL), locked and checked before the update: a join
+        -- planned on thin statistics scanned every pending delivery per batch (9 ms for 10 rows at a
+        -- backlog of 5,000). Locked in id order, so that two finishes never wait for each other in turn.
+        SELECT v.id, v.number, v.status, v.reason, v.next_at FROM v CROSS JOIN LATERAL (
+          SELECT 1 FROM webhook_deliveries d
+          WHERE d.id = v.id AND d.attempt_count = v.number AND d.status = 'pending' AND d.in_flight_until IS NOT NULL
+          FOR UPDATE OF d) l
+      ), gone AS (
+        UPDATE webhook_subscriptions s SET enabled = false, disabled_reason = 'gone', updated_at = now()
+        FROM (SELECT DISTINCT subscription_id FROM v WHERE reason = 'gone') g
+        WHERE s.id = g.subscription_id AND s.enabled
+        RETURNING s.id
+      ), stopped AS (
+        UPDATE webhook_deliveries o SET status = 'failed', failure_reason = 'subscription_disabled', next_attempt_at = NULL,
+          completed_at = now()
+        FROM gone WHERE o.subscription_id = gone.id AND o.status = 'pending' AND o.id NOT IN (SELECT id FROM v)
+      ), a AS (
+        INSERT INTO webhook_attempts (delivery_id, number, started_at, finished_at, latency_ms, status_code, error_kind, response_excerpt)
+        SELECT id, number, started_at, finished_at, latency_ms, status_code, error_kind, excerpt FROM v
+        ON CONFLICT (delivery_id, number) DO UPDATE SET finished_at = excluded.finished_at, latency_ms = excluded.latency_ms,
+          status_code = excluded.status_code, error_kind = excluded.error_kind, response_excerpt = excluded.response_excerpt
+          -- A placeholder already committed to the deliveries Proofstream stays as committed.
+          WHERE webhook_attempts.error_kind = 'interrupted' AND webhook_attempts.seq_no IS NULL
+      )
+      UPDATE webhook_deliveries d SET status = v.status, failure_reason = v.reason, next_attempt_at = v.next_at,
+        in_flight_until = NULL, completed_at = CASE WHEN v.status = 'pending' THEN NULL ELSE now() END
+      FROM cur v
+      WHERE d.id = v.id
+      RETURNING d.id, v.number`;
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Db } from "../db/db.js";
 import { AppError, notFound } from "../errors.js";
 import type { AttemptErrorKind } from "./schema.js";
 import { webhookDeliveries, webhookSubscriptions } from "./schema.js";
-import { claimStatement, wakeNextStatement, type ClaimRow } from "./claim-sql.js";
+import { claimStatement, finishStatement, wakeNextStatement, type ClaimRow, type FinishRow } from "./claim-sql.js";
 import { deliveryOrdering, type DeliveryOrdering } from "./ordering.js";
 
 /** A delivery whose next attempt this worker now owns, with what signing it needs. */
@@ -142,7 +142,7 @@ export class DeliveryRows {
    * Returns the keys (id#number) whose delivery moved on.
    */
   async finish(attempts: FinishedAttempt[]): Promise<Set<string>> {
-    const rows = attempts.map((a) => ({
+    const rows = attempts.map((a): FinishRow => ({
       id: a.id,
       subscription_id: a.subscriptionId,
       number: a.number,
@@ -156,32 +156,7 @@ export class DeliveryRows {
       reason: a.reason,
       next_at: a.nextAt?.toISOString() ?? null,
     }));
-    const applied = await this.#query<{ id: string; number: number }>(sql`WITH v AS (
-            SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) AS v(id text, subscription_id text, number int,
-              started_at timestamptz, finished_at timestamptz, latency_ms int, status_code int, error_kind text, excerpt text, status text, reason text,
-              next_at timestamptz)
-          ), gone AS (
-            UPDATE webhook_subscriptions s SET enabled = false, disabled_reason = 'gone', updated_at = now()
-            FROM (SELECT DISTINCT subscription_id FROM v WHERE reason = 'gone') g
-            WHERE s.id = g.subscription_id AND s.enabled
-            RETURNING s.id
-          ), stopped AS (
-            UPDATE webhook_deliveries o SET status = 'failed', failure_reason = 'subscription_disabled', next_attempt_at = NULL,
-              completed_at = now()
-            FROM gone WHERE o.subscription_id = gone.id AND o.status = 'pending' AND o.id NOT IN (SELECT id FROM v)
-          ), a AS (
-            INSERT INTO webhook_attempts (delivery_id, number, started_at, finished_at, latency_ms, status_code, error_kind, response_excerpt)
-            SELECT id, number, started_at, finished_at, latency_ms, status_code, error_kind, excerpt FROM v
-            ON CONFLICT (delivery_id, number) DO UPDATE SET finished_at = excluded.finished_at, latency_ms = excluded.latency_ms,
-              status_code = excluded.status_code, error_kind = excluded.error_kind, response_excerpt = excluded.response_excerpt
-              -- A placeholder already committed to the deliveries Proofstream stays as committed.
-              WHERE webhook_attempts.error_kind = 'interrupted' AND webhook_attempts.seq_no IS NULL
-          )
-          UPDATE webhook_deliveries d SET status = v.status, failure_reason = v.reason, next_attempt_at = v.next_at,
-            in_flight_until = NULL, completed_at = CASE WHEN v.status = 'pending' THEN NULL ELSE now() END
-          FROM v
-          WHERE d.id = v.id AND d.attempt_count = v.number AND d.status = 'pending' AND d.in_flight_until IS NOT NULL
-          RETURNING d.id, v.number`);
+    const applied = await this.#query<{ id: string; number: number }>(finishStatement(rows));
     return new Set(applied.map((r) => `${r.id}#${r.number}`));
   }
 
