@@ -75,7 +75,11 @@ async function main() {
       const order = SIZES.map((_, i) => SIZES[(i + round) % SIZES.length]!);
       for (const size of order) {
         // Incompressible (random base64): repeated characters would be compressed away by TOAST and WAL would look free.
-        const fillers = Array.from({ length: 64 }, () => randomBytes(Math.ceil(((size - 40) * 3) / 4)).toString("base64").slice(0, size - 40));
+        const fillers = Array.from({ length: 64 }, () =>
+          randomBytes(Math.ceil(((size - 40) * 3) / 4))
+            .toString("base64")
+            .slice(0, size - 40),
+        );
         const before = (await sql<Array<{ lsn: string }>>`SELECT pg_current_wal_lsn()::text AS lsn`)[0]!.lsn;
         const pgBefore = treeCpuSeconds(postmaster);
         const serverBefore = treeCpuSeconds(serverPid);
@@ -87,7 +91,10 @@ async function main() {
             {
               setupRequest: (req) => {
                 const i = n++;
-                return { ...req, body: JSON.stringify({ streamId: streams.get(size), sourceRef: `cap-${i}`, eventType: "bench.event", occurredAt: OCCURRED, payload: { i, filler: fillers[i % fillers.length] } }) };
+                return {
+                  ...req,
+                  body: JSON.stringify({ streamId: streams.get(size), sourceRef: `cap-${i}`, eventType: "bench.event", occurredAt: OCCURRED, payload: { i, filler: fillers[i % fillers.length] } }),
+                };
               },
             },
           ],
