@@ -6,6 +6,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TenantService } from "../../gen/ts/attesto/v1/tenant_pb.js";
+import { attestoHaproxyConfig } from "../../scripts/topology/instances.js";
 import { call, freePort, keepOutput, report, ServerProcess, serverEnv, sharedServices, sleep, tenantOn } from "./support.js";
 
 /**
@@ -38,42 +39,7 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), "attesto-haproxy-"));
   const [port, h2cPort] = [await freePort(), await freePort()];
   const cfg = path.join(dir, "haproxy.cfg");
-  writeFileSync(
-    cfg,
-    [
-      "global",
-      "  maxconn 1000",
-      "defaults",
-      "  mode http",
-      "  timeout connect 2s",
-      "  timeout client 30s",
-      "  timeout server 30s",
-      "  timeout check 1s",
-      "  retries 3",
-      "  option redispatch 1",
-      // A request whose connection failed, or whose server closed without answering, goes to another instance.
-      "  retry-on conn-failure empty-response",
-      "frontend http",
-      `  bind 127.0.0.1:${port}`,
-      "  default_backend attesto",
-      "backend attesto",
-      "  balance roundrobin",
-      "  option httpchk GET /readyz",
-      "  http-check expect status 200",
-      "  default-server inter 500ms fall 2 rise 2",
-      ...servers.map((s, i) => `  server a${i} ${new URL(s.url).host} check`),
-      "frontend grpc",
-      `  bind 127.0.0.1:${h2cPort} proto h2`,
-      "  default_backend attesto_h2c",
-      "backend attesto_h2c",
-      "  balance roundrobin",
-      "  option httpchk GET /readyz",
-      "  http-check expect status 200",
-      "  default-server inter 500ms fall 2 rise 2",
-      ...servers.map((s, i) => `  server g${i} ${new URL(s.url).host} proto h2 check`),
-      "",
-    ].join("\n"),
-  );
+  writeFileSync(cfg, attestoHaproxyConfig({ httpPort: port, h2cPort, instances: servers.map((s) => new URL(s.url).host) }));
   haproxy = spawn("haproxy", ["-f", cfg, "-db"], { stdio: "ignore" });
   lbUrl = `http://127.0.0.1:${port}`;
   lbH2cUrl = `http://127.0.0.1:${h2cPort}`;

@@ -2,7 +2,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDevChain, type DevChain } from "../../src/anchoring/devchain.js";
 import { referenceRoot } from "../support/proofstream.js";
-import { PatroniTopology } from "./patroni.js";
+import { PatroniTopology } from "../../scripts/topology/patroni.js";
 import { call, freePort, keepOutput, LONG, quantile, report, ServerProcess, serverEnv, sharedServices, sleep, tenantOn, webhookReceiver } from "./support.js";
 
 /**

@@ -1,6 +1,6 @@
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MASTER_NAME, SentinelTopology } from "./sentinel.js";
+import { MASTER_NAME, SentinelTopology } from "../../scripts/topology/sentinel.js";
 import { call, freePort, LONG, quantile, report, ServerProcess, serverEnv, sharedServices, sleep, tenantOn, webhookReceiver } from "./support.js";
 
 /**

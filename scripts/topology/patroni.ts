@@ -1,8 +1,8 @@
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { freePort, sleep } from "./support.js";
+import { alive, childrenOf, freePort, killTree, run, sleep, waitGone, waitUntil, type Started } from "./process.js";
 
 /**
  * PostgreSQL with failover on loopback, from Debian's packages: one etcd
@@ -21,7 +21,22 @@ interface PgNode {
   restPort: number;
   dataDir: string;
   config: string;
-  patroni?: ChildProcess;
+  patroni?: Started;
+}
+
+/** What `scripts/topology.ts` keeps in state.json to find the pair again. */
+export interface PatroniState {
+  dir: string;
+  etcd: { pid: number; clientPort: number; peerPort: number };
+  nodes: Array<{ name: string; pgPort: number; restPort: number; dataDir: string; config: string; pid?: number }>;
+  haproxy: { pid: number; port: number; config: string };
+}
+
+export interface TopologyOptions {
+  /** Where configs and data go (created); default a fresh temporary directory, removed by close(). */
+  dir?: string;
+  /** Processes in groups of their own with their output in <dir>/logs, outliving this process (the CLI). */
+  detached?: boolean;
 }
 
 const pgBinDir = () => {
@@ -39,50 +54,117 @@ const runAs = () => {
 };
 
 export class PatroniTopology {
-  readonly #dir = mkdtempSync(path.join(tmpdir(), "attesto-patroni-"));
+  readonly #dir: string;
+  readonly #detached: boolean;
   readonly #nodes: PgNode[] = [];
-  #etcd?: ChildProcess;
-  #haproxy?: ChildProcess;
+  #etcd?: Started;
+  #etcdPorts = { clientPort: 0, peerPort: 0 };
+  #haproxy?: Started;
   #haproxyPort = 0;
+  #haproxyConfig = "";
+
+  private constructor(opts: TopologyOptions) {
+    this.#detached = opts.detached ?? false;
+    if (opts.dir) mkdirSync(opts.dir, { recursive: true });
+    this.#dir = opts.dir ?? mkdtempSync(path.join(tmpdir(), "attesto-patroni-"));
+    if (this.#detached) mkdirSync(path.join(this.#dir, "logs"), { recursive: true });
+  }
+
+  /** A handle on a pair started earlier (by another process), from its state. */
+  static fromState(state: PatroniState): PatroniTopology {
+    const t = new PatroniTopology({ dir: state.dir, detached: true });
+    t.#etcd = { pid: state.etcd.pid };
+    t.#etcdPorts = { clientPort: state.etcd.clientPort, peerPort: state.etcd.peerPort };
+    t.#haproxy = { pid: state.haproxy.pid };
+    t.#haproxyPort = state.haproxy.port;
+    t.#haproxyConfig = state.haproxy.config;
+    for (const n of state.nodes) t.#nodes.push({ ...n, patroni: n.pid ? { pid: n.pid } : undefined });
+    return t;
+  }
+
+  state(): PatroniState {
+    return {
+      dir: this.#dir,
+      etcd: { pid: this.#etcd?.pid ?? 0, ...this.#etcdPorts },
+      nodes: this.#nodes.map(({ patroni, ...n }) => ({ ...n, pid: patroni?.pid })),
+      haproxy: { pid: this.#haproxy?.pid ?? 0, port: this.#haproxyPort, config: this.#haproxyConfig },
+    };
+  }
+
+  /** Every process of the pair with whether it runs: etcd, each Patroni (and its PostgreSQL), HAProxy. */
+  processes(): Array<{ name: string; pid: number; alive: boolean }> {
+    const list = [
+      { name: "etcd", pid: this.#etcd?.pid ?? 0 },
+      ...this.#nodes.map((n) => ({ name: `patroni ${n.name}`, pid: n.patroni?.pid ?? 0 })),
+      { name: "haproxy (postgres)", pid: this.#haproxy?.pid ?? 0 },
+    ];
+    for (const n of this.#nodes) list.push({ name: `postgres ${n.name}`, pid: postmasterOf(n) ?? 0 });
+    return list.map((p) => ({ ...p, alive: alive(p.pid) }));
+  }
+
+  /** The database through HAProxy without its password, for printing. */
+  get displayUrl(): string {
+    return `postgres://postgres@127.0.0.1:${this.#haproxyPort}/postgres`;
+  }
+
+  #log(name: string): { log?: string } {
+    return this.#detached ? { log: path.join(this.#dir, "logs", `${name}.log`) } : {};
+  }
 
   /** The database through HAProxy, as DATABASE_URL takes it. */
   get url(): string {
     return `postgres://postgres:postgres@127.0.0.1:${this.#haproxyPort}/postgres`;
   }
 
-  static async create(): Promise<PatroniTopology> {
-    const t = new PatroniTopology();
+  static async create(opts: TopologyOptions = {}): Promise<PatroniTopology> {
+    const t = new PatroniTopology(opts);
+    try {
+      await t.#start();
+    } catch (err) {
+      // Nothing half-started outlives a failed start; a detached one keeps its logs to read.
+      await t.close({ keepDir: t.#detached });
+      throw err;
+    }
+    return t;
+  }
+
+  async #start(): Promise<void> {
     const user = runAs();
-    if (user.uid !== undefined) chownSync(t.#dir, user.uid, user.gid!);
+    if (user.uid !== undefined) {
+      chownSync(this.#dir, user.uid, user.gid!);
+      if (this.#detached) chownSync(path.join(this.#dir, "logs"), user.uid, user.gid!);
+    }
     const [etcdClient, etcdPeer] = [await freePort(), await freePort()];
-    t.#etcd = spawn(
+    this.#etcdPorts = { clientPort: etcdClient, peerPort: etcdPeer };
+    this.#etcd = run(
       "etcd",
       [
         "--name=e1",
-        `--data-dir=${path.join(t.#dir, "etcd")}`,
+        `--data-dir=${path.join(this.#dir, "etcd")}`,
         `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
         `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
         `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
         `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
         `--initial-cluster=e1=http://127.0.0.1:${etcdPeer}`,
       ],
-      { stdio: "ignore" },
+      this.#log("etcd"),
     );
     await waitUntil("etcd", async () => (await fetch(`http://127.0.0.1:${etcdClient}/health`)).ok);
     for (const name of ["pg1", "pg2"]) {
-      const node: PgNode = { name, pgPort: await freePort(), restPort: await freePort(), dataDir: path.join(t.#dir, name), config: path.join(t.#dir, `${name}.yml`) };
-      writeFileSync(node.config, patroniConfig(node, t.#dir, etcdClient));
+      const node: PgNode = { name, pgPort: await freePort(), restPort: await freePort(), dataDir: path.join(this.#dir, name), config: path.join(this.#dir, `${name}.yml`) };
+      writeFileSync(node.config, patroniConfig(node, this.#dir, etcdClient));
       if (user.uid !== undefined) chownSync(node.config, user.uid, user.gid!);
-      t.#nodes.push(node);
+      this.#nodes.push(node);
     }
     // The first node bootstraps the cluster; the second joins as its replica (a base backup).
-    t.#startPatroni(t.#nodes[0]!);
-    await waitUntil("the first PostgreSQL node", async () => (await t.primary()) !== undefined, 60_000);
-    t.#startPatroni(t.#nodes[1]!);
-    await t.waitForSyncStandby(90_000);
+    this.#startPatroni(this.#nodes[0]!);
+    await waitUntil("the first PostgreSQL node", async () => (await this.primary()) !== undefined, 60_000);
+    this.#startPatroni(this.#nodes[1]!);
+    await this.waitForSyncStandby(90_000);
 
-    t.#haproxyPort = await freePort();
-    const cfg = path.join(t.#dir, "haproxy.cfg");
+    this.#haproxyPort = await freePort();
+    const cfg = path.join(this.#dir, "haproxy-postgres.cfg");
+    this.#haproxyConfig = cfg;
     writeFileSync(
       cfg,
       [
@@ -95,18 +177,17 @@ export class PatroniTopology {
         "  timeout server 10m",
         "  timeout check 1s",
         "listen primary",
-        `  bind 127.0.0.1:${t.#haproxyPort}`,
+        `  bind 127.0.0.1:${this.#haproxyPort}`,
         // Patroni's REST API answers 200 on /primary only on the node that holds the leader key.
         "  option httpchk GET /primary",
         "  http-check expect status 200",
         "  default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions",
-        ...t.#nodes.map((n) => `  server ${n.name} 127.0.0.1:${n.pgPort} check port ${n.restPort}`),
+        ...this.#nodes.map((n) => `  server ${n.name} 127.0.0.1:${n.pgPort} check port ${n.restPort}`),
         "",
       ].join("\n"),
     );
-    t.#haproxy = spawn("haproxy", ["-f", cfg, "-db"], { stdio: "ignore" });
-    await waitUntil("HAProxy", async () => (await t.#psql(t.#haproxyPort, "SELECT pg_is_in_recovery()")) === "f");
-    return t;
+    this.#haproxy = run("haproxy", ["-f", cfg, "-db"], this.#log("haproxy-postgres"));
+    await waitUntil("HAProxy", async () => (await this.#psql(this.#haproxyPort, "SELECT pg_is_in_recovery()")) === "f");
   }
 
   /** The node whose REST API says it is the primary. */
@@ -144,10 +225,11 @@ export class PatroniTopology {
     const primary = await this.primary();
     if (!primary) throw new Error("no primary to kill");
     const postmaster = Number(readFileSync(path.join(primary.dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
-    const exited = new Promise((resolve) => primary.patroni!.once("exit", resolve));
+    const patroni = primary.patroni!;
+    const exited = patroni.child ? new Promise((resolve) => patroni.child!.once("exit", resolve)) : undefined;
     const backends = childrenOf(postmaster);
     const started = performance.now();
-    primary.patroni!.kill("SIGKILL");
+    process.kill(patroni.pid, "SIGKILL");
     for (const pid of [postmaster, ...backends]) {
       try {
         process.kill(pid, "SIGKILL");
@@ -155,7 +237,7 @@ export class PatroniTopology {
         // already gone
       }
     }
-    await exited;
+    await (exited ?? waitGone(patroni.pid));
     await waitUntil(
       "the standby's promotion",
       async () => {
@@ -172,29 +254,21 @@ export class PatroniTopology {
     this.#startPatroni(this.#nodes.find((n) => n.name === name)!);
   }
 
-  async close(): Promise<void> {
+  /** Kills every process of the pair (and PostgreSQL under Patroni) and removes the directory. */
+  async close(opts: { keepDir?: boolean } = {}): Promise<void> {
     for (const node of this.#nodes) {
-      node.patroni?.kill("SIGKILL");
-      const pidFile = path.join(node.dataDir, "postmaster.pid");
-      if (existsSync(pidFile)) {
-        const postmaster = Number(readFileSync(pidFile, "utf8").split("\n")[0]);
-        for (const pid of [postmaster, ...childrenOf(postmaster)]) {
-          try {
-            process.kill(pid, "SIGKILL");
-          } catch {
-            // already gone
-          }
-        }
-      }
+      const postmaster = postmasterOf(node);
+      killTree(node.patroni?.pid);
+      if (postmaster) killTree(postmaster);
     }
-    this.#haproxy?.kill("SIGKILL");
-    this.#etcd?.kill("SIGKILL");
+    killTree(this.#haproxy?.pid);
+    killTree(this.#etcd?.pid);
     await sleep(200);
-    rmSync(this.#dir, { recursive: true, force: true });
+    if (!opts.keepDir) rmSync(this.#dir, { recursive: true, force: true });
   }
 
   #startPatroni(node: PgNode): void {
-    node.patroni = spawn("patroni", [node.config], { stdio: "ignore", ...runAs(), env: { ...process.env, HOME: this.#dir } });
+    node.patroni = run("patroni", [node.config], { ...runAs(), env: { ...process.env, HOME: this.#dir }, ...this.#log(`patroni-${node.name}`) });
   }
 
   /** One value from psql against a node (or HAProxy); "" when it does not answer. */
@@ -265,25 +339,9 @@ postgresql:
 `;
 }
 
-/** Every descendant of a process (pgrep -P, recursively). */
-function childrenOf(pid: number): number[] {
-  try {
-    const out = execFileSync("pgrep", ["-P", String(pid)])
-      .toString()
-      .split("\n")
-      .filter(Boolean)
-      .map(Number);
-    return out.flatMap((c) => [c, ...childrenOf(c)]);
-  } catch {
-    return [];
-  }
-}
-
-async function waitUntil(what: string, ok: () => Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await ok().catch(() => false)) return;
-    await sleep(200);
-  }
-  throw new Error(`${what}: not within ${ms} ms`);
+/** The PostgreSQL postmaster a node's Patroni runs, from its pid file. */
+function postmasterOf(node: { dataDir: string }): number | undefined {
+  const pidFile = path.join(node.dataDir, "postmaster.pid");
+  if (!existsSync(pidFile)) return undefined;
+  return Number(readFileSync(pidFile, "utf8").split("\n")[0]) || undefined;
 }

@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
-import { freePort, sleep } from "./support.js";
+import type { TopologyOptions } from "./patroni.js";
+import { alive, freePort, killTree, run, sleep, waitGone, type Started } from "./process.js";
 
 /**
  * Redis with failover on loopback, from the machine's redis-server: a master,
@@ -14,13 +14,20 @@ import { freePort, sleep } from "./support.js";
 export const MASTER_NAME = "attesto";
 const DOWN_AFTER_MS = 1_000;
 
-interface Node {
+interface Node extends Started {
   port: number;
-  child: ChildProcess;
+}
+
+/** What `scripts/topology.ts` keeps in state.json to find the nodes again. */
+export interface SentinelState {
+  dir: string;
+  nodes: Array<{ port: number; pid: number }>;
+  sentinels: Array<{ port: number; pid: number }>;
 }
 
 export class SentinelTopology {
-  readonly #dir = mkdtempSync(path.join(tmpdir(), "attesto-sentinel-"));
+  readonly #dir: string;
+  readonly #detached: boolean;
   /** Data nodes by port: the master and its replica, whichever is which now. */
   readonly #nodes = new Map<number, Node>();
   readonly #sentinels: Node[] = [];
@@ -30,20 +37,66 @@ export class SentinelTopology {
     return this.#sentinels.map((s) => `127.0.0.1:${s.port}`).join(",");
   }
 
-  static async create(): Promise<SentinelTopology> {
-    const t = new SentinelTopology();
-    const master = await t.#startNode(await freePort());
-    await t.#startNode(await freePort(), master);
+  private constructor(opts: TopologyOptions) {
+    this.#detached = opts.detached ?? false;
+    if (opts.dir) mkdirSync(opts.dir, { recursive: true });
+    this.#dir = opts.dir ?? mkdtempSync(path.join(tmpdir(), "attesto-sentinel-"));
+    if (this.#detached) mkdirSync(path.join(this.#dir, "logs"), { recursive: true });
+  }
+
+  /** A handle on nodes started earlier (by another process), from their state. */
+  static fromState(state: SentinelState): SentinelTopology {
+    const t = new SentinelTopology({ dir: state.dir, detached: true });
+    for (const n of state.nodes) t.#nodes.set(n.port, { ...n });
+    t.#sentinels.push(...state.sentinels.map((s) => ({ ...s })));
+    return t;
+  }
+
+  state(): SentinelState {
+    return {
+      dir: this.#dir,
+      nodes: [...this.#nodes.values()].map(({ port, pid }) => ({ port, pid })),
+      sentinels: this.#sentinels.map(({ port, pid }) => ({ port, pid })),
+    };
+  }
+
+  /** Every process with whether it runs: the data nodes, then the sentinels. */
+  processes(): Array<{ name: string; pid: number; alive: boolean }> {
+    return [
+      ...[...this.#nodes.values()].map((n) => ({ name: `redis ${n.port}`, pid: n.pid, alive: alive(n.pid) })),
+      ...this.#sentinels.map((s) => ({ name: `sentinel ${s.port}`, pid: s.pid, alive: alive(s.pid) })),
+    ];
+  }
+
+  #log(name: string): { log?: string } {
+    return this.#detached ? { log: path.join(this.#dir, "logs", `${name}.log`) } : {};
+  }
+
+  static async create(opts: TopologyOptions = {}): Promise<SentinelTopology> {
+    const t = new SentinelTopology(opts);
+    try {
+      await t.#start();
+    } catch (err) {
+      // Nothing half-started outlives a failed start; a detached one keeps its logs to read.
+      await t.close({ keepDir: t.#detached });
+      throw err;
+    }
+    return t;
+  }
+
+  async #start(): Promise<void> {
+    const master = await this.#startNode(await freePort());
+    await this.#startNode(await freePort(), master);
     for (let i = 0; i < 3; i++) {
       const port = await freePort();
-      const conf = path.join(t.#dir, `sentinel-${port}.conf`);
+      const conf = path.join(this.#dir, `sentinel-${port}.conf`);
       // Sentinel rewrites its file (the replicas and the other sentinels it learns): one writable file each.
       writeFileSync(
         conf,
         [
           `port ${port}`,
           "bind 127.0.0.1",
-          `dir ${t.#dir}`,
+          `dir ${this.#dir}`,
           `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${master} 2`,
           `sentinel down-after-milliseconds ${MASTER_NAME} ${DOWN_AFTER_MS}`,
           `sentinel failover-timeout ${MASTER_NAME} 5000`,
@@ -51,10 +104,9 @@ export class SentinelTopology {
           "",
         ].join("\n"),
       );
-      t.#sentinels.push({ port, child: spawn("redis-server", [conf, "--sentinel"], { stdio: "ignore" }) });
+      this.#sentinels.push({ port, ...run("redis-server", [conf, "--sentinel"], this.#log(`sentinel-${port}`)) });
     }
-    await t.waitForReplica();
-    return t;
+    await this.waitForReplica();
   }
 
   /** The master's port as the sentinels name it (a majority agreeing). */
@@ -96,10 +148,10 @@ export class SentinelTopology {
     const from = await this.masterPort();
     if (from === undefined) throw new Error("no master to kill");
     const node = this.#nodes.get(from)!;
-    const exited = new Promise((resolve) => node.child.once("exit", resolve));
+    const exited = node.child ? new Promise((resolve) => node.child!.once("exit", resolve)) : undefined;
     const started = performance.now();
-    node.child.kill("SIGKILL");
-    await exited;
+    process.kill(node.pid, "SIGKILL");
+    await (exited ?? waitGone(node.pid));
     this.#nodes.delete(from);
     const deadline = Date.now() + ms;
     while (Date.now() < deadline) {
@@ -126,25 +178,17 @@ export class SentinelTopology {
     await this.#startNode(port, master);
   }
 
-  async close(): Promise<void> {
+  async close(opts: { keepDir?: boolean } = {}): Promise<void> {
     const all = [...this.#nodes.values(), ...this.#sentinels];
-    const running = all.filter((n) => n.child.exitCode === null && n.child.signalCode === null);
-    await Promise.all(
-      running.map(
-        (n) =>
-          new Promise((resolve) => {
-            n.child.once("exit", resolve);
-            n.child.kill("SIGKILL");
-          }),
-      ),
-    );
-    rmSync(this.#dir, { recursive: true, force: true });
+    for (const n of all) killTree(n.pid);
+    for (const n of all) await (n.child && n.child.exitCode === null && n.child.signalCode === null ? new Promise((resolve) => n.child!.once("exit", resolve)) : waitGone(n.pid));
+    if (!opts.keepDir) rmSync(this.#dir, { recursive: true, force: true });
   }
 
   async #startNode(port: number, replicaOf?: number): Promise<number> {
     const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", this.#dir, "--dbfilename", `dump-${port}.rdb`];
     if (replicaOf !== undefined) args.push("--replicaof", "127.0.0.1", String(replicaOf));
-    this.#nodes.set(port, { port, child: spawn("redis-server", args, { stdio: "ignore" }) });
+    this.#nodes.set(port, { port, ...run("redis-server", args, this.#log(`redis-${port}`)) });
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
       if ((await this.#ask<string>(port, "PING").catch(() => "")) === "PONG") return port;
