@@ -50,7 +50,16 @@ async function main() {
     writeFileSync(cfg, attestoHaproxyConfig({ httpPort, h2cPort, instances: urls.map((u) => new URL(u).host) }));
     const haproxy = spawn("haproxy", ["-f", cfg, "-db"], { stdio: "ignore" });
     const balancer = `http://127.0.0.1:${httpPort}`;
-    for (let i = 0; i < 100 && (await fetch(`${balancer}/readyz`).then((r) => r.status, () => 0)) !== 200; i++) await new Promise((r) => setTimeout(r, 100));
+    for (
+      let i = 0;
+      i < 100 &&
+      (await fetch(`${balancer}/readyz`).then(
+        (r) => r.status,
+        () => 0,
+      )) !== 200;
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 100));
     const { key } = await benchTenant(urls[0]!, ADMIN);
     const newStream = async (name: string) => (await rpc<{ stream: { id: string } }>(urls[0]!, "ProofstreamService/CreateStream", { name }, key)).stream.id;
     const one = [await newStream("inst-one")];
@@ -86,7 +95,9 @@ async function main() {
           const result = which === "one" ? await appendLoad(urls[0]!, streams) : await appendLoad(balancer, streams);
           (which === "one" ? base : subject).push(result);
           if (result.errors || result.non2xx) process.exitCode = 1;
-          console.log(`${label} round ${round + 1} ${which === "one" ? "1 instance " : `${INSTANCES} instances`}: ${fmt(result.requestsPerSecond)} appends/s, p99 ${fmt(result.p99Ms)} ms (errors ${result.errors}, non-2xx ${result.non2xx})`);
+          console.log(
+            `${label} round ${round + 1} ${which === "one" ? "1 instance " : `${INSTANCES} instances`}: ${fmt(result.requestsPerSecond)} appends/s, p99 ${fmt(result.p99Ms)} ms (errors ${result.errors}, non-2xx ${result.non2xx})`,
+          );
         }
       }
       const ratios = base.map((b, i) => subject[i]!.requestsPerSecond / b.requestsPerSecond);
