@@ -7,6 +7,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TenantService } from "../../gen/ts/attesto/v1/tenant_pb.js";
 import { attestoHaproxyConfig } from "../../scripts/topology/instances.js";
+import { isolatedStore, type Store } from "../support/webhooks.js";
 import { call, freePort, keepOutput, report, ServerProcess, serverEnv, sharedServices, sleep, tenantOn } from "./support.js";
 
 /**
@@ -27,10 +28,16 @@ let lbUrl: string;
 let lbH2cUrl: string;
 const servers: ServerProcess[] = [];
 let tenant: { tenantId: string; key: string };
+/**
+ * A database of the deployment's own: its streams are signed with its master key, which the
+ * other test files' servers (each with a key of its own) cannot open, so they must not find them.
+ */
+let store: Store;
 
 beforeAll(async () => {
-  const { DATABASE_URL, REDIS_URL, ATTESTO_QUEUE_PREFIX } = sharedServices("load_balancer");
-  const env = serverEnv({ DATABASE_URL: DATABASE_URL!, REDIS_URL: REDIS_URL!, ATTESTO_QUEUE_PREFIX: ATTESTO_QUEUE_PREFIX!, ATTESTO_DB_POOL: "4", ATTESTO_MAX_CONNECTIONS_PER_IP: "0" });
+  store = await isolatedStore("load_balancer");
+  const { REDIS_URL } = sharedServices("load_balancer");
+  const env = serverEnv({ DATABASE_URL: store.databaseUrl, REDIS_URL: REDIS_URL!, ATTESTO_QUEUE_PREFIX: store.queuePrefix, ATTESTO_DB_POOL: "4", ATTESTO_MAX_CONNECTIONS_PER_IP: "0" });
   for (let i = 0; i < INSTANCES; i++) {
     const server = new ServerProcess(`lb-${i}`, { ...env, PORT: String(await freePort()) });
     await server.start();
@@ -59,6 +66,7 @@ afterAll(async () => {
   haproxy?.kill("SIGKILL");
   await Promise.all(servers.map((s) => s.stop()));
   if (dir) rmSync(dir, { recursive: true, force: true });
+  await store?.drop();
 });
 
 describe("instances behind HAProxy", () => {

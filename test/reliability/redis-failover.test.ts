@@ -1,7 +1,8 @@
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MASTER_NAME, SentinelTopology } from "../../scripts/topology/sentinel.js";
-import { call, freePort, LONG, quantile, report, ServerProcess, serverEnv, sharedServices, sleep, tenantOn, webhookReceiver } from "./support.js";
+import { isolatedStore, type Store } from "../support/webhooks.js";
+import { call, freePort, LONG, quantile, report, ServerProcess, serverEnv, sleep, tenantOn, webhookReceiver } from "./support.js";
 
 /**
  * Redis failover (issue 28, Redis half): Attesto configured through Sentinel
@@ -30,15 +31,17 @@ const servers: ServerProcess[] = [];
 let server: ServerProcess;
 let tenant: { tenantId: string; key: string };
 let receiver: Awaited<ReturnType<typeof webhookReceiver>>;
+let store: Store;
 
 beforeAll(async () => {
   receiver = await webhookReceiver();
   topology = await SentinelTopology.create();
-  const { DATABASE_URL, ATTESTO_QUEUE_PREFIX } = sharedServices("redis_failover");
-  // One deployment of two instances (one env: database, queues, master key), rate limits on.
+  // One deployment of two instances (one env: database, queues, master key), rate limits on; a database
+  // of its own, as its streams are signed with its master key, which other test files' servers cannot open.
+  store = await isolatedStore("redis_failover");
   const env = serverEnv({
-    DATABASE_URL: DATABASE_URL!,
-    ATTESTO_QUEUE_PREFIX: ATTESTO_QUEUE_PREFIX!,
+    DATABASE_URL: store.databaseUrl,
+    ATTESTO_QUEUE_PREFIX: store.queuePrefix,
     REDIS_URL: "",
     ATTESTO_REDIS_SENTINELS: topology.sentinelList,
     ATTESTO_REDIS_SENTINEL_MASTER: MASTER_NAME,
@@ -57,6 +60,7 @@ afterAll(async () => {
   await Promise.all(servers.map((s) => s.stop()));
   await topology?.close();
   receiver?.close();
+  await store?.drop();
 });
 
 /** The latest checkpoint's tree size (0 before the first). */
@@ -168,7 +172,7 @@ describe("Redis failover through Sentinel", () => {
     }
 
     // Every checkpoint delivery delivered; the relay re-enqueues those whose job a failover lost.
-    const db = postgres(sharedServices("x").DATABASE_URL!, { max: 1, onnotice: () => {} });
+    const db = postgres(store.databaseUrl, { max: 1, onnotice: () => {} });
     let deliveries = 0;
     let undelivered: string[] = [];
     try {
