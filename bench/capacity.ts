@@ -16,7 +16,7 @@ import path from "node:path";
 import postgres from "postgres";
 import { openEmbeddedPostgres } from "../src/db/embedded-postgres.js";
 import { embeddedPostgresDir } from "../src/db/open.js";
-import { fmt, load, machineLine, median, rpc, spawnNode, stop, treeCpuSeconds } from "./lib.js";
+import { appendEventLoad, fmt, machineLine, median, rpc, spawnNode, stop, treeCpuSeconds } from "./lib.js";
 
 const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
 const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
@@ -83,21 +83,9 @@ async function main() {
         const before = (await sql<Array<{ lsn: string }>>`SELECT pg_current_wal_lsn()::text AS lsn`)[0]!.lsn;
         const pgBefore = treeCpuSeconds(postmaster);
         const serverBefore = treeCpuSeconds(serverPid);
-        const result = await load({
-          url: `${url}/attesto.v1.ProofstreamService/AppendEvent`,
-          method: "POST",
-          headers: { "Content-Type": "application/json", Authorization: `Bearer ${key}` },
-          requests: [
-            {
-              setupRequest: (req) => {
-                const i = n++;
-                return {
-                  ...req,
-                  body: JSON.stringify({ streamId: streams.get(size), sourceRef: `cap-${i}`, eventType: "bench.event", occurredAt: OCCURRED, payload: { i, filler: fillers[i % fillers.length] } }),
-                };
-              },
-            },
-          ],
+        const result = await appendEventLoad(url, key, () => {
+          const i = n++;
+          return { streamId: streams.get(size), sourceRef: `cap-${i}`, eventType: "bench.event", occurredAt: OCCURRED, payload: { i, filler: fillers[i % fillers.length] } };
         });
         const pgCpu = treeCpuSeconds(postmaster) - pgBefore;
         const serverCpu = treeCpuSeconds(serverPid) - serverBefore - (pgInsideServer ? pgCpu : 0);

@@ -11,25 +11,16 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { attestoHaproxyConfig } from "../scripts/topology/instances.js";
-import { type LoadResult, benchDatabase, benchTenant, fmt, load, machineLine, median, rpc, serveEnv, spawnNode, stop } from "./lib.js";
+import { freePort } from "../scripts/topology/process.js";
+import { type LoadResult, appendEventLoad, benchDatabase, benchTenant, fmt, machineLine, median, rpc, serveEnv, spawnNode, stop } from "./lib.js";
 
 const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
 const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
 const INSTANCES = 3;
 const OCCURRED = new Date("2026-06-07T12:00:00Z").toISOString();
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const srv = net.createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 
 async function main() {
   console.log(machineLine());
@@ -67,18 +58,9 @@ async function main() {
     let n = 0;
     const tag = randomBytes(4).toString("hex");
     const appendLoad = (base: string, streams: string[]) =>
-      load({
-        url: `${base}/attesto.v1.ProofstreamService/AppendEvent`,
-        method: "POST",
-        headers: { "Content-Type": "application/json", Authorization: `Bearer ${key}` },
-        requests: [
-          {
-            setupRequest: (req) => {
-              const i = n++;
-              return { ...req, body: JSON.stringify({ streamId: streams[i % streams.length], sourceRef: `inst-${tag}-${i}`, eventType: "bench.event", occurredAt: OCCURRED, payload: { i, tag } }) };
-            },
-          },
-        ],
+      appendEventLoad(base, key, () => {
+        const i = n++;
+        return { streamId: streams[i % streams.length], sourceRef: `inst-${tag}-${i}`, eventType: "bench.event", occurredAt: OCCURRED, payload: { i, tag } };
       });
     console.log(`rounds: ${ROUNDS} interleaved, ${process.env.BENCH_SECONDS ?? 5} s per load, 64 connections; ${INSTANCES} instances (--workers 1 each) behind HAProxy vs one instance direct`);
     await appendLoad(balancer, many); // warm-up: caches and prepared statements on every instance

@@ -104,6 +104,20 @@ export async function load(opts: autocannon.Options): Promise<LoadResult> {
   };
 }
 
+/**
+ * AppendEvent at 64 connections (autocannon), each request's body made by
+ * `body(i)` for the i-th request of this load (stream, source_ref, payload).
+ */
+export function appendEventLoad(url: string, key: string, body: (i: number) => Record<string, unknown>): Promise<LoadResult> {
+  let i = 0;
+  return load({
+    url: `${url}/attesto.v1.ProofstreamService/AppendEvent`,
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${key}` },
+    requests: [{ setupRequest: (req) => ({ ...req, body: JSON.stringify(body(i++)) }) }],
+  });
+}
+
 export function machine(): string {
   const cpus = os.cpus();
   return `${cpus.length} × ${cpus[0]?.model.trim() ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`;

@@ -11,6 +11,7 @@ import { promisify } from "node:util";
 import { inject } from "vitest";
 import { ADMIN_TOKEN } from "../support/server.js";
 import { CLI, ROOT } from "../support/process.js";
+import { freePort } from "../../scripts/topology/process.js";
 
 const run = promisify(execFile);
 
@@ -42,16 +43,8 @@ export function keepOutput(name: string, text: string): void {
 
 export const keyHash = (secret: string) => createHash("sha256").update(secret, "utf8").digest("hex");
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+/** A port that was free a moment ago on 127.0.0.1: the topology's, which the failover tests share. */
+export { freePort };
 
 const waitFor = async (what: string, ok: () => Promise<boolean>, ms = 30_000) => {
   const deadline = Date.now() + ms;
