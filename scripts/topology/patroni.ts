@@ -2,7 +2,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { alive, childrenOf, freePort, killTree, run, sleep, waitGone, waitUntil, type Started } from "./process.js";
+import { alive, childrenOf, freePort, killTree, run, sleep, waitGone, waitUntil, type Started, startedOrClosed } from "./process.js";
 
 /**
  * PostgreSQL with failover on loopback, from Debian's packages: one etcd
@@ -118,14 +118,8 @@ export class PatroniTopology {
 
   static async create(opts: TopologyOptions = {}): Promise<PatroniTopology> {
     const t = new PatroniTopology(opts);
-    try {
-      await t.#start();
-    } catch (err) {
-      // Nothing half-started outlives a failed start; a detached one keeps its logs to read.
-      await t.close({ keepDir: t.#detached });
-      throw err;
-    }
-    return t;
+    // Nothing half-started outlives a failed start; a detached one keeps its logs to read.
+    return startedOrClosed(t, () => t.#start(), t.#detached);
   }
 
   async #start(): Promise<void> {

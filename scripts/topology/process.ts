@@ -1,6 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
-import net from "node:net";
 
 /**
  * Process plumbing shared by the topology's parts. Two ways to run a part:
@@ -89,15 +88,21 @@ export function killTree(pid: number | undefined): void {
   }
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
+/** The server's own (src/infra/redis.ts): a port that was free a moment ago on 127.0.0.1. */
+export { freePort } from "../../src/infra/redis.js";
+
+/**
+ * Runs a topology's start; when it fails, closes what it had started
+ * (keeping a detached one's directory and logs to read) and throws.
+ */
+export async function startedOrClosed<T extends { close(opts: { keepDir?: boolean }): Promise<void> }>(topology: T, start: () => Promise<void>, keepDir: boolean): Promise<T> {
+  try {
+    await start();
+  } catch (err) {
+    await topology.close({ keepDir });
+    throw err;
+  }
+  return topology;
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
 import type { TopologyOptions } from "./patroni.js";
-import { alive, freePort, killTree, run, sleep, waitGone, type Started } from "./process.js";
+import { alive, freePort, killTree, run, sleep, waitGone, type Started, startedOrClosed } from "./process.js";
 
 /**
  * Redis with failover on loopback, from the machine's redis-server: a master,
@@ -74,14 +74,8 @@ export class SentinelTopology {
 
   static async create(opts: TopologyOptions = {}): Promise<SentinelTopology> {
     const t = new SentinelTopology(opts);
-    try {
-      await t.#start();
-    } catch (err) {
-      // Nothing half-started outlives a failed start; a detached one keeps its logs to read.
-      await t.close({ keepDir: t.#detached });
-      throw err;
-    }
-    return t;
+    // Nothing half-started outlives a failed start; a detached one keeps its logs to read.
+    return startedOrClosed(t, () => t.#start(), t.#detached);
   }
 
   async #start(): Promise<void> {
