@@ -11,6 +11,8 @@ import { verifyConsistency } from "../crypto/rfc9162.js";
 import { signNoteWith } from "../crypto/note-signing.js";
 import { formatCheckpoint } from "./note.js";
 import { getStreamRow, type StreamRow } from "./streams.js";
+import { CheckpointRetries } from "./checkpoint-retries.js";
+import { databaseOutage } from "../db/errors.js";
 import type { TileCache } from "./tile-cache.js";
 
 type CheckpointRow = typeof checkpoints.$inferSelect;
@@ -148,6 +150,9 @@ export class Checkpointer {
     },
   ) {}
 
+  /** Streams whose signing failed for a reason of their own, held back from the periodic job for a while. */
+  readonly #retries = new CheckpointRetries();
+
   /**
    * Signs the stream's current tree if it grew; else returns the latest
    * checkpoint. When another signer moves first with a smaller tree, it
@@ -229,10 +234,20 @@ export class Checkpointer {
       .limit(limit);
     let signed = 0;
     for (const { id } of grown) {
+      if (!this.#retries.due(id, Date.now())) continue;
       try {
         if ((await this.checkpoint(id)).created) signed++;
+        const failures = this.#retries.succeeded(id);
+        if (failures > 0) this.deps.logger.info({ streamId: id, failures }, "checkpoint signed again after failures");
       } catch (err) {
-        this.deps.logger.error({ err, streamId: id }, "checkpoint failed");
+        if (databaseOutage(err) || (err instanceof AppError && err.code === "unavailable")) {
+          // Not the stream's fault: the next tick tries it (and every other) again.
+          this.deps.logger.warn({ err, streamId: id }, "checkpoint failed: database unavailable");
+          continue;
+        }
+        const { failures, retryInMs, report } = this.#retries.failed(id, Date.now());
+        if (report) this.deps.logger.error({ err, streamId: id, failures, retryInMs }, "checkpoint failed; retried with backoff");
+        else this.deps.logger.debug({ streamId: id, failures, retryInMs }, "checkpoint failed again");
       }
     }
     return signed;
