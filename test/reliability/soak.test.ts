@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, LONG, report, ServerProcess, serverEnv, sharedServices, sleep, tenantOn } from "./support.js";
+import { call, LONG, quantile, report, ServerProcess, serverEnv, sharedServices, sleep, tenantOn } from "./support.js";
 
 /**
  * Soak: the peak append rate is measured first (16 clients, closed loop),
@@ -58,7 +58,14 @@ describe("soak", () => {
     const started = Date.now();
     let sent = 0;
     let failed = 0;
+    /** What each failure was: shed by this client (too many in flight) or the answer's status and code. */
+    const failures = new Map<string, number>();
+    const fail = (why: string) => {
+      failed++;
+      failures.set(why, (failures.get(why) ?? 0) + 1);
+    };
     let inFlight = 0;
+    const latencies: number[] = [];
     const pending = new Set<Promise<void>>();
     const sampler = setInterval(() => samples.push([(Date.now() - started) / 60_000, server.rss() / 1e6]), 1_000);
     while (Date.now() - started < SOAK_SECONDS * 1000) {
@@ -70,13 +77,14 @@ describe("soak", () => {
       }
       sent++;
       if (inFlight > 256) {
-        failed++;
+        fail("not sent: 256 in flight");
         continue;
       }
       inFlight++;
       const p: Promise<void> = append().then((r) => {
         inFlight--;
-        if (r.status !== 200) failed++;
+        latencies.push(r.ms);
+        if (r.status !== 200) fail(`${r.status}${r.json?.code ? ` ${r.json.code}` : r.status === 0 ? ` ${r.body.slice(0, 60)}` : ""}`);
         pending.delete(p);
       });
       pending.add(p);
@@ -90,7 +98,7 @@ describe("soak", () => {
     report({
       section: "soak",
       check: `${SOAK_SECONDS} s${LONG ? "" : " (CI length; 120 s with --long)"} at ~70 % of measured peak (${peak.toFixed(0)} appends/s closed loop)`,
-      measured: `${achieved.toFixed(0)} appends/s paced, ${failed} failed of ${sent}; RSS ${rss[0]?.toFixed(0)} → ${rss.at(-1)?.toFixed(0)} MB (max ${Math.max(...rss).toFixed(0)}), slope over the second half ${mbPerMin.toFixed(1)} MB/min`,
+      measured: `${achieved.toFixed(0)} appends/s paced, ${failed} failed of ${sent}${failed ? ` (${JSON.stringify(Object.fromEntries(failures))})` : ""}; RSS ${rss[0]?.toFixed(0)} → ${rss.at(-1)?.toFixed(0)} MB (max ${Math.max(...rss).toFixed(0)}), slope over the second half ${mbPerMin.toFixed(1)} MB/min; latency p50 ${quantile(latencies, 0.5).toFixed(0)} ms, p99 ${quantile(latencies, 0.99).toFixed(0)} ms, max ${Math.max(0, ...latencies).toFixed(0)} ms`,
       ok: failed === 0 && Math.max(...rss) < 1_500,
     });
     expect(failed).toBe(0);
