@@ -17,6 +17,10 @@ import { readStoredPublicBaseUrl, type PublicBaseUrlSource } from "./public-base
 
 /** Failed starts in a row of replacement workers before the primary gives up. */
 const MAX_START_FAILURES = 5;
+/** Signals a terminal or a supervisor sends to the whole process group when it stops the server. */
+const STOP_SIGNALS = new Set(["SIGINT", "SIGTERM", "SIGHUP"]);
+/** How long a worker killed by such a signal before it served waits for the same signal to reach this process. */
+const TERMINAL_SIGNAL_GRACE_MS = 500;
 
 /** What `serve` prints once it serves, whether one process or a cluster. */
 export interface ServeSummary {
@@ -110,14 +114,20 @@ export async function startCluster(config: Config, logger: Logger, stopRequested
     });
     worker.once("exit", (code, signal) => {
       const wasServing = served.delete(worker);
-      // A stop asked for while starting: a Ctrl-C reaches the workers too, and one still loading
-      // dies of it before it has a handler; that is the stop, not a failed start.
-      const next = afterWorkerExit({ stopping: stopping || Boolean(stopRequested?.aborted), served: wasServing, started, startFailures, maxStartFailures: MAX_START_FAILURES });
-      if (next.action === "none") return;
-      logger.warn({ worker: worker.id, pid: worker.process.pid, code, signal }, wasServing ? "worker died: starting a replacement" : "worker failed to start");
-      if (!wasServing) startFailures++;
-      if (next.action === "give-up") giveUp(lastFailure || `a worker exited with ${signal ?? `code ${code}`} before it served`);
-      else setTimeout(() => !stopping && fork(), next.delayMs).unref();
+      const decide = () => {
+        // A stop asked for while starting: a Ctrl-C reaches the workers too, and one still loading
+        // dies of it before it has a handler; that is the stop, not a failed start.
+        const next = afterWorkerExit({ stopping: stopping || Boolean(stopRequested?.aborted), served: wasServing, started, startFailures, maxStartFailures: MAX_START_FAILURES });
+        if (next.action === "none") return;
+        logger.warn({ worker: worker.id, pid: worker.process.pid, code, signal }, wasServing ? "worker died: starting a replacement" : "worker failed to start");
+        if (!wasServing) startFailures++;
+        if (next.action === "give-up") giveUp(lastFailure || `a worker exited with ${signal ?? `code ${code}`} before it served`);
+        else setTimeout(() => !stopping && fork(), next.delayMs).unref();
+      };
+      // The same signal reaches this process too, but its handler may run a moment after the worker's
+      // exit is seen (both arrive as events): give it that moment before calling the exit a failed start.
+      if (!wasServing && signal !== null && STOP_SIGNALS.has(signal) && !stopping && !stopRequested?.aborted) setTimeout(decide, TERMINAL_SIGNAL_GRACE_MS);
+      else decide();
     });
   };
 
