@@ -2,7 +2,7 @@ import { and, eq, sql } from "drizzle-orm";
 import type { LRUCache } from "lru-cache";
 import type { Db } from "../db/db.js";
 import { AppError, notFound } from "../errors.js";
-import { eventsInsert, tilesUpsert } from "./append-sql.js";
+import { eventsInsert, storedRefLookup, tilesUpsert } from "./append-sql.js";
 import { planBatch } from "./batch-plan.js";
 import { newRecord, toRecord, type AppendInput, type AppendResult } from "./event-record.js";
 import { leafAround } from "./leaf.js";
@@ -90,7 +90,7 @@ export class Sequencer {
       ), head AS (
         UPDATE streams s SET unintegrated = s.unintegrated + w.n FROM want w
         WHERE s.id = w.id
-          AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(w.refs) AS ref(v) JOIN events e ON e.stream_id = w.id AND e.source_ref = ref.v)
+          AND NOT EXISTS (${storedRefLookup(sql`w.id`, sql`w.refs`)})
         RETURNING s.id, s.tree_size + s.unintegrated - w.n AS base
       ), new_events AS (
         INSERT INTO events (stream_id, seq_no, source_ref, event_type, occurred_at, received_at, payload, payload_sha256, leaf, leaf_hash)

@@ -1,0 +1,2 @@
+DROP INDEX "events_leaf_hash";--> statement-breakpoint
+CREATE INDEX "events_leaf_hash" ON "events" USING btree ("leaf_hash","stream_id");
