@@ -9,7 +9,7 @@ import type { Attesto } from "../src/server/app.js";
 import { DEV_CREDENTIALS_FILE } from "../src/tenancy/dev-credentials-types.js";
 import { runCli, runCliOnTerminal } from "./support/process.js";
 import { ADMIN_TOKEN, adminClient, clientFor, newTenant, startTestServer, tempDir } from "./support/server.js";
-import { Receiver, waitFor } from "./support/webhooks.js";
+import { Receiver, waitFor, webhookClient } from "./support/webhooks.js";
 
 /**
  * The CLI against a live server over the RPCs: no database, Redis or key
@@ -210,6 +210,44 @@ describe("attesto CLI, remote", () => {
     expect(on.stdout).toContain("ordered delivery on (bound 90 s)");
     const bad = await run(["webhook", "ordering", created.subscription.id, "maybe"], env);
     expect([bad.code, bad.stderr]).toEqual([1, expect.stringContaining("on or off")]);
+  }, 240_000);
+
+  it("re-enables a subscription its endpoint's 410 disabled, recovers its failed delivery once, and lists the event types", async () => {
+    const tenant = await newTenant(app.url);
+    const env = bare({ ATTESTO_URL: app.url, ATTESTO_API_KEY: tenant.key });
+    const since = new Date(Date.now() - 1_000).toISOString();
+    let gone = true;
+    const respond = receiver.respond;
+    receiver.respond = (req, i) => (req.url.startsWith("/cli-gone") && gone ? { status: 410 } : respond(req, i));
+    try {
+      const created = await json<{ subscription: { id: string } }>(["webhook", "create", receiver.url("/cli-gone"), "--events", "proofstream.checkpointed"], env);
+      const sub = created.subscription.id;
+      const test = await json<{ id: string }>(["webhook", "test", sub], env);
+      // 410 Gone: the delivery fails for good and the subscription is disabled.
+      const hooks = webhookClient(app, tenant.key);
+      await waitFor(async () => !(await hooks.getSubscription({ subscriptionId: sub })).subscription!.enabled, "the subscription to be disabled", 60_000, 200);
+      const refused = await run(["webhook", "recover", sub, "--since", since], env);
+      expect([refused.code, refused.stderr]).toEqual([1, expect.stringContaining("enable it first")]);
+      const badTime = await run(["webhook", "recover", sub, "--since", "yesterday"], env);
+      expect([badTime.code, badTime.stderr]).toEqual([1, expect.stringContaining("--since must be an RFC 3339 time")]);
+
+      gone = false;
+      const enabled = await json<{ enabled?: boolean }>(["webhook", "enable", sub], env);
+      expect(enabled.enabled).toBe(true);
+      // Re-enabling re-sends nothing by itself; recover does, as a new attempt of the same delivery.
+      expect(receiver.of(test.id)).toHaveLength(1);
+      const recovered = await json<{ recoveredCount: number; deliveryIds: string[] }>(["webhook", "recover", sub, "--since", since], env);
+      expect([recovered.recoveredCount, recovered.deliveryIds]).toEqual([1, [test.id]]);
+      await waitFor(() => receiver.of(test.id).length === 2, "the recovered delivery to arrive");
+      const again = await run(["webhook", "recover", sub, "--since", since], env);
+      expect(again.stdout).toContain("recovering 0 failed deliveries");
+
+      const types = await json<Array<{ name: string; dataSchema: { $id: string } }>>(["webhook", "event-types"], env);
+      expect(types.map((t) => t.name)).toEqual(expect.arrayContaining(["proofstream.checkpointed", "subscription.disabled"]));
+      for (const t of types) expect(t.dataSchema.$id).toBe(`https://attesto.eu/schemas/events/${t.name}.schema.json`);
+    } finally {
+      receiver.respond = respond;
+    }
   }, 240_000);
 
   it("creates and lists connectors for the key's tenant, and refuses another tenant's id", async () => {

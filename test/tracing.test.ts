@@ -6,6 +6,7 @@ import { ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
 import { openDatabase } from "../src/db/db.js";
 import { inSpan } from "../src/infra/tracing.js";
 import type { Attesto } from "../src/server/app.js";
+import { post, seedBody, signedHeaders, signedWebhookConnector, tenantWithStream } from "./support/connectors.js";
 import { appendRequest } from "./support/proofstream.js";
 import { clientFor, newTenant } from "./support/server.js";
 import { decodeTraces, type ExportedSpan } from "./support/otlp.js";
@@ -13,9 +14,10 @@ import { isolatedStore, Receiver, startWebhookServer, waitFor, webhookClient, ty
 
 /**
  * Tracing on, against an OTLP/HTTP collector on loopback (a receiver that
- * decodes the protobuf exports): one AppendEvent, the periodic checkpoint
- * that covers it, the webhook delivery that checkpoint emits through the
- * outbox and BullMQ, and its attempt are one trace; the receiver gets the
+ * decodes the protobuf exports): one AppendEvent (or one inbound connector
+ * request), the periodic checkpoint that covers it, the webhook delivery that
+ * checkpoint emits through the outbox and BullMQ, and its attempt are one
+ * trace; the receiver gets the
  * attempt's span as its traceparent. The trace holds a client span for each
  * Postgres statement and Redis command sent on the way, with the statement
  * text and command name only: no value sent appears in any export.
@@ -206,6 +208,41 @@ describe("OpenTelemetry tracing", () => {
       await database.close();
     }
   }, 60_000);
+
+  it("an inbound route's request, the checkpoint that covers its event and the delivery that checkpoint emits are one trace, named by the route", async () => {
+    const t = await tenantWithStream(app);
+    await webhookClient(app, t.key).createSubscription({ name: "inbound", url: hooks.url(), eventTypes: ["proofstream.checkpointed"] });
+    const connector = await signedWebhookConnector(t);
+    const callerTrace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const body = seedBody();
+    const res = await post(`${app.url}/v2/connectors/signed-webhooks/${connector.id}/events`, { ...signedHeaders(connector.secret, body), traceparent: `00-${callerTrace}-00f067aa0ba902b7-01` }, body);
+    expect(res.status).toBe(201);
+
+    const delivery = await waitFor(() => hooks.received.find((r) => r.body.toString().includes(t.streamId)), "the checkpoint's delivery", 30_000);
+    expect(String(delivery.headers.traceparent ?? "").split("-")[1]).toBe(callerTrace);
+    const route = "POST /v2/connectors/signed-webhooks/:id/events";
+    const spans = await waitFor(
+      () => {
+        const inTrace = exported().filter((s) => s.traceId === callerTrace);
+        return [route, "proofstream.append", "proofstream.checkpoint", "webhook.attempt POST"].every((name) => inTrace.some((s) => s.name === name)) ? inTrace : undefined;
+      },
+      "the inbound request's trace at the collector",
+      30_000,
+    );
+    const request = spans.find((s) => s.name === route)!;
+    expect(request).toMatchObject({ kind: 2, parentSpanId: "00f067aa0ba902b7" }); // SERVER, the caller's child
+    expect(request.attributes).toMatchObject({ "http.request.method": "POST", "http.route": "/v2/connectors/signed-webhooks/:id/events", "http.response.status_code": 201 });
+    expect(spans.find((s) => s.name === "proofstream.append")!.parentSpanId).toBe(request.spanId);
+    // The connector's id is in the path, never in a span's name.
+    expect(spans.some((s) => s.name.includes(connector.id))).toBe(false);
+
+    // A path no route serves is still a span, named by its method alone.
+    const unrouted = "5bf92f3577b34da6a3ce929d0e0e4737";
+    expect((await fetch(`${app.url}/v2/no-such-route/${connector.id}`, { headers: { traceparent: `00-${unrouted}-00f067aa0ba902b8-01` } })).status).toBe(404);
+    const missing = await waitFor(() => exported().find((s) => s.traceId === unrouted), "the unrouted request's span", 20_000);
+    expect(missing).toMatchObject({ name: "GET", kind: 2 });
+    expect(missing.attributes["http.response.status_code"]).toBe(404);
+  }, 90_000);
 
   it("continues a caller's traceparent", async () => {
     const tenant = await newTenant(app.url);

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 import { sql } from "drizzle-orm";
@@ -223,6 +223,49 @@ describe("auto-disable", () => {
     expect(failing.received.length).toBe(sentBefore + 1);
     expect(JSON.parse(failing.received.at(-1)!.body.toString("utf8")).data.to_seq_no).toBe(14);
   });
+});
+
+describe("auto-disable after failing for a time", () => {
+  it("disables a subscription whose every attempt failed for ATTESTO_WEBHOOK_DISABLE_AFTER_FAILING_MS, before any delivery ended failed", async () => {
+    // A server of its own: failing for 1.5 s disables, the count of failed deliveries does not.
+    const own = await isolatedStore("failing_for");
+    const server = await startWebhookServer(own, {
+      webhookRetrySchedule: [0, ...Array<number>(20).fill(300)],
+      webhookTimeoutMs: 1_500,
+      webhookDeliveryProofs: true,
+      webhookDisableAfterFailedDeliveries: 0,
+      webhookDisableAfterFailingMs: 1_500,
+      webhookProofSweepMs: 1_000,
+      dbPoolSize: 4,
+    });
+    try {
+      const tenant = await newTenant(server.url);
+      const client = webhookClient(server, tenant.key);
+      const failing = await scripted(() => 500);
+      const { subscription: sub } = await client.createSubscription({ name: "failing for", url: failing.url(), eventTypes: ["proofstream.bundle_ready"] });
+      await emitEvents(server, tenant.tenantId, [["proofstream.bundle_ready", bundleReady(30)]]);
+      const disabled = await waitFor(
+        async () => {
+          const s = (await client.getSubscription({ subscriptionId: sub!.id })).subscription!;
+          return s.enabled ? undefined : s;
+        },
+        "the subscription to be disabled",
+        30_000,
+        200,
+      );
+      expect(disabled.disabledReason).toBe("failing");
+      // One delivery, still within its 21 attempts: no delivery had ended failed.
+      expect(disabled.consecutiveFailedDeliveries).toBe(0);
+      const failingFor = Date.now() - timestampDate(disabled.failingSince!).getTime();
+      expect(failingFor).toBeGreaterThanOrEqual(1_500);
+      const attempts = failing.received.length;
+      expect(attempts).toBeGreaterThanOrEqual(2);
+      expect(attempts).toBeLessThan(21);
+    } finally {
+      await server.stop();
+      await own.drop();
+    }
+  }, 60_000);
 });
 
 describe("RecoverDeliveries", () => {

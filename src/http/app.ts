@@ -1,5 +1,7 @@
-import { Hono, type Context } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { routePath } from "hono/route";
+import { contextFromHeaders, inSpan, SpanKind, SpanStatusCode, tracingEnabled } from "../infra/tracing.js";
 import { AppError, toAppError } from "../errors.js";
 import { outageOr, withDeadline } from "../contract/outages.js";
 import { errorResponse } from "./errors.js";
@@ -20,6 +22,29 @@ export interface HttpDeps {
 }
 
 /**
+ * A server span per request (a child of the caller's `traceparent`), named
+ * by the route that answered (`POST /v2/connectors/signed-webhooks/:id/events`),
+ * never by the path, whose ids and tokens are input. A 5xx answer marks it failed.
+ */
+const requestSpan: MiddlewareHandler = (c, next) =>
+  inSpan(
+    c.req.method,
+    { kind: SpanKind.SERVER, attributes: { "http.request.method": c.req.method } },
+    async (span) => {
+      await next();
+      const route = routePath(c);
+      // No route answered (404): the last one matched is a middleware's wildcard.
+      if (!route.includes("*")) {
+        span?.updateName(`${c.req.method} ${route}`);
+        span?.setAttribute("http.route", route);
+      }
+      span?.setAttribute("http.response.status_code", c.res.status);
+      if (c.res.status >= 500) span?.setStatus({ code: SpanStatusCode.ERROR });
+    },
+    contextFromHeaders((name) => c.req.header(name)),
+  );
+
+/**
  * The plain HTTP surface: everything that is not an RPC.
  * Provider adapters mount their routes here; they stay thin and hand
  * normalized input to the domain modules.
@@ -31,6 +56,8 @@ export function createHttpApp(deps: HttpDeps): Hono {
     if ((c.env as { incoming?: { httpVersionMajor?: number } } | undefined)?.incoming?.httpVersionMajor === 1) c.header("Connection", "close");
     return errorResponse(c, new AppError("payload_too_large", `request body exceeds the limit of ${deps.bodyLimitBytes} bytes`, { reason: "PAYLOAD_TOO_LARGE" }));
   };
+  // Outermost, so the span covers the whole request and its mapped error; only while tracing is on.
+  if (tracingEnabled()) app.use(requestSpan);
   const countingLimit = bodyLimit({ maxSize: deps.bodyLimitBytes, onError: tooLarge });
   app.use(async (c, next) => {
     if (c.req.method === "GET" || c.req.method === "HEAD" || deps.ownBodyLimit?.includes(c.req.path)) return next();

@@ -166,4 +166,4 @@ export class TraceHandoff {
   }
 }
 
-export { SpanKind };
+export { SpanKind, SpanStatusCode };
