@@ -7,6 +7,7 @@
  * their first minute. Each ref must be one probe of (stream_id, source_ref).
  */
 import { sql } from "drizzle-orm";
+import { PgDialect } from "drizzle-orm/pg-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase, type Database } from "../src/db/db.js";
 import { storedRefLookup } from "../src/proofstream/append-sql.js";
@@ -41,9 +42,9 @@ async function genericPlan(statement: string, types: string, args: string): Prom
 
 describe("the replay check's plan on a new database", () => {
   it("probes events_source_ref with both the stream and the ref, never a scan of the stream", async () => {
-    const [{ reltuples }] = await database.db.execute<{ reltuples: number }>(sql`SELECT reltuples FROM pg_class WHERE relname = 'events'`);
-    expect(Number(reltuples)).toBeLessThanOrEqual(0); // never analyzed: the case that went wrong
-    const lookup = database.db.dialect.sqlToQuery(storedRefLookup(sql.raw("$1"), sql.raw("$2::jsonb")));
+    const [events] = await database.db.execute<{ reltuples: number }>(sql`SELECT reltuples FROM pg_class WHERE relname = 'events'`);
+    expect(Number(events!.reltuples)).toBeLessThanOrEqual(0); // never analyzed: the case that went wrong
+    const lookup = new PgDialect().sqlToQuery(storedRefLookup(sql.raw("$1"), sql.raw("$2::jsonb")));
     const plan = await genericPlan(lookup.sql, "text, jsonb", `'str_x', '["a", "b"]'`);
     expect(plan).toMatch(/Index (Only )?Scan using events_source_ref on events/);
     expect(plan).toMatch(/Index Cond: \(\(stream_id = \$1\) AND \(source_ref = ref\.v\)\)/);

@@ -77,6 +77,9 @@ describe("base64", () => {
     expect(parseTlogProof(proofOf(MAX_PROOF_HASHES)).hashes).toHaveLength(MAX_PROOF_HASHES);
     expect(() => parseTlogProof(proofOf(MAX_PROOF_HASHES + 1))).toThrow(/more than 63 proof lines/);
     const huge = proofOf(1_000_000);
+    // The repeat and the template make a rope of 45 MB that V8 flattens on first use (300 ms under
+    // load): done here, so the time below is the verifier's (about 10 ms), not the test's string.
+    expect(huge.isWellFormed()).toBe(true);
     const started = performance.now();
     const report = verifyDocument(huge);
     expect(performance.now() - started).toBeLessThan(250);
