@@ -33,11 +33,12 @@ async function registerCommands(program: Command, command: string | undefined): 
     return;
   }
   // Loaded together, registered in one order: the help lists the commands as it always has.
-  const [serve, tenant, store, remote, connector, witness, reseal, { createLogger }] = await Promise.all([
+  const [serve, tenant, store, remote, anchor, connector, witness, reseal, { createLogger }] = await Promise.all([
     import("./commands/serve.js"),
     import("./commands/tenant.js"),
     import("./commands/store.js"),
     import("./commands/remote.js"),
+    import("./commands/anchor.js"),
     import("./commands/connector.js"),
     import("./commands/witness.js"),
     import("./commands/reseal.js"),
@@ -49,6 +50,7 @@ async function registerCommands(program: Command, command: string | undefined): 
   registerEvidenceCommands(program, io);
   registerVerifyCommands(program, io);
   remote.registerRemoteCommands(program, io);
+  anchor.registerAnchorCommands(program, io);
   connector.registerConnectorCommands(program, cli);
   witness.registerWitnessCommands(program, cli);
   reseal.registerResealCommands(program, cli);
