@@ -27,7 +27,8 @@ const adminDatabaseUrl = process.env.ATTESTO_TEST_DATABASE_URL ?? "postgres://po
 const redisUrl = process.env.ATTESTO_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 /** Development tools that must stay out of a production install (`npm ci --omit=dev`, the image). */
 const DEV_ONLY_TOOLS = [
-  "hardhat",
+  "@foundry-rs/anvil",
+  "redoc",
   "playwright-core",
   "vitest",
   "esbuild",

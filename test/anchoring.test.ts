@@ -1,3 +1,5 @@
+import { readFile } from "node:fs/promises";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
 import { createPublicClient, http } from "viem";
@@ -11,7 +13,8 @@ import { webhookDeliveries } from "../src/webhooks/schema.js";
 import { checkAnchorsOnChain, verifyAnchorReceipt, verifyBundle, type AnchorReceipt, type BundleDocument } from "../src/verify/index.js";
 import { manualDevChain } from "./support/devchain.js";
 import { appendRequest } from "./support/proofstream.js";
-import { clientFor, newTenant } from "./support/server.js";
+import { runCli } from "./support/process.js";
+import { clientFor, newTenant, tempDir } from "./support/server.js";
 import { isolatedStore, Receiver, startWebhookServer, waitFor, webhookClient, type Store } from "./support/webhooks.js";
 
 type Chain = Awaited<ReturnType<typeof manualDevChain>>;
@@ -186,6 +189,32 @@ describe("anchoring on a local EVM chain", () => {
       await elsewhere.stop();
     }
   });
+
+  it("attesto anchor lists the batches, shows one with the tenant's members, and writes and checks a receipt on chain with --rpc (issue 26, defect 5: no anchor command)", async () => {
+    const env = (key: string) => ({ ...process.env, LOG_LEVEL: "warn", ATTESTO_URL: app.url, ATTESTO_API_KEY: key });
+    const batches = await runCli(["--json", "anchor", "batches", "--status", "confirmed", "--stream", streamA1], env(a.key));
+    expect(batches.code, batches.stderr).toBe(0);
+    expect(JSON.parse(batches.stdout)).toEqual([expect.objectContaining({ id: firstBatch, status: "BATCH_STATUS_CONFIRMED", chainId: "31337" })]);
+    const one = await runCli(["--json", "anchor", "batch", firstBatch], env(b.key));
+    expect(one.code, one.stderr).toBe(0);
+    expect(JSON.parse(one.stdout)).toMatchObject({ batch: { id: firstBatch, memberCount: 3, tenantMemberCount: 1 }, members: [{ streamId: streamB, treeSize: "2" }] });
+
+    const out = path.join(await tempDir(), "receipt.json");
+    const checked = await runCli(["anchor", "receipt", streamA1, "--tree-size", "5", "--out", out, "--rpc", chain.url], env(a.key));
+    expect(checked.code, checked.stderr).toBe(0);
+    expect(checked.stdout).toContain(`checkpoint ${streamA1} at size 5 is in batch ${firstBatch}`);
+    expect(checked.stdout).toMatch(/✔ on chain at \S+: \d+ confirmations/);
+    expect(JSON.parse(await readFile(out, "utf8"))).toMatchObject({ streamId: streamA1, treeSize: "5", batchId: firstBatch });
+    // A chain that never mined the transaction: exit 1, saying why.
+    const elsewhere = await manualDevChain();
+    try {
+      const refused = await runCli(["anchor", "receipt", streamA1, "--rpc", elsewhere.url], env(a.key));
+      expect(refused.code).toBe(1);
+      expect(refused.stdout).toMatch(/✘ not on chain at \S+: .*not mined/);
+    } finally {
+      await elsewhere.stop();
+    }
+  }, 240_000);
 
   it("shows a tenant only its own members of a batch", async () => {
     const asB = clientFor(AnchorService, app.url, b.key);

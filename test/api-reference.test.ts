@@ -72,3 +72,40 @@ describe("GET /docs/api", () => {
     }
   });
 });
+
+describe("the documentation pages in a browser (issue 26: the docs render at /docs/… in headless Chromium with no broken links)", () => {
+  it("every page renders with no error, nothing blocked and nothing from elsewhere, and each of its links answers 200 with the heading it names", async () => {
+    const origin = new URL(app.url).origin;
+    const { pages } = (await (await fetch(`${app.url}/docs`, { headers: { accept: "application/json" } })).json()) as { pages: string[] };
+    expect(pages.length).toBeGreaterThan(3);
+    const checked = new Map<string, Promise<string>>();
+    const htmlOf = (url: string) => {
+      if (!checked.has(url))
+        checked.set(
+          url,
+          fetch(url, { headers: { accept: "text/html" } }).then(async (r) => (r.ok ? r.text() : Promise.reject(new Error(`${r.status} ${url}`)))),
+        );
+      return checked.get(url)!;
+    };
+    let links = 0;
+    for (const path of ["/docs", ...pages]) {
+      requests.length = 0;
+      problems.length = 0;
+      await page.goto(`${app.url}${path}`);
+      expect(await page.locator("h1").count(), `${path} has a heading`).toBeGreaterThan(0);
+      const hrefs = await page.$$eval("a[href]", (els) => els.map((e) => (e as HTMLAnchorElement).href));
+      for (const href of hrefs.filter((h) => h.startsWith(`${origin}/`))) {
+        links++;
+        const [target, anchor] = href.split("#") as [string, string | undefined];
+        const body = await htmlOf(target!).catch((err: Error) => expect.fail(`${path} links to ${href}: ${err.message}`));
+        if (anchor) expect(body.includes(` id="${decodeURIComponent(anchor)}"`), `${path} links to ${href}, a heading the page does not have`).toBe(true);
+      }
+      expect(
+        requests.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith("data:")),
+        `${path}: requests to other origins`,
+      ).toEqual([]);
+      expect(problems, path).toEqual([]);
+    }
+    expect(links).toBeGreaterThan(pages.length);
+  }, 180_000);
+});

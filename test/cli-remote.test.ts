@@ -114,6 +114,14 @@ describe("attesto CLI, remote", () => {
     expect(stream.id).toMatch(/^ps_|^str_|^[a-z]+_/);
     const one = await json<{ event: { seqNo: string }; duplicate: boolean }>(["stream", "append", stream.id, "--type", "order.paid", "--ref", "order-0", "--payload", '{"amount":5}'], env);
     expect(one).toMatchObject({ event: { seqNo: "1" }, duplicate: false });
+    // Run again without --occurred-at, it sends another "now": the refusal names the field, the stored time and how to replay (issue 26, defect 5).
+    const again = ["stream", "append", stream.id, "--type", "order.paid", "--ref", "order-0", "--payload", '{"amount":5}'];
+    const rerun = await run(again, env);
+    expect(rerun.code).toBe(1);
+    expect(rerun.stderr).toContain('source_ref "order-0" was already committed with another occurred_at (stored ');
+    const stored = /replay it with --occurred-at (\S+)\)/.exec(rerun.stderr)?.[1];
+    expect(stored, rerun.stderr).toBeDefined();
+    expect(await json([...again, "--occurred-at", stored!], env)).toMatchObject({ event: { seqNo: "1" }, duplicate: true });
 
     const file = path.join(dir, "events.jsonl");
     const lines = Array.from({ length: 60 }, (_, i) =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { invokedCommand } from "./invoked-command.js";
+import { asksForVersion, invokedCommand } from "./invoked-command.js";
 
 describe("invokedCommand", () => {
   it("is the first word after the global options", () => {
@@ -20,5 +20,15 @@ describe("invokedCommand", () => {
     expect(invokedCommand(["-V"])).toBeUndefined();
     expect(invokedCommand(["--json", "--bogus", "verify"])).toBeUndefined();
     expect(invokedCommand(["--url"])).toBeUndefined();
+  });
+
+  it("asksForVersion: -V or --version after the global options, nothing else (issue 26, defect 5: --version loaded every command group)", () => {
+    expect(asksForVersion(["--version"])).toBe(true);
+    expect(asksForVersion(["-V"])).toBe(true);
+    expect(asksForVersion(["--json", "--url", "http://x", "--version"])).toBe(true);
+    expect(asksForVersion([])).toBe(false);
+    expect(asksForVersion(["--help"])).toBe(false);
+    expect(asksForVersion(["tenant", "--version"])).toBe(false);
+    expect(asksForVersion(["--url", "--version"])).toBe(false);
   });
 });

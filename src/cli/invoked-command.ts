@@ -17,3 +17,18 @@ export function invokedCommand(args: readonly string[]): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * True when the command line only asks for the version (-V or --version
+ * after the global options): main.ts then registers no command group, so
+ * `attesto --version` answers without loading the server's module graph.
+ */
+export function asksForVersion(args: readonly string[]): boolean {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--url") i++;
+    else if (arg === "--json" || arg === "--local" || arg.startsWith("--url=")) continue;
+    else return arg === "-V" || arg === "--version";
+  }
+  return false;
+}

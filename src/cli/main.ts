@@ -1,9 +1,9 @@
 import { Command } from "commander";
 import { packageVersion } from "../paths.js";
-import { createLogger } from "../logger.js";
-import { cliContext } from "./context.js";
-import { registerEvidenceCommands, registerVerifyCommands } from "./commands/evidence.js";
-import { invokedCommand } from "./invoked-command.js";
+import { asksForVersion, invokedCommand } from "./invoked-command.js";
+
+// Only commander and the version are loaded up front: `attesto --version` needs nothing else,
+// and each command line loads the groups it can run (below).
 
 // The attesto command: its global options, then one file per command group under commands/.
 const program = new Command()
@@ -15,26 +15,34 @@ const program = new Command()
   )
   .version(packageVersion(), "-V, --version", "print the version")
   .option("--json", "print machine-readable JSON (and no progress bars)")
-  .option("--url <url>", "the server's base URL (env ATTESTO_URL; default: the address serve listens on, if a server answers there)")
+  .option("--url <url>", "the server's base URL (env ATTESTO_URL; default: the address serve listens on, if a server answers there and DATABASE_URL is not set)")
   .option("--local", "run on the database (DATABASE_URL or the embedded default) instead of a server: for bootstrap")
   .showHelpAfterError();
 
-const cli = cliContext(program);
-const io = { json: cli.json, output: cli.output, session: cli.serverSession };
-if (invokedCommand(process.argv.slice(2)) === "verify") {
-  // Offline verification loads its own command only: the other groups import the server's
-  // module graph (stores, queues, witnesses), 1.3 s of CPU before a bundle is read.
-  registerVerifyCommands(program, io);
-} else {
+const args = process.argv.slice(2);
+if (!asksForVersion(args)) await registerCommands(program, invokedCommand(args));
+
+async function registerCommands(program: Command, command: string | undefined): Promise<void> {
+  const [{ cliContext }, { registerEvidenceCommands, registerVerifyCommands }] = await Promise.all([import("./context.js"), import("./commands/evidence.js")]);
+  const cli = cliContext(program);
+  const io = { json: cli.json, output: cli.output, session: cli.serverSession };
+  if (command === "verify") {
+    // Offline verification loads its own command only: the other groups import the server's
+    // module graph (stores, queues, witnesses), 1.3 s of CPU before a bundle is read.
+    registerVerifyCommands(program, io);
+    return;
+  }
   // Loaded together, registered in one order: the help lists the commands as it always has.
-  const [serve, tenant, store, remote, connector, witness, reseal] = await Promise.all([
+  const [serve, tenant, store, remote, anchor, connector, witness, reseal, { createLogger }] = await Promise.all([
     import("./commands/serve.js"),
     import("./commands/tenant.js"),
     import("./commands/store.js"),
     import("./commands/remote.js"),
+    import("./commands/anchor.js"),
     import("./commands/connector.js"),
     import("./commands/witness.js"),
     import("./commands/reseal.js"),
+    import("../logger.js"),
   ]);
   serve.registerServeCommands(program, cli);
   tenant.registerTenantCommands(program, cli);
@@ -42,6 +50,7 @@ if (invokedCommand(process.argv.slice(2)) === "verify") {
   registerEvidenceCommands(program, io);
   registerVerifyCommands(program, io);
   remote.registerRemoteCommands(program, io);
+  anchor.registerAnchorCommands(program, io);
   connector.registerConnectorCommands(program, cli);
   witness.registerWitnessCommands(program, cli);
   reseal.registerResealCommands(program, cli);
@@ -49,7 +58,7 @@ if (invokedCommand(process.argv.slice(2)) === "verify") {
 
 program.parseAsync().catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);
-  if (cli.json()) process.stderr.write(JSON.stringify({ error: message }) + "\n");
+  if (program.opts().json) process.stderr.write(JSON.stringify({ error: message }) + "\n");
   else process.stderr.write(`attesto: ${message}\n`);
   process.exit(1);
 });

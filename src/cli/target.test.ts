@@ -1,9 +1,10 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEV_CREDENTIALS_FILE } from "../tenancy/dev-credentials-types.js";
-import { credentialFor, defaultServerUrl, explicitUrl, normalizeUrl } from "./target.js";
+import { chooseTarget, credentialFor, defaultServerUrl, explicitUrl, normalizeUrl, requireServer } from "./target.js";
 
 describe("the server a command talks to", () => {
   it.each([
@@ -32,6 +33,35 @@ describe("the server a command talks to", () => {
     [{ host: "::1", port: 9000 }, "http://[::1]:9000"],
   ])("finds serve listening on %j at %s", (config, expected) => {
     expect(defaultServerUrl(config)).toBe(expected);
+  });
+});
+
+describe("an explicit DATABASE_URL (issue 26, defect 5: a command went to another deployment answering at HOST:PORT)", () => {
+  let server: Server;
+  let port: number;
+  beforeAll(async () => {
+    // What the probe takes for a running Attesto: its landing page's name.
+    server = createServer((_, res) => res.writeHead(200, { "content-type": "application/json" }).end('{"name":"Attesto"}'));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    port = (server.address() as { port: number }).port;
+  });
+  afterAll(() => new Promise((r) => server.close(r)));
+
+  it("without it, a command goes to the Attesto answering where serve listens", async () => {
+    const config = { host: "127.0.0.1", port, databaseUrl: undefined };
+    expect(await chooseTarget({}, config)).toEqual({ mode: "remote", url: `http://127.0.0.1:${port}`, explicit: false });
+    expect(await requireServer({}, config)).toBe(`http://127.0.0.1:${port}`);
+  });
+
+  it("with it, operator commands run on that database, and server-only commands ask for --url instead of taking whatever answers", async () => {
+    const config = { host: "127.0.0.1", port, databaseUrl: "postgres://db.example/attesto" };
+    expect(await chooseTarget({}, config)).toEqual({ mode: "local" });
+    await expect(requireServer({}, config)).rejects.toThrow(
+      `DATABASE_URL is set: name the server that serves that database with --url / ATTESTO_URL (the one answering at http://127.0.0.1:${port}, if any, may be another deployment)`,
+    );
+    // --url still chooses the server.
+    expect(await chooseTarget({ url: `http://127.0.0.1:${port}` }, config)).toEqual({ mode: "remote", url: `http://127.0.0.1:${port}`, explicit: true });
+    expect(await requireServer({ url: `http://127.0.0.1:${port}/` }, config)).toBe(`http://127.0.0.1:${port}`);
   });
 });
 

@@ -11,7 +11,10 @@ import { DEV_CREDENTIALS_FILE, type DevCredentials } from "../tenancy/dev-creden
  * Attesto server answers at the address `serve` would listen on (HOST,
  * PORT). That is the embedded default's case: its database is held by the
  * running server, so local commands could not open it. `--local` forces the
- * database.
+ * database. An explicit DATABASE_URL names the deployment: without `--url` or
+ * ATTESTO_URL, commands run on that database, and commands that only exist
+ * over the RPCs ask for the server's URL, since whatever answers at HOST:PORT
+ * may be another deployment (whose operator token or keys differ).
  */
 export type Target = { mode: "local" } | { mode: "remote"; url: string; explicit: boolean };
 
@@ -51,23 +54,29 @@ export async function attestoAnswers(url: string): Promise<boolean> {
   }
 }
 
-export async function chooseTarget(opts: TargetOptions, config: Pick<Config, "host" | "port">): Promise<Target> {
+export async function chooseTarget(opts: TargetOptions, config: Pick<Config, "host" | "port" | "databaseUrl">): Promise<Target> {
   const url = explicitUrl(opts);
   if (opts.local) {
     if (opts.url !== undefined) throw new Error("--local and --url exclude each other");
     return { mode: "local" };
   }
   if (url) return { mode: "remote", url, explicit: true };
+  if (config.databaseUrl) return { mode: "local" };
   const candidate = defaultServerUrl(config);
   return (await attestoAnswers(candidate)) ? { mode: "remote", url: candidate, explicit: false } : { mode: "local" };
 }
 
 /** For commands that only exist over the RPCs: the server, or an error saying how to get one. */
-export async function requireServer(opts: TargetOptions, config: Pick<Config, "host" | "port">): Promise<string> {
+export async function requireServer(opts: TargetOptions, config: Pick<Config, "host" | "port" | "databaseUrl">): Promise<string> {
   if (opts.local) throw new Error("this command talks to a server: it has no --local form");
   const url = explicitUrl(opts);
   if (url) return url;
   const candidate = defaultServerUrl(config);
+  if (config.databaseUrl) {
+    throw new Error(
+      `this command talks to a server, and DATABASE_URL is set: name the server that serves that database with --url / ATTESTO_URL (the one answering at ${candidate}, if any, may be another deployment)`,
+    );
+  }
   if (await attestoAnswers(candidate)) return candidate;
   throw new Error(`no Attesto server answers at ${candidate}: start one (npm start, or attesto serve), or name one with --url / ATTESTO_URL`);
 }

@@ -45,6 +45,22 @@ describe("planBatch", () => {
     expect(err).toBeInstanceOf(AppError);
     expect(err.code).toBe("replay_conflict");
     expect(err.details).toMatchObject({ field: "source_ref", reason: "REPLAY_CONFLICT" });
+    expect(err.message).toBe(
+      'source_ref "a" was already committed with another payload (its SHA-256 differs): a replay repeats event_type, occurred_at and payload exactly; a new event needs a new source_ref',
+    );
+  });
+
+  it("names each field a replay changed, with the stored and sent event type and time (issue 26, defect 5: a rerun without --occurred-at)", () => {
+    const stored = planBatch(STREAM, [input("a")], { tenantId: "ten_a", treeSize: 0 }, new Map(), receivedAt).results[0] as { event: EventRecord };
+    const later = new Date(stored.event.occurredAt.getTime() + 60_000);
+    const rerun = { ...input("a"), occurredAt: later };
+    const err = planBatch(STREAM, [rerun], { tenantId: "ten_a", treeSize: 1 }, new Map([["a", stored.event]]), receivedAt).results[0] as AppError;
+    expect(err.code).toBe("replay_conflict");
+    expect(err.message).toContain(`another occurred_at (stored ${stored.event.occurredAt.toISOString()}, sent ${later.toISOString()})`);
+    expect(err.message).not.toContain("event_type (");
+    const retyped = { ...input("a", { v: "other" }), eventType: "other.type" };
+    const both = planBatch(STREAM, [retyped], { tenantId: "ten_a", treeSize: 1 }, new Map([["a", stored.event]]), receivedAt).results[0] as AppError;
+    expect(both.message).toContain(`another event_type (stored ${JSON.stringify(stored.event.eventType)}, sent "other.type"), another payload (its SHA-256 differs)`);
   });
 
   it("treats another tenant's append as a missing stream", () => {

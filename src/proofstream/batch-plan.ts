@@ -18,10 +18,8 @@ export function planBatch(
     if (input.tenantId !== head.tenantId) return notFound("stream");
     const existing = known.get(input.sourceRef);
     if (existing) {
-      const same = existing.eventType === input.eventType && existing.occurredAt.getTime() === input.occurredAt.getTime() && existing.payloadSha256 === input.payloadSha256;
-      return same
-        ? { event: existing, duplicate: true }
-        : new AppError("replay_conflict", `source_ref ${JSON.stringify(input.sourceRef)} was already committed with different content`, { field: "source_ref", reason: "REPLAY_CONFLICT" });
+      const conflict = replayConflict(existing, input);
+      return conflict ?? { event: existing, duplicate: true };
     }
     const seqNo = ++size;
     const { leaf, leafHash } = leafOf({ ...input, streamId, seqNo, receivedAt });
@@ -31,6 +29,27 @@ export function planBatch(
     return { event: record, duplicate: false };
   });
   return { results, rows, size };
+}
+
+/**
+ * A replay that differs from the stored event, as the error that says which
+ * fields differ and how to replay it (the caller owns the stream, so the
+ * stored event type and time are theirs to see; a payload is only said to
+ * differ). A client that fills occurred_at with "now" on each run meets this
+ * on its second run: the stored time is what it must send again.
+ */
+export function replayConflict(existing: EventRecord, input: Pick<AppendInput, "sourceRef" | "eventType" | "occurredAt"> & { payloadSha256: string }): AppError | undefined {
+  const differs: string[] = [];
+  if (existing.eventType !== input.eventType) differs.push(`event_type (stored ${JSON.stringify(existing.eventType)}, sent ${JSON.stringify(input.eventType)})`);
+  if (existing.occurredAt.getTime() !== input.occurredAt.getTime()) differs.push(`occurred_at (stored ${existing.occurredAt.toISOString()}, sent ${input.occurredAt.toISOString()})`);
+  if (existing.payloadSha256 !== input.payloadSha256) differs.push("payload (its SHA-256 differs)");
+  if (differs.length === 0) return undefined;
+  return new AppError(
+    "replay_conflict",
+    `source_ref ${JSON.stringify(input.sourceRef)} was already committed with another ${differs.join(", another ")}: ` +
+      "a replay repeats event_type, occurred_at and payload exactly; a new event needs a new source_ref",
+    { field: "source_ref", reason: "REPLAY_CONFLICT" },
+  );
 }
 
 /**

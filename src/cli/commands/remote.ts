@@ -2,7 +2,9 @@ import { createReadStream } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { fromJson, type JsonValue } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { Option, type Command } from "commander";
+import { ErrorInfoSchema } from "../../../gen/ts/google/rpc/error_details_pb.js";
 import {
   AppendEventRequestSchema,
   CheckpointSchema,
@@ -19,6 +21,17 @@ import { progressBar } from "../progress.js";
 import { allPages } from "../remote.js";
 import { jsonOf, positiveInt } from "./remote-common.js";
 import { registerWebhookCommands } from "./remote-webhooks.js";
+
+/**
+ * A replay refused for its occurred_at when --occurred-at was left out: this
+ * run said "now", and the server's message names the stored time to repeat.
+ */
+export function withOccurredAtHint(err: unknown): unknown {
+  const e = ConnectError.from(err);
+  const stored = /another occurred_at \(stored (\S+),/.exec(e.rawMessage)?.[1];
+  if (e.code !== Code.AlreadyExists || e.findDetails(ErrorInfoSchema)[0]?.reason !== "REPLAY_CONFLICT" || stored === undefined) return err;
+  return new Error(`${e.rawMessage} (without --occurred-at this run sent the time now: replay it with --occurred-at ${stored})`, { cause: err });
+}
 
 /**
  * Tenant commands that exist only over the RPCs: streams and webhooks. They
@@ -92,7 +105,9 @@ function registerStreamCommands(program: Command, io: CliIo): void {
       if (o.file === undefined) {
         if (!o.type || !o.ref) throw new Error("give --type and --ref for one event, or --file for many");
         const request = appendRequest(streamId, { source_ref: o.ref, event_type: o.type, payload: parsePayload(o.payload), occurred_at: o.occurredAt ?? new Date().toISOString() }, "--payload");
-        const res = await client.proofstreams.appendEvent({ ...request, waitForProof: o.waitForProof === true });
+        const res = await client.proofstreams.appendEvent({ ...request, waitForProof: o.waitForProof === true }).catch((err: unknown) => {
+          throw o.occurredAt === undefined ? withOccurredAtHint(err) : err;
+        });
         const receipt = res.proofReceipt;
         const proven = receipt?.status === ProofReceiptStatus.PROVEN;
         if (proven && o.proofOut !== undefined) await writeFile(o.proofOut, receipt.tlogProof);
