@@ -106,6 +106,12 @@ export interface Config {
   witnessTimeoutMs: number;
   /** This deployment's own witness key (`PRIVATE+KEY+<name>+<key id>+<base64(0x04 || seed)>`): serves POST /witness/add-checkpoint when set. */
   witnessKey: string | undefined;
+  /** RFC 3161 TSAs each signed checkpoint's note is timestamped by, as the operator wrote them: URLs separated by commas or spaces, tried in order; "" for none. */
+  tsaUrls: string;
+  /** A PEM file of the TSA roots a timestamp token must lead to (required with tsaUrls). */
+  tsaRootsFile: string | undefined;
+  /** How long one time-stamp request may take. */
+  tsaTimeoutMs: number;
   /** Serve the tlog-tiles read path without authentication. */
   tilesPublic: boolean;
   /** Development and tests only: lets webhooks reach loopback receivers, over http:// too. */

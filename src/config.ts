@@ -88,6 +88,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     witnessQuorum: e.ATTESTO_WITNESS_QUORUM,
     witnessTimeoutMs: e.ATTESTO_WITNESS_TIMEOUT_MS,
     witnessKey: e.ATTESTO_WITNESS_KEY,
+    tsaUrls: e.ATTESTO_TSA_URLS,
+    tsaRootsFile: e.ATTESTO_TSA_ROOTS,
+    tsaTimeoutMs: e.ATTESTO_TSA_TIMEOUT_MS,
     // On the embedded development default a receiver on this machine is what a developer tries first.
     webhookAllowLoopback: e.ATTESTO_WEBHOOK_ALLOW_LOOPBACK ?? !e.DATABASE_URL,
     webhookTraceparent: e.ATTESTO_WEBHOOK_TRACEPARENT,

@@ -117,6 +117,36 @@ export class Metrics {
     gauge("attesto_witness_down", "1 while a witness is failing (checkpoints wait for its cosignature), else 0.", (s) => s.down);
   }
 
+  /** Per configured TSA: tokens that verified, failures, request latency, and whether it is failing. */
+  trackTimestamps(source: { stats(): Array<{ tsa: string; tokens: number; failures: number; latencySecondsSum: number; latencyCount: number; down: number }> }): void {
+    type Stats = ReturnType<typeof source.stats>[number];
+    const registers = [this.registry];
+    const total = (name: string, help: string, read: (s: Stats) => number) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ["tsa"],
+        registers,
+        collect() {
+          this.reset();
+          for (const s of source.stats()) this.inc({ tsa: s.tsa }, read(s));
+        },
+      });
+    total("attesto_tsa_tokens_total", "RFC 3161 tokens a TSA granted that verified on receipt and were stored on a checkpoint.", (s) => s.tokens);
+    total("attesto_tsa_failures_total", "Time-stamp requests to a TSA that failed (timeout, HTTP error, refusal, a token that does not verify).", (s) => s.failures);
+    total("attesto_tsa_latency_seconds_sum", "Seconds spent in time-stamp requests a TSA answered.", (s) => s.latencySecondsSum);
+    total("attesto_tsa_latency_seconds_count", "Time-stamp requests a TSA answered.", (s) => s.latencyCount);
+    new Gauge({
+      name: "attesto_tsa_down",
+      help: "1 while a TSA is failing (checkpoints wait for their timestamp), else 0.",
+      labelNames: ["tsa"],
+      registers,
+      collect() {
+        for (const s of source.stats()) this.set({ tsa: s.tsa }, s.down);
+      },
+    });
+  }
+
   /** Exports the rate limiter's denials, the requests it admitted without Redis, and Redis's slow and failed lease calls. */
   /** Webhook subscriptions this process disabled for sustained failure (ATTESTO_WEBHOOK_DISABLE_AFTER_*). */
   trackWebhookAutoDisable(source: { autoDisabledTotal: number }): void {

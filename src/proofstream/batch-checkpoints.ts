@@ -63,6 +63,8 @@ export function committedCheckpoint(c: CommitCheckpoint): CheckpointRecord {
     cosignatures: "",
     cosignatureCount: 0,
     witnessedAt: null,
+    timestampToken: null,
+    timestampedAt: null,
   };
 }
 

@@ -10,6 +10,8 @@ const record = withCosignatures({
   cosignatures: "— witness.example/w cosig\n",
   cosignatureCount: 1,
   witnessedAt: new Date("2026-12-06T10:00:01.000Z"),
+  timestampToken: Buffer.from([0x30, 0x03, 0x02, 0x01, 0x01]),
+  timestampedAt: new Date("2026-12-06T10:00:02.000Z"),
   keyId: -5,
   signedAt: new Date("2026-12-06T10:00:00.123Z"),
 });
@@ -17,6 +19,11 @@ const record = withCosignatures({
 describe("checkpoint announcements", () => {
   it("carry the whole record through the broadcast", () => {
     expect(decodeCheckpointAnnouncement(encodeCheckpointAnnouncement(record))).toEqual(record);
+  });
+
+  it("read an announcement without a timestamp (an earlier version's) as not timestamped yet", () => {
+    const { timestampToken: _t, timestampedAt: _at, ...earlier } = JSON.parse(encodeCheckpointAnnouncement(record)) as Record<string, unknown>;
+    expect(decodeCheckpointAnnouncement(JSON.stringify(earlier))).toMatchObject({ timestampToken: null, timestampedAt: null, treeSize: 1234 });
   });
 
   it("drop anything that is not an announcement", () => {
@@ -37,6 +44,8 @@ describe("checkpoint announcements", () => {
       JSON.stringify({ ...good, cosignatures: undefined }),
       JSON.stringify({ ...good, cosignatureCount: -1 }),
       JSON.stringify({ ...good, witnessedAt: "soon" }),
+      JSON.stringify({ ...good, timestampToken: 7 }),
+      JSON.stringify({ ...good, timestampedAt: "soon" }),
     ]) {
       expect(decodeCheckpointAnnouncement(message), message).toBeUndefined();
     }

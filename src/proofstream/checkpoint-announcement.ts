@@ -18,6 +18,8 @@ export function encodeCheckpointAnnouncement(c: CheckpointRecord): string {
     cosignatures: c.cosignatures,
     cosignatureCount: c.cosignatureCount,
     witnessedAt: c.witnessedAt?.toISOString() ?? null,
+    timestampToken: c.timestampToken?.toString("base64") ?? null,
+    timestampedAt: c.timestampedAt?.toISOString() ?? null,
     keyId: c.keyId,
     signedAt: c.signedAt.toISOString(),
   });
@@ -33,6 +35,11 @@ export function decodeCheckpointAnnouncement(message: string): CheckpointRecord 
   }
   if (typeof value !== "object" || value === null) return undefined;
   const { streamId, treeSize, rootHash, note, cosignatures, cosignatureCount, witnessedAt, keyId, signedAt } = value as Record<string, unknown>;
+  // An instance of an earlier version announces no timestamp: read as none yet.
+  const { timestampToken = null, timestampedAt = null } = value as Record<string, unknown>;
+  if ((timestampToken !== null && typeof timestampToken !== "string") || (timestampedAt !== null && typeof timestampedAt !== "string")) return undefined;
+  const timestamped = timestampedAt === null ? null : new Date(timestampedAt);
+  if (timestamped && Number.isNaN(timestamped.getTime())) return undefined;
   if (typeof streamId !== "string" || typeof note !== "string" || typeof rootHash !== "string" || typeof signedAt !== "string" || typeof cosignatures !== "string") return undefined;
   if (!Number.isSafeInteger(cosignatureCount) || (cosignatureCount as number) < 0 || (witnessedAt !== null && typeof witnessedAt !== "string")) return undefined;
   const witnessed = witnessedAt === null ? null : new Date(witnessedAt);
@@ -49,6 +56,8 @@ export function decodeCheckpointAnnouncement(message: string): CheckpointRecord 
     cosignatures,
     cosignatureCount: cosignatureCount as number,
     witnessedAt: witnessed,
+    timestampToken: timestampToken === null ? null : Buffer.from(timestampToken, "base64"),
+    timestampedAt: timestamped,
     keyId: keyId as number,
     signedAt: at,
   };

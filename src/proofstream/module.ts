@@ -37,6 +37,7 @@ import type { WarmStreamStats } from "./warm-streams.js";
 import { DEFAULT_PROOF_TIMEOUT_MS, ReceiptWaiter, type ProofReceipt, type ReceiptStats } from "./receipts.js";
 import { receiptProof } from "./tlog-proof.js";
 import { checkpointsAtCommit } from "./batch-checkpoints.js";
+import { CheckpointTimestamps } from "./checkpoint-timestamps.js";
 
 export { sealedColumns } from "./sealed.js"; // where this module keeps sealed values (attesto reseal)
 export type { JsonObject } from "./leaf.js";
@@ -86,6 +87,8 @@ export class Proofstreams {
   readonly #receipts: ReceiptWaiter;
   readonly #signerWithoutQueue: SignerWithoutQueue;
   readonly #signedListeners: Array<(streamId: string, treeSize: number) => void> = [];
+  /** For the TSA client (src/timestamp): the latest checkpoint's note, and verified RFC 3161 tokens stored on checkpoints. */
+  readonly timestamps = new CheckpointTimestamps(this, () => this.deps.db);
   /** Appends' traces handed to the checkpoint that covers them (tracing on only). */
   readonly #traces = new TraceHandoff();
 

@@ -118,6 +118,10 @@ export const checkpoints = pgTable(
     cosignatureCount: integer("cosignature_count").notNull().default(0),
     /** When the deployment's witness policy was met; null until then. */
     witnessedAt: timestamp("witnessed_at", { withTimezone: true }),
+    /** An RFC 3161 TimeStampToken (DER) over `note` (the log's note), verified on receipt against the configured TSA roots; null until one arrives. */
+    timestampToken: bytea("timestamp_token"),
+    /** The token's genTime: when the TSA saw the note. */
+    timestampedAt: timestamp("timestamped_at", { withTimezone: true }),
   },
   (t) => [primaryKey({ columns: [t.streamId, t.treeSize] })],
 );

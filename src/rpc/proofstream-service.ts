@@ -58,6 +58,8 @@ const checkpointMsg = (c: CheckpointRecord) =>
     signedAt: ts(c.signedAt),
     cosignatures: c.cosignatureCount,
     witnessed: c.witnessedAt !== null,
+    timestampToken: c.timestampToken ?? new Uint8Array(0),
+    timestampedAt: c.timestampedAt ? ts(c.timestampedAt) : undefined,
   });
 
 const kinds: Record<ForkEvidenceRecord["kind"], ForkEvidenceKind> = {

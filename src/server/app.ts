@@ -11,6 +11,8 @@ import type { StoreVerification } from "../store/module.js";
 import { Metrics } from "../http/metrics.js";
 import { Witnesses } from "../witness/module.js";
 import { witnessSettings } from "../witness/settings.js";
+import { Timestamps } from "../timestamp/module.js";
+import { timestampSettings } from "../timestamp/settings.js";
 import { Broadcast } from "../infra/broadcast.js";
 import { startTracing } from "../infra/tracing.js";
 import { openRedis, type RedisHandle } from "../infra/redis.js";
@@ -119,13 +121,14 @@ async function started<M extends { start(): Promise<unknown>; close(): Promise<u
 }
 
 /** /metrics, with what the modules count themselves. */
-function moduleMetrics(worker: number, m: { rateLimits: RateLimits; audit: Store["audit"]; proofstreams: Proofstreams; witnesses: Witnesses; webhooks: Webhooks }): Metrics {
+function moduleMetrics(worker: number, m: { rateLimits: RateLimits; audit: Store["audit"]; proofstreams: Proofstreams; witnesses: Witnesses; timestamps: Timestamps; webhooks: Webhooks }): Metrics {
   const metrics = new Metrics({ worker });
   metrics.trackRateLimits(m.rateLimits);
   metrics.trackValidationAudit(m.audit);
   metrics.trackWarmStreams(m.proofstreams);
   metrics.trackReceipts(m.proofstreams);
   metrics.trackWitnesses(m.witnesses);
+  metrics.trackTimestamps(m.timestamps);
   metrics.trackWebhookAutoDisable(m.webhooks.recorder);
   return metrics;
 }
@@ -187,7 +190,9 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     proofstreamsRef = proofstreams;
     // Witnessing: this deployment's checkpoints sent to its witnesses, and Attesto as a witness for others.
     const witnesses = new Witnesses({ db: database.db, jobs, logger, streams: proofstreams }, witnessSettings(config));
-    for (const module of [requestIds, tenancy, webhooks, proofstreams, witnesses]) {
+    // RFC 3161: each signed checkpoint's note timestamped by the configured TSAs, from a job.
+    const timestamps = new Timestamps({ jobs, logger, streams: proofstreams.timestamps }, timestampSettings(config));
+    for (const module of [requestIds, tenancy, webhooks, proofstreams, witnesses, timestamps]) {
       await module.start();
       cleanups.push(() => module.close());
     }
@@ -213,7 +218,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     jobs.startPeriodic();
 
     const readinessChecks = { database: () => database.ping(), redis: async () => void (await redis.client.ping()) };
-    const metrics = moduleMetrics(shared?.worker ?? 0, { rateLimits, audit, proofstreams, witnesses, webhooks });
+    const metrics = moduleMetrics(shared?.worker ?? 0, { rateLimits, audit, proofstreams, witnesses, timestamps, webhooks });
     const verifier = await started(new Verifier(config.verifier), cleanups);
     const edgeModules = {
       jobs,

@@ -1,0 +1,145 @@
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import { Writable } from "node:stream";
+import { promisify } from "node:util";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
+import { loadConfig } from "../src/config.js";
+import { startAttesto, type Attesto } from "../src/server/app.js";
+import { certificatesFromPem, verifyTimestampToken } from "../src/verify/rfc3161.js";
+import { appendRequest } from "./support/proofstream.js";
+import { clientFor, newTenant, testEnv } from "./support/server.js";
+import { OpensslTsa } from "./support/tsa.js";
+
+const run = promisify(execFile);
+
+async function until<T>(what: string, read: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+type LogLine = { level: number; msg: string; tsa?: string; reason?: string; failedChecks?: string[] };
+const lines: LogLine[] = [];
+const logger = pino(
+  { level: "info" },
+  new Writable({
+    write(chunk, _enc, done) {
+      for (const line of String(chunk).split("\n").filter(Boolean)) lines.push(JSON.parse(line) as LogLine);
+      done();
+    },
+  }),
+);
+const failing = () => lines.filter((l) => l.msg.startsWith("a TSA is failing"));
+const answering = () => lines.filter((l) => l.msg === "a TSA answers again");
+
+let tsa: OpensslTsa;
+let app: Attesto;
+let client: ReturnType<typeof clientFor<typeof ProofstreamService>>;
+
+beforeAll(async () => {
+  tsa = await OpensslTsa.create();
+  const url = await tsa.listen();
+  app = await startAttesto(loadConfig(await testEnv({ ATTESTO_TSA_URLS: url, ATTESTO_TSA_ROOTS: tsa.file("ca.pem"), ATTESTO_CHECKPOINT_INTERVAL_MS: "3600000" }), { port: 0 }), logger);
+  const tenant = await newTenant(app.url);
+  client = clientFor(ProofstreamService, app.url, tenant.key);
+}, 120_000);
+
+afterAll(async () => {
+  await app?.stop();
+  tsa?.close();
+});
+
+/** A stream with `n` events and a checkpoint signed over them. */
+async function checkpointed(name: string, n = 3) {
+  const { stream } = await client.createStream({ name });
+  for (let i = 0; i < n; i++) await client.appendEvent(appendRequest(stream!.id, `${name}-${i}`));
+  const { checkpoint } = await client.createCheckpoint({ streamId: stream!.id });
+  return { streamId: stream!.id, treeSize: checkpoint!.treeSize };
+}
+
+const timestamped = (streamId: string) =>
+  until(`a timestamp on ${streamId}`, async () => {
+    const { checkpoint } = await client.getCheckpoint({ streamId });
+    return checkpoint!.timestampToken.length > 0 ? checkpoint! : undefined;
+  });
+
+describe("RFC 3161 timestamps of checkpoints, from a local openssl TSA", () => {
+  it("stores a token that openssl ts -verify and the project's verifier accept", async () => {
+    const { streamId, treeSize } = await checkpointed("stamped");
+    const cp = await timestamped(streamId);
+    expect(cp.treeSize).toBe(treeSize);
+    expect(Math.abs(Number(cp.timestampedAt!.seconds) * 1000 - Date.now())).toBeLessThan(60_000);
+    // No witnesses here: the served note is the log's note, the bytes the token is over.
+    const noteFile = tsa.file("note.txt");
+    const tokenFile = tsa.file("token.der");
+    await writeFile(noteFile, cp.note);
+    await writeFile(tokenFile, cp.timestampToken);
+    const { stdout } = await run("openssl", ["ts", "-verify", "-data", noteFile, "-in", tokenFile, "-token_in", "-CAfile", tsa.file("ca.pem"), "-untrusted", tsa.file("tsa-trusted.pem")]);
+    expect(stdout).toContain("Verification: OK");
+
+    const sha256 = new Uint8Array(createHash("sha256").update(cp.note).digest());
+    const roots = certificatesFromPem(await tsa.caPem());
+    const verified = await verifyTimestampToken(cp.timestampToken, { sha256, roots });
+    expect(verified.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(verified.genTime!.getTime()).toBe(Number(cp.timestampedAt!.seconds) * 1000 + Math.floor(cp.timestampedAt!.nanos / 1e6));
+    // Another note's bytes do not match it.
+    const other = await verifyTimestampToken(cp.timestampToken, { sha256: new Uint8Array(32), roots });
+    expect(other.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(["imprint"]);
+  });
+
+  it.each([
+    ["a token over another imprint", { tamper: "imprint" }, "imprint"],
+    ["a token with another nonce", { tamper: "nonce" }, "nonce"],
+    ["a TSA certificate from a CA not trusted", { signer: "untrusted" }, "chain"],
+    ["an expired TSA certificate", { signer: "expired" }, "validity"],
+  ] as const)("refuses %s on receipt (its check only), stores nothing, and takes the token once the TSA is right", async (_why, mode, check) => {
+    const before = { failing: failing().length, answering: answering().length, queries: tsa.queries };
+    Object.assign(tsa, { signer: "trusted", tamper: "none" }, mode);
+    const { streamId } = await checkpointed(`refused-${check}`, 2);
+    const line = await until("the TSA failing", () => failing()[before.failing]);
+    expect(line.failedChecks).toEqual([check]);
+    const { checkpoint } = await client.getCheckpoint({ streamId });
+    expect(checkpoint!.timestampToken).toHaveLength(0);
+    expect(checkpoint!.timestampedAt).toBeUndefined();
+
+    // The TSA put right: the job's retry (backoff) gets a token, logged once as the outage's end.
+    Object.assign(tsa, { signer: "trusted", tamper: "none" });
+    const cp = await timestamped(streamId);
+    expect(cp.timestampToken.length).toBeGreaterThan(0);
+    await until("the TSA answering again", () => answering()[before.answering]);
+    expect(failing()).toHaveLength(before.failing + 1);
+  });
+
+  it("a TSA that is down delays only the timestamp: appends go on, one log line for the outage, metrics say so", async () => {
+    const before = { failing: failing().length, answering: answering().length, queries: tsa.queries };
+    tsa.failWith = 503;
+    const { streamId } = await checkpointed("outage", 1);
+    await until("two tries at the down TSA", () => (tsa.queries >= before.queries + 2 ? true : undefined));
+    const started = performance.now();
+    await client.appendEvent(appendRequest(streamId, "during-outage"));
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(failing()).toHaveLength(before.failing + 1);
+    expect(failing().at(-1)!.reason).toContain("HTTP 503");
+    const metrics = await (await fetch(`${app.url}/metrics`)).text();
+    expect(metrics).toMatch(/attesto_tsa_down\{tsa="[^"]+"\} 1/);
+    expect(metrics).toMatch(/attesto_tsa_failures_total\{tsa="[^"]+"\} [1-9]/);
+
+    tsa.failWith = undefined;
+    // The stream's newest checkpoint (over the event appended during the outage) is the one timestamped.
+    const { checkpoint } = await client.createCheckpoint({ streamId });
+    const cp = await timestamped(streamId);
+    expect(cp.treeSize).toBe(checkpoint!.treeSize);
+    await until("the TSA answering again", () => answering()[before.answering]);
+    expect(failing()).toHaveLength(before.failing + 1);
+    const after = await (await fetch(`${app.url}/metrics`)).text();
+    expect(after).toMatch(/attesto_tsa_down\{tsa="[^"]+"\} 0/);
+    expect(after).toMatch(/attesto_tsa_tokens_total\{tsa="[^"]+"\} [1-9]/);
+  }, 60_000);
+});
