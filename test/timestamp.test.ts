@@ -5,10 +5,12 @@ import { Writable } from "node:stream";
 import { promisify } from "node:util";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
+import { BundleStatus, ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
 import { loadConfig } from "../src/config.js";
 import { startAttesto, type Attesto } from "../src/server/app.js";
+import { verifyBundle, type BundleDocument } from "../src/verify/bundle.js";
 import { certificatesFromPem, verifyTimestampToken } from "../src/verify/rfc3161.js";
+import { checkTimestamp } from "../src/verify/timestamp.js";
 import { appendRequest } from "./support/proofstream.js";
 import { clientFor, newTenant, testEnv } from "./support/server.js";
 import { OpensslTsa } from "./support/tsa.js";
@@ -92,6 +94,23 @@ describe("RFC 3161 timestamps of checkpoints, from a local openssl TSA", () => {
     // Another note's bytes do not match it.
     const other = await verifyTimestampToken(cp.timestampToken, { sha256: new Uint8Array(32), roots });
     expect(other.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(["imprint"]);
+
+    // A bundle of the stream carries the token; the verifier's timestamp check passes against the TSA root.
+    const { bundle: pending } = await client.createBundle({ streamId, fromSeqNo: 1n, toSeqNo: treeSize });
+    const ready = await until("the bundle", async () => {
+      const { bundle } = await client.getBundle({ bundleId: pending!.id });
+      return bundle!.status === BundleStatus.READY ? bundle! : undefined;
+    });
+    const doc = JSON.parse(ready.bundleJson) as BundleDocument;
+    expect(doc.timestamp_token).toBe(Buffer.from(cp.timestampToken).toString("base64"));
+    const { stream } = await client.getStream({ streamId });
+    const report = await checkTimestamp(verifyBundle(doc, { pinnedKey: stream!.verifierKey }), doc, await tsa.caPem());
+    expect(report.checks.find((c) => c.name === "timestamp")).toMatchObject({ status: "pass" });
+    expect(report.valid).toBe(true);
+    // Against roots that are not the TSA's, only the timestamp check fails (its chain).
+    const wrongRoots = await checkTimestamp(verifyBundle(doc, { pinnedKey: stream!.verifierKey }), doc, await tsa.openssl(["x509", "-in", "other_ca.pem"]));
+    expect(wrongRoots.checks.filter((c) => c.status !== "pass" && c.status !== "skipped").map((c) => [c.name, c.status])).toEqual([["timestamp", "fail"]]);
+    expect(wrongRoots.checks.at(-1)!.detail).toMatch(/^the token fails chain/);
   });
 
   it.each([

@@ -275,6 +275,7 @@ export class Bundles {
       range_proof: { tree_size: size, hashes: rangeProof },
       // The checkpoint's receipts from confirmed anchor batches (none while it is not anchored yet).
       anchors: (await this.deps.anchorReceipts?.(stream.id, size)) ?? [],
+      ...(checkpoint.timestampToken ? { timestamp_token: checkpoint.timestampToken.toString("base64") } : {}), // its RFC 3161 token, once a TSA gave one
     };
     const headerJson = JSON.stringify(header);
     await out.write(`${headerJson.slice(0, -1)},"entries":[`);

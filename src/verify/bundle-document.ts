@@ -47,7 +47,12 @@ export interface BundleDocument {
   checkpoint: string;
   range_proof: { tree_size: number; hashes: string[] };
   anchors: AnchorReceipt[];
+  /** An RFC 3161 TimeStampToken (base64 DER) over the checkpoint note as the log signed it (without cosignature lines), when the checkpoint had one. */
+  timestamp_token?: string;
 }
+
+/** A time-stamp token is a few kB (a signature and the TSA's certificates); base64 beyond this is not one. */
+export const MAX_TIMESTAMP_TOKEN_CHARS = 64 * 1024;
 
 /**
  * Whether `v` is 64 lowercase hex digits (a SHA-256 in hex): /^[0-9a-f]{64}$/
@@ -82,6 +87,9 @@ export function readBundle(value: unknown): { bundle: BundleDocument } | { probl
   }
   if (!isCount(b.from_seq_no, 1) || !isCount(b.to_seq_no, 1) || b.to_seq_no < b.from_seq_no) return { problem: "from_seq_no and to_seq_no must be integers with 1 <= from_seq_no <= to_seq_no" };
   if (typeof b.payloads_included !== "boolean") return { problem: "payloads_included must be a boolean" };
+  if (b.timestamp_token !== undefined && (typeof b.timestamp_token !== "string" || !b.timestamp_token || b.timestamp_token.length > MAX_TIMESTAMP_TOKEN_CHARS)) {
+    return { problem: `timestamp_token must be a non-empty base64 string of at most ${MAX_TIMESTAMP_TOKEN_CHARS} characters` };
+  }
   if (!Array.isArray(b.entries)) return { problem: "entries must be an array" };
   for (let i = 0; i < b.entries.length; i++) {
     const e: unknown = b.entries[i];

@@ -11,13 +11,14 @@ import { logSignedNote, NoteError, openNote, parseCheckpoint, parseVerifierKey, 
 // `verify/bundle.js` stays the one import for bundles.
 export { BUNDLE_FORMAT, MAX_ANCHOR_RECEIPTS, MAX_AUDIT_PATH, readBundle, type AnchorReceipt, type BundleDocument, type BundleEntry } from "./bundle-document.js";
 
-export type CheckName = "format" | "signature" | "leaves" | "range_proof" | "inclusion_proofs" | "inclusion_proof" | "anchors";
+export type CheckName = "format" | "signature" | "leaves" | "range_proof" | "inclusion_proofs" | "inclusion_proof" | "anchors" | "timestamp";
 /**
  * `unpinned`: the signature verifies only with a key the document carries itself, which the caller did not pin.
  * `offline`: what can be checked without a network passed (anchor receipts: each path leads to its batch root),
  * but the rest was not looked at (whether the chain holds the transactions: `verifyAnchorReceipt`, `attesto verify --rpc`).
+ * `missing`: the caller's policy asks for evidence the document does not carry (an RFC 3161 token when TSA roots are given).
  */
-export type CheckStatus = "pass" | "fail" | "unpinned" | "skipped" | "offline";
+export type CheckStatus = "pass" | "fail" | "unpinned" | "skipped" | "offline" | "missing";
 
 export interface Check {
   name: CheckName;

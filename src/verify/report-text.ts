@@ -6,13 +6,14 @@ import type { VerificationReport } from "./bundle.js";
  * installable `attesto-verify` (packages/verify).
  */
 
-/** Exit codes of a command-line verifier: 0 valid, 1 a check failed, 2 nothing failed but no key was pinned. */
+/** Exit codes of a command-line verifier: 0 valid, 1 a check failed or evidence asked for is missing, 2 nothing failed but no key was pinned. */
 export const VERIFY_EXIT = { valid: 0, failed: 1, unpinned: 2 } as const;
 
-const MARKS: Record<string, string> = { pass: "✔", fail: "✘", unpinned: "⚠", skipped: "–", offline: "◌" };
+const MARKS: Record<string, string> = { pass: "✔", fail: "✘", unpinned: "⚠", skipped: "–", offline: "◌", missing: "✘" };
+const failedOrMissing = (report: VerificationReport) => report.checks.some((c) => c.status === "fail" || c.status === "missing");
 
 export function verifyExitCode(report: VerificationReport): number {
-  return report.valid ? VERIFY_EXIT.valid : report.checks.some((c) => c.status === "fail") ? VERIFY_EXIT.failed : VERIFY_EXIT.unpinned;
+  return report.valid ? VERIFY_EXIT.valid : failedOrMissing(report) ? VERIFY_EXIT.failed : VERIFY_EXIT.unpinned;
 }
 
 /** The report as lines: what was checked, each check with its mark, and the verdict. `pinFlag` names how a key is pinned. */
@@ -20,6 +21,6 @@ export function reportText(report: VerificationReport, pinFlag = "--key"): strin
   const range = report.from_seq_no === report.to_seq_no ? `event ${report.from_seq_no}` : `events ${report.from_seq_no}..${report.to_seq_no}`;
   const head = `${report.kind} of ${report.stream_id || "?"} (${report.origin || "?"}): ${range}, checkpoint size ${report.checkpoint_size}`;
   const lines = report.checks.map((c) => `${MARKS[c.status]} ${c.name}: ${c.status} — ${c.detail}`);
-  const verdict = report.valid ? "VALID" : report.checks.some((c) => c.status === "fail") ? "NOT VALID" : `NOT TRUSTED (pin the stream's verifier key with ${pinFlag})`;
+  const verdict = report.valid ? "VALID" : failedOrMissing(report) ? "NOT VALID" : `NOT TRUSTED (pin the stream's verifier key with ${pinFlag})`;
   return [head, ...lines, verdict].join("\n");
 }

@@ -101,7 +101,8 @@ export function registerVerifyCommands(program: Command, io: CliIo): void {
     )
     .option("--key <verifierKey>", "the stream's note verifier key you trust (<origin>+<key id>+<key>)")
     .option("--rpc <url>", "a JSON-RPC endpoint of the anchor chain: check that it holds each anchor receipt's transaction, in the block the receipt names")
-    .action(async (file: string, opts: { key?: string; rpc?: string }) => {
+    .option("--tsa-roots <pem file>", "the TSA root certificates you trust: check the bundle's RFC 3161 timestamp token (a bundle without one fails as missing)")
+    .action(async (file: string, opts: { key?: string; rpc?: string; tsaRoots?: string }) => {
       // readFileSync answers one flat string (the promise API's is built of chunks, flattened again on first use).
       const text = readFileSync(file, "utf8");
       let report = verifyDocument(text, { pinnedKey: opts.key, sha256: nodeSha256Into });
@@ -112,6 +113,11 @@ export function registerVerifyCommands(program: Command, io: CliIo): void {
         const [{ createPublicClient, http }, { checkAnchorsOnChain }] = await Promise.all([import("viem"), import("../../verify/anchor.js")]);
         const doc = JSON.parse(text) as BundleDocument;
         report = await checkAnchorsOnChain(report, doc.checkpoint, doc.anchors, createPublicClient({ transport: http(rpc, { retryCount: 0, timeout: 10_000 }) }));
+      }
+      // Parsed again only when a token is asked for or carried; pkijs (the token's CMS) is loaded only then.
+      if (report.kind === "bundle" && (opts.tsaRoots !== undefined || text.includes('"timestamp_token":'))) {
+        const { checkTimestamp } = await import("../../verify/timestamp.js");
+        report = await checkTimestamp(report, JSON.parse(text) as BundleDocument, opts.tsaRoots === undefined ? undefined : readFileSync(opts.tsaRoots, "utf8"));
       }
       io.output(report, () => reportText(report));
       process.exitCode = verifyExitCode(report);
