@@ -13,6 +13,7 @@ import { certificatesFromPem, verifyTimestampToken } from "../src/verify/rfc3161
 import { checkTimestamp } from "../src/verify/timestamp.js";
 import { appendRequest } from "./support/proofstream.js";
 import { clientFor, newTenant, testEnv } from "./support/server.js";
+import { runCli } from "./support/process.js";
 import { OpensslTsa } from "./support/tsa.js";
 
 const run = promisify(execFile);
@@ -111,7 +112,19 @@ describe("RFC 3161 timestamps of checkpoints, from a local openssl TSA", () => {
     const wrongRoots = await checkTimestamp(verifyBundle(doc, { pinnedKey: stream!.verifierKey }), doc, await tsa.openssl(["x509", "-in", "other_ca.pem"]));
     expect(wrongRoots.checks.filter((c) => c.status !== "pass" && c.status !== "skipped").map((c) => [c.name, c.status])).toEqual([["timestamp", "fail"]]);
     expect(wrongRoots.checks.at(-1)!.detail).toMatch(/^the token fails chain/);
-  });
+
+    // attesto verify --tsa-roots: the timestamp check by name; without the token (and roots given) it is missing, exit 1.
+    const bundleFile = tsa.file("bundle.json");
+    await writeFile(bundleFile, ready.bundleJson);
+    const cli = await runCli(["verify", bundleFile, "--key", stream!.verifierKey, "--tsa-roots", tsa.file("ca.pem")], { ...process.env, LOG_LEVEL: "warn" });
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stdout).toContain("✔ timestamp: pass");
+    const { timestamp_token: _token, ...withoutToken } = doc;
+    await writeFile(bundleFile, JSON.stringify(withoutToken));
+    const missing = await runCli(["verify", bundleFile, "--key", stream!.verifierKey, "--tsa-roots", tsa.file("ca.pem")], { ...process.env, LOG_LEVEL: "warn" });
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toContain("✘ timestamp: missing");
+  }, 60_000);
 
   it.each([
     ["a token over another imprint", { tamper: "imprint" }, "imprint"],
