@@ -12,7 +12,7 @@ function connectorIngress(operationId: string, what: string) {
         "200": answer("already committed (duplicate), or a ping", LOOSE_OBJECT),
         "201": answer("committed", ref("CommittedEvent")),
         "202": answer("an event type the connector does not commit (ignored)", LOOSE_OBJECT),
-        ...errors(400, 401, 404, 413, 429),
+        ...errors(400, 401, 404, 413, 429, 503),
       },
     },
   };

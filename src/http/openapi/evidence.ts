@@ -29,7 +29,7 @@ export function evidenceRoutes(): OpenApiPart {
           security: [],
           parameters: [{ name: "verifier_key", in: "query", description: "the stream verifier key you trust (or header X-Attesto-Verifier-Key)", schema: { type: "string", maxLength: 1024 } }],
           requestBody: { required: true, content: { "application/json": { schema: LOOSE_OBJECT }, ...text } },
-          responses: { "200": answer("the verification report (valid or not)", ref("VerificationReport")), ...errors(400, 413, 429) },
+          responses: { "200": answer("the verification report (valid or not)", ref("VerificationReport")), ...errors(400, 413, 429, 503) },
         },
       },
       "/bundles/{bundleId}/download": {

@@ -29,7 +29,7 @@ const ERROR_MEANING: Record<number, string> = {
   412: "failed precondition",
   413: "body too large",
   429: "rate limited: `Retry-After` says when to try again",
-  503: "a dependency is unavailable",
+  503: "unavailable: a dependency is down, or (public routes) the server is taking as many public requests as it can (reason SERVER_BUSY); Retry-After says when to retry",
 };
 export const tenantAuth = [{ tenantKey: [] }];
 export const pathId = (name: string, pattern: string, description: string) => ({ name, in: "path", required: true, description, schema: { type: "string", pattern } });

@@ -50,7 +50,7 @@ export function storeRoutes(): OpenApiPart {
           summary: "App Store Server Notifications V2 endpoint (Apple signs the body; no credentials). Earlier versions' URL, /v1/webhooks/apple/{tenantId}, answers the same.",
           security: [],
           requestBody: RAW_BODY,
-          responses: { "200": answer("committed to the tenant's store Proofstream", ref("CommittedNotification")), ...errors(400, 404, 412) },
+          responses: { "200": answer("committed to the tenant's store Proofstream", ref("CommittedNotification")), ...errors(400, 404, 412, 503) },
         },
       },
       "/v1/store-notifications/google/{tenantId}": {
@@ -60,7 +60,7 @@ export function storeRoutes(): OpenApiPart {
           summary: "Google Play RTDN Pub/Sub push endpoint (Google's OIDC token authenticates it). Earlier versions' URL, /v1/webhooks/google/{tenantId}, answers the same.",
           security: [],
           requestBody: RAW_BODY,
-          responses: { "200": answer("committed to the tenant's store Proofstream", ref("CommittedNotification")), ...errors(400, 401, 404, 412) },
+          responses: { "200": answer("committed to the tenant's store Proofstream", ref("CommittedNotification")), ...errors(400, 401, 404, 412, 503) },
         },
       },
     },
