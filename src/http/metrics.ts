@@ -86,29 +86,11 @@ export class Metrics {
 
   /** Per configured witness: cosignatures, failures, add-checkpoint latency, lag in tree size, and whether it is failing. */
   trackWitnesses(source: { stats(): Array<{ name: string; cosigned: number; failures: number; latencySecondsSum: number; latencyCount: number; lag: number; down: number }> }): void {
-    type Stats = ReturnType<typeof source.stats>[number];
-    const registers = [this.registry];
-    const total = (name: string, help: string, read: (s: Stats) => number) =>
-      new Counter({
-        name,
-        help,
-        labelNames: ["witness"],
-        registers,
-        collect() {
-          this.reset();
-          for (const s of source.stats()) this.inc({ witness: s.name }, read(s));
-        },
-      });
-    const gauge = (name: string, help: string, read: (s: Stats) => number) =>
-      new Gauge({
-        name,
-        help,
-        labelNames: ["witness"],
-        registers,
-        collect() {
-          for (const s of source.stats()) this.set({ witness: s.name }, read(s));
-        },
-      });
+    const { total, gauge } = this.#perLabel(
+      "witness",
+      (s) => s.name,
+      () => source.stats(),
+    );
     total("attesto_witness_cosignatures_total", "Checkpoints a witness cosigned for this deployment.", (s) => s.cosigned);
     total("attesto_witness_failures_total", "add-checkpoint requests to a witness that failed (timeout, refusal, bad answer).", (s) => s.failures);
     total("attesto_witness_latency_seconds_sum", "Seconds spent in add-checkpoint requests a witness answered.", (s) => s.latencySecondsSum);
@@ -119,40 +101,52 @@ export class Metrics {
 
   /** Per configured TSA: tokens that verified, failures, request latency, and whether it is failing. */
   trackTimestamps(source: { stats(): Array<{ tsa: string; tokens: number; failures: number; latencySecondsSum: number; latencyCount: number; down: number }> }): void {
-    type Stats = ReturnType<typeof source.stats>[number];
-    const registers = [this.registry];
-    const total = (name: string, help: string, read: (s: Stats) => number) =>
-      new Counter({
-        name,
-        help,
-        labelNames: ["tsa"],
-        registers,
-        collect() {
-          this.reset();
-          for (const s of source.stats()) this.inc({ tsa: s.tsa }, read(s));
-        },
-      });
+    const { total, gauge } = this.#perLabel(
+      "tsa",
+      (s) => s.tsa,
+      () => source.stats(),
+    );
     total("attesto_tsa_tokens_total", "RFC 3161 tokens a TSA granted that verified on receipt and were stored on a checkpoint.", (s) => s.tokens);
     total("attesto_tsa_failures_total", "Time-stamp requests to a TSA that failed (timeout, HTTP error, refusal, a token that does not verify).", (s) => s.failures);
     total("attesto_tsa_latency_seconds_sum", "Seconds spent in time-stamp requests a TSA answered.", (s) => s.latencySecondsSum);
     total("attesto_tsa_latency_seconds_count", "Time-stamp requests a TSA answered.", (s) => s.latencyCount);
-    new Gauge({
-      name: "attesto_tsa_down",
-      help: "1 while a TSA is failing (checkpoints wait for their timestamp), else 0.",
-      labelNames: ["tsa"],
-      registers,
-      collect() {
-        for (const s of source.stats()) this.set({ tsa: s.tsa }, s.down);
-      },
-    });
+    gauge("attesto_tsa_down", "1 while a TSA is failing (checkpoints wait for their timestamp), else 0.", (s) => s.down);
   }
 
-  /** Exports the rate limiter's denials, the requests it admitted without Redis, and Redis's slow and failed lease calls. */
+  /** Counters and gauges with one label, read at scrape time from a list of per-target stats. */
+  #perLabel<S>(label: string, labelOf: (s: S) => string, stats: () => S[]) {
+    const registers = [this.registry];
+    return {
+      total: (name: string, help: string, read: (s: S) => number) =>
+        new Counter({
+          name,
+          help,
+          labelNames: [label],
+          registers,
+          collect() {
+            this.reset();
+            for (const s of stats()) this.inc({ [label]: labelOf(s) }, read(s));
+          },
+        }),
+      gauge: (name: string, help: string, read: (s: S) => number) =>
+        new Gauge({
+          name,
+          help,
+          labelNames: [label],
+          registers,
+          collect() {
+            for (const s of stats()) this.set({ [label]: labelOf(s) }, read(s));
+          },
+        }),
+    };
+  }
+
   /** Webhook subscriptions this process disabled for sustained failure (ATTESTO_WEBHOOK_DISABLE_AFTER_*). */
   trackWebhookAutoDisable(source: { autoDisabledTotal: number }): void {
     totalFrom(this.registry, "attesto_webhook_subscriptions_auto_disabled_total", "Webhook subscriptions disabled because their deliveries kept failing.", () => source.autoDisabledTotal);
   }
 
+  /** Exports the rate limiter's denials, the requests it admitted without Redis, and Redis's slow and failed lease calls. */
   trackRateLimits(limits: { stats(): { denied: number; localOnly: number; redisSlow: number; redisUnavailable: number } }): void {
     totalFrom(this.registry, "attesto_rate_limited_total", "Requests refused by a rate limit.", () => limits.stats().denied);
     totalFrom(

@@ -1,5 +1,5 @@
 import { Certificate, ContentInfo, ExtKeyUsage, PKIStatus, SignedData, TimeStampResp, TSTInfo } from "pkijs";
-import { equalBytes, fromBase64, toHex } from "./bytes.js";
+import { concatBytes, equalBytes, fromBase64, toHex } from "./bytes.js";
 
 /**
  * RFC 3161 time-stamp tokens over a checkpoint's note bytes: the request
@@ -55,22 +55,13 @@ function der(tag: number, content: Uint8Array): Uint8Array<ArrayBuffer> {
 }
 /** The bytes as an ArrayBuffer-backed view (what pkijs's BufferSource parameters take). */
 const ab = (bytes: Uint8Array): Uint8Array<ArrayBuffer> => (bytes.buffer instanceof ArrayBuffer ? (bytes as Uint8Array<ArrayBuffer>) : new Uint8Array(bytes));
-const seq = (...parts: Uint8Array[]) => der(0x30, concat(parts));
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+const seq = (...parts: Uint8Array[]) => der(0x30, concatBytes(...parts));
 /** A positive DER INTEGER of unsigned big-endian bytes. */
 function derUnsigned(bytes: Uint8Array): Uint8Array {
   let start = 0;
   while (start < bytes.length - 1 && bytes[start] === 0) start++;
   const v = bytes.subarray(start);
-  return der(0x02, v[0]! & 0x80 ? concat([new Uint8Array([0]), v]) : v);
+  return der(0x02, v[0]! & 0x80 ? concatBytes(new Uint8Array([0]), v) : v);
 }
 const SHA256_ALGORITHM = seq(new Uint8Array([0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01]), new Uint8Array([0x05, 0x00]));
 
