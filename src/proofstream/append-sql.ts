@@ -61,12 +61,13 @@ export function optimisticCommit(
 /**
  * A subquery with a row when any of `refs` (a jsonb array of source_refs) is
  * stored in the stream: one probe of the unique (stream_id, source_ref)
- * index per ref. Written as a LATERAL subquery with LIMIT 1 because the
- * planner cannot flatten it: as a plain join, the generic plan of the
- * prepared statement (made while the stream was small) read every event of
- * the stream through the (stream_id, leaf_hash) index on each commit, and a
- * one-stream append slowed from 2 to 16 ms a statement over its first 10,000
- * events.
+ * index per ref. As a plain join, the generic plan of the prepared statement
+ * (made while `events` had no statistics) read every event of the stream on
+ * each commit, and a one-stream append slowed from 2 to 16 ms a statement
+ * over its first 10,000 events. Two things keep it a probe: the LATERAL
+ * subquery with LIMIT 1, which the planner cannot flatten into a join, and
+ * no other index led by stream_id that it could scan instead
+ * (events_leaf_hash is led by leaf_hash; test/proofstream-plans.test.ts).
  */
 export function storedRefLookup(streamId: SQL, refs: SQL): SQL {
   return sql`SELECT 1 FROM jsonb_array_elements_text(${refs}) AS ref(v)
