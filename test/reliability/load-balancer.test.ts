@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import http2 from "node:http2";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createClient } from "@connectrpc/connect";
@@ -50,18 +51,36 @@ beforeAll(async () => {
   haproxy = spawn("haproxy", ["-f", cfg, "-db"], { stdio: "ignore" });
   lbUrl = `http://127.0.0.1:${port}`;
   lbH2cUrl = `http://127.0.0.1:${h2cPort}`;
+  // Both frontends: each backend checks its servers on its own, so the HTTP one answering says
+  // nothing of the h2c one (which answered 503, no server up yet, in one CI run).
   for (let i = 0; i < 100; i++) {
-    if (
-      (await fetch(`${lbUrl}/readyz`).then(
-        (r) => r.status,
-        () => 0,
-      )) === 200
-    )
-      break;
+    const http1 = await fetch(`${lbUrl}/readyz`).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (http1 === 200 && (await h2cStatus(lbH2cUrl, "/readyz")) === 200) break;
     await sleep(100);
   }
   tenant = await tenantOn(lbUrl);
 }, 180_000);
+/** The status of a GET over h2c (HTTP/2 with prior knowledge), 0 when it fails. */
+function h2cStatus(url: string, pathname: string): Promise<number> {
+  return new Promise((resolve) => {
+    const session = http2.connect(url);
+    const done = (status: number) => {
+      session.close();
+      resolve(status);
+    };
+    session.on("error", () => done(0));
+    const req = session.request({ ":path": pathname });
+    req.on("response", (headers) => done(Number(headers[":status"])));
+    req.on("error", () => done(0));
+    req.setTimeout(2_000, () => done(0));
+    req.resume();
+    req.end();
+  });
+}
+
 afterAll(async () => {
   haproxy?.kill("SIGKILL");
   await Promise.all(servers.map((s) => s.stop()));
