@@ -1,7 +1,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/db.js";
-import { checkpointOf, withCosignatures, type CheckpointRecord } from "./checkpoints.js";
-import { checkpoints, streams } from "./schema.js";
+import { latestCheckpoint, withCosignatures, type CheckpointRecord } from "./checkpoints.js";
+import { checkpoints } from "./schema.js";
 
 /**
  * What the RFC 3161 client (src/timestamp) reads and writes of checkpoints:
@@ -23,9 +23,7 @@ export class CheckpointTimestamps {
   }
 
   async latestForTimestamp(streamId: string): Promise<{ treeSize: number; logNote: string; timestamped: boolean } | undefined> {
-    const db = this.db();
-    const [stream] = await db.select({ id: streams.id, checkpointSize: streams.checkpointSize }).from(streams).where(eq(streams.id, streamId)).limit(1);
-    const checkpoint = stream && (await checkpointOf(db, stream));
+    const checkpoint = await latestCheckpoint(this.db(), streamId);
     return checkpoint ? { treeSize: checkpoint.treeSize, logNote: checkpoint.logNote, timestamped: checkpoint.timestampToken !== null } : undefined;
   }
 

@@ -28,11 +28,14 @@ export type CheckpointRecord = CheckpointRow & { logNote: string };
 /** The stored row as served: the log's note followed by the cosignature lines gathered so far. */
 export const withCosignatures = (row: CheckpointRow): CheckpointRecord => ({ ...row, note: row.note + row.cosignatures, logNote: row.note });
 
+/** A checkpoint note's origin: its first line. */
+const noteOrigin = (note: string) => note.slice(0, note.indexOf("\n"));
+
 /** The `proofstream.checkpointed` event of a checkpoint just stored (its origin is the note's first line). */
 export function checkpointedEvent(checkpoint: CheckpointRecord) {
   return {
     stream_id: checkpoint.streamId,
-    origin: checkpoint.logNote.slice(0, checkpoint.logNote.indexOf("\n")),
+    origin: noteOrigin(checkpoint.logNote),
     tree_size: checkpoint.treeSize,
     root_hash: checkpoint.rootHash.toString("hex"),
     note: checkpoint.logNote,
@@ -40,10 +43,15 @@ export function checkpointedEvent(checkpoint: CheckpointRecord) {
   };
 }
 
+/** The latest signed checkpoint of a stream, whoever owns it (undefined before the first, or for no such stream). */
+export async function latestCheckpoint(db: Db, streamId: string): Promise<CheckpointRecord | undefined> {
+  const [stream] = await db.select({ id: streams.id, checkpointSize: streams.checkpointSize }).from(streams).where(eq(streams.id, streamId)).limit(1);
+  return stream && checkpointOf(db, stream);
+}
+
 /** The latest signed checkpoint note of a stream, with its cosignature lines (undefined before the first). */
 export async function latestCheckpointNote(db: Db, streamId: string): Promise<string | undefined> {
-  const [stream] = await db.select({ id: streams.id, checkpointSize: streams.checkpointSize }).from(streams).where(eq(streams.id, streamId)).limit(1);
-  return stream ? (await checkpointOf(db, stream))?.note : undefined;
+  return (await latestCheckpoint(db, streamId))?.note;
 }
 
 /** The latest signed checkpoint, or the one of an exact size, of a tenant's stream. */
@@ -263,12 +271,11 @@ export interface WitnessedCheckpoint {
 }
 
 export async function latestForWitnesses(db: Db, streamId: string): Promise<WitnessedCheckpoint | undefined> {
-  const [stream] = await db.select().from(streams).where(eq(streams.id, streamId)).limit(1);
-  const checkpoint = stream && (await checkpointOf(db, stream));
-  if (!stream || !checkpoint) return undefined;
+  const checkpoint = await latestCheckpoint(db, streamId);
+  if (!checkpoint) return undefined;
   const cosigners = checkpoint.cosignatures
     .split("\n")
     .filter(Boolean)
     .map((line) => line.split(" ")[1]!);
-  return { origin: stream.origin, treeSize: checkpoint.treeSize, logNote: checkpoint.logNote, cosigners };
+  return { origin: noteOrigin(checkpoint.logNote), treeSize: checkpoint.treeSize, logNote: checkpoint.logNote, cosigners };
 }

@@ -1,5 +1,6 @@
-import { Certificate, ContentInfo, ExtKeyUsage, PKIStatus, SignedData, TimeStampResp, TSTInfo } from "pkijs";
-import { concatBytes, equalBytes, fromBase64, toHex } from "./bytes.js";
+import * as asn1js from "asn1js";
+import { AlgorithmIdentifier, Certificate, ContentInfo, ExtKeyUsage, MessageImprint, PKIStatus, SignedData, TimeStampReq, TimeStampResp, TSTInfo } from "pkijs";
+import { equalBytes, fromBase64, toHex } from "./bytes.js";
 
 /**
  * RFC 3161 time-stamp tokens over a checkpoint's note bytes: the request
@@ -43,32 +44,22 @@ export interface TimestampVerification {
 
 export class TimestampError extends Error {}
 
-// DER by hand for the request: it is small and fixed, and needs no ASN.1 library.
-function der(tag: number, content: Uint8Array): Uint8Array<ArrayBuffer> {
-  const n = content.length;
-  const len = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : [0x82, n >> 8, n & 0xff];
-  const out = new Uint8Array(1 + len.length + n);
-  out[0] = tag;
-  out.set(len, 1);
-  out.set(content, 1 + len.length);
-  return out;
-}
 /** The bytes as an ArrayBuffer-backed view (what pkijs's BufferSource parameters take). */
 const ab = (bytes: Uint8Array): Uint8Array<ArrayBuffer> => (bytes.buffer instanceof ArrayBuffer ? (bytes as Uint8Array<ArrayBuffer>) : new Uint8Array(bytes));
-const seq = (...parts: Uint8Array[]) => der(0x30, concatBytes(...parts));
-/** A positive DER INTEGER of unsigned big-endian bytes. */
-function derUnsigned(bytes: Uint8Array): Uint8Array {
-  let start = 0;
-  while (start < bytes.length - 1 && bytes[start] === 0) start++;
-  const v = bytes.subarray(start);
-  return der(0x02, v[0]! & 0x80 ? concatBytes(new Uint8Array([0]), v) : v);
-}
-const SHA256_ALGORITHM = seq(new Uint8Array([0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01]), new Uint8Array([0x05, 0x00]));
 
 /** A TimeStampReq (v1, SHA-256 imprint, the nonce, certReq TRUE), DER. */
 export function timestampRequest(sha256: Uint8Array, nonce: Uint8Array): Uint8Array<ArrayBuffer> {
   if (sha256.length !== 32) throw new TimestampError("the imprint is a SHA-256 (32 bytes)");
-  return seq(der(0x02, new Uint8Array([1])), seq(SHA256_ALGORITHM, der(0x04, sha256)), derUnsigned(nonce), new Uint8Array([0x01, 0x01, 0xff]));
+  const request = new TimeStampReq({
+    version: 1,
+    messageImprint: new MessageImprint({
+      hashAlgorithm: new AlgorithmIdentifier({ algorithmId: OID_SHA256, algorithmParams: new asn1js.Null() }),
+      hashedMessage: new asn1js.OctetString({ valueHex: ab(sha256) }),
+    }),
+    nonce: asn1js.Integer.fromBigInt(nonceValue(nonce)),
+    certReq: true,
+  });
+  return new Uint8Array(request.toSchema().toBER(false));
 }
 
 /** The nonce as the integer a token carries. */
@@ -190,7 +181,7 @@ export async function verifyTimestampToken(token: Uint8Array, expect: TimestampE
   }
 
   const roots = expect.roots.map((r) => Certificate.fromBER(ab(r)));
-  const path = await pathToRoot(signer, carried, roots);
+  const path = await pathToRoot(signer, carried, roots, expect.roots);
   if (roots.length === 0) checks.push({ name: "chain", ok: false, detail: "no trusted TSA root given" });
   else if (!path) checks.push({ name: "chain", ok: false, detail: `${subjectOf(signer)} does not lead to a trusted TSA root` });
   else checks.push({ name: "chain", ok: true, detail: path.map(subjectOf).join(" <- ") });
@@ -218,11 +209,11 @@ export async function verifyTimestampToken(token: Uint8Array, expect: TimestampE
 }
 
 /** The path from the signer to a trusted root (issuer name and signature at each step; issuers below the root must be CAs), or undefined. */
-async function pathToRoot(signer: Certificate, carried: readonly Certificate[], roots: readonly Certificate[]): Promise<Certificate[] | undefined> {
+async function pathToRoot(signer: Certificate, carried: readonly Certificate[], roots: readonly Certificate[], rootsDer: readonly Uint8Array[]): Promise<Certificate[] | undefined> {
   const path = [signer];
   let current = signer;
-  const isRoot = (c: Certificate) => roots.some((r) => equalBytes(new Uint8Array(r.toSchema().toBER(false)), new Uint8Array(c.toSchema().toBER(false))));
-  if (isRoot(signer)) return path;
+  const signerDer = new Uint8Array(signer.toSchema().toBER(false));
+  if (rootsDer.some((r) => equalBytes(r, signerDer))) return path;
   for (let depth = 0; depth < MAX_PATH; depth++) {
     const signedBy = async (issuer: Certificate) => issuer.subject.isEqual(current.issuer) && (await current.verify(issuer).catch(() => false));
     for (const root of roots) if (await signedBy(root)) return [...path, root];
