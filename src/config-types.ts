@@ -114,8 +114,10 @@ export interface Config {
   tsaTimeoutMs: number;
   /** Serve the tlog-tiles read path without authentication. */
   tilesPublic: boolean;
-  /** Development and tests only: lets webhooks reach loopback receivers, over http:// too. */
+  /** Development and tests only: lets every tenant's webhooks reach loopback receivers, over http:// too. */
   webhookAllowLoopback: boolean;
+  /** Lets the development tenant's webhooks (only) reach loopback receivers: on with the development tenant unless ATTESTO_WEBHOOK_ALLOW_LOOPBACK is set. */
+  webhookDevTenantLoopback: boolean;
   /** Send W3C `traceparent` on outbound deliveries (with tracing on). */
   webhookTraceparent: boolean;
   /** OpenTelemetry tracing: the OTLP/HTTP (protobuf) traces endpoint; unset: tracing off. */

@@ -91,8 +91,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     tsaUrls: e.ATTESTO_TSA_URLS,
     tsaRootsFile: e.ATTESTO_TSA_ROOTS,
     tsaTimeoutMs: e.ATTESTO_TSA_TIMEOUT_MS,
-    // On the embedded development default a receiver on this machine is what a developer tries first.
-    webhookAllowLoopback: e.ATTESTO_WEBHOOK_ALLOW_LOOPBACK ?? !e.DATABASE_URL,
+    webhookAllowLoopback: e.ATTESTO_WEBHOOK_ALLOW_LOOPBACK ?? false,
+    // A receiver on this machine is what a developer tries first: unless the setting says otherwise, the
+    // development tenant (the embedded default's) may use one; every other tenant is held to public HTTPS.
+    webhookDevTenantLoopback: e.ATTESTO_WEBHOOK_ALLOW_LOOPBACK === undefined && (e.ATTESTO_DEV_TENANT ?? !e.DATABASE_URL),
     webhookTraceparent: e.ATTESTO_WEBHOOK_TRACEPARENT,
     tracing: { tracesUrl: e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME },
     webhookRetrySchedule: parseSchedule("ATTESTO_WEBHOOK_RETRY_SCHEDULE", e.ATTESTO_WEBHOOK_RETRY_SCHEDULE),

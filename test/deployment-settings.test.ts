@@ -59,11 +59,11 @@ describe("settings shared by the instances of a deployment", () => {
   it("a second instance with another ATTESTO_WEBHOOK_ALLOW_LOOPBACK is refused in one line naming the setting, both values and the way to change it", async () => {
     await start(store, { webhookAllowLoopback: true });
     const message = await startError(startWebhookServer(store, { dbPoolSize: 2, webhookAllowLoopback: false }));
-    expect(message).toContain("ATTESTO_WEBHOOK_ALLOW_LOOPBACK is false here but true for the other instances");
+    expect(message).toContain("ATTESTO_WEBHOOK_ALLOW_LOOPBACK is off here but on (every tenant) for the other instances");
     expect(message).toContain(`queue prefix ${store.queuePrefix}`);
     expect(message).toContain("ATTESTO_RECONFIGURE=true");
     expect(message).not.toContain("\n");
-    expect(await storedSettings(store)).toEqual([{ queue_prefix: store.queuePrefix, settings: expect.objectContaining({ webhook_allow_loopback: true }) }]);
+    expect(await storedSettings(store)).toEqual([{ queue_prefix: store.queuePrefix, settings: expect.objectContaining({ webhook_loopback_receivers: "on (every tenant)" }) }]);
   }, 60_000);
 
   it("a second instance with the same settings starts beside the first; one with another schedule starts too, with a warning naming it", async () => {
@@ -87,10 +87,10 @@ describe("settings shared by the instances of a deployment", () => {
 
   it("ATTESTO_RECONFIGURE stores the new value deliberately; then instances with it start", async () => {
     await start(store, { webhookAllowLoopback: false, reconfigure: true });
-    expect((await storedSettings(store))[0]!.settings).toMatchObject({ webhook_allow_loopback: false });
+    expect((await storedSettings(store))[0]!.settings).toMatchObject({ webhook_loopback_receivers: "off" });
     await start(store, { webhookAllowLoopback: false });
     const message = await startError(startWebhookServer(store, { dbPoolSize: 2, webhookAllowLoopback: true }));
-    expect(message).toContain("ATTESTO_WEBHOOK_ALLOW_LOOPBACK is true here but false for the other instances");
+    expect(message).toContain("ATTESTO_WEBHOOK_ALLOW_LOOPBACK is on (every tenant) here but off for the other instances");
   }, 60_000);
 
   it("another queue prefix or another master key is another deployment: it starts with its own settings", async () => {

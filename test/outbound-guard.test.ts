@@ -10,7 +10,7 @@ import { addressRange, checkOutboundUrl, OutboundHttp, type OutboundPolicy, type
 import type { Attesto } from "../src/server/app.js";
 import { Webhooks } from "../src/webhooks/module.js";
 import { webhookSettings } from "../src/webhooks/settings.js";
-import { newTenant } from "./support/server.js";
+import { newTenant, tempDir } from "./support/server.js";
 import { isolatedStore, Receiver, startWebhookServer, waitFor, webhookClient, type Store } from "./support/webhooks.js";
 
 /** Every kind of address the guard refuses, with the range it names. */
@@ -119,9 +119,11 @@ describe("when a URL is saved", () => {
     await expect(checkOutboundUrl("https://10.0.0.1/hook", hinted)).rejects.toThrow(/^url: host is not publicly routable \(private address\)$/);
     const webhooksPolicy = webhookSettings(loadConfig({ DATABASE_URL: "postgres://db.example/attesto" })).policy;
     expect(webhooksPolicy).toMatchObject({ allowLoopback: false, loopbackSetting: "ATTESTO_WEBHOOK_ALLOW_LOOPBACK" });
-    // The embedded development default (no DATABASE_URL) allows loopback receivers unless told otherwise.
-    expect(webhookSettings(loadConfig({})).policy.allowLoopback).toBe(true);
-    expect(webhookSettings(loadConfig({ ATTESTO_WEBHOOK_ALLOW_LOOPBACK: "false" })).policy.allowLoopback).toBe(false);
+    // The embedded development default (no DATABASE_URL) allows loopback receivers to its development tenant only, unless told otherwise.
+    expect(webhookSettings(loadConfig({}), undefined, "ten_dev")).toMatchObject({ policy: { allowLoopback: false }, loopbackTenantId: "ten_dev" });
+    expect(webhookSettings(loadConfig({ ATTESTO_WEBHOOK_ALLOW_LOOPBACK: "false" }), undefined, "ten_dev")).toMatchObject({ policy: { allowLoopback: false }, loopbackTenantId: undefined });
+    expect(webhookSettings(loadConfig({ ATTESTO_WEBHOOK_ALLOW_LOOPBACK: "true" }), undefined, "ten_dev").policy.allowLoopback).toBe(true);
+    expect(webhookSettings(loadConfig({ DATABASE_URL: "postgres://db.example/attesto" }), undefined, undefined).loopbackTenantId).toBeUndefined();
     const dev: OutboundPolicy = { allowLoopback: true };
     expect((await checkOutboundUrl("http://127.0.0.1:9/hook", dev)).port).toBe("9");
     expect((await checkOutboundUrl("http://localhost:9/hook", dev)).hostname).toBe("localhost");
@@ -129,10 +131,12 @@ describe("when a URL is saved", () => {
     await expect(checkOutboundUrl("https://10.0.0.1/hook", dev)).rejects.toThrow("(private address)");
   });
 
-  it("is off by default with DATABASE_URL: the setting must be turned on explicitly (the embedded development default allows loopback)", () => {
-    expect(loadConfig({ DATABASE_URL: "postgres://db.example/attesto" }).webhookAllowLoopback).toBe(false);
-    expect(loadConfig({}).webhookAllowLoopback).toBe(true);
-    expect(loadConfig({ ATTESTO_WEBHOOK_ALLOW_LOOPBACK: "true" }).webhookAllowLoopback).toBe(true);
+  it("is off for every tenant unless turned on explicitly; the embedded development default allows it to the development tenant only", () => {
+    expect(loadConfig({ DATABASE_URL: "postgres://db.example/attesto" })).toMatchObject({ webhookAllowLoopback: false, webhookDevTenantLoopback: false });
+    expect(loadConfig({})).toMatchObject({ webhookAllowLoopback: false, webhookDevTenantLoopback: true });
+    expect(loadConfig({ ATTESTO_WEBHOOK_ALLOW_LOOPBACK: "false" })).toMatchObject({ webhookAllowLoopback: false, webhookDevTenantLoopback: false });
+    expect(loadConfig({ ATTESTO_WEBHOOK_ALLOW_LOOPBACK: "true" })).toMatchObject({ webhookAllowLoopback: true });
+    expect(loadConfig({ DATABASE_URL: "postgres://db.example/attesto", ATTESTO_DEV_TENANT: "true" }).webhookDevTenantLoopback).toBe(true);
   });
 });
 
@@ -275,6 +279,48 @@ describe("delivery engines built by the tests (the server has the API role: no w
       expect(rec.connections).toBe(0);
     } finally {
       await webhooks.close();
+      await rec.close();
+    }
+  });
+});
+
+describe("the development tenant (the embedded default's)", () => {
+  let store: Store;
+  let app: Attesto;
+
+  beforeAll(async () => {
+    store = await isolatedStore("devloop");
+    // What the embedded default sets: a development tenant, ATTESTO_WEBHOOK_ALLOW_LOOPBACK unset.
+    app = await startWebhookServer(store, { webhookAllowLoopback: false, webhookDevTenantLoopback: true, devTenant: true, dataDir: await tempDir() });
+  });
+  afterAll(async () => {
+    await app?.stop();
+    await store?.drop();
+  });
+
+  it("may send to a receiver on this machine; any other tenant is refused with the setting named", async () => {
+    const dev = app.devCredentials!;
+    const rec = await Receiver.start();
+    try {
+      const devClient = webhookClient(app, dev.apiKey);
+      const created = await devClient.createSubscription({ name: "local", url: rec.url(), eventTypes: ["batch.failed"] });
+      await devClient.sendTestEvent({ subscriptionId: created.subscription!.id, eventType: "batch.failed" });
+      const got = await waitFor(() => rec.received[0], "the development tenant's delivery");
+      expect(got.headers["webhook-id"]).toBeTruthy();
+
+      const other = webhookClient(app, (await newTenant(app.url)).key);
+      for (const url of [rec.url(), rec.url().replace("http://", "https://")]) {
+        const refused = await other.createSubscription({ name: "local", url, eventTypes: ["batch.failed"] }).catch((e: unknown) => e);
+        expect(refused, url).toMatchObject({ code: Code.InvalidArgument });
+        expect(String((refused as Error).message), url).toContain("ATTESTO_WEBHOOK_ALLOW_LOOPBACK=true");
+      }
+      expect((await other.listSubscriptions({})).subscriptions).toEqual([]);
+      // Nor may another tenant move a subscription onto loopback.
+      const publicOne = await other.createSubscription({ name: "public", url: "https://93.184.215.14/hook", eventTypes: ["batch.failed"] });
+      await expect(other.updateSubscription({ subscriptionId: publicOne.subscription!.id, url: rec.url(), updateMask: { paths: ["url"] } })).rejects.toMatchObject({
+        code: Code.InvalidArgument,
+      });
+    } finally {
       await rec.close();
     }
   });

@@ -41,9 +41,11 @@ export function deploymentSettings(config: Config, queuePrefix: string): Deploym
     reconfigure: config.reconfigure,
     shared: [
       {
-        name: "webhook_allow_loopback",
+        // Named anew when the embedded default's loopback went from every tenant to the development tenant's
+        // only: a deployment that stored the old boolean adds this name instead of refusing its own upgrade.
+        name: "webhook_loopback_receivers",
         env: "ATTESTO_WEBHOOK_ALLOW_LOOPBACK",
-        value: config.webhookAllowLoopback,
+        value: config.webhookAllowLoopback ? "on (every tenant)" : config.webhookDevTenantLoopback && config.devTenant ? "on (the development tenant only)" : "off",
         onDiffer: refuse,
         why: `${jobs}, so a delivery accepted by one fails on another as blocked_address`,
       },

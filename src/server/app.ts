@@ -170,7 +170,7 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     let proofstreamsRef: Proofstreams | undefined;
     const webhooks = new Webhooks(
       { db: database.db, keyring, jobs, logger, requestIds, proofstreams: () => (config.webhookDeliveryProofs ? proofstreamsRef : undefined) },
-      webhookSettings(config, () => publicBaseUrl),
+      webhookSettings(config, () => publicBaseUrl, devCredentials?.tenantId),
     );
     let anchoringRef: Anchoring | undefined;
     const proofstreams = new Proofstreams(

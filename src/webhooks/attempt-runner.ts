@@ -1,7 +1,7 @@
 import { LRUCache } from "lru-cache";
 import type { Keyring } from "../crypto/keyring.js";
 import type { Logger } from "../logger.js";
-import type { OutboundHttp } from "../net/outbound.js";
+import type { ReceiverPolicies } from "./receiver-policy.js";
 import type { AttemptRecorder } from "./attempt-recorder.js";
 import { currentTraceparent, inSpan, SpanKind } from "../infra/tracing.js";
 import { Batcher } from "./batcher.js";
@@ -50,7 +50,7 @@ export class AttemptRunner {
   /** Signing secrets opened once per subscription, kept while their sealed values stay the same. */
   readonly #opened = new LRUCache<string, OpenedSecrets>({ max: 10_000 });
 
-  constructor(private readonly deps: { store: DeliveryRows; http: OutboundHttp; keyring: Keyring; settings: WebhookSettings; logger: Logger; recorder: AttemptRecorder }) {
+  constructor(private readonly deps: { store: DeliveryRows; receivers: ReceiverPolicies; keyring: Keyring; settings: WebhookSettings; logger: Logger; recorder: AttemptRecorder }) {
     this.#claims = new Batcher((ids) => deps.store.claim(ids.map(([id]) => id)));
     this.#finishes = new Batcher(async (rows) => {
       const applied = await deps.store.finish(rows.map(([, f]) => f));
@@ -85,7 +85,7 @@ export class AttemptRunner {
       const r = await inSpan("webhook.attempt POST", { kind: SpanKind.CLIENT, attributes: { "webhook.delivery_id": claim.id, "webhook.attempt": claim.number } }, async (span) => {
         // The receiver may continue the trace (ATTESTO_WEBHOOK_TRACEPARENT): this span is its parent.
         const traceparent = span && settings.traceparent ? currentTraceparent() : undefined;
-        const answer = await this.deps.http.post(claim.url, traceparent ? { ...headers, traceparent } : headers, claim.body, settings.timeoutMs);
+        const answer = await this.deps.receivers.httpFor(claim.tenantId).post(claim.url, traceparent ? { ...headers, traceparent } : headers, claim.body, settings.timeoutMs);
         span?.setAttribute(answer.ok ? "http.response.status_code" : "error.type", answer.ok ? answer.statusCode : answer.errorKind);
         return answer;
       });

@@ -2,11 +2,11 @@ import type { Keyring } from "../crypto/keyring.js";
 import type { Db } from "../db/db.js";
 import type { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
-import { OutboundHttp } from "../net/outbound.js";
 import { AttemptRecorder } from "./attempt-recorder.js";
 import { AttemptRunner } from "./attempt-runner.js";
 import { Deliveries } from "./deliveries.js";
 import { DeliveryRows } from "./delivery-rows.js";
+import { ReceiverPolicies } from "./receiver-policy.js";
 import { WebhookEngine } from "./engine.js";
 import { WebhookOutbox, type WebhookEmitter } from "./outbox.js";
 
@@ -56,7 +56,7 @@ export class Webhooks {
   readonly engine: WebhookEngine;
   /** Commits ended attempts to the deliveries Proofstream and keeps the subscriptions' health. */
   readonly recorder: AttemptRecorder;
-  readonly #http: OutboundHttp;
+  readonly #receivers: ReceiverPolicies;
   readonly #stopWaking: () => void;
 
   constructor(
@@ -64,12 +64,12 @@ export class Webhooks {
     readonly settings: WebhookSettings,
   ) {
     const { db, keyring, jobs, logger } = deps;
-    this.#http = new OutboundHttp(settings.policy, { connectTimeoutMs: settings.timeoutMs });
+    this.#receivers = new ReceiverPolicies(settings, { connectTimeoutMs: settings.timeoutMs });
     // Long enough for the request and the bookkeeping around it.
     const store = new DeliveryRows(db, 2 * settings.timeoutMs + 5_000);
     const outbox = new WebhookOutbox(db);
     this.recorder = new AttemptRecorder({ db, proofstreams: deps.proofstreams ?? (() => undefined), outbox, logger }, settings.autoDisable);
-    const runner = new AttemptRunner({ store, http: this.#http, keyring, settings, logger, recorder: this.recorder });
+    const runner = new AttemptRunner({ store, receivers: this.#receivers, keyring, settings, logger, recorder: this.recorder });
     const throttle = new DeliveryThrottle({ db, redis: () => jobs.redisClient(), prefix: jobs.prefix });
     this.engine = new WebhookEngine({ store, runner, jobs, logger, settings, throttle });
     this.#stopWaking = outbox.onCommitted(() => this.engine.wake());
@@ -77,7 +77,7 @@ export class Webhooks {
     this.subscriptions = new Subscriptions({
       db,
       keyring,
-      policy: settings.policy,
+      policyFor: (tenantId) => this.#receivers.policyFor(tenantId),
       secretOverlapMs: settings.secretOverlapMs,
       requestIds: deps.requestIds,
       released: (ids) => this.engine.runNow(ids),
@@ -101,7 +101,12 @@ export class Webhooks {
 
   async start(): Promise<void> {
     if (this.settings.policy.allowLoopback) {
-      this.deps.logger.warn("ATTESTO_WEBHOOK_ALLOW_LOOPBACK is on (the default without DATABASE_URL): webhooks may go to loopback addresses, over plain http too. For development and tests only.");
+      this.deps.logger.warn("ATTESTO_WEBHOOK_ALLOW_LOOPBACK is on: every tenant's webhooks may go to loopback addresses, over plain http too. For development and tests only.");
+    } else if (this.#receivers.developmentTenantId !== undefined) {
+      this.deps.logger.info(
+        { tenantId: this.#receivers.developmentTenantId },
+        "the development tenant's webhooks may go to receivers on this machine (http://127.0.0.1:…); other tenants' need public https (ATTESTO_WEBHOOK_ALLOW_LOOPBACK=false turns this off)",
+      );
     }
     await this.engine.start();
     await this.deps.jobs.every(PROOF_SWEEP_JOB, this.settings.proofSweepMs, async () => {
@@ -114,6 +119,6 @@ export class Webhooks {
     this.#stopWaking();
     await this.engine.close();
     await this.recorder.idle();
-    await this.#http.close();
+    await this.#receivers.close();
   }
 }

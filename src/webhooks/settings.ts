@@ -3,7 +3,10 @@ import type { OutboundPolicy } from "../net/outbound.js";
 
 /** What the webhooks module is configured with (ATTESTO_WEBHOOK_* variables). */
 export interface WebhookSettings {
+  /** The deployment's outbound policy: every tenant's receivers are held to it... */
   policy: OutboundPolicy;
+  /** ...except this tenant's (the development tenant's), which may be on loopback too (ReceiverPolicies). */
+  loopbackTenantId?: string;
   /** Delay before each attempt, ms; its length is the number of attempts. */
   retrySchedule: number[];
   timeoutMs: number;
@@ -25,9 +28,11 @@ export interface WebhookSettings {
   publicBaseUrl: () => string;
 }
 
-export function webhookSettings(config: Config, publicBaseUrl: () => string = () => config.publicBaseUrl): WebhookSettings {
+/** `devTenantId`: the development tenant, when this deployment has one (config.devTenant). */
+export function webhookSettings(config: Config, publicBaseUrl: () => string = () => config.publicBaseUrl, devTenantId?: string): WebhookSettings {
   return {
     policy: { allowLoopback: config.webhookAllowLoopback, loopbackSetting: "ATTESTO_WEBHOOK_ALLOW_LOOPBACK" },
+    loopbackTenantId: config.webhookDevTenantLoopback ? devTenantId : undefined,
     retrySchedule: config.webhookRetrySchedule,
     timeoutMs: config.webhookTimeoutMs,
     retryAfterMaxMs: config.webhookRetryAfterMaxMs,

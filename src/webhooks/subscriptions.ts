@@ -135,7 +135,8 @@ export class Subscriptions {
     private readonly deps: {
       db: Db;
       keyring: Keyring;
-      policy: OutboundPolicy;
+      /** The outbound policy a tenant's receiver URLs are checked against (ReceiverPolicies). */
+      policyFor: (tenantId: string) => OutboundPolicy;
       secretOverlapMs: number;
       requestIds?: RequestIds;
       /** Runs the jobs of held deliveries an update made due (ordering off, a new bound): the engine's. */
@@ -168,9 +169,9 @@ export class Subscriptions {
   }
 
   async #create(db: Db, tenantId: string, input: SubscriptionInput): Promise<{ subscription: Subscription; secret: string }> {
-    const { keyring, policy } = this.deps;
+    const { keyring, policyFor } = this.deps;
     const eventTypes = checkEventTypes(input.eventTypes);
-    const url = (await checkOutboundUrl(input.url, policy)).href;
+    const url = (await checkOutboundUrl(input.url, policyFor(tenantId))).href;
     await requireActiveTenant(db, tenantId);
     const signingSecret = newSigningSecret();
     const [row] = await withDbErrors(() =>
@@ -227,7 +228,7 @@ export class Subscriptions {
     if (patch.name !== undefined) set.name = patch.name;
     if (patch.description !== undefined) set.description = patch.description;
     if (patch.eventTypes !== undefined) set.eventTypes = checkEventTypes(patch.eventTypes);
-    if (patch.url !== undefined) set.url = (await checkOutboundUrl(patch.url, this.deps.policy)).href;
+    if (patch.url !== undefined) set.url = (await checkOutboundUrl(patch.url, this.deps.policyFor(tenantId))).href;
     if (patch.maxDeliveriesPerSecond !== undefined) set.maxDeliveriesPerSecond = checkRate(patch.maxDeliveriesPerSecond);
     // Turning ordering on orders the deliveries written from then on; off (or a new bound), the held ones are due again.
     if (patch.ordered !== undefined) set.ordered = patch.ordered;
