@@ -5,7 +5,9 @@ COPY package.json package-lock.json ./
 COPY patches ./patches
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npm run build && npm prune --omit=dev
+# The image runs the compiled dist/ (its verify page bundled) on this base image's Node 24: the project's
+# own Node and the bundler, which a production install from source needs, are dead weight here.
+RUN npm run build && npm prune --omit=dev && rm -rf node_modules/node node_modules/esbuild node_modules/@esbuild node_modules/.bin/esbuild
 
 # What serve reads at run time, besides dist/: migrations/, docs/, certs/ and package.json;
 # `npm run check:image` assembles this stage from these lines and starts it.

@@ -1,5 +1,5 @@
 // What bin/attesto.js checks before it loads the CLI, in syntax every Node since 12 reads, so that
-// an old Node or an unbuilt checkout fails with one line that says what to do (not a stack trace,
+// an old Node or an incomplete copy fails with one line that says what to do (not a stack trace,
 // and not a syntax error from code an old Node cannot parse).
 import { existsSync } from "node:fs";
 
@@ -12,8 +12,8 @@ export function nodeVersionProblem(version) {
   return `attesto needs Node.js >= ${MIN_NODE_MAJOR}; this is Node.js ${version}. Install Node.js ${MIN_NODE_MAJOR} (e.g. \`nvm install ${MIN_NODE_MAJOR}\`) or run it through the project's npm scripts (npm start, npm run attesto), which use the Node ${MIN_NODE_MAJOR} the project installs.`;
 }
 
-/** The one line a checkout without its compiled CLI gets, or undefined. */
+/** The one line a copy with neither its compiled CLI nor its sources gets, or undefined. */
 export function buildProblem(mainFile) {
   if (existsSync(mainFile)) return undefined;
-  return `attesto: the compiled CLI (${mainFile}) is missing: run \`npm run build\` first (it needs the development install, \`npm ci\`; a production install prunes after the build: \`npm run build && npm prune --omit=dev\`).`;
+  return `attesto: neither the compiled CLI (${mainFile}) nor the sources (src/) are here: an incomplete copy? A clone runs with \`npm ci --omit=dev\` (from source) or \`npm ci && npm run build\`.`;
 }

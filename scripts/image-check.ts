@@ -7,8 +7,11 @@
 // its own queue prefix, as a user that cannot write there (as `USER` would).
 // Then: /readyz 200, a tenant and API key (operator RPCs), a stream, an
 // append and a signed checkpoint; then an ATTESTO_ROLE=worker server next to
-// an ATTESTO_ROLE=api one, the worker signing the api's next append. Prints a
-// table; exits 1 on the first failure. Everything it made is removed.
+// an ATTESTO_ROLE=api one, the worker signing the api's next append. Then the
+// other production install: the tracked files, `npm ci --omit=dev` (a pruned
+// hard-linked copy) and `node bin/attesto.js serve` from source with the Node on
+// the PATH, checked the same way. Prints a table; exits 1 on the first failure.
+// Everything it made is removed.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -31,7 +34,6 @@ const DEV_ONLY_TOOLS = [
   "redoc",
   "playwright-core",
   "vitest",
-  "esbuild",
   "tsx",
   "@bufbuild/buf",
   "drizzle-kit",
@@ -39,10 +41,15 @@ const DEV_ONLY_TOOLS = [
   "prettier",
   "autocannon",
   "s3rver",
-  "node",
   "pino-pretty",
   "dependency-cruiser",
 ];
+/**
+ * Production dependencies a source install needs and the image does not: the image runs the
+ * compiled dist/ (its verify page already bundled) on the base image's Node 24, so the Dockerfile
+ * removes the project's own Node and the bundler after the prune.
+ */
+const SOURCE_INSTALL_ONLY = ["node", "esbuild"];
 /** The unprivileged user the server runs as when this check runs as root (the image's `USER node` is not root). */
 const NOBODY = 65_534;
 
@@ -163,6 +170,32 @@ async function signedCheckpoint(base: string, apiKey: string, streamId: string, 
   }
 }
 
+/**
+ * The tracked files of this checkout (no dist/: nothing built) and its node_modules, hard-linked (no
+ * copy of 1 GB), except the one file npm rewrites in place (its hidden lockfile), so that a prune in
+ * the copy cannot reach the checkout. Across file systems (a tmpfs /tmp) hard links fail: then it is
+ * a real copy, slower. What `npm ci` gives, without the network.
+ */
+async function copyCheckout(dir: string): Promise<{ tracked: number; linked: boolean }> {
+  const { stdout } = await run("git", ["ls-files", "-z"], { cwd: repo, maxBuffer: 64 << 20 });
+  const tracked = stdout.split("\0").filter((f) => f && existsSync(path.join(repo, f)));
+  for (const f of tracked) cpSync(path.join(repo, f), path.join(dir, f), { recursive: false });
+  const linked = await run("cp", ["-al", path.join(repo, "node_modules"), path.join(dir, "node_modules")]).then(
+    () => true,
+    async () => {
+      rmSync(path.join(dir, "node_modules"), { recursive: true, force: true });
+      await run("cp", ["-a", path.join(repo, "node_modules"), path.join(dir, "node_modules")]);
+      return false;
+    },
+  );
+  const hiddenLock = path.join(dir, "node_modules", ".package-lock.json");
+  if (existsSync(hiddenLock)) {
+    rmSync(hiddenLock);
+    cpSync(path.join(repo, "node_modules", ".package-lock.json"), hiddenLock);
+  }
+  return { tracked: tracked.length, linked };
+}
+
 async function main(): Promise<void> {
   const temp = mkdtempSync(path.join(os.tmpdir(), "attesto-image-"));
   const servers: Server[] = [];
@@ -181,31 +214,13 @@ async function main(): Promise<void> {
 
     const buildDir = path.join(temp, "build");
     await step("build stage", async () => {
-      const { stdout } = await run("git", ["ls-files", "-z"], { cwd: repo, maxBuffer: 64 << 20 });
-      const tracked = stdout.split("\0").filter((f) => f && existsSync(path.join(repo, f)));
-      for (const f of tracked) cpSync(path.join(repo, f), path.join(buildDir, f), { recursive: false });
-      // `npm ci` of the build stage: this checkout's node_modules, hard-linked (no copy of 1 GB), except the
-      // one file npm rewrites in place (its hidden lockfile), so the prune below cannot reach the checkout.
-      // Across file systems (a tmpfs /tmp) hard links fail: then it is a real copy, slower.
-      const linked = await run("cp", ["-al", path.join(repo, "node_modules"), path.join(buildDir, "node_modules")]).then(
-        () => true,
-        async () => {
-          rmSync(path.join(buildDir, "node_modules"), { recursive: true, force: true });
-          await run("cp", ["-a", path.join(repo, "node_modules"), path.join(buildDir, "node_modules")]);
-          return false;
-        },
-      );
-      const hiddenLock = path.join(buildDir, "node_modules", ".package-lock.json");
-      if (existsSync(hiddenLock)) {
-        rmSync(hiddenLock);
-        cpSync(path.join(repo, "node_modules", ".package-lock.json"), hiddenLock);
-      }
+      const { tracked, linked } = await copyCheckout(buildDir);
       for (const command of build.commands) {
         await run("sh", ["-c", command], { cwd: buildDir, maxBuffer: 64 << 20 }).catch((err: Error & { stderr?: string }) => {
           throw new Error(`RUN ${command} failed: ${(err.stderr ?? err.message).trim().split("\n").slice(-3).join(" | ")}`);
         });
       }
-      return { value: undefined, detail: `${tracked.length} tracked files, node_modules ${linked ? "hard-linked" : "copied"}; RUN ${build.commands.join("; RUN ")}` };
+      return { value: undefined, detail: `${tracked} tracked files, node_modules ${linked ? "hard-linked" : "copied"}; RUN ${build.commands.join("; RUN ")}` };
     });
 
     const image = path.join(temp, "image");
@@ -228,12 +243,12 @@ async function main(): Promise<void> {
       if (asRoot) chmodSync(temp, 0o755);
       else await run("find", [image, "-type", "d", "-exec", "chmod", "a-w", "{}", "+"]);
       // The image is a production install (`npm prune --omit=dev`): no development tool may be in it.
-      const present = DEV_ONLY_TOOLS.filter((name) => existsSync(path.join(image, "node_modules", name)));
-      if (present.length) throw new Error(`development-only packages in the image's node_modules: ${present.join(", ")} (a production dependency pulls them in?)`);
+      const present = [...DEV_ONLY_TOOLS, ...SOURCE_INSTALL_ONLY].filter((name) => existsSync(path.join(image, "node_modules", name)));
+      if (present.length) throw new Error(`packages the image must not carry are in its node_modules: ${present.join(", ")} (a production dependency pulls them in?)`);
       const { stdout } = await run("du", ["-sm", path.join(image, "node_modules")]);
       return {
         value: undefined,
-        detail: `${final.copies.length} COPY --from=${final.buildStage}; node_modules ${stdout.split("\t")[0]} MB, none of ${DEV_ONLY_TOOLS.length} development tools; runs as ${asRoot ? `uid ${NOBODY}` : "this user, WORKDIR read-only"}`,
+        detail: `${final.copies.length} COPY --from=${final.buildStage}; node_modules ${stdout.split("\t")[0]} MB, none of ${DEV_ONLY_TOOLS.length} development tools nor ${SOURCE_INSTALL_ONLY.join(", ")}; runs as ${asRoot ? `uid ${NOBODY}` : "this user, WORKDIR read-only"}`,
       };
     });
 
@@ -246,7 +261,7 @@ async function main(): Promise<void> {
     if (asRoot) chownSync(home, NOBODY, NOBODY);
     const adminToken = randomBytes(24).toString("hex");
     const encryptionKey = randomBytes(32).toString("base64");
-    const start = async (label: string, extra: Record<string, string>) => {
+    const start = async (label: string, extra: Record<string, string>, how = { cwd: image, command: process.execPath, args, asUser: asRoot }) => {
       const port = await freePort();
       const env: Record<string, string> = {
         PATH: "/usr/local/bin:/usr/bin:/bin",
@@ -265,7 +280,7 @@ async function main(): Promise<void> {
         ATTESTO_DB_POOL: "4",
         ...extra,
       };
-      const child = spawn(process.execPath, args, { cwd: image, env, stdio: ["ignore", "pipe", "pipe"], ...(asRoot ? { uid: NOBODY, gid: NOBODY } : {}) });
+      const child = spawn(how.command, how.args, { cwd: how.cwd, env, stdio: ["ignore", "pipe", "pipe"], ...(how.asUser ? { uid: NOBODY, gid: NOBODY } : {}) });
       const server = new Server(label, child, `http://127.0.0.1:${port}`);
       servers.push(server);
       return server;
@@ -328,6 +343,57 @@ async function main(): Promise<void> {
       const codes = await Promise.all([worker.stop(20_000), api.stop(20_000)]);
       if (codes.some((c) => c !== 0)) throw new Error(`exit codes ${codes.join(", ")}`);
       return { value: undefined, detail: "exit 0, 0" };
+    });
+
+    // The other production install: a clone, `npm ci --omit=dev` (nothing built, no compiler) and
+    // `node bin/attesto.js serve` with whatever Node is on the PATH (an older one hands over to the
+    // project's Node 24), which runs the TypeScript sources through Node's own transform.
+    const sourceDir = path.join(temp, "source");
+    await step("source install (npm ci --omit=dev)", async () => {
+      const { tracked, linked } = await copyCheckout(sourceDir);
+      await run("npm", ["prune", "--omit=dev", "--no-audit", "--no-fund"], { cwd: sourceDir, maxBuffer: 64 << 20 });
+      if (existsSync(path.join(sourceDir, "dist"))) throw new Error("the source install has a dist/: it is meant to run unbuilt");
+      const present = DEV_ONLY_TOOLS.filter((name) => existsSync(path.join(sourceDir, "node_modules", name)));
+      if (present.length) throw new Error(`development-only packages in a production install: ${present.join(", ")}`);
+      const { stdout } = await run("du", ["-sm", path.join(sourceDir, "node_modules")]);
+      return { value: undefined, detail: `${tracked} tracked files, node_modules ${linked ? "hard-linked" : "copied"} and pruned: ${stdout.split("\t")[0]} MB, no dist/` };
+    });
+
+    const fromSource = await step("serve from source (node bin/attesto.js serve)", async () => {
+      const pathNode = await run("sh", ["-c", "command -v node"], { env: { PATH: "/usr/local/bin:/usr/bin:/bin" } }).then(
+        (r) => r.stdout.trim(),
+        () => "",
+      );
+      const command = pathNode || process.execPath;
+      const { stdout: version } = await run(command, ["--version"]);
+      const s = await start("source", {}, { cwd: sourceDir, command, args: ["bin/attesto.js", "serve"], asUser: false });
+      await s.waitReady(90_000);
+      return { value: s, detail: `${command} (${version.trim()}): /readyz 200 on ${s.url}` };
+    });
+
+    await step("source: tenant, append, checkpoint, pages", async () => {
+      const { tenant } = await rpc<{ tenant: { id: string } }>(fromSource.url, "attesto.admin.v1.AdminService/CreateTenant", { name: "source check" }, adminToken);
+      const { secret } = await rpc<{ secret: string }>(fromSource.url, "attesto.admin.v1.AdminService/CreateApiKey", { tenantId: tenant.id, name: "source check" }, adminToken);
+      const { stream } = await rpc<{ stream: { id: string; verifierKey: string } }>(fromSource.url, "attesto.v1.ProofstreamService/CreateStream", { name: "source-check" }, secret);
+      await rpc(
+        fromSource.url,
+        "attesto.v1.ProofstreamService/AppendEvent",
+        { streamId: stream.id, sourceRef: "source-1", eventType: "source.checked", occurredAt: new Date().toISOString(), payload: { n: 1 } },
+        secret,
+      );
+      await signedCheckpoint(fromSource.url, secret, stream.id, stream.verifierKey, 1, [fromSource]);
+      // The verify page is bundled from source by esbuild (a production dependency for this); the API reference viewer is not installed.
+      const page = await get(`${fromSource.url}/verify/verify.js`);
+      if (page.status !== 200 || page.text.length < 10_000) throw new Error(`GET /verify/verify.js: HTTP ${page.status}, ${page.text.length} bytes`);
+      const reference = await get(`${fromSource.url}/docs/api`);
+      if (reference.status !== 200 || !reference.text.includes("/openapi.json")) throw new Error(`GET /docs/api: HTTP ${reference.status}`);
+      return { value: undefined, detail: `tree size 1 signed and verified; /verify/verify.js ${page.text.length} bytes; /docs/api links /openapi.json` };
+    });
+
+    await step("source: stop (SIGTERM)", async () => {
+      const code = await fromSource.stop(20_000);
+      if (code !== 0) throw new Error(`serve exited with ${code}: ${fromSource.tail.at(-1) ?? ""}`);
+      return { value: undefined, detail: "exit 0" };
     });
   } catch (err) {
     failed = true;

@@ -1,4 +1,5 @@
 import { etagOf } from "../etag.js";
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Hono } from "hono";
@@ -12,7 +13,9 @@ const SCRIPT_PATH = "/docs/api/redoc.standalone.js";
  * Redoc's standalone bundle (React and its styles included; fonts are only
  * named, never fetched). `redoc` is a devDependency: `npm run build` copies
  * the bundle to dist/api-reference/ (the production image prunes dev
- * packages), and run from source it is read from node_modules.
+ * packages), and run from source it is read from node_modules. A production
+ * install run from source (`npm ci --omit=dev`, never built) has neither: the
+ * page then says so and links the OpenAPI document itself.
  */
 export const REDOC_BUNDLE_SOURCE = path.join(projectRoot(), "node_modules", "redoc", "bundles", "redoc.standalone.js");
 export const REDOC_BUNDLE_BUILT = path.join(projectRoot(), "dist", "api-reference", "redoc.standalone.js");
@@ -57,13 +60,26 @@ function redocBundle(): Promise<{ js: string; etag: string }> {
   return bundle;
 }
 
+const redocInstalled = () => existsSync(runningFromSource ? REDOC_BUNDLE_SOURCE : REDOC_BUNDLE_BUILT);
+
+const WITHOUT_VIEWER = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>REST API reference — Attesto</title>
+<link rel="icon" href="data:,">
+</head><body style="font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem">
+<h1>REST API reference</h1>
+<p>This install has no reference viewer: it runs from source without a build (<code>npm ci --omit=dev</code>), and the viewer (Redoc) comes with the development install and <code>npm run build</code>.</p>
+<p>The whole REST API is described by the OpenAPI 3.1 document at <a href="/openapi.json">/openapi.json</a>; the RPCs by the protos under <code>proto/attesto/v1</code>. <a href="/docs">Documentation</a></p>
+</body></html>`;
+
 /** `GET /docs/api` (the page) and its script. Mounted before `/docs/:page`, which would otherwise take the path. */
 export function mountApiReference(app: Hono): void {
   app.get(API_REFERENCE_PATH, (c) => {
     c.header("Content-Security-Policy", REFERENCE_CSP);
-    return c.html(PAGE);
+    return c.html(redocInstalled() ? PAGE : WITHOUT_VIEWER);
   });
   app.get(SCRIPT_PATH, async (c) => {
+    if (!redocInstalled()) return c.text("no API reference viewer in this install (it is built by `npm run build`)", 404);
     const { js, etag } = await redocBundle();
     // A day, then revalidated by its hash: the bundle changes only with the redoc version.
     const headers = { "Cache-Control": "public, max-age=86400", ETag: etag };
