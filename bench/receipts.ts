@@ -7,6 +7,7 @@
 //
 //   npm run bench:receipts
 //   BENCH_SECONDS=5 BENCH_ROUNDS=5 BENCH_APPENDERS=8 npm run bench:receipts
+//   BENCH_CPU_PROF=/tmp/prof npm run bench:receipts   (the server's V8 CPU profile, written at its stop)
 import { randomBytes } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { Agent, request } from "undici";
@@ -91,7 +92,7 @@ async function main() {
   console.log(`${ROUNDS} interleaved rounds (ABBA order) of ${SECONDS} s per mode; ${APPENDERS} closed-loop appenders on one stream (undici, keep-alive, gzip accepted); serve --workers 1`);
   const db = await benchDatabase();
   const server = await spawnNode(
-    ["src/cli/main.ts", "--json", "serve", "--port", "0", "--workers", "1"],
+    [...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), "src/cli/main.ts", "--json", "serve", "--port", "0", "--workers", "1"],
     { ...serveEnv(db.url, ADMIN, "receipts"), ATTESTO_RATE_LIMIT_DEFAULT: "1000000/1s", ATTESTO_RATE_LIMIT_INGEST: "1000000/1s" },
     /"url": "([^"]+)"/,
   );
