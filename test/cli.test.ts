@@ -54,7 +54,8 @@ describe("attesto CLI on Postgres", () => {
     expect(JSON.parse(res.stderr)).toEqual({ error: "tenant not found" });
     const human = await run(["apikey", "issue", "ten_missing"], env);
     expect(human.stderr.trim()).toBe("attesto: tenant not found");
-  });
+    // Two CLI processes: like the test above, more than 30 s on a loaded two-core machine.
+  }, 120_000);
 
   it("refuses to run on a real database without an encryption key", async () => {
     const res = await run(["serve", "--port", "0"], baseEnv({ DATABASE_URL: inject("databaseUrl") }));
