@@ -34,6 +34,7 @@ import { proofLeafOf, tlogProofOf, tlogProofText } from "./tlog-proof.js";
 import { createOnce, type RequestIds } from "../request-ids/module.js";
 import { TlogTiles } from "./tlog-tiles.js";
 import type { WarmStreamStats } from "./warm-streams.js";
+import { AnnouncementPacer } from "./announcement-pacer.js";
 import { DEFAULT_PROOF_TIMEOUT_MS, ReceiptWaiter, type ProofReceipt, type ReceiptStats } from "./receipts.js";
 import { receiptProof } from "./tlog-proof.js";
 import { checkpointsAtCommit } from "./batch-checkpoints.js";
@@ -51,6 +52,13 @@ export { MAX_PROOF_TIMEOUT_MS, type ProofReceipt, type ReceiptStats } from "./re
 export { appendsWithoutJobs } from "./appends-without-jobs.js";
 export type { ProofstreamSettings } from "./settings.js";
 import type { ProofstreamSettings } from "./settings.js";
+
+/**
+ * How long other instances may hear of a stream's newest checkpoint after
+ * this one signed it, when checkpoints come faster than that (receipts at
+ * write time sign one per commit): AnnouncementPacer.
+ */
+const ANNOUNCE_WINDOW_MS = 20;
 
 export interface ProofstreamDeps {
   db: Db;
@@ -85,6 +93,7 @@ export class Proofstreams {
   readonly #streamCreator: StreamCreator;
   readonly #checkpointer: Checkpointer;
   readonly #receipts: ReceiptWaiter;
+  readonly #announcer: AnnouncementPacer;
   readonly #signerWithoutQueue: SignerWithoutQueue;
   readonly #signedListeners: Array<(streamId: string, treeSize: number) => void> = [];
   /** For the TSA client (src/timestamp): the latest checkpoint's note, and verified RFC 3161 tokens stored on checkpoints. */
@@ -99,6 +108,7 @@ export class Proofstreams {
     this.#tileCache = new TileCache(settings.tileCacheBytes);
     this.#leafCache = new LeafCache(settings.leafCacheBytes);
     this.#heads = new StreamHeads(settings.headCacheMs);
+    this.#announcer = new AnnouncementPacer((checkpoint) => deps.broadcast?.publish(CHECKPOINT_ANNOUNCED_CHANNEL, encodeCheckpointAnnouncement(checkpoint)), ANNOUNCE_WINDOW_MS);
     const keys = new StreamKeys(deps.keyring);
     const onSigned = (checkpoint: CheckpointRecord) => {
       this.announceCheckpoint(checkpoint);
@@ -160,6 +170,7 @@ export class Proofstreams {
   async close(): Promise<void> {
     this.#signerWithoutQueue.close();
     this.#receipts.close();
+    this.#announcer.close();
   }
 
   /**
@@ -250,7 +261,7 @@ export class Proofstreams {
    */
   announceCheckpoint(checkpoint: CheckpointRecord): void {
     this.#heads.announced(checkpoint);
-    this.deps.broadcast?.publish(CHECKPOINT_ANNOUNCED_CHANNEL, encodeCheckpointAnnouncement(checkpoint));
+    this.#announcer.announce(checkpoint);
   }
 
   /** The stream's latest signed checkpoint note with its witness cosignature lines; undefined before the first. */
