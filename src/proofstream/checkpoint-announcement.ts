@@ -1,3 +1,5 @@
+import type { Broadcast } from "../infra/broadcast.js";
+import { AnnouncementPacer } from "./announcement-pacer.js";
 import { withCosignatures, type CheckpointRecord } from "./checkpoints.js";
 
 /**
@@ -62,4 +64,54 @@ export function decodeCheckpointAnnouncement(message: string): CheckpointRecord 
     signedAt: at,
   };
   return withCosignatures(row);
+}
+
+/**
+ * How long other instances may hear of a stream's newest checkpoint after
+ * this one signed it, when checkpoints come faster than that (receipts at
+ * write time sign one per commit): AnnouncementPacer.
+ */
+const ANNOUNCE_WINDOW_MS = 20;
+
+/** What takes announced checkpoints in: the stream heads' cache. */
+interface AnnouncedCheckpoints {
+  announced(checkpoint: CheckpointRecord): void;
+  clear(): void;
+}
+
+/**
+ * Both sides of the channel for one process: a checkpoint signed or changed
+ * here goes into this process's cache at once and out to the others paced;
+ * those the others announce come into the cache; after a lost subscription
+ * the cache forgets (announcements may have been missed).
+ */
+export class CheckpointAnnouncements {
+  readonly #pacer: AnnouncementPacer;
+
+  constructor(
+    private readonly broadcast: Broadcast | undefined,
+    private readonly cache: AnnouncedCheckpoints,
+  ) {
+    this.#pacer = new AnnouncementPacer((c) => broadcast?.publish(CHECKPOINT_ANNOUNCED_CHANNEL, encodeCheckpointAnnouncement(c)), ANNOUNCE_WINDOW_MS);
+  }
+
+  announce(checkpoint: CheckpointRecord): void {
+    this.cache.announced(checkpoint);
+    this.#pacer.announce(checkpoint);
+  }
+
+  async start(): Promise<void> {
+    await this.broadcast?.subscribe(
+      CHECKPOINT_ANNOUNCED_CHANNEL,
+      (message) => {
+        const checkpoint = decodeCheckpointAnnouncement(message);
+        if (checkpoint) this.cache.announced(checkpoint);
+      },
+      () => this.cache.clear(),
+    );
+  }
+
+  close(): void {
+    this.#pacer.close();
+  }
 }

@@ -29,12 +29,11 @@ import { getEvent, listEvents, type EventFilter, type EventRef } from "./stream-
 import { createStream, getStream, getStreamRow, listStreams, StreamCreator, type Stream } from "./streams.js";
 import { TileCache } from "./tile-cache.js";
 import { LeafCache } from "./leaf-cache.js";
-import { CHECKPOINT_ANNOUNCED_CHANNEL, decodeCheckpointAnnouncement, encodeCheckpointAnnouncement } from "./checkpoint-announcement.js";
+import { CheckpointAnnouncements } from "./checkpoint-announcement.js";
 import { proofLeafOf, tlogProofOf, tlogProofText } from "./tlog-proof.js";
 import { createOnce, type RequestIds } from "../request-ids/module.js";
 import { TlogTiles } from "./tlog-tiles.js";
 import type { WarmStreamStats } from "./warm-streams.js";
-import { AnnouncementPacer } from "./announcement-pacer.js";
 import { DEFAULT_PROOF_TIMEOUT_MS, ReceiptWaiter, type ProofReceipt, type ReceiptStats } from "./receipts.js";
 import { receiptProof } from "./tlog-proof.js";
 import { checkpointsAtCommit } from "./batch-checkpoints.js";
@@ -52,13 +51,6 @@ export { MAX_PROOF_TIMEOUT_MS, type ProofReceipt, type ReceiptStats } from "./re
 export { appendsWithoutJobs } from "./appends-without-jobs.js";
 export type { ProofstreamSettings } from "./settings.js";
 import type { ProofstreamSettings } from "./settings.js";
-
-/**
- * How long other instances may hear of a stream's newest checkpoint after
- * this one signed it, when checkpoints come faster than that (receipts at
- * write time sign one per commit): AnnouncementPacer.
- */
-const ANNOUNCE_WINDOW_MS = 20;
 
 export interface ProofstreamDeps {
   db: Db;
@@ -93,7 +85,7 @@ export class Proofstreams {
   readonly #streamCreator: StreamCreator;
   readonly #checkpointer: Checkpointer;
   readonly #receipts: ReceiptWaiter;
-  readonly #announcer: AnnouncementPacer;
+  readonly #announcements: CheckpointAnnouncements;
   readonly #signerWithoutQueue: SignerWithoutQueue;
   readonly #signedListeners: Array<(streamId: string, treeSize: number) => void> = [];
   /** For the TSA client (src/timestamp): the latest checkpoint's note, and verified RFC 3161 tokens stored on checkpoints. */
@@ -108,7 +100,7 @@ export class Proofstreams {
     this.#tileCache = new TileCache(settings.tileCacheBytes);
     this.#leafCache = new LeafCache(settings.leafCacheBytes);
     this.#heads = new StreamHeads(settings.headCacheMs);
-    this.#announcer = new AnnouncementPacer((checkpoint) => deps.broadcast?.publish(CHECKPOINT_ANNOUNCED_CHANNEL, encodeCheckpointAnnouncement(checkpoint)), ANNOUNCE_WINDOW_MS);
+    this.#announcements = new CheckpointAnnouncements(deps.broadcast, this.#heads);
     const keys = new StreamKeys(deps.keyring);
     const onSigned = (checkpoint: CheckpointRecord) => {
       this.announceCheckpoint(checkpoint);
@@ -152,14 +144,7 @@ export class Proofstreams {
 
   async start(): Promise<void> {
     const { jobs } = this.deps;
-    await this.deps.broadcast?.subscribe(
-      CHECKPOINT_ANNOUNCED_CHANNEL,
-      (message) => {
-        const checkpoint = decodeCheckpointAnnouncement(message);
-        if (checkpoint) this.#heads.announced(checkpoint);
-      },
-      () => this.#heads.clear(),
-    );
+    await this.#announcements.start();
     await jobs.every("proofstream.checkpoint", this.settings.checkpointIntervalMs, () => this.closeGrownCheckpoints());
     await jobs.every("proofstream.self-audit", this.settings.selfAuditIntervalMs, () => this.selfAudit());
     this.bundles.start();
@@ -170,7 +155,7 @@ export class Proofstreams {
   async close(): Promise<void> {
     this.#signerWithoutQueue.close();
     this.#receipts.close();
-    this.#announcer.close();
+    this.#announcements.close();
   }
 
   /**
@@ -260,8 +245,7 @@ export class Proofstreams {
    * checkpoint changes (cosignatures added to its note), with the new record.
    */
   announceCheckpoint(checkpoint: CheckpointRecord): void {
-    this.#heads.announced(checkpoint);
-    this.#announcer.announce(checkpoint);
+    this.#announcements.announce(checkpoint);
   }
 
   /** The stream's latest signed checkpoint note with its witness cosignature lines; undefined before the first. */
