@@ -14,9 +14,9 @@ describe("compareSettings", () => {
   it("refuses a differing loopback setting and names it, the value here and the stored one", () => {
     const { refuse, warn } = compareSettings(shared({ ATTESTO_WEBHOOK_ALLOW_LOOPBACK: "true" }), stored({ ATTESTO_WEBHOOK_ALLOW_LOOPBACK: "false" }));
     expect(warn).toEqual([]);
-    expect(refuse.map((d) => [d.setting.env, d.setting.value, d.stored])).toEqual([["ATTESTO_WEBHOOK_ALLOW_LOOPBACK", true, false]]);
+    expect(refuse.map((d) => [d.setting.env, d.setting.value, d.stored])).toEqual([["ATTESTO_WEBHOOK_ALLOW_LOOPBACK", "on (every tenant)", "off"]]);
     const line = refusal(refuse, "p", new Date("2026-01-01T00:00:00Z"));
-    expect(line).toContain("ATTESTO_WEBHOOK_ALLOW_LOOPBACK is true here but false for the other instances");
+    expect(line).toContain("ATTESTO_WEBHOOK_ALLOW_LOOPBACK is on (every tenant) here but off for the other instances");
     expect(line).toContain("ATTESTO_RECONFIGURE=true");
     expect(line).not.toContain("\n");
   });
@@ -25,6 +25,12 @@ describe("compareSettings", () => {
     const { refuse, warn } = compareSettings(shared({ ATTESTO_CHECKPOINT_INTERVAL_MS: "2000" }), stored({}));
     expect(refuse).toEqual([]);
     expect(warn.map((d) => [d.setting.name, d.setting.value, d.stored])).toEqual([["checkpoint_interval_ms", 2000, 1000]]);
+  });
+
+  it("the development tenant's loopback is its own value: an instance with a development tenant and one without differ", () => {
+    const withDev = shared({ ATTESTO_DEV_TENANT: "true" });
+    expect(withDev.find((s) => s.name === "webhook_loopback_receivers")!.value).toBe("on (the development tenant only)");
+    expect(compareSettings(withDev, stored({})).refuse.map((d) => d.stored)).toEqual(["off"]);
   });
 
   it("a setting the stored row does not name yet is missing, not different", () => {
