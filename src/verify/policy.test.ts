@@ -1,4 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { Ajv2020 } from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBundle } from "../../test/support/bundles.js";
 import { OpensslTsa } from "../../test/support/tsa.js";
@@ -144,5 +146,29 @@ describe("a caller's policy: each kind of evidence its own check", () => {
 
   it("the checks a policy drives are one list, in report order", () => {
     expect(POLICY_CHECKS.map((c) => c.name)).toEqual(["witnesses", "timestamp", "anchors"]);
+  });
+});
+
+describe("the JSON Schema (schemas/attesto.verification.v1.schema.json)", () => {
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  ajv.addSchema(JSON.parse(readFileSync(new URL("../../schemas/attesto.verification.v1.schema.json", import.meta.url), "utf8")), "verification");
+  const report = ajv.getSchema("verification")!;
+  const policy = ajv.getSchema("verification#/$defs/policy")!;
+
+  it("describes the reports, every check status included", async () => {
+    for (const r of [
+      await run(cosigned(stamped, w1), { witnesses: { keys: [w1.vkey], k: 1 }, tsaRoots: [root] }),
+      await run(built.bundle, { tsaRoots: [root], requireAnchor: true }),
+      await verifyWithPolicy("{"),
+    ]) {
+      expect(report(r), ajv.errorsText(report.errors)).toBe(true);
+    }
+    expect(report({ kind: "bundle", valid: true, checks: [{ name: "x", status: "maybe", detail: "" }] })).toBe(false);
+  });
+
+  it("describes the policy by its wire names", () => {
+    expect(policy({ verifier_key: pinnedKey, witness_keys: [w1.vkey], witness_k: 1, tsa_roots: [root], require_anchor: true }), ajv.errorsText(policy.errors)).toBe(true);
+    expect(policy({ witness_keys: [w1.vkey] })).toBe(false);
+    expect(policy({ witness_k: 0, witness_keys: [w1.vkey] })).toBe(false);
   });
 });
