@@ -7,7 +7,6 @@ import type { ChildProcess } from "node:child_process";
 import { ed25519FromSeed, ed25519RawPublic } from "../src/crypto/note-signing.js";
 import { verifierKeyString } from "../src/verify/note.js";
 import { witnessPrivateKeyString } from "../src/witness/protocol.js";
-import { OpensslTsa } from "../test/support/tsa.js";
 import { benchDatabase, benchTenant, rpc, serveEnv, spawnNode, stop } from "./lib.js";
 
 export interface BenchDeployment {
@@ -23,11 +22,18 @@ function witnessKey(name: string) {
   return { name, privateKey: witnessPrivateKeyString(name, seed, pub), vkey: verifierKeyString(name, pub, 0x04) };
 }
 
-export async function startWitnessing(adminToken: string, serveArgs: string[], env: Record<string, string>) {
+/** `parts` says what the witnessed deployment is given: both (the issue's configuration), or one of them to tell their costs apart. */
+export async function startWitnessing(adminToken: string, serveArgs: string[], env: Record<string, string>, parts: { witnesses: boolean; tsa: boolean } = { witnesses: true, tsa: true }) {
   const children: ChildProcess[] = [];
   const databases: Array<{ drop(): Promise<void> }> = [];
-  const tsa = await OpensslTsa.create();
-  const tsaUrl = await tsa.listen();
+  const tsa = await spawnNode(["bench/baselines/openssl-tsa.ts"], {}, /listening (\S+) (\S+)/);
+  children.push(tsa.child);
+  const [tsaUrl, tsaRoots] = [tsa.match[1]!, tsa.match[2]!];
+  let tsaQueries = 0;
+  tsa.child.stdout!.on("data", (d: Buffer) => {
+    const m = /queries (\d+)/.exec(String(d));
+    if (m) tsaQueries = Number(m[1]);
+  });
   const serve = async (name: string, extra: Record<string, string>, args: string[] = []) => {
     const db = await benchDatabase();
     databases.push(db);
@@ -45,9 +51,8 @@ export async function startWitnessing(adminToken: string, serveArgs: string[], e
   };
   const plain = await deployment("plain", {});
   const witnessed = (await deployment("witnessed", {
-    ATTESTO_WITNESSES: JSON.stringify(keys.map((k, i) => ({ key: k.vkey, url: `${witnesses[i]!.url}/witness` }))),
-    ATTESTO_TSA_URLS: tsaUrl,
-    ATTESTO_TSA_ROOTS: tsa.file("ca.pem"),
+    ...(parts.witnesses ? { ATTESTO_WITNESSES: JSON.stringify(keys.map((k, i) => ({ key: k.vkey, url: `${witnesses[i]!.url}/witness` }))) } : {}),
+    ...(parts.tsa ? { ATTESTO_TSA_URLS: tsaUrl, ATTESTO_TSA_ROOTS: tsaRoots } : {}),
   })) as BenchDeployment & { verifierKey: string };
   // Each witness trusts the witnessed stream's log, so it cosigns instead of answering 404.
   for (const w of witnesses) await rpc(w.url, "AdminService/AddWitnessedLog", { verifierKey: witnessed.verifierKey }, adminToken);
@@ -67,8 +72,8 @@ export async function startWitnessing(adminToken: string, serveArgs: string[], e
 
   const close = async () => {
     await Promise.all(children.map((c) => stop(c)));
-    tsa.close();
     for (const db of databases) await db.drop();
   };
-  return { plain, witnessed, tsaQueries: () => tsa.queries, evidence, close };
+  /** The TSA's requests answered, known once it stopped (after close). */
+  return { plain, witnessed, tsaQueries: () => tsaQueries, evidence, close };
 }
