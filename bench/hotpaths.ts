@@ -7,10 +7,14 @@
 //   npm run bench:hotpaths
 //   BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_PROOF_EVENTS=1000000 BENCH_SERVE_ARGS="--workers 2" npm run bench:hotpaths
 //   BENCH_TRACING=only|off: the tracing comparison (same server, tracing on vs off) alone, or skipped
+//   BENCH_WITNESSING=only|off: the witnessing comparison (AppendEvent on a deployment with two witnesses and a
+//     TSA vs one with neither, same settings, fresh databases) alone, or skipped;
+//     BENCH_WITNESSING_PARTS=witnesses|tsa gives the witnessed deployment one of the two only
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { createHmac, randomBytes } from "node:crypto";
 import os from "node:os";
+import { startWitnessing } from "./witnessing.js";
 import { type LoadResult, benchDatabase, benchTenant, bulkLoad, fmt, load, machineLine, rpc, serveEnv, spawnNode, stop, median, treeCpuSeconds } from "./lib.js";
 
 process.env.BENCH_SECONDS ??= "5";
@@ -18,6 +22,8 @@ const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
 const PROOF_EVENTS = Number(process.env.BENCH_PROOF_EVENTS ?? 1_000_000);
 // The tracing comparison: "on" (default: after the others), "only" (it alone), "off" (skipped).
 const TRACING = process.env.BENCH_TRACING ?? "on";
+// The witnessing comparison: "on" (default: after the others), "only" (it alone), "off" (skipped).
+const WITNESSING = process.env.BENCH_WITNESSING ?? "on";
 // One process unless told otherwise: the figures compare with single-process baselines; --workers 2 reports the scaling.
 const SERVE_ARGS = (process.env.BENCH_SERVE_ARGS ?? "--workers 1").split(/\s+/).filter(Boolean);
 const LEAF_CACHE_MB = process.env.ATTESTO_LEAF_CACHE_MB ?? String(Math.max(256, Math.ceil((PROOF_EVENTS * 330) / 2 ** 20)));
@@ -82,11 +88,11 @@ async function main() {
 
     const tag = randomBytes(4).toString("hex");
     let n = 0;
-    const appendLoad = (streams: string[], base = url) =>
+    const appendLoad = (streams: string[], base = url, apiKey = key) =>
       load({
         url: `${base}/attesto.v1.ProofstreamService/AppendEvent`,
         method: "POST",
-        headers: { "Content-Type": "application/json", Authorization: `Bearer ${key}` },
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${apiKey}` },
         requests: [
           {
             setupRequest: (req) => {
@@ -150,7 +156,7 @@ async function main() {
     await tenantLoad();
 
     const cmp: Comparison[] = [];
-    if (TRACING !== "only") {
+    if (TRACING !== "only" && WITNESSING !== "only") {
       cmp.push(
         await interleave(
           { name: "AppendEvent, 1 stream", baseline: "naive durable insert", target: 0.9, p99TargetMs: 25 },
@@ -180,7 +186,7 @@ async function main() {
         ),
       );
     }
-    if (TRACING !== "off") {
+    if (TRACING !== "off" && WITNESSING !== "only") {
       // Tracing's cost: the same server (same settings and database) with tracing on, exporting to a
       // loopback sink that answers 200, against this one with it off; the target is no measurable cost when off.
       // With it on, each RPC also makes a span per Postgres statement and Redis command it sends. Server CPU per
@@ -210,6 +216,37 @@ async function main() {
       sink.close();
     }
 
+    let witnessedEvidence = "";
+    if (WITNESSING !== "off" && TRACING !== "only") {
+      // Appends never wait for witnesses or TSAs (issue 23): AppendEvent on a deployment that sends every
+      // checkpoint (one a second per grown stream) to two witnesses and a TSA, against one with neither.
+      const parts = (process.env.BENCH_WITNESSING_PARTS ?? "witnesses,tsa").split(",");
+      const w = await startWitnessing(ADMIN, SERVE_ARGS, { ATTESTO_LEAF_CACHE_MB: LEAF_CACHE_MB }, { witnesses: parts.includes("witnesses"), tsa: parts.includes("tsa") });
+      const label = parts.includes("witnesses") && parts.includes("tsa") ? "2 witnesses + TSA" : parts.includes("tsa") ? "a TSA" : "2 witnesses";
+      try {
+        await appendLoad([w.plain.streamId], w.plain.url, w.plain.key);
+        await appendLoad([w.witnessed.streamId], w.witnessed.url, w.witnessed.key);
+        cmp.push(
+          await interleave(
+            { name: `AppendEvent, 1 stream, ${label}`, baseline: "the same, neither", target: 0.9 },
+            () => measured(w.plain.pid, () => appendLoad([w.plain.streamId], w.plain.url, w.plain.key)),
+            () => measured(w.witnessed.pid, () => appendLoad([w.witnessed.streamId], w.witnessed.url, w.witnessed.key)),
+          ),
+        );
+        // That the witnesses and the TSA were at work: the latest checkpoint, once its cosignatures and token are in.
+        const deadline = Date.now() + 30_000;
+        let e = await w.evidence();
+        while ((e.cosignatures < (parts.includes("witnesses") ? 2 : 0) || e.timestamped !== parts.includes("tsa")) && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 250));
+          e = await w.evidence();
+        }
+        witnessedEvidence = `witnessed deployment: latest checkpoint of size ${fmt(e.treeSize)} carries ${e.cosignatures} cosignature lines and ${e.timestamped ? "a" : "no"} timestamp token`;
+      } finally {
+        await w.close();
+      }
+      witnessedEvidence += `; the TSA answered ${fmt(w.tsaQueries())} requests`;
+    }
+
     await Promise.all([stop(bare.child), stop(naiveInsert.child), stop(naiveRead.child), stop(server.child)]);
 
     console.log(
@@ -218,6 +255,7 @@ async function main() {
         .map((l) => l.toFixed(2))
         .join(" ")}`,
     );
+    if (witnessedEvidence) console.log(witnessedEvidence);
     console.log("\n| subject | baseline | subject req/s (median) | baseline req/s (median) | ratio per round | median ratio | target | subject p99 ms (median) | failed requests | met |");
     console.log("|---|---|---:|---:|---|---:|---:|---:|---:|---|");
     const cpuRows: string[] = [];

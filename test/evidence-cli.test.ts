@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -5,6 +6,8 @@ import { ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
 import type { Attesto } from "../src/server/app.js";
 import type { VerificationReport } from "../src/verify/bundle.js";
 import { buildBundle, TAMPERS } from "./support/bundles.js";
+import { ed25519FromSeed, ed25519RawPublic, signatureLine } from "../src/crypto/note-signing.js";
+import { keyId, SIG_COSIGNATURE_V1, splitNote, verifierKeyString } from "../src/verify/note.js";
 import { runCli, runCliOnTerminal } from "./support/process.js";
 import { appendRequest } from "./support/proofstream.js";
 import { clientFor, newTenant, startTestServer, tempDir } from "./support/server.js";
@@ -134,4 +137,35 @@ describe("attesto proof, bundle and verify", () => {
     expect(human.stdout).toContain("✘ anchors: fail");
     expect(human.stdout).toContain("✔ range_proof: pass");
   }, 200_000);
+
+  it("checks the caller's policy: --witness-key/--witness-k and --require-anchor, each its own check; an unusable flag is named", async () => {
+    const base = buildBundle({ size: 12, from: 3, to: 9, payloads: true });
+    const seed = randomBytes(32);
+    const pub = ed25519RawPublic(ed25519FromSeed(seed));
+    const name = "witness.example/cli";
+    const line = signatureLine(splitNote(base.bundle.checkpoint).text, { name, keyId: keyId(name, pub, SIG_COSIGNATURE_V1), type: SIG_COSIGNATURE_V1, privateKey: ed25519FromSeed(seed) });
+    const file = path.join(dir, "cosigned.json");
+    await writeFile(file, JSON.stringify({ ...base.bundle, checkpoint: base.bundle.checkpoint + line }));
+    const vkey = verifierKeyString(name, pub, SIG_COSIGNATURE_V1);
+    const statusOf = (stdout: string, check: string) => (JSON.parse(stdout) as VerificationReport).checks.find((c) => c.name === check)?.status;
+
+    const witnessed = await run(["--json", "verify", file, "--key", base.signer.verifierKey, "--witness-key", vkey, "--witness-k", "1"]);
+    expect(witnessed.code, witnessed.stderr).toBe(0);
+    expect(statusOf(witnessed.stdout, "witnesses")).toBe("pass");
+    const other = verifierKeyString("witness.example/other", pub, SIG_COSIGNATURE_V1);
+    const short = await run(["--json", "verify", file, "--key", base.signer.verifierKey, "--witness-key", vkey, "--witness-key", other, "--witness-k", "2"]);
+    expect(short.code).toBe(1);
+    expect(statusOf(short.stdout, "witnesses")).toBe("fail");
+    const anchor = await run(["verify", file, "--key", base.signer.verifierKey, "--require-anchor"]);
+    expect(anchor.code).toBe(1);
+    expect(anchor.stdout).toContain("✘ anchors: missing");
+    expect(anchor.stdout).toContain("– witnesses: skipped");
+
+    const badK = await run(["verify", file, "--witness-key", vkey, "--witness-k", "3"]);
+    expect(badK.code).not.toBe(0);
+    expect(badK.stderr).toContain("--witness-k");
+    const noK = await run(["verify", file, "--witness-key", vkey]);
+    expect(noK.code).not.toBe(0);
+    expect(noK.stderr).toContain("--witness-k");
+  }, 120_000);
 });

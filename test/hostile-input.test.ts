@@ -382,3 +382,54 @@ describe("bundle share links: hostile tokens and bodies (issue 26, defect 6)", (
     expect(count).toBe(1);
   });
 });
+
+describe("a verifier policy from anyone (VerifyBundle, POST /v2/verify): an unusable field is a 400 naming it", () => {
+  const badPem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+  const cosignatureKey = "witness.example/w+00000000+BAAA";
+  const document = '{"format":"attesto.bundle.v1"}';
+
+  it("POST /v2/verify's query parameters", async () => {
+    const cases: Array<[string, string]> = [
+      [`tsa_roots=${encodeURIComponent(badPem)}`, "tsa_roots"],
+      ["tsa_roots=%00", "tsa_roots"],
+      ["witness_k=1", "witness_k"],
+      ["witness_k=-1", "witness_k"],
+      ["witness_k=99999999999", "witness_k"],
+      [`witness_keys=${encodeURIComponent(cosignatureKey)}&witness_k=1`, "witness_keys"],
+      ["witness_keys=a%00b&witness_k=1", "witness_keys"],
+      ["witness_keys=x", "witness_k"],
+      ["require_anchor=yes", "require_anchor"],
+    ];
+    for (const [query, field] of cases) {
+      const res = await fetch(`${app.url}/v2/verify?${query}`, { method: "POST", body: document, headers: { "content-type": "application/json" } });
+      const text = await res.text();
+      expect(res.status, `${query.slice(0, 80)}: ${text.slice(0, 200)}`).toBe(400);
+      expect(JSON.parse(text).error.field, query.slice(0, 80)).toBe(field);
+    }
+    // Roots past the HTTP server's header limit (a URL is a header): refused by the transport, a 4xx too.
+    const long = await fetch(`${app.url}/v2/verify?tsa_roots=${"A".repeat(70_000)}`, { method: "POST", body: document });
+    expect(long.status).toBe(431);
+  });
+
+  it("VerifyBundle's fields", async () => {
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ tsaRoots: [badPem] }, "tsa_roots"],
+      [{ tsaRoots: ["\u0000"] }, "tsa_roots"],
+      [{ witnessK: 1 }, "witness_k"],
+      [{ witnessKeys: [cosignatureKey] }, "witness_k"],
+      [{ witnessKeys: [cosignatureKey], witnessK: 1 }, "witness_keys"],
+      [{ witnessKeys: ["\ud800"], witnessK: 1 }, "witness_keys"],
+      [{ tsaRoots: ["A".repeat(70_000)] }, "tsa_roots"],
+    ];
+    for (const [fields, field] of cases) {
+      const res = await fetch(`${app.url}/attesto.v1.VerifierService/VerifyBundle`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ bundleJson: document, ...fields }),
+      });
+      const text = await res.text();
+      expect(res.status, `${JSON.stringify(fields).slice(0, 80)}: ${text.slice(0, 200)}`).toBe(400);
+      expect(text, JSON.stringify(fields).slice(0, 80)).toContain(field);
+    }
+  });
+});

@@ -5,7 +5,9 @@ import { Writable } from "node:stream";
 import { promisify } from "node:util";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { BundleStatus, ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
+import { VerifierService } from "../gen/ts/attesto/v1/verifier_pb.js";
 import { loadConfig } from "../src/config.js";
 import { startAttesto, type Attesto } from "../src/server/app.js";
 import { verifyBundle, type BundleDocument } from "../src/verify/bundle.js";
@@ -124,6 +126,88 @@ describe("RFC 3161 timestamps of checkpoints, from a local openssl TSA", () => {
     const missing = await runCli(["verify", bundleFile, "--key", stream!.verifierKey, "--tsa-roots", tsa.file("ca.pem")], { ...process.env, LOG_LEVEL: "warn" });
     expect(missing.code).toBe(1);
     expect(missing.stdout).toContain("✘ timestamp: missing");
+  }, 60_000);
+
+  it("VerifyBundle and POST /v2/verify check the token against the caller's TSA roots: pass, fail (its check only), missing; unusable roots are refused naming the field", async () => {
+    Object.assign(tsa, { signer: "trusted", tamper: "none" });
+    const { streamId, treeSize } = await checkpointed("policy");
+    await timestamped(streamId);
+    const { bundle: pending } = await client.createBundle({ streamId, fromSeqNo: 1n, toSeqNo: treeSize });
+    const ready = await until("the bundle", async () => {
+      const { bundle } = await client.getBundle({ bundleId: pending!.id });
+      return bundle!.status === BundleStatus.READY ? bundle! : undefined;
+    });
+    const { stream } = await client.getStream({ streamId });
+    const key = stream!.verifierKey;
+    const root = await tsa.caPem();
+    const otherRoot = await tsa.openssl(["x509", "-in", "other_ca.pem"]);
+    const { timestamp_token: _token, ...withoutToken } = JSON.parse(ready.bundleJson) as BundleDocument;
+    const unstamped = JSON.stringify(withoutToken);
+    const verifier = clientFor(VerifierService, app.url);
+    const viaRpc = async (bundleJson: string, tsaRoots: string[]) => {
+      const r = await verifier.verifyBundle({ bundleJson, verifierKey: key, tsaRoots });
+      return { valid: r.valid, checks: r.checks.map((c) => ({ name: c.name, status: c.status, ok: c.ok })) };
+    };
+    const viaHttp = async (body: string, tsaRoots: string[]) => {
+      const query = new URLSearchParams([["verifier_key", key], ...tsaRoots.map((r) => ["tsa_roots", r])]);
+      const res = await fetch(`${app.url}/v2/verify?${query}`, { method: "POST", body, headers: { "Content-Type": "application/json" } });
+      expect(res.status).toBe(200);
+      const r = (await res.json()) as { valid: boolean; checks: { name: string; status: string; ok: boolean }[] };
+      return { valid: r.valid, checks: r.checks.map((c) => ({ name: c.name, status: c.status, ok: c.ok })) };
+    };
+    const timestampOf = (r: { checks: { name: string; status: string }[] }) => r.checks.find((c) => c.name === "timestamp")?.status;
+    const notPassing = (r: { checks: { name: string; status: string }[] }) => r.checks.filter((c) => c.status !== "pass" && c.status !== "skipped").map((c) => c.name);
+    for (const surface of [viaRpc, viaHttp]) {
+      const pass = await surface(ready.bundleJson, [root]);
+      expect(timestampOf(pass)).toBe("pass");
+      expect(pass.valid).toBe(true);
+      const wrong = await surface(ready.bundleJson, [otherRoot]);
+      expect(timestampOf(wrong)).toBe("fail");
+      expect(notPassing(wrong)).toEqual(["timestamp"]);
+      expect(wrong.valid).toBe(false);
+      const missing = await surface(unstamped, [root]);
+      expect(timestampOf(missing)).toBe("missing");
+      expect(notPassing(missing)).toEqual(["timestamp"]);
+      expect(missing.valid).toBe(false);
+      // No roots given: a carried token is skipped (present, not checked), and no token adds no check.
+      expect(timestampOf(await surface(ready.bundleJson, []))).toBe("skipped");
+      expect(timestampOf(await surface(unstamped, []))).toBeUndefined();
+    }
+    // The same report from the library the CLI and the page run.
+    const { verifyWithPolicy } = await import("../src/verify/policy.js");
+    expect(await viaRpc(ready.bundleJson, [root])).toEqual({
+      valid: true,
+      checks: (await verifyWithPolicy(ready.bundleJson, { pinnedKey: key, tsaRoots: [root] })).checks.map((c) => ({
+        name: c.name,
+        status: c.status,
+        ok: c.status !== "fail" && c.status !== "missing",
+      })),
+    });
+
+    // Unusable roots or k: refused before the document is read, naming the field.
+    const badPem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+    const refused = await verifier.verifyBundle({ bundleJson: ready.bundleJson, tsaRoots: [badPem] }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ConnectError);
+    expect((refused as ConnectError).code).toBe(Code.InvalidArgument);
+    expect((refused as ConnectError).message).toContain("tsa_roots");
+    const badK = await verifier.verifyBundle({ bundleJson: ready.bundleJson, witnessKeys: ["witness.example/w+00000000+BAAA"], witnessK: 1 }).catch((e: unknown) => e);
+    expect((badK as ConnectError).message).toContain("witness_keys");
+    for (const [query, field] of [
+      [`tsa_roots=${encodeURIComponent(badPem)}`, "tsa_roots"],
+      ["tsa_roots=not-base64", "tsa_roots"],
+      ["witness_k=2", "witness_k"],
+      ["witness_k=x", "witness_k"],
+      ["require_anchor=maybe", "require_anchor"],
+    ] as const) {
+      const res = await fetch(`${app.url}/v2/verify?${query}`, { method: "POST", body: ready.bundleJson, headers: { "Content-Type": "application/json" } });
+      expect(res.status, query).toBe(400);
+      expect(JSON.stringify(await res.json()), query).toContain(field);
+    }
+    // require_anchor: this checkpoint is not anchored, so the anchors check is missing.
+    const anchorRes = await fetch(`${app.url}/v2/verify?require_anchor=true&verifier_key=${encodeURIComponent(key)}`, { method: "POST", body: ready.bundleJson });
+    const anchorReport = (await anchorRes.json()) as { valid: boolean; checks: { name: string; status: string }[] };
+    expect(anchorReport.checks.find((c) => c.name === "anchors")?.status).toBe("missing");
+    expect(anchorReport.valid).toBe(false);
   }, 60_000);
 
   it.each([

@@ -5,6 +5,7 @@
  * and sends nothing anywhere.
  */
 import { chromium, type Browser, type Page } from "playwright-core";
+import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BundleStatus, ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
 import type { Attesto } from "../src/server/app.js";
@@ -14,6 +15,10 @@ import { clientFor, newTenant, startTestServer } from "./support/server.js";
 import { DeliveryStatus } from "../gen/ts/attesto/v1/webhook_pb.js";
 import { Receiver, waitFor, webhookClient } from "./support/webhooks.js";
 import { CHROMIUM, CHROMIUM_ARGS } from "./support/chromium.js";
+import { OpensslTsa } from "./support/tsa.js";
+import { ed25519FromSeed, ed25519RawPublic, signatureLine, type NoteSigner } from "../src/crypto/note-signing.js";
+import { keyId, logSignedNote, SIG_COSIGNATURE_V1, splitNote, verifierKeyString } from "../src/verify/note.js";
+import { timestampRequest, tokenOfResponse } from "../src/verify/rfc3161.js";
 
 let app: Attesto;
 let browser: Browser;
@@ -133,6 +138,50 @@ describe("GET /verify checks evidence in the browser", () => {
         name,
       ).toEqual([tamper.fails]);
       expect(await page.getAttribute("#verdict", "data-valid")).toBe("false");
+    }
+  }, 120_000);
+
+  it("checks the caller's policy in the page: the RFC 3161 token against pasted TSA roots (pass, fail, missing) and witnesses + k", async () => {
+    const tsa = await OpensslTsa.create();
+    try {
+      const base = buildBundle({ size: 12, from: 2, to: 9, payloads: true });
+      const sha256 = new Uint8Array(createHash("sha256").update(logSignedNote(base.bundle.checkpoint, base.bundle.origin)).digest());
+      const token = Buffer.from(tokenOfResponse(await tsa.reply(timestampRequest(sha256, randomBytes(8))))).toString("base64");
+      const seed = randomBytes(32);
+      const pub = ed25519RawPublic(ed25519FromSeed(seed));
+      const name = "witness.example/page";
+      const witness: NoteSigner = { name, keyId: keyId(name, pub, SIG_COSIGNATURE_V1), type: SIG_COSIGNATURE_V1, privateKey: ed25519FromSeed(seed) };
+      const checkpoint = base.bundle.checkpoint + signatureLine(splitNote(base.bundle.checkpoint).text, witness);
+      const stamped = JSON.stringify({ ...base.bundle, checkpoint, timestamp_token: token });
+      const unstamped = JSON.stringify({ ...base.bundle, checkpoint });
+      const verifyWith = async (doc: string, roots: string) => {
+        await page.evaluate(() => document.getElementById("verdict")!.removeAttribute("data-valid"));
+        await page.fill("#tsa-roots", roots);
+        await page.setInputFiles("#file", { name: "bundle.json", mimeType: "application/json", buffer: Buffer.from(doc) });
+        return checks();
+      };
+      await open();
+      await page.fill("#key", base.signer.verifierKey);
+      await page.click("#policy summary");
+      await page.fill("#witness-keys", verifierKeyString(name, pub, SIG_COSIGNATURE_V1));
+      await page.fill("#witness-k", "1");
+      const offline = { format: "pass", signature: "pass", leaves: "pass", range_proof: "pass", anchors: "skipped" };
+      expect(await verifyWith(stamped, await tsa.caPem())).toEqual({ ...offline, witnesses: "pass", timestamp: "pass" });
+      expect(await page.getAttribute("#verdict", "data-valid")).toBe("true");
+      expect(await verifyWith(stamped, await tsa.openssl(["x509", "-in", "other_ca.pem"]))).toEqual({ ...offline, witnesses: "pass", timestamp: "fail" });
+      expect(await page.textContent("#checks li[data-check=timestamp]")).toContain("chain");
+      expect(await verifyWith(unstamped, await tsa.caPem())).toEqual({ ...offline, witnesses: "pass", timestamp: "missing" });
+      expect(await page.getAttribute("#verdict", "data-valid")).toBe("false");
+      expect(await page.textContent("#verdict")).toContain("Not valid");
+      // No roots pasted: the carried token is skipped (present, not checked).
+      expect(await verifyWith(stamped, "")).toEqual({ ...offline, witnesses: "pass", timestamp: "skipped" });
+      // A trusted witness that did not cosign: missing; no witness keys given: the carried line is skipped.
+      await page.fill("#witness-keys", verifierKeyString("witness.example/other", pub, SIG_COSIGNATURE_V1));
+      expect((await verifyWith(stamped, ""))["witnesses"]).toBe("missing");
+      await page.fill("#witness-keys", "");
+      expect((await verifyWith(stamped, "")).witnesses).toBe("skipped");
+    } finally {
+      tsa.close();
     }
   }, 120_000);
 

@@ -3,7 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { AppError, invalidArgument } from "../errors.js";
 import type { Bundles } from "../proofstream/module.js";
 import type { Authenticator } from "../tenancy/module.js";
-import type { Verifier } from "../verifier/module.js";
+import { requestPolicy, type Verifier } from "../verifier/module.js";
 import { errorResponse } from "./errors.js";
 import { verifyPageHtml, verifyPageScript } from "../verify-page/assets.js";
 import { checkOk } from "../verify/bundle.js";
@@ -32,10 +32,17 @@ export function mountVerifyRoutes(http: Hono, deps: { bundles: Bundles; authenti
     async (c) => {
       const key = c.req.query("verifier_key") ?? c.req.header("x-attesto-verifier-key");
       if (key !== undefined && key.length > 1024) throw invalidArgument("verifier_key", "is too long");
+      const policy = requestPolicy({
+        verifierKey: key,
+        witnessKeys: c.req.queries("witness_keys") ?? [],
+        witnessK: wholeNumber(c.req.query("witness_k"), "witness_k"),
+        tsaRoots: c.req.queries("tsa_roots") ?? [],
+        requireAnchor: flag(c.req.query("require_anchor"), "require_anchor"),
+      });
       // The body's bytes go to the verifier thread as they are: moved, not copied, and decoded there.
       const body = await c.req.arrayBuffer();
       if (onlyWhitespace(new Uint8Array(body))) throw invalidArgument("body", "send the bundle JSON or the tlog-proof text as the request body");
-      const report = await deps.verifier.verify(body, { pinnedKey: key || undefined });
+      const report = await deps.verifier.verify(body, policy);
       return c.json({ ...report, checks: report.checks.map((check) => ({ ...check, ok: checkOk(check) })) });
     },
   );
@@ -70,6 +77,20 @@ export function mountVerifyRoutes(http: Hono, deps: { bundles: Bundles; authenti
     c.header("Referrer-Policy", "no-referrer");
     return download(c, deps.bundles, await deps.bundles.readyRow(undefined, bundleId));
   });
+}
+
+/** A query parameter that is a whole number (absent: undefined). */
+function wholeNumber(value: string | undefined, field: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[0-9]{1,6}$/.test(value)) throw invalidArgument(field, "must be a whole number");
+  return Number(value);
+}
+
+/** A query parameter that is a flag: true/false (or 1/0); absent is false. */
+function flag(value: string | undefined, field: string): boolean {
+  if (value === undefined || value === "false" || value === "0") return false;
+  if (value === "true" || value === "1") return true;
+  throw invalidArgument(field, "must be true or false");
 }
 
 /** Whether a body holds nothing but JSON's whitespace (stops at the first other byte). */

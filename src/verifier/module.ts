@@ -1,8 +1,9 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
-import { AppError } from "../errors.js";
-import type { VerificationReport, VerifyOptions } from "../verify/bundle.js";
+import { AppError, invalidArgument } from "../errors.js";
+import type { VerificationReport } from "../verify/bundle.js";
+import { readPolicy, type VerificationPolicy } from "../verify/policy.js";
 import type { VerifyTask } from "./worker.js";
 
 /** How documents sent to the public verifier are run. */
@@ -46,10 +47,10 @@ export class Verifier {
   }
 
   /**
-   * Verifies one document: its text, or a request body's bytes, which move
+   * Verifies one document against the caller's policy: its text, or a request body's bytes, which move
    * to the verifier thread (the buffer is detached here; the caller gives it up).
    */
-  async verify(document: string | ArrayBuffer, options: VerifyOptions): Promise<VerificationReport> {
+  async verify(document: string | ArrayBuffer, policy: VerificationPolicy): Promise<VerificationReport> {
     const pool = this.#pool;
     if (!pool) throw new AppError("unavailable", "the verifier is not running", { retryAfterSeconds: 1, reason: "SERVER_BUSY" });
     if (this.#taken >= this.settings.threads + this.settings.queue) throw busy();
@@ -57,7 +58,7 @@ export class Verifier {
     const signal = AbortSignal.timeout(this.settings.budgetMs);
     try {
       const transferList = typeof document === "string" ? [] : [document];
-      return await pool.run({ document, pinnedKey: options.pinnedKey }, { signal, transferList });
+      return await pool.run({ document, policy }, { signal, transferList });
     } catch (err) {
       if (signal.aborted) {
         throw new AppError("unavailable", `the document was not verified within the server's budget of ${this.settings.budgetMs} ms; verify it offline (attesto verify)`, {
@@ -90,3 +91,40 @@ function workerScript(): { filename: string; execArgv?: string[] } {
 }
 
 const busy = () => new AppError("unavailable", "every verifier thread is taken; retry shortly", { retryAfterSeconds: 1, reason: "SERVER_BUSY" });
+
+/** The policy fields of a request (VerifyBundleRequest, POST /v2/verify), as each edge reads them. */
+export interface PolicyRequest {
+  verifierKey?: string;
+  witnessKeys: readonly string[];
+  /** 0 (or absent) when no witness policy is given. */
+  witnessK?: number;
+  tsaRoots: readonly string[];
+  requireAnchor: boolean;
+}
+
+/** Longest witness key (an Ed25519 cosignature key is under 200 characters) and TSA root (a PEM chain) a request may send. */
+const MAX_WITNESS_KEY_CHARS = 1024;
+const MAX_TSA_ROOT_CHARS = 65536;
+
+/**
+ * A request's policy, checked before the document is: a field that is not
+ * usable (a key that does not parse, k out of range, a root that is neither
+ * PEM nor DER) is refused as INVALID_ARGUMENT naming it, and nothing runs.
+ */
+export function requestPolicy(req: PolicyRequest): VerificationPolicy {
+  const witnessK = req.witnessK ?? 0;
+  if (req.witnessKeys.some((k) => k.length > MAX_WITNESS_KEY_CHARS)) throw invalidArgument("witness_keys", `each key is at most ${MAX_WITNESS_KEY_CHARS} characters`);
+  if (req.tsaRoots.some((r) => r.length > MAX_TSA_ROOT_CHARS)) throw invalidArgument("tsa_roots", `each root is at most ${MAX_TSA_ROOT_CHARS} characters`);
+  if (req.witnessKeys.length === 0 && witnessK !== 0) throw invalidArgument("witness_k", "is set without witness_keys");
+  if (req.witnessKeys.length > 0 && witnessK === 0) throw invalidArgument("witness_k", "is required with witness_keys (how many of them must have cosigned)");
+  const policy: VerificationPolicy = {
+    pinnedKey: req.verifierKey || undefined,
+    witnesses: req.witnessKeys.length > 0 ? { keys: req.witnessKeys, k: witnessK } : undefined,
+    tsaRoots: req.tsaRoots.length > 0 ? req.tsaRoots : undefined,
+    requireAnchor: req.requireAnchor,
+  };
+  // A pinned key that does not parse is the signature check's failure in the report, as it always was.
+  const reading = readPolicy({ ...policy, pinnedKey: undefined });
+  if ("field" in reading) throw invalidArgument(reading.field, reading.problem);
+  return policy;
+}

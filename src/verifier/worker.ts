@@ -1,8 +1,8 @@
 import { setPriority } from "node:os";
 import { nodeSha256Into } from "../crypto/rfc9162.js";
 import type { VerificationReport } from "../verify/bundle.js";
-import { verifyDocument } from "../verify/document.js";
 import { PUBLIC_JSON_LIMITS } from "../verify/json.js";
+import { verifyWithPolicy, type VerificationPolicy } from "../verify/policy.js";
 
 /**
  * A verifier thread's task: one document from anyone, checked by the
@@ -12,7 +12,8 @@ import { PUBLIC_JSON_LIMITS } from "../verify/json.js";
  */
 export interface VerifyTask {
   document: string | ArrayBuffer;
-  pinnedKey?: string;
+  /** The caller's policy (pinned key, witnesses and k, TSA roots, required anchor), already read by the edge. */
+  policy: VerificationPolicy;
 }
 
 /** As a request body is read as text (Request.text()): malformed UTF-8 becomes U+FFFD, and the checks report what it breaks. */
@@ -30,7 +31,7 @@ if (process.platform === "linux") {
   }
 }
 
-export default function verify({ document, pinnedKey }: VerifyTask): VerificationReport {
+export default function verify({ document, policy }: VerifyTask): Promise<VerificationReport> {
   const text = typeof document === "string" ? document : bodyDecoder.decode(document);
-  return verifyDocument(text, { pinnedKey, json: PUBLIC_JSON_LIMITS, sha256: nodeSha256Into });
+  return verifyWithPolicy(text, policy, { json: PUBLIC_JSON_LIMITS, sha256: nodeSha256Into });
 }

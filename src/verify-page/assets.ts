@@ -58,6 +58,8 @@ export const verifyPageHtml = `<!doctype html>
   li[data-status=unpinned]::marker { content: "⚠ "; color: #a15c00; }
   li[data-status=skipped]::marker { content: "– "; color: #666; }
   li[data-status=offline]::marker { content: "◌ "; color: #666; }
+  li[data-status=missing]::marker { content: "✘ "; color: #b3261e; }
+  details { margin: .5rem 0; } #tsa-roots { height: 6rem; } #witness-keys { height: 4rem; }
   .name { font-weight: 600; } .muted { color: #555; }
 </style>
 </head>
@@ -67,6 +69,12 @@ export const verifyPageHtml = `<!doctype html>
 <div id="drop">Drop a <code>.json</code> bundle or <code>.tlog-proof</code> file here, or <label><input id="file" type="file" accept=".json,.tlog-proof,application/json,text/plain"></label></div>
 <p><label for="paste">…or paste it:</label><br><textarea id="paste" spellcheck="false"></textarea></p>
 <p><label for="key">Stream verifier key you trust (<code>&lt;origin&gt;+&lt;key id&gt;+&lt;key&gt;</code>), obtained out of band:</label><br><input id="key" type="text" spellcheck="false" autocomplete="off"></p>
+<details id="policy"><summary>Also require (your policy)</summary>
+<p><label for="witness-keys">Witness keys you trust (tlog-cosignature verifier keys, one a line):</label><br><textarea id="witness-keys" spellcheck="false"></textarea><br>
+<label for="witness-k">How many of them must have cosigned:</label> <input id="witness-k" type="number" min="1" step="1" style="width:5rem"></p>
+<p><label for="tsa-roots">TSA root certificates you trust (PEM):</label><br><textarea id="tsa-roots" spellcheck="false"></textarea></p>
+<p><label><input id="require-anchor" type="checkbox"> Require an anchor receipt</label></p>
+</details>
 <p><button id="verify" type="button">Verify</button> <span id="source" class="muted"></span></p>
 <div id="verdict"></div>
 <p id="summary"></p>

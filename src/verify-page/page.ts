@@ -5,7 +5,7 @@
  * link's (`#share=<token>`) or `?bundle=<id>`.
  */
 import type { VerificationReport } from "../verify/bundle.js";
-import { verifyDocument } from "../verify/document.js";
+import { verifyWithPolicy, type VerificationPolicy } from "../verify/policy.js";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -14,7 +14,7 @@ let loaded: { text: string; label: string } | undefined;
 function show(report: VerificationReport, ms: number): void {
   const verdict = $("verdict");
   verdict.dataset.valid = String(report.valid);
-  verdict.textContent = report.valid ? "✔ Valid" : report.checks.some((c) => c.status === "fail") ? "✘ Not valid" : "⚠ Not trusted: pin the stream's verifier key";
+  verdict.textContent = report.valid ? "✔ Valid" : report.checks.some((c) => c.status === "fail" || c.status === "missing") ? "✘ Not valid" : "⚠ Not trusted: pin the stream's verifier key";
   const range = report.from_seq_no === report.to_seq_no ? `event ${report.from_seq_no}` : `events ${report.from_seq_no}–${report.to_seq_no}`;
   const summary = $("summary");
   summary.textContent = `${report.kind === "bundle" ? "Bundle" : "tlog-proof"} of stream ${report.stream_id || "?"} (${report.origin || "unknown origin"}): ${range}, checkpoint of size ${report.checkpoint_size}, ${report.anchors} anchor receipt${report.anchors === 1 ? "" : "s"}. Checked in ${ms.toFixed(0)} ms.`;
@@ -34,21 +34,42 @@ function show(report: VerificationReport, ms: number): void {
   );
 }
 
-function run(): void {
+/** The policy the form states: the pinned key, witnesses and k, TSA roots (PEM), a required anchor. */
+function formPolicy(): VerificationPolicy {
+  const witnessKeys = $<HTMLTextAreaElement>("witness-keys")
+    .value.split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const k = $<HTMLInputElement>("witness-k").value.trim();
+  const roots = $<HTMLTextAreaElement>("tsa-roots").value.trim();
+  return {
+    pinnedKey: $<HTMLInputElement>("key").value.trim() || undefined,
+    // A k left empty asks for every listed witness.
+    witnesses: witnessKeys.length > 0 ? { keys: witnessKeys, k: k === "" ? witnessKeys.length : Number(k) } : undefined,
+    tsaRoots: roots ? [roots] : undefined,
+    requireAnchor: $<HTMLInputElement>("require-anchor").checked,
+  };
+}
+
+/** Each run gets a number, so a slow earlier one (a timestamp on WebCrypto) never overwrites a later one's report. */
+let runs = 0;
+
+async function run(): Promise<void> {
   const text = loaded?.text ?? $<HTMLTextAreaElement>("paste").value;
   if (!text.trim()) {
     $("verdict").textContent = "Drop, choose or paste a bundle or tlog-proof first.";
     return;
   }
+  const mine = ++runs;
   const started = performance.now();
-  const report = verifyDocument(text, { pinnedKey: $<HTMLInputElement>("key").value.trim() || undefined });
-  show(report, performance.now() - started);
+  const report = await verifyWithPolicy(text, formPolicy());
+  if (mine === runs) show(report, performance.now() - started);
 }
 
 function load(text: string, label: string): void {
   loaded = { text, label };
   $("source").textContent = label;
-  run();
+  void run();
 }
 
 async function loadFile(file: File): Promise<void> {
@@ -59,7 +80,7 @@ const params = new URLSearchParams(location.search);
 // The fragment never reaches a server (nor a Referer): a share link carries its token there, and may carry the key.
 const fragment = new URLSearchParams(location.hash.slice(1));
 $<HTMLInputElement>("key").value = fragment.get("key") ?? params.get("key") ?? "";
-$("verify").addEventListener("click", run);
+$("verify").addEventListener("click", () => void run());
 $<HTMLTextAreaElement>("paste").addEventListener("input", () => (loaded = undefined));
 $<HTMLInputElement>("file").addEventListener("change", (e) => {
   const file = (e.target as HTMLInputElement).files?.[0];

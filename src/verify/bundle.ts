@@ -11,7 +11,7 @@ import { logSignedNote, NoteError, openNote, parseCheckpoint, parseVerifierKey, 
 // `verify/bundle.js` stays the one import for bundles.
 export { BUNDLE_FORMAT, MAX_ANCHOR_RECEIPTS, MAX_AUDIT_PATH, readBundle, type AnchorReceipt, type BundleDocument, type BundleEntry } from "./bundle-document.js";
 
-export type CheckName = "format" | "signature" | "leaves" | "range_proof" | "inclusion_proofs" | "inclusion_proof" | "anchors" | "timestamp";
+export type CheckName = "format" | "signature" | "leaves" | "range_proof" | "inclusion_proofs" | "inclusion_proof" | "anchors" | "timestamp" | "witnesses";
 /**
  * `unpinned`: the signature verifies only with a key the document carries itself, which the caller did not pin.
  * `offline`: what can be checked without a network passed (anchor receipts: each path leads to its batch root),

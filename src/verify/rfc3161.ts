@@ -82,6 +82,16 @@ export function tokenOfResponse(response: Uint8Array): Uint8Array {
   return new Uint8Array(resp.timeStampToken.toSchema().toBER(false));
 }
 
+/** A DER certificate as given, when it parses; a TimestampError naming it (`label`) when it does not. */
+export function certificateFromDer(der: Uint8Array, label: string): Uint8Array {
+  try {
+    Certificate.fromBER(ab(der));
+  } catch (err) {
+    throw new TimestampError(`${label} does not parse as a DER certificate: ${(err as Error).message}`);
+  }
+  return der;
+}
+
 /** The DER certificates of a PEM text (every CERTIFICATE block); a TimestampError when there is none or one does not parse. */
 export function certificatesFromPem(pem: string): Uint8Array[] {
   const blocks = [...pem.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)];

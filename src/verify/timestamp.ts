@@ -15,24 +15,32 @@ import { certificatesFromPem, TimestampError, verifyTimestampToken } from "./rfc
  */
 export async function checkTimestamp(report: VerificationReport, bundle: { checkpoint?: unknown; timestamp_token?: unknown }, tsaRootsPem?: string): Promise<VerificationReport> {
   if (report.kind !== "bundle" || report.checks[0]?.status !== "pass") return report;
-  const check = await timestampCheck(report.origin, bundle, tsaRootsPem);
+  let roots: Uint8Array[] | undefined;
+  if (tsaRootsPem !== undefined) {
+    try {
+      roots = certificatesFromPem(tsaRootsPem);
+    } catch (err) {
+      if (!(err instanceof TimestampError)) throw err;
+      const checks = [...report.checks, { name: "timestamp" as const, status: "fail" as const, detail: `the trusted TSA roots: ${err.message}` }];
+      return { ...report, checks, valid: false };
+    }
+  }
+  const check = await timestampCheck(report.origin, bundle, roots);
   if (!check) return report;
   const checks = [...report.checks, check];
   return { ...report, checks, valid: reportValid(checks) };
 }
 
-async function timestampCheck(origin: string, bundle: { checkpoint?: unknown; timestamp_token?: unknown }, tsaRootsPem?: string): Promise<Check | undefined> {
+/**
+ * The `timestamp` check of a document's RFC 3161 token against trusted TSA
+ * roots (DER; undefined when the caller trusts none): undefined when there is
+ * neither a token nor roots (nothing asked, nothing carried).
+ */
+export async function timestampCheck(origin: string, bundle: { checkpoint?: unknown; timestamp_token?: unknown }, roots: readonly Uint8Array[] | undefined): Promise<Check | undefined> {
   const name = "timestamp";
   const token = bundle.timestamp_token;
-  if (token === undefined) return tsaRootsPem === undefined ? undefined : { name, status: "missing", detail: "the bundle carries no RFC 3161 timestamp token" };
-  if (tsaRootsPem === undefined) return { name, status: "skipped", detail: "the bundle carries an RFC 3161 timestamp token, not checked: no trusted TSA roots given" };
-  let roots: Uint8Array[];
-  try {
-    roots = certificatesFromPem(tsaRootsPem);
-  } catch (err) {
-    if (err instanceof TimestampError) return { name, status: "fail", detail: `the trusted TSA roots: ${err.message}` };
-    throw err;
-  }
+  if (token === undefined) return roots === undefined ? undefined : { name, status: "missing", detail: "the document carries no RFC 3161 timestamp token" };
+  if (roots === undefined) return { name, status: "skipped", detail: "the document carries an RFC 3161 timestamp token, not checked: no trusted TSA roots given" };
   const der = typeof token === "string" ? fromBase64(token) : undefined;
   if (!der || der.length === 0) return { name, status: "fail", detail: "timestamp_token is not base64" };
   const note = logSignedNote(bundle.checkpoint as string, origin);

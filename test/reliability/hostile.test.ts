@@ -274,7 +274,22 @@ const HTTP_ROUTES: Array<{ method: string; path: () => string; auth: "tenant" | 
 
 /** Path and query mutations, signature headers and bodies for the plain HTTP routes. */
 const httpCase = fc.record({
-  suffix: fc.constantFrom("", "/", "?page_size=-1", "?pageSize=99999999999", "?pageToken=%00", "/../../etc", "%2e%2e", "?x=" + "y".repeat(3000), "/%ff%fe", "?\u0000"),
+  suffix: fc.constantFrom(
+    "",
+    "/",
+    "?page_size=-1",
+    "?pageSize=99999999999",
+    "?pageToken=%00",
+    "/../../etc",
+    "%2e%2e",
+    "?x=" + "y".repeat(3000),
+    "/%ff%fe",
+    "?\u0000",
+    "?witness_k=99999999999",
+    "?tsa_roots=%00",
+    "?witness_keys=a&witness_k=1",
+    "?require_anchor=%ff",
+  ),
   body: fc.oneof(
     fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
     fc.string({ unit: "binary", maxLength: 300 }),

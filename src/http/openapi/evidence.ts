@@ -15,7 +15,16 @@ export function evidenceRoutes(): OpenApiPart {
             items: {
               type: "object",
               required: ["name", "status", "detail", "ok"],
-              properties: { name: { type: "string" }, status: { type: "string", enum: ["pass", "fail", "unpinned", "skipped", "offline"] }, detail: { type: "string" }, ok: { type: "boolean" } },
+              properties: {
+                name: { type: "string", description: "format, signature, leaves, range_proof, inclusion_proofs, inclusion_proof, anchors, witnesses, timestamp" },
+                status: {
+                  type: "string",
+                  enum: ["pass", "fail", "unpinned", "skipped", "offline", "missing"],
+                  description: "missing: the policy asks for evidence the document does not carry; skipped: nothing to check, or carried and not asked for",
+                },
+                detail: { type: "string" },
+                ok: { type: "boolean" },
+              },
             },
           },
         },
@@ -27,7 +36,27 @@ export function evidenceRoutes(): OpenApiPart {
           operationId: "verifyBundle",
           summary: "Verify an attesto.bundle.v1 bundle or a C2SP tlog-proof sent as the body (public)",
           security: [],
-          parameters: [{ name: "verifier_key", in: "query", description: "the stream verifier key you trust (or header X-Attesto-Verifier-Key)", schema: { type: "string", maxLength: 1024 } }],
+          description:
+            "The caller's policy comes as query parameters (docs/bundle.md): each kind of evidence it names is its own check in the report, pass, fail or missing (asked for and not carried). A parameter that is not usable is a 400 naming it; the document is not read.",
+          parameters: [
+            { name: "verifier_key", in: "query", description: "the stream verifier key you trust (or header X-Attesto-Verifier-Key)", schema: { type: "string", maxLength: 1024 } },
+            {
+              name: "witness_keys",
+              in: "query",
+              description: "a witness you trust (C2SP tlog-cosignature verifier key, type 0x04); repeat for each, with witness_k",
+              explode: true,
+              schema: { type: "array", maxItems: 64, items: { type: "string", maxLength: 1024 } },
+            },
+            { name: "witness_k", in: "query", description: "how many of witness_keys must have cosigned the checkpoint (1..their number)", schema: { type: "integer", minimum: 1 } },
+            {
+              name: "tsa_roots",
+              in: "query",
+              description: "an RFC 3161 TSA root certificate you trust, PEM or base64 DER; repeat for each (the URL is bounded by the server's header limit: larger sets go through VerifyBundle)",
+              explode: true,
+              schema: { type: "array", maxItems: 32, items: { type: "string" } },
+            },
+            { name: "require_anchor", in: "query", description: "the document must carry an anchor receipt (else the anchors check is missing)", schema: { type: "boolean" } },
+          ],
           requestBody: { required: true, content: { "application/json": { schema: LOOSE_OBJECT }, ...text } },
           responses: { "200": answer("the verification report (valid or not)", ref("VerificationReport")), ...errors(400, 413, 429, 503) },
         },

@@ -11,7 +11,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file attesto/v1/verifier.proto.
  */
 export const file_attesto_v1_verifier: GenFile = /*@__PURE__*/
-  fileDesc("ChlhdHRlc3RvL3YxL3ZlcmlmaWVyLnByb3RvEgphdHRlc3RvLnYxInIKE1ZlcmlmeUJ1bmRsZVJlcXVlc3QSHgoLYnVuZGxlX2pzb24YASABKAlCCcrzGAUYgICACBIcCgp0bG9nX3Byb29mGAIgASgJQgjK8xgEGICABBIdCgx2ZXJpZmllcl9rZXkYAyABKAlCB8rzGAMYgAgiRwoLQnVuZGxlQ2hlY2sSDAoEbmFtZRgBIAEoCRIKCgJvaxgCIAEoCBIOCgZkZXRhaWwYAyABKAkSDgoGc3RhdHVzGAQgASgJIuIBChRWZXJpZnlCdW5kbGVSZXNwb25zZRINCgV2YWxpZBgBIAEoCBInCgZjaGVja3MYAiADKAsyFy5hdHRlc3RvLnYxLkJ1bmRsZUNoZWNrEhEKCXN0cmVhbV9pZBgDIAEoCRITCgtmcm9tX3NlcV9ubxgEIAEoBBIRCgl0b19zZXFfbm8YBSABKAQSFwoPY2hlY2twb2ludF9zaXplGAYgASgEEg4KBm9yaWdpbhgHIAEoCRIMCgRraW5kGAggASgJEg8KB2VudHJpZXMYCSABKAQSDwoHYW5jaG9ycxgKIAEoBDJpCg9WZXJpZmllclNlcnZpY2USVgoMVmVyaWZ5QnVuZGxlEh8uYXR0ZXN0by52MS5WZXJpZnlCdW5kbGVSZXF1ZXN0GiAuYXR0ZXN0by52MS5WZXJpZnlCdW5kbGVSZXNwb25zZSIDkAICQjtaOWdpdGh1Yi5jb20vYXR0ZXN0by1ldS9hdHRlc3RvL2dlbi9nby9hdHRlc3RvL3YxO2F0dGVzdG92MWIGcHJvdG8z", [file_attesto_v1_validate]);
+  fileDesc("ChlhdHRlc3RvL3YxL3ZlcmlmaWVyLnByb3RvEgphdHRlc3RvLnYxItYBChNWZXJpZnlCdW5kbGVSZXF1ZXN0Eh4KC2J1bmRsZV9qc29uGAEgASgJQgnK8xgFGICAgAgSHAoKdGxvZ19wcm9vZhgCIAEoCUIIyvMYBBiAgAQSHQoMdmVyaWZpZXJfa2V5GAMgASgJQgfK8xgDGIAIEhwKDHdpdG5lc3Nfa2V5cxgEIAMoCUIGyvMYAhhAEhEKCXdpdG5lc3NfaxgFIAEoDRIZCgl0c2Ffcm9vdHMYBiADKAlCBsrzGAIYIBIWCg5yZXF1aXJlX2FuY2hvchgHIAEoCCJHCgtCdW5kbGVDaGVjaxIMCgRuYW1lGAEgASgJEgoKAm9rGAIgASgIEg4KBmRldGFpbBgDIAEoCRIOCgZzdGF0dXMYBCABKAki4gEKFFZlcmlmeUJ1bmRsZVJlc3BvbnNlEg0KBXZhbGlkGAEgASgIEicKBmNoZWNrcxgCIAMoCzIXLmF0dGVzdG8udjEuQnVuZGxlQ2hlY2sSEQoJc3RyZWFtX2lkGAMgASgJEhMKC2Zyb21fc2VxX25vGAQgASgEEhEKCXRvX3NlcV9ubxgFIAEoBBIXCg9jaGVja3BvaW50X3NpemUYBiABKAQSDgoGb3JpZ2luGAcgASgJEgwKBGtpbmQYCCABKAkSDwoHZW50cmllcxgJIAEoBBIPCgdhbmNob3JzGAogASgEMmkKD1ZlcmlmaWVyU2VydmljZRJWCgxWZXJpZnlCdW5kbGUSHy5hdHRlc3RvLnYxLlZlcmlmeUJ1bmRsZVJlcXVlc3QaIC5hdHRlc3RvLnYxLlZlcmlmeUJ1bmRsZVJlc3BvbnNlIgOQAgJCO1o5Z2l0aHViLmNvbS9hdHRlc3RvLWV1L2F0dGVzdG8vZ2VuL2dvL2F0dGVzdG8vdjE7YXR0ZXN0b3YxYgZwcm90bzM", [file_attesto_v1_validate]);
 
 /**
  * The request of VerifierService.VerifyBundle.
@@ -41,6 +41,44 @@ export type VerifyBundleRequest = Message<"attesto.v1.VerifyBundleRequest"> & {
    * @generated from field: string verifier_key = 3;
    */
   verifierKey: string;
+
+  /**
+   * The witnesses the caller trusts: C2SP tlog-cosignature verifier keys
+   * (`<name>+<key id>+<base64 of 0x04 and the Ed25519 key>`). With them the
+   * report has a "witnesses" check: pass when witness_k of them cosigned
+   * the checkpoint, missing when none of them did, fail when fewer than
+   * witness_k did or a trusted cosignature does not verify.
+   *
+   * @generated from field: repeated string witness_keys = 4;
+   */
+  witnessKeys: string[];
+
+  /**
+   * How many of witness_keys must have cosigned: 1..len(witness_keys);
+   * required (non-zero) when witness_keys is set, and 0 otherwise.
+   *
+   * @generated from field: uint32 witness_k = 5;
+   */
+  witnessK: number;
+
+  /**
+   * The RFC 3161 TSA root certificates the caller trusts, each a PEM text
+   * (one or more CERTIFICATE blocks) or the base64 of one DER certificate.
+   * With them the report has a "timestamp" check: pass when the document's
+   * token is over the log's note and leads to one of them, fail when not,
+   * missing when the document carries no token.
+   *
+   * @generated from field: repeated string tsa_roots = 6;
+   */
+  tsaRoots: string[];
+
+  /**
+   * The document must carry an anchor receipt: the "anchors" check is
+   * "missing" (not valid) without one.
+   *
+   * @generated from field: bool require_anchor = 7;
+   */
+  requireAnchor: boolean;
 };
 
 /**
@@ -63,8 +101,10 @@ export type BundleCheck = Message<"attesto.v1.BundleCheck"> & {
    * payload digest where the payload is present), "range_proof" (the
    * entries are the whole range, in order, and lead to the checkpoint root),
    * "inclusion_proofs" (per-entry tlog-proofs, when present),
-   * "inclusion_proof" (a tlog-proof's audit path) and "anchors" (each
-   * anchor receipt's path leads from the checkpoint note to the batch root).
+   * "inclusion_proof" (a tlog-proof's audit path), "anchors" (each
+   * anchor receipt's path leads from the checkpoint note to the batch root),
+   * "witnesses" (trusted witnesses' cosignatures, per witness_keys and
+   * witness_k) and "timestamp" (the RFC 3161 token, per tsa_roots).
    * Checks that cannot run because the format check failed are reported
    * with ok = false and say so in detail.
    *
@@ -88,7 +128,10 @@ export type BundleCheck = Message<"attesto.v1.BundleCheck"> & {
   detail: string;
 
   /**
-   * "pass", "fail", "skipped" (nothing to check, e.g. no anchor receipts),
+   * "pass", "fail", "missing" (the request's policy asks for evidence the
+   * document does not carry: a timestamp token, trusted cosignatures, an
+   * anchor receipt), "skipped" (nothing to check, e.g. no anchor receipts,
+   * or evidence carried that the policy does not ask to check),
    * "unpinned" (the signature verifies only with the key the document
    * carries, which the caller did not pin) or "offline" (anchors: each
    * receipt's path leads to its batch root; whether the chain holds the
