@@ -40,7 +40,7 @@ describe("creating streams", () => {
       expect(await getStream(database.db, tenantId, stream.id)).toEqual(stream);
     }
     const stream = streams[7]!;
-    const [signer] = await new StreamKeys(keyring).signers(database.db, stream.id, stream.origin);
+    const [signer] = (await new StreamKeys(keyring).generation(database.db, stream)).current;
     const vkey = parseVerifierKey(stream.verifierKey);
     expect(vkey.keyId).toBe(signer!.keyId);
     const note = signNote("hello\n", signer!);

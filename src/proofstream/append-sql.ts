@@ -16,23 +16,35 @@ export interface OptimisticOutcome extends Record<string, unknown> {
  * stream's size advances by compare-and-swap, only when none of its new
  * source_refs is stored already; the events and tiles of the streams that
  * swapped are inserted, and their checkpoints when the commit signed one
- * (checkpoint_size moves with the size, in the same row update).
+ * (checkpoint_size moves with the size, in the same row update, and only
+ * while the keys that signed are the stream's generation).
  */
 export function optimisticCommit(
   streams: ReadonlyArray<{ streamId: string; before: number; rows: readonly NewEventRow[]; writes: readonly TileAppend[]; checkpoint?: CommitCheckpoint }>,
   /** The checkpoints' webhook deliveries (a CTE body guarded by the `head` CTE), when the commit signs any. */
   checkpointEvents?: (guard: SQL) => SQL,
 ) {
-  const heads = JSON.stringify(streams.map((p) => ({ id: p.streamId, before: p.before, after: p.before + p.rows.length, refs: p.rows.map((r) => r.sourceRef), sign: p.checkpoint !== undefined })));
+  const heads = JSON.stringify(
+    streams.map((p) => ({
+      id: p.streamId,
+      before: p.before,
+      after: p.before + p.rows.length,
+      refs: p.rows.map((r) => r.sourceRef),
+      sign: p.checkpoint !== undefined,
+      generation: p.checkpoint?.keyGeneration ?? 0,
+    })),
+  );
   const signed = streams.flatMap((p) => (p.checkpoint ? [p.checkpoint] : []));
   return sql`
     WITH want AS (
-      SELECT * FROM jsonb_to_recordset(${heads}::jsonb) AS w(id text, before bigint, after bigint, refs jsonb, sign boolean)
+      SELECT * FROM jsonb_to_recordset(${heads}::jsonb) AS w(id text, before bigint, after bigint, refs jsonb, sign boolean, generation int)
     ), replayed AS (
       SELECT w.id FROM want w WHERE EXISTS (${storedRefLookup(sql`w.id`, sql`w.refs`)})
     ), head AS (
       UPDATE streams s SET tree_size = w.after, checkpoint_size = CASE WHEN w.sign THEN w.after ELSE s.checkpoint_size END FROM want w
       WHERE s.id = w.id AND s.tree_size = w.before AND s.unintegrated = 0 AND w.id NOT IN (SELECT id FROM replayed)
+        -- A checkpoint signed with the keys of a generation a rotation has since replaced is not stored: the stream comes back as moved.
+        AND (NOT w.sign OR s.key_generation = w.generation)
       RETURNING s.id
     ), new_events AS (
       ${eventsInsert(

@@ -319,6 +319,8 @@ export class Appender {
       } else if (swapped === false) {
         replayed.push(group);
       } else {
+        // The signers held may be of a generation a rotation replaced: read them again before the next commit signs.
+        if (checkpoint) this.#checkpoints!.forget(group.streamId);
         moved.push(group);
       }
     }

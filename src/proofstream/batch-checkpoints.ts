@@ -17,7 +17,9 @@ import { formatCheckpoint } from "./note.js";
  */
 export interface CheckpointsAtCommit {
   /** The stream's signers when this process holds them already; otherwise the waiter's own signing (ReceiptWaiter) covers the batch. */
-  signersOf(streamId: string): readonly Signer[] | undefined;
+  signersOf(streamId: string): { generation: number; signers: readonly Signer[] } | undefined;
+  /** A commit that signed found the stream moved (maybe by a key rotation): the signers held are not trusted until read again. */
+  forget(streamId: string): void;
   /** The checkpoints' `proofstream.checkpointed` deliveries as part of the commit's statement, for the streams `guard` keeps (alias i, column key: the stream id). */
   eventsInStatement(checkpoints: readonly CommitCheckpoint[], guard: SQL): SQL;
   /** After the commit: announce the checkpoint as the Checkpointer's own are (and wake the webhook poller when deliveries were written). */
@@ -33,6 +35,8 @@ export interface CommitCheckpoint {
   rootHash: Buffer;
   note: string;
   keyId: number;
+  /** The key generation that signed: the commit's compare-and-swap stores the checkpoint only while it is the stream's. */
+  keyGeneration: number;
   proofs: BatchProofs;
 }
 
@@ -44,10 +48,16 @@ export interface CommitCheckpoint {
  * stored tiles. Storage's own consistency is what the periodic signer
  * checks, and the self-audit checks every checkpoint against the tiles.
  */
-export function signAtCommit(stream: { streamId: string; tenantId: string }, signers: readonly Signer[], before: RightEdge, after: RightEdge, leafHashes: readonly Buffer[]): CommitCheckpoint {
+export function signAtCommit(
+  stream: { streamId: string; tenantId: string },
+  { generation, signers }: { generation: number; signers: readonly Signer[] },
+  before: RightEdge,
+  after: RightEdge,
+  leafHashes: readonly Buffer[],
+): CommitCheckpoint {
   const rootHash = edgeRoot(after)!;
   const note = signNoteWith(formatCheckpoint({ origin: signers[0]!.name, size: after.size, root: rootHash }), signers);
-  return { ...stream, signedAt: new Date(), treeSize: after.size, rootHash, note, keyId: signers[0]!.keyId | 0, proofs: new BatchProofs(before, leafHashes) };
+  return { ...stream, signedAt: new Date(), treeSize: after.size, rootHash, note, keyId: signers[0]!.keyId | 0, keyGeneration: generation, proofs: new BatchProofs(before, leafHashes) };
 }
 
 /** The stored checkpoint as served (no cosignatures yet). */
@@ -77,6 +87,7 @@ export function withProofs(results: ReadonlyArray<AppendResult | Error>, waiting
 export function checkpointsAtCommit(keys: StreamKeys, events: WebhookEmitter, onSigned: (checkpoint: CheckpointRecord) => void): CheckpointsAtCommit {
   return {
     signersOf: (streamId) => keys.cachedSigners(streamId),
+    forget: (streamId) => keys.forget(streamId),
     eventsInStatement: (checkpoints, guard) =>
       events.emitInStatement(
         "proofstream.checkpointed",

@@ -6,15 +6,13 @@ import { AppError, invalidArgument, notFound } from "../errors.js";
 import { newId } from "../ids.js";
 import type { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
-import { BUNDLE_FORMAT } from "../verify/bundle.js";
+import { BUNDLE_FORMAT, type AnchorReceipt } from "../verify/bundle.js";
 import { rangeProofRanges } from "../verify/merkle.js";
 import { formatTlogProof } from "../verify/tlog-proof.js";
-import { checkpointOf, type CheckpointRecord } from "./checkpoints.js";
+import { checkpointOf, type Checkpointer, type CheckpointRecord } from "./checkpoints.js";
 import { StreamKeys } from "./keys.js";
 import { leafTime } from "./leaf.js";
 import { hashRanges, inclusionRanges, nodesOf } from "./merkle/ranges.js";
-import type { Checkpointer } from "./checkpoints.js";
-import type { AnchorReceipt } from "../verify/bundle.js";
 
 /** Confirmed anchor receipts of one checkpoint (stream, tree size), in the bundle format. */
 export type AnchorReceiptSource = (streamId: string, treeSize: number) => Promise<AnchorReceipt[]>;
@@ -258,6 +256,7 @@ export class Bundles {
     ).verifiedBy[0];
     if (!signedBy) throw new AppError("internal", `checkpoint ${size} of ${stream.id} verifies with none of its keys`);
 
+    const rotations = keys.rotations.filter((r) => r.takesOverAfter < size).map((r) => r.statement); // from the first key to the checkpoint's signer, oldest first
     const ranges = rangeProofRanges(row.fromSeqNo - 1, row.toSeqNo, size);
     const lookup = await tileCache.readNodes(db, stream.id, nodesOf(ranges));
     const rangeProof = hashRanges(ranges, lookup).map((h) => h.toString("hex"));
@@ -276,6 +275,7 @@ export class Bundles {
       // The checkpoint's receipts from confirmed anchor batches (none while it is not anchored yet).
       anchors: (await this.deps.anchorReceipts?.(stream.id, size)) ?? [],
       ...(checkpoint.timestampToken ? { timestamp_token: checkpoint.timestampToken.toString("base64") } : {}), // its RFC 3161 token, once a TSA gave one
+      ...(rotations.length > 0 ? { key_rotations: rotations } : {}), // the key rotation statements, once the stream rotated below this size
     };
     const headerJson = JSON.stringify(header);
     await out.write(`${headerJson.slice(0, -1)},"entries":[`);

@@ -193,7 +193,8 @@ export class Checkpointer {
         throw new AppError("internal", `refusing to sign ${streamId} at ${size}: not consistent with the checkpoint at ${previous.treeSize}`);
       }
     }
-    const signers = await keys.signers(db, streamId, stream.origin);
+    const generation = await keys.generation(db, stream);
+    const signers = generation.signersAfter(stream.checkpointSize);
     const note = signNoteWith(formatCheckpoint({ origin: stream.origin, size, root }), signers);
 
     const created = await inSpan("proofstream.checkpoint commit", {}, () =>
@@ -201,9 +202,10 @@ export class Checkpointer {
         const swapped = await tx
           .update(streams)
           .set({ checkpointSize: size })
-          .where(and(eq(streams.id, streamId), eq(streams.checkpointSize, stream.checkpointSize)))
+          // The key generation too: a rotation committed since the read means these signers are not the stream's any more.
+          .where(and(eq(streams.id, streamId), eq(streams.checkpointSize, stream.checkpointSize), eq(streams.keyGeneration, stream.keyGeneration)))
           .returning({ id: streams.id });
-        if (swapped.length === 0) return undefined; // another signer moved first
+        if (swapped.length === 0) return undefined; // another signer moved first, or the keys rotated
         const [row] = await tx
           .insert(checkpoints)
           .values({ streamId, treeSize: size, rootHash: root, note, keyId: signers[0]!.keyId | 0 })
@@ -214,6 +216,7 @@ export class Checkpointer {
       }),
     );
     if (created) {
+      keys.settled(streamId, generation.generation);
       this.deps.events.committed();
       this.deps.onSigned?.(created);
       return { checkpoint: created, created: true };

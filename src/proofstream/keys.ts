@@ -1,9 +1,9 @@
 import { generateKeyPairSync } from "node:crypto";
-import { asc, eq } from "drizzle-orm";
+import { and, asc, eq, inArray } from "drizzle-orm";
 import type { Keyring } from "../crypto/keyring.js";
 import { ed25519FromSeed, mlDsa44FromSeed, newMlDsa44Key, SIG_ED25519, SIG_ML_DSA_44, type NoteSigner } from "../crypto/note-signing.js";
 import type { Db } from "../db/db.js";
-import { streamKeys } from "./schema.js";
+import { streamKeyRotations, streamKeys } from "./schema.js";
 import { AppError } from "../errors.js";
 import { keyId, verifierKeyString, type NoteVerifier, type SignatureType } from "./note.js";
 
@@ -41,58 +41,168 @@ export const unsignedKeyId = (stored: number) => stored >>> 0;
 
 const asType = (algorithm: number): SignatureType => (algorithm === SIG_ML_DSA_44 ? SIG_ML_DSA_44 : SIG_ED25519);
 
+type KeyRow = typeof streamKeys.$inferSelect;
+
 /**
- * Stream keys: the current signers (decrypted once per process and kept in
- * memory; Ed25519 first, then ML-DSA-44 when the stream has one) and every
- * public key, current first then older ones.
+ * The keys of one generation and what signs a checkpoint with them. A
+ * checkpoint replacing the one of size `checkpointSize` is signed by the
+ * generation's keys, and also by the previous generation's while
+ * `checkpointSize` is at most the takeover size (the handover checkpoint:
+ * the first one after a rotation, which verifiers holding the old key check).
+ */
+export class KeyGeneration {
+  constructor(
+    readonly generation: number,
+    readonly current: readonly Signer[],
+    readonly previous: readonly Signer[],
+    readonly takesOverAfter: number,
+  ) {}
+
+  /** Whether the checkpoint after one of size `checkpointSize` is the handover checkpoint. */
+  handover(checkpointSize: number): boolean {
+    return this.previous.length > 0 && checkpointSize <= this.takesOverAfter;
+  }
+
+  /** The signers of the checkpoint after one of size `checkpointSize`: the new keys' lines first (they name the checkpoint), then the old ones'. */
+  signersAfter(checkpointSize: number): readonly Signer[] {
+    return this.handover(checkpointSize) ? [...this.current, ...this.previous] : this.current;
+  }
+}
+
+/**
+ * Stream keys: the signers of a stream's current key generation (decrypted
+ * once per process and kept in memory; Ed25519 first, then ML-DSA-44 when
+ * the stream has one) and every public key, current first then older ones.
  */
 export class StreamKeys {
-  readonly #signers = new Map<string, Signer[]>();
+  readonly #generations = new Map<string, { keys: KeyGeneration; settled: boolean }>();
 
   constructor(private readonly keyring: Keyring) {}
 
-  /** The signers when this process holds them already (a commit signs with them only then). */
-  cachedSigners(streamId: string): readonly Signer[] | undefined {
-    return this.#signers.get(streamId);
+  /**
+   * The signers a commit may sign with, when this process holds them and
+   * the stream is past its last handover (the commit cannot tell the
+   * handover checkpoint from the others; the Checkpointer signs that one).
+   * The commit's compare-and-swap checks the generation.
+   */
+  cachedSigners(streamId: string): { generation: number; signers: readonly Signer[] } | undefined {
+    const cached = this.#generations.get(streamId);
+    return cached?.settled ? { generation: cached.keys.generation, signers: cached.keys.current } : undefined;
   }
 
-  /** The stream's current signers, Ed25519 first: a checkpoint carries one line of each. */
-  async signers(db: Db, streamId: string, origin: string): Promise<Signer[]> {
-    const cached = this.#signers.get(streamId);
-    if (cached) return cached;
-    const rows = await db.select().from(streamKeys).where(eq(streamKeys.streamId, streamId));
-    const current = rows.filter((r) => r.retiredAt === null).sort((a, b) => a.algorithm - b.algorithm);
-    if (!current.some((r) => r.algorithm === SIG_ED25519)) throw new AppError("internal", `stream ${streamId} has no signing key`);
-    const signers = current.map((r): Signer => {
-      const seed = this.keyring.decrypt(STREAM_KEY_CONTEXT, r.privateKeyEnc, streamId);
-      const type = asType(r.algorithm);
-      const privateKey = type === SIG_ML_DSA_44 ? mlDsa44FromSeed(seed, r.publicKey) : ed25519FromSeed(seed);
-      return { name: origin, keyId: unsignedKeyId(r.keyId), type, privateKey };
-    });
-    this.#signers.set(streamId, signers);
-    return signers;
+  /** Drops what this process holds for a stream (after a rotation, or a commit that found another generation). */
+  forget(streamId: string): void {
+    this.#generations.delete(streamId);
+  }
+
+  /**
+   * The keys of the stream's generation `generation` (read from the stream
+   * row by the caller, whose compare-and-swap checks it): a generation's
+   * keys never change once written, so what is read here matches it.
+   * `checkpointSize` (of the same read) tells whether the handover is done.
+   */
+  async generation(db: Db, stream: { id: string; origin: string; keyGeneration: number; checkpointSize: number }): Promise<KeyGeneration> {
+    const cached = this.#generations.get(stream.id);
+    if (cached && cached.keys.generation === stream.keyGeneration) {
+      if (!cached.keys.handover(stream.checkpointSize)) cached.settled = true;
+      return cached.keys;
+    }
+    const g = stream.keyGeneration;
+    const rows = await db
+      .select()
+      .from(streamKeys)
+      .where(and(eq(streamKeys.streamId, stream.id), inArray(streamKeys.generation, g > 0 ? [g, g - 1] : [g])));
+    const [rotation] =
+      g > 0
+        ? await db
+            .select()
+            .from(streamKeyRotations)
+            .where(and(eq(streamKeyRotations.streamId, stream.id), eq(streamKeyRotations.generation, g)))
+        : [];
+    const signersOf = (gen: number) =>
+      rows
+        .filter((r) => r.generation === gen && (gen !== g || g > 0 || r.retiredAt === null))
+        .sort((a, b) => a.algorithm - b.algorithm)
+        .map((r) => this.signerOf(r, stream.origin));
+    const current = signersOf(g);
+    if (current[0]?.type !== SIG_ED25519) throw new AppError("internal", `stream ${stream.id} has no signing key`);
+    const keys = new KeyGeneration(g, current, g > 0 ? signersOf(g - 1) : [], rotation?.takesOverAfter ?? 0);
+    this.#generations.set(stream.id, { keys, settled: !keys.handover(stream.checkpointSize) });
+    return keys;
+  }
+
+  /** Marks a stream's handover done once a checkpoint past it is stored (the commit may sign again). */
+  settled(streamId: string, generation: number): void {
+    const cached = this.#generations.get(streamId);
+    if (cached?.keys.generation === generation) cached.settled = true;
+  }
+
+  /** The signer of a key row (its seed unsealed). */
+  signerOf(r: Pick<KeyRow, "streamId" | "keyId" | "algorithm" | "publicKey" | "privateKeyEnc">, origin: string): Signer {
+    const seed = this.keyring.decrypt(STREAM_KEY_CONTEXT, r.privateKeyEnc, r.streamId);
+    const type = asType(r.algorithm);
+    const privateKey = type === SIG_ML_DSA_44 ? mlDsa44FromSeed(seed, r.publicKey) : ed25519FromSeed(seed);
+    return { name: origin, keyId: unsignedKeyId(r.keyId), type, privateKey };
   }
 
   /**
    * Verifier keys, current first; checkpoints signed by retired keys stay
    * verifiable. `current` and `previous` are the Ed25519 keys (the ones
-   * every verifier reads); `mlDsa44` is the current ML-DSA-44 key, if any.
+   * every verifier reads); `mlDsa44` is the current ML-DSA-44 key, if any;
+   * `history` every key with its generation's takeover size and statement, oldest first.
    */
-  static async verifierKeys(db: Db, streamId: string, origin: string): Promise<{ current: string; previous: string[]; mlDsa44: string; verifiers: NoteVerifier[] }> {
-    const rows = await db.select().from(streamKeys).where(eq(streamKeys.streamId, streamId)).orderBy(asc(streamKeys.createdAt));
-    const toVkey = (r: (typeof rows)[number]) => verifierKeyString(origin, r.publicKey, asType(r.algorithm));
+  static async verifierKeys(
+    db: Db,
+    streamId: string,
+    origin: string,
+  ): Promise<{ current: string; previous: string[]; mlDsa44: string; verifiers: NoteVerifier[]; history: StreamKeyHistoryEntry[]; rotations: KeyRotationRecord[] }> {
+    const rows = await db.select().from(streamKeys).where(eq(streamKeys.streamId, streamId)).orderBy(asc(streamKeys.generation), asc(streamKeys.algorithm), asc(streamKeys.createdAt));
+    const rotations = await db.select().from(streamKeyRotations).where(eq(streamKeyRotations.streamId, streamId)).orderBy(asc(streamKeyRotations.generation));
+    const toVkey = (r: KeyRow) => verifierKeyString(origin, r.publicKey, asType(r.algorithm));
     const current = rows.filter((r) => r.retiredAt === null);
-    const ed = (r: (typeof rows)[number]) => r.algorithm === SIG_ED25519;
+    const ed = (r: KeyRow) => r.algorithm === SIG_ED25519;
+    const rotationOf = new Map(rotations.map((r) => [r.generation, r]));
     return {
       current: current.filter(ed).map(toVkey)[0] ?? "",
       previous: rows.filter((r) => r.retiredAt !== null && ed(r)).map(toVkey),
       mlDsa44: current.filter((r) => !ed(r)).map(toVkey)[0] ?? "",
-      verifiers: [...current, ...rows.filter((r) => r.retiredAt !== null)].map((r) => ({
+      verifiers: [...current, ...rows.filter((r) => r.retiredAt !== null).reverse()].map((r) => ({
         name: origin,
         keyId: unsignedKeyId(r.keyId),
         publicKey: r.publicKey,
         ...(ed(r) ? {} : { type: asType(r.algorithm) }),
       })),
+      history: rows.map((r) => ({
+        verifierKey: toVkey(r),
+        algorithm: ed(r) ? "ed25519" : "ml-dsa-44",
+        generation: r.generation,
+        takesOverAfter: rotationOf.get(r.generation)?.takesOverAfter ?? 0,
+        createdAt: r.createdAt,
+        retiredAt: r.retiredAt,
+        rotationStatement: rotationOf.get(r.generation)?.statement ?? "",
+      })),
+      rotations: rotations.map((r) => ({ generation: r.generation, takesOverAfter: r.takesOverAfter, statement: r.statement, createdAt: r.createdAt })),
     };
   }
+}
+
+/** One key of a stream's history. */
+export interface StreamKeyHistoryEntry {
+  verifierKey: string;
+  algorithm: "ed25519" | "ml-dsa-44";
+  /** 0 for the stream's first keys, one more per rotation. */
+  generation: number;
+  /** The key signs checkpoints of tree sizes above this (0 for the first keys: every checkpoint). */
+  takesOverAfter: number;
+  createdAt: Date;
+  retiredAt: Date | null;
+  /** The rotation statement that introduced the key; empty for the first keys. */
+  rotationStatement: string;
+}
+
+export interface KeyRotationRecord {
+  generation: number;
+  takesOverAfter: number;
+  statement: string;
+  createdAt: Date;
 }

@@ -23,19 +23,18 @@ import { SignerWithoutQueue } from "./signer-without-queue.js";
 import { getForkEvidence, listForkEvidence, recordAnchorContradiction, selfAudit, submitCheckpoint, type ForkEvidenceRecord, type SubmitResult } from "./forks.js";
 import { StreamHeads } from "./heads.js";
 import { latestCheckpoints, type LatestCheckpoint } from "./latest-checkpoints.js";
-import { StreamKeys } from "./keys.js";
+import { KeyRotations } from "./rotation.js";
 import { consistencyProofToCheckpoint, inclusionProof, type InclusionProofResult, type LeafSelector } from "./proofs.js";
 import { getEvent, listEvents, type EventFilter, type EventRef } from "./stream-events.js";
 import { createStream, getStream, getStreamRow, listStreams, StreamCreator, type Stream } from "./streams.js";
 import { TileCache } from "./tile-cache.js";
 import { LeafCache } from "./leaf-cache.js";
 import { CheckpointAnnouncements } from "./checkpoint-announcement.js";
-import { proofLeafOf, tlogProofOf, tlogProofText } from "./tlog-proof.js";
+import { proofLeafOf, receiptProof, tlogProofOf, tlogProofText } from "./tlog-proof.js";
 import { createOnce, type RequestIds } from "../request-ids/module.js";
 import { TlogTiles } from "./tlog-tiles.js";
 import type { WarmStreamStats } from "./warm-streams.js";
 import { DEFAULT_PROOF_TIMEOUT_MS, ReceiptWaiter, type ProofReceipt, type ReceiptStats } from "./receipts.js";
-import { receiptProof } from "./tlog-proof.js";
 import { checkpointsAtCommit } from "./batch-checkpoints.js";
 import { CheckpointTimestamps } from "./checkpoint-timestamps.js";
 
@@ -78,6 +77,7 @@ export class Proofstreams {
   readonly tiles: TlogTiles;
   /** Verifier bundles, built by a job of this module. */
   readonly bundles: Bundles;
+  readonly rotations: KeyRotations;
   readonly #tileCache: TileCache;
   readonly #leafCache: LeafCache;
   readonly #heads: StreamHeads;
@@ -101,7 +101,7 @@ export class Proofstreams {
     this.#leafCache = new LeafCache(settings.leafCacheBytes);
     this.#heads = new StreamHeads(settings.headCacheMs);
     this.#announcements = new CheckpointAnnouncements(deps.broadcast, this.#heads);
-    const keys = new StreamKeys(deps.keyring);
+    const keys = (this.rotations = new KeyRotations(deps, (streamId) => this.#checkpointer.checkpoint(streamId))).keys;
     const onSigned = (checkpoint: CheckpointRecord) => {
       this.announceCheckpoint(checkpoint);
       for (const listener of this.#signedListeners) listener(checkpoint.streamId, checkpoint.treeSize);

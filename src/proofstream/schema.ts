@@ -24,6 +24,12 @@ export const streams = pgTable(
     unintegrated: count("unintegrated").notNull().default(0),
     /** Size of the latest signed checkpoint (compare-and-swap guard of the signer). */
     checkpointSize: count("checkpoint_size").notNull().default(0),
+    /**
+     * The key generation that signs: 0 for the keys the stream was created
+     * with, one more per rotation. Every signer's compare-and-swap checks it,
+     * so a note signed with keys read before a rotation is never stored after it.
+     */
+    keyGeneration: integer("key_generation").notNull().default(0),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index("streams_tenant").on(t.tenantId, t.id)],
@@ -44,6 +50,8 @@ export const streamKeys = pgTable(
     privateKeyEnc: bytea("private_key_enc").notNull(),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     retiredAt: timestamp("retired_at", { withTimezone: true }),
+    /** The rotation that made the key (0: the stream's first keys); see stream_key_rotations. */
+    generation: integer("generation").notNull().default(0),
   },
   (t) => [
     primaryKey({ columns: [t.streamId, t.keyId] }),
@@ -52,6 +60,26 @@ export const streamKeys = pgTable(
       .on(t.streamId, t.algorithm)
       .where(sql`${t.retiredAt} IS NULL`),
   ],
+);
+
+/**
+ * Key rotations: generation N's keys sign every checkpoint of a tree larger
+ * than `takesOverAfter` (the previous generation's keys co-sign the first of
+ * them). `statement` is the signed note (attesto key-rotation v1) by the
+ * previous and the new Ed25519 key that verifiers follow from a pinned key.
+ */
+export const streamKeyRotations = pgTable(
+  "stream_key_rotations",
+  {
+    streamId: text("stream_id")
+      .notNull()
+      .references(() => streams.id),
+    generation: integer("generation").notNull(),
+    takesOverAfter: count("takes_over_after").notNull(),
+    statement: text("statement").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.streamId, t.generation] })],
 );
 
 export const streamEvents = pgTable(

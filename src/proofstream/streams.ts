@@ -8,8 +8,9 @@ import { AppError, notFound } from "../errors.js";
 import { newId } from "../ids.js";
 import { pageOf, pageWindow } from "../db/pagination.js";
 import { requireActiveTenant } from "../tenancy/module.js";
-import { newStreamKey, newStreamMlDsaKey, StreamKeys, type NewStreamKey } from "./keys.js";
+import { newStreamKey, newStreamMlDsaKey, StreamKeys, type NewStreamKey, type StreamKeyHistoryEntry } from "./keys.js";
 import { checkKeyName, verifierKeyString } from "./note.js";
+import { SIG_ED25519 } from "../crypto/note-signing.js";
 
 export type StreamRow = typeof streams.$inferSelect;
 
@@ -18,6 +19,8 @@ export interface Stream extends StreamRow {
   previousVerifierKeys: string[];
   /** The current ML-DSA-44 verifier key; empty when the stream signs with Ed25519 alone. */
   mlDsa44VerifierKey: string;
+  /** Every key the stream has had, oldest first, with the tree size each took over after and the rotation statement that made it. */
+  keyHistory: StreamKeyHistoryEntry[];
 }
 
 /** What a new stream is made of. */
@@ -49,7 +52,7 @@ function newStream(keyring: Keyring, opts: NewStreamInput): NewStream {
   const origin = originOf(opts.publicBaseUrl, id);
   const keys = [newStreamKey(keyring, id, origin)];
   if (opts.mlDsa44) keys.push(newStreamMlDsaKey(keyring, id, origin));
-  return { row: { id, tenantId: opts.tenantId, name: opts.name, origin, treeSize: 0, unintegrated: 0, checkpointSize: 0 }, keys };
+  return { row: { id, tenantId: opts.tenantId, name: opts.name, origin, treeSize: 0, unintegrated: 0, checkpointSize: 0, keyGeneration: 0 }, keys };
 }
 
 /**
@@ -92,6 +95,16 @@ const created = ({ row, keys }: NewStream, createdAt: Date): Stream => ({
   verifierKey: verifierKeyString(row.origin, keys[0]!.publicKey),
   previousVerifierKeys: [],
   mlDsa44VerifierKey: keys[1] ? verifierKeyString(row.origin, keys[1].publicKey, keys[1].algorithm) : "",
+  // The keys' rows take the statement's time (now() of one statement), which is the stream's.
+  keyHistory: keys.map((k) => ({
+    verifierKey: verifierKeyString(row.origin, k.publicKey, k.algorithm),
+    algorithm: k.algorithm === SIG_ED25519 ? "ed25519" : "ml-dsa-44",
+    generation: 0,
+    takesOverAfter: 0,
+    createdAt,
+    retiredAt: null,
+    rotationStatement: "",
+  })),
 });
 
 /** Why a tenant's streams were not inserted: missing or deactivated. */
@@ -203,5 +216,5 @@ export async function listStreams(db: Db, tenantId: string, page: { pageSize?: n
 
 async function withKeys(db: Db, row: StreamRow): Promise<Stream> {
   const keys = await StreamKeys.verifierKeys(db, row.id, row.origin);
-  return { ...row, verifierKey: keys.current, previousVerifierKeys: keys.previous, mlDsa44VerifierKey: keys.mlDsa44 };
+  return { ...row, verifierKey: keys.current, previousVerifierKeys: keys.previous, mlDsa44VerifierKey: keys.mlDsa44, keyHistory: keys.history };
 }

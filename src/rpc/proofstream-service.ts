@@ -10,6 +10,7 @@ import {
   ProofReceiptSchema,
   ProofReceiptStatus,
   type ProofstreamService,
+  StreamKeySchema,
   StreamSchema,
 } from "../../gen/ts/attesto/v1/proofstream_pb.js";
 import { invalidArgument } from "../errors.js";
@@ -28,6 +29,17 @@ const streamMsg = (s: Stream) =>
     treeSize: BigInt(s.treeSize),
     checkpointSize: BigInt(s.checkpointSize),
     createdAt: ts(s.createdAt),
+    keyHistory: s.keyHistory.map((k) =>
+      create(StreamKeySchema, {
+        verifierKey: k.verifierKey,
+        algorithm: k.algorithm,
+        generation: k.generation,
+        takesOverAfter: BigInt(k.takesOverAfter),
+        createdAt: ts(k.createdAt),
+        retiredAt: k.retiredAt ? ts(k.retiredAt) : undefined,
+        rotationStatement: k.rotationStatement,
+      }),
+    ),
   });
 
 export const eventMsg = (e: EventRecord) =>
@@ -105,6 +117,16 @@ export function proofstreamService({ proofstreams }: { proofstreams: Proofstream
     async createStream(req, ctx) {
       const stream = await proofstreams.createStream(tenantOf(ctx).tenantId, req.name, { requestId: req.requestId, mlDsa44: req.mlDsa44 });
       return { stream: streamMsg(stream) };
+    },
+    async rotateStreamKey(req, ctx) {
+      const { rotation, stream, handover } = await proofstreams.rotations.rotate(tenantOf(ctx).tenantId, req.streamId);
+      return {
+        stream: streamMsg(stream),
+        verifierKeys: rotation.verifierKeys,
+        rotationStatement: rotation.statement,
+        takesOverAfter: BigInt(rotation.takesOverAfter),
+        handoverCheckpoint: handover && checkpointMsg(handover),
+      };
     },
     async getStream(req, ctx) {
       return { stream: streamMsg(await proofstreams.getStream(tenantOf(ctx).tenantId, req.streamId)) };

@@ -1,5 +1,6 @@
 import { isObject } from "./json.js";
 import type { LeafRecord } from "./leaf.js";
+import { MAX_KEY_ROTATIONS } from "./key-rotation.js";
 
 /**
  * The verifier bundle `attesto.bundle.v1` (schemas/attesto.bundle.v1.schema.json,
@@ -49,7 +50,12 @@ export interface BundleDocument {
   anchors: AnchorReceipt[];
   /** An RFC 3161 TimeStampToken (base64 DER) over the checkpoint note as the log signed it (without cosignature lines), when the checkpoint had one. */
   timestamp_token?: string;
+  /** Key rotation statements (signed notes, `attesto key-rotation v1`), oldest first, from the stream's first key to the one that signed the checkpoint; absent when the stream never rotated before it. */
+  key_rotations?: string[];
 }
+
+/** A rotation statement is a few lines and two signatures (an ML-DSA-44 verifier key is 1.8 kB of base64): more is not one. */
+export const MAX_KEY_ROTATION_CHARS = 8 * 1024;
 
 /** A time-stamp token is a few kB (a signature and the TSA's certificates); base64 beyond this is not one. */
 export const MAX_TIMESTAMP_TOKEN_CHARS = 64 * 1024;
@@ -89,6 +95,12 @@ export function readBundle(value: unknown): { bundle: BundleDocument } | { probl
   if (typeof b.payloads_included !== "boolean") return { problem: "payloads_included must be a boolean" };
   if (b.timestamp_token !== undefined && (typeof b.timestamp_token !== "string" || !b.timestamp_token || b.timestamp_token.length > MAX_TIMESTAMP_TOKEN_CHARS)) {
     return { problem: `timestamp_token must be a non-empty base64 string of at most ${MAX_TIMESTAMP_TOKEN_CHARS} characters` };
+  }
+  if (b.key_rotations !== undefined) {
+    const rotations = b.key_rotations;
+    if (!Array.isArray(rotations) || rotations.length > MAX_KEY_ROTATIONS) return { problem: `key_rotations must be an array of at most ${MAX_KEY_ROTATIONS} statements` };
+    const bad = rotations.findIndex((r) => typeof r !== "string" || !r || r.length > MAX_KEY_ROTATION_CHARS);
+    if (bad >= 0) return { problem: `key_rotations[${bad}] must be a non-empty string of at most ${MAX_KEY_ROTATION_CHARS} characters` };
   }
   if (!Array.isArray(b.entries)) return { problem: "entries must be an array" };
   for (let i = 0; i < b.entries.length; i++) {

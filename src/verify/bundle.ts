@@ -5,13 +5,14 @@ import { HASH_SIZE, leafHash, ProofError, ReusedSha256, rootFromInclusionProof, 
 import type { JsonLimits } from "./json.js";
 import { BUNDLE_FORMAT, readBundle, type AnchorReceipt, type BundleDocument } from "./bundle-document.js";
 import { parseTlogProof, TlogProofError } from "./tlog-proof.js";
+import { keyRotationCheck } from "./key-rotation.js";
 import { logSignedNote, NoteError, openNote, parseCheckpoint, parseVerifierKey, splitNote, type CheckpointBody, type NoteVerifier } from "./note.js";
 
 // The document's shape and structural reading live in bundle-document.ts; re-exported so that
 // `verify/bundle.js` stays the one import for bundles.
 export { BUNDLE_FORMAT, MAX_ANCHOR_RECEIPTS, MAX_AUDIT_PATH, readBundle, type AnchorReceipt, type BundleDocument, type BundleEntry } from "./bundle-document.js";
 
-export type CheckName = "format" | "signature" | "leaves" | "range_proof" | "inclusion_proofs" | "inclusion_proof" | "anchors" | "timestamp" | "witnesses";
+export type CheckName = "format" | "signature" | "key_rotation" | "leaves" | "range_proof" | "inclusion_proofs" | "inclusion_proof" | "anchors" | "timestamp" | "witnesses";
 /**
  * `unpinned`: the signature verifies only with a key the document carries itself, which the caller did not pin.
  * `offline`: what can be checked without a network passed (anchor receipts: each path leads to its batch root),
@@ -57,23 +58,42 @@ export interface VerifyOptions {
 export const checkOk = (c: Pick<Check, "status">) => c.status === "pass" || c.status === "skipped" || c.status === "offline";
 export const reportValid = (checks: readonly Check[]) => checks.every(checkOk);
 
-type SignatureSubject = { note: string; body: CheckpointBody; carriedKey?: string };
+type SignatureSubject = { note: string; body: CheckpointBody; carriedKey?: string; rotations?: readonly string[] };
 
-/** The signature check, with the pinning rule: a carried key counts only when it is the pinned one. */
-function signatureCheck({ note, body, carriedKey }: SignatureSubject, options: VerifyOptions): Check {
+/** The signature check, with the pinning rule: a carried key counts only when it is the pinned one (or one its rotation statements lead to). */
+function signatureChecks(subject: SignatureSubject, options: VerifyOptions): Check[] {
+  const { note, body, carriedKey } = subject;
   const name = "signature";
   let pinned: NoteVerifier | undefined;
   if (options.pinnedKey) {
     try {
       pinned = parseVerifierKey(options.pinnedKey.trim());
     } catch (err) {
-      return { name, status: "fail", detail: `the pinned key is not a note verifier key: ${(err as Error).message}` };
+      return [{ name, status: "fail", detail: `the pinned key is not a note verifier key: ${(err as Error).message}` }];
     }
-    if (pinned.name !== body.origin) return { name, status: "fail", detail: `the pinned key is for ${pinned.name}, the checkpoint is of ${body.origin}` };
-    if (openNote(note, [pinned]).verifiedBy.length === 0) return { name, status: "fail", detail: `no signature by the pinned key ${keyLabel(pinned)}` };
-    const ignored = carriedKey && carriedKey !== options.pinnedKey.trim() ? " (the key the document carries differs and was ignored)" : "";
-    return { name, status: "pass", detail: `checkpoint signed by the pinned key ${keyLabel(pinned)}${ignored}${unknownLines(note, [pinned])}` };
+    if (pinned.name !== body.origin) return [{ name, status: "fail", detail: `the pinned key is for ${pinned.name}, the checkpoint is of ${body.origin}` }];
+    const rotation = keyRotationCheck(body, subject.rotations ?? [], pinned);
+    const rotated = rotation.check?.status === "pass" && rotation.key !== pinned;
+    const signer = rotated ? rotation.key : pinned;
+    const checks = rotation.check ? [rotation.check] : [];
+    if (rotation.check?.status === "fail") return [{ name, status: "fail", detail: "not run: the key rotation chain does not hold" }, ...checks];
+    if (openNote(note, [signer]).verifiedBy.length === 0) {
+      const noChain = subject.rotations?.length ? "" : " (the document carries no key rotation statements leading from it)";
+      return [{ name, status: "fail", detail: `no signature by the ${rotated ? "rotated-to" : "pinned"} key ${keyLabel(signer)}${noChain}` }, ...checks];
+    }
+    const ignored = carriedKey && carriedKey !== options.pinnedKey.trim() && !rotated ? " (the key the document carries differs and was ignored)" : "";
+    const by = rotated ? `the key ${keyLabel(signer)}, which the pinned key's rotation statements lead to` : `the pinned key ${keyLabel(pinned)}`;
+    return [{ name, status: "pass", detail: `checkpoint signed by ${by}${ignored}${unknownLines(note, [signer, ...(rotated ? [pinned] : [])])}` }, ...checks];
   }
+  const rotationsCarried = subject.rotations?.length
+    ? [{ name: "key_rotation" as const, status: "unpinned" as const, detail: `${subject.rotations.length} key rotation statements carried, not followed: no key pinned to start from` }]
+    : [];
+  return [signatureCheck(subject), ...rotationsCarried];
+}
+
+/** Without a pinned key: the key the document carries, which makes at best an unpinned report. */
+function signatureCheck({ note, body, carriedKey }: SignatureSubject): Check {
+  const name = "signature";
   if (!carriedKey) return { name, status: "unpinned", detail: "no verifier key pinned: the signature was not checked (pass the stream's verifier key)" };
   let carried: NoteVerifier;
   try {
@@ -147,7 +167,7 @@ export function verifyBundle(value: unknown, options: VerifyOptions = {}): Verif
     anchors: b.anchors.length,
   });
   report.checks.push({ name: "format", status: "pass", detail: `${BUNDLE_FORMAT}: ${b.entries.length} entries, payloads ${b.payloads_included ? "included" : "withheld (digests only)"}` });
-  report.checks.push(signatureCheck({ note: b.checkpoint, body, carriedKey: b.verifier_key }, options));
+  report.checks.push(...signatureChecks({ note: b.checkpoint, body, carriedKey: b.verifier_key, rotations: b.key_rotations }, options));
   const hasher = options.sha256 ?? new ReusedSha256();
   const leaves = leavesCheck(b, hasher);
   report.checks.push(leaves.check);

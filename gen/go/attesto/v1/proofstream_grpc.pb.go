@@ -59,6 +59,15 @@ type ProofstreamServiceClient interface {
 	// not grow since the latest checkpoint, returns that one unchanged.
 	// FAILED_PRECONDITION for an empty stream.
 	CreateCheckpoint(ctx context.Context, in *CreateCheckpointRequest, opts ...grpc.CallOption) (*CreateCheckpointResponse, error)
+	// Hands the stream's checkpoint signing to new keys (a new Ed25519 key,
+	// and a new ML-DSA-44 key when the stream has one). The new keys sign
+	// every checkpoint of a tree larger than the latest checkpoint at the
+	// rotation (`takes_over_after`); the first of them is signed by the old
+	// keys too, and the rotation statement (a signed note by the old and the
+	// new Ed25519 key) lets a verifier that pinned the old key follow to the
+	// new one. When the tree has grown past the latest checkpoint, that
+	// handover checkpoint is signed at once. Bundles carry the statements.
+	RotateStreamKey(ctx context.Context, in *RotateStreamKeyRequest, opts ...grpc.CallOption) (*RotateStreamKeyResponse, error)
 	// RFC 9162 section 2.1.3 inclusion proof of one leaf in the signed
 	// checkpoint of `tree_size`. NOT_FOUND when the leaf or the checkpoint does
 	// not exist; FAILED_PRECONDITION (NOT_IN_CHECKPOINT) when the leaf is not
@@ -196,6 +205,15 @@ func (c *proofstreamServiceClient) CreateCheckpoint(ctx context.Context, in *Cre
 	return out, nil
 }
 
+func (c *proofstreamServiceClient) RotateStreamKey(ctx context.Context, in *RotateStreamKeyRequest, opts ...grpc.CallOption) (*RotateStreamKeyResponse, error) {
+	out := new(RotateStreamKeyResponse)
+	err := c.cc.Invoke(ctx, "/attesto.v1.ProofstreamService/RotateStreamKey", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *proofstreamServiceClient) GetInclusionProof(ctx context.Context, in *GetInclusionProofRequest, opts ...grpc.CallOption) (*GetInclusionProofResponse, error) {
 	out := new(GetInclusionProofResponse)
 	err := c.cc.Invoke(ctx, "/attesto.v1.ProofstreamService/GetInclusionProof", in, out, opts...)
@@ -323,6 +341,15 @@ type ProofstreamServiceServer interface {
 	// not grow since the latest checkpoint, returns that one unchanged.
 	// FAILED_PRECONDITION for an empty stream.
 	CreateCheckpoint(context.Context, *CreateCheckpointRequest) (*CreateCheckpointResponse, error)
+	// Hands the stream's checkpoint signing to new keys (a new Ed25519 key,
+	// and a new ML-DSA-44 key when the stream has one). The new keys sign
+	// every checkpoint of a tree larger than the latest checkpoint at the
+	// rotation (`takes_over_after`); the first of them is signed by the old
+	// keys too, and the rotation statement (a signed note by the old and the
+	// new Ed25519 key) lets a verifier that pinned the old key follow to the
+	// new one. When the tree has grown past the latest checkpoint, that
+	// handover checkpoint is signed at once. Bundles carry the statements.
+	RotateStreamKey(context.Context, *RotateStreamKeyRequest) (*RotateStreamKeyResponse, error)
 	// RFC 9162 section 2.1.3 inclusion proof of one leaf in the signed
 	// checkpoint of `tree_size`. NOT_FOUND when the leaf or the checkpoint does
 	// not exist; FAILED_PRECONDITION (NOT_IN_CHECKPOINT) when the leaf is not
@@ -408,6 +435,9 @@ func (UnimplementedProofstreamServiceServer) GetCheckpoint(context.Context, *Get
 }
 func (UnimplementedProofstreamServiceServer) CreateCheckpoint(context.Context, *CreateCheckpointRequest) (*CreateCheckpointResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CreateCheckpoint not implemented")
+}
+func (UnimplementedProofstreamServiceServer) RotateStreamKey(context.Context, *RotateStreamKeyRequest) (*RotateStreamKeyResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RotateStreamKey not implemented")
 }
 func (UnimplementedProofstreamServiceServer) GetInclusionProof(context.Context, *GetInclusionProofRequest) (*GetInclusionProofResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetInclusionProof not implemented")
@@ -589,6 +619,24 @@ func _ProofstreamService_CreateCheckpoint_Handler(srv interface{}, ctx context.C
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ProofstreamServiceServer).CreateCheckpoint(ctx, req.(*CreateCheckpointRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProofstreamService_RotateStreamKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RotateStreamKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProofstreamServiceServer).RotateStreamKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/attesto.v1.ProofstreamService/RotateStreamKey",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProofstreamServiceServer).RotateStreamKey(ctx, req.(*RotateStreamKeyRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -790,6 +838,10 @@ var _ProofstreamService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CreateCheckpoint",
 			Handler:    _ProofstreamService_CreateCheckpoint_Handler,
+		},
+		{
+			MethodName: "RotateStreamKey",
+			Handler:    _ProofstreamService_RotateStreamKey_Handler,
 		},
 		{
 			MethodName: "GetInclusionProof",

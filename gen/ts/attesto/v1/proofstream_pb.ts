@@ -13,7 +13,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file attesto/v1/proofstream.proto.
  */
 export const file_attesto_v1_proofstream: GenFile = /*@__PURE__*/
-  fileDesc("ChxhdHRlc3RvL3YxL3Byb29mc3RyZWFtLnByb3RvEgphdHRlc3RvLnYxIuQBCgZTdHJlYW0SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIOCgZvcmlnaW4YAyABKAkSFAoMdmVyaWZpZXJfa2V5GAQgASgJEh4KFnByZXZpb3VzX3ZlcmlmaWVyX2tleXMYBSADKAkSEQoJdHJlZV9zaXplGAYgASgEEhcKD2NoZWNrcG9pbnRfc2l6ZRgHIAEoBBIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIeChZtbF9kc2FfNDRfdmVyaWZpZXJfa2V5GAkgASgJIokCCgVFdmVudBIRCglzdHJlYW1faWQYASABKAkSDgoGc2VxX25vGAIgASgEEhIKCnNvdXJjZV9yZWYYAyABKAkSEgoKZXZlbnRfdHlwZRgEIAEoCRIvCgtvY2N1cnJlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLcmVjZWl2ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEigKB3BheWxvYWQYByABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhYKDnBheWxvYWRfc2hhMjU2GAggASgJEhEKCWxlYWZfaGFzaBgJIAEoDCL4AQoKQ2hlY2twb2ludBIRCglzdHJlYW1faWQYASABKAkSEQoJdHJlZV9zaXplGAIgASgEEhEKCXJvb3RfaGFzaBgDIAEoDBIMCgRub3RlGAQgASgJEi0KCXNpZ25lZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMY29zaWduYXR1cmVzGAYgASgNEhEKCXdpdG5lc3NlZBgHIAEoCBIXCg90aW1lc3RhbXBfdG9rZW4YCCABKAwSMgoOdGltZXN0YW1wZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpgBCg5JbmNsdXNpb25Qcm9vZhISCgpsZWFmX2luZGV4GAEgASgEEhEKCXRyZWVfc2l6ZRgCIAEoBBIRCglsZWFmX2hhc2gYAyABKAwSEgoKYXVkaXRfcGF0aBgEIAMoDBIqCgpjaGVja3BvaW50GAUgASgLMhYuYXR0ZXN0by52MS5DaGVja3BvaW50EgwKBGxlYWYYBiABKAwifAoQQ29uc2lzdGVuY3lQcm9vZhIRCglmcm9tX3NpemUYASABKAQSDwoHdG9fc2l6ZRgCIAEoBBIYChBjb25zaXN0ZW5jeV9wYXRoGAMgAygMEioKCmNoZWNrcG9pbnQYBCABKAsyFi5hdHRlc3RvLnYxLkNoZWNrcG9pbnQiXQoMUHJvb2ZBdHRlbXB0EhEKCWZyb21fc2l6ZRgBIAEoBBIPCgd0b19zaXplGAIgASgEEhgKEGNvbnNpc3RlbmN5X3BhdGgYAyADKAwSDwoHZmFpbHVyZRgEIAEoCSKSAwoMRm9ya0V2aWRlbmNlEgoKAmlkGAEgASgJEhEKCXN0cmVhbV9pZBgCIAEoCRIqCgRraW5kGAMgASgOMhwuYXR0ZXN0by52MS5Gb3JrRXZpZGVuY2VLaW5kEi4KBnNvdXJjZRgEIAEoDjIeLmF0dGVzdG8udjEuRm9ya0V2aWRlbmNlU291cmNlEhUKDXNvdXJjZV9kZXRhaWwYBSABKAkSFAoMaGlzdG9yeV9ub3RlGAYgASgJEhgKEGNvbmZsaWN0aW5nX25vdGUYByABKAkSFAoMaGlzdG9yeV9zaXplGAggASgEEhgKEGNvbmZsaWN0aW5nX3NpemUYCSABKAQSFAoMaGlzdG9yeV9yb290GAogASgMEhgKEGNvbmZsaWN0aW5nX3Jvb3QYCyABKAwSLwoNcHJvb2ZfYXR0ZW1wdBgMIAEoCzIYLmF0dGVzdG8udjEuUHJvb2ZBdHRlbXB0Ei8KC2RldGVjdGVkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCK2AwoGQnVuZGxlEgoKAmlkGAEgASgJEhEKCXN0cmVhbV9pZBgCIAEoCRITCgtmcm9tX3NlcV9ubxgDIAEoBBIRCgl0b19zZXFfbm8YBCABKAQSGAoQaW5jbHVkZV9wYXlsb2FkcxgFIAEoCBIgChhpbmNsdWRlX2luY2x1c2lvbl9wcm9vZnMYBiABKAgSKAoGc3RhdHVzGAcgASgOMhguYXR0ZXN0by52MS5CdW5kbGVTdGF0dXMSEwoLYnVuZGxlX2pzb24YCCABKAkSGAoQdmVyaWZpY2F0aW9uX3VybBgJIAEoCRIXCg9jaGVja3BvaW50X3NpemUYCiABKAQSFgoOZmFpbHVyZV9yZWFzb24YCyABKAkSLgoKY3JlYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMY29tcGxldGVkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtldmVudHNfZG9uZRgOIAEoBBISCgpzaXplX2J5dGVzGA8gASgEEhQKDGRvd25sb2FkX3VybBgQIAEoCSKHAQoTQ3JlYXRlU3RyZWFtUmVxdWVzdBIXCgRuYW1lGAEgASgJQgnK8xgFCAEYyAESNQoKcmVxdWVzdF9pZBgCIAEoCUIcyvMYGBABGEAiEl5bQS1aYS16MC05Xy46LV0rJEgAiAEBEhEKCW1sX2RzYV80NBgDIAEoCEINCgtfcmVxdWVzdF9pZCI6ChRDcmVhdGVTdHJlYW1SZXNwb25zZRIiCgZzdHJlYW0YASABKAsyEi5hdHRlc3RvLnYxLlN0cmVhbSJNChBHZXRTdHJlYW1SZXF1ZXN0EjkKCXN0cmVhbV9pZBgBIAEoCUImyvMYIggBGEAiHF5zdHJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQiNwoRR2V0U3RyZWFtUmVzcG9uc2USIgoGc3RyZWFtGAEgASgLMhIuYXR0ZXN0by52MS5TdHJlYW0iTwoSTGlzdFN0cmVhbXNSZXF1ZXN0EhwKCXBhZ2Vfc2l6ZRgBIAEoBUIJyvMYBSgAMPQDEhsKCnBhZ2VfdG9rZW4YAiABKAlCB8rzGAMYgAQiUwoTTGlzdFN0cmVhbXNSZXNwb25zZRIjCgdzdHJlYW1zGAEgAygLMhIuYXR0ZXN0by52MS5TdHJlYW0SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIusCChJBcHBlbmRFdmVudFJlcXVlc3QSOQoJc3RyZWFtX2lkGAEgASgJQibK8xgiCAEYQCIcXnN0cl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JBInCgpzb3VyY2VfcmVmGAIgASgJQhPK8xgPCAEYgAIiCF5bIS1+XSskEjwKCmV2ZW50X3R5cGUYAyABKAlCKMrzGCQIARiAASIdXltBLVphLXowLTldW0EtWmEtejAtOV8uOi1dKiQSNwoLb2NjdXJyZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgbK8xgCCAESMAoHcGF5bG9hZBgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBsrzGAIIARIWCg53YWl0X2Zvcl9wcm9vZhgGIAEoCBIwCg1wcm9vZl90aW1lb3V0GAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uInsKE0FwcGVuZEV2ZW50UmVzcG9uc2USIAoFZXZlbnQYASABKAsyES5hdHRlc3RvLnYxLkV2ZW50EhEKCWR1cGxpY2F0ZRgCIAEoCBIvCg1wcm9vZl9yZWNlaXB0GAMgASgLMhguYXR0ZXN0by52MS5Qcm9vZlJlY2VpcHQiiAEKDFByb29mUmVjZWlwdBIuCgZzdGF0dXMYASABKA4yHi5hdHRlc3RvLnYxLlByb29mUmVjZWlwdFN0YXR1cxISCgp0bG9nX3Byb29mGAIgASgJEhwKFGNoZWNrcG9pbnRfdHJlZV9zaXplGAMgASgEEhYKDnBlbmRpbmdfcmVhc29uGAQgASgJIpgBCg9HZXRFdmVudFJlcXVlc3QSOQoJc3RyZWFtX2lkGAEgASgJQibK8xgiCAEYQCIcXnN0cl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JBIYCgZzZXFfbm8YAiABKARCBsrzGAIoAUgAEicKCnNvdXJjZV9yZWYYAyABKAlCEcrzGA0YgAIiCF5bIS1+XSskSABCBwoFZXZlbnQiNAoQR2V0RXZlbnRSZXNwb25zZRIgCgVldmVudBgBIAEoCzIRLmF0dGVzdG8udjEuRXZlbnQi1wIKEUxpc3RFdmVudHNSZXF1ZXN0EhwKCXBhZ2Vfc2l6ZRgBIAEoBUIJyvMYBSgAMPQDEjkKCXN0cmVhbV9pZBgCIAEoCUImyvMYIggBGEAiHF5zdHJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSEwoLZnJvbV9zZXFfbm8YAyABKAQSPwoKZXZlbnRfdHlwZRgEIAEoCUImyvMYIhiAASIdXltBLVphLXowLTldW0EtWmEtejAtOV8uOi1dKiRIAIgBARIyCg5vY2N1cnJlZF9hZnRlchgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPb2NjdXJyZWRfYmVmb3JlGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIbCgpwYWdlX3Rva2VuGAcgASgJQgfK8xgDGIAEQg0KC19ldmVudF90eXBlIlAKEkxpc3RFdmVudHNSZXNwb25zZRIhCgZldmVudHMYASADKAsyES5hdHRlc3RvLnYxLkV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJkChRHZXRDaGVja3BvaW50UmVxdWVzdBI5CglzdHJlYW1faWQYASABKAlCJsrzGCIIARhAIhxec3RyX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEhEKCXRyZWVfc2l6ZRgCIAEoBCJDChVHZXRDaGVja3BvaW50UmVzcG9uc2USKgoKY2hlY2twb2ludBgBIAEoCzIWLmF0dGVzdG8udjEuQ2hlY2twb2ludCJUChdDcmVhdGVDaGVja3BvaW50UmVxdWVzdBI5CglzdHJlYW1faWQYASABKAlCJsrzGCIIARhAIhxec3RyX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kIlcKGENyZWF0ZUNoZWNrcG9pbnRSZXNwb25zZRIqCgpjaGVja3BvaW50GAEgASgLMhYuYXR0ZXN0by52MS5DaGVja3BvaW50Eg8KB2NyZWF0ZWQYAiABKAgiqQEKGEdldEluY2x1c2lvblByb29mUmVxdWVzdBI5CglzdHJlYW1faWQYASABKAlCJsrzGCIIARhAIhxec3RyX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEhgKBnNlcV9ubxgCIAEoBEIGyvMYAigBSAASHQoJbGVhZl9oYXNoGAMgASgMQgjK8xgEECAYIEgAEhEKCXRyZWVfc2l6ZRgEIAEoBEIGCgRsZWFmIloKGUdldEluY2x1c2lvblByb29mUmVzcG9uc2USKQoFcHJvb2YYASABKAsyGi5hdHRlc3RvLnYxLkluY2x1c2lvblByb29mEhIKCnRsb2dfcHJvb2YYAiABKAkigwEKGkdldENvbnNpc3RlbmN5UHJvb2ZSZXF1ZXN0EjkKCXN0cmVhbV9pZBgBIAEoCUImyvMYIggBGEAiHF5zdHJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSGQoJZnJvbV9zaXplGAIgASgEQgbK8xgCKAESDwoHdG9fc2l6ZRgDIAEoBCJKChtHZXRDb25zaXN0ZW5jeVByb29mUmVzcG9uc2USKwoFcHJvb2YYASABKAsyHC5hdHRlc3RvLnYxLkNvbnNpc3RlbmN5UHJvb2YiiQEKF1N1Ym1pdENoZWNrcG9pbnRSZXF1ZXN0EjkKCXN0cmVhbV9pZBgBIAEoCUImyvMYIggBGEAiHF5zdHJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSFwoEbm90ZRgCIAEoCUIJyvMYBQgBGIBAEhoKCXN1Ym1pdHRlchgDIAEoCUIHyvMYAxjIASKtAQoYU3VibWl0Q2hlY2twb2ludFJlc3BvbnNlEhIKCmNvbnNpc3RlbnQYASABKAgSGAoQZm9ya19ldmlkZW5jZV9pZBgCIAEoCRIqCgpjaGVja3BvaW50GAMgASgLMhYuYXR0ZXN0by52MS5DaGVja3BvaW50EjcKEWNvbnNpc3RlbmN5X3Byb29mGAQgASgLMhwuYXR0ZXN0by52MS5Db25zaXN0ZW5jeVByb29mIqABChdMaXN0Rm9ya0V2aWRlbmNlUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCcrzGAUoADD0AxI8CglzdHJlYW1faWQYAiABKAlCJMrzGCAYQCIcXnN0cl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JEgAiAEBEhsKCnBhZ2VfdG9rZW4YAyABKAlCB8rzGAMYgARCDAoKX3N0cmVhbV9pZCJkChhMaXN0Rm9ya0V2aWRlbmNlUmVzcG9uc2USLwoNZm9ya19ldmlkZW5jZRgBIAMoCzIYLmF0dGVzdG8udjEuRm9ya0V2aWRlbmNlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJbChZHZXRGb3JrRXZpZGVuY2VSZXF1ZXN0EkEKEGZvcmtfZXZpZGVuY2VfaWQYASABKAlCJ8rzGCMIARhAIh1eZm9ya19bMC05QS1ISktNTlAtVFYtWl17MjZ9JCJKChdHZXRGb3JrRXZpZGVuY2VSZXNwb25zZRIvCg1mb3JrX2V2aWRlbmNlGAEgASgLMhguYXR0ZXN0by52MS5Gb3JrRXZpZGVuY2UixwIKE0NyZWF0ZUJ1bmRsZVJlcXVlc3QSOQoJc3RyZWFtX2lkGAEgASgJQibK8xgiCAEYQCIcXnN0cl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JBIbCgtmcm9tX3NlcV9ubxgCIAEoBEIGyvMYAigBEhkKCXRvX3NlcV9ubxgDIAEoBEIGyvMYAigBEhgKEGluY2x1ZGVfcGF5bG9hZHMYBCABKAgSIAoYaW5jbHVkZV9pbmNsdXNpb25fcHJvb2ZzGAUgASgIEjUKCnJlcXVlc3RfaWQYBiABKAlCHMrzGBgQARhAIhJeW0EtWmEtejAtOV8uOi1dKyRIAIgBARINCgVzaGFyZRgHIAEoCBIsCglzaGFyZV90dGwYCCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CDQoLX3JlcXVlc3RfaWQiawoUQ3JlYXRlQnVuZGxlUmVzcG9uc2USIgoGYnVuZGxlGAEgASgLMhIuYXR0ZXN0by52MS5CdW5kbGUSLwoKc2hhcmVfbGluaxgCIAEoCzIbLmF0dGVzdG8udjEuQnVuZGxlU2hhcmVMaW5rItwBCg9CdW5kbGVTaGFyZUxpbmsSCgoCaWQYASABKAkSEQoJYnVuZGxlX2lkGAIgASgJEgsKA3VybBgDIAEoCRINCgV0b2tlbhgEIAEoCRIuCgpleHBpcmVzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpyZXZva2VkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLKAQocQ3JlYXRlQnVuZGxlU2hhcmVMaW5rUmVxdWVzdBI8CglidW5kbGVfaWQYASABKAlCKcrzGCUIARhAIh9eYnVuZGxlX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEiYKA3R0bBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI1CgpyZXF1ZXN0X2lkGAMgASgJQhzK8xgYEAEYQCISXltBLVphLXowLTlfLjotXSskSACIAQFCDQoLX3JlcXVlc3RfaWQiUAodQ3JlYXRlQnVuZGxlU2hhcmVMaW5rUmVzcG9uc2USLwoKc2hhcmVfbGluaxgBIAEoCzIbLmF0dGVzdG8udjEuQnVuZGxlU2hhcmVMaW5rIl0KHFJldm9rZUJ1bmRsZVNoYXJlTGlua1JlcXVlc3QSPQoNc2hhcmVfbGlua19pZBgBIAEoCUImyvMYIggBGEAiHF5ic2xfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQiUAodUmV2b2tlQnVuZGxlU2hhcmVMaW5rUmVzcG9uc2USLwoKc2hhcmVfbGluaxgBIAEoCzIbLmF0dGVzdG8udjEuQnVuZGxlU2hhcmVMaW5rIlAKEEdldEJ1bmRsZVJlcXVlc3QSPAoJYnVuZGxlX2lkGAEgASgJQinK8xglCAEYQCIfXmJ1bmRsZV9bMC05QS1ISktNTlAtVFYtWl17MjZ9JCI3ChFHZXRCdW5kbGVSZXNwb25zZRIiCgZidW5kbGUYASABKAsyEi5hdHRlc3RvLnYxLkJ1bmRsZSrlAQoQRm9ya0V2aWRlbmNlS2luZBIiCh5GT1JLX0VWSURFTkNFX0tJTkRfVU5TUEVDSUZJRUQQABIvCitGT1JLX0VWSURFTkNFX0tJTkRfU0FNRV9TSVpFX0RJRkZFUkVOVF9ST09UEAESIwofRk9SS19FVklERU5DRV9LSU5EX0lOQ09OU0lTVEVOVBACEisKJ0ZPUktfRVZJREVOQ0VfS0lORF9BTkNIT1JfQ09OVFJBRElDVElPThADEioKJkZPUktfRVZJREVOQ0VfS0lORF9TRUxGX0FVRElUX01JU01BVENIEAQqrwEKEkZvcmtFdmlkZW5jZVNvdXJjZRIkCiBGT1JLX0VWSURFTkNFX1NPVVJDRV9VTlNQRUNJRklFRBAAEi0KKUZPUktfRVZJREVOQ0VfU09VUkNFX1NVQk1JVFRFRF9DSEVDS1BPSU5UEAESHwobRk9SS19FVklERU5DRV9TT1VSQ0VfQU5DSE9SEAISIwofRk9SS19FVklERU5DRV9TT1VSQ0VfU0VMRl9BVURJVBADKnsKDEJ1bmRsZVN0YXR1cxIdChlCVU5ETEVfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVQlVORExFX1NUQVRVU19QRU5ESU5HEAESFwoTQlVORExFX1NUQVRVU19SRUFEWRACEhgKFEJVTkRMRV9TVEFUVVNfRkFJTEVEEAMqfQoSUHJvb2ZSZWNlaXB0U3RhdHVzEiQKIFBST09GX1JFQ0VJUFRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASHwobUFJPT0ZfUkVDRUlQVF9TVEFUVVNfUFJPVkVOEAESIAocUFJPT0ZfUkVDRUlQVF9TVEFUVVNfUEVORElORxACMrgMChJQcm9vZnN0cmVhbVNlcnZpY2USUQoMQ3JlYXRlU3RyZWFtEh8uYXR0ZXN0by52MS5DcmVhdGVTdHJlYW1SZXF1ZXN0GiAuYXR0ZXN0by52MS5DcmVhdGVTdHJlYW1SZXNwb25zZRJNCglHZXRTdHJlYW0SHC5hdHRlc3RvLnYxLkdldFN0cmVhbVJlcXVlc3QaHS5hdHRlc3RvLnYxLkdldFN0cmVhbVJlc3BvbnNlIgOQAgESUwoLTGlzdFN0cmVhbXMSHi5hdHRlc3RvLnYxLkxpc3RTdHJlYW1zUmVxdWVzdBofLmF0dGVzdG8udjEuTGlzdFN0cmVhbXNSZXNwb25zZSIDkAIBElMKC0FwcGVuZEV2ZW50Eh4uYXR0ZXN0by52MS5BcHBlbmRFdmVudFJlcXVlc3QaHy5hdHRlc3RvLnYxLkFwcGVuZEV2ZW50UmVzcG9uc2UiA5ACAhJKCghHZXRFdmVudBIbLmF0dGVzdG8udjEuR2V0RXZlbnRSZXF1ZXN0GhwuYXR0ZXN0by52MS5HZXRFdmVudFJlc3BvbnNlIgOQAgESUAoKTGlzdEV2ZW50cxIdLmF0dGVzdG8udjEuTGlzdEV2ZW50c1JlcXVlc3QaHi5hdHRlc3RvLnYxLkxpc3RFdmVudHNSZXNwb25zZSIDkAIBElkKDUdldENoZWNrcG9pbnQSIC5hdHRlc3RvLnYxLkdldENoZWNrcG9pbnRSZXF1ZXN0GiEuYXR0ZXN0by52MS5HZXRDaGVja3BvaW50UmVzcG9uc2UiA5ACARJdChBDcmVhdGVDaGVja3BvaW50EiMuYXR0ZXN0by52MS5DcmVhdGVDaGVja3BvaW50UmVxdWVzdBokLmF0dGVzdG8udjEuQ3JlYXRlQ2hlY2twb2ludFJlc3BvbnNlEmUKEUdldEluY2x1c2lvblByb29mEiQuYXR0ZXN0by52MS5HZXRJbmNsdXNpb25Qcm9vZlJlcXVlc3QaJS5hdHRlc3RvLnYxLkdldEluY2x1c2lvblByb29mUmVzcG9uc2UiA5ACARJrChNHZXRDb25zaXN0ZW5jeVByb29mEiYuYXR0ZXN0by52MS5HZXRDb25zaXN0ZW5jeVByb29mUmVxdWVzdBonLmF0dGVzdG8udjEuR2V0Q29uc2lzdGVuY3lQcm9vZlJlc3BvbnNlIgOQAgESYgoQU3VibWl0Q2hlY2twb2ludBIjLmF0dGVzdG8udjEuU3VibWl0Q2hlY2twb2ludFJlcXVlc3QaJC5hdHRlc3RvLnYxLlN1Ym1pdENoZWNrcG9pbnRSZXNwb25zZSIDkAICEmIKEExpc3RGb3JrRXZpZGVuY2USIy5hdHRlc3RvLnYxLkxpc3RGb3JrRXZpZGVuY2VSZXF1ZXN0GiQuYXR0ZXN0by52MS5MaXN0Rm9ya0V2aWRlbmNlUmVzcG9uc2UiA5ACARJfCg9HZXRGb3JrRXZpZGVuY2USIi5hdHRlc3RvLnYxLkdldEZvcmtFdmlkZW5jZVJlcXVlc3QaIy5hdHRlc3RvLnYxLkdldEZvcmtFdmlkZW5jZVJlc3BvbnNlIgOQAgESUQoMQ3JlYXRlQnVuZGxlEh8uYXR0ZXN0by52MS5DcmVhdGVCdW5kbGVSZXF1ZXN0GiAuYXR0ZXN0by52MS5DcmVhdGVCdW5kbGVSZXNwb25zZRJNCglHZXRCdW5kbGUSHC5hdHRlc3RvLnYxLkdldEJ1bmRsZVJlcXVlc3QaHS5hdHRlc3RvLnYxLkdldEJ1bmRsZVJlc3BvbnNlIgOQAgESbAoVQ3JlYXRlQnVuZGxlU2hhcmVMaW5rEiguYXR0ZXN0by52MS5DcmVhdGVCdW5kbGVTaGFyZUxpbmtSZXF1ZXN0GikuYXR0ZXN0by52MS5DcmVhdGVCdW5kbGVTaGFyZUxpbmtSZXNwb25zZRJxChVSZXZva2VCdW5kbGVTaGFyZUxpbmsSKC5hdHRlc3RvLnYxLlJldm9rZUJ1bmRsZVNoYXJlTGlua1JlcXVlc3QaKS5hdHRlc3RvLnYxLlJldm9rZUJ1bmRsZVNoYXJlTGlua1Jlc3BvbnNlIgOQAgJCO1o5Z2l0aHViLmNvbS9hdHRlc3RvLWV1L2F0dGVzdG8vZ2VuL2dvL2F0dGVzdG8vdjE7YXR0ZXN0b3YxYgZwcm90bzM", [file_attesto_v1_validate, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChxhdHRlc3RvL3YxL3Byb29mc3RyZWFtLnByb3RvEgphdHRlc3RvLnYxIpACCgZTdHJlYW0SCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIOCgZvcmlnaW4YAyABKAkSFAoMdmVyaWZpZXJfa2V5GAQgASgJEh4KFnByZXZpb3VzX3ZlcmlmaWVyX2tleXMYBSADKAkSEQoJdHJlZV9zaXplGAYgASgEEhcKD2NoZWNrcG9pbnRfc2l6ZRgHIAEoBBIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIeChZtbF9kc2FfNDRfdmVyaWZpZXJfa2V5GAkgASgJEioKC2tleV9oaXN0b3J5GAogAygLMhUuYXR0ZXN0by52MS5TdHJlYW1LZXki3gEKCVN0cmVhbUtleRIUCgx2ZXJpZmllcl9rZXkYASABKAkSEQoJYWxnb3JpdGhtGAIgASgJEhIKCmdlbmVyYXRpb24YAyABKA0SGAoQdGFrZXNfb3Zlcl9hZnRlchgEIAEoBBIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpyZXRpcmVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaChJyb3RhdGlvbl9zdGF0ZW1lbnQYByABKAkiiQIKBUV2ZW50EhEKCXN0cmVhbV9pZBgBIAEoCRIOCgZzZXFfbm8YAiABKAQSEgoKc291cmNlX3JlZhgDIAEoCRISCgpldmVudF90eXBlGAQgASgJEi8KC29jY3VycmVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZWNlaXZlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKAoHcGF5bG9hZBgHIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSFgoOcGF5bG9hZF9zaGEyNTYYCCABKAkSEQoJbGVhZl9oYXNoGAkgASgMIvgBCgpDaGVja3BvaW50EhEKCXN0cmVhbV9pZBgBIAEoCRIRCgl0cmVlX3NpemUYAiABKAQSEQoJcm9vdF9oYXNoGAMgASgMEgwKBG5vdGUYBCABKAkSLQoJc2lnbmVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxjb3NpZ25hdHVyZXMYBiABKA0SEQoJd2l0bmVzc2VkGAcgASgIEhcKD3RpbWVzdGFtcF90b2tlbhgIIAEoDBIyCg50aW1lc3RhbXBlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAimAEKDkluY2x1c2lvblByb29mEhIKCmxlYWZfaW5kZXgYASABKAQSEQoJdHJlZV9zaXplGAIgASgEEhEKCWxlYWZfaGFzaBgDIAEoDBISCgphdWRpdF9wYXRoGAQgAygMEioKCmNoZWNrcG9pbnQYBSABKAsyFi5hdHRlc3RvLnYxLkNoZWNrcG9pbnQSDAoEbGVhZhgGIAEoDCJ8ChBDb25zaXN0ZW5jeVByb29mEhEKCWZyb21fc2l6ZRgBIAEoBBIPCgd0b19zaXplGAIgASgEEhgKEGNvbnNpc3RlbmN5X3BhdGgYAyADKAwSKgoKY2hlY2twb2ludBgEIAEoCzIWLmF0dGVzdG8udjEuQ2hlY2twb2ludCJdCgxQcm9vZkF0dGVtcHQSEQoJZnJvbV9zaXplGAEgASgEEg8KB3RvX3NpemUYAiABKAQSGAoQY29uc2lzdGVuY3lfcGF0aBgDIAMoDBIPCgdmYWlsdXJlGAQgASgJIpIDCgxGb3JrRXZpZGVuY2USCgoCaWQYASABKAkSEQoJc3RyZWFtX2lkGAIgASgJEioKBGtpbmQYAyABKA4yHC5hdHRlc3RvLnYxLkZvcmtFdmlkZW5jZUtpbmQSLgoGc291cmNlGAQgASgOMh4uYXR0ZXN0by52MS5Gb3JrRXZpZGVuY2VTb3VyY2USFQoNc291cmNlX2RldGFpbBgFIAEoCRIUCgxoaXN0b3J5X25vdGUYBiABKAkSGAoQY29uZmxpY3Rpbmdfbm90ZRgHIAEoCRIUCgxoaXN0b3J5X3NpemUYCCABKAQSGAoQY29uZmxpY3Rpbmdfc2l6ZRgJIAEoBBIUCgxoaXN0b3J5X3Jvb3QYCiABKAwSGAoQY29uZmxpY3Rpbmdfcm9vdBgLIAEoDBIvCg1wcm9vZl9hdHRlbXB0GAwgASgLMhguYXR0ZXN0by52MS5Qcm9vZkF0dGVtcHQSLwoLZGV0ZWN0ZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrYDCgZCdW5kbGUSCgoCaWQYASABKAkSEQoJc3RyZWFtX2lkGAIgASgJEhMKC2Zyb21fc2VxX25vGAMgASgEEhEKCXRvX3NlcV9ubxgEIAEoBBIYChBpbmNsdWRlX3BheWxvYWRzGAUgASgIEiAKGGluY2x1ZGVfaW5jbHVzaW9uX3Byb29mcxgGIAEoCBIoCgZzdGF0dXMYByABKA4yGC5hdHRlc3RvLnYxLkJ1bmRsZVN0YXR1cxITCgtidW5kbGVfanNvbhgIIAEoCRIYChB2ZXJpZmljYXRpb25fdXJsGAkgASgJEhcKD2NoZWNrcG9pbnRfc2l6ZRgKIAEoBBIWCg5mYWlsdXJlX3JlYXNvbhgLIAEoCRIuCgpjcmVhdGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxjb21wbGV0ZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC2V2ZW50c19kb25lGA4gASgEEhIKCnNpemVfYnl0ZXMYDyABKAQSFAoMZG93bmxvYWRfdXJsGBAgASgJIocBChNDcmVhdGVTdHJlYW1SZXF1ZXN0EhcKBG5hbWUYASABKAlCCcrzGAUIARjIARI1CgpyZXF1ZXN0X2lkGAIgASgJQhzK8xgYEAEYQCISXltBLVphLXowLTlfLjotXSskSACIAQESEQoJbWxfZHNhXzQ0GAMgASgIQg0KC19yZXF1ZXN0X2lkIjoKFENyZWF0ZVN0cmVhbVJlc3BvbnNlEiIKBnN0cmVhbRgBIAEoCzISLmF0dGVzdG8udjEuU3RyZWFtIk0KEEdldFN0cmVhbVJlcXVlc3QSOQoJc3RyZWFtX2lkGAEgASgJQibK8xgiCAEYQCIcXnN0cl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JCI3ChFHZXRTdHJlYW1SZXNwb25zZRIiCgZzdHJlYW0YASABKAsyEi5hdHRlc3RvLnYxLlN0cmVhbSJPChJMaXN0U3RyZWFtc1JlcXVlc3QSHAoJcGFnZV9zaXplGAEgASgFQgnK8xgFKAAw9AMSGwoKcGFnZV90b2tlbhgCIAEoCUIHyvMYAxiABCJTChNMaXN0U3RyZWFtc1Jlc3BvbnNlEiMKB3N0cmVhbXMYASADKAsyEi5hdHRlc3RvLnYxLlN0cmVhbRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAki6wIKEkFwcGVuZEV2ZW50UmVxdWVzdBI5CglzdHJlYW1faWQYASABKAlCJsrzGCIIARhAIhxec3RyX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEicKCnNvdXJjZV9yZWYYAiABKAlCE8rzGA8IARiAAiIIXlshLX5dKyQSPAoKZXZlbnRfdHlwZRgDIAEoCUIoyvMYJAgBGIABIh1eW0EtWmEtejAtOV1bQS1aYS16MC05Xy46LV0qJBI3CgtvY2N1cnJlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBsrzGAIIARIwCgdwYXlsb2FkGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdEIGyvMYAggBEhYKDndhaXRfZm9yX3Byb29mGAYgASgIEjAKDXByb29mX3RpbWVvdXQYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iewoTQXBwZW5kRXZlbnRSZXNwb25zZRIgCgVldmVudBgBIAEoCzIRLmF0dGVzdG8udjEuRXZlbnQSEQoJZHVwbGljYXRlGAIgASgIEi8KDXByb29mX3JlY2VpcHQYAyABKAsyGC5hdHRlc3RvLnYxLlByb29mUmVjZWlwdCKIAQoMUHJvb2ZSZWNlaXB0Ei4KBnN0YXR1cxgBIAEoDjIeLmF0dGVzdG8udjEuUHJvb2ZSZWNlaXB0U3RhdHVzEhIKCnRsb2dfcHJvb2YYAiABKAkSHAoUY2hlY2twb2ludF90cmVlX3NpemUYAyABKAQSFgoOcGVuZGluZ19yZWFzb24YBCABKAkimAEKD0dldEV2ZW50UmVxdWVzdBI5CglzdHJlYW1faWQYASABKAlCJsrzGCIIARhAIhxec3RyX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEhgKBnNlcV9ubxgCIAEoBEIGyvMYAigBSAASJwoKc291cmNlX3JlZhgDIAEoCUIRyvMYDRiAAiIIXlshLX5dKyRIAEIHCgVldmVudCI0ChBHZXRFdmVudFJlc3BvbnNlEiAKBWV2ZW50GAEgASgLMhEuYXR0ZXN0by52MS5FdmVudCLXAgoRTGlzdEV2ZW50c1JlcXVlc3QSHAoJcGFnZV9zaXplGAEgASgFQgnK8xgFKAAw9AMSOQoJc3RyZWFtX2lkGAIgASgJQibK8xgiCAEYQCIcXnN0cl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JBITCgtmcm9tX3NlcV9ubxgDIAEoBBI/CgpldmVudF90eXBlGAQgASgJQibK8xgiGIABIh1eW0EtWmEtejAtOV1bQS1aYS16MC05Xy46LV0qJEgAiAEBEjIKDm9jY3VycmVkX2FmdGVyGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCg9vY2N1cnJlZF9iZWZvcmUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhsKCnBhZ2VfdG9rZW4YByABKAlCB8rzGAMYgARCDQoLX2V2ZW50X3R5cGUiUAoSTGlzdEV2ZW50c1Jlc3BvbnNlEiEKBmV2ZW50cxgBIAMoCzIRLmF0dGVzdG8udjEuRXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJImQKFEdldENoZWNrcG9pbnRSZXF1ZXN0EjkKCXN0cmVhbV9pZBgBIAEoCUImyvMYIggBGEAiHF5zdHJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSEQoJdHJlZV9zaXplGAIgASgEIkMKFUdldENoZWNrcG9pbnRSZXNwb25zZRIqCgpjaGVja3BvaW50GAEgASgLMhYuYXR0ZXN0by52MS5DaGVja3BvaW50IlQKF0NyZWF0ZUNoZWNrcG9pbnRSZXF1ZXN0EjkKCXN0cmVhbV9pZBgBIAEoCUImyvMYIggBGEAiHF5zdHJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQiVwoYQ3JlYXRlQ2hlY2twb2ludFJlc3BvbnNlEioKCmNoZWNrcG9pbnQYASABKAsyFi5hdHRlc3RvLnYxLkNoZWNrcG9pbnQSDwoHY3JlYXRlZBgCIAEoCCJTChZSb3RhdGVTdHJlYW1LZXlSZXF1ZXN0EjkKCXN0cmVhbV9pZBgBIAEoCUImyvMYIggBGEAiHF5zdHJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQivwEKF1JvdGF0ZVN0cmVhbUtleVJlc3BvbnNlEiIKBnN0cmVhbRgBIAEoCzISLmF0dGVzdG8udjEuU3RyZWFtEhUKDXZlcmlmaWVyX2tleXMYAiADKAkSGgoScm90YXRpb25fc3RhdGVtZW50GAMgASgJEhgKEHRha2VzX292ZXJfYWZ0ZXIYBCABKAQSMwoTaGFuZG92ZXJfY2hlY2twb2ludBgFIAEoCzIWLmF0dGVzdG8udjEuQ2hlY2twb2ludCKpAQoYR2V0SW5jbHVzaW9uUHJvb2ZSZXF1ZXN0EjkKCXN0cmVhbV9pZBgBIAEoCUImyvMYIggBGEAiHF5zdHJfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSGAoGc2VxX25vGAIgASgEQgbK8xgCKAFIABIdCglsZWFmX2hhc2gYAyABKAxCCMrzGAQQIBggSAASEQoJdHJlZV9zaXplGAQgASgEQgYKBGxlYWYiWgoZR2V0SW5jbHVzaW9uUHJvb2ZSZXNwb25zZRIpCgVwcm9vZhgBIAEoCzIaLmF0dGVzdG8udjEuSW5jbHVzaW9uUHJvb2YSEgoKdGxvZ19wcm9vZhgCIAEoCSKDAQoaR2V0Q29uc2lzdGVuY3lQcm9vZlJlcXVlc3QSOQoJc3RyZWFtX2lkGAEgASgJQibK8xgiCAEYQCIcXnN0cl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JBIZCglmcm9tX3NpemUYAiABKARCBsrzGAIoARIPCgd0b19zaXplGAMgASgEIkoKG0dldENvbnNpc3RlbmN5UHJvb2ZSZXNwb25zZRIrCgVwcm9vZhgBIAEoCzIcLmF0dGVzdG8udjEuQ29uc2lzdGVuY3lQcm9vZiKJAQoXU3VibWl0Q2hlY2twb2ludFJlcXVlc3QSOQoJc3RyZWFtX2lkGAEgASgJQibK8xgiCAEYQCIcXnN0cl9bMC05QS1ISktNTlAtVFYtWl17MjZ9JBIXCgRub3RlGAIgASgJQgnK8xgFCAEYgEASGgoJc3VibWl0dGVyGAMgASgJQgfK8xgDGMgBIq0BChhTdWJtaXRDaGVja3BvaW50UmVzcG9uc2USEgoKY29uc2lzdGVudBgBIAEoCBIYChBmb3JrX2V2aWRlbmNlX2lkGAIgASgJEioKCmNoZWNrcG9pbnQYAyABKAsyFi5hdHRlc3RvLnYxLkNoZWNrcG9pbnQSNwoRY29uc2lzdGVuY3lfcHJvb2YYBCABKAsyHC5hdHRlc3RvLnYxLkNvbnNpc3RlbmN5UHJvb2YioAEKF0xpc3RGb3JrRXZpZGVuY2VSZXF1ZXN0EhwKCXBhZ2Vfc2l6ZRgBIAEoBUIJyvMYBSgAMPQDEjwKCXN0cmVhbV9pZBgCIAEoCUIkyvMYIBhAIhxec3RyX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kSACIAQESGwoKcGFnZV90b2tlbhgDIAEoCUIHyvMYAxiABEIMCgpfc3RyZWFtX2lkImQKGExpc3RGb3JrRXZpZGVuY2VSZXNwb25zZRIvCg1mb3JrX2V2aWRlbmNlGAEgAygLMhguYXR0ZXN0by52MS5Gb3JrRXZpZGVuY2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlsKFkdldEZvcmtFdmlkZW5jZVJlcXVlc3QSQQoQZm9ya19ldmlkZW5jZV9pZBgBIAEoCUInyvMYIwgBGEAiHV5mb3JrX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kIkoKF0dldEZvcmtFdmlkZW5jZVJlc3BvbnNlEi8KDWZvcmtfZXZpZGVuY2UYASABKAsyGC5hdHRlc3RvLnYxLkZvcmtFdmlkZW5jZSLHAgoTQ3JlYXRlQnVuZGxlUmVxdWVzdBI5CglzdHJlYW1faWQYASABKAlCJsrzGCIIARhAIhxec3RyX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kEhsKC2Zyb21fc2VxX25vGAIgASgEQgbK8xgCKAESGQoJdG9fc2VxX25vGAMgASgEQgbK8xgCKAESGAoQaW5jbHVkZV9wYXlsb2FkcxgEIAEoCBIgChhpbmNsdWRlX2luY2x1c2lvbl9wcm9vZnMYBSABKAgSNQoKcmVxdWVzdF9pZBgGIAEoCUIcyvMYGBABGEAiEl5bQS1aYS16MC05Xy46LV0rJEgAiAEBEg0KBXNoYXJlGAcgASgIEiwKCXNoYXJlX3R0bBgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkINCgtfcmVxdWVzdF9pZCJrChRDcmVhdGVCdW5kbGVSZXNwb25zZRIiCgZidW5kbGUYASABKAsyEi5hdHRlc3RvLnYxLkJ1bmRsZRIvCgpzaGFyZV9saW5rGAIgASgLMhsuYXR0ZXN0by52MS5CdW5kbGVTaGFyZUxpbmsi3AEKD0J1bmRsZVNoYXJlTGluaxIKCgJpZBgBIAEoCRIRCglidW5kbGVfaWQYAiABKAkSCwoDdXJsGAMgASgJEg0KBXRva2VuGAQgASgJEi4KCmV4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnJldm9rZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIsoBChxDcmVhdGVCdW5kbGVTaGFyZUxpbmtSZXF1ZXN0EjwKCWJ1bmRsZV9pZBgBIAEoCUIpyvMYJQgBGEAiH15idW5kbGVfWzAtOUEtSEpLTU5QLVRWLVpdezI2fSQSJgoDdHRsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjUKCnJlcXVlc3RfaWQYAyABKAlCHMrzGBgQARhAIhJeW0EtWmEtejAtOV8uOi1dKyRIAIgBAUINCgtfcmVxdWVzdF9pZCJQCh1DcmVhdGVCdW5kbGVTaGFyZUxpbmtSZXNwb25zZRIvCgpzaGFyZV9saW5rGAEgASgLMhsuYXR0ZXN0by52MS5CdW5kbGVTaGFyZUxpbmsiXQocUmV2b2tlQnVuZGxlU2hhcmVMaW5rUmVxdWVzdBI9Cg1zaGFyZV9saW5rX2lkGAEgASgJQibK8xgiCAEYQCIcXmJzbF9bMC05QS1ISktNTlAtVFYtWl17MjZ9JCJQCh1SZXZva2VCdW5kbGVTaGFyZUxpbmtSZXNwb25zZRIvCgpzaGFyZV9saW5rGAEgASgLMhsuYXR0ZXN0by52MS5CdW5kbGVTaGFyZUxpbmsiUAoQR2V0QnVuZGxlUmVxdWVzdBI8CglidW5kbGVfaWQYASABKAlCKcrzGCUIARhAIh9eYnVuZGxlX1swLTlBLUhKS01OUC1UVi1aXXsyNn0kIjcKEUdldEJ1bmRsZVJlc3BvbnNlEiIKBmJ1bmRsZRgBIAEoCzISLmF0dGVzdG8udjEuQnVuZGxlKuUBChBGb3JrRXZpZGVuY2VLaW5kEiIKHkZPUktfRVZJREVOQ0VfS0lORF9VTlNQRUNJRklFRBAAEi8KK0ZPUktfRVZJREVOQ0VfS0lORF9TQU1FX1NJWkVfRElGRkVSRU5UX1JPT1QQARIjCh9GT1JLX0VWSURFTkNFX0tJTkRfSU5DT05TSVNURU5UEAISKwonRk9SS19FVklERU5DRV9LSU5EX0FOQ0hPUl9DT05UUkFESUNUSU9OEAMSKgomRk9SS19FVklERU5DRV9LSU5EX1NFTEZfQVVESVRfTUlTTUFUQ0gQBCqvAQoSRm9ya0V2aWRlbmNlU291cmNlEiQKIEZPUktfRVZJREVOQ0VfU09VUkNFX1VOU1BFQ0lGSUVEEAASLQopRk9SS19FVklERU5DRV9TT1VSQ0VfU1VCTUlUVEVEX0NIRUNLUE9JTlQQARIfChtGT1JLX0VWSURFTkNFX1NPVVJDRV9BTkNIT1IQAhIjCh9GT1JLX0VWSURFTkNFX1NPVVJDRV9TRUxGX0FVRElUEAMqewoMQnVuZGxlU3RhdHVzEh0KGUJVTkRMRV9TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVCVU5ETEVfU1RBVFVTX1BFTkRJTkcQARIXChNCVU5ETEVfU1RBVFVTX1JFQURZEAISGAoUQlVORExFX1NUQVRVU19GQUlMRUQQAyp9ChJQcm9vZlJlY2VpcHRTdGF0dXMSJAogUFJPT0ZfUkVDRUlQVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIfChtQUk9PRl9SRUNFSVBUX1NUQVRVU19QUk9WRU4QARIgChxQUk9PRl9SRUNFSVBUX1NUQVRVU19QRU5ESU5HEAIylA0KElByb29mc3RyZWFtU2VydmljZRJRCgxDcmVhdGVTdHJlYW0SHy5hdHRlc3RvLnYxLkNyZWF0ZVN0cmVhbVJlcXVlc3QaIC5hdHRlc3RvLnYxLkNyZWF0ZVN0cmVhbVJlc3BvbnNlEk0KCUdldFN0cmVhbRIcLmF0dGVzdG8udjEuR2V0U3RyZWFtUmVxdWVzdBodLmF0dGVzdG8udjEuR2V0U3RyZWFtUmVzcG9uc2UiA5ACARJTCgtMaXN0U3RyZWFtcxIeLmF0dGVzdG8udjEuTGlzdFN0cmVhbXNSZXF1ZXN0Gh8uYXR0ZXN0by52MS5MaXN0U3RyZWFtc1Jlc3BvbnNlIgOQAgESUwoLQXBwZW5kRXZlbnQSHi5hdHRlc3RvLnYxLkFwcGVuZEV2ZW50UmVxdWVzdBofLmF0dGVzdG8udjEuQXBwZW5kRXZlbnRSZXNwb25zZSIDkAICEkoKCEdldEV2ZW50EhsuYXR0ZXN0by52MS5HZXRFdmVudFJlcXVlc3QaHC5hdHRlc3RvLnYxLkdldEV2ZW50UmVzcG9uc2UiA5ACARJQCgpMaXN0RXZlbnRzEh0uYXR0ZXN0by52MS5MaXN0RXZlbnRzUmVxdWVzdBoeLmF0dGVzdG8udjEuTGlzdEV2ZW50c1Jlc3BvbnNlIgOQAgESWQoNR2V0Q2hlY2twb2ludBIgLmF0dGVzdG8udjEuR2V0Q2hlY2twb2ludFJlcXVlc3QaIS5hdHRlc3RvLnYxLkdldENoZWNrcG9pbnRSZXNwb25zZSIDkAIBEl0KEENyZWF0ZUNoZWNrcG9pbnQSIy5hdHRlc3RvLnYxLkNyZWF0ZUNoZWNrcG9pbnRSZXF1ZXN0GiQuYXR0ZXN0by52MS5DcmVhdGVDaGVja3BvaW50UmVzcG9uc2USWgoPUm90YXRlU3RyZWFtS2V5EiIuYXR0ZXN0by52MS5Sb3RhdGVTdHJlYW1LZXlSZXF1ZXN0GiMuYXR0ZXN0by52MS5Sb3RhdGVTdHJlYW1LZXlSZXNwb25zZRJlChFHZXRJbmNsdXNpb25Qcm9vZhIkLmF0dGVzdG8udjEuR2V0SW5jbHVzaW9uUHJvb2ZSZXF1ZXN0GiUuYXR0ZXN0by52MS5HZXRJbmNsdXNpb25Qcm9vZlJlc3BvbnNlIgOQAgESawoTR2V0Q29uc2lzdGVuY3lQcm9vZhImLmF0dGVzdG8udjEuR2V0Q29uc2lzdGVuY3lQcm9vZlJlcXVlc3QaJy5hdHRlc3RvLnYxLkdldENvbnNpc3RlbmN5UHJvb2ZSZXNwb25zZSIDkAIBEmIKEFN1Ym1pdENoZWNrcG9pbnQSIy5hdHRlc3RvLnYxLlN1Ym1pdENoZWNrcG9pbnRSZXF1ZXN0GiQuYXR0ZXN0by52MS5TdWJtaXRDaGVja3BvaW50UmVzcG9uc2UiA5ACAhJiChBMaXN0Rm9ya0V2aWRlbmNlEiMuYXR0ZXN0by52MS5MaXN0Rm9ya0V2aWRlbmNlUmVxdWVzdBokLmF0dGVzdG8udjEuTGlzdEZvcmtFdmlkZW5jZVJlc3BvbnNlIgOQAgESXwoPR2V0Rm9ya0V2aWRlbmNlEiIuYXR0ZXN0by52MS5HZXRGb3JrRXZpZGVuY2VSZXF1ZXN0GiMuYXR0ZXN0by52MS5HZXRGb3JrRXZpZGVuY2VSZXNwb25zZSIDkAIBElEKDENyZWF0ZUJ1bmRsZRIfLmF0dGVzdG8udjEuQ3JlYXRlQnVuZGxlUmVxdWVzdBogLmF0dGVzdG8udjEuQ3JlYXRlQnVuZGxlUmVzcG9uc2USTQoJR2V0QnVuZGxlEhwuYXR0ZXN0by52MS5HZXRCdW5kbGVSZXF1ZXN0Gh0uYXR0ZXN0by52MS5HZXRCdW5kbGVSZXNwb25zZSIDkAIBEmwKFUNyZWF0ZUJ1bmRsZVNoYXJlTGluaxIoLmF0dGVzdG8udjEuQ3JlYXRlQnVuZGxlU2hhcmVMaW5rUmVxdWVzdBopLmF0dGVzdG8udjEuQ3JlYXRlQnVuZGxlU2hhcmVMaW5rUmVzcG9uc2UScQoVUmV2b2tlQnVuZGxlU2hhcmVMaW5rEiguYXR0ZXN0by52MS5SZXZva2VCdW5kbGVTaGFyZUxpbmtSZXF1ZXN0GikuYXR0ZXN0by52MS5SZXZva2VCdW5kbGVTaGFyZUxpbmtSZXNwb25zZSIDkAICQjtaOWdpdGh1Yi5jb20vYXR0ZXN0by1ldS9hdHRlc3RvL2dlbi9nby9hdHRlc3RvL3YxO2F0dGVzdG92MWIGcHJvdG8z", [file_attesto_v1_validate, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A Stream is one Proofstream: an append-only log owned by one tenant.
@@ -89,6 +89,14 @@ export type Stream = Message<"attesto.v1.Stream"> & {
    * @generated from field: string ml_dsa_44_verifier_key = 9;
    */
   mlDsa44VerifierKey: string;
+
+  /**
+   * Every key the stream has had, oldest first (each generation's Ed25519
+   * key, then its ML-DSA-44 key).
+   *
+   * @generated from field: repeated attesto.v1.StreamKey key_history = 10;
+   */
+  keyHistory: StreamKey[];
 };
 
 /**
@@ -97,6 +105,72 @@ export type Stream = Message<"attesto.v1.Stream"> & {
  */
 export const StreamSchema: GenMessage<Stream> = /*@__PURE__*/
   messageDesc(file_attesto_v1_proofstream, 0);
+
+/**
+ * A StreamKey is one checkpoint key of a stream, current or retired.
+ *
+ * @generated from message attesto.v1.StreamKey
+ */
+export type StreamKey = Message<"attesto.v1.StreamKey"> & {
+  /**
+   * The C2SP signed-note verifier key.
+   *
+   * @generated from field: string verifier_key = 1;
+   */
+  verifierKey: string;
+
+  /**
+   * "ed25519" or "ml-dsa-44".
+   *
+   * @generated from field: string algorithm = 2;
+   */
+  algorithm: string;
+
+  /**
+   * 0 for the keys the stream was created with, one more per rotation.
+   *
+   * @generated from field: uint32 generation = 3;
+   */
+  generation: number;
+
+  /**
+   * The key signs checkpoints of tree sizes above this (0 for the first
+   * keys: every checkpoint); the previous keys co-sign the first of them.
+   *
+   * @generated from field: uint64 takes_over_after = 4;
+   */
+  takesOverAfter: bigint;
+
+  /**
+   * When the key was made.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 5;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * When a rotation replaced it; unset for the current keys.
+   *
+   * @generated from field: google.protobuf.Timestamp retired_at = 6;
+   */
+  retiredAt?: Timestamp | undefined;
+
+  /**
+   * The rotation statement that introduced the key (a C2SP signed note,
+   * `attesto key-rotation v1`, by the previous and this generation's
+   * Ed25519 key); empty for the first keys.
+   *
+   * @generated from field: string rotation_statement = 7;
+   */
+  rotationStatement: string;
+};
+
+/**
+ * Describes the message attesto.v1.StreamKey.
+ * Use `create(StreamKeySchema)` to create a new message.
+ */
+export const StreamKeySchema: GenMessage<StreamKey> = /*@__PURE__*/
+  messageDesc(file_attesto_v1_proofstream, 1);
 
 /**
  * An Event is one entry of a stream, as committed.
@@ -175,7 +249,7 @@ export type Event = Message<"attesto.v1.Event"> & {
  * Use `create(EventSchema)` to create a new message.
  */
 export const EventSchema: GenMessage<Event> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 1);
+  messageDesc(file_attesto_v1_proofstream, 2);
 
 /**
  * A Checkpoint is a signed statement of a stream's tree size and root.
@@ -262,7 +336,7 @@ export type Checkpoint = Message<"attesto.v1.Checkpoint"> & {
  * Use `create(CheckpointSchema)` to create a new message.
  */
 export const CheckpointSchema: GenMessage<Checkpoint> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 2);
+  messageDesc(file_attesto_v1_proofstream, 3);
 
 /**
  * An InclusionProof shows that one leaf is in the tree of a checkpoint.
@@ -319,7 +393,7 @@ export type InclusionProof = Message<"attesto.v1.InclusionProof"> & {
  * Use `create(InclusionProofSchema)` to create a new message.
  */
 export const InclusionProofSchema: GenMessage<InclusionProof> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 3);
+  messageDesc(file_attesto_v1_proofstream, 4);
 
 /**
  * A ConsistencyProof shows that the tree of from_size is a prefix of the tree
@@ -363,7 +437,7 @@ export type ConsistencyProof = Message<"attesto.v1.ConsistencyProof"> & {
  * Use `create(ConsistencyProofSchema)` to create a new message.
  */
 export const ConsistencyProofSchema: GenMessage<ConsistencyProof> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 4);
+  messageDesc(file_attesto_v1_proofstream, 5);
 
 /**
  * ProofAttempt records what was tried to reconcile the two views.
@@ -406,7 +480,7 @@ export type ProofAttempt = Message<"attesto.v1.ProofAttempt"> & {
  * Use `create(ProofAttemptSchema)` to create a new message.
  */
 export const ProofAttemptSchema: GenMessage<ProofAttempt> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 5);
+  messageDesc(file_attesto_v1_proofstream, 6);
 
 /**
  * ForkEvidence is a stored proof that a stream's history was contradicted.
@@ -514,7 +588,7 @@ export type ForkEvidence = Message<"attesto.v1.ForkEvidence"> & {
  * Use `create(ForkEvidenceSchema)` to create a new message.
  */
 export const ForkEvidenceSchema: GenMessage<ForkEvidence> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 6);
+  messageDesc(file_attesto_v1_proofstream, 7);
 
 /**
  * A Bundle is a self-contained, offline-verifiable export of a range of
@@ -649,7 +723,7 @@ export type Bundle = Message<"attesto.v1.Bundle"> & {
  * Use `create(BundleSchema)` to create a new message.
  */
 export const BundleSchema: GenMessage<Bundle> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 7);
+  messageDesc(file_attesto_v1_proofstream, 8);
 
 /**
  * The request of ProofstreamService.CreateStream.
@@ -687,7 +761,7 @@ export type CreateStreamRequest = Message<"attesto.v1.CreateStreamRequest"> & {
  * Use `create(CreateStreamRequestSchema)` to create a new message.
  */
 export const CreateStreamRequestSchema: GenMessage<CreateStreamRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 8);
+  messageDesc(file_attesto_v1_proofstream, 9);
 
 /**
  * The response of ProofstreamService.CreateStream.
@@ -708,7 +782,7 @@ export type CreateStreamResponse = Message<"attesto.v1.CreateStreamResponse"> & 
  * Use `create(CreateStreamResponseSchema)` to create a new message.
  */
 export const CreateStreamResponseSchema: GenMessage<CreateStreamResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 9);
+  messageDesc(file_attesto_v1_proofstream, 10);
 
 /**
  * The request of ProofstreamService.GetStream.
@@ -729,7 +803,7 @@ export type GetStreamRequest = Message<"attesto.v1.GetStreamRequest"> & {
  * Use `create(GetStreamRequestSchema)` to create a new message.
  */
 export const GetStreamRequestSchema: GenMessage<GetStreamRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 10);
+  messageDesc(file_attesto_v1_proofstream, 11);
 
 /**
  * The response of ProofstreamService.GetStream.
@@ -750,7 +824,7 @@ export type GetStreamResponse = Message<"attesto.v1.GetStreamResponse"> & {
  * Use `create(GetStreamResponseSchema)` to create a new message.
  */
 export const GetStreamResponseSchema: GenMessage<GetStreamResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 11);
+  messageDesc(file_attesto_v1_proofstream, 12);
 
 /**
  * The request of ProofstreamService.ListStreams.
@@ -782,7 +856,7 @@ export type ListStreamsRequest = Message<"attesto.v1.ListStreamsRequest"> & {
  * Use `create(ListStreamsRequestSchema)` to create a new message.
  */
 export const ListStreamsRequestSchema: GenMessage<ListStreamsRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 12);
+  messageDesc(file_attesto_v1_proofstream, 13);
 
 /**
  * The response of ProofstreamService.ListStreams.
@@ -810,7 +884,7 @@ export type ListStreamsResponse = Message<"attesto.v1.ListStreamsResponse"> & {
  * Use `create(ListStreamsResponseSchema)` to create a new message.
  */
 export const ListStreamsResponseSchema: GenMessage<ListStreamsResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 13);
+  messageDesc(file_attesto_v1_proofstream, 14);
 
 /**
  * The request of ProofstreamService.AppendEvent.
@@ -877,7 +951,7 @@ export type AppendEventRequest = Message<"attesto.v1.AppendEventRequest"> & {
  * Use `create(AppendEventRequestSchema)` to create a new message.
  */
 export const AppendEventRequestSchema: GenMessage<AppendEventRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 14);
+  messageDesc(file_attesto_v1_proofstream, 15);
 
 /**
  * The response of ProofstreamService.AppendEvent.
@@ -913,7 +987,7 @@ export type AppendEventResponse = Message<"attesto.v1.AppendEventResponse"> & {
  * Use `create(AppendEventResponseSchema)` to create a new message.
  */
 export const AppendEventResponseSchema: GenMessage<AppendEventResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 15);
+  messageDesc(file_attesto_v1_proofstream, 16);
 
 /**
  * An append's proof of inclusion, made at write time.
@@ -959,7 +1033,7 @@ export type ProofReceipt = Message<"attesto.v1.ProofReceipt"> & {
  * Use `create(ProofReceiptSchema)` to create a new message.
  */
 export const ProofReceiptSchema: GenMessage<ProofReceipt> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 16);
+  messageDesc(file_attesto_v1_proofstream, 17);
 
 /**
  * The request of ProofstreamService.GetEvent.
@@ -1003,7 +1077,7 @@ export type GetEventRequest = Message<"attesto.v1.GetEventRequest"> & {
  * Use `create(GetEventRequestSchema)` to create a new message.
  */
 export const GetEventRequestSchema: GenMessage<GetEventRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 17);
+  messageDesc(file_attesto_v1_proofstream, 18);
 
 /**
  * The response of ProofstreamService.GetEvent.
@@ -1024,7 +1098,7 @@ export type GetEventResponse = Message<"attesto.v1.GetEventResponse"> & {
  * Use `create(GetEventResponseSchema)` to create a new message.
  */
 export const GetEventResponseSchema: GenMessage<GetEventResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 18);
+  messageDesc(file_attesto_v1_proofstream, 19);
 
 /**
  * The request of ProofstreamService.ListEvents.
@@ -1092,7 +1166,7 @@ export type ListEventsRequest = Message<"attesto.v1.ListEventsRequest"> & {
  * Use `create(ListEventsRequestSchema)` to create a new message.
  */
 export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 19);
+  messageDesc(file_attesto_v1_proofstream, 20);
 
 /**
  * The response of ProofstreamService.ListEvents.
@@ -1120,7 +1194,7 @@ export type ListEventsResponse = Message<"attesto.v1.ListEventsResponse"> & {
  * Use `create(ListEventsResponseSchema)` to create a new message.
  */
 export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 20);
+  messageDesc(file_attesto_v1_proofstream, 21);
 
 /**
  * The request of ProofstreamService.GetCheckpoint.
@@ -1148,7 +1222,7 @@ export type GetCheckpointRequest = Message<"attesto.v1.GetCheckpointRequest"> & 
  * Use `create(GetCheckpointRequestSchema)` to create a new message.
  */
 export const GetCheckpointRequestSchema: GenMessage<GetCheckpointRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 21);
+  messageDesc(file_attesto_v1_proofstream, 22);
 
 /**
  * The response of ProofstreamService.GetCheckpoint.
@@ -1169,7 +1243,7 @@ export type GetCheckpointResponse = Message<"attesto.v1.GetCheckpointResponse"> 
  * Use `create(GetCheckpointResponseSchema)` to create a new message.
  */
 export const GetCheckpointResponseSchema: GenMessage<GetCheckpointResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 22);
+  messageDesc(file_attesto_v1_proofstream, 23);
 
 /**
  * The request of ProofstreamService.CreateCheckpoint.
@@ -1190,7 +1264,7 @@ export type CreateCheckpointRequest = Message<"attesto.v1.CreateCheckpointReques
  * Use `create(CreateCheckpointRequestSchema)` to create a new message.
  */
 export const CreateCheckpointRequestSchema: GenMessage<CreateCheckpointRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 23);
+  messageDesc(file_attesto_v1_proofstream, 24);
 
 /**
  * The response of ProofstreamService.CreateCheckpoint.
@@ -1218,7 +1292,80 @@ export type CreateCheckpointResponse = Message<"attesto.v1.CreateCheckpointRespo
  * Use `create(CreateCheckpointResponseSchema)` to create a new message.
  */
 export const CreateCheckpointResponseSchema: GenMessage<CreateCheckpointResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 24);
+  messageDesc(file_attesto_v1_proofstream, 25);
+
+/**
+ * The request of ProofstreamService.RotateStreamKey.
+ *
+ * @generated from message attesto.v1.RotateStreamKeyRequest
+ */
+export type RotateStreamKeyRequest = Message<"attesto.v1.RotateStreamKeyRequest"> & {
+  /**
+   * The stream, "str_" followed by a ULID.
+   *
+   * @generated from field: string stream_id = 1;
+   */
+  streamId: string;
+};
+
+/**
+ * Describes the message attesto.v1.RotateStreamKeyRequest.
+ * Use `create(RotateStreamKeyRequestSchema)` to create a new message.
+ */
+export const RotateStreamKeyRequestSchema: GenMessage<RotateStreamKeyRequest> = /*@__PURE__*/
+  messageDesc(file_attesto_v1_proofstream, 26);
+
+/**
+ * The response of ProofstreamService.RotateStreamKey.
+ *
+ * @generated from message attesto.v1.RotateStreamKeyResponse
+ */
+export type RotateStreamKeyResponse = Message<"attesto.v1.RotateStreamKeyResponse"> & {
+  /**
+   * The stream after the rotation (its key_history ends with the new keys).
+   *
+   * @generated from field: attesto.v1.Stream stream = 1;
+   */
+  stream?: Stream | undefined;
+
+  /**
+   * The new verifier keys, Ed25519 first.
+   *
+   * @generated from field: repeated string verifier_keys = 2;
+   */
+  verifierKeys: string[];
+
+  /**
+   * The rotation statement: a C2SP signed note by the old and the new
+   * Ed25519 key (docs/bundle.md).
+   *
+   * @generated from field: string rotation_statement = 3;
+   */
+  rotationStatement: string;
+
+  /**
+   * The new keys sign checkpoints of tree sizes above this.
+   *
+   * @generated from field: uint64 takes_over_after = 4;
+   */
+  takesOverAfter: bigint;
+
+  /**
+   * The handover checkpoint, signed by the old and the new keys, when the
+   * tree had grown past takes_over_after; unset otherwise (the next
+   * checkpoint is the handover then).
+   *
+   * @generated from field: attesto.v1.Checkpoint handover_checkpoint = 5;
+   */
+  handoverCheckpoint?: Checkpoint | undefined;
+};
+
+/**
+ * Describes the message attesto.v1.RotateStreamKeyResponse.
+ * Use `create(RotateStreamKeyResponseSchema)` to create a new message.
+ */
+export const RotateStreamKeyResponseSchema: GenMessage<RotateStreamKeyResponse> = /*@__PURE__*/
+  messageDesc(file_attesto_v1_proofstream, 27);
 
 /**
  * The request of ProofstreamService.GetInclusionProof.
@@ -1269,7 +1416,7 @@ export type GetInclusionProofRequest = Message<"attesto.v1.GetInclusionProofRequ
  * Use `create(GetInclusionProofRequestSchema)` to create a new message.
  */
 export const GetInclusionProofRequestSchema: GenMessage<GetInclusionProofRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 25);
+  messageDesc(file_attesto_v1_proofstream, 28);
 
 /**
  * The response of ProofstreamService.GetInclusionProof.
@@ -1301,7 +1448,7 @@ export type GetInclusionProofResponse = Message<"attesto.v1.GetInclusionProofRes
  * Use `create(GetInclusionProofResponseSchema)` to create a new message.
  */
 export const GetInclusionProofResponseSchema: GenMessage<GetInclusionProofResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 26);
+  messageDesc(file_attesto_v1_proofstream, 29);
 
 /**
  * The request of ProofstreamService.GetConsistencyProof.
@@ -1336,7 +1483,7 @@ export type GetConsistencyProofRequest = Message<"attesto.v1.GetConsistencyProof
  * Use `create(GetConsistencyProofRequestSchema)` to create a new message.
  */
 export const GetConsistencyProofRequestSchema: GenMessage<GetConsistencyProofRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 27);
+  messageDesc(file_attesto_v1_proofstream, 30);
 
 /**
  * The response of ProofstreamService.GetConsistencyProof.
@@ -1357,7 +1504,7 @@ export type GetConsistencyProofResponse = Message<"attesto.v1.GetConsistencyProo
  * Use `create(GetConsistencyProofResponseSchema)` to create a new message.
  */
 export const GetConsistencyProofResponseSchema: GenMessage<GetConsistencyProofResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 28);
+  messageDesc(file_attesto_v1_proofstream, 31);
 
 /**
  * The request of ProofstreamService.SubmitCheckpoint.
@@ -1394,7 +1541,7 @@ export type SubmitCheckpointRequest = Message<"attesto.v1.SubmitCheckpointReques
  * Use `create(SubmitCheckpointRequestSchema)` to create a new message.
  */
 export const SubmitCheckpointRequestSchema: GenMessage<SubmitCheckpointRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 29);
+  messageDesc(file_attesto_v1_proofstream, 32);
 
 /**
  * The response of ProofstreamService.SubmitCheckpoint.
@@ -1437,7 +1584,7 @@ export type SubmitCheckpointResponse = Message<"attesto.v1.SubmitCheckpointRespo
  * Use `create(SubmitCheckpointResponseSchema)` to create a new message.
  */
 export const SubmitCheckpointResponseSchema: GenMessage<SubmitCheckpointResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 30);
+  messageDesc(file_attesto_v1_proofstream, 33);
 
 /**
  * The request of ProofstreamService.ListForkEvidence.
@@ -1476,7 +1623,7 @@ export type ListForkEvidenceRequest = Message<"attesto.v1.ListForkEvidenceReques
  * Use `create(ListForkEvidenceRequestSchema)` to create a new message.
  */
 export const ListForkEvidenceRequestSchema: GenMessage<ListForkEvidenceRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 31);
+  messageDesc(file_attesto_v1_proofstream, 34);
 
 /**
  * The response of ProofstreamService.ListForkEvidence.
@@ -1504,7 +1651,7 @@ export type ListForkEvidenceResponse = Message<"attesto.v1.ListForkEvidenceRespo
  * Use `create(ListForkEvidenceResponseSchema)` to create a new message.
  */
 export const ListForkEvidenceResponseSchema: GenMessage<ListForkEvidenceResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 32);
+  messageDesc(file_attesto_v1_proofstream, 35);
 
 /**
  * The request of ProofstreamService.GetForkEvidence.
@@ -1525,7 +1672,7 @@ export type GetForkEvidenceRequest = Message<"attesto.v1.GetForkEvidenceRequest"
  * Use `create(GetForkEvidenceRequestSchema)` to create a new message.
  */
 export const GetForkEvidenceRequestSchema: GenMessage<GetForkEvidenceRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 33);
+  messageDesc(file_attesto_v1_proofstream, 36);
 
 /**
  * The response of ProofstreamService.GetForkEvidence.
@@ -1546,7 +1693,7 @@ export type GetForkEvidenceResponse = Message<"attesto.v1.GetForkEvidenceRespons
  * Use `create(GetForkEvidenceResponseSchema)` to create a new message.
  */
 export const GetForkEvidenceResponseSchema: GenMessage<GetForkEvidenceResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 34);
+  messageDesc(file_attesto_v1_proofstream, 37);
 
 /**
  * The request of ProofstreamService.CreateBundle.
@@ -1622,7 +1769,7 @@ export type CreateBundleRequest = Message<"attesto.v1.CreateBundleRequest"> & {
  * Use `create(CreateBundleRequestSchema)` to create a new message.
  */
 export const CreateBundleRequestSchema: GenMessage<CreateBundleRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 35);
+  messageDesc(file_attesto_v1_proofstream, 38);
 
 /**
  * The response of ProofstreamService.CreateBundle.
@@ -1650,7 +1797,7 @@ export type CreateBundleResponse = Message<"attesto.v1.CreateBundleResponse"> & 
  * Use `create(CreateBundleResponseSchema)` to create a new message.
  */
 export const CreateBundleResponseSchema: GenMessage<CreateBundleResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 36);
+  messageDesc(file_attesto_v1_proofstream, 39);
 
 /**
  * A BundleShareLink lets anyone with its URL fetch one bundle without an API
@@ -1720,7 +1867,7 @@ export type BundleShareLink = Message<"attesto.v1.BundleShareLink"> & {
  * Use `create(BundleShareLinkSchema)` to create a new message.
  */
 export const BundleShareLinkSchema: GenMessage<BundleShareLink> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 37);
+  messageDesc(file_attesto_v1_proofstream, 40);
 
 /**
  * The request of ProofstreamService.CreateBundleShareLink.
@@ -1756,7 +1903,7 @@ export type CreateBundleShareLinkRequest = Message<"attesto.v1.CreateBundleShare
  * Use `create(CreateBundleShareLinkRequestSchema)` to create a new message.
  */
 export const CreateBundleShareLinkRequestSchema: GenMessage<CreateBundleShareLinkRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 38);
+  messageDesc(file_attesto_v1_proofstream, 41);
 
 /**
  * The response of ProofstreamService.CreateBundleShareLink.
@@ -1777,7 +1924,7 @@ export type CreateBundleShareLinkResponse = Message<"attesto.v1.CreateBundleShar
  * Use `create(CreateBundleShareLinkResponseSchema)` to create a new message.
  */
 export const CreateBundleShareLinkResponseSchema: GenMessage<CreateBundleShareLinkResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 39);
+  messageDesc(file_attesto_v1_proofstream, 42);
 
 /**
  * The request of ProofstreamService.RevokeBundleShareLink.
@@ -1798,7 +1945,7 @@ export type RevokeBundleShareLinkRequest = Message<"attesto.v1.RevokeBundleShare
  * Use `create(RevokeBundleShareLinkRequestSchema)` to create a new message.
  */
 export const RevokeBundleShareLinkRequestSchema: GenMessage<RevokeBundleShareLinkRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 40);
+  messageDesc(file_attesto_v1_proofstream, 43);
 
 /**
  * The response of ProofstreamService.RevokeBundleShareLink.
@@ -1819,7 +1966,7 @@ export type RevokeBundleShareLinkResponse = Message<"attesto.v1.RevokeBundleShar
  * Use `create(RevokeBundleShareLinkResponseSchema)` to create a new message.
  */
 export const RevokeBundleShareLinkResponseSchema: GenMessage<RevokeBundleShareLinkResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 41);
+  messageDesc(file_attesto_v1_proofstream, 44);
 
 /**
  * The request of ProofstreamService.GetBundle.
@@ -1840,7 +1987,7 @@ export type GetBundleRequest = Message<"attesto.v1.GetBundleRequest"> & {
  * Use `create(GetBundleRequestSchema)` to create a new message.
  */
 export const GetBundleRequestSchema: GenMessage<GetBundleRequest> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 42);
+  messageDesc(file_attesto_v1_proofstream, 45);
 
 /**
  * The response of ProofstreamService.GetBundle.
@@ -1861,7 +2008,7 @@ export type GetBundleResponse = Message<"attesto.v1.GetBundleResponse"> & {
  * Use `create(GetBundleResponseSchema)` to create a new message.
  */
 export const GetBundleResponseSchema: GenMessage<GetBundleResponse> = /*@__PURE__*/
-  messageDesc(file_attesto_v1_proofstream, 43);
+  messageDesc(file_attesto_v1_proofstream, 46);
 
 /**
  * ForkEvidenceKind says how two views of a stream's history conflict.
@@ -2151,6 +2298,23 @@ export const ProofstreamService: GenService<{
     methodKind: "unary";
     input: typeof CreateCheckpointRequestSchema;
     output: typeof CreateCheckpointResponseSchema;
+  },
+  /**
+   * Hands the stream's checkpoint signing to new keys (a new Ed25519 key,
+   * and a new ML-DSA-44 key when the stream has one). The new keys sign
+   * every checkpoint of a tree larger than the latest checkpoint at the
+   * rotation (`takes_over_after`); the first of them is signed by the old
+   * keys too, and the rotation statement (a signed note by the old and the
+   * new Ed25519 key) lets a verifier that pinned the old key follow to the
+   * new one. When the tree has grown past the latest checkpoint, that
+   * handover checkpoint is signed at once. Bundles carry the statements.
+   *
+   * @generated from rpc attesto.v1.ProofstreamService.RotateStreamKey
+   */
+  rotateStreamKey: {
+    methodKind: "unary";
+    input: typeof RotateStreamKeyRequestSchema;
+    output: typeof RotateStreamKeyResponseSchema;
   },
   /**
    * RFC 9162 section 2.1.3 inclusion proof of one leaf in the signed
