@@ -161,6 +161,29 @@ describe("attesto CLI, remote", () => {
     expect(JSON.parse(wrong.stdout)).toMatchObject({ valid: false });
   }, 240_000);
 
+  it("rotates a stream's key; stream get lists the history; a later bundle verifies with the original key", async () => {
+    const tenant = await newTenant(app.url);
+    const env = bare({ ATTESTO_URL: app.url, ATTESTO_API_KEY: tenant.key });
+    const ps = clientFor(ProofstreamService, app.url, tenant.key);
+    const { stream } = await ps.createStream({ name: "cli rotation" });
+    for (const ref of ["r-1", "r-2"]) await json(["stream", "append", stream!.id, "--type", "t.e", "--ref", ref], env);
+    await json(["stream", "checkpoint", stream!.id], env);
+    await json(["stream", "append", stream!.id, "--type", "t.e", "--ref", "r-3"], env);
+    const rotated = await json<{ verifierKeys: string[]; takesOverAfter: string; rotationStatement: string; handoverCheckpoint: { treeSize: string } }>(["stream", "rotate-key", stream!.id], env);
+    expect(rotated).toMatchObject({ takesOverAfter: "2", handoverCheckpoint: { treeSize: "3" } });
+    expect(rotated.rotationStatement).toContain("\nattesto key-rotation v1\n2\n");
+    const shown = await run(["stream", "get", stream!.id], env);
+    expect(shown.stdout).toContain(`verifier key: ${rotated.verifierKeys[0]}`);
+    expect(shown.stdout).toMatch(new RegExp(`key history:\\n  0\\ted25519\\tabove 0\\tretired\\t.*\\n  1\\ted25519\\tabove 2\\tcurrent\\t${rotated.verifierKeys[0]!.replace(/[+/]/g, "\\$&")}`));
+    const out = path.join(dir, "rotated-bundle.json");
+    const created = await run(["bundle", "create", stream!.id, "1", "3", "--wait", "--out", out], env);
+    expect(created.code, created.stderr).toBe(0);
+    const verified = await run(["verify", out, "--key", stream!.verifierKey], env);
+    expect(verified.code, verified.stdout).toBe(0);
+    expect(verified.stdout).toMatch(/✔ key_rotation: pass — 1 rotation statement leads from the pinned key/);
+    expect(verified.stdout).toContain("VALID");
+  }, 120_000);
+
   it("draws a progress bar for a bulk append on a terminal", async () => {
     const tenant = await newTenant(app.url);
     const { stream } = await clientFor(ProofstreamService, app.url, tenant.key).createStream({ name: "bar" });

@@ -7,6 +7,7 @@ import { sql } from "drizzle-orm";
 import { AppendEventRequestSchema, ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
 import { WebhookService } from "../gen/ts/attesto/v1/webhook_pb.js";
 import type { Attesto } from "../src/server/app.js";
+import { verifierKeyString } from "../src/verify/note.js";
 import { appendRequest } from "./support/proofstream.js";
 import { ADMIN_TOKEN, adminClient, clientFor, newTenant, startTestServer } from "./support/server.js";
 
@@ -430,6 +431,64 @@ describe("a verifier policy from anyone (VerifyBundle, POST /v2/verify): an unus
       const text = await res.text();
       expect(res.status, `${JSON.stringify(fields).slice(0, 80)}: ${text.slice(0, 200)}`).toBe(400);
       expect(text, JSON.stringify(fields).slice(0, 80)).toContain(field);
+    }
+  });
+});
+
+describe("stream key rotation: hostile ids and bundles", () => {
+  it("RotateStreamKey answers 400 naming stream_id for hostile ids, 404 for unknown ones, never a 5xx, and rotates nothing", async () => {
+    const { stream } = await client.createStream({ name: "rotation-hostile" });
+    const bodies = ["{}", '{"streamId":""}', '{"streamId":"str_\\u0000"}', `{"streamId":"${"x".repeat(5000)}"}`, '{"streamId":5}', "[]", '{"streamId":"str_../x"}', "{"];
+    for (const body of bodies) {
+      const res = await rpc("ProofstreamService/RotateStreamKey", body);
+      expect(res.status, `${body.slice(0, 40)}: ${res.body.slice(0, 200)}`).toBe(400);
+      if (body.startsWith('{"streamId"')) expect(res.body, body.slice(0, 40)).toContain("stream_id");
+    }
+    const unknown = await rpc("ProofstreamService/RotateStreamKey", '{"streamId":"str_01ARZ3NDEKTSV4RRFFQ69G5FAV"}');
+    expect(unknown.status).toBe(404);
+    const binary = await rpc("ProofstreamService/RotateStreamKey", new Uint8Array([0x0a, 0xff, 0xff]), { contentType: "application/proto" });
+    expect(binary.status).toBe(400);
+    const rows = await app.database.db.execute(sql`SELECT count(*)::int AS n FROM stream_keys WHERE stream_id = ${stream!.id}`);
+    expect(Number(rows[0]!.n)).toBe(1);
+  });
+
+  it("POST /v2/verify reports a bundle with hostile key_rotations (never a 5xx): format fails for what is not statements, key_rotation for forged ones", async () => {
+    const { stream } = await client.createStream({ name: "rotation-verify" });
+    await client.appendEvent(appendRequest(stream!.id, "v-1"));
+    const { bundle } = await client.createBundle({ streamId: stream!.id, fromSeqNo: 1n, toSeqNo: 1n });
+    let doc: Record<string, unknown> | undefined;
+    for (let i = 0; i < 200 && !doc; i++) {
+      const { bundle: b } = await client.getBundle({ bundleId: bundle!.id });
+      if (b!.bundleJson) doc = JSON.parse(b!.bundleJson) as Record<string, unknown>;
+      else await new Promise((r) => setTimeout(r, 50));
+    }
+    const cases: Array<[unknown, string]> = [
+      [{}, "format"],
+      [["x".repeat(9000)], "format"],
+      [Array.from({ length: 300 }, () => "a\n\n— x AAAA\n"), "format"],
+      [[5], "format"],
+      [["not a note"], "key_rotation"],
+      // A statement naming a key nobody holds, with a line that claims the pinned key's id.
+      [
+        [
+          `${stream!.origin}\nattesto key-rotation v1\n0\n${verifierKeyString(stream!.origin, randomBytes(32))}\n\n— ${stream!.origin} ${Buffer.concat([Buffer.from(stream!.verifierKey.split("+")[1]!, "hex"), randomBytes(64)]).toString("base64")}\n`,
+        ],
+        "key_rotation",
+      ],
+    ];
+    for (const [rotations, failing] of cases) {
+      const res = await fetch(`${app.url}/v2/verify?verifier_key=${encodeURIComponent(stream!.verifierKey)}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ ...doc, key_rotations: rotations }),
+      });
+      const text = await res.text();
+      expect(res.status, text.slice(0, 200)).toBeLessThan(500);
+      if (res.status === 200) {
+        const report = JSON.parse(text) as { valid: boolean; checks: Array<{ name: string; status: string }> };
+        expect(report.valid, text.slice(0, 600)).toBe(false);
+        expect(report.checks.find((c) => c.name === failing)?.status, JSON.stringify(rotations).slice(0, 60)).toBe("fail");
+      }
     }
   });
 });

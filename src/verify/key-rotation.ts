@@ -142,12 +142,12 @@ export function keyRotationCheck(checkpoint: { size: number }, rotations: readon
       key: pinned,
     };
   }
-  const statements = `${chain.followed} rotation statement${chain.followed === 1 ? "" : "s"}`;
+  const statements = chain.followed === 1 ? "1 rotation statement leads" : `${chain.followed} rotation statements lead`;
   return {
     check: {
       name,
       status: "pass",
-      detail: `${statements} lead from the pinned key ${label(pinned)} to ${label(chain.key)} (signing trees above ${chain.takesOverAfter}), each signed by the key before it and the key it names`,
+      detail: `${statements} from the pinned key ${label(pinned)} to ${label(chain.key)} (signing trees above ${chain.takesOverAfter}), each signed by the key before it and the key it names`,
     },
     key: chain.key,
   };

@@ -133,10 +133,13 @@ describe("isolation", () => {
       section: "isolation",
       check: `${methods.length} id-taking tenant RPCs (from the contract), tenant B's key on tenant A's ids`,
       measured: `${methods.length - wrong.length - unimplemented - emptyLists.length} NOT_FOUND, ${emptyLists.length} empty lists (${emptyLists.join(", ")}), ${unimplemented} UNIMPLEMENTED (service not built), ${wrong.length} other; A's tree ${before.treeSize} → ${after.treeSize}`,
-      ok: wrong.length === 0 && after.treeSize === before.treeSize && aStillUsable,
+      ok: wrong.length === 0 && after.treeSize === before.treeSize && after.verifierKey === before.verifierKey && aStillUsable,
     });
     expect(wrong).toEqual([]);
     expect(after.treeSize).toBe(before.treeSize);
+    // RotateStreamKey with B's key left A's keys as they were.
+    expect(after.verifierKey).toBe(before.verifierKey);
+    expect(after.keyHistory).toEqual(before.keyHistory);
     expect(aStillUsable).toBe(true);
   });
 });

@@ -11,6 +11,7 @@ import {
   EventSchema,
   ProofReceiptSchema,
   ProofReceiptStatus,
+  RotateStreamKeyResponseSchema,
   StreamSchema,
   type AppendEventRequest,
   type Stream,
@@ -48,6 +49,12 @@ const seqNoOf = (v: string) => {
   return BigInt(v);
 };
 
+/** After a rotation: each key with its generation and the tree size it signs above. */
+const keyHistoryText = (s: Stream) =>
+  s.keyHistory.length <= 1 + (s.mlDsa44VerifierKey ? 1 : 0)
+    ? ""
+    : `\nkey history:\n${s.keyHistory.map((k) => `  ${k.generation}\t${k.algorithm}\tabove ${k.takesOverAfter}\t${k.retiredAt ? "retired" : "current"}\t${k.verifierKey}`).join("\n")}`;
+
 const streamLine = (s: Stream) => `${s.id}\t${s.treeSize} events\tcheckpoint ${s.checkpointSize}\t${s.name}`;
 
 function registerStreamCommands(program: Command, io: CliIo): void {
@@ -83,7 +90,21 @@ function registerStreamCommands(program: Command, io: CliIo): void {
     .action(async (streamId: string) => {
       const { client } = await io.session("tenant");
       const { stream: s } = await client.proofstreams.getStream({ streamId });
-      io.output(jsonOf(StreamSchema, s), () => `${streamLine(s!)}\norigin: ${s!.origin}\nverifier key: ${s!.verifierKey}`);
+      io.output(jsonOf(StreamSchema, s), () => `${streamLine(s!)}\norigin: ${s!.origin}\nverifier key: ${s!.verifierKey}${keyHistoryText(s!)}`);
+    });
+
+  stream
+    .command("rotate-key <streamId>")
+    .description("rotate the stream's checkpoint keys: new keys sign the next checkpoints; prints the new verifier keys and the rotation statement (signed by the old and the new key)")
+    .action(async (streamId: string) => {
+      const { client } = await io.session("tenant");
+      const r = await client.proofstreams.rotateStreamKey({ streamId });
+      const handover = r.handoverCheckpoint ? `handover checkpoint (old and new keys): size ${r.handoverCheckpoint.treeSize}` : "handover checkpoint: the next one";
+      io.output(
+        jsonOf(RotateStreamKeyResponseSchema, r),
+        () =>
+          `new verifier key${r.verifierKeys.length === 1 ? "" : "s"}: ${r.verifierKeys.join("\n  ")}\ntakes over after tree size ${r.takesOverAfter}\n${handover}\nrotation statement:\n${r.rotationStatement}`,
+      );
     });
 
   stream
