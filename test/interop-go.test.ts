@@ -106,6 +106,28 @@ describe("golang.org/x/mod/sumdb accepts our checkpoints, proofs and tiles", () 
     expect(output).toContain("tiles ok: 700 entries");
   });
 
+  it("accepts a key rotation: the handover checkpoint with either key, the statement with both, and the later checkpoints with the new key", async () => {
+    const tenant = await newTenant(app.url);
+    const client = clientFor(ProofstreamService, app.url, tenant.key);
+    const { stream } = await client.createStream({ name: "go rotation" });
+    await Promise.all(["k-1", "k-2"].map((r) => client.appendEvent(appendRequest(stream!.id, r))));
+    await client.createCheckpoint({ streamId: stream!.id });
+    await client.appendEvent(appendRequest(stream!.id, "k-3"));
+    const rotated = await client.rotateStreamKey({ streamId: stream!.id });
+    const [oldKey, newKey] = [stream!.verifierKey, rotated.verifierKeys[0]!];
+    const handover = rotated.handoverCheckpoint!.note;
+    for (const verifierKey of [oldKey, newKey]) {
+      expect(await goVerify({ verifierKey, note: handover, statements: [{ note: rotated.rotationStatement, verifierKeys: [oldKey, newKey] }] })).toContain(`note ok: ${stream!.origin} size 3`);
+    }
+    await client.appendEvent(appendRequest(stream!.id, "k-4"));
+    const later = (await client.createCheckpoint({ streamId: stream!.id })).checkpoint!.note;
+    expect(await goVerify({ verifierKey: newKey, note: later })).toContain("size 4");
+    await expect(goVerify({ verifierKey: oldKey, note: later })).rejects.toThrow(/note.Open/);
+    // A statement with a changed body opens with neither key.
+    const altered = rotated.rotationStatement.replace("\n2\n", "\n1\n");
+    await expect(goVerify({ verifierKey: newKey, note: later, statements: [{ note: altered, verifierKeys: [oldKey] }] })).rejects.toThrow(/statement 0/);
+  });
+
   it("accepts the receipts AppendEvent answers with wait_for_proof (issue 31): each one's note and CheckRecord", async () => {
     const tenant = await newTenant(app.url);
     const client = clientFor(ProofstreamService, app.url, tenant.key);

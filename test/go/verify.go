@@ -37,6 +37,8 @@ type request struct {
 	Consistency []proof `json:"consistency"`
 	// C2SP tlog-proof texts (c2sp.org/tlog-proof@v1) whose extra is the leaf.
 	TlogProofs []string `json:"tlogProofs"`
+	// Signed notes that are not checkpoints (key rotation statements), each opened with every key given.
+	Statements []statement `json:"statements"`
 }
 
 func fail(format string, args ...interface{}) {
@@ -95,10 +97,34 @@ func (r tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 
 func (r tileReader) SaveTiles([]tlog.Tile, [][]byte) {}
 
+type statement struct {
+	Note         string   `json:"note"`
+	VerifierKeys []string `json:"verifierKeys"`
+}
+
+// checkStatement opens a note once per key: each key alone must verify it.
+func checkStatement(i int, s statement) {
+	for _, k := range s.VerifierKeys {
+		v, err := note.NewVerifier(k)
+		if err != nil {
+			fail("statement %d: verifier key: %v", i, err)
+		}
+		if _, err := note.Open([]byte(s.Note), note.VerifierList(v)); err != nil {
+			fail("statement %d: note.Open with %s: %v", i, v.Name(), err)
+		}
+	}
+}
+
 func main() {
 	var req request
 	if err := json.NewDecoder(os.Stdin).Decode(&req); err != nil {
 		fail("bad request: %v", err)
+	}
+	for i, s := range req.Statements {
+		checkStatement(i, s)
+	}
+	if len(req.Statements) > 0 {
+		fmt.Printf("statements ok: %d\n", len(req.Statements))
 	}
 	verifier, err := note.NewVerifier(req.VerifierKey)
 	if err != nil {
