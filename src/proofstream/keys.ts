@@ -119,6 +119,7 @@ export class StreamKeys {
             .from(streamKeyRotations)
             .where(and(eq(streamKeyRotations.streamId, stream.id), eq(streamKeyRotations.generation, g)))
         : [];
+    // Generation 0 as the current one: its unretired keys only, as they were read before rotations existed.
     const signersOf = (gen: number) =>
       rows
         .filter((r) => r.generation === gen && (gen !== g || g > 0 || r.retiredAt === null))
