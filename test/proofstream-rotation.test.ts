@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BundleStatus, ProofstreamService, type Stream } from "../gen/ts/attesto/v1/proofstream_pb.js";
@@ -15,11 +15,15 @@ import { waitFor } from "./support/webhooks.js";
 
 let app: Attesto;
 let client: ReturnType<typeof clientFor<typeof ProofstreamService>>;
+let tenantKey: string;
+/** One master key for both instances: each unseals the stream keys the other wrote. */
+const ENCRYPTION_KEY = randomBytes(32).toString("base64");
 
 beforeAll(async () => {
   // No periodic signing in the way: each test says when a checkpoint is made.
-  app = await startTestServer({ checkpointIntervalMs: 3_600_000, dbPoolSize: 6 });
-  client = clientFor(ProofstreamService, app.url, (await newTenant(app.url)).key);
+  app = await startTestServer({ checkpointIntervalMs: 3_600_000, dbPoolSize: 6, encryptionKey: ENCRYPTION_KEY });
+  tenantKey = (await newTenant(app.url)).key;
+  client = clientFor(ProofstreamService, app.url, tenantKey);
 });
 afterAll(() => app?.stop());
 
@@ -238,6 +242,27 @@ describe("stream key rotation", () => {
       expect(signedBy(checkpoint.note, all).sort(), `checkpoint ${size}`).toEqual(want.sort());
     }
     expect(seen).toBeGreaterThan(3);
+  });
+
+  it("a rotation on another instance stops this one's commit from signing with the keys it holds: the handover is still signed by both", async () => {
+    const other = await startTestServer({ checkpointIntervalMs: 3_600_000, dbPoolSize: 3, encryptionKey: ENCRYPTION_KEY });
+    try {
+      const { stream: s } = await client.createStream({ name: "two instances" });
+      // This instance signs the first receipt itself, then holds the keys and signs the next at commit.
+      await append(s!.id, ["i-1"], true);
+      await append(s!.id, ["i-2"], true);
+      const rotated = await clientFor(ProofstreamService, other.url, tenantKey).rotateStreamKey({ streamId: s!.id });
+      expect(rotated.takesOverAfter).toBe(2n);
+      const [k0, k1] = [s!.verifierKey, rotated.verifierKeys[0]!];
+      const [third] = await append(s!.id, ["i-3"], true);
+      expect(third!.proofReceipt!.checkpointTreeSize).toBe(3n);
+      const handover = (await client.getCheckpoint({ streamId: s!.id, treeSize: 3n })).checkpoint!;
+      expect(signedBy(handover.note, [k0, k1]).sort()).toEqual([k0, k1].sort());
+      await append(s!.id, ["i-4"], true);
+      expect(signedBy((await client.getCheckpoint({ streamId: s!.id, treeSize: 4n })).checkpoint!.note, [k0, k1])).toEqual([k1]);
+    } finally {
+      await other.stop();
+    }
   });
 
   it("another tenant's RotateStreamKey is NOT_FOUND and changes nothing of the owner's keys", async () => {
