@@ -218,8 +218,8 @@ describe("the JSON Schema (schemas/attesto.bundle.v1.schema.json)", () => {
   it("names exactly the fields a bundle has, entries and anchor receipts included", () => {
     const { bundle } = buildBundle({ size: 6, from: 2, to: 5, payloads: true, anchored: true });
     expect(Object.keys(bundle).sort()).toEqual([...schema.required].sort());
-    // The one optional field: the RFC 3161 token, when the checkpoint had one.
-    expect(Object.keys(schema.properties).sort()).toEqual([...schema.required, "timestamp_token"].sort());
+    // The optional fields: the RFC 3161 token, when the checkpoint had one; the key rotation statements, once the stream rotated.
+    expect(Object.keys(schema.properties).sort()).toEqual([...schema.required, "timestamp_token", "key_rotations"].sort());
     for (const entry of bundle.entries) {
       expect(schema.$defs.entry.required.every((k) => k in entry)).toBe(true);
       expect(Object.keys(entry).every((k) => k in schema.$defs.entry.properties)).toBe(true);
