@@ -119,10 +119,13 @@ export class StreamKeys {
             .from(streamKeyRotations)
             .where(and(eq(streamKeyRotations.streamId, stream.id), eq(streamKeyRotations.generation, g)))
         : [];
-    // Generation 0 as the current one: its unretired keys only, as they were read before rotations existed.
+    // A generation's keys by generation alone, retired or not: a read of the stream made just before a rotation
+    // committed still signs (and its compare-and-swap then fails). One key per algorithm, an unretired one first.
     const signersOf = (gen: number) =>
       rows
-        .filter((r) => r.generation === gen && (gen !== g || g > 0 || r.retiredAt === null))
+        .filter((r) => r.generation === gen)
+        .sort((a, b) => Number(a.retiredAt !== null) - Number(b.retiredAt !== null))
+        .filter((r, i, all) => all.findIndex((o) => o.algorithm === r.algorithm) === i)
         .sort((a, b) => a.algorithm - b.algorithm)
         .map((r) => this.signerOf(r, stream.origin));
     const current = signersOf(g);
