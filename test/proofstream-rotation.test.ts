@@ -1,5 +1,5 @@
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BundleStatus, ProofstreamService, type Stream } from "../gen/ts/attesto/v1/proofstream_pb.js";
 import { VerifierService } from "../gen/ts/attesto/v1/verifier_pb.js";
@@ -10,7 +10,7 @@ import { verifyDocument } from "../src/verify/document.js";
 import { formatKeyRotation, parseKeyRotation } from "../src/verify/key-rotation.js";
 import { keyId, openNote, parseCheckpoint, parseVerifierKey, splitNote, verifierKeyString } from "../src/verify/note.js";
 import { appendRequest } from "./support/proofstream.js";
-import { clientFor, newTenant, startTestServer } from "./support/server.js";
+import { clientFor, codeOf, newTenant, startTestServer } from "./support/server.js";
 import { waitFor } from "./support/webhooks.js";
 
 let app: Attesto;
@@ -49,14 +49,6 @@ async function bundleOf(streamId: string, fromSeqNo: bigint, toSeqNo: bigint): P
   );
   return { doc: JSON.parse(ready.bundleJson) as BundleDocument, json: ready.bundleJson };
 }
-
-const codeOf = async (p: Promise<unknown>) =>
-  ConnectError.from(
-    await p.then(
-      () => new Error("expected a failure"),
-      (e: unknown) => e,
-    ),
-  ).code;
 
 describe("stream key rotation", () => {
   let stream: Stream;

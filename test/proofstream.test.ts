@@ -8,7 +8,7 @@ import { verifyConsistency, verifyInclusion } from "../src/verify/merkle.js";
 import { formatCheckpoint, openNote, parseCheckpoint, parseVerifierKey, signNote } from "../src/proofstream/note.js";
 import type { Attesto } from "../src/server/app.js";
 import { appendRequest, referenceRoot, stolenSigner } from "./support/proofstream.js";
-import { clientFor, newTenant, startTestServer } from "./support/server.js";
+import { clientFor, codeOf, newTenant, startTestServer } from "./support/server.js";
 
 let app: Attesto;
 let tenant: Awaited<ReturnType<typeof newTenant>>;
@@ -20,14 +20,6 @@ beforeAll(async () => {
   client = clientFor(ProofstreamService, app.url, tenant.key);
 });
 afterAll(() => app?.stop());
-
-const codeOf = async (p: Promise<unknown>) =>
-  ConnectError.from(
-    await p.then(
-      () => new Error("expected a failure"),
-      (e: unknown) => e,
-    ),
-  ).code;
 
 async function allEvents(streamId: string) {
   const out = [];

@@ -1,11 +1,11 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toJsonString } from "@bufbuild/protobuf";
 import { GetStoreCredentialsResponseSchema, ListApiKeysResponseSchema } from "../gen/ts/attesto/admin/v1/admin_pb.js";
 import { Store } from "../gen/ts/attesto/v1/common_pb.js";
 import { TenantService } from "../gen/ts/attesto/v1/tenant_pb.js";
 import type { Attesto } from "../src/server/app.js";
-import { adminClient, clientFor, newTenant, startTestServer } from "./support/server.js";
+import { adminClient, clientFor, codeOf, newTenant, startTestServer } from "./support/server.js";
 
 let app: Attesto;
 let a: Awaited<ReturnType<typeof newTenant>>;
@@ -16,14 +16,6 @@ beforeAll(async () => {
   [a, b] = await Promise.all([newTenant(app.url, "tenant A"), newTenant(app.url, "tenant B")]);
 });
 afterAll(() => app?.stop());
-
-const codeOf = async (p: Promise<unknown>) =>
-  ConnectError.from(
-    await p.then(
-      () => new Error("expected a failure"),
-      (e: unknown) => e,
-    ),
-  ).code;
 
 describe("tenant isolation through every tenant-scoped RPC", () => {
   it("GetCurrentTenant answers with the key's own tenant only", async () => {

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { createClient, type Client } from "@connectrpc/connect";
+import { ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import type { DescService } from "@bufbuild/protobuf";
 import { inject } from "vitest";
@@ -12,6 +12,15 @@ import { createLogger } from "../../src/logger.js";
 import { startAttesto, type Attesto } from "../../src/server/app.js";
 
 export const ADMIN_TOKEN = "test-operator-token-0123456789";
+
+/** The Connect code a call failed with; a call that succeeds gives Unknown, which no test expects. */
+export const codeOf = async (p: Promise<unknown>) =>
+  ConnectError.from(
+    await p.then(
+      () => new Error("expected a failure"),
+      (e: unknown) => e,
+    ),
+  ).code;
 
 export async function tempDir(prefix = "attesto-test-"): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), prefix));
