@@ -72,7 +72,7 @@ export async function submitCheckpoint(
 ): Promise<SubmitResult> {
   const { db, tileCache } = deps;
   const stream = await getStreamRow(db, input.tenantId, input.streamId);
-  const { verifiers } = await StreamKeys.verifierKeys(db, stream.id, stream.origin);
+  const verifiers = await StreamKeys.noteVerifiers(db, stream.id, stream.origin);
   let body;
   try {
     const opened = openNote(input.note, verifiers);

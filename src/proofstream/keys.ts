@@ -108,17 +108,18 @@ export class StreamKeys {
       return cached.keys;
     }
     const g = stream.keyGeneration;
-    const rows = await db
-      .select()
-      .from(streamKeys)
-      .where(and(eq(streamKeys.streamId, stream.id), inArray(streamKeys.generation, g > 0 ? [g, g - 1] : [g])));
-    const [rotation] =
+    const [rows, [rotation]] = await Promise.all([
+      db
+        .select()
+        .from(streamKeys)
+        .where(and(eq(streamKeys.streamId, stream.id), inArray(streamKeys.generation, g > 0 ? [g, g - 1] : [g]))),
       g > 0
-        ? await db
+        ? db
             .select()
             .from(streamKeyRotations)
             .where(and(eq(streamKeyRotations.streamId, stream.id), eq(streamKeyRotations.generation, g)))
-        : [];
+        : Promise.resolve([]),
+    ]);
     // A generation's keys by generation alone, retired or not: a read of the stream made just before a rotation
     // committed still signs (and its compare-and-swap then fails). One key per algorithm, an unretired one first.
     const signersOf = (gen: number) =>
@@ -149,6 +150,16 @@ export class StreamKeys {
     return { name: origin, keyId: unsignedKeyId(r.keyId), type, privateKey };
   }
 
+  /** Every key row of a stream: oldest generation first, Ed25519 before ML-DSA-44 within one. */
+  static #rows(db: Db, streamId: string): Promise<KeyRow[]> {
+    return db.select().from(streamKeys).where(eq(streamKeys.streamId, streamId)).orderBy(asc(streamKeys.generation), asc(streamKeys.algorithm), asc(streamKeys.createdAt));
+  }
+
+  /** Note verifiers of every key the stream has had, current first: checkpoints signed by retired keys stay verifiable. */
+  static async noteVerifiers(db: Db, streamId: string, origin: string): Promise<NoteVerifier[]> {
+    return noteVerifiersOf(await StreamKeys.#rows(db, streamId), origin);
+  }
+
   /**
    * Verifier keys, current first; checkpoints signed by retired keys stay
    * verifiable. `current` and `previous` are the Ed25519 keys (the ones
@@ -160,8 +171,11 @@ export class StreamKeys {
     streamId: string,
     origin: string,
   ): Promise<{ current: string; previous: string[]; mlDsa44: string; verifiers: NoteVerifier[]; history: StreamKeyHistoryEntry[]; rotations: KeyRotationRecord[] }> {
-    const rows = await db.select().from(streamKeys).where(eq(streamKeys.streamId, streamId)).orderBy(asc(streamKeys.generation), asc(streamKeys.algorithm), asc(streamKeys.createdAt));
-    const rotations = await db.select().from(streamKeyRotations).where(eq(streamKeyRotations.streamId, streamId)).orderBy(asc(streamKeyRotations.generation));
+    // Two reads, one round trip: the pool runs them side by side.
+    const [rows, rotations] = await Promise.all([
+      StreamKeys.#rows(db, streamId),
+      db.select().from(streamKeyRotations).where(eq(streamKeyRotations.streamId, streamId)).orderBy(asc(streamKeyRotations.generation)),
+    ]);
     const toVkey = (r: KeyRow) => verifierKeyString(origin, r.publicKey, asType(r.algorithm));
     const current = rows.filter((r) => r.retiredAt === null);
     const ed = (r: KeyRow) => r.algorithm === SIG_ED25519;
@@ -170,15 +184,10 @@ export class StreamKeys {
       current: current.filter(ed).map(toVkey)[0] ?? "",
       previous: rows.filter((r) => r.retiredAt !== null && ed(r)).map(toVkey),
       mlDsa44: current.filter((r) => !ed(r)).map(toVkey)[0] ?? "",
-      verifiers: [...current, ...rows.filter((r) => r.retiredAt !== null).reverse()].map((r) => ({
-        name: origin,
-        keyId: unsignedKeyId(r.keyId),
-        publicKey: r.publicKey,
-        ...(ed(r) ? {} : { type: asType(r.algorithm) }),
-      })),
+      verifiers: noteVerifiersOf(rows, origin),
       history: rows.map((r) => ({
         verifierKey: toVkey(r),
-        algorithm: ed(r) ? "ed25519" : "ml-dsa-44",
+        algorithm: algorithmName(r.algorithm),
         generation: r.generation,
         takesOverAfter: rotationOf.get(r.generation)?.takesOverAfter ?? 0,
         createdAt: r.createdAt,
@@ -188,6 +197,20 @@ export class StreamKeys {
       rotations: rotations.map((r) => ({ generation: r.generation, takesOverAfter: r.takesOverAfter, statement: r.statement, createdAt: r.createdAt })),
     };
   }
+}
+
+/** The name a key's algorithm has in the key history. */
+export const algorithmName = (algorithm: number): StreamKeyHistoryEntry["algorithm"] => (algorithm === SIG_ED25519 ? "ed25519" : "ml-dsa-44");
+
+/** Current keys first, then retired ones newest first. */
+function noteVerifiersOf(rows: readonly KeyRow[], origin: string): NoteVerifier[] {
+  const retired = rows.filter((r) => r.retiredAt !== null).reverse();
+  return [...rows.filter((r) => r.retiredAt === null), ...retired].map((r) => ({
+    name: origin,
+    keyId: unsignedKeyId(r.keyId),
+    publicKey: r.publicKey,
+    ...(r.algorithm === SIG_ED25519 ? {} : { type: asType(r.algorithm) }),
+  }));
 }
 
 /** One key of a stream's history. */

@@ -8,9 +8,8 @@ import { AppError, notFound } from "../errors.js";
 import { newId } from "../ids.js";
 import { pageOf, pageWindow } from "../db/pagination.js";
 import { requireActiveTenant } from "../tenancy/module.js";
-import { newStreamKey, newStreamMlDsaKey, StreamKeys, type NewStreamKey, type StreamKeyHistoryEntry } from "./keys.js";
+import { algorithmName, newStreamKey, newStreamMlDsaKey, StreamKeys, type NewStreamKey, type StreamKeyHistoryEntry } from "./keys.js";
 import { checkKeyName, verifierKeyString } from "./note.js";
-import { SIG_ED25519 } from "../crypto/note-signing.js";
 
 export type StreamRow = typeof streams.$inferSelect;
 
@@ -98,7 +97,7 @@ const created = ({ row, keys }: NewStream, createdAt: Date): Stream => ({
   // The keys' rows take the statement's time (now() of one statement), which is the stream's.
   keyHistory: keys.map((k) => ({
     verifierKey: verifierKeyString(row.origin, k.publicKey, k.algorithm),
-    algorithm: k.algorithm === SIG_ED25519 ? "ed25519" : "ml-dsa-44",
+    algorithm: algorithmName(k.algorithm),
     generation: 0,
     takesOverAfter: 0,
     createdAt,
