@@ -107,10 +107,15 @@ describe("a chain that no longer holds a confirmed batch", () => {
     // The stream's receipt names a batch of the new chain once its checkpoint is anchored again. More than one
     // confirmed batch may exist by then (a checkpoint signed after the restart is anchored too), so the receipt
     // is what is waited for, and its batch must be one the new chain confirmed.
-    const receipt = await waitFor(async () => {
-      const answer = (await anchor.getAnchorReceipt({ streamId: stream!.id }).catch(() => ({ receipt: undefined }))).receipt;
-      return answer && answer.batchId !== first.id ? answer : undefined;
-    }, "the checkpoint anchored again", 60_000, 200);
+    const receipt = await waitFor(
+      async () => {
+        const answer = (await anchor.getAnchorReceipt({ streamId: stream!.id }).catch(() => ({ receipt: undefined }))).receipt;
+        return answer && answer.batchId !== first.id ? answer : undefined;
+      },
+      "the checkpoint anchored again",
+      60_000,
+      200,
+    );
     const confirmed = (await anchor.listBatches({ status: BatchStatus.CONFIRMED })).batches.map((b) => b.id);
     expect(confirmed).toContain(receipt.batchId);
     const client = createPublicClient({ transport: http(app.anchoring.chain!.rpcUrl) });

@@ -190,8 +190,10 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
     proofstreamsRef = proofstreams;
     // Witnessing: this deployment's checkpoints sent to its witnesses, and Attesto as a witness for others.
     const witnesses = new Witnesses({ db: database.db, jobs, logger, streams: proofstreams }, witnessSettings(config));
+    // The verifier threads: public documents, and the TSAs' tokens, off the event loop.
+    const verifier = await started(new Verifier(config.verifier), cleanups);
     // RFC 3161: each signed checkpoint's note timestamped by the configured TSAs, from a job.
-    const timestamps = new Timestamps({ jobs, logger, streams: proofstreams.timestamps }, timestampSettings(config));
+    const timestamps = new Timestamps({ jobs, logger, streams: proofstreams.timestamps, verifyToken: (token, expect) => verifier.verifyTimestampToken(token, expect) }, timestampSettings(config));
     for (const module of [requestIds, tenancy, webhooks, proofstreams, witnesses, timestamps]) {
       await module.start();
       cleanups.push(() => module.close());
@@ -219,7 +221,6 @@ export async function startAttesto(config: Config, logger: Logger, shared?: Shar
 
     const readinessChecks = { database: () => database.ping(), redis: async () => void (await redis.client.ping()) };
     const metrics = moduleMetrics(shared?.worker ?? 0, { rateLimits, audit, proofstreams, witnesses, timestamps, webhooks });
-    const verifier = await started(new Verifier(config.verifier), cleanups);
     const edgeModules = {
       jobs,
       tenancy,

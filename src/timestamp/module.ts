@@ -2,9 +2,9 @@ import type { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
 import type { TimestampSettings } from "./settings.js";
 import { tsaLabel } from "./settings.js";
-import { TimestampClient, type TimestampedStreams, type TsaStats } from "./tsa-client.js";
+import { TimestampClient, type TimestampedStreams, type TokenVerifier, type TsaStats } from "./tsa-client.js";
 
-export type { TimestampedStreams, TsaStats } from "./tsa-client.js";
+export type { TimestampedStreams, TokenVerifier, TsaStats } from "./tsa-client.js";
 
 /**
  * RFC 3161 timestamps of this deployment's checkpoints (issue 23, item 3):
@@ -16,7 +16,7 @@ export class Timestamps {
   readonly #client: TimestampClient;
 
   constructor(
-    private readonly deps: { jobs: JobRuntime; logger: Logger; streams: TimestampedStreams },
+    private readonly deps: { jobs: JobRuntime; logger: Logger; streams: TimestampedStreams; verifyToken?: TokenVerifier },
     private readonly settings: TimestampSettings,
   ) {
     this.#client = new TimestampClient(deps, settings);

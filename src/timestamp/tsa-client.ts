@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import type { Job } from "bullmq";
 import type { JobRuntime } from "../jobs/runtime.js";
 import type { Logger } from "../logger.js";
-import { TIMESTAMP_QUERY_CONTENT_TYPE, timestampRequest, tokenOfResponse, verifyTimestampToken } from "../verify/rfc3161.js";
+import { TIMESTAMP_QUERY_CONTENT_TYPE, timestampRequest, tokenOfResponse, verifyTimestampToken, type TimestampExpectation, type TimestampVerification } from "../verify/rfc3161.js";
 import { tsaLabel } from "./settings.js";
 
 export const TIMESTAMP_QUEUE = "timestamp";
@@ -15,6 +15,9 @@ export interface TimestampedStreams {
   latestForTimestamp(streamId: string): Promise<{ treeSize: number; logNote: string; timestamped: boolean } | undefined>;
   addTimestampToken(streamId: string, treeSize: number, token: Uint8Array, genTime: Date): Promise<boolean>;
 }
+
+/** Checks a token a TSA answered with (the verification library's verifyTimestampToken, wherever it runs). */
+export type TokenVerifier = (token: Uint8Array, expect: TimestampExpectation) => Promise<TimestampVerification>;
 
 /** One TSA's figures for /metrics. */
 export interface TsaStats {
@@ -58,7 +61,13 @@ export class TimestampClient {
   readonly #stats = new Map<string, TsaStats>();
 
   constructor(
-    private readonly deps: { jobs: JobRuntime; logger: Logger; streams: TimestampedStreams },
+    private readonly deps: {
+      jobs: JobRuntime;
+      logger: Logger;
+      streams: TimestampedStreams;
+      /** Where tokens are checked: the server passes its verifier threads; by default, in this thread. */
+      verifyToken?: TokenVerifier;
+    },
     private readonly settings: { tsaUrls: string[]; roots: Uint8Array[]; timeoutMs: number; attempts: number; backoffMs: number },
   ) {
     for (const url of settings.tsaUrls) this.#stats.set(url, { tsa: tsaLabel(url), tokens: 0, failures: 0, latencySecondsSum: 0, latencyCount: 0, down: 0 });
@@ -126,7 +135,7 @@ export class TimestampClient {
       if (res.status !== 200) throw new TsaFailure(`answered HTTP ${res.status}`);
       if (body.length > MAX_RESPONSE_BYTES) throw new TsaFailure(`answered ${body.length} bytes, more than a TimeStampResp`);
       const token = tokenOfResponse(body);
-      const verified = await verifyTimestampToken(token, { sha256, roots: this.settings.roots, nonce });
+      const verified = await (this.deps.verifyToken ?? verifyTimestampToken)(token, { sha256, roots: this.settings.roots, nonce });
       const failed = verified.checks.filter((c) => !c.ok);
       if (failed.length > 0)
         throw new TsaFailure(

@@ -1,8 +1,11 @@
+import { createHash, randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { auditPath, buildBundle } from "../../test/support/bundles.js";
+import { OpensslTsa } from "../../test/support/tsa.js";
 import { AppError } from "../errors.js";
 import { verifyDocument } from "../verify/document.js";
 import { leafBytesOf } from "../verify/leaf.js";
+import { certificatesFromPem, timestampRequest, tokenOfResponse, verifyTimestampToken } from "../verify/rfc3161.js";
 import { formatTlogProof } from "../verify/tlog-proof.js";
 import { Verifier, type VerifierSettings } from "./module.js";
 
@@ -83,4 +86,25 @@ describe("the verifier threads", () => {
     const results = await Promise.all([reasonOf(v.verify(big, {})), reasonOf(v.verify(big, {})), reasonOf(v.verify(big, {}))]);
     expect(results).toEqual(["verified", "verified", "SERVER_BUSY"]);
   });
+
+  it("check a TSA's token as the library does, good or not", async () => {
+    const tsa = await OpensslTsa.create();
+    try {
+      const roots = certificatesFromPem(await tsa.caPem());
+      const sha256 = new Uint8Array(createHash("sha256").update("a note").digest());
+      const nonce = new Uint8Array(randomBytes(8));
+      const token = tokenOfResponse(await tsa.reply(timestampRequest(sha256, nonce)));
+      const v = await started({ threads: 1, queue: 4, budgetMs: 10_000 });
+      const onThread = await v.verifyTimestampToken(token, { sha256, roots, nonce });
+      expect(onThread).toEqual(await verifyTimestampToken(token, { sha256, roots, nonce }));
+      expect(onThread.ok).toBe(true);
+      expect(onThread.genTime).toBeInstanceOf(Date);
+      const otherNonce = await v.verifyTimestampToken(token, { sha256, roots, nonce: new Uint8Array(randomBytes(8)) });
+      expect(otherNonce.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(["nonce"]);
+      const untrusted = await v.verifyTimestampToken(token, { sha256, roots: [], nonce });
+      expect(untrusted.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(["chain"]);
+    } finally {
+      tsa.close();
+    }
+  }, 60_000);
 });

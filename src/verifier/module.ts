@@ -4,7 +4,8 @@ import { Piscina } from "piscina";
 import { AppError, invalidArgument } from "../errors.js";
 import type { VerificationReport } from "../verify/bundle.js";
 import { readPolicy, type VerificationPolicy } from "../verify/policy.js";
-import type { VerifyTask } from "./worker.js";
+import type { TimestampExpectation, TimestampVerification } from "../verify/rfc3161.js";
+import type { TimestampTask, VerifyTask } from "./worker.js";
 
 /** How documents sent to the public verifier are run. */
 export interface VerifierSettings {
@@ -25,7 +26,7 @@ export interface VerifierSettings {
  * queue. The CLI and the /verify page call the library directly.
  */
 export class Verifier {
-  #pool: Piscina<VerifyTask, VerificationReport> | undefined;
+  #pool: Piscina<VerifyTask | TimestampTask, VerificationReport | TimestampVerification> | undefined;
   /** Documents on a thread or waiting for one (counted here: piscina's own queue limit lets tasks through while threads start). */
   #taken = 0;
 
@@ -58,7 +59,7 @@ export class Verifier {
     const signal = AbortSignal.timeout(this.settings.budgetMs);
     try {
       const transferList = typeof document === "string" ? [] : [document];
-      return await pool.run({ document, policy }, { signal, transferList });
+      return (await pool.run({ document, policy }, { signal, transferList })) as VerificationReport;
     } catch (err) {
       if (signal.aborted) {
         throw new AppError("unavailable", `the document was not verified within the server's budget of ${this.settings.budgetMs} ms; verify it offline (attesto verify)`, {
@@ -70,6 +71,17 @@ export class Verifier {
     } finally {
       this.#taken--;
     }
+  }
+
+  /**
+   * Checks an RFC 3161 token on a verifier thread (the TSA client's check of
+   * each token it receives): the server's own background work, so outside
+   * the public documents' queue bound and time budget.
+   */
+  async verifyTimestampToken(token: Uint8Array, expect: TimestampExpectation): Promise<TimestampVerification> {
+    const pool = this.#pool;
+    if (!pool) throw new AppError("unavailable", "the verifier is not running", { retryAfterSeconds: 1, reason: "SERVER_BUSY" });
+    return (await pool.run({ token, expect } satisfies TimestampTask, { name: "verifyTimestamp" })) as TimestampVerification;
   }
 
   async close(): Promise<void> {

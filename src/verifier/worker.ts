@@ -3,6 +3,7 @@ import { nodeSha256Into } from "../crypto/rfc9162.js";
 import type { VerificationReport } from "../verify/bundle.js";
 import { PUBLIC_JSON_LIMITS } from "../verify/json.js";
 import { verifyWithPolicy, type VerificationPolicy } from "../verify/policy.js";
+import { verifyTimestampToken, type TimestampExpectation, type TimestampVerification } from "../verify/rfc3161.js";
 
 /**
  * A verifier thread's task: one document from anyone, checked by the
@@ -34,4 +35,20 @@ if (process.platform === "linux") {
 export default function verify({ document, policy }: VerifyTask): Promise<VerificationReport> {
   const text = typeof document === "string" ? document : bodyDecoder.decode(document);
   return verifyWithPolicy(text, policy, { json: PUBLIC_JSON_LIMITS, sha256: nodeSha256Into });
+}
+
+/** A token a configured TSA just answered with, and what it must hold (the TSA client's check on receipt). */
+export interface TimestampTask {
+  token: Uint8Array;
+  expect: TimestampExpectation;
+}
+
+/**
+ * Checks a TSA's token on a verifier thread: parsing the CMS and walking the
+ * certificate path costs 5–30 ms of CPU per token, which on the event loop
+ * would stall every request the process answers meanwhile (one token per
+ * checkpoint, so per stream and second).
+ */
+export function verifyTimestamp({ token, expect }: TimestampTask): Promise<TimestampVerification> {
+  return verifyTimestampToken(token, expect);
 }
