@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { hash, timingSafeEqual } from "node:crypto";
 import { LRUCache } from "lru-cache";
 import type { Db } from "../db/db.js";
 import { AppError } from "../errors.js";
@@ -114,4 +114,4 @@ export class Authenticator {
   }
 }
 
-const sha256 = (s: string) => createHash("sha256").update(s, "utf8").digest();
+const sha256 = (s: string) => hash("sha256", s, "buffer");
