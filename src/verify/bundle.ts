@@ -1,6 +1,6 @@
 import { equalBytes, fromHex, hexEquals, ReusedUtf8, toHex, utf8 } from "./bytes.js";
 import { JsonBytes } from "./json-bytes.js";
-import { jcs, writeLeaf } from "./leaf.js";
+import { jcs, leafEnd, writeLeaf } from "./leaf.js";
 import { HASH_SIZE, leafHash, ProofError, ReusedSha256, rootFromInclusionProof, rootFromRangeProofFlat, type FlatLeafHashes, type Sha256Into } from "./merkle.js";
 import type { JsonLimits } from "./json.js";
 import { BUNDLE_FORMAT, readBundle, type AnchorReceipt, type BundleDocument } from "./bundle-document.js";
@@ -195,12 +195,13 @@ function leavesCheck(b: BundleDocument, hasher: Sha256Into): { check: Check; lea
   const text = new ReusedUtf8();
   const digest = new Uint8Array(HASH_SIZE);
   const hash = inPlace(hasher);
+  const end = leafEnd(b.stream_id);
   let payloads = 0;
   for (let i = 0; i < b.entries.length; i++) {
     const e = b.entries[i]!;
     // RFC 9162 leaf hash: SHA-256(0x00 || leaf bytes); the prefix byte stays at the buffer's start.
     out.reset(1);
-    writeLeaf(out, e, b.stream_id);
+    writeLeaf(out, e, end);
     out.buffer[0] = 0x00;
     hash.digestRangeInto(out.buffer, 0, out.at, leaves.bytes, i * HASH_SIZE);
     if (!hexEquals(leaves.bytes, i * HASH_SIZE, HASH_SIZE, e.leaf_hash)) {
