@@ -5,6 +5,7 @@ import type { ConfiguredDatabase } from "../db/open.js";
 import { createLogger } from "../logger.js";
 import type { Tenancy } from "../tenancy/module.js";
 import { localBroadcast } from "./broadcast.js";
+import { programOutput, type Output } from "./output.js";
 import { openSession, type RemoteSession } from "./remote.js";
 import { chooseTarget, requireServer, type CredentialKind, type TargetOptions } from "./target.js";
 
@@ -12,11 +13,7 @@ import { chooseTarget, requireServer, type CredentialKind, type TargetOptions } 
 // offline and starts without them.
 
 /** What every command group is given: the global options, how to print, and where a command runs. */
-export interface Cli {
-  /** --json: machine-readable output (and no progress bars). */
-  json(): boolean;
-  /** Prints a result: JSON with --json, else the human lines. */
-  output(value: unknown, human: () => string): void;
+export interface Cli extends Output {
   /**
    * Runs an operator command on a server when one is chosen (see target.ts),
    * else on the local database. Both forms print the same fields.
@@ -33,7 +30,7 @@ export interface Cli {
 }
 
 export function cliContext(program: Command): Cli {
-  const json = () => Boolean(program.opts().json);
+  const { json, output } = programOutput(program);
   const targetOptions = (): TargetOptions => program.opts<TargetOptions>();
 
   async function withDatabase<T>(run: (db: ConfiguredDatabase, config: Config) => Promise<T>): Promise<T> {
@@ -49,9 +46,7 @@ export function cliContext(program: Command): Cli {
 
   return {
     json,
-    output(value, human) {
-      process.stdout.write((json() ? JSON.stringify(value, null, 2) : human()) + "\n");
-    },
+    output,
     async onTarget(kind, local, remote) {
       const config = loadConfig();
       const target = await chooseTarget(targetOptions(), config);

@@ -1,3 +1,4 @@
+import { isLowerHex } from "./bytes.js";
 import { isObject } from "./json.js";
 import type { LeafRecord } from "./leaf.js";
 import { MAX_KEY_ROTATIONS } from "./key-rotation.js";
@@ -60,19 +61,8 @@ export const MAX_KEY_ROTATION_CHARS = 8 * 1024;
 /** A time-stamp token is a few kB (a signature and the TSA's certificates); base64 beyond this is not one. */
 export const MAX_TIMESTAMP_TOKEN_CHARS = 64 * 1024;
 
-/**
- * Whether `v` is 64 lowercase hex digits (a SHA-256 in hex): /^[0-9a-f]{64}$/
- * without a regular expression, which costs a bundle of 100,000 entries
- * (two hashes each) a fifth of a second more.
- */
-export function isHex64(v: unknown): v is string {
-  if (typeof v !== "string" || v.length !== 64) return false;
-  for (let i = 0; i < 64; i++) {
-    const c = v.charCodeAt(i);
-    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
-  }
-  return true;
-}
+/** Whether `v` is 64 lowercase hex digits (a SHA-256 in hex): /^[0-9a-f]{64}$/ without a regular expression, which costs a bundle of 100,000 entries (two hashes each) a fifth of a second more. */
+export const isHex64 = (v: unknown): v is string => typeof v === "string" && isLowerHex(v, 64);
 /**
  * Receipts a bundle may carry (one checkpoint is anchored once per batch,
  * on a few chains at most) and hashes in one audit path (a batch of 2^53
@@ -107,9 +97,11 @@ export function readBundle(value: unknown): { bundle: BundleDocument } | { probl
     const e: unknown = b.entries[i];
     if (!isObject(e)) return { problem: `entries[${i}] must be an object` };
     if (!isCount(e.seq_no, 1)) return { problem: `entries[${i}].seq_no must be a positive integer` };
-    for (const field of ["source_ref", "event_type", "occurred_at", "received_at"] as const) {
-      if (typeof e[field] !== "string") return { problem: `entries[${i}].${field} must be a string` };
-    }
+    // Each field by name: a loop over their names costs an array and four keyed reads per entry.
+    if (typeof e.source_ref !== "string") return { problem: `entries[${i}].source_ref must be a string` };
+    if (typeof e.event_type !== "string") return { problem: `entries[${i}].event_type must be a string` };
+    if (typeof e.occurred_at !== "string") return { problem: `entries[${i}].occurred_at must be a string` };
+    if (typeof e.received_at !== "string") return { problem: `entries[${i}].received_at must be a string` };
     if (!isHex64(e.payload_sha256)) return { problem: `entries[${i}].payload_sha256 must be 64 lowercase hex digits` };
     if (!isHex64(e.leaf_hash)) return { problem: `entries[${i}].leaf_hash must be 64 lowercase hex digits` };
     if ("tlog_proof" in e && typeof e.tlog_proof !== "string") return { problem: `entries[${i}].tlog_proof must be a string` };

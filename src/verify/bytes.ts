@@ -50,6 +50,21 @@ const HEX_VALUE = (() => {
   return table;
 })();
 
+/**
+ * Whether `text` is `length` lowercase hex digits. One table lookup per
+ * character, no branch on which: a bundle of 100,000 entries holds 200,000
+ * such hashes, and a range check per character costs twice as much.
+ */
+export function isLowerHex(text: string, length: number): boolean {
+  if (text.length !== length) return false;
+  let bad = 0;
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(i);
+    bad |= c < 128 ? HEX_VALUE[c]! : 255;
+  }
+  return bad !== 255;
+}
+
 /** Lowercase hex only; undefined for anything else. One pass, no substrings (bundles hold millions of hashes). */
 export function fromHex(hex: string): Uint8Array | undefined {
   if (hex.length % 2 !== 0) return undefined;

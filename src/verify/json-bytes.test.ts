@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { fromUtf8, utf8 } from "./bytes.js";
 import { JsonBytes } from "./json-bytes.js";
-import { jcs, leafBytesOf, writeLeaf, type LeafRecord } from "./leaf.js";
+import { jcs, leafBytesOf, leafEnd, writeLeaf, type LeafRecord } from "./leaf.js";
 
 /** The bytes of one written text (and whether it met a lone surrogate), from byte `at`. */
 function written(write: (out: JsonBytes) => boolean | void, at = 0): { ok: boolean; bytes: Uint8Array; loneSurrogate: boolean } {
@@ -126,7 +126,7 @@ describe("writeLeaf", () => {
   it("writes leafBytesOf's bytes (non-ASCII, escapes and lone surrogates included) after the caller's prefix", () => {
     fc.assert(
       fc.property(record, ({ stream_id, ...fields }: LeafRecord) => {
-        const w = written((out) => writeLeaf(out, fields, stream_id), 1);
+        const w = written((out) => writeLeaf(out, fields, leafEnd(stream_id)), 1);
         expect(w.bytes).toEqual(leafBytesOf({ stream_id, ...fields }));
       }),
       { numRuns: 2000 },
@@ -135,6 +135,6 @@ describe("writeLeaf", () => {
 
   it("refuses a seq_no that is not a safe integer, as leafText does", () => {
     const fields = { seq_no: 1.5, source_ref: "r", event_type: "t", occurred_at: "o", received_at: "r", payload_sha256: "p" };
-    expect(() => written((out) => writeLeaf(out, fields, "s"))).toThrow(/seq_no must be an integer/);
+    expect(() => written((out) => writeLeaf(out, fields, leafEnd("s")))).toThrow(/seq_no must be an integer/);
   });
 });

@@ -1,7 +1,7 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import canonicalize from "canonicalize";
 import { toHex, utf8 } from "./bytes.js";
-import type { JsonBytes } from "./json-bytes.js";
+import { JsonBytes } from "./json-bytes.js";
 import { readJsonObject } from "./json.js";
 
 /**
@@ -59,11 +59,23 @@ const [OPEN, OCCURRED_AT, PAYLOAD_SHA256, RECEIVED_AT, SEQ_NO, SOURCE_REF, STREA
 ];
 
 /**
- * leafBytesOf of the fields and `streamId`, written into `out` from its `at`,
- * with no record, string or array per leaf: the bundle verifier's form (the
- * spec holds the two to the same bytes).
+ * The end of every leaf of one stream, `,"stream_id":"<id>","v":1}`, in
+ * UTF-8: a bundle's entries share it, so writeLeaf is given it written once.
  */
-export function writeLeaf(out: JsonBytes, r: Omit<LeafRecord, "stream_id">, streamId: string): void {
+export function leafEnd(streamId: string): Uint8Array {
+  const out = new JsonBytes();
+  out.raw(STREAM_ID);
+  out.string(streamId);
+  out.raw(CLOSE);
+  return out.buffer.slice(0, out.at);
+}
+
+/**
+ * leafBytesOf of the fields and the stream whose leafEnd `end` is, written
+ * into `out` from its `at`, with no record, string or array per leaf: the
+ * bundle verifier's form (the spec holds the two to the same bytes).
+ */
+export function writeLeaf(out: JsonBytes, r: Omit<LeafRecord, "stream_id">, end: Uint8Array): void {
   if (!Number.isSafeInteger(r.seq_no)) throw new CanonicalizationError("seq_no must be an integer");
   out.raw(OPEN);
   out.string(r.event_type);
@@ -77,9 +89,7 @@ export function writeLeaf(out: JsonBytes, r: Omit<LeafRecord, "stream_id">, stre
   out.number(r.seq_no);
   out.raw(SOURCE_REF);
   out.string(r.source_ref);
-  out.raw(STREAM_ID);
-  out.string(streamId);
-  out.raw(CLOSE);
+  out.raw(end);
 }
 
 /** Hex SHA-256 of the payload's JCS form. */
