@@ -10,7 +10,7 @@ export async function ingestGitLab(deps: IngressDeps, id: string, req: IngressRe
   const legacy = c.settings.gitlab?.tokenMode === "legacy_token";
   const signed = { id: req.header("webhook-id"), timestamp: req.header("webhook-timestamp"), signature: req.header("webhook-signature") };
   // By the secret's form: a retired legacy token (hex) is checked as the token it was.
-  authenticate(deps.stats, c, (secrets) =>
+  authenticate(deps.stats, c, req, (secrets) =>
     secrets[0]?.startsWith(SIGNING_TOKEN_PREFIX) ? verifyStandardWebhook(secrets, signed, req.body, nowSeconds()) : verifyGitLabToken(secrets, req.header("x-gitlab-token")),
   );
   let body: Record<string, unknown>;

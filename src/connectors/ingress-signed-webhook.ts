@@ -7,6 +7,6 @@ import type { IngressRequest, IngressResult } from "./types.js";
 export async function ingestSignedWebhook(deps: IngressDeps, id: string, req: IngressRequest): Promise<IngressResult> {
   const c = await deps.live.of(id, "signed_webhook");
   const headers = { timestamp: req.header("x-attesto-connector-timestamp"), signature: req.header("x-attesto-connector-signature") };
-  authenticate(deps.stats, c, (secrets) => verifySignedWebhook(secrets, headers, req.body, nowSeconds()));
+  authenticate(deps.stats, c, req, (secrets) => verifySignedWebhook(secrets, headers, req.body, nowSeconds()));
   return commit(deps, c, () => signedWebhookEvent(req.body));
 }

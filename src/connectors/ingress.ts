@@ -4,7 +4,7 @@ import type { LiveConnector, LiveConnectors } from "./live.js";
 import type { NormalizedEvent } from "./normalize.js";
 import type { SignatureVerdict } from "./signatures.js";
 import type { ConnectorStats } from "./stats.js";
-import type { ConnectorStreams, IngressResult } from "./types.js";
+import type { ConnectorStreams, IngressRequest, IngressResult } from "./types.js";
 
 /** What every kind's ingress works with. */
 export interface IngressDeps {
@@ -29,9 +29,12 @@ export const nowSeconds = () => Math.floor(Date.now() / 1000);
  * timestamp (the sender's clock, or a replay of a delivery someone saw) is
  * named as the last failure, without the status.
  */
-export function authenticate(stats: ConnectorStats, c: LiveConnector, verify: (secrets: readonly string[]) => SignatureVerdict): void {
+export function authenticate(stats: ConnectorStats, c: LiveConnector, req: Pick<IngressRequest, "authenticated">, verify: (secrets: readonly string[]) => SignatureVerdict): void {
   const verdict = verify(c.secrets);
-  if (verdict === "ok") return;
+  if (verdict === "ok") {
+    req.authenticated?.();
+    return;
+  }
   if (verdict === "stale_timestamp") stats.record(c.id, { kind: "unauthenticated", reason: "TIMESTAMP_STALE" });
   else if (c.retiredSecret !== undefined && verify([c.retiredSecret]) === "ok") stats.record(c.id, { kind: "auth_failed", reason: "SECRET_RETIRED" });
   else stats.record(c.id, { kind: "unauthenticated" });

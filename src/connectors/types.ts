@@ -72,6 +72,12 @@ export interface IngressRequest {
   /** Lower-case header names. */
   header: (name: string) => string | undefined;
   body: Buffer;
+  /**
+   * Called once the delivery's signature verified, before it is committed:
+   * from then on the request is the connector's tenant's, and the edge may
+   * stop counting it as a public (unauthenticated) one.
+   */
+  authenticated?: () => void;
 }
 
 /** What an ingress request ended in, for the edge to answer. */

@@ -1,5 +1,6 @@
 import type { Context, Hono } from "hono";
 import { receiptJson, type Connectors, type IngressRequest, type IngressResult } from "../connectors/module.js";
+import { leavePublicShare } from "../contract/public-share.js";
 import { invalidArgument, unknownField } from "../errors.js";
 import type { Tenancy } from "../tenancy/module.js";
 import { jsonObject } from "./webhooks.js";
@@ -16,7 +17,9 @@ export interface ConnectorRouteDeps {
 /** The raw request for the domain: signatures are checked over these exact bytes, before any parsing. */
 async function ingressRequest(c: Context): Promise<IngressRequest> {
   const body = Buffer.from(await c.req.arrayBuffer());
-  return { header: (name) => c.req.header(name), body };
+  // A verified delivery stops holding one of the process's few public places while it commits.
+  const incoming = (c.env as { incoming?: object } | undefined)?.incoming;
+  return { header: (name) => c.req.header(name), body, authenticated: () => leavePublicShare(incoming) };
 }
 
 /**

@@ -1,5 +1,7 @@
+import { EventEmitter } from "node:events";
 import { afterEach, describe, expect, it } from "vitest";
 import { listenDual, type DualServer } from "./listener.js";
+import { leavePublicShare } from "../contract/public-share.js";
 import { isPublicRoute, loopUtilizationAbove, withPublicGate } from "./public-gate.js";
 
 let server: DualServer | undefined;
@@ -66,6 +68,80 @@ describe("the public-route gate", () => {
     while (held.length < 2) await new Promise((r) => setTimeout(r, 5));
     for (const release of held.splice(0)) release();
     expect((await Promise.all([...first, queued])).map((r) => r.status)).toEqual([200, 200, 200]);
+  });
+
+  it("gives a place back when the edge says the caller authenticated, once: the answer's end does not free a second", () => {
+    // Requests and answers as the gate sees them (it admits synchronously), so what was let in is known at each step.
+    const request = (url: string) => Object.assign(new EventEmitter(), { url, method: "POST", headers: {} as Record<string, string> });
+    const answer = () => Object.assign(new EventEmitter(), { headersSent: false, writableEnded: false });
+    const admitted: string[] = [];
+    const gate = withPublicGate(
+      (req) => {
+        admitted.push(req.url!);
+        // The connector delivery's signature verified: the rest of its work is its tenant's.
+        if (req.url!.startsWith("/v2/connectors/")) leavePublicShare(req);
+      },
+      { concurrency: 1, queue: 4, queueWaitMs: 60_000, cpuMsPerSecond: 0, maxLoopUtilization: 1 },
+    ) as unknown as (req: ReturnType<typeof request>, res: ReturnType<typeof answer>) => void;
+    const [verified, next, queued] = [answer(), answer(), answer()];
+    gate(request("/v2/connectors/signed-webhooks/con_1/events"), verified);
+    // Its place is free while it still runs: the next public request is let in at once, the one after waits.
+    gate(request("/v2/verify"), next);
+    gate(request("/attesto.v1.VerifierService/VerifyBundle"), queued);
+    expect(admitted).toEqual(["/v2/connectors/signed-webhooks/con_1/events", "/v2/verify"]);
+    // The verified delivery's answer ends: its place was given back already, so nothing more is let in.
+    verified.emit("close");
+    expect(admitted).toHaveLength(2);
+    next.emit("close");
+    expect(admitted).toEqual(["/v2/connectors/signed-webhooks/con_1/events", "/v2/verify", "/attesto.v1.VerifierService/VerifyBundle"]);
+    queued.emit("close");
+    // A request the gate never saw has no place to give back.
+    expect(() => leavePublicShare(request("/v2/verify"))).not.toThrow();
+  });
+
+  it("refunds an authenticated request's charge to the CPU budget: verified deliveries do not use up the anonymous callers' share", () => {
+    const request = (url: string) => Object.assign(new EventEmitter(), { url, method: "POST", headers: {} as Record<string, string> });
+    const answer = () => Object.assign(new EventEmitter(), { headersSent: false, writableEnded: false });
+    const admitted: string[] = [];
+    // 3 ms a second, 1 ms a request (no body), a clock that stands still: three requests' worth, no refill.
+    const gate = withPublicGate(
+      (req) => {
+        admitted.push(req.url!);
+        if (req.url!.startsWith("/v2/connectors/")) leavePublicShare(req);
+      },
+      { concurrency: 10, queue: 10, queueWaitMs: 60_000, cpuMsPerSecond: 3, maxLoopUtilization: 1 },
+      () => false,
+      () => 0,
+    ) as unknown as (req: ReturnType<typeof request>, res: ReturnType<typeof answer>) => void;
+    const answers = Array.from({ length: 8 }, answer);
+    for (let i = 0; i < 4; i++) gate(request(`/v2/connectors/github/con_${i}/events`), answers[i]!);
+    // Each verified delivery gave its charge back: the budget is whole for anonymous callers.
+    gate(request("/v2/verify"), answers[4]!);
+    gate(request("/v2/verify?again"), answers[5]!);
+    expect(admitted).toHaveLength(6);
+    gate(request("/v2/verify?third"), answers[6]!);
+    gate(request("/v2/verify?fourth"), answers[7]!);
+    // Three anonymous requests spent the three ms; the fourth waits for a refill that this clock never gives.
+    expect(admitted.filter((u) => u.startsWith("/v2/verify"))).toEqual(["/v2/verify", "/v2/verify?again", "/v2/verify?third"]);
+    // The waiting one leaves when its caller goes: nothing stays queued.
+    for (const a of answers) a.emit("close");
+  });
+
+  it("lets connector deliveries start while the event loop is busy (their signature check is cheap), and holds back the other public routes", () => {
+    const request = (url: string) => Object.assign(new EventEmitter(), { url, method: "POST", headers: {} as Record<string, string> });
+    const answer = () => Object.assign(new EventEmitter(), { headersSent: false, writableEnded: false });
+    const admitted: string[] = [];
+    const gate = withPublicGate(
+      (req) => void admitted.push(req.url!),
+      { concurrency: 10, queue: 10, queueWaitMs: 60_000, cpuMsPerSecond: 0, maxLoopUtilization: 0.7 },
+      () => true,
+    ) as unknown as (req: ReturnType<typeof request>, res: ReturnType<typeof answer>) => void;
+    const answers = Array.from({ length: 3 }, answer);
+    gate(request("/v2/connectors/signed-webhooks/con_1/events"), answers[0]!);
+    gate(request("/v2/connectors/gitlab/con_2/events"), answers[1]!);
+    gate(request("/v2/verify"), answers[2]!);
+    expect(admitted).toEqual(["/v2/connectors/signed-webhooks/con_1/events", "/v2/connectors/gitlab/con_2/events"]);
+    for (const a of answers) a.emit("close");
   });
 
   it("refuses a queued request that waited queueWaitMs", async () => {

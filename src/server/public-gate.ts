@@ -1,6 +1,7 @@
 import type http from "node:http";
 import { performance } from "node:perf_hooks";
 import { errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { holdPublicPlace } from "../contract/public-share.js";
 import { AppError } from "../errors.js";
 import { httpErrorBody } from "../http/errors.js";
 import { toConnectError } from "../rpc/errors.js";
@@ -27,6 +28,18 @@ const PUBLIC_ROUTES = [
 const PUBLIC_ROUTE = new RegExp(PUBLIC_ROUTES.map((route) => `(?:${route.source})`).join("|"));
 
 export const isPublicRoute = (path: string) => PUBLIC_ROUTE.test(path);
+
+/**
+ * Connector ingress: refused or let through by a signature over the raw
+ * body (an HMAC or a token compare, a few ms per MB at worst), and a
+ * delivery that verifies gives its place and charge back at once
+ * (leavePublicShare). Such requests are not held back while the event loop
+ * is busy: under load that would hold back the tenants' own providers,
+ * whose verified deliveries are most of the load. Their unauthenticated
+ * part stays within the concurrency and the CPU budget like every public
+ * request's.
+ */
+const SIGNED_INGRESS = /^\/v2\/connectors\/[^/]+\/[^/]+\/events$/;
 
 /** The read paths a tenant's key may also use: with a key, the request is the tenant's (its rate limits apply), not the public's. */
 const KEYED_READS = /^\/(?:proofstreams|bundles)\//;
@@ -97,20 +110,20 @@ export function withPublicGate(next: RequestListener, limits: PublicRouteLimits,
   let tokens = limits.cpuMsPerSecond;
   let refilledAt = now();
   let wake: NodeJS.Timeout | undefined;
-  const waiting: Array<{ admit: () => void }> = [];
+  const waiting: Array<{ admit: () => void; waitsForLoop: boolean }> = [];
   const refill = () => {
     const at = now();
     tokens = Math.min(limits.cpuMsPerSecond, tokens + ((at - refilledAt) / 1000) * limits.cpuMsPerSecond);
     refilledAt = at;
   };
-  const mayRun = () => {
-    if (inProgress >= limits.concurrency || loopBusy()) return false;
+  const mayRun = (waitsForLoop: boolean) => {
+    if (inProgress >= limits.concurrency || (waitsForLoop && loopBusy())) return false;
     if (limits.cpuMsPerSecond <= 0) return true;
     refill();
     return tokens > 0;
   };
   const admitWaiting = () => {
-    while (waiting.length > 0 && mayRun()) waiting.shift()!.admit();
+    while (waiting.length > 0 && mayRun(waiting[0]!.waitsForLoop)) waiting.shift()!.admit();
     // Out of budget with requests waiting: look again when it has refilled (a release looks too).
     if (waiting.length > 0 && inProgress < limits.concurrency && wake === undefined) {
       const refillMs = limits.cpuMsPerSecond > 0 && tokens <= 0 ? Math.ceil((-tokens / limits.cpuMsPerSecond) * 1000) + 1 : 0;
@@ -133,15 +146,31 @@ export function withPublicGate(next: RequestListener, limits: PublicRouteLimits,
     const path = query < 0 ? url : url.slice(0, query);
     if (req.method === "OPTIONS" || !isPublicRoute(path) || (req.headers.authorization !== undefined && KEYED_READS.test(path))) return next(req, res);
     const cost = publicRequestCostMs(req);
+    const waitsForLoop = !SIGNED_INGRESS.test(path);
     const run = () => {
       inProgress++;
       tokens -= cost;
-      res.once("close", release);
+      // The place is given back when the answer is done, or earlier by the edge once the caller has
+      // authenticated (leavePublicShare: a connector delivery whose signature verified).
+      let held = true;
+      const leave = () => {
+        if (!held) return;
+        held = false;
+        release();
+      };
+      res.once("close", leave);
+      // Authenticated, the request is no longer the public's: its place and its charge go back
+      // (what it cost so far, reading the body and checking a signature, is what a tenant's costs).
+      holdPublicPlace(req, () => {
+        if (limits.cpuMsPerSecond > 0) tokens = Math.min(limits.cpuMsPerSecond, tokens + cost);
+        leave();
+      });
       next(req, res);
     };
-    if (waiting.length === 0 && mayRun()) return run();
+    if (waiting.length === 0 && mayRun(waitsForLoop)) return run();
     if (waiting.length >= limits.queue) return refuse(req, res, path);
     const entry = {
+      waitsForLoop,
       admit: () => {
         clearTimeout(timer);
         res.off("close", leave);
