@@ -21,6 +21,8 @@ import * as zlib from "node:zlib";
  *   Quality 5 is 80 times cheaper for 1–3 % more bytes.
  */
 export const SYNC_MAX_BYTES = 32 * 1024;
+/** The smallest answer compressed (the servers' compressMinBytes). */
+export const COMPRESS_MIN_BYTES = 4 * 1024;
 export const BROTLI_QUALITY = 5;
 
 const gzipAsync = promisify(zlib.gzip);
