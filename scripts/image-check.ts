@@ -382,12 +382,17 @@ async function main(): Promise<void> {
         secret,
       );
       await signedCheckpoint(fromSource.url, secret, stream.id, stream.verifierKey, 1, [fromSource]);
+      // Public verification runs on worker threads, which load the sources through the same hooks (no tsx here).
+      const { tlogProof } = await rpc<{ tlogProof: string }>(fromSource.url, "attesto.v1.ProofstreamService/GetInclusionProof", { streamId: stream.id, seqNo: "1" }, secret);
+      const verified = await fetch(`${fromSource.url}/v2/verify?verifier_key=${encodeURIComponent(stream.verifierKey)}`, { method: "POST", body: tlogProof, signal: AbortSignal.timeout(20_000) });
+      const report = (await verified.json()) as { valid?: boolean };
+      if (verified.status !== 200 || report.valid !== true) throw new Error(`POST /v2/verify of the event's tlog-proof: HTTP ${verified.status} ${JSON.stringify(report).slice(0, 300)}`);
       // The verify page is bundled from source by esbuild (a production dependency for this); the API reference viewer is not installed.
       const page = await get(`${fromSource.url}/verify/verify.js`);
       if (page.status !== 200 || page.text.length < 10_000) throw new Error(`GET /verify/verify.js: HTTP ${page.status}, ${page.text.length} bytes`);
       const reference = await get(`${fromSource.url}/docs/api`);
       if (reference.status !== 200 || !reference.text.includes("/openapi.json")) throw new Error(`GET /docs/api: HTTP ${reference.status}`);
-      return { value: undefined, detail: `tree size 1 signed and verified; /verify/verify.js ${page.text.length} bytes; /docs/api links /openapi.json` };
+      return { value: undefined, detail: `tree size 1 signed and verified; POST /v2/verify valid (verifier thread); /verify/verify.js ${page.text.length} bytes; /docs/api links /openapi.json` };
     });
 
     await step("source: stop (SIGTERM)", async () => {

@@ -92,14 +92,19 @@ export class Verifier {
 
 /**
  * The thread's script: the compiled worker.js beside this file (dist/), or,
- * run from source, worker.ts loaded through tsx (which a process started
- * with `--import tsx` passes on to its threads by itself).
+ * run from source, worker.ts. A process started with `--import tsx` passes
+ * tsx on to its threads by itself; otherwise (`node bin/attesto.js` without
+ * dist/, as a production install runs, where tsx is not installed, and the
+ * test runner) the thread loads the same hooks the CLI runs the sources
+ * with (bin/source-hooks.js): Node's hooks are per thread, and its type
+ * stripping alone cannot resolve the sources' `.js` specifiers.
  */
 function workerScript(): { filename: string; execArgv?: string[] } {
   const compiled = new URL("./worker.js", import.meta.url);
   if (existsSync(fileURLToPath(compiled))) return { filename: compiled.href };
   const source = new URL("./worker.ts", import.meta.url).href;
-  return process.execArgv.includes("tsx") ? { filename: source } : { filename: source, execArgv: [...process.execArgv, "--import", "tsx"] };
+  if (process.execArgv.includes("tsx")) return { filename: source };
+  return { filename: source, execArgv: [...process.execArgv, "--import", new URL("../../bin/source-hooks.js", import.meta.url).href] };
 }
 
 const busy = () => new AppError("unavailable", "every verifier thread is taken; retry shortly", { retryAfterSeconds: 1, reason: "SERVER_BUSY" });
