@@ -1,4 +1,5 @@
 import { setPriority } from "node:os";
+import { nodeSha256Into } from "../crypto/rfc9162.js";
 import type { VerificationReport } from "../verify/bundle.js";
 import { PUBLIC_JSON_LIMITS } from "../verify/json.js";
 import { verifyWithPolicy, type VerificationPolicy } from "../verify/policy.js";
@@ -33,8 +34,7 @@ if (process.platform === "linux") {
 
 export default function verify({ document, policy }: VerifyTask): Promise<VerificationReport> {
   const text = typeof document === "string" ? document : bodyDecoder.decode(document);
-  // The library's own SHA-256 (src/verify/sha256.ts): for its many small messages, faster than a node:crypto call each.
-  return verifyWithPolicy(text, policy, { json: PUBLIC_JSON_LIMITS });
+  return verifyWithPolicy(text, policy, { json: PUBLIC_JSON_LIMITS, sha256: nodeSha256Into });
 }
 
 /** A token a configured TSA just answered with, and what it must hold (the TSA client's check on receipt). */

@@ -48,9 +48,9 @@ export interface VerifyOptions {
   /** Limits on a bundle's JSON beyond depth 64 (a server verifying documents from anyone sets PUBLIC_JSON_LIMITS). */
   json?: JsonLimits;
   /**
-   * The SHA-256 a bundle's leaves, payloads and tree (and a tlog-proof's leaf) are hashed with; by default the library's
-   * own (ReusedSha256: pure JavaScript, the same in every runtime, and on these short messages faster than node:crypto's,
-   * whose cost per call exceeds the hashing). Another may be passed (node:crypto's): the bytes are the same whichever it is.
+   * The SHA-256 a bundle's leaves, payloads and tree (and a tlog-proof's leaf) are hashed with; by default one reused state
+   * of noble's (ReusedSha256: pure JavaScript, the same in every runtime). A Node caller passes node:crypto's, which is
+   * native and faster (both CLIs and the server do): the bytes are the same whichever it is.
    */
   sha256?: Sha256Into;
 }

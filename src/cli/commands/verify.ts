@@ -40,11 +40,11 @@ export function registerVerifyCommands(program: Command, io: Output): void {
         requireAnchor: opts.requireAnchor === true,
       };
       // Loaded only here (pkijs reads RFC 3161 tokens): every other command starts without it.
-      const { readPolicy, verifyWithPolicy } = await import("../../verify/policy.js");
+      const [{ readPolicy, verifyWithPolicy }, { nodeSha256Into }] = await Promise.all([import("../../verify/policy.js"), import("../../crypto/rfc9162.js")]);
       const reading = readPolicy({ ...policy, pinnedKey: undefined });
       if ("field" in reading) throw new Error(`${CLI_FLAG_OF_FIELD[reading.field]}: ${reading.problem}`);
-      // The library's own SHA-256 (VerifyOptions.sha256 unset): on a bundle's short messages it is faster than node:crypto's.
-      let report = await verifyWithPolicy(text, policy);
+      // node:crypto's SHA-256 (OpenSSL) for the hot loops: in Node, faster than the library's pure-JavaScript default.
+      let report = await verifyWithPolicy(text, policy, { sha256: nodeSha256Into });
       if (opts.rpc && report.kind === "bundle" && report.anchors > 0) {
         const rpc = opts.rpc;
         if (!/^https?:\/\//.test(rpc)) throw new Error(`--rpc: ${rpc} is not an http(s) URL`);
