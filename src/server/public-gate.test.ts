@@ -10,6 +10,32 @@ afterEach(async () => {
   server = undefined;
 });
 
+/**
+ * The gate driven with requests and answers as it sees them (it admits synchronously, so what was let
+ * in is known at each step); connector deliveries say they authenticated, as the ingress edge does
+ * once a signature verifies. `admitted` lists the URLs let in, in order.
+ */
+function syncGate(limits: Parameters<typeof withPublicGate>[1], loopBusy = () => false, now = () => 0) {
+  const admitted: string[] = [];
+  const listener = withPublicGate(
+    (req) => {
+      admitted.push(req.url!);
+      if (req.url!.startsWith("/v2/connectors/")) leavePublicShare(req);
+    },
+    limits,
+    loopBusy,
+    now,
+  ) as unknown as (req: EventEmitter, res: EventEmitter) => void;
+  const request = (url: string) => Object.assign(new EventEmitter(), { url, method: "POST", headers: {} as Record<string, string> });
+  /** Sends a request; its answer, whose "close" ends it. */
+  const send = (url: string) => {
+    const answer = Object.assign(new EventEmitter(), { headersSent: false, writableEnded: false });
+    listener(request(url), answer);
+    return answer;
+  };
+  return { admitted, send, request };
+}
+
 describe("the public-route gate", () => {
   it("names the unauthenticated routes only", () => {
     for (const path of [
@@ -71,23 +97,11 @@ describe("the public-route gate", () => {
   });
 
   it("gives a place back when the edge says the caller authenticated, once: the answer's end does not free a second", () => {
-    // Requests and answers as the gate sees them (it admits synchronously), so what was let in is known at each step.
-    const request = (url: string) => Object.assign(new EventEmitter(), { url, method: "POST", headers: {} as Record<string, string> });
-    const answer = () => Object.assign(new EventEmitter(), { headersSent: false, writableEnded: false });
-    const admitted: string[] = [];
-    const gate = withPublicGate(
-      (req) => {
-        admitted.push(req.url!);
-        // The connector delivery's signature verified: the rest of its work is its tenant's.
-        if (req.url!.startsWith("/v2/connectors/")) leavePublicShare(req);
-      },
-      { concurrency: 1, queue: 4, queueWaitMs: 60_000, cpuMsPerSecond: 0, maxLoopUtilization: 1 },
-    ) as unknown as (req: ReturnType<typeof request>, res: ReturnType<typeof answer>) => void;
-    const [verified, next, queued] = [answer(), answer(), answer()];
-    gate(request("/v2/connectors/signed-webhooks/con_1/events"), verified);
+    const { admitted, send, request } = syncGate({ concurrency: 1, queue: 4, queueWaitMs: 60_000, cpuMsPerSecond: 0, maxLoopUtilization: 1 });
+    const verified = send("/v2/connectors/signed-webhooks/con_1/events");
     // Its place is free while it still runs: the next public request is let in at once, the one after waits.
-    gate(request("/v2/verify"), next);
-    gate(request("/attesto.v1.VerifierService/VerifyBundle"), queued);
+    const next = send("/v2/verify");
+    const queued = send("/attesto.v1.VerifierService/VerifyBundle");
     expect(admitted).toEqual(["/v2/connectors/signed-webhooks/con_1/events", "/v2/verify"]);
     // The verified delivery's answer ends: its place was given back already, so nothing more is let in.
     verified.emit("close");
@@ -100,27 +114,13 @@ describe("the public-route gate", () => {
   });
 
   it("refunds an authenticated request's charge to the CPU budget: verified deliveries do not use up the anonymous callers' share", () => {
-    const request = (url: string) => Object.assign(new EventEmitter(), { url, method: "POST", headers: {} as Record<string, string> });
-    const answer = () => Object.assign(new EventEmitter(), { headersSent: false, writableEnded: false });
-    const admitted: string[] = [];
     // 3 ms a second, 1 ms a request (no body), a clock that stands still: three requests' worth, no refill.
-    const gate = withPublicGate(
-      (req) => {
-        admitted.push(req.url!);
-        if (req.url!.startsWith("/v2/connectors/")) leavePublicShare(req);
-      },
-      { concurrency: 10, queue: 10, queueWaitMs: 60_000, cpuMsPerSecond: 3, maxLoopUtilization: 1 },
-      () => false,
-      () => 0,
-    ) as unknown as (req: ReturnType<typeof request>, res: ReturnType<typeof answer>) => void;
-    const answers = Array.from({ length: 8 }, answer);
-    for (let i = 0; i < 4; i++) gate(request(`/v2/connectors/github/con_${i}/events`), answers[i]!);
+    const { admitted, send } = syncGate({ concurrency: 10, queue: 10, queueWaitMs: 60_000, cpuMsPerSecond: 3, maxLoopUtilization: 1 });
+    const answers = [0, 1, 2, 3].map((i) => send(`/v2/connectors/github/con_${i}/events`));
     // Each verified delivery gave its charge back: the budget is whole for anonymous callers.
-    gate(request("/v2/verify"), answers[4]!);
-    gate(request("/v2/verify?again"), answers[5]!);
+    answers.push(send("/v2/verify"), send("/v2/verify?again"));
     expect(admitted).toHaveLength(6);
-    gate(request("/v2/verify?third"), answers[6]!);
-    gate(request("/v2/verify?fourth"), answers[7]!);
+    answers.push(send("/v2/verify?third"), send("/v2/verify?fourth"));
     // Three anonymous requests spent the three ms; the fourth waits for a refill that this clock never gives.
     expect(admitted.filter((u) => u.startsWith("/v2/verify"))).toEqual(["/v2/verify", "/v2/verify?again", "/v2/verify?third"]);
     // The waiting one leaves when its caller goes: nothing stays queued.
@@ -128,18 +128,8 @@ describe("the public-route gate", () => {
   });
 
   it("lets connector deliveries start while the event loop is busy (their signature check is cheap), and holds back the other public routes", () => {
-    const request = (url: string) => Object.assign(new EventEmitter(), { url, method: "POST", headers: {} as Record<string, string> });
-    const answer = () => Object.assign(new EventEmitter(), { headersSent: false, writableEnded: false });
-    const admitted: string[] = [];
-    const gate = withPublicGate(
-      (req) => void admitted.push(req.url!),
-      { concurrency: 10, queue: 10, queueWaitMs: 60_000, cpuMsPerSecond: 0, maxLoopUtilization: 0.7 },
-      () => true,
-    ) as unknown as (req: ReturnType<typeof request>, res: ReturnType<typeof answer>) => void;
-    const answers = Array.from({ length: 3 }, answer);
-    gate(request("/v2/connectors/signed-webhooks/con_1/events"), answers[0]!);
-    gate(request("/v2/connectors/gitlab/con_2/events"), answers[1]!);
-    gate(request("/v2/verify"), answers[2]!);
+    const { admitted, send } = syncGate({ concurrency: 10, queue: 10, queueWaitMs: 60_000, cpuMsPerSecond: 0, maxLoopUtilization: 0.7 }, () => true);
+    const answers = [send("/v2/connectors/signed-webhooks/con_1/events"), send("/v2/connectors/gitlab/con_2/events"), send("/v2/verify")];
     expect(admitted).toEqual(["/v2/connectors/signed-webhooks/con_1/events", "/v2/connectors/gitlab/con_2/events"]);
     for (const a of answers) a.emit("close");
   });
