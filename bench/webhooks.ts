@@ -24,13 +24,19 @@
 //                              BENCH_CPU_PROFILE=file.cpuprofile (V8 profile of this process
 //                              while the last round's worker drains, nothing else)
 //
+// Beside the rate, each drain's CPU per delivery: this process's, the
+// Postgres backends' of the run's database (/proc, Linux and a local
+// Postgres only) and Redis's (INFO cpu, the whole server). On a machine
+// shared with other work the rate moves with their load; the CPU a delivery
+// costs moves much less, so a change is judged by both.
+//
 import { spawn } from "node:child_process";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { Session } from "node:inspector/promises";
 import { randomBytes } from "node:crypto";
 import os from "node:os";
 import readline from "node:readline";
-import { and, count, eq } from "drizzle-orm";
+import { and, count, eq, sql } from "drizzle-orm";
 import { Redis } from "ioredis";
 import postgres from "postgres";
 import { Agent } from "undici";
@@ -122,6 +128,26 @@ async function succeeded(app: Attesto, tenantId: string): Promise<number> {
 
 type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 
+/** CPU (µs) used so far by each Postgres backend of the run's database; empty when /proc cannot tell (another host or OS). */
+async function backendCpu(app: Attesto): Promise<Map<number, number>> {
+  const rows = (await app.database.db.execute<{ pid: number }>(sql`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)) as unknown as Array<{ pid: number }>;
+  const used = new Map<number, number>();
+  for (const { pid } of rows) {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined);
+    // utime and stime, fields 14 and 15, in clock ticks (USER_HZ, 100 on Linux); the name (field 2) may hold spaces.
+    const fields = stat?.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (fields) used.set(pid, (Number(fields[11]) + Number(fields[12])) * 10_000);
+  }
+  return used;
+}
+
+/** CPU (µs) Redis used so far, the whole server. */
+async function redisCpu(redis: Redis): Promise<number> {
+  const info = await redis.info("cpu");
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, "m").exec(info)?.[1] ?? 0);
+  return (field("used_cpu_user") + field("used_cpu_sys")) * 1e6;
+}
+
 /**
  * Waits until `n` deliveries of the tenant are recorded as succeeded: first
  * for the receiver to have got `received` requests (an event, no query), then
@@ -171,6 +197,7 @@ async function main() {
     ATTESTO_DEV_TENANT: "false",
     LOG_LEVEL: "error",
   };
+  const redis = new Redis(redisUrl);
   const apps: Attesto[] = [];
   const start = async (role: "api" | "worker" | "all", concurrency?: number) => {
     const extra = concurrency === undefined ? {} : { ATTESTO_WEBHOOK_CONCURRENCY: String(concurrency) };
@@ -205,12 +232,14 @@ async function main() {
     await until(all, tenant.id, recorded, receiver, sent);
     await stopLast();
 
-    const rounds: Array<{ base: number; delivery: Map<number, number>; cpu: Map<number, number> }> = [];
+    const rounds: Array<{ base: number; delivery: Map<number, number>; cpu: Map<number, number>; pg: Map<number, number>; redis: Map<number, number> }> = [];
     for (let round = 0; round < ROUNDS; round++) {
       const base = await baseline(receiver.port, sample, DELIVERIES, defaultConcurrency);
       sent += DELIVERIES;
       const delivery = new Map<number, number>();
       const cpu = new Map<number, number>();
+      const pg = new Map<number, number>();
+      const redisUsed = new Map<number, number>();
       for (const concurrency of concurrencies) {
         // A backlog of N jobs, then a worker.
         const waitingBefore = await api.webhooks.engine.queue.getWaitingCount();
@@ -224,6 +253,7 @@ async function main() {
         }
         const started = performance.now();
         const cpuBefore = process.cpuUsage();
+        const [pgBefore, redisBefore] = await Promise.all([backendCpu(api), redisCpu(redis)]);
         const worker = await start("worker", concurrency);
         sent += DELIVERIES;
         recorded += DELIVERIES;
@@ -231,6 +261,10 @@ async function main() {
         delivery.set(concurrency, DELIVERIES / ((performance.now() - started) / 1000));
         const used = process.cpuUsage(cpuBefore);
         cpu.set(concurrency, (used.user + used.system) / DELIVERIES);
+        // The worker's backends started with it: the CPU of their start-up counts too (a few ms in all).
+        const [pgAfter, redisAfter] = await Promise.all([backendCpu(worker), redisCpu(redis)]);
+        pg.set(concurrency, [...pgAfter].reduce((sum, [pid, us]) => sum + us - (pgBefore.get(pid) ?? 0), 0) / DELIVERIES);
+        redisUsed.set(concurrency, (redisAfter - redisBefore) / DELIVERIES);
         if (profiling) {
           const { profile } = await profiling.post("Profiler.stop");
           await writeFile(process.env.BENCH_CPU_PROFILE!.replace(/(\.cpuprofile)?$/, `-${concurrency}.cpuprofile`), JSON.stringify(profile));
@@ -238,8 +272,10 @@ async function main() {
         }
         await stopLast();
       }
-      rounds.push({ base, delivery, cpu });
-      process.stderr.write(`round ${round + 1}: baseline ${base.toFixed(0)}/s; ${[...delivery].map(([c, d]) => `concurrency ${c}: ${d.toFixed(0)}/s`).join("; ")}\n`);
+      rounds.push({ base, delivery, cpu, pg, redis: redisUsed });
+      process.stderr.write(
+        `round ${round + 1}: baseline ${base.toFixed(0)}/s; ${[...delivery].map(([c, d]) => `concurrency ${c}: ${d.toFixed(0)}/s (CPU µs per delivery: this process ${cpu.get(c)!.toFixed(0)}, Postgres ${pg.get(c)!.toFixed(0)}, Redis ${redisUsed.get(c)!.toFixed(0)})`).join("; ")}\n`,
+      );
     }
     await stopLast();
 
@@ -269,7 +305,7 @@ async function main() {
       const rates = rounds.map((r) => r.delivery.get(concurrency)!);
       const rate = median(rates);
       out.push(
-        `delivery     backlog drained by a worker, concurrency ${String(concurrency).padStart(4)}: median ${rate.toFixed(0).padStart(6)} deliveries/s = ${median(ratios).toFixed(2)} × baseline (rounds: ${ratios.map((r) => r.toFixed(2)).join(", ")}), ${median(rounds.map((r) => r.cpu.get(concurrency)!)).toFixed(0)} µs of this process's CPU per delivery; ≥ ${TARGET}/s: ${rate >= TARGET ? "met" : "NOT met"}`,
+        `delivery     backlog drained by a worker, concurrency ${String(concurrency).padStart(4)}: median ${rate.toFixed(0).padStart(6)} deliveries/s = ${median(ratios).toFixed(2)} × baseline (rounds: ${ratios.map((r) => r.toFixed(2)).join(", ")}), CPU per delivery ${median(rounds.map((r) => r.cpu.get(concurrency)!)).toFixed(0)} µs this process + ${median(rounds.map((r) => r.pg.get(concurrency)!)).toFixed(0)} µs Postgres + ${median(rounds.map((r) => r.redis.get(concurrency)!)).toFixed(0)} µs Redis; ≥ ${TARGET}/s: ${rate >= TARGET ? "met" : "NOT met"}`,
       );
     }
     out.push(
@@ -283,7 +319,6 @@ async function main() {
     await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await admin.end();
     // The run's queues, jobs and schedulers.
-    const redis = new Redis(redisUrl);
     let cursor = "0";
     do {
       const [next, keys] = await redis.scan(cursor, "MATCH", `${name}:*`, "COUNT", 1000);
