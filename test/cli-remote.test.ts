@@ -21,7 +21,9 @@ let receiver: Receiver;
 let dir: string;
 
 beforeAll(async () => {
-  app = await startTestServer({ dbPoolSize: 4, checkpointIntervalMs: 60_000, webhookAllowLoopback: true });
+  // No periodic checkpoint within the file's run: the tests sign with `stream checkpoint` and expect
+  // exactly those (a periodic one between an append and `rotate-key` moves the takeover size).
+  app = await startTestServer({ dbPoolSize: 4, checkpointIntervalMs: 3_600_000, webhookAllowLoopback: true });
   receiver = await Receiver.start();
   dir = await tempDir("attesto-cli-remote-");
 });
