@@ -56,23 +56,29 @@ export async function spawnNode(args: string[], env: NodeJS.ProcessEnv, ready: R
   throw new Error(`${args.join(" ")} exited early: ${stderr}`);
 }
 
+/** A process's parent and CPU seconds (user + system) so far, from /proc/<pid>/stat; undefined when it is gone (or not Linux). */
+export function procStat(pid: number): { ppid: number; cpu: number } | undefined {
+  const ticks = 100; // USER_HZ: the unit of /proc/<pid>/stat's times on Linux
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name may hold spaces: the fields after it start past its closing parenthesis.
+    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return { ppid: Number(fields[1]), cpu: (Number(fields[11]) + Number(fields[12])) / ticks };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * CPU seconds (user + system) used so far by a process and every process
  * below it (`serve --workers N` forks its workers), from /proc: Linux only.
  */
 export function treeCpuSeconds(pid: number): number {
-  const ticks = 100; // USER_HZ: the unit of /proc/<pid>/stat's times on Linux
   const stats = new Map<number, { ppid: number; cpu: number }>();
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      const text = readFileSync(`/proc/${entry}/stat`, "utf8");
-      // The command name may hold spaces: the fields after it start past its closing parenthesis.
-      const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-      stats.set(Number(entry), { ppid: Number(fields[1]), cpu: (Number(fields[11]) + Number(fields[12])) / ticks });
-    } catch {
-      // gone meanwhile
-    }
+    const stat = procStat(Number(entry));
+    if (stat) stats.set(Number(entry), stat);
   }
   let total = 0;
   const below = [pid];

@@ -31,7 +31,7 @@
 // costs moves much less, so a change is judged by both.
 //
 import { spawn } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { Session } from "node:inspector/promises";
 import { randomBytes } from "node:crypto";
 import os from "node:os";
@@ -45,6 +45,7 @@ import { createLogger } from "../src/logger.js";
 import { startAttesto, type Attesto } from "../src/server/app.js";
 import { createTenant } from "../src/tenancy/tenants.js";
 import { webhookDeliveries } from "../src/webhooks/schema.js";
+import { procStat } from "./lib.js";
 
 const DELIVERIES = Number(process.env.BENCH_DELIVERIES ?? 20_000);
 const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
@@ -133,10 +134,8 @@ async function backendCpu(app: Attesto): Promise<Map<number, number>> {
   const rows = (await app.database.db.execute<{ pid: number }>(sql`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)) as unknown as Array<{ pid: number }>;
   const used = new Map<number, number>();
   for (const { pid } of rows) {
-    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined);
-    // utime and stime, fields 14 and 15, in clock ticks (USER_HZ, 100 on Linux); the name (field 2) may hold spaces.
-    const fields = stat?.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (fields) used.set(pid, (Number(fields[11]) + Number(fields[12])) * 10_000);
+    const stat = procStat(pid);
+    if (stat) used.set(pid, stat.cpu * 1e6);
   }
   return used;
 }

@@ -8,28 +8,6 @@ import { toConnectError } from "../rpc/errors.js";
 import type { RequestListener } from "./listener.js";
 
 /**
- * The routes anyone may call without a key: public verification (the HTTP
- * route and the RPC), store notifications and connector ingress (their
- * callers authenticate by signature, which costs the server before it can
- * refuse), the tile read path and bundle downloads (public when tiles are),
- * and shared bundles (the token in a header is the only credential).
- */
-const PUBLIC_ROUTES = [
-  /^\/v2\/verify$/,
-  /^\/attesto\.v1\.VerifierService\//,
-  /^\/v1\/(?:store-notifications|webhooks)\/(?:apple|google)\/[^/]+$/,
-  /^\/v2\/connectors\/[^/]+\/[^/]+\/events$/,
-  /^\/proofstreams\//,
-  /^\/bundles\/[^/]+\/download$/,
-  /^\/v1\/shared-bundle$/,
-];
-
-// One alternation: every request of the process is tested against it.
-const PUBLIC_ROUTE = new RegExp(PUBLIC_ROUTES.map((route) => `(?:${route.source})`).join("|"));
-
-export const isPublicRoute = (path: string) => PUBLIC_ROUTE.test(path);
-
-/**
  * Connector ingress: refused or let through by a signature over the raw
  * body (an HMAC or a token compare, a few ms per MB at worst), and a
  * delivery that verifies gives its place and charge back at once
@@ -40,6 +18,28 @@ export const isPublicRoute = (path: string) => PUBLIC_ROUTE.test(path);
  * request's.
  */
 const SIGNED_INGRESS = /^\/v2\/connectors\/[^/]+\/[^/]+\/events$/;
+
+/**
+ * The routes anyone may call without a key: public verification (the HTTP
+ * route and the RPC), store notifications and connector ingress (their
+ * callers authenticate by signature, which costs the server before it can
+ * refuse), the tile read path and bundle downloads (public when tiles are),
+ * and shared bundles (the token in a header is the only credential).
+ */
+const PUBLIC_ROUTES = [
+  /^\/v2\/verify$/,
+  /^\/attesto\.v1\.VerifierService\//,
+  /^\/v1\/(?:store-notifications|webhooks)\/(?:apple|google)\/[^/]+$/,
+  SIGNED_INGRESS,
+  /^\/proofstreams\//,
+  /^\/bundles\/[^/]+\/download$/,
+  /^\/v1\/shared-bundle$/,
+];
+
+// One alternation: every request of the process is tested against it.
+const PUBLIC_ROUTE = new RegExp(PUBLIC_ROUTES.map((route) => `(?:${route.source})`).join("|"));
+
+export const isPublicRoute = (path: string) => PUBLIC_ROUTE.test(path);
 
 /** The read paths a tenant's key may also use: with a key, the request is the tenant's (its rate limits apply), not the public's. */
 const KEYED_READS = /^\/(?:proofstreams|bundles)\//;
@@ -110,20 +110,20 @@ export function withPublicGate(next: RequestListener, limits: PublicRouteLimits,
   let tokens = limits.cpuMsPerSecond;
   let refilledAt = now();
   let wake: NodeJS.Timeout | undefined;
-  const waiting: Array<{ admit: () => void; waitsForLoop: boolean }> = [];
+  const waiting: Array<{ admit: () => void; signedIngress: boolean }> = [];
   const refill = () => {
     const at = now();
     tokens = Math.min(limits.cpuMsPerSecond, tokens + ((at - refilledAt) / 1000) * limits.cpuMsPerSecond);
     refilledAt = at;
   };
-  const mayRun = (waitsForLoop: boolean) => {
-    if (inProgress >= limits.concurrency || (waitsForLoop && loopBusy())) return false;
+  const mayRun = (signedIngress: boolean) => {
+    if (inProgress >= limits.concurrency || (!signedIngress && loopBusy())) return false;
     if (limits.cpuMsPerSecond <= 0) return true;
     refill();
     return tokens > 0;
   };
   const admitWaiting = () => {
-    while (waiting.length > 0 && mayRun(waiting[0]!.waitsForLoop)) waiting.shift()!.admit();
+    while (waiting.length > 0 && mayRun(waiting[0]!.signedIngress)) waiting.shift()!.admit();
     // Out of budget with requests waiting: look again when it has refilled (a release looks too).
     if (waiting.length > 0 && inProgress < limits.concurrency && wake === undefined) {
       const refillMs = limits.cpuMsPerSecond > 0 && tokens <= 0 ? Math.ceil((-tokens / limits.cpuMsPerSecond) * 1000) + 1 : 0;
@@ -146,7 +146,7 @@ export function withPublicGate(next: RequestListener, limits: PublicRouteLimits,
     const path = query < 0 ? url : url.slice(0, query);
     if (req.method === "OPTIONS" || !isPublicRoute(path) || (req.headers.authorization !== undefined && KEYED_READS.test(path))) return next(req, res);
     const cost = publicRequestCostMs(req);
-    const waitsForLoop = !SIGNED_INGRESS.test(path);
+    const signedIngress = SIGNED_INGRESS.test(path);
     const run = () => {
       inProgress++;
       tokens -= cost;
@@ -161,16 +161,18 @@ export function withPublicGate(next: RequestListener, limits: PublicRouteLimits,
       res.once("close", leave);
       // Authenticated, the request is no longer the public's: its place and its charge go back
       // (what it cost so far, reading the body and checking a signature, is what a tenant's costs).
-      holdPublicPlace(req, () => {
-        if (limits.cpuMsPerSecond > 0) tokens = Math.min(limits.cpuMsPerSecond, tokens + cost);
-        leave();
-      });
+      // Only connector ingress authenticates midway: no other public request is registered.
+      if (signedIngress)
+        holdPublicPlace(req, () => {
+          if (limits.cpuMsPerSecond > 0) tokens = Math.min(limits.cpuMsPerSecond, tokens + cost);
+          leave();
+        });
       next(req, res);
     };
-    if (waiting.length === 0 && mayRun(waitsForLoop)) return run();
+    if (waiting.length === 0 && mayRun(signedIngress)) return run();
     if (waiting.length >= limits.queue) return refuse(req, res, path);
     const entry = {
-      waitsForLoop,
+      signedIngress,
       admit: () => {
         clearTimeout(timer);
         res.off("close", leave);

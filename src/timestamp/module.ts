@@ -16,7 +16,7 @@ export class Timestamps {
   readonly #client: TimestampClient;
 
   constructor(
-    private readonly deps: { jobs: JobRuntime; logger: Logger; streams: TimestampedStreams; verifyToken?: TokenVerifier },
+    private readonly deps: { jobs: JobRuntime; logger: Logger; streams: TimestampedStreams; verifyToken: TokenVerifier },
     private readonly settings: TimestampSettings,
   ) {
     this.#client = new TimestampClient(deps, settings);

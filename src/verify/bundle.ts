@@ -4,7 +4,6 @@ import { jcs, leafEnd, writeLeaf } from "./leaf.js";
 import { HASH_SIZE, leafHash, ProofError, ReusedSha256, rootFromInclusionProof, rootFromRangeProofFlat, type FlatLeafHashes, type Sha256Into } from "./merkle.js";
 import type { JsonLimits } from "./json.js";
 import { BUNDLE_FORMAT, readBundle, type AnchorReceipt, type BundleDocument } from "./bundle-document.js";
-import { inPlace } from "./sha256.js";
 import { parseTlogProof, TlogProofError } from "./tlog-proof.js";
 import { keyRotationCheck } from "./key-rotation.js";
 import { logSignedNote, NoteError, openNote, parseCheckpoint, parseVerifierKey, splitNote, type CheckpointBody, type NoteVerifier } from "./note.js";
@@ -194,7 +193,6 @@ function leavesCheck(b: BundleDocument, hasher: Sha256Into): { check: Check; lea
   const out = new JsonBytes();
   const text = new ReusedUtf8();
   const digest = new Uint8Array(HASH_SIZE);
-  const hash = inPlace(hasher);
   const end = leafEnd(b.stream_id);
   let payloads = 0;
   for (let i = 0; i < b.entries.length; i++) {
@@ -203,7 +201,7 @@ function leavesCheck(b: BundleDocument, hasher: Sha256Into): { check: Check; lea
     out.reset(1);
     writeLeaf(out, e, end);
     out.buffer[0] = 0x00;
-    hash.digestRangeInto(out.buffer, 0, out.at, leaves.bytes, i * HASH_SIZE);
+    hasher.digestInto(out.buffer.subarray(0, out.at), leaves.bytes, i * HASH_SIZE);
     if (!hexEquals(leaves.bytes, i * HASH_SIZE, HASH_SIZE, e.leaf_hash)) {
       failures.push(`entry ${e.seq_no}: its fields do not hash to its leaf_hash`);
       // The range proof is of the leaf hashes the bundle states, so that it reports on its own.
@@ -216,7 +214,7 @@ function leavesCheck(b: BundleDocument, hasher: Sha256Into): { check: Check; lea
       let matches = false;
       out.reset(0);
       if (out.jcs(e.payload) && !out.loneSurrogate) {
-        hash.digestRangeInto(out.buffer, 0, out.at, digest, 0);
+        hasher.digestInto(out.buffer.subarray(0, out.at), digest, 0);
         matches = hexEquals(digest, 0, HASH_SIZE, e.payload_sha256);
       } else {
         // What the writer does not take (a lone surrogate, a value JSON.parse does not make) the general canonicalizer decides.
@@ -229,7 +227,7 @@ function leavesCheck(b: BundleDocument, hasher: Sha256Into): { check: Check; lea
         if (canonical !== undefined) {
           // Encoded first: encode may grow the buffer, and `text.buffer` read before it would be the old one.
           const end = text.encode(canonical);
-          hash.digestRangeInto(text.buffer, 0, end, digest, 0);
+          hasher.digestInto(text.buffer.subarray(0, end), digest, 0);
           matches = hexEquals(digest, 0, HASH_SIZE, e.payload_sha256);
         }
       }

@@ -1,6 +1,5 @@
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 import { equalBytes } from "./bytes.js";
-import { ReusedSha256, type Sha256Into } from "./sha256.js";
 
 /**
  * RFC 9162 section 2.1 Merkle tree verification: hashing, inclusion and
@@ -182,8 +181,31 @@ export function rfc9162<H extends Uint8Array>(sha256: Sha256<H>): Rfc9162<H> {
 /** The library's RFC 9162, on noble's SHA-256 (browser-safe). */
 export const { leafHash, nodeHash, emptyRoot: EMPTY_ROOT, rootFromInclusionProof, verifyInclusion, verifyConsistency, rootOfLeafHashes, rootFromRangeProof } = rfc9162<Uint8Array>(nobleSha256);
 
-// The hot loops' SHA-256 (a bundle's leaves, payloads and tree nodes): see sha256.ts.
-export { ReusedSha256, type Sha256Into } from "./sha256.js";
+/** Writes SHA-256(data) into `into` at byte `at`: how the verifier's hot loops hash (see ReusedSha256). */
+export interface Sha256Into {
+  digestInto(data: Uint8Array, into: Uint8Array, at: number): void;
+}
+
+/**
+ * One SHA-256 state for many short messages (a bundle's 100,000 leaves and
+ * as many tree nodes): reset by copying a pristine state into it (noble's
+ * `_cloneInto(to)`, its documented way to reuse an instance), the digest
+ * written into the caller's buffer. No hasher or digest array per message.
+ * The library's default, for browsers; in Node, node:crypto's is passed
+ * (VerifyOptions.sha256), which is native and faster.
+ */
+export class ReusedSha256 implements Sha256Into {
+  private readonly pristine = nobleSha256.create();
+  private readonly work = nobleSha256.create();
+  private readonly out = new Uint8Array(HASH_SIZE);
+
+  /** SHA-256(data) written to `into` at byte `at`. */
+  digestInto(data: Uint8Array, into: Uint8Array, at: number): void {
+    this.pristine._cloneInto(this.work);
+    this.work.update(data).digestInto(this.out);
+    into.set(this.out, at);
+  }
+}
 
 /**
  * The leaf hashes of a range, 32 bytes each, end to end in one buffer: what a
