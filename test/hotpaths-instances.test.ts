@@ -144,3 +144,41 @@ describe("what one instance changes, every instance and worker acts on within 10
     expect(verifyInclusion(0, 500, b64(last.leafHash), (last.auditPath as string[]).map(b64), b64(signed.checkpoint.rootHash))).toBe(true);
   }, 60_000);
 });
+
+describe("one stream appended to through three processes at once (A, and B's two workers)", () => {
+  it("answers each append with its final seq_no, and a checkpoint signed right after the answers covers them all", async () => {
+    const t = await newTenant(a.url);
+    const streamId = (await call(a.url, "attesto.v1.ProofstreamService/CreateStream", t.key, { name: "shared" })).body.stream.id as string;
+    const b64 = (s: string) => Buffer.from(s, "base64");
+    let count = 0;
+    for (let wave = 0; wave < 4; wave++) {
+      // Two in three through B: its primary hands each connection to one worker or the other.
+      const answers = await Promise.all(
+        Array.from({ length: 90 }, (_, i) =>
+          call(i % 3 === 0 ? a.url : b.url, "attesto.v1.ProofstreamService/AppendEvent", t.key, {
+            streamId,
+            sourceRef: `shared-${wave}-${i}`,
+            eventType: "t",
+            occurredAt: "2026-12-06T10:00:00Z",
+            payload: { wave, i },
+          }),
+        ),
+      );
+      expect(answers.map((r) => r.status)).toEqual(answers.map(() => 200));
+      const seqNos = answers.map((r) => Number(r.body.event.seqNo)).sort((x, y) => x - y);
+      // Gapless across the three processes.
+      expect(seqNos).toEqual(Array.from({ length: 90 }, (_, i) => count + i + 1));
+      count += 90;
+      // The stream counts every answered event at once, integrated into its tree or not yet.
+      expect((await call(b.url, "attesto.v1.ProofstreamService/GetStream", t.key, { streamId })).body.stream.treeSize).toBe(String(count));
+      // Signed by A right after the last answer (B holds another master key, so it cannot open the stream's
+      // signing keys): it integrates what B's workers sequenced first, so it covers every answer.
+      const { body: signed } = await call(a.url, "attesto.v1.ProofstreamService/CreateCheckpoint", t.key, { streamId });
+      expect(signed.checkpoint?.treeSize, JSON.stringify(signed)).toBe(String(count));
+      const last = answers.find((r) => Number(r.body.event.seqNo) === count)!.body.event;
+      const { body: proof } = await call(a.url, "attesto.v1.ProofstreamService/GetInclusionProof", t.key, { streamId, seqNo: String(count), treeSize: String(count) });
+      expect(b64(proof.proof.leafHash)).toEqual(b64(last.leafHash));
+      expect(verifyInclusion(count - 1, count, b64(last.leafHash), (proof.proof.auditPath as string[]).map(b64), b64(signed.checkpoint.rootHash))).toBe(true);
+    }
+  }, 60_000);
+});

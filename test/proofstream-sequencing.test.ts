@@ -13,10 +13,12 @@ import { referenceRoot } from "./support/proofstream.js";
 /**
  * Several appenders (each stands for a process or an instance) on one
  * stream: after the first compare-and-swap fails they sequence in the
- * stream row and integrate in turn. Whatever the interleaving, the stream
- * stays gapless, every answer is in the tree when it is given, the leaves
- * PostgreSQL builds are the leaves the verifier rebuilds, and events a
- * killed process sequenced but never integrated are integrated later.
+ * stream row and integrate in the background, in turn. Whatever the
+ * interleaving, the stream stays gapless, every answer is stored with its
+ * final seq_no when it is given and in the tree once the integrators ran,
+ * a checkpoint signed after an answer covers it, the leaves PostgreSQL
+ * builds are the leaves the verifier rebuilds, and events a killed process
+ * sequenced but never integrated are integrated later.
  */
 let database: Database;
 let tenantId: string;
@@ -58,24 +60,31 @@ async function stored(streamId: string) {
 }
 
 describe("one stream, several appenders", () => {
-  it("stays gapless and one tree; each answer is in the tree when given; the sequenced leaves are the verifier's", async () => {
+  it("stays gapless and one tree; each answer is stored with its seq_no when given; the sequenced leaves are the verifier's", async () => {
     const streamId = await newStream("shared");
     const appenders = [new Appender(database.db), new Appender(database.db), new Appender(database.db)];
     const tileCache = new TileCache(1 << 20);
-    const answered: Array<{ seqNo: number; treeAtAnswer: number }> = [];
+    const answered: Array<{ seqNo: number; storedAtAnswer: number | undefined; sequencedAtAnswer: number }> = [];
     // Waves of concurrent appends through all three, so every appender finds the stream moved by the others.
     for (let wave = 0; wave < 8; wave++) {
       const results = await Promise.all(
         Array.from({ length: 60 }, (_, i) =>
           appenders[i % 3]!.append(input(streamId, `w${wave}-${i}`, { wave, i, text: 'quote " and ünïcødé' })).then(async (r) => {
-            answered.push({ seqNo: r.event.seqNo, treeAtAnswer: (await head(streamId)).tree });
+            const [row] = await database.db.execute<{ seq_no: string }>(sql`SELECT seq_no FROM events WHERE stream_id = ${streamId} AND source_ref = ${r.event.sourceRef}`);
+            const { tree, unintegrated } = await head(streamId);
+            answered.push({ seqNo: r.event.seqNo, storedAtAnswer: row ? Number(row.seq_no) : undefined, sequencedAtAnswer: tree + unintegrated });
             return r;
           }),
         ),
       );
       expect(results.every((r) => !r.duplicate)).toBe(true);
     }
-    for (const { seqNo, treeAtAnswer } of answered) expect(treeAtAnswer).toBeGreaterThanOrEqual(seqNo);
+    // Final and durable at the answer: stored under the seq_no it names, and counted by the stream row.
+    for (const { seqNo, storedAtAnswer, sequencedAtAnswer } of answered) {
+      expect(storedAtAnswer).toBe(seqNo);
+      expect(sequencedAtAnswer).toBeGreaterThanOrEqual(seqNo);
+    }
+    await Promise.all(appenders.map((a) => a.integrated()));
     const rows = await stored(streamId);
     expect(rows.map((r) => Number(r.seq_no))).toEqual(Array.from({ length: 480 }, (_, i) => i + 1));
     expect(await head(streamId)).toEqual({ tree: 480, unintegrated: 0 });
@@ -126,6 +135,7 @@ describe("one stream, several appenders", () => {
     expect(fresh.every((r) => r && !r.duplicate)).toBe(true);
     expect(new Set(fresh.map((r) => r!.event.seqNo))).toEqual(new Set(Array.from({ length: 20 }, (_, i) => 21 + i)));
     expect((await stored(streamId)).length).toBe(40);
+    await Promise.all([a.integrated(), b.integrated()]);
     expect(await head(streamId)).toEqual({ tree: 40, unintegrated: 0 });
   });
 
@@ -148,10 +158,12 @@ describe("one stream, several appenders", () => {
     await orphan(2, "orphan-a");
     await orphan(3, "orphan-b");
     expect(await head(streamId)).toEqual({ tree: 1, unintegrated: 2 });
-    // A replay of an orphan answers once the tree covers it.
-    const replay = await new Appender(database.db).append(input(streamId, "orphan-a"));
+    // A replay of an orphan answers the stored event, and its appender integrates what it found beyond the tree.
+    const replaying = new Appender(database.db);
+    const replay = await replaying.append(input(streamId, "orphan-a"));
     expect(replay.duplicate).toBe(true);
     expect(replay.event.seqNo).toBe(2);
+    await replaying.integrated();
     expect(await head(streamId)).toEqual({ tree: 3, unintegrated: 0 });
 
     await orphan(4, "orphan-c");
@@ -159,6 +171,7 @@ describe("one stream, several appenders", () => {
     expect(await head(streamId)).toEqual({ tree: 4, unintegrated: 0 });
     const next = await appender.append(input(streamId, "after"));
     expect(next.event.seqNo).toBe(5);
+    await appender.integrated();
     const rows = await stored(streamId);
     expect((await new TileCache(1 << 20).root(database.db, streamId, 5)).equals(referenceRoot(rows.map((r) => r.leaf_hash)))).toBe(true);
   });

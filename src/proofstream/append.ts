@@ -13,6 +13,8 @@ import { optimisticCommit, type OptimisticOutcome } from "./append-sql.js";
 import { committedCheckpoint, signAtCommit, withProofs, type CheckpointsAtCommit, type CommitCheckpoint } from "./batch-checkpoints.js";
 import { byStreamId, Sequencer, type Group, type Pending, type SequencedGroup } from "./sequencer.js";
 import { WarmStreams, type StreamState, type WarmStreamStats } from "./warm-streams.js";
+import { Integrator } from "./integrator.js";
+import type { Logger } from "../logger.js";
 
 export type { AppendInput, AppendResult, EventRecord } from "./event-record.js";
 export { toRecord } from "./event-record.js";
@@ -38,22 +40,25 @@ const CONTENDED_MS = 1_000;
  *   size, so it never fails for contention: it waits for the row only as
  *   long as another sequencing statement runs, and stores the events with
  *   their leaves and leaf hashes built by PostgreSQL around the seq_no it
- *   assigned. Then this process integrates: it hashes every sequenced
- *   event beyond the tree (its own and the other processes') into the
- *   right edge and writes the tiles and the new tree size by
- *   compare-and-swap. Integrators that race compute the same tiles from
- *   the same leaf hashes, one of them writes, and whoever lost finds its
- *   events covered or integrates what is left. So processes that share a
- *   stream take turns for one short statement, not for a locked
- *   transaction, and each integration takes everything that was sequenced
- *   meanwhile, whoever sequenced it.
+ *   assigned. The appends answer at its commit: the seq_no is final and
+ *   the event durable. The Integrator then hashes every sequenced event
+ *   beyond the tree (this process's and the others') into the right edge,
+ *   in the background and paced, and writes the tiles and the new tree
+ *   size by compare-and-swap. Integrators that race compute the same
+ *   tiles from the same leaf hashes, one of them writes, and whoever lost
+ *   finds the events covered or integrates what is left. So processes that
+ *   share a stream take turns for one short statement per batch, and each
+ *   integration takes everything that was sequenced meanwhile, whoever
+ *   sequenced it.
  *
- * An append resolves once its event is in the tree (tiles written, the
- * tree size covers it), so a checkpoint signed after the answer covers it.
- * Its seq_no is final earlier, when the sequencing statement commits;
- * a process killed between the two leaves events sequenced and not yet
- * integrated, which the next append to the stream, a replay of them or
- * the periodic checkpoint job (`integratePending`) integrates.
+ * On the one-statement path an append resolves with its event in the
+ * tree; on the sequencing path, with its seq_no final and the tree
+ * catching up within `INTEGRATE_EVERY_MS`. Either way a checkpoint signed
+ * after the answer covers it: the Checkpointer integrates a stream before
+ * it signs. Events sequenced and not integrated (the integrator's next run
+ * pending, or a process killed before it) are integrated by the next
+ * integration of the stream in any process, by a signing, or by the
+ * periodic checkpoint job (`integratePending`).
  *
  * What a commit needs of a stream (owner, size, the right edge of its
  * tree) is kept in a warm set bounded by bytes; a stream missing from it is
@@ -71,17 +76,38 @@ export class Appender {
   /** Streams another process appended to lately: they take the sequencing path. */
   readonly #contended = new LRUCache<string, true>({ max: 100_000, ttl: CONTENDED_MS });
   readonly #sequencer: Sequencer;
+  readonly #integrator: Integrator;
 
   readonly #checkpoints: CheckpointsAtCommit | undefined;
 
   constructor(
     private readonly db: Db,
-    opts: { maxBatch?: number; warmStreamBytes?: number; checkpoints?: CheckpointsAtCommit } = {},
+    opts: { maxBatch?: number; warmStreamBytes?: number; checkpoints?: CheckpointsAtCommit; logger?: Logger; integrateEveryMs?: number } = {},
   ) {
     this.#maxBatch = opts.maxBatch ?? 512;
     this.#checkpoints = opts.checkpoints;
     this.#warm = new WarmStreams(db, opts.warmStreamBytes ?? DEFAULT_WARM_STREAM_BYTES);
     this.#sequencer = new Sequencer(db, this.#warm, this.#contended);
+    this.#integrator = new Integrator(
+      (targets) => this.#sequencer.integrate(targets),
+      (err, streamIds) => opts.logger?.warn({ err: normalizeDbError(err), streams: streamIds.length }, "integrating sequenced events failed; retried"),
+      opts.integrateEveryMs,
+    );
+  }
+
+  /** Brings the stream's tree up to at least `upTo` now (what a signer does first). */
+  integrate(streamId: string, upTo: number): Promise<void> {
+    return this.#sequencer.integrate(new Map([[streamId, upTo]]));
+  }
+
+  /** Waits for the background integration of what this process sequenced so far. */
+  integrated(): Promise<void> {
+    return this.#integrator.flush();
+  }
+
+  /** Integrates what this process sequenced and stops integrating. */
+  close(): Promise<void> {
+    return this.#integrator.close();
   }
 
   append(input: AppendInput): Promise<AppendResult> {
@@ -181,7 +207,11 @@ export class Appender {
       }
     }
     await Promise.all(locked.map(async (group) => sequenced.push(...(await this.#sequenceStream(group)))));
-    await this.#integrateAndSettle(sequenced);
+    // Final and durable: the answers go now, the tree follows in the background.
+    for (const { group, results, upTo } of sequenced) {
+      settle(group.members, results);
+      this.#integrator.due(group.streamId, upTo);
+    }
   }
 
   /** An outage fails every member at once (true); anything else is for the caller to retry in smaller parts. */
@@ -196,26 +226,6 @@ export class Appender {
       this.#warm.delete(streamId);
     }
     return true;
-  }
-
-  /** Answers sequenced groups once the tree covers them. */
-  async #integrateAndSettle(sequenced: readonly SequencedGroup[]): Promise<void> {
-    const targets = new Map<string, number>();
-    for (const { group, upTo } of sequenced) if (upTo > 0) targets.set(group.streamId, Math.max(upTo, targets.get(group.streamId) ?? 0));
-    try {
-      if (targets.size > 0) await this.#sequencer.integrate(targets);
-    } catch (err) {
-      const error = normalizeDbError(err);
-      for (const { group } of sequenced) this.#warm.delete(group.streamId);
-      // Only answers that wait for the tree fail: a refusal stands as it is.
-      for (const { group, results } of sequenced)
-        settle(
-          group.members,
-          results.map((r) => (r instanceof Error ? r : error)),
-        );
-      return;
-    }
-    for (const { group, results } of sequenced) settle(group.members, results);
   }
 
   /** One stream's members alone, sequenced under its row lock; after a failure, each member alone, so only a bad one fails. */

@@ -154,6 +154,8 @@ export class Checkpointer {
       onSigned?: (checkpoint: CheckpointRecord) => void;
       /** Hashes into the tree what was sequenced and not integrated (left by a process killed in between), before the periodic signing. */
       integratePending?: () => Promise<unknown>;
+      /** Brings one stream's tree up to at least a size: appends on a contended stream answer before their events are in the tree. */
+      integrate?: (streamId: string, upTo: number) => Promise<void>;
       traces?: TraceHandoff;
     },
   ) {}
@@ -179,8 +181,14 @@ export class Checkpointer {
   /** One compare-and-swap attempt; no checkpoint when another signer won with a tree smaller than ours. */
   async #trySign(streamId: string): Promise<{ checkpoint?: CheckpointRecord; created: boolean }> {
     const { db, tileCache, keys } = this.deps;
-    const [stream] = await db.select().from(streams).where(eq(streams.id, streamId)).limit(1);
+    let [stream] = await db.select().from(streams).where(eq(streams.id, streamId)).limit(1);
     if (!stream) throw notFound("stream");
+    if (stream.unintegrated > 0 && this.deps.integrate) {
+      // Answered appends whose events are not in the tree yet: the checkpoint must cover them.
+      await this.deps.integrate(streamId, stream.treeSize + stream.unintegrated);
+      [stream] = await db.select().from(streams).where(eq(streams.id, streamId)).limit(1);
+      if (!stream) throw notFound("stream");
+    }
     if (stream.treeSize === 0) throw new AppError("failed_precondition", "the stream is empty: nothing to checkpoint", { reason: "STREAM_EMPTY" });
     const previous = await checkpointOf(db, stream);
     if (stream.treeSize === stream.checkpointSize && previous) return { checkpoint: previous, created: false };

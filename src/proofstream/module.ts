@@ -108,6 +108,7 @@ export class Proofstreams {
     };
     this.#appender = new Appender(deps.db, {
       warmStreamBytes: settings.warmStreamBytes,
+      logger: deps.logger,
       checkpoints: checkpointsAtCommit(keys, deps.events, (checkpoint) => (this.#receipts.signedAtCommit(), onSigned(checkpoint))),
     });
     this.#streamCreator = new StreamCreator(deps.db, deps.keyring);
@@ -119,6 +120,7 @@ export class Proofstreams {
       logger: deps.logger,
       onSigned,
       integratePending: () => this.#appender.integratePending(),
+      integrate: (streamId, upTo) => this.#appender.integrate(streamId, upTo),
       traces: this.#traces,
     });
     this.#receipts = new ReceiptWaiter(
@@ -153,6 +155,7 @@ export class Proofstreams {
 
   /** Its periodic jobs end with the job runtime; the fallback signer's and the receipts' timers end here. */
   async close(): Promise<void> {
+    await this.#appender.close();
     this.#signerWithoutQueue.close();
     this.#receipts.close();
     this.#announcements.close();

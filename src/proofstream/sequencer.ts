@@ -33,7 +33,7 @@ export interface SequencedGroup {
 
 /** An edge this far behind the tree is rebuilt from the tiles rather than caught up from leaf hashes. */
 const CATCH_UP_MAX = 4_096;
-/** Integration rounds an append waits through before it answers UNAVAILABLE (its events stay sequenced: a retry replays them). */
+/** Integration rounds before integrating gives up with UNAVAILABLE (the events stay sequenced; the next integration takes them). */
 const MAX_INTEGRATION_ROUNDS = 32;
 
 export const byStreamId = (a: Group, b: Group) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : 0);
@@ -170,7 +170,7 @@ export class Sequencer {
   async integrate(targets: ReadonlyMap<string, number>): Promise<void> {
     const want = new Map(targets);
     for (let round = 0; want.size > 0; round++) {
-      if (round >= MAX_INTEGRATION_ROUNDS) throw new AppError("unavailable", "the stream is busy: try again (the append is stored, a retry returns it)", { retryAfterSeconds: 1 });
+      if (round >= MAX_INTEGRATION_ROUNDS) throw new AppError("unavailable", "the stream is busy: its tree could not be brought up to date; try again", { retryAfterSeconds: 1 });
       const states = await this.warm.states([...want.keys()]);
       const since = [...want.keys()].map((id) => ({ id, since: states.get(id)?.edge.size ?? -1 }));
       for (const { id, since: at } of since) if (at < 0) throw new AppError("internal", `stream ${id}: its state could not be read`);
@@ -178,7 +178,14 @@ export class Sequencer {
         SELECT s.id, s.tree_size, s.unintegrated, e.seq_no, e.leaf_hash
         FROM jsonb_to_recordset(${JSON.stringify(since)}::jsonb) AS w(id text, since bigint)
         JOIN streams s ON s.id = w.id
-        LEFT JOIN events e ON e.stream_id = s.id AND e.seq_no > GREATEST(w.since, s.tree_size - ${CATCH_UP_MAX}) AND e.seq_no <= s.tree_size + s.unintegrated
+        -- OFFSET 0 keeps the subquery apart, so each stream's bounds are constants of one index range scan
+        -- of (stream_id, seq_no); pulled up into the join, the planner filtered the stream's events from
+        -- the first one by the lower bound (25 ms a read on a stream of 100,000).
+        LEFT JOIN LATERAL (
+          SELECT e.seq_no, e.leaf_hash FROM events e
+          WHERE e.stream_id = s.id AND e.seq_no > GREATEST(w.since, s.tree_size - ${CATCH_UP_MAX}) AND e.seq_no <= s.tree_size + s.unintegrated
+          OFFSET 0
+        ) e ON true
         ORDER BY s.id, e.seq_no`);
       const read = new Map<string, { tree: number; pending: number; hashes: Buffer[]; first: number }>();
       for (const row of rows) {
@@ -206,14 +213,14 @@ export class Sequencer {
         const caught = tree > edge.size ? appendToEdge(edge, hashes.slice(0, tree - edge.size)).edge : edge;
         if (tree > edge.size) this.contended.set(id, true);
         if (pending === 0) {
-          this.warm.set(id, { tenantId: state.tenantId, edge: caught });
+          this.warm.advance(id, { tenantId: state.tenantId, edge: caught });
           want.delete(id);
           continue;
         }
         const { edge: next, writes: tiles } = appendToEdge(caught, hashes.slice(tree - edge.size));
         writes.push({ id, before: tree, after: { tenantId: state.tenantId, edge: next }, tiles });
         // Until the write says otherwise, what the tree is known to hold.
-        this.warm.set(id, { tenantId: state.tenantId, edge: caught });
+        this.warm.advance(id, { tenantId: state.tenantId, edge: caught });
       }
       if (writes.length === 0) continue;
       const heads = JSON.stringify(writes.map((w) => ({ id: w.id, before: w.before, after: w.after.edge.size })));
@@ -237,7 +244,7 @@ export class Sequencer {
       );
       for (const w of writes) {
         if (!swapped.has(w.id)) continue;
-        this.warm.set(w.id, w.after);
+        this.warm.advance(w.id, w.after);
         if (w.after.edge.size >= want.get(w.id)!) want.delete(w.id);
       }
     }

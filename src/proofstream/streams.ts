@@ -215,5 +215,6 @@ export async function listStreams(db: Db, tenantId: string, page: { pageSize?: n
 
 async function withKeys(db: Db, row: StreamRow): Promise<Stream> {
   const keys = await StreamKeys.verifierKeys(db, row.id, row.origin);
-  return { ...row, verifierKey: keys.current, previousVerifierKeys: keys.previous, mlDsa44VerifierKey: keys.mlDsa44, keyHistory: keys.history };
+  // The events appended: those sequenced on a contended stream count before the background integration hashes them into the tree.
+  return { ...row, treeSize: row.treeSize + row.unintegrated, verifierKey: keys.current, previousVerifierKeys: keys.previous, mlDsa44VerifierKey: keys.mlDsa44, keyHistory: keys.history };
 }

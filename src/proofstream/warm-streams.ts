@@ -104,6 +104,16 @@ export class WarmStreams {
     this.#lru.set(streamId, state);
   }
 
+  /**
+   * Sets the state unless the one held is of a larger tree: trees only
+   * grow, and a background integration that read the stream before this
+   * process's own commit must not take the edge back.
+   */
+  advance(streamId: string, state: StreamState): void {
+    const held = this.#lru.get(streamId);
+    if (!held || held.edge.size < state.edge.size) this.#lru.set(streamId, state);
+  }
+
   delete(streamId: string): void {
     this.#lru.delete(streamId);
   }

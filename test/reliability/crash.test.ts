@@ -5,30 +5,36 @@ import { call, freePort, LONG, report, ServerProcess, serverEnv, sharedServices,
 
 /**
  * kill -9 at random moments under AppendEvent load from several clients, at
- * least 20 times. Afterwards every acknowledged event is present once with
- * its seq_no, streams are gapless, the latest checkpoints match the trees
- * recomputed from the stored leaves, and every webhook delivery (one per
- * checkpoint) is eventually delivered.
+ * least 20 times, on two instances of one database (the clients split
+ * between them, the kills alternating): both append to both streams, so
+ * the streams are contended and take the sequencing path, whose answers
+ * come before their events are in the tree. Afterwards every acknowledged
+ * event is present once with its seq_no, streams are gapless, the latest
+ * checkpoints match the trees recomputed from the stored leaves, and every
+ * webhook delivery (one per checkpoint) is eventually delivered.
  */
 const KILLS = Number(process.env.ATTESTO_CRASH_KILLS ?? (LONG ? 50 : 20));
 const CLIENTS = 4;
-let server: ServerProcess;
+let servers: ServerProcess[];
 let tenant: { tenantId: string; key: string };
 let receiver: Awaited<ReturnType<typeof webhookReceiver>>;
 
 beforeAll(async () => {
   receiver = await webhookReceiver();
-  server = new ServerProcess("crash", serverEnv({ ...sharedServices("crash"), PORT: String(await freePort()), ATTESTO_SHUTDOWN_GRACE_MS: "2000" }));
-  await server.start();
-  tenant = await tenantOn(server.url);
+  // One master key for both: either instance signs any stream's checkpoints.
+  const env = serverEnv({ ...sharedServices("crash"), ATTESTO_SHUTDOWN_GRACE_MS: "2000" });
+  servers = [new ServerProcess("crash-a", { ...env, PORT: String(await freePort()) }), new ServerProcess("crash-b", { ...env, PORT: String(await freePort()) })];
+  for (const server of servers) await server.start();
+  tenant = await tenantOn(servers[0]!.url);
 });
 afterAll(async () => {
-  await server?.stop();
+  for (const server of servers ?? []) await server.stop();
   receiver?.close();
 });
 
 describe("crash", () => {
-  it(`kill -9 ${KILLS} times under load: acknowledged events kept once, gapless, checkpoints consistent, deliveries delivered`, async () => {
+  it(`kill -9 ${KILLS} times under load on two instances: acknowledged events kept once, gapless, checkpoints consistent, deliveries delivered`, async () => {
+    const server = servers[0]!;
     const sub = await call(server.url, tenant.key, "WebhookService/CreateSubscription", { name: "crash", url: receiver.url, eventTypes: ["proofstream.checkpointed"] });
     expect(sub.status).toBe(200);
     const streams: string[] = [];
@@ -41,7 +47,7 @@ describe("crash", () => {
         const ref = `c${c}-${n++}`;
         const stream = streams[n % streams.length]!;
         const res = await call(
-          server.url,
+          servers[c % servers.length]!.url,
           tenant.key,
           "ProofstreamService/AppendEvent",
           { streamId: stream, sourceRef: ref, eventType: "crash", occurredAt: "2026-06-07T12:00:00Z", payload: { ref } },
@@ -54,9 +60,10 @@ describe("crash", () => {
     const restartMs: number[] = [];
     for (let kill = 0; kill < KILLS; kill++) {
       await sleep(300 + Math.random() * 1_500);
-      await server.kill9();
+      const victim = servers[kill % servers.length]!;
+      await victim.kill9();
       const t = performance.now();
-      await server.start();
+      await victim.start();
       restartMs.push(performance.now() - t);
     }
     await sleep(1_000);
@@ -114,7 +121,7 @@ describe("crash", () => {
     const redelivered = [...receiver.received.values()].filter((c) => c > 1).length;
     report({
       section: "crash",
-      check: `kill -9 ×${KILLS} at random moments under ${CLIENTS} appending clients (2 streams)`,
+      check: `kill -9 ×${KILLS} at random moments, alternating between 2 instances of one database, under ${CLIENTS} appending clients (2 streams, each appended to through both)`,
       measured:
         `${acked.size} acked: ${lost} lost, ${duplicated} duplicated, ${gaps} gaps in ${events} events; ${inconsistent} of ${streams.length} latest checkpoints inconsistent; ` +
         `${deliveries} deliveries, ${undelivered.length} undelivered, ${redelivered} received more than once (at-least-once); restart median ${(restartMs.sort((x, y) => x - y)[restartMs.length >> 1]! / 1000).toFixed(1)} s`,
