@@ -5,7 +5,8 @@
 // same stream) and on 100 streams.
 //
 // Rounds are interleaved (workers 1, workers 2, two instances, workers 1,
-// ...) and each figure is the median of the per-round ratios to workers 1.
+// ...), each configuration warmed by 2 s of the same load first, and each
+// figure is the median of the per-round ratios to workers 1.
 // On a 2-core machine the load generator, Postgres and Redis compete with the
 // servers for the same cores: the ratio is a floor of what more cores give.
 //
@@ -19,11 +20,12 @@ import { type LoadResult, benchDatabase, benchTenant, fmt, load, machine, rpc, s
 const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
 const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const WARM_SECONDS = 2;
 const OCCURRED = new Date("2026-06-07T12:00:00Z").toISOString();
 
 /** The load at 64 connections, split evenly over the given servers; one result for all of them. */
-async function appendLoad(urls: string[], token: string, streams: string[], tag: string): Promise<LoadResult> {
-  const parts = await Promise.all(urls.map((url, i) => appendLoadOn(url, token, streams, `${tag}-${i}`, 64 / urls.length)));
+async function appendLoad(urls: string[], token: string, streams: string[], tag: string, seconds = SECONDS): Promise<LoadResult> {
+  const parts = await Promise.all(urls.map((url, i) => appendLoadOn(url, token, streams, `${tag}-${i}`, 64 / urls.length, seconds)));
   return {
     requestsPerSecond: parts.reduce((n, r) => n + r.requestsPerSecond, 0),
     p50Ms: Math.max(...parts.map((r) => r.p50Ms)),
@@ -34,13 +36,13 @@ async function appendLoad(urls: string[], token: string, streams: string[], tag:
   };
 }
 
-function appendLoadOn(url: string, token: string, streams: string[], tag: string, connections: number): Promise<LoadResult> {
+function appendLoadOn(url: string, token: string, streams: string[], tag: string, connections: number, seconds: number): Promise<LoadResult> {
   let n = 0;
   return load({
     url: `${url}/attesto.v1.ProofstreamService/AppendEvent`,
     connections,
     method: "POST",
-    duration: SECONDS,
+    duration: seconds,
     headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
     requests: [
       {
@@ -100,8 +102,9 @@ async function main() {
       for (const { setup, label, start } of setups) {
         const servers = await start();
         const urls = servers.map((s) => s.url);
-        // A short warm-up: connections, key cache, JIT.
-        await Promise.all(urls.map((url) => load({ url: `${url}/healthz`, duration: 1 })));
+        // A warm-up with the load itself (connections, key cache, the appends' JIT in every process), so
+        // each round measures processes at their pace, not two processes' compilers against one's.
+        await appendLoad(urls, key, [one1, ...many], `warm${randomBytes(2).toString("hex")}`, WARM_SECONDS);
         const [oneTag, manyTag] = [randomBytes(4).toString("hex"), randomBytes(4).toString("hex")];
         const oneResult = await appendLoad(urls, key, [one1], oneTag);
         const manyResult = await appendLoad(urls, key, many, manyTag);
