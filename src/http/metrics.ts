@@ -65,6 +65,16 @@ export class Metrics {
     totalFrom(this.registry, "attesto_proofstream_warm_misses_total", "Streams a commit had to read (cold: not appended by this process lately).", () => source.warmStreams().misses);
   }
 
+  /** Exports the periodic checkpoints busy streams got from their commits (CheckpointPace). */
+  trackPacedCheckpoints(source: { readonly inCommit: number }): void {
+    totalFrom(
+      this.registry,
+      "attesto_proofstream_checkpoints_in_commit_total",
+      "Periodic checkpoints signed inside the commit of a stream's appends (once per ATTESTO_CHECKPOINT_INTERVAL_MS per busy stream and process), not by the periodic job.",
+      () => source.inCommit,
+    );
+  }
+
   /** Exports appends that waited for their proof (wait_for_proof): how they ended, and the checkpoints signed for them. */
   trackReceipts(source: { receiptStats(): { waits: number; proven: number; pending: number; checkpointsSigned: number; signedAtCommit: number } }): void {
     totalFrom(this.registry, "attesto_proofstream_receipt_waits_total", "Appends that waited for their proof (wait_for_proof).", () => source.receiptStats().waits);

@@ -40,25 +40,20 @@ const CONTENDED_MS = 1_000;
  *   size, so it never fails for contention: it waits for the row only as
  *   long as another sequencing statement runs, and stores the events with
  *   their leaves and leaf hashes built by PostgreSQL around the seq_no it
- *   assigned. The appends answer at its commit: the seq_no is final and
- *   the event durable. The Integrator then hashes every sequenced event
- *   beyond the tree (this process's and the others') into the right edge,
- *   in the background and paced, and writes the tiles and the new tree
- *   size by compare-and-swap. Integrators that race compute the same
- *   tiles from the same leaf hashes, one of them writes, and whoever lost
- *   finds the events covered or integrates what is left. So processes that
- *   share a stream take turns for one short statement per batch, and each
- *   integration takes everything that was sequenced meanwhile, whoever
- *   sequenced it.
+ *   assigned. The appends answer at its commit (seq_no final, event
+ *   durable). The Integrator then hashes every sequenced event beyond the
+ *   tree (this process's and the others') into the right edge, in the
+ *   background and paced, and writes the tiles and the tree size by
+ *   compare-and-swap; integrators that race compute the same tiles from
+ *   the same leaf hashes, and whoever lost finds the events covered or
+ *   integrates what is left. Processes that share a stream take turns for
+ *   one short statement per batch.
  *
- * On the one-statement path an append resolves with its event in the
- * tree; on the sequencing path, with its seq_no final and the tree
- * catching up within `INTEGRATE_EVERY_MS`. Either way a checkpoint signed
- * after the answer covers it: the Checkpointer integrates a stream before
- * it signs. Events sequenced and not integrated (the integrator's next run
- * pending, or a process killed before it) are integrated by the next
- * integration of the stream in any process, by a signing, or by the
- * periodic checkpoint job (`integratePending`).
+ * Either way a checkpoint signed after the answer covers it: the
+ * Checkpointer integrates a stream before it signs. Events sequenced and
+ * not integrated (a run pending, or a process killed before it) are
+ * integrated by the next integration of the stream in any process, by a
+ * signing, or by the periodic checkpoint job (`integratePending`).
  *
  * What a commit needs of a stream (owner, size, the right edge of its
  * tree) is kept in a warm set bounded by bytes; a stream missing from it is
@@ -270,9 +265,10 @@ export class Appender {
    * of its new source_refs is stored already; the inserts take the events
    * and tiles of the streams that swapped. The others come back as moved
    * (another writer in between) or replayed (a source_ref is stored).
-   * When a member waits for proof and the stream's signers are in memory,
-   * the tree after the batch is signed before the statement and stored
-   * by it, with the checkpoint's webhook deliveries.
+   * When a member waits for proof or the stream's periodic checkpoint is
+   * due, and the stream's signers are in memory, the tree after the batch is
+   * signed before the statement and stored by it, with the checkpoint's
+   * webhook deliveries.
    */
   async #commitOptimistic(
     groups: ReadonlyArray<Group & { before: StreamState }>,
@@ -300,7 +296,8 @@ export class Appender {
       }
       const leafHashes = plan.rows.map((r) => r.leafHash);
       const { edge, writes } = appendToEdge(before.edge, leafHashes);
-      const signers = this.#checkpoints && group.members.some((p) => p.input.waitForProof) ? this.#checkpoints.signersOf(group.streamId) : undefined;
+      const sign = this.#checkpoints && (group.members.some((p) => p.input.waitForProof) || this.#checkpoints.due(group.streamId));
+      const signers = sign ? this.#checkpoints!.signersOf(group.streamId) : undefined;
       const checkpoint = signers ? signAtCommit({ streamId: group.streamId, tenantId: before.tenantId }, signers, before.edge, edge, leafHashes) : undefined;
       planned.push({ group, before, plan, after: { tenantId: before.tenantId, edge }, writes, checkpoint });
     }
@@ -323,7 +320,12 @@ export class Appender {
       if (swapped) {
         this.#warm.set(group.streamId, after);
         const signed = checkpoint && committedCheckpoint(checkpoint);
-        if (signed) this.#checkpoints!.signed(signed, deliveries);
+        if (signed)
+          this.#checkpoints!.signed(
+            signed,
+            deliveries,
+            group.members.some((m) => m.input.waitForProof === true),
+          );
         const waiting = group.members.map((m) => m.input.waitForProof === true);
         done.push({ group, results: signed ? (withProofs(plan.results, waiting, checkpoint!, signed) as Array<AppendResult | AppError>) : plan.results });
       } else if (swapped === false) {

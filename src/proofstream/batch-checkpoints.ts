@@ -7,23 +7,26 @@ import type { AppendResult } from "./event-record.js";
 import { BatchProofs } from "./merkle/batch-proof.js";
 import { edgeRoot, type RightEdge } from "./merkle/right-edge.js";
 import { formatCheckpoint } from "./note.js";
+import type { CheckpointPace } from "./checkpoint-pace.js";
 
 /**
- * Checkpoints signed inside a commit (receipts at write time): when an
- * append in the batch waits for its proof, the commit signs the tree it
- * writes and stores the checkpoint in the same transaction, so the waiter's
- * receipt costs one Ed25519 signature and no second commit. What the commit
- * needs from outside the appender:
+ * Checkpoints signed inside a commit: when an append in the batch waits for
+ * its proof (receipts at write time), or the stream's periodic checkpoint
+ * is due (CheckpointPace), the commit signs the tree it writes and stores
+ * the checkpoint in the same transaction: one Ed25519 signature and no
+ * second commit. What the commit needs from outside the appender:
  */
 export interface CheckpointsAtCommit {
   /** The stream's signers when this process holds them already; otherwise the waiter's own signing (ReceiptWaiter) covers the batch. */
   signersOf(streamId: string): { generation: number; signers: readonly Signer[] } | undefined;
+  /** True when the stream's periodic checkpoint is due: its commit signs even if no member waits (CheckpointPace). */
+  due(streamId: string): boolean;
   /** A commit that signed found the stream moved (maybe by a key rotation): the signers held are not trusted until read again. */
   forget(streamId: string): void;
   /** The checkpoints' `proofstream.checkpointed` deliveries as part of the commit's statement, for the streams `guard` keeps (alias i, column key: the stream id). */
   eventsInStatement(checkpoints: readonly CommitCheckpoint[], guard: SQL): SQL;
-  /** After the commit: announce the checkpoint as the Checkpointer's own are (and wake the webhook poller when deliveries were written). */
-  signed(checkpoint: CheckpointRecord, deliveries: boolean): void;
+  /** After the commit: announce the checkpoint as the Checkpointer's own are (and wake the webhook poller when deliveries were written); `forWaiters` when a member waited for it. */
+  signed(checkpoint: CheckpointRecord, deliveries: boolean, forWaiters: boolean): void;
 }
 
 /** A checkpoint of the tree after one stream's share of a batch, signed before the statement that stores both. */
@@ -84,9 +87,10 @@ export function withProofs(results: ReadonlyArray<AppendResult | Error>, waiting
 }
 
 /** The facade's wiring: the stream keys this process holds, the checkpoints' webhook events, and what follows a signing. */
-export function checkpointsAtCommit(keys: StreamKeys, events: WebhookEmitter, onSigned: (checkpoint: CheckpointRecord) => void): CheckpointsAtCommit {
+export function checkpointsAtCommit(keys: StreamKeys, events: WebhookEmitter, pace: CheckpointPace, onSigned: (checkpoint: CheckpointRecord, forWaiters: boolean) => void): CheckpointsAtCommit {
   return {
     signersOf: (streamId) => keys.cachedSigners(streamId),
+    due: (streamId) => pace.due(streamId),
     forget: (streamId) => keys.forget(streamId),
     eventsInStatement: (checkpoints, guard) =>
       events.emitInStatement(
@@ -94,9 +98,9 @@ export function checkpointsAtCommit(keys: StreamKeys, events: WebhookEmitter, on
         checkpoints.map((c) => ({ key: c.streamId, tenantId: c.tenantId, data: checkpointedEvent(committedCheckpoint(c)) })),
         guard,
       ),
-    signed: (checkpoint, deliveries) => {
+    signed: (checkpoint, deliveries, forWaiters) => {
       if (deliveries) events.committed();
-      onSigned(checkpoint);
+      onSigned(checkpoint, forWaiters);
     },
   };
 }

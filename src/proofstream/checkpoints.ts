@@ -238,8 +238,12 @@ export class Checkpointer {
     return withCosignatures(latest!);
   }
 
-  /** Closes a checkpoint for every stream that grew since its last one (the periodic job). */
-  async closeGrown(limit = 1000): Promise<number> {
+  /**
+   * Closes a checkpoint for every stream that grew since its last one. The
+   * periodic job passes `skipSignedWithinMs`: a stream whose latest
+   * checkpoint is younger is left to the commits that sign it (CheckpointPace).
+   */
+  async closeGrown({ limit = 1000, skipSignedWithinMs = 0 }: { limit?: number; skipSignedWithinMs?: number } = {}): Promise<number> {
     try {
       await this.deps.integratePending?.();
     } catch (err) {
@@ -248,7 +252,14 @@ export class Checkpointer {
     const grown = await this.deps.db
       .select({ id: streams.id })
       .from(streams)
-      .where(gt(streams.treeSize, streams.checkpointSize))
+      .where(
+        and(
+          gt(streams.treeSize, streams.checkpointSize),
+          skipSignedWithinMs > 0
+            ? sql`NOT EXISTS (SELECT 1 FROM ${checkpoints} c WHERE c.stream_id = ${streams.id} AND c.tree_size = ${streams.checkpointSize} AND c.signed_at > now() - make_interval(secs => ${skipSignedWithinMs / 1000}))`
+            : undefined,
+        ),
+      )
       .orderBy(sql`${streams.treeSize} - ${streams.checkpointSize} DESC`)
       .limit(limit);
     let signed = 0;

@@ -1,12 +1,7 @@
 import { inSpan, TraceHandoff, tracingEnabled } from "../infra/tracing.js";
-import type { Keyring } from "../crypto/keyring.js";
 import type { Db } from "../db/db.js";
-import type { Broadcast } from "../infra/broadcast.js";
 import type { PageRequest } from "../db/pagination.js";
-import type { JobRuntime } from "../jobs/runtime.js";
-import type { Logger } from "../logger.js";
-import type { WebhookEmitter } from "../webhooks/module.js";
-import { Bundles, type AnchorReceiptSource } from "./bundles.js";
+import { Bundles } from "./bundles.js";
 import { Appender, type AppendInput, type AppendResult, type EventRecord } from "./append.js";
 import {
   addCosignatures,
@@ -31,11 +26,12 @@ import { TileCache } from "./tile-cache.js";
 import { LeafCache } from "./leaf-cache.js";
 import { CheckpointAnnouncements } from "./checkpoint-announcement.js";
 import { proofLeafOf, receiptProof, tlogProofOf, tlogProofText } from "./tlog-proof.js";
-import { createOnce, type RequestIds } from "../request-ids/module.js";
+import { createOnce } from "../request-ids/module.js";
 import { TlogTiles } from "./tlog-tiles.js";
 import type { WarmStreamStats } from "./warm-streams.js";
 import { DEFAULT_PROOF_TIMEOUT_MS, ReceiptWaiter, type ProofReceipt, type ReceiptStats } from "./receipts.js";
 import { checkpointsAtCommit } from "./batch-checkpoints.js";
+import { CheckpointPace } from "./checkpoint-pace.js";
 import { CheckpointTimestamps } from "./checkpoint-timestamps.js";
 
 export { sealedColumns } from "./sealed.js"; // where this module keeps sealed values (attesto reseal)
@@ -48,23 +44,8 @@ export type { ForkEvidenceRecord } from "./forks.js";
 export type { Stream } from "./streams.js";
 export { MAX_PROOF_TIMEOUT_MS, type ProofReceipt, type ReceiptStats } from "./receipts.js";
 export { appendsWithoutJobs } from "./appends-without-jobs.js";
-export type { ProofstreamSettings } from "./settings.js";
-import type { ProofstreamSettings } from "./settings.js";
-
-export interface ProofstreamDeps {
-  db: Db;
-  keyring: Keyring;
-  jobs: JobRuntime;
-  /** Where checkpoints and fork evidence are announced, in the same transaction. */
-  events: WebhookEmitter;
-  logger: Logger;
-  /** Remembers CreateStream and CreateBundle request ids; without it (the CLI) every create creates. */
-  requestIds?: RequestIds;
-  /** Where bundles get their checkpoint's anchor receipts (the anchoring module, composed after this one). */
-  anchorReceipts?: AnchorReceiptSource;
-  /** Announces signed checkpoints to every instance's proof path; without it each instance learns of them by its head cache's lifetime. */
-  broadcast?: Broadcast;
-}
+export type { ProofstreamDeps, ProofstreamSettings } from "./settings.js";
+import type { ProofstreamDeps, ProofstreamSettings } from "./settings.js";
 
 /**
  * The Proofstream domain of one process: streams, group-committed appends,
@@ -87,6 +68,8 @@ export class Proofstreams {
   readonly #receipts: ReceiptWaiter;
   readonly #announcements: CheckpointAnnouncements;
   readonly #signerWithoutQueue: SignerWithoutQueue;
+  /** When a busy stream's periodic checkpoint is due in its commit (and how many were: /metrics). */
+  readonly pace: CheckpointPace;
   readonly #signedListeners: Array<(streamId: string, treeSize: number) => void> = [];
   /** For the TSA client (src/timestamp): the latest checkpoint's note, and verified RFC 3161 tokens stored on checkpoints. */
   readonly timestamps = new CheckpointTimestamps(this, () => this.deps.db);
@@ -102,14 +85,16 @@ export class Proofstreams {
     this.#heads = new StreamHeads(settings.headCacheMs);
     this.#announcements = new CheckpointAnnouncements(deps.broadcast, this.#heads);
     const keys = (this.rotations = new KeyRotations(deps, (streamId) => this.#checkpointer.checkpoint(streamId))).keys;
+    const pace = (this.pace = new CheckpointPace(settings.checkpointIntervalMs));
     const onSigned = (checkpoint: CheckpointRecord) => {
+      pace.signed(checkpoint.streamId);
       this.announceCheckpoint(checkpoint);
       for (const listener of this.#signedListeners) listener(checkpoint.streamId, checkpoint.treeSize);
     };
     this.#appender = new Appender(deps.db, {
       warmStreamBytes: settings.warmStreamBytes,
       logger: deps.logger,
-      checkpoints: checkpointsAtCommit(keys, deps.events, (checkpoint) => (this.#receipts.signedAtCommit(), onSigned(checkpoint))),
+      checkpoints: checkpointsAtCommit(keys, deps.events, pace, (checkpoint, forWaiters) => (forWaiters ? this.#receipts.signedAtCommit() : pace.signedInCommit(), onSigned(checkpoint))),
     });
     this.#streamCreator = new StreamCreator(deps.db, deps.keyring);
     this.#checkpointer = new Checkpointer({
@@ -131,7 +116,7 @@ export class Proofstreams {
       },
       { minIntervalMs: settings.receipts.minIntervalMs },
     );
-    this.#signerWithoutQueue = new SignerWithoutQueue({ db: deps.db, jobs: deps.jobs, logger: deps.logger, closeGrown: () => this.#checkpointer.closeGrown() });
+    this.#signerWithoutQueue = new SignerWithoutQueue({ db: deps.db, jobs: deps.jobs, logger: deps.logger, closeGrown: () => this.closeGrownCheckpoints(true) });
     this.tiles = new TlogTiles({ db: deps.db, tileCache: this.#tileCache });
     this.bundles = new Bundles(
       {
@@ -147,7 +132,7 @@ export class Proofstreams {
   async start(): Promise<void> {
     const { jobs } = this.deps;
     await this.#announcements.start();
-    await jobs.every("proofstream.checkpoint", this.settings.checkpointIntervalMs, () => this.closeGrownCheckpoints());
+    await jobs.every("proofstream.checkpoint", this.settings.checkpointIntervalMs, () => this.closeGrownCheckpoints(true));
     await jobs.every("proofstream.self-audit", this.settings.selfAuditIntervalMs, () => this.selfAudit());
     this.bundles.start();
     this.#signerWithoutQueue.start(this.settings.checkpointIntervalMs);
@@ -336,9 +321,9 @@ export class Proofstreams {
     return recordAnchorContradiction({ db: this.deps.db, events: this.deps.events }, input);
   }
 
-  /** Closes a checkpoint for every stream that grew since its last one (the periodic job). */
-  closeGrownCheckpoints(): Promise<number> {
-    return this.#checkpointer.closeGrown();
+  /** Closes a checkpoint for every stream that grew since its last one, at once; the periodic job (`periodic`) leaves those a commit signed lately. */
+  closeGrownCheckpoints(periodic = false): Promise<number> {
+    return this.#checkpointer.closeGrown({ skipSignedWithinMs: periodic ? this.pace.recentMs : 0 });
   }
 
   /** Recomputes a sample of signed checkpoints from stored leaves; a mismatch becomes fork evidence. */

@@ -1,6 +1,30 @@
 import type { Config } from "../config.js";
 import type { BundleSettings } from "./bundles.js";
 import { MAX_PROOF_TIMEOUT_MS } from "./receipts.js";
+import type { Keyring } from "../crypto/keyring.js";
+import type { Db } from "../db/db.js";
+import type { Broadcast } from "../infra/broadcast.js";
+import type { JobRuntime } from "../jobs/runtime.js";
+import type { Logger } from "../logger.js";
+import type { RequestIds } from "../request-ids/module.js";
+import type { WebhookEmitter } from "../webhooks/module.js";
+import type { AnchorReceiptSource } from "./bundles.js";
+
+/** What the Proofstreams facade is built from. */
+export interface ProofstreamDeps {
+  db: Db;
+  keyring: Keyring;
+  jobs: JobRuntime;
+  /** Where checkpoints and fork evidence are announced, in the same transaction. */
+  events: WebhookEmitter;
+  logger: Logger;
+  /** Remembers CreateStream and CreateBundle request ids; without it (the CLI) every create creates. */
+  requestIds?: RequestIds;
+  /** Where bundles get their checkpoint's anchor receipts (the anchoring module, composed after this one). */
+  anchorReceipts?: AnchorReceiptSource;
+  /** Announces signed checkpoints to every instance's proof path; without it each instance learns of them by its head cache's lifetime. */
+  broadcast?: Broadcast;
+}
 
 export interface ProofstreamSettings {
   /** Read when a stream is created: its origin is fixed then. */

@@ -127,6 +127,7 @@ function moduleMetrics(worker: number, m: { rateLimits: RateLimits; audit: Store
   metrics.trackValidationAudit(m.audit);
   metrics.trackWarmStreams(m.proofstreams);
   metrics.trackReceipts(m.proofstreams);
+  metrics.trackPacedCheckpoints(m.proofstreams.pace);
   metrics.trackWitnesses(m.witnesses);
   metrics.trackTimestamps(m.timestamps);
   metrics.trackWebhookAutoDisable(m.webhooks.recorder);
