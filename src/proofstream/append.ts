@@ -320,13 +320,8 @@ export class Appender {
       if (swapped) {
         this.#warm.set(group.streamId, after);
         const signed = checkpoint && committedCheckpoint(checkpoint);
-        if (signed)
-          this.#checkpoints!.signed(
-            signed,
-            deliveries,
-            group.members.some((m) => m.input.waitForProof === true),
-          );
         const waiting = group.members.map((m) => m.input.waitForProof === true);
+        if (signed) this.#checkpoints!.signed(signed, deliveries, waiting.includes(true));
         done.push({ group, results: signed ? (withProofs(plan.results, waiting, checkpoint!, signed) as Array<AppendResult | AppError>) : plan.results });
       } else if (swapped === false) {
         replayed.push(group);
