@@ -68,6 +68,8 @@ export class Integrator {
       // A flush may be running: its end schedules what is left.
       if (!this.#running) void this.#run();
     }, delay);
+    // Nothing is lost if the process ends first (the events are durable; a signing integrates them): no reason to keep it alive.
+    this.#timer.unref();
   }
 
   #run(): Promise<void> {
