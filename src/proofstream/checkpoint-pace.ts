@@ -17,8 +17,7 @@ const TRACKED_STREAMS = 100_000;
  * latest checkpoint is older than half an interval: those no commit signed.
  */
 export class CheckpointPace {
-  /** Periodic checkpoints signed in commits (a metric). */
-  inCommit = 0;
+  #inCommit = 0;
   /** Stream id → when this process last signed it (ms, `now`'s clock). */
   readonly #signedAt = new LRUCache<string, number>({ max: TRACKED_STREAMS });
 
@@ -40,7 +39,12 @@ export class CheckpointPace {
 
   /** A commit signed a stream's periodic checkpoint (counted; `signed` follows with the rest). */
   signedInCommit(): void {
-    this.inCommit++;
+    this.#inCommit++;
+  }
+
+  /** Periodic checkpoints signed in commits since start (a metric). */
+  get inCommit(): number {
+    return this.#inCommit;
   }
 
   /** The periodic job leaves streams signed more recently than this alone. */

@@ -13,6 +13,15 @@ function recorder() {
   return { calls, pending, integrate };
 }
 
+/** An Integrator (20 ms) whose first run, of stream "a" to 1, has started and waits on `pending[0]`. */
+async function firstRunStarted() {
+  const { calls, pending, integrate } = recorder();
+  const integrator = new Integrator(integrate, () => {}, 20);
+  integrator.due("a", 1);
+  await vi.advanceTimersByTimeAsync(20);
+  return { calls, pending, integrator };
+}
+
 describe("Integrator", () => {
   beforeEach(() => void vi.useFakeTimers());
   afterEach(() => void vi.useRealTimers());
@@ -41,10 +50,7 @@ describe("Integrator", () => {
   });
 
   it("never runs two calls at once: what comes due during a run waits for its end and the next interval", async () => {
-    const { calls, pending, integrate } = recorder();
-    const integrator = new Integrator(integrate, () => {}, 20);
-    integrator.due("a", 1);
-    await vi.advanceTimersByTimeAsync(20);
+    const { calls, pending, integrator } = await firstRunStarted();
     integrator.due("a", 2);
     integrator.due("c", 4);
     await vi.advanceTimersByTimeAsync(200);
@@ -85,10 +91,7 @@ describe("Integrator", () => {
   });
 
   it("flush runs what is due now, after the run in progress; close runs it and takes nothing more", async () => {
-    const { calls, pending, integrate } = recorder();
-    const integrator = new Integrator(integrate, () => {}, 20);
-    integrator.due("a", 1);
-    await vi.advanceTimersByTimeAsync(20);
+    const { calls, pending, integrator } = await firstRunStarted();
     integrator.due("b", 2);
     let flushed = false;
     const flush = integrator.flush().then(() => (flushed = true));
