@@ -11,6 +11,7 @@ import { PgDialect } from "drizzle-orm/pg-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase, type Database } from "../src/db/db.js";
 import { storedRefLookup } from "../src/proofstream/append-sql.js";
+import { levelZeroHashes } from "../src/proofstream/level-zero-sql.js";
 import { isolatedStore, type Store } from "./support/webhooks.js";
 
 let store: Store;
@@ -54,5 +55,12 @@ describe("the replay check's plan on a new database", () => {
   it("looks leaves up by hash through events_leaf_hash, leaf hash first", async () => {
     const plan = await genericPlan("SELECT seq_no FROM events WHERE stream_id = $1 AND leaf_hash = $2", "text, bytea", `'str_x', '\\x00'`);
     expect(plan).toMatch(/Index Cond: \(\(leaf_hash = \$2\) AND \(stream_id = \$1\)\)/);
+  });
+
+  it("reads level 0's incomplete tile as one range of the events' primary key, bounded on both sides", async () => {
+    const read = new PgDialect().sqlToQuery(sql`SELECT ${levelZeroHashes(sql.raw("$1"), sql.raw("$2::bigint"), sql.raw("$3::int"))}`);
+    const plan = await genericPlan(read.sql, "text, bigint, int", `'str_x', 4, 200`);
+    expect(plan).toMatch(/Index Scan using events_stream_id_seq_no_pk on events/);
+    expect(plan).toMatch(/Index Cond: \(\(stream_id = \$1\) AND \(seq_no > \(\$2 \* 256\)\) AND \(seq_no <= \(\(\$2 \* 256\) \+ \$3\)\)\)/);
   });
 });

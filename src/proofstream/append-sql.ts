@@ -2,6 +2,11 @@ import { sql, type SQL } from "drizzle-orm";
 import type { NewEventRow } from "./batch-plan.js";
 import type { TileAppend } from "./merkle/right-edge.js";
 import type { CommitCheckpoint } from "./batch-checkpoints.js";
+import { TILE_WIDTH } from "./merkle/tiles.js";
+import { HASH_SIZE } from "../verify/merkle.js";
+import { levelZeroHashes } from "./level-zero-sql.js";
+
+const TILE_BYTES = TILE_WIDTH * HASH_SIZE;
 
 /** A row of the one-statement commit's answer: a stream that swapped (with its checkpoint's time when the commit signed one), or one with a replayed source_ref. */
 export interface OptimisticOutcome extends Record<string, unknown> {
@@ -131,17 +136,32 @@ export function eventsInsert(rows: readonly NewEventRow[], guard = sql``) {
  * on the rows (alias w). Only each tile's new hashes are sent: the hashes it
  * already holds are taken from the stored row, so a batch of one event per
  * stream sends 32 bytes per stream, not its whole partial tile (up to 8 KiB).
- * A stored tile shorter than the hashes kept yields NULL, which the NOT NULL
- * column refuses: the statement fails instead of writing a wrong tile.
+ *
+ * Level 0 stores only complete tiles. Its incomplete tile is the leaf hashes
+ * of the events after the last complete one, which the events' rows hold
+ * already; storing it too rewrote up to 8 KiB per stream and commit (a new
+ * row version, TOASTed, all in the WAL) for 32 bytes of news. A level-0 tile
+ * is written once, as it completes, from the stored events' leaf hashes and
+ * the batch's. Readers take level 0's incomplete tile from the events too
+ * (TileCache, readStreamStates). Levels above gain a hash per 256 leaves and
+ * keep their incomplete tiles.
+ *
+ * A stored tile or event range shorter than the hashes kept yields NULL,
+ * which the NOT NULL column refuses: the statement fails instead of writing a
+ * wrong tile.
  */
 export function tilesUpsert(writes: ReadonlyArray<TileAppend & { streamId: string }>, guard = sql``) {
-  const json = JSON.stringify(writes.map((w) => ({ stream_id: w.streamId, level: w.level, idx: w.index, kept: w.kept, hashes: w.added.toString("hex") })));
+  const stored = writes.filter((w) => w.level > 0 || w.kept + w.added.length === TILE_BYTES);
+  const json = JSON.stringify(stored.map((w) => ({ stream_id: w.streamId, level: w.level, idx: w.index, kept: w.kept, hashes: w.added.toString("hex") })));
   return sql`
     INSERT INTO tiles (stream_id, level, idx, hashes)
     SELECT w.stream_id, w.level, w.idx,
-      CASE WHEN w.kept = 0 THEN decode(w.hashes, 'hex') WHEN length(t.hashes) >= w.kept THEN substring(t.hashes FROM 1 FOR w.kept) || decode(w.hashes, 'hex') END
+      CASE WHEN w.kept = 0 THEN decode(w.hashes, 'hex') WHEN length(k.hashes) = w.kept THEN k.hashes || decode(w.hashes, 'hex') END
     FROM jsonb_to_recordset(${json}::jsonb) AS w(stream_id text, level smallint, idx bigint, kept int, hashes text)
-    LEFT JOIN tiles t ON w.kept > 0 AND t.stream_id = w.stream_id AND t.level = w.level AND t.idx = w.idx
+    LEFT JOIN tiles t ON w.kept > 0 AND w.level > 0 AND t.stream_id = w.stream_id AND t.level = w.level AND t.idx = w.idx
+    CROSS JOIN LATERAL (
+      SELECT CASE WHEN w.kept = 0 THEN NULL WHEN w.level = 0 THEN ${levelZeroHashes(sql`w.stream_id`, sql`w.idx`, sql`w.kept / ${sql.raw(String(HASH_SIZE))}`)} ELSE substring(t.hashes FROM 1 FOR w.kept) END AS hashes
+    ) k
     ${guard}
     ON CONFLICT (stream_id, level, idx) DO UPDATE SET hashes = excluded.hashes`;
 }

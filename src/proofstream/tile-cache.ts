@@ -5,7 +5,8 @@ import { AppError } from "../errors.js";
 import { EMPTY_ROOT } from "../crypto/rfc9162.js";
 import { HASH_SIZE } from "../verify/merkle.js";
 import { foldRange, planProof, rangeNodes, type NodeRef, type Range } from "./merkle/ranges.js";
-import { ExpandedTile, locateNode, type TileRef } from "./merkle/tiles.js";
+import { ExpandedTile, locateNode, TILE_WIDTH, type TileRef } from "./merkle/tiles.js";
+import { levelZeroHashes } from "./level-zero-sql.js";
 
 /**
  * A tile as one number, unique within a stream: level (at most 6 for 2^53
@@ -95,7 +96,7 @@ export class TileCache {
   /** The wanted tiles, from the cache when wide enough, else in one query. */
   async #tiles(db: Db, streamId: string, wanted: ReadonlyMap<number, TileRef & { width: number }>): Promise<Map<number, ExpandedTile>> {
     const found = new Map<number, ExpandedTile>();
-    const missing: TileRef[] = [];
+    const missing: Array<TileRef & { width: number }> = [];
     const cached = this.#streams.get(streamId);
     for (const [k, t] of wanted) {
       const tile = cached?.get(k);
@@ -105,15 +106,23 @@ export class TileCache {
       } else missing.push(t);
     }
     if (missing.length === 0) return found;
-    // One statement text whatever the number of tiles, so it stays prepared.
-    const rows = await db.execute<{ level: number; idx: string; hashes: Buffer }>(sql`
-      SELECT t.level, t.idx, t.hashes FROM tiles t
-      JOIN jsonb_to_recordset(${JSON.stringify(missing.map((m) => ({ level: m.level, idx: m.index })))}::jsonb) AS w(level smallint, idx bigint)
-        ON t.level = w.level AND t.idx = w.idx
-      WHERE t.stream_id = ${streamId}`);
+    // One statement text whatever the number of tiles, so it stays prepared. Level 0 stores
+    // complete tiles only: its incomplete one is the leaf hashes of its events (tilesUpsert).
+    const rows = await db.execute<{ level: number; idx: string; hashes: Buffer | null }>(sql`
+      WITH w AS (
+        SELECT * FROM jsonb_to_recordset(${JSON.stringify(missing.map((m) => ({ level: m.level, idx: m.index, width: m.width })))}::jsonb) AS w(level smallint, idx bigint, width int)
+      )
+      SELECT t.level, t.idx, t.hashes FROM tiles t JOIN w ON t.level = w.level AND t.idx = w.idx
+      WHERE t.stream_id = ${streamId} AND (t.level > 0 OR length(t.hashes) = ${sql.raw(String(TILE_WIDTH * HASH_SIZE))})
+      UNION ALL
+      SELECT 0, w.idx, ${levelZeroHashes(sql`${streamId}`, sql`w.idx`, sql`w.width`)} FROM w
+      WHERE w.level = 0 AND NOT EXISTS (
+        SELECT 1 FROM tiles t WHERE t.stream_id = ${streamId} AND t.level = 0 AND t.idx = w.idx AND length(t.hashes) = ${sql.raw(String(TILE_WIDTH * HASH_SIZE))}
+      )`);
     let tiles = this.#streams.get(streamId);
     if (!tiles) this.#streams.set(streamId, (tiles = new Map<number, ExpandedTile>()));
     for (const row of rows) {
+      if (!row.hashes) continue; // no events there (yet): missing, as a tile not stored
       const expanded = new ExpandedTile(row.hashes);
       const k = tileKey(row.level, Number(row.idx));
       const previous = tiles.get(k);

@@ -3,6 +3,7 @@ import { LRUCache } from "lru-cache";
 import type { Db } from "../db/db.js";
 import { AppError } from "../errors.js";
 import { edgeFromTiles, type RightEdge } from "./merkle/right-edge.js";
+import { levelZeroHashes } from "./level-zero-sql.js";
 
 /** What an append needs of a stream: its owner and the right edge of its tree (the size with it). */
 export interface StreamState {
@@ -142,8 +143,9 @@ export class WarmStreams {
 
 /**
  * The states of many streams in one statement: each stream row with the
- * incomplete tile of each of its levels (at most seven, each found by its
- * primary key), from one snapshot, so size and tiles agree. Streams that do
+ * incomplete tile of each of its levels (at most seven: level 0's from the
+ * leaf hashes of its events, the others' rows found by primary key), from
+ * one snapshot, so size and tiles agree. Streams that do
  * not exist are absent.
  */
 export async function readStreamStates(db: Db, streamIds: readonly string[]): Promise<Map<string, StreamState>> {
@@ -151,9 +153,11 @@ export async function readStreamStates(db: Db, streamIds: readonly string[]): Pr
     SELECT s.id, s.tenant_id, s.tree_size, p.level, p.hashes
     FROM streams s
     LEFT JOIN LATERAL (
-      SELECT l.level, t.hashes FROM generate_series(0, 6) AS l(level)
+      SELECT l.level, t.hashes FROM generate_series(1, 6) AS l(level)
       JOIN tiles t ON t.stream_id = s.id AND t.level = l.level AND t.idx = s.tree_size >> (8 * (l.level + 1))
       WHERE (s.tree_size >> (8 * l.level)) & 255 <> 0
+      UNION ALL
+      SELECT 0, ${levelZeroHashes(sql`s.id`, sql`(s.tree_size >> 8)`, sql`(s.tree_size & 255)`)} WHERE s.tree_size & 255 <> 0
     ) p ON true
     WHERE s.id IN (SELECT jsonb_array_elements_text(${JSON.stringify(streamIds)}::jsonb))`);
   const byStream = new Map<string, { tenantId: string; size: number; tiles: Map<number, Buffer> }>();
