@@ -46,14 +46,20 @@ export class Authenticator {
   }
 
   isOperatorToken(token: string): boolean {
-    // Hash both sides so the comparison is constant-time whatever the lengths.
-    return this.#adminTokenHash !== undefined && timingSafeEqual(sha256(token), this.#adminTokenHash);
+    return this.#isOperatorDigest(sha256(token));
+  }
+
+  /** Hashing both sides keeps the comparison constant-time whatever the lengths. */
+  #isOperatorDigest(digest: Buffer): boolean {
+    return this.#adminTokenHash !== undefined && timingSafeEqual(digest, this.#adminTokenHash);
   }
 
   async authenticate(header: string | null | undefined): Promise<Principal> {
     const token = Authenticator.bearerToken(header);
-    if (this.isOperatorToken(token)) return { kind: "operator" };
-    const principal = looksLikeApiKey(token) ? await this.#lookup(hashApiKey(token)) : null;
+    // One SHA-256 per request: the operator check and the key lookup (hashApiKey's hex) share it.
+    const digest = sha256(token);
+    if (this.#isOperatorDigest(digest)) return { kind: "operator" };
+    const principal = looksLikeApiKey(token) ? await this.#lookup(digest.toString("hex")) : null;
     if (!principal) throw new AppError("unauthenticated", "invalid API key");
     this.#touch(principal);
     return principal;
