@@ -1,8 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Keyring } from "../src/crypto/keyring.js";
-import { openDatabase, type Database } from "../src/db/db.js";
 import { AppError } from "../src/errors.js";
 import { Appender } from "../src/proofstream/append.js";
 import { StreamHeads } from "../src/proofstream/heads.js";
@@ -11,27 +10,21 @@ import { verifyConsistency, verifyInclusion } from "../src/verify/merkle.js";
 import { createStream } from "../src/proofstream/streams.js";
 import { TileCache } from "../src/proofstream/tile-cache.js";
 import { createTenant } from "../src/tenancy/tenants.js";
-import { referenceRoot } from "./support/proofstream.js";
+import { referenceRoot, suiteDatabase } from "./support/proofstream.js";
 
-let database: Database;
+const database = suiteDatabase();
 const keyring = new Keyring(randomBytes(32));
 
-beforeAll(async () => {
-  database = openDatabase({ url: inject("databaseUrl"), poolSize: 4 });
-  await database.migrate();
-});
-afterAll(() => database?.close());
-
-const tenant = async () => (await createTenant(database.db, `caches-${randomBytes(4).toString("hex")}`)).id;
-const stream = async (tenantId: string) => (await createStream(database.db, keyring, { tenantId, name: "caches", publicBaseUrl: "https://attesto.example" })).id;
+const tenant = async () => (await createTenant(database().db, `caches-${randomBytes(4).toString("hex")}`)).id;
+const stream = async (tenantId: string) => (await createStream(database().db, keyring, { tenantId, name: "caches", publicBaseUrl: "https://attesto.example" })).id;
 
 async function append(tenantId: string, streamId: string, from: number, count: number) {
-  const appender = new Appender(database.db);
+  const appender = new Appender(database().db);
   await Promise.all(Array.from({ length: count }, (_, i) => appender.append({ tenantId, streamId, sourceRef: `e-${from + i}`, eventType: "t", occurredAt: new Date(0), payload: { i: from + i } })));
 }
 
 const leavesOf = async (streamId: string) =>
-  (await database.db.execute<{ leaf_hash: Buffer }>(sql`SELECT leaf_hash FROM events WHERE stream_id = ${streamId} ORDER BY seq_no`)).map((r) => r.leaf_hash);
+  (await database().db.execute<{ leaf_hash: Buffer }>(sql`SELECT leaf_hash FROM events WHERE stream_id = ${streamId} ORDER BY seq_no`)).map((r) => r.leaf_hash);
 
 describe("stream heads", () => {
   it("share one read among the concurrent requests of any tenant, and still refuse the other tenant", async () => {
@@ -39,7 +32,7 @@ describe("stream heads", () => {
     const streamId = await stream(owner);
     const heads = new StreamHeads(60_000);
     const asked = Array.from({ length: 20 }, (_, i) =>
-      heads.head(database.db, i % 4 === 3 ? other : owner, streamId).then(
+      heads.head(database().db, i % 4 === 3 ? other : owner, streamId).then(
         (h) => h,
         (e: unknown) => e,
       ),
@@ -56,10 +49,10 @@ describe("stream heads", () => {
     const owner = await tenant();
     const streamId = await stream(owner);
     const heads = new StreamHeads(60_000);
-    expect((await heads.head(database.db, owner, streamId)).treeSize).toBe(0);
+    expect((await heads.head(database().db, owner, streamId)).treeSize).toBe(0);
     await append(owner, streamId, 0, 3);
-    expect((await heads.head(database.db, owner, streamId)).treeSize).toBe(0);
-    expect((await heads.head(database.db, owner, streamId, true)).treeSize).toBe(3);
+    expect((await heads.head(database().db, owner, streamId)).treeSize).toBe(0);
+    expect((await heads.head(database().db, owner, streamId, true)).treeSize).toBe(3);
   });
 });
 
@@ -77,13 +70,13 @@ describe("tile store proofs", () => {
       for (const index of [0, Math.floor(size / 2), size - 1]) {
         // Twice: the second answer comes from the cached right edge.
         for (let round = 0; round < 2; round++) {
-          const { hashes, extra } = await tiles.proof(database.db, streamId, size, inclusionRanges(index, size), [{ level: 0, index }]);
+          const { hashes, extra } = await tiles.proof(database().db, streamId, size, inclusionRanges(index, size), [{ level: 0, index }]);
           expect(verifyInclusion(index, size, extra[0]!, hashes, root), `leaf ${index} of ${size}, round ${round}`).toBe(true);
         }
       }
       for (const from of sizes.filter((s) => s < size)) {
         const oldRoot = referenceRoot((await leavesOf(streamId)).slice(0, from));
-        const { hashes } = await tiles.proof(database.db, streamId, size, consistencyRanges(from, size));
+        const { hashes } = await tiles.proof(database().db, streamId, size, consistencyRanges(from, size));
         expect(verifyConsistency(from, size, hashes, oldRoot, root)).toBe(true);
       }
     }
@@ -95,8 +88,8 @@ describe("tile store proofs", () => {
     await append(owner, streamId, 0, 600);
     const root = referenceRoot(await leavesOf(streamId));
     const tiny = new TileCache(1);
-    const { hashes, extra } = await tiny.proof(database.db, streamId, 600, inclusionRanges(42, 600), [{ level: 0, index: 42 }]);
+    const { hashes, extra } = await tiny.proof(database().db, streamId, 600, inclusionRanges(42, 600), [{ level: 0, index: 42 }]);
     expect(verifyInclusion(42, 600, extra[0]!, hashes, root)).toBe(true);
-    expect((await tiny.root(database.db, streamId, 600)).equals(root)).toBe(true);
+    expect((await tiny.root(database().db, streamId, 600)).equals(root)).toBe(true);
   });
 });

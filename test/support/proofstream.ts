@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { eq } from "drizzle-orm";
-import type { Db } from "../../src/db/db.js";
+import { afterAll, beforeAll, inject } from "vitest";
+import { openDatabase, type Database, type Db } from "../../src/db/db.js";
 import { streamKeys } from "../../src/proofstream/schema.js";
 import type { Keyring } from "../../src/crypto/keyring.js";
 import { STREAM_KEY_CONTEXT } from "../../src/proofstream/keys.js";
@@ -37,4 +38,15 @@ export async function stolenSigner(db: Db, keyring: Keyring, streamId: string, o
   const [row] = await db.select().from(streamKeys).where(eq(streamKeys.streamId, streamId));
   const privateKey = privateKeyFromSeed(keyring.decrypt(STREAM_KEY_CONTEXT, row!.privateKeyEnc, streamId));
   return { name: origin, keyId: keyId(origin, rawPublicKey(privateKey)), privateKey };
+}
+
+/** The suite's shared test database, migrated before its tests and closed after them: `database()` inside a test. */
+export function suiteDatabase(poolSize = 4): () => Database {
+  let database: Database | undefined;
+  beforeAll(async () => {
+    database = openDatabase({ url: inject("databaseUrl"), poolSize });
+    await database.migrate();
+  });
+  afterAll(() => database?.close());
+  return () => database!;
 }
