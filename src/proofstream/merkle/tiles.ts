@@ -36,13 +36,20 @@ export class ExpandedTile {
     if (hashes.length % HASH_SIZE !== 0 || hashes.length === 0 || hashes.length > TILE_WIDTH * HASH_SIZE) {
       throw new Error(`bad tile of ${hashes.length} bytes`);
     }
-    this.rows = [hashes];
-    for (let k = 1; k <= TILE_HEIGHT; k++) {
+    const widths: number[] = [];
+    for (let n = hashes.length / HASH_SIZE; n > 0 && widths.length <= TILE_HEIGHT; n = Math.floor(n / 2)) widths.push(n);
+    // Every row in one allocation of its own. A tile read from the database is a slice of Node's
+    // shared buffer pool (64 KiB blocks on Node 24), as are small allocUnsafe buffers: cached, each
+    // tile pinned a whole block, and the cache held several times the bytes its budget counted.
+    const memory = Buffer.allocUnsafeSlow(widths.reduce((a, n) => a + n, 0) * HASH_SIZE);
+    hashes.copy(memory, 0);
+    this.rows = [memory.subarray(0, hashes.length)];
+    let offset = hashes.length;
+    for (let k = 1; k < widths.length; k++) {
       const below = this.rows[k - 1]!;
-      const n = Math.floor(below.length / HASH_SIZE / 2);
-      if (n === 0) break;
-      const row = Buffer.allocUnsafe(n * HASH_SIZE);
-      for (let j = 0; j < n; j++) {
+      const row = memory.subarray(offset, offset + widths[k]! * HASH_SIZE);
+      offset += row.length;
+      for (let j = 0; j < widths[k]!; j++) {
         nodeHash(below.subarray(2 * j * HASH_SIZE, (2 * j + 1) * HASH_SIZE), below.subarray((2 * j + 1) * HASH_SIZE, (2 * j + 2) * HASH_SIZE)).copy(row, j * HASH_SIZE);
       }
       this.rows.push(row);
