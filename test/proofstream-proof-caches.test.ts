@@ -54,6 +54,37 @@ describe("stream heads", () => {
     expect((await heads.head(database().db, owner, streamId)).treeSize).toBe(0);
     expect((await heads.head(database().db, owner, streamId, true)).treeSize).toBe(3);
   });
+  it("keeps an announced checkpoint's bytes in memory of their own, not the larger buffer they were decoded into", async () => {
+    const owner = await tenant();
+    const streamId = await stream(owner);
+    await append(owner, streamId, 0, 2);
+    const heads = new StreamHeads(60_000);
+    const head = await heads.head(database().db, owner, streamId);
+    // As an announcement decodes them: slices of one shared block.
+    const block = Buffer.alloc(64 * 1024, 9);
+    const rootHash = block.subarray(100, 132);
+    const timestampToken = block.subarray(200, 1200);
+    const announced = {
+      streamId,
+      treeSize: 2,
+      rootHash,
+      note: "n\n",
+      logNote: "n\n",
+      keyId: 1,
+      signedAt: new Date(),
+      cosignatures: "",
+      cosignatureCount: 0,
+      witnessedAt: null,
+      timestampToken,
+      timestampedAt: new Date(),
+    };
+    heads.announced(announced);
+    const kept = (await heads.checkpoint(database().db, streamId, head, 2))!;
+    expect(kept.rootHash.equals(rootHash) && kept.timestampToken!.equals(timestampToken)).toBe(true);
+    expect(kept.rootHash.buffer).not.toBe(block.buffer);
+    expect(kept.rootHash.buffer.byteLength).toBe(32);
+    expect(kept.timestampToken!.buffer.byteLength).toBe(1000);
+  });
 });
 
 describe("tile store proofs", () => {

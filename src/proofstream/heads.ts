@@ -81,8 +81,8 @@ export class StreamHeads {
     const bySize = this.#checkpoints.get(streamId);
     if (bySize) {
       if (bySize.size >= 64 && !bySize.has(treeSize)) bySize.clear();
-      bySize.set(treeSize, checkpoint);
-    } else if (head) this.#checkpoints.set(streamId, new Map([[treeSize, checkpoint]]));
+      bySize.set(treeSize, kept(checkpoint));
+    } else if (head) this.#checkpoints.set(streamId, new Map([[treeSize, kept(checkpoint)]]));
   }
 
   /** Forgets every head and checkpoint (announcements may have been missed). */
@@ -104,11 +104,28 @@ export class StreamHeads {
         if (!bySize) this.#checkpoints.set(streamId, (bySize = new Map()));
         // Older sizes are asked for rarely: keep the map small by starting over.
         if (bySize.size >= 64) bySize.clear();
-        bySize.set(want, checkpoint);
+        bySize.set(want, (checkpoint = kept(checkpoint)));
       }
     }
     return checkpoint;
   }
+}
+
+/** Bytes of their own: not a slice of a larger buffer (a row read, an announcement decoded, Node's shared pool) that keeping them would pin. */
+function own(bytes: Buffer): Buffer {
+  if (bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length) return bytes;
+  const copy = Buffer.allocUnsafeSlow(bytes.length);
+  bytes.copy(copy);
+  return copy;
+}
+
+/**
+ * The record as the cache keeps it. Its root hash (and timestamp token) as
+ * read or decoded are slices of Node's shared buffer pool, 64 KiB blocks on
+ * Node 24: one kept 32-byte root per stream could pin a block per stream.
+ */
+function kept(checkpoint: CheckpointRecord): CheckpointRecord {
+  return { ...checkpoint, rootHash: own(checkpoint.rootHash), timestampToken: checkpoint.timestampToken && own(checkpoint.timestampToken) };
 }
 
 async function readHead(db: Db, streamId: string): Promise<Head | undefined> {
