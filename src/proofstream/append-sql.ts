@@ -2,11 +2,9 @@ import { sql, type SQL } from "drizzle-orm";
 import type { NewEventRow } from "./batch-plan.js";
 import type { TileAppend } from "./merkle/right-edge.js";
 import type { CommitCheckpoint } from "./batch-checkpoints.js";
-import { TILE_WIDTH } from "./merkle/tiles.js";
+import { TILE_BYTES } from "./merkle/tiles.js";
 import { HASH_SIZE } from "../verify/merkle.js";
 import { levelZeroHashes } from "./level-zero-sql.js";
-
-const TILE_BYTES = TILE_WIDTH * HASH_SIZE;
 
 /** A row of the one-statement commit's answer: a stream that swapped (with its checkpoint's time when the commit signed one), or one with a replayed source_ref. */
 export interface OptimisticOutcome extends Record<string, unknown> {

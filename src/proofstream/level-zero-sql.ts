@@ -1,5 +1,12 @@
 import { sql, type SQL } from "drizzle-orm";
-import { TILE_WIDTH } from "./merkle/tiles.js";
+import { TILE_BYTES, TILE_WIDTH } from "./merkle/tiles.js";
+
+/**
+ * A stored tile row (alias `t`) a reader may take: any above level 0, and at
+ * level 0 only a complete one (an incomplete level-0 row an earlier version
+ * wrote is never read: that tile comes from the events).
+ */
+export const readableTile = sql.raw(`(t.level > 0 OR length(t.hashes) = ${TILE_BYTES})`);
 
 /**
  * The leaf hashes of level-0 tile `index`, its first `count` (SQL values), as

@@ -5,8 +5,8 @@ import { AppError } from "../errors.js";
 import { EMPTY_ROOT } from "../crypto/rfc9162.js";
 import { HASH_SIZE } from "../verify/merkle.js";
 import { foldRange, planProof, rangeNodes, type NodeRef, type Range } from "./merkle/ranges.js";
-import { ExpandedTile, locateNode, TILE_WIDTH, type TileRef } from "./merkle/tiles.js";
-import { levelZeroHashes } from "./level-zero-sql.js";
+import { ExpandedTile, locateNode, type TileRef } from "./merkle/tiles.js";
+import { levelZeroHashes, readableTile } from "./level-zero-sql.js";
 
 /**
  * A tile as one number, unique within a stream: level (at most 6 for 2^53
@@ -113,11 +113,11 @@ export class TileCache {
         SELECT * FROM jsonb_to_recordset(${JSON.stringify(missing.map((m) => ({ level: m.level, idx: m.index, width: m.width })))}::jsonb) AS w(level smallint, idx bigint, width int)
       )
       SELECT t.level, t.idx, t.hashes FROM tiles t JOIN w ON t.level = w.level AND t.idx = w.idx
-      WHERE t.stream_id = ${streamId} AND (t.level > 0 OR length(t.hashes) = ${sql.raw(String(TILE_WIDTH * HASH_SIZE))})
+      WHERE t.stream_id = ${streamId} AND ${readableTile}
       UNION ALL
       SELECT 0, w.idx, ${levelZeroHashes(sql`${streamId}`, sql`w.idx`, sql`w.width`)} FROM w
       WHERE w.level = 0 AND NOT EXISTS (
-        SELECT 1 FROM tiles t WHERE t.stream_id = ${streamId} AND t.level = 0 AND t.idx = w.idx AND length(t.hashes) = ${sql.raw(String(TILE_WIDTH * HASH_SIZE))}
+        SELECT 1 FROM tiles t WHERE t.stream_id = ${streamId} AND t.level = 0 AND t.idx = w.idx AND ${readableTile}
       )`);
     let tiles = this.#streams.get(streamId);
     if (!tiles) this.#streams.set(streamId, (tiles = new Map<number, ExpandedTile>()));

@@ -14,8 +14,10 @@ const KEY_PREFIX = "atk_";
 /** How much of the key is kept in clear, to recognise it in lists. */
 const SHOWN_PREFIX_LENGTH = KEY_PREFIX.length + 8;
 
+/** The stored key hash of a SHA-256 digest of the secret (for a caller that has the digest already). */
+export const apiKeyHashOf = (digest: Buffer) => digest.toString("hex");
 // One-shot hash(): no Hash object per call (every authenticated request hashes its key).
-export const hashApiKey = (secret: string) => hash("sha256", secret, "hex");
+export const hashApiKey = (secret: string) => apiKeyHashOf(hash("sha256", secret, "buffer"));
 
 /** Keys look like atk_<43 base64url chars>: 256 random bits. */
 export const looksLikeApiKey = (value: string) => /^atk_[A-Za-z0-9_-]{43}$/.test(value);

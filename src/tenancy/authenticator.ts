@@ -3,7 +3,7 @@ import { LRUCache } from "lru-cache";
 import type { Db } from "../db/db.js";
 import { AppError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { findAccountByKeyHash, hashApiKey, looksLikeApiKey, touchApiKey, type Account } from "./api-keys.js";
+import { apiKeyHashOf, findAccountByKeyHash, hashApiKey, looksLikeApiKey, touchApiKey, type Account } from "./api-keys.js";
 import type { Principal, TenantPrincipal } from "./types.js";
 
 /** last_used_at is written at most this often per key and instance. */
@@ -56,10 +56,10 @@ export class Authenticator {
 
   async authenticate(header: string | null | undefined): Promise<Principal> {
     const token = Authenticator.bearerToken(header);
-    // One SHA-256 per request: the operator check and the key lookup (hashApiKey's hex) share it.
+    // One SHA-256 per request: the operator check and the key lookup share it.
     const digest = sha256(token);
     if (this.#isOperatorDigest(digest)) return { kind: "operator" };
-    const principal = looksLikeApiKey(token) ? await this.#lookup(digest.toString("hex")) : null;
+    const principal = looksLikeApiKey(token) ? await this.#lookup(apiKeyHashOf(digest)) : null;
     if (!principal) throw new AppError("unauthenticated", "invalid API key");
     this.#touch(principal);
     return principal;

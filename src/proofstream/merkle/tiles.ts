@@ -9,6 +9,8 @@ import type { NodeRef } from "./ranges.js";
  */
 export const TILE_HEIGHT = 8;
 export const TILE_WIDTH = 256;
+/** The bytes of a complete tile. */
+export const TILE_BYTES = TILE_WIDTH * HASH_SIZE;
 
 export interface TileRef {
   level: number;
@@ -33,7 +35,7 @@ export function locateNode({ level, index }: NodeRef): { tile: TileRef; offset: 
 export class ExpandedTile {
   readonly rows: Buffer[];
   constructor(hashes: Buffer) {
-    if (hashes.length % HASH_SIZE !== 0 || hashes.length === 0 || hashes.length > TILE_WIDTH * HASH_SIZE) {
+    if (hashes.length % HASH_SIZE !== 0 || hashes.length === 0 || hashes.length > TILE_BYTES) {
       throw new Error(`bad tile of ${hashes.length} bytes`);
     }
     const widths: number[] = [];
@@ -107,10 +109,10 @@ export function appendToTiles(size: number, leafHashes: readonly Buffer[], parti
     const row = Buffer.concat([existing, carry]);
     const firstTile = Math.floor(before / TILE_WIDTH);
     const roots: Buffer[] = [];
-    for (let at = 0, index = firstTile; at < row.length; at += TILE_WIDTH * HASH_SIZE, index++) {
-      const hashes = row.subarray(at, Math.min(at + TILE_WIDTH * HASH_SIZE, row.length));
+    for (let at = 0, index = firstTile; at < row.length; at += TILE_BYTES, index++) {
+      const hashes = row.subarray(at, Math.min(at + TILE_BYTES, row.length));
       writes.push({ level, index, hashes: Buffer.from(hashes), kept: at === 0 ? existing.length : 0 });
-      if (hashes.length === TILE_WIDTH * HASH_SIZE) roots.push(new ExpandedTile(hashes).root());
+      if (hashes.length === TILE_BYTES) roots.push(new ExpandedTile(hashes).root());
     }
     carry = Buffer.concat(roots);
   }
