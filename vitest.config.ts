@@ -16,6 +16,8 @@ export default defineConfig({
     // would oversubscribe Postgres's 100 connections. test/serve-workers.test.ts asks for
     // --workers 2 itself.
     env: { ATTESTO_WORKERS: "1" },
+    // As cli/main.ts does for the service: protobuf-es encodes bytes with Uint8Array.prototype.toBase64 when the runtime has it.
+    setupFiles: ["src/infra/uint8array-to-base64.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     projects: [

@@ -1,3 +1,5 @@
+// First, before anything loads @bufbuild/protobuf: it looks for Uint8Array.prototype.toBase64 once, at load.
+import "../infra/uint8array-to-base64.js";
 import { Command } from "commander";
 import { packageVersion } from "../paths.js";
 import { asksForVersion, invokedCommand } from "./invoked-command.js";
