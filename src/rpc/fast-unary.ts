@@ -1,11 +1,13 @@
 import type http from "node:http";
 import type http2 from "node:http2";
-import { Code, ConnectError, createHandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import { invokeUnaryImplementation, mergeNonProtocolHeaders, readAllBytes, validateUniversalHandlerOptions } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus, contentTypeUnaryJson, contentTypeUnaryProto, errorToJsonBytes, trailerMux } from "@connectrpc/connect/protocol-connect";
 import { fastUnaryMethods, type FastUnaryMethod, type ServiceRegistration } from "./fast-unary-methods.js";
 import { fastUnaryShape, type FastUnaryShape } from "./fast-unary-shape.js";
+import { unaryCallContext } from "./fast-unary-context.js";
+import { answerBytes } from "./serialized-answers.js";
 import { invalidArgument } from "../errors.js";
 import { jsonShapeProblem, type JsonLimits } from "../verify/json.js";
 import { toConnectError } from "./errors.js";
@@ -54,7 +56,7 @@ export interface FastUnaryHandler {
  * before a byte of the body is read: gRPC, gRPC-Web, streams, GET,
  * compressed bodies, protocol errors. The request's abort signal is not
  * wired (no handler reads `ctx.signal`); the `Connect-Timeout-Ms` deadline
- * signal is, by createHandlerContext.
+ * signal is (unaryCallContext, fast-unary-context.ts).
  */
 export function fastUnary(options: ConnectNodeAdapterOptions, registrations: ServiceRegistration[], jsonLimitsOf: (path: string) => JsonLimits | undefined = () => undefined): FastUnaryHandler {
   const opt = validateUniversalHandlerOptions({ ...options, acceptCompression: options.acceptCompression ?? [compressionGzip, compressionBrotli] });
@@ -84,16 +86,15 @@ export function fastUnary(options: ConnectNodeAdapterOptions, registrations: Ser
     const requestHeader = webHeadersOf(req.headers);
     const encrypted = "encrypted" in req.socket && (req.socket as { encrypted?: boolean }).encrypted;
     const authority = "authority" in req ? req.authority : req.headers.host;
-    const context = createHandlerContext({
-      ...spec,
+    const context = unaryCallContext({
       service: spec.method.parent,
-      requestMethod: "POST",
-      protocolName: "connect",
+      method: spec.method,
+      // The path is a method's (the lookup matched it exactly): no URL parser needed to make the string.
+      url: `${encrypted ? "https" : "http"}://${authority}${req.url ?? ""}`,
       timeoutMs: shape.timeoutMs,
       shutdownSignal: opt.shutdownSignal,
       requestHeader,
-      url: new URL(req.url ?? "", `${encrypted ? "https" : "http"}://${authority}`).toString(),
-      responseHeader: { "Content-Type": shape.binary ? contentTypeUnaryProto : contentTypeUnaryJson },
+      contentType: shape.binary ? contentTypeUnaryProto : contentTypeUnaryJson,
       contextValues: options.contextValues?.(req),
     });
     let status = 200;
@@ -104,7 +105,7 @@ export function fastUnary(options: ConnectNodeAdapterOptions, registrations: Ser
       if (problem !== undefined) throw toConnectError(invalidArgument("body", problem));
       const input = serialization.getI(shape.binary).parse(bytes);
       const output = await invokeUnaryImplementation(spec, context, input, opt.interceptors);
-      body = serialization.getO(shape.binary).serialize(output);
+      body = answerBytes(output, shape.binary, (message) => serialization.getO(shape.binary).serialize(message));
     } catch (e) {
       context.abort(e);
       const error = e instanceof ConnectError ? e : new ConnectError("internal error", Code.Internal, undefined, undefined, e);
