@@ -12,6 +12,12 @@ import type { JobRuntime } from "../src/jobs/runtime.js";
 import { createLogger } from "../src/logger.js";
 import { Proofstreams } from "../src/proofstream/module.js";
 import { Tenancy } from "../src/tenancy/module.js";
+import { hashApiKey } from "../src/tenancy/api-keys.js";
+import { tenantService } from "../src/rpc/tenant-service.js";
+import { principalKey } from "../src/rpc/context.js";
+import { create } from "@bufbuild/protobuf";
+import { createContextValues, createHandlerContext } from "@connectrpc/connect";
+import { GetCurrentTenantRequestSchema, TenantService, type GetCurrentTenantResponse } from "../gen/ts/attesto/v1/tenant_pb.js";
 import { verifyInclusion } from "../src/verify/merkle.js";
 import { WebhookOutbox } from "../src/webhooks/outbox.js";
 
@@ -57,6 +63,34 @@ describe("answers from memory", () => {
 
     await tenancy.revokeApiKey(apiKey.id);
     await expect(tenancy.authenticator.requireTenant(header)).rejects.toMatchObject({ code: "unauthenticated" });
+  });
+
+  it("GetCurrentTenant's answer is made once per account held, and anew when the account held changes", async () => {
+    const tenancy = new Tenancy({ db: database.db, logger }, { adminToken: undefined, apiKeyCacheMs: 60_000 });
+    const { apiKey, secret } = await newTenant(tenancy);
+    const service = tenantService({ tenancy });
+    const call = async () => {
+      const values = createContextValues().set(principalKey, await tenancy.authenticator.requireTenant(`Bearer ${secret}`));
+      const ctx = createHandlerContext({
+        service: TenantService,
+        method: TenantService.method.getCurrentTenant,
+        protocolName: "connect",
+        requestMethod: "POST",
+        url: "http://test/",
+        contextValues: values,
+      });
+      return service.getCurrentTenant!(create(GetCurrentTenantRequestSchema), ctx) as Promise<GetCurrentTenantResponse>;
+    };
+    const first = await call();
+    // The first use recorded last_used_at, and the answer says so (the key row the Authenticator touched).
+    expect(first.apiKey?.lastUsedAt).toBeDefined();
+    expect(await call()).toBe(first);
+    // A revocation elsewhere evicts the key here (its broadcast): the next answer is made from rows read again.
+    tenancy.authenticator.evict(hashApiKey(secret));
+    const again = await call();
+    expect(again).not.toBe(first);
+    expect(again.apiKey?.id).toBe(apiKey.id);
+    expect(await call()).toBe(again);
   });
 
   it("an inclusion proof of a cached stream: no statement, and it verifies against the signed root with the stored leaf", async () => {

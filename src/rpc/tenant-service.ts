@@ -1,15 +1,25 @@
 import type { ServiceImpl } from "@connectrpc/connect";
-import type { TenantService } from "../../gen/ts/attesto/v1/tenant_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { GetCurrentTenantResponseSchema, type GetCurrentTenantResponse, type TenantService } from "../../gen/ts/attesto/v1/tenant_pb.js";
+import type { ApiKey, Tenant } from "../tenancy/types.js";
+import { reusedAnswer } from "./serialized-answers.js";
 import type { Tenancy } from "../tenancy/module.js";
 import { tenantOf } from "./context.js";
 import { apiKeyMsg, tenantMsg } from "./convert.js";
 
 /** The calling tenant's own account; every query is scoped by the caller's tenant id. */
 export function tenantService({ tenancy }: { tenancy: Tenancy }): ServiceImpl<typeof TenantService> {
+  // The answer per key row held: the Authenticator's cached account hands out the same rows until
+  // it touches the key (a new key row) or evicts it, and rows are never changed in place.
+  const answers = new WeakMap<ApiKey, { tenant: Tenant; answer: GetCurrentTenantResponse }>();
   return {
     async getCurrentTenant(_req, ctx) {
       const { tenant, apiKey } = await tenancy.currentAccount(tenantOf(ctx));
-      return { tenant: tenantMsg(tenant), apiKey: apiKeyMsg(apiKey) };
+      const held = answers.get(apiKey);
+      if (held?.tenant === tenant) return held.answer;
+      const answer = reusedAnswer(create(GetCurrentTenantResponseSchema, { tenant: tenantMsg(tenant), apiKey: apiKeyMsg(apiKey) }));
+      answers.set(apiKey, { tenant, answer });
+      return answer;
     },
     async createApiKey(req, ctx) {
       const { tenantId } = tenantOf(ctx);
