@@ -27,6 +27,13 @@ describe("answerBytes", () => {
     expect(binary).toEqual(toBinary(GetCurrentTenantResponseSchema, answer));
   });
 
+  it("keeps bytes of its own, not a slice of Buffer's shared pool", () => {
+    const answer = reusedAnswer(create(GetCurrentTenantResponseSchema, { tenant: { id: "ten_2" } }));
+    const kept = answerBytes(answer, false, (m) => Buffer.from(toJsonString(GetCurrentTenantResponseSchema, m as never)));
+    expect(kept.buffer.byteLength).toBe(kept.byteLength);
+    expect(new TextDecoder().decode(kept)).toBe('{"tenant":{"id":"ten_2"}}');
+  });
+
   it("serializes any other answer on every call", () => {
     const answer = create(GetCurrentTenantResponseSchema, { tenant: { id: "ten_1", name: "acme" } });
     const { calls, serialize } = counting();

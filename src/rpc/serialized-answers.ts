@@ -24,5 +24,8 @@ export function reusedAnswer<M extends Message>(message: M): M {
 export function answerBytes(message: Message, binary: boolean, serialize: (message: Message) => Uint8Array): Uint8Array {
   const slot = slots.get(message);
   if (slot === undefined) return serialize(message);
-  return binary ? (slot.binary ??= serialize(message)) : (slot.json ??= serialize(message));
+  return binary ? (slot.binary ??= own(serialize(message))) : (slot.json ??= own(serialize(message)));
 }
+
+/** Kept bytes in memory of their own: a small serialized answer may be a slice of Buffer's shared pool, and keeping the slice would keep the whole block. */
+const own = (bytes: Uint8Array): Uint8Array => (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes));

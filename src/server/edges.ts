@@ -25,6 +25,7 @@ import { fastUnary, withFastUnary } from "../rpc/fast-unary.js";
 import { recordRoutes } from "../rpc/fast-unary-methods.js";
 import { rpcInterceptors, rpcRoutes, type RpcDeps } from "../rpc/routes.js";
 import { describeInputError } from "../rpc/errors.js";
+import { utf8Encoder } from "../rpc/utf8-encoder.js";
 import { rpcMethodIndex, unknownRpcRoute, withMediaTypeCheck } from "../rpc/edge-answers.js";
 import { grpcOpsRoutes } from "../rpc/grpc-ops.js";
 import { readiness } from "../http/health.js";
@@ -32,8 +33,11 @@ import type { RequestListener } from "./listener.js";
 import { isPublicRoute } from "./public-gate.js";
 import { PUBLIC_JSON_LIMITS } from "../json.js";
 
-/** Connect's JSON options, with the patched-in hook that gives parse errors their details (src/rpc/errors.ts). */
-const jsonOptions = { ignoreUnknownFields: false, describeInputError } as NonNullable<ConnectNodeAdapterOptions["jsonOptions"]>;
+/**
+ * Connect's JSON options, with the patched-in hook that gives parse errors their details (src/rpc/errors.ts)
+ * and Buffer's UTF-8 encoder for the answers (src/rpc/utf8-encoder.ts).
+ */
+const jsonOptions = { ignoreUnknownFields: false, describeInputError, textEncoder: utf8Encoder } as NonNullable<ConnectNodeAdapterOptions["jsonOptions"]>;
 
 /** The facades both edges hand requests to: the RPC services' and the queue board's job runtime. */
 export type EdgeModules = Omit<RpcDeps, "logger" | "requestDeadlineMs" | "witnesses"> & { jobs: JobRuntime; witnesses: Witnesses };
