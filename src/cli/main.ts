@@ -1,5 +1,3 @@
-// First, before anything loads @bufbuild/protobuf: it looks for Uint8Array.prototype.toBase64 once, at load.
-import "../infra/uint8array-to-base64.js";
 import { Command } from "commander";
 import { packageVersion } from "../paths.js";
 import { asksForVersion, invokedCommand } from "./invoked-command.js";
@@ -33,6 +31,8 @@ async function registerCommands(program: Command, command: string | undefined): 
     registerVerifyCommands(program, programOutput(program));
     return;
   }
+  // Before the groups load @bufbuild/protobuf: it looks for Uint8Array.prototype.toBase64 once, as it loads.
+  await import("../infra/uint8array-to-base64.js");
   const [{ cliContext }, { registerEvidenceCommands, registerBundleCommands }, { registerVerifyCommands }] = await Promise.all([
     import("./context.js"),
     import("./commands/evidence.js"),

@@ -6,7 +6,8 @@
  * concatenations when there is not: half the serializing time of an
  * inclusion proof's answer (20 hashes and a leaf) went to that loop.
  * protobuf-es looks the method up once, when its module loads, so this runs
- * first in the process (cli/main.ts imports it before anything else). Only
+ * before it in the process (cli/main.ts imports it before the command groups,
+ * which load protobuf-es; `--version` and `verify` load neither). Only
  * the encoder: Buffer's base64 decoder skips characters the standard's
  * refuses, so `fromBase64` is left alone.
  */
