@@ -156,7 +156,7 @@ describe("attesto serve on the embedded defaults", () => {
     expect(alive()).toBe(false);
   }, 120_000);
 
-  it("stops the embedded PostgreSQL when the terminal closes (SIGHUP to the group), and when serve is killed outright (the watchdog)", async () => {
+  it("stops the embedded PostgreSQL and the dev chain when the terminal closes (SIGHUP to the group), and when serve is killed outright (the watchdogs)", async () => {
     const alive = (pid: number) => {
       try {
         process.kill(pid, 0);
@@ -176,11 +176,20 @@ describe("attesto serve on the embedded defaults", () => {
       const postmaster = path.join(dataDir, "postgres", "data", "postmaster.pid");
       const postgresPid = Number((await readFile(postmaster, "utf8")).split("\n")[0]);
       expect(postgresPid).toBeGreaterThan(0);
+      // The dev chain starts beside the serving server; its pid is recorded as it is spawned.
+      const chainPidFile = path.join(dataDir, "devchain", "state.json.pid");
+      let chainPid = 0;
+      for (let i = 0; i < 600 && !(chainPid > 0); i++) {
+        chainPid = Number((await readFile(chainPidFile, "utf8").catch(() => "")).trim());
+        if (!(chainPid > 0)) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(chainPid, `${how}: ${stderr()}`).toBeGreaterThan(0);
       const closed = new Promise<number | null>((r) => child.once("close", r));
       if (how === "SIGHUP to the process group") process.kill(-child.pid!, "SIGHUP");
       else process.kill(child.pid!, "SIGKILL");
       await closed;
       expect(await gone(postgresPid), `${how}: ${stderr()}`).toBe(true);
+      expect(await gone(chainPid), `${how}: the dev chain (${chainPid}) outlived serve`).toBe(true);
     }
   }, 180_000);
 });

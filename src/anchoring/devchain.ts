@@ -4,6 +4,7 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import net from "node:net";
 import path from "node:path";
+import { stopWithOwner } from "../infra/owner-watchdog.js";
 
 /** A persistent dev chain's genesis time (2026-01-01T00:00:00Z): the same on every start, see launch. */
 const GENESIS_TIMESTAMP = 1_767_225_600;
@@ -141,6 +142,10 @@ async function launch(bin: string, opts: { port?: number; timeoutMs?: number }, 
   if (stateFile) args.push("--state", stateFile, "--state-interval", String(STATE_INTERVAL_S), "--timestamp", String(GENESIS_TIMESTAMP));
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const child: ChildProcess = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+  // Recorded and watched at once, not once it answers: a process killed while its chain starts
+  // leaves a chain the next start can find (stopLeftover), and none that outlives it.
+  if (pidFile && child.pid !== undefined) await writeFile(pidFile, `${child.pid}\n`);
+  if (child.pid !== undefined) stopWithOwner(child.pid, "anvil", "TERM");
   let output = "";
   const exited = new Promise<never>((_, reject) => child.once("exit", (code) => reject(new Error(`anvil exited (${code}): ${output.slice(-500)}`))));
   exited.catch(() => {});
@@ -165,8 +170,8 @@ async function launch(bin: string, opts: { port?: number; timeoutMs?: number }, 
   // Keep draining its output (it logs every call) so the pipe never fills.
   child.stdout!.resume();
   child.stderr!.resume();
-  if (pidFile) await writeFile(pidFile, `${child.pid}\n`);
-  // The chain lives no longer than this process, however it ends. SIGTERM: anvil writes its state before it exits.
+  // The chain lives no longer than this process, however it ends: this on a normal exit, the watchdog
+  // (stopWithOwner) after a kill. SIGTERM: anvil writes its state before it exits.
   const stopOnExit = () => child.kill("SIGTERM");
   process.once("exit", stopOnExit);
   child.once("exit", () => process.removeListener("exit", stopOnExit));

@@ -7,6 +7,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import postgres from "postgres";
 import { freePort } from "../infra/redis.js";
+import { stopWithOwner } from "../infra/owner-watchdog.js";
 import type { Logger } from "../logger.js";
 
 const execFileAsync = promisify(execFile);
@@ -265,26 +266,14 @@ async function stopCluster(dir: string, runAs: RunAs | undefined): Promise<void>
 }
 
 /**
- * The database never outlives its owner, whatever order a closed terminal's
- * processes die in (SIGHUP to the group, SIGKILL, a crash): a watchdog in a
- * session of its own (so the terminal's hangup does not reach it) polls the
- * owner's pid each second and, once it is gone, sends the postmaster SIGINT
- * (PostgreSQL's fast shutdown) — only that postmaster, by the pid it had
- * when the watch began, so a cluster started since by a new owner is left
- * alone. A clean stop by the owner leaves the watchdog nothing to do: it
- * exits with its owner.
+ * The database never outlives its owner (stopWithOwner): once the owner is
+ * gone, the postmaster it watched gets SIGINT (PostgreSQL's fast shutdown),
+ * only that postmaster, by the pid it had when the watch began, so a cluster
+ * started since by a new owner is left alone.
  */
 async function startWatchdog(dir: string): Promise<void> {
   const postmaster = await readPostmaster(path.join(dir, "data"));
-  if (!postmaster || process.platform === "win32") return;
-  const script = [
-    `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done`,
-    // Still that postmaster (its pid names a postgres process)? Fast shutdown.
-    `if grep -q postgres /proc/${postmaster.pid}/cmdline 2>/dev/null || ps -p ${postmaster.pid} -o comm= 2>/dev/null | grep -q postgres; then kill -INT ${postmaster.pid} 2>/dev/null; fi`,
-  ].join("\n");
-  const child = spawn("/bin/sh", ["-c", script], { detached: true, stdio: "ignore" });
-  child.on("error", () => {});
-  child.unref();
+  if (postmaster) stopWithOwner(postmaster.pid, "postgres", "INT");
 }
 
 /** Waits until a cluster being started by another process accepts connections; returns its port. */
