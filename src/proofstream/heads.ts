@@ -4,6 +4,7 @@ import type { Db } from "../db/db.js";
 import { notFound } from "../errors.js";
 import { checkpointOf, type CheckpointRecord } from "./checkpoints.js";
 import { streams } from "./schema.js";
+import { ownBytes } from "../infra/own-bytes.js";
 
 export interface Head {
   tenantId: string;
@@ -111,21 +112,13 @@ export class StreamHeads {
   }
 }
 
-/** Bytes of their own: not a slice of a larger buffer (a row read, an announcement decoded, Node's shared pool) that keeping them would pin. */
-function own(bytes: Buffer): Buffer {
-  if (bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length) return bytes;
-  const copy = Buffer.allocUnsafeSlow(bytes.length);
-  bytes.copy(copy);
-  return copy;
-}
-
 /**
  * The record as the cache keeps it. Its root hash (and timestamp token) as
  * read or decoded are slices of Node's shared buffer pool, 64 KiB blocks on
  * Node 24: one kept 32-byte root per stream could pin a block per stream.
  */
 function kept(checkpoint: CheckpointRecord): CheckpointRecord {
-  return { ...checkpoint, rootHash: own(checkpoint.rootHash), timestampToken: checkpoint.timestampToken && own(checkpoint.timestampToken) };
+  return { ...checkpoint, rootHash: ownBytes(checkpoint.rootHash), timestampToken: checkpoint.timestampToken && ownBytes(checkpoint.timestampToken) };
 }
 
 async function readHead(db: Db, streamId: string): Promise<Head | undefined> {

@@ -1,4 +1,5 @@
 import type { Message } from "@bufbuild/protobuf";
+import { ownBytes } from "../infra/own-bytes.js";
 
 /** An answer's bytes in each encoding, made at its first call. */
 interface Slot {
@@ -24,8 +25,5 @@ export function reusedAnswer<M extends Message>(message: M): M {
 export function answerBytes(message: Message, binary: boolean, serialize: (message: Message) => Uint8Array): Uint8Array {
   const slot = slots.get(message);
   if (slot === undefined) return serialize(message);
-  return binary ? (slot.binary ??= own(serialize(message))) : (slot.json ??= own(serialize(message)));
+  return binary ? (slot.binary ??= ownBytes(serialize(message))) : (slot.json ??= ownBytes(serialize(message)));
 }
-
-/** Kept bytes in memory of their own: a small serialized answer may be a slice of Buffer's shared pool, and keeping the slice would keep the whole block. */
-const own = (bytes: Uint8Array): Uint8Array => (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes));
