@@ -90,6 +90,21 @@ export function treeCpuSeconds(pid: number): number {
   return total;
 }
 
+/**
+ * The pid of the PostgreSQL server behind `url` (the postmaster: the parent of
+ * this connection's backend), for treeCpuSeconds of all its processes; undefined
+ * when it is not a process of this machine.
+ */
+export async function postgresServerPid(url: string): Promise<number | undefined> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const [{ pid }] = await sql<[{ pid: number }]>`SELECT pg_backend_pid() AS pid`;
+    return procStat(pid)?.ppid;
+  } finally {
+    await sql.end();
+  }
+}
+
 export function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return Promise.resolve();
   const done = new Promise<void>((r) => child.once("exit", () => r()));

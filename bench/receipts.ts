@@ -11,7 +11,7 @@
 import { randomBytes } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { Agent, request } from "undici";
-import { benchDatabase, benchTenant, fmt, machineLine, treeCpuSeconds, median, percentile, rpc, rpcPath, serveEnv, spawnNode, stop } from "./lib.js";
+import { benchDatabase, benchTenant, fmt, machineLine, postgresServerPid, treeCpuSeconds, median, percentile, rpc, rpcPath, serveEnv, spawnNode, stop } from "./lib.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Math.max(4, Number(process.env.BENCH_ROUNDS ?? 4));
@@ -29,6 +29,9 @@ interface Round {
   pending: number;
   /** The server's CPU per append (its process tree, from /proc), µs. */
   serverCpuUs: number;
+  /** PostgreSQL's (all its processes) and this load generator's CPU per append, µs: they share the cores with the server. */
+  postgresCpuUs: number;
+  clientCpuUs: number;
 }
 
 async function counter(url: string, name: string): Promise<number> {
@@ -37,7 +40,7 @@ async function counter(url: string, name: string): Promise<number> {
 }
 
 let seq = 0;
-async function round(url: string, serverPid: number, key: string, streamId: string, wait: boolean): Promise<Round> {
+async function round(url: string, serverPid: number, postgresPid: number | undefined, key: string, streamId: string, wait: boolean): Promise<Round> {
   const dispatcher = new Agent({ connections: APPENDERS, pipelining: 1 });
   const latencies: number[] = [];
   let proven = 0;
@@ -45,6 +48,8 @@ async function round(url: string, serverPid: number, key: string, streamId: stri
   const signedBefore = await counter(url, "attesto_proofstream_receipt_checkpoints_total");
   const atCommitBefore = await counter(url, "attesto_proofstream_receipt_checkpoints_at_commit_total");
   const cpuBefore = treeCpuSeconds(serverPid);
+  const postgresBefore = postgresPid === undefined ? NaN : treeCpuSeconds(postgresPid);
+  const clientBefore = process.cpuUsage();
   const started = performance.now();
   const until = started + SECONDS * 1000;
   await Promise.all(
@@ -72,6 +77,9 @@ async function round(url: string, serverPid: number, key: string, streamId: stri
   );
   const seconds = (performance.now() - started) / 1000;
   const serverCpuUs = ((treeCpuSeconds(serverPid) - cpuBefore) * 1e6) / latencies.length;
+  const postgresCpuUs = postgresPid === undefined ? NaN : ((treeCpuSeconds(postgresPid) - postgresBefore) * 1e6) / latencies.length;
+  const client = process.cpuUsage(clientBefore);
+  const clientCpuUs = (client.user + client.system) / latencies.length;
   await dispatcher.close();
   const signed = (await counter(url, "attesto_proofstream_receipt_checkpoints_total")) - signedBefore;
   const atCommit = (await counter(url, "attesto_proofstream_receipt_checkpoints_at_commit_total")) - atCommitBefore;
@@ -84,6 +92,8 @@ async function round(url: string, serverPid: number, key: string, streamId: stri
     proven,
     pending,
     serverCpuUs,
+    postgresCpuUs,
+    clientCpuUs,
   };
 }
 
@@ -98,33 +108,40 @@ async function main() {
   );
   const url = server.match[1]!;
   try {
+    const postgresPid = await postgresServerPid(db.url);
     const { key } = await benchTenant(url, ADMIN);
     const { stream } = await rpc<{ stream: { id: string } }>(url, "ProofstreamService/CreateStream", { name: "receipts" }, key);
-    await round(url, server.child.pid!, key, stream.id, true); // warm: connections, statements, caches
+    await round(url, server.child.pid!, postgresPid, key, stream.id, true); // warm: connections, statements, caches
     const plain: Round[] = [];
     const waiting: Round[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       // ABBA order: the stream grows and the machine drifts through a run, so
       // neither mode always goes first.
       if (r % 2 === 0) {
-        plain.push(await round(url, server.child.pid!, key, stream.id, false));
-        waiting.push(await round(url, server.child.pid!, key, stream.id, true));
+        plain.push(await round(url, server.child.pid!, postgresPid, key, stream.id, false));
+        waiting.push(await round(url, server.child.pid!, postgresPid, key, stream.id, true));
       } else {
-        waiting.push(await round(url, server.child.pid!, key, stream.id, true));
-        plain.push(await round(url, server.child.pid!, key, stream.id, false));
+        waiting.push(await round(url, server.child.pid!, postgresPid, key, stream.id, true));
+        plain.push(await round(url, server.child.pid!, postgresPid, key, stream.id, false));
       }
       const [p, w] = [plain[r]!, waiting[r]!];
       console.log(
         `round ${r + 1}: without ${fmt(p.perSecond)}/s p50 ${fmt(p.p50, 1)} p99 ${fmt(p.p99, 1)} ms | waiting ${fmt(w.perSecond)}/s p50 ${fmt(w.p50, 1)} p99 ${fmt(w.p99, 1)} ms, ` +
           `${fmt(w.checkpointsPerSecond)} checkpoints/s (${Math.round(w.atCommit * 100)} % in the commit), ${w.proven} proven ${w.pending} pending | ` +
-          `server CPU per append ${fmt(p.serverCpuUs)} → ${fmt(w.serverCpuUs)} µs | ratio ${(w.perSecond / p.perSecond).toFixed(2)}`,
+          `CPU per append without → waiting: server ${fmt(p.serverCpuUs)} → ${fmt(w.serverCpuUs)}, PostgreSQL ${fmt(p.postgresCpuUs)} → ${fmt(w.postgresCpuUs)}, ` +
+          `this client ${fmt(p.clientCpuUs)} → ${fmt(w.clientCpuUs)} µs | ratio ${(w.perSecond / p.perSecond).toFixed(2)}`,
       );
     }
     const ratio = median(waiting.map((w, i) => w.perSecond / plain[i]!.perSecond));
     const p99 = median(waiting.map((w) => w.p99));
     console.log(`\nwaiting ÷ without (median of rounds): ${ratio.toFixed(2)} (target ≥ 0.8)`);
     console.log(`p99 request → receipt (median of rounds): ${fmt(p99, 1)} ms (target ≤ 250)`);
-    console.log(`server CPU per append (median of rounds): without ${fmt(median(plain.map((p) => p.serverCpuUs)))} µs, waiting ${fmt(median(waiting.map((w) => w.serverCpuUs)))} µs`);
+    for (const [name, of] of [
+      ["server", (r: Round) => r.serverCpuUs],
+      ["PostgreSQL", (r: Round) => r.postgresCpuUs],
+      ["this client", (r: Round) => r.clientCpuUs],
+    ] as const)
+      console.log(`${name} CPU per append (median of rounds): without ${fmt(median(plain.map(of)))} µs, waiting ${fmt(median(waiting.map(of)))} µs`);
     console.log(
       `checkpoints signed for waiters: ${fmt(median(waiting.map((w) => w.checkpointsPerSecond)))}/s (median), appends per checkpoint ${fmt(median(waiting.map((w) => w.perSecond / Math.max(w.checkpointsPerSecond, 1e-9))), 1)}`,
     );
