@@ -298,7 +298,7 @@ export class Appender {
       const { edge, writes } = appendToEdge(before.edge, leafHashes);
       const sign = this.#checkpoints && (group.members.some((p) => p.input.waitForProof) || this.#checkpoints.due(group.streamId));
       const signers = sign ? this.#checkpoints!.signersOf(group.streamId) : undefined;
-      const checkpoint = signers ? signAtCommit({ streamId: group.streamId, tenantId: before.tenantId }, signers, before.edge, edge, leafHashes) : undefined;
+      const checkpoint = signers ? signAtCommit({ streamId: group.streamId, tenantId: before.tenantId }, signers, before.edge, edge, plan.rows) : undefined;
       planned.push({ group, before, plan, after: { tenantId: before.tenantId, edge }, writes, checkpoint });
     }
     if (planned.length === 0) return { done, moved: [], replayed: [] };

@@ -41,6 +41,8 @@ export interface CommitCheckpoint {
   /** The key generation that signed: the commit's compare-and-swap stores the checkpoint only while it is the stream's. */
   keyGeneration: number;
   proofs: BatchProofs;
+  /** The batch's leaf bytes, in seq_no order (a waiter's receipt carries its leaf). */
+  leaves: readonly Buffer[];
 }
 
 /**
@@ -56,11 +58,15 @@ export function signAtCommit(
   { generation, signers }: { generation: number; signers: readonly Signer[] },
   before: RightEdge,
   after: RightEdge,
-  leafHashes: readonly Buffer[],
+  rows: ReadonlyArray<{ leaf: Buffer; leafHash: Buffer }>,
 ): CommitCheckpoint {
   const rootHash = edgeRoot(after)!;
   const note = signNoteWith(formatCheckpoint({ origin: signers[0]!.name, size: after.size, root: rootHash }), signers);
-  return { ...stream, signedAt: new Date(), treeSize: after.size, rootHash, note, keyId: signers[0]!.keyId | 0, keyGeneration: generation, proofs: new BatchProofs(before, leafHashes) };
+  const proofs = new BatchProofs(
+    before,
+    rows.map((r) => r.leafHash),
+  );
+  return { ...stream, signedAt: new Date(), treeSize: after.size, rootHash, note, keyId: signers[0]!.keyId | 0, keyGeneration: generation, proofs, leaves: rows.map((r) => r.leaf) };
 }
 
 /** The stored checkpoint as served (no cosignatures yet). */
@@ -83,7 +89,8 @@ export function committedCheckpoint(c: CommitCheckpoint): CheckpointRecord {
 
 /** The answers of the members that wait for proof get the checkpoint and their path in it. */
 export function withProofs(results: ReadonlyArray<AppendResult | Error>, waiting: readonly boolean[], c: CommitCheckpoint, checkpoint: CheckpointRecord): Array<AppendResult | Error> {
-  return results.map((r, i) => (r instanceof Error || !waiting[i] ? r : { ...r, proof: { checkpoint, hashes: c.proofs.inclusion(r.event.seqNo - 1) } }));
+  const first = c.treeSize - c.leaves.length;
+  return results.map((r, i) => (r instanceof Error || !waiting[i] ? r : { ...r, proof: { checkpoint, hashes: c.proofs.inclusion(r.event.seqNo - 1), leaf: c.leaves[r.event.seqNo - 1 - first]! } }));
 }
 
 /** The facade's wiring: the stream keys this process holds, the checkpoints' webhook events, and what follows a signing. */

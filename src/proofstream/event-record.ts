@@ -22,8 +22,8 @@ export interface EventRecord extends LeafFields {
 export interface AppendResult {
   event: EventRecord;
   duplicate: boolean;
-  /** Signed in the commit (the append waited for proof): the checkpoint that covers the event, and the event's path in it. */
-  proof?: { checkpoint: CheckpointRecord; hashes: Buffer[] };
+  /** Signed in the commit (the append waited for proof): the checkpoint that covers the event, the event's path in it, and its leaf bytes. */
+  proof?: { checkpoint: CheckpointRecord; hashes: Buffer[]; leaf: Buffer };
 }
 
 /** A new event's record: what was appended, where it landed, and its leaf hash. */

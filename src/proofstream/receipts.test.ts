@@ -3,6 +3,7 @@ import { createLogger } from "../logger.js";
 import type { CheckpointRecord } from "./checkpoints.js";
 import type { EventRecord } from "./event-record.js";
 import { ReceiptWaiter } from "./receipts.js";
+import { leafText } from "../verify/leaf.js";
 
 const event = (seqNo: number, streamId = "str_a") => ({ streamId, seqNo }) as EventRecord;
 const checkpoint = (streamId: string, treeSize: number) => ({ streamId, treeSize, note: `note ${treeSize}` }) as CheckpointRecord;
@@ -107,12 +108,15 @@ describe("ReceiptWaiter", () => {
   it("answers a receipt its commit made at once, with no signing of its own", async () => {
     const { waiter, signings } = harness();
     const e = { ...event(2), sourceRef: "r", eventType: "t", occurredAt: new Date(0), receivedAt: new Date(0), payload: {}, payloadSha256: "00".repeat(32), leafHash: Buffer.alloc(32) } as EventRecord;
-    const proof = { checkpoint: { ...checkpoint("str_a", 2), note: "origin\n2\nroot\n\n— sig\n" }, hashes: [Buffer.alloc(32, 7)] };
+    const leaf = Buffer.from(
+      leafText({ stream_id: "str_a", seq_no: 2, source_ref: "r", event_type: "t", occurred_at: new Date(0).toISOString(), received_at: new Date(0).toISOString(), payload_sha256: "00".repeat(32) }),
+    );
+    const proof = { checkpoint: { ...checkpoint("str_a", 2), note: "origin\n2\nroot\n\n— sig\n" }, hashes: [Buffer.alloc(32, 7)], leaf };
     waiter.signedAtCommit();
     const answer = await waiter.receipt({ event: e, duplicate: false, proof }, 1000);
     expect(answer).toMatchObject({ status: "proven", checkpointTreeSize: 2 });
     const text = answer.status === "proven" ? answer.tlogProof : "";
-    expect(text.split("\n").slice(0, 4)).toEqual(["c2sp.org/tlog-proof@v1", expect.stringMatching(/^extra /), "index 1", Buffer.alloc(32, 7).toString("base64")]);
+    expect(text.split("\n").slice(0, 4)).toEqual(["c2sp.org/tlog-proof@v1", `extra ${leaf.toString("base64")}`, "index 1", Buffer.alloc(32, 7).toString("base64")]);
     expect(text.endsWith(proof.checkpoint.note)).toBe(true);
     expect(signings).toHaveLength(0);
     expect(waiter.stats()).toEqual({ waits: 1, proven: 1, pending: 0, checkpointsSigned: 1, signedAtCommit: 1 });

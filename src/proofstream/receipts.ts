@@ -1,7 +1,6 @@
 import type { Logger } from "../logger.js";
 import type { CheckpointRecord } from "./checkpoints.js";
 import type { AppendResult, EventRecord } from "./event-record.js";
-import { leafBytes } from "./leaf.js";
 import { tlogProofText } from "./tlog-proof.js";
 
 /** The longest an append may wait for its proof, and the wait when the caller names none. */
@@ -86,7 +85,7 @@ export class ReceiptWaiter {
     if (result.proof) {
       // Its commit signed the checkpoint: the path came with it.
       this.#stats.proven++;
-      return { status: "proven", tlogProof: tlogProofText(leafBytes(event), { leafIndex: event.seqNo - 1, ...result.proof }), checkpointTreeSize: result.proof.checkpoint.treeSize };
+      return { status: "proven", tlogProof: tlogProofText(result.proof.leaf, { leafIndex: event.seqNo - 1, ...result.proof }), checkpointTreeSize: result.proof.checkpoint.treeSize };
     }
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<"timeout">((resolve) => {

@@ -23,11 +23,6 @@ export function proofLeafOf(db: Db, leaves: LeafCache, streamId: string, proof: 
 }
 
 /**
- * formatTlogProof (src/verify/tlog-proof.ts) with the extra line, byte for
- * byte, built with Node's base64 instead of the verification library's
- * portable btoa: this runs on every GetInclusionProof.
- */
-/**
  * The tlog-proof of an event just committed against a checkpoint that covers
  * it: the leaf rebuilt from the event's fields (no read), the path from the
  * tile cache.
@@ -38,6 +33,11 @@ export async function receiptProof(db: Db, tileCache: TileCache, event: EventRec
   return tlogProofText(leafBytes(event), { leafIndex, hashes, checkpoint });
 }
 
+/**
+ * formatTlogProof (src/verify/tlog-proof.ts) with the extra line, byte for
+ * byte, built with Node's base64 instead of the verification library's
+ * portable btoa: this runs on every GetInclusionProof and receipt.
+ */
 export function tlogProofText(leaf: Uint8Array, proof: Pick<InclusionProofResult, "leafIndex" | "hashes" | "checkpoint">): string {
   let text = `${TLOG_PROOF_FORMAT}\nextra ${Buffer.from(leaf.buffer, leaf.byteOffset, leaf.byteLength).toString("base64")}\nindex ${proof.leafIndex}\n`;
   for (const h of proof.hashes) text += `${h.toString("base64")}\n`;

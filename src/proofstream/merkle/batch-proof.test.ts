@@ -34,6 +34,25 @@ describe("BatchProofs", () => {
     }
   });
 
+  it("proves batches on trees whose edges reach high levels (each path verifies against the root after the batch)", () => {
+    // The reference above costs O(n log n) hashes; here the root is the check: a path that verifies is the path.
+    const leaves = Array.from({ length: 131_080 }, (_, i) => {
+      const hash = Buffer.alloc(32);
+      hash.writeUInt32BE(i);
+      return hash;
+    });
+    let edge = empty;
+    for (const before of [65_536, 70_001, 131_071]) {
+      edge = appendToEdge(edge, leaves.slice(edge.size, before)).edge;
+      for (const count of [1, 5]) {
+        const batch = leaves.slice(before, before + count);
+        const root = edgeRoot(appendToEdge(edge, batch).edge)!;
+        const proofs = new BatchProofs(edge, batch);
+        for (let i = before; i < before + count; i++) expect(serverRfc9162.verifyInclusion(i, before + count, leaves[i]!, proofs.inclusion(i), root)).toBe(true);
+      }
+    }
+  });
+
   it("refuses a leaf outside the batch", () => {
     const all = Array.from({ length: 10 }, (_, i) => leaf(i));
     const { edge } = appendToEdge(empty, all.slice(0, 6));
