@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
+import { ProofReceiptStatus, ProofstreamService } from "../gen/ts/attesto/v1/proofstream_pb.js";
 import { formatCheckpoint, signNote } from "../src/proofstream/note.js";
 import type { Attesto } from "../src/server/app.js";
 import { appendRequest, stolenSigner } from "./support/proofstream.js";
@@ -60,6 +60,35 @@ describe("Proofstream lifecycle events reach tenant webhooks", () => {
       expect(answer.proofReceipt!.tlogProof.endsWith(delivered.data.note as string)).toBe(true);
       const { checkpoint } = await ps.getCheckpoint({ streamId: stream!.id, treeSize: BigInt(size) });
       expect(checkpoint!.note).toBe(delivered.data.note);
+    }
+    await own.close();
+  });
+
+  it("a quiet stream's commits leave its deliveries out, and its next checkpoint still reaches a subscription made since", async () => {
+    const tenant = await newTenant(app.url);
+    const ps = clientFor(ProofstreamService, app.url, tenant.key);
+    const { stream } = await ps.createStream({ name: "quiet" });
+    const atCommit = async () => Number(/^attesto_proofstream_receipt_checkpoints_at_commit_total (\S+)$/m.exec(await (await fetch(`${app.url}/metrics`)).text())?.[1]);
+    // The first wait signs after its commit; the next signs in its commit and finds no recipient; the third is quiet.
+    for (let i = 0; i < 3; i++) await ps.appendEvent({ ...appendRequest(stream!.id, `q-${i}`), waitForProof: true });
+    const own = await Receiver.start();
+    await webhookClient(app, tenant.key).createSubscription({ name: "late", url: own.url(), eventTypes: ["proofstream.checkpointed"] });
+    const before = await atCommit();
+    // Quiet, so its commit is refused (its checkpoint has a recipient now): it is stored alone and its waiter signs.
+    const refused = await ps.appendEvent({ ...appendRequest(stream!.id, "after-subscribing"), waitForProof: true });
+    expect(await atCommit()).toBe(before);
+    // No longer quiet: signed in its commit, with its deliveries.
+    const heard = await ps.appendEvent({ ...appendRequest(stream!.id, "heard"), waitForProof: true });
+    expect(await atCommit()).toBe(before + 1);
+    for (const answer of [refused, heard]) {
+      expect(answer.proofReceipt!.status).toBe(ProofReceiptStatus.PROVEN);
+      const size = Number(answer.proofReceipt!.checkpointTreeSize);
+      expect(size).toBeGreaterThanOrEqual(Number(answer.event!.seqNo));
+      const [delivered] = await waitFor(() => {
+        const found = own.received.filter((r) => (JSON.parse(r.body.toString("utf8")) as { data: { tree_size: number } }).data.tree_size === size);
+        return found.length > 0 ? found : undefined;
+      }, `the checkpoint of size ${size}, delivered`);
+      expect(answer.proofReceipt!.tlogProof.endsWith((JSON.parse(delivered!.body.toString("utf8")) as { data: { note: string } }).data.note)).toBe(true);
     }
     await own.close();
   });

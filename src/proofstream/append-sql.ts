@@ -6,12 +6,18 @@ import { TILE_BYTES } from "./merkle/tiles.js";
 import { HASH_SIZE } from "../verify/merkle.js";
 import { levelZeroHashes } from "./level-zero-sql.js";
 
-/** A row of the one-statement commit's answer: a stream that swapped (with its checkpoint's time when the commit signed one), or one with a replayed source_ref. */
+/**
+ * A row of the one-statement commit's answer: a stream that swapped (true),
+ * one with a replayed source_ref (false), or one whose quiet checkpoint was
+ * refused because its events have recipients now (null).
+ */
 export interface OptimisticOutcome extends Record<string, unknown> {
   id: string;
-  swapped: boolean;
+  swapped: boolean | null;
   /** Webhook deliveries the statement wrote for the checkpoints it stored (the same on every row). */
   deliveries: string | number;
+  /** For a stream whose commit signed: whether its checkpoints have webhook recipients (absent when nothing was signed). */
+  heard?: boolean;
 }
 
 /**
@@ -21,11 +27,21 @@ export interface OptimisticOutcome extends Record<string, unknown> {
  * swapped are inserted, and their checkpoints when the commit signed one
  * (checkpoint_size moves with the size, in the same row update, and only
  * while the keys that signed are the stream's generation).
+ *
+ * A signed checkpoint's webhook deliveries are written by the same
+ * statement, except for a `quiet` stream (no recipient at its last signing
+ * commit): its deliveries are left out, which spares the statement the
+ * delivery insert (most of what signing adds to a commit in PostgreSQL
+ * when no one subscribes), and its change is refused if it has a recipient now, in
+ * the statement's own snapshot, so nothing that would have been delivered
+ * goes unwritten. Every signing stream reports whether it has recipients.
  */
 export function optimisticCommit(
-  streams: ReadonlyArray<{ streamId: string; before: number; rows: readonly NewEventRow[]; writes: readonly TileAppend[]; checkpoint?: CommitCheckpoint }>,
-  /** The checkpoints' webhook deliveries (a CTE body guarded by the `head` CTE), when the commit signs any. */
+  streams: ReadonlyArray<{ streamId: string; tenantId: string; before: number; rows: readonly NewEventRow[]; writes: readonly TileAppend[]; checkpoint?: CommitCheckpoint; quiet?: boolean }>,
+  /** The deliveries of the checkpoints of streams that are not quiet (a CTE body guarded by the `head` CTE), when the commit signs any. */
   checkpointEvents?: (guard: SQL) => SQL,
+  /** SQL true when a stream's checkpoints have recipients (tenant and stream id as SQL), when the commit signs any. */
+  recipients?: (tenantId: SQL, streamId: SQL) => SQL,
 ) {
   const heads = JSON.stringify(
     streams.map((p) => ({
@@ -35,19 +51,31 @@ export function optimisticCommit(
       refs: p.rows.map((r) => r.sourceRef),
       sign: p.checkpoint !== undefined,
       generation: p.checkpoint?.keyGeneration ?? 0,
+      tenant: p.tenantId,
+      quiet: recipients !== undefined && p.checkpoint !== undefined && p.quiet === true,
     })),
   );
   const signed = streams.flatMap((p) => (p.checkpoint ? [p.checkpoint] : []));
+  // Which signing streams have recipients: asked only when the commit signs (a quiet one that has is refused).
+  const heard = signed.length > 0 && recipients ? sql`SELECT w.id FROM want w WHERE w.sign AND ${recipients(sql`w.tenant`, sql`w.id`)}` : undefined;
+  const heardCte = heard ? sql` heard AS (${heard}),` : sql``;
+  const refuseHeard = heard ? sql`AND NOT (w.quiet AND w.id IN (SELECT id FROM heard))` : sql``;
+  const deliveriesCte = checkpointEvents ? sql`, new_deliveries AS (${checkpointEvents(sql`WHERE i.key IN (SELECT id FROM head)`)})` : sql``;
+  const signedOutcome = sql`
+    SELECT id, true AS swapped, ${checkpointEvents ? sql`(SELECT count(*) FROM new_deliveries)` : sql`0`} AS deliveries, ${heard ? sql`id IN (SELECT id FROM heard)` : sql`false`} AS heard FROM head
+    ${heard ? sql`UNION ALL SELECT w.id, NULL::boolean, 0, true FROM want w WHERE w.quiet AND w.id IN (SELECT id FROM heard) AND w.id NOT IN (SELECT id FROM replayed)` : sql``}
+    UNION ALL SELECT id, false AS swapped, 0, false FROM replayed`;
   return sql`
     WITH want AS (
-      SELECT * FROM jsonb_to_recordset(${heads}::jsonb) AS w(id text, before bigint, after bigint, refs jsonb, sign boolean, generation int)
+      SELECT * FROM jsonb_to_recordset(${heads}::jsonb) AS w(id text, before bigint, after bigint, refs jsonb, sign boolean, generation int, tenant text, quiet boolean)
     ), replayed AS (
       SELECT w.id FROM want w WHERE EXISTS (${storedRefLookup(sql`w.id`, sql`w.refs`)})
-    ), head AS (
+    ),${heardCte} head AS (
       UPDATE streams s SET tree_size = w.after, checkpoint_size = CASE WHEN w.sign THEN w.after ELSE s.checkpoint_size END FROM want w
       WHERE s.id = w.id AND s.tree_size = w.before AND s.unintegrated = 0 AND w.id NOT IN (SELECT id FROM replayed)
         -- A checkpoint signed with the keys of a generation a rotation has since replaced is not stored: the stream comes back as moved.
         AND (NOT w.sign OR s.key_generation = w.generation)
+        ${refuseHeard}
       RETURNING s.id
     ), new_events AS (
       ${eventsInsert(
@@ -62,15 +90,12 @@ export function optimisticCommit(
     )${
       signed.length === 0
         ? sql`
-    SELECT id, true AS swapped, 0 AS deliveries FROM head`
+    SELECT id, true AS swapped, 0 AS deliveries FROM head
+    UNION ALL SELECT id, false AS swapped, 0 FROM replayed`
         : sql`, new_checkpoints AS (
       ${checkpointsInsert(signed)}
-    ), new_deliveries AS (
-      ${checkpointEvents ? checkpointEvents(sql`WHERE i.key IN (SELECT id FROM head)`) : sql`SELECT 1 WHERE false`}
-    )
-    SELECT id, true AS swapped, (SELECT count(*) FROM new_deliveries) AS deliveries FROM head`
-    }
-    UNION ALL SELECT id, false AS swapped, 0 FROM replayed`;
+    )${deliveriesCte}${signedOutcome}`
+    }`;
 }
 
 /**

@@ -178,11 +178,11 @@ export class Appender {
     }
     if (optimistic.length > 0) {
       try {
-        const { done, moved, replayed } = await this.#commitOptimistic(optimistic);
+        const { done, moved, alone } = await this.#commitOptimistic(optimistic);
         for (const { group, results } of done) settle(group.members, results);
         for (const { streamId } of moved) this.#contended.set(streamId, true);
         sequencing = [...sequencing, ...moved];
-        locked = [...locked, ...replayed];
+        locked = [...locked, ...alone];
       } catch (err) {
         if (this.#failedForOutage(err, [...optimistic, ...sequencing, ...locked])) return;
         // The statement changed nothing; each stream alone finds out whose member it was.
@@ -264,15 +264,13 @@ export class Appender {
    * Each stream's size is advanced by compare-and-swap, and only when none
    * of its new source_refs is stored already; the inserts take the events
    * and tiles of the streams that swapped. The others come back as moved
-   * (another writer in between) or replayed (a source_ref is stored).
+   * (another writer in between) or to go alone (a stored source_ref).
    * When a member waits for proof or the stream's periodic checkpoint is
    * due, and the stream's signers are in memory, the tree after the batch is
    * signed before the statement and stored by it, with the checkpoint's
-   * webhook deliveries.
+   * webhook deliveries unless the stream is quiet (optimisticCommit).
    */
-  async #commitOptimistic(
-    groups: ReadonlyArray<Group & { before: StreamState }>,
-  ): Promise<{ done: Array<{ group: Group; results: Array<AppendResult | AppError> }>; moved: Group[]; replayed: Group[] }> {
+  async #commitOptimistic(groups: ReadonlyArray<Group & { before: StreamState }>): Promise<{ done: Array<{ group: Group; results: Array<AppendResult | AppError> }>; moved: Group[]; alone: Group[] }> {
     const done: Array<{ group: Group; results: Array<AppendResult | AppError> }> = [];
     const planned: Array<{
       group: Group;
@@ -281,6 +279,7 @@ export class Appender {
       after: StreamState;
       writes: TileAppend[];
       checkpoint?: CommitCheckpoint;
+      quiet: boolean;
     }> = [];
     for (const group of groups) {
       const { before } = group;
@@ -299,39 +298,44 @@ export class Appender {
       const sign = this.#checkpoints && (group.members.some((p) => p.input.waitForProof) || this.#checkpoints.due(group.streamId));
       const signers = sign ? this.#checkpoints!.signersOf(group.streamId) : undefined;
       const checkpoint = signers ? signAtCommit({ streamId: group.streamId, tenantId: before.tenantId }, signers, before.edge, edge, plan.rows) : undefined;
-      planned.push({ group, before, plan, after: { tenantId: before.tenantId, edge }, writes, checkpoint });
+      const quiet = checkpoint !== undefined && this.#checkpoints!.quiet(group.streamId);
+      planned.push({ group, before, plan, after: { tenantId: before.tenantId, edge }, writes, checkpoint, quiet });
     }
-    if (planned.length === 0) return { done, moved: [], replayed: [] };
+    if (planned.length === 0) return { done, moved: [], alone: [] };
     // Rows locked in stream id order, as another process's statement would lock them.
     planned.sort((a, b) => byStreamId(a.group, b.group));
-    const signing = planned.flatMap((p) => (p.checkpoint ? [p.checkpoint] : []));
+    const signing = planned.filter((p) => p.checkpoint);
+    const announced = signing.flatMap((p) => (p.quiet ? [] : [p.checkpoint!]));
     const rows = await this.db.execute<OptimisticOutcome>(
       optimisticCommit(
-        planned.map((p) => ({ streamId: p.group.streamId, before: p.before.edge.size, rows: p.plan.rows, writes: p.writes, checkpoint: p.checkpoint })),
-        signing.length > 0 ? (guard) => this.#checkpoints!.eventsInStatement(signing, guard) : undefined,
+        planned.map((p) => ({ streamId: p.group.streamId, tenantId: p.before.tenantId, before: p.before.edge.size, rows: p.plan.rows, writes: p.writes, checkpoint: p.checkpoint, quiet: p.quiet })),
+        announced.length > 0 ? (guard) => this.#checkpoints!.eventsInStatement(announced, guard) : undefined,
+        signing.length > 0 ? (tenantId, streamId) => this.#checkpoints!.recipientsInStatement(tenantId, streamId) : undefined,
       ),
     );
     const deliveries = rows.some((r) => Number(r.deliveries) > 0);
-    const outcome = new Map(rows.map((r) => [r.id, r.swapped]));
+    const outcome = new Map(rows.map((r) => [r.id, r]));
     const moved: Group[] = [];
-    const replayed: Group[] = [];
+    const alone: Group[] = [];
     for (const { group, plan, after, checkpoint } of planned) {
-      const swapped = outcome.get(group.streamId);
-      if (swapped) {
+      const row = outcome.get(group.streamId);
+      if (checkpoint && row && row.swapped !== false) this.#checkpoints!.heard(group.streamId, row.heard === true);
+      if (row?.swapped) {
         this.#warm.set(group.streamId, after);
         const signed = checkpoint && committedCheckpoint(checkpoint);
         const waiting = group.members.map((m) => m.input.waitForProof === true);
         if (signed) this.#checkpoints!.signed(signed, deliveries, waiting.includes(true));
         done.push({ group, results: signed ? (withProofs(plan.results, waiting, checkpoint!, signed) as Array<AppendResult | AppError>) : plan.results });
-      } else if (swapped === false) {
-        replayed.push(group);
+      } else if (row) {
+        // A replayed source_ref, or a quiet checkpoint refused (its events have recipients now): alone, under the row lock.
+        alone.push(group);
       } else {
         // The signers held may be of a generation a rotation replaced: read them again before the next commit signs.
         if (checkpoint) this.#checkpoints!.forget(group.streamId);
         moved.push(group);
       }
     }
-    return { done, moved, replayed };
+    return { done, moved, alone };
   }
 }
 

@@ -25,6 +25,16 @@ export interface CheckpointsAtCommit {
   forget(streamId: string): void;
   /** The checkpoints' `proofstream.checkpointed` deliveries as part of the commit's statement, for the streams `guard` keeps (alias i, column key: the stream id). */
   eventsInStatement(checkpoints: readonly CommitCheckpoint[], guard: SQL): SQL;
+  /**
+   * True when the stream's checkpoints had no webhook recipient at its last
+   * signing commit: the next one leaves the deliveries out of its statement,
+   * which refuses its change if `recipientsInStatement` has turned true.
+   */
+  quiet(streamId: string): boolean;
+  /** SQL true when a checkpoint of the stream (`streamId`, of tenant `tenantId`: SQL expressions) has a webhook recipient. */
+  recipientsInStatement(tenantId: SQL, streamId: SQL): SQL;
+  /** What a signing commit found out: whether the stream's checkpoints have recipients. */
+  heard(streamId: string, recipients: boolean): void;
   /** After the commit: announce the checkpoint as the Checkpointer's own are (and wake the webhook poller when deliveries were written); `forWaiters` when a member waited for it. */
   signed(checkpoint: CheckpointRecord, deliveries: boolean, forWaiters: boolean): void;
 }
@@ -93,9 +103,21 @@ export function withProofs(results: ReadonlyArray<AppendResult | Error>, waiting
   return results.map((r, i) => (r instanceof Error || !waiting[i] ? r : { ...r, proof: { checkpoint, hashes: c.proofs.inclusion(r.event.seqNo - 1), leaf: c.leaves[r.event.seqNo - 1 - first]! } }));
 }
 
+/** Streams whose recipients (or their absence) are remembered; past this many the memory starts over. */
+const QUIET_STREAMS_KEPT = 100_000;
+
 /** The facade's wiring: the stream keys this process holds, the checkpoints' webhook events, and what follows a signing. */
 export function checkpointsAtCommit(keys: StreamKeys, events: WebhookEmitter, pace: CheckpointPace, onSigned: (checkpoint: CheckpointRecord, forWaiters: boolean) => void): CheckpointsAtCommit {
+  // By stream: whether its checkpoints had a recipient at its last signing commit. Only a speed-up
+  // (the statement checks again), so it is simply dropped when it grows large.
+  const recipients = new Map<string, boolean>();
   return {
+    quiet: (streamId) => recipients.get(streamId) === false,
+    recipientsInStatement: (tenantId, streamId) => events.hasRecipientsInStatement("proofstream.checkpointed", tenantId, streamId),
+    heard: (streamId, heard) => {
+      if (recipients.size >= QUIET_STREAMS_KEPT && !recipients.has(streamId)) recipients.clear();
+      recipients.set(streamId, heard);
+    },
     signersOf: (streamId) => keys.cachedSigners(streamId),
     due: (streamId) => pace.due(streamId),
     forget: (streamId) => keys.forget(streamId),

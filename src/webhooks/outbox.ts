@@ -62,7 +62,27 @@ export interface WebhookEmitter {
    * `i`) gets a delivery per enabled subscription of its tenant to `type`.
    */
   emitInStatement<T extends WebhookEventType>(type: T, items: ReadonlyArray<{ key: string; tenantId: string; data: WebhookEventData[T] }>, guard: SQL): SQL;
+  /**
+   * A condition for a producer's own statement, true exactly when
+   * `emitInStatement` would write at least one delivery of `type` for an item
+   * of tenant `tenantId` whose data's `stream_id` is `streamId` (both SQL
+   * expressions), in the same snapshot. A producer that learned its item has
+   * no recipient can leave the deliveries out of its statement and refuse its
+   * change when this turns true, and so write nothing it would have written.
+   */
+  hasRecipientsInStatement(type: WebhookEventType, tenantId: SQL, streamId: SQL): SQL;
   committed(): void;
+}
+
+/** The subscriptions (alias s) that receive `type` for the tenant `tenantId` (an SQL expression). */
+const subscribedTo = (type: WebhookEventType, tenantId: SQL) => sql`s.tenant_id = ${tenantId} AND s.enabled AND s.deleted_at IS NULL AND s.event_types @> ARRAY[${type}]::text[]`;
+
+/** True unless `growthStream` (an SQL expression, NULL for other events) is one of the tenant's deliveries Proofstreams: GROWTH_EVENTS. */
+const notDeliveriesStreamGrowth = (tenantId: SQL, growthStream: SQL) =>
+  sql`(${growthStream} IS NULL OR NOT EXISTS (SELECT 1 FROM webhook_delivery_streams wds WHERE wds.tenant_id = ${tenantId} AND wds.stream_id = ${growthStream}))`;
+
+function checkType(type: string): void {
+  if (!isWebhookEventType(type)) throw new AppError("invalid_argument", `unknown webhook event type "${String(type).slice(0, 64)}"`, { field: "event_type" });
 }
 
 /** Delivery ids minted per item for emitInStatement; a tenant with more subscriptions to the type gets ids made in the statement. */
@@ -114,7 +134,7 @@ export class WebhookOutbox implements WebhookEmitter {
 
   /** Writes the event's deliveries in `tx`; returns how many subscriptions take it. */
   async emit<T extends WebhookEventType>(tx: Db, tenantId: string, type: T, data: WebhookEventData[T]): Promise<number> {
-    if (!isWebhookEventType(type)) throw new AppError("invalid_argument", `unknown webhook event type "${String(type).slice(0, 64)}"`, { field: "event_type" });
+    checkType(type);
     const dataJson = serializeData(data);
     const grown = grownStream(type, data);
     const subscriptions = await tx
@@ -138,8 +158,13 @@ export class WebhookOutbox implements WebhookEmitter {
     return subscriptions.length;
   }
 
+  hasRecipientsInStatement(type: WebhookEventType, tenantId: SQL, streamId: SQL): SQL {
+    checkType(type);
+    return sql`(EXISTS (SELECT 1 FROM webhook_subscriptions s WHERE ${subscribedTo(type, tenantId)}) AND ${notDeliveriesStreamGrowth(tenantId, GROWTH_EVENTS.has(type) ? streamId : sql`NULL::text`)})`;
+  }
+
   emitInStatement<T extends WebhookEventType>(type: T, items: ReadonlyArray<{ key: string; tenantId: string; data: WebhookEventData[T] }>, guard: SQL): SQL {
-    if (!isWebhookEventType(type)) throw new AppError("invalid_argument", `unknown webhook event type "${String(type).slice(0, 64)}"`, { field: "event_type" });
+    checkType(type);
     const createdAt = new Date();
     const json = JSON.stringify(
       items.map((item) => ({
@@ -166,9 +191,9 @@ export class WebhookOutbox implements WebhookEmitter {
         SELECT i.tenant_id, i.data, i.ordering_key, s.id AS subscription_id, s.url, s.ordered,
           COALESCE(i.ids ->> (row_number() OVER (PARTITION BY i.key ORDER BY s.id) - 1)::int, 'dlv_' || substr(i.ids ->> 0, 5, 10) || upper(substr(md5(random()::text), 1, 16))) AS id
         FROM jsonb_to_recordset(${json}::jsonb) AS i(key text, tenant_id text, data text, ids jsonb, ordering_key text, growth_stream text)
-        JOIN webhook_subscriptions s ON s.tenant_id = i.tenant_id AND s.enabled AND s.deleted_at IS NULL AND s.event_types @> ARRAY[${type}]::text[]
+        JOIN webhook_subscriptions s ON ${subscribedTo(type, sql`i.tenant_id`)}
         ${guard}
-          AND (i.growth_stream IS NULL OR NOT EXISTS (SELECT 1 FROM webhook_delivery_streams w WHERE w.tenant_id = i.tenant_id AND w.stream_id = i.growth_stream))
+          AND ${notDeliveriesStreamGrowth(sql`i.tenant_id`, sql`i.growth_stream`)}
       ) d
       RETURNING 1`;
   }
