@@ -31,10 +31,11 @@ export interface OptimisticOutcome extends Record<string, unknown> {
  * A signed checkpoint's webhook deliveries are written by the same
  * statement, except for a `quiet` stream (no recipient at its last signing
  * commit): its deliveries are left out, which spares the statement the
- * delivery insert (most of what signing adds to a commit in PostgreSQL
- * when no one subscribes), and its change is refused if it has a recipient now, in
- * the statement's own snapshot, so nothing that would have been delivered
- * goes unwritten. Every signing stream reports whether it has recipients.
+ * delivery insert (most of what signing adds to a commit in PostgreSQL when
+ * no one subscribes), and its change is refused if it has a recipient now,
+ * in the statement's own snapshot, so nothing that would have been
+ * delivered goes unwritten. Every signing stream reports whether it has
+ * recipients.
  */
 export function optimisticCommit(
   streams: ReadonlyArray<{ streamId: string; tenantId: string; before: number; rows: readonly NewEventRow[]; writes: readonly TileAppend[]; checkpoint?: CommitCheckpoint; quiet?: boolean }>,
