@@ -142,10 +142,11 @@ async function launch(bin: string, opts: { port?: number; timeoutMs?: number }, 
   if (stateFile) args.push("--state", stateFile, "--state-interval", String(STATE_INTERVAL_S), "--timestamp", String(GENESIS_TIMESTAMP));
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const child: ChildProcess = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
-  // Recorded and watched at once, not once it answers: a process killed while its chain starts
-  // leaves a chain the next start can find (stopLeftover), and none that outlives it.
-  if (pidFile && child.pid !== undefined) await writeFile(pidFile, `${child.pid}\n`);
+  // Watched at once, in the same tick as the spawn, and recorded next, not once it answers: a process
+  // killed while its chain starts leaves none that outlives it, and a recorded chain is always a
+  // watched one (the watchdog went first: a kill between the record and the watch left one behind).
   if (child.pid !== undefined) stopWithOwner(child.pid, "anvil", "TERM");
+  if (pidFile && child.pid !== undefined) await writeFile(pidFile, `${child.pid}\n`);
   let output = "";
   const exited = new Promise<never>((_, reject) => child.once("exit", (code) => reject(new Error(`anvil exited (${code}): ${output.slice(-500)}`))));
   exited.catch(() => {});
