@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import autocannon from "autocannon";
+import { Redis } from "ioredis";
 import postgres from "postgres";
 import { openDatabase } from "../src/db/db.js";
 import { Appender } from "../src/proofstream/append.js";
@@ -88,6 +89,28 @@ export function treeCpuSeconds(pid: number): number {
     for (const [child, s] of stats) if (s.ppid === at) below.push(child);
   }
   return total;
+}
+
+/**
+ * The pid of the Redis server behind `url` (`INFO server`'s process_id), for
+ * treeCpuSeconds; undefined when it is not a process of this machine.
+ */
+export async function redisServerPid(url = process.env.ATTESTO_TEST_REDIS_URL ?? "redis://127.0.0.1:6379"): Promise<number | undefined> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    const pid = Number(/process_id:(\d+)/.exec(await redis.info("server"))?.[1]);
+    return procStat(pid) === undefined ? undefined : pid;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** CPU seconds every core of this machine has spent busy so far (all of /proc/stat's times but idle and iowait). */
+export function machineBusySeconds(): number {
+  const [, ...times] = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/);
+  const [user, nice, system, , , irq, softirq, steal] = times.map(Number);
+  return (user! + nice! + system! + irq! + softirq! + (steal ?? 0)) / 100;
 }
 
 /**

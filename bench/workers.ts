@@ -15,7 +15,23 @@ import { randomBytes } from "node:crypto";
 import type { ChildProcess } from "node:child_process";
 import os from "node:os";
 import postgres from "postgres";
-import { type LoadResult, benchDatabase, benchTenant, fmt, load, machine, rpc, serveEnv, spawnNode, stop, median } from "./lib.js";
+import {
+  type LoadResult,
+  benchDatabase,
+  benchTenant,
+  fmt,
+  load,
+  machine,
+  machineBusySeconds,
+  postgresServerPid,
+  redisServerPid,
+  rpc,
+  serveEnv,
+  spawnNode,
+  stop,
+  median,
+  treeCpuSeconds,
+} from "./lib.js";
 
 const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
 const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
@@ -33,6 +49,35 @@ async function appendLoad(urls: string[], token: string, streams: string[], tag:
     total: parts.reduce((n, r) => n + r.total, 0),
     errors: parts.reduce((n, r) => n + r.errors, 0),
     non2xx: parts.reduce((n, r) => n + r.non2xx, 0),
+  };
+}
+
+/** CPU per append, in µs, of each part of the machine during a load: what a second process costs, and where. */
+interface CpuPerAppend {
+  servers: number;
+  postgres: number;
+  redis: number;
+  client: number;
+  machine: number;
+}
+
+/** Runs `run` and charges the CPU each part of the machine used meanwhile to the appends it made. */
+async function measuredCpu(pids: { servers: number[]; postgres?: number; redis?: number }, run: () => Promise<LoadResult>): Promise<{ result: LoadResult; cpu: CpuPerAppend }> {
+  const tree = (pid: number | undefined) => (pid === undefined ? NaN : treeCpuSeconds(pid));
+  const servers = () => pids.servers.reduce((n, pid) => n + treeCpuSeconds(pid), 0);
+  const before = { servers: servers(), postgres: tree(pids.postgres), redis: tree(pids.redis), client: process.cpuUsage(), machine: machineBusySeconds() };
+  const result = await run();
+  const client = process.cpuUsage(before.client);
+  const per = (seconds: number) => (seconds * 1e6) / Math.max(1, result.total);
+  return {
+    result,
+    cpu: {
+      servers: per(servers() - before.servers),
+      postgres: per(tree(pids.postgres) - before.postgres),
+      redis: per(tree(pids.redis) - before.redis),
+      client: per((client.user + client.system) / 1e6),
+      machine: per(machineBusySeconds() - before.machine),
+    },
   };
 }
 
@@ -86,8 +131,9 @@ async function main() {
       { setup: "w2", label: "workers 2", start: async () => [await one(2)] },
       { setup: "i2", label: "two instances", start: () => Promise.all([one(1), one(1)]) },
     ];
-    const figures = new Map<string, Record<Setup, { runs: LoadResult[]; batches: number[] }>>();
-    const blank = () => ({ w1: { runs: [], batches: [] }, w2: { runs: [], batches: [] }, i2: { runs: [], batches: [] } });
+    const figures = new Map<string, Record<Setup, { runs: LoadResult[]; batches: number[]; cpu: CpuPerAppend[] }>>();
+    const blank = () => ({ w1: { runs: [], batches: [], cpu: [] }, w2: { runs: [], batches: [], cpu: [] }, i2: { runs: [], batches: [], cpu: [] } });
+    const pids = { postgres: await postgresServerPid(db.url), redis: await redisServerPid() };
     figures.set("AppendEvent, 1 stream", blank());
     figures.set("AppendEvent, 100 streams", blank());
     // Events per commit: the rows a load inserted (its tag is in their payload) over the distinct transactions
@@ -106,13 +152,16 @@ async function main() {
         // each round measures processes at their pace, not two processes' compilers against one's.
         await appendLoad(urls, key, [one1, ...many], `warm${randomBytes(2).toString("hex")}`, WARM_SECONDS);
         const [oneTag, manyTag] = [randomBytes(4).toString("hex"), randomBytes(4).toString("hex")];
-        const oneResult = await appendLoad(urls, key, [one1], oneTag);
-        const manyResult = await appendLoad(urls, key, many, manyTag);
+        const measured = { ...pids, servers: servers.map((s) => s.child.pid!) };
+        const { result: oneResult, cpu: oneCpu } = await measuredCpu(measured, () => appendLoad(urls, key, [one1], oneTag));
+        const { result: manyResult, cpu: manyCpu } = await measuredCpu(measured, () => appendLoad(urls, key, many, manyTag));
         await Promise.all(servers.map((s) => stop(s.child)));
         const oneFigure = figures.get("AppendEvent, 1 stream")![setup];
         const manyFigure = figures.get("AppendEvent, 100 streams")![setup];
         oneFigure.runs.push(oneResult);
         manyFigure.runs.push(manyResult);
+        oneFigure.cpu.push(oneCpu);
+        manyFigure.cpu.push(manyCpu);
         oneFigure.batches.push(await batchOf(oneTag));
         manyFigure.batches.push(await batchOf(manyTag));
         process.stderr.write(`round ${round + 1}, ${label}: 1 stream ${fmt(oneResult.requestsPerSecond)}/s, 100 streams ${fmt(manyResult.requestsPerSecond)}/s\n`);
@@ -127,13 +176,17 @@ async function main() {
     for (const [name, f] of figures) {
       console.log(`${name}`);
       for (const { setup, label } of setups) {
-        const { runs, batches } = f[setup];
+        const { runs, batches, cpu } = f[setup];
+        const cpuOf = (part: keyof CpuPerAppend) => fmt(median(cpu.map((c) => c[part])));
         const ratios = runs.map((r, i) => r.requestsPerSecond / f.w1.runs[i]!.requestsPerSecond);
         const errors = runs.reduce((n, r) => n + r.errors + r.non2xx, 0);
         console.log(
           `  ${label.padEnd(14)} ${fmt(median(runs.map((r) => r.requestsPerSecond))).padStart(7)}/s (median)  p99 ${fmt(median(runs.map((r) => r.p99Ms)))} ms  ${fmt(median(batches), 1)} events per commit` +
             (setup === "w1" ? "" : `  ÷ workers 1: ${median(ratios).toFixed(2)} × (rounds: ${ratios.map((r) => r.toFixed(2)).join(", ")})`) +
             (errors ? `; ${errors} errors or non-2xx` : ""),
+        );
+        console.log(
+          `  ${"".padEnd(14)} CPU per append (µs): servers ${cpuOf("servers")}, PostgreSQL ${cpuOf("postgres")}, Redis ${cpuOf("redis")}, load generator ${cpuOf("client")}; machine ${cpuOf("machine")} of ${fmt((os.cpus().length * 1e6) / median(runs.map((r) => r.requestsPerSecond)))} available`,
         );
       }
     }
