@@ -2,7 +2,10 @@
 // `serve --workers 2` and against two instances (two `serve --workers 1` on
 // the same database, the load split between them as a load balancer would),
 // AppendEvent at 64 connections on one stream (every process appends to the
-// same stream) and on 100 streams.
+// same stream) and on 100 streams. The control: two instances whose loads
+// share no stream (one stream each; 50 of the 100 each), so what they lose
+// against one process is the second process on this machine, and what two
+// instances on one stream lose beyond it is the shared stream.
 //
 // Rounds are interleaved (workers 1, workers 2, two instances, workers 1,
 // ...), each configuration warmed by 2 s of the same load first, and each
@@ -40,8 +43,10 @@ const WARM_SECONDS = 2;
 const OCCURRED = new Date("2026-06-07T12:00:00Z").toISOString();
 
 /** The load at 64 connections, split evenly over the given servers; one result for all of them. */
-async function appendLoad(urls: string[], token: string, streams: string[], tag: string, seconds = SECONDS): Promise<LoadResult> {
-  const parts = await Promise.all(urls.map((url, i) => appendLoadOn(url, token, streams, `${tag}-${i}`, 64 / urls.length, seconds)));
+async function appendLoad(urls: string[], token: string, streams: string[] | string[][], tag: string, seconds = SECONDS): Promise<LoadResult> {
+  // Streams given per server: each server appends to its own.
+  const of = (i: number) => (Array.isArray(streams[0]) ? (streams as string[][])[i]! : (streams as string[]));
+  const parts = await Promise.all(urls.map((url, i) => appendLoadOn(url, token, of(i), `${tag}-${i}`, 64 / urls.length, seconds)));
   return {
     requestsPerSecond: parts.reduce((n, r) => n + r.requestsPerSecond, 0),
     p50Ms: Math.max(...parts.map((r) => r.p50Ms)),
@@ -122,17 +127,22 @@ async function main() {
     const { key } = await benchTenant(url, ADMIN);
     const newStream = async (name: string) => (await rpc<{ stream: { id: string } }>(url, "ProofstreamService/CreateStream", { name }, key)).stream.id;
     const one1 = await newStream("bench-one");
+    const one2 = await newStream("bench-one-b");
     const many = await Promise.all(Array.from({ length: 100 }, (_, i) => newStream(`bench-many-${i}`)));
     await stop(setup.child);
 
-    type Setup = "w1" | "w2" | "i2";
+    type Setup = "w1" | "w2" | "i2" | "i2s";
     const setups: Array<{ setup: Setup; label: string; start(): Promise<Array<{ child: ChildProcess; url: string }>> }> = [
       { setup: "w1", label: "workers 1", start: async () => [await one(1)] },
       { setup: "w2", label: "workers 2", start: async () => [await one(2)] },
       { setup: "i2", label: "two instances", start: () => Promise.all([one(1), one(1)]) },
+      // The control: two instances that share no stream (one stream each, or 50 of the 100 each), so no
+      // row, batch or integration of one meets the other's. What this loses against workers 1 is the
+      // second process on this machine, not the shared stream.
+      { setup: "i2s", label: "two instances, streams apart", start: () => Promise.all([one(1), one(1)]) },
     ];
     const figures = new Map<string, Record<Setup, { runs: LoadResult[]; batches: number[]; cpu: CpuPerAppend[] }>>();
-    const blank = () => ({ w1: { runs: [], batches: [], cpu: [] }, w2: { runs: [], batches: [], cpu: [] }, i2: { runs: [], batches: [], cpu: [] } });
+    const blank = () => ({ w1: { runs: [], batches: [], cpu: [] }, w2: { runs: [], batches: [], cpu: [] }, i2: { runs: [], batches: [], cpu: [] }, i2s: { runs: [], batches: [], cpu: [] } });
     const pids = { postgres: await postgresServerPid(db.url), redis: await redisServerPid() };
     figures.set("AppendEvent, 1 stream", blank());
     figures.set("AppendEvent, 100 streams", blank());
@@ -153,8 +163,11 @@ async function main() {
         await appendLoad(urls, key, [one1, ...many], `warm${randomBytes(2).toString("hex")}`, WARM_SECONDS);
         const [oneTag, manyTag] = [randomBytes(4).toString("hex"), randomBytes(4).toString("hex")];
         const measured = { ...pids, servers: servers.map((s) => s.child.pid!) };
-        const { result: oneResult, cpu: oneCpu } = await measuredCpu(measured, () => appendLoad(urls, key, [one1], oneTag));
-        const { result: manyResult, cpu: manyCpu } = await measuredCpu(measured, () => appendLoad(urls, key, many, manyTag));
+        const apart = setup === "i2s";
+        const oneStreams = apart ? [[one1], [one2]] : [one1];
+        const manyStreams = apart ? [many.slice(0, 50), many.slice(50)] : many;
+        const { result: oneResult, cpu: oneCpu } = await measuredCpu(measured, () => appendLoad(urls, key, oneStreams, oneTag));
+        const { result: manyResult, cpu: manyCpu } = await measuredCpu(measured, () => appendLoad(urls, key, manyStreams, manyTag));
         await Promise.all(servers.map((s) => stop(s.child)));
         const oneFigure = figures.get("AppendEvent, 1 stream")![setup];
         const manyFigure = figures.get("AppendEvent, 100 streams")![setup];
@@ -181,12 +194,12 @@ async function main() {
         const ratios = runs.map((r, i) => r.requestsPerSecond / f.w1.runs[i]!.requestsPerSecond);
         const errors = runs.reduce((n, r) => n + r.errors + r.non2xx, 0);
         console.log(
-          `  ${label.padEnd(14)} ${fmt(median(runs.map((r) => r.requestsPerSecond))).padStart(7)}/s (median)  p99 ${fmt(median(runs.map((r) => r.p99Ms)))} ms  ${fmt(median(batches), 1)} events per commit` +
+          `  ${label.padEnd(29)} ${fmt(median(runs.map((r) => r.requestsPerSecond))).padStart(7)}/s (median)  p99 ${fmt(median(runs.map((r) => r.p99Ms)))} ms  ${fmt(median(batches), 1)} events per commit` +
             (setup === "w1" ? "" : `  ÷ workers 1: ${median(ratios).toFixed(2)} × (rounds: ${ratios.map((r) => r.toFixed(2)).join(", ")})`) +
             (errors ? `; ${errors} errors or non-2xx` : ""),
         );
         console.log(
-          `  ${"".padEnd(14)} CPU per append (µs): servers ${cpuOf("servers")}, PostgreSQL ${cpuOf("postgres")}, Redis ${cpuOf("redis")}, load generator ${cpuOf("client")}; machine ${cpuOf("machine")} of ${fmt((os.cpus().length * 1e6) / median(runs.map((r) => r.requestsPerSecond)))} available`,
+          `  ${"".padEnd(29)} CPU per append (µs): servers ${cpuOf("servers")}, PostgreSQL ${cpuOf("postgres")}, Redis ${cpuOf("redis")}, load generator ${cpuOf("client")}; machine ${cpuOf("machine")} of ${fmt((os.cpus().length * 1e6) / median(runs.map((r) => r.requestsPerSecond)))} available`,
         );
       }
     }
