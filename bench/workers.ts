@@ -43,10 +43,8 @@ const WARM_SECONDS = 2;
 const OCCURRED = new Date("2026-06-07T12:00:00Z").toISOString();
 
 /** The load at 64 connections, split evenly over the given servers; one result for all of them. */
-async function appendLoad(urls: string[], token: string, streams: string[] | string[][], tag: string, seconds = SECONDS): Promise<LoadResult> {
-  // Streams given per server: each server appends to its own.
-  const of = (i: number) => (Array.isArray(streams[0]) ? (streams as string[][])[i]! : (streams as string[]));
-  const parts = await Promise.all(urls.map((url, i) => appendLoadOn(url, token, of(i), `${tag}-${i}`, 64 / urls.length, seconds)));
+async function appendLoad(urls: string[], token: string, streamsOf: (server: number) => string[], tag: string, seconds = SECONDS): Promise<LoadResult> {
+  const parts = await Promise.all(urls.map((url, i) => appendLoadOn(url, token, streamsOf(i), `${tag}-${i}`, 64 / urls.length, seconds)));
   return {
     requestsPerSecond: parts.reduce((n, r) => n + r.requestsPerSecond, 0),
     p50Ms: Math.max(...parts.map((r) => r.p50Ms)),
@@ -160,12 +158,13 @@ async function main() {
         const urls = servers.map((s) => s.url);
         // A warm-up with the load itself (connections, key cache, the appends' JIT in every process), so
         // each round measures processes at their pace, not two processes' compilers against one's.
-        await appendLoad(urls, key, [one1, ...many], `warm${randomBytes(2).toString("hex")}`, WARM_SECONDS);
+        await appendLoad(urls, key, () => [one1, ...many], `warm${randomBytes(2).toString("hex")}`, WARM_SECONDS);
         const [oneTag, manyTag] = [randomBytes(4).toString("hex"), randomBytes(4).toString("hex")];
         const measured = { ...pids, servers: servers.map((s) => s.child.pid!) };
         const apart = setup === "i2s";
-        const oneStreams = apart ? [[one1], [one2]] : [one1];
-        const manyStreams = apart ? [many.slice(0, 50), many.slice(50)] : many;
+        // Apart, each server appends to its own streams; otherwise every server to all of them.
+        const oneStreams = (server: number) => (apart ? [[one1], [one2]][server]! : [one1]);
+        const manyStreams = (server: number) => (apart ? [many.slice(0, 50), many.slice(50)][server]! : many);
         const { result: oneResult, cpu: oneCpu } = await measuredCpu(measured, () => appendLoad(urls, key, oneStreams, oneTag));
         const { result: manyResult, cpu: manyCpu } = await measuredCpu(measured, () => appendLoad(urls, key, manyStreams, manyTag));
         await Promise.all(servers.map((s) => stop(s.child)));
