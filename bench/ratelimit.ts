@@ -5,19 +5,23 @@
 // reached, so every request is checked and passes) and one with limits off.
 // The runs are interleaved, alternating which goes first, over BENCH_ROUNDS
 // rounds; the figure is the on/off ratio of each round (target ≥ 0.97).
+// Each side's server CPU per request is measured too (/proc, the server's
+// process tree): on two shared cores a 3 s round's throughput swings by a
+// tenth with the machine's other load, while the CPU a request costs the
+// server moves much less, so the CPU ratio says what the limiter itself costs.
 // Beside it, in this process: the time of one limiter check, and the share of
 // checks that had to wait for Redis.
 //
-//   npm run bench:ratelimit            (BENCH_SECONDS=3, BENCH_ROUNDS=5, BENCH_CONNECTIONS=16)
+//   npm run bench:ratelimit            (BENCH_SECONDS=3, BENCH_ROUNDS=7, BENCH_CONNECTIONS=16)
 import { randomBytes } from "node:crypto";
 import os from "node:os";
 import { pino } from "pino";
 import { openRedis } from "../src/infra/redis.js";
 import { RateLimits } from "../src/ratelimit/module.js";
-import { type LoadResult, benchDatabase, fmt, load, machine, rpc, spawnNode, stop } from "./lib.js";
+import { type LoadResult, benchDatabase, fmt, load, machine, rpc, spawnNode, stop, treeCpuSeconds } from "./lib.js";
 
 const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
-const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 5));
+const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 7));
 const SECONDS = process.env.BENCH_SECONDS ?? "3";
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const MICRO_CALLS = 200_000;
@@ -96,7 +100,8 @@ async function main() {
     const urls = { on: on.match[1]!, off: off.match[1]! };
     const { tenant } = await rpc<{ tenant: { id: string } }>(urls.on, "AdminService/CreateTenant", { name: "bench" }, ADMIN);
     const { secret: key } = await rpc<{ secret: string }>(urls.on, "AdminService/CreateApiKey", { tenantId: tenant.id, name: "bench" }, ADMIN);
-    const run = (url: string) =>
+    const children = { on: on.child, off: off.child };
+    const load1 = (url: string) =>
       load({
         connections: CONNECTIONS,
         url: `${url}/attesto.v1.TenantService/GetCurrentTenant`,
@@ -104,28 +109,42 @@ async function main() {
         headers: { "Content-Type": "application/json", Authorization: `Bearer ${key}` },
         body: "{}",
       });
-    // Warm both (JIT, key cache, connections) before measuring.
+    /** One side's run, with its server's CPU per request (µs). */
+    const run = async (side: "on" | "off") => {
+      const before = treeCpuSeconds(children[side].pid!);
+      const result = await load1(urls[side]);
+      const requests = result.requestsPerSecond * Number(SECONDS);
+      return { ...result, cpuUs: ((treeCpuSeconds(children[side].pid!) - before) * 1e6) / requests };
+    };
+    // Warm both (JIT, key cache, connections) under the same load before measuring: after one
+    // call each, a server's CPU per request still fell by a fifth over its first runs, which
+    // made the first rounds' ratios a measure of which side had run more.
     await Promise.all([rpc(urls.on, "TenantService/GetCurrentTenant", {}, key), rpc(urls.off, "TenantService/GetCurrentTenant", {}, key)]);
+    for (const side of ["on", "off", "off", "on"] as const) await run(side);
 
-    const rows: Array<{ round: number; on: LoadResult; off: LoadResult }> = [];
+    type Side = LoadResult & { cpuUs: number };
+    const rows: Array<{ round: number; on: Side; off: Side }> = [];
     for (let round = 1; round <= ROUNDS; round++) {
       const order = round % 2 ? (["on", "off"] as const) : (["off", "on"] as const);
-      const result: Partial<Record<"on" | "off", LoadResult>> = {};
-      for (const side of order) result[side] = await run(urls[side]);
+      const result: Partial<Record<"on" | "off", Side>> = {};
+      for (const side of order) result[side] = await run(side);
       rows.push({ round, on: result.on!, off: result.off! });
     }
     await Promise.all([stop(on.child), stop(off.child)]);
 
-    console.log("\n| round | limits on req/s | p50 ms | p99 ms | limits off req/s | p50 ms | p99 ms | on/off throughput | non-2xx + errors |");
-    console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    console.log("\n| round | limits on req/s | p50 ms | p99 ms | server CPU µs/req | limits off req/s | p50 ms | p99 ms | server CPU µs/req | on/off throughput | off/on CPU | non-2xx + errors |");
+    console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (const { round, on: a, off: b } of rows) {
       console.log(
-        `| ${round} | ${fmt(a.requestsPerSecond)} | ${fmt(a.p50Ms, 1)} | ${fmt(a.p99Ms, 1)} | ${fmt(b.requestsPerSecond)} | ${fmt(b.p50Ms, 1)} | ${fmt(b.p99Ms, 1)} | ${fmt(a.requestsPerSecond / b.requestsPerSecond, 3)} | ${a.non2xx + a.errors + b.non2xx + b.errors} |`,
+        `| ${round} | ${fmt(a.requestsPerSecond)} | ${fmt(a.p50Ms, 1)} | ${fmt(a.p99Ms, 1)} | ${fmt(a.cpuUs, 1)} | ${fmt(b.requestsPerSecond)} | ${fmt(b.p50Ms, 1)} | ${fmt(b.p99Ms, 1)} | ${fmt(b.cpuUs, 1)} | ${fmt(a.requestsPerSecond / b.requestsPerSecond, 3)} | ${fmt(b.cpuUs / a.cpuUs, 3)} | ${a.non2xx + a.errors + b.non2xx + b.errors} |`,
       );
     }
     const ratios = rows.map((r) => r.on.requestsPerSecond / r.off.requestsPerSecond).sort((x, y) => x - y);
     const median = ratios[Math.floor(ratios.length / 2)]!;
     console.log(`\nGetCurrentTenant throughput, limits on / limits off: median ${fmt(median, 3)} (rounds: ${ratios.map((r) => fmt(r, 3)).join(", ")})`);
+    // As a throughput ratio: what limits off would serve with the CPU limits on spends per request.
+    const cpuRatios = rows.map((r) => r.off.cpuUs / r.on.cpuUs).sort((x, y) => x - y);
+    console.log(`server CPU per request, limits off / limits on: median ${fmt(cpuRatios[Math.floor(cpuRatios.length / 2)]!, 3)} (rounds: ${cpuRatios.map((r) => fmt(r, 3)).join(", ")})`);
 
     const microRounds = await micro();
     console.log(`\nin process, ${fmt(MICRO_CALLS)} sequential checks of one tenant per round:`);
