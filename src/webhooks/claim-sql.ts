@@ -95,6 +95,21 @@ export function claimStatement(ids: string[], leaseMs: number): SQL {
     FROM claimed c JOIN webhook_subscriptions s ON s.id = c.subscription_id`;
 }
 
+/**
+ * The outbox poller's statement: up to `limit` committed pending rows that
+ * have no job yet, oldest id first, marked as enqueued (SKIP LOCKED: each
+ * row goes to one instance). Its WHERE is exactly the predicate of the
+ * partial index `webhook_deliveries_unenqueued`, so the plan reads that
+ * index alone, in order, and stops at the limit.
+ */
+export function takeOutboxStatement(limit: number): SQL {
+  return sql`WITH picked AS (
+      SELECT id FROM webhook_deliveries WHERE enqueued_at IS NULL AND status = 'pending'
+      ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+    UPDATE webhook_deliveries d SET enqueued_at = now() FROM picked WHERE d.id = picked.id
+    RETURNING d.id, d.tenant_id, d.subscription_id, d.event_type, d.url, d.trace_parent`;
+}
+
 /** An attempt's end as the finish statement reads it (JSON, snake_case). */
 export interface FinishRow {
   id: string;

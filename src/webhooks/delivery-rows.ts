@@ -3,7 +3,7 @@ import type { Db } from "../db/db.js";
 import { AppError, notFound } from "../errors.js";
 import type { AttemptErrorKind } from "./schema.js";
 import { webhookDeliveries, webhookSubscriptions } from "./schema.js";
-import { claimStatement, finishStatement, wakeNextStatement, type ClaimRow, type FinishRow } from "./claim-sql.js";
+import { claimStatement, finishStatement, takeOutboxStatement, wakeNextStatement, type ClaimRow, type FinishRow } from "./claim-sql.js";
 import { deliveryOrdering, type DeliveryOrdering } from "./ordering.js";
 
 /** A delivery whose next attempt this worker now owns, with what signing it needs. */
@@ -215,11 +215,7 @@ export class DeliveryRows {
    * LOCKED: each row goes to one instance) and marks them enqueued.
    */
   async takeOutbox(limit: number): Promise<DeliveryLabel[]> {
-    const taken = await this.#query<{ id: string; tenant_id: string; subscription_id: string; event_type: string; url: string; trace_parent: string | null }>(sql`WITH picked AS (
-          SELECT id FROM webhook_deliveries WHERE enqueued_at IS NULL AND status = 'pending'
-          ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED)
-        UPDATE webhook_deliveries d SET enqueued_at = now() FROM picked WHERE d.id = picked.id
-        RETURNING d.id, d.tenant_id, d.subscription_id, d.event_type, d.url, d.trace_parent`);
+    const taken = await this.#query<{ id: string; tenant_id: string; subscription_id: string; event_type: string; url: string; trace_parent: string | null }>(takeOutboxStatement(limit));
     return taken.map(labelOf);
   }
 

@@ -112,10 +112,15 @@ export const webhookDeliveries = pgTable(
     index("webhook_deliveries_next_attempt")
       .on(t.nextAttemptAt)
       .where(sql`${t.status} = 'pending'`),
-    // The outbox poller's scan: rows whose job was never enqueued (usually none).
+    // The outbox poller's scan: pending rows whose job was never enqueued (usually none),
+    // in id order. The predicate is the poller's whole WHERE, so the plan is this index
+    // alone, read in order up to the LIMIT; an index scan also marks the entries of rows
+    // enqueued since as dead (kill_prior_tuple). On `enqueued_at IS NULL` alone the planner
+    // took a BitmapAnd with the pending index: every entry of both, every heap page, then a
+    // sort, 27-75 ms a poll after 20,000 deliveries, and a bitmap scan never marks entries dead.
     index("webhook_deliveries_unenqueued")
       .on(t.id)
-      .where(sql`${t.enqueuedAt} IS NULL`),
+      .where(sql`${t.enqueuedAt} IS NULL AND ${t.status} = 'pending'`),
     // Ordered delivery: the pending deliveries of a key, in order (a claim's "is an earlier one pending?", the wake of the next).
     index("webhook_deliveries_ordering")
       .on(t.subscriptionId, t.orderingKey, t.orderingSeq)
