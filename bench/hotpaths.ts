@@ -48,8 +48,18 @@ interface Comparison {
 async function interleave(c: Omit<Comparison, "rounds">, base: () => Promise<LoadResult & { cpuMicros?: number }>, subject: () => Promise<LoadResult & { cpuMicros?: number }>): Promise<Comparison> {
   const rounds: Comparison["rounds"] = [];
   for (let i = 0; i < ROUNDS; i++) {
-    const b = await base();
-    const s = await subject();
+    // Which side runs first alternates: the second run of a round meets what the first left
+    // behind (autovacuum, a checkpoint's writes, a warmer or colder cache), so a fixed order
+    // would lean every round the same way.
+    let b: LoadResult & { cpuMicros?: number };
+    let s: LoadResult & { cpuMicros?: number };
+    if (i % 2 === 0) {
+      b = await base();
+      s = await subject();
+    } else {
+      s = await subject();
+      b = await base();
+    }
     rounds.push({ base: b, subject: s });
     console.error(`  ${c.name} round ${i + 1}: ${fmt(b.requestsPerSecond)} vs ${fmt(s.requestsPerSecond)} req/s = ${fmt(s.requestsPerSecond / b.requestsPerSecond, 2)}`);
   }
