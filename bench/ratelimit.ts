@@ -5,6 +5,9 @@
 // reached, so every request is checked and passes) and one with limits off.
 // The runs are interleaved, alternating which goes first, over BENCH_ROUNDS
 // rounds; the figure is the on/off ratio of each round (target ≥ 0.97).
+// Then BENCH_ROUNDS more with both loads at once (the same seconds for both
+// sides: a burst of other load on this shared machine swung a sequential
+// round's ratio from 0.68 to 1.41).
 // Each side's server CPU per request is measured too (/proc, the server's
 // process tree): on two shared cores a 3 s round's throughput swings by a
 // tenth with the machine's other load, while the CPU a request costs the
@@ -130,6 +133,14 @@ async function main() {
       for (const side of order) result[side] = await run(side);
       rows.push({ round, on: result.on!, off: result.off! });
     }
+    // The same pair at once: both loads in the same seconds, so a burst of the machine's other
+    // load falls on both sides alike, and the two servers share the cores in proportion to
+    // what a request costs each.
+    const together: Array<{ on: Side; off: Side }> = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      const [a, b] = await Promise.all([run("on"), run("off")]);
+      together.push({ on: a, off: b });
+    }
     await Promise.all([stop(on.child), stop(off.child)]);
 
     console.log("\n| round | limits on req/s | p50 ms | p99 ms | server CPU µs/req | limits off req/s | p50 ms | p99 ms | server CPU µs/req | on/off throughput | off/on CPU | non-2xx + errors |");
@@ -145,6 +156,11 @@ async function main() {
     // As a throughput ratio: what limits off would serve with the CPU limits on spends per request.
     const cpuRatios = rows.map((r) => r.off.cpuUs / r.on.cpuUs).sort((x, y) => x - y);
     console.log(`server CPU per request, limits off / limits on: median ${fmt(cpuRatios[Math.floor(cpuRatios.length / 2)]!, 3)} (rounds: ${cpuRatios.map((r) => fmt(r, 3)).join(", ")})`);
+
+    const togetherRatios = together.map((r) => r.on.requestsPerSecond / r.off.requestsPerSecond).sort((x, y) => x - y);
+    console.log(
+      `both loads at once (${CONNECTIONS} connections each), limits on / limits off: median ${fmt(togetherRatios[Math.floor(togetherRatios.length / 2)]!, 3)} (rounds: ${togetherRatios.map((r) => fmt(r, 3)).join(", ")})`,
+    );
 
     const microRounds = await micro();
     console.log(`\nin process, ${fmt(MICRO_CALLS)} sequential checks of one tenant per round:`);
