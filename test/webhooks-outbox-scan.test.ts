@@ -17,10 +17,12 @@ interface PlanNode {
 /**
  * The outbox poller runs after every producer's commit. Once the poller has
  * enqueued a delivery, its row version in the unenqueued index is dead until
- * VACUUM; a plan that reads that index as a bitmap (ANDed with the pending
+ * VACUUM. A plan that reads that index as a bitmap (ANDed with the pending
  * index, then sorted) visits every such entry and its heap page on every
- * poll, and never marks them dead. Measured before the fix: 27-75 ms a poll,
- * 171 buffers per row taken, after 20,000 deliveries.
+ * poll and never marks them dead; one that walks the primary key visits
+ * every row. With the index on `enqueued_at IS NULL` alone the planner chose
+ * the first in bench:webhooks (27-75 ms a poll, 171 buffers per row taken,
+ * after 20,000 deliveries) and the second here.
  */
 describe("the outbox poller's scan", () => {
   let store: Store;
@@ -41,7 +43,7 @@ describe("the outbox poller's scan", () => {
     await database.db.execute(
       sql`INSERT INTO webhook_subscriptions (id, tenant_id, name, url, event_types) VALUES (${subscription}, ${tenant}, 'scan', 'https://receiver.example/hook', ARRAY['proofstream.checkpointed'])`,
     );
-    // A young table (no statistics yet, as in the measurement) with a backlog of 20,000 the poller
+    // A young table (no statistics yet) with a backlog of 20,000 the poller
     // enqueued (their unenqueued entries dead, not vacuumed), 500 that failed before any job was
     // added (their subscription went away), and 3 new ones.
     await insertDeliveries(1, 20_000, "pending");
