@@ -9,9 +9,9 @@
 // sides: a burst of other load on this shared machine swung a sequential
 // round's ratio from 0.68 to 1.41).
 // Each side's server CPU per request is measured too (/proc, the server's
-// process tree): on two shared cores a 3 s round's throughput swings by a
-// tenth with the machine's other load, while the CPU a request costs the
-// server moves much less, so the CPU ratio says what the limiter itself costs.
+// process tree): a check that a ratio below 1 is the server spending more
+// per request, not a slower second on a shared machine (in this machine's
+// bursts the CPU per request moved with the throughput too).
 // Beside it, in this process: the time of one limiter check, and the share of
 // checks that had to wait for Redis.
 //
