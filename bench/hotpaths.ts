@@ -37,22 +37,25 @@ async function measured(pid: number, run: () => Promise<LoadResult>): Promise<Lo
   return { ...result, cpuMicros: result.total ? (cpu / result.total) * 1e6 : NaN };
 }
 
+/** One load run, with the server CPU per request when it was measured. */
+type Run = LoadResult & { cpuMicros?: number };
+
 interface Comparison {
   name: string;
   baseline: string;
   target: number;
-  rounds: Array<{ base: LoadResult & { cpuMicros?: number }; subject: LoadResult & { cpuMicros?: number } }>;
+  rounds: Array<{ base: Run; subject: Run }>;
   p99TargetMs?: number;
 }
 
-async function interleave(c: Omit<Comparison, "rounds">, base: () => Promise<LoadResult & { cpuMicros?: number }>, subject: () => Promise<LoadResult & { cpuMicros?: number }>): Promise<Comparison> {
+async function interleave(c: Omit<Comparison, "rounds">, base: () => Promise<Run>, subject: () => Promise<Run>): Promise<Comparison> {
   const rounds: Comparison["rounds"] = [];
   for (let i = 0; i < ROUNDS; i++) {
     // Which side runs first alternates: the second run of a round meets what the first left
     // behind (autovacuum, a checkpoint's writes, a warmer or colder cache), so a fixed order
     // would lean every round the same way.
-    let b: LoadResult & { cpuMicros?: number };
-    let s: LoadResult & { cpuMicros?: number };
+    let b: Run;
+    let s: Run;
     if (i % 2 === 0) {
       b = await base();
       s = await subject();

@@ -21,7 +21,7 @@ import os from "node:os";
 import { pino } from "pino";
 import { openRedis } from "../src/infra/redis.js";
 import { RateLimits } from "../src/ratelimit/module.js";
-import { type LoadResult, benchDatabase, fmt, load, machine, rpc, spawnNode, stop, treeCpuSeconds } from "./lib.js";
+import { type LoadResult, benchDatabase, fmt, load, machine, median, rpc, spawnNode, stop, treeCpuSeconds } from "./lib.js";
 
 const ADMIN = `bench-admin-${randomBytes(8).toString("hex")}`;
 const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 7));
@@ -150,17 +150,16 @@ async function main() {
         `| ${round} | ${fmt(a.requestsPerSecond)} | ${fmt(a.p50Ms, 1)} | ${fmt(a.p99Ms, 1)} | ${fmt(a.cpuUs, 1)} | ${fmt(b.requestsPerSecond)} | ${fmt(b.p50Ms, 1)} | ${fmt(b.p99Ms, 1)} | ${fmt(b.cpuUs, 1)} | ${fmt(a.requestsPerSecond / b.requestsPerSecond, 3)} | ${fmt(b.cpuUs / a.cpuUs, 3)} | ${a.non2xx + a.errors + b.non2xx + b.errors} |`,
       );
     }
-    const ratios = rows.map((r) => r.on.requestsPerSecond / r.off.requestsPerSecond).sort((x, y) => x - y);
-    const median = ratios[Math.floor(ratios.length / 2)]!;
-    console.log(`\nGetCurrentTenant throughput, limits on / limits off: median ${fmt(median, 3)} (rounds: ${ratios.map((r) => fmt(r, 3)).join(", ")})`);
+    /** A figure's median and its rounds, lowest first. */
+    const summary = (ratios: number[]) =>
+      `median ${fmt(median(ratios), 3)} (rounds: ${[...ratios]
+        .sort((x, y) => x - y)
+        .map((r) => fmt(r, 3))
+        .join(", ")})`;
+    console.log(`\nGetCurrentTenant throughput, limits on / limits off: ${summary(rows.map((r) => r.on.requestsPerSecond / r.off.requestsPerSecond))}`);
     // As a throughput ratio: what limits off would serve with the CPU limits on spends per request.
-    const cpuRatios = rows.map((r) => r.off.cpuUs / r.on.cpuUs).sort((x, y) => x - y);
-    console.log(`server CPU per request, limits off / limits on: median ${fmt(cpuRatios[Math.floor(cpuRatios.length / 2)]!, 3)} (rounds: ${cpuRatios.map((r) => fmt(r, 3)).join(", ")})`);
-
-    const togetherRatios = together.map((r) => r.on.requestsPerSecond / r.off.requestsPerSecond).sort((x, y) => x - y);
-    console.log(
-      `both loads at once (${CONNECTIONS} connections each), limits on / limits off: median ${fmt(togetherRatios[Math.floor(togetherRatios.length / 2)]!, 3)} (rounds: ${togetherRatios.map((r) => fmt(r, 3)).join(", ")})`,
-    );
+    console.log(`server CPU per request, limits off / limits on: ${summary(rows.map((r) => r.off.cpuUs / r.on.cpuUs))}`);
+    console.log(`both loads at once (${CONNECTIONS} connections each), limits on / limits off: ${summary(together.map((r) => r.on.requestsPerSecond / r.off.requestsPerSecond))}`);
 
     const microRounds = await micro();
     console.log(`\nin process, ${fmt(MICRO_CALLS)} sequential checks of one tenant per round:`);

@@ -139,8 +139,9 @@ async function main() {
       // second process on this machine, not the shared stream.
       { setup: "i2s", label: "two instances, streams apart", start: () => Promise.all([one(1), one(1)]) },
     ];
-    const figures = new Map<string, Record<Setup, { runs: LoadResult[]; batches: number[]; cpu: CpuPerAppend[] }>>();
-    const blank = () => ({ w1: { runs: [], batches: [], cpu: [] }, w2: { runs: [], batches: [], cpu: [] }, i2: { runs: [], batches: [], cpu: [] }, i2s: { runs: [], batches: [], cpu: [] } });
+    type Figure = { runs: LoadResult[]; batches: number[]; cpu: CpuPerAppend[] };
+    const figures = new Map<string, Record<Setup, Figure>>();
+    const blank = () => Object.fromEntries(setups.map(({ setup }): [Setup, Figure] => [setup, { runs: [], batches: [], cpu: [] }])) as Record<Setup, Figure>;
     const pids = { postgres: await postgresServerPid(db.url), redis: await redisServerPid() };
     figures.set("AppendEvent, 1 stream", blank());
     figures.set("AppendEvent, 100 streams", blank());

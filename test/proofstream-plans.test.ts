@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase, type Database } from "../src/db/db.js";
 import { storedRefLookup } from "../src/proofstream/append-sql.js";
 import { levelZeroHashes } from "../src/proofstream/level-zero-sql.js";
+import { genericPlan } from "./support/plans.js";
 import { isolatedStore, type Store } from "./support/webhooks.js";
 
 let store: Store;
@@ -27,39 +28,25 @@ afterAll(async () => {
   await store?.drop();
 });
 
-/** The generic plan's text of a statement with the given parameters' types, on an empty, never analyzed `events`. */
-async function genericPlan(statement: string, types: string, args: string): Promise<string> {
-  return database.db.transaction(async (tx) => {
-    await tx.execute(sql.raw("SET LOCAL plan_cache_mode = force_generic_plan"));
-    await tx.execute(sql.raw(`PREPARE plan_probe(${types}) AS ${statement}`));
-    try {
-      const rows = await tx.execute<{ "QUERY PLAN": string }>(sql.raw(`EXPLAIN EXECUTE plan_probe(${args})`));
-      return rows.map((r) => r["QUERY PLAN"]).join("\n");
-    } finally {
-      await tx.execute(sql.raw("DEALLOCATE plan_probe"));
-    }
-  });
-}
-
 describe("the replay check's plan on a new database", () => {
   it("probes events_source_ref with both the stream and the ref, never a scan of the stream", async () => {
     const [events] = await database.db.execute<{ reltuples: number }>(sql`SELECT reltuples FROM pg_class WHERE relname = 'events'`);
     expect(Number(events!.reltuples)).toBeLessThanOrEqual(0); // never analyzed: the case that went wrong
     const lookup = new PgDialect().sqlToQuery(storedRefLookup(sql.raw("$1"), sql.raw("$2::jsonb")));
-    const plan = await genericPlan(lookup.sql, "text, jsonb", `'str_x', '["a", "b"]'`);
+    const plan = await genericPlan(database, lookup.sql, "text, jsonb", `'str_x', '["a", "b"]'`);
     expect(plan).toMatch(/Index (Only )?Scan using events_source_ref on events/);
     expect(plan).toMatch(/Index Cond: \(\(stream_id = \$1\) AND \(source_ref = ref\.v\)\)/);
     expect(plan).not.toContain("events_leaf_hash");
   });
 
   it("looks leaves up by hash through events_leaf_hash, leaf hash first", async () => {
-    const plan = await genericPlan("SELECT seq_no FROM events WHERE stream_id = $1 AND leaf_hash = $2", "text, bytea", `'str_x', '\\x00'`);
+    const plan = await genericPlan(database, "SELECT seq_no FROM events WHERE stream_id = $1 AND leaf_hash = $2", "text, bytea", `'str_x', '\\x00'`);
     expect(plan).toMatch(/Index Cond: \(\(leaf_hash = \$2\) AND \(stream_id = \$1\)\)/);
   });
 
   it("reads level 0's incomplete tile as one range of the events' primary key, bounded on both sides", async () => {
     const read = new PgDialect().sqlToQuery(sql`SELECT ${levelZeroHashes(sql.raw("$1"), sql.raw("$2::bigint"), sql.raw("$3::int"))}`);
-    const plan = await genericPlan(read.sql, "text, bigint, int", `'str_x', 4, 200`);
+    const plan = await genericPlan(database, read.sql, "text, bigint, int", `'str_x', 4, 200`);
     expect(plan).toMatch(/Index Scan using events_stream_id_seq_no_pk on events/);
     expect(plan).toMatch(/Index Cond: \(\(stream_id = \$1\) AND \(seq_no > \(\$2 \* 256\)\) AND \(seq_no <= \(\(\$2 \* 256\) \+ \$3\)\)\)/);
   });

@@ -1,18 +1,10 @@
 import { sql } from "drizzle-orm";
+import { PgDialect } from "drizzle-orm/pg-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase, type Database } from "../src/db/db.js";
 import { takeOutboxStatement } from "../src/webhooks/claim-sql.js";
+import { genericPlan } from "./support/plans.js";
 import { isolatedStore, type Store } from "./support/webhooks.js";
-
-/** The plan's node types and index names, depth first. */
-function planNodes(plan: PlanNode): Array<{ type: string; index?: string }> {
-  return [{ type: plan["Node Type"], index: plan["Index Name"] }, ...(plan.Plans ?? []).flatMap(planNodes)];
-}
-interface PlanNode {
-  "Node Type": string;
-  "Index Name"?: string;
-  Plans?: PlanNode[];
-}
 
 /**
  * The outbox poller runs after every producer's commit. Once the poller has
@@ -57,12 +49,18 @@ describe("the outbox poller's scan", () => {
     await store?.drop();
   });
 
+  /** The statement's plan for 100 rows as the first calls get it (the limit known) and as a prepared statement keeps it. */
+  const plans = async () => {
+    const { sql: text } = new PgDialect().sqlToQuery(takeOutboxStatement(100));
+    const custom = await database.db.execute<{ "QUERY PLAN": string }>(sql`EXPLAIN ${takeOutboxStatement(100)}`);
+    return [custom.map((r) => r["QUERY PLAN"]).join("\n"), await genericPlan(database, text, "int", "100")];
+  };
   const expectIndexScanInOrder = async () => {
-    const [row] = await database.db.execute<{ "QUERY PLAN": Array<{ Plan: PlanNode }> }>(sql`EXPLAIN (FORMAT JSON) ${takeOutboxStatement(100)}`);
-    const nodes = planNodes(row!["QUERY PLAN"][0]!.Plan);
-    expect(nodes.filter((n) => n.type === "Index Scan" || n.type === "Index Only Scan").map((n) => n.index)).toContain("webhook_deliveries_unenqueued");
-    expect(nodes.map((n) => n.type)).not.toContain("Sort");
-    expect(nodes.some((n) => n.type.startsWith("Bitmap"))).toBe(false);
+    for (const plan of await plans()) {
+      expect(plan).toMatch(/Index (Only )?Scan using webhook_deliveries_unenqueued on webhook_deliveries/);
+      expect(plan).not.toMatch(/\bSort\b/);
+      expect(plan).not.toContain("Bitmap");
+    }
   };
 
   it("reads the unenqueued index alone, in id order, with no bitmap and no sort: without statistics and with", async () => {
